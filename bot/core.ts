@@ -1,0 +1,132 @@
+/**
+ * What the composition root hands every module (adapters, skills, marketplace, LLM, schedules): the `Core`
+ * services and the `Plugin` shape a module returns. Modules take what they need from `Core`; nothing else is
+ * shared between them.
+ */
+import type { Logger } from "pino";
+import type Keyv from "keyv";
+import type { Registry } from "prom-client";
+import type { Config } from "../config/index.ts";
+import type { CommandRegistry } from "./commands.ts";
+import type { AuditEntry, Migration, Store } from "./storage/types.ts";
+import type { ChannelAdapter, ConversationTarget, HttpMount, Inbound, Platform, Reply, SentMessage } from "./model.ts";
+import type { ChatPolicy, Decision, Role } from "./permissions.ts";
+
+/** A clock, injected where tests need to control time. */
+export interface Clock {
+  now(): number;
+}
+
+/** The real clock. */
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** The adapters that are running, addressable by platform. */
+export interface AdapterHub {
+  get(platform: Platform): ChannelAdapter | undefined;
+  list(): ChannelAdapter[];
+  /** Send to a conversation on any running adapter (schedules, skills' `send`). */
+  send(target: ConversationTarget, reply: Reply): Promise<SentMessage>;
+  edit(message: SentMessage, reply: Reply): Promise<void>;
+}
+
+/** Who is asking, for permission checks outside a typed command (LLM tool calls, schedules). */
+export interface PermissionQuery {
+  platform: Platform;
+  chatId: string;
+  chatKind: Inbound["chat"]["kind"];
+  userId: string;
+  platformRole: Inbound["user"]["platformRole"];
+}
+
+/** The permission service: the one authorization path. */
+export interface PermissionService {
+  /** The chat's effective policy (cached; `undefined` when the chat has none). */
+  policy(chatKey: string): Promise<ChatPolicy | undefined>;
+  /** The speaker's role in a chat. */
+  roleOf(query: PermissionQuery): Promise<Role>;
+  /** May this person run this command (by name) in this chat? Same decision as a typed command. */
+  canRun(query: PermissionQuery, commandName: string): Promise<Decision>;
+  /** Replace a chat's policy, writing an audit entry (`actor` is a user key). */
+  updatePolicy(chatKey: string, actor: string, action: string, change: (policy: ChatPolicy) => void, target?: string): Promise<ChatPolicy>;
+  /** Forget cached policies (all, or one chat). */
+  invalidate(chatKey?: string): void;
+}
+
+/**
+ * Conversation handler: gets every non-command message that passed the access check (the LLM layer).
+ * Return true when it handled the message.
+ */
+export type ConversationHandler = (inbound: Inbound, ctx: { chatKey: string; userKey: string; role: Role; signal: AbortSignal }) => Promise<boolean>;
+
+/** The router as modules see it. */
+export interface RouterApi {
+  /** The entry adapters call (their `InboundSink`). */
+  handle(inbound: Inbound): Promise<void>;
+  /** Like `handle`, but resolves when the message has been fully processed (schedules, tests). */
+  process(inbound: Inbound): Promise<void>;
+  /** Set who answers plain conversation (one handler; the LLM layer). */
+  setConversationHandler(handler: ConversationHandler | undefined): void;
+  /** Wait for all in-flight messages (used at shutdown and in tests). */
+  drain(): Promise<void>;
+}
+
+/** Prometheus metrics shared by every module. Modules may register their own on `registry`. */
+export interface Metrics {
+  readonly registry: Registry;
+  messageIn(platform: Platform): void;
+  messageOut(platform: Platform): void;
+  handlerLatency(platform: Platform, kind: "command" | "conversation" | "other", seconds: number): void;
+  error(code: string): void;
+}
+
+/** The services every module gets. */
+export interface Core {
+  readonly config: Config;
+  readonly version: string;
+  /** Epoch ms when the process started. */
+  readonly startedAt: number;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** Durable store (embedded or PostgreSQL). */
+  readonly store: Store;
+  /** Shared ephemeral state: in-memory, or Redis when configured. Keys are namespaced by the caller. */
+  readonly kv: Keyv;
+  readonly commands: CommandRegistry;
+  readonly permissions: PermissionService;
+  readonly router: RouterApi;
+  readonly adapters: AdapterHub;
+  /** Routes on the shared HTTP listener. */
+  readonly http: HttpMount;
+  readonly metrics: Metrics;
+  /** Write one audit entry. */
+  audit(entry: Omit<AuditEntry, "at" | "id"> & { at?: number }): Promise<void>;
+  /** Track background work so shutdown waits for it. */
+  track<T>(promise: Promise<T>): Promise<T>;
+  /** Aborted when the bot begins shutting down. */
+  readonly shutdownSignal: AbortSignal;
+}
+
+/**
+ * A module plugged into the bot by the composition root. Example:
+ *
+ * ```ts
+ * export const schedulesPlugin: PluginFactory = async (core) => {
+ *   core.commands.register({ name: "schedule", ... });
+ *   return { name: "schedules", start: async () => engine.start(), stop: async () => engine.stop() };
+ * };
+ * ```
+ */
+export interface Plugin {
+  readonly name: string;
+  /** Migrations this module needs; applied before any plugin starts. */
+  readonly migrations?: readonly Migration[];
+  /** Called after adapters are created and migrations applied, before adapters start. */
+  start?(): Promise<void>;
+  /** Called at shutdown, in reverse order. */
+  stop?(): Promise<void>;
+  /** Shown by /status. */
+  status?(): string;
+}
+
+/** Creates a plugin from the core services. */
+export type PluginFactory = (core: Core) => Promise<Plugin> | Plugin;

@@ -1,0 +1,11 @@
+/**
+ * The core's one public entry. Adapters, skills, the marketplace and schedules import from here only
+ * (`test/unit/boundaries.test.ts` keeps that true).
+ */
+export * from "./model.ts";
+export * from "./errors.ts";
+export * from "./permissions.ts";
+export * from "./commands.ts";
+export type * from "./core.ts";
+export { systemClock } from "./core.ts";
+export type * from "./storage/types.ts";

@@ -1,0 +1,236 @@
+/**
+ * The message model: one `Inbound` for every platform, one `Reply` for every platform, and the
+ * `ChannelAdapter` interface every adapter implements. Nothing here knows a platform.
+ */
+
+/** A platform name: `console`, `telegram`, `discord`, `slack`, or a third-party adapter's own. */
+export type Platform = "console" | "telegram" | "discord" | "slack" | (string & {});
+
+/** What kind of conversation a chat is. */
+export type ChatKind = "dm" | "group" | "channel";
+
+/**
+ * The role a platform itself gives the speaker in this chat, as the adapter found it.
+ * `undefined` means the adapter could not find out: permissions treat it as `guest` (fail closed).
+ */
+export type PlatformRole = "owner" | "admin" | "member";
+
+/** A chat as the adapter sees it. `id` is the platform's own id (as a string). */
+export interface ChatInfo {
+  id: string;
+  kind: ChatKind;
+  title?: string;
+}
+
+/** The person who spoke. `id` is the platform's own user id (as a string). */
+export interface UserInfo {
+  id: string;
+  displayName: string;
+  platformRole?: PlatformRole;
+  isBot?: boolean;
+}
+
+/** A parsed command: `/deploy web --now` → `{ name: "deploy", args: ["web", "--now"], rawArgs: "web --now" }`. */
+export interface ParsedCommand {
+  name: string;
+  args: string[];
+  rawArgs: string;
+}
+
+/** Where a message was sent, enough to edit it later. */
+export interface SentMessage {
+  platform: Platform;
+  chatId: string;
+  threadId?: string;
+  messageId: string;
+}
+
+/** A place to send to: a chat, and a thread/topic inside it where the platform has them. */
+export interface ConversationTarget {
+  platform: Platform;
+  chatId: string;
+  threadId?: string;
+}
+
+/** One button under a reply. `data` comes back as an Inbound whose text is `data` (a command line). */
+export interface ReplyButton {
+  label: string;
+  data: string;
+}
+
+/**
+ * One reply, platform-neutral. `text` is a small Markdown subset: `**bold**`, `_italic_`, `` `code` ``,
+ * fenced code blocks, `[label](https://url)` links and `- ` list lines. Adapters render it.
+ */
+export interface Reply {
+  text: string;
+  /** Rows of buttons; adapters without buttons render them as a hint line. */
+  buttons?: ReplyButton[][];
+  /** Shown only to the speaker where the platform has it (Slack, Discord); a normal reply elsewhere. */
+  ephemeral?: boolean;
+  /** `plain` sends the text verbatim, with no Markdown rendering. Default `markdown`. */
+  format?: "markdown" | "plain";
+}
+
+/** A reply, or a plain string (which means `{ text }`). */
+export type ReplyInput = Reply | string;
+
+/** Turn a `ReplyInput` into a `Reply`. */
+export function toReply(input: ReplyInput): Reply {
+  return typeof input === "string" ? { text: input } : input;
+}
+
+/**
+ * One inbound message, normalised by an adapter. `respond` is bound to where it came from
+ * (a Slack `response_url`, a Discord interaction, a Telegram chat and topic, the console).
+ */
+export interface Inbound {
+  /** Unique per delivery from the platform; redeliveries carry the same id. Used for dedupe. */
+  deliveryId: string;
+  platform: Platform;
+  chat: ChatInfo;
+  user: UserInfo;
+  text: string;
+  /** Present when the text is a command (or the platform delivered a native command). */
+  command?: ParsedCommand;
+  /** Thread or topic id where the platform has them; replies stay in it. */
+  threadId?: string;
+  /** The message this one replies to, when it is a reply. */
+  replyTo?: { messageId: string; isToBot: boolean };
+  /** True when the bot was mentioned (`@bot`), so group conversation may answer. */
+  mentionsBot?: boolean;
+  /** The platform's own message id, when there is one. */
+  messageId?: string;
+  /** Milliseconds since the epoch when the adapter received it. */
+  receivedAt: number;
+  /** Answer where the message came from. */
+  respond(reply: Reply): Promise<SentMessage>;
+  /** Show a typing indicator where the platform has one. */
+  typing?(): Promise<void>;
+}
+
+/** What a platform can do; the router falls back where it cannot (no edit: send once at the end). */
+export interface AdapterCapabilities {
+  edit: boolean;
+  buttons: boolean;
+  ephemeral: boolean;
+  typing: boolean;
+  /** The platform's limit on one message's text, in characters. Longer replies are split. */
+  maxTextLength: number;
+}
+
+/** Health from real traffic. */
+export interface AdapterHealth {
+  platform: Platform;
+  /** `up`: receiving; `starting`/`reconnecting`: not yet; `down`: given up or stopped. */
+  state: "starting" | "up" | "reconnecting" | "down";
+  /** Epoch ms of the last inbound event, or null if none yet. */
+  lastInboundAt: number | null;
+  /** Epoch ms of the last successful platform API call, or null if none yet. */
+  lastApiOkAt: number | null;
+  /** Human-readable detail: mode, last error, reconnect count. */
+  detail?: string;
+}
+
+/** A command as adapters present it in native menus. */
+export interface CommandInfo {
+  name: string;
+  description: string;
+  /** Typed options, for platforms with typed native commands (Discord). */
+  args?: CommandArgSpec[];
+}
+
+/** One typed argument of a command. */
+export interface CommandArgSpec {
+  name: string;
+  description: string;
+  type: "string" | "integer" | "number" | "boolean" | "user";
+  required?: boolean;
+  choices?: string[];
+  /** Takes the rest of the line (Slack/Telegram); rendered as the last string option on Discord. */
+  rest?: boolean;
+}
+
+/** Where an adapter hands inbound messages. Returns when the router has accepted (not finished) it. */
+export type InboundSink = (inbound: Inbound) => Promise<void>;
+
+/**
+ * Every adapter implements this. Example:
+ *
+ * ```ts
+ * class EchoAdapter implements ChannelAdapter {
+ *   readonly platform = "echo";
+ *   readonly capabilities = { edit: false, buttons: false, ephemeral: false, typing: false, maxTextLength: 4000 };
+ *   async start(sink: InboundSink) { ... call sink(inbound) for each message ... }
+ *   ...
+ * }
+ * ```
+ */
+export interface ChannelAdapter {
+  readonly platform: Platform;
+  readonly capabilities: AdapterCapabilities;
+  /** Connect and begin delivering to `sink`. Resolves once connected (or webhook mounted). */
+  start(sink: InboundSink): Promise<void>;
+  /** Disconnect; pending outbound work is drained or failed, never left hanging. */
+  stop(): Promise<void>;
+  /** Send an unsolicited message (schedules, skills' `send`). */
+  send(target: ConversationTarget, reply: Reply): Promise<SentMessage>;
+  /** Edit a message this adapter sent. */
+  edit(message: SentMessage, reply: Reply): Promise<void>;
+  /** Publish the command list in the platform's native menu (no-op where the platform has none). */
+  registerCommands(commands: CommandInfo[]): Promise<void>;
+  health(): AdapterHealth;
+  /** Mount webhook routes on the shared HTTP listener, for adapters that receive over HTTP. */
+  mount?(http: HttpMount): void;
+}
+
+/** A tiny route table on the shared HTTP listener. Handlers get the raw body (for signature checks). */
+export interface HttpMount {
+  route(method: "GET" | "POST", path: string, handler: HttpHandler): void;
+}
+
+/** A raw HTTP request on the shared listener. */
+export interface HttpRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  headers: Record<string, string | string[] | undefined>;
+  rawBody: Buffer;
+}
+
+/** What a route handler answers. */
+export interface HttpResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string | Buffer;
+}
+
+export type HttpHandler = (req: HttpRequest) => Promise<HttpResponse>;
+
+/** `platform:chat[:thread]`, the one string form of a conversation. */
+export function conversationId(target: ConversationTarget): string {
+  return target.threadId === undefined
+    ? `${target.platform}:${target.chatId}`
+    : `${target.platform}:${target.chatId}:${target.threadId}`;
+}
+
+/** Inverse of `conversationId`. Chat ids may contain `:` only if there is no thread. */
+export function parseConversationId(id: string): ConversationTarget {
+  const first = id.indexOf(":");
+  if (first <= 0) throw new TypeError(`not a conversation id: ${JSON.stringify(id)}`);
+  const platform = id.slice(0, first);
+  const rest = id.slice(first + 1);
+  const last = rest.lastIndexOf(":");
+  if (last <= 0) return { platform, chatId: rest };
+  return { platform, chatId: rest.slice(0, last), threadId: rest.slice(last + 1) };
+}
+
+/** The key a chat's policy and data live under: `platform:chatId`. */
+export function chatKeyOf(platform: Platform, chatId: string): string {
+  return `${platform}:${chatId}`;
+}
+
+/** The key a user is named by in config and policies: `platform:userId`. */
+export function userKeyOf(platform: Platform, userId: string): string {
+  return `${platform}:${userId}`;
+}

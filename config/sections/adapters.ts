@@ -1,0 +1,50 @@
+/** Platform adapter settings. A platform is enabled when its token is set (and `enabled` is not false). */
+import { z } from "zod";
+
+export const consoleSection = z.object({
+  /** The console adapter: a DM from the local operator. `auto`: on unless stdin is closed from the start. */
+  enabled: z.boolean().default(true),
+  /** The operator's user id; `console:<id>` is a bot owner. */
+  userId: z.string().default("operator"),
+}).strict().default({ enabled: true, userId: "operator" });
+
+export const telegramSection = z.object({
+  enabled: z.boolean().optional(),
+  token: z.string().min(1).optional(),
+  /** Bot API root, for a local Bot API server or a proxy. */
+  apiRoot: z.string().url().default("https://api.telegram.org"),
+  mode: z.enum(["polling", "webhook"]).default("polling"),
+  /** Webhook mode: the secret Telegram sends in X-Telegram-Bot-Api-Secret-Token. */
+  webhookSecret: z.string().min(1).optional(),
+  /** Webhook mode: path on the shared HTTP listener. */
+  webhookPath: z.string().startsWith("/").default("/telegram/webhook"),
+  /** Webhook mode: public URL to register with setWebhook (omit to register it yourself). */
+  webhookUrl: z.string().url().optional(),
+}).strict().default({ apiRoot: "https://api.telegram.org", mode: "polling", webhookPath: "/telegram/webhook" });
+
+export const discordSection = z.object({
+  enabled: z.boolean().optional(),
+  token: z.string().min(1).optional(),
+  /** Application id (needed to register commands and edit interaction replies). */
+  applicationId: z.string().optional(),
+  /** HTTP interactions mode: the application's Ed25519 public key (hex). */
+  publicKey: z.string().regex(/^[0-9a-fA-F]{64}$/, "the public key is 64 hex characters").optional(),
+  mode: z.enum(["gateway", "interactions"]).default("gateway"),
+  /** REST API root; the client appends /v10. */
+  apiRoot: z.string().url().default("https://discord.com/api"),
+  /** Register commands in these guilds (instant) instead of globally. */
+  guildIds: z.array(z.string()).default([]),
+  interactionsPath: z.string().startsWith("/").default("/discord/interactions"),
+}).strict().default({ mode: "gateway", apiRoot: "https://discord.com/api", guildIds: [], interactionsPath: "/discord/interactions" });
+
+export const slackSection = z.object({
+  enabled: z.boolean().optional(),
+  token: z.string().min(1).optional(),
+  signingSecret: z.string().min(1).optional(),
+  /** Socket Mode app-level token (xapp-…); when set, Socket Mode is used. */
+  appToken: z.string().min(1).optional(),
+  mode: z.enum(["http", "socket"]).optional(),
+  /** Web API root, ending in /api/. */
+  apiUrl: z.string().url().default("https://slack.com/api/"),
+  eventsPath: z.string().startsWith("/").default("/slack/events"),
+}).strict().default({ apiUrl: "https://slack.com/api/", eventsPath: "/slack/events" });
