@@ -38,14 +38,24 @@ export interface PermissionQuery {
   platformRole: Inbound["user"]["platformRole"];
 }
 
+/** Something permission-checked that is not a registered command (an LLM tool of a skill). */
+export interface PermissionTarget {
+  name: string;
+  defaultRole: Role;
+  skill?: string;
+}
+
 /** The permission service: the one authorization path. */
 export interface PermissionService {
   /** The chat's effective policy (cached; `undefined` when the chat has none). */
   policy(chatKey: string): Promise<ChatPolicy | undefined>;
   /** The speaker's role in a chat. */
   roleOf(query: PermissionQuery): Promise<Role>;
-  /** May this person run this command (by name) in this chat? Same decision as a typed command. */
-  canRun(query: PermissionQuery, commandName: string): Promise<Decision>;
+  /**
+   * May this person run this command in this chat? Same decision as a typed command. Give a registered command's
+   * name, or a target for things that are not commands (an LLM tool: `{ name, defaultRole, skill }`).
+   */
+  canRun(query: PermissionQuery, command: string | PermissionTarget): Promise<Decision>;
   /** Replace a chat's policy, writing an audit entry (`actor` is a user key). */
   updatePolicy(chatKey: string, actor: string, action: string, change: (policy: ChatPolicy) => void, target?: string): Promise<ChatPolicy>;
   /** Forget cached policies (all, or one chat). */
@@ -79,6 +89,66 @@ export interface Metrics {
   error(code: string): void;
 }
 
+/** A tool offered to the LLM (JSON Schema parameters), provided by a skill. */
+export interface ToolSpec {
+  /** Unique across providers: `<skill>__<tool>`. */
+  name: string;
+  description: string;
+  /** JSON Schema of the arguments object. */
+  parameters: Record<string, unknown>;
+  /** The skill that provides it; its per-chat minimum role (`skill:<name>`) governs who may use it. */
+  skill: string;
+  /** Minimum role when the chat's policy names neither the tool nor the skill. */
+  defaultRole: Role;
+}
+
+/** Who is calling a tool, and where. */
+export interface ToolCallContext {
+  inbound: Inbound;
+  chatKey: string;
+  userKey: string;
+  role: Role;
+  signal: AbortSignal;
+}
+
+/** Provides tools (the skill runtime). `call` returns the tool result as text for the model. */
+export interface ToolProvider {
+  /** Tools available in this chat (the skill is enabled there). Permission filtering is the caller's job. */
+  tools(chatKey: string): ToolSpec[];
+  call(name: string, args: unknown, ctx: ToolCallContext): Promise<string>;
+}
+
+/** Every tool provider; the LLM layer reads from here. */
+export interface ToolRegistry {
+  register(provider: ToolProvider): () => void;
+  /** Tools available in this chat, from every provider. */
+  list(chatKey: string): ToolSpec[];
+  /** Call a tool by name; throws `E_NOT_FOUND` when no provider has it. */
+  call(name: string, args: unknown, ctx: ToolCallContext): Promise<string>;
+}
+
+/** A capability call from a skill, after the skill runtime checked declaration and grant. */
+export interface CapabilityCall {
+  skill: string;
+  chatKey: string;
+  /** The user the invocation runs as (`platform:userId`). */
+  userKey: string;
+  /** Where to answer/act, for capabilities that need it. */
+  target: ConversationTarget;
+  /** The skill's arguments: hostile data, validate before use. */
+  args: unknown;
+  signal: AbortSignal;
+}
+
+/**
+ * Capabilities other modules offer to skills (`llm` from the LLM layer, `schedule` from schedules). The skill
+ * runtime checks the manifest and the chat's grant, then calls the handler. The result must be plain JSON.
+ */
+export interface CapabilityRegistry {
+  provide(name: string, handler: (call: CapabilityCall) => Promise<unknown>): () => void;
+  get(name: string): ((call: CapabilityCall) => Promise<unknown>) | undefined;
+}
+
 /** The services every module gets. */
 export interface Core {
   readonly config: Config;
@@ -98,6 +168,10 @@ export interface Core {
   /** Routes on the shared HTTP listener. */
   readonly http: HttpMount;
   readonly metrics: Metrics;
+  /** LLM tools, provided by the skill runtime. */
+  readonly tools: ToolRegistry;
+  /** Capabilities offered to skills by other modules. */
+  readonly capabilities: CapabilityRegistry;
   /** Write one audit entry. */
   audit(entry: Omit<AuditEntry, "at" | "id"> & { at?: number }): Promise<void>;
   /** Track background work so shutdown waits for it. */

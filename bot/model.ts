@@ -101,6 +101,8 @@ export interface Inbound {
   mentionsBot?: boolean;
   /** The platform's own message id, when there is one. */
   messageId?: string;
+  /** What produced it: a person (default), a schedule firing, or a button press. */
+  origin?: "user" | "schedule" | "button";
   /** Milliseconds since the epoch when the adapter received it. */
   receivedAt: number;
   /** Answer where the message came from. */
@@ -180,6 +182,11 @@ export interface ChannelAdapter {
   /** Publish the command list in the platform's native menu (no-op where the platform has none). */
   registerCommands(commands: CommandInfo[]): Promise<void>;
   health(): AdapterHealth;
+  /**
+   * The platform role of a user in a chat, looked up fresh (cached by the adapter). Used when there is no
+   * inbound message to carry it (a schedule firing as its creator). Undefined when the lookup fails.
+   */
+  platformRoleOf?(chatId: string, userId: string): Promise<PlatformRole | undefined>;
   /** Mount webhook routes on the shared HTTP listener, for adapters that receive over HTTP. */
   mount?(http: HttpMount): void;
 }
