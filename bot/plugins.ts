@@ -1,0 +1,16 @@
+/**
+ * The feature modules the composition root plugs in, in start order. Each module exports a factory taking the
+ * core services (and, where one module builds on another, that module's service, passed here explicitly).
+ */
+import type { Core, Plugin } from "./core.ts";
+
+/** Create every feature plugin. Order matters: later plugins may use earlier ones' services. */
+export async function createPlugins(core: Core): Promise<Plugin[]> {
+  const plugins: Plugin[] = [];
+  // skills (skills/):           const skills = await createSkillsPlugin(core); plugins.push(skills);
+  // marketplace (marketplace/): plugins.push(await createMarketplacePlugin(core, { skills: skills.service }));
+  // llm (bot/llm/):             plugins.push(await createLlmPlugin(core));
+  // schedules (schedules/):     plugins.push(await createSchedulesPlugin(core));
+  void core;
+  return plugins;
+}
