@@ -73,7 +73,14 @@ export interface PermissionSettings {
 /** The outcome of a check: allowed, or denied with a code and a reason for the chat. */
 export type Decision =
   | { allowed: true; role: Role }
-  | { allowed: false; role: Role; code: "E_PERMISSION_DENIED" | "E_NO_POLICY" | "E_DM_CLOSED" | "E_USER_DENIED"; reason: string };
+  | {
+    allowed: false;
+    role: Role;
+    code: "E_PERMISSION_DENIED" | "E_NO_POLICY" | "E_DM_CLOSED" | "E_USER_DENIED";
+    reason: string;
+    /** The minimum role that would have been allowed, for command denials. */
+    required?: Role;
+  };
 
 /**
  * The speaker's role in a chat: bot owner from config; else a per-chat override; else the platform role
@@ -146,7 +153,7 @@ export function checkCommand(
     return { allowed: false, role, code: "E_PERMISSION_DENIED", reason: `no valid minimum role for /${command.name}` };
   }
   if (policy === undefined && roleAtLeast(minimum, "admin")) {
-    return { allowed: false, role, code: "E_NO_POLICY", reason: `chat has no policy and /${command.name} is privileged` };
+    return { allowed: false, role, code: "E_NO_POLICY", reason: `chat has no policy and /${command.name} is privileged`, required: minimum };
   }
   if (!roleAtLeast(role, minimum)) {
     return {
@@ -154,6 +161,7 @@ export function checkCommand(
       role,
       code: "E_PERMISSION_DENIED",
       reason: `/${command.name} needs ${minimum}; you are ${role} here`,
+      required: minimum,
     };
   }
   return { allowed: true, role };

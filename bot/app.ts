@@ -1,0 +1,285 @@
+/**
+ * The composition root: wires config, logger, store, shared state, metrics, the command registry, the
+ * permission service, the router, the HTTP listener, the adapters and the feature plugins. Nothing else
+ * constructs these; everything else receives them.
+ */
+import { readFileSync } from "node:fs";
+import type { Logger } from "pino";
+import type Keyv from "keyv";
+import type { Config } from "../config/index.ts";
+import { adapterFactories } from "../adapters/index.ts";
+import { ConsoleAdapter } from "../adapters/console/console-adapter.ts";
+import { auditCommand, permsCommand } from "./builtins/perms.ts";
+import { helpCommand, statusCommand, whoamiCommand } from "./builtins/help.ts";
+import { CommandRegistry } from "./commands.ts";
+import { systemClock, type AdapterHub, type Clock, type Core, type Plugin, type PluginFactory } from "./core.ts";
+import { createEphemeral, rememberOnce } from "./ephemeral.ts";
+import { SwitchboardError } from "./errors.ts";
+import { HttpListener } from "./http.ts";
+import { createLogger } from "./logger.ts";
+import { createMetrics } from "./metrics.ts";
+import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, type SentMessage } from "./model.ts";
+import { createPlugins } from "./plugins.ts";
+import { CachedPermissionService } from "./router/permission-service.ts";
+import { Router } from "./router/router.ts";
+import { openStore } from "./storage/open.ts";
+import type { Store } from "./storage/types.ts";
+import { createCapabilityRegistry, createToolRegistry } from "./tools.ts";
+
+/** The package version, for /status and the CLI. */
+export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+/** Options for `createApp`. Tests pass their own adapters, console streams and clock. */
+export interface AppOptions {
+  config: Config;
+  log?: Logger;
+  clock?: Clock;
+  /** Console streams; `false` leaves the console adapter out. Default: stdin/stdout when enabled in config. */
+  console?: { input: NodeJS.ReadableStream; output: NodeJS.WritableStream; interactive?: boolean } | false;
+  /** Adapters added besides the configured ones (tests, embedders). */
+  extraAdapters?: ChannelAdapter[] | ((core: Core) => ChannelAdapter[]);
+  /** Create the platform adapters whose tokens are configured. Default true. */
+  platformAdapters?: boolean;
+  /** Feature plugins: default `createPlugins`; a list replaces it; `false` for none. */
+  plugins?: PluginFactory[] | false;
+  /** An already open store (the CLI's short-lived commands, tests). Default: opened from config. */
+  store?: Store;
+  /** Shut down by itself when the console input ends and no other adapter runs. Default true. */
+  exitOnConsoleEnd?: boolean;
+}
+
+/** A wired bot. */
+export interface App {
+  readonly core: Core;
+  readonly plugins: readonly Plugin[];
+  readonly console: ConsoleAdapter | undefined;
+  /** Start the HTTP listener, the plugins and the adapters. */
+  start(): Promise<void>;
+  /** Stop everything, draining in-flight work; idempotent. */
+  stop(): Promise<void>;
+  /** Resolves once the app has stopped (by `stop`, or by the console input ending). */
+  readonly stopped: Promise<void>;
+  /** The HTTP listener's address once started. */
+  httpAddress(): { host: string; port: number } | undefined;
+}
+
+/** Wire a bot from its config. Nothing is started until `start()`. */
+export async function createApp(options: AppOptions): Promise<App> {
+  const { config } = options;
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? createLogger(config.log);
+  const store = options.store ?? (await openStore({ dataDir: config.bot.dataDir, databaseUrl: config.storage.databaseUrl, log }));
+  const ownsStore = options.store === undefined;
+  const kv: Keyv = createEphemeral({ redisUrl: config.storage.redisUrl, namespace: "switchboard" });
+  const metrics = createMetrics();
+  const commands = new CommandRegistry();
+  const shutdown = new AbortController();
+  const http = new HttpListener({ log, maxBodyBytes: config.http.maxBodyBytes });
+  const adapters = new Map<string, ChannelAdapter>();
+  const tracked = new Set<Promise<unknown>>();
+
+  const consoleOwner = `console:${config.adapters.console.userId}`;
+  const permissions = new CachedPermissionService({
+    store,
+    commands,
+    clock,
+    log,
+    owners: [...config.bot.owners, consoleOwner],
+    defaultDm: config.permissions.dm,
+    newChats: config.permissions.newChats,
+    commandRoles: config.permissions.commandRoles,
+    cacheTtlMs: config.storage.policyCacheTtlMs,
+  });
+
+  const hub: AdapterHub = {
+    get: (platform) => adapters.get(platform),
+    list: () => [...adapters.values()],
+    send: async (target: ConversationTarget, reply: Reply): Promise<SentMessage> => {
+      const adapter = adapters.get(target.platform);
+      if (adapter === undefined) {
+        throw new SwitchboardError("E_ADAPTER", `no running adapter for ${target.platform}`, {
+          chatMessage: `The ${target.platform} adapter is not running.`,
+        });
+      }
+      const sent = await adapter.send(target, reply);
+      metrics.messageOut(target.platform);
+      return sent;
+    },
+    edit: async (message, reply) => {
+      const adapter = adapters.get(message.platform);
+      if (adapter === undefined) throw new SwitchboardError("E_ADAPTER", `no running adapter for ${message.platform}`);
+      if (adapter.capabilities.edit) await adapter.edit(message, reply);
+      else await hub.send({ platform: message.platform, chatId: message.chatId, threadId: message.threadId }, reply);
+    },
+  };
+
+  const track = <T>(promise: Promise<T>): Promise<T> => {
+    const settled = promise.then(() => undefined, () => undefined);
+    tracked.add(settled);
+    void settled.then(() => tracked.delete(settled));
+    return promise;
+  };
+
+  const router = new Router({
+    commands,
+    permissions,
+    adapters: hub,
+    metrics,
+    log,
+    clock,
+    firstDelivery: (id) => rememberOnce(kv, `dedupe:${id}`, config.storage.dedupeTtlMs),
+    limits: config.limits,
+    shutdownSignal: shutdown.signal,
+    onNewChat: (inbound) => {
+      const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
+      void track(store.chats.touch(chatKey, { kind: inbound.chat.kind, title: inbound.chat.title }, clock.now())
+        .catch((error: unknown) => log.warn({ err: error, chat: chatKey }, "could not record chat")));
+    },
+  });
+
+  const core: Core = {
+    config,
+    version: VERSION,
+    startedAt: clock.now(),
+    log,
+    clock,
+    store,
+    kv,
+    commands,
+    permissions,
+    router,
+    adapters: hub,
+    http,
+    metrics,
+    tools: createToolRegistry(),
+    capabilities: createCapabilityRegistry(),
+    audit: (entry) => store.audit.append({ ...entry, at: entry.at ?? clock.now() }),
+    track,
+    shutdownSignal: shutdown.signal,
+  };
+
+  let plugins: Plugin[] = [];
+  commands.register(helpCommand(core, permissions));
+  commands.register(whoamiCommand());
+  commands.register(statusCommand(core, () => plugins));
+  commands.register(permsCommand(core, permissions));
+  commands.register(auditCommand(core));
+
+  // Adapters: console, then the configured platforms, then extras.
+  let consoleAdapter: ConsoleAdapter | undefined;
+  if (options.console !== false && config.adapters.console.enabled) {
+    const streams = options.console ?? { input: process.stdin, output: process.stdout };
+    consoleAdapter = new ConsoleAdapter({ ...streams, userId: config.adapters.console.userId, botName: config.bot.name });
+    adapters.set(consoleAdapter.platform, consoleAdapter);
+  }
+  if (options.platformAdapters !== false) {
+    for (const [name, factory] of Object.entries(adapterFactories)) {
+      const adapter = await factory(core);
+      if (adapter !== undefined) {
+        adapters.set(adapter.platform, adapter);
+        log.info({ platform: name }, "adapter configured");
+      }
+    }
+  }
+  const extras = typeof options.extraAdapters === "function" ? options.extraAdapters(core) : options.extraAdapters ?? [];
+  for (const adapter of extras) adapters.set(adapter.platform, adapter);
+
+  if (options.plugins !== false) {
+    plugins = options.plugins === undefined
+      ? await createPlugins(core)
+      : await Promise.all(options.plugins.map((factory) => factory(core)));
+    const migrations = plugins.flatMap((p) => p.migrations ?? []);
+    if (migrations.length > 0) await store.migrate(migrations);
+  }
+
+  mountHealth(core, http);
+  for (const adapter of adapters.values()) adapter.mount?.(http);
+
+  let stopping: Promise<void> | undefined;
+  let resolveStopped!: () => void;
+  const stopped = new Promise<void>((resolve) => {
+    resolveStopped = resolve;
+  });
+
+  const app: App = {
+    core,
+    plugins,
+    console: consoleAdapter,
+    httpAddress: () => {
+      const a = http.address();
+      return a === undefined ? undefined : { host: a.address, port: a.port };
+    },
+    async start() {
+      if (config.http.enabled) {
+        const address = await http.listen(config.http.host, config.http.port);
+        log.info({ host: address.address, port: address.port }, "http listening (/healthz, /readyz, /metrics)");
+      }
+      for (const plugin of plugins) await plugin.start?.();
+      for (const adapter of adapters.values()) {
+        try {
+          await adapter.start((inbound) => router.handle(inbound));
+          await adapter.registerCommands(commands.infos()).catch((error: unknown) =>
+            log.warn({ err: error, platform: adapter.platform }, "could not register native commands"));
+        } catch (error) {
+          // One platform failing to start must not take the others down; /readyz shows it.
+          log.error({ err: error, platform: adapter.platform }, "adapter failed to start");
+        }
+      }
+      if (consoleAdapter !== undefined && options.exitOnConsoleEnd !== false) {
+        void consoleAdapter.ended.then(async () => {
+          await router.drain();
+          if (adapters.size === 1) {
+            log.debug("console input ended and no other adapter runs: stopping");
+            await app.stop();
+          }
+        });
+      }
+      log.info({ adapters: [...adapters.keys()], plugins: plugins.map((p) => p.name) }, `${config.bot.name} started`);
+    },
+    stop() {
+      stopping ??= (async () => {
+        shutdown.abort(new SwitchboardError("E_TIMEOUT", "shutting down"));
+        for (const adapter of adapters.values()) {
+          await adapter.stop().catch((error: unknown) => log.warn({ err: error, platform: adapter.platform }, "adapter stop failed"));
+        }
+        await withDeadline(router.drain(), 10_000);
+        for (const plugin of [...plugins].reverse()) {
+          await plugin.stop?.().catch((error: unknown) => log.warn({ err: error, plugin: plugin.name }, "plugin stop failed"));
+        }
+        await withDeadline(Promise.all([...tracked]), 5_000);
+        await http.close();
+        await kv.disconnect().catch(() => undefined);
+        if (ownsStore) await store.close();
+        log.debug("stopped");
+        resolveStopped();
+      })();
+      return stopping;
+    },
+    stopped,
+  };
+  return app;
+}
+
+async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.then(() => undefined, () => undefined), new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]);
+  clearTimeout(timer);
+}
+
+function mountHealth(core: Core, http: HttpListener): void {
+  http.route("GET", "/healthz", async () => ({ status: 200, headers: { "content-type": "text/plain" }, body: "ok" }));
+  http.route("GET", "/readyz", async () => {
+    const adapters = core.adapters.list().map((a) => a.health());
+    const ready = adapters.every((h) => h.state === "up");
+    return {
+      status: ready ? 200 : 503,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ready, adapters }),
+    };
+  });
+  http.route("GET", "/metrics", async () => ({
+    status: 200,
+    headers: { "content-type": core.metrics.registry.contentType },
+    body: await core.metrics.registry.metrics(),
+  }));
+}

@@ -1,0 +1,107 @@
+/** `/help`, `/whoami` and `/status`. */
+import type { CommandDef } from "../commands.ts";
+import type { Core, Plugin } from "../core.ts";
+import { SwitchboardError } from "../errors.ts";
+import { checkCommand } from "../permissions.ts";
+import type { CachedPermissionService } from "../router/permission-service.ts";
+
+/** `/help` lists what the caller may run here; `/help <command>` shows usage. */
+export function helpCommand(core: Core, permissions: CachedPermissionService): CommandDef {
+  return {
+    name: "help",
+    description: "List the commands you can run here, or show one command's usage",
+    usage: "/help [command]",
+    args: [{ name: "command", description: "A command to explain", type: "string" }],
+    defaultRole: "guest",
+    source: "builtin",
+    handler: (ctx) => {
+      const allowed = (def: CommandDef) =>
+        (def.availableIn === undefined || def.availableIn(ctx.chatKey)) &&
+        checkCommand(ctx.role, ctx.policy, {
+          name: def.name,
+          defaultRole: permissions.defaultRoleOf(def.name, def.defaultRole),
+          skill: def.skill,
+        }).allowed;
+      const wanted = ctx.args[0]?.replace(/^\//, "").toLowerCase();
+      if (wanted !== undefined) {
+        const def = core.commands.get(wanted);
+        if (def === undefined || (def.availableIn !== undefined && !def.availableIn(ctx.chatKey))) {
+          const near = core.commands.suggest(wanted, ctx.chatKey);
+          throw new SwitchboardError("E_UNKNOWN_COMMAND", `help for unknown /${wanted}`, {
+            chatMessage: `There is no /${wanted} here.${near.length > 0 ? ` Did you mean ${near.map((n) => `/${n}`).join(", ")}?` : ""}`,
+          });
+        }
+        const minimum = ctx.policy?.commandRoles[def.name] ?? permissions.defaultRoleOf(def.name, def.defaultRole);
+        const lines = [
+          `**/${def.name}**: ${def.description}`,
+          `Usage: \`${def.usage ?? `/${def.name}`}\``,
+          `Needs: ${minimum} (you are ${ctx.role}${allowed(def) ? "" : ", so you can't run it here"})`,
+        ];
+        if (def.source !== "builtin") lines.push(`Provided by ${def.source}`);
+        return lines.join("\n");
+      }
+      const visible = core.commands.list().filter((def) => def.hidden !== true && allowed(def));
+      if (visible.length === 0) return "There are no commands you can run here.";
+      return [
+        "**Commands you can run here**",
+        ...visible.map((def) => `/${def.name} — ${def.description}`),
+        "",
+        "Send /help <command> for usage.",
+      ].join("\n");
+    },
+  };
+}
+
+/** `/whoami`: platform, ids and role in this chat. */
+export function whoamiCommand(): CommandDef {
+  return {
+    name: "whoami",
+    description: "Show your platform, ids and role in this chat",
+    defaultRole: "guest",
+    source: "builtin",
+    handler: (ctx) => {
+      const { inbound } = ctx;
+      return [
+        `Platform: ${inbound.platform}`,
+        `User: ${inbound.user.displayName} (\`${ctx.userKey}\`)`,
+        `Chat: ${inbound.chat.title ?? inbound.chat.id} (\`${ctx.chatKey}\`, ${inbound.chat.kind})`,
+        `Role here: **${ctx.role}**${inbound.user.platformRole === undefined ? "" : ` (platform role: ${inbound.user.platformRole})`}`,
+      ].join("\n");
+    },
+  };
+}
+
+/** `/status`: version, uptime, adapters and their health, modules. */
+export function statusCommand(core: Core, plugins: () => readonly Plugin[]): CommandDef {
+  return {
+    name: "status",
+    description: "Show version, uptime, adapters and their health",
+    defaultRole: "member",
+    source: "builtin",
+    handler: () => {
+      const now = core.clock.now();
+      const lines = [`**${core.config.bot.name}** (Switchboard ${core.version}), up ${formatDuration(now - core.startedAt)}`, "Adapters:"];
+      for (const adapter of core.adapters.list()) {
+        const h = adapter.health();
+        const seen = h.lastInboundAt === null ? "no messages yet" : `last message ${formatDuration(now - h.lastInboundAt)} ago`;
+        lines.push(`- ${h.platform}: ${h.state}, ${seen}${h.detail === undefined ? "" : ` (${h.detail})`}`);
+      }
+      const modules = plugins().map((p) => (p.status === undefined ? p.name : `${p.name}: ${p.status()}`));
+      if (modules.length > 0) lines.push("Modules:", ...modules.map((m) => `- ${m}`));
+      lines.push(`Storage: ${core.store.sql.driver === "pglite" ? "embedded" : "PostgreSQL"}; shared state: ${core.config.storage.redisUrl === undefined ? "in-memory" : "Redis"}`);
+      return lines.join("\n");
+    },
+  };
+}
+
+/** `1d 2h`, `3m 4s`, `5s`. */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(s / 86_400);
+  const h = Math.floor((s % 86_400) / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${s % 60}s`;
+  return `${s}s`;
+}

@@ -1,0 +1,74 @@
+/** `switchboard` — the command line: `start`, `doctor`, and the modules' subcommands. */
+import { Command, CommanderError } from "commander";
+import { ConfigError } from "../../config/index.ts";
+import { createApp, VERSION } from "../app.ts";
+import { isSwitchboardError } from "../errors.ts";
+import { createCliContext, type CliContext } from "./context.ts";
+import { runDoctor } from "./doctor.ts";
+
+/** Build the program (exported for tests). */
+export function buildProgram(ctx: CliContext, state: { configFile?: string }): Command {
+  const program = new Command("switchboard")
+    .description("Chat-ops bot: Telegram, Discord, Slack and console adapters, sandboxed skills, LLMs and schedules")
+    .version(VERSION)
+    .option("-c, --config <file>", "config file (default: switchboard.config.yaml/.yml/.json, or SWITCHBOARD_CONFIG)")
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => ctx.out.write(s), writeErr: (s) => ctx.err.write(s) })
+    .hook("preAction", (cmd) => {
+      state.configFile = cmd.opts<{ config?: string }>().config;
+    });
+
+  program
+    .command("start")
+    .description("run the bot: console adapter plus every platform whose token is set")
+    .action(async () => {
+      const config = ctx.config();
+      const app = await createApp({ config });
+      const stop = () => void app.stop();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+      await app.start();
+      await app.stopped;
+      process.off("SIGINT", stop);
+      process.off("SIGTERM", stop);
+    });
+
+  program
+    .command("doctor")
+    .description("check the configuration, tokens, database and Redis, and say what is missing")
+    .action(async () => {
+      const ok = await runDoctor(ctx);
+      if (!ok) process.exitCode = 1;
+    });
+
+  const skills = program.command("skills").description("find, install, update and remove skills");
+  const skill = program.command("skill").description("author kit: create, build, check and test a skill");
+  // Module subcommands (each module registers its own):
+  void skills;
+  void skill;
+  return program;
+}
+
+/** Run the CLI; resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const state: { configFile?: string } = {};
+  const ctx = createCliContext({ configFile: () => state.configFile });
+  const program = buildProgram(ctx, state);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    if (error instanceof ConfigError) {
+      ctx.err.write(`${error.message}\n`);
+      return 2;
+    }
+    if (isSwitchboardError(error)) {
+      ctx.err.write(`switchboard: ${error.message}\n`);
+      return 1;
+    }
+    ctx.err.write(`switchboard: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    return 1;
+  }
+}
