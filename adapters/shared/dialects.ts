@@ -1,0 +1,64 @@
+/** The three platform dialects of the Reply Markdown subset: Telegram HTML, Slack mrkdwn, Discord markdown. */
+import { wrapMarker, type MarkdownDialect } from "./markdown.ts";
+
+/** Escape `&`, `<`, `>` (and `"` for attributes) the way Telegram's HTML parse mode and Slack expect. */
+export function escapeHtml(text: string, isAttribute = false): string {
+  const out = text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+  return isAttribute ? out.replace(/"/g, "&quot;") : out;
+}
+
+/** Telegram's `parse_mode: "HTML"`. Length is counted after entity parsing, as Telegram does. */
+export const telegramHtml: MarkdownDialect = {
+  name: "telegram-html",
+  escape: (text) => escapeHtml(text),
+  bold: (inner) => `<b>${inner}</b>`,
+  italic: (inner) => `<i>${inner}</i>`,
+  code: (text) => `<code>${escapeHtml(text)}</code>`,
+  link: (inner, url) => `<a href="${escapeHtml(url, true)}">${inner}</a>`,
+  codeBlock: (text, lang) => (lang === ""
+    ? `<pre>${escapeHtml(text)}</pre>`
+    : `<pre><code class="language-${escapeHtml(lang, true)}">${escapeHtml(text)}</code></pre>`),
+  listItem: (inner) => `• ${inner}`,
+  measure: (rendered) => telegramHtmlToText(rendered).length,
+};
+
+/** What a Telegram client shows for our HTML: tags removed, entities decoded. */
+export function telegramHtmlToText(html: string): string {
+  return html.replace(/<[^>]*>/g, "").replace(/&(amp|lt|gt|quot);/g, (_, e: string) => ({ amp: "&", lt: "<", gt: ">", quot: "\"" })[e]!);
+}
+
+/**
+ * Slack mrkdwn. Slack has no escape for `*`, `_`, `~` or `` ` ``; only `&`, `<`, `>` are escaped, which is what
+ * keeps user text from becoming mentions or links.
+ */
+export const slackMrkdwn: MarkdownDialect = {
+  name: "slack-mrkdwn",
+  escape: (text) => escapeHtml(text),
+  bold: (inner) => wrapMarker(inner, "*"),
+  italic: (inner) => wrapMarker(inner, "_"),
+  code: (text) => `\`${escapeHtml(text.replace(/`/g, "ˋ"))}\``,
+  link: (inner, url) => `<${url.replace(/[|>]/g, encodeURIComponent)}|${inner.replace(/\|/g, "¦")}>`,
+  codeBlock: (text, _lang) => `\`\`\`\n${escapeHtml(text.replace(/```/g, "`\u200b``"))}\n\`\`\``,
+  listItem: (inner) => `• ${inner}`,
+};
+
+/** Discord markdown: backslash-escapes every special, and defuses `@everyone`/`@here` and raw mentions. */
+export const discordMarkdown: MarkdownDialect = {
+  name: "discord-markdown",
+  escape: escapeDiscord,
+  bold: (inner) => wrapMarker(inner, "**"),
+  italic: (inner) => wrapMarker(inner, "_"),
+  code: (text) => (text.includes("`") ? `\`\` ${text.replace(/``/g, "`\u200b`")} \`\`` : `\`${text}\``),
+  link: (inner, url) => `[${inner}](${url.replace(/\)/g, "%29")})`,
+  codeBlock: (text, lang) => `\`\`\`${lang}\n${text.replace(/```/g, "`\u200b``")}\n\`\`\``,
+  listItem: (inner) => `- ${inner}`,
+};
+
+/** Escape plain text for Discord so no character reads as markdown or a mention. */
+export function escapeDiscord(text: string): string {
+  return text
+    .replace(/[\\*_~`|[\]()]/g, "\\$&")
+    .replace(/^(\s*)([>#-])/, "$1\\$2")
+    .replace(/<([@#:a])/g, "\\<$1")
+    .replace(/@(everyone|here)/g, "@\u200b$1");
+}
