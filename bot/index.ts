@@ -9,3 +9,7 @@ export * from "./commands.ts";
 export type * from "./core.ts";
 export { systemClock } from "./core.ts";
 export type * from "./storage/types.ts";
+export { openStore, memoryStore, maskUrl, type OpenStoreOptions } from "./storage/open.ts";
+export { CORE_MIGRATIONS } from "./storage/migrations.ts";
+export { createEphemeral, rememberOnce, onceMarkCount, EPHEMERAL_NAMESPACE, type EphemeralOptions } from "./ephemeral.ts";
+export type { Keyv } from "keyv";

@@ -1,0 +1,141 @@
+/**
+ * Ephemeral shared state (dedupe ids, caches, locks) on keyv: in memory by default, Redis through `@keyv/redis`
+ * when a Redis URL is configured so several bot processes share it. Nothing here must survive a restart.
+ */
+import KeyvRedis from "@keyv/redis";
+import Keyv from "keyv";
+import { SwitchboardError } from "./errors.ts";
+
+/** Options for `createEphemeral`. */
+export interface EphemeralOptions {
+  /** `redis://host:port`; without it, state lives in this process's memory. */
+  redisUrl?: string | undefined;
+  /** Key prefix separating Switchboard (or one deployment) from other users of the same Redis. */
+  namespace?: string | undefined;
+  /** How long to wait for Redis to answer a connection, in ms. */
+  connectTimeoutMs?: number | undefined;
+}
+
+/** The default namespace. */
+export const EPHEMERAL_NAMESPACE = "switchboard";
+
+/**
+ * A keyv instance for shared ephemeral state. On Redis, failures throw (a lock or dedupe check that silently
+ * answered "nothing there" would be worse than an error).
+ *
+ * ```ts
+ * const kv = createEphemeral({ redisUrl: process.env.REDIS_URL });
+ * if (await rememberOnce(kv, `delivery:${inbound.deliveryId}`, 600_000)) handle(inbound);
+ * ```
+ */
+export function createEphemeral(options: EphemeralOptions = {}): Keyv {
+  const namespace = options.namespace ?? EPHEMERAL_NAMESPACE;
+  if (options.redisUrl === undefined || options.redisUrl === "") return new Keyv({ namespace });
+  const store = new KeyvRedis(options.redisUrl, {
+    namespace,
+    throwOnConnectError: true,
+    throwOnErrors: true,
+    connectionTimeout: options.connectTimeoutMs ?? 5_000,
+  });
+  return new Keyv({ store, namespace, useKeyPrefix: false, throwOnErrors: true });
+}
+
+const SWEEP_EVERY_INSERTS = 256;
+const MIN_FULL_SWEEP_SIZE = 4_096;
+
+/**
+ * Seen-keys with expiry for one in-memory keyv. Insertion order is expiry order when TTLs are equal (the usual
+ * case), so sweeping from the head removes exactly the expired marks; a full pass runs when the map doubles, for
+ * mixed TTLs.
+ */
+class OnceMarks {
+  private readonly expiresAtMs = new Map<string, number>();
+  private insertsUntilSweep = SWEEP_EVERY_INSERTS;
+  private fullSweepAtSize = MIN_FULL_SWEEP_SIZE;
+
+  get size(): number {
+    return this.expiresAtMs.size;
+  }
+
+  remember(key: string, ttlMs: number, nowMs: number): boolean {
+    const expiresAt = this.expiresAtMs.get(key);
+    if (expiresAt !== undefined) {
+      if (expiresAt > nowMs) return false;
+      // Re-insert so the map's order stays the expiry order.
+      this.expiresAtMs.delete(key);
+    }
+    this.expiresAtMs.set(key, nowMs + ttlMs);
+    if (--this.insertsUntilSweep <= 0) this.sweep(nowMs);
+    return true;
+  }
+
+  private sweep(nowMs: number): void {
+    this.insertsUntilSweep = SWEEP_EVERY_INSERTS;
+    const isFull = this.expiresAtMs.size >= this.fullSweepAtSize;
+    for (const [key, expiresAt] of this.expiresAtMs) {
+      if (expiresAt > nowMs) {
+        if (!isFull) break;
+        continue;
+      }
+      this.expiresAtMs.delete(key);
+    }
+    if (isFull) this.fullSweepAtSize = Math.max(MIN_FULL_SWEEP_SIZE, this.expiresAtMs.size * 2);
+  }
+}
+
+const marksByKeyv = new WeakMap<Keyv, OnceMarks>();
+const TRUE = Promise.resolve(true);
+const FALSE = Promise.resolve(false);
+
+function checkArgs(key: unknown, ttlMs: unknown): void {
+  if (typeof key !== "string" || key === "") throw new SwitchboardError("E_BAD_ARGS", "rememberOnce needs a non-empty string key");
+  if (typeof ttlMs !== "number" || !(ttlMs >= 1) || !Number.isFinite(ttlMs)) {
+    throw new SwitchboardError("E_BAD_ARGS", `rememberOnce needs ttlMs ≥ 1, got ${String(ttlMs)}`);
+  }
+}
+
+/**
+ * True the first time `key` is seen within `ttlMs`, false while it is remembered. Atomic across processes on
+ * Redis (`SET NX PX`); in memory it is a synchronous map lookup (no keyv round trip) for the per-message hot
+ * path — those marks belong to this keyv instance and are not visible through `kv.get`.
+ */
+export function rememberOnce(kv: Keyv, key: string, ttlMs: number): Promise<boolean> {
+  checkArgs(key, ttlMs);
+  const store: unknown = kv.store;
+  if (store instanceof Map) {
+    let marks = marksByKeyv.get(kv);
+    if (marks === undefined) {
+      marks = new OnceMarks();
+      marksByKeyv.set(kv, marks);
+    }
+    return marks.remember(key, ttlMs, Date.now()) ? TRUE : FALSE;
+  }
+  if (store instanceof KeyvRedis) return rememberOnceRedis(store, key, ttlMs);
+  return rememberOnceGeneric(kv, key, ttlMs);
+}
+
+async function rememberOnceRedis(store: KeyvRedis<unknown>, key: string, ttlMs: number): Promise<boolean> {
+  try {
+    const client = await store.getClient();
+    const answer = await client.set(store.createKeyPrefix(`once:${key}`, store.namespace), "1", { NX: true, PX: Math.ceil(ttlMs) });
+    return answer === "OK";
+  } catch (error) {
+    throw new SwitchboardError("E_STORAGE", `rememberOnce on Redis failed: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  }
+}
+
+// Other keyv stores have no atomic set-if-absent through keyv's API: get-then-set, correct within one process
+// only when callers do not race on the same key.
+async function rememberOnceGeneric(kv: Keyv, key: string, ttlMs: number): Promise<boolean> {
+  const onceKey = `once:${key}`;
+  if ((await kv.get(onceKey)) !== undefined) return false;
+  await kv.set(onceKey, 1, Math.ceil(ttlMs));
+  return true;
+}
+
+/** How many dedupe marks an in-memory keyv holds right now (expired ones not yet swept included); for tests and metrics. */
+export function onceMarkCount(kv: Keyv): number {
+  return marksByKeyv.get(kv)?.size ?? 0;
+}

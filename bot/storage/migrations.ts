@@ -1,0 +1,53 @@
+/**
+ * The core schema, as versioned migrations. Never edit a migration that has shipped: add a new one. Other modules
+ * bring their own lists (ids prefixed by module) and pass them to `openStore({ migrations })` or `store.migrate`.
+ * Timestamps are epoch ms in `bigint`; JSON is `jsonb`.
+ */
+import type { Migration } from "./types.ts";
+
+/** The core tables: chats, chat policies, the audit log and the generic key-value store. */
+export const CORE_MIGRATIONS: readonly Migration[] = [
+  {
+    id: "core-001-chats",
+    sql: `
+      CREATE TABLE chats (
+        chat_key text PRIMARY KEY,
+        kind text NOT NULL,
+        title text,
+        first_seen_at bigint NOT NULL,
+        last_seen_at bigint NOT NULL
+      );
+      CREATE TABLE chat_policies (
+        chat_key text PRIMARY KEY,
+        policy jsonb NOT NULL,
+        updated_at bigint NOT NULL
+      );`,
+  },
+  {
+    id: "core-002-audit-log",
+    sql: `
+      CREATE TABLE audit_log (
+        id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at bigint NOT NULL,
+        actor text NOT NULL,
+        chat_key text NOT NULL,
+        action text NOT NULL,
+        target text,
+        before jsonb,
+        after jsonb
+      );
+      CREATE INDEX audit_log_chat_id ON audit_log (chat_key, id DESC);`,
+  },
+  {
+    id: "core-003-kv",
+    sql: `
+      CREATE TABLE kv (
+        namespace text NOT NULL,
+        scope text NOT NULL,
+        key text NOT NULL,
+        value jsonb NOT NULL,
+        updated_at bigint NOT NULL,
+        PRIMARY KEY (namespace, scope, key)
+      );`,
+  },
+];

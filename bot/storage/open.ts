@@ -1,0 +1,118 @@
+/**
+ * Open the durable store: embedded PGlite in `<dataDir>/db` by default, PostgreSQL when a database URL is given,
+ * or PGlite in memory for tests. Core migrations (and any extra ones) are applied before the store is returned.
+ */
+import { mkdir } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import type { Logger } from "pino";
+import { isSwitchboardError, SwitchboardError } from "../errors.ts";
+import { acquireDataLock, type DataLock } from "./data-lock.ts";
+import { runMigrations } from "./migrate.ts";
+import { CORE_MIGRATIONS } from "./migrations.ts";
+import { openPglite, type ClosableSqlClient } from "./pglite.ts";
+import { openPostgres } from "./postgres.ts";
+import { createSqlStore } from "./sql-store.ts";
+import type { Migration, Store } from "./types.ts";
+
+/** Options for `openStore`. */
+export interface OpenStoreOptions {
+  /** The data folder; the embedded database lives in `<dataDir>/db`. Ignored with `databaseUrl` or `inMemory`. */
+  dataDir: string;
+  /** PostgreSQL URL; when set, PostgreSQL is used instead of the embedded database. */
+  databaseUrl?: string | undefined;
+  /** Embedded database in memory (tests): nothing is written to disk and everything is gone at `close`. */
+  inMemory?: boolean | undefined;
+  log?: Logger | undefined;
+  /** Applied after the core migrations, in order. */
+  migrations?: readonly Migration[] | undefined;
+}
+
+/**
+ * A URL with its password (and any `password` query parameter) replaced by `***`, safe for logs and errors.
+ * Text that does not parse as a URL is reduced to its scheme.
+ */
+export function maskUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== "") parsed.password = "***";
+    for (const name of [...parsed.searchParams.keys()]) {
+      if (/pass|secret|token|key/i.test(name)) parsed.searchParams.set(name, "***");
+    }
+    return parsed.toString();
+  } catch {
+    const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1];
+    return scheme === undefined ? "(unparseable URL)" : `${scheme}://(unparseable URL)`;
+  }
+}
+
+function reasonOf(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length > 0) return reasonOf(error.errors[0]);
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    const message = error.message.trim() === "" ? error.name : error.message;
+    return typeof code === "string" && !message.includes(code) ? `${message} (${code})` : message;
+  }
+  return String(error);
+}
+
+function scrub(text: string, secret: string | undefined): string {
+  return secret === undefined || secret === "" ? text : text.split(secret).join("***");
+}
+
+function passwordOf(url: string): string | undefined {
+  try {
+    const password = decodeURIComponent(new URL(url).password);
+    return password === "" ? undefined : password;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Open the store and apply migrations. Failures throw `E_STORAGE` naming what could not be opened. */
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const started = performance.now();
+  let where: string;
+  let secret: string | undefined;
+  let client: ClosableSqlClient | undefined;
+  let lock: DataLock | undefined;
+  try {
+    if (options.databaseUrl !== undefined && options.databaseUrl !== "") {
+      where = `PostgreSQL at ${maskUrl(options.databaseUrl)}`;
+      secret = passwordOf(options.databaseUrl);
+      client = openPostgres({ url: options.databaseUrl, log: options.log });
+      await client.query("SELECT 1");
+    } else if (options.inMemory === true) {
+      where = "the in-memory embedded database";
+      client = await openPglite();
+    } else {
+      const dbDir = join(resolve(options.dataDir), "db");
+      where = `the embedded database in ${dbDir}`;
+      await mkdir(dbDir, { recursive: true });
+      lock = await acquireDataLock(`${dbDir}.lock`);
+      client = await openPglite({ dataDir: dbDir });
+    }
+    const applied = await runMigrations(client, [...CORE_MIGRATIONS, ...(options.migrations ?? [])]);
+    options.log?.info({ driver: client.driver, applied, openMs: Math.round(performance.now() - started) }, `store open: ${where}`);
+  } catch (error) {
+    await client?.close().catch(() => undefined);
+    await lock?.release().catch(() => undefined);
+    const target = (where ??= "the store");
+    if (isSwitchboardError(error) && error.code === "E_STORAGE" && client === undefined) throw error;
+    const message = scrub(`cannot open ${target}: ${reasonOf(error)}`, secret);
+    throw new SwitchboardError("E_STORAGE", message, { details: { where: target } });
+  }
+  const sql = client;
+  const heldLock = lock;
+  return createSqlStore(sql, async () => {
+    try {
+      await sql.close();
+    } finally {
+      await heldLock?.release();
+    }
+  });
+}
+
+/** An empty store in memory with the core schema (and `migrations`): for tests. */
+export function memoryStore(options: { log?: Logger; migrations?: readonly Migration[] } = {}): Promise<Store> {
+  return openStore({ dataDir: "", inMemory: true, log: options.log, migrations: options.migrations });
+}
