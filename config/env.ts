@@ -23,6 +23,8 @@ export const ENV_ALIASES: Readonly<Record<string, { path: string; list?: boolean
   LOG_LEVEL: { path: "log.level" },
   SWITCHBOARD_DATA_DIR: { path: "bot.dataDir" },
   SWITCHBOARD_OWNERS: { path: "bot.owners", list: true },
+  NPM_CONFIG_REGISTRY: { path: "marketplace.registry" },
+  SWITCHBOARD_REGISTRY: { path: "marketplace.registry" },
 };
 
 /** Variables that are read elsewhere and must not be taken as config keys. */
