@@ -3,6 +3,7 @@
  * configured (no token), so the bot starts with whatever is set.
  */
 import type { ChannelAdapter, Core } from "../bot/index.ts";
+import { createSlackAdapter } from "./slack/index.ts";
 
 /** Creates an adapter from the core services, or undefined when its platform is not configured. */
 export type AdapterFactory = (core: Core) => ChannelAdapter | undefined | Promise<ChannelAdapter | undefined>;
@@ -11,5 +12,5 @@ export type AdapterFactory = (core: Core) => ChannelAdapter | undefined | Promis
 export const adapterFactories: Record<string, AdapterFactory> = {
   // telegram: createTelegramAdapter,   (adapters/telegram)
   // discord: createDiscordAdapter,     (adapters/discord)
-  // slack: createSlackAdapter,         (adapters/slack)
+  slack: (core) => createSlackAdapter(core),
 };

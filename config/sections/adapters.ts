@@ -47,4 +47,10 @@ export const slackSection = z.object({
   /** Web API root, ending in /api/. */
   apiUrl: z.string().url().default("https://slack.com/api/"),
   eventsPath: z.string().startsWith("/").default("/slack/events"),
-}).strict().default({ apiUrl: "https://slack.com/api/", eventsPath: "/slack/events" });
+  /** Prefix of every slash command in the app manifest (`sb-` → `/sb-help`), to avoid Slack's own commands. */
+  commandPrefix: z.string().regex(/^[a-z0-9_-]{0,8}$/, "a short prefix of lower-case letters, digits, - or _").default(""),
+  /** The umbrella slash command that runs any command: `/switchboard help`. */
+  umbrellaCommand: z.string().regex(/^[a-z0-9_-]{1,31}$/).default("switchboard"),
+  /** Socket Mode: reconnect when the socket delivered nothing for this long, in ms (a deaf socket). */
+  socketIdleRecycleMs: z.number().int().min(1_000).default(15 * 60_000),
+}).strict().default({ apiUrl: "https://slack.com/api/", eventsPath: "/slack/events", commandPrefix: "", umbrellaCommand: "switchboard", socketIdleRecycleMs: 900_000 });

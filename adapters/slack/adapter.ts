@@ -1,0 +1,441 @@
+/**
+ * The Slack adapter: Bolt (`@slack/bolt`) receives over HTTP (on the shared listener) or Socket Mode; slash
+ * commands, mentions, DMs and button clicks become `Inbound`s; replies are rendered as mrkdwn, split, sent
+ * through the outbound limiter (per channel and global, 429 Retry-After honoured) and edited with throttling.
+ */
+import { App, LogLevel, webApi, type Logger as BoltLogger } from "@slack/bolt";
+import type { WebClient, WebClientOptions } from "@slack/web-api";
+import type { Logger } from "pino";
+import type {
+  AdapterCapabilities, AdapterHealth, ChannelAdapter, CommandInfo, ConversationTarget, Core, HttpMount, Inbound,
+  InboundSink, PlatformRole, Reply, SentMessage,
+} from "../../bot/index.ts";
+import { EditThrottles, HealthTracker, OutboundLimiter, parseRetryAfterMs, type BackoffOptions, type OutboundKey, type OutboundLimits } from "../shared/index.ts";
+import { ResponseUrlError, isNotPostable, mapSlackError, retryAfterMsOf } from "./errors.ts";
+import { SlackHttpReceiver } from "./http-receiver.ts";
+import { fromButton, fromEvent, fromSlashCommand, type NormalisedInbound, type NormaliseOptions, type ReplyContext } from "./normalise.ts";
+import { renderReply, SLACK_TEXT_LIMIT, type SlackMessage } from "./render.ts";
+import { SlackRoleCache } from "./roles.ts";
+import { SlackSocketConnection } from "./socket.ts";
+
+/** Everything the adapter is configured with (from `adapters.slack`, plus knobs tests and benchmarks set). */
+export interface SlackAdapterOptions {
+  token: string;
+  mode: "http" | "socket";
+  signingSecret?: string;
+  appToken?: string;
+  /** Web API root, ending in `/api/`. */
+  apiUrl: string;
+  eventsPath: string;
+  /** Prefix of every slash command (`sb-` → `/sb-help`). */
+  commandPrefix: string;
+  /** The umbrella slash command name, without `/` (`switchboard` → `/switchboard help`). */
+  umbrellaCommand: string;
+  /** Socket Mode: recycle a connection silent for this long, in ms. */
+  socketIdleRecycleMs: number;
+  socketServerPingTimeoutMs?: number;
+  socketClientPingTimeoutMs?: number;
+  reconnectBackoff?: BackoffOptions;
+  /** Least time between two edits of one message, in ms. */
+  editIntervalMs: number;
+  outboundLimits: OutboundLimits;
+  /** Cluster the outbound limits through Redis. */
+  redisUrl?: string;
+  /** Extra Web API client options (a custom `fetch` in benchmarks, retry policy in tests). */
+  clientOptions?: Partial<WebClientOptions>;
+  /** Each Web API call is abandoned after this, in ms. */
+  apiTimeoutMs: number;
+}
+
+/** Slack's published limits: about one message per second per channel; we keep well under the workspace cap. */
+export const SLACK_DEFAULT_LIMITS: OutboundLimits = { globalPerSecond: 20, perChatIntervalMs: 1_000 };
+
+interface SentMeta {
+  responseUrl?: string;
+  userId?: string;
+  ephemeral?: boolean;
+  /** Further messages a long reply was split into (channel ts), for edits. */
+  continuations?: string[];
+}
+
+const MAX_SENT_META = 5_000;
+
+/** The adapter. Create it with `createSlackAdapter(core)`. */
+export class SlackAdapter implements ChannelAdapter {
+  readonly platform = "slack";
+  readonly capabilities: AdapterCapabilities = { edit: true, buttons: true, ephemeral: true, typing: false, maxTextLength: SLACK_TEXT_LIMIT };
+  readonly #core: Core;
+  readonly #o: SlackAdapterOptions;
+  readonly #log: Logger;
+  readonly #health: HealthTracker;
+  readonly #client: WebClient;
+  readonly #clientOptions: WebClientOptions;
+  readonly #limiter: OutboundLimiter;
+  readonly #edits: EditThrottles;
+  readonly #roles: SlackRoleCache;
+  readonly #sentMeta = new Map<string, SentMeta>();
+  readonly #http: SlackHttpReceiver | undefined;
+  readonly #socket: SlackSocketConnection | undefined;
+  #app: App | undefined;
+  #sink: InboundSink | undefined;
+  #botUserId = "";
+  #ephemeralCount = 0;
+  #commands: CommandInfo[] = [];
+
+  constructor(core: Core, options: SlackAdapterOptions) {
+    this.#core = core;
+    this.#o = options;
+    this.#log = core.log.child({ adapter: "slack" });
+    this.#health = new HealthTracker("slack", core.clock);
+    this.#health.setMode(options.mode === "socket" ? "socket mode" : "http");
+    this.#clientOptions = {
+      slackApiUrl: options.apiUrl,
+      rejectRateLimitedCalls: true,
+      retryConfig: { retries: 2, factor: 2, minTimeout: 200, maxTimeout: 2_000 },
+      timeout: options.apiTimeoutMs,
+      logger: boltLogger(this.#log),
+      ...options.clientOptions,
+    };
+    this.#client = new webApi.WebClient(options.token, this.#clientOptions);
+    this.#limiter = new OutboundLimiter({
+      id: `slack:${options.token.slice(-8)}`,
+      limits: options.outboundLimits,
+      ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
+      attemptTimeoutMs: options.apiTimeoutMs,
+      retryAfterMsOf,
+      onRetry: (info) => this.#log.warn(info, "slack rate limited; retrying after the platform's delay"),
+      onError: (error) => this.#log.warn({ err: error }, "slack outbound limiter clustering failed"),
+    });
+    this.#edits = new EditThrottles(options.editIntervalMs);
+    this.#roles = new SlackRoleCache({
+      fetchUser: async (user) => (await this.#api("users.info", () => this.#client.users.info({ user }))).user ?? {},
+      now: () => core.clock.now(),
+    });
+    if (options.mode === "http") {
+      this.#http = new SlackHttpReceiver({
+        signingSecret: options.signingSecret!,
+        log: this.#log,
+        now: () => core.clock.now(),
+        track: (p) => core.track(p),
+      });
+    } else {
+      this.#socket = new SlackSocketConnection({
+        appToken: options.appToken!,
+        clientOptions: { ...this.#clientOptions, logger: undefined, retryConfig: { retries: 1, minTimeout: 200, maxTimeout: 1_000 } } as WebClientOptions,
+        health: this.#health,
+        log: this.#log,
+        boltLogger: boltLogger(this.#log),
+        logLevel: LogLevel.WARN,
+        now: () => core.clock.now(),
+        idleRecycleMs: options.socketIdleRecycleMs,
+        ...(options.socketServerPingTimeoutMs === undefined ? {} : { serverPingTimeoutMs: options.socketServerPingTimeoutMs }),
+        ...(options.socketClientPingTimeoutMs === undefined ? {} : { clientPingTimeoutMs: options.socketClientPingTimeoutMs }),
+        ...(options.reconnectBackoff === undefined ? {} : { backoff: options.reconnectBackoff }),
+      });
+    }
+  }
+
+  /** The bot's own user id, once started. */
+  get botUserId(): string {
+    return this.#botUserId;
+  }
+
+  /** The Bolt app, once started (for benchmarks that feed `processEvent` directly). */
+  get app(): App | undefined {
+    return this.#app;
+  }
+
+  mount(http: HttpMount): void {
+    const receiver = this.#http;
+    if (receiver === undefined) return;
+    http.route("POST", this.#o.eventsPath, (req) => receiver.handle(req));
+  }
+
+  async start(sink: InboundSink): Promise<void> {
+    this.#sink = sink;
+    this.#health.setState("starting");
+    let auth: { user_id?: string; bot_id?: string };
+    try {
+      auth = await this.#api("auth.test", () => this.#client.auth.test());
+    } catch (error) {
+      this.#health.setState("down", error instanceof Error ? error.message : String(error));
+      throw error;
+    }
+    this.#botUserId = auth.user_id ?? "";
+    const receiver = this.#http ?? this.#socket!.receiver;
+    const app = new App({
+      token: this.#o.token,
+      ...(auth.bot_id === undefined ? {} : { botId: auth.bot_id }),
+      ...(auth.user_id === undefined ? {} : { botUserId: auth.user_id }),
+      receiver,
+      logger: boltLogger(this.#log),
+      logLevel: LogLevel.WARN,
+      clientOptions: { ...this.#clientOptions },
+      tokenVerificationEnabled: false,
+    });
+    this.#listen(app);
+    this.#app = app;
+    if (this.#socket !== undefined) await this.#socket.start();
+    else this.#health.setState("up");
+  }
+
+  async stop(): Promise<void> {
+    if (this.#socket !== undefined) await this.#socket.stop();
+    await this.#http?.stop();
+    this.#edits.cancelAll();
+    await this.#limiter.stop();
+    this.#health.setState("down");
+    this.#app = undefined;
+  }
+
+  health(): AdapterHealth {
+    return this.#health.snapshot();
+  }
+
+  /** Slack has no API for slash commands: they live in the app manifest (`switchboard slack manifest`). */
+  async registerCommands(commands: CommandInfo[]): Promise<void> {
+    this.#commands = commands.map((c) => ({ ...c }));
+    this.#log.debug({ commands: commands.length }, "slack slash commands come from the app manifest (switchboard slack manifest)");
+  }
+
+  /** The commands last handed to `registerCommands`. */
+  registeredCommands(): CommandInfo[] {
+    return this.#commands.map((c) => ({ ...c }));
+  }
+
+  async platformRoleOf(_chatId: string, userId: string): Promise<PlatformRole | undefined> {
+    return (await this.#roles.lookup(userId)).role;
+  }
+
+  async send(target: ConversationTarget, reply: Reply): Promise<SentMessage> {
+    return this.#respond({ channel: target.chatId, userId: "", ...(target.threadId === undefined ? {} : { threadTs: target.threadId }) }, reply);
+  }
+
+  async edit(message: SentMessage, reply: Reply): Promise<void> {
+    await this.#edits.edit(`${message.chatId}:${message.messageId}`, `${reply.format ?? "markdown"}\u0000${reply.text}`, () => this.#applyEdit(message, reply));
+  }
+
+  // ---- inbound ----
+
+  #listen(app: App): void {
+    app.use(async ({ next }) => {
+      this.#health.markInbound();
+      this.#socket?.noteTraffic();
+      await next();
+    });
+    app.command(/.*/, async ({ ack, body }) => {
+      await ack();
+      await this.#deliver(fromSlashCommand(body, this.#normaliseOptions()), "slash command");
+    });
+    app.event("app_mention", async ({ body }) => {
+      await this.#deliver(fromEvent(body, this.#normaliseOptions()), "app_mention");
+    });
+    app.message(async ({ body, message }) => {
+      // Only DMs reach the router; other channel messages are not addressed to the bot.
+      if ((message as { channel_type?: string }).channel_type !== "im") return;
+      await this.#deliver(fromEvent(body, this.#normaliseOptions()), "message.im", true);
+    });
+    app.action(/^sb:/, async ({ ack, body }) => {
+      await ack();
+      await this.#deliver(fromButton(body as never, this.#normaliseOptions()), "button");
+    });
+    app.error(async (error) => {
+      this.#log.error({ err: error }, "slack listener failed");
+    });
+  }
+
+  #normaliseOptions(): NormaliseOptions {
+    return {
+      botUserId: this.#botUserId,
+      commandPrefix: this.#o.commandPrefix,
+      umbrellaCommand: this.#o.umbrellaCommand,
+      nowMs: this.#core.clock.now(),
+    };
+  }
+
+  async #deliver(normalised: NormalisedInbound | undefined, kind: string, isQuietSkip = false): Promise<void> {
+    const sink = this.#sink;
+    if (normalised === undefined) {
+      if (isQuietSkip) this.#log.debug({ kind }, "slack message skipped (edit, bot or system message)");
+      else this.#log.warn({ kind }, "slack payload malformed or not for the bot; skipped");
+      return;
+    }
+    if (sink === undefined) return;
+    const { reply } = normalised;
+    const who = await this.#roles.lookup(normalised.inbound.user.id);
+    const user = { ...normalised.inbound.user };
+    if (who.role !== undefined) user.platformRole = who.role;
+    if (who.displayName !== undefined) user.displayName = who.displayName;
+    if (who.isBot) user.isBot = true;
+    const inbound: Inbound = {
+      ...normalised.inbound,
+      user,
+      respond: (r) => this.#respond(reply, r),
+    };
+    try {
+      await sink(inbound);
+    } catch (error) {
+      this.#log.error({ err: error, delivery: inbound.deliveryId }, "router refused a slack message");
+    }
+  }
+
+  // ---- outbound ----
+
+  async #respond(ctx: ReplyContext, reply: Reply): Promise<SentMessage> {
+    const pieces = renderReply(reply);
+    if (reply.ephemeral === true && (ctx.responseUrl !== undefined || ctx.userId !== "")) return this.#sendEphemeral(ctx, pieces);
+    try {
+      return await this.#post(ctx, pieces);
+    } catch (error) {
+      if (ctx.responseUrl === undefined || !isNotPostable(error)) throw error;
+      // A slash command in a channel the bot is not in: answer through the command's response_url instead.
+      this.#log.info({ channel: ctx.channel }, "bot cannot post in the channel; answering via response_url");
+      return this.#sendViaResponseUrl(ctx, pieces, "in_channel");
+    }
+  }
+
+  async #post(ctx: ReplyContext, pieces: SlackMessage[]): Promise<SentMessage> {
+    const isGroup = !ctx.channel.startsWith("D");
+    const stamps: string[] = [];
+    for (const piece of pieces) {
+      const res = await this.#run({ chatId: ctx.channel, isGroup }, "chat.postMessage",
+        () => this.#client.chat.postMessage({
+          channel: ctx.channel,
+          text: piece.text,
+          ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
+          ...(ctx.threadTs === undefined ? {} : { thread_ts: ctx.threadTs }),
+          mrkdwn: true,
+          unfurl_links: false,
+        }));
+      stamps.push(String(res.ts));
+    }
+    const sent: SentMessage = { platform: "slack", chatId: ctx.channel, messageId: stamps[0]!, ...(ctx.threadTs === undefined ? {} : { threadId: ctx.threadTs }) };
+    if (stamps.length > 1) this.#remember(sent, { continuations: stamps.slice(1) });
+    return sent;
+  }
+
+  async #sendEphemeral(ctx: ReplyContext, pieces: SlackMessage[]): Promise<SentMessage> {
+    if (ctx.responseUrl !== undefined) return this.#sendViaResponseUrl(ctx, pieces, "ephemeral");
+    let messageTs = "";
+    for (const piece of pieces) {
+      const res = await this.#run({ chatId: ctx.channel }, "chat.postEphemeral",
+        () => this.#client.chat.postEphemeral({
+          channel: ctx.channel,
+          user: ctx.userId,
+          text: piece.text,
+          ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
+          ...(ctx.threadTs === undefined ? {} : { thread_ts: ctx.threadTs }),
+        }));
+      messageTs ||= String(res.message_ts ?? "");
+    }
+    const sent: SentMessage = { platform: "slack", chatId: ctx.channel, messageId: `eph:${messageTs || ++this.#ephemeralCount}`, ...(ctx.threadTs === undefined ? {} : { threadId: ctx.threadTs }) };
+    this.#remember(sent, { ephemeral: true, userId: ctx.userId });
+    return sent;
+  }
+
+  async #sendViaResponseUrl(ctx: ReplyContext, pieces: SlackMessage[], type: "ephemeral" | "in_channel"): Promise<SentMessage> {
+    const url = ctx.responseUrl!;
+    for (const piece of pieces) await this.#postResponseUrl(ctx.channel, url, { response_type: type, ...piece });
+    this.#ephemeralCount += 1;
+    const sent: SentMessage = { platform: "slack", chatId: ctx.channel, messageId: `ru:${this.#ephemeralCount}` };
+    this.#remember(sent, { responseUrl: url, ephemeral: type === "ephemeral", userId: ctx.userId });
+    return sent;
+  }
+
+  #postResponseUrl(channel: string, url: string, payload: Record<string, unknown>): Promise<void> {
+    return this.#limiter.run({ chatId: channel }, async (signal) => {
+      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(payload), signal });
+      const text = await res.text();
+      if (!res.ok) throw new ResponseUrlError(res.status, parseRetryAfterMs(res.headers.get("retry-after")), text);
+    }).catch((error: unknown) => {
+      throw mapSlackError(error, "response_url");
+    });
+  }
+
+  async #applyEdit(message: SentMessage, reply: Reply): Promise<void> {
+    const meta = this.#sentMeta.get(message.messageId);
+    const pieces = renderReply(reply);
+    if (meta?.responseUrl !== undefined) {
+      await this.#postResponseUrl(message.chatId, meta.responseUrl, {
+        replace_original: true, response_type: meta.ephemeral === true ? "ephemeral" : "in_channel", ...pieces[0]!,
+      });
+      return;
+    }
+    if (meta?.ephemeral === true || message.messageId.startsWith("eph:")) {
+      // Ephemeral messages cannot be edited through the Web API: the new text goes out as a fresh one.
+      await this.#sendEphemeral({ channel: message.chatId, userId: meta?.userId ?? "", ...(message.threadId === undefined ? {} : { threadTs: message.threadId }) }, pieces);
+      return;
+    }
+    const stamps = [message.messageId, ...(meta?.continuations ?? [])];
+    const isGroup = !message.chatId.startsWith("D");
+    for (let i = 0; i < pieces.length; i++) {
+      const piece = pieces[i]!;
+      const ts = stamps[i];
+      if (ts !== undefined) {
+        await this.#run({ chatId: message.chatId, isEdit: true }, "chat.update",
+          () => this.#client.chat.update({
+            channel: message.chatId, ts, text: piece.text, blocks: (piece.blocks ?? []) as never,
+          }));
+        continue;
+      }
+      const res = await this.#run({ chatId: message.chatId, isGroup }, "chat.postMessage",
+        () => this.#client.chat.postMessage({
+          channel: message.chatId, text: piece.text,
+          ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
+          ...(message.threadId === undefined ? {} : { thread_ts: message.threadId }),
+          mrkdwn: true, unfurl_links: false,
+        }));
+      stamps.push(String(res.ts));
+    }
+    // A reply that got shorter: delete the messages it no longer needs.
+    for (const ts of stamps.slice(pieces.length)) {
+      await this.#run({ chatId: message.chatId, isEdit: true }, "chat.delete",
+        () => this.#client.chat.delete({ channel: message.chatId, ts }));
+    }
+    this.#remember(message, { ...meta, continuations: stamps.slice(1, pieces.length) });
+  }
+
+  #remember(message: SentMessage, meta: SentMeta): void {
+    this.#sentMeta.delete(message.messageId);
+    this.#sentMeta.set(message.messageId, meta);
+    if (this.#sentMeta.size > MAX_SENT_META) this.#sentMeta.delete(this.#sentMeta.keys().next().value!);
+  }
+
+  /** A Web API call through the outbound limiter; failures (rate limits once retries are spent) are mapped. */
+  async #run<T>(key: OutboundKey, method: string, call: () => Promise<T>): Promise<T> {
+    try {
+      return await this.#limiter.run(key, () => this.#api(method, call));
+    } catch (error) {
+      throw mapSlackError(error, method);
+    }
+  }
+
+  /** One Web API call: health on success, one error mapping on failure (rate limits pass through for retry). */
+  async #api<T>(method: string, call: () => Promise<T>): Promise<T> {
+    try {
+      const result = await call();
+      this.#health.markApiOk();
+      return result;
+    } catch (error) {
+      if (retryAfterMsOf(error) !== undefined) throw error;
+      throw mapSlackError(error, method);
+    }
+  }
+}
+
+/** Bolt's logger interface on top of pino (Bolt's own chatter goes to debug). */
+export function boltLogger(log: Logger): BoltLogger {
+  let level = LogLevel.WARN;
+  const text = (msg: unknown[]) => msg.map((m) => (m instanceof Error ? m.message : typeof m === "string" ? m : JSON.stringify(m))).join(" ");
+  return {
+    debug: (...msg: unknown[]) => log.debug(text(msg)),
+    info: (...msg: unknown[]) => log.debug(text(msg)),
+    warn: (...msg: unknown[]) => log.warn(text(msg)),
+    error: (...msg: unknown[]) => log.error(text(msg)),
+    setLevel: (l: LogLevel) => {
+      level = l;
+    },
+    getLevel: () => level,
+    setName: () => undefined,
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * The Slack adapter's entry: `createSlackAdapter(core)` builds it from `adapters.slack` (undefined when no token
+ * is set), `registerSlackCli` adds `switchboard slack manifest`.
+ */
+import { SwitchboardError, type ChannelAdapter, type Core } from "../../bot/index.ts";
+import { SLACK_DEFAULT_LIMITS, SlackAdapter, type SlackAdapterOptions } from "./adapter.ts";
+
+export { SlackAdapter, SLACK_DEFAULT_LIMITS, type SlackAdapterOptions } from "./adapter.ts";
+export { buildSlackManifest, type SlackManifestOptions } from "./manifest.ts";
+export { registerSlackCli } from "./cli.ts";
+
+/** How an adapter created by `createSlackAdapter` may differ from config (tests and benchmarks). */
+export type SlackAdapterOverrides = Partial<Omit<SlackAdapterOptions, "token">>;
+
+/**
+ * Create the Slack adapter, or undefined when Slack is not configured (no token, or `enabled: false`). HTTP mode
+ * needs the signing secret; Socket Mode (chosen when an app token is set, or `mode: socket`) needs the app token.
+ */
+export function createSlackAdapter(core: Core, overrides: SlackAdapterOverrides = {}): ChannelAdapter | undefined {
+  const c = core.config.adapters.slack;
+  if (c.enabled === false || c.token === undefined) return undefined;
+  const mode = c.mode ?? (c.appToken !== undefined ? "socket" : "http");
+  if (mode === "http" && c.signingSecret === undefined) {
+    throw new SwitchboardError("E_CONFIG_INVALID", "adapters.slack: HTTP mode needs signingSecret (SLACK_SIGNING_SECRET), or set appToken (SLACK_APP_TOKEN) for Socket Mode");
+  }
+  if (mode === "socket" && c.appToken === undefined) {
+    throw new SwitchboardError("E_CONFIG_INVALID", "adapters.slack: Socket Mode needs appToken (SLACK_APP_TOKEN, an xapp- token)");
+  }
+  const redisUrl = core.config.storage.redisUrl;
+  return new SlackAdapter(core, {
+    token: c.token,
+    mode,
+    ...(c.signingSecret === undefined ? {} : { signingSecret: c.signingSecret }),
+    ...(c.appToken === undefined ? {} : { appToken: c.appToken }),
+    apiUrl: c.apiUrl,
+    eventsPath: c.eventsPath,
+    commandPrefix: c.commandPrefix,
+    umbrellaCommand: c.umbrellaCommand,
+    socketIdleRecycleMs: c.socketIdleRecycleMs,
+    editIntervalMs: 1_000,
+    outboundLimits: SLACK_DEFAULT_LIMITS,
+    ...(redisUrl === undefined ? {} : { redisUrl }),
+    apiTimeoutMs: 30_000,
+    ...overrides,
+  });
+}
