@@ -22,6 +22,7 @@ export const ERROR_CATALOG = {
   E_SKILL_LIMIT: "The skill went over its limits and was stopped.",
   E_SKILL_DENIED: "The skill asked for something this chat has not granted.",
   E_SKILL_INVALID: "That skill package is invalid.",
+  E_CAPABILITY_UNAVAILABLE: "That capability is not available on this bot.",
   E_MARKETPLACE: "The skill marketplace could not complete that request.",
   E_INTEGRITY: "A downloaded package did not match its checksum and was refused.",
   E_LLM_UNAVAILABLE: "No language model could answer right now.",

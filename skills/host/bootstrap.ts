@@ -1,0 +1,153 @@
+/**
+ * The script run first in every skill context, before the skill's own code. Its completion value is an
+ * `install(capRaw, configJson)` function; `install` returns `entry(op, ...)`, the one function the host calls: `entry("run", inv, kind, name, inputJson)` runs a
+ * handler; `entry("deliver", capId, resultJson)` settles a pending capability call. `capRaw` (the only host
+ * function in the context, fire-and-forget) is held in this closure and never stored on a global, so skill code
+ * reaches the host only through the capability object built here, and every value crosses as a JSON string.
+ */
+
+/** Source of the bootstrap script (plain JavaScript, evaluated inside the isolate). */
+export const BOOTSTRAP_SOURCE = String.raw`(function install(capRaw, configJson) {
+  "use strict";
+  const parse = JSON.parse;
+  const stringify = JSON.stringify;
+  const freeze = Object.freeze;
+  const hasOwn = Object.prototype.hasOwnProperty;
+  const apply = Reflect.apply;
+  const ErrorC = Error;
+  const TypeErrorC = TypeError;
+  const RangeErrorC = RangeError;
+  const promiseThen = Promise.prototype.then;
+  const config = parse(configJson);
+  const MapC = Map;
+  const PromiseC = Promise;
+  const pending = new MapC();
+  const mapGet = Map.prototype.get;
+  const mapSet = Map.prototype.set;
+  const mapDelete = Map.prototype.delete;
+  let nextCapId = 1;
+
+  function capCall(inv, name, payload) {
+    const json = stringify(payload === undefined ? null : payload);
+    if (typeof json !== "string") throw new TypeErrorC("capability arguments must be JSON data");
+    if (json.length > config.maxCapArgChars) {
+      throw new RangeErrorC("capability arguments are too large (max " + config.maxCapArgChars + " characters)");
+    }
+    const capId = nextCapId++;
+    const answer = new PromiseC(function (resolve) { apply(mapSet, pending, [capId, resolve]); });
+    capRaw(inv, capId, name, json);
+    return apply(promiseThen, answer, [function (out) {
+      const res = parse(out);
+      if (res.ok === true) return res.value === null ? undefined : res.value;
+      const err = new ErrorC(res.error.message);
+      err.name = "SkillCapabilityError";
+      err.code = res.error.code;
+      throw err;
+    }]);
+  }
+
+  function makeContext(inv, kind, name, input) {
+    const call = function (cap, payload) { return capCall(inv, cap, payload); };
+    const ctx = {
+      kind: kind,
+      command: kind === "command" ? name : undefined,
+      tool: kind === "tool" ? name : undefined,
+      args: input.args,
+      rawArgs: input.rawArgs,
+      chat: freeze(input.chat),
+      user: freeze(input.user),
+      reply: function (reply) { return call("reply", reply); },
+      send: function (target, reply) { return call("send", { target: target, reply: reply }); },
+      storage: freeze({
+        get: function (key) { return call("storage.get", { key: key }); },
+        set: function (key, value) { return call("storage.set", { key: key, value: value }); },
+        delete: function (key) { return call("storage.delete", { key: key }); },
+        list: function (prefix) { return call("storage.list", { prefix: prefix === undefined ? "" : prefix }); },
+      }),
+      fetch: function (url, init) {
+        return apply(promiseThen, call("fetch", { url: url, init: init === undefined ? null : init }), [function (res) {
+          const body = res.body;
+          return freeze({
+            ok: res.status >= 200 && res.status < 300,
+            status: res.status,
+            url: res.url,
+            headers: freeze(res.headers),
+            body: body,
+            text: function () { return Promise.resolve(body); },
+            json: function () { return Promise.resolve().then(function () { return parse(body); }); },
+          });
+        }]);
+      },
+      settings: freeze({ get: function () { return call("settings.get", null); } }),
+      llm: freeze({ complete: function (request) { return call("llm", request); } }),
+      schedule: freeze({
+        create: function (request) { return call("schedule", { op: "create", request: request }); },
+        list: function () { return call("schedule", { op: "list" }); },
+        cancel: function (id) { return call("schedule", { op: "cancel", id: id }); },
+      }),
+    };
+    return freeze(ctx);
+  }
+
+  function describe(e) {
+    try {
+      if (e instanceof ErrorC) {
+        const m = e.message;
+        const c = e.code;
+        return { code: typeof c === "string" ? c.slice(0, 40) : null, message: typeof m === "string" ? m.slice(0, 500) : "error" };
+      }
+      if (typeof e === "string") return { code: null, message: e.slice(0, 500) };
+      return { code: null, message: "non-Error value thrown (" + typeof e + ")" };
+    } catch (inner) {
+      return { code: null, message: "unreadable error value" };
+    }
+  }
+
+  let definition;
+  function skillDefinition() {
+    if (definition === undefined) {
+      const g = globalThis.skill;
+      definition = g !== null && typeof g === "object" && g.default !== undefined ? g.default : g;
+    }
+    return definition;
+  }
+
+  function deliver(capId, out) {
+    const resolve = apply(mapGet, pending, [capId]);
+    if (resolve === undefined) return;
+    apply(mapDelete, pending, [capId]);
+    resolve(out);
+  }
+
+  async function run(inv, kind, name, inputJson) {
+    let out;
+    try {
+      const def = skillDefinition();
+      const table = def === null || typeof def !== "object" ? undefined : (kind === "tool" ? def.tools : def.commands);
+      const handler = table !== null && typeof table === "object" && apply(hasOwn, table, [name]) ? table[name] : undefined;
+      if (typeof handler !== "function") throw new TypeErrorC("the skill has no " + kind + " handler named " + stringify(name));
+      const input = parse(inputJson);
+      const ctx = makeContext(inv, kind, name, input);
+      const value = kind === "tool" ? await handler(input.args, ctx) : await handler(ctx);
+      let json;
+      try {
+        json = stringify({ ok: true, value: value === undefined ? null : value });
+      } catch (e) {
+        throw new TypeErrorC("the skill returned something that is not JSON data: " + describe(e).message);
+      }
+      if (typeof json !== "string") json = '{"ok":true,"value":null}';
+      if (json.length > config.maxResultChars) {
+        return stringify({ ok: false, tooLarge: true, error: { code: null, message: "result too large (" + json.length + " characters, max " + config.maxResultChars + ")" } });
+      }
+      out = json;
+    } catch (e) {
+      out = stringify({ ok: false, error: describe(e) });
+    }
+    return out;
+  }
+
+  return function entry(op, a, b, c, d) {
+    if (op === "deliver") return deliver(a, b);
+    return run(a, b, c, d);
+  };
+})`;

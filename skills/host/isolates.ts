@@ -1,0 +1,302 @@
+/**
+ * Isolate management inside the skill-host process: one isolate per loaded skill version (started on first use,
+ * disposed when idle or after a failure), one context per chat inside it (so no chat sees state another chat
+ * left behind), a CPU budget per call (isolated-vm `timeout`) and a wall-clock budget enforced here by disposing
+ * the isolate, because `timeout` does not cover time spent awaiting.
+ */
+import ivm from "isolated-vm";
+import { BOOTSTRAP_SOURCE } from "./bootstrap.ts";
+import type { HandlerKind, HostFailure, HostSkillSpec, HostStats } from "./protocol.ts";
+
+/** Asks the bot for a capability; resolves with a JSON envelope string and never rejects. */
+export type CapForwarder = (callId: number, name: string, args: string) => Promise<string>;
+
+/** One call's outcome. */
+export type CallOutcome = { ok: true; value: string; cold: boolean } | { ok: false; failure: HostFailure; message: string; cold: boolean };
+
+interface ContextState {
+  context: ivm.Context;
+  /** The bootstrap's `entry(op, ...)`. */
+  run: ivm.Reference<(op: string, a: unknown, b: unknown, c?: unknown, d?: unknown) => Promise<string> | undefined>;
+  inFlight: number;
+  lastUsedAt: number;
+}
+
+interface IsolateState {
+  isolate: ivm.Isolate;
+  bootstrap: ivm.Script;
+  script: ivm.Script;
+  contexts: Map<string, Promise<ContextState>>;
+  /** Call id → chat key, for capability checks. */
+  calls: Map<number, string>;
+  retired: boolean;
+  /** Why it was disposed early (a failure of one call), so its other in-flight calls report the same. */
+  disposedFor: HostFailure | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
+}
+
+interface Slot {
+  spec: HostSkillSpec;
+  live: Promise<IsolateState> | undefined;
+}
+
+const CPU_TIMEOUT = /timed out/i;
+const MEMORY = /memory limit/i;
+
+/** Every skill the host holds, by key. */
+export class IsolatePool {
+  readonly #slots = new Map<string, Slot>();
+  readonly #forward: CapForwarder;
+
+  constructor(forward: CapForwarder) {
+    this.#forward = forward;
+  }
+
+  /** Register (or replace) a skill version; its isolate starts on first call. */
+  load(spec: HostSkillSpec): void {
+    const existing = this.#slots.get(spec.key);
+    if (existing !== undefined && existing.spec.code === spec.code) {
+      existing.spec = spec;
+      return;
+    }
+    if (existing !== undefined) this.#retireSlot(existing, "disposed", true);
+    this.#slots.set(spec.key, { spec, live: undefined });
+  }
+
+  /** Forget a skill version and dispose its isolate. */
+  unload(key: string): void {
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return;
+    this.#slots.delete(key);
+    this.#retireSlot(slot, "disposed", true);
+  }
+
+  /** Run one handler in the chat's context. Never rejects. */
+  async call(id: number, key: string, chatKey: string, kind: HandlerKind, name: string, input: string): Promise<CallOutcome> {
+    const slot = this.#slots.get(key);
+    if (slot === undefined) return { ok: false, failure: "not-loaded", message: `skill ${key} is not loaded in the host`, cold: false };
+    const spec = slot.spec;
+    let cold = false;
+    let state: IsolateState;
+    let ctx: ContextState;
+    try {
+      const previous = slot.live;
+      if (previous !== undefined) {
+        const current = await previous.catch(() => undefined);
+        if ((current === undefined || current.retired || current.isolate.isDisposed) && slot.live === previous) slot.live = undefined;
+      }
+      if (slot.live === undefined) {
+        cold = true;
+        const started = this.#startIsolate(spec);
+        slot.live = started;
+        started.catch(() => { if (slot.live === started) slot.live = undefined; });
+      }
+      const live = slot.live;
+      state = await live;
+      const existing = state.contexts.get(chatKey);
+      if (existing === undefined) cold = true;
+      ctx = await this.#contextFor(state, spec, chatKey);
+    } catch (error) {
+      return { ok: false, ...classify(error, undefined), cold: true };
+    }
+    if (state.idleTimer !== undefined) clearTimeout(state.idleTimer);
+    state.calls.set(id, chatKey);
+    ctx.inFlight++;
+    ctx.lastUsedAt = Date.now();
+    let timedOut = false;
+    const wall = setTimeout(() => {
+      timedOut = true;
+      this.#dispose(state, "timeout");
+    }, spec.timeoutMs);
+    try {
+      const out = await ctx.run.apply(undefined, ["run", id, kind, name, input], {
+        result: { promise: true, copy: true },
+        timeout: spec.cpuMs,
+      });
+      if (typeof out !== "string" || out.length > spec.maxResultChars + 64) {
+        this.#retire(state);
+        return { ok: false, failure: "too-large", message: "the skill result was not a bounded string", cold };
+      }
+      if (out.startsWith('{"ok":false')) {
+        this.#retire(state);
+        return { ok: false, failure: out.includes('"tooLarge":true') ? "too-large" : "threw", message: out, cold };
+      }
+      return { ok: true, value: out, cold };
+    } catch (error) {
+      const outcome = classify(error, timedOut ? "timeout" : state.disposedFor);
+      this.#dispose(state, outcome.failure);
+      return { ok: false, ...outcome, cold };
+    } finally {
+      clearTimeout(wall);
+      state.calls.delete(id);
+      ctx.inFlight--;
+      if (state.retired && state.calls.size === 0) this.#dispose(state, "disposed");
+      else if (!state.isolate.isDisposed && state.calls.size === 0) this.#armIdle(slot, state);
+    }
+  }
+
+  /** Memory and liveness per skill. */
+  stats(): HostStats {
+    const skills: HostStats["skills"] = [];
+    for (const [key, slot] of this.#slots) {
+      skills.push({ key, live: slot.live !== undefined, contexts: 0, heapBytes: 0, externalBytes: 0 });
+    }
+    return { rssBytes: process.memoryUsage().rss, skills };
+  }
+
+  /** Detailed stats, awaiting live isolates. */
+  async statsAsync(): Promise<HostStats> {
+    const skills: HostStats["skills"] = [];
+    for (const [key, slot] of this.#slots) {
+      const state = slot.live === undefined ? undefined : await slot.live.catch(() => undefined);
+      if (state === undefined || state.isolate.isDisposed) {
+        skills.push({ key, live: false, contexts: 0, heapBytes: 0, externalBytes: 0 });
+        continue;
+      }
+      const heap = state.isolate.getHeapStatisticsSync();
+      skills.push({ key, live: true, contexts: state.contexts.size, heapBytes: heap.total_heap_size, externalBytes: heap.externally_allocated_size });
+    }
+    return { rssBytes: process.memoryUsage().rss, skills };
+  }
+
+  async #startIsolate(spec: HostSkillSpec): Promise<IsolateState> {
+    const isolate = new ivm.Isolate({
+      memoryLimit: spec.memoryMb,
+      onCatastrophicError: (message: string) => {
+        process.stderr.write(`catastrophic isolate error in ${spec.key}: ${message}\n`);
+        process.abort();
+      },
+    });
+    try {
+      const [bootstrap, script] = await Promise.all([
+        isolate.compileScript(BOOTSTRAP_SOURCE, { filename: "switchboard:bootstrap.js" }),
+        isolate.compileScript(spec.code, { filename: `skill:${spec.name}/entry.js` }),
+      ]);
+      return { isolate, bootstrap, script, contexts: new Map(), calls: new Map(), retired: false, disposedFor: undefined, idleTimer: undefined };
+    } catch (error) {
+      if (!isolate.isDisposed) isolate.dispose();
+      throw error;
+    }
+  }
+
+  #contextFor(state: IsolateState, spec: HostSkillSpec, chatKey: string): Promise<ContextState> {
+    const existing = state.contexts.get(chatKey);
+    if (existing !== undefined) {
+      // Map order is recency order for eviction.
+      state.contexts.delete(chatKey);
+      state.contexts.set(chatKey, existing);
+      return existing;
+    }
+    const created = this.#createContext(state, spec, chatKey);
+    state.contexts.set(chatKey, created);
+    created.catch(() => { if (state.contexts.get(chatKey) === created) state.contexts.delete(chatKey); });
+    void this.#evict(state, spec.maxContexts);
+    return created;
+  }
+
+  async #createContext(state: IsolateState, spec: HostSkillSpec, chatKey: string): Promise<ContextState> {
+    const context = await state.isolate.createContext();
+    try {
+      const install = await state.bootstrap.run(context, { reference: true, timeout: spec.cpuMs });
+      const forward = this.#forward;
+      const calls = state.calls;
+      let run: ContextState["run"] | undefined;
+      const capRaw = new ivm.Callback((inv: unknown, capId: unknown, name: unknown, args: unknown): void => {
+        if (typeof inv !== "number" || typeof capId !== "number" || typeof name !== "string" || typeof args !== "string") return;
+        const answer = calls.get(inv) === chatKey
+          ? forward(inv, name, args)
+          : Promise.resolve('{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"capability used outside its invocation"}}');
+        void answer.then((result) => this.#deliver(state, spec, run, capId, result));
+      }, { ignored: true });
+      const config = JSON.stringify({ maxCapArgChars: spec.maxCapArgChars, maxResultChars: spec.maxResultChars });
+      run = await install.apply(undefined, [capRaw, config], { result: { reference: true }, timeout: spec.cpuMs }) as ContextState["run"];
+      install.release();
+      await state.script.run(context, { timeout: spec.cpuMs });
+      return { context, run, inFlight: 0, lastUsedAt: Date.now() };
+    } catch (error) {
+      context.release();
+      throw error;
+    }
+  }
+
+  /** Settle a capability call inside the isolate; the skill's continuation runs now, under the CPU budget. */
+  async #deliver(state: IsolateState, spec: HostSkillSpec, run: ContextState["run"] | undefined, capId: number, result: string): Promise<void> {
+    if (run === undefined || state.isolate.isDisposed) return;
+    try {
+      await run.apply(undefined, ["deliver", capId, result], { timeout: spec.cpuMs });
+    } catch (error) {
+      const failure = classify(error, undefined).failure;
+      this.#dispose(state, failure === "memory" ? "memory" : failure === "disposed" ? "disposed" : "cpu");
+    }
+  }
+
+  async #evict(state: IsolateState, max: number): Promise<void> {
+    if (state.contexts.size <= max) return;
+    for (const [chatKey, pending] of state.contexts) {
+      if (state.contexts.size <= max) break;
+      const ctx = await pending.catch(() => undefined);
+      if (ctx !== undefined && ctx.inFlight > 0) continue;
+      if (state.contexts.get(chatKey) !== pending) continue;
+      state.contexts.delete(chatKey);
+      if (ctx !== undefined && !state.isolate.isDisposed) {
+        ctx.run.release();
+        ctx.context.release();
+      }
+    }
+  }
+
+  #armIdle(slot: Slot, state: IsolateState): void {
+    if (state.idleTimer !== undefined) clearTimeout(state.idleTimer);
+    state.idleTimer = setTimeout(() => {
+      if (state.calls.size === 0) this.#dispose(state, "disposed");
+    }, slot.spec.idleMs);
+    state.idleTimer.unref();
+  }
+
+  /** No new calls; disposed once its in-flight calls finish. */
+  #retire(state: IsolateState): void {
+    state.retired = true;
+    if (state.calls.size === 0) this.#dispose(state, "disposed");
+  }
+
+  #dispose(state: IsolateState, reason: HostFailure): void {
+    state.retired = true;
+    if (state.idleTimer !== undefined) clearTimeout(state.idleTimer);
+    if (state.isolate.isDisposed) return;
+    state.disposedFor ??= reason;
+    try {
+      state.isolate.dispose();
+    } catch {
+      // already gone
+    }
+  }
+
+  #retireSlot(slot: Slot, reason: HostFailure, now: boolean): void {
+    const live = slot.live;
+    slot.live = undefined;
+    if (live === undefined) return;
+    live.then((state) => (now ? this.#dispose(state, reason) : this.#retire(state)), () => undefined);
+  }
+}
+
+/** Map an isolated-vm failure to a reason and a message that names no host path. */
+function classify(error: unknown, known: HostFailure | undefined): { failure: HostFailure; message: string } {
+  const message = error instanceof Error ? error.message : "unknown failure";
+  const failure: HostFailure | undefined = known === "timeout" || known === "cpu" || known === "memory" ? known
+    : MEMORY.test(message) ? "memory"
+    : CPU_TIMEOUT.test(message) ? "cpu"
+    : known;
+  switch (failure) {
+    case "timeout":
+      return { failure, message: "wall-clock time limit reached" };
+    case "cpu":
+      return { failure, message: "CPU time limit reached" };
+    case "memory":
+      return { failure, message: "memory limit reached" };
+    default:
+      break;
+  }
+  if (/disposed/i.test(message)) return { failure: "disposed", message: "the skill's isolate was stopped" };
+  if (error instanceof Error) return { failure: "threw", message: `${error.name}: ${message.slice(0, 300)}` };
+  return { failure: "crashed", message: "unknown failure" };
+}

@@ -1,0 +1,51 @@
+/**
+ * Entry of the skill-host child process (forked by the supervisor with `--no-node-snapshot`, a stripped
+ * environment and, by default, Node's permission model). It holds the isolates, answers `call` messages, and asks
+ * the bot for every capability over IPC. It exits when the bot process goes away.
+ */
+import { IsolatePool } from "./isolates.ts";
+import type { FromHost, ToHost } from "./protocol.ts";
+
+const send = (message: FromHost): void => {
+  if (process.connected) process.send!(message);
+};
+
+let nextCapId = 1;
+const pendingCaps = new Map<number, (result: string) => void>();
+
+const pool = new IsolatePool((callId, name, args) => new Promise<string>((resolve) => {
+  const capId = nextCapId++;
+  pendingCaps.set(capId, resolve);
+  send({ t: "cap", id: callId, capId, name, args });
+}));
+
+process.on("message", (raw: unknown) => {
+  const message = raw as ToHost;
+  switch (message.t) {
+    case "load":
+      pool.load(message.spec);
+      break;
+    case "unload":
+      pool.unload(message.key);
+      break;
+    case "call":
+      void pool.call(message.id, message.key, message.chatKey, message.kind, message.name, message.input).then((outcome) => {
+        send(outcome.ok
+          ? { t: "result", id: message.id, ok: true, value: outcome.value, cold: outcome.cold }
+          : { t: "result", id: message.id, ok: false, failure: outcome.failure, message: outcome.message, cold: outcome.cold });
+      });
+      break;
+    case "cap-result": {
+      const resolve = pendingCaps.get(message.capId);
+      pendingCaps.delete(message.capId);
+      resolve?.(message.result);
+      break;
+    }
+    case "stats":
+      void pool.statsAsync().then((value) => send({ t: "stats", id: message.id, value }));
+      break;
+  }
+});
+
+process.on("disconnect", () => process.exit(0));
+send({ t: "ready", pid: process.pid });

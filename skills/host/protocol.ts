@@ -1,0 +1,55 @@
+/**
+ * The IPC protocol between the bot process and the skill-host child. Every payload a skill produced travels as a
+ * JSON string and is parsed (as hostile data) on the bot side. Nothing here imports anything: the host process
+ * loads only `skills/host/*` and isolated-vm.
+ */
+
+/** What the host needs to run one skill version. */
+export interface HostSkillSpec {
+  /** `name@version`: one isolate per key. */
+  key: string;
+  name: string;
+  /** The bundled entry script. */
+  code: string;
+  memoryMb: number;
+  /** CPU budget for the synchronous part of one call (isolated-vm `timeout`). */
+  cpuMs: number;
+  /** Wall-clock budget for one invocation, awaited capabilities included. */
+  timeoutMs: number;
+  /** Largest serialized result a call may return, in characters. */
+  maxResultChars: number;
+  /** Largest serialized capability arguments, in characters. */
+  maxCapArgChars: number;
+  /** Contexts (one per chat) kept warm in one isolate. */
+  maxContexts: number;
+  /** An isolate unused this long is disposed. */
+  idleMs: number;
+}
+
+/** Which handler table a call targets. */
+export type HandlerKind = "command" | "tool";
+
+/** Bot → host. */
+export type ToHost =
+  | { t: "load"; spec: HostSkillSpec }
+  | { t: "unload"; key: string }
+  | { t: "call"; id: number; key: string; chatKey: string; kind: HandlerKind; name: string; input: string }
+  | { t: "cap-result"; capId: number; result: string }
+  | { t: "stats"; id: number };
+
+/** Why a call failed in the host. */
+export type HostFailure = "timeout" | "cpu" | "memory" | "threw" | "too-large" | "disposed" | "not-loaded" | "crashed";
+
+/** Host → bot. */
+export type FromHost =
+  | { t: "ready"; pid: number }
+  | { t: "result"; id: number; ok: true; value: string; cold: boolean }
+  | { t: "result"; id: number; ok: false; failure: HostFailure; message: string; cold: boolean }
+  | { t: "cap"; id: number; capId: number; name: string; args: string }
+  | { t: "stats"; id: number; value: HostStats };
+
+/** What the host reports about itself. */
+export interface HostStats {
+  rssBytes: number;
+  skills: Array<{ key: string; live: boolean; contexts: number; heapBytes: number; externalBytes: number }>;
+}

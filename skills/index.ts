@@ -1,0 +1,21 @@
+/**
+ * The skills module's public entry: the plugin factory (composition root), the service (marketplace), the
+ * manifest schema and validator (marketplace, before install), and the `skills link` CLI.
+ */
+export { createSkillsPlugin, installedSkillsDir, BUILTIN_DIR, type SkillsPlugin, type SkillsPluginOptions } from "./plugin.ts";
+export { SkillService, type LoadedSkill, type SkillChatState, type SkillSource } from "./service.ts";
+export {
+  manifestSchema,
+  validateManifest,
+  parseSkillPackage,
+  skillNameOf,
+  MANIFEST_VERSION,
+  SKILL_KEYWORD,
+  type ManifestIssue,
+  type ManifestResult,
+  type SkillManifest,
+  type SkillPackageInfo,
+  type SkillPermissions,
+} from "./manifest.ts";
+export { missingPermissions, SKILLS_MIGRATIONS, type GrantRecord } from "./runtime/grants.ts";
+export { registerSkillsLinkCli } from "./cli.ts";

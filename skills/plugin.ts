@@ -1,0 +1,83 @@
+/**
+ * The skills plugin: wires the skill-host supervisor and the skill service into the bot, loads the built-in,
+ * linked and installed skills at start, and offers skill tools to the LLM layer.
+ */
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Core, Plugin } from "../bot/index.ts";
+import type { FetchDeps } from "./runtime/fetch.ts";
+import { SKILLS_MIGRATIONS } from "./runtime/grants.ts";
+import { listPackageDirs, readLinked } from "./runtime/loader.ts";
+import { loadSecretKey } from "./runtime/secrets.ts";
+import { SkillHostSupervisor } from "./runtime/supervisor.ts";
+import { SkillService } from "./service.ts";
+
+/** Where the built-in skill packages live. */
+export const BUILTIN_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "builtin");
+
+/** The plugin, with the service the marketplace and CLI use. */
+export interface SkillsPlugin extends Plugin {
+  readonly service: SkillService;
+  readonly supervisor: SkillHostSupervisor;
+}
+
+/** Test hooks. */
+export interface SkillsPluginOptions {
+  fetchDeps?: FetchDeps;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The folder installed skills live in: `skills.dir`, default `<dataDir>/skills`. */
+export function installedSkillsDir(core: Pick<Core, "config">): string {
+  return core.config.skills.dir ?? join(core.config.bot.dataDir, "skills");
+}
+
+/** Create the skills plugin (the composition root calls this). */
+export async function createSkillsPlugin(core: Core, options: SkillsPluginOptions = {}): Promise<SkillsPlugin> {
+  const config = core.config.skills;
+  const log = core.log.child({ module: "skills" });
+  const supervisor = new SkillHostSupervisor({
+    poolSize: config.hostProcesses,
+    permissionModel: config.hostPermissionModel,
+    hostGraceMs: 5_000,
+    onLog: (level, message, details) => log[level](details ?? {}, message),
+    onRestart: () => core.metrics.error("E_SKILL_FAILED"),
+  });
+  let key: Buffer | undefined;
+  const service = new SkillService({
+    core,
+    config,
+    supervisor,
+    secretKey: () => (key ??= loadSecretKey({ dataDir: core.config.bot.dataDir, ...(options.env === undefined ? {} : { env: options.env }) })),
+    ...(options.fetchDeps === undefined ? {} : { fetchDeps: options.fetchDeps }),
+  });
+  let unregisterTools: (() => void) | undefined;
+  return {
+    name: "skills",
+    migrations: SKILLS_MIGRATIONS,
+    service,
+    supervisor,
+    async start() {
+      await supervisor.start();
+      await service.loadGrants();
+      if (config.builtins) {
+        for (const dir of await listPackageDirs(BUILTIN_DIR)) {
+          await service.load(dir, { source: "builtin" }).catch((error: unknown) => log.error({ err: error, dir }, "built-in skill could not be loaded"));
+        }
+      }
+      for (const dir of await readLinked(core.config.bot.dataDir)) {
+        await service.load(dir, { source: "linked" }).catch((error: unknown) => log.warn({ err: error, dir }, "linked skill could not be loaded"));
+      }
+      await service.loadInstalled(installedSkillsDir(core));
+      unregisterTools = core.tools.register(service.toolProvider());
+    },
+    async stop() {
+      unregisterTools?.();
+      await supervisor.stop();
+    },
+    status() {
+      const skills = service.list();
+      return `${skills.length} skill(s) loaded (${skills.map((s) => `${s.name}@${s.version}`).join(", ")}); host pids ${supervisor.pids().join(", ")}`;
+    },
+  };
+}

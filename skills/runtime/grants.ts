@@ -1,0 +1,126 @@
+/**
+ * Per-chat enablement and grants, in the `skill_grants` table, cached in memory (command availability is
+ * checked synchronously on every message). A grant records the permissions a chat admin approved; a skill whose
+ * manifest asks for more than its grant covers "needs re-approval" and does not run there.
+ */
+import type { Migration, SqlClient } from "../../bot/index.ts";
+import type { SkillPermissions } from "../manifest.ts";
+
+/** The skills module's migrations. */
+export const SKILLS_MIGRATIONS: readonly Migration[] = [{
+  id: "skills-001-grants",
+  sql: `CREATE TABLE IF NOT EXISTS skill_grants (
+    chat_key TEXT NOT NULL,
+    skill TEXT NOT NULL,
+    enabled BOOLEAN NOT NULL,
+    version TEXT,
+    permissions JSONB NOT NULL,
+    granted_by TEXT NOT NULL,
+    granted_at BIGINT NOT NULL,
+    PRIMARY KEY (chat_key, skill)
+  )`,
+}];
+
+/** One chat's record for one skill. */
+export interface GrantRecord {
+  chatKey: string;
+  skill: string;
+  enabled: boolean;
+  /** The version that was approved. */
+  version: string | null;
+  /** What was approved (the manifest's request at the time). */
+  permissions: SkillPermissions;
+  grantedBy: string;
+  grantedAt: number;
+}
+
+interface GrantRow {
+  chat_key: string;
+  skill: string;
+  enabled: boolean;
+  version: string | null;
+  permissions: SkillPermissions | string;
+  granted_by: string;
+  granted_at: string | number;
+}
+
+/** No permissions at all. */
+export function noPermissions(): SkillPermissions {
+  return { network: [], storage: false, schedules: false, llm: false, messages: { otherChats: false, mentions: false } };
+}
+
+/** Permissions `requested` asks for that `granted` does not cover (human-readable), empty when covered. */
+export function missingPermissions(granted: SkillPermissions, requested: SkillPermissions): string[] {
+  const missing: string[] = [];
+  for (const host of requested.network) if (!granted.network.includes(host)) missing.push(`network ${host}`);
+  if (requested.storage !== false) {
+    const want = typeof requested.storage === "object" ? requested.storage.quotaKb : undefined;
+    const have = typeof granted.storage === "object" ? granted.storage.quotaKb : undefined;
+    const covered = granted.storage !== false && (want === undefined || (have !== undefined && want <= have));
+    if (!covered) missing.push(want === undefined ? "storage" : `storage ${want} KB`);
+  }
+  if (requested.schedules && !granted.schedules) missing.push("schedules");
+  if (requested.llm && !granted.llm) missing.push("llm");
+  if (requested.messages.otherChats && !granted.messages.otherChats) missing.push("messages to other chats");
+  if (requested.messages.mentions && !granted.messages.mentions) missing.push("mass mentions");
+  return missing;
+}
+
+/** The grants table with a write-through cache. */
+export class GrantStore {
+  readonly #sql: SqlClient;
+  readonly #cache = new Map<string, Map<string, GrantRecord>>();
+
+  constructor(sql: SqlClient) {
+    this.#sql = sql;
+  }
+
+  /** Load every record into the cache (at start). */
+  async load(): Promise<void> {
+    const { rows } = await this.#sql.query<GrantRow>("SELECT chat_key, skill, enabled, version, permissions, granted_by, granted_at FROM skill_grants");
+    this.#cache.clear();
+    for (const row of rows) this.#put(fromRow(row));
+  }
+
+  get(chatKey: string, skill: string): GrantRecord | undefined {
+    return this.#cache.get(chatKey)?.get(skill);
+  }
+
+  /** Every record of one chat. */
+  inChat(chatKey: string): GrantRecord[] {
+    return [...(this.#cache.get(chatKey)?.values() ?? [])];
+  }
+
+  async put(record: GrantRecord): Promise<void> {
+    await this.#sql.query(
+      `INSERT INTO skill_grants (chat_key, skill, enabled, version, permissions, granted_by, granted_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)
+       ON CONFLICT (chat_key, skill) DO UPDATE SET enabled = EXCLUDED.enabled, version = EXCLUDED.version,
+         permissions = EXCLUDED.permissions, granted_by = EXCLUDED.granted_by, granted_at = EXCLUDED.granted_at`,
+      [record.chatKey, record.skill, record.enabled, record.version, JSON.stringify(record.permissions), record.grantedBy, record.grantedAt],
+    );
+    this.#put(record);
+  }
+
+  #put(record: GrantRecord): void {
+    let chat = this.#cache.get(record.chatKey);
+    if (chat === undefined) {
+      chat = new Map();
+      this.#cache.set(record.chatKey, chat);
+    }
+    chat.set(record.skill, record);
+  }
+}
+
+function fromRow(row: GrantRow): GrantRecord {
+  const permissions = typeof row.permissions === "string" ? JSON.parse(row.permissions) as SkillPermissions : row.permissions;
+  return {
+    chatKey: row.chat_key,
+    skill: row.skill,
+    enabled: row.enabled,
+    version: row.version,
+    permissions: { ...noPermissions(), ...permissions },
+    grantedBy: row.granted_by,
+    grantedAt: Number(row.granted_at),
+  };
+}

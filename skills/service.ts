@@ -1,0 +1,420 @@
+/**
+ * The skill service: loads skill packages, registers their commands and tools, keeps per-chat enablement,
+ * grants and settings, and runs invocations in the skill host with every capability checked here.
+ */
+import { Counter, Histogram, type Registry } from "prom-client";
+import {
+  SwitchboardError,
+  type CommandContext,
+  type Core,
+  type ConversationTarget,
+  type Inbound,
+  type Reply,
+  type Role,
+  type ToolCallContext,
+  type ToolProvider,
+  type ToolSpec,
+} from "../bot/index.ts";
+import type { SkillsConfig } from "../config/sections/skills.ts";
+import type { SkillManifest, SkillPermissions } from "./manifest.ts";
+import type { HandlerKind, HostSkillSpec } from "./host/protocol.ts";
+import { chargeReply, handleCapability, toSkillReply, type Invocation } from "./runtime/capabilities.ts";
+import type { FetchDeps } from "./runtime/fetch.ts";
+import { GrantStore, missingPermissions, noPermissions, type GrantRecord } from "./runtime/grants.ts";
+import { listPackageDirs, readSkillPackage } from "./runtime/loader.ts";
+import { SettingsStore } from "./runtime/settings.ts";
+import type { SkillHostSupervisor } from "./runtime/supervisor.ts";
+
+/** Where a loaded skill came from. */
+export type SkillSource = "installed" | "linked" | "builtin";
+
+/** A skill loaded into the runtime. */
+export interface LoadedSkill {
+  name: string;
+  packageName: string;
+  version: string;
+  source: SkillSource;
+  /** The package folder. */
+  dir: string;
+  manifest: SkillManifest;
+  /** What the host runs. */
+  spec: HostSkillSpec;
+}
+
+/** A skill's state in one chat. */
+export type SkillChatState = "enabled" | "disabled" | "needs-reapproval";
+
+/** Options for the service. */
+export interface SkillServiceOptions {
+  core: Core;
+  config: SkillsConfig;
+  supervisor: SkillHostSupervisor;
+  /** The key for secret settings, read on first use. */
+  secretKey: () => Buffer;
+  /** Test hooks for fetch (name resolution, connection observer). */
+  fetchDeps?: FetchDeps;
+}
+
+/** The skill runtime's service; the marketplace and the CLI drive it. */
+export class SkillService {
+  readonly #core: Core;
+  readonly #config: SkillsConfig;
+  readonly #supervisor: SkillHostSupervisor;
+  readonly #skills = new Map<string, LoadedSkill>();
+  readonly #grants: GrantStore;
+  readonly #settings: SettingsStore;
+  readonly #inFlight = new Map<string, number>();
+  readonly #failures: Counter<"skill" | "reason">;
+  readonly #calls: Histogram<"skill" | "kind">;
+  readonly #fetchDeps: FetchDeps | undefined;
+
+  constructor(options: SkillServiceOptions) {
+    this.#core = options.core;
+    this.#config = options.config;
+    this.#supervisor = options.supervisor;
+    this.#grants = new GrantStore(options.core.store.sql);
+    this.#settings = new SettingsStore(options.core.store.kv, options.secretKey);
+    this.#fetchDeps = options.fetchDeps;
+    const registry = options.core.metrics.registry;
+    this.#failures = metric(registry, "switchboard_skill_failures_total", () => new Counter({
+      name: "switchboard_skill_failures_total", help: "Skill invocations stopped, by skill and reason", labelNames: ["skill", "reason"], registers: [registry],
+    }));
+    this.#calls = metric(registry, "switchboard_skill_call_seconds", () => new Histogram({
+      name: "switchboard_skill_call_seconds", help: "Skill invocation time", labelNames: ["skill", "kind"], registers: [registry],
+      buckets: [0.0005, 0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
+    }));
+  }
+
+  /** Read the grants table into memory (at start, after migrations). */
+  async loadGrants(): Promise<void> {
+    await this.#grants.load();
+  }
+
+  /** Load every package folder under `dir`; a bad package is logged and skipped. */
+  async loadInstalled(dir: string): Promise<LoadedSkill[]> {
+    const loaded: LoadedSkill[] = [];
+    for (const packageDir of await listPackageDirs(dir)) {
+      try {
+        loaded.push(await this.load(packageDir, { source: "installed" }));
+      } catch (error) {
+        this.#core.log.warn({ err: error, dir: packageDir }, "skipping skill package that could not be loaded");
+      }
+    }
+    return loaded;
+  }
+
+  /**
+   * Load (or reload) one package. The same name and version again is a no-op; another version replaces the
+   * loaded one. Refused with `E_CONFLICT` when a command name is taken by a built-in or another skill.
+   */
+  async load(packageDir: string, options: { source: SkillSource }): Promise<LoadedSkill> {
+    const pkg = await readSkillPackage(packageDir);
+    const previous = this.#skills.get(pkg.name);
+    if (previous !== undefined && previous.version === pkg.version && previous.spec.code === pkg.code) return previous;
+    for (const command of pkg.manifest.commands) {
+      const holder = this.#core.commands.get(command.name);
+      if (holder !== undefined && holder.skill !== pkg.name) {
+        throw new SwitchboardError("E_CONFLICT", `skill ${pkg.name}: command /${command.name} is already provided by ${holder.source}`, {
+          chatMessage: `The skill ${pkg.name} was refused: /${command.name} is already provided by ${holder.source}.`,
+        });
+      }
+    }
+    const skill: LoadedSkill = {
+      name: pkg.name,
+      packageName: pkg.packageName,
+      version: pkg.version,
+      source: options.source,
+      dir: pkg.dir,
+      manifest: pkg.manifest,
+      spec: this.#specFor(pkg.name, pkg.version, pkg.code, pkg.manifest),
+    };
+    if (previous !== undefined) this.#unregister(previous);
+    this.#skills.set(skill.name, skill);
+    this.#supervisor.load(skill.spec);
+    for (const command of skill.manifest.commands) {
+      this.#core.commands.register({
+        name: command.name,
+        description: command.description,
+        ...(command.usage === undefined ? {} : { usage: command.usage }),
+        ...(command.args === undefined ? {} : { args: command.args }),
+        defaultRole: command.defaultRole,
+        source: `skill:${skill.name}`,
+        skill: skill.name,
+        availableIn: (chatKey) => this.state(chatKey, skill.name) === "enabled",
+        handler: (ctx) => this.runCommand(skill.name, command.name, ctx),
+      });
+    }
+    this.#core.log.info({ skill: skill.name, version: skill.version, source: skill.source }, "skill loaded");
+    return skill;
+  }
+
+  /** Unload a skill: its commands and tools disappear and its isolate is disposed. */
+  async unload(name: string): Promise<boolean> {
+    const skill = this.#skills.get(name);
+    if (skill === undefined) return false;
+    this.#unregister(skill);
+    this.#skills.delete(name);
+    return true;
+  }
+
+  list(): LoadedSkill[] {
+    return [...this.#skills.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  get(name: string): LoadedSkill | undefined {
+    return this.#skills.get(name);
+  }
+
+  /** The skill's state in a chat (built-ins named in `enabledByDefault` are on until a chat turns them off). */
+  state(chatKey: string, name: string): SkillChatState {
+    const skill = this.#skills.get(name);
+    const record = this.#grants.get(chatKey, name);
+    if (record === undefined) {
+      if (skill?.source === "builtin" && this.#config.enabledByDefault.includes(name)) return "enabled";
+      // A linked skill is the operator's work in progress: on in the operator's console.
+      if (skill?.source === "linked" && chatKey.startsWith("console:")) return "enabled";
+      return "disabled";
+    }
+    if (!record.enabled) return "disabled";
+    if (skill === undefined) return "enabled";
+    return missingPermissions(record.permissions, skill.manifest.permissions).length === 0 ? "enabled" : "needs-reapproval";
+  }
+
+  /** Permissions the loaded version asks for that this chat has not approved. */
+  pendingPermissions(chatKey: string, name: string): string[] {
+    const skill = this.#requireSkill(name);
+    const record = this.#grants.get(chatKey, name);
+    return record === undefined ? missingPermissions(noPermissions(), skill.manifest.permissions) : missingPermissions(record.permissions, skill.manifest.permissions);
+  }
+
+  /** Names of the loaded skills that run in this chat. */
+  enabledIn(chatKey: string): string[] {
+    return this.list().filter((s) => this.state(chatKey, s.name) === "enabled").map((s) => s.name);
+  }
+
+  /** The permissions approved in this chat, or undefined when none were. */
+  grantsFor(chatKey: string, name: string): SkillPermissions | undefined {
+    const record = this.#grants.get(chatKey, name);
+    return record?.enabled === true ? record.permissions : undefined;
+  }
+
+  /** Enable a skill in a chat, granting what its manifest asks for (the admin approved it). Audited. */
+  async enable(chatKey: string, name: string, actorUserKey: string): Promise<GrantRecord> {
+    const skill = this.#requireSkill(name);
+    const before = this.#grants.get(chatKey, name);
+    const record: GrantRecord = {
+      chatKey,
+      skill: name,
+      enabled: true,
+      version: skill.version,
+      permissions: structuredClone(skill.manifest.permissions),
+      grantedBy: actorUserKey,
+      grantedAt: this.#core.clock.now(),
+    };
+    await this.#grants.put(record);
+    await this.#core.audit({ actor: actorUserKey, chatKey, action: "skills.enable", target: name, before: before ?? null, after: { version: record.version, permissions: record.permissions } });
+    return record;
+  }
+
+  /** Turn a skill off in a chat (its grant is kept for the record). Audited. */
+  async disable(chatKey: string, name: string, actorUserKey: string): Promise<void> {
+    const before = this.#grants.get(chatKey, name);
+    const record: GrantRecord = before === undefined
+      ? { chatKey, skill: name, enabled: false, version: this.#skills.get(name)?.version ?? null, permissions: noPermissions(), grantedBy: actorUserKey, grantedAt: this.#core.clock.now() }
+      : { ...before, enabled: false, grantedBy: actorUserKey, grantedAt: this.#core.clock.now() };
+    await this.#grants.put(record);
+    await this.#core.audit({ actor: actorUserKey, chatKey, action: "skills.disable", target: name, before: before ?? null, after: { enabled: false } });
+  }
+
+  /** Set one setting for a skill in a chat (validated against its settings schema; secrets encrypted). Audited without the value. */
+  async setSetting(chatKey: string, name: string, key: string, value: unknown, actorUserKey: string): Promise<void> {
+    const skill = this.#requireSkill(name);
+    const secret = await this.#settings.set(chatKey, skill, key, value);
+    await this.#core.audit({ actor: actorUserKey, chatKey, action: "skills.setting", target: `${name}.${key}`, after: { value: secret ? "(secret)" : value } });
+  }
+
+  /** A chat's settings for a skill. Secrets are masked unless `reveal` (the skill's own capability uses that). */
+  async getSettings(chatKey: string, name: string, options: { reveal?: boolean } = {}): Promise<Record<string, unknown>> {
+    const skill = this.#requireSkill(name);
+    return this.#settings.get(chatKey, skill, options.reveal === true);
+  }
+
+  /** The tool provider registered on `core.tools`. */
+  toolProvider(): ToolProvider {
+    return {
+      tools: (chatKey) => this.#toolsIn(chatKey),
+      call: (name, args, ctx) => this.runTool(name, args, ctx),
+    };
+  }
+
+  /** Run a skill command (the registered command's handler). */
+  async runCommand(skillName: string, command: string, ctx: CommandContext): Promise<Reply | void> {
+    const skill = this.#requireSkill(skillName);
+    const input = {
+      args: ctx.args,
+      rawArgs: ctx.rawArgs,
+      chat: chatOf(ctx.inbound, ctx.chatKey),
+      user: { id: ctx.userKey, name: ctx.inbound.user.displayName, role: ctx.role },
+    };
+    const value = await this.#invoke(skill, "command", command, input, {
+      chatKey: ctx.chatKey,
+      userKey: ctx.userKey,
+      target: targetOf(ctx.inbound),
+      signal: ctx.signal,
+      reply: (reply) => ctx.reply(reply),
+    });
+    if (value.value === undefined || value.value === null) return;
+    const reply = toSkillReply(value.value, skill.manifest.permissions.messages.mentions);
+    chargeReply(value.inv, reply, this.#config);
+    return reply;
+  }
+
+  /** Run a skill tool for the LLM layer; the result comes back as text. */
+  async runTool(toolName: string, args: unknown, ctx: ToolCallContext): Promise<string> {
+    const split = toolName.indexOf("__");
+    const skill = split > 0 ? this.#skills.get(toolName.slice(0, split)) : undefined;
+    const tool = skill?.manifest.tools.find((t) => t.name === toolName.slice(split + 2));
+    if (skill === undefined || tool === undefined) throw new SwitchboardError("E_NOT_FOUND", `no tool ${toolName}`, { chatMessage: `There is no tool ${toolName} here.` });
+    const input = { args: args ?? {}, rawArgs: "", chat: chatOf(ctx.inbound, ctx.chatKey), user: { id: ctx.userKey, name: ctx.inbound.user.displayName, role: ctx.role } };
+    const { value } = await this.#invoke(skill, "tool", tool.name, input, {
+      chatKey: ctx.chatKey,
+      userKey: ctx.userKey,
+      target: targetOf(ctx.inbound),
+      signal: ctx.signal,
+      reply: (reply) => ctx.inbound.respond(reply),
+    });
+    return typeof value === "string" ? value : JSON.stringify(value ?? null);
+  }
+
+  async #invoke(
+    skill: LoadedSkill,
+    kind: HandlerKind,
+    handler: string,
+    input: { args: unknown; rawArgs: string; chat: unknown; user: { id: string; name: string; role: Role } },
+    where: { chatKey: string; userKey: string; target: ConversationTarget; signal: AbortSignal; reply: (reply: Reply) => Promise<unknown> },
+  ): Promise<{ value: unknown; inv: Invocation }> {
+    const state = this.state(where.chatKey, skill.name);
+    if (state !== "enabled") {
+      throw new SwitchboardError("E_SKILL_DENIED", `${skill.name} is ${state} in ${where.chatKey}`, {
+        chatMessage: state === "needs-reapproval"
+          ? `The skill ${skill.name} was updated and asks for new permissions (${this.pendingPermissions(where.chatKey, skill.name).join(", ")}). A chat admin must approve them with /skills enable ${skill.name}.`
+          : `The skill ${skill.name} is not enabled in this chat.`,
+      });
+    }
+    const running = this.#inFlight.get(skill.name) ?? 0;
+    if (running >= this.#config.maxInFlightPerSkill) {
+      this.#failures.inc({ skill: skill.name, reason: "busy" });
+      throw new SwitchboardError("E_SKILL_LIMIT", `${skill.name} has ${running} calls in flight`, { chatMessage: `The skill ${skill.name} is busy; try again in a moment.` });
+    }
+    const inv: Invocation = {
+      skill: skill.name,
+      version: skill.version,
+      manifest: skill.manifest,
+      chatKey: where.chatKey,
+      userKey: where.userKey,
+      target: where.target,
+      signal: where.signal,
+      reply: where.reply,
+      replies: 0,
+      replyChars: 0,
+      denial: undefined,
+    };
+    const deps = {
+      core: this.#core,
+      config: this.#config,
+      isEnabled: (chatKey: string, name: string) => this.state(chatKey, name) === "enabled",
+      settings: (chatKey: string, name: string) => this.getSettings(chatKey, name, { reveal: true }),
+      ...(this.#fetchDeps === undefined ? {} : { fetchDeps: this.#fetchDeps }),
+    };
+    this.#inFlight.set(skill.name, running + 1);
+    const started = performance.now();
+    try {
+      const result = await this.#supervisor.call(skill.spec, where.chatKey, kind, handler, JSON.stringify(input), (name, args) => handleCapability(inv, name, args, deps));
+      this.#calls.observe({ skill: skill.name, kind }, (performance.now() - started) / 1000);
+      if (result.ok) {
+        const envelope = JSON.parse(result.value) as { ok: boolean; value: unknown };
+        return { value: envelope.value, inv };
+      }
+      throw await this.#failed(skill, inv, handler, result.failure, result.message);
+    } finally {
+      const left = (this.#inFlight.get(skill.name) ?? 1) - 1;
+      if (left <= 0) this.#inFlight.delete(skill.name);
+      else this.#inFlight.set(skill.name, left);
+    }
+  }
+
+  /** Count, audit and log a failed invocation; return the error the chat sees. */
+  async #failed(skill: LoadedSkill, inv: Invocation, handler: string, failure: string, detail: string): Promise<SwitchboardError> {
+    const isLimit = failure === "timeout" || failure === "cpu" || failure === "memory" || failure === "too-large";
+    this.#failures.inc({ skill: skill.name, reason: failure });
+    this.#core.metrics.error(isLimit ? "E_SKILL_LIMIT" : "E_SKILL_FAILED");
+    this.#core.log.warn({ skill: skill.name, version: skill.version, chat: inv.chatKey, handler, failure, detail: detail.slice(0, 500) }, "skill invocation stopped");
+    await this.#core.audit({ actor: `skill:${skill.name}`, chatKey: inv.chatKey, action: isLimit ? "skill.limit" : "skill.failed", target: handler, after: { failure, version: skill.version } })
+      .catch((error: unknown) => this.#core.log.warn({ err: error }, "could not audit a skill failure"));
+    if (inv.denial !== undefined && failure === "threw") return inv.denial;
+    const what: Record<string, string> = {
+      timeout: "went over its time limit",
+      cpu: "went over its CPU time limit",
+      memory: "went over its memory limit",
+      "too-large": "returned too much data",
+      crashed: "crashed",
+    };
+    const reason = Object.hasOwn(what, failure) ? what[failure] : "failed";
+    return new SwitchboardError(isLimit ? "E_SKILL_LIMIT" : "E_SKILL_FAILED", `skill ${skill.name} ${failure}: ${detail.slice(0, 200)}`, {
+      chatMessage: `The skill ${skill.name} ${reason} and was stopped.`,
+      details: { skill: skill.name, failure },
+    });
+  }
+
+  #toolsIn(chatKey: string): ToolSpec[] {
+    const out: ToolSpec[] = [];
+    for (const skill of this.#skills.values()) {
+      if (skill.manifest.tools.length === 0 || this.state(chatKey, skill.name) !== "enabled") continue;
+      for (const tool of skill.manifest.tools) {
+        out.push({ name: `${skill.name}__${tool.name}`, description: tool.description, parameters: tool.parameters, skill: skill.name, defaultRole: tool.defaultRole });
+      }
+    }
+    return out;
+  }
+
+  #specFor(name: string, version: string, code: string, manifest: SkillManifest): HostSkillSpec {
+    const c = this.#config;
+    return {
+      key: `${name}@${version}`,
+      name,
+      code,
+      memoryMb: Math.min(manifest.limits.memoryMb ?? c.defaultMemoryMb, c.maxMemoryMb),
+      cpuMs: Math.min(manifest.limits.cpuMs ?? c.defaultCpuMs, c.maxCpuMs),
+      timeoutMs: Math.min(manifest.limits.timeoutMs ?? c.defaultTimeoutMs, c.maxTimeoutMs),
+      maxResultChars: c.maxResultChars,
+      maxCapArgChars: c.maxResultChars,
+      maxContexts: c.maxContextsPerSkill,
+      idleMs: c.idleMs,
+    };
+  }
+
+  #unregister(skill: LoadedSkill): void {
+    for (const command of skill.manifest.commands) {
+      if (this.#core.commands.get(command.name)?.skill === skill.name) this.#core.commands.unregister(command.name);
+    }
+    this.#supervisor.unload(skill.spec);
+  }
+
+  #requireSkill(name: string): LoadedSkill {
+    const skill = this.#skills.get(name);
+    if (skill === undefined) throw new SwitchboardError("E_NOT_FOUND", `skill ${name} is not loaded`, { chatMessage: `There is no skill named ${name}.` });
+    return skill;
+  }
+}
+
+function chatOf(inbound: Inbound, chatKey: string): { id: string; platform: string; kind: string; title?: string } {
+  return { id: chatKey, platform: inbound.platform, kind: inbound.chat.kind, ...(inbound.chat.title === undefined ? {} : { title: inbound.chat.title }) };
+}
+
+function targetOf(inbound: Inbound): ConversationTarget {
+  return { platform: inbound.platform, chatId: inbound.chat.id, ...(inbound.threadId === undefined ? {} : { threadId: inbound.threadId }) };
+}
+
+function metric<T>(registry: Registry, name: string, create: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? create();
+}
