@@ -3,11 +3,13 @@
  * core services (and, where one module builds on another, that module's service, passed here explicitly).
  */
 import type { Core, Plugin } from "./core.ts";
+import { createSkillsPlugin } from "../skills/index.ts";
 
 /** Create every feature plugin. Order matters: later plugins may use earlier ones' services. */
 export async function createPlugins(core: Core): Promise<Plugin[]> {
   const plugins: Plugin[] = [];
-  // skills (skills/):           const skills = await createSkillsPlugin(core); plugins.push(skills);
+  const skills = await createSkillsPlugin(core);
+  plugins.push(skills);
   // marketplace (marketplace/): plugins.push(await createMarketplacePlugin(core, { skills: skills.service }));
   // llm (bot/llm/):             plugins.push(await createLlmPlugin(core));
   // schedules (schedules/):     plugins.push(await createSchedulesPlugin(core));
