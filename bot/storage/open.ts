@@ -79,6 +79,9 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     if (options.databaseUrl !== undefined && options.databaseUrl !== "") {
       where = `PostgreSQL at ${maskUrl(options.databaseUrl)}`;
       secret = passwordOf(options.databaseUrl);
+      if (!/^postgres(?:ql)?:\/\/[^\s]+$/i.test(options.databaseUrl)) {
+        throw new SwitchboardError("E_STORAGE", `the database URL must look like postgres://user:password@host:5432/database, got ${maskUrl(options.databaseUrl)}`);
+      }
       client = openPostgres({ url: options.databaseUrl, log: options.log });
       await client.query("SELECT 1");
     } else if (options.inMemory === true) {
@@ -97,7 +100,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     await client?.close().catch(() => undefined);
     await lock?.release().catch(() => undefined);
     const target = (where ??= "the store");
-    if (isSwitchboardError(error) && error.code === "E_STORAGE" && client === undefined) throw error;
+    if (isSwitchboardError(error) && error.code === "E_STORAGE" && client === undefined) throw new SwitchboardError("E_STORAGE", scrub(error.message, secret));
     const message = scrub(`cannot open ${target}: ${reasonOf(error)}`, secret);
     throw new SwitchboardError("E_STORAGE", message, { details: { where: target } });
   }

@@ -17,7 +17,7 @@ export interface StoreHarness {
   cleanup?(): Promise<void>;
 }
 
-const SUITE_TIMEOUT_MS = 60_000;
+const SUITE_TIMEOUT_MS = 120_000;
 
 /** Resolve with the error `promise` rejects with; fail if it resolves. */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
