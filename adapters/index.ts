@@ -4,13 +4,14 @@
  */
 import type { ChannelAdapter, Core } from "../bot/index.ts";
 import { createSlackAdapter } from "./slack/index.ts";
+import { createTelegramAdapter } from "./telegram/index.ts";
 
 /** Creates an adapter from the core services, or undefined when its platform is not configured. */
 export type AdapterFactory = (core: Core) => ChannelAdapter | undefined | Promise<ChannelAdapter | undefined>;
 
 /** The platform adapters, in start order (console is added by the composition root itself). */
 export const adapterFactories: Record<string, AdapterFactory> = {
-  // telegram: createTelegramAdapter,   (adapters/telegram)
+  telegram: (core) => createTelegramAdapter(core),
   // discord: createDiscordAdapter,     (adapters/discord)
   slack: (core) => createSlackAdapter(core),
 };

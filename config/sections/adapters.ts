@@ -20,7 +20,22 @@ export const telegramSection = z.object({
   webhookPath: z.string().startsWith("/").default("/telegram/webhook"),
   /** Webhook mode: public URL to register with setWebhook (omit to register it yourself). */
   webhookUrl: z.string().url().optional(),
-}).strict().default({ apiRoot: "https://api.telegram.org", mode: "polling", webhookPath: "/telegram/webhook" });
+  /** Long polling: how long one getUpdates call waits for updates, in seconds. */
+  pollTimeoutSeconds: z.number().int().min(0).max(50).default(30),
+  /** Outbound limits (Telegram's published ones by default). */
+  outbound: z.object({
+    globalPerSecond: z.number().positive().default(30),
+    perChatIntervalMs: z.number().int().nonnegative().default(1_000),
+    perGroupPerMinute: z.number().int().nonnegative().default(20),
+  }).strict().default({ globalPerSecond: 30, perChatIntervalMs: 1_000, perGroupPerMinute: 20 }),
+  /** Least time between two edits of one streamed message, in ms. */
+  editIntervalMs: z.number().int().nonnegative().default(1_000),
+  /** How long a looked-up chat member status is trusted, in ms. */
+  roleCacheTtlMs: z.number().int().nonnegative().default(300_000),
+}).strict().default({
+  apiRoot: "https://api.telegram.org", mode: "polling", webhookPath: "/telegram/webhook", pollTimeoutSeconds: 30,
+  outbound: { globalPerSecond: 30, perChatIntervalMs: 1_000, perGroupPerMinute: 20 }, editIntervalMs: 1_000, roleCacheTtlMs: 300_000,
+});
 
 export const discordSection = z.object({
   enabled: z.boolean().optional(),

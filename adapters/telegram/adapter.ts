@@ -1,0 +1,438 @@
+/**
+ * The Telegram adapter: grammY's Bot as the API client and update dispatcher, long polling (our own loop, so the
+ * offset survives reconnects and a deaf poller is restarted) or a webhook on the shared HTTP listener, replies
+ * rendered as Telegram HTML, split at 4096 and sent through the outbound limiter, edits throttled per message.
+ */
+import { Bot, webhookCallback } from "grammy";
+import type { Update, UserFromGetMe } from "grammy/types";
+import {
+  ERROR_CATALOG, type AdapterCapabilities, type AdapterHealth, type ChannelAdapter, type CommandInfo, type ConversationTarget,
+  type Core, type HttpMount, type HttpRequest, type HttpResponse, type Inbound, type InboundSink, type PlatformRole, type Reply,
+  type SentMessage,
+} from "../../bot/index.ts";
+import {
+  DeafWatchdog, EditThrottles, HealthTracker, OutboundLimiter, ReconnectSupervisor, type BackoffOptions, type OutboundLimits,
+} from "../shared/index.ts";
+import { menusFor } from "./commands.ts";
+import { isFatalTelegramError, isNotModified, retryAfterMsOf, toTelegramError } from "./errors.ts";
+import { normaliseUpdate, type NormalisedUpdate } from "./normalise.ts";
+import { keyboardOf, renderTelegram, TELEGRAM_MAX_TEXT } from "./render.ts";
+import { RoleCache } from "./roles.ts";
+
+/** Everything the adapter is configured with. */
+export interface TelegramAdapterOptions {
+  token: string;
+  apiRoot: string;
+  mode: "polling" | "webhook";
+  webhookSecret?: string;
+  webhookPath: string;
+  webhookUrl?: string;
+  pollTimeoutSeconds: number;
+  outbound: OutboundLimits;
+  editIntervalMs: number;
+  roleCacheTtlMs: number;
+  maxInboundChars: number;
+  /** Share outbound budgets across processes through this Redis. */
+  redisUrl?: string;
+  /** Known bot identity: skips getMe (benchmarks, tests). */
+  botInfo?: UserFromGetMe;
+  backoff?: BackoffOptions;
+  /** A poll that has not come back after this long means a deaf connection, in ms. Default poll timeout + 15 s. */
+  deafAfterMs?: number;
+  /** How often the deaf-connection watchdog looks, in ms. Default 5 s (polling), 60 s (webhook). */
+  watchdogIntervalMs?: number;
+  /** Command menu changes are published after this quiet period, in ms. Default 1 s. */
+  commandsDebounceMs?: number;
+}
+
+/** The core services the adapter uses. */
+export type TelegramDeps = Pick<Core, "log" | "kv" | "commands" | "clock">;
+
+/** grammY types its signals with the abort-controller polyfill; the native one works at run time. */
+type GrammySignal = NonNullable<Parameters<Bot["init"]>[0]>;
+const sig = (signal: AbortSignal): GrammySignal => signal as unknown as GrammySignal;
+
+const ALLOWED_UPDATES = ["message", "channel_post", "callback_query"] as const;
+
+/** The Telegram `ChannelAdapter`. */
+export class TelegramAdapter implements ChannelAdapter {
+  readonly platform = "telegram";
+  readonly capabilities: AdapterCapabilities = { edit: true, buttons: true, ephemeral: false, typing: true, maxTextLength: TELEGRAM_MAX_TEXT };
+  /** The grammY bot (its `api` is the Bot API client; transformers may be added to it). */
+  readonly bot: Bot;
+
+  readonly #options: TelegramAdapterOptions;
+  readonly #deps: TelegramDeps;
+  readonly #health: HealthTracker;
+  readonly #limiter: OutboundLimiter;
+  readonly #edits: EditThrottles;
+  readonly #roles: RoleCache;
+  readonly #supervisor: ReconnectSupervisor | undefined;
+  readonly #watchdog: DeafWatchdog;
+  /** Extra messages a split reply produced, by its first message: edits reuse them. */
+  readonly #overflow = new Map<string, number[]>();
+  readonly #background = new Set<Promise<unknown>>();
+  #sink: InboundSink | undefined;
+  #offset = 0;
+  #lastPollAt = 0;
+  #unsubscribe: (() => void) | undefined;
+  #publishTimer: NodeJS.Timeout | undefined;
+  #lastPublished = "";
+  #webhookHandler: ((req: HttpRequest) => Promise<HttpResponse>) | undefined;
+
+  constructor(options: TelegramAdapterOptions, deps: TelegramDeps) {
+    this.#options = options;
+    this.#deps = deps;
+    this.bot = new Bot(options.token, {
+      client: { apiRoot: options.apiRoot.replace(/\/+$/, "") },
+      ...(options.botInfo === undefined ? {} : { botInfo: options.botInfo }),
+    });
+    this.bot.use((ctx) => this.#onUpdate(ctx.update));
+    this.#health = new HealthTracker("telegram", deps.clock);
+    this.#health.setMode(options.mode);
+    this.#limiter = new OutboundLimiter({
+      id: `switchboard:telegram:${options.token.split(":")[0] ?? "bot"}`,
+      limits: options.outbound,
+      ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
+      retryAfterMsOf,
+      onRetry: (info) => deps.log.warn({ platform: "telegram", chat: info.key, attempt: info.attempt, retryAfterMs: info.retryAfterMs }, "telegram asked to retry later"),
+      onError: (error) => deps.log.warn({ err: error, platform: "telegram" }, "outbound limiter error"),
+    });
+    this.#edits = new EditThrottles(options.editIntervalMs);
+    this.#roles = new RoleCache({
+      ttlMs: options.roleCacheTtlMs,
+      kv: deps.kv,
+      now: () => deps.clock.now(),
+      fetchStatus: async (chatId, userId) => {
+        const member = await this.bot.api.getChatMember(chatId, Number(userId));
+        this.#health.markApiOk();
+        return member.status;
+      },
+      onError: (error, chatId, userId) => deps.log.debug({ err: error, chat: chatId, user: userId }, "getChatMember failed; no platform role"),
+    });
+    if (options.mode === "polling") {
+      this.#supervisor = new ReconnectSupervisor({
+        name: "telegram polling",
+        health: this.#health,
+        runSession: (signal, markUp) => this.#pollSession(signal, markUp),
+        isFatal: isFatalTelegramError,
+        ...(options.backoff === undefined ? {} : { backoff: options.backoff }),
+        log: deps.log,
+      });
+    }
+    const deafAfterMs = options.deafAfterMs ?? (options.pollTimeoutSeconds + 15) * 1000;
+    this.#watchdog = new DeafWatchdog({
+      intervalMs: options.watchdogIntervalMs ?? (options.mode === "polling" ? 5_000 : 60_000),
+      check: () => (options.mode === "polling" ? this.#pollerDeaf(deafAfterMs) : this.#webhookDeaf()),
+      onDeaf: (reason) => {
+        this.#deps.log.warn({ platform: "telegram", reason }, "deaf connection detected");
+        if (this.#supervisor !== undefined) this.#supervisor.restart(reason);
+        else this.#track(this.#registerWebhook().catch((error: unknown) => this.#deps.log.warn({ err: error }, "webhook re-registration failed")));
+      },
+      onError: (error) => deps.log.debug({ err: error }, "telegram watchdog check failed"),
+    });
+  }
+
+  /** Restart the polling connection now (what the watchdog does for a deaf poller). */
+  restartPolling(reason: string): void {
+    this.#supervisor?.restart(reason);
+  }
+
+  /** The watchdog, so callers (and tests) can run a check at once. */
+  get watchdog(): DeafWatchdog {
+    return this.#watchdog;
+  }
+
+  async start(sink: InboundSink): Promise<void> {
+    this.#sink = sink;
+    this.#unsubscribe = this.#deps.commands.onChange(() => this.#schedulePublish());
+    if (this.#supervisor !== undefined) {
+      await this.#supervisor.start();
+    } else {
+      if (this.#options.webhookSecret === undefined) {
+        this.#health.setState("down", "webhook mode needs adapters.telegram.webhookSecret");
+        throw toTelegramError(new Error("webhook mode needs adapters.telegram.webhookSecret"), "start");
+      }
+      try {
+        await this.bot.init();
+        this.#health.markApiOk();
+        await this.#registerWebhook();
+      } catch (error) {
+        this.#health.setState("down", error instanceof Error ? error.message : String(error));
+        throw toTelegramError(error, "start");
+      }
+      this.#health.setState("up");
+    }
+    this.#watchdog.start();
+  }
+
+  async stop(): Promise<void> {
+    this.#watchdog.stop();
+    this.#unsubscribe?.();
+    if (this.#publishTimer !== undefined) clearTimeout(this.#publishTimer);
+    await this.#supervisor?.stop();
+    await Promise.allSettled([...this.#background]);
+    await this.#limiter.stop();
+    this.#edits.cancelAll();
+    this.#health.setState("down");
+    this.#sink = undefined;
+  }
+
+  health(): AdapterHealth {
+    return this.#health.snapshot();
+  }
+
+  async send(target: ConversationTarget, reply: Reply): Promise<SentMessage> {
+    return this.#send(target, reply);
+  }
+
+  async edit(message: SentMessage, reply: Reply): Promise<void> {
+    const key = `${message.chatId}:${message.messageId}`;
+    try {
+      await this.#edits.edit(key, JSON.stringify([reply.text, reply.format ?? "markdown", reply.buttons ?? null]), () => this.#applyEdit(message, reply));
+    } catch (error) {
+      throw toTelegramError(error, "edit");
+    }
+  }
+
+  async registerCommands(commands: CommandInfo[]): Promise<void> {
+    const menus = menusFor(commands, this.#deps.commands);
+    const fingerprint = JSON.stringify(menus);
+    if (fingerprint === this.#lastPublished) return;
+    try {
+      for (const menu of menus) {
+        await this.bot.api.setMyCommands(menu.commands, { scope: menu.scope });
+      }
+      this.#health.markApiOk();
+      this.#lastPublished = fingerprint;
+    } catch (error) {
+      throw toTelegramError(error, "setMyCommands");
+    }
+  }
+
+  platformRoleOf(chatId: string, userId: string): Promise<PlatformRole | undefined> {
+    return this.#roles.roleOf(chatId, userId);
+  }
+
+  mount(http: HttpMount): void {
+    if (this.#options.mode !== "webhook") return;
+    http.route("POST", this.#options.webhookPath, (req) => this.#onWebhook(req));
+  }
+
+  // --- inbound ---------------------------------------------------------------------------------------------
+
+  async #onUpdate(update: Update): Promise<void> {
+    this.#health.markInbound();
+    const sink = this.#sink;
+    if (sink === undefined) return;
+    const me = this.bot.botInfo;
+    const normalised = normaliseUpdate(update, { id: me.id, username: me.username }, this.#deps.clock.now());
+    if ("skip" in normalised) {
+      this.#deps.log.debug({ platform: "telegram", updateId: (update as { update_id?: unknown })?.update_id, reason: normalised.skip }, "update skipped");
+      return;
+    }
+    if (normalised.callbackQueryId !== undefined) {
+      this.#track(this.#limiter.run({ chatId: normalised.inbound.chat.id, isEdit: true }, (signal) =>
+        this.bot.api.answerCallbackQuery(normalised.callbackQueryId!, undefined, sig(signal))).catch(() => undefined));
+    }
+    const inbound = await this.#complete(normalised);
+    if (inbound.text.length > this.#options.maxInboundChars) {
+      this.#deps.log.info({ platform: "telegram", chat: inbound.chat.id, chars: inbound.text.length }, "inbound message too long; refused");
+      await inbound.respond({ text: ERROR_CATALOG.E_MESSAGE_TOO_LONG }).catch((error: unknown) =>
+        this.#deps.log.warn({ err: error }, "could not refuse an oversized message"));
+      return;
+    }
+    await sink(inbound);
+  }
+
+  async #complete(normalised: NormalisedUpdate): Promise<Inbound> {
+    const { inbound: fields } = normalised;
+    const platformRole = normalised.needsRole ? await this.#roles.roleOf(fields.chat.id, fields.user.id) : undefined;
+    const target: ConversationTarget = { platform: "telegram", chatId: fields.chat.id, ...(fields.threadId === undefined ? {} : { threadId: fields.threadId }) };
+    const replyTo = fields.chat.kind === "group" ? normalised.messageId : undefined;
+    return {
+      ...fields,
+      user: platformRole === undefined ? fields.user : { ...fields.user, platformRole },
+      respond: (reply) => this.#send(target, reply, replyTo),
+      typing: async () => {
+        await this.#limiter.run({ chatId: target.chatId, isEdit: true }, (signal) => this.bot.api.sendChatAction(
+          target.chatId, "typing", target.threadId === undefined ? {} : { message_thread_id: Number(target.threadId) }, sig(signal)));
+      },
+    };
+  }
+
+  async #pollSession(signal: AbortSignal, markUp: () => void): Promise<void> {
+    await this.bot.init(sig(signal));
+    await this.bot.api.deleteWebhook({ drop_pending_updates: false }, sig(signal));
+    this.#health.markApiOk();
+    this.#lastPollAt = this.#deps.clock.now();
+    markUp();
+    const timeout = this.#options.pollTimeoutSeconds;
+    while (!signal.aborted) {
+      const pollSignal = AbortSignal.any([signal, AbortSignal.timeout((timeout + 15) * 1000)]);
+      const updates = await this.bot.api.getUpdates({ offset: this.#offset, timeout, limit: 100, allowed_updates: [...ALLOWED_UPDATES] }, sig(pollSignal));
+      this.#lastPollAt = this.#deps.clock.now();
+      this.#health.markApiOk();
+      for (const update of updates) {
+        if (signal.aborted) return; // a newer session re-reads from the same offset
+        if (typeof update?.update_id !== "number") continue;
+        if (update.update_id < this.#offset) continue; // already handled
+        await this.#dispatch(update);
+        this.#offset = update.update_id + 1;
+      }
+    }
+  }
+
+  async #dispatch(update: Update): Promise<void> {
+    try {
+      await this.bot.handleUpdate(update);
+    } catch (error) {
+      // One bad update must not stop the others: log it and move on.
+      this.#deps.log.warn({ err: error, platform: "telegram", updateId: update.update_id }, "update handling failed");
+    }
+  }
+
+  #pollerDeaf(deafAfterMs: number): string | undefined {
+    if (this.#health.state !== "up") return undefined;
+    const silentMs = this.#deps.clock.now() - this.#lastPollAt;
+    return silentMs > deafAfterMs ? `no getUpdates answer for ${silentMs} ms` : undefined;
+  }
+
+  async #webhookDeaf(): Promise<string | undefined> {
+    if (this.#options.webhookUrl === undefined || this.#health.state !== "up") return undefined;
+    const info = await this.bot.api.getWebhookInfo();
+    this.#health.markApiOk();
+    const lastInboundAt = this.#health.lastInboundAt ?? this.#deps.clock.now() - 120_000;
+    if (info.pending_update_count > 0 && this.#deps.clock.now() - lastInboundAt > 60_000) {
+      return `webhook has ${info.pending_update_count} pending updates but nothing arrived for a minute${info.last_error_message === undefined ? "" : ` (${info.last_error_message})`}`;
+    }
+    return undefined;
+  }
+
+  async #registerWebhook(): Promise<void> {
+    if (this.#options.webhookUrl === undefined) return;
+    await this.bot.api.setWebhook(this.#options.webhookUrl, {
+      secret_token: this.#options.webhookSecret!,
+      allowed_updates: [...ALLOWED_UPDATES],
+    });
+    this.#health.markApiOk();
+  }
+
+  async #onWebhook(req: HttpRequest): Promise<HttpResponse> {
+    if (this.#sink === undefined) return { status: 503, body: "not started" };
+    this.#webhookHandler ??= webhookCallback(this.bot, (request: HttpRequest) => {
+      let response: HttpResponse = { status: 200 };
+      const header = request.headers["x-telegram-bot-api-secret-token"];
+      return {
+        get update(): Update {
+          return JSON.parse(request.rawBody.toString("utf8")) as Update;
+        },
+        header: Array.isArray(header) ? header[0] : header,
+        end: () => {
+          response = { status: 200 };
+        },
+        respond: (json: string) => {
+          response = { status: 200, headers: { "content-type": "application/json" }, body: json };
+        },
+        unauthorized: () => {
+          response = { status: 401, body: "unauthorized" };
+        },
+        get handlerReturn(): Promise<HttpResponse> {
+          return Promise.resolve(response);
+        },
+      };
+    }, { secretToken: this.#options.webhookSecret!, timeoutMilliseconds: 9_000, onTimeout: "return" }) as (req: HttpRequest) => Promise<HttpResponse>;
+    try {
+      return await this.#webhookHandler(req);
+    } catch (error) {
+      if (error instanceof SyntaxError) return { status: 400, body: "malformed update" };
+      this.#deps.log.warn({ err: error, platform: "telegram" }, "webhook update failed");
+      return { status: 200 }; // a redelivery would fail the same way
+    }
+  }
+
+  // --- outbound --------------------------------------------------------------------------------------------
+
+  async #send(target: ConversationTarget, reply: Reply, replyToMessageId?: number): Promise<SentMessage> {
+    let pieces: string[];
+    let keyboard: ReturnType<typeof keyboardOf>;
+    try {
+      pieces = renderTelegram(reply);
+      keyboard = keyboardOf(reply);
+    } catch (error) {
+      throw toTelegramError(error, "render");
+    }
+    const isGroup = target.chatId.startsWith("-");
+    const ids: number[] = [];
+    try {
+      for (const [i, text] of pieces.entries()) {
+        const isLast = i === pieces.length - 1;
+        const message = await this.#limiter.run({ chatId: target.chatId, isGroup }, (signal) => this.bot.api.sendMessage(target.chatId, text, {
+          parse_mode: "HTML",
+          link_preview_options: { is_disabled: true },
+          ...(target.threadId === undefined ? {} : { message_thread_id: Number(target.threadId) }),
+          ...(i === 0 && replyToMessageId !== undefined ? { reply_parameters: { message_id: replyToMessageId, allow_sending_without_reply: true } } : {}),
+          ...(isLast && keyboard !== undefined ? { reply_markup: keyboard } : {}),
+        }, sig(signal)));
+        this.#health.markApiOk();
+        ids.push(message.message_id);
+      }
+    } catch (error) {
+      throw toTelegramError(error, "send");
+    }
+    const first = ids[0]!;
+    if (ids.length > 1) this.#remember(`${target.chatId}:${first}`, ids.slice(1));
+    return { platform: "telegram", chatId: target.chatId, messageId: String(first), ...(target.threadId === undefined ? {} : { threadId: target.threadId }) };
+  }
+
+  async #applyEdit(message: SentMessage, reply: Reply): Promise<void> {
+    const pieces = renderTelegram(reply);
+    const keyboard = keyboardOf(reply);
+    const key = `${message.chatId}:${message.messageId}`;
+    const extras = this.#overflow.get(key) ?? [];
+    const ids = [Number(message.messageId), ...extras];
+    for (const [i, text] of pieces.entries()) {
+      const isLast = i === pieces.length - 1;
+      const markup = isLast && keyboard !== undefined ? { reply_markup: keyboard } : {};
+      if (i < ids.length) {
+        try {
+          await this.#limiter.run({ chatId: message.chatId, isEdit: true }, (signal) =>
+            this.bot.api.editMessageText(message.chatId, ids[i]!, text, { parse_mode: "HTML", link_preview_options: { is_disabled: true }, ...markup }, sig(signal)));
+          this.#health.markApiOk();
+        } catch (error) {
+          if (!isNotModified(error)) throw error;
+        }
+      } else {
+        const sent = await this.#limiter.run({ chatId: message.chatId, isGroup: message.chatId.startsWith("-") }, (signal) =>
+          this.bot.api.sendMessage(message.chatId, text, {
+            parse_mode: "HTML", link_preview_options: { is_disabled: true }, ...markup,
+            ...(message.threadId === undefined ? {} : { message_thread_id: Number(message.threadId) }),
+          }, sig(signal)));
+        this.#health.markApiOk();
+        extras.push(sent.message_id);
+        this.#remember(key, extras);
+      }
+    }
+  }
+
+  #remember(key: string, extras: number[]): void {
+    this.#overflow.delete(key);
+    this.#overflow.set(key, extras);
+    if (this.#overflow.size > 1_000) this.#overflow.delete(this.#overflow.keys().next().value!);
+  }
+
+  #schedulePublish(): void {
+    if (this.#publishTimer !== undefined) clearTimeout(this.#publishTimer);
+    this.#publishTimer = setTimeout(() => {
+      this.#publishTimer = undefined;
+      this.#track(this.registerCommands(this.#deps.commands.infos()).catch((error: unknown) =>
+        this.#deps.log.warn({ err: error, platform: "telegram" }, "could not re-publish commands")));
+    }, this.#options.commandsDebounceMs ?? 1_000);
+    this.#publishTimer.unref();
+  }
+
+  #track(promise: Promise<unknown>): void {
+    this.#background.add(promise);
+    void promise.finally(() => this.#background.delete(promise));
+  }
+}

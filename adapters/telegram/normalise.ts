@@ -1,0 +1,126 @@
+/**
+ * Telegram updates → the router's `Inbound` fields. Pure functions: no API calls here (the platform role is
+ * looked up by the adapter). Ids: chat and user ids are Telegram's numeric ids as strings; the delivery id is
+ * `telegram:<update_id>`; the thread id is a forum topic's `message_thread_id`.
+ */
+import type { Update, Message, Chat } from "grammy/types";
+import { parseCommandLine, type ChatKind, type Inbound } from "../../bot/index.ts";
+
+/** What normalising needs to know about the bot. */
+export interface BotIdentity {
+  id: number;
+  username: string;
+}
+
+/** An update the router should see, without the bound capabilities (`respond`, `typing`). */
+export interface NormalisedUpdate {
+  inbound: Omit<Inbound, "respond" | "typing">;
+  /** The message to reply to (groups), when the update was a message. */
+  messageId?: number;
+  /** A button press to acknowledge. */
+  callbackQueryId?: string;
+  /** Whether the speaker's role should be looked up (groups and channels; not DMs, not anonymous senders). */
+  needsRole: boolean;
+}
+
+/** Why an update was skipped. */
+export interface SkippedUpdate {
+  skip: string;
+}
+
+/** Map a Telegram chat type to a chat kind. */
+export function chatKindOf(type: Chat["type"]): ChatKind {
+  switch (type) {
+    case "private":
+      return "dm";
+    case "channel":
+      return "channel";
+    default:
+      return "group";
+  }
+}
+
+/** Normalise one update, or say why it is skipped (unknown type, no text, malformed). Never throws. */
+export function normaliseUpdate(update: Update, bot: BotIdentity, receivedAt: number): NormalisedUpdate | SkippedUpdate {
+  try {
+    if (typeof update?.update_id !== "number") return { skip: "malformed update: no update_id" };
+    const deliveryId = `telegram:${update.update_id}`;
+    if (update.callback_query !== undefined) {
+      const q = update.callback_query;
+      const message = q.message;
+      if (message === undefined || typeof q.data !== "string") return { skip: "callback query without message or data" };
+      return {
+        inbound: {
+          deliveryId, platform: "telegram", receivedAt, origin: "button",
+          chat: chatOf(message.chat),
+          user: { id: String(q.from.id), displayName: nameOf(q.from), isBot: q.from.is_bot },
+          text: q.data,
+          ...commandOf(q.data, bot),
+          ...threadOf(message as Message),
+          mentionsBot: true,
+        },
+        callbackQueryId: q.id,
+        needsRole: message.chat.type !== "private",
+      };
+    }
+    const message = update.message ?? update.channel_post;
+    if (message === undefined) return { skip: `unhandled update type: ${Object.keys(update).filter((k) => k !== "update_id").join(",") || "empty"}` };
+    if (typeof message.message_id !== "number" || typeof message.chat?.id !== "number" || typeof message.chat.type !== "string") {
+      return { skip: "malformed message" };
+    }
+    const text = message.text ?? message.caption;
+    if (typeof text !== "string" || text === "") return { skip: "message without text" };
+    const chat = chatOf(message.chat);
+    const from = message.from;
+    const user = from !== undefined
+      ? { id: String(from.id), displayName: nameOf(from), isBot: from.is_bot }
+      : { id: String(message.sender_chat?.id ?? message.chat.id), displayName: message.sender_chat?.title ?? chat.title ?? "channel" };
+    const replyTo = message.reply_to_message !== undefined && message.reply_to_message.message_id !== message.message_thread_id
+      ? { messageId: String(message.reply_to_message.message_id), isToBot: message.reply_to_message.from?.id === bot.id }
+      : undefined;
+    const command = commandOf(text, bot);
+    const mentionsBot = chat.kind === "dm"
+      || text.toLowerCase().includes(`@${bot.username.toLowerCase()}`)
+      || replyTo?.isToBot === true;
+    return {
+      inbound: {
+        deliveryId, platform: "telegram", receivedAt,
+        chat, user, text,
+        ...command,
+        ...threadOf(message),
+        ...(replyTo === undefined ? {} : { replyTo }),
+        mentionsBot,
+        messageId: String(message.message_id),
+      },
+      messageId: message.message_id,
+      needsRole: chat.kind !== "dm" && from !== undefined && message.sender_chat === undefined,
+    };
+  } catch (error) {
+    return { skip: `malformed update: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+function chatOf(chat: Chat): Inbound["chat"] {
+  const kind = chatKindOf(chat.type);
+  const title = "title" in chat && typeof chat.title === "string"
+    ? chat.title
+    : [("first_name" in chat ? chat.first_name : undefined), ("last_name" in chat ? chat.last_name : undefined)].filter(Boolean).join(" ") || undefined;
+  return title === undefined ? { id: String(chat.id), kind } : { id: String(chat.id), kind, title };
+}
+
+function nameOf(user: { first_name: string; last_name?: string; username?: string }): string {
+  const name = [user.first_name, user.last_name].filter((p) => typeof p === "string" && p !== "").join(" ");
+  return name !== "" ? name : user.username ?? "unknown";
+}
+
+function threadOf(message: Message): { threadId?: string } {
+  return message.is_topic_message === true && typeof message.message_thread_id === "number"
+    ? { threadId: String(message.message_thread_id) }
+    : {};
+}
+
+function commandOf(text: string, bot: BotIdentity): { command?: Inbound["command"] } {
+  if (!text.startsWith("/")) return {};
+  const command = parseCommandLine(text, bot.username);
+  return command === undefined ? {} : { command };
+}

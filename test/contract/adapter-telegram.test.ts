@@ -1,0 +1,4 @@
+import { adapterContract } from "./adapter.contract.ts";
+import { makeTelegramHarness } from "../stand-ins/telegram/harness.ts";
+
+adapterContract("telegram", makeTelegramHarness);

@@ -1,0 +1,112 @@
+/**
+ * A started `TelegramAdapter` against a fresh stand-in, with a sink that records every Inbound. Used by the
+ * adapter contract and the Telegram end-to-end tests that do not need the whole bot.
+ */
+import Keyv from "keyv";
+import { pino } from "pino";
+import { CommandRegistry, systemClock, type Inbound } from "../../../bot/index.ts";
+import { TelegramAdapter, type TelegramAdapterOptions, type TelegramDeps } from "../../../adapters/telegram/index.ts";
+import { telegramHtml, telegramHtmlToText } from "../../../adapters/shared/index.ts";
+import type { AdapterHarness } from "../../contract/adapter.contract.ts";
+import { TelegramStandIn } from "./server.ts";
+
+/** Adapter options suited to tests: short polls, small but real outbound spacing. */
+export function testAdapterOptions(standIn: TelegramStandIn, overrides: Partial<TelegramAdapterOptions> = {}): TelegramAdapterOptions {
+  return {
+    token: standIn.token,
+    apiRoot: standIn.apiRoot,
+    mode: "polling",
+    webhookPath: "/telegram/webhook",
+    pollTimeoutSeconds: 1,
+    outbound: { globalPerSecond: 200, perChatIntervalMs: 20, perGroupPerMinute: 600 },
+    editIntervalMs: 100,
+    roleCacheTtlMs: 60_000,
+    maxInboundChars: 16_000,
+    backoff: { initialMs: 50, maxMs: 200 },
+    commandsDebounceMs: 50,
+    ...overrides,
+  };
+}
+
+/** A recording sink: every Inbound, and a way to wait for one by delivery id. */
+export class RecordingSink {
+  readonly received: Inbound[] = [];
+  readonly #waiters = new Map<string, (inbound: Inbound) => void>();
+
+  readonly sink = async (inbound: Inbound): Promise<void> => {
+    this.received.push(inbound);
+    this.#waiters.get(inbound.deliveryId)?.(inbound);
+  };
+
+  /** The Inbound with this delivery id, once it arrives. */
+  waitFor(deliveryId: string, timeoutMs = 15_000): Promise<Inbound> {
+    const seen = this.received.find((i) => i.deliveryId === deliveryId);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(deliveryId);
+        reject(new Error(`no inbound ${deliveryId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiters.set(deliveryId, (inbound) => {
+        clearTimeout(timer);
+        this.#waiters.delete(deliveryId);
+        resolve(inbound);
+      });
+    });
+  }
+}
+
+/** Build the minimal core pieces the adapter needs, from the real implementations. */
+export function testDeps(): TelegramDeps & { commands: CommandRegistry } {
+  return { log: pino<never>({ level: process.env.TEST_LOG_LEVEL ?? "silent" }), kv: new Keyv(), commands: new CommandRegistry(), clock: systemClock };
+}
+
+/** A started adapter, its stand-in and its recording sink. */
+export async function startTelegram(overrides: Partial<TelegramAdapterOptions> = {}): Promise<{
+  standIn: TelegramStandIn; adapter: TelegramAdapter; sink: RecordingSink; deps: ReturnType<typeof testDeps>; close(): Promise<void>;
+}> {
+  const standIn = await TelegramStandIn.start();
+  const deps = testDeps();
+  const adapter = new TelegramAdapter(testAdapterOptions(standIn, overrides), deps);
+  const sink = new RecordingSink();
+  await adapter.start(sink.sink);
+  return {
+    standIn, adapter, sink, deps,
+    async close() {
+      await adapter.stop();
+      await standIn.close();
+    },
+  };
+}
+
+/** The contract harness for Telegram. */
+export async function makeTelegramHarness(): Promise<AdapterHarness> {
+  const { standIn, adapter, sink, close } = await startTelegram();
+  return {
+    adapter,
+    async deliver({ text, chatKind = "dm", inThread = false }) {
+      const update = standIn.queueMessage({
+        text,
+        chatId: chatKind === "dm" ? 4242 : -100_4242,
+        chatType: chatKind === "dm" ? "private" : chatKind === "channel" ? "channel" : "supergroup",
+        userId: 4242,
+        ...(inThread ? { threadId: 7 } : {}),
+      });
+      if (chatKind !== "dm") standIn.setMember(-100_4242, 4242, "member");
+      return sink.waitFor(`telegram:${update.update_id}`);
+    },
+    messages: () => standIn.messages.map((m) => ({
+      chatId: m.chatId, messageId: String(m.messageId), raw: m.raw, ...(m.threadId === undefined ? {} : { threadId: String(m.threadId) }),
+    })),
+    toPlain: telegramHtmlToText,
+    measure: (raw) => telegramHtml.measure!(raw),
+    registeredCommands: () => [...standIn.commands.values()].flat().map((c) => ({ name: c.command, description: c.description })),
+    failNextSend(failure) {
+      standIn.failNext("sendMessage", failure.kind === "rate-limit"
+        ? { kind: "retry-after", seconds: failure.retryAfterSeconds }
+        : { kind: "error", code: 403, description: "Forbidden: bot was blocked by the user" });
+    },
+    sendAttempts: () => standIn.callsOf("sendMessage").length,
+    close,
+  };
+}

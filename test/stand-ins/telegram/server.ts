@@ -1,0 +1,388 @@
+/**
+ * A stateful stand-in for the Telegram Bot API on 127.0.0.1:0, enough for grammY: long polling (held
+ * `getUpdates` that answers early when an update is queued and copes with the client aborting), messages and
+ * edits (HTML checked like the real API, 4096-character limit), command menus per scope, chat members, webhook
+ * registration, and knobs to fail calls (dropped connection, 5xx, 429 with retry_after, any API error) and to go
+ * deaf. Every call is recorded.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { parseTelegramHtml } from "./html.ts";
+
+/** One recorded API call. */
+export interface RecordedCall {
+  method: string;
+  body: Record<string, unknown>;
+  at: number;
+}
+
+/** A message the bot sent, as the stand-in keeps it. */
+export interface StoredMessage {
+  chatId: string;
+  messageId: number;
+  threadId?: number;
+  /** What the bot sent (HTML when parse_mode was HTML). */
+  raw: string;
+  /** What a client shows. */
+  text: string;
+  parseMode?: string;
+  replyMarkup?: unknown;
+  replyTo?: number;
+  /** Every text it had, oldest first (edits append). */
+  history: string[];
+}
+
+/** How to fail a call. */
+export type Failure =
+  | { kind: "drop" }
+  | { kind: "status"; status: number }
+  | { kind: "retry-after"; seconds: number }
+  | { kind: "error"; code: number; description: string };
+
+/** A message to queue as an update. */
+export interface QueueMessageInput {
+  chatId?: number;
+  chatType?: "private" | "group" | "supergroup" | "channel";
+  chatTitle?: string;
+  userId?: number;
+  firstName?: string;
+  text: string;
+  threadId?: number;
+  replyToMessageId?: number;
+  replyToFromBot?: boolean;
+}
+
+const BOT_ID = 777_000_111;
+
+/** The stand-in server. */
+export class TelegramStandIn {
+  readonly token: string;
+  readonly botUsername = "switchboard_test_bot";
+  readonly calls: RecordedCall[] = [];
+  readonly messages: StoredMessage[] = [];
+  /** setMyCommands state: scope JSON (or "default") → commands. */
+  readonly commands = new Map<string, Array<{ command: string; description: string }>>();
+  readonly members = new Map<string, string>();
+  webhook: { url: string; secret?: string } | undefined;
+  /** When true, getUpdates is held forever whatever is queued (a deaf connection). */
+  isDeaf = false;
+
+  readonly #server: Server;
+  readonly #failures = new Map<string, Failure[]>();
+  #pending: Array<Record<string, unknown> & { update_id: number }> = [];
+  #nextUpdateId = 1;
+  #nextMessageId = 1;
+  #waiters = new Set<() => void>();
+  #held = new Set<ServerResponse>();
+  #callListeners = new Set<() => void>();
+
+  private constructor(token: string) {
+    this.token = token;
+    this.#server = createServer((req, res) => {
+      void this.#handle(req, res);
+    });
+  }
+
+  /** Start on 127.0.0.1 with a free port. */
+  static async start(token = "123456:TEST-token"): Promise<TelegramStandIn> {
+    const standIn = new TelegramStandIn(token);
+    await new Promise<void>((resolve) => standIn.#server.listen(0, "127.0.0.1", resolve));
+    return standIn;
+  }
+
+  /** The `apiRoot` to give grammY. */
+  get apiRoot(): string {
+    const { port } = this.#server.address() as AddressInfo;
+    return `http://127.0.0.1:${port}`;
+  }
+
+  get botId(): number {
+    return BOT_ID;
+  }
+
+  /** Updates queued and not yet confirmed by an offset. */
+  get pendingCount(): number {
+    return this.#pending.length;
+  }
+
+  /** Queue a raw update (update_id assigned). */
+  queueUpdate(update: Record<string, unknown>): Record<string, unknown> & { update_id: number } {
+    const full = { ...update, update_id: this.#nextUpdateId++ };
+    this.#pending.push(full);
+    for (const wake of [...this.#waiters]) wake();
+    return full;
+  }
+
+  /** Build the update for a text message (commands get their bot_command entity). */
+  messageUpdate(input: QueueMessageInput): Record<string, unknown> {
+    const chatId = input.chatId ?? input.userId ?? 1001;
+    const chatType = input.chatType ?? "private";
+    const message: Record<string, unknown> = {
+      message_id: this.#nextMessageId++,
+      date: Math.floor(Date.now() / 1000),
+      chat: chatType === "private"
+        ? { id: chatId, type: "private", first_name: input.firstName ?? "Ada" }
+        : { id: chatId, type: chatType, title: input.chatTitle ?? "Ops room", ...(input.threadId !== undefined ? { is_forum: true } : {}) },
+      text: input.text,
+    };
+    if (chatType !== "channel") message.from = { id: input.userId ?? 1001, is_bot: false, first_name: input.firstName ?? "Ada" };
+    else message.sender_chat = message.chat;
+    const command = /^\/\S+/.exec(input.text);
+    if (command !== null) message.entities = [{ type: "bot_command", offset: 0, length: command[0].length }];
+    if (input.threadId !== undefined) {
+      message.message_thread_id = input.threadId;
+      message.is_topic_message = true;
+    }
+    if (input.replyToMessageId !== undefined) {
+      message.reply_to_message = {
+        message_id: input.replyToMessageId, date: message.date, chat: message.chat, text: "earlier",
+        from: input.replyToFromBot === true ? { id: BOT_ID, is_bot: true, first_name: "Switchboard", username: this.botUsername } : { id: 5, is_bot: false, first_name: "Bo" },
+      };
+    }
+    return chatType === "channel" ? { channel_post: message } : { message };
+  }
+
+  /** Queue a text message as an update. */
+  queueMessage(input: QueueMessageInput): Record<string, unknown> & { update_id: number } {
+    return this.queueUpdate(this.messageUpdate(input));
+  }
+
+  /** Make the next `times` calls of `method` fail. */
+  failNext(method: string, failure: Failure, times = 1): void {
+    const list = this.#failures.get(method) ?? [];
+    for (let i = 0; i < times; i++) list.push(failure);
+    this.#failures.set(method, list);
+  }
+
+  /** Set a user's status in a chat (creator, administrator, member, left, …). */
+  setMember(chatId: number | string, userId: number | string, status: string): void {
+    this.members.set(`${chatId}:${userId}`, status);
+  }
+
+  /** Calls of one method. */
+  callsOf(method: string): RecordedCall[] {
+    return this.calls.filter((c) => c.method === method);
+  }
+
+  /** Messages the bot sent to a chat. */
+  messagesIn(chatId: number | string): StoredMessage[] {
+    return this.messages.filter((m) => m.chatId === String(chatId));
+  }
+
+  /** Resolve once `predicate` holds (checked after every call), or reject after `timeoutMs`. */
+  async waitFor(predicate: () => boolean, timeoutMs = 10_000, what = "condition"): Promise<void> {
+    if (predicate()) return;
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (!predicate()) return;
+        cleanup();
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`stand-in: timed out after ${timeoutMs} ms waiting for ${what}`));
+      }, timeoutMs);
+      const cleanup = () => {
+        clearTimeout(timer);
+        this.#callListeners.delete(check);
+      };
+      this.#callListeners.add(check);
+    });
+  }
+
+  /** POST an update to a webhook URL as Telegram would, with the secret header when given. */
+  async postWebhook(url: string, update: Record<string, unknown> | string, secret?: string): Promise<{ status: number; body: string }> {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (secret !== undefined) headers["x-telegram-bot-api-secret-token"] = secret;
+    const res = await fetch(url, { method: "POST", headers, body: typeof update === "string" ? update : JSON.stringify(update) });
+    return { status: res.status, body: await res.text() };
+  }
+
+  /** Next update id that will be assigned (for building webhook payloads). */
+  nextUpdateId(): number {
+    return this.#nextUpdateId++;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.#held) res.destroy();
+    this.#held.clear();
+    for (const wake of [...this.#waiters]) wake();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const match = /^\/bot([^/]+)\/(\w+)$/.exec(req.url ?? "");
+    if (match === null) return this.#send(res, 404, { ok: false, error_code: 404, description: "Not Found" });
+    const [, token, method] = match;
+    let body: Record<string, unknown> = {};
+    const raw = Buffer.concat(chunks).toString("utf8");
+    if (raw !== "") {
+      try {
+        body = JSON.parse(raw) as Record<string, unknown>;
+      } catch {
+        return this.#send(res, 400, { ok: false, error_code: 400, description: "Bad Request: invalid JSON" });
+      }
+    }
+    this.calls.push({ method: method!, body, at: Date.now() });
+    for (const listener of [...this.#callListeners]) listener();
+    if (token !== this.token) return this.#send(res, 401, { ok: false, error_code: 401, description: "Unauthorized" });
+    const failure = this.#failures.get(method!)?.shift();
+    if (failure !== undefined) return this.#fail(res, failure);
+    try {
+      if (method === "getUpdates") return await this.#getUpdates(req, res, body);
+      const result = this.#call(method!, body);
+      this.#send(res, 200, { ok: true, result });
+    } catch (error) {
+      const e = error as Error & { code?: number };
+      this.#send(res, e.code ?? 400, { ok: false, error_code: e.code ?? 400, description: e.message });
+    } finally {
+      for (const listener of [...this.#callListeners]) listener();
+    }
+  }
+
+  #fail(res: ServerResponse, failure: Failure): void {
+    switch (failure.kind) {
+      case "drop":
+        res.socket?.destroy();
+        return;
+      case "status":
+        return this.#send(res, failure.status, { ok: false, error_code: failure.status, description: "Internal Server Error" });
+      case "retry-after":
+        return this.#send(res, 429, {
+          ok: false, error_code: 429, description: `Too Many Requests: retry after ${failure.seconds}`,
+          parameters: { retry_after: failure.seconds },
+        });
+      case "error":
+        return this.#send(res, failure.code, { ok: false, error_code: failure.code, description: failure.description });
+    }
+  }
+
+  async #getUpdates(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>): Promise<void> {
+    const offset = typeof body.offset === "number" ? body.offset : 0;
+    if (offset > 0) this.#pending = this.#pending.filter((u) => u.update_id >= offset);
+    const limit = typeof body.limit === "number" ? body.limit : 100;
+    const timeoutS = typeof body.timeout === "number" ? body.timeout : 0;
+    const ready = () => this.#pending.filter((u) => u.update_id >= offset).slice(0, limit);
+    if (!this.isDeaf && (ready().length > 0 || timeoutS === 0)) return this.#send(res, 200, { ok: true, result: ready() });
+    this.#held.add(res);
+    await new Promise<void>((resolve) => {
+      const timer = this.isDeaf ? undefined : setTimeout(done, timeoutS * 1000);
+      const wake = () => {
+        if (!this.isDeaf) done();
+      };
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      const finish = () => {
+        this.#waiters.delete(wake);
+        done();
+      };
+      this.#waiters.add(wake);
+      res.once("close", finish);
+      req.once("aborted", finish);
+    });
+    this.#held.delete(res);
+    if (res.destroyed || res.writableEnded) return;
+    this.#send(res, 200, { ok: true, result: ready() });
+  }
+
+  #call(method: string, body: Record<string, unknown>): unknown {
+    switch (method) {
+      case "getMe":
+        return { id: BOT_ID, is_bot: true, first_name: "Switchboard", username: this.botUsername, can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false };
+      case "deleteWebhook":
+        this.webhook = undefined;
+        if (body.drop_pending_updates === true) this.#pending = [];
+        return true;
+      case "setWebhook":
+        this.webhook = { url: String(body.url), ...(typeof body.secret_token === "string" ? { secret: body.secret_token } : {}) };
+        return true;
+      case "getWebhookInfo":
+        return { url: this.webhook?.url ?? "", has_custom_certificate: false, pending_update_count: this.#pending.length };
+      case "setMyCommands":
+        this.commands.set(scopeKey(body.scope), (body.commands as Array<{ command: string; description: string }>) ?? []);
+        return true;
+      case "getMyCommands":
+        return this.commands.get(scopeKey(body.scope)) ?? [];
+      case "deleteMyCommands":
+        this.commands.delete(scopeKey(body.scope));
+        return true;
+      case "sendMessage":
+        return this.#sendMessage(body);
+      case "editMessageText":
+        return this.#editMessage(body);
+      case "sendChatAction":
+      case "answerCallbackQuery":
+        return true;
+      case "getChatMember": {
+        const status = this.members.get(`${String(body.chat_id)}:${String(body.user_id)}`);
+        if (status === undefined) throw Object.assign(new Error("Bad Request: member not found"), { code: 400 });
+        return { status, user: { id: Number(body.user_id), is_bot: false, first_name: "User" } };
+      }
+      default:
+        throw Object.assign(new Error("Not Found: method not found"), { code: 404 });
+    }
+  }
+
+  #render(body: Record<string, unknown>): { raw: string; text: string } {
+    const raw = typeof body.text === "string" ? body.text : "";
+    let text = raw;
+    if (body.parse_mode === "HTML") text = parseTelegramHtml(raw);
+    else if (body.parse_mode !== undefined) throw new Error(`Bad Request: unsupported parse_mode ${String(body.parse_mode)}`);
+    if (text.trim() === "") throw new Error("Bad Request: message text is empty");
+    if (text.length > 4096) throw new Error("Bad Request: message is too long");
+    return { raw, text };
+  }
+
+  #sendMessage(body: Record<string, unknown>): unknown {
+    if (body.chat_id === undefined) throw new Error("Bad Request: chat_id is empty");
+    const { raw, text } = this.#render(body);
+    const stored: StoredMessage = {
+      chatId: String(body.chat_id), messageId: this.#nextMessageId++, raw, text, history: [text],
+      ...(typeof body.message_thread_id === "number" ? { threadId: body.message_thread_id } : {}),
+      ...(typeof body.parse_mode === "string" ? { parseMode: body.parse_mode } : {}),
+      ...(body.reply_markup !== undefined ? { replyMarkup: body.reply_markup } : {}),
+      ...(typeof (body.reply_parameters as { message_id?: unknown } | undefined)?.message_id === "number"
+        ? { replyTo: (body.reply_parameters as { message_id: number }).message_id } : {}),
+    };
+    this.messages.push(stored);
+    return this.#asMessage(stored);
+  }
+
+  #editMessage(body: Record<string, unknown>): unknown {
+    const stored = this.messages.find((m) => m.chatId === String(body.chat_id) && m.messageId === body.message_id);
+    if (stored === undefined) throw new Error("Bad Request: message to edit not found");
+    const { raw, text } = this.#render(body);
+    if (raw === stored.raw) throw new Error("Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message");
+    stored.raw = raw;
+    stored.text = text;
+    stored.history.push(text);
+    return this.#asMessage(stored);
+  }
+
+  #asMessage(m: StoredMessage): Record<string, unknown> {
+    const id = Number(m.chatId);
+    return {
+      message_id: m.messageId,
+      date: Math.floor(Date.now() / 1000),
+      chat: id > 0 ? { id, type: "private", first_name: "Ada" } : { id, type: "supergroup", title: "Ops room" },
+      from: { id: BOT_ID, is_bot: true, first_name: "Switchboard", username: this.botUsername },
+      text: m.text,
+      ...(m.threadId !== undefined ? { message_thread_id: m.threadId, is_topic_message: true } : {}),
+    };
+  }
+
+  #send(res: ServerResponse, status: number, payload: unknown): void {
+    if (res.destroyed || res.writableEnded) return;
+    res.writeHead(status, { "content-type": "application/json" });
+    res.end(JSON.stringify(payload));
+  }
+}
+
+function scopeKey(scope: unknown): string {
+  return scope === undefined ? "default" : JSON.stringify(scope);
+}
