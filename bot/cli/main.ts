@@ -5,6 +5,7 @@ import { createApp, VERSION } from "../app.ts";
 import { isSwitchboardError } from "../errors.ts";
 import { createCliContext, type CliContext } from "./context.ts";
 import { runDoctor } from "./doctor.ts";
+import { registerSlackCli } from "../../adapters/slack/cli.ts";
 
 /** Build the program (exported for tests). */
 export function buildProgram(ctx: CliContext, state: { configFile?: string }): Command {
@@ -45,6 +46,7 @@ export function buildProgram(ctx: CliContext, state: { configFile?: string }): C
   const skills = program.command("skills").description("find, install, update and remove skills");
   const skill = program.command("skill").description("author kit: create, build, check and test a skill");
   // Module subcommands (each module registers its own):
+  registerSlackCli(program, ctx);
   void skills;
   void skill;
   return program;

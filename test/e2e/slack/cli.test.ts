@@ -1,0 +1,55 @@
+/** `switchboard slack manifest` through the real CLI program and the real command registry. */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { PassThrough } from "node:stream";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { buildProgram } from "../../../bot/cli/main.ts";
+import { createCliContext } from "../../../bot/cli/context.ts";
+import { slashNameOf } from "../../../adapters/slack/manifest.ts";
+
+const dataDir = mkdtempSync(join(tmpdir(), "sb-slack-cli-"));
+
+function run(args: string[], env: Record<string, string>): Promise<{ out: string; err: string; ctx: ReturnType<typeof createCliContext> }> {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  let outText = "";
+  let errText = "";
+  out.on("data", (c: Buffer) => (outText += c.toString()));
+  err.on("data", (c: Buffer) => (errText += c.toString()));
+  const state: { configFile?: string } = {};
+  const ctx = createCliContext({ configFile: () => state.configFile, out, err, env: { SWITCHBOARD_DATA_DIR: dataDir, LOG_LEVEL: "silent", ...env } });
+  return buildProgram(ctx, state).parseAsync(["node", "switchboard", ...args]).then(() => ({ out: outText, err: errText, ctx }));
+}
+
+describe("switchboard slack manifest", () => {
+  afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it("prints a manifest with every registered command, the request URL, scopes and events", async () => {
+    const { out, ctx } = await run(["slack", "manifest", "--url", "https://bot.example.com/", "--no-plugins"], { SLACK_BOT_TOKEN: "xoxb-1", SLACK_SIGNING_SECRET: "s" });
+    const manifest = parse(out) as {
+      features: { slash_commands: Array<{ command: string; url: string }> };
+      oauth_config: { scopes: { bot: string[] } };
+      settings: { event_subscriptions: { request_url: string; bot_events: string[] }; socket_mode_enabled: boolean };
+    };
+    const app = await ctx.openApp({ plugins: false });
+    const registered = app.core.commands.infos().map((c) => c.name);
+    await app.stop();
+    expect(registered.length).toBeGreaterThanOrEqual(4);
+    const published = manifest.features.slash_commands.map((c) => c.command);
+    for (const name of registered) expect(published).toContain(slashNameOf(name, ""));
+    expect(published[0]).toBe("/switchboard");
+    expect(new Set(manifest.features.slash_commands.map((c) => c.url))).toEqual(new Set(["https://bot.example.com/slack/events"]));
+    expect(manifest.settings.event_subscriptions).toEqual({ request_url: "https://bot.example.com/slack/events", bot_events: ["app_mention", "message.im"] });
+    expect(manifest.oauth_config.scopes.bot).toContain("commands");
+    expect(manifest.settings.socket_mode_enabled).toBe(false);
+  });
+
+  it("prints a Socket Mode manifest as JSON when an app token is configured", async () => {
+    const { out } = await run(["slack", "manifest", "--json", "--no-plugins"], { SLACK_BOT_TOKEN: "xoxb-1", SLACK_APP_TOKEN: "xapp-1" });
+    const manifest = JSON.parse(out) as { features: { slash_commands: Array<{ url?: string }> }; settings: { socket_mode_enabled: boolean } };
+    expect(manifest.settings.socket_mode_enabled).toBe(true);
+    expect(manifest.features.slash_commands.every((c) => c.url === undefined)).toBe(true);
+  });
+});
