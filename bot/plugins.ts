@@ -4,15 +4,17 @@
  */
 import type { Core, Plugin } from "./core.ts";
 import { createSkillsPlugin } from "../skills/index.ts";
+import { createMarketplacePlugin } from "../marketplace/index.ts";
+import { createSchedulesPlugin } from "../schedules/index.ts";
 
 /** Create every feature plugin. Order matters: later plugins may use earlier ones' services. */
 export async function createPlugins(core: Core): Promise<Plugin[]> {
   const plugins: Plugin[] = [];
   const skills = await createSkillsPlugin(core);
   plugins.push(skills);
-  // marketplace (marketplace/): plugins.push(await createMarketplacePlugin(core, { skills: skills.service }));
+  plugins.push(await createMarketplacePlugin(core, { skills: skills.service }));
   // llm (bot/llm/):             plugins.push(await createLlmPlugin(core));
-  // schedules (schedules/):     plugins.push(await createSchedulesPlugin(core));
+  plugins.push(await createSchedulesPlugin(core));
   void core;
   return plugins;
 }

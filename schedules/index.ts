@@ -1,0 +1,57 @@
+/**
+ * Schedules: per-chat cron and one-shot tasks that run a command line as their creator, through the router, at
+ * the right wall-clock time, once across processes. See README.md.
+ */
+import type { Core, Plugin } from "../bot/index.ts";
+import { handleScheduleCapability } from "./capability.ts";
+import { scheduleCommand } from "./command.ts";
+import type { Timers } from "./engine.ts";
+import { SCHEDULES_MIGRATIONS } from "./repo.ts";
+import { ScheduleService, type SchedulesSettings } from "./service.ts";
+import type { Clock } from "../bot/index.ts";
+
+export { registerSchedulesCli } from "./cli.ts";
+export { ScheduleService, type SchedulesSettings, type CreateScheduleInput } from "./service.ts";
+export { SCHEDULES_MIGRATIONS, ScheduleRepo, type ScheduleRecord, type RunRecord } from "./repo.ts";
+export { compileCron, describeCron } from "./cron.ts";
+export { nextFireAfter } from "./next-fire.ts";
+export { FireEngine, type Timers } from "./engine.ts";
+
+/** The schedules plugin, with its service for the CLI and tests. */
+export interface SchedulesPlugin extends Plugin {
+  readonly service: ScheduleService;
+}
+
+/** Options for tests and embedders: a fake clock and timers, a process name. */
+export interface SchedulesPluginOptions {
+  clock?: Clock;
+  timers?: Timers;
+  processId?: string;
+  /** Longest single engine timer wait (default 30 s). */
+  maxWaitMs?: number;
+  settings?: Partial<SchedulesSettings>;
+}
+
+/** Create the schedules plugin: the `/schedule` command, the `schedule` capability and the firing engine. */
+export async function createSchedulesPlugin(core: Core, options: SchedulesPluginOptions = {}): Promise<SchedulesPlugin> {
+  const service = new ScheduleService(core, {
+    settings: { ...core.config.schedules, ...options.settings },
+    ...(options.clock === undefined ? {} : { clock: options.clock }),
+    ...(options.timers === undefined ? {} : { timers: options.timers }),
+    ...(options.processId === undefined ? {} : { processId: options.processId }),
+    ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
+  });
+  core.commands.register(scheduleCommand(service));
+  const unprovide = core.capabilities.provide("schedule", (call) => handleScheduleCapability(core, service, call));
+  return {
+    name: "schedules",
+    service,
+    migrations: SCHEDULES_MIGRATIONS,
+    start: () => service.start(),
+    stop: async () => {
+      unprovide();
+      await service.stop();
+    },
+    status: () => `schedules: ${service.liveCount} active in this process${service.settings.enabled ? "" : " (firing disabled)"}`,
+  };
+}

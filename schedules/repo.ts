@@ -1,0 +1,320 @@
+/**
+ * Schedules and their runs in the store (one SQL dialect: PGlite or PostgreSQL). A run row is also the
+ * exactly-once claim: `(schedule_id, fire_time)` is unique for scheduled, catch-up and missed runs, so of several
+ * processes racing for one fire, the one whose `INSERT … ON CONFLICT DO NOTHING` returns a row runs it.
+ * Every change to a schedule takes a new `rev` from a sequence, so other processes can poll for changes.
+ */
+import type { ChatKind, Migration, SqlClient } from "../bot/index.ts";
+
+/** Cron schedule or one-shot. */
+export type ScheduleKind = "cron" | "once";
+/** What to do with fires missed while no process was running. */
+export type MissedPolicy = "skip" | "once";
+/** Lifecycle of a schedule; `deleted` rows stay as tombstones so other processes see the deletion. */
+export type ScheduleState = "active" | "paused" | "done" | "deleted";
+/** Why a run row exists. */
+export type RunKind = "scheduled" | "catchup" | "manual" | "missed";
+/** How a run ended (`running` until it does). */
+export type RunOutcome = "running" | "ok" | "error" | "skipped" | "missed";
+
+/** One stored schedule. Times are epoch ms. */
+export interface ScheduleRecord {
+  id: string;
+  chatKey: string;
+  platform: string;
+  chatId: string;
+  chatKind: ChatKind;
+  threadId: string | null;
+  /** The creator's platform user id; fires run as this user. */
+  creatorId: string;
+  creatorName: string;
+  /** `user`, `cli` or `skill:<name>`. */
+  createdBy: string;
+  kind: ScheduleKind;
+  expression: string | null;
+  runAt: number | null;
+  timeZone: string;
+  /** True when the zone was set on the schedule itself (it then ignores the chat's zone). */
+  isTzExplicit: boolean;
+  commandLine: string;
+  missedPolicy: MissedPolicy;
+  state: ScheduleState;
+  createdAt: number;
+  updatedAt: number;
+  lastFireAt: number | null;
+  lastOutcome: string | null;
+  rev: number;
+}
+
+/** A new schedule. */
+export type NewSchedule = Omit<ScheduleRecord, "id" | "state" | "updatedAt" | "lastFireAt" | "lastOutcome" | "rev">;
+
+/** One run of a schedule. */
+export interface RunRecord {
+  id: string;
+  scheduleId: string;
+  fireTime: number;
+  kind: RunKind;
+  startedAt: number | null;
+  endedAt: number | null;
+  outcome: RunOutcome;
+  detail: string | null;
+  process: string | null;
+}
+
+/** The module's tables. */
+export const SCHEDULES_MIGRATIONS: readonly Migration[] = [
+  {
+    id: "schedules-001-tables",
+    sql: `
+CREATE SEQUENCE IF NOT EXISTS schedules_rev_seq;
+CREATE TABLE IF NOT EXISTS schedules (
+  id bigserial PRIMARY KEY,
+  chat_key text NOT NULL,
+  platform text NOT NULL,
+  chat_id text NOT NULL,
+  chat_kind text NOT NULL,
+  thread_id text,
+  creator_id text NOT NULL,
+  creator_name text NOT NULL,
+  created_by text NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('cron', 'once')),
+  expression text,
+  run_at bigint,
+  time_zone text NOT NULL,
+  tz_explicit boolean NOT NULL DEFAULT false,
+  command_line text NOT NULL,
+  missed_policy text NOT NULL CHECK (missed_policy IN ('skip', 'once')),
+  state text NOT NULL CHECK (state IN ('active', 'paused', 'done', 'deleted')),
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  last_fire_at bigint,
+  last_outcome text,
+  rev bigint NOT NULL DEFAULT nextval('schedules_rev_seq')
+);
+CREATE INDEX IF NOT EXISTS schedules_chat_idx ON schedules (chat_key) WHERE state <> 'deleted';
+CREATE INDEX IF NOT EXISTS schedules_rev_idx ON schedules (rev);
+CREATE TABLE IF NOT EXISTS schedule_runs (
+  id bigserial PRIMARY KEY,
+  schedule_id bigint NOT NULL REFERENCES schedules (id),
+  fire_time bigint NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('scheduled', 'catchup', 'manual', 'missed')),
+  started_at bigint,
+  ended_at bigint,
+  outcome text NOT NULL,
+  detail text,
+  process text
+);
+CREATE UNIQUE INDEX IF NOT EXISTS schedule_runs_once_idx ON schedule_runs (schedule_id, fire_time) WHERE kind <> 'manual';
+CREATE INDEX IF NOT EXISTS schedule_runs_schedule_idx ON schedule_runs (schedule_id, id);
+`,
+  },
+];
+
+const num = (v: unknown): number => Number(v);
+const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
+
+function toSchedule(r: Record<string, unknown>): ScheduleRecord {
+  return {
+    id: String(r.id),
+    chatKey: String(r.chat_key),
+    platform: String(r.platform),
+    chatId: String(r.chat_id),
+    chatKind: String(r.chat_kind) as ChatKind,
+    threadId: strOrNull(r.thread_id),
+    creatorId: String(r.creator_id),
+    creatorName: String(r.creator_name),
+    createdBy: String(r.created_by),
+    kind: String(r.kind) as ScheduleKind,
+    expression: strOrNull(r.expression),
+    runAt: numOrNull(r.run_at),
+    timeZone: String(r.time_zone),
+    isTzExplicit: r.tz_explicit === true || r.tz_explicit === "t",
+    commandLine: String(r.command_line),
+    missedPolicy: String(r.missed_policy) as MissedPolicy,
+    state: String(r.state) as ScheduleState,
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+    lastFireAt: numOrNull(r.last_fire_at),
+    lastOutcome: strOrNull(r.last_outcome),
+    rev: num(r.rev),
+  };
+}
+
+function toRun(r: Record<string, unknown>): RunRecord {
+  return {
+    id: String(r.id),
+    scheduleId: String(r.schedule_id),
+    fireTime: num(r.fire_time),
+    kind: String(r.kind) as RunKind,
+    startedAt: numOrNull(r.started_at),
+    endedAt: numOrNull(r.ended_at),
+    outcome: String(r.outcome) as RunOutcome,
+    detail: strOrNull(r.detail),
+    process: strOrNull(r.process),
+  };
+}
+
+/** A claimed fire: the run row this process owns. */
+export interface Claim {
+  runId: string;
+  schedule: ScheduleRecord;
+}
+
+/** SQL access for schedules. */
+export class ScheduleRepo {
+  readonly #sql: SqlClient;
+
+  constructor(sql: SqlClient) {
+    this.#sql = sql;
+  }
+
+  /** Insert a schedule (state `active`). */
+  async insert(s: NewSchedule): Promise<ScheduleRecord> {
+    const { rows } = await this.#sql.query(
+      `INSERT INTO schedules (chat_key, platform, chat_id, chat_kind, thread_id, creator_id, creator_name, created_by,
+         kind, expression, run_at, time_zone, tz_explicit, command_line, missed_policy, state, created_at, updated_at)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,'active',$16,$16) RETURNING *`,
+      [s.chatKey, s.platform, s.chatId, s.chatKind, s.threadId, s.creatorId, s.creatorName, s.createdBy, s.kind,
+        s.expression, s.runAt, s.timeZone, s.isTzExplicit, s.commandLine, s.missedPolicy, s.createdAt],
+    );
+    return toSchedule(rows[0]!);
+  }
+
+  /** One schedule by id (tombstones included). */
+  async get(id: string): Promise<ScheduleRecord | undefined> {
+    if (!/^\d{1,18}$/.test(id)) return undefined;
+    const { rows } = await this.#sql.query("SELECT * FROM schedules WHERE id = $1", [id]);
+    return rows[0] === undefined ? undefined : toSchedule(rows[0]);
+  }
+
+  /** Active and paused schedules, of one chat or of all, oldest first. */
+  async list(chatKey?: string): Promise<ScheduleRecord[]> {
+    const { rows } = chatKey === undefined
+      ? await this.#sql.query("SELECT * FROM schedules WHERE state IN ('active', 'paused') ORDER BY id")
+      : await this.#sql.query("SELECT * FROM schedules WHERE chat_key = $1 AND state IN ('active', 'paused') ORDER BY id", [chatKey]);
+    return rows.map(toSchedule);
+  }
+
+  /** Active and paused schedules in a chat, optionally only those created by one skill. */
+  async count(chatKey: string, createdBy?: string): Promise<number> {
+    const { rows } = createdBy === undefined
+      ? await this.#sql.query<{ n: unknown }>("SELECT count(*) AS n FROM schedules WHERE chat_key = $1 AND state IN ('active', 'paused')", [chatKey])
+      : await this.#sql.query<{ n: unknown }>(
+        "SELECT count(*) AS n FROM schedules WHERE chat_key = $1 AND created_by = $2 AND state IN ('active', 'paused')",
+        [chatKey, createdBy],
+      );
+    return num(rows[0]?.n ?? 0);
+  }
+
+  /** Every active schedule (what an engine loads at start). */
+  async loadActive(): Promise<ScheduleRecord[]> {
+    const { rows } = await this.#sql.query("SELECT * FROM schedules WHERE state = 'active'");
+    return rows.map(toSchedule);
+  }
+
+  /** Schedules changed after `rev`, in rev order. */
+  async changedSince(rev: number): Promise<ScheduleRecord[]> {
+    const { rows } = await this.#sql.query("SELECT * FROM schedules WHERE rev > $1 ORDER BY rev", [rev]);
+    return rows.map(toSchedule);
+  }
+
+  /** Change a schedule's state; `from` restricts which states may change. Returns the new record, or undefined. */
+  async setState(id: string, state: ScheduleState, from: readonly ScheduleState[], at: number): Promise<ScheduleRecord | undefined> {
+    const { rows } = await this.#sql.query(
+      `UPDATE schedules SET state = $2, updated_at = $3, rev = nextval('schedules_rev_seq')
+       WHERE id = $1 AND state = ANY($4::text[]) RETURNING *`,
+      [id, state, at, [...from]],
+    );
+    return rows[0] === undefined ? undefined : toSchedule(rows[0]);
+  }
+
+  /** Give every schedule of a chat that follows the chat's zone a new zone. Returns how many changed. */
+  async setChatTimeZone(chatKey: string, timeZone: string, at: number): Promise<number> {
+    const { rows } = await this.#sql.query(
+      `UPDATE schedules SET time_zone = $2, updated_at = $3, rev = nextval('schedules_rev_seq')
+       WHERE chat_key = $1 AND NOT tz_explicit AND state IN ('active', 'paused') RETURNING id`,
+      [chatKey, timeZone, at],
+    );
+    return rows.length;
+  }
+
+  /**
+   * Claim one fire. Scheduled and catch-up claims succeed only while the schedule is active and nobody claimed
+   * that fire time before; a one-shot becomes `done` with its claim. Manual runs always claim.
+   */
+  async claim(options: { id: string; fireTime: number; kind: Exclude<RunKind, "missed">; process: string; at: number }): Promise<Claim | undefined> {
+    return this.#sql.transaction(async (tx) => {
+      const { rows: found } = await tx.query("SELECT * FROM schedules WHERE id = $1 FOR UPDATE", [options.id]);
+      const row = found[0];
+      if (row === undefined) return undefined;
+      const schedule = toSchedule(row);
+      if (options.kind !== "manual" && schedule.state !== "active") return undefined;
+      if (options.kind === "manual" && schedule.state === "deleted") return undefined;
+      const { rows } = await tx.query<{ id: unknown }>(
+        `INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, outcome, process)
+         VALUES ($1, $2, $3, $4, 'running', $5)
+         ON CONFLICT (schedule_id, fire_time) WHERE kind <> 'manual' DO NOTHING RETURNING id`,
+        [options.id, options.fireTime, options.kind, options.at, options.process],
+      );
+      if (rows[0] === undefined) return undefined;
+      if (options.kind !== "manual") {
+        const done = schedule.kind === "once";
+        await tx.query(
+          done
+            ? `UPDATE schedules SET last_fire_at = GREATEST(COALESCE(last_fire_at, 0), $2), state = 'done', updated_at = $3,
+                 rev = nextval('schedules_rev_seq') WHERE id = $1`
+            : "UPDATE schedules SET last_fire_at = GREATEST(COALESCE(last_fire_at, 0), $2) WHERE id = $1",
+          done ? [options.id, options.fireTime, options.at] : [options.id, options.fireTime],
+        );
+      }
+      return { runId: String(rows[0].id), schedule };
+    });
+  }
+
+  /** Record how a claimed run ended, and remember it as the schedule's last outcome. */
+  async finish(options: { runId: string; scheduleId: string; outcome: Exclude<RunOutcome, "running">; detail?: string; at: number }): Promise<void> {
+    const detail = options.detail === undefined ? null : options.detail.slice(0, 500);
+    await this.#sql.transaction(async (tx) => {
+      await tx.query("UPDATE schedule_runs SET ended_at = $2, outcome = $3, detail = $4 WHERE id = $1", [options.runId, options.at, options.outcome, detail]);
+      await tx.query("UPDATE schedules SET last_outcome = $2 WHERE id = $1", [options.scheduleId, describeOutcome(options.outcome, detail, options.at)]);
+    });
+  }
+
+  /**
+   * Record fires missed while no process ran (one row for the latest missed time) and move `last_fire_at` past
+   * them; a one-shot is finished. Returns false when another process already accounted for that fire.
+   */
+  async recordMissed(options: { id: string; fireTime: number; count: number; at: number }): Promise<boolean> {
+    return this.#sql.transaction(async (tx) => {
+      const detail = options.count === 1 ? "missed while no process was running" : `${options.count} fires missed while no process was running`;
+      const { rows } = await tx.query(
+        `INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, ended_at, outcome, detail)
+         VALUES ($1, $2, 'missed', NULL, $3, 'missed', $4)
+         ON CONFLICT (schedule_id, fire_time) WHERE kind <> 'manual' DO NOTHING RETURNING id`,
+        [options.id, options.fireTime, options.at, detail],
+      );
+      if (rows[0] === undefined) return false;
+      await tx.query(
+        `UPDATE schedules SET last_fire_at = GREATEST(COALESCE(last_fire_at, 0), $2), last_outcome = $3,
+           state = CASE WHEN kind = 'once' AND state = 'active' THEN 'done' ELSE state END,
+           rev = CASE WHEN kind = 'once' AND state = 'active' THEN nextval('schedules_rev_seq') ELSE rev END
+         WHERE id = $1`,
+        [options.id, options.fireTime, describeOutcome("missed", null, options.at)],
+      );
+      return true;
+    });
+  }
+
+  /** Runs of a schedule, newest first. */
+  async runs(scheduleId: string, limit = 20): Promise<RunRecord[]> {
+    const { rows } = await this.#sql.query("SELECT * FROM schedule_runs WHERE schedule_id = $1 ORDER BY id DESC LIMIT $2", [scheduleId, limit]);
+    return rows.map(toRun);
+  }
+}
+
+function describeOutcome(outcome: string, detail: string | null, at: number): string {
+  const text = detail === null ? outcome : `${outcome}: ${detail}`;
+  return JSON.stringify({ outcome, text: text.slice(0, 200), at });
+}
