@@ -25,6 +25,11 @@ export const ENV_ALIASES: Readonly<Record<string, { path: string; list?: boolean
   SWITCHBOARD_OWNERS: { path: "bot.owners", list: true },
   NPM_CONFIG_REGISTRY: { path: "marketplace.registry" },
   SWITCHBOARD_REGISTRY: { path: "marketplace.registry" },
+  OPENAI_BASE_URL: { path: "llm.openai.baseUrl" },
+  OPENAI_API_KEY: { path: "llm.openai.apiKey" },
+  OPENAI_MODEL: { path: "llm.openai.model" },
+  OLLAMA_HOST: { path: "llm.ollama.host" },
+  OLLAMA_MODEL: { path: "llm.ollama.model" },
 };
 
 /** Variables that are read elsewhere and must not be taken as config keys. */

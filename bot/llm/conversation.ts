@@ -1,0 +1,260 @@
+/**
+ * One conversational turn: decide whether to answer, check quotas, build the prompt from the conversation's own
+ * history, run the model along the fallback chain with tool rounds, stream the answer as edits, then store the
+ * turn, the usage and the per-model statistics.
+ */
+import type { ConversationHandler, Core } from "../core.ts";
+import { SwitchboardError } from "../errors.ts";
+import { conversationId, type Inbound, type Reply } from "../model.ts";
+import type { Role } from "../permissions.ts";
+import { FallbackChain, type ChainResult } from "./fallback.ts";
+import { buildPrompt } from "./history.ts";
+import type { EffectiveProfile, ProfileService } from "./profile.ts";
+import { ProviderFailure } from "./providers/failure.ts";
+import type { ModelRegistry } from "./registry.ts";
+import type { LlmStore, TurnRecord } from "./store.ts";
+import { StreamingReply } from "./stream.ts";
+import { encodingFor, type TokenCounter } from "./tokens.ts";
+import { offerTools, permissionQuery, runToolCall, type OfferedTools } from "./tools.ts";
+import { costOf, type UsageService } from "./usage.ts";
+import type { ChatMessage, ChatResult, ModelConfig, TokenUsage, ToolDefinition } from "./types.ts";
+
+/** What `ConversationEngine` needs. */
+export interface ConversationDeps {
+  core: Core;
+  registry: ModelRegistry;
+  store: LlmStore;
+  profiles: ProfileService;
+  usage: UsageService;
+  counter: TokenCounter;
+  chain: FallbackChain;
+}
+
+/** One model call's outcome inside a turn. */
+interface Attempt {
+  result: ChatResult;
+  usage: TokenUsage;
+}
+
+/** Everything one completion needs. */
+interface CompletionInput {
+  models: ModelConfig[];
+  profile: EffectiveProfile;
+  systemPrompt: string;
+  history: readonly TurnRecord[];
+  current: ChatMessage[];
+  tools: readonly ToolDefinition[];
+  signal: AbortSignal;
+  streamer?: StreamingReply | undefined;
+}
+
+/** Runs conversational turns and skills' completions. */
+export class ConversationEngine {
+  readonly #d: ConversationDeps;
+
+  constructor(deps: ConversationDeps) {
+    this.#d = deps;
+  }
+
+  /** The router's conversation handler. */
+  readonly handler: ConversationHandler = async (inbound, ctx) => {
+    if (!this.#d.registry.isConfigured || inbound.user.isBot === true || inbound.text.trim() === "") return false;
+    const profile = await this.#d.profiles.resolve(ctx.chatKey);
+    if (!shouldAnswer(inbound, profile)) return false;
+    await this.turn(inbound, { ...ctx, profile });
+    return true;
+  };
+
+  /** Answer one message. Throws `SwitchboardError`s the router shows in chat. */
+  async turn(inbound: Inbound, ctx: { chatKey: string; userKey: string; role: Role; signal: AbortSignal; profile: EffectiveProfile }): Promise<void> {
+    const d = this.#d;
+    const { profile } = ctx;
+    const models = this.#models(profile);
+    await d.usage.check(ctx.chatKey, ctx.userKey);
+    const stopTyping = startTyping(inbound, d.core.config.llm.typingIntervalMs);
+    const streamer = new StreamingReply({ inbound, adapters: d.core.adapters, editIntervalMs: d.core.config.llm.editIntervalMs, log: d.core.log });
+    try {
+      const conversation = conversationId({ platform: inbound.platform, chatId: inbound.chat.id, threadId: inbound.threadId });
+      const [history, offered] = await Promise.all([
+        d.store.recentTurns(conversation, profile.historyTurns),
+        offerTools(d.core, profile, ctx.chatKey, permissionQuery(inbound)),
+      ]);
+      const speaker = inbound.chat.kind === "dm" ? inbound.text : `${inbound.user.displayName}: ${inbound.text}`;
+      const current: ChatMessage[] = [{ role: "user", content: speaker }];
+      const total: TokenUsage = { inputTokens: 0, outputTokens: 0 };
+      let cost = 0;
+      let last: ChainResult<Attempt> | undefined;
+      const maxRounds = d.core.config.llm.maxToolRounds;
+      for (let round = 0; ; round++) {
+        const mayUseTools = round < maxRounds;
+        last = await this.#complete({
+          models,
+          profile,
+          systemPrompt: profile.systemPrompt,
+          history,
+          current,
+          tools: mayUseTools ? offered.definitions : [],
+          signal: ctx.signal,
+          streamer: streamer.isLive ? streamer : undefined,
+        });
+        const { result, usage } = last.value;
+        total.inputTokens += usage.inputTokens;
+        total.outputTokens += usage.outputTokens;
+        cost += costOf(last.model, usage);
+        if (result.toolCalls.length === 0 || !mayUseTools) break;
+        await this.#runTools(result, current, offered, { inbound, chatKey: ctx.chatKey, userKey: ctx.userKey, role: ctx.role, signal: ctx.signal });
+      }
+      const answer = last.value.result.text.trim() === "" ? "(no answer)" : last.value.result.text;
+      current.push({ role: "assistant", content: answer });
+      const turnId = await d.store.appendTurn({
+        conversation,
+        chatKey: ctx.chatKey,
+        userKey: ctx.userKey,
+        at: d.core.clock.now(),
+        model: last.model.name,
+        systemPrompt: profile.systemPrompt,
+        messages: current,
+        tokens: d.counter.countMessages(current, encodingFor(last.model)),
+        ...total,
+        cost,
+      });
+      await d.usage.add(ctx.chatKey, ctx.userKey, total, cost);
+      await streamer.finish(this.#finalReply(inbound, answer, last, models, turnId));
+    } catch (error) {
+      await streamer.abandon("(answer interrupted)");
+      throw error;
+    } finally {
+      stopTyping();
+    }
+  }
+
+  /** One completion for a skill (the `llm` capability): no tools, no streaming, under the chat's quota. */
+  async completeForSkill(input: { chatKey: string; userKey: string; system: string | undefined; messages: ChatMessage[]; signal: AbortSignal }): Promise<{ text: string; model: string }> {
+    const d = this.#d;
+    const profile = await d.profiles.resolve(input.chatKey);
+    const models = this.#models(profile);
+    await d.usage.check(input.chatKey, input.userKey);
+    const out = await this.#complete({
+      models,
+      profile,
+      systemPrompt: input.system ?? "You are a helper called by a chat bot's skill. Answer exactly what is asked.",
+      history: [],
+      current: input.messages,
+      tools: [],
+      signal: input.signal,
+    });
+    await d.usage.add(input.chatKey, input.userKey, out.value.usage, costOf(out.model, out.value.usage));
+    return { text: out.value.result.text, model: out.model.name };
+  }
+
+  #models(profile: EffectiveProfile): ModelConfig[] {
+    if (!this.#d.registry.isConfigured) {
+      throw new SwitchboardError("E_LLM_NOT_CONFIGURED", "no models configured");
+    }
+    const models = this.#d.registry.chain(profile.models);
+    if (models.length === 0) {
+      throw new SwitchboardError("E_LLM_NOT_CONFIGURED", `chain ${profile.models.join(",")} names no configured model`, {
+        chatMessage: `None of this chat's models (${profile.models.join(", ")}) is configured. An admin can pick one with /ai model.`,
+      });
+    }
+    return models;
+  }
+
+  async #complete(input: CompletionInput): Promise<ChainResult<Attempt>> {
+    const d = this.#d;
+    return d.chain.run(input.models, async (model) => {
+      const encoding = encodingFor(model);
+      const tools = model.capabilities.includes("tools") ? input.tools : [];
+      const prompt = buildPrompt({
+        model,
+        encoding,
+        counter: d.counter,
+        systemPrompt: input.systemPrompt,
+        history: input.history,
+        current: input.current,
+        tools,
+      });
+      input.streamer?.reset();
+      const started = performance.now();
+      try {
+        const result = await d.registry.provider(model.name).chat({
+          messages: prompt.messages,
+          ...(tools.length === 0 ? {} : { tools: [...tools] }),
+          ...(input.profile.temperature === undefined ? {} : { temperature: input.profile.temperature }),
+          signal: input.signal,
+          ...(input.streamer === undefined ? {} : { onText: (f: string) => input.streamer!.push(f) }),
+        });
+        const usage = result.usage ?? {
+          inputTokens: prompt.promptTokens,
+          outputTokens: d.counter.count(result.text + result.toolCalls.map((c) => c.name + c.arguments).join(""), encoding),
+        };
+        this.#record(model, { ok: true, latencyMs: performance.now() - started, usage });
+        return { result, usage };
+      } catch (error) {
+        if (error instanceof ProviderFailure) this.#record(model, { ok: false, kind: error.kind, latencyMs: performance.now() - started });
+        throw error;
+      }
+    }, input.signal);
+  }
+
+  async #runTools(result: ChatResult, current: ChatMessage[], offered: OfferedTools, ctx: Parameters<typeof runToolCall>[3]): Promise<void> {
+    current.push({ role: "assistant", content: result.text, toolCalls: result.toolCalls });
+    for (const call of result.toolCalls) {
+      const out = await runToolCall(this.#d.core, offered, call, ctx);
+      current.push({ role: "tool", toolCallId: call.id, toolName: call.name, content: out.content });
+    }
+  }
+
+  #record(model: ModelConfig, r: { ok: boolean; kind?: string; latencyMs: number; usage?: TokenUsage }): void {
+    const d = this.#d;
+    const usage = r.usage ?? { inputTokens: 0, outputTokens: 0 };
+    const write = d.store.recordCall({
+      model: model.name,
+      at: d.core.clock.now(),
+      ok: r.ok,
+      kind: r.kind,
+      latencyMs: r.latencyMs,
+      ...usage,
+      cost: costOf(model, usage),
+    }).catch((error: unknown) => d.core.log.warn({ err: error }, "could not record an LLM call"));
+    void d.core.track(write);
+  }
+
+  #finalReply(inbound: Inbound, answer: string, last: ChainResult<Attempt>, models: ModelConfig[], turnId: number): Reply {
+    let text = answer;
+    if (last.model.name !== models[0]?.name && last.passedOver.length > 0) {
+      const why = last.passedOver.map((p) => `${p.model}: ${p.reason}`).join("; ");
+      text += `\n\n_answered by ${last.model.name} (fallback; ${why})_`;
+    }
+    const adapter = this.#d.core.adapters.get(inbound.platform);
+    if (this.#d.core.config.llm.feedbackButtons && adapter?.capabilities.buttons === true) {
+      return { text, buttons: [[{ label: "👍", data: `/ai feedback ${turnId} up` }, { label: "👎", data: `/ai feedback ${turnId} down` }]] };
+    }
+    return { text };
+  }
+}
+
+/** DMs when on; groups on mention or reply to the bot (or as the profile says); never other bots. */
+export function shouldAnswer(inbound: Inbound, profile: Pick<EffectiveProfile, "enabled" | "groupTrigger">): boolean {
+  if (!profile.enabled || inbound.user.isBot === true) return false;
+  if (inbound.chat.kind === "dm") return true;
+  switch (profile.groupTrigger) {
+    case "always":
+      return true;
+    case "never":
+      return false;
+    default:
+      return inbound.mentionsBot === true || inbound.replyTo?.isToBot === true;
+  }
+}
+
+function startTyping(inbound: Inbound, intervalMs: number): () => void {
+  if (inbound.typing === undefined) return () => undefined;
+  const tick = (): void => {
+    inbound.typing?.().catch(() => undefined);
+  };
+  tick();
+  const timer = setInterval(tick, intervalMs);
+  timer.unref?.();
+  return () => clearInterval(timer);
+}

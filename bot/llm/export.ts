@@ -1,0 +1,60 @@
+/**
+ * Export a chat's conversations as chat-format JSONL for fine-tuning open models: one line per conversation,
+ * `{"messages": [...]}` in the OpenAI chat format (system, user, assistant with `tool_calls`, tool). A
+ * conversation is one thread's turns, split where two turns are further apart than `conversationGapMs`.
+ */
+import type { TurnRecord } from "./store.ts";
+import type { ChatMessage } from "./types.ts";
+
+/** One message in the export format. */
+export type ExportMessage =
+  | { role: "system" | "user"; content: string }
+  | { role: "assistant"; content: string | null; tool_calls?: Array<{ id: string; type: "function"; function: { name: string; arguments: string } }> }
+  | { role: "tool"; tool_call_id: string; content: string };
+
+/** Group turns (ordered by conversation, then time) into conversations. */
+export function groupConversations(turns: readonly TurnRecord[], gapMs: number): TurnRecord[][] {
+  const out: TurnRecord[][] = [];
+  let current: TurnRecord[] = [];
+  for (const t of turns) {
+    const prev = current[current.length - 1];
+    if (prev !== undefined && (prev.conversation !== t.conversation || t.at - prev.at > gapMs)) {
+      out.push(current);
+      current = [];
+    }
+    current.push(t);
+  }
+  if (current.length > 0) out.push(current);
+  return out;
+}
+
+/** One message in the export format. */
+export function toExportMessage(m: ChatMessage): ExportMessage {
+  switch (m.role) {
+    case "system":
+    case "user":
+      return { role: m.role, content: m.content };
+    case "assistant":
+      return m.toolCalls === undefined || m.toolCalls.length === 0
+        ? { role: "assistant", content: m.content }
+        : {
+          role: "assistant",
+          content: m.content === "" ? null : m.content,
+          tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } })),
+        };
+    case "tool":
+      return { role: "tool", tool_call_id: m.toolCallId, content: m.content };
+  }
+}
+
+/** The JSONL text (one line per conversation, each ending in a newline) and the counts. */
+export function exportJsonl(turns: readonly TurnRecord[], gapMs: number): { text: string; conversations: number; turns: number } {
+  const groups = groupConversations(turns, gapMs);
+  const lines = groups.map((group) => {
+    const system = group[0]?.systemPrompt;
+    const messages: ExportMessage[] = system === null || system === undefined || system === "" ? [] : [{ role: "system", content: system }];
+    for (const t of group) messages.push(...t.messages.map(toExportMessage));
+    return JSON.stringify({ messages });
+  });
+  return { text: lines.map((l) => `${l}\n`).join(""), conversations: groups.length, turns: turns.length };
+}

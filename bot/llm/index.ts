@@ -1,0 +1,128 @@
+/**
+ * The LLM layer's entry: `createLlmPlugin` (conversation handler, `/ai` and `/models`, the skills' `llm`
+ * capability, migrations) and `registerLlmCli` (`switchboard models`, `switchboard ai export`).
+ */
+import type { Command } from "commander";
+import type { CliContext } from "../cli/context.ts";
+import type { CapabilityCall, Core, Plugin } from "../core.ts";
+import { SwitchboardError } from "../errors.ts";
+import { exportChatToFile, llmCommands, modelsReport } from "./commands.ts";
+import { createLlmService, createLlmServiceParts, type LlmService, type LlmServiceOptions } from "./service.ts";
+import { LLM_MIGRATIONS } from "./store.ts";
+import type { ChatMessage } from "./types.ts";
+
+export type { LlmService } from "./service.ts";
+export { LLM_MIGRATIONS } from "./store.ts";
+
+/** The LLM plugin, with its services for tests and other modules. */
+export interface LlmPlugin extends Plugin {
+  readonly service: LlmService;
+}
+
+/** Plug the LLM layer into the bot. */
+export async function createLlmPlugin(core: Core, options: LlmServiceOptions = {}): Promise<LlmPlugin> {
+  const service = createLlmService(core, options);
+  const engine = service.engine!;
+  for (const def of llmCommands(service)) core.commands.register(def);
+  core.router.setConversationHandler(engine.handler);
+  const unprovide = core.capabilities.provide("llm", (call) => skillCompletion(service, call));
+  return {
+    name: "llm",
+    migrations: LLM_MIGRATIONS,
+    service,
+    async start() {
+      // Tokenizer tables take most of a second to build: do it now rather than in someone's first turn.
+      await service.counter.warm(service.registry.list());
+      const before = core.clock.now() - service.config.statsRetentionDays * 86_400_000;
+      void core.track(service.store.pruneCalls(before).catch((error: unknown) => core.log.warn({ err: error }, "could not prune LLM call records")));
+      if (!service.registry.isConfigured) core.log.info("llm: no model configured; /ai on explains what to set");
+    },
+    async stop() {
+      core.router.setConversationHandler(undefined);
+      unprovide();
+    },
+    status() {
+      const models = service.registry.list().map((m) => m.name);
+      return models.length === 0 ? "llm: no model configured" : `llm: ${models.join(", ")}`;
+    },
+  };
+}
+
+const MAX_SKILL_MESSAGES = 50;
+const MAX_SKILL_CHARS = 32_000;
+
+/** The `llm` capability: `{ prompt }` or `{ messages: [{role, content}] }`, optional `system`. Returns `{ text, model }`. */
+export async function skillCompletion(service: LlmService, call: CapabilityCall): Promise<{ text: string; model: string }> {
+  const args = call.args as { prompt?: unknown; messages?: unknown; system?: unknown } | null;
+  const bad = (why: string) => new SwitchboardError("E_BAD_ARGS", `llm capability from ${call.skill}: ${why}`, {
+    chatMessage: `The skill ${call.skill} asked the language model with bad arguments: ${why}.`,
+  });
+  if (args === null || typeof args !== "object") throw bad("expected { prompt } or { messages }");
+  let messages: ChatMessage[];
+  if (typeof args.prompt === "string") {
+    messages = [{ role: "user", content: args.prompt }];
+  } else if (Array.isArray(args.messages)) {
+    if (args.messages.length === 0 || args.messages.length > MAX_SKILL_MESSAGES) throw bad(`between 1 and ${MAX_SKILL_MESSAGES} messages`);
+    messages = args.messages.map((m: unknown) => {
+      const { role, content } = (m ?? {}) as { role?: unknown; content?: unknown };
+      if ((role !== "user" && role !== "assistant") || typeof content !== "string") throw bad("each message is { role: user|assistant, content: string }");
+      return { role, content };
+    });
+  } else {
+    throw bad("expected { prompt } or { messages }");
+  }
+  if (args.system !== undefined && typeof args.system !== "string") throw bad("system must be a string");
+  const chars = messages.reduce((n, m) => n + m.content.length, 0) + (typeof args.system === "string" ? args.system.length : 0);
+  if (chars > MAX_SKILL_CHARS) throw bad(`at most ${MAX_SKILL_CHARS} characters`);
+  if (service.engine === undefined) throw new SwitchboardError("E_LLM_NOT_CONFIGURED", "no conversation engine");
+  return service.engine.completeForSkill({
+    chatKey: call.chatKey,
+    userKey: call.userKey,
+    system: typeof args.system === "string" ? args.system : undefined,
+    messages,
+    signal: call.signal,
+  });
+}
+
+/** Open the LLM services for a CLI command (store, no adapters), run `fn`, and close. */
+async function withCliService<T>(ctx: CliContext, fn: (s: Omit<LlmService, "engine">) => Promise<T>): Promise<T> {
+  const app = await ctx.openApp({ plugins: false });
+  try {
+    await app.core.store.migrate(LLM_MIGRATIONS);
+    const s = createLlmServiceParts({
+      config: app.core.config.llm,
+      dataDir: app.core.config.bot.dataDir,
+      clock: app.core.clock,
+      sql: app.core.store.sql,
+      kvRepo: app.core.store.kv,
+      kv: app.core.kv,
+    });
+    return await fn(s);
+  } finally {
+    await app.stop();
+  }
+}
+
+/** Add `switchboard models` and `switchboard ai export --chat <id> [--out file]`. */
+export function registerLlmCli(program: Command, ctx: CliContext): void {
+  program
+    .command("models")
+    .description("list the configured language models with their statistics")
+    .action(async () => {
+      const text = await withCliService(ctx, (s) => modelsReport({ ...s, engine: undefined }));
+      ctx.out.write(`${text.replace(/\*\*/g, "")}\n`);
+    });
+  const ai = program.command("ai").description("language-model conversations");
+  ai.command("export")
+    .description("write a chat's conversations as chat-format JSONL (one {\"messages\": [...]} per conversation)")
+    .requiredOption("--chat <chatKey>", "the chat, as platform:chatId (e.g. telegram:-1001234, console:local)")
+    .option("--out <file>", "output file (default: <dataDir>/exports/llm-<chat>-<time>.jsonl)")
+    .action(async (opts: { chat: string; out?: string }) => {
+      if (!/^[a-z0-9_-]+:.+$/.test(opts.chat)) {
+        throw new SwitchboardError("E_BAD_ARGS", `--chat must be platform:chatId (e.g. telegram:-1001234), got ${JSON.stringify(opts.chat)}`);
+      }
+      const result = await withCliService(ctx, (s) => exportChatToFile({ ...s, engine: undefined }, opts.chat, opts.out));
+      ctx.out.write(`${result.path}\n`);
+      ctx.err.write(`exported ${result.conversations} conversation(s), ${result.turns} turn(s)\n`);
+    });
+}

@@ -1,0 +1,143 @@
+/**
+ * OpenAI-compatible chat completions through the `openai` SDK (OpenAI, Azure, vLLM, llama.cpp server, LM Studio,
+ * OpenRouter). The SDK's own retries are off (`maxRetries: 0`): the fallback chain decides what happens next.
+ */
+import OpenAI from "openai";
+import type { ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionTool } from "openai/resources/chat/completions";
+import type { Clock } from "../../core.ts";
+import type { ChatMessage, ChatProvider, ChatRequest, ChatResult, ModelConfig, ToolCall } from "../types.ts";
+import { kindOfStatus, ProviderFailure, retryAfterFrom } from "./failure.ts";
+import { startDeadline } from "./deadline.ts";
+
+/** Talks to one model on an OpenAI-compatible endpoint. */
+export class OpenAiProvider implements ChatProvider {
+  readonly kind = "openai" as const;
+  readonly #model: ModelConfig;
+  readonly #client: OpenAI;
+  readonly #clock: Clock;
+
+  constructor(model: ModelConfig, clock: Clock) {
+    this.#model = model;
+    this.#clock = clock;
+    this.#client = new OpenAI({
+      baseURL: model.baseUrl ?? "https://api.openai.com/v1",
+      apiKey: model.apiKey !== undefined && model.apiKey !== "" ? model.apiKey : "unused",
+      maxRetries: 0,
+      timeout: model.timeoutMs,
+      ...(model.headers === undefined ? {} : { defaultHeaders: model.headers }),
+    });
+  }
+
+  async chat(request: ChatRequest): Promise<ChatResult> {
+    const deadline = startDeadline(request.signal, this.#model.timeoutMs);
+    const body = {
+      model: this.#model.model,
+      messages: request.messages.map(toWire),
+      max_tokens: this.#model.maxOutputTokens,
+      ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+      ...(request.tools === undefined || request.tools.length === 0 ? {} : { tools: request.tools.map(toolToWire) }),
+    };
+    try {
+      if (!this.#model.stream) {
+        const res = await this.#client.chat.completions.create({ ...body, stream: false }, { signal: deadline.signal });
+        const choice = res.choices?.[0];
+        if (choice === undefined) throw new ProviderFailure("bad_response", "answer had no choices");
+        return {
+          text: choice.message.content ?? "",
+          toolCalls: (choice.message.tool_calls ?? []).flatMap((c) =>
+            c.type === "function" ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments ?? "" }] : []),
+          usage: res.usage === undefined || res.usage === null
+            ? undefined
+            : { inputTokens: res.usage.prompt_tokens, outputTokens: res.usage.completion_tokens },
+          finishReason: choice.finish_reason ?? "stop",
+        };
+      }
+      const stream = await this.#client.chat.completions.create(
+        { ...body, stream: true, stream_options: { include_usage: true } },
+        { signal: deadline.signal },
+      );
+      return await collect(stream, request.onText);
+    } catch (error) {
+      throw this.#classify(error, deadline.timedOut, request.signal);
+    } finally {
+      deadline.done();
+    }
+  }
+
+  #classify(error: unknown, timedOut: boolean, parent: AbortSignal): unknown {
+    if (error instanceof ProviderFailure) return error;
+    if (timedOut) return new ProviderFailure("timeout", `no complete answer within ${this.#model.timeoutMs} ms`, { cause: error });
+    if (parent.aborted) return error; // the caller gave up: not the model's fault
+    if (error instanceof OpenAI.APIConnectionTimeoutError) return new ProviderFailure("timeout", "request timed out", { cause: error });
+    if (error instanceof OpenAI.APIUserAbortError) return new ProviderFailure("timeout", "request aborted", { cause: error });
+    if (error instanceof OpenAI.APIConnectionError) return new ProviderFailure("network", "connection failed", { cause: error });
+    if (error instanceof OpenAI.APIError && typeof error.status === "number") {
+      const headers = error.headers;
+      const retryAfterMs = headers === undefined ? undefined : retryAfterFrom((n) => headers.get(n), this.#clock.now());
+      return new ProviderFailure(kindOfStatus(error.status), `HTTP ${error.status}`, {
+        status: error.status,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        cause: error,
+      });
+    }
+    if (error instanceof OpenAI.APIError) return new ProviderFailure("server", error.message.slice(0, 200), { cause: error });
+    if (error instanceof SyntaxError) return new ProviderFailure("bad_response", "unparsable answer", { cause: error });
+    if (error instanceof TypeError) return new ProviderFailure("network", "connection failed", { cause: error });
+    return new ProviderFailure("bad_response", error instanceof Error ? error.message.slice(0, 200) : "unknown failure", { cause: error });
+  }
+}
+
+/** Accumulate a streamed answer: text deltas, tool-call fragments by index, and the usage chunk. */
+async function collect(stream: AsyncIterable<ChatCompletionChunk>, onText: ((s: string) => void) | undefined): Promise<ChatResult> {
+  let text = "";
+  let finishReason = "stop";
+  let usage: ChatResult["usage"];
+  const calls = new Map<number, { id: string; name: string; arguments: string }>();
+  for await (const chunk of stream) {
+    if (chunk.usage !== undefined && chunk.usage !== null) {
+      usage = { inputTokens: chunk.usage.prompt_tokens, outputTokens: chunk.usage.completion_tokens };
+    }
+    const choice = chunk.choices?.[0];
+    if (choice === undefined) continue;
+    const delta = choice.delta;
+    if (typeof delta?.content === "string" && delta.content !== "") {
+      text += delta.content;
+      onText?.(delta.content);
+    }
+    for (const frag of delta?.tool_calls ?? []) {
+      const slot = calls.get(frag.index) ?? { id: "", name: "", arguments: "" };
+      if (frag.id) slot.id = frag.id;
+      if (frag.function?.name) slot.name += frag.function.name;
+      if (frag.function?.arguments) slot.arguments += frag.function.arguments;
+      calls.set(frag.index, slot);
+    }
+    if (choice.finish_reason) finishReason = choice.finish_reason;
+  }
+  const toolCalls: ToolCall[] = [...calls.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([i, c]) => ({ id: c.id || `call_${i}`, name: c.name, arguments: c.arguments }));
+  return { text, toolCalls, usage, finishReason };
+}
+
+function toWire(m: ChatMessage): ChatCompletionMessageParam {
+  switch (m.role) {
+    case "system":
+      return { role: "system", content: m.content };
+    case "user":
+      return { role: "user", content: m.content };
+    case "assistant":
+      return m.toolCalls === undefined || m.toolCalls.length === 0
+        ? { role: "assistant", content: m.content }
+        : {
+          role: "assistant",
+          content: m.content === "" ? null : m.content,
+          tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } })),
+        };
+    case "tool":
+      return { role: "tool", tool_call_id: m.toolCallId, content: m.content };
+  }
+}
+
+function toolToWire(t: { name: string; description: string; parameters: Record<string, unknown> }): ChatCompletionTool {
+  return { type: "function", function: { name: t.name, description: t.description, parameters: t.parameters } };
+}

@@ -1,0 +1,75 @@
+/**
+ * The LLM layer's services, wired from the core: model registry, fallback chain, token counter, store,
+ * profiles, usage, and the conversation engine. One `LlmService` per bot; commands, the plugin and the CLI
+ * share it.
+ */
+import type Keyv from "keyv";
+import type { Clock, Core } from "../core.ts";
+import type { KvRepo, SqlClient } from "../storage/types.ts";
+import { ConversationEngine } from "./conversation.ts";
+import { FallbackChain, type FallbackOptions } from "./fallback.ts";
+import { ProfileService } from "./profile.ts";
+import { ModelRegistry, resolveModels } from "./registry.ts";
+import { LlmStore } from "./store.ts";
+import { TokenCounter } from "./tokens.ts";
+import { UsageService } from "./usage.ts";
+import type { LlmConfig } from "./types.ts";
+
+/** Everything the LLM layer holds. */
+export interface LlmService {
+  readonly config: LlmConfig;
+  readonly dataDir: string;
+  readonly clock: Clock;
+  readonly registry: ModelRegistry;
+  readonly chain: FallbackChain;
+  readonly counter: TokenCounter;
+  readonly store: LlmStore;
+  readonly profiles: ProfileService;
+  readonly usage: UsageService;
+  /** Present when built from a full `Core` (not in the CLI's read-only use). */
+  readonly engine: ConversationEngine | undefined;
+}
+
+/** Test seams for the fallback chain (jitter and waiting). */
+export type LlmServiceOptions = Pick<FallbackOptions, "random" | "sleep">;
+
+/** Parts needed for the read-only services (CLI reports, export). */
+export interface LlmServiceParts {
+  config: LlmConfig;
+  dataDir: string;
+  clock: Clock;
+  sql: SqlClient;
+  kvRepo: KvRepo;
+  kv: Keyv;
+}
+
+/** Build the services without the conversation engine. */
+export function createLlmServiceParts(parts: LlmServiceParts, options: LlmServiceOptions = {}): Omit<LlmService, "engine"> {
+  const registry = new ModelRegistry(resolveModels(parts.config), parts.clock);
+  const store = new LlmStore(parts.sql);
+  return {
+    config: parts.config,
+    dataDir: parts.dataDir,
+    clock: parts.clock,
+    registry,
+    chain: new FallbackChain({ kv: parts.kv, clock: parts.clock, settings: parts.config.fallback, ...options }),
+    counter: new TokenCounter(),
+    store,
+    profiles: new ProfileService(parts.config, parts.kvRepo),
+    usage: new UsageService(store, parts.config.quotas, parts.clock),
+  };
+}
+
+/** Build the whole LLM service from the core. */
+export function createLlmService(core: Core, options: LlmServiceOptions = {}): LlmService {
+  const parts = createLlmServiceParts({
+    config: core.config.llm,
+    dataDir: core.config.bot.dataDir,
+    clock: core.clock,
+    sql: core.store.sql,
+    kvRepo: core.store.kv,
+    kv: core.kv,
+  }, options);
+  const engine = new ConversationEngine({ core, ...parts });
+  return { ...parts, engine };
+}

@@ -1,0 +1,291 @@
+/**
+ * The LLM layer's durable data on the shared SQL store: conversation turns (history, feedback, export), usage
+ * per day/chat/user (quotas), and one row per model call (statistics). Written once against `SqlClient`, so
+ * it runs on the embedded store and on PostgreSQL alike.
+ */
+import type { Migration, SqlClient } from "../storage/types.ts";
+import type { ChatMessage } from "./types.ts";
+
+/** Tables of the LLM layer. */
+export const LLM_MIGRATIONS: readonly Migration[] = [{
+  id: "llm-001-turns-usage-calls",
+  sql: `
+CREATE TABLE IF NOT EXISTS llm_turns (
+  id BIGSERIAL PRIMARY KEY,
+  conversation TEXT NOT NULL,
+  chat_key TEXT NOT NULL,
+  user_key TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  model TEXT,
+  system_prompt TEXT,
+  messages JSONB NOT NULL,
+  tokens INTEGER NOT NULL,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  cost DOUBLE PRECISION NOT NULL DEFAULT 0,
+  feedback SMALLINT,
+  feedback_by TEXT
+);
+CREATE INDEX IF NOT EXISTS llm_turns_conversation ON llm_turns (conversation, id);
+CREATE INDEX IF NOT EXISTS llm_turns_chat ON llm_turns (chat_key, id);
+CREATE TABLE IF NOT EXISTS llm_usage (
+  day TEXT NOT NULL,
+  chat_key TEXT NOT NULL,
+  user_key TEXT NOT NULL,
+  input_tokens BIGINT NOT NULL DEFAULT 0,
+  output_tokens BIGINT NOT NULL DEFAULT 0,
+  cost DOUBLE PRECISION NOT NULL DEFAULT 0,
+  turns INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, chat_key, user_key)
+);
+CREATE TABLE IF NOT EXISTS llm_calls (
+  id BIGSERIAL PRIMARY KEY,
+  model TEXT NOT NULL,
+  at BIGINT NOT NULL,
+  ok BOOLEAN NOT NULL,
+  kind TEXT,
+  latency_ms DOUBLE PRECISION NOT NULL,
+  input_tokens INTEGER NOT NULL DEFAULT 0,
+  output_tokens INTEGER NOT NULL DEFAULT 0,
+  cost DOUBLE PRECISION NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS llm_calls_model_at ON llm_calls (model, at);
+`,
+}];
+
+/** One stored turn: the user's message and everything the model and tools said in answer. */
+export interface TurnRecord {
+  id: number;
+  conversation: string;
+  chatKey: string;
+  userKey: string;
+  at: number;
+  model: string | null;
+  systemPrompt: string | null;
+  messages: ChatMessage[];
+  /** Prompt tokens these messages take when sent again as history. */
+  tokens: number;
+  feedback: -1 | 1 | null;
+}
+
+/** A new turn to store. */
+export type NewTurn = Omit<TurnRecord, "id" | "feedback"> & { inputTokens: number; outputTokens: number; cost: number };
+
+/** Tokens and cost used. */
+export interface UsageTotals {
+  tokens: number;
+  cost: number;
+}
+
+/** One model call, for statistics. */
+export interface CallRecord {
+  model: string;
+  at: number;
+  ok: boolean;
+  kind?: string | undefined;
+  latencyMs: number;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+}
+
+/** Per-model statistics over the retention window. */
+export interface ModelStats {
+  model: string;
+  calls: number;
+  failures: Record<string, number>;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+  thumbsUp: number;
+  thumbsDown: number;
+}
+
+type Row = Record<string, unknown>;
+
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+
+/** Repository over the LLM tables. */
+export class LlmStore {
+  readonly #sql: SqlClient;
+
+  constructor(sql: SqlClient) {
+    this.#sql = sql;
+  }
+
+  /** Store a turn; returns its id. */
+  async appendTurn(t: NewTurn): Promise<number> {
+    const { rows } = await this.#sql.query<{ id: unknown }>(
+      `INSERT INTO llm_turns (conversation, chat_key, user_key, at, model, system_prompt, messages, tokens, input_tokens, output_tokens, cost)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+      [t.conversation, t.chatKey, t.userKey, t.at, t.model, t.systemPrompt, JSON.stringify(t.messages), t.tokens, t.inputTokens, t.outputTokens, t.cost],
+    );
+    return num(rows[0]?.id);
+  }
+
+  /** The newest `limit` turns of one conversation, oldest first. */
+  async recentTurns(conversation: string, limit: number): Promise<TurnRecord[]> {
+    if (limit <= 0) return [];
+    const { rows } = await this.#sql.query<Row>(
+      `SELECT * FROM llm_turns WHERE conversation = $1 ORDER BY id DESC LIMIT $2`,
+      [conversation, limit],
+    );
+    return rows.map(toTurn).reverse();
+  }
+
+  /** Every turn of a chat (all its threads), by conversation then time: for export. */
+  async chatTurns(chatKey: string): Promise<TurnRecord[]> {
+    const { rows } = await this.#sql.query<Row>(`SELECT * FROM llm_turns WHERE chat_key = $1 ORDER BY conversation, id`, [chatKey]);
+    return rows.map(toTurn);
+  }
+
+  /** Forget a chat's history (every thread). Returns the number of turns removed. */
+  async forgetChat(chatKey: string): Promise<number> {
+    const { rows } = await this.#sql.query<{ n: unknown }>(
+      `WITH gone AS (DELETE FROM llm_turns WHERE chat_key = $1 RETURNING 1) SELECT count(*) AS n FROM gone`,
+      [chatKey],
+    );
+    return num(rows[0]?.n);
+  }
+
+  /** Record 👍 (1) or 👎 (-1) on a turn of this chat. False when no such turn. */
+  async setFeedback(turnId: number, chatKey: string, value: 1 | -1, by: string): Promise<boolean> {
+    const { rows } = await this.#sql.query(
+      `UPDATE llm_turns SET feedback = $3, feedback_by = $4 WHERE id = $1 AND chat_key = $2 RETURNING id`,
+      [turnId, chatKey, value, by],
+    );
+    return rows.length > 0;
+  }
+
+  /** Add usage for a chat and user on a UTC day (`YYYY-MM-DD`). */
+  async addUsage(u: { day: string; chatKey: string; userKey: string; inputTokens: number; outputTokens: number; cost: number }): Promise<void> {
+    await this.#sql.query(
+      `INSERT INTO llm_usage (day, chat_key, user_key, input_tokens, output_tokens, cost, turns) VALUES ($1, $2, $3, $4, $5, $6, 1)
+       ON CONFLICT (day, chat_key, user_key) DO UPDATE SET
+         input_tokens = llm_usage.input_tokens + EXCLUDED.input_tokens,
+         output_tokens = llm_usage.output_tokens + EXCLUDED.output_tokens,
+         cost = llm_usage.cost + EXCLUDED.cost,
+         turns = llm_usage.turns + 1`,
+      [u.day, u.chatKey, u.userKey, u.inputTokens, u.outputTokens, u.cost],
+    );
+  }
+
+  /** Totals on a day for the chat, the user (all chats) and everyone. */
+  async usageOn(day: string, chatKey: string, userKey: string): Promise<{ chat: UsageTotals; user: UsageTotals; global: UsageTotals }> {
+    const { rows } = await this.#sql.query<Row>(
+      `SELECT
+         coalesce(sum(input_tokens + output_tokens) FILTER (WHERE chat_key = $2), 0) AS chat_tokens,
+         coalesce(sum(cost) FILTER (WHERE chat_key = $2), 0) AS chat_cost,
+         coalesce(sum(input_tokens + output_tokens) FILTER (WHERE user_key = $3), 0) AS user_tokens,
+         coalesce(sum(cost) FILTER (WHERE user_key = $3), 0) AS user_cost,
+         coalesce(sum(input_tokens + output_tokens), 0) AS all_tokens,
+         coalesce(sum(cost), 0) AS all_cost
+       FROM llm_usage WHERE day = $1`,
+      [day, chatKey, userKey],
+    );
+    const r = rows[0] ?? {};
+    return {
+      chat: { tokens: num(r.chat_tokens), cost: num(r.chat_cost) },
+      user: { tokens: num(r.user_tokens), cost: num(r.user_cost) },
+      global: { tokens: num(r.all_tokens), cost: num(r.all_cost) },
+    };
+  }
+
+  /** A chat's usage per day since `fromDay`, newest first, and its top users over that span. */
+  async chatUsage(chatKey: string, fromDay: string): Promise<{
+    days: Array<{ day: string; tokens: number; cost: number; turns: number }>;
+    users: Array<{ userKey: string; tokens: number; cost: number }>;
+  }> {
+    const days = await this.#sql.query<Row>(
+      `SELECT day, sum(input_tokens + output_tokens) AS tokens, sum(cost) AS cost, sum(turns) AS turns
+       FROM llm_usage WHERE chat_key = $1 AND day >= $2 GROUP BY day ORDER BY day DESC`,
+      [chatKey, fromDay],
+    );
+    const users = await this.#sql.query<Row>(
+      `SELECT user_key, sum(input_tokens + output_tokens) AS tokens, sum(cost) AS cost
+       FROM llm_usage WHERE chat_key = $1 AND day >= $2 GROUP BY user_key ORDER BY tokens DESC LIMIT 5`,
+      [chatKey, fromDay],
+    );
+    return {
+      days: days.rows.map((r) => ({ day: String(r.day), tokens: num(r.tokens), cost: num(r.cost), turns: num(r.turns) })),
+      users: users.rows.map((r) => ({ userKey: String(r.user_key), tokens: num(r.tokens), cost: num(r.cost) })),
+    };
+  }
+
+  /** Record one model call. */
+  async recordCall(c: CallRecord): Promise<void> {
+    await this.#sql.query(
+      `INSERT INTO llm_calls (model, at, ok, kind, latency_ms, input_tokens, output_tokens, cost) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+      [c.model, c.at, c.ok, c.kind ?? null, c.latencyMs, c.inputTokens, c.outputTokens, c.cost],
+    );
+  }
+
+  /** Statistics per model for calls since `sinceMs` (feedback over all stored turns). */
+  async modelStats(sinceMs: number): Promise<ModelStats[]> {
+    const calls = await this.#sql.query<Row>(
+      `SELECT model, count(*) AS calls,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE ok) AS p50,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE ok) AS p95,
+         sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cost) AS cost
+       FROM llm_calls WHERE at >= $1 GROUP BY model ORDER BY model`,
+      [sinceMs],
+    );
+    const failures = await this.#sql.query<Row>(
+      `SELECT model, kind, count(*) AS n FROM llm_calls WHERE at >= $1 AND NOT ok GROUP BY model, kind`,
+      [sinceMs],
+    );
+    const feedback = await this.#sql.query<Row>(
+      `SELECT model, count(*) FILTER (WHERE feedback = 1) AS up, count(*) FILTER (WHERE feedback = -1) AS down
+       FROM llm_turns WHERE feedback IS NOT NULL AND model IS NOT NULL GROUP BY model`,
+    );
+    const byModel = new Map<string, ModelStats>();
+    const entry = (model: string): ModelStats => {
+      let s = byModel.get(model);
+      if (s === undefined) {
+        s = { model, calls: 0, failures: {}, p50Ms: null, p95Ms: null, inputTokens: 0, outputTokens: 0, cost: 0, thumbsUp: 0, thumbsDown: 0 };
+        byModel.set(model, s);
+      }
+      return s;
+    };
+    for (const r of calls.rows) {
+      const s = entry(String(r.model));
+      s.calls = num(r.calls);
+      s.p50Ms = r.p50 === null ? null : num(r.p50);
+      s.p95Ms = r.p95 === null ? null : num(r.p95);
+      s.inputTokens = num(r.input_tokens);
+      s.outputTokens = num(r.output_tokens);
+      s.cost = num(r.cost);
+    }
+    for (const r of failures.rows) entry(String(r.model)).failures[String(r.kind ?? "unknown")] = num(r.n);
+    for (const r of feedback.rows) {
+      const s = entry(String(r.model));
+      s.thumbsUp = num(r.up);
+      s.thumbsDown = num(r.down);
+    }
+    return [...byModel.values()].sort((a, b) => a.model.localeCompare(b.model));
+  }
+
+  /** Drop call records older than `beforeMs`. */
+  async pruneCalls(beforeMs: number): Promise<void> {
+    await this.#sql.query(`DELETE FROM llm_calls WHERE at < $1`, [beforeMs]);
+  }
+}
+
+function toTurn(r: Row): TurnRecord {
+  const messages = typeof r.messages === "string" ? JSON.parse(r.messages) as ChatMessage[] : r.messages as ChatMessage[];
+  const feedback = r.feedback === null || r.feedback === undefined ? null : (num(r.feedback) > 0 ? 1 : -1);
+  return {
+    id: num(r.id),
+    conversation: String(r.conversation),
+    chatKey: String(r.chat_key),
+    userKey: String(r.user_key),
+    at: num(r.at),
+    model: r.model === null ? null : String(r.model),
+    systemPrompt: r.system_prompt === null ? null : String(r.system_prompt),
+    messages,
+    tokens: num(r.tokens),
+    feedback,
+  };
+}

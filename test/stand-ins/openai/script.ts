@@ -1,0 +1,72 @@
+/**
+ * Scripts for the stand-in LLM servers: what the next request for a model gets. Steps are queued per model
+ * (or for any model) and consumed in order; when a queue is empty the fallback step answers (`"ok"` by default).
+ */
+
+/** One scripted answer. */
+export type Step =
+  | { kind: "text"; text: string; chunks?: string[]; usage?: { input: number; output: number }; delayMs?: number }
+  | { kind: "tools"; calls: Array<{ name: string; arguments: string | Record<string, unknown> }>; text?: string; delayMs?: number }
+  | { kind: "error"; status: number; message?: string; headers?: Record<string, string> }
+  /** Send the headers and the first chunk, then hang until the client gives up. */
+  | { kind: "hang"; text?: string }
+  /** Answer from the request (e.g. echo the last tool result). */
+  | { kind: "fn"; fn: (req: RecordedRequest) => Step };
+
+/** What the stand-in received. */
+export interface RecordedRequest {
+  model: string;
+  stream: boolean;
+  body: Record<string, unknown>;
+  messages: Array<Record<string, unknown>>;
+  /** Names of the tools offered. */
+  tools: string[];
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** Per-model queues of steps plus a record of requests. */
+export class Script {
+  readonly requests: RecordedRequest[] = [];
+  readonly #queues = new Map<string, Step[]>();
+  fallback: Step = { kind: "text", text: "ok" };
+
+  /** Queue steps for a model (`*` for any model). */
+  push(model: string, ...steps: Step[]): this {
+    const q = this.#queues.get(model) ?? [];
+    q.push(...steps);
+    this.#queues.set(model, q);
+    return this;
+  }
+
+  /** Requests for one model. */
+  for(model: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.model === model);
+  }
+
+  /** Take the step for a request and record it. */
+  next(req: RecordedRequest): Step {
+    this.requests.push(req);
+    const step = this.#queues.get(req.model)?.shift() ?? this.#queues.get("*")?.shift() ?? this.fallback;
+    return step.kind === "fn" ? step.fn(req) : step;
+  }
+
+  /** Forget queued steps and recorded requests. */
+  clear(): void {
+    this.requests.length = 0;
+    this.#queues.clear();
+    this.fallback = { kind: "text", text: "ok" };
+  }
+}
+
+/** Split text into n roughly equal chunks (at least one). */
+export function chunk(text: string, n: number): string[] {
+  const size = Math.max(1, Math.ceil(text.length / n));
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out.length === 0 ? [""] : out;
+}
+
+/** Sleep that a closing server can cut short. */
+export function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,120 @@
+/**
+ * A stand-in OpenAI-compatible server on 127.0.0.1:0: `POST /v1/chat/completions` answering JSON or SSE
+ * (`data: {chunk}` … `data: [DONE]`), with streamed `delta.tool_calls` fragments by index and a usage chunk when
+ * `stream_options.include_usage` is set. Scripted per test (see `Script`).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { chunk, delay, Script, type RecordedRequest, type Step } from "./script.ts";
+
+/** A running stand-in. */
+export interface OpenAiStandIn {
+  readonly script: Script;
+  /** `http://127.0.0.1:PORT/v1` */
+  readonly baseUrl: string;
+  close(): Promise<void>;
+}
+
+/** Start the stand-in. */
+export async function startOpenAiStandIn(): Promise<OpenAiStandIn> {
+  const script = new Script();
+  const open = new Set<ServerResponse>();
+  const server: Server = createServer((req, res) => {
+    open.add(res);
+    res.on("close", () => open.delete(res));
+    handle(script, req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: String(error) } }));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    script,
+    baseUrl: `http://127.0.0.1:${port}/v1`,
+    close: () => new Promise<void>((resolve) => {
+      for (const res of open) res.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const parts: Buffer[] = [];
+  for await (const part of req) parts.push(part as Buffer);
+  return JSON.parse(Buffer.concat(parts).toString("utf8") || "{}") as Record<string, unknown>;
+}
+
+async function handle(script: Script, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== "POST" || req.url !== "/v1/chat/completions") {
+    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "not found" } }));
+    return;
+  }
+  const body = await readJson(req);
+  const recorded: RecordedRequest = {
+    model: String(body.model),
+    stream: body.stream === true,
+    body,
+    messages: (body.messages ?? []) as Array<Record<string, unknown>>,
+    tools: ((body.tools ?? []) as Array<{ function: { name: string } }>).map((t) => t.function.name),
+    headers: req.headers,
+  };
+  const step = script.next(recorded);
+  await answer(step, recorded, body, res);
+}
+
+async function answer(step: Step, rec: RecordedRequest, body: Record<string, unknown>, res: ServerResponse): Promise<void> {
+  const id = `chatcmpl-${Math.random().toString(36).slice(2)}`;
+  const base = { id, created: Math.floor(Date.now() / 1000), model: rec.model };
+  if (step.kind === "error") {
+    res.writeHead(step.status, { "content-type": "application/json", ...step.headers });
+    res.end(JSON.stringify({ error: { message: step.message ?? `scripted ${step.status}`, type: "scripted", code: null } }));
+    return;
+  }
+  if (step.kind === "fn") throw new Error("nested fn steps are not supported");
+  if ("delayMs" in step && step.delayMs !== undefined) await delay(step.delayMs);
+  const text = step.kind === "text" ? step.text : step.kind === "tools" ? (step.text ?? "") : (step.text ?? "");
+  const toolCalls = step.kind === "tools"
+    ? step.calls.map((c, i) => ({
+      id: `call_${i}_${Math.random().toString(36).slice(2, 8)}`,
+      type: "function" as const,
+      function: { name: c.name, arguments: typeof c.arguments === "string" ? c.arguments : JSON.stringify(c.arguments) },
+    }))
+    : [];
+  const usage = step.kind === "text" && step.usage !== undefined
+    ? { prompt_tokens: step.usage.input, completion_tokens: step.usage.output, total_tokens: step.usage.input + step.usage.output }
+    : { prompt_tokens: 10, completion_tokens: Math.max(1, Math.ceil(text.length / 4)), total_tokens: 10 + Math.max(1, Math.ceil(text.length / 4)) };
+  const finish = toolCalls.length > 0 ? "tool_calls" : "stop";
+  if (!rec.stream) {
+    if (step.kind === "hang") return; // never answers; the client times out
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({
+      ...base,
+      object: "chat.completion",
+      choices: [{ index: 0, message: { role: "assistant", content: toolCalls.length > 0 && text === "" ? null : text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) }, finish_reason: finish, logprobs: null }],
+      usage,
+    }));
+    return;
+  }
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
+  const send = (chunkBody: Record<string, unknown>) => res.write(`data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", ...chunkBody })}\n\n`);
+  send({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
+  if (step.kind === "hang") {
+    if (step.text !== undefined) send({ choices: [{ index: 0, delta: { content: step.text }, finish_reason: null }] });
+    return; // leave the stream open
+  }
+  const pieces = step.kind === "text" && step.chunks !== undefined ? step.chunks : text === "" ? [] : chunk(text, 3);
+  for (const piece of pieces) send({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] });
+  toolCalls.forEach((c, index) => {
+    // Name and id first, then the arguments in two fragments, as real servers do.
+    send({ choices: [{ index: 0, delta: { tool_calls: [{ index, id: c.id, type: "function", function: { name: c.function.name, arguments: "" } }] }, finish_reason: null }] });
+    const half = Math.ceil(c.function.arguments.length / 2);
+    for (const frag of [c.function.arguments.slice(0, half), c.function.arguments.slice(half)]) {
+      send({ choices: [{ index: 0, delta: { tool_calls: [{ index, function: { arguments: frag } }] }, finish_reason: null }] });
+    }
+  });
+  send({ choices: [{ index: 0, delta: {}, finish_reason: finish }] });
+  const options = body.stream_options as { include_usage?: boolean } | undefined;
+  if (options?.include_usage === true) send({ choices: [], usage });
+  res.end("data: [DONE]\n\n");
+}
