@@ -1,0 +1,351 @@
+/**
+ * The Discord adapter: gateway mode (discord.js) or HTTP interactions mode (Ed25519-verified on the shared
+ * listener), one normalisation for both, replies through the interaction responder or the outbox, command
+ * registration from the router's registry (re-published, debounced, whenever it changes), platform roles,
+ * and health from real traffic.
+ */
+import type { KeyObject } from "node:crypto";
+import {
+  ERROR_CATALOG, SwitchboardError,
+  type AdapterCapabilities, type AdapterHealth, type ChannelAdapter, type CommandInfo, type ConversationTarget, type Core,
+  type HttpMount, type Inbound, type InboundSink, type PlatformRole, type Reply, type SentMessage,
+} from "../../bot/index.ts";
+import type { OutboundLimits } from "../shared/outbound-limiter.ts";
+import { DeafWatchdog, HealthTracker, ReconnectSupervisor } from "../shared/health.ts";
+import { DiscordApi } from "./api.ts";
+import { toDiscordCommands } from "./commands.ts";
+import { DiscordGateway, isFatalGatewayError, type GatewayDispatch } from "./gateway.ts";
+import { interactionsRoute } from "./http-interactions.ts";
+import { MalformedPayloadError, parseInteraction, parseMessage, type CommandInteraction } from "./normalise.ts";
+import { Outbox } from "./outbox.ts";
+import { DISCORD_MAX_TEXT } from "./render.ts";
+import { InteractionResponder, type AnyInteractionAnswer } from "./responder.ts";
+import { RoleResolver } from "./roles.ts";
+
+/** Everything the adapter needs, resolved from config by `createDiscordAdapter`. */
+export interface DiscordAdapterOptions {
+  token: string;
+  applicationId: string;
+  apiRoot: string;
+  mode: "gateway" | "interactions";
+  /** Interactions mode: the verified public key. */
+  publicKey?: KeyObject;
+  interactionsPath: string;
+  guildIds: string[];
+  /** Defer an interaction when no reply is ready after this long, in ms. Default 1500. */
+  deferAfterMs?: number;
+  /** Re-publish commands this long after the last registry change, in ms. Default 2000. */
+  commandsDebounceMs?: number;
+  /** Least time between two edits of one message, in ms. Default 1000. */
+  editIntervalMs?: number;
+  /** Outbound limits (default: Discord's published ones). */
+  outboundLimits?: OutboundLimits;
+  /** The watchdog's period and its "deaf" threshold, in ms. Default 30 s / 120 s. */
+  watchdogIntervalMs?: number;
+  deafAfterMs?: number;
+}
+
+const CAPABILITIES: AdapterCapabilities = { edit: true, buttons: true, ephemeral: true, typing: true, maxTextLength: DISCORD_MAX_TEXT };
+const MAX_SEEN = 5_000;
+
+/** The Discord `ChannelAdapter`. */
+export class DiscordAdapter implements ChannelAdapter {
+  readonly platform = "discord";
+  readonly capabilities = CAPABILITIES;
+  readonly #core: Core;
+  readonly #o: DiscordAdapterOptions;
+  readonly #health: HealthTracker;
+  readonly #api: DiscordApi;
+  readonly #outbox: Outbox;
+  readonly #roles: RoleResolver;
+  readonly #gateway: DiscordGateway | undefined;
+  readonly #supervisor: ReconnectSupervisor | undefined;
+  readonly #watchdog: DeafWatchdog | undefined;
+  readonly #seen = new Set<string>();
+  readonly #responders = new Set<InteractionResponder>();
+  #sink: InboundSink | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #republishTimer: NodeJS.Timeout | undefined;
+  #isStopped = false;
+
+  constructor(core: Core, options: DiscordAdapterOptions) {
+    this.#core = core;
+    this.#o = options;
+    this.#health = new HealthTracker("discord", core.clock);
+    this.#health.setMode(options.mode);
+    this.#api = new DiscordApi({
+      token: options.token,
+      applicationId: options.applicationId,
+      apiRoot: options.apiRoot,
+      health: this.#health,
+      ...(options.outboundLimits === undefined ? {} : { limits: options.outboundLimits }),
+      ...(core.config.storage.redisUrl === undefined ? {} : { redisUrl: core.config.storage.redisUrl }),
+      onRetry: (info) => core.log.info({ adapter: "discord", ...info }, "rate limited by Discord; retrying after retry_after"),
+      onError: (error) => core.log.warn({ adapter: "discord", err: error }, "outbound limiter error"),
+    });
+    this.#outbox = new Outbox({ api: this.#api, kv: core.kv, now: () => core.clock.now(), ...(options.editIntervalMs === undefined ? {} : { editIntervalMs: options.editIntervalMs }) });
+    this.#roles = new RoleResolver({
+      lookups: { guild: (id) => this.#api.guild(id), member: (g, u) => this.#api.member(g, u), channel: (id) => this.#api.channel(id) },
+      clock: core.clock,
+      onError: (error, what) => core.log.warn({ adapter: "discord", err: error, what }, "platform role lookup failed"),
+    });
+    if (options.mode === "gateway") {
+      const gateway = new DiscordGateway({
+        token: options.token, apiRoot: options.apiRoot, health: this.#health, log: core.log,
+        onDispatch: (packet) => this.#onDispatch(packet),
+      });
+      this.#gateway = gateway;
+      const supervisor = new ReconnectSupervisor({
+        name: "discord gateway",
+        health: this.#health,
+        runSession: (signal, markUp) => gateway.runSession(signal, markUp),
+        isFatal: isFatalGatewayError,
+        log: core.log,
+      });
+      this.#supervisor = supervisor;
+      const deafAfterMs = options.deafAfterMs ?? 120_000;
+      this.#watchdog = new DeafWatchdog({
+        intervalMs: options.watchdogIntervalMs ?? 30_000,
+        check: () => gateway.deafReason(deafAfterMs),
+        onDeaf: (reason) => supervisor.restart(reason),
+        onError: (error) => core.log.warn({ adapter: "discord", err: error }, "gateway watchdog failed"),
+      });
+    }
+  }
+
+  /** The watchdog, for tests that run a check now. */
+  get watchdog(): DeafWatchdog | undefined {
+    return this.#watchdog;
+  }
+
+  async start(sink: InboundSink): Promise<void> {
+    this.#sink = sink;
+    this.#unsubscribe = this.#core.commands.onChange(() => this.#scheduleRepublish());
+    if (this.#supervisor === undefined) {
+      this.#health.setState("up");
+      return;
+    }
+    await this.#supervisor.start();
+    const fromReady = this.#gateway?.applicationId;
+    if (fromReady !== undefined) this.#api.applicationId = fromReady;
+    this.#watchdog?.start();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#isStopped) return;
+    this.#isStopped = true;
+    this.#unsubscribe?.();
+    if (this.#republishTimer !== undefined) clearTimeout(this.#republishTimer);
+    this.#watchdog?.stop();
+    await this.#supervisor?.stop();
+    for (const responder of this.#responders) responder.dispose();
+    this.#outbox.stop();
+    await this.#api.stop();
+    this.#health.setState("down");
+  }
+
+  mount(http: HttpMount): void {
+    if (this.#o.mode !== "interactions" || this.#o.publicKey === undefined) return;
+    http.route("POST", this.#o.interactionsPath, interactionsRoute({
+      publicKey: this.#o.publicKey,
+      answerTimeoutMs: (this.#o.deferAfterMs ?? 1_500) + 1_000,
+      handle: (payload, acknowledge) => this.#onInteraction(payload, acknowledge),
+      onError: (error, what) => this.#core.log.warn({ adapter: "discord", err: error, what }, "interaction failed"),
+    }));
+  }
+
+  async send(target: ConversationTarget, reply: Reply): Promise<SentMessage> {
+    return this.#outbox.sendToChannel(target.threadId ?? target.chatId, reply);
+  }
+
+  async edit(message: SentMessage, reply: Reply): Promise<void> {
+    await this.#outbox.edit(message, reply);
+  }
+
+  async registerCommands(commands: CommandInfo[]): Promise<void> {
+    const body = toDiscordCommands(commands);
+    if (this.#o.guildIds.length === 0) await this.#api.putCommands(body);
+    else for (const guildId of this.#o.guildIds) await this.#api.putCommands(body, guildId);
+    this.#core.log.info({ adapter: "discord", commands: body.length, scope: this.#o.guildIds.length === 0 ? "global" : this.#o.guildIds }, "application commands registered");
+  }
+
+  health(): AdapterHealth {
+    return this.#health.snapshot();
+  }
+
+  async platformRoleOf(chatId: string, userId: string): Promise<PlatformRole | undefined> {
+    return this.#roles.inChannel(chatId, userId);
+  }
+
+  #scheduleRepublish(): void {
+    if (this.#isStopped) return;
+    if (this.#republishTimer !== undefined) clearTimeout(this.#republishTimer);
+    this.#republishTimer = setTimeout(() => {
+      this.#republishTimer = undefined;
+      void this.#core.track(this.registerCommands(this.#core.commands.infos()).catch((error: unknown) =>
+        this.#core.log.warn({ adapter: "discord", err: error }, "could not re-publish application commands")));
+    }, this.#o.commandsDebounceMs ?? 2_000);
+    this.#republishTimer.unref();
+  }
+
+  /** True the first time this process sees a delivery (the router dedupes across processes too). */
+  #firstSeen(deliveryId: string): boolean {
+    if (this.#seen.has(deliveryId)) return false;
+    this.#seen.add(deliveryId);
+    if (this.#seen.size > MAX_SEEN) this.#seen.delete(this.#seen.values().next().value!);
+    return true;
+  }
+
+  #onDispatch(packet: GatewayDispatch): void {
+    const log = this.#core.log;
+    try {
+      switch (packet.t) {
+        case "INTERACTION_CREATE": {
+          const token = (packet.d as { token?: unknown } | undefined)?.token;
+          const id = (packet.d as { id?: unknown } | undefined)?.id;
+          const acknowledge = (answer: AnyInteractionAnswer) => this.#api.interactionCallback(
+            String((packet.d as { channel_id?: unknown }).channel_id ?? "interactions"), String(id), String(token), answer);
+          void this.#core.track(this.#onInteraction(packet.d, acknowledge).catch((error: unknown) =>
+            log.warn({ adapter: "discord", err: error }, "interaction skipped")));
+          return;
+        }
+        case "MESSAGE_CREATE":
+          void this.#core.track(this.#onMessage(packet.d).catch((error: unknown) =>
+            log.warn({ adapter: "discord", err: error }, "message skipped")));
+          return;
+        case "GUILD_CREATE":
+        case "GUILD_UPDATE":
+          this.#roles.rememberGuild(packet.d);
+          return;
+        case "GUILD_ROLE_CREATE":
+        case "GUILD_ROLE_UPDATE":
+        case "GUILD_ROLE_DELETE": {
+          const guildId = (packet.d as { guild_id?: unknown } | undefined)?.guild_id;
+          if (typeof guildId === "string") this.#roles.forgetGuild(guildId);
+          return;
+        }
+        default:
+          return;
+      }
+    } catch (error) {
+      log.warn({ adapter: "discord", err: error, event: packet.t }, "gateway event skipped");
+    }
+  }
+
+  async #onInteraction(payload: unknown, acknowledge: (answer: AnyInteractionAnswer) => Promise<void>): Promise<void> {
+    const log = this.#core.log;
+    const parsed = this.#parseInteraction(payload);
+    if (parsed === undefined) return;
+    if (parsed.kind === "ping") {
+      await acknowledge({ type: 1 });
+      return;
+    }
+    this.#health.markInbound();
+    if (parsed.kind === "unsupported") {
+      log.debug({ adapter: "discord", type: parsed.type }, "unsupported interaction type skipped");
+      await acknowledge(parsed.type === 4 ? { type: 8, data: { choices: [] } } : { type: 4, data: { content: "That is not something I can handle.", flags: 64 } });
+      return;
+    }
+    if (!this.#firstSeen(`discord:${parsed.id}`)) {
+      log.debug({ adapter: "discord", interaction: parsed.id }, "redelivered interaction dropped");
+      return;
+    }
+    const interaction: CommandInteraction = parsed;
+    await this.#outbox.rememberToken(interaction.id, interaction.token);
+    const responder = new InteractionResponder({
+      interactionId: interaction.id,
+      token: interaction.token,
+      channelId: interaction.chat.id,
+      api: this.#api,
+      outbox: this.#outbox,
+      acknowledge,
+      deferAfterMs: this.#o.deferAfterMs ?? 1_500,
+      abandonAfterMs: this.#core.config.limits.handlerTimeoutMs + 10_000,
+      onError: (error, what) => log.warn({ adapter: "discord", err: error, what, interaction: interaction.id }, "interaction answer failed"),
+    });
+    this.#responders.add(responder);
+    setTimeout(() => {
+      responder.dispose();
+      this.#responders.delete(responder);
+    }, 15 * 60_000).unref();
+    if (interaction.text.length > this.#core.config.limits.maxInboundChars) {
+      await responder.notice(ERROR_CATALOG.E_MESSAGE_TOO_LONG);
+      return;
+    }
+    const inbound = await this.#interactionInbound(interaction, responder);
+    await this.#deliver(inbound);
+  }
+
+  #parseInteraction(payload: unknown): ReturnType<typeof parseInteraction> | undefined {
+    try {
+      return parseInteraction(payload, (name) => this.#core.commands.get(name)?.args);
+    } catch (error) {
+      if (!(error instanceof MalformedPayloadError)) throw error;
+      this.#core.log.warn({ adapter: "discord", err: error.message }, "malformed interaction skipped");
+      return undefined;
+    }
+  }
+
+  async #interactionInbound(parsed: CommandInteraction, responder: InteractionResponder): Promise<Inbound> {
+    const platformRole = parsed.guildId === undefined ? undefined : await this.#roles.fromInteraction(parsed.guildId, parsed.user.id, parsed.permissions);
+    return {
+      deliveryId: `discord:${parsed.id}`,
+      platform: "discord",
+      chat: parsed.chat,
+      user: { id: parsed.user.id, displayName: parsed.user.displayName, ...(platformRole === undefined ? {} : { platformRole }), isBot: parsed.user.isBot },
+      text: parsed.text,
+      ...(parsed.command === undefined ? {} : { command: parsed.command }),
+      origin: parsed.origin,
+      receivedAt: this.#core.clock.now(),
+      respond: (reply) => responder.respond(reply),
+      typing: async () => undefined, // the deferred answer already shows "thinking…"
+    };
+  }
+
+  async #onMessage(payload: unknown): Promise<void> {
+    const botUserId = this.#gateway?.botUserId;
+    if (botUserId === undefined) return;
+    let message;
+    try {
+      message = parseMessage(payload, botUserId);
+    } catch (error) {
+      if (error instanceof MalformedPayloadError) {
+        this.#core.log.warn({ adapter: "discord", err: error.message }, "malformed message skipped");
+        return;
+      }
+      throw error;
+    }
+    this.#health.markInbound();
+    if (message === undefined || !this.#firstSeen(`discord:${message.id}`)) return;
+    const channelId = message.chat.id;
+    const respond = (reply: Reply) => this.#outbox.sendToChannel(channelId, reply, message.id);
+    if (message.text.length > this.#core.config.limits.maxInboundChars) {
+      await respond({ text: ERROR_CATALOG.E_MESSAGE_TOO_LONG, format: "plain" });
+      return;
+    }
+    const platformRole = message.guildId === undefined ? undefined : await this.#roles.fromMemberRoles(message.guildId, message.user.id, message.roleIds);
+    await this.#deliver({
+      deliveryId: `discord:${message.id}`,
+      platform: "discord",
+      chat: message.chat,
+      user: { id: message.user.id, displayName: message.user.displayName, ...(platformRole === undefined ? {} : { platformRole }), isBot: message.user.isBot },
+      text: message.text,
+      ...(message.command === undefined ? {} : { command: message.command }),
+      ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),
+      mentionsBot: message.mentionsBot,
+      messageId: message.id,
+      origin: "user",
+      receivedAt: this.#core.clock.now(),
+      respond,
+      typing: () => this.#api.typing(channelId),
+    });
+  }
+
+  async #deliver(inbound: Inbound): Promise<void> {
+    const sink = this.#sink;
+    if (sink === undefined || this.#isStopped) {
+      throw new SwitchboardError("E_ADAPTER", "the Discord adapter is not running");
+    }
+    await sink(inbound);
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * A stateful stand-in for Discord on 127.0.0.1:0: the REST API (v10) the adapter and discord.js call, and the
+ * gateway (see gateway.ts) on the same port. It records every request, keeps channels' messages, registered
+ * commands and interaction responses, and has knobs: dispatch interactions and messages, drop or deafen the
+ * gateway, and answer the next matching request with a 429.
+ *
+ * ```ts
+ * const discord = await startDiscordStandIn();
+ * const adapter = ...({ token: discord.token, applicationId: discord.applicationId, apiRoot: discord.apiRoot });
+ * discord.dispatchInteraction({ name: "help", user: discord.users.alice, guildId: discord.guild.id, channelId: discord.channelId });
+ * await discord.waitForRequest((r) => r.path.endsWith("/callback"));
+ * ```
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { EventEmitter } from "node:events";
+import { StandInGateway } from "./gateway.ts";
+import {
+  guildCreatePayload, interactionPayload, messagePayload, PERMISSION, snowflake, wireMember, wireUser,
+  type InteractionSpec, type MessageSpec, type WireGuild, type WireMember, type WireUser,
+} from "./payloads.ts";
+import { handleRest } from "./rest.ts";
+
+/** One request the stand-in received. */
+export interface RecordedRequest {
+  method: string;
+  /** Decoded path, e.g. `/api/v10/webhooks/1/tok/messages/@original`. */
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingMessage["headers"];
+  /** Parsed JSON body, or undefined. */
+  body: unknown;
+  status: number;
+  at: number;
+}
+
+/** A message the stand-in holds. */
+export interface StoredMessage {
+  id: string;
+  channel_id: string;
+  content: string;
+  flags: number;
+  author: WireUser;
+  webhook_id?: string;
+  interactionId?: string;
+  edits: number;
+  [key: string]: unknown;
+}
+
+/** What the stand-in knows of an interaction it handed out. */
+export interface StoredInteraction {
+  id: string;
+  token: string;
+  channelId: string;
+  /** Callback types received, in order (4 reply, 5 deferred). */
+  callbacks: Array<{ type: number; data: unknown }>;
+  originalId?: string;
+  followupIds: string[];
+}
+
+/** A queued 429. */
+export interface RateLimitRule {
+  method?: string;
+  path: RegExp;
+  retryAfterSec: number;
+  global?: boolean;
+  remaining: number;
+}
+
+/** Options for the stand-in. */
+export interface DiscordStandInOptions {
+  heartbeatIntervalMs?: number;
+}
+
+/** The running stand-in. */
+export class DiscordStandIn extends EventEmitter {
+  readonly token = "stand-in-bot-token";
+  readonly applicationId = snowflake();
+  readonly bot: WireUser = wireUser(this.applicationId, "switchboard", true);
+  readonly users = { owner: wireUser(snowflake(), "olive"), admin: wireUser(snowflake(), "ada"), alice: wireUser(snowflake(), "alice") };
+  readonly adminRoleId = snowflake();
+  readonly guild: WireGuild;
+  readonly channelId = snowflake();
+  readonly dmChannelId = snowflake();
+  readonly members = new Map<string, WireMember>();
+  readonly requests: RecordedRequest[] = [];
+  readonly messages = new Map<string, StoredMessage[]>();
+  readonly interactions = new Map<string, StoredInteraction>();
+  /** Registered commands: `global` or a guild id → the last PUT body (with ids). */
+  readonly commands = new Map<string, Array<Record<string, unknown>>>();
+  readonly rateLimits: RateLimitRule[] = [];
+  readonly gateway: StandInGateway;
+  readonly #server: Server;
+  #port = 0;
+
+  constructor(options: DiscordStandInOptions = {}) {
+    super();
+    const guildId = snowflake();
+    this.guild = {
+      id: guildId,
+      name: "Stand-in Guild",
+      owner_id: this.users.owner.id,
+      roles: [
+        { id: guildId, name: "@everyone", permissions: (PERMISSION.viewChannel | PERMISSION.sendMessages).toString(), position: 0 },
+        { id: this.adminRoleId, name: "mods", permissions: PERMISSION.manageGuild.toString(), position: 1 },
+      ],
+    };
+    this.members.set(this.users.owner.id, wireMember(this.users.owner));
+    this.members.set(this.users.admin.id, wireMember(this.users.admin, [this.adminRoleId]));
+    this.members.set(this.users.alice.id, wireMember(this.users.alice));
+    this.gateway = new StandInGateway({
+      token: this.token,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1_000,
+      readyData: () => ({
+        v: 10,
+        user: { ...this.bot, verified: true, mfa_enabled: false, flags: 0 },
+        guilds: [{ id: this.guild.id, unavailable: true }],
+        application: { id: this.applicationId, flags: 0 },
+        private_channels: [],
+        relationships: [],
+        user_settings: {},
+        presences: [],
+        guild_join_requests: [],
+        geo_ordered_rtc_regions: [],
+      }),
+      guildCreates: () => [guildCreatePayload(this.guild, [this.channelId], [...this.members.values()])],
+      resumeUrl: () => `ws://127.0.0.1:${this.#port}/gateway-resume`,
+    });
+    this.#server = createServer((req, res) => {
+      this.#onRequest(req, res).catch((error: unknown) => {
+        if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+        res.end(JSON.stringify({ message: String(error), code: 0 }));
+      });
+    });
+    this.#server.on("upgrade", (req, socket, head) => {
+      const path = new URL(req.url ?? "/", "http://stand-in").pathname;
+      if (path === "/gateway" || path === "/gateway-resume") this.gateway.upgrade(req, socket, head);
+      else socket.destroy();
+    });
+  }
+
+  /** `http://127.0.0.1:PORT`. */
+  get url(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  /** The REST root to configure (`apiRoot`; the client appends /v10). */
+  get apiRoot(): string {
+    return `${this.url}/api`;
+  }
+
+  /** Start listening on 127.0.0.1 with a free port. */
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.#server.listen(0, "127.0.0.1", () => resolve()));
+    this.#port = (this.#server.address() as AddressInfo).port;
+    return this;
+  }
+
+  /** Stop everything. */
+  async close(): Promise<void> {
+    await this.gateway.close();
+    this.#server.closeAllConnections();
+    await new Promise<void>((resolve) => this.#server.close(() => resolve()));
+  }
+
+  /** Build an interaction the stand-in will accept callbacks for (without dispatching it). */
+  makeInteraction(spec: Omit<InteractionSpec, "applicationId">): Record<string, unknown> {
+    const payload = interactionPayload({ ...spec, applicationId: this.applicationId });
+    this.interactions.set(payload.id as string, {
+      id: payload.id as string, token: payload.token as string, channelId: spec.channelId, callbacks: [], followupIds: [],
+    });
+    return payload;
+  }
+
+  /** Send an INTERACTION_CREATE on the gateway. Returns the payload (dispatch it again to redeliver). */
+  dispatchInteraction(spec: Omit<InteractionSpec, "applicationId">): Record<string, unknown> {
+    const payload = this.makeInteraction(spec);
+    this.gateway.dispatch("INTERACTION_CREATE", payload);
+    return payload;
+  }
+
+  /** Send a MESSAGE_CREATE on the gateway. */
+  dispatchMessage(spec: MessageSpec): Record<string, unknown> {
+    const payload = messagePayload(spec);
+    this.gateway.dispatch("MESSAGE_CREATE", payload);
+    return payload;
+  }
+
+  /** Answer the next `times` requests matching with a 429 and this retry-after. */
+  rateLimitNext(rule: { method?: string; path: RegExp; retryAfterSec: number; global?: boolean; times?: number }): void {
+    this.rateLimits.push({ ...rule, remaining: rule.times ?? 1 });
+  }
+
+  /** The messages now in a channel (interaction replies included), oldest first. */
+  channelMessages(channelId: string): StoredMessage[] {
+    return this.messages.get(channelId) ?? [];
+  }
+
+  /** Resolve with the first recorded request matching (already seen, or arriving within the timeout). */
+  async waitForRequest(match: (r: RecordedRequest) => boolean, timeoutMs = 10_000): Promise<RecordedRequest> {
+    const seen = this.requests.find(match);
+    if (seen !== undefined) return seen;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off("request", listener);
+        reject(new Error(`no matching request to the Discord stand-in within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const listener = (r: RecordedRequest) => {
+        if (!match(r)) return;
+        clearTimeout(timer);
+        this.off("request", listener);
+        resolve(r);
+      };
+      this.on("request", listener);
+    });
+  }
+
+  /** Resolve once `check()` is true, re-checking after every request (or failing after the timeout). */
+  async until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+    if (check()) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off("request", listener);
+        reject(new Error(`stand-in condition not met within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const listener = () => {
+        if (!check()) return;
+        clearTimeout(timer);
+        this.off("request", listener);
+        resolve();
+      };
+      this.on("request", listener);
+    });
+  }
+
+  /** Store a message the bot sent. */
+  addMessage(channelId: string, fields: Partial<StoredMessage> & { content: string }): StoredMessage {
+    const message: StoredMessage = {
+      id: snowflake(), channel_id: channelId, author: this.bot, flags: 0, edits: 0, type: 0,
+      timestamp: new Date().toISOString(), edited_timestamp: null, tts: false, mention_everyone: false,
+      mentions: [], mention_roles: [], attachments: [], embeds: [], pinned: false, components: [], ...fields,
+    };
+    const list = this.messages.get(channelId) ?? [];
+    list.push(message);
+    this.messages.set(channelId, list);
+    return message;
+  }
+
+  /** Find a stored message by id. */
+  findMessage(messageId: string): StoredMessage | undefined {
+    for (const list of this.messages.values()) {
+      const found = list.find((m) => m.id === messageId);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const raw = Buffer.concat(chunks).toString("utf8");
+    const url = new URL(req.url ?? "/", "http://stand-in");
+    const path = decodeURIComponent(url.pathname);
+    let body: unknown;
+    if (raw.length > 0) {
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        body = raw;
+      }
+    }
+    const method = req.method ?? "GET";
+    const limited = this.#takeRateLimit(method, path);
+    let status: number;
+    let payload: unknown;
+    let headers: Record<string, string> = {};
+    if (limited !== undefined) {
+      status = 429;
+      payload = { message: "You are being rate limited.", retry_after: limited.retryAfterSec, global: limited.global === true };
+      headers = { "retry-after": String(limited.retryAfterSec), "x-ratelimit-scope": "user" };
+      if (limited.global === true) headers["x-ratelimit-global"] = "true";
+    } else {
+      ({ status, body: payload } = handleRest(this, { method, path, query: url.searchParams, headers: req.headers, body }));
+    }
+    const recorded: RecordedRequest = { method, path, query: url.searchParams, headers: req.headers, body, status, at: Date.now() };
+    this.requests.push(recorded);
+    if (status === 204) {
+      res.writeHead(204, headers);
+      res.end();
+    } else {
+      res.writeHead(status, { "content-type": "application/json", ...headers });
+      res.end(JSON.stringify(payload));
+    }
+    this.emit("request", recorded);
+  }
+
+  #takeRateLimit(method: string, path: string): RateLimitRule | undefined {
+    const rule = this.rateLimits.find((r) => r.remaining > 0 && (r.method === undefined || r.method === method) && r.path.test(path));
+    if (rule !== undefined) rule.remaining -= 1;
+    return rule;
+  }
+}
+
+/** Start a stand-in on a free loopback port. */
+export async function startDiscordStandIn(options: DiscordStandInOptions = {}): Promise<DiscordStandIn> {
+  return new DiscordStandIn(options).listen();
+}
