@@ -220,7 +220,19 @@ function issueFrom(issue: z.core.$ZodIssue): ManifestIssue {
   if (issue.code === "invalid_type" && issue.input === undefined) {
     return { field, problem: "is required", fix: fixFor(field) };
   }
-  return { field, problem: issue.message, fix: fixFor(field, issue.message) };
+  const shown = typeof issue.input === "string" ? ` (${JSON.stringify(issue.input.slice(0, 60))})` : "";
+  const problems: Partial<Record<string, string>> = {
+    invalid_type: `should be ${"expected" in issue ? String(issue.expected) : "another type"}`,
+    invalid_format: `is not in the right format${shown}`,
+    too_small: `is too short or too small${shown}`,
+    too_big: `is too long or too large${shown}`,
+    invalid_value: `has a value that is not allowed${shown}`,
+    invalid_union: `is not valid${shown}`,
+  };
+  const problem = problems[issue.code] ?? issue.message;
+  // Our schema's own messages are written as the fix; zod's generic ones are not.
+  const custom = issue.message !== "" && !/^(Invalid|Too (small|big)|Expected|Unrecognized)/.test(issue.message);
+  return { field, problem, fix: custom ? issue.message : fixFor(field, issue.message) };
 }
 
 function fixFor(field: string, message?: string): string {

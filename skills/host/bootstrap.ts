@@ -19,6 +19,12 @@ export const BOOTSTRAP_SOURCE = String.raw`(function install(capRaw, configJson)
   const RangeErrorC = RangeError;
   const promiseThen = Promise.prototype.then;
   const config = parse(configJson);
+  // WebAssembly memory is not counted against the isolate's memory limit, and shared memory would let a
+  // skill block its thread in Atomics.wait: neither is offered.
+  const removed = ["WebAssembly", "SharedArrayBuffer", "Atomics"];
+  for (let i = 0; i < removed.length; i++) {
+    try { delete globalThis[removed[i]]; } catch (e) { /* not configurable: leave it */ }
+  }
   const MapC = Map;
   const PromiseC = Promise;
   const pending = new MapC();

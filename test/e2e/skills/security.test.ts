@@ -1,0 +1,211 @@
+/**
+ * The security suite: hostile skills from test/fixtures/skills/hostile, each contained with a clear error while
+ * the bot keeps answering other chats. Runs through the real router, skill host process and isolates.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
+import { startTestBot, type TestBot } from "../../helpers/app.ts";
+
+const FIXTURES = resolve(import.meta.dirname, "../../fixtures/skills");
+
+describe("hostile skills are contained", () => {
+  let bot: TestBot;
+  let plugin: SkillsPlugin;
+  let dataDir: string;
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "sb-hostile-"));
+    // A slow spinner: the hostile skill with a long CPU budget, for the latency test.
+    const spinner = join(dataDir, "spinner");
+    cpSync(join(FIXTURES, "hostile"), spinner, { recursive: true });
+    const pkg = JSON.parse(readFileSync(join(spinner, "package.json"), "utf8")) as { name: string; switchboard: Record<string, unknown> };
+    pkg.name = "switchboard-skill-spinner";
+    pkg.switchboard.commands = [{ name: "spin", description: "Spin" }];
+    pkg.switchboard.tools = [];
+    pkg.switchboard.limits = { memoryMb: 16, cpuMs: 4000, timeoutMs: 5000 };
+    writeFileSync(join(spinner, "package.json"), JSON.stringify(pkg));
+    writeFileSync(join(spinner, "index.js"), "var skill = { commands: { spin: function () { for (;;) {} } } };");
+    bot = await startTestBot({
+      set: {
+        "bot.dataDir": dataDir,
+        "skills.maxRepliesPerInvocation": 5,
+        "limits.perUser": { burst: 10_000, perMinute: 100_000 },
+        "limits.perChat": { burst: 10_000, perMinute: 100_000 },
+      },
+      plugins: [async (core) => (plugin = await createSkillsPlugin(core))],
+    });
+    await plugin.service.load(join(FIXTURES, "hostile"), { source: "installed" });
+    await plugin.service.load(spinner, { source: "installed" });
+    for (const chat of ["h1", "h2", "h3", "h4", "spin"]) {
+      await plugin.service.enable(`test:${chat}`, chat === "spin" ? "spinner" : "hostile", "test:owner");
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await bot?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const say = (text: string, chatId = "h1", role: "member" | "admin" = "member") =>
+    bot.app.core.router.process(bot.adapter.inbound(text, { chatId, role }));
+  const last = (chatId = "h1") => bot.adapter.textsIn(chatId).at(-1) ?? "";
+
+  async function expectOthersAnswer(): Promise<void> {
+    await say("/dice 1d6", "other");
+    expect(last("other")).toMatch(/1d6: \d = \*\*\d\*\*/);
+    await say("/evil ok");
+    expect(last()).toBe("still here");
+  }
+
+  const contained: Array<[string, RegExp]> = [
+    ["loop", /hostile went over its (CPU )?time limit and was stopped/],
+    ["asyncloop", /hostile went over its (CPU )?time limit and was stopped/],
+    ["chain", /hostile went over its (CPU time|time|memory) limit and was stopped/],
+    ["microflood", /hostile went over its (CPU time|time|memory) limit and was stopped/],
+    ["never", /hostile went over its time limit and was stopped/],
+    ["heapbomb", /hostile went over its (memory|CPU time) limit and was stopped/],
+    ["stringbomb", /hostile (went over its (memory|CPU time) limit|failed) and was stopped/],
+    ["bufferbomb", /hostile (went over its (memory|CPU time) limit|failed) and was stopped/],
+    ["bigreply", /hostile returned too much data and was stopped/],
+    ["recursion", /hostile failed and was stopped/],
+    ["regex", /hostile went over its CPU time limit and was stopped/],
+    ["throwstr", /hostile failed and was stopped/],
+    ["thrownum", /hostile failed and was stopped/],
+    ["thrownull", /hostile failed and was stopped/],
+    ["throwobj", /hostile failed and was stopped/],
+    ["throwproxy", /hostile failed and was stopped/],
+    ["getter", /hostile went over its CPU time limit and was stopped/],
+    ["cycle", /hostile failed and was stopped/],
+    ["bigint", /hostile failed and was stopped/],
+  ];
+
+  it.each(contained)("contains /evil %s with a clear error and keeps serving", async (attack, expected) => {
+    await say(`/evil ${attack}`);
+    expect(last()).toMatch(expected);
+    await expectOthersAnswer();
+  });
+
+  it("records stopped invocations in the audit log and metrics", async () => {
+    await say("/evil loop", "h2");
+    const audit = await bot.app.core.store.audit.list("test:h2");
+    expect(audit.some((a) => a.action === "skill.limit" && a.actor === "skill:hostile")).toBe(true);
+    const metrics = await bot.app.core.metrics.registry.getSingleMetricAsString("switchboard_skill_failures_total");
+    expect(metrics).toMatch(/skill="hostile",reason="cpu"} [1-9]/);
+  });
+
+  it("reads a getter-built result as data", async () => {
+    await say("/evil getterok");
+    expect(last()).toBe("from a getter");
+  });
+
+  it("offers no host objects, Node APIs or WebAssembly to skill code", async () => {
+    await say("/evil probe");
+    const report = JSON.parse(last()) as Record<string, unknown>;
+    expect(report).toMatchObject({ process: "undefined", require: "undefined", module: "undefined", globalKeys: [], ctorChain: "undefined", fnThis: "isolate" });
+    await say("/evil wasm");
+    expect(last()).toBe("no WebAssembly");
+  });
+
+  it("gives no way out through the capability object, import() or stack frames", async () => {
+    await say("/evil probectx");
+    const report = JSON.parse(last()) as { replyCtor: string; storageCtor: string; dynamicImport: string; files: string[]; ctxKeys: string[] };
+    expect(report.replyCtor).toBe("undefined");
+    expect(report.storageCtor).toBe("undefined");
+    expect(report.dynamicImport).not.toBe("worked");
+    const joined = report.files.join(" ");
+    expect(joined).not.toMatch(/\/work\/|node_modules|\.ts\b|skills\/host|file:\/\//);
+    expect(report.ctxKeys).not.toContain("capRaw");
+  });
+
+  it("does not let capability arguments or results pollute prototypes", async () => {
+    await say("/evil pollute");
+    expect(last()).toBe("polluted?");
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.prototype).not.toHaveProperty("polluted");
+  });
+
+  it("denies capabilities the skill never declared, clearly", async () => {
+    await say("/evil fetch", "h3");
+    expect(last("h3")).toBe("network access was not declared by this skill");
+    await say("/evil storage", "h3");
+    expect(last("h3")).toBe("storage was not declared by this skill");
+    await say("/evil send", "h3");
+    expect(last("h3")).toBe("sending to other chats was not declared by this skill");
+    await say("/evil llm", "h3");
+    expect(last("h3")).toBe("LLM calls were not declared by this skill");
+    expect(bot.adapter.textsIn("other")).not.toContain("hello from elsewhere");
+    const audit = await bot.app.core.store.audit.list("test:h3");
+    expect(audit.filter((a) => a.action === "skill.denied").length).toBeGreaterThanOrEqual(4);
+  });
+
+  it("caps replies per invocation and their size", async () => {
+    const before = bot.adapter.textsIn("h4").length;
+    await say("/evil manyreplies", "h4");
+    const spam = bot.adapter.textsIn("h4").slice(before).filter((t) => t.startsWith("spam"));
+    expect(spam.length).toBe(5);
+    await say("/evil longreply", "h4");
+    expect(last("h4")).toMatch(/limited to \d+ characters/);
+  });
+
+  it("neutralises mass mentions", async () => {
+    await say("/evil mention", "h4");
+    const sent = bot.adapter.textsIn("h4").find((t) => t.includes("look"))!;
+    expect(sent).not.toMatch(/@everyone|@here|<!channel>|<!here/);
+    expect(sent).toContain("@\u200beveryone");
+  });
+
+  it("keeps each chat's state apart", async () => {
+    await say("/evil leak", "h1");
+    await say("/evil leak", "h1");
+    expect(last("h1")).toBe("test:h1,test:h1");
+    await say("/evil leak", "h2");
+    expect(last("h2")).toBe("test:h2");
+  });
+
+  it("refuses a capability object kept from an earlier invocation", async () => {
+    await say("/evil keep", "h1");
+    await say("/evil reuse", "h1");
+    expect(last("h1")).toMatch(/^refused: capability used outside its invocation|^refused: the invocation has finished/);
+  });
+
+  it("survives finalizers that spin", async () => {
+    await say("/evil finalizer", "h2");
+    await say("/evil ok", "h2");
+    expect(bot.adapter.textsIn("h2").at(-1)).toMatch(/still here|was stopped/);
+    await expectOthersAnswer();
+  });
+
+  it("runs an admin-only skill command for no member", async () => {
+    await say("/evil-admin", "h1", "member");
+    expect(last("h1")).not.toBe("admin-only ran");
+    expect(last("h1")).toMatch(/permission|policy/i);
+  });
+
+  it("answers another chat while one skill spins at its CPU limit", async () => {
+    const spinning = say("/spin", "spin");
+    // Let the spin reach the isolate before measuring.
+    await new Promise((r) => setTimeout(r, 200));
+    const started = performance.now();
+    await say("/dice 2d6", "latency");
+    const latencyMs = performance.now() - started;
+    expect(last("latency")).toMatch(/2d6: \d \+ \d = \*\*\d+\*\*/);
+    // The dice answered while the spinner was still spinning.
+    expect(bot.adapter.textsIn("spin")).toHaveLength(0);
+    await spinning;
+    expect(last("spin")).toMatch(/spinner went over its (CPU )?time limit/);
+    console.info(`[skills] dice latency while another skill spins: ${latencyMs.toFixed(1)} ms`);
+  });
+
+  it("fails in-flight calls clearly when the host process dies, then restarts it", async () => {
+    const pending = say("/evil never", "h3");
+    await new Promise((r) => setTimeout(r, 200));
+    plugin.supervisor.killHost(0);
+    await pending;
+    expect(last("h3")).toMatch(/hostile crashed and was stopped/);
+    await say("/dice 1d6", "other");
+    expect(last("other")).toMatch(/1d6: \d/);
+  });
+});
