@@ -6,7 +6,7 @@
  * at run time anyway; this refuses packages that lie about what they do).
  */
 import { SwitchboardError } from "../bot/index.ts";
-import { validateManifest } from "../skills/manifest.ts";
+import { validateManifest } from "../skills/index.ts";
 import { flattenPermissions } from "./permission-diff.ts";
 import { SKILL_KEYWORD, type PackageFiles } from "./types.ts";
 

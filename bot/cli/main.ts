@@ -5,7 +5,10 @@ import { createApp, VERSION } from "../app.ts";
 import { isSwitchboardError } from "../errors.ts";
 import { createCliContext, type CliContext } from "./context.ts";
 import { runDoctor } from "./doctor.ts";
+import { registerLlmCli } from "../llm/index.ts";
+import { registerSchedulesCli } from "../../schedules/index.ts";
 import { registerSlackCli } from "../../adapters/slack/cli.ts";
+import { registerMarketplaceCli } from "../../marketplace/index.ts";
 
 /** Build the program (exported for tests). */
 export function buildProgram(ctx: CliContext, state: { configFile?: string }): Command {
@@ -46,7 +49,10 @@ export function buildProgram(ctx: CliContext, state: { configFile?: string }): C
   const skills = program.command("skills").description("find, install, update and remove skills");
   const skill = program.command("skill").description("author kit: create, build, check and test a skill");
   // Module subcommands (each module registers its own):
+  registerLlmCli(program, ctx);
+  registerSchedulesCli(program, ctx);
   registerSlackCli(program, ctx);
+  registerMarketplaceCli(skills, skill, ctx);
   void skills;
   void skill;
   return program;

@@ -1,0 +1,37 @@
+/** `switchboard skill init|build|check`: the author kit's commands. */
+import { resolve } from "node:path";
+import type { Command } from "commander";
+import type { Core } from "../../bot/index.ts";
+import { formatPermissions } from "../permission-diff.ts";
+import { buildSkill, checkSkill, initSkill } from "./kit.ts";
+
+/** Register the author kit on the `skill` command group. */
+export function registerAuthorCli(skill: Command, ctx: { config(): Core["config"]; out: NodeJS.WritableStream }): void {
+  const print = (text: string): void => void ctx.out.write(`${text}\n`);
+
+  skill.command("init").description("create a new skill package (TypeScript, SDK, a test conversation)")
+    .argument("<name>", "npm package name, e.g. switchboard-skill-hello")
+    .option("-d, --dir <dir>", "folder to create (default: the skill name)")
+    .action(async (name: string, opts: { dir?: string }) => {
+      const dir = resolve(opts.dir ?? name.replace(/^@[^/]+\//, ""));
+      const files = await initSkill(name, dir);
+      print(`created ${dir}:\n${files.map((f) => `  ${f}`).join("\n")}\nnext: cd ${dir} && switchboard skill build && switchboard skill check`);
+    });
+
+  skill.command("build").description("bundle src/index.ts with esbuild into the manifest's entry file")
+    .option("-d, --dir <dir>", "skill folder", ".")
+    .option("--minify", "minify the bundle")
+    .action(async (opts: { dir: string; minify?: boolean }) => {
+      const { entry, bytes } = await buildSkill(resolve(opts.dir), { minify: opts.minify === true });
+      print(`built ${entry} (${bytes} bytes)`);
+    });
+
+  skill.command("check").description("validate the package as the installer would (files, manifest, entry, capabilities)")
+    .option("-d, --dir <dir>", "skill folder", ".")
+    .action(async (opts: { dir: string }) => {
+      const config = ctx.config().marketplace;
+      const checked = await checkSkill(resolve(opts.dir), { maxFiles: config.maxFiles, maxUnpackedBytes: config.maxUnpackedBytes });
+      print(`ok: ${checked.name}@${checked.version} (skill "${checked.skill}", entry ${checked.entry}, ${checked.files.length} files)`);
+      print(`permissions:\n${formatPermissions(checked.permissions, "  ")}`);
+    });
+}

@@ -1,0 +1,70 @@
+/**
+ * The author kit: create a skill from the template, bundle it with esbuild into the manifest's single entry file,
+ * and check it exactly as the installer would (pack it like `npm pack`, read the tarball with the same limits,
+ * run the same manifest and entry checks).
+ */
+import { existsSync } from "node:fs";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+import pacote from "pacote";
+import { SwitchboardError } from "../../bot/index.ts";
+import { skillNameOf } from "../../skills/index.ts";
+import { SKILL_NAME } from "../../skills/manifest.ts";
+import { checkPackage, type CheckedPackage } from "../manifest-check.ts";
+import { readPackageTarball, type TarballLimits } from "../tarball.ts";
+import { skillTemplate } from "./template.ts";
+
+/** The SDK source the template imports as `switchboard/skills/sdk` (bundled into the skill). */
+export const SDK_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), "../../skills/sdk/index.ts");
+
+/** Create `<dir>` with the template for package `name`. Refuses a non-empty folder. Returns the files written. */
+export async function initSkill(name: string, dir: string): Promise<string[]> {
+  if (!/^(?:@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/.test(name)) {
+    throw new SwitchboardError("E_BAD_ARGS", `not an npm package name: ${name}`);
+  }
+  const skillName = skillNameOf(name);
+  if (!SKILL_NAME.test(skillName)) throw new SwitchboardError("E_BAD_ARGS", `${name} gives the skill name ${skillName}, which is not valid (1–40 lower-case letters, digits or -)`);
+  if (existsSync(join(dir, "package.json"))) throw new SwitchboardError("E_CONFLICT", `${dir} already holds a package.json`);
+  const files = skillTemplate(name, skillName);
+  for (const [rel, content] of Object.entries(files)) {
+    await mkdir(dirname(join(dir, rel)), { recursive: true });
+    await writeFile(join(dir, rel), content, { flag: "wx" });
+  }
+  return Object.keys(files).sort();
+}
+
+/** Bundle `src/index.ts` (or `source`) into the manifest's entry: one self-contained script defining `skill`. */
+export async function buildSkill(dir: string, options: { source?: string; minify?: boolean } = {}): Promise<{ entry: string; bytes: number }> {
+  const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as { switchboard?: { entry?: string } };
+  const entry = pkg.switchboard?.entry ?? "dist/index.js";
+  const source = options.source ?? (existsSync(join(dir, "src/index.ts")) ? "src/index.ts" : "src/index.js");
+  const result = await build({
+    absWorkingDir: resolve(dir),
+    entryPoints: [source],
+    bundle: true,
+    format: "iife",
+    globalName: "skill",
+    platform: "neutral",
+    target: "es2022",
+    outfile: entry,
+    minify: options.minify === true,
+    alias: { "switchboard/skills/sdk": SDK_ENTRY },
+    logLevel: "silent",
+    write: true,
+    metafile: true,
+  });
+  const bytes = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0);
+  return { entry, bytes };
+}
+
+/** Pack the folder as npm would (no scripts run) and check it as the installer would. */
+export async function checkSkill(dir: string, limits: TarballLimits): Promise<CheckedPackage & { files: string[] }> {
+  const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
+  if (typeof pkg.name !== "string") throw new SwitchboardError("E_SKILL_INVALID", "package.json has no name");
+  const tgz = await pacote.tarball(`file:${resolve(dir)}`, { ignoreScripts: true } as pacote.Options);
+  const files = await readPackageTarball(tgz, pkg.name, limits);
+  const checked = checkPackage(files, { name: pkg.name, version: typeof pkg.version === "string" ? pkg.version : undefined });
+  return { ...checked, files: [...files.files.keys()].sort() };
+}

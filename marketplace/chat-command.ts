@@ -1,0 +1,251 @@
+/**
+ * `/skills` in chat. Each subcommand has its own minimum role (a chat policy may raise or lower it under the key
+ * `skills.<sub>`): search/info/list for members; enable/disable/approve/settings for chat admins;
+ * install/update/rollback/uninstall for bot owners. Installing and enabling are separate consents: an install
+ * or update shows the plan and waits for `/skills approve <id>` from an owner; an enable shows the permissions
+ * and waits for `/skills approve <id>` from a chat admin (a button where the platform has them). Approvals are
+ * kept in the shared ephemeral store with a TTL and bound to the chat they were asked in.
+ */
+import { randomBytes } from "node:crypto";
+import type { CommandContext, CommandDef, Core, Reply, Role } from "../bot/index.ts";
+import { checkCommand, SwitchboardError } from "../bot/index.ts";
+import type { InstallPlan } from "./installer.ts";
+import { parseSpec } from "./installer.ts";
+import { flattenPermissions, formatPermissions } from "./permission-diff.ts";
+import type { Marketplace, SkillRuntime } from "./service.ts";
+
+/** Minimum role per subcommand when the chat's policy says nothing. */
+export const SUBCOMMAND_ROLES: Readonly<Record<string, Role>> = {
+  search: "member",
+  info: "member",
+  list: "member",
+  enable: "admin",
+  disable: "admin",
+  approve: "admin",
+  settings: "admin",
+  install: "owner",
+  update: "owner",
+  rollback: "owner",
+  uninstall: "owner",
+};
+
+/** Something waiting for `/skills approve <id>`. */
+export type PendingApproval =
+  | { kind: "install" | "update"; chatKey: string; requestedBy: string; name: string; spec: string; version: string; permissions: string[]; allowDowngrade: boolean }
+  | { kind: "enable"; chatKey: string; requestedBy: string; skill: string; version: string; permissions: string[] }
+  | { kind: "purge"; chatKey: string; requestedBy: string; skill: string };
+
+const USAGE = [
+  "**/skills** — find and manage skills",
+  "- `/skills search [words]` · `/skills info <package>` · `/skills list`",
+  "- `/skills enable <skill>` · `/skills disable <skill>` · `/skills approve <id>` · `/skills settings <skill> [key value]`",
+  "- `/skills install <package>[@range]` · `/skills update <skill>` · `/skills rollback <skill>` · `/skills uninstall <skill>`",
+].join("\n");
+
+/** Build the `/skills` command. */
+export function skillsCommand(core: Core, marketplace: Marketplace, skills: SkillRuntime, options: { approvalTtlMs: number }): CommandDef {
+  const pendingKey = (id: string): string => `marketplace:approval:${id}`;
+
+  const ask = async (ctx: CommandContext, pending: PendingApproval, text: string): Promise<Reply> => {
+    const id = randomBytes(5).toString("hex");
+    await core.kv.set(pendingKey(id), pending, options.approvalTtlMs);
+    return {
+      text: `${text}\n\nApprove with \`/skills approve ${id}\` (valid ${Math.round(options.approvalTtlMs / 60_000)} min).`,
+      buttons: [[{ label: "Approve", data: `/skills approve ${id}` }]],
+    };
+  };
+
+  const planText = (plan: InstallPlan): string => {
+    const head = plan.kind === "install"
+      ? `Install **${plan.name}@${plan.version}**?`
+      : `${plan.kind === "downgrade" ? "Downgrade" : plan.kind === "reinstall" ? "Reinstall" : "Update"} **${plan.name}** ${plan.fromVersion} → ${plan.version}?`;
+    const lines = [head];
+    if (plan.description !== "") lines.push(plan.description);
+    if (plan.changelog !== undefined) lines.push(`Changelog: ${plan.changelog}`);
+    if (plan.fromVersion === undefined) {
+      lines.push("It asks for:", formatPermissions(plan.permissions));
+    } else if (plan.diff.added.length > 0) {
+      lines.push("**New permissions** (each chat must approve them again before this version runs there):", formatPermissions(plan.diff.added));
+    } else {
+      lines.push("No new permissions.");
+    }
+    if (plan.signatureVerified) lines.push("Registry signature verified.");
+    return lines.join("\n");
+  };
+
+  const handlers: Record<string, (ctx: CommandContext, args: string[]) => Promise<Reply | string>> = {
+    async search(_ctx, args) {
+      const hits = await marketplace.search(args.join(" "), { size: 10 });
+      if (hits.length === 0) return "No skills found.";
+      return {
+        text: ["**Skills**", ...hits.map((h) => `- \`${h.name}\` ${h.version} — ${h.description || "(no description)"}`)].join("\n"),
+        buttons: hits.slice(0, 5).map((h) => [{ label: `Info ${h.name}`.slice(0, 60), data: `/skills info ${h.name}` }]),
+      };
+    },
+
+    async info(_ctx, args) {
+      const name = requireArg(args, "package");
+      const info = await marketplace.info(name);
+      const installed = await marketplace.find(name);
+      return [
+        `**${info.name}** ${info.distTags.latest ?? info.versions[0]?.version ?? ""}${info.hasKeyword ? "" : " (not a Switchboard skill)"}`,
+        info.description,
+        `Versions: ${info.versions.slice(0, 5).map((v) => `${v.version}${v.publishedAt === undefined ? "" : ` (${v.publishedAt.slice(0, 10)})`}`).join(", ")}`,
+        "Asks for:",
+        formatPermissions(info.latestPermissions),
+        installed === undefined ? "Not installed." : `Installed: ${installed.version}.`,
+      ].filter((l) => l !== "").join("\n");
+    },
+
+    async list(ctx) {
+      const installed = await marketplace.list();
+      if (installed.length === 0) return "No skills installed from a registry. Try `/skills search`.";
+      return ["**Installed skills**", ...installed.map(({ entry, status, reason }) => {
+        const state = status === "refused" ? `refused: ${reason}` : status === "loaded" ? skills.state(ctx.chatKey, entry.skill) : "not loaded";
+        return `- \`${entry.skill}\` (${entry.name}@${entry.version}) — ${state}`;
+      })].join("\n");
+    },
+
+    async install(ctx, args) {
+      const spec = requireArg(args, "package");
+      const allowDowngrade = args.includes("--allow-downgrade");
+      const { name } = parseSpec(spec);
+      const planned = await marketplace.installer.install(spec, { actor: ctx.userKey, allowDowngrade, confirm: () => false });
+      if (planned.status === "unchanged") return `${name}@${planned.plan.version} is already installed.`;
+      return ask(ctx, { kind: "install", chatKey: ctx.chatKey, requestedBy: ctx.userKey, name, spec, version: planned.plan.version, permissions: planned.plan.permissions, allowDowngrade }, planText(planned.plan));
+    },
+
+    async update(ctx, args) {
+      const entry = await requireInstalled(marketplace, requireArg(args, "skill"));
+      const planned = await marketplace.installer.update(entry.name, { actor: ctx.userKey, confirm: () => false });
+      if (planned.status === "unchanged") return `${entry.name} is up to date (${entry.version}, range ${entry.range}).`;
+      return ask(ctx, { kind: "update", chatKey: ctx.chatKey, requestedBy: ctx.userKey, name: entry.name, spec: entry.name, version: planned.plan.version, permissions: planned.plan.permissions, allowDowngrade: false }, planText(planned.plan));
+    },
+
+    async rollback(ctx, args) {
+      const result = await marketplace.rollback(requireArg(args, "skill"), ctx.userKey);
+      return `Rolled **${result.to.name}** back from ${result.from} to ${result.to.version}.`;
+    },
+
+    async uninstall(ctx, args) {
+      const { entry } = await marketplace.uninstall(requireArg(args, "skill"), ctx.userKey);
+      return ask(ctx, { kind: "purge", chatKey: ctx.chatKey, requestedBy: ctx.userKey, skill: entry.skill }, `Uninstalled **${entry.name}** ${entry.version}. Its stored data is kept; approve to delete it too.`);
+    },
+
+    async enable(ctx, args) {
+      const skill = await loadedSkill(marketplace, skills, requireArg(args, "skill"));
+      const state = skills.state(ctx.chatKey, skill.name);
+      if (state === "enabled") return `**${skill.name}** is already enabled here.`;
+      const permissions = flattenPermissions(skill.manifest.permissions);
+      const pendingNew = state === "needs-reapproval" ? skills.pendingPermissions(ctx.chatKey, skill.name) : undefined;
+      const text = pendingNew === undefined
+        ? [`Enable **${skill.name}** ${skill.version} in this chat? It asks for:`, formatPermissions(permissions)].join("\n")
+        : [`**${skill.name}** ${skill.version} asks for new permissions here:`, formatPermissions(pendingNew)].join("\n");
+      return ask(ctx, { kind: "enable", chatKey: ctx.chatKey, requestedBy: ctx.userKey, skill: skill.name, version: skill.version, permissions }, text);
+    },
+
+    async disable(ctx, args) {
+      const skill = await loadedSkill(marketplace, skills, requireArg(args, "skill"));
+      await skills.disable(ctx.chatKey, skill.name, ctx.userKey);
+      return `**${skill.name}** is disabled in this chat.`;
+    },
+
+    async approve(ctx, args) {
+      const id = requireArg(args, "id");
+      const pending = /^[0-9a-f]{10}$/.test(id) ? await core.kv.get<PendingApproval>(pendingKey(id)) : undefined;
+      if (pending === undefined || pending.chatKey !== ctx.chatKey) {
+        throw new SwitchboardError("E_NOT_FOUND", `no pending approval ${id} in ${ctx.chatKey}`, { chatMessage: "That approval is unknown or has expired. Ask again." });
+      }
+      if (pending.kind !== "enable" && ctx.role !== "owner") {
+        throw new SwitchboardError("E_PERMISSION_DENIED", `${ctx.userKey} approving ${pending.kind}`, { chatMessage: `Only a bot owner can approve ${pending.kind === "purge" ? "deleting skill data" : `an ${pending.kind}`}.` });
+      }
+      await core.kv.delete(pendingKey(id));
+      switch (pending.kind) {
+        case "enable": {
+          const skill = skills.get(pending.skill);
+          if (skill === undefined || skill.version !== pending.version || flattenPermissions(skill.manifest.permissions).join() !== pending.permissions.join()) {
+            return `**${pending.skill}** changed since this approval was asked for. Run \`/skills enable ${pending.skill}\` again.`;
+          }
+          await skills.enable(ctx.chatKey, pending.skill, ctx.userKey);
+          await core.audit({ actor: ctx.userKey, chatKey: ctx.chatKey, action: "skills.approve", target: pending.skill, after: { version: pending.version, permissions: pending.permissions, requestedBy: pending.requestedBy } });
+          return `**${pending.skill}** ${pending.version} is enabled in this chat.`;
+        }
+        case "install":
+        case "update": {
+          const confirm = (plan: InstallPlan): boolean => plan.version === pending.version && plan.permissions.join() === pending.permissions.join();
+          const result = pending.kind === "install"
+            ? await marketplace.install(pending.spec, { actor: ctx.userKey, allowDowngrade: pending.allowDowngrade, confirm })
+            : await marketplace.update(pending.name, { actor: ctx.userKey, confirm });
+          if (result.status === "cancelled") return `${pending.name} changed on the registry since this was asked for. Ask again.`;
+          const skill = result.entry?.skill ?? pending.name;
+          return pending.kind === "install"
+            ? `Installed **${pending.name}@${pending.version}**. A chat admin can now run \`/skills enable ${skill}\`.`
+            : `Updated **${pending.name}** to ${pending.version}.${result.plan.diff.added.length > 0 ? ` Chats must approve the new permissions (\`/skills enable ${skill}\`) before it runs there again.` : ""}`;
+        }
+        case "purge": {
+          const count = await marketplace.purgeData(pending.skill, ctx.userKey);
+          return `Deleted ${count} stored entr${count === 1 ? "y" : "ies"} of **${pending.skill}**.`;
+        }
+      }
+    },
+
+    async settings(ctx, args) {
+      const skill = await loadedSkill(marketplace, skills, requireArg(args, "skill"));
+      if (args.length >= 3) {
+        const [, key, ...rest] = args;
+        await skills.setSetting(ctx.chatKey, skill.name, key!, parseValue(rest.join(" ")), ctx.userKey);
+        return `Set \`${key}\` for **${skill.name}** in this chat.`;
+      }
+      const values = await skills.getSettings(ctx.chatKey, skill.name);
+      const keys = Object.keys(values);
+      return keys.length === 0
+        ? `**${skill.name}** has no settings here.`
+        : [`**${skill.name}** settings:`, ...keys.map((k) => `- \`${k}\` = ${JSON.stringify(values[k])}`)].join("\n");
+    },
+  };
+
+  return {
+    name: "skills",
+    description: "Find, install, enable and manage skills",
+    usage: "/skills search|info|list|enable|disable|approve|settings|install|update|rollback|uninstall …",
+    defaultRole: "member",
+    source: "builtin",
+    async handler(ctx) {
+      const [sub, ...args] = ctx.args;
+      if (sub === undefined || sub === "help") return USAGE;
+      const handler = Object.hasOwn(handlers, sub) ? handlers[sub] : undefined;
+      if (handler === undefined) throw new SwitchboardError("E_BAD_ARGS", `unknown /skills subcommand ${sub}`, { chatMessage: `Unknown subcommand. ${USAGE}` });
+      const decision = checkCommand(ctx.role, ctx.policy, { name: `skills.${sub}`, defaultRole: SUBCOMMAND_ROLES[sub]! });
+      if (!decision.allowed) {
+        throw new SwitchboardError(decision.code, decision.reason, { chatMessage: `/skills ${sub} needs ${SUBCOMMAND_ROLES[sub]} here; you are ${ctx.role}.` });
+      }
+      return handler(ctx, args);
+    },
+  };
+}
+
+function requireArg(args: string[], what: string): string {
+  const value = args.find((a) => !a.startsWith("--"));
+  if (value === undefined) throw new SwitchboardError("E_BAD_ARGS", `missing ${what}`, { chatMessage: `Give the ${what}. ${USAGE}` });
+  return value;
+}
+
+async function requireInstalled(marketplace: Marketplace, name: string) {
+  const entry = await marketplace.find(name);
+  if (entry === undefined) throw new SwitchboardError("E_NOT_FOUND", `${name} is not installed`, { chatMessage: `${name} is not installed.` });
+  return entry;
+}
+
+async function loadedSkill(marketplace: Marketplace, skills: SkillRuntime, name: string) {
+  const direct = skills.get(name);
+  if (direct !== undefined) return direct;
+  const entry = await marketplace.find(name);
+  const viaPackage = entry === undefined ? undefined : skills.get(entry.skill);
+  if (viaPackage !== undefined) return viaPackage;
+  throw new SwitchboardError("E_NOT_FOUND", `skill ${name} is not loaded`, { chatMessage: `No skill named ${name} is installed and loaded. See \`/skills list\`.` });
+}
+
+function parseValue(raw: string): unknown {
+  if (/^(true|false|-?\d+(\.\d+)?)$/.test(raw)) return JSON.parse(raw);
+  return raw;
+}

@@ -1,0 +1,22 @@
+/**
+ * Build the marketplace service for a core's config, with the folders the skill runtime uses.
+ */
+import type { Core } from "../bot/index.ts";
+import { installedSkillsDir } from "../skills/index.ts";
+import { Marketplace, type SkillRuntime } from "./service.ts";
+
+/** Build the marketplace service for a core (folders from config; audit and data purge through its store). */
+export function marketplaceFor(core: Pick<Core, "config" | "audit" | "log" | "clock" | "store">, skills?: SkillRuntime): Marketplace {
+  const { skillsDir, cacheDir } = Marketplace.dirs(core.config.bot.dataDir, installedSkillsDir(core));
+  return new Marketplace({
+    config: core.config.marketplace,
+    skillsDir,
+    cacheDir,
+    skills,
+    audit: (entry) => core.audit(entry),
+    purgeData: (skill) => core.store.kv.clear(`skill:${skill}`),
+    log: core.log.child({ module: "marketplace" }),
+    clock: core.clock,
+  });
+}
+

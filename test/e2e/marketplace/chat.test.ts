@@ -1,0 +1,199 @@
+/**
+ * `/skills` end to end: a real Verdaccio, the real router, skill runtime and marketplace plugins. Search, info,
+ * install (owner approves), enable (chat admin approves), run the skill's command, update without and with new
+ * permissions (the chat must approve again), rollback, uninstall; a tampered skill is refused at the next start.
+ */
+import { appendFile, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Reply } from "../../../bot/index.ts";
+import { createMarketplacePlugin, type MarketplacePlugin } from "../../../marketplace/index.ts";
+import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
+import { startTestBot, type TestBot } from "../../helpers/app.ts";
+import { writeSkill, type FixtureSkill } from "../../fixtures/marketplace/packages.ts";
+import { listFiles, startRegistry, type TestRegistry } from "../../stand-ins/verdaccio/index.ts";
+
+let registry: TestRegistry;
+let work: string;
+let n = 0;
+
+async function publish(skill: FixtureSkill): Promise<void> {
+  await registry.publish(await writeSkill(join(work, `pkg-${n++}`), skill));
+}
+
+async function startBot(dataDir: string): Promise<{ bot: TestBot; skills: () => SkillsPlugin; market: () => MarketplacePlugin }> {
+  let skills: SkillsPlugin | undefined;
+  let market: MarketplacePlugin | undefined;
+  // createApp builds plugin factories concurrently: the marketplace waits for the skills plugin.
+  let skillsReady!: (plugin: SkillsPlugin) => void;
+  const skillsPlugin = new Promise<SkillsPlugin>((resolve) => (skillsReady = resolve));
+  const bot = await startTestBot({
+    set: {
+      "bot.dataDir": dataDir,
+      "bot.owners": ["test:owner"],
+      "permissions.newChats": "platform-admins",
+      "skills.builtins": false,
+      "marketplace.registry": registry.url,
+    },
+    plugins: [
+      async (core) => {
+        skills = await createSkillsPlugin(core);
+        skillsReady(skills);
+        return skills;
+      },
+      async (core) => (market = await createMarketplacePlugin(core, { skills: (await skillsPlugin).service })),
+    ],
+  });
+  return { bot, skills: () => skills!, market: () => market! };
+}
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  work = await mkdtemp(join(tmpdir(), "sb-mk-chat-"));
+  await publish({ name: "switchboard-skill-greet", version: "1.0.0", description: "greets the chat" });
+  await publish({ name: "switchboard-skill-other", version: "1.0.0", description: "another skill" });
+});
+
+afterAll(async () => {
+  await registry?.close();
+  if (work !== undefined) await rm(work, { recursive: true, force: true });
+});
+
+describe("/skills through the router", () => {
+  let bot: TestBot;
+  let dataDir: string;
+  let market: () => MarketplacePlugin;
+
+  beforeAll(async () => {
+    dataDir = join(work, "data-chat");
+    ({ bot, market } = await startBot(dataDir));
+  });
+
+  afterAll(async () => {
+    await bot?.stop();
+  });
+
+  const say = async (text: string, as: "owner" | "admin" | "member", chatId = "c1"): Promise<Reply> => {
+    const before = bot.adapter.sent.length;
+    const userId = as === "owner" ? "owner" : as === "admin" ? "boss" : "pat";
+    await bot.app.core.router.process(bot.adapter.inbound(text, { chatId, userId, role: as === "admin" ? "admin" : "member" }));
+    const sent = bot.adapter.sent.slice(before).filter((s) => s.chatId === chatId);
+    expect(sent.length, `no reply to ${text}`).toBeGreaterThan(0);
+    return sent.at(-1)!.reply;
+  };
+  /** Press the reply's first button as `as`. */
+  const press = (reply: Reply, as: "owner" | "admin" | "member", chatId = "c1"): Promise<Reply> => {
+    const data = reply.buttons?.[0]?.[0]?.data;
+    expect(data, reply.text).toMatch(/^\/skills approve [0-9a-f]{10}$/);
+    return say(data!, as, chatId);
+  };
+
+  it("searches the registry (keyword filtered client-side) and shows info to members", async () => {
+    const found = await say("/skills search greet", "member");
+    expect(found.text).toContain("switchboard-skill-greet");
+    expect(found.text).not.toContain("switchboard-skill-other");
+    const info = await say("/skills info switchboard-skill-greet", "member");
+    expect(info.text).toContain("greets the chat");
+    expect(info.text).toContain("1.0.0");
+    expect(info.text).toContain("Not installed.");
+  });
+
+  it("lets only owners install, after approving the plan", async () => {
+    const denied = await say("/skills install switchboard-skill-greet", "admin");
+    expect(denied.text).toContain("/skills install needs owner");
+    const plan = await say("/skills install switchboard-skill-greet", "owner");
+    expect(plan.text).toContain("Install **switchboard-skill-greet@1.0.0**?");
+    expect(plan.text).toContain("no permissions");
+    expect(await listFiles(join(dataDir, "skills"))).toEqual([]);
+    const adminTry = await press(plan, "admin");
+    expect(adminTry.text).toContain("Only a bot owner can approve");
+    const plan2 = await say("/skills install switchboard-skill-greet", "owner");
+    const done = await press(plan2, "owner");
+    expect(done.text).toContain("Installed **switchboard-skill-greet@1.0.0**");
+    expect(await listFiles(join(dataDir, "skills"))).toContain("switchboard-skill-greet/1.0.0/dist/index.js");
+  });
+
+  it("runs the skill only after a chat admin enables it and approves its permissions", async () => {
+    const before = await say("/greet", "member");
+    expect(before.text).not.toContain("rolled");
+    const memberTry = await say("/skills enable greet", "member");
+    expect(memberTry.text).toContain("/skills enable needs admin");
+    const ask = await say("/skills enable greet", "admin");
+    expect(ask.text).toContain("Enable **greet** 1.0.0 in this chat?");
+    const ok = await press(ask, "admin");
+    expect(ok.text).toContain("**greet** 1.0.0 is enabled in this chat.");
+    expect((await say("/greet", "member")).text).toBe("switchboard-skill-greet 1.0.0 rolled 4");
+    expect((await say("/greet", "member", "c2")).text).not.toContain("rolled");
+    const audit = await bot.app.core.store.audit.list("test:c1");
+    expect(audit.map((a) => a.action)).toEqual(expect.arrayContaining(["skills.enable", "skills.approve"]));
+    const global = await bot.app.core.store.audit.list("*");
+    expect(global.map((a) => a.action)).toContain("skills.install");
+  });
+
+  it("updates without new permissions: the chat keeps running the new version", async () => {
+    await publish({ name: "switchboard-skill-greet", version: "1.1.0", changelog: "friendlier greeting" });
+    const plan = await say("/skills update greet", "owner");
+    expect(plan.text).toContain("Update **switchboard-skill-greet** 1.0.0 → 1.1.0?");
+    expect(plan.text).toContain("Changelog: friendlier greeting");
+    expect(plan.text).toContain("No new permissions.");
+    expect((await press(plan, "owner")).text).toContain("Updated **switchboard-skill-greet** to 1.1.0.");
+    expect((await say("/greet", "member")).text).toBe("switchboard-skill-greet 1.1.0 rolled 4");
+  });
+
+  it("updates with new permissions: the new version does not run until the chat approves them", async () => {
+    await publish({ name: "switchboard-skill-greet", version: "1.2.0", permissions: { storage: true } });
+    const plan = await say("/skills update greet", "owner");
+    expect(plan.text).toContain("**New permissions**");
+    expect(plan.text).toContain("keep data for each chat");
+    expect((await press(plan, "owner")).text).toContain("must approve the new permissions");
+    expect((await say("/greet", "member")).text).not.toContain("rolled");
+    expect((await say("/skills list", "member")).text).toContain("needs-reapproval");
+    const ask = await say("/skills enable greet", "admin");
+    expect(ask.text).toContain("asks for new permissions here");
+    expect(ask.text).toContain("storage");
+    await press(ask, "admin");
+    expect((await say("/greet", "member")).text).toBe("switchboard-skill-greet 1.2.0 rolled 4");
+  });
+
+  it("rolls back to the previous pinned version", async () => {
+    expect((await say("/skills rollback greet", "admin")).text).toContain("needs owner");
+    expect((await say("/skills rollback greet", "owner")).text).toContain("back from 1.2.0 to 1.1.0");
+    expect((await say("/greet", "member")).text).toBe("switchboard-skill-greet 1.1.0 rolled 4");
+  });
+
+  it("uninstalls: files gone, command gone, stored data deleted only after approval", async () => {
+    await bot.app.core.store.kv.set("skill:greet", "test:c1", "count", 3);
+    const reply = await say("/skills uninstall greet", "owner");
+    expect(reply.text).toContain("Uninstalled **switchboard-skill-greet** 1.1.0");
+    expect(await listFiles(join(dataDir, "skills"))).toEqual(["switchboard-lock.json"]);
+    expect(await bot.app.core.store.kv.get("skill:greet", "test:c1", "count")).toBe(3);
+    expect((await press(reply, "owner")).text).toContain("Deleted 1 stored entry");
+    expect(await bot.app.core.store.kv.get("skill:greet", "test:c1", "count")).toBeUndefined();
+    expect((await say("/greet", "member")).text).not.toContain("rolled");
+    expect(await market().marketplace.list()).toEqual([]);
+  });
+});
+
+describe("a tampered installed skill", () => {
+  it("is refused at the next start with a clear message, and its command never loads", async () => {
+    const dataDir = join(work, "data-tamper");
+    const first = await startBot(dataDir);
+    await first.market().marketplace.install("switchboard-skill-other", { actor: "cli:test" });
+    expect(first.skills().service.get("other")?.version).toBe("1.0.0");
+    await first.bot.stop();
+    await appendFile(join(dataDir, "skills/switchboard-skill-other/1.0.0/dist/index.js"), "\nglobalThis.stolen = true;\n");
+
+    const second = await startBot(dataDir);
+    try {
+      expect(second.skills().service.get("other")).toBeUndefined();
+      const [listed] = await second.market().marketplace.list();
+      expect(listed).toMatchObject({ status: "refused" });
+      expect(listed!.reason).toContain("its files changed on disk since it was installed (dist/index.js was modified)");
+      const audit = await second.bot.app.core.store.audit.list("*");
+      expect(audit.map((a) => a.action)).toContain("skills.refused");
+    } finally {
+      await second.bot.stop();
+    }
+  });
+});
