@@ -304,7 +304,7 @@ export class SlackAdapter implements ChannelAdapter {
           text: piece.text,
           ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
           ...(ctx.threadTs === undefined ? {} : { thread_ts: ctx.threadTs }),
-          mrkdwn: true,
+          mrkdwn: piece.mrkdwn,
           unfurl_links: false,
         }));
       stamps.push(String(res.ts));
@@ -335,7 +335,7 @@ export class SlackAdapter implements ChannelAdapter {
 
   async #sendViaResponseUrl(ctx: ReplyContext, pieces: SlackMessage[], type: "ephemeral" | "in_channel"): Promise<SentMessage> {
     const url = ctx.responseUrl!;
-    for (const piece of pieces) await this.#postResponseUrl(ctx.channel, url, { response_type: type, ...piece });
+    for (const piece of pieces) await this.#postResponseUrl(ctx.channel, url, { response_type: type, ...responsePayload(piece) });
     this.#ephemeralCount += 1;
     const sent: SentMessage = { platform: "slack", chatId: ctx.channel, messageId: `ru:${this.#ephemeralCount}` };
     this.#remember(sent, { responseUrl: url, ephemeral: type === "ephemeral", userId: ctx.userId });
@@ -357,7 +357,7 @@ export class SlackAdapter implements ChannelAdapter {
     const pieces = renderReply(reply);
     if (meta?.responseUrl !== undefined) {
       await this.#postResponseUrl(message.chatId, meta.responseUrl, {
-        replace_original: true, response_type: meta.ephemeral === true ? "ephemeral" : "in_channel", ...pieces[0]!,
+        replace_original: true, response_type: meta.ephemeral === true ? "ephemeral" : "in_channel", ...responsePayload(pieces[0]!),
       });
       return;
     }
@@ -383,7 +383,7 @@ export class SlackAdapter implements ChannelAdapter {
           channel: message.chatId, text: piece.text,
           ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
           ...(message.threadId === undefined ? {} : { thread_ts: message.threadId }),
-          mrkdwn: true, unfurl_links: false,
+          mrkdwn: piece.mrkdwn, unfurl_links: false,
         }));
       stamps.push(String(res.ts));
     }
@@ -421,6 +421,11 @@ export class SlackAdapter implements ChannelAdapter {
       throw mapSlackError(error, method);
     }
   }
+}
+
+/** A message as a `response_url` body (no Web API-only fields). */
+function responsePayload(piece: SlackMessage): Record<string, unknown> {
+  return { text: piece.text, ...(piece.blocks === undefined ? {} : { blocks: piece.blocks }), ...(piece.mrkdwn ? {} : { mrkdwn: false }) };
 }
 
 /** Bolt's logger interface on top of pino (Bolt's own chatter goes to debug). */

@@ -19,6 +19,8 @@ const BUTTONS_PER_BLOCK = 25;
 /** One Slack message: `text` (mrkdwn), and Block Kit `blocks` when it carries buttons. */
 export interface SlackMessage {
   text: string;
+  /** False for `format: "plain"`: Slack shows the text without parsing markup (`mrkdwn: false`). */
+  mrkdwn: boolean;
   blocks?: Array<Record<string, unknown>>;
 }
 
@@ -27,7 +29,8 @@ export function renderReply(reply: Reply, limit = SLACK_TEXT_LIMIT): SlackMessag
   const hasButtons = reply.buttons !== undefined && reply.buttons.some((row) => row.length > 0);
   const blocks = reply.format === "plain" ? parsePlain(reply.text) : parseMarkdown(reply.text);
   const pieces = splitBlocks(blocks, slackMrkdwn, hasButtons ? Math.min(limit, SLACK_SECTION_LIMIT) : limit);
-  const messages: SlackMessage[] = pieces.map((text) => ({ text }));
+  const mrkdwn = reply.format !== "plain";
+  const messages: SlackMessage[] = pieces.map((text) => ({ text, mrkdwn }));
   if (hasButtons) {
     const last = messages[messages.length - 1]!;
     last.blocks = [

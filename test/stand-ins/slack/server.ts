@@ -26,6 +26,8 @@ export interface StoredMessage {
   text: string;
   threadTs?: string;
   blocks?: unknown;
+  /** False when posted with `mrkdwn: false` (shown without markup parsing). */
+  mrkdwn: boolean;
   /** Every text this message had, oldest first (chat.update appends). */
   history: string[];
 }
@@ -345,7 +347,7 @@ export class SlackStandIn {
         if (channel === "") return { ok: false, error: "channel_not_found" };
         const text = String(body.text ?? "");
         const ts = this.#nextTs();
-        const message: StoredMessage = { channel, ts, text, history: [text] };
+        const message: StoredMessage = { channel, ts, text, mrkdwn: body.mrkdwn !== false && body.mrkdwn !== "false", history: [text] };
         if (body.thread_ts !== undefined) message.threadTs = String(body.thread_ts);
         if (body.blocks !== undefined) message.blocks = parseMaybeJson(body.blocks);
         this.messages.push(message);

@@ -1,0 +1,167 @@
+/**
+ * A started Slack adapter (HTTP mode, mounted on a real shared HTTP listener) against a fresh stand-in, with a
+ * sink that records every Inbound. Used by the adapter contract and by benchmarks that do not need the whole bot.
+ */
+import Keyv from "keyv";
+import { pino } from "pino";
+import { CommandRegistry, systemClock, type Core, type Inbound } from "../../../bot/index.ts";
+import { HttpListener } from "../../../bot/http.ts";
+import { SlackAdapter, type SlackAdapterOptions } from "../../../adapters/slack/index.ts";
+import { buildSlackManifest } from "../../../adapters/slack/manifest.ts";
+import type { AdapterHarness } from "../../contract/adapter.contract.ts";
+import { appMention, directMessage, eventCallback, sendCommand, sendEvent } from "./sender.ts";
+import { SlackStandIn } from "./server.ts";
+
+/** The signing secret the harness uses. */
+export const HARNESS_SECRET = "harness-signing-secret";
+
+/** The core services the adapter uses, from the real implementations (no router). */
+export function slackTestCore(): Core {
+  const tracked = new Set<Promise<unknown>>();
+  return {
+    log: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    clock: systemClock,
+    kv: new Keyv(),
+    commands: new CommandRegistry(),
+    track: <T>(p: Promise<T>) => {
+      tracked.add(p);
+      p.then(() => tracked.delete(p), () => tracked.delete(p));
+      return p;
+    },
+  } as unknown as Core;
+}
+
+/** Options suited to tests: real but short spacing, no SDK retries. */
+export function slackTestOptions(standIn: SlackStandIn, overrides: Partial<SlackAdapterOptions> = {}): SlackAdapterOptions {
+  return {
+    token: standIn.botToken,
+    mode: "http",
+    signingSecret: HARNESS_SECRET,
+    apiUrl: standIn.apiUrl,
+    eventsPath: "/slack/events",
+    commandPrefix: "",
+    umbrellaCommand: "switchboard",
+    socketIdleRecycleMs: 60_000,
+    editIntervalMs: 100,
+    outboundLimits: { globalPerSecond: 0, perChatIntervalMs: 10 },
+    clientOptions: { retryConfig: { retries: 0 } },
+    apiTimeoutMs: 5_000,
+    ...overrides,
+  };
+}
+
+/** A recording sink: every Inbound, and a way to wait for one by delivery id. */
+export class SlackRecordingSink {
+  readonly received: Inbound[] = [];
+  readonly #waiters = new Map<string, (inbound: Inbound) => void>();
+
+  readonly sink = async (inbound: Inbound): Promise<void> => {
+    this.received.push(inbound);
+    this.#waiters.get(inbound.deliveryId)?.(inbound);
+  };
+
+  /** The Inbound with this delivery id, once it arrives. */
+  waitFor(deliveryId: string, timeoutMs = 15_000): Promise<Inbound> {
+    const seen = this.received.find((i) => i.deliveryId === deliveryId);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(deliveryId);
+        reject(new Error(`no inbound ${deliveryId} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#waiters.set(deliveryId, (inbound) => {
+        clearTimeout(timer);
+        this.#waiters.delete(deliveryId);
+        resolve(inbound);
+      });
+    });
+  }
+}
+
+/** What a Slack client shows for mrkdwn: markers removed, links reduced to their label, entities decoded. */
+export function slackMrkdwnToText(raw: string): string {
+  const codes: string[] = [];
+  let text = raw.replace(/```\n?([\s\S]*?)\n?```|`([^`\n]*)`/g, (_, block: string | undefined, inline: string | undefined) => {
+    codes.push(block ?? inline ?? "");
+    return `\u0000${codes.length - 1}\u0000`;
+  });
+  text = text
+    .replace(/<([^<>|]+)\|([^<>]*)>/g, "$2")
+    .replace(/<((?:https?|mailto):[^<>]*)>/g, "$1")
+    .replace(/(^|[^\p{L}\p{N}*])\*(?=\S)([^*\n]*?\S)\*(?![\p{L}\p{N}])/gu, "$1$2")
+    .replace(/(^|[^\p{L}\p{N}_])_(?=\S)([^_\n]*?\S)_(?![\p{L}\p{N}])/gu, "$1$2")
+    .replace(/\u0000(\d+)\u0000/g, (_, i: string) => codes[Number(i)]!);
+  return decodeEntities(text);
+}
+
+function decodeEntities(text: string): string {
+  return text.replace(/&(amp|lt|gt);/g, (_, e: string) => ({ amp: "&", lt: "<", gt: ">" })[e]!);
+}
+
+/** A started adapter, its stand-in, its HTTP listener and its recording sink. */
+export async function startSlackAdapter(overrides: Partial<SlackAdapterOptions> = {}): Promise<{
+  standIn: SlackStandIn; adapter: SlackAdapter; sink: SlackRecordingSink; eventsUrl: string; close(): Promise<void>;
+}> {
+  const standIn = await new SlackStandIn({ users: [{ id: "U0000001", name: "alice" }] }).start();
+  const core = slackTestCore();
+  const adapter = new SlackAdapter(core, slackTestOptions(standIn, overrides));
+  const http = new HttpListener({ log: core.log, maxBodyBytes: 1_048_576 });
+  adapter.mount(http);
+  const address = await http.listen("127.0.0.1", 0);
+  const sink = new SlackRecordingSink();
+  await adapter.start(sink.sink);
+  return {
+    standIn, adapter, sink, eventsUrl: `http://127.0.0.1:${address.port}/slack/events`,
+    async close() {
+      await adapter.stop();
+      await http.close();
+      await standIn.stop();
+    },
+  };
+}
+
+/** The contract harness for Slack. */
+export async function makeSlackHarness(): Promise<AdapterHarness> {
+  const { standIn, adapter, sink, eventsUrl, close } = await startSlackAdapter();
+  const sign = { signingSecret: HARNESS_SECRET };
+  let n = 0;
+  return {
+    adapter,
+    async deliver({ text, chatKind = "dm", inThread = false }) {
+      n += 1;
+      const channel = chatKind === "dm" ? "D0000042" : "C0000042";
+      if (text.startsWith("/") && !inThread) {
+        const [command, ...rest] = text.split(" ");
+        const triggerId = `trig-contract-${n}`;
+        const res = await sendCommand(eventsUrl, {
+          command: command!, text: rest.join(" "), channel_id: channel, trigger_id: triggerId,
+          channel_name: chatKind === "dm" ? "directmessage" : "ops", response_url: standIn.responseUrl(),
+        }, sign);
+        if (res.status !== 200) throw new Error(`slash command answered ${res.status}`);
+        return sink.waitFor(`slack:cmd:${triggerId}`);
+      }
+      const eventId = `EvCONTRACT${n}`;
+      const ts = `1700002000.${String(n).padStart(6, "0")}`;
+      const fields = { text: chatKind === "dm" ? text : `<@${standIn.botUserId}> ${text}`, channel, ts, ...(inThread ? { threadTs: "1700001999.000001" } : {}) };
+      await sendEvent(eventsUrl, eventCallback(chatKind === "dm" ? directMessage(fields) : appMention(fields), eventId), sign);
+      return sink.waitFor(`slack:${eventId}`);
+    },
+    messages: () => standIn.messages.map((m) => ({
+      chatId: m.channel, messageId: m.ts, raw: m.mrkdwn ? m.text : `\u0001${m.text}`, ...(m.threadTs === undefined ? {} : { threadId: m.threadTs }),
+    })),
+    // A message posted with mrkdwn off is shown as is (entities still decoded); it is marked in `raw` above.
+    toPlain: (raw) => (raw.startsWith("\u0001") ? decodeEntities(raw.slice(1)) : slackMrkdwnToText(raw)),
+    measure: (raw) => (raw.startsWith("\u0001") ? raw.length - 1 : raw.length),
+    // Slack has no command API: its native menu is the app manifest built from what the adapter was given.
+    registeredCommands: () => (buildSlackManifest({
+      appName: "switchboard", commands: adapter.registeredCommands(), socketMode: true, commandPrefix: "", umbrellaCommand: "switchboard",
+    }) as { features: { slash_commands: Array<{ command: string; description: string }> } }).features.slash_commands
+      .map((c) => ({ name: c.command.slice(1), description: c.description })),
+    failNextSend(failure) {
+      if (failure.kind === "rate-limit") standIn.rateLimit("chat.postMessage", failure.retryAfterSeconds);
+      else standIn.failNext("chat.postMessage", "missing_scope");
+    },
+    sendAttempts: () => standIn.callsOf("chat.postMessage").length,
+    close,
+  };
+}
