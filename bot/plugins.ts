@@ -6,6 +6,7 @@ import type { Core, Plugin } from "./core.ts";
 import { createSkillsPlugin } from "../skills/index.ts";
 import { createMarketplacePlugin } from "../marketplace/index.ts";
 import { createSchedulesPlugin } from "../schedules/index.ts";
+import { createLlmPlugin } from "./llm/index.ts";
 
 /** Create every feature plugin. Order matters: later plugins may use earlier ones' services. */
 export async function createPlugins(core: Core): Promise<Plugin[]> {
@@ -13,7 +14,7 @@ export async function createPlugins(core: Core): Promise<Plugin[]> {
   const skills = await createSkillsPlugin(core);
   plugins.push(skills);
   plugins.push(await createMarketplacePlugin(core, { skills: skills.service }));
-  // llm (bot/llm/):             plugins.push(await createLlmPlugin(core));
+  plugins.push(await createLlmPlugin(core));
   plugins.push(await createSchedulesPlugin(core));
   void core;
   return plugins;
