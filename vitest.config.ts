@@ -10,8 +10,8 @@ export default defineConfig({
     exclude: ["node_modules/**", "test/fixtures/**", "test/bench/**", "test/stand-ins/**"],
     setupFiles,
     // Shared, noisy 2-core machines: generous timeouts, a bounded number of workers.
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     pool: "forks",
     maxWorkers: 3,
   },

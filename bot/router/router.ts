@@ -84,23 +84,24 @@ export class Router implements RouterApi {
 
   /** Accept a message and wait until it has been answered. */
   async process(inbound: Inbound): Promise<void> {
-    await (await this.#accept(inbound));
+    const accepted = await this.#accept(inbound);
+    await accepted.work;
   }
 
   drain(): Promise<void> {
     return this.#queue.drain();
   }
 
-  /** Returns the promise of the queued work (already settled when refused). */
-  async #accept(inbound: Inbound): Promise<Promise<void>> {
+  /** Returns the queued work, boxed so awaiting acceptance does not wait for it (settled when refused). */
+  async #accept(inbound: Inbound): Promise<{ work: Promise<void> }> {
     const o = this.#o;
     o.metrics.messageIn(inbound.platform);
     const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
     const userKey = userKeyOf(inbound.platform, inbound.user.id);
-    if (inbound.user.isBot === true) return DONE; // never answer bots: no loops between bots
+    if (inbound.user.isBot === true) return { work: DONE }; // never answer bots: no loops between bots
     if (!(await o.firstDelivery(inbound.deliveryId))) {
       o.log.debug({ delivery: inbound.deliveryId, chat: chatKey }, "redelivery dropped");
-      return DONE;
+      return { work: DONE };
     }
     if (inbound.origin !== "schedule") {
       const byUser = this.#userBuckets.take(userKey);
@@ -108,22 +109,21 @@ export class Router implements RouterApi {
       if (byChat !== "ok") {
         o.metrics.error("E_RATE_LIMITED");
         if (byChat === "limited-warn") await this.#safeRespond(inbound, "E_RATE_LIMITED");
-        return DONE;
+        return { work: DONE };
       }
     }
     if (inbound.text.length > o.limits.maxInboundChars) {
       o.metrics.error("E_MESSAGE_TOO_LONG");
       await this.#safeRespond(inbound, "E_MESSAGE_TOO_LONG",
         `That message is too long (${inbound.text.length} characters; the limit is ${o.limits.maxInboundChars}).`);
-      return DONE;
+      return { work: DONE };
     }
     if (o.onNewChat !== undefined && !this.#seenChats.has(chatKey)) {
       this.#seenChats.add(chatKey);
       o.onNewChat(inbound);
     }
     const queueKey = inbound.threadId === undefined ? chatKey : `${chatKey}:${inbound.threadId}`;
-    const work = this.#queue.run(queueKey, () => this.#run(inbound, chatKey, userKey));
-    return work;
+    return { work: this.#queue.run(queueKey, () => this.#run(inbound, chatKey, userKey)) };
   }
 
   /** One message, inside its conversation's queue and its error boundary. */
