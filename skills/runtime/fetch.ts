@@ -256,18 +256,28 @@ function readBody(response: IncomingMessage, maxBytes: number, signal: AbortSign
   return new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let settled = false;
+    const fail = (error: SwitchboardError): void => {
+      if (settled) return;
+      settled = true;
+      reject(error);
+    };
     response.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) {
+        fail(new SwitchboardError("E_SKILL_LIMIT", "response too large", { chatMessage: `fetch failed: the response is larger than ${maxBytes} bytes` }));
         response.destroy();
-        reject(new SwitchboardError("E_SKILL_LIMIT", "response too large", { chatMessage: `fetch failed: the response is larger than ${maxBytes} bytes` }));
         return;
       }
       chunks.push(chunk);
     });
-    response.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    response.on("error", (error: Error & { code?: string }) => reject(networkError(error, signal)));
-    response.on("aborted", () => reject(networkError(new Error("aborted"), signal)));
+    response.on("end", () => {
+      if (settled) return;
+      settled = true;
+      resolve(Buffer.concat(chunks).toString("utf8"));
+    });
+    response.on("error", (error: Error & { code?: string }) => fail(networkError(error, signal)));
+    response.on("aborted", () => fail(networkError(new Error("aborted"), signal)));
   });
 }
 
