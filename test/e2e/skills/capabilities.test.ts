@@ -1,0 +1,202 @@
+/**
+ * Capabilities and lifecycle through the real router: storage scoping and quota, fetch through a skill, secret
+ * settings, re-approval after an update, command clashes, LLM tools, the llm capability hook.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
+import { startTestBot, type TestBot } from "../../helpers/app.ts";
+
+const FIXTURES = resolve(import.meta.dirname, "../../fixtures/skills");
+
+describe("skill capabilities and lifecycle", () => {
+  let bot: TestBot;
+  let plugin: SkillsPlugin;
+  let dataDir: string;
+  let server: Server;
+  let port: number;
+  const logLines: string[] = [];
+
+  beforeAll(async () => {
+    dataDir = mkdtempSync(join(tmpdir(), "sb-caps-"));
+    server = createServer((req, res) => {
+      if (req.url === "/redirect") res.writeHead(302, { location: "http://169.254.169.254/" }).end();
+      else res.writeHead(200).end(`pong ${req.headers.host}`);
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    port = (server.address() as AddressInfo).port;
+    bot = await startTestBot({
+      set: {
+        "bot.dataDir": dataDir,
+        "log.level": "info",
+        "limits.perUser": { burst: 10_000, perMinute: 100_000 },
+        "limits.perChat": { burst: 10_000, perMinute: 100_000 },
+        "skills.fetch": { allowHttp: true, allowAddresses: ["127.0.0.1"] },
+      },
+      log: (await import("../../../bot/logger.ts")).createLogger({ level: "info", format: "json", destination: { write: (s: string) => { logLines.push(s); return true; } } as unknown as NodeJS.WritableStream }),
+      plugins: [async (core) => (plugin = await createSkillsPlugin(core, { env: { SWITCHBOARD_SECRET_KEY: "test-key" } }))],
+    });
+    for (const name of ["fetcher", "storer", "storer-two"]) await plugin.service.load(join(FIXTURES, name), { source: "installed" });
+    for (const chat of ["s1", "s2", "f1"]) {
+      for (const name of ["fetcher", "storer", "storer-two"]) await plugin.service.enable(`test:${chat}`, name, "test:owner");
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await bot?.stop();
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const say = (text: string, chatId: string, role: "member" | "admin" = "member") =>
+    bot.app.core.router.process(bot.adapter.inbound(text, { chatId, role }));
+  const last = (chatId: string) => bot.adapter.textsIn(chatId).at(-1) ?? "";
+
+  it("scopes storage to (skill, chat)", async () => {
+    await say("/put shared 10", "s1");
+    expect(last("s1")).toBe("stored shared");
+    await say("/peek shared", "s1");
+    expect(last("s1")).toBe("value 10 chars; keys shared");
+    await say("/peek shared", "s2");
+    expect(last("s2")).toBe("value (none); keys ");
+    await say("/peek2 shared", "s1");
+    expect(last("s1")).toBe("value (none); keys ");
+  });
+
+  it("refuses writes beyond the storage quota and keeps what was stored", async () => {
+    await say("/put big 2000", "s1");
+    expect(last("s1")).toMatch(/^error E_QUOTA_EXCEEDED: storage quota of 1 KB/);
+    await say("/peek shared", "s1");
+    expect(last("s1")).toBe("value 10 chars; keys shared");
+  });
+
+  it("fetches only what the operator allows, through the skill", async () => {
+    await say(`/get http://127.0.0.1:${port}/ping`, "f1");
+    expect(last("f1")).toBe(`status 200 body pong 127.0.0.1:${port} url http://127.0.0.1:${port}/ping`);
+    await say(`/get http://localhost:${port}/ping`, "f1");
+    expect(last("f1")).toMatch(/^status 200|^error E_SKILL_DENIED/); // localhost may resolve to ::1, which is not allowed
+    await say("/get http://169.254.169.254/latest/meta-data/", "f1");
+    expect(last("f1")).toMatch(/^error E_SKILL_DENIED: fetch to 169\.254\.169\.254 is not allowed/);
+    await say(`/get http://127.0.0.1:${port}/redirect`, "f1");
+    expect(last("f1")).toMatch(/^error E_SKILL_DENIED/);
+    await say("/get https://api.github.com/", "f1");
+    expect(last("f1")).toMatch(/^error E_SKILL_DENIED: fetch to api\.github\.com is not allowed: the skill did not declare it/);
+    await say(`/get http://127.0.0.1:${port}/ping X-Evil a`, "f1");
+    expect(last("f1")).toMatch(/^status 200/);
+  });
+
+  it("keeps secret settings encrypted, masked and out of the log", async () => {
+    const dir = join(dataDir, "secretive");
+    cpSync(join(FIXTURES, "storer"), dir, { recursive: true });
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name: string; switchboard: Record<string, unknown> };
+    pkg.name = "switchboard-skill-secretive";
+    pkg.switchboard.commands = [{ name: "whoami-secret", description: "Show settings" }];
+    pkg.switchboard.settings = { properties: { token: { type: "string", secret: true }, greeting: { type: "string", default: "hi" } } };
+    writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
+    writeFileSync(join(dir, "index.js"), "var skill = { commands: { 'whoami-secret': async function (ctx) { var s = await ctx.settings.get(); return s.greeting + ' ' + s.token.length; } } };");
+    await plugin.service.load(dir, { source: "installed" });
+    await plugin.service.enable("test:sec", "secretive", "test:owner");
+    await plugin.service.setSetting("test:sec", "secretive", "token", "s3cr3t-value", "test:owner");
+    await expect(plugin.service.setSetting("test:sec", "secretive", "nope", "x", "test:owner")).rejects.toMatchObject({ code: "E_BAD_ARGS" });
+    expect(await plugin.service.getSettings("test:sec", "secretive")).toEqual({ token: "••••••", greeting: "hi" });
+    const raw = await bot.app.core.store.kv.get<Record<string, unknown>>("skills.settings", "test:sec", "secretive");
+    expect(JSON.stringify(raw)).not.toContain("s3cr3t-value");
+    await say("/whoami-secret", "sec");
+    expect(last("sec")).toBe("hi 12");
+    // Another skill in the same chat sees none of it.
+    await plugin.service.enable("test:sec", "storer", "test:owner");
+    expect(await plugin.service.getSettings("test:sec", "storer")).toEqual({});
+    const audit = await bot.app.core.store.audit.list("test:sec");
+    expect(JSON.stringify(audit)).not.toContain("s3cr3t-value");
+    expect(logLines.join("")).not.toContain("s3cr3t-value");
+  });
+
+  it("needs re-approval when an update asks for more, and runs again once approved", async () => {
+    const dir = join(dataDir, "growing");
+    cpSync(join(FIXTURES, "storer"), dir, { recursive: true });
+    const write = (version: string, network: string[]) => {
+      const pkg = JSON.parse(readFileSync(join(FIXTURES, "storer", "package.json"), "utf8")) as Record<string, unknown> & { switchboard: Record<string, unknown> };
+      pkg.name = "switchboard-skill-growing";
+      pkg.version = version;
+      pkg.switchboard.commands = [{ name: "grow", description: "Grow" }];
+      pkg.switchboard.permissions = { storage: true, network };
+      writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
+      writeFileSync(join(dir, "index.js"), `var skill = { commands: { grow: function () { return "v${version}"; } } };`);
+    };
+    write("1.0.0", []);
+    await plugin.service.load(dir, { source: "installed" });
+    await plugin.service.enable("test:g1", "growing", "test:owner");
+    await say("/grow", "g1");
+    expect(last("g1")).toBe("v1.0.0");
+    write("2.0.0", ["api.example.com"]);
+    await plugin.service.load(dir, { source: "installed" });
+    expect(plugin.service.state("test:g1", "growing")).toBe("needs-reapproval");
+    expect(plugin.service.pendingPermissions("test:g1", "growing")).toEqual(["network api.example.com"]);
+    expect(plugin.service.enabledIn("test:g1")).not.toContain("growing");
+    await say("/grow", "g1");
+    expect(last("g1")).not.toBe("v2.0.0");
+    await plugin.service.enable("test:g1", "growing", "test:owner");
+    await say("/grow", "g1");
+    expect(last("g1")).toBe("v2.0.0");
+    expect(plugin.service.grantsFor("test:g1", "growing")?.network).toEqual(["api.example.com"]);
+  });
+
+  it("refuses skills whose commands clash with a built-in or another skill", async () => {
+    await expect(plugin.service.load(join(FIXTURES, "clash-builtin"), { source: "installed" }))
+      .rejects.toMatchObject({ code: "E_CONFLICT", chatMessage: expect.stringContaining("/help is already provided by builtin") });
+    await expect(plugin.service.load(join(FIXTURES, "clash-skill"), { source: "installed" }))
+      .rejects.toMatchObject({ code: "E_CONFLICT", chatMessage: expect.stringContaining("/dice is already provided by skill:dice") });
+    expect(bot.app.core.commands.get("help")?.source).toBe("builtin");
+    expect(plugin.service.get("clash-skill")).toBeUndefined();
+  });
+
+  it("refuses invalid packages with a clear error and loads the rest of a folder", async () => {
+    await expect(plugin.service.load(join(FIXTURES, "bad-manifest"), { source: "installed" })).rejects.toMatchObject({ code: "E_SKILL_INVALID" });
+    await expect(plugin.service.load(join(dataDir, "missing"), { source: "installed" })).rejects.toMatchObject({ code: "E_SKILL_INVALID" });
+    const loaded = await plugin.service.loadInstalled(FIXTURES);
+    expect(loaded.map((s) => s.name)).toEqual(expect.arrayContaining(["hostile", "fetcher", "storer"]));
+    expect(plugin.service.get("bad")).toBeUndefined();
+  });
+
+  it("offers skill tools to the LLM layer only where the skill is enabled", async () => {
+    await plugin.service.enable("test:t1", "dice", "test:owner");
+    const tools = bot.app.core.tools.list("test:t1");
+    const roll = tools.find((t) => t.name === "dice__roll");
+    expect(roll).toMatchObject({ skill: "dice", defaultRole: "member", parameters: { type: "object" } });
+    expect(bot.app.core.tools.list("test:nowhere").some((t) => t.name === "remind__list_reminders")).toBe(false);
+    const inbound = bot.adapter.inbound("roll for me", { chatId: "t1" });
+    const out = await bot.app.core.tools.call("dice__roll", { dice: "3d4" }, { inbound, chatKey: "test:t1", userKey: "test:u1", role: "member", signal: new AbortController().signal });
+    const parsed = JSON.parse(out) as { roll: string; dice: number[]; total: number };
+    expect(parsed.roll).toBe("3d4");
+    expect(parsed.dice).toHaveLength(3);
+  });
+
+  it("forwards the llm capability when another module provides it, and says so when none does", async () => {
+    const dir = join(dataDir, "asker");
+    cpSync(join(FIXTURES, "storer"), dir, { recursive: true });
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name: string; switchboard: Record<string, unknown> };
+    pkg.name = "switchboard-skill-asker";
+    pkg.switchboard.commands = [{ name: "ask", description: "Ask" }];
+    pkg.switchboard.permissions = { llm: true };
+    writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
+    writeFileSync(join(dir, "index.js"), "var skill = { commands: { ask: async function (ctx) { try { var r = await ctx.llm.complete({ prompt: ctx.rawArgs }); return 'llm: ' + r.text; } catch (e) { return 'error ' + e.code + ': ' + e.message; } } } };");
+    await plugin.service.load(dir, { source: "installed" });
+    await plugin.service.enable("test:l1", "asker", "test:owner");
+    await say("/ask hello", "l1");
+    expect(last("l1")).toBe("error E_CAPABILITY_UNAVAILABLE: the llm capability is not available on this bot");
+    const calls: unknown[] = [];
+    const remove = bot.app.core.capabilities.provide("llm", async (call) => {
+      calls.push({ skill: call.skill, chatKey: call.chatKey, args: call.args });
+      return { text: "hi back" };
+    });
+    await say("/ask hello", "l1");
+    remove();
+    expect(last("l1")).toBe("llm: hi back");
+    expect(calls).toEqual([{ skill: "asker", chatKey: "test:l1", args: { prompt: "hello" } }]);
+  });
+});
