@@ -235,7 +235,6 @@ export class DiscordAdapter implements ChannelAdapter {
   async #onInteraction(payload: unknown, acknowledge: (answer: AnyInteractionAnswer) => Promise<void>): Promise<void> {
     const log = this.#core.log;
     const parsed = this.#parseInteraction(payload);
-    if (parsed === undefined) return;
     if (parsed.kind === "ping") {
       await acknowledge({ type: 1 });
       return;
@@ -276,14 +275,9 @@ export class DiscordAdapter implements ChannelAdapter {
     await this.#deliver(inbound);
   }
 
-  #parseInteraction(payload: unknown): ReturnType<typeof parseInteraction> | undefined {
-    try {
-      return parseInteraction(payload, (name) => this.#core.commands.get(name)?.args);
-    } catch (error) {
-      if (!(error instanceof MalformedPayloadError)) throw error;
-      this.#core.log.warn({ adapter: "discord", err: error.message }, "malformed interaction skipped");
-      return undefined;
-    }
+  /** Parse, or throw `MalformedPayloadError` (the gateway logs and skips it; HTTP answers 400). */
+  #parseInteraction(payload: unknown): ReturnType<typeof parseInteraction> {
+    return parseInteraction(payload, (name) => this.#core.commands.get(name)?.args);
   }
 
   async #interactionInbound(parsed: CommandInteraction, responder: InteractionResponder): Promise<Inbound> {

@@ -67,6 +67,16 @@ export interface RateLimitRule {
   remaining: number;
 }
 
+/** A queued refusal (any status and Discord error body). */
+export interface RefusalRule {
+  method?: string;
+  path: RegExp;
+  status: number;
+  code: number;
+  message: string;
+  remaining: number;
+}
+
 /** Options for the stand-in. */
 export interface DiscordStandInOptions {
   heartbeatIntervalMs?: number;
@@ -89,6 +99,7 @@ export class DiscordStandIn extends EventEmitter {
   /** Registered commands: `global` or a guild id → the last PUT body (with ids). */
   readonly commands = new Map<string, Array<Record<string, unknown>>>();
   readonly rateLimits: RateLimitRule[] = [];
+  readonly refusals: RefusalRule[] = [];
   readonly gateway: StandInGateway;
   readonly #server: Server;
   #port = 0;
@@ -191,6 +202,30 @@ export class DiscordStandIn extends EventEmitter {
     this.rateLimits.push({ ...rule, remaining: rule.times ?? 1 });
   }
 
+  /** Refuse the next `times` requests matching with this status and Discord error (403 50013 "Missing Permissions"…). */
+  refuseNext(rule: { method?: string; path: RegExp; status: number; code: number; message: string; times?: number }): void {
+    this.refusals.push({ ...rule, remaining: rule.times ?? 1 });
+  }
+
+  /** Every message the bot has in any channel, oldest first. */
+  allMessages(): StoredMessage[] {
+    return [...this.messages.values()].flat().sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+  }
+
+  /** Record the answer Discord got over HTTP (interactions mode), as if it came to the callback route. */
+  acceptHttpAnswer(interactionId: string, answer: { type: number; data?: { content?: string; flags?: number } }): void {
+    const interaction = this.interactions.get(interactionId);
+    if (interaction === undefined || (answer.type !== 4 && answer.type !== 5) || interaction.callbacks.length > 0) return;
+    interaction.callbacks.push({ type: answer.type, data: answer.data });
+    const message = this.addMessage(interaction.channelId, {
+      content: answer.type === 4 ? answer.data?.content ?? "" : "",
+      flags: (answer.data?.flags ?? 0) | (answer.type === 5 ? 128 : 0),
+      webhook_id: this.applicationId,
+      interactionId,
+    });
+    interaction.originalId = message.id;
+  }
+
   /** The messages now in a channel (interaction replies included), oldest first. */
   channelMessages(channelId: string): StoredMessage[] {
     return this.messages.get(channelId) ?? [];
@@ -271,10 +306,14 @@ export class DiscordStandIn extends EventEmitter {
     }
     const method = req.method ?? "GET";
     const limited = this.#takeRateLimit(method, path);
+    const refused = limited === undefined ? this.#takeRefusal(method, path) : undefined;
     let status: number;
     let payload: unknown;
     let headers: Record<string, string> = {};
-    if (limited !== undefined) {
+    if (refused !== undefined) {
+      status = refused.status;
+      payload = { message: refused.message, code: refused.code };
+    } else if (limited !== undefined) {
       status = 429;
       payload = { message: "You are being rate limited.", retry_after: limited.retryAfterSec, global: limited.global === true };
       headers = { "retry-after": String(limited.retryAfterSec), "x-ratelimit-scope": "user" };
@@ -292,6 +331,12 @@ export class DiscordStandIn extends EventEmitter {
       res.end(JSON.stringify(payload));
     }
     this.emit("request", recorded);
+  }
+
+  #takeRefusal(method: string, path: string): RefusalRule | undefined {
+    const rule = this.refusals.find((r) => r.remaining > 0 && (r.method === undefined || r.method === method) && r.path.test(path));
+    if (rule !== undefined) rule.remaining -= 1;
+    return rule;
   }
 
   #takeRateLimit(method: string, path: string): RateLimitRule | undefined {

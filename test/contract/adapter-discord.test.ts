@@ -1,0 +1,4 @@
+import { adapterContract } from "./adapter.contract.ts";
+import { makeDiscordHarness } from "../stand-ins/discord/harness.ts";
+
+adapterContract("discord", makeDiscordHarness);
