@@ -93,9 +93,10 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
         if (names.length === 0) return print("No skills installed.");
         for (const n of names) {
           const result = await m.update(n, { actor: actor(), confirm: (plan) => confirmPlan(ctx, plan, opts.yes === true), onProgress: progress(ctx.err) });
-          if (result.status === "unchanged") print(`${n} is up to date (${result.plan.version})`);
-          else if (result.status === "cancelled") print(`${n}: update to ${result.plan.version} cancelled; ${result.plan.fromVersion} stays`);
-          else print(`updated ${n} ${result.plan.fromVersion} → ${result.plan.version}${result.plan.diff.added.length > 0 ? " (chats must approve the new permissions again)" : ""}`);
+          const pkg = result.plan.name;
+          if (result.status === "unchanged") print(`${pkg} is up to date (${result.plan.version})`);
+          else if (result.status === "cancelled") print(`${pkg}: update to ${result.plan.version} cancelled; ${result.plan.fromVersion} stays`);
+          else print(`updated ${pkg} ${result.plan.fromVersion} → ${result.plan.version}${result.plan.diff.added.length > 0 ? " (chats must approve the new permissions again)" : ""}`);
         }
       });
     });

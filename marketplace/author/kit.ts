@@ -7,8 +7,11 @@ import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { execFile } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { promisify } from "node:util";
 import { build } from "esbuild";
-import pacote from "pacote";
 import { SwitchboardError } from "../../bot/index.ts";
 import { skillNameOf } from "../../skills/index.ts";
 import { SKILL_NAME } from "../../skills/manifest.ts";
@@ -59,12 +62,32 @@ export async function buildSkill(dir: string, options: { source?: string; minify
   return { entry, bytes };
 }
 
-/** Pack the folder as npm would (no scripts run) and check it as the installer would. */
+/** Pack the folder with `npm pack` (no scripts run), as `npm publish` would, and check it as the installer would. */
 export async function checkSkill(dir: string, limits: TarballLimits): Promise<CheckedPackage & { files: string[] }> {
   const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
   if (typeof pkg.name !== "string") throw new SwitchboardError("E_SKILL_INVALID", "package.json has no name");
-  const tgz = await pacote.tarball(`file:${resolve(dir)}`, { ignoreScripts: true } as pacote.Options);
+  const tgz = await npmPack(resolve(dir));
   const files = await readPackageTarball(tgz, pkg.name, limits);
   const checked = checkPackage(files, { name: pkg.name, version: typeof pkg.version === "string" ? pkg.version : undefined });
   return { ...checked, files: [...files.files.keys()].sort() };
+}
+
+/** Run `npm pack --ignore-scripts` into a temp folder and return the tarball's bytes. */
+async function npmPack(dir: string): Promise<Buffer> {
+  const dest = await mkdtemp(join(tmpdir(), "switchboard-pack-"));
+  try {
+    const { stdout } = await promisify(execFile)("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dest], {
+      cwd: dir,
+      timeout: 60_000,
+      env: { ...process.env, npm_config_update_notifier: "false", npm_config_fund: "false", npm_config_audit: "false" },
+    });
+    const [info] = JSON.parse(stdout) as Array<{ filename: string }>;
+    if (info === undefined) throw new SwitchboardError("E_SKILL_INVALID", "npm pack produced no tarball");
+    return await readFile(join(dest, info.filename));
+  } catch (error) {
+    if (error instanceof SwitchboardError) throw error;
+    throw new SwitchboardError("E_SKILL_INVALID", `npm pack failed in ${dir}: ${(error as { stderr?: string }).stderr ?? (error as Error).message}`, { cause: error });
+  } finally {
+    await rm(dest, { recursive: true, force: true });
+  }
 }
