@@ -69,7 +69,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
       sources.set(path, "overrides");
     }
   }
-  const result = configSchema.safeParse(raw);
+  const result = configSchema.safeParse(withDefaults(DEFAULTS(), raw));
   if (!result.success) throw configErrorFrom(result.error, sources);
   const config = result.data;
   config.bot.dataDir = resolve(cwd, config.bot.dataDir);
@@ -78,9 +78,30 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
 
 /** Validate an object as config (no file, no env). Throws `ConfigError`. */
 export function parseConfig(input: unknown): Config {
-  const result = configSchema.safeParse(input ?? {});
+  const result = configSchema.safeParse(withDefaults(DEFAULTS(), input ?? {}));
   if (!result.success) throw configErrorFrom(result.error, new Map());
   return result.data;
+}
+
+/** The defaults, as a fresh object each time. */
+const DEFAULTS = (): unknown => configSchema.parse({});
+
+/**
+ * Lay `raw` over the defaults, level by level, so a partial section (`limits.perUser.burst` alone) keeps the
+ * defaults of its siblings. Arrays and scalars replace; prototype keys are refused.
+ */
+function withDefaults(defaults: unknown, raw: unknown): unknown {
+  if (!isPlainObject(defaults) || !isPlainObject(raw)) return raw;
+  const out: Record<string, unknown> = { ...defaults };
+  for (const [key, value] of Object.entries(raw)) {
+    if (key === "__proto__" || key === "constructor" || key === "prototype") throw new ConfigError(`Refusing config key ${key}.`);
+    out[key] = Object.hasOwn(defaults, key) ? withDefaults(defaults[key], value) : value;
+  }
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
 function findFile(cwd: string, explicit: string | undefined): string | undefined {

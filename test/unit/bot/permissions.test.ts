@@ -1,0 +1,75 @@
+import { describe, expect, it } from "vitest";
+import { checkAccess, checkCommand, emptyPolicy, resolveRole, roleAtLeast, type ChatPolicy, type PermissionSettings, type Subject } from "../../../bot/index.ts";
+
+const settings: PermissionSettings = { owners: new Set(["telegram:1"]), defaultDm: "open" };
+const subject = (o: Partial<Subject> = {}): Subject => ({ userKey: "telegram:2", platformRole: "member", chatKind: "group", isBot: false, ...o });
+
+describe("roles", () => {
+  it("orders owner > admin > member > guest and rejects unknown roles", () => {
+    expect(roleAtLeast("owner", "admin")).toBe(true);
+    expect(roleAtLeast("member", "admin")).toBe(false);
+    expect(roleAtLeast("guest", "guest")).toBe(true);
+    expect(roleAtLeast("superuser", "guest")).toBe(false);
+    expect(roleAtLeast("admin", "superuser")).toBe(false);
+  });
+
+  it("makes config owners owners, platform admins admins, and an unknown platform role a guest", () => {
+    expect(resolveRole(settings, undefined, subject({ userKey: "telegram:1", platformRole: undefined }))).toBe("owner");
+    expect(resolveRole(settings, undefined, subject({ platformRole: "owner" }))).toBe("admin");
+    expect(resolveRole(settings, undefined, subject({ platformRole: "member" }))).toBe("member");
+    expect(resolveRole(settings, undefined, subject({ platformRole: undefined }))).toBe("guest");
+    expect(resolveRole(settings, undefined, subject({ platformRole: undefined, chatKind: "dm" }))).toBe("member");
+    expect(resolveRole(settings, undefined, subject({ platformRole: "admin", isBot: true }))).toBe("guest");
+  });
+
+  it("applies per-chat overrides and the platform-admin switch", () => {
+    const policy: ChatPolicy = { ...emptyPolicy(), roleOverrides: { "telegram:2": "admin" }, trustPlatformAdmins: false };
+    expect(resolveRole(settings, policy, subject())).toBe("admin");
+    expect(resolveRole(settings, policy, subject({ userKey: "telegram:3", platformRole: "admin" }))).toBe("member");
+    const corrupt = { ...emptyPolicy(), roleOverrides: { "telegram:2": "root" } } as unknown as ChatPolicy;
+    expect(resolveRole(settings, corrupt, subject())).toBe("guest");
+    const ownerOverride = { ...emptyPolicy(), roleOverrides: { "telegram:2": "owner" } } as ChatPolicy;
+    expect(resolveRole(settings, ownerOverride, subject())).toBe("guest");
+  });
+});
+
+describe("commands", () => {
+  const cmd = (defaultRole: "admin" | "member" | "guest", skill?: string) => ({ name: "deploy", defaultRole, skill });
+
+  it("denies privileged commands when the chat has no policy, except to owners", () => {
+    expect(checkCommand("admin", undefined, cmd("admin"))).toMatchObject({ allowed: false, code: "E_NO_POLICY" });
+    expect(checkCommand("owner", undefined, cmd("admin")).allowed).toBe(true);
+    expect(checkCommand("member", undefined, cmd("member")).allowed).toBe(true);
+  });
+
+  it("uses the policy's minimum for the command, then for its skill, then the default", () => {
+    const policy: ChatPolicy = { ...emptyPolicy(), commandRoles: { "skill:ops": "admin" } };
+    expect(checkCommand("member", policy, cmd("member", "ops"))).toMatchObject({ allowed: false, required: "admin" });
+    policy.commandRoles.deploy = "member";
+    expect(checkCommand("member", policy, cmd("admin", "ops")).allowed).toBe(true);
+  });
+
+  it("fails closed on an unknown minimum role", () => {
+    const policy = { ...emptyPolicy(), commandRoles: { deploy: "everyone" } } as unknown as ChatPolicy;
+    expect(checkCommand("admin", policy, cmd("member"))).toMatchObject({ allowed: false, code: "E_PERMISSION_DENIED" });
+  });
+});
+
+describe("access", () => {
+  it("applies deny lists (but never to owners)", () => {
+    const policy: ChatPolicy = { ...emptyPolicy(), deny: ["telegram:2", "telegram:1"] };
+    expect(checkAccess(settings, policy, undefined, subject())).toMatchObject({ allowed: false, code: "E_USER_DENIED" });
+    expect(checkAccess(settings, policy, undefined, subject({ userKey: "telegram:1" })).allowed).toBe(true);
+  });
+
+  it("applies the DM policy: open, allowlist, closed", () => {
+    const dm = subject({ chatKind: "dm" });
+    expect(checkAccess(settings, undefined, undefined, dm).allowed).toBe(true);
+    const allowlist: ChatPolicy = { ...emptyPolicy(), dm: "allowlist", allow: ["telegram:5"] };
+    expect(checkAccess(settings, undefined, allowlist, dm)).toMatchObject({ allowed: false, code: "E_DM_CLOSED" });
+    expect(checkAccess(settings, undefined, allowlist, subject({ chatKind: "dm", userKey: "telegram:5" })).allowed).toBe(true);
+    expect(checkAccess({ ...settings, defaultDm: "closed" }, undefined, undefined, dm)).toMatchObject({ allowed: false, code: "E_DM_CLOSED" });
+    expect(checkAccess({ ...settings, defaultDm: "closed" }, undefined, undefined, subject({ chatKind: "dm", userKey: "telegram:1" })).allowed).toBe(true);
+    expect(checkAccess({ ...settings, defaultDm: "closed" }, undefined, undefined, subject()).allowed).toBe(true); // groups unaffected
+  });
+});
