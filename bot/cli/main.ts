@@ -9,6 +9,7 @@ import { registerLlmCli } from "../llm/index.ts";
 import { registerSchedulesCli } from "../../schedules/index.ts";
 import { registerSlackCli } from "../../adapters/slack/cli.ts";
 import { registerMarketplaceCli } from "../../marketplace/index.ts";
+import { registerSkillsLinkCli } from "../../skills/index.ts";
 
 /** Build the program (exported for tests). */
 export function buildProgram(ctx: CliContext, state: { configFile?: string }): Command {
@@ -53,6 +54,7 @@ export function buildProgram(ctx: CliContext, state: { configFile?: string }): C
   registerSchedulesCli(program, ctx);
   registerSlackCli(program, ctx);
   registerMarketplaceCli(skills, skill, ctx);
+  registerSkillsLinkCli(skills, ctx);
   void skills;
   void skill;
   return program;
