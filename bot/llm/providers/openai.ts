@@ -56,7 +56,12 @@ export class OpenAiProvider implements ChatProvider {
         { ...body, stream: true, stream_options: { include_usage: true } },
         { signal: deadline.signal },
       );
-      return await collect(stream, request.onText);
+      const result = await collect(stream, request.onText);
+      // The SDK ends a stream quietly when it is aborted: tell a deadline or a caller's abort from a real end.
+      if (deadline.timedOut) throw new ProviderFailure("timeout", `no complete answer within ${this.#model.timeoutMs} ms`);
+      if (request.signal.aborted) throw request.signal.reason;
+      if (result.finishReason === "") throw new ProviderFailure("bad_response", "the stream ended before the answer did");
+      return result;
     } catch (error) {
       throw this.#classify(error, deadline.timedOut, request.signal);
     } finally {
@@ -90,7 +95,7 @@ export class OpenAiProvider implements ChatProvider {
 /** Accumulate a streamed answer: text deltas, tool-call fragments by index, and the usage chunk. */
 async function collect(stream: AsyncIterable<ChatCompletionChunk>, onText: ((s: string) => void) | undefined): Promise<ChatResult> {
   let text = "";
-  let finishReason = "stop";
+  let finishReason = "";
   let usage: ChatResult["usage"];
   const calls = new Map<number, { id: string; name: string; arguments: string }>();
   for await (const chunk of stream) {
