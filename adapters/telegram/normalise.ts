@@ -79,6 +79,7 @@ export function normaliseUpdate(update: Update, bot: BotIdentity, receivedAt: nu
       ? { messageId: String(message.reply_to_message.message_id), isToBot: message.reply_to_message.from?.id === bot.id }
       : undefined;
     const command = commandOf(text, bot);
+    if (command.command === undefined && isForAnotherBot(text, bot)) return { skip: "command for another bot" };
     const mentionsBot = chat.kind === "dm"
       || text.toLowerCase().includes(`@${bot.username.toLowerCase()}`)
       || replyTo?.isToBot === true;
@@ -117,6 +118,11 @@ function threadOf(message: Message): { threadId?: string } {
   return message.is_topic_message === true && typeof message.message_thread_id === "number"
     ? { threadId: String(message.message_thread_id) }
     : {};
+}
+
+function isForAnotherBot(text: string, bot: BotIdentity): boolean {
+  const m = /^\/[A-Za-z0-9_-]+@([A-Za-z0-9_]+)/.exec(text);
+  return m !== null && m[1]!.toLowerCase() !== bot.username.toLowerCase();
 }
 
 function commandOf(text: string, bot: BotIdentity): { command?: Inbound["command"] } {

@@ -54,6 +54,11 @@ export interface QueueMessageInput {
 
 const BOT_ID = 777_000_111;
 
+interface HeldPoll {
+  isDeaf: boolean;
+  wake(): void;
+}
+
 /** The stand-in server. */
 export class TelegramStandIn {
   readonly token: string;
@@ -73,7 +78,7 @@ export class TelegramStandIn {
   #nextUpdateId = 1;
   #nextMessageId = 1;
   #waiters = new Set<() => void>();
-  #held = new Set<ServerResponse>();
+  #held = new Map<ServerResponse, HeldPoll>();
   #callListeners = new Set<() => void>();
 
   private constructor(token: string) {
@@ -182,8 +187,11 @@ export class TelegramStandIn {
         cleanup();
         reject(new Error(`stand-in: timed out after ${timeoutMs} ms waiting for ${what}`));
       }, timeoutMs);
+      // Some state changes between calls (a poll being held, a confirmation): look periodically too.
+      const ticker = setInterval(check, 50);
       const cleanup = () => {
         clearTimeout(timer);
+        clearInterval(ticker);
         this.#callListeners.delete(check);
       };
       this.#callListeners.add(check);
@@ -204,7 +212,7 @@ export class TelegramStandIn {
   }
 
   async close(): Promise<void> {
-    for (const res of this.#held) res.destroy();
+    for (const res of this.#held.keys()) res.destroy();
     this.#held.clear();
     for (const wake of [...this.#waiters]) wake();
     this.#server.closeAllConnections();
@@ -267,27 +275,40 @@ export class TelegramStandIn {
     const timeoutS = typeof body.timeout === "number" ? body.timeout : 0;
     const ready = () => this.#pending.filter((u) => u.update_id >= offset).slice(0, limit);
     if (!this.isDeaf && (ready().length > 0 || timeoutS === 0)) return this.#send(res, 200, { ok: true, result: ready() });
-    this.#held.add(res);
+    const poll: HeldPoll = { isDeaf: this.isDeaf, wake: () => undefined };
+    this.#held.set(res, poll);
     await new Promise<void>((resolve) => {
-      const timer = this.isDeaf ? undefined : setTimeout(done, timeoutS * 1000);
-      const wake = () => {
-        if (!this.isDeaf) done();
-      };
-      function done() {
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
         clearTimeout(timer);
-        resolve();
-      }
-      const finish = () => {
         this.#waiters.delete(wake);
-        done();
+        resolve();
       };
+      const wake = () => {
+        if (!poll.isDeaf) done();
+      };
+      poll.wake = done;
+      timer = setTimeout(() => {
+        if (!poll.isDeaf) done();
+      }, timeoutS * 1000);
       this.#waiters.add(wake);
-      res.once("close", finish);
-      req.once("aborted", finish);
+      res.once("close", done);
+      req.once("aborted", done);
     });
     this.#held.delete(res);
     if (res.destroyed || res.writableEnded) return;
     this.#send(res, 200, { ok: true, result: ready() });
+  }
+
+  /** The polls held right now stop hearing anything (a half-dead connection); new polls work normally. */
+  deafenCurrentPolls(): number {
+    for (const poll of this.#held.values()) poll.isDeaf = true;
+    return this.#held.size;
+  }
+
+  /** Polls being held open right now. */
+  get heldPolls(): number {
+    return this.#held.size;
   }
 
   #call(method: string, body: Record<string, unknown>): unknown {
@@ -384,5 +405,5 @@ export class TelegramStandIn {
 }
 
 function scopeKey(scope: unknown): string {
-  return scope === undefined ? "default" : JSON.stringify(scope);
+  return scope === undefined || (scope as { type?: unknown }).type === "default" ? "default" : JSON.stringify(scope);
 }
