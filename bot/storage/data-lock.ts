@@ -1,7 +1,8 @@
 /**
  * One process per embedded database. PGlite has no cross-process locking, and two processes writing one data
  * folder would corrupt it, so the folder gets a lock file holding the owner's pid. A lock left by a process that
- * no longer runs is taken over.
+ * no longer runs (or holding our own pid, as after a container restart) is taken over. Two machines sharing one
+ * data folder over a network filesystem are not detected: use PostgreSQL for that.
  */
 import { open, readFile, rm } from "node:fs/promises";
 import { SwitchboardError } from "../errors.ts";
@@ -48,7 +49,8 @@ export async function acquireDataLock(path: string): Promise<DataLock> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const pid = Number.parseInt(await readFile(path, "utf8").catch(() => ""), 10);
-      if (Number.isInteger(pid) && pid > 0 && isRunning(pid)) {
+      // Our own pid in the file is a previous life of this pid (a restarted container is pid 1 again): stale.
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && isRunning(pid)) {
         throw new SwitchboardError(
           "E_STORAGE",
           `the embedded database is in use by process ${pid} (lock file ${path}); stop it, or delete the file if that process is not Switchboard`,

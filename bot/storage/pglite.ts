@@ -4,7 +4,10 @@
  * mutex, so a transaction never interleaves with another caller's statements.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import { readdir, rm } from "node:fs/promises";
+import { join } from "node:path";
 import { PGlite, type Transaction } from "@electric-sql/pglite";
+import { forgetTemplate, loadTemplate, saveTemplate } from "./pglite-template.ts";
 import type { SqlClient } from "./types.ts";
 
 /** A `SqlClient` that owns its database and can be closed. */
@@ -42,10 +45,51 @@ function txClient(tx: Transaction): SqlClient {
   return client;
 }
 
-/** Open PGlite in `dataDir` (created if missing) or in memory, and wait until it is ready. */
+async function isEmptyFolder(dir: string): Promise<boolean> {
+  try {
+    return (await readdir(dir)).length === 0;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return true;
+    throw error;
+  }
+}
+
+async function start(dataDir: string | undefined, options: { loadDataDir?: Blob } = {}): Promise<PGlite> {
+  const db = new PGlite(dataDir, options);
+  try {
+    await db.waitReady;
+    return db;
+  } catch (error) {
+    await db.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+// A new cluster starts from the cached pristine template when there is one (fast), else runs initdb and
+// becomes the template. An existing folder opens as it is.
+async function boot(dataDir: string | undefined): Promise<PGlite> {
+  const isNew = dataDir === undefined || (await isEmptyFolder(dataDir));
+  if (!isNew) return start(dataDir);
+  const template = await loadTemplate();
+  if (template !== undefined) {
+    try {
+      return await start(dataDir, { loadDataDir: template });
+    } catch {
+      await forgetTemplate();
+      // The folder was empty before: clear what a half-loaded template left.
+      if (dataDir !== undefined) {
+        for (const entry of await readdir(dataDir)) await rm(join(dataDir, entry), { recursive: true, force: true });
+      }
+    }
+  }
+  const db = await start(dataDir);
+  await saveTemplate(db);
+  return db;
+}
+
+/** Open PGlite in `dataDir` (an existing folder; empty means a new cluster) or in memory, ready for queries. */
 export async function openPglite(options: PgliteOptions = {}): Promise<ClosableSqlClient> {
-  const db = options.dataDir === undefined ? new PGlite() : new PGlite(options.dataDir);
-  await db.waitReady;
+  const db = await boot(options.dataDir);
   // The transaction running in this async context, if any. A query issued on the outer client from inside a
   // transaction callback joins that transaction instead of waiting for it to end (which would never happen:
   // PGlite's one connection is held by the transaction).

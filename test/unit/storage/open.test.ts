@@ -73,7 +73,7 @@ describe("openStore errors", { timeout: 120_000 }, () => {
 });
 
 describe("embedded data folder lock", { timeout: 120_000 }, () => {
-  it("refuses a second open of a folder in use, releases it at close, and takes over a lock left by a dead process", async () => {
+  it("refuses a second open of a folder in use, releases it at close, and takes over a lock left by a dead process or an earlier run with this pid", async () => {
     const dataDir = join(root, "locked");
     const store = await openStore({ dataDir });
     try {
@@ -86,8 +86,11 @@ describe("embedded data folder lock", { timeout: 120_000 }, () => {
       await store.close();
     }
     await expect(readFile(join(dataDir, "db.lock"), "utf8")).rejects.toThrow(/ENOENT/);
-    // A crashed process leaves its lock behind.
+    // A crashed process leaves its lock behind; so does a previous run with our pid (a restarted container).
     await writeFile(join(dataDir, "db.lock"), "2147483646\n");
+    const again = await openStore({ dataDir });
+    await again.close();
+    await writeFile(join(dataDir, "db.lock"), `${process.pid}\n`);
     const reopened = await openStore({ dataDir });
     try {
       expect(await readFile(join(dataDir, "db.lock"), "utf8")).toBe(`${process.pid}\n`);
