@@ -1,0 +1,146 @@
+/**
+ * Skill runtime benchmark: `npx node --no-node-snapshot test/bench/skills.ts`.
+ * Prints, from one run:
+ * - cold start: isolate + context + bootstrap + compile and run of the built-in dice skill (raw isolated-vm in
+ *   this process), and a cold first call through the skill host (fork already up, IPC included);
+ * - warm call overhead through the runtime (bot → IPC → skill host → isolate → back) against calling the same
+ *   handler as a plain function in this process (baseline, same run), also with one capability round trip;
+ * - what a fresh context per call would cost instead of the per-chat context kept warm;
+ * - memory per idle loaded skill (host RSS growth and isolate heap, per skill).
+ * Targets: warm overhead ≤ 0.3 ms, cold ≤ 15 ms, ≤ 3 MB per idle skill.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import ivm from "isolated-vm";
+import { BOOTSTRAP_SOURCE } from "../../skills/host/bootstrap.ts";
+import type { HostSkillSpec } from "../../skills/host/protocol.ts";
+import { BUILTIN_DIR } from "../../skills/plugin.ts";
+import { SkillHostSupervisor } from "../../skills/runtime/supervisor.ts";
+
+const code = readFileSync(join(BUILTIN_DIR, "dice", "dist", "index.js"), "utf8");
+const input = JSON.stringify({ args: ["2d6"], rawArgs: "2d6", chat: { id: "bench:1", platform: "bench", kind: "group" }, user: { id: "bench:u", name: "u", role: "member" } });
+
+function spec(key: string, source = code): HostSkillSpec {
+  return { key, name: key.split("@")[0]!, code: source, memoryMb: 16, cpuMs: 1_000, timeoutMs: 5_000, maxResultChars: 65_536, maxCapArgChars: 65_536, maxContexts: 16, idleMs: 600_000 };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
+const fmt = (ms: number): string => (ms < 1 ? `${(ms * 1000).toFixed(1)} µs` : `${ms.toFixed(2)} ms`);
+
+async function rawCold(): Promise<{ cold: number[]; freshContext: number[] }> {
+  const cold: number[] = [];
+  const freshContext: number[] = [];
+  for (let i = 0; i < 30; i++) {
+    const t0 = performance.now();
+    const isolate = new ivm.Isolate({ memoryLimit: 16 });
+    const context = await isolate.createContext();
+    const bootstrap = await isolate.compileScript(BOOTSTRAP_SOURCE);
+    const install = await bootstrap.run(context, { reference: true });
+    await install.apply(undefined, [new ivm.Callback(() => undefined, { ignored: true }), JSON.stringify({ maxCapArgChars: 1e5, maxResultChars: 1e5 })], { result: { reference: true } });
+    const script = await isolate.compileScript(code);
+    await script.run(context);
+    cold.push(performance.now() - t0);
+    // A fresh context for a call, reusing the compiled scripts.
+    const t1 = performance.now();
+    const c2 = await isolate.createContext();
+    const i2 = await bootstrap.run(c2, { reference: true });
+    await i2.apply(undefined, [new ivm.Callback(() => undefined, { ignored: true }), "{\"maxCapArgChars\":1,\"maxResultChars\":1}"], { result: { reference: true } });
+    await script.run(c2);
+    freshContext.push(performance.now() - t1);
+    isolate.dispose();
+  }
+  return { cold, freshContext };
+}
+
+function plainBaseline(iterations: number): number {
+  const skill = new Function(`${code}; return skill;`)() as { default: { commands: { dice: (ctx: unknown) => unknown } } };
+  const handler = skill.default.commands.dice;
+  const ctx = JSON.parse(input) as Record<string, unknown>;
+  let sink = 0;
+  const t0 = performance.now();
+  for (let i = 0; i < iterations; i++) {
+    // The same work the runtime does around a call: parse the input, run the handler, serialise the result.
+    const c = JSON.parse(input) as Record<string, unknown>;
+    const out = JSON.stringify({ ok: true, value: handler({ ...ctx, ...c }) });
+    sink += out.length;
+  }
+  const perCall = (performance.now() - t0) / iterations;
+  if (sink === 0) throw new Error("unreachable");
+  return perCall;
+}
+
+async function main(): Promise<void> {
+  const { cold, freshContext } = await rawCold();
+  const supervisor = new SkillHostSupervisor({ poolSize: 1, permissionModel: true, hostGraceMs: 5_000 });
+  await supervisor.start();
+  const noCap = async (): Promise<string> => '{"ok":true,"value":null}';
+
+  // Cold first calls through the host: a new skill version each time.
+  const coldHost: number[] = [];
+  for (let i = 0; i < 20; i++) {
+    const s = spec(`dice-cold${i}@1.0.0`);
+    supervisor.load(s);
+    const t0 = performance.now();
+    const r = await supervisor.call(s, "bench:1", "command", "dice", input, noCap);
+    coldHost.push(performance.now() - t0);
+    if (!r.ok) throw new Error(`cold call failed: ${r.message}`);
+    supervisor.unload(s);
+  }
+
+  // Warm calls.
+  const warm = spec("dice@1.0.0");
+  supervisor.load(warm);
+  for (let i = 0; i < 500; i++) await supervisor.call(warm, "bench:1", "command", "dice", input, noCap);
+  const rounds: number[] = [];
+  const N = 2_000;
+  for (let round = 0; round < 5; round++) {
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) await supervisor.call(warm, "bench:1", "command", "dice", input, noCap);
+    rounds.push((performance.now() - t0) / N);
+  }
+  const baselines = Array.from({ length: 5 }, () => plainBaseline(N));
+
+  // Warm call that makes one capability round trip (storage.get answered by the bot side).
+  const capSkill = spec("capper@1.0.0", "var skill = { commands: { c: async function (ctx) { var v = await ctx.storage.get('k'); return 'v' + v; } } };");
+  supervisor.load(capSkill);
+  const capAnswer = async (): Promise<string> => '{"ok":true,"value":1}';
+  for (let i = 0; i < 300; i++) await supervisor.call(capSkill, "bench:1", "command", "c", input, capAnswer);
+  const capRounds: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const t0 = performance.now();
+    for (let i = 0; i < N; i++) await supervisor.call(capSkill, "bench:1", "command", "c", input, capAnswer);
+    capRounds.push((performance.now() - t0) / N);
+  }
+
+  // Memory per idle loaded skill: load and call M skills once each, compare host RSS.
+  const before = (await supervisor.stats())[0]!;
+  const M = 20;
+  for (let i = 0; i < M; i++) {
+    const s = spec(`dice-idle${i}@1.0.0`);
+    supervisor.load(s);
+    await supervisor.call(s, "bench:1", "command", "dice", input, noCap);
+  }
+  const after = (await supervisor.stats())[0]!;
+  const idle = after.skills.filter((s) => s.key.startsWith("dice-idle") && s.live);
+  const heapPer = idle.reduce((a, s) => a + s.heapBytes + s.externalBytes, 0) / Math.max(1, idle.length);
+  const rssPer = (after.rssBytes - before.rssBytes) / M;
+  await supervisor.stop();
+
+  const warmMs = median(rounds);
+  const baseMs = median(baselines);
+  const overhead = warmMs - baseMs;
+  console.log("skills benchmark (built-in dice skill; medians; machine load shows in every figure)");
+  console.log(`  cold start, raw (isolate + context + bootstrap + compile + run): ${fmt(median(cold))}   target ≤ 15 ms`);
+  console.log(`  cold first call through the skill host (IPC included):          ${fmt(median(coldHost))}`);
+  console.log(`  warm call through the runtime (IPC + isolate):                  ${fmt(warmMs)}`);
+  console.log(`  same handler as a plain function (baseline, same run):          ${fmt(baseMs)}`);
+  console.log(`  warm overhead (runtime − baseline):                             ${fmt(overhead)}   target ≤ 0.3 ms   ratio ${(warmMs / baseMs).toFixed(0)}×`);
+  console.log(`  warm call with one capability round trip:                       ${fmt(median(capRounds))}`);
+  console.log(`  a fresh context per call would add:                             ${fmt(median(freshContext))} (per-chat contexts are kept warm instead)`);
+  console.log(`  memory per idle loaded skill: host RSS ${(rssPer / 1_048_576).toFixed(2)} MB, isolate heap ${(heapPer / 1_048_576).toFixed(2)} MB   target ≤ 3 MB`);
+}
+
+await main();
