@@ -63,6 +63,6 @@ switchboard skill test test/conversation.json    # run it in the real runtime
 npm publish --registry <your registry>           # ship it
 \`\`\`
 `,
-    ".gitignore": "node_modules/\n",
+    ".gitignore": "node_modules/\ndata/\n",
   };
 }

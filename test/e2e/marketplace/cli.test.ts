@@ -150,7 +150,7 @@ describe("switchboard skills", () => {
 });
 
 describe("switchboard skill (author kit)", () => {
-  it("creates, builds, checks and publishes a skill that then installs", async () => {
+  it("creates, builds, checks, tests in the runtime and publishes a skill that then installs", { timeout: 180_000 }, async () => {
     const dir = join(work, "author", "hello");
     const init = await cli("skill", "init", "switchboard-skill-hello", "--dir", dir);
     expect(init.code, init.err).toBe(0);
@@ -165,6 +165,16 @@ describe("switchboard skill (author kit)", () => {
     expect(check.code, check.err).toBe(0);
     expect(check.out).toContain("ok: switchboard-skill-hello@0.1.0 (skill \"hello\", entry dist/index.js");
     expect(check.out).toContain("keep data for each chat");
+
+    const test = await cli("skill", "test", join(dir, "test/conversation.json"), "--dir", dir);
+    expect(test.code, test.err + test.out).toBe(0);
+    expect(test.out).toContain("ok   /hello world");
+    expect(test.out).toContain("hello: 2/2 steps passed");
+    await writeFile(join(dir, "test/wrong.json"), JSON.stringify({ steps: [{ send: "/hello", expect: "Goodbye" }] }));
+    const wrong = await cli("skill", "test", join(dir, "test/wrong.json"), "--dir", dir);
+    expect(wrong.code).toBe(1);
+    expect(wrong.out).toContain("FAIL /hello");
+    expect(wrong.out).toContain('got    "Hello Tester! (#1 in this chat)"');
 
     await registry.publish(dir);
     const install = await cli("skills", "install", "switchboard-skill-hello", "--yes");
