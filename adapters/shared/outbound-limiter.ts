@@ -69,6 +69,7 @@ export class OutboundLimiter {
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #stopController = new AbortController();
   #isStopped = false;
+  readonly #hasGlobalBudget: boolean;
 
   constructor(options: OutboundLimiterOptions) {
     this.#options = options;
@@ -81,6 +82,7 @@ export class OutboundLimiter {
     }
     const store = clustered ? { datastore: "ioredis" as const, connection: this.#connection, clearDatastore: false, Redis } : {};
     const perSecond = limits.globalPerSecond ?? 0;
+    this.#hasGlobalBudget = perSecond > 0 || clustered;
     this.#global = new Bottleneck({
       ...store,
       id: `${options.id}:global`,
@@ -118,10 +120,12 @@ export class OutboundLimiter {
     if (this.#isStopped) return Promise.reject(new LimiterStoppedError());
     const attemptTimeoutMs = this.#options.attemptTimeoutMs ?? 30_000;
     const expiration = this.#jobBudgetMs(attemptTimeoutMs);
-    const once = (): Promise<T> => this.#global.schedule({ expiration: attemptTimeoutMs + 5_000 }, () => {
+    const attempt = () => {
       const signal = AbortSignal.any([this.#stopController.signal, AbortSignal.timeout(attemptTimeoutMs)]);
       return call(signal);
-    });
+    };
+    // No global budget in this process: skip bottleneck's scheduler (about 3 ms a job) altogether.
+    const once = (): Promise<T> => (this.#hasGlobalBudget ? this.#global.schedule({ expiration: attemptTimeoutMs + 5_000 }, attempt) : attempt());
     const withRetries = () => this.#withRetries(key.chatId, once);
     let job: () => Promise<T>;
     if (key.isEdit === true) job = withRetries;

@@ -172,6 +172,8 @@ export class SlackAdapter implements ChannelAdapter {
       logLevel: LogLevel.WARN,
       clientOptions: { ...this.#clientOptions },
       tokenVerificationEnabled: false,
+      // Conversation state lives in the router and store; Bolt's in-memory conversation store is not used.
+      convoStore: false,
     });
     this.#listen(app);
     this.#app = app;
