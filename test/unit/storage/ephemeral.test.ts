@@ -14,7 +14,7 @@ function waitMs(ms: number): Promise<void> {
 }
 
 /** Poll until `check` is true (expiry has no event to wait on). */
-async function eventually(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+async function eventually(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error("condition not met in time");
@@ -23,7 +23,7 @@ async function eventually(check: () => Promise<boolean>, timeoutMs = 5_000): Pro
 }
 
 function defineEphemeralTests(name: string, make: (namespace: string) => Keyv): void {
-  describe(`ephemeral state: ${name}`, { timeout: 30_000 }, () => {
+  describe(`ephemeral state: ${name}`, { timeout: 60_000 }, () => {
     const opened: Keyv[] = [];
     const open = (namespace = `sbtest-${randomUUID().slice(0, 8)}`): Keyv => {
       const kv = make(namespace);
@@ -40,7 +40,7 @@ function defineEphemeralTests(name: string, make: (namespace: string) => Keyv): 
     it("stores JSON values and lets them expire after their TTL", async () => {
       const kv = open();
       await kv.set("cache:a", { hits: 3, tags: ["x"] });
-      await kv.set("cache:short", "soon gone", 100);
+      await kv.set("cache:short", "soon gone", 1_000);
       expect(await kv.get("cache:a")).toEqual({ hits: 3, tags: ["x"] });
       expect(await kv.get("cache:short")).toBe("soon gone");
       await eventually(async () => (await kv.get("cache:short")) === undefined);
@@ -51,9 +51,9 @@ function defineEphemeralTests(name: string, make: (namespace: string) => Keyv): 
 
     it("rememberOnce is true the first time within the TTL, and again after it", async () => {
       const kv = open();
-      expect(await rememberOnce(kv, "delivery:1", 150)).toBe(true);
-      expect(await rememberOnce(kv, "delivery:1", 150)).toBe(false);
-      expect(await rememberOnce(kv, "delivery:2", 150)).toBe(true);
+      expect(await rememberOnce(kv, "delivery:1", 1_000)).toBe(true);
+      expect(await rememberOnce(kv, "delivery:1", 1_000)).toBe(false);
+      expect(await rememberOnce(kv, "delivery:2", 1_000)).toBe(true);
       await eventually(() => rememberOnce(kv, "delivery:1", 60_000));
       expect(await rememberOnce(kv, "delivery:1", 60_000)).toBe(false);
     });
