@@ -36,6 +36,7 @@ describe("skill capabilities and lifecycle", () => {
         "limits.perUser": { burst: 10_000, perMinute: 100_000 },
         "limits.perChat": { burst: 10_000, perMinute: 100_000 },
         "skills.fetch": { allowHttp: true, allowAddresses: ["127.0.0.1"] },
+        "skills.maxInFlightPerSkill": 2,
       },
       log: (await import("../../../bot/logger.ts")).createLogger({ level: "info", format: "json", destination: { write: (s: string) => { logLines.push(s); return true; } } as unknown as NodeJS.WritableStream }),
       plugins: [async (core) => (plugin = await createSkillsPlugin(core, { env: { SWITCHBOARD_SECRET_KEY: "test-key" } }))],
@@ -186,7 +187,7 @@ describe("skill capabilities and lifecycle", () => {
     writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
     writeFileSync(join(dir, "index.js"), "var skill = { commands: { ask: async function (ctx) { try { var r = await ctx.llm.complete({ prompt: ctx.rawArgs }); return 'llm: ' + r.text; } catch (e) { return 'error ' + e.code + ': ' + e.message; } } } };");
     await plugin.service.load(dir, { source: "installed" });
-    await plugin.service.enable("test:l1", "asker", "test:owner");
+    for (const chat of ["l1", "b1", "b2"]) await plugin.service.enable(`test:${chat}`, "asker", "test:owner");
     await say("/ask hello", "l1");
     expect(last("l1")).toBe("error E_CAPABILITY_UNAVAILABLE: the llm capability is not available on this bot");
     const calls: unknown[] = [];
@@ -199,4 +200,21 @@ describe("skill capabilities and lifecycle", () => {
     expect(last("l1")).toBe("llm: hi back");
     expect(calls).toEqual([{ skill: "asker", chatKey: "test:l1", args: { prompt: "hello" } }]);
   });
+
+  it("bounds the calls of one skill in flight and refuses the rest as busy", async () => {
+    const release: Array<() => void> = [];
+    const remove = bot.app.core.capabilities.provide("llm", () => new Promise((r) => release.push(() => r({ text: "late" }))));
+    const first = say("/ask one", "b1");
+    const second = say("/ask two", "b2");
+    while (release.length < 2) await new Promise((r) => setTimeout(r, 20));
+    await plugin.service.enable("test:b3", "asker", "test:owner");
+    await say("/ask three", "b3");
+    expect(last("b3")).toBe("The skill asker is busy; try again in a moment.");
+    for (const r of release) r();
+    await Promise.all([first, second]);
+    remove();
+    expect(last("b1")).toBe("llm: late");
+    expect(last("b2")).toBe("llm: late");
+  });
 });
+

@@ -1,0 +1,103 @@
+/** The skill host process and its supervisor, without the bot: lifecycle, limits, contexts, crashes. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { HostSkillSpec } from "../../../skills/host/protocol.ts";
+import { SkillHostSupervisor } from "../../../skills/runtime/supervisor.ts";
+
+const noCap = async (): Promise<string> => '{"ok":true,"value":null}';
+
+function spec(key: string, code: string, overrides: Partial<HostSkillSpec> = {}): HostSkillSpec {
+  return { key, name: key.split("@")[0]!, code, memoryMb: 16, cpuMs: 500, timeoutMs: 2_000, maxResultChars: 10_000, maxCapArgChars: 10_000, maxContexts: 2, idleMs: 60_000, ...overrides };
+}
+
+const COUNTER = "var n = 0; var skill = { commands: { count: function (ctx) { n++; return ctx.chat.id + ':' + n; } } };";
+
+describe("skill host", () => {
+  let supervisor: SkillHostSupervisor;
+  const restarts: string[] = [];
+
+  beforeAll(async () => {
+    supervisor = new SkillHostSupervisor({ poolSize: 1, permissionModel: true, hostGraceMs: 3_000, onRestart: (_i, reason) => restarts.push(reason) });
+    await supervisor.start();
+  });
+
+  afterAll(async () => {
+    await supervisor.stop();
+  });
+
+  const input = (chat: string) => JSON.stringify({ args: [], rawArgs: "", chat: { id: chat } });
+
+  it("starts an isolate on first use and keeps one context per chat", async () => {
+    const s = spec("counter@1.0.0", COUNTER);
+    supervisor.load(s);
+    const first = await supervisor.call(s, "a", "command", "count", input("a"), noCap);
+    expect(first).toMatchObject({ ok: true, cold: true, value: '{"ok":true,"value":"a:1"}' });
+    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({ ok: true, cold: false, value: '{"ok":true,"value":"a:2"}' });
+    expect(await supervisor.call(s, "b", "command", "count", input("b"), noCap)).toMatchObject({ ok: true, value: '{"ok":true,"value":"b:1"}' });
+    const stats = await supervisor.stats();
+    expect(stats[0]!.skills.find((k) => k.key === "counter@1.0.0")).toMatchObject({ live: true, contexts: 2 });
+  });
+
+  it("evicts the least recently used chat context past the limit", async () => {
+    const s = spec("counter@1.0.0", COUNTER);
+    await supervisor.call(s, "c", "command", "count", input("c"), noCap);
+    // "a" was least recently used: it starts over.
+    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({ ok: true, value: '{"ok":true,"value":"a:1"}' });
+  });
+
+  it("disposes an idle isolate and starts a fresh one on the next call", async () => {
+    const s = spec("idle@1.0.0", COUNTER, { idleMs: 100 });
+    supervisor.load(s);
+    await supervisor.call(s, "a", "command", "count", input("a"), noCap);
+    let live = true;
+    for (let i = 0; i < 100 && live; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      live = (await supervisor.stats())[0]!.skills.find((k) => k.key === "idle@1.0.0")!.live;
+    }
+    expect(live).toBe(false);
+    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({ ok: true, cold: true, value: '{"ok":true,"value":"a:1"}' });
+  });
+
+  it("stops a never-settling call at the wall-clock budget and recovers", async () => {
+    const s = spec("never@1.0.0", "var skill = { commands: { wait: function () { return new Promise(function () {}); }, ok: function () { return 'ok'; } } };", { timeoutMs: 300 });
+    supervisor.load(s);
+    expect(await supervisor.call(s, "a", "command", "wait", input("a"), noCap)).toMatchObject({ ok: false, failure: "timeout" });
+    expect(await supervisor.call(s, "a", "command", "ok", input("a"), noCap)).toMatchObject({ ok: true, cold: true });
+  });
+
+  it("stops CPU spins, including in the continuation after a capability answer", async () => {
+    const s = spec("spin@1.0.0", "var skill = { commands: { later: async function (ctx) { await ctx.storage.get('k'); for (;;) {} } } };", { cpuMs: 200 });
+    supervisor.load(s);
+    expect(await supervisor.call(s, "a", "command", "later", input("a"), noCap)).toMatchObject({ ok: false, failure: "cpu" });
+  });
+
+  it("reports a skill whose top level throws, and one that names no such handler", async () => {
+    const broken = spec("broken@1.0.0", "throw new Error('boom at load');");
+    supervisor.load(broken);
+    const r = await supervisor.call(broken, "a", "command", "x", input("a"), noCap);
+    expect(r).toMatchObject({ ok: false, failure: "threw" });
+    expect(JSON.stringify(r)).toContain("boom at load");
+    const s = spec("counter@1.0.0", COUNTER);
+    const missing = await supervisor.call(s, "a", "command", "nope", input("a"), noCap);
+    expect(missing).toMatchObject({ ok: false, failure: "threw" });
+    expect(JSON.stringify(missing)).toContain("no command handler named");
+  });
+
+  it("refuses calls for a skill it does not hold", async () => {
+    const s = spec("ghost@1.0.0", COUNTER);
+    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({ ok: false, failure: "not-loaded" });
+  });
+
+  it("fails in-flight calls when the host dies and restarts it with every skill", async () => {
+    const s = spec("never2@1.0.0", "var skill = { commands: { wait: function () { return new Promise(function () {}); } } };", { timeoutMs: 10_000 });
+    supervisor.load(s);
+    const pid = supervisor.pids()[0];
+    const pending = supervisor.call(s, "a", "command", "wait", input("a"), noCap);
+    await new Promise((r) => setTimeout(r, 100));
+    supervisor.killHost(0);
+    expect(await pending).toMatchObject({ ok: false, failure: "crashed", message: expect.stringContaining("SIGKILL") });
+    expect(restarts.length).toBeGreaterThanOrEqual(1);
+    const counter = spec("counter@1.0.0", COUNTER);
+    expect(await supervisor.call(counter, "a", "command", "count", input("a"), noCap)).toMatchObject({ ok: true, value: '{"ok":true,"value":"a:1"}' });
+    expect(supervisor.pids()[0]).not.toBe(pid);
+  });
+});
