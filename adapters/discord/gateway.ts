@@ -37,6 +37,9 @@ export interface GatewayOptions {
   readyTimeoutMs?: number;
 }
 
+/** Dispatches the adapter handles itself and discord.js never sees. */
+const RAW_ONLY_EVENTS = new Set(["INTERACTION_CREATE", "MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "TYPING_START"]);
+
 /** Close codes after which discord.js gives up (bad token, intents, version, sharding). */
 const FATAL_CLOSE_CODES = new Set([4004, 4010, 4011, 4012, 4013, 4014]);
 
@@ -87,6 +90,12 @@ export class DiscordGateway {
     client.on(Events.Raw, (packet: GatewayDispatch) => {
       if (packet.t === "READY") this.#onReady(packet.d);
       this.#o.onDispatch(packet);
+      // Events we handle raw are hidden from discord.js's own handlers: it would build objects nobody uses, and
+      // it throws on a malformed payload in a way that becomes an unhandled rejection. Same for any payload
+      // that is not an object. (Raw is emitted synchronously, before discord.js looks at `t`.)
+      if (packet.t !== null && (RAW_ONLY_EVENTS.has(packet.t) || typeof packet.d !== "object" || packet.d === null)) {
+        packet.t = `SWITCHBOARD_RAW_${packet.t}`;
+      }
     });
     client.on(Events.ShardReconnecting, () => {
       this.#lastStateChangeAt = Date.now();

@@ -91,6 +91,12 @@ export function handleRest(standIn: DiscordStandIn, req: RestRequest): RestAnswe
       if (message === undefined || message.channel_id !== parts[1]) return { status: 404, body: { message: "Unknown Message", code: 10008 } };
       return editMessage(message, asMessageBody(req.body));
     }
+    case "DELETE /channels/:x/messages/:x": {
+      const list = standIn.messages.get(parts[1]!) ?? [];
+      if (!list.some((m) => m.id === parts[3])) return { status: 404, body: { message: "Unknown Message", code: 10008 } };
+      standIn.messages.set(parts[1]!, list.filter((m) => m.id !== parts[3]));
+      return { status: 204 };
+    }
     case "POST /channels/:x/typing":
       return { status: 204 };
     case "GET /channels/:x": {
