@@ -56,6 +56,8 @@ interface SentMeta {
   ephemeral?: boolean;
   /** Further messages a long reply was split into (channel ts), for edits. */
   continuations?: string[];
+  /** The text each piece shows now, so an edit skips pieces that did not change. */
+  texts?: string[];
 }
 
 const MAX_SENT_META = 5_000;
@@ -312,7 +314,7 @@ export class SlackAdapter implements ChannelAdapter {
       stamps.push(String(res.ts));
     }
     const sent: SentMessage = { platform: "slack", chatId: ctx.channel, messageId: stamps[0]!, ...(ctx.threadTs === undefined ? {} : { threadId: ctx.threadTs }) };
-    if (stamps.length > 1) this.#remember(sent, { continuations: stamps.slice(1) });
+    if (stamps.length > 1) this.#remember(sent, { continuations: stamps.slice(1), texts: pieces.map((p) => p.text) });
     return sent;
   }
 
@@ -374,6 +376,7 @@ export class SlackAdapter implements ChannelAdapter {
       const piece = pieces[i]!;
       const ts = stamps[i];
       if (ts !== undefined) {
+        if (i > 0 && meta?.texts?.[i] === piece.text && piece.blocks === undefined) continue;
         await this.#run({ chatId: message.chatId, isEdit: true }, "chat.update",
           () => this.#client.chat.update({
             channel: message.chatId, ts, text: piece.text, blocks: (piece.blocks ?? []) as never,
@@ -394,7 +397,7 @@ export class SlackAdapter implements ChannelAdapter {
       await this.#run({ chatId: message.chatId, isEdit: true }, "chat.delete",
         () => this.#client.chat.delete({ channel: message.chatId, ts }));
     }
-    this.#remember(message, { ...meta, continuations: stamps.slice(1, pieces.length) });
+    this.#remember(message, { ...meta, continuations: stamps.slice(1, pieces.length), texts: pieces.map((p) => p.text) });
   }
 
   #remember(message: SentMessage, meta: SentMeta): void {
