@@ -28,8 +28,11 @@ export interface TestRegistry {
   close(): Promise<void>;
 }
 
-/** Start a registry. `user`/`password` name the account that publishes. */
-export async function startRegistry(options: { user?: string; password?: string } = {}): Promise<TestRegistry> {
+/**
+ * Start a registry. `user`/`password` name the account that publishes; packages under `privateScope`
+ * (`@team`) can be read only with a token.
+ */
+export async function startRegistry(options: { user?: string; password?: string; privateScope?: string } = {}): Promise<TestRegistry> {
   const user = options.user ?? "author";
   const password = options.password ?? "s3cret-pass";
   const root = await mkdtemp(join(tmpdir(), "sb-verdaccio-"));
@@ -45,6 +48,12 @@ export async function startRegistry(options: { user?: string; password?: string 
     "    max_users: 100",
     "uplinks: {}",
     "packages:",
+    ...(options.privateScope === undefined ? [] : [
+      `  '${options.privateScope}/*':`,
+      "    access: $authenticated",
+      "    publish: $authenticated",
+      "    unpublish: $authenticated",
+    ]),
     "  '**':",
     "    access: $all",
     "    publish: $authenticated",
