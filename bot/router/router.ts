@@ -22,6 +22,7 @@ export interface RouteContext {
   readonly userKey: string;
   role: Role;
   policy: ChatPolicy | undefined;
+  /** Aborted when the handler times out or the bot shuts down. */
   readonly signal: AbortSignal;
   /** Free-form state middleware may share. */
   readonly state: Map<string, unknown>;
@@ -61,6 +62,8 @@ export class Router implements RouterApi {
   readonly #middleware: Middleware[] = [];
   readonly #seenChats = new Set<string>();
   #conversation: ConversationHandler | undefined;
+  readonly #inFlight = new Set<InFlight>();
+  #sweeper: NodeJS.Timeout | undefined;
 
   constructor(options: RouterOptions) {
     this.#o = options;
@@ -130,9 +133,7 @@ export class Router implements RouterApi {
   async #run(inbound: Inbound, chatKey: string, userKey: string): Promise<void> {
     const o = this.#o;
     const started = performance.now();
-    const abort = new AbortController();
-    const onShutdown = () => abort.abort(o.shutdownSignal.reason);
-    o.shutdownSignal.addEventListener("abort", onShutdown, { once: true });
+    const flight = this.#begin(started);
     let kind: "command" | "conversation" | "other" = "other";
     try {
       const policy = o.permissions.peek(chatKey) ?? (await o.permissions.policy(chatKey));
@@ -150,19 +151,74 @@ export class Router implements RouterApi {
         if (command !== undefined) throw new SwitchboardError(access.code, access.reason);
         return;
       }
-      const ctx: RouteContext = { inbound, chatKey, userKey, role: access.role, policy, signal: abort.signal, state: new Map() };
+      let state: Map<string, unknown> | undefined;
+      const ctx: RouteContext = {
+        inbound, chatKey, userKey, role: access.role, policy,
+        get signal() { return flight.signal(); },
+        get state() { return (state ??= new Map()); },
+      };
       kind = command === undefined ? "conversation" : "command";
       const dispatch = async () => {
         if (command !== undefined) await this.#command(ctx, command);
         else await this.#converse(ctx);
       };
-      await this.#withTimeout(this.#middleware.length === 0 ? dispatch() : this.#chain(ctx, dispatch), abort);
+      await flight.bound(this.#middleware.length === 0 ? dispatch() : this.#chain(ctx, dispatch));
     } catch (error) {
       await this.#fail(inbound, chatKey, error);
     } finally {
-      o.shutdownSignal.removeEventListener("abort", onShutdown);
+      this.#inFlight.delete(flight);
       o.metrics.handlerLatency(inbound.platform, kind, (performance.now() - started) / 1000);
     }
+  }
+
+  /**
+   * Register one message's work. Its abort signal is made only if a handler asks for it; one sweeper timer for
+   * all messages enforces the handler timeout and shutdown aborts every signal handed out.
+   */
+  #begin(startedMs: number): InFlight {
+    let controller: AbortController | undefined;
+    let fail: ((error: unknown) => void) | undefined;
+    const shutdown = this.#o.shutdownSignal;
+    const flight: InFlight = {
+      deadlineMs: startedMs + this.#o.limits.handlerTimeoutMs,
+      signal: () => {
+        if (controller === undefined) {
+          controller = new AbortController();
+          if (shutdown.aborted) controller.abort(shutdown.reason);
+        }
+        return controller.signal;
+      },
+      abort: (reason) => {
+        controller?.abort(reason);
+        fail?.(reason);
+      },
+      bound: (work) => new Promise<void>((resolve, reject) => {
+        fail = reject;
+        work.then(resolve, reject);
+      }),
+    };
+    this.#inFlight.add(flight);
+    this.#sweeper ??= this.#startSweeper();
+    return flight;
+  }
+
+  #startSweeper(): NodeJS.Timeout {
+    const timeoutMs = this.#o.limits.handlerTimeoutMs;
+    const timer = setInterval(() => {
+      const now = performance.now();
+      for (const flight of this.#inFlight) {
+        if (flight.deadlineMs <= now) {
+          this.#inFlight.delete(flight);
+          flight.abort(new SwitchboardError("E_TIMEOUT", `handler exceeded ${timeoutMs} ms`));
+        }
+      }
+    }, Math.max(10, Math.min(1_000, timeoutMs / 4)));
+    timer.unref();
+    this.#o.shutdownSignal.addEventListener("abort", () => {
+      clearInterval(timer);
+      for (const flight of this.#inFlight) flight.abort(this.#o.shutdownSignal.reason);
+    }, { once: true });
+    return timer;
   }
 
   async #command(ctx: RouteContext, parsed: { name: string; args: string[]; rawArgs: string }): Promise<void> {
@@ -195,7 +251,7 @@ export class Router implements RouterApi {
       policy: ctx.policy,
       args: parsed.args,
       rawArgs: parsed.rawArgs,
-      signal: ctx.signal,
+      get signal() { return ctx.signal; },
       reply: (reply) => this.#reply(ctx.inbound, reply),
       edit: (message, reply) => this.#edit(ctx.inbound, message, reply),
     };
@@ -225,24 +281,6 @@ export class Router implements RouterApi {
       });
     };
     return step(0);
-  }
-
-  async #withTimeout(work: Promise<void>, abort: AbortController): Promise<void> {
-    const timeoutMs = this.#o.limits.handlerTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        const error = new SwitchboardError("E_TIMEOUT", `handler exceeded ${timeoutMs} ms`);
-        abort.abort(error);
-        reject(error);
-      }, timeoutMs);
-    });
-    work.catch(() => {}); // a handler that fails after its timeout is already reported
-    try {
-      await Promise.race([work, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   async #reply(inbound: Inbound, reply: ReplyInput): Promise<SentMessage> {
@@ -278,3 +316,12 @@ export class Router implements RouterApi {
 }
 
 const DONE: Promise<void> = Promise.resolve();
+
+/** One message being handled: its deadline, its (lazy) abort signal, and a way to fail it from outside. */
+interface InFlight {
+  deadlineMs: number;
+  signal(): AbortSignal;
+  abort(reason: unknown): void;
+  /** The handler's work, failing early if `abort` is called. */
+  bound(work: Promise<void>): Promise<void>;
+}
