@@ -33,12 +33,17 @@ export interface PostgresOptions {
   log?: Logger | undefined;
 }
 
+// Several statements without parameters give one result each: keep the last one's rows, as PGlite does.
+function rowsOf<R>(result: pg.QueryResult | pg.QueryResult[]): { rows: R[] } {
+  const last = Array.isArray(result) ? result[result.length - 1] : result;
+  return { rows: (last?.rows ?? []) as R[] };
+}
+
 function clientOf(conn: pg.PoolClient): SqlClient {
   const client: SqlClient = {
     driver: "postgres",
     async query<R = Record<string, unknown>>(text: string, params?: unknown[]) {
-      const result = await conn.query(text, params);
-      return { rows: result.rows as R[] };
+      return rowsOf<R>(await conn.query(text, params));
     },
     // Nested transactions join the outer one.
     transaction: (fn) => fn(client),
@@ -63,8 +68,7 @@ export function openPostgres(options: PostgresOptions): ClosableSqlClient {
   return {
     driver: "postgres",
     async query<R = Record<string, unknown>>(text: string, params?: unknown[]) {
-      const result = await pool.query(text, params);
-      return { rows: result.rows as R[] };
+      return rowsOf<R>(await pool.query(text, params));
     },
     async transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T> {
       const conn = await pool.connect();
