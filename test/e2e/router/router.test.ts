@@ -192,4 +192,40 @@ describe("router", () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it("stops a handler that runs past the timeout, aborts its signal and serves the next message", async () => {
+    bot = await startTestBot({ set: { "limits.handlerTimeoutMs": 300 } });
+    let aborted: unknown;
+    bot.app.core.commands.register({
+      name: "hang", description: "never ends", defaultRole: "guest", source: "builtin",
+      handler: (ctx) => new Promise(() => { ctx.signal.addEventListener("abort", () => { aborted = ctx.signal.reason; }); }),
+    });
+    await bot.adapter.say("/hang");
+    await bot.adapter.say("/whoami");
+    await settle(bot);
+    expect(bot.adapter.textsIn()[0]).toBe("That took too long and was stopped.");
+    expect(bot.adapter.textsIn()[1]).toMatch(/Platform: test/);
+    expect(aborted).toMatchObject({ code: "E_TIMEOUT" });
+  });
+
+  it("serves /healthz, /readyz with adapter health, and Prometheus /metrics counting messages and errors", async () => {
+    bot = await startTestBot();
+    await bot.adapter.say("/whoami");
+    await bot.adapter.say("/nope");
+    await settle(bot);
+    const { port } = bot.app.httpAddress()!;
+    const base = `http://127.0.0.1:${port}`;
+    expect(await (await fetch(`${base}/healthz`)).text()).toBe("ok");
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toMatchObject({ ready: true, adapters: [{ platform: "test", state: "up" }] });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/switchboard_messages_in_total\{platform="test"\} 2/);
+    expect(metrics).toMatch(/switchboard_messages_out_total\{platform="test"\} 2/);
+    expect(metrics).toMatch(/switchboard_errors_total\{code="E_UNKNOWN_COMMAND"\} 1/);
+    expect(metrics).toMatch(/switchboard_handler_seconds_count\{platform="test",kind="command"\} 2/);
+    expect((await fetch(`${base}/nothing`)).status).toBe(404);
+    await bot.adapter.stop();
+    expect((await fetch(`${base}/readyz`)).status).toBe(503);
+  });
 });
