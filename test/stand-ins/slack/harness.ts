@@ -98,11 +98,11 @@ function decodeEntities(text: string): string {
   return text.replace(/&(amp|lt|gt);/g, (_, e: string) => ({ amp: "&", lt: "<", gt: ">" })[e]!);
 }
 
-/** A started adapter, its stand-in, its HTTP listener and its recording sink. */
-export async function startSlackAdapter(overrides: Partial<SlackAdapterOptions> = {}): Promise<{
+/** A started adapter, its stand-in (fresh, or `shared` and left running on close), its HTTP listener and sink. */
+export async function startSlackAdapter(overrides: Partial<SlackAdapterOptions> = {}, shared?: SlackStandIn): Promise<{
   standIn: SlackStandIn; adapter: SlackAdapter; sink: SlackRecordingSink; eventsUrl: string; close(): Promise<void>;
 }> {
-  const standIn = await new SlackStandIn({ users: [{ id: "U0000001", name: "alice" }] }).start();
+  const standIn = shared ?? await new SlackStandIn({ users: [{ id: "U0000001", name: "alice" }] }).start();
   const core = slackTestCore();
   const adapter = new SlackAdapter(core, slackTestOptions(standIn, overrides));
   const http = new HttpListener({ log: core.log, maxBodyBytes: 1_048_576 });
@@ -115,7 +115,7 @@ export async function startSlackAdapter(overrides: Partial<SlackAdapterOptions> 
     async close() {
       await adapter.stop();
       await http.close();
-      await standIn.stop();
+      if (shared === undefined) await standIn.stop();
     },
   };
 }
