@@ -26,7 +26,7 @@ function runChild(): Promise<{ stdout: string; signal: NodeJS.Signals | null; st
   });
 }
 
-describe("embedded store after a crash", { timeout: 240_000 }, () => {
+describe("embedded store after a crash", { timeout: 300_000 }, () => {
   it("keeps policies, audit entries and kv data written before SIGKILL, and reopens the folder", async () => {
     const child = await runChild();
     expect(child.stdout, child.stderr).toContain("written");

@@ -19,7 +19,7 @@ afterAll(async () => {
   await rm(cacheHome, { recursive: true, force: true });
 });
 
-describe("PGlite cluster template", { timeout: 240_000 }, () => {
+describe("PGlite cluster template", { timeout: 300_000 }, () => {
   it("opens despite a template that is not a cluster, and replaces it with a good one", async () => {
     const path = templatePath();
     expect(path.startsWith(cacheHome)).toBe(true);
