@@ -4,7 +4,6 @@
  * through the outbound limiter (per channel and global, 429 Retry-After honoured) and edited with throttling.
  */
 import { App, LogLevel, webApi, type Logger as BoltLogger } from "@slack/bolt";
-import type { WebClient, WebClientOptions } from "@slack/web-api";
 import type { Logger } from "pino";
 import type {
   AdapterCapabilities, AdapterHealth, ChannelAdapter, CommandInfo, ConversationTarget, Core, HttpMount, Inbound,
@@ -17,6 +16,9 @@ import { fromButton, fromEvent, fromSlashCommand, type NormalisedInbound, type N
 import { renderReply, SLACK_TEXT_LIMIT, type SlackMessage } from "./render.ts";
 import { SlackRoleCache } from "./roles.ts";
 import { SlackSocketConnection } from "./socket.ts";
+
+type WebClient = webApi.WebClient;
+type WebClientOptions = webApi.WebClientOptions;
 
 /** Everything the adapter is configured with (from `adapters.slack`, plus knobs tests and benchmarks set). */
 export interface SlackAdapterOptions {

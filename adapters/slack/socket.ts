@@ -4,15 +4,14 @@
  * time and reconnects with backoff and jitter, and a `DeafWatchdog` recycles a connection that looks open but
  * has delivered nothing for `idleRecycleMs` (Slack redelivers unacked envelopes on the new connection).
  */
-import { SocketModeReceiver, type LogLevel, type Logger as BoltLogger } from "@slack/bolt";
-import type { WebClientOptions } from "@slack/web-api";
+import { SocketModeReceiver, type LogLevel, type Logger as BoltLogger, type webApi } from "@slack/bolt";
 import type { Logger } from "pino";
 import { DeafWatchdog, ReconnectSupervisor, type BackoffOptions, type HealthTracker } from "../shared/index.ts";
 
 /** Options for the Socket Mode connection. */
 export interface SlackSocketOptions {
   appToken: string;
-  clientOptions: WebClientOptions;
+  clientOptions: webApi.WebClientOptions;
   health: HealthTracker;
   log: Logger;
   boltLogger: BoltLogger;
