@@ -14,7 +14,7 @@ function run(args: string[], input: string, env: Record<string, string> = {}): P
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [join(ROOT, "bin/switchboard.js"), ...args], {
       cwd: dir,
-      env: { PATH: process.env.PATH ?? "", HOME: dir, SWITCHBOARD_HTTP__PORT: "0", ...env },
+      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? dir, SWITCHBOARD_HTTP__PORT: "0", ...env },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
