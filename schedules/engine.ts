@@ -165,7 +165,7 @@ export class FireEngine {
   async #recompute(due: ReadonlyArray<{ id: string; gen: number; atMs: number }>): Promise<void> {
     const chunk = this.#o.chunkSize ?? 1_000;
     for (let i = 0; i < due.length; i++) {
-      if (i > 0 && i % chunk === 0) await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, 0));
+      if (i > 0 && i % chunk === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const d = due[i]!;
       const slot = this.#slots.get(d.id);
       if (slot === undefined || slot.gen !== d.gen) continue; // changed or removed meanwhile

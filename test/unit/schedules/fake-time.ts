@@ -18,6 +18,11 @@ export class FakeTime implements Clock, Timers {
     this.#now = startMs;
   }
 
+  /** Timers waiting to run. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
   now(): number {
     return this.#now;
   }

@@ -64,9 +64,10 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
   adapter.roles.set("c1/alice", "member");
   let plugin: SchedulesPlugin | undefined;
   const pingPlugin: PluginFactory = (core) => {
-    for (const [name, role] of [["ping", "member"], ["adminping", "admin"]] as const) {
+    for (const [name, role, skill] of [["ping", "member", undefined], ["adminping", "admin", undefined], ["skillping", "member", "remindme"]] as const) {
       core.commands.register({
-        name, description: "records a run", defaultRole: role, source: "builtin",
+        name, description: "records a run", defaultRole: role,
+        ...(skill === undefined ? { source: "builtin" } : { source: `skill:${skill}`, skill }),
         handler: (ctx) => {
           pings.push({
             command: name, atMs: o.time.now(), origin: ctx.inbound.origin, userId: ctx.inbound.user.id,
