@@ -30,7 +30,7 @@ function marketplace(section: Record<string, unknown>): Marketplace {
   return new Marketplace({ config: configSchema.parse({ marketplace: section }).marketplace, ...Marketplace.dirs(dir), env: {} });
 }
 
-describe("scoped registries and tokens", () => {
+describe("scoped registries and tokens", { timeout: 120_000 }, () => {
   it("refuses a private scoped package without a token, with a clear reason", async () => {
     const m = marketplace({ registry: publicRegistry.url, scopes: { "@team": privateRegistry.url } });
     await expect(m.install("@team/switchboard-skill-secret", { actor: "cli:test" })).rejects.toMatchObject({

@@ -60,7 +60,7 @@ afterAll(async () => {
   if (work !== undefined) await rm(work, { recursive: true, force: true });
 });
 
-describe("/skills through the router", () => {
+describe("/skills through the router", { timeout: 120_000 }, () => {
   let bot: TestBot;
   let dataDir: string;
   let market: () => MarketplacePlugin;
@@ -175,7 +175,7 @@ describe("/skills through the router", () => {
   });
 });
 
-describe("a tampered installed skill", () => {
+describe("a tampered installed skill", { timeout: 120_000 }, () => {
   it("is refused at the next start with a clear message, and its command never loads", async () => {
     const dataDir = join(work, "data-tamper");
     const first = await startBot(dataDir);

@@ -68,7 +68,7 @@ afterAll(async () => {
   if (work !== undefined) await rm(work, { recursive: true, force: true });
 });
 
-describe("switchboard skills", () => {
+describe("switchboard skills", { timeout: 120_000 }, () => {
   it("searches and shows info", async () => {
     const search = await cli("skills", "search", "weather");
     expect(search.code).toBe(0);
@@ -149,7 +149,7 @@ describe("switchboard skills", () => {
   });
 });
 
-describe("switchboard skill (author kit)", () => {
+describe("switchboard skill (author kit)", { timeout: 120_000 }, () => {
   it("creates, builds, checks, tests in the runtime and publishes a skill that then installs", { timeout: 180_000 }, async () => {
     const dir = join(work, "author", "hello");
     const init = await cli("skill", "init", "switchboard-skill-hello", "--dir", dir);

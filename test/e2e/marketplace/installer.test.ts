@@ -48,7 +48,7 @@ function installer(limits: Partial<{ maxFiles: number; maxUnpackedBytes: number;
   });
 }
 
-describe("installer against a real registry", () => {
+describe("installer against a real registry", { timeout: 120_000 }, () => {
   it("installs a skill: files in <skills>/<name>/<version>, lockfile pins version, integrity, registry and file hashes", async () => {
     await publish({ name: "switchboard-skill-alpha", version: "1.0.0", permissions: { network: ["api.example.com"] } });
     const inst = installer();
@@ -149,7 +149,39 @@ describe("installer against a real registry", () => {
   });
 });
 
-describe("hostile packages are refused with a clear reason and nothing written", () => {
+describe("hostile packages are refused with a clear reason and nothing written", { timeout: 120_000 }, () => {
+  const entryCases: Array<[string, RawEntry[], RegExp]> = [
+    ["an entry with ../", [{ path: "package/../../evil.js", content: "x" }], /escapes the package folder/],
+    ["an absolute path", [{ path: "/tmp/switchboard-abs-evil.js", content: "x" }], /absolute path/],
+    ["a symbolic link", [{ path: "package/link.js", type: "SymbolicLink", linkpath: "/etc/passwd" }], /symbolic link/],
+    ["a hard link", [{ path: "package/hard.js", type: "Link", linkpath: "package/package.json" }], /hard link/],
+    ["a device file", [{ path: "package/dev", type: "CharacterDevice" }], /only files and folders/],
+    ["a duplicated entry", [{ path: "package/dist/index.js", content: "globalThis.x = 1" }], /appears twice/],
+  ];
+  const manyFiles: Record<string, string> = {};
+  for (let i = 0; i < 30; i++) manyFiles[`assets/f${i}.txt`] = String(i);
+
+  // Publishing is the slow part (one npm process each): do it all up front, a few at a time.
+  beforeAll(async () => {
+    const { randomBytes } = await import("node:crypto");
+    const jobs: Array<() => Promise<void>> = [
+      ...entryCases.map(([, extra], i) => () => publishTarball(`switchboard-skill-hostile-${i}`, hostileTarball(`switchboard-skill-hostile-${i}`, "1.0.0", extra))),
+      () => publish({ name: "switchboard-skill-swapped", version: "1.0.0" }),
+      () => publish({ name: "switchboard-skill-huge", version: "1.0.0", files: { "assets/blob.bin": randomBytes(200_000) } }),
+      () => publish({ name: "switchboard-skill-bomb", version: "1.0.0", files: { "assets/zeros.txt": "0".repeat(400_000) } }),
+      () => publish({ name: "switchboard-skill-many", version: "1.0.0", files: manyFiles }),
+      () => publish({ name: "switchboard-skill-nokw", version: "1.0.0", keywords: ["dice"] }),
+      () => publish({ name: "switchboard-skill-nomani", version: "1.0.0", manifest: null }),
+      () => publish({ name: "switchboard-skill-badmani", version: "1.0.0", manifest: { manifestVersion: 7 } }),
+      () => publish({ name: "switchboard-skill-noentry", version: "1.0.0", omitEntry: true }),
+      () => publish({ name: "switchboard-skill-liar", version: "1.0.0", entrySource: "var skill = { default: { commands: { liar: async (ctx) => (await ctx.fetch(\"https://evil.example/\")).body } } };\n" }),
+    ];
+    const queue = [...jobs];
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      for (let job = queue.shift(); job !== undefined; job = queue.shift()) await job();
+    }));
+  }, 240_000);
+
   async function expectRefused(inst: Installer, spec: string, code: string, reason: RegExp): Promise<void> {
     const error = await inst.install(spec, { actor: "cli:test" }).then(() => undefined, (e: unknown) => e);
     expect(error).toMatchObject({ code });
@@ -159,7 +191,6 @@ describe("hostile packages are refused with a clear reason and nothing written",
   }
 
   it("a tarball that does not match its integrity", async () => {
-    await publish({ name: "switchboard-skill-swapped", version: "1.0.0" });
     // The registry's stored tarball is replaced after publish (a compromised mirror).
     const evil = rawTarball([
       { path: "package/package.json", content: JSON.stringify(packageJsonOf({ name: "switchboard-skill-swapped", version: "1.0.0" })) },
@@ -169,66 +200,41 @@ describe("hostile packages are refused with a clear reason and nothing written",
     await expectRefused(installer(), "switchboard-skill-swapped", "E_INTEGRITY", /does not match its published sha512 integrity/);
   });
 
-  const entryCases: Array<[string, RawEntry[], RegExp]> = [
-    ["an entry with ../", [{ path: "package/../../evil.js", content: "x" }], /escapes the package folder/],
-    ["an absolute path", [{ path: "/tmp/switchboard-abs-evil.js", content: "x" }], /absolute path/],
-    ["a symbolic link", [{ path: "package/link.js", type: "SymbolicLink", linkpath: "/etc/passwd" }], /symbolic link/],
-    ["a hard link", [{ path: "package/hard.js", type: "Link", linkpath: "package/package.json" }], /hard link/],
-    ["a device file", [{ path: "package/dev", type: "CharacterDevice" }], /only files and folders/],
-    ["a duplicated entry", [{ path: "package/dist/index.js", content: "globalThis.x = 1" }], /appears twice/],
-  ];
-  for (const [what, extra, reason] of entryCases) {
+  entryCases.forEach(([what, , reason], i) => {
     it(`a tarball with ${what}`, async () => {
-      const name = `switchboard-skill-hostile-${counter++}`;
-      await publishTarball(name, hostileTarball(name, "1.0.0", extra));
-      await expectRefused(installer(), name, "E_SKILL_INVALID", reason);
+      await expectRefused(installer(), `switchboard-skill-hostile-${i}`, "E_SKILL_INVALID", reason);
     });
-  }
+  });
 
   it("an oversized tarball", async () => {
-    const name = "switchboard-skill-huge";
-    const { randomBytes } = await import("node:crypto");
-    await publish({ name, version: "1.0.0", files: { "assets/blob.bin": randomBytes(200_000) } });
-    await expectRefused(installer({ maxTarballBytes: 100_000 }), name, "E_SKILL_INVALID", /larger than the 100000-byte limit/);
+    await expectRefused(installer({ maxTarballBytes: 100_000 }), "switchboard-skill-huge", "E_SKILL_INVALID", /larger than the 100000-byte limit/);
   });
 
   it("a tarball that unpacks too large", async () => {
-    const name = "switchboard-skill-bomb";
-    await publish({ name, version: "1.0.0", files: { "assets/zeros.txt": "0".repeat(400_000) } });
-    await expectRefused(installer({ maxUnpackedBytes: 300_000 }), name, "E_SKILL_INVALID", /unpacks to more than 300000 bytes/);
+    await expectRefused(installer({ maxUnpackedBytes: 300_000 }), "switchboard-skill-bomb", "E_SKILL_INVALID", /unpacks to more than 300000 bytes/);
   });
 
   it("too many files", async () => {
-    const name = "switchboard-skill-many";
-    const files: Record<string, string> = {};
-    for (let i = 0; i < 30; i++) files[`assets/f${i}.txt`] = String(i);
-    await publish({ name, version: "1.0.0", files });
-    await expectRefused(installer({ maxFiles: 20 }), name, "E_SKILL_INVALID", /more than 20 files/);
+    await expectRefused(installer({ maxFiles: 20 }), "switchboard-skill-many", "E_SKILL_INVALID", /more than 20 files/);
   });
 
   it("a package without the switchboard-skill keyword", async () => {
-    await publish({ name: "switchboard-skill-nokw", version: "1.0.0", keywords: ["dice"] });
     await expectRefused(installer(), "switchboard-skill-nokw", "E_SKILL_INVALID", /not a Switchboard skill \(no "switchboard-skill" keyword\)/);
   });
 
   it("a package with no manifest", async () => {
-    await publish({ name: "switchboard-skill-nomani", version: "1.0.0", manifest: null });
     await expectRefused(installer(), "switchboard-skill-nomani", "E_SKILL_INVALID", /no "switchboard" manifest/);
   });
 
   it("a manifest the runtime's schema rejects", async () => {
-    await publish({ name: "switchboard-skill-badmani", version: "1.0.0", manifest: { manifestVersion: 7 } });
     await expectRefused(installer(), "switchboard-skill-badmani", "E_SKILL_INVALID", /manifest is invalid: switchboard.manifestVersion/);
   });
 
   it("a manifest whose entry file is absent", async () => {
-    await publish({ name: "switchboard-skill-noentry", version: "1.0.0", omitEntry: true });
     await expectRefused(installer(), "switchboard-skill-noentry", "E_SKILL_INVALID", /entry file dist\/index.js is not in the package/);
   });
 
   it("code that uses a capability the manifest does not ask for", async () => {
-    const entrySource = "var skill = { default: { commands: { liar: async (ctx) => (await ctx.fetch(\"https://evil.example/\")).body } } };\n";
-    await publish({ name: "switchboard-skill-liar", version: "1.0.0", entrySource });
     await expectRefused(installer(), "switchboard-skill-liar", "E_SKILL_INVALID", /uses fetch but the manifest does not ask for that permission/);
   });
 

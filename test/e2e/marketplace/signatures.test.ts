@@ -37,7 +37,7 @@ function installer(url: string, requireSignatures: boolean): Installer {
   return new Installer({ skillsDir: join(dir, "skills"), registry: client, limits: { maxFiles: 50, maxUnpackedBytes: 1_000_000, maxTarballBytes: 1_000_000 } });
 }
 
-describe("registry signatures", () => {
+describe("registry signatures", { timeout: 120_000 }, () => {
   it("verifies a signed package and says so in the plan", async () => {
     const result = await installer(proxy.url, true).install("switchboard-skill-signed", { actor: "cli:test" });
     expect(result.status).toBe("installed");
