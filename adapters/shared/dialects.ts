@@ -3,6 +3,7 @@ import { wrapMarker, type MarkdownDialect } from "./markdown.ts";
 
 /** Escape `&`, `<`, `>` (and `"` for attributes) the way Telegram's HTML parse mode and Slack expect. */
 export function escapeHtml(text: string, isAttribute = false): string {
+  if (!(isAttribute ? /[&<>"]/ : /[&<>]/).test(text)) return text;
   const out = text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   return isAttribute ? out.replace(/"/g, "&quot;") : out;
 }

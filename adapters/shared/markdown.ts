@@ -39,6 +39,7 @@ export interface MarkdownDialect {
 
 const LINK_SCHEMES = /^(https?:\/\/|mailto:|tg:\/\/)/i;
 const ESCAPABLE = /[\\`*_[\]()#+\-.!>~|{}]/;
+const INLINE_SPECIALS = /[\\`*_[]/;
 
 /** Parse Reply Markdown into blocks. Unmatched markers stay literal text; nothing is ever dropped. */
 export function parseMarkdown(source: string): MdBlock[] {
@@ -69,6 +70,8 @@ export function parsePlain(source: string): MdBlock[] {
 
 /** Parse one line's inline markup into styled segments. */
 export function parseInline(text: string): Segment[] {
+  if (text === "") return [];
+  if (!INLINE_SPECIALS.test(text)) return [{ text }];
   const out: Segment[] = [];
   parseInto(text, {}, out);
   return mergeSegments(out);
@@ -83,7 +86,15 @@ function parseInto(text: string, style: Style, out: Segment[]): void {
     plain = "";
   };
   let i = 0;
+  const specials = new RegExp(INLINE_SPECIALS.source, "g");
   while (i < text.length) {
+    specials.lastIndex = i;
+    const next = specials.exec(text)?.index ?? text.length;
+    if (next > i) {
+      plain += text.slice(i, next);
+      i = next;
+      continue;
+    }
     const ch = text[i]!;
     if (ch === "\\" && i + 1 < text.length && ESCAPABLE.test(text[i + 1]!)) {
       plain += text[i + 1];
@@ -198,10 +209,17 @@ export function renderSegments(segments: Segment[], dialect: MarkdownDialect): s
 const LEVELS = ["link", "bold", "italic"] as const;
 
 function renderLevel(segments: Segment[], dialect: MarkdownDialect, level: number): string {
+  if (segments.length === 1 && level === 0) {
+    const only = segments[0]!;
+    if (only.bold === undefined && only.italic === undefined && only.link === undefined) {
+      return only.code === true ? dialect.code(only.text) : dialect.escape(only.text);
+    }
+  }
   if (level === LEVELS.length) {
     return segments.map((s) => (s.code === true ? dialect.code(s.text) : dialect.escape(s.text))).join("");
   }
   const key = LEVELS[level]!;
+  if (!segments.some((seg) => seg[key] !== undefined && seg[key] !== false)) return renderLevel(segments, dialect, level + 1);
   let out = "";
   let i = 0;
   while (i < segments.length) {

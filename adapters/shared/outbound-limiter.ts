@@ -29,7 +29,10 @@ export interface OutboundLimiterOptions {
   maxRetries?: number;
   /** Longest retry-after honoured, in ms; a longer one fails the call at once. Default 60 s. */
   maxRetryAfterMs?: number;
-  /** Each attempt is aborted after this, in ms. Default 30 s. */
+  /**
+   * Each attempt is aborted after this, in ms. Default: no limiter-side timer (give the SDK client its own
+   * timeout, as the adapters do); the call's signal then aborts only at stop.
+   */
   attemptTimeoutMs?: number;
   /** How long `stop()` waits for queued work before failing it, in ms. Default 5 s. */
   drainTimeoutMs?: number;
@@ -49,8 +52,6 @@ export interface OutboundKey {
   isEdit?: boolean;
 }
 
-const NO_LIMIT = { minTime: 0 } as const;
-
 /** Raised to queued calls when the limiter stops before they ran. */
 export class LimiterStoppedError extends Error {
   constructor() {
@@ -59,57 +60,39 @@ export class LimiterStoppedError extends Error {
   }
 }
 
-/** Schedules outbound calls within a platform's limits. One per adapter instance. */
+/** Where the budgets live: in this process, or in Redis through bottleneck's clustering. */
+interface Budgets {
+  /** Serialise per chat and keep the per-chat spacing. */
+  chat<T>(chatId: string, expirationMs: number, job: () => Promise<T>): Promise<T>;
+  /** The per-group-chat allowance per minute. */
+  group<T>(chatId: string, expirationMs: number, job: () => Promise<T>): Promise<T>;
+  /** The global spacing. */
+  global<T>(expirationMs: number, job: () => Promise<T>): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Schedules outbound calls within a platform's limits. One per adapter instance. In one process the budgets are
+ * kept in memory (bottleneck's local datastore passes every job through timer ticks, about 1,000 jobs/s on
+ * these machines); with Redis they are bottleneck limiters clustered under a shared id.
+ */
 export class OutboundLimiter {
   readonly #options: OutboundLimiterOptions;
-  readonly #global: Bottleneck;
-  readonly #chats: Bottleneck.Group;
-  readonly #groups: Bottleneck.Group | undefined;
-  readonly #connection: Bottleneck.IORedisConnection | undefined;
+  readonly #budgets: Budgets;
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #stopController = new AbortController();
   #isStopped = false;
-  readonly #hasGlobalBudget: boolean;
 
   constructor(options: OutboundLimiterOptions) {
     this.#options = options;
-    const { limits } = options;
-    const clustered = options.redisUrl !== undefined;
-    if (clustered) {
-      const client = new Redis(options.redisUrl!, { maxRetriesPerRequest: 2, lazyConnect: false });
-      this.#connection = new Bottleneck.IORedisConnection({ client, Redis } as Bottleneck.IORedisConnectionOptions);
-      this.#connection.on("error", (e) => options.onError?.(e));
-    }
-    const store = clustered ? { datastore: "ioredis" as const, connection: this.#connection, clearDatastore: false, Redis } : {};
-    const perSecond = limits.globalPerSecond ?? 0;
-    this.#hasGlobalBudget = perSecond > 0 || clustered;
-    this.#global = new Bottleneck({
-      ...store,
-      id: `${options.id}:global`,
-      ...(perSecond > 0 ? { minTime: Math.ceil(1000 / perSecond) } : NO_LIMIT),
-    });
-    this.#chats = new Bottleneck.Group({
-      ...store,
-      id: `${options.id}:chat`,
-      maxConcurrent: 1,
-      minTime: limits.perChatIntervalMs ?? 0,
-    });
-    const perGroup = limits.perGroupPerMinute ?? 0;
-    if (perGroup > 0) {
-      this.#groups = new Bottleneck.Group({
-        ...store,
-        id: `${options.id}:group`,
-        reservoir: perGroup,
-        reservoirRefreshAmount: perGroup,
-        reservoirRefreshInterval: 60_000,
-      });
-    }
-    for (const emitter of [this.#global, this.#chats, this.#groups]) emitter?.on("error", (e: unknown) => options.onError?.(e));
+    this.#budgets = options.redisUrl === undefined
+      ? new LocalBudgets(options.limits, this.#stopController.signal)
+      : new ClusteredBudgets(options);
   }
 
   /** True when budgets are shared through Redis. */
   get isClustered(): boolean {
-    return this.#connection !== undefined;
+    return this.#budgets instanceof ClusteredBudgets;
   }
 
   /**
@@ -118,24 +101,22 @@ export class OutboundLimiter {
    */
   run<T>(key: OutboundKey, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     if (this.#isStopped) return Promise.reject(new LimiterStoppedError());
-    const attemptTimeoutMs = this.#options.attemptTimeoutMs ?? 30_000;
-    const expiration = this.#jobBudgetMs(attemptTimeoutMs);
-    const attempt = () => {
-      const signal = AbortSignal.any([this.#stopController.signal, AbortSignal.timeout(attemptTimeoutMs)]);
-      return call(signal);
-    };
-    // No global budget in this process: skip bottleneck's scheduler (about 3 ms a job) altogether.
-    const once = (): Promise<T> => (this.#hasGlobalBudget ? this.#global.schedule({ expiration: attemptTimeoutMs + 5_000 }, attempt) : attempt());
+    const attemptTimeoutMs = this.#options.attemptTimeoutMs;
+    const expiration = this.#jobBudgetMs(attemptTimeoutMs ?? 30_000);
+    const stopSignal = this.#stopController.signal;
+    const once = (): Promise<T> => this.#budgets.global((attemptTimeoutMs ?? 30_000) + 5_000, () => {
+      if (stopSignal.aborted) return Promise.reject(new LimiterStoppedError());
+      return call(attemptTimeoutMs === undefined ? stopSignal : AbortSignal.any([stopSignal, AbortSignal.timeout(attemptTimeoutMs)]));
+    });
     const withRetries = () => this.#withRetries(key.chatId, once);
-    let job: () => Promise<T>;
-    if (key.isEdit === true) job = withRetries;
+    let promise: Promise<T>;
+    if (key.isEdit === true) promise = withRetries();
     else {
-      const viaGroup = this.#groups !== undefined && key.isGroup === true
-        ? () => this.#groups!.key(key.chatId).schedule({ expiration }, withRetries)
+      const viaGroup = (this.#options.limits.perGroupPerMinute ?? 0) > 0 && key.isGroup === true
+        ? () => this.#budgets.group(key.chatId, expiration, withRetries)
         : withRetries;
-      job = () => this.#chats.key(key.chatId).schedule({ expiration }, viaGroup);
+      promise = this.#budgets.chat(key.chatId, expiration, viaGroup);
     }
-    const promise = job();
     this.#inFlight.add(promise);
     const forget = () => this.#inFlight.delete(promise);
     promise.then(forget, forget);
@@ -179,16 +160,141 @@ export class OutboundLimiter {
       timer.abort();
     }
     this.#stopController.abort(new LimiterStoppedError());
+    await this.#budgets.stop();
+  }
+}
+
+interface ChatState {
+  tail: Promise<unknown>;
+  lastStartAt: number;
+  pending: number;
+}
+
+/** Budgets in this process: a promise chain per chat, a next-slot time globally, a window count per group. */
+class LocalBudgets implements Budgets {
+  readonly #perChatIntervalMs: number;
+  readonly #globalIntervalMs: number;
+  readonly #perGroupPerMinute: number;
+  readonly #signal: AbortSignal;
+  readonly #chats = new Map<string, ChatState>();
+  readonly #groups = new Map<string, { windowStartAt: number; used: number }>();
+  #nextGlobalAt = 0;
+
+  constructor(limits: OutboundLimits, signal: AbortSignal) {
+    this.#perChatIntervalMs = limits.perChatIntervalMs ?? 0;
+    this.#globalIntervalMs = (limits.globalPerSecond ?? 0) > 0 ? 1000 / limits.globalPerSecond! : 0;
+    this.#perGroupPerMinute = limits.perGroupPerMinute ?? 0;
+    this.#signal = signal;
+  }
+
+  chat<T>(chatId: string, _expirationMs: number, job: () => Promise<T>): Promise<T> {
+    let state = this.#chats.get(chatId);
+    if (state === undefined) {
+      if (this.#chats.size > 10_000) this.#sweep();
+      state = { tail: Promise.resolve(), lastStartAt: Number.NEGATIVE_INFINITY, pending: 0 };
+      this.#chats.set(chatId, state);
+    }
+    const s = state;
+    s.pending++;
+    const run = async (): Promise<T> => {
+      if (this.#signal.aborted) throw new LimiterStoppedError();
+      const waitMs = s.lastStartAt + this.#perChatIntervalMs - Date.now();
+      if (waitMs > 0) await sleep(waitMs, this.#signal);
+      s.lastStartAt = Date.now();
+      return job();
+    };
+    const result = s.tail.then(run);
+    s.tail = result.then(() => this.#settled(chatId, s), () => this.#settled(chatId, s));
+    return result;
+  }
+
+  #settled(chatId: string, s: ChatState): void {
+    s.pending--;
+    if (s.pending === 0 && Date.now() - s.lastStartAt >= this.#perChatIntervalMs && this.#chats.get(chatId) === s) this.#chats.delete(chatId);
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [id, s] of this.#chats) if (s.pending === 0 && now - s.lastStartAt >= this.#perChatIntervalMs) this.#chats.delete(id);
+  }
+
+  async group<T>(chatId: string, _expirationMs: number, job: () => Promise<T>): Promise<T> {
+    for (;;) {
+      const now = Date.now();
+      let window = this.#groups.get(chatId);
+      if (window === undefined || now - window.windowStartAt >= 60_000) {
+        window = { windowStartAt: now, used: 0 };
+        this.#groups.set(chatId, window);
+        if (this.#groups.size > 10_000) {
+          for (const [id, w] of this.#groups) if (now - w.windowStartAt >= 60_000) this.#groups.delete(id);
+        }
+      }
+      if (window.used < this.#perGroupPerMinute) {
+        window.used++;
+        return job();
+      }
+      await sleep(window.windowStartAt + 60_000 - now, this.#signal);
+    }
+  }
+
+  global<T>(_expirationMs: number, job: () => Promise<T>): Promise<T> {
+    if (this.#globalIntervalMs === 0) return job();
+    const now = Date.now();
+    const slotAt = Math.max(now, this.#nextGlobalAt);
+    this.#nextGlobalAt = slotAt + this.#globalIntervalMs;
+    return slotAt > now ? sleep(slotAt - now, this.#signal).then(job) : job();
+  }
+
+  async stop(): Promise<void> {
+    this.#chats.clear();
+    this.#groups.clear();
+  }
+}
+
+/** Budgets in Redis: bottleneck limiters with `datastore: "ioredis"` sharing one connection and one id. */
+class ClusteredBudgets implements Budgets {
+  readonly #global: Bottleneck;
+  readonly #chats: Bottleneck.Group;
+  readonly #groups: Bottleneck.Group;
+  readonly #connection: Bottleneck.IORedisConnection;
+
+  constructor(options: OutboundLimiterOptions) {
+    const { limits } = options;
+    const client = new Redis(options.redisUrl!, { maxRetriesPerRequest: 2 });
+    this.#connection = new Bottleneck.IORedisConnection({ client, Redis } as Bottleneck.IORedisConnectionOptions);
+    this.#connection.on("error", (e) => options.onError?.(e));
+    const store = { datastore: "ioredis" as const, connection: this.#connection, clearDatastore: false, Redis };
+    const perSecond = limits.globalPerSecond ?? 0;
+    this.#global = new Bottleneck({ ...store, id: `${options.id}:global`, minTime: perSecond > 0 ? Math.ceil(1000 / perSecond) : 0 });
+    this.#chats = new Bottleneck.Group({ ...store, id: `${options.id}:chat`, maxConcurrent: 1, minTime: limits.perChatIntervalMs ?? 0 });
+    const perGroup = limits.perGroupPerMinute ?? 0;
+    this.#groups = new Bottleneck.Group({
+      ...store, id: `${options.id}:group`,
+      ...(perGroup > 0 ? { reservoir: perGroup, reservoirRefreshAmount: perGroup, reservoirRefreshInterval: 60_000 } : {}),
+    });
+    for (const emitter of [this.#global, this.#chats, this.#groups]) emitter.on("error", (e: unknown) => options.onError?.(e));
+  }
+
+  chat<T>(chatId: string, expirationMs: number, job: () => Promise<T>): Promise<T> {
+    return this.#chats.key(chatId).schedule({ expiration: expirationMs }, job);
+  }
+
+  group<T>(chatId: string, expirationMs: number, job: () => Promise<T>): Promise<T> {
+    return this.#groups.key(chatId).schedule({ expiration: expirationMs }, job);
+  }
+
+  global<T>(expirationMs: number, job: () => Promise<T>): Promise<T> {
+    return this.#global.schedule({ expiration: expirationMs }, job);
+  }
+
+  async stop(): Promise<void> {
     const stopOptions = { dropWaitingJobs: true, dropErrorMessage: new LimiterStoppedError().message };
     await Promise.allSettled([
       this.#global.stop(stopOptions),
       ...this.#chats.limiters().map(({ limiter }) => limiter.stop(stopOptions)),
-      ...(this.#groups?.limiters() ?? []).map(({ limiter }) => limiter.stop(stopOptions)),
+      ...this.#groups.limiters().map(({ limiter }) => limiter.stop(stopOptions)),
     ]);
-    if (this.#connection !== undefined) await this.#connection.disconnect(false).catch(() => undefined);
-    else {
-      await Promise.allSettled([this.#global.disconnect(), this.#chats.disconnect(), this.#groups?.disconnect()]);
-    }
+    await this.#connection.disconnect(false).catch(() => undefined);
   }
 }
 

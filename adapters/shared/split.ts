@@ -9,6 +9,13 @@ import { mergeSegments, renderBlock, type MarkdownDialect, type MdBlock, type Se
 export function splitBlocks(blocks: MdBlock[], dialect: MarkdownDialect, limit: number): string[] {
   if (limit < 16) throw new RangeError(`limit too small to split into: ${limit}`);
   const measure = dialect.measure ?? ((s: string) => s.length);
+  // Most replies fit: render once and measure once.
+  const whole = blocks.map((b) => renderBlock(b, dialect));
+  const wholeText = whole.join("\n");
+  if (measure(wholeText) <= limit) {
+    const trimmed = trimBlankLines(whole);
+    return [trimmed.join("\n")];
+  }
   const chunks: string[][] = [];
   let current: string[] = [];
   let currentLength = 0;
@@ -23,8 +30,8 @@ export function splitBlocks(blocks: MdBlock[], dialect: MarkdownDialect, limit: 
     currentLength += (current.length > 0 ? 1 : 0) + length;
     current.push(rendered);
   };
-  for (const block of blocks) {
-    const rendered = renderBlock(block, dialect);
+  for (const [index, block] of blocks.entries()) {
+    const rendered = whole[index]!;
     const length = measure(rendered);
     if (currentLength + (current.length > 0 ? 1 : 0) + length <= limit) {
       add(rendered, length);
@@ -150,4 +157,13 @@ function trimSegments(segments: Segment[]): Segment[] {
   const last = out[out.length - 1];
   if (last !== undefined && last.code !== true) last.text = last.text.trimEnd();
   return out;
+}
+
+/** Drop blank lines at the start and end, as a message break would. */
+function trimBlankLines(lines: string[]): string[] {
+  let start = 0;
+  let end = lines.length;
+  while (start < end && lines[start]!.trim() === "") start++;
+  while (end > start && lines[end - 1]!.trim() === "") end--;
+  return start === 0 && end === lines.length ? lines : lines.slice(start, end);
 }

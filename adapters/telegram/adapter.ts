@@ -84,7 +84,8 @@ export class TelegramAdapter implements ChannelAdapter {
     this.#options = options;
     this.#deps = deps;
     this.bot = new Bot(options.token, {
-      client: { apiRoot: options.apiRoot.replace(/\/+$/, "") },
+      // Every Bot API call times out (long polls get their own, longer signal).
+      client: { apiRoot: options.apiRoot.replace(/\/+$/, ""), timeoutSeconds: Math.max(30, options.pollTimeoutSeconds + 20) },
       ...(options.botInfo === undefined ? {} : { botInfo: options.botInfo }),
     });
     this.bot.use((ctx) => this.#onUpdate(ctx.update));

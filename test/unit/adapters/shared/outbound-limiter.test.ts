@@ -91,6 +91,26 @@ describe("OutboundLimiter", () => {
     await expect(limiter.run({ chatId: "c" }, async () => 1)).rejects.toBeInstanceOf(LimiterStoppedError);
   });
 
+  it("spaces calls across all chats by the global rate", async () => {
+    const limiter = make({ limits: { globalPerSecond: 10 } });
+    const started = Date.now();
+    await Promise.all(["a", "b", "c", "d", "e"].map((chatId) => limiter.run({ chatId }, async () => undefined)));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(390);
+  });
+
+  it("holds a group chat's messages beyond its allowance per minute", async () => {
+    const limiter = make({ limits: { perGroupPerMinute: 2 }, drainTimeoutMs: 50 });
+    const ran: number[] = [];
+    await limiter.run({ chatId: "-1", isGroup: true }, async () => void ran.push(1));
+    await limiter.run({ chatId: "-1", isGroup: true }, async () => void ran.push(2));
+    const third = limiter.run({ chatId: "-1", isGroup: true }, async () => void ran.push(3));
+    await limiter.run({ chatId: "-2", isGroup: true }, async () => void ran.push(4));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ran).toEqual([1, 2, 4]);
+    await limiter.stop();
+    await expect(third).rejects.toThrow(/stopped/);
+  });
+
   it("reads Retry-After in seconds and as an HTTP date", () => {
     expect(parseRetryAfterMs("2")).toBe(2_000);
     expect(parseRetryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6_000);
