@@ -28,34 +28,45 @@ export interface MarketplaceCliContext {
 /** Register the marketplace's subcommands on the `skills` and `skill` command groups. */
 export function registerMarketplaceCli(skills: Command, skill: Command, ctx: MarketplaceCliContext): void {
   const actor = (): string => `cli:${safeUser()}`;
-  const offline = (): Marketplace => {
-    const config = ctx.config();
+  /** The config, with `--registry` (when given) as the default registry. */
+  const configWith = (config: Core["config"], registry: string | undefined): Core["config"] => {
+    if (registry === undefined) return config;
+    if (!/^https?:\/\/[^/]+/.test(registry)) throw new SwitchboardError("E_BAD_ARGS", `--registry must be an http(s) URL, got ${JSON.stringify(registry)}`);
+    return { ...config, marketplace: { ...config.marketplace, registry } };
+  };
+  const offline = (registry?: string): Marketplace => {
+    const config = configWith(ctx.config(), registry);
     return marketplaceFor({ config, audit: async () => undefined, log: silentLog(), clock: { now: () => Date.now() }, store: undefined as never });
   };
   /** Run `fn` with a marketplace that audits into the bot's store. */
-  const withStore = async <T>(fn: (m: Marketplace) => Promise<T>): Promise<T> => {
+  const withStore = async <T>(registry: string | undefined, fn: (m: Marketplace) => Promise<T>): Promise<T> => {
+    const config = configWith(ctx.config(), registry);
     const app = await ctx.openApp({ plugins: false });
     try {
-      return await fn(marketplaceFor(app.core));
+      const { core } = app;
+      return await fn(marketplaceFor({ config, audit: (entry) => core.audit(entry), log: core.log, clock: core.clock, store: core.store }));
     } finally {
       await app.stop();
     }
   };
+  const REGISTRY_HELP = "registry URL for this command (overrides marketplace.registry)";
   const print = (text: string): void => void ctx.out.write(`${text}\n`);
 
   skills.command("search").description("search the registry for skills (keyword switchboard-skill)")
     .argument("[words...]", "words to search for")
     .option("--size <n>", "most results", "20")
-    .action(async (words: string[], opts: { size: string }) => {
-      const hits = await offline().search(words.join(" "), { size: Number(opts.size) });
+    .option("--registry <url>", REGISTRY_HELP)
+    .action(async (words: string[], opts: { size: string; registry?: string }) => {
+      const hits = await offline(opts.registry).search(words.join(" "), { size: Number(opts.size) });
       if (hits.length === 0) return print("No skills found.");
       for (const h of hits) print(`${h.name}@${h.version}  ${h.description}`);
     });
 
   skills.command("info").description("show a skill package: versions, permissions, publish times")
     .argument("<package>")
-    .action(async (name: string) => {
-      const m = offline();
+    .option("--registry <url>", REGISTRY_HELP)
+    .action(async (name: string, opts: { registry?: string }) => {
+      const m = offline(opts.registry);
       const info = await m.info(name);
       const installed = await m.find(name);
       print(`${info.name}  ${info.description}`);
@@ -70,8 +81,9 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
     .argument("<spec>", "package[@range]")
     .option("-y, --yes", "approve the permissions without asking")
     .option("--allow-downgrade", "allow installing an older version than the installed one")
-    .action(async (spec: string, opts: { yes?: boolean; allowDowngrade?: boolean }) => {
-      await withStore(async (m) => {
+    .option("--registry <url>", REGISTRY_HELP)
+    .action(async (spec: string, opts: { yes?: boolean; allowDowngrade?: boolean; registry?: string }) => {
+      await withStore(opts.registry, async (m) => {
         const result = await m.install(spec, {
           actor: actor(),
           allowDowngrade: opts.allowDowngrade === true,
@@ -87,8 +99,9 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
   skills.command("update").description("update installed skills within their ranges (new permissions need approval)")
     .argument("[skill]", "one skill (default: all)")
     .option("-y, --yes", "approve new permissions without asking")
-    .action(async (name: string | undefined, opts: { yes?: boolean }) => {
-      await withStore(async (m) => {
+    .option("--registry <url>", REGISTRY_HELP)
+    .action(async (name: string | undefined, opts: { yes?: boolean; registry?: string }) => {
+      await withStore(opts.registry, async (m) => {
         const names = name === undefined ? (await m.installer.list()).map((e) => e.name) : [name];
         if (names.length === 0) return print("No skills installed.");
         for (const n of names) {
@@ -104,7 +117,7 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
   skills.command("rollback").description("return a skill to its previous pinned version")
     .argument("<skill>")
     .action(async (name: string) => {
-      await withStore(async (m) => {
+      await withStore(undefined, async (m) => {
         const r = await m.rollback(name, actor());
         print(`rolled ${r.to.name} back from ${r.from} to ${r.to.version}`);
       });
@@ -115,7 +128,7 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
     .option("--purge-data", "also delete the skill's stored data in every chat")
     .option("-y, --yes", "do not ask before deleting data")
     .action(async (name: string, opts: { purgeData?: boolean; yes?: boolean }) => {
-      await withStore(async (m) => {
+      await withStore(undefined, async (m) => {
         let purge = opts.purgeData === true;
         if (purge && opts.yes !== true) purge = await ask(ctx, `Delete all stored data of ${name}? [y/N] `);
         const r = await m.uninstall(name, actor(), { purgeData: purge });

@@ -98,6 +98,9 @@ export class RegistryClient {
       cache: this.#options.cacheDir,
       timeout: this.#options.timeoutMs,
       fetchRetries: 1,
+      fetchRetryFactor: 2,
+      fetchRetryMintimeout: 200,
+      fetchRetryMaxtimeout: 2_000,
       userAgent: this.#options.userAgent ?? "switchboard-marketplace",
       ...extra,
     });

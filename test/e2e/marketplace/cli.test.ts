@@ -79,6 +79,15 @@ describe("switchboard skills", { timeout: 120_000 }, () => {
     expect(info.out).toContain("not installed");
   });
 
+  it("takes --registry over the configured registry, and refuses a bad one clearly", async () => {
+    const elsewhere = await cli("skills", "search", "weather", "--registry", "http://127.0.0.1:1/");
+    expect(elsewhere.code).toBe(1);
+    expect(elsewhere.err).toContain("http://127.0.0.1:1/");
+    const bad = await cli("skills", "info", "switchboard-skill-weather", "--registry", "ftp:nope");
+    expect(bad.code).toBe(1);
+    expect(bad.err).toContain("--registry must be an http(s) URL");
+  });
+
   it("installs with the permissions shown and a progress line, then lists and verifies", async () => {
     const noYes = await cli("skills", "install", "switchboard-skill-weather");
     expect(noYes.code).toBe(1);
