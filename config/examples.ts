@@ -17,6 +17,8 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   "adapters.discord.publicKey": "e.g. 64 hex characters from the Developer Portal",
   "adapters.discord.mode": "interactions",
   "adapters.slack.apiUrl": "https://slack.com/api/",
+  "marketplace.registry": "http://127.0.0.1:4873/",
+  "marketplace.scopes": "{ \"@acme\": \"https://npm.acme.dev/\" }",
 };
 
 /** The example for a dotted key (array indexes are ignored), or a guess from its last segment. */

@@ -7,7 +7,7 @@ import { configSchema } from "../../../config/index.ts";
 import { diffPermissions, flattenPermissions, formatPermissions } from "../../../marketplace/permission-diff.ts";
 import { nerfDart, npmOptions, parseNpmrc, registryFor, registrySettings } from "../../../marketplace/registry-options.ts";
 import { parseSpec } from "../../../marketplace/installer.ts";
-import { envOverrides } from "../../../config/index.ts";
+import { envOverrides, loadConfig } from "../../../config/index.ts";
 
 describe("permissions", () => {
   it("flattens a runtime manifest's permissions, leaving out what is not granted", () => {
@@ -69,6 +69,11 @@ describe("registry settings", () => {
   it("takes the registry from NPM_CONFIG_REGISTRY or SWITCHBOARD_REGISTRY", () => {
     expect(envOverrides({ SWITCHBOARD_REGISTRY: "http://127.0.0.1:4873/" })).toEqual([{ path: "marketplace.registry", variable: "SWITCHBOARD_REGISTRY", value: "http://127.0.0.1:4873/" }]);
     expect(envOverrides({ NPM_CONFIG_REGISTRY: "http://127.0.0.1:4873/" })[0]?.path).toBe("marketplace.registry");
+    expect(loadConfig({ cwd: tmpdir(), env: { SWITCHBOARD_REGISTRY: "http://127.0.0.1:4873/" } }).config.marketplace.registry).toBe("http://127.0.0.1:4873/");
+  });
+
+  it("names a bad registry, where it came from, and an example", () => {
+    expect(() => loadConfig({ cwd: tmpdir(), env: { SWITCHBOARD_REGISTRY: "not a url" } })).toThrow(/marketplace\.registry[\s\S]*SWITCHBOARD_REGISTRY[\s\S]*http:\/\/127\.0\.0\.1:4873\//);
   });
 });
 
