@@ -37,15 +37,29 @@ export function splitBlocks(blocks: MdBlock[], dialect: MarkdownDialect, limit: 
       add(rendered, length);
       continue;
     }
-    flush();
     if (length <= limit) {
+      flush();
       add(rendered, length);
       continue;
     }
-    const pieces = splitBlock(block, dialect, limit, measure);
-    for (const piece of pieces.slice(0, -1)) chunks.push([piece]);
+    // An over-long block first fills what is left of the current message when that is worth it.
+    const room = current.length > 0 ? limit - currentLength - 1 : limit;
+    const firstLimit = room >= limit / 4 ? room : limit;
+    if (firstLimit === limit) flush();
+    const pieces = splitBlock(block, dialect, limit, measure, firstLimit);
+    for (const [i, piece] of pieces.entries()) {
+      if (i === pieces.length - 1) break;
+      if (i === 0 && current.length > 0) {
+        if (piece !== "") add(piece, measure(piece));
+        flush();
+      } else if (piece.trim() !== "") chunks.push([piece]);
+    }
     const last = pieces[pieces.length - 1]!;
-    add(last, measure(last));
+    if (pieces.length === 1 && current.length > 0) add(last, measure(last));
+    else {
+      flush();
+      add(last, measure(last));
+    }
   }
   flush();
   const out = chunks.map((c) => c.join("\n"));
@@ -65,10 +79,10 @@ function fitCount(n: number, fits: (k: number) => boolean): number {
 }
 
 /** Cut one over-long block into rendered pieces that each fit. */
-function splitBlock(block: MdBlock, dialect: MarkdownDialect, limit: number, measure: (s: string) => number): string[] {
+function splitBlock(block: MdBlock, dialect: MarkdownDialect, limit: number, measure: (s: string) => number, firstLimit: number): string[] {
   if (block.kind === "code") {
     const atoms = codeAtoms(block.text, dialect, block.lang, limit, measure);
-    return takeGreedy(atoms, (slice) => renderBlock({ kind: "code", lang: block.lang, text: slice.join("") }, dialect), limit, measure, trimNewlines);
+    return takeGreedy(atoms, (slice) => renderBlock({ kind: "code", lang: block.lang, text: slice.join("") }, dialect), [firstLimit, limit], measure, trimNewlines);
   }
   const atoms = wordAtoms(block.segments, (seg) => {
     const alone: MdBlock = { kind: block.kind, segments: [seg] };
@@ -78,21 +92,26 @@ function splitBlock(block: MdBlock, dialect: MarkdownDialect, limit: number, mea
   return takeGreedy(atoms, (slice) => {
     const segments = trimSegments(mergeSegments(slice));
     return renderBlock({ kind: first ? block.kind : "line", segments }, dialect);
-  }, limit, measure, (x) => x, () => {
+  }, [firstLimit, limit], measure, (x) => x, () => {
     first = false;
   });
 }
 
-/** Take atoms greedily into pieces that fit; `render` turns a run of atoms into a piece. */
-function takeGreedy<T>(atoms: T[], render: (slice: T[]) => string, limit: number, measure: (s: string) => number,
+/** Take atoms greedily into pieces that fit; `render` turns a run of atoms into a piece. Limits: first, rest. */
+function takeGreedy<T>(atoms: T[], render: (slice: T[]) => string, limits: [number, number], measure: (s: string) => number,
   tidy: (slice: T[]) => T[], onPiece?: () => void): string[] {
   const pieces: string[] = [];
   let start = 0;
   while (start < atoms.length) {
+    const limit = pieces.length === 0 ? limits[0] : limits[1];
     const n = fitCount(atoms.length - start, (k) => k === 0 || measure(render(tidy(atoms.slice(start, start + k)))) <= limit);
+    if (n === 0 && pieces.length === 0 && limit < limits[1]) {
+      pieces.push(""); // nothing fits in the room left: the caller starts a new message
+      continue;
+    }
     const take = Math.max(1, n); // atoms are sized to fit alone, so n ≥ 1 unless the wrapper itself is too big
     const piece = render(tidy(atoms.slice(start, start + take)));
-    if (piece.trim() !== "") pieces.push(piece);
+    if (piece.trim() !== "" || pieces.length === 0) pieces.push(piece);
     onPiece?.();
     start += take;
   }

@@ -57,3 +57,21 @@ describe("splitBlocks", () => {
     expect(pieces).toEqual(["a".repeat(90), "b".repeat(90)]);
   });
 });
+
+describe("splitBlocks filling the room left", () => {
+  it("fills the rest of a message with the start of an over-long line, never exceeding the limit", () => {
+    const text = `${"t".repeat(30)}\n${words(100)}`;
+    const pieces = renderReply({ text }, telegramHtml, 120);
+    for (const p of pieces) expect(telegramHtml.measure!(p)).toBeLessThanOrEqual(120);
+    expect(pieces[0]!.startsWith(`${"t".repeat(30)}\nword0`)).toBe(true);
+    expect(pieces.join(" ").replace("\n", " ")).toBe(`${"t".repeat(30)} ${words(100)}`);
+  });
+
+  it("starts a new message when the room left cannot take even one word", () => {
+    const long = "y".repeat(50);
+    const text = `${"t".repeat(60)}\n${long} ${long} ${long}`;
+    const pieces = renderReply({ text }, telegramHtml, 100);
+    for (const p of pieces) expect(telegramHtml.measure!(p)).toBeLessThanOrEqual(100);
+    expect(pieces.join(" ").replace("\n", " ")).toBe(`${"t".repeat(60)} ${long} ${long} ${long}`);
+  });
+});
