@@ -1,7 +1,7 @@
 /**
  * The operator's CLI: `switchboard skills search|info|install|update|rollback|uninstall|list|verify`, and the author
  * kit under `switchboard skill`. Reads need only the config; changes open the bot's store (no adapters) to write
- * audit entries. A running bot picks up CLI installs at its next start (chat installs load at once).
+ * audit entries. A running bot watches the lockfile and picks CLI changes up by itself.
  */
 import { userInfo } from "node:os";
 import { createInterface } from "node:readline/promises";

@@ -2,7 +2,10 @@
  * The marketplace module's public entry: the plugin (the `/skills` command and loading installed skills after
  * checking them against the lockfile), the CLI registration, and the service for embedders and tests.
  */
+import { watch, type FSWatcher } from "node:fs";
+import { mkdir } from "node:fs/promises";
 import type { Core, Plugin } from "../bot/index.ts";
+import { LOCKFILE_NAME } from "./lockfile.ts";
 import { skillsCommand } from "./chat-command.ts";
 import { marketplaceFor } from "./factory.ts";
 import type { Marketplace, SkillRuntime } from "./service.ts";
@@ -28,6 +31,19 @@ export async function createMarketplacePlugin(core: Core, deps: { skills: SkillR
   const marketplace = marketplaceFor(core, deps.skills);
   core.commands.register(skillsCommand(core, marketplace, deps.skills, { approvalTtlMs: core.config.marketplace.approvalTtlMs }));
   let summary = "not started";
+  let watcher: FSWatcher | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let syncing: Promise<unknown> = Promise.resolve();
+  // Changes made by another process (the CLI) are picked up shortly after the lockfile is rewritten.
+  const scheduleSync = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = setTimeout(() => {
+      timer = undefined;
+      syncing = core.track(syncing.then(() => marketplace.sync()).then((r) => {
+        if (r.loaded.length + r.unloaded.length > 0) core.log.info(r, "installed skills changed on disk");
+      }, (error: unknown) => core.log.warn({ err: error }, "could not sync installed skills with the lockfile")));
+    }, 300);
+  };
   return {
     name: "marketplace",
     marketplace,
@@ -39,8 +55,20 @@ export async function createMarketplacePlugin(core: Core, deps: { skills: SkillR
       const { loaded, refused } = await marketplace.loadAll();
       summary = `${loaded.length} installed skill(s) loaded${refused.length === 0 ? "" : `, ${refused.length} refused (${refused.map((r) => r.name).join(", ")})`}`;
       if (refused.length > 0) core.log.warn({ refused }, "some installed skills were refused");
+      try {
+        await mkdir(marketplace.installer.skillsDir, { recursive: true });
+        watcher = watch(marketplace.installer.skillsDir, (_event, file) => {
+          if (file === LOCKFILE_NAME) scheduleSync();
+        });
+        watcher.on("error", (error) => core.log.warn({ err: error }, "stopped watching the skills lockfile"));
+      } catch (error) {
+        core.log.warn({ err: error }, "cannot watch the skills lockfile; CLI installs load at the next start");
+      }
     },
     async stop() {
+      watcher?.close();
+      if (timer !== undefined) clearTimeout(timer);
+      await syncing;
       core.commands.unregister("skills");
     },
     status() {

@@ -177,6 +177,37 @@ export class Marketplace {
     return { loaded, refused };
   }
 
+  /**
+   * Bring the runtime in step with the lockfile (after another process, such as the CLI, changed it): load new
+   * or changed versions (checked first), unload installed skills no longer in it.
+   */
+  async sync(): Promise<{ loaded: string[]; unloaded: string[] }> {
+    const skills = this.#options.skills;
+    if (skills === undefined) return { loaded: [], unloaded: [] };
+    const entries = await this.installer.list();
+    const loaded: string[] = [];
+    const unloaded: string[] = [];
+    for (const entry of entries) {
+      const current = skills.get(entry.skill);
+      if (current !== undefined && current.source === "installed" && current.version === entry.version) continue;
+      if (this.#refused.has(entry.name) && (await this.installer.verify(entry)).length > 0) continue;
+      try {
+        await this.#load(entry);
+        loaded.push(entry.name);
+      } catch {
+        // refused and recorded by #load
+      }
+    }
+    const names = new Set(entries.map((e) => e.skill));
+    for (const skill of skills.list()) {
+      if (skill.source === "installed" && !names.has(skill.name)) {
+        await skills.unload(skill.name);
+        unloaded.push(skill.name);
+      }
+    }
+    return { loaded, unloaded };
+  }
+
   async #load(entry: LockEntry): Promise<void> {
     const skills = this.#options.skills;
     if (skills === undefined) return;

@@ -6,9 +6,9 @@
 import { appendFile, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { Reply } from "../../../bot/index.ts";
-import { createMarketplacePlugin, type MarketplacePlugin } from "../../../marketplace/index.ts";
+import { createMarketplacePlugin, Marketplace, type MarketplacePlugin } from "../../../marketplace/index.ts";
 import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 import { writeSkill, type FixtureSkill } from "../../fixtures/marketplace/packages.ts";
@@ -64,10 +64,11 @@ describe("/skills through the router", { timeout: 120_000 }, () => {
   let bot: TestBot;
   let dataDir: string;
   let market: () => MarketplacePlugin;
+  let skills: () => SkillsPlugin;
 
   beforeAll(async () => {
     dataDir = join(work, "data-chat");
-    ({ bot, market } = await startBot(dataDir));
+    ({ bot, market, skills } = await startBot(dataDir));
   });
 
   afterAll(async () => {
@@ -172,6 +173,14 @@ describe("/skills through the router", { timeout: 120_000 }, () => {
     expect(await bot.app.core.store.kv.get("skill:greet", "test:c1", "count")).toBeUndefined();
     expect((await say("/greet", "member")).text).not.toContain("rolled");
     expect(await market().marketplace.list()).toEqual([]);
+  });
+
+  it("picks up an install and an uninstall made by another process (the CLI) while running", async () => {
+    const cliSide = new Marketplace({ config: bot.app.core.config.marketplace, ...Marketplace.dirs(dataDir), env: {} });
+    await cliSide.install("switchboard-skill-other", { actor: "cli:test" });
+    await vi.waitFor(() => expect(skills().service.get("other")?.version).toBe("1.0.0"), { timeout: 15_000, interval: 100 });
+    await cliSide.uninstall("switchboard-skill-other", "cli:test");
+    await vi.waitFor(() => expect(skills().service.get("other")).toBeUndefined(), { timeout: 15_000, interval: 100 });
   });
 });
 
