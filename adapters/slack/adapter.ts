@@ -5,12 +5,13 @@
  */
 import { App, LogLevel, webApi, type Logger as BoltLogger } from "@slack/bolt";
 import type { Logger } from "pino";
+import { isSwitchboardError } from "../../bot/index.ts";
 import type {
   AdapterCapabilities, AdapterHealth, ChannelAdapter, CommandInfo, ConversationTarget, Core, HttpMount, Inbound,
   InboundSink, PlatformRole, Reply, SentMessage,
 } from "../../bot/index.ts";
-import { EditThrottles, HealthTracker, OutboundLimiter, parseRetryAfterMs, type BackoffOptions, type OutboundKey, type OutboundLimits } from "../shared/index.ts";
-import { ResponseUrlError, isNotPostable, mapSlackError, retryAfterMsOf } from "./errors.ts";
+import { EditThrottles, HealthTracker, OutboundLimiter, backoffDelayMs, parseRetryAfterMs, sleep, type BackoffOptions, type OutboundKey, type OutboundLimits } from "../shared/index.ts";
+import { ResponseUrlError, isNotPostable, mapSlackError, retryAfterMsOf, slackErrorCode } from "./errors.ts";
 import { SlackHttpReceiver } from "./http-receiver.ts";
 import { fromButton, fromEvent, fromSlashCommand, type NormalisedInbound, type NormaliseOptions, type ReplyContext } from "./normalise.ts";
 import { renderReply, SLACK_TEXT_LIMIT, type SlackMessage } from "./render.ts";
@@ -85,6 +86,7 @@ export class SlackAdapter implements ChannelAdapter {
   #botUserId = "";
   #ephemeralCount = 0;
   #commands: CommandInfo[] = [];
+  readonly #stopping = new AbortController();
 
   constructor(core: Core, options: SlackAdapterOptions) {
     this.#core = core;
@@ -155,16 +157,50 @@ export class SlackAdapter implements ChannelAdapter {
     http.route("POST", this.#o.eventsPath, (req) => receiver.handle(req));
   }
 
+  /**
+   * Check the token (auth.test) and connect. A token Slack refuses fails at once; anything else (Slack or the
+   * network unreachable) leaves the adapter `reconnecting` and retries in the background with backoff and jitter.
+   */
   async start(sink: InboundSink): Promise<void> {
     this.#sink = sink;
     this.#health.setState("starting");
-    let auth: { user_id?: string; bot_id?: string };
     try {
-      auth = await this.#api("auth.test", () => this.#client.auth.test());
+      await this.#connect();
     } catch (error) {
-      this.#health.setState("down", error instanceof Error ? error.message : String(error));
-      throw error;
+      const reason = error instanceof Error ? error.message : String(error);
+      if (isFatalAuthError(error)) {
+        this.#health.setState("down", reason);
+        throw error;
+      }
+      this.#health.setState("reconnecting", reason);
+      this.#log.warn({ err: reason }, "slack unreachable at start; retrying in the background");
+      void this.#core.track(this.#retryConnect());
     }
+  }
+
+  async #retryConnect(): Promise<void> {
+    const signal = this.#stopping.signal;
+    for (let attempt = 1; !signal.aborted; attempt++) {
+      try {
+        await sleep(backoffDelayMs(attempt, this.#o.reconnectBackoff), signal);
+        await this.#connect();
+        this.#log.info({ attempt }, "slack connected after retrying");
+        return;
+      } catch (error) {
+        if (signal.aborted) return;
+        const reason = error instanceof Error ? error.message : String(error);
+        if (isFatalAuthError(error)) {
+          this.#health.setState("down", reason);
+          this.#log.error({ err: reason }, "slack refused the token; giving up");
+          return;
+        }
+        this.#health.setState("reconnecting", reason);
+      }
+    }
+  }
+
+  async #connect(): Promise<void> {
+    const auth = await this.#api("auth.test", () => this.#client.auth.test());
     this.#botUserId = auth.user_id ?? "";
     const receiver = this.#http ?? this.#socket!.receiver;
     const app = new App({
@@ -186,7 +222,8 @@ export class SlackAdapter implements ChannelAdapter {
   }
 
   async stop(): Promise<void> {
-    if (this.#socket !== undefined) await this.#socket.stop();
+    this.#stopping.abort();
+    if (this.#socket !== undefined && this.#app !== undefined) await this.#socket.stop();
     await this.#http?.stop();
     this.#edits.cancelAll();
     await this.#limiter.stop();
@@ -428,6 +465,12 @@ export class SlackAdapter implements ChannelAdapter {
       throw mapSlackError(error, method);
     }
   }
+}
+
+/** Slack refused the token itself: retrying cannot help. */
+function isFatalAuthError(error: unknown): boolean {
+  const code = isSwitchboardError(error) ? error.details.slackError : slackErrorCode(error);
+  return typeof code === "string" && ["invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type"].includes(code);
 }
 
 /** A message as a `response_url` body (no Web API-only fields). */

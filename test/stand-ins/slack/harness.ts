@@ -109,7 +109,14 @@ export async function startSlackAdapter(overrides: Partial<SlackAdapterOptions> 
   adapter.mount(http);
   const address = await http.listen("127.0.0.1", 0);
   const sink = new SlackRecordingSink();
-  await adapter.start(sink.sink);
+  try {
+    await adapter.start(sink.sink);
+  } catch (error) {
+    await adapter.stop();
+    await http.close();
+    if (shared === undefined) await standIn.stop();
+    throw error;
+  }
   return {
     standIn, adapter, sink, eventsUrl: `http://127.0.0.1:${address.port}/slack/events`,
     async close() {
