@@ -14,6 +14,7 @@ import { createLogger } from "../../bot/logger.ts";
 import { memoryStore } from "../../bot/storage/open.ts";
 import { parseConfig } from "../../config/index.ts";
 import { TelegramAdapter } from "../../adapters/telegram/index.ts";
+import { benchSlack, formatSlackBench } from "./slack.ts";
 
 const UPDATES = Number(process.argv[2] ?? 20_000);
 const CHATS = Number(process.env.BENCH_CHATS ?? 100);
@@ -132,3 +133,6 @@ console.log(`telegram: ratio ${(sbRate / rawRate).toFixed(3)} (target ≥ 0.5), 
 
 await app.stop();
 await store.close();
+
+// Slack: Bolt's processEvent → adapter → router → built-in command → Web API client, against raw Bolt.
+console.log(formatSlackBench(await benchSlack()));
