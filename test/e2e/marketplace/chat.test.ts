@@ -53,6 +53,11 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "sb-mk-chat-"));
   await publish({ name: "switchboard-skill-greet", version: "1.0.0", description: "greets the chat" });
   await publish({ name: "switchboard-skill-other", version: "1.0.0", description: "another skill" });
+  await publish({
+    name: "switchboard-skill-forecast",
+    version: "1.0.0",
+    manifest: { settings: { properties: { city: { type: "string", description: "Default city" }, apiKey: { type: "string", secret: true } } } },
+  });
 });
 
 afterAll(async () => {
@@ -161,6 +166,19 @@ describe("/skills through the router", { timeout: 120_000 }, () => {
     expect((await say("/skills rollback greet", "admin")).text).toContain("needs owner");
     expect((await say("/skills rollback greet", "owner")).text).toContain("back from 1.2.0 to 1.1.0");
     expect((await say("/greet", "member")).text).toBe("switchboard-skill-greet 1.1.0 rolled 4");
+  });
+
+  it("lets chat admins read and change a skill's settings, secrets masked", async () => {
+    await market().marketplace.install("switchboard-skill-forecast", { actor: "cli:test" });
+    expect((await say("/skills settings forecast city Oslo", "member")).text).toContain("needs admin");
+    expect((await say("/skills settings forecast city Oslo", "admin")).text).toContain("Set `city` for **forecast**");
+    await say("/skills settings forecast apiKey hunter2", "admin");
+    const shown = await say("/skills settings forecast", "admin");
+    expect(shown.text).toContain('`city` = "Oslo"');
+    expect(shown.text).not.toContain("hunter2");
+    const bad = await say("/skills settings forecast nosuch 1", "admin");
+    expect(bad.text).not.toContain("Set `nosuch`");
+    await market().marketplace.uninstall("switchboard-skill-forecast", "cli:test");
   });
 
   it("uninstalls: files gone, command gone, stored data deleted only after approval", async () => {

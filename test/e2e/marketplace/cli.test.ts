@@ -110,6 +110,11 @@ describe("switchboard skills", { timeout: 120_000 }, () => {
 
   it("updates with new permissions only after approval, then rolls back", async () => {
     await publish({ name: "switchboard-skill-weather", version: "1.1.0", description: "weather report", permissions: { network: ["api.weather.example"], storage: true }, changelog: "remembers your city" });
+    const unapproved = await cli("skills", "update", "weather");
+    expect(unapproved.code).toBe(1);
+    expect(unapproved.err).toContain("NEW permissions:");
+    expect(unapproved.err).toContain("pass --yes");
+    expect((await cli("skills", "list")).out).toContain("switchboard-skill-weather@1.0.0");
     const update = await cli("skills", "update", "weather", "--yes");
     expect(update.code, update.err).toBe(0);
     expect(update.err).toContain("NEW permissions:");
