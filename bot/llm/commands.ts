@@ -210,7 +210,7 @@ async function feedback(s: LlmService, ctx: CommandContext, rest: string[]): Pro
 export async function modelsReport(s: LlmService): Promise<string> {
   if (!s.registry.isConfigured) return HOW_TO_CONFIGURE;
   const since = s.clock.now() - s.config.statsRetentionDays * 86_400_000;
-  const stats = new Map((await s.store.modelStats(since)).map((x) => [x.model, x]));
+  const stats = new Map((await s.stats.read(since)).map((x) => [x.model, x]));
   const lines = [`**Models** (statistics over ${s.config.statsRetentionDays} days)`];
   for (const m of s.registry.list()) {
     const st = stats.get(m.name);

@@ -16,7 +16,8 @@ import type { LlmStore, TurnRecord } from "./store.ts";
 import { StreamingReply } from "./stream.ts";
 import { encodingFor, type TokenCounter } from "./tokens.ts";
 import { offerTools, permissionQuery, runToolCall, type OfferedTools } from "./tools.ts";
-import { costOf, type UsageService } from "./usage.ts";
+import { costOf, dayOf, type UsageService } from "./usage.ts";
+import type { CallStats } from "./stats.ts";
 import type { ChatMessage, ChatResult, ModelConfig, TokenUsage, ToolDefinition } from "./types.ts";
 
 /** What `ConversationEngine` needs. */
@@ -28,6 +29,7 @@ export interface ConversationDeps {
   usage: UsageService;
   counter: TokenCounter;
   chain: FallbackChain;
+  stats: CallStats;
 }
 
 /** One model call's outcome inside a turn. */
@@ -73,11 +75,13 @@ export class ConversationEngine {
     await d.usage.check(ctx.chatKey, ctx.userKey);
     const stopTyping = startTyping(inbound, d.core.config.llm.typingIntervalMs);
     const streamer = new StreamingReply({ inbound, adapters: d.core.adapters, editIntervalMs: d.core.config.llm.editIntervalMs, log: d.core.log });
+    let finished = false;
     try {
       const conversation = conversationId({ platform: inbound.platform, chatId: inbound.chat.id, threadId: inbound.threadId });
-      const [history, offered] = await Promise.all([
+      const [history, offered, turnId] = await Promise.all([
         d.store.recentTurns(conversation, profile.historyTurns),
         offerTools(d.core, profile, ctx.chatKey, permissionQuery(inbound)),
+        d.store.nextTurnId(),
       ]);
       const speaker = inbound.chat.kind === "dm" ? inbound.text : `${inbound.user.displayName}: ${inbound.text}`;
       const current: ChatMessage[] = [{ role: "user", content: speaker }];
@@ -106,7 +110,12 @@ export class ConversationEngine {
       }
       const answer = last.value.result.text.trim() === "" ? "(no answer)" : last.value.result.text;
       current.push({ role: "assistant", content: answer });
-      const turnId = await d.store.appendTurn({
+      // The answer is shown first; the turn is stored before this handler returns, so the conversation's next
+      // message (queued behind this one by the router) sees it in its history.
+      await streamer.finish(this.#finalReply(inbound, answer, last, models, turnId));
+      finished = true;
+      await d.store.appendTurnWithUsage({
+        id: turnId,
         conversation,
         chatKey: ctx.chatKey,
         userKey: ctx.userKey,
@@ -117,10 +126,13 @@ export class ConversationEngine {
         tokens: d.counter.countMessages(current, encodingFor(last.model)),
         ...total,
         cost,
-      });
-      await d.usage.add(ctx.chatKey, ctx.userKey, total, cost);
-      await streamer.finish(this.#finalReply(inbound, answer, last, models, turnId));
+      }, dayOf(d.core.clock.now()));
     } catch (error) {
+      if (finished) {
+        // The person has the answer; only its record is missing. Log it rather than showing an error.
+        d.core.log.error({ err: error, chat: ctx.chatKey }, "could not store an LLM turn");
+        return;
+      }
       await streamer.abandon("(answer interrupted)");
       throw error;
     } finally {
@@ -208,7 +220,7 @@ export class ConversationEngine {
   #record(model: ModelConfig, r: { ok: boolean; kind?: string; latencyMs: number; usage?: TokenUsage }): void {
     const d = this.#d;
     const usage = r.usage ?? { inputTokens: 0, outputTokens: 0 };
-    const write = d.store.recordCall({
+    d.stats.record({
       model: model.name,
       at: d.core.clock.now(),
       ok: r.ok,
@@ -216,8 +228,7 @@ export class ConversationEngine {
       latencyMs: r.latencyMs,
       ...usage,
       cost: costOf(model, usage),
-    }).catch((error: unknown) => d.core.log.warn({ err: error }, "could not record an LLM call"));
-    void d.core.track(write);
+    });
   }
 
   #finalReply(inbound: Inbound, answer: string, last: ChainResult<Attempt>, models: ModelConfig[], turnId: number): Reply {

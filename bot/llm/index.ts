@@ -31,8 +31,9 @@ export async function createLlmPlugin(core: Core, options: LlmServiceOptions = {
     migrations: LLM_MIGRATIONS,
     service,
     async start() {
-      // Tokenizer tables take most of a second to build: do it now rather than in someone's first turn.
-      await service.counter.warm(service.registry.list());
+      // Tokenizer tables take most of a second to build, and the store plans a statement the first time it
+      // runs one: do both now rather than in someone's first turn.
+      await Promise.all([service.counter.warm(service.registry.list()), service.store.warm(), service.profiles.warm()]);
       const before = core.clock.now() - service.config.statsRetentionDays * 86_400_000;
       void core.track(service.store.pruneCalls(before).catch((error: unknown) => core.log.warn({ err: error }, "could not prune LLM call records")));
       if (!service.registry.isConfigured) core.log.info("llm: no model configured; /ai on explains what to set");
@@ -40,6 +41,7 @@ export async function createLlmPlugin(core: Core, options: LlmServiceOptions = {
     async stop() {
       core.router.setConversationHandler(undefined);
       unprovide();
+      await service.stats.close();
     },
     status() {
       const models = service.registry.list().map((m) => m.name);
@@ -97,7 +99,11 @@ async function withCliService<T>(ctx: CliContext, fn: (s: Omit<LlmService, "engi
       kvRepo: app.core.store.kv,
       kv: app.core.kv,
     });
-    return await fn(s);
+    try {
+      return await fn(s);
+    } finally {
+      await s.stats.close();
+    }
   } finally {
     await app.stop();
   }

@@ -54,6 +54,11 @@ export class ProfileService {
     return settings;
   }
 
+  /** Read once from the store so the first chat's lookup does not pay for planning the statement. */
+  async warm(): Promise<void> {
+    await this.#kv.get(NAMESPACE, "warm:up", KEY);
+  }
+
   /** The effective profile for a chat. */
   async resolve(chatKey: string): Promise<EffectiveProfile> {
     return this.merge(chatKey, await this.settings(chatKey));

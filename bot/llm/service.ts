@@ -11,6 +11,8 @@ import { FallbackChain, type FallbackOptions } from "./fallback.ts";
 import { ProfileService } from "./profile.ts";
 import { ModelRegistry, resolveModels } from "./registry.ts";
 import { LlmStore } from "./store.ts";
+import { CallStats } from "./stats.ts";
+import type { Logger } from "pino";
 import { TokenCounter } from "./tokens.ts";
 import { UsageService } from "./usage.ts";
 import type { LlmConfig } from "./types.ts";
@@ -24,6 +26,8 @@ export interface LlmService {
   readonly chain: FallbackChain;
   readonly counter: TokenCounter;
   readonly store: LlmStore;
+  /** Per-model call records (buffered writes). */
+  readonly stats: CallStats;
   readonly profiles: ProfileService;
   readonly usage: UsageService;
   /** Present when built from a full `Core` (not in the CLI's read-only use). */
@@ -41,6 +45,8 @@ export interface LlmServiceParts {
   sql: SqlClient;
   kvRepo: KvRepo;
   kv: Keyv;
+  log?: Logger;
+  track?: <T>(p: Promise<T>) => Promise<T>;
 }
 
 /** Build the services without the conversation engine. */
@@ -55,6 +61,7 @@ export function createLlmServiceParts(parts: LlmServiceParts, options: LlmServic
     chain: new FallbackChain({ kv: parts.kv, clock: parts.clock, settings: parts.config.fallback, ...options }),
     counter: new TokenCounter(),
     store,
+    stats: new CallStats({ store, ...(parts.log === undefined ? {} : { log: parts.log }), ...(parts.track === undefined ? {} : { track: parts.track }) }),
     profiles: new ProfileService(parts.config, parts.kvRepo),
     usage: new UsageService(store, parts.config.quotas, parts.clock),
   };
@@ -69,6 +76,8 @@ export function createLlmService(core: Core, options: LlmServiceOptions = {}): L
     sql: core.store.sql,
     kvRepo: core.store.kv,
     kv: core.kv,
+    log: core.log,
+    track: core.track,
   }, options);
   const engine = new ConversationEngine({ core, ...parts });
   return { ...parts, engine };

@@ -105,11 +105,16 @@ export interface ModelStats {
 
 type Row = Record<string, unknown>;
 
+/** Turn ids reserved per query. */
+const ID_BLOCK = 32;
+
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 
 /** Repository over the LLM tables. */
 export class LlmStore {
   readonly #sql: SqlClient;
+  readonly #ids: number[] = [];
+  #refill: Promise<void> | undefined;
 
   constructor(sql: SqlClient) {
     this.#sql = sql;
@@ -121,6 +126,45 @@ export class LlmStore {
       `INSERT INTO llm_turns (conversation, chat_key, user_key, at, model, system_prompt, messages, tokens, input_tokens, output_tokens, cost)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
       [t.conversation, t.chatKey, t.userKey, t.at, t.model, t.systemPrompt, JSON.stringify(t.messages), t.tokens, t.inputTokens, t.outputTokens, t.cost],
+    );
+    return num(rows[0]?.id);
+  }
+
+  /**
+   * Reserve the id of a turn about to happen (so its reply can carry it before the turn is stored). Ids come
+   * from the table's sequence in blocks, so most turns need no query for it; they stay unique across processes.
+   */
+  async nextTurnId(): Promise<number> {
+    if (this.#ids.length === 0) {
+      this.#refill ??= this.#sql.query<{ id: unknown }>(
+        `SELECT nextval(pg_get_serial_sequence('llm_turns', 'id')) AS id FROM generate_series(1, ${ID_BLOCK})`,
+      ).then(({ rows }) => {
+        this.#ids.push(...rows.map((r) => num(r.id)));
+      }).finally(() => {
+        this.#refill = undefined;
+      });
+      await this.#refill;
+      if (this.#ids.length === 0) return this.nextTurnId();
+    }
+    return this.#ids.shift()!;
+  }
+
+  /** Store a turn under a reserved id and add its usage for the day, in one statement (one round trip). */
+  async appendTurnWithUsage(t: NewTurn & { id: number }, day: string): Promise<number> {
+    const { rows } = await this.#sql.query<{ id: unknown }>(
+      `WITH turn AS (
+         INSERT INTO llm_turns (id, conversation, chat_key, user_key, at, model, system_prompt, messages, tokens, input_tokens, output_tokens, cost)
+         VALUES ($13, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
+       ), usage AS (
+         INSERT INTO llm_usage (day, chat_key, user_key, input_tokens, output_tokens, cost, turns) VALUES ($12, $2, $3, $9, $10, $11, 1)
+         ON CONFLICT (day, chat_key, user_key) DO UPDATE SET
+           input_tokens = llm_usage.input_tokens + EXCLUDED.input_tokens,
+           output_tokens = llm_usage.output_tokens + EXCLUDED.output_tokens,
+           cost = llm_usage.cost + EXCLUDED.cost,
+           turns = llm_usage.turns + 1
+       )
+       SELECT id FROM turn`,
+      [t.conversation, t.chatKey, t.userKey, t.at, t.model, t.systemPrompt, JSON.stringify(t.messages), t.tokens, t.inputTokens, t.outputTokens, t.cost, day, t.id],
     );
     return num(rows[0]?.id);
   }
@@ -214,12 +258,36 @@ export class LlmStore {
     };
   }
 
-  /** Record one model call. */
-  async recordCall(c: CallRecord): Promise<void> {
+  /** Record model calls (one statement for the batch). */
+  async recordCalls(calls: readonly CallRecord[]): Promise<void> {
+    if (calls.length === 0) return;
+    const params: unknown[] = [];
+    const rows = calls.map((c, i) => {
+      params.push(c.model, c.at, c.ok, c.kind ?? null, c.latencyMs, c.inputTokens, c.outputTokens, c.cost);
+      const b = i * 8;
+      return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}, $${b + 6}, $${b + 7}, $${b + 8})`;
+    });
     await this.#sql.query(
-      `INSERT INTO llm_calls (model, at, ok, kind, latency_ms, input_tokens, output_tokens, cost) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-      [c.model, c.at, c.ok, c.kind ?? null, c.latencyMs, c.inputTokens, c.outputTokens, c.cost],
+      `INSERT INTO llm_calls (model, at, ok, kind, latency_ms, input_tokens, output_tokens, cost) VALUES ${rows.join(", ")}`,
+      params,
     );
+  }
+
+  /** Run the hot-path statements once (rolled back) so the first conversation does not pay for planning them. */
+  async warm(): Promise<void> {
+    await this.#sql.transaction(async (tx) => {
+      const probe = new LlmStore(tx);
+      await probe.recentTurns("warm:up", 1);
+      await probe.appendTurnWithUsage({
+        id: await probe.nextTurnId(),
+        conversation: "warm:up", chatKey: "warm:up", userKey: "warm:up", at: 0, model: null, systemPrompt: null,
+        messages: [], tokens: 0, inputTokens: 0, outputTokens: 0, cost: 0,
+      }, "0000-00-00");
+      await probe.usageOn("0000-00-00", "warm:up", "warm:up");
+      throw new WarmRollback();
+    }).catch((error: unknown) => {
+      if (!(error instanceof WarmRollback)) throw error;
+    });
   }
 
   /** Statistics per model for calls since `sinceMs` (feedback over all stored turns). */
@@ -272,6 +340,8 @@ export class LlmStore {
     await this.#sql.query(`DELETE FROM llm_calls WHERE at < $1`, [beforeMs]);
   }
 }
+
+class WarmRollback extends Error {}
 
 function toTurn(r: Row): TurnRecord {
   const messages = typeof r.messages === "string" ? JSON.parse(r.messages) as ChatMessage[] : r.messages as ChatMessage[];

@@ -265,7 +265,7 @@ describe("fallback, quota, export", () => {
     expect(report).toMatch(/\*\*oa-main\*\*/);
     expect(report).toMatch(/👍 [1-9]/);
     expect(report).toMatch(/failed: .*rate_limit 1/);
-    const stats = await llm!.service.store.modelStats(0);
+    const stats = await llm!.service.stats.read(0);
     expect(stats.find((x) => x.model === "oa-main")).toMatchObject({ thumbsUp: 1, failures: { rate_limit: 1, server: 1 } });
   });
 });
