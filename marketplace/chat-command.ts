@@ -217,7 +217,9 @@ export function skillsCommand(core: Core, marketplace: Marketplace, skills: Skil
       if (handler === undefined) throw new SwitchboardError("E_BAD_ARGS", `unknown /skills subcommand ${sub}`, { chatMessage: `Unknown subcommand. ${USAGE}` });
       const decision = checkCommand(ctx.role, ctx.policy, { name: `skills.${sub}`, defaultRole: SUBCOMMAND_ROLES[sub]! });
       if (!decision.allowed) {
-        throw new SwitchboardError(decision.code, decision.reason, { chatMessage: `/skills ${sub} needs ${SUBCOMMAND_ROLES[sub]} here; you are ${ctx.role}.` });
+        throw decision.code === "E_PERMISSION_DENIED"
+          ? new SwitchboardError(decision.code, decision.reason, { chatMessage: `/skills ${sub} needs ${SUBCOMMAND_ROLES[sub]} here; you are ${ctx.role}.` })
+          : new SwitchboardError(decision.code, decision.reason);
       }
       return handler(ctx, args);
     },

@@ -48,6 +48,7 @@ export async function createMarketplacePlugin(core: Core, deps: { skills: SkillR
     name: "marketplace",
     marketplace,
     async start() {
+      await marketplace.installer.cleanStaging().catch((error: unknown) => core.log.warn({ err: error }, "could not clean the skills staging folder"));
       if (!core.config.marketplace.loadOnStart) {
         summary = "installed skills not loaded (marketplace.loadOnStart is off)";
         return;

@@ -5,7 +5,7 @@
  * A failure at any step leaves the previous state untouched; the staging folder is removed.
  */
 import { randomBytes } from "node:crypto";
-import { mkdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import semver from "semver";
 import { SwitchboardError, systemClock, type Clock } from "../bot/index.ts";
@@ -86,6 +86,23 @@ export class Installer {
     this.skillsDir = options.skillsDir;
     this.lockfile = new LockfileStore(options.skillsDir);
     this.#clock = options.clock ?? systemClock;
+  }
+
+  /**
+   * Remove what interrupted installs left in the staging folder (never loaded: nothing names it). Entries younger
+   * than `olderThanMs` may belong to an install running in another process and are kept.
+   */
+  async cleanStaging(olderThanMs = 10 * 60_000): Promise<number> {
+    const root = join(this.skillsDir, ".staging");
+    const entries = await readdir(root).catch(() => [] as string[]);
+    let removed = 0;
+    for (const entry of entries) {
+      const info = await stat(join(root, entry)).catch(() => undefined);
+      if (info === undefined || this.#clock.now() - info.mtimeMs < olderThanMs) continue;
+      await rm(join(root, entry), { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
   }
 
   /** The folder a version lives in. */

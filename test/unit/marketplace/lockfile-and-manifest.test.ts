@@ -82,3 +82,18 @@ describe("package checks", () => {
     expect(normaliseEntry("/abs.js")).toBeUndefined();
   });
 });
+
+describe("staging cleanup", () => {
+  it("removes stale staging folders and keeps fresh ones (an install in progress elsewhere)", async () => {
+    const { Installer } = await import("../../../marketplace/installer.ts");
+    const { utimes } = await import("node:fs/promises");
+    const inst = new Installer({ skillsDir: dir, registry: undefined as never, limits: { maxFiles: 1, maxUnpackedBytes: 1, maxTarballBytes: 1 } });
+    await mkdir(join(dir, ".staging/old-1"), { recursive: true });
+    await mkdir(join(dir, ".staging/fresh-1"), { recursive: true });
+    const longAgo = new Date(Date.now() - 3_600_000);
+    await utimes(join(dir, ".staging/old-1"), longAgo, longAgo);
+    expect(await inst.cleanStaging()).toBe(1);
+    const { readdir } = await import("node:fs/promises");
+    expect(await readdir(join(dir, ".staging"))).toEqual(["fresh-1"]);
+  });
+});
