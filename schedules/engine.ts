@@ -1,11 +1,13 @@
 /**
- * The firing engine: one timer over a min-heap of next fire times. Due entries are popped and handed to
- * `onFire` first, in time order; only then are their next fire times computed (in chunks that yield to the event
- * loop), so a burst of schedules due in the same second is not held back by recomputing them all. The engine
- * knows ids and instants only; what a fire does and how the next time is computed belong to the caller.
+ * The firing engine: one timer over a min-heap of distinct fire times, each with a bucket of the schedules due
+ * then (cron fires fall on whole seconds, so a burst of 100,000 schedules due in the same second is one heap
+ * entry and one array walk). Due schedules are handed to `onFire` first, in time order; only then are their next
+ * fire times computed (in chunks that yield to the event loop), so a burst is not held back by recomputing them
+ * all. Removed or rescheduled entries are skipped lazily (generation numbers). The engine knows ids and instants
+ * only; what a fire does and how the next time is computed belong to the caller.
  */
 import type { Clock } from "../bot/index.ts";
-import { MinHeap } from "./heap.ts";
+import { TimeHeap } from "./heap.ts";
 
 /** The timer functions the engine uses (injected so tests can drive a fake clock). */
 export interface Timers {
@@ -36,15 +38,19 @@ export interface EngineOptions {
 }
 
 interface Slot {
+  readonly id: string;
   gen: number;
-  atMs: number | undefined;
+  /** -1 while the fire is being handed out and the next time computed (a number, so the shape never changes). */
+  atMs: number;
 }
 
 /** One timer, many schedules. */
 export class FireEngine {
   readonly #o: EngineOptions;
   readonly #timers: Timers;
-  readonly #heap = new MinHeap();
+  readonly #times = new TimeHeap();
+  /** Per fire time: the slots due then, with the generation each was due at (stale ones are skipped). */
+  readonly #buckets = new Map<number, { slots: Slot[]; gens: number[] }>();
   readonly #slots = new Map<string, Slot>();
   #gen = 0;
   #timer: unknown;
@@ -65,7 +71,8 @@ export class FireEngine {
 
   /** The next fire time the engine holds for `id`. */
   nextOf(id: string): number | undefined {
-    return this.#slots.get(id)?.atMs;
+    const at = this.#slots.get(id)?.atMs;
+    return at === undefined || at < 0 ? undefined : at;
   }
 
   /** Schedule (or reschedule) `id` to fire at `atMs`; undefined removes it. */
@@ -75,13 +82,30 @@ export class FireEngine {
       return;
     }
     const gen = ++this.#gen;
-    this.#slots.set(id, { gen, atMs });
-    this.#heap.push({ atMs, id, gen });
+    let slot = this.#slots.get(id);
+    if (slot === undefined) {
+      slot = { id, gen, atMs };
+      this.#slots.set(id, slot);
+    } else {
+      slot.gen = gen;
+      slot.atMs = atMs;
+    }
+    let bucket = this.#buckets.get(atMs);
+    if (bucket === undefined) {
+      bucket = { slots: [], gens: [] };
+      this.#buckets.set(atMs, bucket);
+      this.#times.push(atMs);
+    }
+    bucket.slots.push(slot);
+    bucket.gens.push(gen);
     if (this.#isRunning && this.#recomputing === 0 && atMs < this.#timerAtMs) this.#arm();
   }
 
   /** Forget `id` (paused, deleted). */
   remove(id: string): void {
+    const slot = this.#slots.get(id);
+    if (slot === undefined) return;
+    slot.gen = -1; // entries in buckets are now stale
     this.#slots.delete(id);
   }
 
@@ -109,25 +133,17 @@ export class FireEngine {
     this.#timerAtMs = Number.POSITIVE_INFINITY;
   }
 
-  #peekValid(): { atMs: number } | undefined {
-    for (let top = this.#heap.peek(); top !== undefined; top = this.#heap.peek()) {
-      if (this.#slots.get(top.id)?.gen === top.gen) return top;
-      this.#heap.pop();
-    }
-    return undefined;
-  }
-
   #arm(): void {
     if (!this.#isRunning) return;
-    const top = this.#peekValid();
+    const top = this.#times.peek();
     if (top === undefined) {
       this.#clearTimer();
       return;
     }
-    if (this.#timer !== undefined && this.#timerAtMs <= top.atMs) return;
+    if (this.#timer !== undefined && this.#timerAtMs <= top) return;
     this.#clearTimer();
     const now = this.#o.clock.now();
-    const delay = Math.max(0, Math.min(top.atMs - now, this.#o.maxWaitMs ?? 30_000));
+    const delay = Math.max(0, Math.min(top - now, this.#o.maxWaitMs ?? 30_000));
     this.#timerAtMs = now + delay;
     this.#timer = this.#timers.setTimeout(() => this.#onTimer(), delay);
   }
@@ -137,20 +153,15 @@ export class FireEngine {
     this.#timerAtMs = Number.POSITIVE_INFINITY;
     if (!this.#isRunning) return;
     const now = this.#o.clock.now();
-    const due: Array<{ id: string; gen: number; atMs: number }> = [];
-    for (let top = this.#heap.peek(); top !== undefined && top.atMs <= now; top = this.#heap.peek()) {
-      this.#heap.pop();
-      const slot = this.#slots.get(top.id);
-      if (slot === undefined || slot.gen !== top.gen) continue;
-      slot.atMs = undefined;
-      due.push(top);
-    }
-    for (const d of due) {
-      try {
-        this.#o.onFire(d.id, d.atMs);
-      } catch (error) {
-        this.#o.onError?.(error, d.id);
-      }
+    // The buckets handed out are also the recompute list (no per-entry copies on the fire path).
+    const due: Array<{ atMs: number; slots: Slot[]; gens: number[] }> = [];
+    for (let t = this.#times.peek(); t !== undefined && t <= now; t = this.#times.peek()) {
+      this.#times.pop();
+      const bucket = this.#buckets.get(t);
+      this.#buckets.delete(t);
+      if (bucket === undefined) continue;
+      this.#fireBucket(t, bucket.slots, bucket.gens);
+      due.push({ atMs: t, slots: bucket.slots, gens: bucket.gens });
     }
     this.#recomputing++;
     this.#busy = this.#busy
@@ -162,23 +173,42 @@ export class FireEngine {
       });
   }
 
-  async #recompute(due: ReadonlyArray<{ id: string; gen: number; atMs: number }>): Promise<void> {
+  #fireBucket(atMs: number, slots: readonly Slot[], gens: readonly number[]): void {
+    const onFire = this.#o.onFire;
+    for (let i = 0; i < slots.length; i++) {
+      const slot = slots[i]!;
+      if (slot.gen !== gens[i]) continue; // removed or rescheduled
+      slot.atMs = -1;
+      try {
+        onFire(slot.id, atMs);
+      } catch (error) {
+        this.#o.onError?.(error, slot.id);
+      }
+    }
+  }
+
+  async #recompute(due: ReadonlyArray<{ atMs: number; slots: readonly Slot[]; gens: readonly number[] }>): Promise<void> {
     const chunk = this.#o.chunkSize ?? 1_000;
-    for (let i = 0; i < due.length; i++) {
-      if (i > 0 && i % chunk === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const d = due[i]!;
-      const slot = this.#slots.get(d.id);
-      if (slot === undefined || slot.gen !== d.gen) continue; // changed or removed meanwhile
+    let n = 0;
+    for (const bucket of due) {
+      for (let i = 0; i < bucket.slots.length; i++) {
+        if (++n % chunk === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        const slot = bucket.slots[i]!;
+        const id = slot.id;
+        const atMs = bucket.atMs;
+        // Changed, removed or already rescheduled meanwhile; -1 marks "fired, waiting for its next time".
+        if (slot.gen !== bucket.gens[i] || slot.atMs !== -1) continue;
       try {
         const now = this.#o.clock.now();
-        let next = this.#o.nextAfter(d.id, d.atMs);
+        let next = this.#o.nextAfter(id, atMs);
         // Fell far behind (the process stalled): skip what is already past rather than firing it late.
-        if (next !== undefined && next <= now - 1_000) next = this.#o.nextAfter(d.id, now);
-        if (next === undefined) this.#slots.delete(d.id);
-        else this.set(d.id, next);
+        if (next !== undefined && next <= now - 1_000) next = this.#o.nextAfter(id, now);
+        if (next === undefined) this.remove(id);
+        else this.set(id, next);
       } catch (error) {
-        this.#slots.delete(d.id);
-        this.#o.onError?.(error, d.id);
+        this.remove(id);
+        this.#o.onError?.(error, id);
+      }
       }
     }
   }

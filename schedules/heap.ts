@@ -1,40 +1,31 @@
-/** A binary min-heap of `(atMs, id, generation)` entries; stale entries are skipped by the caller (lazy delete). */
-
-/** One heap entry: fire `id` at `atMs`, valid while the schedule's generation is still `gen`. */
-export interface HeapEntry {
-  atMs: number;
-  id: string;
-  gen: number;
-}
-
-/** Min-heap ordered by `atMs`. */
-export class MinHeap {
-  readonly #items: HeapEntry[] = [];
+/** A binary min-heap of numbers (fire times in epoch ms). */
+export class TimeHeap {
+  readonly #items: number[] = [];
 
   get size(): number {
     return this.#items.length;
   }
 
-  /** The earliest entry without removing it. */
-  peek(): HeapEntry | undefined {
+  /** The smallest time without removing it. */
+  peek(): number | undefined {
     return this.#items[0];
   }
 
-  push(entry: HeapEntry): void {
+  push(value: number): void {
     const items = this.#items;
-    items.push(entry);
-    let i = items.length - 1;
+    let i = items.length;
+    items.push(value);
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (items[parent]!.atMs <= entry.atMs) break;
+      if (items[parent]! <= value) break;
       items[i] = items[parent]!;
       i = parent;
     }
-    items[i] = entry;
+    items[i] = value;
   }
 
-  /** Remove and return the earliest entry. */
-  pop(): HeapEntry | undefined {
+  /** Remove and return the smallest time. */
+  pop(): number | undefined {
     const items = this.#items;
     const top = items[0];
     const last = items.pop();
@@ -45,17 +36,12 @@ export class MinHeap {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
-      const child = r < n && items[r]!.atMs < items[l]!.atMs ? r : l;
-      if (items[child]!.atMs >= last.atMs) break;
+      const child = r < n && items[r]! < items[l]! ? r : l;
+      if (items[child]! >= last) break;
       items[i] = items[child]!;
       i = child;
     }
     items[i] = last;
     return top;
-  }
-
-  /** Drop everything. */
-  clear(): void {
-    this.#items.length = 0;
   }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FireEngine } from "../../../schedules/index.ts";
-import { MinHeap } from "../../../schedules/heap.ts";
+import { TimeHeap } from "../../../schedules/heap.ts";
 import { FakeTime } from "./fake-time.ts";
 
 const T0 = Date.UTC(2026, 0, 1);
@@ -22,11 +22,11 @@ function engineOn(time: FakeTime, nextAfter: (id: string, after: number) => numb
 
 describe("min-heap", () => {
   it("pops in time order", () => {
-    const heap = new MinHeap();
+    const heap = new TimeHeap();
     const times = Array.from({ length: 500 }, (_, i) => (i * 7919) % 1000);
-    times.forEach((t, i) => heap.push({ atMs: t, id: String(i), gen: 0 }));
+    times.forEach((t) => heap.push(t));
     const popped: number[] = [];
-    for (let e = heap.pop(); e !== undefined; e = heap.pop()) popped.push(e.atMs);
+    for (let e = heap.pop(); e !== undefined; e = heap.pop()) popped.push(e);
     expect(popped).toEqual([...times].sort((a, b) => a - b));
   });
 });

@@ -1,0 +1,15 @@
+import { FireEngine } from "./engine.ts";
+import { compileCron } from "./cron.ts";
+import { nextFireAfter } from "./next-fire.ts";
+import { timelineOf } from "./zone.ts";
+const n = Number(process.argv[2]);
+const x = new Date(Date.now() + 4000).getUTCSeconds();
+const c = compileCron(`${x} * * * * *`);
+const lat: number[] = [];
+const e = new FireEngine({ clock: { now: () => Date.now() }, onFire: (_id, at) => { lat.push(Date.now() - at); }, nextAfter: (_id, a) => nextFireAfter(c, timelineOf("Europe/Berlin"), a) });
+const t0 = Date.now();
+for (let i = 0; i < n; i++) e.set(String(i), nextFireAfter(c, timelineOf("Europe/Berlin"), Date.now()));
+console.log("load", Date.now() - t0);
+e.start();
+(globalThis as any).gc?.();
+setTimeout(async () => { await e.stop(); console.log("first", lat[0], "p50", lat[n/2], "p99", lat[Math.floor(n*0.99)], "last", lat.at(-1), "count", lat.length); }, 5500);
