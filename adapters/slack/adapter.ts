@@ -3,6 +3,7 @@
  * commands, mentions, DMs and button clicks become `Inbound`s; replies are rendered as mrkdwn, split, sent
  * through the outbound limiter (per channel and global, 429 Retry-After honoured) and edited with throttling.
  */
+import { createHash } from "node:crypto";
 import { App, LogLevel, webApi, type Logger as BoltLogger } from "@slack/bolt";
 import type { Logger } from "pino";
 import { isSwitchboardError } from "../../bot/index.ts";
@@ -104,7 +105,8 @@ export class SlackAdapter implements ChannelAdapter {
     };
     this.#client = new webApi.WebClient(options.token, this.#clientOptions);
     this.#limiter = new OutboundLimiter({
-      id: `slack:${options.token.slice(-8)}`,
+      // Processes with the same bot token share budgets; the key holds a digest, never the token.
+      id: `slack:${createHash("sha256").update(options.token).digest("hex").slice(0, 16)}`,
       limits: options.outboundLimits,
       ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
       attemptTimeoutMs: options.apiTimeoutMs,
@@ -125,9 +127,11 @@ export class SlackAdapter implements ChannelAdapter {
         track: (p) => core.track(p),
       });
     } else {
+      const { logger: _logger, ...socketClientOptions } = this.#clientOptions;
       this.#socket = new SlackSocketConnection({
         appToken: options.appToken!,
-        clientOptions: { ...this.#clientOptions, logger: undefined, retryConfig: { retries: 1, minTimeout: 200, maxTimeout: 1_000 } } as WebClientOptions,
+        // apps.connections.open: one quick retry here; the reconnect supervisor backs off beyond that.
+        clientOptions: { ...socketClientOptions, retryConfig: { retries: 1, minTimeout: 200, maxTimeout: 1_000 } },
         health: this.#health,
         log: this.#log,
         boltLogger: boltLogger(this.#log),
