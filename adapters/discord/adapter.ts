@@ -12,7 +12,7 @@ import {
 } from "../../bot/index.ts";
 import type { OutboundLimits } from "../shared/outbound-limiter.ts";
 import { DeafWatchdog, HealthTracker, ReconnectSupervisor } from "../shared/health.ts";
-import { DiscordApi } from "./api.ts";
+import { DiscordApi, type DiscordApiOptions } from "./api.ts";
 import { toDiscordCommands } from "./commands.ts";
 import { DiscordGateway, isFatalGatewayError, type GatewayDispatch } from "./gateway.ts";
 import { interactionsRoute } from "./http-interactions.ts";
@@ -38,6 +38,8 @@ export interface DiscordAdapterOptions {
   commandsDebounceMs?: number;
   /** Least time between two edits of one message, in ms. Default 1000. */
   editIntervalMs?: number;
+  /** The HTTP layer under the REST client (benchmarks answer in-process through it). */
+  makeRequest?: DiscordApiOptions["makeRequest"];
   /** Outbound limits (default: Discord's published ones). */
   outboundLimits?: OutboundLimits;
   /** The watchdog's period and its "deaf" threshold, in ms. Default 30 s / 120 s. */
@@ -79,11 +81,12 @@ export class DiscordAdapter implements ChannelAdapter {
       apiRoot: options.apiRoot,
       health: this.#health,
       ...(options.outboundLimits === undefined ? {} : { limits: options.outboundLimits }),
+      ...(options.makeRequest === undefined ? {} : { makeRequest: options.makeRequest }),
       ...(core.config.storage.redisUrl === undefined ? {} : { redisUrl: core.config.storage.redisUrl }),
       onRetry: (info) => core.log.info({ adapter: "discord", ...info }, "rate limited by Discord; retrying after retry_after"),
       onError: (error) => core.log.warn({ adapter: "discord", err: error }, "outbound limiter error"),
     });
-    this.#outbox = new Outbox({ api: this.#api, kv: core.kv, now: () => core.clock.now(), ...(options.editIntervalMs === undefined ? {} : { editIntervalMs: options.editIntervalMs }) });
+    this.#outbox = new Outbox({ api: this.#api, kv: core.kv, isShared: core.config.storage.redisUrl !== undefined, now: () => core.clock.now(), ...(options.editIntervalMs === undefined ? {} : { editIntervalMs: options.editIntervalMs }) });
     this.#roles = new RoleResolver({
       lookups: { guild: (id) => this.#api.guild(id), member: (g, u) => this.#api.member(g, u), channel: (id) => this.#api.channel(id) },
       clock: core.clock,
@@ -92,7 +95,7 @@ export class DiscordAdapter implements ChannelAdapter {
     if (options.mode === "gateway") {
       const gateway = new DiscordGateway({
         token: options.token, apiRoot: options.apiRoot, health: this.#health, log: core.log,
-        onDispatch: (packet) => this.#onDispatch(packet),
+        onDispatch: (packet) => this.handleDispatch(packet),
       });
       this.#gateway = gateway;
       const supervisor = new ReconnectSupervisor({
@@ -196,7 +199,11 @@ export class DiscordAdapter implements ChannelAdapter {
     return true;
   }
 
-  #onDispatch(packet: GatewayDispatch): void {
+  /**
+   * Handle one raw gateway dispatch, as the gateway connection does (also for benchmarks and embedders that run
+   * their own gateway). Never throws: a malformed payload is logged and skipped.
+   */
+  handleDispatch(packet: GatewayDispatch): void {
     const log = this.#core.log;
     try {
       switch (packet.t) {
@@ -261,12 +268,9 @@ export class DiscordAdapter implements ChannelAdapter {
       deferAfterMs: this.#o.deferAfterMs ?? 1_500,
       abandonAfterMs: this.#core.config.limits.handlerTimeoutMs + 10_000,
       onError: (error, what) => log.warn({ adapter: "discord", err: error, what, interaction: interaction.id }, "interaction answer failed"),
+      onIdle: () => this.#responders.delete(responder),
     });
     this.#responders.add(responder);
-    setTimeout(() => {
-      responder.dispose();
-      this.#responders.delete(responder);
-    }, 15 * 60_000).unref();
     if (interaction.text.length > this.#core.config.limits.maxInboundChars) {
       await responder.notice(ERROR_CATALOG.E_MESSAGE_TOO_LONG);
       return;

@@ -6,7 +6,7 @@
  * in `toDiscordError`, the one place that reads Discord's error shapes.
  */
 import { createHash } from "node:crypto";
-import { DiscordAPIError, HTTPError, RateLimitError, REST, Routes } from "discord.js";
+import { DiscordAPIError, HTTPError, RateLimitError, REST, Routes, type RESTOptions } from "discord.js";
 import { SwitchboardError, isSwitchboardError } from "../../bot/index.ts";
 import { OutboundLimiter, type OutboundKey, type OutboundLimits } from "../shared/outbound-limiter.ts";
 import type { HealthTracker } from "../shared/health.ts";
@@ -38,6 +38,8 @@ export interface DiscordApiOptions {
   health: HealthTracker;
   /** Redis URL to share the outbound budget with other processes. */
   redisUrl?: string;
+  /** The HTTP layer under the REST client (default: undici). Benchmarks answer in-process through it. */
+  makeRequest?: RESTOptions["makeRequest"];
   /** Outbound limits; default `DISCORD_LIMITS`. */
   limits?: OutboundLimits;
   /** Each attempt's timeout, in ms. Default 15 s. */
@@ -75,37 +77,51 @@ export function retryAfterMsOf(error: unknown): number | undefined {
 
 /** The REST calls the adapter makes, each through the outbound limiter. */
 export class DiscordApi {
+  /** Bot-authenticated routes, under Discord's global 50/s. */
   readonly rest: REST;
+  /** Interaction callbacks and webhook routes: Discord exempts them from the global limit (token-scoped buckets). */
+  readonly interactionRest: REST;
   /** The application id (from config or the token; READY corrects it in gateway mode). */
   applicationId: string;
   readonly limiter: OutboundLimiter;
+  readonly interactionLimiter: OutboundLimiter;
   readonly #o: DiscordApiOptions;
 
   constructor(options: DiscordApiOptions) {
     this.#o = options;
     this.applicationId = options.applicationId;
-    this.rest = new REST({
+    const restOptions = {
       api: options.apiRoot,
       version: "10",
       rejectOnRateLimit: () => true,
       retries: 1,
       timeout: options.requestTimeoutMs ?? 15_000,
-    }).setToken(options.token);
-    this.limiter = new OutboundLimiter({
-      id: `discord:${createHash("sha256").update(options.token).digest("hex").slice(0, 16)}`,
-      limits: options.limits ?? DISCORD_LIMITS,
+      ...(options.makeRequest === undefined ? {} : { makeRequest: options.makeRequest }),
+    };
+    this.rest = new REST(restOptions).setToken(options.token);
+    this.interactionRest = new REST({ ...restOptions, globalRequestsPerSecond: 1_000_000 });
+    const id = `discord:${createHash("sha256").update(options.token).digest("hex").slice(0, 16)}`;
+    const common = {
       ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
       retryAfterMsOf,
       attemptTimeoutMs: (options.requestTimeoutMs ?? 15_000) + 1_000,
       ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
+    };
+    this.limiter = new OutboundLimiter({ id, limits: options.limits ?? DISCORD_LIMITS, ...common });
+    // Interaction answers must beat the 3-second window: no global budget, only 429 handling (and per-channel
+    // spacing for follow-ups, which are real messages).
+    this.interactionLimiter = new OutboundLimiter({
+      id: `${id}:interactions`,
+      limits: { globalPerSecond: 0, perChatIntervalMs: (options.limits ?? DISCORD_LIMITS).perChatIntervalMs ?? 0 },
+      ...common,
     });
   }
 
   /** Run one REST call inside the limits for `key`, mapping errors and marking health on success. */
-  async call<T>(what: string, key: OutboundKey, run: (signal: AbortSignal) => Promise<unknown>): Promise<T> {
+  async call<T>(what: string, key: OutboundKey, run: (signal: AbortSignal) => Promise<unknown>, limiter = this.limiter): Promise<T> {
     try {
-      const result = await this.limiter.run(key, run);
+      const result = await limiter.run(key, run);
       this.#o.health.markApiOk();
       return result as T;
     } catch (error) {
@@ -136,25 +152,25 @@ export class DiscordApi {
   /** POST /interactions/{id}/{token}/callback: 4 (reply) or 5 (deferred). Answered 204. */
   async interactionCallback(channelId: string, interactionId: string, token: string, body: { type: number; data?: unknown }): Promise<void> {
     await this.call("interactionCallback", { chatId: channelId, isEdit: true },
-      (signal) => this.rest.post(Routes.interactionCallback(interactionId, token), { body, auth: false, signal }));
+      (signal) => this.interactionRest.post(Routes.interactionCallback(interactionId, token), { body, auth: false, signal }), this.interactionLimiter);
   }
 
   /** PATCH /webhooks/{app}/{token}/messages/{id or @original}. */
   editInteractionMessage(channelId: string, token: string, messageId: string, body: Partial<MessageBody>): Promise<ApiMessage> {
     return this.call("editInteractionMessage", { chatId: channelId, isEdit: true },
-      (signal) => this.rest.patch(Routes.webhookMessage(this.applicationId, token, messageId), { body, auth: false, signal }));
+      (signal) => this.interactionRest.patch(Routes.webhookMessage(this.applicationId, token, messageId), { body, auth: false, signal }), this.interactionLimiter);
   }
 
   /** DELETE /webhooks/{app}/{token}/messages/{id or @original}. */
   async deleteInteractionMessage(channelId: string, token: string, messageId: string): Promise<void> {
     await this.call("deleteInteractionMessage", { chatId: channelId, isEdit: true },
-      (signal) => this.rest.delete(Routes.webhookMessage(this.applicationId, token, messageId), { auth: false, signal }));
+      (signal) => this.interactionRest.delete(Routes.webhookMessage(this.applicationId, token, messageId), { auth: false, signal }), this.interactionLimiter);
   }
 
   /** POST /webhooks/{app}/{token}: a follow-up message to an interaction. */
   createFollowup(channelId: string, token: string, body: MessageBody): Promise<ApiMessage> {
     return this.call("createFollowup", { chatId: channelId, isGroup: true },
-      (signal) => this.rest.post(Routes.webhook(this.applicationId, token), { body, auth: false, signal }));
+      (signal) => this.interactionRest.post(Routes.webhook(this.applicationId, token), { body, auth: false, signal }), this.interactionLimiter);
   }
 
   /** PUT the command list, globally or for one guild. */
@@ -182,8 +198,10 @@ export class DiscordApi {
 
   /** Finish queued calls and release the limiter. */
   async stop(): Promise<void> {
-    await this.limiter.stop();
-    this.rest.clearHashSweeper();
-    this.rest.clearHandlerSweeper();
+    await Promise.all([this.limiter.stop(), this.interactionLimiter.stop()]);
+    for (const rest of [this.rest, this.interactionRest]) {
+      rest.clearHashSweeper();
+      rest.clearHandlerSweeper();
+    }
   }
 }

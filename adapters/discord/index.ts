@@ -8,6 +8,7 @@ import { DiscordAdapter, type DiscordAdapterOptions } from "./adapter.ts";
 import { loadPublicKey } from "./verify.ts";
 
 export { DiscordAdapter, type DiscordAdapterOptions } from "./adapter.ts";
+export type { GatewayDispatch } from "./gateway.ts";
 
 /** The bot user id a token carries in its first segment (base64), or undefined when it does not parse. */
 export function applicationIdFromToken(token: string): string | undefined {
@@ -21,7 +22,7 @@ export function applicationIdFromToken(token: string): string | undefined {
 }
 
 /** Tuning the tests (and embedders) may pass besides the config. */
-export type DiscordTuning = Pick<DiscordAdapterOptions, "deferAfterMs" | "commandsDebounceMs" | "outboundLimits" | "editIntervalMs" | "watchdogIntervalMs" | "deafAfterMs">;
+export type DiscordTuning = Pick<DiscordAdapterOptions, "deferAfterMs" | "commandsDebounceMs" | "outboundLimits" | "makeRequest" | "editIntervalMs" | "watchdogIntervalMs" | "deafAfterMs">;
 
 /** Create the Discord adapter from config, or undefined when Discord is not configured. */
 export function createDiscordAdapter(core: Core, tuning: DiscordTuning = {}): ChannelAdapter | undefined {

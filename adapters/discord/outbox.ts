@@ -45,12 +45,14 @@ interface Chain {
   expiresAt: number;
 }
 
-const MAX_CHAINS = 2_000;
+const MAX_CHAINS = 10_000;
 
 /** Options for the outbox. */
 export interface OutboxOptions {
   api: DiscordApi;
   kv: Keyv;
+  /** Share interaction tokens through `kv` (several processes behind one endpoint); off: this process only. */
+  isShared: boolean;
   now(): number;
   editIntervalMs?: number;
 }
@@ -72,13 +74,13 @@ export class Outbox {
     const expiresAt = this.#o.now() + INTERACTION_TOKEN_TTL_MS;
     this.#tokens.set(interactionId, { token, expiresAt });
     if (this.#tokens.size > MAX_CHAINS) this.#prune(this.#tokens);
-    await this.#o.kv.set(`discord:itok:${interactionId}`, token, INTERACTION_TOKEN_TTL_MS);
+    if (this.#o.isShared) await this.#o.kv.set(`discord:itok:${interactionId}`, token, INTERACTION_TOKEN_TTL_MS);
   }
 
   async #tokenOf(interactionId: string): Promise<string> {
     const hit = this.#tokens.get(interactionId);
     if (hit !== undefined && hit.expiresAt > this.#o.now()) return hit.token;
-    const shared = await this.#o.kv.get<string>(`discord:itok:${interactionId}`);
+    const shared = this.#o.isShared ? await this.#o.kv.get<string>(`discord:itok:${interactionId}`) : undefined;
     if (typeof shared === "string") return shared;
     throw new SwitchboardError("E_ADAPTER", `interaction ${interactionId} has expired; its messages can no longer be edited`, {
       chatMessage: "That reply is too old to update.",
@@ -101,6 +103,7 @@ export class Outbox {
 
   /** Send follow-ups of an interaction (continuations, later replies). */
   async followup(channelId: string, interactionId: string, bodies: MessageBody[]): Promise<MessageAddress[]> {
+    if (bodies.length === 0) return [];
     const token = await this.#tokenOf(interactionId);
     const out: MessageAddress[] = [];
     for (const body of bodies) {
@@ -164,10 +167,13 @@ export class Outbox {
     else await this.#o.api.deleteInteractionMessage(address.channelId, await this.#tokenOf(address.interactionId), address.messageId);
   }
 
+  /** Drop the oldest entries (insertion order is expiry order) down to 90% of the cap: amortised O(1). */
   #prune<T extends { expiresAt: number }>(map: Map<string, T>): void {
-    const now = this.#o.now();
-    for (const [key, value] of map) if (value.expiresAt <= now) map.delete(key);
-    while (map.size > MAX_CHAINS) map.delete(map.keys().next().value!);
+    const keep = Math.floor(MAX_CHAINS * 0.9);
+    for (const key of map.keys()) {
+      if (map.size <= keep) break;
+      map.delete(key);
+    }
   }
 
   /** Drop pending edits. */

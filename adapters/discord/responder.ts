@@ -36,6 +36,8 @@ export interface ResponderOptions {
   /** Clean up a deferred answer nobody filled after this long, in ms. */
   abandonAfterMs: number;
   onError(error: unknown, what: string): void;
+  /** Called once no timer is left (answered, or a deferred answer cleaned up). */
+  onIdle?(): void;
 }
 
 /** The state of one interaction's answer. */
@@ -98,6 +100,7 @@ export class InteractionResponder {
   async #abandon(): Promise<void> {
     if (this.#state !== "deferred" || this.#hasOriginal) return;
     this.#hasOriginal = true;
+    this.#o.onIdle?.();
     await this.#o.api.deleteInteractionMessage(this.#o.channelId, this.#o.token, "@original");
   }
 
@@ -112,12 +115,14 @@ export class InteractionResponder {
       this.#deferTimer = undefined;
       this.#state = "answered";
       this.#hasOriginal = true;
+      this.#o.onIdle?.();
       await this.#o.acknowledge({ type: 4, data: bodies[0]! });
       members.push({ kind: "interaction", channelId, interactionId, messageId: "@original" });
       rest = bodies.slice(1);
     } else if (this.#state === "deferred" && !this.#hasOriginal) {
       this.#hasOriginal = true;
       if (this.#abandonTimer !== undefined) clearTimeout(this.#abandonTimer);
+      this.#o.onIdle?.();
       if (isEphemeral) {
         // The deferred answer is public: an ephemeral reply must not land in it. Remove it, follow up privately.
         await this.#o.api.deleteInteractionMessage(channelId, this.#o.token, "@original");

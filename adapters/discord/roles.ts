@@ -65,6 +65,8 @@ export class RoleResolver {
   readonly #guilds = new Map<string, Cached<GuildFacts>>();
   readonly #members = new Map<string, Cached<string[]>>();
   readonly #channels = new Map<string, Cached<string | null>>();
+  /** Lookups in flight, so a burst of messages from one guild makes one request. */
+  readonly #inFlight = new Map<string, Promise<unknown>>();
 
   constructor(options: RoleResolverOptions) {
     this.#o = options;
@@ -121,14 +123,22 @@ export class RoleResolver {
     const now = this.#o.clock.now();
     const hit = map.get(key);
     if (hit !== undefined && hit.expiresAt > now) return hit.value;
-    try {
-      const value = await load();
-      if (value !== undefined) map.set(key, { value, expiresAt: now + ttlMs });
-      return value;
-    } catch (error) {
-      this.#o.onError?.(error, what);
-      return undefined;
-    }
+    const pending = this.#inFlight.get(what) as Promise<T | undefined> | undefined;
+    if (pending !== undefined) return pending;
+    const loading = (async () => {
+      try {
+        const value = await load();
+        if (value !== undefined) map.set(key, { value, expiresAt: this.#o.clock.now() + ttlMs });
+        return value;
+      } catch (error) {
+        this.#o.onError?.(error, what);
+        return undefined;
+      } finally {
+        this.#inFlight.delete(what);
+      }
+    })();
+    this.#inFlight.set(what, loading);
+    return loading;
   }
 
   #guild(guildId: string): Promise<GuildFacts | undefined> {
