@@ -52,6 +52,7 @@ export async function createSkillsPlugin(core: Core, options: SkillsPluginOption
     ...(options.fetchDeps === undefined ? {} : { fetchDeps: options.fetchDeps }),
   });
   let unregisterTools: (() => void) | undefined;
+  let refresh: NodeJS.Timeout | undefined;
   return {
     name: "skills",
     migrations: SKILLS_MIGRATIONS,
@@ -70,8 +71,15 @@ export async function createSkillsPlugin(core: Core, options: SkillsPluginOption
       }
       await service.loadInstalled(installedSkillsDir(core));
       unregisterTools = core.tools.register(service.toolProvider());
+      if (config.grantsRefreshMs > 0) {
+        refresh = setInterval(() => {
+          void core.track(service.loadGrants().catch((error: unknown) => log.warn({ err: error }, "could not refresh skill grants")));
+        }, config.grantsRefreshMs);
+        refresh.unref();
+      }
     },
     async stop() {
+      if (refresh !== undefined) clearInterval(refresh);
       unregisterTools?.();
       await supervisor.stop();
     },

@@ -44,6 +44,8 @@ export const skillsSection = z.object({
   maxContextsPerSkill: z.number().int().positive().default(16),
   /** An isolate unused this long is disposed, in ms. */
   idleMs: z.number().int().positive().default(300_000),
+  /** How often grants are re-read from the store (other bot processes may change them), in ms; 0 never. */
+  grantsRefreshMs: z.number().int().nonnegative().default(30_000),
   /** Replies (and `send`s) one invocation may make, and their total size in characters. */
   maxRepliesPerInvocation: z.number().int().positive().default(5),
   maxReplyChars: z.number().int().positive().default(8_000),
@@ -67,6 +69,7 @@ export const skillsSection = z.object({
   maxInFlightPerSkill: 8,
   maxContextsPerSkill: 16,
   idleMs: 300_000,
+  grantsRefreshMs: 30_000,
   maxRepliesPerInvocation: 5,
   maxReplyChars: 8_000,
   maxResultChars: 65_536,

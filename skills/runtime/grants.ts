@@ -70,6 +70,7 @@ export function missingPermissions(granted: SkillPermissions, requested: SkillPe
 export class GrantStore {
   readonly #sql: SqlClient;
   readonly #cache = new Map<string, Map<string, GrantRecord>>();
+  readonly #loads = new Set<GrantRecord[]>();
 
   constructor(sql: SqlClient) {
     this.#sql = sql;
@@ -77,9 +78,17 @@ export class GrantStore {
 
   /** Load every record into the cache (at start). */
   async load(): Promise<void> {
-    const { rows } = await this.#sql.query<GrantRow>("SELECT chat_key, skill, enabled, version, permissions, granted_by, granted_at FROM skill_grants");
-    this.#cache.clear();
-    for (const row of rows) this.#put(fromRow(row));
+    // Writes made while the query runs are re-applied after it, so a refresh never undoes a newer enable.
+    const during: GrantRecord[] = [];
+    this.#loads.add(during);
+    try {
+      const { rows } = await this.#sql.query<GrantRow>("SELECT chat_key, skill, enabled, version, permissions, granted_by, granted_at FROM skill_grants");
+      this.#cache.clear();
+      for (const row of rows) this.#put(fromRow(row));
+      for (const record of during) this.#put(record);
+    } finally {
+      this.#loads.delete(during);
+    }
   }
 
   get(chatKey: string, skill: string): GrantRecord | undefined {
@@ -100,6 +109,7 @@ export class GrantStore {
       [record.chatKey, record.skill, record.enabled, record.version, JSON.stringify(record.permissions), record.grantedBy, record.grantedAt],
     );
     this.#put(record);
+    for (const during of this.#loads) during.push(record);
   }
 
   #put(record: GrantRecord): void {

@@ -56,7 +56,11 @@ export async function readSkillPackage(packageDir: string): Promise<SkillPackage
   return { ...info, dir, code };
 }
 
-/** Package folders directly under `dir` (and under `@scope/` folders). Hidden and staging folders are skipped. */
+/**
+ * Package folders directly under `dir` (and under `@scope/` folders): folders holding a package.json. Hidden and
+ * staging folders are skipped, and so are the marketplace's `<name>/<version>/` folders (it loads those itself,
+ * after verifying them).
+ */
 export async function listPackageDirs(dir: string): Promise<string[]> {
   if (!existsSync(dir)) return [];
   const out: string[] = [];
@@ -65,7 +69,8 @@ export async function listPackageDirs(dir: string): Promise<string[]> {
     const path = join(dir, entry.name);
     if (entry.name.startsWith("@")) {
       for (const inner of await readdir(path, { withFileTypes: true })) {
-        if (!inner.name.startsWith(".") && (inner.isDirectory() || inner.isSymbolicLink())) out.push(join(path, inner.name));
+        const innerPath = join(path, inner.name);
+        if (!inner.name.startsWith(".") && (inner.isDirectory() || inner.isSymbolicLink()) && existsSync(join(innerPath, "package.json"))) out.push(innerPath);
       }
     } else if (existsSync(join(path, "package.json"))) {
       out.push(path);

@@ -216,5 +216,16 @@ describe("skill capabilities and lifecycle", () => {
     expect(last("b1")).toBe("llm: late");
     expect(last("b2")).toBe("llm: late");
   });
+
+  it("picks up grants written by another process when it re-reads them", async () => {
+    expect(plugin.service.state("test:elsewhere", "storer")).toBe("disabled");
+    await bot.app.core.store.sql.query(
+      "INSERT INTO skill_grants (chat_key, skill, enabled, version, permissions, granted_by, granted_at) VALUES ($1, $2, true, $3, $4, $5, $6)",
+      ["test:elsewhere", "storer", "1.0.0", JSON.stringify({ network: [], storage: { quotaKb: 1 }, schedules: false, llm: false, messages: { otherChats: false, mentions: false } }), "test:other-process", Date.now()],
+    );
+    await plugin.service.loadGrants();
+    expect(plugin.service.state("test:elsewhere", "storer")).toBe("enabled");
+    expect(plugin.service.state("test:s1", "storer")).toBe("enabled");
+  });
 });
 
