@@ -52,6 +52,7 @@ beforeAll(async () => {
     bot: { dataDir, owners: ["test:boss"] },
     http: { enabled: false },
     log: { level: "silent" },
+    limits: { perUser: { burst: 1000, perMinute: 10_000 }, perChat: { burst: 1000, perMinute: 10_000 } },
     llm: {
       editIntervalMs: 0,
       feedbackButtons: true,
