@@ -109,7 +109,7 @@ export class SlackAdapter implements ChannelAdapter {
       id: `slack:${createHash("sha256").update(options.token).digest("hex").slice(0, 16)}`,
       limits: options.outboundLimits,
       ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
-      attemptTimeoutMs: options.apiTimeoutMs,
+      // No per-attempt timer here: the Web API client has its own timeout, response_url posts set theirs.
       retryAfterMsOf,
       onRetry: (info) => this.#log.warn(info, "slack rate limited; retrying after the platform's delay"),
       onError: (error) => this.#log.warn({ err: error }, "slack outbound limiter clustering failed"),
@@ -391,7 +391,10 @@ export class SlackAdapter implements ChannelAdapter {
 
   #postResponseUrl(channel: string, url: string, payload: Record<string, unknown>): Promise<void> {
     return this.#limiter.run({ chatId: channel }, async (signal) => {
-      const res = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(payload), signal });
+      const res = await fetch(url, {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(payload),
+        signal: AbortSignal.any([signal, AbortSignal.timeout(this.#o.apiTimeoutMs)]),
+      });
       const text = await res.text();
       if (!res.ok) throw new ResponseUrlError(res.status, parseRetryAfterMs(res.headers.get("retry-after")), text);
     }).catch((error: unknown) => {
