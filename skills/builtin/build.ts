@@ -11,10 +11,9 @@ import { build } from "esbuild";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-/** Bundle one skill folder's `src/index.ts` into `dist/index.js`. */
-export async function bundleSkill(dir: string): Promise<string> {
+/** Bundle one skill folder's `src/index.ts` into `dist/index.js` (or `outfile`). */
+export async function bundleSkill(dir: string, outfile = join(dir, "dist", "index.js")): Promise<string> {
   const entry = join(dir, "src", "index.ts");
-  const outfile = join(dir, "dist", "index.js");
   await build({
     entryPoints: [entry],
     outfile,

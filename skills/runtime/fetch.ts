@@ -230,7 +230,8 @@ function send(
       callback(null, target.address, target.family);
     }
   };
-  const headers: Record<string, string> = { "user-agent": options.userAgent, "accept-encoding": "identity" };
+  // Keyed by skill input: no prototype to write through.
+  const headers = Object.assign(Object.create(null) as Record<string, string>, { "user-agent": options.userAgent, "accept-encoding": "identity" });
   for (const [name, value] of options.headers) headers[name.toLowerCase()] = value;
   if (options.body !== undefined) headers["content-length"] = String(Buffer.byteLength(options.body));
   const requestFn = url.protocol === "https:" ? httpsRequest : httpRequest;
