@@ -44,12 +44,12 @@ describe("switchboard slack manifest", () => {
     expect(manifest.settings.event_subscriptions).toEqual({ request_url: "https://bot.example.com/slack/events", bot_events: ["app_mention", "message.im"] });
     expect(manifest.oauth_config.scopes.bot).toContain("commands");
     expect(manifest.settings.socket_mode_enabled).toBe(false);
-  });
+  }, 120_000);
 
   it("prints a Socket Mode manifest as JSON when an app token is configured", async () => {
     const { out } = await run(["slack", "manifest", "--json", "--no-plugins"], { SLACK_BOT_TOKEN: "xoxb-1", SLACK_APP_TOKEN: "xapp-1" });
     const manifest = JSON.parse(out) as { features: { slash_commands: Array<{ url?: string }> }; settings: { socket_mode_enabled: boolean } };
     expect(manifest.settings.socket_mode_enabled).toBe(true);
     expect(manifest.features.slash_commands.every((c) => c.url === undefined)).toBe(true);
-  });
+  }, 120_000);
 });

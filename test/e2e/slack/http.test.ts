@@ -50,7 +50,7 @@ describe("Slack adapter over HTTP", () => {
       name: "menu", description: "buttons", defaultRole: "guest", source: "builtin",
       handler: () => ({ text: "pick one", buttons: [[{ label: "Who am I", data: "/whoami" }]] }),
     });
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await s?.stop();

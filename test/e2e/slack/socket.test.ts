@@ -20,7 +20,7 @@ describe("Slack adapter in Socket Mode", () => {
         reconnectBackoff: { initialMs: 100, maxMs: 500 },
       },
     });
-  });
+  }, 120_000);
 
   afterAll(async () => {
     await s?.stop();

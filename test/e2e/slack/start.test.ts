@@ -39,7 +39,7 @@ describe("switchboard start with Slack configured", () => {
     }
     await standIn.stop();
     await rm(dir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it("answers a Slack slash command over Socket Mode and the console at the same time", async () => {
     await standIn.waitFor(() => standIn.openSockets === 1, 90_000, `a socket connection (stderr: ${stderr})`);
