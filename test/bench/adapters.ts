@@ -14,6 +14,7 @@ import { createLogger } from "../../bot/logger.ts";
 import { memoryStore } from "../../bot/storage/open.ts";
 import { parseConfig } from "../../config/index.ts";
 import { TelegramAdapter } from "../../adapters/telegram/index.ts";
+import { benchDiscord, formatDiscordBench } from "./discord.ts";
 import { benchSlack, formatSlackBench } from "./slack.ts";
 
 const UPDATES = Number(process.argv[2] ?? 20_000);
@@ -136,3 +137,6 @@ await store.close();
 
 // Slack: Bolt's processEvent → adapter → router → built-in command → Web API client, against raw Bolt.
 console.log(formatSlackBench(await benchSlack()));
+
+// Discord: gateway dispatches → adapter → router → built-in command → interaction answer to REST, against raw discord.js.
+console.log(formatDiscordBench(await benchDiscord()));
