@@ -87,9 +87,12 @@ export const BOOTSTRAP_SOURCE = String.raw`(function install(capRaw, configJson)
       settings: freeze({ get: function () { return call("settings.get", null); } }),
       llm: freeze({ complete: function (request) { return call("llm", request); } }),
       schedule: freeze({
-        create: function (request) { return call("schedule", { op: "create", request: request }); },
-        list: function () { return call("schedule", { op: "list" }); },
-        cancel: function (id) { return call("schedule", { op: "cancel", id: id }); },
+        create: function (r) {
+          const q = r === null || typeof r !== "object" ? {} : r;
+          return call("schedule", { action: "create", cron: q.cron, at: q.at, command: q.command, timeZone: q.timeZone, missed: q.missed });
+        },
+        list: function () { return call("schedule", { action: "list" }); },
+        cancel: function (id) { return call("schedule", { action: "delete", id: String(id) }); },
       }),
     };
     return freeze(ctx);

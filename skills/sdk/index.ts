@@ -92,19 +92,36 @@ export interface SkillFetchResponse {
   json<T = Json>(): Promise<T>;
 }
 
-/** A request to the chat's language model. Needs the `llm` permission. */
+/** A request to the chat's language model (within the chat's quota). Needs the `llm` permission. */
 export interface SkillLlmRequest {
-  prompt: string;
+  /** One user message; or give `messages`. */
+  prompt?: string;
+  messages?: Array<{ role: "user" | "assistant"; content: string }>;
   system?: string;
-  maxTokens?: number;
 }
 
-/** A schedule request. Needs the `schedules` permission. */
+/** A schedule request: one of the skill's own commands, in the invoking chat. Needs the `schedules` permission. */
 export interface SkillScheduleRequest {
-  /** Cron expression, or an ISO time for a one-off. */
-  when: string;
-  /** The command line to run then, like `/remind fire`. */
+  /** Cron expression (`0 9 * * 1-5`); or give `at`. */
+  cron?: string;
+  /** One-off: `in 10m`, `2026-12-01 09:00`, or epoch ms. */
+  at?: string | number;
+  /** The command line to run then, like `/remind standup`. */
   command: string;
+  timeZone?: string;
+  /** What to do with a fire missed while the bot was down. */
+  missed?: "skip" | "once";
+}
+
+/** A schedule as the skill sees it. */
+export interface SkillSchedule {
+  id: string;
+  cron: string | null;
+  runAt: number | null;
+  command: string;
+  timeZone: string;
+  state: string;
+  nextRunAt: number | null;
 }
 
 /** Everything a handler may use. */
@@ -126,11 +143,12 @@ export interface SkillContext {
   fetch(url: string, init?: SkillFetchInit): Promise<SkillFetchResponse>;
   /** This chat's settings for this skill (secrets included, for this skill only). */
   settings: { get(): Promise<Record<string, string | number | boolean>> };
-  llm: { complete(request: SkillLlmRequest): Promise<{ text: string }> };
+  llm: { complete(request: SkillLlmRequest): Promise<{ text: string; model: string }> };
   schedule: {
-    create(request: SkillScheduleRequest): Promise<{ id: string }>;
-    list(): Promise<Array<{ id: string; when: string; command: string }>>;
-    cancel(id: string): Promise<boolean>;
+    create(request: SkillScheduleRequest): Promise<SkillSchedule>;
+    /** This skill's schedules in this chat. */
+    list(): Promise<SkillSchedule[]>;
+    cancel(id: string): Promise<{ deleted: string }>;
   };
 }
 

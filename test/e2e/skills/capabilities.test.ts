@@ -8,6 +8,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createSchedulesPlugin } from "../../../schedules/index.ts";
 import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 
@@ -39,7 +40,10 @@ describe("skill capabilities and lifecycle", () => {
         "skills.maxInFlightPerSkill": 2,
       },
       log: (await import("../../../bot/logger.ts")).createLogger({ level: "info", format: "json", destination: { write: (s: string) => { logLines.push(s); return true; } } as unknown as NodeJS.WritableStream }),
-      plugins: [async (core) => (plugin = await createSkillsPlugin(core, { env: { SWITCHBOARD_SECRET_KEY: "test-key" } }))],
+      plugins: [
+        async (core) => (plugin = await createSkillsPlugin(core, { env: { SWITCHBOARD_SECRET_KEY: "test-key" } })),
+        (core) => createSchedulesPlugin(core),
+      ],
     });
     for (const name of ["fetcher", "storer", "storer-two"]) await plugin.service.load(join(FIXTURES, name), { source: "installed" });
     for (const chat of ["s1", "s2", "f1"]) {
@@ -226,6 +230,21 @@ describe("skill capabilities and lifecycle", () => {
     await plugin.service.loadGrants();
     expect(plugin.service.state("test:elsewhere", "storer")).toBe("enabled");
     expect(plugin.service.state("test:s1", "storer")).toBe("enabled");
+  });
+
+  it("creates and lists its own schedules through the schedules module's capability", async () => {
+    const dir = join(dataDir, "planner");
+    cpSync(join(FIXTURES, "storer"), dir, { recursive: true });
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name: string; switchboard: Record<string, unknown> };
+    pkg.name = "switchboard-skill-planner";
+    pkg.switchboard.commands = [{ name: "plan", description: "Plan" }];
+    pkg.switchboard.permissions = { schedules: true };
+    writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
+    writeFileSync(join(dir, "index.js"), "var skill = { commands: { plan: async function (ctx) { try { var s = await ctx.schedule.create({ at: 'in 10m', command: '/plan' }); var all = await ctx.schedule.list(); return 'scheduled ' + s.command + ' ' + all.length; } catch (e) { return 'error ' + e.code + ': ' + e.message; } } } };");
+    await plugin.service.load(dir, { source: "installed" });
+    await plugin.service.enable("test:p1", "planner", "test:owner");
+    await say("/plan", "p1", "admin");
+    expect(last("p1")).toBe("scheduled /plan 1");
   });
 });
 
