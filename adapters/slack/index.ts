@@ -26,6 +26,9 @@ export function createSlackAdapter(core: Core, overrides: SlackAdapterOverrides 
   if (mode === "socket" && c.appToken === undefined) {
     throw new SwitchboardError("E_CONFIG_INVALID", "adapters.slack: Socket Mode needs appToken (SLACK_APP_TOKEN, an xapp- token)");
   }
+  if (mode === "http" && !core.config.http.enabled) {
+    core.log.warn({ adapter: "slack" }, "Slack HTTP mode needs the HTTP listener (http.enabled), which is off: no Slack requests will arrive; enable it or use Socket Mode (SLACK_APP_TOKEN)");
+  }
   const redisUrl = core.config.storage.redisUrl;
   return new SlackAdapter(core, {
     token: c.token,
