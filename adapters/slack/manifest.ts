@@ -5,14 +5,12 @@
  */
 import type { CommandArgSpec, CommandInfo } from "../../bot/index.ts";
 
-/** Bot token scopes the adapter uses. */
+/** Bot token scopes the adapter uses, and no more. */
 export const SLACK_BOT_SCOPES = [
   "app_mentions:read", // app_mention events
-  "channels:history", // thread context of mentions in public channels
   "chat:write", // replies, edits (chat.postMessage, chat.update, chat.delete, chat.postEphemeral)
   "chat:write.public", // answer slash commands in public channels the bot has not joined
   "commands", // slash commands
-  "groups:history", // thread context of mentions in private channels
   "im:history", // DMs (message.im)
   "im:read",
   "im:write",
