@@ -46,6 +46,9 @@ export interface ScheduleRecord {
   rev: number;
 }
 
+/** The fields that decide when a schedule fires. */
+export type TimingRecord = Pick<ScheduleRecord, "id" | "kind" | "expression" | "runAt" | "timeZone" | "missedPolicy" | "createdAt" | "lastFireAt" | "rev">;
+
 /** A new schedule. */
 export type NewSchedule = Omit<ScheduleRecord, "id" | "state" | "updatedAt" | "lastFireAt" | "lastOutcome" | "rev">;
 
@@ -208,10 +211,28 @@ export class ScheduleRepo {
     return num(rows[0]?.n ?? 0);
   }
 
-  /** Every active schedule (what an engine loads at start). */
+  /** Every active schedule (full records). */
   async loadActive(): Promise<ScheduleRecord[]> {
     const { rows } = await this.#sql.query("SELECT * FROM schedules WHERE state = 'active'");
     return rows.map(toSchedule);
+  }
+
+  /** Every active schedule, only what the engine needs (what a process loads at start). */
+  async loadActiveTiming(): Promise<TimingRecord[]> {
+    const { rows } = await this.#sql.query(
+      "SELECT id, kind, expression, run_at, time_zone, missed_policy, created_at, last_fire_at, rev FROM schedules WHERE state = 'active'",
+    );
+    return rows.map((r) => ({
+      id: String(r.id),
+      kind: String(r.kind) as ScheduleKind,
+      expression: strOrNull(r.expression),
+      runAt: numOrNull(r.run_at),
+      timeZone: String(r.time_zone),
+      missedPolicy: String(r.missed_policy) as MissedPolicy,
+      createdAt: num(r.created_at),
+      lastFireAt: numOrNull(r.last_fire_at),
+      rev: num(r.rev),
+    }));
   }
 
   /** Schedules changed after `rev`, in rev order. */

@@ -20,7 +20,7 @@ import { compileCron, minGapMs, type CompiledCron } from "./cron.ts";
 import { FireEngine, globalTimers, type Timers } from "./engine.ts";
 import { nextFireAfter } from "./next-fire.ts";
 import { MAX_ONE_SHOT_MS } from "./parse-time.ts";
-import { ScheduleRepo, type Claim, type MissedPolicy, type RunKind, type ScheduleRecord } from "./repo.ts";
+import { ScheduleRepo, type Claim, type MissedPolicy, type RunKind, type ScheduleRecord, type TimingRecord } from "./repo.ts";
 import { canonicalTimeZone, hostTimeZone, timelineOf, type ZoneTimeline } from "./zone.ts";
 
 /** The module's settings (config `schedules`). */
@@ -328,7 +328,7 @@ export class ScheduleService {
     const startRev = Number(marks.rows[0]?.rev ?? 0);
     this.#revMarks = [startRev, startRev];
     const now = this.#clock.now();
-    for (const s of await this.repo.loadActive()) {
+    for (const s of await this.repo.loadActiveTiming()) {
       try {
         this.#load(s, now);
       } catch (error) {
@@ -340,7 +340,7 @@ export class ScheduleService {
     this.#schedulePoll();
   }
 
-  #load(s: ScheduleRecord, now: number): void {
+  #load(s: TimingRecord, now: number): void {
     this.#live.set(s.id, {
       rev: s.rev,
       cron: s.expression === null ? undefined : compileCron(s.expression),

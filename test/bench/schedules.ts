@@ -168,7 +168,7 @@ async function runStore(n: number): Promise<Result> {
   gc();
   const before = process.memoryUsage();
   const t0 = nowMs();
-  const rows = await new ScheduleRepo(store.sql).loadActive();
+  const rows = await new ScheduleRepo(store.sql).loadActiveTiming();
   const live = new Map<string, { rev: number; cron: ReturnType<typeof compileCron>; zone: ReturnType<typeof timelineOf>; next: number | undefined }>();
   for (const s of rows) {
     const cron = compileCron(s.expression!);
