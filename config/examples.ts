@@ -19,6 +19,14 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   "adapters.slack.apiUrl": "https://slack.com/api/",
   "marketplace.registry": "http://127.0.0.1:4873/",
   "marketplace.scopes": "{ \"@acme\": \"https://npm.acme.dev/\" }",
+  "llm.models": "[{ name: fast, provider: openai, model: gpt-4o-mini, baseUrl: https://api.openai.com/v1, apiKey: sk-... }]",
+  "llm.models.name": "fast",
+  "llm.models.provider": "openai",
+  "llm.models.baseUrl": "http://127.0.0.1:8000/v1",
+  "llm.models.host": "http://127.0.0.1:11434",
+  "llm.openai.baseUrl": "http://127.0.0.1:8000/v1",
+  "llm.ollama.host": "http://127.0.0.1:11434",
+  "llm.quotas.perChat": "{ dailyTokens: 200000, dailyCost: 1.5 }",
 };
 
 /** The example for a dotted key (array indexes are ignored), or a guess from its last segment. */
