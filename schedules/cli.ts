@@ -44,11 +44,13 @@ export function registerSchedulesCli(program: Command, ctx: SchedulesCliContext)
     .option("--tz <zone>", "time zone of this schedule")
     .option("--missed <policy>", "skip or once")
     .option("--at <time>", "one-shot instead of cron: \"in 10m\", \"2026-12-01 09:00\"")
-    .argument("[cron]", "cron expression (node-cron syntax), quoted")
-    .argument("<command>", "command line, quoted: \"/dice 1d6\"")
-    .action(async (cron: string | undefined, commandLine: string, opts: { chat: string; as: string; kind: string; tz?: string; missed?: string; at?: string }) => {
+    .argument("<cron-or-command>", "cron expression (node-cron syntax), quoted; with --at, the command line")
+    .argument("[command]", "command line, quoted: \"/dice 1d6\"")
+    .action(async (first: string, second: string | undefined, opts: { chat: string; as: string; kind: string; tz?: string; missed?: string; at?: string }) => {
       if (opts.kind !== "dm" && opts.kind !== "group" && opts.kind !== "channel") throw new SwitchboardError("E_BAD_ARGS", "--kind is dm, group or channel");
       if (opts.missed !== undefined && opts.missed !== "skip" && opts.missed !== "once") throw new SwitchboardError("E_BAD_ARGS", "--missed is skip or once");
+      const cron = second === undefined ? undefined : first;
+      const commandLine = second ?? first;
       if ((cron === undefined) === (opts.at === undefined)) throw new SwitchboardError("E_BAD_ARGS", "give a cron expression or --at, not both");
       const target = parseConversationId(opts.chat);
       await withService(ctx, async (service) => {
