@@ -212,7 +212,8 @@ class HostProcess {
 /** The node flags of a host process. */
 function hostExecArgv(permissionModel: boolean): string[] {
   const args = ["--no-node-snapshot", "--disable-warning=ExperimentalWarning", "--disable-warning=SecurityWarning"];
-  if (!permissionModel) return args;
+  // Node before 22.13 names the flag --experimental-permission; there the host runs without it.
+  if (!permissionModel || !process.allowedNodeEnvironmentFlags.has("--permission")) return args;
   const require = createRequire(import.meta.url);
   const ivmDir = dirname(require.resolve("isolated-vm/package.json"));
   const modulesDir = dirname(ivmDir);

@@ -1,4 +1,5 @@
 /** The skill host process and its supervisor, without the bot: lifecycle, limits, contexts, crashes. */
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HostSkillSpec } from "../../../skills/host/protocol.ts";
 import { SkillHostSupervisor } from "../../../skills/runtime/supervisor.ts";
@@ -100,4 +101,21 @@ describe("skill host", () => {
     expect(await supervisor.call(counter, "a", "command", "count", input("a"), noCap)).toMatchObject({ ok: true, value: '{"ok":true,"value":"a:1"}' });
     expect(supervisor.pids()[0]).not.toBe(pid);
   });
+
+  it.skipIf(process.platform !== "linux")("runs the host with no environment and under Node's permission model", () => {
+    process.env.SWITCHBOARD_TEST_SECRET = "do-not-leak";
+    try {
+      const pid = supervisor.pids()[0]!;
+      const environ = readFileSync(`/proc/${pid}/environ`, "utf8");
+      expect(environ).not.toContain("do-not-leak");
+      // Only what Node itself sets for the IPC channel.
+      expect(environ.split("\0").filter(Boolean).every((v) => v.startsWith("NODE_CHANNEL_"))).toBe(true);
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
+      expect(cmdline).toEqual(expect.arrayContaining(["--no-node-snapshot", "--permission"]));
+      expect(cmdline.some((a) => a.startsWith("--allow-fs-write") || a === "--allow-child-process")).toBe(false);
+    } finally {
+      delete process.env.SWITCHBOARD_TEST_SECRET;
+    }
+  });
 });
+
