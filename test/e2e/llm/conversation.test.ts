@@ -60,7 +60,9 @@ beforeAll(async () => {
         { name: "oa-main", provider: "openai", model: "stand-main", baseUrl: openai.baseUrl, apiKey: "k", priority: 10, costPer1kInput: 1, costPer1kOutput: 2 },
         { name: "oa-backup", provider: "openai", model: "stand-backup", baseUrl: openai.baseUrl, apiKey: "k", priority: 5, stream: false },
         { name: "local", provider: "ollama", model: "stand-llama", host: ollama.host, priority: 1 },
+        { name: "oa-slow", provider: "openai", model: "stand-slow", baseUrl: openai.baseUrl, apiKey: "k", timeoutMs: 400 },
       ],
+      profiles: { default: { models: ["oa-main", "oa-backup", "local"] } },
       quotas: { chats: { "test:quota": { dailyTokens: 50 } } },
     },
   });
@@ -204,6 +206,19 @@ describe("fallback, quota, export", () => {
     expect(openai.script.for("stand-main")).toHaveLength(1);
     expect(bot.adapter.textsIn("f1").at(-1)).toMatch(/^backup again/);
     await bot.app.core.kv.delete("llm:cooldown:oa-main");
+  });
+
+  it("replaces a stream cut off by a timeout with the fallback's answer in the same message", async () => {
+    openai.script.push("stand-slow", { kind: "hang", text: "partial from the slow one" });
+    openai.script.push("stand-backup", { kind: "text", text: "complete answer" });
+    await say("/ai model oa-slow oa-backup", { chatId: "sf", chatKind: "dm", userId: "sam" });
+    await say("go", { chatId: "sf", chatKind: "dm", userId: "sam" });
+    const msgs = bot.adapter.sent.filter((m) => m.chatId === "sf").slice(1);
+    expect(msgs[0]!.text).toMatch(/^partial from the slow one/);
+    const last = msgs.at(-1)!;
+    expect(last).toMatchObject({ edited: true, messageId: msgs[0]!.messageId });
+    expect(last.text).toMatch(/^complete answer\n\n_answered by oa-backup \(fallback; oa-slow: timed out\)_$/);
+    await bot.app.core.kv.delete("llm:cooldown:oa-slow");
   });
 
   it("says which models failed and why when all are down", async () => {
