@@ -109,10 +109,7 @@ export class IsolatePool {
       this.#dispose(state, "timeout");
     }, spec.timeoutMs);
     try {
-      const out = await ctx.run.apply(undefined, ["run", id, kind, name, input], {
-        result: { promise: true, copy: true },
-        timeout: spec.cpuMs,
-      });
+      const out: unknown = await ctx.run.apply(undefined, ["run", id, kind, name, input], callOptions(spec.cpuMs, true));
       if (typeof out !== "string" || out.length > spec.maxResultChars + 64) {
         this.#retire(state);
         return { ok: false, failure: "too-large", message: "the skill result was not a bounded string", cold };
@@ -197,7 +194,7 @@ export class IsolatePool {
   async #createContext(state: IsolateState, spec: HostSkillSpec, chatKey: string): Promise<ContextState> {
     const context = await state.isolate.createContext();
     try {
-      const install = await state.bootstrap.run(context, { reference: true, timeout: spec.cpuMs });
+      const install = await state.bootstrap.run(context, bare({ reference: true, timeout: spec.cpuMs } as ivm.ScriptRunOptions));
       const forward = this.#forward;
       const calls = state.calls;
       let run: ContextState["run"] | undefined;
@@ -209,9 +206,9 @@ export class IsolatePool {
         void answer.then((result) => this.#deliver(state, spec, run, capId, result));
       }, { ignored: true });
       const config = JSON.stringify({ maxCapArgChars: spec.maxCapArgChars, maxResultChars: spec.maxResultChars });
-      run = await install.apply(undefined, [capRaw, config], { result: { reference: true }, timeout: spec.cpuMs }) as ContextState["run"];
+      run = await install.apply(undefined, [capRaw, config], bare({ result: bare({ reference: true }), timeout: spec.cpuMs } as ivm.ReferenceApplyOptions)) as ContextState["run"];
       install.release();
-      await state.script.run(context, { timeout: spec.cpuMs });
+      await state.script.run(context, bare({ timeout: spec.cpuMs }));
       return { context, run, inFlight: 0, lastUsedAt: Date.now() };
     } catch (error) {
       context.release();
@@ -223,7 +220,7 @@ export class IsolatePool {
   async #deliver(state: IsolateState, spec: HostSkillSpec, run: ContextState["run"] | undefined, capId: number, result: string): Promise<void> {
     if (run === undefined || state.isolate.isDisposed) return;
     try {
-      await run.apply(undefined, ["deliver", capId, result], { timeout: spec.cpuMs });
+      await run.apply(undefined, ["deliver", capId, result], callOptions(spec.cpuMs, false));
     } catch (error) {
       const failure = classify(error, undefined).failure;
       this.#dispose(state, failure === "memory" ? "memory" : failure === "disposed" ? "disposed" : "cpu");
@@ -277,6 +274,22 @@ export class IsolatePool {
     if (live === undefined) return;
     live.then((state) => (now ? this.#dispose(state, reason) : this.#retire(state)), () => undefined);
   }
+}
+
+/**
+ * Transfer options built here with no prototype (a polluted `Object.prototype` in this process cannot switch on
+ * `reference` or turn off `copy`), copying arguments in and results out.
+ */
+function bare<T extends object>(options: T): T {
+  return Object.assign(Object.create(null) as T, options);
+}
+
+function callOptions(cpuMs: number, awaitResult: boolean): ivm.ReferenceApplyOptions {
+  return bare<object>({
+    arguments: bare({ copy: true }),
+    result: bare(awaitResult ? { promise: true, copy: true } : { copy: true }),
+    timeout: cpuMs,
+  }) as ivm.ReferenceApplyOptions;
 }
 
 /** Map an isolated-vm failure to a reason and a message that names no host path. */
