@@ -1,36 +1,86 @@
 /**
  * Per-conversation serial processing: work for one key runs one at a time, in arrival order; different keys
- * run in parallel. A key with nothing queued runs at once.
+ * run in parallel. A key with nothing queued runs its task at once (no promise chain); only a busy key queues.
  */
+
+/** A task waiting behind a busy key, with the settlement of the promise its caller holds. */
+interface Waiting {
+  task: () => Promise<void>;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/** One busy key: what waits behind the running task. */
+class Lane {
+  readonly key: string;
+  readonly waiting: Waiting[] = [];
+  head = 0;
+  /** Called when the running task settles, either way. */
+  readonly next: () => void;
+
+  constructor(key: string, next: (lane: Lane) => void) {
+    this.key = key;
+    this.next = () => next(this);
+  }
+}
 
 /** Serial queues by key. */
 export class KeyedQueue {
-  readonly #tails = new Map<string, Promise<void>>();
-  readonly #all = new Set<Promise<void>>();
+  readonly #lanes = new Map<string, Lane>();
+  /** Tasks queued or running. */
+  #pending = 0;
+  #drainWaiters: (() => void)[] = [];
+  readonly #advance = (lane: Lane): void => this.#finished(lane);
 
   /** Run `task` after everything queued before it under `key`. The returned promise settles with it. */
   run(key: string, task: () => Promise<void>): Promise<void> {
-    const previous = this.#tails.get(key);
-    const next = previous === undefined ? task() : previous.then(task, task);
-    const settled = next.then(noop, noop);
-    this.#tails.set(key, settled);
-    this.#all.add(settled);
-    void settled.then(() => {
-      this.#all.delete(settled);
-      if (this.#tails.get(key) === settled) this.#tails.delete(key);
-    });
-    return next;
+    this.#pending++;
+    const lane = this.#lanes.get(key);
+    if (lane !== undefined) return new Promise<void>((resolve, reject) => { lane.waiting.push({ task, resolve, reject }); });
+    const fresh = new Lane(key, this.#advance);
+    this.#lanes.set(key, fresh);
+    return start(fresh, task);
   }
 
   /** Keys with work queued or running. */
   get activeKeys(): number {
-    return this.#tails.size;
+    return this.#lanes.size;
   }
 
   /** Resolves when everything queued so far (and anything queued meanwhile) has settled. */
-  async drain(): Promise<void> {
-    while (this.#all.size > 0) await Promise.all([...this.#all]);
+  drain(): Promise<void> {
+    if (this.#pending === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => { this.#drainWaiters.push(resolve); });
+  }
+
+  #finished(lane: Lane): void {
+    this.#pending--;
+    if (lane.head < lane.waiting.length) {
+      const item = lane.waiting[lane.head]!;
+      lane.waiting[lane.head++] = undefined as unknown as Waiting;
+      if (lane.head === lane.waiting.length) {
+        lane.waiting.length = 0;
+        lane.head = 0;
+      }
+      start(lane, item.task).then(item.resolve, item.reject);
+      return;
+    }
+    this.#lanes.delete(lane.key);
+    if (this.#pending === 0 && this.#drainWaiters.length > 0) {
+      const waiters = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
   }
 }
 
-function noop(): void {}
+function start(lane: Lane, task: () => Promise<void>): Promise<void> {
+  let work: Promise<void>;
+  try {
+    work = task();
+  } catch (error) {
+    work = Promise.reject(error);
+  }
+  work.then(lane.next, lane.next);
+  return work;
+}
