@@ -64,6 +64,11 @@ export class Router implements RouterApi {
   #conversation: ConversationHandler | undefined;
   readonly #inFlight = new Set<InFlight>();
   #sweeper: NodeJS.Timeout | undefined;
+  /** Reply and edit for command contexts, made once. */
+  readonly #outbound: Outbound = {
+    reply: (inbound, reply) => this.#reply(inbound, reply),
+    edit: (inbound, message, reply) => this.#edit(inbound, message, reply),
+  };
 
   constructor(options: RouterOptions) {
     this.#o = options;
@@ -81,52 +86,62 @@ export class Router implements RouterApi {
   }
 
   /** Accept a message: resolves once it is queued (or refused), not when it is answered. */
-  async handle(inbound: Inbound): Promise<void> {
-    await this.#accept(inbound);
+  handle(inbound: Inbound): Promise<void> {
+    return this.#accept(inbound, false);
   }
 
   /** Accept a message and wait until it has been answered. */
-  async process(inbound: Inbound): Promise<void> {
-    const accepted = await this.#accept(inbound);
-    await accepted.work;
+  process(inbound: Inbound): Promise<void> {
+    return this.#accept(inbound, true);
   }
 
   drain(): Promise<void> {
     return this.#queue.drain();
   }
 
-  /** Returns the queued work, boxed so awaiting acceptance does not wait for it (settled when refused). */
-  async #accept(inbound: Inbound): Promise<{ work: Promise<void> }> {
+  /** Settles when the message is queued (or refused), or with `wait`, when its work has settled. */
+  #accept(inbound: Inbound, wait: boolean): Promise<void> {
+    try {
+      this.#o.metrics.messageIn(inbound.platform);
+      if (inbound.user.isBot === true) return DONE; // never answer bots: no loops between bots
+      const first = this.#o.firstDelivery(inbound.deliveryId);
+      if (typeof first === "boolean") return first ? this.#admit(inbound, wait) : this.#redelivered(inbound);
+      return first.then((isFirst) => (isFirst ? this.#admit(inbound, wait) : this.#redelivered(inbound)));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #redelivered(inbound: Inbound): Promise<void> {
+    this.#o.log.debug({ delivery: inbound.deliveryId, chat: chatKeyOf(inbound.platform, inbound.chat.id) }, "redelivery dropped");
+    return DONE;
+  }
+
+  /** Rate limits, size check, then the conversation's queue. */
+  #admit(inbound: Inbound, wait: boolean): Promise<void> {
     const o = this.#o;
-    o.metrics.messageIn(inbound.platform);
     const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
     const userKey = userKeyOf(inbound.platform, inbound.user.id);
-    if (inbound.user.isBot === true) return { work: DONE }; // never answer bots: no loops between bots
-    if (!(await o.firstDelivery(inbound.deliveryId))) {
-      o.log.debug({ delivery: inbound.deliveryId, chat: chatKey }, "redelivery dropped");
-      return { work: DONE };
-    }
     if (inbound.origin !== "schedule") {
       const byUser = this.#userBuckets.take(userKey);
       const byChat = byUser === "ok" ? this.#chatBuckets.take(chatKey) : byUser;
       if (byChat !== "ok") {
         o.metrics.error("E_RATE_LIMITED");
-        if (byChat === "limited-warn") await this.#safeRespond(inbound, "E_RATE_LIMITED");
-        return { work: DONE };
+        return byChat === "limited-warn" ? this.#safeRespond(inbound, "E_RATE_LIMITED") : DONE;
       }
     }
     if (inbound.text.length > o.limits.maxInboundChars) {
       o.metrics.error("E_MESSAGE_TOO_LONG");
-      await this.#safeRespond(inbound, "E_MESSAGE_TOO_LONG",
+      return this.#safeRespond(inbound, "E_MESSAGE_TOO_LONG",
         `That message is too long (${inbound.text.length} characters; the limit is ${o.limits.maxInboundChars}).`);
-      return { work: DONE };
     }
     if (o.onNewChat !== undefined && !this.#seenChats.has(chatKey)) {
       this.#seenChats.add(chatKey);
       o.onNewChat(inbound);
     }
     const queueKey = inbound.threadId === undefined ? chatKey : `${chatKey}:${inbound.threadId}`;
-    return { work: this.#queue.run(queueKey, () => this.#run(inbound, chatKey, userKey)) };
+    const work = this.#queue.run(queueKey, () => this.#run(inbound, chatKey, userKey));
+    return wait ? work : DONE;
   }
 
   /** One message, inside its conversation's queue and its error boundary. */
@@ -136,9 +151,12 @@ export class Router implements RouterApi {
     const flight = this.#begin(started);
     let kind: "command" | "conversation" | "other" = "other";
     try {
-      const policy = o.permissions.peek(chatKey) ?? (await o.permissions.policy(chatKey));
-      const globalPolicy = o.permissions.peek(GLOBAL_POLICY_KEY) ?? (await o.permissions.policy(GLOBAL_POLICY_KEY));
-      const access = checkAccess(o.permissions.settings, policy, globalPolicy, {
+      const permissions = o.permissions;
+      let policy = permissions.peek(chatKey);
+      if (policy === null) policy = await permissions.policy(chatKey);
+      let globalPolicy = permissions.peek(GLOBAL_POLICY_KEY);
+      if (globalPolicy === null) globalPolicy = await permissions.policy(GLOBAL_POLICY_KEY);
+      const access = checkAccess(permissions.settings, policy, globalPolicy, {
         userKey,
         platformRole: inbound.user.platformRole,
         chatKind: inbound.chat.kind,
@@ -151,24 +169,22 @@ export class Router implements RouterApi {
         if (command !== undefined) throw new SwitchboardError(access.code, access.reason);
         return;
       }
-      let state: Map<string, unknown> | undefined;
-      const ctx: RouteContext = {
-        inbound, chatKey, userKey, role: access.role, policy,
-        get signal() { return flight.signal(); },
-        get state() { return (state ??= new Map()); },
-      };
+      const ctx = new MessageContext(inbound, chatKey, userKey, access.role, policy, flight);
       kind = command === undefined ? "conversation" : "command";
-      const dispatch = async () => {
-        if (command !== undefined) await this.#command(ctx, command);
-        else await this.#converse(ctx);
-      };
-      await flight.bound(this.#middleware.length === 0 ? dispatch() : this.#chain(ctx, dispatch));
+      const work = this.#middleware.length === 0
+        ? this.#dispatch(ctx, command)
+        : this.#chain(ctx, () => this.#dispatch(ctx, command));
+      await flight.bound(work);
     } catch (error) {
       await this.#fail(inbound, chatKey, error);
     } finally {
-      this.#inFlight.delete(flight);
+      this.#end(flight);
       o.metrics.handlerLatency(inbound.platform, kind, (performance.now() - started) / 1000);
     }
+  }
+
+  #dispatch(ctx: RouteContext, command: ParsedCommand | undefined): Promise<void> {
+    return command !== undefined ? this.#command(ctx, command) : this.#converse(ctx);
   }
 
   /**
@@ -176,30 +192,14 @@ export class Router implements RouterApi {
    * all messages enforces the handler timeout and shutdown aborts every signal handed out.
    */
   #begin(startedMs: number): InFlight {
-    let controller: AbortController | undefined;
-    let fail: ((error: unknown) => void) | undefined;
-    const shutdown = this.#o.shutdownSignal;
-    const flight: InFlight = {
-      deadlineMs: startedMs + this.#o.limits.handlerTimeoutMs,
-      signal: () => {
-        if (controller === undefined) {
-          controller = new AbortController();
-          if (shutdown.aborted) controller.abort(shutdown.reason);
-        }
-        return controller.signal;
-      },
-      abort: (reason) => {
-        controller?.abort(reason);
-        fail?.(reason);
-      },
-      bound: (work) => new Promise<void>((resolve, reject) => {
-        fail = reject;
-        work.then(resolve, reject);
-      }),
-    };
+    const flight = new InFlight(startedMs + this.#o.limits.handlerTimeoutMs, this.#o.shutdownSignal);
     this.#inFlight.add(flight);
     this.#sweeper ??= this.#startSweeper();
     return flight;
+  }
+
+  #end(flight: InFlight): void {
+    this.#inFlight.delete(flight);
   }
 
   #startSweeper(): NodeJS.Timeout {
@@ -243,20 +243,10 @@ export class Router implements RouterApi {
           : `You can't run /${def.name} here: it needs the ${decision.required ?? "a higher"} role and you are ${ctx.role}.`,
       });
     }
-    const commandCtx: CommandContext = {
-      inbound: ctx.inbound,
-      chatKey: ctx.chatKey,
-      userKey: ctx.userKey,
-      role: ctx.role,
-      policy: ctx.policy,
-      args: parsed.args,
-      rawArgs: parsed.rawArgs,
-      get signal() { return ctx.signal; },
-      reply: (reply) => this.#reply(ctx.inbound, reply),
-      edit: (message, reply) => this.#edit(ctx.inbound, message, reply),
-    };
-    const result = await def.handler(commandCtx);
-    if (result !== undefined) await commandCtx.reply(result);
+    const commandCtx = new CommandCall(this.#outbound, ctx, parsed);
+    let result = def.handler(commandCtx);
+    if (isPromiseLike(result)) result = await result;
+    if (result !== undefined) await this.#reply(ctx.inbound, result);
   }
 
   async #converse(ctx: RouteContext): Promise<void> {
@@ -317,11 +307,108 @@ export class Router implements RouterApi {
 
 const DONE: Promise<void> = Promise.resolve();
 
+type ParsedCommand = { name: string; args: string[]; rawArgs: string };
+
+/** The router's reply and edit, for command contexts. */
+interface Outbound {
+  reply(inbound: Inbound, reply: ReplyInput): Promise<SentMessage>;
+  edit(inbound: Inbound, message: SentMessage, reply: ReplyInput): Promise<void>;
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
+}
+
 /** One message being handled: its deadline, its (lazy) abort signal, and a way to fail it from outside. */
-interface InFlight {
-  deadlineMs: number;
-  signal(): AbortSignal;
-  abort(reason: unknown): void;
+class InFlight {
+  readonly deadlineMs: number;
+  readonly #shutdown: AbortSignal;
+  #controller: AbortController | undefined;
+  #fail: ((error: unknown) => void) | undefined;
+
+  constructor(deadlineMs: number, shutdown: AbortSignal) {
+    this.deadlineMs = deadlineMs;
+    this.#shutdown = shutdown;
+  }
+
+  signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#shutdown.aborted) this.#controller.abort(this.#shutdown.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    this.#controller?.abort(reason);
+    this.#fail?.(reason);
+  }
+
   /** The handler's work, failing early if `abort` is called. */
-  bound(work: Promise<void>): Promise<void>;
+  bound(work: Promise<void>): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.#fail = reject;
+      work.then(resolve, reject);
+    });
+  }
+}
+
+/** The route context of one message; its signal and state map are made only when asked for. */
+class MessageContext implements RouteContext {
+  readonly inbound: Inbound;
+  readonly chatKey: string;
+  readonly userKey: string;
+  role: Role;
+  policy: ChatPolicy | undefined;
+  readonly #flight: InFlight;
+  #state: Map<string, unknown> | undefined;
+
+  constructor(inbound: Inbound, chatKey: string, userKey: string, role: Role, policy: ChatPolicy | undefined, flight: InFlight) {
+    this.inbound = inbound;
+    this.chatKey = chatKey;
+    this.userKey = userKey;
+    this.role = role;
+    this.policy = policy;
+    this.#flight = flight;
+  }
+
+  get signal(): AbortSignal {
+    return this.#flight.signal();
+  }
+
+  get state(): Map<string, unknown> {
+    return (this.#state ??= new Map());
+  }
+}
+
+/** What a command handler sees; `reply` and `edit` stay bound when taken off the object. */
+class CommandCall implements CommandContext {
+  inbound: Inbound;
+  chatKey: string;
+  userKey: string;
+  role: Role;
+  policy: ChatPolicy | undefined;
+  args: string[];
+  rawArgs: string;
+  readonly #route: RouteContext;
+  readonly reply: (reply: ReplyInput) => Promise<SentMessage>;
+  readonly edit: (message: SentMessage, reply: ReplyInput) => Promise<void>;
+
+  constructor(outbound: Outbound, route: RouteContext, parsed: ParsedCommand) {
+    const inbound = route.inbound;
+    this.inbound = inbound;
+    this.chatKey = route.chatKey;
+    this.userKey = route.userKey;
+    this.role = route.role;
+    this.policy = route.policy;
+    this.args = parsed.args;
+    this.rawArgs = parsed.rawArgs;
+    this.#route = route;
+    this.reply = (reply) => outbound.reply(inbound, reply);
+    this.edit = (message, reply) => outbound.edit(inbound, message, reply);
+  }
+
+  get signal(): AbortSignal {
+    return this.#route.signal;
+  }
 }
