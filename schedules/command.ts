@@ -73,12 +73,16 @@ function lastOutcome(s: ScheduleRecord, tz: string): string {
   }
 }
 
-/** One line per schedule, for the chat and the CLI. */
-export function describeSchedule(service: ScheduleService, s: ScheduleRecord): string {
+/**
+ * One line per schedule, for the chat and the CLI: the schedule in words in its own zone, then its next run and
+ * last outcome in `displayZone` (the chat's zone in a chat listing).
+ */
+export function describeSchedule(service: ScheduleService, s: ScheduleRecord, displayZone = s.timeZone): string {
   const when = s.kind === "cron" ? `${describeCron(s.expression ?? "")} (\`${s.expression}\`)` : `once at ${formatInZone(s.timeZone, s.runAt ?? 0)}`;
   const next = service.nextRun(s);
-  const nextText = s.state === "paused" ? "paused" : next === undefined ? "no next run" : `next ${formatInZone(s.timeZone, next)}`;
-  return `#${s.id} ${when}, ${s.timeZone}: \`${s.commandLine}\` — ${nextText}; last: ${lastOutcome(s, s.timeZone)}`;
+  const shownIn = displayZone === s.timeZone ? "" : ` ${displayZone}`;
+  const nextText = s.state === "paused" ? "paused" : next === undefined ? "no next run" : `next ${formatInZone(displayZone, next)}${shownIn}`;
+  return `#${s.id} ${when}, ${s.timeZone}: \`${s.commandLine}\` — ${nextText}; last: ${lastOutcome(s, displayZone)}`;
 }
 
 /** The `/schedule` command. */
@@ -128,7 +132,7 @@ async function handle(service: ScheduleService, ctx: CommandContext): Promise<Re
       const list = await service.repo.list(chatKey);
       const tz = await service.chatTimeZone(chatKey);
       if (list.length === 0) return `No schedules in this chat (zone ${tz}).`;
-      return [`**Schedules** (chat zone ${tz})`, ...list.map((s) => `- ${describeSchedule(service, s)}`)].join("\n");
+      return [`**Schedules** (chat zone ${tz})`, ...list.map((s) => `- ${describeSchedule(service, s, tz)}`)].join("\n");
     }
     case "pause":
     case "resume":

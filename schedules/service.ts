@@ -440,6 +440,20 @@ export class ScheduleService {
     })());
   }
 
+  /**
+   * A fire due right at start-up (a catch-up) may come before the chat's adapter has connected: wait for it
+   * while it says `starting` or `reconnecting`, up to 30 s, then go on (a failed send is recorded as an error).
+   */
+  async #adapterReady(platform: string): Promise<void> {
+    const adapter = this.#core.adapters.get(platform);
+    const until = Date.now() + 30_000;
+    while (adapter !== undefined && Date.now() < until && !this.#core.shutdownSignal.aborted) {
+      const state = adapter.health().state;
+      if (state !== "starting" && state !== "reconnecting") return;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
   async #execute(claim: Claim, fireTime: number, kind: Exclude<RunKind, "missed">): Promise<void> {
     const s = claim.schedule;
     const core = this.#core;
@@ -454,6 +468,7 @@ export class ScheduleService {
     let outcome: "ok" | "error" | "skipped" = "ok";
     let detail: string | undefined;
     try {
+      await this.#adapterReady(s.platform);
       const parsed = parseCommandLine(s.commandLine);
       const def = parsed === undefined ? undefined : core.commands.get(parsed.name);
       if (parsed === undefined || def === undefined) {

@@ -159,7 +159,7 @@ describe("schedules through the router", () => {
     expect(list).toContain("next 2026-03-27 13:01"); // Berlin, UTC+1
     expect(list).toContain("At 09:00, Monday through Friday");
     expect(list).toContain("America/New_York");
-    expect(list).toContain("next 2026-03-27 09:00"); // New York, 13:00 UTC
+    expect(list).toContain("next 2026-03-27 14:00 Europe/Berlin"); // 09:00 in New York, shown in the chat's zone
   });
 
   it("moves schedules that follow the chat's zone when /schedule tz changes it", async () => {
