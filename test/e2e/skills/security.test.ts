@@ -23,15 +23,16 @@ describe("hostile skills are contained", () => {
     cpSync(join(FIXTURES, "hostile"), spinner, { recursive: true });
     const pkg = JSON.parse(readFileSync(join(spinner, "package.json"), "utf8")) as { name: string; switchboard: Record<string, unknown> };
     pkg.name = "switchboard-skill-spinner";
-    pkg.switchboard.commands = [{ name: "spin", description: "Spin" }];
+    pkg.switchboard.commands = [{ name: "spin", description: "Spin" }, { name: "sleep", description: "Never answer" }];
     pkg.switchboard.tools = [];
-    pkg.switchboard.limits = { memoryMb: 16, cpuMs: 4000, timeoutMs: 5000 };
+    pkg.switchboard.limits = { memoryMb: 16, cpuMs: 8000, timeoutMs: 15000 };
     writeFileSync(join(spinner, "package.json"), JSON.stringify(pkg));
-    writeFileSync(join(spinner, "index.js"), "var skill = { commands: { spin: function () { for (;;) {} } } };");
+    writeFileSync(join(spinner, "index.js"), "var skill = { commands: { spin: function () { for (;;) {} }, sleep: function () { return new Promise(function () {}); } } };");
     bot = await startTestBot({
       set: {
         "bot.dataDir": dataDir,
         "skills.maxRepliesPerInvocation": 5,
+        "skills.maxCpuMs": 8000,
         "limits.perUser": { burst: 10_000, perMinute: 100_000 },
         "limits.perChat": { burst: 10_000, perMinute: 100_000 },
       },
@@ -39,8 +40,8 @@ describe("hostile skills are contained", () => {
     });
     await plugin.service.load(join(FIXTURES, "hostile"), { source: "installed" });
     await plugin.service.load(spinner, { source: "installed" });
-    for (const chat of ["h1", "h2", "h3", "h4", "spin"]) {
-      await plugin.service.enable(`test:${chat}`, chat === "spin" ? "spinner" : "hostile", "test:owner");
+    for (const chat of ["h1", "h2", "h3", "h4", "spin", "sleep"]) {
+      await plugin.service.enable(`test:${chat}`, chat === "spin" || chat === "sleep" ? "spinner" : "hostile", "test:owner");
     }
   }, 120_000);
 
@@ -200,12 +201,14 @@ describe("hostile skills are contained", () => {
   });
 
   it("fails in-flight calls clearly when the host process dies, then restarts it", async () => {
-    const pending = say("/evil never", "h3");
-    await new Promise((r) => setTimeout(r, 200));
+    const pending = say("/sleep", "sleep");
+    await new Promise((r) => setTimeout(r, 500));
     plugin.supervisor.killHost(0);
     await pending;
-    expect(last("h3")).toMatch(/hostile crashed and was stopped/);
+    expect(last("sleep")).toMatch(/spinner crashed and was stopped/);
     await say("/dice 1d6", "other");
     expect(last("other")).toMatch(/1d6: \d/);
+    const audit = await bot.app.core.store.audit.list("test:sleep");
+    expect(audit.some((a) => a.action === "skill.failed")).toBe(true);
   });
 });
