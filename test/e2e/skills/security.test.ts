@@ -211,4 +211,14 @@ describe("hostile skills are contained", () => {
     const audit = await bot.app.core.store.audit.list("test:sleep");
     expect(audit.some((a) => a.action === "skill.failed")).toBe(true);
   });
+
+  it("contains a hostile tool called by the LLM layer the same way", async () => {
+    const inbound = bot.adapter.inbound("use the tool", { chatId: "h4" });
+    const ctx = { inbound, chatKey: "test:h4", userKey: "test:u1", role: "member" as const, signal: new AbortController().signal };
+    expect(bot.app.core.tools.list("test:h4").map((t) => t.name)).toContain("hostile__attack");
+    await expect(bot.app.core.tools.call("hostile__attack", { name: "loop" }, ctx)).rejects.toMatchObject({ code: "E_SKILL_LIMIT" });
+    expect(await bot.app.core.tools.call("hostile__attack", { name: "ok" }, ctx)).toBe("still here");
+    await expect(bot.app.core.tools.call("hostile__attack", { name: "ok" }, { ...ctx, chatKey: "test:not-enabled" })).rejects.toMatchObject({ code: "E_NOT_FOUND" });
+  });
 });
+
