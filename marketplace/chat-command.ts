@@ -177,6 +177,7 @@ export function skillsCommand(core: Core, marketplace: Marketplace, skills: Skil
             ? await marketplace.install(pending.spec, { actor: ctx.userKey, allowDowngrade: pending.allowDowngrade, confirm })
             : await marketplace.update(pending.name, { actor: ctx.userKey, confirm });
           if (result.status === "cancelled") return `${pending.name} changed on the registry since this was asked for. Ask again.`;
+          if (result.status === "unchanged") return `${pending.name}@${result.plan.version} is already installed.`;
           const skill = result.entry?.skill ?? pending.name;
           return pending.kind === "install"
             ? `Installed **${pending.name}@${pending.version}**. A chat admin can now run \`/skills enable ${skill}\`.`

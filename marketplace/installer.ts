@@ -185,7 +185,12 @@ export class Installer {
           // A leftover or a version being replaced: swap it out, never merge into it.
           const trash = `${staging}.old`;
           await rename(target, trash);
-          await rename(staging, target);
+          try {
+            await rename(staging, target);
+          } catch (error) {
+            await rename(trash, target);
+            throw error;
+          }
           await rm(trash, { recursive: true, force: true });
         } else {
           await rename(staging, target);

@@ -2,11 +2,14 @@
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { configSchema } from "../../../config/index.ts";
 import { Marketplace } from "../../../marketplace/service.ts";
 import { writeSkill } from "../../fixtures/marketplace/packages.ts";
 import { startRegistry, type TestRegistry } from "../../stand-ins/verdaccio/index.ts";
+
+// npm publish and store start-up are slow on a loaded 2-core machine.
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 240_000 });
 
 let publicRegistry: TestRegistry;
 let privateRegistry: TestRegistry;
@@ -30,7 +33,7 @@ function marketplace(section: Record<string, unknown>): Marketplace {
   return new Marketplace({ config: configSchema.parse({ marketplace: section }).marketplace, ...Marketplace.dirs(dir), env: {} });
 }
 
-describe("scoped registries and tokens", { timeout: 120_000 }, () => {
+describe("scoped registries and tokens", () => {
   it("refuses a private scoped package without a token, with a clear reason", async () => {
     const m = marketplace({ registry: publicRegistry.url, scopes: { "@team": privateRegistry.url } });
     await expect(m.install("@team/switchboard-skill-secret", { actor: "cli:test" })).rejects.toMatchObject({

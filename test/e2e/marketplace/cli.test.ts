@@ -7,13 +7,16 @@ import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { buildProgram } from "../../../bot/cli/main.ts";
 import { createCliContext } from "../../../bot/cli/context.ts";
 import { isSwitchboardError } from "../../../bot/index.ts";
 import { openStore } from "../../../bot/storage/open.ts";
 import { writeSkill, type FixtureSkill } from "../../fixtures/marketplace/packages.ts";
 import { listFiles, startRegistry, type TestRegistry } from "../../stand-ins/verdaccio/index.ts";
+
+// npm publish and store start-up are slow on a loaded 2-core machine.
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 240_000 });
 
 let registry: TestRegistry;
 let work: string;
@@ -68,7 +71,7 @@ afterAll(async () => {
   if (work !== undefined) await rm(work, { recursive: true, force: true });
 });
 
-describe("switchboard skills", { timeout: 120_000 }, () => {
+describe("switchboard skills", () => {
   it("searches and shows info", async () => {
     const search = await cli("skills", "search", "weather");
     expect(search.code).toBe(0);
@@ -163,7 +166,7 @@ describe("switchboard skills", { timeout: 120_000 }, () => {
   });
 });
 
-describe("switchboard skill (author kit)", { timeout: 120_000 }, () => {
+describe("switchboard skill (author kit)", () => {
   it("creates, builds, checks, tests in the runtime and publishes a skill that then installs", { timeout: 180_000 }, async () => {
     const dir = join(work, "author", "hello");
     const init = await cli("skill", "init", "switchboard-skill-hello", "--dir", dir);

@@ -5,11 +5,14 @@
 import { mkdtemp, readFile, rm, writeFile, appendFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Installer } from "../../../marketplace/installer.ts";
 import { RegistryClient } from "../../../marketplace/registry.ts";
 import { hostileTarball, rawTarball, packageJsonOf, diceEntry, writeSkill, writeTarball, type FixtureSkill, type RawEntry } from "../../fixtures/marketplace/packages.ts";
 import { listFiles, startRegistry, type TestRegistry } from "../../stand-ins/verdaccio/index.ts";
+
+// npm publish and store start-up are slow on a loaded 2-core machine.
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 240_000 });
 
 let registry: TestRegistry;
 let work: string;
@@ -48,7 +51,7 @@ function installer(limits: Partial<{ maxFiles: number; maxUnpackedBytes: number;
   });
 }
 
-describe("installer against a real registry", { timeout: 120_000 }, () => {
+describe("installer against a real registry", () => {
   it("installs a skill: files in <skills>/<name>/<version>, lockfile pins version, integrity, registry and file hashes", async () => {
     await publish({ name: "switchboard-skill-alpha", version: "1.0.0", permissions: { network: ["api.example.com"] } });
     const inst = installer();
@@ -149,7 +152,7 @@ describe("installer against a real registry", { timeout: 120_000 }, () => {
   });
 });
 
-describe("hostile packages are refused with a clear reason and nothing written", { timeout: 120_000 }, () => {
+describe("hostile packages are refused with a clear reason and nothing written", () => {
   const entryCases: Array<[string, RawEntry[], RegExp]> = [
     ["an entry with ../", [{ path: "package/../../evil.js", content: "x" }], /escapes the package folder/],
     ["an absolute path", [{ path: "/tmp/switchboard-abs-evil.js", content: "x" }], /absolute path/],

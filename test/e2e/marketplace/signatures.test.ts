@@ -2,12 +2,15 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Installer } from "../../../marketplace/installer.ts";
 import { RegistryClient } from "../../../marketplace/registry.ts";
 import { writeSkill } from "../../fixtures/marketplace/packages.ts";
 import { startSigningProxy, type SigningProxy } from "../../stand-ins/verdaccio/signing-proxy.ts";
 import { listFiles, startRegistry, type TestRegistry } from "../../stand-ins/verdaccio/index.ts";
+
+// npm publish and store start-up are slow on a loaded 2-core machine.
+vi.setConfig({ testTimeout: 180_000, hookTimeout: 240_000 });
 
 let registry: TestRegistry;
 let proxy: SigningProxy;
@@ -37,7 +40,7 @@ function installer(url: string, requireSignatures: boolean): Installer {
   return new Installer({ skillsDir: join(dir, "skills"), registry: client, limits: { maxFiles: 50, maxUnpackedBytes: 1_000_000, maxTarballBytes: 1_000_000 } });
 }
 
-describe("registry signatures", { timeout: 120_000 }, () => {
+describe("registry signatures", () => {
   it("verifies a signed package and says so in the plan", async () => {
     const result = await installer(proxy.url, true).install("switchboard-skill-signed", { actor: "cli:test" });
     expect(result.status).toBe("installed");
