@@ -328,6 +328,19 @@ export class ScheduleRepo {
     });
   }
 
+  /**
+   * Close runs still `running` that started before `beforeMs`: their process ended during the run (the router
+   * gives up on any handler long before). They become `error`, never `ok`. Returns how many.
+   */
+  async closeAbandoned(beforeMs: number, at: number): Promise<number> {
+    const { rows } = await this.#sql.query(
+      `UPDATE schedule_runs SET outcome = 'error', ended_at = $2, detail = 'the process running it ended during the run'
+       WHERE outcome = 'running' AND started_at < $1 RETURNING id`,
+      [beforeMs, at],
+    );
+    return rows.length;
+  }
+
   /** Runs of a schedule, newest first. */
   async runs(scheduleId: string, limit = 20): Promise<RunRecord[]> {
     const { rows } = await this.#sql.query("SELECT * FROM schedule_runs WHERE schedule_id = $1 ORDER BY id DESC LIMIT $2", [scheduleId, limit]);

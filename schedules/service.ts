@@ -328,6 +328,8 @@ export class ScheduleService {
     const startRev = Number(marks.rows[0]?.rev ?? 0);
     this.#revMarks = [startRev, startRev];
     const now = this.#clock.now();
+    const abandoned = await this.repo.closeAbandoned(now - this.#core.config.limits.handlerTimeoutMs - 60_000, now);
+    if (abandoned > 0) this.#core.log.warn({ runs: abandoned }, "schedule runs left unfinished by an ended process were closed as errors");
     for (const s of await this.repo.loadActiveTiming()) {
       try {
         this.#load(s, now);

@@ -107,6 +107,24 @@ describe("schedules through the router", () => {
     ]);
   });
 
+  it("closes runs left unfinished by an ended process as errors at the next start, never as done", async () => {
+    const time = new FakeTime(FRI_MARCH);
+    const first = await startHarness({ time, store });
+    const id = idOf((await first.say('/schedule add "0 9 * * *" /ping'))[0]);
+    await first.stop();
+    // A process claimed the 09:00 fire and died before finishing it.
+    await store.sql.query(
+      "INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, outcome, process) VALUES ($1, $2, 'scheduled', $2, 'running', 'dead')",
+      [id, Date.UTC(2026, 2, 28, 8, 0)],
+    );
+    await time.advanceTo(Date.UTC(2026, 2, 28, 12, 0));
+    const second = await harness({ time, processId: "p2" });
+    expect(await runsOf(second, id)).toEqual([{
+      kind: "scheduled", outcome: "error", fireTime: Date.UTC(2026, 2, 28, 8, 0), detail: "the process running it ended during the run",
+    }]);
+    expect(second.pings).toEqual([]); // that fire is not run again
+  });
+
   it("does not fire a paused schedule, and fires again after resume", async () => {
     const h = await harness({ time: new FakeTime(FRI_MARCH) });
     const id = idOf((await h.say('/schedule add "0 9 * * *" /ping'))[0]);
