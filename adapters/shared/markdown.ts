@@ -33,7 +33,7 @@ export interface MarkdownDialect {
   /** A fenced block; gets the raw text. */
   codeBlock(text: string, lang: string): string;
   listItem(inner: string): string;
-  /** Length as the platform counts it (default: the rendered string's length). */
+  /** Length as the platform counts it (default: the rendered string's length); never more than that length. */
   measure?(rendered: string): number;
 }
 
@@ -47,7 +47,7 @@ export function parseMarkdown(source: string): MdBlock[] {
   const blocks: MdBlock[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
-    const fence = /^\s*```([\w+.-]*)\s*$/.exec(line);
+    const fence = line.includes("```") ? /^\s*```([\w+.-]*)\s*$/.exec(line) : null;
     if (fence !== null) {
       const body: string[] = [];
       let j = i + 1;
@@ -56,7 +56,7 @@ export function parseMarkdown(source: string): MdBlock[] {
       i = j; // skips the closing fence (or runs to the end when unclosed)
       continue;
     }
-    const item = /^\s*- (.*)$/.exec(line);
+    const item = line.includes("- ") ? /^\s*- (.*)$/.exec(line) : null;
     if (item !== null) blocks.push({ kind: "item", segments: parseInline(item[1]!) });
     else blocks.push({ kind: "line", segments: parseInline(line) });
   }

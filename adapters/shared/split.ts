@@ -12,7 +12,8 @@ export function splitBlocks(blocks: MdBlock[], dialect: MarkdownDialect, limit: 
   // Most replies fit: render once and measure once.
   const whole = blocks.map((b) => renderBlock(b, dialect));
   const wholeText = whole.join("\n");
-  if (measure(wholeText) <= limit) {
+  // A dialect's measure never exceeds the raw length (markup only adds), so a short raw text needs no measuring.
+  if (wholeText.length <= limit || measure(wholeText) <= limit) {
     const trimmed = trimBlankLines(whole);
     return [trimmed.join("\n")];
   }

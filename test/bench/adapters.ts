@@ -115,14 +115,30 @@ const app = await createApp({
 });
 await app.start();
 
+// Attribution: the adapter alone (normalise, respond → render, split, limiter, API layer), with a sink that
+// answers at once instead of the router.
+const aloneReplies = counter();
+const alone = new TelegramAdapter({
+  token: TOKEN, apiRoot: "http://127.0.0.1:9", mode: "webhook", webhookSecret: "bench", webhookPath: "/telegram/webhook",
+  pollTimeoutSeconds: 30, editIntervalMs: 1_000, roleCacheTtlMs: 300_000, maxInboundChars: 16_000, botInfo: BOT_INFO,
+  outbound: { globalPerSecond: 0, perChatIntervalMs: 0, perGroupPerMinute: 0 },
+}, app.core);
+alone.bot.api.config.use(answering(() => aloneReplies.bump()));
+await alone.start(async (inbound) => {
+  void inbound.respond({ text: `Platform: telegram\nUser: ${inbound.user.displayName} (\`telegram:${inbound.user.id}\`)\nRole here: **member**` });
+});
+
 // Warm both paths, then alternate rounds so drift on a noisy machine hits both alike.
 await run((u) => raw.handleUpdate(u), rawReplies, 10_000);
 await run((u) => adapter.bot.handleUpdate(u), sbReplies, 10_000);
+await run((u) => alone.bot.handleUpdate(u), aloneReplies, 10_000);
 const rawRates: number[] = [];
 const sbRates: number[] = [];
+const aloneRates: number[] = [];
 for (let r = 0; r < ROUNDS; r++) {
   rawRates.push(await run((u) => raw.handleUpdate(u), rawReplies, UPDATES));
   sbRates.push(await run((u) => adapter.bot.handleUpdate(u), sbReplies, UPDATES));
+  aloneRates.push(await run((u) => alone.bot.handleUpdate(u), aloneReplies, UPDATES));
 }
 const best = (xs: number[]) => Math.max(...xs);
 const rawRate = best(rawRates);
@@ -130,8 +146,10 @@ const sbRate = best(sbRates);
 const fmt = (n: number) => `${Math.round(n).toLocaleString("en-US")} updates/s`;
 console.log(`telegram: raw grammY bot.command  ${fmt(rawRate)}  (rounds: ${rawRates.map((x) => Math.round(x)).join(", ")})`);
 console.log(`telegram: Switchboard full path   ${fmt(sbRate)}  (rounds: ${sbRates.map((x) => Math.round(x)).join(", ")})`);
+console.log(`telegram: adapter alone (no router)  ${fmt(best(aloneRates))}  (rounds: ${aloneRates.map((x) => Math.round(x)).join(", ")})`);
 console.log(`telegram: ratio ${(sbRate / rawRate).toFixed(3)} (target ≥ 0.5), ${UPDATES} updates per round, best of ${ROUNDS}`);
 
+await alone.stop();
 await app.stop();
 await store.close();
 
