@@ -18,6 +18,7 @@ import { encodingFor, type TokenCounter } from "./tokens.ts";
 import { offerTools, permissionQuery, runToolCall, type OfferedTools } from "./tools.ts";
 import { costOf, dayOf, type UsageService } from "./usage.ts";
 import type { CallStats } from "./stats.ts";
+import type { LlmMetrics } from "./metrics.ts";
 import type { ChatMessage, ChatResult, ModelConfig, TokenUsage, ToolDefinition } from "./types.ts";
 
 /** What `ConversationEngine` needs. */
@@ -30,6 +31,7 @@ export interface ConversationDeps {
   counter: TokenCounter;
   chain: FallbackChain;
   stats: CallStats;
+  metrics?: LlmMetrics | undefined;
 }
 
 /** One model call's outcome inside a turn. */
@@ -220,6 +222,7 @@ export class ConversationEngine {
   #record(model: ModelConfig, r: { ok: boolean; kind?: string; latencyMs: number; usage?: TokenUsage }): void {
     const d = this.#d;
     const usage = r.usage ?? { inputTokens: 0, outputTokens: 0 };
+    d.metrics?.call(model.name, r.ok ? "ok" : (r.kind ?? "unknown"), r.latencyMs / 1000, r.usage);
     d.stats.record({
       model: model.name,
       at: d.core.clock.now(),

@@ -7,6 +7,7 @@ import type Keyv from "keyv";
 import type { Clock, Core } from "../core.ts";
 import type { KvRepo, SqlClient } from "../storage/types.ts";
 import { ConversationEngine } from "./conversation.ts";
+import { createLlmMetrics } from "./metrics.ts";
 import { FallbackChain, type FallbackOptions } from "./fallback.ts";
 import { ProfileService } from "./profile.ts";
 import { ModelRegistry, resolveModels } from "./registry.ts";
@@ -79,6 +80,6 @@ export function createLlmService(core: Core, options: LlmServiceOptions = {}): L
     log: core.log,
     track: core.track,
   }, options);
-  const engine = new ConversationEngine({ core, ...parts });
+  const engine = new ConversationEngine({ core, ...parts, metrics: createLlmMetrics(core.metrics.registry) });
   return { ...parts, engine };
 }

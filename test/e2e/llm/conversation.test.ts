@@ -283,5 +283,9 @@ describe("fallback, quota, export", () => {
     expect(report).toMatch(/failed: .*rate_limit 1/);
     const stats = await llm!.service.stats.read(0);
     expect(stats.find((x) => x.model === "oa-main")).toMatchObject({ thumbsUp: 1, failures: { rate_limit: 1, server: 1 } });
+    const exposition = await bot.app.core.metrics.registry.metrics();
+    expect(exposition).toMatch(/switchboard_llm_calls_total\{model="oa-main",outcome="rate_limit"\} 1/);
+    expect(exposition).toMatch(/switchboard_llm_calls_total\{model="oa-main",outcome="ok"\} [1-9]/);
+    expect(exposition).toMatch(/switchboard_llm_tokens_total\{model="oa-main",direction="out"\} [1-9]/);
   });
 });
