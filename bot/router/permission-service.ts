@@ -63,10 +63,13 @@ export class CachedPermissionService implements PermissionService {
     return loading;
   }
 
-  /** A cached policy without waiting, or `null` when it must be loaded. For the router's hot path. */
-  peek(chatKey: string): ChatPolicy | undefined | null {
+  /**
+   * A cached policy without waiting, or `null` when it must be loaded. For the router's hot path, which passes
+   * `nowMs` (the clock's time) when it peeks at several keys.
+   */
+  peek(chatKey: string, nowMs?: number): ChatPolicy | undefined | null {
     const hit = this.#cache.get(chatKey);
-    return hit !== undefined && hit.expiresAt > this.#o.clock.now() ? hit.policy : null;
+    return hit !== undefined && hit.expiresAt > (nowMs ?? this.#o.clock.now()) ? hit.policy : null;
   }
 
   async #load(chatKey: string): Promise<ChatPolicy | undefined> {

@@ -29,9 +29,9 @@ export class TokenBuckets {
     this.#clock = options.clock;
   }
 
-  /** Take one token for `key`. */
-  take(key: string): RateVerdict {
-    const now = this.#clock.now();
+  /** Take one token for `key`; `nowMs` lets a caller that checks several buckets read the clock once. */
+  take(key: string, nowMs?: number): RateVerdict {
+    const now = nowMs ?? this.#clock.now();
     let b = this.#buckets.get(key);
     if (b === undefined) {
       b = { tokens: this.#burst, updatedAt: now, warned: false };

@@ -123,8 +123,9 @@ export class Router implements RouterApi {
     const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
     const userKey = userKeyOf(inbound.platform, inbound.user.id);
     if (inbound.origin !== "schedule") {
-      const byUser = this.#userBuckets.take(userKey);
-      const byChat = byUser === "ok" ? this.#chatBuckets.take(chatKey) : byUser;
+      const nowMs = o.clock.now();
+      const byUser = this.#userBuckets.take(userKey, nowMs);
+      const byChat = byUser === "ok" ? this.#chatBuckets.take(chatKey, nowMs) : byUser;
       if (byChat !== "ok") {
         o.metrics.error("E_RATE_LIMITED");
         return byChat === "limited-warn" ? this.#safeRespond(inbound, "E_RATE_LIMITED") : DONE;
@@ -152,9 +153,10 @@ export class Router implements RouterApi {
     let kind: "command" | "conversation" | "other" = "other";
     try {
       const permissions = o.permissions;
-      let policy = permissions.peek(chatKey);
+      const nowMs = o.clock.now();
+      let policy = permissions.peek(chatKey, nowMs);
       if (policy === null) policy = await permissions.policy(chatKey);
-      let globalPolicy = permissions.peek(GLOBAL_POLICY_KEY);
+      let globalPolicy = permissions.peek(GLOBAL_POLICY_KEY, nowMs);
       if (globalPolicy === null) globalPolicy = await permissions.policy(GLOBAL_POLICY_KEY);
       const access = checkAccess(permissions.settings, policy, globalPolicy, {
         userKey,
