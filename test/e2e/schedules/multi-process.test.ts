@@ -142,8 +142,9 @@ describe.skipIf(!hasServices)("schedules across three processes (PostgreSQL + Re
     const lost: string[] = [];
     const missing: string[] = [];
     for (const id of ids) {
-      const from = Math.ceil((createdAt + 2_500) / 2_000) * 2_000;
-      for (let t = from; t <= pausedAt - 1_000; t += 2_000) {
+      // From after the workers' first poll to well before the pause (margins for a loaded machine).
+      const from = Math.ceil((createdAt + 4_000) / 2_000) * 2_000;
+      for (let t = from; t <= pausedAt - 3_000; t += 2_000) {
         const delivery = `schedule:${id}:${t}`;
         if (byDelivery.get(delivery) === 1) continue;
         const run = runs.find((r) => r.schedule_id === id && Number(r.fire_time) === t);
