@@ -90,6 +90,15 @@ describe("with a model", () => {
     expect(openai.script.requests).toHaveLength(1);
   });
 
+  it("shows a typing indicator while the model works, where the platform has one", async () => {
+    let typing = 0;
+    openai.script.push("stand", { kind: "text", text: "typed", delayMs: 50 });
+    const inbound = { ...bot.adapter.inbound("hello", { chatId: "ty", chatKind: "dm" }), typing: async () => void typing++ };
+    await bot.app.core.router.process(inbound);
+    expect(typing).toBeGreaterThanOrEqual(1);
+    expect(bot.adapter.textsIn("ty").at(-1)).toBe("typed");
+  });
+
   it("rejects an unknown model name, listing the configured ones", async () => {
     await say("/ai model nope", { chatId: "m", chatKind: "dm" });
     expect(bot.adapter.textsIn("m").at(-1)).toBe("Unknown model: nope. Configured: main.");
