@@ -50,6 +50,39 @@ export function isFatalGatewayError(error: unknown): boolean {
   return e.code === "TokenInvalid" || e.code === "DisallowedIntents" || (typeof e.closeCode === "number" && FATAL_CLOSE_CODES.has(e.closeCode));
 }
 
+/** How long a client's destroy may take before the session moves on without it, in ms. */
+const DESTROY_TIMEOUT_MS = 5_000;
+
+/**
+ * Destroy a client, bounded. discord.js 14.28 can hang in `destroy()` when it is called while a shard waits for
+ * HELLO or READY (its aborted wait starts a second, reconnecting destroy that steals the first one's close
+ * handler), and the shard then reconnects on its own. So: wait at most DESTROY_TIMEOUT_MS, and if the orphaned
+ * shard comes back up, destroy its socket manager again — nothing is waiting then, so that one completes. Its
+ * events are ignored meanwhile (the session marked itself dead).
+ */
+async function destroyClient(client: Client, log: Logger): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const isDone = await Promise.race([
+    client.destroy().then(() => true, (error: unknown) => {
+      log.debug({ adapter: "discord", err: error }, "client destroy failed");
+      return true;
+    }),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), DESTROY_TIMEOUT_MS);
+      timer.unref();
+    }),
+  ]);
+  clearTimeout(timer);
+  if (isDone) return;
+  log.warn({ adapter: "discord" }, "gateway client did not close in time; reaping it when its shard comes back");
+  const inner = (client.ws as unknown as { _ws?: { destroy(options: { code: number; reason: string }): Promise<void> } })._ws;
+  const reap = () => {
+    void inner?.destroy({ code: 1_000, reason: "orphaned session" }).catch(() => undefined);
+  };
+  client.once(Events.ShardReady, reap);
+  client.once(Events.ShardResume, reap);
+}
+
 /** One gateway connection at a time. */
 export class DiscordGateway {
   readonly #o: GatewayOptions;
@@ -75,6 +108,7 @@ export class DiscordGateway {
   /** Run one session until `signal` aborts (resolve) or the gateway gives up (reject). */
   async runSession(signal: AbortSignal, markUp: () => void): Promise<void> {
     const { health, log } = this.#o;
+    this.#lastStateChangeAt = Date.now(); // a new session gets the full grace period before it can look stuck
     const client = new Client({
       intents: GATEWAY_INTENTS,
       partials: [Partials.Channel],
@@ -87,7 +121,12 @@ export class DiscordGateway {
       failGiveUp = reject;
     });
     gaveUp.catch(() => undefined);
+    let isLive = true;
     client.on(Events.Raw, (packet: GatewayDispatch) => {
+      if (!isLive) {
+        packet.t = `SWITCHBOARD_RAW_${packet.t}`;
+        return;
+      }
       if (packet.t === "READY") this.#onReady(packet.d);
       this.#o.onDispatch(packet);
       // Events we handle raw are hidden from discord.js's own handlers: it would build objects nobody uses, and
@@ -98,22 +137,26 @@ export class DiscordGateway {
       }
     });
     client.on(Events.ShardReconnecting, () => {
+      if (!isLive || signal.aborted) return; // our own shutdown closes the socket too
       this.#lastStateChangeAt = Date.now();
       health.setState("reconnecting");
       log.info({ adapter: "discord" }, "gateway reconnecting (resume)");
     });
     client.on(Events.ShardResume, (_id, replayed) => {
+      if (!isLive) return;
       this.#lastStateChangeAt = Date.now();
       health.setState("up");
       log.info({ adapter: "discord", replayed }, "gateway resumed");
     });
     client.on(Events.ShardReady, () => {
+      if (!isLive) return;
       this.#lastStateChangeAt = Date.now();
       health.setState("up");
     });
     client.on(Events.ShardDisconnect, (event) => {
       failGiveUp(Object.assign(new Error(`gateway closed for good (code ${event.code})`), { closeCode: event.code }));
     });
+    client.on(Events.Debug, (message) => log.trace({ adapter: "discord" }, message));
     client.on(Events.ShardError, (error) => log.warn({ adapter: "discord", err: error }, "gateway error"));
     client.on(Events.Error, (error) => log.warn({ adapter: "discord", err: error }, "discord client error"));
     const aborted = new Promise<void>((resolve) => {
@@ -137,8 +180,9 @@ export class DiscordGateway {
       markUp();
       await Promise.race([aborted, gaveUp]);
     } finally {
+      isLive = false;
       this.#client = undefined;
-      await client.destroy().catch((error: unknown) => log.debug({ err: error }, "client destroy failed"));
+      await destroyClient(client, log);
     }
   }
 

@@ -52,6 +52,7 @@ export class StandInGateway extends EventEmitter {
   readonly #deaf = new WeakSet<WebSocket>();
   #current: Session | undefined;
   #sessionCounter = 0;
+  #helloWithheld = 0;
   /** Connections opened so far. */
   connections = 0;
   identifies = 0;
@@ -68,11 +69,15 @@ export class StandInGateway extends EventEmitter {
     this.#wss.handleUpgrade(req, socket, head, (ws) => this.#wss.emit("connection", ws, req));
   }
 
-  /** Send a dispatch on the current session; buffered (for RESUME) when no live socket hears it. */
+  /**
+   * Send a dispatch to every session, as Discord does (buffered for RESUME where no live socket hears it).
+   * Returns its sequence number on the current session.
+   */
   dispatch(t: string, d: unknown): number {
-    const session = this.#current;
-    if (session === undefined) throw new Error("no gateway session yet: start the client first");
-    return this.#send(session, t, d);
+    const current = this.#current;
+    if (current === undefined) throw new Error("no gateway session yet: start the client first");
+    for (const session of this.#sessions.values()) if (session !== current) this.#send(session, t, d);
+    return this.#send(current, t, d);
   }
 
   /** Close the live connection with a code (4000 "unknown error" lets the client RESUME). */
@@ -88,6 +93,16 @@ export class StandInGateway extends EventEmitter {
     const socket = this.#current?.socket;
     if (socket === undefined) throw new Error("no live gateway connection to make deaf");
     this.#deaf.add(socket);
+  }
+
+  /** The next `count` connections get no HELLO: a gateway that accepts the socket and then says nothing. */
+  withholdHello(count = 1): void {
+    this.#helloWithheld += count;
+  }
+
+  /** Sockets open now. */
+  openSockets(): number {
+    return [...this.#wss.clients].filter((c) => c.readyState === c.OPEN).length;
   }
 
   /** Client frames with this op code. */
@@ -114,6 +129,10 @@ export class StandInGateway extends EventEmitter {
   #onConnection(socket: WebSocket): void {
     this.connections += 1;
     this.emit("connection");
+    if (this.#helloWithheld > 0) {
+      this.#helloWithheld -= 1;
+      return;
+    }
     socket.send(JSON.stringify({ op: 10, d: { heartbeat_interval: this.#options.heartbeatIntervalMs }, s: null, t: null }));
     socket.on("message", (raw) => {
       let frame: { op?: unknown; d?: unknown };
@@ -129,8 +148,16 @@ export class StandInGateway extends EventEmitter {
       this.emit("frame", recorded);
       this.#onFrame(socket, recorded);
     });
-    socket.on("close", () => {
-      for (const session of this.#sessions.values()) if (session.socket === socket) session.socket = undefined;
+    socket.on("close", (code) => {
+      for (const session of this.#sessions.values()) {
+        if (session.socket !== socket) continue;
+        session.socket = undefined;
+        // A client closing with 1000/1001 ends its session for good (it cannot be resumed).
+        if (code === 1000 || code === 1001) {
+          this.#sessions.delete(session.id);
+          if (this.#current === session) this.#current = [...this.#sessions.values()].pop();
+        }
+      }
     });
   }
 

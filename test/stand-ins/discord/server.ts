@@ -250,21 +250,29 @@ export class DiscordStandIn extends EventEmitter {
     });
   }
 
-  /** Resolve once `check()` is true, re-checking after every request (or failing after the timeout). */
+  /** Resolve once `check()` is true, re-checking after every request, gateway frame and timer tick (or fail). */
   async until(check: () => boolean, timeoutMs = 10_000): Promise<void> {
     if (check()) return;
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const cleanup = () => {
+        clearTimeout(timer);
+        clearInterval(poll);
         this.off("request", listener);
+        this.gateway.off("frame", listener);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
         reject(new Error(`stand-in condition not met within ${timeoutMs} ms`));
       }, timeoutMs);
+      // State that changes without traffic (an adapter's health) is seen by the slow poll.
+      const poll = setInterval(() => listener(), 50);
       const listener = () => {
         if (!check()) return;
-        clearTimeout(timer);
-        this.off("request", listener);
+        cleanup();
         resolve();
       };
       this.on("request", listener);
+      this.gateway.on("frame", listener);
     });
   }
 

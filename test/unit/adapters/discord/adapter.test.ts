@@ -111,3 +111,24 @@ describe("Discord command registration per guild", () => {
     }
   });
 });
+
+describe("Discord gateway watchdog", () => {
+  it("restarts a connection that reconnected to a silent gateway, and serves again", { timeout: 60_000 }, async () => {
+    const d = await startDiscord({ watchdogIntervalMs: 100, deafAfterMs: 2_500 }); // above the 1 s heartbeat
+    try {
+      const identifies = d.standIn.gateway.identifies;
+      d.standIn.gateway.withholdHello(1);
+      d.standIn.gateway.drop(4000);
+      await d.standIn.until(() => d.standIn.gateway.identifies > identifies && d.adapter.health().state === "up", 20_000);
+      const message = d.standIn.dispatchMessage({ content: "back", author: d.standIn.users.alice, channelId: d.standIn.dmChannelId });
+      expect((await d.sink.waitFor(`discord:${message.id as string}`)).text).toBe("back");
+      expect(d.adapter.health().detail).toMatch(/reconnect/);
+      // The old client may live on (see gateway.ts, destroyClient); its events are ignored: delivered once.
+      const again = d.standIn.dispatchMessage({ content: "once", author: d.standIn.users.alice, channelId: d.standIn.dmChannelId });
+      await d.sink.waitFor(`discord:${again.id as string}`);
+      expect(d.sink.received.filter((i) => i.deliveryId === `discord:${again.id as string}`)).toHaveLength(1);
+    } finally {
+      await d.close();
+    }
+  });
+});
