@@ -246,5 +246,18 @@ describe("skill capabilities and lifecycle", () => {
     await say("/plan", "p1", "admin");
     expect(last("p1")).toBe("scheduled /plan 1");
   });
+
+  it("clamps the limits a manifest asks for to the operator's maximums", async () => {
+    const dir = join(dataDir, "greedy");
+    cpSync(join(FIXTURES, "storer"), dir, { recursive: true });
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name: string; switchboard: Record<string, unknown> };
+    pkg.name = "switchboard-skill-greedy";
+    pkg.switchboard.commands = [{ name: "greedy", description: "Wants a lot" }];
+    pkg.switchboard.limits = { memoryMb: 4096, cpuMs: 600_000, timeoutMs: 600_000 };
+    writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
+    const loaded = await plugin.service.load(dir, { source: "installed" });
+    const c = bot.app.core.config.skills;
+    expect(loaded.spec).toMatchObject({ memoryMb: c.maxMemoryMb, cpuMs: c.maxCpuMs, timeoutMs: c.maxTimeoutMs });
+  });
 });
 
