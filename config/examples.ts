@@ -17,6 +17,8 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   "adapters.discord.publicKey": "e.g. 64 hex characters from the Developer Portal",
   "adapters.discord.mode": "interactions",
   "adapters.slack.apiUrl": "https://slack.com/api/",
+  "schedules.defaultTimeZone": "Europe/Berlin",
+  "schedules.missedRunDefault": "once",
   "marketplace.registry": "http://127.0.0.1:4873/",
   "marketplace.scopes": "{ \"@acme\": \"https://npm.acme.dev/\" }",
   "llm.models": "[{ name: fast, provider: openai, model: gpt-4o-mini, baseUrl: https://api.openai.com/v1, apiKey: sk-... }]",
