@@ -433,7 +433,10 @@ export class TelegramAdapter implements ChannelAdapter {
   }
 
   #track(promise: Promise<unknown>): void {
-    this.#background.add(promise);
-    void promise.finally(() => this.#background.delete(promise));
+    const settled = promise.then(() => undefined, (error: unknown) => {
+      this.#deps.log.warn({ err: error, platform: "telegram" }, "background work failed");
+    });
+    this.#background.add(settled);
+    void settled.then(() => this.#background.delete(settled));
   }
 }
