@@ -49,26 +49,37 @@ const MIN_FULL_SWEEP_SIZE = 4_096;
  * mixed TTLs.
  */
 class OnceMarks {
+  /**
+   * Expiry times in ms after `baseMs`, not epoch ms: those fit V8's small integers (for about 12 days after
+   * creation), so a mark costs no boxed number; later ones are plain numbers and just as correct.
+   */
   private readonly expiresAtMs = new Map<string, number>();
+  private readonly baseMs: number;
   private insertsUntilSweep = SWEEP_EVERY_INSERTS;
   private fullSweepAtSize = MIN_FULL_SWEEP_SIZE;
+
+  constructor(nowMs: number) {
+    this.baseMs = nowMs;
+  }
 
   get size(): number {
     return this.expiresAtMs.size;
   }
 
-  remember(key: string, ttlMs: number, nowMs: number): boolean {
+  remember(key: string, ttlMs: number, epochMs: number): boolean {
+    const nowMs = epochMs - this.baseMs;
     const expiresAt = this.expiresAtMs.get(key);
     if (expiresAt !== undefined) {
       if (expiresAt > nowMs) return false;
       // Re-insert so the map's order stays the expiry order.
       this.expiresAtMs.delete(key);
     }
-    this.expiresAtMs.set(key, nowMs + ttlMs);
+    this.expiresAtMs.set(key, Math.ceil(nowMs + ttlMs));
     if (--this.insertsUntilSweep <= 0) this.sweep(nowMs);
     return true;
   }
 
+  /** `nowMs` is relative to `baseMs`. */
   private sweep(nowMs: number): void {
     this.insertsUntilSweep = SWEEP_EVERY_INSERTS;
     const isFull = this.expiresAtMs.size >= this.fullSweepAtSize;
@@ -103,12 +114,13 @@ export function rememberOnce(kv: Keyv, key: string, ttlMs: number): Promise<bool
   checkArgs(key, ttlMs);
   const store: unknown = kv.store;
   if (store instanceof Map) {
+    const nowMs = Date.now();
     let marks = marksByKeyv.get(kv);
     if (marks === undefined) {
-      marks = new OnceMarks();
+      marks = new OnceMarks(nowMs);
       marksByKeyv.set(kv, marks);
     }
-    return marks.remember(key, ttlMs, Date.now()) ? TRUE : FALSE;
+    return marks.remember(key, ttlMs, nowMs) ? TRUE : FALSE;
   }
   if (store instanceof KeyvRedis) return rememberOnceRedis(store, key, ttlMs);
   return rememberOnceGeneric(kv, key, ttlMs);
