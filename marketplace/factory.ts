@@ -14,7 +14,15 @@ export function marketplaceFor(core: Pick<Core, "config" | "audit" | "log" | "cl
     cacheDir,
     skills,
     audit: (entry) => core.audit(entry),
-    purgeData: (skill) => core.store.kv.clear(`skill:${skill}`),
+    purgeData: async (skill) => {
+      // The skill's storage (`skill:<name>`, every chat), and its per-chat settings and secrets, which the runtime
+      // keeps under `skills.settings` / <chat> / <skill>.
+      let removed = await core.store.kv.clear(`skill:${skill}`);
+      for (const chat of await core.store.chats.list()) {
+        if (await core.store.kv.delete("skills.settings", chat.chatKey, skill)) removed++;
+      }
+      return removed;
+    },
     log: core.log.child({ module: "marketplace" }),
     clock: core.clock,
   });

@@ -181,7 +181,10 @@ describe("/skills through the router", () => {
     expect(shown.text).not.toContain("hunter2");
     const bad = await say("/skills settings forecast nosuch 1", "admin");
     expect(bad.text).not.toContain("Set `nosuch`");
-    await market().marketplace.uninstall("switchboard-skill-forecast", "cli:test");
+    expect(await bot.app.core.store.kv.get("skills.settings", "test:c1", "forecast")).toBeDefined();
+    const { purged } = await market().marketplace.uninstall("switchboard-skill-forecast", "cli:test", { purgeData: true });
+    expect(purged).toBe(1);
+    expect(await bot.app.core.store.kv.get("skills.settings", "test:c1", "forecast")).toBeUndefined();
   });
 
   it("uninstalls: files gone, command gone, stored data deleted only after approval", async () => {
