@@ -15,7 +15,7 @@ import type { ModelRegistry } from "./registry.ts";
 import type { LlmStore, TurnRecord } from "./store.ts";
 import { StreamingReply } from "./stream.ts";
 import { encodingFor, type TokenCounter } from "./tokens.ts";
-import { offerTools, permissionQuery, runToolCall, type OfferedTools } from "./tools.ts";
+import { MAX_TOOL_CALLS_PER_ROUND, offerTools, permissionQuery, runToolCall, type OfferedTools } from "./tools.ts";
 import { costOf, dayOf, type UsageService } from "./usage.ts";
 import type { CallStats } from "./stats.ts";
 import type { LlmMetrics } from "./metrics.ts";
@@ -213,8 +213,10 @@ export class ConversationEngine {
 
   async #runTools(result: ChatResult, current: ChatMessage[], offered: OfferedTools, ctx: Parameters<typeof runToolCall>[3]): Promise<void> {
     current.push({ role: "assistant", content: result.text, toolCalls: result.toolCalls });
-    for (const call of result.toolCalls) {
-      const out = await runToolCall(this.#d.core, offered, call, ctx);
+    for (const [i, call] of result.toolCalls.entries()) {
+      const out = i < MAX_TOOL_CALLS_PER_ROUND
+        ? await runToolCall(this.#d.core, offered, call, ctx)
+        : { ok: false, content: `error: at most ${MAX_TOOL_CALLS_PER_ROUND} tool calls per answer; this one was not run.` };
       current.push({ role: "tool", toolCallId: call.id, toolName: call.name, content: out.content });
     }
   }

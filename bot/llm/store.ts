@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS llm_turns (
   feedback SMALLINT,
   feedback_by TEXT
 );
-CREATE INDEX IF NOT EXISTS llm_turns_conversation ON llm_turns (conversation, id);
+CREATE INDEX IF NOT EXISTS llm_turns_conversation ON llm_turns (conversation, at);
 CREATE INDEX IF NOT EXISTS llm_turns_chat ON llm_turns (chat_key, id);
 CREATE TABLE IF NOT EXISTS llm_usage (
   day TEXT NOT NULL,
@@ -169,11 +169,11 @@ export class LlmStore {
     return num(rows[0]?.id);
   }
 
-  /** The newest `limit` turns of one conversation, oldest first. */
+  /** The newest `limit` turns of one conversation, oldest first (by time: ids are reserved per process in blocks). */
   async recentTurns(conversation: string, limit: number): Promise<TurnRecord[]> {
     if (limit <= 0) return [];
     const { rows } = await this.#sql.query<Row>(
-      `SELECT * FROM llm_turns WHERE conversation = $1 ORDER BY id DESC LIMIT $2`,
+      `SELECT * FROM llm_turns WHERE conversation = $1 ORDER BY at DESC, id DESC LIMIT $2`,
       [conversation, limit],
     );
     return rows.map(toTurn).reverse();
@@ -181,7 +181,7 @@ export class LlmStore {
 
   /** Every turn of a chat (all its threads), by conversation then time: for export. */
   async chatTurns(chatKey: string): Promise<TurnRecord[]> {
-    const { rows } = await this.#sql.query<Row>(`SELECT * FROM llm_turns WHERE chat_key = $1 ORDER BY conversation, id`, [chatKey]);
+    const { rows } = await this.#sql.query<Row>(`SELECT * FROM llm_turns WHERE chat_key = $1 ORDER BY conversation, at, id`, [chatKey]);
     return rows.map(toTurn);
   }
 

@@ -10,6 +10,9 @@ import type { Inbound } from "../model.ts";
 import type { EffectiveProfile } from "./profile.ts";
 import type { ToolCall, ToolDefinition } from "./types.ts";
 
+/** Most tool calls run from one model answer; the rest are refused as tool errors. */
+export const MAX_TOOL_CALLS_PER_ROUND = 8;
+
 /** Longest tool result passed back to the model, in characters. */
 export const MAX_TOOL_RESULT_CHARS = 16_000;
 

@@ -183,6 +183,17 @@ describe("tools", () => {
     expect(bot.adapter.textsIn("t3").at(-1)).toMatch(/not available/);
   });
 
+  it("runs at most 8 tool calls of one answer and refuses the rest to the model", async () => {
+    openai.script.push("stand-main",
+      { kind: "tools", calls: Array.from({ length: 10 }, () => ({ name: "dice__roll", arguments: { sides: 6 } })) },
+      { kind: "fn", fn: (req) => ({ kind: "text", text: String(req.messages.at(-1)?.content) }) });
+    await say("roll ten", { chatId: "t5", chatKind: "dm", userId: "gil" });
+    expect(toolCalls).toHaveLength(8);
+    const second = openai.script.for("stand-main")[1]!;
+    expect(second.messages.filter((m) => m.role === "tool")).toHaveLength(10);
+    expect(bot.adapter.textsIn("t5").at(-1)).toMatch(/at most 8 tool calls per answer/);
+  });
+
   it("returns malformed tool arguments to the model as a tool error", async () => {
     openai.script.push("stand-main",
       { kind: "tools", calls: [{ name: "dice__roll", arguments: "{\"sides\": 6" }] },
