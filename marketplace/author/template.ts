@@ -54,7 +54,7 @@ export default defineSkill({
     "CHANGELOG.md": "# Changelog\n\n## 0.1.0\n\n- First release.\n",
     "README.md": `# ${name}
 
-A [Switchboard](https://github.com/) skill. \`/${command} [who]\` greets and counts greetings per chat.
+A Switchboard skill. \`/${command} [who]\` greets and counts greetings per chat.
 
 \`\`\`sh
 switchboard skill build                          # bundle src/index.ts into dist/index.js
