@@ -19,7 +19,7 @@ import { interactionsRoute } from "./http-interactions.ts";
 import { MalformedPayloadError, parseInteraction, parseMessage, type CommandInteraction } from "./normalise.ts";
 import { Outbox } from "./outbox.ts";
 import { DISCORD_MAX_TEXT } from "./render.ts";
-import { InteractionResponder, type AnyInteractionAnswer } from "./responder.ts";
+import { DeadlineSweeper, InteractionResponder, type AnyInteractionAnswer } from "./responder.ts";
 import { RoleResolver } from "./roles.ts";
 
 /** Everything the adapter needs, resolved from config by `createDiscordAdapter`. */
@@ -65,6 +65,7 @@ export class DiscordAdapter implements ChannelAdapter {
   readonly #watchdog: DeafWatchdog | undefined;
   readonly #seen = new Set<string>();
   readonly #responders = new Set<InteractionResponder>();
+  readonly #deadlines = new DeadlineSweeper(100);
   #sink: InboundSink | undefined;
   #unsubscribe: (() => void) | undefined;
   #republishTimer: NodeJS.Timeout | undefined;
@@ -142,6 +143,7 @@ export class DiscordAdapter implements ChannelAdapter {
     this.#watchdog?.stop();
     await this.#supervisor?.stop();
     for (const responder of this.#responders) responder.dispose();
+    this.#deadlines.stop();
     this.#outbox.stop();
     await this.#api.stop();
     this.#health.setState("down");
@@ -257,7 +259,8 @@ export class DiscordAdapter implements ChannelAdapter {
       return;
     }
     const interaction: CommandInteraction = parsed;
-    await this.#outbox.rememberToken(interaction.id, interaction.token);
+    const remembered = this.#outbox.rememberToken(interaction.id, interaction.token);
+    if (remembered !== undefined) await remembered;
     const responder = new InteractionResponder({
       interactionId: interaction.id,
       token: interaction.token,
@@ -266,6 +269,7 @@ export class DiscordAdapter implements ChannelAdapter {
       outbox: this.#outbox,
       acknowledge,
       deferAfterMs: this.#o.deferAfterMs ?? 1_500,
+      deadlines: this.#deadlines,
       abandonAfterMs: this.#core.config.limits.handlerTimeoutMs + 10_000,
       onError: (error, what) => log.warn({ adapter: "discord", err: error, what, interaction: interaction.id }, "interaction answer failed"),
       onIdle: () => this.#responders.delete(responder),

@@ -70,11 +70,12 @@ export class Outbox {
   }
 
   /** Keep an interaction's token so its messages can be edited and followed up. */
-  async rememberToken(interactionId: string, token: string): Promise<void> {
+  /** Returns a promise only when the token is also written to the shared keyv. */
+  rememberToken(interactionId: string, token: string): Promise<unknown> | undefined {
     const expiresAt = this.#o.now() + INTERACTION_TOKEN_TTL_MS;
     this.#tokens.set(interactionId, { token, expiresAt });
     if (this.#tokens.size > MAX_CHAINS) this.#prune(this.#tokens);
-    if (this.#o.isShared) await this.#o.kv.set(`discord:itok:${interactionId}`, token, INTERACTION_TOKEN_TTL_MS);
+    return this.#o.isShared ? this.#o.kv.set(`discord:itok:${interactionId}`, token, INTERACTION_TOKEN_TTL_MS) : undefined;
   }
 
   async #tokenOf(interactionId: string): Promise<string> {
@@ -117,8 +118,11 @@ export class Outbox {
   recordChain(members: MessageAddress[], contents: string[]): SentMessage {
     const first = members[0]!;
     const id = encodeMessageId(first);
-    this.#chains.set(id, { rest: members.slice(1), contents, expiresAt: this.#o.now() + INTERACTION_TOKEN_TTL_MS });
-    if (this.#chains.size > MAX_CHAINS) this.#prune(this.#chains);
+    // A one-message reply needs no record: an edit without one edits that message (and a no-op edit is cheap).
+    if (members.length > 1) {
+      this.#chains.set(id, { rest: members.slice(1), contents, expiresAt: this.#o.now() + INTERACTION_TOKEN_TTL_MS });
+      if (this.#chains.size > MAX_CHAINS) this.#prune(this.#chains);
+    }
     return { platform: "discord", chatId: first.channelId, messageId: id };
   }
 

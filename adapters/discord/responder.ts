@@ -33,11 +33,58 @@ export interface ResponderOptions {
   acknowledge(answer: InteractionAnswer): Promise<void>;
   /** Defer when no reply is ready after this long, in ms. */
   deferAfterMs: number;
+  /** Where the defer deadline is kept (one timer for every interaction in flight). */
+  deadlines: DeadlineSweeper;
   /** Clean up a deferred answer nobody filled after this long, in ms. */
   abandonAfterMs: number;
   onError(error: unknown, what: string): void;
   /** Called once no timer is left (answered, or a deferred answer cleaned up). */
   onIdle?(): void;
+}
+
+/**
+ * Deadlines checked by one interval instead of a timer each. Entries come due in the order they were added
+ * (every defer uses the same delay), so a sweep stops at the first one not yet due.
+ */
+export class DeadlineSweeper {
+  readonly #entries = new Map<number, { at: number; fire: () => void }>();
+  readonly #periodMs: number;
+  #nextId = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(periodMs: number) {
+    this.#periodMs = periodMs;
+  }
+
+  /** Call `fire` at about `at` (epoch ms, within one period). Returns a cancel function. */
+  add(at: number, fire: () => void): () => void {
+    const id = this.#nextId++;
+    this.#entries.set(id, { at, fire });
+    if (this.#timer === undefined) {
+      this.#timer = setInterval(() => this.#sweep(), this.#periodMs);
+      this.#timer.unref();
+    }
+    return () => {
+      this.#entries.delete(id);
+    };
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const [id, entry] of this.#entries) {
+      if (entry.at > now) break;
+      this.#entries.delete(id);
+      entry.fire();
+    }
+    if (this.#entries.size === 0) this.stop();
+  }
+
+  /** Drop every deadline and the timer. */
+  stop(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#entries.clear();
+  }
 }
 
 /** The state of one interaction's answer. */
@@ -46,16 +93,15 @@ export class InteractionResponder {
   #state: "pending" | "deferred" | "answered" = "pending";
   #hasOriginal = false;
   #queue: Promise<unknown> = Promise.resolve();
-  #deferTimer: NodeJS.Timeout | undefined;
+  #cancelDefer: (() => void) | undefined;
   #abandonTimer: NodeJS.Timeout | undefined;
 
   constructor(options: ResponderOptions) {
     this.#o = options;
-    this.#deferTimer = setTimeout(() => {
-      this.#deferTimer = undefined;
+    this.#cancelDefer = options.deadlines.add(Date.now() + options.deferAfterMs, () => {
+      this.#cancelDefer = undefined;
       this.#enqueue(() => this.#defer()).catch((error: unknown) => options.onError(error, "defer"));
-    }, options.deferAfterMs);
-    this.#deferTimer.unref();
+    });
   }
 
   /** `pending` (nothing sent), `deferred` (thinking…), or `answered`. */
@@ -75,7 +121,7 @@ export class InteractionResponder {
 
   /** Stop the timers (adapter stopping). */
   dispose(): void {
-    if (this.#deferTimer !== undefined) clearTimeout(this.#deferTimer);
+    this.#cancelDefer?.();
     if (this.#abandonTimer !== undefined) clearTimeout(this.#abandonTimer);
   }
 
@@ -111,8 +157,8 @@ export class InteractionResponder {
     const members: MessageAddress[] = [];
     let rest = bodies;
     if (this.#state === "pending") {
-      if (this.#deferTimer !== undefined) clearTimeout(this.#deferTimer);
-      this.#deferTimer = undefined;
+      this.#cancelDefer?.();
+      this.#cancelDefer = undefined;
       this.#state = "answered";
       this.#hasOriginal = true;
       this.#o.onIdle?.();
