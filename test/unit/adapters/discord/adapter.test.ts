@@ -132,3 +132,24 @@ describe("Discord gateway watchdog", () => {
     }
   });
 });
+
+describe("Discord interaction deferral", () => {
+  it("keeps an ephemeral reply private after a public deferral: deletes the deferred answer and follows up with flag 64", async () => {
+    const d = await startDiscord({ deferAfterMs: 100 });
+    try {
+      const interaction = d.standIn.dispatchInteraction({ name: "secret", user: d.standIn.users.alice, guildId: d.standIn.guild.id, channelId: d.standIn.channelId });
+      const inbound = await d.sink.waitFor(`discord:${interaction.id as string}`);
+      const callback = await d.standIn.waitForRequest((r) => r.path.includes(`/interactions/${interaction.id as string}/`));
+      expect((callback.body as { type: number }).type).toBe(5);
+      await inbound.respond({ text: "just for you", ephemeral: true });
+      const token = interaction.token as string;
+      const deleted = d.standIn.requests.find((r) => r.method === "DELETE" && r.path.endsWith(`/${token}/messages/@original`));
+      const followup = d.standIn.requests.find((r) => r.method === "POST" && r.path.endsWith(`/webhooks/${d.standIn.applicationId}/${token}`));
+      expect(deleted?.status).toBe(204);
+      expect(followup?.body).toMatchObject({ content: "just for you", flags: 64 });
+      expect(d.standIn.requests.some((r) => r.method === "PATCH" && r.path.endsWith(`/${token}/messages/@original`))).toBe(false);
+    } finally {
+      await d.close();
+    }
+  });
+});
