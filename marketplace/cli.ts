@@ -7,12 +7,14 @@ import { userInfo } from "node:os";
 import { createInterface } from "node:readline/promises";
 import type { Command } from "commander";
 import type { Core } from "../bot/index.ts";
-import { SwitchboardError } from "../bot/index.ts";
+import { isSwitchboardError, SwitchboardError } from "../bot/index.ts";
+import { installedSkillsDir } from "../skills/index.ts";
+import { appendToOutbox } from "./audit-outbox.ts";
+import { Marketplace } from "./service.ts";
 import { registerAuthorCli } from "./author/cli.ts";
 import { marketplaceFor } from "./factory.ts";
 import type { InstallPlan } from "./installer.ts";
 import { formatPermissions } from "./permission-diff.ts";
-import type { Marketplace } from "./service.ts";
 import type { ProgressEvent } from "./types.ts";
 
 /** What the CLI hands its modules (bot/cli/context.ts), as the marketplace uses it. */
@@ -38,10 +40,23 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
     const config = configWith(ctx.config(), registry);
     return marketplaceFor({ config, audit: async () => undefined, log: silentLog(), clock: { now: () => Date.now() }, store: undefined as never });
   };
-  /** Run `fn` with a marketplace that audits into the bot's store. */
-  const withStore = async <T>(registry: string | undefined, fn: (m: Marketplace) => Promise<T>): Promise<T> => {
+  /**
+   * Run `fn` with a marketplace that audits into the bot's store. When a running bot holds the embedded store,
+   * the audit entries go to the outbox it drains instead (stored data cannot be purged then).
+   */
+  const withStore = async <T>(registry: string | undefined, fn: (m: Marketplace) => Promise<T>, options: { needsStore?: boolean } = {}): Promise<T> => {
     const config = configWith(ctx.config(), registry);
-    const app = await ctx.openApp({ plugins: false });
+    let app: Awaited<ReturnType<MarketplaceCliContext["openApp"]>>;
+    try {
+      app = await ctx.openApp({ plugins: false });
+    } catch (error) {
+      if (!isSwitchboardError(error) || error.code !== "E_STORAGE" || !/in use by process|already held by this process/.test(error.message) || options.needsStore === true) throw error;
+      ctx.err.write("  the bot is running on this data folder: changes are handed to it (it loads them and records the audit entries)\n");
+      const m = marketplaceFor({ config, audit: async () => undefined, log: silentLog(), clock: { now: () => Date.now() }, store: undefined as never }, undefined, {
+        audit: (entry) => appendToOutbox(Marketplace.dirs(config.bot.dataDir, installedSkillsDir({ config })).skillsDir, { ...entry, at: Date.now() }),
+      });
+      return fn(m);
+    }
     try {
       const { core } = app;
       return await fn(marketplaceFor({ config, audit: (entry) => core.audit(entry), log: core.log, clock: core.clock, store: core.store }));
@@ -133,7 +148,7 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
         if (purge && opts.yes !== true) purge = await ask(ctx, `Delete all stored data of ${name}? [y/N] `);
         const r = await m.uninstall(name, actor(), { purgeData: purge });
         print(`uninstalled ${r.entry.name}@${r.entry.version}${r.purged === undefined ? " (stored data kept; --purge-data deletes it)" : `; deleted ${r.purged} stored entries`}`);
-      });
+      }, { needsStore: opts.purgeData === true });
     });
 
   skills.command("list").description("list installed skills from the lockfile")

@@ -3,17 +3,21 @@
  */
 import type { Core } from "../bot/index.ts";
 import { installedSkillsDir } from "../skills/index.ts";
-import { Marketplace, type SkillRuntime } from "./service.ts";
+import { Marketplace, type MarketplaceOptions, type SkillRuntime } from "./service.ts";
 
 /** Build the marketplace service for a core (folders from config; audit and data purge through its store). */
-export function marketplaceFor(core: Pick<Core, "config" | "audit" | "log" | "clock" | "store">, skills?: SkillRuntime): Marketplace {
+export function marketplaceFor(
+  core: Pick<Core, "config" | "audit" | "log" | "clock" | "store">,
+  skills?: SkillRuntime,
+  overrides: Pick<MarketplaceOptions, "audit"> = {},
+): Marketplace {
   const { skillsDir, cacheDir } = Marketplace.dirs(core.config.bot.dataDir, installedSkillsDir(core));
   return new Marketplace({
     config: core.config.marketplace,
     skillsDir,
     cacheDir,
     skills,
-    audit: (entry) => core.audit(entry),
+    audit: overrides.audit ?? ((entry) => core.audit(entry)),
     purgeData: async (skill) => {
       // The skill's storage (`skill:<name>`, every chat), and its per-chat settings and secrets, which the runtime
       // keeps under `skills.settings` / <chat> / <skill>.

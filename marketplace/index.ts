@@ -5,6 +5,7 @@
 import { watch, type FSWatcher } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import type { Core, Plugin } from "../bot/index.ts";
+import { drainOutbox, OUTBOX_NAME } from "./audit-outbox.ts";
 import { LOCKFILE_NAME } from "./lockfile.ts";
 import { skillsCommand } from "./chat-command.ts";
 import { marketplaceFor } from "./factory.ts";
@@ -39,7 +40,10 @@ export async function createMarketplacePlugin(core: Core, deps: { skills: SkillR
     if (timer !== undefined) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;
-      syncing = core.track(syncing.then(() => marketplace.sync()).then((r) => {
+      syncing = core.track(syncing.then(async () => {
+        await drainOutbox(marketplace.installer.skillsDir, (entry) => core.audit(entry));
+        return marketplace.sync();
+      }).then((r) => {
         if (r.loaded.length + r.unloaded.length > 0) core.log.info(r, "installed skills changed on disk");
       }, (error: unknown) => core.log.warn({ err: error }, "could not sync installed skills with the lockfile")));
     }, 300);
@@ -48,6 +52,8 @@ export async function createMarketplacePlugin(core: Core, deps: { skills: SkillR
     name: "marketplace",
     marketplace,
     async start() {
+      await drainOutbox(marketplace.installer.skillsDir, (entry) => core.audit(entry))
+        .catch((error: unknown) => core.log.warn({ err: error }, "could not move CLI audit entries into the audit log"));
       await marketplace.installer.cleanStaging().catch((error: unknown) => core.log.warn({ err: error }, "could not clean the skills staging folder"));
       if (!core.config.marketplace.loadOnStart) {
         summary = "installed skills not loaded (marketplace.loadOnStart is off)";
@@ -59,7 +65,7 @@ export async function createMarketplacePlugin(core: Core, deps: { skills: SkillR
       try {
         await mkdir(marketplace.installer.skillsDir, { recursive: true });
         watcher = watch(marketplace.installer.skillsDir, (_event, file) => {
-          if (file === LOCKFILE_NAME) scheduleSync();
+          if (file === LOCKFILE_NAME || file === OUTBOX_NAME) scheduleSync();
         });
         watcher.on("error", (error) => core.log.warn({ err: error }, "stopped watching the skills lockfile"));
       } catch (error) {

@@ -38,6 +38,9 @@ async function startBot(dataDir: string): Promise<{ bot: TestBot; skills: () => 
       "permissions.newChats": "platform-admins",
       "skills.builtins": false,
       "marketplace.registry": registry.url,
+      // The script sends many commands quickly from few users; inbound rate limits are not under test here.
+      "limits.perUser": { burst: 1_000, perMinute: 100_000 },
+      "limits.perChat": { burst: 1_000, perMinute: 100_000 },
     },
     plugins: [
       async (core) => {

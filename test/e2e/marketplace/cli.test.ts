@@ -14,6 +14,9 @@ import { isSwitchboardError } from "../../../bot/index.ts";
 import { openStore } from "../../../bot/storage/open.ts";
 import { writeSkill, type FixtureSkill } from "../../fixtures/marketplace/packages.ts";
 import { listFiles, startRegistry, type TestRegistry } from "../../stand-ins/verdaccio/index.ts";
+import { startTestBot } from "../../helpers/app.ts";
+import { createMarketplacePlugin } from "../../../marketplace/index.ts";
+import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
 
 // npm publish and store start-up are slow on a loaded 2-core machine.
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 240_000 });
@@ -161,6 +164,52 @@ describe("switchboard skills", () => {
         expect(actions.some((a) => a.startsWith(action) && / cli:/.test(a)), `${action} in ${actions.join(", ")}`).toBe(true);
       }
     } finally {
+      await store.close();
+    }
+  });
+});
+
+describe("the CLI while the bot runs on the embedded store", () => {
+  it("hands the install to the running bot, which loads it and records the audit entry", async () => {
+    await publish({ name: "switchboard-skill-live", version: "1.0.0" });
+    const liveDir = join(work, "live-data");
+    const liveConfig = join(work, "live.config.json");
+    await writeFile(liveConfig, JSON.stringify({ bot: { dataDir: liveDir }, log: { level: "silent" }, marketplace: { registry: registry.url }, skills: { builtins: false } }));
+    const store = await openStore({ dataDir: liveDir });
+    let ready!: (p: SkillsPlugin) => void;
+    const skillsPlugin = new Promise<SkillsPlugin>((resolve) => (ready = resolve));
+    const bot = await startTestBot({
+      store,
+      set: { "bot.dataDir": liveDir, "skills.builtins": false, "marketplace.registry": registry.url },
+      plugins: [
+        async (core) => {
+          const p = await createSkillsPlugin(core);
+          ready(p);
+          return p;
+        },
+        async (core) => createMarketplacePlugin(core, { skills: (await skillsPlugin).service }),
+      ],
+    });
+    const previous = configFile;
+    configFile = liveConfig;
+    try {
+      const install = await cli("skills", "install", "switchboard-skill-live", "--yes");
+      expect(install.code, install.err).toBe(0);
+      expect(install.err).toContain("the bot is running on this data folder");
+      const service = (await skillsPlugin).service;
+      await vi.waitFor(() => expect(service.get("live")?.version).toBe("1.0.0"), { timeout: 60_000, interval: 100 });
+      await vi.waitFor(async () => {
+        const audit = await store.audit.list("*");
+        expect(audit.some((a) => a.action === "skills.install" && a.target === "switchboard-skill-live" && a.actor.startsWith("cli:"))).toBe(true);
+      }, { timeout: 60_000, interval: 200 });
+      const purge = await cli("skills", "uninstall", "live", "--purge-data", "--yes");
+      expect(purge.code).toBe(1);
+      // (In a real CLI process the message names the bot's pid; here the test holds the store in-process.)
+      expect(purge.err).toMatch(/in use by process|already held by this process/);
+      expect((await cli("skills", "list")).out).toContain("switchboard-skill-live@1.0.0");
+    } finally {
+      configFile = previous;
+      await bot.stop();
       await store.close();
     }
   });

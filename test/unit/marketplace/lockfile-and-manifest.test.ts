@@ -97,3 +97,19 @@ describe("staging cleanup", () => {
     expect(await readdir(join(dir, ".staging"))).toEqual(["fresh-1"]);
   });
 });
+
+describe("audit outbox", () => {
+  it("hands entries over once, skipping malformed lines, and marks the actor as the CLI", async () => {
+    const { appendToOutbox, drainOutbox, OUTBOX_NAME } = await import("../../../marketplace/audit-outbox.ts");
+    await appendToOutbox(dir, { at: 1, actor: "cli:ops", chatKey: "*", action: "skills.install", target: "x" });
+    await writeFile(join(dir, OUTBOX_NAME), "not json\n{\"action\":1}\n", { flag: "a" });
+    await appendToOutbox(dir, { at: 2, actor: "ops", chatKey: "*", action: "skills.update", target: "x" });
+    const got: unknown[] = [];
+    expect(await drainOutbox(dir, async (e) => void got.push(e))).toBe(2);
+    expect(got).toEqual([
+      { at: 1, actor: "cli:ops", chatKey: "*", action: "skills.install", target: "x" },
+      { at: 2, actor: "cli:ops", chatKey: "*", action: "skills.update", target: "x" },
+    ]);
+    expect(await drainOutbox(dir, async () => undefined)).toBe(0);
+  });
+});
