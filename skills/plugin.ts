@@ -69,7 +69,7 @@ export async function createSkillsPlugin(core: Core, options: SkillsPluginOption
       for (const dir of await readLinked(core.config.bot.dataDir)) {
         await service.load(dir, { source: "linked" }).catch((error: unknown) => log.warn({ err: error, dir }, "linked skill could not be loaded"));
       }
-      await service.loadInstalled(installedSkillsDir(core));
+      // Installed skills are loaded by the marketplace plugin, which checks each one against the lockfile first.
       unregisterTools = core.tools.register(service.toolProvider());
       if (config.grantsRefreshMs > 0) {
         refresh = setInterval(() => {
