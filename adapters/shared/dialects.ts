@@ -57,9 +57,10 @@ export const discordMarkdown: MarkdownDialect = {
 
 /** Escape plain text for Discord so no character reads as markdown or a mention. */
 export function escapeDiscord(text: string): string {
-  return text
-    .replace(/[\\*_~`|[\]()]/g, "\\$&")
-    .replace(/^(\s*)([>#-])/, "$1\\$2")
-    .replace(/<([@#:a])/g, "\\<$1")
-    .replace(/@(everyone|here)/g, "@\u200b$1");
+  // One pass (this runs for every rendered segment): specials get a backslash, `<` before a mention/channel/
+  // emoji/timestamp gets one too, `@everyone`/`@here` get a zero-width space; then a leading `>`, `#` or `-`.
+  const out = text.replace(DISCORD_SPECIALS, (m) => (m === "@" ? "@\u200b" : `\\${m}`));
+  return out.replace(/^(\s*)([>#-])/, "$1\\$2");
 }
+
+const DISCORD_SPECIALS = /[\\*_~`|[\]()]|<(?=[@#:a])|@(?=everyone|here)/g;
