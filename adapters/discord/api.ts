@@ -104,7 +104,8 @@ export class DiscordApi {
     const common = {
       ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
       retryAfterMsOf,
-      attemptTimeoutMs: (options.requestTimeoutMs ?? 15_000) + 1_000,
+      // No attempt timeout here: the REST client times each request out itself (`timeout`), and a per-call
+      // timer signal would cost more than the call on the hot path.
       ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
       ...(options.onError === undefined ? {} : { onError: options.onError }),
     };
