@@ -2,42 +2,22 @@
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createApp } from "../../../bot/app.ts";
-import { createCliContext } from "../../../bot/cli/context.ts";
-import { buildProgram } from "../../../bot/cli/main.ts";
-import { isSwitchboardError } from "../../../bot/index.ts";
 import { createLlmPlugin } from "../../../bot/llm/index.ts";
 import { createLogger } from "../../../bot/logger.ts";
 import { loadConfig } from "../../../config/index.ts";
 import { TestAdapter } from "../../helpers/test-adapter.ts";
 import { startOpenAiStandIn, type OpenAiStandIn } from "../../stand-ins/openai/server.ts";
+import { runCli, type CliResult } from "../../helpers/cli.ts";
 
 let openai: OpenAiStandIn;
 let work: string;
 let configFile: string;
 
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let outText = "";
-  let errText = "";
-  out.on("data", (c: Buffer) => (outText += c.toString()));
-  err.on("data", (c: Buffer) => (errText += c.toString()));
-  const program = buildProgram(createCliContext({ configFile: () => configFile, out, err, env: {} }), {});
-  process.exitCode = undefined;
-  let code = 0;
-  try {
-    await program.parseAsync(["node", "switchboard", ...args]);
-    code = typeof process.exitCode === "number" ? process.exitCode : 0;
-  } catch (error) {
-    code = 1;
-    errText += isSwitchboardError(error) ? `${error.message}\n` : `${(error as Error).message}\n`;
-  } finally {
-    process.exitCode = undefined;
-  }
-  return { code, out: outText, err: errText };
+/** Run one CLI command; resolves with its exit code, stdout and stderr. */
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(args, { configFile });
 }
 
 beforeAll(async () => {

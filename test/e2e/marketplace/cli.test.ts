@@ -6,17 +6,14 @@
 import { appendFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { buildProgram } from "../../../bot/cli/main.ts";
-import { createCliContext } from "../../../bot/cli/context.ts";
-import { isSwitchboardError } from "../../../bot/index.ts";
 import { openStore } from "../../../bot/storage/open.ts";
 import { writeSkill, type FixtureSkill } from "../../fixtures/marketplace/packages.ts";
 import { listFiles, startRegistry, type TestRegistry } from "../../stand-ins/verdaccio/index.ts";
 import { startTestBot } from "../../helpers/app.ts";
 import { createMarketplacePlugin } from "../../../marketplace/index.ts";
 import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
+import { runCli, type CliResult } from "../../helpers/cli.ts";
 
 // npm publish and store start-up are slow on a loaded 2-core machine.
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 240_000 });
@@ -32,27 +29,8 @@ async function publish(skill: FixtureSkill): Promise<void> {
 }
 
 /** Run one CLI command; resolves with its exit code, stdout and stderr. */
-async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let outText = "";
-  let errText = "";
-  out.on("data", (c: Buffer) => (outText += c.toString()));
-  err.on("data", (c: Buffer) => (errText += c.toString()));
-  const ctx = createCliContext({ configFile: () => configFile, out, err, env: {} });
-  const program = buildProgram(ctx, {});
-  process.exitCode = undefined;
-  let code = 0;
-  try {
-    await program.parseAsync(["node", "switchboard", ...args]);
-    code = typeof process.exitCode === "number" ? process.exitCode : 0;
-  } catch (error) {
-    code = 1;
-    errText += isSwitchboardError(error) ? `${error.chatMessage}\n${error.message}\n` : `${(error as Error).message}\n`;
-  } finally {
-    process.exitCode = undefined;
-  }
-  return { code, out: outText, err: errText };
+function cli(...args: string[]): Promise<CliResult> {
+  return runCli(args, { configFile });
 }
 
 beforeAll(async () => {
