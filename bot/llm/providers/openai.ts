@@ -8,6 +8,7 @@ import type { Clock } from "../../core.ts";
 import type { ChatMessage, ChatProvider, ChatRequest, ChatResult, ModelConfig, ToolCall } from "../types.ts";
 import { kindOfStatus, ProviderFailure, retryAfterFrom } from "./failure.ts";
 import { startDeadline } from "./deadline.ts";
+import { toExportMessage } from "../export.ts";
 
 /** Talks to one model on an OpenAI-compatible endpoint. */
 export class OpenAiProvider implements ChatProvider {
@@ -124,23 +125,9 @@ async function collect(stream: AsyncIterable<ChatCompletionChunk>, onText: ((s: 
   return { text, toolCalls, usage, finishReason };
 }
 
+/** The OpenAI wire form of a message is the chat-format export form (`../export.ts`), one definition for both. */
 function toWire(m: ChatMessage): ChatCompletionMessageParam {
-  switch (m.role) {
-    case "system":
-      return { role: "system", content: m.content };
-    case "user":
-      return { role: "user", content: m.content };
-    case "assistant":
-      return m.toolCalls === undefined || m.toolCalls.length === 0
-        ? { role: "assistant", content: m.content }
-        : {
-          role: "assistant",
-          content: m.content === "" ? null : m.content,
-          tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } })),
-        };
-    case "tool":
-      return { role: "tool", tool_call_id: m.toolCallId, content: m.content };
-  }
+  return toExportMessage(m) as ChatCompletionMessageParam;
 }
 
 function toolToWire(t: { name: string; description: string; parameters: Record<string, unknown> }): ChatCompletionTool {
