@@ -3,9 +3,8 @@
  * with `done: true`), tool-call arguments as objects (or, scripted as a string, passed through malformed).
  * Errors are `{error}` with an HTTP status. Scripted per test with the same `Script` as the OpenAI stand-in.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { chunk, delay, Script, type RecordedRequest, type Step } from "../openai/script.ts";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { chunk, delay, listenLoopback, readJson, Script, type RecordedRequest, type Step } from "../openai/script.ts";
 
 /** A running stand-in. */
 export interface OllamaStandIn {
@@ -18,25 +17,8 @@ export interface OllamaStandIn {
 /** Start the stand-in. */
 export async function startOllamaStandIn(): Promise<OllamaStandIn> {
   const script = new Script();
-  const open = new Set<ServerResponse>();
-  const server: Server = createServer((req, res) => {
-    open.add(res);
-    res.on("close", () => open.delete(res));
-    handle(script, req, res).catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: String(error) }));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    script,
-    host: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => {
-      for (const res of open) res.destroy();
-      server.close(() => resolve());
-    }),
-  };
+  const server = await listenLoopback((req, res) => handle(script, req, res), (error) => ({ error: String(error) }));
+  return { script, host: `http://127.0.0.1:${server.port}`, close: server.close };
 }
 
 async function handle(script: Script, req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -44,9 +26,7 @@ async function handle(script: Script, req: IncomingMessage, res: ServerResponse)
     res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: "not found" }));
     return;
   }
-  const parts: Buffer[] = [];
-  for await (const part of req) parts.push(part as Buffer);
-  const body = JSON.parse(Buffer.concat(parts).toString("utf8") || "{}") as Record<string, unknown>;
+  const body = await readJson(req);
   const rec: RecordedRequest = {
     model: String(body.model),
     stream: body.stream !== false, // Ollama streams unless told not to

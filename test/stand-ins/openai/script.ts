@@ -2,6 +2,8 @@
  * Scripts for the stand-in LLM servers: what the next request for a model gets. Steps are queued per model
  * (or for any model) and consumed in order; when a queue is empty the fallback step answers (`"ok"` by default).
  */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
 
 /** One scripted answer. */
 export type Step =
@@ -69,4 +71,42 @@ export function chunk(text: string, n: number): string[] {
 /** Sleep that a closing server can cut short. */
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A stand-in HTTP server on 127.0.0.1:0 whose `close` also cuts open (streaming) responses. */
+export interface LoopbackServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Listen on a free loopback port; a handler that throws answers 500 with `errorBody(error)` as JSON. */
+export async function listenLoopback(
+  handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>,
+  errorBody: (error: unknown) => unknown,
+): Promise<LoopbackServer> {
+  const open = new Set<ServerResponse>();
+  const server: Server = createServer((req, res) => {
+    open.add(res);
+    res.on("close", () => open.delete(res));
+    handler(req, res).catch((error: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
+      res.end(JSON.stringify(errorBody(error)));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    port,
+    close: () => new Promise<void>((resolve) => {
+      for (const res of open) res.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+/** Read a request body as a JSON object (an empty body is `{}`). */
+export async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const parts: Buffer[] = [];
+  for await (const part of req) parts.push(part as Buffer);
+  return JSON.parse(Buffer.concat(parts).toString("utf8") || "{}") as Record<string, unknown>;
 }

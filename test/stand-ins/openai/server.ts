@@ -3,9 +3,8 @@
  * (`data: {chunk}` … `data: [DONE]`), with streamed `delta.tool_calls` fragments by index and a usage chunk when
  * `stream_options.include_usage` is set. Scripted per test (see `Script`).
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { chunk, delay, Script, type RecordedRequest, type Step } from "./script.ts";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { chunk, delay, listenLoopback, readJson, Script, type RecordedRequest, type Step } from "./script.ts";
 
 /** A running stand-in. */
 export interface OpenAiStandIn {
@@ -18,31 +17,8 @@ export interface OpenAiStandIn {
 /** Start the stand-in. */
 export async function startOpenAiStandIn(): Promise<OpenAiStandIn> {
   const script = new Script();
-  const open = new Set<ServerResponse>();
-  const server: Server = createServer((req, res) => {
-    open.add(res);
-    res.on("close", () => open.delete(res));
-    handle(script, req, res).catch((error: unknown) => {
-      if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: { message: String(error) } }));
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    script,
-    baseUrl: `http://127.0.0.1:${port}/v1`,
-    close: () => new Promise<void>((resolve) => {
-      for (const res of open) res.destroy();
-      server.close(() => resolve());
-    }),
-  };
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const parts: Buffer[] = [];
-  for await (const part of req) parts.push(part as Buffer);
-  return JSON.parse(Buffer.concat(parts).toString("utf8") || "{}") as Record<string, unknown>;
+  const server = await listenLoopback((req, res) => handle(script, req, res), (error) => ({ error: { message: String(error) } }));
+  return { script, baseUrl: `http://127.0.0.1:${server.port}/v1`, close: server.close };
 }
 
 async function handle(script: Script, req: IncomingMessage, res: ServerResponse): Promise<void> {
