@@ -4,13 +4,14 @@
  */
 import Keyv from "keyv";
 import { pino } from "pino";
-import { CommandRegistry, systemClock, type Core, type Inbound } from "../../../bot/index.ts";
+import { CommandRegistry, systemClock, type Core } from "../../../bot/index.ts";
 import { HttpListener } from "../../../bot/http.ts";
 import { SlackAdapter, type SlackAdapterOptions } from "../../../adapters/slack/index.ts";
 import { buildSlackManifest } from "../../../adapters/slack/manifest.ts";
 import type { AdapterHarness } from "../../contract/adapter.contract.ts";
 import { appMention, directMessage, eventCallback, sendCommand, sendEvent } from "./sender.ts";
 import { SlackStandIn } from "./server.ts";
+import { RecordingSink } from "../../helpers/recording-sink.ts";
 
 /** The signing secret the harness uses. */
 export const HARNESS_SECRET = "harness-signing-secret";
@@ -50,33 +51,6 @@ export function slackTestOptions(standIn: SlackStandIn, overrides: Partial<Slack
   };
 }
 
-/** A recording sink: every Inbound, and a way to wait for one by delivery id. */
-export class SlackRecordingSink {
-  readonly received: Inbound[] = [];
-  readonly #waiters = new Map<string, (inbound: Inbound) => void>();
-
-  readonly sink = async (inbound: Inbound): Promise<void> => {
-    this.received.push(inbound);
-    this.#waiters.get(inbound.deliveryId)?.(inbound);
-  };
-
-  /** The Inbound with this delivery id, once it arrives. */
-  waitFor(deliveryId: string, timeoutMs = 15_000): Promise<Inbound> {
-    const seen = this.received.find((i) => i.deliveryId === deliveryId);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters.delete(deliveryId);
-        reject(new Error(`no inbound ${deliveryId} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiters.set(deliveryId, (inbound) => {
-        clearTimeout(timer);
-        this.#waiters.delete(deliveryId);
-        resolve(inbound);
-      });
-    });
-  }
-}
 
 /** What a Slack client shows for mrkdwn: markers removed, links reduced to their label, entities decoded. */
 export function slackMrkdwnToText(raw: string): string {
@@ -100,7 +74,7 @@ function decodeEntities(text: string): string {
 
 /** A started adapter, its stand-in (fresh, or `shared` and left running on close), its HTTP listener and sink. */
 export async function startSlackAdapter(overrides: Partial<SlackAdapterOptions> = {}, shared?: SlackStandIn): Promise<{
-  standIn: SlackStandIn; adapter: SlackAdapter; sink: SlackRecordingSink; eventsUrl: string; close(): Promise<void>;
+  standIn: SlackStandIn; adapter: SlackAdapter; sink: RecordingSink; eventsUrl: string; close(): Promise<void>;
 }> {
   const standIn = shared ?? await new SlackStandIn({ users: [{ id: "U0000001", name: "alice" }] }).start();
   const core = slackTestCore();
@@ -108,7 +82,7 @@ export async function startSlackAdapter(overrides: Partial<SlackAdapterOptions> 
   const http = new HttpListener({ log: core.log, maxBodyBytes: 1_048_576 });
   adapter.mount(http);
   const address = await http.listen("127.0.0.1", 0);
-  const sink = new SlackRecordingSink();
+  const sink = new RecordingSink();
   try {
     await adapter.start(sink.sink);
   } catch (error) {

@@ -4,11 +4,12 @@
  */
 import Keyv from "keyv";
 import { pino } from "pino";
-import { CommandRegistry, systemClock, type Inbound } from "../../../bot/index.ts";
+import { CommandRegistry, systemClock } from "../../../bot/index.ts";
 import { TelegramAdapter, type TelegramAdapterOptions, type TelegramDeps } from "../../../adapters/telegram/index.ts";
 import { telegramHtml, telegramHtmlToText } from "../../../adapters/shared/index.ts";
 import type { AdapterHarness } from "../../contract/adapter.contract.ts";
 import { TelegramStandIn } from "./server.ts";
+import { RecordingSink } from "../../helpers/recording-sink.ts";
 
 /** Adapter options suited to tests: short polls, small but real outbound spacing. */
 export function testAdapterOptions(standIn: TelegramStandIn, overrides: Partial<TelegramAdapterOptions> = {}): TelegramAdapterOptions {
@@ -28,33 +29,6 @@ export function testAdapterOptions(standIn: TelegramStandIn, overrides: Partial<
   };
 }
 
-/** A recording sink: every Inbound, and a way to wait for one by delivery id. */
-export class RecordingSink {
-  readonly received: Inbound[] = [];
-  readonly #waiters = new Map<string, (inbound: Inbound) => void>();
-
-  readonly sink = async (inbound: Inbound): Promise<void> => {
-    this.received.push(inbound);
-    this.#waiters.get(inbound.deliveryId)?.(inbound);
-  };
-
-  /** The Inbound with this delivery id, once it arrives. */
-  waitFor(deliveryId: string, timeoutMs = 15_000): Promise<Inbound> {
-    const seen = this.received.find((i) => i.deliveryId === deliveryId);
-    if (seen !== undefined) return Promise.resolve(seen);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters.delete(deliveryId);
-        reject(new Error(`no inbound ${deliveryId} within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiters.set(deliveryId, (inbound) => {
-        clearTimeout(timer);
-        this.#waiters.delete(deliveryId);
-        resolve(inbound);
-      });
-    });
-  }
-}
 
 /** Build the minimal core pieces the adapter needs, from the real implementations. */
 export function testDeps(): TelegramDeps & { commands: CommandRegistry } {
@@ -110,3 +84,5 @@ export async function makeTelegramHarness(): Promise<AdapterHarness> {
     close,
   };
 }
+
+export { RecordingSink };
