@@ -71,18 +71,3 @@ export function maskSecret(secret: string | undefined): string {
   if (secret.length <= 8) return `${"*".repeat(secret.length)} (${secret.length} chars)`;
   return `${secret.slice(0, 4)}…${secret.slice(-4)} (${secret.length} chars)`;
 }
-
-/** A URL with its password (and token-like query values) replaced by `***`. */
-export function maskUrl(url: string | undefined): string {
-  if (url === undefined || url === "") return "(not set)";
-  try {
-    const u = new URL(url);
-    if (u.password !== "") u.password = "***";
-    for (const key of [...u.searchParams.keys()]) {
-      if (/pass|token|secret|key/i.test(key)) u.searchParams.set(key, "***");
-    }
-    return u.toString();
-  } catch {
-    return "(unparseable URL)";
-  }
-}

@@ -2,8 +2,8 @@
 import { access, constants, mkdir } from "node:fs/promises";
 import { ConfigError, type Config } from "../../config/index.ts";
 import { createEphemeral } from "../ephemeral.ts";
-import { maskSecret, maskUrl } from "../logger.ts";
-import { openStore } from "../storage/open.ts";
+import { maskSecret } from "../logger.ts";
+import { maskUrl, openStore } from "../storage/open.ts";
 import type { CliContext } from "./context.ts";
 
 type Line = { ok: boolean | "info"; text: string };
