@@ -39,11 +39,10 @@ export interface MarkdownDialect {
 
 const LINK_SCHEMES = /^(https?:\/\/|mailto:|tg:\/\/)/i;
 const ESCAPABLE = /[\\`*_[\]()#+\-.!>~|{}]/;
-const INLINE_SPECIALS = /[\\`*_[]/;
 
 /** Parse Reply Markdown into blocks. Unmatched markers stay literal text; nothing is ever dropped. */
 export function parseMarkdown(source: string): MdBlock[] {
-  const lines = source.replace(/\r\n?/g, "\n").split("\n");
+  const lines = normaliseNewlines(source).split("\n");
   const blocks: MdBlock[] = [];
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
@@ -63,33 +62,50 @@ export function parseMarkdown(source: string): MdBlock[] {
   return blocks;
 }
 
+/** `\r\n` and lone `\r` as `\n` (most texts have neither: no regex pass then). */
+function normaliseNewlines(source: string): string {
+  return source.includes("\r") ? source.replace(/\r\n?/g, "\n") : source;
+}
+
 /** Blocks for text sent verbatim (`format: "plain"`): every line is plain text, escaped on render. */
 export function parsePlain(source: string): MdBlock[] {
-  return source.replace(/\r\n?/g, "\n").split("\n").map((text) => ({ kind: "line", segments: text === "" ? [] : [{ text }] }));
+  return normaliseNewlines(source).split("\n").map((text) => ({ kind: "line", segments: text === "" ? [] : [{ text }] }));
 }
 
 /** Parse one line's inline markup into styled segments. */
 export function parseInline(text: string): Segment[] {
   if (text === "") return [];
-  if (!INLINE_SPECIALS.test(text)) return [{ text }];
+  if (nextSpecial(text, 0) === text.length) return [{ text }];
   const out: Segment[] = [];
   parseInto(text, {}, out);
-  return mergeSegments(out);
+  // The segments are fresh: join same-style neighbours in place.
+  let n = 0;
+  for (const seg of out) {
+    const last = n > 0 ? out[n - 1]! : undefined;
+    if (last !== undefined && sameStyle(last, seg)) last.text += seg.text;
+    else out[n++] = seg;
+  }
+  out.length = n;
+  return out;
 }
 
 type Style = Omit<Segment, "text">;
 
+/** Index of the next character that may start markup (`\\`, `` ` ``, `*`, `_`, `[`) at or after `from`. */
+function nextSpecial(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // 0x5c \  0x60 `  0x2a *  0x5f _  0x5b [
+    if (c === 0x5c || c === 0x60 || c === 0x2a || c === 0x5f || c === 0x5b) return i;
+  }
+  return text.length;
+}
+
 function parseInto(text: string, style: Style, out: Segment[]): void {
   let plain = "";
-  const flush = () => {
-    if (plain !== "") out.push({ ...style, text: plain });
-    plain = "";
-  };
   let i = 0;
-  const specials = new RegExp(INLINE_SPECIALS.source, "g");
   while (i < text.length) {
-    specials.lastIndex = i;
-    const next = specials.exec(text)?.index ?? text.length;
+    const next = nextSpecial(text, i);
     if (next > i) {
       plain += text.slice(i, next);
       i = next;
@@ -104,8 +120,9 @@ function parseInto(text: string, style: Style, out: Segment[]): void {
     if (ch === "`") {
       const end = text.indexOf("`", i + 1);
       if (end > i + 1) {
-        flush();
-        out.push({ ...style, text: text.slice(i + 1, end), code: true });
+        if (plain !== "") out.push(styled(style, plain));
+        plain = "";
+        out.push(styled(style, text.slice(i + 1, end), true));
         i = end + 1;
         continue;
       }
@@ -113,7 +130,8 @@ function parseInto(text: string, style: Style, out: Segment[]): void {
     if (ch === "*" && text[i + 1] === "*" && style.bold !== true && isOpening(text, i + 2)) {
       const end = findClose(text, i + 2, "**");
       if (end !== -1) {
-        flush();
+        if (plain !== "") out.push(styled(style, plain));
+        plain = "";
         parseInto(text.slice(i + 2, end), { ...style, bold: true }, out);
         i = end + 2;
         continue;
@@ -122,7 +140,8 @@ function parseInto(text: string, style: Style, out: Segment[]): void {
     if (ch === "_" && style.italic !== true && !isWordChar(text[i - 1]) && isOpening(text, i + 1)) {
       const end = findClose(text, i + 1, "_");
       if (end !== -1) {
-        flush();
+        if (plain !== "") out.push(styled(style, plain));
+        plain = "";
         parseInto(text.slice(i + 1, end), { ...style, italic: true }, out);
         i = end + 1;
         continue;
@@ -131,7 +150,8 @@ function parseInto(text: string, style: Style, out: Segment[]): void {
     if (ch === "[" && style.link === undefined) {
       const link = matchLink(text, i);
       if (link !== undefined) {
-        flush();
+        if (plain !== "") out.push(styled(style, plain));
+        plain = "";
         parseInto(link.label, { ...style, link: link.url }, out);
         i = link.end;
         continue;
@@ -140,7 +160,17 @@ function parseInto(text: string, style: Style, out: Segment[]): void {
     plain += ch;
     i++;
   }
-  flush();
+  if (plain !== "") out.push(styled(style, plain));
+}
+
+/** A segment with `style` (only the styles that are set, as the parser always writes them). */
+function styled(style: Style, text: string, code?: true): Segment {
+  const seg: Segment = { text };
+  if (style.bold === true) seg.bold = true;
+  if (style.italic === true) seg.italic = true;
+  if (code === true) seg.code = true;
+  if (style.link !== undefined) seg.link = style.link;
+  return seg;
 }
 
 function isWordChar(ch: string | undefined): boolean {
@@ -201,38 +231,80 @@ export function sameStyle(a: Style, b: Style): boolean {
   return a.bold === b.bold && a.italic === b.italic && a.code === b.code && a.link === b.link;
 }
 
-/** Render segments, nesting link ⊃ bold ⊃ italic ⊃ code so neighbours share their wrappers. */
+/**
+ * Render segments, nesting link ⊃ bold ⊃ italic ⊃ code so neighbours share their wrappers. One pass: a wrapper
+ * stays open while the following segments keep its value (and every outer wrapper's), and closes (with the ones
+ * inside it) at the first that does not.
+ */
 export function renderSegments(segments: Segment[], dialect: MarkdownDialect): string {
-  return renderLevel(segments, dialect, 0);
-}
-
-const LEVELS = ["link", "bold", "italic"] as const;
-
-function renderLevel(segments: Segment[], dialect: MarkdownDialect, level: number): string {
-  if (segments.length === 1 && level === 0) {
-    const only = segments[0]!;
-    if (only.bold === undefined && only.italic === undefined && only.link === undefined) {
-      return only.code === true ? dialect.code(only.text) : dialect.escape(only.text);
-    }
-  }
-  if (level === LEVELS.length) {
-    return segments.map((s) => (s.code === true ? dialect.code(s.text) : dialect.escape(s.text))).join("");
-  }
-  const key = LEVELS[level]!;
-  if (!segments.some((seg) => seg[key] !== undefined && seg[key] !== false)) return renderLevel(segments, dialect, level + 1);
   let out = "";
   let i = 0;
-  while (i < segments.length) {
-    const value = segments[i]![key];
-    let j = i + 1;
-    while (j < segments.length && segments[j]![key] === value) j++;
-    const inner = renderLevel(segments.slice(i, j), dialect, level + 1);
-    if (value === undefined || value === false) out += inner;
-    else if (key === "link") out += dialect.link(inner, value as string);
-    else out += key === "bold" ? dialect.bold(inner) : dialect.italic(inner);
-    i = j;
+  // Unstyled runs (the usual case) need no wrappers.
+  for (; i < segments.length; i++) {
+    const seg = segments[i]!;
+    if (seg.bold === true || seg.italic === true || seg.link !== undefined) break;
+    out += seg.code === true ? dialect.code(seg.text) : dialect.escape(seg.text);
   }
-  return out;
+  return i === segments.length ? out : renderStyled(segments, i, out, dialect);
+}
+
+/** The wrapper-keeping part of `renderSegments`, from segment `start` on, appending to `top`. */
+function renderStyled(segments: Segment[], start: number, top: string, dialect: MarkdownDialect): string {
+  // Inner text of each open wrapper; `undefined` when that wrapper is not open.
+  let link: string | undefined;
+  let inLink: string | undefined;
+  let inBold: string | undefined;
+  let inItalic: string | undefined;
+  const append = (text: string) => {
+    if (inItalic !== undefined) inItalic += text;
+    else if (inBold !== undefined) inBold += text;
+    else if (inLink !== undefined) inLink += text;
+    else top += text;
+  };
+  const closeItalic = () => {
+    if (inItalic === undefined) return;
+    const wrapped = dialect.italic(inItalic);
+    inItalic = undefined;
+    append(wrapped);
+  };
+  const closeBold = () => {
+    closeItalic();
+    if (inBold === undefined) return;
+    const wrapped = dialect.bold(inBold);
+    inBold = undefined;
+    append(wrapped);
+  };
+  const closeLink = () => {
+    closeBold();
+    if (inLink === undefined) return;
+    const wrapped = dialect.link(inLink, link!);
+    inLink = undefined;
+    link = undefined;
+    append(wrapped);
+  };
+  for (let i = start; i < segments.length; i++) {
+    const seg = segments[i]!;
+    const bold = seg.bold === true;
+    const italic = seg.italic === true;
+    if (seg.link !== link) {
+      closeLink();
+      if (seg.link !== undefined) {
+        link = seg.link;
+        inLink = "";
+      }
+    }
+    if (bold !== (inBold !== undefined)) {
+      closeBold();
+      if (bold) inBold = "";
+    }
+    if (italic !== (inItalic !== undefined)) {
+      closeItalic();
+      if (italic) inItalic = "";
+    }
+    append(seg.code === true ? dialect.code(seg.text) : dialect.escape(seg.text));
+  }
+  closeLink();
+  return top;
 }
 
 /** Render one block. */

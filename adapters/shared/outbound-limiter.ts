@@ -79,15 +79,31 @@ interface Budgets {
 export class OutboundLimiter {
   readonly #options: OutboundLimiterOptions;
   readonly #budgets: Budgets;
-  readonly #inFlight = new Set<Promise<unknown>>();
   readonly #stopController = new AbortController();
+  readonly #maxRetries: number;
+  readonly #maxRetryAfterMs: number;
+  readonly #expirationMs: number;
+  readonly #globalExpirationMs: number;
+  readonly #viaGroups: boolean;
   #isStopped = false;
+  /** Calls queued or running, and who waits for them to reach zero (stop). */
+  #pending = 0;
+  #onIdle: (() => void) | undefined;
+  readonly #settle = (): void => {
+    if (--this.#pending === 0 && this.#onIdle !== undefined) this.#onIdle();
+  };
 
   constructor(options: OutboundLimiterOptions) {
     this.#options = options;
     this.#budgets = options.redisUrl === undefined
       ? new LocalBudgets(options.limits, this.#stopController.signal)
       : new ClusteredBudgets(options);
+    this.#maxRetries = options.maxRetries ?? 3;
+    this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+    const attemptMs = options.attemptTimeoutMs ?? 30_000;
+    this.#expirationMs = (this.#maxRetries + 1) * (attemptMs + this.#maxRetryAfterMs) + 60_000;
+    this.#globalExpirationMs = attemptMs + 5_000;
+    this.#viaGroups = (options.limits.perGroupPerMinute ?? 0) > 0;
   }
 
   /** True when budgets are shared through Redis. */
@@ -101,52 +117,46 @@ export class OutboundLimiter {
    */
   run<T>(key: OutboundKey, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     if (this.#isStopped) return Promise.reject(new LimiterStoppedError());
-    const attemptTimeoutMs = this.#options.attemptTimeoutMs;
-    const expiration = this.#jobBudgetMs(attemptTimeoutMs ?? 30_000);
-    const stopSignal = this.#stopController.signal;
-    const once = (): Promise<T> => this.#budgets.global((attemptTimeoutMs ?? 30_000) + 5_000, () => {
-      if (stopSignal.aborted) return Promise.reject(new LimiterStoppedError());
-      return call(attemptTimeoutMs === undefined ? stopSignal : AbortSignal.any([stopSignal, AbortSignal.timeout(attemptTimeoutMs)]));
-    });
-    const withRetries = () => this.#withRetries(key.chatId, once);
+    const chatId = key.chatId;
+    // This runs for every message sent, so it allocates little: one closure for the attempt, one for the
+    // chat's queue, and promise chaining only where a retry or a wait needs it.
+    const attempt = (): Promise<T> => this.#attempt(chatId, call, 0);
     let promise: Promise<T>;
-    if (key.isEdit === true) promise = withRetries();
-    else {
-      const viaGroup = (this.#options.limits.perGroupPerMinute ?? 0) > 0 && key.isGroup === true
-        ? () => this.#budgets.group(key.chatId, expiration, withRetries)
-        : withRetries;
-      promise = this.#budgets.chat(key.chatId, expiration, viaGroup);
-    }
-    this.#inFlight.add(promise);
-    const forget = () => this.#inFlight.delete(promise);
-    promise.then(forget, forget);
+    if (key.isEdit === true) promise = attempt();
+    else if (this.#viaGroups && key.isGroup === true) {
+      promise = this.#budgets.chat(chatId, this.#expirationMs, () => this.#budgets.group(chatId, this.#expirationMs, attempt));
+    } else promise = this.#budgets.chat(chatId, this.#expirationMs, attempt);
+    this.#pending++;
+    promise.then(this.#settle, this.#settle);
     return promise;
   }
 
-  async #withRetries<T>(chatId: string, once: () => Promise<T>): Promise<T> {
-    const maxRetries = this.#options.maxRetries ?? 3;
-    const maxRetryAfterMs = this.#options.maxRetryAfterMs ?? 60_000;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await once();
-      } catch (error) {
-        const retryAfterMs = this.#options.retryAfterMsOf(error);
-        if (retryAfterMs === undefined || attempt >= maxRetries || retryAfterMs > maxRetryAfterMs || this.#isStopped) throw error;
-        this.#options.onRetry?.({ key: chatId, attempt: attempt + 1, retryAfterMs });
-        // The chat's slot stays held while waiting: "retry after" applies to everything sent to this chat.
-        await sleep(retryAfterMs, this.#stopController.signal);
-      }
-    }
+  /** One attempt through the global budget; a "retry after" refusal waits (holding the chat's slot) and retries. */
+  #attempt<T>(chatId: string, call: (signal: AbortSignal) => Promise<T>, attempt: number): Promise<T> {
+    const result = this.#budgets.global(this.#globalExpirationMs, () => this.#call(call));
+    return result.then(undefined, (error: unknown) => {
+      const retryAfterMs = this.#options.retryAfterMsOf(error);
+      if (retryAfterMs === undefined || attempt >= this.#maxRetries || retryAfterMs > this.#maxRetryAfterMs || this.#isStopped) throw error;
+      this.#options.onRetry?.({ key: chatId, attempt: attempt + 1, retryAfterMs });
+      // The chat's slot stays held while waiting: "retry after" applies to everything sent to this chat.
+      return sleep(retryAfterMs, this.#stopController.signal).then(() => this.#attempt(chatId, call, attempt + 1));
+    });
   }
 
-  #jobBudgetMs(attemptTimeoutMs: number): number {
-    const retries = (this.#options.maxRetries ?? 3) + 1;
-    return retries * (attemptTimeoutMs + (this.#options.maxRetryAfterMs ?? 60_000)) + 60_000;
+  #call<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const stopSignal = this.#stopController.signal;
+    if (stopSignal.aborted) return Promise.reject(new LimiterStoppedError());
+    const attemptTimeoutMs = this.#options.attemptTimeoutMs;
+    try {
+      return call(attemptTimeoutMs === undefined ? stopSignal : AbortSignal.any([stopSignal, AbortSignal.timeout(attemptTimeoutMs)]));
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Calls queued or running in this process. */
   pending(): number {
-    return this.#inFlight.size;
+    return this.#pending;
   }
 
   /** Wait for queued work (up to the drain timeout), then fail what is left and close Redis connections. */
@@ -154,9 +164,10 @@ export class OutboundLimiter {
     if (this.#isStopped) return;
     this.#isStopped = true;
     const drainTimeoutMs = this.#options.drainTimeoutMs ?? 5_000;
-    if (this.#inFlight.size > 0) {
+    if (this.#pending > 0) {
       const timer = new AbortController();
-      await Promise.race([Promise.allSettled([...this.#inFlight]), sleep(drainTimeoutMs, timer.signal).catch(() => undefined)]);
+      const idle = new Promise<void>((resolve) => (this.#onIdle = resolve));
+      await Promise.race([idle, sleep(drainTimeoutMs, timer.signal).catch(() => undefined)]);
       timer.abort();
     }
     this.#stopController.abort(new LimiterStoppedError());
@@ -165,9 +176,12 @@ export class OutboundLimiter {
 }
 
 interface ChatState {
-  tail: Promise<unknown>;
+  /** Settles when the chat's last queued call has; undefined before the first. */
+  tail: Promise<unknown> | undefined;
   lastStartAt: number;
   pending: number;
+  /** Bound once per chat state: `#settled` for this chat. */
+  settle: () => void;
 }
 
 /** Budgets in this process: a promise chain per chat, a next-slot time globally, a window count per group. */
@@ -179,6 +193,7 @@ class LocalBudgets implements Budgets {
   readonly #chats = new Map<string, ChatState>();
   readonly #groups = new Map<string, { windowStartAt: number; used: number }>();
   #nextGlobalAt = 0;
+  #sweepAtSize = 10_000;
 
   constructor(limits: OutboundLimits, signal: AbortSignal) {
     this.#perChatIntervalMs = limits.perChatIntervalMs ?? 0;
@@ -188,34 +203,47 @@ class LocalBudgets implements Budgets {
   }
 
   chat<T>(chatId: string, _expirationMs: number, job: () => Promise<T>): Promise<T> {
-    let state = this.#chats.get(chatId);
-    if (state === undefined) {
-      if (this.#chats.size > 10_000) this.#sweep();
-      state = { tail: Promise.resolve(), lastStartAt: Number.NEGATIVE_INFINITY, pending: 0 };
-      this.#chats.set(chatId, state);
+    let s = this.#chats.get(chatId);
+    if (s === undefined) {
+      if (this.#chats.size >= this.#sweepAtSize) this.#sweep();
+      s = { tail: undefined, lastStartAt: Number.NEGATIVE_INFINITY, pending: 0, settle: undefined! };
+      const state = s;
+      s.settle = () => this.#settled(state);
+      this.#chats.set(chatId, s);
     }
-    const s = state;
-    s.pending++;
-    const run = async (): Promise<T> => {
-      if (this.#signal.aborted) throw new LimiterStoppedError();
-      const waitMs = s.lastStartAt + this.#perChatIntervalMs - Date.now();
-      if (waitMs > 0) await sleep(waitMs, this.#signal);
-      s.lastStartAt = Date.now();
-      return job();
-    };
-    const result = s.tail.then(run);
-    s.tail = result.then(() => this.#settled(chatId, s), () => this.#settled(chatId, s));
+    const state = s;
+    let result: Promise<T>;
+    if (state.pending === 0 && !this.#signal.aborted && (this.#perChatIntervalMs === 0 || state.lastStartAt + this.#perChatIntervalMs <= Date.now())) {
+      // Nothing queued for this chat and no spacing to wait for: start now.
+      state.lastStartAt = this.#perChatIntervalMs === 0 ? 0 : Date.now();
+      try {
+        result = job();
+      } catch (error) {
+        result = Promise.reject(error);
+      }
+    } else {
+      result = (state.tail ?? Promise.resolve()).then(async (): Promise<T> => {
+        if (this.#signal.aborted) throw new LimiterStoppedError();
+        const waitMs = state.lastStartAt + this.#perChatIntervalMs - Date.now();
+        if (waitMs > 0) await sleep(waitMs, this.#signal);
+        state.lastStartAt = Date.now();
+        return job();
+      });
+    }
+    state.pending++;
+    state.tail = result.then(state.settle, state.settle);
     return result;
   }
 
-  #settled(chatId: string, s: ChatState): void {
+  #settled(s: ChatState): void {
     s.pending--;
-    if (s.pending === 0 && Date.now() - s.lastStartAt >= this.#perChatIntervalMs && this.#chats.get(chatId) === s) this.#chats.delete(chatId);
   }
 
   #sweep(): void {
     const now = Date.now();
+    // Idle chats are forgotten only here, when there are many: most chats send again soon.
     for (const [id, s] of this.#chats) if (s.pending === 0 && now - s.lastStartAt >= this.#perChatIntervalMs) this.#chats.delete(id);
+    this.#sweepAtSize = Math.max(10_000, this.#chats.size * 2);
   }
 
   async group<T>(chatId: string, _expirationMs: number, job: () => Promise<T>): Promise<T> {

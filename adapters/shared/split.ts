@@ -15,7 +15,7 @@ export function splitBlocks(blocks: MdBlock[], dialect: MarkdownDialect, limit: 
   // A dialect's measure never exceeds the raw length (markup only adds), so a short raw text needs no measuring.
   if (wholeText.length <= limit || measure(wholeText) <= limit) {
     const trimmed = trimBlankLines(whole);
-    return [trimmed.join("\n")];
+    return [trimmed === whole ? wholeText : trimmed.join("\n")];
   }
   const chunks: string[][] = [];
   let current: string[] = [];

@@ -11,7 +11,9 @@ export const TELEGRAM_MAX_CALLBACK_BYTES = 64;
 
 /** The HTML pieces of a reply (at least one, never empty text). */
 export function renderTelegram(reply: Reply): string[] {
-  const pieces = renderReply(reply, telegramHtml, TELEGRAM_MAX_TEXT).filter((p) => p.trim() !== "");
+  const rendered = renderReply(reply, telegramHtml, TELEGRAM_MAX_TEXT);
+  if (rendered.length === 1 && rendered[0]!.trim() !== "") return rendered;
+  const pieces = rendered.filter((p) => p.trim() !== "");
   return pieces.length > 0 ? pieces : ["…"];
 }
 
