@@ -3,9 +3,18 @@ import { wrapMarker, type MarkdownDialect } from "./markdown.ts";
 
 /** Escape `&`, `<`, `>` (and `"` for attributes) the way Telegram's HTML parse mode and Slack expect. */
 export function escapeHtml(text: string, isAttribute = false): string {
-  if (!(isAttribute ? /[&<>"]/ : /[&<>]/).test(text)) return text;
+  if (!needsHtmlEscape(text, isAttribute)) return text;
   const out = text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   return isAttribute ? out.replace(/"/g, "&quot;") : out;
+}
+
+function needsHtmlEscape(text: string, isAttribute: boolean): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // 0x26 &  0x3c <  0x3e >  0x22 "
+    if (c === 0x26 || c === 0x3c || c === 0x3e || (c === 0x22 && isAttribute)) return true;
+  }
+  return false;
 }
 
 /** Telegram's `parse_mode: "HTML"`. Length is counted after entity parsing, as Telegram does. */

@@ -42,8 +42,26 @@ const ESCAPABLE = /[\\`*_[\]()#+\-.!>~|{}]/;
 
 /** Parse Reply Markdown into blocks. Unmatched markers stay literal text; nothing is ever dropped. */
 export function parseMarkdown(source: string): MdBlock[] {
-  const lines = normaliseNewlines(source).split("\n");
   const blocks: MdBlock[] = [];
+  walkLines(source, {
+    code: (text, lang) => blocks.push({ kind: "code", lang, text }),
+    item: (inline) => blocks.push({ kind: "item", segments: parseInline(inline) }),
+    line: (inline) => blocks.push({ kind: "line", segments: parseInline(inline) }),
+  });
+  return blocks;
+}
+
+/** What `walkLines` finds, in order. */
+interface LineVisitor {
+  code(text: string, lang: string): void;
+  /** A `- ` list item; gets the text after the marker. */
+  item(inline: string): void;
+  line(inline: string): void;
+}
+
+/** The block structure of Reply Markdown: fenced code blocks (also unclosed), `- ` items, and other lines. */
+function walkLines(source: string, visit: LineVisitor): void {
+  const lines = normaliseNewlines(source).split("\n");
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const fence = line.includes("```") ? /^\s*```([\w+.-]*)\s*$/.exec(line) : null;
@@ -51,15 +69,14 @@ export function parseMarkdown(source: string): MdBlock[] {
       const body: string[] = [];
       let j = i + 1;
       while (j < lines.length && !/^\s*```\s*$/.test(lines[j]!)) body.push(lines[j++]!);
-      blocks.push({ kind: "code", lang: fence[1] ?? "", text: body.join("\n") });
+      visit.code(body.join("\n"), fence[1] ?? "");
       i = j; // skips the closing fence (or runs to the end when unclosed)
       continue;
     }
     const item = line.includes("- ") ? /^\s*- (.*)$/.exec(line) : null;
-    if (item !== null) blocks.push({ kind: "item", segments: parseInline(item[1]!) });
-    else blocks.push({ kind: "line", segments: parseInline(line) });
+    if (item !== null) visit.item(item[1]!);
+    else visit.line(line);
   }
-  return blocks;
 }
 
 /** `\r\n` and lone `\r` as `\n` (most texts have neither: no regex pass then). */
@@ -76,20 +93,44 @@ export function parsePlain(source: string): MdBlock[] {
 export function parseInline(text: string): Segment[] {
   if (text === "") return [];
   if (nextSpecial(text, 0) === text.length) return [{ text }];
-  const out: Segment[] = [];
-  parseInto(text, {}, out);
-  // The segments are fresh: join same-style neighbours in place.
-  let n = 0;
-  for (const seg of out) {
-    const last = n > 0 ? out[n - 1]! : undefined;
-    if (last !== undefined && sameStyle(last, seg)) last.text += seg.text;
-    else out[n++] = seg;
-  }
-  out.length = n;
-  return out;
+  const sink = new SegmentList();
+  parseInto(text, 0, undefined, sink);
+  return sink.segments;
 }
 
-type Style = Omit<Segment, "text">;
+/** Style bits of a parsed run (with the link target, if any, kept beside them). */
+const BOLD = 1;
+const ITALIC = 2;
+const CODE = 4;
+
+/** Where the inline parser puts runs of text, in order. Runs may be empty. */
+interface RunSink {
+  run(text: string, bits: number, link: string | undefined): void;
+}
+
+/** Collects runs as segments, joining same-style neighbours (what `mergeSegments` does). */
+class SegmentList implements RunSink {
+  readonly segments: Segment[] = [];
+  #lastBits = -1;
+  #lastLink: string | undefined;
+
+  run(text: string, bits: number, link: string | undefined): void {
+    if (text === "") return;
+    const segments = this.segments;
+    if (bits === this.#lastBits && link === this.#lastLink) {
+      segments[segments.length - 1]!.text += text;
+      return;
+    }
+    const seg: Segment = { text };
+    if ((bits & BOLD) !== 0) seg.bold = true;
+    if ((bits & ITALIC) !== 0) seg.italic = true;
+    if ((bits & CODE) !== 0) seg.code = true;
+    if (link !== undefined) seg.link = link;
+    segments.push(seg);
+    this.#lastBits = bits;
+    this.#lastLink = link;
+  }
+}
 
 /** Index of the next character that may start markup (`\\`, `` ` ``, `*`, `_`, `[`) at or after `from`. */
 function nextSpecial(text: string, from: number): number {
@@ -101,7 +142,7 @@ function nextSpecial(text: string, from: number): number {
   return text.length;
 }
 
-function parseInto(text: string, style: Style, out: Segment[]): void {
+function parseInto(text: string, bits: number, link: string | undefined, out: RunSink): void {
   let plain = "";
   let i = 0;
   while (i < text.length) {
@@ -120,57 +161,55 @@ function parseInto(text: string, style: Style, out: Segment[]): void {
     if (ch === "`") {
       const end = text.indexOf("`", i + 1);
       if (end > i + 1) {
-        if (plain !== "") out.push(styled(style, plain));
+        out.run(plain, bits, link);
         plain = "";
-        out.push(styled(style, text.slice(i + 1, end), true));
+        out.run(text.slice(i + 1, end), bits | CODE, link);
         i = end + 1;
         continue;
       }
     }
-    if (ch === "*" && text[i + 1] === "*" && style.bold !== true && isOpening(text, i + 2)) {
+    if (ch === "*" && text[i + 1] === "*" && (bits & BOLD) === 0 && isOpening(text, i + 2)) {
       const end = findClose(text, i + 2, "**");
       if (end !== -1) {
-        if (plain !== "") out.push(styled(style, plain));
+        out.run(plain, bits, link);
         plain = "";
-        parseInto(text.slice(i + 2, end), { ...style, bold: true }, out);
+        parseInto(text.slice(i + 2, end), bits | BOLD, link, out);
         i = end + 2;
         continue;
       }
     }
-    if (ch === "_" && style.italic !== true && !isWordChar(text[i - 1]) && isOpening(text, i + 1)) {
+    if (ch === "_" && (bits & ITALIC) === 0 && !isWordChar(text[i - 1]) && isOpening(text, i + 1)) {
       const end = findClose(text, i + 1, "_");
       if (end !== -1) {
-        if (plain !== "") out.push(styled(style, plain));
+        out.run(plain, bits, link);
         plain = "";
-        parseInto(text.slice(i + 1, end), { ...style, italic: true }, out);
+        parseInto(text.slice(i + 1, end), bits | ITALIC, link, out);
         i = end + 1;
         continue;
       }
     }
-    if (ch === "[" && style.link === undefined) {
-      const link = matchLink(text, i);
-      if (link !== undefined) {
-        if (plain !== "") out.push(styled(style, plain));
+    if (ch === "[" && link === undefined) {
+      const found = matchLink(text, i);
+      if (found !== undefined) {
+        out.run(plain, bits, link);
         plain = "";
-        parseInto(link.label, { ...style, link: link.url }, out);
-        i = link.end;
+        parseInto(found.label, bits, found.url, out);
+        i = found.end;
         continue;
       }
     }
     plain += ch;
     i++;
   }
-  if (plain !== "") out.push(styled(style, plain));
+  out.run(plain, bits, link);
 }
 
-/** A segment with `style` (only the styles that are set, as the parser always writes them). */
-function styled(style: Style, text: string, code?: true): Segment {
-  const seg: Segment = { text };
-  if (style.bold === true) seg.bold = true;
-  if (style.italic === true) seg.italic = true;
-  if (code === true) seg.code = true;
-  if (style.link !== undefined) seg.link = style.link;
-  return seg;
+/** What `\s` matches in a regular expression, for one UTF-16 code unit. */
+function isSpace(c: number): boolean {
+  if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  if (c < 0xa0) return false;
+  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f
+    || c === 0x205f || c === 0x3000 || c === 0xfeff;
 }
 
 function isWordChar(ch: string | undefined): boolean {
@@ -179,7 +218,7 @@ function isWordChar(ch: string | undefined): boolean {
 
 function isOpening(text: string, contentStart: number): boolean {
   const next = text[contentStart];
-  return next !== undefined && !/\s/.test(next);
+  return next !== undefined && !isSpace(next.charCodeAt(0));
 }
 
 /** Index of the closing marker for content starting at `from`, skipping code spans and escapes; -1 if none. */
@@ -195,7 +234,7 @@ function findClose(text: string, from: number, marker: "**" | "_"): number {
       if (end !== -1) j = end;
       continue;
     }
-    if (!text.startsWith(marker, j) || /\s/.test(text[j - 1]!)) continue;
+    if (!text.startsWith(marker, j) || isSpace(text.charCodeAt(j - 1))) continue;
     if (marker === "_" && isWordChar(text[j + 1])) continue;
     if (marker === "**" && text[j + 2] === "*") continue; // `***` closes one later
     return j;
@@ -226,6 +265,8 @@ export function mergeSegments(segments: Segment[]): Segment[] {
   return out;
 }
 
+type Style = Omit<Segment, "text">;
+
 /** True when two segments carry exactly the same styles. */
 export function sameStyle(a: Style, b: Style): boolean {
   return a.bold === b.bold && a.italic === b.italic && a.code === b.code && a.link === b.link;
@@ -237,74 +278,155 @@ export function sameStyle(a: Style, b: Style): boolean {
  * inside it) at the first that does not.
  */
 export function renderSegments(segments: Segment[], dialect: MarkdownDialect): string {
-  let out = "";
-  let i = 0;
-  // Unstyled runs (the usual case) need no wrappers.
-  for (; i < segments.length; i++) {
-    const seg = segments[i]!;
-    if (seg.bold === true || seg.italic === true || seg.link !== undefined) break;
-    out += seg.code === true ? dialect.code(seg.text) : dialect.escape(seg.text);
+  const line = new LineRenderer(dialect);
+  for (const seg of segments) {
+    line.emit(seg.text, (seg.bold === true ? BOLD : 0) | (seg.italic === true ? ITALIC : 0) | (seg.code === true ? CODE : 0), seg.link);
   }
-  return i === segments.length ? out : renderStyled(segments, i, out, dialect);
+  return line.finish();
 }
 
-/** The wrapper-keeping part of `renderSegments`, from segment `start` on, appending to `top`. */
-function renderStyled(segments: Segment[], start: number, top: string, dialect: MarkdownDialect): string {
+/** Renders one line's runs as they come; with `run` (a `RunSink`), same-style neighbours are joined first. */
+class LineRenderer implements RunSink {
+  readonly #dialect: MarkdownDialect;
+  #top = "";
   // Inner text of each open wrapper; `undefined` when that wrapper is not open.
-  let link: string | undefined;
-  let inLink: string | undefined;
-  let inBold: string | undefined;
-  let inItalic: string | undefined;
-  const append = (text: string) => {
-    if (inItalic !== undefined) inItalic += text;
-    else if (inBold !== undefined) inBold += text;
-    else if (inLink !== undefined) inLink += text;
-    else top += text;
-  };
-  const closeItalic = () => {
-    if (inItalic === undefined) return;
-    const wrapped = dialect.italic(inItalic);
-    inItalic = undefined;
-    append(wrapped);
-  };
-  const closeBold = () => {
-    closeItalic();
-    if (inBold === undefined) return;
-    const wrapped = dialect.bold(inBold);
-    inBold = undefined;
-    append(wrapped);
-  };
-  const closeLink = () => {
-    closeBold();
-    if (inLink === undefined) return;
-    const wrapped = dialect.link(inLink, link!);
-    inLink = undefined;
-    link = undefined;
-    append(wrapped);
-  };
-  for (let i = start; i < segments.length; i++) {
-    const seg = segments[i]!;
-    const bold = seg.bold === true;
-    const italic = seg.italic === true;
-    if (seg.link !== link) {
-      closeLink();
-      if (seg.link !== undefined) {
-        link = seg.link;
-        inLink = "";
+  #link: string | undefined;
+  #inLink: string | undefined;
+  #inBold: string | undefined;
+  #inItalic: string | undefined;
+  // The run being joined (`run`), not yet emitted.
+  #pending = "";
+  #pendingBits = 0;
+  #pendingLink: string | undefined;
+
+  constructor(dialect: MarkdownDialect) {
+    this.#dialect = dialect;
+  }
+
+  run(text: string, bits: number, link: string | undefined): void {
+    if (text === "") return;
+    if (this.#pending !== "") {
+      if (bits === this.#pendingBits && link === this.#pendingLink) {
+        this.#pending += text;
+        return;
+      }
+      this.emit(this.#pending, this.#pendingBits, this.#pendingLink);
+    }
+    this.#pending = text;
+    this.#pendingBits = bits;
+    this.#pendingLink = link;
+  }
+
+  /** Render one run now (no joining). */
+  emit(text: string, bits: number, link: string | undefined): void {
+    const bold = (bits & BOLD) !== 0;
+    const italic = (bits & ITALIC) !== 0;
+    if (link !== this.#link) {
+      this.#closeLink();
+      if (link !== undefined) {
+        this.#link = link;
+        this.#inLink = "";
       }
     }
-    if (bold !== (inBold !== undefined)) {
-      closeBold();
-      if (bold) inBold = "";
+    if (bold !== (this.#inBold !== undefined)) {
+      this.#closeBold();
+      if (bold) this.#inBold = "";
     }
-    if (italic !== (inItalic !== undefined)) {
-      closeItalic();
-      if (italic) inItalic = "";
+    if (italic !== (this.#inItalic !== undefined)) {
+      this.#closeItalic();
+      if (italic) this.#inItalic = "";
     }
-    append(seg.code === true ? dialect.code(seg.text) : dialect.escape(seg.text));
+    this.#append((bits & CODE) !== 0 ? this.#dialect.code(text) : this.#dialect.escape(text));
   }
-  closeLink();
-  return top;
+
+  /** The line so far, with every wrapper closed; the renderer is empty again afterwards. */
+  finish(): string {
+    if (this.#pending !== "") {
+      this.emit(this.#pending, this.#pendingBits, this.#pendingLink);
+      this.#pending = "";
+      this.#pendingLink = undefined;
+    }
+    this.#closeLink();
+    const out = this.#top;
+    this.#top = "";
+    return out;
+  }
+
+  #append(text: string): void {
+    if (this.#inItalic !== undefined) this.#inItalic += text;
+    else if (this.#inBold !== undefined) this.#inBold += text;
+    else if (this.#inLink !== undefined) this.#inLink += text;
+    else this.#top += text;
+  }
+
+  #closeItalic(): void {
+    if (this.#inItalic === undefined) return;
+    const wrapped = this.#dialect.italic(this.#inItalic);
+    this.#inItalic = undefined;
+    this.#append(wrapped);
+  }
+
+  #closeBold(): void {
+    this.#closeItalic();
+    if (this.#inBold === undefined) return;
+    const wrapped = this.#dialect.bold(this.#inBold);
+    this.#inBold = undefined;
+    this.#append(wrapped);
+  }
+
+  #closeLink(): void {
+    this.#closeBold();
+    if (this.#inLink === undefined) return;
+    const wrapped = this.#dialect.link(this.#inLink, this.#link!);
+    this.#inLink = undefined;
+    this.#link = undefined;
+    this.#append(wrapped);
+  }
+}
+
+/**
+ * Each line of a Reply's text rendered in a dialect, without building blocks: what `renderBlock` gives for
+ * every block of `parseMarkdown` (or `parsePlain`), in one pass. The hot path for replies that fit one message.
+ */
+export function renderLines(source: string, dialect: MarkdownDialect, format: "markdown" | "plain" = "markdown"): string[] {
+  const lines = normaliseNewlines(source).split("\n");
+  if (format === "plain") {
+    for (let i = 0; i < lines.length; i++) lines[i] = dialect.escape(lines[i]!);
+    return lines;
+  }
+  if (!source.includes("```")) {
+    // No code blocks: every line renders on its own, in place.
+    let renderer: LineRenderer | undefined;
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      const item = line.includes("- ") ? /^\s*- (.*)$/.exec(line) : null;
+      const text = item === null ? line : item[1]!;
+      let rendered: string;
+      if (text === "") rendered = "";
+      else if (nextSpecial(text, 0) === text.length) rendered = dialect.escape(text);
+      else {
+        renderer ??= new LineRenderer(dialect);
+        parseInto(text, 0, undefined, renderer);
+        rendered = renderer.finish();
+      }
+      lines[i] = item === null ? rendered : dialect.listItem(rendered);
+    }
+    return lines;
+  }
+  const out: string[] = [];
+  const renderer = new LineRenderer(dialect);
+  const inline = (text: string): string => {
+    if (text === "") return "";
+    if (nextSpecial(text, 0) === text.length) return dialect.escape(text);
+    parseInto(text, 0, undefined, renderer);
+    return renderer.finish();
+  };
+  walkLines(source, {
+    code: (text, lang) => out.push(dialect.codeBlock(text, lang)),
+    item: (text) => out.push(dialect.listItem(inline(text))),
+    line: (text) => out.push(inline(text)),
+  });
+  return out;
 }
 
 /** Render one block. */

@@ -11,12 +11,8 @@ export function splitBlocks(blocks: MdBlock[], dialect: MarkdownDialect, limit: 
   const measure = dialect.measure ?? ((s: string) => s.length);
   // Most replies fit: render once and measure once.
   const whole = blocks.map((b) => renderBlock(b, dialect));
-  const wholeText = whole.join("\n");
-  // A dialect's measure never exceeds the raw length (markup only adds), so a short raw text needs no measuring.
-  if (wholeText.length <= limit || measure(wholeText) <= limit) {
-    const trimmed = trimBlankLines(whole);
-    return [trimmed === whole ? wholeText : trimmed.join("\n")];
-  }
+  const fits = fitWhole(whole, dialect, limit);
+  if (fits !== undefined) return [fits];
   const chunks: string[][] = [];
   let current: string[] = [];
   let currentLength = 0;
@@ -65,6 +61,17 @@ export function splitBlocks(blocks: MdBlock[], dialect: MarkdownDialect, limit: 
   flush();
   const out = chunks.map((c) => c.join("\n"));
   return out.length > 0 ? out : [""];
+}
+
+/**
+ * Rendered lines as one message when they fit in `limit` (blank lines at the edges dropped), else undefined.
+ * A dialect's measure never exceeds the raw length (markup only adds), so a short raw text needs no measuring.
+ */
+export function fitWhole(lines: string[], dialect: MarkdownDialect, limit: number): string | undefined {
+  const wholeText = lines.join("\n");
+  if (wholeText.length > limit && (dialect.measure === undefined || dialect.measure(wholeText) > limit)) return undefined;
+  const trimmed = trimBlankLines(lines);
+  return trimmed === lines ? wholeText : trimmed.join("\n");
 }
 
 /** Largest k in [0, n] with fits(k) true, given fits is monotone (true then false). */
