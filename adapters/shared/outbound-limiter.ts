@@ -68,6 +68,8 @@ interface Budgets {
   group<T>(chatId: string, expirationMs: number, job: () => Promise<T>): Promise<T>;
   /** The global spacing. */
   global<T>(expirationMs: number, job: () => Promise<T>): Promise<T>;
+  /** The platform asked to wait `ms` before sending to this chat again (a "retry after" refusal). */
+  hold(chatId: string, ms: number): void;
   stop(): Promise<void>;
 }
 
@@ -138,7 +140,8 @@ export class OutboundLimiter {
       const retryAfterMs = this.#options.retryAfterMsOf(error);
       if (retryAfterMs === undefined || attempt >= this.#maxRetries || retryAfterMs > this.#maxRetryAfterMs || this.#isStopped) throw error;
       this.#options.onRetry?.({ key: chatId, attempt: attempt + 1, retryAfterMs });
-      // The chat's slot stays held while waiting: "retry after" applies to everything sent to this chat.
+      // "Retry after" applies to everything sent to this chat: its slot stays held (or the chat is held) meanwhile.
+      this.#budgets.hold(chatId, retryAfterMs);
       return sleep(retryAfterMs, this.#stopController.signal).then(() => this.#attempt(chatId, call, attempt + 1));
     });
   }
@@ -194,6 +197,8 @@ class LocalBudgets implements Budgets {
   readonly #groups = new Map<string, { windowStartAt: number; used: number }>();
   #nextGlobalAt = 0;
   #sweepAtSize = 10_000;
+  /** Chats held by a "retry after", until when (epoch ms); only for chats without spacing. */
+  readonly #holds = new Map<string, number>();
 
   constructor(limits: OutboundLimits, signal: AbortSignal) {
     this.#perChatIntervalMs = limits.perChatIntervalMs ?? 0;
@@ -203,6 +208,7 @@ class LocalBudgets implements Budgets {
   }
 
   chat<T>(chatId: string, _expirationMs: number, job: () => Promise<T>): Promise<T> {
+    if (this.#perChatIntervalMs === 0) return this.#unspaced(chatId, job);
     let s = this.#chats.get(chatId);
     if (s === undefined) {
       if (this.#chats.size >= this.#sweepAtSize) this.#sweep();
@@ -233,6 +239,34 @@ class LocalBudgets implements Budgets {
     state.pending++;
     state.tail = result.then(state.settle, state.settle);
     return result;
+  }
+
+  /**
+   * A chat without spacing has no queue: calls start at once, in the order they come, unless the chat is held
+   * by a "retry after" (then they wait it out).
+   */
+  #unspaced<T>(chatId: string, job: () => Promise<T>): Promise<T> {
+    if (this.#holds.size > 0) {
+      const until = this.#holds.get(chatId);
+      if (until !== undefined) {
+        const waitMs = until - Date.now();
+        if (waitMs > 0) return sleep(waitMs, this.#signal).then(() => this.#unspaced(chatId, job));
+        this.#holds.delete(chatId);
+      }
+    }
+    if (this.#signal.aborted) return Promise.reject(new LimiterStoppedError());
+    try {
+      return job();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  hold(chatId: string, ms: number): void {
+    // A spaced chat's queue already waits behind the call that is waiting to retry.
+    if (this.#perChatIntervalMs !== 0) return;
+    const until = Date.now() + ms;
+    if ((this.#holds.get(chatId) ?? 0) < until) this.#holds.set(chatId, until);
   }
 
   #settled(s: ChatState): void {
@@ -274,6 +308,7 @@ class LocalBudgets implements Budgets {
   }
 
   async stop(): Promise<void> {
+    this.#holds.clear();
     this.#chats.clear();
     this.#groups.clear();
   }
@@ -313,6 +348,10 @@ class ClusteredBudgets implements Budgets {
 
   global<T>(expirationMs: number, job: () => Promise<T>): Promise<T> {
     return this.#global.schedule({ expiration: expirationMs }, job);
+  }
+
+  hold(_chatId: string, _ms: number): void {
+    // The chat's limiter runs one job at a time: it waits behind the call that is waiting to retry.
   }
 
   async stop(): Promise<void> {

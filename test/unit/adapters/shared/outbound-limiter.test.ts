@@ -67,6 +67,32 @@ describe("OutboundLimiter", () => {
     expect(refused).toBe(3);
   });
 
+  it("without per-chat spacing, starts calls at once but holds a chat for its retry-after", async () => {
+    const limiter = make({ limits: { perChatIntervalMs: 0 } });
+    const started = Date.now();
+    const startedAt: Record<string, number> = {};
+    let first = true;
+    const refused = limiter.run({ chatId: "held" }, async () => {
+      if (first) {
+        first = false;
+        throw new RetryLater(200);
+      }
+      return "retried";
+    });
+    // Both start without waiting for each other: no queue when there is no spacing to keep.
+    const a = limiter.run({ chatId: "free" }, async () => (startedAt.free = Date.now() - started));
+    await a;
+    expect(startedAt.free).toBeLessThan(150);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The held chat waits out the retry-after, also for calls made meanwhile; other chats do not.
+    const later = limiter.run({ chatId: "held" }, async () => (startedAt.held = Date.now() - started));
+    const other = limiter.run({ chatId: "free" }, async () => (startedAt.other = Date.now() - started));
+    await Promise.all([refused, later, other]);
+    expect(await refused).toBe("retried");
+    expect(startedAt.held).toBeGreaterThanOrEqual(190);
+    expect(startedAt.other).toBeLessThan(150);
+  });
+
   it("fails at once on errors that are not retry-after, and on a retry-after beyond the cap", async () => {
     const limiter = make({ maxRetryAfterMs: 1_000 });
     let calls = 0;
