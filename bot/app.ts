@@ -13,7 +13,7 @@ import { auditCommand, permsCommand } from "./builtins/perms.ts";
 import { helpCommand, statusCommand, whoamiCommand } from "./builtins/help.ts";
 import { CommandRegistry } from "./commands.ts";
 import { systemClock, type AdapterHub, type Clock, type Core, type Plugin, type PluginFactory } from "./core.ts";
-import { createEphemeral, rememberOnce } from "./ephemeral.ts";
+import { createEphemeral, onceChecker } from "./ephemeral.ts";
 import { SwitchboardError } from "./errors.ts";
 import { HttpListener } from "./http.ts";
 import { createLogger } from "./logger.ts";
@@ -127,7 +127,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     metrics,
     log,
     clock,
-    firstDelivery: (id) => rememberOnce(kv, `dedupe:${id}`, config.storage.dedupeTtlMs),
+    firstDelivery: onceChecker(kv, "dedupe:", config.storage.dedupeTtlMs),
     limits: config.limits,
     shutdownSignal: shutdown.signal,
     onNewChat: (inbound) => {

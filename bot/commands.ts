@@ -162,6 +162,7 @@ export function parseCommandLine(text: string, botUsername?: string): { name: st
 
 /** Split arguments on white space, keeping "double" or 'single' quoted runs together. */
 export function splitArgs(raw: string): string[] {
+  if (raw === "") return [];
   const args: string[] = [];
   const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
   for (let m = re.exec(raw); m !== null; m = re.exec(raw)) {

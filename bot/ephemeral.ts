@@ -141,6 +141,34 @@ export function rememberOnce(kv: Keyv, key: string, ttlMs: number): Promise<bool
   return rememberOnceGeneric(kv, key, ttlMs);
 }
 
+/**
+ * `rememberOnce` for one key prefix and one TTL, made once and called per key: what the router's dedupe runs
+ * for every message. In memory it answers synchronously and keeps its marks by the key without the prefix (no
+ * string to build per call), shared by every checker with that prefix on the same keyv; on Redis it is
+ * `rememberOnce` with `prefix + key`.
+ *
+ * ```ts
+ * const firstDelivery = onceChecker(kv, "dedupe:", 600_000);
+ * if (await firstDelivery(inbound.deliveryId)) handle(inbound);
+ * ```
+ */
+export function onceChecker(kv: Keyv, prefix: string, ttlMs: number): (key: string) => boolean | Promise<boolean> {
+  checkArgs(prefix, ttlMs);
+  if (!(kv.store instanceof Map)) return (key) => rememberOnce(kv, prefix + key, ttlMs);
+  let byPrefix = scopedMarks.get(kv);
+  if (byPrefix === undefined) scopedMarks.set(kv, (byPrefix = new Map()));
+  let marks = byPrefix.get(prefix);
+  if (marks === undefined) byPrefix.set(prefix, (marks = new OnceMarks(Date.now())));
+  const scoped = marks;
+  return (key) => {
+    if (typeof key !== "string" || key === "") throw new SwitchboardError("E_BAD_ARGS", "rememberOnce needs a non-empty string key");
+    return scoped.remember(key, ttlMs, Date.now());
+  };
+}
+
+/** The marks of `onceChecker`s on an in-memory keyv, by prefix: checkers with one prefix share them. */
+const scopedMarks = new WeakMap<Keyv, Map<string, OnceMarks>>();
+
 async function rememberOnceRedis(store: KeyvRedis<unknown>, key: string, ttlMs: number): Promise<boolean> {
   try {
     const client = await store.getClient();
@@ -164,5 +192,5 @@ async function rememberOnceGeneric(kv: Keyv, key: string, ttlMs: number): Promis
 
 /** How many dedupe marks an in-memory keyv holds right now (expired ones not yet swept included); for tests and metrics. */
 export function onceMarkCount(kv: Keyv): number {
-  return marksByKeyv.get(kv)?.size ?? 0;
+  return (marksByKeyv.get(kv)?.size ?? 0) + [...(scopedMarks.get(kv)?.values() ?? [])].reduce((n, marks) => n + marks.size, 0);
 }

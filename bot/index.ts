@@ -11,5 +11,5 @@ export { systemClock } from "./core.ts";
 export type * from "./storage/types.ts";
 export { openStore, memoryStore, maskUrl, type OpenStoreOptions } from "./storage/open.ts";
 export { CORE_MIGRATIONS } from "./storage/migrations.ts";
-export { createEphemeral, rememberOnce, onceMarkCount, EPHEMERAL_NAMESPACE, type EphemeralOptions } from "./ephemeral.ts";
+export { createEphemeral, rememberOnce, onceChecker, onceMarkCount, EPHEMERAL_NAMESPACE, type EphemeralOptions } from "./ephemeral.ts";
 export type { Keyv } from "keyv";

@@ -15,7 +15,7 @@ import {
 } from "../shared/index.ts";
 import { menusFor } from "./commands.ts";
 import { isFatalTelegramError, isNotModified, retryAfterMsOf, toTelegramError } from "./errors.ts";
-import { normaliseUpdate, type NormalisedUpdate } from "./normalise.ts";
+import { normaliseUpdate, type BotIdentity, type NormalisedUpdate } from "./normalise.ts";
 import { keyboardOf, renderTelegram, TELEGRAM_MAX_TEXT } from "./render.ts";
 import { RoleCache } from "./roles.ts";
 
@@ -54,6 +54,7 @@ const sig = (signal: AbortSignal): GrammySignal => signal as unknown as GrammySi
 
 const ALLOWED_UPDATES = ["message", "channel_post", "callback_query"] as const;
 
+
 /** The Telegram `ChannelAdapter`. */
 export class TelegramAdapter implements ChannelAdapter {
   readonly platform = "telegram";
@@ -79,6 +80,7 @@ export class TelegramAdapter implements ChannelAdapter {
   #publishTimer: NodeJS.Timeout | undefined;
   #lastPublished = "";
   #webhookHandler: ((req: HttpRequest) => Promise<HttpResponse>) | undefined;
+  #me: BotIdentity | undefined;
 
   constructor(options: TelegramAdapterOptions, deps: TelegramDeps) {
     this.#options = options;
@@ -184,7 +186,7 @@ export class TelegramAdapter implements ChannelAdapter {
   }
 
   async send(target: ConversationTarget, reply: Reply): Promise<SentMessage> {
-    return this.#send(target, reply);
+    return this.#send(target.chatId, target.threadId, reply);
   }
 
   async edit(message: SentMessage, reply: Reply): Promise<void> {
@@ -222,44 +224,53 @@ export class TelegramAdapter implements ChannelAdapter {
 
   // --- inbound ---------------------------------------------------------------------------------------------
 
-  async #onUpdate(update: Update): Promise<void> {
+  /** One update from grammY's middleware. Not async: the usual update goes to the router without extra hops. */
+  #onUpdate(update: Update): Promise<void> | undefined {
     this.#health.markInbound();
-    const sink = this.#sink;
-    if (sink === undefined) return;
-    const me = this.bot.botInfo;
-    const normalised = normaliseUpdate(update, { id: me.id, username: me.username }, this.#deps.clock.now());
+    if (this.#sink === undefined) return undefined;
+    const normalised = normaliseUpdate(update, this.#identity(), this.#deps.clock.now());
     if ("skip" in normalised) {
       this.#deps.log.debug({ platform: "telegram", updateId: (update as { update_id?: unknown })?.update_id, reason: normalised.skip }, "update skipped");
-      return;
+      return undefined;
     }
     if (normalised.callbackQueryId !== undefined) {
       this.#track(this.#limiter.run({ chatId: normalised.inbound.chat.id, isEdit: true }, (signal) =>
         this.bot.api.answerCallbackQuery(normalised.callbackQueryId!, undefined, sig(signal))).catch(() => undefined));
     }
-    const inbound = await this.#complete(normalised);
-    if (inbound.text.length > this.#options.maxInboundChars) {
-      this.#deps.log.info({ platform: "telegram", chat: inbound.chat.id, chars: inbound.text.length }, "inbound message too long; refused");
-      await inbound.respond({ text: ERROR_CATALOG.E_MESSAGE_TOO_LONG }).catch((error: unknown) =>
-        this.#deps.log.warn({ err: error }, "could not refuse an oversized message"));
-      return;
-    }
-    await sink(inbound);
+    if (!normalised.needsRole) return this.#deliver(this.#complete(normalised, undefined));
+    const { chat, user } = normalised.inbound;
+    return this.#roles.roleOf(chat.id, user.id).then((role) => this.#deliver(this.#complete(normalised, role)));
   }
 
-  async #complete(normalised: NormalisedUpdate): Promise<Inbound> {
-    const { inbound: fields } = normalised;
-    const platformRole = normalised.needsRole ? await this.#roles.roleOf(fields.chat.id, fields.user.id) : undefined;
-    const target: ConversationTarget = { platform: "telegram", chatId: fields.chat.id, ...(fields.threadId === undefined ? {} : { threadId: fields.threadId }) };
-    const replyTo = fields.chat.kind === "group" ? normalised.messageId : undefined;
-    return {
-      ...fields,
-      user: platformRole === undefined ? fields.user : { ...fields.user, platformRole },
-      respond: (reply) => this.#send(target, reply, replyTo),
-      typing: async () => {
-        await this.#limiter.run({ chatId: target.chatId, isEdit: true }, (signal) => this.bot.api.sendChatAction(
-          target.chatId, "typing", target.threadId === undefined ? {} : { message_thread_id: Number(target.threadId) }, sig(signal)));
-      },
+  #identity(): BotIdentity {
+    const me = this.bot.botInfo;
+    if (this.#me?.id !== me.id || this.#me.username !== me.username) this.#me = { id: me.id, username: me.username };
+    return this.#me;
+  }
+
+  #deliver(inbound: Inbound): Promise<void> | undefined {
+    const sink = this.#sink;
+    if (sink === undefined) return undefined;
+    if (inbound.text.length > this.#options.maxInboundChars) {
+      this.#deps.log.info({ platform: "telegram", chat: inbound.chat.id, chars: inbound.text.length }, "inbound message too long; refused");
+      return inbound.respond({ text: ERROR_CATALOG.E_MESSAGE_TOO_LONG }).then(() => undefined, (error: unknown) =>
+        this.#deps.log.warn({ err: error }, "could not refuse an oversized message"));
+    }
+    return sink(inbound);
+  }
+
+  #complete(normalised: NormalisedUpdate, platformRole: PlatformRole | undefined): Inbound {
+    const inbound = normalised.inbound as Inbound;
+    if (platformRole !== undefined) inbound.user = { ...inbound.user, platformRole };
+    const chatId = inbound.chat.id;
+    const threadId = inbound.threadId;
+    const replyTo = inbound.chat.kind === "group" ? normalised.messageId : undefined;
+    inbound.respond = (reply) => this.#send(chatId, threadId, reply, replyTo);
+    inbound.typing = async () => {
+      await this.#limiter.run({ chatId, isEdit: true }, (signal) => this.bot.api.sendChatAction(
+        chatId, "typing", threadId === undefined ? {} : { message_thread_id: Number(threadId) }, sig(signal)));
     };
+    return inbound;
   }
 
   async #pollSession(signal: AbortSignal, markUp: () => void): Promise<void> {
@@ -354,7 +365,7 @@ export class TelegramAdapter implements ChannelAdapter {
 
   // --- outbound --------------------------------------------------------------------------------------------
 
-  async #send(target: ConversationTarget, reply: Reply, replyToMessageId?: number): Promise<SentMessage> {
+  async #send(chatId: string, threadId: string | undefined, reply: Reply, replyToMessageId?: number): Promise<SentMessage> {
     let pieces: string[];
     let keyboard: ReturnType<typeof keyboardOf>;
     try {
@@ -363,27 +374,28 @@ export class TelegramAdapter implements ChannelAdapter {
     } catch (error) {
       throw toTelegramError(error, "render");
     }
-    const isGroup = target.chatId.startsWith("-");
-    const ids: number[] = [];
+    const key = { chatId, isGroup: chatId.startsWith("-") };
+    let first = 0;
+    let extras: number[] | undefined;
     try {
-      for (const [i, text] of pieces.entries()) {
-        const isLast = i === pieces.length - 1;
-        const message = await this.#limiter.run({ chatId: target.chatId, isGroup }, (signal) => this.bot.api.sendMessage(target.chatId, text, {
-          parse_mode: "HTML",
-          link_preview_options: { is_disabled: true },
-          ...(target.threadId === undefined ? {} : { message_thread_id: Number(target.threadId) }),
-          ...(i === 0 && replyToMessageId !== undefined ? { reply_parameters: { message_id: replyToMessageId, allow_sending_without_reply: true } } : {}),
-          ...(isLast && keyboard !== undefined ? { reply_markup: keyboard } : {}),
-        }, sig(signal)));
+      for (let i = 0; i < pieces.length; i++) {
+        const text = pieces[i]!;
+        const options: Parameters<Bot["api"]["sendMessage"]>[2] & {} = { parse_mode: "HTML", link_preview_options: { is_disabled: true } };
+        if (threadId !== undefined) options.message_thread_id = Number(threadId);
+        if (i === 0 && replyToMessageId !== undefined) options.reply_parameters = { message_id: replyToMessageId, allow_sending_without_reply: true };
+        if (i === pieces.length - 1 && keyboard !== undefined) options.reply_markup = keyboard;
+        const message = await this.#limiter.run(key, (signal) => this.bot.api.sendMessage(chatId, text, options, sig(signal)));
         this.#health.markApiOk();
-        ids.push(message.message_id);
+        if (i === 0) first = message.message_id;
+        else (extras ??= []).push(message.message_id);
       }
     } catch (error) {
       throw toTelegramError(error, "send");
     }
-    const first = ids[0]!;
-    if (ids.length > 1) this.#remember(`${target.chatId}:${first}`, ids.slice(1));
-    return { platform: "telegram", chatId: target.chatId, messageId: String(first), ...(target.threadId === undefined ? {} : { threadId: target.threadId }) };
+    if (extras !== undefined) this.#remember(`${chatId}:${first}`, extras);
+    return threadId === undefined
+      ? { platform: "telegram", chatId, messageId: String(first) }
+      : { platform: "telegram", chatId, messageId: String(first), threadId };
   }
 
   async #applyEdit(message: SentMessage, reply: Reply): Promise<void> {

@@ -78,21 +78,18 @@ export function normaliseUpdate(update: Update, bot: BotIdentity, receivedAt: nu
     const replyTo = message.reply_to_message !== undefined && message.reply_to_message.message_id !== message.message_thread_id
       ? { messageId: String(message.reply_to_message.message_id), isToBot: message.reply_to_message.from?.id === bot.id }
       : undefined;
-    const command = commandOf(text, bot);
-    if (command.command === undefined && isForAnotherBot(text, bot)) return { skip: "command for another bot" };
+    const command = text.startsWith("/") ? parseCommandLine(text, bot.username) : undefined;
+    if (command === undefined && isForAnotherBot(text, bot)) return { skip: "command for another bot" };
     const mentionsBot = chat.kind === "dm"
       || text.toLowerCase().includes(`@${bot.username.toLowerCase()}`)
       || replyTo?.isToBot === true;
+    // Built field by field (no spreads): this runs for every update.
+    const inbound: NormalisedUpdate["inbound"] = { deliveryId, platform: "telegram", receivedAt, chat, user, text, mentionsBot, messageId: String(message.message_id) };
+    if (command !== undefined) inbound.command = command;
+    if (message.is_topic_message === true && typeof message.message_thread_id === "number") inbound.threadId = String(message.message_thread_id);
+    if (replyTo !== undefined) inbound.replyTo = replyTo;
     return {
-      inbound: {
-        deliveryId, platform: "telegram", receivedAt,
-        chat, user, text,
-        ...command,
-        ...threadOf(message),
-        ...(replyTo === undefined ? {} : { replyTo }),
-        mentionsBot,
-        messageId: String(message.message_id),
-      },
+      inbound,
       messageId: message.message_id,
       needsRole: chat.kind !== "dm" && from !== undefined && message.sender_chat === undefined,
     };

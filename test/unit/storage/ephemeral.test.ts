@@ -4,7 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { createEphemeral, isSwitchboardError, onceMarkCount, rememberOnce, type Keyv } from "../../../bot/index.ts";
+import { createEphemeral, isSwitchboardError, onceChecker, onceMarkCount, rememberOnce, type Keyv } from "../../../bot/index.ts";
 import { REDIS_URL, serviceAvailable } from "../../helpers/services.ts";
 
 const redisUp = await serviceAvailable("redis");
@@ -68,6 +68,25 @@ function defineEphemeralTests(name: string, make: (namespace: string) => Keyv): 
         const answers = await Promise.all(Array.from({ length: 40 }, (_, index) => rememberOnce(index % 2 === 0 ? first : second, key, 60_000)));
         expect(answers.filter(Boolean)).toHaveLength(1);
       }
+    });
+
+    it("onceChecker answers once per key within its TTL, apart from other prefixes, across instances", async () => {
+      const namespace = `sbtest-${randomUUID().slice(0, 8)}`;
+      const first = open(namespace);
+      const second = name === "memory" ? first : open(namespace);
+      const dedupe = onceChecker(first, "dedupe:", 60_000);
+      const dedupeElsewhere = onceChecker(second, "dedupe:", 60_000);
+      const other = onceChecker(first, "other:", 60_000);
+      const short = onceChecker(first, "short:", 30);
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? dedupe : dedupeElsewhere)("d1")));
+      expect(answers.filter(Boolean)).toHaveLength(1);
+      if (name === "memory") expect(dedupe("d2")).toBe(true); // in memory the answer is synchronous
+      expect(await other("d1")).toBe(true);
+      expect(await short("s1")).toBe(true);
+      expect(await short("s1")).toBe(false);
+      await waitMs(60);
+      expect(await short("s1")).toBe(true);
+      expect(() => onceChecker(first, "x:", 0)).toThrow(/ttlMs/);
     });
 
     it("keeps namespaces apart", async () => {
