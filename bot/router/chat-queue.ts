@@ -30,6 +30,9 @@ export class KeyedQueue {
   /** Tasks queued or running. */
   #pending = 0;
   #drainWaiters: (() => void)[] = [];
+  #spaceWaiters: { limit: number; resolve: () => void }[] = [];
+  /** The smallest limit anyone waits for; infinite when nobody waits. */
+  #lowestWaitLimit = Number.POSITIVE_INFINITY;
   readonly #advance = (lane: Lane): void => this.#finished(lane);
 
   /** Run `task` after everything queued before it under `key`. The returned promise settles with it. */
@@ -47,6 +50,18 @@ export class KeyedQueue {
     return this.#lanes.size;
   }
 
+  /** Tasks queued or running. */
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Resolves once fewer than `limit` tasks are queued or running (at once when that is already so). */
+  whenBelow(limit: number): Promise<void> {
+    if (this.#pending < limit) return Promise.resolve();
+    if (limit < this.#lowestWaitLimit) this.#lowestWaitLimit = limit;
+    return new Promise<void>((resolve) => { this.#spaceWaiters.push({ limit, resolve }); });
+  }
+
   /** Resolves when everything queued so far (and anything queued meanwhile) has settled. */
   drain(): Promise<void> {
     if (this.#pending === 0) return Promise.resolve();
@@ -55,6 +70,7 @@ export class KeyedQueue {
 
   #finished(lane: Lane): void {
     this.#pending--;
+    if (this.#pending < this.#lowestWaitLimit) this.#wakeSpaceWaiters();
     if (lane.head < lane.waiting.length) {
       const item = lane.waiting[lane.head]!;
       lane.waiting[lane.head++] = undefined as unknown as Waiting;
@@ -71,6 +87,21 @@ export class KeyedQueue {
       this.#drainWaiters = [];
       for (const resolve of waiters) resolve();
     }
+  }
+
+  #wakeSpaceWaiters(): void {
+    const waiters = this.#spaceWaiters;
+    let kept = 0;
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const waiter of waiters) {
+      if (this.#pending < waiter.limit) waiter.resolve();
+      else {
+        waiters[kept++] = waiter;
+        if (waiter.limit < lowest) lowest = waiter.limit;
+      }
+    }
+    waiters.length = kept;
+    this.#lowestWaitLimit = lowest;
   }
 }
 

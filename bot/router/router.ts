@@ -46,6 +46,8 @@ export interface RouterOptions {
     perChat: { burst: number; perMinute: number };
     maxInboundChars: number;
     handlerTimeoutMs: number;
+    /** Messages queued or running before `handle` waits for the backlog to shrink (backpressure). */
+    maxInFlight?: number;
   };
   /** Record a chat the first time this process sees it (background, tracked). */
   onNewChat?: (inbound: Inbound) => void;
@@ -85,7 +87,10 @@ export class Router implements RouterApi {
     this.#conversation = handler;
   }
 
-  /** Accept a message: resolves once it is queued (or refused), not when it is answered. */
+  /**
+   * Accept a message: resolves once it is queued (or refused), not when it is answered — later when the
+   * router is saturated (`limits.maxInFlight` messages queued or running), so adapters feeding it slow down.
+   */
   handle(inbound: Inbound): Promise<void> {
     return this.#accept(inbound, false);
   }
@@ -142,7 +147,9 @@ export class Router implements RouterApi {
     }
     const queueKey = inbound.threadId === undefined ? chatKey : `${chatKey}:${inbound.threadId}`;
     const work = this.#queue.run(queueKey, () => this.#run(inbound, chatKey, userKey));
-    return wait ? work : DONE;
+    if (wait) return work;
+    const maxInFlight = o.limits.maxInFlight ?? Number.POSITIVE_INFINITY;
+    return this.#queue.pending > maxInFlight ? this.#queue.whenBelow(maxInFlight) : DONE;
   }
 
   /** One message, inside its conversation's queue and its error boundary. */

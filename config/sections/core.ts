@@ -52,11 +52,17 @@ export const limitsSection = z.object({
   maxInboundChars: z.number().int().positive().default(16_000),
   /** A handler still running after this is abandoned and the chat told, in ms. */
   handlerTimeoutMs: z.number().int().positive().default(60_000),
+  /**
+   * Messages queued or running at once before adapters are slowed down: beyond it, accepting a message waits
+   * until the backlog shrinks (polling pauses, webhooks answer later), so a flood cannot grow memory unbounded.
+   */
+  maxInFlight: z.number().int().positive().default(2_000),
 }).strict().default({
   perUser: { burst: 10, perMinute: 30 },
   perChat: { burst: 30, perMinute: 120 },
   maxInboundChars: 16_000,
   handlerTimeoutMs: 60_000,
+  maxInFlight: 2_000,
 });
 
 export const permissionsSection = z.object({

@@ -56,6 +56,26 @@ describe("router", () => {
     expect(bot.adapter.textsIn("A")).toEqual(["slow done", "count 5"]);
   });
 
+  it("holds back adapters while too many messages are in flight (backpressure), and loses none", async () => {
+    bot = await startTestBot({ set: { "limits.maxInFlight": 3 } });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    bot.app.core.commands.register({
+      name: "slow", description: "waits", defaultRole: "guest", source: "builtin",
+      handler: async (ctx) => { await gate; return `done ${ctx.inbound.chat.id}`; },
+    });
+    const accepted: string[] = [];
+    const says = ["c1", "c2", "c3", "c4", "c5"].map((chatId) => bot!.adapter.say("/slow", { chatId }).then(() => accepted.push(chatId)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Three fit; the fourth and fifth are queued too, but their adapter is told to wait.
+    expect(accepted.sort()).toEqual(["c1", "c2", "c3"]);
+    release();
+    await Promise.all(says);
+    await settle(bot);
+    expect(accepted.sort()).toEqual(["c1", "c2", "c3", "c4", "c5"]);
+    for (const chatId of ["c1", "c2", "c3", "c4", "c5"]) expect(bot.adapter.textsIn(chatId)).toEqual([`done ${chatId}`]);
+  });
+
   it("denies an admin command to a member with a clear reason", async () => {
     bot = await startTestBot({ set: { "bot.owners": [OWNER] } });
     await bot.adapter.say("/perms set status member", { userId: "boss" }); // creates the chat's policy
