@@ -230,7 +230,8 @@ export class Router implements RouterApi {
     return timer;
   }
 
-  async #command(ctx: RouteContext, parsed: { name: string; args: string[]; rawArgs: string }): Promise<void> {
+  /** Not async: a command answered synchronously (most built-ins) goes straight to its reply. Throws are the caller's. */
+  #command(ctx: RouteContext, parsed: { name: string; args: string[]; rawArgs: string }): Promise<void> {
     const o = this.#o;
     const def = o.commands.get(parsed.name);
     if (def === undefined || (def.availableIn !== undefined && !def.availableIn(ctx.chatKey))) {
@@ -253,9 +254,17 @@ export class Router implements RouterApi {
       });
     }
     const commandCtx = new CommandCall(this.#outbound, ctx, parsed);
-    let result = def.handler(commandCtx);
-    if (isPromiseLike(result)) result = await result;
-    if (result !== undefined) await this.#reply(ctx.inbound, result);
+    const result = def.handler(commandCtx);
+    if (isPromiseLike(result)) {
+      return Promise.resolve(result).then((answer) => (answer === undefined ? undefined : this.#answer(ctx.inbound, answer)));
+    }
+    return result === undefined ? DONE : this.#answer(ctx.inbound, result);
+  }
+
+  /** `#reply` for a command's returned answer. */
+  #answer(inbound: Inbound, reply: ReplyInput): Promise<void> {
+    const platform = inbound.platform;
+    return inbound.respond(toReply(reply)).then(() => this.#o.metrics.messageOut(platform));
   }
 
   async #converse(ctx: RouteContext): Promise<void> {
