@@ -44,6 +44,8 @@ export interface DiscordApiOptions {
   limits?: OutboundLimits;
   /** Each attempt's timeout, in ms. Default 15 s. */
   requestTimeoutMs?: number;
+  /** How long `stop()` waits for queued calls before aborting them, in ms. Default 5 s. */
+  drainTimeoutMs?: number;
   onRetry?(info: { key: string; attempt: number; retryAfterMs: number }): void;
   onError?(error: unknown): void;
 }
@@ -86,6 +88,10 @@ export class DiscordApi {
   readonly limiter: OutboundLimiter;
   readonly interactionLimiter: OutboundLimiter;
   readonly #o: DiscordApiOptions;
+  /** One controller per REST call in flight: aborted when a limiter stops (see `#signalOf`). */
+  readonly #inFlight = new Set<AbortController>();
+  /** The limiters' stop signals already linked to `#inFlight`. */
+  readonly #linked: AbortSignal[] = [];
 
   constructor(options: DiscordApiOptions) {
     this.#o = options;
@@ -104,6 +110,7 @@ export class DiscordApi {
     const common = {
       ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
       retryAfterMsOf,
+      ...(options.drainTimeoutMs === undefined ? {} : { drainTimeoutMs: options.drainTimeoutMs }),
       // No attempt timeout here: the REST client times each request out itself (`timeout`), and a per-call
       // timer signal would cost more than the call on the hot path.
       ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
@@ -122,12 +129,44 @@ export class DiscordApi {
   /** Run one REST call inside the limits for `key`, mapping errors and marking health on success. */
   async call<T>(what: string, key: OutboundKey, run: (signal: AbortSignal) => Promise<unknown>, limiter = this.limiter): Promise<T> {
     try {
-      const result = await limiter.run(key, run);
+      const result = await limiter.run(key, (stopSignal) => this.#withOwnSignal(stopSignal, run));
       this.#o.health.markApiOk();
       return result as T;
     } catch (error) {
       throw toDiscordError(error, what);
     }
+  }
+
+  /**
+   * Run one REST call with a signal of its own that aborts when the limiter's stop signal does. The REST client
+   * adds an abort listener to the signal it is given and never removes it: handed the limiter's long-lived stop
+   * signal, every call would leave a listener behind (a leak, and `addEventListener` slows down linearly as
+   * they pile up). A per-call signal goes away with its call.
+   */
+  #withOwnSignal(stopSignal: AbortSignal, run: (signal: AbortSignal) => Promise<unknown>): Promise<unknown> {
+    if (!this.#linked.includes(stopSignal)) {
+      this.#linked.push(stopSignal);
+      stopSignal.addEventListener("abort", () => {
+        for (const controller of this.#inFlight) controller.abort(stopSignal.reason);
+        this.#inFlight.clear();
+      }, { once: true });
+    }
+    if (stopSignal.aborted) return Promise.reject(stopSignal.reason);
+    const controller = new AbortController();
+    const inFlight = this.#inFlight;
+    inFlight.add(controller);
+    const done = (): void => {
+      inFlight.delete(controller);
+    };
+    let promise: Promise<unknown>;
+    try {
+      promise = run(controller.signal);
+    } catch (error) {
+      done();
+      return Promise.reject(error);
+    }
+    promise.then(done, done);
+    return promise;
   }
 
   /** POST /channels/{id}/messages. */
