@@ -18,6 +18,7 @@ import { DiscordGateway, isFatalGatewayError, type GatewayDispatch } from "./gat
 import { interactionsRoute } from "./http-interactions.ts";
 import { MalformedPayloadError, parseInteraction, parseMessage, type CommandInteraction } from "./normalise.ts";
 import { Outbox } from "./outbox.ts";
+import { RecentSet } from "./recent.ts";
 import { DISCORD_MAX_TEXT } from "./render.ts";
 import { DeadlineSweeper, InteractionResponder, type AnyInteractionAnswer } from "./responder.ts";
 import { RoleResolver } from "./roles.ts";
@@ -63,7 +64,7 @@ export class DiscordAdapter implements ChannelAdapter {
   readonly #gateway: DiscordGateway | undefined;
   readonly #supervisor: ReconnectSupervisor | undefined;
   readonly #watchdog: DeafWatchdog | undefined;
-  readonly #seen = new Set<string>();
+  readonly #seen = new RecentSet<string>(MAX_SEEN);
   readonly #responders = new Set<InteractionResponder>();
   readonly #deadlines = new DeadlineSweeper(100);
   #sink: InboundSink | undefined;
@@ -195,10 +196,7 @@ export class DiscordAdapter implements ChannelAdapter {
 
   /** True the first time this process sees a delivery (the router dedupes across processes too). */
   #firstSeen(deliveryId: string): boolean {
-    if (this.#seen.has(deliveryId)) return false;
-    this.#seen.add(deliveryId);
-    if (this.#seen.size > MAX_SEEN) this.#seen.delete(this.#seen.values().next().value!);
-    return true;
+    return this.#seen.add(deliveryId);
   }
 
   /**

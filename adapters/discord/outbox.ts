@@ -12,6 +12,7 @@ import type Keyv from "keyv";
 import { SwitchboardError, type Reply, type SentMessage } from "../../bot/index.ts";
 import { EditThrottles } from "../shared/edit-throttle.ts";
 import type { ApiMessage, DiscordApi, MessageBody } from "./api.ts";
+import { RecentMap } from "./recent.ts";
 import { renderDiscordReply } from "./render.ts";
 
 /** How long Discord accepts an interaction token, in ms. */
@@ -60,7 +61,7 @@ export interface OutboxOptions {
 /** Sends, chains and edits messages. */
 export class Outbox {
   readonly #o: OutboxOptions;
-  readonly #tokens = new Map<string, { token: string; expiresAt: number }>();
+  readonly #tokens = new RecentMap<string, { token: string; expiresAt: number }>(MAX_CHAINS);
   readonly #chains = new Map<string, Chain>();
   readonly #throttles: EditThrottles;
 
@@ -74,7 +75,6 @@ export class Outbox {
   rememberToken(interactionId: string, token: string): Promise<unknown> | undefined {
     const expiresAt = this.#o.now() + INTERACTION_TOKEN_TTL_MS;
     this.#tokens.set(interactionId, { token, expiresAt });
-    if (this.#tokens.size > MAX_CHAINS) this.#prune(this.#tokens);
     return this.#o.isShared ? this.#o.kv.set(`discord:itok:${interactionId}`, token, INTERACTION_TOKEN_TTL_MS) : undefined;
   }
 
