@@ -102,13 +102,20 @@ function chatOf(chat: Chat): Inbound["chat"] {
   const kind = chatKindOf(chat.type);
   const title = "title" in chat && typeof chat.title === "string"
     ? chat.title
-    : [("first_name" in chat ? chat.first_name : undefined), ("last_name" in chat ? chat.last_name : undefined)].filter(Boolean).join(" ") || undefined;
+    : fullName("first_name" in chat ? chat.first_name : undefined, "last_name" in chat ? chat.last_name : undefined) || undefined;
   return title === undefined ? { id: String(chat.id), kind } : { id: String(chat.id), kind, title };
 }
 
 function nameOf(user: { first_name: string; last_name?: string; username?: string }): string {
-  const name = [user.first_name, user.last_name].filter((p) => typeof p === "string" && p !== "").join(" ");
+  const name = fullName(user.first_name, user.last_name);
   return name !== "" ? name : user.username ?? "unknown";
+}
+
+/** First and last name joined by a space, skipping missing or empty parts ("" when both are). */
+function fullName(first: unknown, last: unknown): string {
+  const a = typeof first === "string" ? first : "";
+  const b = typeof last === "string" ? last : "";
+  return a === "" ? b : b === "" ? a : `${a} ${b}`;
 }
 
 function threadOf(message: Message): { threadId?: string } {
