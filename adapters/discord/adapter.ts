@@ -20,7 +20,7 @@ import { MalformedPayloadError, parseInteraction, parseMessage, type CommandInte
 import { Outbox } from "./outbox.ts";
 import { RecentSet } from "./recent.ts";
 import { DISCORD_MAX_TEXT } from "./render.ts";
-import { DeadlineSweeper, InteractionResponder, type AnyInteractionAnswer } from "./responder.ts";
+import { DeadlineSweeper, InteractionResponder, type AnyInteractionAnswer, type ResponderContext } from "./responder.ts";
 import { RoleResolver } from "./roles.ts";
 
 /** Everything the adapter needs, resolved from config by `createDiscordAdapter`. */
@@ -50,6 +50,9 @@ export interface DiscordAdapterOptions {
 
 const CAPABILITIES: AdapterCapabilities = { edit: true, buttons: true, ephemeral: true, typing: true, maxTextLength: DISCORD_MAX_TEXT };
 const MAX_SEEN = 5_000;
+const DONE: Promise<void> = Promise.resolve();
+
+const noTyping = (): Promise<void> => DONE;
 
 /** The Discord `ChannelAdapter`. */
 export class DiscordAdapter implements ChannelAdapter {
@@ -65,8 +68,10 @@ export class DiscordAdapter implements ChannelAdapter {
   readonly #supervisor: ReconnectSupervisor | undefined;
   readonly #watchdog: DeafWatchdog | undefined;
   readonly #seen = new RecentSet<string>(MAX_SEEN);
+  /** Responders that deferred and still hold a timer. */
   readonly #responders = new Set<InteractionResponder>();
   readonly #deadlines = new DeadlineSweeper(100);
+  readonly #responderContext: ResponderContext;
   #sink: InboundSink | undefined;
   #unsubscribe: (() => void) | undefined;
   #republishTimer: NodeJS.Timeout | undefined;
@@ -94,6 +99,16 @@ export class DiscordAdapter implements ChannelAdapter {
       clock: core.clock,
       onError: (error, what) => core.log.warn({ adapter: "discord", err: error, what }, "platform role lookup failed"),
     });
+    this.#responderContext = {
+      api: this.#api,
+      outbox: this.#outbox,
+      deferAfterMs: options.deferAfterMs ?? 1_500,
+      deadlines: this.#deadlines,
+      abandonAfterMs: core.config.limits.handlerTimeoutMs + 10_000,
+      onError: (error, what, interaction) => core.log.warn({ adapter: "discord", err: error, what, interaction }, "interaction answer failed"),
+      onDeferred: (responder) => this.#responders.add(responder),
+      onIdle: (responder) => this.#responders.delete(responder),
+    };
     if (options.mode === "gateway") {
       const gateway = new DiscordGateway({
         token: options.token, apiRoot: options.apiRoot, health: this.#health, log: core.log,
@@ -155,7 +170,13 @@ export class DiscordAdapter implements ChannelAdapter {
     http.route("POST", this.#o.interactionsPath, interactionsRoute({
       publicKey: this.#o.publicKey,
       answerTimeoutMs: (this.#o.deferAfterMs ?? 1_500) + 1_000,
-      handle: (payload, acknowledge) => this.#onInteraction(payload, acknowledge),
+      handle: (payload, acknowledge) => {
+        try {
+          return this.#onInteraction(payload, acknowledge) ?? DONE;
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      },
       onError: (error, what) => this.#core.log.warn({ adapter: "discord", err: error, what }, "interaction failed"),
     }));
   }
@@ -194,9 +215,12 @@ export class DiscordAdapter implements ChannelAdapter {
     this.#republishTimer.unref();
   }
 
-  /** True the first time this process sees a delivery (the router dedupes across processes too). */
-  #firstSeen(deliveryId: string): boolean {
-    return this.#seen.add(deliveryId);
+  /**
+   * True the first time this process sees an interaction or message id (the router dedupes across processes
+   * too). Discord snowflakes are unique across both kinds.
+   */
+  #firstSeen(id: string): boolean {
+    return this.#seen.add(id);
   }
 
   /**
@@ -208,12 +232,17 @@ export class DiscordAdapter implements ChannelAdapter {
     try {
       switch (packet.t) {
         case "INTERACTION_CREATE": {
-          const token = (packet.d as { token?: unknown } | undefined)?.token;
-          const id = (packet.d as { id?: unknown } | undefined)?.id;
+          const d = packet.d as { id?: unknown; token?: unknown; channel_id?: unknown } | undefined;
           const acknowledge = (answer: AnyInteractionAnswer) => this.#api.interactionCallback(
-            String((packet.d as { channel_id?: unknown }).channel_id ?? "interactions"), String(id), String(token), answer);
-          void this.#core.track(this.#onInteraction(packet.d, acknowledge).catch((error: unknown) =>
-            log.warn({ adapter: "discord", err: error }, "interaction skipped")));
+            String(d!.channel_id ?? "interactions"), String(d!.id), String(d!.token), answer);
+          let handed: Promise<void> | undefined;
+          try {
+            handed = this.#onInteraction(d, acknowledge);
+          } catch (error) {
+            log.warn({ adapter: "discord", err: error }, "interaction skipped");
+            return;
+          }
+          if (handed !== undefined) void this.#core.track(handed.catch(this.#interactionSkipped));
           return;
         }
         case "MESSAGE_CREATE":
@@ -239,46 +268,41 @@ export class DiscordAdapter implements ChannelAdapter {
     }
   }
 
-  async #onInteraction(payload: unknown, acknowledge: (answer: AnyInteractionAnswer) => Promise<void>): Promise<void> {
+  readonly #interactionSkipped = (error: unknown): void => {
+    this.#core.log.warn({ adapter: "discord", err: error }, "interaction skipped");
+  };
+
+  /**
+   * Handle one interaction: synchronous up to handing it to the router, so the common case costs no async
+   * hops. Throws `MalformedPayloadError` for a malformed payload; returns what is still to settle, if anything.
+   */
+  #onInteraction(payload: unknown, acknowledge: (answer: AnyInteractionAnswer) => Promise<void>): Promise<void> | undefined {
     const log = this.#core.log;
     const parsed = this.#parseInteraction(payload);
-    if (parsed.kind === "ping") {
-      await acknowledge({ type: 1 });
-      return;
-    }
+    if (parsed.kind === "ping") return acknowledge({ type: 1 });
     this.#health.markInbound();
     if (parsed.kind === "unsupported") {
       log.debug({ adapter: "discord", type: parsed.type }, "unsupported interaction type skipped");
-      await acknowledge(parsed.type === 4 ? { type: 8, data: { choices: [] } } : { type: 4, data: { content: "That is not something I can handle.", flags: 64 } });
-      return;
+      return acknowledge(parsed.type === 4 ? { type: 8, data: { choices: [] } } : { type: 4, data: { content: "That is not something I can handle.", flags: 64 } });
     }
-    if (!this.#firstSeen(`discord:${parsed.id}`)) {
+    if (!this.#firstSeen(parsed.id)) {
       log.debug({ adapter: "discord", interaction: parsed.id }, "redelivered interaction dropped");
-      return;
+      return undefined;
     }
-    const interaction: CommandInteraction = parsed;
-    const remembered = this.#outbox.rememberToken(interaction.id, interaction.token);
-    if (remembered !== undefined) await remembered;
-    const responder = new InteractionResponder({
-      interactionId: interaction.id,
-      token: interaction.token,
-      channelId: interaction.chat.id,
-      api: this.#api,
-      outbox: this.#outbox,
-      acknowledge,
-      deferAfterMs: this.#o.deferAfterMs ?? 1_500,
-      deadlines: this.#deadlines,
-      abandonAfterMs: this.#core.config.limits.handlerTimeoutMs + 10_000,
-      onError: (error, what) => log.warn({ adapter: "discord", err: error, what, interaction: interaction.id }, "interaction answer failed"),
-      onIdle: () => this.#responders.delete(responder),
-    });
-    this.#responders.add(responder);
+    const remembered = this.#outbox.rememberToken(parsed.id, parsed.token);
+    if (remembered !== undefined) return remembered.then(() => this.#answer(parsed, acknowledge));
+    return this.#answer(parsed, acknowledge);
+  }
+
+  /** A responder for the interaction, then its role, then the router. */
+  #answer(interaction: CommandInteraction, acknowledge: (answer: AnyInteractionAnswer) => Promise<void>): Promise<void> {
+    const responder = new InteractionResponder(this.#responderContext, interaction.id, interaction.token, interaction.chat.id, acknowledge);
     if (interaction.text.length > this.#core.config.limits.maxInboundChars) {
-      await responder.notice(ERROR_CATALOG.E_MESSAGE_TOO_LONG);
-      return;
+      return responder.notice(ERROR_CATALOG.E_MESSAGE_TOO_LONG).then(() => undefined);
     }
-    const inbound = await this.#interactionInbound(interaction, responder);
-    await this.#deliver(inbound);
+    const role = interaction.guildId === undefined ? undefined : this.#roles.fromInteraction(interaction.guildId, interaction.user.id, interaction.permissions);
+    if (role instanceof Promise) return role.then((platformRole) => this.#deliver(this.#interactionInbound(interaction, responder, platformRole)));
+    return this.#deliver(this.#interactionInbound(interaction, responder, role));
   }
 
   /** Parse, or throw `MalformedPayloadError` (the gateway logs and skips it; HTTP answers 400). */
@@ -286,20 +310,21 @@ export class DiscordAdapter implements ChannelAdapter {
     return parseInteraction(payload, (name) => this.#core.commands.get(name)?.args);
   }
 
-  async #interactionInbound(parsed: CommandInteraction, responder: InteractionResponder): Promise<Inbound> {
-    const platformRole = parsed.guildId === undefined ? undefined : await this.#roles.fromInteraction(parsed.guildId, parsed.user.id, parsed.permissions);
-    return {
+  #interactionInbound(parsed: CommandInteraction, responder: InteractionResponder, platformRole: PlatformRole | undefined): Inbound {
+    const u = parsed.user;
+    const inbound: Inbound = {
       deliveryId: `discord:${parsed.id}`,
       platform: "discord",
       chat: parsed.chat,
-      user: { id: parsed.user.id, displayName: parsed.user.displayName, ...(platformRole === undefined ? {} : { platformRole }), isBot: parsed.user.isBot },
+      user: platformRole === undefined ? { id: u.id, displayName: u.displayName, isBot: u.isBot } : { id: u.id, displayName: u.displayName, platformRole, isBot: u.isBot },
       text: parsed.text,
-      ...(parsed.command === undefined ? {} : { command: parsed.command }),
       origin: parsed.origin,
       receivedAt: this.#core.clock.now(),
       respond: (reply) => responder.respond(reply),
-      typing: async () => undefined, // the deferred answer already shows "thinking…"
+      typing: noTyping, // the deferred answer already shows "thinking…"
     };
+    if (parsed.command !== undefined) inbound.command = parsed.command;
+    return inbound;
   }
 
   async #onMessage(payload: unknown): Promise<void> {
@@ -316,7 +341,7 @@ export class DiscordAdapter implements ChannelAdapter {
       throw error;
     }
     this.#health.markInbound();
-    if (message === undefined || !this.#firstSeen(`discord:${message.id}`)) return;
+    if (message === undefined || !this.#firstSeen(message.id)) return;
     const channelId = message.chat.id;
     const respond = (reply: Reply) => this.#outbox.sendToChannel(channelId, reply, message.id);
     if (message.text.length > this.#core.config.limits.maxInboundChars) {
@@ -341,11 +366,11 @@ export class DiscordAdapter implements ChannelAdapter {
     });
   }
 
-  async #deliver(inbound: Inbound): Promise<void> {
+  #deliver(inbound: Inbound): Promise<void> {
     const sink = this.#sink;
     if (sink === undefined || this.#isStopped) {
-      throw new SwitchboardError("E_ADAPTER", "the Discord adapter is not running");
+      return Promise.reject(new SwitchboardError("E_ADAPTER", "the Discord adapter is not running"));
     }
-    await sink(inbound);
+    return sink(inbound);
   }
 }

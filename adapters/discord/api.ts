@@ -190,8 +190,8 @@ export class DiscordApi {
   }
 
   /** POST /interactions/{id}/{token}/callback: 4 (reply) or 5 (deferred). Answered 204. */
-  async interactionCallback(channelId: string, interactionId: string, token: string, body: { type: number; data?: unknown }): Promise<void> {
-    await this.call("interactionCallback", { chatId: channelId, isEdit: true },
+  interactionCallback(channelId: string, interactionId: string, token: string, body: { type: number; data?: unknown }): Promise<void> {
+    return this.call<void>("interactionCallback", { chatId: channelId, isEdit: true },
       (signal) => this.interactionRest.post(Routes.interactionCallback(interactionId, token), { body, auth: false, signal }), this.interactionLimiter);
   }
 

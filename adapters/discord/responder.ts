@@ -22,91 +22,138 @@ export interface InteractionAnswer {
 /** Any answer to an interaction: also PONG (1) and autocomplete choices (8). */
 export type AnyInteractionAnswer = InteractionAnswer | { type: 1 | 8; data?: unknown };
 
-/** Options for one responder. */
-export interface ResponderOptions {
-  interactionId: string;
-  token: string;
-  channelId: string;
+/** What every responder of one adapter shares. */
+export interface ResponderContext {
   api: DiscordApi;
   outbox: Outbox;
-  /** Send the interaction's answer (exactly once). */
-  acknowledge(answer: InteractionAnswer): Promise<void>;
   /** Defer when no reply is ready after this long, in ms. */
   deferAfterMs: number;
-  /** Where the defer deadline is kept (one timer for every interaction in flight). */
+  /** Where the defer deadlines are kept (one timer for every interaction in flight). */
   deadlines: DeadlineSweeper;
   /** Clean up a deferred answer nobody filled after this long, in ms. */
   abandonAfterMs: number;
-  onError(error: unknown, what: string): void;
-  /** Called once no timer is left (answered, or a deferred answer cleaned up). */
-  onIdle?(): void;
+  onError(error: unknown, what: string, interactionId: string): void;
+  /** Called when a responder deferred: it holds a timer until `onIdle`. */
+  onDeferred?(responder: InteractionResponder): void;
+  /** Called once a deferred responder has no timer left (answered, or its deferred answer cleaned up). */
+  onIdle?(responder: InteractionResponder): void;
+}
+
+/** An entry of a `DeadlineSweeper`. */
+export interface Deadline {
+  /** When it is due (epoch ms); 0 once cancelled. */
+  deadlineAt: number;
+  /** Called once, when due (unless cancelled before). */
+  onDeadline(): void;
 }
 
 /**
  * Deadlines checked by one interval instead of a timer each. Entries come due in the order they were added
- * (every defer uses the same delay), so a sweep stops at the first one not yet due.
+ * (every defer uses the same delay), so a sweep stops at the first one not yet due. An entry is cancelled by
+ * setting its `deadlineAt` to 0; cancelled entries at the front are dropped as new ones arrive, so answered
+ * interactions are not kept until their deadline.
  */
 export class DeadlineSweeper {
-  readonly #entries = new Map<number, { at: number; fire: () => void }>();
+  #entries: Deadline[] = [];
+  #head = 0;
   readonly #periodMs: number;
-  #nextId = 0;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(periodMs: number) {
     this.#periodMs = periodMs;
   }
 
-  /** Call `fire` at about `at` (epoch ms, within one period). Returns a cancel function. */
-  add(at: number, fire: () => void): () => void {
-    const id = this.#nextId++;
-    this.#entries.set(id, { at, fire });
+  /** Call `entry.onDeadline()` at about `entry.deadlineAt` (within one period). */
+  add(entry: Deadline): void {
+    this.#dropCancelled();
+    this.#entries.push(entry);
     if (this.#timer === undefined) {
       this.#timer = setInterval(() => this.#sweep(), this.#periodMs);
       this.#timer.unref();
     }
-    return () => {
-      this.#entries.delete(id);
-    };
+  }
+
+  /** Entries kept (due or cancelled ones not yet dropped included). */
+  get size(): number {
+    return this.#entries.length - this.#head;
+  }
+
+  #dropCancelled(): void {
+    const entries = this.#entries;
+    let head = this.#head;
+    while (head < entries.length && entries[head]!.deadlineAt === 0) entries[head++] = undefined as never;
+    if (head === entries.length) {
+      if (head > 0) this.#entries = [];
+      head = 0;
+    } else if (head > 1_024 && head * 2 > entries.length) {
+      this.#entries = entries.slice(head);
+      head = 0;
+    }
+    this.#head = head;
   }
 
   #sweep(): void {
     const now = Date.now();
-    for (const [id, entry] of this.#entries) {
-      if (entry.at > now) break;
-      this.#entries.delete(id);
-      entry.fire();
+    const entries = this.#entries;
+    while (this.#head < entries.length) {
+      const entry = entries[this.#head]!;
+      if (entry.deadlineAt > now) break;
+      entries[this.#head++] = undefined as never;
+      if (entry.deadlineAt === 0) continue;
+      entry.deadlineAt = 0;
+      entry.onDeadline();
     }
-    if (this.#entries.size === 0) this.stop();
+    this.#dropCancelled();
+    if (this.size === 0) this.stop();
   }
 
   /** Drop every deadline and the timer. */
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#entries.clear();
+    this.#entries = [];
+    this.#head = 0;
   }
 }
 
 /** The state of one interaction's answer. */
-export class InteractionResponder {
-  readonly #o: ResponderOptions;
+export class InteractionResponder implements Deadline {
+  readonly #c: ResponderContext;
+  readonly #interactionId: string;
+  readonly #token: string;
+  readonly #channelId: string;
+  readonly #acknowledge: (answer: InteractionAnswer) => Promise<void>;
   #state: "pending" | "deferred" | "answered" = "pending";
   #hasOriginal = false;
-  #queue: Promise<unknown> = Promise.resolve();
-  #cancelDefer: (() => void) | undefined;
+  /** Settles after the last queued piece of work; undefined when nothing is queued. */
+  #queue: Promise<unknown> | undefined;
+  #queued = 0;
   #abandonTimer: NodeJS.Timeout | undefined;
+  /** When to defer (the sweeper's entry); 0 once answered, deferred or disposed. */
+  deadlineAt: number;
 
-  constructor(options: ResponderOptions) {
-    this.#o = options;
-    this.#cancelDefer = options.deadlines.add(Date.now() + options.deferAfterMs, () => {
-      this.#cancelDefer = undefined;
-      this.#enqueue(() => this.#defer()).catch((error: unknown) => options.onError(error, "defer"));
-    });
+  /**
+   * `acknowledge` sends the interaction's answer (exactly once): a REST callback on the gateway, the HTTP
+   * response itself in interactions mode.
+   */
+  constructor(context: ResponderContext, interactionId: string, token: string, channelId: string, acknowledge: (answer: InteractionAnswer) => Promise<void>) {
+    this.#c = context;
+    this.#interactionId = interactionId;
+    this.#token = token;
+    this.#channelId = channelId;
+    this.#acknowledge = acknowledge;
+    this.deadlineAt = Date.now() + context.deferAfterMs;
+    context.deadlines.add(this);
   }
 
   /** `pending` (nothing sent), `deferred` (thinking…), or `answered`. */
   get state(): "pending" | "deferred" | "answered" {
     return this.#state;
+  }
+
+  /** The defer deadline passed with no reply ready: defer (the sweeper calls this). */
+  onDeadline(): void {
+    this.#enqueue(this.#defer).catch((error: unknown) => this.#c.onError(error, "defer", this.#interactionId));
   }
 
   /** Answer now with a short ephemeral notice (refusals before the router), unless already answered. */
@@ -121,24 +168,40 @@ export class InteractionResponder {
 
   /** Stop the timers (adapter stopping). */
   dispose(): void {
-    this.#cancelDefer?.();
+    this.deadlineAt = 0;
     if (this.#abandonTimer !== undefined) clearTimeout(this.#abandonTimer);
   }
 
+  /** Run `work` after the work queued before it (at once when none is), in order. */
   #enqueue<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.#queue.then(work, work);
-    this.#queue = next.catch(() => undefined);
+    const previous = this.#queue;
+    let next: Promise<T>;
+    if (previous === undefined) {
+      try {
+        next = work.call(this);
+      } catch (error) {
+        next = Promise.reject(error);
+      }
+    } else next = previous.then(() => work.call(this), () => work.call(this));
+    this.#queued++;
+    const settled = next.then(this.#dequeue, this.#dequeue);
+    this.#queue = settled;
     return next;
   }
+
+  readonly #dequeue = (): void => {
+    if (--this.#queued === 0) this.#queue = undefined;
+  };
 
   async #defer(): Promise<void> {
     if (this.#state !== "pending") return;
     this.#state = "deferred";
-    await this.#o.acknowledge({ type: 5 });
+    this.#c.onDeferred?.(this);
+    await this.#acknowledge({ type: 5 });
     this.#abandonTimer = setTimeout(() => {
       this.#abandonTimer = undefined;
-      this.#enqueue(() => this.#abandon()).catch((error: unknown) => this.#o.onError(error, "abandon"));
-    }, this.#o.abandonAfterMs);
+      this.#enqueue(this.#abandon).catch((error: unknown) => this.#c.onError(error, "abandon", this.#interactionId));
+    }, this.#c.abandonAfterMs);
     this.#abandonTimer.unref();
   }
 
@@ -146,41 +209,41 @@ export class InteractionResponder {
   async #abandon(): Promise<void> {
     if (this.#state !== "deferred" || this.#hasOriginal) return;
     this.#hasOriginal = true;
-    this.#o.onIdle?.();
-    await this.#o.api.deleteInteractionMessage(this.#o.channelId, this.#o.token, "@original");
+    this.#c.onIdle?.(this);
+    await this.#c.api.deleteInteractionMessage(this.#channelId, this.#token, "@original");
   }
 
   async #respond(reply: Reply): Promise<SentMessage> {
-    const { interactionId, channelId } = this.#o;
+    const interactionId = this.#interactionId;
+    const channelId = this.#channelId;
+    const c = this.#c;
     const bodies = renderDiscordReply(reply, true);
-    const isEphemeral = ((bodies[0]!.flags ?? 0) & EPHEMERAL_FLAG) !== 0;
     const members: MessageAddress[] = [];
     let rest = bodies;
     if (this.#state === "pending") {
-      this.#cancelDefer?.();
-      this.#cancelDefer = undefined;
+      this.deadlineAt = 0;
       this.#state = "answered";
       this.#hasOriginal = true;
-      this.#o.onIdle?.();
-      await this.#o.acknowledge({ type: 4, data: bodies[0]! });
+      await this.#acknowledge({ type: 4, data: bodies[0]! });
       members.push({ kind: "interaction", channelId, interactionId, messageId: "@original" });
+      if (bodies.length === 1) return c.outbox.recordChain(members, []);
       rest = bodies.slice(1);
     } else if (this.#state === "deferred" && !this.#hasOriginal) {
       this.#hasOriginal = true;
       if (this.#abandonTimer !== undefined) clearTimeout(this.#abandonTimer);
-      this.#o.onIdle?.();
-      if (isEphemeral) {
+      c.onIdle?.(this);
+      if (((bodies[0]!.flags ?? 0) & EPHEMERAL_FLAG) !== 0) {
         // The deferred answer is public: an ephemeral reply must not land in it. Remove it, follow up privately.
-        await this.#o.api.deleteInteractionMessage(channelId, this.#o.token, "@original");
+        await c.api.deleteInteractionMessage(channelId, this.#token, "@original");
       } else {
         const { flags: _flags, ...patch } = bodies[0]!;
-        await this.#o.api.editInteractionMessage(channelId, this.#o.token, "@original", patch);
+        await c.api.editInteractionMessage(channelId, this.#token, "@original", patch);
         members.push({ kind: "interaction", channelId, interactionId, messageId: "@original" });
         rest = bodies.slice(1);
       }
       this.#state = "answered";
     }
-    members.push(...(await this.#o.outbox.followup(channelId, interactionId, rest)));
-    return this.#o.outbox.recordChain(members, bodies.map((b) => b.content));
+    if (rest.length > 0) members.push(...(await c.outbox.followup(channelId, interactionId, rest)));
+    return c.outbox.recordChain(members, members.length > 1 ? bodies.map((b) => b.content) : []);
   }
 }

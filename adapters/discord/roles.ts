@@ -67,6 +67,9 @@ export class RoleResolver {
   readonly #channels = new Map<string, Cached<string | null>>();
   /** Lookups in flight, so a burst of messages from one guild makes one request. */
   readonly #inFlight = new Map<string, Promise<unknown>>();
+  /** The last permissions string read and its role (most interactions repeat a few). */
+  #lastPermissions: string | undefined;
+  #lastPermissionsRole: PlatformRole = "member";
 
   constructor(options: RoleResolverOptions) {
     this.#o = options;
@@ -84,12 +87,28 @@ export class RoleResolver {
     this.#guilds.delete(guildId);
   }
 
-  /** Role from an interaction: its member's computed permissions, and the guild owner. */
-  async fromInteraction(guildId: string, userId: string, permissions: string | undefined): Promise<PlatformRole | undefined> {
-    const guild = await this.#guild(guildId);
+  /**
+   * Role from an interaction: its member's computed permissions, and the guild owner. Answers at once (no
+   * promise) when the guild is known and the interaction carries permissions, as it nearly always does.
+   */
+  fromInteraction(guildId: string, userId: string, permissions: string | undefined): PlatformRole | undefined | Promise<PlatformRole | undefined> {
+    const hit = this.#guilds.get(guildId);
+    if (hit !== undefined && hit.expiresAt > this.#o.clock.now()) return this.#interactionRole(guildId, hit.value, userId, permissions);
+    return this.#guild(guildId).then((guild) => this.#interactionRole(guildId, guild, userId, permissions));
+  }
+
+  #interactionRole(guildId: string, guild: GuildFacts | undefined, userId: string, permissions: string | undefined): PlatformRole | undefined | Promise<PlatformRole | undefined> {
     if (guild?.ownerId === userId) return "owner";
-    if (permissions !== undefined && /^\d+$/.test(permissions)) return roleFromPermissions(BigInt(permissions));
-    return guild === undefined ? undefined : this.#fromRoles(guildId, guild, await this.#memberRoles(guildId, userId));
+    if (permissions !== undefined) {
+      if (permissions === this.#lastPermissions) return this.#lastPermissionsRole;
+      if (/^\d+$/.test(permissions)) {
+        const role = roleFromPermissions(BigInt(permissions));
+        this.#lastPermissions = permissions;
+        this.#lastPermissionsRole = role;
+        return role;
+      }
+    }
+    return guild === undefined ? undefined : this.#memberRoles(guildId, userId).then((roles) => this.#fromRoles(guildId, guild, roles));
   }
 
   /** Role from a message's member role ids. */
