@@ -285,7 +285,9 @@ export class DiscordAdapter implements ChannelAdapter {
       log.debug({ adapter: "discord", type: parsed.type }, "unsupported interaction type skipped");
       return acknowledge(parsed.type === 4 ? { type: 8, data: { choices: [] } } : { type: 4, data: { content: "That is not something I can handle.", flags: 64 } });
     }
-    if (!this.#firstSeen(parsed.id)) {
+    // The outbox's token memory is this process's memory of interactions seen (the router dedupes across
+    // processes too): a redelivery must not get a second responder, whose deferral nobody would fill.
+    if (this.#outbox.knowsInteraction(parsed.id)) {
       log.debug({ adapter: "discord", interaction: parsed.id }, "redelivered interaction dropped");
       return undefined;
     }

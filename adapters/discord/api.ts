@@ -127,15 +127,22 @@ export class DiscordApi {
   }
 
   /** Run one REST call inside the limits for `key`, mapping errors and marking health on success. */
-  async call<T>(what: string, key: OutboundKey, run: (signal: AbortSignal) => Promise<unknown>, limiter = this.limiter): Promise<T> {
+  call<T>(what: string, key: OutboundKey, run: (signal: AbortSignal) => Promise<unknown>, limiter = this.limiter): Promise<T> {
+    let running: Promise<unknown>;
     try {
-      const result = await limiter.run(key, (stopSignal) => this.#withOwnSignal(stopSignal, run));
-      this.#o.health.markApiOk();
-      return result as T;
+      running = limiter.run(key, (stopSignal) => this.#withOwnSignal(stopSignal, run));
     } catch (error) {
-      throw toDiscordError(error, what);
+      return Promise.reject(toDiscordError(error, what));
     }
+    return running.then(this.#succeeded, (error: unknown) => {
+      throw toDiscordError(error, what);
+    }) as Promise<T>;
   }
+
+  readonly #succeeded = (result: unknown): unknown => {
+    this.#o.health.markApiOk();
+    return result;
+  };
 
   /**
    * Run one REST call with a signal of its own that aborts when the limiter's stop signal does. The REST client

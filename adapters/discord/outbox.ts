@@ -70,8 +70,15 @@ export class Outbox {
     this.#throttles = new EditThrottles(options.editIntervalMs ?? DISCORD_EDIT_INTERVAL_MS);
   }
 
-  /** Keep an interaction's token so its messages can be edited and followed up. */
-  /** Returns a promise only when the token is also written to the shared keyv. */
+  /** True when this process holds the interaction's token already: it has seen the interaction. */
+  knowsInteraction(interactionId: string): boolean {
+    return this.#tokens.has(interactionId);
+  }
+
+  /**
+   * Keep an interaction's token so its messages can be edited and followed up. Returns a promise only when the
+   * token is also written to the shared keyv.
+   */
   rememberToken(interactionId: string, token: string): Promise<unknown> | undefined {
     const expiresAt = this.#o.now() + INTERACTION_TOKEN_TTL_MS;
     this.#tokens.set(interactionId, { token, expiresAt });
@@ -112,6 +119,11 @@ export class Outbox {
       out.push({ kind: "interaction", channelId, interactionId, messageId: message.id });
     }
     return out;
+  }
+
+  /** The `SentMessage` of an interaction's own answer, when it is the whole reply. */
+  original(channelId: string, interactionId: string): SentMessage {
+    return { platform: "discord", chatId: channelId, messageId: `ix.${interactionId}.original` };
   }
 
   /** Remember the messages of one reply (first + continuations) and return the first as a `SentMessage`. */

@@ -225,8 +225,8 @@ export class InteractionResponder implements Deadline {
       this.#state = "answered";
       this.#hasOriginal = true;
       await this.#acknowledge({ type: 4, data: bodies[0]! });
+      if (bodies.length === 1) return c.outbox.original(channelId, interactionId);
       members.push({ kind: "interaction", channelId, interactionId, messageId: "@original" });
-      if (bodies.length === 1) return c.outbox.recordChain(members, []);
       rest = bodies.slice(1);
     } else if (this.#state === "deferred" && !this.#hasOriginal) {
       this.#hasOriginal = true;
