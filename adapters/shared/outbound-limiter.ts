@@ -88,6 +88,8 @@ export class OutboundLimiter {
   readonly #globalExpirationMs: number;
   readonly #viaGroups: boolean;
   #isStopped = false;
+  /** The signals of attempts under way, aborted at stop. */
+  readonly #running = new Set<AbortController>();
   /** Calls queued or running, and who waits for them to reach zero (stop). */
   #pending = 0;
   #onIdle: (() => void) | undefined;
@@ -114,8 +116,8 @@ export class OutboundLimiter {
   }
 
   /**
-   * Run `call` within the limits for `key`. The call gets a signal that aborts on its attempt timeout or at
-   * stop. Rejects with the call's own error once retries are spent.
+   * Run `call` within the limits for `key`. Each attempt gets a signal of its own that aborts on the attempt
+   * timeout or at stop. Rejects with the call's own error once retries are spent.
    */
   run<T>(key: OutboundKey, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     if (this.#isStopped) return Promise.reject(new LimiterStoppedError());
@@ -135,8 +137,13 @@ export class OutboundLimiter {
 
   /** One attempt through the global budget; a "retry after" refusal waits (holding the chat's slot) and retries. */
   #attempt<T>(chatId: string, call: (signal: AbortSignal) => Promise<T>, attempt: number): Promise<T> {
-    const result = this.#budgets.global(this.#globalExpirationMs, () => this.#call(call));
-    return result.then(undefined, (error: unknown) => {
+    const running: RunningCall = { controller: undefined, timer: undefined };
+    const result = this.#budgets.global(this.#globalExpirationMs, () => this.#call(call, running));
+    return result.then((value) => {
+      this.#release(running);
+      return value;
+    }, (error: unknown) => {
+      this.#release(running);
       const retryAfterMs = this.#options.retryAfterMsOf(error);
       if (retryAfterMs === undefined || attempt >= this.#maxRetries || retryAfterMs > this.#maxRetryAfterMs || this.#isStopped) throw error;
       this.#options.onRetry?.({ key: chatId, attempt: attempt + 1, retryAfterMs });
@@ -146,15 +153,30 @@ export class OutboundLimiter {
     });
   }
 
-  #call<T>(call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const stopSignal = this.#stopController.signal;
-    if (stopSignal.aborted) return Promise.reject(new LimiterStoppedError());
+  /**
+   * Start one attempt with a signal of its own, aborted at stop or on the attempt timeout. Never the limiter's
+   * long-lived stop signal: a client that adds an abort listener per request and never removes it (the
+   * discord.js REST client does) would pile listeners on it for as long as the bot runs.
+   */
+  #call<T>(call: (signal: AbortSignal) => Promise<T>, running: RunningCall): Promise<T> {
+    if (this.#stopController.signal.aborted) return Promise.reject(new LimiterStoppedError());
+    const controller = new AbortController();
+    running.controller = controller;
+    this.#running.add(controller);
     const attemptTimeoutMs = this.#options.attemptTimeoutMs;
+    if (attemptTimeoutMs !== undefined) {
+      running.timer = setTimeout(() => controller.abort(new DOMException(`outbound call exceeded ${attemptTimeoutMs} ms`, "TimeoutError")), attemptTimeoutMs);
+    }
     try {
-      return call(attemptTimeoutMs === undefined ? stopSignal : AbortSignal.any([stopSignal, AbortSignal.timeout(attemptTimeoutMs)]));
+      return call(controller.signal);
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  #release(running: RunningCall): void {
+    if (running.controller !== undefined) this.#running.delete(running.controller);
+    if (running.timer !== undefined) clearTimeout(running.timer);
   }
 
   /** Calls queued or running in this process. */
@@ -173,9 +195,18 @@ export class OutboundLimiter {
       await Promise.race([idle, sleep(drainTimeoutMs, timer.signal).catch(() => undefined)]);
       timer.abort();
     }
-    this.#stopController.abort(new LimiterStoppedError());
+    const stopped = new LimiterStoppedError();
+    this.#stopController.abort(stopped);
+    for (const controller of this.#running) controller.abort(stopped);
+    this.#running.clear();
     await this.#budgets.stop();
   }
+}
+
+/** One attempt's signal and timeout timer, released when it settles. */
+interface RunningCall {
+  controller: AbortController | undefined;
+  timer: NodeJS.Timeout | undefined;
 }
 
 interface ChatState {

@@ -93,6 +93,31 @@ describe("OutboundLimiter", () => {
     expect(startedAt.other).toBeLessThan(150);
   });
 
+  it("gives each attempt a signal of its own, aborted on the attempt timeout or at stop", async () => {
+    const limiter = make({ attemptTimeoutMs: 100, drainTimeoutMs: 50 });
+    const signals: AbortSignal[] = [];
+    await Promise.all([1, 2, 3].map(() => limiter.run({ chatId: "c" }, async (signal) => {
+      signals.push(signal);
+    })));
+    expect(new Set(signals).size).toBe(3);
+    expect(signals.every((s) => !s.aborted)).toBe(true);
+
+    const timedOut = await limiter.run({ chatId: "c" }, (signal) => new Promise<unknown>((resolve) => {
+      signal.addEventListener("abort", () => resolve(signal.reason));
+    }));
+    expect(timedOut).toMatchObject({ name: "TimeoutError" });
+
+    const stopping = make({ drainTimeoutMs: 50 });
+    let inFlight: AbortSignal | undefined;
+    const hanging = stopping.run({ chatId: "c" }, (signal) => new Promise<never>((_resolve, reject) => {
+      inFlight = signal;
+      signal.addEventListener("abort", () => reject(signal.reason));
+    }));
+    await stopping.stop();
+    await expect(hanging).rejects.toBeInstanceOf(LimiterStoppedError);
+    expect(inFlight?.aborted).toBe(true);
+  });
+
   it("fails at once on errors that are not retry-after, and on a retry-after beyond the cap", async () => {
     const limiter = make({ maxRetryAfterMs: 1_000 });
     let calls = 0;
