@@ -68,8 +68,20 @@ export const discordMarkdown: MarkdownDialect = {
 export function escapeDiscord(text: string): string {
   // One pass (this runs for every rendered segment): specials get a backslash, `<` before a mention/channel/
   // emoji/timestamp gets one too, `@everyone`/`@here` get a zero-width space; then a leading `>`, `#` or `-`.
-  const out = text.replace(DISCORD_SPECIALS, (m) => (m === "@" ? "@\u200b" : `\\${m}`));
-  return out.replace(/^(\s*)([>#-])/, "$1\\$2");
+  const out = hasDiscordSpecial(text) ? text.replace(DISCORD_SPECIALS, (m) => (m === "@" ? "@\u200b" : `\\${m}`)) : text;
+  return /^\s*[>#-]/.test(out) ? out.replace(/^(\s*)([>#-])/, "$1\\$2") : out;
+}
+
+/** Whether `DISCORD_SPECIALS` could match: one scan with no regex for the usual text that has none. */
+function hasDiscordSpecial(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    switch (text.charCodeAt(i)) {
+      case 0x5c: case 0x2a: case 0x5f: case 0x7e: case 0x60: case 0x7c: case 0x5b: case 0x5d: case 0x28: case 0x29: // \ * _ ~ ` | [ ] ( )
+      case 0x3c: case 0x40: // < @ (matched only before a mention or everyone/here)
+        return true;
+    }
+  }
+  return false;
 }
 
 const DISCORD_SPECIALS = /[\\*_~`|[\]()]|<(?=[@#:a])|@(?=everyone|here)/g;
