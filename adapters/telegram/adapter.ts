@@ -11,7 +11,8 @@ import {
   type SentMessage,
 } from "../../bot/index.ts";
 import {
-  DeafWatchdog, EditThrottles, HealthTracker, OutboundLimiter, ReconnectSupervisor, type BackoffOptions, type OutboundLimits,
+  DeafWatchdog, EditThrottles, HealthTracker, OutboundLimiter, ReconnectSupervisor, type BackoffOptions, type OutboundKey,
+  type OutboundLimits,
 } from "../shared/index.ts";
 import { menusFor } from "./commands.ts";
 import { isFatalTelegramError, isNotModified, retryAfterMsOf, toTelegramError } from "./errors.ts";
@@ -54,6 +55,14 @@ const sig = (signal: AbortSignal): GrammySignal => signal as unknown as GrammySi
 
 const ALLOWED_UPDATES = ["message", "channel_post", "callback_query"] as const;
 
+
+type SendOptions = Parameters<Bot["api"]["sendMessage"]>[2] & {};
+
+function sentMessage(chatId: string, threadId: string | undefined, messageId: number): SentMessage {
+  return threadId === undefined
+    ? { platform: "telegram", chatId, messageId: String(messageId) }
+    : { platform: "telegram", chatId, messageId: String(messageId), threadId };
+}
 
 /** The Telegram `ChannelAdapter`. */
 export class TelegramAdapter implements ChannelAdapter {
@@ -365,37 +374,56 @@ export class TelegramAdapter implements ChannelAdapter {
 
   // --- outbound --------------------------------------------------------------------------------------------
 
-  async #send(chatId: string, threadId: string | undefined, reply: Reply, replyToMessageId?: number): Promise<SentMessage> {
+  /** Render and send a reply. Not async: a reply that fits one message (most) is one limiter call and one `then`. */
+  #send(chatId: string, threadId: string | undefined, reply: Reply, replyToMessageId?: number): Promise<SentMessage> {
     let pieces: string[];
     let keyboard: ReturnType<typeof keyboardOf>;
     try {
       pieces = renderTelegram(reply);
       keyboard = keyboardOf(reply);
     } catch (error) {
-      throw toTelegramError(error, "render");
+      return Promise.reject(toTelegramError(error, "render"));
     }
     const key = { chatId, isGroup: chatId.startsWith("-") };
+    if (pieces.length > 1) return this.#sendPieces(key, threadId, pieces, keyboard, replyToMessageId);
+    const text = pieces[0]!;
+    const options = this.#sendOptions(threadId, replyToMessageId, keyboard);
+    return this.#limiter.run(key, (signal) => this.bot.api.sendMessage(chatId, text, options, sig(signal))).then((message) => {
+      this.#health.markApiOk();
+      return sentMessage(chatId, threadId, message.message_id);
+    }, (error: unknown) => {
+      throw toTelegramError(error, "send");
+    });
+  }
+
+  /** A reply split into several messages, sent in order; edits reuse the extra messages. */
+  async #sendPieces(key: OutboundKey, threadId: string | undefined, pieces: string[], keyboard: ReturnType<typeof keyboardOf>,
+    replyToMessageId: number | undefined): Promise<SentMessage> {
+    const chatId = key.chatId;
     let first = 0;
-    let extras: number[] | undefined;
+    const extras: number[] = [];
     try {
       for (let i = 0; i < pieces.length; i++) {
         const text = pieces[i]!;
-        const options: Parameters<Bot["api"]["sendMessage"]>[2] & {} = { parse_mode: "HTML", link_preview_options: { is_disabled: true } };
-        if (threadId !== undefined) options.message_thread_id = Number(threadId);
-        if (i === 0 && replyToMessageId !== undefined) options.reply_parameters = { message_id: replyToMessageId, allow_sending_without_reply: true };
-        if (i === pieces.length - 1 && keyboard !== undefined) options.reply_markup = keyboard;
+        const options = this.#sendOptions(threadId, i === 0 ? replyToMessageId : undefined, i === pieces.length - 1 ? keyboard : undefined);
         const message = await this.#limiter.run(key, (signal) => this.bot.api.sendMessage(chatId, text, options, sig(signal)));
         this.#health.markApiOk();
         if (i === 0) first = message.message_id;
-        else (extras ??= []).push(message.message_id);
+        else extras.push(message.message_id);
       }
     } catch (error) {
       throw toTelegramError(error, "send");
     }
-    if (extras !== undefined) this.#remember(`${chatId}:${first}`, extras);
-    return threadId === undefined
-      ? { platform: "telegram", chatId, messageId: String(first) }
-      : { platform: "telegram", chatId, messageId: String(first), threadId };
+    this.#remember(`${chatId}:${first}`, extras);
+    return sentMessage(chatId, threadId, first);
+  }
+
+  #sendOptions(threadId: string | undefined, replyToMessageId: number | undefined, keyboard: ReturnType<typeof keyboardOf>): SendOptions {
+    const options: SendOptions = { parse_mode: "HTML", link_preview_options: { is_disabled: true } };
+    if (threadId !== undefined) options.message_thread_id = Number(threadId);
+    if (replyToMessageId !== undefined) options.reply_parameters = { message_id: replyToMessageId, allow_sending_without_reply: true };
+    if (keyboard !== undefined) options.reply_markup = keyboard;
+    return options;
   }
 
   async #applyEdit(message: SentMessage, reply: Reply): Promise<void> {
