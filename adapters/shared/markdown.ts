@@ -73,10 +73,15 @@ function walkLines(source: string, visit: LineVisitor): void {
       i = j; // skips the closing fence (or runs to the end when unclosed)
       continue;
     }
-    const item = line.includes("- ") ? /^\s*- (.*)$/.exec(line) : null;
-    if (item !== null) visit.item(item[1]!);
+    const item = listItemText(line);
+    if (item !== undefined) visit.item(item);
     else visit.line(line);
   }
+}
+
+/** The text after a `- ` list marker, or undefined when the line is not a list item. */
+function listItemText(line: string): string | undefined {
+  return line.includes("- ") ? /^\s*- (.*)$/.exec(line)?.[1] : undefined;
 }
 
 /** `\r\n` and lone `\r` as `\n` (most texts have neither: no regex pass then). */
@@ -317,6 +322,14 @@ class LineRenderer implements RunSink {
     this.#pendingLink = link;
   }
 
+  /** One line of inline markup, rendered (the renderer is empty again afterwards). */
+  inline(text: string): string {
+    if (text === "") return "";
+    if (nextSpecial(text, 0) === text.length) return this.#dialect.escape(text);
+    parseInto(text, 0, undefined, this);
+    return this.finish();
+  }
+
   /** Render one run now (no joining). */
   emit(text: string, bits: number, link: string | undefined): void {
     const bold = (bits & BOLD) !== 0;
@@ -394,37 +407,21 @@ export function renderLines(source: string, dialect: MarkdownDialect, format: "m
     for (let i = 0; i < lines.length; i++) lines[i] = dialect.escape(lines[i]!);
     return lines;
   }
+  const renderer = new LineRenderer(dialect);
   if (!source.includes("```")) {
     // No code blocks: every line renders on its own, in place.
-    let renderer: LineRenderer | undefined;
     for (let i = 0; i < lines.length; i++) {
       const line = lines[i]!;
-      const item = line.includes("- ") ? /^\s*- (.*)$/.exec(line) : null;
-      const text = item === null ? line : item[1]!;
-      let rendered: string;
-      if (text === "") rendered = "";
-      else if (nextSpecial(text, 0) === text.length) rendered = dialect.escape(text);
-      else {
-        renderer ??= new LineRenderer(dialect);
-        parseInto(text, 0, undefined, renderer);
-        rendered = renderer.finish();
-      }
-      lines[i] = item === null ? rendered : dialect.listItem(rendered);
+      const item = listItemText(line);
+      lines[i] = item === undefined ? renderer.inline(line) : dialect.listItem(renderer.inline(item));
     }
     return lines;
   }
   const out: string[] = [];
-  const renderer = new LineRenderer(dialect);
-  const inline = (text: string): string => {
-    if (text === "") return "";
-    if (nextSpecial(text, 0) === text.length) return dialect.escape(text);
-    parseInto(text, 0, undefined, renderer);
-    return renderer.finish();
-  };
   walkLines(source, {
     code: (text, lang) => out.push(dialect.codeBlock(text, lang)),
-    item: (text) => out.push(dialect.listItem(inline(text))),
-    line: (text) => out.push(inline(text)),
+    item: (text) => out.push(dialect.listItem(renderer.inline(text))),
+    line: (text) => out.push(renderer.inline(text)),
   });
   return out;
 }
