@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
-  discordMarkdown, parseInline, parseMarkdown, plainTextOf, renderMarkdown, slackMrkdwn, telegramHtml, telegramHtmlToText,
+  discordMarkdown, parseInline, parseMarkdown, parsePlain, plainTextOf, renderBlock, renderLines, renderMarkdown, renderReply, slackMrkdwn,
+  splitBlocks, telegramHtml, telegramHtmlToText,
 } from "../../../../adapters/shared/index.ts";
 
 describe("parseMarkdown", () => {
@@ -61,5 +62,27 @@ describe("dialects", () => {
 
   it("sends plain format verbatim but escaped", () => {
     expect(renderMarkdown("**x** <y>", telegramHtml, "plain")).toBe("**x** &lt;y&gt;");
+  });
+});
+
+describe("the direct line renderer", () => {
+  // Replies that fit one message are rendered line by line straight from the text (`renderLines`); split replies
+  // go through blocks and segments. Both must give the same text for every input.
+  const tokens = ["a", "b c", " ", "*", "**", "_", "`", "\\", "[", "]", "(", ")", "](", "https://x.io", "\n", "- ", "```", "```ts\n",
+    "<", "&", ">", "é", "x_y", "@everyone", "<@1>", "\r\n", "|", "**w**", "_w_", "[l](https://x.io)", "**_w_ v**", "[**b** c](https://y.io)",
+    "_i **b**_", " **x** ", "`c`", "**a `c` b**", "# h"];
+  let seed = 42;
+  const next = (n: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % n;
+  };
+  const samples = Array.from({ length: 3_000 }, () => Array.from({ length: 1 + next(20) }, () => tokens[next(tokens.length)]!).join(""));
+
+  it.each([telegramHtml, slackMrkdwn, discordMarkdown])("renders every line as the block renderer does ($name)", (dialect) => {
+    for (const text of samples) {
+      expect(renderLines(text, dialect), JSON.stringify(text)).toEqual(parseMarkdown(text).map((block) => renderBlock(block, dialect)));
+      expect(renderLines(text, dialect, "plain")).toEqual(parsePlain(text).map((block) => renderBlock(block, dialect)));
+      expect(renderReply({ text }, dialect, 4096)).toEqual(splitBlocks(parseMarkdown(text), dialect, 4096));
+    }
   });
 });
