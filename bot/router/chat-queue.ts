@@ -10,10 +10,10 @@ interface Waiting {
   reject: (error: unknown) => void;
 }
 
-/** One busy key: what waits behind the running task. */
+/** One busy key: what waits behind the running task (a bare task when nobody waits for its outcome). */
 class Lane {
   readonly key: string;
-  readonly waiting: Waiting[] = [];
+  readonly waiting: (Waiting | (() => Promise<void>))[] = [];
   head = 0;
   /** Called when the running task settles, either way. */
   readonly next: () => void;
@@ -43,6 +43,22 @@ export class KeyedQueue {
     const fresh = new Lane(key, this.#advance);
     this.#lanes.set(key, fresh);
     return start(fresh, task);
+  }
+
+  /**
+   * Queue `task` like `run`, for a caller that does not wait for it: no promise is made for its outcome. The
+   * task must handle its own errors (a rejection is only noted to advance the queue).
+   */
+  enqueue(key: string, task: () => Promise<void>): void {
+    this.#pending++;
+    const lane = this.#lanes.get(key);
+    if (lane !== undefined) {
+      lane.waiting.push(task);
+      return;
+    }
+    const fresh = new Lane(key, this.#advance);
+    this.#lanes.set(key, fresh);
+    void start(fresh, task);
   }
 
   /** Keys with work queued or running. */
@@ -78,7 +94,8 @@ export class KeyedQueue {
         lane.waiting.length = 0;
         lane.head = 0;
       }
-      start(lane, item.task).then(item.resolve, item.reject);
+      if (typeof item === "function") void start(lane, item);
+      else start(lane, item.task).then(item.resolve, item.reject);
       return;
     }
     this.#lanes.delete(lane.key);

@@ -146,8 +146,9 @@ export class Router implements RouterApi {
       o.onNewChat(inbound);
     }
     const queueKey = inbound.threadId === undefined ? chatKey : `${chatKey}:${inbound.threadId}`;
-    const work = this.#queue.run(queueKey, () => this.#run(inbound, chatKey, userKey));
-    if (wait) return work;
+    const task = () => this.#run(inbound, chatKey, userKey);
+    if (wait) return this.#queue.run(queueKey, task);
+    this.#queue.enqueue(queueKey, task); // #run answers its own errors
     const maxInFlight = o.limits.maxInFlight ?? Number.POSITIVE_INFINITY;
     return this.#queue.pending > maxInFlight ? this.#queue.whenBelow(maxInFlight) : DONE;
   }
