@@ -88,10 +88,6 @@ export class DiscordApi {
   readonly limiter: OutboundLimiter;
   readonly interactionLimiter: OutboundLimiter;
   readonly #o: DiscordApiOptions;
-  /** One controller per REST call in flight: aborted when a limiter stops (see `#signalOf`). */
-  readonly #inFlight = new Set<AbortController>();
-  /** The limiters' stop signals already linked to `#inFlight`. */
-  readonly #linked: AbortSignal[] = [];
 
   constructor(options: DiscordApiOptions) {
     this.#o = options;
@@ -130,7 +126,9 @@ export class DiscordApi {
   call<T>(what: string, key: OutboundKey, run: (signal: AbortSignal) => Promise<unknown>, limiter = this.limiter): Promise<T> {
     let running: Promise<unknown>;
     try {
-      running = limiter.run(key, (stopSignal) => this.#withOwnSignal(stopSignal, run));
+      // The limiter gives each attempt a signal of its own (the REST client never removes the abort listener it
+      // adds), aborted at stop.
+      running = limiter.run(key, run);
     } catch (error) {
       return Promise.reject(toDiscordError(error, what));
     }
@@ -143,38 +141,6 @@ export class DiscordApi {
     this.#o.health.markApiOk();
     return result;
   };
-
-  /**
-   * Run one REST call with a signal of its own that aborts when the limiter's stop signal does. The REST client
-   * adds an abort listener to the signal it is given and never removes it: handed the limiter's long-lived stop
-   * signal, every call would leave a listener behind (a leak, and `addEventListener` slows down linearly as
-   * they pile up). A per-call signal goes away with its call.
-   */
-  #withOwnSignal(stopSignal: AbortSignal, run: (signal: AbortSignal) => Promise<unknown>): Promise<unknown> {
-    if (!this.#linked.includes(stopSignal)) {
-      this.#linked.push(stopSignal);
-      stopSignal.addEventListener("abort", () => {
-        for (const controller of this.#inFlight) controller.abort(stopSignal.reason);
-        this.#inFlight.clear();
-      }, { once: true });
-    }
-    if (stopSignal.aborted) return Promise.reject(stopSignal.reason);
-    const controller = new AbortController();
-    const inFlight = this.#inFlight;
-    inFlight.add(controller);
-    const done = (): void => {
-      inFlight.delete(controller);
-    };
-    let promise: Promise<unknown>;
-    try {
-      promise = run(controller.signal);
-    } catch (error) {
-      done();
-      return Promise.reject(error);
-    }
-    promise.then(done, done);
-    return promise;
-  }
 
   /** POST /channels/{id}/messages. */
   createMessage(channelId: string, body: MessageBody): Promise<ApiMessage> {
