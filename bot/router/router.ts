@@ -193,7 +193,8 @@ export class Router implements RouterApi {
     }
   }
 
-  #dispatch(ctx: RouteContext, command: ParsedCommand | undefined): Promise<void> {
+  /** The handler's work; what it resolves to (a sent reply, or nothing) is not used. */
+  #dispatch(ctx: RouteContext, command: ParsedCommand | undefined): Promise<unknown> {
     return command !== undefined ? this.#command(ctx, command) : this.#converse(ctx);
   }
 
@@ -232,7 +233,7 @@ export class Router implements RouterApi {
   }
 
   /** Not async: a command answered synchronously (most built-ins) goes straight to its reply. Throws are the caller's. */
-  #command(ctx: RouteContext, parsed: { name: string; args: string[]; rawArgs: string }): Promise<void> {
+  #command(ctx: RouteContext, parsed: { name: string; args: string[]; rawArgs: string }): Promise<unknown> {
     const o = this.#o;
     const def = o.commands.get(parsed.name);
     if (def === undefined || (def.availableIn !== undefined && !def.availableIn(ctx.chatKey))) {
@@ -257,15 +258,9 @@ export class Router implements RouterApi {
     const commandCtx = new CommandCall(this.#outbound, ctx, parsed);
     const result = def.handler(commandCtx);
     if (isPromiseLike(result)) {
-      return Promise.resolve(result).then((answer) => (answer === undefined ? undefined : this.#answer(ctx.inbound, answer)));
+      return Promise.resolve(result).then((answer) => (answer === undefined ? undefined : this.#reply(ctx.inbound, answer)));
     }
-    return result === undefined ? DONE : this.#answer(ctx.inbound, result);
-  }
-
-  /** `#reply` for a command's returned answer. */
-  #answer(inbound: Inbound, reply: ReplyInput): Promise<void> {
-    const platform = inbound.platform;
-    return inbound.respond(toReply(reply)).then(() => this.#o.metrics.messageOut(platform));
+    return result === undefined ? DONE : this.#reply(ctx.inbound, result);
   }
 
   async #converse(ctx: RouteContext): Promise<void> {
@@ -278,10 +273,10 @@ export class Router implements RouterApi {
     }
   }
 
-  #chain(ctx: RouteContext, last: () => Promise<void>): Promise<void> {
+  #chain(ctx: RouteContext, last: () => Promise<unknown>): Promise<void> {
     const stack = this.#middleware;
     const step = (i: number): Promise<void> => {
-      if (i === stack.length) return last();
+      if (i === stack.length) return last().then(noop);
       let called = false;
       return stack[i]!(ctx, () => {
         if (called) return Promise.reject(new Error("next() called twice in router middleware"));
@@ -292,10 +287,12 @@ export class Router implements RouterApi {
     return step(0);
   }
 
-  async #reply(inbound: Inbound, reply: ReplyInput): Promise<SentMessage> {
-    const sent = await inbound.respond(toReply(reply));
-    this.#o.metrics.messageOut(inbound.platform);
-    return sent;
+  /** Send a reply and count it. Not async: one `then` per reply on the hot path. */
+  #reply(inbound: Inbound, reply: ReplyInput): Promise<SentMessage> {
+    return inbound.respond(toReply(reply)).then((sent) => {
+      this.#o.metrics.messageOut(inbound.platform);
+      return sent;
+    });
   }
 
   async #edit(inbound: Inbound, message: SentMessage, reply: ReplyInput): Promise<void> {
@@ -325,6 +322,7 @@ export class Router implements RouterApi {
 }
 
 const DONE: Promise<void> = Promise.resolve();
+const noop = (): void => undefined;
 
 type ParsedCommand = { name: string; args: string[]; rawArgs: string };
 
@@ -364,10 +362,10 @@ class InFlight {
   }
 
   /** The handler's work, failing early if `abort` is called. */
-  bound(work: Promise<void>): Promise<void> {
+  bound(work: Promise<unknown>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.#fail = reject;
-      work.then(resolve, reject);
+      work.then(resolve as (value: unknown) => void, reject); // what the work resolves to is dropped
     });
   }
 }
