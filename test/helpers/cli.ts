@@ -1,14 +1,15 @@
 /** Run `switchboard <args>` in this process through the real commander program, capturing its output. */
 import { PassThrough } from "node:stream";
-import { createCliContext } from "../../bot/cli/context.ts";
+import { createCliContext, type CliContext } from "../../bot/cli/context.ts";
 import { buildProgram } from "../../bot/cli/main.ts";
 import { isSwitchboardError } from "../../bot/index.ts";
 
-/** What one CLI run printed and its exit code. */
+/** What one CLI run printed and its exit code, with the context it ran in (to open the same app afterwards). */
 export interface CliResult {
   code: number;
   out: string;
   err: string;
+  ctx: CliContext;
 }
 
 /** Run one CLI command against `configFile` (and `env`, default empty). A thrown error is exit code 1, on stderr. */
@@ -19,7 +20,8 @@ export async function runCli(args: string[], options: { configFile?: string; env
   let errText = "";
   out.on("data", (c: Buffer) => (outText += c.toString()));
   err.on("data", (c: Buffer) => (errText += c.toString()));
-  const program = buildProgram(createCliContext({ configFile: () => options.configFile, out, err, env: options.env ?? {} }), {});
+  const ctx = createCliContext({ configFile: () => options.configFile, out, err, env: options.env ?? {} });
+  const program = buildProgram(ctx, {});
   process.exitCode = undefined;
   let code = 0;
   try {
@@ -31,5 +33,5 @@ export async function runCli(args: string[], options: { configFile?: string; env
   } finally {
     process.exitCode = undefined;
   }
-  return { code, out: outText, err: errText };
+  return { code, out: outText, err: errText, ctx };
 }

@@ -2,25 +2,15 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { buildProgram } from "../../../bot/cli/main.ts";
-import { createCliContext } from "../../../bot/cli/context.ts";
+import { runCli, type CliResult } from "../../helpers/cli.ts";
 import { slashNameOf } from "../../../adapters/slack/manifest.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "sb-slack-cli-"));
 
-function run(args: string[], env: Record<string, string>): Promise<{ out: string; err: string; ctx: ReturnType<typeof createCliContext> }> {
-  const out = new PassThrough();
-  const err = new PassThrough();
-  let outText = "";
-  let errText = "";
-  out.on("data", (c: Buffer) => (outText += c.toString()));
-  err.on("data", (c: Buffer) => (errText += c.toString()));
-  const state: { configFile?: string } = {};
-  const ctx = createCliContext({ configFile: () => state.configFile, out, err, env: { SWITCHBOARD_DATA_DIR: dataDir, LOG_LEVEL: "silent", ...env } });
-  return buildProgram(ctx, state).parseAsync(["node", "switchboard", ...args]).then(() => ({ out: outText, err: errText, ctx }));
+function run(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return runCli(args, { env: { SWITCHBOARD_DATA_DIR: dataDir, LOG_LEVEL: "silent", ...env } });
 }
 
 describe("switchboard slack manifest", () => {
