@@ -8,6 +8,7 @@ import { SwitchboardError, parseConversationId, type CapabilityCall, type ChatKi
 import { parseOneShot } from "./parse-time.ts";
 import type { ScheduleService } from "./service.ts";
 import { canonicalTimeZone } from "./zone.ts";
+import type { SkillSchedule } from "../skills/sdk/index.ts"; // what the skill gets back for one schedule
 
 const createArgs = z.object({
   action: z.literal("create"),
@@ -27,17 +28,6 @@ const argsSchema = z.discriminatedUnion("action", [
   z.object({ action: z.literal("list") }).strict(),
 ]);
 
-/** What the skill gets back for one schedule. */
-interface ScheduleView {
-  id: string;
-  cron: string | null;
-  runAt: number | null;
-  command: string;
-  timeZone: string;
-  state: string;
-  nextRunAt: number | null;
-}
-
 /** Handle one capability call. Results are plain JSON. */
 export async function handleScheduleCapability(core: Core, service: ScheduleService, call: CapabilityCall): Promise<unknown> {
   const parsed = argsSchema.safeParse(call.args);
@@ -48,7 +38,7 @@ export async function handleScheduleCapability(core: Core, service: ScheduleServ
   }
   const args = parsed.data;
   const createdBy = `skill:${call.skill}`;
-  const view = (s: Awaited<ReturnType<typeof service.get>>): ScheduleView => ({
+  const view = (s: Awaited<ReturnType<typeof service.get>>): SkillSchedule => ({
     id: s.id, cron: s.expression, runAt: s.runAt, command: s.commandLine, timeZone: s.timeZone, state: s.state,
     nextRunAt: service.nextRun(s) ?? null,
   });
