@@ -13,7 +13,7 @@ import { auditCommand, permsCommand } from "./builtins/perms.ts";
 import { helpCommand, statusCommand, whoamiCommand } from "./builtins/help.ts";
 import { CommandRegistry } from "./commands.ts";
 import { systemClock, type AdapterHub, type Clock, type Core, type Plugin, type PluginFactory } from "./core.ts";
-import { createEphemeral, onceChecker } from "./ephemeral.ts";
+import { createEphemeral } from "./ephemeral.ts";
 import { SwitchboardError } from "./errors.ts";
 import { HttpListener } from "./http.ts";
 import { createLogger } from "./logger.ts";
@@ -21,6 +21,7 @@ import { createMetrics } from "./metrics.ts";
 import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, type SentMessage } from "./model.ts";
 import { createPlugins } from "./plugins.ts";
 import { CachedPermissionService } from "./router/permission-service.ts";
+import { deliveryDedupe } from "./router/dedupe.ts";
 import { Router } from "./router/router.ts";
 import { openStore } from "./storage/open.ts";
 import type { Store } from "./storage/types.ts";
@@ -127,7 +128,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     metrics,
     log,
     clock,
-    firstDelivery: onceChecker(kv, "dedupe:", config.storage.dedupeTtlMs),
+    firstDelivery: deliveryDedupe(kv, config.storage.dedupeTtlMs, () => clock.now()),
     limits: config.limits,
     shutdownSignal: shutdown.signal,
     onNewChat: (inbound) => {

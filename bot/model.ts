@@ -87,6 +87,11 @@ export function toReply(input: ReplyInput): Reply {
 export interface Inbound {
   /** Unique per delivery from the platform; redeliveries carry the same id. Used for dedupe. */
   deliveryId: string;
+  /**
+   * A number the platform raises with every delivery to this bot (Telegram's `update_id`), when it has one.
+   * Redeliveries carry the same number. In-memory dedupe uses it to keep a window of bits instead of every id.
+   */
+  sequence?: number;
   platform: Platform;
   chat: ChatInfo;
   user: UserInfo;

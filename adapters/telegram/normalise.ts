@@ -51,7 +51,7 @@ export function normaliseUpdate(update: Update, bot: BotIdentity, receivedAt: nu
       if (message === undefined || typeof q.data !== "string") return { skip: "callback query without message or data" };
       return {
         inbound: {
-          deliveryId, platform: "telegram", receivedAt, origin: "button",
+          deliveryId, sequence: update.update_id, platform: "telegram", receivedAt, origin: "button",
           chat: chatOf(message.chat),
           user: { id: String(q.from.id), displayName: nameOf(q.from), isBot: q.from.is_bot },
           text: q.data,
@@ -84,7 +84,9 @@ export function normaliseUpdate(update: Update, bot: BotIdentity, receivedAt: nu
       || text.toLowerCase().includes(`@${bot.username.toLowerCase()}`)
       || replyTo?.isToBot === true;
     // Built field by field (no spreads): this runs for every update.
-    const inbound: NormalisedUpdate["inbound"] = { deliveryId, platform: "telegram", receivedAt, chat, user, text, mentionsBot, messageId: String(message.message_id) };
+    const inbound: NormalisedUpdate["inbound"] = {
+      deliveryId, sequence: update.update_id, platform: "telegram", receivedAt, chat, user, text, mentionsBot, messageId: String(message.message_id),
+    };
     if (command !== undefined) inbound.command = command;
     if (message.is_topic_message === true && typeof message.message_thread_id === "number") inbound.threadId = String(message.message_thread_id);
     if (replyTo !== undefined) inbound.replyTo = replyTo;

@@ -12,6 +12,7 @@ import { SwitchboardError, toSwitchboardError, type ErrorCode } from "../errors.
 import { chatKeyOf, toReply, userKeyOf, type Inbound, type ReplyInput, type SentMessage } from "../model.ts";
 import { GLOBAL_POLICY_KEY, checkAccess, checkCommand, type ChatPolicy, type Role } from "../permissions.ts";
 import { KeyedQueue } from "./chat-queue.ts";
+import type { DeliveryCheck } from "./dedupe.ts";
 import type { CachedPermissionService } from "./permission-service.ts";
 import { TokenBuckets } from "./rate-limit.ts";
 
@@ -39,8 +40,8 @@ export interface RouterOptions {
   metrics: Metrics;
   log: Logger;
   clock: Clock;
-  /** True the first time a delivery id is seen within the dedupe window. */
-  firstDelivery: (deliveryId: string) => Promise<boolean> | boolean;
+  /** True the first time a delivery is seen within the dedupe window (see `deliveryDedupe`). */
+  firstDelivery: DeliveryCheck;
   limits: {
     perUser: { burst: number; perMinute: number };
     perChat: { burst: number; perMinute: number };
@@ -109,7 +110,7 @@ export class Router implements RouterApi {
     try {
       this.#o.metrics.messageIn(inbound.platform);
       if (inbound.user.isBot === true) return DONE; // never answer bots: no loops between bots
-      const first = this.#o.firstDelivery(inbound.deliveryId);
+      const first = this.#o.firstDelivery(inbound);
       if (typeof first === "boolean") return first ? this.#admit(inbound, wait) : this.#redelivered(inbound);
       return first.then((isFirst) => (isFirst ? this.#admit(inbound, wait) : this.#redelivered(inbound)));
     } catch (error) {

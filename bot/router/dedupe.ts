@@ -1,0 +1,96 @@
+/**
+ * Delivery dedupe: true the first time a delivery is seen, false for a redelivery within the dedupe window.
+ *
+ * On Redis it is one atomic `SET NX PX` per delivery id, shared by every process. In memory, a delivery that
+ * carries a `sequence` (a number the platform raises with every delivery, such as Telegram's `update_id`) is
+ * checked against a sliding window of bits over the most recent sequence numbers: no string kept per message, no
+ * map that grows with traffic. Anything the window cannot answer (no sequence, or one far behind the newest) falls
+ * back to remembering the delivery id, so the answer is always exact.
+ */
+import type Keyv from "keyv";
+import { onceChecker } from "../ephemeral.ts";
+import type { Inbound } from "../model.ts";
+
+/** What dedupe needs of a message. */
+export type DeliveryKey = Pick<Inbound, "platform" | "deliveryId" | "sequence">;
+
+/** The dedupe check the router runs for every message. */
+export type DeliveryCheck = (delivery: DeliveryKey) => boolean | Promise<boolean>;
+
+/** Sequence numbers a window remembers, a power of two (8 KiB of bits). */
+export const SEQUENCE_WINDOW_SIZE = 1 << 16;
+
+/**
+ * The sequence numbers seen among the newest `SEQUENCE_WINDOW_SIZE` of one source, as bits. `mark` answers
+ * `undefined` when a number is older than the window covers, so the caller checks it another way.
+ */
+export class SequenceWindow {
+  readonly #bits = new Int32Array(SEQUENCE_WINDOW_SIZE >>> 5);
+  readonly #ttlMs: number;
+  /** The newest sequence number seen; NaN before the first. */
+  #newest = Number.NaN;
+  #newestAtMs = 0;
+
+  /** `ttlMs`: after this long without a newer number the window forgets everything (ids may restart lower). */
+  constructor(ttlMs: number) {
+    this.#ttlMs = ttlMs;
+  }
+
+  /** True when `seq` is new (and now marked), false when already marked, undefined when older than the window. */
+  mark(seq: number, nowMs: number): boolean | undefined {
+    const newest = this.#newest;
+    if (seq > newest) {
+      this.#advance(seq);
+      this.#newestAtMs = nowMs;
+      return true;
+    }
+    if (Number.isNaN(newest) || nowMs - this.#newestAtMs > this.#ttlMs) {
+      // First number, or nothing newer for a whole dedupe window: what the bits hold has expired. Telegram, for
+      // one, restarts its update ids at a random number after a week without updates.
+      this.#newest = Number.NaN;
+      this.#advance(seq);
+      this.#newestAtMs = nowMs;
+      return true;
+    }
+    if (newest - seq >= SEQUENCE_WINDOW_SIZE) return undefined;
+    const slot = seq % SEQUENCE_WINDOW_SIZE;
+    const word = slot >>> 5;
+    const bit = 1 << (slot & 31);
+    if ((this.#bits[word]! & bit) !== 0) return false;
+    this.#bits[word]! |= bit;
+    return true;
+  }
+
+  /** Move the newest number to `seq`, clearing the slots of the numbers skipped on the way. */
+  #advance(seq: number): void {
+    const bits = this.#bits;
+    const from = this.#newest;
+    if (Number.isNaN(from) || seq - from >= SEQUENCE_WINDOW_SIZE) bits.fill(0);
+    else {
+      for (let n = from + 1; n < seq; n++) {
+        const slot = n % SEQUENCE_WINDOW_SIZE;
+        bits[slot >>> 5]! &= ~(1 << (slot & 31));
+      }
+    }
+    const slot = seq % SEQUENCE_WINDOW_SIZE;
+    bits[slot >>> 5]! |= 1 << (slot & 31);
+    this.#newest = seq;
+  }
+}
+
+/**
+ * The router's dedupe over `kv` for `ttlMs`: sequence windows per platform when `kv` is in memory (falling back
+ * to delivery ids), delivery ids alone on a shared store.
+ */
+export function deliveryDedupe(kv: Keyv, ttlMs: number, now: () => number = Date.now): DeliveryCheck {
+  const byId = onceChecker(kv, "dedupe:", ttlMs);
+  if (!(kv.store instanceof Map)) return (delivery) => byId(delivery.deliveryId);
+  const windows = new Map<string, SequenceWindow>();
+  return (delivery) => {
+    const seq = delivery.sequence;
+    if (seq === undefined || !Number.isSafeInteger(seq) || seq < 0) return byId(delivery.deliveryId);
+    let window = windows.get(delivery.platform);
+    if (window === undefined) windows.set(delivery.platform, (window = new SequenceWindow(ttlMs)));
+    return window.mark(seq, now()) ?? byId(delivery.deliveryId);
+  };
+}
