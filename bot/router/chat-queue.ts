@@ -1,48 +1,86 @@
 /**
  * Per-conversation serial processing: work for one key runs one at a time, in arrival order; different keys
- * run in parallel. A key with nothing queued runs its task at once (no promise chain); only a busy key queues.
+ * run in parallel. A key with nothing queued runs its work at once.
+ *
+ * The core is promise-free: `admit` a job, the job starts, and it calls `release(key)` exactly once when it is
+ * done (the router's messages work this way, so a message costs no promise of the queue's own). `run` and
+ * `enqueue` are the same queue for promise-returning tasks.
  */
 
-/** A task waiting behind a busy key, with the settlement of the promise its caller holds. */
-interface Waiting {
-  task: () => Promise<void>;
-  resolve: () => void;
-  reject: (error: unknown) => void;
+/** Work the queue starts; it must not throw, and must call `release(key)` once when finished (at once is fine). */
+export interface QueuedJob {
+  start(): void;
 }
 
-/** One busy key: what waits behind the running task (a bare task when nobody waits for its outcome). */
+/** The jobs waiting behind a busy key's running one. */
 class Lane {
-  readonly key: string;
-  readonly waiting: (Waiting | (() => Promise<void>))[] = [];
+  readonly waiting: QueuedJob[] = [];
   head = 0;
-  /** Called when the running task settles, either way. */
-  readonly next: () => void;
-
-  constructor(key: string, next: (lane: Lane) => void) {
-    this.key = key;
-    this.next = () => next(this);
-  }
 }
 
 /** Serial queues by key. */
 export class KeyedQueue {
-  readonly #lanes = new Map<string, Lane>();
-  /** Tasks queued or running. */
+  /** Busy keys: `null` when nothing waits behind the running job (no allocation for the usual case). */
+  readonly #lanes = new Map<string, Lane | null>();
+  /** Jobs queued or running. */
   #pending = 0;
   #drainWaiters: (() => void)[] = [];
   #spaceWaiters: { limit: number; resolve: () => void }[] = [];
   /** The smallest limit anyone waits for; infinite when nobody waits. */
   #lowestWaitLimit = Number.POSITIVE_INFINITY;
-  readonly #advance = (lane: Lane): void => this.#finished(lane);
+  /** Jobs released to start while another job's `start` is on the stack: started by that outer loop instead. */
+  readonly #ready: QueuedJob[] = [];
+  #starting = false;
+
+  /** Queue `job` under `key`: it starts now when the key is idle, else after the jobs before it have released. */
+  admit(key: string, job: QueuedJob): void {
+    this.#pending++;
+    const lane = this.#lanes.get(key);
+    if (lane === undefined) {
+      this.#lanes.set(key, null);
+      this.#start(job);
+    } else if (lane === null) {
+      const fresh = new Lane();
+      fresh.waiting.push(job);
+      this.#lanes.set(key, fresh);
+    } else lane.waiting.push(job);
+  }
+
+  /** The running job of `key` is finished: start the next one, or mark the key idle. */
+  release(key: string): void {
+    this.#pending--;
+    if (this.#pending < this.#lowestWaitLimit && this.#spaceWaiters.length > 0) this.#wakeSpaceWaiters();
+    const lane = this.#lanes.get(key);
+    if (lane !== undefined && lane !== null && lane.head < lane.waiting.length) {
+      const next = lane.waiting[lane.head]!;
+      lane.waiting[lane.head++] = undefined as unknown as QueuedJob;
+      if (lane.head === lane.waiting.length) this.#lanes.set(key, null);
+      this.#start(next);
+      return;
+    }
+    this.#lanes.delete(key);
+    if (this.#pending === 0 && this.#drainWaiters.length > 0) {
+      const waiters = this.#drainWaiters;
+      this.#drainWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  }
 
   /** Run `task` after everything queued before it under `key`. The returned promise settles with it. */
   run(key: string, task: () => Promise<void>): Promise<void> {
-    this.#pending++;
-    const lane = this.#lanes.get(key);
-    if (lane !== undefined) return new Promise<void>((resolve, reject) => { lane.waiting.push({ task, resolve, reject }); });
-    const fresh = new Lane(key, this.#advance);
-    this.#lanes.set(key, fresh);
-    return start(fresh, task);
+    return new Promise<void>((resolve, reject) => {
+      this.admit(key, {
+        start: () => {
+          settle(task).then(() => {
+            this.release(key);
+            resolve();
+          }, (error: unknown) => {
+            this.release(key);
+            reject(error);
+          });
+        },
+      });
+    });
   }
 
   /**
@@ -50,15 +88,8 @@ export class KeyedQueue {
    * task must handle its own errors (a rejection is only noted to advance the queue).
    */
   enqueue(key: string, task: () => Promise<void>): void {
-    this.#pending++;
-    const lane = this.#lanes.get(key);
-    if (lane !== undefined) {
-      lane.waiting.push(task);
-      return;
-    }
-    const fresh = new Lane(key, this.#advance);
-    this.#lanes.set(key, fresh);
-    void start(fresh, task);
+    const release = (): void => this.release(key);
+    this.admit(key, { start: () => void settle(task).then(release, release) });
   }
 
   /** Keys with work queued or running. */
@@ -66,12 +97,12 @@ export class KeyedQueue {
     return this.#lanes.size;
   }
 
-  /** Tasks queued or running. */
+  /** Jobs queued or running. */
   get pending(): number {
     return this.#pending;
   }
 
-  /** Resolves once fewer than `limit` tasks are queued or running (at once when that is already so). */
+  /** Resolves once fewer than `limit` jobs are queued or running (at once when that is already so). */
   whenBelow(limit: number): Promise<void> {
     if (this.#pending < limit) return Promise.resolve();
     if (limit < this.#lowestWaitLimit) this.#lowestWaitLimit = limit;
@@ -84,25 +115,20 @@ export class KeyedQueue {
     return new Promise<void>((resolve) => { this.#drainWaiters.push(resolve); });
   }
 
-  #finished(lane: Lane): void {
-    this.#pending--;
-    if (this.#pending < this.#lowestWaitLimit) this.#wakeSpaceWaiters();
-    if (lane.head < lane.waiting.length) {
-      const item = lane.waiting[lane.head]!;
-      lane.waiting[lane.head++] = undefined as unknown as Waiting;
-      if (lane.head === lane.waiting.length) {
-        lane.waiting.length = 0;
-        lane.head = 0;
-      }
-      if (typeof item === "function") void start(lane, item);
-      else start(lane, item.task).then(item.resolve, item.reject);
+  /** Start a job; one released from inside another job's `start` waits for that to return (no deep recursion). */
+  #start(job: QueuedJob): void {
+    if (this.#starting) {
+      this.#ready.push(job);
       return;
     }
-    this.#lanes.delete(lane.key);
-    if (this.#pending === 0 && this.#drainWaiters.length > 0) {
-      const waiters = this.#drainWaiters;
-      this.#drainWaiters = [];
-      for (const resolve of waiters) resolve();
+    this.#starting = true;
+    try {
+      job.start();
+      const ready = this.#ready;
+      for (let i = 0; i < ready.length; i++) ready[i]!.start();
+    } finally {
+      this.#ready.length = 0;
+      this.#starting = false;
     }
   }
 
@@ -122,13 +148,11 @@ export class KeyedQueue {
   }
 }
 
-function start(lane: Lane, task: () => Promise<void>): Promise<void> {
-  let work: Promise<void>;
+/** A task's promise, with a synchronous throw turned into a rejection. */
+function settle(task: () => Promise<void>): Promise<void> {
   try {
-    work = task();
+    return task();
   } catch (error) {
-    work = Promise.reject(error);
+    return Promise.reject(error);
   }
-  work.then(lane.next, lane.next);
-  return work;
 }

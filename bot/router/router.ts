@@ -11,7 +11,7 @@ import { parseCommandLine, type CommandContext, type CommandRegistry } from "../
 import { SwitchboardError, toSwitchboardError, type ErrorCode } from "../errors.ts";
 import { chatKeyOf, toReply, userKeyOf, type Inbound, type ReplyInput, type SentMessage } from "../model.ts";
 import { GLOBAL_POLICY_KEY, checkAccess, checkCommand, type ChatPolicy, type Role } from "../permissions.ts";
-import { KeyedQueue } from "./chat-queue.ts";
+import { KeyedQueue, type QueuedJob } from "./chat-queue.ts";
 import type { DeliveryCheck } from "./dedupe.ts";
 import type { CachedPermissionService } from "./permission-service.ts";
 import { TokenBuckets } from "./rate-limit.ts";
@@ -65,10 +65,13 @@ export class Router implements RouterApi {
   readonly #middleware: Middleware[] = [];
   readonly #seenChats = new Set<string>();
   #conversation: ConversationHandler | undefined;
-  readonly #inFlight = new Set<InFlight>();
+  readonly #inFlight = new InFlightList();
   #sweeper: NodeJS.Timeout | undefined;
-  /** Reply and edit for command contexts, made once. */
-  readonly #outbound: Outbound = {
+  /** What every job calls back into, made once. */
+  readonly #host: JobHost = {
+    start: (job) => this.#start(job),
+    finish: (job) => this.#finish(job),
+    fail: (job, error) => this.#failJob(job, error),
     reply: (inbound, reply) => this.#reply(inbound, reply),
     edit: (inbound, message, reply) => this.#edit(inbound, message, reply),
   };
@@ -147,94 +150,133 @@ export class Router implements RouterApi {
       o.onNewChat(inbound);
     }
     const queueKey = inbound.threadId === undefined ? chatKey : `${chatKey}:${inbound.threadId}`;
-    const task = () => this.#run(inbound, chatKey, userKey);
-    if (wait) return this.#queue.run(queueKey, task);
-    this.#queue.enqueue(queueKey, task); // #run answers its own errors
+    const job = new Job(this.#host, inbound, chatKey, userKey, queueKey);
+    if (wait) {
+      return new Promise<void>((resolve) => {
+        job.onSettled = resolve;
+        this.#queue.admit(queueKey, job);
+      });
+    }
+    this.#queue.admit(queueKey, job); // the job answers its own errors
     const maxInFlight = o.limits.maxInFlight ?? Number.POSITIVE_INFINITY;
     return this.#queue.pending > maxInFlight ? this.#queue.whenBelow(maxInFlight) : DONE;
   }
 
-  /** One message, inside its conversation's queue and its error boundary. */
-  async #run(inbound: Inbound, chatKey: string, userKey: string): Promise<void> {
-    const o = this.#o;
-    const started = performance.now();
-    const flight = this.#begin(started);
-    let kind: "command" | "conversation" | "other" = "other";
+  /**
+   * A job's turn in its conversation's queue: policies (cached, or loaded first), then `#route`. Nothing here
+   * throws: every way out ends in `#finish` or `#failJob`, which release the queue.
+   */
+  #start(job: Job): void {
+    job.startedMs = performance.now();
+    job.deadlineMs = job.startedMs + this.#o.limits.handlerTimeoutMs;
+    this.#inFlight.add(job);
+    this.#sweeper ??= this.#startSweeper();
+    const permissions = this.#o.permissions;
     try {
-      const permissions = o.permissions;
-      const nowMs = o.clock.now();
-      let policy = permissions.peek(chatKey, nowMs);
-      if (policy === null) policy = await permissions.policy(chatKey);
-      let globalPolicy = permissions.peek(GLOBAL_POLICY_KEY, nowMs);
-      if (globalPolicy === null) globalPolicy = await permissions.policy(GLOBAL_POLICY_KEY);
-      const access = checkAccess(permissions.settings, policy, globalPolicy, {
-        userKey,
+      const nowMs = this.#o.clock.now();
+      const policy = permissions.peek(job.chatKey, nowMs);
+      const globalPolicy = permissions.peek(GLOBAL_POLICY_KEY, nowMs);
+      if (policy !== null && globalPolicy !== null) {
+        this.#route(job, policy, globalPolicy);
+        return;
+      }
+      Promise.all([
+        policy === null ? permissions.policy(job.chatKey) : policy,
+        globalPolicy === null ? permissions.policy(GLOBAL_POLICY_KEY) : globalPolicy,
+      ]).then(([loaded, loadedGlobal]) => this.#route(job, loaded, loadedGlobal), (error: unknown) => this.#failJob(job, error));
+    } catch (error) {
+      this.#failJob(job, error);
+    }
+  }
+
+  /** Access check, then the middleware chain and dispatch; the work's settlement finishes the job. */
+  #route(job: Job, policy: ChatPolicy | undefined, globalPolicy: ChatPolicy | undefined): void {
+    if (job.isFinished) return; // timed out or shut down while its policies loaded
+    const o = this.#o;
+    const inbound = job.inbound;
+    try {
+      const access = checkAccess(o.permissions.settings, policy, globalPolicy, {
+        userKey: job.userKey,
         platformRole: inbound.user.platformRole,
         chatKind: inbound.chat.kind,
         isBot: inbound.user.isBot === true,
       });
       const command = inbound.command ?? parseCommandLine(inbound.text);
       if (!access.allowed) {
-        o.log.info({ chat: chatKey, user: userKey, code: access.code }, `access denied: ${access.reason}`);
+        o.log.info({ chat: job.chatKey, user: job.userKey, code: access.code }, `access denied: ${access.reason}`);
         // Commands get a clear denial; plain chatter from a denied user is ignored rather than answered.
         if (command !== undefined) throw new SwitchboardError(access.code, access.reason);
+        this.#finish(job);
         return;
       }
-      const ctx = new MessageContext(inbound, chatKey, userKey, access.role, policy, flight);
-      kind = command === undefined ? "conversation" : "command";
+      job.role = access.role;
+      job.policy = policy;
+      job.kind = command === undefined ? "conversation" : "command";
       const work = this.#middleware.length === 0
-        ? this.#dispatch(ctx, command)
-        : this.#chain(ctx, () => this.#dispatch(ctx, command));
-      await flight.bound(work);
+        ? this.#dispatch(job, command)
+        : this.#chain(job, () => this.#dispatch(job, command));
+      work.then(job.done, job.failed);
     } catch (error) {
-      await this.#fail(inbound, chatKey, error);
-    } finally {
-      this.#end(flight);
-      o.metrics.handlerLatency(inbound.platform, kind, (performance.now() - started) / 1000);
+      this.#failJob(job, error);
     }
   }
 
+  /** The job's work has settled: count a reply it sent for the handler, release its queue. */
+  #finish(job: Job): void {
+    if (!this.#settle(job)) return;
+    if (job.countsReply) this.#o.metrics.messageOut(job.inbound.platform);
+    this.#release(job);
+  }
+
+  /** The job failed (or timed out): answer the chat with a safe message, then release its queue. */
+  #failJob(job: Job, error: unknown): void {
+    if (!this.#settle(job)) return;
+    const release = (): void => this.#release(job);
+    void this.#fail(job.inbound, job.chatKey, error).then(release, release);
+  }
+
+  /** Mark a job finished once (a late settlement after a timeout is ignored) and record its latency. */
+  #settle(job: Job): boolean {
+    if (job.isFinished) return false;
+    job.isFinished = true;
+    this.#inFlight.delete(job);
+    this.#o.metrics.handlerLatency(job.inbound.platform, job.kind, (performance.now() - job.startedMs) / 1000);
+    return true;
+  }
+
+  #release(job: Job): void {
+    this.#queue.release(job.queueKey);
+    job.onSettled?.();
+  }
+
   /** The handler's work; what it resolves to (a sent reply, or nothing) is not used. */
-  #dispatch(ctx: RouteContext, command: ParsedCommand | undefined): Promise<unknown> {
-    return command !== undefined ? this.#command(ctx, command) : this.#converse(ctx);
-  }
-
-  /**
-   * Register one message's work. Its abort signal is made only if a handler asks for it; one sweeper timer for
-   * all messages enforces the handler timeout and shutdown aborts every signal handed out.
-   */
-  #begin(startedMs: number): InFlight {
-    const flight = new InFlight(startedMs + this.#o.limits.handlerTimeoutMs, this.#o.shutdownSignal);
-    this.#inFlight.add(flight);
-    this.#sweeper ??= this.#startSweeper();
-    return flight;
-  }
-
-  #end(flight: InFlight): void {
-    this.#inFlight.delete(flight);
+  #dispatch(job: Job, command: ParsedCommand | undefined): Promise<unknown> {
+    return command !== undefined ? this.#command(job, command) : this.#converse(job);
   }
 
   #startSweeper(): NodeJS.Timeout {
     const timeoutMs = this.#o.limits.handlerTimeoutMs;
     const timer = setInterval(() => {
       const now = performance.now();
-      for (const flight of this.#inFlight) {
-        if (flight.deadlineMs <= now) {
-          this.#inFlight.delete(flight);
-          flight.abort(new SwitchboardError("E_TIMEOUT", `handler exceeded ${timeoutMs} ms`));
-        }
+      for (const job of this.#inFlight.overdue(now)) {
+        job.abortSignal(new SwitchboardError("E_TIMEOUT", `handler exceeded ${timeoutMs} ms`));
+        this.#failJob(job, new SwitchboardError("E_TIMEOUT", `handler exceeded ${timeoutMs} ms`));
       }
     }, Math.max(10, Math.min(1_000, timeoutMs / 4)));
     timer.unref();
     this.#o.shutdownSignal.addEventListener("abort", () => {
       clearInterval(timer);
-      for (const flight of this.#inFlight) flight.abort(this.#o.shutdownSignal.reason);
+      const reason: unknown = this.#o.shutdownSignal.reason;
+      for (const job of this.#inFlight.overdue(Number.POSITIVE_INFINITY)) {
+        job.abortSignal(reason);
+        this.#failJob(job, reason);
+      }
     }, { once: true });
     return timer;
   }
 
   /** Not async: a command answered synchronously (most built-ins) goes straight to its reply. Throws are the caller's. */
-  #command(ctx: RouteContext, parsed: { name: string; args: string[]; rawArgs: string }): Promise<unknown> {
+  #command(ctx: Job, parsed: { name: string; args: string[]; rawArgs: string }): Promise<unknown> {
     const o = this.#o;
     const def = o.commands.get(parsed.name);
     if (def === undefined || (def.availableIn !== undefined && !def.availableIn(ctx.chatKey))) {
@@ -256,15 +298,19 @@ export class Router implements RouterApi {
           : `You can't run /${def.name} here: it needs the ${decision.required ?? "a higher"} role and you are ${ctx.role}.`,
       });
     }
-    const commandCtx = new CommandCall(this.#outbound, ctx, parsed);
-    const result = def.handler(commandCtx);
+    ctx.args = parsed.args;
+    ctx.rawArgs = parsed.rawArgs;
+    const result = def.handler(ctx);
     if (isPromiseLike(result)) {
       return Promise.resolve(result).then((answer) => (answer === undefined ? undefined : this.#reply(ctx.inbound, answer)));
     }
-    return result === undefined ? DONE : this.#reply(ctx.inbound, result);
+    if (result === undefined) return DONE;
+    // The usual case: a synchronous answer. The job counts the reply when it finishes (no second `then`).
+    ctx.countsReply = true;
+    return ctx.inbound.respond(toReply(result));
   }
 
-  async #converse(ctx: RouteContext): Promise<void> {
+  async #converse(ctx: Job): Promise<void> {
     const handler = this.#conversation;
     const handled = handler === undefined
       ? false
@@ -327,106 +373,124 @@ const noop = (): void => undefined;
 
 type ParsedCommand = { name: string; args: string[]; rawArgs: string };
 
-/** The router's reply and edit, for command contexts. */
-interface Outbound {
-  reply(inbound: Inbound, reply: ReplyInput): Promise<SentMessage>;
-  edit(inbound: Inbound, message: SentMessage, reply: ReplyInput): Promise<void>;
-}
-
 function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
   return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
 }
 
-/** One message being handled: its deadline, its (lazy) abort signal, and a way to fail it from outside. */
-class InFlight {
-  readonly deadlineMs: number;
-  readonly #shutdown: AbortSignal;
-  #controller: AbortController | undefined;
-  #fail: ((error: unknown) => void) | undefined;
+/** What a job calls back into: the router's private steps, bound once per router. */
+interface JobHost {
+  start(job: Job): void;
+  finish(job: Job): void;
+  fail(job: Job, error: unknown): void;
+  reply(inbound: Inbound, reply: ReplyInput): Promise<SentMessage>;
+  edit(inbound: Inbound, message: SentMessage, reply: ReplyInput): Promise<void>;
+}
 
-  constructor(deadlineMs: number, shutdown: AbortSignal) {
-    this.deadlineMs = deadlineMs;
-    this.#shutdown = shutdown;
+const NO_ARGS: string[] = [];
+
+/**
+ * One message in the router, from its place in the queue to its answer: the queue's job, the in-flight record
+ * (deadline, abort signal), the middleware's route context and a command handler's context, all in one object.
+ * Its abort signal, state map and bound `reply`/`edit` are made only when asked for.
+ */
+class Job implements QueuedJob, RouteContext, CommandContext {
+  readonly inbound: Inbound;
+  readonly chatKey: string;
+  readonly userKey: string;
+  readonly queueKey: string;
+  role: Role = "guest";
+  policy: ChatPolicy | undefined;
+  args: string[] = NO_ARGS;
+  rawArgs = "";
+  kind: "command" | "conversation" | "other" = "other";
+  /** Set when the handler's answer was sent for it: counted as a reply when the job finishes. */
+  countsReply = false;
+  isFinished = false;
+  startedMs = 0;
+  deadlineMs = Number.POSITIVE_INFINITY;
+  /** Called once the job has released its queue (`Router.process` waits for it). */
+  onSettled: (() => void) | undefined;
+  /** Neighbours in the router's in-flight list. */
+  prevLive: Job | undefined;
+  nextLive: Job | undefined;
+  /** The work settled: made per job, as promise callbacks must be functions. */
+  readonly done: () => void;
+  readonly failed: (error: unknown) => void;
+  readonly #host: JobHost;
+  #controller: AbortController | undefined;
+  #abortReason: unknown;
+  #isAborted = false;
+  #state: Map<string, unknown> | undefined;
+  #reply: ((reply: ReplyInput) => Promise<SentMessage>) | undefined;
+  #edit: ((message: SentMessage, reply: ReplyInput) => Promise<void>) | undefined;
+
+  constructor(host: JobHost, inbound: Inbound, chatKey: string, userKey: string, queueKey: string) {
+    this.#host = host;
+    this.inbound = inbound;
+    this.chatKey = chatKey;
+    this.userKey = userKey;
+    this.queueKey = queueKey;
+    this.done = () => host.finish(this);
+    this.failed = (error) => host.fail(this, error);
   }
 
-  signal(): AbortSignal {
+  start(): void {
+    this.#host.start(this);
+  }
+
+  /** Aborted when the handler times out or the bot shuts down. */
+  get signal(): AbortSignal {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
-      if (this.#shutdown.aborted) this.#controller.abort(this.#shutdown.reason);
+      if (this.#isAborted) this.#controller.abort(this.#abortReason);
     }
     return this.#controller.signal;
   }
 
-  abort(reason: unknown): void {
+  abortSignal(reason: unknown): void {
+    this.#isAborted = true;
+    this.#abortReason = reason;
     this.#controller?.abort(reason);
-    this.#fail?.(reason);
-  }
-
-  /** The handler's work, failing early if `abort` is called. */
-  bound(work: Promise<unknown>): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.#fail = reject;
-      work.then(resolve as (value: unknown) => void, reject); // what the work resolves to is dropped
-    });
-  }
-}
-
-/** The route context of one message; its signal and state map are made only when asked for. */
-class MessageContext implements RouteContext {
-  readonly inbound: Inbound;
-  readonly chatKey: string;
-  readonly userKey: string;
-  role: Role;
-  policy: ChatPolicy | undefined;
-  readonly #flight: InFlight;
-  #state: Map<string, unknown> | undefined;
-
-  constructor(inbound: Inbound, chatKey: string, userKey: string, role: Role, policy: ChatPolicy | undefined, flight: InFlight) {
-    this.inbound = inbound;
-    this.chatKey = chatKey;
-    this.userKey = userKey;
-    this.role = role;
-    this.policy = policy;
-    this.#flight = flight;
-  }
-
-  get signal(): AbortSignal {
-    return this.#flight.signal();
   }
 
   get state(): Map<string, unknown> {
     return (this.#state ??= new Map());
   }
-}
 
-/** What a command handler sees; `reply` and `edit` stay bound when taken off the object. */
-class CommandCall implements CommandContext {
-  inbound: Inbound;
-  chatKey: string;
-  userKey: string;
-  role: Role;
-  policy: ChatPolicy | undefined;
-  args: string[];
-  rawArgs: string;
-  readonly #route: RouteContext;
-  readonly reply: (reply: ReplyInput) => Promise<SentMessage>;
-  readonly edit: (message: SentMessage, reply: ReplyInput) => Promise<void>;
-
-  constructor(outbound: Outbound, route: RouteContext, parsed: ParsedCommand) {
-    const inbound = route.inbound;
-    this.inbound = inbound;
-    this.chatKey = route.chatKey;
-    this.userKey = route.userKey;
-    this.role = route.role;
-    this.policy = route.policy;
-    this.args = parsed.args;
-    this.rawArgs = parsed.rawArgs;
-    this.#route = route;
-    this.reply = (reply) => outbound.reply(inbound, reply);
-    this.edit = (message, reply) => outbound.edit(inbound, message, reply);
+  /** Send a reply where the message came from (stays bound when taken off the object). */
+  get reply(): (reply: ReplyInput) => Promise<SentMessage> {
+    return (this.#reply ??= (reply) => this.#host.reply(this.inbound, reply));
   }
 
-  get signal(): AbortSignal {
-    return this.#route.signal;
+  get edit(): (message: SentMessage, reply: ReplyInput) => Promise<void> {
+    return (this.#edit ??= (message, reply) => this.#host.edit(this.inbound, message, reply));
+  }
+}
+
+/** The jobs being handled, as a list threaded through them (no set, no allocation per job). */
+class InFlightList {
+  #head: Job | undefined;
+
+  add(job: Job): void {
+    job.prevLive = undefined;
+    job.nextLive = this.#head;
+    if (this.#head !== undefined) this.#head.prevLive = job;
+    this.#head = job;
+  }
+
+  delete(job: Job): void {
+    if (job.prevLive !== undefined) job.prevLive.nextLive = job.nextLive;
+    else if (this.#head === job) this.#head = job.nextLive;
+    else return; // not in the list
+    if (job.nextLive !== undefined) job.nextLive.prevLive = job.prevLive;
+    job.prevLive = undefined;
+    job.nextLive = undefined;
+  }
+
+  /** The jobs whose deadline is at or before `nowMs`, collected first so the caller may remove them. */
+  overdue(nowMs: number): Job[] {
+    const out: Job[] = [];
+    for (let job = this.#head; job !== undefined; job = job.nextLive) if (job.deadlineMs <= nowMs) out.push(job);
+    return out;
   }
 }
