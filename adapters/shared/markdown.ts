@@ -209,6 +209,46 @@ function parseInto(text: string, bits: number, link: string | undefined, out: Ru
   out.run(plain, bits, link);
 }
 
+/**
+ * A line made only of plain text, `` `code` `` spans and `**bold**` with no markup inside, rendered straight from
+ * the text: what `parseInto` and `LineRenderer` give for such a line, without runs or wrappers (most replies'
+ * lines look like this). Undefined for anything else (escapes, italics, links, nesting, unmatched or adjacent
+ * markers), which the general parser renders. `first` is the index of the first special character.
+ */
+function renderSimpleInline(text: string, first: number, dialect: MarkdownDialect): string | undefined {
+  let out = "";
+  let plainFrom = 0; // start of the plain run not yet written
+  let lastEnd = -1; // where the last code or bold run ended: a run right after another would be joined
+  let i = first;
+  while (i < text.length) {
+    const c = text.charCodeAt(i);
+    let end: number;
+    let rendered: string;
+    if (c === 0x60) {
+      // `code`: a closing backtick with something between, else a literal (left to the general parser)
+      end = text.indexOf("`", i + 1);
+      if (end <= i + 1 || i === lastEnd) return undefined;
+      rendered = dialect.code(text.slice(i + 1, end));
+      end += 1;
+    } else if (c === 0x2a && text.charCodeAt(i + 1) === 0x2a) {
+      // **bold** with plain content: opened by a non-space, closed by `**` after a non-space and not before `*`
+      const from = i + 2;
+      if (from >= text.length || isSpace(text.charCodeAt(from)) || i === lastEnd) return undefined;
+      const close = text.indexOf("**", from + 1);
+      if (close === -1 || isSpace(text.charCodeAt(close - 1)) || text.charCodeAt(close + 2) === 0x2a) return undefined;
+      if (nextSpecial(text, from) < close) return undefined;
+      rendered = dialect.bold(dialect.escape(text.slice(from, close)));
+      end = close + 2;
+    } else return undefined;
+    if (i > plainFrom) out += dialect.escape(text.slice(plainFrom, i));
+    out += rendered;
+    plainFrom = end;
+    lastEnd = end;
+    i = nextSpecial(text, end);
+  }
+  return plainFrom < text.length ? out + dialect.escape(text.slice(plainFrom)) : out;
+}
+
 /** What `\s` matches in a regular expression, for one UTF-16 code unit. */
 function isSpace(c: number): boolean {
   if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
@@ -325,7 +365,10 @@ class LineRenderer implements RunSink {
   /** One line of inline markup, rendered (the renderer is empty again afterwards). */
   inline(text: string): string {
     if (text === "") return "";
-    if (nextSpecial(text, 0) === text.length) return this.#dialect.escape(text);
+    const first = nextSpecial(text, 0);
+    if (first === text.length) return this.#dialect.escape(text);
+    const simple = renderSimpleInline(text, first, this.#dialect);
+    if (simple !== undefined) return simple;
     parseInto(text, 0, undefined, this);
     return this.finish();
   }
@@ -424,6 +467,57 @@ export function renderLines(source: string, dialect: MarkdownDialect, format: "m
     line: (text) => out.push(renderer.inline(text)),
   });
   return out;
+}
+
+/**
+ * A Reply's text rendered as one message: `renderLines` joined with newlines, without blank lines at the start
+ * or end. The hot path for replies (most fit one message): one pass over the text, no array of lines, and one
+ * line renderer per dialect reused across calls.
+ */
+export function renderText(source: string, dialect: MarkdownDialect, format: "markdown" | "plain" = "markdown"): string {
+  if (format === "plain" || source.includes("```") || source.includes("\r")) return joinTrimmed(renderLines(source, dialect, format));
+  let renderer: LineRenderer | undefined; // made only for a line the simple renderer leaves
+  let out = "";
+  let blanks = ""; // blank lines held back until a non-blank line follows (none are kept at the end)
+  let from = 0;
+  for (;;) {
+    const newline = source.indexOf("\n", from);
+    const line = newline === -1 ? (from === 0 ? source : source.slice(from)) : source.slice(from, newline);
+    // A blank line renders blank and a non-blank one never does (markup only adds): judged on the source line.
+    if (isBlankLine(line)) {
+      if (out !== "") blanks += "\n" + dialect.escape(line);
+    } else {
+      const item = listItemText(line);
+      const inline = item ?? line;
+      const first = nextSpecial(inline, 0);
+      let rendered = first === inline.length ? dialect.escape(inline) : renderSimpleInline(inline, first, dialect);
+      rendered ??= (renderer ??= new LineRenderer(dialect)).inline(inline);
+      if (item !== undefined) rendered = dialect.listItem(rendered);
+      if (out === "") out = rendered;
+      else {
+        out += blanks === "" ? "\n" + rendered : blanks + "\n" + rendered;
+        blanks = "";
+      }
+    }
+    if (newline === -1) break;
+    from = newline + 1;
+  }
+  return out;
+}
+
+/** Lines joined with newlines, blank lines at the start and end left out. */
+function joinTrimmed(lines: string[]): string {
+  let start = 0;
+  let end = lines.length;
+  while (start < end && isBlankLine(lines[start]!)) start++;
+  while (end > start && isBlankLine(lines[end - 1]!)) end--;
+  return start === 0 && end === lines.length ? lines.join("\n") : lines.slice(start, end).join("\n");
+}
+
+/** `line.trim() === ""`, without making the trimmed string. */
+function isBlankLine(line: string): boolean {
+  for (let i = 0; i < line.length; i++) if (!isSpace(line.charCodeAt(i))) return false;
+  return true;
 }
 
 /** Render one block. */

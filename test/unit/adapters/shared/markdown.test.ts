@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
-  discordMarkdown, parseInline, parseMarkdown, parsePlain, plainTextOf, renderBlock, renderLines, renderMarkdown, renderReply, slackMrkdwn,
-  splitBlocks, telegramHtml, telegramHtmlToText,
+  discordMarkdown, parseInline, parseMarkdown, parsePlain, plainTextOf, renderBlock, renderLines, renderMarkdown, renderReply,
+  renderText, slackMrkdwn, splitBlocks, telegramHtml, telegramHtmlToText, type MarkdownDialect,
 } from "../../../../adapters/shared/index.ts";
 
 describe("parseMarkdown", () => {
@@ -65,6 +65,14 @@ describe("dialects", () => {
   });
 });
 
+/** The reference for `renderText`: block rendering, blank lines at the edges dropped, joined. */
+function renderedWhole(text: string, dialect: MarkdownDialect, format: "markdown" | "plain" = "markdown"): string {
+  const lines = (format === "plain" ? parsePlain(text) : parseMarkdown(text)).map((block) => renderBlock(block, dialect));
+  while (lines.length > 0 && lines[0]!.trim() === "") lines.shift();
+  while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop();
+  return lines.join("\n");
+}
+
 describe("the direct line renderer", () => {
   // Replies that fit one message are rendered line by line straight from the text (`renderLines`); split replies
   // go through blocks and segments. Both must give the same text for every input.
@@ -83,6 +91,7 @@ describe("the direct line renderer", () => {
       expect(renderLines(text, dialect), JSON.stringify(text)).toEqual(parseMarkdown(text).map((block) => renderBlock(block, dialect)));
       expect(renderLines(text, dialect, "plain")).toEqual(parsePlain(text).map((block) => renderBlock(block, dialect)));
       expect(renderReply({ text }, dialect, 4096)).toEqual(splitBlocks(parseMarkdown(text), dialect, 4096));
+      expect(renderText(text, dialect), JSON.stringify(text)).toBe(renderedWhole(text, dialect));
     }
   });
 });
