@@ -128,7 +128,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     metrics,
     log,
     clock,
-    firstDelivery: deliveryDedupe(kv, config.storage.dedupeTtlMs, () => clock.now()),
+    firstDelivery: deliveryDedupe(kv, config.storage.dedupeTtlMs),
     limits: config.limits,
     shutdownSignal: shutdown.signal,
     onNewChat: (inbound) => {

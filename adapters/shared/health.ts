@@ -24,8 +24,8 @@ export class HealthTracker {
   }
 
   /** An inbound event arrived. */
-  markInbound(): void {
-    this.#lastInboundAt = this.#clock.now();
+  markInbound(nowMs?: number): void {
+    this.#lastInboundAt = nowMs ?? this.#clock.now();
   }
 
   /** A platform API call succeeded. */

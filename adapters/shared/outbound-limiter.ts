@@ -70,6 +70,8 @@ interface Budgets {
   global<T>(expirationMs: number, job: () => Promise<T>): Promise<T>;
   /** The platform asked to wait `ms` before sending to this chat again (a "retry after" refusal). */
   hold(chatId: string, ms: number): void;
+  /** True when a call to this chat would start at once through `chat` (no spacing, queue or hold). */
+  isOpen(chatId: string): boolean;
   stop(): Promise<void>;
 }
 
@@ -122,61 +124,64 @@ export class OutboundLimiter {
   run<T>(key: OutboundKey, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
     if (this.#isStopped) return Promise.reject(new LimiterStoppedError());
     const chatId = key.chatId;
-    // This runs for every message sent, so it allocates little: one closure for the attempt, one for the
-    // chat's queue, and promise chaining only where a retry or a wait needs it.
-    const attempt = (): Promise<T> => this.#attempt(chatId, call, 0);
-    let promise: Promise<T>;
-    if (key.isEdit === true) promise = attempt();
-    else if (this.#viaGroups && key.isGroup === true) {
-      promise = this.#budgets.chat(chatId, this.#expirationMs, () => this.#budgets.group(chatId, this.#expirationMs, attempt));
-    } else promise = this.#budgets.chat(chatId, this.#expirationMs, attempt);
     this.#pending++;
+    // An edit, or a chat with nothing to wait for: the attempt starts now and counts itself settled (one `then`).
+    if (key.isEdit === true || (!(this.#viaGroups && key.isGroup === true) && this.#budgets.isOpen(chatId))) {
+      return this.#attempt(chatId, call, 0, true);
+    }
+    const attempt = (): Promise<T> => this.#attempt(chatId, call, 0, false);
+    const promise = this.#viaGroups && key.isGroup === true
+      ? this.#budgets.chat(chatId, this.#expirationMs, () => this.#budgets.group(chatId, this.#expirationMs, attempt))
+      : this.#budgets.chat(chatId, this.#expirationMs, attempt);
     promise.then(this.#settle, this.#settle);
     return promise;
   }
 
-  /** One attempt through the global budget; a "retry after" refusal waits (holding the chat's slot) and retries. */
-  #attempt<T>(chatId: string, call: (signal: AbortSignal) => Promise<T>, attempt: number): Promise<T> {
-    const running: RunningCall = { controller: undefined, timer: undefined };
-    const result = this.#budgets.global(this.#globalExpirationMs, () => this.#call(call, running));
-    return result.then((value) => {
-      this.#release(running);
+  /**
+   * One attempt through the global budget; a "retry after" refusal waits (holding the chat's slot) and retries.
+   * Each attempt starts with a signal of its own, aborted at stop or on the attempt timeout — never the limiter's
+   * long-lived stop signal: a client that adds an abort listener per request and never removes it (the
+   * discord.js REST client does) would pile listeners on it for as long as the bot runs. With `counts`, the
+   * attempt that ends the call (success, or the last failure) settles it in the pending count.
+   */
+  #attempt<T>(chatId: string, call: (signal: AbortSignal) => Promise<T>, attempt: number, counts: boolean): Promise<T> {
+    let controller: AbortController | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const start = (): Promise<T> => {
+      if (this.#stopController.signal.aborted) return Promise.reject(new LimiterStoppedError());
+      const running = new AbortController();
+      controller = running;
+      this.#running.add(running);
+      const attemptTimeoutMs = this.#options.attemptTimeoutMs;
+      if (attemptTimeoutMs !== undefined) {
+        timer = setTimeout(() => running.abort(new DOMException(`outbound call exceeded ${attemptTimeoutMs} ms`, "TimeoutError")), attemptTimeoutMs);
+      }
+      try {
+        return call(running.signal);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    };
+    return this.#budgets.global(this.#globalExpirationMs, start).then((value) => {
+      if (controller !== undefined) this.#running.delete(controller);
+      if (timer !== undefined) clearTimeout(timer);
+      if (counts) this.#settle();
       return value;
     }, (error: unknown) => {
-      this.#release(running);
+      if (controller !== undefined) this.#running.delete(controller);
+      if (timer !== undefined) clearTimeout(timer);
       const retryAfterMs = this.#options.retryAfterMsOf(error);
-      if (retryAfterMs === undefined || attempt >= this.#maxRetries || retryAfterMs > this.#maxRetryAfterMs || this.#isStopped) throw error;
+      if (retryAfterMs === undefined || attempt >= this.#maxRetries || retryAfterMs > this.#maxRetryAfterMs || this.#isStopped) {
+        if (counts) this.#settle();
+        throw error;
+      }
       this.#options.onRetry?.({ key: chatId, attempt: attempt + 1, retryAfterMs });
-      // "Retry after" applies to everything sent to this chat: its slot stays held (or the chat is held) meanwhile.
       this.#budgets.hold(chatId, retryAfterMs);
-      return sleep(retryAfterMs, this.#stopController.signal).then(() => this.#attempt(chatId, call, attempt + 1));
+      return sleep(retryAfterMs, this.#stopController.signal).then(() => this.#attempt(chatId, call, attempt + 1, counts), (stopped: unknown) => {
+        if (counts) this.#settle();
+        throw stopped;
+      });
     });
-  }
-
-  /**
-   * Start one attempt with a signal of its own, aborted at stop or on the attempt timeout. Never the limiter's
-   * long-lived stop signal: a client that adds an abort listener per request and never removes it (the
-   * discord.js REST client does) would pile listeners on it for as long as the bot runs.
-   */
-  #call<T>(call: (signal: AbortSignal) => Promise<T>, running: RunningCall): Promise<T> {
-    if (this.#stopController.signal.aborted) return Promise.reject(new LimiterStoppedError());
-    const controller = new AbortController();
-    running.controller = controller;
-    this.#running.add(controller);
-    const attemptTimeoutMs = this.#options.attemptTimeoutMs;
-    if (attemptTimeoutMs !== undefined) {
-      running.timer = setTimeout(() => controller.abort(new DOMException(`outbound call exceeded ${attemptTimeoutMs} ms`, "TimeoutError")), attemptTimeoutMs);
-    }
-    try {
-      return call(controller.signal);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-  }
-
-  #release(running: RunningCall): void {
-    if (running.controller !== undefined) this.#running.delete(running.controller);
-    if (running.timer !== undefined) clearTimeout(running.timer);
   }
 
   /** Calls queued or running in this process. */
@@ -201,12 +206,6 @@ export class OutboundLimiter {
     this.#running.clear();
     await this.#budgets.stop();
   }
-}
-
-/** One attempt's signal and timeout timer, released when it settles. */
-interface RunningCall {
-  controller: AbortController | undefined;
-  timer: NodeJS.Timeout | undefined;
 }
 
 interface ChatState {
@@ -291,6 +290,10 @@ class LocalBudgets implements Budgets {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  isOpen(chatId: string): boolean {
+    return this.#perChatIntervalMs === 0 && (this.#holds.size === 0 || !this.#holds.has(chatId)) && !this.#signal.aborted;
   }
 
   hold(chatId: string, ms: number): void {
@@ -383,6 +386,10 @@ class ClusteredBudgets implements Budgets {
 
   hold(_chatId: string, _ms: number): void {
     // The chat's limiter runs one job at a time: it waits behind the call that is waiting to retry.
+  }
+
+  isOpen(_chatId: string): boolean {
+    return false; // every call goes through the shared per-chat limiter
   }
 
   async stop(): Promise<void> {

@@ -58,6 +58,9 @@ const ALLOWED_UPDATES = ["message", "channel_post", "callback_query"] as const;
 
 type SendOptions = Parameters<Bot["api"]["sendMessage"]>[2] & {};
 
+/** Replies never unfurl links; one frozen object shared by every payload. */
+const NO_LINK_PREVIEW = Object.freeze({ is_disabled: true });
+
 function sentMessage(chatId: string, threadId: string | undefined, messageId: number): SentMessage {
   return threadId === undefined
     ? { platform: "telegram", chatId, messageId: String(messageId) }
@@ -235,9 +238,10 @@ export class TelegramAdapter implements ChannelAdapter {
 
   /** One update from grammY's middleware. Not async: the usual update goes to the router without extra hops. */
   #onUpdate(update: Update): Promise<void> | undefined {
-    this.#health.markInbound();
+    const nowMs = this.#deps.clock.now();
+    this.#health.markInbound(nowMs);
     if (this.#sink === undefined) return undefined;
-    const normalised = normaliseUpdate(update, this.#identity(), this.#deps.clock.now());
+    const normalised = normaliseUpdate(update, this.#identity(), nowMs);
     if ("skip" in normalised) {
       this.#deps.log.debug({ platform: "telegram", updateId: (update as { update_id?: unknown })?.update_id, reason: normalised.skip }, "update skipped");
       return undefined;
@@ -419,7 +423,7 @@ export class TelegramAdapter implements ChannelAdapter {
   }
 
   #sendOptions(threadId: string | undefined, replyToMessageId: number | undefined, keyboard: ReturnType<typeof keyboardOf>): SendOptions {
-    const options: SendOptions = { parse_mode: "HTML", link_preview_options: { is_disabled: true } };
+    const options: SendOptions = { parse_mode: "HTML", link_preview_options: NO_LINK_PREVIEW };
     if (threadId !== undefined) options.message_thread_id = Number(threadId);
     if (replyToMessageId !== undefined) options.reply_parameters = { message_id: replyToMessageId, allow_sending_without_reply: true };
     if (keyboard !== undefined) options.reply_markup = keyboard;

@@ -61,12 +61,10 @@ export function whoamiCommand(): CommandDef {
     source: "builtin",
     handler: (ctx) => {
       const { inbound } = ctx;
-      return [
-        `Platform: ${inbound.platform}`,
-        `User: ${inbound.user.displayName} (\`${ctx.userKey}\`)`,
-        `Chat: ${inbound.chat.title ?? inbound.chat.id} (\`${ctx.chatKey}\`, ${inbound.chat.kind})`,
-        `Role here: **${ctx.role}**${inbound.user.platformRole === undefined ? "" : ` (platform role: ${inbound.user.platformRole})`}`,
-      ].join("\n");
+      return `Platform: ${inbound.platform}
+User: ${inbound.user.displayName} (\`${ctx.userKey}\`)
+Chat: ${inbound.chat.title ?? inbound.chat.id} (\`${ctx.chatKey}\`, ${inbound.chat.kind})
+Role here: **${ctx.role}**${inbound.user.platformRole === undefined ? "" : ` (platform role: ${inbound.user.platformRole})`}`;
     },
   };
 }

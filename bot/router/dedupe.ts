@@ -12,7 +12,7 @@ import { onceChecker } from "../ephemeral.ts";
 import type { Inbound } from "../model.ts";
 
 /** What dedupe needs of a message. */
-export type DeliveryKey = Pick<Inbound, "platform" | "deliveryId" | "sequence">;
+export type DeliveryKey = Pick<Inbound, "platform" | "deliveryId" | "sequence" | "receivedAt">;
 
 /** The dedupe check the router runs for every message. */
 export type DeliveryCheck = (delivery: DeliveryKey) => boolean | Promise<boolean>;
@@ -82,7 +82,7 @@ export class SequenceWindow {
  * The router's dedupe over `kv` for `ttlMs`: sequence windows per platform when `kv` is in memory (falling back
  * to delivery ids), delivery ids alone on a shared store.
  */
-export function deliveryDedupe(kv: Keyv, ttlMs: number, now: () => number = Date.now): DeliveryCheck {
+export function deliveryDedupe(kv: Keyv, ttlMs: number): DeliveryCheck {
   const byId = onceChecker(kv, "dedupe:", ttlMs);
   if (!(kv.store instanceof Map)) return (delivery) => byId(delivery.deliveryId);
   const windows = new Map<string, SequenceWindow>();
@@ -91,6 +91,7 @@ export function deliveryDedupe(kv: Keyv, ttlMs: number, now: () => number = Date
     if (seq === undefined || !Number.isSafeInteger(seq) || seq < 0) return byId(delivery.deliveryId);
     let window = windows.get(delivery.platform);
     if (window === undefined) windows.set(delivery.platform, (window = new SequenceWindow(ttlMs)));
-    return window.mark(seq, now()) ?? byId(delivery.deliveryId);
+    // The window's times are the deliveries' own (`receivedAt`, stamped by one adapter): no clock read here.
+    return window.mark(seq, delivery.receivedAt) ?? byId(delivery.deliveryId);
   };
 }

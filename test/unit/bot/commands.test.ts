@@ -16,6 +16,16 @@ describe("command lines", () => {
     expect(parseCommandLine("/")).toBeUndefined();
     expect(splitArgs('a "b \\" c" d')).toEqual(["a", 'b " c', "d"]);
   });
+
+  it("parses a bare /name (the common case, read without a regex) as the full grammar does", () => {
+    expect(parseCommandLine("/WhoAmI")).toEqual({ name: "whoami", args: [], rawArgs: "" });
+    expect(parseCommandLine("/a-b_9")).toEqual({ name: "a-b_9", args: [], rawArgs: "" });
+    expect(parseCommandLine(`/${"x".repeat(64)}`)).toEqual({ name: "x".repeat(64), args: [], rawArgs: "" });
+    expect(parseCommandLine(`/${"x".repeat(65)}`)).toBeUndefined();
+    expect(parseCommandLine("/who.ami")).toBeUndefined();
+    expect(parseCommandLine("/whoami ")).toEqual({ name: "whoami", args: [], rawArgs: "" });
+    expect(parseCommandLine("/é")).toBeUndefined();
+  });
 });
 
 describe("registry", () => {

@@ -59,17 +59,17 @@ describe("deliveryDedupe in memory", () => {
     const kv = createEphemeral();
     const first = deliveryDedupe(kv, TTL);
     const before = onceMarkCount(kv);
-    expect(first({ platform: "telegram", deliveryId: "telegram:7", sequence: 7 })).toBe(true);
-    expect(first({ platform: "telegram", deliveryId: "telegram:7", sequence: 7 })).toBe(false);
+    expect(first({ platform: "telegram", deliveryId: "telegram:7", sequence: 7, receivedAt: 0 })).toBe(true);
+    expect(first({ platform: "telegram", deliveryId: "telegram:7", sequence: 7, receivedAt: 0 })).toBe(false);
     // Sequenced deliveries keep no per-id mark.
     expect(onceMarkCount(kv)).toBe(before);
     // Platforms have windows of their own.
-    expect(first({ platform: "discord", deliveryId: "discord:7", sequence: 7 })).toBe(true);
+    expect(first({ platform: "discord", deliveryId: "discord:7", sequence: 7, receivedAt: 0 })).toBe(true);
     // No sequence, or a bad one: by delivery id.
-    expect(first({ platform: "slack", deliveryId: "slack:Ev1" })).toBe(true);
-    expect(first({ platform: "slack", deliveryId: "slack:Ev1" })).toBe(false);
-    expect(first({ platform: "telegram", deliveryId: "telegram:x", sequence: 1.5 })).toBe(true);
-    expect(first({ platform: "telegram", deliveryId: "telegram:x", sequence: 1.5 })).toBe(false);
+    expect(first({ platform: "slack", deliveryId: "slack:Ev1", receivedAt: 0 })).toBe(true);
+    expect(first({ platform: "slack", deliveryId: "slack:Ev1", receivedAt: 0 })).toBe(false);
+    expect(first({ platform: "telegram", deliveryId: "telegram:x", sequence: 1.5, receivedAt: 0 })).toBe(true);
+    expect(first({ platform: "telegram", deliveryId: "telegram:x", sequence: 1.5, receivedAt: 0 })).toBe(false);
     expect(onceMarkCount(kv)).toBe(before + 2);
   });
 
@@ -77,19 +77,16 @@ describe("deliveryDedupe in memory", () => {
     const kv = createEphemeral();
     const first = deliveryDedupe(kv, TTL);
     const newest = SEQUENCE_WINDOW_SIZE * 2;
-    expect(first({ platform: "telegram", deliveryId: "telegram:new", sequence: newest })).toBe(true);
-    expect(first({ platform: "telegram", deliveryId: "telegram:old", sequence: 1 })).toBe(true);
-    expect(first({ platform: "telegram", deliveryId: "telegram:old", sequence: 1 })).toBe(false);
+    expect(first({ platform: "telegram", deliveryId: "telegram:new", sequence: newest, receivedAt: 0 })).toBe(true);
+    expect(first({ platform: "telegram", deliveryId: "telegram:old", sequence: 1, receivedAt: 0 })).toBe(true);
+    expect(first({ platform: "telegram", deliveryId: "telegram:old", sequence: 1, receivedAt: 0 })).toBe(false);
   });
 
-  it("uses the clock it is given for the window's expiry", () => {
-    let now = 0;
-    const first = deliveryDedupe(createEphemeral(), 1_000, () => now);
-    expect(first({ platform: "telegram", deliveryId: "telegram:9", sequence: 9 })).toBe(true);
-    now = 500;
-    expect(first({ platform: "telegram", deliveryId: "telegram:9", sequence: 9 })).toBe(false);
-    now = 5_000;
-    expect(first({ platform: "telegram", deliveryId: "telegram:9", sequence: 9 })).toBe(true);
+  it("times the window's expiry by the deliveries' receivedAt", () => {
+    const first = deliveryDedupe(createEphemeral(), 1_000);
+    expect(first({ platform: "telegram", deliveryId: "telegram:9", sequence: 9, receivedAt: 0 })).toBe(true);
+    expect(first({ platform: "telegram", deliveryId: "telegram:9", sequence: 9, receivedAt: 500 })).toBe(false);
+    expect(first({ platform: "telegram", deliveryId: "telegram:9", sequence: 9, receivedAt: 5_000 })).toBe(true);
   });
 });
 
@@ -105,7 +102,7 @@ describe.skipIf(!redisUp)("deliveryDedupe on Redis", () => {
     const b = createEphemeral({ redisUrl: REDIS_URL, namespace });
     opened.push(a, b);
     const [checkA, checkB] = [deliveryDedupe(a, TTL), deliveryDedupe(b, TTL)];
-    const delivery = { platform: "telegram", deliveryId: `telegram:${randomUUID()}`, sequence: 42 } as const;
+    const delivery = { platform: "telegram", deliveryId: `telegram:${randomUUID()}`, sequence: 42, receivedAt: 0 } as const;
     const answers = await Promise.all([checkA(delivery), checkB(delivery), checkA(delivery)]);
     expect(answers.filter((x) => x === true)).toHaveLength(1);
     // Another id with the same sequence number is a different delivery on a shared store.
