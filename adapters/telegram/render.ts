@@ -11,15 +11,9 @@ export const TELEGRAM_MAX_CALLBACK_BYTES = 64;
 
 /** The HTML pieces of a reply (at least one, never empty text). */
 export function renderTelegram(reply: Reply): string[] {
+  // No piece is blank but a lone "" (compared by length: the text is not read, so not flattened here).
   const rendered = renderReply(reply, telegramHtml, TELEGRAM_MAX_TEXT);
-  if (rendered.length === 1 && !isBlank(rendered[0]!)) return rendered;
-  const pieces = rendered.filter((p) => !isBlank(p));
-  return pieces.length > 0 ? pieces : ["…"];
-}
-
-/** `text.trim() === ""`, deciding on the first character in the usual case (no trimmed copy is made). */
-function isBlank(text: string): boolean {
-  return text === "" || (/\s/.test(text[0]!) && /\s/.test(text[text.length - 1]!) && text.trim() === "");
+  return rendered[0] === "" ? ["…"] : rendered;
 }
 
 /** Inline keyboard for a reply's buttons; refuses data Telegram would refuse. */
