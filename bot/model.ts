@@ -239,10 +239,31 @@ export function parseConversationId(id: string): ConversationTarget {
 
 /** The key a chat's policy and data live under: `platform:chatId`. */
 export function chatKeyOf(platform: Platform, chatId: string): string {
-  return `${platform}:${chatId}`;
+  return platformKey(platform, chatId);
 }
 
 /** The key a user is named by in config and policies: `platform:userId`. */
 export function userKeyOf(platform: Platform, userId: string): string {
-  return `${platform}:${userId}`;
+  return platformKey(platform, userId);
+}
+
+/** Keys made recently, by platform and id (bounded: cleared when full). */
+const recentKeys = new Map<string, Map<string, string>>();
+const RECENT_KEYS_MAX = 16_384;
+
+/**
+ * `platform:id`, the same string object for the same chat or user while it is remembered. The router looks a
+ * message's keys up in several maps; a reused key is already flat with its hash computed, where a fresh
+ * template string would be flattened and hashed again for every message.
+ */
+function platformKey(platform: string, id: string): string {
+  let byId = recentKeys.get(platform);
+  if (byId === undefined) recentKeys.set(platform, (byId = new Map()));
+  let key = byId.get(id);
+  if (key === undefined) {
+    if (byId.size >= RECENT_KEYS_MAX) byId.clear();
+    key = `${platform}:${id}`;
+    byId.set(id, key);
+  }
+  return key;
 }
