@@ -150,7 +150,8 @@ export function editDistance(a: string, b: string, limit = Number.POSITIVE_INFIN
  * (`"two words"`). Returns undefined when the text is not a command.
  */
 export function parseCommandLine(text: string, botUsername?: string): { name: string; args: string[]; rawArgs: string } | undefined {
-  if (isBareCommand(text)) return { name: text.slice(1).toLowerCase(), args: [], rawArgs: "" };
+  const bare = bareCommand(text);
+  if (bare !== NOT_BARE) return { name: bare === BARE_LOWER ? text.slice(1) : text.slice(1).toLowerCase(), args: [], rawArgs: "" };
   const match = /^\/([A-Za-z0-9_-]{1,64})(?:@([A-Za-z0-9_]+))?(?:\s+([\s\S]*))?$/.exec(text.trim());
   if (match === null) return undefined;
   const [, name, mention, rest] = match;
@@ -161,15 +162,23 @@ export function parseCommandLine(text: string, botUsername?: string): { name: st
   return { name: name!.toLowerCase(), args: splitArgs(rawArgs), rawArgs };
 }
 
-/** `/name` alone (1 to 64 of `A-Za-z0-9_-`, no bot mention, arguments or white space): no regex needed. */
-function isBareCommand(text: string): boolean {
-  if (text.length < 2 || text.length > 65 || text.charCodeAt(0) !== 0x2f) return false;
+const NOT_BARE = 0;
+const BARE_LOWER = 1;
+const BARE_MIXED = 2;
+
+/**
+ * Whether `text` is `/name` alone (1 to 64 of `A-Za-z0-9_-`, no bot mention, arguments or white space), which
+ * needs no regex, and whether its name has capitals.
+ */
+function bareCommand(text: string): typeof NOT_BARE | typeof BARE_LOWER | typeof BARE_MIXED {
+  if (text.length < 2 || text.length > 65 || text.charCodeAt(0) !== 0x2f) return NOT_BARE;
+  let hasUpper = false;
   for (let i = 1; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d;
-    if (!ok) return false;
+    if (c >= 0x41 && c <= 0x5a) hasUpper = true;
+    else if (!((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x2d)) return NOT_BARE;
   }
-  return true;
+  return hasUpper ? BARE_MIXED : BARE_LOWER;
 }
 
 /** Split arguments on white space, keeping "double" or 'single' quoted runs together. */

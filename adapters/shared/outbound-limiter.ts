@@ -119,32 +119,40 @@ export class OutboundLimiter {
 
   /**
    * Run `call` within the limits for `key`. Each attempt gets a signal of its own that aborts on the attempt
-   * timeout or at stop. Rejects with the call's own error once retries are spent.
+   * timeout or at stop. Rejects with the call's own error once retries are spent. `onValue` and `onError` map the
+   * final outcome (a result into what the caller returns, an error into the one to throw) in the same step that
+   * settles the call, so a caller needs no `then` of its own.
    */
-  run<T>(key: OutboundKey, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    if (this.#isStopped) return Promise.reject(new LimiterStoppedError());
+  run<T, R = T>(key: OutboundKey, call: (signal: AbortSignal) => Promise<T>, onValue?: (value: T) => R,
+    onError?: (error: unknown) => unknown): Promise<R> {
+    if (this.#isStopped) return Promise.reject(onError === undefined ? new LimiterStoppedError() : onError(new LimiterStoppedError()));
     const chatId = key.chatId;
     this.#pending++;
-    // An edit, or a chat with nothing to wait for: the attempt starts now and counts itself settled (one `then`).
+    // An edit, or a chat with nothing to wait for: the attempt starts now and settles the call itself (one `then`).
     if (key.isEdit === true || (!(this.#viaGroups && key.isGroup === true) && this.#budgets.isOpen(chatId))) {
-      return this.#attempt(chatId, call, 0, true);
+      return this.#attempt(chatId, call, 0, { counts: true, onValue, onError });
     }
-    const attempt = (): Promise<T> => this.#attempt(chatId, call, 0, false);
+    const attempt = (): Promise<T> => this.#attempt(chatId, call, 0, NOT_COUNTED as CallEnd<T, T>);
     const promise = this.#viaGroups && key.isGroup === true
       ? this.#budgets.chat(chatId, this.#expirationMs, () => this.#budgets.group(chatId, this.#expirationMs, attempt))
       : this.#budgets.chat(chatId, this.#expirationMs, attempt);
-    promise.then(this.#settle, this.#settle);
-    return promise;
+    return promise.then((value) => {
+      this.#settle();
+      return onValue === undefined ? value as unknown as R : onValue(value);
+    }, (error: unknown) => {
+      this.#settle();
+      throw onError === undefined ? error : onError(error);
+    });
   }
 
   /**
    * One attempt through the global budget; a "retry after" refusal waits (holding the chat's slot) and retries.
    * Each attempt starts with a signal of its own, aborted at stop or on the attempt timeout — never the limiter's
    * long-lived stop signal: a client that adds an abort listener per request and never removes it (the
-   * discord.js REST client does) would pile listeners on it for as long as the bot runs. With `counts`, the
-   * attempt that ends the call (success, or the last failure) settles it in the pending count.
+   * discord.js REST client does) would pile listeners on it for as long as the bot runs. With `end.counts`, the
+   * attempt that ends the call (success, or the last failure) settles it in the pending count and maps its outcome.
    */
-  #attempt<T>(chatId: string, call: (signal: AbortSignal) => Promise<T>, attempt: number, counts: boolean): Promise<T> {
+  #attempt<T, R>(chatId: string, call: (signal: AbortSignal) => Promise<T>, attempt: number, end: CallEnd<T, R>): Promise<R> {
     let controller: AbortController | undefined;
     let timer: NodeJS.Timeout | undefined;
     const start = (): Promise<T> => {
@@ -162,25 +170,23 @@ export class OutboundLimiter {
         return Promise.reject(error);
       }
     };
-    return this.#budgets.global(this.#globalExpirationMs, start).then((value) => {
+    const fail = (error: unknown): never => {
+      if (end.counts) this.#settle();
+      throw end.onError === undefined ? error : end.onError(error);
+    };
+    return this.#budgets.global(this.#globalExpirationMs, start).then((value): R => {
       if (controller !== undefined) this.#running.delete(controller);
       if (timer !== undefined) clearTimeout(timer);
-      if (counts) this.#settle();
-      return value;
-    }, (error: unknown) => {
+      if (end.counts) this.#settle();
+      return end.onValue === undefined ? value as unknown as R : end.onValue(value);
+    }, (error: unknown): Promise<R> => {
       if (controller !== undefined) this.#running.delete(controller);
       if (timer !== undefined) clearTimeout(timer);
       const retryAfterMs = this.#options.retryAfterMsOf(error);
-      if (retryAfterMs === undefined || attempt >= this.#maxRetries || retryAfterMs > this.#maxRetryAfterMs || this.#isStopped) {
-        if (counts) this.#settle();
-        throw error;
-      }
+      if (retryAfterMs === undefined || attempt >= this.#maxRetries || retryAfterMs > this.#maxRetryAfterMs || this.#isStopped) return fail(error);
       this.#options.onRetry?.({ key: chatId, attempt: attempt + 1, retryAfterMs });
       this.#budgets.hold(chatId, retryAfterMs);
-      return sleep(retryAfterMs, this.#stopController.signal).then(() => this.#attempt(chatId, call, attempt + 1, counts), (stopped: unknown) => {
-        if (counts) this.#settle();
-        throw stopped;
-      });
+      return sleep(retryAfterMs, this.#stopController.signal).then(() => this.#attempt(chatId, call, attempt + 1, end), fail);
     });
   }
 
@@ -207,6 +213,15 @@ export class OutboundLimiter {
     await this.#budgets.stop();
   }
 }
+
+/** How the attempt that ends a call settles it: counted in `pending` (or not), and its outcome mapped. */
+interface CallEnd<T, R> {
+  counts: boolean;
+  onValue?: ((value: T) => R) | undefined;
+  onError?: ((error: unknown) => unknown) | undefined;
+}
+
+const NOT_COUNTED: CallEnd<unknown, unknown> = { counts: false };
 
 interface ChatState {
   /** Settles when the chat's last queued call has; undefined before the first. */

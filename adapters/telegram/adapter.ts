@@ -58,6 +58,9 @@ const ALLOWED_UPDATES = ["message", "channel_post", "callback_query"] as const;
 
 type SendOptions = Parameters<Bot["api"]["sendMessage"]>[2] & {};
 
+/** A failed send as the adapter reports it. */
+const sendError = (error: unknown): unknown => toTelegramError(error, "send");
+
 /** Replies never unfurl links; one frozen object shared by every payload. */
 const NO_LINK_PREVIEW = Object.freeze({ is_disabled: true });
 
@@ -392,12 +395,10 @@ export class TelegramAdapter implements ChannelAdapter {
     if (pieces.length > 1) return this.#sendPieces(key, threadId, pieces, keyboard, replyToMessageId);
     const text = pieces[0]!;
     const options = this.#sendOptions(threadId, replyToMessageId, keyboard);
-    return this.#limiter.run(key, (signal) => this.bot.api.sendMessage(chatId, text, options, sig(signal))).then((message) => {
+    return this.#limiter.run(key, (signal) => this.bot.api.sendMessage(chatId, text, options, sig(signal)), (message) => {
       this.#health.markApiOk();
       return sentMessage(chatId, threadId, message.message_id);
-    }, (error: unknown) => {
-      throw toTelegramError(error, "send");
-    });
+    }, sendError);
   }
 
   /** A reply split into several messages, sent in order; edits reuse the extra messages. */

@@ -125,9 +125,11 @@ export class KeyedQueue {
     try {
       job.start();
       const ready = this.#ready;
-      for (let i = 0; i < ready.length; i++) ready[i]!.start();
+      if (ready.length > 0) {
+        for (let i = 0; i < ready.length; i++) ready[i]!.start();
+        ready.length = 0;
+      }
     } finally {
-      this.#ready.length = 0;
       this.#starting = false;
     }
   }
