@@ -137,14 +137,14 @@ class SegmentList implements RunSink {
   }
 }
 
-/** Index of the next character that may start markup (`\\`, `` ` ``, `*`, `_`, `[`) at or after `from`. */
-function nextSpecial(text: string, from: number): number {
-  for (let i = from; i < text.length; i++) {
+/** Index of the next character that may start markup (`\\`, `` ` ``, `*`, `_`, `[`) in `[from, to)`, else `to`. */
+function nextSpecial(text: string, from: number, to = text.length): number {
+  for (let i = from; i < to; i++) {
     const c = text.charCodeAt(i);
     // 0x5c \  0x60 `  0x2a *  0x5f _  0x5b [
     if (c === 0x5c || c === 0x60 || c === 0x2a || c === 0x5f || c === 0x5b) return i;
   }
-  return text.length;
+  return to;
 }
 
 function parseInto(text: string, bits: number, link: string | undefined, out: RunSink): void {
@@ -210,43 +210,44 @@ function parseInto(text: string, bits: number, link: string | undefined, out: Ru
 }
 
 /**
- * A line made only of plain text, `` `code` `` spans and `**bold**` with no markup inside, rendered straight from
- * the text: what `parseInto` and `LineRenderer` give for such a line, without runs or wrappers (most replies'
- * lines look like this). Undefined for anything else (escapes, italics, links, nesting, unmatched or adjacent
- * markers), which the general parser renders. `first` is the index of the first special character.
+ * `prefix` followed by the line `text[from, to)` when it is made only of plain text, `` `code` `` spans and
+ * `**bold**` with no markup inside, rendered straight from the text: what `parseInto` and `LineRenderer` give
+ * for such a line, without runs or wrappers (most replies' lines look like this). Undefined for anything else
+ * (escapes, italics, links, nesting, unmatched or adjacent markers), which the general parser renders. `first`
+ * is the index of the line's first special character.
  */
-function renderSimpleInline(text: string, first: number, dialect: MarkdownDialect): string | undefined {
-  let out = "";
-  let plainFrom = 0; // start of the plain run not yet written
+function renderSimpleLine(text: string, from: number, first: number, to: number, dialect: MarkdownDialect, prefix: string): string | undefined {
+  let out = prefix;
+  let plainFrom = from; // start of the plain run not yet written
   let lastEnd = -1; // where the last code or bold run ended: a run right after another would be joined
   let i = first;
-  while (i < text.length) {
+  while (i < to) {
     const c = text.charCodeAt(i);
     let end: number;
     let rendered: string;
     if (c === 0x60) {
-      // `code`: a closing backtick with something between, else a literal (left to the general parser)
+      // `code`: a closing backtick on this line with something between, else a literal (left to the general parser)
       end = text.indexOf("`", i + 1);
-      if (end <= i + 1 || i === lastEnd) return undefined;
+      if (end <= i + 1 || end >= to || i === lastEnd) return undefined;
       rendered = dialect.code(text.slice(i + 1, end));
       end += 1;
-    } else if (c === 0x2a && text.charCodeAt(i + 1) === 0x2a) {
+    } else if (c === 0x2a && i + 1 < to && text.charCodeAt(i + 1) === 0x2a) {
       // **bold** with plain content: opened by a non-space, closed by `**` after a non-space and not before `*`
-      const from = i + 2;
-      if (from >= text.length || isSpace(text.charCodeAt(from)) || i === lastEnd) return undefined;
-      const close = text.indexOf("**", from + 1);
-      if (close === -1 || isSpace(text.charCodeAt(close - 1)) || text.charCodeAt(close + 2) === 0x2a) return undefined;
-      if (nextSpecial(text, from) < close) return undefined;
-      rendered = dialect.bold(dialect.escape(text.slice(from, close)));
+      const open = i + 2;
+      if (open >= to || isSpace(text.charCodeAt(open)) || i === lastEnd) return undefined;
+      const close = text.indexOf("**", open + 1);
+      if (close === -1 || close + 2 > to || isSpace(text.charCodeAt(close - 1)) || (close + 2 < to && text.charCodeAt(close + 2) === 0x2a)) return undefined;
+      if (nextSpecial(text, open, close) < close) return undefined;
+      rendered = dialect.bold(dialect.escape(text.slice(open, close)));
       end = close + 2;
     } else return undefined;
     if (i > plainFrom) out += dialect.escape(text.slice(plainFrom, i));
     out += rendered;
     plainFrom = end;
     lastEnd = end;
-    i = nextSpecial(text, end);
+    i = nextSpecial(text, end, to);
   }
-  return plainFrom < text.length ? out + dialect.escape(text.slice(plainFrom)) : out;
+  return plainFrom < to ? out + dialect.escape(text.slice(plainFrom, to)) : out;
 }
 
 /** What `\s` matches in a regular expression, for one UTF-16 code unit. */
@@ -367,7 +368,7 @@ class LineRenderer implements RunSink {
     if (text === "") return "";
     const first = nextSpecial(text, 0);
     if (first === text.length) return this.#dialect.escape(text);
-    const simple = renderSimpleInline(text, first, this.#dialect);
+    const simple = renderSimpleLine(text, 0, first, text.length, this.#dialect, "");
     if (simple !== undefined) return simple;
     parseInto(text, 0, undefined, this);
     return this.finish();
@@ -482,27 +483,37 @@ export function renderText(source: string, dialect: MarkdownDialect, format: "ma
   let from = 0;
   for (;;) {
     const newline = source.indexOf("\n", from);
-    const line = newline === -1 ? (from === 0 ? source : source.slice(from)) : source.slice(from, newline);
+    const to = newline === -1 ? source.length : newline;
     // A blank line renders blank and a non-blank one never does (markup only adds): judged on the source line.
-    if (isBlankLine(line)) {
-      if (out !== "") blanks += "\n" + dialect.escape(line);
+    const start = firstNonSpace(source, from, to);
+    if (start === to) {
+      if (out !== "") blanks += "\n" + dialect.escape(source.slice(from, to));
     } else {
-      const item = listItemText(line);
-      const inline = item ?? line;
-      const first = nextSpecial(inline, 0);
-      let rendered = first === inline.length ? dialect.escape(inline) : renderSimpleInline(inline, first, dialect);
-      rendered ??= (renderer ??= new LineRenderer(dialect)).inline(inline);
-      if (item !== undefined) rendered = dialect.listItem(rendered);
-      if (out === "") out = rendered;
+      const prefix = out === "" ? "" : blanks === "" ? out + "\n" : out + blanks + "\n";
+      blanks = "";
+      const first = source.charCodeAt(start) === 0x2d ? -1 : nextSpecial(source, from, to); // `-`: maybe a list item
+      if (first === to) out = prefix + dialect.escape(from === 0 && to === source.length ? source : source.slice(from, to));
       else {
-        out += blanks === "" ? "\n" + rendered : blanks + "\n" + rendered;
-        blanks = "";
+        const simple = first === -1 ? undefined : renderSimpleLine(source, from, first, to, dialect, prefix);
+        if (simple !== undefined) out = simple;
+        else {
+          const line = source.slice(from, to);
+          const item = listItemText(line);
+          renderer ??= new LineRenderer(dialect);
+          out = prefix + (item === undefined ? renderer.inline(line) : dialect.listItem(renderer.inline(item)));
+        }
       }
     }
     if (newline === -1) break;
     from = newline + 1;
   }
   return out;
+}
+
+/** Index of the first character in `[from, to)` that is not white space, else `to`. */
+function firstNonSpace(text: string, from: number, to: number): number {
+  for (let i = from; i < to; i++) if (!isSpace(text.charCodeAt(i))) return i;
+  return to;
 }
 
 /** Lines joined with newlines, blank lines at the start and end left out. */
