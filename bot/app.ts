@@ -12,7 +12,7 @@ import { ConsoleAdapter } from "../adapters/console/console-adapter.ts";
 import { auditCommand, permsCommand } from "./builtins/perms.ts";
 import { helpCommand, statusCommand, whoamiCommand } from "./builtins/help.ts";
 import { CommandRegistry } from "./commands.ts";
-import { systemClock, type AdapterHub, type Clock, type Core, type Plugin, type PluginFactory } from "./core.ts";
+import { systemClock, turnClock, type AdapterHub, type Clock, type Core, type Plugin, type PluginFactory } from "./core.ts";
 import { createEphemeral } from "./ephemeral.ts";
 import { SwitchboardError } from "./errors.ts";
 import { HttpListener } from "./http.ts";
@@ -127,7 +127,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     adapters: hub,
     metrics,
     log,
-    clock,
+    clock: turnClock(clock),
     firstDelivery: deliveryDedupe(kv, config.storage.dedupeTtlMs),
     limits: config.limits,
     shutdownSignal: shutdown.signal,

@@ -20,6 +20,31 @@ export interface Clock {
 /** The real clock. */
 export const systemClock: Clock = { now: () => Date.now() };
 
+let turnNowMs = Number.NaN;
+const forgetTurnNow = (): void => {
+  turnNowMs = Number.NaN;
+};
+
+/**
+ * The real clock read at most once per turn of the event loop (the reading is forgotten when the turn ends), for
+ * stamps taken for every message — receipt times, health marks, inbound rate buckets, policy cache checks —
+ * where a turn's precision is plenty and a clock read per stamp is not free. Like a web server's cached time.
+ * Any other clock (a test's) is returned as it is.
+ */
+export function turnClock(clock: Clock): Clock {
+  return clock === systemClock ? systemTurnClock : clock;
+}
+
+const systemTurnClock: Clock = {
+  now: () => {
+    if (Number.isNaN(turnNowMs)) {
+      turnNowMs = Date.now();
+      setImmediate(forgetTurnNow).unref();
+    }
+    return turnNowMs;
+  },
+};
+
 /** The adapters that are running, addressable by platform. */
 export interface AdapterHub {
   get(platform: Platform): ChannelAdapter | undefined;

@@ -3,7 +3,7 @@
  * `ReconnectSupervisor` runs one connection at a time and reconnects with exponential backoff and jitter;
  * `DeafWatchdog` restarts a connection that looks up but has stopped hearing anything.
  */
-import type { AdapterHealth, Clock, Platform } from "../../bot/index.ts";
+import { systemClock, turnClock, type AdapterHealth, type Clock, type Platform } from "../../bot/index.ts";
 import { sleep } from "./outbound-limiter.ts";
 
 /** Tracks one adapter's state and the times of its last inbound event and last good API call. */
@@ -18,9 +18,10 @@ export class HealthTracker {
   #reconnects = 0;
   #lastError: string | undefined;
 
-  constructor(platform: Platform, clock: Clock = { now: () => Date.now() }) {
+  /** Marks come with every message: the system clock is read once per event-loop turn (`turnClock`). */
+  constructor(platform: Platform, clock: Clock = systemClock) {
     this.#platform = platform;
-    this.#clock = clock;
+    this.#clock = turnClock(clock);
   }
 
   /** An inbound event arrived. */

@@ -6,7 +6,7 @@
 import { Bot, webhookCallback } from "grammy";
 import type { Update, UserFromGetMe } from "grammy/types";
 import {
-  ERROR_CATALOG, type AdapterCapabilities, type AdapterHealth, type ChannelAdapter, type CommandInfo, type ConversationTarget,
+  ERROR_CATALOG, turnClock, type AdapterCapabilities, type AdapterHealth, type Clock, type ChannelAdapter, type CommandInfo, type ConversationTarget,
   type Core, type HttpMount, type HttpRequest, type HttpResponse, type Inbound, type InboundSink, type PlatformRole, type Reply,
   type SentMessage,
 } from "../../bot/index.ts";
@@ -79,6 +79,8 @@ export class TelegramAdapter implements ChannelAdapter {
 
   readonly #options: TelegramAdapterOptions;
   readonly #deps: TelegramDeps;
+  /** For receipt stamps: read once per event-loop turn. */
+  readonly #clock: Clock;
   readonly #health: HealthTracker;
   readonly #limiter: OutboundLimiter;
   readonly #edits: EditThrottles;
@@ -100,6 +102,7 @@ export class TelegramAdapter implements ChannelAdapter {
   constructor(options: TelegramAdapterOptions, deps: TelegramDeps) {
     this.#options = options;
     this.#deps = deps;
+    this.#clock = turnClock(deps.clock);
     this.bot = new Bot(options.token, {
       // Every Bot API call times out (long polls get their own, longer signal).
       client: { apiRoot: options.apiRoot.replace(/\/+$/, ""), timeoutSeconds: Math.max(30, options.pollTimeoutSeconds + 20) },
@@ -241,7 +244,7 @@ export class TelegramAdapter implements ChannelAdapter {
 
   /** One update from grammY's middleware. Not async: the usual update goes to the router without extra hops. */
   #onUpdate(update: Update): Promise<void> | undefined {
-    const nowMs = this.#deps.clock.now();
+    const nowMs = this.#clock.now();
     this.#health.markInbound(nowMs);
     if (this.#sink === undefined) return undefined;
     const normalised = normaliseUpdate(update, this.#identity(), nowMs);

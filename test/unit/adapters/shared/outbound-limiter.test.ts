@@ -162,6 +162,27 @@ describe("OutboundLimiter", () => {
     await expect(third).rejects.toThrow(/stopped/);
   });
 
+  it("maps the final outcome with onValue and onError, after retries, on both the direct and the queued path", async () => {
+    for (const limits of [{}, { perChatIntervalMs: 1 }]) {
+      const limiter = make({ limits });
+      let calls = 0;
+      const value = await limiter.run({ chatId: "c" }, async () => {
+        calls++;
+        if (calls === 1) throw new RetryLater(5);
+        return 7;
+      }, (n) => `got ${n}`, (e) => new Error(`mapped: ${String(e)}`));
+      expect(value).toBe("got 7");
+      expect(calls).toBe(2);
+      await expect(limiter.run({ chatId: "c" }, async () => {
+        throw new Error("boom");
+      }, (n) => n, (e) => new Error(`mapped: ${(e as Error).message}`))).rejects.toThrow("mapped: boom");
+      expect(limiter.pending()).toBe(0);
+    }
+    const stopped = make();
+    await stopped.stop();
+    await expect(stopped.run({ chatId: "c" }, async () => 1, undefined, () => new Error("mapped stop"))).rejects.toThrow("mapped stop");
+  });
+
   it("reads Retry-After in seconds and as an HTTP date", () => {
     expect(parseRetryAfterMs("2")).toBe(2_000);
     expect(parseRetryAfterMs(new Date(10_000).toUTCString(), 4_000)).toBe(6_000);
