@@ -61,10 +61,13 @@ export function whoamiCommand(): CommandDef {
     source: "builtin",
     handler: (ctx) => {
       const { inbound } = ctx;
-      return `Platform: ${inbound.platform}
-User: ${inbound.user.displayName} (\`${ctx.userKey}\`)
-Chat: ${inbound.chat.title ?? inbound.chat.id} (\`${ctx.chatKey}\`, ${inbound.chat.kind})
-Role here: **${ctx.role}**${inbound.user.platformRole === undefined ? "" : ` (platform role: ${inbound.user.platformRole})`}`;
+      // Joined from an array: one flat string (a template would be a chain of pieces, flattened later).
+      return [
+        `Platform: ${inbound.platform}`,
+        `User: ${inbound.user.displayName} (\`${ctx.userKey}\`)`,
+        `Chat: ${inbound.chat.title ?? inbound.chat.id} (\`${ctx.chatKey}\`, ${inbound.chat.kind})`,
+        `Role here: **${ctx.role}**${inbound.user.platformRole === undefined ? "" : ` (platform role: ${inbound.user.platformRole})`}`,
+      ].join("\n");
     },
   };
 }
