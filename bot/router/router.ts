@@ -67,9 +67,6 @@ export class Router implements RouterApi {
   #conversation: ConversationHandler | undefined;
   readonly #inFlight = new InFlightList();
   #sweeper: NodeJS.Timeout | undefined;
-  /** The job `#admit` is handing to the queue, and the clock reading it took. */
-  #admitted: Job | undefined;
-  #admittedAtMs = Number.NaN;
   /** What every job calls back into, made once. */
   readonly #host: JobHost = {
     start: (job) => this.#start(job),
@@ -134,9 +131,8 @@ export class Router implements RouterApi {
     const o = this.#o;
     const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
     const userKey = userKeyOf(inbound.platform, inbound.user.id);
-    let nowMs = Number.NaN;
     if (inbound.origin !== "schedule") {
-      nowMs = o.clock.now();
+      const nowMs = o.clock.now();
       const byUser = this.#userBuckets.take(userKey, nowMs);
       const byChat = byUser === "ok" ? this.#chatBuckets.take(chatKey, nowMs) : byUser;
       if (byChat !== "ok") {
@@ -161,11 +157,7 @@ export class Router implements RouterApi {
         this.#queue.admit(queueKey, job);
       });
     }
-    // A job that starts at once (its conversation is idle) reuses this clock reading.
-    this.#admitted = job;
-    this.#admittedAtMs = nowMs;
     this.#queue.admit(queueKey, job); // the job answers its own errors
-    this.#admitted = undefined;
     const maxInFlight = o.limits.maxInFlight ?? Number.POSITIVE_INFINITY;
     return this.#queue.pending > maxInFlight ? this.#queue.whenBelow(maxInFlight) : DONE;
   }
@@ -181,7 +173,7 @@ export class Router implements RouterApi {
     this.#sweeper ??= this.#startSweeper();
     const permissions = this.#o.permissions;
     try {
-      const nowMs = this.#admitted === job && !Number.isNaN(this.#admittedAtMs) ? this.#admittedAtMs : this.#o.clock.now();
+      const nowMs = this.#o.clock.now();
       const policy = permissions.peek(job.chatKey, nowMs);
       const globalPolicy = permissions.peek(GLOBAL_POLICY_KEY, nowMs);
       if (policy !== null && globalPolicy !== null) {
