@@ -6,7 +6,7 @@
  */
 import type { KeyObject } from "node:crypto";
 import {
-  ERROR_CATALOG, SwitchboardError,
+  ERROR_CATALOG, SwitchboardError, turnClock,
   type AdapterCapabilities, type AdapterHealth, type ChannelAdapter, type CommandInfo, type ConversationTarget, type Core,
   type HttpMount, type Inbound, type InboundSink, type PlatformRole, type Reply, type SentMessage,
 } from "../../bot/index.ts";
@@ -321,7 +321,7 @@ export class DiscordAdapter implements ChannelAdapter {
       user: platformRole === undefined ? { id: u.id, displayName: u.displayName, isBot: u.isBot } : { id: u.id, displayName: u.displayName, platformRole, isBot: u.isBot },
       text: parsed.text,
       origin: parsed.origin,
-      receivedAt: this.#core.clock.now(),
+      receivedAt: turnClock(this.#core.clock).now(),
       respond: (reply) => responder.respond(reply),
       typing: noTyping, // the deferred answer already shows "thinking…"
     };
@@ -362,7 +362,7 @@ export class DiscordAdapter implements ChannelAdapter {
       mentionsBot: message.mentionsBot,
       messageId: message.id,
       origin: "user",
-      receivedAt: this.#core.clock.now(),
+      receivedAt: turnClock(this.#core.clock).now(),
       respond,
       typing: () => this.#api.typing(channelId),
     });

@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import { App, LogLevel, webApi, type Logger as BoltLogger } from "@slack/bolt";
 import type { Logger } from "pino";
-import { isSwitchboardError } from "../../bot/index.ts";
+import { isSwitchboardError, turnClock } from "../../bot/index.ts";
 import type {
   AdapterCapabilities, AdapterHealth, ChannelAdapter, CommandInfo, ConversationTarget, Core, HttpMount, Inbound,
   InboundSink, PlatformRole, Reply, SentMessage,
@@ -296,7 +296,7 @@ export class SlackAdapter implements ChannelAdapter {
       botUserId: this.#botUserId,
       commandPrefix: this.#o.commandPrefix,
       umbrellaCommand: this.#o.umbrellaCommand,
-      nowMs: this.#core.clock.now(),
+      nowMs: turnClock(this.#core.clock).now(), // receipt stamp: one clock read per event-loop turn
     };
   }
 
