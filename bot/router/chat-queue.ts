@@ -24,10 +24,10 @@ export class KeyedQueue {
   readonly #lanes = new Map<string, Lane | null>();
   /** Jobs queued or running. */
   #pending = 0;
+  /** Jobs waiting behind a running one of their key (admitted, not started). */
+  #waiting = 0;
   #drainWaiters: (() => void)[] = [];
-  #spaceWaiters: { limit: number; resolve: () => void }[] = [];
-  /** The smallest limit anyone waits for; infinite when nobody waits. */
-  #lowestWaitLimit = Number.POSITIVE_INFINITY;
+  #spaceWaiters: { limit: number; waitingLimit: number; resolve: () => void }[] = [];
   /** Jobs released to start while another job's `start` is on the stack: started by that outer loop instead. */
   readonly #ready: QueuedJob[] = [];
   #starting = false;
@@ -39,19 +39,24 @@ export class KeyedQueue {
     if (lane === undefined) {
       this.#lanes.set(key, null);
       this.#start(job);
-    } else if (lane === null) {
-      const fresh = new Lane();
-      fresh.waiting.push(job);
-      this.#lanes.set(key, fresh);
-    } else lane.waiting.push(job);
+    } else {
+      this.#waiting++;
+      if (lane === null) {
+        const fresh = new Lane();
+        fresh.waiting.push(job);
+        this.#lanes.set(key, fresh);
+      } else lane.waiting.push(job);
+    }
   }
 
   /** The running job of `key` is finished: start the next one, or mark the key idle. */
   release(key: string): void {
     this.#pending--;
-    if (this.#pending < this.#lowestWaitLimit && this.#spaceWaiters.length > 0) this.#wakeSpaceWaiters();
     const lane = this.#lanes.get(key);
-    if (lane !== undefined && lane !== null && lane.head < lane.waiting.length) {
+    const hasNext = lane !== undefined && lane !== null && lane.head < lane.waiting.length;
+    if (hasNext) this.#waiting--;
+    if (this.#spaceWaiters.length > 0) this.#wakeSpaceWaiters();
+    if (hasNext) {
       const next = lane.waiting[lane.head]!;
       lane.waiting[lane.head++] = undefined as unknown as QueuedJob;
       if (lane.head === lane.waiting.length) this.#lanes.set(key, null);
@@ -102,11 +107,18 @@ export class KeyedQueue {
     return this.#pending;
   }
 
-  /** Resolves once fewer than `limit` jobs are queued or running (at once when that is already so). */
-  whenBelow(limit: number): Promise<void> {
-    if (this.#pending < limit) return Promise.resolve();
-    if (limit < this.#lowestWaitLimit) this.#lowestWaitLimit = limit;
-    return new Promise<void>((resolve) => { this.#spaceWaiters.push({ limit, resolve }); });
+  /** Jobs waiting behind a running job of their key. */
+  get waiting(): number {
+    return this.#waiting;
+  }
+
+  /**
+   * Resolves once fewer than `limit` jobs are queued or running and fewer than `waitingLimit` wait behind a
+   * running one (at once when that is already so).
+   */
+  whenBelow(limit: number, waitingLimit = Number.POSITIVE_INFINITY): Promise<void> {
+    if (this.#pending < limit && this.#waiting < waitingLimit) return Promise.resolve();
+    return new Promise<void>((resolve) => { this.#spaceWaiters.push({ limit, waitingLimit, resolve }); });
   }
 
   /** Resolves when everything queued so far (and anything queued meanwhile) has settled. */
@@ -137,16 +149,11 @@ export class KeyedQueue {
   #wakeSpaceWaiters(): void {
     const waiters = this.#spaceWaiters;
     let kept = 0;
-    let lowest = Number.POSITIVE_INFINITY;
     for (const waiter of waiters) {
-      if (this.#pending < waiter.limit) waiter.resolve();
-      else {
-        waiters[kept++] = waiter;
-        if (waiter.limit < lowest) lowest = waiter.limit;
-      }
+      if (this.#pending < waiter.limit && this.#waiting < waiter.waitingLimit) waiter.resolve();
+      else waiters[kept++] = waiter;
     }
     waiters.length = kept;
-    this.#lowestWaitLimit = lowest;
   }
 }
 

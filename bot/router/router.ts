@@ -49,6 +49,8 @@ export interface RouterOptions {
     handlerTimeoutMs: number;
     /** Messages queued or running before `handle` waits for the backlog to shrink (backpressure). */
     maxInFlight?: number;
+    /** Messages waiting behind an earlier one of their conversation before `handle` waits (backpressure). */
+    maxQueued?: number;
   };
   /** Record a chat the first time this process sees it (background, tracked). */
   onNewChat?: (inbound: Inbound) => void;
@@ -159,7 +161,8 @@ export class Router implements RouterApi {
     }
     this.#queue.admit(queueKey, job); // the job answers its own errors
     const maxInFlight = o.limits.maxInFlight ?? Number.POSITIVE_INFINITY;
-    return this.#queue.pending > maxInFlight ? this.#queue.whenBelow(maxInFlight) : DONE;
+    const maxQueued = o.limits.maxQueued ?? Number.POSITIVE_INFINITY;
+    return this.#queue.pending > maxInFlight || this.#queue.waiting > maxQueued ? this.#queue.whenBelow(maxInFlight, maxQueued) : DONE;
   }
 
   /**

@@ -57,12 +57,19 @@ export const limitsSection = z.object({
    * until the backlog shrinks (polling pauses, webhooks answer later), so a flood cannot grow memory unbounded.
    */
   maxInFlight: z.number().int().positive().default(2_000),
+  /**
+   * Messages waiting behind an earlier message of their conversation before adapters are slowed down. Waiting
+   * messages live long enough to be copied and promoted by the garbage collector, so a deep backlog costs the
+   * whole process time; messages to idle conversations start at once and are bounded by `maxInFlight` only.
+   */
+  maxQueued: z.number().int().positive().default(256),
 }).strict().default({
   perUser: { burst: 10, perMinute: 30 },
   perChat: { burst: 30, perMinute: 120 },
   maxInboundChars: 16_000,
   handlerTimeoutMs: 60_000,
   maxInFlight: 2_000,
+  maxQueued: 256,
 });
 
 export const permissionsSection = z.object({

@@ -76,6 +76,31 @@ describe("router", () => {
     for (const chatId of ["c1", "c2", "c3", "c4", "c5"]) expect(bot.adapter.textsIn(chatId)).toEqual([`done ${chatId}`]);
   });
 
+  it("holds back adapters while too many messages wait behind busy conversations, and loses none", async () => {
+    bot = await startTestBot({ set: { "limits.maxQueued": 2 } });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    bot.app.core.commands.register({
+      name: "slow", description: "waits", defaultRole: "guest", source: "builtin",
+      handler: async (ctx) => { await gate; return `done ${ctx.inbound.text.split(" ")[1] ?? ""}`; },
+    });
+    const accepted: string[] = [];
+    // One running message per chat; in chat A the next three wait behind the first.
+    const says = ["1", "2", "3", "4"].map((n) => bot!.adapter.say(`/slow ${n}`, { chatId: "A" }).then(() => accepted.push(`A${n}`)));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // A1 runs, A2 and A3 wait (two, the limit), A4 waits too but its adapter is told to hold back.
+    expect(accepted.sort()).toEqual(["A1", "A2", "A3"]);
+    // A message to another conversation starts at once (its adapter is still told to hold back: the backlog is over).
+    const other = bot.adapter.say("/slow x", { chatId: "B" });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    release();
+    await Promise.all([...says, other]);
+    await settle(bot);
+    expect(accepted.sort()).toEqual(["A1", "A2", "A3", "A4"]);
+    expect(bot.adapter.textsIn("A")).toEqual(["done 1", "done 2", "done 3", "done 4"]);
+    expect(bot.adapter.textsIn("B")).toEqual(["done x"]);
+  });
+
   it("denies an admin command to a member with a clear reason", async () => {
     bot = await startTestBot({ set: { "bot.owners": [OWNER] } });
     await bot.adapter.say("/perms set status member", { userId: "boss" }); // creates the chat's policy

@@ -56,4 +56,41 @@ describe("KeyedQueue", () => {
     await waiting;
     expect(below).toBe(true);
   });
+
+  it("counts jobs waiting behind a running one, and whenBelow can wait for that count", async () => {
+    const queue = new KeyedQueue();
+    const hold = gate();
+    queue.enqueue("a", () => hold.promise);
+    queue.enqueue("b", () => hold.promise);
+    expect(queue.waiting).toBe(0); // both started at once
+    queue.enqueue("a", async () => undefined);
+    queue.enqueue("a", async () => undefined);
+    expect(queue.waiting).toBe(2);
+    expect(queue.pending).toBe(4);
+    let room = false;
+    const waiting = queue.whenBelow(100, 2).then(() => (room = true));
+    await Promise.resolve();
+    expect(room).toBe(false);
+    hold.open();
+    await waiting;
+    expect(room).toBe(true);
+    await queue.drain();
+    expect(queue.waiting).toBe(0);
+    expect(queue.pending).toBe(0);
+  });
+
+  it("starts a long line of jobs that finish at once without deep recursion", () => {
+    const queue = new KeyedQueue();
+    let done = 0;
+    const jobs = 100_000;
+    // The first job holds the key until every other one is queued, then all finish synchronously.
+    let releaseFirst!: () => void;
+    queue.admit("k", { start: () => { releaseFirst = () => queue.release("k"); } });
+    for (let i = 0; i < jobs; i++) queue.admit("k", { start: () => { done++; queue.release("k"); } });
+    expect(queue.waiting).toBe(jobs);
+    releaseFirst();
+    expect(done).toBe(jobs);
+    expect(queue.pending).toBe(0);
+    expect(queue.activeKeys).toBe(0);
+  });
 });
