@@ -250,6 +250,9 @@ export function userKeyOf(platform: Platform, userId: string): string {
 /** Keys made recently, by platform and id (bounded: cleared when full). */
 const recentKeys = new Map<string, Map<string, string>>();
 const RECENT_KEYS_MAX = 16_384;
+/** The platform asked for last, and its keys (most calls in a row are for one platform). */
+let lastPlatform: string | undefined;
+let lastKeys: Map<string, string> | undefined;
 
 /**
  * `platform:id`, the same string object for the same chat or user while it is remembered. The router looks a
@@ -257,8 +260,10 @@ const RECENT_KEYS_MAX = 16_384;
  * template string would be flattened and hashed again for every message.
  */
 function platformKey(platform: string, id: string): string {
-  let byId = recentKeys.get(platform);
+  let byId = platform === lastPlatform ? lastKeys : recentKeys.get(platform);
   if (byId === undefined) recentKeys.set(platform, (byId = new Map()));
+  lastPlatform = platform;
+  lastKeys = byId;
   let key = byId.get(id);
   if (key === undefined) {
     if (byId.size >= RECENT_KEYS_MAX) byId.clear();
