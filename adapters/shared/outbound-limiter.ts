@@ -170,10 +170,6 @@ export class OutboundLimiter {
         return Promise.reject(error);
       }
     };
-    const fail = (error: unknown): never => {
-      if (end.counts) this.#settle();
-      throw end.onError === undefined ? error : end.onError(error);
-    };
     return this.#budgets.global(this.#globalExpirationMs, start).then((value): R => {
       if (controller !== undefined) this.#running.delete(controller);
       if (timer !== undefined) clearTimeout(timer);
@@ -182,6 +178,10 @@ export class OutboundLimiter {
     }, (error: unknown): Promise<R> => {
       if (controller !== undefined) this.#running.delete(controller);
       if (timer !== undefined) clearTimeout(timer);
+      const fail = (final: unknown): never => {
+        if (end.counts) this.#settle();
+        throw end.onError === undefined ? final : end.onError(final);
+      };
       const retryAfterMs = this.#options.retryAfterMsOf(error);
       if (retryAfterMs === undefined || attempt >= this.#maxRetries || retryAfterMs > this.#maxRetryAfterMs || this.#isStopped) return fail(error);
       this.#options.onRetry?.({ key: chatId, attempt: attempt + 1, retryAfterMs });

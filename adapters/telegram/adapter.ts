@@ -56,7 +56,7 @@ const sig = (signal: AbortSignal): GrammySignal => signal as unknown as GrammySi
 const ALLOWED_UPDATES = ["message", "channel_post", "callback_query"] as const;
 
 
-type SendOptions = Parameters<Bot["api"]["sendMessage"]>[2] & {};
+type SendPayload = Parameters<Bot["api"]["raw"]["sendMessage"]>[0];
 
 /** A failed send as the adapter reports it. */
 const sendError = (error: unknown): unknown => toTelegramError(error, "send");
@@ -397,8 +397,8 @@ export class TelegramAdapter implements ChannelAdapter {
     const key = { chatId, isGroup: chatId.startsWith("-") };
     if (pieces.length > 1) return this.#sendPieces(key, threadId, pieces, keyboard, replyToMessageId);
     const text = pieces[0]!;
-    const options = this.#sendOptions(threadId, replyToMessageId, keyboard);
-    return this.#limiter.run(key, (signal) => this.bot.api.sendMessage(chatId, text, options, sig(signal)), (message) => {
+    const payload = this.#sendPayload(chatId, text, threadId, replyToMessageId, keyboard);
+    return this.#limiter.run(key, (signal) => this.bot.api.raw.sendMessage(payload, sig(signal)), (message) => {
       this.#health.markApiOk();
       return sentMessage(chatId, threadId, message.message_id);
     }, sendError);
@@ -413,8 +413,8 @@ export class TelegramAdapter implements ChannelAdapter {
     try {
       for (let i = 0; i < pieces.length; i++) {
         const text = pieces[i]!;
-        const options = this.#sendOptions(threadId, i === 0 ? replyToMessageId : undefined, i === pieces.length - 1 ? keyboard : undefined);
-        const message = await this.#limiter.run(key, (signal) => this.bot.api.sendMessage(chatId, text, options, sig(signal)));
+        const payload = this.#sendPayload(chatId, text, threadId, i === 0 ? replyToMessageId : undefined, i === pieces.length - 1 ? keyboard : undefined);
+        const message = await this.#limiter.run(key, (signal) => this.bot.api.raw.sendMessage(payload, sig(signal)));
         this.#health.markApiOk();
         if (i === 0) first = message.message_id;
         else extras.push(message.message_id);
@@ -426,12 +426,14 @@ export class TelegramAdapter implements ChannelAdapter {
     return sentMessage(chatId, threadId, first);
   }
 
-  #sendOptions(threadId: string | undefined, replyToMessageId: number | undefined, keyboard: ReturnType<typeof keyboardOf>): SendOptions {
-    const options: SendOptions = { parse_mode: "HTML", link_preview_options: NO_LINK_PREVIEW };
-    if (threadId !== undefined) options.message_thread_id = Number(threadId);
-    if (replyToMessageId !== undefined) options.reply_parameters = { message_id: replyToMessageId, allow_sending_without_reply: true };
-    if (keyboard !== undefined) options.reply_markup = keyboard;
-    return options;
+  /** The `sendMessage` payload, built whole (the raw API call takes it as it is). */
+  #sendPayload(chatId: string, text: string, threadId: string | undefined, replyToMessageId: number | undefined,
+    keyboard: ReturnType<typeof keyboardOf>): SendPayload {
+    const payload: SendPayload = { chat_id: chatId, text, parse_mode: "HTML", link_preview_options: NO_LINK_PREVIEW };
+    if (threadId !== undefined) payload.message_thread_id = Number(threadId);
+    if (replyToMessageId !== undefined) payload.reply_parameters = { message_id: replyToMessageId, allow_sending_without_reply: true };
+    if (keyboard !== undefined) payload.reply_markup = keyboard;
+    return payload;
   }
 
   async #applyEdit(message: SentMessage, reply: Reply): Promise<void> {
