@@ -12,9 +12,9 @@ export interface BotIdentity {
   username: string;
 }
 
-/** An update the router should see, without the bound capabilities (`respond`, `typing`). */
+/** An update the router should see, without the bound capabilities (`respond`, `typing`: slots the adapter fills). */
 export interface NormalisedUpdate {
-  inbound: Omit<Inbound, "respond" | "typing">;
+  inbound: Omit<Inbound, "respond" | "typing"> & { respond?: Inbound["respond"]; typing?: Inbound["typing"] };
   /** The message to reply to (groups), when the update was a message. */
   messageId?: number;
   /** A button press to acknowledge. */
@@ -83,16 +83,18 @@ export function normaliseUpdate(update: Update, bot: BotIdentity, receivedAt: nu
     const mentionsBot = chat.kind === "dm"
       || text.toLowerCase().includes(`@${bot.username.toLowerCase()}`)
       || replyTo?.isToBot === true;
-    // Built field by field (no spreads): this runs for every update.
+    // One literal with every field, absent ones undefined (and slots for what the adapter binds): every message
+    // gets the same object shape, with no property added later.
     const inbound: NormalisedUpdate["inbound"] = {
-      deliveryId, sequence: update.update_id, platform: "telegram", receivedAt, chat, user, text, mentionsBot, messageId: String(message.message_id),
+      deliveryId, sequence: update.update_id, platform: "telegram", receivedAt, chat, user, text, mentionsBot,
+      messageId: String(message.message_id), command,
+      threadId: message.is_topic_message === true && typeof message.message_thread_id === "number" ? String(message.message_thread_id) : undefined,
+      replyTo, respond: undefined, typing: undefined,
     };
-    if (command !== undefined) inbound.command = command;
-    if (message.is_topic_message === true && typeof message.message_thread_id === "number") inbound.threadId = String(message.message_thread_id);
-    if (replyTo !== undefined) inbound.replyTo = replyTo;
     return {
       inbound,
       messageId: message.message_id,
+      callbackQueryId: undefined,
       needsRole: chat.kind !== "dm" && from !== undefined && message.sender_chat === undefined,
     };
   } catch (error) {
