@@ -280,7 +280,7 @@ export class TelegramAdapter implements ChannelAdapter {
 
   #complete(normalised: NormalisedUpdate, platformRole: PlatformRole | undefined): Inbound {
     const inbound = normalised.inbound as Inbound;
-    if (platformRole !== undefined) inbound.user = { ...inbound.user, platformRole };
+    if (platformRole !== undefined) inbound.user.platformRole = platformRole;
     const chatId = inbound.chat.id;
     const threadId = inbound.threadId;
     const replyTo = inbound.chat.kind === "group" ? normalised.messageId : undefined;

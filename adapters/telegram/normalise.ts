@@ -72,9 +72,10 @@ export function normaliseUpdate(update: Update, bot: BotIdentity, receivedAt: nu
     if (typeof text !== "string" || text === "") return { skip: "message without text" };
     const chat = chatOf(message.chat);
     const from = message.from;
-    const user = from !== undefined
-      ? { id: String(from.id), displayName: nameOf(from), isBot: from.is_bot }
-      : { id: String(message.sender_chat?.id ?? message.chat.id), displayName: message.sender_chat?.title ?? chat.title ?? "channel" };
+    // One shape for every user, with a slot for the platform role the adapter may look up.
+    const user: Inbound["user"] = from !== undefined
+      ? { id: String(from.id), displayName: nameOf(from), isBot: from.is_bot, platformRole: undefined }
+      : { id: String(message.sender_chat?.id ?? message.chat.id), displayName: message.sender_chat?.title ?? chat.title ?? "channel", isBot: undefined, platformRole: undefined };
     const replyTo = message.reply_to_message !== undefined && message.reply_to_message.message_id !== message.message_thread_id
       ? { messageId: String(message.reply_to_message.message_id), isToBot: message.reply_to_message.from?.id === bot.id }
       : undefined;
@@ -107,7 +108,7 @@ function chatOf(chat: Chat): Inbound["chat"] {
   const title = "title" in chat && typeof chat.title === "string"
     ? chat.title
     : fullName("first_name" in chat ? chat.first_name : undefined, "last_name" in chat ? chat.last_name : undefined) || undefined;
-  return title === undefined ? { id: String(chat.id), kind } : { id: String(chat.id), kind, title };
+  return { id: String(chat.id), kind, title }; // one shape, title or not
 }
 
 function nameOf(user: { first_name: string; last_name?: string; username?: string }): string {
