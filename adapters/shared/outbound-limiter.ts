@@ -72,6 +72,8 @@ interface Budgets {
   hold(chatId: string, ms: number): void;
   /** True when a call to this chat would start at once through `chat` (no spacing, queue or hold). */
   isOpen(chatId: string): boolean;
+  /** True when a call would start at once through `global` (no global spacing). */
+  globalIsOpen(): boolean;
   stop(): Promise<void>;
 }
 
@@ -128,14 +130,14 @@ export class OutboundLimiter {
     if (this.#isStopped) return Promise.reject(onError === undefined ? new LimiterStoppedError() : onError(new LimiterStoppedError()));
     const chatId = key.chatId;
     this.#pending++;
-    // An edit, or a chat with nothing to wait for: the attempt starts now and settles the call itself (one `then`).
+    // An edit, or a chat with nothing to wait for: the attempts start now and settle the call themselves.
     if (key.isEdit === true || (!(this.#viaGroups && key.isGroup === true) && this.#budgets.isOpen(chatId))) {
-      return this.#attempt(chatId, call, 0, { counts: true, onValue, onError });
+      return this.#attempts(chatId, call, true, onValue, onError);
     }
-    const attempt = (): Promise<T> => this.#attempt(chatId, call, 0, NOT_COUNTED as CallEnd<T, T>);
+    const attempts = (): Promise<T> => this.#attempts(chatId, call, false);
     const promise = this.#viaGroups && key.isGroup === true
-      ? this.#budgets.chat(chatId, this.#expirationMs, () => this.#budgets.group(chatId, this.#expirationMs, attempt))
-      : this.#budgets.chat(chatId, this.#expirationMs, attempt);
+      ? this.#budgets.chat(chatId, this.#expirationMs, () => this.#budgets.group(chatId, this.#expirationMs, attempts))
+      : this.#budgets.chat(chatId, this.#expirationMs, attempts);
     return promise.then((value) => {
       this.#settle();
       return onValue === undefined ? value as unknown as R : onValue(value);
@@ -146,48 +148,68 @@ export class OutboundLimiter {
   }
 
   /**
-   * One attempt through the global budget; a "retry after" refusal waits (holding the chat's slot) and retries.
-   * Each attempt starts with a signal of its own, aborted at stop or on the attempt timeout — never the limiter's
-   * long-lived stop signal: a client that adds an abort listener per request and never removes it (the
-   * discord.js REST client does) would pile listeners on it for as long as the bot runs. With `end.counts`, the
-   * attempt that ends the call (success, or the last failure) settles it in the pending count and maps its outcome.
+   * The attempts of one call through the global budget; a "retry after" refusal waits (holding the chat's slot)
+   * and tries again, a bounded number of times. Each attempt starts with a signal of its own, aborted at stop or
+   * on the attempt timeout — never the limiter's long-lived stop signal: a client that adds an abort listener per
+   * request and never removes it (the discord.js REST client does) would pile listeners on it for as long as the
+   * bot runs. With `settles`, the call is counted settled here and its outcome mapped.
    */
-  #attempt<T, R>(chatId: string, call: (signal: AbortSignal) => Promise<T>, attempt: number, end: CallEnd<T, R>): Promise<R> {
-    let controller: AbortController | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const start = (): Promise<T> => {
-      if (this.#stopController.signal.aborted) return Promise.reject(new LimiterStoppedError());
-      const running = new AbortController();
-      controller = running;
-      this.#running.add(running);
-      const attemptTimeoutMs = this.#options.attemptTimeoutMs;
-      if (attemptTimeoutMs !== undefined) {
-        timer = setTimeout(() => running.abort(new DOMException(`outbound call exceeded ${attemptTimeoutMs} ms`, "TimeoutError")), attemptTimeoutMs);
-      }
+  async #attempts<T, R>(chatId: string, call: (signal: AbortSignal) => Promise<T>, settles: boolean, onValue?: (value: T) => R,
+    onError?: (error: unknown) => unknown): Promise<R> {
+    for (let attempt = 0; ; attempt++) {
+      const running: RunningCall = { controller: undefined, timer: undefined };
+      let value: T;
       try {
-        return call(running.signal);
+        value = await (this.#budgets.globalIsOpen()
+          ? this.#begin(call, running)
+          : this.#budgets.global(this.#globalExpirationMs, () => this.#begin(call, running)));
       } catch (error) {
-        return Promise.reject(error);
+        this.#end(running);
+        const retryAfterMs = this.#options.retryAfterMsOf(error);
+        if (retryAfterMs === undefined || attempt >= this.#maxRetries || retryAfterMs > this.#maxRetryAfterMs || this.#isStopped) {
+          throw this.#failed(settles, error, onError);
+        }
+        this.#options.onRetry?.({ key: chatId, attempt: attempt + 1, retryAfterMs });
+        this.#budgets.hold(chatId, retryAfterMs);
+        try {
+          await sleep(retryAfterMs, this.#stopController.signal);
+        } catch (stopped) {
+          throw this.#failed(settles, stopped, onError);
+        }
+        continue;
       }
-    };
-    return this.#budgets.global(this.#globalExpirationMs, start).then((value): R => {
-      if (controller !== undefined) this.#running.delete(controller);
-      if (timer !== undefined) clearTimeout(timer);
-      if (end.counts) this.#settle();
-      return end.onValue === undefined ? value as unknown as R : end.onValue(value);
-    }, (error: unknown): Promise<R> => {
-      if (controller !== undefined) this.#running.delete(controller);
-      if (timer !== undefined) clearTimeout(timer);
-      const fail = (final: unknown): never => {
-        if (end.counts) this.#settle();
-        throw end.onError === undefined ? final : end.onError(final);
-      };
-      const retryAfterMs = this.#options.retryAfterMsOf(error);
-      if (retryAfterMs === undefined || attempt >= this.#maxRetries || retryAfterMs > this.#maxRetryAfterMs || this.#isStopped) return fail(error);
-      this.#options.onRetry?.({ key: chatId, attempt: attempt + 1, retryAfterMs });
-      this.#budgets.hold(chatId, retryAfterMs);
-      return sleep(retryAfterMs, this.#stopController.signal).then(() => this.#attempt(chatId, call, attempt + 1, end), fail);
-    });
+      this.#end(running);
+      if (settles) this.#settle();
+      return onValue === undefined ? value as unknown as R : onValue(value);
+    }
+  }
+
+  /** Start one attempt with a fresh signal (and its timeout timer, when configured). */
+  #begin<T>(call: (signal: AbortSignal) => Promise<T>, running: RunningCall): Promise<T> {
+    if (this.#stopController.signal.aborted) return Promise.reject(new LimiterStoppedError());
+    const controller = new AbortController();
+    running.controller = controller;
+    this.#running.add(controller);
+    const attemptTimeoutMs = this.#options.attemptTimeoutMs;
+    if (attemptTimeoutMs !== undefined) {
+      running.timer = setTimeout(() => controller.abort(new DOMException(`outbound call exceeded ${attemptTimeoutMs} ms`, "TimeoutError")), attemptTimeoutMs);
+    }
+    try {
+      return call(controller.signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #end(running: RunningCall): void {
+    if (running.controller !== undefined) this.#running.delete(running.controller);
+    if (running.timer !== undefined) clearTimeout(running.timer);
+  }
+
+  /** The error a call ends with: counted settled when it `settles`, and mapped. */
+  #failed(settles: boolean, error: unknown, onError: ((error: unknown) => unknown) | undefined): unknown {
+    if (settles) this.#settle();
+    return onError === undefined ? error : onError(error);
   }
 
   /** Calls queued or running in this process. */
@@ -214,14 +236,11 @@ export class OutboundLimiter {
   }
 }
 
-/** How the attempt that ends a call settles it: counted in `pending` (or not), and its outcome mapped. */
-interface CallEnd<T, R> {
-  counts: boolean;
-  onValue?: ((value: T) => R) | undefined;
-  onError?: ((error: unknown) => unknown) | undefined;
+/** One attempt's signal and timeout timer, released when it settles. */
+interface RunningCall {
+  controller: AbortController | undefined;
+  timer: NodeJS.Timeout | undefined;
 }
-
-const NOT_COUNTED: CallEnd<unknown, unknown> = { counts: false };
 
 interface ChatState {
   /** Settles when the chat's last queued call has; undefined before the first. */
@@ -309,6 +328,10 @@ class LocalBudgets implements Budgets {
 
   isOpen(chatId: string): boolean {
     return this.#perChatIntervalMs === 0 && (this.#holds.size === 0 || !this.#holds.has(chatId)) && !this.#signal.aborted;
+  }
+
+  globalIsOpen(): boolean {
+    return this.#globalIntervalMs === 0;
   }
 
   hold(chatId: string, ms: number): void {
@@ -405,6 +428,10 @@ class ClusteredBudgets implements Budgets {
 
   isOpen(_chatId: string): boolean {
     return false; // every call goes through the shared per-chat limiter
+  }
+
+  globalIsOpen(): boolean {
+    return false; // the global budget is shared through Redis
   }
 
   async stop(): Promise<void> {
