@@ -70,16 +70,18 @@ export class Router implements RouterApi {
   readonly #inFlight = new InFlightList();
   #sweeper: NodeJS.Timeout | undefined;
   /** What every job calls back into, made once. */
-  readonly #host: JobHost = {
-    start: (job) => this.#start(job),
-    finish: (job) => this.#finish(job),
-    fail: (job, error) => this.#failJob(job, error),
-    reply: (inbound, reply) => this.#reply(inbound, reply),
-    edit: (inbound, message, reply) => this.#edit(inbound, message, reply),
-  };
+  readonly #host: JobHost;
 
   constructor(options: RouterOptions) {
     this.#o = options;
+    this.#host = {
+      shutdown: options.shutdownSignal,
+      start: (job) => this.#start(job),
+      finish: (job) => this.#finish(job),
+      fail: (job, error) => this.#failJob(job, error),
+      reply: (inbound, reply) => this.#reply(inbound, reply),
+      edit: (inbound, message, reply) => this.#edit(inbound, message, reply),
+    };
     this.#userBuckets = new TokenBuckets({ ...options.limits.perUser, clock: options.clock });
     this.#chatBuckets = new TokenBuckets({ ...options.limits.perChat, clock: options.clock });
   }
@@ -262,8 +264,9 @@ export class Router implements RouterApi {
     const timer = setInterval(() => {
       const now = performance.now();
       for (const job of this.#inFlight.overdue(now)) {
-        job.abortSignal(new SwitchboardError("E_TIMEOUT", `handler exceeded ${timeoutMs} ms`));
-        this.#failJob(job, new SwitchboardError("E_TIMEOUT", `handler exceeded ${timeoutMs} ms`));
+        const timedOut = new SwitchboardError("E_TIMEOUT", `handler exceeded ${timeoutMs} ms`);
+        job.abortSignal(timedOut);
+        this.#failJob(job, timedOut);
       }
     }, Math.max(10, Math.min(1_000, timeoutMs / 4)));
     timer.unref();
@@ -382,6 +385,8 @@ function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
 
 /** What a job calls back into: the router's private steps, bound once per router. */
 interface JobHost {
+  /** The bot's shutdown: a signal asked for after it has its reason at once. */
+  readonly shutdown: AbortSignal;
   start(job: Job): void;
   finish(job: Job): void;
   fail(job: Job, error: unknown): void;
@@ -446,6 +451,7 @@ class Job implements QueuedJob, RouteContext, CommandContext {
     if (this.#controller === undefined) {
       this.#controller = new AbortController();
       if (this.#isAborted) this.#controller.abort(this.#abortReason);
+      else if (this.#host.shutdown.aborted) this.#controller.abort(this.#host.shutdown.reason);
     }
     return this.#controller.signal;
   }
