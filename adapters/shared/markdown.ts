@@ -472,8 +472,8 @@ export function renderLines(source: string, dialect: MarkdownDialect, format: "m
 
 /**
  * A Reply's text rendered as one message: `renderLines` joined with newlines, without blank lines at the start
- * or end. The hot path for replies (most fit one message): one pass over the text, no array of lines, and one
- * line renderer per dialect reused across calls.
+ * or end. The hot path for replies (most fit one message): one pass over the lines by index (no array of lines),
+ * simple lines written directly, and a line renderer made only for a line that needs the general parser.
  */
 export function renderText(source: string, dialect: MarkdownDialect, format: "markdown" | "plain" = "markdown"): string {
   if (format === "plain" || source.includes("```") || source.includes("\r")) return joinTrimmed(renderLines(source, dialect, format));
