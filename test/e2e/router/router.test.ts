@@ -2,7 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { SwitchboardError } from "../../../bot/index.ts";
+import { SwitchboardError, type CommandContext } from "../../../bot/index.ts";
 import { openStore } from "../../../bot/storage/open.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 
@@ -16,6 +16,17 @@ afterEach(async () => {
 
 async function settle(b: TestBot): Promise<void> {
   await b.app.core.router.drain();
+}
+
+/** Register `/slow`, which answers `answer(ctx)` once the returned `release` is called. */
+function slowCommand(b: TestBot, answer: (ctx: CommandContext) => string): () => void {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => { release = resolve; });
+  b.app.core.commands.register({
+    name: "slow", description: "waits", defaultRole: "guest", source: "builtin",
+    handler: async (ctx) => { await gate; return answer(ctx); },
+  });
+  return release;
 }
 
 describe("router", () => {
@@ -58,12 +69,7 @@ describe("router", () => {
 
   it("holds back adapters while too many messages are in flight (backpressure), and loses none", async () => {
     bot = await startTestBot({ set: { "limits.maxInFlight": 3 } });
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
-    bot.app.core.commands.register({
-      name: "slow", description: "waits", defaultRole: "guest", source: "builtin",
-      handler: async (ctx) => { await gate; return `done ${ctx.inbound.chat.id}`; },
-    });
+    const release = slowCommand(bot, (ctx) => `done ${ctx.inbound.chat.id}`);
     const accepted: string[] = [];
     const says = ["c1", "c2", "c3", "c4", "c5"].map((chatId) => bot!.adapter.say("/slow", { chatId }).then(() => accepted.push(chatId)));
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -78,12 +84,7 @@ describe("router", () => {
 
   it("holds back adapters while too many messages wait behind busy conversations, and loses none", async () => {
     bot = await startTestBot({ set: { "limits.maxQueued": 2 } });
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
-    bot.app.core.commands.register({
-      name: "slow", description: "waits", defaultRole: "guest", source: "builtin",
-      handler: async (ctx) => { await gate; return `done ${ctx.inbound.text.split(" ")[1] ?? ""}`; },
-    });
+    const release = slowCommand(bot, (ctx) => `done ${ctx.args[0] ?? ""}`);
     const accepted: string[] = [];
     // One running message per chat; in chat A the next three wait behind the first.
     const says = ["1", "2", "3", "4"].map((n) => bot!.adapter.say(`/slow ${n}`, { chatId: "A" }).then(() => accepted.push(`A${n}`)));
