@@ -25,8 +25,8 @@ export class HealthTracker {
   }
 
   /** An inbound event arrived. */
-  markInbound(nowMs?: number): void {
-    this.#lastInboundAt = nowMs ?? this.#clock.now();
+  markInbound(): void {
+    this.#lastInboundAt = this.#clock.now();
   }
 
   /** A platform API call succeeded. */

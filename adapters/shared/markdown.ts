@@ -527,8 +527,7 @@ function joinTrimmed(lines: string[]): string {
 
 /** `line.trim() === ""`, without making the trimmed string. */
 function isBlankLine(line: string): boolean {
-  for (let i = 0; i < line.length; i++) if (!isSpace(line.charCodeAt(i))) return false;
-  return true;
+  return firstNonSpace(line, 0, line.length) === line.length;
 }
 
 /** Render one block. */

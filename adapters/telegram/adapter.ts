@@ -245,7 +245,7 @@ export class TelegramAdapter implements ChannelAdapter {
   /** One update from grammY's middleware. Not async: the usual update goes to the router without extra hops. */
   #onUpdate(update: Update): Promise<void> | undefined {
     const nowMs = this.#clock.now();
-    this.#health.markInbound(nowMs);
+    this.#health.markInbound(); // the same turn's reading as nowMs
     if (this.#sink === undefined) return undefined;
     const normalised = normaliseUpdate(update, this.#identity(), nowMs);
     if ("skip" in normalised) {
