@@ -12,7 +12,15 @@ import { ConsoleAdapter } from "../adapters/console/console-adapter.ts";
 import { auditCommand, permsCommand } from "./builtins/perms.ts";
 import { helpCommand, statusCommand, whoamiCommand } from "./builtins/help.ts";
 import { CommandRegistry } from "./commands.ts";
-import { systemClock, turnClock, type AdapterHub, type Clock, type Core, type Plugin, type PluginFactory } from "./core.ts";
+import {
+  systemClock,
+  turnClock,
+  type AdapterHub,
+  type Clock,
+  type Core,
+  type Plugin,
+  type PluginFactory,
+} from "./core.ts";
 import { createEphemeral } from "./ephemeral.ts";
 import { SwitchboardError } from "./errors.ts";
 import { HttpListener } from "./http.ts";
@@ -28,7 +36,9 @@ import type { Store } from "./storage/types.ts";
 import { createCapabilityRegistry, createToolRegistry } from "./tools.ts";
 
 /** The package version, for /status and the CLI. */
-export const VERSION: string = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+export const VERSION: string = (
+  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+).version;
 
 /** Options for `createApp`. Tests pass their own adapters, console streams and clock. */
 export interface AppOptions {
@@ -69,7 +79,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(config.log);
-  const store = options.store ?? (await openStore({ dataDir: config.bot.dataDir, databaseUrl: config.storage.databaseUrl, log }));
+  const store =
+    options.store ?? (await openStore({ dataDir: config.bot.dataDir, databaseUrl: config.storage.databaseUrl, log }));
   const ownsStore = options.store === undefined;
   const kv: Keyv = createEphemeral({ redisUrl: config.storage.redisUrl, namespace: "switchboard" });
   const metrics = createMetrics();
@@ -115,7 +126,10 @@ export async function createApp(options: AppOptions): Promise<App> {
   };
 
   const track = <T>(promise: Promise<T>): Promise<T> => {
-    const settled = promise.then(() => undefined, () => undefined);
+    const settled = promise.then(
+      () => undefined,
+      () => undefined,
+    );
     tracked.add(settled);
     void settled.then(() => tracked.delete(settled));
     return promise;
@@ -133,8 +147,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     shutdownSignal: shutdown.signal,
     onNewChat: (inbound) => {
       const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
-      void track(store.chats.touch(chatKey, { kind: inbound.chat.kind, title: inbound.chat.title }, clock.now())
-        .catch((error: unknown) => log.warn({ err: error, chat: chatKey }, "could not record chat")));
+      void track(
+        store.chats
+          .touch(chatKey, { kind: inbound.chat.kind, title: inbound.chat.title }, clock.now())
+          .catch((error: unknown) => log.warn({ err: error, chat: chatKey }, "could not record chat")),
+      );
     },
   });
 
@@ -170,7 +187,11 @@ export async function createApp(options: AppOptions): Promise<App> {
   let consoleAdapter: ConsoleAdapter | undefined;
   if (options.console !== false && config.adapters.console.enabled) {
     const streams = options.console ?? { input: process.stdin, output: process.stdout };
-    consoleAdapter = new ConsoleAdapter({ ...streams, userId: config.adapters.console.userId, botName: config.bot.name });
+    consoleAdapter = new ConsoleAdapter({
+      ...streams,
+      userId: config.adapters.console.userId,
+      botName: config.bot.name,
+    });
     adapters.set(consoleAdapter.platform, consoleAdapter);
   }
   if (options.platformAdapters !== false) {
@@ -182,13 +203,15 @@ export async function createApp(options: AppOptions): Promise<App> {
       }
     }
   }
-  const extras = typeof options.extraAdapters === "function" ? options.extraAdapters(core) : options.extraAdapters ?? [];
+  const extras =
+    typeof options.extraAdapters === "function" ? options.extraAdapters(core) : (options.extraAdapters ?? []);
   for (const adapter of extras) adapters.set(adapter.platform, adapter);
 
   if (options.plugins !== false) {
-    plugins = options.plugins === undefined
-      ? await createPlugins(core)
-      : await Promise.all(options.plugins.map((factory) => factory(core)));
+    plugins =
+      options.plugins === undefined
+        ? await createPlugins(core)
+        : await Promise.all(options.plugins.map((factory) => factory(core)));
     const migrations = plugins.flatMap((p) => p.migrations ?? []);
     if (migrations.length > 0) await store.migrate(migrations);
   }
@@ -219,8 +242,11 @@ export async function createApp(options: AppOptions): Promise<App> {
       for (const adapter of adapters.values()) {
         try {
           await adapter.start((inbound) => router.handle(inbound));
-          await adapter.registerCommands(commands.infos()).catch((error: unknown) =>
-            log.warn({ err: error, platform: adapter.platform }, "could not register native commands"));
+          await adapter
+            .registerCommands(commands.infos())
+            .catch((error: unknown) =>
+              log.warn({ err: error, platform: adapter.platform }, "could not register native commands"),
+            );
         } catch (error) {
           // One platform failing to start must not take the others down; /readyz shows it.
           log.error({ err: error, platform: adapter.platform }, "adapter failed to start");
@@ -241,11 +267,15 @@ export async function createApp(options: AppOptions): Promise<App> {
       stopping ??= (async () => {
         shutdown.abort(new SwitchboardError("E_TIMEOUT", "shutting down"));
         for (const adapter of adapters.values()) {
-          await adapter.stop().catch((error: unknown) => log.warn({ err: error, platform: adapter.platform }, "adapter stop failed"));
+          await adapter
+            .stop()
+            .catch((error: unknown) => log.warn({ err: error, platform: adapter.platform }, "adapter stop failed"));
         }
         await withDeadline(router.drain(), 10_000);
         for (const plugin of [...plugins].reverse()) {
-          await plugin.stop?.().catch((error: unknown) => log.warn({ err: error, plugin: plugin.name }, "plugin stop failed"));
+          await plugin
+            .stop?.()
+            .catch((error: unknown) => log.warn({ err: error, plugin: plugin.name }, "plugin stop failed"));
         }
         await withDeadline(Promise.all([...tracked]), 5_000);
         await http.close();
@@ -263,7 +293,15 @@ export async function createApp(options: AppOptions): Promise<App> {
 
 async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work.then(() => undefined, () => undefined), new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]);
+  await Promise.race([
+    work.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
   clearTimeout(timer);
 }
 

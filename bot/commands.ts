@@ -95,11 +95,15 @@ export class CommandRegistry {
   infos(): CommandInfo[] {
     return this.list()
       .filter((c) => c.hidden !== true)
-      .map((c) => (c.args === undefined ? { name: c.name, description: c.description } : {
-        name: c.name,
-        description: c.description,
-        args: c.args.map((a: CommandArgSpec) => ({ ...a })),
-      }));
+      .map((c) =>
+        c.args === undefined
+          ? { name: c.name, description: c.description }
+          : {
+              name: c.name,
+              description: c.description,
+              args: c.args.map((a: CommandArgSpec) => ({ ...a })),
+            },
+      );
   }
 
   /** Names close to `name` (edit distance ≤ 2, or a shared prefix of 3), best first, at most 3. */
@@ -112,7 +116,10 @@ export class CommandRegistry {
       const d = editDistance(lower, c.name, 3);
       if (d <= 2 || (lower.length >= 3 && c.name.startsWith(lower.slice(0, 3)))) scored.push([c.name, d]);
     }
-    return scored.sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0])).slice(0, 3).map(([n]) => n);
+    return scored
+      .sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))
+      .slice(0, 3)
+      .map(([n]) => n);
   }
 
   /** Called after every register/unregister. Returns an unsubscribe function. */
@@ -149,9 +156,13 @@ export function editDistance(a: string, b: string, limit = Number.POSITIVE_INFIN
  * Split a command line into name and arguments. Accepts `/name`, `/name@botname` and quoted arguments
  * (`"two words"`). Returns undefined when the text is not a command.
  */
-export function parseCommandLine(text: string, botUsername?: string): { name: string; args: string[]; rawArgs: string } | undefined {
+export function parseCommandLine(
+  text: string,
+  botUsername?: string,
+): { name: string; args: string[]; rawArgs: string } | undefined {
   const bare = bareCommand(text);
-  if (bare !== NOT_BARE) return { name: bare === BARE_LOWER ? text.slice(1) : text.slice(1).toLowerCase(), args: [], rawArgs: "" };
+  if (bare !== NOT_BARE)
+    return { name: bare === BARE_LOWER ? text.slice(1) : text.slice(1).toLowerCase(), args: [], rawArgs: "" };
   const match = /^\/([A-Za-z0-9_-]{1,64})(?:@([A-Za-z0-9_]+))?(?:\s+([\s\S]*))?$/.exec(text.trim());
   if (match === null) return undefined;
   const [, name, mention, rest] = match;

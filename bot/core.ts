@@ -82,7 +82,13 @@ export interface PermissionService {
    */
   canRun(query: PermissionQuery, command: string | PermissionTarget): Promise<Decision>;
   /** Replace a chat's policy, writing an audit entry (`actor` is a user key). */
-  updatePolicy(chatKey: string, actor: string, action: string, change: (policy: ChatPolicy) => void, target?: string): Promise<ChatPolicy>;
+  updatePolicy(
+    chatKey: string,
+    actor: string,
+    action: string,
+    change: (policy: ChatPolicy) => void,
+    target?: string,
+  ): Promise<ChatPolicy>;
   /** Forget cached policies (all, or one chat). */
   invalidate(chatKey?: string): void;
 }
@@ -91,7 +97,10 @@ export interface PermissionService {
  * Conversation handler: gets every non-command message that passed the access check (the LLM layer).
  * Return true when it handled the message.
  */
-export type ConversationHandler = (inbound: Inbound, ctx: { chatKey: string; userKey: string; role: Role; signal: AbortSignal }) => Promise<boolean>;
+export type ConversationHandler = (
+  inbound: Inbound,
+  ctx: { chatKey: string; userKey: string; role: Role; signal: AbortSignal },
+) => Promise<boolean>;
 
 /** The router as modules see it. */
 export interface RouterApi {

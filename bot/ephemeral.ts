@@ -114,7 +114,8 @@ const TRUE = Promise.resolve(true);
 const FALSE = Promise.resolve(false);
 
 function checkArgs(key: unknown, ttlMs: unknown): void {
-  if (typeof key !== "string" || key === "") throw new SwitchboardError("E_BAD_ARGS", "rememberOnce needs a non-empty string key");
+  if (typeof key !== "string" || key === "")
+    throw new SwitchboardError("E_BAD_ARGS", "rememberOnce needs a non-empty string key");
   if (typeof ttlMs !== "number" || !(ttlMs >= 1) || !Number.isFinite(ttlMs)) {
     throw new SwitchboardError("E_BAD_ARGS", `rememberOnce needs ttlMs ≥ 1, got ${String(ttlMs)}`);
   }
@@ -161,7 +162,8 @@ export function onceChecker(kv: Keyv, prefix: string, ttlMs: number): (key: stri
   if (marks === undefined) byPrefix.set(prefix, (marks = new OnceMarks(Date.now())));
   const scoped = marks;
   return (key) => {
-    if (typeof key !== "string" || key === "") throw new SwitchboardError("E_BAD_ARGS", "rememberOnce needs a non-empty string key");
+    if (typeof key !== "string" || key === "")
+      throw new SwitchboardError("E_BAD_ARGS", "rememberOnce needs a non-empty string key");
     return scoped.remember(key, ttlMs, Date.now());
   };
 }
@@ -172,12 +174,19 @@ const scopedMarks = new WeakMap<Keyv, Map<string, OnceMarks>>();
 async function rememberOnceRedis(store: KeyvRedis<unknown>, key: string, ttlMs: number): Promise<boolean> {
   try {
     const client = await store.getClient();
-    const answer = await client.set(store.createKeyPrefix(`once:${key}`, store.namespace), "1", { NX: true, PX: Math.ceil(ttlMs) });
+    const answer = await client.set(store.createKeyPrefix(`once:${key}`, store.namespace), "1", {
+      NX: true,
+      PX: Math.ceil(ttlMs),
+    });
     return answer === "OK";
   } catch (error) {
-    throw new SwitchboardError("E_STORAGE", `rememberOnce on Redis failed: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
+    throw new SwitchboardError(
+      "E_STORAGE",
+      `rememberOnce on Redis failed: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
@@ -192,5 +201,8 @@ async function rememberOnceGeneric(kv: Keyv, key: string, ttlMs: number): Promis
 
 /** How many dedupe marks an in-memory keyv holds right now (expired ones not yet swept included); for tests and metrics. */
 export function onceMarkCount(kv: Keyv): number {
-  return (marksByKeyv.get(kv)?.size ?? 0) + [...(scopedMarks.get(kv)?.values() ?? [])].reduce((n, marks) => n + marks.size, 0);
+  return (
+    (marksByKeyv.get(kv)?.size ?? 0) +
+    [...(scopedMarks.get(kv)?.values() ?? [])].reduce((n, marks) => n + marks.size, 0)
+  );
 }

@@ -70,13 +70,18 @@ export class SwitchboardError extends Error {
 export function isSwitchboardError(value: unknown): value is SwitchboardError {
   return (
     value instanceof SwitchboardError ||
-    (typeof value === "object" && value !== null && (value as { name?: unknown }).name === "SwitchboardError" &&
-      typeof (value as { code?: unknown }).code === "string" && (value as { code: string }).code in ERROR_CATALOG)
+    (typeof value === "object" &&
+      value !== null &&
+      (value as { name?: unknown }).name === "SwitchboardError" &&
+      typeof (value as { code?: unknown }).code === "string" &&
+      (value as { code: string }).code in ERROR_CATALOG)
   );
 }
 
 /** Wrap anything thrown into a `SwitchboardError` (unknown failures become `E_INTERNAL`). */
 export function toSwitchboardError(value: unknown): SwitchboardError {
   if (isSwitchboardError(value)) return value;
-  return new SwitchboardError("E_INTERNAL", value instanceof Error ? value.message : "non-error thrown", { cause: value });
+  return new SwitchboardError("E_INTERNAL", value instanceof Error ? value.message : "non-error thrown", {
+    cause: value,
+  });
 }

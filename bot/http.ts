@@ -38,9 +38,13 @@ export class HttpListener implements HttpMount {
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", (error: NodeJS.ErrnoException) => {
-        reject(error.code === "EADDRINUSE"
-          ? new Error(`HTTP port ${port} on ${host} is already in use; set http.port (SWITCHBOARD_HTTP__PORT) to a free port, or 0 for any`)
-          : error);
+        reject(
+          error.code === "EADDRINUSE"
+            ? new Error(
+                `HTTP port ${port} on ${host} is already in use; set http.port (SWITCHBOARD_HTTP__PORT) to a free port, or 0 for any`,
+              )
+            : error,
+        );
       });
       server.listen(port, host, () => resolve());
     });

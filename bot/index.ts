@@ -11,6 +11,19 @@ export { systemClock, turnClock } from "./core.ts";
 export type * from "./storage/types.ts";
 export { openStore, memoryStore, maskUrl, type OpenStoreOptions } from "./storage/open.ts";
 export { CORE_MIGRATIONS } from "./storage/migrations.ts";
-export { createEphemeral, rememberOnce, onceChecker, onceMarkCount, EPHEMERAL_NAMESPACE, type EphemeralOptions } from "./ephemeral.ts";
-export { deliveryDedupe, SequenceWindow, SEQUENCE_WINDOW_SIZE, type DeliveryCheck, type DeliveryKey } from "./router/dedupe.ts";
+export {
+  createEphemeral,
+  rememberOnce,
+  onceChecker,
+  onceMarkCount,
+  EPHEMERAL_NAMESPACE,
+  type EphemeralOptions,
+} from "./ephemeral.ts";
+export {
+  deliveryDedupe,
+  SequenceWindow,
+  SEQUENCE_WINDOW_SIZE,
+  type DeliveryCheck,
+  type DeliveryKey,
+} from "./router/dedupe.ts";
 export type { Keyv } from "keyv";

@@ -7,16 +7,43 @@ import pino, { type Logger } from "pino";
 
 /** Keys whose values never reach the log, at any depth we know of. */
 export const REDACT_PATHS = [
-  "token", "*.token", "*.*.token", "*.*.*.token",
-  "apiKey", "*.apiKey", "*.*.apiKey", "*.*.*.apiKey",
-  "signingSecret", "*.signingSecret", "*.*.signingSecret", "*.*.*.signingSecret",
-  "appToken", "*.appToken", "*.*.appToken", "*.*.*.appToken",
-  "webhookSecret", "*.webhookSecret", "*.*.webhookSecret", "*.*.*.webhookSecret",
-  "password", "*.password", "*.*.password",
-  "secret", "*.secret", "*.*.secret",
-  "authorization", "*.authorization", "*.*.authorization", "headers.cookie", "*.headers.cookie",
-  "databaseUrl", "*.databaseUrl", "*.*.databaseUrl",
-  "redisUrl", "*.redisUrl", "*.*.redisUrl",
+  "token",
+  "*.token",
+  "*.*.token",
+  "*.*.*.token",
+  "apiKey",
+  "*.apiKey",
+  "*.*.apiKey",
+  "*.*.*.apiKey",
+  "signingSecret",
+  "*.signingSecret",
+  "*.*.signingSecret",
+  "*.*.*.signingSecret",
+  "appToken",
+  "*.appToken",
+  "*.*.appToken",
+  "*.*.*.appToken",
+  "webhookSecret",
+  "*.webhookSecret",
+  "*.*.webhookSecret",
+  "*.*.*.webhookSecret",
+  "password",
+  "*.password",
+  "*.*.password",
+  "secret",
+  "*.secret",
+  "*.*.secret",
+  "authorization",
+  "*.authorization",
+  "*.*.authorization",
+  "headers.cookie",
+  "*.headers.cookie",
+  "databaseUrl",
+  "*.databaseUrl",
+  "*.*.databaseUrl",
+  "redisUrl",
+  "*.redisUrl",
+  "*.*.redisUrl",
 ];
 
 const LEVELS: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
@@ -27,7 +54,14 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
     write(chunk: Buffer, _enc, done) {
       let line: string;
       try {
-        const { level, time, msg, pid: _pid, hostname: _host, ...rest } = JSON.parse(chunk.toString()) as Record<string, unknown>;
+        const {
+          level,
+          time,
+          msg,
+          pid: _pid,
+          hostname: _host,
+          ...rest
+        } = JSON.parse(chunk.toString()) as Record<string, unknown>;
         const at = new Date(typeof time === "number" ? time : Date.now()).toISOString().slice(11, 19);
         const extras = Object.entries(rest)
           .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)

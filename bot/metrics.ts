@@ -73,7 +73,13 @@ class LatencyHistogram {
   }
 
   /** prom-client's collector interface: the exposition values (prom-client's typings call `type` an enum; at run time it is this string). */
-  get(): Promise<{ name: string; help: string; type: string; values: MetricValueWithName<string>[]; aggregator: string }> {
+  get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    values: MetricValueWithName<string>[];
+    aggregator: string;
+  }> {
     const values: MetricValueWithName<string>[] = [];
     for (const [platform, kinds] of this.#byPlatform) {
       for (const kind of ["command", "conversation", "other"] as const) {
@@ -82,7 +88,11 @@ class LatencyHistogram {
         let cumulative = 0;
         for (let i = 0; i < this.#bounds.length; i++) {
           cumulative += series.counts[i]!;
-          values.push({ metricName: `${this.name}_bucket`, labels: { le: this.#bounds[i]!, platform, kind }, value: cumulative });
+          values.push({
+            metricName: `${this.name}_bucket`,
+            labels: { le: this.#bounds[i]!, platform, kind },
+            value: cumulative,
+          });
         }
         values.push({ metricName: `${this.name}_bucket`, labels: { le: "+Inf", platform, kind }, value: series.count });
         values.push({ metricName: `${this.name}_sum`, labels: { platform, kind }, value: series.sum });
@@ -104,16 +114,31 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}): Metri
   const pendingIn = new PendingCounts();
   const pendingOut = new PendingCounts();
   new Counter({
-    name: "switchboard_messages_in_total", help: "Inbound messages by platform", labelNames: ["platform"], registers: [registry],
-    collect() { pendingIn.flush(this, "platform"); },
+    name: "switchboard_messages_in_total",
+    help: "Inbound messages by platform",
+    labelNames: ["platform"],
+    registers: [registry],
+    collect() {
+      pendingIn.flush(this, "platform");
+    },
   });
   new Counter({
-    name: "switchboard_messages_out_total", help: "Outbound messages by platform", labelNames: ["platform"], registers: [registry],
-    collect() { pendingOut.flush(this, "platform"); },
+    name: "switchboard_messages_out_total",
+    help: "Outbound messages by platform",
+    labelNames: ["platform"],
+    registers: [registry],
+    collect() {
+      pendingOut.flush(this, "platform");
+    },
   });
   const latency = new LatencyHistogram(LATENCY_BUCKETS_SECONDS);
   registry.registerMetric(latency as unknown as Metric);
-  const errors = new Counter({ name: "switchboard_errors_total", help: "Errors by code", labelNames: ["code"], registers: [registry] });
+  const errors = new Counter({
+    name: "switchboard_errors_total",
+    help: "Errors by code",
+    labelNames: ["code"],
+    registers: [registry],
+  });
   return {
     registry,
     messageIn: (platform) => pendingIn.add(platform),

@@ -74,13 +74,13 @@ export interface PermissionSettings {
 export type Decision =
   | { allowed: true; role: Role }
   | {
-    allowed: false;
-    role: Role;
-    code: "E_PERMISSION_DENIED" | "E_NO_POLICY" | "E_DM_CLOSED" | "E_USER_DENIED";
-    reason: string;
-    /** The minimum role that would have been allowed, for command denials. */
-    required?: Role;
-  };
+      allowed: false;
+      role: Role;
+      code: "E_PERMISSION_DENIED" | "E_NO_POLICY" | "E_DM_CLOSED" | "E_USER_DENIED";
+      reason: string;
+      /** The minimum role that would have been allowed, for command denials. */
+      required?: Role;
+    };
 
 /**
  * The speaker's role in a chat: bot owner from config; else a per-chat override; else the platform role
@@ -89,9 +89,10 @@ export type Decision =
 export function resolveRole(settings: PermissionSettings, policy: ChatPolicy | undefined, subject: Subject): Role {
   if (settings.owners.has(subject.userKey)) return "owner";
   if (subject.isBot) return "guest";
-  const override = policy !== undefined && Object.hasOwn(policy.roleOverrides, subject.userKey)
-    ? policy.roleOverrides[subject.userKey]
-    : undefined;
+  const override =
+    policy !== undefined && Object.hasOwn(policy.roleOverrides, subject.userKey)
+      ? policy.roleOverrides[subject.userKey]
+      : undefined;
   if (override !== undefined) return isRole(override) && override !== "owner" ? override : "guest";
   switch (subject.platformRole) {
     case "owner":
@@ -141,19 +142,26 @@ export function checkCommand(
   command: { name: string; defaultRole: Role; skill?: string | undefined },
 ): Decision {
   if (role === "owner") return { allowed: true, role };
-  const fromPolicy = policy === undefined
-    ? undefined
-    : Object.hasOwn(policy.commandRoles, command.name)
-      ? policy.commandRoles[command.name]
-      : command.skill !== undefined && Object.hasOwn(policy.commandRoles, `skill:${command.skill}`)
-        ? policy.commandRoles[`skill:${command.skill}`]
-        : undefined;
+  const fromPolicy =
+    policy === undefined
+      ? undefined
+      : Object.hasOwn(policy.commandRoles, command.name)
+        ? policy.commandRoles[command.name]
+        : command.skill !== undefined && Object.hasOwn(policy.commandRoles, `skill:${command.skill}`)
+          ? policy.commandRoles[`skill:${command.skill}`]
+          : undefined;
   const minimum: unknown = fromPolicy ?? command.defaultRole;
   if (!isRole(minimum)) {
     return { allowed: false, role, code: "E_PERMISSION_DENIED", reason: `no valid minimum role for /${command.name}` };
   }
   if (policy === undefined && roleAtLeast(minimum, "admin")) {
-    return { allowed: false, role, code: "E_NO_POLICY", reason: `chat has no policy and /${command.name} is privileged`, required: minimum };
+    return {
+      allowed: false,
+      role,
+      code: "E_NO_POLICY",
+      reason: `chat has no policy and /${command.name} is privileged`,
+      required: minimum,
+    };
   }
   if (!roleAtLeast(role, minimum)) {
     return {

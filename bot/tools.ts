@@ -19,7 +19,9 @@ export function createToolRegistry(): ToolRegistry {
       for (const p of providers) {
         if (p.tools(ctx.chatKey).some((t) => t.name === name)) return p.call(name, args, ctx);
       }
-      throw new SwitchboardError("E_NOT_FOUND", `no tool ${name} in ${ctx.chatKey}`, { chatMessage: `There is no tool ${name} here.` });
+      throw new SwitchboardError("E_NOT_FOUND", `no tool ${name} in ${ctx.chatKey}`, {
+        chatMessage: `There is no tool ${name} here.`,
+      });
     },
   };
 }

@@ -49,7 +49,17 @@ export function envOverrides(env: Readonly<Record<string, string | undefined>>):
     if (raw === undefined || raw === "") continue;
     const alias = ENV_ALIASES[variable];
     if (alias !== undefined) {
-      out.push({ path: alias.path, variable, value: alias.list === true ? raw.split(",").map((s) => s.trim()).filter(Boolean) : raw });
+      out.push({
+        path: alias.path,
+        variable,
+        value:
+          alias.list === true
+            ? raw
+                .split(",")
+                .map((s) => s.trim())
+                .filter(Boolean)
+            : raw,
+      });
       continue;
     }
     if (!variable.startsWith("SWITCHBOARD_") || NOT_KEYS.has(variable) || !variable.includes("__")) continue;

@@ -2,7 +2,7 @@
 
 const EXAMPLES: Readonly<Record<string, string>> = {
   "bot.name": "opsbot",
-  "bot.owners": "[\"telegram:123456789\", \"slack:U012ABCDEF\"]",
+  "bot.owners": '["telegram:123456789", "slack:U012ABCDEF"]',
   "bot.dataDir": "./data",
   "http.host": "0.0.0.0",
   "http.port": "8080",
@@ -20,8 +20,9 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   "schedules.defaultTimeZone": "Europe/Berlin",
   "schedules.missedRunDefault": "once",
   "marketplace.registry": "http://127.0.0.1:4873/",
-  "marketplace.scopes": "{ \"@acme\": \"https://npm.acme.dev/\" }",
-  "llm.models": "[{ name: fast, provider: openai, model: gpt-4o-mini, baseUrl: https://api.openai.com/v1, apiKey: sk-... }]",
+  "marketplace.scopes": '{ "@acme": "https://npm.acme.dev/" }',
+  "llm.models":
+    "[{ name: fast, provider: openai, model: gpt-4o-mini, baseUrl: https://api.openai.com/v1, apiKey: sk-... }]",
   "llm.models.name": "fast",
   "llm.models.provider": "openai",
   "llm.models.baseUrl": "http://127.0.0.1:8000/v1",
@@ -33,7 +34,10 @@ const EXAMPLES: Readonly<Record<string, string>> = {
 
 /** The example for a dotted key (array indexes are ignored), or a guess from its last segment. */
 export function exampleFor(key: string): string | undefined {
-  const normalised = key.split(".").filter((p) => !/^\d+$/.test(p)).join(".");
+  const normalised = key
+    .split(".")
+    .filter((p) => !/^\d+$/.test(p))
+    .join(".");
   const direct = EXAMPLES[normalised];
   if (direct !== undefined) return direct;
   const last = normalised.slice(normalised.lastIndexOf(".") + 1);

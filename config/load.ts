@@ -94,7 +94,8 @@ function withDefaults(defaults: unknown, raw: unknown): unknown {
   if (!isPlainObject(defaults) || !isPlainObject(raw)) return raw;
   const out: Record<string, unknown> = { ...defaults };
   for (const [key, value] of Object.entries(raw)) {
-    if (key === "__proto__" || key === "constructor" || key === "prototype") throw new ConfigError(`Refusing config key ${key}.`);
+    if (key === "__proto__" || key === "constructor" || key === "prototype")
+      throw new ConfigError(`Refusing config key ${key}.`);
     out[key] = Object.hasOwn(defaults, key) ? withDefaults(defaults[key], value) : value;
   }
   return out;
@@ -107,7 +108,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 function findFile(cwd: string, explicit: string | undefined): string | undefined {
   if (explicit !== undefined && explicit !== "") {
     const path = resolve(cwd, explicit);
-    if (!existsSync(path)) throw new ConfigError(`Config file not found: ${path} (from SWITCHBOARD_CONFIG or --config).`);
+    if (!existsSync(path))
+      throw new ConfigError(`Config file not found: ${path} (from SWITCHBOARD_CONFIG or --config).`);
     return path;
   }
   for (const name of CONFIG_FILES) {
@@ -166,8 +168,10 @@ function configErrorFrom(error: z.ZodError, sources: Map<string, string>): Confi
     const source = sourceOf(key, sources);
     return { key, problem, source, example: exampleFor(key) };
   });
-  const lines = issues.map((i) =>
-    `  - ${i.key}: ${i.problem} (from ${i.source})${i.example === undefined ? "" : `. Example: ${i.key}: ${i.example}`}`);
+  const lines = issues.map(
+    (i) =>
+      `  - ${i.key}: ${i.problem} (from ${i.source})${i.example === undefined ? "" : `. Example: ${i.key}: ${i.example}`}`,
+  );
   return new ConfigError(`Invalid configuration:\n${lines.join("\n")}`, issues);
 }
 

@@ -16,7 +16,10 @@ export async function appendToOutbox(skillsDir: string, entry: Omit<AuditEntry, 
 }
 
 /** Move every entry from the outbox into `audit`. Returns how many were moved; malformed lines are skipped. */
-export async function drainOutbox(skillsDir: string, audit: (entry: Omit<AuditEntry, "id">) => Promise<void>): Promise<number> {
+export async function drainOutbox(
+  skillsDir: string,
+  audit: (entry: Omit<AuditEntry, "id">) => Promise<void>,
+): Promise<number> {
   const path = join(skillsDir, OUTBOX_NAME);
   const taken = `${path}.${process.pid}.draining`;
   try {
@@ -34,7 +37,8 @@ export async function drainOutbox(skillsDir: string, audit: (entry: Omit<AuditEn
     } catch {
       continue;
     }
-    if (typeof entry.action !== "string" || typeof entry.actor !== "string" || typeof entry.chatKey !== "string") continue;
+    if (typeof entry.action !== "string" || typeof entry.actor !== "string" || typeof entry.chatKey !== "string")
+      continue;
     await audit({ ...entry, actor: entry.actor.startsWith("cli:") ? entry.actor : `cli:${entry.actor}` });
     moved++;
   }

@@ -31,7 +31,16 @@ export const SUBCOMMAND_ROLES: Readonly<Record<string, Role>> = {
 
 /** Something waiting for `/skills approve <id>`. */
 export type PendingApproval =
-  | { kind: "install" | "update"; chatKey: string; requestedBy: string; name: string; spec: string; version: string; permissions: string[]; allowDowngrade: boolean }
+  | {
+      kind: "install" | "update";
+      chatKey: string;
+      requestedBy: string;
+      name: string;
+      spec: string;
+      version: string;
+      permissions: string[];
+      allowDowngrade: boolean;
+    }
   | { kind: "enable"; chatKey: string; requestedBy: string; skill: string; version: string; permissions: string[] }
   | { kind: "purge"; chatKey: string; requestedBy: string; skill: string };
 
@@ -43,7 +52,12 @@ const USAGE = [
 ].join("\n");
 
 /** Build the `/skills` command. */
-export function skillsCommand(core: Core, marketplace: Marketplace, skills: SkillRuntime, options: { approvalTtlMs: number }): CommandDef {
+export function skillsCommand(
+  core: Core,
+  marketplace: Marketplace,
+  skills: SkillRuntime,
+  options: { approvalTtlMs: number },
+): CommandDef {
   const pendingKey = (id: string): string => `marketplace:approval:${id}`;
 
   const ask = async (ctx: CommandContext, pending: PendingApproval, text: string): Promise<Reply> => {
@@ -56,16 +70,20 @@ export function skillsCommand(core: Core, marketplace: Marketplace, skills: Skil
   };
 
   const planText = (plan: InstallPlan): string => {
-    const head = plan.kind === "install"
-      ? `Install **${plan.name}@${plan.version}**?`
-      : `${plan.kind === "downgrade" ? "Downgrade" : plan.kind === "reinstall" ? "Reinstall" : "Update"} **${plan.name}** ${plan.fromVersion} → ${plan.version}?`;
+    const head =
+      plan.kind === "install"
+        ? `Install **${plan.name}@${plan.version}**?`
+        : `${plan.kind === "downgrade" ? "Downgrade" : plan.kind === "reinstall" ? "Reinstall" : "Update"} **${plan.name}** ${plan.fromVersion} → ${plan.version}?`;
     const lines = [head];
     if (plan.description !== "") lines.push(plan.description);
     if (plan.changelog !== undefined) lines.push(`Changelog: ${plan.changelog}`);
     if (plan.fromVersion === undefined) {
       lines.push("It asks for:", formatPermissions(plan.permissions));
     } else if (plan.diff.added.length > 0) {
-      lines.push("**New permissions** (each chat must approve them again before this version runs there):", formatPermissions(plan.diff.added));
+      lines.push(
+        "**New permissions** (each chat must approve them again before this version runs there):",
+        formatPermissions(plan.diff.added),
+      );
     } else {
       lines.push("No new permissions.");
     }
@@ -78,8 +96,13 @@ export function skillsCommand(core: Core, marketplace: Marketplace, skills: Skil
       const hits = await marketplace.search(args.join(" "), { size: 10 });
       if (hits.length === 0) return "No skills found.";
       return {
-        text: ["**Skills**", ...hits.map((h) => `- \`${h.name}\` ${h.version} — ${h.description || "(no description)"}`)].join("\n"),
-        buttons: hits.slice(0, 5).map((h) => [{ label: `Info ${h.name}`.slice(0, 60), data: `/skills info ${h.name}` }]),
+        text: [
+          "**Skills**",
+          ...hits.map((h) => `- \`${h.name}\` ${h.version} — ${h.description || "(no description)"}`),
+        ].join("\n"),
+        buttons: hits
+          .slice(0, 5)
+          .map((h) => [{ label: `Info ${h.name}`.slice(0, 60), data: `/skills info ${h.name}` }]),
       };
     },
 
@@ -90,36 +113,80 @@ export function skillsCommand(core: Core, marketplace: Marketplace, skills: Skil
       return [
         `**${info.name}** ${info.distTags.latest ?? info.versions[0]?.version ?? ""}${info.hasKeyword ? "" : " (not a Switchboard skill)"}`,
         info.description,
-        `Versions: ${info.versions.slice(0, 5).map((v) => `${v.version}${v.publishedAt === undefined ? "" : ` (${v.publishedAt.slice(0, 10)})`}`).join(", ")}`,
+        `Versions: ${info.versions
+          .slice(0, 5)
+          .map((v) => `${v.version}${v.publishedAt === undefined ? "" : ` (${v.publishedAt.slice(0, 10)})`}`)
+          .join(", ")}`,
         "Asks for:",
         formatPermissions(info.latestPermissions),
         installed === undefined ? "Not installed." : `Installed: ${installed.version}.`,
-      ].filter((l) => l !== "").join("\n");
+      ]
+        .filter((l) => l !== "")
+        .join("\n");
     },
 
     async list(ctx) {
       const installed = await marketplace.list();
       if (installed.length === 0) return "No skills installed from a registry. Try `/skills search`.";
-      return ["**Installed skills**", ...installed.map(({ entry, status, reason }) => {
-        const state = status === "refused" ? `refused: ${reason}` : status === "loaded" ? skills.state(ctx.chatKey, entry.skill) : "not loaded";
-        return `- \`${entry.skill}\` (${entry.name}@${entry.version}) — ${state}`;
-      })].join("\n");
+      return [
+        "**Installed skills**",
+        ...installed.map(({ entry, status, reason }) => {
+          const state =
+            status === "refused"
+              ? `refused: ${reason}`
+              : status === "loaded"
+                ? skills.state(ctx.chatKey, entry.skill)
+                : "not loaded";
+          return `- \`${entry.skill}\` (${entry.name}@${entry.version}) — ${state}`;
+        }),
+      ].join("\n");
     },
 
     async install(ctx, args) {
       const spec = requireArg(args, "package");
       const allowDowngrade = args.includes("--allow-downgrade");
       const { name } = parseSpec(spec);
-      const planned = await marketplace.installer.install(spec, { actor: ctx.userKey, allowDowngrade, confirm: () => false });
+      const planned = await marketplace.installer.install(spec, {
+        actor: ctx.userKey,
+        allowDowngrade,
+        confirm: () => false,
+      });
       if (planned.status === "unchanged") return `${name}@${planned.plan.version} is already installed.`;
-      return ask(ctx, { kind: "install", chatKey: ctx.chatKey, requestedBy: ctx.userKey, name, spec, version: planned.plan.version, permissions: planned.plan.permissions, allowDowngrade }, planText(planned.plan));
+      return ask(
+        ctx,
+        {
+          kind: "install",
+          chatKey: ctx.chatKey,
+          requestedBy: ctx.userKey,
+          name,
+          spec,
+          version: planned.plan.version,
+          permissions: planned.plan.permissions,
+          allowDowngrade,
+        },
+        planText(planned.plan),
+      );
     },
 
     async update(ctx, args) {
       const entry = await requireInstalled(marketplace, requireArg(args, "skill"));
       const planned = await marketplace.installer.update(entry.name, { actor: ctx.userKey, confirm: () => false });
-      if (planned.status === "unchanged") return `${entry.name} is up to date (${entry.version}, range ${entry.range}).`;
-      return ask(ctx, { kind: "update", chatKey: ctx.chatKey, requestedBy: ctx.userKey, name: entry.name, spec: entry.name, version: planned.plan.version, permissions: planned.plan.permissions, allowDowngrade: false }, planText(planned.plan));
+      if (planned.status === "unchanged")
+        return `${entry.name} is up to date (${entry.version}, range ${entry.range}).`;
+      return ask(
+        ctx,
+        {
+          kind: "update",
+          chatKey: ctx.chatKey,
+          requestedBy: ctx.userKey,
+          name: entry.name,
+          spec: entry.name,
+          version: planned.plan.version,
+          permissions: planned.plan.permissions,
+          allowDowngrade: false,
+        },
+        planText(planned.plan),
+      );
     },
 
     async rollback(ctx, args) {
@@ -129,7 +196,11 @@ export function skillsCommand(core: Core, marketplace: Marketplace, skills: Skil
 
     async uninstall(ctx, args) {
       const { entry } = await marketplace.uninstall(requireArg(args, "skill"), ctx.userKey);
-      return ask(ctx, { kind: "purge", chatKey: ctx.chatKey, requestedBy: ctx.userKey, skill: entry.skill }, `Uninstalled **${entry.name}** ${entry.version}. Its stored data is kept; approve to delete it too.`);
+      return ask(
+        ctx,
+        { kind: "purge", chatKey: ctx.chatKey, requestedBy: ctx.userKey, skill: entry.skill },
+        `Uninstalled **${entry.name}** ${entry.version}. Its stored data is kept; approve to delete it too.`,
+      );
     },
 
     async enable(ctx, args) {
@@ -138,10 +209,27 @@ export function skillsCommand(core: Core, marketplace: Marketplace, skills: Skil
       if (state === "enabled") return `**${skill.name}** is already enabled here.`;
       const permissions = flattenPermissions(skill.manifest.permissions);
       const pendingNew = state === "needs-reapproval" ? skills.pendingPermissions(ctx.chatKey, skill.name) : undefined;
-      const text = pendingNew === undefined
-        ? [`Enable **${skill.name}** ${skill.version} in this chat? It asks for:`, formatPermissions(permissions)].join("\n")
-        : [`**${skill.name}** ${skill.version} asks for new permissions here:`, formatPermissions(pendingNew)].join("\n");
-      return ask(ctx, { kind: "enable", chatKey: ctx.chatKey, requestedBy: ctx.userKey, skill: skill.name, version: skill.version, permissions }, text);
+      const text =
+        pendingNew === undefined
+          ? [
+              `Enable **${skill.name}** ${skill.version} in this chat? It asks for:`,
+              formatPermissions(permissions),
+            ].join("\n")
+          : [`**${skill.name}** ${skill.version} asks for new permissions here:`, formatPermissions(pendingNew)].join(
+              "\n",
+            );
+      return ask(
+        ctx,
+        {
+          kind: "enable",
+          chatKey: ctx.chatKey,
+          requestedBy: ctx.userKey,
+          skill: skill.name,
+          version: skill.version,
+          permissions,
+        },
+        text,
+      );
     },
 
     async disable(ctx, args) {
@@ -154,29 +242,50 @@ export function skillsCommand(core: Core, marketplace: Marketplace, skills: Skil
       const id = requireArg(args, "id");
       const pending = /^[0-9a-f]{10}$/.test(id) ? await core.kv.get<PendingApproval>(pendingKey(id)) : undefined;
       if (pending === undefined || pending.chatKey !== ctx.chatKey) {
-        throw new SwitchboardError("E_NOT_FOUND", `no pending approval ${id} in ${ctx.chatKey}`, { chatMessage: "That approval is unknown or has expired. Ask again." });
+        throw new SwitchboardError("E_NOT_FOUND", `no pending approval ${id} in ${ctx.chatKey}`, {
+          chatMessage: "That approval is unknown or has expired. Ask again.",
+        });
       }
       if (pending.kind !== "enable" && ctx.role !== "owner") {
-        throw new SwitchboardError("E_PERMISSION_DENIED", `${ctx.userKey} approving ${pending.kind}`, { chatMessage: `Only a bot owner can approve ${pending.kind === "purge" ? "deleting skill data" : `an ${pending.kind}`}.` });
+        throw new SwitchboardError("E_PERMISSION_DENIED", `${ctx.userKey} approving ${pending.kind}`, {
+          chatMessage: `Only a bot owner can approve ${pending.kind === "purge" ? "deleting skill data" : `an ${pending.kind}`}.`,
+        });
       }
       await core.kv.delete(pendingKey(id));
       switch (pending.kind) {
         case "enable": {
           const skill = skills.get(pending.skill);
-          if (skill === undefined || skill.version !== pending.version || flattenPermissions(skill.manifest.permissions).join() !== pending.permissions.join()) {
+          if (
+            skill === undefined ||
+            skill.version !== pending.version ||
+            flattenPermissions(skill.manifest.permissions).join() !== pending.permissions.join()
+          ) {
             return `**${pending.skill}** changed since this approval was asked for. Run \`/skills enable ${pending.skill}\` again.`;
           }
           await skills.enable(ctx.chatKey, pending.skill, ctx.userKey);
-          await core.audit({ actor: ctx.userKey, chatKey: ctx.chatKey, action: "skills.approve", target: pending.skill, after: { version: pending.version, permissions: pending.permissions, requestedBy: pending.requestedBy } });
+          await core.audit({
+            actor: ctx.userKey,
+            chatKey: ctx.chatKey,
+            action: "skills.approve",
+            target: pending.skill,
+            after: { version: pending.version, permissions: pending.permissions, requestedBy: pending.requestedBy },
+          });
           return `**${pending.skill}** ${pending.version} is enabled in this chat.`;
         }
         case "install":
         case "update": {
-          const confirm = (plan: InstallPlan): boolean => plan.version === pending.version && plan.permissions.join() === pending.permissions.join();
-          const result = pending.kind === "install"
-            ? await marketplace.install(pending.spec, { actor: ctx.userKey, allowDowngrade: pending.allowDowngrade, confirm })
-            : await marketplace.update(pending.name, { actor: ctx.userKey, confirm });
-          if (result.status === "cancelled") return `${pending.name} changed on the registry since this was asked for. Ask again.`;
+          const confirm = (plan: InstallPlan): boolean =>
+            plan.version === pending.version && plan.permissions.join() === pending.permissions.join();
+          const result =
+            pending.kind === "install"
+              ? await marketplace.install(pending.spec, {
+                  actor: ctx.userKey,
+                  allowDowngrade: pending.allowDowngrade,
+                  confirm,
+                })
+              : await marketplace.update(pending.name, { actor: ctx.userKey, confirm });
+          if (result.status === "cancelled")
+            return `${pending.name} changed on the registry since this was asked for. Ask again.`;
           if (result.status === "unchanged") return `${pending.name}@${result.plan.version} is already installed.`;
           const skill = result.entry?.skill ?? pending.name;
           return pending.kind === "install"
@@ -215,11 +324,19 @@ export function skillsCommand(core: Core, marketplace: Marketplace, skills: Skil
       const [sub, ...args] = ctx.args;
       if (sub === undefined || sub === "help") return USAGE;
       const handler = Object.hasOwn(handlers, sub) ? handlers[sub] : undefined;
-      if (handler === undefined) throw new SwitchboardError("E_BAD_ARGS", `unknown /skills subcommand ${sub}`, { chatMessage: `Unknown subcommand. ${USAGE}` });
-      const decision = checkCommand(ctx.role, ctx.policy, { name: `skills.${sub}`, defaultRole: SUBCOMMAND_ROLES[sub]! });
+      if (handler === undefined)
+        throw new SwitchboardError("E_BAD_ARGS", `unknown /skills subcommand ${sub}`, {
+          chatMessage: `Unknown subcommand. ${USAGE}`,
+        });
+      const decision = checkCommand(ctx.role, ctx.policy, {
+        name: `skills.${sub}`,
+        defaultRole: SUBCOMMAND_ROLES[sub]!,
+      });
       if (!decision.allowed) {
         throw decision.code === "E_PERMISSION_DENIED"
-          ? new SwitchboardError(decision.code, decision.reason, { chatMessage: `/skills ${sub} needs ${SUBCOMMAND_ROLES[sub]} here; you are ${ctx.role}.` })
+          ? new SwitchboardError(decision.code, decision.reason, {
+              chatMessage: `/skills ${sub} needs ${SUBCOMMAND_ROLES[sub]} here; you are ${ctx.role}.`,
+            })
           : new SwitchboardError(decision.code, decision.reason);
       }
       return handler(ctx, args);
@@ -229,13 +346,15 @@ export function skillsCommand(core: Core, marketplace: Marketplace, skills: Skil
 
 function requireArg(args: string[], what: string): string {
   const value = args.find((a) => !a.startsWith("--"));
-  if (value === undefined) throw new SwitchboardError("E_BAD_ARGS", `missing ${what}`, { chatMessage: `Give the ${what}. ${USAGE}` });
+  if (value === undefined)
+    throw new SwitchboardError("E_BAD_ARGS", `missing ${what}`, { chatMessage: `Give the ${what}. ${USAGE}` });
   return value;
 }
 
 async function requireInstalled(marketplace: Marketplace, name: string) {
   const entry = await marketplace.find(name);
-  if (entry === undefined) throw new SwitchboardError("E_NOT_FOUND", `${name} is not installed`, { chatMessage: `${name} is not installed.` });
+  if (entry === undefined)
+    throw new SwitchboardError("E_NOT_FOUND", `${name} is not installed`, { chatMessage: `${name} is not installed.` });
   return entry;
 }
 
@@ -245,7 +364,9 @@ async function loadedSkill(marketplace: Marketplace, skills: SkillRuntime, name:
   const entry = await marketplace.find(name);
   const viaPackage = entry === undefined ? undefined : skills.get(entry.skill);
   if (viaPackage !== undefined) return viaPackage;
-  throw new SwitchboardError("E_NOT_FOUND", `skill ${name} is not loaded`, { chatMessage: `No skill named ${name} is installed and loaded. See \`/skills list\`.` });
+  throw new SwitchboardError("E_NOT_FOUND", `skill ${name} is not loaded`, {
+    chatMessage: `No skill named ${name} is installed and loaded. See \`/skills list\`.`,
+  });
 }
 
 function parseValue(raw: string): unknown {

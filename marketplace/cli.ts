@@ -33,33 +33,74 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
   /** The config, with `--registry` (when given) as the default registry. */
   const configWith = (config: Core["config"], registry: string | undefined): Core["config"] => {
     if (registry === undefined) return config;
-    if (!/^https?:\/\/[^/]+/.test(registry)) throw new SwitchboardError("E_BAD_ARGS", `--registry must be an http(s) URL, got ${JSON.stringify(registry)}`);
+    if (!/^https?:\/\/[^/]+/.test(registry))
+      throw new SwitchboardError("E_BAD_ARGS", `--registry must be an http(s) URL, got ${JSON.stringify(registry)}`);
     return { ...config, marketplace: { ...config.marketplace, registry } };
   };
   const offline = (registry?: string): Marketplace => {
     const config = configWith(ctx.config(), registry);
-    return marketplaceFor({ config, audit: async () => undefined, log: silentLog(), clock: { now: () => Date.now() }, store: undefined as never });
+    return marketplaceFor({
+      config,
+      audit: async () => undefined,
+      log: silentLog(),
+      clock: { now: () => Date.now() },
+      store: undefined as never,
+    });
   };
   /**
    * Run `fn` with a marketplace that audits into the bot's store. When a running bot holds the embedded store,
    * the audit entries go to the outbox it drains instead (stored data cannot be purged then).
    */
-  const withStore = async <T>(registry: string | undefined, fn: (m: Marketplace) => Promise<T>, options: { needsStore?: boolean } = {}): Promise<T> => {
+  const withStore = async <T>(
+    registry: string | undefined,
+    fn: (m: Marketplace) => Promise<T>,
+    options: { needsStore?: boolean } = {},
+  ): Promise<T> => {
     const config = configWith(ctx.config(), registry);
     let app: Awaited<ReturnType<MarketplaceCliContext["openApp"]>>;
     try {
       app = await ctx.openApp({ plugins: false });
     } catch (error) {
-      if (!isSwitchboardError(error) || error.code !== "E_STORAGE" || !/in use by process|already held by this process/.test(error.message) || options.needsStore === true) throw error;
-      ctx.err.write("  the bot is running on this data folder: changes are handed to it (it loads them and records the audit entries)\n");
-      const m = marketplaceFor({ config, audit: async () => undefined, log: silentLog(), clock: { now: () => Date.now() }, store: undefined as never }, undefined, {
-        audit: (entry) => appendToOutbox(Marketplace.dirs(config.bot.dataDir, installedSkillsDir({ config })).skillsDir, { ...entry, at: Date.now() }),
-      });
+      if (
+        !isSwitchboardError(error) ||
+        error.code !== "E_STORAGE" ||
+        !/in use by process|already held by this process/.test(error.message) ||
+        options.needsStore === true
+      )
+        throw error;
+      ctx.err.write(
+        "  the bot is running on this data folder: changes are handed to it (it loads them and records the audit entries)\n",
+      );
+      const m = marketplaceFor(
+        {
+          config,
+          audit: async () => undefined,
+          log: silentLog(),
+          clock: { now: () => Date.now() },
+          store: undefined as never,
+        },
+        undefined,
+        {
+          audit: (entry) =>
+            appendToOutbox(Marketplace.dirs(config.bot.dataDir, installedSkillsDir({ config })).skillsDir, {
+              ...entry,
+              at: Date.now(),
+            }),
+        },
+      );
       return fn(m);
     }
     try {
       const { core } = app;
-      return await fn(marketplaceFor({ config, audit: (entry) => core.audit(entry), log: core.log, clock: core.clock, store: core.store }));
+      return await fn(
+        marketplaceFor({
+          config,
+          audit: (entry) => core.audit(entry),
+          log: core.log,
+          clock: core.clock,
+          store: core.store,
+        }),
+      );
     } finally {
       await app.stop();
     }
@@ -67,7 +108,9 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
   const REGISTRY_HELP = "registry URL for this command (overrides marketplace.registry)";
   const print = (text: string): void => void ctx.out.write(`${text}\n`);
 
-  skills.command("search").description("search the registry for skills (keyword switchboard-skill)")
+  skills
+    .command("search")
+    .description("search the registry for skills (keyword switchboard-skill)")
     .argument("[words...]", "words to search for")
     .option("--size <n>", "most results", "20")
     .option("--registry <url>", REGISTRY_HELP)
@@ -77,7 +120,9 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
       for (const h of hits) print(`${h.name}@${h.version}  ${h.description}`);
     });
 
-  skills.command("info").description("show a skill package: versions, permissions, publish times")
+  skills
+    .command("info")
+    .description("show a skill package: versions, permissions, publish times")
     .argument("<package>")
     .option("--registry <url>", REGISTRY_HELP)
     .action(async (name: string, opts: { registry?: string }) => {
@@ -86,13 +131,21 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
       const installed = await m.find(name);
       print(`${info.name}  ${info.description}`);
       print(`registry: ${info.registry}${info.hasKeyword ? "" : "  (no switchboard-skill keyword: not installable)"}`);
-      print(`dist-tags: ${Object.entries(info.distTags).map(([t, v]) => `${t}=${v}`).join(" ")}`);
-      print(`versions: ${info.versions.map((v) => `${v.version}${v.publishedAt === undefined ? "" : ` (${v.publishedAt})`}`).join(", ")}`);
+      print(
+        `dist-tags: ${Object.entries(info.distTags)
+          .map(([t, v]) => `${t}=${v}`)
+          .join(" ")}`,
+      );
+      print(
+        `versions: ${info.versions.map((v) => `${v.version}${v.publishedAt === undefined ? "" : ` (${v.publishedAt})`}`).join(", ")}`,
+      );
       print(`permissions (latest):\n${formatPermissions(info.latestPermissions, "  ")}`);
       print(installed === undefined ? "not installed" : `installed: ${installed.version} (range ${installed.range})`);
     });
 
-  skills.command("install").description("install a skill: download, verify, show permissions, pin in the lockfile")
+  skills
+    .command("install")
+    .description("install a skill: download, verify, show permissions, pin in the lockfile")
     .argument("<spec>", "package[@range]")
     .option("-y, --yes", "approve the permissions without asking")
     .option("--allow-downgrade", "allow installing an older version than the installed one")
@@ -106,12 +159,18 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
           onProgress: progress(ctx.err),
         });
         if (result.status === "unchanged") print(`${result.plan.name}@${result.plan.version} is already installed`);
-        else if (result.status === "cancelled") throw new SwitchboardError("E_MARKETPLACE", "install cancelled; nothing was changed");
-        else print(`installed ${result.entry!.name}@${result.entry!.version} (skill "${result.entry!.skill}"); enable it in a chat with /skills enable ${result.entry!.skill}`);
+        else if (result.status === "cancelled")
+          throw new SwitchboardError("E_MARKETPLACE", "install cancelled; nothing was changed");
+        else
+          print(
+            `installed ${result.entry!.name}@${result.entry!.version} (skill "${result.entry!.skill}"); enable it in a chat with /skills enable ${result.entry!.skill}`,
+          );
       });
     });
 
-  skills.command("update").description("update installed skills within their ranges (new permissions need approval)")
+  skills
+    .command("update")
+    .description("update installed skills within their ranges (new permissions need approval)")
     .argument("[skill]", "one skill (default: all)")
     .option("-y, --yes", "approve new permissions without asking")
     .option("--registry <url>", REGISTRY_HELP)
@@ -120,16 +179,26 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
         const names = name === undefined ? (await m.installer.list()).map((e) => e.name) : [name];
         if (names.length === 0) return print("No skills installed.");
         for (const n of names) {
-          const result = await m.update(n, { actor: actor(), confirm: (plan) => confirmPlan(ctx, plan, opts.yes === true), onProgress: progress(ctx.err) });
+          const result = await m.update(n, {
+            actor: actor(),
+            confirm: (plan) => confirmPlan(ctx, plan, opts.yes === true),
+            onProgress: progress(ctx.err),
+          });
           const pkg = result.plan.name;
           if (result.status === "unchanged") print(`${pkg} is up to date (${result.plan.version})`);
-          else if (result.status === "cancelled") print(`${pkg}: update to ${result.plan.version} cancelled; ${result.plan.fromVersion} stays`);
-          else print(`updated ${pkg} ${result.plan.fromVersion} → ${result.plan.version}${result.plan.diff.added.length > 0 ? " (chats must approve the new permissions again)" : ""}`);
+          else if (result.status === "cancelled")
+            print(`${pkg}: update to ${result.plan.version} cancelled; ${result.plan.fromVersion} stays`);
+          else
+            print(
+              `updated ${pkg} ${result.plan.fromVersion} → ${result.plan.version}${result.plan.diff.added.length > 0 ? " (chats must approve the new permissions again)" : ""}`,
+            );
         }
       });
     });
 
-  skills.command("rollback").description("return a skill to its previous pinned version")
+  skills
+    .command("rollback")
+    .description("return a skill to its previous pinned version")
     .argument("<skill>")
     .action(async (name: string) => {
       await withStore(undefined, async (m) => {
@@ -138,29 +207,43 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
       });
     });
 
-  skills.command("uninstall").description("remove a skill's files (and, with --purge-data, its stored data)")
+  skills
+    .command("uninstall")
+    .description("remove a skill's files (and, with --purge-data, its stored data)")
     .argument("<skill>")
     .option("--purge-data", "also delete the skill's stored data in every chat")
     .option("-y, --yes", "do not ask before deleting data")
     .action(async (name: string, opts: { purgeData?: boolean; yes?: boolean }) => {
-      await withStore(undefined, async (m) => {
-        let purge = opts.purgeData === true;
-        if (purge && opts.yes !== true) purge = await ask(ctx, `Delete all stored data of ${name}? [y/N] `);
-        const r = await m.uninstall(name, actor(), { purgeData: purge });
-        print(`uninstalled ${r.entry.name}@${r.entry.version}${r.purged === undefined ? " (stored data kept; --purge-data deletes it)" : `; deleted ${r.purged} stored entries`}`);
-      }, { needsStore: opts.purgeData === true });
+      await withStore(
+        undefined,
+        async (m) => {
+          let purge = opts.purgeData === true;
+          if (purge && opts.yes !== true) purge = await ask(ctx, `Delete all stored data of ${name}? [y/N] `);
+          const r = await m.uninstall(name, actor(), { purgeData: purge });
+          print(
+            `uninstalled ${r.entry.name}@${r.entry.version}${r.purged === undefined ? " (stored data kept; --purge-data deletes it)" : `; deleted ${r.purged} stored entries`}`,
+          );
+        },
+        { needsStore: opts.purgeData === true },
+      );
     });
 
-  skills.command("list").description("list installed skills from the lockfile")
+  skills
+    .command("list")
+    .description("list installed skills from the lockfile")
     .action(async () => {
       const entries = await offline().installer.list();
       if (entries.length === 0) return print("No skills installed.");
       for (const e of entries) {
-        print(`${e.name}@${e.version}  skill=${e.skill} range=${e.range} permissions=[${e.approvedPermissions.join(", ")}]${e.previous === undefined ? "" : ` previous=${e.previous.version}`}`);
+        print(
+          `${e.name}@${e.version}  skill=${e.skill} range=${e.range} permissions=[${e.approvedPermissions.join(", ")}]${e.previous === undefined ? "" : ` previous=${e.previous.version}`}`,
+        );
       }
     });
 
-  skills.command("verify").description("check installed skills' files against the lockfile")
+  skills
+    .command("verify")
+    .description("check installed skills' files against the lockfile")
     .argument("[skill]")
     .action(async (name: string | undefined) => {
       const results = await offline().verify(name);
@@ -182,7 +265,9 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
 /** Show the plan and get an answer: `--yes`, the injected confirm, or a terminal prompt. */
 async function confirmPlan(ctx: MarketplaceCliContext, plan: InstallPlan, yes: boolean): Promise<boolean> {
   const lines = [
-    plan.fromVersion === undefined ? `${plan.name}@${plan.version}` : `${plan.name} ${plan.fromVersion} → ${plan.version} (${plan.kind})`,
+    plan.fromVersion === undefined
+      ? `${plan.name}@${plan.version}`
+      : `${plan.name} ${plan.fromVersion} → ${plan.version} (${plan.kind})`,
   ];
   if (plan.changelog !== undefined) lines.push(`  changelog: ${plan.changelog}`);
   if (plan.fromVersion === undefined) lines.push("  asks for:", formatPermissions(plan.permissions, "    "));
@@ -220,7 +305,10 @@ export function progress(err: NodeJS.WritableStream): (event: ProgressEvent) => 
       err.write(`\r\x1b[2K  downloading ${event.name}@${event.version} ${kb} kB${total}`);
       return;
     }
-    if (tty) err.write(`\r\x1b[2K  ${event.step === "done" ? "done" : `${event.step}…`} ${event.name}@${event.version}${event.step === "done" ? "\n" : ""}`);
+    if (tty)
+      err.write(
+        `\r\x1b[2K  ${event.step === "done" ? "done" : `${event.step}…`} ${event.name}@${event.version}${event.step === "done" ? "\n" : ""}`,
+      );
     else err.write(`  ${event.step} ${event.name}@${event.version}\n`);
   };
 }

@@ -31,4 +31,3 @@ export function marketplaceFor(
     clock: core.clock,
   });
 }
-

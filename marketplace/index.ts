@@ -30,7 +30,9 @@ export interface MarketplacePlugin extends Plugin {
  */
 export async function createMarketplacePlugin(core: Core, deps: { skills: SkillRuntime }): Promise<MarketplacePlugin> {
   const marketplace = marketplaceFor(core, deps.skills);
-  core.commands.register(skillsCommand(core, marketplace, deps.skills, { approvalTtlMs: core.config.marketplace.approvalTtlMs }));
+  core.commands.register(
+    skillsCommand(core, marketplace, deps.skills, { approvalTtlMs: core.config.marketplace.approvalTtlMs }),
+  );
   let summary = "not started";
   let watcher: FSWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -40,21 +42,31 @@ export async function createMarketplacePlugin(core: Core, deps: { skills: SkillR
     if (timer !== undefined) clearTimeout(timer);
     timer = setTimeout(() => {
       timer = undefined;
-      syncing = core.track(syncing.then(async () => {
-        await drainOutbox(marketplace.installer.skillsDir, (entry) => core.audit(entry));
-        return marketplace.sync();
-      }).then((r) => {
-        if (r.loaded.length + r.unloaded.length > 0) core.log.info(r, "installed skills changed on disk");
-      }, (error: unknown) => core.log.warn({ err: error }, "could not sync installed skills with the lockfile")));
+      syncing = core.track(
+        syncing
+          .then(async () => {
+            await drainOutbox(marketplace.installer.skillsDir, (entry) => core.audit(entry));
+            return marketplace.sync();
+          })
+          .then(
+            (r) => {
+              if (r.loaded.length + r.unloaded.length > 0) core.log.info(r, "installed skills changed on disk");
+            },
+            (error: unknown) => core.log.warn({ err: error }, "could not sync installed skills with the lockfile"),
+          ),
+      );
     }, 300);
   };
   return {
     name: "marketplace",
     marketplace,
     async start() {
-      await drainOutbox(marketplace.installer.skillsDir, (entry) => core.audit(entry))
-        .catch((error: unknown) => core.log.warn({ err: error }, "could not move CLI audit entries into the audit log"));
-      await marketplace.installer.cleanStaging().catch((error: unknown) => core.log.warn({ err: error }, "could not clean the skills staging folder"));
+      await drainOutbox(marketplace.installer.skillsDir, (entry) => core.audit(entry)).catch((error: unknown) =>
+        core.log.warn({ err: error }, "could not move CLI audit entries into the audit log"),
+      );
+      await marketplace.installer
+        .cleanStaging()
+        .catch((error: unknown) => core.log.warn({ err: error }, "could not clean the skills staging folder"));
       if (!core.config.marketplace.loadOnStart) {
         summary = "installed skills not loaded (marketplace.loadOnStart is off)";
         return;

@@ -66,10 +66,14 @@ export function parseSpec(spec: string): { name: string; range: string | undefin
   const name = at > 0 ? spec.slice(0, at) : spec;
   const range = at > 0 ? spec.slice(at + 1) : undefined;
   if (!NAME.test(name) || name.length > 214) {
-    throw new SwitchboardError("E_BAD_ARGS", `not a package name: ${JSON.stringify(spec)}`, { chatMessage: `${JSON.stringify(spec)} is not a package name.` });
+    throw new SwitchboardError("E_BAD_ARGS", `not a package name: ${JSON.stringify(spec)}`, {
+      chatMessage: `${JSON.stringify(spec)} is not a package name.`,
+    });
   }
   if (range !== undefined && range !== "" && semver.validRange(range) === null && !/^[a-z][a-z0-9._-]*$/i.test(range)) {
-    throw new SwitchboardError("E_BAD_ARGS", `not a version range: ${JSON.stringify(range)}`, { chatMessage: `${JSON.stringify(range)} is not a version or range.` });
+    throw new SwitchboardError("E_BAD_ARGS", `not a version range: ${JSON.stringify(range)}`, {
+      chatMessage: `${JSON.stringify(range)} is not a version or range.`,
+    });
   }
   return { name, range: range === "" ? undefined : range };
 }
@@ -140,7 +144,12 @@ export class Installer {
     return this.#installResolved(resolved, options.range ?? existing.range, existing, options);
   }
 
-  async #installResolved(resolved: ResolvedPackage, range: string, existing: LockEntry | undefined, options: InstallOptions): Promise<InstallResult> {
+  async #installResolved(
+    resolved: ResolvedPackage,
+    range: string,
+    existing: LockEntry | undefined,
+    options: InstallOptions,
+  ): Promise<InstallResult> {
     const { name, version } = resolved;
     const step = (s: string): void => options.onProgress?.({ kind: "step", name, version, step: s });
     let kind: InstallPlan["kind"] = "install";
@@ -148,9 +157,13 @@ export class Installer {
       const cmp = semver.compare(version, existing.version);
       kind = cmp > 0 ? "update" : cmp === 0 ? "reinstall" : "downgrade";
       if (kind === "downgrade" && options.allowDowngrade !== true) {
-        throw new SwitchboardError("E_CONFLICT", `${name}: ${version} is older than the installed ${existing.version}`, {
-          chatMessage: `Refused: ${name}@${version} is older than the installed ${existing.version}. Use --allow-downgrade (or rollback) to go back.`,
-        });
+        throw new SwitchboardError(
+          "E_CONFLICT",
+          `${name}: ${version} is older than the installed ${existing.version}`,
+          {
+            chatMessage: `Refused: ${name}@${version} is older than the installed ${existing.version}. Use --allow-downgrade (or rollback) to go back.`,
+          },
+        );
       }
       if (kind === "reinstall" && existing.integrity === resolved.integrity) {
         const intact = (await verifyFiles(this.dirOf(name, version), existing.files)).length === 0;
@@ -161,7 +174,10 @@ export class Installer {
       }
     }
     step("download");
-    const tgz = await this.#options.registry.download(resolved, { maxBytes: this.#options.limits.maxTarballBytes, onProgress: options.onProgress });
+    const tgz = await this.#options.registry.download(resolved, {
+      maxBytes: this.#options.limits.maxTarballBytes,
+      onProgress: options.onProgress,
+    });
     step("verify");
     const files = await readPackageTarball(tgz, name, this.#options.limits);
     const checked = checkPackage(files, { name, version });
@@ -209,7 +225,8 @@ export class Installer {
           files: hashes,
           changelog: checked.changelog,
         };
-        const previous = current === undefined || current.version === version ? current?.previous : stripPrevious(current);
+        const previous =
+          current === undefined || current.version === version ? current?.previous : stripPrevious(current);
         const next: LockEntry = { name, range, ...version_, previous };
         lock.skills[name] = next;
         // The old previous version is dropped once the lockfile no longer names it.
@@ -230,7 +247,12 @@ export class Installer {
     }
   }
 
-  #plan(resolved: ResolvedPackage, checked: CheckedPackage | undefined, existing: LockEntry | undefined, kind: InstallPlan["kind"]): InstallPlan {
+  #plan(
+    resolved: ResolvedPackage,
+    checked: CheckedPackage | undefined,
+    existing: LockEntry | undefined,
+    kind: InstallPlan["kind"],
+  ): InstallPlan {
     const permissions = checked?.permissions ?? existing?.permissions ?? [];
     return {
       name: resolved.name,
@@ -252,11 +274,19 @@ export class Installer {
       if (current === undefined) throw notInstalled(name);
       const previous = current.previous;
       if (previous === undefined) {
-        throw new SwitchboardError("E_CONFLICT", `${name} has no previous version`, { chatMessage: `${name} has no previous version to roll back to.` });
+        throw new SwitchboardError("E_CONFLICT", `${name} has no previous version`, {
+          chatMessage: `${name} has no previous version to roll back to.`,
+        });
       }
       const problems = await verifyFiles(this.dirOf(name, previous.version), previous.files);
       if (problems.length > 0) throw tampered(name, previous.version, problems);
-      const next: LockEntry = { name, range: current.range, ...previous, approvedBy: previous.approvedBy, previous: stripPrevious(current) };
+      const next: LockEntry = {
+        name,
+        range: current.range,
+        ...previous,
+        approvedBy: previous.approvedBy,
+        previous: stripPrevious(current),
+      };
       void actor;
       lock.skills[name] = next;
       return { from: current.version, to: next };
@@ -272,7 +302,8 @@ export class Installer {
       return current;
     });
     await rm(join(this.skillsDir, ...name.split("/")), { recursive: true, force: true });
-    if (name.startsWith("@")) await rm(join(this.skillsDir, name.split("/")[0]!), { recursive: false }).catch(() => undefined);
+    if (name.startsWith("@"))
+      await rm(join(this.skillsDir, name.split("/")[0]!), { recursive: false }).catch(() => undefined);
     return removed;
   }
 
@@ -295,7 +326,10 @@ function stripPrevious(entry: LockEntry): LockedVersion {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 function notInstalled(name: string): SwitchboardError {

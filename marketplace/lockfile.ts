@@ -91,7 +91,13 @@ export class LockfileStore {
       throw new SwitchboardError("E_MARKETPLACE", `lockfile ${this.path} is not valid JSON`, { cause: error });
     }
     const lock = parsed as Lockfile;
-    if (lock === null || typeof lock !== "object" || lock.lockfileVersion !== 1 || typeof lock.skills !== "object" || lock.skills === null) {
+    if (
+      lock === null ||
+      typeof lock !== "object" ||
+      lock.lockfileVersion !== 1 ||
+      typeof lock.skills !== "object" ||
+      lock.skills === null
+    ) {
       throw new SwitchboardError("E_MARKETPLACE", `lockfile ${this.path} has an unknown format`);
     }
     return lock;
@@ -133,7 +139,8 @@ export class LockfileStore {
           await rm(this.#lockPath, { force: true });
           continue;
         }
-        if (Date.now() > deadline) throw new SwitchboardError("E_MARKETPLACE", `lockfile ${this.path} is locked by another process`);
+        if (Date.now() > deadline)
+          throw new SwitchboardError("E_MARKETPLACE", `lockfile ${this.path} is locked by another process`);
         await new Promise((r) => setTimeout(r, 50));
       }
     }
@@ -149,7 +156,9 @@ export async function verifyFiles(dir: string, expected: Readonly<Record<string,
     try {
       entries = await readdir(d, { withFileTypes: true });
     } catch (error) {
-      problems.push(`cannot read ${prefix === "" ? "the skill folder" : prefix}: ${(error as NodeJS.ErrnoException).code ?? "error"}`);
+      problems.push(
+        `cannot read ${prefix === "" ? "the skill folder" : prefix}: ${(error as NodeJS.ErrnoException).code ?? "error"}`,
+      );
       return;
     }
     for (const e of entries) {

@@ -28,7 +28,10 @@ export interface CheckedPackage {
 }
 
 function refuse(name: string, reason: string): SwitchboardError {
-  return new SwitchboardError("E_SKILL_INVALID", `${name}: ${reason}`, { chatMessage: `Refused ${name}: ${reason}.`, details: { reason } });
+  return new SwitchboardError("E_SKILL_INVALID", `${name}: ${reason}`, {
+    chatMessage: `Refused ${name}: ${reason}.`,
+    details: { reason },
+  });
 }
 
 /**
@@ -36,9 +39,21 @@ function refuse(name: string, reason: string): SwitchboardError {
  * permissions. The SDK's capability object is `ctx.<capability>`; bundlers keep property names.
  */
 const CAPABILITY_USES: ReadonlyArray<{ capability: string; pattern: RegExp; granted: (perms: string[]) => boolean }> = [
-  { capability: "fetch", pattern: /\.\s*fetch\s*\(/, granted: (p) => p.some((x) => /^(network|fetch|hosts|net)\b/.test(x)) },
-  { capability: "storage", pattern: /\.\s*storage\s*\.\s*(get|set|delete|list|clear)\s*\(/, granted: (p) => p.some((x) => x.startsWith("storage")) },
-  { capability: "schedule", pattern: /\.\s*schedule\s*\.\s*(create|cancel|list)\s*\(/, granted: (p) => p.some((x) => x.startsWith("schedule")) },
+  {
+    capability: "fetch",
+    pattern: /\.\s*fetch\s*\(/,
+    granted: (p) => p.some((x) => /^(network|fetch|hosts|net)\b/.test(x)),
+  },
+  {
+    capability: "storage",
+    pattern: /\.\s*storage\s*\.\s*(get|set|delete|list|clear)\s*\(/,
+    granted: (p) => p.some((x) => x.startsWith("storage")),
+  },
+  {
+    capability: "schedule",
+    pattern: /\.\s*schedule\s*\.\s*(create|cancel|list)\s*\(/,
+    granted: (p) => p.some((x) => x.startsWith("schedule")),
+  },
   { capability: "llm", pattern: /\.\s*llm\s*\.\s*complete\s*\(/, granted: (p) => p.some((x) => x.startsWith("llm")) },
 ];
 
@@ -56,7 +71,10 @@ export function normaliseEntry(entry: unknown): string | undefined {
 }
 
 /** Run every check. `expected` is what the registry metadata said; `validate` is the runtime's schema check. */
-export function checkPackage(pkg: PackageFiles, expected: { name: string; version?: string | undefined }): CheckedPackage {
+export function checkPackage(
+  pkg: PackageFiles,
+  expected: { name: string; version?: string | undefined },
+): CheckedPackage {
   const name = expected.name;
   let packageJson: Record<string, unknown>;
   try {
@@ -64,31 +82,45 @@ export function checkPackage(pkg: PackageFiles, expected: { name: string; versio
   } catch {
     throw refuse(name, "its package.json is not valid JSON");
   }
-  if (packageJson === null || typeof packageJson !== "object" || Array.isArray(packageJson)) throw refuse(name, "its package.json is not an object");
-  if (packageJson.name !== name) throw refuse(name, `its package.json names ${JSON.stringify(packageJson.name)}, not ${name}`);
+  if (packageJson === null || typeof packageJson !== "object" || Array.isArray(packageJson))
+    throw refuse(name, "its package.json is not an object");
+  if (packageJson.name !== name)
+    throw refuse(name, `its package.json names ${JSON.stringify(packageJson.name)}, not ${name}`);
   if (expected.version !== undefined && packageJson.version !== expected.version) {
-    throw refuse(name, `its package.json says version ${JSON.stringify(packageJson.version)} but the registry published ${expected.version}`);
+    throw refuse(
+      name,
+      `its package.json says version ${JSON.stringify(packageJson.version)} but the registry published ${expected.version}`,
+    );
   }
   const keywords = Array.isArray(packageJson.keywords) ? packageJson.keywords : [];
-  if (!keywords.includes(SKILL_KEYWORD)) throw refuse(name, `it is not a Switchboard skill (no "${SKILL_KEYWORD}" keyword)`);
+  if (!keywords.includes(SKILL_KEYWORD))
+    throw refuse(name, `it is not a Switchboard skill (no "${SKILL_KEYWORD}" keyword)`);
   const rawValue = packageJson.switchboard;
-  if (rawValue === null || typeof rawValue !== "object" || Array.isArray(rawValue)) throw refuse(name, `it has no "switchboard" manifest in package.json`);
+  if (rawValue === null || typeof rawValue !== "object" || Array.isArray(rawValue))
+    throw refuse(name, `it has no "switchboard" manifest in package.json`);
   const raw = rawValue as Record<string, unknown>;
   const result = validateManifest(packageJson);
   if (!result.ok) {
     const first = result.issues[0];
     const more = result.issues.length > 1 ? ` (and ${result.issues.length - 1} more)` : "";
-    throw refuse(name, `its manifest is invalid: ${first === undefined ? result.message : `${first.field} ${first.problem}`}${more}`);
+    throw refuse(
+      name,
+      `its manifest is invalid: ${first === undefined ? result.message : `${first.field} ${first.problem}`}${more}`,
+    );
   }
   const manifest = result.skill.manifest as unknown as Record<string, unknown>;
   const entry = normaliseEntry(manifest.entry);
-  if (entry === undefined) throw refuse(name, `its manifest entry ${JSON.stringify(raw.entry)} is not a relative path inside the package`);
+  if (entry === undefined)
+    throw refuse(name, `its manifest entry ${JSON.stringify(raw.entry)} is not a relative path inside the package`);
   const entryFile = pkg.files.get(entry);
   if (entryFile === undefined) throw refuse(name, `its entry file ${entry} is not in the package`);
   const permissions = flattenPermissions(manifest.permissions);
   const undeclared = undeclaredCapabilities(entryFile.toString("utf8"), permissions);
   if (undeclared.length > 0) {
-    throw refuse(name, `its code uses ${undeclared.join(", ")} but the manifest does not ask for ${undeclared.length === 1 ? "that permission" : "those permissions"}`);
+    throw refuse(
+      name,
+      `its code uses ${undeclared.join(", ")} but the manifest does not ask for ${undeclared.length === 1 ? "that permission" : "those permissions"}`,
+    );
   }
   return {
     name,
@@ -106,6 +138,10 @@ export function checkPackage(pkg: PackageFiles, expected: { name: string; versio
 function changelogLine(pkg: PackageFiles): string | undefined {
   const file = [...pkg.files.keys()].find((k) => k.toLowerCase() === "changelog.md");
   if (file === undefined) return undefined;
-  const line = pkg.files.get(file)!.toString("utf8").split(/\r?\n/).find((l) => /^\s*[-*]\s+\S/.test(l));
+  const line = pkg.files
+    .get(file)!
+    .toString("utf8")
+    .split(/\r?\n/)
+    .find((l) => /^\s*[-*]\s+\S/.test(l));
   return line?.replace(/^\s*[-*]\s+/, "").slice(0, 300);
 }

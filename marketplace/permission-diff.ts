@@ -16,7 +16,8 @@ export function flattenPermissions(permissions: unknown): string[] {
     }
     if (Array.isArray(value)) {
       for (const item of value) {
-        if (typeof item === "string" || typeof item === "number") out.add(prefix === "" ? String(item) : `${prefix}:${item}`);
+        if (typeof item === "string" || typeof item === "number")
+          out.add(prefix === "" ? String(item) : `${prefix}:${item}`);
         else walk(item, prefix);
       }
       return;
@@ -79,8 +80,10 @@ export function describePermission(permission: string): string {
 /** A short list for a reply: `- fetch from api.x.com (network:api.x.com)`. Empty: "no permissions". */
 export function formatPermissions(permissions: readonly string[], marker = "- "): string {
   if (permissions.length === 0) return `${marker}no permissions`;
-  return permissions.map((p) => {
-    const words = describePermission(p);
-    return words === p ? `${marker}\`${p}\`` : `${marker}${words} (\`${p}\`)`;
-  }).join("\n");
+  return permissions
+    .map((p) => {
+      const words = describePermission(p);
+      return words === p ? `${marker}\`${p}\`` : `${marker}${words} (\`${p}\`)`;
+    })
+    .join("\n");
 }

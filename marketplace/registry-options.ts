@@ -37,23 +37,34 @@ export function parseNpmrc(text: string, env: Readonly<Record<string, string | u
     const eq = line.indexOf("=");
     if (eq <= 0) continue;
     const key = line.slice(0, eq).trim();
-    const value = line.slice(eq + 1).trim().replace(/^"(.*)"$/, "$1")
+    const value = line
+      .slice(eq + 1)
+      .trim()
+      .replace(/^"(.*)"$/, "$1")
       .replace(/\$\{([A-Za-z0-9_]+)\}/g, (_, name: string) => env[name] ?? "");
     if (key === "registry") out.registry = withSlash(value);
     else if (/^@[^:]+:registry$/.test(key)) out.scopes[key.slice(0, key.indexOf(":"))] = withSlash(value);
-    else if (key.startsWith("//") && key.endsWith(":_authToken")) out.tokens[withSlash(key.slice(0, -":_authToken".length))] = value;
+    else if (key.startsWith("//") && key.endsWith(":_authToken"))
+      out.tokens[withSlash(key.slice(0, -":_authToken".length))] = value;
   }
   return out.registry === "" ? { scopes: out.scopes, tokens: out.tokens } : out;
 }
 
 /** Resolve the settings from config (and the `.npmrc` it names). Throws `E_CONFIG_INVALID` for an unreadable file. */
-export function registrySettings(config: MarketplaceConfig, env: Readonly<Record<string, string | undefined>> = process.env): RegistrySettings {
+export function registrySettings(
+  config: MarketplaceConfig,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): RegistrySettings {
   let fromFile: Partial<RegistrySettings> = {};
   if (config.npmrc !== undefined) {
     try {
       fromFile = parseNpmrc(readFileSync(config.npmrc, "utf8"), env);
     } catch (error) {
-      throw new SwitchboardError("E_CONFIG_INVALID", `cannot read marketplace.npmrc ${config.npmrc}: ${(error as Error).message}`, { cause: error });
+      throw new SwitchboardError(
+        "E_CONFIG_INVALID",
+        `cannot read marketplace.npmrc ${config.npmrc}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
   const tokens: Record<string, string> = { ...fromFile.tokens };
@@ -63,9 +74,10 @@ export function registrySettings(config: MarketplaceConfig, env: Readonly<Record
   const scopes: Record<string, string> = { ...fromFile.scopes };
   for (const [scope, url] of Object.entries(config.scopes)) scopes[scope] = withSlash(url);
   // An explicitly configured registry (file or env) wins over an .npmrc's; the schema default does not.
-  const registry = config.registry !== "https://registry.npmjs.org/" || fromFile.registry === undefined
-    ? withSlash(config.registry)
-    : fromFile.registry;
+  const registry =
+    config.registry !== "https://registry.npmjs.org/" || fromFile.registry === undefined
+      ? withSlash(config.registry)
+      : fromFile.registry;
   return { registry, scopes, tokens };
 }
 

@@ -56,10 +56,16 @@ function fromFetchError(error: unknown, what: string, registry: string): Switchb
   if (error instanceof SwitchboardError) return error;
   const e = error as { code?: string; statusCode?: number; message?: string };
   if (e.code === "E404" || e.statusCode === 404) {
-    return new SwitchboardError("E_NOT_FOUND", `${what} not found on ${registry}`, { chatMessage: `${what} was not found on the registry.`, cause: error });
+    return new SwitchboardError("E_NOT_FOUND", `${what} not found on ${registry}`, {
+      chatMessage: `${what} was not found on the registry.`,
+      cause: error,
+    });
   }
   if (e.code === "ETARGET") {
-    return new SwitchboardError("E_NOT_FOUND", `${what}: no matching version on ${registry}`, { chatMessage: `No version of ${what} matches.`, cause: error });
+    return new SwitchboardError("E_NOT_FOUND", `${what}: no matching version on ${registry}`, {
+      chatMessage: `No version of ${what} matches.`,
+      cause: error,
+    });
   }
   if (e.code === "EINTEGRITY") {
     return new SwitchboardError("E_INTEGRITY", `${what}: tarball does not match its integrity (${e.message ?? ""})`, {
@@ -67,16 +73,29 @@ function fromFetchError(error: unknown, what: string, registry: string): Switchb
       cause: error,
     });
   }
-  if (e.code === "EINTEGRITYSIGNATURE" || e.code === "EMISSINGSIGNATUREKEY" || e.code === "EEXPIREDSIGNATUREKEY" || e.code === "EMANIFESTMISMATCH") {
+  if (
+    e.code === "EINTEGRITYSIGNATURE" ||
+    e.code === "EMISSINGSIGNATUREKEY" ||
+    e.code === "EEXPIREDSIGNATUREKEY" ||
+    e.code === "EMANIFESTMISMATCH"
+  ) {
     return new SwitchboardError("E_INTEGRITY", `${what}: registry signature check failed (${e.message ?? e.code})`, {
       chatMessage: `Refused ${what}: its registry signature did not verify.`,
       cause: error,
     });
   }
   if (e.code === "E401" || e.code === "E403" || e.statusCode === 401 || e.statusCode === 403) {
-    return marketplaceError(`${registry} refused ${what}: ${e.message ?? ""}`, `The registry refused access to ${what} (check the auth token).`, error);
+    return marketplaceError(
+      `${registry} refused ${what}: ${e.message ?? ""}`,
+      `The registry refused access to ${what} (check the auth token).`,
+      error,
+    );
   }
-  return marketplaceError(`${what} from ${registry} failed: ${e.message ?? String(error)}`, `The registry could not be reached for ${what}.`, error);
+  return marketplaceError(
+    `${what} from ${registry} failed: ${e.message ?? String(error)}`,
+    `The registry could not be reached for ${what}.`,
+    error,
+  );
 }
 
 /** Talks to one or more npm registries. */
@@ -115,7 +134,11 @@ export class RegistryClient {
     const registry = this.#options.settings.registry;
     const ask = async (query: string): Promise<Array<Record<string, unknown>>> => {
       try {
-        const body = await npmFetch.json("/-/v1/search", { ...this.#opts(), query: { text: query, size }, signal: options.signal } as npmFetch.Options);
+        const body = await npmFetch.json("/-/v1/search", {
+          ...this.#opts(),
+          query: { text: query, size },
+          signal: options.signal,
+        } as npmFetch.Options);
         return Array.isArray(body.objects) ? (body.objects as Array<Record<string, unknown>>) : [];
       } catch (error) {
         throw fromFetchError(error, "search", registry);
@@ -127,12 +150,14 @@ export class RegistryClient {
     for (const object of [...byKeyword, ...byText]) {
       const pkg = object.package as Record<string, unknown> | undefined;
       if (pkg === undefined || typeof pkg.name !== "string") continue;
-      const keywords = Array.isArray(pkg.keywords) ? pkg.keywords.filter((k): k is string => typeof k === "string") : [];
+      const keywords = Array.isArray(pkg.keywords)
+        ? pkg.keywords.filter((k): k is string => typeof k === "string")
+        : [];
       if (!keywords.includes(SKILL_KEYWORD) || hits.has(pkg.name)) continue;
       const tags = pkg["dist-tags"] as Record<string, string> | undefined;
       hits.set(pkg.name, {
         name: pkg.name,
-        version: typeof pkg.version === "string" ? pkg.version : tags?.latest ?? "",
+        version: typeof pkg.version === "string" ? pkg.version : (tags?.latest ?? ""),
         description: typeof pkg.description === "string" ? pkg.description : "",
         keywords,
         date: typeof pkg.date === "string" ? pkg.date : (pkg.time as { modified?: string } | undefined)?.modified,
@@ -146,14 +171,18 @@ export class RegistryClient {
     const registry = this.registryOf(name);
     let packument: Record<string, unknown>;
     try {
-      packument = (await pacote.packument(name, this.#opts({ fullMetadata: true, preferOnline: true }))) as unknown as Record<string, unknown>;
+      packument = (await pacote.packument(
+        name,
+        this.#opts({ fullMetadata: true, preferOnline: true }),
+      )) as unknown as Record<string, unknown>;
     } catch (error) {
       throw fromFetchError(error, name, registry);
     }
     const versions = (packument.versions ?? {}) as Record<string, Record<string, unknown>>;
     const time = (packument.time ?? {}) as Record<string, string>;
     const distTags = (packument["dist-tags"] ?? {}) as Record<string, string>;
-    const latestVersion = distTags.latest ?? semver.rsort(Object.keys(versions).filter((v) => semver.valid(v) !== null))[0];
+    const latestVersion =
+      distTags.latest ?? semver.rsort(Object.keys(versions).filter((v) => semver.valid(v) !== null))[0];
     const latest = latestVersion === undefined ? undefined : versions[latestVersion];
     const manifest = latest?.switchboard;
     const keywords = Array.isArray(latest?.keywords) ? (latest.keywords as unknown[]) : [];
@@ -167,7 +196,8 @@ export class RegistryClient {
         publishedAt: time[v],
         deprecated: typeof versions[v]?.deprecated === "string" ? (versions[v].deprecated as string) : undefined,
       })),
-      latestManifest: typeof manifest === "object" && manifest !== null ? (manifest as Record<string, unknown>) : undefined,
+      latestManifest:
+        typeof manifest === "object" && manifest !== null ? (manifest as Record<string, unknown>) : undefined,
       latestPermissions: flattenPermissions((manifest as { permissions?: unknown } | undefined)?.permissions),
       hasKeyword: keywords.includes(SKILL_KEYWORD),
     };
@@ -198,15 +228,22 @@ export class RegistryClient {
     const registry = this.registryOf(name);
     const keys = await this.keys(registry);
     if (keys === undefined && this.#options.requireSignatures) {
-      throw new SwitchboardError("E_INTEGRITY", `${registry} publishes no signing keys and marketplace.requireSignatures is on`, {
-        chatMessage: `Refused ${name}: signatures are required and the registry publishes no signing keys.`,
-      });
+      throw new SwitchboardError(
+        "E_INTEGRITY",
+        `${registry} publishes no signing keys and marketplace.requireSignatures is on`,
+        {
+          chatMessage: `Refused ${name}: signatures are required and the registry publishes no signing keys.`,
+        },
+      );
     }
     const extra: Record<string, unknown> = { fullMetadata: true, preferOnline: true };
     if (keys !== undefined) {
       const u = new URL(registry);
       extra.verifySignatures = true;
-      extra[`//${u.host}${u.pathname}:_keys`] = keys.map((k) => ({ ...k, pemkey: `-----BEGIN PUBLIC KEY-----\n${k.key}\n-----END PUBLIC KEY-----` }));
+      extra[`//${u.host}${u.pathname}:_keys`] = keys.map((k) => ({
+        ...k,
+        pemkey: `-----BEGIN PUBLIC KEY-----\n${k.key}\n-----END PUBLIC KEY-----`,
+      }));
     }
     let manifest: Record<string, unknown>;
     try {
@@ -242,18 +279,26 @@ export class RegistryClient {
    * Download the tarball into memory, refusing it past `maxBytes` (by Content-Length, and by counting while it
    * streams, aborting the request), then verifying the whole buffer against the integrity.
    */
-  async download(pkg: ResolvedPackage, options: { maxBytes: number; onProgress?: ProgressListener | undefined; signal?: AbortSignal }): Promise<Buffer> {
+  async download(
+    pkg: ResolvedPackage,
+    options: { maxBytes: number; onProgress?: ProgressListener | undefined; signal?: AbortSignal },
+  ): Promise<Buffer> {
     const what = `${pkg.name}@${pkg.version}`;
-    const oversized = (): SwitchboardError => new SwitchboardError("E_SKILL_INVALID", `${what}: tarball is larger than ${options.maxBytes} bytes`, {
-      chatMessage: `Refused ${what}: the tarball is larger than the ${options.maxBytes}-byte limit.`,
-      details: { reason: "oversized" },
-    });
+    const oversized = (): SwitchboardError =>
+      new SwitchboardError("E_SKILL_INVALID", `${what}: tarball is larger than ${options.maxBytes} bytes`, {
+        chatMessage: `Refused ${what}: the tarball is larger than the ${options.maxBytes}-byte limit.`,
+        details: { reason: "oversized" },
+      });
     const abort = new AbortController();
     const onOuterAbort = (): void => abort.abort(options.signal?.reason);
     options.signal?.addEventListener("abort", onOuterAbort, { once: true });
     try {
       // No cache and no integrity option here: the bytes are checked below, and an aborted body must not be cached.
-      const res = await npmFetch(pkg.resolved, { ...this.#opts({ cache: undefined, preferOnline: true }), registry: pkg.registry, signal: abort.signal } as npmFetch.Options);
+      const res = await npmFetch(pkg.resolved, {
+        ...this.#opts({ cache: undefined, preferOnline: true }),
+        registry: pkg.registry,
+        signal: abort.signal,
+      } as npmFetch.Options);
       const length = Number(res.headers.get("content-length") ?? Number.NaN);
       const totalBytes = Number.isFinite(length) ? length : undefined;
       if (totalBytes !== undefined && totalBytes > options.maxBytes) {
@@ -269,11 +314,23 @@ export class RegistryClient {
           throw oversized();
         }
         chunks.push(chunk);
-        options.onProgress?.({ kind: "download", name: pkg.name, version: pkg.version, receivedBytes: received, totalBytes });
+        options.onProgress?.({
+          kind: "download",
+          name: pkg.name,
+          version: pkg.version,
+          receivedBytes: received,
+          totalBytes,
+        });
       }
       const buffer = Buffer.concat(chunks);
       if (!ssri.checkData(buffer, pkg.integrity)) {
-        throw fromFetchError(Object.assign(new Error(`got ${ssri.fromData(buffer, { algorithms: ["sha512"] }).toString()}`), { code: "EINTEGRITY" }), what, pkg.registry);
+        throw fromFetchError(
+          Object.assign(new Error(`got ${ssri.fromData(buffer, { algorithms: ["sha512"] }).toString()}`), {
+            code: "EINTEGRITY",
+          }),
+          what,
+          pkg.registry,
+        );
       }
       return buffer;
     } catch (error) {

@@ -14,7 +14,20 @@ import { registrySettings } from "./registry-options.ts";
 import type { MarketplaceConfig, SkillInfo, SkillSearchHit } from "./types.ts";
 
 /** The parts of the skill runtime the marketplace drives. */
-export type SkillRuntime = Pick<SkillService, "load" | "unload" | "get" | "list" | "state" | "pendingPermissions" | "enable" | "disable" | "enabledIn" | "setSetting" | "getSettings">;
+export type SkillRuntime = Pick<
+  SkillService,
+  | "load"
+  | "unload"
+  | "get"
+  | "list"
+  | "state"
+  | "pendingPermissions"
+  | "enable"
+  | "disable"
+  | "enabledIn"
+  | "setSetting"
+  | "getSettings"
+>;
 
 /** Minimal logger (pino's shape). */
 export interface MarketplaceLog {
@@ -66,7 +79,11 @@ export class Marketplace {
     this.installer = new Installer({
       skillsDir: options.skillsDir,
       registry: this.registry,
-      limits: { maxFiles: options.config.maxFiles, maxUnpackedBytes: options.config.maxUnpackedBytes, maxTarballBytes: options.config.maxTarballBytes },
+      limits: {
+        maxFiles: options.config.maxFiles,
+        maxUnpackedBytes: options.config.maxUnpackedBytes,
+        maxTarballBytes: options.config.maxTarballBytes,
+      },
       clock: options.clock ?? systemClock,
     });
   }
@@ -122,25 +139,44 @@ export class Marketplace {
     const entry = await this.#require(name);
     const result = await this.installer.rollback(entry.name, actor);
     await this.#load(result.to);
-    await this.#audit({ actor, chatKey: "*", action: "skills.rollback", target: entry.name, before: { version: result.from }, after: { version: result.to.version } });
+    await this.#audit({
+      actor,
+      chatKey: "*",
+      action: "skills.rollback",
+      target: entry.name,
+      before: { version: result.from },
+      after: { version: result.to.version },
+    });
     return result;
   }
 
   /** Remove files and lockfile entry; with `purgeData` also the skill's stored data. Audited. */
-  async uninstall(name: string, actor: string, options: { purgeData?: boolean } = {}): Promise<{ entry: LockEntry; purged: number | undefined }> {
+  async uninstall(
+    name: string,
+    actor: string,
+    options: { purgeData?: boolean } = {},
+  ): Promise<{ entry: LockEntry; purged: number | undefined }> {
     const entry = await this.#require(name);
     await this.#options.skills?.unload(entry.skill);
     const removed = await this.installer.uninstall(entry.name);
     this.#refused.delete(entry.name);
     let purged: number | undefined;
     if (options.purgeData === true) purged = await this.purgeData(entry.skill, actor);
-    await this.#audit({ actor, chatKey: "*", action: "skills.uninstall", target: entry.name, before: { version: removed.version }, after: null });
+    await this.#audit({
+      actor,
+      chatKey: "*",
+      action: "skills.uninstall",
+      target: entry.name,
+      before: { version: removed.version },
+      after: null,
+    });
     return { entry: removed, purged };
   }
 
   /** Delete a skill's stored data (all chats). Audited. */
   async purgeData(skill: string, actor: string): Promise<number> {
-    if (this.#options.purgeData === undefined) throw new SwitchboardError("E_STORAGE", "no store to purge skill data from");
+    if (this.#options.purgeData === undefined)
+      throw new SwitchboardError("E_STORAGE", "no store to purge skill data from");
     const count = await this.#options.purgeData(skill);
     await this.#audit({ actor, chatKey: "*", action: "skills.purge", target: skill, after: { entries: count } });
     return count;
@@ -150,7 +186,8 @@ export class Marketplace {
   async verify(name?: string): Promise<Array<{ name: string; version: string; problems: string[] }>> {
     const entries = name === undefined ? await this.installer.list() : [await this.#require(name)];
     const out = [];
-    for (const entry of entries) out.push({ name: entry.name, version: entry.version, problems: await this.installer.verify(entry) });
+    for (const entry of entries)
+      out.push({ name: entry.name, version: entry.version, problems: await this.installer.verify(entry) });
     return out;
   }
 
@@ -219,12 +256,23 @@ export class Marketplace {
       const e = toSwitchboardError(error);
       this.#refused.set(entry.name, e.chatMessage);
       this.#options.log?.error({ err: error, skill: entry.name, version: entry.version }, "installed skill refused");
-      await this.#audit({ actor: "system", chatKey: "*", action: "skills.refused", target: entry.name, after: { version: entry.version, reason: e.chatMessage } });
+      await this.#audit({
+        actor: "system",
+        chatKey: "*",
+        action: "skills.refused",
+        target: entry.name,
+        after: { version: entry.version, reason: e.chatMessage },
+      });
       throw e;
     }
   }
 
-  async #afterChange(result: InstallResult, before: LockEntry | undefined, action: string, actor: string): Promise<void> {
+  async #afterChange(
+    result: InstallResult,
+    before: LockEntry | undefined,
+    action: string,
+    actor: string,
+  ): Promise<void> {
     const entry = result.entry!;
     try {
       await this.#load(entry);
@@ -244,13 +292,21 @@ export class Marketplace {
       action,
       target: entry.name,
       before: before === undefined ? null : { version: before.version, permissions: before.approvedPermissions },
-      after: { version: entry.version, integrity: entry.integrity, permissions: entry.approvedPermissions, added: result.plan.diff.added },
+      after: {
+        version: entry.version,
+        integrity: entry.integrity,
+        permissions: entry.approvedPermissions,
+        added: result.plan.diff.added,
+      },
     });
   }
 
   async #require(name: string): Promise<LockEntry> {
     const entry = await this.find(name);
-    if (entry === undefined) throw new SwitchboardError("E_NOT_FOUND", `${name} is not installed`, { chatMessage: `${name} is not installed.` });
+    if (entry === undefined)
+      throw new SwitchboardError("E_NOT_FOUND", `${name} is not installed`, {
+        chatMessage: `${name} is not installed.`,
+      });
     return entry;
   }
 

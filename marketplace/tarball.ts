@@ -27,7 +27,8 @@ function refuse(reason: string, name: string): SwitchboardError {
 export function safeEntryPath(raw: string, name: string): string {
   if (raw.includes("\0")) throw refuse(`entry ${JSON.stringify(raw)} contains a NUL byte`, name);
   if (raw.includes("\\")) throw refuse(`entry ${JSON.stringify(raw)} contains a backslash`, name);
-  if (raw.startsWith("/") || /^[A-Za-z]:/.test(raw)) throw refuse(`entry ${JSON.stringify(raw)} is an absolute path`, name);
+  if (raw.startsWith("/") || /^[A-Za-z]:/.test(raw))
+    throw refuse(`entry ${JSON.stringify(raw)} is an absolute path`, name);
   const parts = raw.split("/").filter((p) => p !== "" && p !== ".");
   if (parts.some((p) => p === "..")) throw refuse(`entry ${JSON.stringify(raw)} escapes the package folder (..)`, name);
   // npm strips the top folder (`package/` by convention) whatever it is called.
@@ -51,7 +52,10 @@ export async function readPackageTarball(tgz: Buffer, name: string, limits: Tarb
     try {
       const type = entry.type;
       if (type === "SymbolicLink" || type === "Link") {
-        throw refuse(`entry ${JSON.stringify(entry.path)} is a ${type === "Link" ? "hard link" : "symbolic link"} (links are not allowed)`, name);
+        throw refuse(
+          `entry ${JSON.stringify(entry.path)} is a ${type === "Link" ? "hard link" : "symbolic link"} (links are not allowed)`,
+          name,
+        );
       }
       if (type !== "File" && type !== "OldFile" && type !== "ContiguousFile" && type !== "Directory") {
         throw refuse(`entry ${JSON.stringify(entry.path)} has type ${type} (only files and folders are allowed)`, name);
@@ -66,7 +70,8 @@ export async function readPackageTarball(tgz: Buffer, name: string, limits: Tarb
       seen.add(key);
       if (files.size + 1 > limits.maxFiles) throw refuse(`more than ${limits.maxFiles} files`, name);
       totalBytes += entry.size;
-      if (totalBytes > limits.maxUnpackedBytes) throw refuse(`unpacks to more than ${limits.maxUnpackedBytes} bytes`, name);
+      if (totalBytes > limits.maxUnpackedBytes)
+        throw refuse(`unpacks to more than ${limits.maxUnpackedBytes} bytes`, name);
       const chunks: Buffer[] = [];
       entry.on("data", (chunk: Buffer) => chunks.push(chunk));
       entry.on("end", () => files.set(rel, Buffer.concat(chunks)));
@@ -93,7 +98,8 @@ export async function writePackageFiles(dir: string, pkg: PackageFiles): Promise
   const root = resolve(dir);
   for (const [rel, data] of pkg.files) {
     const target = resolve(root, rel);
-    if (!target.startsWith(root + sep)) throw new SwitchboardError("E_SKILL_INVALID", `entry ${rel} escapes the staging folder`);
+    if (!target.startsWith(root + sep))
+      throw new SwitchboardError("E_SKILL_INVALID", `entry ${rel} escapes the staging folder`);
     await mkdir(dirname(target), { recursive: true });
     await writeFile(target, data, { flag: "wx", mode: 0o644 });
   }

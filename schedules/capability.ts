@@ -10,17 +10,19 @@ import type { ScheduleService } from "./service.ts";
 import { canonicalTimeZone } from "./zone.ts";
 import type { SkillSchedule } from "../skills/sdk/index.ts"; // what the skill gets back for one schedule
 
-const createArgs = z.object({
-  action: z.literal("create"),
-  /** Cron expression (node-cron syntax). Exactly one of `cron` and `at`. */
-  cron: z.string().min(1).max(200).optional(),
-  /** One-shot: `in 10m`, `2026-12-01 09:00`, or epoch ms. */
-  at: z.union([z.string().min(1).max(40), z.number().int().positive()]).optional(),
-  /** The command line, one of the skill's own commands: `/remind standup`. */
-  command: z.string().min(1).max(1000),
-  timeZone: z.string().min(1).max(64).optional(),
-  missed: z.enum(["skip", "once"]).optional(),
-}).strict();
+const createArgs = z
+  .object({
+    action: z.literal("create"),
+    /** Cron expression (node-cron syntax). Exactly one of `cron` and `at`. */
+    cron: z.string().min(1).max(200).optional(),
+    /** One-shot: `in 10m`, `2026-12-01 09:00`, or epoch ms. */
+    at: z.union([z.string().min(1).max(40), z.number().int().positive()]).optional(),
+    /** The command line, one of the skill's own commands: `/remind standup`. */
+    command: z.string().min(1).max(1000),
+    timeZone: z.string().min(1).max(64).optional(),
+    missed: z.enum(["skip", "once"]).optional(),
+  })
+  .strict();
 
 const argsSchema = z.discriminatedUnion("action", [
   createArgs,
@@ -29,7 +31,11 @@ const argsSchema = z.discriminatedUnion("action", [
 ]);
 
 /** Handle one capability call. Results are plain JSON. */
-export async function handleScheduleCapability(core: Core, service: ScheduleService, call: CapabilityCall): Promise<unknown> {
+export async function handleScheduleCapability(
+  core: Core,
+  service: ScheduleService,
+  call: CapabilityCall,
+): Promise<unknown> {
   const parsed = argsSchema.safeParse(call.args);
   if (!parsed.success) {
     throw new SwitchboardError("E_BAD_ARGS", `schedule capability: ${parsed.error.message}`, {
@@ -39,7 +45,12 @@ export async function handleScheduleCapability(core: Core, service: ScheduleServ
   const args = parsed.data;
   const createdBy = `skill:${call.skill}`;
   const view = (s: Awaited<ReturnType<typeof service.get>>): SkillSchedule => ({
-    id: s.id, cron: s.expression, runAt: s.runAt, command: s.commandLine, timeZone: s.timeZone, state: s.state,
+    id: s.id,
+    cron: s.expression,
+    runAt: s.runAt,
+    command: s.commandLine,
+    timeZone: s.timeZone,
+    state: s.state,
     nextRunAt: service.nextRun(s) ?? null,
   });
   if (args.action === "list") {
@@ -68,10 +79,15 @@ export async function handleScheduleCapability(core: Core, service: ScheduleServ
   // Unknown chat kind: treat as a group, which never grants DM-only membership (fail closed).
   const chatKind: ChatKind = record?.kind === "dm" || record?.kind === "channel" ? record.kind : "group";
   const userId = call.userKey.slice(call.userKey.indexOf(":") + 1);
-  const zone = args.timeZone === undefined ? await service.chatTimeZone(call.chatKey) : canonicalTimeZone(args.timeZone);
-  const when = args.cron !== undefined
-    ? { kind: "cron" as const, expression: args.cron }
-    : { kind: "once" as const, runAt: typeof args.at === "number" ? args.at : parseOneShot(String(args.at), zone, service.now()) };
+  const zone =
+    args.timeZone === undefined ? await service.chatTimeZone(call.chatKey) : canonicalTimeZone(args.timeZone);
+  const when =
+    args.cron !== undefined
+      ? { kind: "cron" as const, expression: args.cron }
+      : {
+          kind: "once" as const,
+          runAt: typeof args.at === "number" ? args.at : parseOneShot(String(args.at), zone, service.now()),
+        };
   const s = await service.create({
     chat: { platform: call.target.platform, chatId: call.target.chatId, chatKind, threadId: call.target.threadId },
     creator: { id: userId, name: call.userKey },

@@ -37,7 +37,10 @@ function usageError(message: string): SwitchboardError {
 }
 
 /** Split `<spec tokens> [flags] /command args` at the command line (the first token starting with `/`). */
-function splitSpec(raw: string, from: number): { spec: string[]; tz?: string; missed?: "skip" | "once"; commandLine: string } {
+function splitSpec(
+  raw: string,
+  from: number,
+): { spec: string[]; tz?: string; missed?: "skip" | "once"; commandLine: string } {
   const all = tokens(raw);
   const spec: string[] = [];
   let tz: string | undefined;
@@ -56,7 +59,12 @@ function splitSpec(raw: string, from: number): { spec: string[]; tz?: string; mi
     // A quoted first token is the whole cron expression, even if it starts with "/".
     const isQuoted = raw[t.start] === '"' || raw[t.start] === "'";
     if (t.text.startsWith("/") && !isQuoted) {
-      return { spec, ...(tz === undefined ? {} : { tz }), ...(missed === undefined ? {} : { missed }), commandLine: raw.slice(t.start).trim() };
+      return {
+        spec,
+        ...(tz === undefined ? {} : { tz }),
+        ...(missed === undefined ? {} : { missed }),
+        commandLine: raw.slice(t.start).trim(),
+      };
     }
     spec.push(t.text);
   }
@@ -78,10 +86,18 @@ function lastOutcome(s: ScheduleRecord, tz: string): string {
  * last outcome in `displayZone` (the chat's zone in a chat listing).
  */
 export function describeSchedule(service: ScheduleService, s: ScheduleRecord, displayZone = s.timeZone): string {
-  const when = s.kind === "cron" ? `${describeCron(s.expression ?? "")} (\`${s.expression}\`)` : `once at ${formatInZone(s.timeZone, s.runAt ?? 0)}`;
+  const when =
+    s.kind === "cron"
+      ? `${describeCron(s.expression ?? "")} (\`${s.expression}\`)`
+      : `once at ${formatInZone(s.timeZone, s.runAt ?? 0)}`;
   const next = service.nextRun(s);
   const shownIn = displayZone === s.timeZone ? "" : ` ${displayZone}`;
-  const nextText = s.state === "paused" ? "paused" : next === undefined ? "no next run" : `next ${formatInZone(displayZone, next)}${shownIn}`;
+  const nextText =
+    s.state === "paused"
+      ? "paused"
+      : next === undefined
+        ? "no next run"
+        : `next ${formatInZone(displayZone, next)}${shownIn}`;
   return `#${s.id} ${when}, ${s.timeZone}: \`${s.commandLine}\` — ${nextText}; last: ${lastOutcome(s, displayZone)}`;
 }
 
@@ -92,7 +108,12 @@ export function scheduleCommand(service: ScheduleService): CommandDef {
     description: "Run a command on a schedule (cron or once), as you",
     usage: USAGE,
     args: [
-      { name: "action", description: "add, at, in, list, pause, resume, delete, run, runs, tz", type: "string", required: true },
+      {
+        name: "action",
+        description: "add, at, in, list, pause, resume, delete, run, runs, tz",
+        type: "string",
+        required: true,
+      },
       { name: "rest", description: "the schedule and the command line", type: "string", rest: true },
     ],
     defaultRole: "member",
@@ -105,14 +126,24 @@ async function handle(service: ScheduleService, ctx: CommandContext): Promise<Re
   const all = tokens(ctx.rawArgs);
   const action = all[0]?.text.toLowerCase();
   const { inbound, chatKey } = ctx;
-  const chat = { platform: inbound.platform, chatId: inbound.chat.id, chatKind: inbound.chat.kind, threadId: inbound.threadId };
+  const chat = {
+    platform: inbound.platform,
+    chatId: inbound.chat.id,
+    chatKind: inbound.chat.kind,
+    threadId: inbound.threadId,
+  };
   const creator = { id: inbound.user.id, name: inbound.user.displayName };
   switch (action) {
     case "add": {
       const { spec, tz, missed, commandLine } = splitSpec(ctx.rawArgs, 1);
       if (spec.length === 0) throw usageError("Missing the cron expression.");
       const s = await service.create({
-        chat, creator, createdBy: "user", commandLine, timeZone: tz, missedPolicy: missed,
+        chat,
+        creator,
+        createdBy: "user",
+        commandLine,
+        timeZone: tz,
+        missedPolicy: missed,
         when: { kind: "cron", expression: spec.join(" ") },
       });
       return `Scheduled ${describeSchedule(service, s)}`;
@@ -123,7 +154,15 @@ async function handle(service: ScheduleService, ctx: CommandContext): Promise<Re
       if (spec.length === 0) throw usageError(`Missing the time after "${action}".`);
       const zone = tz === undefined ? await service.chatTimeZone(chatKey) : canonicalTimeZone(tz);
       const runAt = parseOneShot(action === "in" ? `in ${spec.join("")}` : spec.join(" "), zone, service.now());
-      const s = await service.create({ chat, creator, createdBy: "user", commandLine, timeZone: tz, missedPolicy: missed, when: { kind: "once", runAt } });
+      const s = await service.create({
+        chat,
+        creator,
+        createdBy: "user",
+        commandLine,
+        timeZone: tz,
+        missedPolicy: missed,
+        when: { kind: "once", runAt },
+      });
       return `Scheduled ${describeSchedule(service, s)}`;
     }
     case "list":
@@ -132,7 +171,9 @@ async function handle(service: ScheduleService, ctx: CommandContext): Promise<Re
       const list = await service.repo.list(chatKey);
       const tz = await service.chatTimeZone(chatKey);
       if (list.length === 0) return `No schedules in this chat (zone ${tz}).`;
-      return [`**Schedules** (chat zone ${tz})`, ...list.map((s) => `- ${describeSchedule(service, s, tz)}`)].join("\n");
+      return [`**Schedules** (chat zone ${tz})`, ...list.map((s) => `- ${describeSchedule(service, s, tz)}`)].join(
+        "\n",
+      );
     }
     case "pause":
     case "resume":
@@ -145,8 +186,13 @@ async function handle(service: ScheduleService, ctx: CommandContext): Promise<Re
       if (action === "runs") {
         const runs = await service.repo.runs(s.id, 10);
         if (runs.length === 0) return `Schedule #${s.id} has not run yet.`;
-        return [`**Runs of #${s.id}**`, ...runs.map((r) =>
-          `- ${formatInZone(s.timeZone, r.fireTime)} ${r.kind}: ${r.outcome}${r.detail === null ? "" : ` (${r.detail})`}`)].join("\n");
+        return [
+          `**Runs of #${s.id}**`,
+          ...runs.map(
+            (r) =>
+              `- ${formatInZone(s.timeZone, r.fireTime)} ${r.kind}: ${r.outcome}${r.detail === null ? "" : ` (${r.detail})`}`,
+          ),
+        ].join("\n");
       }
       // Others' schedules need an admin; your own are yours.
       if (s.creatorId !== inbound.user.id || s.platform !== inbound.platform) {
@@ -170,7 +216,9 @@ async function handle(service: ScheduleService, ctx: CommandContext): Promise<Re
       const zone = all[1]?.text;
       if (zone === undefined) return `This chat's zone is ${await service.chatTimeZone(chatKey)}.`;
       if (!roleAtLeast(ctx.role, "admin") && inbound.chat.kind !== "dm") {
-        throw new SwitchboardError("E_PERMISSION_DENIED", "tz change by non-admin", { chatMessage: "Only an admin can change this chat's zone." });
+        throw new SwitchboardError("E_PERMISSION_DENIED", "tz change by non-admin", {
+          chatMessage: "Only an admin can change this chat's zone.",
+        });
       }
       const tz = await service.setChatTimeZone(chatKey, zone);
       return `This chat's zone is now ${tz}; schedules without their own zone follow it.`;

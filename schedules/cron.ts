@@ -12,7 +12,8 @@ import { DAY_MS } from "./zone.ts";
 /** Scan this many days ahead at most (node-cron scans 100 years; 30 covers a Feb 29 on a given weekday). */
 const MAX_SCAN_DAYS = 366 * 30;
 
-const CRON_EXAMPLES = '"*/5 * * * *" (every 5 minutes), "0 9 * * 1-5" (09:00 on weekdays), "*/30 * * * * *" (every 30 seconds)';
+const CRON_EXAMPLES =
+  '"*/5 * * * *" (every 5 minutes), "0 9 * * 1-5" (09:00 on weekdays), "*/30 * * * * *" (every 30 seconds)';
 
 /** A validated, parsed cron expression. */
 export interface CompiledCron {
@@ -98,7 +99,10 @@ class Compiled implements CompiledCron {
     this.isEveryHour = this.#hours.length === 24;
     this.#months = mask(fields.month, 13).bits;
     this.#dom = mask(fields.dayOfMonth, 32);
-    this.#dow = mask(fields.dayOfWeek.map((v) => (v === 7 ? 0 : v)), 7);
+    this.#dow = mask(
+      fields.dayOfWeek.map((v) => (v === 7 ? 0 : v)),
+      7,
+    );
   }
 
   #dayMatches(dayIndex: number): boolean {
@@ -110,7 +114,9 @@ class Compiled implements CompiledCron {
     const weekday = d.getUTCDay();
     const domOk = this.#dom.bits[day] === true || this.#dom.tokens.some((t) => domTokenMatches(t, year, month, day));
     if (!domOk) return false;
-    return this.#dow.bits[weekday] === true || this.#dow.tokens.some((t) => dowTokenMatches(t, year, month, day, weekday));
+    return (
+      this.#dow.bits[weekday] === true || this.#dow.tokens.some((t) => dowTokenMatches(t, year, month, day, weekday))
+    );
   }
 
   /** First matching second of the day at or after `fromSecond` (0–86399), in seconds of the day. */
@@ -162,9 +168,10 @@ export function compileCron(expression: string): CompiledCron {
   const key = normalise(expression);
   const hit = cache.get(key);
   if (hit !== undefined) return hit;
-  const result = key.length > 200
-    ? { valid: false as const, errors: [{ field: "expression", message: "expression is too long" }] }
-    : nodeCron.validateDetailed(key);
+  const result =
+    key.length > 200
+      ? { valid: false as const, errors: [{ field: "expression", message: "expression is too long" }] }
+      : nodeCron.validateDetailed(key);
   if (!result.valid || result.fields === undefined) {
     const reason = result.errors.map((e) => e.message).join("; ") || "not a cron expression";
     throw new SwitchboardError("E_SCHEDULE_INVALID", `invalid cron expression ${JSON.stringify(key)}: ${reason}`, {

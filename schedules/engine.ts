@@ -187,7 +187,9 @@ export class FireEngine {
     }
   }
 
-  async #recompute(due: ReadonlyArray<{ atMs: number; slots: readonly Slot[]; gens: readonly number[] }>): Promise<void> {
+  async #recompute(
+    due: ReadonlyArray<{ atMs: number; slots: readonly Slot[]; gens: readonly number[] }>,
+  ): Promise<void> {
     const chunk = this.#o.chunkSize ?? 1_000;
     let n = 0;
     for (const bucket of due) {
@@ -198,17 +200,17 @@ export class FireEngine {
         const atMs = bucket.atMs;
         // Changed, removed or already rescheduled meanwhile; -1 marks "fired, waiting for its next time".
         if (slot.gen !== bucket.gens[i] || slot.atMs !== -1) continue;
-      try {
-        const now = this.#o.clock.now();
-        let next = this.#o.nextAfter(id, atMs);
-        // Fell far behind (the process stalled): skip what is already past rather than firing it late.
-        if (next !== undefined && next <= now - 1_000) next = this.#o.nextAfter(id, now);
-        if (next === undefined) this.remove(id);
-        else this.set(id, next);
-      } catch (error) {
-        this.remove(id);
-        this.#o.onError?.(error, id);
-      }
+        try {
+          const now = this.#o.clock.now();
+          let next = this.#o.nextAfter(id, atMs);
+          // Fell far behind (the process stalled): skip what is already past rather than firing it late.
+          if (next !== undefined && next <= now - 1_000) next = this.#o.nextAfter(id, now);
+          if (next === undefined) this.remove(id);
+          else this.set(id, next);
+        } catch (error) {
+          this.remove(id);
+          this.#o.onError?.(error, id);
+        }
       }
     }
   }

@@ -33,7 +33,10 @@ export interface SchedulesPluginOptions {
 }
 
 /** Create the schedules plugin: the `/schedule` command, the `schedule` capability and the firing engine. */
-export async function createSchedulesPlugin(core: Core, options: SchedulesPluginOptions = {}): Promise<SchedulesPlugin> {
+export async function createSchedulesPlugin(
+  core: Core,
+  options: SchedulesPluginOptions = {},
+): Promise<SchedulesPlugin> {
   const service = new ScheduleService(core, {
     settings: { ...core.config.schedules, ...options.settings },
     ...(options.clock === undefined ? {} : { clock: options.clock }),
@@ -52,6 +55,7 @@ export async function createSchedulesPlugin(core: Core, options: SchedulesPlugin
       unprovide();
       await service.stop();
     },
-    status: () => `schedules: ${service.liveCount} active in this process${service.settings.enabled ? "" : " (firing disabled)"}`,
+    status: () =>
+      `schedules: ${service.liveCount} active in this process${service.settings.enabled ? "" : " (firing disabled)"}`,
   };
 }

@@ -39,7 +39,14 @@ export function parseOneShot(text: string, timeZone: string, nowMs: number): num
   }
   const dt = DATE_TIME.exec(t);
   if (dt !== null) {
-    const [y, mo, d, h, mi, s] = dt.slice(1).map((v) => (v === undefined ? 0 : Number(v))) as [number, number, number, number, number, number];
+    const [y, mo, d, h, mi, s] = dt.slice(1).map((v) => (v === undefined ? 0 : Number(v))) as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     const local = Date.UTC(y, mo - 1, d, h, mi, s);
     const check = new Date(local);
     if (check.getUTCMonth() !== mo - 1 || check.getUTCDate() !== d || h > 23 || mi > 59 || s > 59) throw bad(t);

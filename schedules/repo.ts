@@ -47,7 +47,10 @@ export interface ScheduleRecord {
 }
 
 /** The fields that decide when a schedule fires. */
-export type TimingRecord = Pick<ScheduleRecord, "id" | "kind" | "expression" | "runAt" | "timeZone" | "missedPolicy" | "createdAt" | "lastFireAt" | "rev">;
+export type TimingRecord = Pick<
+  ScheduleRecord,
+  "id" | "kind" | "expression" | "runAt" | "timeZone" | "missedPolicy" | "createdAt" | "lastFireAt" | "rev"
+>;
 
 /** A new schedule. */
 export type NewSchedule = Omit<ScheduleRecord, "id" | "state" | "updatedAt" | "lastFireAt" | "lastOutcome" | "rev">;
@@ -179,8 +182,24 @@ export class ScheduleRepo {
       `INSERT INTO schedules (chat_key, platform, chat_id, chat_kind, thread_id, creator_id, creator_name, created_by,
          kind, expression, run_at, time_zone, tz_explicit, command_line, missed_policy, state, created_at, updated_at)
        VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,'active',$16,$16) RETURNING *`,
-      [s.chatKey, s.platform, s.chatId, s.chatKind, s.threadId, s.creatorId, s.creatorName, s.createdBy, s.kind,
-        s.expression, s.runAt, s.timeZone, s.isTzExplicit, s.commandLine, s.missedPolicy, s.createdAt],
+      [
+        s.chatKey,
+        s.platform,
+        s.chatId,
+        s.chatKind,
+        s.threadId,
+        s.creatorId,
+        s.creatorName,
+        s.createdBy,
+        s.kind,
+        s.expression,
+        s.runAt,
+        s.timeZone,
+        s.isTzExplicit,
+        s.commandLine,
+        s.missedPolicy,
+        s.createdAt,
+      ],
     );
     return toSchedule(rows[0]!);
   }
@@ -194,20 +213,28 @@ export class ScheduleRepo {
 
   /** Active and paused schedules, of one chat or of all, oldest first. */
   async list(chatKey?: string): Promise<ScheduleRecord[]> {
-    const { rows } = chatKey === undefined
-      ? await this.#sql.query("SELECT * FROM schedules WHERE state IN ('active', 'paused') ORDER BY id")
-      : await this.#sql.query("SELECT * FROM schedules WHERE chat_key = $1 AND state IN ('active', 'paused') ORDER BY id", [chatKey]);
+    const { rows } =
+      chatKey === undefined
+        ? await this.#sql.query("SELECT * FROM schedules WHERE state IN ('active', 'paused') ORDER BY id")
+        : await this.#sql.query(
+            "SELECT * FROM schedules WHERE chat_key = $1 AND state IN ('active', 'paused') ORDER BY id",
+            [chatKey],
+          );
     return rows.map(toSchedule);
   }
 
   /** Active and paused schedules in a chat, optionally only those created by one skill. */
   async count(chatKey: string, createdBy?: string): Promise<number> {
-    const { rows } = createdBy === undefined
-      ? await this.#sql.query<{ n: unknown }>("SELECT count(*) AS n FROM schedules WHERE chat_key = $1 AND state IN ('active', 'paused')", [chatKey])
-      : await this.#sql.query<{ n: unknown }>(
-        "SELECT count(*) AS n FROM schedules WHERE chat_key = $1 AND created_by = $2 AND state IN ('active', 'paused')",
-        [chatKey, createdBy],
-      );
+    const { rows } =
+      createdBy === undefined
+        ? await this.#sql.query<{ n: unknown }>(
+            "SELECT count(*) AS n FROM schedules WHERE chat_key = $1 AND state IN ('active', 'paused')",
+            [chatKey],
+          )
+        : await this.#sql.query<{ n: unknown }>(
+            "SELECT count(*) AS n FROM schedules WHERE chat_key = $1 AND created_by = $2 AND state IN ('active', 'paused')",
+            [chatKey, createdBy],
+          );
     return num(rows[0]?.n ?? 0);
   }
 
@@ -242,7 +269,12 @@ export class ScheduleRepo {
   }
 
   /** Change a schedule's state; `from` restricts which states may change. Returns the new record, or undefined. */
-  async setState(id: string, state: ScheduleState, from: readonly ScheduleState[], at: number): Promise<ScheduleRecord | undefined> {
+  async setState(
+    id: string,
+    state: ScheduleState,
+    from: readonly ScheduleState[],
+    at: number,
+  ): Promise<ScheduleRecord | undefined> {
     const { rows } = await this.#sql.query(
       `UPDATE schedules SET state = $2, updated_at = $3, rev = nextval('schedules_rev_seq')
        WHERE id = $1 AND state = ANY($4::text[]) RETURNING *`,
@@ -265,7 +297,13 @@ export class ScheduleRepo {
    * Claim one fire. Scheduled and catch-up claims succeed only while the schedule is active and nobody claimed
    * that fire time before; a one-shot becomes `done` with its claim. Manual runs always claim.
    */
-  async claim(options: { id: string; fireTime: number; kind: Exclude<RunKind, "missed">; process: string; at: number }): Promise<Claim | undefined> {
+  async claim(options: {
+    id: string;
+    fireTime: number;
+    kind: Exclude<RunKind, "missed">;
+    process: string;
+    at: number;
+  }): Promise<Claim | undefined> {
     return this.#sql.transaction(async (tx) => {
       const { rows: found } = await tx.query("SELECT * FROM schedules WHERE id = $1 FOR UPDATE", [options.id]);
       const row = found[0];
@@ -295,11 +333,25 @@ export class ScheduleRepo {
   }
 
   /** Record how a claimed run ended, and remember it as the schedule's last outcome. */
-  async finish(options: { runId: string; scheduleId: string; outcome: Exclude<RunOutcome, "running">; detail?: string; at: number }): Promise<void> {
+  async finish(options: {
+    runId: string;
+    scheduleId: string;
+    outcome: Exclude<RunOutcome, "running">;
+    detail?: string;
+    at: number;
+  }): Promise<void> {
     const detail = options.detail === undefined ? null : options.detail.slice(0, 500);
     await this.#sql.transaction(async (tx) => {
-      await tx.query("UPDATE schedule_runs SET ended_at = $2, outcome = $3, detail = $4 WHERE id = $1", [options.runId, options.at, options.outcome, detail]);
-      await tx.query("UPDATE schedules SET last_outcome = $2 WHERE id = $1", [options.scheduleId, describeOutcome(options.outcome, detail, options.at)]);
+      await tx.query("UPDATE schedule_runs SET ended_at = $2, outcome = $3, detail = $4 WHERE id = $1", [
+        options.runId,
+        options.at,
+        options.outcome,
+        detail,
+      ]);
+      await tx.query("UPDATE schedules SET last_outcome = $2 WHERE id = $1", [
+        options.scheduleId,
+        describeOutcome(options.outcome, detail, options.at),
+      ]);
     });
   }
 
@@ -309,7 +361,10 @@ export class ScheduleRepo {
    */
   async recordMissed(options: { id: string; fireTime: number; count: number; at: number }): Promise<boolean> {
     return this.#sql.transaction(async (tx) => {
-      const detail = options.count === 1 ? "missed while no process was running" : `${options.count} fires missed while no process was running`;
+      const detail =
+        options.count === 1
+          ? "missed while no process was running"
+          : `${options.count} fires missed while no process was running`;
       const { rows } = await tx.query(
         `INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, ended_at, outcome, detail)
          VALUES ($1, $2, 'missed', NULL, $3, 'missed', $4)
@@ -343,7 +398,10 @@ export class ScheduleRepo {
 
   /** Runs of a schedule, newest first. */
   async runs(scheduleId: string, limit = 20): Promise<RunRecord[]> {
-    const { rows } = await this.#sql.query("SELECT * FROM schedule_runs WHERE schedule_id = $1 ORDER BY id DESC LIMIT $2", [scheduleId, limit]);
+    const { rows } = await this.#sql.query(
+      "SELECT * FROM schedule_runs WHERE schedule_id = $1 ORDER BY id DESC LIMIT $2",
+      [scheduleId, limit],
+    );
     return rows.map(toRun);
   }
 }

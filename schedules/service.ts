@@ -20,7 +20,14 @@ import { compileCron, minGapMs, type CompiledCron } from "./cron.ts";
 import { FireEngine, globalTimers, type Timers } from "./engine.ts";
 import { nextFireAfter } from "./next-fire.ts";
 import { MAX_ONE_SHOT_MS } from "./parse-time.ts";
-import { ScheduleRepo, type Claim, type MissedPolicy, type RunKind, type ScheduleRecord, type TimingRecord } from "./repo.ts";
+import {
+  ScheduleRepo,
+  type Claim,
+  type MissedPolicy,
+  type RunKind,
+  type ScheduleRecord,
+  type TimingRecord,
+} from "./repo.ts";
 import { canonicalTimeZone, hostTimeZone, timelineOf, type ZoneTimeline } from "./zone.ts";
 
 /** The module's settings (config `schedules`). */
@@ -145,7 +152,9 @@ export class ScheduleService {
   async get(id: string, chatKey?: string): Promise<ScheduleRecord> {
     const s = await this.repo.get(id.replace(/^#/, ""));
     if (s === undefined || s.state === "deleted" || (chatKey !== undefined && s.chatKey !== chatKey)) {
-      throw new SwitchboardError("E_NOT_FOUND", `no schedule ${id}`, { chatMessage: `There is no schedule #${id.replace(/^#/, "").slice(0, 20)} in this chat.` });
+      throw new SwitchboardError("E_NOT_FOUND", `no schedule ${id}`, {
+        chatMessage: `There is no schedule #${id.replace(/^#/, "").slice(0, 20)} in this chat.`,
+      });
     }
     return s;
   }
@@ -157,7 +166,8 @@ export class ScheduleService {
     const now = this.#clock.now();
     const chatKey = chatKeyOf(input.chat.platform, input.chat.chatId);
     const commandLine = this.#checkCommandLine(input.commandLine, input.onlySkill);
-    const timeZone = input.timeZone === undefined ? await this.chatTimeZone(chatKey) : canonicalTimeZone(input.timeZone);
+    const timeZone =
+      input.timeZone === undefined ? await this.chatTimeZone(chatKey) : canonicalTimeZone(input.timeZone);
     let expression: string | null = null;
     let runAt: number | null = null;
     if (input.when.kind === "cron") {
@@ -169,16 +179,22 @@ export class ScheduleService {
         });
       }
       if (nextFireAfter(cron, timelineOf(timeZone), now) === undefined) {
-        throw new SwitchboardError("E_SCHEDULE_INVALID", "cron expression never fires", { chatMessage: `"${cron.expression}" never fires.` });
+        throw new SwitchboardError("E_SCHEDULE_INVALID", "cron expression never fires", {
+          chatMessage: `"${cron.expression}" never fires.`,
+        });
       }
       expression = cron.expression;
     } else {
       runAt = input.when.runAt;
       if (!Number.isSafeInteger(runAt) || runAt <= now) {
-        throw new SwitchboardError("E_SCHEDULE_INVALID", "one-shot time in the past", { chatMessage: "That time is in the past." });
+        throw new SwitchboardError("E_SCHEDULE_INVALID", "one-shot time in the past", {
+          chatMessage: "That time is in the past.",
+        });
       }
       if (runAt - now > MAX_ONE_SHOT_MS) {
-        throw new SwitchboardError("E_SCHEDULE_INVALID", "one-shot too far ahead", { chatMessage: "That time is more than 5 years away." });
+        throw new SwitchboardError("E_SCHEDULE_INVALID", "one-shot too far ahead", {
+          chatMessage: "That time is more than 5 years away.",
+        });
       }
     }
     const count = await this.repo.count(chatKey);
@@ -254,12 +270,20 @@ export class ScheduleService {
     return { runId: claim.runId, done: this.#track(this.#execute(claim, now, "manual")) };
   }
 
-  async #transition(id: string, chatKey: string | undefined, state: ScheduleRecord["state"], from: ScheduleRecord["state"][], what: string): Promise<ScheduleRecord> {
+  async #transition(
+    id: string,
+    chatKey: string | undefined,
+    state: ScheduleRecord["state"],
+    from: ScheduleRecord["state"][],
+    what: string,
+  ): Promise<ScheduleRecord> {
     const s = await this.get(id, chatKey);
     const now = this.#clock.now();
     const updated = await this.repo.setState(s.id, state, from, now);
     if (updated === undefined) {
-      throw new SwitchboardError("E_CONFLICT", `schedule ${s.id} ${what}`, { chatMessage: `Schedule #${s.id} ${what}.` });
+      throw new SwitchboardError("E_CONFLICT", `schedule ${s.id} ${what}`, {
+        chatMessage: `Schedule #${s.id} ${what}.`,
+      });
     }
     this.#apply(updated, now);
     return updated;
@@ -269,14 +293,20 @@ export class ScheduleService {
     const text = raw.trim();
     const line = text.startsWith("/") ? text : `/${text}`;
     if (line.length > MAX_COMMAND_LINE) {
-      throw new SwitchboardError("E_SCHEDULE_INVALID", "command line too long", { chatMessage: `The command line is too long (at most ${MAX_COMMAND_LINE} characters).` });
+      throw new SwitchboardError("E_SCHEDULE_INVALID", "command line too long", {
+        chatMessage: `The command line is too long (at most ${MAX_COMMAND_LINE} characters).`,
+      });
     }
     const parsed = parseCommandLine(line);
     if (parsed === undefined) {
-      throw new SwitchboardError("E_SCHEDULE_INVALID", "not a command line", { chatMessage: 'A schedule runs a command, e.g. "/dice 1d6".' });
+      throw new SwitchboardError("E_SCHEDULE_INVALID", "not a command line", {
+        chatMessage: 'A schedule runs a command, e.g. "/dice 1d6".',
+      });
     }
     if (parsed.name === "schedule") {
-      throw new SwitchboardError("E_SCHEDULE_INVALID", "schedule of /schedule", { chatMessage: "A schedule cannot run /schedule." });
+      throw new SwitchboardError("E_SCHEDULE_INVALID", "schedule of /schedule", {
+        chatMessage: "A schedule cannot run /schedule.",
+      });
     }
     const def = this.#core.commands.get(parsed.name);
     if (def === undefined) {
@@ -324,12 +354,18 @@ export class ScheduleService {
 
   /** Load active schedules, apply the missed-run policy, start firing and polling. */
   async start(): Promise<void> {
-    const marks = await this.#core.store.sql.query<{ rev: unknown }>("SELECT COALESCE(MAX(rev), 0) AS rev FROM schedules");
+    const marks = await this.#core.store.sql.query<{ rev: unknown }>(
+      "SELECT COALESCE(MAX(rev), 0) AS rev FROM schedules",
+    );
     const startRev = Number(marks.rows[0]?.rev ?? 0);
     this.#revMarks = [startRev, startRev];
     const now = this.#clock.now();
     const abandoned = await this.repo.closeAbandoned(now - this.#core.config.limits.handlerTimeoutMs - 60_000, now);
-    if (abandoned > 0) this.#core.log.warn({ runs: abandoned }, "schedule runs left unfinished by an ended process were closed as errors");
+    if (abandoned > 0)
+      this.#core.log.warn(
+        { runs: abandoned },
+        "schedule runs left unfinished by an ended process were closed as errors",
+      );
     for (const s of await this.repo.loadActiveTiming()) {
       try {
         this.#load(s, now);
@@ -358,7 +394,11 @@ export class ScheduleService {
     // Missed while no process ran: find the latest missed fire time.
     let latest = first;
     let count = 1;
-    for (let t = this.#nextAfter(s.id, first); t !== undefined && t < now - START_GRACE_MS && count < 100_000; t = this.#nextAfter(s.id, t)) {
+    for (
+      let t = this.#nextAfter(s.id, first);
+      t !== undefined && t < now - START_GRACE_MS && count < 100_000;
+      t = this.#nextAfter(s.id, t)
+    ) {
       latest = t;
       count++;
     }
@@ -396,9 +436,11 @@ export class ScheduleService {
     const timers = this.#timers ?? globalTimers;
     this.#pollTimer = timers.setTimeout(() => {
       this.#pollTimer = undefined;
-      void this.#track(this.poll().catch((error: unknown) => {
-        this.#core.log.warn({ err: error }, "schedule poll failed");
-      })).finally(() => this.#schedulePoll());
+      void this.#track(
+        this.poll().catch((error: unknown) => {
+          this.#core.log.warn({ err: error }, "schedule poll failed");
+        }),
+      ).finally(() => this.#schedulePoll());
     }, this.settings.pollIntervalMs);
   }
 
@@ -435,11 +477,13 @@ export class ScheduleService {
   }
 
   #dispatch(id: string, fireTime: number, kind: Exclude<RunKind, "missed" | "manual">): void {
-    void this.#track((async () => {
-      const claim = await this.repo.claim({ id, fireTime, kind, process: this.processId, at: this.#clock.now() });
-      if (claim === undefined) return; // another process has it, or it was paused/deleted meanwhile
-      await this.#execute(claim, fireTime, kind);
-    })());
+    void this.#track(
+      (async () => {
+        const claim = await this.repo.claim({ id, fireTime, kind, process: this.processId, at: this.#clock.now() });
+        if (claim === undefined) return; // another process has it, or it was paused/deleted meanwhile
+        await this.#execute(claim, fireTime, kind);
+      })(),
+    );
   }
 
   /**
@@ -484,18 +528,30 @@ export class ScheduleService {
         } catch {
           platformRole = undefined; // fail closed: an unknown platform role counts as none
         }
-        const query = { platform: s.platform, chatId: s.chatId, chatKind: s.chatKind, userId: s.creatorId, platformRole };
+        const query = {
+          platform: s.platform,
+          chatId: s.chatId,
+          chatKind: s.chatKind,
+          userId: s.creatorId,
+          platformRole,
+        };
         const decision = await core.permissions.canRun(query, def.name);
         if (!decision.allowed) {
           outcome = "skipped";
           detail = `permission: ${decision.reason}`;
-          await tell(`Schedule #${s.id} skipped: ${s.creatorName} may no longer run /${def.name} here (${decision.reason}).`);
+          await tell(
+            `Schedule #${s.id} skipped: ${s.creatorName} may no longer run /${def.name} here (${decision.reason}).`,
+          );
         } else {
           const inbound: Inbound = {
             deliveryId: kind === "manual" ? `schedule:${s.id}:manual:${claim.runId}` : `schedule:${s.id}:${fireTime}`,
             platform: s.platform,
             chat: { id: s.chatId, kind: s.chatKind },
-            user: { id: s.creatorId, displayName: s.creatorName, ...(platformRole === undefined ? {} : { platformRole }) },
+            user: {
+              id: s.creatorId,
+              displayName: s.creatorName,
+              ...(platformRole === undefined ? {} : { platformRole }),
+            },
             text: s.commandLine,
             command: parsed,
             ...(s.threadId === null ? {} : { threadId: s.threadId }),
@@ -512,7 +568,13 @@ export class ScheduleService {
       detail = e.message;
       core.log.error({ err: error, scheduleId: s.id, chatKey: s.chatKey, fireTime }, "schedule run failed");
     }
-    await this.repo.finish({ runId: claim.runId, scheduleId: s.id, outcome, ...(detail === undefined ? {} : { detail }), at: this.#clock.now() });
+    await this.repo.finish({
+      runId: claim.runId,
+      scheduleId: s.id,
+      outcome,
+      ...(detail === undefined ? {} : { detail }),
+      at: this.#clock.now(),
+    });
   }
 }
 
@@ -521,7 +583,12 @@ export function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms}ms`;
   let s = Math.round(ms / 1000);
   const parts: string[] = [];
-  for (const [unit, size] of [["d", 86_400], ["h", 3_600], ["m", 60], ["s", 1]] as const) {
+  for (const [unit, size] of [
+    ["d", 86_400],
+    ["h", 3_600],
+    ["m", 60],
+    ["s", 1],
+  ] as const) {
     if (s >= size) {
       parts.push(`${Math.floor(s / size)}${unit}`);
       s %= size;

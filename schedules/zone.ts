@@ -66,14 +66,29 @@ export function offsetAt(timeZone: string, instantMs: number): number {
   let isBc = false;
   for (const p of parts) {
     switch (p.type) {
-      case "year": year = Number(p.value); break;
-      case "month": month = Number(p.value); break;
-      case "day": day = Number(p.value); break;
-      case "hour": hour = Number(p.value); break;
-      case "minute": minute = Number(p.value); break;
-      case "second": second = Number(p.value); break;
-      case "era": isBc = p.value === "BC"; break;
-      default: break;
+      case "year":
+        year = Number(p.value);
+        break;
+      case "month":
+        month = Number(p.value);
+        break;
+      case "day":
+        day = Number(p.value);
+        break;
+      case "hour":
+        hour = Number(p.value);
+        break;
+      case "minute":
+        minute = Number(p.value);
+        break;
+      case "second":
+        second = Number(p.value);
+        break;
+      case "era":
+        isBc = p.value === "BC";
+        break;
+      default:
+        break;
     }
   }
   const d = new Date(0);
@@ -83,7 +98,10 @@ export function offsetAt(timeZone: string, instantMs: number): number {
 }
 
 /** The wall-clock fields of an instant in a zone. */
-export function wallClock(timeZone: string, instantMs: number): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
+export function wallClock(
+  timeZone: string,
+  instantMs: number,
+): { year: number; month: number; day: number; hour: number; minute: number; second: number } {
   const local = new Date(instantMs + offsetAt(timeZone, instantMs));
   return {
     year: local.getUTCFullYear(),
@@ -145,7 +163,12 @@ export class ZoneTimeline {
   /** The segment holding `instantMs`. `endMs` may be where coverage currently stops; ask again from there. */
   segmentAt(instantMs: number): OffsetSegment {
     if (this.#isFixed) {
-      return { startMs: Number.NEGATIVE_INFINITY, endMs: Number.POSITIVE_INFINITY, offsetMs: 0, prevOffsetMs: undefined };
+      return {
+        startMs: Number.NEGATIVE_INFINITY,
+        endMs: Number.POSITIVE_INFINITY,
+        offsetMs: 0,
+        prevOffsetMs: undefined,
+      };
     }
     const first = this.#starts[0];
     if (first === undefined || instantMs < first) this.#reset(instantMs - 2 * DAY_MS);

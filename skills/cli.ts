@@ -29,7 +29,9 @@ export function registerSkillsLinkCli(skillsCommand: Command, ctx: SkillsLinkCli
       ctx.out.write(`linked ${pkg.name}@${pkg.version} from ${pkg.dir}\n`);
       ctx.out.write(`  commands: ${pkg.manifest.commands.map((c) => `/${c.name}`).join(", ") || "(none)"}\n`);
       ctx.out.write(`  permissions: ${perms}\n`);
-      ctx.out.write("  it loads at the next start, enabled in the console chat; other chats enable it with /skills enable\n");
+      ctx.out.write(
+        "  it loads at the next start, enabled in the console chat; other chats enable it with /skills enable\n",
+      );
     });
 
   skillsCommand
@@ -58,7 +60,13 @@ export function registerSkillsLinkCli(skillsCommand: Command, ctx: SkillsLinkCli
     });
 }
 
-function describePermissions(p: { network: string[]; storage: unknown; schedules: boolean; llm: boolean; messages: { otherChats: boolean; mentions: boolean } }): string {
+function describePermissions(p: {
+  network: string[];
+  storage: unknown;
+  schedules: boolean;
+  llm: boolean;
+  messages: { otherChats: boolean; mentions: boolean };
+}): string {
   const parts: string[] = [];
   if (p.network.length > 0) parts.push(`network ${p.network.join(", ")}`);
   if (p.storage !== false) parts.push("storage");

@@ -2,7 +2,13 @@
  * The skills module's public entry: the plugin factory (composition root), the service (marketplace), the
  * manifest schema and validator (marketplace, before install), and the `skills link` CLI.
  */
-export { createSkillsPlugin, installedSkillsDir, BUILTIN_DIR, type SkillsPlugin, type SkillsPluginOptions } from "./plugin.ts";
+export {
+  createSkillsPlugin,
+  installedSkillsDir,
+  BUILTIN_DIR,
+  type SkillsPlugin,
+  type SkillsPluginOptions,
+} from "./plugin.ts";
 export { SkillService, type LoadedSkill, type SkillChatState, type SkillSource } from "./service.ts";
 export {
   manifestSchema,

@@ -48,7 +48,11 @@ export async function createSkillsPlugin(core: Core, options: SkillsPluginOption
     core,
     config,
     supervisor,
-    secretKey: () => (key ??= loadSecretKey({ dataDir: core.config.bot.dataDir, ...(options.env === undefined ? {} : { env: options.env }) })),
+    secretKey: () =>
+      (key ??= loadSecretKey({
+        dataDir: core.config.bot.dataDir,
+        ...(options.env === undefined ? {} : { env: options.env }),
+      })),
     ...(options.fetchDeps === undefined ? {} : { fetchDeps: options.fetchDeps }),
   });
   let unregisterTools: (() => void) | undefined;
@@ -63,17 +67,23 @@ export async function createSkillsPlugin(core: Core, options: SkillsPluginOption
       await service.loadGrants();
       if (config.builtins) {
         for (const dir of await listPackageDirs(BUILTIN_DIR)) {
-          await service.load(dir, { source: "builtin" }).catch((error: unknown) => log.error({ err: error, dir }, "built-in skill could not be loaded"));
+          await service
+            .load(dir, { source: "builtin" })
+            .catch((error: unknown) => log.error({ err: error, dir }, "built-in skill could not be loaded"));
         }
       }
       for (const dir of await readLinked(core.config.bot.dataDir)) {
-        await service.load(dir, { source: "linked" }).catch((error: unknown) => log.warn({ err: error, dir }, "linked skill could not be loaded"));
+        await service
+          .load(dir, { source: "linked" })
+          .catch((error: unknown) => log.warn({ err: error, dir }, "linked skill could not be loaded"));
       }
       // Installed skills are loaded by the marketplace plugin, which checks each one against the lockfile first.
       unregisterTools = core.tools.register(service.toolProvider());
       if (config.grantsRefreshMs > 0) {
         refresh = setInterval(() => {
-          void core.track(service.loadGrants().catch((error: unknown) => log.warn({ err: error }, "could not refresh skill grants")));
+          void core.track(
+            service.loadGrants().catch((error: unknown) => log.warn({ err: error }, "could not refresh skill grants")),
+          );
         }, config.grantsRefreshMs);
         refresh.unref();
       }

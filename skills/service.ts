@@ -76,13 +76,29 @@ export class SkillService {
     this.#settings = new SettingsStore(options.core.store.kv, options.secretKey);
     this.#fetchDeps = options.fetchDeps;
     const registry = options.core.metrics.registry;
-    this.#failures = metric(registry, "switchboard_skill_failures_total", () => new Counter({
-      name: "switchboard_skill_failures_total", help: "Skill invocations stopped, by skill and reason", labelNames: ["skill", "reason"], registers: [registry],
-    }));
-    this.#calls = metric(registry, "switchboard_skill_call_seconds", () => new Histogram({
-      name: "switchboard_skill_call_seconds", help: "Skill invocation time", labelNames: ["skill", "kind"], registers: [registry],
-      buckets: [0.0005, 0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
-    }));
+    this.#failures = metric(
+      registry,
+      "switchboard_skill_failures_total",
+      () =>
+        new Counter({
+          name: "switchboard_skill_failures_total",
+          help: "Skill invocations stopped, by skill and reason",
+          labelNames: ["skill", "reason"],
+          registers: [registry],
+        }),
+    );
+    this.#calls = metric(
+      registry,
+      "switchboard_skill_call_seconds",
+      () =>
+        new Histogram({
+          name: "switchboard_skill_call_seconds",
+          help: "Skill invocation time",
+          labelNames: ["skill", "kind"],
+          registers: [registry],
+          buckets: [0.0005, 0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
+        }),
+    );
   }
 
   /** Read the grants table into memory (at start, after migrations). */
@@ -114,9 +130,13 @@ export class SkillService {
     for (const command of pkg.manifest.commands) {
       const holder = this.#core.commands.get(command.name);
       if (holder !== undefined && holder.skill !== pkg.name) {
-        throw new SwitchboardError("E_CONFLICT", `skill ${pkg.name}: command /${command.name} is already provided by ${holder.source}`, {
-          chatMessage: `The skill ${pkg.name} was refused: /${command.name} is already provided by ${holder.source}.`,
-        });
+        throw new SwitchboardError(
+          "E_CONFLICT",
+          `skill ${pkg.name}: command /${command.name} is already provided by ${holder.source}`,
+          {
+            chatMessage: `The skill ${pkg.name} was refused: /${command.name} is already provided by ${holder.source}.`,
+          },
+        );
       }
     }
     const skill: LoadedSkill = {
@@ -177,19 +197,25 @@ export class SkillService {
     }
     if (!record.enabled) return "disabled";
     if (skill === undefined) return "enabled";
-    return missingPermissions(record.permissions, skill.manifest.permissions).length === 0 ? "enabled" : "needs-reapproval";
+    return missingPermissions(record.permissions, skill.manifest.permissions).length === 0
+      ? "enabled"
+      : "needs-reapproval";
   }
 
   /** Permissions the loaded version asks for that this chat has not approved. */
   pendingPermissions(chatKey: string, name: string): string[] {
     const skill = this.#requireSkill(name);
     const record = this.#grants.get(chatKey, name);
-    return record === undefined ? missingPermissions(noPermissions(), skill.manifest.permissions) : missingPermissions(record.permissions, skill.manifest.permissions);
+    return record === undefined
+      ? missingPermissions(noPermissions(), skill.manifest.permissions)
+      : missingPermissions(record.permissions, skill.manifest.permissions);
   }
 
   /** Names of the loaded skills that run in this chat. */
   enabledIn(chatKey: string): string[] {
-    return this.list().filter((s) => this.state(chatKey, s.name) === "enabled").map((s) => s.name);
+    return this.list()
+      .filter((s) => this.state(chatKey, s.name) === "enabled")
+      .map((s) => s.name);
   }
 
   /** The permissions approved in this chat, or undefined when none were. */
@@ -212,29 +238,62 @@ export class SkillService {
       grantedAt: this.#core.clock.now(),
     };
     await this.#grants.put(record);
-    await this.#core.audit({ actor: actorUserKey, chatKey, action: "skills.enable", target: name, before: before ?? null, after: { version: record.version, permissions: record.permissions } });
+    await this.#core.audit({
+      actor: actorUserKey,
+      chatKey,
+      action: "skills.enable",
+      target: name,
+      before: before ?? null,
+      after: { version: record.version, permissions: record.permissions },
+    });
     return record;
   }
 
   /** Turn a skill off in a chat (its grant is kept for the record). Audited. */
   async disable(chatKey: string, name: string, actorUserKey: string): Promise<void> {
     const before = this.#grants.get(chatKey, name);
-    const record: GrantRecord = before === undefined
-      ? { chatKey, skill: name, enabled: false, version: this.#skills.get(name)?.version ?? null, permissions: noPermissions(), grantedBy: actorUserKey, grantedAt: this.#core.clock.now() }
-      : { ...before, enabled: false, grantedBy: actorUserKey, grantedAt: this.#core.clock.now() };
+    const record: GrantRecord =
+      before === undefined
+        ? {
+            chatKey,
+            skill: name,
+            enabled: false,
+            version: this.#skills.get(name)?.version ?? null,
+            permissions: noPermissions(),
+            grantedBy: actorUserKey,
+            grantedAt: this.#core.clock.now(),
+          }
+        : { ...before, enabled: false, grantedBy: actorUserKey, grantedAt: this.#core.clock.now() };
     await this.#grants.put(record);
-    await this.#core.audit({ actor: actorUserKey, chatKey, action: "skills.disable", target: name, before: before ?? null, after: { enabled: false } });
+    await this.#core.audit({
+      actor: actorUserKey,
+      chatKey,
+      action: "skills.disable",
+      target: name,
+      before: before ?? null,
+      after: { enabled: false },
+    });
   }
 
   /** Set one setting for a skill in a chat (validated against its settings schema; secrets encrypted). Audited without the value. */
   async setSetting(chatKey: string, name: string, key: string, value: unknown, actorUserKey: string): Promise<void> {
     const skill = this.#requireSkill(name);
     const secret = await this.#settings.set(chatKey, skill, key, value);
-    await this.#core.audit({ actor: actorUserKey, chatKey, action: "skills.setting", target: `${name}.${key}`, after: { value: secret ? "(secret)" : value } });
+    await this.#core.audit({
+      actor: actorUserKey,
+      chatKey,
+      action: "skills.setting",
+      target: `${name}.${key}`,
+      after: { value: secret ? "(secret)" : value },
+    });
   }
 
   /** A chat's settings for a skill. Secrets are masked unless `reveal` (the skill's own capability uses that). */
-  async getSettings(chatKey: string, name: string, options: { reveal?: boolean } = {}): Promise<Record<string, unknown>> {
+  async getSettings(
+    chatKey: string,
+    name: string,
+    options: { reveal?: boolean } = {},
+  ): Promise<Record<string, unknown>> {
     const skill = this.#requireSkill(name);
     return this.#settings.get(chatKey, skill, options.reveal === true);
   }
@@ -274,8 +333,16 @@ export class SkillService {
     const split = toolName.indexOf("__");
     const skill = split > 0 ? this.#skills.get(toolName.slice(0, split)) : undefined;
     const tool = skill?.manifest.tools.find((t) => t.name === toolName.slice(split + 2));
-    if (skill === undefined || tool === undefined) throw new SwitchboardError("E_NOT_FOUND", `no tool ${toolName}`, { chatMessage: `There is no tool ${toolName} here.` });
-    const input = { args: args ?? {}, rawArgs: "", chat: chatOf(ctx.inbound, ctx.chatKey), user: { id: ctx.userKey, name: ctx.inbound.user.displayName, role: ctx.role } };
+    if (skill === undefined || tool === undefined)
+      throw new SwitchboardError("E_NOT_FOUND", `no tool ${toolName}`, {
+        chatMessage: `There is no tool ${toolName} here.`,
+      });
+    const input = {
+      args: args ?? {},
+      rawArgs: "",
+      chat: chatOf(ctx.inbound, ctx.chatKey),
+      user: { id: ctx.userKey, name: ctx.inbound.user.displayName, role: ctx.role },
+    };
     const { value } = await this.#invoke(skill, "tool", tool.name, input, {
       chatKey: ctx.chatKey,
       userKey: ctx.userKey,
@@ -291,20 +358,29 @@ export class SkillService {
     kind: HandlerKind,
     handler: string,
     input: { args: unknown; rawArgs: string; chat: unknown; user: { id: string; name: string; role: Role } },
-    where: { chatKey: string; userKey: string; target: ConversationTarget; signal: AbortSignal; reply: (reply: Reply) => Promise<unknown> },
+    where: {
+      chatKey: string;
+      userKey: string;
+      target: ConversationTarget;
+      signal: AbortSignal;
+      reply: (reply: Reply) => Promise<unknown>;
+    },
   ): Promise<{ value: unknown; inv: Invocation }> {
     const state = this.state(where.chatKey, skill.name);
     if (state !== "enabled") {
       throw new SwitchboardError("E_SKILL_DENIED", `${skill.name} is ${state} in ${where.chatKey}`, {
-        chatMessage: state === "needs-reapproval"
-          ? `The skill ${skill.name} was updated and asks for new permissions (${this.pendingPermissions(where.chatKey, skill.name).join(", ")}). A chat admin must approve them with /skills enable ${skill.name}.`
-          : `The skill ${skill.name} is not enabled in this chat.`,
+        chatMessage:
+          state === "needs-reapproval"
+            ? `The skill ${skill.name} was updated and asks for new permissions (${this.pendingPermissions(where.chatKey, skill.name).join(", ")}). A chat admin must approve them with /skills enable ${skill.name}.`
+            : `The skill ${skill.name} is not enabled in this chat.`,
       });
     }
     const running = this.#inFlight.get(skill.name) ?? 0;
     if (running >= this.#config.maxInFlightPerSkill) {
       this.#failures.inc({ skill: skill.name, reason: "busy" });
-      throw new SwitchboardError("E_SKILL_LIMIT", `${skill.name} has ${running} calls in flight`, { chatMessage: `The skill ${skill.name} is busy; try again in a moment.` });
+      throw new SwitchboardError("E_SKILL_LIMIT", `${skill.name} has ${running} calls in flight`, {
+        chatMessage: `The skill ${skill.name} is busy; try again in a moment.`,
+      });
     }
     const inv: Invocation = {
       skill: skill.name,
@@ -329,7 +405,14 @@ export class SkillService {
     this.#inFlight.set(skill.name, running + 1);
     const started = performance.now();
     try {
-      const result = await this.#supervisor.call(skill.spec, where.chatKey, kind, handler, JSON.stringify(input), (name, args) => handleCapability(inv, name, args, deps));
+      const result = await this.#supervisor.call(
+        skill.spec,
+        where.chatKey,
+        kind,
+        handler,
+        JSON.stringify(input),
+        (name, args) => handleCapability(inv, name, args, deps),
+      );
       this.#calls.observe({ skill: skill.name, kind }, (performance.now() - started) / 1000);
       if (result.ok) {
         const envelope = JSON.parse(result.value) as { ok: boolean; value: unknown };
@@ -344,12 +427,28 @@ export class SkillService {
   }
 
   /** Count, audit and log a failed invocation; return the error the chat sees. */
-  async #failed(skill: LoadedSkill, inv: Invocation, handler: string, failure: string, detail: string): Promise<SwitchboardError> {
+  async #failed(
+    skill: LoadedSkill,
+    inv: Invocation,
+    handler: string,
+    failure: string,
+    detail: string,
+  ): Promise<SwitchboardError> {
     const isLimit = failure === "timeout" || failure === "cpu" || failure === "memory" || failure === "too-large";
     this.#failures.inc({ skill: skill.name, reason: failure });
     this.#core.metrics.error(isLimit ? "E_SKILL_LIMIT" : "E_SKILL_FAILED");
-    this.#core.log.warn({ skill: skill.name, version: skill.version, chat: inv.chatKey, handler, failure, detail: detail.slice(0, 500) }, "skill invocation stopped");
-    await this.#core.audit({ actor: `skill:${skill.name}`, chatKey: inv.chatKey, action: isLimit ? "skill.limit" : "skill.failed", target: handler, after: { failure, version: skill.version } })
+    this.#core.log.warn(
+      { skill: skill.name, version: skill.version, chat: inv.chatKey, handler, failure, detail: detail.slice(0, 500) },
+      "skill invocation stopped",
+    );
+    await this.#core
+      .audit({
+        actor: `skill:${skill.name}`,
+        chatKey: inv.chatKey,
+        action: isLimit ? "skill.limit" : "skill.failed",
+        target: handler,
+        after: { failure, version: skill.version },
+      })
       .catch((error: unknown) => this.#core.log.warn({ err: error }, "could not audit a skill failure"));
     if (inv.denial !== undefined && failure === "threw") return inv.denial;
     const what: Record<string, string> = {
@@ -360,10 +459,14 @@ export class SkillService {
       crashed: "crashed",
     };
     const reason = Object.hasOwn(what, failure) ? what[failure] : "failed";
-    return new SwitchboardError(isLimit ? "E_SKILL_LIMIT" : "E_SKILL_FAILED", `skill ${skill.name} ${failure}: ${detail.slice(0, 200)}`, {
-      chatMessage: `The skill ${skill.name} ${reason} and was stopped.`,
-      details: { skill: skill.name, failure },
-    });
+    return new SwitchboardError(
+      isLimit ? "E_SKILL_LIMIT" : "E_SKILL_FAILED",
+      `skill ${skill.name} ${failure}: ${detail.slice(0, 200)}`,
+      {
+        chatMessage: `The skill ${skill.name} ${reason} and was stopped.`,
+        details: { skill: skill.name, failure },
+      },
+    );
   }
 
   #toolsIn(chatKey: string): ToolSpec[] {
@@ -371,7 +474,13 @@ export class SkillService {
     for (const skill of this.#skills.values()) {
       if (skill.manifest.tools.length === 0 || this.state(chatKey, skill.name) !== "enabled") continue;
       for (const tool of skill.manifest.tools) {
-        out.push({ name: `${skill.name}__${tool.name}`, description: tool.description, parameters: tool.parameters, skill: skill.name, defaultRole: tool.defaultRole });
+        out.push({
+          name: `${skill.name}__${tool.name}`,
+          description: tool.description,
+          parameters: tool.parameters,
+          skill: skill.name,
+          defaultRole: tool.defaultRole,
+        });
       }
     }
     return out;
@@ -402,17 +511,29 @@ export class SkillService {
 
   #requireSkill(name: string): LoadedSkill {
     const skill = this.#skills.get(name);
-    if (skill === undefined) throw new SwitchboardError("E_NOT_FOUND", `skill ${name} is not loaded`, { chatMessage: `There is no skill named ${name}.` });
+    if (skill === undefined)
+      throw new SwitchboardError("E_NOT_FOUND", `skill ${name} is not loaded`, {
+        chatMessage: `There is no skill named ${name}.`,
+      });
     return skill;
   }
 }
 
 function chatOf(inbound: Inbound, chatKey: string): { id: string; platform: string; kind: string; title?: string } {
-  return { id: chatKey, platform: inbound.platform, kind: inbound.chat.kind, ...(inbound.chat.title === undefined ? {} : { title: inbound.chat.title }) };
+  return {
+    id: chatKey,
+    platform: inbound.platform,
+    kind: inbound.chat.kind,
+    ...(inbound.chat.title === undefined ? {} : { title: inbound.chat.title }),
+  };
 }
 
 function targetOf(inbound: Inbound): ConversationTarget {
-  return { platform: inbound.platform, chatId: inbound.chat.id, ...(inbound.threadId === undefined ? {} : { threadId: inbound.threadId }) };
+  return {
+    platform: inbound.platform,
+    chatId: inbound.chat.id,
+    ...(inbound.threadId === undefined ? {} : { threadId: inbound.threadId }),
+  };
 }
 
 function metric<T>(registry: Registry, name: string, create: () => T): T {

@@ -34,7 +34,13 @@ export const CONSOLE_CHAT_ID = "local";
 /** See the file comment. */
 export class ConsoleAdapter implements ChannelAdapter {
   readonly platform = "console";
-  readonly capabilities: AdapterCapabilities = { edit: false, buttons: false, ephemeral: false, typing: false, maxTextLength: 1_000_000 };
+  readonly capabilities: AdapterCapabilities = {
+    edit: false,
+    buttons: false,
+    ephemeral: false,
+    typing: false,
+    maxTextLength: 1_000_000,
+  };
   /** Resolves when the input has ended and every line read has been accepted. */
   readonly ended: Promise<void>;
   readonly #o: ConsoleAdapterOptions;
@@ -62,7 +68,9 @@ export class ConsoleAdapter implements ChannelAdapter {
     this.#rl = rl;
     this.#state = "up";
     if (this.#interactive) {
-      this.#o.output.write(`${this.#o.botName ?? "switchboard"} console — you are the bot owner. Type /help, or Ctrl-D to quit.\n`);
+      this.#o.output.write(
+        `${this.#o.botName ?? "switchboard"} console — you are the bot owner. Type /help, or Ctrl-D to quit.\n`,
+      );
       rl.setPrompt("> ");
       rl.prompt();
     }
@@ -110,7 +118,10 @@ export class ConsoleAdapter implements ChannelAdapter {
 
   async send(target: ConversationTarget, reply: Reply): Promise<SentMessage> {
     const text = reply.format === "plain" ? reply.text : renderConsole(reply.text, this.#interactive);
-    const buttons = reply.buttons?.flat().map((b) => `[${b.label}: ${b.data}]`).join(" ");
+    const buttons = reply.buttons
+      ?.flat()
+      .map((b) => `[${b.label}: ${b.data}]`)
+      .join(" ");
     this.#o.output.write(`${text}${buttons ? `\n${buttons}` : ""}\n`);
     if (this.#interactive) this.#rl?.prompt(true);
     this.#lastApiOkAt = Date.now();

@@ -6,9 +6,21 @@
  */
 import type { KeyObject } from "node:crypto";
 import {
-  ERROR_CATALOG, SwitchboardError, turnClock,
-  type AdapterCapabilities, type AdapterHealth, type ChannelAdapter, type CommandInfo, type ConversationTarget, type Core,
-  type HttpMount, type Inbound, type InboundSink, type PlatformRole, type Reply, type SentMessage,
+  ERROR_CATALOG,
+  SwitchboardError,
+  turnClock,
+  type AdapterCapabilities,
+  type AdapterHealth,
+  type ChannelAdapter,
+  type CommandInfo,
+  type ConversationTarget,
+  type Core,
+  type HttpMount,
+  type Inbound,
+  type InboundSink,
+  type PlatformRole,
+  type Reply,
+  type SentMessage,
 } from "../../bot/index.ts";
 import type { OutboundLimits } from "../shared/outbound-limiter.ts";
 import { DeafWatchdog, HealthTracker, ReconnectSupervisor } from "../shared/health.ts";
@@ -20,7 +32,12 @@ import { MalformedPayloadError, parseInteraction, parseMessage, type CommandInte
 import { Outbox } from "./outbox.ts";
 import { RecentSet } from "./recent.ts";
 import { DISCORD_MAX_TEXT } from "./render.ts";
-import { DeadlineSweeper, InteractionResponder, type AnyInteractionAnswer, type ResponderContext } from "./responder.ts";
+import {
+  DeadlineSweeper,
+  InteractionResponder,
+  type AnyInteractionAnswer,
+  type ResponderContext,
+} from "./responder.ts";
 import { RoleResolver } from "./roles.ts";
 
 /** Everything the adapter needs, resolved from config by `createDiscordAdapter`. */
@@ -48,7 +65,13 @@ export interface DiscordAdapterOptions {
   deafAfterMs?: number;
 }
 
-const CAPABILITIES: AdapterCapabilities = { edit: true, buttons: true, ephemeral: true, typing: true, maxTextLength: DISCORD_MAX_TEXT };
+const CAPABILITIES: AdapterCapabilities = {
+  edit: true,
+  buttons: true,
+  ephemeral: true,
+  typing: true,
+  maxTextLength: DISCORD_MAX_TEXT,
+};
 const MAX_SEEN = 5_000;
 const DONE: Promise<void> = Promise.resolve();
 
@@ -90,12 +113,23 @@ export class DiscordAdapter implements ChannelAdapter {
       ...(options.outboundLimits === undefined ? {} : { limits: options.outboundLimits }),
       ...(options.makeRequest === undefined ? {} : { makeRequest: options.makeRequest }),
       ...(core.config.storage.redisUrl === undefined ? {} : { redisUrl: core.config.storage.redisUrl }),
-      onRetry: (info) => core.log.info({ adapter: "discord", ...info }, "rate limited by Discord; retrying after retry_after"),
+      onRetry: (info) =>
+        core.log.info({ adapter: "discord", ...info }, "rate limited by Discord; retrying after retry_after"),
       onError: (error) => core.log.warn({ adapter: "discord", err: error }, "outbound limiter error"),
     });
-    this.#outbox = new Outbox({ api: this.#api, kv: core.kv, isShared: core.config.storage.redisUrl !== undefined, now: () => core.clock.now(), ...(options.editIntervalMs === undefined ? {} : { editIntervalMs: options.editIntervalMs }) });
+    this.#outbox = new Outbox({
+      api: this.#api,
+      kv: core.kv,
+      isShared: core.config.storage.redisUrl !== undefined,
+      now: () => core.clock.now(),
+      ...(options.editIntervalMs === undefined ? {} : { editIntervalMs: options.editIntervalMs }),
+    });
     this.#roles = new RoleResolver({
-      lookups: { guild: (id) => this.#api.guild(id), member: (g, u) => this.#api.member(g, u), channel: (id) => this.#api.channel(id) },
+      lookups: {
+        guild: (id) => this.#api.guild(id),
+        member: (g, u) => this.#api.member(g, u),
+        channel: (id) => this.#api.channel(id),
+      },
       clock: core.clock,
       onError: (error, what) => core.log.warn({ adapter: "discord", err: error, what }, "platform role lookup failed"),
     });
@@ -105,13 +139,17 @@ export class DiscordAdapter implements ChannelAdapter {
       deferAfterMs: options.deferAfterMs ?? 1_500,
       deadlines: this.#deadlines,
       abandonAfterMs: core.config.limits.handlerTimeoutMs + 10_000,
-      onError: (error, what, interaction) => core.log.warn({ adapter: "discord", err: error, what, interaction }, "interaction answer failed"),
+      onError: (error, what, interaction) =>
+        core.log.warn({ adapter: "discord", err: error, what, interaction }, "interaction answer failed"),
       onDeferred: (responder) => this.#responders.add(responder),
       onIdle: (responder) => this.#responders.delete(responder),
     };
     if (options.mode === "gateway") {
       const gateway = new DiscordGateway({
-        token: options.token, apiRoot: options.apiRoot, health: this.#health, log: core.log,
+        token: options.token,
+        apiRoot: options.apiRoot,
+        health: this.#health,
+        log: core.log,
         onDispatch: (packet) => this.handleDispatch(packet),
       });
       this.#gateway = gateway;
@@ -167,18 +205,22 @@ export class DiscordAdapter implements ChannelAdapter {
 
   mount(http: HttpMount): void {
     if (this.#o.mode !== "interactions" || this.#o.publicKey === undefined) return;
-    http.route("POST", this.#o.interactionsPath, interactionsRoute({
-      publicKey: this.#o.publicKey,
-      answerTimeoutMs: (this.#o.deferAfterMs ?? 1_500) + 1_000,
-      handle: (payload, acknowledge) => {
-        try {
-          return this.#onInteraction(payload, acknowledge) ?? DONE;
-        } catch (error) {
-          return Promise.reject(error);
-        }
-      },
-      onError: (error, what) => this.#core.log.warn({ adapter: "discord", err: error, what }, "interaction failed"),
-    }));
+    http.route(
+      "POST",
+      this.#o.interactionsPath,
+      interactionsRoute({
+        publicKey: this.#o.publicKey,
+        answerTimeoutMs: (this.#o.deferAfterMs ?? 1_500) + 1_000,
+        handle: (payload, acknowledge) => {
+          try {
+            return this.#onInteraction(payload, acknowledge) ?? DONE;
+          } catch (error) {
+            return Promise.reject(error);
+          }
+        },
+        onError: (error, what) => this.#core.log.warn({ adapter: "discord", err: error, what }, "interaction failed"),
+      }),
+    );
   }
 
   async send(target: ConversationTarget, reply: Reply): Promise<SentMessage> {
@@ -193,7 +235,10 @@ export class DiscordAdapter implements ChannelAdapter {
     const body = toDiscordCommands(commands);
     if (this.#o.guildIds.length === 0) await this.#api.putCommands(body);
     else for (const guildId of this.#o.guildIds) await this.#api.putCommands(body, guildId);
-    this.#core.log.info({ adapter: "discord", commands: body.length, scope: this.#o.guildIds.length === 0 ? "global" : this.#o.guildIds }, "application commands registered");
+    this.#core.log.info(
+      { adapter: "discord", commands: body.length, scope: this.#o.guildIds.length === 0 ? "global" : this.#o.guildIds },
+      "application commands registered",
+    );
   }
 
   health(): AdapterHealth {
@@ -209,8 +254,11 @@ export class DiscordAdapter implements ChannelAdapter {
     if (this.#republishTimer !== undefined) clearTimeout(this.#republishTimer);
     this.#republishTimer = setTimeout(() => {
       this.#republishTimer = undefined;
-      void this.#core.track(this.registerCommands(this.#core.commands.infos()).catch((error: unknown) =>
-        this.#core.log.warn({ adapter: "discord", err: error }, "could not re-publish application commands")));
+      void this.#core.track(
+        this.registerCommands(this.#core.commands.infos()).catch((error: unknown) =>
+          this.#core.log.warn({ adapter: "discord", err: error }, "could not re-publish application commands"),
+        ),
+      );
     }, this.#o.commandsDebounceMs ?? 2_000);
     this.#republishTimer.unref();
   }
@@ -233,8 +281,13 @@ export class DiscordAdapter implements ChannelAdapter {
       switch (packet.t) {
         case "INTERACTION_CREATE": {
           const d = packet.d as { id?: unknown; token?: unknown; channel_id?: unknown } | undefined;
-          const acknowledge = (answer: AnyInteractionAnswer) => this.#api.interactionCallback(
-            String(d!.channel_id ?? "interactions"), String(d!.id), String(d!.token), answer);
+          const acknowledge = (answer: AnyInteractionAnswer) =>
+            this.#api.interactionCallback(
+              String(d!.channel_id ?? "interactions"),
+              String(d!.id),
+              String(d!.token),
+              answer,
+            );
           let handed: Promise<void> | undefined;
           try {
             handed = this.#onInteraction(d, acknowledge);
@@ -246,8 +299,11 @@ export class DiscordAdapter implements ChannelAdapter {
           return;
         }
         case "MESSAGE_CREATE":
-          void this.#core.track(this.#onMessage(packet.d).catch((error: unknown) =>
-            log.warn({ adapter: "discord", err: error }, "message skipped")));
+          void this.#core.track(
+            this.#onMessage(packet.d).catch((error: unknown) =>
+              log.warn({ adapter: "discord", err: error }, "message skipped"),
+            ),
+          );
           return;
         case "GUILD_CREATE":
         case "GUILD_UPDATE":
@@ -276,14 +332,21 @@ export class DiscordAdapter implements ChannelAdapter {
    * Handle one interaction: synchronous up to handing it to the router, so the common case costs no async
    * hops. Throws `MalformedPayloadError` for a malformed payload; returns what is still to settle, if anything.
    */
-  #onInteraction(payload: unknown, acknowledge: (answer: AnyInteractionAnswer) => Promise<void>): Promise<void> | undefined {
+  #onInteraction(
+    payload: unknown,
+    acknowledge: (answer: AnyInteractionAnswer) => Promise<void>,
+  ): Promise<void> | undefined {
     const log = this.#core.log;
     const parsed = this.#parseInteraction(payload);
     if (parsed.kind === "ping") return acknowledge({ type: 1 });
     this.#health.markInbound();
     if (parsed.kind === "unsupported") {
       log.debug({ adapter: "discord", type: parsed.type }, "unsupported interaction type skipped");
-      return acknowledge(parsed.type === 4 ? { type: 8, data: { choices: [] } } : { type: 4, data: { content: "That is not something I can handle.", flags: 64 } });
+      return acknowledge(
+        parsed.type === 4
+          ? { type: 8, data: { choices: [] } }
+          : { type: 4, data: { content: "That is not something I can handle.", flags: 64 } },
+      );
     }
     // The outbox's token memory is this process's memory of interactions seen (the router dedupes across
     // processes too): a redelivery must not get a second responder, whose deferral nobody would fill.
@@ -297,13 +360,26 @@ export class DiscordAdapter implements ChannelAdapter {
   }
 
   /** A responder for the interaction, then its role, then the router. */
-  #answer(interaction: CommandInteraction, acknowledge: (answer: AnyInteractionAnswer) => Promise<void>): Promise<void> {
-    const responder = new InteractionResponder(this.#responderContext, interaction.id, interaction.token, interaction.chat.id, acknowledge);
+  #answer(
+    interaction: CommandInteraction,
+    acknowledge: (answer: AnyInteractionAnswer) => Promise<void>,
+  ): Promise<void> {
+    const responder = new InteractionResponder(
+      this.#responderContext,
+      interaction.id,
+      interaction.token,
+      interaction.chat.id,
+      acknowledge,
+    );
     if (interaction.text.length > this.#core.config.limits.maxInboundChars) {
       return responder.notice(ERROR_CATALOG.E_MESSAGE_TOO_LONG).then(() => undefined);
     }
-    const role = interaction.guildId === undefined ? undefined : this.#roles.fromInteraction(interaction.guildId, interaction.user.id, interaction.permissions);
-    if (role instanceof Promise) return role.then((platformRole) => this.#deliver(this.#interactionInbound(interaction, responder, platformRole)));
+    const role =
+      interaction.guildId === undefined
+        ? undefined
+        : this.#roles.fromInteraction(interaction.guildId, interaction.user.id, interaction.permissions);
+    if (role instanceof Promise)
+      return role.then((platformRole) => this.#deliver(this.#interactionInbound(interaction, responder, platformRole)));
     return this.#deliver(this.#interactionInbound(interaction, responder, role));
   }
 
@@ -312,13 +388,20 @@ export class DiscordAdapter implements ChannelAdapter {
     return parseInteraction(payload, (name) => this.#core.commands.get(name)?.args);
   }
 
-  #interactionInbound(parsed: CommandInteraction, responder: InteractionResponder, platformRole: PlatformRole | undefined): Inbound {
+  #interactionInbound(
+    parsed: CommandInteraction,
+    responder: InteractionResponder,
+    platformRole: PlatformRole | undefined,
+  ): Inbound {
     const u = parsed.user;
     const inbound: Inbound = {
       deliveryId: `discord:${parsed.id}`,
       platform: "discord",
       chat: parsed.chat,
-      user: platformRole === undefined ? { id: u.id, displayName: u.displayName, isBot: u.isBot } : { id: u.id, displayName: u.displayName, platformRole, isBot: u.isBot },
+      user:
+        platformRole === undefined
+          ? { id: u.id, displayName: u.displayName, isBot: u.isBot }
+          : { id: u.id, displayName: u.displayName, platformRole, isBot: u.isBot },
       text: parsed.text,
       origin: parsed.origin,
       receivedAt: turnClock(this.#core.clock).now(),
@@ -350,12 +433,20 @@ export class DiscordAdapter implements ChannelAdapter {
       await respond({ text: ERROR_CATALOG.E_MESSAGE_TOO_LONG, format: "plain" });
       return;
     }
-    const platformRole = message.guildId === undefined ? undefined : await this.#roles.fromMemberRoles(message.guildId, message.user.id, message.roleIds);
+    const platformRole =
+      message.guildId === undefined
+        ? undefined
+        : await this.#roles.fromMemberRoles(message.guildId, message.user.id, message.roleIds);
     await this.#deliver({
       deliveryId: `discord:${message.id}`,
       platform: "discord",
       chat: message.chat,
-      user: { id: message.user.id, displayName: message.user.displayName, ...(platformRole === undefined ? {} : { platformRole }), isBot: message.user.isBot },
+      user: {
+        id: message.user.id,
+        displayName: message.user.displayName,
+        ...(platformRole === undefined ? {} : { platformRole }),
+        isBot: message.user.isBot,
+      },
       text: message.text,
       ...(message.command === undefined ? {} : { command: message.command }),
       ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),

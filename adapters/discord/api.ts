@@ -54,22 +54,39 @@ export interface DiscordApiOptions {
 export function toDiscordError(error: unknown, what: string): SwitchboardError {
   if (isSwitchboardError(error)) return error;
   if (error instanceof DiscordAPIError) {
-    return new SwitchboardError("E_ADAPTER", `Discord refused ${what}: ${error.status} ${error.code} ${error.message}`, {
-      cause: error, details: { status: error.status, code: error.code, method: error.method, url: error.url },
-    });
+    return new SwitchboardError(
+      "E_ADAPTER",
+      `Discord refused ${what}: ${error.status} ${error.code} ${error.message}`,
+      {
+        cause: error,
+        details: { status: error.status, code: error.code, method: error.method, url: error.url },
+      },
+    );
   }
   if (error instanceof RateLimitError) {
-    return new SwitchboardError("E_ADAPTER", `Discord rate limit on ${what} outlasted the retries (retry after ${error.retryAfter} ms)`, {
-      cause: error, details: { route: error.route, retryAfterMs: error.retryAfter, global: error.global },
-    });
+    return new SwitchboardError(
+      "E_ADAPTER",
+      `Discord rate limit on ${what} outlasted the retries (retry after ${error.retryAfter} ms)`,
+      {
+        cause: error,
+        details: { route: error.route, retryAfterMs: error.retryAfter, global: error.global },
+      },
+    );
   }
   if (error instanceof HTTPError) {
-    return new SwitchboardError("E_ADAPTER", `Discord failed ${what}: HTTP ${error.status}`, { cause: error, details: { status: error.status } });
+    return new SwitchboardError("E_ADAPTER", `Discord failed ${what}: HTTP ${error.status}`, {
+      cause: error,
+      details: { status: error.status },
+    });
   }
   if (error instanceof Error && (error.name === "AbortError" || error.name === "TimeoutError")) {
     return new SwitchboardError("E_TIMEOUT", `Discord call ${what} timed out or was aborted`, { cause: error });
   }
-  return new SwitchboardError("E_ADAPTER", `Discord call ${what} failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  return new SwitchboardError(
+    "E_ADAPTER",
+    `Discord call ${what} failed: ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error },
+  );
 }
 
 /** The 429 delay a failure asks for, in ms, or undefined when it is not a rate limit. */
@@ -123,7 +140,12 @@ export class DiscordApi {
   }
 
   /** Run one REST call inside the limits for `key`, mapping errors and marking health on success. */
-  call<T>(what: string, key: OutboundKey, run: (signal: AbortSignal) => Promise<unknown>, limiter = this.limiter): Promise<T> {
+  call<T>(
+    what: string,
+    key: OutboundKey,
+    run: (signal: AbortSignal) => Promise<unknown>,
+    limiter = this.limiter,
+  ): Promise<T> {
     let running: Promise<unknown>;
     try {
       // The limiter gives each attempt a signal of its own (the REST client never removes the abort listener it
@@ -144,69 +166,122 @@ export class DiscordApi {
 
   /** POST /channels/{id}/messages. */
   createMessage(channelId: string, body: MessageBody): Promise<ApiMessage> {
-    return this.call("createMessage", { chatId: channelId, isGroup: true }, (signal) => this.rest.post(Routes.channelMessages(channelId), { body, signal }));
+    return this.call("createMessage", { chatId: channelId, isGroup: true }, (signal) =>
+      this.rest.post(Routes.channelMessages(channelId), { body, signal }),
+    );
   }
 
   /** PATCH /channels/{id}/messages/{id}. */
   editMessage(channelId: string, messageId: string, body: Partial<MessageBody>): Promise<ApiMessage> {
-    return this.call("editMessage", { chatId: channelId, isEdit: true }, (signal) => this.rest.patch(Routes.channelMessage(channelId, messageId), { body, signal }));
+    return this.call("editMessage", { chatId: channelId, isEdit: true }, (signal) =>
+      this.rest.patch(Routes.channelMessage(channelId, messageId), { body, signal }),
+    );
   }
 
   /** DELETE /channels/{id}/messages/{id}. */
   async deleteMessage(channelId: string, messageId: string): Promise<void> {
-    await this.call("deleteMessage", { chatId: channelId, isEdit: true }, (signal) => this.rest.delete(Routes.channelMessage(channelId, messageId), { signal }));
+    await this.call("deleteMessage", { chatId: channelId, isEdit: true }, (signal) =>
+      this.rest.delete(Routes.channelMessage(channelId, messageId), { signal }),
+    );
   }
 
   /** POST /channels/{id}/typing. */
   async typing(channelId: string): Promise<void> {
-    await this.call("typing", { chatId: channelId, isEdit: true }, (signal) => this.rest.post(Routes.channelTyping(channelId), { signal }));
+    await this.call("typing", { chatId: channelId, isEdit: true }, (signal) =>
+      this.rest.post(Routes.channelTyping(channelId), { signal }),
+    );
   }
 
   /** POST /interactions/{id}/{token}/callback: 4 (reply) or 5 (deferred). Answered 204. */
-  interactionCallback(channelId: string, interactionId: string, token: string, body: { type: number; data?: unknown }): Promise<void> {
-    return this.call<void>("interactionCallback", { chatId: channelId, isEdit: true },
-      (signal) => this.interactionRest.post(Routes.interactionCallback(interactionId, token), { body, auth: false, signal }), this.interactionLimiter);
+  interactionCallback(
+    channelId: string,
+    interactionId: string,
+    token: string,
+    body: { type: number; data?: unknown },
+  ): Promise<void> {
+    return this.call<void>(
+      "interactionCallback",
+      { chatId: channelId, isEdit: true },
+      (signal) =>
+        this.interactionRest.post(Routes.interactionCallback(interactionId, token), { body, auth: false, signal }),
+      this.interactionLimiter,
+    );
   }
 
   /** PATCH /webhooks/{app}/{token}/messages/{id or @original}. */
-  editInteractionMessage(channelId: string, token: string, messageId: string, body: Partial<MessageBody>): Promise<ApiMessage> {
-    return this.call("editInteractionMessage", { chatId: channelId, isEdit: true },
-      (signal) => this.interactionRest.patch(Routes.webhookMessage(this.applicationId, token, messageId), { body, auth: false, signal }), this.interactionLimiter);
+  editInteractionMessage(
+    channelId: string,
+    token: string,
+    messageId: string,
+    body: Partial<MessageBody>,
+  ): Promise<ApiMessage> {
+    return this.call(
+      "editInteractionMessage",
+      { chatId: channelId, isEdit: true },
+      (signal) =>
+        this.interactionRest.patch(Routes.webhookMessage(this.applicationId, token, messageId), {
+          body,
+          auth: false,
+          signal,
+        }),
+      this.interactionLimiter,
+    );
   }
 
   /** DELETE /webhooks/{app}/{token}/messages/{id or @original}. */
   async deleteInteractionMessage(channelId: string, token: string, messageId: string): Promise<void> {
-    await this.call("deleteInteractionMessage", { chatId: channelId, isEdit: true },
-      (signal) => this.interactionRest.delete(Routes.webhookMessage(this.applicationId, token, messageId), { auth: false, signal }), this.interactionLimiter);
+    await this.call(
+      "deleteInteractionMessage",
+      { chatId: channelId, isEdit: true },
+      (signal) =>
+        this.interactionRest.delete(Routes.webhookMessage(this.applicationId, token, messageId), {
+          auth: false,
+          signal,
+        }),
+      this.interactionLimiter,
+    );
   }
 
   /** POST /webhooks/{app}/{token}: a follow-up message to an interaction. */
   createFollowup(channelId: string, token: string, body: MessageBody): Promise<ApiMessage> {
-    return this.call("createFollowup", { chatId: channelId, isGroup: true },
-      (signal) => this.interactionRest.post(Routes.webhook(this.applicationId, token), { body, auth: false, signal }), this.interactionLimiter);
+    return this.call(
+      "createFollowup",
+      { chatId: channelId, isGroup: true },
+      (signal) => this.interactionRest.post(Routes.webhook(this.applicationId, token), { body, auth: false, signal }),
+      this.interactionLimiter,
+    );
   }
 
   /** PUT the command list, globally or for one guild. */
   async putCommands(commands: unknown[], guildId?: string): Promise<unknown[]> {
-    const route = guildId === undefined
-      ? Routes.applicationCommands(this.applicationId)
-      : Routes.applicationGuildCommands(this.applicationId, guildId);
-    return this.call("putCommands", { chatId: `commands:${guildId ?? "global"}`, isEdit: true }, (signal) => this.rest.put(route, { body: commands, signal }));
+    const route =
+      guildId === undefined
+        ? Routes.applicationCommands(this.applicationId)
+        : Routes.applicationGuildCommands(this.applicationId, guildId);
+    return this.call("putCommands", { chatId: `commands:${guildId ?? "global"}`, isEdit: true }, (signal) =>
+      this.rest.put(route, { body: commands, signal }),
+    );
   }
 
   /** GET /guilds/{id}. */
   guild(guildId: string): Promise<unknown> {
-    return this.call("getGuild", { chatId: `guild:${guildId}`, isEdit: true }, (signal) => this.rest.get(Routes.guild(guildId), { signal }));
+    return this.call("getGuild", { chatId: `guild:${guildId}`, isEdit: true }, (signal) =>
+      this.rest.get(Routes.guild(guildId), { signal }),
+    );
   }
 
   /** GET /guilds/{id}/members/{user}. */
   member(guildId: string, userId: string): Promise<unknown> {
-    return this.call("getMember", { chatId: `guild:${guildId}`, isEdit: true }, (signal) => this.rest.get(Routes.guildMember(guildId, userId), { signal }));
+    return this.call("getMember", { chatId: `guild:${guildId}`, isEdit: true }, (signal) =>
+      this.rest.get(Routes.guildMember(guildId, userId), { signal }),
+    );
   }
 
   /** GET /channels/{id}. */
   channel(channelId: string): Promise<unknown> {
-    return this.call("getChannel", { chatId: channelId, isEdit: true }, (signal) => this.rest.get(Routes.channel(channelId), { signal }));
+    return this.call("getChannel", { chatId: channelId, isEdit: true }, (signal) =>
+      this.rest.get(Routes.channel(channelId), { signal }),
+    );
   }
 
   /** Finish queued calls and release the limiter. */

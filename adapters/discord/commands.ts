@@ -6,7 +6,15 @@
 import type { CommandArgSpec, CommandInfo } from "../../bot/index.ts";
 
 /** Discord option types (`ApplicationCommandOptionType`). */
-export const OPTION_TYPE = { subcommand: 1, subcommandGroup: 2, string: 3, integer: 4, boolean: 5, user: 6, number: 10 } as const;
+export const OPTION_TYPE = {
+  subcommand: 1,
+  subcommandGroup: 2,
+  string: 3,
+  integer: 4,
+  boolean: 5,
+  user: 6,
+  number: 10,
+} as const;
 
 /** One option as Discord takes it. */
 export interface DiscordCommandOption {
@@ -38,7 +46,10 @@ function clip(text: string, max: number): string {
 
 /** An option name Discord accepts: lower case, 1–32 of letters, digits, `-` and `_`. */
 export function optionName(name: string): string {
-  const cleaned = name.toLowerCase().replace(/[^\p{Ll}\p{Lo}\p{N}_-]+/gu, "_").slice(0, 32);
+  const cleaned = name
+    .toLowerCase()
+    .replace(/[^\p{Ll}\p{Lo}\p{N}_-]+/gu, "_")
+    .slice(0, 32);
   return cleaned === "" ? "arg" : cleaned;
 }
 

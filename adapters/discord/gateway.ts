@@ -38,7 +38,13 @@ export interface GatewayOptions {
 }
 
 /** Dispatches the adapter handles itself and discord.js never sees. */
-const RAW_ONLY_EVENTS = new Set(["INTERACTION_CREATE", "MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "TYPING_START"]);
+const RAW_ONLY_EVENTS = new Set([
+  "INTERACTION_CREATE",
+  "MESSAGE_CREATE",
+  "MESSAGE_UPDATE",
+  "MESSAGE_DELETE",
+  "TYPING_START",
+]);
 
 /** Close codes after which discord.js gives up (bad token, intents, version, sharding). */
 const FATAL_CLOSE_CODES = new Set([4004, 4010, 4011, 4012, 4013, 4014]);
@@ -47,7 +53,11 @@ const FATAL_CLOSE_CODES = new Set([4004, 4010, 4011, 4012, 4013, 4014]);
 export function isFatalGatewayError(error: unknown): boolean {
   if (typeof error !== "object" || error === null) return false;
   const e = error as { code?: unknown; closeCode?: unknown };
-  return e.code === "TokenInvalid" || e.code === "DisallowedIntents" || (typeof e.closeCode === "number" && FATAL_CLOSE_CODES.has(e.closeCode));
+  return (
+    e.code === "TokenInvalid" ||
+    e.code === "DisallowedIntents" ||
+    (typeof e.closeCode === "number" && FATAL_CLOSE_CODES.has(e.closeCode))
+  );
 }
 
 /** How long a client's destroy may take before the session moves on without it, in ms. */
@@ -63,10 +73,13 @@ const DESTROY_TIMEOUT_MS = 5_000;
 async function destroyClient(client: Client, log: Logger): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const isDone = await Promise.race([
-    client.destroy().then(() => true, (error: unknown) => {
-      log.debug({ adapter: "discord", err: error }, "client destroy failed");
-      return true;
-    }),
+    client.destroy().then(
+      () => true,
+      (error: unknown) => {
+        log.debug({ adapter: "discord", err: error }, "client destroy failed");
+        return true;
+      },
+    ),
     new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), DESTROY_TIMEOUT_MS);
       timer.unref();
@@ -75,7 +88,9 @@ async function destroyClient(client: Client, log: Logger): Promise<void> {
   clearTimeout(timer);
   if (isDone) return;
   log.warn({ adapter: "discord" }, "gateway client did not close in time; reaping it when its shard comes back");
-  const inner = (client.ws as unknown as { _ws?: { destroy(options: { code: number; reason: string }): Promise<void> } })._ws;
+  const inner = (
+    client.ws as unknown as { _ws?: { destroy(options: { code: number; reason: string }): Promise<void> } }
+  )._ws;
   const reap = () => {
     void inner?.destroy({ code: 1_000, reason: "orphaned session" }).catch(() => undefined);
   };
@@ -113,7 +128,12 @@ export class DiscordGateway {
       intents: GATEWAY_INTENTS,
       partials: [Partials.Channel],
       rest: { api: this.#o.apiRoot },
-      makeCache: Options.cacheWithLimits({ ...Options.DefaultMakeCacheSettings, MessageManager: 0, PresenceManager: 0, ReactionManager: 0 }),
+      makeCache: Options.cacheWithLimits({
+        ...Options.DefaultMakeCacheSettings,
+        MessageManager: 0,
+        PresenceManager: 0,
+        ReactionManager: 0,
+      }),
     });
     this.#client = client;
     let failGiveUp: (error: Error) => void = () => undefined;

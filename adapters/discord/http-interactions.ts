@@ -23,23 +23,27 @@ export interface InteractionsRouteOptions {
 }
 
 const json = (status: number, body: unknown): HttpResponse => ({
-  status, headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+  status,
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify(body),
 });
 
 /** The route handler for `POST interactionsPath`. */
 export function interactionsRoute(options: InteractionsRouteOptions): HttpHandler {
   const inFlight = new Map<string, Promise<HttpResponse>>();
   return async (req: HttpRequest): Promise<HttpResponse> => {
-    if (!isValidSignature(options.publicKey, req.headers, req.rawBody)) return json(401, { error: "invalid request signature" });
+    if (!isValidSignature(options.publicKey, req.headers, req.rawBody))
+      return json(401, { error: "invalid request signature" });
     let payload: unknown;
     try {
       payload = JSON.parse(req.rawBody.toString("utf8"));
     } catch {
       return json(400, { error: "body is not JSON" });
     }
-    const id = typeof payload === "object" && payload !== null && typeof (payload as { id?: unknown }).id === "string"
-      ? (payload as { id: string }).id
-      : undefined;
+    const id =
+      typeof payload === "object" && payload !== null && typeof (payload as { id?: unknown }).id === "string"
+        ? (payload as { id: string }).id
+        : undefined;
     const earlier = id === undefined ? undefined : inFlight.get(id);
     if (earlier !== undefined) return earlier;
     const answer = answerOf(payload, options);

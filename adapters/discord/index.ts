@@ -22,14 +22,26 @@ export function applicationIdFromToken(token: string): string | undefined {
 }
 
 /** Tuning the tests (and embedders) may pass besides the config. */
-export type DiscordTuning = Pick<DiscordAdapterOptions, "deferAfterMs" | "commandsDebounceMs" | "outboundLimits" | "makeRequest" | "editIntervalMs" | "watchdogIntervalMs" | "deafAfterMs">;
+export type DiscordTuning = Pick<
+  DiscordAdapterOptions,
+  | "deferAfterMs"
+  | "commandsDebounceMs"
+  | "outboundLimits"
+  | "makeRequest"
+  | "editIntervalMs"
+  | "watchdogIntervalMs"
+  | "deafAfterMs"
+>;
 
 /** Create the Discord adapter from config, or undefined when Discord is not configured. */
 export function createDiscordAdapter(core: Core, tuning: DiscordTuning = {}): ChannelAdapter | undefined {
   const c = core.config.adapters.discord;
   if (c.enabled === false || c.token === undefined) return undefined;
   if (c.mode === "interactions" && (c.publicKey === undefined || c.applicationId === undefined)) {
-    core.log.warn({ adapter: "discord" }, "Discord interactions mode needs adapters.discord.publicKey and applicationId; Discord is off");
+    core.log.warn(
+      { adapter: "discord" },
+      "Discord interactions mode needs adapters.discord.publicKey and applicationId; Discord is off",
+    );
     return undefined;
   }
   const applicationId = c.applicationId ?? applicationIdFromToken(c.token) ?? "";

@@ -64,7 +64,9 @@ export interface CommandInteraction {
 }
 
 /** Any interaction we do not handle (context menus, autocomplete, modals…): only its ids. */
-export type OtherInteraction = { kind: "ping"; id: string; type: number } | { kind: "unsupported"; id: string; type: number };
+export type OtherInteraction =
+  | { kind: "ping"; id: string; type: number }
+  | { kind: "unsupported"; id: string; type: number };
 
 /** The registry's typed arguments for a command, to order its options. */
 export type ArgSpecsOf = (commandName: string) => readonly CommandArgSpec[] | undefined;
@@ -76,11 +78,16 @@ interface WireOption {
   options?: unknown;
 }
 
-function flattenOptions(options: unknown, out: Array<{ name: string; value: string; type: number }>, names: string[]): void {
+function flattenOptions(
+  options: unknown,
+  out: Array<{ name: string; value: string; type: number }>,
+  names: string[],
+): void {
   if (options === undefined) return;
   if (!Array.isArray(options)) throw new MalformedPayloadError("data.options is not a list");
   for (const raw of options) {
-    if (!isObj(raw) || typeof raw.name !== "string" || typeof raw.type !== "number") throw new MalformedPayloadError("an option has no name or type");
+    if (!isObj(raw) || typeof raw.name !== "string" || typeof raw.type !== "number")
+      throw new MalformedPayloadError("an option has no name or type");
     const option = raw as unknown as WireOption;
     if (option.type === 1 || option.type === 2) {
       names.push(option.name); // a subcommand (group) reads as the first word(s)
@@ -138,7 +145,8 @@ export function parseInteraction(payload: unknown, argSpecsOf: ArgSpecsOf): Comm
   if (!isObj(data) || (!isCommand && !isButton)) return { kind: "unsupported", id, type };
   const token = str(payload, "token", "interaction");
   const applicationId = str(payload, "application_id", "interaction");
-  const channelId = optStr(payload, "channel_id") ?? (isObj(payload.channel) ? optStr(payload.channel, "id") : undefined);
+  const channelId =
+    optStr(payload, "channel_id") ?? (isObj(payload.channel) ? optStr(payload.channel, "id") : undefined);
   if (channelId === undefined) throw new MalformedPayloadError("interaction has no channel");
   const guildId = optStr(payload, "guild_id");
   const member = isObj(payload.member) ? payload.member : undefined;
@@ -159,7 +167,11 @@ export function parseInteraction(payload: unknown, argSpecsOf: ArgSpecsOf): Comm
     id,
     token,
     applicationId,
-    chat: { id: channelId, kind: guildId !== undefined || channelType === 3 ? "group" : "dm", ...(channelName === undefined ? {} : { title: channelName }) },
+    chat: {
+      id: channelId,
+      kind: guildId !== undefined || channelType === 3 ? "group" : "dm",
+      ...(channelName === undefined ? {} : { title: channelName }),
+    },
     guildId,
     user,
     permissions: optStr(member, "permissions"),
@@ -199,12 +211,16 @@ export function parseMessage(payload: unknown, botUserId: string): BotMessage | 
   const guildId = optStr(payload, "guild_id");
   const mentions = Array.isArray(payload.mentions) ? payload.mentions : [];
   const mentionPattern = new RegExp(`<@!?${botUserId}>`, "g");
-  const mentionsBot = mentions.some((m) => isObj(m) && m.id === botUserId) || content.includes(`<@${botUserId}>`) || content.includes(`<@!${botUserId}>`);
+  const mentionsBot =
+    mentions.some((m) => isObj(m) && m.id === botUserId) ||
+    content.includes(`<@${botUserId}>`) ||
+    content.includes(`<@!${botUserId}>`);
   const referenced = isObj(payload.referenced_message) ? payload.referenced_message : undefined;
   const refAuthor = referenced !== undefined && isObj(referenced.author) ? referenced.author : undefined;
-  const replyTo = referenced !== undefined && typeof referenced.id === "string"
-    ? { messageId: referenced.id, isToBot: refAuthor?.id === botUserId }
-    : undefined;
+  const replyTo =
+    referenced !== undefined && typeof referenced.id === "string"
+      ? { messageId: referenced.id, isToBot: refAuthor?.id === botUserId }
+      : undefined;
   if (guildId !== undefined && !mentionsBot && replyTo?.isToBot !== true) return undefined;
   const text = content.replace(mentionPattern, "").trim();
   const command = text.startsWith("/") ? parseCommandLine(text) : undefined;
@@ -213,7 +229,9 @@ export function parseMessage(payload: unknown, botUserId: string): BotMessage | 
     chat: { id: channelId, kind: guildId === undefined ? "dm" : "group" },
     guildId,
     user,
-    roleIds: Array.isArray(member?.roles) ? (member.roles as unknown[]).filter((r): r is string => typeof r === "string") : [],
+    roleIds: Array.isArray(member?.roles)
+      ? (member.roles as unknown[]).filter((r): r is string => typeof r === "string")
+      : [],
     text,
     command,
     mentionsBot,

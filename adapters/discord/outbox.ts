@@ -35,7 +35,12 @@ export function encodeMessageId(address: MessageAddress): string {
 export function decodeMessage(message: Pick<SentMessage, "chatId" | "messageId">): MessageAddress {
   const m = /^ix\.(\d+)\.(original|\d+)$/.exec(message.messageId);
   if (m === null) return { kind: "channel", channelId: message.chatId, messageId: message.messageId };
-  return { kind: "interaction", channelId: message.chatId, interactionId: m[1]!, messageId: m[2] === "original" ? "@original" : m[2]! };
+  return {
+    kind: "interaction",
+    channelId: message.chatId,
+    interactionId: m[1]!,
+    messageId: m[2] === "original" ? "@original" : m[2]!,
+  };
 }
 
 interface Chain {
@@ -82,7 +87,9 @@ export class Outbox {
   rememberToken(interactionId: string, token: string): Promise<unknown> | undefined {
     const expiresAt = this.#o.now() + INTERACTION_TOKEN_TTL_MS;
     this.#tokens.set(interactionId, { token, expiresAt });
-    return this.#o.isShared ? this.#o.kv.set(`discord:itok:${interactionId}`, token, INTERACTION_TOKEN_TTL_MS) : undefined;
+    return this.#o.isShared
+      ? this.#o.kv.set(`discord:itok:${interactionId}`, token, INTERACTION_TOKEN_TTL_MS)
+      : undefined;
   }
 
   async #tokenOf(interactionId: string): Promise<string> {
@@ -90,9 +97,13 @@ export class Outbox {
     if (hit !== undefined && hit.expiresAt > this.#o.now()) return hit.token;
     const shared = this.#o.isShared ? await this.#o.kv.get<string>(`discord:itok:${interactionId}`) : undefined;
     if (typeof shared === "string") return shared;
-    throw new SwitchboardError("E_ADAPTER", `interaction ${interactionId} has expired; its messages can no longer be edited`, {
-      chatMessage: "That reply is too old to update.",
-    });
+    throw new SwitchboardError(
+      "E_ADAPTER",
+      `interaction ${interactionId} has expired; its messages can no longer be edited`,
+      {
+        chatMessage: "That reply is too old to update.",
+      },
+    );
   }
 
   /** Send a reply to a channel (optionally as a reply to a message). Returns the first message. */
@@ -100,13 +111,21 @@ export class Outbox {
     const bodies = renderDiscordReply(reply, false);
     const sent: MessageAddress[] = [];
     for (const [i, body] of bodies.entries()) {
-      const withRef: MessageBody = i === 0 && replyToMessageId !== undefined
-        ? { ...body, message_reference: { message_id: replyToMessageId, fail_if_not_exists: false }, allowed_mentions: { parse: [], replied_user: false } }
-        : body;
+      const withRef: MessageBody =
+        i === 0 && replyToMessageId !== undefined
+          ? {
+              ...body,
+              message_reference: { message_id: replyToMessageId, fail_if_not_exists: false },
+              allowed_mentions: { parse: [], replied_user: false },
+            }
+          : body;
       const message = await this.#o.api.createMessage(channelId, withRef);
       sent.push({ kind: "channel", channelId, messageId: message.id });
     }
-    return this.recordChain(sent, bodies.map((b) => b.content));
+    return this.recordChain(
+      sent,
+      bodies.map((b) => b.content),
+    );
   }
 
   /** Send follow-ups of an interaction (continuations, later replies). */
@@ -151,15 +170,24 @@ export class Outbox {
     const first = decodeMessage(message);
     const isInteraction = first.kind === "interaction";
     const bodies = renderDiscordReply({ ...reply, ephemeral: false }, false);
-    const chain = this.#chains.get(message.messageId) ?? { rest: [], contents: [], expiresAt: this.#o.now() + INTERACTION_TOKEN_TTL_MS };
+    const chain = this.#chains.get(message.messageId) ?? {
+      rest: [],
+      contents: [],
+      expiresAt: this.#o.now() + INTERACTION_TOKEN_TTL_MS,
+    };
     const members = [first, ...chain.rest];
     const contents = chain.contents.slice();
     for (const [i, body] of bodies.entries()) {
       const member = members[i];
       if (member === undefined) {
-        const added = isInteraction && first.kind === "interaction"
-          ? (await this.followup(first.channelId, first.interactionId, [body]))[0]!
-          : { kind: "channel" as const, channelId: first.channelId, messageId: (await this.#o.api.createMessage(first.channelId, body)).id };
+        const added =
+          isInteraction && first.kind === "interaction"
+            ? (await this.followup(first.channelId, first.interactionId, [body]))[0]!
+            : {
+                kind: "channel" as const,
+                channelId: first.channelId,
+                messageId: (await this.#o.api.createMessage(first.channelId, body)).id,
+              };
         members.push(added);
         contents[i] = body.content;
         continue;
@@ -169,18 +197,33 @@ export class Outbox {
       contents[i] = body.content;
     }
     for (const extra of members.slice(bodies.length)) await this.#deleteOne(extra);
-    this.#chains.set(message.messageId, { rest: members.slice(1, bodies.length), contents: contents.slice(0, bodies.length), expiresAt: chain.expiresAt });
+    this.#chains.set(message.messageId, {
+      rest: members.slice(1, bodies.length),
+      contents: contents.slice(0, bodies.length),
+      expiresAt: chain.expiresAt,
+    });
   }
 
   async #editOne(address: MessageAddress, body: MessageBody): Promise<void> {
     const patch = { content: body.content, allowed_mentions: body.allowed_mentions, components: body.components ?? [] };
     if (address.kind === "channel") await this.#o.api.editMessage(address.channelId, address.messageId, patch);
-    else await this.#o.api.editInteractionMessage(address.channelId, await this.#tokenOf(address.interactionId), address.messageId, patch);
+    else
+      await this.#o.api.editInteractionMessage(
+        address.channelId,
+        await this.#tokenOf(address.interactionId),
+        address.messageId,
+        patch,
+      );
   }
 
   async #deleteOne(address: MessageAddress): Promise<void> {
     if (address.kind === "channel") await this.#o.api.deleteMessage(address.channelId, address.messageId);
-    else await this.#o.api.deleteInteractionMessage(address.channelId, await this.#tokenOf(address.interactionId), address.messageId);
+    else
+      await this.#o.api.deleteInteractionMessage(
+        address.channelId,
+        await this.#tokenOf(address.interactionId),
+        address.messageId,
+      );
   }
 
   /** Drop the oldest entries (insertion order is expiry order) down to 90% of the cap: amortised O(1). */

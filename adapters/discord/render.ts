@@ -21,20 +21,30 @@ const MAX_LABEL = 80;
 
 function buttonsFit(buttons: ReplyButton[][]): boolean {
   const rows = buttons.filter((row) => row.length > 0);
-  return rows.length <= MAX_ROWS && rows.every((row) => row.length <= MAX_PER_ROW && row.every((b) => b.data.length > 0 && b.data.length <= MAX_CUSTOM_ID));
+  return (
+    rows.length <= MAX_ROWS &&
+    rows.every(
+      (row) => row.length <= MAX_PER_ROW && row.every((b) => b.data.length > 0 && b.data.length <= MAX_CUSTOM_ID),
+    )
+  );
 }
 
 /** Action rows for a reply's buttons. */
 export function componentsOf(buttons: ReplyButton[][]): unknown[] {
-  return buttons.filter((row) => row.length > 0).map((row) => ({
-    type: 1,
-    components: row.map((b) => ({ type: 2, style: 2, label: b.label.slice(0, MAX_LABEL), custom_id: b.data })),
-  }));
+  return buttons
+    .filter((row) => row.length > 0)
+    .map((row) => ({
+      type: 1,
+      components: row.map((b) => ({ type: 2, style: 2, label: b.label.slice(0, MAX_LABEL), custom_id: b.data })),
+    }));
 }
 
 /** The hint line for buttons a platform message cannot carry. */
 function buttonHint(buttons: ReplyButton[][]): string {
-  return buttons.flat().map((b) => `${b.label}: \`${b.data}\``).join(" · ");
+  return buttons
+    .flat()
+    .map((b) => `${b.label}: \`${b.data}\``)
+    .join(" · ");
 }
 
 /**
@@ -47,11 +57,13 @@ export function renderDiscordReply(reply: Reply, isInteraction: boolean): Messag
   const text = buttons.length > 0 && !useComponents ? `${reply.text}\n\n${buttonHint(buttons)}` : reply.text;
   const pieces = renderReply({ text, format: reply.format ?? "markdown" }, discordMarkdown, DISCORD_MAX_TEXT);
   const flags = isInteraction && reply.ephemeral === true ? EPHEMERAL_FLAG : 0;
-  const bodies = pieces.map((content): MessageBody => ({
-    content: content === "" ? "\u200b" : content,
-    allowed_mentions: { parse: [] },
-    ...(flags === 0 ? {} : { flags }),
-  }));
+  const bodies = pieces.map(
+    (content): MessageBody => ({
+      content: content === "" ? "\u200b" : content,
+      allowed_mentions: { parse: [] },
+      ...(flags === 0 ? {} : { flags }),
+    }),
+  );
   if (useComponents) bodies[bodies.length - 1]!.components = componentsOf(buttons);
   return bodies;
 }

@@ -136,7 +136,13 @@ export class InteractionResponder implements Deadline {
    * `acknowledge` sends the interaction's answer (exactly once): a REST callback on the gateway, the HTTP
    * response itself in interactions mode.
    */
-  constructor(context: ResponderContext, interactionId: string, token: string, channelId: string, acknowledge: (answer: InteractionAnswer) => Promise<void>) {
+  constructor(
+    context: ResponderContext,
+    interactionId: string,
+    token: string,
+    channelId: string,
+    acknowledge: (answer: InteractionAnswer) => Promise<void>,
+  ) {
     this.#c = context;
     this.#interactionId = interactionId;
     this.#token = token;
@@ -182,7 +188,11 @@ export class InteractionResponder implements Deadline {
       } catch (error) {
         next = Promise.reject(error);
       }
-    } else next = previous.then(() => work.call(this), () => work.call(this));
+    } else
+      next = previous.then(
+        () => work.call(this),
+        () => work.call(this),
+      );
     this.#queued++;
     const settled = next.then(this.#dequeue, this.#dequeue);
     this.#queue = settled;

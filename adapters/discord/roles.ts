@@ -32,7 +32,8 @@ export function guildFactsOf(payload: unknown): { id: string; facts: GuildFacts 
   if (typeof g.id !== "string" || typeof g.owner_id !== "string" || !Array.isArray(g.roles)) return undefined;
   const rolePermissions = new Map<string, bigint>();
   for (const role of g.roles as Array<{ id?: unknown; permissions?: unknown }>) {
-    if (typeof role?.id !== "string" || typeof role.permissions !== "string" || !/^\d+$/.test(role.permissions)) continue;
+    if (typeof role?.id !== "string" || typeof role.permissions !== "string" || !/^\d+$/.test(role.permissions))
+      continue;
     rolePermissions.set(role.id, BigInt(role.permissions));
   }
   return { id: g.id, facts: { ownerId: g.owner_id, rolePermissions } };
@@ -79,7 +80,10 @@ export class RoleResolver {
   rememberGuild(payload: unknown): void {
     const parsed = guildFactsOf(payload);
     if (parsed === undefined) return;
-    this.#guilds.set(parsed.id, { value: parsed.facts, expiresAt: this.#o.clock.now() + (this.#o.guildTtlMs ?? 300_000) });
+    this.#guilds.set(parsed.id, {
+      value: parsed.facts,
+      expiresAt: this.#o.clock.now() + (this.#o.guildTtlMs ?? 300_000),
+    });
   }
 
   /** Forget a guild (its roles changed). */
@@ -91,13 +95,23 @@ export class RoleResolver {
    * Role from an interaction: its member's computed permissions, and the guild owner. Answers at once (no
    * promise) when the guild is known and the interaction carries permissions, as it nearly always does.
    */
-  fromInteraction(guildId: string, userId: string, permissions: string | undefined): PlatformRole | undefined | Promise<PlatformRole | undefined> {
+  fromInteraction(
+    guildId: string,
+    userId: string,
+    permissions: string | undefined,
+  ): PlatformRole | undefined | Promise<PlatformRole | undefined> {
     const hit = this.#guilds.get(guildId);
-    if (hit !== undefined && hit.expiresAt > this.#o.clock.now()) return this.#interactionRole(guildId, hit.value, userId, permissions);
+    if (hit !== undefined && hit.expiresAt > this.#o.clock.now())
+      return this.#interactionRole(guildId, hit.value, userId, permissions);
     return this.#guild(guildId).then((guild) => this.#interactionRole(guildId, guild, userId, permissions));
   }
 
-  #interactionRole(guildId: string, guild: GuildFacts | undefined, userId: string, permissions: string | undefined): PlatformRole | undefined | Promise<PlatformRole | undefined> {
+  #interactionRole(
+    guildId: string,
+    guild: GuildFacts | undefined,
+    userId: string,
+    permissions: string | undefined,
+  ): PlatformRole | undefined | Promise<PlatformRole | undefined> {
     if (guild?.ownerId === userId) return "owner";
     if (permissions !== undefined) {
       if (permissions === this.#lastPermissions) return this.#lastPermissionsRole;
@@ -108,7 +122,9 @@ export class RoleResolver {
         return role;
       }
     }
-    return guild === undefined ? undefined : this.#memberRoles(guildId, userId).then((roles) => this.#fromRoles(guildId, guild, roles));
+    return guild === undefined
+      ? undefined
+      : this.#memberRoles(guildId, userId).then((roles) => this.#fromRoles(guildId, guild, roles));
   }
 
   /** Role from a message's member role ids. */
@@ -138,7 +154,13 @@ export class RoleResolver {
     return roleFromPermissions(bits);
   }
 
-  async #cached<T>(map: Map<string, Cached<T>>, key: string, ttlMs: number, load: () => Promise<T | undefined>, what: string): Promise<T | undefined> {
+  async #cached<T>(
+    map: Map<string, Cached<T>>,
+    key: string,
+    ttlMs: number,
+    load: () => Promise<T | undefined>,
+    what: string,
+  ): Promise<T | undefined> {
     const now = this.#o.clock.now();
     const hit = map.get(key);
     if (hit !== undefined && hit.expiresAt > now) return hit.value;
@@ -161,23 +183,42 @@ export class RoleResolver {
   }
 
   #guild(guildId: string): Promise<GuildFacts | undefined> {
-    return this.#cached(this.#guilds, guildId, this.#o.guildTtlMs ?? 300_000,
-      async () => guildFactsOf(await this.#o.lookups.guild(guildId))?.facts, `guild ${guildId}`);
+    return this.#cached(
+      this.#guilds,
+      guildId,
+      this.#o.guildTtlMs ?? 300_000,
+      async () => guildFactsOf(await this.#o.lookups.guild(guildId))?.facts,
+      `guild ${guildId}`,
+    );
   }
 
   #memberRoles(guildId: string, userId: string): Promise<string[] | undefined> {
-    return this.#cached(this.#members, `${guildId}:${userId}`, this.#o.memberTtlMs ?? 60_000, async () => {
-      const member = await this.#o.lookups.member(guildId, userId) as { roles?: unknown };
-      return Array.isArray(member?.roles) ? member.roles.filter((r): r is string => typeof r === "string") : undefined;
-    }, `member ${userId} of guild ${guildId}`);
+    return this.#cached(
+      this.#members,
+      `${guildId}:${userId}`,
+      this.#o.memberTtlMs ?? 60_000,
+      async () => {
+        const member = (await this.#o.lookups.member(guildId, userId)) as { roles?: unknown };
+        return Array.isArray(member?.roles)
+          ? member.roles.filter((r): r is string => typeof r === "string")
+          : undefined;
+      },
+      `member ${userId} of guild ${guildId}`,
+    );
   }
 
   /** The channel's guild id, `null` for a DM, undefined when unknown. */
   #guildOfChannel(channelId: string): Promise<string | null | undefined> {
-    return this.#cached(this.#channels, channelId, this.#o.memberTtlMs ?? 60_000, async () => {
-      const channel = await this.#o.lookups.channel(channelId) as { guild_id?: unknown; type?: unknown };
-      if (typeof channel?.guild_id === "string") return channel.guild_id;
-      return channel?.type === 1 || channel?.type === 3 ? null : undefined;
-    }, `channel ${channelId}`);
+    return this.#cached(
+      this.#channels,
+      channelId,
+      this.#o.memberTtlMs ?? 60_000,
+      async () => {
+        const channel = (await this.#o.lookups.channel(channelId)) as { guild_id?: unknown; type?: unknown };
+        if (typeof channel?.guild_id === "string") return channel.guild_id;
+        return channel?.type === 1 || channel?.type === 3 ? null : undefined;
+      },
+      `channel ${channelId}`,
+    );
   }
 }

@@ -13,7 +13,11 @@ export function loadPublicKey(publicKeyHex: string): KeyObject {
   if (!/^[0-9a-fA-F]{64}$/.test(publicKeyHex)) {
     throw new SwitchboardError("E_CONFIG_INVALID", "adapters.discord.publicKey must be 64 hex characters");
   }
-  return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(publicKeyHex, "hex")]), format: "der", type: "spki" });
+  return createPublicKey({
+    key: Buffer.concat([ED25519_SPKI_PREFIX, Buffer.from(publicKeyHex, "hex")]),
+    format: "der",
+    type: "spki",
+  });
 }
 
 /** The first value of a header that may be repeated. */
@@ -34,7 +38,12 @@ export function isValidSignature(
   const timestamp = headerValue(headers["x-signature-timestamp"]);
   if (signature === undefined || timestamp === undefined || !/^[0-9a-fA-F]{128}$/.test(signature)) return false;
   try {
-    return verify(null, Buffer.concat([Buffer.from(timestamp, "utf8"), rawBody]), publicKey, Buffer.from(signature, "hex"));
+    return verify(
+      null,
+      Buffer.concat([Buffer.from(timestamp, "utf8"), rawBody]),
+      publicKey,
+      Buffer.from(signature, "hex"),
+    );
   } catch {
     return false;
   }

@@ -25,16 +25,19 @@ export const telegramHtml: MarkdownDialect = {
   italic: (inner) => `<i>${inner}</i>`,
   code: (text) => `<code>${escapeHtml(text)}</code>`,
   link: (inner, url) => `<a href="${escapeHtml(url, true)}">${inner}</a>`,
-  codeBlock: (text, lang) => (lang === ""
-    ? `<pre>${escapeHtml(text)}</pre>`
-    : `<pre><code class="language-${escapeHtml(lang, true)}">${escapeHtml(text)}</code></pre>`),
+  codeBlock: (text, lang) =>
+    lang === ""
+      ? `<pre>${escapeHtml(text)}</pre>`
+      : `<pre><code class="language-${escapeHtml(lang, true)}">${escapeHtml(text)}</code></pre>`,
   listItem: (inner) => `• ${inner}`,
   measure: (rendered) => telegramHtmlToText(rendered).length,
 };
 
 /** What a Telegram client shows for our HTML: tags removed, entities decoded. */
 export function telegramHtmlToText(html: string): string {
-  return html.replace(/<[^>]*>/g, "").replace(/&(amp|lt|gt|quot);/g, (_, e: string) => ({ amp: "&", lt: "<", gt: ">", quot: "\"" })[e]!);
+  return html
+    .replace(/<[^>]*>/g, "")
+    .replace(/&(amp|lt|gt|quot);/g, (_, e: string) => ({ amp: "&", lt: "<", gt: ">", quot: '"' })[e]!);
 }
 
 /**
@@ -68,7 +71,9 @@ export const discordMarkdown: MarkdownDialect = {
 export function escapeDiscord(text: string): string {
   // One pass (this runs for every rendered segment): specials get a backslash, `<` before a mention/channel/
   // emoji/timestamp gets one too, `@everyone`/`@here` get a zero-width space; then a leading `>`, `#` or `-`.
-  const out = hasDiscordSpecial(text) ? text.replace(DISCORD_SPECIALS, (m) => (m === "@" ? "@\u200b" : `\\${m}`)) : text;
+  const out = hasDiscordSpecial(text)
+    ? text.replace(DISCORD_SPECIALS, (m) => (m === "@" ? "@\u200b" : `\\${m}`))
+    : text;
   return /^\s*[>#-]/.test(out) ? out.replace(/^(\s*)([>#-])/, "$1\\$2") : out;
 }
 
@@ -76,8 +81,18 @@ export function escapeDiscord(text: string): string {
 function hasDiscordSpecial(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     switch (text.charCodeAt(i)) {
-      case 0x5c: case 0x2a: case 0x5f: case 0x7e: case 0x60: case 0x7c: case 0x5b: case 0x5d: case 0x28: case 0x29: // \ * _ ~ ` | [ ] ( )
-      case 0x3c: case 0x40: // < @ (matched only before a mention or everyone/here)
+      case 0x5c:
+      case 0x2a:
+      case 0x5f:
+      case 0x7e:
+      case 0x60:
+      case 0x7c:
+      case 0x5b:
+      case 0x5d:
+      case 0x28:
+      case 0x29: // \ * _ ~ ` | [ ] ( )
+      case 0x3c:
+      case 0x40: // < @ (matched only before a mention or everyone/here)
         return true;
     }
   }

@@ -85,18 +85,21 @@ export class EditThrottle {
     }
     this.#lastEditAt = this.#now();
     this.#edits++;
-    this.#running = this.#options.apply(text).then(
-      () => {
-        this.#applied = text;
-        for (const w of waiters) w.resolve();
-      },
-      (error: unknown) => {
-        for (const w of waiters) w.reject(error);
-      },
-    ).finally(() => {
-      this.#running = undefined;
-      this.#pump();
-    });
+    this.#running = this.#options
+      .apply(text)
+      .then(
+        () => {
+          this.#applied = text;
+          for (const w of waiters) w.resolve();
+        },
+        (error: unknown) => {
+          for (const w of waiters) w.reject(error);
+        },
+      )
+      .finally(() => {
+        this.#running = undefined;
+        this.#pump();
+      });
   }
 }
 

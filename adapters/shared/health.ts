@@ -99,7 +99,11 @@ export interface BackoffOptions {
 }
 
 /** Delay before reconnect attempt `attempt` (1-based): grows by `factor`, capped, with part of it random. */
-export function backoffDelayMs(attempt: number, options: BackoffOptions = {}, random: () => number = Math.random): number {
+export function backoffDelayMs(
+  attempt: number,
+  options: BackoffOptions = {},
+  random: () => number = Math.random,
+): number {
   const { initialMs = 1_000, maxMs = 60_000, factor = 2, jitter = 0.5 } = options;
   const base = Math.min(maxMs, initialMs * factor ** Math.max(0, attempt - 1));
   return Math.round(base * (1 - jitter) + random() * base * jitter);
@@ -208,7 +212,8 @@ export class ReconnectSupervisor {
       attempt++;
       health.setState("reconnecting", failure === undefined || isRestart ? undefined : errorText(failure));
       if (!isRestart) settle();
-      const delayMs = isRestart && attempt === 1 ? 0 : backoffDelayMs(attempt, this.#options.backoff, this.#options.random);
+      const delayMs =
+        isRestart && attempt === 1 ? 0 : backoffDelayMs(attempt, this.#options.backoff, this.#options.random);
       log?.info({ adapter: name, attempt, delayMs }, "reconnecting");
       try {
         await sleep(delayMs, stopSignal);

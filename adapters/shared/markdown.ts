@@ -91,7 +91,9 @@ function normaliseNewlines(source: string): string {
 
 /** Blocks for text sent verbatim (`format: "plain"`): every line is plain text, escaped on render. */
 export function parsePlain(source: string): MdBlock[] {
-  return normaliseNewlines(source).split("\n").map((text) => ({ kind: "line", segments: text === "" ? [] : [{ text }] }));
+  return normaliseNewlines(source)
+    .split("\n")
+    .map((text) => ({ kind: "line", segments: text === "" ? [] : [{ text }] }));
 }
 
 /** Parse one line's inline markup into styled segments. */
@@ -216,7 +218,14 @@ function parseInto(text: string, bits: number, link: string | undefined, out: Ru
  * (escapes, italics, links, nesting, unmatched or adjacent markers), which the general parser renders. `first`
  * is the index of the line's first special character.
  */
-function renderSimpleLine(text: string, from: number, first: number, to: number, dialect: MarkdownDialect, prefix: string): string | undefined {
+function renderSimpleLine(
+  text: string,
+  from: number,
+  first: number,
+  to: number,
+  dialect: MarkdownDialect,
+  prefix: string,
+): string | undefined {
   let out = prefix;
   let plainFrom = from; // start of the plain run not yet written
   let lastEnd = -1; // where the last code or bold run ended: a run right after another would be joined
@@ -236,7 +245,13 @@ function renderSimpleLine(text: string, from: number, first: number, to: number,
       const open = i + 2;
       if (open >= to || isSpace(text.charCodeAt(open)) || i === lastEnd) return undefined;
       const close = text.indexOf("**", open + 1);
-      if (close === -1 || close + 2 > to || isSpace(text.charCodeAt(close - 1)) || (close + 2 < to && text.charCodeAt(close + 2) === 0x2a)) return undefined;
+      if (
+        close === -1 ||
+        close + 2 > to ||
+        isSpace(text.charCodeAt(close - 1)) ||
+        (close + 2 < to && text.charCodeAt(close + 2) === 0x2a)
+      )
+        return undefined;
       if (nextSpecial(text, open, close) < close) return undefined;
       rendered = dialect.bold(dialect.escape(text.slice(open, close)));
       end = close + 2;
@@ -254,8 +269,17 @@ function renderSimpleLine(text: string, from: number, first: number, to: number,
 function isSpace(c: number): boolean {
   if (c <= 0x20) return c === 0x20 || (c >= 0x09 && c <= 0x0d);
   if (c < 0xa0) return false;
-  return c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f
-    || c === 0x205f || c === 0x3000 || c === 0xfeff;
+  return (
+    c === 0xa0 ||
+    c === 0x1680 ||
+    (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 ||
+    c === 0x2029 ||
+    c === 0x202f ||
+    c === 0x205f ||
+    c === 0x3000 ||
+    c === 0xfeff
+  );
 }
 
 function isWordChar(ch: string | undefined): boolean {
@@ -326,7 +350,11 @@ export function sameStyle(a: Style, b: Style): boolean {
 export function renderSegments(segments: Segment[], dialect: MarkdownDialect): string {
   const line = new LineRenderer(dialect);
   for (const seg of segments) {
-    line.emit(seg.text, (seg.bold === true ? BOLD : 0) | (seg.italic === true ? ITALIC : 0) | (seg.code === true ? CODE : 0), seg.link);
+    line.emit(
+      seg.text,
+      (seg.bold === true ? BOLD : 0) | (seg.italic === true ? ITALIC : 0) | (seg.code === true ? CODE : 0),
+      seg.link,
+    );
   }
   return line.finish();
 }
@@ -445,7 +473,11 @@ class LineRenderer implements RunSink {
  * Each line of a Reply's text rendered in a dialect, without building blocks: what `renderBlock` gives for
  * every block of `parseMarkdown` (or `parsePlain`), in one pass. The hot path for replies that fit one message.
  */
-export function renderLines(source: string, dialect: MarkdownDialect, format: "markdown" | "plain" = "markdown"): string[] {
+export function renderLines(
+  source: string,
+  dialect: MarkdownDialect,
+  format: "markdown" | "plain" = "markdown",
+): string[] {
   const lines = normaliseNewlines(source).split("\n");
   if (format === "plain") {
     for (let i = 0; i < lines.length; i++) lines[i] = dialect.escape(lines[i]!);
@@ -475,8 +507,13 @@ export function renderLines(source: string, dialect: MarkdownDialect, format: "m
  * or end. The hot path for replies (most fit one message): one pass over the lines by index (no array of lines),
  * simple lines written directly, and a line renderer made only for a line that needs the general parser.
  */
-export function renderText(source: string, dialect: MarkdownDialect, format: "markdown" | "plain" = "markdown"): string {
-  if (format === "plain" || source.includes("```") || source.includes("\r")) return joinTrimmed(renderLines(source, dialect, format));
+export function renderText(
+  source: string,
+  dialect: MarkdownDialect,
+  format: "markdown" | "plain" = "markdown",
+): string {
+  if (format === "plain" || source.includes("```") || source.includes("\r"))
+    return joinTrimmed(renderLines(source, dialect, format));
   let renderer: LineRenderer | undefined; // made only for a line the simple renderer leaves
   let out = "";
   let blanks = ""; // blank lines held back until a non-blank line follows (none are kept at the end)
@@ -492,7 +529,8 @@ export function renderText(source: string, dialect: MarkdownDialect, format: "ma
       const prefix = out === "" ? "" : blanks === "" ? out + "\n" : out + blanks + "\n";
       blanks = "";
       const first = source.charCodeAt(start) === 0x2d ? -1 : nextSpecial(source, from, to); // `-`: maybe a list item
-      if (first === to) out = prefix + dialect.escape(from === 0 && to === source.length ? source : source.slice(from, to));
+      if (first === to)
+        out = prefix + dialect.escape(from === 0 && to === source.length ? source : source.slice(from, to));
       else {
         const simple = first === -1 ? undefined : renderSimpleLine(source, from, first, to, dialect, prefix);
         if (simple !== undefined) out = simple;
@@ -543,17 +581,23 @@ export function renderBlocks(blocks: MdBlock[], dialect: MarkdownDialect): strin
 }
 
 /** Parse and render a Reply's text in one go (`plain` skips Markdown parsing but still escapes). */
-export function renderMarkdown(text: string, dialect: MarkdownDialect, format: "markdown" | "plain" = "markdown"): string {
+export function renderMarkdown(
+  text: string,
+  dialect: MarkdownDialect,
+  format: "markdown" | "plain" = "markdown",
+): string {
   return renderBlocks(format === "plain" ? parsePlain(text) : parseMarkdown(text), dialect);
 }
 
 /** The text a reader sees, with every marker removed: what every dialect's output must decode back to. */
 export function plainTextOf(blocks: MdBlock[]): string {
-  return blocks.map((b) => {
-    if (b.kind === "code") return b.text;
-    const inner = b.segments.map((s) => s.text).join("");
-    return b.kind === "item" ? `- ${inner}` : inner;
-  }).join("\n");
+  return blocks
+    .map((b) => {
+      if (b.kind === "code") return b.text;
+      const inner = b.segments.map((s) => s.text).join("");
+      return b.kind === "item" ? `- ${inner}` : inner;
+    })
+    .join("\n");
 }
 
 /** Move leading/trailing white space outside a marker pair (`** x**` is not bold on most platforms). */

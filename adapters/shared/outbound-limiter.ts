@@ -103,9 +103,10 @@ export class OutboundLimiter {
 
   constructor(options: OutboundLimiterOptions) {
     this.#options = options;
-    this.#budgets = options.redisUrl === undefined
-      ? new LocalBudgets(options.limits, this.#stopController.signal)
-      : new ClusteredBudgets(options);
+    this.#budgets =
+      options.redisUrl === undefined
+        ? new LocalBudgets(options.limits, this.#stopController.signal)
+        : new ClusteredBudgets(options);
     this.#maxRetries = options.maxRetries ?? 3;
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
     const attemptMs = options.attemptTimeoutMs ?? 30_000;
@@ -125,9 +126,14 @@ export class OutboundLimiter {
    * final outcome (a result into what the caller returns, an error into the one to throw) in the same step that
    * settles the call, so a caller needs no `then` of its own.
    */
-  run<T, R = T>(key: OutboundKey, call: (signal: AbortSignal) => Promise<T>, onValue?: (value: T) => R,
-    onError?: (error: unknown) => unknown): Promise<R> {
-    if (this.#isStopped) return Promise.reject(onError === undefined ? new LimiterStoppedError() : onError(new LimiterStoppedError()));
+  run<T, R = T>(
+    key: OutboundKey,
+    call: (signal: AbortSignal) => Promise<T>,
+    onValue?: (value: T) => R,
+    onError?: (error: unknown) => unknown,
+  ): Promise<R> {
+    if (this.#isStopped)
+      return Promise.reject(onError === undefined ? new LimiterStoppedError() : onError(new LimiterStoppedError()));
     const chatId = key.chatId;
     this.#pending++;
     // An edit, or a chat with nothing to wait for: the attempts start now and settle the call themselves.
@@ -135,16 +141,22 @@ export class OutboundLimiter {
       return this.#attempts(chatId, call, true, onValue, onError);
     }
     const attempts = (): Promise<T> => this.#attempts(chatId, call, false);
-    const promise = this.#viaGroups && key.isGroup === true
-      ? this.#budgets.chat(chatId, this.#expirationMs, () => this.#budgets.group(chatId, this.#expirationMs, attempts))
-      : this.#budgets.chat(chatId, this.#expirationMs, attempts);
-    return promise.then((value) => {
-      this.#settle();
-      return onValue === undefined ? value as unknown as R : onValue(value);
-    }, (error: unknown) => {
-      this.#settle();
-      throw onError === undefined ? error : onError(error);
-    });
+    const promise =
+      this.#viaGroups && key.isGroup === true
+        ? this.#budgets.chat(chatId, this.#expirationMs, () =>
+            this.#budgets.group(chatId, this.#expirationMs, attempts),
+          )
+        : this.#budgets.chat(chatId, this.#expirationMs, attempts);
+    return promise.then(
+      (value) => {
+        this.#settle();
+        return onValue === undefined ? (value as unknown as R) : onValue(value);
+      },
+      (error: unknown) => {
+        this.#settle();
+        throw onError === undefined ? error : onError(error);
+      },
+    );
   }
 
   /**
@@ -154,8 +166,13 @@ export class OutboundLimiter {
    * request and never removes it (the discord.js REST client does) would pile listeners on it for as long as the
    * bot runs. With `settles`, the call is counted settled here and its outcome mapped.
    */
-  async #attempts<T, R>(chatId: string, call: (signal: AbortSignal) => Promise<T>, settles: boolean, onValue?: (value: T) => R,
-    onError?: (error: unknown) => unknown): Promise<R> {
+  async #attempts<T, R>(
+    chatId: string,
+    call: (signal: AbortSignal) => Promise<T>,
+    settles: boolean,
+    onValue?: (value: T) => R,
+    onError?: (error: unknown) => unknown,
+  ): Promise<R> {
     for (let attempt = 0; ; attempt++) {
       const running: RunningCall = { controller: undefined, timer: undefined };
       let value: T;
@@ -166,7 +183,12 @@ export class OutboundLimiter {
       } catch (error) {
         this.#end(running);
         const retryAfterMs = this.#options.retryAfterMsOf(error);
-        if (retryAfterMs === undefined || attempt >= this.#maxRetries || retryAfterMs > this.#maxRetryAfterMs || this.#isStopped) {
+        if (
+          retryAfterMs === undefined ||
+          attempt >= this.#maxRetries ||
+          retryAfterMs > this.#maxRetryAfterMs ||
+          this.#isStopped
+        ) {
           throw this.#failed(settles, error, onError);
         }
         this.#options.onRetry?.({ key: chatId, attempt: attempt + 1, retryAfterMs });
@@ -180,7 +202,7 @@ export class OutboundLimiter {
       }
       this.#end(running);
       if (settles) this.#settle();
-      return onValue === undefined ? value as unknown as R : onValue(value);
+      return onValue === undefined ? (value as unknown as R) : onValue(value);
     }
   }
 
@@ -192,7 +214,10 @@ export class OutboundLimiter {
     this.#running.add(controller);
     const attemptTimeoutMs = this.#options.attemptTimeoutMs;
     if (attemptTimeoutMs !== undefined) {
-      running.timer = setTimeout(() => controller.abort(new DOMException(`outbound call exceeded ${attemptTimeoutMs} ms`, "TimeoutError")), attemptTimeoutMs);
+      running.timer = setTimeout(
+        () => controller.abort(new DOMException(`outbound call exceeded ${attemptTimeoutMs} ms`, "TimeoutError")),
+        attemptTimeoutMs,
+      );
     }
     try {
       return call(controller.signal);
@@ -283,7 +308,11 @@ class LocalBudgets implements Budgets {
     }
     const state = s;
     let result: Promise<T>;
-    if (state.pending === 0 && !this.#signal.aborted && (this.#perChatIntervalMs === 0 || state.lastStartAt + this.#perChatIntervalMs <= Date.now())) {
+    if (
+      state.pending === 0 &&
+      !this.#signal.aborted &&
+      (this.#perChatIntervalMs === 0 || state.lastStartAt + this.#perChatIntervalMs <= Date.now())
+    ) {
       // Nothing queued for this chat and no spacing to wait for: start now.
       state.lastStartAt = this.#perChatIntervalMs === 0 ? 0 : Date.now();
       try {
@@ -327,7 +356,9 @@ class LocalBudgets implements Budgets {
   }
 
   isOpen(chatId: string): boolean {
-    return this.#perChatIntervalMs === 0 && (this.#holds.size === 0 || !this.#holds.has(chatId)) && !this.#signal.aborted;
+    return (
+      this.#perChatIntervalMs === 0 && (this.#holds.size === 0 || !this.#holds.has(chatId)) && !this.#signal.aborted
+    );
   }
 
   globalIsOpen(): boolean {
@@ -348,7 +379,8 @@ class LocalBudgets implements Budgets {
   #sweep(): void {
     const now = Date.now();
     // Idle chats are forgotten only here, when there are many: most chats send again soon.
-    for (const [id, s] of this.#chats) if (s.pending === 0 && now - s.lastStartAt >= this.#perChatIntervalMs) this.#chats.delete(id);
+    for (const [id, s] of this.#chats)
+      if (s.pending === 0 && now - s.lastStartAt >= this.#perChatIntervalMs) this.#chats.delete(id);
     this.#sweepAtSize = Math.max(10_000, this.#chats.size * 2);
   }
 
@@ -400,14 +432,27 @@ class ClusteredBudgets implements Budgets {
     this.#connection.on("error", (e) => options.onError?.(e));
     const store = { datastore: "ioredis" as const, connection: this.#connection, clearDatastore: false, Redis };
     const perSecond = limits.globalPerSecond ?? 0;
-    this.#global = new Bottleneck({ ...store, id: `${options.id}:global`, minTime: perSecond > 0 ? Math.ceil(1000 / perSecond) : 0 });
-    this.#chats = new Bottleneck.Group({ ...store, id: `${options.id}:chat`, maxConcurrent: 1, minTime: limits.perChatIntervalMs ?? 0 });
+    this.#global = new Bottleneck({
+      ...store,
+      id: `${options.id}:global`,
+      minTime: perSecond > 0 ? Math.ceil(1000 / perSecond) : 0,
+    });
+    this.#chats = new Bottleneck.Group({
+      ...store,
+      id: `${options.id}:chat`,
+      maxConcurrent: 1,
+      minTime: limits.perChatIntervalMs ?? 0,
+    });
     const perGroup = limits.perGroupPerMinute ?? 0;
     this.#groups = new Bottleneck.Group({
-      ...store, id: `${options.id}:group`,
-      ...(perGroup > 0 ? { reservoir: perGroup, reservoirRefreshAmount: perGroup, reservoirRefreshInterval: 60_000 } : {}),
+      ...store,
+      id: `${options.id}:group`,
+      ...(perGroup > 0
+        ? { reservoir: perGroup, reservoirRefreshAmount: perGroup, reservoirRefreshInterval: 60_000 }
+        : {}),
     });
-    for (const emitter of [this.#global, this.#chats, this.#groups]) emitter.on("error", (e: unknown) => options.onError?.(e));
+    for (const emitter of [this.#global, this.#chats, this.#groups])
+      emitter.on("error", (e: unknown) => options.onError?.(e));
   }
 
   chat<T>(chatId: string, expirationMs: number, job: () => Promise<T>): Promise<T> {

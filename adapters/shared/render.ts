@@ -16,7 +16,10 @@ export function renderReply(reply: Pick<Reply, "text" | "format">, dialect: Mark
     // A dialect's measure never exceeds the raw length (markup only adds): a short text needs no measuring.
     if (whole.length <= limit || (dialect.measure !== undefined && dialect.measure(whole) <= limit)) return [whole];
   }
-  const pieces = splitBlocks(format === "plain" ? parsePlain(reply.text) : parseMarkdown(reply.text), dialect, limit)
-    .filter((piece) => piece.trim() !== "");
+  const pieces = splitBlocks(
+    format === "plain" ? parsePlain(reply.text) : parseMarkdown(reply.text),
+    dialect,
+    limit,
+  ).filter((piece) => piece.trim() !== "");
   return pieces.length > 0 ? pieces : [""];
 }

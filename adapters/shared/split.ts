@@ -69,7 +69,8 @@ export function splitBlocks(blocks: MdBlock[], dialect: MarkdownDialect, limit: 
  */
 export function fitWhole(lines: string[], dialect: MarkdownDialect, limit: number): string | undefined {
   const wholeText = lines.join("\n");
-  if (wholeText.length > limit && (dialect.measure === undefined || dialect.measure(wholeText) > limit)) return undefined;
+  if (wholeText.length > limit && (dialect.measure === undefined || dialect.measure(wholeText) > limit))
+    return undefined;
   const trimmed = trimBlankLines(lines);
   return trimmed === lines ? wholeText : trimmed.join("\n");
 }
@@ -87,32 +88,60 @@ function fitCount(n: number, fits: (k: number) => boolean): number {
 }
 
 /** Cut one over-long block into rendered pieces that each fit. */
-function splitBlock(block: MdBlock, dialect: MarkdownDialect, limit: number, measure: (s: string) => number, firstLimit: number): string[] {
+function splitBlock(
+  block: MdBlock,
+  dialect: MarkdownDialect,
+  limit: number,
+  measure: (s: string) => number,
+  firstLimit: number,
+): string[] {
   if (block.kind === "code") {
     const atoms = codeAtoms(block.text, dialect, block.lang, limit, measure);
-    return takeGreedy(atoms, (slice) => renderBlock({ kind: "code", lang: block.lang, text: slice.join("") }, dialect), [firstLimit, limit], measure, trimNewlines);
+    return takeGreedy(
+      atoms,
+      (slice) => renderBlock({ kind: "code", lang: block.lang, text: slice.join("") }, dialect),
+      [firstLimit, limit],
+      measure,
+      trimNewlines,
+    );
   }
   const atoms = wordAtoms(block.segments, (seg) => {
     const alone: MdBlock = { kind: block.kind, segments: [seg] };
     return measure(renderBlock(alone, dialect)) > limit;
   });
   let first = true;
-  return takeGreedy(atoms, (slice) => {
-    const segments = trimSegments(mergeSegments(slice));
-    return renderBlock({ kind: first ? block.kind : "line", segments }, dialect);
-  }, [firstLimit, limit], measure, (x) => x, () => {
-    first = false;
-  });
+  return takeGreedy(
+    atoms,
+    (slice) => {
+      const segments = trimSegments(mergeSegments(slice));
+      return renderBlock({ kind: first ? block.kind : "line", segments }, dialect);
+    },
+    [firstLimit, limit],
+    measure,
+    (x) => x,
+    () => {
+      first = false;
+    },
+  );
 }
 
 /** Take atoms greedily into pieces that fit; `render` turns a run of atoms into a piece. Limits: first, rest. */
-function takeGreedy<T>(atoms: T[], render: (slice: T[]) => string, limits: [number, number], measure: (s: string) => number,
-  tidy: (slice: T[]) => T[], onPiece?: () => void): string[] {
+function takeGreedy<T>(
+  atoms: T[],
+  render: (slice: T[]) => string,
+  limits: [number, number],
+  measure: (s: string) => number,
+  tidy: (slice: T[]) => T[],
+  onPiece?: () => void,
+): string[] {
   const pieces: string[] = [];
   let start = 0;
   while (start < atoms.length) {
     const limit = pieces.length === 0 ? limits[0] : limits[1];
-    const n = fitCount(atoms.length - start, (k) => k === 0 || measure(render(tidy(atoms.slice(start, start + k)))) <= limit);
+    const n = fitCount(
+      atoms.length - start,
+      (k) => k === 0 || measure(render(tidy(atoms.slice(start, start + k)))) <= limit,
+    );
     if (n === 0 && pieces.length === 0 && limit < limits[1]) {
       pieces.push(""); // nothing fits in the room left: the caller starts a new message
       continue;
@@ -139,7 +168,13 @@ function wordAtoms(segments: Segment[], isTooLong: (seg: Segment) => boolean): S
       const chars = Array.from(word);
       let start = 0;
       while (start < chars.length) {
-        const n = Math.max(1, fitCount(chars.length - start, (k) => k === 0 || !isTooLong({ ...seg, text: chars.slice(start, start + k).join("") })));
+        const n = Math.max(
+          1,
+          fitCount(
+            chars.length - start,
+            (k) => k === 0 || !isTooLong({ ...seg, text: chars.slice(start, start + k).join("") }),
+          ),
+        );
         atoms.push({ ...seg, text: chars.slice(start, start + n).join("") });
         start += n;
       }
@@ -149,7 +184,13 @@ function wordAtoms(segments: Segment[], isTooLong: (seg: Segment) => boolean): S
 }
 
 /** A code block's lines (with their newline) as atoms; over-long lines cut into character runs. */
-function codeAtoms(text: string, dialect: MarkdownDialect, lang: string, limit: number, measure: (s: string) => number): string[] {
+function codeAtoms(
+  text: string,
+  dialect: MarkdownDialect,
+  lang: string,
+  limit: number,
+  measure: (s: string) => number,
+): string[] {
   const tooLong = (s: string) => measure(renderBlock({ kind: "code", lang, text: s }, dialect)) > limit;
   const atoms: string[] = [];
   for (const line of text.match(/[^\n]*\n|[^\n]+$/g) ?? []) {
@@ -160,7 +201,10 @@ function codeAtoms(text: string, dialect: MarkdownDialect, lang: string, limit: 
     const chars = Array.from(line);
     let start = 0;
     while (start < chars.length) {
-      const n = Math.max(1, fitCount(chars.length - start, (k) => k === 0 || !tooLong(chars.slice(start, start + k).join(""))));
+      const n = Math.max(
+        1,
+        fitCount(chars.length - start, (k) => k === 0 || !tooLong(chars.slice(start, start + k).join(""))),
+      );
       atoms.push(chars.slice(start, start + n).join(""));
       start += n;
     }

@@ -8,13 +8,40 @@ import { App, LogLevel, webApi, type Logger as BoltLogger } from "@slack/bolt";
 import type { Logger } from "pino";
 import { isSwitchboardError, turnClock } from "../../bot/index.ts";
 import type {
-  AdapterCapabilities, AdapterHealth, ChannelAdapter, CommandInfo, ConversationTarget, Core, HttpMount, Inbound,
-  InboundSink, PlatformRole, Reply, SentMessage,
+  AdapterCapabilities,
+  AdapterHealth,
+  ChannelAdapter,
+  CommandInfo,
+  ConversationTarget,
+  Core,
+  HttpMount,
+  Inbound,
+  InboundSink,
+  PlatformRole,
+  Reply,
+  SentMessage,
 } from "../../bot/index.ts";
-import { EditThrottles, HealthTracker, OutboundLimiter, backoffDelayMs, parseRetryAfterMs, sleep, type BackoffOptions, type OutboundKey, type OutboundLimits } from "../shared/index.ts";
+import {
+  EditThrottles,
+  HealthTracker,
+  OutboundLimiter,
+  backoffDelayMs,
+  parseRetryAfterMs,
+  sleep,
+  type BackoffOptions,
+  type OutboundKey,
+  type OutboundLimits,
+} from "../shared/index.ts";
 import { ResponseUrlError, isNotPostable, mapSlackError, retryAfterMsOf, slackErrorCode } from "./errors.ts";
 import { SlackHttpReceiver } from "./http-receiver.ts";
-import { fromButton, fromEvent, fromSlashCommand, type NormalisedInbound, type NormaliseOptions, type ReplyContext } from "./normalise.ts";
+import {
+  fromButton,
+  fromEvent,
+  fromSlashCommand,
+  type NormalisedInbound,
+  type NormaliseOptions,
+  type ReplyContext,
+} from "./normalise.ts";
 import { renderReply, SLACK_TEXT_LIMIT, type SlackMessage } from "./render.ts";
 import { SlackRoleCache } from "./roles.ts";
 import { SlackSocketConnection } from "./socket.ts";
@@ -69,7 +96,13 @@ const MAX_SENT_META = 5_000;
 /** The adapter. Create it with `createSlackAdapter(core)`. */
 export class SlackAdapter implements ChannelAdapter {
   readonly platform = "slack";
-  readonly capabilities: AdapterCapabilities = { edit: true, buttons: true, ephemeral: true, typing: false, maxTextLength: SLACK_TEXT_LIMIT };
+  readonly capabilities: AdapterCapabilities = {
+    edit: true,
+    buttons: true,
+    ephemeral: true,
+    typing: false,
+    maxTextLength: SLACK_TEXT_LIMIT,
+  };
   readonly #core: Core;
   readonly #o: SlackAdapterOptions;
   readonly #log: Logger;
@@ -138,8 +171,12 @@ export class SlackAdapter implements ChannelAdapter {
         logLevel: LogLevel.WARN,
         now: () => core.clock.now(),
         idleRecycleMs: options.socketIdleRecycleMs,
-        ...(options.socketServerPingTimeoutMs === undefined ? {} : { serverPingTimeoutMs: options.socketServerPingTimeoutMs }),
-        ...(options.socketClientPingTimeoutMs === undefined ? {} : { clientPingTimeoutMs: options.socketClientPingTimeoutMs }),
+        ...(options.socketServerPingTimeoutMs === undefined
+          ? {}
+          : { serverPingTimeoutMs: options.socketServerPingTimeoutMs }),
+        ...(options.socketClientPingTimeoutMs === undefined
+          ? {}
+          : { clientPingTimeoutMs: options.socketClientPingTimeoutMs }),
         ...(options.reconnectBackoff === undefined ? {} : { backoff: options.reconnectBackoff }),
       });
     }
@@ -242,7 +279,10 @@ export class SlackAdapter implements ChannelAdapter {
   /** Slack has no API for slash commands: they live in the app manifest (`switchboard slack manifest`). */
   async registerCommands(commands: CommandInfo[]): Promise<void> {
     this.#commands = commands.map((c) => ({ ...c }));
-    this.#log.debug({ commands: commands.length }, "slack slash commands come from the app manifest (switchboard slack manifest)");
+    this.#log.debug(
+      { commands: commands.length },
+      "slack slash commands come from the app manifest (switchboard slack manifest)",
+    );
   }
 
   /** The commands last handed to `registerCommands`. */
@@ -255,11 +295,18 @@ export class SlackAdapter implements ChannelAdapter {
   }
 
   async send(target: ConversationTarget, reply: Reply): Promise<SentMessage> {
-    return this.#respond({ channel: target.chatId, userId: "", ...(target.threadId === undefined ? {} : { threadTs: target.threadId }) }, reply);
+    return this.#respond(
+      { channel: target.chatId, userId: "", ...(target.threadId === undefined ? {} : { threadTs: target.threadId }) },
+      reply,
+    );
   }
 
   async edit(message: SentMessage, reply: Reply): Promise<void> {
-    await this.#edits.edit(`${message.chatId}:${message.messageId}`, `${reply.format ?? "markdown"}\u0000${reply.text}`, () => this.#applyEdit(message, reply));
+    await this.#edits.edit(
+      `${message.chatId}:${message.messageId}`,
+      `${reply.format ?? "markdown"}\u0000${reply.text}`,
+      () => this.#applyEdit(message, reply),
+    );
   }
 
   // ---- inbound ----
@@ -330,7 +377,8 @@ export class SlackAdapter implements ChannelAdapter {
 
   async #respond(ctx: ReplyContext, reply: Reply): Promise<SentMessage> {
     const pieces = renderReply(reply);
-    if (reply.ephemeral === true && (ctx.responseUrl !== undefined || ctx.userId !== "")) return this.#sendEphemeral(ctx, pieces);
+    if (reply.ephemeral === true && (ctx.responseUrl !== undefined || ctx.userId !== ""))
+      return this.#sendEphemeral(ctx, pieces);
     try {
       return await this.#post(ctx, pieces);
     } catch (error) {
@@ -345,18 +393,24 @@ export class SlackAdapter implements ChannelAdapter {
     const isGroup = !ctx.channel.startsWith("D");
     const stamps: string[] = [];
     for (const piece of pieces) {
-      const res = await this.#run({ chatId: ctx.channel, isGroup }, "chat.postMessage",
-        () => this.#client.chat.postMessage({
+      const res = await this.#run({ chatId: ctx.channel, isGroup }, "chat.postMessage", () =>
+        this.#client.chat.postMessage({
           channel: ctx.channel,
           text: piece.text,
           ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
           ...(ctx.threadTs === undefined ? {} : { thread_ts: ctx.threadTs }),
           mrkdwn: piece.mrkdwn,
           unfurl_links: false,
-        }));
+        }),
+      );
       stamps.push(String(res.ts));
     }
-    const sent: SentMessage = { platform: "slack", chatId: ctx.channel, messageId: stamps[0]!, ...(ctx.threadTs === undefined ? {} : { threadId: ctx.threadTs }) };
+    const sent: SentMessage = {
+      platform: "slack",
+      chatId: ctx.channel,
+      messageId: stamps[0]!,
+      ...(ctx.threadTs === undefined ? {} : { threadId: ctx.threadTs }),
+    };
     if (stamps.length > 1) this.#remember(sent, { continuations: stamps.slice(1), texts: pieces.map((p) => p.text) });
     return sent;
   }
@@ -365,24 +419,35 @@ export class SlackAdapter implements ChannelAdapter {
     if (ctx.responseUrl !== undefined) return this.#sendViaResponseUrl(ctx, pieces, "ephemeral");
     let messageTs = "";
     for (const piece of pieces) {
-      const res = await this.#run({ chatId: ctx.channel }, "chat.postEphemeral",
-        () => this.#client.chat.postEphemeral({
+      const res = await this.#run({ chatId: ctx.channel }, "chat.postEphemeral", () =>
+        this.#client.chat.postEphemeral({
           channel: ctx.channel,
           user: ctx.userId,
           text: piece.text,
           ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
           ...(ctx.threadTs === undefined ? {} : { thread_ts: ctx.threadTs }),
-        }));
+        }),
+      );
       messageTs ||= String(res.message_ts ?? "");
     }
-    const sent: SentMessage = { platform: "slack", chatId: ctx.channel, messageId: `eph:${messageTs || ++this.#ephemeralCount}`, ...(ctx.threadTs === undefined ? {} : { threadId: ctx.threadTs }) };
+    const sent: SentMessage = {
+      platform: "slack",
+      chatId: ctx.channel,
+      messageId: `eph:${messageTs || ++this.#ephemeralCount}`,
+      ...(ctx.threadTs === undefined ? {} : { threadId: ctx.threadTs }),
+    };
     this.#remember(sent, { ephemeral: true, userId: ctx.userId });
     return sent;
   }
 
-  async #sendViaResponseUrl(ctx: ReplyContext, pieces: SlackMessage[], type: "ephemeral" | "in_channel"): Promise<SentMessage> {
+  async #sendViaResponseUrl(
+    ctx: ReplyContext,
+    pieces: SlackMessage[],
+    type: "ephemeral" | "in_channel",
+  ): Promise<SentMessage> {
     const url = ctx.responseUrl!;
-    for (const piece of pieces) await this.#postResponseUrl(ctx.channel, url, { response_type: type, ...responsePayload(piece) });
+    for (const piece of pieces)
+      await this.#postResponseUrl(ctx.channel, url, { response_type: type, ...responsePayload(piece) });
     this.#ephemeralCount += 1;
     const sent: SentMessage = { platform: "slack", chatId: ctx.channel, messageId: `ru:${this.#ephemeralCount}` };
     this.#remember(sent, { responseUrl: url, ephemeral: type === "ephemeral", userId: ctx.userId });
@@ -390,16 +455,20 @@ export class SlackAdapter implements ChannelAdapter {
   }
 
   #postResponseUrl(channel: string, url: string, payload: Record<string, unknown>): Promise<void> {
-    return this.#limiter.run({ chatId: channel }, async (signal) => {
-      const res = await fetch(url, {
-        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(payload),
-        signal: AbortSignal.any([signal, AbortSignal.timeout(this.#o.apiTimeoutMs)]),
+    return this.#limiter
+      .run({ chatId: channel }, async (signal) => {
+        const res = await fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify(payload),
+          signal: AbortSignal.any([signal, AbortSignal.timeout(this.#o.apiTimeoutMs)]),
+        });
+        const text = await res.text();
+        if (!res.ok) throw new ResponseUrlError(res.status, parseRetryAfterMs(res.headers.get("retry-after")), text);
+      })
+      .catch((error: unknown) => {
+        throw mapSlackError(error, "response_url");
       });
-      const text = await res.text();
-      if (!res.ok) throw new ResponseUrlError(res.status, parseRetryAfterMs(res.headers.get("retry-after")), text);
-    }).catch((error: unknown) => {
-      throw mapSlackError(error, "response_url");
-    });
   }
 
   async #applyEdit(message: SentMessage, reply: Reply): Promise<void> {
@@ -407,13 +476,22 @@ export class SlackAdapter implements ChannelAdapter {
     const pieces = renderReply(reply);
     if (meta?.responseUrl !== undefined) {
       await this.#postResponseUrl(message.chatId, meta.responseUrl, {
-        replace_original: true, response_type: meta.ephemeral === true ? "ephemeral" : "in_channel", ...responsePayload(pieces[0]!),
+        replace_original: true,
+        response_type: meta.ephemeral === true ? "ephemeral" : "in_channel",
+        ...responsePayload(pieces[0]!),
       });
       return;
     }
     if (meta?.ephemeral === true || message.messageId.startsWith("eph:")) {
       // Ephemeral messages cannot be edited through the Web API: the new text goes out as a fresh one.
-      await this.#sendEphemeral({ channel: message.chatId, userId: meta?.userId ?? "", ...(message.threadId === undefined ? {} : { threadTs: message.threadId }) }, pieces);
+      await this.#sendEphemeral(
+        {
+          channel: message.chatId,
+          userId: meta?.userId ?? "",
+          ...(message.threadId === undefined ? {} : { threadTs: message.threadId }),
+        },
+        pieces,
+      );
       return;
     }
     const stamps = [message.messageId, ...(meta?.continuations ?? [])];
@@ -423,27 +501,39 @@ export class SlackAdapter implements ChannelAdapter {
       const ts = stamps[i];
       if (ts !== undefined) {
         if (i > 0 && meta?.texts?.[i] === piece.text && piece.blocks === undefined) continue;
-        await this.#run({ chatId: message.chatId, isEdit: true }, "chat.update",
-          () => this.#client.chat.update({
-            channel: message.chatId, ts, text: piece.text, blocks: (piece.blocks ?? []) as never,
-          }));
+        await this.#run({ chatId: message.chatId, isEdit: true }, "chat.update", () =>
+          this.#client.chat.update({
+            channel: message.chatId,
+            ts,
+            text: piece.text,
+            blocks: (piece.blocks ?? []) as never,
+          }),
+        );
         continue;
       }
-      const res = await this.#run({ chatId: message.chatId, isGroup }, "chat.postMessage",
-        () => this.#client.chat.postMessage({
-          channel: message.chatId, text: piece.text,
+      const res = await this.#run({ chatId: message.chatId, isGroup }, "chat.postMessage", () =>
+        this.#client.chat.postMessage({
+          channel: message.chatId,
+          text: piece.text,
           ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
           ...(message.threadId === undefined ? {} : { thread_ts: message.threadId }),
-          mrkdwn: piece.mrkdwn, unfurl_links: false,
-        }));
+          mrkdwn: piece.mrkdwn,
+          unfurl_links: false,
+        }),
+      );
       stamps.push(String(res.ts));
     }
     // A reply that got shorter: delete the messages it no longer needs.
     for (const ts of stamps.slice(pieces.length)) {
-      await this.#run({ chatId: message.chatId, isEdit: true }, "chat.delete",
-        () => this.#client.chat.delete({ channel: message.chatId, ts }));
+      await this.#run({ chatId: message.chatId, isEdit: true }, "chat.delete", () =>
+        this.#client.chat.delete({ channel: message.chatId, ts }),
+      );
     }
-    this.#remember(message, { ...meta, continuations: stamps.slice(1, pieces.length), texts: pieces.map((p) => p.text) });
+    this.#remember(message, {
+      ...meta,
+      continuations: stamps.slice(1, pieces.length),
+      texts: pieces.map((p) => p.text),
+    });
   }
 
   #remember(message: SentMessage, meta: SentMeta): void {
@@ -477,18 +567,33 @@ export class SlackAdapter implements ChannelAdapter {
 /** Slack refused the token itself: retrying cannot help. */
 function isFatalAuthError(error: unknown): boolean {
   const code = isSwitchboardError(error) ? error.details.slackError : slackErrorCode(error);
-  return typeof code === "string" && ["invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired", "not_allowed_token_type"].includes(code);
+  return (
+    typeof code === "string" &&
+    [
+      "invalid_auth",
+      "not_authed",
+      "account_inactive",
+      "token_revoked",
+      "token_expired",
+      "not_allowed_token_type",
+    ].includes(code)
+  );
 }
 
 /** A message as a `response_url` body (no Web API-only fields). */
 function responsePayload(piece: SlackMessage): Record<string, unknown> {
-  return { text: piece.text, ...(piece.blocks === undefined ? {} : { blocks: piece.blocks }), ...(piece.mrkdwn ? {} : { mrkdwn: false }) };
+  return {
+    text: piece.text,
+    ...(piece.blocks === undefined ? {} : { blocks: piece.blocks }),
+    ...(piece.mrkdwn ? {} : { mrkdwn: false }),
+  };
 }
 
 /** Bolt's logger interface on top of pino (Bolt's own chatter goes to debug). */
 export function boltLogger(log: Logger): BoltLogger {
   let level = LogLevel.WARN;
-  const text = (msg: unknown[]) => msg.map((m) => (m instanceof Error ? m.message : typeof m === "string" ? m : JSON.stringify(m))).join(" ");
+  const text = (msg: unknown[]) =>
+    msg.map((m) => (m instanceof Error ? m.message : typeof m === "string" ? m : JSON.stringify(m))).join(" ");
   return {
     debug: (...msg: unknown[]) => log.debug(text(msg)),
     info: (...msg: unknown[]) => log.debug(text(msg)),

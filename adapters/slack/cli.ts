@@ -27,7 +27,8 @@ interface ManifestFlags {
 
 /** Add `switchboard slack manifest` to the program. */
 export function registerSlackCli(program: Command, ctx: SlackCliContext): void {
-  const slack = program.commands.find((c) => c.name() === "slack") ?? program.command("slack").description("Slack set-up helpers");
+  const slack =
+    program.commands.find((c) => c.name() === "slack") ?? program.command("slack").description("Slack set-up helpers");
   slack
     .command("manifest")
     .description("print a Slack app manifest with every slash command, the request URL, scopes and events")
@@ -40,7 +41,12 @@ export function registerSlackCli(program: Command, ctx: SlackCliContext): void {
     .action(async (flags: ManifestFlags) => {
       const config = ctx.config();
       const slackConfig = config.adapters.slack;
-      const socketMode = flags.http === true ? false : flags.socket === true || slackConfig.mode === "socket" || (slackConfig.mode === undefined && slackConfig.appToken !== undefined);
+      const socketMode =
+        flags.http === true
+          ? false
+          : flags.socket === true ||
+            slackConfig.mode === "socket" ||
+            (slackConfig.mode === undefined && slackConfig.appToken !== undefined);
       let requestUrl: string | undefined;
       if (!socketMode) {
         if (flags.url === undefined) {

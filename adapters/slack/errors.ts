@@ -33,7 +33,7 @@ export function slackErrorCode(error: unknown): string | undefined {
 
 /** How long a failure asks us to wait before trying again, in ms; undefined when it is not a rate limit. */
 export function retryAfterMsOf(error: unknown): number | undefined {
-  if (error instanceof ResponseUrlError) return error.status === 429 ? error.retryAfterMs ?? 1_000 : undefined;
+  if (error instanceof ResponseUrlError) return error.status === 429 ? (error.retryAfterMs ?? 1_000) : undefined;
   const e = error as SlackLikeError | null;
   if (e === null || typeof e !== "object") return undefined;
   if (e.code === "slack_webapi_rate_limited_error" && typeof e.retryAfter === "number") return e.retryAfter * 1_000;
@@ -46,7 +46,7 @@ const NOT_POSTABLE = new Set(["not_in_channel", "channel_not_found", "is_archive
 
 /** True when the failure means "the bot cannot post here", so a `response_url` may be used instead. */
 export function isNotPostable(error: unknown): boolean {
-  const code = isSwitchboardError(error) ? error.details.slackError as string | undefined : slackErrorCode(error);
+  const code = isSwitchboardError(error) ? (error.details.slackError as string | undefined) : slackErrorCode(error);
   return code !== undefined && NOT_POSTABLE.has(code);
 }
 
@@ -66,7 +66,10 @@ export function mapSlackError(error: unknown, method: string): SwitchboardError 
       case "user_not_found":
         return new SwitchboardError("E_NOT_FOUND", `slack ${method}: ${code}`, options);
       case "not_in_channel":
-        return new SwitchboardError("E_ADAPTER", `slack ${method}: ${code}`, { ...options, chatMessage: "I'm not a member of that channel; invite me first." });
+        return new SwitchboardError("E_ADAPTER", `slack ${method}: ${code}`, {
+          ...options,
+          chatMessage: "I'm not a member of that channel; invite me first.",
+        });
       case "ratelimited":
         return new SwitchboardError("E_RATE_LIMITED", `slack ${method}: ${code}`, options);
       default:
@@ -74,17 +77,27 @@ export function mapSlackError(error: unknown, method: string): SwitchboardError 
     }
   }
   if (retryAfterMsOf(error) !== undefined) {
-    return new SwitchboardError("E_RATE_LIMITED", `slack ${method}: still rate limited after retries`, { cause: error, details });
+    return new SwitchboardError("E_RATE_LIMITED", `slack ${method}: still rate limited after retries`, {
+      cause: error,
+      details,
+    });
   }
   const e = error as SlackLikeError | null;
   if (error instanceof Error && (error.name === "TimeoutError" || error.name === "AbortError")) {
     return new SwitchboardError("E_TIMEOUT", `slack ${method}: ${error.message}`, { cause: error, details });
   }
   if (e !== null && typeof e === "object" && e.code === "slack_webapi_http_error") {
-    return new SwitchboardError("E_ADAPTER", `slack ${method}: HTTP ${String(e.statusCode)}`, { cause: error, details });
+    return new SwitchboardError("E_ADAPTER", `slack ${method}: HTTP ${String(e.statusCode)}`, {
+      cause: error,
+      details,
+    });
   }
   if (error instanceof ResponseUrlError) {
     return new SwitchboardError("E_ADAPTER", `slack ${method}: ${error.message}`, { cause: error, details });
   }
-  return new SwitchboardError("E_ADAPTER", `slack ${method}: ${error instanceof Error ? error.message : String(error)}`, { cause: error, details });
+  return new SwitchboardError(
+    "E_ADAPTER",
+    `slack ${method}: ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error, details },
+  );
 }

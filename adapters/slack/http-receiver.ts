@@ -45,7 +45,12 @@ export class SlackHttpReceiver implements Receiver {
 
   /** Handle one POST to the events path. */
   async handle(req: HttpRequest): Promise<HttpResponse> {
-    const check = verifySlackSignature({ signingSecret: this.#o.signingSecret, headers: req.headers, rawBody: req.rawBody, nowMs: this.#o.now() });
+    const check = verifySlackSignature({
+      signingSecret: this.#o.signingSecret,
+      headers: req.headers,
+      rawBody: req.rawBody,
+      nowMs: this.#o.now(),
+    });
     if (!check.ok) {
       this.#o.log.warn({ reason: check.reason, path: req.path }, "slack request refused");
       return { status: 401, headers: { "content-type": "text/plain" }, body: "invalid request signature" };
@@ -56,11 +61,16 @@ export class SlackHttpReceiver implements Receiver {
       return { status: 400, headers: { "content-type": "text/plain" }, body: "unreadable body" };
     }
     if (body.type === "url_verification") {
-      return { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify({ challenge: body.challenge }) };
+      return {
+        status: 200,
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ challenge: body.challenge }),
+      };
     }
     if (body.ssl_check !== undefined) return EMPTY_OK;
     const app = this.#app;
-    if (app === undefined) return { status: 503, headers: { "content-type": "text/plain", "retry-after": "5" }, body: "not started" };
+    if (app === undefined)
+      return { status: 503, headers: { "content-type": "text/plain", "retry-after": "5" }, body: "not started" };
     return this.#dispatch(app, req, body);
   }
 
@@ -79,7 +89,9 @@ export class SlackHttpReceiver implements Receiver {
         body,
         ack: async (response?: unknown) => answer(ackResponse(response)),
         ...(retry === undefined ? {} : { retryNum: Number(retry) }),
-        ...(headerOf(req, "x-slack-retry-reason") === undefined ? {} : { retryReason: headerOf(req, "x-slack-retry-reason")! }),
+        ...(headerOf(req, "x-slack-retry-reason") === undefined
+          ? {}
+          : { retryReason: headerOf(req, "x-slack-retry-reason")! }),
       };
       void this.#o.track(
         app.processEvent(event).then(
@@ -101,13 +113,17 @@ export function parseSlackBody(req: Pick<HttpRequest, "headers" | "rawBody">): R
   try {
     if (type.includes("application/json")) {
       const parsed: unknown = JSON.parse(text);
-      return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? parsed as Record<string, unknown> : undefined;
+      return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+        ? (parsed as Record<string, unknown>)
+        : undefined;
     }
     if (type.includes("application/x-www-form-urlencoded")) {
       const form = Object.fromEntries(new URLSearchParams(text));
       if (typeof form.payload === "string") {
         const parsed: unknown = JSON.parse(form.payload);
-        return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? parsed as Record<string, unknown> : undefined;
+        return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+          ? (parsed as Record<string, unknown>)
+          : undefined;
       }
       return form;
     }

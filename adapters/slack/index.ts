@@ -21,13 +21,22 @@ export function createSlackAdapter(core: Core, overrides: SlackAdapterOverrides 
   if (c.enabled === false || c.token === undefined) return undefined;
   const mode = c.mode ?? (c.appToken !== undefined ? "socket" : "http");
   if (mode === "http" && c.signingSecret === undefined) {
-    throw new SwitchboardError("E_CONFIG_INVALID", "adapters.slack: HTTP mode needs signingSecret (SLACK_SIGNING_SECRET), or set appToken (SLACK_APP_TOKEN) for Socket Mode");
+    throw new SwitchboardError(
+      "E_CONFIG_INVALID",
+      "adapters.slack: HTTP mode needs signingSecret (SLACK_SIGNING_SECRET), or set appToken (SLACK_APP_TOKEN) for Socket Mode",
+    );
   }
   if (mode === "socket" && c.appToken === undefined) {
-    throw new SwitchboardError("E_CONFIG_INVALID", "adapters.slack: Socket Mode needs appToken (SLACK_APP_TOKEN, an xapp- token)");
+    throw new SwitchboardError(
+      "E_CONFIG_INVALID",
+      "adapters.slack: Socket Mode needs appToken (SLACK_APP_TOKEN, an xapp- token)",
+    );
   }
   if (mode === "http" && !core.config.http.enabled) {
-    core.log.warn({ adapter: "slack" }, "Slack HTTP mode needs the HTTP listener (http.enabled), which is off: no Slack requests will arrive; enable it or use Socket Mode (SLACK_APP_TOKEN)");
+    core.log.warn(
+      { adapter: "slack" },
+      "Slack HTTP mode needs the HTTP listener (http.enabled), which is off: no Slack requests will arrive; enable it or use Socket Mode (SLACK_APP_TOKEN)",
+    );
   }
   const redisUrl = core.config.storage.redisUrl;
   return new SlackAdapter(core, {

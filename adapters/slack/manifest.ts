@@ -22,9 +22,36 @@ export const SLACK_BOT_EVENTS = ["app_mention", "message.im"] as const;
 
 /** Slack's own slash commands: an app cannot take these names, so they get the `sb-` prefix. */
 export const SLACK_RESERVED_COMMANDS: ReadonlySet<string> = new Set([
-  "active", "apps", "archive", "away", "call", "collapse", "dm", "dnd", "expand", "feed", "feedback", "invite",
-  "join", "kick", "leave", "me", "msg", "mute", "open", "prefs", "remind", "remove", "rename", "search",
-  "shortcuts", "shrug", "star", "status", "topic", "who",
+  "active",
+  "apps",
+  "archive",
+  "away",
+  "call",
+  "collapse",
+  "dm",
+  "dnd",
+  "expand",
+  "feed",
+  "feedback",
+  "invite",
+  "join",
+  "kick",
+  "leave",
+  "me",
+  "msg",
+  "mute",
+  "open",
+  "prefs",
+  "remind",
+  "remove",
+  "rename",
+  "search",
+  "shortcuts",
+  "shrug",
+  "star",
+  "status",
+  "topic",
+  "who",
 ]);
 
 /** The prefix a reserved name gets when no prefix is configured. */
@@ -96,10 +123,12 @@ export function buildSlackManifest(o: SlackManifestOptions): Record<string, unkn
 
 /** `<name> [optional] <rest…>` from typed arguments. */
 export function usageOf(args: CommandArgSpec[] | undefined): string {
-  return (args ?? []).map((a) => {
-    const label = `${a.name}${a.rest === true ? "…" : ""}${a.choices === undefined ? "" : `: ${a.choices.join("|")}`}`;
-    return a.required === true ? `<${label}>` : `[${label}]`;
-  }).join(" ");
+  return (args ?? [])
+    .map((a) => {
+      const label = `${a.name}${a.rest === true ? "…" : ""}${a.choices === undefined ? "" : `: ${a.choices.join("|")}`}`;
+      return a.required === true ? `<${label}>` : `[${label}]`;
+    })
+    .join(" ");
 }
 
 function clip(text: string, max: number): string {

@@ -65,15 +65,21 @@ export function decodeSlackText(text: string): string {
 }
 
 /** The command a slash command invocation names, prefix and umbrella resolved. */
-export function commandFromSlash(command: string, text: string, options: Pick<NormaliseOptions, "commandPrefix" | "umbrellaCommand">): { text: string; command: ParsedCommand | undefined } {
+export function commandFromSlash(
+  command: string,
+  text: string,
+  options: Pick<NormaliseOptions, "commandPrefix" | "umbrellaCommand">,
+): { text: string; command: ParsedCommand | undefined } {
   let name = command.replace(/^\//, "").toLowerCase();
   const args = decodeSlackText(text).trim();
   if (name === options.umbrellaCommand) {
     const line = args === "" ? "/help" : args.startsWith("/") ? args : `/${args}`;
     return { text: line, command: parseCommandLine(line) };
   }
-  if (options.commandPrefix !== "" && name.startsWith(options.commandPrefix)) name = name.slice(options.commandPrefix.length);
-  else if (name.startsWith(RESERVED_PREFIX) && SLACK_RESERVED_COMMANDS.has(name.slice(RESERVED_PREFIX.length))) name = name.slice(RESERVED_PREFIX.length);
+  if (options.commandPrefix !== "" && name.startsWith(options.commandPrefix))
+    name = name.slice(options.commandPrefix.length);
+  else if (name.startsWith(RESERVED_PREFIX) && SLACK_RESERVED_COMMANDS.has(name.slice(RESERVED_PREFIX.length)))
+    name = name.slice(RESERVED_PREFIX.length);
   const line = args === "" ? `/${name}` : `/${name} ${args}`;
   return { text: line, command: parseCommandLine(line) ?? { name, args: [], rawArgs: args } };
 }
@@ -104,11 +110,15 @@ export function fromSlashCommand(body: SlashCommandBody, options: NormaliseOptio
   return {
     inbound: {
       // Without a trigger id there is nothing stable to dedupe on: the delivery is taken as unique.
-      deliveryId: triggerId === undefined ? `slack:cmd:${options.nowMs}:${Math.random().toString(36).slice(2)}` : `slack:cmd:${triggerId}`,
+      deliveryId:
+        triggerId === undefined
+          ? `slack:cmd:${options.nowMs}:${Math.random().toString(36).slice(2)}`
+          : `slack:cmd:${triggerId}`,
       platform: "slack",
-      chat: channelName === undefined || channelName === "directmessage" || channelName === "privategroup"
-        ? { id: channel, kind }
-        : { id: channel, kind, title: channelName },
+      chat:
+        channelName === undefined || channelName === "directmessage" || channelName === "privategroup"
+          ? { id: channel, kind }
+          : { id: channel, kind, title: channelName },
       user: { id: userId, displayName: str(body.user_name) ?? userId },
       text: parsed.text,
       ...(parsed.command === undefined ? {} : { command: parsed.command }),
@@ -199,7 +209,12 @@ export function fromButton(body: ActionBody, options: NormaliseOptions): Normali
       origin: "button",
       receivedAt: options.nowMs,
     },
-    reply: { channel, userId, ...(threadTs === undefined ? {} : { threadTs }), ...(responseUrl === undefined ? {} : { responseUrl }) },
+    reply: {
+      channel,
+      userId,
+      ...(threadTs === undefined ? {} : { threadTs }),
+      ...(responseUrl === undefined ? {} : { responseUrl }),
+    },
   };
 }
 

@@ -37,7 +37,11 @@ export function renderReply(reply: Reply, limit = SLACK_TEXT_LIMIT): SlackMessag
       ...(last.text.trim() === "" ? [] : [{ type: "section", text: { type: "mrkdwn", text: last.text } }]),
       ...buttonBlocks(reply.buttons!),
     ];
-    if (last.text.trim() === "") last.text = reply.buttons!.flat().map((b) => b.label).join(" · ");
+    if (last.text.trim() === "")
+      last.text = reply
+        .buttons!.flat()
+        .map((b) => b.label)
+        .join(" · ");
   }
   return messages;
 }
@@ -45,15 +49,17 @@ export function renderReply(reply: Reply, limit = SLACK_TEXT_LIMIT): SlackMessag
 /** One `actions` block per row of buttons; a button's value is the command line it runs. */
 export function buttonBlocks(rows: NonNullable<Reply["buttons"]>): Array<Record<string, unknown>> {
   let n = 0;
-  return rows.filter((row) => row.length > 0).map((row) => ({
-    type: "actions",
-    elements: row.slice(0, BUTTONS_PER_BLOCK).map((button) => ({
-      type: "button",
-      action_id: `sb:${n++}`,
-      text: { type: "plain_text", text: clip(button.label, BUTTON_LABEL_LIMIT), emoji: true },
-      value: clip(button.data, BUTTON_VALUE_LIMIT),
-    })),
-  }));
+  return rows
+    .filter((row) => row.length > 0)
+    .map((row) => ({
+      type: "actions",
+      elements: row.slice(0, BUTTONS_PER_BLOCK).map((button) => ({
+        type: "button",
+        action_id: `sb:${n++}`,
+        text: { type: "plain_text", text: clip(button.label, BUTTON_LABEL_LIMIT), emoji: true },
+        value: clip(button.data, BUTTON_VALUE_LIMIT),
+      })),
+    }));
 }
 
 function clip(text: string, max: number): string {

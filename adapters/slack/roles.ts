@@ -62,7 +62,10 @@ export class SlackRoleCache {
     const now = this.#o.now();
     const hit = this.#entries.get(userId);
     if (hit !== undefined && hit.expiresAt > now) return hit.value;
-    const entry: Entry = { value: Promise.resolve({ role: undefined, displayName: undefined, isBot: false }), expiresAt: now + this.#o.ttlMs };
+    const entry: Entry = {
+      value: Promise.resolve({ role: undefined, displayName: undefined, isBot: false }),
+      expiresAt: now + this.#o.ttlMs,
+    };
     entry.value = this.#o.fetchUser(userId).then(
       (user) => ({
         role: platformRoleFromUser(user),

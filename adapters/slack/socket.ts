@@ -102,7 +102,10 @@ export class SlackSocketConnection {
       };
       const onDisconnected = () => settle(signal.aborted ? undefined : new Error("socket mode connection closed"));
       const onAbort = () => {
-        client.disconnect().then(() => settle(), (error: unknown) => settle(error));
+        client.disconnect().then(
+          () => settle(),
+          (error: unknown) => settle(error),
+        );
       };
       client.on("disconnected", onDisconnected);
       signal.addEventListener("abort", onAbort, { once: true });
@@ -114,7 +117,10 @@ export class SlackSocketConnection {
         },
         (error: unknown) => {
           // A failed start may leave a half-open socket behind; close it before the next attempt.
-          client.disconnect().catch(() => undefined).finally(() => settle(error ?? new Error("socket mode start failed")));
+          client
+            .disconnect()
+            .catch(() => undefined)
+            .finally(() => settle(error ?? new Error("socket mode start failed")));
         },
       );
     });

@@ -9,7 +9,9 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 export const SLACK_REPLAY_WINDOW_S = 300;
 
 /** The outcome of a signature check; `reason` goes to the log, never to the caller. */
-export type SignatureCheck = { ok: true } | { ok: false; reason: "missing headers" | "stale timestamp" | "bad signature" };
+export type SignatureCheck =
+  | { ok: true }
+  | { ok: false; reason: "missing headers" | "stale timestamp" | "bad signature" };
 
 /** Options for `verifySlackSignature`. */
 export interface VerifyOptions {
@@ -32,7 +34,8 @@ export function verifySlackSignature(options: VerifyOptions): SignatureCheck {
   if (ageS > (options.windowS ?? SLACK_REPLAY_WINDOW_S)) return { ok: false, reason: "stale timestamp" };
   const expected = Buffer.from(signSlackRequest(options.signingSecret, timestamp, options.rawBody), "utf8");
   const given = Buffer.from(signature, "utf8");
-  if (given.length !== expected.length || !timingSafeEqual(given, expected)) return { ok: false, reason: "bad signature" };
+  if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    return { ok: false, reason: "bad signature" };
   return { ok: true };
 }
 

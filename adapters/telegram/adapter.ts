@@ -6,12 +6,32 @@
 import { Bot, webhookCallback } from "grammy";
 import type { Update, UserFromGetMe } from "grammy/types";
 import {
-  ERROR_CATALOG, turnClock, type AdapterCapabilities, type AdapterHealth, type Clock, type ChannelAdapter, type CommandInfo, type ConversationTarget,
-  type Core, type HttpMount, type HttpRequest, type HttpResponse, type Inbound, type InboundSink, type PlatformRole, type Reply,
+  ERROR_CATALOG,
+  turnClock,
+  type AdapterCapabilities,
+  type AdapterHealth,
+  type Clock,
+  type ChannelAdapter,
+  type CommandInfo,
+  type ConversationTarget,
+  type Core,
+  type HttpMount,
+  type HttpRequest,
+  type HttpResponse,
+  type Inbound,
+  type InboundSink,
+  type PlatformRole,
+  type Reply,
   type SentMessage,
 } from "../../bot/index.ts";
 import {
-  DeafWatchdog, EditThrottles, HealthTracker, OutboundLimiter, ReconnectSupervisor, type BackoffOptions, type OutboundKey,
+  DeafWatchdog,
+  EditThrottles,
+  HealthTracker,
+  OutboundLimiter,
+  ReconnectSupervisor,
+  type BackoffOptions,
+  type OutboundKey,
   type OutboundLimits,
 } from "../shared/index.ts";
 import { menusFor } from "./commands.ts";
@@ -55,7 +75,6 @@ const sig = (signal: AbortSignal): GrammySignal => signal as unknown as GrammySi
 
 const ALLOWED_UPDATES = ["message", "channel_post", "callback_query"] as const;
 
-
 type SendPayload = Parameters<Bot["api"]["raw"]["sendMessage"]>[0];
 
 /** A failed send as the adapter reports it. */
@@ -73,7 +92,13 @@ function sentMessage(chatId: string, threadId: string | undefined, messageId: nu
 /** The Telegram `ChannelAdapter`. */
 export class TelegramAdapter implements ChannelAdapter {
   readonly platform = "telegram";
-  readonly capabilities: AdapterCapabilities = { edit: true, buttons: true, ephemeral: false, typing: true, maxTextLength: TELEGRAM_MAX_TEXT };
+  readonly capabilities: AdapterCapabilities = {
+    edit: true,
+    buttons: true,
+    ephemeral: false,
+    typing: true,
+    maxTextLength: TELEGRAM_MAX_TEXT,
+  };
   /** The grammY bot (its `api` is the Bot API client; transformers may be added to it). */
   readonly bot: Bot;
 
@@ -105,7 +130,10 @@ export class TelegramAdapter implements ChannelAdapter {
     this.#clock = turnClock(deps.clock);
     this.bot = new Bot(options.token, {
       // Every Bot API call times out (long polls get their own, longer signal).
-      client: { apiRoot: options.apiRoot.replace(/\/+$/, ""), timeoutSeconds: Math.max(30, options.pollTimeoutSeconds + 20) },
+      client: {
+        apiRoot: options.apiRoot.replace(/\/+$/, ""),
+        timeoutSeconds: Math.max(30, options.pollTimeoutSeconds + 20),
+      },
       ...(options.botInfo === undefined ? {} : { botInfo: options.botInfo }),
     });
     this.bot.use((ctx) => this.#onUpdate(ctx.update));
@@ -116,7 +144,11 @@ export class TelegramAdapter implements ChannelAdapter {
       limits: options.outbound,
       ...(options.redisUrl === undefined ? {} : { redisUrl: options.redisUrl }),
       retryAfterMsOf,
-      onRetry: (info) => deps.log.warn({ platform: "telegram", chat: info.key, attempt: info.attempt, retryAfterMs: info.retryAfterMs }, "telegram asked to retry later"),
+      onRetry: (info) =>
+        deps.log.warn(
+          { platform: "telegram", chat: info.key, attempt: info.attempt, retryAfterMs: info.retryAfterMs },
+          "telegram asked to retry later",
+        ),
       onError: (error) => deps.log.warn({ err: error, platform: "telegram" }, "outbound limiter error"),
     });
     this.#edits = new EditThrottles(options.editIntervalMs);
@@ -129,7 +161,8 @@ export class TelegramAdapter implements ChannelAdapter {
         this.#health.markApiOk();
         return member.status;
       },
-      onError: (error, chatId, userId) => deps.log.debug({ err: error, chat: chatId, user: userId }, "getChatMember failed; no platform role"),
+      onError: (error, chatId, userId) =>
+        deps.log.debug({ err: error, chat: chatId, user: userId }, "getChatMember failed; no platform role"),
     });
     if (options.mode === "polling") {
       this.#supervisor = new ReconnectSupervisor({
@@ -148,7 +181,12 @@ export class TelegramAdapter implements ChannelAdapter {
       onDeaf: (reason) => {
         this.#deps.log.warn({ platform: "telegram", reason }, "deaf connection detected");
         if (this.#supervisor !== undefined) this.#supervisor.restart(reason);
-        else this.#track(this.#registerWebhook().catch((error: unknown) => this.#deps.log.warn({ err: error }, "webhook re-registration failed")));
+        else
+          this.#track(
+            this.#registerWebhook().catch((error: unknown) =>
+              this.#deps.log.warn({ err: error }, "webhook re-registration failed"),
+            ),
+          );
       },
       onError: (error) => deps.log.debug({ err: error }, "telegram watchdog check failed"),
     });
@@ -210,7 +248,9 @@ export class TelegramAdapter implements ChannelAdapter {
   async edit(message: SentMessage, reply: Reply): Promise<void> {
     const key = `${message.chatId}:${message.messageId}`;
     try {
-      await this.#edits.edit(key, JSON.stringify([reply.text, reply.format ?? "markdown", reply.buttons ?? null]), () => this.#applyEdit(message, reply));
+      await this.#edits.edit(key, JSON.stringify([reply.text, reply.format ?? "markdown", reply.buttons ?? null]), () =>
+        this.#applyEdit(message, reply),
+      );
     } catch (error) {
       throw toTelegramError(error, "edit");
     }
@@ -249,12 +289,20 @@ export class TelegramAdapter implements ChannelAdapter {
     if (this.#sink === undefined) return undefined;
     const normalised = normaliseUpdate(update, this.#identity(), nowMs);
     if ("skip" in normalised) {
-      this.#deps.log.debug({ platform: "telegram", updateId: (update as { update_id?: unknown })?.update_id, reason: normalised.skip }, "update skipped");
+      this.#deps.log.debug(
+        { platform: "telegram", updateId: (update as { update_id?: unknown })?.update_id, reason: normalised.skip },
+        "update skipped",
+      );
       return undefined;
     }
     if (normalised.callbackQueryId !== undefined) {
-      this.#track(this.#limiter.run({ chatId: normalised.inbound.chat.id, isEdit: true }, (signal) =>
-        this.bot.api.answerCallbackQuery(normalised.callbackQueryId!, undefined, sig(signal))).catch(() => undefined));
+      this.#track(
+        this.#limiter
+          .run({ chatId: normalised.inbound.chat.id, isEdit: true }, (signal) =>
+            this.bot.api.answerCallbackQuery(normalised.callbackQueryId!, undefined, sig(signal)),
+          )
+          .catch(() => undefined),
+      );
     }
     if (!normalised.needsRole) return this.#deliver(this.#complete(normalised, undefined));
     const { chat, user } = normalised.inbound;
@@ -271,9 +319,14 @@ export class TelegramAdapter implements ChannelAdapter {
     const sink = this.#sink;
     if (sink === undefined) return undefined;
     if (inbound.text.length > this.#options.maxInboundChars) {
-      this.#deps.log.info({ platform: "telegram", chat: inbound.chat.id, chars: inbound.text.length }, "inbound message too long; refused");
-      return inbound.respond({ text: ERROR_CATALOG.E_MESSAGE_TOO_LONG }).then(() => undefined, (error: unknown) =>
-        this.#deps.log.warn({ err: error }, "could not refuse an oversized message"));
+      this.#deps.log.info(
+        { platform: "telegram", chat: inbound.chat.id, chars: inbound.text.length },
+        "inbound message too long; refused",
+      );
+      return inbound.respond({ text: ERROR_CATALOG.E_MESSAGE_TOO_LONG }).then(
+        () => undefined,
+        (error: unknown) => this.#deps.log.warn({ err: error }, "could not refuse an oversized message"),
+      );
     }
     return sink(inbound);
   }
@@ -286,8 +339,14 @@ export class TelegramAdapter implements ChannelAdapter {
     const replyTo = inbound.chat.kind === "group" ? normalised.messageId : undefined;
     inbound.respond = (reply) => this.#send(chatId, threadId, reply, replyTo);
     inbound.typing = async () => {
-      await this.#limiter.run({ chatId, isEdit: true }, (signal) => this.bot.api.sendChatAction(
-        chatId, "typing", threadId === undefined ? {} : { message_thread_id: Number(threadId) }, sig(signal)));
+      await this.#limiter.run({ chatId, isEdit: true }, (signal) =>
+        this.bot.api.sendChatAction(
+          chatId,
+          "typing",
+          threadId === undefined ? {} : { message_thread_id: Number(threadId) },
+          sig(signal),
+        ),
+      );
     };
     return inbound;
   }
@@ -301,7 +360,10 @@ export class TelegramAdapter implements ChannelAdapter {
     const timeout = this.#options.pollTimeoutSeconds;
     while (!signal.aborted) {
       const pollSignal = AbortSignal.any([signal, AbortSignal.timeout((timeout + 15) * 1000)]);
-      const updates = await this.bot.api.getUpdates({ offset: this.#offset, timeout, limit: 100, allowed_updates: [...ALLOWED_UPDATES] }, sig(pollSignal));
+      const updates = await this.bot.api.getUpdates(
+        { offset: this.#offset, timeout, limit: 100, allowed_updates: [...ALLOWED_UPDATES] },
+        sig(pollSignal),
+      );
       this.#lastPollAt = this.#deps.clock.now();
       this.#health.markApiOk();
       for (const update of updates) {
@@ -351,28 +413,32 @@ export class TelegramAdapter implements ChannelAdapter {
 
   async #onWebhook(req: HttpRequest): Promise<HttpResponse> {
     if (this.#sink === undefined) return { status: 503, body: "not started" };
-    this.#webhookHandler ??= webhookCallback(this.bot, (request: HttpRequest) => {
-      let response: HttpResponse = { status: 200 };
-      const header = request.headers["x-telegram-bot-api-secret-token"];
-      return {
-        get update(): Update {
-          return JSON.parse(request.rawBody.toString("utf8")) as Update;
-        },
-        header: Array.isArray(header) ? header[0] : header,
-        end: () => {
-          response = { status: 200 };
-        },
-        respond: (json: string) => {
-          response = { status: 200, headers: { "content-type": "application/json" }, body: json };
-        },
-        unauthorized: () => {
-          response = { status: 401, body: "unauthorized" };
-        },
-        get handlerReturn(): Promise<HttpResponse> {
-          return Promise.resolve(response);
-        },
-      };
-    }, { secretToken: this.#options.webhookSecret!, timeoutMilliseconds: 9_000, onTimeout: "return" }) as (req: HttpRequest) => Promise<HttpResponse>;
+    this.#webhookHandler ??= webhookCallback(
+      this.bot,
+      (request: HttpRequest) => {
+        let response: HttpResponse = { status: 200 };
+        const header = request.headers["x-telegram-bot-api-secret-token"];
+        return {
+          get update(): Update {
+            return JSON.parse(request.rawBody.toString("utf8")) as Update;
+          },
+          header: Array.isArray(header) ? header[0] : header,
+          end: () => {
+            response = { status: 200 };
+          },
+          respond: (json: string) => {
+            response = { status: 200, headers: { "content-type": "application/json" }, body: json };
+          },
+          unauthorized: () => {
+            response = { status: 401, body: "unauthorized" };
+          },
+          get handlerReturn(): Promise<HttpResponse> {
+            return Promise.resolve(response);
+          },
+        };
+      },
+      { secretToken: this.#options.webhookSecret!, timeoutMilliseconds: 9_000, onTimeout: "return" },
+    ) as (req: HttpRequest) => Promise<HttpResponse>;
     try {
       return await this.#webhookHandler(req);
     } catch (error) {
@@ -398,22 +464,38 @@ export class TelegramAdapter implements ChannelAdapter {
     if (pieces.length > 1) return this.#sendPieces(key, threadId, pieces, keyboard, replyToMessageId);
     const text = pieces[0]!;
     const payload = this.#sendPayload(chatId, text, threadId, replyToMessageId, keyboard);
-    return this.#limiter.run(key, (signal) => this.bot.api.raw.sendMessage(payload, sig(signal)), (message) => {
-      this.#health.markApiOk();
-      return sentMessage(chatId, threadId, message.message_id);
-    }, sendError);
+    return this.#limiter.run(
+      key,
+      (signal) => this.bot.api.raw.sendMessage(payload, sig(signal)),
+      (message) => {
+        this.#health.markApiOk();
+        return sentMessage(chatId, threadId, message.message_id);
+      },
+      sendError,
+    );
   }
 
   /** A reply split into several messages, sent in order; edits reuse the extra messages. */
-  async #sendPieces(key: OutboundKey, threadId: string | undefined, pieces: string[], keyboard: ReturnType<typeof keyboardOf>,
-    replyToMessageId: number | undefined): Promise<SentMessage> {
+  async #sendPieces(
+    key: OutboundKey,
+    threadId: string | undefined,
+    pieces: string[],
+    keyboard: ReturnType<typeof keyboardOf>,
+    replyToMessageId: number | undefined,
+  ): Promise<SentMessage> {
     const chatId = key.chatId;
     let first = 0;
     const extras: number[] = [];
     try {
       for (let i = 0; i < pieces.length; i++) {
         const text = pieces[i]!;
-        const payload = this.#sendPayload(chatId, text, threadId, i === 0 ? replyToMessageId : undefined, i === pieces.length - 1 ? keyboard : undefined);
+        const payload = this.#sendPayload(
+          chatId,
+          text,
+          threadId,
+          i === 0 ? replyToMessageId : undefined,
+          i === pieces.length - 1 ? keyboard : undefined,
+        );
         const message = await this.#limiter.run(key, (signal) => this.bot.api.raw.sendMessage(payload, sig(signal)));
         this.#health.markApiOk();
         if (i === 0) first = message.message_id;
@@ -427,11 +509,17 @@ export class TelegramAdapter implements ChannelAdapter {
   }
 
   /** The `sendMessage` payload, built whole (the raw API call takes it as it is). */
-  #sendPayload(chatId: string, text: string, threadId: string | undefined, replyToMessageId: number | undefined,
-    keyboard: ReturnType<typeof keyboardOf>): SendPayload {
+  #sendPayload(
+    chatId: string,
+    text: string,
+    threadId: string | undefined,
+    replyToMessageId: number | undefined,
+    keyboard: ReturnType<typeof keyboardOf>,
+  ): SendPayload {
     const payload: SendPayload = { chat_id: chatId, text, parse_mode: "HTML", link_preview_options: NO_LINK_PREVIEW };
     if (threadId !== undefined) payload.message_thread_id = Number(threadId);
-    if (replyToMessageId !== undefined) payload.reply_parameters = { message_id: replyToMessageId, allow_sending_without_reply: true };
+    if (replyToMessageId !== undefined)
+      payload.reply_parameters = { message_id: replyToMessageId, allow_sending_without_reply: true };
     if (keyboard !== undefined) payload.reply_markup = keyboard;
     return payload;
   }
@@ -448,17 +536,34 @@ export class TelegramAdapter implements ChannelAdapter {
       if (i < ids.length) {
         try {
           await this.#limiter.run({ chatId: message.chatId, isEdit: true }, (signal) =>
-            this.bot.api.editMessageText(message.chatId, ids[i]!, text, { parse_mode: "HTML", link_preview_options: { is_disabled: true }, ...markup }, sig(signal)));
+            this.bot.api.editMessageText(
+              message.chatId,
+              ids[i]!,
+              text,
+              { parse_mode: "HTML", link_preview_options: { is_disabled: true }, ...markup },
+              sig(signal),
+            ),
+          );
           this.#health.markApiOk();
         } catch (error) {
           if (!isNotModified(error)) throw error;
         }
       } else {
-        const sent = await this.#limiter.run({ chatId: message.chatId, isGroup: message.chatId.startsWith("-") }, (signal) =>
-          this.bot.api.sendMessage(message.chatId, text, {
-            parse_mode: "HTML", link_preview_options: { is_disabled: true }, ...markup,
-            ...(message.threadId === undefined ? {} : { message_thread_id: Number(message.threadId) }),
-          }, sig(signal)));
+        const sent = await this.#limiter.run(
+          { chatId: message.chatId, isGroup: message.chatId.startsWith("-") },
+          (signal) =>
+            this.bot.api.sendMessage(
+              message.chatId,
+              text,
+              {
+                parse_mode: "HTML",
+                link_preview_options: { is_disabled: true },
+                ...markup,
+                ...(message.threadId === undefined ? {} : { message_thread_id: Number(message.threadId) }),
+              },
+              sig(signal),
+            ),
+        );
         this.#health.markApiOk();
         extras.push(sent.message_id);
         this.#remember(key, extras);
@@ -476,16 +581,22 @@ export class TelegramAdapter implements ChannelAdapter {
     if (this.#publishTimer !== undefined) clearTimeout(this.#publishTimer);
     this.#publishTimer = setTimeout(() => {
       this.#publishTimer = undefined;
-      this.#track(this.registerCommands(this.#deps.commands.infos()).catch((error: unknown) =>
-        this.#deps.log.warn({ err: error, platform: "telegram" }, "could not re-publish commands")));
+      this.#track(
+        this.registerCommands(this.#deps.commands.infos()).catch((error: unknown) =>
+          this.#deps.log.warn({ err: error, platform: "telegram" }, "could not re-publish commands"),
+        ),
+      );
     }, this.#options.commandsDebounceMs ?? 1_000);
     this.#publishTimer.unref();
   }
 
   #track(promise: Promise<unknown>): void {
-    const settled = promise.then(() => undefined, (error: unknown) => {
-      this.#deps.log.warn({ err: error, platform: "telegram" }, "background work failed");
-    });
+    const settled = promise.then(
+      () => undefined,
+      (error: unknown) => {
+        this.#deps.log.warn({ err: error, platform: "telegram" }, "background work failed");
+      },
+    );
     this.#background.add(settled);
     void settled.then(() => this.#background.delete(settled));
   }

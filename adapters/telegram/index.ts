@@ -12,18 +12,21 @@ export { roleOfStatus } from "./roles.ts";
 export function createTelegramAdapter(core: Core): ChannelAdapter | undefined {
   const section = core.config.adapters.telegram;
   if (section.token === undefined || section.enabled === false) return undefined;
-  return new TelegramAdapter({
-    token: section.token,
-    apiRoot: section.apiRoot,
-    mode: section.mode,
-    webhookPath: section.webhookPath,
-    pollTimeoutSeconds: section.pollTimeoutSeconds,
-    outbound: section.outbound,
-    editIntervalMs: section.editIntervalMs,
-    roleCacheTtlMs: section.roleCacheTtlMs,
-    maxInboundChars: core.config.limits.maxInboundChars,
-    ...(section.webhookSecret === undefined ? {} : { webhookSecret: section.webhookSecret }),
-    ...(section.webhookUrl === undefined ? {} : { webhookUrl: section.webhookUrl }),
-    ...(core.config.storage.redisUrl === undefined ? {} : { redisUrl: core.config.storage.redisUrl }),
-  }, core);
+  return new TelegramAdapter(
+    {
+      token: section.token,
+      apiRoot: section.apiRoot,
+      mode: section.mode,
+      webhookPath: section.webhookPath,
+      pollTimeoutSeconds: section.pollTimeoutSeconds,
+      outbound: section.outbound,
+      editIntervalMs: section.editIntervalMs,
+      roleCacheTtlMs: section.roleCacheTtlMs,
+      maxInboundChars: core.config.limits.maxInboundChars,
+      ...(section.webhookSecret === undefined ? {} : { webhookSecret: section.webhookSecret }),
+      ...(section.webhookUrl === undefined ? {} : { webhookUrl: section.webhookUrl }),
+      ...(core.config.storage.redisUrl === undefined ? {} : { redisUrl: core.config.storage.redisUrl }),
+    },
+    core,
+  );
 }

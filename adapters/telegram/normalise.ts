@@ -41,17 +41,26 @@ export function chatKindOf(type: Chat["type"]): ChatKind {
 }
 
 /** Normalise one update, or say why it is skipped (unknown type, no text, malformed). Never throws. */
-export function normaliseUpdate(update: Update, bot: BotIdentity, receivedAt: number): NormalisedUpdate | SkippedUpdate {
+export function normaliseUpdate(
+  update: Update,
+  bot: BotIdentity,
+  receivedAt: number,
+): NormalisedUpdate | SkippedUpdate {
   try {
     if (typeof update?.update_id !== "number") return { skip: "malformed update: no update_id" };
     const deliveryId = `telegram:${update.update_id}`;
     if (update.callback_query !== undefined) {
       const q = update.callback_query;
       const message = q.message;
-      if (message === undefined || typeof q.data !== "string") return { skip: "callback query without message or data" };
+      if (message === undefined || typeof q.data !== "string")
+        return { skip: "callback query without message or data" };
       return {
         inbound: {
-          deliveryId, sequence: update.update_id, platform: "telegram", receivedAt, origin: "button",
+          deliveryId,
+          sequence: update.update_id,
+          platform: "telegram",
+          receivedAt,
+          origin: "button",
           chat: chatOf(message.chat),
           user: { id: String(q.from.id), displayName: nameOf(q.from), isBot: q.from.is_bot },
           text: q.data,
@@ -64,8 +73,19 @@ export function normaliseUpdate(update: Update, bot: BotIdentity, receivedAt: nu
       };
     }
     const message = update.message ?? update.channel_post;
-    if (message === undefined) return { skip: `unhandled update type: ${Object.keys(update).filter((k) => k !== "update_id").join(",") || "empty"}` };
-    if (typeof message.message_id !== "number" || typeof message.chat?.id !== "number" || typeof message.chat.type !== "string") {
+    if (message === undefined)
+      return {
+        skip: `unhandled update type: ${
+          Object.keys(update)
+            .filter((k) => k !== "update_id")
+            .join(",") || "empty"
+        }`,
+      };
+    if (
+      typeof message.message_id !== "number" ||
+      typeof message.chat?.id !== "number" ||
+      typeof message.chat.type !== "string"
+    ) {
       return { skip: "malformed message" };
     }
     const text = message.text ?? message.caption;
@@ -73,24 +93,46 @@ export function normaliseUpdate(update: Update, bot: BotIdentity, receivedAt: nu
     const chat = chatOf(message.chat);
     const from = message.from;
     // One shape for every user, with a slot for the platform role the adapter may look up.
-    const user: Inbound["user"] = from !== undefined
-      ? { id: String(from.id), displayName: nameOf(from), isBot: from.is_bot, platformRole: undefined }
-      : { id: String(message.sender_chat?.id ?? message.chat.id), displayName: message.sender_chat?.title ?? chat.title ?? "channel", isBot: undefined, platformRole: undefined };
-    const replyTo = message.reply_to_message !== undefined && message.reply_to_message.message_id !== message.message_thread_id
-      ? { messageId: String(message.reply_to_message.message_id), isToBot: message.reply_to_message.from?.id === bot.id }
-      : undefined;
+    const user: Inbound["user"] =
+      from !== undefined
+        ? { id: String(from.id), displayName: nameOf(from), isBot: from.is_bot, platformRole: undefined }
+        : {
+            id: String(message.sender_chat?.id ?? message.chat.id),
+            displayName: message.sender_chat?.title ?? chat.title ?? "channel",
+            isBot: undefined,
+            platformRole: undefined,
+          };
+    const replyTo =
+      message.reply_to_message !== undefined && message.reply_to_message.message_id !== message.message_thread_id
+        ? {
+            messageId: String(message.reply_to_message.message_id),
+            isToBot: message.reply_to_message.from?.id === bot.id,
+          }
+        : undefined;
     const command = text.startsWith("/") ? parseCommandLine(text, bot.username) : undefined;
     if (command === undefined && isForAnotherBot(text, bot)) return { skip: "command for another bot" };
-    const mentionsBot = chat.kind === "dm"
-      || text.toLowerCase().includes(`@${bot.username.toLowerCase()}`)
-      || replyTo?.isToBot === true;
+    const mentionsBot =
+      chat.kind === "dm" || text.toLowerCase().includes(`@${bot.username.toLowerCase()}`) || replyTo?.isToBot === true;
     // One literal with every field, absent ones undefined (and slots for what the adapter binds): every message
     // gets the same object shape, with no property added later.
     const inbound: NormalisedUpdate["inbound"] = {
-      deliveryId, sequence: update.update_id, platform: "telegram", receivedAt, chat, user, text, mentionsBot,
-      messageId: String(message.message_id), command,
-      threadId: message.is_topic_message === true && typeof message.message_thread_id === "number" ? String(message.message_thread_id) : undefined,
-      replyTo, respond: undefined, typing: undefined,
+      deliveryId,
+      sequence: update.update_id,
+      platform: "telegram",
+      receivedAt,
+      chat,
+      user,
+      text,
+      mentionsBot,
+      messageId: String(message.message_id),
+      command,
+      threadId:
+        message.is_topic_message === true && typeof message.message_thread_id === "number"
+          ? String(message.message_thread_id)
+          : undefined,
+      replyTo,
+      respond: undefined,
+      typing: undefined,
     };
     return {
       inbound,
@@ -105,15 +147,19 @@ export function normaliseUpdate(update: Update, bot: BotIdentity, receivedAt: nu
 
 function chatOf(chat: Chat): Inbound["chat"] {
   const kind = chatKindOf(chat.type);
-  const title = "title" in chat && typeof chat.title === "string"
-    ? chat.title
-    : fullName("first_name" in chat ? chat.first_name : undefined, "last_name" in chat ? chat.last_name : undefined) || undefined;
+  const title =
+    "title" in chat && typeof chat.title === "string"
+      ? chat.title
+      : fullName(
+          "first_name" in chat ? chat.first_name : undefined,
+          "last_name" in chat ? chat.last_name : undefined,
+        ) || undefined;
   return { id: String(chat.id), kind, title }; // one shape, title or not
 }
 
 function nameOf(user: { first_name: string; last_name?: string; username?: string }): string {
   const name = fullName(user.first_name, user.last_name);
-  return name !== "" ? name : user.username ?? "unknown";
+  return name !== "" ? name : (user.username ?? "unknown");
 }
 
 /** First and last name joined by a space, skipping missing or empty parts ("" when both are). */

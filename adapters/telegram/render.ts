@@ -20,11 +20,16 @@ export function renderTelegram(reply: Reply): string[] {
 export function keyboardOf(reply: Reply): InlineKeyboardMarkup | undefined {
   if (reply.buttons === undefined || reply.buttons.length === 0) return undefined;
   return {
-    inline_keyboard: reply.buttons.map((row) => row.map((button) => {
-      if (Buffer.byteLength(button.data, "utf8") > TELEGRAM_MAX_CALLBACK_BYTES) {
-        throw new SwitchboardError("E_BAD_ARGS", `button data longer than ${TELEGRAM_MAX_CALLBACK_BYTES} bytes: ${button.data.slice(0, 20)}…`);
-      }
-      return { text: button.label, callback_data: button.data };
-    })),
+    inline_keyboard: reply.buttons.map((row) =>
+      row.map((button) => {
+        if (Buffer.byteLength(button.data, "utf8") > TELEGRAM_MAX_CALLBACK_BYTES) {
+          throw new SwitchboardError(
+            "E_BAD_ARGS",
+            `button data longer than ${TELEGRAM_MAX_CALLBACK_BYTES} bytes: ${button.data.slice(0, 20)}…`,
+          );
+        }
+        return { text: button.label, callback_data: button.data };
+      }),
+    ),
   };
 }

@@ -81,15 +81,21 @@ export function statusCommand(core: Core, plugins: () => readonly Plugin[]): Com
     source: "builtin",
     handler: () => {
       const now = core.clock.now();
-      const lines = [`**${core.config.bot.name}** (Switchboard ${core.version}), up ${formatDuration(now - core.startedAt)}`, "Adapters:"];
+      const lines = [
+        `**${core.config.bot.name}** (Switchboard ${core.version}), up ${formatDuration(now - core.startedAt)}`,
+        "Adapters:",
+      ];
       for (const adapter of core.adapters.list()) {
         const h = adapter.health();
-        const seen = h.lastInboundAt === null ? "no messages yet" : `last message ${formatDuration(now - h.lastInboundAt)} ago`;
+        const seen =
+          h.lastInboundAt === null ? "no messages yet" : `last message ${formatDuration(now - h.lastInboundAt)} ago`;
         lines.push(`- ${h.platform}: ${h.state}, ${seen}${h.detail === undefined ? "" : ` (${h.detail})`}`);
       }
       const modules = plugins().map((p) => (p.status === undefined ? p.name : `${p.name}: ${p.status()}`));
       if (modules.length > 0) lines.push("Modules:", ...modules.map((m) => `- ${m}`));
-      lines.push(`Storage: ${core.store.sql.driver === "pglite" ? "embedded" : "PostgreSQL"}; shared state: ${core.config.storage.redisUrl === undefined ? "in-memory" : "Redis"}`);
+      lines.push(
+        `Storage: ${core.store.sql.driver === "pglite" ? "embedded" : "PostgreSQL"}; shared state: ${core.config.storage.redisUrl === undefined ? "in-memory" : "Redis"}`,
+      );
       return lines.join("\n");
     },
   };

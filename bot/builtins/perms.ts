@@ -20,12 +20,22 @@ function bad(message: string): SwitchboardError {
 }
 
 /** Render a policy for chat. */
-export function describePolicy(policy: ChatPolicy | undefined, global: ChatPolicy | undefined, defaultDm: string): string {
+export function describePolicy(
+  policy: ChatPolicy | undefined,
+  global: ChatPolicy | undefined,
+  defaultDm: string,
+): string {
   if (policy === undefined) {
     return "This chat has no policy yet: privileged commands are for bot owners only. Any /perms change creates one.";
   }
-  const roles = Object.entries(policy.commandRoles).map(([c, r]) => `${c}→${r}`).join(", ") || "(defaults)";
-  const overrides = Object.entries(policy.roleOverrides).map(([u, r]) => `${u}→${r}`).join(", ") || "(none)";
+  const roles =
+    Object.entries(policy.commandRoles)
+      .map(([c, r]) => `${c}→${r}`)
+      .join(", ") || "(defaults)";
+  const overrides =
+    Object.entries(policy.roleOverrides)
+      .map(([u, r]) => `${u}→${r}`)
+      .join(", ") || "(none)";
   return [
     "**Policy for this chat**",
     `Command roles: ${roles}`,
@@ -44,7 +54,12 @@ export function permsCommand(core: Core, permissions: CachedPermissionService): 
     description: "Show or change who may do what in this chat",
     usage: PERMS_USAGE,
     args: [
-      { name: "action", description: "show, set, role, allow, deny, unlist, platform-admins, dm", type: "string", choices: ["show", "set", "role", "allow", "deny", "unlist", "platform-admins", "dm"] },
+      {
+        name: "action",
+        description: "show, set, role, allow, deny, unlist, platform-admins, dm",
+        type: "string",
+        choices: ["show", "set", "role", "allow", "deny", "unlist", "platform-admins", "dm"],
+      },
       { name: "arguments", description: "What the action needs", type: "string", rest: true },
     ],
     defaultRole: "admin",
@@ -62,18 +77,57 @@ export function permsCommand(core: Core, permissions: CachedPermissionService): 
           const name = a1.replace(/^\//, "").toLowerCase();
           const isSkill = name.startsWith("skill:");
           if (!isSkill && !core.commands.has(name)) throw bad(`There is no /${name}.`);
-          if (a2 === "default") return change(ctx, permissions, "perms.set", name, (p) => { delete p.commandRoles[name]; }, `/${name} is back to its default role.`);
+          if (a2 === "default")
+            return change(
+              ctx,
+              permissions,
+              "perms.set",
+              name,
+              (p) => {
+                delete p.commandRoles[name];
+              },
+              `/${name} is back to its default role.`,
+            );
           if (!isRole(a2)) throw bad(`${a2} is not a role (${ROLES.join(", ")}).`);
           if (name === "perms" && !roleAtLeast(ctx.role, a2)) throw bad("You can't raise /perms above your own role.");
-          return change(ctx, permissions, "perms.set", name, (p) => { p.commandRoles[name] = a2; }, `${isSkill ? name : `/${name}`} now needs ${a2}.`);
+          return change(
+            ctx,
+            permissions,
+            "perms.set",
+            name,
+            (p) => {
+              p.commandRoles[name] = a2;
+            },
+            `${isSkill ? name : `/${name}`} now needs ${a2}.`,
+          );
         }
         case "role": {
           if (a1 === undefined || a2 === undefined) throw bad("Say whose role and which one.");
           const user = parseUserRef(a1, platform);
-          if (a2 === "default") return change(ctx, permissions, "perms.role", user, (p) => { delete p.roleOverrides[user]; }, `${user} is back to their platform role.`);
-          if (!isRole(a2) || a2 === "owner") throw bad("A chat role is admin, member or guest (bot owners are set in config).");
+          if (a2 === "default")
+            return change(
+              ctx,
+              permissions,
+              "perms.role",
+              user,
+              (p) => {
+                delete p.roleOverrides[user];
+              },
+              `${user} is back to their platform role.`,
+            );
+          if (!isRole(a2) || a2 === "owner")
+            throw bad("A chat role is admin, member or guest (bot owners are set in config).");
           if (!roleAtLeast(ctx.role, a2)) throw bad("You can't give a role above your own.");
-          return change(ctx, permissions, "perms.role", user, (p) => { p.roleOverrides[user] = a2 as Role; }, `${user} is now ${a2} in this chat.`);
+          return change(
+            ctx,
+            permissions,
+            "perms.role",
+            user,
+            (p) => {
+              p.roleOverrides[user] = a2 as Role;
+            },
+            `${user} is now ${a2} in this chat.`,
+          );
         }
         case "allow":
         case "deny":
@@ -81,24 +135,51 @@ export function permsCommand(core: Core, permissions: CachedPermissionService): 
           if (a1 === undefined) throw bad("Say which user.");
           const user = parseUserRef(a1, platform);
           if (user === ctx.userKey && action === "deny") throw bad("You can't deny yourself.");
-          return change(ctx, permissions, `perms.${action}`, user, (p) => {
-            p.allow = p.allow.filter((u) => u !== user);
-            p.deny = p.deny.filter((u) => u !== user);
-            if (action === "allow") p.allow.push(user);
-            if (action === "deny") p.deny.push(user);
-          }, action === "unlist" ? `${user} is off the allow and deny lists.` : `${user} is on the ${action} list.`);
+          return change(
+            ctx,
+            permissions,
+            `perms.${action}`,
+            user,
+            (p) => {
+              p.allow = p.allow.filter((u) => u !== user);
+              p.deny = p.deny.filter((u) => u !== user);
+              if (action === "allow") p.allow.push(user);
+              if (action === "deny") p.deny.push(user);
+            },
+            action === "unlist" ? `${user} is off the allow and deny lists.` : `${user} is on the ${action} list.`,
+          );
         }
         case "platform-admins": {
           if (a1 !== "on" && a1 !== "off") throw bad("Say on or off.");
-          return change(ctx, permissions, "perms.platform-admins", a1, (p) => { p.trustPlatformAdmins = a1 === "on"; },
-            a1 === "on" ? "Platform admins are admins in this chat." : "Platform admins are members here unless given a role.");
+          return change(
+            ctx,
+            permissions,
+            "perms.platform-admins",
+            a1,
+            (p) => {
+              p.trustPlatformAdmins = a1 === "on";
+            },
+            a1 === "on"
+              ? "Platform admins are admins in this chat."
+              : "Platform admins are members here unless given a role.",
+          );
         }
         case "dm": {
           if (a1 !== "open" && a1 !== "allowlist" && a1 !== "closed") throw bad("Say open, allowlist or closed.");
           if (ctx.role !== "owner") {
-            throw new SwitchboardError("E_PERMISSION_DENIED", "dm policy change by non-owner", { chatMessage: "Only bot owners can change who may DM the bot." });
+            throw new SwitchboardError("E_PERMISSION_DENIED", "dm policy change by non-owner", {
+              chatMessage: "Only bot owners can change who may DM the bot.",
+            });
           }
-          const updated = await permissions.updatePolicy(GLOBAL_POLICY_KEY, ctx.userKey, "perms.dm", (p) => { p.dm = a1; }, a1);
+          const updated = await permissions.updatePolicy(
+            GLOBAL_POLICY_KEY,
+            ctx.userKey,
+            "perms.dm",
+            (p) => {
+              p.dm = a1;
+            },
+            a1,
+          );
           return `DMs to the bot are now ${updated.dm}.${a1 === "allowlist" ? " Use /perms allow <user> in a DM to add people." : ""}`;
         }
         default:
@@ -117,9 +198,14 @@ async function change(
   done: string,
 ): Promise<string> {
   // In a DM the allow list is the bot-wide DM allow list.
-  const key = ctx.inbound.chat.kind === "dm" && (action === "perms.allow" || action === "perms.unlist") ? GLOBAL_POLICY_KEY : ctx.chatKey;
+  const key =
+    ctx.inbound.chat.kind === "dm" && (action === "perms.allow" || action === "perms.unlist")
+      ? GLOBAL_POLICY_KEY
+      : ctx.chatKey;
   if (key === GLOBAL_POLICY_KEY && ctx.role !== "owner") {
-    throw new SwitchboardError("E_PERMISSION_DENIED", "global allow list change by non-owner", { chatMessage: "Only bot owners can change the DM allow list." });
+    throw new SwitchboardError("E_PERMISSION_DENIED", "global allow list change by non-owner", {
+      chatMessage: "Only bot owners can change the DM allow list.",
+    });
   }
   await permissions.updatePolicy(key, ctx.userKey, action, mutate, target);
   return done;
@@ -137,7 +223,9 @@ export function auditCommand(core: Core): CommandDef {
     handler: async (ctx) => {
       const everywhere = ctx.args[0] === "all";
       if (everywhere && ctx.role !== "owner") {
-        throw new SwitchboardError("E_PERMISSION_DENIED", "audit all by non-owner", { chatMessage: "Only bot owners can read every chat's audit log." });
+        throw new SwitchboardError("E_PERMISSION_DENIED", "audit all by non-owner", {
+          chatMessage: "Only bot owners can read every chat's audit log.",
+        });
       }
       const n = Number.parseInt(ctx.args[everywhere ? 1 : 0] ?? "10", 10);
       const limit = Number.isFinite(n) ? Math.min(Math.max(n, 1), 50) : 10;

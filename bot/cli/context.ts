@@ -41,7 +41,11 @@ export function createCliContext(options: {
     async openApp(open = {}) {
       const config = ctx.config();
       // Short-lived commands log warnings only, to stderr, so their output stays readable.
-      const log = createLogger({ level: config.log.level === "debug" || config.log.level === "trace" ? config.log.level : "warn", format: config.log.format, destination: ctx.err });
+      const log = createLogger({
+        level: config.log.level === "debug" || config.log.level === "trace" ? config.log.level : "warn",
+        format: config.log.format,
+        destination: ctx.err,
+      });
       return createApp({
         config: { ...config, http: { ...config.http, enabled: false } },
         log,

@@ -24,27 +24,69 @@ export async function runDoctor(ctx: CliContext): Promise<boolean> {
   lines.push(await dataDirLine(config.bot.dataDir));
   lines.push(await databaseLine(config));
   lines.push(await redisLine(config));
-  lines.push({ ok: "info", text: config.http.enabled ? `HTTP listener on ${config.http.host}:${config.http.port} (/healthz, /readyz, /metrics)` : "HTTP listener disabled" });
-  lines.push({ ok: "info", text: `bot owners: ${config.bot.owners.length === 0 ? "(none besides the console operator) — add bot.owners or SWITCHBOARD_OWNERS=telegram:123,…" : config.bot.owners.join(", ")}` });
+  lines.push({
+    ok: "info",
+    text: config.http.enabled
+      ? `HTTP listener on ${config.http.host}:${config.http.port} (/healthz, /readyz, /metrics)`
+      : "HTTP listener disabled",
+  });
+  lines.push({
+    ok: "info",
+    text: `bot owners: ${config.bot.owners.length === 0 ? "(none besides the console operator) — add bot.owners or SWITCHBOARD_OWNERS=telegram:123,…" : config.bot.owners.join(", ")}`,
+  });
   for (const line of lines) ctx.out.write(`${line.ok === "info" ? "•" : line.ok ? "✓" : "✗"} ${line.text}\n`);
   return lines.every((l) => l.ok !== false);
 }
 
 function platformLines(config: Config): Line[] {
   const { telegram, discord, slack } = config.adapters;
-  const out: Line[] = [{ ok: "info", text: `console adapter: ${config.adapters.console.enabled ? `on (operator console:${config.adapters.console.userId} is a bot owner)` : "off"}` }];
+  const out: Line[] = [
+    {
+      ok: "info",
+      text: `console adapter: ${config.adapters.console.enabled ? `on (operator console:${config.adapters.console.userId} is a bot owner)` : "off"}`,
+    },
+  ];
   if (telegram.token === undefined) out.push({ ok: "info", text: "telegram: off — set TELEGRAM_BOT_TOKEN to enable" });
   else if (telegram.mode === "webhook" && telegram.webhookSecret === undefined) {
-    out.push({ ok: false, text: `telegram: token ${maskSecret(telegram.token)}, webhook mode needs TELEGRAM_WEBHOOK_SECRET (adapters.telegram.webhookSecret)` });
-  } else out.push({ ok: true, text: `telegram: token ${maskSecret(telegram.token)}, ${telegram.mode} via ${telegram.apiRoot}` });
-  if (discord.token === undefined) out.push({ ok: "info", text: "discord: off — set DISCORD_TOKEN (and DISCORD_APPLICATION_ID) to enable" });
-  else if (discord.mode === "interactions" && (discord.publicKey === undefined || discord.applicationId === undefined)) {
-    out.push({ ok: false, text: `discord: token ${maskSecret(discord.token)}, interactions mode needs DISCORD_PUBLIC_KEY and DISCORD_APPLICATION_ID` });
-  } else out.push({ ok: true, text: `discord: token ${maskSecret(discord.token)}, ${discord.mode} mode via ${discord.apiRoot}` });
-  if (slack.token === undefined) out.push({ ok: "info", text: "slack: off — set SLACK_BOT_TOKEN plus SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode) to enable" });
+    out.push({
+      ok: false,
+      text: `telegram: token ${maskSecret(telegram.token)}, webhook mode needs TELEGRAM_WEBHOOK_SECRET (adapters.telegram.webhookSecret)`,
+    });
+  } else
+    out.push({
+      ok: true,
+      text: `telegram: token ${maskSecret(telegram.token)}, ${telegram.mode} via ${telegram.apiRoot}`,
+    });
+  if (discord.token === undefined)
+    out.push({ ok: "info", text: "discord: off — set DISCORD_TOKEN (and DISCORD_APPLICATION_ID) to enable" });
+  else if (
+    discord.mode === "interactions" &&
+    (discord.publicKey === undefined || discord.applicationId === undefined)
+  ) {
+    out.push({
+      ok: false,
+      text: `discord: token ${maskSecret(discord.token)}, interactions mode needs DISCORD_PUBLIC_KEY and DISCORD_APPLICATION_ID`,
+    });
+  } else
+    out.push({
+      ok: true,
+      text: `discord: token ${maskSecret(discord.token)}, ${discord.mode} mode via ${discord.apiRoot}`,
+    });
+  if (slack.token === undefined)
+    out.push({
+      ok: "info",
+      text: "slack: off — set SLACK_BOT_TOKEN plus SLACK_SIGNING_SECRET (HTTP) or SLACK_APP_TOKEN (Socket Mode) to enable",
+    });
   else if (slack.appToken === undefined && slack.signingSecret === undefined) {
-    out.push({ ok: false, text: `slack: token ${maskSecret(slack.token)}, needs SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)` });
-  } else out.push({ ok: true, text: `slack: token ${maskSecret(slack.token)}, ${slack.appToken !== undefined ? "Socket Mode" : "HTTP mode"}` });
+    out.push({
+      ok: false,
+      text: `slack: token ${maskSecret(slack.token)}, needs SLACK_SIGNING_SECRET (HTTP mode) or SLACK_APP_TOKEN (Socket Mode)`,
+    });
+  } else
+    out.push({
+      ok: true,
+      text: `slack: token ${maskSecret(slack.token)}, ${slack.appToken !== undefined ? "Socket Mode" : "HTTP mode"}`,
+    });
   return out;
 }
 
@@ -60,19 +102,26 @@ async function dataDirLine(dataDir: string): Promise<Line> {
 
 async function databaseLine(config: Config): Promise<Line> {
   if (config.storage.databaseUrl === undefined) {
-    return { ok: "info", text: `storage: embedded database in ${config.bot.dataDir}/db (set DATABASE_URL for PostgreSQL)` };
+    return {
+      ok: "info",
+      text: `storage: embedded database in ${config.bot.dataDir}/db (set DATABASE_URL for PostgreSQL)`,
+    };
   }
   try {
     const store = await openStore({ dataDir: config.bot.dataDir, databaseUrl: config.storage.databaseUrl });
     await store.close();
-    return { ok: true, text: `storage: PostgreSQL at ${maskUrl(config.storage.databaseUrl)} answers (migrations applied)` };
+    return {
+      ok: true,
+      text: `storage: PostgreSQL at ${maskUrl(config.storage.databaseUrl)} answers (migrations applied)`,
+    };
   } catch (error) {
     return { ok: false, text: `storage: ${(error as Error).message}` };
   }
 }
 
 async function redisLine(config: Config): Promise<Line> {
-  if (config.storage.redisUrl === undefined) return { ok: "info", text: "shared state: in-memory (set REDIS_URL to share it across processes)" };
+  if (config.storage.redisUrl === undefined)
+    return { ok: "info", text: "shared state: in-memory (set REDIS_URL to share it across processes)" };
   const kv = createEphemeral({ redisUrl: config.storage.redisUrl, namespace: "switchboard-doctor" });
   try {
     const probe = `probe-${process.pid}`;
@@ -81,9 +130,15 @@ async function redisLine(config: Config): Promise<Line> {
     await kv.delete(probe);
     return back === 1
       ? { ok: true, text: `shared state: Redis at ${maskUrl(config.storage.redisUrl)} answers` }
-      : { ok: false, text: `shared state: Redis at ${maskUrl(config.storage.redisUrl)} did not return what was written` };
+      : {
+          ok: false,
+          text: `shared state: Redis at ${maskUrl(config.storage.redisUrl)} did not return what was written`,
+        };
   } catch (error) {
-    return { ok: false, text: `shared state: Redis at ${maskUrl(config.storage.redisUrl)}: ${(error as Error).message}` };
+    return {
+      ok: false,
+      text: `shared state: Redis at ${maskUrl(config.storage.redisUrl)}: ${(error as Error).message}`,
+    };
   } finally {
     await kv.disconnect().catch(() => undefined);
   }
@@ -93,6 +148,8 @@ function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     work,
-    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms); }),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    }),
   ]).finally(() => clearTimeout(timer));
 }

@@ -12,7 +12,8 @@ import { exportJsonl } from "./export.ts";
 import { HOW_TO_CONFIGURE } from "./registry.ts";
 import { dayOf, resetText } from "./usage.ts";
 
-const USAGE = "/ai on|off | model [name…|default] | prompt [text|default] | temperature <0-2|default> | tools all|none|<skill…> | history <turns> | trigger mention-or-reply|always|never | reset | usage | export";
+const USAGE =
+  "/ai on|off | model [name…|default] | prompt [text|default] | temperature <0-2|default> | tools all|none|<skill…> | history <turns> | trigger mention-or-reply|always|never | reset | usage | export";
 
 /** Every LLM command, ready to register. */
 export function llmCommands(service: LlmService): CommandDef[] {
@@ -23,7 +24,9 @@ export function llmCommands(service: LlmService): CommandDef[] {
       usage: USAGE,
       defaultRole: "member",
       source: "builtin",
-      args: [{ name: "action", description: "on, off, model, prompt, reset, usage, export", type: "string", rest: true }],
+      args: [
+        { name: "action", description: "on, off, model, prompt, reset, usage, export", type: "string", rest: true },
+      ],
       handler: (ctx) => aiCommand(service, ctx),
     },
     {
@@ -70,11 +73,17 @@ async function aiCommand(s: LlmService, ctx: CommandContext): Promise<string> {
         await s.profiles.update(ctx.chatKey, { models: undefined });
         return "This chat uses the default model chain again.";
       }
-      const names = rest.flatMap((r) => r.split(",")).map((n) => n.trim()).filter(Boolean);
+      const names = rest
+        .flatMap((r) => r.split(","))
+        .map((n) => n.trim())
+        .filter(Boolean);
       const unknown = s.registry.unknown(names);
       if (unknown.length > 0) {
         throw new SwitchboardError("E_BAD_ARGS", `unknown models ${unknown.join(", ")}`, {
-          chatMessage: `Unknown model${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}. Configured: ${s.registry.list().map((m) => m.name).join(", ")}.`,
+          chatMessage: `Unknown model${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}. Configured: ${s.registry
+            .list()
+            .map((m) => m.name)
+            .join(", ")}.`,
         });
       }
       await s.profiles.update(ctx.chatKey, { models: names });
@@ -83,7 +92,10 @@ async function aiCommand(s: LlmService, ctx: CommandContext): Promise<string> {
     case "prompt": {
       if (restText === "") return `System prompt:\n${(await s.profiles.resolve(ctx.chatKey)).systemPrompt}`;
       requireSettingsRole(ctx);
-      if (restText.length > 8_000) throw new SwitchboardError("E_BAD_ARGS", "prompt too long", { chatMessage: "The system prompt may be at most 8000 characters." });
+      if (restText.length > 8_000)
+        throw new SwitchboardError("E_BAD_ARGS", "prompt too long", {
+          chatMessage: "The system prompt may be at most 8000 characters.",
+        });
       await s.profiles.update(ctx.chatKey, { systemPrompt: restText === "default" ? undefined : restText });
       return restText === "default" ? "System prompt reset to the default." : "System prompt updated.";
     }
@@ -96,15 +108,21 @@ async function aiCommand(s: LlmService, ctx: CommandContext): Promise<string> {
       }
       const t = Number(value);
       if (value === undefined || !Number.isFinite(t) || t < 0 || t > 2) {
-        throw new SwitchboardError("E_BAD_ARGS", "bad temperature", { chatMessage: "Usage: /ai temperature <0 to 2|default>, e.g. /ai temperature 0.3" });
+        throw new SwitchboardError("E_BAD_ARGS", "bad temperature", {
+          chatMessage: "Usage: /ai temperature <0 to 2|default>, e.g. /ai temperature 0.3",
+        });
       }
       await s.profiles.update(ctx.chatKey, { temperature: t });
       return `Temperature set to ${t}.`;
     }
     case "tools": {
       requireSettingsRole(ctx);
-      if (rest.length === 0) throw new SwitchboardError("E_BAD_ARGS", "tools needs a value", { chatMessage: "Usage: /ai tools all|none|<skill or tool names…>" });
-      const tools = rest[0] === "all" || rest[0] === "none" ? rest[0] : rest.flatMap((r) => r.split(",")).filter(Boolean);
+      if (rest.length === 0)
+        throw new SwitchboardError("E_BAD_ARGS", "tools needs a value", {
+          chatMessage: "Usage: /ai tools all|none|<skill or tool names…>",
+        });
+      const tools =
+        rest[0] === "all" || rest[0] === "none" ? rest[0] : rest.flatMap((r) => r.split(",")).filter(Boolean);
       await s.profiles.update(ctx.chatKey, { tools });
       return `Tools offered: ${Array.isArray(tools) ? tools.join(", ") : tools} (always only those the speaker may run).`;
     }
@@ -121,7 +139,9 @@ async function aiCommand(s: LlmService, ctx: CommandContext): Promise<string> {
       requireSettingsRole(ctx);
       const v = rest[0];
       if (v !== "mention-or-reply" && v !== "always" && v !== "never") {
-        throw new SwitchboardError("E_BAD_ARGS", "bad trigger", { chatMessage: "Usage: /ai trigger mention-or-reply|always|never" });
+        throw new SwitchboardError("E_BAD_ARGS", "bad trigger", {
+          chatMessage: "Usage: /ai trigger mention-or-reply|always|never",
+        });
       }
       await s.profiles.update(ctx.chatKey, { groupTrigger: v });
       return `In groups I now answer: ${v}.`;
@@ -135,7 +155,9 @@ async function aiCommand(s: LlmService, ctx: CommandContext): Promise<string> {
       return usageReport(s, ctx);
     case "export": {
       if (!roleAtLeast(ctx.role, "admin")) {
-        throw new SwitchboardError("E_PERMISSION_DENIED", "export needs admin", { chatMessage: `/ai export needs the admin role; you are ${ctx.role} here.` });
+        throw new SwitchboardError("E_PERMISSION_DENIED", "export needs admin", {
+          chatMessage: `/ai export needs the admin role; you are ${ctx.role} here.`,
+        });
       }
       const file = await exportChatToFile(s, ctx.chatKey);
       return `Exported ${file.conversations} conversation(s), ${file.turns} turn(s) to ${file.path}`;
@@ -148,9 +170,19 @@ async function aiCommand(s: LlmService, ctx: CommandContext): Promise<string> {
 }
 
 /** Write a chat's export under `<dataDir>/exports/`. */
-export async function exportChatToFile(s: LlmService, chatKey: string, path?: string): Promise<{ path: string; conversations: number; turns: number }> {
+export async function exportChatToFile(
+  s: LlmService,
+  chatKey: string,
+  path?: string,
+): Promise<{ path: string; conversations: number; turns: number }> {
   const out = exportJsonl(await s.store.chatTurns(chatKey), s.config.conversationGapMs);
-  const target = path ?? join(s.dataDir, "exports", `llm-${chatKey.replace(/[^A-Za-z0-9_-]+/g, "_")}-${new Date(s.clock.now()).toISOString().replace(/[:.]/g, "-")}.jsonl`);
+  const target =
+    path ??
+    join(
+      s.dataDir,
+      "exports",
+      `llm-${chatKey.replace(/[^A-Za-z0-9_-]+/g, "_")}-${new Date(s.clock.now()).toISOString().replace(/[:.]/g, "-")}.jsonl`,
+    );
   await mkdir(join(target, ".."), { recursive: true });
   await writeFile(target, out.text, "utf8");
   return { path: target, conversations: out.conversations, turns: out.turns };
@@ -172,7 +204,12 @@ async function modelList(s: LlmService, ctx: CommandContext): Promise<string> {
   if (!s.registry.isConfigured) return HOW_TO_CONFIGURE;
   const p = await s.profiles.resolve(ctx.chatKey);
   const chain = s.registry.chain(p.models).map((m) => m.name);
-  const lines = s.registry.list().map((m) => `- ${m.name} (${m.provider} ${m.model})${chain.includes(m.name) ? ` — #${chain.indexOf(m.name) + 1} in this chat's chain` : ""}`);
+  const lines = s.registry
+    .list()
+    .map(
+      (m) =>
+        `- ${m.name} (${m.provider} ${m.model})${chain.includes(m.name) ? ` — #${chain.indexOf(m.name) + 1} in this chat's chain` : ""}`,
+    );
   return `Models:\n${lines.join("\n")}\nChoose with /ai model <name> [fallback…]`;
 }
 
@@ -182,16 +219,29 @@ async function usageReport(s: LlmService, ctx: CommandContext): Promise<string> 
   const caps = s.usage.capsFor(ctx.chatKey);
   const week = await s.store.chatUsage(ctx.chatKey, dayOf(now - 6 * 86_400_000));
   const cap = (c: { dailyTokens?: number | undefined; dailyCost?: number | undefined }) =>
-    c.dailyTokens === undefined && c.dailyCost === undefined ? "no cap" : [c.dailyTokens === undefined ? "" : `cap ${c.dailyTokens.toLocaleString("en-US")} tokens`, c.dailyCost === undefined ? "" : `cap ${c.dailyCost} cost`].filter(Boolean).join(", ");
+    c.dailyTokens === undefined && c.dailyCost === undefined
+      ? "no cap"
+      : [
+          c.dailyTokens === undefined ? "" : `cap ${c.dailyTokens.toLocaleString("en-US")} tokens`,
+          c.dailyCost === undefined ? "" : `cap ${c.dailyCost} cost`,
+        ]
+          .filter(Boolean)
+          .join(", ");
   const lines = [
     `**Usage today** (UTC day, resets at ${resetText(now)})`,
     `- this chat: ${today.chat.tokens.toLocaleString("en-US")} tokens, cost ${today.chat.cost.toFixed(4)} (${cap(caps.chat)})`,
     `- you: ${today.user.tokens.toLocaleString("en-US")} tokens, cost ${today.user.cost.toFixed(4)} (${cap(caps.user)})`,
   ];
   if (week.days.length > 0) {
-    lines.push("**Last 7 days in this chat**", ...week.days.map((d) => `- ${d.day}: ${d.turns} turns, ${d.tokens.toLocaleString("en-US")} tokens, cost ${d.cost.toFixed(4)}`));
+    lines.push(
+      "**Last 7 days in this chat**",
+      ...week.days.map(
+        (d) => `- ${d.day}: ${d.turns} turns, ${d.tokens.toLocaleString("en-US")} tokens, cost ${d.cost.toFixed(4)}`,
+      ),
+    );
   }
-  if (week.users.length > 1) lines.push(`Top users: ${week.users.map((u) => `${u.userKey} (${u.tokens.toLocaleString("en-US")})`).join(", ")}`);
+  if (week.users.length > 1)
+    lines.push(`Top users: ${week.users.map((u) => `${u.userKey} (${u.tokens.toLocaleString("en-US")})`).join(", ")}`);
   return lines.join("\n");
 }
 
@@ -199,10 +249,15 @@ async function feedback(s: LlmService, ctx: CommandContext, rest: string[]): Pro
   const id = Number(rest[0]);
   const vote = rest[1];
   if (!Number.isInteger(id) || (vote !== "up" && vote !== "down")) {
-    throw new SwitchboardError("E_BAD_ARGS", "bad feedback", { chatMessage: "Usage: /ai feedback <answer id> up|down" });
+    throw new SwitchboardError("E_BAD_ARGS", "bad feedback", {
+      chatMessage: "Usage: /ai feedback <answer id> up|down",
+    });
   }
   const ok = await s.store.setFeedback(id, ctx.chatKey, vote === "up" ? 1 : -1, ctx.userKey);
-  if (!ok) throw new SwitchboardError("E_NOT_FOUND", `no turn ${id} in ${ctx.chatKey}`, { chatMessage: "That answer is no longer stored here." });
+  if (!ok)
+    throw new SwitchboardError("E_NOT_FOUND", `no turn ${id} in ${ctx.chatKey}`, {
+      chatMessage: "That answer is no longer stored here.",
+    });
   return vote === "up" ? "Thanks for the 👍." : "Thanks, noted 👎.";
 }
 
@@ -215,10 +270,17 @@ export async function modelsReport(s: LlmService): Promise<string> {
   for (const m of s.registry.list()) {
     const st = stats.get(m.name);
     const cool = await s.chain.cooldown(m.name);
-    const failures = st === undefined ? "" : Object.entries(st.failures).map(([k, n]) => `${k} ${n}`).join(", ");
+    const failures =
+      st === undefined
+        ? ""
+        : Object.entries(st.failures)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(", ");
     lines.push(
       `- **${m.name}** — ${m.provider} ${m.model}, priority ${m.priority}, context ${m.contextWindow}, tools ${m.capabilities.includes("tools") ? "yes" : "no"}` +
-        (cool === undefined ? "" : `, cooling down ${Math.ceil((cool.untilMs - s.clock.now()) / 1000)} s after ${cool.kind}`),
+        (cool === undefined
+          ? ""
+          : `, cooling down ${Math.ceil((cool.untilMs - s.clock.now()) / 1000)} s after ${cool.kind}`),
       st === undefined
         ? "  no calls yet"
         : `  ${st.calls} calls${failures === "" ? "" : ` (failed: ${failures})`}; latency p50 ${ms(st.p50Ms)}, p95 ${ms(st.p95Ms)}; tokens ${st.inputTokens.toLocaleString("en-US")} in / ${st.outputTokens.toLocaleString("en-US")} out; cost ${st.cost.toFixed(4)}; feedback 👍 ${st.thumbsUp} 👎 ${st.thumbsDown}`,

@@ -70,16 +70,28 @@ export class ConversationEngine {
   };
 
   /** Answer one message. Throws `SwitchboardError`s the router shows in chat. */
-  async turn(inbound: Inbound, ctx: { chatKey: string; userKey: string; role: Role; signal: AbortSignal; profile: EffectiveProfile }): Promise<void> {
+  async turn(
+    inbound: Inbound,
+    ctx: { chatKey: string; userKey: string; role: Role; signal: AbortSignal; profile: EffectiveProfile },
+  ): Promise<void> {
     const d = this.#d;
     const { profile } = ctx;
     const models = this.#models(profile);
     await d.usage.check(ctx.chatKey, ctx.userKey);
     const stopTyping = startTyping(inbound, d.core.config.llm.typingIntervalMs);
-    const streamer = new StreamingReply({ inbound, adapters: d.core.adapters, editIntervalMs: d.core.config.llm.editIntervalMs, log: d.core.log });
+    const streamer = new StreamingReply({
+      inbound,
+      adapters: d.core.adapters,
+      editIntervalMs: d.core.config.llm.editIntervalMs,
+      log: d.core.log,
+    });
     let finished = false;
     try {
-      const conversation = conversationId({ platform: inbound.platform, chatId: inbound.chat.id, threadId: inbound.threadId });
+      const conversation = conversationId({
+        platform: inbound.platform,
+        chatId: inbound.chat.id,
+        threadId: inbound.threadId,
+      });
       const [history, offered, turnId] = await Promise.all([
         d.store.recentTurns(conversation, profile.historyTurns),
         offerTools(d.core, profile, ctx.chatKey, permissionQuery(inbound)),
@@ -108,7 +120,13 @@ export class ConversationEngine {
         total.outputTokens += usage.outputTokens;
         cost += costOf(last.model, usage);
         if (result.toolCalls.length === 0 || !mayUseTools) break;
-        await this.#runTools(result, current, offered, { inbound, chatKey: ctx.chatKey, userKey: ctx.userKey, role: ctx.role, signal: ctx.signal });
+        await this.#runTools(result, current, offered, {
+          inbound,
+          chatKey: ctx.chatKey,
+          userKey: ctx.userKey,
+          role: ctx.role,
+          signal: ctx.signal,
+        });
       }
       const answer = last.value.result.text.trim() === "" ? "(no answer)" : last.value.result.text;
       current.push({ role: "assistant", content: answer });
@@ -116,19 +134,22 @@ export class ConversationEngine {
       // message (queued behind this one by the router) sees it in its history.
       await streamer.finish(this.#finalReply(inbound, answer, last, models, turnId));
       finished = true;
-      await d.store.appendTurnWithUsage({
-        id: turnId,
-        conversation,
-        chatKey: ctx.chatKey,
-        userKey: ctx.userKey,
-        at: d.core.clock.now(),
-        model: last.model.name,
-        systemPrompt: profile.systemPrompt,
-        messages: current,
-        tokens: d.counter.countMessages(current, encodingFor(last.model)),
-        ...total,
-        cost,
-      }, dayOf(d.core.clock.now()));
+      await d.store.appendTurnWithUsage(
+        {
+          id: turnId,
+          conversation,
+          chatKey: ctx.chatKey,
+          userKey: ctx.userKey,
+          at: d.core.clock.now(),
+          model: last.model.name,
+          systemPrompt: profile.systemPrompt,
+          messages: current,
+          tokens: d.counter.countMessages(current, encodingFor(last.model)),
+          ...total,
+          cost,
+        },
+        dayOf(d.core.clock.now()),
+      );
     } catch (error) {
       if (finished) {
         // The person has the answer; only its record is missing. Log it rather than showing an error.
@@ -143,7 +164,13 @@ export class ConversationEngine {
   }
 
   /** One completion for a skill (the `llm` capability): no tools, no streaming, under the chat's quota. */
-  async completeForSkill(input: { chatKey: string; userKey: string; system: string | undefined; messages: ChatMessage[]; signal: AbortSignal }): Promise<{ text: string; model: string }> {
+  async completeForSkill(input: {
+    chatKey: string;
+    userKey: string;
+    system: string | undefined;
+    messages: ChatMessage[];
+    signal: AbortSignal;
+  }): Promise<{ text: string; model: string }> {
     const d = this.#d;
     const profile = await d.profiles.resolve(input.chatKey);
     const models = this.#models(profile);
@@ -167,56 +194,77 @@ export class ConversationEngine {
     }
     const models = this.#d.registry.chain(profile.models);
     if (models.length === 0) {
-      throw new SwitchboardError("E_LLM_NOT_CONFIGURED", `chain ${profile.models.join(",")} names no configured model`, {
-        chatMessage: `None of this chat's models (${profile.models.join(", ")}) is configured. An admin can pick one with /ai model.`,
-      });
+      throw new SwitchboardError(
+        "E_LLM_NOT_CONFIGURED",
+        `chain ${profile.models.join(",")} names no configured model`,
+        {
+          chatMessage: `None of this chat's models (${profile.models.join(", ")}) is configured. An admin can pick one with /ai model.`,
+        },
+      );
     }
     return models;
   }
 
   async #complete(input: CompletionInput): Promise<ChainResult<Attempt>> {
     const d = this.#d;
-    return d.chain.run(input.models, async (model) => {
-      const encoding = encodingFor(model);
-      const tools = model.capabilities.includes("tools") ? input.tools : [];
-      const prompt = buildPrompt({
-        model,
-        encoding,
-        counter: d.counter,
-        systemPrompt: input.systemPrompt,
-        history: input.history,
-        current: input.current,
-        tools,
-      });
-      input.streamer?.reset();
-      const started = performance.now();
-      try {
-        const result = await d.registry.provider(model.name).chat({
-          messages: prompt.messages,
-          ...(tools.length === 0 ? {} : { tools: [...tools] }),
-          ...(input.profile.temperature === undefined ? {} : { temperature: input.profile.temperature }),
-          signal: input.signal,
-          ...(input.streamer === undefined ? {} : { onText: (f: string) => input.streamer!.push(f) }),
+    return d.chain.run(
+      input.models,
+      async (model) => {
+        const encoding = encodingFor(model);
+        const tools = model.capabilities.includes("tools") ? input.tools : [];
+        const prompt = buildPrompt({
+          model,
+          encoding,
+          counter: d.counter,
+          systemPrompt: input.systemPrompt,
+          history: input.history,
+          current: input.current,
+          tools,
         });
-        const usage = result.usage ?? {
-          inputTokens: prompt.promptTokens,
-          outputTokens: d.counter.count(result.text + result.toolCalls.map((c) => c.name + c.arguments).join(""), encoding),
-        };
-        this.#record(model, { ok: true, latencyMs: performance.now() - started, usage });
-        return { result, usage };
-      } catch (error) {
-        if (error instanceof ProviderFailure) this.#record(model, { ok: false, kind: error.kind, latencyMs: performance.now() - started });
-        throw error;
-      }
-    }, input.signal);
+        input.streamer?.reset();
+        const started = performance.now();
+        try {
+          const result = await d.registry.provider(model.name).chat({
+            messages: prompt.messages,
+            ...(tools.length === 0 ? {} : { tools: [...tools] }),
+            ...(input.profile.temperature === undefined ? {} : { temperature: input.profile.temperature }),
+            signal: input.signal,
+            ...(input.streamer === undefined ? {} : { onText: (f: string) => input.streamer!.push(f) }),
+          });
+          const usage = result.usage ?? {
+            inputTokens: prompt.promptTokens,
+            outputTokens: d.counter.count(
+              result.text + result.toolCalls.map((c) => c.name + c.arguments).join(""),
+              encoding,
+            ),
+          };
+          this.#record(model, { ok: true, latencyMs: performance.now() - started, usage });
+          return { result, usage };
+        } catch (error) {
+          if (error instanceof ProviderFailure)
+            this.#record(model, { ok: false, kind: error.kind, latencyMs: performance.now() - started });
+          throw error;
+        }
+      },
+      input.signal,
+    );
   }
 
-  async #runTools(result: ChatResult, current: ChatMessage[], offered: OfferedTools, ctx: Parameters<typeof runToolCall>[3]): Promise<void> {
+  async #runTools(
+    result: ChatResult,
+    current: ChatMessage[],
+    offered: OfferedTools,
+    ctx: Parameters<typeof runToolCall>[3],
+  ): Promise<void> {
     current.push({ role: "assistant", content: result.text, toolCalls: result.toolCalls });
     for (const [i, call] of result.toolCalls.entries()) {
-      const out = i < MAX_TOOL_CALLS_PER_ROUND
-        ? await runToolCall(this.#d.core, offered, call, ctx)
-        : { ok: false, content: `error: at most ${MAX_TOOL_CALLS_PER_ROUND} tool calls per answer; this one was not run.` };
+      const out =
+        i < MAX_TOOL_CALLS_PER_ROUND
+          ? await runToolCall(this.#d.core, offered, call, ctx)
+          : {
+              ok: false,
+              content: `error: at most ${MAX_TOOL_CALLS_PER_ROUND} tool calls per answer; this one was not run.`,
+            };
       current.push({ role: "tool", toolCallId: call.id, toolName: call.name, content: out.content });
     }
   }
@@ -236,7 +284,13 @@ export class ConversationEngine {
     });
   }
 
-  #finalReply(inbound: Inbound, answer: string, last: ChainResult<Attempt>, models: ModelConfig[], turnId: number): Reply {
+  #finalReply(
+    inbound: Inbound,
+    answer: string,
+    last: ChainResult<Attempt>,
+    models: ModelConfig[],
+    turnId: number,
+  ): Reply {
     let text = answer;
     if (last.model.name !== models[0]?.name && last.passedOver.length > 0) {
       const why = last.passedOver.map((p) => `${p.model}: ${p.reason}`).join("; ");
@@ -244,7 +298,15 @@ export class ConversationEngine {
     }
     const adapter = this.#d.core.adapters.get(inbound.platform);
     if (this.#d.core.config.llm.feedbackButtons && adapter?.capabilities.buttons === true) {
-      return { text, buttons: [[{ label: "👍", data: `/ai feedback ${turnId} up` }, { label: "👎", data: `/ai feedback ${turnId} down` }]] };
+      return {
+        text,
+        buttons: [
+          [
+            { label: "👍", data: `/ai feedback ${turnId} up` },
+            { label: "👎", data: `/ai feedback ${turnId} down` },
+          ],
+        ],
+      };
     }
     return { text };
   }

@@ -9,7 +9,11 @@ import type { ChatMessage } from "./types.ts";
 /** One message in the export format. */
 export type ExportMessage =
   | { role: "system" | "user"; content: string }
-  | { role: "assistant"; content: string | null; tool_calls?: Array<{ id: string; type: "function"; function: { name: string; arguments: string } }> }
+  | {
+      role: "assistant";
+      content: string | null;
+      tool_calls?: Array<{ id: string; type: "function"; function: { name: string; arguments: string } }>;
+    }
   | { role: "tool"; tool_call_id: string; content: string };
 
 /** Group turns (ordered by conversation, then time) into conversations. */
@@ -38,21 +42,29 @@ export function toExportMessage(m: ChatMessage): ExportMessage {
       return m.toolCalls === undefined || m.toolCalls.length === 0
         ? { role: "assistant", content: m.content }
         : {
-          role: "assistant",
-          content: m.content === "" ? null : m.content,
-          tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: "function" as const, function: { name: c.name, arguments: c.arguments } })),
-        };
+            role: "assistant",
+            content: m.content === "" ? null : m.content,
+            tool_calls: m.toolCalls.map((c) => ({
+              id: c.id,
+              type: "function" as const,
+              function: { name: c.name, arguments: c.arguments },
+            })),
+          };
     case "tool":
       return { role: "tool", tool_call_id: m.toolCallId, content: m.content };
   }
 }
 
 /** The JSONL text (one line per conversation, each ending in a newline) and the counts. */
-export function exportJsonl(turns: readonly TurnRecord[], gapMs: number): { text: string; conversations: number; turns: number } {
+export function exportJsonl(
+  turns: readonly TurnRecord[],
+  gapMs: number,
+): { text: string; conversations: number; turns: number } {
   const groups = groupConversations(turns, gapMs);
   const lines = groups.map((group) => {
     const system = group[0]?.systemPrompt;
-    const messages: ExportMessage[] = system === null || system === undefined || system === "" ? [] : [{ role: "system", content: system }];
+    const messages: ExportMessage[] =
+      system === null || system === undefined || system === "" ? [] : [{ role: "system", content: system }];
     for (const t of group) messages.push(...t.messages.map(toExportMessage));
     return JSON.stringify({ messages });
   });

@@ -47,7 +47,14 @@ export interface FallbackOptions {
   sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
 }
 
-const COOLDOWN_KINDS: ReadonlySet<FailureKind> = new Set(["rate_limit", "server", "timeout", "network", "auth", "bad_response"]);
+const COOLDOWN_KINDS: ReadonlySet<FailureKind> = new Set([
+  "rate_limit",
+  "server",
+  "timeout",
+  "network",
+  "auth",
+  "bad_response",
+]);
 
 /** Runs a call along a chain of models with per-model cooldowns. */
 export class FallbackChain {
@@ -66,14 +73,21 @@ export class FallbackChain {
   }
 
   /** Try `call` on each model of `chain` in turn. Throws `E_LLM_UNAVAILABLE` naming each model and why. */
-  async run<T>(chain: readonly ModelConfig[], call: (model: ModelConfig) => Promise<T>, signal: AbortSignal): Promise<ChainResult<T>> {
+  async run<T>(
+    chain: readonly ModelConfig[],
+    call: (model: ModelConfig) => Promise<T>,
+    signal: AbortSignal,
+  ): Promise<ChainResult<T>> {
     if (chain.length === 0) throw new SwitchboardError("E_LLM_NOT_CONFIGURED", "empty model chain");
     const passedOver: ChainResult<T>["passedOver"] = [];
     let soonest: { model: ModelConfig; untilMs: number } | undefined;
     for (const model of chain) {
       const cool = await this.cooldown(model.name);
       if (cool !== undefined) {
-        passedOver.push({ model: model.name, reason: `cooling down after ${kindText(cool.kind)} (${secondsLeft(cool.untilMs, this.#o.clock.now())} s left)` });
+        passedOver.push({
+          model: model.name,
+          reason: `cooling down after ${kindText(cool.kind)} (${secondsLeft(cool.untilMs, this.#o.clock.now())} s left)`,
+        });
         if (soonest === undefined || cool.untilMs < soonest.untilMs) soonest = { model, untilMs: cool.untilMs };
         continue;
       }
@@ -95,7 +109,10 @@ export class FallbackChain {
     });
   }
 
-  async #attempt<T>(model: ModelConfig, call: (model: ModelConfig) => Promise<T>): Promise<{ ok: true; value: T } | { ok: false; failure: ProviderFailure }> {
+  async #attempt<T>(
+    model: ModelConfig,
+    call: (model: ModelConfig) => Promise<T>,
+  ): Promise<{ ok: true; value: T } | { ok: false; failure: ProviderFailure }> {
     const started = performance.now();
     try {
       const value = await call(model);

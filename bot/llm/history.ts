@@ -37,7 +37,9 @@ export interface BuiltPrompt {
 export function buildPrompt(input: PromptInput): BuiltPrompt {
   const { counter, encoding } = input;
   const system: ChatMessage = { role: "system", content: input.systemPrompt };
-  const fixed = counter.countMessages([system], encoding) + counter.countTools(input.tools, encoding) +
+  const fixed =
+    counter.countMessages([system], encoding) +
+    counter.countTools(input.tools, encoding) +
     counter.countMessages(input.current, encoding);
   const budget = input.model.contextWindow - input.model.maxOutputTokens;
   if (fixed > budget) {

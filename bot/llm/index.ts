@@ -35,7 +35,11 @@ export async function createLlmPlugin(core: Core, options: LlmServiceOptions = {
       // runs one: do both now rather than in someone's first turn.
       await Promise.all([service.counter.warm(service.registry.list()), service.store.warm(), service.profiles.warm()]);
       const before = core.clock.now() - service.config.statsRetentionDays * 86_400_000;
-      void core.track(service.store.pruneCalls(before).catch((error: unknown) => core.log.warn({ err: error }, "could not prune LLM call records")));
+      void core.track(
+        service.store
+          .pruneCalls(before)
+          .catch((error: unknown) => core.log.warn({ err: error }, "could not prune LLM call records")),
+      );
       if (!service.registry.isConfigured) core.log.info("llm: no model configured; /ai on explains what to set");
     },
     async stop() {
@@ -54,27 +58,34 @@ const MAX_SKILL_MESSAGES = 50;
 const MAX_SKILL_CHARS = 32_000;
 
 /** The `llm` capability: `{ prompt }` or `{ messages: [{role, content}] }`, optional `system`. Returns `{ text, model }`. */
-export async function skillCompletion(service: LlmService, call: CapabilityCall): Promise<{ text: string; model: string }> {
+export async function skillCompletion(
+  service: LlmService,
+  call: CapabilityCall,
+): Promise<{ text: string; model: string }> {
   const args = call.args as { prompt?: unknown; messages?: unknown; system?: unknown } | null;
-  const bad = (why: string) => new SwitchboardError("E_BAD_ARGS", `llm capability from ${call.skill}: ${why}`, {
-    chatMessage: `The skill ${call.skill} asked the language model with bad arguments: ${why}.`,
-  });
+  const bad = (why: string) =>
+    new SwitchboardError("E_BAD_ARGS", `llm capability from ${call.skill}: ${why}`, {
+      chatMessage: `The skill ${call.skill} asked the language model with bad arguments: ${why}.`,
+    });
   if (args === null || typeof args !== "object") throw bad("expected { prompt } or { messages }");
   let messages: ChatMessage[];
   if (typeof args.prompt === "string") {
     messages = [{ role: "user", content: args.prompt }];
   } else if (Array.isArray(args.messages)) {
-    if (args.messages.length === 0 || args.messages.length > MAX_SKILL_MESSAGES) throw bad(`between 1 and ${MAX_SKILL_MESSAGES} messages`);
+    if (args.messages.length === 0 || args.messages.length > MAX_SKILL_MESSAGES)
+      throw bad(`between 1 and ${MAX_SKILL_MESSAGES} messages`);
     messages = args.messages.map((m: unknown) => {
       const { role, content } = (m ?? {}) as { role?: unknown; content?: unknown };
-      if ((role !== "user" && role !== "assistant") || typeof content !== "string") throw bad("each message is { role: user|assistant, content: string }");
+      if ((role !== "user" && role !== "assistant") || typeof content !== "string")
+        throw bad("each message is { role: user|assistant, content: string }");
       return { role, content };
     });
   } else {
     throw bad("expected { prompt } or { messages }");
   }
   if (args.system !== undefined && typeof args.system !== "string") throw bad("system must be a string");
-  const chars = messages.reduce((n, m) => n + m.content.length, 0) + (typeof args.system === "string" ? args.system.length : 0);
+  const chars =
+    messages.reduce((n, m) => n + m.content.length, 0) + (typeof args.system === "string" ? args.system.length : 0);
   if (chars > MAX_SKILL_CHARS) throw bad(`at most ${MAX_SKILL_CHARS} characters`);
   if (service.engine === undefined) throw new SwitchboardError("E_LLM_NOT_CONFIGURED", "no conversation engine");
   return service.engine.completeForSkill({
@@ -120,14 +131,19 @@ export function registerLlmCli(program: Command, ctx: CliContext): void {
     });
   const ai = program.command("ai").description("language-model conversations");
   ai.command("export")
-    .description("write a chat's conversations as chat-format JSONL (one {\"messages\": [...]} per conversation)")
+    .description('write a chat\'s conversations as chat-format JSONL (one {"messages": [...]} per conversation)')
     .requiredOption("--chat <chatKey>", "the chat, as platform:chatId (e.g. telegram:-1001234, console:local)")
     .option("--out <file>", "output file (default: <dataDir>/exports/llm-<chat>-<time>.jsonl)")
     .action(async (opts: { chat: string; out?: string }) => {
       if (!/^[a-z0-9_-]+:.+$/.test(opts.chat)) {
-        throw new SwitchboardError("E_BAD_ARGS", `--chat must be platform:chatId (e.g. telegram:-1001234), got ${JSON.stringify(opts.chat)}`);
+        throw new SwitchboardError(
+          "E_BAD_ARGS",
+          `--chat must be platform:chatId (e.g. telegram:-1001234), got ${JSON.stringify(opts.chat)}`,
+        );
       }
-      const result = await withCliService(ctx, (s) => exportChatToFile({ ...s, engine: undefined }, opts.chat, opts.out));
+      const result = await withCliService(ctx, (s) =>
+        exportChatToFile({ ...s, engine: undefined }, opts.chat, opts.out),
+      );
       ctx.out.write(`${result.path}\n`);
       ctx.err.write(`exported ${result.conversations} conversation(s), ${result.turns} turn(s)\n`);
     });

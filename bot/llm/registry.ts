@@ -23,24 +23,28 @@ export function resolveModels(config: LlmConfig): ModelConfig[] {
   const out: ModelConfig[] = [];
   const o = config.openai;
   if (o !== undefined && (o.baseUrl !== undefined || (o.apiKey !== undefined && o.apiKey !== ""))) {
-    out.push(llmModelSchema.parse({
-      name: safeName(o.model),
-      provider: "openai",
-      model: o.model,
-      ...(o.baseUrl === undefined ? {} : { baseUrl: o.baseUrl }),
-      ...(o.apiKey === undefined ? {} : { apiKey: o.apiKey }),
-    }));
+    out.push(
+      llmModelSchema.parse({
+        name: safeName(o.model),
+        provider: "openai",
+        model: o.model,
+        ...(o.baseUrl === undefined ? {} : { baseUrl: o.baseUrl }),
+        ...(o.apiKey === undefined ? {} : { apiKey: o.apiKey }),
+      }),
+    );
   }
   const l = config.ollama;
   if (l?.host !== undefined) {
     const name = safeName(l.model);
-    out.push(llmModelSchema.parse({
-      name: out.some((m) => m.name === name) ? `ollama-${name}`.slice(0, 64) : name,
-      provider: "ollama",
-      model: l.model,
-      host: /^[a-z]+:\/\//i.test(l.host) ? l.host : `http://${l.host}`,
-      priority: -1,
-    }));
+    out.push(
+      llmModelSchema.parse({
+        name: out.some((m) => m.name === name) ? `ollama-${name}`.slice(0, 64) : name,
+        provider: "ollama",
+        model: l.model,
+        host: /^[a-z]+:\/\//i.test(l.host) ? l.host : `http://${l.host}`,
+        priority: -1,
+      }),
+    );
   }
   return out;
 }
@@ -57,9 +61,13 @@ export class ModelRegistry {
 
   constructor(models: readonly ModelConfig[], clock: Clock) {
     for (const m of models) {
-      if (this.#models.has(m.name)) throw new SwitchboardError("E_CONFIG_INVALID", `llm.models: duplicate model name ${m.name}`);
+      if (this.#models.has(m.name))
+        throw new SwitchboardError("E_CONFIG_INVALID", `llm.models: duplicate model name ${m.name}`);
       this.#models.set(m.name, m);
-      this.#providers.set(m.name, m.provider === "openai" ? new OpenAiProvider(m, clock) : new OllamaProvider(m, clock));
+      this.#providers.set(
+        m.name,
+        m.provider === "openai" ? new OpenAiProvider(m, clock) : new OllamaProvider(m, clock),
+      );
     }
   }
 
@@ -80,7 +88,8 @@ export class ModelRegistry {
 
   /** Every model, highest priority first (config order breaks ties). */
   list(): ModelConfig[] {
-    return [...this.#models.values()].map((m, i) => ({ m, i }))
+    return [...this.#models.values()]
+      .map((m, i) => ({ m, i }))
       .sort((a, b) => b.m.priority - a.m.priority || a.i - b.i)
       .map(({ m }) => m);
   }

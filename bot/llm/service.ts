@@ -51,7 +51,10 @@ export interface LlmServiceParts {
 }
 
 /** Build the services without the conversation engine. */
-export function createLlmServiceParts(parts: LlmServiceParts, options: LlmServiceOptions = {}): Omit<LlmService, "engine"> {
+export function createLlmServiceParts(
+  parts: LlmServiceParts,
+  options: LlmServiceOptions = {},
+): Omit<LlmService, "engine"> {
   const registry = new ModelRegistry(resolveModels(parts.config), parts.clock);
   const store = new LlmStore(parts.sql);
   return {
@@ -62,7 +65,11 @@ export function createLlmServiceParts(parts: LlmServiceParts, options: LlmServic
     chain: new FallbackChain({ kv: parts.kv, clock: parts.clock, settings: parts.config.fallback, ...options }),
     counter: new TokenCounter(),
     store,
-    stats: new CallStats({ store, ...(parts.log === undefined ? {} : { log: parts.log }), ...(parts.track === undefined ? {} : { track: parts.track }) }),
+    stats: new CallStats({
+      store,
+      ...(parts.log === undefined ? {} : { log: parts.log }),
+      ...(parts.track === undefined ? {} : { track: parts.track }),
+    }),
     profiles: new ProfileService(parts.config, parts.kvRepo),
     usage: new UsageService(store, parts.config.quotas, parts.clock),
   };
@@ -70,16 +77,19 @@ export function createLlmServiceParts(parts: LlmServiceParts, options: LlmServic
 
 /** Build the whole LLM service from the core. */
 export function createLlmService(core: Core, options: LlmServiceOptions = {}): LlmService {
-  const parts = createLlmServiceParts({
-    config: core.config.llm,
-    dataDir: core.config.bot.dataDir,
-    clock: core.clock,
-    sql: core.store.sql,
-    kvRepo: core.store.kv,
-    kv: core.kv,
-    log: core.log,
-    track: core.track,
-  }, options);
+  const parts = createLlmServiceParts(
+    {
+      config: core.config.llm,
+      dataDir: core.config.bot.dataDir,
+      clock: core.clock,
+      sql: core.store.sql,
+      kvRepo: core.store.kv,
+      kv: core.kv,
+      log: core.log,
+      track: core.track,
+    },
+    options,
+  );
   const engine = new ConversationEngine({ core, ...parts, metrics: createLlmMetrics(core.metrics.registry) });
   return { ...parts, engine };
 }

@@ -14,7 +14,12 @@ export class CallStats {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
-  constructor(options: { store: LlmStore; log?: Logger; track?: <T>(p: Promise<T>) => Promise<T>; flushIntervalMs?: number }) {
+  constructor(options: {
+    store: LlmStore;
+    log?: Logger;
+    track?: <T>(p: Promise<T>) => Promise<T>;
+    flushIntervalMs?: number;
+  }) {
     this.#store = options.store;
     this.#log = options.log;
     this.#track = options.track ?? ((p) => p);
@@ -33,9 +38,13 @@ export class CallStats {
     if (this.#buffer.length === 0) return this.#flushing;
     const batch = this.#buffer;
     this.#buffer = [];
-    this.#flushing = this.#track(this.#flushing.then(() => this.#store.recordCalls(batch)).catch((error: unknown) => {
-      this.#log?.warn({ err: error, records: batch.length }, "could not record LLM calls");
-    }));
+    this.#flushing = this.#track(
+      this.#flushing
+        .then(() => this.#store.recordCalls(batch))
+        .catch((error: unknown) => {
+          this.#log?.warn({ err: error, records: batch.length }, "could not record LLM calls");
+        }),
+    );
     return this.#flushing;
   }
 

@@ -7,9 +7,10 @@ import type { Migration, SqlClient } from "../storage/types.ts";
 import type { ChatMessage } from "./types.ts";
 
 /** Tables of the LLM layer. */
-export const LLM_MIGRATIONS: readonly Migration[] = [{
-  id: "llm-001-turns-usage-calls",
-  sql: `
+export const LLM_MIGRATIONS: readonly Migration[] = [
+  {
+    id: "llm-001-turns-usage-calls",
+    sql: `
 CREATE TABLE IF NOT EXISTS llm_turns (
   id BIGSERIAL PRIMARY KEY,
   conversation TEXT NOT NULL,
@@ -51,7 +52,8 @@ CREATE TABLE IF NOT EXISTS llm_calls (
 );
 CREATE INDEX IF NOT EXISTS llm_calls_model_at ON llm_calls (model, at);
 `,
-}];
+  },
+];
 
 /** One stored turn: the user's message and everything the model and tools said in answer. */
 export interface TurnRecord {
@@ -125,7 +127,19 @@ export class LlmStore {
     const { rows } = await this.#sql.query<{ id: unknown }>(
       `INSERT INTO llm_turns (conversation, chat_key, user_key, at, model, system_prompt, messages, tokens, input_tokens, output_tokens, cost)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-      [t.conversation, t.chatKey, t.userKey, t.at, t.model, t.systemPrompt, JSON.stringify(t.messages), t.tokens, t.inputTokens, t.outputTokens, t.cost],
+      [
+        t.conversation,
+        t.chatKey,
+        t.userKey,
+        t.at,
+        t.model,
+        t.systemPrompt,
+        JSON.stringify(t.messages),
+        t.tokens,
+        t.inputTokens,
+        t.outputTokens,
+        t.cost,
+      ],
     );
     return num(rows[0]?.id);
   }
@@ -136,13 +150,16 @@ export class LlmStore {
    */
   async nextTurnId(): Promise<number> {
     if (this.#ids.length === 0) {
-      this.#refill ??= this.#sql.query<{ id: unknown }>(
-        `SELECT nextval(pg_get_serial_sequence('llm_turns', 'id')) AS id FROM generate_series(1, ${ID_BLOCK})`,
-      ).then(({ rows }) => {
-        this.#ids.push(...rows.map((r) => num(r.id)));
-      }).finally(() => {
-        this.#refill = undefined;
-      });
+      this.#refill ??= this.#sql
+        .query<{ id: unknown }>(
+          `SELECT nextval(pg_get_serial_sequence('llm_turns', 'id')) AS id FROM generate_series(1, ${ID_BLOCK})`,
+        )
+        .then(({ rows }) => {
+          this.#ids.push(...rows.map((r) => num(r.id)));
+        })
+        .finally(() => {
+          this.#refill = undefined;
+        });
       await this.#refill;
       if (this.#ids.length === 0) return this.nextTurnId();
     }
@@ -164,7 +181,21 @@ export class LlmStore {
            turns = llm_usage.turns + 1
        )
        SELECT id FROM turn`,
-      [t.conversation, t.chatKey, t.userKey, t.at, t.model, t.systemPrompt, JSON.stringify(t.messages), t.tokens, t.inputTokens, t.outputTokens, t.cost, day, t.id],
+      [
+        t.conversation,
+        t.chatKey,
+        t.userKey,
+        t.at,
+        t.model,
+        t.systemPrompt,
+        JSON.stringify(t.messages),
+        t.tokens,
+        t.inputTokens,
+        t.outputTokens,
+        t.cost,
+        day,
+        t.id,
+      ],
     );
     return num(rows[0]?.id);
   }
@@ -181,7 +212,10 @@ export class LlmStore {
 
   /** Every turn of a chat (all its threads), by conversation then time: for export. */
   async chatTurns(chatKey: string): Promise<TurnRecord[]> {
-    const { rows } = await this.#sql.query<Row>(`SELECT * FROM llm_turns WHERE chat_key = $1 ORDER BY conversation, at, id`, [chatKey]);
+    const { rows } = await this.#sql.query<Row>(
+      `SELECT * FROM llm_turns WHERE chat_key = $1 ORDER BY conversation, at, id`,
+      [chatKey],
+    );
     return rows.map(toTurn);
   }
 
@@ -204,7 +238,14 @@ export class LlmStore {
   }
 
   /** Add usage for a chat and user on a UTC day (`YYYY-MM-DD`). */
-  async addUsage(u: { day: string; chatKey: string; userKey: string; inputTokens: number; outputTokens: number; cost: number }): Promise<void> {
+  async addUsage(u: {
+    day: string;
+    chatKey: string;
+    userKey: string;
+    inputTokens: number;
+    outputTokens: number;
+    cost: number;
+  }): Promise<void> {
     await this.#sql.query(
       `INSERT INTO llm_usage (day, chat_key, user_key, input_tokens, output_tokens, cost, turns) VALUES ($1, $2, $3, $4, $5, $6, 1)
        ON CONFLICT (day, chat_key, user_key) DO UPDATE SET
@@ -217,7 +258,11 @@ export class LlmStore {
   }
 
   /** Totals on a day for the chat, the user (all chats) and everyone. */
-  async usageOn(day: string, chatKey: string, userKey: string): Promise<{ chat: UsageTotals; user: UsageTotals; global: UsageTotals }> {
+  async usageOn(
+    day: string,
+    chatKey: string,
+    userKey: string,
+  ): Promise<{ chat: UsageTotals; user: UsageTotals; global: UsageTotals }> {
     const { rows } = await this.#sql.query<Row>(
       `SELECT
          coalesce(sum(input_tokens + output_tokens) FILTER (WHERE chat_key = $2), 0) AS chat_tokens,
@@ -238,7 +283,10 @@ export class LlmStore {
   }
 
   /** A chat's usage per day since `fromDay`, newest first, and its top users over that span. */
-  async chatUsage(chatKey: string, fromDay: string): Promise<{
+  async chatUsage(
+    chatKey: string,
+    fromDay: string,
+  ): Promise<{
     days: Array<{ day: string; tokens: number; cost: number; turns: number }>;
     users: Array<{ userKey: string; tokens: number; cost: number }>;
   }> {
@@ -253,7 +301,12 @@ export class LlmStore {
       [chatKey, fromDay],
     );
     return {
-      days: days.rows.map((r) => ({ day: String(r.day), tokens: num(r.tokens), cost: num(r.cost), turns: num(r.turns) })),
+      days: days.rows.map((r) => ({
+        day: String(r.day),
+        tokens: num(r.tokens),
+        cost: num(r.cost),
+        turns: num(r.turns),
+      })),
       users: users.rows.map((r) => ({ userKey: String(r.user_key), tokens: num(r.tokens), cost: num(r.cost) })),
     };
   }
@@ -275,19 +328,33 @@ export class LlmStore {
 
   /** Run the hot-path statements once (rolled back) so the first conversation does not pay for planning them. */
   async warm(): Promise<void> {
-    await this.#sql.transaction(async (tx) => {
-      const probe = new LlmStore(tx);
-      await probe.recentTurns("warm:up", 1);
-      await probe.appendTurnWithUsage({
-        id: await probe.nextTurnId(),
-        conversation: "warm:up", chatKey: "warm:up", userKey: "warm:up", at: 0, model: null, systemPrompt: null,
-        messages: [], tokens: 0, inputTokens: 0, outputTokens: 0, cost: 0,
-      }, "0000-00-00");
-      await probe.usageOn("0000-00-00", "warm:up", "warm:up");
-      throw new WarmRollback();
-    }).catch((error: unknown) => {
-      if (!(error instanceof WarmRollback)) throw error;
-    });
+    await this.#sql
+      .transaction(async (tx) => {
+        const probe = new LlmStore(tx);
+        await probe.recentTurns("warm:up", 1);
+        await probe.appendTurnWithUsage(
+          {
+            id: await probe.nextTurnId(),
+            conversation: "warm:up",
+            chatKey: "warm:up",
+            userKey: "warm:up",
+            at: 0,
+            model: null,
+            systemPrompt: null,
+            messages: [],
+            tokens: 0,
+            inputTokens: 0,
+            outputTokens: 0,
+            cost: 0,
+          },
+          "0000-00-00",
+        );
+        await probe.usageOn("0000-00-00", "warm:up", "warm:up");
+        throw new WarmRollback();
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof WarmRollback)) throw error;
+      });
   }
 
   /** Statistics per model for calls since `sinceMs` (feedback over all stored turns). */
@@ -312,7 +379,18 @@ export class LlmStore {
     const entry = (model: string): ModelStats => {
       let s = byModel.get(model);
       if (s === undefined) {
-        s = { model, calls: 0, failures: {}, p50Ms: null, p95Ms: null, inputTokens: 0, outputTokens: 0, cost: 0, thumbsUp: 0, thumbsDown: 0 };
+        s = {
+          model,
+          calls: 0,
+          failures: {},
+          p50Ms: null,
+          p95Ms: null,
+          inputTokens: 0,
+          outputTokens: 0,
+          cost: 0,
+          thumbsUp: 0,
+          thumbsDown: 0,
+        };
         byModel.set(model, s);
       }
       return s;
@@ -344,8 +422,9 @@ export class LlmStore {
 class WarmRollback extends Error {}
 
 function toTurn(r: Row): TurnRecord {
-  const messages = typeof r.messages === "string" ? JSON.parse(r.messages) as ChatMessage[] : r.messages as ChatMessage[];
-  const feedback = r.feedback === null || r.feedback === undefined ? null : (num(r.feedback) > 0 ? 1 : -1);
+  const messages =
+    typeof r.messages === "string" ? (JSON.parse(r.messages) as ChatMessage[]) : (r.messages as ChatMessage[]);
+  const feedback = r.feedback === null || r.feedback === undefined ? null : num(r.feedback) > 0 ? 1 : -1;
   return {
     id: num(r.id),
     conversation: String(r.conversation),

@@ -94,7 +94,8 @@ export class StreamingReply {
     await this.#inFlight;
     const sent = this.#sent === undefined ? undefined : await this.#sent.catch(() => undefined);
     if (sent !== undefined) {
-      await this.#o.adapters.edit(sent, { text: `${splitAt(this.#text, this.#maxChars - note.length - 2)[0]}\n\n${note}`, format: "plain" })
+      await this.#o.adapters
+        .edit(sent, { text: `${splitAt(this.#text, this.#maxChars - note.length - 2)[0]}\n\n${note}`, format: "plain" })
         .catch(() => undefined);
     }
   }

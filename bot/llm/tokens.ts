@@ -56,9 +56,10 @@ export class TokenCounter {
     if (p === undefined) {
       p = (async () => {
         const { Tiktoken } = await import("js-tiktoken/lite");
-        const ranks = encoding === "o200k_base"
-          ? (await import("js-tiktoken/ranks/o200k_base")).default
-          : (await import("js-tiktoken/ranks/cl100k_base")).default;
+        const ranks =
+          encoding === "o200k_base"
+            ? (await import("js-tiktoken/ranks/o200k_base")).default
+            : (await import("js-tiktoken/ranks/cl100k_base")).default;
         this.#encoders.set(encoding, new Tiktoken(ranks));
       })();
       this.#loading.set(encoding, p);

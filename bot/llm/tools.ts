@@ -34,7 +34,10 @@ export function permissionQuery(inbound: Inbound): PermissionQuery {
 }
 
 /** True when the profile's tool selection includes this tool (by skill or tool name). */
-export function profileAllows(profile: Pick<EffectiveProfile, "tools">, spec: Pick<ToolSpec, "name" | "skill">): boolean {
+export function profileAllows(
+  profile: Pick<EffectiveProfile, "tools">,
+  spec: Pick<ToolSpec, "name" | "skill">,
+): boolean {
   if (profile.tools === "all") return true;
   if (profile.tools === "none") return false;
   return profile.tools.includes(spec.skill) || profile.tools.includes(spec.name);
@@ -51,10 +54,18 @@ export async function offerTools(
   if (profile.tools === "none") return { definitions: [], specs };
   for (const spec of core.tools.list(chatKey)) {
     if (!profileAllows(profile, spec)) continue;
-    const decision = await core.permissions.canRun(query, { name: spec.name, defaultRole: spec.defaultRole, skill: spec.skill });
+    const decision = await core.permissions.canRun(query, {
+      name: spec.name,
+      defaultRole: spec.defaultRole,
+      skill: spec.skill,
+    });
     if (decision.allowed) specs.set(spec.name, spec);
   }
-  const definitions = [...specs.values()].map((s) => ({ name: s.name, description: s.description, parameters: s.parameters }));
+  const definitions = [...specs.values()].map((s) => ({
+    name: s.name,
+    description: s.description,
+    parameters: s.parameters,
+  }));
   return { definitions, specs };
 }
 
@@ -67,11 +78,22 @@ export async function runToolCall(
 ): Promise<{ content: string; ok: boolean }> {
   const spec = offered.specs.get(call.name);
   if (spec === undefined) {
-    core.log.warn({ chat: ctx.chatKey, user: ctx.userKey, tool: call.name }, "model called a tool that was not offered; refused");
-    return { ok: false, content: `error: tool "${call.name}" is not available to this user here. Do not call it again.` };
+    core.log.warn(
+      { chat: ctx.chatKey, user: ctx.userKey, tool: call.name },
+      "model called a tool that was not offered; refused",
+    );
+    return {
+      ok: false,
+      content: `error: tool "${call.name}" is not available to this user here. Do not call it again.`,
+    };
   }
-  const decision = await core.permissions.canRun(permissionQuery(ctx.inbound), { name: spec.name, defaultRole: spec.defaultRole, skill: spec.skill });
-  if (!decision.allowed) return { ok: false, content: `error: permission denied for "${call.name}": ${decision.reason}` };
+  const decision = await core.permissions.canRun(permissionQuery(ctx.inbound), {
+    name: spec.name,
+    defaultRole: spec.defaultRole,
+    skill: spec.skill,
+  });
+  if (!decision.allowed)
+    return { ok: false, content: `error: permission denied for "${call.name}": ${decision.reason}` };
   let args: unknown;
   try {
     args = call.arguments.trim() === "" ? {} : JSON.parse(call.arguments);
@@ -86,7 +108,11 @@ export async function runToolCall(
   }
   try {
     const result = await core.tools.call(call.name, args, ctx);
-    return { ok: true, content: result.length > MAX_TOOL_RESULT_CHARS ? `${result.slice(0, MAX_TOOL_RESULT_CHARS)}… (truncated)` : result };
+    return {
+      ok: true,
+      content:
+        result.length > MAX_TOOL_RESULT_CHARS ? `${result.slice(0, MAX_TOOL_RESULT_CHARS)}… (truncated)` : result,
+    };
   } catch (error) {
     if (ctx.signal.aborted) throw error;
     const message = isSwitchboardError(error) ? error.chatMessage : "the tool failed";

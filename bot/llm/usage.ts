@@ -42,14 +42,23 @@ export class UsageService {
   }
 
   /** The caps that apply to a chat. */
-  capsFor(chatKey: string): { chat: LlmConfig["quotas"]["perChat"]; user: LlmConfig["quotas"]["perUser"]; global: LlmConfig["quotas"]["global"] } {
-    return { chat: this.#quotas.chats[chatKey] ?? this.#quotas.perChat, user: this.#quotas.perUser, global: this.#quotas.global };
+  capsFor(chatKey: string): {
+    chat: LlmConfig["quotas"]["perChat"];
+    user: LlmConfig["quotas"]["perUser"];
+    global: LlmConfig["quotas"]["global"];
+  } {
+    return {
+      chat: this.#quotas.chats[chatKey] ?? this.#quotas.perChat,
+      user: this.#quotas.perUser,
+      global: this.#quotas.global,
+    };
   }
 
   /** True when no cap is configured anywhere (the check can be skipped). */
   get hasCaps(): boolean {
     const q = this.#quotas;
-    const any = (c: { dailyTokens?: number | undefined; dailyCost?: number | undefined }) => c.dailyTokens !== undefined || c.dailyCost !== undefined;
+    const any = (c: { dailyTokens?: number | undefined; dailyCost?: number | undefined }) =>
+      c.dailyTokens !== undefined || c.dailyCost !== undefined;
     return any(q.perChat) || any(q.perUser) || any(q.global) || Object.values(q.chats).some(any);
   }
 
@@ -59,7 +68,9 @@ export class UsageService {
     const now = this.#clock.now();
     const used = await this.#store.usageOn(dayOf(now), chatKey, userKey);
     const caps = this.capsFor(chatKey);
-    const over = exceeded("This chat", used.chat, caps.chat) ?? exceeded("You", used.user, caps.user) ??
+    const over =
+      exceeded("This chat", used.chat, caps.chat) ??
+      exceeded("You", used.user, caps.user) ??
       exceeded("The bot", used.global, caps.global);
     if (over !== undefined) {
       throw new SwitchboardError("E_QUOTA_EXCEEDED", `quota reached for ${chatKey}/${userKey}: ${over}`, {
@@ -79,7 +90,11 @@ export class UsageService {
   }
 }
 
-function exceeded(who: string, used: UsageTotals, cap: { dailyTokens?: number | undefined; dailyCost?: number | undefined }): string | undefined {
+function exceeded(
+  who: string,
+  used: UsageTotals,
+  cap: { dailyTokens?: number | undefined; dailyCost?: number | undefined },
+): string | undefined {
   const verb = who === "You" ? "have" : "has";
   if (cap.dailyTokens !== undefined && used.tokens >= cap.dailyTokens) {
     return `${who} ${verb} used the daily language-model quota (${fmt(used.tokens)} of ${fmt(cap.dailyTokens)} tokens)`;

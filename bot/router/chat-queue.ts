@@ -76,13 +76,16 @@ export class KeyedQueue {
     return new Promise<void>((resolve, reject) => {
       this.admit(key, {
         start: () => {
-          settle(task).then(() => {
-            this.release(key);
-            resolve();
-          }, (error: unknown) => {
-            this.release(key);
-            reject(error);
-          });
+          settle(task).then(
+            () => {
+              this.release(key);
+              resolve();
+            },
+            (error: unknown) => {
+              this.release(key);
+              reject(error);
+            },
+          );
         },
       });
     });
@@ -118,13 +121,17 @@ export class KeyedQueue {
    */
   whenBelow(limit: number, waitingLimit = Number.POSITIVE_INFINITY): Promise<void> {
     if (this.#pending < limit && this.#waiting < waitingLimit) return Promise.resolve();
-    return new Promise<void>((resolve) => { this.#spaceWaiters.push({ limit, waitingLimit, resolve }); });
+    return new Promise<void>((resolve) => {
+      this.#spaceWaiters.push({ limit, waitingLimit, resolve });
+    });
   }
 
   /** Resolves when everything queued so far (and anything queued meanwhile) has settled. */
   drain(): Promise<void> {
     if (this.#pending === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => { this.#drainWaiters.push(resolve); });
+    return new Promise<void>((resolve) => {
+      this.#drainWaiters.push(resolve);
+    });
   }
 
   /** Start a job; one released from inside another job's `start` waits for that to return (no deep recursion). */

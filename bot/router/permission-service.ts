@@ -74,7 +74,8 @@ export class CachedPermissionService implements PermissionService {
 
   async #load(chatKey: string): Promise<ChatPolicy | undefined> {
     const stored = await this.#o.store.chats.getPolicy(chatKey);
-    const policy = stored ?? (this.#o.newChats === "platform-admins" && chatKey !== GLOBAL_POLICY_KEY ? emptyPolicy() : undefined);
+    const policy =
+      stored ?? (this.#o.newChats === "platform-admins" && chatKey !== GLOBAL_POLICY_KEY ? emptyPolicy() : undefined);
     this.#cache.set(chatKey, { policy, expiresAt: this.#o.clock.now() + this.#o.cacheTtlMs });
     return policy;
   }
@@ -134,7 +135,15 @@ export class CachedPermissionService implements PermissionService {
     const updated: ChatPolicy = structuredClone(before ?? emptyPolicy());
     change(updated);
     await store.chats.setPolicy(chatKey, updated);
-    await store.audit.append({ at: clock.now(), actor, chatKey, action, target: target ?? null, before: before ?? null, after: updated });
+    await store.audit.append({
+      at: clock.now(),
+      actor,
+      chatKey,
+      action,
+      target: target ?? null,
+      before: before ?? null,
+      after: updated,
+    });
     this.#cache.set(chatKey, { policy: updated, expiresAt: clock.now() + this.#o.cacheTtlMs });
     return updated;
   }
@@ -147,7 +156,13 @@ export class CachedPermissionService implements PermissionService {
 
 /** Parse a user reference from chat: `platform:id`, or a bare id on the chat's own platform. */
 export function parseUserRef(ref: string, platform: string): string {
-  const trimmed = ref.trim().replace(/^<@!?|>$/g, "").replace(/^@/, "");
-  if (trimmed === "") throw new SwitchboardError("E_BAD_ARGS", "empty user reference", { chatMessage: "Name a user: platform:id, or an id on this platform." });
+  const trimmed = ref
+    .trim()
+    .replace(/^<@!?|>$/g, "")
+    .replace(/^@/, "");
+  if (trimmed === "")
+    throw new SwitchboardError("E_BAD_ARGS", "empty user reference", {
+      chatMessage: "Name a user: platform:id, or an id on this platform.",
+    });
   return /^[a-z0-9_-]+:.+$/.test(trimmed) ? trimmed : userKeyOf(platform, trimmed);
 }

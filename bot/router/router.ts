@@ -126,7 +126,10 @@ export class Router implements RouterApi {
   }
 
   #redelivered(inbound: Inbound): Promise<void> {
-    this.#o.log.debug({ delivery: inbound.deliveryId, chat: chatKeyOf(inbound.platform, inbound.chat.id) }, "redelivery dropped");
+    this.#o.log.debug(
+      { delivery: inbound.deliveryId, chat: chatKeyOf(inbound.platform, inbound.chat.id) },
+      "redelivery dropped",
+    );
     return DONE;
   }
 
@@ -146,8 +149,11 @@ export class Router implements RouterApi {
     }
     if (inbound.text.length > o.limits.maxInboundChars) {
       o.metrics.error("E_MESSAGE_TOO_LONG");
-      return this.#safeRespond(inbound, "E_MESSAGE_TOO_LONG",
-        `That message is too long (${inbound.text.length} characters; the limit is ${o.limits.maxInboundChars}).`);
+      return this.#safeRespond(
+        inbound,
+        "E_MESSAGE_TOO_LONG",
+        `That message is too long (${inbound.text.length} characters; the limit is ${o.limits.maxInboundChars}).`,
+      );
     }
     if (o.onNewChat !== undefined && !this.#seenChats.has(chatKey)) {
       this.#seenChats.add(chatKey);
@@ -164,7 +170,9 @@ export class Router implements RouterApi {
     this.#queue.admit(queueKey, job); // the job answers its own errors
     const maxInFlight = o.limits.maxInFlight ?? Number.POSITIVE_INFINITY;
     const maxQueued = o.limits.maxQueued ?? Number.POSITIVE_INFINITY;
-    return this.#queue.pending > maxInFlight || this.#queue.waiting > maxQueued ? this.#queue.whenBelow(maxInFlight, maxQueued) : DONE;
+    return this.#queue.pending > maxInFlight || this.#queue.waiting > maxQueued
+      ? this.#queue.whenBelow(maxInFlight, maxQueued)
+      : DONE;
   }
 
   /**
@@ -188,7 +196,10 @@ export class Router implements RouterApi {
       Promise.all([
         policy === null ? permissions.policy(job.chatKey) : policy,
         globalPolicy === null ? permissions.policy(GLOBAL_POLICY_KEY) : globalPolicy,
-      ]).then(([loaded, loadedGlobal]) => this.#route(job, loaded, loadedGlobal), (error: unknown) => this.#failJob(job, error));
+      ]).then(
+        ([loaded, loadedGlobal]) => this.#route(job, loaded, loadedGlobal),
+        (error: unknown) => this.#failJob(job, error),
+      );
     } catch (error) {
       this.#failJob(job, error);
     }
@@ -217,9 +228,10 @@ export class Router implements RouterApi {
       job.role = access.role;
       job.policy = policy;
       job.kind = command === undefined ? "conversation" : "command";
-      const work = this.#middleware.length === 0
-        ? this.#dispatch(job, command)
-        : this.#chain(job, () => this.#dispatch(job, command));
+      const work =
+        this.#middleware.length === 0
+          ? this.#dispatch(job, command)
+          : this.#chain(job, () => this.#dispatch(job, command));
       work.then(job.done, job.failed);
     } catch (error) {
       this.#failJob(job, error);
@@ -261,23 +273,30 @@ export class Router implements RouterApi {
 
   #startSweeper(): NodeJS.Timeout {
     const timeoutMs = this.#o.limits.handlerTimeoutMs;
-    const timer = setInterval(() => {
-      const now = performance.now();
-      for (const job of this.#inFlight.overdue(now)) {
-        const timedOut = new SwitchboardError("E_TIMEOUT", `handler exceeded ${timeoutMs} ms`);
-        job.abortSignal(timedOut);
-        this.#failJob(job, timedOut);
-      }
-    }, Math.max(10, Math.min(1_000, timeoutMs / 4)));
+    const timer = setInterval(
+      () => {
+        const now = performance.now();
+        for (const job of this.#inFlight.overdue(now)) {
+          const timedOut = new SwitchboardError("E_TIMEOUT", `handler exceeded ${timeoutMs} ms`);
+          job.abortSignal(timedOut);
+          this.#failJob(job, timedOut);
+        }
+      },
+      Math.max(10, Math.min(1_000, timeoutMs / 4)),
+    );
     timer.unref();
-    this.#o.shutdownSignal.addEventListener("abort", () => {
-      clearInterval(timer);
-      const reason: unknown = this.#o.shutdownSignal.reason;
-      for (const job of this.#inFlight.overdue(Number.POSITIVE_INFINITY)) {
-        job.abortSignal(reason);
-        this.#failJob(job, reason);
-      }
-    }, { once: true });
+    this.#o.shutdownSignal.addEventListener(
+      "abort",
+      () => {
+        clearInterval(timer);
+        const reason: unknown = this.#o.shutdownSignal.reason;
+        for (const job of this.#inFlight.overdue(Number.POSITIVE_INFINITY)) {
+          job.abortSignal(reason);
+          this.#failJob(job, reason);
+        }
+      },
+      { once: true },
+    );
     return timer;
   }
 
@@ -299,16 +318,19 @@ export class Router implements RouterApi {
     });
     if (!decision.allowed) {
       throw new SwitchboardError(decision.code, decision.reason, {
-        chatMessage: decision.code === "E_NO_POLICY"
-          ? `/${def.name} is a privileged command and this chat has no policy yet. A bot owner can set one up with /perms.`
-          : `You can't run /${def.name} here: it needs the ${decision.required ?? "a higher"} role and you are ${ctx.role}.`,
+        chatMessage:
+          decision.code === "E_NO_POLICY"
+            ? `/${def.name} is a privileged command and this chat has no policy yet. A bot owner can set one up with /perms.`
+            : `You can't run /${def.name} here: it needs the ${decision.required ?? "a higher"} role and you are ${ctx.role}.`,
       });
     }
     ctx.args = parsed.args;
     ctx.rawArgs = parsed.rawArgs;
     const result = def.handler(ctx);
     if (isPromiseLike(result)) {
-      return Promise.resolve(result).then((answer) => (answer === undefined ? undefined : this.#reply(ctx.inbound, answer)));
+      return Promise.resolve(result).then((answer) =>
+        answer === undefined ? undefined : this.#reply(ctx.inbound, answer),
+      );
     }
     if (result === undefined) return DONE;
     // The usual case: a synchronous answer. The job counts the reply when it finishes (no second `then`).
@@ -318,9 +340,15 @@ export class Router implements RouterApi {
 
   async #converse(ctx: Job): Promise<void> {
     const handler = this.#conversation;
-    const handled = handler === undefined
-      ? false
-      : await handler(ctx.inbound, { chatKey: ctx.chatKey, userKey: ctx.userKey, role: ctx.role, signal: ctx.signal });
+    const handled =
+      handler === undefined
+        ? false
+        : await handler(ctx.inbound, {
+            chatKey: ctx.chatKey,
+            userKey: ctx.userKey,
+            role: ctx.role,
+            signal: ctx.signal,
+          });
     if (!handled && ctx.inbound.chat.kind === "dm" && ctx.inbound.origin !== "schedule") {
       await this.#reply(ctx.inbound, "I answer commands here. Try /help to see what I can do.");
     }
@@ -369,7 +397,10 @@ export class Router implements RouterApi {
     try {
       await this.#reply(inbound, { text: text ?? new SwitchboardError(code).chatMessage, format: "plain" });
     } catch (error) {
-      this.#o.log.warn({ err: error, chat: chatKeyOf(inbound.platform, inbound.chat.id), code }, "could not send error reply");
+      this.#o.log.warn(
+        { err: error, chat: chatKeyOf(inbound.platform, inbound.chat.id), code },
+        "could not send error reply",
+      );
     }
   }
 }

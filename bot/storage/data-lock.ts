@@ -28,7 +28,10 @@ const held = new Set<string>();
 /** Take the lock at `path`, or throw `E_STORAGE` naming the process that holds it. */
 export async function acquireDataLock(path: string): Promise<DataLock> {
   if (held.has(path)) {
-    throw new SwitchboardError("E_STORAGE", `the embedded database lock ${path} is already held by this process (is the store opened twice?)`);
+    throw new SwitchboardError(
+      "E_STORAGE",
+      `the embedded database lock ${path} is already held by this process (is the store opened twice?)`,
+    );
   }
   for (let attempt = 0; attempt < 2; attempt += 1) {
     try {

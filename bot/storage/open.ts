@@ -80,7 +80,10 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       where = `PostgreSQL at ${maskUrl(options.databaseUrl)}`;
       secret = passwordOf(options.databaseUrl);
       if (!/^postgres(?:ql)?:\/\/[^\s]+$/i.test(options.databaseUrl)) {
-        throw new SwitchboardError("E_STORAGE", `the database URL must look like postgres://user:password@host:5432/database, got ${maskUrl(options.databaseUrl)}`);
+        throw new SwitchboardError(
+          "E_STORAGE",
+          `the database URL must look like postgres://user:password@host:5432/database, got ${maskUrl(options.databaseUrl)}`,
+        );
       }
       client = openPostgres({ url: options.databaseUrl, log: options.log });
       await client.query("SELECT 1");
@@ -95,12 +98,16 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       client = await openPglite({ dataDir: dbDir });
     }
     const applied = await runMigrations(client, [...CORE_MIGRATIONS, ...(options.migrations ?? [])]);
-    options.log?.info({ driver: client.driver, applied, openMs: Math.round(performance.now() - started) }, `store open: ${where}`);
+    options.log?.info(
+      { driver: client.driver, applied, openMs: Math.round(performance.now() - started) },
+      `store open: ${where}`,
+    );
   } catch (error) {
     await client?.close().catch(() => undefined);
     await lock?.release().catch(() => undefined);
     const target = (where ??= "the store");
-    if (isSwitchboardError(error) && error.code === "E_STORAGE" && client === undefined) throw new SwitchboardError("E_STORAGE", scrub(error.message, secret));
+    if (isSwitchboardError(error) && error.code === "E_STORAGE" && client === undefined)
+      throw new SwitchboardError("E_STORAGE", scrub(error.message, secret));
     const message = scrub(`cannot open ${target}: ${reasonOf(error)}`, secret);
     throw new SwitchboardError("E_STORAGE", message, { details: { where: target } });
   }

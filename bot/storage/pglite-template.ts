@@ -34,7 +34,10 @@ function isEnabled(): boolean {
 
 /** Where the template is cached for this user and PGlite version. */
 export function templatePath(): string {
-  const base = process.env.XDG_CACHE_HOME !== undefined && process.env.XDG_CACHE_HOME !== "" ? process.env.XDG_CACHE_HOME : join(homedir(), ".cache");
+  const base =
+    process.env.XDG_CACHE_HOME !== undefined && process.env.XDG_CACHE_HOME !== ""
+      ? process.env.XDG_CACHE_HOME
+      : join(homedir(), ".cache");
   return join(base, "switchboard", `pglite-${pgliteVersion()}.tar.gz`);
 }
 

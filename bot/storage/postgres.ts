@@ -62,7 +62,10 @@ export function openPostgres(options: PostgresOptions): ClosableSqlClient {
   });
   // An idle client losing its connection emits here; without a listener the process would crash.
   pool.on("error", (error) => {
-    options.log?.warn({ err: { message: error.message, code: (error as { code?: unknown }).code } }, "idle PostgreSQL connection failed");
+    options.log?.warn(
+      { err: { message: error.message, code: (error as { code?: unknown }).code } },
+      "idle PostgreSQL connection failed",
+    );
   });
   let isClosed = false;
   return {

@@ -5,8 +5,25 @@
 import { isSwitchboardError, SwitchboardError } from "../errors.ts";
 import type { ChatPolicy } from "../permissions.ts";
 import { runMigrations } from "./migrate.ts";
-import type { AuditEntry, AuditRepo, ChatRecord, ChatRepo, KvEntry, KvRepo, Migration, SqlClient, Store } from "./types.ts";
-import { checkEpochMs, checkLimit, checkName, checkPolicyForWrite, checkPolicyFromStore, toJsonText } from "./validate.ts";
+import type {
+  AuditEntry,
+  AuditRepo,
+  ChatRecord,
+  ChatRepo,
+  KvEntry,
+  KvRepo,
+  Migration,
+  SqlClient,
+  Store,
+} from "./types.ts";
+import {
+  checkEpochMs,
+  checkLimit,
+  checkName,
+  checkPolicyForWrite,
+  checkPolicyFromStore,
+  toJsonText,
+} from "./validate.ts";
 
 /** Most audit entries one `list` returns. */
 export const AUDIT_PAGE_MAX = 1_000;
@@ -19,7 +36,10 @@ async function guard<T>(operation: string, fn: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (isSwitchboardError(error)) throw error;
     const reason = error instanceof Error ? error.message : String(error);
-    throw new SwitchboardError("E_STORAGE", `storage: ${operation} failed: ${reason}`, { cause: error, details: { operation } });
+    throw new SwitchboardError("E_STORAGE", `storage: ${operation} failed: ${reason}`, {
+      cause: error,
+      details: { operation },
+    });
   }
 }
 
@@ -157,7 +177,8 @@ export function sqlAuditRepo(sql: SqlClient): AuditRepo {
     list(chatKey, options = {}) {
       return guard("list audit entries", async () => {
         const limit = checkLimit("limit", options.limit, AUDIT_PAGE_MAX) ?? AUDIT_PAGE_DEFAULT;
-        const beforeId = options.beforeId === undefined ? null : checkLimit("beforeId", options.beforeId, Number.MAX_SAFE_INTEGER);
+        const beforeId =
+          options.beforeId === undefined ? null : checkLimit("beforeId", options.beforeId, Number.MAX_SAFE_INTEGER);
         const key = chatKey === null ? null : checkName("chatKey", chatKey);
         const { rows } = await sql.query<AuditRow>(
           `SELECT id, at, actor, chat_key, action, target, before, after,
@@ -185,11 +206,10 @@ export function sqlKvRepo(sql: SqlClient): KvRepo {
   return {
     get<T = unknown>(namespace: string, scope: string, key: string) {
       return guard("read kv", async () => {
-        const { rows } = await sql.query<{ value: T }>("SELECT value FROM kv WHERE namespace = $1 AND scope = $2 AND key = $3", [
-          checkName("namespace", namespace),
-          checkName("scope", scope),
-          checkName("key", key),
-        ]);
+        const { rows } = await sql.query<{ value: T }>(
+          "SELECT value FROM kv WHERE namespace = $1 AND scope = $2 AND key = $3",
+          [checkName("namespace", namespace), checkName("scope", scope), checkName("key", key)],
+        );
         return rows[0]?.value;
       });
     },
@@ -198,23 +218,29 @@ export function sqlKvRepo(sql: SqlClient): KvRepo {
         await sql.query(
           `INSERT INTO kv (namespace, scope, key, value, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5)
            ON CONFLICT (namespace, scope, key) DO UPDATE SET value = EXCLUDED.value, updated_at = EXCLUDED.updated_at`,
-          [checkName("namespace", namespace), checkName("scope", scope), checkName("key", key), toJsonText("value", value), Date.now()],
+          [
+            checkName("namespace", namespace),
+            checkName("scope", scope),
+            checkName("key", key),
+            toJsonText("value", value),
+            Date.now(),
+          ],
         );
       });
     },
     delete(namespace, scope, key) {
       return guard("delete kv", async () => {
-        const { rows } = await sql.query("DELETE FROM kv WHERE namespace = $1 AND scope = $2 AND key = $3 RETURNING 1 AS gone", [
-          checkName("namespace", namespace),
-          checkName("scope", scope),
-          checkName("key", key),
-        ]);
+        const { rows } = await sql.query(
+          "DELETE FROM kv WHERE namespace = $1 AND scope = $2 AND key = $3 RETURNING 1 AS gone",
+          [checkName("namespace", namespace), checkName("scope", scope), checkName("key", key)],
+        );
         return rows.length > 0;
       });
     },
     list<T = unknown>(namespace: string, scope: string, options: { prefix?: string; limit?: number } = {}) {
       return guard("list kv", async () => {
-        const prefix = options.prefix === undefined || options.prefix === "" ? null : checkName("prefix", options.prefix);
+        const prefix =
+          options.prefix === undefined || options.prefix === "" ? null : checkName("prefix", options.prefix);
         const limit = checkLimit("limit", options.limit, Number.MAX_SAFE_INTEGER) ?? null;
         // starts_with treats the prefix as plain text: `%` and `_` are not wildcards.
         const { rows } = await sql.query<KvRow>(
@@ -224,7 +250,9 @@ export function sqlKvRepo(sql: SqlClient): KvRepo {
            LIMIT $4`,
           [checkName("namespace", namespace), checkName("scope", scope), prefix, limit],
         );
-        return rows.map((row): KvEntry<T> => ({ key: row.key, value: row.value as T, updatedAt: toNumber(row.updated_at) }));
+        return rows.map(
+          (row): KvEntry<T> => ({ key: row.key, value: row.value as T, updatedAt: toNumber(row.updated_at) }),
+        );
       });
     },
     sizeBytes(namespace, scope) {
@@ -238,14 +266,16 @@ export function sqlKvRepo(sql: SqlClient): KvRepo {
     },
     clear(namespace, scope) {
       return guard("clear kv", async () => {
-        const { rows } = scope === undefined
-          ? await sql.query<{ n: unknown }>("WITH gone AS (DELETE FROM kv WHERE namespace = $1 RETURNING 1) SELECT COUNT(*) AS n FROM gone", [
-            checkName("namespace", namespace),
-          ])
-          : await sql.query<{ n: unknown }>(
-            "WITH gone AS (DELETE FROM kv WHERE namespace = $1 AND scope = $2 RETURNING 1) SELECT COUNT(*) AS n FROM gone",
-            [checkName("namespace", namespace), checkName("scope", scope)],
-          );
+        const { rows } =
+          scope === undefined
+            ? await sql.query<{ n: unknown }>(
+                "WITH gone AS (DELETE FROM kv WHERE namespace = $1 RETURNING 1) SELECT COUNT(*) AS n FROM gone",
+                [checkName("namespace", namespace)],
+              )
+            : await sql.query<{ n: unknown }>(
+                "WITH gone AS (DELETE FROM kv WHERE namespace = $1 AND scope = $2 RETURNING 1) SELECT COUNT(*) AS n FROM gone",
+                [checkName("namespace", namespace), checkName("scope", scope)],
+              );
         return toNumber(rows[0]?.n ?? 0);
       });
     },

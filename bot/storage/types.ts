@@ -77,7 +77,11 @@ export interface KvRepo {
   set(namespace: string, scope: string, key: string, value: unknown): Promise<void>;
   delete(namespace: string, scope: string, key: string): Promise<boolean>;
   /** Entries ordered by key; `prefix` filters keys. */
-  list<T = unknown>(namespace: string, scope: string, options?: { prefix?: string; limit?: number }): Promise<KvEntry<T>[]>;
+  list<T = unknown>(
+    namespace: string,
+    scope: string,
+    options?: { prefix?: string; limit?: number },
+  ): Promise<KvEntry<T>[]>;
   /** Bytes of JSON stored under (namespace, scope), for quotas. */
   sizeBytes(namespace: string, scope: string): Promise<number>;
   /** Remove a scope's entries, or the whole namespace when `scope` is omitted. Returns the count removed. */

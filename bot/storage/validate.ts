@@ -29,9 +29,13 @@ function describeIssues(error: z.ZodError): string {
 export function checkPolicyForWrite(chatKey: string, policy: unknown): ChatPolicy {
   const result = policySchema.safeParse(policy);
   if (!result.success) {
-    throw new SwitchboardError("E_BAD_ARGS", `refusing to store an invalid policy for ${chatKey}: ${describeIssues(result.error)}`, {
-      chatMessage: "That policy is not valid, so nothing was changed.",
-    });
+    throw new SwitchboardError(
+      "E_BAD_ARGS",
+      `refusing to store an invalid policy for ${chatKey}: ${describeIssues(result.error)}`,
+      {
+        chatMessage: "That policy is not valid, so nothing was changed.",
+      },
+    );
   }
   return policy as ChatPolicy;
 }
@@ -44,9 +48,13 @@ export function checkPolicyForWrite(chatKey: string, policy: unknown): ChatPolic
 export function checkPolicyFromStore(chatKey: string, value: unknown): ChatPolicy {
   const result = policySchema.safeParse(value);
   if (!result.success) {
-    throw new SwitchboardError("E_STORAGE", `stored policy for ${chatKey} is corrupt: ${describeIssues(result.error)}`, {
-      details: { chatKey },
-    });
+    throw new SwitchboardError(
+      "E_STORAGE",
+      `stored policy for ${chatKey} is corrupt: ${describeIssues(result.error)}`,
+      {
+        details: { chatKey },
+      },
+    );
   }
   return value as ChatPolicy;
 }
@@ -56,7 +64,8 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 
 /** Check a namespace, scope, key or chat key: a well-formed string without NUL, at most 512 UTF-8 bytes. */
 export function checkName(field: string, value: unknown): string {
-  if (typeof value !== "string") throw new SwitchboardError("E_BAD_ARGS", `${field} must be a string, got ${typeof value}`);
+  if (typeof value !== "string")
+    throw new SwitchboardError("E_BAD_ARGS", `${field} must be a string, got ${typeof value}`);
   if (value.includes("\u0000") || LONE_SURROGATE.test(value)) {
     throw new SwitchboardError("E_BAD_ARGS", `${field} contains a NUL character or a lone surrogate`);
   }
@@ -76,10 +85,15 @@ export function toJsonText(field: string, value: unknown): string {
   try {
     text = JSON.stringify(value);
   } catch (error) {
-    throw new SwitchboardError("E_BAD_ARGS", `${field} is not JSON-serializable: ${error instanceof Error ? error.message : String(error)}`);
+    throw new SwitchboardError(
+      "E_BAD_ARGS",
+      `${field} is not JSON-serializable: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
-  if (text === undefined) throw new SwitchboardError("E_BAD_ARGS", `${field} is not JSON-serializable (${typeof value})`);
-  if (UNSTORABLE_ESCAPE.test(text)) throw new SwitchboardError("E_BAD_ARGS", `${field} contains a NUL character or a lone surrogate`);
+  if (text === undefined)
+    throw new SwitchboardError("E_BAD_ARGS", `${field} is not JSON-serializable (${typeof value})`);
+  if (UNSTORABLE_ESCAPE.test(text))
+    throw new SwitchboardError("E_BAD_ARGS", `${field} contains a NUL character or a lone surrogate`);
   return text;
 }
 

@@ -3,83 +3,109 @@ import { z } from "zod";
 
 const role = z.enum(["owner", "admin", "member", "guest"]);
 
-export const botSection = z.object({
-  /** Shown in /status and used as the mention name where a platform has none. */
-  name: z.string().min(1).default("switchboard"),
-  /** Bot owners by `platform:userId`; the console operator (`console:operator`) is always one. */
-  owners: z.array(z.string().regex(/^[a-z0-9_-]+:.+$/, "owners are written platform:userId, e.g. telegram:123456")).default([]),
-  /** Folder for the embedded store, installed skills and the lockfile. */
-  dataDir: z.string().min(1).default("./data"),
-}).strict().default({ name: "switchboard", owners: [], dataDir: "./data" });
+export const botSection = z
+  .object({
+    /** Shown in /status and used as the mention name where a platform has none. */
+    name: z.string().min(1).default("switchboard"),
+    /** Bot owners by `platform:userId`; the console operator (`console:operator`) is always one. */
+    owners: z
+      .array(z.string().regex(/^[a-z0-9_-]+:.+$/, "owners are written platform:userId, e.g. telegram:123456"))
+      .default([]),
+    /** Folder for the embedded store, installed skills and the lockfile. */
+    dataDir: z.string().min(1).default("./data"),
+  })
+  .strict()
+  .default({ name: "switchboard", owners: [], dataDir: "./data" });
 
-export const httpSection = z.object({
-  enabled: z.boolean().default(true),
-  host: z.string().min(1).default("127.0.0.1"),
-  /** 0 picks a free port. */
-  port: z.number().int().min(0).max(65535).default(8080),
-  /** Largest request body accepted, in bytes. */
-  maxBodyBytes: z.number().int().positive().default(1_048_576),
-}).strict().default({ enabled: true, host: "127.0.0.1", port: 8080, maxBodyBytes: 1_048_576 });
+export const httpSection = z
+  .object({
+    enabled: z.boolean().default(true),
+    host: z.string().min(1).default("127.0.0.1"),
+    /** 0 picks a free port. */
+    port: z.number().int().min(0).max(65535).default(8080),
+    /** Largest request body accepted, in bytes. */
+    maxBodyBytes: z.number().int().positive().default(1_048_576),
+  })
+  .strict()
+  .default({ enabled: true, host: "127.0.0.1", port: 8080, maxBodyBytes: 1_048_576 });
 
-export const logSection = z.object({
-  level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
-  /** `pretty` is one short line per event; `json` for log shippers. */
-  format: z.enum(["pretty", "json"]).default("pretty"),
-}).strict().default({ level: "info", format: "pretty" });
+export const logSection = z
+  .object({
+    level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    /** `pretty` is one short line per event; `json` for log shippers. */
+    format: z.enum(["pretty", "json"]).default("pretty"),
+  })
+  .strict()
+  .default({ level: "info", format: "pretty" });
 
-export const storageSection = z.object({
-  /** PostgreSQL URL; without it the embedded store in `bot.dataDir` is used. */
-  databaseUrl: z.string().url().optional(),
-  /** Redis URL for shared ephemeral state, clustered limits and locks; without it, in-memory. */
-  redisUrl: z.string().url().optional(),
-  /** How long delivery ids are remembered for dedupe, in ms. */
-  dedupeTtlMs: z.number().int().positive().default(10 * 60_000),
-  /** How long chat policies are cached in a process, in ms. */
-  policyCacheTtlMs: z.number().int().nonnegative().default(5_000),
-}).strict().default({ dedupeTtlMs: 600_000, policyCacheTtlMs: 5_000 });
+export const storageSection = z
+  .object({
+    /** PostgreSQL URL; without it the embedded store in `bot.dataDir` is used. */
+    databaseUrl: z.string().url().optional(),
+    /** Redis URL for shared ephemeral state, clustered limits and locks; without it, in-memory. */
+    redisUrl: z.string().url().optional(),
+    /** How long delivery ids are remembered for dedupe, in ms. */
+    dedupeTtlMs: z
+      .number()
+      .int()
+      .positive()
+      .default(10 * 60_000),
+    /** How long chat policies are cached in a process, in ms. */
+    policyCacheTtlMs: z.number().int().nonnegative().default(5_000),
+  })
+  .strict()
+  .default({ dedupeTtlMs: 600_000, policyCacheTtlMs: 5_000 });
 
-const bucket = z.object({
-  /** Messages allowed in a burst. */
-  burst: z.number().int().positive(),
-  /** Sustained messages per minute. */
-  perMinute: z.number().positive(),
-}).strict();
+const bucket = z
+  .object({
+    /** Messages allowed in a burst. */
+    burst: z.number().int().positive(),
+    /** Sustained messages per minute. */
+    perMinute: z.number().positive(),
+  })
+  .strict();
 
-export const limitsSection = z.object({
-  perUser: bucket.default({ burst: 10, perMinute: 30 }),
-  perChat: bucket.default({ burst: 30, perMinute: 120 }),
-  /** Longest inbound text handled, in characters; longer is refused politely. */
-  maxInboundChars: z.number().int().positive().default(16_000),
-  /** A handler still running after this is abandoned and the chat told, in ms. */
-  handlerTimeoutMs: z.number().int().positive().default(60_000),
-  /**
-   * Messages queued or running at once before adapters are slowed down: beyond it, accepting a message waits
-   * until the backlog shrinks (polling pauses, webhooks answer later), so a flood cannot grow memory unbounded.
-   */
-  maxInFlight: z.number().int().positive().default(2_000),
-  /**
-   * Messages waiting behind an earlier message of their conversation before adapters are slowed down. Waiting
-   * messages live long enough to be copied and promoted by the garbage collector, so a deep backlog costs the
-   * whole process time; messages to idle conversations start at once and are bounded by `maxInFlight` only.
-   */
-  maxQueued: z.number().int().positive().default(256),
-}).strict().default({
-  perUser: { burst: 10, perMinute: 30 },
-  perChat: { burst: 30, perMinute: 120 },
-  maxInboundChars: 16_000,
-  handlerTimeoutMs: 60_000,
-  maxInFlight: 2_000,
-  maxQueued: 256,
-});
+export const limitsSection = z
+  .object({
+    perUser: bucket.default({ burst: 10, perMinute: 30 }),
+    perChat: bucket.default({ burst: 30, perMinute: 120 }),
+    /** Longest inbound text handled, in characters; longer is refused politely. */
+    maxInboundChars: z.number().int().positive().default(16_000),
+    /** A handler still running after this is abandoned and the chat told, in ms. */
+    handlerTimeoutMs: z.number().int().positive().default(60_000),
+    /**
+     * Messages queued or running at once before adapters are slowed down: beyond it, accepting a message waits
+     * until the backlog shrinks (polling pauses, webhooks answer later), so a flood cannot grow memory unbounded.
+     */
+    maxInFlight: z.number().int().positive().default(2_000),
+    /**
+     * Messages waiting behind an earlier message of their conversation before adapters are slowed down. Waiting
+     * messages live long enough to be copied and promoted by the garbage collector, so a deep backlog costs the
+     * whole process time; messages to idle conversations start at once and are bounded by `maxInFlight` only.
+     */
+    maxQueued: z.number().int().positive().default(256),
+  })
+  .strict()
+  .default({
+    perUser: { burst: 10, perMinute: 30 },
+    perChat: { burst: 30, perMinute: 120 },
+    maxInboundChars: 16_000,
+    handlerTimeoutMs: 60_000,
+    maxInFlight: 2_000,
+    maxQueued: 256,
+  });
 
-export const permissionsSection = z.object({
-  /** Who may DM the bot when the bot-wide policy sets nothing. */
-  dm: z.enum(["open", "allowlist", "closed"]).default("open"),
-  /**
-   * Chats with no stored policy: `locked` (privileged commands for bot owners only, until one sets a policy)
-   * or `platform-admins` (platform admins act as chat admins from the first message).
-   */
-  newChats: z.enum(["locked", "platform-admins"]).default("locked"),
-  /** Default minimum roles for commands, applied in every chat unless its policy says otherwise. */
-  commandRoles: z.record(z.string(), role).default({}),
-}).strict().default({ dm: "open", newChats: "locked", commandRoles: {} });
+export const permissionsSection = z
+  .object({
+    /** Who may DM the bot when the bot-wide policy sets nothing. */
+    dm: z.enum(["open", "allowlist", "closed"]).default("open"),
+    /**
+     * Chats with no stored policy: `locked` (privileged commands for bot owners only, until one sets a policy)
+     * or `platform-admins` (platform admins act as chat admins from the first message).
+     */
+    newChats: z.enum(["locked", "platform-admins"]).default("locked"),
+    /** Default minimum roles for commands, applied in every chat unless its policy says otherwise. */
+    commandRoles: z.record(z.string(), role).default({}),
+  })
+  .strict()
+  .default({ dm: "open", newChats: "locked", commandRoles: {} });

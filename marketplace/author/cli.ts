@@ -10,7 +10,9 @@ import { buildSkill, checkSkill, initSkill } from "./kit.ts";
 /** What the author kit needs from the CLI context. */
 export interface AuthorCliContext {
   config(): Core["config"];
-  openApp(options?: { plugins?: boolean }): Promise<{ core: Core; stop(): Promise<void>; plugins?: readonly Plugin[]; start?(): Promise<void> }>;
+  openApp(options?: {
+    plugins?: boolean;
+  }): Promise<{ core: Core; stop(): Promise<void>; plugins?: readonly Plugin[]; start?(): Promise<void> }>;
   out: NodeJS.WritableStream;
 }
 
@@ -18,16 +20,22 @@ export interface AuthorCliContext {
 export function registerAuthorCli(skill: Command, ctx: AuthorCliContext): void {
   const print = (text: string): void => void ctx.out.write(`${text}\n`);
 
-  skill.command("init").description("create a new skill package (TypeScript, SDK, a test conversation)")
+  skill
+    .command("init")
+    .description("create a new skill package (TypeScript, SDK, a test conversation)")
     .argument("<name>", "npm package name, e.g. switchboard-skill-hello")
     .option("-d, --dir <dir>", "folder to create (default: the skill name)")
     .action(async (name: string, opts: { dir?: string }) => {
       const dir = resolve(opts.dir ?? name.replace(/^@[^/]+\//, ""));
       const files = await initSkill(name, dir);
-      print(`created ${dir}:\n${files.map((f) => `  ${f}`).join("\n")}\nnext: cd ${dir} && switchboard skill build && switchboard skill check`);
+      print(
+        `created ${dir}:\n${files.map((f) => `  ${f}`).join("\n")}\nnext: cd ${dir} && switchboard skill build && switchboard skill check`,
+      );
     });
 
-  skill.command("build").description("bundle src/index.ts with esbuild into the manifest's entry file")
+  skill
+    .command("build")
+    .description("bundle src/index.ts with esbuild into the manifest's entry file")
     .option("-d, --dir <dir>", "skill folder", ".")
     .option("--minify", "minify the bundle")
     .action(async (opts: { dir: string; minify?: boolean }) => {
@@ -35,29 +43,45 @@ export function registerAuthorCli(skill: Command, ctx: AuthorCliContext): void {
       print(`built ${entry} (${bytes} bytes)`);
     });
 
-  skill.command("check").description("validate the package as the installer would (files, manifest, entry, capabilities)")
+  skill
+    .command("check")
+    .description("validate the package as the installer would (files, manifest, entry, capabilities)")
     .option("-d, --dir <dir>", "skill folder", ".")
     .action(async (opts: { dir: string }) => {
       const config = ctx.config().marketplace;
-      const checked = await checkSkill(resolve(opts.dir), { maxFiles: config.maxFiles, maxUnpackedBytes: config.maxUnpackedBytes });
-      print(`ok: ${checked.name}@${checked.version} (skill "${checked.skill}", entry ${checked.entry}, ${checked.files.length} files)`);
+      const checked = await checkSkill(resolve(opts.dir), {
+        maxFiles: config.maxFiles,
+        maxUnpackedBytes: config.maxUnpackedBytes,
+      });
+      print(
+        `ok: ${checked.name}@${checked.version} (skill "${checked.skill}", entry ${checked.entry}, ${checked.files.length} files)`,
+      );
       print(`permissions:\n${formatPermissions(checked.permissions, "  ")}`);
     });
 
-  skill.command("test").description("run the skill in the real runtime against a scripted conversation and compare replies")
+  skill
+    .command("test")
+    .description("run the skill in the real runtime against a scripted conversation and compare replies")
     .argument("<script>", "conversation file (JSON or YAML): { steps: [ { send, expect } ] }")
     .option("-d, --dir <dir>", "skill folder (built)", ".")
     .action(async (scriptPath: string, opts: { dir: string }) => {
       const script = await readScript(resolve(scriptPath));
       const app = await ctx.openApp();
       try {
-        if (app.start === undefined || app.plugins === undefined) throw new SwitchboardError("E_INTERNAL", "the CLI cannot start the bot's runtime");
+        if (app.start === undefined || app.plugins === undefined)
+          throw new SwitchboardError("E_INTERNAL", "the CLI cannot start the bot's runtime");
         await app.start();
-        const { skill: name, results } = await playConversation({ core: app.core, plugins: app.plugins }, resolve(opts.dir), script);
+        const { skill: name, results } = await playConversation(
+          { core: app.core, plugins: app.plugins },
+          resolve(opts.dir),
+          script,
+        );
         let failed = 0;
         for (const r of results) {
           if (!r.ok) failed++;
-          print(`${r.ok ? "ok  " : "FAIL"} ${r.send}${r.ok ? "" : `\n       wanted ${r.wanted}\n       got    ${JSON.stringify(r.replies.at(-1) ?? "(no reply)")}`}`);
+          print(
+            `${r.ok ? "ok  " : "FAIL"} ${r.send}${r.ok ? "" : `\n       wanted ${r.wanted}\n       got    ${JSON.stringify(r.replies.at(-1) ?? "(no reply)")}`}`,
+          );
         }
         print(`${name}: ${results.length - failed}/${results.length} steps passed`);
         if (failed > 0) process.exitCode = 1;

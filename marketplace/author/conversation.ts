@@ -48,11 +48,22 @@ export async function readScript(path: string): Promise<ConversationScript> {
   try {
     raw = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new SwitchboardError("E_BAD_ARGS", `${path} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(error as Error).message}`);
+    throw new SwitchboardError(
+      "E_BAD_ARGS",
+      `${path} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(error as Error).message}`,
+    );
   }
   const script = raw as ConversationScript;
-  if (script === null || typeof script !== "object" || !Array.isArray(script.steps) || script.steps.some((s) => typeof s?.send !== "string")) {
-    throw new SwitchboardError("E_BAD_ARGS", `${path}: a script is { "steps": [ { "send": "/cmd", "expect": "reply" } ] }`);
+  if (
+    script === null ||
+    typeof script !== "object" ||
+    !Array.isArray(script.steps) ||
+    script.steps.some((s) => typeof s?.send !== "string")
+  ) {
+    throw new SwitchboardError(
+      "E_BAD_ARGS",
+      `${path}: a script is { "steps": [ { "send": "/cmd", "expect": "reply" } ] }`,
+    );
   }
   return script;
 }
@@ -63,9 +74,12 @@ export async function playConversation(
   dir: string,
   script: ConversationScript,
 ): Promise<{ skill: string; results: StepResult[] }> {
-  const skillsPlugin = app.plugins.find((p) => p.name === "skills") as (Plugin & { service?: SkillRuntime }) | undefined;
+  const skillsPlugin = app.plugins.find((p) => p.name === "skills") as
+    | (Plugin & { service?: SkillRuntime })
+    | undefined;
   const skills = skillsPlugin?.service;
-  if (skills === undefined) throw new SwitchboardError("E_SKILL_FAILED", "the skill runtime is not running in this bot (no skills plugin)");
+  if (skills === undefined)
+    throw new SwitchboardError("E_SKILL_FAILED", "the skill runtime is not running in this bot (no skills plugin)");
   const loaded = await skills.load(dir, { source: "linked" });
   const chatId = `test-${randomBytes(4).toString("hex")}`;
   const platform = "skilltest";
@@ -96,12 +110,22 @@ export async function playConversation(
         replies.push(`(error) ${toSwitchboardError(error).chatMessage}`);
       }
       const last = replies.at(-1) ?? "";
-      const wanted = step.expect !== undefined ? `= ${JSON.stringify(step.expect)}`
-        : step.expectContains !== undefined ? `contains ${JSON.stringify(step.expectContains)}`
-          : step.expectMatch !== undefined ? `matches /${step.expectMatch}/` : "any reply";
-      const ok = step.expect !== undefined ? last === step.expect
-        : step.expectContains !== undefined ? last.includes(step.expectContains)
-          : step.expectMatch !== undefined ? new RegExp(step.expectMatch).test(last) : replies.length > 0;
+      const wanted =
+        step.expect !== undefined
+          ? `= ${JSON.stringify(step.expect)}`
+          : step.expectContains !== undefined
+            ? `contains ${JSON.stringify(step.expectContains)}`
+            : step.expectMatch !== undefined
+              ? `matches /${step.expectMatch}/`
+              : "any reply";
+      const ok =
+        step.expect !== undefined
+          ? last === step.expect
+          : step.expectContains !== undefined
+            ? last.includes(step.expectContains)
+            : step.expectMatch !== undefined
+              ? new RegExp(step.expectMatch).test(last)
+              : replies.length > 0;
       results.push({ send: step.send, replies, ok, wanted });
     }
   } finally {

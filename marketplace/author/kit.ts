@@ -28,8 +28,13 @@ export async function initSkill(name: string, dir: string): Promise<string[]> {
     throw new SwitchboardError("E_BAD_ARGS", `not an npm package name: ${name}`);
   }
   const skillName = skillNameOf(name);
-  if (!SKILL_NAME.test(skillName)) throw new SwitchboardError("E_BAD_ARGS", `${name} gives the skill name ${skillName}, which is not valid (1–40 lower-case letters, digits or -)`);
-  if (existsSync(join(dir, "package.json"))) throw new SwitchboardError("E_CONFLICT", `${dir} already holds a package.json`);
+  if (!SKILL_NAME.test(skillName))
+    throw new SwitchboardError(
+      "E_BAD_ARGS",
+      `${name} gives the skill name ${skillName}, which is not valid (1–40 lower-case letters, digits or -)`,
+    );
+  if (existsSync(join(dir, "package.json")))
+    throw new SwitchboardError("E_CONFLICT", `${dir} already holds a package.json`);
   const files = skillTemplate(name, skillName);
   for (const [rel, content] of Object.entries(files)) {
     await mkdir(dirname(join(dir, rel)), { recursive: true });
@@ -39,7 +44,10 @@ export async function initSkill(name: string, dir: string): Promise<string[]> {
 }
 
 /** Bundle `src/index.ts` (or `source`) into the manifest's entry: one self-contained script defining `skill`. */
-export async function buildSkill(dir: string, options: { source?: string; minify?: boolean } = {}): Promise<{ entry: string; bytes: number }> {
+export async function buildSkill(
+  dir: string,
+  options: { source?: string; minify?: boolean } = {},
+): Promise<{ entry: string; bytes: number }> {
   const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as { switchboard?: { entry?: string } };
   const entry = pkg.switchboard?.entry ?? "dist/index.js";
   const source = options.source ?? (existsSync(join(dir, "src/index.ts")) ? "src/index.ts" : "src/index.js");
@@ -68,7 +76,10 @@ export async function checkSkill(dir: string, limits: TarballLimits): Promise<Ch
   if (typeof pkg.name !== "string") throw new SwitchboardError("E_SKILL_INVALID", "package.json has no name");
   const tgz = await npmPack(resolve(dir));
   const files = await readPackageTarball(tgz, pkg.name, limits);
-  const checked = checkPackage(files, { name: pkg.name, version: typeof pkg.version === "string" ? pkg.version : undefined });
+  const checked = checkPackage(files, {
+    name: pkg.name,
+    version: typeof pkg.version === "string" ? pkg.version : undefined,
+  });
   return { ...checked, files: [...files.files.keys()].sort() };
 }
 
@@ -76,17 +87,30 @@ export async function checkSkill(dir: string, limits: TarballLimits): Promise<Ch
 async function npmPack(dir: string): Promise<Buffer> {
   const dest = await mkdtemp(join(tmpdir(), "switchboard-pack-"));
   try {
-    const { stdout } = await promisify(execFile)("npm", ["pack", "--ignore-scripts", "--json", "--pack-destination", dest], {
-      cwd: dir,
-      timeout: 60_000,
-      env: { ...process.env, npm_config_update_notifier: "false", npm_config_fund: "false", npm_config_audit: "false" },
-    });
+    const { stdout } = await promisify(execFile)(
+      "npm",
+      ["pack", "--ignore-scripts", "--json", "--pack-destination", dest],
+      {
+        cwd: dir,
+        timeout: 60_000,
+        env: {
+          ...process.env,
+          npm_config_update_notifier: "false",
+          npm_config_fund: "false",
+          npm_config_audit: "false",
+        },
+      },
+    );
     const [info] = JSON.parse(stdout) as Array<{ filename: string }>;
     if (info === undefined) throw new SwitchboardError("E_SKILL_INVALID", "npm pack produced no tarball");
     return await readFile(join(dest, info.filename));
   } catch (error) {
     if (error instanceof SwitchboardError) throw error;
-    throw new SwitchboardError("E_SKILL_INVALID", `npm pack failed in ${dir}: ${(error as { stderr?: string }).stderr ?? (error as Error).message}`, { cause: error });
+    throw new SwitchboardError(
+      "E_SKILL_INVALID",
+      `npm pack failed in ${dir}: ${(error as { stderr?: string }).stderr ?? (error as Error).message}`,
+      { cause: error },
+    );
   } finally {
     await rm(dest, { recursive: true, force: true });
   }

@@ -4,29 +4,37 @@
 export function skillTemplate(name: string, skillName: string): Record<string, string> {
   const command = skillName.replace(/[^a-z0-9_-]/g, "-").slice(0, 32);
   return {
-    "package.json": `${JSON.stringify({
-      name,
-      version: "0.1.0",
-      description: `${skillName}: a Switchboard skill`,
-      keywords: ["switchboard-skill"],
-      license: "MIT",
-      files: ["dist/", "README.md", "CHANGELOG.md"],
-      scripts: {
-        build: "switchboard skill build",
-        check: "switchboard skill check",
-        test: "switchboard skill test test/conversation.json",
-        prepublishOnly: "switchboard skill build && switchboard skill check",
+    "package.json": `${JSON.stringify(
+      {
+        name,
+        version: "0.1.0",
+        description: `${skillName}: a Switchboard skill`,
+        keywords: ["switchboard-skill"],
+        license: "MIT",
+        files: ["dist/", "README.md", "CHANGELOG.md"],
+        scripts: {
+          build: "switchboard skill build",
+          check: "switchboard skill check",
+          test: "switchboard skill test test/conversation.json",
+          prepublishOnly: "switchboard skill build && switchboard skill check",
+        },
+        switchboard: {
+          manifestVersion: 1,
+          entry: "dist/index.js",
+          description: `${skillName} for Switchboard`,
+          commands: [
+            {
+              name: command,
+              description: `Say hello from ${skillName}`,
+              args: [{ name: "who", description: "Who to greet", type: "string", required: false, rest: true }],
+            },
+          ],
+          permissions: { storage: true },
+        },
       },
-      switchboard: {
-        manifestVersion: 1,
-        entry: "dist/index.js",
-        description: `${skillName} for Switchboard`,
-        commands: [
-          { name: command, description: `Say hello from ${skillName}`, args: [{ name: "who", description: "Who to greet", type: "string", required: false, rest: true }] },
-        ],
-        permissions: { storage: true },
-      },
-    }, null, 2)}\n`,
+      null,
+      2,
+    )}\n`,
     "src/index.ts": `/**
  * ${skillName}: answers /${command} [who] and counts greetings per chat (storage permission).
  * Build: \`switchboard skill build\` bundles this file into dist/index.js (the manifest's entry).
@@ -44,13 +52,17 @@ export default defineSkill({
   },
 });
 `,
-    "test/conversation.json": `${JSON.stringify({
-      description: `${skillName} greets and counts`,
-      steps: [
-        { send: `/${command}`, expect: "Hello Tester! (#1 in this chat)" },
-        { send: `/${command} world`, expect: "Hello world! (#2 in this chat)" },
-      ],
-    }, null, 2)}\n`,
+    "test/conversation.json": `${JSON.stringify(
+      {
+        description: `${skillName} greets and counts`,
+        steps: [
+          { send: `/${command}`, expect: "Hello Tester! (#1 in this chat)" },
+          { send: `/${command} world`, expect: "Hello world! (#2 in this chat)" },
+        ],
+      },
+      null,
+      2,
+    )}\n`,
     "CHANGELOG.md": "# Changelog\n\n## 0.1.0\n\n- First release.\n",
     "README.md": `# ${name}
 

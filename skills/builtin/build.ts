@@ -31,9 +31,12 @@ export async function bundleSkill(dir: string, outfile = join(dir, "dist", "inde
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const dirs = args.length > 0
-    ? args.map((a) => resolve(a))
-    : readdirSync(HERE, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => join(HERE, d.name));
+  const dirs =
+    args.length > 0
+      ? args.map((a) => resolve(a))
+      : readdirSync(HERE, { withFileTypes: true })
+          .filter((d) => d.isDirectory())
+          .map((d) => join(HERE, d.name));
   for (const dir of dirs) {
     if (!existsSync(join(dir, "src", "index.ts"))) continue;
     const out = await bundleSkill(dir);

@@ -12,7 +12,9 @@ import type { HandlerKind, HostFailure, HostSkillSpec, HostStats } from "./proto
 export type CapForwarder = (callId: number, name: string, args: string) => Promise<string>;
 
 /** One call's outcome. */
-export type CallOutcome = { ok: true; value: string; cold: boolean } | { ok: false; failure: HostFailure; message: string; cold: boolean };
+export type CallOutcome =
+  | { ok: true; value: string; cold: boolean }
+  | { ok: false; failure: HostFailure; message: string; cold: boolean };
 
 interface ContextState {
   context: ivm.Context;
@@ -72,9 +74,17 @@ export class IsolatePool {
   }
 
   /** Run one handler in the chat's context. Never rejects. */
-  async call(id: number, key: string, chatKey: string, kind: HandlerKind, name: string, input: string): Promise<CallOutcome> {
+  async call(
+    id: number,
+    key: string,
+    chatKey: string,
+    kind: HandlerKind,
+    name: string,
+    input: string,
+  ): Promise<CallOutcome> {
     const slot = this.#slots.get(key);
-    if (slot === undefined) return { ok: false, failure: "not-loaded", message: `skill ${key} is not loaded in the host`, cold: false };
+    if (slot === undefined)
+      return { ok: false, failure: "not-loaded", message: `skill ${key} is not loaded in the host`, cold: false };
     const spec = slot.spec;
     let cold = false;
     let state: IsolateState;
@@ -83,13 +93,16 @@ export class IsolatePool {
       const previous = slot.live;
       if (previous !== undefined) {
         const current = await previous.catch(() => undefined);
-        if ((current === undefined || current.retired || current.isolate.isDisposed) && slot.live === previous) slot.live = undefined;
+        if ((current === undefined || current.retired || current.isolate.isDisposed) && slot.live === previous)
+          slot.live = undefined;
       }
       if (slot.live === undefined) {
         cold = true;
         const started = this.#startIsolate(spec);
         slot.live = started;
-        started.catch(() => { if (slot.live === started) slot.live = undefined; });
+        started.catch(() => {
+          if (slot.live === started) slot.live = undefined;
+        });
       }
       const live = slot.live;
       state = await live;
@@ -109,7 +122,11 @@ export class IsolatePool {
       this.#dispose(state, "timeout");
     }, spec.timeoutMs);
     try {
-      const out: unknown = await ctx.run.apply(undefined, ["run", id, kind, name, input], callOptions(spec.cpuMs, true));
+      const out: unknown = await ctx.run.apply(
+        undefined,
+        ["run", id, kind, name, input],
+        callOptions(spec.cpuMs, true),
+      );
       if (typeof out !== "string" || out.length > spec.maxResultChars + 64) {
         this.#retire(state);
         return { ok: false, failure: "too-large", message: "the skill result was not a bounded string", cold };
@@ -151,7 +168,13 @@ export class IsolatePool {
         continue;
       }
       const heap = state.isolate.getHeapStatisticsSync();
-      skills.push({ key, live: true, contexts: state.contexts.size, heapBytes: heap.total_heap_size, externalBytes: heap.externally_allocated_size });
+      skills.push({
+        key,
+        live: true,
+        contexts: state.contexts.size,
+        heapBytes: heap.total_heap_size,
+        externalBytes: heap.externally_allocated_size,
+      });
     }
     return { rssBytes: process.memoryUsage().rss, skills };
   }
@@ -169,7 +192,16 @@ export class IsolatePool {
         isolate.compileScript(BOOTSTRAP_SOURCE, { filename: "switchboard:bootstrap.js" }),
         isolate.compileScript(spec.code, { filename: `skill:${spec.name}/entry.js` }),
       ]);
-      return { isolate, bootstrap, script, contexts: new Map(), calls: new Map(), retired: false, disposedFor: undefined, idleTimer: undefined };
+      return {
+        isolate,
+        bootstrap,
+        script,
+        contexts: new Map(),
+        calls: new Map(),
+        retired: false,
+        disposedFor: undefined,
+        idleTimer: undefined,
+      };
     } catch (error) {
       if (!isolate.isDisposed) isolate.dispose();
       throw error;
@@ -186,7 +218,9 @@ export class IsolatePool {
     }
     const created = this.#createContext(state, spec, chatKey);
     state.contexts.set(chatKey, created);
-    created.catch(() => { if (state.contexts.get(chatKey) === created) state.contexts.delete(chatKey); });
+    created.catch(() => {
+      if (state.contexts.get(chatKey) === created) state.contexts.delete(chatKey);
+    });
     void this.#evict(state, spec.maxContexts);
     return created;
   }
@@ -194,19 +228,38 @@ export class IsolatePool {
   async #createContext(state: IsolateState, spec: HostSkillSpec, chatKey: string): Promise<ContextState> {
     const context = await state.isolate.createContext();
     try {
-      const install = await state.bootstrap.run(context, bare({ reference: true, timeout: spec.cpuMs } as ivm.ScriptRunOptions));
+      const install = await state.bootstrap.run(
+        context,
+        bare({ reference: true, timeout: spec.cpuMs } as ivm.ScriptRunOptions),
+      );
       const forward = this.#forward;
       const calls = state.calls;
       let run: ContextState["run"] | undefined;
-      const capRaw = new ivm.Callback((inv: unknown, capId: unknown, name: unknown, args: unknown): void => {
-        if (typeof inv !== "number" || typeof capId !== "number" || typeof name !== "string" || typeof args !== "string") return;
-        const answer = calls.get(inv) === chatKey
-          ? forward(inv, name, args)
-          : Promise.resolve('{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"capability used outside its invocation"}}');
-        void answer.then((result) => this.#deliver(state, spec, run, capId, result));
-      }, { ignored: true });
+      const capRaw = new ivm.Callback(
+        (inv: unknown, capId: unknown, name: unknown, args: unknown): void => {
+          if (
+            typeof inv !== "number" ||
+            typeof capId !== "number" ||
+            typeof name !== "string" ||
+            typeof args !== "string"
+          )
+            return;
+          const answer =
+            calls.get(inv) === chatKey
+              ? forward(inv, name, args)
+              : Promise.resolve(
+                  '{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"capability used outside its invocation"}}',
+                );
+          void answer.then((result) => this.#deliver(state, spec, run, capId, result));
+        },
+        { ignored: true },
+      );
       const config = JSON.stringify({ maxCapArgChars: spec.maxCapArgChars, maxResultChars: spec.maxResultChars });
-      run = await install.apply(undefined, [capRaw, config], bare({ result: bare({ reference: true }), timeout: spec.cpuMs } as ivm.ReferenceApplyOptions)) as ContextState["run"];
+      run = (await install.apply(
+        undefined,
+        [capRaw, config],
+        bare({ result: bare({ reference: true }), timeout: spec.cpuMs } as ivm.ReferenceApplyOptions),
+      )) as ContextState["run"];
       install.release();
       await state.script.run(context, bare({ timeout: spec.cpuMs }));
       return { context, run, inFlight: 0, lastUsedAt: Date.now() };
@@ -217,7 +270,13 @@ export class IsolatePool {
   }
 
   /** Settle a capability call inside the isolate; the skill's continuation runs now, under the CPU budget. */
-  async #deliver(state: IsolateState, spec: HostSkillSpec, run: ContextState["run"] | undefined, capId: number, result: string): Promise<void> {
+  async #deliver(
+    state: IsolateState,
+    spec: HostSkillSpec,
+    run: ContextState["run"] | undefined,
+    capId: number,
+    result: string,
+  ): Promise<void> {
     if (run === undefined || state.isolate.isDisposed) return;
     try {
       await run.apply(undefined, ["deliver", capId, result], callOptions(spec.cpuMs, false));
@@ -272,7 +331,10 @@ export class IsolatePool {
     const live = slot.live;
     slot.live = undefined;
     if (live === undefined) return;
-    live.then((state) => (now ? this.#dispose(state, reason) : this.#retire(state)), () => undefined);
+    live.then(
+      (state) => (now ? this.#dispose(state, reason) : this.#retire(state)),
+      () => undefined,
+    );
   }
 }
 
@@ -295,10 +357,14 @@ function callOptions(cpuMs: number, awaitResult: boolean): ivm.ReferenceApplyOpt
 /** Map an isolated-vm failure to a reason and a message that names no host path. */
 function classify(error: unknown, known: HostFailure | undefined): { failure: HostFailure; message: string } {
   const message = error instanceof Error ? error.message : "unknown failure";
-  const failure: HostFailure | undefined = known === "timeout" || known === "cpu" || known === "memory" ? known
-    : MEMORY.test(message) ? "memory"
-    : CPU_TIMEOUT.test(message) ? "cpu"
-    : known;
+  const failure: HostFailure | undefined =
+    known === "timeout" || known === "cpu" || known === "memory"
+      ? known
+      : MEMORY.test(message)
+        ? "memory"
+        : CPU_TIMEOUT.test(message)
+          ? "cpu"
+          : known;
   switch (failure) {
     case "timeout":
       return { failure, message: "wall-clock time limit reached" };

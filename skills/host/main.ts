@@ -13,11 +13,14 @@ const send = (message: FromHost): void => {
 let nextCapId = 1;
 const pendingCaps = new Map<number, (result: string) => void>();
 
-const pool = new IsolatePool((callId, name, args) => new Promise<string>((resolve) => {
-  const capId = nextCapId++;
-  pendingCaps.set(capId, resolve);
-  send({ t: "cap", id: callId, capId, name, args });
-}));
+const pool = new IsolatePool(
+  (callId, name, args) =>
+    new Promise<string>((resolve) => {
+      const capId = nextCapId++;
+      pendingCaps.set(capId, resolve);
+      send({ t: "cap", id: callId, capId, name, args });
+    }),
+);
 
 process.on("message", (raw: unknown) => {
   const message = raw as ToHost;
@@ -29,11 +32,22 @@ process.on("message", (raw: unknown) => {
       pool.unload(message.key);
       break;
     case "call":
-      void pool.call(message.id, message.key, message.chatKey, message.kind, message.name, message.input).then((outcome) => {
-        send(outcome.ok
-          ? { t: "result", id: message.id, ok: true, value: outcome.value, cold: outcome.cold }
-          : { t: "result", id: message.id, ok: false, failure: outcome.failure, message: outcome.message, cold: outcome.cold });
-      });
+      void pool
+        .call(message.id, message.key, message.chatKey, message.kind, message.name, message.input)
+        .then((outcome) => {
+          send(
+            outcome.ok
+              ? { t: "result", id: message.id, ok: true, value: outcome.value, cold: outcome.cold }
+              : {
+                  t: "result",
+                  id: message.id,
+                  ok: false,
+                  failure: outcome.failure,
+                  message: outcome.message,
+                  cold: outcome.cold,
+                },
+          );
+        });
       break;
     case "cap-result": {
       const resolve = pendingCaps.get(message.capId);

@@ -62,13 +62,23 @@ const HANDLERS = new Map<string, Handler>([
 ]);
 
 /** Answer one capability call with a JSON envelope. Never rejects. */
-export async function handleCapability(inv: Invocation, name: string, argsJson: string, deps: CapabilityDeps): Promise<string> {
+export async function handleCapability(
+  inv: Invocation,
+  name: string,
+  argsJson: string,
+  deps: CapabilityDeps,
+): Promise<string> {
   try {
     if (inv.signal.aborted) throw new SwitchboardError("E_TIMEOUT", "invocation aborted");
     const handler = HANDLERS.get(name);
-    if (handler === undefined) throw new SwitchboardError("E_BAD_ARGS", `unknown capability ${name.slice(0, 40)}`, { chatMessage: "unknown capability" });
+    if (handler === undefined)
+      throw new SwitchboardError("E_BAD_ARGS", `unknown capability ${name.slice(0, 40)}`, {
+        chatMessage: "unknown capability",
+      });
     if (argsJson.length > deps.config.maxResultChars) {
-      throw new SwitchboardError("E_SKILL_LIMIT", "capability arguments too large", { chatMessage: "capability arguments are too large" });
+      throw new SwitchboardError("E_SKILL_LIMIT", "capability arguments too large", {
+        chatMessage: "capability arguments are too large",
+      });
     }
     if (!deps.isEnabled(inv.chatKey, inv.skill)) throw denied(`${inv.skill} is no longer enabled in this chat`);
     const args: unknown = JSON.parse(argsJson);
@@ -76,12 +86,22 @@ export async function handleCapability(inv: Invocation, name: string, argsJson: 
     return JSON.stringify({ ok: true, value: value === undefined ? null : value });
   } catch (error) {
     const e = toSwitchboardError(error);
-    if (e.code === "E_INTERNAL") deps.core.log.warn({ err: error, skill: inv.skill, capability: name }, "skill capability failed");
+    if (e.code === "E_INTERNAL")
+      deps.core.log.warn({ err: error, skill: inv.skill, capability: name }, "skill capability failed");
     if (e.code === "E_SKILL_DENIED" || e.code === "E_CAPABILITY_UNAVAILABLE") {
       inv.denial ??= e;
       deps.core.metrics.error(e.code);
-      void deps.core.track(deps.core.audit({ actor: `skill:${inv.skill}`, chatKey: inv.chatKey, action: "skill.denied", target: name.slice(0, 40), after: { reason: e.chatMessage } })
-        .catch(() => undefined));
+      void deps.core.track(
+        deps.core
+          .audit({
+            actor: `skill:${inv.skill}`,
+            chatKey: inv.chatKey,
+            action: "skill.denied",
+            target: name.slice(0, 40),
+            after: { reason: e.chatMessage },
+          })
+          .catch(() => undefined),
+      );
     }
     return JSON.stringify({ ok: false, error: { code: e.code, message: e.chatMessage } });
   }
@@ -100,33 +120,54 @@ export function toSkillReply(value: unknown, allowMentions: boolean): Reply {
   let reply: Reply;
   if (typeof value === "string") {
     reply = { text: value };
-  } else if (value !== null && typeof value === "object" && !Array.isArray(value) && typeof (value as { text?: unknown }).text === "string") {
+  } else if (
+    value !== null &&
+    typeof value === "object" &&
+    !Array.isArray(value) &&
+    typeof (value as { text?: unknown }).text === "string"
+  ) {
     const v = value as Record<string, unknown>;
     reply = { text: v.text as string };
     if (v.ephemeral === true) reply.ephemeral = true;
     if (v.format === "plain" || v.format === "markdown") reply.format = v.format;
     if (v.buttons !== undefined) reply.buttons = toButtons(v.buttons);
   } else {
-    throw new SwitchboardError("E_BAD_ARGS", "reply must be text or { text }", { chatMessage: "a reply must be text or an object with text" });
+    throw new SwitchboardError("E_BAD_ARGS", "reply must be text or { text }", {
+      chatMessage: "a reply must be text or an object with text",
+    });
   }
   if (!allowMentions) {
     reply.text = neutraliseMentions(reply.text);
     if (reply.buttons !== undefined) {
-      reply.buttons = reply.buttons.map((row) => row.map((b) => ({ label: neutraliseMentions(b.label), data: b.data })));
+      reply.buttons = reply.buttons.map((row) =>
+        row.map((b) => ({ label: neutraliseMentions(b.label), data: b.data })),
+      );
     }
   }
   return reply;
 }
 
 function toButtons(raw: unknown): ReplyButton[][] {
-  if (!Array.isArray(raw) || raw.length > 10) throw new SwitchboardError("E_BAD_ARGS", "bad buttons", { chatMessage: "buttons must be at most 10 rows" });
+  if (!Array.isArray(raw) || raw.length > 10)
+    throw new SwitchboardError("E_BAD_ARGS", "bad buttons", { chatMessage: "buttons must be at most 10 rows" });
   return raw.map((row: unknown) => {
-    if (!Array.isArray(row) || row.length > 8) throw new SwitchboardError("E_BAD_ARGS", "bad button row", { chatMessage: "a button row must be an array of at most 8 buttons" });
+    if (!Array.isArray(row) || row.length > 8)
+      throw new SwitchboardError("E_BAD_ARGS", "bad button row", {
+        chatMessage: "a button row must be an array of at most 8 buttons",
+      });
     return row.map((b: unknown) => {
       const button = b as { label?: unknown; data?: unknown } | null;
-      if (button === null || typeof button !== "object" || typeof button.label !== "string" || typeof button.data !== "string" ||
-        button.label.length > 64 || button.data.length > 64) {
-        throw new SwitchboardError("E_BAD_ARGS", "bad button", { chatMessage: "a button needs a label and data (strings of at most 64 characters)" });
+      if (
+        button === null ||
+        typeof button !== "object" ||
+        typeof button.label !== "string" ||
+        typeof button.data !== "string" ||
+        button.label.length > 64 ||
+        button.data.length > 64
+      ) {
+        throw new SwitchboardError("E_BAD_ARGS", "bad button", {
+          chatMessage: "a button needs a label and data (strings of at most 64 characters)",
+        });
       }
       return { label: button.label, data: button.data };
     });
@@ -136,10 +177,14 @@ function toButtons(raw: unknown): ReplyButton[][] {
 /** Count a reply against the invocation's caps; throws `E_SKILL_LIMIT` past them. */
 export function chargeReply(inv: Invocation, reply: Reply, config: SkillsConfig): void {
   if (inv.replies + 1 > config.maxRepliesPerInvocation) {
-    throw new SwitchboardError("E_SKILL_LIMIT", "too many replies", { chatMessage: `at most ${config.maxRepliesPerInvocation} replies per invocation` });
+    throw new SwitchboardError("E_SKILL_LIMIT", "too many replies", {
+      chatMessage: `at most ${config.maxRepliesPerInvocation} replies per invocation`,
+    });
   }
   if (inv.replyChars + reply.text.length > config.maxReplyChars) {
-    throw new SwitchboardError("E_SKILL_LIMIT", "replies too long", { chatMessage: `replies are limited to ${config.maxReplyChars} characters per invocation` });
+    throw new SwitchboardError("E_SKILL_LIMIT", "replies too long", {
+      chatMessage: `replies are limited to ${config.maxReplyChars} characters per invocation`,
+    });
   }
   inv.replies++;
   inv.replyChars += reply.text.length;
@@ -154,17 +199,22 @@ async function replyCap(inv: Invocation, args: unknown, deps: CapabilityDeps): P
 async function sendCap(inv: Invocation, args: unknown, deps: CapabilityDeps): Promise<void> {
   const a = args as { target?: unknown; reply?: unknown } | null;
   if (a === null || typeof a !== "object" || typeof a.target !== "string" || a.target.length > 300) {
-    throw new SwitchboardError("E_BAD_ARGS", "send needs a target", { chatMessage: "send needs a target chat id like telegram:123" });
+    throw new SwitchboardError("E_BAD_ARGS", "send needs a target", {
+      chatMessage: "send needs a target chat id like telegram:123",
+    });
   }
   let target: ConversationTarget;
   try {
     target = parseConversationId(a.target);
   } catch {
-    throw new SwitchboardError("E_BAD_ARGS", "bad send target", { chatMessage: "send needs a target chat id like telegram:123" });
+    throw new SwitchboardError("E_BAD_ARGS", "bad send target", {
+      chatMessage: "send needs a target chat id like telegram:123",
+    });
   }
   const targetChat = `${target.platform}:${target.chatId}`;
   if (targetChat !== inv.chatKey) {
-    if (!inv.manifest.permissions.messages.otherChats) throw denied("sending to other chats was not declared by this skill");
+    if (!inv.manifest.permissions.messages.otherChats)
+      throw denied("sending to other chats was not declared by this skill");
     if (!deps.isEnabled(targetChat, inv.skill)) throw denied("the skill is not enabled in the target chat");
   }
   const reply = toSkillReply(a.reply, inv.manifest.permissions.messages.mentions);
@@ -184,7 +234,9 @@ function requireStorage(inv: Invocation): void {
 function keyOf(args: unknown): string {
   const key = (args as { key?: unknown } | null)?.key;
   if (typeof key !== "string" || key.length === 0 || key.length > 200) {
-    throw new SwitchboardError("E_BAD_ARGS", "bad storage key", { chatMessage: "storage keys are strings of 1–200 characters" });
+    throw new SwitchboardError("E_BAD_ARGS", "bad storage key", {
+      chatMessage: "storage keys are strings of 1–200 characters",
+    });
   }
   return key;
 }
@@ -205,10 +257,15 @@ async function storageSet(inv: Invocation, args: unknown, deps: CapabilityDeps):
   const quotaBytes = quotaOf(inv, deps.config) * 1024;
   const newBytes = Buffer.byteLength(JSON.stringify(value)) + Buffer.byteLength(key);
   const ns = storageNamespace(inv);
-  const [used, old] = await Promise.all([deps.core.store.kv.sizeBytes(ns, inv.chatKey), deps.core.store.kv.get(ns, inv.chatKey, key)]);
+  const [used, old] = await Promise.all([
+    deps.core.store.kv.sizeBytes(ns, inv.chatKey),
+    deps.core.store.kv.get(ns, inv.chatKey, key),
+  ]);
   const oldBytes = old === undefined ? 0 : Buffer.byteLength(JSON.stringify(old)) + Buffer.byteLength(key);
   if (used - oldBytes + newBytes > quotaBytes) {
-    throw new SwitchboardError("E_QUOTA_EXCEEDED", "storage quota exceeded", { chatMessage: `storage quota of ${quotaBytes / 1024} KB for this chat is full` });
+    throw new SwitchboardError("E_QUOTA_EXCEEDED", "storage quota exceeded", {
+      chatMessage: `storage quota of ${quotaBytes / 1024} KB for this chat is full`,
+    });
   }
   await deps.core.store.kv.set(ns, inv.chatKey, key, value);
 }
@@ -218,10 +275,17 @@ async function storageDelete(inv: Invocation, args: unknown, deps: CapabilityDep
   return deps.core.store.kv.delete(storageNamespace(inv), inv.chatKey, keyOf(args));
 }
 
-async function storageList(inv: Invocation, args: unknown, deps: CapabilityDeps): Promise<Array<{ key: string; value: unknown }>> {
+async function storageList(
+  inv: Invocation,
+  args: unknown,
+  deps: CapabilityDeps,
+): Promise<Array<{ key: string; value: unknown }>> {
   requireStorage(inv);
   const prefix = (args as { prefix?: unknown } | null)?.prefix ?? "";
-  if (typeof prefix !== "string" || prefix.length > 200) throw new SwitchboardError("E_BAD_ARGS", "bad prefix", { chatMessage: "the prefix must be a string of at most 200 characters" });
+  if (typeof prefix !== "string" || prefix.length > 200)
+    throw new SwitchboardError("E_BAD_ARGS", "bad prefix", {
+      chatMessage: "the prefix must be a string of at most 200 characters",
+    });
   const entries = await deps.core.store.kv.list(storageNamespace(inv), inv.chatKey, { prefix, limit: 100 });
   return entries.map((e) => ({ key: e.key, value: e.value }));
 }
@@ -236,25 +300,43 @@ async function fetchCap(inv: Invocation, args: unknown, deps: CapabilityDeps): P
   const hosts = inv.manifest.permissions.network;
   if (hosts.length === 0) throw denied("network access was not declared by this skill");
   const a = args as { url?: unknown; init?: unknown } | null;
-  if (a === null || typeof a !== "object") throw new SwitchboardError("E_BAD_ARGS", "bad fetch", { chatMessage: "fetch needs a URL" });
-  return skillFetch({ url: a.url, init: a.init }, {
-    hosts,
-    policy: deps.config.fetch,
-    signal: inv.signal,
-    userAgent: `switchboard-skill/${inv.skill}`,
-    ...(deps.fetchDeps === undefined ? {} : { deps: deps.fetchDeps }),
-  });
+  if (a === null || typeof a !== "object")
+    throw new SwitchboardError("E_BAD_ARGS", "bad fetch", { chatMessage: "fetch needs a URL" });
+  return skillFetch(
+    { url: a.url, init: a.init },
+    {
+      hosts,
+      policy: deps.config.fetch,
+      signal: inv.signal,
+      userAgent: `switchboard-skill/${inv.skill}`,
+      ...(deps.fetchDeps === undefined ? {} : { deps: deps.fetchDeps }),
+    },
+  );
 }
 
-async function forward(inv: Invocation, name: "llm" | "schedule", args: unknown, deps: CapabilityDeps): Promise<unknown> {
+async function forward(
+  inv: Invocation,
+  name: "llm" | "schedule",
+  args: unknown,
+  deps: CapabilityDeps,
+): Promise<unknown> {
   const declared = name === "llm" ? inv.manifest.permissions.llm : inv.manifest.permissions.schedules;
   if (!declared) throw denied(`${name === "llm" ? "LLM calls were" : "schedules were"} not declared by this skill`);
   const handler = deps.core.capabilities.get(name);
   if (handler === undefined) {
-    throw new SwitchboardError("E_CAPABILITY_UNAVAILABLE", `${name} capability not provided`, { chatMessage: `the ${name} capability is not available on this bot` });
+    throw new SwitchboardError("E_CAPABILITY_UNAVAILABLE", `${name} capability not provided`, {
+      chatMessage: `the ${name} capability is not available on this bot`,
+    });
   }
-  const value = await handler({ skill: inv.skill, chatKey: inv.chatKey, userKey: inv.userKey, target: inv.target, args, signal: inv.signal });
-  return value === undefined ? null : JSON.parse(JSON.stringify(value)) as unknown;
+  const value = await handler({
+    skill: inv.skill,
+    chatKey: inv.chatKey,
+    userKey: inv.userKey,
+    target: inv.target,
+    args,
+    signal: inv.signal,
+  });
+  return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as unknown);
 }
 
 function denied(message: string): SwitchboardError {

@@ -53,20 +53,51 @@ export interface SkillFetchOptions {
 const METHODS = new Set(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD"]);
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]{0,8192}$/;
-const FORBIDDEN_HEADERS = new Set(["host", "connection", "content-length", "transfer-encoding", "upgrade", "te", "trailer", "keep-alive", "expect", "cookie2"]);
+const FORBIDDEN_HEADERS = new Set([
+  "host",
+  "connection",
+  "content-length",
+  "transfer-encoding",
+  "upgrade",
+  "te",
+  "trailer",
+  "keep-alive",
+  "expect",
+  "cookie2",
+]);
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** Addresses skills never reach unless the operator allows private networks. */
 export const PRIVATE_RANGES: BlockList = (() => {
   const list = new BlockList();
   for (const [net, prefix] of [
-    ["0.0.0.0", 8], ["10.0.0.0", 8], ["100.64.0.0", 10], ["127.0.0.0", 8], ["169.254.0.0", 16], ["172.16.0.0", 12],
-    ["192.0.0.0", 24], ["192.0.2.0", 24], ["192.168.0.0", 16], ["198.18.0.0", 15], ["198.51.100.0", 24],
-    ["203.0.113.0", 24], ["224.0.0.0", 4], ["240.0.0.0", 4],
-  ] as const) list.addSubnet(net, prefix, "ipv4");
+    ["0.0.0.0", 8],
+    ["10.0.0.0", 8],
+    ["100.64.0.0", 10],
+    ["127.0.0.0", 8],
+    ["169.254.0.0", 16],
+    ["172.16.0.0", 12],
+    ["192.0.0.0", 24],
+    ["192.0.2.0", 24],
+    ["192.168.0.0", 16],
+    ["198.18.0.0", 15],
+    ["198.51.100.0", 24],
+    ["203.0.113.0", 24],
+    ["224.0.0.0", 4],
+    ["240.0.0.0", 4],
+  ] as const)
+    list.addSubnet(net, prefix, "ipv4");
   for (const [net, prefix] of [
-    ["::", 128], ["::1", 128], ["fc00::", 7], ["fe80::", 10], ["ff00::", 8], ["2001:db8::", 32], ["100::", 64], ["64:ff9b::", 96],
-  ] as const) list.addSubnet(net, prefix, "ipv6");
+    ["::", 128],
+    ["::1", 128],
+    ["fc00::", 7],
+    ["fe80::", 10],
+    ["ff00::", 8],
+    ["2001:db8::", 32],
+    ["100::", 64],
+    ["64:ff9b::", 96],
+  ] as const)
+    list.addSubnet(net, prefix, "ipv6");
   return list;
 })();
 
@@ -76,7 +107,8 @@ export function isPrivateAddress(address: string): boolean {
   if (family === 4) return PRIVATE_RANGES.check(address, "ipv4");
   if (family !== 6) return true;
   const lower = address.toLowerCase();
-  const mapped = /^(?:0{0,4}:){0,4}:?(?:0{0,4}:)?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower) ?? /^::(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
+  const mapped =
+    /^(?:0{0,4}:){0,4}:?(?:0{0,4}:)?ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(lower) ?? /^::(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
   if (mapped !== null) return PRIVATE_RANGES.check(mapped[1]!, "ipv4");
   const hexMapped = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
   if (hexMapped !== null) {
@@ -94,7 +126,8 @@ export function hostAllowed(patterns: readonly string[], hostname: string, port:
     const colon = pattern.lastIndexOf(":");
     const name = colon > 0 ? pattern.slice(0, colon) : pattern;
     if (colon > 0 && Number(pattern.slice(colon + 1)) !== port) continue;
-    if (name.startsWith("*.") ? host.endsWith(name.slice(1)) && host.length > name.length - 1 : host === name) return true;
+    if (name.startsWith("*.") ? host.endsWith(name.slice(1)) && host.length > name.length - 1 : host === name)
+      return true;
   }
   return false;
 }
@@ -110,20 +143,34 @@ export async function skillFetch(request: SkillFetchRequest, options: SkillFetch
   let headers = init.headers;
   for (let hop = 0; ; hop++) {
     const address = await checkTarget(url, options);
-    const response = await send(url, address, { method, headers, body, signal, userAgent: options.userAgent, deps: options.deps });
+    const response = await send(url, address, {
+      method,
+      headers,
+      body,
+      signal,
+      userAgent: options.userAgent,
+      deps: options.deps,
+    });
     const location = response.headers.location;
     if (REDIRECTS.has(response.statusCode ?? 0) && typeof location === "string") {
       response.resume();
-      if (hop >= options.policy.maxRedirects) throw denied(`too many redirects (more than ${options.policy.maxRedirects})`);
+      if (hop >= options.policy.maxRedirects)
+        throw denied(`too many redirects (more than ${options.policy.maxRedirects})`);
       let next: URL;
       try {
         next = new URL(location, url);
       } catch {
-        throw new SwitchboardError("E_SKILL_FAILED", "redirect to an invalid URL", { chatMessage: "fetch failed: the server redirected to an invalid URL" });
+        throw new SwitchboardError("E_SKILL_FAILED", "redirect to an invalid URL", {
+          chatMessage: "fetch failed: the server redirected to an invalid URL",
+        });
       }
       next = parseUrl(next.href, options.policy);
-      if (next.host !== url.host) headers = headers.filter(([name]) => name.toLowerCase() !== "authorization" && name.toLowerCase() !== "cookie");
-      if (response.statusCode === 303 || ((response.statusCode === 301 || response.statusCode === 302) && method === "POST")) {
+      if (next.host !== url.host)
+        headers = headers.filter(([name]) => name.toLowerCase() !== "authorization" && name.toLowerCase() !== "cookie");
+      if (
+        response.statusCode === 303 ||
+        ((response.statusCode === 301 || response.statusCode === 302) && method === "POST")
+      ) {
         method = "GET";
         body = undefined;
       }
@@ -147,29 +194,35 @@ function parseInit(raw: unknown): ParsedInit {
   if (typeof raw !== "object" || Array.isArray(raw)) throw badArgs("fetch options must be an object");
   const init = raw as Record<string, unknown>;
   const method = Object.hasOwn(init, "method") && init.method !== undefined ? init.method : "GET";
-  if (typeof method !== "string" || !METHODS.has(method.toUpperCase())) throw badArgs("fetch method must be one of GET, POST, PUT, PATCH, DELETE, HEAD");
+  if (typeof method !== "string" || !METHODS.has(method.toUpperCase()))
+    throw badArgs("fetch method must be one of GET, POST, PUT, PATCH, DELETE, HEAD");
   const headers: Array<[string, string]> = [];
   if (Object.hasOwn(init, "headers") && init.headers !== undefined && init.headers !== null) {
-    if (typeof init.headers !== "object" || Array.isArray(init.headers)) throw badArgs("fetch headers must be an object of strings");
+    if (typeof init.headers !== "object" || Array.isArray(init.headers))
+      throw badArgs("fetch headers must be an object of strings");
     const entries = Object.entries(init.headers as Record<string, unknown>);
     if (entries.length > 30) throw badArgs("too many fetch headers (max 30)");
     for (const [name, value] of entries) {
       if (!TOKEN.test(name)) throw badArgs(`invalid header name ${JSON.stringify(name.slice(0, 60))}`);
-      if (typeof value !== "string" || !HEADER_VALUE.test(value)) throw badArgs(`invalid value for header ${name} (no line breaks or control characters)`);
+      if (typeof value !== "string" || !HEADER_VALUE.test(value))
+        throw badArgs(`invalid value for header ${name} (no line breaks or control characters)`);
       const lower = name.toLowerCase();
-      if (FORBIDDEN_HEADERS.has(lower) || lower.startsWith("proxy-")) throw badArgs(`the header ${name} cannot be set by a skill`);
+      if (FORBIDDEN_HEADERS.has(lower) || lower.startsWith("proxy-"))
+        throw badArgs(`the header ${name} cannot be set by a skill`);
       headers.push([name, value]);
     }
   }
   const body = Object.hasOwn(init, "body") ? init.body : undefined;
   if (body !== undefined && body !== null && typeof body !== "string") throw badArgs("fetch body must be a string");
   const timeoutMs = Object.hasOwn(init, "timeoutMs") ? init.timeoutMs : undefined;
-  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs > 0))) throw badArgs("fetch timeoutMs must be a positive number");
+  if (timeoutMs !== undefined && (typeof timeoutMs !== "number" || !(timeoutMs > 0)))
+    throw badArgs("fetch timeoutMs must be a positive number");
   return { method: method.toUpperCase(), headers, body: typeof body === "string" ? body : undefined, timeoutMs };
 }
 
 function parseUrl(raw: unknown, policy: FetchPolicy): URL {
-  if (typeof raw !== "string" || raw.length === 0 || raw.length > 2_048) throw badArgs("fetch needs a URL string (at most 2048 characters)");
+  if (typeof raw !== "string" || raw.length === 0 || raw.length > 2_048)
+    throw badArgs("fetch needs a URL string (at most 2048 characters)");
   let url: URL;
   try {
     url = new URL(raw);
@@ -177,7 +230,9 @@ function parseUrl(raw: unknown, policy: FetchPolicy): URL {
     throw badArgs("fetch needs an absolute URL such as https://api.example.com/path");
   }
   if (url.protocol !== "https:" && !(url.protocol === "http:" && policy.allowHttp)) {
-    throw denied(`only HTTPS URLs may be fetched${policy.allowHttp ? " (or HTTP)" : ""}; got ${url.protocol.replace(/:$/, "")}`);
+    throw denied(
+      `only HTTPS URLs may be fetched${policy.allowHttp ? " (or HTTP)" : ""}; got ${url.protocol.replace(/:$/, "")}`,
+    );
   }
   if (url.username !== "" || url.password !== "") throw badArgs("URLs with credentials are refused; use a header");
   return url;
@@ -198,10 +253,15 @@ async function checkTarget(url: URL, options: SkillFetchOptions): Promise<{ addr
     try {
       addresses = await (options.deps?.resolve ?? defaultResolve)(hostname);
     } catch {
-      throw new SwitchboardError("E_SKILL_FAILED", `cannot resolve ${hostname}`, { chatMessage: `fetch failed: cannot resolve ${hostname}` });
+      throw new SwitchboardError("E_SKILL_FAILED", `cannot resolve ${hostname}`, {
+        chatMessage: `fetch failed: cannot resolve ${hostname}`,
+      });
     }
   }
-  if (addresses.length === 0) throw new SwitchboardError("E_SKILL_FAILED", `no address for ${hostname}`, { chatMessage: `fetch failed: no address for ${hostname}` });
+  if (addresses.length === 0)
+    throw new SwitchboardError("E_SKILL_FAILED", `no address for ${hostname}`, {
+      chatMessage: `fetch failed: no address for ${hostname}`,
+    });
   const { policy } = options;
   for (const a of addresses) {
     if (isPrivateAddress(a.address) && !policy.allowPrivateNetwork && !policy.allowAddresses.includes(a.address)) {
@@ -218,7 +278,14 @@ async function defaultResolve(hostname: string): Promise<Array<{ address: string
 function send(
   url: URL,
   target: { address: string; family: number },
-  options: { method: string; headers: Array<[string, string]>; body: string | undefined; signal: AbortSignal; userAgent: string; deps: FetchDeps | undefined },
+  options: {
+    method: string;
+    headers: Array<[string, string]>;
+    body: string | undefined;
+    signal: AbortSignal;
+    userAgent: string;
+    deps: FetchDeps | undefined;
+  },
 ): Promise<IncomingMessage> {
   const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
   // Connect to the address that was checked, whatever the name resolves to now.
@@ -231,22 +298,28 @@ function send(
     }
   };
   // Keyed by skill input: no prototype to write through.
-  const headers = Object.assign(Object.create(null) as Record<string, string>, { "user-agent": options.userAgent, "accept-encoding": "identity" });
+  const headers = Object.assign(Object.create(null) as Record<string, string>, {
+    "user-agent": options.userAgent,
+    "accept-encoding": "identity",
+  });
   for (const [name, value] of options.headers) headers[name.toLowerCase()] = value;
   if (options.body !== undefined) headers["content-length"] = String(Buffer.byteLength(options.body));
   const requestFn = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise<IncomingMessage>((resolve, reject) => {
-    const req = requestFn({
-      protocol: url.protocol,
-      hostname: url.hostname.replace(/^\[|\]$/g, ""),
-      port,
-      path: `${url.pathname}${url.search}`,
-      method: options.method,
-      headers,
-      lookup: pinned,
-      agent: false,
-      signal: options.signal,
-    }, resolve);
+    const req = requestFn(
+      {
+        protocol: url.protocol,
+        hostname: url.hostname.replace(/^\[|\]$/g, ""),
+        port,
+        path: `${url.pathname}${url.search}`,
+        method: options.method,
+        headers,
+        lookup: pinned,
+        agent: false,
+        signal: options.signal,
+      },
+      resolve,
+    );
     req.on("error", (error: Error & { code?: string }) => reject(networkError(error, options.signal)));
     if (isIP(url.hostname.replace(/^\[|\]$/g, "")) !== 0) options.deps?.onConnect?.(target.address, port);
     req.end(options.body);
@@ -266,7 +339,11 @@ function readBody(response: IncomingMessage, maxBytes: number, signal: AbortSign
     response.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) {
-        fail(new SwitchboardError("E_SKILL_LIMIT", "response too large", { chatMessage: `fetch failed: the response is larger than ${maxBytes} bytes` }));
+        fail(
+          new SwitchboardError("E_SKILL_LIMIT", "response too large", {
+            chatMessage: `fetch failed: the response is larger than ${maxBytes} bytes`,
+          }),
+        );
         response.destroy();
         return;
       }

@@ -7,9 +7,10 @@ import type { Migration, SqlClient } from "../../bot/index.ts";
 import type { SkillPermissions } from "../manifest.ts";
 
 /** The skills module's migrations. */
-export const SKILLS_MIGRATIONS: readonly Migration[] = [{
-  id: "skills-001-grants",
-  sql: `CREATE TABLE IF NOT EXISTS skill_grants (
+export const SKILLS_MIGRATIONS: readonly Migration[] = [
+  {
+    id: "skills-001-grants",
+    sql: `CREATE TABLE IF NOT EXISTS skill_grants (
     chat_key TEXT NOT NULL,
     skill TEXT NOT NULL,
     enabled BOOLEAN NOT NULL,
@@ -19,7 +20,8 @@ export const SKILLS_MIGRATIONS: readonly Migration[] = [{
     granted_at BIGINT NOT NULL,
     PRIMARY KEY (chat_key, skill)
   )`,
-}];
+  },
+];
 
 /** One chat's record for one skill. */
 export interface GrantRecord {
@@ -46,7 +48,13 @@ interface GrantRow {
 
 /** No permissions at all. */
 export function noPermissions(): SkillPermissions {
-  return { network: [], storage: false, schedules: false, llm: false, messages: { otherChats: false, mentions: false } };
+  return {
+    network: [],
+    storage: false,
+    schedules: false,
+    llm: false,
+    messages: { otherChats: false, mentions: false },
+  };
 }
 
 /** Permissions `requested` asks for that `granted` does not cover (human-readable), empty when covered. */
@@ -82,7 +90,9 @@ export class GrantStore {
     const during: GrantRecord[] = [];
     this.#loads.add(during);
     try {
-      const { rows } = await this.#sql.query<GrantRow>("SELECT chat_key, skill, enabled, version, permissions, granted_by, granted_at FROM skill_grants");
+      const { rows } = await this.#sql.query<GrantRow>(
+        "SELECT chat_key, skill, enabled, version, permissions, granted_by, granted_at FROM skill_grants",
+      );
       this.#cache.clear();
       for (const row of rows) this.#put(fromRow(row));
       for (const record of during) this.#put(record);
@@ -106,7 +116,15 @@ export class GrantStore {
        VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (chat_key, skill) DO UPDATE SET enabled = EXCLUDED.enabled, version = EXCLUDED.version,
          permissions = EXCLUDED.permissions, granted_by = EXCLUDED.granted_by, granted_at = EXCLUDED.granted_at`,
-      [record.chatKey, record.skill, record.enabled, record.version, JSON.stringify(record.permissions), record.grantedBy, record.grantedAt],
+      [
+        record.chatKey,
+        record.skill,
+        record.enabled,
+        record.version,
+        JSON.stringify(record.permissions),
+        record.grantedBy,
+        record.grantedAt,
+      ],
     );
     this.#put(record);
     for (const during of this.#loads) during.push(record);
@@ -123,7 +141,8 @@ export class GrantStore {
 }
 
 function fromRow(row: GrantRow): GrantRecord {
-  const permissions = typeof row.permissions === "string" ? JSON.parse(row.permissions) as SkillPermissions : row.permissions;
+  const permissions =
+    typeof row.permissions === "string" ? (JSON.parse(row.permissions) as SkillPermissions) : row.permissions;
   return {
     chatKey: row.chat_key,
     skill: row.skill,

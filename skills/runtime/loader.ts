@@ -36,7 +36,10 @@ export async function readSkillPackage(packageDir: string): Promise<SkillPackage
   try {
     json = JSON.parse(raw);
   } catch (error) {
-    throw invalid(`package.json in ${dir} is not JSON: ${(error as Error).message}`, "The skill's package.json is not valid JSON.");
+    throw invalid(
+      `package.json in ${dir} is not JSON: ${(error as Error).message}`,
+      "The skill's package.json is not valid JSON.",
+    );
   }
   const info = parseSkillPackage(json);
   const entryPath = resolve(dir, info.manifest.entry);
@@ -44,14 +47,24 @@ export async function readSkillPackage(packageDir: string): Promise<SkillPackage
   try {
     realEntry = await realpath(entryPath);
   } catch {
-    throw invalid(`entry ${info.manifest.entry} not found in ${dir}`, `The skill's entry file ${info.manifest.entry} is missing. Build it first.`);
+    throw invalid(
+      `entry ${info.manifest.entry} not found in ${dir}`,
+      `The skill's entry file ${info.manifest.entry} is missing. Build it first.`,
+    );
   }
   const inside = relative(dir, realEntry);
   if (inside.startsWith("..") || inside.startsWith(sep)) {
-    throw invalid(`entry of ${info.name} points outside its package`, "The skill's entry file points outside its package.");
+    throw invalid(
+      `entry of ${info.name} points outside its package`,
+      "The skill's entry file points outside its package.",
+    );
   }
   const size = (await stat(realEntry)).size;
-  if (size > MAX_ENTRY_BYTES) throw invalid(`entry of ${info.name} is ${size} bytes`, `The skill's entry file is larger than ${MAX_ENTRY_BYTES} bytes.`);
+  if (size > MAX_ENTRY_BYTES)
+    throw invalid(
+      `entry of ${info.name} is ${size} bytes`,
+      `The skill's entry file is larger than ${MAX_ENTRY_BYTES} bytes.`,
+    );
   const code = await readFile(realEntry, "utf8");
   return { ...info, dir, code };
 }
@@ -70,7 +83,12 @@ export async function listPackageDirs(dir: string): Promise<string[]> {
     if (entry.name.startsWith("@")) {
       for (const inner of await readdir(path, { withFileTypes: true })) {
         const innerPath = join(path, inner.name);
-        if (!inner.name.startsWith(".") && (inner.isDirectory() || inner.isSymbolicLink()) && existsSync(join(innerPath, "package.json"))) out.push(innerPath);
+        if (
+          !inner.name.startsWith(".") &&
+          (inner.isDirectory() || inner.isSymbolicLink()) &&
+          existsSync(join(innerPath, "package.json"))
+        )
+          out.push(innerPath);
       }
     } else if (existsSync(join(path, "package.json"))) {
       out.push(path);

@@ -17,7 +17,10 @@ export interface SecretBox {
 }
 
 /** The key: from the environment, else the data folder (created on first use), else an in-memory key. */
-export function loadSecretKey(options: { dataDir: string | undefined; env?: Readonly<Record<string, string | undefined>> }): Buffer {
+export function loadSecretKey(options: {
+  dataDir: string | undefined;
+  env?: Readonly<Record<string, string | undefined>>;
+}): Buffer {
   const fromEnv = (options.env ?? process.env).SWITCHBOARD_SECRET_KEY;
   if (fromEnv !== undefined && fromEnv !== "") return createHash("sha256").update(fromEnv, "utf8").digest();
   if (options.dataDir === undefined || options.dataDir === "") return randomBytes(32);
@@ -52,7 +55,10 @@ export function createSecretBox(key: Buffer): SecretBox {
       try {
         return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString("utf8");
       } catch {
-        throw new SwitchboardError("E_STORAGE", "a secret setting could not be decrypted (was the secret key changed?)");
+        throw new SwitchboardError(
+          "E_STORAGE",
+          "a secret setting could not be decrypted (was the secret key changed?)",
+        );
       }
     },
   };

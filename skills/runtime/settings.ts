@@ -32,22 +32,36 @@ export class SettingsStore {
   }
 
   /** Validate and store one setting; returns true when it was a secret. */
-  async set(chatKey: string, skill: { name: string; manifest: SkillManifest }, key: string, value: unknown): Promise<boolean> {
+  async set(
+    chatKey: string,
+    skill: { name: string; manifest: SkillManifest },
+    key: string,
+    value: unknown,
+  ): Promise<boolean> {
     const schema = skill.manifest.settings;
     const field = schema !== undefined && Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined;
     if (field === undefined) {
-      const known = schema === undefined ? "it has no settings" : `its settings are ${Object.keys(schema.properties).join(", ")}`;
-      throw new SwitchboardError("E_BAD_ARGS", `unknown setting ${skill.name}.${key}`, { chatMessage: `The skill ${skill.name} has no setting ${key}; ${known}.` });
+      const known =
+        schema === undefined ? "it has no settings" : `its settings are ${Object.keys(schema.properties).join(", ")}`;
+      throw new SwitchboardError("E_BAD_ARGS", `unknown setting ${skill.name}.${key}`, {
+        chatMessage: `The skill ${skill.name} has no setting ${key}; ${known}.`,
+      });
     }
     const coerced = coerce(value, field.type);
     if (coerced === undefined) {
-      throw new SwitchboardError("E_BAD_ARGS", `bad value for ${skill.name}.${key}`, { chatMessage: `The setting ${key} must be a ${field.type}.` });
+      throw new SwitchboardError("E_BAD_ARGS", `bad value for ${skill.name}.${key}`, {
+        chatMessage: `The setting ${key} must be a ${field.type}.`,
+      });
     }
     if (field.enum !== undefined && !field.enum.includes(coerced as string | number)) {
-      throw new SwitchboardError("E_BAD_ARGS", `value not allowed for ${skill.name}.${key}`, { chatMessage: `The setting ${key} must be one of ${field.enum.join(", ")}.` });
+      throw new SwitchboardError("E_BAD_ARGS", `value not allowed for ${skill.name}.${key}`, {
+        chatMessage: `The setting ${key} must be one of ${field.enum.join(", ")}.`,
+      });
     }
     if (typeof coerced === "string" && coerced.length > (field.maxLength ?? 2_000)) {
-      throw new SwitchboardError("E_BAD_ARGS", `value too long for ${skill.name}.${key}`, { chatMessage: `The setting ${key} is too long.` });
+      throw new SwitchboardError("E_BAD_ARGS", `value too long for ${skill.name}.${key}`, {
+        chatMessage: `The setting ${key} is too long.`,
+      });
     }
     const stored = (await this.#kv.get<Stored>(NAMESPACE, chatKey, skill.name)) ?? {};
     const next: Stored = { ...stored };
@@ -57,7 +71,11 @@ export class SettingsStore {
   }
 
   /** The chat's settings with defaults; secrets masked unless `reveal`. */
-  async get(chatKey: string, skill: { name: string; manifest: SkillManifest }, reveal: boolean): Promise<Record<string, unknown>> {
+  async get(
+    chatKey: string,
+    skill: { name: string; manifest: SkillManifest },
+    reveal: boolean,
+  ): Promise<Record<string, unknown>> {
     const out: Record<string, unknown> = {};
     const schema = skill.manifest.settings;
     if (schema === undefined) return out;
@@ -75,16 +93,33 @@ export class SettingsStore {
   }
 }
 
-function coerce(value: unknown, type: "string" | "number" | "integer" | "boolean"): string | number | boolean | undefined {
+function coerce(
+  value: unknown,
+  type: "string" | "number" | "integer" | "boolean",
+): string | number | boolean | undefined {
   switch (type) {
     case "string":
-      return typeof value === "string" ? value : typeof value === "number" || typeof value === "boolean" ? String(value) : undefined;
+      return typeof value === "string"
+        ? value
+        : typeof value === "number" || typeof value === "boolean"
+          ? String(value)
+          : undefined;
     case "number": {
-      const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : Number.NaN;
+      const n =
+        typeof value === "number"
+          ? value
+          : typeof value === "string" && value.trim() !== ""
+            ? Number(value)
+            : Number.NaN;
       return Number.isFinite(n) ? n : undefined;
     }
     case "integer": {
-      const n = typeof value === "number" ? value : typeof value === "string" && value.trim() !== "" ? Number(value) : Number.NaN;
+      const n =
+        typeof value === "number"
+          ? value
+          : typeof value === "string" && value.trim() !== ""
+            ? Number(value)
+            : Number.NaN;
       return Number.isInteger(n) ? n : undefined;
     }
     case "boolean":

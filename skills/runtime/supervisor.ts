@@ -17,7 +17,9 @@ const HOST_ENTRY = join(HOST_DIR, "main.ts");
 export type CapHandler = (name: string, args: string) => Promise<string>;
 
 /** A call's raw outcome from the host. */
-export type HostResult = { ok: true; value: string; cold: boolean } | { ok: false; failure: HostFailure; message: string; cold: boolean };
+export type HostResult =
+  | { ok: true; value: string; cold: boolean }
+  | { ok: false; failure: HostFailure; message: string; cold: boolean };
 
 /** Options for the supervisor. */
 export interface SupervisorOptions {
@@ -75,7 +77,15 @@ class HostProcess {
     this.#send({ t: "unload", key });
   }
 
-  async call(key: string, chatKey: string, kind: HandlerKind, name: string, input: string, onCap: CapHandler, budgetMs: number): Promise<HostResult> {
+  async call(
+    key: string,
+    chatKey: string,
+    kind: HandlerKind,
+    name: string,
+    input: string,
+    onCap: CapHandler,
+    budgetMs: number,
+  ): Promise<HostResult> {
     await this.start();
     const id = this.#nextId++;
     return new Promise<HostResult>((resolvePromise) => {
@@ -126,10 +136,26 @@ class HostProcess {
       serialization: "json",
     });
     this.#child = child;
-    child.stdout?.on("data", (chunk: Buffer) => this.#options.onLog?.("info", "skill host output", { index: this.index, text: chunk.toString("utf8").slice(0, 2_000) }));
-    child.stderr?.on("data", (chunk: Buffer) => this.#options.onLog?.("warn", "skill host stderr", { index: this.index, text: chunk.toString("utf8").slice(0, 2_000) }));
+    child.stdout?.on("data", (chunk: Buffer) =>
+      this.#options.onLog?.("info", "skill host output", {
+        index: this.index,
+        text: chunk.toString("utf8").slice(0, 2_000),
+      }),
+    );
+    child.stderr?.on("data", (chunk: Buffer) =>
+      this.#options.onLog?.("warn", "skill host stderr", {
+        index: this.index,
+        text: chunk.toString("utf8").slice(0, 2_000),
+      }),
+    );
     const ready = new Promise<void>((resolvePromise, reject) => {
-      const onExit = (code: number | null, signal: string | null): void => reject(new SwitchboardError("E_SKILL_FAILED", `skill host exited before it was ready (code ${code}, signal ${signal})`));
+      const onExit = (code: number | null, signal: string | null): void =>
+        reject(
+          new SwitchboardError(
+            "E_SKILL_FAILED",
+            `skill host exited before it was ready (code ${code}, signal ${signal})`,
+          ),
+        );
       child.once("exit", onExit);
       child.once("message", (message: FromHost) => {
         child.off("exit", onExit);
@@ -138,7 +164,9 @@ class HostProcess {
       });
     });
     child.on("message", (message: FromHost) => this.#onMessage(message));
-    child.on("error", (error) => this.#options.onLog?.("error", "skill host process error", { index: this.index, error: error.message }));
+    child.on("error", (error) =>
+      this.#options.onLog?.("error", "skill host process error", { index: this.index, error: error.message }),
+    );
     child.once("exit", (code, signal) => this.#onExit(child, code, signal));
     return ready.then(() => {
       for (const spec of this.#specs.values()) this.#send({ t: "load", spec });
@@ -152,16 +180,21 @@ class HostProcess {
         if (pending === undefined) return;
         this.#pending.delete(message.id);
         clearTimeout(pending.watchdog);
-        pending.resolve(message.ok
-          ? { ok: true, value: message.value, cold: message.cold }
-          : { ok: false, failure: message.failure, message: message.message, cold: message.cold });
+        pending.resolve(
+          message.ok
+            ? { ok: true, value: message.value, cold: message.cold }
+            : { ok: false, failure: message.failure, message: message.message, cold: message.cold },
+        );
         return;
       }
       case "cap": {
         const pending = this.#pending.get(message.id);
-        const answer = pending === undefined
-          ? Promise.resolve('{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"the invocation has finished"}}')
-          : pending.onCap(message.name, message.args).catch(() => '{"ok":false,"error":{"code":"E_INTERNAL","message":"capability failed"}}');
+        const answer =
+          pending === undefined
+            ? Promise.resolve('{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"the invocation has finished"}}')
+            : pending
+                .onCap(message.name, message.args)
+                .catch(() => '{"ok":false,"error":{"code":"E_INTERNAL","message":"capability failed"}}');
         void answer.then((result) => this.#send({ t: "cap-result", capId: message.capId, result }));
         return;
       }
@@ -189,11 +222,18 @@ class HostProcess {
     if (this.#stopping) return;
     this.#restarts++;
     this.#options.onRestart?.(this.index, reason);
-    this.#options.onLog?.("warn", "skill host stopped; restarting", { index: this.index, reason, restarts: this.#restarts });
+    this.#options.onLog?.("warn", "skill host stopped; restarting", {
+      index: this.index,
+      reason,
+      restarts: this.#restarts,
+    });
     const delayMs = Math.min(5_000, 50 * 2 ** Math.min(this.#restarts - 1, 7));
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
-      if (!this.#stopping) this.start().catch((error: unknown) => this.#options.onLog?.("error", "skill host restart failed", { error: String(error) }));
+      if (!this.#stopping)
+        this.start().catch((error: unknown) =>
+          this.#options.onLog?.("error", "skill host restart failed", { error: String(error) }),
+        );
     }, delayMs);
     this.#restartTimer.unref();
   }
@@ -204,7 +244,10 @@ class HostProcess {
     try {
       child.send(message);
     } catch (error) {
-      this.#options.onLog?.("warn", "could not write to skill host", { index: this.index, error: (error as Error).message });
+      this.#options.onLog?.("warn", "could not write to skill host", {
+        index: this.index,
+        error: (error as Error).message,
+      });
     }
   }
 }
@@ -257,7 +300,14 @@ export class SkillHostSupervisor {
   }
 
   /** Run a handler; resolves with the host's outcome (failures included), never rejects for skill faults. */
-  call(spec: HostSkillSpec, chatKey: string, kind: HandlerKind, name: string, input: string, onCap: CapHandler): Promise<HostResult> {
+  call(
+    spec: HostSkillSpec,
+    chatKey: string,
+    kind: HandlerKind,
+    name: string,
+    input: string,
+    onCap: CapHandler,
+  ): Promise<HostResult> {
     return this.hostFor(spec.name).call(spec.key, chatKey, kind, name, input, onCap, spec.timeoutMs);
   }
 

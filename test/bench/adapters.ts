@@ -22,8 +22,15 @@ const CHATS = Number(process.env.BENCH_CHATS ?? 100);
 const ROUNDS = 5;
 const TOKEN = "123456:BENCH";
 const BOT_INFO: UserFromGetMe = {
-  id: 777, is_bot: true, first_name: "Switchboard", username: "switchboard_bench_bot", can_join_groups: true,
-  can_read_all_group_messages: false, supports_inline_queries: false, can_connect_to_business: false, has_main_web_app: false,
+  id: 777,
+  is_bot: true,
+  first_name: "Switchboard",
+  username: "switchboard_bench_bot",
+  can_join_groups: true,
+  can_read_all_group_messages: false,
+  supports_inline_queries: false,
+  can_connect_to_business: false,
+  has_main_web_app: false,
 } as UserFromGetMe;
 
 /** A transformer that answers every call at once and counts sendMessage calls. */
@@ -33,7 +40,15 @@ function answering(onSend: () => void): Transformer {
     if (method === "sendMessage") {
       onSend();
       const p = payload as { chat_id: number | string; text: string };
-      return { ok: true, result: { message_id: ++id, date: 0, chat: { id: Number(p.chat_id), type: "private", first_name: "U" }, text: p.text } };
+      return {
+        ok: true,
+        result: {
+          message_id: ++id,
+          date: 0,
+          chat: { id: Number(p.chat_id), type: "private", first_name: "U" },
+          text: p.text,
+        },
+      };
     }
     return { ok: true, result: true };
   }) as Transformer;
@@ -44,14 +59,22 @@ function update(chat: number): Parameters<Bot["handleUpdate"]>[0] {
   return {
     update_id: nextUpdateId++,
     message: {
-      message_id: nextUpdateId, date: 0, chat: { id: chat, type: "private", first_name: "U" },
-      from: { id: chat, is_bot: false, first_name: "U" }, text: "/whoami", entities: [{ type: "bot_command", offset: 0, length: 7 }],
+      message_id: nextUpdateId,
+      date: 0,
+      chat: { id: chat, type: "private", first_name: "U" },
+      from: { id: chat, is_bot: false, first_name: "U" },
+      text: "/whoami",
+      entities: [{ type: "bot_command", offset: 0, length: 7 }],
     },
   } as Parameters<Bot["handleUpdate"]>[0];
 }
 
 /** Feed `n` updates and wait until `n` replies reached the API layer. Returns updates per second. */
-async function run(handle: (u: Parameters<Bot["handleUpdate"]>[0]) => Promise<void>, replies: { count: number; wait(n: number): Promise<void> }, n: number): Promise<number> {
+async function run(
+  handle: (u: Parameters<Bot["handleUpdate"]>[0]) => Promise<void>,
+  replies: { count: number; wait(n: number): Promise<void> },
+  n: number,
+): Promise<number> {
   const start = replies.count;
   const t0 = performance.now();
   const batch: Promise<void>[] = [];
@@ -87,7 +110,9 @@ function counter(): { count: number; bump(): void; wait(n: number): Promise<void
 const rawReplies = counter();
 const raw = new Bot(TOKEN, { botInfo: BOT_INFO });
 raw.api.config.use(answering(() => rawReplies.bump()));
-raw.command("whoami", (ctx) => ctx.reply(`You are ${ctx.from?.first_name ?? "?"} (${ctx.from?.id ?? "?"}) on telegram.`).then(() => undefined));
+raw.command("whoami", (ctx) =>
+  ctx.reply(`You are ${ctx.from?.first_name ?? "?"} (${ctx.from?.id ?? "?"}) on telegram.`).then(() => undefined),
+);
 
 // --- Switchboard --------------------------------------------------------------------------------------------
 const config = parseConfig({
@@ -100,15 +125,30 @@ const store = await memoryStore();
 const sbReplies = counter();
 let adapter!: TelegramAdapter;
 const app = await createApp({
-  config, store, console: false, plugins: false, platformAdapters: false,
+  config,
+  store,
+  console: false,
+  plugins: false,
+  platformAdapters: false,
   log: createLogger({ level: "silent", format: "json" }),
   extraAdapters: (core) => {
-    adapter = new TelegramAdapter({
-      token: TOKEN, apiRoot: "http://127.0.0.1:9", mode: "webhook", webhookSecret: "bench", webhookPath: "/telegram/webhook",
-      pollTimeoutSeconds: 30, editIntervalMs: 1_000, roleCacheTtlMs: 300_000, maxInboundChars: 16_000, botInfo: BOT_INFO,
-      // Unlimited budgets: the limiter is still on the path, but Telegram's real spacing would measure the clock.
-      outbound: { globalPerSecond: 0, perChatIntervalMs: 0, perGroupPerMinute: 0 },
-    }, core);
+    adapter = new TelegramAdapter(
+      {
+        token: TOKEN,
+        apiRoot: "http://127.0.0.1:9",
+        mode: "webhook",
+        webhookSecret: "bench",
+        webhookPath: "/telegram/webhook",
+        pollTimeoutSeconds: 30,
+        editIntervalMs: 1_000,
+        roleCacheTtlMs: 300_000,
+        maxInboundChars: 16_000,
+        botInfo: BOT_INFO,
+        // Unlimited budgets: the limiter is still on the path, but Telegram's real spacing would measure the clock.
+        outbound: { globalPerSecond: 0, perChatIntervalMs: 0, perGroupPerMinute: 0 },
+      },
+      core,
+    );
     adapter.bot.api.config.use(answering(() => sbReplies.bump()));
     return [adapter];
   },
@@ -118,14 +158,27 @@ await app.start();
 // Attribution: the adapter alone (normalise, respond → render, split, limiter, API layer), with a sink that
 // answers at once instead of the router.
 const aloneReplies = counter();
-const alone = new TelegramAdapter({
-  token: TOKEN, apiRoot: "http://127.0.0.1:9", mode: "webhook", webhookSecret: "bench", webhookPath: "/telegram/webhook",
-  pollTimeoutSeconds: 30, editIntervalMs: 1_000, roleCacheTtlMs: 300_000, maxInboundChars: 16_000, botInfo: BOT_INFO,
-  outbound: { globalPerSecond: 0, perChatIntervalMs: 0, perGroupPerMinute: 0 },
-}, app.core);
+const alone = new TelegramAdapter(
+  {
+    token: TOKEN,
+    apiRoot: "http://127.0.0.1:9",
+    mode: "webhook",
+    webhookSecret: "bench",
+    webhookPath: "/telegram/webhook",
+    pollTimeoutSeconds: 30,
+    editIntervalMs: 1_000,
+    roleCacheTtlMs: 300_000,
+    maxInboundChars: 16_000,
+    botInfo: BOT_INFO,
+    outbound: { globalPerSecond: 0, perChatIntervalMs: 0, perGroupPerMinute: 0 },
+  },
+  app.core,
+);
 alone.bot.api.config.use(answering(() => aloneReplies.bump()));
 await alone.start(async (inbound) => {
-  void inbound.respond({ text: `Platform: telegram\nUser: ${inbound.user.displayName} (\`telegram:${inbound.user.id}\`)\nRole here: **member**` });
+  void inbound.respond({
+    text: `Platform: telegram\nUser: ${inbound.user.displayName} (\`telegram:${inbound.user.id}\`)\nRole here: **member**`,
+  });
 });
 
 // Warm both paths, then alternate rounds so drift on a noisy machine hits both alike.
@@ -144,10 +197,18 @@ const best = (xs: number[]) => Math.max(...xs);
 const rawRate = best(rawRates);
 const sbRate = best(sbRates);
 const fmt = (n: number) => `${Math.round(n).toLocaleString("en-US")} updates/s`;
-console.log(`telegram: raw grammY bot.command  ${fmt(rawRate)}  (rounds: ${rawRates.map((x) => Math.round(x)).join(", ")})`);
-console.log(`telegram: Switchboard full path   ${fmt(sbRate)}  (rounds: ${sbRates.map((x) => Math.round(x)).join(", ")})`);
-console.log(`telegram: adapter alone (no router)  ${fmt(best(aloneRates))}  (rounds: ${aloneRates.map((x) => Math.round(x)).join(", ")})`);
-console.log(`telegram: ratio ${(sbRate / rawRate).toFixed(3)} (target ≥ 0.5), ${UPDATES} updates per round, best of ${ROUNDS}`);
+console.log(
+  `telegram: raw grammY bot.command  ${fmt(rawRate)}  (rounds: ${rawRates.map((x) => Math.round(x)).join(", ")})`,
+);
+console.log(
+  `telegram: Switchboard full path   ${fmt(sbRate)}  (rounds: ${sbRates.map((x) => Math.round(x)).join(", ")})`,
+);
+console.log(
+  `telegram: adapter alone (no router)  ${fmt(best(aloneRates))}  (rounds: ${aloneRates.map((x) => Math.round(x)).join(", ")})`,
+);
+console.log(
+  `telegram: ratio ${(sbRate / rawRate).toFixed(3)} (target ≥ 0.5), ${UPDATES} updates per round, best of ${ROUNDS}`,
+);
 
 await alone.stop();
 await app.stop();

@@ -27,10 +27,14 @@ export interface DiscordBenchResult {
 
 const APP_ID = "900000000000000001";
 const GUILD_ID = "900000000000000002";
-const USERS: WireUser[] = Array.from({ length: 20 }, (_, i) => wireUser(String(910_000_000_000_000_000n + BigInt(i)), `user${i}`));
+const USERS: WireUser[] = Array.from({ length: 20 }, (_, i) =>
+  wireUser(String(910_000_000_000_000_000n + BigInt(i)), `user${i}`),
+);
 const CHANNELS = Array.from({ length: 50 }, (_, i) => String(920_000_000_000_000_000n + BigInt(i)));
 const GUILD = {
-  id: GUILD_ID, name: "bench", owner_id: USERS[0]!.id,
+  id: GUILD_ID,
+  name: "bench",
+  owner_id: USERS[0]!.id,
   roles: [{ id: GUILD_ID, name: "@everyone", permissions: "3072", position: 0 }],
 };
 
@@ -38,7 +42,11 @@ const GUILD = {
  * An in-process Discord HTTP layer: 204 for interaction callbacks, the edited message for `@original`, the
  * guild for role lookups. Counts answers: a type-4 callback, or the edit that fills a deferred (type-5) one.
  */
-function standInHttp(): { makeRequest(url: string, init: unknown): Promise<Response>; answers(): number; onAnswers(n: number): Promise<void> } {
+function standInHttp(): {
+  makeRequest(url: string, init: unknown): Promise<Response>;
+  answers(): number;
+  onAnswers(n: number): Promise<void>;
+} {
   let answers = 0;
   let waiter: { n: number; resolve: () => void } | undefined;
   const answered = () => {
@@ -49,7 +57,7 @@ function standInHttp(): { makeRequest(url: string, init: unknown): Promise<Respo
     async makeRequest(url: string, init: unknown) {
       if (url.includes("/callback")) {
         const body = String((init as { body?: unknown } | undefined)?.body ?? "");
-        if (body.startsWith("{\"type\":4")) answered();
+        if (body.startsWith('{"type":4')) answered();
         return new Response(null, { status: 204 });
       }
       if (url.includes("/messages/%40original") || url.includes("/messages/@original")) {
@@ -61,7 +69,12 @@ function standInHttp(): { makeRequest(url: string, init: unknown): Promise<Respo
       return Response.json({ message: "404: Not Found", code: 0 }, { status: 404 });
     },
     answers: () => answers,
-    onAnswers: (n) => (answers >= n ? Promise.resolve() : new Promise((resolve) => { waiter = { n, resolve }; })),
+    onAnswers: (n) =>
+      answers >= n
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            waiter = { n, resolve };
+          }),
   };
 }
 
@@ -69,14 +82,26 @@ function dispatch(i: number): GatewayDispatch {
   return {
     t: "INTERACTION_CREATE",
     s: i,
-    d: interactionPayload({ name: "whoami", user: USERS[i % USERS.length]!, guildId: GUILD_ID, channelId: CHANNELS[i % CHANNELS.length]!, applicationId: APP_ID, id: String(930_000_000_000_000_000n + BigInt(i)) }),
+    d: interactionPayload({
+      name: "whoami",
+      user: USERS[i % USERS.length]!,
+      guildId: GUILD_ID,
+      channelId: CHANNELS[i % CHANNELS.length]!,
+      applicationId: APP_ID,
+      id: String(930_000_000_000_000_000n + BigInt(i)),
+    }),
   };
 }
 
 const WINDOW = 128;
 
 /** Feed `n` dispatches, at most WINDOW unanswered at a time, and wait for `n` answers; returns dispatches per second. */
-async function drive(n: number, feed: (packet: GatewayDispatch) => void, http: ReturnType<typeof standInHttp>, offset: number): Promise<number> {
+async function drive(
+  n: number,
+  feed: (packet: GatewayDispatch) => void,
+  http: ReturnType<typeof standInHttp>,
+  offset: number,
+): Promise<number> {
   const base = http.answers();
   const started = performance.now();
   for (let i = 0; i < n; i++) {
@@ -98,7 +123,10 @@ interface Path {
 /** Raw discord.js: the gateway's InteractionCreate action and a bare handler that replies. */
 async function discordJsBaseline(): Promise<Path> {
   const http = standInHttp();
-  const client = new Client({ intents: [], rest: { makeRequest: http.makeRequest as never, globalRequestsPerSecond: 1_000_000 } });
+  const client = new Client({
+    intents: [],
+    rest: { makeRequest: http.makeRequest as never, globalRequestsPerSecond: 1_000_000 },
+  });
   client.rest.setToken("bench-token");
   client.on(Events.InteractionCreate, (interaction) => {
     if (!interaction.isChatInputCommand()) return;
@@ -120,17 +148,35 @@ async function switchboard(): Promise<Path> {
   const config = parseConfig({
     http: { enabled: false },
     log: { level: "silent" },
-    limits: { perUser: { burst: 1_000_000, perMinute: 60_000_000 }, perChat: { burst: 1_000_000, perMinute: 60_000_000 } },
-    adapters: { console: { enabled: false }, discord: {
-      // Interactions mode opens no gateway connection; dispatches are fed exactly as the gateway would feed them.
-      token: "bench-token", applicationId: APP_ID, apiRoot: "http://127.0.0.1:9/api", mode: "interactions", publicKey: "ab".repeat(32),
-    } },
+    limits: {
+      perUser: { burst: 1_000_000, perMinute: 60_000_000 },
+      perChat: { burst: 1_000_000, perMinute: 60_000_000 },
+    },
+    adapters: {
+      console: { enabled: false },
+      discord: {
+        // Interactions mode opens no gateway connection; dispatches are fed exactly as the gateway would feed them.
+        token: "bench-token",
+        applicationId: APP_ID,
+        apiRoot: "http://127.0.0.1:9/api",
+        mode: "interactions",
+        publicKey: "ab".repeat(32),
+      },
+    },
   });
   let adapter: DiscordAdapter | undefined;
   const store = await memoryStore();
   const app = await createApp({
-    config, console: false, platformAdapters: false, plugins: false, store, exitOnConsoleEnd: false,
-    log: createLogger({ level: process.env.BENCH_LOG === undefined ? "silent" : (process.env.BENCH_LOG as "warn"), format: "json" }),
+    config,
+    console: false,
+    platformAdapters: false,
+    plugins: false,
+    store,
+    exitOnConsoleEnd: false,
+    log: createLogger({
+      level: process.env.BENCH_LOG === undefined ? "silent" : (process.env.BENCH_LOG as "warn"),
+      format: "json",
+    }),
     extraAdapters: (core) => {
       adapter = createDiscordAdapter(core, {
         outboundLimits: { globalPerSecond: 0, perChatIntervalMs: 0 },
@@ -175,7 +221,12 @@ export async function benchDiscord(n = Number(process.env.MESSAGES ?? 5_000)): P
     }
     const discordJsPerSec = Math.max(...rawRates);
     const switchboardPerSec = Math.max(...sbRates);
-    return { messages: n, discordJsPerSec, switchboardPerSec, ratio: Number((switchboardPerSec / discordJsPerSec).toFixed(2)) };
+    return {
+      messages: n,
+      discordJsPerSec,
+      switchboardPerSec,
+      ratio: Number((switchboardPerSec / discordJsPerSec).toFixed(2)),
+    };
   } finally {
     await raw.close();
     await sb.close();

@@ -33,7 +33,9 @@ const fmt = (ms: number): string => `${ms.toFixed(2)} ms`;
 const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 
 // The stand-in in its own process.
-const child = spawn(process.execPath, [new URL("../stand-ins/openai/main.ts", import.meta.url).pathname], { stdio: ["pipe", "pipe", "inherit"] });
+const child = spawn(process.execPath, [new URL("../stand-ins/openai/main.ts", import.meta.url).pathname], {
+  stdio: ["pipe", "pipe", "inherit"],
+});
 const baseUrl = await new Promise<string>((resolve) => createInterface({ input: child.stdout! }).once("line", resolve));
 
 // The bot: console adapter on pipes, in-memory store, the LLM plugin, and an editing adapter for chunk costs.
@@ -94,7 +96,9 @@ const warm: Array<{ wall: number; cpu: number }> = [];
 for (let i = 0; i < WARM_TURNS; i++) warm.push(await consoleTurn());
 await app.core.router.drain();
 await plugin.service.stats.flush();
-const calls = (await store.sql.query<{ latency_ms: number }>("SELECT latency_ms FROM llm_calls ORDER BY id")).rows.map((r) => Number(r.latency_ms));
+const calls = (await store.sql.query<{ latency_ms: number }>("SELECT latency_ms FROM llm_calls ORDER BY id")).rows.map(
+  (r) => Number(r.latency_ms),
+);
 const wallFramework = [cold, ...warm].map((t, i) => t.wall - calls[i]!);
 
 // Baseline: the same streamed request straight through the SDK (after the bot's turns, so the bot's cold turn was
@@ -103,9 +107,17 @@ async function direct(client: OpenAI, text = "hi"): Promise<{ wall: number; cpu:
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   const stream = await client.chat.completions.create({
-    model: "stand", messages: [{ role: "system", content: "s" }, { role: "user", content: text }], stream: true, stream_options: { include_usage: true },
+    model: "stand",
+    messages: [
+      { role: "system", content: "s" },
+      { role: "user", content: text },
+    ],
+    stream: true,
+    stream_options: { include_usage: true },
   });
-  for await (const _ of stream) { /* drain */ }
+  for await (const _ of stream) {
+    /* drain */
+  }
   return { wall: performance.now() - t0, cpu: cpuMs(process.cpuUsage(cpu0)) };
 }
 const client = new OpenAI({ baseURL: baseUrl, apiKey: "k", maxRetries: 0 });
@@ -115,14 +127,17 @@ for (let i = 0; i < WARM_TURNS; i++) sdk.push(await direct(client));
 const sdkCpu = median(sdk.map((s) => s.cpu));
 
 // Per-chunk cost: many chunks vs one.
-async function perChunk(turn: (text: string) => Promise<{ wall: number; cpu: number }>): Promise<{ wall: number; cpu: number }> {
+async function perChunk(
+  turn: (text: string) => Promise<{ wall: number; cpu: number }>,
+): Promise<{ wall: number; cpu: number }> {
   const one: Array<{ wall: number; cpu: number }> = [];
   const many: Array<{ wall: number; cpu: number }> = [];
   for (let r = 0; r < REPEAT; r++) {
     one.push(await turn("chunks:1"));
     many.push(await turn(`chunks:${CHUNKS}`));
   }
-  const per = (k: "wall" | "cpu") => ((median(many.map((x) => x[k])) - median(one.map((x) => x[k]))) / (CHUNKS - 1)) * 1000;
+  const per = (k: "wall" | "cpu") =>
+    ((median(many.map((x) => x[k])) - median(one.map((x) => x[k]))) / (CHUNKS - 1)) * 1000;
   return { wall: per("wall"), cpu: per("cpu") };
 }
 const sdkChunk = await perChunk((text) => direct(client, text));
@@ -135,13 +150,27 @@ child.stdin!.end();
 
 const warmWall = wallFramework.slice(1);
 const warmCpu = warm.map((w) => w.cpu - sdkCpu);
-console.log("LLM conversational turn through the console adapter; stand-in model (own process) answering at once, streamed:");
+console.log(
+  "LLM conversational turn through the console adapter; stand-in model (own process) answering at once, streamed:",
+);
 console.log(`  turn wall time:        cold ${fmt(cold.wall)}, warm median ${fmt(median(warm.map((w) => w.wall)))}`);
-console.log(`  model call inside it:  cold ${fmt(calls[0]!)}, warm median ${fmt(median(calls.slice(1, 1 + WARM_TURNS)))}; SDK alone warm median ${fmt(median(sdk.map((s) => s.wall)))}`);
-console.log(`  framework wall time:   cold ${fmt(wallFramework[0]!)} (target ≤ 50 ms: ${wallFramework[0]! <= 50 ? "met" : "missed"}; wall is only meaningful on an idle machine), warm median ${fmt(median(warmWall))}, p95 ${fmt(p95(warmWall))}`);
-console.log(`  framework CPU time:    warm median ${fmt(median(warmCpu))} (turn CPU minus the SDK-alone request's CPU, ${fmt(sdkCpu)})`);
-console.log(`  ratio turn / SDK call (warm wall): ${(median(warm.map((w) => w.wall)) / median(sdk.map((s) => s.wall))).toFixed(2)}x`);
+console.log(
+  `  model call inside it:  cold ${fmt(calls[0]!)}, warm median ${fmt(median(calls.slice(1, 1 + WARM_TURNS)))}; SDK alone warm median ${fmt(median(sdk.map((s) => s.wall)))}`,
+);
+console.log(
+  `  framework wall time:   cold ${fmt(wallFramework[0]!)} (target ≤ 50 ms: ${wallFramework[0]! <= 50 ? "met" : "missed"}; wall is only meaningful on an idle machine), warm median ${fmt(median(warmWall))}, p95 ${fmt(p95(warmWall))}`,
+);
+console.log(
+  `  framework CPU time:    warm median ${fmt(median(warmCpu))} (turn CPU minus the SDK-alone request's CPU, ${fmt(sdkCpu)})`,
+);
+console.log(
+  `  ratio turn / SDK call (warm wall): ${(median(warm.map((w) => w.wall)) / median(sdk.map((s) => s.wall))).toFixed(2)}x`,
+);
 console.log(`Per streamed chunk (${CHUNKS} chunks vs 1, median of ${REPEAT}):`);
 console.log(`  SDK alone:                    ${sdkChunk.wall.toFixed(1)} µs wall, ${sdkChunk.cpu.toFixed(1)} µs CPU`);
-console.log(`  console (one message at end): ${consoleChunk.wall.toFixed(1)} µs wall, ${consoleChunk.cpu.toFixed(1)} µs CPU → added ${(consoleChunk.cpu - sdkChunk.cpu).toFixed(1)} µs CPU`);
-console.log(`  editing adapter (0 ms edits): ${editChunk.wall.toFixed(1)} µs wall, ${editChunk.cpu.toFixed(1)} µs CPU → added ${(editChunk.cpu - sdkChunk.cpu).toFixed(1)} µs CPU`);
+console.log(
+  `  console (one message at end): ${consoleChunk.wall.toFixed(1)} µs wall, ${consoleChunk.cpu.toFixed(1)} µs CPU → added ${(consoleChunk.cpu - sdkChunk.cpu).toFixed(1)} µs CPU`,
+);
+console.log(
+  `  editing adapter (0 ms edits): ${editChunk.wall.toFixed(1)} µs wall, ${editChunk.cpu.toFixed(1)} µs CPU → added ${(editChunk.cpu - sdkChunk.cpu).toFixed(1)} µs CPU`,
+);

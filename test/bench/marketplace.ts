@@ -23,12 +23,25 @@ const work = await mkdtemp(join(tmpdir(), "sb-bench-mk-"));
 const registry = await startRegistry();
 try {
   // ~100 KB of JavaScript that does not compress away: base64 of random bytes inside string literals.
-  const filler = Array.from({ length: 100 }, (_, i) => `var d${i} = ${JSON.stringify(randomBytes(750).toString("base64"))};`).join("\n");
+  const filler = Array.from(
+    { length: 100 },
+    (_, i) => `var d${i} = ${JSON.stringify(randomBytes(750).toString("base64"))};`,
+  ).join("\n");
   const entrySource = `${filler}\nvar skill = { default: { commands: { bench: async () => "ok" } } };\n`;
-  await registry.publish(await writeSkill(join(work, "pkg"), { name: "switchboard-skill-bench", version: "1.0.0", entrySource }));
-  for (let i = 0; i < 5; i++) await registry.publish(await writeSkill(join(work, `pkg-s${i}`), { name: `switchboard-skill-search-${i}`, version: "1.0.0" }));
+  await registry.publish(
+    await writeSkill(join(work, "pkg"), { name: "switchboard-skill-bench", version: "1.0.0", entrySource }),
+  );
+  for (let i = 0; i < 5; i++)
+    await registry.publish(
+      await writeSkill(join(work, `pkg-s${i}`), { name: `switchboard-skill-search-${i}`, version: "1.0.0" }),
+    );
 
-  const client = new RegistryClient({ settings: { registry: registry.url, scopes: {}, tokens: {} }, cacheDir: join(work, "cache"), timeoutMs: 30_000, requireSignatures: false });
+  const client = new RegistryClient({
+    settings: { registry: registry.url, scopes: {}, tokens: {} },
+    cacheDir: join(work, "cache"),
+    timeoutMs: 30_000,
+    requireSignatures: false,
+  });
   const resolved = await client.resolve("switchboard-skill-bench", "latest");
   const tarballBytes = (await client.download(resolved, { maxBytes: 10_000_000 })).length;
 
@@ -40,7 +53,11 @@ try {
     await res.arrayBuffer();
     fetchMs.push(performance.now() - t0);
 
-    const installer = new Installer({ skillsDir: join(work, `skills-${i}`), registry: client, limits: { maxFiles: 500, maxUnpackedBytes: 20_000_000, maxTarballBytes: 5_000_000 } });
+    const installer = new Installer({
+      skillsDir: join(work, `skills-${i}`),
+      registry: client,
+      limits: { maxFiles: 500, maxUnpackedBytes: 20_000_000, maxTarballBytes: 5_000_000 },
+    });
     const t1 = performance.now();
     await installer.install("switchboard-skill-bench", { actor: "bench" });
     installMs.push(performance.now() - t1);
@@ -63,11 +80,19 @@ try {
   const baseFetch = median(fetchMs);
   const search = median(searchMs);
   const rawSearch = median(rawSearchMs);
-  console.log(`marketplace benchmark (${ROUNDS} rounds, medians; tarball ${(tarballBytes / 1024).toFixed(1)} kB, unpacked entry ${(entrySource.length / 1024).toFixed(1)} kB)`);
-  console.log(`  install (resolve + download + verify + extract + lockfile): ${install.toFixed(1)} ms  (target ≤ 500 ms: ${install <= 500 ? "met" : "MISSED"})`);
-  console.log(`  baseline plain fetch of the same tarball:                   ${baseFetch.toFixed(1)} ms  (install/fetch ratio ${(install / baseFetch).toFixed(1)}x)`);
+  console.log(
+    `marketplace benchmark (${ROUNDS} rounds, medians; tarball ${(tarballBytes / 1024).toFixed(1)} kB, unpacked entry ${(entrySource.length / 1024).toFixed(1)} kB)`,
+  );
+  console.log(
+    `  install (resolve + download + verify + extract + lockfile): ${install.toFixed(1)} ms  (target ≤ 500 ms: ${install <= 500 ? "met" : "MISSED"})`,
+  );
+  console.log(
+    `  baseline plain fetch of the same tarball:                   ${baseFetch.toFixed(1)} ms  (install/fetch ratio ${(install / baseFetch).toFixed(1)}x)`,
+  );
   console.log(`  search (two queries merged, keyword filtered):              ${search.toFixed(1)} ms`);
-  console.log(`  baseline one plain search request:                          ${rawSearch.toFixed(1)} ms  (ratio ${(search / rawSearch).toFixed(1)}x)`);
+  console.log(
+    `  baseline one plain search request:                          ${rawSearch.toFixed(1)} ms  (ratio ${(search / rawSearch).toFixed(1)}x)`,
+  );
 } finally {
   await registry.close();
   await rm(work, { recursive: true, force: true });

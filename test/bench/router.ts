@@ -47,14 +47,24 @@ const config = parseConfig({
   limits: { perUser: { burst: 1_000_000, perMinute: 1_000_000 }, perChat: { burst: 1_000_000, perMinute: 1_000_000 } },
 });
 const adapter = new TestAdapter("bench");
-const app = await createApp({ config, console: false, platformAdapters: false, plugins: false, extraAdapters: [adapter], log: createLogger({ level: "silent", format: "json" }) });
+const app = await createApp({
+  config,
+  console: false,
+  platformAdapters: false,
+  plugins: false,
+  extraAdapters: [adapter],
+  log: createLogger({ level: "silent", format: "json" }),
+});
 await app.start();
 const router = app.core.router;
 const whoami = app.core.commands.get("whoami")!;
 
 let replies = 0;
 const sent: SentMessage = { platform: "bench", chatId: "c", messageId: "m" };
-const respond = async (_reply: Reply): Promise<SentMessage> => { replies++; return sent; };
+const respond = async (_reply: Reply): Promise<SentMessage> => {
+  replies++;
+  return sent;
+};
 let seq = 0;
 function message(i: number): Inbound {
   return {
@@ -77,8 +87,16 @@ if (replies !== 1) throw new Error("the warm-up /whoami was not answered");
 
 // Baseline: the same handler called directly with a ready context.
 const ctx: CommandContext = {
-  inbound: message(0), chatKey: "bench:c0", userKey: "bench:u0", role: "member", policy: undefined, args: [], rawArgs: "",
-  signal: new AbortController().signal, reply: (r) => respond(typeof r === "string" ? { text: r } : r), edit: async () => {},
+  inbound: message(0),
+  chatKey: "bench:c0",
+  userKey: "bench:u0",
+  role: "member",
+  policy: undefined,
+  args: [],
+  rawArgs: "",
+  signal: new AbortController().signal,
+  reply: (r) => respond(typeof r === "string" ? { text: r } : r),
+  edit: async () => {},
 };
 
 /** One phase's measurement. */
@@ -105,23 +123,25 @@ async function timed(body: (lat: Float64Array | undefined) => Promise<void>, lat
   return run;
 }
 
-const direct = (): Promise<Run> => timed(async (lat) => {
-  for (let i = 0; i < N; i++) {
-    const s = performance.now();
-    const out = await whoami.handler(ctx);
-    if (out !== undefined) await ctx.reply(out);
-    lat![i] = performance.now() - s;
-  }
-}, true);
+const direct = (): Promise<Run> =>
+  timed(async (lat) => {
+    for (let i = 0; i < N; i++) {
+      const s = performance.now();
+      const out = await whoami.handler(ctx);
+      if (out !== undefined) await ctx.reply(out);
+      lat![i] = performance.now() - s;
+    }
+  }, true);
 
 // Through the router, one message at a time (latency).
-const oneAtATime = (): Promise<Run> => timed(async (lat) => {
-  for (let i = 0; i < N; i++) {
-    const s = performance.now();
-    await router.process(message(i));
-    lat![i] = performance.now() - s;
-  }
-}, true);
+const oneAtATime = (): Promise<Run> =>
+  timed(async (lat) => {
+    for (let i = 0; i < N; i++) {
+      const s = performance.now();
+      await router.process(message(i));
+      lat![i] = performance.now() - s;
+    }
+  }, true);
 
 // Through the router, many chats in flight at once (throughput).
 const inFlight = async (): Promise<Run> => {
@@ -174,11 +194,15 @@ const line = (label: string, list: Run[]) => {
 const bd = best(runs.direct);
 const bs = best(runs.seq);
 const bp = best(runs.par);
-console.log(`router benchmark: ${fmt(N)} /whoami messages × ${ROUNDS} rounds, ${CHATS} chats, ${USERS} users, embedded store, warm caches, Node ${process.versions.node}${PROFILE ? ", PROFILING (slower)" : ""}`);
+console.log(
+  `router benchmark: ${fmt(N)} /whoami messages × ${ROUNDS} rounds, ${CHATS} chats, ${USERS} users, embedded store, warm caches, Node ${process.versions.node}${PROFILE ? ", PROFILING (slower)" : ""}`,
+);
 console.log(line("direct handler call:", runs.direct));
 console.log(line("router, one at a time:", runs.seq));
 console.log(line(`router, ${BATCH} in flight:`, runs.par));
-console.log(`  ratio router/direct: one at a time ${(bs.wallPerSec / bd.wallPerSec).toFixed(3)}, ${BATCH} in flight ${(bp.wallPerSec / bd.wallPerSec).toFixed(3)}`);
+console.log(
+  `  ratio router/direct: one at a time ${(bs.wallPerSec / bd.wallPerSec).toFixed(3)}, ${BATCH} in flight ${(bp.wallPerSec / bd.wallPerSec).toFixed(3)}`,
+);
 console.log(`  target: ≥ 100,000 msg/s and p99 ≤ 1 ms through the router`);
 if (profileOut !== undefined) {
   console.log(`profile of the last round's router phases: ${profileOut}\n  self time, top functions:`);
@@ -188,7 +212,14 @@ await app.stop();
 await rm(dir, { recursive: true, force: true });
 
 /** The functions with the most self time in a V8 CPU profile, as "share  name file:line" rows. */
-function topSelf(profile: { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[]; samples?: number[]; timeDeltas?: number[] }, count: number): string[] {
+function topSelf(
+  profile: {
+    nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number } }[];
+    samples?: number[];
+    timeDeltas?: number[];
+  },
+  count: number,
+): string[] {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map<string, number>();
   let total = 0;
@@ -201,5 +232,8 @@ function topSelf(profile: { nodes: { id: number; callFrame: { functionName: stri
     self.set(key, (self.get(key) ?? 0) + dt);
     total += dt;
   }
-  return [...self].sort((a, b) => b[1] - a[1]).slice(0, count).map(([k, t]) => `${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
+  return [...self]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([k, t]) => `${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
 }

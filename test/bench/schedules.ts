@@ -62,7 +62,14 @@ async function waitUntil(atMs: number): Promise<void> {
 async function runNodeCron(n: number, leadMs: number): Promise<Result> {
   const cron = (await import("node-cron")).default;
   let missedWarnings = 0;
-  cron.setLogger({ info: () => undefined, debug: () => undefined, error: () => undefined, warn: () => { missedWarnings++; } });
+  cron.setLogger({
+    info: () => undefined,
+    debug: () => undefined,
+    error: () => undefined,
+    warn: () => {
+      missedWarnings++;
+    },
+  });
   const { x, expression } = burstSecond(leadMs);
   let due = Number.POSITIVE_INFINITY;
   gc();
@@ -71,10 +78,14 @@ async function runNodeCron(n: number, leadMs: number): Promise<Result> {
   const t0 = nowMs();
   for (let i = 0; i < n; i++) {
     const zone = ZONES[i % ZONES.length]!;
-    cron.schedule(expression, () => {
-      const late = nowMs() - due;
-      if (late >= 0) lateness.push(late);
-    }, { timezone: zone });
+    cron.schedule(
+      expression,
+      () => {
+        const late = nowMs() - due;
+        if (late >= 0) lateness.push(late);
+      },
+      { timezone: zone },
+    );
   }
   const loadMs = nowMs() - t0;
   due = firstAfter(x, Date.now() + 500);
@@ -84,9 +95,16 @@ async function runNodeCron(n: number, leadMs: number): Promise<Result> {
   await cron.shutdown(1_000).catch(() => undefined);
   const firstBurst = lateness.filter((l) => l < 5_000).sort((a, b) => a - b);
   return {
-    mode: `node-cron (timer per task)`, missedWarnings, n, loadMs, heapMb: (after.heapUsed - before.heapUsed) / 2 ** 20,
-    rssMb: (after.rss - before.rss) / 2 ** 20, fired: firstBurst.length,
-    p50Ms: percentile(firstBurst, 50), p99Ms: percentile(firstBurst, 99), maxMs: firstBurst.at(-1) ?? Number.NaN,
+    mode: `node-cron (timer per task)`,
+    missedWarnings,
+    n,
+    loadMs,
+    heapMb: (after.heapUsed - before.heapUsed) / 2 ** 20,
+    rssMb: (after.rss - before.rss) / 2 ** 20,
+    fired: firstBurst.length,
+    p50Ms: percentile(firstBurst, 50),
+    p99Ms: percentile(firstBurst, 99),
+    maxMs: firstBurst.at(-1) ?? Number.NaN,
   };
 }
 
@@ -103,7 +121,10 @@ async function runEngine(n: number, leadMs: number): Promise<Result> {
   let fired = 0;
   let recomputeStart = 0;
   // The same live view the service keeps: one small entry per schedule, compiled crons and zones shared.
-  const live = new Map<string, { rev: number; cron: ReturnType<typeof compileCron>; zone: ReturnType<typeof timelineOf> }>();
+  const live = new Map<
+    string,
+    { rev: number; cron: ReturnType<typeof compileCron>; zone: ReturnType<typeof timelineOf> }
+  >();
   const engine = new FireEngine({
     clock: { now: () => Date.now() },
     // One engine dispatches a burst in order, so lateness only grows along it: reading the clock at every
@@ -142,9 +163,16 @@ async function runEngine(n: number, leadMs: number): Promise<Result> {
   await engine.stop();
   const sorted = lateness.sort((a, b) => a - b);
   return {
-    mode: "switchboard (one timer + heap)", n, loadMs, heapMb: (after.heapUsed - before.heapUsed) / 2 ** 20,
-    rssMb: (after.rss - before.rss) / 2 ** 20, fired,
-    p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), maxMs: sorted.at(-1) ?? Number.NaN, recomputeMs,
+    mode: "switchboard (one timer + heap)",
+    n,
+    loadMs,
+    heapMb: (after.heapUsed - before.heapUsed) / 2 ** 20,
+    rssMb: (after.rss - before.rss) / 2 ** 20,
+    fired,
+    p50Ms: percentile(sorted, 50),
+    p99Ms: percentile(sorted, 99),
+    maxMs: sorted.at(-1) ?? Number.NaN,
+    recomputeMs,
   };
 }
 
@@ -169,7 +197,10 @@ async function runStore(n: number): Promise<Result> {
   const before = process.memoryUsage();
   const t0 = nowMs();
   const rows = await new ScheduleRepo(store.sql).loadActiveTiming();
-  const live = new Map<string, { rev: number; cron: ReturnType<typeof compileCron>; zone: ReturnType<typeof timelineOf>; next: number | undefined }>();
+  const live = new Map<
+    string,
+    { rev: number; cron: ReturnType<typeof compileCron>; zone: ReturnType<typeof timelineOf>; next: number | undefined }
+  >();
   for (const s of rows) {
     const cron = compileCron(s.expression!);
     const zone = timelineOf(s.timeZone);
@@ -181,17 +212,27 @@ async function runStore(n: number): Promise<Result> {
   const after = process.memoryUsage();
   await store.close();
   return {
-    mode: "switchboard load from embedded store", n: live.size, loadMs, heapMb: (after.heapUsed - before.heapUsed) / 2 ** 20,
-    rssMb: (after.rss - before.rss) / 2 ** 20, fired: 0, p50Ms: Number.NaN, p99Ms: Number.NaN, maxMs: Number.NaN,
+    mode: "switchboard load from embedded store",
+    n: live.size,
+    loadMs,
+    heapMb: (after.heapUsed - before.heapUsed) / 2 ** 20,
+    rssMb: (after.rss - before.rss) / 2 ** 20,
+    fired: 0,
+    p50Ms: Number.NaN,
+    p99Ms: Number.NaN,
+    maxMs: Number.NaN,
   };
 }
 
 const [, , modeArg, nArg] = process.argv;
 if (modeArg === "--child-node-cron" || modeArg === "--child-engine" || modeArg === "--child-store") {
   const n = Number(nArg);
-  const result = modeArg === "--child-node-cron"
-    ? await runNodeCron(n, 5_000)
-    : modeArg === "--child-engine" ? await runEngine(n, 5_000) : await runStore(n);
+  const result =
+    modeArg === "--child-node-cron"
+      ? await runNodeCron(n, 5_000)
+      : modeArg === "--child-engine"
+        ? await runEngine(n, 5_000)
+        : await runStore(n);
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }
@@ -199,17 +240,31 @@ if (modeArg === "--child-node-cron" || modeArg === "--child-engine" || modeArg =
 const n = Number(modeArg ?? 100_000);
 const self = fileURLToPath(import.meta.url);
 const run = (mode: string): Result => {
-  const out = execFileSync(process.execPath, ["--expose-gc", self, mode, String(n)], { encoding: "utf8", maxBuffer: 1 << 24, stdio: ["ignore", "pipe", "inherit"] });
+  const out = execFileSync(process.execPath, ["--expose-gc", self, mode, String(n)], {
+    encoding: "utf8",
+    maxBuffer: 1 << 24,
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   return JSON.parse(out.trim().split("\n").at(-1)!) as Result;
 };
-console.log(`schedules benchmark: ${n.toLocaleString("en")} schedules over ${ZONES.join(", ")}, all due in the same second`);
+console.log(
+  `schedules benchmark: ${n.toLocaleString("en")} schedules over ${ZONES.join(", ")}, all due in the same second`,
+);
 const results = [run("--child-engine"), run("--child-node-cron"), run("--child-store")];
 const f = (x: number | null, d = 1) => (x === null || Number.isNaN(x) ? "-" : x.toFixed(d));
 console.log("mode                                   | load ms | heap MB | rss MB | fired  | p50 ms | p99 ms | max ms");
 for (const r of results) {
-  console.log(`${r.mode.padEnd(38)} | ${f(r.loadMs, 0).padStart(7)} | ${f(r.heapMb).padStart(7)} | ${f(r.rssMb).padStart(6)} | ${String(r.fired).padStart(6)} | ${f(r.p50Ms).padStart(6)} | ${f(r.p99Ms).padStart(6)} | ${f(r.maxMs).padStart(6)}`);
+  console.log(
+    `${r.mode.padEnd(38)} | ${f(r.loadMs, 0).padStart(7)} | ${f(r.heapMb).padStart(7)} | ${f(r.rssMb).padStart(6)} | ${String(r.fired).padStart(6)} | ${f(r.p50Ms).padStart(6)} | ${f(r.p99Ms).padStart(6)} | ${f(r.maxMs).padStart(6)}`,
+  );
 }
 const [ours, theirs] = results as [Result, Result];
-console.log(`next-time recompute after the burst (ours, off the fire path): ${f(ours.recomputeMs ?? Number.NaN, 0)} ms`);
-console.log(`ratios node-cron/ours: load ${f(theirs.loadMs / ours.loadMs)}x, heap ${f(theirs.heapMb / ours.heapMb)}x, p99 ${f(theirs.p99Ms / ours.p99Ms)}x; missed: node-cron ${n - theirs.fired}, ours ${n - ours.fired}`);
-console.log(`targets (≤ 100 MB, p99 ≤ 50 ms): ${ours.heapMb <= 100 && ours.p99Ms <= 50 && ours.fired === n ? "met" : "NOT met"}`);
+console.log(
+  `next-time recompute after the burst (ours, off the fire path): ${f(ours.recomputeMs ?? Number.NaN, 0)} ms`,
+);
+console.log(
+  `ratios node-cron/ours: load ${f(theirs.loadMs / ours.loadMs)}x, heap ${f(theirs.heapMb / ours.heapMb)}x, p99 ${f(theirs.p99Ms / ours.p99Ms)}x; missed: node-cron ${n - theirs.fired}, ours ${n - ours.fired}`,
+);
+console.log(
+  `targets (≤ 100 MB, p99 ≤ 50 ms): ${ours.heapMb <= 100 && ours.p99Ms <= 50 && ours.fired === n ? "met" : "NOT met"}`,
+);

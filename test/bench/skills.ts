@@ -19,10 +19,26 @@ import { BUILTIN_DIR } from "../../skills/plugin.ts";
 import { SkillHostSupervisor } from "../../skills/runtime/supervisor.ts";
 
 const code = readFileSync(join(BUILTIN_DIR, "dice", "dist", "index.js"), "utf8");
-const input = JSON.stringify({ args: ["2d6"], rawArgs: "2d6", chat: { id: "bench:1", platform: "bench", kind: "group" }, user: { id: "bench:u", name: "u", role: "member" } });
+const input = JSON.stringify({
+  args: ["2d6"],
+  rawArgs: "2d6",
+  chat: { id: "bench:1", platform: "bench", kind: "group" },
+  user: { id: "bench:u", name: "u", role: "member" },
+});
 
 function spec(key: string, source = code): HostSkillSpec {
-  return { key, name: key.split("@")[0]!, code: source, memoryMb: 16, cpuMs: 1_000, timeoutMs: 5_000, maxResultChars: 65_536, maxCapArgChars: 65_536, maxContexts: 16, idleMs: 600_000 };
+  return {
+    key,
+    name: key.split("@")[0]!,
+    code: source,
+    memoryMb: 16,
+    cpuMs: 1_000,
+    timeoutMs: 5_000,
+    maxResultChars: 65_536,
+    maxCapArgChars: 65_536,
+    maxContexts: 16,
+    idleMs: 600_000,
+  };
 }
 
 const median = (xs: number[]): number => {
@@ -40,7 +56,14 @@ async function rawCold(): Promise<{ cold: number[]; freshContext: number[] }> {
     const context = await isolate.createContext();
     const bootstrap = await isolate.compileScript(BOOTSTRAP_SOURCE);
     const install = await bootstrap.run(context, { reference: true });
-    await install.apply(undefined, [new ivm.Callback(() => undefined, { ignored: true }), JSON.stringify({ maxCapArgChars: 1e5, maxResultChars: 1e5 })], { result: { reference: true } });
+    await install.apply(
+      undefined,
+      [
+        new ivm.Callback(() => undefined, { ignored: true }),
+        JSON.stringify({ maxCapArgChars: 1e5, maxResultChars: 1e5 }),
+      ],
+      { result: { reference: true } },
+    );
     const script = await isolate.compileScript(code);
     await script.run(context);
     cold.push(performance.now() - t0);
@@ -48,7 +71,11 @@ async function rawCold(): Promise<{ cold: number[]; freshContext: number[] }> {
     const t1 = performance.now();
     const c2 = await isolate.createContext();
     const i2 = await bootstrap.run(c2, { reference: true });
-    await i2.apply(undefined, [new ivm.Callback(() => undefined, { ignored: true }), "{\"maxCapArgChars\":1,\"maxResultChars\":1}"], { result: { reference: true } });
+    await i2.apply(
+      undefined,
+      [new ivm.Callback(() => undefined, { ignored: true }), '{"maxCapArgChars":1,"maxResultChars":1}'],
+      { result: { reference: true } },
+    );
     await script.run(c2);
     freshContext.push(performance.now() - t1);
     isolate.dispose();
@@ -57,7 +84,9 @@ async function rawCold(): Promise<{ cold: number[]; freshContext: number[] }> {
 }
 
 function plainBaseline(iterations: number): number {
-  const skill = new Function(`${code}; return skill;`)() as { default: { commands: { dice: (ctx: unknown) => unknown } } };
+  const skill = new Function(`${code}; return skill;`)() as {
+    default: { commands: { dice: (ctx: unknown) => unknown } };
+  };
   const handler = skill.default.commands.dice;
   const ctx = JSON.parse(input) as Record<string, unknown>;
   let sink = 0;
@@ -110,7 +139,10 @@ async function main(): Promise<void> {
   const baselines = Array.from({ length: 5 }, () => plainBaseline(N));
 
   // Warm call that makes one capability round trip (storage.get answered by the bot side).
-  const capSkill = spec("capper@1.0.0", "var skill = { commands: { c: async function (ctx) { var v = await ctx.storage.get('k'); return 'v' + v; } } };");
+  const capSkill = spec(
+    "capper@1.0.0",
+    "var skill = { commands: { c: async function (ctx) { var v = await ctx.storage.get('k'); return 'v' + v; } } };",
+  );
   supervisor.load(capSkill);
   const capAnswer = async (): Promise<string> => '{"ok":true,"value":1}';
   for (let i = 0; i < 300; i++) await supervisor.call(capSkill, "bench:1", "command", "c", input, capAnswer);
@@ -139,20 +171,32 @@ async function main(): Promise<void> {
   const baseMs = median(baselines);
   const overhead = warmMs - baseMs;
   console.log("skills benchmark (built-in dice skill; medians; machine load shows in every figure)");
-  console.log(`  cold start, raw (isolate + context + bootstrap + compile + run): ${fmt(median(cold))}   target ≤ 15 ms`);
+  console.log(
+    `  cold start, raw (isolate + context + bootstrap + compile + run): ${fmt(median(cold))}   target ≤ 15 ms`,
+  );
   console.log(`  cold first call through the skill host (IPC included):          ${fmt(median(coldHost))}`);
-  console.log(`  warm call through the runtime (IPC + isolate):                  ${fmt(warmMs)} median, ${fmt(median(rounds))} mean`);
+  console.log(
+    `  warm call through the runtime (IPC + isolate):                  ${fmt(warmMs)} median, ${fmt(median(rounds))} mean`,
+  );
   console.log(`  same handler as a plain function (baseline, same run):          ${fmt(baseMs)}`);
-  console.log(`  warm overhead (runtime − baseline):                             ${fmt(overhead)}   target ≤ 0.3 ms   ratio ${(warmMs / baseMs).toFixed(0)}×`);
+  console.log(
+    `  warm overhead (runtime − baseline):                             ${fmt(overhead)}   target ≤ 0.3 ms   ratio ${(warmMs / baseMs).toFixed(0)}×`,
+  );
   console.log(`  warm call with one capability round trip:                       ${fmt(median(capCalls))} median`);
-  console.log(`  a fresh context per call would add:                             ${fmt(median(freshContext))} (per-chat contexts are kept warm instead)`);
-  console.log(`  memory per idle loaded skill: host RSS ${(rssPer / 1_048_576).toFixed(2)} MB, isolate heap ${(heapPer / 1_048_576).toFixed(2)} MB   target ≤ 3 MB`);
+  console.log(
+    `  a fresh context per call would add:                             ${fmt(median(freshContext))} (per-chat contexts are kept warm instead)`,
+  );
+  console.log(
+    `  memory per idle loaded skill: host RSS ${(rssPer / 1_048_576).toFixed(2)} MB, isolate heap ${(heapPer / 1_048_576).toFixed(2)} MB   target ≤ 3 MB`,
+  );
 }
 
 if (process.execArgv.includes("--no-node-snapshot")) {
   await main();
 } else {
   const { spawnSync } = await import("node:child_process");
-  const run = spawnSync(process.execPath, ["--no-node-snapshot", ...process.execArgv, process.argv[1]!], { stdio: "inherit" });
+  const run = spawnSync(process.execPath, ["--no-node-snapshot", ...process.execArgv, process.argv[1]!], {
+    stdio: "inherit",
+  });
   process.exitCode = run.status ?? 1;
 }

@@ -26,8 +26,13 @@ export interface SlackBenchResult {
 }
 
 const quiet: BoltLogger = {
-  debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined,
-  setLevel: () => undefined, getLevel: () => LogLevel.ERROR, setName: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  setLevel: () => undefined,
+  getLevel: () => LogLevel.ERROR,
+  setName: () => undefined,
 };
 
 /** A stand-in Web API in-process: answers every method at once and counts chat.postMessage calls. */
@@ -53,20 +58,40 @@ function standInFetch(): { fetch: typeof fetch; posts(): number; onPost(n: numbe
   return {
     fetch: fetchFn,
     posts: () => posts,
-    onPost: (n) => (posts >= n ? Promise.resolve() : new Promise((resolve) => { waiter = { n, resolve }; })),
+    onPost: (n) =>
+      posts >= n
+        ? Promise.resolve()
+        : new Promise((resolve) => {
+            waiter = { n, resolve };
+          }),
   };
 }
 
 function commandBody(i: number): Record<string, unknown> {
   return {
-    token: "t", team_id: "T1", team_domain: "bench", channel_id: `C${i % 50}`, channel_name: "bench", user_id: `U${i % 20}`,
-    user_name: "alice", command: "/whoami", text: "", api_app_id: "A1", is_enterprise_install: "false",
-    response_url: "http://127.0.0.1:9/unused", trigger_id: `trig-${i}`,
+    token: "t",
+    team_id: "T1",
+    team_domain: "bench",
+    channel_id: `C${i % 50}`,
+    channel_name: "bench",
+    user_id: `U${i % 20}`,
+    user_name: "alice",
+    command: "/whoami",
+    text: "",
+    api_app_id: "A1",
+    is_enterprise_install: "false",
+    response_url: "http://127.0.0.1:9/unused",
+    trigger_id: `trig-${i}`,
   };
 }
 
 /** Feed `n` commands, a window of `concurrency` at a time, and wait for `n` posts. */
-async function drive(n: number, processEvent: (event: ReceiverEvent) => Promise<void>, api: ReturnType<typeof standInFetch>, offset: number): Promise<number> {
+async function drive(
+  n: number,
+  processEvent: (event: ReceiverEvent) => Promise<void>,
+  api: ReturnType<typeof standInFetch>,
+  offset: number,
+): Promise<number> {
   const target = api.posts() + n;
   const done = api.onPost(target);
   const started = performance.now();
@@ -89,7 +114,12 @@ async function boltBaseline(): Promise<Driver> {
   const api = standInFetch();
   const receiver = { init: () => undefined, start: async () => undefined, stop: async () => undefined };
   const app = new App({
-    token: "xoxb-bench", botId: "BBOT", botUserId: "UBOT", receiver, logger: quiet, tokenVerificationEnabled: false,
+    token: "xoxb-bench",
+    botId: "BBOT",
+    botUserId: "UBOT",
+    receiver,
+    logger: quiet,
+    tokenVerificationEnabled: false,
     clientOptions: { slackApiUrl: "http://127.0.0.1:9/api/", fetch: api.fetch, retryConfig: { retries: 0 } },
   });
   app.command(/.*/, async ({ ack, client, command }) => {
@@ -105,13 +135,24 @@ async function switchboard(): Promise<Driver> {
   const config = parseConfig({
     http: { enabled: false },
     log: { level: "silent" },
-    limits: { perUser: { burst: 1_000_000, perMinute: 60_000_000 }, perChat: { burst: 1_000_000, perMinute: 60_000_000 } },
-    adapters: { console: { enabled: false }, slack: { token: "xoxb-bench", signingSecret: "bench", apiUrl: "http://127.0.0.1:9/api/" } },
+    limits: {
+      perUser: { burst: 1_000_000, perMinute: 60_000_000 },
+      perChat: { burst: 1_000_000, perMinute: 60_000_000 },
+    },
+    adapters: {
+      console: { enabled: false },
+      slack: { token: "xoxb-bench", signingSecret: "bench", apiUrl: "http://127.0.0.1:9/api/" },
+    },
   });
   let adapter: SlackAdapter | undefined;
   const store = await memoryStore();
   const app = await createApp({
-    config, console: false, platformAdapters: false, plugins: false, store, exitOnConsoleEnd: false,
+    config,
+    console: false,
+    platformAdapters: false,
+    plugins: false,
+    store,
+    exitOnConsoleEnd: false,
     log: createLogger({ level: "silent", format: "json" }),
     extraAdapters: (core) => {
       adapter = createSlackAdapter(core, {
@@ -150,7 +191,14 @@ export async function benchSlack(n = Number(process.env.MESSAGES ?? 5_000), roun
     }
     const boltPerSec = Math.max(...boltRates);
     const switchboardPerSec = Math.max(...sbRates);
-    return { messages: n, boltPerSec, switchboardPerSec, ratio: Number((switchboardPerSec / boltPerSec).toFixed(2)), boltRates, sbRates };
+    return {
+      messages: n,
+      boltPerSec,
+      switchboardPerSec,
+      ratio: Number((switchboardPerSec / boltPerSec).toFixed(2)),
+      boltRates,
+      sbRates,
+    };
   } finally {
     await bolt.close();
     await sb.close();

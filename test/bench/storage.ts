@@ -40,7 +40,8 @@ async function measure(iterations: number, op: (index: number) => Promise<unknow
 }
 
 function row(label: string, figures: Figures, baseline?: Figures): string {
-  const ratio = baseline === undefined ? "" : `  ${(figures.p50Us / Math.max(1, baseline.p50Us)).toFixed(2)}× baseline p50`;
+  const ratio =
+    baseline === undefined ? "" : `  ${(figures.p50Us / Math.max(1, baseline.p50Us)).toFixed(2)}× baseline p50`;
   return `  ${label.padEnd(34)} ${String(figures.opsPerSec).padStart(10)} ops/s   p50 ${String(figures.p50Us).padStart(6)} µs   p99 ${String(figures.p99Us).padStart(6)} µs${ratio}`;
 }
 
@@ -52,14 +53,36 @@ async function timeMs(fn: () => Promise<unknown>): Promise<[number, unknown]> {
 
 async function benchStore(name: string, store: Store): Promise<void> {
   const chatKey = "telegram:-1001";
-  await store.chats.setPolicy(chatKey, { ...emptyPolicy(), commandRoles: { perms: "admin", deploy: "owner" }, roleOverrides: { "telegram:1": "admin" } });
+  await store.chats.setPolicy(chatKey, {
+    ...emptyPolicy(),
+    commandRoles: { perms: "admin", deploy: "owner" },
+    roleOverrides: { "telegram:1": "admin" },
+  });
   console.log(`${name}:`);
   const baseline = await measure(ITERATIONS, () => store.sql.query("SELECT 1"));
   console.log(row("baseline: SELECT 1", baseline));
   console.log(row("chats.getPolicy", await measure(ITERATIONS, () => store.chats.getPolicy(chatKey)), baseline));
-  console.log(row("kv.set (upsert, small JSON)", await measure(ITERATIONS, (index) => store.kv.set("bench", chatKey, `k${index % 100}`, { n: index, text: "hello" })), baseline));
-  console.log(row("kv.get", await measure(ITERATIONS, (index) => store.kv.get("bench", chatKey, `k${index % 100}`)), baseline));
-  console.log(row("audit.append", await measure(ITERATIONS, (index) => store.audit.append({ at: Date.now(), actor: "system", chatKey, action: "bench", target: String(index) })), baseline));
+  console.log(
+    row(
+      "kv.set (upsert, small JSON)",
+      await measure(ITERATIONS, (index) =>
+        store.kv.set("bench", chatKey, `k${index % 100}`, { n: index, text: "hello" }),
+      ),
+      baseline,
+    ),
+  );
+  console.log(
+    row("kv.get", await measure(ITERATIONS, (index) => store.kv.get("bench", chatKey, `k${index % 100}`)), baseline),
+  );
+  console.log(
+    row(
+      "audit.append",
+      await measure(ITERATIONS, (index) =>
+        store.audit.append({ at: Date.now(), actor: "system", chatKey, action: "bench", target: String(index) }),
+      ),
+      baseline,
+    ),
+  );
 }
 
 async function benchDedupe(name: string, kv: Keyv, iterations: number): Promise<void> {
@@ -70,12 +93,20 @@ async function benchDedupe(name: string, kv: Keyv, iterations: number): Promise<
   });
   console.log(`${name}:`);
   console.log(row("baseline: Map get+set (awaited)", baseline));
-  console.log(row("rememberOnce (new key each time)", await measure(iterations, (index) => rememberOnce(kv, `d:${index}`, 600_000)), baseline));
+  console.log(
+    row(
+      "rememberOnce (new key each time)",
+      await measure(iterations, (index) => rememberOnce(kv, `d:${index}`, 600_000)),
+      baseline,
+    ),
+  );
   // Throughput without per-call timing overhead.
   const count = iterations * 10;
   const t0 = performance.now();
   for (let index = 0; index < count; index += 1) await rememberOnce(kv, `t:${index}`, 600_000);
-  console.log(`  rememberOnce sustained                 ${Math.round(count / ((performance.now() - t0) / 1_000))} ops/s (${count} calls)`);
+  console.log(
+    `  rememberOnce sustained                 ${Math.round(count / ((performance.now() - t0) / 1_000))} ops/s (${count} calls)`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -97,9 +128,15 @@ async function main(): Promise<void> {
     console.log("embedded PGlite open (each includes the core migrations):");
     console.log(`  new data folder, no template (initdb)        ${initdbMs} ms   (baseline)`);
     console.log(`  new data folder, template load or creation   ${warmupMs} ms`);
-    console.log(`  new data folder from the cached template     ${freshMs} ms   ${(freshMs / Math.max(1, initdbMs)).toFixed(2)}× baseline`);
-    console.log(`  existing data folder (restart)               ${reopenMs} ms   ${(reopenMs / Math.max(1, initdbMs)).toFixed(2)}× baseline`);
-    console.log(`  in memory from the cached template (tests)   ${memoryMs} ms   ${(memoryMs / Math.max(1, initdbMs)).toFixed(2)}× baseline`);
+    console.log(
+      `  new data folder from the cached template     ${freshMs} ms   ${(freshMs / Math.max(1, initdbMs)).toFixed(2)}× baseline`,
+    );
+    console.log(
+      `  existing data folder (restart)               ${reopenMs} ms   ${(reopenMs / Math.max(1, initdbMs)).toFixed(2)}× baseline`,
+    );
+    console.log(
+      `  in memory from the cached template (tests)   ${memoryMs} ms   ${(memoryMs / Math.max(1, initdbMs)).toFixed(2)}× baseline`,
+    );
     await benchStore("embedded PGlite (file-backed)", store as Store);
     await (store as Store).close();
   } finally {

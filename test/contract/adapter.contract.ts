@@ -10,7 +10,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
-  conversationId, isSwitchboardError, parseConversationId, type ChannelAdapter, type ChatKind, type Inbound,
+  conversationId,
+  isSwitchboardError,
+  parseConversationId,
+  type ChannelAdapter,
+  type ChatKind,
+  type Inbound,
 } from "../../bot/index.ts";
 
 /** One message as the stand-in platform holds it. */
@@ -82,9 +87,17 @@ export function adapterContract(platform: string, makeHarness: HarnessFactory): 
 
     it("round-trips a conversation id: send reaches the chat the message came from", async () => {
       const inbound = await h.deliver({ text: "/ping" });
-      const id = conversationId({ platform: inbound.platform, chatId: inbound.chat.id, ...(inbound.threadId === undefined ? {} : { threadId: inbound.threadId }) });
+      const id = conversationId({
+        platform: inbound.platform,
+        chatId: inbound.chat.id,
+        ...(inbound.threadId === undefined ? {} : { threadId: inbound.threadId }),
+      });
       const target = parseConversationId(id);
-      expect(target).toEqual({ platform, chatId: inbound.chat.id, ...(inbound.threadId === undefined ? {} : { threadId: inbound.threadId }) });
+      expect(target).toEqual({
+        platform,
+        chatId: inbound.chat.id,
+        ...(inbound.threadId === undefined ? {} : { threadId: inbound.threadId }),
+      });
       const sent = await h.adapter.send(target, { text: "round trip" });
       expect(sent).toMatchObject({ platform, chatId: inbound.chat.id });
       const got = lastMessage();
@@ -123,7 +136,12 @@ export function adapterContract(platform: string, makeHarness: HarnessFactory): 
       const parts = h.messages().slice(before);
       expect(parts.length).toBeGreaterThanOrEqual(3);
       for (const p of parts) expect(h.measure(p.raw)).toBeLessThanOrEqual(max);
-      expect(parts.map((p) => h.toPlain(p.raw)).join(" ").split(/\s+/)).toEqual(`start ${words(Math.ceil((max * 2.5) / 5))}`.split(" "));
+      expect(
+        parts
+          .map((p) => h.toPlain(p.raw))
+          .join(" ")
+          .split(/\s+/),
+      ).toEqual(`start ${words(Math.ceil((max * 2.5) / 5))}`.split(" "));
     }, 60_000);
 
     it("edits a sent message", async () => {
@@ -137,7 +155,10 @@ export function adapterContract(platform: string, makeHarness: HarnessFactory): 
     it("maps a platform refusal to an E_ADAPTER SwitchboardError", async () => {
       const inbound = await h.deliver({ text: "/ping" });
       h.failNextSend({ kind: "forbidden" });
-      const error = await inbound.respond({ text: "nope" }).then(() => undefined, (e: unknown) => e);
+      const error = await inbound.respond({ text: "nope" }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(isSwitchboardError(error)).toBe(true);
       expect((error as { code: string }).code).toBe("E_ADAPTER");
     });
@@ -156,13 +177,19 @@ export function adapterContract(platform: string, makeHarness: HarnessFactory): 
     it("registers commands in the platform's native menu", async () => {
       await h.adapter.registerCommands([
         { name: "help", description: "Show what I can do" },
-        { name: "deploy", description: "Deploy a service", args: [{ name: "service", description: "Which one", type: "string", required: true }] },
+        {
+          name: "deploy",
+          description: "Deploy a service",
+          args: [{ name: "service", description: "Which one", type: "string", required: true }],
+        },
       ]);
       const menu = h.registeredCommands();
-      expect(menu).toEqual(expect.arrayContaining([
-        { name: "help", description: "Show what I can do" },
-        { name: "deploy", description: "Deploy a service" },
-      ]));
+      expect(menu).toEqual(
+        expect.arrayContaining([
+          { name: "help", description: "Show what I can do" },
+          { name: "deploy", description: "Deploy a service" },
+        ]),
+      );
     });
 
     it("reports health from real traffic", async () => {

@@ -5,7 +5,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { emptyPolicy, GLOBAL_POLICY_KEY, isSwitchboardError, type ChatPolicy, type Migration, type Store } from "../../bot/index.ts";
+import {
+  emptyPolicy,
+  GLOBAL_POLICY_KEY,
+  isSwitchboardError,
+  type ChatPolicy,
+  type Migration,
+  type Store,
+} from "../../bot/index.ts";
 
 /** How a test file gives the contract its stores. */
 export interface StoreHarness {
@@ -92,7 +99,11 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
       it("throws E_STORAGE for a corrupt stored policy instead of granting anything", async () => {
         const chatKey = `t:${uid()}`;
         await store.chats.setPolicy(chatKey, emptyPolicy());
-        for (const corrupt of ['{"commandRoles":{"perms":"root"},"roleOverrides":{},"allow":[],"deny":[],"trustPlatformAdmins":true}', '"admin"', "{}"]) {
+        for (const corrupt of [
+          '{"commandRoles":{"perms":"root"},"roleOverrides":{},"allow":[],"deny":[],"trustPlatformAdmins":true}',
+          '"admin"',
+          "{}",
+        ]) {
           await store.sql.query("UPDATE chat_policies SET policy = $1::jsonb WHERE chat_key = $2", [corrupt, chatKey]);
           await expectCode(store.chats.getPolicy(chatKey), "E_STORAGE", /corrupt/);
         }
@@ -100,7 +111,9 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
 
       it("keeps user keys that look like object internals as plain data", async () => {
         const chatKey = `t:${uid()}`;
-        const policy = JSON.parse('{"commandRoles":{"__proto__":"owner","constructor":"admin"},"roleOverrides":{},"allow":[],"deny":[],"trustPlatformAdmins":true}') as ChatPolicy;
+        const policy = JSON.parse(
+          '{"commandRoles":{"__proto__":"owner","constructor":"admin"},"roleOverrides":{},"allow":[],"deny":[],"trustPlatformAdmins":true}',
+        ) as ChatPolicy;
         await store.chats.setPolicy(chatKey, policy);
         const back = await store.chats.getPolicy(chatKey);
         expect(Object.hasOwn(back!.commandRoles, "__proto__")).toBe(true);
@@ -116,7 +129,13 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
         await store.chats.touch(chatKey, { kind: "group", title: "ops" }, 1_000);
         await store.chats.touch(chatKey, { kind: "channel" }, 5_000);
         await store.chats.touch(chatKey, { kind: "channel" }, 3_000);
-        expect(await store.chats.get(chatKey)).toEqual({ chatKey, kind: "channel", title: "ops", firstSeenAt: 1_000, lastSeenAt: 5_000 });
+        expect(await store.chats.get(chatKey)).toEqual({
+          chatKey,
+          kind: "channel",
+          title: "ops",
+          firstSeenAt: 1_000,
+          lastSeenAt: 5_000,
+        });
         const listed = await store.chats.list();
         expect(listed.find((chat) => chat.chatKey === chatKey)?.lastSeenAt).toBe(5_000);
         const keys = listed.map((chat) => chat.chatKey);
@@ -133,8 +152,17 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
         const chatKey = `t:${uid()}`;
         const other = `t:${uid()}`;
         for (let index = 0; index < 7; index += 1) {
-          await store.audit.append({ at: 1_000 + index, actor: "telegram:1", chatKey, action: "perms.set", target: `cmd${index}`, before: index, after: index + 1 });
-          if (index % 3 === 0) await store.audit.append({ at: 2_000 + index, actor: "system", chatKey: other, action: "perms.deny" });
+          await store.audit.append({
+            at: 1_000 + index,
+            actor: "telegram:1",
+            chatKey,
+            action: "perms.set",
+            target: `cmd${index}`,
+            before: index,
+            after: index + 1,
+          });
+          if (index % 3 === 0)
+            await store.audit.append({ at: 2_000 + index, actor: "system", chatKey: other, action: "perms.deny" });
         }
         const all = await store.audit.list(chatKey);
         expect(all.map((entry) => entry.target)).toEqual(["cmd6", "cmd5", "cmd4", "cmd3", "cmd2", "cmd1", "cmd0"]);
@@ -155,7 +183,15 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
 
       it("round-trips every field, telling an absent before/after from a JSON null", async () => {
         const chatKey = `discord:${uid()}`;
-        await store.audit.append({ at: 1_700_000_000_000, actor: "discord:9", chatKey, action: "skills.enable", target: "dice", before: null, after: { enabled: true, grants: ["net:api.example"] } });
+        await store.audit.append({
+          at: 1_700_000_000_000,
+          actor: "discord:9",
+          chatKey,
+          action: "skills.enable",
+          target: "dice",
+          before: null,
+          after: { enabled: true, grants: ["net:api.example"] },
+        });
         await store.audit.append({ at: 1_700_000_000_001, actor: "system", chatKey, action: "perms.dm" });
         const [second, first] = await store.audit.list(chatKey);
         expect(first).toEqual({
@@ -169,13 +205,24 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
           after: { enabled: true, grants: ["net:api.example"] },
         });
         expect(typeof first!.id).toBe("number");
-        expect(second).toEqual({ id: second!.id, at: 1_700_000_000_001, actor: "system", chatKey, action: "perms.dm", target: null });
+        expect(second).toEqual({
+          id: second!.id,
+          at: 1_700_000_000_001,
+          actor: "system",
+          chatKey,
+          action: "perms.dm",
+          target: null,
+        });
         expect("before" in second!).toBe(false);
       });
 
       it("refuses an entry without an actor and writes nothing", async () => {
         const chatKey = `t:${uid()}`;
-        await expectCode(store.audit.append({ at: 1, actor: undefined as unknown as string, chatKey, action: "perms.set" }), "E_BAD_ARGS", /actor/);
+        await expectCode(
+          store.audit.append({ at: 1, actor: undefined as unknown as string, chatKey, action: "perms.set" }),
+          "E_BAD_ARGS",
+          /actor/,
+        );
         await expectCode(store.audit.list(chatKey, { limit: 0 }), "E_BAD_ARGS", /limit/);
         expect(await store.audit.list(chatKey)).toEqual([]);
       });
@@ -184,9 +231,19 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
     describe("key-value store", () => {
       it("gets, sets, overwrites and deletes JSON values of every kind", async () => {
         const ns = `skill:${uid()}`;
-        const values: unknown[] = [{ nested: { list: [1, "two", null, false] } }, [1, 2, 3], "text with ünïcode 🎲", 42.5, true, null, 0, ""];
+        const values: unknown[] = [
+          { nested: { list: [1, "two", null, false] } },
+          [1, 2, 3],
+          "text with ünïcode 🎲",
+          42.5,
+          true,
+          null,
+          0,
+          "",
+        ];
         for (const [index, value] of values.entries()) await store.kv.set(ns, "chat", `k${index}`, value);
-        for (const [index, value] of values.entries()) expect(await store.kv.get(ns, "chat", `k${index}`)).toEqual(value);
+        for (const [index, value] of values.entries())
+          expect(await store.kv.get(ns, "chat", `k${index}`)).toEqual(value);
         expect(await store.kv.get(ns, "chat", "missing")).toBeUndefined();
         await store.kv.set(ns, "chat", "k0", { replaced: true });
         expect(await store.kv.get(ns, "chat", "k0")).toEqual({ replaced: true });
@@ -197,7 +254,7 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
 
       it("treats keys, scopes and namespaces as data", async () => {
         const ns = `ns'; DROP TABLE kv; --${uid()}`;
-        const keys = ["'); DELETE FROM kv; --", "$1", "a\\b", "ключ", "🎲", " spaced ", "\"quoted\""];
+        const keys = ["'); DELETE FROM kv; --", "$1", "a\\b", "ключ", "🎲", " spaced ", '"quoted"'];
         for (const key of keys) await store.kv.set(ns, "scope'", key, key);
         for (const key of keys) expect(await store.kv.get(ns, "scope'", key)).toBe(key);
         expect(await store.kv.get(ns, "scope", keys[0]!)).toBeUndefined();
@@ -206,14 +263,18 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
 
       it("lists by key in byte order, with a literal prefix (% and _ are not wildcards) and a limit", async () => {
         const ns = `skill:${uid()}`;
-        for (const key of ["b", "a%b", "a_b", "axb", "a%", "a", "A", "a\\b", "ab"]) await store.kv.set(ns, "s", key, key.length);
+        for (const key of ["b", "a%b", "a_b", "axb", "a%", "a", "A", "a\\b", "ab"])
+          await store.kv.set(ns, "s", key, key.length);
         const all = await store.kv.list(ns, "s");
         expect(all.map((entry) => entry.key)).toEqual(["A", "a", "a%", "a%b", "a\\b", "a_b", "ab", "axb", "b"]);
         expect((await store.kv.list(ns, "s", { prefix: "a%" })).map((entry) => entry.key)).toEqual(["a%", "a%b"]);
         expect((await store.kv.list(ns, "s", { prefix: "a_" })).map((entry) => entry.key)).toEqual(["a_b"]);
         expect((await store.kv.list(ns, "s", { prefix: "a\\" })).map((entry) => entry.key)).toEqual(["a\\b"]);
-        expect((await store.kv.list(ns, "s", { prefix: "a", limit: 2 })).map((entry) => entry.key)).toEqual(["a", "a%"]);
-        expect((await store.kv.list(ns, "s", { prefix: "zzz" }))).toEqual([]);
+        expect((await store.kv.list(ns, "s", { prefix: "a", limit: 2 })).map((entry) => entry.key)).toEqual([
+          "a",
+          "a%",
+        ]);
+        expect(await store.kv.list(ns, "s", { prefix: "zzz" })).toEqual([]);
         const entry = all[0]!;
         expect(entry.value).toBe(1);
         expect(Math.abs(entry.updatedAt - Date.now())).toBeLessThan(60_000);
@@ -251,7 +312,14 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
         const circular: Record<string, unknown> = {};
         circular.self = circular;
         await store.kv.set(ns, "s", "k", "kept");
-        for (const value of [undefined, 10n, circular, "nul \u0000 inside", { text: "lone \ud800 surrogate" }, () => 1]) {
+        for (const value of [
+          undefined,
+          10n,
+          circular,
+          "nul \u0000 inside",
+          { text: "lone \ud800 surrogate" },
+          () => 1,
+        ]) {
           await expectCode(store.kv.set(ns, "s", "k", value), "E_BAD_ARGS", /value/);
         }
         await expectCode(store.kv.set(ns, "s", "nul\u0000key", 1), "E_BAD_ARGS", /key/);
@@ -280,12 +348,17 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
         expect(await store.migrate(list)).toEqual([]);
         const { rows } = await store.sql.query<{ id: number }>(`SELECT id FROM ${prefix.replaceAll("-", "_")}_3`);
         expect(rows).toEqual([{ id: 3 }]);
-        const recorded = await store.sql.query<{ id: string }>("SELECT id FROM schema_migrations WHERE id LIKE $1 ORDER BY id", [`${prefix}-%`]);
+        const recorded = await store.sql.query<{ id: string }>(
+          "SELECT id FROM schema_migrations WHERE id LIKE $1 ORDER BY id",
+          [`${prefix}-%`],
+        );
         expect(recorded.rows.map((row) => row.id)).toEqual(list.map((migration) => migration.id));
       });
 
       it("has the core migrations applied at open (migrating again is a no-op)", async () => {
-        const { rows } = await store.sql.query<{ id: string }>("SELECT id FROM schema_migrations WHERE id LIKE 'core-%' ORDER BY id");
+        const { rows } = await store.sql.query<{ id: string }>(
+          "SELECT id FROM schema_migrations WHERE id LIKE 'core-%' ORDER BY id",
+        );
         expect(rows.map((row) => row.id)).toEqual(["core-001-chats", "core-002-audit-log", "core-003-kv"]);
         const { CORE_MIGRATIONS } = await import("../../bot/storage/migrations.ts");
         expect(await store.migrate(CORE_MIGRATIONS)).toEqual([]);
@@ -323,7 +396,10 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
         try {
           const [a, b] = await Promise.all([store.migrate(list), second.migrate(list)]);
           expect([...a, ...b].sort()).toEqual(list.map((migration) => migration.id));
-          const recorded = await store.sql.query<{ n: number }>("SELECT COUNT(*)::int AS n FROM schema_migrations WHERE id LIKE $1", [`${prefix}-%`]);
+          const recorded = await store.sql.query<{ n: number }>(
+            "SELECT COUNT(*)::int AS n FROM schema_migrations WHERE id LIKE $1",
+            [`${prefix}-%`],
+          );
           expect(recorded.rows[0]!.n).toBe(4);
         } finally {
           if (second !== store) await second.close();
@@ -335,12 +411,20 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
       it("commits on success and rolls back on a throw", async () => {
         const ns = `tx:${uid()}`;
         await store.sql.transaction(async (tx) => {
-          await tx.query("INSERT INTO kv (namespace, scope, key, value, updated_at) VALUES ($1, 's', 'a', '1'::jsonb, 0)", [ns]);
+          await tx.query(
+            "INSERT INTO kv (namespace, scope, key, value, updated_at) VALUES ($1, 's', 'a', '1'::jsonb, 0)",
+            [ns],
+          );
         });
-        const failed = await rejection(store.sql.transaction(async (tx) => {
-          await tx.query("INSERT INTO kv (namespace, scope, key, value, updated_at) VALUES ($1, 's', 'b', '2'::jsonb, 0)", [ns]);
-          throw new Error("changed my mind");
-        }));
+        const failed = await rejection(
+          store.sql.transaction(async (tx) => {
+            await tx.query(
+              "INSERT INTO kv (namespace, scope, key, value, updated_at) VALUES ($1, 's', 'b', '2'::jsonb, 0)",
+              [ns],
+            );
+            throw new Error("changed my mind");
+          }),
+        );
         expect((failed as Error).message).toBe("changed my mind");
         expect((await store.kv.list(ns, "s")).map((entry) => entry.key)).toEqual(["a"]);
       });
@@ -348,11 +432,21 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
       it("keeps concurrent read-modify-write transactions from losing updates", async () => {
         const ns = `tx:${uid()}`;
         await store.kv.set(ns, "s", "counter", 0);
-        await Promise.all(Array.from({ length: 10 }, () => store.sql.transaction(async (tx) => {
-          const { rows } = await tx.query<{ value: number }>("SELECT value FROM kv WHERE namespace = $1 AND scope = 's' AND key = 'counter' FOR UPDATE", [ns]);
-          await new Promise((resolve) => setImmediate(resolve));
-          await tx.query("UPDATE kv SET value = $2::jsonb WHERE namespace = $1 AND scope = 's' AND key = 'counter'", [ns, JSON.stringify(rows[0]!.value + 1)]);
-        })));
+        await Promise.all(
+          Array.from({ length: 10 }, () =>
+            store.sql.transaction(async (tx) => {
+              const { rows } = await tx.query<{ value: number }>(
+                "SELECT value FROM kv WHERE namespace = $1 AND scope = 's' AND key = 'counter' FOR UPDATE",
+                [ns],
+              );
+              await new Promise((resolve) => setImmediate(resolve));
+              await tx.query(
+                "UPDATE kv SET value = $2::jsonb WHERE namespace = $1 AND scope = 's' AND key = 'counter'",
+                [ns, JSON.stringify(rows[0]!.value + 1)],
+              );
+            }),
+          ),
+        );
         expect(await store.kv.get(ns, "s", "counter")).toBe(10);
       });
     });
@@ -362,7 +456,15 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
         const chatKey = `telegram:${uid()}`;
         const policy = { ...emptyPolicy(), commandRoles: { deploy: "admin" as const }, deny: ["telegram:13"] };
         await store.chats.setPolicy(chatKey, policy);
-        await store.audit.append({ at: 1_234, actor: "telegram:1", chatKey, action: "perms.set", target: "deploy", before: null, after: "admin" });
+        await store.audit.append({
+          at: 1_234,
+          actor: "telegram:1",
+          chatKey,
+          action: "perms.set",
+          target: "deploy",
+          before: null,
+          after: "admin",
+        });
         await store.kv.set("llm.history", chatKey, "turn:1", { role: "user", text: "hello" });
         await store.close();
 
@@ -370,7 +472,13 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
         expect(await store.chats.getPolicy(chatKey)).toEqual(policy);
         const audit = await store.audit.list(chatKey);
         expect(audit).toHaveLength(1);
-        expect(audit[0]).toMatchObject({ actor: "telegram:1", action: "perms.set", target: "deploy", before: null, after: "admin" });
+        expect(audit[0]).toMatchObject({
+          actor: "telegram:1",
+          action: "perms.set",
+          target: "deploy",
+          before: null,
+          after: "admin",
+        });
         expect(await store.kv.get("llm.history", chatKey, "turn:1")).toEqual({ role: "user", text: "hello" });
         expect(await store.migrate([])).toEqual([]);
       });

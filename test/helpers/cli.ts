@@ -13,7 +13,10 @@ export interface CliResult {
 }
 
 /** Run one CLI command against `configFile` (and `env`, default empty). A thrown error is exit code 1, on stderr. */
-export async function runCli(args: string[], options: { configFile?: string; env?: Record<string, string> } = {}): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  options: { configFile?: string; env?: Record<string, string> } = {},
+): Promise<CliResult> {
   const out = new PassThrough();
   const err = new PassThrough();
   let outText = "";

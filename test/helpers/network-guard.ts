@@ -62,7 +62,10 @@ const originalLookup = dns.lookup;
 };
 
 const originalPromisesLookup = dns.promises.lookup;
-(dns.promises as { lookup: unknown }).lookup = async function guardedPromisesLookup(hostname: string, ...rest: unknown[]) {
+(dns.promises as { lookup: unknown }).lookup = async function guardedPromisesLookup(
+  hostname: string,
+  ...rest: unknown[]
+) {
   if (!isLoopback(hostname) && net.isIP(hostname) === 0) throw refuse(`${hostname} (DNS)`);
   return (originalPromisesLookup as (...a: unknown[]) => Promise<unknown>).call(dns.promises, hostname, ...rest);
 };

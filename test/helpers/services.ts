@@ -9,8 +9,10 @@ export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? "postgres://postgre
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
 const START_HINT = {
-  postgres: "start PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`): pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
-  redis: "start Redis on 127.0.0.1:6379: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
+  postgres:
+    "start PostgreSQL on 127.0.0.1:5432 (trust auth, database `test`): pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",
+  redis:
+    "start Redis on 127.0.0.1:6379: redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save '' --appendonly no",
 } as const;
 
 const cache = new Map<string, Promise<boolean>>();

@@ -44,7 +44,13 @@ let deliveries = 0;
 /** See the file comment. */
 export class TestAdapter implements ChannelAdapter {
   readonly platform: string;
-  readonly capabilities: AdapterCapabilities = { edit: true, buttons: true, ephemeral: false, typing: false, maxTextLength: 4000 };
+  readonly capabilities: AdapterCapabilities = {
+    edit: true,
+    buttons: true,
+    ephemeral: false,
+    typing: false,
+    maxTextLength: 4000,
+  };
   readonly sent: Sent[] = [];
   readonly registered: CommandInfo[][] = [];
   #sink: InboundSink | undefined;
@@ -70,13 +76,22 @@ export class TestAdapter implements ChannelAdapter {
       deliveryId: o.deliveryId ?? `test:${++deliveries}`,
       platform: this.platform,
       chat: { id: chatId, kind: o.chatKind ?? "group", title: `chat ${chatId}` },
-      user: { id: o.userId ?? "u1", displayName: o.userId ?? "u1", ...(o.role === undefined ? {} : { platformRole: o.role }), ...(o.isBot ? { isBot: true } : {}) },
+      user: {
+        id: o.userId ?? "u1",
+        displayName: o.userId ?? "u1",
+        ...(o.role === undefined ? {} : { platformRole: o.role }),
+        ...(o.isBot ? { isBot: true } : {}),
+      },
       text,
       ...(command === undefined ? {} : { command }),
       ...(o.threadId === undefined ? {} : { threadId: o.threadId }),
       ...(o.mentionsBot === undefined ? {} : { mentionsBot: o.mentionsBot }),
       receivedAt: Date.now(),
-      respond: (reply) => this.send({ platform: this.platform, chatId, ...(o.threadId === undefined ? {} : { threadId: o.threadId }) }, reply),
+      respond: (reply) =>
+        this.send(
+          { platform: this.platform, chatId, ...(o.threadId === undefined ? {} : { threadId: o.threadId }) },
+          reply,
+        ),
     };
   }
 
@@ -93,7 +108,13 @@ export class TestAdapter implements ChannelAdapter {
 
   async send(target: ConversationTarget, reply: Reply): Promise<SentMessage> {
     const messageId = `m${++this.#n}`;
-    this.sent.push({ chatId: target.chatId, ...(target.threadId === undefined ? {} : { threadId: target.threadId }), text: reply.text, reply, messageId });
+    this.sent.push({
+      chatId: target.chatId,
+      ...(target.threadId === undefined ? {} : { threadId: target.threadId }),
+      text: reply.text,
+      reply,
+      messageId,
+    });
     return { platform: this.platform, chatId: target.chatId, messageId };
   }
 
@@ -106,6 +127,11 @@ export class TestAdapter implements ChannelAdapter {
   }
 
   health(): AdapterHealth {
-    return { platform: this.platform, state: this.#sink === undefined ? "down" : "up", lastInboundAt: null, lastApiOkAt: null };
+    return {
+      platform: this.platform,
+      state: this.#sink === undefined ? "down" : "up",
+      lastInboundAt: null,
+      lastApiOkAt: null,
+    };
   }
 }

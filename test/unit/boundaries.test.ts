@@ -18,7 +18,9 @@ function files(dir: string): string[] {
 /** Project-relative targets of a file's relative imports. */
 function imports(file: string): string[] {
   const text = readFileSync(join(ROOT, file), "utf8");
-  const specs = [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+["'](\.[^"']+)["']|import\(\s*["'](\.[^"']+)["']\s*\)/g)].map((m) => m[1] ?? m[2]!);
+  const specs = [
+    ...text.matchAll(/(?:import|export)\s[^'"]*?from\s+["'](\.[^"']+)["']|import\(\s*["'](\.[^"']+)["']\s*\)/g),
+  ].map((m) => m[1] ?? m[2]!);
   return specs.map((s) => relative(ROOT, resolve(ROOT, dirname(file), s)));
 }
 
@@ -43,7 +45,8 @@ describe("module boundaries", () => {
   it("only the composition root and the CLI in bot/ import adapters/, skills/, marketplace/ or schedules/", () => {
     for (const f of files("bot")) {
       if (COMPOSITION_ROOT.includes(f) || f.startsWith("bot/cli/")) continue;
-      for (const i of imports(f)) expect(["adapters", "skills", "marketplace", "schedules"], `${f} imports ${i}`).not.toContain(top(i));
+      for (const i of imports(f))
+        expect(["adapters", "skills", "marketplace", "schedules"], `${f} imports ${i}`).not.toContain(top(i));
     }
   });
 

@@ -42,12 +42,20 @@ export class OllamaProvider implements ChatProvider {
         num_ctx: this.#model.contextWindow,
         ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
       },
-      ...(request.tools === undefined || request.tools.length === 0 ? {} : {
-        tools: request.tools.map((t): Tool => ({
-          type: "function",
-          function: { name: t.name, description: t.description, parameters: t.parameters as Tool["function"]["parameters"] },
-        })),
-      }),
+      ...(request.tools === undefined || request.tools.length === 0
+        ? {}
+        : {
+            tools: request.tools.map(
+              (t): Tool => ({
+                type: "function",
+                function: {
+                  name: t.name,
+                  description: t.description,
+                  parameters: t.parameters as Tool["function"]["parameters"],
+                },
+              }),
+            ),
+          }),
     };
     try {
       if (!this.#model.stream) {
@@ -78,7 +86,8 @@ export class OllamaProvider implements ChatProvider {
 
   #classify(error: unknown, timedOut: boolean, parent: AbortSignal, retryAfterMs: number | undefined): unknown {
     if (error instanceof ProviderFailure) return error;
-    if (timedOut) return new ProviderFailure("timeout", `no complete answer within ${this.#model.timeoutMs} ms`, { cause: error });
+    if (timedOut)
+      return new ProviderFailure("timeout", `no complete answer within ${this.#model.timeoutMs} ms`, { cause: error });
     if (parent.aborted) return error;
     const status = (error as { status_code?: unknown }).status_code;
     if (typeof status === "number") {
@@ -91,15 +100,18 @@ export class OllamaProvider implements ChatProvider {
     if (error instanceof TypeError) return new ProviderFailure("network", "connection failed", { cause: error });
     if (error instanceof SyntaxError) return new ProviderFailure("bad_response", "unparsable answer", { cause: error });
     // The SDK throws a plain Error for an `{error}` line inside a stream.
-    return new ProviderFailure("server", error instanceof Error ? error.message.slice(0, 200) : "unknown failure", { cause: error });
+    return new ProviderFailure("server", error instanceof Error ? error.message.slice(0, 200) : "unknown failure", {
+      cause: error,
+    });
   }
 }
 
 function finish(res: ChatResponse, text: string, toolCalls: ToolCall[]): ChatResult {
-  const usage = typeof res.prompt_eval_count === "number" || typeof res.eval_count === "number"
-    ? { inputTokens: res.prompt_eval_count ?? 0, outputTokens: res.eval_count ?? 0 }
-    : undefined;
-  return { text, toolCalls, usage, finishReason: toolCalls.length > 0 ? "tool_calls" : (res.done_reason || "stop") };
+  const usage =
+    typeof res.prompt_eval_count === "number" || typeof res.eval_count === "number"
+      ? { inputTokens: res.prompt_eval_count ?? 0, outputTokens: res.eval_count ?? 0 }
+      : undefined;
+  return { text, toolCalls, usage, finishReason: toolCalls.length > 0 ? "tool_calls" : res.done_reason || "stop" };
 }
 
 function toolCallsOf(message: Message | undefined, offset: number): ToolCall[] {
@@ -123,10 +135,10 @@ function toWire(m: ChatMessage): Message {
       return m.toolCalls === undefined || m.toolCalls.length === 0
         ? { role: "assistant", content: m.content }
         : {
-          role: "assistant",
-          content: m.content,
-          tool_calls: m.toolCalls.map((c) => ({ function: { name: c.name, arguments: parseObject(c.arguments) } })),
-        };
+            role: "assistant",
+            content: m.content,
+            tool_calls: m.toolCalls.map((c) => ({ function: { name: c.name, arguments: parseObject(c.arguments) } })),
+          };
     case "tool":
       return { role: "tool", content: m.content, tool_name: m.toolName };
   }

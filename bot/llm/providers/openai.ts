@@ -3,7 +3,11 @@
  * OpenRouter). The SDK's own retries are off (`maxRetries: 0`): the fallback chain decides what happens next.
  */
 import OpenAI from "openai";
-import type { ChatCompletionChunk, ChatCompletionMessageParam, ChatCompletionTool } from "openai/resources/chat/completions";
+import type {
+  ChatCompletionChunk,
+  ChatCompletionMessageParam,
+  ChatCompletionTool,
+} from "openai/resources/chat/completions";
 import type { Clock } from "../../core.ts";
 import type { ChatMessage, ChatProvider, ChatRequest, ChatResult, ModelConfig, ToolCall } from "../types.ts";
 import { kindOfStatus, ProviderFailure, retryAfterFrom } from "./failure.ts";
@@ -46,10 +50,12 @@ export class OpenAiProvider implements ChatProvider {
         return {
           text: choice.message.content ?? "",
           toolCalls: (choice.message.tool_calls ?? []).flatMap((c) =>
-            c.type === "function" ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments ?? "" }] : []),
-          usage: res.usage === undefined || res.usage === null
-            ? undefined
-            : { inputTokens: res.usage.prompt_tokens, outputTokens: res.usage.completion_tokens },
+            c.type === "function" ? [{ id: c.id, name: c.function.name, arguments: c.function.arguments ?? "" }] : [],
+          ),
+          usage:
+            res.usage === undefined || res.usage === null
+              ? undefined
+              : { inputTokens: res.usage.prompt_tokens, outputTokens: res.usage.completion_tokens },
           finishReason: choice.finish_reason ?? "stop",
         };
       }
@@ -59,9 +65,11 @@ export class OpenAiProvider implements ChatProvider {
       );
       const result = await collect(stream, request.onText);
       // The SDK ends a stream quietly when it is aborted: tell a deadline or a caller's abort from a real end.
-      if (deadline.timedOut) throw new ProviderFailure("timeout", `no complete answer within ${this.#model.timeoutMs} ms`);
+      if (deadline.timedOut)
+        throw new ProviderFailure("timeout", `no complete answer within ${this.#model.timeoutMs} ms`);
       if (request.signal.aborted) throw request.signal.reason;
-      if (result.finishReason === "") throw new ProviderFailure("bad_response", "the stream ended before the answer did");
+      if (result.finishReason === "")
+        throw new ProviderFailure("bad_response", "the stream ended before the answer did");
       return result;
     } catch (error) {
       throw this.#classify(error, deadline.timedOut, request.signal);
@@ -72,11 +80,15 @@ export class OpenAiProvider implements ChatProvider {
 
   #classify(error: unknown, timedOut: boolean, parent: AbortSignal): unknown {
     if (error instanceof ProviderFailure) return error;
-    if (timedOut) return new ProviderFailure("timeout", `no complete answer within ${this.#model.timeoutMs} ms`, { cause: error });
+    if (timedOut)
+      return new ProviderFailure("timeout", `no complete answer within ${this.#model.timeoutMs} ms`, { cause: error });
     if (parent.aborted) return error; // the caller gave up: not the model's fault
-    if (error instanceof OpenAI.APIConnectionTimeoutError) return new ProviderFailure("timeout", "request timed out", { cause: error });
-    if (error instanceof OpenAI.APIUserAbortError) return new ProviderFailure("timeout", "request aborted", { cause: error });
-    if (error instanceof OpenAI.APIConnectionError) return new ProviderFailure("network", "connection failed", { cause: error });
+    if (error instanceof OpenAI.APIConnectionTimeoutError)
+      return new ProviderFailure("timeout", "request timed out", { cause: error });
+    if (error instanceof OpenAI.APIUserAbortError)
+      return new ProviderFailure("timeout", "request aborted", { cause: error });
+    if (error instanceof OpenAI.APIConnectionError)
+      return new ProviderFailure("network", "connection failed", { cause: error });
     if (error instanceof OpenAI.APIError && typeof error.status === "number") {
       const headers = error.headers;
       const retryAfterMs = headers === undefined ? undefined : retryAfterFrom((n) => headers.get(n), this.#clock.now());
@@ -86,15 +98,23 @@ export class OpenAiProvider implements ChatProvider {
         cause: error,
       });
     }
-    if (error instanceof OpenAI.APIError) return new ProviderFailure("server", error.message.slice(0, 200), { cause: error });
+    if (error instanceof OpenAI.APIError)
+      return new ProviderFailure("server", error.message.slice(0, 200), { cause: error });
     if (error instanceof SyntaxError) return new ProviderFailure("bad_response", "unparsable answer", { cause: error });
     if (error instanceof TypeError) return new ProviderFailure("network", "connection failed", { cause: error });
-    return new ProviderFailure("bad_response", error instanceof Error ? error.message.slice(0, 200) : "unknown failure", { cause: error });
+    return new ProviderFailure(
+      "bad_response",
+      error instanceof Error ? error.message.slice(0, 200) : "unknown failure",
+      { cause: error },
+    );
   }
 }
 
 /** Accumulate a streamed answer: text deltas, tool-call fragments by index, and the usage chunk. */
-async function collect(stream: AsyncIterable<ChatCompletionChunk>, onText: ((s: string) => void) | undefined): Promise<ChatResult> {
+async function collect(
+  stream: AsyncIterable<ChatCompletionChunk>,
+  onText: ((s: string) => void) | undefined,
+): Promise<ChatResult> {
   let text = "";
   let finishReason = "";
   let usage: ChatResult["usage"];

@@ -6,11 +6,19 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
 let dir: string;
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), "sb-console-")); });
-afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "sb-console-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 /** Run `switchboard <args>` as a user would, with `input` on stdin. */
-function run(args: string[], input: string, env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function run(
+  args: string[],
+  input: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise, reject) => {
     const child = spawn(process.execPath, [join(ROOT, "bin/switchboard.js"), ...args], {
       cwd: dir,
@@ -19,8 +27,12 @@ function run(args: string[], input: string, env: Record<string, string> = {}): P
     });
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.on("error", reject);
     child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
     child.stdin.end(input);
@@ -46,14 +58,21 @@ describe("switchboard start with the console adapter", () => {
   it("stops start-up with the bad key named when the config is invalid", async () => {
     const { code, stderr } = await run(["start"], "", { SWITCHBOARD_HTTP__PORT: "not-a-port" });
     expect(code).toBe(2);
-    expect(stderr).toMatch(/Invalid configuration:\n {2}- http\.port: .*\(from environment SWITCHBOARD_HTTP__PORT\)\. Example: http\.port: 8080/);
+    expect(stderr).toMatch(
+      /Invalid configuration:\n {2}- http\.port: .*\(from environment SWITCHBOARD_HTTP__PORT\)\. Example: http\.port: 8080/,
+    );
   }, 60_000);
 
   it("doctor masks tokens and says what each platform needs", async () => {
-    const { code, stdout } = await run(["doctor"], "", { TELEGRAM_BOT_TOKEN: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ", SLACK_BOT_TOKEN: "xoxb-1-2-3-secretsecret" });
+    const { code, stdout } = await run(["doctor"], "", {
+      TELEGRAM_BOT_TOKEN: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+      SLACK_BOT_TOKEN: "xoxb-1-2-3-secretsecret",
+    });
     expect(stdout).toContain("telegram: token 1234…WXYZ (33 chars)");
     expect(stdout).not.toContain("ABCDEFGHIJKLMNOPQRSTUVWXYZ");
-    expect(stdout).toMatch(/slack: token .*needs SLACK_SIGNING_SECRET \(HTTP mode\) or SLACK_APP_TOKEN \(Socket Mode\)/);
+    expect(stdout).toMatch(
+      /slack: token .*needs SLACK_SIGNING_SECRET \(HTTP mode\) or SLACK_APP_TOKEN \(Socket Mode\)/,
+    );
     expect(stdout).toMatch(/discord: off — set DISCORD_TOKEN/);
     expect(code).toBe(1); // the Slack set-up is incomplete
   }, 60_000);

@@ -16,11 +16,17 @@ describe("Discord gateway mode", () => {
     h = await startDiscordBot({ set: { "permissions.newChats": "platform-admins" } });
     const { commands } = h.bot.app.core;
     commands.register({
-      name: "long", description: "A very long reply", defaultRole: "guest", source: "test",
+      name: "long",
+      description: "A very long reply",
+      defaultRole: "guest",
+      source: "test",
       handler: () => LONG_TEXT,
     });
     commands.register({
-      name: "stream", description: "A streamed reply", defaultRole: "guest", source: "test",
+      name: "stream",
+      description: "A streamed reply",
+      defaultRole: "guest",
+      source: "test",
       args: [{ name: "words", description: "How many words", type: "integer", required: true }],
       handler: async (ctx) => {
         const sent = await ctx.reply("…");
@@ -35,7 +41,10 @@ describe("Discord gateway mode", () => {
       },
     });
     commands.register({
-      name: "slow", description: "Answers after the 3-second window", defaultRole: "guest", source: "test",
+      name: "slow",
+      description: "Answers after the 3-second window",
+      defaultRole: "guest",
+      source: "test",
       handler: async () => {
         await new Promise((resolve) => setTimeout(resolve, 2_200));
         return "done slowly";
@@ -47,10 +56,17 @@ describe("Discord gateway mode", () => {
   });
 
   const callbackOf = (interaction: Record<string, unknown>) =>
-    h.discord.waitForRequest((r) => r.path.endsWith(`/interactions/${interaction.id as string}/${interaction.token as string}/callback`));
+    h.discord.waitForRequest((r) =>
+      r.path.endsWith(`/interactions/${interaction.id as string}/${interaction.token as string}/callback`),
+    );
 
-  const guildSpec = (name: string, user = h.discord.users.alice, extra: Record<string, unknown> = {}) =>
-    ({ name, user, guildId: h.discord.guild.id, channelId: h.discord.channelId, ...extra });
+  const guildSpec = (name: string, user = h.discord.users.alice, extra: Record<string, unknown> = {}) => ({
+    name,
+    user,
+    guildId: h.discord.guild.id,
+    channelId: h.discord.channelId,
+    ...extra,
+  });
 
   it("answers /help from an application command through the router", async () => {
     const interaction = h.discord.dispatchInteraction(guildSpec("help"));
@@ -67,29 +83,45 @@ describe("Discord gateway mode", () => {
   it("registers every command with typed options, and re-publishes when the registry changes", async () => {
     await h.discord.until(() => (h.discord.commands.get("global") ?? []).some((c) => c.name === "stream"));
     const registered = h.discord.commands.get("global")!;
-    expect(registered.map((c) => c.name)).toEqual(expect.arrayContaining(["help", "whoami", "perms", "long", "stream"]));
+    expect(registered.map((c) => c.name)).toEqual(
+      expect.arrayContaining(["help", "whoami", "perms", "long", "stream"]),
+    );
     const stream = registered.find((c) => c.name === "stream")!;
     expect(stream.options).toEqual([{ type: 4, name: "words", description: "How many words", required: true }]);
     const perms = registered.find((c) => c.name === "perms")!;
     const action = (perms.options as Array<{ name: string; choices?: unknown[] }>).find((o) => o.name === "action")!;
     expect(action.choices).toContainEqual({ name: "show", value: "show" });
-    const put = await h.discord.waitForRequest((r) => r.method === "PUT" && r.path.endsWith(`/applications/${h.discord.applicationId}/commands`));
+    const put = await h.discord.waitForRequest(
+      (r) => r.method === "PUT" && r.path.endsWith(`/applications/${h.discord.applicationId}/commands`),
+    );
     expect(put.headers.authorization).toBe(`Bot ${h.discord.token}`);
   });
 
   it("hears a mention in a channel and answers it as a reply", async () => {
     const message = h.discord.dispatchMessage({
-      content: `<@${h.discord.bot.id}> /whoami`, author: h.discord.users.alice, channelId: h.discord.channelId, guildId: h.discord.guild.id,
+      content: `<@${h.discord.bot.id}> /whoami`,
+      author: h.discord.users.alice,
+      channelId: h.discord.channelId,
+      guildId: h.discord.guild.id,
       mentions: [h.discord.bot],
     });
-    const post = await h.discord.waitForRequest((r) => r.method === "POST" && r.path.endsWith(`/channels/${h.discord.channelId}/messages`)
-      && (r.body as { message_reference?: { message_id: string } }).message_reference?.message_id === message.id);
+    const post = await h.discord.waitForRequest(
+      (r) =>
+        r.method === "POST" &&
+        r.path.endsWith(`/channels/${h.discord.channelId}/messages`) &&
+        (r.body as { message_reference?: { message_id: string } }).message_reference?.message_id === message.id,
+    );
     expect((post.body as { content: string }).content).toContain("discord:" + h.discord.users.alice.id);
   });
 
   it("ignores channel chatter that does not mention the bot", async () => {
     const before = h.discord.requests.length;
-    h.discord.dispatchMessage({ content: "/help", author: h.discord.users.alice, channelId: h.discord.channelId, guildId: h.discord.guild.id });
+    h.discord.dispatchMessage({
+      content: "/help",
+      author: h.discord.users.alice,
+      channelId: h.discord.channelId,
+      guildId: h.discord.guild.id,
+    });
     const marker = h.discord.dispatchInteraction(guildSpec("whoami"));
     await callbackOf(marker);
     const since = h.discord.requests.slice(before);
@@ -107,10 +139,19 @@ describe("Discord gateway mode", () => {
   });
 
   it("honours a 429 with retry_after and then delivers", async () => {
-    h.discord.rateLimitNext({ method: "POST", path: new RegExp(`/channels/${h.discord.channelId}/messages$`), retryAfterSec: 0.4 });
+    h.discord.rateLimitNext({
+      method: "POST",
+      path: new RegExp(`/channels/${h.discord.channelId}/messages$`),
+      retryAfterSec: 0.4,
+    });
     const started = Date.now();
-    const sent = await h.adapter.send({ platform: "discord", chatId: h.discord.channelId }, { text: "after the limit" });
-    const attempts = h.discord.requests.filter((r) => r.method === "POST" && r.at >= started && r.path.endsWith(`/channels/${h.discord.channelId}/messages`));
+    const sent = await h.adapter.send(
+      { platform: "discord", chatId: h.discord.channelId },
+      { text: "after the limit" },
+    );
+    const attempts = h.discord.requests.filter(
+      (r) => r.method === "POST" && r.at >= started && r.path.endsWith(`/channels/${h.discord.channelId}/messages`),
+    );
     expect(attempts.map((r) => r.status)).toEqual([429, 200]);
     expect(attempts[1]!.at - attempts[0]!.at).toBeGreaterThanOrEqual(380);
     expect(h.discord.findMessage(sent.messageId)?.content).toBe("after the limit");
@@ -121,7 +162,8 @@ describe("Discord gateway mode", () => {
     const interaction = h.discord.dispatchInteraction(guildSpec("long"));
     await callbackOf(interaction);
     const stored = h.discord.interactions.get(interaction.id as string)!;
-    const contentsNow = () => [stored.originalId!, ...stored.followupIds].map((id) => h.discord.findMessage(id)!.content);
+    const contentsNow = () =>
+      [stored.originalId!, ...stored.followupIds].map((id) => h.discord.findMessage(id)!.content);
     await h.discord.until(() => contentsNow().join(" ").length >= LONG_TEXT.length);
     const contents = contentsNow();
     expect(contents.length).toBeGreaterThanOrEqual(Math.ceil(LONG_TEXT.length / 2_000));
@@ -130,11 +172,19 @@ describe("Discord gateway mode", () => {
   });
 
   it("streams a reply as throttled edits that end in the full text", async () => {
-    const interaction = h.discord.dispatchInteraction(guildSpec("stream", h.discord.users.alice, { options: [{ name: "words", type: 4, value: 40 }] }));
+    const interaction = h.discord.dispatchInteraction(
+      guildSpec("stream", h.discord.users.alice, { options: [{ name: "words", type: 4, value: 40 }] }),
+    );
     const stored = () => h.discord.interactions.get(interaction.id as string)!;
     const full = Array.from({ length: 40 }, (_, i) => `token${i + 1}`).join(" ");
-    await h.discord.until(() => stored().originalId !== undefined && h.discord.findMessage(stored().originalId!)?.content === full, 15_000);
-    const edits = h.discord.requests.filter((r: RecordedRequest) => r.method === "PATCH" && r.path.includes(`/webhooks/${h.discord.applicationId}/${interaction.token as string}/`));
+    await h.discord.until(
+      () => stored().originalId !== undefined && h.discord.findMessage(stored().originalId!)?.content === full,
+      15_000,
+    );
+    const edits = h.discord.requests.filter(
+      (r: RecordedRequest) =>
+        r.method === "PATCH" && r.path.includes(`/webhooks/${h.discord.applicationId}/${interaction.token as string}/`),
+    );
     expect(edits.length).toBeGreaterThan(0);
     expect(edits.length).toBeLessThan(40);
     expect((edits[edits.length - 1]!.body as { content: string }).content).toBe(full);
@@ -144,12 +194,18 @@ describe("Discord gateway mode", () => {
     const interaction = h.discord.dispatchInteraction(guildSpec("slow"));
     const callback = await callbackOf(interaction);
     expect((callback.body as { type: number }).type).toBe(5);
-    const patch = await h.discord.waitForRequest((r) => r.method === "PATCH" && r.path.endsWith(`/${interaction.token as string}/messages/@original`));
+    const patch = await h.discord.waitForRequest(
+      (r) => r.method === "PATCH" && r.path.endsWith(`/${interaction.token as string}/messages/@original`),
+    );
     expect((patch.body as { content: string }).content).toBe("done slowly");
   });
 
   it("uses the platform role: Manage Guild may run /audit, a plain member may not", async () => {
-    const asAdmin = h.discord.dispatchInteraction(guildSpec("audit", h.discord.users.admin, { permissions: (PERMISSION.manageGuild | PERMISSION.sendMessages).toString() }));
+    const asAdmin = h.discord.dispatchInteraction(
+      guildSpec("audit", h.discord.users.admin, {
+        permissions: (PERMISSION.manageGuild | PERMISSION.sendMessages).toString(),
+      }),
+    );
     const asMember = h.discord.dispatchInteraction(guildSpec("audit", h.discord.users.alice));
     const adminAnswer = (await callbackOf(asAdmin)).body as { data: { content: string } };
     const memberAnswer = (await callbackOf(asMember)).body as { data: { content: string } };
@@ -179,12 +235,24 @@ describe("Discord gateway mode", () => {
     const resumesBefore = h.discord.gateway.resumes;
     h.discord.gateway.goDeaf();
     const message = h.discord.dispatchMessage({
-      content: `<@${h.discord.bot.id}> /whoami`, author: h.discord.users.alice, channelId: h.discord.channelId, guildId: h.discord.guild.id,
+      content: `<@${h.discord.bot.id}> /whoami`,
+      author: h.discord.users.alice,
+      channelId: h.discord.channelId,
+      guildId: h.discord.guild.id,
       mentions: [h.discord.bot],
     });
-    await h.discord.waitForRequest((r) => (r.body as { message_reference?: { message_id: string } } | undefined)?.message_reference?.message_id === message.id, 15_000);
+    await h.discord.waitForRequest(
+      (r) =>
+        (r.body as { message_reference?: { message_id: string } } | undefined)?.message_reference?.message_id ===
+        message.id,
+      15_000,
+    );
     expect(h.discord.gateway.resumes).toBe(resumesBefore + 1);
-    const replies = h.discord.requests.filter((r) => (r.body as { message_reference?: { message_id: string } } | undefined)?.message_reference?.message_id === message.id);
+    const replies = h.discord.requests.filter(
+      (r) =>
+        (r.body as { message_reference?: { message_id: string } } | undefined)?.message_reference?.message_id ===
+        message.id,
+    );
     expect(replies).toHaveLength(1);
   });
 });

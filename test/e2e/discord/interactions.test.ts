@@ -19,15 +19,24 @@ describe("Discord HTTP interactions mode", () => {
     h = await startDiscordBot({ mode: "interactions" });
     const { commands } = h.bot.app.core;
     commands.register({
-      name: "count", description: "Counts how often it ran", defaultRole: "guest", source: "test",
+      name: "count",
+      description: "Counts how often it ran",
+      defaultRole: "guest",
+      source: "test",
       handler: () => `ran ${++counted}`,
     });
     commands.register({
-      name: "secret", description: "An ephemeral answer", defaultRole: "guest", source: "test",
+      name: "secret",
+      description: "An ephemeral answer",
+      defaultRole: "guest",
+      source: "test",
       handler: () => ({ text: "only you can see this", ephemeral: true }),
     });
     commands.register({
-      name: "slow", description: "Answers after the window", defaultRole: "guest", source: "test",
+      name: "slow",
+      description: "Answers after the window",
+      defaultRole: "guest",
+      source: "test",
       handler: async () => {
         await new Promise((resolve) => setTimeout(resolve, 2_000));
         return "done slowly";
@@ -41,17 +50,26 @@ describe("Discord HTTP interactions mode", () => {
   /** POST a payload as Discord would (signed unless headers are given), and tell the stand-in the answer. */
   async function post(payload: Record<string, unknown> | string, headers?: Record<string, string>): Promise<Answer> {
     const raw = typeof payload === "string" ? payload : JSON.stringify(payload);
-    const res = await fetch(h.interactionsUrl, { method: "POST", headers: headers ?? h.signer.headers(raw), body: raw });
+    const res = await fetch(h.interactionsUrl, {
+      method: "POST",
+      headers: headers ?? h.signer.headers(raw),
+      body: raw,
+    });
     const text = await res.text();
-    const body = text === "" ? {} : JSON.parse(text) as Answer["body"];
+    const body = text === "" ? {} : (JSON.parse(text) as Answer["body"]);
     if (res.status === 200 && typeof payload !== "string") {
       h.discord.acceptHttpAnswer(payload.id as string, body as { type: number });
     }
     return { status: res.status, body };
   }
 
-  const spec = (name: string, extra: Record<string, unknown> = {}) =>
-    ({ name, user: h.discord.users.alice, guildId: h.discord.guild.id, channelId: h.discord.channelId, ...extra });
+  const spec = (name: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    user: h.discord.users.alice,
+    guildId: h.discord.guild.id,
+    channelId: h.discord.channelId,
+    ...extra,
+  });
 
   it("answers PING with PONG", async () => {
     const answer = await post({ id: "1", type: 1, application_id: h.discord.applicationId, token: "t", version: 1 });
@@ -96,14 +114,20 @@ describe("Discord HTTP interactions mode", () => {
     const answer = await post(payload);
     expect(Date.now() - started).toBeLessThan(3_000);
     expect(answer.body).toEqual({ type: 5 });
-    const patch = await h.discord.waitForRequest((r) => r.method === "PATCH" && r.path.endsWith(`/webhooks/${h.discord.applicationId}/${payload.token as string}/messages/@original`));
+    const patch = await h.discord.waitForRequest(
+      (r) =>
+        r.method === "PATCH" &&
+        r.path.endsWith(`/webhooks/${h.discord.applicationId}/${payload.token as string}/messages/@original`),
+    );
     expect((patch.body as { content: string }).content).toBe("done slowly");
     expect(patch.headers.authorization).toBeUndefined();
   });
 
   it("refuses an oversized command politely, without running it", async () => {
     const before = counted;
-    const answer = await post(h.discord.makeInteraction(spec("count", { options: [{ name: "text", type: 3, value: "x".repeat(20_000) }] })));
+    const answer = await post(
+      h.discord.makeInteraction(spec("count", { options: [{ name: "text", type: 3, value: "x".repeat(20_000) }] })),
+    );
     expect(answer.body).toMatchObject({ type: 4, data: { flags: 64 } });
     expect(answer.body.data?.content).toMatch(/too long/);
     expect(counted).toBe(before);
@@ -111,9 +135,21 @@ describe("Discord HTTP interactions mode", () => {
 
   it("answers malformed bodies with 400 and unsupported interaction types with a notice", async () => {
     expect((await post("{not json")).status).toBe(400);
-    const noChannel = await post({ id: "77", type: 2, application_id: h.discord.applicationId, token: "t", data: { name: "help" } });
+    const noChannel = await post({
+      id: "77",
+      type: 2,
+      application_id: h.discord.applicationId,
+      token: "t",
+      data: { name: "help" },
+    });
     expect(noChannel.status).toBe(400);
-    const modal = await post({ id: "78", type: 5, application_id: h.discord.applicationId, token: "t", data: { custom_id: "m" } });
+    const modal = await post({
+      id: "78",
+      type: 5,
+      application_id: h.discord.applicationId,
+      token: "t",
+      data: { custom_id: "m" },
+    });
     expect(modal.body).toMatchObject({ type: 4, data: { flags: 64 } });
     expect(h.adapter.health().state).toBe("up");
   });

@@ -24,12 +24,15 @@ beforeAll(async () => {
   openai = await startOpenAiStandIn();
   work = await mkdtemp(join(tmpdir(), "sb-llm-cli-"));
   configFile = join(work, "switchboard.config.json");
-  await writeFile(configFile, JSON.stringify({
-    bot: { dataDir: join(work, "data") },
-    http: { enabled: false },
-    log: { level: "silent" },
-    llm: { models: [{ name: "main", provider: "openai", model: "stand", baseUrl: openai.baseUrl, apiKey: "k" }] },
-  }));
+  await writeFile(
+    configFile,
+    JSON.stringify({
+      bot: { dataDir: join(work, "data") },
+      http: { enabled: false },
+      log: { level: "silent" },
+      llm: { models: [{ name: "main", provider: "openai", model: "stand", baseUrl: openai.baseUrl, apiKey: "k" }] },
+    }),
+  );
   // A bot that has one conversation turn, on the embedded store in the data folder.
   const adapter = new TestAdapter();
   const app = await createApp({

@@ -59,7 +59,9 @@ describe("with a model", () => {
     openai = await startOpenAiStandIn();
     bot = await startBot({
       editIntervalMs: 0,
-      models: [{ name: "main", provider: "openai", model: "stand", baseUrl: openai.baseUrl, apiKey: "k", stream: false }],
+      models: [
+        { name: "main", provider: "openai", model: "stand", baseUrl: openai.baseUrl, apiKey: "k", stream: false },
+      ],
       quotas: { chats: { "test:capped": { dailyTokens: 5 } } },
     });
   }, 120_000);
@@ -69,7 +71,8 @@ describe("with a model", () => {
   });
   beforeEach(() => openai.script.clear());
 
-  const say = (text: string, o: Parameters<TestAdapter["inbound"]>[1]) => bot.app.core.router.process(bot.adapter.inbound(text, o));
+  const say = (text: string, o: Parameters<TestAdapter["inbound"]>[1]) =>
+    bot.app.core.router.process(bot.adapter.inbound(text, o));
 
   it("refuses settings changes from a group member and accepts them from a group admin", async () => {
     await say("/ai off", { chatId: "g", chatKind: "group", role: "member" });
@@ -93,7 +96,10 @@ describe("with a model", () => {
   it("shows a typing indicator while the model works, where the platform has one", async () => {
     let typing = 0;
     openai.script.push("stand", { kind: "text", text: "typed", delayMs: 50 });
-    const inbound = { ...bot.adapter.inbound("hello", { chatId: "ty", chatKind: "dm" }), typing: async () => void typing++ };
+    const inbound = {
+      ...bot.adapter.inbound("hello", { chatId: "ty", chatKind: "dm" }),
+      typing: async () => void typing++,
+    };
     await bot.app.core.router.process(inbound);
     expect(typing).toBeGreaterThanOrEqual(1);
     expect(bot.adapter.textsIn("ty").at(-1)).toBe("typed");
@@ -124,13 +130,27 @@ describe("with a model", () => {
   it("answers a skill's llm capability call under the chat's quota", async () => {
     const llm = bot.app.core.capabilities.get("llm")!;
     openai.script.push("stand", { kind: "text", text: "summary", usage: { input: 4, output: 2 } });
-    const call = (chatKey: string, args: unknown) => llm({
-      skill: "notes", chatKey, userKey: "test:u1", target: { platform: "test", chatId: chatKey.slice(5) }, args, signal: new AbortController().signal,
+    const call = (chatKey: string, args: unknown) =>
+      llm({
+        skill: "notes",
+        chatKey,
+        userKey: "test:u1",
+        target: { platform: "test", chatId: chatKey.slice(5) },
+        args,
+        signal: new AbortController().signal,
+      });
+    expect(await call("test:capped", { prompt: "summarise", system: "be short" })).toEqual({
+      text: "summary",
+      model: "main",
     });
-    expect(await call("test:capped", { prompt: "summarise", system: "be short" })).toEqual({ text: "summary", model: "main" });
-    expect(openai.script.requests[0]!.messages).toEqual([{ role: "system", content: "be short" }, { role: "user", content: "summarise" }]);
+    expect(openai.script.requests[0]!.messages).toEqual([
+      { role: "system", content: "be short" },
+      { role: "user", content: "summarise" },
+    ]);
     await expect(call("test:capped", { prompt: "again" })).rejects.toMatchObject({ code: "E_QUOTA_EXCEEDED" });
-    await expect(call("test:other", { messages: [{ role: "system", content: "x" }] })).rejects.toMatchObject({ code: "E_BAD_ARGS" });
+    await expect(call("test:other", { messages: [{ role: "system", content: "x" }] })).rejects.toMatchObject({
+      code: "E_BAD_ARGS",
+    });
     await expect(call("test:other", "just a string")).rejects.toMatchObject({ code: "E_BAD_ARGS" });
     expect(openai.script.requests).toHaveLength(1);
   });

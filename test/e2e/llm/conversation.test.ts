@@ -19,7 +19,13 @@ import { startOpenAiStandIn, type OpenAiStandIn } from "../../stand-ins/openai/s
 
 /** An adapter that cannot edit messages (like the console). */
 class NoEditAdapter extends TestAdapter {
-  override readonly capabilities = { edit: false, buttons: false, ephemeral: false, typing: false, maxTextLength: 4000 };
+  override readonly capabilities = {
+    edit: false,
+    buttons: false,
+    ephemeral: false,
+    typing: false,
+    maxTextLength: 4000,
+  };
 }
 
 let openai: OpenAiStandIn;
@@ -33,8 +39,20 @@ const toolCalls: Array<{ name: string; args: unknown; ctx: ToolCallContext }> = 
 /** A skill-like tool provider: `dice__roll` for members, `ops__deploy` for admins only. */
 const provider: ToolProvider = {
   tools: () => [
-    { name: "dice__roll", description: "Roll a die", parameters: { type: "object", properties: { sides: { type: "integer" } } }, skill: "dice", defaultRole: "member" },
-    { name: "ops__deploy", description: "Deploy a service", parameters: { type: "object", properties: { service: { type: "string" } } }, skill: "ops", defaultRole: "admin" },
+    {
+      name: "dice__roll",
+      description: "Roll a die",
+      parameters: { type: "object", properties: { sides: { type: "integer" } } },
+      skill: "dice",
+      defaultRole: "member",
+    },
+    {
+      name: "ops__deploy",
+      description: "Deploy a service",
+      parameters: { type: "object", properties: { service: { type: "string" } } },
+      skill: "ops",
+      defaultRole: "admin",
+    },
   ],
   async call(name, args, ctx) {
     toolCalls.push({ name, args, ctx });
@@ -57,10 +75,34 @@ beforeAll(async () => {
       editIntervalMs: 0,
       feedbackButtons: true,
       models: [
-        { name: "oa-main", provider: "openai", model: "stand-main", baseUrl: openai.baseUrl, apiKey: "k", priority: 10, costPer1kInput: 1, costPer1kOutput: 2 },
-        { name: "oa-backup", provider: "openai", model: "stand-backup", baseUrl: openai.baseUrl, apiKey: "k", priority: 5, stream: false },
+        {
+          name: "oa-main",
+          provider: "openai",
+          model: "stand-main",
+          baseUrl: openai.baseUrl,
+          apiKey: "k",
+          priority: 10,
+          costPer1kInput: 1,
+          costPer1kOutput: 2,
+        },
+        {
+          name: "oa-backup",
+          provider: "openai",
+          model: "stand-backup",
+          baseUrl: openai.baseUrl,
+          apiKey: "k",
+          priority: 5,
+          stream: false,
+        },
         { name: "local", provider: "ollama", model: "stand-llama", host: ollama.host, priority: 1 },
-        { name: "oa-slow", provider: "openai", model: "stand-slow", baseUrl: openai.baseUrl, apiKey: "k", timeoutMs: 400 },
+        {
+          name: "oa-slow",
+          provider: "openai",
+          model: "stand-slow",
+          baseUrl: openai.baseUrl,
+          apiKey: "k",
+          timeoutMs: 400,
+        },
       ],
       profiles: { default: { models: ["oa-main", "oa-backup", "local"] } },
       quotas: { chats: { "test:quota": { dailyTokens: 50 } } },
@@ -94,13 +136,21 @@ beforeEach(() => {
 });
 
 /** Send a message and wait until the bot has fully handled it. */
-async function say(text: string, o: Parameters<TestAdapter["inbound"]>[1] = {}, adapter: TestAdapter = bot.adapter): Promise<void> {
+async function say(
+  text: string,
+  o: Parameters<TestAdapter["inbound"]>[1] = {},
+  adapter: TestAdapter = bot.adapter,
+): Promise<void> {
   await bot.app.core.router.process(adapter.inbound(text, o));
 }
 
 describe("conversation", () => {
   it("answers a DM through the OpenAI-compatible provider, streaming as edits that end in the full text", async () => {
-    openai.script.push("stand-main", { kind: "text", text: "Hello there, operator!", chunks: ["Hello ", "there, ", "operator!"] });
+    openai.script.push("stand-main", {
+      kind: "text",
+      text: "Hello there, operator!",
+      chunks: ["Hello ", "there, ", "operator!"],
+    });
     await say("hi", { chatId: "dm1", chatKind: "dm", userId: "alice" });
     const msgs = bot.adapter.sent.filter((s) => s.chatId === "dm1");
     expect(msgs.length).toBeGreaterThanOrEqual(2);
@@ -120,11 +170,19 @@ describe("conversation", () => {
     await say("/ai model local", { chatId: "dm2", chatKind: "dm", userId: "bob" }, plain);
     await say("hello local", { chatId: "dm2", chatKind: "dm", userId: "bob" }, plain);
     expect(plain.textsIn("dm2")).toEqual(["Model chain for this chat: local.", "Local hello."]);
-    expect(ollama.script.for("stand-llama")[0]!.messages.at(-1)).toMatchObject({ role: "user", content: "hello local" });
+    expect(ollama.script.for("stand-llama")[0]!.messages.at(-1)).toMatchObject({
+      role: "user",
+      content: "hello local",
+    });
   });
 
   it("keeps history per chat and never sends another chat's turns", async () => {
-    openai.script.push("stand-main", { kind: "text", text: "A1" }, { kind: "text", text: "B1" }, { kind: "text", text: "A2" });
+    openai.script.push(
+      "stand-main",
+      { kind: "text", text: "A1" },
+      { kind: "text", text: "B1" },
+      { kind: "text", text: "A2" },
+    );
     await say("first in A", { chatId: "hA", chatKind: "dm", userId: "ann" });
     await say("first in B", { chatId: "hB", chatKind: "dm", userId: "ben" });
     await say("second in A", { chatId: "hA", chatKind: "dm", userId: "ann" });
@@ -140,7 +198,13 @@ describe("conversation", () => {
     await say("hey bot", { chatId: "g1", chatKind: "group", role: "member", isBot: true, mentionsBot: true });
     expect(openai.script.requests).toHaveLength(0);
     openai.script.push("stand-main", { kind: "text", text: "You called?" });
-    await say("@bot are you there", { chatId: "g1", chatKind: "group", role: "member", userId: "carol", mentionsBot: true });
+    await say("@bot are you there", {
+      chatId: "g1",
+      chatKind: "group",
+      role: "member",
+      userId: "carol",
+      mentionsBot: true,
+    });
     expect(bot.adapter.textsIn("g1").at(-1)).toBe("You called?");
     expect(openai.script.requests[0]!.messages.at(-1)).toMatchObject({ content: "carol: @bot are you there" });
   });
@@ -148,33 +212,49 @@ describe("conversation", () => {
 
 describe("tools", () => {
   it("runs a skill's tool and passes its result back to the model", async () => {
-    openai.script.push("stand-main",
+    openai.script.push(
+      "stand-main",
       { kind: "tools", calls: [{ name: "dice__roll", arguments: { sides: 20 } }] },
-      { kind: "fn", fn: (req) => ({ kind: "text", text: `The die says: ${String(req.messages.at(-1)?.content)}` }) });
+      { kind: "fn", fn: (req) => ({ kind: "text", text: `The die says: ${String(req.messages.at(-1)?.content)}` }) },
+    );
     await say("roll a d20", { chatId: "t1", chatKind: "dm", userId: "dan" });
     expect(toolCalls).toHaveLength(1);
-    expect(toolCalls[0]).toMatchObject({ name: "dice__roll", args: { sides: 20 }, ctx: { chatKey: "test:t1", userKey: "test:dan" } });
+    expect(toolCalls[0]).toMatchObject({
+      name: "dice__roll",
+      args: { sides: 20 },
+      ctx: { chatKey: "test:t1", userKey: "test:dan" },
+    });
     expect(bot.adapter.textsIn("t1").at(-1)).toBe("The die says: rolled 4 on a d20");
     const second = openai.script.for("stand-main")[1]!;
-    expect(second.messages.at(-2)).toMatchObject({ role: "assistant", tool_calls: [{ function: { name: "dice__roll" } }] });
+    expect(second.messages.at(-2)).toMatchObject({
+      role: "assistant",
+      tool_calls: [{ function: { name: "dice__roll" } }],
+    });
     expect(second.messages.at(-1)).toMatchObject({ role: "tool", content: "rolled 4 on a d20" });
   });
 
   it("runs tools with Ollama's object arguments", async () => {
-    ollama.script.push("stand-llama",
+    ollama.script.push(
+      "stand-llama",
       { kind: "tools", calls: [{ name: "dice__roll", arguments: { sides: 8 } }] },
-      { kind: "fn", fn: (req) => ({ kind: "text", text: `ollama got ${String(req.messages.at(-1)?.content)}` }) });
+      { kind: "fn", fn: (req) => ({ kind: "text", text: `ollama got ${String(req.messages.at(-1)?.content)}` }) },
+    );
     await say("/ai model local", { chatId: "t2", chatKind: "dm", userId: "eve" }, plain);
     await say("roll", { chatId: "t2", chatKind: "dm", userId: "eve" }, plain);
     expect(toolCalls[0]).toMatchObject({ name: "dice__roll", args: { sides: 8 } });
     expect(plain.textsIn("t2").at(-1)).toBe("ollama got rolled 4 on a d8");
-    expect(ollama.script.for("stand-llama")[1]!.messages.at(-1)).toMatchObject({ role: "tool", tool_name: "dice__roll" });
+    expect(ollama.script.for("stand-llama")[1]!.messages.at(-1)).toMatchObject({
+      role: "tool",
+      tool_name: "dice__roll",
+    });
   });
 
   it("never offers a tool the speaker may not run, and refuses a forged call to it", async () => {
-    openai.script.push("stand-main",
+    openai.script.push(
+      "stand-main",
       { kind: "tools", calls: [{ name: "ops__deploy", arguments: { service: "web" } }] },
-      { kind: "fn", fn: (req) => ({ kind: "text", text: String(req.messages.at(-1)?.content) }) });
+      { kind: "fn", fn: (req) => ({ kind: "text", text: String(req.messages.at(-1)?.content) }) },
+    );
     await say("deploy web", { chatId: "t3", chatKind: "dm", userId: "mallory" });
     const first = openai.script.for("stand-main")[0]!;
     expect(first.tools).toContain("dice__roll");
@@ -184,9 +264,11 @@ describe("tools", () => {
   });
 
   it("runs at most 8 tool calls of one answer and refuses the rest to the model", async () => {
-    openai.script.push("stand-main",
+    openai.script.push(
+      "stand-main",
       { kind: "tools", calls: Array.from({ length: 10 }, () => ({ name: "dice__roll", arguments: { sides: 6 } })) },
-      { kind: "fn", fn: (req) => ({ kind: "text", text: String(req.messages.at(-1)?.content) }) });
+      { kind: "fn", fn: (req) => ({ kind: "text", text: String(req.messages.at(-1)?.content) }) },
+    );
     await say("roll ten", { chatId: "t5", chatKind: "dm", userId: "gil" });
     expect(toolCalls).toHaveLength(8);
     const second = openai.script.for("stand-main")[1]!;
@@ -195,9 +277,11 @@ describe("tools", () => {
   });
 
   it("returns malformed tool arguments to the model as a tool error", async () => {
-    openai.script.push("stand-main",
-      { kind: "tools", calls: [{ name: "dice__roll", arguments: "{\"sides\": 6" }] },
-      { kind: "fn", fn: (req) => ({ kind: "text", text: String(req.messages.at(-1)?.content) }) });
+    openai.script.push(
+      "stand-main",
+      { kind: "tools", calls: [{ name: "dice__roll", arguments: '{"sides": 6' }] },
+      { kind: "fn", fn: (req) => ({ kind: "text", text: String(req.messages.at(-1)?.content) }) },
+    );
     await say("roll", { chatId: "t4", chatKind: "dm", userId: "fay" });
     expect(toolCalls).toHaveLength(0);
     expect(bot.adapter.textsIn("t4").at(-1)).toMatch(/not valid JSON/);
@@ -250,15 +334,19 @@ describe("fallback, quota, export", () => {
     await say("spend", { chatId: "quota", chatKind: "dm", userId: "ivy" });
     expect(bot.adapter.textsIn("quota").at(-1)).toBe("big answer");
     await say("more", { chatId: "quota", chatKind: "dm", userId: "ivy" });
-    expect(bot.adapter.textsIn("quota").at(-1)).toMatch(/This chat has used the daily language-model quota \(70 of 50 tokens\)\. It resets at 00:00 UTC, in/);
+    expect(bot.adapter.textsIn("quota").at(-1)).toMatch(
+      /This chat has used the daily language-model quota \(70 of 50 tokens\)\. It resets at 00:00 UTC, in/,
+    );
     expect(openai.script.requests).toHaveLength(1);
   });
 
   it("exports the chat's conversations as valid chat-format JSONL", async () => {
-    openai.script.push("stand-main",
+    openai.script.push(
+      "stand-main",
       { kind: "text", text: "one" },
       { kind: "tools", calls: [{ name: "dice__roll", arguments: { sides: 6 } }] },
-      { kind: "text", text: "two" });
+      { kind: "text", text: "two" },
+    );
     await say("q1", { chatId: "x1", chatKind: "dm", userId: "jo", threadId: "th" });
     await say("q2", { chatId: "x1", chatKind: "dm", userId: "jo" });
     await say("/ai export", { chatId: "x1", chatKind: "dm", userId: "jo", role: "admin" });
@@ -293,7 +381,10 @@ describe("fallback, quota, export", () => {
     expect(report).toMatch(/👍 [1-9]/);
     expect(report).toMatch(/failed: .*rate_limit 1/);
     const stats = await llm!.service.stats.read(0);
-    expect(stats.find((x) => x.model === "oa-main")).toMatchObject({ thumbsUp: 1, failures: { rate_limit: 1, server: 1 } });
+    expect(stats.find((x) => x.model === "oa-main")).toMatchObject({
+      thumbsUp: 1,
+      failures: { rate_limit: 1, server: 1 },
+    });
     const exposition = await bot.app.core.metrics.registry.metrics();
     expect(exposition).toMatch(/switchboard_llm_calls_total\{model="oa-main",outcome="rate_limit"\} 1/);
     expect(exposition).toMatch(/switchboard_llm_calls_total\{model="oa-main",outcome="ok"\} [1-9]/);

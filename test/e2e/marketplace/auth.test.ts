@@ -19,7 +19,9 @@ let n = 0;
 beforeAll(async () => {
   [publicRegistry, privateRegistry] = await Promise.all([startRegistry(), startRegistry({ privateScope: "@team" })]);
   work = await mkdtemp(join(tmpdir(), "sb-mk-auth-"));
-  await privateRegistry.publish(await writeSkill(join(work, "p"), { name: "@team/switchboard-skill-secret", version: "1.0.0" }));
+  await privateRegistry.publish(
+    await writeSkill(join(work, "p"), { name: "@team/switchboard-skill-secret", version: "1.0.0" }),
+  );
   await publicRegistry.publish(await writeSkill(join(work, "q"), { name: "switchboard-skill-open", version: "1.0.0" }));
 });
 
@@ -30,21 +32,35 @@ afterAll(async () => {
 
 function marketplace(section: Record<string, unknown>): Marketplace {
   const dir = join(work, `data-${n++}`);
-  return new Marketplace({ config: configSchema.parse({ marketplace: section }).marketplace, ...Marketplace.dirs(dir), env: {} });
+  return new Marketplace({
+    config: configSchema.parse({ marketplace: section }).marketplace,
+    ...Marketplace.dirs(dir),
+    env: {},
+  });
 }
 
 describe("scoped registries and tokens", () => {
   it("refuses a private scoped package without a token, with a clear reason", async () => {
     const m = marketplace({ registry: publicRegistry.url, scopes: { "@team": privateRegistry.url } });
     await expect(m.install("@team/switchboard-skill-secret", { actor: "cli:test" })).rejects.toMatchObject({
-      chatMessage: expect.stringContaining("refused access to @team/switchboard-skill-secret@latest (check the auth token)"),
+      chatMessage: expect.stringContaining(
+        "refused access to @team/switchboard-skill-secret@latest (check the auth token)",
+      ),
     });
   });
 
   it("installs it with the token from config, while other names use the default registry", async () => {
-    const m = marketplace({ registry: publicRegistry.url, scopes: { "@team": privateRegistry.url }, tokens: { [privateRegistry.url]: privateRegistry.token } });
+    const m = marketplace({
+      registry: publicRegistry.url,
+      scopes: { "@team": privateRegistry.url },
+      tokens: { [privateRegistry.url]: privateRegistry.token },
+    });
     const secret = await m.install("@team/switchboard-skill-secret", { actor: "cli:test" });
-    expect(secret.entry).toMatchObject({ name: "@team/switchboard-skill-secret", skill: "secret", registry: privateRegistry.url });
+    expect(secret.entry).toMatchObject({
+      name: "@team/switchboard-skill-secret",
+      skill: "secret",
+      registry: privateRegistry.url,
+    });
     const open = await m.install("switchboard-skill-open", { actor: "cli:test" });
     expect(open.entry).toMatchObject({ registry: publicRegistry.url });
     expect((await m.verify()).map((v) => v.problems)).toEqual([[], []]);

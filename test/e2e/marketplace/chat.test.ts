@@ -25,7 +25,9 @@ async function publish(skill: FixtureSkill): Promise<void> {
   await registry.publish(await writeSkill(join(work, `pkg-${n++}`), skill));
 }
 
-async function startBot(dataDir: string): Promise<{ bot: TestBot; skills: () => SkillsPlugin; market: () => MarketplacePlugin }> {
+async function startBot(
+  dataDir: string,
+): Promise<{ bot: TestBot; skills: () => SkillsPlugin; market: () => MarketplacePlugin }> {
   let skills: SkillsPlugin | undefined;
   let market: MarketplacePlugin | undefined;
   // createApp builds plugin factories concurrently: the marketplace waits for the skills plugin.
@@ -62,7 +64,11 @@ beforeAll(async () => {
   await publish({
     name: "switchboard-skill-forecast",
     version: "1.0.0",
-    manifest: { settings: { properties: { city: { type: "string", description: "Default city" }, apiKey: { type: "string", secret: true } } } },
+    manifest: {
+      settings: {
+        properties: { city: { type: "string", description: "Default city" }, apiKey: { type: "string", secret: true } },
+      },
+    },
   });
 });
 
@@ -89,7 +95,9 @@ describe("/skills through the router", () => {
   const say = async (text: string, as: "owner" | "admin" | "member", chatId = "c1"): Promise<Reply> => {
     const before = bot.adapter.sent.length;
     const userId = as === "owner" ? "owner" : as === "admin" ? "boss" : "pat";
-    await bot.app.core.router.process(bot.adapter.inbound(text, { chatId, userId, role: as === "admin" ? "admin" : "member" }));
+    await bot.app.core.router.process(
+      bot.adapter.inbound(text, { chatId, userId, role: as === "admin" ? "admin" : "member" }),
+    );
     const sent = bot.adapter.sent.slice(before).filter((s) => s.chatId === chatId);
     expect(sent.length, `no reply to ${text}`).toBeGreaterThan(0);
     return sent.at(-1)!.reply;
@@ -185,7 +193,9 @@ describe("/skills through the router", () => {
     const bad = await say("/skills settings forecast nosuch 1", "admin");
     expect(bad.text).not.toContain("Set `nosuch`");
     expect(await bot.app.core.store.kv.get("skills.settings", "test:c1", "forecast")).toBeDefined();
-    const { purged } = await market().marketplace.uninstall("switchboard-skill-forecast", "cli:test", { purgeData: true });
+    const { purged } = await market().marketplace.uninstall("switchboard-skill-forecast", "cli:test", {
+      purgeData: true,
+    });
     expect(purged).toBe(1);
     expect(await bot.app.core.store.kv.get("skills.settings", "test:c1", "forecast")).toBeUndefined();
   });
@@ -205,7 +215,10 @@ describe("/skills through the router", () => {
   it("picks up an install and an uninstall made by another process (the CLI) while running", async () => {
     const cliSide = new Marketplace({ config: bot.app.core.config.marketplace, ...Marketplace.dirs(dataDir), env: {} });
     await cliSide.install("switchboard-skill-other", { actor: "cli:test" });
-    await vi.waitFor(() => expect(skills().service.get("other")?.version).toBe("1.0.0"), { timeout: 60_000, interval: 100 });
+    await vi.waitFor(() => expect(skills().service.get("other")?.version).toBe("1.0.0"), {
+      timeout: 60_000,
+      interval: 100,
+    });
     await cliSide.uninstall("switchboard-skill-other", "cli:test");
     await vi.waitFor(() => expect(skills().service.get("other")).toBeUndefined(), { timeout: 60_000, interval: 100 });
   });
@@ -218,7 +231,10 @@ describe("a tampered installed skill", () => {
     await first.market().marketplace.install("switchboard-skill-other", { actor: "cli:test" });
     expect(first.skills().service.get("other")?.version).toBe("1.0.0");
     await first.bot.stop();
-    await appendFile(join(dataDir, "skills/switchboard-skill-other/1.0.0/dist/index.js"), "\nglobalThis.stolen = true;\n");
+    await appendFile(
+      join(dataDir, "skills/switchboard-skill-other/1.0.0/dist/index.js"),
+      "\nglobalThis.stolen = true;\n",
+    );
 
     const second = await startBot(dataDir);
     try {

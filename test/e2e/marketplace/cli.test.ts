@@ -38,13 +38,21 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "sb-mk-cli-"));
   dataDir = join(work, "data");
   configFile = join(work, "switchboard.config.json");
-  await writeFile(configFile, JSON.stringify({
-    bot: { dataDir },
-    log: { level: "silent" },
-    marketplace: { registry: registry.url },
-    skills: { builtins: false },
-  }));
-  await publish({ name: "switchboard-skill-weather", version: "1.0.0", description: "weather report", permissions: { network: ["api.weather.example"] } });
+  await writeFile(
+    configFile,
+    JSON.stringify({
+      bot: { dataDir },
+      log: { level: "silent" },
+      marketplace: { registry: registry.url },
+      skills: { builtins: false },
+    }),
+  );
+  await publish({
+    name: "switchboard-skill-weather",
+    version: "1.0.0",
+    description: "weather report",
+    permissions: { network: ["api.weather.example"] },
+  });
 });
 
 afterAll(async () => {
@@ -82,18 +90,28 @@ describe("switchboard skills", () => {
     expect(install.code, install.err).toBe(0);
     expect(install.err).toContain("asks for:");
     expect(install.err).toContain("fetch from api.weather.example");
-    expect(install.err).toMatch(/download switchboard-skill-weather@1\.0\.0\n\s+verify switchboard-skill-weather@1\.0\.0/);
-    expect(install.out).toContain("installed switchboard-skill-weather@1.0.0 (skill \"weather\")");
+    expect(install.err).toMatch(
+      /download switchboard-skill-weather@1\.0\.0\n\s+verify switchboard-skill-weather@1\.0\.0/,
+    );
+    expect(install.out).toContain('installed switchboard-skill-weather@1.0.0 (skill "weather")');
 
     const list = await cli("skills", "list");
-    expect(list.out).toContain("switchboard-skill-weather@1.0.0  skill=weather range=^1.0.0 permissions=[network:api.weather.example]");
+    expect(list.out).toContain(
+      "switchboard-skill-weather@1.0.0  skill=weather range=^1.0.0 permissions=[network:api.weather.example]",
+    );
     const verify = await cli("skills", "verify");
     expect(verify.code).toBe(0);
     expect(verify.out).toContain("ok       switchboard-skill-weather@1.0.0");
   });
 
   it("updates with new permissions only after approval, then rolls back", async () => {
-    await publish({ name: "switchboard-skill-weather", version: "1.1.0", description: "weather report", permissions: { network: ["api.weather.example"], storage: true }, changelog: "remembers your city" });
+    await publish({
+      name: "switchboard-skill-weather",
+      version: "1.1.0",
+      description: "weather report",
+      permissions: { network: ["api.weather.example"], storage: true },
+      changelog: "remembers your city",
+    });
     const unapproved = await cli("skills", "update", "weather");
     expect(unapproved.code).toBe(1);
     expect(unapproved.err).toContain("NEW permissions:");
@@ -103,14 +121,19 @@ describe("switchboard skills", () => {
     expect(update.code, update.err).toBe(0);
     expect(update.err).toContain("NEW permissions:");
     expect(update.err).toContain("changelog: remembers your city");
-    expect(update.out).toContain("updated switchboard-skill-weather 1.0.0 → 1.1.0 (chats must approve the new permissions again)");
+    expect(update.out).toContain(
+      "updated switchboard-skill-weather 1.0.0 → 1.1.0 (chats must approve the new permissions again)",
+    );
     const again = await cli("skills", "update");
     expect(again.out).toContain("switchboard-skill-weather is up to date (1.1.0)");
 
     const rollback = await cli("skills", "rollback", "weather");
     expect(rollback.out).toContain("rolled switchboard-skill-weather back from 1.1.0 to 1.0.0");
     const lock = JSON.parse(await readFile(join(dataDir, "skills/switchboard-lock.json"), "utf8"));
-    expect(lock.skills["switchboard-skill-weather"]).toMatchObject({ version: "1.0.0", previous: { version: "1.1.0" } });
+    expect(lock.skills["switchboard-skill-weather"]).toMatchObject({
+      version: "1.0.0",
+      previous: { version: "1.1.0" },
+    });
   });
 
   it("refuses a downgrade without --allow-downgrade", async () => {
@@ -139,7 +162,10 @@ describe("switchboard skills", () => {
     try {
       const actions = (await store.audit.list("*")).map((a) => `${a.action} ${a.target ?? ""} ${a.actor}`);
       for (const action of ["skills.install", "skills.update", "skills.rollback", "skills.uninstall", "skills.purge"]) {
-        expect(actions.some((a) => a.startsWith(action) && / cli:/.test(a)), `${action} in ${actions.join(", ")}`).toBe(true);
+        expect(
+          actions.some((a) => a.startsWith(action) && / cli:/.test(a)),
+          `${action} in ${actions.join(", ")}`,
+        ).toBe(true);
       }
     } finally {
       await store.close();
@@ -152,7 +178,15 @@ describe("the CLI while the bot runs on the embedded store", () => {
     await publish({ name: "switchboard-skill-live", version: "1.0.0" });
     const liveDir = join(work, "live-data");
     const liveConfig = join(work, "live.config.json");
-    await writeFile(liveConfig, JSON.stringify({ bot: { dataDir: liveDir }, log: { level: "silent" }, marketplace: { registry: registry.url }, skills: { builtins: false } }));
+    await writeFile(
+      liveConfig,
+      JSON.stringify({
+        bot: { dataDir: liveDir },
+        log: { level: "silent" },
+        marketplace: { registry: registry.url },
+        skills: { builtins: false },
+      }),
+    );
     const store = await openStore({ dataDir: liveDir });
     let ready!: (p: SkillsPlugin) => void;
     const skillsPlugin = new Promise<SkillsPlugin>((resolve) => (ready = resolve));
@@ -176,10 +210,18 @@ describe("the CLI while the bot runs on the embedded store", () => {
       expect(install.err).toContain("the bot is running on this data folder");
       const service = (await skillsPlugin).service;
       await vi.waitFor(() => expect(service.get("live")?.version).toBe("1.0.0"), { timeout: 60_000, interval: 100 });
-      await vi.waitFor(async () => {
-        const audit = await store.audit.list("*");
-        expect(audit.some((a) => a.action === "skills.install" && a.target === "switchboard-skill-live" && a.actor.startsWith("cli:"))).toBe(true);
-      }, { timeout: 60_000, interval: 200 });
+      await vi.waitFor(
+        async () => {
+          const audit = await store.audit.list("*");
+          expect(
+            audit.some(
+              (a) =>
+                a.action === "skills.install" && a.target === "switchboard-skill-live" && a.actor.startsWith("cli:"),
+            ),
+          ).toBe(true);
+        },
+        { timeout: 60_000, interval: 200 },
+      );
       const purge = await cli("skills", "uninstall", "live", "--purge-data", "--yes");
       expect(purge.code).toBe(1);
       // (In a real CLI process the message names the bot's pid; here the test holds the store in-process.)
@@ -194,7 +236,9 @@ describe("the CLI while the bot runs on the embedded store", () => {
 });
 
 describe("switchboard skill (author kit)", () => {
-  it("creates, builds, checks, tests in the runtime and publishes a skill that then installs", { timeout: 180_000 }, async () => {
+  it("creates, builds, checks, tests in the runtime and publishes a skill that then installs", {
+    timeout: 180_000,
+  }, async () => {
     const dir = join(work, "author", "hello");
     const init = await cli("skill", "init", "switchboard-skill-hello", "--dir", dir);
     expect(init.code, init.err).toBe(0);
@@ -207,7 +251,7 @@ describe("switchboard skill (author kit)", () => {
     expect(bundled).not.toContain("import ");
     const check = await cli("skill", "check", "--dir", dir);
     expect(check.code, check.err).toBe(0);
-    expect(check.out).toContain("ok: switchboard-skill-hello@0.1.0 (skill \"hello\", entry dist/index.js");
+    expect(check.out).toContain('ok: switchboard-skill-hello@0.1.0 (skill "hello", entry dist/index.js');
     expect(check.out).toContain("keep data for each chat");
 
     const test = await cli("skill", "test", join(dir, "test/conversation.json"), "--dir", dir);
@@ -228,7 +272,12 @@ describe("switchboard skill (author kit)", () => {
 
   it("check refuses a package the installer would refuse, naming the reason", async () => {
     const dir = join(work, "author", "liar");
-    await writeSkill(dir, { name: "switchboard-skill-liar", version: "1.0.0", entrySource: "var skill = { default: { commands: { liar: async (ctx) => (await ctx.fetch('https://x.example/')).body } } };" });
+    await writeSkill(dir, {
+      name: "switchboard-skill-liar",
+      version: "1.0.0",
+      entrySource:
+        "var skill = { default: { commands: { liar: async (ctx) => (await ctx.fetch('https://x.example/')).body } } };",
+    });
     const check = await cli("skill", "check", "--dir", dir);
     expect(check.code).toBe(1);
     expect(check.err).toContain("uses fetch but the manifest does not ask for that permission");

@@ -8,7 +8,16 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Installer } from "../../../marketplace/installer.ts";
 import { RegistryClient } from "../../../marketplace/registry.ts";
-import { hostileTarball, rawTarball, packageJsonOf, diceEntry, writeSkill, writeTarball, type FixtureSkill, type RawEntry } from "../../fixtures/marketplace/packages.ts";
+import {
+  hostileTarball,
+  rawTarball,
+  packageJsonOf,
+  diceEntry,
+  writeSkill,
+  writeTarball,
+  type FixtureSkill,
+  type RawEntry,
+} from "../../fixtures/marketplace/packages.ts";
 import { listFiles, startRegistry, type TestRegistry } from "../../stand-ins/verdaccio/index.ts";
 
 // npm publish and store start-up are slow on a loaded 2-core machine.
@@ -36,7 +45,9 @@ async function publishTarball(name: string, tgz: Buffer): Promise<void> {
   await registry.publish(await writeTarball(work, `${name}-${counter++}.tgz`, tgz));
 }
 
-function installer(limits: Partial<{ maxFiles: number; maxUnpackedBytes: number; maxTarballBytes: number }> = {}): Installer {
+function installer(
+  limits: Partial<{ maxFiles: number; maxUnpackedBytes: number; maxTarballBytes: number }> = {},
+): Installer {
   const dir = join(work, `data-${counter++}`);
   const client = new RegistryClient({
     settings: { registry: registry.url, scopes: {}, tokens: {} },
@@ -56,7 +67,12 @@ describe("installer against a real registry", () => {
     await publish({ name: "switchboard-skill-alpha", version: "1.0.0", permissions: { network: ["api.example.com"] } });
     const inst = installer();
     const steps: string[] = [];
-    const result = await inst.install("switchboard-skill-alpha", { actor: "cli:test", onProgress: (e) => { if (e.kind === "step") steps.push(e.step); } });
+    const result = await inst.install("switchboard-skill-alpha", {
+      actor: "cli:test",
+      onProgress: (e) => {
+        if (e.kind === "step") steps.push(e.step);
+      },
+    });
     expect(result.status).toBe("installed");
     expect(result.plan.permissions).toEqual(["network:api.example.com"]);
     expect(steps).toEqual(["download", "verify", "extract", "install", "done"]);
@@ -67,7 +83,14 @@ describe("installer against a real registry", () => {
     ]);
     const lock = JSON.parse(await readFile(join(inst.skillsDir, "switchboard-lock.json"), "utf8"));
     const entry = lock.skills["switchboard-skill-alpha"];
-    expect(entry).toMatchObject({ name: "switchboard-skill-alpha", skill: "alpha", version: "1.0.0", range: "^1.0.0", registry: registry.url, approvedBy: "cli:test" });
+    expect(entry).toMatchObject({
+      name: "switchboard-skill-alpha",
+      skill: "alpha",
+      version: "1.0.0",
+      range: "^1.0.0",
+      registry: registry.url,
+      approvedBy: "cli:test",
+    });
     expect(entry.integrity).toMatch(/^sha512-/);
     expect(Object.keys(entry.files)).toEqual(["dist/index.js", "package.json"]);
     expect(await inst.verify(entry)).toEqual([]);
@@ -85,12 +108,35 @@ describe("installer against a real registry", () => {
     await publish({ name: "switchboard-skill-beta", version: "1.0.0" });
     const inst = installer();
     await inst.install("switchboard-skill-beta", { actor: "cli:a" });
-    await publish({ name: "switchboard-skill-beta", version: "1.1.0", permissions: { storage: true }, changelog: "remembers the last roll" });
+    await publish({
+      name: "switchboard-skill-beta",
+      version: "1.1.0",
+      permissions: { storage: true },
+      changelog: "remembers the last roll",
+    });
     await publish({ name: "switchboard-skill-beta", version: "2.0.0" });
     const plans: unknown[] = [];
-    const updated = await inst.update("switchboard-skill-beta", { actor: "cli:b", confirm: (plan) => { plans.push(plan); return true; } });
-    expect(updated.entry).toMatchObject({ version: "1.1.0", approvedPermissions: ["storage"], previous: { version: "1.0.0" } });
-    expect(plans).toEqual([expect.objectContaining({ kind: "update", fromVersion: "1.0.0", version: "1.1.0", changelog: "remembers the last roll", diff: { added: ["storage"], removed: [], kept: [] } })]);
+    const updated = await inst.update("switchboard-skill-beta", {
+      actor: "cli:b",
+      confirm: (plan) => {
+        plans.push(plan);
+        return true;
+      },
+    });
+    expect(updated.entry).toMatchObject({
+      version: "1.1.0",
+      approvedPermissions: ["storage"],
+      previous: { version: "1.0.0" },
+    });
+    expect(plans).toEqual([
+      expect.objectContaining({
+        kind: "update",
+        fromVersion: "1.0.0",
+        version: "1.1.0",
+        changelog: "remembers the last roll",
+        diff: { added: ["storage"], removed: [], kept: [] },
+      }),
+    ]);
     expect(await listFiles(inst.skillsDir)).toContain("switchboard-skill-beta/1.0.0/package.json");
 
     const rolled = await inst.rollback("switchboard-skill-beta", "cli:c");
@@ -168,25 +214,53 @@ describe("hostile packages are refused with a clear reason and nothing written",
   beforeAll(async () => {
     const { randomBytes } = await import("node:crypto");
     const jobs: Array<() => Promise<void>> = [
-      ...entryCases.map(([, extra], i) => () => publishTarball(`switchboard-skill-hostile-${i}`, hostileTarball(`switchboard-skill-hostile-${i}`, "1.0.0", extra))),
+      ...entryCases.map(
+        ([, extra], i) =>
+          () =>
+            publishTarball(
+              `switchboard-skill-hostile-${i}`,
+              hostileTarball(`switchboard-skill-hostile-${i}`, "1.0.0", extra),
+            ),
+      ),
       () => publish({ name: "switchboard-skill-swapped", version: "1.0.0" }),
-      () => publish({ name: "switchboard-skill-huge", version: "1.0.0", files: { "assets/blob.bin": randomBytes(200_000) } }),
-      () => publish({ name: "switchboard-skill-bomb", version: "1.0.0", files: { "assets/zeros.txt": "0".repeat(400_000) } }),
+      () =>
+        publish({
+          name: "switchboard-skill-huge",
+          version: "1.0.0",
+          files: { "assets/blob.bin": randomBytes(200_000) },
+        }),
+      () =>
+        publish({
+          name: "switchboard-skill-bomb",
+          version: "1.0.0",
+          files: { "assets/zeros.txt": "0".repeat(400_000) },
+        }),
       () => publish({ name: "switchboard-skill-many", version: "1.0.0", files: manyFiles }),
       () => publish({ name: "switchboard-skill-nokw", version: "1.0.0", keywords: ["dice"] }),
       () => publish({ name: "switchboard-skill-nomani", version: "1.0.0", manifest: null }),
       () => publish({ name: "switchboard-skill-badmani", version: "1.0.0", manifest: { manifestVersion: 7 } }),
       () => publish({ name: "switchboard-skill-noentry", version: "1.0.0", omitEntry: true }),
-      () => publish({ name: "switchboard-skill-liar", version: "1.0.0", entrySource: "var skill = { default: { commands: { liar: async (ctx) => (await ctx.fetch(\"https://evil.example/\")).body } } };\n" }),
+      () =>
+        publish({
+          name: "switchboard-skill-liar",
+          version: "1.0.0",
+          entrySource:
+            'var skill = { default: { commands: { liar: async (ctx) => (await ctx.fetch("https://evil.example/")).body } } };\n',
+        }),
     ];
     const queue = [...jobs];
-    await Promise.all(Array.from({ length: 4 }, async () => {
-      for (let job = queue.shift(); job !== undefined; job = queue.shift()) await job();
-    }));
+    await Promise.all(
+      Array.from({ length: 4 }, async () => {
+        for (let job = queue.shift(); job !== undefined; job = queue.shift()) await job();
+      }),
+    );
   }, 240_000);
 
   async function expectRefused(inst: Installer, spec: string, code: string, reason: RegExp): Promise<void> {
-    const error = await inst.install(spec, { actor: "cli:test" }).then(() => undefined, (e: unknown) => e);
+    const error = await inst.install(spec, { actor: "cli:test" }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ code });
     expect((error as { chatMessage: string }).chatMessage).toMatch(reason);
     expect(await listFiles(inst.skillsDir)).toEqual([]);
@@ -196,11 +270,19 @@ describe("hostile packages are refused with a clear reason and nothing written",
   it("a tarball that does not match its integrity", async () => {
     // The registry's stored tarball is replaced after publish (a compromised mirror).
     const evil = rawTarball([
-      { path: "package/package.json", content: JSON.stringify(packageJsonOf({ name: "switchboard-skill-swapped", version: "1.0.0" })) },
+      {
+        path: "package/package.json",
+        content: JSON.stringify(packageJsonOf({ name: "switchboard-skill-swapped", version: "1.0.0" })),
+      },
       { path: "package/dist/index.js", content: diceEntry("swapped", "evil") },
     ]);
     await writeFile(registry.tarballPath("switchboard-skill-swapped", "1.0.0"), evil);
-    await expectRefused(installer(), "switchboard-skill-swapped", "E_INTEGRITY", /does not match its published sha512 integrity/);
+    await expectRefused(
+      installer(),
+      "switchboard-skill-swapped",
+      "E_INTEGRITY",
+      /does not match its published sha512 integrity/,
+    );
   });
 
   entryCases.forEach(([what, , reason], i) => {
@@ -210,11 +292,21 @@ describe("hostile packages are refused with a clear reason and nothing written",
   });
 
   it("an oversized tarball", async () => {
-    await expectRefused(installer({ maxTarballBytes: 100_000 }), "switchboard-skill-huge", "E_SKILL_INVALID", /larger than the 100000-byte limit/);
+    await expectRefused(
+      installer({ maxTarballBytes: 100_000 }),
+      "switchboard-skill-huge",
+      "E_SKILL_INVALID",
+      /larger than the 100000-byte limit/,
+    );
   });
 
   it("a tarball that unpacks too large", async () => {
-    await expectRefused(installer({ maxUnpackedBytes: 300_000 }), "switchboard-skill-bomb", "E_SKILL_INVALID", /unpacks to more than 300000 bytes/);
+    await expectRefused(
+      installer({ maxUnpackedBytes: 300_000 }),
+      "switchboard-skill-bomb",
+      "E_SKILL_INVALID",
+      /unpacks to more than 300000 bytes/,
+    );
   });
 
   it("too many files", async () => {
@@ -222,7 +314,12 @@ describe("hostile packages are refused with a clear reason and nothing written",
   });
 
   it("a package without the switchboard-skill keyword", async () => {
-    await expectRefused(installer(), "switchboard-skill-nokw", "E_SKILL_INVALID", /not a Switchboard skill \(no "switchboard-skill" keyword\)/);
+    await expectRefused(
+      installer(),
+      "switchboard-skill-nokw",
+      "E_SKILL_INVALID",
+      /not a Switchboard skill \(no "switchboard-skill" keyword\)/,
+    );
   });
 
   it("a package with no manifest", async () => {
@@ -230,15 +327,30 @@ describe("hostile packages are refused with a clear reason and nothing written",
   });
 
   it("a manifest the runtime's schema rejects", async () => {
-    await expectRefused(installer(), "switchboard-skill-badmani", "E_SKILL_INVALID", /manifest is invalid: switchboard.manifestVersion/);
+    await expectRefused(
+      installer(),
+      "switchboard-skill-badmani",
+      "E_SKILL_INVALID",
+      /manifest is invalid: switchboard.manifestVersion/,
+    );
   });
 
   it("a manifest whose entry file is absent", async () => {
-    await expectRefused(installer(), "switchboard-skill-noentry", "E_SKILL_INVALID", /entry file dist\/index.js is not in the package/);
+    await expectRefused(
+      installer(),
+      "switchboard-skill-noentry",
+      "E_SKILL_INVALID",
+      /entry file dist\/index.js is not in the package/,
+    );
   });
 
   it("code that uses a capability the manifest does not ask for", async () => {
-    await expectRefused(installer(), "switchboard-skill-liar", "E_SKILL_INVALID", /uses fetch but the manifest does not ask for that permission/);
+    await expectRefused(
+      installer(),
+      "switchboard-skill-liar",
+      "E_SKILL_INVALID",
+      /uses fetch but the manifest does not ask for that permission/,
+    );
   });
 
   it("a name that is not on the registry", async () => {

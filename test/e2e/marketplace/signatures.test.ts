@@ -36,8 +36,17 @@ afterAll(async () => {
 
 function installer(url: string, requireSignatures: boolean): Installer {
   const dir = join(work, `data-${n++}`);
-  const client = new RegistryClient({ settings: { registry: url, scopes: {}, tokens: {} }, cacheDir: join(dir, "cache"), timeoutMs: 20_000, requireSignatures });
-  return new Installer({ skillsDir: join(dir, "skills"), registry: client, limits: { maxFiles: 50, maxUnpackedBytes: 1_000_000, maxTarballBytes: 1_000_000 } });
+  const client = new RegistryClient({
+    settings: { registry: url, scopes: {}, tokens: {} },
+    cacheDir: join(dir, "cache"),
+    timeoutMs: 20_000,
+    requireSignatures,
+  });
+  return new Installer({
+    skillsDir: join(dir, "skills"),
+    registry: client,
+    limits: { maxFiles: 50, maxUnpackedBytes: 1_000_000, maxTarballBytes: 1_000_000 },
+  });
 }
 
 describe("registry signatures", () => {
@@ -57,14 +66,18 @@ describe("registry signatures", () => {
   });
 
   it("with signatures required, refuses an unsigned version", async () => {
-    await expect(installer(proxy.url, true).install("switchboard-skill-plain", { actor: "cli:test" })).rejects.toMatchObject({
+    await expect(
+      installer(proxy.url, true).install("switchboard-skill-plain", { actor: "cli:test" }),
+    ).rejects.toMatchObject({
       code: "E_INTEGRITY",
       chatMessage: expect.stringContaining("this version is not signed"),
     });
   });
 
   it("with signatures required, refuses a registry that publishes no keys", async () => {
-    await expect(installer(registry.url, true).install("switchboard-skill-signed", { actor: "cli:test" })).rejects.toMatchObject({
+    await expect(
+      installer(registry.url, true).install("switchboard-skill-signed", { actor: "cli:test" }),
+    ).rejects.toMatchObject({
       code: "E_INTEGRITY",
       chatMessage: expect.stringContaining("the registry publishes no signing keys"),
     });

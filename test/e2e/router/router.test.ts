@@ -21,10 +21,18 @@ async function settle(b: TestBot): Promise<void> {
 /** Register `/slow`, which answers `answer(ctx)` once the returned `release` is called. */
 function slowCommand(b: TestBot, answer: (ctx: CommandContext) => string): () => void {
   let release!: () => void;
-  const gate = new Promise<void>((resolve) => { release = resolve; });
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
   b.app.core.commands.register({
-    name: "slow", description: "waits", defaultRole: "guest", source: "builtin",
-    handler: async (ctx) => { await gate; return answer(ctx); },
+    name: "slow",
+    description: "waits",
+    defaultRole: "guest",
+    source: "builtin",
+    handler: async (ctx) => {
+      await gate;
+      return answer(ctx);
+    },
   });
   return release;
 }
@@ -42,14 +50,25 @@ describe("router", () => {
   it("answers one chat in order while a slow handler in another chat does not block it", async () => {
     bot = await startTestBot();
     let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     bot.app.core.commands.register({
-      name: "slow", description: "waits", defaultRole: "guest", source: "builtin",
-      handler: async () => { await gate; return "slow done"; },
+      name: "slow",
+      description: "waits",
+      defaultRole: "guest",
+      source: "builtin",
+      handler: async () => {
+        await gate;
+        return "slow done";
+      },
     });
     let n = 0;
     bot.app.core.commands.register({
-      name: "count", description: "counts", defaultRole: "guest", source: "builtin",
+      name: "count",
+      description: "counts",
+      defaultRole: "guest",
+      source: "builtin",
       handler: async () => {
         const mine = ++n;
         await new Promise((r) => setTimeout(r, (5 - mine) * 5)); // later messages finish faster if run in parallel
@@ -71,7 +90,9 @@ describe("router", () => {
     bot = await startTestBot({ set: { "limits.maxInFlight": 3 } });
     const release = slowCommand(bot, (ctx) => `done ${ctx.inbound.chat.id}`);
     const accepted: string[] = [];
-    const says = ["c1", "c2", "c3", "c4", "c5"].map((chatId) => bot!.adapter.say("/slow", { chatId }).then(() => accepted.push(chatId)));
+    const says = ["c1", "c2", "c3", "c4", "c5"].map((chatId) =>
+      bot!.adapter.say("/slow", { chatId }).then(() => accepted.push(chatId)),
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     // Three fit; the fourth and fifth are queued too, but their adapter is told to wait.
     expect(accepted.sort()).toEqual(["c1", "c2", "c3"]);
@@ -79,7 +100,8 @@ describe("router", () => {
     await Promise.all(says);
     await settle(bot);
     expect(accepted.sort()).toEqual(["c1", "c2", "c3", "c4", "c5"]);
-    for (const chatId of ["c1", "c2", "c3", "c4", "c5"]) expect(bot.adapter.textsIn(chatId)).toEqual([`done ${chatId}`]);
+    for (const chatId of ["c1", "c2", "c3", "c4", "c5"])
+      expect(bot.adapter.textsIn(chatId)).toEqual([`done ${chatId}`]);
   });
 
   it("holds back adapters while too many messages wait behind busy conversations, and loses none", async () => {
@@ -87,7 +109,9 @@ describe("router", () => {
     const release = slowCommand(bot, (ctx) => `done ${ctx.args[0] ?? ""}`);
     const accepted: string[] = [];
     // One running message per chat; in chat A the next three wait behind the first.
-    const says = ["1", "2", "3", "4"].map((n) => bot!.adapter.say(`/slow ${n}`, { chatId: "A" }).then(() => accepted.push(`A${n}`)));
+    const says = ["1", "2", "3", "4"].map((n) =>
+      bot!.adapter.say(`/slow ${n}`, { chatId: "A" }).then(() => accepted.push(`A${n}`)),
+    );
     await new Promise((resolve) => setTimeout(resolve, 50));
     // A1 runs, A2 and A3 wait (two, the limit), A4 waits too but its adapter is told to hold back.
     expect(accepted.sort()).toEqual(["A1", "A2", "A3"]);
@@ -135,16 +159,32 @@ describe("router", () => {
 
   it("writes every /perms change to the audit log", async () => {
     bot = await startTestBot({ set: { "bot.owners": [OWNER] } });
-    const changes = ["/perms set status admin", "/perms role alice admin", "/perms deny mallory", "/perms allow bob", "/perms platform-admins off"];
+    const changes = [
+      "/perms set status admin",
+      "/perms role alice admin",
+      "/perms deny mallory",
+      "/perms allow bob",
+      "/perms platform-admins off",
+    ];
     for (const c of changes) await bot.adapter.say(c, { userId: "boss" });
     await bot.adapter.say("/audit", { userId: "alice", role: "member" }); // alice is admin by override now
     await settle(bot);
     const audit = bot.adapter.textsIn().at(-1)!;
-    for (const action of ["perms.set status", "perms.role test:alice", "perms.deny test:mallory", "perms.allow test:bob", "perms.platform-admins off"]) {
+    for (const action of [
+      "perms.set status",
+      "perms.role test:alice",
+      "perms.deny test:mallory",
+      "perms.allow test:bob",
+      "perms.platform-admins off",
+    ]) {
       expect(audit).toContain(`test:boss ${action}`);
     }
     const entries = await bot.app.core.store.audit.list("test:c1");
-    expect(entries[0]).toMatchObject({ action: "perms.platform-admins", before: { trustPlatformAdmins: true }, after: { trustPlatformAdmins: false } });
+    expect(entries[0]).toMatchObject({
+      action: "perms.platform-admins",
+      before: { trustPlatformAdmins: true },
+      after: { trustPlatformAdmins: false },
+    });
   });
 
   it("does not serve a user on the deny list", async () => {
@@ -158,12 +198,22 @@ describe("router", () => {
   it("gives the chat a short error when a handler throws, and serves the next message", async () => {
     bot = await startTestBot();
     bot.app.core.commands.register({
-      name: "boom", description: "throws", defaultRole: "guest", source: "builtin",
-      handler: () => { throw new Error("database password=hunter2 exploded at /srv/secret/path.ts:12"); },
+      name: "boom",
+      description: "throws",
+      defaultRole: "guest",
+      source: "builtin",
+      handler: () => {
+        throw new Error("database password=hunter2 exploded at /srv/secret/path.ts:12");
+      },
     });
     bot.app.core.commands.register({
-      name: "coded", description: "throws a coded error", defaultRole: "guest", source: "builtin",
-      handler: () => { throw new SwitchboardError("E_BAD_ARGS", "bad", { chatMessage: "Give me a number." }); },
+      name: "coded",
+      description: "throws a coded error",
+      defaultRole: "guest",
+      source: "builtin",
+      handler: () => {
+        throw new SwitchboardError("E_BAD_ARGS", "bad", { chatMessage: "Give me a number." });
+      },
     });
     await bot.adapter.say("/boom");
     await bot.adapter.say("/coded");
@@ -243,8 +293,16 @@ describe("router", () => {
     bot = await startTestBot({ set: { "limits.handlerTimeoutMs": 300 } });
     let aborted: unknown;
     bot.app.core.commands.register({
-      name: "hang", description: "never ends", defaultRole: "guest", source: "builtin",
-      handler: (ctx) => new Promise(() => { ctx.signal.addEventListener("abort", () => { aborted = ctx.signal.reason; }); }),
+      name: "hang",
+      description: "never ends",
+      defaultRole: "guest",
+      source: "builtin",
+      handler: (ctx) =>
+        new Promise(() => {
+          ctx.signal.addEventListener("abort", () => {
+            aborted = ctx.signal.reason;
+          });
+        }),
     });
     await bot.adapter.say("/hang");
     await bot.adapter.say("/whoami");

@@ -28,7 +28,12 @@ describe("schedules from the console", () => {
     let text = "";
     output.on("data", (c: Buffer) => (text += c.toString("utf8")));
     app = await createApp({
-      config: parseConfig({ bot: { dataDir: join(dir, "data") }, http: { enabled: false }, log: { level: "silent" }, schedules: { defaultTimeZone: "UTC" } }),
+      config: parseConfig({
+        bot: { dataDir: join(dir, "data") },
+        http: { enabled: false },
+        log: { level: "silent" },
+        schedules: { defaultTimeZone: "UTC" },
+      }),
       log: createLogger({ level: "silent", format: "json" }),
       clock,
       console: { input, output, interactive: false },
@@ -50,7 +55,10 @@ describe("schedules from the console", () => {
     const waitMs = boundary - clock.now() + 20_000;
     expect(await waitFor(/🎲 1d6: \d/, waitMs), text).not.toBeNull();
     input.write("/schedule list\n");
-    const listed = await waitFor(/- #\d+ Every minute \(`?\*\/1 \* \* \* \*`?\), UTC: `?\/dice 1d6`? — next (\d{4}-\d{2}-\d{2} \d{2}:\d{2}); last: ok/, 20_000);
+    const listed = await waitFor(
+      /- #\d+ Every minute \(`?\*\/1 \* \* \* \*`?\), UTC: `?\/dice 1d6`? — next (\d{4}-\d{2}-\d{2} \d{2}:\d{2}); last: ok/,
+      20_000,
+    );
     expect(listed, text).not.toBeNull();
     const next = new Date(`${listed![1]!.replace(" ", "T")}:00Z`).getTime();
     expect(next).toBe(boundary + 60_000);

@@ -53,12 +53,16 @@ function startWorker(name: string): Promise<ChildProcess> {
     child.stdout!.on("data", (d: Buffer) => {
       if (d.toString().includes("ready")) resolve(child);
     });
-    child.once("exit", (code) => reject(new Error(`worker ${name} exited (${code}) before ready: ${errText.slice(-2000)}`)));
+    child.once("exit", (code) =>
+      reject(new Error(`worker ${name} exited (${code}) before ready: ${errText.slice(-2000)}`)),
+    );
   });
 }
 
 function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once("exit", () => r()));
+  return child.exitCode !== null || child.signalCode !== null
+    ? Promise.resolve()
+    : new Promise((r) => child.once("exit", () => r()));
 }
 
 afterAll(async () => {
@@ -86,9 +90,15 @@ describe.skipIf(!hasServices)("schedules across three processes (PostgreSQL + Re
     });
     let plugin: SchedulesPlugin | undefined;
     editor = await createApp({
-      config, console: false, platformAdapters: false, extraAdapters: [quietAdapter()],
+      config,
+      console: false,
+      platformAdapters: false,
+      extraAdapters: [quietAdapter()],
       log: createLogger({ level: "silent", format: "json" }),
-      plugins: [markPlugin("editor"), async (core) => (plugin = await createSchedulesPlugin(core, { processId: "editor" }))],
+      plugins: [
+        markPlugin("editor"),
+        async (core) => (plugin = await createSchedulesPlugin(core, { processId: "editor" })),
+      ],
     });
     await editor.start();
     const service = plugin!.service;
@@ -123,9 +133,16 @@ describe.skipIf(!hasServices)("schedules across three processes (PostgreSQL + Re
       const c = new pg.Client({ connectionString: dbUrl });
       await c.connect();
       try {
-        const m = await c.query<{ delivery_id: string; schedule_id: string; process: string; at: string }>("SELECT delivery_id, schedule_id, process, at FROM e2e_marks");
-        const r = await c.query<{ schedule_id: string; fire_time: string; kind: string; outcome: string; process: string }>(
-          "SELECT schedule_id, fire_time, kind, outcome, process FROM schedule_runs");
+        const m = await c.query<{ delivery_id: string; schedule_id: string; process: string; at: string }>(
+          "SELECT delivery_id, schedule_id, process, at FROM e2e_marks",
+        );
+        const r = await c.query<{
+          schedule_id: string;
+          fire_time: string;
+          kind: string;
+          outcome: string;
+          process: string;
+        }>("SELECT schedule_id, fire_time, kind, outcome, process FROM schedule_runs");
         return { marks: m.rows, runs: r.rows };
       } finally {
         await c.end();
@@ -148,7 +165,8 @@ describe.skipIf(!hasServices)("schedules across three processes (PostgreSQL + Re
         const delivery = `schedule:${id}:${t}`;
         if (byDelivery.get(delivery) === 1) continue;
         const run = runs.find((r) => r.schedule_id === id && Number(r.fire_time) === t);
-        if (run !== undefined && run.process === "w1" && run.outcome === "running" && Math.abs(t - killedAt) < 4_000) lost.push(delivery);
+        if (run !== undefined && run.process === "w1" && run.outcome === "running" && Math.abs(t - killedAt) < 4_000)
+          lost.push(delivery);
         else missing.push(`${delivery} (${run === undefined ? "no run" : `${run.process}:${run.outcome}`})`);
       }
     }
@@ -162,7 +180,10 @@ describe.skipIf(!hasServices)("schedules across three processes (PostgreSQL + Re
     expect(afterKill.every((m) => m.process === "w2" || m.process === "w3")).toBe(true);
     // Each run row that finished says ok; claims are one per (schedule, fire time) by construction.
     expect(runs.filter((r) => r.kind === "scheduled" && r.outcome !== "ok" && r.outcome !== "running")).toEqual([]);
-    console.info(`[schedules e2e] ${marks.length} fires; by process: ${JSON.stringify(Object.fromEntries(
-      ["w1", "w2", "w3"].map((w) => [w, marks.filter((m) => m.process === w).length])))}; lost with the killed process: ${lost.length}`);
+    console.info(
+      `[schedules e2e] ${marks.length} fires; by process: ${JSON.stringify(
+        Object.fromEntries(["w1", "w2", "w3"].map((w) => [w, marks.filter((m) => m.process === w).length])),
+      )}; lost with the killed process: ${lost.length}`,
+    );
   }, 120_000);
 });

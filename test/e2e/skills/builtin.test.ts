@@ -24,7 +24,8 @@ describe("built-in skills through the router", () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const say = (text: string, o: Parameters<TestBot["adapter"]["inbound"]>[1] = {}) => bot.app.core.router.process(bot.adapter.inbound(text, { role: "member", ...o }));
+  const say = (text: string, o: Parameters<TestBot["adapter"]["inbound"]>[1] = {}) =>
+    bot.app.core.router.process(bot.adapter.inbound(text, { role: "member", ...o }));
   const last = (chatId = "c1") => bot.adapter.textsIn(chatId).at(-1) ?? "";
 
   it("answers /dice 2d6 with two dice and their total", async () => {

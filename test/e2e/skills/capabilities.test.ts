@@ -39,15 +39,26 @@ describe("skill capabilities and lifecycle", () => {
         "skills.fetch": { allowHttp: true, allowAddresses: ["127.0.0.1"] },
         "skills.maxInFlightPerSkill": 2,
       },
-      log: (await import("../../../bot/logger.ts")).createLogger({ level: "info", format: "json", destination: { write: (s: string) => { logLines.push(s); return true; } } as unknown as NodeJS.WritableStream }),
+      log: (await import("../../../bot/logger.ts")).createLogger({
+        level: "info",
+        format: "json",
+        destination: {
+          write: (s: string) => {
+            logLines.push(s);
+            return true;
+          },
+        } as unknown as NodeJS.WritableStream,
+      }),
       plugins: [
         async (core) => (plugin = await createSkillsPlugin(core, { env: { SWITCHBOARD_SECRET_KEY: "test-key" } })),
         (core) => createSchedulesPlugin(core),
       ],
     });
-    for (const name of ["fetcher", "storer", "storer-two"]) await plugin.service.load(join(FIXTURES, name), { source: "installed" });
+    for (const name of ["fetcher", "storer", "storer-two"])
+      await plugin.service.load(join(FIXTURES, name), { source: "installed" });
     for (const chat of ["s1", "s2", "f1"]) {
-      for (const name of ["fetcher", "storer", "storer-two"]) await plugin.service.enable(`test:${chat}`, name, "test:owner");
+      for (const name of ["fetcher", "storer", "storer-two"])
+        await plugin.service.enable(`test:${chat}`, name, "test:owner");
     }
   }, 120_000);
 
@@ -90,7 +101,9 @@ describe("skill capabilities and lifecycle", () => {
     await say(`/get http://127.0.0.1:${port}/redirect`, "f1");
     expect(last("f1")).toMatch(/^error E_SKILL_DENIED/);
     await say("/get https://api.github.com/", "f1");
-    expect(last("f1")).toMatch(/^error E_SKILL_DENIED: fetch to api\.github\.com is not allowed: the skill did not declare it/);
+    expect(last("f1")).toMatch(
+      /^error E_SKILL_DENIED: fetch to api\.github\.com is not allowed: the skill did not declare it/,
+    );
     await say(`/get http://127.0.0.1:${port}/ping X-Evil a`, "f1");
     expect(last("f1")).toMatch(/^status 200/);
   });
@@ -98,16 +111,26 @@ describe("skill capabilities and lifecycle", () => {
   it("keeps secret settings encrypted, masked and out of the log", async () => {
     const dir = join(dataDir, "secretive");
     cpSync(join(FIXTURES, "storer"), dir, { recursive: true });
-    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name: string; switchboard: Record<string, unknown> };
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+      name: string;
+      switchboard: Record<string, unknown>;
+    };
     pkg.name = "switchboard-skill-secretive";
     pkg.switchboard.commands = [{ name: "whoami-secret", description: "Show settings" }];
-    pkg.switchboard.settings = { properties: { token: { type: "string", secret: true }, greeting: { type: "string", default: "hi" } } };
+    pkg.switchboard.settings = {
+      properties: { token: { type: "string", secret: true }, greeting: { type: "string", default: "hi" } },
+    };
     writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
-    writeFileSync(join(dir, "index.js"), "var skill = { commands: { 'whoami-secret': async function (ctx) { var s = await ctx.settings.get(); return s.greeting + ' ' + s.token.length; } } };");
+    writeFileSync(
+      join(dir, "index.js"),
+      "var skill = { commands: { 'whoami-secret': async function (ctx) { var s = await ctx.settings.get(); return s.greeting + ' ' + s.token.length; } } };",
+    );
     await plugin.service.load(dir, { source: "installed" });
     await plugin.service.enable("test:sec", "secretive", "test:owner");
     await plugin.service.setSetting("test:sec", "secretive", "token", "s3cr3t-value", "test:owner");
-    await expect(plugin.service.setSetting("test:sec", "secretive", "nope", "x", "test:owner")).rejects.toMatchObject({ code: "E_BAD_ARGS" });
+    await expect(plugin.service.setSetting("test:sec", "secretive", "nope", "x", "test:owner")).rejects.toMatchObject({
+      code: "E_BAD_ARGS",
+    });
     expect(await plugin.service.getSettings("test:sec", "secretive")).toEqual({ token: "••••••", greeting: "hi" });
     const raw = await bot.app.core.store.kv.get<Record<string, unknown>>("skills.settings", "test:sec", "secretive");
     expect(JSON.stringify(raw)).not.toContain("s3cr3t-value");
@@ -125,13 +148,19 @@ describe("skill capabilities and lifecycle", () => {
     const dir = join(dataDir, "growing");
     cpSync(join(FIXTURES, "storer"), dir, { recursive: true });
     const write = (version: string, network: string[]) => {
-      const pkg = JSON.parse(readFileSync(join(FIXTURES, "storer", "package.json"), "utf8")) as Record<string, unknown> & { switchboard: Record<string, unknown> };
+      const pkg = JSON.parse(readFileSync(join(FIXTURES, "storer", "package.json"), "utf8")) as Record<
+        string,
+        unknown
+      > & { switchboard: Record<string, unknown> };
       pkg.name = "switchboard-skill-growing";
       pkg.version = version;
       pkg.switchboard.commands = [{ name: "grow", description: "Grow" }];
       pkg.switchboard.permissions = { storage: true, network };
       writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
-      writeFileSync(join(dir, "index.js"), `var skill = { commands: { grow: function () { return "v${version}"; } } };`);
+      writeFileSync(
+        join(dir, "index.js"),
+        `var skill = { commands: { grow: function () { return "v${version}"; } } };`,
+      );
     };
     write("1.0.0", []);
     await plugin.service.load(dir, { source: "installed" });
@@ -152,17 +181,25 @@ describe("skill capabilities and lifecycle", () => {
   });
 
   it("refuses skills whose commands clash with a built-in or another skill", async () => {
-    await expect(plugin.service.load(join(FIXTURES, "clash-builtin"), { source: "installed" }))
-      .rejects.toMatchObject({ code: "E_CONFLICT", chatMessage: expect.stringContaining("/help is already provided by builtin") });
-    await expect(plugin.service.load(join(FIXTURES, "clash-skill"), { source: "installed" }))
-      .rejects.toMatchObject({ code: "E_CONFLICT", chatMessage: expect.stringContaining("/dice is already provided by skill:dice") });
+    await expect(plugin.service.load(join(FIXTURES, "clash-builtin"), { source: "installed" })).rejects.toMatchObject({
+      code: "E_CONFLICT",
+      chatMessage: expect.stringContaining("/help is already provided by builtin"),
+    });
+    await expect(plugin.service.load(join(FIXTURES, "clash-skill"), { source: "installed" })).rejects.toMatchObject({
+      code: "E_CONFLICT",
+      chatMessage: expect.stringContaining("/dice is already provided by skill:dice"),
+    });
     expect(bot.app.core.commands.get("help")?.source).toBe("builtin");
     expect(plugin.service.get("clash-skill")).toBeUndefined();
   });
 
   it("refuses invalid packages with a clear error and loads the rest of a folder", async () => {
-    await expect(plugin.service.load(join(FIXTURES, "bad-manifest"), { source: "installed" })).rejects.toMatchObject({ code: "E_SKILL_INVALID" });
-    await expect(plugin.service.load(join(dataDir, "missing"), { source: "installed" })).rejects.toMatchObject({ code: "E_SKILL_INVALID" });
+    await expect(plugin.service.load(join(FIXTURES, "bad-manifest"), { source: "installed" })).rejects.toMatchObject({
+      code: "E_SKILL_INVALID",
+    });
+    await expect(plugin.service.load(join(dataDir, "missing"), { source: "installed" })).rejects.toMatchObject({
+      code: "E_SKILL_INVALID",
+    });
     const loaded = await plugin.service.loadInstalled(FIXTURES);
     expect(loaded.map((s) => s.name)).toEqual(expect.arrayContaining(["hostile", "fetcher", "storer"]));
     expect(plugin.service.get("bad")).toBeUndefined();
@@ -175,7 +212,11 @@ describe("skill capabilities and lifecycle", () => {
     expect(roll).toMatchObject({ skill: "dice", defaultRole: "member", parameters: { type: "object" } });
     expect(bot.app.core.tools.list("test:nowhere").some((t) => t.name === "remind__list_reminders")).toBe(false);
     const inbound = bot.adapter.inbound("roll for me", { chatId: "t1" });
-    const out = await bot.app.core.tools.call("dice__roll", { dice: "3d4" }, { inbound, chatKey: "test:t1", userKey: "test:u1", role: "member", signal: new AbortController().signal });
+    const out = await bot.app.core.tools.call(
+      "dice__roll",
+      { dice: "3d4" },
+      { inbound, chatKey: "test:t1", userKey: "test:u1", role: "member", signal: new AbortController().signal },
+    );
     const parsed = JSON.parse(out) as { roll: string; dice: number[]; total: number };
     expect(parsed.roll).toBe("3d4");
     expect(parsed.dice).toHaveLength(3);
@@ -184,12 +225,18 @@ describe("skill capabilities and lifecycle", () => {
   it("forwards the llm capability when another module provides it, and says so when none does", async () => {
     const dir = join(dataDir, "asker");
     cpSync(join(FIXTURES, "storer"), dir, { recursive: true });
-    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name: string; switchboard: Record<string, unknown> };
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+      name: string;
+      switchboard: Record<string, unknown>;
+    };
     pkg.name = "switchboard-skill-asker";
     pkg.switchboard.commands = [{ name: "ask", description: "Ask" }];
     pkg.switchboard.permissions = { llm: true };
     writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
-    writeFileSync(join(dir, "index.js"), "var skill = { commands: { ask: async function (ctx) { try { var r = await ctx.llm.complete({ prompt: ctx.rawArgs }); return 'llm: ' + r.text; } catch (e) { return 'error ' + e.code + ': ' + e.message; } } } };");
+    writeFileSync(
+      join(dir, "index.js"),
+      "var skill = { commands: { ask: async function (ctx) { try { var r = await ctx.llm.complete({ prompt: ctx.rawArgs }); return 'llm: ' + r.text; } catch (e) { return 'error ' + e.code + ': ' + e.message; } } } };",
+    );
     await plugin.service.load(dir, { source: "installed" });
     for (const chat of ["l1", "b1", "b2"]) await plugin.service.enable(`test:${chat}`, "asker", "test:owner");
     await say("/ask hello", "l1");
@@ -207,7 +254,10 @@ describe("skill capabilities and lifecycle", () => {
 
   it("bounds the calls of one skill in flight and refuses the rest as busy", async () => {
     const release: Array<() => void> = [];
-    const remove = bot.app.core.capabilities.provide("llm", () => new Promise((r) => release.push(() => r({ text: "late" }))));
+    const remove = bot.app.core.capabilities.provide(
+      "llm",
+      () => new Promise((r) => release.push(() => r({ text: "late" }))),
+    );
     const first = say("/ask one", "b1");
     const second = say("/ask two", "b2");
     while (release.length < 2) await new Promise((r) => setTimeout(r, 20));
@@ -225,7 +275,20 @@ describe("skill capabilities and lifecycle", () => {
     expect(plugin.service.state("test:elsewhere", "storer")).toBe("disabled");
     await bot.app.core.store.sql.query(
       "INSERT INTO skill_grants (chat_key, skill, enabled, version, permissions, granted_by, granted_at) VALUES ($1, $2, true, $3, $4, $5, $6)",
-      ["test:elsewhere", "storer", "1.0.0", JSON.stringify({ network: [], storage: { quotaKb: 1 }, schedules: false, llm: false, messages: { otherChats: false, mentions: false } }), "test:other-process", Date.now()],
+      [
+        "test:elsewhere",
+        "storer",
+        "1.0.0",
+        JSON.stringify({
+          network: [],
+          storage: { quotaKb: 1 },
+          schedules: false,
+          llm: false,
+          messages: { otherChats: false, mentions: false },
+        }),
+        "test:other-process",
+        Date.now(),
+      ],
     );
     await plugin.service.loadGrants();
     expect(plugin.service.state("test:elsewhere", "storer")).toBe("enabled");
@@ -235,12 +298,18 @@ describe("skill capabilities and lifecycle", () => {
   it("creates and lists its own schedules through the schedules module's capability", async () => {
     const dir = join(dataDir, "planner");
     cpSync(join(FIXTURES, "storer"), dir, { recursive: true });
-    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name: string; switchboard: Record<string, unknown> };
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+      name: string;
+      switchboard: Record<string, unknown>;
+    };
     pkg.name = "switchboard-skill-planner";
     pkg.switchboard.commands = [{ name: "plan", description: "Plan" }];
     pkg.switchboard.permissions = { schedules: true };
     writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
-    writeFileSync(join(dir, "index.js"), "var skill = { commands: { plan: async function (ctx) { try { var s = await ctx.schedule.create({ at: 'in 10m', command: '/plan' }); var all = await ctx.schedule.list(); return 'scheduled ' + s.command + ' ' + all.length; } catch (e) { return 'error ' + e.code + ': ' + e.message; } } } };");
+    writeFileSync(
+      join(dir, "index.js"),
+      "var skill = { commands: { plan: async function (ctx) { try { var s = await ctx.schedule.create({ at: 'in 10m', command: '/plan' }); var all = await ctx.schedule.list(); return 'scheduled ' + s.command + ' ' + all.length; } catch (e) { return 'error ' + e.code + ': ' + e.message; } } } };",
+    );
     await plugin.service.load(dir, { source: "installed" });
     await plugin.service.enable("test:p1", "planner", "test:owner");
     await say("/plan", "p1", "admin");
@@ -250,7 +319,10 @@ describe("skill capabilities and lifecycle", () => {
   it("clamps the limits a manifest asks for to the operator's maximums", async () => {
     const dir = join(dataDir, "greedy");
     cpSync(join(FIXTURES, "storer"), dir, { recursive: true });
-    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as { name: string; switchboard: Record<string, unknown> };
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+      name: string;
+      switchboard: Record<string, unknown>;
+    };
     pkg.name = "switchboard-skill-greedy";
     pkg.switchboard.commands = [{ name: "greedy", description: "Wants a lot" }];
     pkg.switchboard.limits = { memoryMb: 4096, cpuMs: 600_000, timeoutMs: 600_000 };
@@ -260,4 +332,3 @@ describe("skill capabilities and lifecycle", () => {
     expect(loaded.spec).toMatchObject({ memoryMb: c.maxMemoryMb, cpuMs: c.maxCpuMs, timeoutMs: c.maxTimeoutMs });
   });
 });
-

@@ -36,7 +36,10 @@ describe("skills from the console", () => {
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), "sb-console-skills-"));
     config = join(dir, "switchboard.config.yaml");
-    writeFileSync(config, `bot:\n  dataDir: ${join(dir, "data")}\nhttp:\n  enabled: false\nlog:\n  level: warn\n  format: json\n`);
+    writeFileSync(
+      config,
+      `bot:\n  dataDir: ${join(dir, "data")}\nhttp:\n  enabled: false\nlog:\n  level: warn\n  format: json\n`,
+    );
   });
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -45,7 +48,9 @@ describe("skills from the console", () => {
     const linked = await run(["-c", config, "skills", "link", join(ROOT, "test/fixtures/skills/hostile")], "", dir);
     expect(linked.code, linked.err).toBe(0);
     expect(linked.out).toContain("linked hostile@1.0.0");
-    expect(JSON.parse(readFileSync(join(dir, "data", "skills-linked.json"), "utf8"))).toEqual({ paths: [join(ROOT, "test/fixtures/skills/hostile")] });
+    expect(JSON.parse(readFileSync(join(dir, "data", "skills-linked.json"), "utf8"))).toEqual({
+      paths: [join(ROOT, "test/fixtures/skills/hostile")],
+    });
     const bad = await run(["-c", config, "skills", "link", join(ROOT, "test/fixtures/skills/bad-manifest")], "", dir);
     expect(bad.code).not.toBe(0);
     expect(bad.err).toContain("switchboard.entry");
@@ -54,7 +59,11 @@ describe("skills from the console", () => {
   }, 120_000);
 
   it("answers /dice 2d6, lists skill commands in /help, and contains a linked hostile skill", async () => {
-    const result = await run(["-c", config, "start"], "/dice 2d6\n/help\n/evil loop\n/evil ok\n/evil probe\n/dice 1d6\n", dir);
+    const result = await run(
+      ["-c", config, "start"],
+      "/dice 2d6\n/help\n/evil loop\n/evil ok\n/evil probe\n/dice 1d6\n",
+      dir,
+    );
     expect(result.code, result.err).toBe(0);
     const lines = result.out.split("\n");
     expect(lines.find((l) => l.includes("2d6:"))).toMatch(/🎲 2d6: \d \+ \d = \*?\*?\d+/);

@@ -21,13 +21,22 @@ describe("hostile skills are contained", () => {
     // A slow spinner: the hostile skill with a long CPU budget, for the latency test.
     const spinner = join(dataDir, "spinner");
     cpSync(join(FIXTURES, "hostile"), spinner, { recursive: true });
-    const pkg = JSON.parse(readFileSync(join(spinner, "package.json"), "utf8")) as { name: string; switchboard: Record<string, unknown> };
+    const pkg = JSON.parse(readFileSync(join(spinner, "package.json"), "utf8")) as {
+      name: string;
+      switchboard: Record<string, unknown>;
+    };
     pkg.name = "switchboard-skill-spinner";
-    pkg.switchboard.commands = [{ name: "spin", description: "Spin" }, { name: "sleep", description: "Never answer" }];
+    pkg.switchboard.commands = [
+      { name: "spin", description: "Spin" },
+      { name: "sleep", description: "Never answer" },
+    ];
     pkg.switchboard.tools = [];
     pkg.switchboard.limits = { memoryMb: 16, cpuMs: 8000, timeoutMs: 15000 };
     writeFileSync(join(spinner, "package.json"), JSON.stringify(pkg));
-    writeFileSync(join(spinner, "index.js"), "var skill = { commands: { spin: function () { for (;;) {} }, sleep: function () { return new Promise(function () {}); } } };");
+    writeFileSync(
+      join(spinner, "index.js"),
+      "var skill = { commands: { spin: function () { for (;;) {} }, sleep: function () { return new Promise(function () {}); } } };",
+    );
     bot = await startTestBot({
       set: {
         "bot.dataDir": dataDir,
@@ -41,7 +50,11 @@ describe("hostile skills are contained", () => {
     await plugin.service.load(join(FIXTURES, "hostile"), { source: "installed" });
     await plugin.service.load(spinner, { source: "installed" });
     for (const chat of ["h1", "h2", "h3", "h4", "spin", "sleep"]) {
-      await plugin.service.enable(`test:${chat}`, chat === "spin" || chat === "sleep" ? "spinner" : "hostile", "test:owner");
+      await plugin.service.enable(
+        `test:${chat}`,
+        chat === "spin" || chat === "sleep" ? "spinner" : "hostile",
+        "test:owner",
+      );
     }
   }, 120_000);
 
@@ -105,14 +118,27 @@ describe("hostile skills are contained", () => {
   it("offers no host objects, Node APIs or WebAssembly to skill code", async () => {
     await say("/evil probe");
     const report = JSON.parse(last()) as Record<string, unknown>;
-    expect(report).toMatchObject({ process: "undefined", require: "undefined", module: "undefined", globalKeys: [], ctorChain: "undefined", fnThis: "isolate" });
+    expect(report).toMatchObject({
+      process: "undefined",
+      require: "undefined",
+      module: "undefined",
+      globalKeys: [],
+      ctorChain: "undefined",
+      fnThis: "isolate",
+    });
     await say("/evil wasm");
     expect(last()).toBe("no WebAssembly");
   });
 
   it("gives no way out through the capability object, import() or stack frames", async () => {
     await say("/evil probectx");
-    const report = JSON.parse(last()) as { replyCtor: string; storageCtor: string; dynamicImport: string; files: string[]; ctxKeys: string[] };
+    const report = JSON.parse(last()) as {
+      replyCtor: string;
+      storageCtor: string;
+      dynamicImport: string;
+      files: string[];
+      ctxKeys: string[];
+    };
     expect(report.replyCtor).toBe("undefined");
     expect(report.storageCtor).toBe("undefined");
     expect(report.dynamicImport).not.toBe("worked");
@@ -145,7 +171,10 @@ describe("hostile skills are contained", () => {
   it("caps replies per invocation and their size", async () => {
     const before = bot.adapter.textsIn("h4").length;
     await say("/evil manyreplies", "h4");
-    const spam = bot.adapter.textsIn("h4").slice(before).filter((t) => t.startsWith("spam"));
+    const spam = bot.adapter
+      .textsIn("h4")
+      .slice(before)
+      .filter((t) => t.startsWith("spam"));
     expect(spam.length).toBe(5);
     await say("/evil longreply", "h4");
     expect(last("h4")).toMatch(/limited to \d+ characters/);
@@ -169,7 +198,9 @@ describe("hostile skills are contained", () => {
   it("refuses a capability object kept from an earlier invocation", async () => {
     await say("/evil keep", "h1");
     await say("/evil reuse", "h1");
-    expect(last("h1")).toMatch(/^refused: capability used outside its invocation|^refused: the invocation has finished/);
+    expect(last("h1")).toMatch(
+      /^refused: capability used outside its invocation|^refused: the invocation has finished/,
+    );
   });
 
   it("survives finalizers that spin", async () => {
@@ -214,11 +245,20 @@ describe("hostile skills are contained", () => {
 
   it("contains a hostile tool called by the LLM layer the same way", async () => {
     const inbound = bot.adapter.inbound("use the tool", { chatId: "h4" });
-    const ctx = { inbound, chatKey: "test:h4", userKey: "test:u1", role: "member" as const, signal: new AbortController().signal };
+    const ctx = {
+      inbound,
+      chatKey: "test:h4",
+      userKey: "test:u1",
+      role: "member" as const,
+      signal: new AbortController().signal,
+    };
     expect(bot.app.core.tools.list("test:h4").map((t) => t.name)).toContain("hostile__attack");
-    await expect(bot.app.core.tools.call("hostile__attack", { name: "loop" }, ctx)).rejects.toMatchObject({ code: "E_SKILL_LIMIT" });
+    await expect(bot.app.core.tools.call("hostile__attack", { name: "loop" }, ctx)).rejects.toMatchObject({
+      code: "E_SKILL_LIMIT",
+    });
     expect(await bot.app.core.tools.call("hostile__attack", { name: "ok" }, ctx)).toBe("still here");
-    await expect(bot.app.core.tools.call("hostile__attack", { name: "ok" }, { ...ctx, chatKey: "test:not-enabled" })).rejects.toMatchObject({ code: "E_NOT_FOUND" });
+    await expect(
+      bot.app.core.tools.call("hostile__attack", { name: "ok" }, { ...ctx, chatKey: "test:not-enabled" }),
+    ).rejects.toMatchObject({ code: "E_NOT_FOUND" });
   });
 });
-

@@ -17,7 +17,10 @@ describe("switchboard slack manifest", () => {
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it("prints a manifest with every registered command, the request URL, scopes and events", async () => {
-    const { out, ctx } = await run(["slack", "manifest", "--url", "https://bot.example.com/", "--no-plugins"], { SLACK_BOT_TOKEN: "xoxb-1", SLACK_SIGNING_SECRET: "s" });
+    const { out, ctx } = await run(["slack", "manifest", "--url", "https://bot.example.com/", "--no-plugins"], {
+      SLACK_BOT_TOKEN: "xoxb-1",
+      SLACK_SIGNING_SECRET: "s",
+    });
     const manifest = parse(out) as {
       features: { slash_commands: Array<{ command: string; url: string }> };
       oauth_config: { scopes: { bot: string[] } };
@@ -30,15 +33,26 @@ describe("switchboard slack manifest", () => {
     const published = manifest.features.slash_commands.map((c) => c.command);
     for (const name of registered) expect(published).toContain(slashNameOf(name, ""));
     expect(published[0]).toBe("/switchboard");
-    expect(new Set(manifest.features.slash_commands.map((c) => c.url))).toEqual(new Set(["https://bot.example.com/slack/events"]));
-    expect(manifest.settings.event_subscriptions).toEqual({ request_url: "https://bot.example.com/slack/events", bot_events: ["app_mention", "message.im"] });
+    expect(new Set(manifest.features.slash_commands.map((c) => c.url))).toEqual(
+      new Set(["https://bot.example.com/slack/events"]),
+    );
+    expect(manifest.settings.event_subscriptions).toEqual({
+      request_url: "https://bot.example.com/slack/events",
+      bot_events: ["app_mention", "message.im"],
+    });
     expect(manifest.oauth_config.scopes.bot).toContain("commands");
     expect(manifest.settings.socket_mode_enabled).toBe(false);
   }, 120_000);
 
   it("prints a Socket Mode manifest as JSON when an app token is configured", async () => {
-    const { out } = await run(["slack", "manifest", "--json", "--no-plugins"], { SLACK_BOT_TOKEN: "xoxb-1", SLACK_APP_TOKEN: "xapp-1" });
-    const manifest = JSON.parse(out) as { features: { slash_commands: Array<{ url?: string }> }; settings: { socket_mode_enabled: boolean } };
+    const { out } = await run(["slack", "manifest", "--json", "--no-plugins"], {
+      SLACK_BOT_TOKEN: "xoxb-1",
+      SLACK_APP_TOKEN: "xapp-1",
+    });
+    const manifest = JSON.parse(out) as {
+      features: { slash_commands: Array<{ url?: string }> };
+      settings: { socket_mode_enabled: boolean };
+    };
     expect(manifest.settings.socket_mode_enabled).toBe(true);
     expect(manifest.features.slash_commands.every((c) => c.url === undefined)).toBe(true);
   }, 120_000);

@@ -30,7 +30,11 @@ describe.skipIf(!(await serviceAvailable("redis")))("Slack outbound limits clust
       ...[1, 2, 3].map((i) => a.adapter.send({ platform: "slack", chatId: channel }, { text: `a${i}` })),
       ...[1, 2, 3].map((i) => b.adapter.send({ platform: "slack", chatId: channel }, { text: `b${i}` })),
     ]);
-    const times = standIn.callsOf("chat.postMessage").filter((c) => c.body.channel === channel).map((c) => c.at).sort((x, y) => x - y);
+    const times = standIn
+      .callsOf("chat.postMessage")
+      .filter((c) => c.body.channel === channel)
+      .map((c) => c.at)
+      .sort((x, y) => x - y);
     expect(times).toHaveLength(6);
     // Unshared budgets would send a pair at once (gaps near 0); a shared one spaces all six (arrival jitter allowed).
     for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(50);

@@ -11,15 +11,23 @@ describe("Slack edits of long replies", () => {
     await h?.close();
   });
 
-  const para = (tag: string) => Array.from({ length: 60 }, (_, i) => `${tag} line ${i} with some words in it`).join("\n");
+  const para = (tag: string) =>
+    Array.from({ length: 60 }, (_, i) => `${tag} line ${i} with some words in it`).join("\n");
 
   it("grows a reply into extra messages, updates only what changed, and deletes what it no longer needs", async () => {
-    const sent = await h.adapter.send({ platform: "slack", chatId: "CEDIT0001", threadId: "1700003000.000001" }, { text: "working…" });
+    const sent = await h.adapter.send(
+      { platform: "slack", chatId: "CEDIT0001", threadId: "1700003000.000001" },
+      { text: "working…" },
+    );
     const long = `${para("a")}\n${para("b")}\n${para("c")}`;
     await h.adapter.edit(sent, { text: long });
     const inChannel = () => h.standIn.messagesIn("CEDIT0001");
     expect(inChannel().length).toBeGreaterThanOrEqual(2);
-    expect(inChannel().map((m) => m.text).join("\n")).toBe(long);
+    expect(
+      inChannel()
+        .map((m) => m.text)
+        .join("\n"),
+    ).toBe(long);
     expect(inChannel().every((m) => m.threadTs === "1700003000.000001" && m.text.length <= 4_000)).toBe(true);
 
     const updatesBefore = h.standIn.callsOf("chat.update").length;
@@ -34,7 +42,12 @@ describe("Slack edits of long replies", () => {
   });
 
   it("maps an edit of a message that is gone to E_NOT_FOUND", async () => {
-    const error = await h.adapter.edit({ platform: "slack", chatId: "CEDIT0002", messageId: "1.000" }, { text: "x" }).then(() => undefined, (e: unknown) => e);
+    const error = await h.adapter
+      .edit({ platform: "slack", chatId: "CEDIT0002", messageId: "1.000" }, { text: "x" })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(error).toMatchObject({ name: "SwitchboardError", code: "E_NOT_FOUND" });
   });
 });

@@ -57,7 +57,9 @@ export async function startSlackBot(options: SlackBotOptions = {}): Promise<Slac
     "adapters.slack.apiUrl": slack.apiUrl,
     "limits.perUser": { burst: 1_000, perMinute: 60_000 },
     "limits.perChat": { burst: 1_000, perMinute: 60_000 },
-    ...(mode === "http" ? { "adapters.slack.signingSecret": SIGNING_SECRET } : { "adapters.slack.appToken": slack.appToken }),
+    ...(mode === "http"
+      ? { "adapters.slack.signingSecret": SIGNING_SECRET }
+      : { "adapters.slack.appToken": slack.appToken }),
     ...options.set,
   };
   for (const [k, v] of Object.entries(settings)) setPath(raw, k, v);

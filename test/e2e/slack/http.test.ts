@@ -3,7 +3,15 @@
  * the Slack adapter → the real router and built-in commands → Web API calls the stand-in records.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { appMention, directMessage, eventCallback, sendCommand, sendEvent, sendInteraction, sendSigned } from "../../stand-ins/slack/sender.ts";
+import {
+  appMention,
+  directMessage,
+  eventCallback,
+  sendCommand,
+  sendEvent,
+  sendInteraction,
+  sendSigned,
+} from "../../stand-ins/slack/sender.ts";
 import { SIGNING_SECRET, startSlackBot, type SlackBot } from "./harness.ts";
 
 const sign = { signingSecret: SIGNING_SECRET };
@@ -22,11 +30,17 @@ describe("Slack adapter over HTTP", () => {
     });
     const commands = s.app.core.commands;
     commands.register({
-      name: "long", description: "a long reply", defaultRole: "guest", source: "builtin",
+      name: "long",
+      description: "a long reply",
+      defaultRole: "guest",
+      source: "builtin",
       handler: () => longText(),
     });
     commands.register({
-      name: "stream", description: "a streamed reply", defaultRole: "guest", source: "builtin",
+      name: "stream",
+      description: "a streamed reply",
+      defaultRole: "guest",
+      source: "builtin",
       handler: async (ctx) => {
         const words = Array.from({ length: 30 }, (_, i) => `word${i}`);
         const sent = await ctx.reply("…");
@@ -39,15 +53,24 @@ describe("Slack adapter over HTTP", () => {
       },
     });
     commands.register({
-      name: "secret", description: "answers only to the speaker", defaultRole: "guest", source: "builtin",
+      name: "secret",
+      description: "answers only to the speaker",
+      defaultRole: "guest",
+      source: "builtin",
       handler: () => ({ text: "just for you", ephemeral: true }),
     });
     commands.register({
-      name: "deploy", description: "admins only", defaultRole: "admin", source: "builtin",
+      name: "deploy",
+      description: "admins only",
+      defaultRole: "admin",
+      source: "builtin",
       handler: () => "deployed",
     });
     commands.register({
-      name: "menu", description: "buttons", defaultRole: "guest", source: "builtin",
+      name: "menu",
+      description: "buttons",
+      defaultRole: "guest",
+      source: "builtin",
       handler: () => ({ text: "pick one", buttons: [[{ label: "Who am I", data: "/whoami" }]] }),
     });
   }, 120_000);
@@ -56,10 +79,15 @@ describe("Slack adapter over HTTP", () => {
     await s?.stop();
   });
 
-  const postedTo = (channel: string) => s.slack.callsOf("chat.postMessage").filter((c) => c.body.channel === channel && c.status === 200);
+  const postedTo = (channel: string) =>
+    s.slack.callsOf("chat.postMessage").filter((c) => c.body.channel === channel && c.status === 200);
 
   it("answers /help from a slash command through the router, in the channel", async () => {
-    const res = await sendCommand(s.eventsUrl, { command: "/help", channel_id: "CHELP0001", response_url: s.slack.responseUrl() }, sign);
+    const res = await sendCommand(
+      s.eventsUrl,
+      { command: "/help", channel_id: "CHELP0001", response_url: s.slack.responseUrl() },
+      sign,
+    );
     expect(res.status).toBe(200);
     await s.slack.waitFor(() => postedTo("CHELP0001").length > 0, 10_000, "the /help reply");
     const text = String(postedTo("CHELP0001")[0]!.body.text);
@@ -76,16 +104,31 @@ describe("Slack adapter over HTTP", () => {
 
   it("refuses bad signatures, stale timestamps and unsigned requests with 401 and runs nothing", async () => {
     const before = s.slack.calls.length;
-    const wrong = await sendCommand(s.eventsUrl, { command: "/help", channel_id: "CBAD00001" }, { ...sign, wrongSecret: "not-the-secret" });
-    const stale = await sendCommand(s.eventsUrl, { command: "/help", channel_id: "CBAD00001" }, { ...sign, timestampS: Math.floor(Date.now() / 1000) - 301 });
-    const unsigned = await sendCommand(s.eventsUrl, { command: "/help", channel_id: "CBAD00001" }, { ...sign, unsigned: true });
+    const wrong = await sendCommand(
+      s.eventsUrl,
+      { command: "/help", channel_id: "CBAD00001" },
+      { ...sign, wrongSecret: "not-the-secret" },
+    );
+    const stale = await sendCommand(
+      s.eventsUrl,
+      { command: "/help", channel_id: "CBAD00001" },
+      { ...sign, timestampS: Math.floor(Date.now() / 1000) - 301 },
+    );
+    const unsigned = await sendCommand(
+      s.eventsUrl,
+      { command: "/help", channel_id: "CBAD00001" },
+      { ...sign, unsigned: true },
+    );
     expect([wrong.status, stale.status, unsigned.status]).toEqual([401, 401, 401]);
     await new Promise((r) => setTimeout(r, 300));
     expect(s.slack.calls.slice(before).filter((c) => c.body.channel === "CBAD00001")).toEqual([]);
   });
 
   it("handles a redelivered event (same event_id, X-Slack-Retry-Num) once", async () => {
-    const body = eventCallback(appMention({ text: "<@UBOT0001> /whoami", channel: "CRETRY001", ts: "1700000300.000100" }), "EvRETRY0001");
+    const body = eventCallback(
+      appMention({ text: "<@UBOT0001> /whoami", channel: "CRETRY001", ts: "1700000300.000100" }),
+      "EvRETRY0001",
+    );
     const first = await sendEvent(s.eventsUrl, body, sign);
     const retry = await sendEvent(s.eventsUrl, body, { ...sign, retryNum: 1, retryReason: "http_timeout" });
     expect([first.status, retry.status]).toEqual([200, 200]);
@@ -96,7 +139,14 @@ describe("Slack adapter over HTTP", () => {
   });
 
   it("keeps a reply to a mention in a thread inside that thread", async () => {
-    const body = eventCallback(appMention({ text: "<@UBOT0001> /whoami", channel: "CTHREAD01", ts: "1700000400.000200", threadTs: "1700000400.000100" }));
+    const body = eventCallback(
+      appMention({
+        text: "<@UBOT0001> /whoami",
+        channel: "CTHREAD01",
+        ts: "1700000400.000200",
+        threadTs: "1700000400.000100",
+      }),
+    );
     await sendEvent(s.eventsUrl, body, sign);
     await s.slack.waitFor(() => postedTo("CTHREAD01").length > 0, 10_000, "the threaded reply");
     expect(postedTo("CTHREAD01")[0]!.body.thread_ts).toBe("1700000400.000100");
@@ -120,7 +170,15 @@ describe("Slack adapter over HTTP", () => {
   it("splits a 10,000-character reply into ordered messages within Slack's limit, losing nothing", async () => {
     await sendCommand(s.eventsUrl, { command: "/long", channel_id: "CLONG0001" }, sign);
     const expected = longText();
-    await s.slack.waitFor(() => postedTo("CLONG0001").map((c) => String(c.body.text)).join("\n").length >= expected.length - 10, 15_000, "all pieces");
+    await s.slack.waitFor(
+      () =>
+        postedTo("CLONG0001")
+          .map((c) => String(c.body.text))
+          .join("\n").length >=
+        expected.length - 10,
+      15_000,
+      "all pieces",
+    );
     const pieces = postedTo("CLONG0001").map((c) => String(c.body.text));
     expect(pieces.length).toBeGreaterThanOrEqual(3);
     for (const piece of pieces) expect(piece.length).toBeLessThanOrEqual(4_000);
@@ -135,7 +193,8 @@ describe("Slack adapter over HTTP", () => {
     expect(updates.length).toBeGreaterThanOrEqual(1);
     expect(updates.length).toBeLessThan(30);
     // Edits start at least 200 ms apart; arrival jitter on a busy machine is allowed for in the average.
-    if (updates.length > 1) expect((updates.at(-1)!.at - updates[0]!.at) / (updates.length - 1)).toBeGreaterThanOrEqual(150);
+    if (updates.length > 1)
+      expect((updates.at(-1)!.at - updates[0]!.at) / (updates.length - 1)).toBeGreaterThanOrEqual(150);
     expect(s.slack.messagesIn("CSTREAM01")).toHaveLength(1);
   });
 
@@ -175,15 +234,36 @@ describe("Slack adapter over HTTP", () => {
   it("runs a button's command when it is clicked", async () => {
     await sendCommand(s.eventsUrl, { command: "/menu", channel_id: "CBUTTON01" }, sign);
     await s.slack.waitFor(() => postedTo("CBUTTON01").length === 1, 10_000, "the menu");
-    const blocks = JSON.parse(String(postedTo("CBUTTON01")[0]!.body.blocks)) as Array<{ type: string; elements?: Array<{ value: string; action_id: string }> }>;
+    const blocks = JSON.parse(String(postedTo("CBUTTON01")[0]!.body.blocks)) as Array<{
+      type: string;
+      elements?: Array<{ value: string; action_id: string }>;
+    }>;
     const button = blocks.find((b) => b.type === "actions")!.elements![0]!;
     expect(button.value).toBe("/whoami");
-    const click = await sendInteraction(s.eventsUrl, {
-      type: "block_actions", trigger_id: "trig-click-1", team: { id: "T0000001" }, user: { id: "U0000001", name: "alice" },
-      channel: { id: "CBUTTON01", name: "buttons" }, api_app_id: "A0000001", container: { type: "message", message_ts: "1" },
-      message: { ts: String(postedTo("CBUTTON01")[0]!.body.ts ?? "1") }, response_url: s.slack.responseUrl(),
-      actions: [{ type: "button", action_id: button.action_id, block_id: "b", value: button.value, action_ts: "1700000500.1" }],
-    }, sign);
+    const click = await sendInteraction(
+      s.eventsUrl,
+      {
+        type: "block_actions",
+        trigger_id: "trig-click-1",
+        team: { id: "T0000001" },
+        user: { id: "U0000001", name: "alice" },
+        channel: { id: "CBUTTON01", name: "buttons" },
+        api_app_id: "A0000001",
+        container: { type: "message", message_ts: "1" },
+        message: { ts: String(postedTo("CBUTTON01")[0]!.body.ts ?? "1") },
+        response_url: s.slack.responseUrl(),
+        actions: [
+          {
+            type: "button",
+            action_id: button.action_id,
+            block_id: "b",
+            value: button.value,
+            action_ts: "1700000500.1",
+          },
+        ],
+      },
+      sign,
+    );
     expect(click.status).toBe(200);
     await s.slack.waitFor(() => postedTo("CBUTTON01").length === 2, 10_000, "the button's command reply");
     expect(String(postedTo("CBUTTON01")[1]!.body.text)).toContain("Platform: slack");
@@ -192,7 +272,11 @@ describe("Slack adapter over HTTP", () => {
   it("skips malformed payloads and unknown event types and keeps serving", async () => {
     const garbage = await sendSigned(s.eventsUrl, "{not json", "application/json", sign);
     expect(garbage.status).toBe(400);
-    const unknown = await sendEvent(s.eventsUrl, eventCallback({ type: "reaction_added", user: "U0000001", reaction: "tada" }), sign);
+    const unknown = await sendEvent(
+      s.eventsUrl,
+      eventCallback({ type: "reaction_added", user: "U0000001", reaction: "tada" }),
+      sign,
+    );
     expect(unknown.status).toBe(200);
     const noUser = await sendCommand(s.eventsUrl, { command: "/help", channel_id: "CMALFORM1", user_id: "" }, sign);
     expect(noUser.status).toBe(200);
@@ -219,6 +303,7 @@ describe("Slack adapter over HTTP", () => {
 /** About 10,000 characters of numbered lines and words. */
 function longText(): string {
   const lines: string[] = [];
-  for (let i = 0; lines.join("\n").length < 10_000; i++) lines.push(`line ${i}: ${"lorem ipsum dolor sit amet ".repeat(3).trim()}`);
+  for (let i = 0; lines.join("\n").length < 10_000; i++)
+    lines.push(`line ${i}: ${"lorem ipsum dolor sit amet ".repeat(3).trim()}`);
   return lines.join("\n");
 }

@@ -26,7 +26,8 @@ describe("Slack adapter in Socket Mode", () => {
     await s?.stop();
   });
 
-  const postedTo = (channel: string) => s.slack.callsOf("chat.postMessage").filter((c) => c.body.channel === channel && c.status === 200);
+  const postedTo = (channel: string) =>
+    s.slack.callsOf("chat.postMessage").filter((c) => c.body.channel === channel && c.status === 200);
   const mention = (channel: string, eventId: string, text = "<@UBOT0001> /whoami") =>
     eventCallback(appMention({ text, channel, ts: `1700001000.${eventId.slice(-6)}` }), eventId);
 
@@ -49,10 +50,16 @@ describe("Slack adapter in Socket Mode", () => {
     s.slack.deliver("events_api", mention("CDROP0003", "EvDROP000003"));
     // Slack's at-least-once delivery: the same event again in a new envelope.
     s.slack.deliver("events_api", mention("CDROP0003", "EvDROP000003"));
-    await s.slack.waitFor(() => postedTo("CDROP0002").length === 1 && postedTo("CDROP0003").length === 1, 15_000, "replies after reconnect");
+    await s.slack.waitFor(
+      () => postedTo("CDROP0002").length === 1 && postedTo("CDROP0003").length === 1,
+      15_000,
+      "replies after reconnect",
+    );
     expect(s.slack.socketConnections).toBeGreaterThan(before);
     await new Promise((r) => setTimeout(r, 500));
-    expect([postedTo("CDROP0001").length, postedTo("CDROP0002").length, postedTo("CDROP0003").length]).toEqual([1, 1, 1]);
+    expect([postedTo("CDROP0001").length, postedTo("CDROP0002").length, postedTo("CDROP0003").length]).toEqual([
+      1, 1, 1,
+    ]);
     expect(s.adapter.health().state).toBe("up");
   });
 
@@ -68,7 +75,11 @@ describe("Slack adapter in Socket Mode", () => {
   it("reconnects when Slack asks for a refresh and keeps serving", async () => {
     const before = s.slack.socketConnections;
     s.slack.requestRefresh();
-    await s.slack.waitFor(() => s.slack.socketConnections > before && s.slack.openSockets === 1, 15_000, "a new connection");
+    await s.slack.waitFor(
+      () => s.slack.socketConnections > before && s.slack.openSockets === 1,
+      15_000,
+      "a new connection",
+    );
     s.slack.deliver("events_api", mention("CREFRESH1", "EvREFRESH001"));
     await s.slack.waitFor(() => postedTo("CREFRESH1").length === 1, 10_000, "the reply after refresh");
   });

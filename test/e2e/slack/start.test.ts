@@ -22,13 +22,23 @@ describe("switchboard start with Slack configured", () => {
     child = spawn(process.execPath, [join(ROOT, "bin/switchboard.js"), "start"], {
       cwd: dir,
       env: {
-        PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? dir, SWITCHBOARD_HTTP__PORT: "0", SWITCHBOARD_DATA_DIR: join(dir, "data"),
-        LOG_LEVEL: "warn", SLACK_BOT_TOKEN: standIn.botToken, SLACK_APP_TOKEN: standIn.appToken, SLACK_API_URL: standIn.apiUrl,
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? dir,
+        SWITCHBOARD_HTTP__PORT: "0",
+        SWITCHBOARD_DATA_DIR: join(dir, "data"),
+        LOG_LEVEL: "warn",
+        SLACK_BOT_TOKEN: standIn.botToken,
+        SLACK_APP_TOKEN: standIn.appToken,
+        SLACK_API_URL: standIn.apiUrl,
       },
       stdio: ["pipe", "pipe", "pipe"],
     });
-    child.stdout.on("data", (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+    });
   });
 
   afterAll(async () => {
@@ -47,7 +57,8 @@ describe("switchboard start with Slack configured", () => {
     await standIn.waitFor(() => standIn.messagesIn("CSTART001").length === 1, 20_000, "the Slack reply");
     expect(standIn.messagesIn("CSTART001")[0]!.text).toContain("Platform: slack");
     child.stdin.write("/whoami\n");
-    for (let waitedMs = 0; !stdout.includes("Platform: console") && waitedMs < 20_000; waitedMs += 50) await new Promise((r) => setTimeout(r, 50));
+    for (let waitedMs = 0; !stdout.includes("Platform: console") && waitedMs < 20_000; waitedMs += 50)
+      await new Promise((r) => setTimeout(r, 50));
     expect(stdout).toContain("Platform: console");
     expect(stderr).not.toMatch(/ERROR|FATAL/);
   }, 120_000);

@@ -16,7 +16,8 @@ describe("Slack adapter start-up", () => {
     const h = await startSlackAdapter({ reconnectBackoff: { initialMs: 50, maxMs: 100 } }, standIn);
     closers.push(() => h.close());
     expect(h.adapter.health().state).toBe("reconnecting");
-    for (let waitedMs = 0; h.adapter.health().state !== "up" && waitedMs < 15_000; waitedMs += 25) await new Promise((r) => setTimeout(r, 25));
+    for (let waitedMs = 0; h.adapter.health().state !== "up" && waitedMs < 15_000; waitedMs += 25)
+      await new Promise((r) => setTimeout(r, 25));
     expect(h.adapter.health().state).toBe("up");
     expect(h.adapter.health().detail).toMatch(/reconnect/);
     expect(standIn.callsOf("auth.test")).toHaveLength(3);
@@ -25,7 +26,10 @@ describe("Slack adapter start-up", () => {
   it("fails at once and stays down when Slack refuses the token", async () => {
     const standIn = await new SlackStandIn().start();
     closers.push(() => standIn.stop());
-    const error = await startSlackAdapter({ token: "xoxb-wrong" }, standIn).then(() => undefined, (e: unknown) => e);
+    const error = await startSlackAdapter({ token: "xoxb-wrong" }, standIn).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toMatchObject({ name: "SwitchboardError", code: "E_ADAPTER" });
     expect(String((error as Error).message)).toContain("invalid_auth");
     expect(standIn.callsOf("auth.test")).toHaveLength(1);

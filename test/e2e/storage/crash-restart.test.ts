@@ -14,9 +14,13 @@ afterAll(() => rm(dataDir, { recursive: true, force: true }));
 
 function runChild(): Promise<{ stdout: string; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(import.meta.dirname, "../../fixtures/storage/write-and-die.ts"), dataDir], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, "../../fixtures/storage/write-and-die.ts"), dataDir],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));
@@ -37,7 +41,9 @@ describe("embedded store after a crash", { timeout: 300_000 }, () => {
     const store = await openStore({ dataDir });
     try {
       expect((await store.chats.getPolicy("telegram:-1"))?.commandRoles).toEqual({ deploy: "admin" });
-      expect(await store.audit.list("telegram:-1")).toEqual([expect.objectContaining({ actor: "telegram:1", target: "deploy", after: "admin" })]);
+      expect(await store.audit.list("telegram:-1")).toEqual([
+        expect.objectContaining({ actor: "telegram:1", target: "deploy", after: "admin" }),
+      ]);
       expect(await store.kv.get("skill:dice", "telegram:-1", "last")).toBe(6);
     } finally {
       await store.close();

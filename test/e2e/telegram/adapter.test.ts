@@ -37,16 +37,31 @@ describe("telegram adapter against the stand-in (recording sink)", () => {
     expect(reply!.replyMarkup).toEqual({ inline_keyboard: [[{ text: "Again", callback_data: "/ping" }]] });
 
     const press = standIn.queueUpdate({
-      callback_query: { id: "cq-1", from: { id: 52, is_bot: false, first_name: "Ada" }, chat_instance: "c", data: "/ping", message: { message_id: reply!.messageId, date: 0, chat: { id: -52, type: "group", title: "G" } } },
+      callback_query: {
+        id: "cq-1",
+        from: { id: 52, is_bot: false, first_name: "Ada" },
+        chat_instance: "c",
+        data: "/ping",
+        message: { message_id: reply!.messageId, date: 0, chat: { id: -52, type: "group", title: "G" } },
+      },
     });
     const pressed = await sink.waitFor(`telegram:${press.update_id}`);
-    expect(pressed).toMatchObject({ origin: "button", command: { name: "ping" }, user: { id: "52", platformRole: "member" } });
+    expect(pressed).toMatchObject({
+      origin: "button",
+      command: { name: "ping" },
+      user: { id: "52", platformRole: "member" },
+    });
     await standIn.waitFor(() => standIn.callsOf("answerCallbackQuery").length === 1, 5_000, "answerCallbackQuery");
     expect(standIn.callsOf("answerCallbackQuery")[0]!.body.callback_query_id).toBe("cq-1");
   });
 
   it("re-registers a webhook that has pending updates but delivers nothing", async () => {
-    t = await startTelegram({ mode: "webhook", webhookSecret: "sec", webhookUrl: "https://bot.example.com/hook", watchdogIntervalMs: 60_000 });
+    t = await startTelegram({
+      mode: "webhook",
+      webhookSecret: "sec",
+      webhookUrl: "https://bot.example.com/hook",
+      watchdogIntervalMs: 60_000,
+    });
     const { standIn, adapter } = t;
     expect(standIn.callsOf("setWebhook")).toHaveLength(1);
     expect(await adapter.watchdog.checkNow()).toBeUndefined();

@@ -21,7 +21,9 @@ export interface TelegramBot {
 }
 
 /** Start a bot with Telegram configured against a stand-in. `set` overrides config by dotted path. */
-export async function startTelegramBot(options: { set?: Record<string, unknown>; beforeStart?(core: Core): void } = {}): Promise<TelegramBot> {
+export async function startTelegramBot(
+  options: { set?: Record<string, unknown>; beforeStart?(core: Core): void } = {},
+): Promise<TelegramBot> {
   const standIn = await TelegramStandIn.start();
   const raw: Record<string, unknown> = {};
   const settings: Record<string, unknown> = {
@@ -39,7 +41,10 @@ export async function startTelegramBot(options: { set?: Record<string, unknown>;
   const config = parseConfig(raw);
   const store = await memoryStore();
   const app = await createApp({
-    config, console: false, plugins: false, store,
+    config,
+    console: false,
+    plugins: false,
+    store,
     log: createLogger({ level: config.log.level, format: "json" }),
   });
   const adapter = app.core.adapters.get("telegram") as TelegramAdapter | undefined;
@@ -48,7 +53,9 @@ export async function startTelegramBot(options: { set?: Record<string, unknown>;
   await app.start();
   const address = app.httpAddress()!;
   return {
-    app, standIn, adapter,
+    app,
+    standIn,
+    adapter,
     httpUrl: `http://${address.host}:${address.port}`,
     async stop() {
       await app.stop();

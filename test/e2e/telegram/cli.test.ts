@@ -51,7 +51,8 @@ describe("switchboard start with Telegram configured", () => {
 
     child.stdin!.write("/help\n");
     const deadline = Date.now() + 30_000;
-    while (!out.includes("Commands you can run here") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!out.includes("Commands you can run here") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     expect(out).toContain("Commands you can run here");
   }, 180_000);
 });

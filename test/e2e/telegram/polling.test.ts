@@ -13,9 +13,18 @@ describe("telegram end to end (long polling, whole bot)", () => {
     bot = await startTelegramBot({
       set: { "permissions.newChats": "platform-admins", "limits.maxInboundChars": 500 },
       beforeStart(core) {
-        core.commands.register({ name: "long", description: "A very long reply", defaultRole: "guest", source: "test", handler: () => LONG });
         core.commands.register({
-          name: "stream", description: "A streamed reply", defaultRole: "guest", source: "test",
+          name: "long",
+          description: "A very long reply",
+          defaultRole: "guest",
+          source: "test",
+          handler: () => LONG,
+        });
+        core.commands.register({
+          name: "stream",
+          description: "A streamed reply",
+          defaultRole: "guest",
+          source: "test",
           handler: async (ctx) => {
             const sent = await ctx.reply("…");
             const edits: Promise<void>[] = [];
@@ -29,7 +38,13 @@ describe("telegram end to end (long polling, whole bot)", () => {
             await Promise.all(edits);
           },
         });
-        core.commands.register({ name: "deploy", description: "Deploy (admins)", defaultRole: "admin", source: "test", handler: () => "deploying" });
+        core.commands.register({
+          name: "deploy",
+          description: "Deploy (admins)",
+          defaultRole: "admin",
+          source: "test",
+          handler: () => "deploying",
+        });
       },
     });
   });
@@ -39,7 +54,11 @@ describe("telegram end to end (long polling, whole bot)", () => {
   });
 
   const repliesIn = async (chatId: number, count: number) => {
-    await bot.standIn.waitFor(() => bot.standIn.messagesIn(chatId).length >= count, 15_000, `${count} message(s) in chat ${chatId}`);
+    await bot.standIn.waitFor(
+      () => bot.standIn.messagesIn(chatId).length >= count,
+      15_000,
+      `${count} message(s) in chat ${chatId}`,
+    );
     return bot.standIn.messagesIn(chatId);
   };
 
@@ -61,14 +80,29 @@ describe("telegram end to end (long polling, whole bot)", () => {
     expect(everyone).not.toContain("deploy");
     expect(admins).toEqual(expect.arrayContaining(["help", "deploy"]));
 
-    bot.app.core.commands.register({ name: "later", description: "Added at run time", defaultRole: "guest", source: "test", handler: () => "ok" });
-    await bot.standIn.waitFor(() => (bot.standIn.commands.get("default") ?? []).some((c) => c.command === "later"), 10_000, "re-published menu");
+    bot.app.core.commands.register({
+      name: "later",
+      description: "Added at run time",
+      defaultRole: "guest",
+      source: "test",
+      handler: () => "ok",
+    });
+    await bot.standIn.waitFor(
+      () => (bot.standIn.commands.get("default") ?? []).some((c) => c.command === "later"),
+      10_000,
+      "re-published menu",
+    );
   });
 
   it("handles /cmd@botname in a group and ignores commands for another bot", async () => {
     bot.standIn.setMember(-500, 12, "member");
     bot.standIn.queueMessage({ chatId: -500, chatType: "supergroup", userId: 12, text: "/whoami@some_other_bot" });
-    bot.standIn.queueMessage({ chatId: -500, chatType: "supergroup", userId: 12, text: `/whoami@${bot.standIn.botUsername}` });
+    bot.standIn.queueMessage({
+      chatId: -500,
+      chatType: "supergroup",
+      userId: 12,
+      text: `/whoami@${bot.standIn.botUsername}`,
+    });
     const [reply] = await repliesIn(-500, 1);
     expect(reply!.text).toContain("12");
     await new Promise((r) => setTimeout(r, 300));
@@ -106,7 +140,11 @@ describe("telegram end to end (long polling, whole bot)", () => {
   it("streams a reply as throttled edits ending in the full text", async () => {
     bot.standIn.queueMessage({ chatId: 16, userId: 16, text: "/stream" });
     await repliesIn(16, 1);
-    await bot.standIn.waitFor(() => streamed !== "" && bot.standIn.messagesIn(16)[0]!.text === streamed, 15_000, "final edit");
+    await bot.standIn.waitFor(
+      () => streamed !== "" && bot.standIn.messagesIn(16)[0]!.text === streamed,
+      15_000,
+      "final edit",
+    );
     const edits = bot.standIn.callsOf("editMessageText").filter((c) => String(c.body.chat_id) === "16");
     expect(edits.length).toBeGreaterThanOrEqual(2);
     expect(edits.length).toBeLessThan(40); // 40 updates coalesced
@@ -143,7 +181,9 @@ describe("telegram end to end (long polling, whole bot)", () => {
     expect(replies[1]!.text).not.toBe("deploying");
     expect(replies[1]!.text).toMatch(/permission|admin/i);
     expect(await bot.adapter.platformRoleOf("-700", "21")).toBe("admin");
-    expect(bot.standIn.callsOf("getChatMember").filter((c) => c.body.chat_id === "-700" && c.body.user_id === 21)).toHaveLength(1);
+    expect(
+      bot.standIn.callsOf("getChatMember").filter((c) => c.body.chat_id === "-700" && c.body.user_id === 21),
+    ).toHaveLength(1);
   });
 
   it("refuses an oversized message politely without running it", async () => {
@@ -153,7 +193,9 @@ describe("telegram end to end (long polling, whole bot)", () => {
   });
 
   it("skips malformed and unknown updates and keeps going", async () => {
-    bot.standIn.queueUpdate({ edited_message: { message_id: 1, date: 0, chat: { id: 20, type: "private" }, text: "/help" } });
+    bot.standIn.queueUpdate({
+      edited_message: { message_id: 1, date: 0, chat: { id: 20, type: "private" }, text: "/help" },
+    });
     bot.standIn.queueUpdate({ message: { message_id: "x", chat: null } });
     bot.standIn.queueUpdate({ poll: { id: "1" } });
     bot.standIn.queueMessage({ chatId: 20, userId: 20, text: "/whoami" });

@@ -29,7 +29,10 @@ describe("telegram end to end (webhook on the shared HTTP listener, whole bot)",
   });
 
   it("answers 401 to a missing or wrong secret token and never runs the handler", async () => {
-    const update = { update_id: bot.standIn.nextUpdateId(), ...bot.standIn.messageUpdate({ chatId: 41, userId: 41, text: "/help" }) };
+    const update = {
+      update_id: bot.standIn.nextUpdateId(),
+      ...bot.standIn.messageUpdate({ chatId: 41, userId: 41, text: "/help" }),
+    };
     expect((await bot.standIn.postWebhook(hook, update)).status).toBe(401);
     expect((await bot.standIn.postWebhook(hook, update, "wrong")).status).toBe(401);
     expect((await bot.standIn.postWebhook(hook, update, `${SECRET}x`)).status).toBe(401);
@@ -38,7 +41,10 @@ describe("telegram end to end (webhook on the shared HTTP listener, whole bot)",
   });
 
   it("handles an update with the right secret, and a redelivery of it only once", async () => {
-    const update = { update_id: bot.standIn.nextUpdateId(), ...bot.standIn.messageUpdate({ chatId: 42, userId: 42, text: "/help" }) };
+    const update = {
+      update_id: bot.standIn.nextUpdateId(),
+      ...bot.standIn.messageUpdate({ chatId: 42, userId: 42, text: "/help" }),
+    };
     expect((await bot.standIn.postWebhook(hook, update, SECRET)).status).toBe(200);
     await bot.standIn.waitFor(() => bot.standIn.messagesIn(42).length === 1, 10_000, "the reply");
     expect(bot.standIn.messagesIn(42)[0]!.text).toContain("Commands you can run here");

@@ -122,7 +122,8 @@ export class StandInGateway extends EventEmitter {
     session.buffer.push(frame);
     if (session.buffer.length > 1_000) session.buffer.shift();
     const socket = session.socket;
-    if (socket !== undefined && socket.readyState === socket.OPEN && !this.#deaf.has(socket)) socket.send(JSON.stringify(frame));
+    if (socket !== undefined && socket.readyState === socket.OPEN && !this.#deaf.has(socket))
+      socket.send(JSON.stringify(frame));
     return frame.s;
   }
 
@@ -133,7 +134,9 @@ export class StandInGateway extends EventEmitter {
       this.#helloWithheld -= 1;
       return;
     }
-    socket.send(JSON.stringify({ op: 10, d: { heartbeat_interval: this.#options.heartbeatIntervalMs }, s: null, t: null }));
+    socket.send(
+      JSON.stringify({ op: 10, d: { heartbeat_interval: this.#options.heartbeatIntervalMs }, s: null, t: null }),
+    );
     socket.on("message", (raw) => {
       let frame: { op?: unknown; d?: unknown };
       try {

@@ -46,7 +46,10 @@ export interface StartedDiscord {
 }
 
 /** Start a stand-in and a gateway-mode adapter against it. */
-export async function startDiscord(tuning: DiscordTuning = {}, config: Record<string, unknown> = {}): Promise<StartedDiscord> {
+export async function startDiscord(
+  tuning: DiscordTuning = {},
+  config: Record<string, unknown> = {},
+): Promise<StartedDiscord> {
   const standIn = await startDiscordStandIn({ heartbeatIntervalMs: 1_000 });
   const core = adapterCore({
     ...config,
@@ -56,7 +59,10 @@ export async function startDiscord(tuning: DiscordTuning = {}, config: Record<st
   const sink = new RecordingSink();
   await adapter.start(sink.sink);
   return {
-    standIn, adapter, sink, core,
+    standIn,
+    adapter,
+    sink,
+    core,
     async close() {
       await adapter.stop();
       await standIn.close();
@@ -83,10 +89,19 @@ export async function makeDiscordHarness(): Promise<AdapterHarness> {
     messages: () => standIn.allMessages().map((m) => ({ chatId: m.channel_id, messageId: m.id, raw: m.content })),
     toPlain: discordToPlain,
     measure: (raw) => raw.length,
-    registeredCommands: () => [...standIn.commands.values()].flat().map((c) => ({ name: String(c.name), description: String(c.description) })),
+    registeredCommands: () =>
+      [...standIn.commands.values()].flat().map((c) => ({ name: String(c.name), description: String(c.description) })),
     failNextSend(failure) {
-      if (failure.kind === "rate-limit") standIn.rateLimitNext({ method: "POST", path: messagePath, retryAfterSec: failure.retryAfterSeconds });
-      else standIn.refuseNext({ method: "POST", path: messagePath, status: 403, code: 50013, message: "Missing Permissions" });
+      if (failure.kind === "rate-limit")
+        standIn.rateLimitNext({ method: "POST", path: messagePath, retryAfterSec: failure.retryAfterSeconds });
+      else
+        standIn.refuseNext({
+          method: "POST",
+          path: messagePath,
+          status: 403,
+          code: 50013,
+          message: "Missing Permissions",
+        });
     },
     sendAttempts: () => standIn.requests.filter((r) => r.method === "POST" && messagePath.test(r.path)).length,
     close,

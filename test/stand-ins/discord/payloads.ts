@@ -34,7 +34,14 @@ export interface WireUser {
 
 /** Build a user. */
 export function wireUser(id: string, username: string, isBot = false): WireUser {
-  return { id, username, global_name: isBot ? null : username, discriminator: "0", avatar: null, ...(isBot ? { bot: true } : {}) };
+  return {
+    id,
+    username,
+    global_name: isBot ? null : username,
+    discriminator: "0",
+    avatar: null,
+    ...(isBot ? { bot: true } : {}),
+  };
 }
 
 /** A role in a guild. */
@@ -70,7 +77,11 @@ export function wireMember(user: WireUser, roles: string[] = []): WireMember {
 }
 
 /** A full GUILD_CREATE payload for a small guild with one text channel. */
-export function guildCreatePayload(guild: WireGuild, channelIds: string[], members: WireMember[]): Record<string, unknown> {
+export function guildCreatePayload(
+  guild: WireGuild,
+  channelIds: string[],
+  members: WireMember[],
+): Record<string, unknown> {
   return {
     ...guild,
     icon: null,
@@ -95,7 +106,14 @@ export function guildCreatePayload(guild: WireGuild, channelIds: string[], membe
     member_count: members.length,
     voice_states: [],
     members,
-    channels: channelIds.map((id, i) => ({ id, type: 0, guild_id: guild.id, name: `general-${i}`, position: i, permission_overwrites: [] })),
+    channels: channelIds.map((id, i) => ({
+      id,
+      type: 0,
+      guild_id: guild.id,
+      name: `general-${i}`,
+      position: i,
+      permission_overwrites: [],
+    })),
     threads: [],
     presences: [],
     stage_instances: [],
@@ -135,7 +153,12 @@ export function interactionPayload(spec: InteractionSpec): Record<string, unknow
     id,
     application_id: spec.applicationId,
     type: 2,
-    data: { id: snowflake(), name: spec.name, type: 1, ...(spec.options === undefined ? {} : { options: spec.options }) },
+    data: {
+      id: snowflake(),
+      name: spec.name,
+      type: 1,
+      ...(spec.options === undefined ? {} : { options: spec.options }),
+    },
     channel_id: spec.channelId,
     token: spec.token ?? `itok-${id}-${Math.random().toString(36).slice(2)}`,
     version: 1,
@@ -150,7 +173,13 @@ export function interactionPayload(spec: InteractionSpec): Record<string, unknow
     base.guild_id = spec.guildId;
     base.guild_locale = "en-US";
     base.guild = { id: spec.guildId, locale: "en-US", features: [] };
-    base.channel = { id: spec.channelId, type: 0, guild_id: spec.guildId, name: "general", permissions: spec.permissions ?? MEMBER_PERMISSIONS };
+    base.channel = {
+      id: spec.channelId,
+      type: 0,
+      guild_id: spec.guildId,
+      name: "general",
+      permissions: spec.permissions ?? MEMBER_PERMISSIONS,
+    };
     base.member = { ...wireMember(spec.user, spec.roles ?? []), permissions: spec.permissions ?? MEMBER_PERMISSIONS };
   } else {
     base.channel = { id: spec.channelId, type: 1, recipients: [spec.user] };
@@ -193,7 +222,14 @@ export function messagePayload(spec: MessageSpec): Record<string, unknown> {
   };
   if (spec.guildId !== undefined) {
     payload.guild_id = spec.guildId;
-    payload.member = { roles: spec.roles ?? [], nick: null, joined_at: new Date(0).toISOString(), deaf: false, mute: false, flags: 0 };
+    payload.member = {
+      roles: spec.roles ?? [],
+      nick: null,
+      joined_at: new Date(0).toISOString(),
+      deaf: false,
+      mute: false,
+      flags: 0,
+    };
   }
   return payload;
 }

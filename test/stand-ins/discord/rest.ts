@@ -31,12 +31,21 @@ interface MessageBody {
 }
 
 function asMessageBody(body: unknown): MessageBody {
-  return typeof body === "object" && body !== null ? body as MessageBody : {};
+  return typeof body === "object" && body !== null ? (body as MessageBody) : {};
 }
 
 function tooLong(body: MessageBody): RestAnswer | undefined {
   if ((body.content ?? "").length > 2_000) {
-    return { status: 400, body: { message: "Invalid Form Body", code: 50035, errors: { content: { _errors: [{ code: "BASE_TYPE_MAX_LENGTH", message: "Must be 2000 or fewer in length." }] } } } };
+    return {
+      status: 400,
+      body: {
+        message: "Invalid Form Body",
+        code: 50035,
+        errors: {
+          content: { _errors: [{ code: "BASE_TYPE_MAX_LENGTH", message: "Must be 2000 or fewer in length." }] },
+        },
+      },
+    };
   }
   return undefined;
 }
@@ -48,7 +57,10 @@ function interactionByToken(standIn: DiscordStandIn, token: string): StoredInter
 
 /** Route one request. */
 export function handleRest(standIn: DiscordStandIn, req: RestRequest): RestAnswer {
-  const parts = req.path.replace(/^\/api\/v10/, "").split("/").filter(Boolean);
+  const parts = req.path
+    .replace(/^\/api\/v10/, "")
+    .split("/")
+    .filter(Boolean);
   const { method } = req;
   const isBotAuthed = req.headers.authorization === `Bot ${standIn.token}`;
   const key = `${method} /${parts.map((p) => (/^\d+$/.test(p) ? ":x" : p)).join("/")}`;
@@ -66,7 +78,11 @@ export function handleRest(standIn: DiscordStandIn, req: RestRequest): RestAnswe
     case "GET /gateway/bot":
       return {
         status: 200,
-        body: { url: standIn.url.replace(/^http/, "ws") + "/gateway", shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 } },
+        body: {
+          url: standIn.url.replace(/^http/, "ws") + "/gateway",
+          shards: 1,
+          session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
+        },
       };
     case "GET /users/@me":
       return { status: 200, body: standIn.bot };
@@ -74,8 +90,14 @@ export function handleRest(standIn: DiscordStandIn, req: RestRequest): RestAnswe
     case "PUT /applications/:x/guilds/:x/commands": {
       if (parts[1] !== standIn.applicationId) return notFound();
       const scope = parts[2] === "guilds" ? parts[3]! : "global";
-      const list = Array.isArray(req.body) ? req.body as Array<Record<string, unknown>> : [];
-      const saved = list.map((c) => ({ ...c, id: snowflake(), application_id: standIn.applicationId, version: snowflake(), type: c.type ?? 1 }));
+      const list = Array.isArray(req.body) ? (req.body as Array<Record<string, unknown>>) : [];
+      const saved = list.map((c) => ({
+        ...c,
+        id: snowflake(),
+        application_id: standIn.applicationId,
+        version: snowflake(),
+        type: c.type ?? 1,
+      }));
       standIn.commands.set(scope, saved);
       return { status: 200, body: saved };
     }
@@ -83,25 +105,33 @@ export function handleRest(standIn: DiscordStandIn, req: RestRequest): RestAnswe
       const body = asMessageBody(req.body);
       const refused = tooLong(body);
       if (refused !== undefined) return refused;
-      if ((body.content ?? "").length === 0) return { status: 400, body: { message: "Cannot send an empty message", code: 50006 } };
+      if ((body.content ?? "").length === 0)
+        return { status: 400, body: { message: "Cannot send an empty message", code: 50006 } };
       return { status: 200, body: standIn.addMessage(parts[1]!, { content: body.content!, flags: body.flags ?? 0 }) };
     }
     case "PATCH /channels/:x/messages/:x": {
       const message = standIn.findMessage(parts[3]!);
-      if (message === undefined || message.channel_id !== parts[1]) return { status: 404, body: { message: "Unknown Message", code: 10008 } };
+      if (message === undefined || message.channel_id !== parts[1])
+        return { status: 404, body: { message: "Unknown Message", code: 10008 } };
       return editMessage(message, asMessageBody(req.body));
     }
     case "DELETE /channels/:x/messages/:x": {
       const list = standIn.messages.get(parts[1]!) ?? [];
-      if (!list.some((m) => m.id === parts[3])) return { status: 404, body: { message: "Unknown Message", code: 10008 } };
-      standIn.messages.set(parts[1]!, list.filter((m) => m.id !== parts[3]));
+      if (!list.some((m) => m.id === parts[3]))
+        return { status: 404, body: { message: "Unknown Message", code: 10008 } };
+      standIn.messages.set(
+        parts[1]!,
+        list.filter((m) => m.id !== parts[3]),
+      );
       return { status: 204 };
     }
     case "POST /channels/:x/typing":
       return { status: 204 };
     case "GET /channels/:x": {
-      if (parts[1] === standIn.channelId) return { status: 200, body: { id: parts[1], type: 0, guild_id: standIn.guild.id, name: "general" } };
-      if (parts[1] === standIn.dmChannelId) return { status: 200, body: { id: parts[1], type: 1, recipients: [standIn.users.alice] } };
+      if (parts[1] === standIn.channelId)
+        return { status: 200, body: { id: parts[1], type: 0, guild_id: standIn.guild.id, name: "general" } };
+      if (parts[1] === standIn.dmChannelId)
+        return { status: 200, body: { id: parts[1], type: 1, recipients: [standIn.users.alice] } };
       return { status: 404, body: { message: "Unknown Channel", code: 10003 } };
     }
     case "GET /guilds/:x":
@@ -142,7 +172,7 @@ function callback(standIn: DiscordStandIn, id: string, token: string, req: RestR
   }
   interaction.callbacks.push({ type, data });
   const message = standIn.addMessage(interaction.channelId, {
-    content: type === 4 ? data.content ?? "" : "",
+    content: type === 4 ? (data.content ?? "") : "",
     flags: (data.flags ?? 0) | (type === 5 ? 128 : 0),
     webhook_id: standIn.applicationId,
     interactionId: id,
@@ -163,7 +193,10 @@ function webhook(standIn: DiscordStandIn, token: string, rest: string[], req: Re
     const refused = tooLong(body);
     if (refused !== undefined) return refused;
     const message = standIn.addMessage(interaction.channelId, {
-      content: body.content ?? "", flags: body.flags ?? 0, webhook_id: standIn.applicationId, interactionId: interaction.id,
+      content: body.content ?? "",
+      flags: body.flags ?? 0,
+      webhook_id: standIn.applicationId,
+      interactionId: interaction.id,
     });
     interaction.followupIds.push(message.id);
     return { status: 200, body: message };
@@ -171,14 +204,18 @@ function webhook(standIn: DiscordStandIn, token: string, rest: string[], req: Re
   if (rest[0] !== "messages" || rest[1] === undefined) return notFound();
   const messageId = rest[1] === "@original" ? interaction.originalId : rest[1];
   const message = messageId === undefined ? undefined : standIn.findMessage(messageId);
-  if (message === undefined || message.interactionId !== interaction.id) return { status: 404, body: { message: "Unknown Message", code: 10008 } };
+  if (message === undefined || message.interactionId !== interaction.id)
+    return { status: 404, body: { message: "Unknown Message", code: 10008 } };
   if (req.method === "PATCH") {
     message.flags &= ~128; // no longer "thinking"
     return editMessage(message, body);
   }
   if (req.method === "DELETE") {
     const list = standIn.messages.get(message.channel_id) ?? [];
-    standIn.messages.set(message.channel_id, list.filter((m) => m.id !== message.id));
+    standIn.messages.set(
+      message.channel_id,
+      list.filter((m) => m.id !== message.id),
+    );
     return { status: 204 };
   }
   return notFound();

@@ -16,8 +16,18 @@ import type { AddressInfo } from "node:net";
 import { EventEmitter } from "node:events";
 import { StandInGateway } from "./gateway.ts";
 import {
-  guildCreatePayload, interactionPayload, messagePayload, PERMISSION, snowflake, wireMember, wireUser,
-  type InteractionSpec, type MessageSpec, type WireGuild, type WireMember, type WireUser,
+  guildCreatePayload,
+  interactionPayload,
+  messagePayload,
+  PERMISSION,
+  snowflake,
+  wireMember,
+  wireUser,
+  type InteractionSpec,
+  type MessageSpec,
+  type WireGuild,
+  type WireMember,
+  type WireUser,
 } from "./payloads.ts";
 import { handleRest } from "./rest.ts";
 
@@ -87,7 +97,11 @@ export class DiscordStandIn extends EventEmitter {
   readonly token = "stand-in-bot-token";
   readonly applicationId = snowflake();
   readonly bot: WireUser = wireUser(this.applicationId, "switchboard", true);
-  readonly users = { owner: wireUser(snowflake(), "olive"), admin: wireUser(snowflake(), "ada"), alice: wireUser(snowflake(), "alice") };
+  readonly users = {
+    owner: wireUser(snowflake(), "olive"),
+    admin: wireUser(snowflake(), "ada"),
+    alice: wireUser(snowflake(), "alice"),
+  };
   readonly adminRoleId = snowflake();
   readonly guild: WireGuild;
   readonly channelId = snowflake();
@@ -112,7 +126,12 @@ export class DiscordStandIn extends EventEmitter {
       name: "Stand-in Guild",
       owner_id: this.users.owner.id,
       roles: [
-        { id: guildId, name: "@everyone", permissions: (PERMISSION.viewChannel | PERMISSION.sendMessages).toString(), position: 0 },
+        {
+          id: guildId,
+          name: "@everyone",
+          permissions: (PERMISSION.viewChannel | PERMISSION.sendMessages).toString(),
+          position: 0,
+        },
         { id: this.adminRoleId, name: "mods", permissions: PERMISSION.manageGuild.toString(), position: 1 },
       ],
     };
@@ -178,7 +197,11 @@ export class DiscordStandIn extends EventEmitter {
   makeInteraction(spec: Omit<InteractionSpec, "applicationId">): Record<string, unknown> {
     const payload = interactionPayload({ ...spec, applicationId: this.applicationId });
     this.interactions.set(payload.id as string, {
-      id: payload.id as string, token: payload.token as string, channelId: spec.channelId, callbacks: [], followupIds: [],
+      id: payload.id as string,
+      token: payload.token as string,
+      channelId: spec.channelId,
+      callbacks: [],
+      followupIds: [],
     });
     return payload;
   }
@@ -198,12 +221,25 @@ export class DiscordStandIn extends EventEmitter {
   }
 
   /** Answer the next `times` requests matching with a 429 and this retry-after. */
-  rateLimitNext(rule: { method?: string; path: RegExp; retryAfterSec: number; global?: boolean; times?: number }): void {
+  rateLimitNext(rule: {
+    method?: string;
+    path: RegExp;
+    retryAfterSec: number;
+    global?: boolean;
+    times?: number;
+  }): void {
     this.rateLimits.push({ ...rule, remaining: rule.times ?? 1 });
   }
 
   /** Refuse the next `times` requests matching with this status and Discord error (403 50013 "Missing Permissions"…). */
-  refuseNext(rule: { method?: string; path: RegExp; status: number; code: number; message: string; times?: number }): void {
+  refuseNext(rule: {
+    method?: string;
+    path: RegExp;
+    status: number;
+    code: number;
+    message: string;
+    times?: number;
+  }): void {
     this.refusals.push({ ...rule, remaining: rule.times ?? 1 });
   }
 
@@ -215,10 +251,11 @@ export class DiscordStandIn extends EventEmitter {
   /** Record the answer Discord got over HTTP (interactions mode), as if it came to the callback route. */
   acceptHttpAnswer(interactionId: string, answer: { type: number; data?: { content?: string; flags?: number } }): void {
     const interaction = this.interactions.get(interactionId);
-    if (interaction === undefined || (answer.type !== 4 && answer.type !== 5) || interaction.callbacks.length > 0) return;
+    if (interaction === undefined || (answer.type !== 4 && answer.type !== 5) || interaction.callbacks.length > 0)
+      return;
     interaction.callbacks.push({ type: answer.type, data: answer.data });
     const message = this.addMessage(interaction.channelId, {
-      content: answer.type === 4 ? answer.data?.content ?? "" : "",
+      content: answer.type === 4 ? (answer.data?.content ?? "") : "",
       flags: (answer.data?.flags ?? 0) | (answer.type === 5 ? 128 : 0),
       webhook_id: this.applicationId,
       interactionId,
@@ -279,9 +316,23 @@ export class DiscordStandIn extends EventEmitter {
   /** Store a message the bot sent. */
   addMessage(channelId: string, fields: Partial<StoredMessage> & { content: string }): StoredMessage {
     const message: StoredMessage = {
-      id: snowflake(), channel_id: channelId, author: this.bot, flags: 0, edits: 0, type: 0,
-      timestamp: new Date().toISOString(), edited_timestamp: null, tts: false, mention_everyone: false,
-      mentions: [], mention_roles: [], attachments: [], embeds: [], pinned: false, components: [], ...fields,
+      id: snowflake(),
+      channel_id: channelId,
+      author: this.bot,
+      flags: 0,
+      edits: 0,
+      type: 0,
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: [],
+      embeds: [],
+      pinned: false,
+      components: [],
+      ...fields,
     };
     const list = this.messages.get(channelId) ?? [];
     list.push(message);
@@ -323,13 +374,31 @@ export class DiscordStandIn extends EventEmitter {
       payload = { message: refused.message, code: refused.code };
     } else if (limited !== undefined) {
       status = 429;
-      payload = { message: "You are being rate limited.", retry_after: limited.retryAfterSec, global: limited.global === true };
+      payload = {
+        message: "You are being rate limited.",
+        retry_after: limited.retryAfterSec,
+        global: limited.global === true,
+      };
       headers = { "retry-after": String(limited.retryAfterSec), "x-ratelimit-scope": "user" };
       if (limited.global === true) headers["x-ratelimit-global"] = "true";
     } else {
-      ({ status, body: payload } = handleRest(this, { method, path, query: url.searchParams, headers: req.headers, body }));
+      ({ status, body: payload } = handleRest(this, {
+        method,
+        path,
+        query: url.searchParams,
+        headers: req.headers,
+        body,
+      }));
     }
-    const recorded: RecordedRequest = { method, path, query: url.searchParams, headers: req.headers, body, status, at: Date.now() };
+    const recorded: RecordedRequest = {
+      method,
+      path,
+      query: url.searchParams,
+      headers: req.headers,
+      body,
+      status,
+      at: Date.now(),
+    };
     this.requests.push(recorded);
     if (status === 204) {
       res.writeHead(204, headers);
@@ -342,13 +411,17 @@ export class DiscordStandIn extends EventEmitter {
   }
 
   #takeRefusal(method: string, path: string): RefusalRule | undefined {
-    const rule = this.refusals.find((r) => r.remaining > 0 && (r.method === undefined || r.method === method) && r.path.test(path));
+    const rule = this.refusals.find(
+      (r) => r.remaining > 0 && (r.method === undefined || r.method === method) && r.path.test(path),
+    );
     if (rule !== undefined) rule.remaining -= 1;
     return rule;
   }
 
   #takeRateLimit(method: string, path: string): RateLimitRule | undefined {
-    const rule = this.rateLimits.find((r) => r.remaining > 0 && (r.method === undefined || r.method === method) && r.path.test(path));
+    const rule = this.rateLimits.find(
+      (r) => r.remaining > 0 && (r.method === undefined || r.method === method) && r.path.test(path),
+    );
     if (rule !== undefined) rule.remaining -= 1;
     return rule;
   }

@@ -19,7 +19,8 @@ export function createInteractionSigner(): InteractionSigner {
   const publicKeyHex = spki.subarray(spki.length - 32).toString("hex");
   return {
     publicKeyHex,
-    headers: (rawBody, timestamp = String(Math.floor(Date.now() / 1000))) => signedHeaders(privateKey, rawBody, timestamp),
+    headers: (rawBody, timestamp = String(Math.floor(Date.now() / 1000))) =>
+      signedHeaders(privateKey, rawBody, timestamp),
   };
 }
 

@@ -17,7 +17,10 @@ export interface OllamaStandIn {
 /** Start the stand-in. */
 export async function startOllamaStandIn(): Promise<OllamaStandIn> {
   const script = new Script();
-  const server = await listenLoopback((req, res) => handle(script, req, res), (error) => ({ error: String(error) }));
+  const server = await listenLoopback(
+    (req, res) => handle(script, req, res),
+    (error) => ({ error: String(error) }),
+  );
   return { script, host: `http://127.0.0.1:${server.port}`, close: server.close };
 }
 
@@ -47,7 +50,8 @@ async function answer(step: Step, rec: RecordedRequest, res: ServerResponse): Pr
   if (step.kind === "fn") throw new Error("nested fn steps are not supported");
   if ("delayMs" in step && step.delayMs !== undefined) await delay(step.delayMs);
   const text = step.kind === "hang" ? (step.text ?? "") : step.kind === "text" ? step.text : (step.text ?? "");
-  const toolCalls = step.kind === "tools" ? step.calls.map((c) => ({ function: { name: c.name, arguments: c.arguments } })) : [];
+  const toolCalls =
+    step.kind === "tools" ? step.calls.map((c) => ({ function: { name: c.name, arguments: c.arguments } })) : [];
   const at = new Date().toISOString();
   const final = {
     model: rec.model,
@@ -65,7 +69,12 @@ async function answer(step: Step, rec: RecordedRequest, res: ServerResponse): Pr
   if (!rec.stream) {
     if (step.kind === "hang") return;
     res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({ ...final, message: { role: "assistant", content: text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) } }));
+    res.end(
+      JSON.stringify({
+        ...final,
+        message: { role: "assistant", content: text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) },
+      }),
+    );
     return;
   }
   res.writeHead(200, { "content-type": "application/x-ndjson" });
@@ -75,7 +84,14 @@ async function answer(step: Step, rec: RecordedRequest, res: ServerResponse): Pr
     return;
   }
   const pieces = step.kind === "text" && step.chunks !== undefined ? step.chunks : text === "" ? [] : chunk(text, 3);
-  for (const piece of pieces) line({ model: rec.model, created_at: at, message: { role: "assistant", content: piece }, done: false });
-  if (toolCalls.length > 0) line({ model: rec.model, created_at: at, message: { role: "assistant", content: "", tool_calls: toolCalls }, done: false });
+  for (const piece of pieces)
+    line({ model: rec.model, created_at: at, message: { role: "assistant", content: piece }, done: false });
+  if (toolCalls.length > 0)
+    line({
+      model: rec.model,
+      created_at: at,
+      message: { role: "assistant", content: "", tool_calls: toolCalls },
+      done: false,
+    });
   res.end(`${JSON.stringify(final)}\n`);
 }

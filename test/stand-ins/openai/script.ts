@@ -8,7 +8,12 @@ import type { AddressInfo } from "node:net";
 /** One scripted answer. */
 export type Step =
   | { kind: "text"; text: string; chunks?: string[]; usage?: { input: number; output: number }; delayMs?: number }
-  | { kind: "tools"; calls: Array<{ name: string; arguments: string | Record<string, unknown> }>; text?: string; delayMs?: number }
+  | {
+      kind: "tools";
+      calls: Array<{ name: string; arguments: string | Record<string, unknown> }>;
+      text?: string;
+      delayMs?: number;
+    }
   | { kind: "error"; status: number; message?: string; headers?: Record<string, string> }
   /** Send the headers and the first chunk, then hang until the client gives up. */
   | { kind: "hang"; text?: string }
@@ -97,10 +102,11 @@ export async function listenLoopback(
   const { port } = server.address() as AddressInfo;
   return {
     port,
-    close: () => new Promise<void>((resolve) => {
-      for (const res of open) res.destroy();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const res of open) res.destroy();
+        server.close(() => resolve());
+      }),
   };
 }
 

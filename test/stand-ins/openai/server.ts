@@ -17,7 +17,10 @@ export interface OpenAiStandIn {
 /** Start the stand-in. */
 export async function startOpenAiStandIn(): Promise<OpenAiStandIn> {
   const script = new Script();
-  const server = await listenLoopback((req, res) => handle(script, req, res), (error) => ({ error: { message: String(error) } }));
+  const server = await listenLoopback(
+    (req, res) => handle(script, req, res),
+    (error) => ({ error: { message: String(error) } }),
+  );
   return { script, baseUrl: `http://127.0.0.1:${server.port}/v1`, close: server.close };
 }
 
@@ -39,41 +42,75 @@ async function handle(script: Script, req: IncomingMessage, res: ServerResponse)
   await answer(step, recorded, body, res);
 }
 
-async function answer(step: Step, rec: RecordedRequest, body: Record<string, unknown>, res: ServerResponse): Promise<void> {
+async function answer(
+  step: Step,
+  rec: RecordedRequest,
+  body: Record<string, unknown>,
+  res: ServerResponse,
+): Promise<void> {
   const id = `chatcmpl-${Math.random().toString(36).slice(2)}`;
   const base = { id, created: Math.floor(Date.now() / 1000), model: rec.model };
   if (step.kind === "error") {
     res.writeHead(step.status, { "content-type": "application/json", ...step.headers });
-    res.end(JSON.stringify({ error: { message: step.message ?? `scripted ${step.status}`, type: "scripted", code: null } }));
+    res.end(
+      JSON.stringify({ error: { message: step.message ?? `scripted ${step.status}`, type: "scripted", code: null } }),
+    );
     return;
   }
   if (step.kind === "fn") throw new Error("nested fn steps are not supported");
   if ("delayMs" in step && step.delayMs !== undefined) await delay(step.delayMs);
   const text = step.kind === "text" ? step.text : step.kind === "tools" ? (step.text ?? "") : (step.text ?? "");
-  const toolCalls = step.kind === "tools"
-    ? step.calls.map((c, i) => ({
-      id: `call_${i}_${Math.random().toString(36).slice(2, 8)}`,
-      type: "function" as const,
-      function: { name: c.name, arguments: typeof c.arguments === "string" ? c.arguments : JSON.stringify(c.arguments) },
-    }))
-    : [];
-  const usage = step.kind === "text" && step.usage !== undefined
-    ? { prompt_tokens: step.usage.input, completion_tokens: step.usage.output, total_tokens: step.usage.input + step.usage.output }
-    : { prompt_tokens: 10, completion_tokens: Math.max(1, Math.ceil(text.length / 4)), total_tokens: 10 + Math.max(1, Math.ceil(text.length / 4)) };
+  const toolCalls =
+    step.kind === "tools"
+      ? step.calls.map((c, i) => ({
+          id: `call_${i}_${Math.random().toString(36).slice(2, 8)}`,
+          type: "function" as const,
+          function: {
+            name: c.name,
+            arguments: typeof c.arguments === "string" ? c.arguments : JSON.stringify(c.arguments),
+          },
+        }))
+      : [];
+  const usage =
+    step.kind === "text" && step.usage !== undefined
+      ? {
+          prompt_tokens: step.usage.input,
+          completion_tokens: step.usage.output,
+          total_tokens: step.usage.input + step.usage.output,
+        }
+      : {
+          prompt_tokens: 10,
+          completion_tokens: Math.max(1, Math.ceil(text.length / 4)),
+          total_tokens: 10 + Math.max(1, Math.ceil(text.length / 4)),
+        };
   const finish = toolCalls.length > 0 ? "tool_calls" : "stop";
   if (!rec.stream) {
     if (step.kind === "hang") return; // never answers; the client times out
     res.writeHead(200, { "content-type": "application/json" });
-    res.end(JSON.stringify({
-      ...base,
-      object: "chat.completion",
-      choices: [{ index: 0, message: { role: "assistant", content: toolCalls.length > 0 && text === "" ? null : text, ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}) }, finish_reason: finish, logprobs: null }],
-      usage,
-    }));
+    res.end(
+      JSON.stringify({
+        ...base,
+        object: "chat.completion",
+        choices: [
+          {
+            index: 0,
+            message: {
+              role: "assistant",
+              content: toolCalls.length > 0 && text === "" ? null : text,
+              ...(toolCalls.length > 0 ? { tool_calls: toolCalls } : {}),
+            },
+            finish_reason: finish,
+            logprobs: null,
+          },
+        ],
+        usage,
+      }),
+    );
     return;
   }
   res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache", connection: "keep-alive" });
-  const send = (chunkBody: Record<string, unknown>) => res.write(`data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", ...chunkBody })}\n\n`);
+  const send = (chunkBody: Record<string, unknown>) =>
+    res.write(`data: ${JSON.stringify({ ...base, object: "chat.completion.chunk", ...chunkBody })}\n\n`);
   send({ choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] });
   if (step.kind === "hang") {
     if (step.text !== undefined) send({ choices: [{ index: 0, delta: { content: step.text }, finish_reason: null }] });
@@ -83,10 +120,22 @@ async function answer(step: Step, rec: RecordedRequest, body: Record<string, unk
   for (const piece of pieces) send({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] });
   toolCalls.forEach((c, index) => {
     // Name and id first, then the arguments in two fragments, as real servers do.
-    send({ choices: [{ index: 0, delta: { tool_calls: [{ index, id: c.id, type: "function", function: { name: c.function.name, arguments: "" } }] }, finish_reason: null }] });
+    send({
+      choices: [
+        {
+          index: 0,
+          delta: {
+            tool_calls: [{ index, id: c.id, type: "function", function: { name: c.function.name, arguments: "" } }],
+          },
+          finish_reason: null,
+        },
+      ],
+    });
     const half = Math.ceil(c.function.arguments.length / 2);
     for (const frag of [c.function.arguments.slice(0, half), c.function.arguments.slice(half)]) {
-      send({ choices: [{ index: 0, delta: { tool_calls: [{ index, function: { arguments: frag } }] }, finish_reason: null }] });
+      send({
+        choices: [{ index: 0, delta: { tool_calls: [{ index, function: { arguments: frag } }] }, finish_reason: null }],
+      });
     }
   });
   send({ choices: [{ index: 0, delta: {}, finish_reason: finish }] });

@@ -26,14 +26,20 @@ export function slackTestCore(): Core {
     commands: new CommandRegistry(),
     track: <T>(p: Promise<T>) => {
       tracked.add(p);
-      p.then(() => tracked.delete(p), () => tracked.delete(p));
+      p.then(
+        () => tracked.delete(p),
+        () => tracked.delete(p),
+      );
       return p;
     },
   } as unknown as Core;
 }
 
 /** Options suited to tests: real but short spacing, no SDK retries. */
-export function slackTestOptions(standIn: SlackStandIn, overrides: Partial<SlackAdapterOptions> = {}): SlackAdapterOptions {
+export function slackTestOptions(
+  standIn: SlackStandIn,
+  overrides: Partial<SlackAdapterOptions> = {},
+): SlackAdapterOptions {
   return {
     token: standIn.botToken,
     mode: "http",
@@ -51,14 +57,16 @@ export function slackTestOptions(standIn: SlackStandIn, overrides: Partial<Slack
   };
 }
 
-
 /** What a Slack client shows for mrkdwn: markers removed, links reduced to their label, entities decoded. */
 export function slackMrkdwnToText(raw: string): string {
   const codes: string[] = [];
-  let text = raw.replace(/```\n?([\s\S]*?)\n?```|`([^`\n]*)`/g, (_, block: string | undefined, inline: string | undefined) => {
-    codes.push(block ?? inline ?? "");
-    return `\u0000${codes.length - 1}\u0000`;
-  });
+  let text = raw.replace(
+    /```\n?([\s\S]*?)\n?```|`([^`\n]*)`/g,
+    (_, block: string | undefined, inline: string | undefined) => {
+      codes.push(block ?? inline ?? "");
+      return `\u0000${codes.length - 1}\u0000`;
+    },
+  );
   text = text
     .replace(/<([^<>|]+)\|([^<>]*)>/g, "$2")
     .replace(/<((?:https?|mailto):[^<>]*)>/g, "$1")
@@ -73,10 +81,17 @@ function decodeEntities(text: string): string {
 }
 
 /** A started adapter, its stand-in (fresh, or `shared` and left running on close), its HTTP listener and sink. */
-export async function startSlackAdapter(overrides: Partial<SlackAdapterOptions> = {}, shared?: SlackStandIn): Promise<{
-  standIn: SlackStandIn; adapter: SlackAdapter; sink: RecordingSink; eventsUrl: string; close(): Promise<void>;
+export async function startSlackAdapter(
+  overrides: Partial<SlackAdapterOptions> = {},
+  shared?: SlackStandIn,
+): Promise<{
+  standIn: SlackStandIn;
+  adapter: SlackAdapter;
+  sink: RecordingSink;
+  eventsUrl: string;
+  close(): Promise<void>;
 }> {
-  const standIn = shared ?? await new SlackStandIn({ users: [{ id: "U0000001", name: "alice" }] }).start();
+  const standIn = shared ?? (await new SlackStandIn({ users: [{ id: "U0000001", name: "alice" }] }).start());
   const core = slackTestCore();
   const adapter = new SlackAdapter(core, slackTestOptions(standIn, overrides));
   const http = new HttpListener({ log: core.log, maxBodyBytes: 1_048_576 });
@@ -92,7 +107,10 @@ export async function startSlackAdapter(overrides: Partial<SlackAdapterOptions> 
     throw error;
   }
   return {
-    standIn, adapter, sink, eventsUrl: `http://127.0.0.1:${address.port}/slack/events`,
+    standIn,
+    adapter,
+    sink,
+    eventsUrl: `http://127.0.0.1:${address.port}/slack/events`,
     async close() {
       await adapter.stop();
       await http.close();
@@ -114,30 +132,57 @@ export async function makeSlackHarness(): Promise<AdapterHarness> {
       if (text.startsWith("/") && !inThread) {
         const [command, ...rest] = text.split(" ");
         const triggerId = `trig-contract-${n}`;
-        const res = await sendCommand(eventsUrl, {
-          command: command!, text: rest.join(" "), channel_id: channel, trigger_id: triggerId,
-          channel_name: chatKind === "dm" ? "directmessage" : "ops", response_url: standIn.responseUrl(),
-        }, sign);
+        const res = await sendCommand(
+          eventsUrl,
+          {
+            command: command!,
+            text: rest.join(" "),
+            channel_id: channel,
+            trigger_id: triggerId,
+            channel_name: chatKind === "dm" ? "directmessage" : "ops",
+            response_url: standIn.responseUrl(),
+          },
+          sign,
+        );
         if (res.status !== 200) throw new Error(`slash command answered ${res.status}`);
         return sink.waitFor(`slack:cmd:${triggerId}`);
       }
       const eventId = `EvCONTRACT${n}`;
       const ts = `1700002000.${String(n).padStart(6, "0")}`;
-      const fields = { text: chatKind === "dm" ? text : `<@${standIn.botUserId}> ${text}`, channel, ts, ...(inThread ? { threadTs: "1700001999.000001" } : {}) };
-      await sendEvent(eventsUrl, eventCallback(chatKind === "dm" ? directMessage(fields) : appMention(fields), eventId), sign);
+      const fields = {
+        text: chatKind === "dm" ? text : `<@${standIn.botUserId}> ${text}`,
+        channel,
+        ts,
+        ...(inThread ? { threadTs: "1700001999.000001" } : {}),
+      };
+      await sendEvent(
+        eventsUrl,
+        eventCallback(chatKind === "dm" ? directMessage(fields) : appMention(fields), eventId),
+        sign,
+      );
       return sink.waitFor(`slack:${eventId}`);
     },
-    messages: () => standIn.messages.map((m) => ({
-      chatId: m.channel, messageId: m.ts, raw: m.mrkdwn ? m.text : `\u0001${m.text}`, ...(m.threadTs === undefined ? {} : { threadId: m.threadTs }),
-    })),
+    messages: () =>
+      standIn.messages.map((m) => ({
+        chatId: m.channel,
+        messageId: m.ts,
+        raw: m.mrkdwn ? m.text : `\u0001${m.text}`,
+        ...(m.threadTs === undefined ? {} : { threadId: m.threadTs }),
+      })),
     // A message posted with mrkdwn off is shown as is (entities still decoded); it is marked in `raw` above.
     toPlain: (raw) => (raw.startsWith("\u0001") ? decodeEntities(raw.slice(1)) : slackMrkdwnToText(raw)),
     measure: (raw) => (raw.startsWith("\u0001") ? raw.length - 1 : raw.length),
     // Slack has no command API: its native menu is the app manifest built from what the adapter was given.
-    registeredCommands: () => (buildSlackManifest({
-      appName: "switchboard", commands: adapter.registeredCommands(), socketMode: true, commandPrefix: "", umbrellaCommand: "switchboard",
-    }) as { features: { slash_commands: Array<{ command: string; description: string }> } }).features.slash_commands
-      .map((c) => ({ name: c.command.slice(1), description: c.description })),
+    registeredCommands: () =>
+      (
+        buildSlackManifest({
+          appName: "switchboard",
+          commands: adapter.registeredCommands(),
+          socketMode: true,
+          commandPrefix: "",
+          umbrellaCommand: "switchboard",
+        }) as { features: { slash_commands: Array<{ command: string; description: string }> } }
+      ).features.slash_commands.map((c) => ({ name: c.command.slice(1), description: c.description })),
     failNextSend(failure) {
       if (failure.kind === "rate-limit") standIn.rateLimit("chat.postMessage", failure.retryAfterSeconds);
       else standIn.failNext("chat.postMessage", "missing_scope");

@@ -32,7 +32,12 @@ export function slackSignature(secret: string, timestampS: number, rawBody: stri
 }
 
 /** POST a raw body to the app, signed per `options`. */
-export async function sendSigned(url: string, rawBody: string, contentType: string, options: SignOptions): Promise<SentResult> {
+export async function sendSigned(
+  url: string,
+  rawBody: string,
+  contentType: string,
+  options: SignOptions,
+): Promise<SentResult> {
   const timestampS = options.timestampS ?? Math.floor(Date.now() / 1000);
   const headers: Record<string, string> = { "content-type": contentType };
   if (options.unsigned !== true) {
@@ -86,7 +91,10 @@ export function sendCommand(url: string, fields: CommandFields, options: SignOpt
 }
 
 /** An Events API `event_callback` envelope around `event`. */
-export function eventCallback(event: Record<string, unknown>, eventId = `Ev${randomUUID().replaceAll("-", "").slice(0, 10).toUpperCase()}`): Record<string, unknown> {
+export function eventCallback(
+  event: Record<string, unknown>,
+  eventId = `Ev${randomUUID().replaceAll("-", "").slice(0, 10).toUpperCase()}`,
+): Record<string, unknown> {
   return {
     token: "legacy-verification-token",
     team_id: "T0000001",
@@ -95,7 +103,9 @@ export function eventCallback(event: Record<string, unknown>, eventId = `Ev${ran
     type: "event_callback",
     event_id: eventId,
     event_time: Math.floor(Date.now() / 1000),
-    authorizations: [{ enterprise_id: null, team_id: "T0000001", user_id: "UBOT0001", is_bot: true, is_enterprise_install: false }],
+    authorizations: [
+      { enterprise_id: null, team_id: "T0000001", user_id: "UBOT0001", is_bot: true, is_enterprise_install: false },
+    ],
     is_ext_shared_channel: false,
   };
 }
@@ -106,13 +116,23 @@ export function sendEvent(url: string, body: Record<string, unknown>, options: S
 }
 
 /** POST a signed interactive payload (form field `payload` holding JSON, as Slack sends button clicks). */
-export function sendInteraction(url: string, payload: Record<string, unknown>, options: SignOptions): Promise<SentResult> {
+export function sendInteraction(
+  url: string,
+  payload: Record<string, unknown>,
+  options: SignOptions,
+): Promise<SentResult> {
   const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
   return sendSigned(url, body, "application/x-www-form-urlencoded", options);
 }
 
 /** An `app_mention` event in a channel. */
-export function appMention(fields: { text: string; user?: string; channel?: string; ts?: string; threadTs?: string }): Record<string, unknown> {
+export function appMention(fields: {
+  text: string;
+  user?: string;
+  channel?: string;
+  ts?: string;
+  threadTs?: string;
+}): Record<string, unknown> {
   return {
     type: "app_mention",
     user: fields.user ?? "U0000001",
@@ -125,7 +145,13 @@ export function appMention(fields: { text: string; user?: string; channel?: stri
 }
 
 /** A direct message (`message.im`) event. */
-export function directMessage(fields: { text: string; user?: string; channel?: string; ts?: string; threadTs?: string }): Record<string, unknown> {
+export function directMessage(fields: {
+  text: string;
+  user?: string;
+  channel?: string;
+  ts?: string;
+  threadTs?: string;
+}): Record<string, unknown> {
   return {
     type: "message",
     channel_type: "im",

@@ -262,12 +262,14 @@ export class SlackStandIn {
       this.#sockets.delete(ws);
       this.#notify();
     });
-    ws.send(JSON.stringify({
-      type: "hello",
-      num_connections: this.#sockets.size,
-      debug_info: { host: "stand-in", approximate_connection_time: 3600 },
-      connection_info: { app_id: "A0000001" },
-    }));
+    ws.send(
+      JSON.stringify({
+        type: "hello",
+        num_connections: this.#sockets.size,
+        debug_info: { host: "stand-in", approximate_connection_time: 3600 },
+        connection_info: { app_id: "A0000001" },
+      }),
+    );
     this.#flush();
     this.#notify();
   }
@@ -282,13 +284,17 @@ export class SlackStandIn {
       if (envelope.acked || sentOn.has(envelope.envelope_id)) continue;
       sentOn.add(envelope.envelope_id);
       envelope.attempts += 1;
-      ws.send(JSON.stringify({
-        envelope_id: envelope.envelope_id,
-        type: envelope.type,
-        payload: envelope.payload,
-        accepts_response_payload: envelope.accepts_response_payload,
-        ...(envelope.type === "events_api" ? { retry_attempt: envelope.attempts - 1, retry_reason: envelope.attempts > 1 ? "timeout" : "" } : {}),
-      }));
+      ws.send(
+        JSON.stringify({
+          envelope_id: envelope.envelope_id,
+          type: envelope.type,
+          payload: envelope.payload,
+          accepts_response_payload: envelope.accepts_response_payload,
+          ...(envelope.type === "events_api"
+            ? { retry_attempt: envelope.attempts - 1, retry_reason: envelope.attempts > 1 ? "timeout" : "" }
+            : {}),
+        }),
+      );
     }
   }
 
@@ -298,7 +304,11 @@ export class SlackStandIn {
     const raw = await readBody(req);
     const url = new URL(req.url ?? "/", this.origin);
     if (req.method === "POST" && url.pathname.startsWith("/response/")) {
-      this.responsePosts.push({ id: url.pathname.slice("/response/".length), body: parseBody(req, raw), at: Date.now() });
+      this.responsePosts.push({
+        id: url.pathname.slice("/response/".length),
+        body: parseBody(req, raw),
+        at: Date.now(),
+      });
       this.#notify();
       send(res, 200, "ok", "text/plain");
       return;
@@ -307,7 +317,10 @@ export class SlackStandIn {
       const method = url.pathname.slice("/api/".length);
       const body = parseBody(req, raw);
       const header = req.headers.authorization;
-      const token = typeof header === "string" && header.startsWith("Bearer ") ? header.slice(7) : (body.token as string | undefined);
+      const token =
+        typeof header === "string" && header.startsWith("Bearer ")
+          ? header.slice(7)
+          : (body.token as string | undefined);
       delete body.token;
       const call: RecordedCall = { method, body, token, at: Date.now(), status: 200 };
       this.calls.push(call);
@@ -341,17 +354,44 @@ export class SlackStandIn {
     if (token !== this.botToken) return { ok: false, error: "invalid_auth" };
     switch (method) {
       case "auth.test":
-        return { ok: true, url: "https://stand-in.slack.com/", team: "Stand-in", user: "switchboard", team_id: this.teamId, user_id: this.botUserId, bot_id: this.botId, is_enterprise_install: false };
+        return {
+          ok: true,
+          url: "https://stand-in.slack.com/",
+          team: "Stand-in",
+          user: "switchboard",
+          team_id: this.teamId,
+          user_id: this.botUserId,
+          bot_id: this.botId,
+          is_enterprise_install: false,
+        };
       case "chat.postMessage": {
         const channel = String(body.channel ?? "");
         if (channel === "") return { ok: false, error: "channel_not_found" };
         const text = String(body.text ?? "");
         const ts = this.#nextTs();
-        const message: StoredMessage = { channel, ts, text, mrkdwn: body.mrkdwn !== false && body.mrkdwn !== "false", history: [text] };
+        const message: StoredMessage = {
+          channel,
+          ts,
+          text,
+          mrkdwn: body.mrkdwn !== false && body.mrkdwn !== "false",
+          history: [text],
+        };
         if (body.thread_ts !== undefined) message.threadTs = String(body.thread_ts);
         if (body.blocks !== undefined) message.blocks = parseMaybeJson(body.blocks);
         this.messages.push(message);
-        return { ok: true, channel, ts, message: { type: "message", text, user: this.botUserId, bot_id: this.botId, ts, ...(message.threadTs === undefined ? {} : { thread_ts: message.threadTs }) } };
+        return {
+          ok: true,
+          channel,
+          ts,
+          message: {
+            type: "message",
+            text,
+            user: this.botUserId,
+            bot_id: this.botId,
+            ts,
+            ...(message.threadTs === undefined ? {} : { thread_ts: message.threadTs }),
+          },
+        };
       }
       case "chat.postEphemeral": {
         const channel = String(body.channel ?? "");
@@ -375,7 +415,20 @@ export class SlackStandIn {
       case "users.info": {
         const user = this.users.get(String(body.user ?? ""));
         if (user === undefined) return { ok: false, error: "user_not_found" };
-        return { ok: true, user: { team_id: this.teamId, deleted: false, name: user.name ?? user.id, real_name: user.name ?? user.id, is_bot: false, is_admin: false, is_owner: false, is_primary_owner: false, ...user } };
+        return {
+          ok: true,
+          user: {
+            team_id: this.teamId,
+            deleted: false,
+            name: user.name ?? user.id,
+            real_name: user.name ?? user.id,
+            is_bot: false,
+            is_admin: false,
+            is_owner: false,
+            is_primary_owner: false,
+            ...user,
+          },
+        };
       }
       default:
         return { ok: false, error: "unknown_method" };

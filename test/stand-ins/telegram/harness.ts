@@ -12,7 +12,10 @@ import { TelegramStandIn } from "./server.ts";
 import { RecordingSink } from "../../helpers/recording-sink.ts";
 
 /** Adapter options suited to tests: short polls, small but real outbound spacing. */
-export function testAdapterOptions(standIn: TelegramStandIn, overrides: Partial<TelegramAdapterOptions> = {}): TelegramAdapterOptions {
+export function testAdapterOptions(
+  standIn: TelegramStandIn,
+  overrides: Partial<TelegramAdapterOptions> = {},
+): TelegramAdapterOptions {
   return {
     token: standIn.token,
     apiRoot: standIn.apiRoot,
@@ -29,15 +32,23 @@ export function testAdapterOptions(standIn: TelegramStandIn, overrides: Partial<
   };
 }
 
-
 /** Build the minimal core pieces the adapter needs, from the real implementations. */
 export function testDeps(): TelegramDeps & { commands: CommandRegistry } {
-  return { log: pino<never>({ level: process.env.TEST_LOG_LEVEL ?? "silent" }), kv: new Keyv(), commands: new CommandRegistry(), clock: systemClock };
+  return {
+    log: pino<never>({ level: process.env.TEST_LOG_LEVEL ?? "silent" }),
+    kv: new Keyv(),
+    commands: new CommandRegistry(),
+    clock: systemClock,
+  };
 }
 
 /** A started adapter, its stand-in and its recording sink. */
 export async function startTelegram(overrides: Partial<TelegramAdapterOptions> = {}): Promise<{
-  standIn: TelegramStandIn; adapter: TelegramAdapter; sink: RecordingSink; deps: ReturnType<typeof testDeps>; close(): Promise<void>;
+  standIn: TelegramStandIn;
+  adapter: TelegramAdapter;
+  sink: RecordingSink;
+  deps: ReturnType<typeof testDeps>;
+  close(): Promise<void>;
 }> {
   const standIn = await TelegramStandIn.start();
   const deps = testDeps();
@@ -45,7 +56,10 @@ export async function startTelegram(overrides: Partial<TelegramAdapterOptions> =
   const sink = new RecordingSink();
   await adapter.start(sink.sink);
   return {
-    standIn, adapter, sink, deps,
+    standIn,
+    adapter,
+    sink,
+    deps,
     async close() {
       await adapter.stop();
       await standIn.close();
@@ -69,16 +83,24 @@ export async function makeTelegramHarness(): Promise<AdapterHarness> {
       if (chatKind !== "dm") standIn.setMember(-100_4242, 4242, "member");
       return sink.waitFor(`telegram:${update.update_id}`);
     },
-    messages: () => standIn.messages.map((m) => ({
-      chatId: m.chatId, messageId: String(m.messageId), raw: m.raw, ...(m.threadId === undefined ? {} : { threadId: String(m.threadId) }),
-    })),
+    messages: () =>
+      standIn.messages.map((m) => ({
+        chatId: m.chatId,
+        messageId: String(m.messageId),
+        raw: m.raw,
+        ...(m.threadId === undefined ? {} : { threadId: String(m.threadId) }),
+      })),
     toPlain: telegramHtmlToText,
     measure: (raw) => telegramHtml.measure!(raw),
-    registeredCommands: () => [...standIn.commands.values()].flat().map((c) => ({ name: c.command, description: c.description })),
+    registeredCommands: () =>
+      [...standIn.commands.values()].flat().map((c) => ({ name: c.command, description: c.description })),
     failNextSend(failure) {
-      standIn.failNext("sendMessage", failure.kind === "rate-limit"
-        ? { kind: "retry-after", seconds: failure.retryAfterSeconds }
-        : { kind: "error", code: 403, description: "Forbidden: bot was blocked by the user" });
+      standIn.failNext(
+        "sendMessage",
+        failure.kind === "rate-limit"
+          ? { kind: "retry-after", seconds: failure.retryAfterSeconds }
+          : { kind: "error", code: 403, description: "Forbidden: bot was blocked by the user" },
+      );
     },
     sendAttempts: () => standIn.callsOf("sendMessage").length,
     close,

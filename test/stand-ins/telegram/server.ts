@@ -125,12 +125,19 @@ export class TelegramStandIn {
     const message: Record<string, unknown> = {
       message_id: this.#nextMessageId++,
       date: Math.floor(Date.now() / 1000),
-      chat: chatType === "private"
-        ? { id: chatId, type: "private", first_name: input.firstName ?? "Ada" }
-        : { id: chatId, type: chatType, title: input.chatTitle ?? "Ops room", ...(input.threadId !== undefined ? { is_forum: true } : {}) },
+      chat:
+        chatType === "private"
+          ? { id: chatId, type: "private", first_name: input.firstName ?? "Ada" }
+          : {
+              id: chatId,
+              type: chatType,
+              title: input.chatTitle ?? "Ops room",
+              ...(input.threadId !== undefined ? { is_forum: true } : {}),
+            },
       text: input.text,
     };
-    if (chatType !== "channel") message.from = { id: input.userId ?? 1001, is_bot: false, first_name: input.firstName ?? "Ada" };
+    if (chatType !== "channel")
+      message.from = { id: input.userId ?? 1001, is_bot: false, first_name: input.firstName ?? "Ada" };
     else message.sender_chat = message.chat;
     const command = /^\/\S+/.exec(input.text);
     if (command !== null) message.entities = [{ type: "bot_command", offset: 0, length: command[0].length }];
@@ -140,8 +147,14 @@ export class TelegramStandIn {
     }
     if (input.replyToMessageId !== undefined) {
       message.reply_to_message = {
-        message_id: input.replyToMessageId, date: message.date, chat: message.chat, text: "earlier",
-        from: input.replyToFromBot === true ? { id: BOT_ID, is_bot: true, first_name: "Switchboard", username: this.botUsername } : { id: 5, is_bot: false, first_name: "Bo" },
+        message_id: input.replyToMessageId,
+        date: message.date,
+        chat: message.chat,
+        text: "earlier",
+        from:
+          input.replyToFromBot === true
+            ? { id: BOT_ID, is_bot: true, first_name: "Switchboard", username: this.botUsername }
+            : { id: 5, is_bot: false, first_name: "Bo" },
       };
     }
     return chatType === "channel" ? { channel_post: message } : { message };
@@ -199,10 +212,18 @@ export class TelegramStandIn {
   }
 
   /** POST an update to a webhook URL as Telegram would, with the secret header when given. */
-  async postWebhook(url: string, update: Record<string, unknown> | string, secret?: string): Promise<{ status: number; body: string }> {
+  async postWebhook(
+    url: string,
+    update: Record<string, unknown> | string,
+    secret?: string,
+  ): Promise<{ status: number; body: string }> {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (secret !== undefined) headers["x-telegram-bot-api-secret-token"] = secret;
-    const res = await fetch(url, { method: "POST", headers, body: typeof update === "string" ? update : JSON.stringify(update) });
+    const res = await fetch(url, {
+      method: "POST",
+      headers,
+      body: typeof update === "string" ? update : JSON.stringify(update),
+    });
     return { status: res.status, body: await res.text() };
   }
 
@@ -257,10 +278,16 @@ export class TelegramStandIn {
         res.socket?.destroy();
         return;
       case "status":
-        return this.#send(res, failure.status, { ok: false, error_code: failure.status, description: "Internal Server Error" });
+        return this.#send(res, failure.status, {
+          ok: false,
+          error_code: failure.status,
+          description: "Internal Server Error",
+        });
       case "retry-after":
         return this.#send(res, 429, {
-          ok: false, error_code: 429, description: `Too Many Requests: retry after ${failure.seconds}`,
+          ok: false,
+          error_code: 429,
+          description: `Too Many Requests: retry after ${failure.seconds}`,
           parameters: { retry_after: failure.seconds },
         });
       case "error":
@@ -274,7 +301,8 @@ export class TelegramStandIn {
     const limit = typeof body.limit === "number" ? body.limit : 100;
     const timeoutS = typeof body.timeout === "number" ? body.timeout : 0;
     const ready = () => this.#pending.filter((u) => u.update_id >= offset).slice(0, limit);
-    if (!this.isDeaf && (ready().length > 0 || timeoutS === 0)) return this.#send(res, 200, { ok: true, result: ready() });
+    if (!this.isDeaf && (ready().length > 0 || timeoutS === 0))
+      return this.#send(res, 200, { ok: true, result: ready() });
     const poll: HeldPoll = { isDeaf: this.isDeaf, wake: () => undefined };
     this.#held.set(res, poll);
     await new Promise<void>((resolve) => {
@@ -314,18 +342,36 @@ export class TelegramStandIn {
   #call(method: string, body: Record<string, unknown>): unknown {
     switch (method) {
       case "getMe":
-        return { id: BOT_ID, is_bot: true, first_name: "Switchboard", username: this.botUsername, can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false };
+        return {
+          id: BOT_ID,
+          is_bot: true,
+          first_name: "Switchboard",
+          username: this.botUsername,
+          can_join_groups: true,
+          can_read_all_group_messages: false,
+          supports_inline_queries: false,
+        };
       case "deleteWebhook":
         this.webhook = undefined;
         if (body.drop_pending_updates === true) this.#pending = [];
         return true;
       case "setWebhook":
-        this.webhook = { url: String(body.url), ...(typeof body.secret_token === "string" ? { secret: body.secret_token } : {}) };
+        this.webhook = {
+          url: String(body.url),
+          ...(typeof body.secret_token === "string" ? { secret: body.secret_token } : {}),
+        };
         return true;
       case "getWebhookInfo":
-        return { url: this.webhook?.url ?? "", has_custom_certificate: false, pending_update_count: this.#pending.length };
+        return {
+          url: this.webhook?.url ?? "",
+          has_custom_certificate: false,
+          pending_update_count: this.#pending.length,
+        };
       case "setMyCommands":
-        this.commands.set(scopeKey(body.scope), (body.commands as Array<{ command: string; description: string }>) ?? []);
+        this.commands.set(
+          scopeKey(body.scope),
+          (body.commands as Array<{ command: string; description: string }>) ?? [],
+        );
         return true;
       case "getMyCommands":
         return this.commands.get(scopeKey(body.scope)) ?? [];
@@ -353,7 +399,8 @@ export class TelegramStandIn {
     const raw = typeof body.text === "string" ? body.text : "";
     let text = raw;
     if (body.parse_mode === "HTML") text = parseTelegramHtml(raw);
-    else if (body.parse_mode !== undefined) throw new Error(`Bad Request: unsupported parse_mode ${String(body.parse_mode)}`);
+    else if (body.parse_mode !== undefined)
+      throw new Error(`Bad Request: unsupported parse_mode ${String(body.parse_mode)}`);
     if (text.trim() === "") throw new Error("Bad Request: message text is empty");
     if (text.length > 4096) throw new Error("Bad Request: message is too long");
     return { raw, text };
@@ -363,12 +410,17 @@ export class TelegramStandIn {
     if (body.chat_id === undefined) throw new Error("Bad Request: chat_id is empty");
     const { raw, text } = this.#render(body);
     const stored: StoredMessage = {
-      chatId: String(body.chat_id), messageId: this.#nextMessageId++, raw, text, history: [text],
+      chatId: String(body.chat_id),
+      messageId: this.#nextMessageId++,
+      raw,
+      text,
+      history: [text],
       ...(typeof body.message_thread_id === "number" ? { threadId: body.message_thread_id } : {}),
       ...(typeof body.parse_mode === "string" ? { parseMode: body.parse_mode } : {}),
       ...(body.reply_markup !== undefined ? { replyMarkup: body.reply_markup } : {}),
       ...(typeof (body.reply_parameters as { message_id?: unknown } | undefined)?.message_id === "number"
-        ? { replyTo: (body.reply_parameters as { message_id: number }).message_id } : {}),
+        ? { replyTo: (body.reply_parameters as { message_id: number }).message_id }
+        : {}),
     };
     this.messages.push(stored);
     return this.#asMessage(stored);
@@ -378,7 +430,10 @@ export class TelegramStandIn {
     const stored = this.messages.find((m) => m.chatId === String(body.chat_id) && m.messageId === body.message_id);
     if (stored === undefined) throw new Error("Bad Request: message to edit not found");
     const { raw, text } = this.#render(body);
-    if (raw === stored.raw) throw new Error("Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message");
+    if (raw === stored.raw)
+      throw new Error(
+        "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+      );
     stored.raw = raw;
     stored.text = text;
     stored.history.push(text);

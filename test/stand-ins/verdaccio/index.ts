@@ -32,38 +32,45 @@ export interface TestRegistry {
  * Start a registry. `user`/`password` name the account that publishes; packages under `privateScope`
  * (`@team`) can be read only with a token.
  */
-export async function startRegistry(options: { user?: string; password?: string; privateScope?: string } = {}): Promise<TestRegistry> {
+export async function startRegistry(
+  options: { user?: string; password?: string; privateScope?: string } = {},
+): Promise<TestRegistry> {
   const user = options.user ?? "author";
   const password = options.password ?? "s3cret-pass";
   const root = await mkdtemp(join(tmpdir(), "sb-verdaccio-"));
   const storageDir = join(root, "storage");
   await mkdir(storageDir, { recursive: true });
   const configPath = join(root, "config.yaml");
-  await writeFile(configPath, [
-    `storage: ${JSON.stringify(storageDir)}`,
-    `plugins: ${JSON.stringify(join(root, "plugins"))}`,
-    "auth:",
-    "  htpasswd:",
-    `    file: ${JSON.stringify(join(root, "htpasswd"))}`,
-    "    max_users: 100",
-    "uplinks: {}",
-    "packages:",
-    ...(options.privateScope === undefined ? [] : [
-      `  '${options.privateScope}/*':`,
-      "    access: $authenticated",
+  await writeFile(
+    configPath,
+    [
+      `storage: ${JSON.stringify(storageDir)}`,
+      `plugins: ${JSON.stringify(join(root, "plugins"))}`,
+      "auth:",
+      "  htpasswd:",
+      `    file: ${JSON.stringify(join(root, "htpasswd"))}`,
+      "    max_users: 100",
+      "uplinks: {}",
+      "packages:",
+      ...(options.privateScope === undefined
+        ? []
+        : [
+            `  '${options.privateScope}/*':`,
+            "    access: $authenticated",
+            "    publish: $authenticated",
+            "    unpublish: $authenticated",
+          ]),
+      "  '**':",
+      "    access: $all",
       "    publish: $authenticated",
       "    unpublish: $authenticated",
-    ]),
-    "  '**':",
-    "    access: $all",
-    "    publish: $authenticated",
-    "    unpublish: $authenticated",
-    "web:",
-    "  enable: false",
-    "log: { type: stdout, format: pretty, level: fatal }",
-    "max_body_size: 50mb",
-    "",
-  ].join("\n"));
+      "web:",
+      "  enable: false",
+      "log: { type: stdout, format: pretty, level: fatal }",
+      "max_body_size: 50mb",
+      "",
+    ].join("\n"),
+  );
   const { runServer } = await import("verdaccio");
   const app = (await runServer(configPath)) as unknown as Server;
   await new Promise<void>((resolve, reject) => {
@@ -88,7 +95,17 @@ export async function startRegistry(options: { user?: string; password?: string;
     token,
     storageDir,
     async publish(pathOrTarball, publishOptions = {}) {
-      const args = ["publish", pathOrTarball, "--registry", url, "--userconfig", npmrc, "--ignore-scripts", "--access", "public"];
+      const args = [
+        "publish",
+        pathOrTarball,
+        "--registry",
+        url,
+        "--userconfig",
+        npmrc,
+        "--ignore-scripts",
+        "--access",
+        "public",
+      ];
       if (publishOptions.tag !== undefined) args.push("--tag", publishOptions.tag);
       try {
         await run("npm", args, {
@@ -142,4 +159,3 @@ export async function listFiles(dir: string): Promise<string[]> {
   await walk(dir, "");
   return out.sort();
 }
-

@@ -30,11 +30,24 @@ export async function startSigningProxy(upstream: string): Promise<SigningProxy>
       const path = req.url ?? "/";
       if (path === "/-/npm/v1/keys") {
         res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ keys: [{ expires: null, keyid, keytype: "ecdsa-sha2-nistp256", scheme: "ecdsa-sha2-nistp256", key: spki.toString("base64") }] }));
+        res.end(
+          JSON.stringify({
+            keys: [
+              {
+                expires: null,
+                keyid,
+                keytype: "ecdsa-sha2-nistp256",
+                scheme: "ecdsa-sha2-nistp256",
+                key: spki.toString("base64"),
+              },
+            ],
+          }),
+        );
         return;
       }
       const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === "string" && k !== "host" && k !== "accept-encoding") headers[k] = v;
+      for (const [k, v] of Object.entries(req.headers))
+        if (typeof v === "string" && k !== "host" && k !== "accept-encoding") headers[k] = v;
       // Full packuments only: the abbreviated form would not carry signatures through this front.
       if (headers.accept?.includes("application/vnd.npm.install-v1+json") === true) headers.accept = "application/json";
       const upstreamRes = await fetch(new URL(path.slice(1), upstream), { method: req.method ?? "GET", headers });
@@ -45,13 +58,20 @@ export async function startSigningProxy(upstream: string): Promise<SigningProxy>
         res.end(body);
         return;
       }
-      const doc = JSON.parse(body.toString("utf8")) as { name?: string; versions?: Record<string, { dist?: Record<string, unknown> }> };
+      const doc = JSON.parse(body.toString("utf8")) as {
+        name?: string;
+        versions?: Record<string, { dist?: Record<string, unknown> }>;
+      };
       if (typeof doc.name === "string" && doc.versions !== undefined && !unsigned.has(doc.name)) {
         for (const [version, manifest] of Object.entries(doc.versions)) {
           const integrity = manifest.dist?.integrity;
           if (typeof integrity !== "string" || manifest.dist === undefined) continue;
-          const signed = badlySigned.has(doc.name) ? `${doc.name}@${version}:sha512-forged` : `${doc.name}@${version}:${integrity}`;
-          manifest.dist.signatures = [{ keyid, sig: sign("sha256", Buffer.from(signed), privateKey).toString("base64") }];
+          const signed = badlySigned.has(doc.name)
+            ? `${doc.name}@${version}:sha512-forged`
+            : `${doc.name}@${version}:${integrity}`;
+          manifest.dist.signatures = [
+            { keyid, sig: sign("sha256", Buffer.from(signed), privateKey).toString("base64") },
+          ];
         }
       }
       res.writeHead(200, { "content-type": "application/json" });
@@ -67,9 +87,10 @@ export async function startSigningProxy(upstream: string): Promise<SigningProxy>
     url: `http://127.0.0.1:${port}/`,
     unsigned,
     badlySigned,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

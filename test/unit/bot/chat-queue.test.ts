@@ -17,9 +17,15 @@ describe("KeyedQueue", () => {
       await first.promise;
       log.push("a1 end");
     });
-    queue.enqueue("a", async () => { log.push("a2"); });
-    const third = queue.run("a", async () => { log.push("a3"); });
-    queue.enqueue("b", async () => { log.push("b1"); });
+    queue.enqueue("a", async () => {
+      log.push("a2");
+    });
+    const third = queue.run("a", async () => {
+      log.push("a3");
+    });
+    queue.enqueue("b", async () => {
+      log.push("b1");
+    });
     await Promise.resolve();
     expect(log).toEqual(["a1 start", "b1"]); // b does not wait for a
     expect(queue.pending).toBe(3);
@@ -33,9 +39,15 @@ describe("KeyedQueue", () => {
 
   it("moves on after a task that fails or throws, and reports it only to a caller that waits", async () => {
     const queue = new KeyedQueue();
-    queue.enqueue("a", async () => { throw new Error("not waited for"); });
-    queue.enqueue("a", () => { throw new Error("thrown synchronously"); });
-    const waited = queue.run("a", async () => { throw new Error("waited for"); });
+    queue.enqueue("a", async () => {
+      throw new Error("not waited for");
+    });
+    queue.enqueue("a", () => {
+      throw new Error("thrown synchronously");
+    });
+    const waited = queue.run("a", async () => {
+      throw new Error("waited for");
+    });
     const after = queue.run("a", async () => undefined);
     await expect(waited).rejects.toThrow("waited for");
     await expect(after).resolves.toBeUndefined();
@@ -85,8 +97,18 @@ describe("KeyedQueue", () => {
     const jobs = 100_000;
     // The first job holds the key until every other one is queued, then all finish synchronously.
     let releaseFirst!: () => void;
-    queue.admit("k", { start: () => { releaseFirst = () => queue.release("k"); } });
-    for (let i = 0; i < jobs; i++) queue.admit("k", { start: () => { done++; queue.release("k"); } });
+    queue.admit("k", {
+      start: () => {
+        releaseFirst = () => queue.release("k");
+      },
+    });
+    for (let i = 0; i < jobs; i++)
+      queue.admit("k", {
+        start: () => {
+          done++;
+          queue.release("k");
+        },
+      });
     expect(queue.waiting).toBe(jobs);
     releaseFirst();
     expect(done).toBe(jobs);

@@ -2,13 +2,20 @@ import { describe, expect, it } from "vitest";
 import { CommandRegistry, editDistance, parseCommandLine, splitArgs, type CommandDef } from "../../../bot/index.ts";
 
 const def = (name: string, extra: Partial<CommandDef> = {}): CommandDef => ({
-  name, description: name, defaultRole: "member", source: "builtin", handler: () => undefined, ...extra,
+  name,
+  description: name,
+  defaultRole: "member",
+  source: "builtin",
+  handler: () => undefined,
+  ...extra,
 });
 
 describe("command lines", () => {
   it("parses names, bot mentions and quoted arguments", () => {
-    expect(parseCommandLine('/Deploy web "two words" \'x y\' --now')).toEqual({
-      name: "deploy", args: ["web", "two words", "x y", "--now"], rawArgs: 'web "two words" \'x y\' --now',
+    expect(parseCommandLine("/Deploy web \"two words\" 'x y' --now")).toEqual({
+      name: "deploy",
+      args: ["web", "two words", "x y", "--now"],
+      rawArgs: "web \"two words\" 'x y' --now",
     });
     expect(parseCommandLine("/help@MyBot", "mybot")).toEqual({ name: "help", args: [], rawArgs: "" });
     expect(parseCommandLine("/help@OtherBot", "mybot")).toBeUndefined();
@@ -57,7 +64,9 @@ describe("registry", () => {
     r.register(def("a", { hidden: true }));
     r.unregister("a");
     expect(changes).toBe(3);
-    expect(r.infos()).toEqual([{ name: "b", description: "b", args: [{ name: "n", description: "n", type: "integer", required: true }] }]);
+    expect(r.infos()).toEqual([
+      { name: "b", description: "b", args: [{ name: "n", description: "n", type: "integer", required: true }] },
+    ]);
   });
 
   it("computes edit distance with a cut-off", () => {

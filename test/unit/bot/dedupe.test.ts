@@ -4,7 +4,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { createEphemeral, deliveryDedupe, onceMarkCount, SEQUENCE_WINDOW_SIZE, SequenceWindow, type Keyv } from "../../../bot/index.ts";
+import {
+  createEphemeral,
+  deliveryDedupe,
+  onceMarkCount,
+  SEQUENCE_WINDOW_SIZE,
+  SequenceWindow,
+  type Keyv,
+} from "../../../bot/index.ts";
 import { REDIS_URL, serviceAvailable } from "../../helpers/services.ts";
 
 const redisUp = await serviceAvailable("redis");
@@ -102,7 +109,12 @@ describe.skipIf(!redisUp)("deliveryDedupe on Redis", () => {
     const b = createEphemeral({ redisUrl: REDIS_URL, namespace });
     opened.push(a, b);
     const [checkA, checkB] = [deliveryDedupe(a, TTL), deliveryDedupe(b, TTL)];
-    const delivery = { platform: "telegram", deliveryId: `telegram:${randomUUID()}`, sequence: 42, receivedAt: 0 } as const;
+    const delivery = {
+      platform: "telegram",
+      deliveryId: `telegram:${randomUUID()}`,
+      sequence: 42,
+      receivedAt: 0,
+    } as const;
     const answers = await Promise.all([checkA(delivery), checkB(delivery), checkA(delivery)]);
     expect(answers.filter((x) => x === true)).toHaveLength(1);
     // Another id with the same sequence number is a different delivery on a shared store.

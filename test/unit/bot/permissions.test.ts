@@ -1,8 +1,23 @@
 import { describe, expect, it } from "vitest";
-import { checkAccess, checkCommand, emptyPolicy, resolveRole, roleAtLeast, type ChatPolicy, type PermissionSettings, type Subject } from "../../../bot/index.ts";
+import {
+  checkAccess,
+  checkCommand,
+  emptyPolicy,
+  resolveRole,
+  roleAtLeast,
+  type ChatPolicy,
+  type PermissionSettings,
+  type Subject,
+} from "../../../bot/index.ts";
 
 const settings: PermissionSettings = { owners: new Set(["telegram:1"]), defaultDm: "open" };
-const subject = (o: Partial<Subject> = {}): Subject => ({ userKey: "telegram:2", platformRole: "member", chatKind: "group", isBot: false, ...o });
+const subject = (o: Partial<Subject> = {}): Subject => ({
+  userKey: "telegram:2",
+  platformRole: "member",
+  chatKind: "group",
+  isBot: false,
+  ...o,
+});
 
 describe("roles", () => {
   it("orders owner > admin > member > guest and rejects unknown roles", () => {
@@ -23,7 +38,11 @@ describe("roles", () => {
   });
 
   it("applies per-chat overrides and the platform-admin switch", () => {
-    const policy: ChatPolicy = { ...emptyPolicy(), roleOverrides: { "telegram:2": "admin" }, trustPlatformAdmins: false };
+    const policy: ChatPolicy = {
+      ...emptyPolicy(),
+      roleOverrides: { "telegram:2": "admin" },
+      trustPlatformAdmins: false,
+    };
     expect(resolveRole(settings, policy, subject())).toBe("admin");
     expect(resolveRole(settings, policy, subject({ userKey: "telegram:3", platformRole: "admin" }))).toBe("member");
     const corrupt = { ...emptyPolicy(), roleOverrides: { "telegram:2": "root" } } as unknown as ChatPolicy;
@@ -58,7 +77,10 @@ describe("commands", () => {
 describe("access", () => {
   it("applies deny lists (but never to owners)", () => {
     const policy: ChatPolicy = { ...emptyPolicy(), deny: ["telegram:2", "telegram:1"] };
-    expect(checkAccess(settings, policy, undefined, subject())).toMatchObject({ allowed: false, code: "E_USER_DENIED" });
+    expect(checkAccess(settings, policy, undefined, subject())).toMatchObject({
+      allowed: false,
+      code: "E_USER_DENIED",
+    });
     expect(checkAccess(settings, policy, undefined, subject({ userKey: "telegram:1" })).allowed).toBe(true);
   });
 
@@ -67,9 +89,21 @@ describe("access", () => {
     expect(checkAccess(settings, undefined, undefined, dm).allowed).toBe(true);
     const allowlist: ChatPolicy = { ...emptyPolicy(), dm: "allowlist", allow: ["telegram:5"] };
     expect(checkAccess(settings, undefined, allowlist, dm)).toMatchObject({ allowed: false, code: "E_DM_CLOSED" });
-    expect(checkAccess(settings, undefined, allowlist, subject({ chatKind: "dm", userKey: "telegram:5" })).allowed).toBe(true);
-    expect(checkAccess({ ...settings, defaultDm: "closed" }, undefined, undefined, dm)).toMatchObject({ allowed: false, code: "E_DM_CLOSED" });
-    expect(checkAccess({ ...settings, defaultDm: "closed" }, undefined, undefined, subject({ chatKind: "dm", userKey: "telegram:1" })).allowed).toBe(true);
+    expect(
+      checkAccess(settings, undefined, allowlist, subject({ chatKind: "dm", userKey: "telegram:5" })).allowed,
+    ).toBe(true);
+    expect(checkAccess({ ...settings, defaultDm: "closed" }, undefined, undefined, dm)).toMatchObject({
+      allowed: false,
+      code: "E_DM_CLOSED",
+    });
+    expect(
+      checkAccess(
+        { ...settings, defaultDm: "closed" },
+        undefined,
+        undefined,
+        subject({ chatKind: "dm", userKey: "telegram:1" }),
+      ).allowed,
+    ).toBe(true);
     expect(checkAccess({ ...settings, defaultDm: "closed" }, undefined, undefined, subject()).allowed).toBe(true); // groups unaffected
   });
 });

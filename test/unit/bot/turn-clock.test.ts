@@ -4,7 +4,9 @@ import { systemClock, turnClock } from "../../../bot/index.ts";
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const busyWait = (ms: number): void => {
   const until = Date.now() + ms;
-  while (Date.now() < until) { /* spin */ }
+  while (Date.now() < until) {
+    /* spin */
+  }
 };
 
 describe("turnClock", () => {

@@ -13,7 +13,9 @@ const ROOT = resolve(import.meta.dirname, "../../..");
 function protectorsInvalidatedBy(module: string, code = ""): string[] {
   const script = `await import(${JSON.stringify(resolve(ROOT, module))});${code}`;
   const run = spawnSync(process.execPath, ["--trace-protector-invalidation", "--input-type=module", "-e", script], {
-    cwd: ROOT, encoding: "utf8", timeout: 60_000,
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 60_000,
   });
   expect(run.status, run.stderr).toBe(0);
   return [...run.stdout.matchAll(/Invalidating protector cell (\w+)/g)].map((m) => m[1]!);
@@ -21,7 +23,9 @@ function protectorsInvalidatedBy(module: string, code = ""): string[] {
 
 describe("V8 fast paths", () => {
   it("the probe sees a String subclass invalidate the protector", () => {
-    expect(protectorsInvalidatedBy("bot/errors.ts", "class Verbatim extends String {} new Verbatim('x');")).toContain("StringWrapperToPrimitive");
+    expect(protectorsInvalidatedBy("bot/errors.ts", "class Verbatim extends String {} new Verbatim('x');")).toContain(
+      "StringWrapperToPrimitive",
+    );
   });
 
   it("loading the composition root and the CLI keeps string fast paths on", () => {
@@ -30,7 +34,11 @@ describe("V8 fast paths", () => {
   });
 
   it("an in-memory ephemeral store does not load the Redis client", () => {
-    expect(protectorsInvalidatedBy("bot/ephemeral.ts", "const m = await import(" + JSON.stringify(resolve(ROOT, "bot/ephemeral.ts")) + "); m.createEphemeral();"))
-      .not.toContain("StringWrapperToPrimitive");
+    expect(
+      protectorsInvalidatedBy(
+        "bot/ephemeral.ts",
+        "const m = await import(" + JSON.stringify(resolve(ROOT, "bot/ephemeral.ts")) + "); m.createEphemeral();",
+      ),
+    ).not.toContain("StringWrapperToPrimitive");
   });
 });

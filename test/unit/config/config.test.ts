@@ -5,8 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConfigError, envOverrides, loadConfig } from "../../../config/index.ts";
 
 let dir: string;
-beforeAll(async () => { dir = await mkdtemp(join(tmpdir(), "sb-config-")); });
-afterAll(async () => { await rm(dir, { recursive: true, force: true }); });
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "sb-config-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 function loadError(fn: () => unknown): ConfigError {
   try {
@@ -32,14 +36,24 @@ describe("config", () => {
     await writeFile(join(dir, "switchboard.config.yaml"), "bot:\n  name: opsbot\nhttp:\n  port: 9000\n");
     const { config, fromEnv } = loadConfig({
       cwd: dir,
-      env: { TELEGRAM_BOT_TOKEN: "123:abc", SWITCHBOARD_HTTP__PORT: "9100", SWITCHBOARD_OWNERS: "telegram:1, slack:U2", SWITCHBOARD_LIMITS__PER_USER__BURST: "4" },
+      env: {
+        TELEGRAM_BOT_TOKEN: "123:abc",
+        SWITCHBOARD_HTTP__PORT: "9100",
+        SWITCHBOARD_OWNERS: "telegram:1, slack:U2",
+        SWITCHBOARD_LIMITS__PER_USER__BURST: "4",
+      },
     });
     expect(config.bot.name).toBe("opsbot");
     expect(config.http.port).toBe(9100);
     expect(config.adapters.telegram.token).toBe("123:abc");
     expect(config.bot.owners).toEqual(["telegram:1", "slack:U2"]);
     expect(config.limits.perUser.burst).toBe(4);
-    expect(fromEnv.map((o) => o.variable).sort()).toEqual(["SWITCHBOARD_HTTP__PORT", "SWITCHBOARD_LIMITS__PER_USER__BURST", "SWITCHBOARD_OWNERS", "TELEGRAM_BOT_TOKEN"]);
+    expect(fromEnv.map((o) => o.variable).sort()).toEqual([
+      "SWITCHBOARD_HTTP__PORT",
+      "SWITCHBOARD_LIMITS__PER_USER__BURST",
+      "SWITCHBOARD_OWNERS",
+      "TELEGRAM_BOT_TOKEN",
+    ]);
     await rm(join(dir, "switchboard.config.yaml"));
   });
 
@@ -65,7 +79,11 @@ describe("config", () => {
     expect(proto.message).toMatch(/Refusing config key/);
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     await writeFile(join(dir, "broken.yaml"), "bot: [unclosed\n");
-    expect(loadError(() => loadConfig({ cwd: dir, env: {}, file: "broken.yaml" })).message).toMatch(/Cannot read config file .*broken\.yaml/);
-    expect(loadError(() => loadConfig({ cwd: dir, env: {}, file: "missing.yaml" })).message).toMatch(/Config file not found/);
+    expect(loadError(() => loadConfig({ cwd: dir, env: {}, file: "broken.yaml" })).message).toMatch(
+      /Cannot read config file .*broken\.yaml/,
+    );
+    expect(loadError(() => loadConfig({ cwd: dir, env: {}, file: "missing.yaml" })).message).toMatch(
+      /Config file not found/,
+    );
   });
 });

@@ -4,8 +4,10 @@ import { isLoopback, takeViolations } from "../../helpers/network-guard.ts";
 
 describe("network guard", () => {
   it("knows loopback from the rest", () => {
-    for (const h of ["127.0.0.1", "127.5.0.9", "::1", "[::1]", "localhost", "::ffff:127.0.0.1", undefined]) expect(isLoopback(h)).toBe(true);
-    for (const h of ["10.0.0.1", "192.168.1.1", "api.telegram.org", "8.8.8.8", "::ffff:8.8.8.8"]) expect(isLoopback(h)).toBe(false);
+    for (const h of ["127.0.0.1", "127.5.0.9", "::1", "[::1]", "localhost", "::ffff:127.0.0.1", undefined])
+      expect(isLoopback(h)).toBe(true);
+    for (const h of ["10.0.0.1", "192.168.1.1", "api.telegram.org", "8.8.8.8", "::ffff:8.8.8.8"])
+      expect(isLoopback(h)).toBe(false);
   });
 
   it("allows a loopback connection", async () => {

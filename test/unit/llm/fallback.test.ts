@@ -8,10 +8,20 @@ import type { ModelConfig } from "../../../bot/llm/types.ts";
 import { llmModelSchema } from "../../../config/sections/llm.ts";
 
 const m = (name: string, provider: "openai" | "ollama" = "openai"): ModelConfig =>
-  llmModelSchema.parse({ name, provider, model: name, ...(provider === "openai" ? { baseUrl: "http://127.0.0.1:9/v1" } : { host: "http://127.0.0.1:9" }) });
+  llmModelSchema.parse({
+    name,
+    provider,
+    model: name,
+    ...(provider === "openai" ? { baseUrl: "http://127.0.0.1:9/v1" } : { host: "http://127.0.0.1:9" }),
+  });
 
 function setup(settings: Partial<{ baseBackoffMs: number; maxBackoffMs: number; maxWaitMs: number }> = {}) {
-  const clock = { t: 1_000_000, now() { return this.t; } };
+  const clock = {
+    t: 1_000_000,
+    now() {
+      return this.t;
+    },
+  };
   const slept: number[] = [];
   const chain = new FallbackChain({
     kv: new Keyv(),
@@ -37,7 +47,8 @@ describe("FallbackChain", () => {
     const calls: string[] = [];
     const call = async (model: ModelConfig) => {
       calls.push(model.name);
-      if (model.name === "a" && calls.filter((c) => c === "a").length === 1) throw new ProviderFailure("rate_limit", "429", { status: 429, retryAfterMs: 20_000 });
+      if (model.name === "a" && calls.filter((c) => c === "a").length === 1)
+        throw new ProviderFailure("rate_limit", "429", { status: 429, retryAfterMs: 20_000 });
       return model.name;
     };
     const first = await chain.run([a, b], call, signal);
@@ -79,20 +90,37 @@ describe("FallbackChain", () => {
 
   it("applies jitter between half and all of the backoff", async () => {
     const clock = { now: () => 0 };
-    const chain = new FallbackChain({ kv: new Keyv(), clock, settings: { baseBackoffMs: 1_000, maxBackoffMs: 60_000, maxWaitMs: 0 }, random: () => 0 });
-    await chain.run([m("a")], async () => {
-      throw new ProviderFailure("timeout", "slow");
-    }, signal).catch(() => undefined);
+    const chain = new FallbackChain({
+      kv: new Keyv(),
+      clock,
+      settings: { baseBackoffMs: 1_000, maxBackoffMs: 60_000, maxWaitMs: 0 },
+      random: () => 0,
+    });
+    await chain
+      .run(
+        [m("a")],
+        async () => {
+          throw new ProviderFailure("timeout", "slow");
+        },
+        signal,
+      )
+      .catch(() => undefined);
     expect((await chain.cooldown("a"))!.untilMs).toBe(500);
   });
 
   it("names every model and why when all fail", async () => {
     const { chain } = setup();
-    const error = await chain.run([m("a"), m("b"), m("c", "ollama")], async (model) => {
-      if (model.name === "a") throw new ProviderFailure("rate_limit", "429", { status: 429, retryAfterMs: 5_000 });
-      if (model.name === "b") throw new ProviderFailure("server", "503", { status: 503 });
-      throw new ProviderFailure("network", "down");
-    }, signal).catch((e: unknown) => e);
+    const error = await chain
+      .run(
+        [m("a"), m("b"), m("c", "ollama")],
+        async (model) => {
+          if (model.name === "a") throw new ProviderFailure("rate_limit", "429", { status: 429, retryAfterMs: 5_000 });
+          if (model.name === "b") throw new ProviderFailure("server", "503", { status: 503 });
+          throw new ProviderFailure("network", "down");
+        },
+        signal,
+      )
+      .catch((e: unknown) => e);
     expect(isSwitchboardError(error) && error.code).toBe("E_LLM_UNAVAILABLE");
     expect((error as { chatMessage: string }).chatMessage).toBe(
       "No language model could answer right now. a: rate limited (retry in 5 s); b: server error 503; c: unreachable.",
@@ -102,10 +130,16 @@ describe("FallbackChain", () => {
   it("waits for the first model back when every model cools and the wait is short enough", async () => {
     const { chain, slept } = setup({ maxWaitMs: 10_000 });
     let n = 0;
-    const result = await chain.run([m("a")], async () => {
-      if (n++ === 0) throw new ProviderFailure("rate_limit", "429", { retryAfterMs: 3_000 });
-      return "after wait";
-    }, signal).catch((e: unknown) => e);
+    const result = await chain
+      .run(
+        [m("a")],
+        async () => {
+          if (n++ === 0) throw new ProviderFailure("rate_limit", "429", { retryAfterMs: 3_000 });
+          return "after wait";
+        },
+        signal,
+      )
+      .catch((e: unknown) => e);
     // First pass fails and cools a; nothing was skipped, so nothing to wait for: a clear error.
     expect(isSwitchboardError(result)).toBe(true);
     const again = await chain.run([m("a")], async () => "after wait", signal);
@@ -115,19 +149,29 @@ describe("FallbackChain", () => {
 
   it("does not count an abort or a bug as the model's failure", async () => {
     const { chain } = setup();
-    const error = await chain.run([m("a"), m("b")], async () => {
-      throw new Error("aborted by shutdown");
-    }, signal).catch((e: unknown) => e);
+    const error = await chain
+      .run(
+        [m("a"), m("b")],
+        async () => {
+          throw new Error("aborted by shutdown");
+        },
+        signal,
+      )
+      .catch((e: unknown) => e);
     expect((error as Error).message).toBe("aborted by shutdown");
     expect(await chain.cooldown("a")).toBeUndefined();
   });
 
   it("does not cool a model down for a request it rejected", async () => {
     const { chain } = setup();
-    await chain.run([m("a"), m("b")], async (model) => {
-      if (model.name === "a") throw new ProviderFailure("bad_request", "400", { status: 400 });
-      return "b";
-    }, signal);
+    await chain.run(
+      [m("a"), m("b")],
+      async (model) => {
+        if (model.name === "a") throw new ProviderFailure("bad_request", "400", { status: 400 });
+        return "b";
+      },
+      signal,
+    );
     expect(await chain.cooldown("a")).toBeUndefined();
   });
 });

@@ -10,13 +10,30 @@ const counter = new TokenCounter();
 
 function turn(id: number, text: string, tokens: number): TurnRecord {
   return {
-    id, conversation: "t:c", chatKey: "t:c", userKey: "t:u", at: id, model: "m", systemPrompt: "s", feedback: null, tokens,
-    messages: [{ role: "user", content: `q${text}` }, { role: "assistant", content: `a${text}` }],
+    id,
+    conversation: "t:c",
+    chatKey: "t:c",
+    userKey: "t:u",
+    at: id,
+    model: "m",
+    systemPrompt: "s",
+    feedback: null,
+    tokens,
+    messages: [
+      { role: "user", content: `q${text}` },
+      { role: "assistant", content: `a${text}` },
+    ],
   };
 }
 
 describe("buildPrompt", () => {
-  const base = { encoding: "estimate" as const, counter, systemPrompt: "sys", tools: [], current: [{ role: "user" as const, content: "now" }] };
+  const base = {
+    encoding: "estimate" as const,
+    counter,
+    systemPrompt: "sys",
+    tools: [],
+    current: [{ role: "user" as const, content: "now" }],
+  };
 
   it("keeps the newest turns that fit the context budget, dropping whole turns oldest first", () => {
     const history = [turn(1, "1", 40), turn(2, "2", 40), turn(3, "3", 40)];
@@ -29,8 +46,13 @@ describe("buildPrompt", () => {
 
   it("sends everything when it fits, and nothing of the past when nothing fits", () => {
     const history = [turn(1, "1", 10), turn(2, "2", 10)];
-    expect(buildPrompt({ ...base, model: { contextWindow: 8192, maxOutputTokens: 1024 }, history }).historyTurns).toBe(2);
-    expect(buildPrompt({ ...base, model: { contextWindow: 40, maxOutputTokens: 10 }, history: [turn(1, "1", 25)] }).historyTurns).toBe(0);
+    expect(buildPrompt({ ...base, model: { contextWindow: 8192, maxOutputTokens: 1024 }, history }).historyTurns).toBe(
+      2,
+    );
+    expect(
+      buildPrompt({ ...base, model: { contextWindow: 40, maxOutputTokens: 10 }, history: [turn(1, "1", 25)] })
+        .historyTurns,
+    ).toBe(0);
   });
 
   it("counts tool definitions against the budget", () => {
@@ -43,8 +65,19 @@ describe("buildPrompt", () => {
   });
 
   it("refuses a message that alone does not fit, saying so", () => {
-    expect(() => buildPrompt({ ...base, current: [{ role: "user", content: "x".repeat(2000) }], model: { contextWindow: 300, maxOutputTokens: 100 }, history: [] }))
-      .toThrowError(expect.objectContaining({ code: "E_MESSAGE_TOO_LONG", chatMessage: expect.stringMatching(/too long for the model's context window/) }));
+    expect(() =>
+      buildPrompt({
+        ...base,
+        current: [{ role: "user", content: "x".repeat(2000) }],
+        model: { contextWindow: 300, maxOutputTokens: 100 },
+        history: [],
+      }),
+    ).toThrowError(
+      expect.objectContaining({
+        code: "E_MESSAGE_TOO_LONG",
+        chatMessage: expect.stringMatching(/too long for the model's context window/),
+      }),
+    );
   });
 });
 
@@ -86,10 +119,23 @@ describe("LlmStore history", () => {
     await store?.close();
   });
 
-  const add = (conversation: string, chatKey: string, text: string, at: number) => llm.appendTurn({
-    conversation, chatKey, userKey: "t:u", at, model: "m", systemPrompt: "s",
-    messages: [{ role: "user", content: text }, { role: "assistant", content: `re ${text}` }], tokens: 5, inputTokens: 1, outputTokens: 1, cost: 0,
-  });
+  const add = (conversation: string, chatKey: string, text: string, at: number) =>
+    llm.appendTurn({
+      conversation,
+      chatKey,
+      userKey: "t:u",
+      at,
+      model: "m",
+      systemPrompt: "s",
+      messages: [
+        { role: "user", content: text },
+        { role: "assistant", content: `re ${text}` },
+      ],
+      tokens: 5,
+      inputTokens: 1,
+      outputTokens: 1,
+      cost: 0,
+    });
 
   it("returns only the conversation's own newest turns, oldest first", async () => {
     for (let i = 1; i <= 5; i++) await add("t:a", "t:a", `a${i}`, i);

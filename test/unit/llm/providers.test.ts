@@ -24,13 +24,18 @@ beforeEach(() => {
 });
 
 const model = (o: Record<string, unknown>): ModelConfig => llmModelSchema.parse({ name: "m", model: "stand", ...o });
-const oa = (o: Record<string, unknown> = {}) => new OpenAiProvider(model({ provider: "openai", baseUrl: openai.baseUrl, apiKey: "k", ...o }), systemClock);
-const ol = (o: Record<string, unknown> = {}) => new OllamaProvider(model({ provider: "ollama", host: ollama.host, ...o }), systemClock);
+const oa = (o: Record<string, unknown> = {}) =>
+  new OpenAiProvider(model({ provider: "openai", baseUrl: openai.baseUrl, apiKey: "k", ...o }), systemClock);
+const ol = (o: Record<string, unknown> = {}) =>
+  new OllamaProvider(model({ provider: "ollama", host: ollama.host, ...o }), systemClock);
 const user = [{ role: "user" as const, content: "hi" }];
 const signal = () => new AbortController().signal;
 
 async function failureOf(p: Promise<unknown>): Promise<ProviderFailure> {
-  const error = await p.then(() => undefined, (e: unknown) => e);
+  const error = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(error).toBeInstanceOf(ProviderFailure);
   return error as ProviderFailure;
 }
@@ -39,7 +44,12 @@ describe("OpenAI-compatible provider", () => {
   it("reads a plain JSON answer with usage", async () => {
     openai.script.push("stand", { kind: "text", text: "plain answer", usage: { input: 7, output: 3 } });
     const r = await oa({ stream: false }).chat({ messages: user, signal: signal() });
-    expect(r).toMatchObject({ text: "plain answer", toolCalls: [], usage: { inputTokens: 7, outputTokens: 3 }, finishReason: "stop" });
+    expect(r).toMatchObject({
+      text: "plain answer",
+      toolCalls: [],
+      usage: { inputTokens: 7, outputTokens: 3 },
+      finishReason: "stop",
+    });
     expect(openai.script.requests[0]!.stream).toBe(false);
   });
 
@@ -53,10 +63,23 @@ describe("OpenAI-compatible provider", () => {
   });
 
   it("assembles streamed tool_calls fragments by index", async () => {
-    openai.script.push("stand", { kind: "tools", calls: [{ name: "a__x", arguments: { n: 1 } }, { name: "b__y", arguments: "{\"s\":\"two\"}" }] });
-    const r = await oa().chat({ messages: user, tools: [{ name: "a__x", description: "", parameters: {} }], signal: signal() });
+    openai.script.push("stand", {
+      kind: "tools",
+      calls: [
+        { name: "a__x", arguments: { n: 1 } },
+        { name: "b__y", arguments: '{"s":"two"}' },
+      ],
+    });
+    const r = await oa().chat({
+      messages: user,
+      tools: [{ name: "a__x", description: "", parameters: {} }],
+      signal: signal(),
+    });
     expect(r.finishReason).toBe("tool_calls");
-    expect(r.toolCalls.map((c) => [c.name, JSON.parse(c.arguments)])).toEqual([["a__x", { n: 1 }], ["b__y", { s: "two" }]]);
+    expect(r.toolCalls.map((c) => [c.name, JSON.parse(c.arguments)])).toEqual([
+      ["a__x", { n: 1 }],
+      ["b__y", { s: "two" }],
+    ]);
     expect(r.toolCalls[0]!.id).toMatch(/^call_/);
   });
 
@@ -70,7 +93,11 @@ describe("OpenAI-compatible provider", () => {
       signal: signal(),
     });
     const sent = openai.script.requests[0]!.messages;
-    expect(sent[1]).toMatchObject({ role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "a__x", arguments: "{}" } }] });
+    expect(sent[1]).toMatchObject({
+      role: "assistant",
+      content: null,
+      tool_calls: [{ id: "call_1", type: "function", function: { name: "a__x", arguments: "{}" } }],
+    });
     expect(sent[2]).toEqual({ role: "tool", tool_call_id: "call_1", content: "42" });
   });
 
@@ -82,14 +109,22 @@ describe("OpenAI-compatible provider", () => {
 
   it("classifies 500 as a server error and 401 as auth", async () => {
     openai.script.push("stand", { kind: "error", status: 500 }, { kind: "error", status: 401 });
-    expect(await failureOf(oa().chat({ messages: user, signal: signal() }))).toMatchObject({ kind: "server", status: 500 });
-    expect(await failureOf(oa().chat({ messages: user, signal: signal() }))).toMatchObject({ kind: "auth", status: 401 });
+    expect(await failureOf(oa().chat({ messages: user, signal: signal() }))).toMatchObject({
+      kind: "server",
+      status: 500,
+    });
+    expect(await failureOf(oa().chat({ messages: user, signal: signal() }))).toMatchObject({
+      kind: "auth",
+      status: 401,
+    });
   });
 
   it("times out a slow stream and calls it a timeout", async () => {
     openai.script.push("stand", { kind: "hang", text: "partial" });
     const seen: string[] = [];
-    const f = await failureOf(oa({ timeoutMs: 300 }).chat({ messages: user, signal: signal(), onText: (t) => seen.push(t) }));
+    const f = await failureOf(
+      oa({ timeoutMs: 300 }).chat({ messages: user, signal: signal(), onText: (t) => seen.push(t) }),
+    );
     expect(f.kind).toBe("timeout");
     expect(seen).toEqual(["partial"]);
   });
@@ -99,7 +134,10 @@ describe("OpenAI-compatible provider", () => {
     const ac = new AbortController();
     const p = oa().chat({ messages: user, signal: ac.signal });
     setTimeout(() => ac.abort(new Error("shutdown")), 100);
-    const error = await p.then(() => undefined, (e: unknown) => e);
+    const error = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(Error);
     expect(error).not.toBeInstanceOf(ProviderFailure);
   });
@@ -128,15 +166,26 @@ describe("Ollama provider", () => {
 
   it("turns object tool arguments into JSON text and back", async () => {
     ollama.script.push("stand", { kind: "tools", calls: [{ name: "a__x", arguments: { n: 2 } }] });
-    const r = await ol().chat({ messages: user, tools: [{ name: "a__x", description: "d", parameters: { type: "object" } }], signal: signal() });
-    expect(r.toolCalls).toEqual([{ id: "call_0", name: "a__x", arguments: "{\"n\":2}" }]);
+    const r = await ol().chat({
+      messages: user,
+      tools: [{ name: "a__x", description: "d", parameters: { type: "object" } }],
+      signal: signal(),
+    });
+    expect(r.toolCalls).toEqual([{ id: "call_0", name: "a__x", arguments: '{"n":2}' }]);
     expect(ollama.script.requests[0]!.tools).toEqual(["a__x"]);
     await ol().chat({
-      messages: [...user, { role: "assistant", content: "", toolCalls: r.toolCalls }, { role: "tool", toolCallId: "call_0", toolName: "a__x", content: "ok" }],
+      messages: [
+        ...user,
+        { role: "assistant", content: "", toolCalls: r.toolCalls },
+        { role: "tool", toolCallId: "call_0", toolName: "a__x", content: "ok" },
+      ],
       signal: signal(),
     });
     const sent = ollama.script.requests[1]!.messages;
-    expect(sent[1]).toMatchObject({ role: "assistant", tool_calls: [{ function: { name: "a__x", arguments: { n: 2 } } }] });
+    expect(sent[1]).toMatchObject({
+      role: "assistant",
+      tool_calls: [{ function: { name: "a__x", arguments: { n: 2 } } }],
+    });
     expect(sent[2]).toEqual({ role: "tool", content: "ok", tool_name: "a__x" });
   });
 
@@ -147,9 +196,19 @@ describe("Ollama provider", () => {
   });
 
   it("classifies HTTP errors and keeps Retry-After", async () => {
-    ollama.script.push("stand", { kind: "error", status: 429, headers: { "retry-after": "3" } }, { kind: "error", status: 500, message: "boom" });
-    expect(await failureOf(ol().chat({ messages: user, signal: signal() }))).toMatchObject({ kind: "rate_limit", retryAfterMs: 3000 });
-    expect(await failureOf(ol().chat({ messages: user, signal: signal() }))).toMatchObject({ kind: "server", status: 500 });
+    ollama.script.push(
+      "stand",
+      { kind: "error", status: 429, headers: { "retry-after": "3" } },
+      { kind: "error", status: 500, message: "boom" },
+    );
+    expect(await failureOf(ol().chat({ messages: user, signal: signal() }))).toMatchObject({
+      kind: "rate_limit",
+      retryAfterMs: 3000,
+    });
+    expect(await failureOf(ol().chat({ messages: user, signal: signal() }))).toMatchObject({
+      kind: "server",
+      status: 500,
+    });
   });
 
   it("times out a stream that stops", async () => {

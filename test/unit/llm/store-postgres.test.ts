@@ -30,7 +30,8 @@ describe.skipIf(!isUp)("LlmStore on PostgreSQL", () => {
     const url = new URL(POSTGRES_URL);
     url.searchParams.set("options", `-c search_path=${schema}`);
     // Two stores: two bot processes on one database.
-    for (let i = 0; i < 2; i++) stores.push(await openStore({ dataDir: "unused", databaseUrl: url.toString(), migrations: LLM_MIGRATIONS }));
+    for (let i = 0; i < 2; i++)
+      stores.push(await openStore({ dataDir: "unused", databaseUrl: url.toString(), migrations: LLM_MIGRATIONS }));
     a = new LlmStore(stores[0]!.sql);
     b = new LlmStore(stores[1]!.sql);
   }, 120_000);
@@ -41,35 +42,84 @@ describe.skipIf(!isUp)("LlmStore on PostgreSQL", () => {
   });
 
   it("hands out unique turn ids to two processes and keeps each conversation's turns in time order", async () => {
-    const ids = await Promise.all([...Array.from({ length: 40 }, () => a.nextTurnId()), ...Array.from({ length: 40 }, () => b.nextTurnId())]);
+    const ids = await Promise.all([
+      ...Array.from({ length: 40 }, () => a.nextTurnId()),
+      ...Array.from({ length: 40 }, () => b.nextTurnId()),
+    ]);
     expect(new Set(ids).size).toBe(80);
-    const turn = (store: LlmStore, id: number, at: number, text: string) => store.appendTurnWithUsage({
-      id, conversation: "pg:c", chatKey: "pg:c", userKey: "pg:u", at, model: "m", systemPrompt: "s",
-      messages: [{ role: "user", content: text }], tokens: 3, inputTokens: 10, outputTokens: 5, cost: 0.25,
-    }, "2026-03-10");
+    const turn = (store: LlmStore, id: number, at: number, text: string) =>
+      store.appendTurnWithUsage(
+        {
+          id,
+          conversation: "pg:c",
+          chatKey: "pg:c",
+          userKey: "pg:u",
+          at,
+          model: "m",
+          systemPrompt: "s",
+          messages: [{ role: "user", content: text }],
+          tokens: 3,
+          inputTokens: 10,
+          outputTokens: 5,
+          cost: 0.25,
+        },
+        "2026-03-10",
+      );
     await turn(b, await b.nextTurnId(), 1, "first");
     await turn(a, await a.nextTurnId(), 2, "second");
     await turn(b, await b.nextTurnId(), 3, "third");
     expect((await a.recentTurns("pg:c", 2)).map((t) => t.messages[0]!.content)).toEqual(["second", "third"]);
     expect(await a.usageOn("2026-03-10", "pg:c", "pg:u")).toEqual({
-      chat: { tokens: 45, cost: 0.75 }, user: { tokens: 45, cost: 0.75 }, global: { tokens: 45, cost: 0.75 },
+      chat: { tokens: 45, cost: 0.75 },
+      user: { tokens: 45, cost: 0.75 },
+      global: { tokens: 45, cost: 0.75 },
     });
   });
 
   it("adds concurrent usage from two processes without losing any", async () => {
-    await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? a : b).addUsage({
-      day: "2026-03-11", chatKey: "pg:race", userKey: "pg:u", inputTokens: 1, outputTokens: 1, cost: 0.5,
-    })));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        (i % 2 === 0 ? a : b).addUsage({
+          day: "2026-03-11",
+          chatKey: "pg:race",
+          userKey: "pg:u",
+          inputTokens: 1,
+          outputTokens: 1,
+          cost: 0.5,
+        }),
+      ),
+    );
     expect((await b.usageOn("2026-03-11", "pg:race", "pg:u")).chat).toEqual({ tokens: 40, cost: 10 });
   });
 
   it("computes per-model statistics with percentiles and feedback", async () => {
-    await a.recordCalls([10, 20, 30, 40, 100].map((latencyMs) => ({ model: "m", at: 5, ok: true, latencyMs, inputTokens: 2, outputTokens: 1, cost: 0.01 })));
-    await b.recordCalls([{ model: "m", at: 5, ok: false, kind: "rate_limit", latencyMs: 1, inputTokens: 0, outputTokens: 0, cost: 0 }]);
+    await a.recordCalls(
+      [10, 20, 30, 40, 100].map((latencyMs) => ({
+        model: "m",
+        at: 5,
+        ok: true,
+        latencyMs,
+        inputTokens: 2,
+        outputTokens: 1,
+        cost: 0.01,
+      })),
+    );
+    await b.recordCalls([
+      { model: "m", at: 5, ok: false, kind: "rate_limit", latencyMs: 1, inputTokens: 0, outputTokens: 0, cost: 0 },
+    ]);
     const [t] = await a.recentTurns("pg:c", 1);
     expect(await b.setFeedback(t!.id, "pg:c", 1, "pg:u")).toBe(true);
     const [stats] = await a.modelStats(0);
-    expect(stats).toMatchObject({ model: "m", calls: 6, failures: { rate_limit: 1 }, p50Ms: 30, inputTokens: 10, outputTokens: 5, thumbsUp: 1, thumbsDown: 0 });
+    expect(stats).toMatchObject({
+      model: "m",
+      calls: 6,
+      failures: { rate_limit: 1 },
+      p50Ms: 30,
+      inputTokens: 10,
+      outputTokens: 5,
+      thumbsUp: 1,
+      thumbsDown: 0,
+    });
     expect(stats!.p95Ms).toBeCloseTo(88, 0);
   });
 });

@@ -91,8 +91,18 @@ describe("model config shorthand", () => {
   const load = (env: Record<string, string>) => loadConfig({ cwd: "/nonexistent-dir-for-test", env }).config.llm;
 
   it("turns OPENAI_* variables into one OpenAI-compatible model", () => {
-    const models = resolveModels(load({ OPENAI_BASE_URL: "http://127.0.0.1:8000/v1", OPENAI_API_KEY: "sk-test", OPENAI_MODEL: "qwen2.5" }));
-    expect(models).toEqual([expect.objectContaining({ name: "qwen2.5", provider: "openai", model: "qwen2.5", baseUrl: "http://127.0.0.1:8000/v1", apiKey: "sk-test" })]);
+    const models = resolveModels(
+      load({ OPENAI_BASE_URL: "http://127.0.0.1:8000/v1", OPENAI_API_KEY: "sk-test", OPENAI_MODEL: "qwen2.5" }),
+    );
+    expect(models).toEqual([
+      expect.objectContaining({
+        name: "qwen2.5",
+        provider: "openai",
+        model: "qwen2.5",
+        baseUrl: "http://127.0.0.1:8000/v1",
+        apiKey: "sk-test",
+      }),
+    ]);
   });
 
   it("turns OLLAMA_HOST (with or without a scheme) into an Ollama model", () => {
@@ -112,7 +122,12 @@ describe("model config shorthand", () => {
   });
 
   it("rejects a model with the wrong endpoint field, naming the key", () => {
-    expect(() => loadConfig({ cwd: "/nonexistent-dir-for-test", env: {}, overrides: { "llm.models": [{ name: "x", provider: "ollama", model: "m", baseUrl: "http://127.0.0.1:1/v1" }] } }))
-      .toThrowError(/llm\.models\.0\.baseUrl: ollama models take `host`/);
+    expect(() =>
+      loadConfig({
+        cwd: "/nonexistent-dir-for-test",
+        env: {},
+        overrides: { "llm.models": [{ name: "x", provider: "ollama", model: "m", baseUrl: "http://127.0.0.1:1/v1" }] },
+      }),
+    ).toThrowError(/llm\.models\.0\.baseUrl: ollama models take `host`/);
   });
 });

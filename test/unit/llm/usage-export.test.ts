@@ -29,26 +29,43 @@ describe("usage and quotas", () => {
     const error = await usage.check("q:1", "q:u1").catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: "E_QUOTA_EXCEEDED",
-      chatMessage: "This chat has used the daily language-model quota (110 of 100 tokens). It resets at 00:00 UTC, in 12 h 0 min.",
+      chatMessage:
+        "This chat has used the daily language-model quota (110 of 100 tokens). It resets at 00:00 UTC, in 12 h 0 min.",
     });
     // Another chat is not affected; the next UTC day starts fresh.
     await usage.check("q:2", "q:u1");
-    await new UsageService(llm, quotas({ perChat: { dailyTokens: 100 } }), { now: () => NOON + 86_400_000 }).check("q:1", "q:u1");
+    await new UsageService(llm, quotas({ perChat: { dailyTokens: 100 } }), { now: () => NOON + 86_400_000 }).check(
+      "q:1",
+      "q:u1",
+    );
   });
 
   it("caps a user across chats, cost as well as tokens, and honours per-chat overrides", async () => {
     const clock = { now: () => NOON };
-    const usage = new UsageService(llm, quotas({ perUser: { dailyCost: 1 }, chats: { "q:big": { dailyTokens: 1_000_000 } }, perChat: { dailyTokens: 10 } }), clock);
+    const usage = new UsageService(
+      llm,
+      quotas({
+        perUser: { dailyCost: 1 },
+        chats: { "q:big": { dailyTokens: 1_000_000 } },
+        perChat: { dailyTokens: 10 },
+      }),
+      clock,
+    );
     await usage.add("q:3", "q:u2", { inputTokens: 1, outputTokens: 1 }, 0.6);
     await usage.add("q:big", "q:u2", { inputTokens: 1, outputTokens: 1 }, 0.6);
     const error = await usage.check("q:big", "q:u2").catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: "E_QUOTA_EXCEEDED", chatMessage: expect.stringMatching(/^You have used the daily language-model budget \(1\.2000 of 1 spent\)/) });
+    expect(error).toMatchObject({
+      code: "E_QUOTA_EXCEEDED",
+      chatMessage: expect.stringMatching(/^You have used the daily language-model budget \(1\.2000 of 1 spent\)/),
+    });
     await usage.check("q:big", "q:u3");
   });
 
   it("applies a global cap to everyone", async () => {
     const usage = new UsageService(llm, quotas({ global: { dailyTokens: 1 } }), { now: () => NOON });
-    await expect(usage.check("q:new", "q:new-user")).rejects.toMatchObject({ chatMessage: expect.stringMatching(/^The bot has used the daily/) });
+    await expect(usage.check("q:new", "q:new-user")).rejects.toMatchObject({
+      chatMessage: expect.stringMatching(/^The bot has used the daily/),
+    });
   });
 
   it("computes cost, day and reset time", () => {
@@ -59,8 +76,18 @@ describe("usage and quotas", () => {
 });
 
 describe("export", () => {
-  const t = (id: number, conversation: string, at: number, messages: TurnRecord["messages"]): TurnRecord =>
-    ({ id, conversation, chatKey: "e:1", userKey: "e:u", at, model: "m", systemPrompt: "be brief", messages, tokens: 1, feedback: null });
+  const t = (id: number, conversation: string, at: number, messages: TurnRecord["messages"]): TurnRecord => ({
+    id,
+    conversation,
+    chatKey: "e:1",
+    userKey: "e:u",
+    at,
+    model: "m",
+    systemPrompt: "be brief",
+    messages,
+    tokens: 1,
+    feedback: null,
+  });
 
   it("splits conversations by thread and by idle gap", () => {
     const turns = [t(1, "e:1", 0, []), t(2, "e:1", 1_000, []), t(3, "e:1", 10_000_000, []), t(4, "e:1:th", 1, [])];
@@ -68,22 +95,35 @@ describe("export", () => {
   });
 
   it("writes one chat-format JSON object per line, tool calls included", () => {
-    const out = exportJsonl([
-      t(1, "e:1", 0, [
-        { role: "user", content: "roll" },
-        { role: "assistant", content: "", toolCalls: [{ id: "c1", name: "dice__roll", arguments: "{\"sides\":6}" }] },
-        { role: "tool", toolCallId: "c1", toolName: "dice__roll", content: "4" },
-        { role: "assistant", content: "You rolled 4." },
-      ]),
-      t(2, "e:1:th", 5, [{ role: "user", content: "hi" }, { role: "assistant", content: "hello" }]),
-    ], 60_000);
+    const out = exportJsonl(
+      [
+        t(1, "e:1", 0, [
+          { role: "user", content: "roll" },
+          { role: "assistant", content: "", toolCalls: [{ id: "c1", name: "dice__roll", arguments: '{"sides":6}' }] },
+          { role: "tool", toolCallId: "c1", toolName: "dice__roll", content: "4" },
+          { role: "assistant", content: "You rolled 4." },
+        ]),
+        t(2, "e:1:th", 5, [
+          { role: "user", content: "hi" },
+          { role: "assistant", content: "hello" },
+        ]),
+      ],
+      60_000,
+    );
     expect(out).toMatchObject({ conversations: 2, turns: 2 });
     expect(out.text.endsWith("\n")).toBe(true);
-    const lines = out.text.trimEnd().split("\n").map((l) => JSON.parse(l) as { messages: unknown[] });
+    const lines = out.text
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { messages: unknown[] });
     expect(lines[0]!.messages).toEqual([
       { role: "system", content: "be brief" },
       { role: "user", content: "roll" },
-      { role: "assistant", content: null, tool_calls: [{ id: "c1", type: "function", function: { name: "dice__roll", arguments: "{\"sides\":6}" } }] },
+      {
+        role: "assistant",
+        content: null,
+        tool_calls: [{ id: "c1", type: "function", function: { name: "dice__roll", arguments: '{"sides":6}' } }],
+      },
       { role: "tool", tool_call_id: "c1", content: "4" },
       { role: "assistant", content: "You rolled 4." },
     ]);

@@ -25,7 +25,11 @@ function call(args: unknown, skill = "remindme"): Promise<unknown> {
   const handler = h!.bot.app.core.capabilities.get("schedule");
   if (handler === undefined) throw new Error("schedule capability not provided");
   const c: CapabilityCall = {
-    skill, chatKey: "test:c1", userKey: "test:alice", target: { platform: "test", chatId: "c1" }, args,
+    skill,
+    chatKey: "test:c1",
+    userKey: "test:alice",
+    target: { platform: "test", chatId: "c1" },
+    args,
     signal: new AbortController().signal,
   };
   return handler(c);
@@ -34,15 +38,19 @@ function call(args: unknown, skill = "remindme"): Promise<unknown> {
 describe("the schedule capability for skills", () => {
   it("creates a schedule of the skill's own command in the calling chat that fires as the user", async () => {
     h = await startHarness({ time: new FakeTime(T0), store, set: { "schedules.defaultTimeZone": "UTC" } });
-    const view = await call({ action: "create", cron: "0 9 * * *", command: "/skillping standup" }) as { id: string; nextRunAt: number };
+    const view = (await call({ action: "create", cron: "0 9 * * *", command: "/skillping standup" })) as {
+      id: string;
+      nextRunAt: number;
+    };
     expect(view.nextRunAt).toBe(Date.UTC(2026, 2, 28, 9, 0));
-    const once = await call({ action: "create", at: "in 1h", command: "/skillping once" }) as { runAt: number };
+    const once = (await call({ action: "create", at: "in 1h", command: "/skillping once" })) as { runAt: number };
     expect(once.runAt).toBe(T0 + 3_600_000);
     await h.advanceTo(Date.UTC(2026, 2, 28, 12, 0));
     expect(h.pings.map((p) => `${p.command} ${p.args} ${p.userId} ${p.origin}`)).toEqual([
-      "skillping once alice schedule", "skillping standup alice schedule",
+      "skillping once alice schedule",
+      "skillping standup alice schedule",
     ]);
-    expect((await call({ action: "list" }) as unknown[]).length).toBe(1);
+    expect(((await call({ action: "list" })) as unknown[]).length).toBe(1);
     expect(await call({ action: "delete", id: view.id })).toEqual({ deleted: view.id });
     expect(await call({ action: "list" })).toEqual([]);
   });
@@ -50,20 +58,28 @@ describe("the schedule capability for skills", () => {
   it("refuses hostile arguments and stores nothing", async () => {
     h = await startHarness({ time: new FakeTime(T0), store });
     for (const args of [
-      null, "create", { action: "create", cron: 5, command: "/skillping" }, { action: "create", command: "/skillping" },
+      null,
+      "create",
+      { action: "create", cron: 5, command: "/skillping" },
+      { action: "create", command: "/skillping" },
       { action: "create", cron: "0 9 * * *", at: "in 1h", command: "/skillping" },
       { action: "create", cron: "0 9 * * *", command: "/skillping", chatKey: "test:other" },
-      { action: "delete", id: "1; DROP TABLE schedules" }, { action: "explode" },
+      { action: "delete", id: "1; DROP TABLE schedules" },
+      { action: "explode" },
     ]) {
       await expect(call(args), JSON.stringify(args)).rejects.toMatchObject({ code: "E_BAD_ARGS" });
     }
-    await expect(call({ action: "create", cron: "* * * * * * * *", command: "/skillping" })).rejects.toMatchObject({ code: "E_SCHEDULE_INVALID" });
+    await expect(call({ action: "create", cron: "* * * * * * * *", command: "/skillping" })).rejects.toMatchObject({
+      code: "E_SCHEDULE_INVALID",
+    });
     expect(await h.plugin.service.repo.list()).toEqual([]);
   });
 
   it("lets a skill schedule only its own commands and remove only its own schedules", async () => {
     h = await startHarness({ time: new FakeTime(T0), store });
-    await expect(call({ action: "create", cron: "0 9 * * *", command: "/ping" })).rejects.toMatchObject({ code: "E_SKILL_DENIED" });
+    await expect(call({ action: "create", cron: "0 9 * * *", command: "/ping" })).rejects.toMatchObject({
+      code: "E_SKILL_DENIED",
+    });
     const [answer] = await h.say('/schedule add "0 9 * * *" /ping');
     const id = /#(\d+)/.exec(answer!)![1]!;
     await expect(call({ action: "delete", id })).rejects.toMatchObject({ code: "E_SKILL_DENIED" });
@@ -74,7 +90,9 @@ describe("the schedule capability for skills", () => {
     h = await startHarness({ time: new FakeTime(T0), store, set: { "schedules.maxPerChatPerSkill": 2 } });
     await call({ action: "create", cron: "0 9 * * *", command: "/skillping a" });
     await call({ action: "create", cron: "0 10 * * *", command: "/skillping b" });
-    await expect(call({ action: "create", cron: "0 11 * * *", command: "/skillping c" })).rejects.toMatchObject({ code: "E_QUOTA_EXCEEDED" });
+    await expect(call({ action: "create", cron: "0 11 * * *", command: "/skillping c" })).rejects.toMatchObject({
+      code: "E_QUOTA_EXCEEDED",
+    });
     expect(await h.plugin.service.repo.list()).toHaveLength(2);
   });
 });

@@ -40,10 +40,28 @@ describe("fire engine", () => {
     expect(time.pendingCount).toBe(1);
     await time.advance(6_500, () => engine.idle());
     const byTime = (l: string) => `${l.split("@")[1]!.padStart(6, "0")} ${l}`;
-    expect(log.filter((l) => l.startsWith("fire")).map(byTime).sort()).toEqual([
-      "fire 1@1000", "fire 1@2000", "fire 2@2000", "fire 1@3000", "fire 3@3000", "fire 1@4000", "fire 2@4000",
-      "fire 1@5000", "fire 1@6000", "fire 2@6000", "fire 3@6000",
-    ].map(byTime).sort());
+    expect(
+      log
+        .filter((l) => l.startsWith("fire"))
+        .map(byTime)
+        .sort(),
+    ).toEqual(
+      [
+        "fire 1@1000",
+        "fire 1@2000",
+        "fire 2@2000",
+        "fire 1@3000",
+        "fire 3@3000",
+        "fire 1@4000",
+        "fire 2@4000",
+        "fire 1@5000",
+        "fire 1@6000",
+        "fire 2@6000",
+        "fire 3@6000",
+      ]
+        .map(byTime)
+        .sort(),
+    );
     expect(time.pendingCount).toBe(1);
   });
 
@@ -78,7 +96,8 @@ describe("fire engine", () => {
     const fired: string[] = [];
     const errors: string[] = [];
     const engine = new FireEngine({
-      clock: time, timers: time,
+      clock: time,
+      timers: time,
       onFire: (id) => {
         if (id === "bad") throw new Error("boom");
         fired.push(id);

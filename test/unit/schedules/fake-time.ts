@@ -44,7 +44,11 @@ export class FakeTime implements Clock, Timers {
     for (;;) {
       let next: Pending | undefined;
       for (const p of this.#pending.values()) {
-        if (p.atMs <= target && (next === undefined || p.atMs < next.atMs || (p.atMs === next.atMs && p.seq < next.seq))) next = p;
+        if (
+          p.atMs <= target &&
+          (next === undefined || p.atMs < next.atMs || (p.atMs === next.atMs && p.seq < next.seq))
+        )
+          next = p;
       }
       if (next === undefined) break;
       this.#pending.delete(next.seq);

@@ -64,14 +64,25 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
   adapter.roles.set("c1/alice", "member");
   let plugin: SchedulesPlugin | undefined;
   const pingPlugin: PluginFactory = (core) => {
-    for (const [name, role, skill] of [["ping", "member", undefined], ["adminping", "admin", undefined], ["skillping", "member", "remindme"]] as const) {
+    for (const [name, role, skill] of [
+      ["ping", "member", undefined],
+      ["adminping", "admin", undefined],
+      ["skillping", "member", "remindme"],
+    ] as const) {
       core.commands.register({
-        name, description: "records a run", defaultRole: role,
+        name,
+        description: "records a run",
+        defaultRole: role,
         ...(skill === undefined ? { source: "builtin" } : { source: `skill:${skill}`, skill }),
         handler: (ctx) => {
           pings.push({
-            command: name, atMs: o.time.now(), origin: ctx.inbound.origin, userId: ctx.inbound.user.id,
-            chatId: ctx.inbound.chat.id, deliveryId: ctx.inbound.deliveryId, args: ctx.rawArgs,
+            command: name,
+            atMs: o.time.now(),
+            origin: ctx.inbound.origin,
+            userId: ctx.inbound.user.id,
+            chatId: ctx.inbound.chat.id,
+            deliveryId: ctx.inbound.deliveryId,
+            args: ctx.rawArgs,
           });
           return `pong ${ctx.rawArgs}`.trim();
         },
@@ -91,9 +102,13 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
     },
     plugins: [
       pingPlugin,
-      async (core) => (plugin = await createSchedulesPlugin(core, {
-        clock: o.time, timers: o.time, processId: o.processId ?? "p1", maxWaitMs: 24 * 3_600_000,
-      })),
+      async (core) =>
+        (plugin = await createSchedulesPlugin(core, {
+          clock: o.time,
+          timers: o.time,
+          processId: o.processId ?? "p1",
+          maxWaitMs: 24 * 3_600_000,
+        })),
     ],
   });
   const settle = async () => {
@@ -104,11 +119,21 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
     }
   };
   return {
-    bot, adapter, plugin: plugin!, time: o.time, pings, store, settle,
+    bot,
+    adapter,
+    plugin: plugin!,
+    time: o.time,
+    pings,
+    store,
+    settle,
     advanceTo: (atMs) => o.time.advanceTo(atMs, settle),
     async say(text, so = {}) {
       const before = adapter.sent.length;
-      await adapter.say(text, { chatId: so.chatId ?? "c1", userId: so.userId ?? "alice", role: adapter.roles.get(`${so.chatId ?? "c1"}/${so.userId ?? "alice"}`) });
+      await adapter.say(text, {
+        chatId: so.chatId ?? "c1",
+        userId: so.userId ?? "alice",
+        role: adapter.roles.get(`${so.chatId ?? "c1"}/${so.userId ?? "alice"}`),
+      });
       await settle();
       return adapter.sent.slice(before).map((s) => s.text);
     },
@@ -127,7 +152,10 @@ export function idOf(answer: string | undefined): string {
 }
 
 /** Runs of a schedule, oldest first, as plain rows. */
-export async function runsOf(h: Harness, id: string): Promise<Array<{ kind: string; outcome: string; fireTime: number; detail: string | null }>> {
+export async function runsOf(
+  h: Harness,
+  id: string,
+): Promise<Array<{ kind: string; outcome: string; fireTime: number; detail: string | null }>> {
   const runs = await h.plugin.service.repo.runs(id, 1000);
   return runs.reverse().map((r) => ({ kind: r.kind, outcome: r.outcome, fireTime: r.fireTime, detail: r.detail }));
 }

@@ -26,8 +26,19 @@ afterEach(() => {
 
 describe("next fire times agree with node-cron where no clock change intervenes", () => {
   const expressions = [
-    "* * * * *", "*/7 * * * *", "0 9 * * 1-5", "30 4 1,15 * *", "0 0 L * *", "0 12 15W * *", "0 8 * * 5L",
-    "0 10 * * 1#2", "*/15 9-17 * jan-mar mon,wed", "0 0 29 2 *", "5,10 */3 * * * *", "@daily", "0 0 L-2 * *",
+    "* * * * *",
+    "*/7 * * * *",
+    "0 9 * * 1-5",
+    "30 4 1,15 * *",
+    "0 0 L * *",
+    "0 12 15W * *",
+    "0 8 * * 5L",
+    "0 10 * * 1#2",
+    "*/15 9-17 * jan-mar mon,wed",
+    "0 0 29 2 *",
+    "5,10 */3 * * * *",
+    "@daily",
+    "0 0 L-2 * *",
   ];
   const cases: Array<[string, number]> = [
     ["UTC", Date.UTC(2026, 0, 30, 22, 59, 30)],
@@ -56,31 +67,43 @@ describe("next fire times agree with node-cron where no clock change intervenes"
 describe("daylight-saving changes (Europe/Berlin and America/New_York)", () => {
   it("fires a fixed-time schedule once on both change days, shifting a skipped time by the gap", () => {
     expect(fires("30 2 * * *", "Europe/Berlin", Date.UTC(2026, 2, 28, 12), 2).map(iso)).toEqual([
-      "2026-03-29T01:30:00.000Z", "2026-03-30T00:30:00.000Z",
+      "2026-03-29T01:30:00.000Z",
+      "2026-03-30T00:30:00.000Z",
     ]);
     expect(fires("30 2 * * *", "Europe/Berlin", Date.UTC(2026, 9, 24, 12), 2).map(iso)).toEqual([
-      "2026-10-25T00:30:00.000Z", "2026-10-26T01:30:00.000Z",
+      "2026-10-25T00:30:00.000Z",
+      "2026-10-26T01:30:00.000Z",
     ]);
     expect(fires("30 1 * * *", "America/New_York", Date.UTC(2026, 10, 1, 0), 2).map(iso)).toEqual([
-      "2026-11-01T05:30:00.000Z", "2026-11-02T06:30:00.000Z", // 01:30 EDT (first occurrence), then EST
+      "2026-11-01T05:30:00.000Z",
+      "2026-11-02T06:30:00.000Z", // 01:30 EDT (first occurrence), then EST
     ]);
     expect(fires("30 2 * * *", "America/New_York", Date.UTC(2026, 2, 7, 12), 2).map(iso)).toEqual([
-      "2026-03-08T07:30:00.000Z", "2026-03-09T06:30:00.000Z", // 02:30 does not exist: 03:30 EDT
+      "2026-03-08T07:30:00.000Z",
+      "2026-03-09T06:30:00.000Z", // 02:30 does not exist: 03:30 EDT
     ]);
   });
 
   it("does not double-fire when a shifted time meets a real one", () => {
     expect(fires("30 2,3 * * *", "Europe/Berlin", Date.UTC(2026, 2, 28, 23), 3).map(iso)).toEqual([
-      "2026-03-29T01:30:00.000Z", "2026-03-30T00:30:00.000Z", "2026-03-30T01:30:00.000Z",
+      "2026-03-29T01:30:00.000Z",
+      "2026-03-30T00:30:00.000Z",
+      "2026-03-30T01:30:00.000Z",
     ]);
   });
 
   it("keeps every-hour schedules on real time: none in the gap, both occurrences of the repeated hour", () => {
     expect(fires("0 * * * *", "Europe/Berlin", Date.UTC(2026, 2, 28, 23, 30), 4).map(iso)).toEqual([
-      "2026-03-29T00:00:00.000Z", "2026-03-29T01:00:00.000Z", "2026-03-29T02:00:00.000Z", "2026-03-29T03:00:00.000Z",
+      "2026-03-29T00:00:00.000Z",
+      "2026-03-29T01:00:00.000Z",
+      "2026-03-29T02:00:00.000Z",
+      "2026-03-29T03:00:00.000Z",
     ]);
     expect(fires("0 * * * *", "Europe/Berlin", Date.UTC(2026, 9, 24, 23, 30), 4).map(iso)).toEqual([
-      "2026-10-25T00:00:00.000Z", "2026-10-25T01:00:00.000Z", "2026-10-25T02:00:00.000Z", "2026-10-25T03:00:00.000Z",
+      "2026-10-25T00:00:00.000Z",
+      "2026-10-25T01:00:00.000Z",
+      "2026-10-25T02:00:00.000Z",
+      "2026-10-25T03:00:00.000Z",
     ]);
   });
 

@@ -45,7 +45,9 @@ describe("schedules through the router", () => {
       "2026-03-30T07:00:00.000Z",
       "2026-03-31T07:00:00.000Z",
     ]);
-    expect(h.pings.every((p) => p.origin === "schedule" && p.userId === "alice" && p.chatId === "c1" && p.args === "hello")).toBe(true);
+    expect(
+      h.pings.every((p) => p.origin === "schedule" && p.userId === "alice" && p.chatId === "c1" && p.args === "hello"),
+    ).toBe(true);
     expect(h.pings[0]!.deliveryId).toBe(`schedule:${idOf(answer)}:${Date.UTC(2026, 2, 28, 8, 0)}`);
     const runs = await runsOf(h, idOf(answer));
     expect(runs.map((r) => `${r.kind}:${r.outcome}`)).toEqual(Array(4).fill("scheduled:ok"));
@@ -83,7 +85,9 @@ describe("schedules through the router", () => {
     const second = await harness({ time, processId: "p2" });
     await second.advanceTo(Date.UTC(2026, 2, 28, 12, 0));
     expect(second.pings.map((p) => iso(p.atMs))).toEqual(["2026-03-28T08:00:00.000Z"]);
-    expect((await runsOf(second, id)).map((r) => `${r.kind}:${r.outcome}:${iso(r.fireTime)}`)).toEqual(["scheduled:ok:2026-03-28T08:00:00.000Z"]);
+    expect((await runsOf(second, id)).map((r) => `${r.kind}:${r.outcome}:${iso(r.fireTime)}`)).toEqual([
+      "scheduled:ok:2026-03-28T08:00:00.000Z",
+    ]);
   });
 
   it("after a restart past missed fires, skips them by default and runs one catch-up with --missed once", async () => {
@@ -98,13 +102,25 @@ describe("schedules through the router", () => {
     await second.settle();
     expect(second.pings.map((p) => `${p.args}@${iso(p.atMs)}`)).toEqual(["once@2026-03-30T12:00:00.000Z"]);
     const skipRuns = await runsOf(second, skipId);
-    expect(skipRuns).toEqual([{ kind: "missed", outcome: "missed", fireTime: Date.UTC(2026, 2, 30, 7, 0), detail: "3 fires missed while no process was running" }]);
-    expect((await runsOf(second, onceId)).map((r) => `${r.kind}:${r.outcome}:${iso(r.fireTime)}`)).toEqual(["catchup:ok:2026-03-30T07:00:00.000Z"]);
+    expect(skipRuns).toEqual([
+      {
+        kind: "missed",
+        outcome: "missed",
+        fireTime: Date.UTC(2026, 2, 30, 7, 0),
+        detail: "3 fires missed while no process was running",
+      },
+    ]);
+    expect((await runsOf(second, onceId)).map((r) => `${r.kind}:${r.outcome}:${iso(r.fireTime)}`)).toEqual([
+      "catchup:ok:2026-03-30T07:00:00.000Z",
+    ]);
     // Both go on normally afterwards.
     await second.advanceTo(Date.UTC(2026, 2, 31, 12, 0));
-    expect(second.pings.map((p) => `${p.args}@${iso(p.atMs)}`).slice(1).sort()).toEqual([
-      "once@2026-03-31T07:00:00.000Z", "skip@2026-03-31T07:00:00.000Z",
-    ]);
+    expect(
+      second.pings
+        .map((p) => `${p.args}@${iso(p.atMs)}`)
+        .slice(1)
+        .sort(),
+    ).toEqual(["once@2026-03-31T07:00:00.000Z", "skip@2026-03-31T07:00:00.000Z"]);
   });
 
   it("closes runs left unfinished by an ended process as errors at the next start, never as done", async () => {
@@ -119,9 +135,14 @@ describe("schedules through the router", () => {
     );
     await time.advanceTo(Date.UTC(2026, 2, 28, 12, 0));
     const second = await harness({ time, processId: "p2" });
-    expect(await runsOf(second, id)).toEqual([{
-      kind: "scheduled", outcome: "error", fireTime: Date.UTC(2026, 2, 28, 8, 0), detail: "the process running it ended during the run",
-    }]);
+    expect(await runsOf(second, id)).toEqual([
+      {
+        kind: "scheduled",
+        outcome: "error",
+        fireTime: Date.UTC(2026, 2, 28, 8, 0),
+        detail: "the process running it ended during the run",
+      },
+    ]);
     expect(second.pings).toEqual([]); // that fire is not run again
   });
 
@@ -196,7 +217,10 @@ describe("schedules through the router", () => {
     const once = idOf((await h.say("/schedule in 10m /ping once"))[0]);
     const at = idOf((await h.say("/schedule at 2026-03-27 14:00 /ping at"))[0]);
     await h.advanceTo(Date.UTC(2026, 2, 29, 12, 0));
-    expect(h.pings.map((p) => `${p.args}@${iso(p.atMs)}`)).toEqual(["once@2026-03-27T12:10:00.000Z", "at@2026-03-27T13:00:00.000Z"]);
+    expect(h.pings.map((p) => `${p.args}@${iso(p.atMs)}`)).toEqual([
+      "once@2026-03-27T12:10:00.000Z",
+      "at@2026-03-27T13:00:00.000Z",
+    ]);
     expect((await h.plugin.service.get(once)).state).toBe("done");
     expect((await runsOf(h, at)).map((r) => r.outcome)).toEqual(["ok"]);
     expect((await h.say("/schedule list"))[0]).toContain("No schedules");
@@ -246,7 +270,9 @@ describe("bad input to /schedule", () => {
 
   it("refuses unknown zones, past times and garbled times", async () => {
     const h = await harness({ time: new FakeTime(FRI_MARCH) });
-    expect((await h.say('/schedule add "0 9 * * *" --tz Mars/Olympus /ping'))[0]).toContain('Unknown time zone "Mars/Olympus"');
+    expect((await h.say('/schedule add "0 9 * * *" --tz Mars/Olympus /ping'))[0]).toContain(
+      'Unknown time zone "Mars/Olympus"',
+    );
     expect((await h.say("/schedule at 2026-03-01 09:00 /ping"))[0]).toContain("in the past");
     expect((await h.say("/schedule at 2026-02-30 09:00 /ping"))[0]).toContain("is not a time I understand");
     expect((await h.say("/schedule in soon /ping"))[0]).toContain("is not a time I understand");

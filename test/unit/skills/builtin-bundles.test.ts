@@ -10,15 +10,22 @@ describe("built-in skill bundles", () => {
   const out = mkdtempSync(join(tmpdir(), "sb-bundles-"));
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-  it.each(["dice", "poll", "remind", "httpcheck"])("%s: dist/index.js matches a fresh build of src/ (run skills/builtin/build.ts after editing)", async (name) => {
-    const fresh = await bundleSkill(join(BUILTIN_DIR, name), join(out, `${name}.js`));
-    expect(readFileSync(join(BUILTIN_DIR, name, "dist", "index.js"), "utf8")).toBe(readFileSync(fresh, "utf8"));
-  });
+  it.each(["dice", "poll", "remind", "httpcheck"])(
+    "%s: dist/index.js matches a fresh build of src/ (run skills/builtin/build.ts after editing)",
+    async (name) => {
+      const fresh = await bundleSkill(join(BUILTIN_DIR, name), join(out, `${name}.js`));
+      expect(readFileSync(join(BUILTIN_DIR, name, "dist", "index.js"), "utf8")).toBe(readFileSync(fresh, "utf8"));
+    },
+  );
 
   it("bundles set the global the runtime reads, with no imports left", () => {
     const code = readFileSync(join(BUILTIN_DIR, "dice", "dist", "index.js"), "utf8");
-    const skill = new Function(`${code}; return skill;`)() as { default: { commands: { dice: (ctx: unknown) => string } } };
-    expect(skill.default.commands.dice({ rawArgs: "1d2+2", args: ["1d2+2"] })).toMatch(/^🎲 1d2\+2: [12] \+ 2 = \*\*[34]\*\*$/);
+    const skill = new Function(`${code}; return skill;`)() as {
+      default: { commands: { dice: (ctx: unknown) => string } };
+    };
+    expect(skill.default.commands.dice({ rawArgs: "1d2+2", args: ["1d2+2"] })).toMatch(
+      /^🎲 1d2\+2: [12] \+ 2 = \*\*[34]\*\*$/,
+    );
     expect(code).not.toMatch(/\brequire\(|^import /m);
   });
 });

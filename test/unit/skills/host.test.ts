@@ -7,17 +7,35 @@ import { SkillHostSupervisor } from "../../../skills/runtime/supervisor.ts";
 const noCap = async (): Promise<string> => '{"ok":true,"value":null}';
 
 function spec(key: string, code: string, overrides: Partial<HostSkillSpec> = {}): HostSkillSpec {
-  return { key, name: key.split("@")[0]!, code, memoryMb: 16, cpuMs: 500, timeoutMs: 2_000, maxResultChars: 10_000, maxCapArgChars: 10_000, maxContexts: 2, idleMs: 60_000, ...overrides };
+  return {
+    key,
+    name: key.split("@")[0]!,
+    code,
+    memoryMb: 16,
+    cpuMs: 500,
+    timeoutMs: 2_000,
+    maxResultChars: 10_000,
+    maxCapArgChars: 10_000,
+    maxContexts: 2,
+    idleMs: 60_000,
+    ...overrides,
+  };
 }
 
-const COUNTER = "var n = 0; var skill = { commands: { count: function (ctx) { n++; return ctx.chat.id + ':' + n; } } };";
+const COUNTER =
+  "var n = 0; var skill = { commands: { count: function (ctx) { n++; return ctx.chat.id + ':' + n; } } };";
 
 describe("skill host", () => {
   let supervisor: SkillHostSupervisor;
   const restarts: string[] = [];
 
   beforeAll(async () => {
-    supervisor = new SkillHostSupervisor({ poolSize: 1, permissionModel: true, hostGraceMs: 3_000, onRestart: (_i, reason) => restarts.push(reason) });
+    supervisor = new SkillHostSupervisor({
+      poolSize: 1,
+      permissionModel: true,
+      hostGraceMs: 3_000,
+      onRestart: (_i, reason) => restarts.push(reason),
+    });
     await supervisor.start();
   });
 
@@ -32,8 +50,15 @@ describe("skill host", () => {
     supervisor.load(s);
     const first = await supervisor.call(s, "a", "command", "count", input("a"), noCap);
     expect(first).toMatchObject({ ok: true, cold: true, value: '{"ok":true,"value":"a:1"}' });
-    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({ ok: true, cold: false, value: '{"ok":true,"value":"a:2"}' });
-    expect(await supervisor.call(s, "b", "command", "count", input("b"), noCap)).toMatchObject({ ok: true, value: '{"ok":true,"value":"b:1"}' });
+    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({
+      ok: true,
+      cold: false,
+      value: '{"ok":true,"value":"a:2"}',
+    });
+    expect(await supervisor.call(s, "b", "command", "count", input("b"), noCap)).toMatchObject({
+      ok: true,
+      value: '{"ok":true,"value":"b:1"}',
+    });
     const stats = await supervisor.stats();
     expect(stats[0]!.skills.find((k) => k.key === "counter@1.0.0")).toMatchObject({ live: true, contexts: 2 });
   });
@@ -42,7 +67,10 @@ describe("skill host", () => {
     const s = spec("counter@1.0.0", COUNTER);
     await supervisor.call(s, "c", "command", "count", input("c"), noCap);
     // "a" was least recently used: it starts over.
-    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({ ok: true, value: '{"ok":true,"value":"a:1"}' });
+    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({
+      ok: true,
+      value: '{"ok":true,"value":"a:1"}',
+    });
   });
 
   it("disposes an idle isolate and starts a fresh one on the next call", async () => {
@@ -55,20 +83,38 @@ describe("skill host", () => {
       live = (await supervisor.stats())[0]!.skills.find((k) => k.key === "idle@1.0.0")!.live;
     }
     expect(live).toBe(false);
-    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({ ok: true, cold: true, value: '{"ok":true,"value":"a:1"}' });
+    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({
+      ok: true,
+      cold: true,
+      value: '{"ok":true,"value":"a:1"}',
+    });
   });
 
   it("stops a never-settling call at the wall-clock budget and recovers", async () => {
-    const s = spec("never@1.0.0", "var skill = { commands: { wait: function () { return new Promise(function () {}); }, ok: function () { return 'ok'; } } };", { timeoutMs: 300 });
+    const s = spec(
+      "never@1.0.0",
+      "var skill = { commands: { wait: function () { return new Promise(function () {}); }, ok: function () { return 'ok'; } } };",
+      { timeoutMs: 300 },
+    );
     supervisor.load(s);
-    expect(await supervisor.call(s, "a", "command", "wait", input("a"), noCap)).toMatchObject({ ok: false, failure: "timeout" });
+    expect(await supervisor.call(s, "a", "command", "wait", input("a"), noCap)).toMatchObject({
+      ok: false,
+      failure: "timeout",
+    });
     expect(await supervisor.call(s, "a", "command", "ok", input("a"), noCap)).toMatchObject({ ok: true, cold: true });
   });
 
   it("stops CPU spins, including in the continuation after a capability answer", async () => {
-    const s = spec("spin@1.0.0", "var skill = { commands: { later: async function (ctx) { await ctx.storage.get('k'); for (;;) {} } } };", { cpuMs: 200 });
+    const s = spec(
+      "spin@1.0.0",
+      "var skill = { commands: { later: async function (ctx) { await ctx.storage.get('k'); for (;;) {} } } };",
+      { cpuMs: 200 },
+    );
     supervisor.load(s);
-    expect(await supervisor.call(s, "a", "command", "later", input("a"), noCap)).toMatchObject({ ok: false, failure: "cpu" });
+    expect(await supervisor.call(s, "a", "command", "later", input("a"), noCap)).toMatchObject({
+      ok: false,
+      failure: "cpu",
+    });
   });
 
   it("reports a skill whose top level throws, and one that names no such handler", async () => {
@@ -85,11 +131,18 @@ describe("skill host", () => {
 
   it("refuses calls for a skill it does not hold", async () => {
     const s = spec("ghost@1.0.0", COUNTER);
-    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({ ok: false, failure: "not-loaded" });
+    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({
+      ok: false,
+      failure: "not-loaded",
+    });
   });
 
   it("fails in-flight calls when the host dies and restarts it with every skill", async () => {
-    const s = spec("never2@1.0.0", "var skill = { commands: { wait: function () { return new Promise(function () {}); } } };", { timeoutMs: 10_000 });
+    const s = spec(
+      "never2@1.0.0",
+      "var skill = { commands: { wait: function () { return new Promise(function () {}); } } };",
+      { timeoutMs: 10_000 },
+    );
     supervisor.load(s);
     const pid = supervisor.pids()[0];
     const pending = supervisor.call(s, "a", "command", "wait", input("a"), noCap);
@@ -98,7 +151,10 @@ describe("skill host", () => {
     expect(await pending).toMatchObject({ ok: false, failure: "crashed", message: expect.stringContaining("SIGKILL") });
     expect(restarts.length).toBeGreaterThanOrEqual(1);
     const counter = spec("counter@1.0.0", COUNTER);
-    expect(await supervisor.call(counter, "a", "command", "count", input("a"), noCap)).toMatchObject({ ok: true, value: '{"ok":true,"value":"a:1"}' });
+    expect(await supervisor.call(counter, "a", "command", "count", input("a"), noCap)).toMatchObject({
+      ok: true,
+      value: '{"ok":true,"value":"a:1"}',
+    });
     expect(supervisor.pids()[0]).not.toBe(pid);
   });
 
@@ -109,7 +165,12 @@ describe("skill host", () => {
       const environ = readFileSync(`/proc/${pid}/environ`, "utf8");
       expect(environ).not.toContain("do-not-leak");
       // Only what Node itself sets for the IPC channel.
-      expect(environ.split("\0").filter(Boolean).every((v) => v.startsWith("NODE_CHANNEL_"))).toBe(true);
+      expect(
+        environ
+          .split("\0")
+          .filter(Boolean)
+          .every((v) => v.startsWith("NODE_CHANNEL_")),
+      ).toBe(true);
       const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
       expect(cmdline).toEqual(expect.arrayContaining(["--no-node-snapshot", "--permission"]));
       expect(cmdline.some((a) => a.startsWith("--allow-fs-write") || a === "--allow-child-process")).toBe(false);
@@ -118,4 +179,3 @@ describe("skill host", () => {
     }
   });
 });
-

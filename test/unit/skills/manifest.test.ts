@@ -21,12 +21,20 @@ describe("validateManifest", () => {
   });
 
   it("fills defaults: member role, no permissions, no limits", () => {
-    const result = validateManifest(pkg({ manifestVersion: 1, entry: "dist/index.js", commands: [{ name: "demo", description: "Demo" }] }));
+    const result = validateManifest(
+      pkg({ manifestVersion: 1, entry: "dist/index.js", commands: [{ name: "demo", description: "Demo" }] }),
+    );
     expect(result.ok).toBe(true);
     if (!result.ok) return;
     expect(result.skill.name).toBe("demo");
     expect(result.skill.manifest.commands[0]!.defaultRole).toBe("member");
-    expect(result.skill.manifest.permissions).toEqual({ network: [], storage: false, schedules: false, llm: false, messages: { otherChats: false, mentions: false } });
+    expect(result.skill.manifest.permissions).toEqual({
+      network: [],
+      storage: false,
+      schedules: false,
+      llm: false,
+      messages: { otherChats: false, mentions: false },
+    });
   });
 
   it("names every wrong field with a fix", () => {
@@ -34,12 +42,22 @@ describe("validateManifest", () => {
     expect(result.ok).toBe(false);
     if (result.ok) return;
     const fields = result.issues.map((i) => i.field);
-    expect(fields).toEqual(expect.arrayContaining([
-      "version", "keywords", "switchboard.manifestVersion", "switchboard.entry", "switchboard.commands.0.name",
-      "switchboard.commands.0.description", "switchboard.permissions.network.0", "switchboard.permissions",
-    ]));
+    expect(fields).toEqual(
+      expect.arrayContaining([
+        "version",
+        "keywords",
+        "switchboard.manifestVersion",
+        "switchboard.entry",
+        "switchboard.commands.0.name",
+        "switchboard.commands.0.description",
+        "switchboard.permissions.network.0",
+        "switchboard.permissions",
+      ]),
+    );
     for (const issue of result.issues) expect(issue.fix.length).toBeGreaterThan(5);
-    expect(result.message).toContain("switchboard.entry: is not in the right format. Fix: give a relative path to a .js file inside the package");
+    expect(result.message).toContain(
+      "switchboard.entry: is not in the right format. Fix: give a relative path to a .js file inside the package",
+    );
     expect(result.message).toContain("unknown key(s): teleport");
   });
 
@@ -48,7 +66,16 @@ describe("validateManifest", () => {
       const r = validateManifest(pkg({ manifestVersion: 1, entry }));
       expect(r.ok, entry).toBe(false);
     }
-    const dup = validateManifest(pkg({ manifestVersion: 1, entry: "i.js", commands: [{ name: "a", description: "x" }, { name: "a", description: "y" }] }));
+    const dup = validateManifest(
+      pkg({
+        manifestVersion: 1,
+        entry: "i.js",
+        commands: [
+          { name: "a", description: "x" },
+          { name: "a", description: "y" },
+        ],
+      }),
+    );
     expect(dup.ok === false && dup.issues[0]!.problem).toContain("twice");
     const missing = validateManifest({ name: "x", version: "1.0.0", keywords: ["switchboard-skill"] });
     expect(missing.ok === false && missing.issues.map((i) => i.field)).toEqual(["switchboard"]);
@@ -57,9 +84,21 @@ describe("validateManifest", () => {
   });
 
   it("checks tool parameter schemas and settings", () => {
-    const badTool = validateManifest(pkg({ manifestVersion: 1, entry: "i.js", tools: [{ name: "t", description: "d", parameters: { type: "string" } }] }));
+    const badTool = validateManifest(
+      pkg({
+        manifestVersion: 1,
+        entry: "i.js",
+        tools: [{ name: "t", description: "d", parameters: { type: "string" } }],
+      }),
+    );
     expect(badTool.ok === false && badTool.issues[0]!.field).toBe("switchboard.tools.0.parameters.type");
-    const badRequired = validateManifest(pkg({ manifestVersion: 1, entry: "i.js", settings: { properties: { token: { type: "string", secret: true } }, required: ["nope"] } }));
+    const badRequired = validateManifest(
+      pkg({
+        manifestVersion: 1,
+        entry: "i.js",
+        settings: { properties: { token: { type: "string", secret: true } }, required: ["nope"] },
+      }),
+    );
     expect(badRequired.ok === false && badRequired.issues[0]!.field).toBe("switchboard.settings.required");
   });
 

@@ -10,11 +10,24 @@ import { neutraliseMentions, toSkillReply } from "../../../skills/runtime/capabi
 describe("grant coverage", () => {
   it("lists what a new version asks for beyond the grant", () => {
     const granted = { ...noPermissions(), network: ["a.example"], storage: { quotaKb: 64 } };
-    expect(missingPermissions(granted, { ...noPermissions(), network: ["a.example"], storage: { quotaKb: 32 } })).toEqual([]);
-    expect(missingPermissions(granted, { ...noPermissions(), network: ["a.example", "b.example"], storage: { quotaKb: 128 }, llm: true }))
-      .toEqual(["network b.example", "storage 128 KB", "llm"]);
-    expect(missingPermissions(noPermissions(), { ...noPermissions(), storage: true, messages: { otherChats: true, mentions: true } }))
-      .toEqual(["storage", "messages to other chats", "mass mentions"]);
+    expect(
+      missingPermissions(granted, { ...noPermissions(), network: ["a.example"], storage: { quotaKb: 32 } }),
+    ).toEqual([]);
+    expect(
+      missingPermissions(granted, {
+        ...noPermissions(),
+        network: ["a.example", "b.example"],
+        storage: { quotaKb: 128 },
+        llm: true,
+      }),
+    ).toEqual(["network b.example", "storage 128 KB", "llm"]);
+    expect(
+      missingPermissions(noPermissions(), {
+        ...noPermissions(),
+        storage: true,
+        messages: { otherChats: true, mentions: true },
+      }),
+    ).toEqual(["storage", "messages to other chats", "mass mentions"]);
   });
 });
 
@@ -46,10 +59,18 @@ describe("skill replies", () => {
 
   it("accepts text or { text, buttons } and refuses anything else", () => {
     expect(toSkillReply("hi", false)).toEqual({ text: "hi" });
-    expect(toSkillReply({ text: "t", buttons: [[{ label: "a", data: "/a" }]], format: "plain", extra: 1 }, false))
-      .toEqual({ text: "t", buttons: [[{ label: "a", data: "/a" }]], format: "plain" });
+    expect(
+      toSkillReply({ text: "t", buttons: [[{ label: "a", data: "/a" }]], format: "plain", extra: 1 }, false),
+    ).toEqual({ text: "t", buttons: [[{ label: "a", data: "/a" }]], format: "plain" });
     expect(toSkillReply("@everyone", true).text).toBe("@everyone");
-    for (const bad of [null, 5, [], { text: 5 }, { text: "x", buttons: "no" }, { text: "x", buttons: [[{ label: 1, data: "x" }]] }]) {
+    for (const bad of [
+      null,
+      5,
+      [],
+      { text: 5 },
+      { text: "x", buttons: "no" },
+      { text: "x", buttons: [[{ label: 1, data: "x" }]] },
+    ]) {
       expect(() => toSkillReply(bad, false)).toThrow();
     }
   });

@@ -4,7 +4,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
-import { createEphemeral, isSwitchboardError, onceChecker, onceMarkCount, rememberOnce, type Keyv } from "../../../bot/index.ts";
+import {
+  createEphemeral,
+  isSwitchboardError,
+  onceChecker,
+  onceMarkCount,
+  rememberOnce,
+  type Keyv,
+} from "../../../bot/index.ts";
 import { REDIS_URL, serviceAvailable } from "../../helpers/services.ts";
 
 const redisUp = await serviceAvailable("redis");
@@ -65,7 +72,9 @@ function defineEphemeralTests(name: string, make: (namespace: string) => Keyv): 
       const second = name === "memory" ? first : open(namespace);
       for (let round = 0; round < 5; round += 1) {
         const key = `delivery:${round}`;
-        const answers = await Promise.all(Array.from({ length: 40 }, (_, index) => rememberOnce(index % 2 === 0 ? first : second, key, 60_000)));
+        const answers = await Promise.all(
+          Array.from({ length: 40 }, (_, index) => rememberOnce(index % 2 === 0 ? first : second, key, 60_000)),
+        );
         expect(answers.filter(Boolean)).toHaveLength(1);
       }
     });
@@ -78,7 +87,9 @@ function defineEphemeralTests(name: string, make: (namespace: string) => Keyv): 
       const dedupeElsewhere = onceChecker(second, "dedupe:", 60_000);
       const other = onceChecker(first, "other:", 60_000);
       const short = onceChecker(first, "short:", 30);
-      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? dedupe : dedupeElsewhere)("d1")));
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? dedupe : dedupeElsewhere)("d1")),
+      );
       expect(answers.filter(Boolean)).toHaveLength(1);
       if (name === "memory") expect(dedupe("d2")).toBe(true); // in memory the answer is synchronous
       expect(await other("d1")).toBe(true);
@@ -100,7 +111,13 @@ function defineEphemeralTests(name: string, make: (namespace: string) => Keyv): 
 
     it("refuses a missing key or a bad TTL with E_BAD_ARGS", () => {
       const kv = open();
-      for (const [key, ttlMs] of [["", 1_000], ["k", 0], ["k", Number.NaN], ["k", Number.POSITIVE_INFINITY], [undefined, 1_000]] as const) {
+      for (const [key, ttlMs] of [
+        ["", 1_000],
+        ["k", 0],
+        ["k", Number.NaN],
+        ["k", Number.POSITIVE_INFINITY],
+        [undefined, 1_000],
+      ] as const) {
         let caught: unknown;
         try {
           void rememberOnce(kv, key as unknown as string, ttlMs);
@@ -146,7 +163,10 @@ describe.skipIf(!redisUp)("Redis failures", () => {
   it("rejects with E_STORAGE when Redis cannot be reached, instead of answering as if nothing was seen", async () => {
     const kv = createEphemeral({ redisUrl: "redis://:hunter2@127.0.0.1:1", connectTimeoutMs: 500 });
     try {
-      const error = await rememberOnce(kv, "delivery:1", 1_000).then(() => undefined, (caught: unknown) => caught);
+      const error = await rememberOnce(kv, "delivery:1", 1_000).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
       expect(isSwitchboardError(error) && error.code === "E_STORAGE").toBe(true);
       expect((error as Error).message).not.toContain("hunter2");
       await expect(kv.get("anything")).rejects.toThrow();

@@ -21,7 +21,9 @@ async function openError(promise: Promise<unknown>): Promise<Error & { code: str
 
 describe("maskUrl", () => {
   it("hides the password and secret-looking query parameters", () => {
-    expect(maskUrl("postgres://bot:s3cr%40t@db.internal:5432/switchboard")).toBe("postgres://bot:***@db.internal:5432/switchboard");
+    expect(maskUrl("postgres://bot:s3cr%40t@db.internal:5432/switchboard")).toBe(
+      "postgres://bot:***@db.internal:5432/switchboard",
+    );
     expect(maskUrl("redis://:hunter2@127.0.0.1:6379/0")).toBe("redis://:***@127.0.0.1:6379/0");
     expect(maskUrl("postgres://db/x?password=p1&sslmode=disable")).toBe("postgres://db/x?password=***&sslmode=disable");
     expect(maskUrl("postgres://db/x")).toBe("postgres://db/x");
@@ -35,7 +37,9 @@ describe("maskUrl", () => {
 
 describe("openStore errors", { timeout: 120_000 }, () => {
   it("names the unreachable PostgreSQL without its password", async () => {
-    const error = await openError(openStore({ dataDir: root, databaseUrl: "postgres://bot:hunter2@127.0.0.1:1/switchboard" }));
+    const error = await openError(
+      openStore({ dataDir: root, databaseUrl: "postgres://bot:hunter2@127.0.0.1:1/switchboard" }),
+    );
     expect(error.code).toBe("E_STORAGE");
     expect(error.message).toContain("PostgreSQL at postgres://bot:***@127.0.0.1:1/switchboard");
     expect(error.message).toMatch(/ECONNREFUSED/);
@@ -117,7 +121,12 @@ describe("memoryStore", { timeout: 120_000 }, () => {
     try {
       expect(store.sql.driver).toBe("pglite");
       const { rows } = await store.sql.query<{ id: string }>("SELECT id FROM schema_migrations ORDER BY id");
-      expect(rows.map((row) => row.id)).toEqual(["core-001-chats", "core-002-audit-log", "core-003-kv", "test-001-extra"]);
+      expect(rows.map((row) => row.id)).toEqual([
+        "core-001-chats",
+        "core-002-audit-log",
+        "core-003-kv",
+        "test-001-extra",
+      ]);
       await store.kv.set("n", "s", "k", 1);
       expect(await store.kv.get("n", "s", "k")).toBe(1);
     } finally {

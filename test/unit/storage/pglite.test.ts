@@ -11,12 +11,17 @@ describe("PGlite SqlClient", { timeout: 120_000 }, () => {
   afterAll(() => sql.close());
 
   it("runs several statements in one call without parameters, returning the last one's rows", async () => {
-    const { rows } = await sql.query("INSERT INTO t VALUES (100, 'a'); INSERT INTO t VALUES (101, 'b'); SELECT count(*)::int AS n FROM t WHERE id >= 100");
+    const { rows } = await sql.query(
+      "INSERT INTO t VALUES (100, 'a'); INSERT INTO t VALUES (101, 'b'); SELECT count(*)::int AS n FROM t WHERE id >= 100",
+    );
     expect(rows).toEqual([{ n: 2 }]);
   });
 
   it("returns bigint as numbers and jsonb parsed", async () => {
-    const { rows } = await sql.query("SELECT $1::bigint AS at, $2::jsonb AS doc", [1_795_000_000_123, JSON.stringify({ a: [1, null] })]);
+    const { rows } = await sql.query("SELECT $1::bigint AS at, $2::jsonb AS doc", [
+      1_795_000_000_123,
+      JSON.stringify({ a: [1, null] }),
+    ]);
     expect(rows).toEqual([{ at: 1_795_000_000_123, doc: { a: [1, null] } }]);
   });
 
@@ -50,12 +55,16 @@ describe("PGlite SqlClient", { timeout: 120_000 }, () => {
   });
 
   it("lets code inside a transaction use the outer client without deadlocking, inside the same transaction", async () => {
-    await expect(sql.transaction(async () => {
-      await sql.query("INSERT INTO t VALUES ($1, $2)", [2, "joined"]);
-      const nested = await sql.transaction((inner) => inner.query<{ n: number }>("SELECT count(*)::int AS n FROM t WHERE id = 2"));
-      expect(nested.rows).toEqual([{ n: 1 }]);
-      throw new Error("roll it all back");
-    })).rejects.toThrow("roll it all back");
+    await expect(
+      sql.transaction(async () => {
+        await sql.query("INSERT INTO t VALUES ($1, $2)", [2, "joined"]);
+        const nested = await sql.transaction((inner) =>
+          inner.query<{ n: number }>("SELECT count(*)::int AS n FROM t WHERE id = 2"),
+        );
+        expect(nested.rows).toEqual([{ n: 1 }]);
+        throw new Error("roll it all back");
+      }),
+    ).rejects.toThrow("roll it all back");
     expect((await sql.query("SELECT * FROM t WHERE id = 2")).rows).toEqual([]);
   });
 });

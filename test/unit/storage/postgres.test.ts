@@ -15,11 +15,10 @@ describe.skipIf(!isUp)("PostgreSQL SqlClient", { timeout: 60_000 }, () => {
   afterAll(() => sql.close());
 
   it("returns bigint as a number when it fits and as a BigInt when it does not, and jsonb parsed", async () => {
-    const { rows } = await sql.query("SELECT $1::bigint AS small, $2::bigint AS big, $3::jsonb AS doc, count(*) AS n FROM (VALUES (1), (2)) v(x)", [
-      1_795_000_000_123,
-      "9007199254740993",
-      JSON.stringify([1, { a: null }]),
-    ]);
+    const { rows } = await sql.query(
+      "SELECT $1::bigint AS small, $2::bigint AS big, $3::jsonb AS doc, count(*) AS n FROM (VALUES (1), (2)) v(x)",
+      [1_795_000_000_123, "9007199254740993", JSON.stringify([1, { a: null }])],
+    );
     expect(rows).toEqual([{ small: 1_795_000_000_123, big: 9_007_199_254_740_993n, doc: [1, { a: null }], n: 2 }]);
   });
 
@@ -35,13 +34,15 @@ describe.skipIf(!isUp)("PostgreSQL SqlClient", { timeout: 60_000 }, () => {
   });
 
   it("runs a transaction on one connection and rolls it back on a throw", async () => {
-    await expect(sql.transaction(async (tx) => {
-      const first = await tx.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
-      await tx.query("CREATE TABLE IF NOT EXISTS pg_driver_rollback_probe (id int)");
-      const nested = await tx.transaction((inner) => inner.query<{ pid: number }>("SELECT pg_backend_pid() AS pid"));
-      expect(nested.rows[0]!.pid).toBe(first.rows[0]!.pid);
-      throw new Error("undo");
-    })).rejects.toThrow("undo");
+    await expect(
+      sql.transaction(async (tx) => {
+        const first = await tx.query<{ pid: number }>("SELECT pg_backend_pid() AS pid");
+        await tx.query("CREATE TABLE IF NOT EXISTS pg_driver_rollback_probe (id int)");
+        const nested = await tx.transaction((inner) => inner.query<{ pid: number }>("SELECT pg_backend_pid() AS pid"));
+        expect(nested.rows[0]!.pid).toBe(first.rows[0]!.pid);
+        throw new Error("undo");
+      }),
+    ).rejects.toThrow("undo");
     const { rows } = await sql.query("SELECT to_regclass('pg_driver_rollback_probe') AS t");
     expect(rows).toEqual([{ t: null }]);
   });

@@ -6,8 +6,12 @@ import { HealthTracker } from "../../../../adapters/shared/health.ts";
 
 function api(makeRequest: (url: string, init: RequestInit) => Promise<Response>): DiscordApi {
   return new DiscordApi({
-    token: "t", applicationId: "1", apiRoot: "http://127.0.0.1:9/api", health: new HealthTracker("discord"),
-    limits: { globalPerSecond: 0, perChatIntervalMs: 0 }, drainTimeoutMs: 50,
+    token: "t",
+    applicationId: "1",
+    apiRoot: "http://127.0.0.1:9/api",
+    health: new HealthTracker("discord"),
+    limits: { globalPerSecond: 0, perChatIntervalMs: 0 },
+    drainTimeoutMs: 50,
     makeRequest: makeRequest as never,
   });
 }
@@ -17,10 +21,19 @@ describe("DiscordApi signals", () => {
     const seen: AbortSignal[] = [];
     const discord = api(async () => new Response(null, { status: 204 }));
     for (let i = 0; i < 50; i++) {
-      await discord.call("probe", { chatId: "c", isEdit: true }, (signal) => {
-        seen.push(signal);
-        return discord.interactionRest.post(`/interactions/${i}/tok/callback`, { body: { type: 1 }, auth: false, signal });
-      }, discord.interactionLimiter);
+      await discord.call(
+        "probe",
+        { chatId: "c", isEdit: true },
+        (signal) => {
+          seen.push(signal);
+          return discord.interactionRest.post(`/interactions/${i}/tok/callback`, {
+            body: { type: 1 },
+            auth: false,
+            signal,
+          });
+        },
+        discord.interactionLimiter,
+      );
     }
     expect(new Set(seen).size).toBe(50);
     // The REST client adds one abort listener to the signal it is given and never removes it: one, not fifty.
@@ -40,7 +53,10 @@ describe("DiscordApi signals", () => {
       });
     });
     const call = discord.createMessage("c", { content: "hi" });
-    const outcome = call.then(() => "sent", (error: unknown) => (error as { code?: string }).code);
+    const outcome = call.then(
+      () => "sent",
+      (error: unknown) => (error as { code?: string }).code,
+    );
     await running;
     await discord.stop(); // waits for queued work (up to the limiter's drain timeout), then aborts what still runs
     expect(await outcome).toBe("E_TIMEOUT");

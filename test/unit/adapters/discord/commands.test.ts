@@ -4,7 +4,8 @@ import { optionName, toDiscordCommand, toDiscordCommands } from "../../../../ada
 describe("toDiscordCommand", () => {
   it("maps argument types to Discord option types with required options first", () => {
     const command = toDiscordCommand({
-      name: "deploy", description: "Deploy a service",
+      name: "deploy",
+      description: "Deploy a service",
       args: [
         { name: "dry", description: "Dry run", type: "boolean" },
         { name: "service", description: "Which", type: "string", required: true, choices: ["web", "api"] },
@@ -14,11 +15,32 @@ describe("toDiscordCommand", () => {
       ],
     });
     expect(command).toEqual({
-      type: 1, name: "deploy", description: "Deploy a service", contexts: [0, 1],
+      type: 1,
+      name: "deploy",
+      description: "Deploy a service",
+      contexts: [0, 1],
       options: [
-        { type: 3, name: "service", description: "Which", required: true, choices: [{ name: "web", value: "web" }, { name: "api", value: "api" }] },
+        {
+          type: 3,
+          name: "service",
+          description: "Which",
+          required: true,
+          choices: [
+            { name: "web", value: "web" },
+            { name: "api", value: "api" },
+          ],
+        },
         { type: 5, name: "dry", description: "Dry run", required: false },
-        { type: 4, name: "count", description: "How many", required: false, choices: [{ name: "1", value: 1 }, { name: "2", value: 2 }] },
+        {
+          type: 4,
+          name: "count",
+          description: "How many",
+          required: false,
+          choices: [
+            { name: "1", value: 1 },
+            { name: "2", value: 2 },
+          ],
+        },
         { type: 10, name: "ratio", description: "Ratio", required: false },
         { type: 6, name: "who", description: "Who", required: false },
       ],
@@ -26,7 +48,11 @@ describe("toDiscordCommand", () => {
   });
 
   it("clips long descriptions to 100 characters and fills empty ones", () => {
-    const command = toDiscordCommand({ name: "x", description: "d".repeat(300), args: [{ name: "A b", description: "", type: "string" }] });
+    const command = toDiscordCommand({
+      name: "x",
+      description: "d".repeat(300),
+      args: [{ name: "A b", description: "", type: "string" }],
+    });
     expect(command.description).toHaveLength(100);
     expect(command.options[0]).toMatchObject({ name: "a_b", description: "A b" });
   });

@@ -29,12 +29,31 @@ describe("renderDiscordReply", () => {
   });
 
   it("puts buttons as action rows on the last piece, or a hint line when their data does not fit", () => {
-    const bodies = renderDiscordReply({ text: "pick", buttons: [[{ label: "Yes", data: "/confirm yes" }, { label: "No", data: "/confirm no" }]] }, true);
-    expect(bodies[0]!.components).toEqual([{ type: 1, components: [
-      { type: 2, style: 2, label: "Yes", custom_id: "/confirm yes" },
-      { type: 2, style: 2, label: "No", custom_id: "/confirm no" },
-    ] }]);
-    const long = renderDiscordReply({ text: "pick", buttons: [[{ label: "Long", data: `/x ${"y".repeat(120)}` }]] }, true);
+    const bodies = renderDiscordReply(
+      {
+        text: "pick",
+        buttons: [
+          [
+            { label: "Yes", data: "/confirm yes" },
+            { label: "No", data: "/confirm no" },
+          ],
+        ],
+      },
+      true,
+    );
+    expect(bodies[0]!.components).toEqual([
+      {
+        type: 1,
+        components: [
+          { type: 2, style: 2, label: "Yes", custom_id: "/confirm yes" },
+          { type: 2, style: 2, label: "No", custom_id: "/confirm no" },
+        ],
+      },
+    ]);
+    const long = renderDiscordReply(
+      { text: "pick", buttons: [[{ label: "Long", data: `/x ${"y".repeat(120)}` }]] },
+      true,
+    );
     expect(long[0]!.components).toBeUndefined();
     expect(discordToPlain(long[0]!.content)).toContain("Long: /x yyy");
   });

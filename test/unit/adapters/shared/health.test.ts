@@ -17,14 +17,23 @@ describe("HealthTracker", () => {
     let now = 1_000;
     const health = new HealthTracker("telegram", { now: () => now });
     health.setMode("polling");
-    expect(health.snapshot()).toEqual({ platform: "telegram", state: "starting", lastInboundAt: null, lastApiOkAt: null, detail: "mode polling" });
+    expect(health.snapshot()).toEqual({
+      platform: "telegram",
+      state: "starting",
+      lastInboundAt: null,
+      lastApiOkAt: null,
+      detail: "mode polling",
+    });
     health.markInbound();
     now = 2_000;
     health.markApiOk();
     health.setState("reconnecting", "socket hang up");
     health.setState("up");
     expect(health.snapshot()).toEqual({
-      platform: "telegram", state: "up", lastInboundAt: 1_000, lastApiOkAt: 2_000,
+      platform: "telegram",
+      state: "up",
+      lastInboundAt: 1_000,
+      lastApiOkAt: 2_000,
       detail: "mode polling; 1 reconnect; last error: socket hang up",
     });
   });
@@ -37,7 +46,9 @@ describe("ReconnectSupervisor", () => {
     let secondUp!: () => void;
     const upAgain = new Promise<void>((r) => (secondUp = r));
     const supervisor = new ReconnectSupervisor({
-      name: "x", health, backoff: { initialMs: 10, maxMs: 20 },
+      name: "x",
+      health,
+      backoff: { initialMs: 10, maxMs: 20 },
       runSession: async (signal, markUp) => {
         sessions++;
         markUp();
@@ -58,7 +69,9 @@ describe("ReconnectSupervisor", () => {
   it("rejects start and goes down on a fatal failure", async () => {
     const health = new HealthTracker("x");
     const supervisor = new ReconnectSupervisor({
-      name: "x", health, isFatal: () => true,
+      name: "x",
+      health,
+      isFatal: () => true,
       runSession: async () => {
         throw new Error("401 unauthorized");
       },
@@ -74,7 +87,8 @@ describe("ReconnectSupervisor", () => {
     let reachedSecond!: () => void;
     const second = new Promise<void>((r) => (reachedSecond = r));
     const supervisor = new ReconnectSupervisor({
-      name: "x", health,
+      name: "x",
+      health,
       runSession: async (signal, markUp) => {
         signals.push(signal);
         markUp();

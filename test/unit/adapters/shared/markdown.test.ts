@@ -1,7 +1,20 @@
 import { describe, expect, it } from "vitest";
 import {
-  discordMarkdown, parseInline, parseMarkdown, parsePlain, plainTextOf, renderBlock, renderLines, renderMarkdown, renderReply,
-  renderText, slackMrkdwn, splitBlocks, telegramHtml, telegramHtmlToText, type MarkdownDialect,
+  discordMarkdown,
+  parseInline,
+  parseMarkdown,
+  parsePlain,
+  plainTextOf,
+  renderBlock,
+  renderLines,
+  renderMarkdown,
+  renderReply,
+  renderText,
+  slackMrkdwn,
+  splitBlocks,
+  telegramHtml,
+  telegramHtmlToText,
+  type MarkdownDialect,
 } from "../../../../adapters/shared/index.ts";
 
 describe("parseMarkdown", () => {
@@ -39,21 +52,25 @@ describe("parseMarkdown", () => {
 });
 
 describe("dialects", () => {
-  const source = "**Hi** <b>&amp; _there_ `a<b` [docs](https://x.io/?a=1&b=\"2\")\n- item";
+  const source = '**Hi** <b>&amp; _there_ `a<b` [docs](https://x.io/?a=1&b="2")\n- item';
 
   it("renders Telegram HTML with < > & escaped everywhere", () => {
     expect(renderMarkdown(source, telegramHtml)).toBe(
-      "<b>Hi</b> &lt;b&gt;&amp;amp; <i>there</i> <code>a&lt;b</code> <a href=\"https://x.io/?a=1&amp;b=&quot;2&quot;\">docs</a>\n• item",
+      '<b>Hi</b> &lt;b&gt;&amp;amp; <i>there</i> <code>a&lt;b</code> <a href="https://x.io/?a=1&amp;b=&quot;2&quot;">docs</a>\n• item',
     );
   });
 
   it("decodes Telegram HTML back to exactly the plain text", () => {
     const blocks = parseMarkdown(source);
-    expect(telegramHtmlToText(renderMarkdown(source, telegramHtml))).toBe(plainTextOf(blocks).replace("- item", "• item"));
+    expect(telegramHtmlToText(renderMarkdown(source, telegramHtml))).toBe(
+      plainTextOf(blocks).replace("- item", "• item"),
+    );
   });
 
   it("renders Slack mrkdwn with escaping and <url|label> links", () => {
-    expect(renderMarkdown("**a** _b_ <@U1> [l](https://x.io)", slackMrkdwn)).toBe("*a* _b_ &lt;@U1&gt; <https://x.io|l>");
+    expect(renderMarkdown("**a** _b_ <@U1> [l](https://x.io)", slackMrkdwn)).toBe(
+      "*a* _b_ &lt;@U1&gt; <https://x.io|l>",
+    );
   });
 
   it("renders Discord markdown escaping specials and defusing @everyone", () => {
@@ -67,7 +84,9 @@ describe("dialects", () => {
 
 /** The reference for `renderText`: block rendering, blank lines at the edges dropped, joined. */
 function renderedWhole(text: string, dialect: MarkdownDialect, format: "markdown" | "plain" = "markdown"): string {
-  const lines = (format === "plain" ? parsePlain(text) : parseMarkdown(text)).map((block) => renderBlock(block, dialect));
+  const lines = (format === "plain" ? parsePlain(text) : parseMarkdown(text)).map((block) =>
+    renderBlock(block, dialect),
+  );
   while (lines.length > 0 && lines[0]!.trim() === "") lines.shift();
   while (lines.length > 0 && lines[lines.length - 1]!.trim() === "") lines.pop();
   return lines.join("\n");
@@ -76,22 +95,67 @@ function renderedWhole(text: string, dialect: MarkdownDialect, format: "markdown
 describe("the direct line renderer", () => {
   // Replies that fit one message are rendered line by line straight from the text (`renderLines`); split replies
   // go through blocks and segments. Both must give the same text for every input.
-  const tokens = ["a", "b c", " ", "*", "**", "_", "`", "\\", "[", "]", "(", ")", "](", "https://x.io", "\n", "- ", "```", "```ts\n",
-    "<", "&", ">", "é", "x_y", "@everyone", "<@1>", "\r\n", "|", "**w**", "_w_", "[l](https://x.io)", "**_w_ v**", "[**b** c](https://y.io)",
-    "_i **b**_", " **x** ", "`c`", "**a `c` b**", "# h"];
+  const tokens = [
+    "a",
+    "b c",
+    " ",
+    "*",
+    "**",
+    "_",
+    "`",
+    "\\",
+    "[",
+    "]",
+    "(",
+    ")",
+    "](",
+    "https://x.io",
+    "\n",
+    "- ",
+    "```",
+    "```ts\n",
+    "<",
+    "&",
+    ">",
+    "é",
+    "x_y",
+    "@everyone",
+    "<@1>",
+    "\r\n",
+    "|",
+    "**w**",
+    "_w_",
+    "[l](https://x.io)",
+    "**_w_ v**",
+    "[**b** c](https://y.io)",
+    "_i **b**_",
+    " **x** ",
+    "`c`",
+    "**a `c` b**",
+    "# h",
+  ];
   let seed = 42;
   const next = (n: number) => {
     seed = (seed * 1103515245 + 12345) & 0x7fffffff;
     return seed % n;
   };
-  const samples = Array.from({ length: 3_000 }, () => Array.from({ length: 1 + next(20) }, () => tokens[next(tokens.length)]!).join(""));
+  const samples = Array.from({ length: 3_000 }, () =>
+    Array.from({ length: 1 + next(20) }, () => tokens[next(tokens.length)]!).join(""),
+  );
 
-  it.each([telegramHtml, slackMrkdwn, discordMarkdown])("renders every line as the block renderer does ($name)", (dialect) => {
-    for (const text of samples) {
-      expect(renderLines(text, dialect), JSON.stringify(text)).toEqual(parseMarkdown(text).map((block) => renderBlock(block, dialect)));
-      expect(renderLines(text, dialect, "plain")).toEqual(parsePlain(text).map((block) => renderBlock(block, dialect)));
-      expect(renderReply({ text }, dialect, 4096)).toEqual(splitBlocks(parseMarkdown(text), dialect, 4096));
-      expect(renderText(text, dialect), JSON.stringify(text)).toBe(renderedWhole(text, dialect));
-    }
-  });
+  it.each([telegramHtml, slackMrkdwn, discordMarkdown])(
+    "renders every line as the block renderer does ($name)",
+    (dialect) => {
+      for (const text of samples) {
+        expect(renderLines(text, dialect), JSON.stringify(text)).toEqual(
+          parseMarkdown(text).map((block) => renderBlock(block, dialect)),
+        );
+        expect(renderLines(text, dialect, "plain")).toEqual(
+          parsePlain(text).map((block) => renderBlock(block, dialect)),
+        );
+        expect(renderReply({ text }, dialect, 4096)).toEqual(splitBlocks(parseMarkdown(text), dialect, 4096));
+        expect(renderText(text, dialect), JSON.stringify(text)).toBe(renderedWhole(text, dialect));
+      }
+    },
+  );
 });

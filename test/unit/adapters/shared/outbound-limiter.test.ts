@@ -28,9 +28,13 @@ describe("OutboundLimiter", () => {
     const limiter = make({ limits: { perChatIntervalMs: 100 } });
     const at: Array<[number, number]> = [];
     const started = Date.now();
-    await Promise.all([0, 1, 2, 3].map((i) => limiter.run({ chatId: "c1" }, async () => {
-      at.push([i, Date.now() - started]);
-    })));
+    await Promise.all(
+      [0, 1, 2, 3].map((i) =>
+        limiter.run({ chatId: "c1" }, async () => {
+          at.push([i, Date.now() - started]);
+        }),
+      ),
+    );
     expect(at.map(([i]) => i)).toEqual([0, 1, 2, 3]);
     expect(at[3]![1]).toBeGreaterThanOrEqual(290);
   });
@@ -60,10 +64,12 @@ describe("OutboundLimiter", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(140);
 
     let refused = 0;
-    await expect(limiter.run({ chatId: "c" }, async () => {
-      refused++;
-      throw new RetryLater(10);
-    })).rejects.toBeInstanceOf(RetryLater);
+    await expect(
+      limiter.run({ chatId: "c" }, async () => {
+        refused++;
+        throw new RetryLater(10);
+      }),
+    ).rejects.toBeInstanceOf(RetryLater);
     expect(refused).toBe(3);
   });
 
@@ -96,23 +102,35 @@ describe("OutboundLimiter", () => {
   it("gives each attempt a signal of its own, aborted on the attempt timeout or at stop", async () => {
     const limiter = make({ attemptTimeoutMs: 100, drainTimeoutMs: 50 });
     const signals: AbortSignal[] = [];
-    await Promise.all([1, 2, 3].map(() => limiter.run({ chatId: "c" }, async (signal) => {
-      signals.push(signal);
-    })));
+    await Promise.all(
+      [1, 2, 3].map(() =>
+        limiter.run({ chatId: "c" }, async (signal) => {
+          signals.push(signal);
+        }),
+      ),
+    );
     expect(new Set(signals).size).toBe(3);
     expect(signals.every((s) => !s.aborted)).toBe(true);
 
-    const timedOut = await limiter.run({ chatId: "c" }, (signal) => new Promise<unknown>((resolve) => {
-      signal.addEventListener("abort", () => resolve(signal.reason));
-    }));
+    const timedOut = await limiter.run(
+      { chatId: "c" },
+      (signal) =>
+        new Promise<unknown>((resolve) => {
+          signal.addEventListener("abort", () => resolve(signal.reason));
+        }),
+    );
     expect(timedOut).toMatchObject({ name: "TimeoutError" });
 
     const stopping = make({ drainTimeoutMs: 50 });
     let inFlight: AbortSignal | undefined;
-    const hanging = stopping.run({ chatId: "c" }, (signal) => new Promise<never>((_resolve, reject) => {
-      inFlight = signal;
-      signal.addEventListener("abort", () => reject(signal.reason));
-    }));
+    const hanging = stopping.run(
+      { chatId: "c" },
+      (signal) =>
+        new Promise<never>((_resolve, reject) => {
+          inFlight = signal;
+          signal.addEventListener("abort", () => reject(signal.reason));
+        }),
+    );
     await stopping.stop();
     await expect(hanging).rejects.toBeInstanceOf(LimiterStoppedError);
     expect(inFlight?.aborted).toBe(true);
@@ -121,14 +139,18 @@ describe("OutboundLimiter", () => {
   it("fails at once on errors that are not retry-after, and on a retry-after beyond the cap", async () => {
     const limiter = make({ maxRetryAfterMs: 1_000 });
     let calls = 0;
-    await expect(limiter.run({ chatId: "c" }, async () => {
-      calls++;
-      throw new Error("forbidden");
-    })).rejects.toThrow("forbidden");
-    await expect(limiter.run({ chatId: "c" }, async () => {
-      calls++;
-      throw new RetryLater(5_000);
-    })).rejects.toBeInstanceOf(RetryLater);
+    await expect(
+      limiter.run({ chatId: "c" }, async () => {
+        calls++;
+        throw new Error("forbidden");
+      }),
+    ).rejects.toThrow("forbidden");
+    await expect(
+      limiter.run({ chatId: "c" }, async () => {
+        calls++;
+        throw new RetryLater(5_000);
+      }),
+    ).rejects.toBeInstanceOf(RetryLater);
     expect(calls).toBe(2);
   });
 
@@ -166,21 +188,40 @@ describe("OutboundLimiter", () => {
     for (const limits of [{}, { perChatIntervalMs: 1 }]) {
       const limiter = make({ limits });
       let calls = 0;
-      const value = await limiter.run({ chatId: "c" }, async () => {
-        calls++;
-        if (calls === 1) throw new RetryLater(5);
-        return 7;
-      }, (n) => `got ${n}`, (e) => new Error(`mapped: ${String(e)}`));
+      const value = await limiter.run(
+        { chatId: "c" },
+        async () => {
+          calls++;
+          if (calls === 1) throw new RetryLater(5);
+          return 7;
+        },
+        (n) => `got ${n}`,
+        (e) => new Error(`mapped: ${String(e)}`),
+      );
       expect(value).toBe("got 7");
       expect(calls).toBe(2);
-      await expect(limiter.run({ chatId: "c" }, async () => {
-        throw new Error("boom");
-      }, (n) => n, (e) => new Error(`mapped: ${(e as Error).message}`))).rejects.toThrow("mapped: boom");
+      await expect(
+        limiter.run(
+          { chatId: "c" },
+          async () => {
+            throw new Error("boom");
+          },
+          (n) => n,
+          (e) => new Error(`mapped: ${(e as Error).message}`),
+        ),
+      ).rejects.toThrow("mapped: boom");
       expect(limiter.pending()).toBe(0);
     }
     const stopped = make();
     await stopped.stop();
-    await expect(stopped.run({ chatId: "c" }, async () => 1, undefined, () => new Error("mapped stop"))).rejects.toThrow("mapped stop");
+    await expect(
+      stopped.run(
+        { chatId: "c" },
+        async () => 1,
+        undefined,
+        () => new Error("mapped stop"),
+      ),
+    ).rejects.toThrow("mapped stop");
   });
 
   it("reads Retry-After in seconds and as an HTTP date", () => {

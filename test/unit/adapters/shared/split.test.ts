@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { parseMarkdown, renderReply, splitBlocks, telegramHtml, telegramHtmlToText, discordMarkdown } from "../../../../adapters/shared/index.ts";
+import {
+  parseMarkdown,
+  renderReply,
+  splitBlocks,
+  telegramHtml,
+  telegramHtmlToText,
+  discordMarkdown,
+} from "../../../../adapters/shared/index.ts";
 
 const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i}`).join(" ");
 

@@ -17,7 +17,11 @@ describe("createSlackAdapter", () => {
   it("builds an HTTP-mode adapter with a signing secret, and a Socket Mode one with an app token", () => {
     const http = createSlackAdapter(coreWith({ token: "xoxb-1", signingSecret: "s" }));
     expect(http).toBeInstanceOf(SlackAdapter);
-    expect(http!.health()).toMatchObject({ platform: "slack", state: "starting", detail: expect.stringContaining("http") });
+    expect(http!.health()).toMatchObject({
+      platform: "slack",
+      state: "starting",
+      detail: expect.stringContaining("http"),
+    });
     const socket = createSlackAdapter(coreWith({ token: "xoxb-1", appToken: "xapp-1" }));
     expect(socket!.health().detail).toContain("socket mode");
   });
@@ -25,6 +29,8 @@ describe("createSlackAdapter", () => {
   it("refuses a configuration that cannot work, saying what is missing", () => {
     expect(() => createSlackAdapter(coreWith({ token: "xoxb-1" }))).toThrow(/signingSecret/);
     expect(() => createSlackAdapter(coreWith({ token: "xoxb-1", mode: "socket" }))).toThrow(/appToken/);
-    expect(() => createSlackAdapter(coreWith({ token: "xoxb-1", mode: "http", appToken: "xapp-1" }))).toThrow(expect.objectContaining({ code: "E_CONFIG_INVALID" }));
+    expect(() => createSlackAdapter(coreWith({ token: "xoxb-1", mode: "http", appToken: "xapp-1" }))).toThrow(
+      expect.objectContaining({ code: "E_CONFIG_INVALID" }),
+    );
   });
 });

@@ -5,9 +5,22 @@ const req = (type: string, body: string) => ({ headers: { "content-type": type }
 
 describe("Slack request bodies", () => {
   it("reads JSON events, form slash commands and form-wrapped interactive payloads", () => {
-    expect(parseSlackBody(req("application/json", '{"type":"event_callback","event_id":"Ev1"}'))).toEqual({ type: "event_callback", event_id: "Ev1" });
-    expect(parseSlackBody(req("application/x-www-form-urlencoded", "command=%2Fhelp&text=a+b"))).toEqual({ command: "/help", text: "a b" });
-    expect(parseSlackBody(req("application/x-www-form-urlencoded; charset=utf-8", `payload=${encodeURIComponent('{"type":"block_actions"}')}`))).toEqual({ type: "block_actions" });
+    expect(parseSlackBody(req("application/json", '{"type":"event_callback","event_id":"Ev1"}'))).toEqual({
+      type: "event_callback",
+      event_id: "Ev1",
+    });
+    expect(parseSlackBody(req("application/x-www-form-urlencoded", "command=%2Fhelp&text=a+b"))).toEqual({
+      command: "/help",
+      text: "a b",
+    });
+    expect(
+      parseSlackBody(
+        req(
+          "application/x-www-form-urlencoded; charset=utf-8",
+          `payload=${encodeURIComponent('{"type":"block_actions"}')}`,
+        ),
+      ),
+    ).toEqual({ type: "block_actions" });
   });
 
   it("returns undefined for anything unreadable (the route answers 400)", () => {

@@ -9,7 +9,9 @@ describe("Slack rendering", () => {
   });
 
   it("sends plain text verbatim but still escaped", () => {
-    expect(renderReply({ text: "**not bold** <!channel>", format: "plain" })[0]!.text).toBe("**not bold** &lt;!channel&gt;");
+    expect(renderReply({ text: "**not bold** <!channel>", format: "plain" })[0]!.text).toBe(
+      "**not bold** &lt;!channel&gt;",
+    );
   });
 
   it("splits long text on line boundaries within the limit and keeps code blocks closed", () => {
@@ -23,10 +25,22 @@ describe("Slack rendering", () => {
   });
 
   it("puts buttons in actions blocks under the last piece, which fits a section", () => {
-    const pieces = renderReply({ text: "x ".repeat(5_000), buttons: [[{ label: "Yes", data: "/vote yes" }, { label: "No", data: "/vote no" }], [{ label: "L".repeat(100), data: "/x" }]] });
+    const pieces = renderReply({
+      text: "x ".repeat(5_000),
+      buttons: [
+        [
+          { label: "Yes", data: "/vote yes" },
+          { label: "No", data: "/vote no" },
+        ],
+        [{ label: "L".repeat(100), data: "/x" }],
+      ],
+    });
     const last = pieces[pieces.length - 1]!;
     for (const p of pieces) expect(p.text.length).toBeLessThanOrEqual(SLACK_SECTION_LIMIT);
-    const blocks = last.blocks as Array<{ type: string; elements?: Array<{ value: string; action_id: string; text: { text: string } }> }>;
+    const blocks = last.blocks as Array<{
+      type: string;
+      elements?: Array<{ value: string; action_id: string; text: { text: string } }>;
+    }>;
     expect(blocks[0]!.type).toBe("section");
     const actions = blocks.filter((b) => b.type === "actions");
     expect(actions).toHaveLength(2);

@@ -3,7 +3,12 @@ import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
 import { CommandRegistry, isSwitchboardError } from "../../../../bot/index.ts";
 import { menusFor } from "../../../../adapters/telegram/commands.ts";
-import { isFatalTelegramError, isNotModified, retryAfterMsOf, toTelegramError } from "../../../../adapters/telegram/errors.ts";
+import {
+  isFatalTelegramError,
+  isNotModified,
+  retryAfterMsOf,
+  toTelegramError,
+} from "../../../../adapters/telegram/errors.ts";
 import { keyboardOf, renderTelegram } from "../../../../adapters/telegram/render.ts";
 import { RoleCache, roleOfStatus } from "../../../../adapters/telegram/roles.ts";
 import { parseTelegramHtml } from "../../../stand-ins/telegram/html.ts";
@@ -24,7 +29,9 @@ describe("telegram errors", () => {
     expect(refused.code).toBe("E_ADAPTER");
     expect(refused.details).toMatchObject({ layer: "platform", method: "sendMessage", errorCode: 403 });
     expect(refused.chatMessage).toMatch(/blocked or removed/);
-    expect(toTelegramError(new HttpError("Network request failed", new Error("ECONNRESET")), "send").details).toMatchObject({ layer: "network" });
+    expect(
+      toTelegramError(new HttpError("Network request failed", new Error("ECONNRESET")), "send").details,
+    ).toMatchObject({ layer: "network" });
     expect(toTelegramError(new Error("boom"), "render").details).toMatchObject({ layer: "adapter" });
   });
 
@@ -49,7 +56,9 @@ describe("telegram render", () => {
   });
 
   it("builds an inline keyboard and refuses callback data over 64 bytes", () => {
-    expect(keyboardOf({ text: "x", buttons: [[{ label: "Yes", data: "/confirm 1" }]] })).toEqual({ inline_keyboard: [[{ text: "Yes", callback_data: "/confirm 1" }]] });
+    expect(keyboardOf({ text: "x", buttons: [[{ label: "Yes", data: "/confirm 1" }]] })).toEqual({
+      inline_keyboard: [[{ text: "Yes", callback_data: "/confirm 1" }]],
+    });
     expect(keyboardOf({ text: "x" })).toBeUndefined();
     expect(() => keyboardOf({ text: "x", buttons: [[{ label: "Long", data: "é".repeat(40) }]] })).toThrow(/64 bytes/);
   });
@@ -58,9 +67,27 @@ describe("telegram render", () => {
 describe("telegram command menus", () => {
   it("keeps admin commands for the administrators' menu and leaves out names Telegram refuses", () => {
     const registry = new CommandRegistry();
-    registry.register({ name: "help", description: "Help", defaultRole: "guest", source: "builtin", handler: () => "" });
-    registry.register({ name: "perms", description: "Permissions", defaultRole: "admin", source: "builtin", handler: () => "" });
-    registry.register({ name: "my-skill", description: "Dashed", defaultRole: "member", source: "skill:x", handler: () => "" });
+    registry.register({
+      name: "help",
+      description: "Help",
+      defaultRole: "guest",
+      source: "builtin",
+      handler: () => "",
+    });
+    registry.register({
+      name: "perms",
+      description: "Permissions",
+      defaultRole: "admin",
+      source: "builtin",
+      handler: () => "",
+    });
+    registry.register({
+      name: "my-skill",
+      description: "Dashed",
+      defaultRole: "member",
+      source: "skill:x",
+      handler: () => "",
+    });
     const [everyone, admins] = menusFor(registry.infos(), registry);
     expect(everyone!.commands.map((c) => c.command)).toEqual(["help"]);
     expect(admins!.scope).toEqual({ type: "all_chat_administrators" });
@@ -82,14 +109,17 @@ describe("telegram roles", () => {
     let now = 0;
     let calls = 0;
     const kv = new Keyv();
-    const make = (fail = false) => new RoleCache({
-      ttlMs: 1_000, kv, now: () => now,
-      fetchStatus: async () => {
-        calls++;
-        if (fail) throw new Error("400 member not found");
-        return "administrator";
-      },
-    });
+    const make = (fail = false) =>
+      new RoleCache({
+        ttlMs: 1_000,
+        kv,
+        now: () => now,
+        fetchStatus: async () => {
+          calls++;
+          if (fail) throw new Error("400 member not found");
+          return "administrator";
+        },
+      });
     const a = make();
     expect(await a.roleOf("-1", "5")).toBe("admin");
     expect(await a.roleOf("-1", "5")).toBe("admin");
