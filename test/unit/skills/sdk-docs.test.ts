@@ -8,6 +8,7 @@ const root = resolve(import.meta.dirname, "../../..");
 /** The SDK entry, read from the TypeDoc config: the reference and this test cover the same file. */
 const typedoc = JSON.parse(readFileSync(join(root, "typedoc.json"), "utf8")) as {
   entryPoints: string[];
+  out: string;
   treatWarningsAsErrors?: boolean;
   validation?: { notDocumented?: boolean };
 };
@@ -28,6 +29,17 @@ describe("skill SDK reference", () => {
     expect(new Set(examples.map((e) => e.name)).size).toBeGreaterThanOrEqual(10);
     for (const result of checkExamples({ entryFile: sdkEntry, examples, importNames: sdkImportNames })) {
       expect(result.errors, `example of ${result.name}`).toEqual([]);
+    }
+  });
+
+  it("has a README that links to the reference, with examples that type-check", () => {
+    const readme = readFileSync(join(root, "skills/sdk/README.md"), "utf8");
+    expect(readme).toContain(`](../../${typedoc.out}/index.html)`);
+    expect(readme).toContain("npm run docs:sdk");
+    const examples = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => ({ name: "README", code: m[1]! }));
+    expect(examples.length).toBeGreaterThan(0);
+    for (const result of checkExamples({ entryFile: sdkEntry, examples, importNames: sdkImportNames })) {
+      expect(result.errors, "README example").toEqual([]);
     }
   });
 
