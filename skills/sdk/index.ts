@@ -438,8 +438,7 @@ export interface SkillDefinition {
   /** Command handlers, by the command names in the manifest. */
   commands?: Record<string, CommandHandler>;
   /** Tool handlers, by the tool names in the manifest. */
-  // biome-ignore lint/suspicious/noExplicitAny: each handler declares its own argument type (parameters are contravariant)
-  tools?: Record<string, ToolHandler<any>>;
+  tools?: Record<string, ToolHandler<never>>;
 }
 
 /**
