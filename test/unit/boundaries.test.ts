@@ -25,7 +25,7 @@ function imports(file: string): string[] {
 }
 
 const top = (path: string) => path.split("/")[0]!;
-const COMPOSITION_ROOT = ["bot/app.ts", "bot/plugins.ts"];
+const COMPOSITION_ROOT = ["bot/app/app.ts", "bot/app/plugins.ts"];
 
 describe("module boundaries", () => {
   it("config/ imports nothing of ours", () => {
@@ -44,7 +44,7 @@ describe("module boundaries", () => {
 
   it("only the composition root and the CLI in bot/ import adapters/, skills/, marketplace/ or schedules/", () => {
     for (const f of files("bot")) {
-      if (COMPOSITION_ROOT.includes(f) || f.startsWith("bot/cli/")) continue;
+      if (COMPOSITION_ROOT.includes(f) || f.startsWith("bot/app/cli/")) continue;
       for (const i of imports(f))
         expect(["adapters", "skills", "marketplace", "schedules"], `${f} imports ${i}`).not.toContain(top(i));
     }

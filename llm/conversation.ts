@@ -3,10 +3,10 @@
  * history, run the model along the fallback chain with tool rounds, stream the answer as edits, then store the
  * turn, the usage and the per-model statistics.
  */
-import type { ConversationHandler, Core } from "../core.ts";
-import { SwitchboardError } from "../errors.ts";
-import { conversationId, type Inbound, type Reply } from "../model.ts";
-import type { Role } from "../permissions.ts";
+import type { ConversationHandler, Core } from "../bot/core.ts";
+import { SwitchboardError } from "../bot/errors.ts";
+import { conversationId, type Inbound, type Reply } from "../bot/model.ts";
+import type { Role } from "../bot/permissions.ts";
 import { FallbackChain, type ChainResult } from "./fallback.ts";
 import { buildPrompt } from "./history.ts";
 import type { EffectiveProfile, ProfileService } from "./profile.ts";

@@ -3,9 +3,9 @@
  * capability, migrations) and `registerLlmCli` (`switchboard models`, `switchboard ai export`).
  */
 import type { Command } from "commander";
-import type { CliContext } from "../cli/context.ts";
-import type { CapabilityCall, Core, Plugin } from "../core.ts";
-import { SwitchboardError } from "../errors.ts";
+import type { CliContext } from "../bot/app/cli/context.ts";
+import type { CapabilityCall, Core, Plugin } from "../bot/core.ts";
+import { SwitchboardError } from "../bot/errors.ts";
 import { exportChatToFile, llmCommands, modelsReport } from "./commands.ts";
 import { createLlmService, createLlmServiceParts, type LlmService, type LlmServiceOptions } from "./service.ts";
 import { LLM_MIGRATIONS } from "./store.ts";
