@@ -3,11 +3,16 @@
  * history, run the model along the fallback chain with tool rounds, stream the answer as edits, then store the
  * turn, the usage and the per-model statistics.
  */
-import type { ConversationHandler, Core } from "../bot/core.ts";
-import { SwitchboardError } from "../bot/errors.ts";
-import { conversationId, type Inbound, type Reply } from "../bot/model.ts";
-import type { Role } from "../bot/permissions.ts";
-import { FallbackChain, type ChainResult } from "./fallback.ts";
+import {
+  type ConversationHandler,
+  type Core,
+  SwitchboardError,
+  conversationId,
+  type Inbound,
+  type Reply,
+  type Role,
+} from "../bot/index.ts";
+import type { FallbackChain, ChainResult } from "./fallback.ts";
 import { buildPrompt } from "./history.ts";
 import type { EffectiveProfile, ProfileService } from "./profile.ts";
 import { ProviderFailure } from "./providers/failure.ts";

@@ -3,9 +3,7 @@
  * capability, migrations) and `registerLlmCli` (`switchboard models`, `switchboard ai export`).
  */
 import type { Command } from "commander";
-import type { CliContext } from "../bot/app/cli/context.ts";
-import type { CapabilityCall, Core, Plugin } from "../bot/core.ts";
-import { SwitchboardError } from "../bot/errors.ts";
+import { type CapabilityCall, type Core, type Plugin, SwitchboardError } from "../bot/index.ts";
 import { exportChatToFile, llmCommands, modelsReport } from "./commands.ts";
 import { createLlmService, createLlmServiceParts, type LlmService, type LlmServiceOptions } from "./service.ts";
 import { LLM_MIGRATIONS } from "./store.ts";
@@ -97,8 +95,15 @@ export async function skillCompletion(
   });
 }
 
+/** What the CLI hands this module (the composition root's CLI context provides it). */
+export interface LlmCliContext {
+  openApp(options?: { plugins?: boolean }): Promise<{ core: Core; stop(): Promise<void> }>;
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+}
+
 /** Open the LLM services for a CLI command (store, no adapters), run `fn`, and close. */
-async function withCliService<T>(ctx: CliContext, fn: (s: Omit<LlmService, "engine">) => Promise<T>): Promise<T> {
+async function withCliService<T>(ctx: LlmCliContext, fn: (s: Omit<LlmService, "engine">) => Promise<T>): Promise<T> {
   const app = await ctx.openApp({ plugins: false });
   try {
     await app.core.store.migrate(LLM_MIGRATIONS);
@@ -121,7 +126,7 @@ async function withCliService<T>(ctx: CliContext, fn: (s: Omit<LlmService, "engi
 }
 
 /** Add `switchboard models` and `switchboard ai export --chat <id> [--out file]`. */
-export function registerLlmCli(program: Command, ctx: CliContext): void {
+export function registerLlmCli(program: Command, ctx: LlmCliContext): void {
   program
     .command("models")
     .description("list the configured language models with their statistics")

@@ -3,8 +3,7 @@
  * `models` list is given), one provider per model, and fallback chains.
  */
 import { llmModelSchema } from "../config/sections/llm.ts";
-import type { Clock } from "../bot/core.ts";
-import { SwitchboardError } from "../bot/errors.ts";
+import { type Clock, SwitchboardError } from "../bot/index.ts";
 import { OllamaProvider } from "./providers/ollama.ts";
 import { OpenAiProvider } from "./providers/openai.ts";
 import type { ChatProvider, LlmConfig, ModelConfig } from "./types.ts";

@@ -4,8 +4,7 @@
  * share it.
  */
 import type Keyv from "keyv";
-import type { Clock, Core } from "../bot/core.ts";
-import type { KvRepo, SqlClient } from "../bot/storage/types.ts";
+import type { Clock, Core, KvRepo, SqlClient } from "../bot/index.ts";
 import { ConversationEngine } from "./conversation.ts";
 import { createLlmMetrics } from "./metrics.ts";
 import { FallbackChain, type FallbackOptions } from "./fallback.ts";
