@@ -5,13 +5,13 @@
  */
 import {
   type ConversationHandler,
-  type Core,
   SwitchboardError,
   conversationId,
   type Inbound,
   type Reply,
   type Role,
 } from "../bot/index.ts";
+import type { LlmServices } from "./needs.ts";
 import type { FallbackChain, ChainResult } from "./fallback.ts";
 import { buildPrompt } from "./history.ts";
 import type { EffectiveProfile, ProfileService } from "./profile.ts";
@@ -28,7 +28,7 @@ import type { ChatMessage, ChatResult, ModelConfig, TokenUsage, ToolDefinition }
 
 /** What `ConversationEngine` needs. */
 export interface ConversationDeps {
-  core: Core;
+  core: LlmServices;
   registry: ModelRegistry;
   store: LlmStore;
   profiles: ProfileService;

@@ -8,6 +8,9 @@ import { exportChatToFile, llmCommands, modelsReport } from "./commands.ts";
 import { createLlmService, createLlmServiceParts, type LlmService, type LlmServiceOptions } from "./service.ts";
 import { LLM_MIGRATIONS } from "./store.ts";
 import type { ChatMessage } from "./types.ts";
+import type { LlmServices } from "./needs.ts";
+
+export { LLM_NEEDS, type LlmServices } from "./needs.ts";
 
 export type { LlmService } from "./service.ts";
 export { LLM_MIGRATIONS } from "./store.ts";
@@ -18,7 +21,7 @@ export interface LlmPlugin extends Plugin {
 }
 
 /** Plug the LLM layer into the bot. */
-export async function createLlmPlugin(core: Core, options: LlmServiceOptions = {}): Promise<LlmPlugin> {
+export async function createLlmPlugin(core: LlmServices, options: LlmServiceOptions = {}): Promise<LlmPlugin> {
   const service = createLlmService(core, options);
   const engine = service.engine!;
   for (const def of llmCommands(service)) core.commands.register(def);
@@ -47,7 +50,9 @@ export async function createLlmPlugin(core: Core, options: LlmServiceOptions = {
     },
     status() {
       const models = service.registry.list().map((m) => m.name);
-      return models.length === 0 ? "llm: no model configured" : `llm: ${models.join(", ")}`;
+      return models.length === 0
+        ? { state: "off", detail: "no model configured" }
+        : { state: "ok", detail: models.join(", ") };
     },
   };
 }

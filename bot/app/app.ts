@@ -78,7 +78,16 @@ export interface App {
 export async function createApp(options: AppOptions): Promise<App> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
-  const log = options.log ?? createLogger(config.log);
+  const consoleStreams: Exclude<AppOptions["console"], false> =
+    options.console !== false && config.adapters.console.enabled
+      ? (options.console ?? { input: process.stdin, output: process.stdout })
+      : undefined;
+  // An operator typing into a terminal should not see log lines break into the conversation.
+  const sharesTerminal =
+    consoleStreams !== undefined &&
+    (consoleStreams.interactive ?? (consoleStreams.input as { isTTY?: boolean }).isTTY === true) &&
+    process.stderr.isTTY === true;
+  const log = options.log ?? createLogger({ ...config.log, interactive: sharesTerminal });
   const store =
     options.store ?? (await openStore({ dataDir: config.bot.dataDir, databaseUrl: config.storage.databaseUrl, log }));
   const ownsStore = options.store === undefined;
@@ -185,10 +194,9 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   // Adapters: console, then the configured platforms, then extras.
   let consoleAdapter: ConsoleAdapter | undefined;
-  if (options.console !== false && config.adapters.console.enabled) {
-    const streams = options.console ?? { input: process.stdin, output: process.stdout };
+  if (consoleStreams !== undefined) {
     consoleAdapter = new ConsoleAdapter({
-      ...streams,
+      ...consoleStreams,
       userId: config.adapters.console.userId,
       botName: config.bot.name,
     });
