@@ -74,15 +74,16 @@ describe("a scripted console run", () => {
 
 describe("the console in a terminal", () => {
   it("styles replies with ANSI and keeps info log lines out of the conversation", async () => {
-    const { stdout } = await runInTerminal({
+    const { code, stdout } = await runInTerminal({
       args: ["start"],
       lines: [
         { send: "/whoami", until: /Role here/ },
-        { send: "/status", until: /- schedules: / },
+        { send: "/status", until: /schedules: ok/ },
       ],
       cwd: dir,
       timeoutMs: 150_000,
     });
+    expect(code).toBe(0); // Ctrl-D ended the input and the bot stopped by itself
     expect(stdout).toContain(`Role here: ${ESC}[1mowner${ESC}[22m`);
     expect(stdout).toContain(`(${ESC}[7mconsole:operator${ESC}[27m)`);
     expect(stdout).toMatch(/• llm: off — no model configured/);
