@@ -9,5 +9,5 @@ if (major < 22 || (major === 22 && minor < 12)) {
   );
   process.exit(1);
 }
-const { main } = await import("../bot/cli/main.ts");
+const { main } = await import("../bot/app/cli/main.ts");
 process.exitCode = await main(process.argv);

@@ -230,9 +230,50 @@ export interface Plugin {
   start?(): Promise<void>;
   /** Called at shutdown, in reverse order. */
   stop?(): Promise<void>;
-  /** Shown by /status. */
-  status?(): string;
+  /** Shown by /status, after the module's name. */
+  status?(): PluginStatus;
+}
+
+/**
+ * What a module reports to /status: `ok`, `degraded` (running, but something is refused or failing), `down` (not
+ * running), or `off` (not configured or switched off). `/status` prints `- <name>: <state> — <detail>`, so the
+ * detail does not repeat the module's name.
+ */
+export interface PluginStatus {
+  readonly state: "ok" | "degraded" | "down" | "off";
+  /** One line, without the module's name. */
+  readonly detail?: string;
 }
 
 /** Creates a plugin from the core services. */
 export type PluginFactory = (core: Core) => Promise<Plugin> | Plugin;
+
+/**
+ * What a module declares it uses: some `Core` services and some config sections, written once as data so the
+ * composition root can hand over exactly that. Example:
+ *
+ * ```ts
+ * export const LLM_NEEDS = { services: ["log", "store"], config: ["llm"] } as const satisfies ServiceNeeds;
+ * export type LlmServices = ServicesOf<typeof LLM_NEEDS>;
+ * export function createLlmPlugin(services: LlmServices) { … }
+ * // composition root: createLlmPlugin(pickServices(core, LLM_NEEDS))
+ * ```
+ */
+export interface ServiceNeeds {
+  readonly services: readonly Exclude<keyof Core, "config">[];
+  readonly config: readonly (keyof Config)[];
+}
+
+/** The services and config sections a `ServiceNeeds` declares, as one object type. */
+export type ServicesOf<N extends ServiceNeeds> = Pick<Core, N["services"][number]> & {
+  readonly config: Pick<Config, N["config"][number]>;
+};
+
+/** Only the services and config sections `needs` declares, taken from `core`. */
+export function pickServices<N extends ServiceNeeds>(core: Core, needs: N): ServicesOf<N> {
+  const config: Partial<Config> = {};
+  for (const section of needs.config) Object.assign(config, { [section]: core.config[section] });
+  const picked: Record<string, unknown> = { config };
+  for (const service of needs.services) picked[service] = core[service];
+  return picked as ServicesOf<N>;
+}

@@ -7,7 +7,7 @@ export * from "./errors.ts";
 export * from "./permissions.ts";
 export * from "./commands.ts";
 export type * from "./core.ts";
-export { systemClock, turnClock } from "./core.ts";
+export { systemClock, turnClock, pickServices } from "./core.ts";
 export type * from "./storage/types.ts";
 export { openStore, memoryStore, maskUrl, type OpenStoreOptions } from "./storage/open.ts";
 export { CORE_MIGRATIONS } from "./storage/migrations.ts";

@@ -80,17 +80,48 @@ function prettyStream(out: NodeJS.WritableStream): Writable {
 export interface LoggerOptions {
   level: string;
   format: "pretty" | "json";
-  /** Where lines go; default stderr. */
+  /** Append to this file (created with its folder); default: `destination`. */
+  file?: string;
+  /** Where lines go when there is no `file`; default stderr. */
   destination?: NodeJS.WritableStream;
+  /**
+   * The terminal is shared with an interactive console: when lines go to stderr, only `interactiveLevel` and more
+   * severe levels are written, so they do not break into the conversation.
+   */
+  interactive?: boolean;
+  interactiveLevel?: string;
+}
+
+const SEVERITY: Readonly<Record<string, number>> = {
+  trace: 10,
+  debug: 20,
+  info: 30,
+  warn: 40,
+  error: 50,
+  fatal: 60,
+  silent: Number.POSITIVE_INFINITY,
+};
+
+/** The level the logger runs at: `level`, raised to `interactiveLevel` when the log shares a console's terminal. */
+export function effectiveLogLevel(options: LoggerOptions): string {
+  const sharesTerminal =
+    options.interactive === true && options.file === undefined && options.destination === undefined;
+  if (!sharesTerminal || options.interactiveLevel === undefined) return options.level;
+  return (SEVERITY[options.interactiveLevel] ?? 0) > (SEVERITY[options.level] ?? 0)
+    ? options.interactiveLevel
+    : options.level;
 }
 
 /** Create the process logger. */
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = options.destination ?? process.stderr;
-  const stream = options.format === "json" ? destination : prettyStream(destination);
+  const destination =
+    options.file === undefined
+      ? (options.destination ?? process.stderr)
+      : pino.destination({ dest: options.file, mkdir: true, append: true, sync: true });
+  const stream = options.format === "json" ? destination : prettyStream(destination as NodeJS.WritableStream);
   return pino(
     {
-      level: options.level,
+      level: effectiveLogLevel(options),
       base: undefined,
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       serializers: { err: pino.stdSerializers.err, error: pino.stdSerializers.err },

@@ -106,8 +106,11 @@ export interface Inbound {
   mentionsBot?: boolean;
   /** The platform's own message id, when there is one. */
   messageId?: string;
-  /** What produced it: a person (default), a schedule firing, or a button press. */
-  origin?: "user" | "schedule" | "button";
+  /**
+   * What produced it: a person (default), a schedule firing, a button press, or the operator of this process (the
+   * console), whom the router does not rate-limit.
+   */
+  origin?: "user" | "schedule" | "button" | "operator";
   /** Milliseconds since the epoch when the adapter received it. */
   receivedAt: number;
   /** Answer where the message came from. */

@@ -21,6 +21,7 @@ export const ENV_ALIASES: Readonly<Record<string, { path: string; list?: boolean
   DATABASE_URL: { path: "storage.databaseUrl" },
   REDIS_URL: { path: "storage.redisUrl" },
   LOG_LEVEL: { path: "log.level" },
+  LOG_FILE: { path: "log.file" },
   SWITCHBOARD_DATA_DIR: { path: "bot.dataDir" },
   SWITCHBOARD_OWNERS: { path: "bot.owners", list: true },
   NPM_CONFIG_REGISTRY: { path: "marketplace.registry" },

@@ -7,6 +7,8 @@ const EXAMPLES: Readonly<Record<string, string>> = {
   "http.host": "0.0.0.0",
   "http.port": "8080",
   "log.level": "info",
+  "log.file": "data/switchboard.log",
+  "log.interactiveLevel": "warn",
   "storage.databaseUrl": "postgres://switchboard@127.0.0.1:5432/switchboard",
   "storage.redisUrl": "redis://127.0.0.1:6379",
   "permissions.dm": "allowlist",

@@ -4,10 +4,13 @@
  * install/update/rollback/uninstall for bot owners. Installing and enabling are separate consents: an install
  * or update shows the plan and waits for `/skills approve <id>` from an owner; an enable shows the permissions
  * and waits for `/skills approve <id>` from a chat admin (a button where the platform has them). Approvals are
- * kept in the shared ephemeral store with a TTL and bound to the chat they were asked in.
+ * kept in the shared ephemeral store with a TTL and bound to the chat they were asked in. `/skills approve` with
+ * no id approves the newest request the same person made in the same chat, so a script can ask and approve
+ * (`printf '/skills enable x\n/skills approve\n' | switchboard start`) without knowing the id in advance.
  */
 import { randomBytes } from "node:crypto";
-import type { CommandContext, CommandDef, Core, Reply, Role } from "../bot/index.ts";
+import type { CommandContext, CommandDef, Reply, Role } from "../bot/index.ts";
+import type { MarketplaceServices } from "./needs.ts";
 import { checkCommand, SwitchboardError } from "../bot/index.ts";
 import type { InstallPlan } from "./installer.ts";
 import { parseSpec } from "./installer.ts";
@@ -47,20 +50,23 @@ export type PendingApproval =
 const USAGE = [
   "**/skills** — find and manage skills",
   "- `/skills search [words]` · `/skills info <package>` · `/skills list`",
-  "- `/skills enable <skill>` · `/skills disable <skill>` · `/skills approve <id>` · `/skills settings <skill> [key value]`",
+  "- `/skills enable <skill>` · `/skills disable <skill>` · `/skills approve [id]` · `/skills settings <skill> [key value]`",
   "- `/skills install <package>[@range]` · `/skills update <skill>` · `/skills rollback <skill>` · `/skills uninstall <skill>`",
 ].join("\n");
 
 /** Build the `/skills` command. */
 export function skillsCommand(
-  core: Core,
+  core: MarketplaceServices,
   { marketplace, skills, ...options }: { marketplace: Marketplace; skills: SkillRuntime; approvalTtlMs: number },
 ): CommandDef {
   const pendingKey = (id: string): string => `marketplace:approval:${id}`;
+  // One key per (chat, person): the id of the newest approval they asked for there, for `/skills approve` alone.
+  const newestKey = (chatKey: string, userKey: string): string => `marketplace:approval-newest:${chatKey}:${userKey}`;
 
-  const ask = async (_ctx: CommandContext, pending: PendingApproval, text: string): Promise<Reply> => {
+  const ask = async (ctx: CommandContext, pending: PendingApproval, text: string): Promise<Reply> => {
     const id = randomBytes(5).toString("hex");
     await core.kv.set(pendingKey(id), pending, options.approvalTtlMs);
+    await core.kv.set(newestKey(ctx.chatKey, ctx.userKey), id, options.approvalTtlMs);
     return {
       text: `${text}\n\nApprove with \`/skills approve ${id}\` (valid ${Math.round(options.approvalTtlMs / 60_000)} min).`,
       buttons: [[{ label: "Approve", data: `/skills approve ${id}` }]],
@@ -237,7 +243,13 @@ export function skillsCommand(
     },
 
     async approve(ctx, args) {
-      const id = requireArg(args, "id");
+      const given = args.find((a) => !a.startsWith("--"));
+      const id = given ?? (await core.kv.get<string>(newestKey(ctx.chatKey, ctx.userKey))) ?? "";
+      if (given === undefined && id === "") {
+        throw new SwitchboardError("E_NOT_FOUND", `no pending approval asked by ${ctx.userKey} in ${ctx.chatKey}`, {
+          chatMessage: "You have nothing waiting for approval here. Give the id, or ask again.",
+        });
+      }
       const pending = /^[0-9a-f]{10}$/.test(id) ? await core.kv.get<PendingApproval>(pendingKey(id)) : undefined;
       if (pending === undefined || pending.chatKey !== ctx.chatKey) {
         throw new SwitchboardError("E_NOT_FOUND", `no pending approval ${id} in ${ctx.chatKey}`, {
@@ -250,6 +262,7 @@ export function skillsCommand(
         });
       }
       await core.kv.delete(pendingKey(id));
+      if (given === undefined) await core.kv.delete(newestKey(ctx.chatKey, ctx.userKey));
       switch (pending.kind) {
         case "enable": {
           const skill = skills.get(pending.skill);

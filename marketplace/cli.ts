@@ -17,7 +17,7 @@ import type { InstallPlan } from "./installer.ts";
 import { formatPermissions } from "./permission-diff.ts";
 import type { ProgressEvent } from "./types.ts";
 
-/** What the CLI hands its modules (bot/cli/context.ts), as the marketplace uses it. */
+/** What the CLI hands its modules (bot/app/cli/context.ts), as the marketplace uses it. */
 export interface MarketplaceCliContext {
   config(): Core["config"];
   openApp(options?: { plugins?: boolean }): Promise<{ core: Core; stop(): Promise<void> }>;

@@ -7,7 +7,9 @@ import { Marketplace, type MarketplaceOptions, type SkillRuntime } from "./servi
 
 /** Build the marketplace service for a core (folders from config; audit and data purge through its store). */
 export function marketplaceFor(
-  core: Pick<Core, "config" | "audit" | "log" | "clock" | "store">,
+  core: Pick<Core, "audit" | "log" | "clock" | "store"> & {
+    readonly config: Pick<Core["config"], "bot" | "marketplace" | "skills">;
+  },
   skills?: SkillRuntime,
   overrides: Pick<MarketplaceOptions, "audit"> = {},
 ): Marketplace {

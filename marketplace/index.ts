@@ -4,7 +4,9 @@
  */
 import { watch, type FSWatcher } from "node:fs";
 import { mkdir } from "node:fs/promises";
-import type { Core, Plugin } from "../bot/index.ts";
+import type { Plugin, PluginStatus } from "../bot/index.ts";
+import type { MarketplaceServices } from "./needs.ts";
+export { MARKETPLACE_NEEDS, type MarketplaceServices } from "./needs.ts";
 import { drainOutbox, OUTBOX_NAME } from "./audit-outbox.ts";
 import { LOCKFILE_NAME } from "./lockfile.ts";
 import { skillsCommand } from "./chat-command.ts";
@@ -28,12 +30,16 @@ export interface MarketplacePlugin extends Plugin {
  * Create the marketplace plugin: registers `/skills` and, at start, loads every installed skill whose files
  * match the lockfile (a tampered one is refused, logged and audited).
  */
-export async function createMarketplacePlugin(core: Core, deps: { skills: SkillRuntime }): Promise<MarketplacePlugin> {
+export async function createMarketplacePlugin(
+  core: MarketplaceServices,
+  deps: { skills: SkillRuntime },
+): Promise<MarketplacePlugin> {
   const marketplace = marketplaceFor(core, deps.skills);
   core.commands.register(
     skillsCommand(core, { marketplace, skills: deps.skills, approvalTtlMs: core.config.marketplace.approvalTtlMs }),
   );
   let summary = "not started";
+  let state: PluginStatus["state"] = "down";
   let watcher: FSWatcher | undefined;
   let timer: NodeJS.Timeout | undefined;
   let syncing: Promise<unknown> = Promise.resolve();
@@ -69,9 +75,11 @@ export async function createMarketplacePlugin(core: Core, deps: { skills: SkillR
         .catch((error: unknown) => core.log.warn({ err: error }, "could not clean the skills staging folder"));
       if (!core.config.marketplace.loadOnStart) {
         summary = "installed skills not loaded (marketplace.loadOnStart is off)";
+        state = "off";
         return;
       }
       const { loaded, refused } = await marketplace.loadAll();
+      state = refused.length === 0 ? "ok" : "degraded";
       summary = `${loaded.length} installed skill(s) loaded${refused.length === 0 ? "" : `, ${refused.length} refused (${refused.map((r) => r.name).join(", ")})`}`;
       if (refused.length > 0) core.log.warn({ refused }, "some installed skills were refused");
       try {
@@ -91,7 +99,7 @@ export async function createMarketplacePlugin(core: Core, deps: { skills: SkillR
       core.commands.unregister("skills");
     },
     status() {
-      return `marketplace: ${summary}; registry ${core.config.marketplace.registry}`;
+      return { state, detail: `${summary}; registry ${core.config.marketplace.registry}` };
     },
   };
 }

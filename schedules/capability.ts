@@ -4,7 +4,8 @@
  * commands, only in the chat it runs in, within `maxPerChatPerSkill`, and may only list or delete its own.
  */
 import { z } from "zod";
-import { SwitchboardError, parseConversationId, type CapabilityCall, type ChatKind, type Core } from "../bot/index.ts";
+import { SwitchboardError, parseConversationId, type CapabilityCall, type ChatKind } from "../bot/index.ts";
+import type { SchedulesServices } from "./needs.ts";
 import { parseOneShot } from "./parse-time.ts";
 import type { ScheduleService } from "./service.ts";
 import { canonicalTimeZone } from "./zone.ts";
@@ -32,7 +33,7 @@ const argsSchema = z.discriminatedUnion("action", [
 
 /** Handle one capability call. Results are plain JSON. */
 export async function handleScheduleCapability(
-  core: Core,
+  core: SchedulesServices,
   service: ScheduleService,
   call: CapabilityCall,
 ): Promise<unknown> {

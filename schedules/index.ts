@@ -2,7 +2,9 @@
  * Schedules: per-chat cron and one-shot tasks that run a command line as their creator, through the router, at
  * the right wall-clock time, once across processes. See README.md.
  */
-import type { Core, Plugin } from "../bot/index.ts";
+import type { Plugin } from "../bot/index.ts";
+import type { SchedulesServices } from "./needs.ts";
+export { SCHEDULES_NEEDS, type SchedulesServices } from "./needs.ts";
 import { handleScheduleCapability } from "./capability.ts";
 import { scheduleCommand } from "./command.ts";
 import type { Timers } from "./engine.ts";
@@ -34,7 +36,7 @@ export interface SchedulesPluginOptions {
 
 /** Create the schedules plugin: the `/schedule` command, the `schedule` capability and the firing engine. */
 export async function createSchedulesPlugin(
-  core: Core,
+  core: SchedulesServices,
   options: SchedulesPluginOptions = {},
 ): Promise<SchedulesPlugin> {
   const service = new ScheduleService(core, {
@@ -55,7 +57,9 @@ export async function createSchedulesPlugin(
       unprovide();
       await service.stop();
     },
-    status: () =>
-      `schedules: ${service.liveCount} active in this process${service.settings.enabled ? "" : " (firing disabled)"}`,
+    status: () => ({
+      state: service.settings.enabled ? "ok" : "off",
+      detail: `${service.liveCount} active in this process${service.settings.enabled ? "" : " (firing disabled)"}`,
+    }),
   };
 }

@@ -12,10 +12,10 @@ import {
   toSwitchboardError,
   type ChatKind,
   type Clock,
-  type Core,
   type Inbound,
   type PlatformRole,
 } from "../bot/index.ts";
+import type { SchedulesServices } from "./needs.ts";
 import { compileCron, minGapMs, type CompiledCron } from "./cron.ts";
 import { FireEngine, globalTimers, type Timers } from "./engine.ts";
 import { nextFireAfter } from "./next-fire.ts";
@@ -92,7 +92,7 @@ export class ScheduleService {
   readonly repo: ScheduleRepo;
   readonly settings: SchedulesSettings;
   readonly processId: string;
-  readonly #core: Core;
+  readonly #core: SchedulesServices;
   readonly #clock: Clock;
   readonly #timers: Timers | undefined;
   readonly #engine: FireEngine;
@@ -104,7 +104,7 @@ export class ScheduleService {
   #isStarted = false;
   #polling: Promise<void> = Promise.resolve();
 
-  constructor(core: Core, options: ScheduleServiceOptions) {
+  constructor(core: SchedulesServices, options: ScheduleServiceOptions) {
     this.#core = core;
     this.settings = options.settings;
     this.#clock = options.clock ?? core.clock;

@@ -9,6 +9,7 @@ export {
   type SkillsPlugin,
   type SkillsPluginOptions,
 } from "./plugin.ts";
+export { SKILLS_NEEDS, type SkillsServices } from "./needs.ts";
 export { SkillService, type LoadedSkill, type SkillChatState, type SkillSource } from "./service.ts";
 export {
   manifestSchema,

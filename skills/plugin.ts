@@ -5,6 +5,7 @@
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Core, Plugin } from "../bot/index.ts";
+import type { SkillsServices } from "./needs.ts";
 import type { FetchDeps } from "./runtime/fetch.ts";
 import { SKILLS_MIGRATIONS } from "./runtime/grants.ts";
 import { listPackageDirs, readLinked } from "./runtime/loader.ts";
@@ -28,12 +29,15 @@ export interface SkillsPluginOptions {
 }
 
 /** The folder installed skills live in: `skills.dir`, default `<dataDir>/skills`. */
-export function installedSkillsDir(core: Pick<Core, "config">): string {
+export function installedSkillsDir(core: { readonly config: Pick<Core["config"], "bot" | "skills"> }): string {
   return core.config.skills.dir ?? join(core.config.bot.dataDir, "skills");
 }
 
 /** Create the skills plugin (the composition root calls this). */
-export async function createSkillsPlugin(core: Core, options: SkillsPluginOptions = {}): Promise<SkillsPlugin> {
+export async function createSkillsPlugin(
+  core: SkillsServices,
+  options: SkillsPluginOptions = {},
+): Promise<SkillsPlugin> {
   const config = core.config.skills;
   const log = core.log.child({ module: "skills" });
   const supervisor = new SkillHostSupervisor({
@@ -95,7 +99,11 @@ export async function createSkillsPlugin(core: Core, options: SkillsPluginOption
     },
     status() {
       const skills = service.list();
-      return `${skills.length} skill(s) loaded (${skills.map((s) => `${s.name}@${s.version}`).join(", ")}); host pids ${supervisor.pids().join(", ")}`;
+      const pids = supervisor.pids();
+      return {
+        state: "ok",
+        detail: `${skills.length} skill(s) loaded (${skills.map((s) => `${s.name}@${s.version}`).join(", ")}); host ${pids.length === 0 ? "not running" : `pids ${pids.join(", ")}`}`,
+      };
     },
   };
 }

@@ -6,7 +6,6 @@ import { Counter, Histogram, type Registry } from "prom-client";
 import {
   SwitchboardError,
   type CommandContext,
-  type Core,
   type ConversationTarget,
   type Inbound,
   type Reply,
@@ -15,6 +14,7 @@ import {
   type ToolProvider,
   type ToolSpec,
 } from "../bot/index.ts";
+import type { SkillsServices } from "./needs.ts";
 import type { SkillsConfig } from "../config/sections/skills.ts";
 import type { SkillManifest, SkillPermissions } from "./manifest.ts";
 import type { HandlerKind, HostSkillSpec } from "./host/protocol.ts";
@@ -46,7 +46,7 @@ export type SkillChatState = "enabled" | "disabled" | "needs-reapproval";
 
 /** Options for the service. */
 export interface SkillServiceOptions {
-  core: Core;
+  core: SkillsServices;
   config: SkillsConfig;
   supervisor: SkillHostSupervisor;
   /** The key for secret settings, read on first use. */
@@ -57,7 +57,7 @@ export interface SkillServiceOptions {
 
 /** The skill runtime's service; the marketplace and the CLI drive it. */
 export class SkillService {
-  readonly #core: Core;
+  readonly #core: SkillsServices;
   readonly #config: SkillsConfig;
   readonly #supervisor: SkillHostSupervisor;
   readonly #skills = new Map<string, LoadedSkill>();

@@ -1,7 +1,9 @@
 /**
  * The console adapter: a DM from the local operator, who is a bot owner (`console:<userId>`), since whoever can
- * type into the process already controls it. In a terminal it is interactive (a prompt, bold text); otherwise it
- * reads one message per line and prints replies, so it can be scripted. When input ends, `ended` resolves.
+ * type into the process already controls it. Its messages carry `origin: "operator"`, which the router does not
+ * rate-limit. In a terminal it is interactive (a prompt); otherwise it reads one message per line and prints
+ * replies, so it can be scripted. Replies render through the shared kit's terminal dialect: ANSI styles when the
+ * output is a TTY, plain text when it is piped. When input ends, `ended` resolves.
  */
 import { createInterface, type Interface } from "node:readline";
 import { randomUUID } from "node:crypto";
@@ -16,6 +18,7 @@ import type {
   SentMessage,
 } from "../../bot/index.ts";
 import { parseCommandLine } from "../../bot/index.ts";
+import { renderText, terminalDialect, type MarkdownDialect } from "../shared/index.ts";
 
 /** Options for the console adapter. */
 export interface ConsoleAdapterOptions {
@@ -23,8 +26,10 @@ export interface ConsoleAdapterOptions {
   output: NodeJS.WritableStream;
   /** The operator's user id (config `adapters.console.userId`). */
   userId: string;
-  /** Prompt and colours; default: the input is a TTY. */
+  /** A prompt and a greeting; default: the input is a TTY. */
   interactive?: boolean;
+  /** ANSI styles in replies; default: the output is a TTY and `NO_COLOR` is unset. */
+  ansi?: boolean;
   botName?: string;
 }
 
@@ -46,6 +51,7 @@ export class ConsoleAdapter implements ChannelAdapter {
   readonly #o: ConsoleAdapterOptions;
   readonly #session = randomUUID().slice(0, 8);
   readonly #interactive: boolean;
+  readonly #dialect: MarkdownDialect;
   #endedResolve!: () => void;
   #rl: Interface | undefined;
   #seq = 0;
@@ -58,6 +64,9 @@ export class ConsoleAdapter implements ChannelAdapter {
   constructor(options: ConsoleAdapterOptions) {
     this.#o = options;
     this.#interactive = options.interactive ?? (options.input as { isTTY?: boolean }).isTTY === true;
+    const ansi =
+      options.ansi ?? ((options.output as { isTTY?: boolean }).isTTY === true && (process.env.NO_COLOR ?? "") === "");
+    this.#dialect = terminalDialect({ ansi });
     this.ended = new Promise((resolve) => {
       this.#endedResolve = resolve;
     });
@@ -103,6 +112,7 @@ export class ConsoleAdapter implements ChannelAdapter {
         text,
         ...(command === undefined ? {} : { command }),
         messageId: String(n),
+        origin: "operator",
         receivedAt: now,
         respond: (reply) => this.send({ platform: this.platform, chatId: CONSOLE_CHAT_ID }, reply),
       });
@@ -117,7 +127,7 @@ export class ConsoleAdapter implements ChannelAdapter {
   }
 
   async send(target: ConversationTarget, reply: Reply): Promise<SentMessage> {
-    const text = reply.format === "plain" ? reply.text : renderConsole(reply.text, this.#interactive);
+    const text = renderText(reply.text, this.#dialect, reply.format === "plain" ? "plain" : "markdown");
     const buttons = reply.buttons
       ?.flat()
       .map((b) => `[${b.label}: ${b.data}]`)
@@ -143,18 +153,4 @@ export class ConsoleAdapter implements ChannelAdapter {
       detail: this.#interactive ? "interactive" : "line mode",
     };
   }
-}
-
-/** The Markdown subset as terminal text: bold in a TTY, markers dropped otherwise; code and links kept. */
-export function renderConsole(text: string, useAnsi: boolean): string {
-  const bold = useAnsi ? (s: string) => `\u001b[1m${s}\u001b[22m` : (s: string) => s;
-  return text
-    .split(/(```[\s\S]*?```|`[^`\n]+`)/)
-    .map((part, i) => {
-      if (i % 2 === 1) return part.startsWith("```") ? part.replace(/^```\w*\n?|```$/g, "") : part;
-      return part
-        .replace(/\*\*([^*\n]+)\*\*/g, (_, s: string) => bold(s))
-        .replace(/\[([^\]\n]+)\]\((https?:[^)\s]+)\)/g, "$1 ($2)");
-    })
-    .join("");
 }

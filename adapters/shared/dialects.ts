@@ -100,3 +100,45 @@ function hasDiscordSpecial(text: string): boolean {
 }
 
 const DISCORD_SPECIALS = /[\\*_~`|[\]()]|<(?=[@#:a])|@(?=everyone|here)/g;
+
+/**
+ * A terminal: ANSI bold, italic, inverse code and underlined links when `ansi` (the output is a TTY), otherwise
+ * plain text with the markers dropped, so piped output reads and greps cleanly. Either way control characters
+ * in the text are shown as `^X`/`\u…`, so no reply can move the cursor or retitle the operator's terminal.
+ */
+export function terminalDialect(options: { ansi: boolean }): MarkdownDialect {
+  const { ansi } = options;
+  const sgr = (on: number, off: number) => (inner: string) => (ansi ? `\u001b[${on}m${inner}\u001b[${off}m` : inner);
+  const bold = sgr(1, 22);
+  const underline = sgr(4, 24);
+  return {
+    name: ansi ? "terminal-ansi" : "terminal-plain",
+    escape: escapeControls,
+    bold,
+    italic: sgr(3, 23),
+    code: (text) => sgr(7, 27)(escapeControls(text)),
+    link: (inner, url) =>
+      inner === url ? underline(escapeControls(url)) : `${underline(inner)} (${escapeControls(url)})`,
+    codeBlock: (text, _lang) =>
+      escapeControls(text)
+        .split("\n")
+        .map((line) => `  ${line}`)
+        .join("\n"),
+    listItem: (inner) => `${ansi ? "•" : "-"} ${inner}`,
+  };
+}
+
+/** Show C0/C1 control characters (except tab and newline) as visible text instead of passing them to a terminal. */
+export function escapeControls(text: string): string {
+  return CONTROL.test(text)
+    ? text.replace(CONTROLS, (c) => {
+        const code = c.charCodeAt(0);
+        return code < 0x20 ? `^${String.fromCharCode(code + 0x40)}` : `\\u${code.toString(16).padStart(4, "0")}`;
+      })
+    : text;
+}
+
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;

@@ -7,7 +7,7 @@ import { stringify } from "yaml";
 import type { Core } from "../../bot/index.ts";
 import { buildSlackManifest } from "./manifest.ts";
 
-/** The parts of the CLI context this command uses (bot/cli/context.ts provides them). */
+/** The parts of the CLI context this command uses (bot/app/cli/context.ts provides them). */
 export interface SlackCliContext {
   config(): Core["config"];
   openApp(options?: { plugins?: boolean }): Promise<{ readonly core: Core; stop(): Promise<void> }>;

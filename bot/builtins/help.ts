@@ -91,7 +91,7 @@ export function statusCommand(core: Core, plugins: () => readonly Plugin[]): Com
           h.lastInboundAt === null ? "no messages yet" : `last message ${formatDuration(now - h.lastInboundAt)} ago`;
         lines.push(`- ${h.platform}: ${h.state}, ${seen}${h.detail === undefined ? "" : ` (${h.detail})`}`);
       }
-      const modules = plugins().map((p) => (p.status === undefined ? p.name : `${p.name}: ${p.status()}`));
+      const modules = plugins().map((p) => formatModuleStatus(p));
       if (modules.length > 0) lines.push("Modules:", ...modules.map((m) => `- ${m}`));
       lines.push(
         `Storage: ${core.store.sql.driver === "pglite" ? "embedded" : "PostgreSQL"}; shared state: ${core.config.storage.redisUrl === undefined ? "in-memory" : "Redis"}`,
@@ -99,6 +99,13 @@ export function statusCommand(core: Core, plugins: () => readonly Plugin[]): Com
       return lines.join("\n");
     },
   };
+}
+
+/** One /status line for a module: `llm: off — no model configured`. A module without `status()` is just named. */
+export function formatModuleStatus(plugin: Pick<Plugin, "name" | "status">): string {
+  if (plugin.status === undefined) return plugin.name;
+  const { state, detail } = plugin.status();
+  return `${plugin.name}: ${state}${detail === undefined || detail === "" ? "" : ` — ${detail}`}`;
 }
 
 /** `1d 2h`, `3m 4s`, `5s`. */

@@ -138,7 +138,7 @@ export class Router implements RouterApi {
     const o = this.#o;
     const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
     const userKey = userKeyOf(inbound.platform, inbound.user.id);
-    if (inbound.origin !== "schedule") {
+    if (inbound.origin !== "schedule" && inbound.origin !== "operator") {
       const nowMs = o.clock.now();
       const byUser = this.#userBuckets.take(userKey, nowMs);
       const byChat = byUser === "ok" ? this.#chatBuckets.take(chatKey, nowMs) : byUser;

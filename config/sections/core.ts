@@ -29,14 +29,23 @@ export const httpSection = z
   .strict()
   .default({ enabled: true, host: "127.0.0.1", port: 8080, maxBodyBytes: 1_048_576 });
 
+const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
 export const logSection = z
   .object({
-    level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    level: logLevel.default("info"),
     /** `pretty` is one short line per event; `json` for log shippers. */
     format: z.enum(["pretty", "json"]).default("pretty"),
+    /** Append log lines to this file instead of writing them to stderr. */
+    file: z.string().min(1).optional(),
+    /**
+     * While an interactive console shares the terminal (stdin and stderr are TTYs, no `file`), only this level and
+     * more severe ones reach stderr, so log lines do not break into the conversation. `level` still applies.
+     */
+    interactiveLevel: logLevel.default("warn"),
   })
   .strict()
-  .default({ level: "info", format: "pretty" });
+  .default({ level: "info", format: "pretty", interactiveLevel: "warn" });
 
 export const storageSection = z
   .object({

@@ -1,5 +1,5 @@
 /**
- * llm settings (owned by the llm module; see bot/llm/README.md). Models are listed under `models`; for a quick
+ * llm settings (owned by the llm module; see llm/README.md). Models are listed under `models`; for a quick
  * start, `openai` (OPENAI_BASE_URL / OPENAI_API_KEY / OPENAI_MODEL) and `ollama` (OLLAMA_HOST / OLLAMA_MODEL)
  * each become one model entry when no `models` list is given.
  */

@@ -9,11 +9,11 @@ import {
   parseConversationId,
   SwitchboardError,
   toSwitchboardError,
-  type Core,
   type ConversationTarget,
   type Reply,
   type ReplyButton,
 } from "../../bot/index.ts";
+import type { SkillsServices } from "../needs.ts";
 import type { SkillsConfig } from "../../config/sections/skills.ts";
 import type { SkillManifest } from "../manifest.ts";
 import { skillFetch, type FetchDeps } from "./fetch.ts";
@@ -37,7 +37,7 @@ export interface Invocation {
 
 /** What capability handlers need from the service. */
 export interface CapabilityDeps {
-  core: Core;
+  core: SkillsServices;
   config: SkillsConfig;
   /** Is the skill enabled (and its grant current) in this chat? */
   isEnabled(chatKey: string, skill: string): boolean;

@@ -9,7 +9,7 @@
  */
 import { Bot, type Transformer } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
-import { createApp } from "../../bot/app.ts";
+import { createApp } from "../../bot/app/app.ts";
 import { createLogger } from "../../bot/logger.ts";
 import { memoryStore } from "../../bot/storage/open.ts";
 import { parseConfig } from "../../config/index.ts";

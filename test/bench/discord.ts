@@ -11,7 +11,7 @@
  */
 import { Client, Events, type ChatInputCommandInteraction } from "discord.js";
 import { createDiscordAdapter, type DiscordAdapter, type GatewayDispatch } from "../../adapters/discord/index.ts";
-import { createApp } from "../../bot/app.ts";
+import { createApp } from "../../bot/app/app.ts";
 import { createLogger } from "../../bot/logger.ts";
 import { memoryStore } from "../../bot/storage/open.ts";
 import { parseConfig } from "../../config/index.ts";

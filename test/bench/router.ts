@@ -15,7 +15,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createApp } from "../../bot/app.ts";
+import { createApp } from "../../bot/app/app.ts";
 import { createLogger } from "../../bot/logger.ts";
 import { parseConfig } from "../../config/index.ts";
 import type { CommandContext, Inbound, Reply, SentMessage } from "../../bot/index.ts";

@@ -10,7 +10,7 @@
  */
 import { App, LogLevel, type Logger as BoltLogger, type ReceiverEvent } from "@slack/bolt";
 import { createSlackAdapter, type SlackAdapter } from "../../adapters/slack/index.ts";
-import { createApp } from "../../bot/app.ts";
+import { createApp } from "../../bot/app/app.ts";
 import { createLogger } from "../../bot/logger.ts";
 import { memoryStore } from "../../bot/storage/open.ts";
 import { parseConfig } from "../../config/index.ts";

@@ -1,5 +1,5 @@
 /** Start a real bot for a test: in-memory store, a test adapter, no console, HTTP on a free port. */
-import { createApp, type App, type AppOptions } from "../../bot/app.ts";
+import { createApp, type App, type AppOptions } from "../../bot/app/app.ts";
 import { createLogger } from "../../bot/logger.ts";
 import { memoryStore } from "../../bot/storage/open.ts";
 import { parseConfig, setPath, type ConfigInput } from "../../config/index.ts";

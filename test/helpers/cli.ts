@@ -1,7 +1,7 @@
 /** Run `switchboard <args>` in this process through the real commander program, capturing its output. */
 import { PassThrough } from "node:stream";
-import { createCliContext, type CliContext } from "../../bot/cli/context.ts";
-import { buildProgram } from "../../bot/cli/main.ts";
+import { createCliContext, type CliContext } from "../../bot/app/cli/context.ts";
+import { buildProgram } from "../../bot/app/cli/main.ts";
 import { isSwitchboardError } from "../../bot/index.ts";
 
 /** What one CLI run printed and its exit code, with the context it ran in (to open the same app afterwards). */

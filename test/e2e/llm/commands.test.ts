@@ -1,7 +1,7 @@
 /** `/ai` settings and their permissions, the skills' `llm` capability, and a bot with no model configured. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { createApp, type App } from "../../../bot/app.ts";
-import { createLlmPlugin } from "../../../bot/llm/index.ts";
+import { createApp, type App } from "../../../bot/app/app.ts";
+import { createLlmPlugin } from "../../../llm/index.ts";
 import { createLogger } from "../../../bot/logger.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
 import { parseConfig, type ConfigInput } from "../../../config/index.ts";

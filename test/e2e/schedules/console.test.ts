@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PassThrough } from "node:stream";
 import { afterAll, describe, expect, it } from "vitest";
-import { createApp, type App } from "../../../bot/app.ts";
+import { createApp, type App } from "../../../bot/app/app.ts";
 import { createLogger } from "../../../bot/logger.ts";
 import { parseConfig } from "../../../config/index.ts";
 

@@ -4,7 +4,7 @@
  * `e2e_marks`. Prints "ready" once started; a SIGTERM stops it gracefully. Environment: DATABASE_URL, REDIS_URL,
  * WORKER_NAME, FIRING ("0" for a process that only edits schedules).
  */
-import { createApp } from "../../../bot/app.ts";
+import { createApp } from "../../../bot/app/app.ts";
 import { createLogger } from "../../../bot/logger.ts";
 import { parseConfig } from "../../../config/index.ts";
 import { createSchedulesPlugin } from "../../../schedules/index.ts";

@@ -4,7 +4,7 @@
  */
 import { parseConfig, setPath, type ConfigInput } from "../../../config/index.ts";
 import { createSlackAdapter, type SlackAdapter, type SlackAdapterOverrides } from "../../../adapters/slack/index.ts";
-import { createApp, type App } from "../../../bot/app.ts";
+import { createApp, type App } from "../../../bot/app/app.ts";
 import { createLogger } from "../../../bot/logger.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
 import { startSlackStandIn, type SlackStandIn, type StandInUser } from "../../stand-ins/slack/server.ts";

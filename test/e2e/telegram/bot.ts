@@ -2,7 +2,7 @@
  * The whole bot (createApp: real router, permissions, built-in commands, in-memory store) with the Telegram
  * adapter built from config and pointed at a fresh stand-in.
  */
-import { createApp, type App } from "../../../bot/app.ts";
+import { createApp, type App } from "../../../bot/app/app.ts";
 import { createLogger } from "../../../bot/logger.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
 import type { Core } from "../../../bot/index.ts";

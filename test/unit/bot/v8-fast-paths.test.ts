@@ -29,8 +29,8 @@ describe("V8 fast paths", () => {
   });
 
   it("loading the composition root and the CLI keeps string fast paths on", () => {
-    expect(protectorsInvalidatedBy("bot/app.ts")).not.toContain("StringWrapperToPrimitive");
-    expect(protectorsInvalidatedBy("bot/cli/main.ts")).not.toContain("StringWrapperToPrimitive");
+    expect(protectorsInvalidatedBy("bot/app/app.ts")).not.toContain("StringWrapperToPrimitive");
+    expect(protectorsInvalidatedBy("bot/app/cli/main.ts")).not.toContain("StringWrapperToPrimitive");
   });
 
   it("an in-memory ephemeral store does not load the Redis client", () => {

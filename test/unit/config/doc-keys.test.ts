@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -15,7 +15,16 @@ import {
 const root = resolve(import.meta.dirname, "../../..");
 const paths = schemaKeyPaths(configSchema);
 const sections = new Set([...paths].filter((p) => !p.includes(".")));
-const sourceNames = namesInSources(root, ["bot", "adapters", "skills", "marketplace", "schedules", "bin"]);
+// Every top-level source folder but config/ (whose strings name config keys) and the tests.
+const sourceFolders = readdirSync(root, { withFileTypes: true })
+  .filter(
+    (e) =>
+      e.isDirectory() &&
+      !e.name.startsWith(".") &&
+      !["config", "test", "node_modules", "docs", "data", "dist"].includes(e.name),
+  )
+  .map((e) => e.name);
+const sourceNames = namesInSources(root, sourceFolders);
 
 /** The keys named in `text` that the schema does not have (names the sources define are not config keys). */
 function unknownKeys(text: string, schemaPaths = paths): DocConfigKey[] {

@@ -3,8 +3,8 @@ import { randomUUID } from "node:crypto";
 import { afterAll, describe, expect, it } from "vitest";
 import type Keyv from "keyv";
 import { createEphemeral } from "../../../bot/ephemeral.ts";
-import { FallbackChain } from "../../../bot/llm/fallback.ts";
-import { ProviderFailure } from "../../../bot/llm/providers/failure.ts";
+import { FallbackChain } from "../../../llm/fallback.ts";
+import { ProviderFailure } from "../../../llm/providers/failure.ts";
 import { llmModelSchema } from "../../../config/sections/llm.ts";
 import { REDIS_URL, serviceAvailable } from "../../helpers/services.ts";
 

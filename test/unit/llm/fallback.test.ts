@@ -2,9 +2,9 @@
 import Keyv from "keyv";
 import { describe, expect, it } from "vitest";
 import { isSwitchboardError } from "../../../bot/index.ts";
-import { FallbackChain } from "../../../bot/llm/fallback.ts";
-import { ProviderFailure } from "../../../bot/llm/providers/failure.ts";
-import type { ModelConfig } from "../../../bot/llm/types.ts";
+import { FallbackChain } from "../../../llm/fallback.ts";
+import { ProviderFailure } from "../../../llm/providers/failure.ts";
+import type { ModelConfig } from "../../../llm/types.ts";
 import { llmModelSchema } from "../../../config/sections/llm.ts";
 
 const m = (name: string, provider: "openai" | "ollama" = "openai"): ModelConfig =>

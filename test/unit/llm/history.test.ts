@@ -1,8 +1,8 @@
 /** Prompt building, history trimming, token counting, and per-conversation storage. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildPrompt } from "../../../bot/llm/history.ts";
-import { LLM_MIGRATIONS, LlmStore, type TurnRecord } from "../../../bot/llm/store.ts";
-import { encodingFor, estimateTokens, PER_MESSAGE_TOKENS, TokenCounter } from "../../../bot/llm/tokens.ts";
+import { buildPrompt } from "../../../llm/history.ts";
+import { LLM_MIGRATIONS, LlmStore, type TurnRecord } from "../../../llm/store.ts";
+import { encodingFor, estimateTokens, PER_MESSAGE_TOKENS, TokenCounter } from "../../../llm/tokens.ts";
 import type { Store } from "../../../bot/index.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
 

@@ -1,10 +1,10 @@
 /** Both providers through their real SDKs against the stand-in servers. */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { systemClock } from "../../../bot/index.ts";
-import { OllamaProvider } from "../../../bot/llm/providers/ollama.ts";
-import { OpenAiProvider } from "../../../bot/llm/providers/openai.ts";
-import { ProviderFailure, retryAfterFrom } from "../../../bot/llm/providers/failure.ts";
-import type { ModelConfig } from "../../../bot/llm/types.ts";
+import { OllamaProvider } from "../../../llm/providers/ollama.ts";
+import { OpenAiProvider } from "../../../llm/providers/openai.ts";
+import { ProviderFailure, retryAfterFrom } from "../../../llm/providers/failure.ts";
+import type { ModelConfig } from "../../../llm/types.ts";
 import { llmModelSchema } from "../../../config/sections/llm.ts";
 import { startOllamaStandIn, type OllamaStandIn } from "../../stand-ins/ollama/server.ts";
 import { startOpenAiStandIn, type OpenAiStandIn } from "../../stand-ins/openai/server.ts";

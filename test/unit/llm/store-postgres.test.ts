@@ -3,7 +3,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../../../bot/index.ts";
-import { LLM_MIGRATIONS, LlmStore } from "../../../bot/llm/store.ts";
+import { LLM_MIGRATIONS, LlmStore } from "../../../llm/store.ts";
 import { openStore } from "../../../bot/storage/open.ts";
 import { POSTGRES_URL, serviceAvailable } from "../../helpers/services.ts";
 

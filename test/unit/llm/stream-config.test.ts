@@ -1,8 +1,8 @@
 /** Streaming replies as throttled edits, and the config shorthand for models. */
 import { describe, expect, it } from "vitest";
 import type { AdapterHub, ChannelAdapter, Inbound, Reply, SentMessage } from "../../../bot/index.ts";
-import { resolveModels } from "../../../bot/llm/registry.ts";
-import { splitAt, StreamingReply } from "../../../bot/llm/stream.ts";
+import { resolveModels } from "../../../llm/registry.ts";
+import { splitAt, StreamingReply } from "../../../llm/stream.ts";
 import { loadConfig } from "../../../config/index.ts";
 import { TestAdapter } from "../../helpers/test-adapter.ts";
 

@@ -1,9 +1,9 @@
 /** Usage and quotas on the real store, and the JSONL export format. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../../../bot/index.ts";
-import { exportJsonl, groupConversations } from "../../../bot/llm/export.ts";
-import { LLM_MIGRATIONS, LlmStore, type TurnRecord } from "../../../bot/llm/store.ts";
-import { costOf, dayOf, resetText, UsageService } from "../../../bot/llm/usage.ts";
+import { exportJsonl, groupConversations } from "../../../llm/export.ts";
+import { LLM_MIGRATIONS, LlmStore, type TurnRecord } from "../../../llm/store.ts";
+import { costOf, dayOf, resetText, UsageService } from "../../../llm/usage.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
 
 let store: Store;

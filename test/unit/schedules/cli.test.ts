@@ -2,7 +2,7 @@ import { PassThrough } from "node:stream";
 import { Command } from "commander";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Store } from "../../../bot/index.ts";
-import { createApp } from "../../../bot/app.ts";
+import { createApp } from "../../../bot/app/app.ts";
 import { createLogger } from "../../../bot/logger.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
 import { parseConfig } from "../../../config/index.ts";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  terminalDialect,
   discordMarkdown,
   parseInline,
   parseMarkdown,
@@ -143,19 +144,20 @@ describe("the direct line renderer", () => {
     Array.from({ length: 1 + next(20) }, () => tokens[next(tokens.length)]!).join(""),
   );
 
-  it.each([telegramHtml, slackMrkdwn, discordMarkdown])(
-    "renders every line as the block renderer does ($name)",
-    (dialect) => {
-      for (const text of samples) {
-        expect(renderLines(text, dialect), JSON.stringify(text)).toEqual(
-          parseMarkdown(text).map((block) => renderBlock(block, dialect)),
-        );
-        expect(renderLines(text, dialect, "plain")).toEqual(
-          parsePlain(text).map((block) => renderBlock(block, dialect)),
-        );
-        expect(renderReply({ text }, dialect, 4096)).toEqual(splitBlocks(parseMarkdown(text), dialect, 4096));
-        expect(renderText(text, dialect), JSON.stringify(text)).toBe(renderedWhole(text, dialect));
-      }
-    },
-  );
+  it.each([
+    telegramHtml,
+    slackMrkdwn,
+    discordMarkdown,
+    terminalDialect({ ansi: true }),
+    terminalDialect({ ansi: false }),
+  ])("renders every line as the block renderer does ($name)", (dialect) => {
+    for (const text of samples) {
+      expect(renderLines(text, dialect), JSON.stringify(text)).toEqual(
+        parseMarkdown(text).map((block) => renderBlock(block, dialect)),
+      );
+      expect(renderLines(text, dialect, "plain")).toEqual(parsePlain(text).map((block) => renderBlock(block, dialect)));
+      expect(renderReply({ text }, dialect, 4096)).toEqual(splitBlocks(parseMarkdown(text), dialect, 4096));
+      expect(renderText(text, dialect), JSON.stringify(text)).toBe(renderedWhole(text, dialect));
+    }
+  });
 });

@@ -3,7 +3,7 @@
  * chat maps to in `llm.chats`, else `llm.profiles.default`); a chat's own settings (`/ai …`) override them and
  * are stored in the durable key-value store (`llm.profile`, scoped by chat key).
  */
-import type { KvRepo } from "../storage/types.ts";
+import type { KvRepo } from "../bot/index.ts";
 import type { LlmConfig } from "./types.ts";
 
 /** What a chat may set for itself. Absent fields fall back to the profile. */

@@ -3,7 +3,7 @@
  * context budget and the profile's turn limit), and the turn in progress. Only the conversation's own turns are
  * ever passed in; the store is queried by conversation id.
  */
-import { SwitchboardError } from "../errors.ts";
+import { SwitchboardError } from "../bot/index.ts";
 import type { TurnRecord } from "./store.ts";
 import type { Encoding, TokenCounter } from "./tokens.ts";
 import type { ChatMessage, ModelConfig, ToolDefinition } from "./types.ts";

@@ -3,7 +3,7 @@
  * per day/chat/user (quotas), and one row per model call (statistics). Written once against `SqlClient`, so
  * it runs on the embedded store and on PostgreSQL alike.
  */
-import type { Migration, SqlClient } from "../storage/types.ts";
+import type { Migration, SqlClient } from "../bot/index.ts";
 import type { ChatMessage } from "./types.ts";
 
 /** Tables of the LLM layer. */

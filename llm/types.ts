@@ -2,7 +2,7 @@
  * The LLM layer's own message model: provider-neutral chat messages, tool calls and results. Providers translate
  * to and from their wire formats (OpenAI JSON-string arguments, Ollama object arguments).
  */
-import type { Config } from "../../config/index.ts";
+import type { Config } from "../config/index.ts";
 
 /** One model entry from config (after quick-start entries are resolved). */
 export type ModelConfig = Config["llm"]["models"][number];

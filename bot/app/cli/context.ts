@@ -2,11 +2,11 @@
  * What CLI subcommands get: config loading (with `--config`), a way to open the bot's services without starting
  * adapters, and output streams. Modules add subcommands with `register<Thing>Cli(program, ctx)`.
  */
-import type { Config } from "../../config/index.ts";
-import { loadConfig } from "../../config/index.ts";
+import type { Config } from "../../../config/index.ts";
+import { loadConfig } from "../../../config/index.ts";
 import type { App } from "../app.ts";
 import { createApp } from "../app.ts";
-import { createLogger } from "../logger.ts";
+import { createLogger } from "../../logger.ts";
 
 /** Shared by every CLI subcommand. */
 export interface CliContext {

@@ -5,7 +5,7 @@
  * `Retry-After`.
  */
 import { Ollama, type ChatResponse, type Message, type Tool } from "ollama";
-import type { Clock } from "../../core.ts";
+import type { Clock } from "../../bot/index.ts";
 import type { ChatMessage, ChatProvider, ChatRequest, ChatResult, ModelConfig, ToolCall } from "../types.ts";
 import { kindOfStatus, ProviderFailure, retryAfterFrom } from "./failure.ts";
 import { startDeadline } from "./deadline.ts";

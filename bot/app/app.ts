@@ -6,12 +6,12 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type Keyv from "keyv";
-import type { Config } from "../config/index.ts";
-import { adapterFactories } from "../adapters/index.ts";
-import { ConsoleAdapter } from "../adapters/console/console-adapter.ts";
-import { auditCommand, permsCommand } from "./builtins/perms.ts";
-import { helpCommand, statusCommand, whoamiCommand } from "./builtins/help.ts";
-import { CommandRegistry } from "./commands.ts";
+import type { Config } from "../../config/index.ts";
+import { adapterFactories } from "../../adapters/index.ts";
+import { ConsoleAdapter } from "../../adapters/console/console-adapter.ts";
+import { auditCommand, permsCommand } from "../builtins/perms.ts";
+import { helpCommand, statusCommand, whoamiCommand } from "../builtins/help.ts";
+import { CommandRegistry } from "../commands.ts";
 import {
   systemClock,
   turnClock,
@@ -20,24 +20,24 @@ import {
   type Core,
   type Plugin,
   type PluginFactory,
-} from "./core.ts";
-import { createEphemeral } from "./ephemeral.ts";
-import { SwitchboardError } from "./errors.ts";
-import { HttpListener } from "./http.ts";
-import { createLogger } from "./logger.ts";
-import { createMetrics } from "./metrics.ts";
-import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, type SentMessage } from "./model.ts";
+} from "../core.ts";
+import { createEphemeral } from "../ephemeral.ts";
+import { SwitchboardError } from "../errors.ts";
+import { HttpListener } from "../http.ts";
+import { createLogger } from "../logger.ts";
+import { createMetrics } from "../metrics.ts";
+import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, type SentMessage } from "../model.ts";
 import { createPlugins } from "./plugins.ts";
-import { CachedPermissionService } from "./router/permission-service.ts";
-import { deliveryDedupe } from "./router/dedupe.ts";
-import { Router } from "./router/router.ts";
-import { openStore } from "./storage/open.ts";
-import type { Store } from "./storage/types.ts";
-import { createCapabilityRegistry, createToolRegistry } from "./tools.ts";
+import { CachedPermissionService } from "../router/permission-service.ts";
+import { deliveryDedupe } from "../router/dedupe.ts";
+import { Router } from "../router/router.ts";
+import { openStore } from "../storage/open.ts";
+import type { Store } from "../storage/types.ts";
+import { createCapabilityRegistry, createToolRegistry } from "../tools.ts";
 
 /** The package version, for /status and the CLI. */
 export const VERSION: string = (
-  JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
 ).version;
 
 /** Options for `createApp`. Tests pass their own adapters, console streams and clock. */
@@ -78,7 +78,16 @@ export interface App {
 export async function createApp(options: AppOptions): Promise<App> {
   const { config } = options;
   const clock = options.clock ?? systemClock;
-  const log = options.log ?? createLogger(config.log);
+  const consoleStreams: Exclude<AppOptions["console"], false> =
+    options.console !== false && config.adapters.console.enabled
+      ? (options.console ?? { input: process.stdin, output: process.stdout })
+      : undefined;
+  // An operator typing into a terminal should not see log lines break into the conversation.
+  const sharesTerminal =
+    consoleStreams !== undefined &&
+    (consoleStreams.interactive ?? (consoleStreams.input as { isTTY?: boolean }).isTTY === true) &&
+    process.stderr.isTTY === true;
+  const log = options.log ?? createLogger({ ...config.log, interactive: sharesTerminal });
   const store =
     options.store ?? (await openStore({ dataDir: config.bot.dataDir, databaseUrl: config.storage.databaseUrl, log }));
   const ownsStore = options.store === undefined;
@@ -185,10 +194,9 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   // Adapters: console, then the configured platforms, then extras.
   let consoleAdapter: ConsoleAdapter | undefined;
-  if (options.console !== false && config.adapters.console.enabled) {
-    const streams = options.console ?? { input: process.stdin, output: process.stdout };
+  if (consoleStreams !== undefined) {
     consoleAdapter = new ConsoleAdapter({
-      ...streams,
+      ...consoleStreams,
       userId: config.adapters.console.userId,
       botName: config.bot.name,
     });

@@ -1,15 +1,15 @@
 /** `switchboard` — the command line: `start`, `doctor`, and the modules' subcommands. */
 import { Command, CommanderError } from "commander";
-import { ConfigError } from "../../config/index.ts";
+import { ConfigError } from "../../../config/index.ts";
 import { createApp, VERSION } from "../app.ts";
-import { isSwitchboardError } from "../errors.ts";
+import { isSwitchboardError } from "../../errors.ts";
 import { createCliContext, type CliContext } from "./context.ts";
 import { runDoctor } from "./doctor.ts";
-import { registerLlmCli } from "../llm/index.ts";
-import { registerSchedulesCli } from "../../schedules/index.ts";
-import { registerSlackCli } from "../../adapters/slack/cli.ts";
-import { registerMarketplaceCli } from "../../marketplace/index.ts";
-import { registerSkillsLinkCli } from "../../skills/index.ts";
+import { registerLlmCli } from "../../../llm/index.ts";
+import { registerSchedulesCli } from "../../../schedules/index.ts";
+import { registerSlackCli } from "../../../adapters/slack/cli.ts";
+import { registerMarketplaceCli } from "../../../marketplace/index.ts";
+import { registerSkillsLinkCli } from "../../../skills/index.ts";
 
 /** Build the program (exported for tests). */
 export function buildProgram(ctx: CliContext, state: { configFile?: string }): Command {

@@ -3,8 +3,7 @@
  * (`llm.quotas`); a turn is refused once a cap is reached, with a message saying which cap and when it resets.
  * A turn that starts under the cap may finish over it (its size is unknown in advance); the next one is stopped.
  */
-import type { Clock } from "../core.ts";
-import { SwitchboardError } from "../errors.ts";
+import { type Clock, SwitchboardError } from "../bot/index.ts";
 import type { LlmStore, UsageTotals } from "./store.ts";
 import type { LlmConfig, ModelConfig, TokenUsage } from "./types.ts";
 

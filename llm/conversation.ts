@@ -3,10 +3,15 @@
  * history, run the model along the fallback chain with tool rounds, stream the answer as edits, then store the
  * turn, the usage and the per-model statistics.
  */
-import type { ConversationHandler, Core } from "../core.ts";
-import { SwitchboardError } from "../errors.ts";
-import { conversationId, type Inbound, type Reply } from "../model.ts";
-import type { Role } from "../permissions.ts";
+import {
+  type ConversationHandler,
+  SwitchboardError,
+  conversationId,
+  type Inbound,
+  type Reply,
+  type Role,
+} from "../bot/index.ts";
+import type { LlmServices } from "./needs.ts";
 import type { FallbackChain, ChainResult } from "./fallback.ts";
 import { buildPrompt } from "./history.ts";
 import type { EffectiveProfile, ProfileService } from "./profile.ts";
@@ -23,7 +28,7 @@ import type { ChatMessage, ChatResult, ModelConfig, TokenUsage, ToolDefinition }
 
 /** What `ConversationEngine` needs. */
 export interface ConversationDeps {
-  core: Core;
+  core: LlmServices;
   registry: ModelRegistry;
   store: LlmStore;
   profiles: ProfileService;

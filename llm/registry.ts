@@ -2,9 +2,8 @@
  * The model registry: the configured models (quick-start `llm.openai` / `llm.ollama` become entries when no
  * `models` list is given), one provider per model, and fallback chains.
  */
-import { llmModelSchema } from "../../config/sections/llm.ts";
-import type { Clock } from "../core.ts";
-import { SwitchboardError } from "../errors.ts";
+import { llmModelSchema } from "../config/sections/llm.ts";
+import { type Clock, SwitchboardError } from "../bot/index.ts";
 import { OllamaProvider } from "./providers/ollama.ts";
 import { OpenAiProvider } from "./providers/openai.ts";
 import type { ChatProvider, LlmConfig, ModelConfig } from "./types.ts";
@@ -14,7 +13,7 @@ export const HOW_TO_CONFIGURE = [
   "No language model is configured. Set one of:",
   "- `OPENAI_BASE_URL` and `OPENAI_API_KEY` (and `OPENAI_MODEL`, default gpt-4o-mini) for any OpenAI-compatible endpoint",
   "- `OLLAMA_HOST` (and `OLLAMA_MODEL`, default llama3.2) for a local Ollama",
-  "- or an `llm.models` list in switchboard.config.yaml (see bot/llm/README.md), then restart.",
+  "- or an `llm.models` list in switchboard.config.yaml (see llm/README.md), then restart.",
 ].join("\n");
 
 /** The models from config, quick-start entries included. */

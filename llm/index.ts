@@ -3,13 +3,14 @@
  * capability, migrations) and `registerLlmCli` (`switchboard models`, `switchboard ai export`).
  */
 import type { Command } from "commander";
-import type { CliContext } from "../cli/context.ts";
-import type { CapabilityCall, Core, Plugin } from "../core.ts";
-import { SwitchboardError } from "../errors.ts";
+import { type CapabilityCall, type Core, type Plugin, SwitchboardError } from "../bot/index.ts";
 import { exportChatToFile, llmCommands, modelsReport } from "./commands.ts";
 import { createLlmService, createLlmServiceParts, type LlmService, type LlmServiceOptions } from "./service.ts";
 import { LLM_MIGRATIONS } from "./store.ts";
 import type { ChatMessage } from "./types.ts";
+import type { LlmServices } from "./needs.ts";
+
+export { LLM_NEEDS, type LlmServices } from "./needs.ts";
 
 export type { LlmService } from "./service.ts";
 export { LLM_MIGRATIONS } from "./store.ts";
@@ -20,7 +21,7 @@ export interface LlmPlugin extends Plugin {
 }
 
 /** Plug the LLM layer into the bot. */
-export async function createLlmPlugin(core: Core, options: LlmServiceOptions = {}): Promise<LlmPlugin> {
+export async function createLlmPlugin(core: LlmServices, options: LlmServiceOptions = {}): Promise<LlmPlugin> {
   const service = createLlmService(core, options);
   const engine = service.engine!;
   for (const def of llmCommands(service)) core.commands.register(def);
@@ -49,7 +50,9 @@ export async function createLlmPlugin(core: Core, options: LlmServiceOptions = {
     },
     status() {
       const models = service.registry.list().map((m) => m.name);
-      return models.length === 0 ? "llm: no model configured" : `llm: ${models.join(", ")}`;
+      return models.length === 0
+        ? { state: "off", detail: "no model configured" }
+        : { state: "ok", detail: models.join(", ") };
     },
   };
 }
@@ -97,8 +100,15 @@ export async function skillCompletion(
   });
 }
 
+/** What the CLI hands this module (the composition root's CLI context provides it). */
+export interface LlmCliContext {
+  openApp(options?: { plugins?: boolean }): Promise<{ core: Core; stop(): Promise<void> }>;
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+}
+
 /** Open the LLM services for a CLI command (store, no adapters), run `fn`, and close. */
-async function withCliService<T>(ctx: CliContext, fn: (s: Omit<LlmService, "engine">) => Promise<T>): Promise<T> {
+async function withCliService<T>(ctx: LlmCliContext, fn: (s: Omit<LlmService, "engine">) => Promise<T>): Promise<T> {
   const app = await ctx.openApp({ plugins: false });
   try {
     await app.core.store.migrate(LLM_MIGRATIONS);
@@ -121,7 +131,7 @@ async function withCliService<T>(ctx: CliContext, fn: (s: Omit<LlmService, "engi
 }
 
 /** Add `switchboard models` and `switchboard ai export --chat <id> [--out file]`. */
-export function registerLlmCli(program: Command, ctx: CliContext): void {
+export function registerLlmCli(program: Command, ctx: LlmCliContext): void {
   program
     .command("models")
     .description("list the configured language models with their statistics")

@@ -1,9 +1,9 @@
 /** `switchboard doctor`: what is configured, which tokens are present (masked), whether storage answers. */
 import { access, constants, mkdir } from "node:fs/promises";
-import { ConfigError, type Config } from "../../config/index.ts";
-import { createEphemeral } from "../ephemeral.ts";
-import { maskSecret } from "../logger.ts";
-import { maskUrl, openStore } from "../storage/open.ts";
+import { ConfigError, type Config } from "../../../config/index.ts";
+import { createEphemeral } from "../../ephemeral.ts";
+import { maskSecret } from "../../logger.ts";
+import { maskUrl, openStore } from "../../storage/open.ts";
 import type { CliContext } from "./context.ts";
 
 type Line = { ok: boolean | "info"; text: string };

@@ -4,9 +4,7 @@
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { CommandContext, CommandDef } from "../commands.ts";
-import { SwitchboardError } from "../errors.ts";
-import { roleAtLeast } from "../permissions.ts";
+import { type CommandContext, type CommandDef, SwitchboardError, roleAtLeast } from "../bot/index.ts";
 import type { LlmService } from "./service.ts";
 import { exportJsonl } from "./export.ts";
 import { HOW_TO_CONFIGURE } from "./registry.ts";

@@ -4,9 +4,14 @@
  * the model makes is checked again: a tool that was not offered, or is denied now, is refused and the refusal
  * goes back to the model as the tool's result, as do bad arguments and skill errors.
  */
-import type { Core, PermissionQuery, ToolCallContext, ToolSpec } from "../core.ts";
-import { isSwitchboardError } from "../errors.ts";
-import type { Inbound } from "../model.ts";
+import {
+  type Core,
+  type PermissionQuery,
+  type ToolCallContext,
+  type ToolSpec,
+  isSwitchboardError,
+  type Inbound,
+} from "../bot/index.ts";
 import type { EffectiveProfile } from "./profile.ts";
 import type { ToolCall, ToolDefinition } from "./types.ts";
 

@@ -4,8 +4,8 @@
  * share it.
  */
 import type Keyv from "keyv";
-import type { Clock, Core } from "../core.ts";
-import type { KvRepo, SqlClient } from "../storage/types.ts";
+import type { Clock, KvRepo, SqlClient } from "../bot/index.ts";
+import type { LlmServices } from "./needs.ts";
 import { ConversationEngine } from "./conversation.ts";
 import { createLlmMetrics } from "./metrics.ts";
 import { FallbackChain, type FallbackOptions } from "./fallback.ts";
@@ -76,7 +76,7 @@ export function createLlmServiceParts(
 }
 
 /** Build the whole LLM service from the core. */
-export function createLlmService(core: Core, options: LlmServiceOptions = {}): LlmService {
+export function createLlmService(core: LlmServices, options: LlmServiceOptions = {}): LlmService {
   const parts = createLlmServiceParts(
     {
       config: core.config.llm,

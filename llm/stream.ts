@@ -4,8 +4,7 @@
  * edit carries the whole answer. Where the adapter cannot edit, nothing is sent until the end, then once.
  */
 import type { Logger } from "pino";
-import type { AdapterHub } from "../core.ts";
-import type { Inbound, Reply, SentMessage } from "../model.ts";
+import type { AdapterHub, Inbound, Reply, SentMessage } from "../bot/index.ts";
 
 /** Options for `StreamingReply`. */
 export interface StreamingReplyOptions {

@@ -5,8 +5,7 @@
  * every bot process respects them.
  */
 import type Keyv from "keyv";
-import type { Clock } from "../core.ts";
-import { SwitchboardError } from "../errors.ts";
+import { type Clock, SwitchboardError } from "../bot/index.ts";
 import { describeFailure, ProviderFailure } from "./providers/failure.ts";
 import type { FailureKind, LlmConfig, ModelConfig } from "./types.ts";
 
