@@ -60,7 +60,7 @@ export function skillsCommand(
 ): CommandDef {
   const pendingKey = (id: string): string => `marketplace:approval:${id}`;
 
-  const ask = async (ctx: CommandContext, pending: PendingApproval, text: string): Promise<Reply> => {
+  const ask = async (_ctx: CommandContext, pending: PendingApproval, text: string): Promise<Reply> => {
     const id = randomBytes(5).toString("hex");
     await core.kv.set(pendingKey(id), pending, options.approvalTtlMs);
     return {

@@ -6,6 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { open, readFile, readdir, rename, rm, writeFile, stat } from "node:fs/promises";
+import type { Dirent } from "node:fs";
 import { join } from "node:path";
 import { SwitchboardError } from "../bot/index.ts";
 
@@ -152,7 +153,7 @@ export async function verifyFiles(dir: string, expected: Readonly<Record<string,
   const problems: string[] = [];
   const found = new Set<string>();
   const walk = async (d: string, prefix: string): Promise<void> => {
-    let entries;
+    let entries: Dirent[];
     try {
       entries = await readdir(d, { withFileTypes: true });
     } catch (error) {

@@ -404,7 +404,8 @@ export class ScheduleService {
     }
     if (this.settings.enabled) {
       if (s.missedPolicy === "once") this.#dispatch(s.id, latest, "catchup");
-      else this.#track(this.repo.recordMissed({ id: s.id, fireTime: latest, count, at: now }).then(() => undefined));
+      else
+        void this.#track(this.repo.recordMissed({ id: s.id, fireTime: latest, count, at: now }).then(() => undefined));
     }
     this.#engine.set(s.id, this.#nextAfter(s.id, Math.max(latest, now - START_GRACE_MS)));
   }

@@ -415,7 +415,7 @@ export class DiscordAdapter implements ChannelAdapter {
   async #onMessage(payload: unknown): Promise<void> {
     const botUserId = this.#gateway?.botUserId;
     if (botUserId === undefined) return;
-    let message;
+    let message: ReturnType<typeof parseMessage>;
     try {
       message = parseMessage(payload, botUserId);
     } catch (error) {

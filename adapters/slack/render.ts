@@ -26,7 +26,7 @@ export interface SlackMessage {
 
 /** Render a reply into one or more Slack messages of at most `limit` characters each. */
 export function renderReply(reply: Reply, limit = SLACK_TEXT_LIMIT): SlackMessage[] {
-  const hasButtons = reply.buttons !== undefined && reply.buttons.some((row) => row.length > 0);
+  const hasButtons = reply.buttons?.some((row) => row.length > 0) === true;
   const blocks = reply.format === "plain" ? parsePlain(reply.text) : parseMarkdown(reply.text);
   const pieces = splitBlocks(blocks, slackMrkdwn, hasButtons ? Math.min(limit, SLACK_SECTION_LIMIT) : limit);
   const mrkdwn = reply.format !== "plain";

@@ -378,7 +378,7 @@ export class Router implements RouterApi {
 
   async #edit(inbound: Inbound, message: SentMessage, reply: ReplyInput): Promise<void> {
     const adapter = this.#o.adapters.get(message.platform);
-    if (adapter !== undefined && adapter.capabilities.edit) await adapter.edit(message, toReply(reply));
+    if (adapter?.capabilities.edit) await adapter.edit(message, toReply(reply));
     else await this.#reply(inbound, reply);
   }
 

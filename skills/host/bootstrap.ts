@@ -7,7 +7,7 @@
  */
 
 /** Source of the bootstrap script (plain JavaScript, evaluated inside the isolate). */
-export const BOOTSTRAP_SOURCE = String.raw`(function install(capRaw, configJson) {
+export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
   "use strict";
   const parse = JSON.parse;
   const stringify = JSON.stringify;

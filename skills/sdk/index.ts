@@ -161,7 +161,7 @@ export type ToolHandler<A = Record<string, Json>> = (args: A, ctx: SkillContext)
 /** A skill's handlers, by the names its manifest declares. */
 export interface SkillDefinition {
   commands?: Record<string, CommandHandler>;
-  tools?: Record<string, ToolHandler<any>>;
+  tools?: Record<string, ToolHandler<never>>;
 }
 
 /** Declare a skill (identity at run time; gives handlers their types). Export it as the default export. */

@@ -45,7 +45,7 @@ let buffer = "";
 let waiter: { marker: RegExp; resolve: () => void } | undefined;
 output.on("data", (d: Buffer) => {
   buffer += d.toString("utf8");
-  if (waiter !== undefined && waiter.marker.test(buffer)) {
+  if (waiter?.marker.test(buffer)) {
     buffer = "";
     waiter.resolve();
   }

@@ -72,6 +72,7 @@ export function slackMrkdwnToText(raw: string): string {
     .replace(/<((?:https?|mailto):[^<>]*)>/g, "$1")
     .replace(/(^|[^\p{L}\p{N}*])\*(?=\S)([^*\n]*?\S)\*(?![\p{L}\p{N}])/gu, "$1$2")
     .replace(/(^|[^\p{L}\p{N}_])_(?=\S)([^_\n]*?\S)_(?![\p{L}\p{N}])/gu, "$1$2")
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: NUL marks the placeholders this function itself inserted
     .replace(/\u0000(\d+)\u0000/g, (_, i: string) => codes[Number(i)]!);
   return decodeEntities(text);
 }

@@ -278,20 +278,23 @@ export class TelegramStandIn {
         res.socket?.destroy();
         return;
       case "status":
-        return this.#send(res, failure.status, {
+        this.#send(res, failure.status, {
           ok: false,
           error_code: failure.status,
           description: "Internal Server Error",
         });
+        return;
       case "retry-after":
-        return this.#send(res, 429, {
+        this.#send(res, 429, {
           ok: false,
           error_code: 429,
           description: `Too Many Requests: retry after ${failure.seconds}`,
           parameters: { retry_after: failure.seconds },
         });
+        return;
       case "error":
-        return this.#send(res, failure.code, { ok: false, error_code: failure.code, description: failure.description });
+        this.#send(res, failure.code, { ok: false, error_code: failure.code, description: failure.description });
+        return;
     }
   }
 

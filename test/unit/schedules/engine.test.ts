@@ -24,7 +24,7 @@ describe("min-heap", () => {
   it("pops in time order", () => {
     const heap = new TimeHeap();
     const times = Array.from({ length: 500 }, (_, i) => (i * 7919) % 1000);
-    times.forEach((t) => heap.push(t));
+    for (const t of times) heap.push(t);
     const popped: number[] = [];
     for (let e = heap.pop(); e !== undefined; e = heap.pop()) popped.push(e);
     expect(popped).toEqual([...times].sort((a, b) => a - b));

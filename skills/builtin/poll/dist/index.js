@@ -35,7 +35,9 @@ var skill = (() => {
     const counts = poll.options.map(() => 0);
     for (const choice of Object.values(poll.votes)) if (choice >= 0 && choice < counts.length) counts[choice] += 1;
     const total = counts.reduce((a, b) => a + b, 0);
-    const lines = poll.options.map((o, i) => `- ${i + 1}. ${o}: ${counts[i]}${total > 0 ? ` (${Math.round(counts[i] / total * 100)}%)` : ""}`);
+    const lines = poll.options.map(
+      (o, i) => `- ${i + 1}. ${o}: ${counts[i]}${total > 0 ? ` (${Math.round(counts[i] / total * 100)}%)` : ""}`
+    );
     const text = `${closed ? "**Poll closed:** " : "**Poll:** "}${poll.question}
 ${lines.join("\n")}
 ${total} vote${total === 1 ? "" : "s"}`;
@@ -58,8 +60,14 @@ ${total} vote${total === 1 ? "" : "s"}`;
           return render(open, true);
         }
         const [question, ...options] = ctx.args;
-        if (options.length < 2 || options.length > 10) return 'A poll needs a question and 2 to 10 options: /poll "Lunch?" pizza sushi';
-        const poll = { question: question.slice(0, 200), options: options.map((o) => o.slice(0, 80)), votes: {}, by: ctx.user.id };
+        if (options.length < 2 || options.length > 10)
+          return 'A poll needs a question and 2 to 10 options: /poll "Lunch?" pizza sushi';
+        const poll = {
+          question: question.slice(0, 200),
+          options: options.map((o) => o.slice(0, 80)),
+          votes: {},
+          by: ctx.user.id
+        };
         await ctx.storage.set(KEY, poll);
         return render(poll);
       },
@@ -67,7 +75,8 @@ ${total} vote${total === 1 ? "" : "s"}`;
         const open = await current(ctx);
         if (open === void 0) return "No poll is open.";
         const choice = Number(ctx.args[0]);
-        if (!Number.isInteger(choice) || choice < 1 || choice > open.options.length) return `Vote with a number from 1 to ${open.options.length}.`;
+        if (!Number.isInteger(choice) || choice < 1 || choice > open.options.length)
+          return `Vote with a number from 1 to ${open.options.length}.`;
         open.votes[ctx.user.id] = choice - 1;
         await ctx.storage.set(KEY, open);
         return render(open);

@@ -54,7 +54,8 @@ ${list.map((r, i) => `- ${i + 1}. ${r.text} (${r.by})`).join("\n")}`;
         }
         if (verb === "done" && ctx.args.length === 2) {
           const n = Number(second);
-          if (!Number.isInteger(n) || n < 1 || n > list.length) return `Say which one: /remind done 1 to ${Math.max(1, list.length)}.`;
+          if (!Number.isInteger(n) || n < 1 || n > list.length)
+            return `Say which one: /remind done 1 to ${Math.max(1, list.length)}.`;
           const [removed] = list.splice(n - 1, 1);
           await ctx.storage.set(KEY, list);
           return `Done: ${removed.text}`;
