@@ -47,7 +47,8 @@ function hostAllowed(declared: readonly string[], url: URL): boolean {
   const port = url.port === "" ? "" : `:${url.port}`;
   return declared.some((pattern) => {
     const [hostPattern = "", patternPort] = pattern.split(":");
-    if (patternPort !== undefined ? `:${patternPort}` !== port : port !== "") return false;
+    // A pattern without a port allows any port, as in the bot.
+    if (patternPort !== undefined && `:${patternPort}` !== port) return false;
     if (hostPattern.startsWith("*.")) return url.hostname.endsWith(hostPattern.slice(1));
     return url.hostname === hostPattern;
   });
