@@ -16,5 +16,14 @@ if (major < 22 || (major === 22 && minor < 12)) {
   );
   process.exit(1);
 }
+if (isClone) {
+  // The clone runs the skill SDK workspace from its sources (its `switchboard-source` export condition), also
+  // when started without npm's NODE_OPTIONS (.npmrc).
+  const { registerHooks } = await import("node:module");
+  registerHooks?.({
+    resolve: (specifier, context, next) =>
+      next(specifier, { ...context, conditions: [...(context.conditions ?? []), "switchboard-source"] }),
+  });
+}
 const { main } = await import(isClone ? `../${CLI}.ts` : `../dist/${CLI}.js`);
 process.exitCode = await main(process.argv);

@@ -11,7 +11,6 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { promisify } from "node:util";
-import { build } from "esbuild";
 import { SkillKitError } from "./errors.ts";
 import { SKILL_NAME, skillNameOf } from "./manifest.ts";
 import { type CheckedPackage, checkPackage, readPackageTarball, type TarballLimits } from "./package-check.ts";
@@ -65,6 +64,8 @@ export async function buildSkill(
   const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as { switchboard?: { entry?: string } };
   const entry = pkg.switchboard?.entry ?? "dist/index.js";
   const source = options.source ?? (existsSync(join(dir, "src/index.ts")) ? "src/index.ts" : "src/index.js");
+  // Loaded on use: the bot registers these commands at every CLI start, and only `build` needs the bundler.
+  const { build } = await import("esbuild");
   const result = await build({
     absWorkingDir: resolve(dir),
     entryPoints: [source],

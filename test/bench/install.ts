@@ -32,7 +32,9 @@ Object.assign(env, { npm_config_update_notifier: "false", npm_config_fund: "fals
 
 const run = promisify(execFile);
 async function npm(args: string[], cwd: string, extra: NodeJS.ProcessEnv = {}): Promise<void> {
-  await run("npm", args, { cwd, env: { ...env, ...extra }, maxBuffer: 64 * 1024 * 1024, timeout: 900_000 });
+  const pending = run("npm", args, { cwd, env: { ...env, ...extra }, maxBuffer: 64 * 1024 * 1024, timeout: 900_000 });
+  pending.child.stdin?.end(); // no prompts: npm would wait on an open stdin
+  await pending;
 }
 
 /** Bytes on disk (allocated blocks, as `du` counts them) and packages under a node_modules folder. */

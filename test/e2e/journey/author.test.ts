@@ -1,7 +1,7 @@
 /**
  * The author's and the operator's journey, from outside the repository, as one test:
  * 1. pack both packages (`npm pack`, which builds them) and publish them to a real Verdaccio;
- * 2. in a temp folder, scaffold a skill with the SDK's own bin, installed from that registry (`npx`);
+ * 2. in a temp folder, scaffold a skill with the SDK's own bin, installed from that registry;
  * 3. `npm install`, `npm run build`, `npm test`, `npm publish` in the skill, exactly as scaffolded;
  * 4. in another temp folder, install the packed bot with `--omit=dev`; `switchboard start` answers /help and
  *    /whoami from a pipe and exits 0; `switchboard skills install` the new skill;
@@ -39,7 +39,7 @@ function progress(line: string): void {
 function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(npm_|NODE_|VITEST|INIT_CWD$|TEST$)/i.test(key)) continue;
+    if (/^(npm_|NODE_|NODE$|VITEST|INIT_CWD$|TEST$)/i.test(key)) continue;
     env[key] = value;
   }
   env.PATH = `${NODE_DIR}:${process.env.PATH ?? ""}`;
@@ -53,7 +53,8 @@ function userEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 function run(cmd: string, args: string[], cwd: string, env = userEnv()): Promise<string> {
   progress(`$ ${cmd} ${args.join(" ")}   (in ${cwd})`);
   return new Promise((resolvePromise, reject) => {
-    execFile(
+    // stdin closed, as in a script: npm exec waits on an open stdin to ask before running install scripts.
+    const child = execFile(
       cmd,
       args,
       { cwd, env, timeout: STEP_TIMEOUT_MS, maxBuffer: 32 * 1024 * 1024 },
@@ -62,6 +63,7 @@ function run(cmd: string, args: string[], cwd: string, env = userEnv()): Promise
         else reject(new Error(`${cmd} ${args.join(" ")} failed (${error.message}):\n${stdout}\n${stderr}`));
       },
     );
+    child.stdin?.end();
   });
 }
 
@@ -174,15 +176,17 @@ describe("the author's journey, outside the repository", () => {
       const operatorInstall = run("npm", ["install", "--omit=dev", "--prefer-offline", botTarball], botDir);
       operatorInstall.catch(() => undefined); // awaited below; this only keeps a failure from going unhandled first
 
-      // 2. Scaffold a skill with the SDK's own bin, fetched from the registry.
+      // 2. Scaffold a skill with the SDK's own bin, installed from the registry. (`npx @switchboard/skill-sdk init`
+      // is the one-liner; npm 11's npx can stall on its install-script handling with CI=true, so the test installs
+      // the SDK into a tools folder the way `npm install` would, and runs the same bin from there.)
+      const toolsDir = join(work, "tools");
+      await mkdir(toolsDir);
+      await writeFile(join(toolsDir, ".npmrc"), npmrc());
+      await writeFile(join(toolsDir, "package.json"), '{"name":"tools","private":true}\n');
+      await run("npm", ["install", "--prefer-offline", "@switchboard/skill-sdk@0.1.0"], toolsDir);
       const authorDir = join(work, "author");
       await mkdir(authorDir);
-      await writeFile(join(authorDir, ".npmrc"), npmrc());
-      const init = await run(
-        "npm",
-        ["exec", "--yes", "--package=@switchboard/skill-sdk@0.1.0", "--", "switchboard-skill", "init", SKILL],
-        authorDir,
-      );
+      const init = await run(join(toolsDir, "node_modules", ".bin", "switchboard-skill"), ["init", SKILL], authorDir);
       expect(init).toContain("src/index.ts");
       const skillDir = join(authorDir, "switchboard-skill-journey");
       await writeFile(join(skillDir, ".npmrc"), npmrc());
