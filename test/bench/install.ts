@@ -41,18 +41,18 @@ async function npm(args: string[], cwd: string, extra: NodeJS.ProcessEnv = {}): 
 async function measureTree(dir: string): Promise<{ bytes: number; packages: number }> {
   let bytes = 0;
   let packages = 0;
-  async function walk(path: string, isModulesDir: boolean): Promise<void> {
+  // `inModules`: `path` is a node_modules folder or a scope folder inside one, so its entries are packages.
+  async function walk(path: string, inModules: boolean): Promise<void> {
     const stat = await lstat(path);
     bytes += stat.blocks * 512;
     if (!stat.isDirectory()) return;
     for (const entry of await readdir(path, { withFileTypes: true })) {
       const child = join(path, entry.name);
-      if (isModulesDir && entry.isDirectory() && !entry.name.startsWith(".")) {
-        if (entry.name.startsWith("@")) {
-          for (const scoped of await readdir(child)) if (existsSync(join(child, scoped, "package.json"))) packages += 1;
-        } else if (existsSync(join(child, "package.json"))) packages += 1;
+      const isScope = inModules && entry.isDirectory() && entry.name.startsWith("@");
+      if (inModules && entry.isDirectory() && !isScope && !entry.name.startsWith(".")) {
+        if (existsSync(join(child, "package.json"))) packages += 1;
       }
-      await walk(child, entry.name === "node_modules" || (isModulesDir && entry.name.startsWith("@")));
+      await walk(child, isScope || entry.name === "node_modules");
     }
   }
   await walk(dir, true);
@@ -112,6 +112,7 @@ const median = (xs: number[]): number => {
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 };
+/** MiB, as `du -sh` counts (the unit the issue's figures use). */
 const mb = (bytes: number): string => (bytes / 1024 / 1024).toFixed(1);
 
 async function main(): Promise<void> {
@@ -139,14 +140,14 @@ async function main(): Promise<void> {
       const b = base.at(-1)!;
       const o = ours.at(-1)!;
       process.stdout.write(
-        `round ${round}: previous ${mb(b.bytes)} MB, ${b.packages} packages, ${(b.ms / 1000).toFixed(1)} s | ours ${mb(o.bytes)} MB, ${o.packages} packages, ${(o.ms / 1000).toFixed(1)} s\n`,
+        `round ${round}: previous ${mb(b.bytes)} MiB, ${b.packages} packages, ${(b.ms / 1000).toFixed(1)} s | ours ${mb(o.bytes)} MiB, ${o.packages} packages, ${(o.ms / 1000).toFixed(1)} s\n`,
       );
     }
     const o = ours[0]!;
     const b = base[0]!;
     process.stdout.write("\nproduction install (--omit=dev)      ours        previous    target\n");
     process.stdout.write(
-      `  size on disk                       ${`${mb(o.bytes)} MB`.padEnd(12)}${`${mb(b.bytes)} MB`.padEnd(12)}≤ ${TARGET_MB} MB ${o.bytes <= TARGET_MB * 1024 * 1024 ? "(met)" : "(NOT met)"}\n`,
+      `  size on disk                       ${`${mb(o.bytes)} MiB`.padEnd(12)}${`${mb(b.bytes)} MiB`.padEnd(12)}≤ ${TARGET_MB} MiB ${o.bytes <= TARGET_MB * 1024 * 1024 ? "(met)" : "(NOT met)"}\n`,
     );
     process.stdout.write(
       `  packages                           ${String(o.packages).padEnd(12)}${String(b.packages).padEnd(12)}-\n`,
