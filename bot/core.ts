@@ -84,10 +84,8 @@ export interface PermissionService {
   /** Replace a chat's policy, writing an audit entry (`actor` is a user key). */
   updatePolicy(
     chatKey: string,
-    actor: string,
-    action: string,
+    audit: { actor: string; action: string; target?: string },
     change: (policy: ChatPolicy) => void,
-    target?: string,
   ): Promise<ChatPolicy>;
   /** Forget cached policies (all, or one chat). */
   invalidate(chatKey?: string): void;

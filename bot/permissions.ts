@@ -112,8 +112,7 @@ export function resolveRole(settings: PermissionSettings, policy: ChatPolicy | u
  */
 export function checkAccess(
   settings: PermissionSettings,
-  policy: ChatPolicy | undefined,
-  globalPolicy: ChatPolicy | undefined,
+  { policy, globalPolicy }: { policy?: ChatPolicy; globalPolicy?: ChatPolicy },
   subject: Subject,
 ): Decision {
   const role = resolveRole(settings, policy, subject);

@@ -57,7 +57,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const file = findFile(cwd, options.file ?? env.SWITCHBOARD_CONFIG);
   const raw: Record<string, unknown> = file === undefined ? {} : readFile(file);
   const sources = new Map<string, string>();
-  if (file !== undefined) markSources(raw, "", `file ${file}`, sources);
+  if (file !== undefined) markSources(raw, "", { source: `file ${file}`, into: sources });
   const fromEnv = envOverrides(env);
   for (const o of fromEnv) {
     setPath(raw, o.path, o.value);
@@ -134,12 +134,12 @@ function readFile(path: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-function markSources(value: unknown, prefix: string, source: string, into: Map<string, string>): void {
+function markSources(value: unknown, prefix: string, at: { source: string; into: Map<string, string> }): void {
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    into.set(prefix, source);
+    at.into.set(prefix, at.source);
     return;
   }
-  for (const [k, v] of Object.entries(value)) markSources(v, prefix === "" ? k : `${prefix}.${k}`, source, into);
+  for (const [k, v] of Object.entries(value)) markSources(v, prefix === "" ? k : `${prefix}.${k}`, at);
 }
 
 /** Set `a.b.c` in a plain object, creating levels. Refuses prototype keys. */

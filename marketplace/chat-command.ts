@@ -54,9 +54,7 @@ const USAGE = [
 /** Build the `/skills` command. */
 export function skillsCommand(
   core: Core,
-  marketplace: Marketplace,
-  skills: SkillRuntime,
-  options: { approvalTtlMs: number },
+  { marketplace, skills, ...options }: { marketplace: Marketplace; skills: SkillRuntime; approvalTtlMs: number },
 ): CommandDef {
   const pendingKey = (id: string): string => `marketplace:approval:${id}`;
 
@@ -303,7 +301,11 @@ export function skillsCommand(
       const skill = await loadedSkill(marketplace, skills, requireArg(args, "skill"));
       if (args.length >= 3) {
         const [, key, ...rest] = args;
-        await skills.setSetting(ctx.chatKey, skill.name, key!, parseValue(rest.join(" ")), ctx.userKey);
+        await skills.setSetting(ctx.chatKey, skill.name, {
+          key: key!,
+          value: parseValue(rest.join(" ")),
+          actorUserKey: ctx.userKey,
+        });
         return `Set \`${key}\` for **${skill.name}** in this chat.`;
       }
       const values = await skills.getSettings(ctx.chatKey, skill.name);

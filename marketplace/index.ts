@@ -31,7 +31,7 @@ export interface MarketplacePlugin extends Plugin {
 export async function createMarketplacePlugin(core: Core, deps: { skills: SkillRuntime }): Promise<MarketplacePlugin> {
   const marketplace = marketplaceFor(core, deps.skills);
   core.commands.register(
-    skillsCommand(core, marketplace, deps.skills, { approvalTtlMs: core.config.marketplace.approvalTtlMs }),
+    skillsCommand(core, { marketplace, skills: deps.skills, approvalTtlMs: core.config.marketplace.approvalTtlMs }),
   );
   let summary = "not started";
   let watcher: FSWatcher | undefined;

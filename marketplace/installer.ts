@@ -132,7 +132,7 @@ export class Installer {
     const existing = await this.get(name);
     const resolved = await this.#options.registry.resolve(name, range ?? "latest");
     const recordRange = range !== undefined && semver.validRange(range) !== null ? range : `^${resolved.version}`;
-    return this.#installResolved(resolved, recordRange, existing, options);
+    return this.#installResolved(resolved, { range: recordRange, existing }, options);
   }
 
   /** Update within the recorded range (or to `range` when given). */
@@ -141,13 +141,12 @@ export class Installer {
     if (existing === undefined) throw notInstalled(name);
     const range = options.range ?? existing.range;
     const resolved = await this.#options.registry.resolve(name, range);
-    return this.#installResolved(resolved, options.range ?? existing.range, existing, options);
+    return this.#installResolved(resolved, { range: options.range ?? existing.range, existing }, options);
   }
 
   async #installResolved(
     resolved: ResolvedPackage,
-    range: string,
-    existing: LockEntry | undefined,
+    { range, existing }: { range: string; existing: LockEntry | undefined },
     options: InstallOptions,
   ): Promise<InstallResult> {
     const { name, version } = resolved;
@@ -168,7 +167,7 @@ export class Installer {
       if (kind === "reinstall" && existing.integrity === resolved.integrity) {
         const intact = (await verifyFiles(this.dirOf(name, version), existing.files)).length === 0;
         if (intact) {
-          const plan = this.#plan(resolved, undefined, existing, kind);
+          const plan = this.#plan(resolved, undefined, { existing, kind });
           return { status: "unchanged", plan, entry: existing };
         }
       }
@@ -181,7 +180,7 @@ export class Installer {
     step("verify");
     const files = await readPackageTarball(tgz, name, this.#options.limits);
     const checked = checkPackage(files, { name, version });
-    const plan = this.#plan(resolved, checked, existing, kind);
+    const plan = this.#plan(resolved, checked, { existing, kind });
     if (options.confirm !== undefined && !(await options.confirm(plan))) return { status: "cancelled", plan };
 
     step("extract");
@@ -250,8 +249,7 @@ export class Installer {
   #plan(
     resolved: ResolvedPackage,
     checked: CheckedPackage | undefined,
-    existing: LockEntry | undefined,
-    kind: InstallPlan["kind"],
+    { existing, kind }: { existing: LockEntry | undefined; kind: InstallPlan["kind"] },
   ): InstallPlan {
     const permissions = checked?.permissions ?? existing?.permissions ?? [];
     return {

@@ -122,7 +122,8 @@ export class Marketplace {
   async install(spec: string, options: InstallOptions): Promise<InstallResult> {
     const before = await this.installer.get(specName(spec));
     const result = await this.installer.install(spec, options);
-    if (result.status === "installed") await this.#afterChange(result, before, "skills.install", options.actor);
+    if (result.status === "installed")
+      await this.#afterChange(result, before, { action: "skills.install", actor: options.actor });
     return result;
   }
 
@@ -130,7 +131,8 @@ export class Marketplace {
   async update(name: string, options: InstallOptions & { range?: string }): Promise<InstallResult> {
     const entry = await this.#require(name);
     const result = await this.installer.update(entry.name, options);
-    if (result.status === "installed") await this.#afterChange(result, entry, "skills.update", options.actor);
+    if (result.status === "installed")
+      await this.#afterChange(result, entry, { action: "skills.update", actor: options.actor });
     return result;
   }
 
@@ -270,8 +272,7 @@ export class Marketplace {
   async #afterChange(
     result: InstallResult,
     before: LockEntry | undefined,
-    action: string,
-    actor: string,
+    { action, actor }: { action: string; actor: string },
   ): Promise<void> {
     const entry = result.entry!;
     try {

@@ -43,7 +43,15 @@ function nearestWeekday(year: number, month: number, target: number): number {
   return target;
 }
 
-function domTokenMatches(token: string, year: number, month: number, day: number): boolean {
+/** A calendar day: year, month (1–12), day of the month, weekday (0 = Sunday). */
+interface CalendarDay {
+  year: number;
+  month: number;
+  day: number;
+  weekday: number;
+}
+
+function domTokenMatches(token: string, { year, month, day }: CalendarDay): boolean {
   if (token === LAST_DAY) return day === lastDayOfMonth(year, month);
   const w = WEEKDAY_TOKEN.exec(token);
   if (w !== null) {
@@ -58,7 +66,7 @@ function domTokenMatches(token: string, year: number, month: number, day: number
   return false;
 }
 
-function dowTokenMatches(token: string, year: number, month: number, day: number, weekday: number): boolean {
+function dowTokenMatches(token: string, { year, month, day, weekday }: CalendarDay): boolean {
   const nth = NTH_WEEKDAY.exec(token);
   if (nth !== null) {
     return parseInt(nth[1]!, 10) % 7 === weekday && Math.floor((day - 1) / 7) + 1 === parseInt(nth[2]!, 10);
@@ -112,11 +120,10 @@ class Compiled implements CompiledCron {
     const year = d.getUTCFullYear();
     const day = d.getUTCDate();
     const weekday = d.getUTCDay();
-    const domOk = this.#dom.bits[day] === true || this.#dom.tokens.some((t) => domTokenMatches(t, year, month, day));
+    const date: CalendarDay = { year, month, day, weekday };
+    const domOk = this.#dom.bits[day] === true || this.#dom.tokens.some((t) => domTokenMatches(t, date));
     if (!domOk) return false;
-    return (
-      this.#dow.bits[weekday] === true || this.#dow.tokens.some((t) => dowTokenMatches(t, year, month, day, weekday))
-    );
+    return this.#dow.bits[weekday] === true || this.#dow.tokens.some((t) => dowTokenMatches(t, date));
   }
 
   /** First matching second of the day at or after `fromSecond` (0–86399), in seconds of the day. */

@@ -272,8 +272,7 @@ export class ScheduleRepo {
   async setState(
     id: string,
     state: ScheduleState,
-    from: readonly ScheduleState[],
-    at: number,
+    { from, at }: { from: readonly ScheduleState[]; at: number },
   ): Promise<ScheduleRecord | undefined> {
     const { rows } = await this.#sql.query(
       `UPDATE schedules SET state = $2, updated_at = $3, rev = nextval('schedules_rev_seq')

@@ -235,23 +235,27 @@ export class ScheduleService {
 
   /** Pause an active schedule. */
   async pause(id: string, chatKey?: string): Promise<ScheduleRecord> {
-    return this.#transition(id, chatKey, "paused", ["active"], "is not active");
+    return this.#transition(id, chatKey, { state: "paused", from: ["active"], what: "is not active" });
   }
 
   /** Resume a paused schedule (from its next time; paused fires are not caught up). */
   async resume(id: string, chatKey?: string): Promise<ScheduleRecord> {
-    return this.#transition(id, chatKey, "active", ["paused"], "is not paused");
+    return this.#transition(id, chatKey, { state: "active", from: ["paused"], what: "is not paused" });
   }
 
   /** Delete a schedule (its runs stay on record). */
   async delete(id: string, chatKey?: string): Promise<ScheduleRecord> {
-    return this.#transition(id, chatKey, "deleted", ["active", "paused", "done"], "is already deleted");
+    return this.#transition(id, chatKey, {
+      state: "deleted",
+      from: ["active", "paused", "done"],
+      what: "is already deleted",
+    });
   }
 
   /** Set a chat's zone; its schedules without their own zone follow. Returns the canonical zone. */
   async setChatTimeZone(chatKey: string, timeZone: string): Promise<string> {
     const tz = canonicalTimeZone(timeZone);
-    await this.#core.store.kv.set(KV_NAMESPACE, chatKey, "timeZone", tz);
+    await this.#core.store.kv.set(KV_NAMESPACE, chatKey, { key: "timeZone", value: tz });
     await this.repo.setChatTimeZone(chatKey, tz, this.#clock.now());
     await this.poll();
     return tz;
@@ -273,13 +277,11 @@ export class ScheduleService {
   async #transition(
     id: string,
     chatKey: string | undefined,
-    state: ScheduleRecord["state"],
-    from: ScheduleRecord["state"][],
-    what: string,
+    { state, from, what }: { state: ScheduleRecord["state"]; from: ScheduleRecord["state"][]; what: string },
   ): Promise<ScheduleRecord> {
     const s = await this.get(id, chatKey);
     const now = this.#clock.now();
-    const updated = await this.repo.setState(s.id, state, from, now);
+    const updated = await this.repo.setState(s.id, state, { from, at: now });
     if (updated === undefined) {
       throw new SwitchboardError("E_CONFLICT", `schedule ${s.id} ${what}`, {
         chatMessage: `Schedule #${s.id} ${what}.`,

@@ -146,7 +146,7 @@ export class SkillService {
       source: options.source,
       dir: pkg.dir,
       manifest: pkg.manifest,
-      spec: this.#specFor(pkg.name, pkg.version, pkg.code, pkg.manifest),
+      spec: this.#specFor(pkg.name, pkg.version, { code: pkg.code, manifest: pkg.manifest }),
     };
     if (previous !== undefined) this.#unregister(previous);
     this.#skills.set(skill.name, skill);
@@ -276,9 +276,13 @@ export class SkillService {
   }
 
   /** Set one setting for a skill in a chat (validated against its settings schema; secrets encrypted). Audited without the value. */
-  async setSetting(chatKey: string, name: string, key: string, value: unknown, actorUserKey: string): Promise<void> {
+  async setSetting(
+    chatKey: string,
+    name: string,
+    { key, value, actorUserKey }: { key: string; value: unknown; actorUserKey: string },
+  ): Promise<void> {
     const skill = this.#requireSkill(name);
-    const secret = await this.#settings.set(chatKey, skill, key, value);
+    const secret = await this.#settings.set(chatKey, skill, { key, value });
     await this.#core.audit({
       actor: actorUserKey,
       chatKey,
@@ -315,13 +319,17 @@ export class SkillService {
       chat: chatOf(ctx.inbound, ctx.chatKey),
       user: { id: ctx.userKey, name: ctx.inbound.user.displayName, role: ctx.role },
     };
-    const value = await this.#invoke(skill, "command", command, input, {
-      chatKey: ctx.chatKey,
-      userKey: ctx.userKey,
-      target: targetOf(ctx.inbound),
-      signal: ctx.signal,
-      reply: (reply) => ctx.reply(reply),
-    });
+    const value = await this.#invoke(
+      skill,
+      { kind: "command", handler: command, input },
+      {
+        chatKey: ctx.chatKey,
+        userKey: ctx.userKey,
+        target: targetOf(ctx.inbound),
+        signal: ctx.signal,
+        reply: (reply) => ctx.reply(reply),
+      },
+    );
     if (value.value === undefined || value.value === null) return;
     const reply = toSkillReply(value.value, skill.manifest.permissions.messages.mentions);
     chargeReply(value.inv, reply, this.#config);
@@ -343,21 +351,31 @@ export class SkillService {
       chat: chatOf(ctx.inbound, ctx.chatKey),
       user: { id: ctx.userKey, name: ctx.inbound.user.displayName, role: ctx.role },
     };
-    const { value } = await this.#invoke(skill, "tool", tool.name, input, {
-      chatKey: ctx.chatKey,
-      userKey: ctx.userKey,
-      target: targetOf(ctx.inbound),
-      signal: ctx.signal,
-      reply: (reply) => ctx.inbound.respond(reply),
-    });
+    const { value } = await this.#invoke(
+      skill,
+      { kind: "tool", handler: tool.name, input },
+      {
+        chatKey: ctx.chatKey,
+        userKey: ctx.userKey,
+        target: targetOf(ctx.inbound),
+        signal: ctx.signal,
+        reply: (reply) => ctx.inbound.respond(reply),
+      },
+    );
     return typeof value === "string" ? value : JSON.stringify(value ?? null);
   }
 
   async #invoke(
     skill: LoadedSkill,
-    kind: HandlerKind,
-    handler: string,
-    input: { args: unknown; rawArgs: string; chat: unknown; user: { id: string; name: string; role: Role } },
+    {
+      kind,
+      handler,
+      input,
+    }: {
+      kind: HandlerKind;
+      handler: string;
+      input: { args: unknown; rawArgs: string; chat: unknown; user: { id: string; name: string; role: Role } };
+    },
     where: {
       chatKey: string;
       userKey: string;
@@ -405,20 +423,18 @@ export class SkillService {
     this.#inFlight.set(skill.name, running + 1);
     const started = performance.now();
     try {
-      const result = await this.#supervisor.call(
-        skill.spec,
-        where.chatKey,
+      const result = await this.#supervisor.call(skill.spec, where.chatKey, {
         kind,
-        handler,
-        JSON.stringify(input),
-        (name, args) => handleCapability(inv, name, args, deps),
-      );
+        name: handler,
+        input: JSON.stringify(input),
+        onCap: (name, args) => handleCapability(inv, { name, argsJson: args }, deps),
+      });
       this.#calls.observe({ skill: skill.name, kind }, (performance.now() - started) / 1000);
       if (result.ok) {
         const envelope = JSON.parse(result.value) as { ok: boolean; value: unknown };
         return { value: envelope.value, inv };
       }
-      throw await this.#failed(skill, inv, handler, result.failure, result.message);
+      throw await this.#failed(skill, inv, { handler, failure: result.failure, detail: result.message });
     } finally {
       const left = (this.#inFlight.get(skill.name) ?? 1) - 1;
       if (left <= 0) this.#inFlight.delete(skill.name);
@@ -430,9 +446,7 @@ export class SkillService {
   async #failed(
     skill: LoadedSkill,
     inv: Invocation,
-    handler: string,
-    failure: string,
-    detail: string,
+    { handler, failure, detail }: { handler: string; failure: string; detail: string },
   ): Promise<SwitchboardError> {
     const isLimit = failure === "timeout" || failure === "cpu" || failure === "memory" || failure === "too-large";
     this.#failures.inc({ skill: skill.name, reason: failure });
@@ -486,7 +500,11 @@ export class SkillService {
     return out;
   }
 
-  #specFor(name: string, version: string, code: string, manifest: SkillManifest): HostSkillSpec {
+  #specFor(
+    name: string,
+    version: string,
+    { code, manifest }: { code: string; manifest: SkillManifest },
+  ): HostSkillSpec {
     const c = this.#config;
     return {
       key: `${name}@${version}`,

@@ -282,12 +282,11 @@ export class DiscordAdapter implements ChannelAdapter {
         case "INTERACTION_CREATE": {
           const d = packet.d as { id?: unknown; token?: unknown; channel_id?: unknown } | undefined;
           const acknowledge = (answer: AnyInteractionAnswer) =>
-            this.#api.interactionCallback(
-              String(d!.channel_id ?? "interactions"),
-              String(d!.id),
-              String(d!.token),
-              answer,
-            );
+            this.#api.interactionCallback(String(d!.channel_id ?? "interactions"), {
+              interactionId: String(d!.id),
+              token: String(d!.token),
+              body: answer,
+            });
           let handed: Promise<void> | undefined;
           try {
             handed = this.#onInteraction(d, acknowledge);
@@ -364,13 +363,12 @@ export class DiscordAdapter implements ChannelAdapter {
     interaction: CommandInteraction,
     acknowledge: (answer: AnyInteractionAnswer) => Promise<void>,
   ): Promise<void> {
-    const responder = new InteractionResponder(
-      this.#responderContext,
-      interaction.id,
-      interaction.token,
-      interaction.chat.id,
+    const responder = new InteractionResponder(this.#responderContext, {
+      interactionId: interaction.id,
+      token: interaction.token,
+      channelId: interaction.chat.id,
       acknowledge,
-    );
+    });
     if (interaction.text.length > this.#core.config.limits.maxInboundChars) {
       return responder.notice(ERROR_CATALOG.E_MESSAGE_TOO_LONG).then(() => undefined);
     }

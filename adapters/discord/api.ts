@@ -140,17 +140,21 @@ export class DiscordApi {
   }
 
   /** Run one REST call inside the limits for `key`, mapping errors and marking health on success. */
-  call<T>(
-    what: string,
-    key: OutboundKey,
-    run: (signal: AbortSignal) => Promise<unknown>,
-    limiter = this.limiter,
-  ): Promise<T> {
+  call<T>(what: string, key: OutboundKey, run: (signal: AbortSignal) => Promise<unknown>): Promise<T> {
+    return this.#mapped<T>(what, () => this.limiter.run(key, run));
+  }
+
+  /** As `call`, inside the interaction limits (interaction endpoints have no global limit). */
+  interactionCall<T>(what: string, key: OutboundKey, run: (signal: AbortSignal) => Promise<unknown>): Promise<T> {
+    return this.#mapped<T>(what, () => this.interactionLimiter.run(key, run));
+  }
+
+  #mapped<T>(what: string, start: () => Promise<unknown>): Promise<T> {
     let running: Promise<unknown>;
     try {
       // The limiter gives each attempt a signal of its own (the REST client never removes the abort listener it
       // adds), aborted at stop.
-      running = limiter.run(key, run);
+      running = start();
     } catch (error) {
       return Promise.reject(toDiscordError(error, what));
     }
@@ -195,60 +199,41 @@ export class DiscordApi {
   /** POST /interactions/{id}/{token}/callback: 4 (reply) or 5 (deferred). Answered 204. */
   interactionCallback(
     channelId: string,
-    interactionId: string,
-    token: string,
-    body: { type: number; data?: unknown },
+    { interactionId, token, body }: { interactionId: string; token: string; body: { type: number; data?: unknown } },
   ): Promise<void> {
-    return this.call<void>(
-      "interactionCallback",
-      { chatId: channelId, isEdit: true },
-      (signal) =>
-        this.interactionRest.post(Routes.interactionCallback(interactionId, token), { body, auth: false, signal }),
-      this.interactionLimiter,
+    return this.interactionCall<void>("interactionCallback", { chatId: channelId, isEdit: true }, (signal) =>
+      this.interactionRest.post(Routes.interactionCallback(interactionId, token), { body, auth: false, signal }),
     );
   }
 
   /** PATCH /webhooks/{app}/{token}/messages/{id or @original}. */
   editInteractionMessage(
     channelId: string,
-    token: string,
-    messageId: string,
-    body: Partial<MessageBody>,
+    { token, messageId, body }: { token: string; messageId: string; body: Partial<MessageBody> },
   ): Promise<ApiMessage> {
-    return this.call(
-      "editInteractionMessage",
-      { chatId: channelId, isEdit: true },
-      (signal) =>
-        this.interactionRest.patch(Routes.webhookMessage(this.applicationId, token, messageId), {
-          body,
-          auth: false,
-          signal,
-        }),
-      this.interactionLimiter,
+    return this.interactionCall("editInteractionMessage", { chatId: channelId, isEdit: true }, (signal) =>
+      this.interactionRest.patch(Routes.webhookMessage(this.applicationId, token, messageId), {
+        body,
+        auth: false,
+        signal,
+      }),
     );
   }
 
   /** DELETE /webhooks/{app}/{token}/messages/{id or @original}. */
   async deleteInteractionMessage(channelId: string, token: string, messageId: string): Promise<void> {
-    await this.call(
-      "deleteInteractionMessage",
-      { chatId: channelId, isEdit: true },
-      (signal) =>
-        this.interactionRest.delete(Routes.webhookMessage(this.applicationId, token, messageId), {
-          auth: false,
-          signal,
-        }),
-      this.interactionLimiter,
+    await this.interactionCall("deleteInteractionMessage", { chatId: channelId, isEdit: true }, (signal) =>
+      this.interactionRest.delete(Routes.webhookMessage(this.applicationId, token, messageId), {
+        auth: false,
+        signal,
+      }),
     );
   }
 
   /** POST /webhooks/{app}/{token}: a follow-up message to an interaction. */
   createFollowup(channelId: string, token: string, body: MessageBody): Promise<ApiMessage> {
-    return this.call(
-      "createFollowup",
-      { chatId: channelId, isGroup: true },
-      (signal) => this.interactionRest.post(Routes.webhook(this.applicationId, token), { body, auth: false, signal }),
-      this.interactionLimiter,
+    return this.interactionCall("createFollowup", { chatId: channelId, isGroup: true }, (signal) =>
+      this.interactionRest.post(Routes.webhook(this.applicationId, token), { body, auth: false, signal }),
     );
   }
 

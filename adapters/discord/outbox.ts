@@ -208,12 +208,11 @@ export class Outbox {
     const patch = { content: body.content, allowed_mentions: body.allowed_mentions, components: body.components ?? [] };
     if (address.kind === "channel") await this.#o.api.editMessage(address.channelId, address.messageId, patch);
     else
-      await this.#o.api.editInteractionMessage(
-        address.channelId,
-        await this.#tokenOf(address.interactionId),
-        address.messageId,
-        patch,
-      );
+      await this.#o.api.editInteractionMessage(address.channelId, {
+        token: await this.#tokenOf(address.interactionId),
+        messageId: address.messageId,
+        body: patch,
+      });
   }
 
   async #deleteOne(address: MessageAddress): Promise<void> {

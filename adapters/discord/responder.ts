@@ -138,10 +138,17 @@ export class InteractionResponder implements Deadline {
    */
   constructor(
     context: ResponderContext,
-    interactionId: string,
-    token: string,
-    channelId: string,
-    acknowledge: (answer: InteractionAnswer) => Promise<void>,
+    {
+      interactionId,
+      token,
+      channelId,
+      acknowledge,
+    }: {
+      interactionId: string;
+      token: string;
+      channelId: string;
+      acknowledge: (answer: InteractionAnswer) => Promise<void>;
+    },
   ) {
     this.#c = context;
     this.#interactionId = interactionId;
@@ -247,7 +254,7 @@ export class InteractionResponder implements Deadline {
         await c.api.deleteInteractionMessage(channelId, this.#token, "@original");
       } else {
         const { flags: _flags, ...patch } = bodies[0]!;
-        await c.api.editInteractionMessage(channelId, this.#token, "@original", patch);
+        await c.api.editInteractionMessage(channelId, { token: this.#token, messageId: "@original", body: patch });
         members.push({ kind: "interaction", channelId, interactionId, messageId: "@original" });
         rest = bodies.slice(1);
       }

@@ -102,15 +102,14 @@ export class RoleResolver {
   ): PlatformRole | undefined | Promise<PlatformRole | undefined> {
     const hit = this.#guilds.get(guildId);
     if (hit !== undefined && hit.expiresAt > this.#o.clock.now())
-      return this.#interactionRole(guildId, hit.value, userId, permissions);
-    return this.#guild(guildId).then((guild) => this.#interactionRole(guildId, guild, userId, permissions));
+      return this.#interactionRole(guildId, hit.value, { userId, permissions });
+    return this.#guild(guildId).then((guild) => this.#interactionRole(guildId, guild, { userId, permissions }));
   }
 
   #interactionRole(
     guildId: string,
     guild: GuildFacts | undefined,
-    userId: string,
-    permissions: string | undefined,
+    { userId, permissions }: { userId: string; permissions: string | undefined },
   ): PlatformRole | undefined | Promise<PlatformRole | undefined> {
     if (guild?.ownerId === userId) return "owner";
     if (permissions !== undefined) {
@@ -156,10 +155,8 @@ export class RoleResolver {
 
   async #cached<T>(
     map: Map<string, Cached<T>>,
-    key: string,
-    ttlMs: number,
+    { key, ttlMs, what }: { key: string; ttlMs: number; what: string },
     load: () => Promise<T | undefined>,
-    what: string,
   ): Promise<T | undefined> {
     const now = this.#o.clock.now();
     const hit = map.get(key);
@@ -185,25 +182,25 @@ export class RoleResolver {
   #guild(guildId: string): Promise<GuildFacts | undefined> {
     return this.#cached(
       this.#guilds,
-      guildId,
-      this.#o.guildTtlMs ?? 300_000,
+      { key: guildId, ttlMs: this.#o.guildTtlMs ?? 300_000, what: `guild ${guildId}` },
       async () => guildFactsOf(await this.#o.lookups.guild(guildId))?.facts,
-      `guild ${guildId}`,
     );
   }
 
   #memberRoles(guildId: string, userId: string): Promise<string[] | undefined> {
     return this.#cached(
       this.#members,
-      `${guildId}:${userId}`,
-      this.#o.memberTtlMs ?? 60_000,
+      {
+        key: `${guildId}:${userId}`,
+        ttlMs: this.#o.memberTtlMs ?? 60_000,
+        what: `member ${userId} of guild ${guildId}`,
+      },
       async () => {
         const member = (await this.#o.lookups.member(guildId, userId)) as { roles?: unknown };
         return Array.isArray(member?.roles)
           ? member.roles.filter((r): r is string => typeof r === "string")
           : undefined;
       },
-      `member ${userId} of guild ${guildId}`,
     );
   }
 
@@ -211,14 +208,12 @@ export class RoleResolver {
   #guildOfChannel(channelId: string): Promise<string | null | undefined> {
     return this.#cached(
       this.#channels,
-      channelId,
-      this.#o.memberTtlMs ?? 60_000,
+      { key: channelId, ttlMs: this.#o.memberTtlMs ?? 60_000, what: `channel ${channelId}` },
       async () => {
         const channel = (await this.#o.lookups.channel(channelId)) as { guild_id?: unknown; type?: unknown };
         if (typeof channel?.guild_id === "string") return channel.guild_id;
         return channel?.type === 1 || channel?.type === 3 ? null : undefined;
       },
-      `channel ${channelId}`,
     );
   }
 }

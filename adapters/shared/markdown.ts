@@ -101,7 +101,7 @@ export function parseInline(text: string): Segment[] {
   if (text === "") return [];
   if (nextSpecial(text, 0) === text.length) return [{ text }];
   const sink = new SegmentList();
-  parseInto(text, 0, undefined, sink);
+  parseInto(text, { bits: 0, link: undefined }, sink);
   return sink.segments;
 }
 
@@ -149,7 +149,7 @@ function nextSpecial(text: string, from: number, to = text.length): number {
   return to;
 }
 
-function parseInto(text: string, bits: number, link: string | undefined, out: RunSink): void {
+function parseInto(text: string, { bits, link }: { bits: number; link: string | undefined }, out: RunSink): void {
   let plain = "";
   let i = 0;
   while (i < text.length) {
@@ -180,7 +180,7 @@ function parseInto(text: string, bits: number, link: string | undefined, out: Ru
       if (end !== -1) {
         out.run(plain, bits, link);
         plain = "";
-        parseInto(text.slice(i + 2, end), bits | BOLD, link, out);
+        parseInto(text.slice(i + 2, end), { bits: bits | BOLD, link }, out);
         i = end + 2;
         continue;
       }
@@ -190,7 +190,7 @@ function parseInto(text: string, bits: number, link: string | undefined, out: Ru
       if (end !== -1) {
         out.run(plain, bits, link);
         plain = "";
-        parseInto(text.slice(i + 1, end), bits | ITALIC, link, out);
+        parseInto(text.slice(i + 1, end), { bits: bits | ITALIC, link }, out);
         i = end + 1;
         continue;
       }
@@ -200,7 +200,7 @@ function parseInto(text: string, bits: number, link: string | undefined, out: Ru
       if (found !== undefined) {
         out.run(plain, bits, link);
         plain = "";
-        parseInto(found.label, bits, found.url, out);
+        parseInto(found.label, { bits, link: found.url }, out);
         i = found.end;
         continue;
       }
@@ -220,11 +220,8 @@ function parseInto(text: string, bits: number, link: string | undefined, out: Ru
  */
 function renderSimpleLine(
   text: string,
-  from: number,
-  first: number,
-  to: number,
   dialect: MarkdownDialect,
-  prefix: string,
+  { from, first, to, prefix }: { from: number; first: number; to: number; prefix: string },
 ): string | undefined {
   let out = prefix;
   let plainFrom = from; // start of the plain run not yet written
@@ -396,9 +393,9 @@ class LineRenderer implements RunSink {
     if (text === "") return "";
     const first = nextSpecial(text, 0);
     if (first === text.length) return this.#dialect.escape(text);
-    const simple = renderSimpleLine(text, 0, first, text.length, this.#dialect, "");
+    const simple = renderSimpleLine(text, this.#dialect, { from: 0, first, to: text.length, prefix: "" });
     if (simple !== undefined) return simple;
-    parseInto(text, 0, undefined, this);
+    parseInto(text, { bits: 0, link: undefined }, this);
     return this.finish();
   }
 
@@ -532,7 +529,7 @@ export function renderText(
       if (first === to)
         out = prefix + dialect.escape(from === 0 && to === source.length ? source : source.slice(from, to));
       else {
-        const simple = first === -1 ? undefined : renderSimpleLine(source, from, first, to, dialect, prefix);
+        const simple = first === -1 ? undefined : renderSimpleLine(source, dialect, { from, first, to, prefix });
         if (simple !== undefined) out = simple;
         else {
           const line = source.slice(from, to);

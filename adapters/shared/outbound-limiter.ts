@@ -52,6 +52,12 @@ export interface OutboundKey {
   isEdit?: boolean;
 }
 
+/** Maps of a call's final outcome: a result into what the caller returns, an error into the one to throw. */
+export interface OutcomeMaps<T, R> {
+  onValue?: (value: T) => R;
+  onError?: (error: unknown) => unknown;
+}
+
 /** Raised to queued calls when the limiter stops before they ran. */
 export class LimiterStoppedError extends Error {
   constructor() {
@@ -129,8 +135,7 @@ export class OutboundLimiter {
   run<T, R = T>(
     key: OutboundKey,
     call: (signal: AbortSignal) => Promise<T>,
-    onValue?: (value: T) => R,
-    onError?: (error: unknown) => unknown,
+    { onValue, onError }: OutcomeMaps<T, R> = {},
   ): Promise<R> {
     if (this.#isStopped)
       return Promise.reject(onError === undefined ? new LimiterStoppedError() : onError(new LimiterStoppedError()));
@@ -138,9 +143,9 @@ export class OutboundLimiter {
     this.#pending++;
     // An edit, or a chat with nothing to wait for: the attempts start now and settle the call themselves.
     if (key.isEdit === true || (!(this.#viaGroups && key.isGroup === true) && this.#budgets.isOpen(chatId))) {
-      return this.#attempts(chatId, call, true, onValue, onError);
+      return this.#attempts(chatId, call, { settles: true, onValue, onError });
     }
-    const attempts = (): Promise<T> => this.#attempts(chatId, call, false);
+    const attempts = (): Promise<T> => this.#attempts(chatId, call, { settles: false });
     const promise =
       this.#viaGroups && key.isGroup === true
         ? this.#budgets.chat(chatId, this.#expirationMs, () =>
@@ -169,9 +174,7 @@ export class OutboundLimiter {
   async #attempts<T, R>(
     chatId: string,
     call: (signal: AbortSignal) => Promise<T>,
-    settles: boolean,
-    onValue?: (value: T) => R,
-    onError?: (error: unknown) => unknown,
+    { settles, onValue, onError }: { settles: boolean } & OutcomeMaps<T, R>,
   ): Promise<R> {
     for (let attempt = 0; ; attempt++) {
       const running: RunningCall = { controller: undefined, timer: undefined };

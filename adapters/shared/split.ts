@@ -43,7 +43,7 @@ export function splitBlocks(blocks: MdBlock[], dialect: MarkdownDialect, limit: 
     const room = current.length > 0 ? limit - currentLength - 1 : limit;
     const firstLimit = room >= limit / 4 ? room : limit;
     if (firstLimit === limit) flush();
-    const pieces = splitBlock(block, dialect, limit, measure, firstLimit);
+    const pieces = splitBlock(block, dialect, { limit, measure, firstLimit });
     for (const [i, piece] of pieces.entries()) {
       if (i === pieces.length - 1) break;
       if (i === 0 && current.length > 0) {
@@ -91,18 +91,14 @@ function fitCount(n: number, fits: (k: number) => boolean): number {
 function splitBlock(
   block: MdBlock,
   dialect: MarkdownDialect,
-  limit: number,
-  measure: (s: string) => number,
-  firstLimit: number,
+  { limit, measure, firstLimit }: { limit: number; measure: (s: string) => number; firstLimit: number },
 ): string[] {
   if (block.kind === "code") {
-    const atoms = codeAtoms(block.text, dialect, block.lang, limit, measure);
+    const atoms = codeAtoms(block.text, dialect, { lang: block.lang, limit, measure });
     return takeGreedy(
       atoms,
       (slice) => renderBlock({ kind: "code", lang: block.lang, text: slice.join("") }, dialect),
-      [firstLimit, limit],
-      measure,
-      trimNewlines,
+      { limits: [firstLimit, limit], measure, tidy: trimNewlines },
     );
   }
   const atoms = wordAtoms(block.segments, (seg) => {
@@ -116,11 +112,13 @@ function splitBlock(
       const segments = trimSegments(mergeSegments(slice));
       return renderBlock({ kind: first ? block.kind : "line", segments }, dialect);
     },
-    [firstLimit, limit],
-    measure,
-    (x) => x,
-    () => {
-      first = false;
+    {
+      limits: [firstLimit, limit],
+      measure,
+      tidy: (x) => x,
+      onPiece: () => {
+        first = false;
+      },
     },
   );
 }
@@ -129,10 +127,17 @@ function splitBlock(
 function takeGreedy<T>(
   atoms: T[],
   render: (slice: T[]) => string,
-  limits: [number, number],
-  measure: (s: string) => number,
-  tidy: (slice: T[]) => T[],
-  onPiece?: () => void,
+  {
+    limits,
+    measure,
+    tidy,
+    onPiece,
+  }: {
+    limits: [number, number];
+    measure: (s: string) => number;
+    tidy: (slice: T[]) => T[];
+    onPiece?: () => void;
+  },
 ): string[] {
   const pieces: string[] = [];
   let start = 0;
@@ -187,9 +192,7 @@ function wordAtoms(segments: Segment[], isTooLong: (seg: Segment) => boolean): S
 function codeAtoms(
   text: string,
   dialect: MarkdownDialect,
-  lang: string,
-  limit: number,
-  measure: (s: string) => number,
+  { lang, limit, measure }: { lang: string; limit: number; measure: (s: string) => number },
 ): string[] {
   const tooLong = (s: string) => measure(renderBlock({ kind: "code", lang, text: s }, dialect)) > limit;
   const atoms: string[] = [];

@@ -77,6 +77,13 @@ const ALLOWED_UPDATES = ["message", "channel_post", "callback_query"] as const;
 
 type SendPayload = Parameters<Bot["api"]["raw"]["sendMessage"]>[0];
 
+/** Where a message goes in its chat, what it answers, and its buttons. */
+interface SendOptions {
+  threadId: string | undefined;
+  replyToMessageId: number | undefined;
+  keyboard: ReturnType<typeof keyboardOf>;
+}
+
 /** A failed send as the adapter reports it. */
 const sendError = (error: unknown): unknown => toTelegramError(error, "send");
 
@@ -242,7 +249,7 @@ export class TelegramAdapter implements ChannelAdapter {
   }
 
   async send(target: ConversationTarget, reply: Reply): Promise<SentMessage> {
-    return this.#send(target.chatId, target.threadId, reply);
+    return this.#send(target.chatId, reply, { threadId: target.threadId });
   }
 
   async edit(message: SentMessage, reply: Reply): Promise<void> {
@@ -337,7 +344,7 @@ export class TelegramAdapter implements ChannelAdapter {
     const chatId = inbound.chat.id;
     const threadId = inbound.threadId;
     const replyTo = inbound.chat.kind === "group" ? normalised.messageId : undefined;
-    inbound.respond = (reply) => this.#send(chatId, threadId, reply, replyTo);
+    inbound.respond = (reply) => this.#send(chatId, reply, { threadId, replyToMessageId: replyTo });
     inbound.typing = async () => {
       await this.#limiter.run({ chatId, isEdit: true }, (signal) =>
         this.bot.api.sendChatAction(
@@ -451,7 +458,11 @@ export class TelegramAdapter implements ChannelAdapter {
   // --- outbound --------------------------------------------------------------------------------------------
 
   /** Render and send a reply. Not async: a reply that fits one message (most) is one limiter call and one `then`. */
-  #send(chatId: string, threadId: string | undefined, reply: Reply, replyToMessageId?: number): Promise<SentMessage> {
+  #send(
+    chatId: string,
+    reply: Reply,
+    { threadId, replyToMessageId }: { threadId: string | undefined; replyToMessageId?: number },
+  ): Promise<SentMessage> {
     let pieces: string[];
     let keyboard: ReturnType<typeof keyboardOf>;
     try {
@@ -461,27 +472,23 @@ export class TelegramAdapter implements ChannelAdapter {
       return Promise.reject(toTelegramError(error, "render"));
     }
     const key = { chatId, isGroup: chatId.startsWith("-") };
-    if (pieces.length > 1) return this.#sendPieces(key, threadId, pieces, keyboard, replyToMessageId);
+    if (pieces.length > 1) return this.#sendPieces(key, pieces, { threadId, keyboard, replyToMessageId });
     const text = pieces[0]!;
-    const payload = this.#sendPayload(chatId, text, threadId, replyToMessageId, keyboard);
-    return this.#limiter.run(
-      key,
-      (signal) => this.bot.api.raw.sendMessage(payload, sig(signal)),
-      (message) => {
+    const payload = this.#sendPayload(chatId, text, { threadId, replyToMessageId, keyboard });
+    return this.#limiter.run(key, (signal) => this.bot.api.raw.sendMessage(payload, sig(signal)), {
+      onValue: (message) => {
         this.#health.markApiOk();
         return sentMessage(chatId, threadId, message.message_id);
       },
-      sendError,
-    );
+      onError: sendError,
+    });
   }
 
   /** A reply split into several messages, sent in order; edits reuse the extra messages. */
   async #sendPieces(
     key: OutboundKey,
-    threadId: string | undefined,
     pieces: string[],
-    keyboard: ReturnType<typeof keyboardOf>,
-    replyToMessageId: number | undefined,
+    { threadId, keyboard, replyToMessageId }: SendOptions,
   ): Promise<SentMessage> {
     const chatId = key.chatId;
     let first = 0;
@@ -489,13 +496,11 @@ export class TelegramAdapter implements ChannelAdapter {
     try {
       for (let i = 0; i < pieces.length; i++) {
         const text = pieces[i]!;
-        const payload = this.#sendPayload(
-          chatId,
-          text,
+        const payload = this.#sendPayload(chatId, text, {
           threadId,
-          i === 0 ? replyToMessageId : undefined,
-          i === pieces.length - 1 ? keyboard : undefined,
-        );
+          replyToMessageId: i === 0 ? replyToMessageId : undefined,
+          keyboard: i === pieces.length - 1 ? keyboard : undefined,
+        });
         const message = await this.#limiter.run(key, (signal) => this.bot.api.raw.sendMessage(payload, sig(signal)));
         this.#health.markApiOk();
         if (i === 0) first = message.message_id;
@@ -509,13 +514,7 @@ export class TelegramAdapter implements ChannelAdapter {
   }
 
   /** The `sendMessage` payload, built whole (the raw API call takes it as it is). */
-  #sendPayload(
-    chatId: string,
-    text: string,
-    threadId: string | undefined,
-    replyToMessageId: number | undefined,
-    keyboard: ReturnType<typeof keyboardOf>,
-  ): SendPayload {
+  #sendPayload(chatId: string, text: string, { threadId, replyToMessageId, keyboard }: SendOptions): SendPayload {
     const payload: SendPayload = { chat_id: chatId, text, parse_mode: "HTML", link_preview_options: NO_LINK_PREVIEW };
     if (threadId !== undefined) payload.message_thread_id = Number(threadId);
     if (replyToMessageId !== undefined)

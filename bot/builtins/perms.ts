@@ -78,56 +78,48 @@ export function permsCommand(core: Core, permissions: CachedPermissionService): 
           const isSkill = name.startsWith("skill:");
           if (!isSkill && !core.commands.has(name)) throw bad(`There is no /${name}.`);
           if (a2 === "default")
-            return change(
-              ctx,
-              permissions,
-              "perms.set",
-              name,
-              (p) => {
+            return change(ctx, permissions, {
+              action: "perms.set",
+              target: name,
+              mutate: (p) => {
                 delete p.commandRoles[name];
               },
-              `/${name} is back to its default role.`,
-            );
+              done: `/${name} is back to its default role.`,
+            });
           if (!isRole(a2)) throw bad(`${a2} is not a role (${ROLES.join(", ")}).`);
           if (name === "perms" && !roleAtLeast(ctx.role, a2)) throw bad("You can't raise /perms above your own role.");
-          return change(
-            ctx,
-            permissions,
-            "perms.set",
-            name,
-            (p) => {
+          return change(ctx, permissions, {
+            action: "perms.set",
+            target: name,
+            mutate: (p) => {
               p.commandRoles[name] = a2;
             },
-            `${isSkill ? name : `/${name}`} now needs ${a2}.`,
-          );
+            done: `${isSkill ? name : `/${name}`} now needs ${a2}.`,
+          });
         }
         case "role": {
           if (a1 === undefined || a2 === undefined) throw bad("Say whose role and which one.");
           const user = parseUserRef(a1, platform);
           if (a2 === "default")
-            return change(
-              ctx,
-              permissions,
-              "perms.role",
-              user,
-              (p) => {
+            return change(ctx, permissions, {
+              action: "perms.role",
+              target: user,
+              mutate: (p) => {
                 delete p.roleOverrides[user];
               },
-              `${user} is back to their platform role.`,
-            );
+              done: `${user} is back to their platform role.`,
+            });
           if (!isRole(a2) || a2 === "owner")
             throw bad("A chat role is admin, member or guest (bot owners are set in config).");
           if (!roleAtLeast(ctx.role, a2)) throw bad("You can't give a role above your own.");
-          return change(
-            ctx,
-            permissions,
-            "perms.role",
-            user,
-            (p) => {
+          return change(ctx, permissions, {
+            action: "perms.role",
+            target: user,
+            mutate: (p) => {
               p.roleOverrides[user] = a2 as Role;
             },
-            `${user} is now ${a2} in this chat.`,
-          );
+            done: `${user} is now ${a2} in this chat.`,
+          });
         }
         case "allow":
         case "deny":
@@ -135,34 +127,32 @@ export function permsCommand(core: Core, permissions: CachedPermissionService): 
           if (a1 === undefined) throw bad("Say which user.");
           const user = parseUserRef(a1, platform);
           if (user === ctx.userKey && action === "deny") throw bad("You can't deny yourself.");
-          return change(
-            ctx,
-            permissions,
-            `perms.${action}`,
-            user,
-            (p) => {
+          return change(ctx, permissions, {
+            action: `perms.${action}`,
+            target: user,
+            mutate: (p) => {
               p.allow = p.allow.filter((u) => u !== user);
               p.deny = p.deny.filter((u) => u !== user);
               if (action === "allow") p.allow.push(user);
               if (action === "deny") p.deny.push(user);
             },
-            action === "unlist" ? `${user} is off the allow and deny lists.` : `${user} is on the ${action} list.`,
-          );
+            done:
+              action === "unlist" ? `${user} is off the allow and deny lists.` : `${user} is on the ${action} list.`,
+          });
         }
         case "platform-admins": {
           if (a1 !== "on" && a1 !== "off") throw bad("Say on or off.");
-          return change(
-            ctx,
-            permissions,
-            "perms.platform-admins",
-            a1,
-            (p) => {
+          return change(ctx, permissions, {
+            action: "perms.platform-admins",
+            target: a1,
+            mutate: (p) => {
               p.trustPlatformAdmins = a1 === "on";
             },
-            a1 === "on"
-              ? "Platform admins are admins in this chat."
-              : "Platform admins are members here unless given a role.",
-          );
+            done:
+              a1 === "on"
+                ? "Platform admins are admins in this chat."
+                : "Platform admins are members here unless given a role.",
+          });
         }
         case "dm": {
           if (a1 !== "open" && a1 !== "allowlist" && a1 !== "closed") throw bad("Say open, allowlist or closed.");
@@ -173,12 +163,10 @@ export function permsCommand(core: Core, permissions: CachedPermissionService): 
           }
           const updated = await permissions.updatePolicy(
             GLOBAL_POLICY_KEY,
-            ctx.userKey,
-            "perms.dm",
+            { actor: ctx.userKey, action: "perms.dm", target: a1 },
             (p) => {
               p.dm = a1;
             },
-            a1,
           );
           return `DMs to the bot are now ${updated.dm}.${a1 === "allowlist" ? " Use /perms allow <user> in a DM to add people." : ""}`;
         }
@@ -192,10 +180,7 @@ export function permsCommand(core: Core, permissions: CachedPermissionService): 
 async function change(
   ctx: CommandContext,
   permissions: CachedPermissionService,
-  action: string,
-  target: string,
-  mutate: (p: ChatPolicy) => void,
-  done: string,
+  { action, target, mutate, done }: { action: string; target: string; mutate: (p: ChatPolicy) => void; done: string },
 ): Promise<string> {
   // In a DM the allow list is the bot-wide DM allow list.
   const key =
@@ -207,7 +192,7 @@ async function change(
       chatMessage: "Only bot owners can change the DM allow list.",
     });
   }
-  await permissions.updatePolicy(key, ctx.userKey, action, mutate, target);
+  await permissions.updatePolicy(key, { actor: ctx.userKey, action, target }, mutate);
   return done;
 }
 

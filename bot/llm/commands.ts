@@ -253,7 +253,7 @@ async function feedback(s: LlmService, ctx: CommandContext, rest: string[]): Pro
       chatMessage: "Usage: /ai feedback <answer id> up|down",
     });
   }
-  const ok = await s.store.setFeedback(id, ctx.chatKey, vote === "up" ? 1 : -1, ctx.userKey);
+  const ok = await s.store.setFeedback(id, ctx.chatKey, { value: vote === "up" ? 1 : -1, by: ctx.userKey });
   if (!ok)
     throw new SwitchboardError("E_NOT_FOUND", `no turn ${id} in ${ctx.chatKey}`, {
       chatMessage: "That answer is no longer stored here.",

@@ -15,7 +15,7 @@ import type { ModelRegistry } from "./registry.ts";
 import type { LlmStore, TurnRecord } from "./store.ts";
 import { StreamingReply } from "./stream.ts";
 import { encodingFor, type TokenCounter } from "./tokens.ts";
-import { MAX_TOOL_CALLS_PER_ROUND, offerTools, permissionQuery, runToolCall, type OfferedTools } from "./tools.ts";
+import { MAX_TOOL_CALLS_PER_ROUND, offerTools, permissionQuery, runToolCall } from "./tools.ts";
 import { costOf, dayOf, type UsageService } from "./usage.ts";
 import type { CallStats } from "./stats.ts";
 import type { LlmMetrics } from "./metrics.ts";
@@ -94,7 +94,7 @@ export class ConversationEngine {
       });
       const [history, offered, turnId] = await Promise.all([
         d.store.recentTurns(conversation, profile.historyTurns),
-        offerTools(d.core, profile, ctx.chatKey, permissionQuery(inbound)),
+        offerTools(d.core, profile, { chatKey: ctx.chatKey, query: permissionQuery(inbound) }),
         d.store.nextTurnId(),
       ]);
       const speaker = inbound.chat.kind === "dm" ? inbound.text : `${inbound.user.displayName}: ${inbound.text}`;
@@ -120,19 +120,22 @@ export class ConversationEngine {
         total.outputTokens += usage.outputTokens;
         cost += costOf(last.model, usage);
         if (result.toolCalls.length === 0 || !mayUseTools) break;
-        await this.#runTools(result, current, offered, {
-          inbound,
-          chatKey: ctx.chatKey,
-          userKey: ctx.userKey,
-          role: ctx.role,
-          signal: ctx.signal,
+        await this.#runTools(result, current, {
+          offered,
+          ctx: {
+            inbound,
+            chatKey: ctx.chatKey,
+            userKey: ctx.userKey,
+            role: ctx.role,
+            signal: ctx.signal,
+          },
         });
       }
       const answer = last.value.result.text.trim() === "" ? "(no answer)" : last.value.result.text;
       current.push({ role: "assistant", content: answer });
       // The answer is shown first; the turn is stored before this handler returns, so the conversation's next
       // message (queued behind this one by the router) sees it in its history.
-      await streamer.finish(this.#finalReply(inbound, answer, last, models, turnId));
+      await streamer.finish(this.#finalReply(inbound, answer, { last, models, turnId }));
       finished = true;
       await d.store.appendTurnWithUsage(
         {
@@ -184,7 +187,10 @@ export class ConversationEngine {
       tools: [],
       signal: input.signal,
     });
-    await d.usage.add(input.chatKey, input.userKey, out.value.usage, costOf(out.model, out.value.usage));
+    await d.usage.add(input.chatKey, input.userKey, {
+      usage: out.value.usage,
+      cost: costOf(out.model, out.value.usage),
+    });
     return { text: out.value.result.text, model: out.model.name };
   }
 
@@ -253,14 +259,13 @@ export class ConversationEngine {
   async #runTools(
     result: ChatResult,
     current: ChatMessage[],
-    offered: OfferedTools,
-    ctx: Parameters<typeof runToolCall>[3],
+    { offered, ctx }: Parameters<typeof runToolCall>[2],
   ): Promise<void> {
     current.push({ role: "assistant", content: result.text, toolCalls: result.toolCalls });
     for (const [i, call] of result.toolCalls.entries()) {
       const out =
         i < MAX_TOOL_CALLS_PER_ROUND
-          ? await runToolCall(this.#d.core, offered, call, ctx)
+          ? await runToolCall(this.#d.core, call, { offered, ctx })
           : {
               ok: false,
               content: `error: at most ${MAX_TOOL_CALLS_PER_ROUND} tool calls per answer; this one was not run.`,
@@ -272,7 +277,7 @@ export class ConversationEngine {
   #record(model: ModelConfig, r: { ok: boolean; kind?: string; latencyMs: number; usage?: TokenUsage }): void {
     const d = this.#d;
     const usage = r.usage ?? { inputTokens: 0, outputTokens: 0 };
-    d.metrics?.call(model.name, r.ok ? "ok" : (r.kind ?? "unknown"), r.latencyMs / 1000, r.usage);
+    d.metrics?.call(model.name, r.ok ? "ok" : (r.kind ?? "unknown"), { seconds: r.latencyMs / 1000, tokens: r.usage });
     d.stats.record({
       model: model.name,
       at: d.core.clock.now(),
@@ -287,9 +292,7 @@ export class ConversationEngine {
   #finalReply(
     inbound: Inbound,
     answer: string,
-    last: ChainResult<Attempt>,
-    models: ModelConfig[],
-    turnId: number,
+    { last, models, turnId }: { last: ChainResult<Attempt>; models: ModelConfig[]; turnId: number },
   ): Reply {
     let text = answer;
     if (last.model.name !== models[0]?.name && last.passedOver.length > 0) {

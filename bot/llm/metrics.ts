@@ -6,8 +6,7 @@ export interface LlmMetrics {
   call(
     model: string,
     outcome: string,
-    seconds: number,
-    tokens: { inputTokens: number; outputTokens: number } | undefined,
+    measured: { seconds: number; tokens: { inputTokens: number; outputTokens: number } | undefined },
   ): void;
 }
 
@@ -33,7 +32,7 @@ export function createLlmMetrics(registry: Registry): LlmMetrics {
     registers: [registry],
   });
   return {
-    call(model, outcome, seconds, usage) {
+    call(model, outcome, { seconds, tokens: usage }) {
       calls.inc({ model, outcome });
       if (outcome !== "ok") return;
       latency.observe({ model }, seconds);

@@ -88,7 +88,7 @@ export class ProfileService {
       if (v === undefined) delete current[k];
       else (current as Record<string, unknown>)[k] = v;
     }
-    await this.#kv.set(NAMESPACE, chatKey, KEY, current);
+    await this.#kv.set(NAMESPACE, chatKey, { key: KEY, value: current });
     this.#cache.set(chatKey, { at: Date.now(), settings: current });
     return current;
   }

@@ -229,7 +229,7 @@ export class LlmStore {
   }
 
   /** Record 👍 (1) or 👎 (-1) on a turn of this chat. False when no such turn. */
-  async setFeedback(turnId: number, chatKey: string, value: 1 | -1, by: string): Promise<boolean> {
+  async setFeedback(turnId: number, chatKey: string, { value, by }: { value: 1 | -1; by: string }): Promise<boolean> {
     const { rows } = await this.#sql.query(
       `UPDATE llm_turns SET feedback = $3, feedback_by = $4 WHERE id = $1 AND chat_key = $2 RETURNING id`,
       [turnId, chatKey, value, by],

@@ -47,8 +47,7 @@ export function profileAllows(
 export async function offerTools(
   core: Pick<Core, "tools" | "permissions">,
   profile: Pick<EffectiveProfile, "tools">,
-  chatKey: string,
-  query: PermissionQuery,
+  { chatKey, query }: { chatKey: string; query: PermissionQuery },
 ): Promise<OfferedTools> {
   const specs = new Map<string, ToolSpec>();
   if (profile.tools === "none") return { definitions: [], specs };
@@ -72,9 +71,8 @@ export async function offerTools(
 /** Run one tool call; always returns text for the model (errors included). */
 export async function runToolCall(
   core: Pick<Core, "tools" | "permissions" | "log">,
-  offered: OfferedTools,
   call: ToolCall,
-  ctx: ToolCallContext,
+  { offered, ctx }: { offered: OfferedTools; ctx: ToolCallContext },
 ): Promise<{ content: string; ok: boolean }> {
   const spec = offered.specs.get(call.name);
   if (spec === undefined) {

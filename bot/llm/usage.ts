@@ -80,7 +80,7 @@ export class UsageService {
   }
 
   /** Record a turn's usage. */
-  async add(chatKey: string, userKey: string, usage: TokenUsage, cost: number): Promise<void> {
+  async add(chatKey: string, userKey: string, { usage, cost }: { usage: TokenUsage; cost: number }): Promise<void> {
     await this.#store.addUsage({ day: dayOf(this.#clock.now()), chatKey, userKey, ...usage, cost });
   }
 

@@ -124,10 +124,8 @@ export class CachedPermissionService implements PermissionService {
 
   async updatePolicy(
     chatKey: string,
-    actor: string,
-    action: string,
+    { actor, action, target }: { actor: string; action: string; target?: string },
     change: (policy: ChatPolicy) => void,
-    target?: string,
   ): Promise<ChatPolicy> {
     const { store, clock } = this.#o;
     // Changes to one chat are already serialized by the router's per-chat queue.

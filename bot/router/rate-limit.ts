@@ -1,7 +1,7 @@
 /**
  * Inbound rate limits: a token bucket per key (user, chat). Inbound flooding wants "drop and say so once",
  * not a queue, so this is a counter check with no allocation on the hot path; outbound limits (which must
- * queue and wait) use bottleneck in the adapters.
+ * queue and wait) are the adapters' `OutboundLimiter` (`adapters/shared/outbound-limiter.ts`).
  */
 import type { Clock } from "../core.ts";
 

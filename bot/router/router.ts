@@ -160,7 +160,7 @@ export class Router implements RouterApi {
       o.onNewChat(inbound);
     }
     const queueKey = inbound.threadId === undefined ? chatKey : `${chatKey}:${inbound.threadId}`;
-    const job = new Job(this.#host, inbound, chatKey, userKey, queueKey);
+    const job = new Job(this.#host, inbound, { chatKey, userKey, queueKey });
     if (wait) {
       return new Promise<void>((resolve) => {
         job.onSettled = resolve;
@@ -211,12 +211,16 @@ export class Router implements RouterApi {
     const o = this.#o;
     const inbound = job.inbound;
     try {
-      const access = checkAccess(o.permissions.settings, policy, globalPolicy, {
-        userKey: job.userKey,
-        platformRole: inbound.user.platformRole,
-        chatKind: inbound.chat.kind,
-        isBot: inbound.user.isBot === true,
-      });
+      const access = checkAccess(
+        o.permissions.settings,
+        { policy, globalPolicy },
+        {
+          userKey: job.userKey,
+          platformRole: inbound.user.platformRole,
+          chatKind: inbound.chat.kind,
+          isBot: inbound.user.isBot === true,
+        },
+      );
       const command = inbound.command ?? parseCommandLine(inbound.text);
       if (!access.allowed) {
         o.log.info({ chat: job.chatKey, user: job.userKey, code: access.code }, `access denied: ${access.reason}`);
@@ -463,7 +467,11 @@ class Job implements QueuedJob, RouteContext, CommandContext {
   #reply: ((reply: ReplyInput) => Promise<SentMessage>) | undefined;
   #edit: ((message: SentMessage, reply: ReplyInput) => Promise<void>) | undefined;
 
-  constructor(host: JobHost, inbound: Inbound, chatKey: string, userKey: string, queueKey: string) {
+  constructor(
+    host: JobHost,
+    inbound: Inbound,
+    { chatKey, userKey, queueKey }: { chatKey: string; userKey: string; queueKey: string },
+  ) {
     this.#host = host;
     this.inbound = inbound;
     this.chatKey = chatKey;

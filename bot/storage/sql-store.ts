@@ -213,7 +213,7 @@ export function sqlKvRepo(sql: SqlClient): KvRepo {
         return rows[0]?.value;
       });
     },
-    set(namespace, scope, key, value) {
+    set(namespace, scope, { key, value }) {
       return guard("write kv", async () => {
         await sql.query(
           `INSERT INTO kv (namespace, scope, key, value, updated_at) VALUES ($1, $2, $3, $4::jsonb, $5)

@@ -74,7 +74,7 @@ export interface KvEntry<T = unknown> {
  */
 export interface KvRepo {
   get<T = unknown>(namespace: string, scope: string, key: string): Promise<T | undefined>;
-  set(namespace: string, scope: string, key: string, value: unknown): Promise<void>;
+  set(namespace: string, scope: string, entry: { key: string; value: unknown }): Promise<void>;
   delete(namespace: string, scope: string, key: string): Promise<boolean>;
   /** Entries ordered by key; `prefix` filters keys. */
   list<T = unknown>(

@@ -77,10 +77,7 @@ export class IsolatePool {
   async call(
     id: number,
     key: string,
-    chatKey: string,
-    kind: HandlerKind,
-    name: string,
-    input: string,
+    { chatKey, kind, name, input }: { chatKey: string; kind: HandlerKind; name: string; input: string },
   ): Promise<CallOutcome> {
     const slot = this.#slots.get(key);
     if (slot === undefined)
@@ -236,6 +233,7 @@ export class IsolatePool {
       const calls = state.calls;
       let run: ContextState["run"] | undefined;
       const capRaw = new ivm.Callback(
+        // biome-ignore lint/complexity/useMaxParams: bootstrap.ts calls capRaw(inv, capId, name, json) from inside the isolate; only primitives cross the boundary
         (inv: unknown, capId: unknown, name: unknown, args: unknown): void => {
           if (
             typeof inv !== "number" ||
@@ -250,7 +248,7 @@ export class IsolatePool {
               : Promise.resolve(
                   '{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"capability used outside its invocation"}}',
                 );
-          void answer.then((result) => this.#deliver(state, spec, run, capId, result));
+          void answer.then((result) => this.#deliver(state, spec, { run, capId, result }));
         },
         { ignored: true },
       );
@@ -273,9 +271,7 @@ export class IsolatePool {
   async #deliver(
     state: IsolateState,
     spec: HostSkillSpec,
-    run: ContextState["run"] | undefined,
-    capId: number,
-    result: string,
+    { run, capId, result }: { run: ContextState["run"] | undefined; capId: number; result: string },
   ): Promise<void> {
     if (run === undefined || state.isolate.isDisposed) return;
     try {

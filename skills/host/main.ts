@@ -33,7 +33,12 @@ process.on("message", (raw: unknown) => {
       break;
     case "call":
       void pool
-        .call(message.id, message.key, message.chatKey, message.kind, message.name, message.input)
+        .call(message.id, message.key, {
+          chatKey: message.chatKey,
+          kind: message.kind,
+          name: message.name,
+          input: message.input,
+        })
         .then((outcome) => {
           send(
             outcome.ok

@@ -57,15 +57,14 @@ const HANDLERS = new Map<string, Handler>([
   ["storage.list", (inv, args, deps) => storageList(inv, args, deps)],
   ["fetch", (inv, args, deps) => fetchCap(inv, args, deps)],
   ["settings.get", (inv, _args, deps) => deps.settings(inv.chatKey, inv.skill)],
-  ["llm", (inv, args, deps) => forward(inv, "llm", args, deps)],
-  ["schedule", (inv, args, deps) => forward(inv, "schedule", args, deps)],
+  ["llm", (inv, args, deps) => forward(inv, { name: "llm", args }, deps)],
+  ["schedule", (inv, args, deps) => forward(inv, { name: "schedule", args }, deps)],
 ]);
 
 /** Answer one capability call with a JSON envelope. Never rejects. */
 export async function handleCapability(
   inv: Invocation,
-  name: string,
-  argsJson: string,
+  { name, argsJson }: { name: string; argsJson: string },
   deps: CapabilityDeps,
 ): Promise<string> {
   try {
@@ -267,7 +266,7 @@ async function storageSet(inv: Invocation, args: unknown, deps: CapabilityDeps):
       chatMessage: `storage quota of ${quotaBytes / 1024} KB for this chat is full`,
     });
   }
-  await deps.core.store.kv.set(ns, inv.chatKey, key, value);
+  await deps.core.store.kv.set(ns, inv.chatKey, { key: key, value: value });
 }
 
 async function storageDelete(inv: Invocation, args: unknown, deps: CapabilityDeps): Promise<boolean> {
@@ -316,8 +315,7 @@ async function fetchCap(inv: Invocation, args: unknown, deps: CapabilityDeps): P
 
 async function forward(
   inv: Invocation,
-  name: "llm" | "schedule",
-  args: unknown,
+  { name, args }: { name: "llm" | "schedule"; args: unknown },
   deps: CapabilityDeps,
 ): Promise<unknown> {
   const declared = name === "llm" ? inv.manifest.permissions.llm : inv.manifest.permissions.schedules;

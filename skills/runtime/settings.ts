@@ -35,8 +35,7 @@ export class SettingsStore {
   async set(
     chatKey: string,
     skill: { name: string; manifest: SkillManifest },
-    key: string,
-    value: unknown,
+    { key, value }: { key: string; value: unknown },
   ): Promise<boolean> {
     const schema = skill.manifest.settings;
     const field = schema !== undefined && Object.hasOwn(schema.properties, key) ? schema.properties[key] : undefined;
@@ -66,7 +65,7 @@ export class SettingsStore {
     const stored = (await this.#kv.get<Stored>(NAMESPACE, chatKey, skill.name)) ?? {};
     const next: Stored = { ...stored };
     next[key] = field.secret === true ? { secret: true, sealed: this.#box.seal(String(coerced)) } : { value: coerced };
-    await this.#kv.set(NAMESPACE, chatKey, skill.name, next);
+    await this.#kv.set(NAMESPACE, chatKey, { key: skill.name, value: next });
     return field.secret === true;
   }
 

@@ -17,6 +17,14 @@ const HOST_ENTRY = join(HOST_DIR, import.meta.url.endsWith(".ts") ? "main.ts" : 
 /** Answers one capability request; resolves with a JSON envelope string and must never reject. */
 export type CapHandler = (name: string, args: string) => Promise<string>;
 
+/** One handler call: which handler, its JSON input, and who answers its capability calls. */
+export interface HandlerCall {
+  kind: HandlerKind;
+  name: string;
+  input: string;
+  onCap: CapHandler;
+}
+
 /** A call's raw outcome from the host. */
 export type HostResult =
   | { ok: true; value: string; cold: boolean }
@@ -81,11 +89,7 @@ class HostProcess {
   async call(
     key: string,
     chatKey: string,
-    kind: HandlerKind,
-    name: string,
-    input: string,
-    onCap: CapHandler,
-    budgetMs: number,
+    { kind, name, input, onCap, budgetMs }: HandlerCall & { budgetMs: number },
   ): Promise<HostResult> {
     await this.start();
     const id = this.#nextId++;
@@ -305,15 +309,8 @@ export class SkillHostSupervisor {
   }
 
   /** Run a handler; resolves with the host's outcome (failures included), never rejects for skill faults. */
-  call(
-    spec: HostSkillSpec,
-    chatKey: string,
-    kind: HandlerKind,
-    name: string,
-    input: string,
-    onCap: CapHandler,
-  ): Promise<HostResult> {
-    return this.hostFor(spec.name).call(spec.key, chatKey, kind, name, input, onCap, spec.timeoutMs);
+  call(spec: HostSkillSpec, chatKey: string, call: HandlerCall): Promise<HostResult> {
+    return this.hostFor(spec.name).call(spec.key, chatKey, { ...call, budgetMs: spec.timeoutMs });
   }
 
   async stats(): Promise<HostStats[]> {

@@ -23,84 +23,262 @@
  * Build it with `switchboard-skill build` (this package's bin): it bundles `src/index.ts` with esbuild into one
  * self-contained script, the manifest's `entry` (`dist/index.js`). `switchboard-skill test` plays a script of chat
  * lines and tool calls against it; `switchboard-skill check` validates the package as the installer will.
+ *
+ * @packageDocumentation
  */
 
-/** JSON data: what crosses between a skill and the bot. */
+/**
+ * JSON data: what crosses between a skill and the bot.
+ *
+ * @example
+ * ```ts
+ * import type { Json } from "@switchboard/skill-sdk";
+ *
+ * const tally: Json = { question: "Lunch?", votes: { pizza: 3, sushi: 2 }, closed: false };
+ * ```
+ */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
-/** One button under a reply; pressing it sends `data` (a command line) back as a message. */
+/**
+ * One button under a reply; pressing it sends `data` (a command line) back as a message.
+ *
+ * @example
+ * ```ts
+ * import type { SkillButton } from "@switchboard/skill-sdk";
+ *
+ * const yes: SkillButton = { label: "Yes", data: "/vote 1" };
+ * ```
+ */
 export interface SkillButton {
+  /** The text on the button. */
   label: string;
+  /** The command line sent back when the button is pressed, like `/vote 1`. */
   data: string;
 }
 
-/** A reply: text in a small Markdown subset (`**bold**`, `_italic_`, `` `code` ``, links, `- ` lists). */
+/**
+ * A reply: text in a small Markdown subset (`**bold**`, `_italic_`, `` `code` ``, links, `- ` lists).
+ *
+ * @example
+ * ```ts
+ * import type { SkillReply } from "@switchboard/skill-sdk";
+ *
+ * const reply: SkillReply = {
+ *   text: "**Deploy** to `staging`?",
+ *   buttons: [[{ label: "Deploy", data: "/deploy staging" }, { label: "Cancel", data: "/deploy cancel" }]],
+ * };
+ * ```
+ */
 export interface SkillReply {
+  /** The message, in the Markdown subset (or plain text with `format: "plain"`). */
   text: string;
+  /** Rows of buttons under the message. */
   buttons?: SkillButton[][];
+  /** Show the reply only to the person who asked, where the platform can (Slack, Discord). */
   ephemeral?: boolean;
+  /** How `text` is read. Default `markdown`. */
   format?: "markdown" | "plain";
 }
 
-/** A reply, or plain text. */
+/**
+ * A reply, or plain text.
+ *
+ * @example
+ * ```ts
+ * import type { SkillReplyInput } from "@switchboard/skill-sdk";
+ *
+ * const short: SkillReplyInput = "Done.";
+ * const rich: SkillReplyInput = { text: "**Done.**", ephemeral: true };
+ * ```
+ */
 export type SkillReplyInput = SkillReply | string;
 
-/** The chat an invocation runs in. `id` is `platform:chatId`. */
+/**
+ * The chat an invocation runs in. `id` is `platform:chatId`.
+ *
+ * @example
+ * ```ts
+ * import { defineSkill } from "@switchboard/skill-sdk";
+ *
+ * export default defineSkill({
+ *   commands: {
+ *     where: (ctx) => (ctx.chat.kind === "dm" ? "A direct message" : `${ctx.chat.title ?? ctx.chat.id}`),
+ *   },
+ * });
+ * ```
+ */
 export interface SkillChat {
+  /** `platform:chatId`, like `telegram:-1001234`. */
   id: string;
+  /** `telegram`, `discord`, `slack` or `console`. */
   platform: string;
+  /** A direct message, a group, or a channel. */
   kind: "dm" | "group" | "channel";
+  /** The chat's name, where the platform has one. */
   title?: string;
 }
 
-/** The person the invocation runs as. `id` is `platform:userId`. */
+/**
+ * The person the invocation runs as. `id` is `platform:userId`.
+ *
+ * @example
+ * ```ts
+ * import { defineSkill } from "@switchboard/skill-sdk";
+ *
+ * export default defineSkill({
+ *   commands: {
+ *     whoami: (ctx) => `${ctx.user.name} (${ctx.user.role})`,
+ *   },
+ * });
+ * ```
+ */
 export interface SkillUser {
+  /** `platform:userId`, like `slack:U024BE7LH`. */
   id: string;
+  /** The display name. */
   name: string;
+  /** The person's role in this chat, as the bot's permissions see it. */
   role: "owner" | "admin" | "member" | "guest";
 }
 
-/** Key-value storage scoped to (this skill, this chat), within a quota. Needs the `storage` permission. */
+/**
+ * Key-value storage scoped to (this skill, this chat), within a quota. Needs the `storage` permission.
+ *
+ * @example
+ * ```ts
+ * import { defineSkill } from "@switchboard/skill-sdk";
+ *
+ * export default defineSkill({
+ *   commands: {
+ *     note: async (ctx) => {
+ *       await ctx.storage.set(`note:${Date.now()}`, ctx.rawArgs);
+ *       const notes = await ctx.storage.list<string>("note:");
+ *       return `${notes.length} notes in this chat`;
+ *     },
+ *   },
+ * });
+ * ```
+ */
 export interface SkillStorage {
   /** The stored value (JSON data), or undefined. */
   get<T = Json>(key: string): Promise<T | undefined>;
   /** Store JSON data (setting `null` deletes). Fails with `E_QUOTA_EXCEEDED` past the quota. */
   set(key: string, value: unknown): Promise<void>;
+  /** Delete a key; true when it existed. */
   delete(key: string): Promise<boolean>;
   /** Entries in key order (at most 100); `prefix` filters. */
-  list<T = Json>(prefix?: string): Promise<Array<{ key: string; value: T }>>;
+  list<T = Json>(
+    prefix?: string,
+  ): Promise<
+    Array<{
+      /** The entry's key. */
+      key: string;
+      /** The entry's value. */
+      value: T;
+    }>
+  >;
 }
 
-/** Options for `fetch`. Bodies are text. */
+/**
+ * Options for `fetch`. Bodies are text.
+ *
+ * @example
+ * ```ts
+ * import type { SkillFetchInit } from "@switchboard/skill-sdk";
+ *
+ * const init: SkillFetchInit = {
+ *   method: "POST",
+ *   headers: { "content-type": "application/json" },
+ *   body: JSON.stringify({ ref: "main" }),
+ *   timeoutMs: 5000,
+ * };
+ * ```
+ */
 export interface SkillFetchInit {
+  /** The HTTP method. Default `GET`. */
   method?: "GET" | "POST" | "PUT" | "PATCH" | "DELETE" | "HEAD";
+  /** Request headers, by name. */
   headers?: Record<string, string>;
+  /** The request body, as text (`JSON.stringify` objects). */
   body?: string;
   /** Give up sooner than the operator's limit. */
   timeoutMs?: number;
 }
 
-/** A fetched response (the body is read whole, within the operator's size limit). */
+/**
+ * A fetched response (the body is read whole, within the operator's size limit).
+ *
+ * @example
+ * ```ts
+ * import { defineSkill } from "@switchboard/skill-sdk";
+ *
+ * export default defineSkill({
+ *   commands: {
+ *     status: async (ctx) => {
+ *       const response = await ctx.fetch("https://status.example.com/api/v2/status.json");
+ *       if (!response.ok) return `The status page answered ${response.status}`;
+ *       const { status } = await response.json<{ status: { description: string } }>();
+ *       return status.description;
+ *     },
+ *   },
+ * });
+ * ```
+ */
 export interface SkillFetchResponse {
+  /** True for a 2xx status. */
   ok: boolean;
+  /** The HTTP status code. */
   status: number;
   /** The final URL after redirects. */
   url: string;
+  /** Response headers, names in lower case. */
   headers: Record<string, string>;
+  /** The body, as text. */
   body: string;
+  /** The body, as text (like the Fetch API's `text()`). */
   text(): Promise<string>;
+  /** The body parsed as JSON (like the Fetch API's `json()`). */
   json<T = Json>(): Promise<T>;
 }
 
-/** A request to the chat's language model (within the chat's quota). Needs the `llm` permission. */
+/**
+ * A request to the chat's language model (within the chat's quota). Needs the `llm` permission.
+ *
+ * @example
+ * ```ts
+ * import type { SkillLlmRequest } from "@switchboard/skill-sdk";
+ *
+ * const request: SkillLlmRequest = {
+ *   system: "Answer in one sentence.",
+ *   messages: [{ role: "user", content: "What is a canary release?" }],
+ * };
+ * ```
+ */
 export interface SkillLlmRequest {
   /** One user message; or give `messages`. */
   prompt?: string;
-  messages?: Array<{ role: "user" | "assistant"; content: string }>;
+  /** A conversation so far, oldest first; or give `prompt`. */
+  messages?: Array<{
+    /** Who said it. */
+    role: "user" | "assistant";
+    /** What was said. */
+    content: string;
+  }>;
+  /** Instructions for the model, ahead of the messages. */
   system?: string;
 }
 
-/** A schedule request: one of the skill's own commands, in the invoking chat. Needs the `schedules` permission. */
+/**
+ * A schedule request: one of the skill's own commands, in the invoking chat. Needs the `schedules` permission.
+ *
+ * @example
+ * ```ts
+ * import type { SkillScheduleRequest } from "@switchboard/skill-sdk";
+ *
+ * const weekdays: SkillScheduleRequest = { cron: "0 9 * * 1-5", command: "/standup", timeZone: "Europe/Berlin" };
+ * const once: SkillScheduleRequest = { at: "in 10m", command: "/remind tea" };
+ * ```
+ */
 export interface SkillScheduleRequest {
   /** Cron expression (`0 9 * * 1-5`); or give `at`. */
   cron?: string;
@@ -108,68 +286,201 @@ export interface SkillScheduleRequest {
   at?: string | number;
   /** The command line to run then, like `/remind standup`. */
   command: string;
+  /** IANA time zone the cron expression is read in, like `Europe/Berlin`. Default: the operator's. */
   timeZone?: string;
   /** What to do with a fire missed while the bot was down. */
   missed?: "skip" | "once";
 }
 
-/** A schedule as the skill sees it. */
+/**
+ * A schedule as the skill sees it.
+ *
+ * @example
+ * ```ts
+ * import { defineSkill } from "@switchboard/skill-sdk";
+ *
+ * export default defineSkill({
+ *   commands: {
+ *     schedules: async (ctx) => {
+ *       const all = await ctx.schedule.list();
+ *       return all.map((s) => `- ${s.id}: ${s.command} (${s.cron ?? "once"})`).join("\n") || "None";
+ *     },
+ *   },
+ * });
+ * ```
+ */
 export interface SkillSchedule {
+  /** The schedule's id, for `cancel`. */
   id: string;
+  /** The cron expression, or null for a one-off. */
   cron: string | null;
+  /** When a one-off runs (epoch ms), or null for a cron schedule. */
   runAt: number | null;
+  /** The command line it runs. */
   command: string;
+  /** The IANA time zone it is read in. */
   timeZone: string;
+  /** Its state, like `active`, `paused` or `done`. */
   state: string;
+  /** When it fires next (epoch ms), or null when it will not. */
   nextRunAt: number | null;
 }
 
-/** Everything a handler may use. */
+/**
+ * Everything a handler may use.
+ *
+ * @example
+ * ```ts
+ * import { defineSkill, type SkillContext } from "@switchboard/skill-sdk";
+ *
+ * async function greet(ctx: SkillContext): Promise<void> {
+ *   const { greeting = "Hello" } = await ctx.settings.get();
+ *   await ctx.reply(`${greeting}, ${ctx.user.name}`);
+ * }
+ *
+ * export default defineSkill({ commands: { greet } });
+ * ```
+ */
 export interface SkillContext {
+  /** Whether a command or a tool call is running. */
   kind: "command" | "tool";
   /** The command name, for command handlers. */
   command?: string;
   /** Arguments split like a shell (quotes keep words together), for command handlers. */
   args: string[];
+  /** The arguments as typed, unsplit. */
   rawArgs: string;
+  /** The chat the invocation runs in. */
   chat: SkillChat;
+  /** The person it runs as. */
   user: SkillUser;
   /** Reply in the invoking chat (a few per invocation; mass mentions neutralised unless granted). */
   reply(reply: SkillReplyInput): Promise<void>;
   /** Send to another chat (`platform:chatId`). Needs `messages.otherChats`, and the skill enabled there. */
   send(target: string, reply: SkillReplyInput): Promise<void>;
+  /** Storage scoped to this skill and this chat. */
   storage: SkillStorage;
   /** HTTPS to declared, granted hosts only. */
   fetch(url: string, init?: SkillFetchInit): Promise<SkillFetchResponse>;
   /** This chat's settings for this skill (secrets included, for this skill only). */
-  settings: { get(): Promise<Record<string, string | number | boolean>> };
-  llm: { complete(request: SkillLlmRequest): Promise<{ text: string; model: string }> };
+  settings: {
+    /** The settings, defaults filled in from the manifest's settings schema. */
+    get(): Promise<Record<string, string | number | boolean>>;
+  };
+  /** The chat's language model. Needs the `llm` permission. */
+  llm: {
+    /** One completion within the chat's quota. */
+    complete(request: SkillLlmRequest): Promise<{
+      /** The model's answer. */
+      text: string;
+      /** The model that answered. */
+      model: string;
+    }>;
+  };
+  /** Schedules of this skill's commands in this chat. Needs the `schedules` permission. */
   schedule: {
+    /** Create a schedule. */
     create(request: SkillScheduleRequest): Promise<SkillSchedule>;
     /** This skill's schedules in this chat. */
     list(): Promise<SkillSchedule[]>;
-    cancel(id: string): Promise<{ deleted: string }>;
+    /** Cancel one of this skill's schedules in this chat. */
+    cancel(id: string): Promise<{
+      /** The id of the schedule cancelled. */
+      deleted: string;
+    }>;
   };
 }
 
-/** A command handler: return a reply (or nothing when it replied itself). */
+/**
+ * A command handler: return a reply (or nothing when it replied itself).
+ *
+ * @example
+ * ```ts
+ * import type { CommandHandler } from "@switchboard/skill-sdk";
+ *
+ * const roll: CommandHandler = (ctx) => {
+ *   const sides = Number(ctx.args[0] ?? 6);
+ *   return `${ctx.user.name} rolled ${1 + Math.floor(Math.random() * sides)}`;
+ * };
+ * ```
+ */
 export type CommandHandler = (ctx: SkillContext) => Promise<SkillReplyInput | void> | SkillReplyInput | void;
 
-/** A tool handler: gets the model's arguments; its result (text, or JSON data) goes back to the model. */
+/**
+ * A tool handler: gets the model's arguments; its result (text, or JSON data) goes back to the model.
+ *
+ * @example
+ * ```ts
+ * import type { ToolHandler } from "@switchboard/skill-sdk";
+ *
+ * const forecast: ToolHandler<{ city: string }> = async ({ city }, ctx) => {
+ *   const response = await ctx.fetch(`https://api.weather.example/v1/forecast?city=${encodeURIComponent(city)}`);
+ *   return response.json();
+ * };
+ * ```
+ */
 export type ToolHandler<A = Record<string, Json>> = (args: A, ctx: SkillContext) => unknown;
 
-/** A skill's handlers, by the names its manifest declares. */
+/**
+ * A skill's handlers, by the names its manifest declares.
+ *
+ * @example
+ * ```ts
+ * import type { SkillDefinition } from "@switchboard/skill-sdk";
+ *
+ * const definition: SkillDefinition = {
+ *   commands: { ping: () => "pong" },
+ *   tools: { time: () => new Date().toISOString() },
+ * };
+ * ```
+ */
 export interface SkillDefinition {
+  /** Command handlers, by the command names in the manifest. */
   commands?: Record<string, CommandHandler>;
+  /** Tool handlers, by the tool names in the manifest. */
   tools?: Record<string, ToolHandler<never>>;
 }
 
-/** Declare a skill (identity at run time; gives handlers their types). Export it as the default export. */
+/**
+ * Declare a skill (identity at run time; gives handlers their types). Export it as the default export.
+ *
+ * @example
+ * ```ts
+ * import { defineSkill } from "@switchboard/skill-sdk";
+ *
+ * export default defineSkill({
+ *   commands: {
+ *     echo: (ctx) => ctx.rawArgs || "Say something after /echo",
+ *   },
+ * });
+ * ```
+ */
 export function defineSkill<T extends SkillDefinition>(definition: T): T {
   return definition;
 }
 
-/** The code of a capability error (`E_SKILL_DENIED`, `E_QUOTA_EXCEEDED`, …), if it is one. */
+/**
+ * The code of a capability error (`E_SKILL_DENIED`, `E_QUOTA_EXCEEDED`, …), if it is one.
+ *
+ * @example
+ * ```ts
+ * import { defineSkill, errorCode } from "@switchboard/skill-sdk";
+ *
+ * export default defineSkill({
+ *   commands: {
+ *     remember: async (ctx) => {
+ *       try {
+ *         await ctx.storage.set("last", ctx.rawArgs);
+ *         return "Saved.";
+ *       } catch (error) {
+ *         if (errorCode(error) === "E_QUOTA_EXCEEDED") return "This chat's storage is full.";
+ *         throw error;
+ *       }
+ *     },
+ *   },
+ * });
+ * ```
+ */
 export function errorCode(error: unknown): string | undefined {
   return typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string"
     ? (error as { code: string }).code

@@ -96,12 +96,7 @@ function dispatch(i: number): GatewayDispatch {
 const WINDOW = 128;
 
 /** Feed `n` dispatches, at most WINDOW unanswered at a time, and wait for `n` answers; returns dispatches per second. */
-async function drive(
-  n: number,
-  feed: (packet: GatewayDispatch) => void,
-  http: ReturnType<typeof standInHttp>,
-  offset: number,
-): Promise<number> {
+async function drive({ feed, http }: Pick<Path, "feed" | "http">, n: number, offset: number): Promise<number> {
   const base = http.answers();
   const started = performance.now();
   for (let i = 0; i < n; i++) {
@@ -206,7 +201,7 @@ export async function benchDiscord(n = Number(process.env.MESSAGES ?? 5_000)): P
   try {
     let offset = 0;
     const round = async (path: Path, count: number) => {
-      const rate = await drive(count, path.feed, path.http, offset);
+      const rate = await drive(path, count, offset);
       offset += count;
       await path.settle();
       return rate;

@@ -114,7 +114,7 @@ async function main(): Promise<void> {
     const s = spec(`dice-cold${i}@1.0.0`);
     supervisor.load(s);
     const t0 = performance.now();
-    const r = await supervisor.call(s, "bench:1", "command", "dice", input, noCap);
+    const r = await supervisor.call(s, "bench:1", { kind: "command", name: "dice", input: input, onCap: noCap });
     coldHost.push(performance.now() - t0);
     if (!r.ok) throw new Error(`cold call failed: ${r.message}`);
     supervisor.unload(s);
@@ -123,7 +123,8 @@ async function main(): Promise<void> {
   // Warm calls.
   const warm = spec("dice@1.0.0");
   supervisor.load(warm);
-  for (let i = 0; i < 500; i++) await supervisor.call(warm, "bench:1", "command", "dice", input, noCap);
+  for (let i = 0; i < 500; i++)
+    await supervisor.call(warm, "bench:1", { kind: "command", name: "dice", input: input, onCap: noCap });
   const N = 2_000;
   const rounds: number[] = [];
   const perCall: number[] = [];
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     for (let i = 0; i < N; i++) {
       const c0 = performance.now();
-      await supervisor.call(warm, "bench:1", "command", "dice", input, noCap);
+      await supervisor.call(warm, "bench:1", { kind: "command", name: "dice", input: input, onCap: noCap });
       perCall.push(performance.now() - c0);
     }
     rounds.push((performance.now() - t0) / N);
@@ -145,11 +146,12 @@ async function main(): Promise<void> {
   );
   supervisor.load(capSkill);
   const capAnswer = async (): Promise<string> => '{"ok":true,"value":1}';
-  for (let i = 0; i < 300; i++) await supervisor.call(capSkill, "bench:1", "command", "c", input, capAnswer);
+  for (let i = 0; i < 300; i++)
+    await supervisor.call(capSkill, "bench:1", { kind: "command", name: "c", input: input, onCap: capAnswer });
   const capCalls: number[] = [];
   for (let i = 0; i < 3 * N; i++) {
     const c0 = performance.now();
-    await supervisor.call(capSkill, "bench:1", "command", "c", input, capAnswer);
+    await supervisor.call(capSkill, "bench:1", { kind: "command", name: "c", input: input, onCap: capAnswer });
     capCalls.push(performance.now() - c0);
   }
 
@@ -159,7 +161,7 @@ async function main(): Promise<void> {
   for (let i = 0; i < M; i++) {
     const s = spec(`dice-idle${i}@1.0.0`);
     supervisor.load(s);
-    await supervisor.call(s, "bench:1", "command", "dice", input, noCap);
+    await supervisor.call(s, "bench:1", { kind: "command", name: "dice", input: input, onCap: noCap });
   }
   const after = (await supervisor.stats())[0]!;
   const idle = after.skills.filter((s) => s.key.startsWith("dice-idle") && s.live);

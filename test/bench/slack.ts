@@ -87,9 +87,8 @@ function commandBody(i: number): Record<string, unknown> {
 
 /** Feed `n` commands, a window of `concurrency` at a time, and wait for `n` posts. */
 async function drive(
+  { feed: processEvent, api }: Pick<Driver, "feed" | "api">,
   n: number,
-  processEvent: (event: ReceiverEvent) => Promise<void>,
-  api: ReturnType<typeof standInFetch>,
   offset: number,
 ): Promise<number> {
   const target = api.posts() + n;
@@ -181,13 +180,13 @@ export async function benchSlack(n = Number(process.env.MESSAGES ?? 5_000), roun
   const sb = await switchboard();
   try {
     let offset = 0;
-    await drive(Math.min(1_000, n), bolt.feed, bolt.api, (offset += n));
-    await drive(Math.min(1_000, n), sb.feed, sb.api, (offset += n));
+    await drive(bolt, Math.min(1_000, n), (offset += n));
+    await drive(sb, Math.min(1_000, n), (offset += n));
     const boltRates: number[] = [];
     const sbRates: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      boltRates.push(await drive(n, bolt.feed, bolt.api, (offset += n)));
-      sbRates.push(await drive(n, sb.feed, sb.api, (offset += n)));
+      boltRates.push(await drive(bolt, n, (offset += n)));
+      sbRates.push(await drive(sb, n, (offset += n)));
     }
     const boltPerSec = Math.max(...boltRates);
     const switchboardPerSec = Math.max(...sbRates);

@@ -66,7 +66,7 @@ async function benchStore(name: string, store: Store): Promise<void> {
     row(
       "kv.set (upsert, small JSON)",
       await measure(ITERATIONS, (index) =>
-        store.kv.set("bench", chatKey, `k${index % 100}`, { n: index, text: "hello" }),
+        store.kv.set("bench", chatKey, { key: `k${index % 100}`, value: { n: index, text: "hello" } }),
       ),
       baseline,
     ),

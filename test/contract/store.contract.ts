@@ -241,11 +241,12 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
           0,
           "",
         ];
-        for (const [index, value] of values.entries()) await store.kv.set(ns, "chat", `k${index}`, value);
+        for (const [index, value] of values.entries())
+          await store.kv.set(ns, "chat", { key: `k${index}`, value: value });
         for (const [index, value] of values.entries())
           expect(await store.kv.get(ns, "chat", `k${index}`)).toEqual(value);
         expect(await store.kv.get(ns, "chat", "missing")).toBeUndefined();
-        await store.kv.set(ns, "chat", "k0", { replaced: true });
+        await store.kv.set(ns, "chat", { key: "k0", value: { replaced: true } });
         expect(await store.kv.get(ns, "chat", "k0")).toEqual({ replaced: true });
         expect(await store.kv.delete(ns, "chat", "k0")).toBe(true);
         expect(await store.kv.delete(ns, "chat", "k0")).toBe(false);
@@ -255,7 +256,7 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
       it("treats keys, scopes and namespaces as data", async () => {
         const ns = `ns'; DROP TABLE kv; --${uid()}`;
         const keys = ["'); DELETE FROM kv; --", "$1", "a\\b", "ключ", "🎲", " spaced ", '"quoted"'];
-        for (const key of keys) await store.kv.set(ns, "scope'", key, key);
+        for (const key of keys) await store.kv.set(ns, "scope'", { key: key, value: key });
         for (const key of keys) expect(await store.kv.get(ns, "scope'", key)).toBe(key);
         expect(await store.kv.get(ns, "scope", keys[0]!)).toBeUndefined();
         expect((await store.kv.list(ns, "scope'")).length).toBe(keys.length);
@@ -264,7 +265,7 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
       it("lists by key in byte order, with a literal prefix (% and _ are not wildcards) and a limit", async () => {
         const ns = `skill:${uid()}`;
         for (const key of ["b", "a%b", "a_b", "axb", "a%", "a", "A", "a\\b", "ab"])
-          await store.kv.set(ns, "s", key, key.length);
+          await store.kv.set(ns, "s", { key: key, value: key.length });
         const all = await store.kv.list(ns, "s");
         expect(all.map((entry) => entry.key)).toEqual(["A", "a", "a%", "a%b", "a\\b", "a_b", "ab", "axb", "b"]);
         expect((await store.kv.list(ns, "s", { prefix: "a%" })).map((entry) => entry.key)).toEqual(["a%", "a%b"]);
@@ -283,22 +284,22 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
       it("measures the JSON bytes stored per scope", async () => {
         const ns = `skill:${uid()}`;
         expect(await store.kv.sizeBytes(ns, "s")).toBe(0);
-        await store.kv.set(ns, "s", "a", "abc"); // "abc" → 5 bytes
-        await store.kv.set(ns, "s", "b", "é"); // "é" → 4 bytes
-        await store.kv.set(ns, "s", "c", 12345); // 5 bytes
-        await store.kv.set(ns, "other", "a", "a long value in another scope");
+        await store.kv.set(ns, "s", { key: "a", value: "abc" }); // "abc" → 5 bytes
+        await store.kv.set(ns, "s", { key: "b", value: "é" }); // "é" → 4 bytes
+        await store.kv.set(ns, "s", { key: "c", value: 12345 }); // 5 bytes
+        await store.kv.set(ns, "other", { key: "a", value: "a long value in another scope" });
         expect(await store.kv.sizeBytes(ns, "s")).toBe(14);
-        await store.kv.set(ns, "s", "a", "abcdef");
+        await store.kv.set(ns, "s", { key: "a", value: "abcdef" });
         expect(await store.kv.sizeBytes(ns, "s")).toBe(17);
       });
 
       it("clears one scope or a whole namespace and says how many entries went", async () => {
         const ns = `skill:${uid()}`;
         const neighbour = `${ns}-neighbour`;
-        await store.kv.set(ns, "s1", "a", 1);
-        await store.kv.set(ns, "s1", "b", 2);
-        await store.kv.set(ns, "s2", "a", 3);
-        await store.kv.set(neighbour, "s1", "a", 4);
+        await store.kv.set(ns, "s1", { key: "a", value: 1 });
+        await store.kv.set(ns, "s1", { key: "b", value: 2 });
+        await store.kv.set(ns, "s2", { key: "a", value: 3 });
+        await store.kv.set(neighbour, "s1", { key: "a", value: 4 });
         expect(await store.kv.clear(ns, "s1")).toBe(2);
         expect(await store.kv.list(ns, "s1")).toEqual([]);
         expect(await store.kv.get(ns, "s2", "a")).toBe(3);
@@ -311,7 +312,7 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
         const ns = `skill:${uid()}`;
         const circular: Record<string, unknown> = {};
         circular.self = circular;
-        await store.kv.set(ns, "s", "k", "kept");
+        await store.kv.set(ns, "s", { key: "k", value: "kept" });
         for (const value of [
           undefined,
           10n,
@@ -320,14 +321,14 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
           { text: "lone \ud800 surrogate" },
           () => 1,
         ]) {
-          await expectCode(store.kv.set(ns, "s", "k", value), "E_BAD_ARGS", /value/);
+          await expectCode(store.kv.set(ns, "s", { key: "k", value: value }), "E_BAD_ARGS", /value/);
         }
-        await expectCode(store.kv.set(ns, "s", "nul\u0000key", 1), "E_BAD_ARGS", /key/);
-        await expectCode(store.kv.set(ns, "s", "x".repeat(600), 1), "E_BAD_ARGS", /key/);
+        await expectCode(store.kv.set(ns, "s", { key: "nul\u0000key", value: 1 }), "E_BAD_ARGS", /key/);
+        await expectCode(store.kv.set(ns, "s", { key: "x".repeat(600), value: 1 }), "E_BAD_ARGS", /key/);
         await expectCode(store.kv.get(ns, 42 as unknown as string, "k"), "E_BAD_ARGS", /scope/);
         expect(await store.kv.list(ns, "s")).toEqual([expect.objectContaining({ key: "k", value: "kept" })]);
         // An escaped backslash followed by "u0000" is ordinary text.
-        await store.kv.set(ns, "s", "k", "\\u0000");
+        await store.kv.set(ns, "s", { key: "k", value: "\\u0000" });
         expect(await store.kv.get(ns, "s", "k")).toBe("\\u0000");
       });
     });
@@ -431,7 +432,7 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
 
       it("keeps concurrent read-modify-write transactions from losing updates", async () => {
         const ns = `tx:${uid()}`;
-        await store.kv.set(ns, "s", "counter", 0);
+        await store.kv.set(ns, "s", { key: "counter", value: 0 });
         await Promise.all(
           Array.from({ length: 10 }, () =>
             store.sql.transaction(async (tx) => {
@@ -465,7 +466,7 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
           before: null,
           after: "admin",
         });
-        await store.kv.set("llm.history", chatKey, "turn:1", { role: "user", text: "hello" });
+        await store.kv.set("llm.history", chatKey, { key: "turn:1", value: { role: "user", text: "hello" } });
         await store.close();
 
         store = await harness.open();

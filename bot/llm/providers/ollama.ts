@@ -78,13 +78,16 @@ export class OllamaProvider implements ChatProvider {
       if (last === undefined) throw new ProviderFailure("bad_response", "empty stream");
       return finish(last, text, toolCalls);
     } catch (error) {
-      throw this.#classify(error, deadline.timedOut, request.signal, retryAfterMs);
+      throw this.#classify(error, { timedOut: deadline.timedOut, parent: request.signal, retryAfterMs });
     } finally {
       deadline.done();
     }
   }
 
-  #classify(error: unknown, timedOut: boolean, parent: AbortSignal, retryAfterMs: number | undefined): unknown {
+  #classify(
+    error: unknown,
+    { timedOut, parent, retryAfterMs }: { timedOut: boolean; parent: AbortSignal; retryAfterMs: number | undefined },
+  ): unknown {
     if (error instanceof ProviderFailure) return error;
     if (timedOut)
       return new ProviderFailure("timeout", `no complete answer within ${this.#model.timeoutMs} ms`, { cause: error });

@@ -201,7 +201,7 @@ describe("/skills through the router", () => {
   });
 
   it("uninstalls: files gone, command gone, stored data deleted only after approval", async () => {
-    await bot.app.core.store.kv.set("skill:greet", "test:c1", "count", 3);
+    await bot.app.core.store.kv.set("skill:greet", "test:c1", { key: "count", value: 3 });
     const reply = await say("/skills uninstall greet", "owner");
     expect(reply.text).toContain("Uninstalled **switchboard-skill-greet** 1.1.0");
     expect(await listFiles(join(dataDir, "skills"))).toEqual(["switchboard-lock.json"]);

@@ -256,7 +256,11 @@ describe("hostile packages are refused with a clear reason and nothing written",
     );
   }, 240_000);
 
-  async function expectRefused(inst: Installer, spec: string, code: string, reason: RegExp): Promise<void> {
+  async function expectRefused(
+    inst: Installer,
+    spec: string,
+    { code, reason }: { code: string; reason: RegExp },
+  ): Promise<void> {
     const error = await inst.install(spec, { actor: "cli:test" }).then(
       () => undefined,
       (e: unknown) => e,
@@ -277,83 +281,75 @@ describe("hostile packages are refused with a clear reason and nothing written",
       { path: "package/dist/index.js", content: diceEntry("swapped", "evil") },
     ]);
     await writeFile(registry.tarballPath("switchboard-skill-swapped", "1.0.0"), evil);
-    await expectRefused(
-      installer(),
-      "switchboard-skill-swapped",
-      "E_INTEGRITY",
-      /does not match its published sha512 integrity/,
-    );
+    await expectRefused(installer(), "switchboard-skill-swapped", {
+      code: "E_INTEGRITY",
+      reason: /does not match its published sha512 integrity/,
+    });
   });
 
   entryCases.forEach(([what, , reason], i) => {
     it(`a tarball with ${what}`, async () => {
-      await expectRefused(installer(), `switchboard-skill-hostile-${i}`, "E_SKILL_INVALID", reason);
+      await expectRefused(installer(), `switchboard-skill-hostile-${i}`, { code: "E_SKILL_INVALID", reason });
     });
   });
 
   it("an oversized tarball", async () => {
-    await expectRefused(
-      installer({ maxTarballBytes: 100_000 }),
-      "switchboard-skill-huge",
-      "E_SKILL_INVALID",
-      /larger than the 100000-byte limit/,
-    );
+    await expectRefused(installer({ maxTarballBytes: 100_000 }), "switchboard-skill-huge", {
+      code: "E_SKILL_INVALID",
+      reason: /larger than the 100000-byte limit/,
+    });
   });
 
   it("a tarball that unpacks too large", async () => {
-    await expectRefused(
-      installer({ maxUnpackedBytes: 300_000 }),
-      "switchboard-skill-bomb",
-      "E_SKILL_INVALID",
-      /unpacks to more than 300000 bytes/,
-    );
+    await expectRefused(installer({ maxUnpackedBytes: 300_000 }), "switchboard-skill-bomb", {
+      code: "E_SKILL_INVALID",
+      reason: /unpacks to more than 300000 bytes/,
+    });
   });
 
   it("too many files", async () => {
-    await expectRefused(installer({ maxFiles: 20 }), "switchboard-skill-many", "E_SKILL_INVALID", /more than 20 files/);
+    await expectRefused(installer({ maxFiles: 20 }), "switchboard-skill-many", {
+      code: "E_SKILL_INVALID",
+      reason: /more than 20 files/,
+    });
   });
 
   it("a package without the switchboard-skill keyword", async () => {
-    await expectRefused(
-      installer(),
-      "switchboard-skill-nokw",
-      "E_SKILL_INVALID",
-      /not a Switchboard skill \(no "switchboard-skill" keyword\)/,
-    );
+    await expectRefused(installer(), "switchboard-skill-nokw", {
+      code: "E_SKILL_INVALID",
+      reason: /not a Switchboard skill \(no "switchboard-skill" keyword\)/,
+    });
   });
 
   it("a package with no manifest", async () => {
-    await expectRefused(installer(), "switchboard-skill-nomani", "E_SKILL_INVALID", /no "switchboard" manifest/);
+    await expectRefused(installer(), "switchboard-skill-nomani", {
+      code: "E_SKILL_INVALID",
+      reason: /no "switchboard" manifest/,
+    });
   });
 
   it("a manifest the runtime's schema rejects", async () => {
-    await expectRefused(
-      installer(),
-      "switchboard-skill-badmani",
-      "E_SKILL_INVALID",
-      /manifest is invalid: switchboard.manifestVersion/,
-    );
+    await expectRefused(installer(), "switchboard-skill-badmani", {
+      code: "E_SKILL_INVALID",
+      reason: /manifest is invalid: switchboard.manifestVersion/,
+    });
   });
 
   it("a manifest whose entry file is absent", async () => {
-    await expectRefused(
-      installer(),
-      "switchboard-skill-noentry",
-      "E_SKILL_INVALID",
-      /entry file dist\/index.js is not in the package/,
-    );
+    await expectRefused(installer(), "switchboard-skill-noentry", {
+      code: "E_SKILL_INVALID",
+      reason: /entry file dist\/index.js is not in the package/,
+    });
   });
 
   it("code that uses a capability the manifest does not ask for", async () => {
-    await expectRefused(
-      installer(),
-      "switchboard-skill-liar",
-      "E_SKILL_INVALID",
-      /uses fetch but the manifest does not ask for that permission/,
-    );
+    await expectRefused(installer(), "switchboard-skill-liar", {
+      code: "E_SKILL_INVALID",
+      reason: /uses fetch but the manifest does not ask for that permission/,
+    });
   });
 
   it("a name that is not on the registry", async () => {
-    await expectRefused(installer(), "switchboard-skill-nowhere", "E_NOT_FOUND", /was not found/);
+    await expectRefused(installer(), "switchboard-skill-nowhere", { code: "E_NOT_FOUND", reason: /was not found/ });
   });
 });

@@ -127,8 +127,14 @@ describe("skill capabilities and lifecycle", () => {
     );
     await plugin.service.load(dir, { source: "installed" });
     await plugin.service.enable("test:sec", "secretive", "test:owner");
-    await plugin.service.setSetting("test:sec", "secretive", "token", "s3cr3t-value", "test:owner");
-    await expect(plugin.service.setSetting("test:sec", "secretive", "nope", "x", "test:owner")).rejects.toMatchObject({
+    await plugin.service.setSetting("test:sec", "secretive", {
+      key: "token",
+      value: "s3cr3t-value",
+      actorUserKey: "test:owner",
+    });
+    await expect(
+      plugin.service.setSetting("test:sec", "secretive", { key: "nope", value: "x", actorUserKey: "test:owner" }),
+    ).rejects.toMatchObject({
       code: "E_BAD_ARGS",
     });
     expect(await plugin.service.getSettings("test:sec", "secretive")).toEqual({ token: "••••••", greeting: "hi" });

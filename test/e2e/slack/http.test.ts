@@ -270,7 +270,7 @@ describe("Slack adapter over HTTP", () => {
   });
 
   it("skips malformed payloads and unknown event types and keeps serving", async () => {
-    const garbage = await sendSigned(s.eventsUrl, "{not json", "application/json", sign);
+    const garbage = await sendSigned(s.eventsUrl, { rawBody: "{not json", contentType: "application/json" }, sign);
     expect(garbage.status).toBe(400);
     const unknown = await sendEvent(
       s.eventsUrl,

@@ -67,10 +67,10 @@ export function handleRest(standIn: DiscordStandIn, req: RestRequest): RestAnswe
 
   // Interaction callbacks and webhook routes authenticate by the interaction token, not the bot token.
   if (parts[0] === "interactions" && parts[3] === "callback" && method === "POST") {
-    return callback(standIn, parts[1]!, parts[2]!, req);
+    return callback(standIn, req, { id: parts[1]!, token: parts[2]! });
   }
   if (parts[0] === "webhooks" && parts[1] === standIn.applicationId && parts[2] !== undefined) {
-    return webhook(standIn, parts[2], parts.slice(3), req);
+    return webhook(standIn, req, { token: parts[2], rest: parts.slice(3) });
   }
   if (!isBotAuthed) return { status: 401, body: { message: "401: Unauthorized", code: 0 } };
 
@@ -156,7 +156,7 @@ function editMessage(message: StoredMessage, body: MessageBody): RestAnswer {
   return { status: 200, body: message };
 }
 
-function callback(standIn: DiscordStandIn, id: string, token: string, req: RestRequest): RestAnswer {
+function callback(standIn: DiscordStandIn, req: RestRequest, { id, token }: { id: string; token: string }): RestAnswer {
   const interaction = standIn.interactions.get(id);
   if (interaction === undefined || interaction.token !== token) return unknownInteraction();
   if (interaction.callbacks.length > 0) {
@@ -184,7 +184,11 @@ function callback(standIn: DiscordStandIn, id: string, token: string, req: RestR
   return { status: 204 };
 }
 
-function webhook(standIn: DiscordStandIn, token: string, rest: string[], req: RestRequest): RestAnswer {
+function webhook(
+  standIn: DiscordStandIn,
+  req: RestRequest,
+  { token, rest }: { token: string; rest: string[] },
+): RestAnswer {
   const interaction = interactionByToken(standIn, token);
   if (interaction === undefined) return { status: 404, body: { message: "Unknown Webhook", code: 10015 } };
   const body = asMessageBody(req.body);

@@ -39,14 +39,13 @@ async function handle(script: Script, req: IncomingMessage, res: ServerResponse)
     headers: req.headers,
   };
   const step = script.next(recorded);
-  await answer(step, recorded, body, res);
+  await answer(step, res, { rec: recorded, body });
 }
 
 async function answer(
   step: Step,
-  rec: RecordedRequest,
-  body: Record<string, unknown>,
   res: ServerResponse,
+  { rec, body }: { rec: RecordedRequest; body: Record<string, unknown> },
 ): Promise<void> {
   const id = `chatcmpl-${Math.random().toString(36).slice(2)}`;
   const base = { id, created: Math.floor(Date.now() / 1000), model: rec.model };

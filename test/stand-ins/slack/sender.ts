@@ -34,8 +34,7 @@ export function slackSignature(secret: string, timestampS: number, rawBody: stri
 /** POST a raw body to the app, signed per `options`. */
 export async function sendSigned(
   url: string,
-  rawBody: string,
-  contentType: string,
+  { rawBody, contentType }: { rawBody: string; contentType: string },
   options: SignOptions,
 ): Promise<SentResult> {
   const timestampS = options.timestampS ?? Math.floor(Date.now() / 1000);
@@ -87,7 +86,7 @@ export function commandPayload(fields: CommandFields): Record<string, string> {
 /** POST a signed slash command (form-encoded, as Slack sends it). */
 export function sendCommand(url: string, fields: CommandFields, options: SignOptions): Promise<SentResult> {
   const body = new URLSearchParams(commandPayload(fields)).toString();
-  return sendSigned(url, body, "application/x-www-form-urlencoded", options);
+  return sendSigned(url, { rawBody: body, contentType: "application/x-www-form-urlencoded" }, options);
 }
 
 /** An Events API `event_callback` envelope around `event`. */
@@ -112,7 +111,7 @@ export function eventCallback(
 
 /** POST a signed Events API callback (JSON). */
 export function sendEvent(url: string, body: Record<string, unknown>, options: SignOptions): Promise<SentResult> {
-  return sendSigned(url, JSON.stringify(body), "application/json", options);
+  return sendSigned(url, { rawBody: JSON.stringify(body), contentType: "application/json" }, options);
 }
 
 /** POST a signed interactive payload (form field `payload` holding JSON, as Slack sends button clicks). */
@@ -122,7 +121,7 @@ export function sendInteraction(
   options: SignOptions,
 ): Promise<SentResult> {
   const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
-  return sendSigned(url, body, "application/x-www-form-urlencoded", options);
+  return sendSigned(url, { rawBody: body, contentType: "application/x-www-form-urlencoded" }, options);
 }
 
 /** An `app_mention` event in a channel. */

@@ -310,7 +310,7 @@ export class SlackStandIn {
         at: Date.now(),
       });
       this.#notify();
-      send(res, 200, "ok", "text/plain");
+      send(res, 200, { body: "ok", type: "text/plain" });
       return;
     }
     if (req.method === "POST" && url.pathname.startsWith("/api/")) {
@@ -334,11 +334,11 @@ export class SlackStandIn {
         return;
       }
       const answer = this.#api(method, body, token);
-      send(res, 200, JSON.stringify(answer), "application/json");
+      send(res, 200, { body: JSON.stringify(answer), type: "application/json" });
       this.#notify();
       return;
     }
-    send(res, 404, "not found", "text/plain");
+    send(res, 404, { body: "not found", type: "text/plain" });
   }
 
   #api(method: string, body: Record<string, unknown>, token: string | undefined): Record<string, unknown> {
@@ -472,7 +472,7 @@ function parseMaybeJson(value: unknown): unknown {
   }
 }
 
-function send(res: ServerResponse, status: number, body: string, type: string): void {
+function send(res: ServerResponse, status: number, { body, type }: { body: string; type: string }): void {
   res.writeHead(status, { "content-type": type });
   res.end(body);
 }

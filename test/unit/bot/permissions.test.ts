@@ -77,33 +77,31 @@ describe("commands", () => {
 describe("access", () => {
   it("applies deny lists (but never to owners)", () => {
     const policy: ChatPolicy = { ...emptyPolicy(), deny: ["telegram:2", "telegram:1"] };
-    expect(checkAccess(settings, policy, undefined, subject())).toMatchObject({
+    expect(checkAccess(settings, { policy }, subject())).toMatchObject({
       allowed: false,
       code: "E_USER_DENIED",
     });
-    expect(checkAccess(settings, policy, undefined, subject({ userKey: "telegram:1" })).allowed).toBe(true);
+    expect(checkAccess(settings, { policy }, subject({ userKey: "telegram:1" })).allowed).toBe(true);
   });
 
   it("applies the DM policy: open, allowlist, closed", () => {
     const dm = subject({ chatKind: "dm" });
-    expect(checkAccess(settings, undefined, undefined, dm).allowed).toBe(true);
+    expect(checkAccess(settings, {}, dm).allowed).toBe(true);
     const allowlist: ChatPolicy = { ...emptyPolicy(), dm: "allowlist", allow: ["telegram:5"] };
-    expect(checkAccess(settings, undefined, allowlist, dm)).toMatchObject({ allowed: false, code: "E_DM_CLOSED" });
-    expect(
-      checkAccess(settings, undefined, allowlist, subject({ chatKind: "dm", userKey: "telegram:5" })).allowed,
-    ).toBe(true);
-    expect(checkAccess({ ...settings, defaultDm: "closed" }, undefined, undefined, dm)).toMatchObject({
+    expect(checkAccess(settings, { globalPolicy: allowlist }, dm)).toMatchObject({
       allowed: false,
       code: "E_DM_CLOSED",
     });
     expect(
-      checkAccess(
-        { ...settings, defaultDm: "closed" },
-        undefined,
-        undefined,
-        subject({ chatKind: "dm", userKey: "telegram:1" }),
-      ).allowed,
+      checkAccess(settings, { globalPolicy: allowlist }, subject({ chatKind: "dm", userKey: "telegram:5" })).allowed,
     ).toBe(true);
-    expect(checkAccess({ ...settings, defaultDm: "closed" }, undefined, undefined, subject()).allowed).toBe(true); // groups unaffected
+    expect(checkAccess({ ...settings, defaultDm: "closed" }, {}, dm)).toMatchObject({
+      allowed: false,
+      code: "E_DM_CLOSED",
+    });
+    expect(
+      checkAccess({ ...settings, defaultDm: "closed" }, {}, subject({ chatKind: "dm", userKey: "telegram:1" })).allowed,
+    ).toBe(true);
+    expect(checkAccess({ ...settings, defaultDm: "closed" }, {}, subject()).allowed).toBe(true); // groups unaffected
   });
 });

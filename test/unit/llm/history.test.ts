@@ -119,7 +119,7 @@ describe("LlmStore history", () => {
     await store?.close();
   });
 
-  const add = (conversation: string, chatKey: string, text: string, at: number) =>
+  const add = (conversation: string, chatKey: string, { text, at }: { text: string; at: number }) =>
     llm.appendTurn({
       conversation,
       chatKey,
@@ -138,9 +138,9 @@ describe("LlmStore history", () => {
     });
 
   it("returns only the conversation's own newest turns, oldest first", async () => {
-    for (let i = 1; i <= 5; i++) await add("t:a", "t:a", `a${i}`, i);
-    await add("t:b", "t:b", "b1", 6);
-    await add("t:a:thread", "t:a", "in thread", 7);
+    for (let i = 1; i <= 5; i++) await add("t:a", "t:a", { text: `a${i}`, at: i });
+    await add("t:b", "t:b", { text: "b1", at: 6 });
+    await add("t:a:thread", "t:a", { text: "in thread", at: 7 });
     const recent = await llm.recentTurns("t:a", 3);
     expect(recent.map((t) => t.messages[0]!.content)).toEqual(["a3", "a4", "a5"]);
     expect((await llm.recentTurns("t:b", 10)).map((t) => t.messages[0]!.content)).toEqual(["b1"]);
@@ -156,9 +156,9 @@ describe("LlmStore history", () => {
   });
 
   it("stores feedback only on a turn of the same chat", async () => {
-    const id = await add("t:f", "t:f", "rate", 10);
-    expect(await llm.setFeedback(id, "t:other", 1, "t:x")).toBe(false);
-    expect(await llm.setFeedback(id, "t:f", -1, "t:x")).toBe(true);
+    const id = await add("t:f", "t:f", { text: "rate", at: 10 });
+    expect(await llm.setFeedback(id, "t:other", { value: 1, by: "t:x" })).toBe(false);
+    expect(await llm.setFeedback(id, "t:f", { value: -1, by: "t:x" })).toBe(true);
     expect((await llm.recentTurns("t:f", 1))[0]!.feedback).toBe(-1);
   });
 });

@@ -47,7 +47,7 @@ describe.skipIf(!isUp)("LlmStore on PostgreSQL", () => {
       ...Array.from({ length: 40 }, () => b.nextTurnId()),
     ]);
     expect(new Set(ids).size).toBe(80);
-    const turn = (store: LlmStore, id: number, at: number, text: string) =>
+    const turn = (store: LlmStore, id: number, { at, text }: { at: number; text: string }) =>
       store.appendTurnWithUsage(
         {
           id,
@@ -65,9 +65,9 @@ describe.skipIf(!isUp)("LlmStore on PostgreSQL", () => {
         },
         "2026-03-10",
       );
-    await turn(b, await b.nextTurnId(), 1, "first");
-    await turn(a, await a.nextTurnId(), 2, "second");
-    await turn(b, await b.nextTurnId(), 3, "third");
+    await turn(b, await b.nextTurnId(), { at: 1, text: "first" });
+    await turn(a, await a.nextTurnId(), { at: 2, text: "second" });
+    await turn(b, await b.nextTurnId(), { at: 3, text: "third" });
     expect((await a.recentTurns("pg:c", 2)).map((t) => t.messages[0]!.content)).toEqual(["second", "third"]);
     expect(await a.usageOn("2026-03-10", "pg:c", "pg:u")).toEqual({
       chat: { tokens: 45, cost: 0.75 },
@@ -108,7 +108,7 @@ describe.skipIf(!isUp)("LlmStore on PostgreSQL", () => {
       { model: "m", at: 5, ok: false, kind: "rate_limit", latencyMs: 1, inputTokens: 0, outputTokens: 0, cost: 0 },
     ]);
     const [t] = await a.recentTurns("pg:c", 1);
-    expect(await b.setFeedback(t!.id, "pg:c", 1, "pg:u")).toBe(true);
+    expect(await b.setFeedback(t!.id, "pg:c", { value: 1, by: "pg:u" })).toBe(true);
     const [stats] = await a.modelStats(0);
     expect(stats).toMatchObject({
       model: "m",

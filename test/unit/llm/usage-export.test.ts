@@ -25,7 +25,7 @@ describe("usage and quotas", () => {
     const clock = { now: () => NOON };
     const usage = new UsageService(llm, quotas({ perChat: { dailyTokens: 100 } }), clock);
     await usage.check("q:1", "q:u1");
-    await usage.add("q:1", "q:u1", { inputTokens: 60, outputTokens: 50 }, 0.5);
+    await usage.add("q:1", "q:u1", { usage: { inputTokens: 60, outputTokens: 50 }, cost: 0.5 });
     const error = await usage.check("q:1", "q:u1").catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: "E_QUOTA_EXCEEDED",
@@ -51,8 +51,8 @@ describe("usage and quotas", () => {
       }),
       clock,
     );
-    await usage.add("q:3", "q:u2", { inputTokens: 1, outputTokens: 1 }, 0.6);
-    await usage.add("q:big", "q:u2", { inputTokens: 1, outputTokens: 1 }, 0.6);
+    await usage.add("q:3", "q:u2", { usage: { inputTokens: 1, outputTokens: 1 }, cost: 0.6 });
+    await usage.add("q:big", "q:u2", { usage: { inputTokens: 1, outputTokens: 1 }, cost: 0.6 });
     const error = await usage.check("q:big", "q:u2").catch((e: unknown) => e);
     expect(error).toMatchObject({
       code: "E_QUOTA_EXCEEDED",
@@ -76,7 +76,11 @@ describe("usage and quotas", () => {
 });
 
 describe("export", () => {
-  const t = (id: number, conversation: string, at: number, messages: TurnRecord["messages"]): TurnRecord => ({
+  const t = (
+    id: number,
+    conversation: string,
+    { at, messages }: { at: number; messages: TurnRecord["messages"] },
+  ): TurnRecord => ({
     id,
     conversation,
     chatKey: "e:1",
@@ -90,23 +94,34 @@ describe("export", () => {
   });
 
   it("splits conversations by thread and by idle gap", () => {
-    const turns = [t(1, "e:1", 0, []), t(2, "e:1", 1_000, []), t(3, "e:1", 10_000_000, []), t(4, "e:1:th", 1, [])];
+    const turns = [
+      t(1, "e:1", { at: 0, messages: [] }),
+      t(2, "e:1", { at: 1_000, messages: [] }),
+      t(3, "e:1", { at: 10_000_000, messages: [] }),
+      t(4, "e:1:th", { at: 1, messages: [] }),
+    ];
     expect(groupConversations(turns, 60_000).map((g) => g.map((x) => x.id))).toEqual([[1, 2], [3], [4]]);
   });
 
   it("writes one chat-format JSON object per line, tool calls included", () => {
     const out = exportJsonl(
       [
-        t(1, "e:1", 0, [
-          { role: "user", content: "roll" },
-          { role: "assistant", content: "", toolCalls: [{ id: "c1", name: "dice__roll", arguments: '{"sides":6}' }] },
-          { role: "tool", toolCallId: "c1", toolName: "dice__roll", content: "4" },
-          { role: "assistant", content: "You rolled 4." },
-        ]),
-        t(2, "e:1:th", 5, [
-          { role: "user", content: "hi" },
-          { role: "assistant", content: "hello" },
-        ]),
+        t(1, "e:1", {
+          at: 0,
+          messages: [
+            { role: "user", content: "roll" },
+            { role: "assistant", content: "", toolCalls: [{ id: "c1", name: "dice__roll", arguments: '{"sides":6}' }] },
+            { role: "tool", toolCallId: "c1", toolName: "dice__roll", content: "4" },
+            { role: "assistant", content: "You rolled 4." },
+          ],
+        }),
+        t(2, "e:1:th", {
+          at: 5,
+          messages: [
+            { role: "user", content: "hi" },
+            { role: "assistant", content: "hello" },
+          ],
+        }),
       ],
       60_000,
     );

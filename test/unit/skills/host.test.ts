@@ -48,14 +48,18 @@ describe("skill host", () => {
   it("starts an isolate on first use and keeps one context per chat", async () => {
     const s = spec("counter@1.0.0", COUNTER);
     supervisor.load(s);
-    const first = await supervisor.call(s, "a", "command", "count", input("a"), noCap);
+    const first = await supervisor.call(s, "a", { kind: "command", name: "count", input: input("a"), onCap: noCap });
     expect(first).toMatchObject({ ok: true, cold: true, value: '{"ok":true,"value":"a:1"}' });
-    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({
+    expect(
+      await supervisor.call(s, "a", { kind: "command", name: "count", input: input("a"), onCap: noCap }),
+    ).toMatchObject({
       ok: true,
       cold: false,
       value: '{"ok":true,"value":"a:2"}',
     });
-    expect(await supervisor.call(s, "b", "command", "count", input("b"), noCap)).toMatchObject({
+    expect(
+      await supervisor.call(s, "b", { kind: "command", name: "count", input: input("b"), onCap: noCap }),
+    ).toMatchObject({
       ok: true,
       value: '{"ok":true,"value":"b:1"}',
     });
@@ -65,9 +69,11 @@ describe("skill host", () => {
 
   it("evicts the least recently used chat context past the limit", async () => {
     const s = spec("counter@1.0.0", COUNTER);
-    await supervisor.call(s, "c", "command", "count", input("c"), noCap);
+    await supervisor.call(s, "c", { kind: "command", name: "count", input: input("c"), onCap: noCap });
     // "a" was least recently used: it starts over.
-    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({
+    expect(
+      await supervisor.call(s, "a", { kind: "command", name: "count", input: input("a"), onCap: noCap }),
+    ).toMatchObject({
       ok: true,
       value: '{"ok":true,"value":"a:1"}',
     });
@@ -76,14 +82,16 @@ describe("skill host", () => {
   it("disposes an idle isolate and starts a fresh one on the next call", async () => {
     const s = spec("idle@1.0.0", COUNTER, { idleMs: 100 });
     supervisor.load(s);
-    await supervisor.call(s, "a", "command", "count", input("a"), noCap);
+    await supervisor.call(s, "a", { kind: "command", name: "count", input: input("a"), onCap: noCap });
     let live = true;
     for (let i = 0; i < 100 && live; i++) {
       await new Promise((r) => setTimeout(r, 50));
       live = (await supervisor.stats())[0]!.skills.find((k) => k.key === "idle@1.0.0")!.live;
     }
     expect(live).toBe(false);
-    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({
+    expect(
+      await supervisor.call(s, "a", { kind: "command", name: "count", input: input("a"), onCap: noCap }),
+    ).toMatchObject({
       ok: true,
       cold: true,
       value: '{"ok":true,"value":"a:1"}',
@@ -97,11 +105,15 @@ describe("skill host", () => {
       { timeoutMs: 300 },
     );
     supervisor.load(s);
-    expect(await supervisor.call(s, "a", "command", "wait", input("a"), noCap)).toMatchObject({
+    expect(
+      await supervisor.call(s, "a", { kind: "command", name: "wait", input: input("a"), onCap: noCap }),
+    ).toMatchObject({
       ok: false,
       failure: "timeout",
     });
-    expect(await supervisor.call(s, "a", "command", "ok", input("a"), noCap)).toMatchObject({ ok: true, cold: true });
+    expect(
+      await supervisor.call(s, "a", { kind: "command", name: "ok", input: input("a"), onCap: noCap }),
+    ).toMatchObject({ ok: true, cold: true });
   });
 
   it("stops CPU spins, including in the continuation after a capability answer", async () => {
@@ -111,7 +123,9 @@ describe("skill host", () => {
       { cpuMs: 200 },
     );
     supervisor.load(s);
-    expect(await supervisor.call(s, "a", "command", "later", input("a"), noCap)).toMatchObject({
+    expect(
+      await supervisor.call(s, "a", { kind: "command", name: "later", input: input("a"), onCap: noCap }),
+    ).toMatchObject({
       ok: false,
       failure: "cpu",
     });
@@ -120,18 +134,20 @@ describe("skill host", () => {
   it("reports a skill whose top level throws, and one that names no such handler", async () => {
     const broken = spec("broken@1.0.0", "throw new Error('boom at load');");
     supervisor.load(broken);
-    const r = await supervisor.call(broken, "a", "command", "x", input("a"), noCap);
+    const r = await supervisor.call(broken, "a", { kind: "command", name: "x", input: input("a"), onCap: noCap });
     expect(r).toMatchObject({ ok: false, failure: "threw" });
     expect(JSON.stringify(r)).toContain("boom at load");
     const s = spec("counter@1.0.0", COUNTER);
-    const missing = await supervisor.call(s, "a", "command", "nope", input("a"), noCap);
+    const missing = await supervisor.call(s, "a", { kind: "command", name: "nope", input: input("a"), onCap: noCap });
     expect(missing).toMatchObject({ ok: false, failure: "threw" });
     expect(JSON.stringify(missing)).toContain("no command handler named");
   });
 
   it("refuses calls for a skill it does not hold", async () => {
     const s = spec("ghost@1.0.0", COUNTER);
-    expect(await supervisor.call(s, "a", "command", "count", input("a"), noCap)).toMatchObject({
+    expect(
+      await supervisor.call(s, "a", { kind: "command", name: "count", input: input("a"), onCap: noCap }),
+    ).toMatchObject({
       ok: false,
       failure: "not-loaded",
     });
@@ -145,13 +161,15 @@ describe("skill host", () => {
     );
     supervisor.load(s);
     const pid = supervisor.pids()[0];
-    const pending = supervisor.call(s, "a", "command", "wait", input("a"), noCap);
+    const pending = supervisor.call(s, "a", { kind: "command", name: "wait", input: input("a"), onCap: noCap });
     await new Promise((r) => setTimeout(r, 100));
     supervisor.killHost(0);
     expect(await pending).toMatchObject({ ok: false, failure: "crashed", message: expect.stringContaining("SIGKILL") });
     expect(restarts.length).toBeGreaterThanOrEqual(1);
     const counter = spec("counter@1.0.0", COUNTER);
-    expect(await supervisor.call(counter, "a", "command", "count", input("a"), noCap)).toMatchObject({
+    expect(
+      await supervisor.call(counter, "a", { kind: "command", name: "count", input: input("a"), onCap: noCap }),
+    ).toMatchObject({
       ok: true,
       value: '{"ok":true,"value":"a:1"}',
     });

@@ -85,7 +85,7 @@ describe("embedded data folder lock", { timeout: 120_000 }, () => {
       expect(error.code).toBe("E_STORAGE");
       expect(error.message).toMatch(/already held by this process/);
       expect(await readFile(join(dataDir, "db.lock"), "utf8")).toBe(`${process.pid}\n`);
-      await store.kv.set("n", "s", "k", "written before the crash");
+      await store.kv.set("n", "s", { key: "k", value: "written before the crash" });
     } finally {
       await store.close();
     }
@@ -127,7 +127,7 @@ describe("memoryStore", { timeout: 120_000 }, () => {
         "core-003-kv",
         "test-001-extra",
       ]);
-      await store.kv.set("n", "s", "k", 1);
+      await store.kv.set("n", "s", { key: "k", value: 1 });
       expect(await store.kv.get("n", "s", "k")).toBe(1);
     } finally {
       await store.close();

@@ -28,7 +28,7 @@ describe("PGlite cluster template", { timeout: 300_000 }, () => {
 
     const store = await memoryStore();
     try {
-      await store.kv.set("n", "s", "k", "works");
+      await store.kv.set("n", "s", { key: "k", value: "works" });
       expect(await store.kv.get("n", "s", "k")).toBe("works");
     } finally {
       await store.close();

@@ -21,19 +21,14 @@ describe("DiscordApi signals", () => {
     const seen: AbortSignal[] = [];
     const discord = api(async () => new Response(null, { status: 204 }));
     for (let i = 0; i < 50; i++) {
-      await discord.call(
-        "probe",
-        { chatId: "c", isEdit: true },
-        (signal) => {
-          seen.push(signal);
-          return discord.interactionRest.post(`/interactions/${i}/tok/callback`, {
-            body: { type: 1 },
-            auth: false,
-            signal,
-          });
-        },
-        discord.interactionLimiter,
-      );
+      await discord.interactionCall("probe", { chatId: "c", isEdit: true }, (signal) => {
+        seen.push(signal);
+        return discord.interactionRest.post(`/interactions/${i}/tok/callback`, {
+          body: { type: 1 },
+          auth: false,
+          signal,
+        });
+      });
     }
     expect(new Set(seen).size).toBe(50);
     // The REST client adds one abort listener to the signal it is given and never removes it: one, not fifty.

@@ -195,8 +195,7 @@ describe("OutboundLimiter", () => {
           if (calls === 1) throw new RetryLater(5);
           return 7;
         },
-        (n) => `got ${n}`,
-        (e) => new Error(`mapped: ${String(e)}`),
+        { onValue: (n) => `got ${n}`, onError: (e) => new Error(`mapped: ${String(e)}`) },
       );
       expect(value).toBe("got 7");
       expect(calls).toBe(2);
@@ -206,8 +205,7 @@ describe("OutboundLimiter", () => {
           async () => {
             throw new Error("boom");
           },
-          (n) => n,
-          (e) => new Error(`mapped: ${(e as Error).message}`),
+          { onValue: (n) => n, onError: (e) => new Error(`mapped: ${(e as Error).message}`) },
         ),
       ).rejects.toThrow("mapped: boom");
       expect(limiter.pending()).toBe(0);
@@ -215,12 +213,7 @@ describe("OutboundLimiter", () => {
     const stopped = make();
     await stopped.stop();
     await expect(
-      stopped.run(
-        { chatId: "c" },
-        async () => 1,
-        undefined,
-        () => new Error("mapped stop"),
-      ),
+      stopped.run({ chatId: "c" }, async () => 1, { onError: () => new Error("mapped stop") }),
     ).rejects.toThrow("mapped stop");
   });
 

@@ -13,12 +13,14 @@ import { keyboardOf, renderTelegram } from "../../../../adapters/telegram/render
 import { RoleCache, roleOfStatus } from "../../../../adapters/telegram/roles.ts";
 import { parseTelegramHtml } from "../../../stand-ins/telegram/html.ts";
 
-const grammyError = (code: number, description: string, method = "sendMessage", parameters = {}) =>
+const grammyError = (code: number, description: string, { method = "sendMessage", parameters = {} } = {}) =>
   new GrammyError(`Call to '${method}' failed!`, { ok: false, error_code: code, description, parameters }, method, {});
 
 describe("telegram errors", () => {
   it("reads retry_after from a 429 and nothing from other errors", () => {
-    expect(retryAfterMsOf(grammyError(429, "Too Many Requests", "sendMessage", { retry_after: 3 }))).toBe(3_000);
+    expect(
+      retryAfterMsOf(grammyError(429, "Too Many Requests", { method: "sendMessage", parameters: { retry_after: 3 } })),
+    ).toBe(3_000);
     expect(retryAfterMsOf(grammyError(400, "Bad Request"))).toBeUndefined();
     expect(retryAfterMsOf(new Error("x"))).toBeUndefined();
   });
@@ -36,8 +38,8 @@ describe("telegram errors", () => {
   });
 
   it("knows fatal token errors and 'not modified' edits", () => {
-    expect(isFatalTelegramError(grammyError(401, "Unauthorized", "getMe"))).toBe(true);
-    expect(isFatalTelegramError(grammyError(502, "Bad Gateway", "getUpdates"))).toBe(false);
+    expect(isFatalTelegramError(grammyError(401, "Unauthorized", { method: "getMe" }))).toBe(true);
+    expect(isFatalTelegramError(grammyError(502, "Bad Gateway", { method: "getUpdates" }))).toBe(false);
     expect(isNotModified(grammyError(400, "Bad Request: message is not modified: same"))).toBe(true);
   });
 });
