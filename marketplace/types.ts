@@ -8,7 +8,7 @@ import type { Core } from "../bot/index.ts";
 export type MarketplaceConfig = Core["config"]["marketplace"];
 
 /** The keyword every skill package carries. */
-export const SKILL_KEYWORD = "switchboard-skill";
+export { SKILL_KEYWORD } from "@switchboard/skill-sdk/manifest";
 
 /** What the marketplace needs from the skill runtime. */
 export interface SkillServiceLike {
@@ -63,11 +63,7 @@ export interface SkillInfo {
 }
 
 /** The files of a package, read from its tarball (paths relative to the package root). */
-export interface PackageFiles {
-  files: Map<string, Buffer>;
-  /** Unpacked size in bytes. */
-  totalBytes: number;
-}
+export type { PackageFiles } from "@switchboard/skill-sdk/checks";
 
 /** A progress event: a download or a step of an install. */
 export type ProgressEvent =

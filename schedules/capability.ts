@@ -9,7 +9,7 @@ import type { SchedulesServices } from "./needs.ts";
 import { parseOneShot } from "./parse-time.ts";
 import type { ScheduleService } from "./service.ts";
 import { canonicalTimeZone } from "./zone.ts";
-import type { SkillSchedule } from "../skills/sdk/index.ts"; // what the skill gets back for one schedule
+import type { SkillSchedule } from "@switchboard/skill-sdk"; // what the skill gets back for one schedule
 
 const createArgs = z
   .object({

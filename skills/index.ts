@@ -16,6 +16,7 @@ export {
   validateManifest,
   parseSkillPackage,
   skillNameOf,
+  fromKitError,
   MANIFEST_VERSION,
   SKILL_KEYWORD,
   type ManifestIssue,

@@ -3,7 +3,7 @@
  * permission service, the router, the HTTP listener, the adapters and the feature plugins. Nothing else
  * constructs these; everything else receives them.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type Keyv from "keyv";
 import type { Config } from "../../config/index.ts";
@@ -36,9 +36,15 @@ import type { Store } from "../storage/types.ts";
 import { createCapabilityRegistry, createToolRegistry } from "../tools.ts";
 
 /** The package version, for /status and the CLI. */
-export const VERSION: string = (
-  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string }
-).version;
+export const VERSION: string = readOwnVersion(import.meta.url);
+
+/** The version in the nearest package.json above `moduleUrl` (sources, or dist/ in the installed package). */
+function readOwnVersion(moduleUrl: string): string {
+  for (let url = new URL("./package.json", moduleUrl); ; url = new URL("../package.json", url)) {
+    if (existsSync(url)) return (JSON.parse(readFileSync(url, "utf8")) as { version: string }).version;
+    if (url.pathname === "/package.json") return "0.0.0";
+  }
+}
 
 /** Options for `createApp`. Tests pass their own adapters, console streams and clock. */
 export interface AppOptions {

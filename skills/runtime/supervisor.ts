@@ -11,7 +11,8 @@ import { SwitchboardError } from "../../bot/index.ts";
 import type { FromHost, HandlerKind, HostFailure, HostSkillSpec, HostStats, ToHost } from "../host/protocol.ts";
 
 const HOST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../host");
-const HOST_ENTRY = join(HOST_DIR, "main.ts");
+// Sources in the repository, built JavaScript in the installed package.
+const HOST_ENTRY = join(HOST_DIR, import.meta.url.endsWith(".ts") ? "main.ts" : "main.js");
 
 /** Answers one capability request; resolves with a JSON envelope string and must never reject. */
 export type CapHandler = (name: string, args: string) => Promise<string>;
@@ -273,7 +274,11 @@ function hostExecArgv(permissionModel: boolean): string[] {
     `--allow-fs-read=${ivmDir}`,
     `--allow-fs-read=${join(modulesDir, "node-gyp-build")}`,
     `--allow-fs-read=${join(packageRoot, "package.json")}`,
-    `--allow-fs-read=${join(dirname(HOST_DIR), "package.json")}`,
+    // Node looks for the nearest package.json above the host's code: skills/, the package root (or dist/ and the
+    // package root when installed).
+    `--allow-fs-read=${join(HOST_DIR, "..", "package.json")}`,
+    `--allow-fs-read=${join(HOST_DIR, "..", "..", "package.json")}`,
+    `--allow-fs-read=${join(HOST_DIR, "..", "..", "..", "package.json")}`,
     "--allow-fs-read=/etc/alpine-release",
   ];
 }

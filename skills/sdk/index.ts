@@ -20,9 +20,9 @@
  * });
  * ```
  *
- * Bundle it into one script with esbuild: `esbuild src/index.ts --bundle --format=iife --global-name=skill
- * --platform=neutral --target=es2022 --outfile=dist/index.js`, and name `dist/index.js` as `entry` in the
- * package's `switchboard` manifest.
+ * Build it with `switchboard-skill build` (this package's bin): it bundles `src/index.ts` with esbuild into one
+ * self-contained script, the manifest's `entry` (`dist/index.js`). `switchboard-skill test` plays a script of chat
+ * lines and tool calls against it; `switchboard-skill check` validates the package as the installer will.
  *
  * @packageDocumentation
  */

@@ -257,7 +257,9 @@ describe("switchboard skill (author kit)", () => {
     const test = await cli("skill", "test", join(dir, "test/conversation.json"), "--dir", dir);
     expect(test.code, test.err + test.out).toBe(0);
     expect(test.out).toContain("ok   /hello world");
-    expect(test.out).toContain("hello: 2/2 steps passed");
+    // The scaffold's script also calls the skill's LLM tool, here through the bot's tool registry.
+    expect(test.out).toContain('ok   tool greeting {"who":"Ada"}');
+    expect(test.out).toContain("hello: 3/3 steps passed");
     await writeFile(join(dir, "test/wrong.json"), JSON.stringify({ steps: [{ send: "/hello", expect: "Goodbye" }] }));
     const wrong = await cli("skill", "test", join(dir, "test/wrong.json"), "--dir", dir);
     expect(wrong.code).toBe(1);

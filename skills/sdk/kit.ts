@@ -3,7 +3,7 @@
  * and check it exactly as the installer would (pack it like `npm pack`, read the tarball with the same limits,
  * run the same manifest and entry checks).
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,31 +11,44 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { promisify } from "node:util";
-import { build } from "esbuild";
-import { SwitchboardError } from "../../bot/index.ts";
-import { skillNameOf } from "../../skills/index.ts";
-import { SKILL_NAME } from "../../skills/manifest.ts";
-import { checkPackage, type CheckedPackage } from "../manifest-check.ts";
-import { readPackageTarball, type TarballLimits } from "../tarball.ts";
+import { SkillKitError } from "./errors.ts";
+import { SKILL_NAME, skillNameOf } from "./manifest.ts";
+import { type CheckedPackage, checkPackage, readPackageTarball, type TarballLimits } from "./package-check.ts";
 import { skillTemplate } from "./template.ts";
 
-/** The SDK source the template imports as `switchboard/skills/sdk` (bundled into the skill). */
-export const SDK_ENTRY = resolve(dirname(fileURLToPath(import.meta.url)), "../../skills/sdk/index.ts");
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * This SDK's own entry (sources in the repository, `dist/` when installed). A skill's imports of the SDK bundle
+ * it: it is `defineSkill` and `errorCode`, nothing more, so the bundle never depends on what is installed next to it.
+ */
+export const SDK_ENTRY = join(HERE, import.meta.url.endsWith(".ts") ? "index.ts" : "index.js");
+
+/** The SDK's name and version (scaffolded skills depend on `^version`). */
+export const SDK_PACKAGE: { name: string; version: string } = JSON.parse(
+  readFileSync(
+    existsSync(join(HERE, "package.json")) ? join(HERE, "package.json") : join(HERE, "../package.json"),
+    "utf8",
+  ),
+) as { name: string; version: string };
+
+/** Default tarball limits of `check` (the bot's `marketplace.maxFiles` / `maxUnpackedBytes` defaults). */
+export const DEFAULT_TARBALL_LIMITS: TarballLimits = { maxFiles: 500, maxUnpackedBytes: 20 * 1024 * 1024 };
 
 /** Create `<dir>` with the template for package `name`. Refuses a non-empty folder. Returns the files written. */
 export async function initSkill(name: string, dir: string): Promise<string[]> {
   if (!/^(?:@[a-z0-9][a-z0-9._-]*\/)?[a-z0-9][a-z0-9._-]*$/.test(name)) {
-    throw new SwitchboardError("E_BAD_ARGS", `not an npm package name: ${name}`);
+    throw new SkillKitError("E_BAD_ARGS", `not an npm package name: ${name}`);
   }
   const skillName = skillNameOf(name);
   if (!SKILL_NAME.test(skillName))
-    throw new SwitchboardError(
+    throw new SkillKitError(
       "E_BAD_ARGS",
       `${name} gives the skill name ${skillName}, which is not valid (1–40 lower-case letters, digits or -)`,
     );
   if (existsSync(join(dir, "package.json")))
-    throw new SwitchboardError("E_CONFLICT", `${dir} already holds a package.json`);
-  const files = skillTemplate(name, skillName);
+    throw new SkillKitError("E_CONFLICT", `${dir} already holds a package.json`);
+  const files = skillTemplate({ name, skillName, sdk: SDK_PACKAGE });
   for (const [rel, content] of Object.entries(files)) {
     await mkdir(dirname(join(dir, rel)), { recursive: true });
     await writeFile(join(dir, rel), content, { flag: "wx" });
@@ -51,6 +64,8 @@ export async function buildSkill(
   const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as { switchboard?: { entry?: string } };
   const entry = pkg.switchboard?.entry ?? "dist/index.js";
   const source = options.source ?? (existsSync(join(dir, "src/index.ts")) ? "src/index.ts" : "src/index.js");
+  // Loaded on use: the bot registers these commands at every CLI start, and only `build` needs the bundler.
+  const { build } = await import("esbuild");
   const result = await build({
     absWorkingDir: resolve(dir),
     entryPoints: [source],
@@ -61,7 +76,7 @@ export async function buildSkill(
     target: "es2022",
     outfile: entry,
     minify: options.minify === true,
-    alias: { "switchboard/skills/sdk": SDK_ENTRY },
+    alias: { [SDK_PACKAGE.name]: SDK_ENTRY, "switchboard/skills/sdk": SDK_ENTRY },
     logLevel: "silent",
     write: true,
     metafile: true,
@@ -71,9 +86,12 @@ export async function buildSkill(
 }
 
 /** Pack the folder with `npm pack` (no scripts run), as `npm publish` would, and check it as the installer would. */
-export async function checkSkill(dir: string, limits: TarballLimits): Promise<CheckedPackage & { files: string[] }> {
+export async function checkSkill(
+  dir: string,
+  limits: TarballLimits = DEFAULT_TARBALL_LIMITS,
+): Promise<CheckedPackage & { files: string[] }> {
   const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as { name?: unknown; version?: unknown };
-  if (typeof pkg.name !== "string") throw new SwitchboardError("E_SKILL_INVALID", "package.json has no name");
+  if (typeof pkg.name !== "string") throw new SkillKitError("E_SKILL_INVALID", "package.json has no name");
   const tgz = await npmPack(resolve(dir));
   const files = await readPackageTarball(tgz, pkg.name, limits);
   const checked = checkPackage(files, {
@@ -102,11 +120,11 @@ async function npmPack(dir: string): Promise<Buffer> {
       },
     );
     const [info] = JSON.parse(stdout) as Array<{ filename: string }>;
-    if (info === undefined) throw new SwitchboardError("E_SKILL_INVALID", "npm pack produced no tarball");
+    if (info === undefined) throw new SkillKitError("E_SKILL_INVALID", "npm pack produced no tarball");
     return await readFile(join(dest, info.filename));
   } catch (error) {
-    if (error instanceof SwitchboardError) throw error;
-    throw new SwitchboardError(
+    if (error instanceof SkillKitError) throw error;
+    throw new SkillKitError(
       "E_SKILL_INVALID",
       `npm pack failed in ${dir}: ${(error as { stderr?: string }).stderr ?? (error as Error).message}`,
       { cause: error },

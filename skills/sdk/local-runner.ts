@@ -1,0 +1,306 @@
+/**
+ * The SDK's own runner for `switchboard-skill test`: loads the built entry into a fresh `node:vm` context (no
+ * `require`, no `process`, no Node APIs; WebAssembly and shared memory removed, as in the bot's isolates) and
+ * answers the capability object the way the bot does, from memory: storage per script run, settings and LLM
+ * answers from the script, schedules in a list, fetch to declared hosts only. Every capability is refused with the
+ * bot's error code when the manifest does not ask for it. Values cross as JSON, as they do in the bot.
+ *
+ * This is a test harness, not a sandbox: a skill's own tests run its own code. The bot runs skills in
+ * isolated-vm in a separate process; `switchboard skills link <dir>` tries a skill there.
+ */
+import { lookup } from "node:dns/promises";
+import { readFile } from "node:fs/promises";
+import { isIP } from "node:net";
+import { join, resolve } from "node:path";
+import { createContext, runInContext } from "node:vm";
+import { SkillKitError } from "./errors.ts";
+import { parseSkillPackage, type SkillManifest } from "./manifest.ts";
+import type { SkillRunner, TestScript } from "./script.ts";
+
+/** Options for the local runner. */
+export interface LocalRunnerOptions {
+  /** Wall time per step (default 10 s). */
+  timeoutMs?: number;
+}
+
+type Handler = (...args: unknown[]) => unknown;
+interface Definition {
+  commands?: Record<string, Handler>;
+  tools?: Record<string, Handler>;
+}
+
+/** A capability refusal, shaped like the bot's (`code` on the error). */
+function denied(code: string, message: string): Error {
+  return Object.assign(new Error(message), { name: "SkillCapabilityError", code });
+}
+
+/** Split a command's arguments like a shell: quotes keep words together. */
+export function splitArgs(raw: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:\\.|[^"\\])*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(raw); m !== null; m = re.exec(raw))
+    out.push(m[1]?.replace(/\\(.)/g, "$1") ?? m[2] ?? m[3] ?? "");
+  return out;
+}
+
+function hostAllowed(declared: readonly string[], url: URL): boolean {
+  const port = url.port === "" ? "" : `:${url.port}`;
+  return declared.some((pattern) => {
+    const [hostPattern = "", patternPort] = pattern.split(":");
+    // A pattern without a port allows any port, as in the bot.
+    if (patternPort !== undefined && `:${patternPort}` !== port) return false;
+    if (hostPattern.startsWith("*.")) return url.hostname.endsWith(hostPattern.slice(1));
+    return url.hostname === hostPattern;
+  });
+}
+
+function isPrivateAddress(address: string): boolean {
+  const v4 = address.startsWith("::ffff:") ? address.slice(7) : address;
+  if (isIP(v4) === 4) {
+    const [a = 0, b = 0] = v4.split(".").map(Number);
+    return (
+      a === 0 ||
+      a === 10 ||
+      a === 127 ||
+      (a === 169 && b === 254) ||
+      (a === 172 && b >= 16 && b < 32) ||
+      (a === 192 && b === 168) ||
+      a >= 224
+    );
+  }
+  const lower = address.toLowerCase();
+  return (
+    lower === "::" || lower === "::1" || lower.startsWith("fc") || lower.startsWith("fd") || lower.startsWith("fe80")
+  );
+}
+
+/** Create the SDK's local runner. */
+export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner {
+  const timeoutMs = options.timeoutMs ?? 10_000;
+  let manifest: SkillManifest | undefined;
+  let definition: Definition | undefined;
+  let script: TestScript = { steps: [] };
+  const storage = new Map<string, string>();
+  const schedules: Array<Record<string, unknown>> = [];
+  let llmAnswers: string[] = [];
+  let replies: string[] = [];
+
+  const need = (granted: boolean, what: string): void => {
+    if (!granted) throw denied("E_SKILL_DENIED", `the manifest does not ask for ${what}`);
+  };
+  const asJson = <T>(value: T): T => (value === undefined ? value : (JSON.parse(JSON.stringify(value)) as T));
+  const replyText = (reply: unknown): string =>
+    typeof reply === "string" ? reply : String((reply as { text?: unknown } | null)?.text ?? "");
+
+  function context({
+    kind,
+    name,
+    args,
+    rawArgs,
+  }: {
+    kind: "command" | "tool";
+    name: string;
+    args: string[];
+    rawArgs: string;
+  }): Record<string, unknown> {
+    const perms = manifest!.permissions;
+    return Object.freeze({
+      kind,
+      command: kind === "command" ? name : undefined,
+      tool: kind === "tool" ? name : undefined,
+      args,
+      rawArgs,
+      chat: Object.freeze({ id: "test:chat-1", platform: "test", kind: "dm", title: "skill test" }),
+      user: Object.freeze({ id: "test:tester", name: script.user ?? "Tester", role: "owner" }),
+      reply: async (reply: unknown) => void replies.push(replyText(asJson(reply))),
+      send: async (target: string, reply: unknown) => {
+        need(perms.messages.otherChats, "messages.otherChats");
+        replies.push(`→ ${target}: ${replyText(asJson(reply))}`);
+      },
+      storage: Object.freeze({
+        get: async (key: string) => {
+          need(perms.storage !== false, "storage");
+          const v = storage.get(String(key));
+          return v === undefined ? undefined : JSON.parse(v);
+        },
+        set: async (key: string, value: unknown) => {
+          need(perms.storage !== false, "storage");
+          if (value === null) storage.delete(String(key));
+          else storage.set(String(key), JSON.stringify(value));
+        },
+        delete: async (key: string) => {
+          need(perms.storage !== false, "storage");
+          return storage.delete(String(key));
+        },
+        list: async (prefix = "") => {
+          need(perms.storage !== false, "storage");
+          return [...storage.keys()]
+            .filter((k) => k.startsWith(prefix))
+            .sort()
+            .slice(0, 100)
+            .map((key) => ({ key, value: JSON.parse(storage.get(key)!) }));
+        },
+      }),
+      fetch: async (raw: string, init?: { method?: string; headers?: Record<string, string>; body?: string }) => {
+        const url = new URL(String(raw));
+        need(hostAllowed(perms.network, url), `network access to ${url.host}`);
+        if (url.protocol !== "https:" && !(url.protocol === "http:" && script.fetch?.allowHttp === true))
+          throw denied("E_SKILL_DENIED", `${url.protocol} is refused (HTTPS only unless fetch.allowHttp)`);
+        const host = url.hostname.replace(/^\[|\]$/g, "");
+        const address = isIP(host) === 0 ? (await lookup(host)).address : host;
+        if (isPrivateAddress(address) && !(script.fetch?.allowAddresses ?? []).includes(address))
+          throw denied("E_SKILL_DENIED", `${address} is a private address (allow it with fetch.allowAddresses)`);
+        const res = await fetch(url, {
+          method: init?.method ?? "GET",
+          headers: init?.headers ?? {},
+          ...(init?.body === undefined ? {} : { body: init.body }),
+          redirect: "manual",
+          signal: AbortSignal.timeout(timeoutMs),
+        });
+        const body = await res.text();
+        return Object.freeze({
+          ok: res.ok,
+          status: res.status,
+          url: res.url,
+          headers: Object.fromEntries(res.headers),
+          body,
+          text: async () => body,
+          json: async () => JSON.parse(body),
+        });
+      },
+      settings: Object.freeze({ get: async () => asJson(script.settings ?? {}) }),
+      llm: Object.freeze({
+        complete: async () => {
+          need(perms.llm !== false, "llm");
+          const text = llmAnswers.shift();
+          if (text === undefined) throw denied("E_CAPABILITY_UNAVAILABLE", "the script has no more `llm` answers");
+          return { text, model: "script" };
+        },
+      }),
+      schedule: Object.freeze({
+        create: async (request: Record<string, unknown>) => {
+          need(perms.schedules !== false, "schedules");
+          const made = {
+            id: String(schedules.length + 1),
+            cron: request.cron ?? null,
+            runAt: null,
+            command: request.command,
+            timeZone: request.timeZone ?? "UTC",
+            state: "active",
+            nextRunAt: null,
+          };
+          schedules.push(made);
+          return asJson(made);
+        },
+        list: async () => {
+          need(perms.schedules !== false, "schedules");
+          return asJson(schedules);
+        },
+        cancel: async (id: string) => {
+          need(perms.schedules !== false, "schedules");
+          const at = schedules.findIndex((s) => s.id === String(id));
+          if (at >= 0) schedules.splice(at, 1);
+          return { deleted: String(id) };
+        },
+      }),
+    });
+  }
+
+  async function run<T>(work: () => Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      return await Promise.race([
+        work(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`the handler took longer than ${timeoutMs} ms`)), timeoutMs);
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  const errorLine = (error: unknown): string => {
+    const code = (error as { code?: unknown }).code;
+    return `(error) ${typeof code === "string" ? `${code}: ` : ""}${error instanceof Error ? error.message : String(error)}`;
+  };
+
+  return {
+    async load(dir, theScript) {
+      script = theScript;
+      llmAnswers = [...(theScript.llm ?? [])];
+      let pkg: unknown;
+      try {
+        pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8"));
+      } catch (error) {
+        throw new SkillKitError("E_SKILL_INVALID", `${dir}/package.json cannot be read: ${(error as Error).message}`);
+      }
+      const info = parseSkillPackage(pkg);
+      manifest = info.manifest;
+      const entry = resolve(dir, manifest.entry);
+      let code: string;
+      try {
+        code = await readFile(entry, "utf8");
+      } catch {
+        throw new SkillKitError("E_SKILL_INVALID", `${entry} is missing: run \`switchboard-skill build\` first`);
+      }
+      const sandbox = createContext({}, { codeGeneration: { strings: false, wasm: false } });
+      runInContext(
+        "delete globalThis.WebAssembly; delete globalThis.SharedArrayBuffer; delete globalThis.Atomics;",
+        sandbox,
+      );
+      runInContext(code, sandbox, { filename: `skill:${info.name}/entry.js`, timeout: timeoutMs });
+      const g = (sandbox as { skill?: { default?: Definition } & Definition }).skill;
+      definition = g !== null && typeof g === "object" && g.default !== undefined ? g.default : g;
+      if (definition === undefined || definition === null || typeof definition !== "object")
+        throw new SkillKitError(
+          "E_SKILL_INVALID",
+          `${entry} does not define the global \`skill\` (build it with switchboard-skill build)`,
+        );
+      return info.name;
+    },
+
+    async send(line) {
+      replies = [];
+      const match = /^\/([^\s@]+)(?:@\S+)?\s*([\s\S]*)$/.exec(line.trim());
+      const name = match?.[1]?.toLowerCase();
+      const declared = manifest?.commands.find((c) => c.name === name);
+      const handler = name === undefined ? undefined : definition?.commands?.[name];
+      if (match === null || declared === undefined || typeof handler !== "function") {
+        replies.push(`(error) the skill has no command ${JSON.stringify(line.trim().split(/\s/)[0])}`);
+        return replies;
+      }
+      const rawArgs = match[2] ?? "";
+      try {
+        const value = await run(async () =>
+          handler(context({ kind: "command", name: declared.name, args: splitArgs(rawArgs), rawArgs })),
+        );
+        if (value !== undefined && value !== null) replies.push(replyText(asJson(value)));
+      } catch (error) {
+        replies.push(errorLine(error));
+      }
+      return replies;
+    },
+
+    async callTool(name, args) {
+      replies = [];
+      const declared = manifest?.tools.find((t) => t.name === name);
+      const handler = definition?.tools?.[name];
+      if (declared === undefined || typeof handler !== "function")
+        return { result: `(error) the skill has no tool ${JSON.stringify(name)}`, replies };
+      try {
+        const value = await run(async () =>
+          handler(asJson(args), context({ kind: "tool", name, args: [], rawArgs: "" })),
+        );
+        return { result: typeof value === "string" ? value : JSON.stringify(value ?? null), replies };
+      } catch (error) {
+        return { result: errorLine(error), replies };
+      }
+    },
+
+    async close() {
+      definition = undefined;
+      storage.clear();
+    },
+  };
+}

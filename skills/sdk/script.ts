@@ -1,0 +1,139 @@
+/**
+ * Test scripts for a skill: chat lines and scripted LLM tool calls, each with what the reply (or the tool's
+ * result) should be. `playScript` plays one against a `SkillRunner`: the SDK's own local runner
+ * (`createLocalRunner`), or the bot's real runtime when `switchboard skill test` runs it.
+ *
+ * Script (JSON or YAML):
+ * ```json
+ * { "steps": [ { "send": "/hello", "expect": "Hello Tester! (#1 in this chat)" },
+ *              { "send": "/hello x", "expectContains": "x" },
+ *              { "tool": "greeting", "args": { "who": "Ada" }, "expect": "Hello Ada!" } ] }
+ * ```
+ */
+import { readFile } from "node:fs/promises";
+import { parse as parseYaml } from "yaml";
+import { SkillKitError } from "./errors.ts";
+
+/** One step: a chat line (`send`) or a tool call as the model would make it (`tool` with `args`). */
+export interface ScriptStep {
+  send?: string;
+  tool?: string;
+  args?: Record<string, unknown>;
+  expect?: string;
+  expectContains?: string;
+  expectMatch?: string;
+}
+
+/** Where the local runner lets `ctx.fetch` go (the bot's `skills.fetch` settings of the same names). */
+export interface ScriptFetchSettings {
+  /** Allow plain `http:` URLs (a local test server). */
+  allowHttp?: boolean;
+  /** Addresses allowed although private or loopback, like `"127.0.0.1"`. */
+  allowAddresses?: string[];
+}
+
+/** A test script. */
+export interface TestScript {
+  description?: string;
+  /** Display name of the speaker (default `Tester`). */
+  user?: string;
+  /** The chat's settings for the skill (`ctx.settings.get()`), local runner only. */
+  settings?: Record<string, string | number | boolean>;
+  /** Answers `ctx.llm.complete` gives, in order, local runner only. */
+  llm?: string[];
+  /** Fetch settings, local runner only. */
+  fetch?: ScriptFetchSettings;
+  steps: ScriptStep[];
+}
+
+/** Runs a skill for a script: loads it, sends chat lines, calls its tools. */
+export interface SkillRunner {
+  /** Load the built skill in `dir` for this script; resolves with the skill's name. */
+  load(dir: string, script: TestScript): Promise<string>;
+  /** Send one chat line as the tester; resolves with every reply's text, in order. */
+  send(line: string): Promise<string[]>;
+  /** Call one of the skill's tools (its manifest name) as the model would; resolves with the result text. */
+  callTool(name: string, args: Record<string, unknown>): Promise<{ result: string; replies: string[] }>;
+  close(): Promise<void>;
+}
+
+/** The outcome of one step. */
+export interface StepResult {
+  /** The step as a line: `/hello x`, or `tool greeting {"who":"Ada"}`. */
+  step: string;
+  replies: string[];
+  /** What was compared: the last reply, or the tool's result. */
+  got: string | undefined;
+  ok: boolean;
+  /** What was expected, for the report. */
+  wanted: string;
+}
+
+/** Read and check a script file (JSON, or YAML for any other extension). */
+export async function readScript(path: string): Promise<TestScript> {
+  const text = await readFile(path, "utf8");
+  let raw: unknown;
+  try {
+    raw = path.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
+  } catch (error) {
+    throw new SkillKitError(
+      "E_BAD_ARGS",
+      `${path} is not valid ${path.endsWith(".json") ? "JSON" : "YAML"}: ${(error as Error).message}`,
+    );
+  }
+  const script = raw as TestScript;
+  const badStep = (s: ScriptStep | undefined): boolean =>
+    s === null ||
+    typeof s !== "object" ||
+    (typeof s.send === "string") === (typeof s.tool === "string") ||
+    (s.args !== undefined && (s.args === null || typeof s.args !== "object" || Array.isArray(s.args)));
+  if (script === null || typeof script !== "object" || !Array.isArray(script.steps) || script.steps.some(badStep)) {
+    throw new SkillKitError(
+      "E_BAD_ARGS",
+      `${path}: a script is { "steps": [ { "send": "/cmd", "expect": "reply" }, { "tool": "name", "args": {}, "expect": "result" } ] }`,
+    );
+  }
+  return script;
+}
+
+/** Play `script` against the skill in `dir` with `runner`; the runner is closed afterwards. */
+export async function playScript(
+  runner: SkillRunner,
+  dir: string,
+  script: TestScript,
+): Promise<{ skill: string; results: StepResult[] }> {
+  const results: StepResult[] = [];
+  try {
+    const skill = await runner.load(dir, script);
+    for (const step of script.steps) {
+      let replies: string[];
+      let got: string | undefined;
+      let line: string;
+      if (step.tool !== undefined) {
+        const args = step.args ?? {};
+        line = `tool ${step.tool} ${JSON.stringify(args)}`;
+        const outcome = await runner.callTool(step.tool, args);
+        replies = outcome.replies;
+        got = outcome.result;
+      } else {
+        line = step.send ?? "";
+        replies = await runner.send(line);
+        got = replies.at(-1);
+      }
+      results.push({ step: line, replies, got, ...judge(step, got, step.tool !== undefined || replies.length > 0) });
+    }
+    return { skill, results };
+  } finally {
+    await runner.close();
+  }
+}
+
+function judge(step: ScriptStep, got: string | undefined, answered: boolean): { ok: boolean; wanted: string } {
+  const text = got ?? "";
+  if (step.expect !== undefined) return { ok: text === step.expect, wanted: `= ${JSON.stringify(step.expect)}` };
+  if (step.expectContains !== undefined)
+    return { ok: text.includes(step.expectContains), wanted: `contains ${JSON.stringify(step.expectContains)}` };
+  if (step.expectMatch !== undefined)
+    return { ok: new RegExp(step.expectMatch).test(text), wanted: `matches /${step.expectMatch}/` };
+  return { ok: answered, wanted: "any answer" };
+}
