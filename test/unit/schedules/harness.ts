@@ -1,5 +1,5 @@
 /**
- * A real bot (router, permissions, in-memory PGlite store) with the schedules plugin on a fake clock, a test
+ * A real bot (router, permissions, in-memory embedded store) with the schedules plugin on a fake clock, a test
  * adapter that can answer platform-role look-ups, and a `/ping` command that records every run.
  */
 import type { Inbound, PlatformRole, PluginFactory, Store } from "../../../bot/index.ts";
@@ -7,7 +7,7 @@ import { memoryStore } from "../../../bot/storage/open.ts";
 import { createSchedulesPlugin, type SchedulesPlugin, type ScheduleRecord } from "../../../schedules/index.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 import { TestAdapter } from "../../helpers/test-adapter.ts";
-import { FakeTime } from "./fake-time.ts";
+import type { FakeTime } from "./fake-time.ts";
 
 /** A test adapter whose platform roles the test sets. */
 export class RoleAdapter extends TestAdapter {
