@@ -17,5 +17,15 @@ if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
   process.stdout.write(`${pkg.version}\n`);
   process.exit(0);
 }
+// The embedded store is node:sqlite, unflagged from Node 22.13; on 22.12 run again with the flag.
+if (major === 22 && minor < 13 && !process.execArgv.includes("--experimental-sqlite")) {
+  const { spawnSync } = await import("node:child_process");
+  const result = spawnSync(
+    process.execPath,
+    [...process.execArgv, "--experimental-sqlite", "--disable-warning=ExperimentalWarning", ...process.argv.slice(1)],
+    { stdio: "inherit" },
+  );
+  process.exit(result.status ?? 1);
+}
 const { main } = await import("../bot/cli/main.ts");
 process.exitCode = await main(process.argv);
