@@ -63,7 +63,8 @@ export async function createSkillsPlugin(core: Core, options: SkillsPluginOption
     service,
     supervisor,
     async start() {
-      await supervisor.start();
+      // The host process is forked by the first skill call, not here: a bot whose skills nobody runs does not
+      // carry an idle host (about 75 MB resident). Loaded skills are handed to it when it starts.
       await service.loadGrants();
       if (config.builtins) {
         for (const dir of await listPackageDirs(BUILTIN_DIR)) {
@@ -95,7 +96,10 @@ export async function createSkillsPlugin(core: Core, options: SkillsPluginOption
     },
     status() {
       const skills = service.list();
-      return `${skills.length} skill(s) loaded (${skills.map((s) => `${s.name}@${s.version}`).join(", ")}); host pids ${supervisor.pids().join(", ")}`;
+      const pids = supervisor.pids().filter((pid) => pid !== undefined);
+      const hosts =
+        pids.length === 0 ? "host not started (it starts with the first skill call)" : `host pids ${pids.join(", ")}`;
+      return `${skills.length} skill(s) loaded (${skills.map((s) => `${s.name}@${s.version}`).join(", ")}); ${hosts}`;
     },
   };
 }

@@ -11,7 +11,6 @@ import { isSwitchboardError, SwitchboardError } from "../errors.ts";
 import { acquireDataLock, type DataLock } from "./data-lock.ts";
 import { runMigrations } from "./migrate.ts";
 import { CORE_MIGRATIONS } from "./migrations.ts";
-import { openPostgres } from "./postgres.ts";
 import { openSqlite, type ClosableSqlClient } from "./sqlite.ts";
 import { createSqlStore } from "./sql-store.ts";
 import type { Migration, Store } from "./types.ts";
@@ -87,6 +86,8 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
           `the database URL must look like postgres://user:password@host:5432/database, got ${maskUrl(options.databaseUrl)}`,
         );
       }
+      // `pg` loads only when PostgreSQL is configured.
+      const { openPostgres } = await import("./postgres.ts");
       client = openPostgres({ url: options.databaseUrl, log: options.log });
       await client.query("SELECT 1");
     } else if (options.inMemory === true) {

@@ -11,7 +11,6 @@ import { execFile } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { promisify } from "node:util";
-import { build } from "esbuild";
 import { SwitchboardError } from "../../bot/index.ts";
 import { skillNameOf } from "../../skills/index.ts";
 import { SKILL_NAME } from "../../skills/manifest.ts";
@@ -51,6 +50,8 @@ export async function buildSkill(
   const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as { switchboard?: { entry?: string } };
   const entry = pkg.switchboard?.entry ?? "dist/index.js";
   const source = options.source ?? (existsSync(join(dir, "src/index.ts")) ? "src/index.ts" : "src/index.js");
+  // esbuild (~11 MB resident) loads when a skill is built, not with the CLI or the bot.
+  const { build } = await import("esbuild");
   const result = await build({
     absWorkingDir: resolve(dir),
     entryPoints: [source],

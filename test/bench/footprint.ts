@@ -11,6 +11,7 @@
  * Each figure is the median of the paired rounds, best-of beside it.
  *
  *   npx node test/bench/footprint.ts [rounds=3]        IDLE_S=30  BASE_COMMIT=296cc93  BASE_DIR=<tmp>/switchboard-base-296cc93
+ *   ONLY=ours npx node test/bench/footprint.ts 1      (this tree alone, while working on it; no base column)
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
@@ -296,20 +297,24 @@ function line(label: string, unit: "MB" | "ms", target: string, pick: (r: Round,
   return (rounds: Round[]): string => {
     const fmt = (n: number) => (unit === "MB" ? `${(n / MB).toFixed(0)} MB` : `${n.toFixed(0)} ms`);
     const ours = rounds.map((r) => pick(r, "ours"));
-    const base = rounds.map((r) => pick(r, "base"));
-    const cell = (xs: number[]) => `${fmt(median(xs)).padStart(8)} (best ${fmt(best(xs)).padStart(8)})`;
+    const base = rounds.map((r) => (r.version.base === undefined ? Number.NaN : pick(r, "base")));
+    const cell = (xs: number[]) =>
+      xs.some(Number.isNaN) ? "-".padStart(24) : `${fmt(median(xs)).padStart(8)} (best ${fmt(best(xs)).padStart(8)})`;
     return `  ${label.padEnd(44)} ${cell(ours)}   ${cell(base)}   ${target}`;
   };
 }
 
 async function main(): Promise<void> {
   if (process.platform !== "linux") throw new Error("footprint.ts reads /proc: Linux only");
-  ensureBaseTree();
+  const onlyOurs = process.env.ONLY === "ours";
+  if (!onlyOurs) ensureBaseTree();
   const work = await mkdtemp(join(tmpdir(), "sb-footprint-"));
-  const variants: Variant[] = [
-    { name: "base", root: BASE_DIR },
-    { name: "ours", root: ROOT },
-  ];
+  const variants: Variant[] = onlyOurs
+    ? [{ name: "ours", root: ROOT }]
+    : [
+        { name: "base", root: BASE_DIR },
+        { name: "ours", root: ROOT },
+      ];
   try {
     const skillDirs = await makeSkills(join(work, "skills"));
     const dirs: Record<string, string> = {};
@@ -346,6 +351,7 @@ async function main(): Promise<void> {
     console.log("\nProcesses in the last round (RSS):");
     for (const key of ["consoleOnly", "full"] as const) {
       for (const v of ["ours", "base"] as const) {
+        if (last[key][v] === undefined) continue;
         const list = last[key][v].processes.map((p) => `${p.command} ${(p.rssBytes / MB).toFixed(0)} MB`).join(", ");
         console.log(`  ${`${key} ${v}`.padEnd(18)} ${list}`);
       }
