@@ -11,10 +11,14 @@
  */
 import { randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
 import type { Core, Inbound, Plugin, Reply, SentMessage } from "../../bot/index.ts";
 import { parseCommandLine, SwitchboardError, toSwitchboardError } from "../../bot/index.ts";
 import type { SkillRuntime } from "../service.ts";
+
+// yaml (about 70 modules) loads when YAML is read or written, not with every start.
+const parseYaml = (text: string): unknown =>
+  (createRequire(import.meta.url)("yaml") as typeof import("yaml")).parse(text);
 
 /** One step of a script. */
 export interface ConversationStep {
