@@ -293,7 +293,15 @@ const median = (xs: number[]): number => {
 };
 const best = (xs: number[]): number => Math.min(...xs);
 
-function line(label: string, unit: "MB" | "ms", target: string, pick: (r: Round, v: "base" | "ours") => number) {
+/** One printed figure: its label, unit, target and how to read it from a round. */
+interface Row {
+  label: string;
+  unit: "MB" | "ms";
+  target: string;
+  pick: (r: Round, v: "base" | "ours") => number;
+}
+
+function line({ label, unit, target, pick }: Row) {
   return (rounds: Round[]): string => {
     const fmt = (n: number) => (unit === "MB" ? `${(n / MB).toFixed(0)} MB` : `${n.toFixed(0)} ms`);
     const ours = rounds.map((r) => pick(r, "ours"));
@@ -333,14 +341,44 @@ async function main(): Promise<void> {
       process.stdout.write(`  round ${i + 1}/${ROUNDS} done\n`);
     }
     const rows = [
-      line("idle RSS, console only", "MB", "target ≤ 120 MB", (r, v) => r.consoleOnly[v].rssBytes),
-      line("idle RSS, console + 3 adapters + 20 skills", "MB", "target ≤ 150 MB", (r, v) => r.full[v].rssBytes),
-      line("idle PSS, console only", "MB", "(shared pages split)", (r, v) => r.consoleOnly[v].pssBytes),
-      line("idle PSS, console + 3 adapters + 20 skills", "MB", "(shared pages split)", (r, v) => r.full[v].pssBytes),
-      line("start to ready, console only", "ms", "", (r, v) => r.consoleOnly[v].readyMs),
-      line("start to ready, console + 3 adapters + 20 skills", "ms", "target ≤ 1000 ms", (r, v) => r.full[v].readyMs),
-      line("switchboard --version, wall", "ms", "", (r, v) => r.version[v].wallMs),
-      line("switchboard --version, peak RSS", "MB", "", (r, v) => r.version[v].peakRssBytes ?? Number.NaN),
+      line({
+        label: "idle RSS, console only",
+        unit: "MB",
+        target: "target ≤ 120 MB",
+        pick: (r, v) => r.consoleOnly[v].rssBytes,
+      }),
+      line({
+        label: "idle RSS, console + 3 adapters + 20 skills",
+        unit: "MB",
+        target: "target ≤ 150 MB",
+        pick: (r, v) => r.full[v].rssBytes,
+      }),
+      line({
+        label: "idle PSS, console only",
+        unit: "MB",
+        target: "(shared pages split)",
+        pick: (r, v) => r.consoleOnly[v].pssBytes,
+      }),
+      line({
+        label: "idle PSS, console + 3 adapters + 20 skills",
+        unit: "MB",
+        target: "(shared pages split)",
+        pick: (r, v) => r.full[v].pssBytes,
+      }),
+      line({ label: "start to ready, console only", unit: "ms", target: "", pick: (r, v) => r.consoleOnly[v].readyMs }),
+      line({
+        label: "start to ready, console + 3 adapters + 20 skills",
+        unit: "ms",
+        target: "target ≤ 1000 ms",
+        pick: (r, v) => r.full[v].readyMs,
+      }),
+      line({ label: "switchboard --version, wall", unit: "ms", target: "", pick: (r, v) => r.version[v].wallMs }),
+      line({
+        label: "switchboard --version, peak RSS",
+        unit: "MB",
+        target: "",
+        pick: (r, v) => r.version[v].peakRssBytes ?? Number.NaN,
+      }),
     ];
     console.log(
       `\nFootprint (node ${process.versions.node}; ${ROUNDS} paired rounds; median, best-of in brackets; base = ${BASE_COMMIT})`,
