@@ -16,6 +16,24 @@ if (major < 22 || (major === 22 && minor < 12)) {
   );
   process.exit(1);
 }
+// `--version` alone needs nothing but package.json: answer it before loading the CLI and every module behind it.
+const args = process.argv.slice(2);
+if (args.length === 1 && (args[0] === "--version" || args[0] === "-V")) {
+  const { readFileSync } = await import("node:fs");
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
+  process.stdout.write(`${pkg.version}\n`);
+  process.exit(0);
+}
+// The embedded store is node:sqlite, unflagged from Node 22.13; on 22.12 run again with the flag.
+if (major === 22 && minor < 13 && !process.execArgv.includes("--experimental-sqlite")) {
+  const { spawnSync } = await import("node:child_process");
+  const result = spawnSync(
+    process.execPath,
+    [...process.execArgv, "--experimental-sqlite", "--disable-warning=ExperimentalWarning", ...process.argv.slice(1)],
+    { stdio: "inherit" },
+  );
+  process.exit(result.status ?? 1);
+}
 if (isClone) {
   // The clone runs the skill SDK workspace from its sources (its `switchboard-source` export condition), also
   // when started without npm's NODE_OPTIONS (.npmrc).

@@ -5,11 +5,15 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { parse as parseYaml } from "yaml";
+import { createRequire } from "node:module";
 import type { z } from "zod";
 import { configSchema, type Config } from "./schema.ts";
 import { envOverrides, type EnvOverride } from "./env.ts";
 import { exampleFor } from "./examples.ts";
+
+// yaml (about 70 modules) loads when YAML is read or written, not with every start.
+const parseYaml = (text: string): unknown =>
+  (createRequire(import.meta.url)("yaml") as typeof import("yaml")).parse(text);
 
 /** Files looked for in the working directory, in order. */
 export const CONFIG_FILES = ["switchboard.config.yaml", "switchboard.config.yml", "switchboard.config.json"];

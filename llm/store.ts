@@ -1,7 +1,8 @@
 /**
  * The LLM layer's durable data on the shared SQL store: conversation turns (history, feedback, export), usage
  * per day/chat/user (quotas), and one row per model call (statistics). Written once against `SqlClient`, so
- * it runs on the embedded store and on PostgreSQL alike.
+ * it runs on the embedded store and on PostgreSQL alike; where SQLite lacks what PostgreSQL does in one
+ * statement (sequences, data-modifying CTEs, ordered-set aggregates) the embedded path takes a small detour.
  */
 import type { Migration, SqlClient } from "../bot/index.ts";
 import type { ChatMessage } from "./types.ts";
@@ -112,6 +113,19 @@ const ID_BLOCK = 32;
 
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
 
+// Turn ids on the embedded store: one process owns the database, so the next id is counted here (from the
+// highest stored one) instead of a sequence. Shared by every LlmStore on the same client.
+const embeddedNextId = new WeakMap<SqlClient, Promise<{ next: number }>>();
+
+/** `percentile_cont` over sorted values (linear interpolation), as PostgreSQL computes it. */
+function percentileCont(sorted: readonly number[], fraction: number): number | null {
+  if (sorted.length === 0) return null;
+  const position = fraction * (sorted.length - 1);
+  const lower = Math.floor(position);
+  const upper = Math.ceil(position);
+  return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * (position - lower);
+}
+
 /** Repository over the LLM tables. */
 export class LlmStore {
   readonly #sql: SqlClient;
@@ -124,6 +138,7 @@ export class LlmStore {
 
   /** Store a turn; returns its id. */
   async appendTurn(t: NewTurn): Promise<number> {
+    if (this.#sql.driver === "sqlite") return this.#insertTurn(this.#sql, { ...t, id: await this.nextTurnId() });
     const { rows } = await this.#sql.query<{ id: unknown }>(
       `INSERT INTO llm_turns (conversation, chat_key, user_key, at, model, system_prompt, messages, tokens, input_tokens, output_tokens, cost)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
@@ -149,6 +164,18 @@ export class LlmStore {
    * from the table's sequence in blocks, so most turns need no query for it; they stay unique across processes.
    */
   async nextTurnId(): Promise<number> {
+    if (this.#sql.driver === "sqlite") {
+      let counter = embeddedNextId.get(this.#sql);
+      if (counter === undefined) {
+        counter = this.#sql
+          .query<{ id: unknown }>("SELECT COALESCE(MAX(id), 0) AS id FROM llm_turns")
+          .then(({ rows }) => ({ next: num(rows[0]?.id) + 1 }));
+        embeddedNextId.set(this.#sql, counter);
+        counter.catch(() => embeddedNextId.delete(this.#sql));
+      }
+      const state = await counter;
+      return state.next++;
+    }
     if (this.#ids.length === 0) {
       this.#refill ??= this.#sql
         .query<{ id: unknown }>(
@@ -168,6 +195,14 @@ export class LlmStore {
 
   /** Store a turn under a reserved id and add its usage for the day, in one statement (one round trip). */
   async appendTurnWithUsage(t: NewTurn & { id: number }, day: string): Promise<number> {
+    if (this.#sql.driver === "sqlite") {
+      // No data-modifying CTE in SQLite: two statements in one transaction (in-process, no round trips).
+      return this.#sql.transaction(async (tx) => {
+        const id = await this.#insertTurn(tx, t);
+        await new LlmStore(tx).addUsage({ ...t, day });
+        return id;
+      });
+    }
     const { rows } = await this.#sql.query<{ id: unknown }>(
       `WITH turn AS (
          INSERT INTO llm_turns (id, conversation, chat_key, user_key, at, model, system_prompt, messages, tokens, input_tokens, output_tokens, cost)
@@ -200,6 +235,28 @@ export class LlmStore {
     return num(rows[0]?.id);
   }
 
+  async #insertTurn(sql: SqlClient, t: NewTurn & { id: number }): Promise<number> {
+    await sql.query(
+      `INSERT INTO llm_turns (id, conversation, chat_key, user_key, at, model, system_prompt, messages, tokens, input_tokens, output_tokens, cost)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+      [
+        t.id,
+        t.conversation,
+        t.chatKey,
+        t.userKey,
+        t.at,
+        t.model,
+        t.systemPrompt,
+        JSON.stringify(t.messages),
+        t.tokens,
+        t.inputTokens,
+        t.outputTokens,
+        t.cost,
+      ],
+    );
+    return t.id;
+  }
+
   /** The newest `limit` turns of one conversation, oldest first (by time: ids are reserved per process in blocks). */
   async recentTurns(conversation: string, limit: number): Promise<TurnRecord[]> {
     if (limit <= 0) return [];
@@ -221,11 +278,8 @@ export class LlmStore {
 
   /** Forget a chat's history (every thread). Returns the number of turns removed. */
   async forgetChat(chatKey: string): Promise<number> {
-    const { rows } = await this.#sql.query<{ n: unknown }>(
-      `WITH gone AS (DELETE FROM llm_turns WHERE chat_key = $1 RETURNING 1) SELECT count(*) AS n FROM gone`,
-      [chatKey],
-    );
-    return num(rows[0]?.n);
+    const { rows } = await this.#sql.query(`DELETE FROM llm_turns WHERE chat_key = $1 RETURNING 1 AS gone`, [chatKey]);
+    return rows.length;
   }
 
   /** Record 👍 (1) or 👎 (-1) on a turn of this chat. False when no such turn. */
@@ -359,14 +413,17 @@ export class LlmStore {
 
   /** Statistics per model for calls since `sinceMs` (feedback over all stored turns). */
   async modelStats(sinceMs: number): Promise<ModelStats[]> {
-    const calls = await this.#sql.query<Row>(
-      `SELECT model, count(*) AS calls,
+    const calls =
+      this.#sql.driver === "sqlite"
+        ? await this.#embeddedCallStats(sinceMs)
+        : await this.#sql.query<Row>(
+            `SELECT model, count(*) AS calls,
          percentile_cont(0.5) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE ok) AS p50,
          percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) FILTER (WHERE ok) AS p95,
          sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens, sum(cost) AS cost
        FROM llm_calls WHERE at >= $1 GROUP BY model ORDER BY model`,
-      [sinceMs],
-    );
+            [sinceMs],
+          );
     const failures = await this.#sql.query<Row>(
       `SELECT model, kind, count(*) AS n FROM llm_calls WHERE at >= $1 AND NOT ok GROUP BY model, kind`,
       [sinceMs],
@@ -411,6 +468,33 @@ export class LlmStore {
       s.thumbsDown = num(r.down);
     }
     return [...byModel.values()].sort((a, b) => a.model.localeCompare(b.model));
+  }
+
+  // SQLite has no ordered-set aggregates: the latencies of successful calls are sorted by the database and the
+  // percentiles interpolated here, the way percentile_cont does.
+  async #embeddedCallStats(sinceMs: number): Promise<{ rows: Row[] }> {
+    const totals = await this.#sql.query<Row>(
+      `SELECT model, count(*) AS calls, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+         sum(cost) AS cost
+       FROM llm_calls WHERE at >= $1 GROUP BY model ORDER BY model`,
+      [sinceMs],
+    );
+    const latencies = await this.#sql.query<{ model: string; latency_ms: unknown }>(
+      "SELECT model, latency_ms FROM llm_calls WHERE at >= $1 AND ok ORDER BY model, latency_ms",
+      [sinceMs],
+    );
+    const byModel = new Map<string, number[]>();
+    for (const r of latencies.rows) {
+      const list = byModel.get(r.model) ?? [];
+      list.push(num(r.latency_ms));
+      byModel.set(r.model, list);
+    }
+    return {
+      rows: totals.rows.map((r) => {
+        const sorted = byModel.get(String(r.model)) ?? [];
+        return { ...r, p50: percentileCont(sorted, 0.5), p95: percentileCont(sorted, 0.95) };
+      }),
+    };
   }
 
   /** Drop call records older than `beforeMs`. */

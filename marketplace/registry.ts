@@ -3,14 +3,24 @@
  * version, registry signing keys (`/-/npm/v1/keys`) and the tarball download, on pacote and npm-registry-fetch.
  * Every failure becomes a `SwitchboardError` naming the registry and the package.
  */
-import pacote from "pacote";
-import npmFetch from "npm-registry-fetch";
+import type npmFetch from "npm-registry-fetch";
 import semver from "semver";
 import ssri from "ssri";
 import { SwitchboardError } from "../bot/index.ts";
 import { flattenPermissions } from "./permission-diff.ts";
 import { npmOptions, registryFor, type RegistrySettings } from "./registry-options.ts";
 import { SKILL_KEYWORD, type ProgressListener, type SkillInfo, type SkillSearchHit } from "./types.ts";
+
+// pacote and npm-registry-fetch (with sigstore, tuf, cacache: ~40 MB resident, ~1 s to import) load with the
+// first registry request, not with the bot.
+let clients: Promise<{ pacote: typeof import("pacote"); fetch: typeof npmFetch }> | undefined;
+function registryClients(): Promise<{ pacote: typeof import("pacote"); fetch: typeof npmFetch }> {
+  clients ??= Promise.all([import("pacote"), import("npm-registry-fetch")]).then(([p, f]) => ({
+    pacote: p.default,
+    fetch: f.default,
+  }));
+  return clients;
+}
 
 /** A registry signing key as `/-/npm/v1/keys` lists it. */
 export interface RegistryKey {
@@ -134,7 +144,7 @@ export class RegistryClient {
     const registry = this.#options.settings.registry;
     const ask = async (query: string): Promise<Array<Record<string, unknown>>> => {
       try {
-        const body = await npmFetch.json("/-/v1/search", {
+        const body = await (await registryClients()).fetch.json("/-/v1/search", {
           ...this.#opts(),
           query: { text: query, size },
           signal: options.signal,
@@ -171,10 +181,12 @@ export class RegistryClient {
     const registry = this.registryOf(name);
     let packument: Record<string, unknown>;
     try {
-      packument = (await pacote.packument(
-        name,
-        this.#opts({ fullMetadata: true, preferOnline: true }),
-      )) as unknown as Record<string, unknown>;
+      packument = (await (
+        await registryClients()
+      ).pacote.packument(name, this.#opts({ fullMetadata: true, preferOnline: true }))) as unknown as Record<
+        string,
+        unknown
+      >;
     } catch (error) {
       throw fromFetchError(error, name, registry);
     }
@@ -209,7 +221,10 @@ export class RegistryClient {
     if (cached === undefined) {
       cached = (async () => {
         try {
-          const body = await npmFetch.json("/-/npm/v1/keys", { ...this.#opts(), registry } as npmFetch.Options);
+          const body = await (await registryClients()).fetch.json("/-/npm/v1/keys", {
+            ...this.#opts(),
+            registry,
+          } as npmFetch.Options);
           return Array.isArray(body.keys) ? (body.keys as RegistryKey[]) : undefined;
         } catch (error) {
           const e = error as { statusCode?: number; code?: string };
@@ -247,7 +262,9 @@ export class RegistryClient {
     }
     let manifest: Record<string, unknown>;
     try {
-      manifest = (await pacote.manifest(`${name}@${range}`, this.#opts(extra))) as unknown as Record<string, unknown>;
+      manifest = (await (
+        await registryClients()
+      ).pacote.manifest(`${name}@${range}`, this.#opts(extra))) as unknown as Record<string, unknown>;
     } catch (error) {
       throw fromFetchError(error, `${name}@${range}`, registry);
     }
@@ -294,7 +311,7 @@ export class RegistryClient {
     options.signal?.addEventListener("abort", onOuterAbort, { once: true });
     try {
       // No cache and no integrity option here: the bytes are checked below, and an aborted body must not be cached.
-      const res = await npmFetch(pkg.resolved, {
+      const res = await (await registryClients()).fetch(pkg.resolved, {
         ...this.#opts({ cache: undefined, preferOnline: true }),
         registry: pkg.registry,
         signal: abort.signal,

@@ -1,8 +1,9 @@
 /**
- * Schedules and their runs in the store (one SQL dialect: PGlite or PostgreSQL). A run row is also the
+ * Schedules and their runs in the store (one SQL: embedded SQLite or PostgreSQL). A run row is also the
  * exactly-once claim: `(schedule_id, fire_time)` is unique for scheduled, catch-up and missed runs, so of several
  * processes racing for one fire, the one whose `INSERT … ON CONFLICT DO NOTHING` returns a row runs it.
- * Every change to a schedule takes a new `rev` from a sequence, so other processes can poll for changes.
+ * Every change to a schedule takes a new `rev` (PostgreSQL: from a sequence; the embedded SQLite store, one
+ * process and one writer: the highest rev plus one), so other processes can poll for changes.
  */
 import type { ChatKind, Migration, SqlClient } from "../bot/index.ts";
 
@@ -114,8 +115,56 @@ CREATE TABLE IF NOT EXISTS schedule_runs (
 CREATE UNIQUE INDEX IF NOT EXISTS schedule_runs_once_idx ON schedule_runs (schedule_id, fire_time) WHERE kind <> 'manual';
 CREATE INDEX IF NOT EXISTS schedule_runs_schedule_idx ON schedule_runs (schedule_id, id);
 `,
+    sqlite: `
+CREATE TABLE IF NOT EXISTS schedules (
+  id INTEGER PRIMARY KEY,
+  chat_key text NOT NULL,
+  platform text NOT NULL,
+  chat_id text NOT NULL,
+  chat_kind text NOT NULL,
+  thread_id text,
+  creator_id text NOT NULL,
+  creator_name text NOT NULL,
+  created_by text NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('cron', 'once')),
+  expression text,
+  run_at bigint,
+  time_zone text NOT NULL,
+  tz_explicit boolean NOT NULL DEFAULT false,
+  command_line text NOT NULL,
+  missed_policy text NOT NULL CHECK (missed_policy IN ('skip', 'once')),
+  state text NOT NULL CHECK (state IN ('active', 'paused', 'done', 'deleted')),
+  created_at bigint NOT NULL,
+  updated_at bigint NOT NULL,
+  last_fire_at bigint,
+  last_outcome text,
+  rev bigint NOT NULL
+);
+CREATE INDEX IF NOT EXISTS schedules_chat_idx ON schedules (chat_key) WHERE state <> 'deleted';
+CREATE INDEX IF NOT EXISTS schedules_rev_idx ON schedules (rev);
+CREATE TABLE IF NOT EXISTS schedule_runs (
+  id INTEGER PRIMARY KEY,
+  schedule_id bigint NOT NULL REFERENCES schedules (id),
+  fire_time bigint NOT NULL,
+  kind text NOT NULL CHECK (kind IN ('scheduled', 'catchup', 'manual', 'missed')),
+  started_at bigint,
+  ended_at bigint,
+  outcome text NOT NULL,
+  detail text,
+  process text
+);
+CREATE UNIQUE INDEX IF NOT EXISTS schedule_runs_once_idx ON schedule_runs (schedule_id, fire_time) WHERE kind <> 'manual';
+CREATE INDEX IF NOT EXISTS schedule_runs_schedule_idx ON schedule_runs (schedule_id, id);
+`,
   },
 ];
+
+/** The SQL for "the next rev" on this driver. */
+function nextRev(sql: SqlClient): string {
+  return sql.driver === "postgres"
+    ? "nextval('schedules_rev_seq')"
+    : "(SELECT COALESCE(MAX(rev), 0) + 1 FROM schedules)";
+}
 
 const num = (v: unknown): number => Number(v);
 const numOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -136,7 +185,7 @@ function toSchedule(r: Record<string, unknown>): ScheduleRecord {
     expression: strOrNull(r.expression),
     runAt: numOrNull(r.run_at),
     timeZone: String(r.time_zone),
-    isTzExplicit: r.tz_explicit === true || r.tz_explicit === "t",
+    isTzExplicit: r.tz_explicit === true || r.tz_explicit === 1 || r.tz_explicit === "t",
     commandLine: String(r.command_line),
     missedPolicy: String(r.missed_policy) as MissedPolicy,
     state: String(r.state) as ScheduleState,
@@ -180,8 +229,8 @@ export class ScheduleRepo {
   async insert(s: NewSchedule): Promise<ScheduleRecord> {
     const { rows } = await this.#sql.query(
       `INSERT INTO schedules (chat_key, platform, chat_id, chat_kind, thread_id, creator_id, creator_name, created_by,
-         kind, expression, run_at, time_zone, tz_explicit, command_line, missed_policy, state, created_at, updated_at)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,'active',$16,$16) RETURNING *`,
+         kind, expression, run_at, time_zone, tz_explicit, command_line, missed_policy, state, created_at, updated_at, rev)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,'active',$16,$16,${nextRev(this.#sql)}) RETURNING *`,
       [
         s.chatKey,
         s.platform,
@@ -274,10 +323,12 @@ export class ScheduleRepo {
     state: ScheduleState,
     { from, at }: { from: readonly ScheduleState[]; at: number },
   ): Promise<ScheduleRecord | undefined> {
+    if (from.length === 0) return undefined;
+    const states = from.map((_, i) => `$${i + 4}`).join(", ");
     const { rows } = await this.#sql.query(
-      `UPDATE schedules SET state = $2, updated_at = $3, rev = nextval('schedules_rev_seq')
-       WHERE id = $1 AND state = ANY($4::text[]) RETURNING *`,
-      [id, state, at, [...from]],
+      `UPDATE schedules SET state = $2, updated_at = $3, rev = ${nextRev(this.#sql)}
+       WHERE id = $1 AND state IN (${states}) RETURNING *`,
+      [id, state, at, ...from],
     );
     return rows[0] === undefined ? undefined : toSchedule(rows[0]);
   }
@@ -285,7 +336,7 @@ export class ScheduleRepo {
   /** Give every schedule of a chat that follows the chat's zone a new zone. Returns how many changed. */
   async setChatTimeZone(chatKey: string, timeZone: string, at: number): Promise<number> {
     const { rows } = await this.#sql.query(
-      `UPDATE schedules SET time_zone = $2, updated_at = $3, rev = nextval('schedules_rev_seq')
+      `UPDATE schedules SET time_zone = $2, updated_at = $3, rev = ${nextRev(this.#sql)}
        WHERE chat_key = $1 AND NOT tz_explicit AND state IN ('active', 'paused') RETURNING id`,
       [chatKey, timeZone, at],
     );
@@ -322,7 +373,7 @@ export class ScheduleRepo {
         await tx.query(
           done
             ? `UPDATE schedules SET last_fire_at = GREATEST(COALESCE(last_fire_at, 0), $2), state = 'done', updated_at = $3,
-                 rev = nextval('schedules_rev_seq') WHERE id = $1`
+                 rev = ${nextRev(tx)} WHERE id = $1`
             : "UPDATE schedules SET last_fire_at = GREATEST(COALESCE(last_fire_at, 0), $2) WHERE id = $1",
           done ? [options.id, options.fireTime, options.at] : [options.id, options.fireTime],
         );
@@ -374,7 +425,7 @@ export class ScheduleRepo {
       await tx.query(
         `UPDATE schedules SET last_fire_at = GREATEST(COALESCE(last_fire_at, 0), $2), last_outcome = $3,
            state = CASE WHEN kind = 'once' AND state = 'active' THEN 'done' ELSE state END,
-           rev = CASE WHEN kind = 'once' AND state = 'active' THEN nextval('schedules_rev_seq') ELSE rev END
+           rev = CASE WHEN kind = 'once' AND state = 'active' THEN ${nextRev(tx)} ELSE rev END
          WHERE id = $1`,
         [options.id, options.fireTime, describeOutcome("missed", null, options.at)],
       );

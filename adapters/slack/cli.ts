@@ -3,9 +3,13 @@
  * the registry, built-in and skill, so the app's slash commands match the bot.
  */
 import type { Command } from "commander";
-import { stringify } from "yaml";
+import { createRequire } from "node:module";
 import type { Core } from "../../bot/index.ts";
 import { buildSlackManifest } from "./manifest.ts";
+
+// yaml (about 70 modules) loads when YAML is read or written, not with every start.
+const stringify = (value: unknown): string =>
+  (createRequire(import.meta.url)("yaml") as typeof import("yaml")).stringify(value);
 
 /** The parts of the CLI context this command uses (bot/app/cli/context.ts provides them). */
 export interface SlackCliContext {

@@ -94,7 +94,7 @@ export function statusCommand(core: Core, plugins: () => readonly Plugin[]): Com
       const modules = plugins().map((p) => formatModuleStatus(p));
       if (modules.length > 0) lines.push("Modules:", ...modules.map((m) => `- ${m}`));
       lines.push(
-        `Storage: ${core.store.sql.driver === "pglite" ? "embedded" : "PostgreSQL"}; shared state: ${core.config.storage.redisUrl === undefined ? "in-memory" : "Redis"}`,
+        `Storage: ${core.store.sql.driver === "sqlite" ? "embedded (SQLite)" : "PostgreSQL"}; shared state: ${core.config.storage.redisUrl === undefined ? "in-memory" : "Redis"}`,
       );
       return lines.join("\n");
     },

@@ -1,5 +1,5 @@
 /**
- * One process per embedded database. PGlite has no cross-process locking, and two processes writing one data
+ * One process per embedded database. The store assumes one writer (its transactions queue in process), and two processes writing one data
  * folder would corrupt it, so the folder gets a lock file holding the owner's pid. A lock left by a process that
  * no longer runs (or holding our own pid, as after a container restart) is taken over. Two machines sharing one
  * data folder over a network filesystem are not detected: use PostgreSQL for that.

@@ -1,7 +1,8 @@
 /**
  * Versioned migrations. Each id is applied once, in list order, in its own transaction, and recorded in
  * `schema_migrations`. Processes sharing one PostgreSQL take a transaction-scoped advisory lock first, so two
- * starting at once apply each migration exactly once (on PGlite the lock is a no-op: one process, one connection).
+ * starting at once apply each migration exactly once (the embedded store needs no lock: one process, and its
+ * transactions run one at a time).
  */
 import { SwitchboardError } from "../errors.ts";
 import type { Migration, SqlClient } from "./types.ts";
@@ -23,6 +24,7 @@ function checkList(migrations: readonly Migration[]): void {
 }
 
 async function lock(tx: SqlClient): Promise<void> {
+  if (tx.driver !== "postgres") return;
   await tx.query("SELECT pg_advisory_xact_lock($1::bigint)", [MIGRATION_LOCK_KEY.toString()]);
 }
 
@@ -44,7 +46,7 @@ export async function runMigrations(sql: SqlClient, migrations: readonly Migrati
       const { rows } = await tx.query("SELECT 1 FROM schema_migrations WHERE id = $1", [migration.id]);
       if (rows.length > 0) return false;
       try {
-        await tx.query(migration.sql);
+        await tx.query(tx.driver === "sqlite" && migration.sqlite !== undefined ? migration.sqlite : migration.sql);
       } catch (error) {
         const reason = error instanceof Error ? error.message : String(error);
         throw new SwitchboardError("E_STORAGE", `migration ${migration.id} failed: ${reason}`, { cause: error });

@@ -1,7 +1,9 @@
 /**
- * Open the durable store: embedded PGlite in `<dataDir>/db` by default, PostgreSQL when a database URL is given,
- * or PGlite in memory for tests. Core migrations (and any extra ones) are applied before the store is returned.
+ * Open the durable store: embedded SQLite in `<dataDir>/db.sqlite` by default, PostgreSQL when a database URL is
+ * given, or SQLite in memory for tests. Core migrations (and any extra ones) are applied before the store is
+ * returned.
  */
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Logger } from "pino";
@@ -9,14 +11,13 @@ import { isSwitchboardError, SwitchboardError } from "../errors.ts";
 import { acquireDataLock, type DataLock } from "./data-lock.ts";
 import { runMigrations } from "./migrate.ts";
 import { CORE_MIGRATIONS } from "./migrations.ts";
-import { openPglite, type ClosableSqlClient } from "./pglite.ts";
-import { openPostgres } from "./postgres.ts";
+import { openSqlite, type ClosableSqlClient } from "./sqlite.ts";
 import { createSqlStore } from "./sql-store.ts";
 import type { Migration, Store } from "./types.ts";
 
 /** Options for `openStore`. */
 export interface OpenStoreOptions {
-  /** The data folder; the embedded database lives in `<dataDir>/db`. Ignored with `databaseUrl` or `inMemory`. */
+  /** The data folder; the embedded database is `<dataDir>/db.sqlite`. Ignored with `databaseUrl` or `inMemory`. */
   dataDir: string;
   /** PostgreSQL URL; when set, PostgreSQL is used instead of the embedded database. */
   databaseUrl?: string | undefined;
@@ -85,17 +86,26 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
           `the database URL must look like postgres://user:password@host:5432/database, got ${maskUrl(options.databaseUrl)}`,
         );
       }
+      // `pg` loads only when PostgreSQL is configured.
+      const { openPostgres } = await import("./postgres.ts");
       client = openPostgres({ url: options.databaseUrl, log: options.log });
       await client.query("SELECT 1");
     } else if (options.inMemory === true) {
       where = "the in-memory embedded database";
-      client = await openPglite();
+      client = await openSqlite();
     } else {
-      const dbDir = join(resolve(options.dataDir), "db");
-      where = `the embedded database in ${dbDir}`;
-      await mkdir(dbDir, { recursive: true });
-      lock = await acquireDataLock(`${dbDir}.lock`);
-      client = await openPglite({ dataDir: dbDir });
+      const dataDir = resolve(options.dataDir);
+      const file = join(dataDir, "db.sqlite");
+      where = `the embedded database ${file}`;
+      await mkdir(dataDir, { recursive: true });
+      lock = await acquireDataLock(join(dataDir, "db.lock"));
+      if (!existsSync(file) && existsSync(join(dataDir, "db", "PG_VERSION"))) {
+        throw new SwitchboardError(
+          "E_STORAGE",
+          `${join(dataDir, "db")} holds an embedded PostgreSQL (PGlite) database from Switchboard 0.1; the embedded store is now SQLite (${file}). Move that folder away to start with an empty store, or keep it and set storage.databaseUrl to a PostgreSQL server`,
+        );
+      }
+      client = await openSqlite({ file });
     }
     const applied = await runMigrations(client, [...CORE_MIGRATIONS, ...(options.migrations ?? [])]);
     options.log?.info(

@@ -1,11 +1,11 @@
 /**
  * The PostgreSQL `SqlClient` over a `pg` Pool. Type parsing is configured on this pool only (never on the global
  * `pg.types`): `bigint` comes back as a number when it fits (epoch ms, ids, counts), else as a BigInt; json and
- * jsonb come back parsed — the same as the embedded driver.
+ * jsonb come back parsed.
  */
 import pg from "pg";
 import type { Logger } from "pino";
-import type { ClosableSqlClient } from "./pglite.ts";
+import type { ClosableSqlClient } from "./sqlite.ts";
 import type { SqlClient } from "./types.ts";
 
 const INT8_OID = 20;
@@ -33,7 +33,7 @@ export interface PostgresOptions {
   log?: Logger | undefined;
 }
 
-// Several statements without parameters give one result each: keep the last one's rows, as PGlite does.
+// Several statements without parameters give one result each: keep the last one's rows, as the embedded driver does.
 function rowsOf<R>(result: pg.QueryResult | pg.QueryResult[]): { rows: R[] } {
   const last = Array.isArray(result) ? result[result.length - 1] : result;
   return { rows: (last?.rows ?? []) as R[] };

@@ -1,6 +1,7 @@
 /**
- * The repositories, written once against `SqlClient` (the same SQL for PGlite and PostgreSQL). Every query is
- * parameterized; names and keys are data. Database failures surface as `E_STORAGE` naming the operation.
+ * The repositories, written once against `SqlClient` (the same SQL for the embedded SQLite and PostgreSQL). Every
+ * query is parameterized; names and keys are data. JSON columns are read as text (`::text`) and parsed here, so
+ * both drivers give the same values. Database failures surface as `E_STORAGE` naming the operation.
  */
 import { isSwitchboardError, SwitchboardError } from "../errors.ts";
 import type { ChatPolicy } from "../permissions.ts";
@@ -47,6 +48,16 @@ function toNumber(value: unknown): number {
   return typeof value === "number" ? value : Number(value);
 }
 
+/** A JSON column read as text; SQL NULL stays undefined. Text that is not JSON is a corrupt row. */
+function fromJsonText(field: string, text: unknown): unknown {
+  if (text === null || text === undefined) return undefined;
+  try {
+    return JSON.parse(String(text));
+  } catch {
+    throw new SwitchboardError("E_STORAGE", `storage: corrupt ${field}: stored text is not JSON`);
+  }
+}
+
 interface ChatRow {
   chat_key: string;
   kind: string;
@@ -72,11 +83,12 @@ export function sqlChatRepo(sql: SqlClient): ChatRepo {
   return {
     getPolicy(chatKey) {
       return guard("read policy", async () => {
-        const { rows } = await sql.query<{ policy: unknown }>("SELECT policy FROM chat_policies WHERE chat_key = $1", [
-          checkName("chatKey", chatKey),
-        ]);
+        const { rows } = await sql.query<{ policy: unknown }>(
+          "SELECT policy::text AS policy FROM chat_policies WHERE chat_key = $1",
+          [checkName("chatKey", chatKey)],
+        );
         const row = rows[0];
-        return row === undefined ? undefined : checkPolicyFromStore(chatKey, row.policy);
+        return row === undefined ? undefined : checkPolicyFromStore(chatKey, fromJsonText("policy", row.policy));
       });
     },
     setPolicy(chatKey: string, policy: ChatPolicy) {
@@ -144,8 +156,8 @@ function toAudit(row: AuditRow): AuditEntry {
     target: row.target,
   };
   // SQL NULL means "not given"; a stored JSON null stays null.
-  if (row.has_before) entry.before = row.before;
-  if (row.has_after) entry.after = row.after;
+  if (row.has_before) entry.before = fromJsonText("audit before", row.before);
+  if (row.has_after) entry.after = fromJsonText("audit after", row.after);
   return entry;
 }
 
@@ -181,7 +193,7 @@ export function sqlAuditRepo(sql: SqlClient): AuditRepo {
           options.beforeId === undefined ? null : checkLimit("beforeId", options.beforeId, Number.MAX_SAFE_INTEGER);
         const key = chatKey === null ? null : checkName("chatKey", chatKey);
         const { rows } = await sql.query<AuditRow>(
-          `SELECT id, at, actor, chat_key, action, target, before, after,
+          `SELECT id, at, actor, chat_key, action, target, before::text AS before, after::text AS after,
                   before IS NOT NULL AS has_before, after IS NOT NULL AS has_after
            FROM audit_log
            WHERE ($1::text IS NULL OR chat_key = $1::text) AND ($2::bigint IS NULL OR id < $2::bigint)
@@ -206,11 +218,11 @@ export function sqlKvRepo(sql: SqlClient): KvRepo {
   return {
     get<T = unknown>(namespace: string, scope: string, key: string) {
       return guard("read kv", async () => {
-        const { rows } = await sql.query<{ value: T }>(
-          "SELECT value FROM kv WHERE namespace = $1 AND scope = $2 AND key = $3",
+        const { rows } = await sql.query<{ value: unknown }>(
+          "SELECT value::text AS value FROM kv WHERE namespace = $1 AND scope = $2 AND key = $3",
           [checkName("namespace", namespace), checkName("scope", scope), checkName("key", key)],
         );
-        return rows[0]?.value;
+        return rows[0] === undefined ? undefined : (fromJsonText("kv value", rows[0].value) as T);
       });
     },
     set(namespace, scope, { key, value }) {
@@ -241,17 +253,23 @@ export function sqlKvRepo(sql: SqlClient): KvRepo {
       return guard("list kv", async () => {
         const prefix =
           options.prefix === undefined || options.prefix === "" ? null : checkName("prefix", options.prefix);
-        const limit = checkLimit("limit", options.limit, Number.MAX_SAFE_INTEGER) ?? null;
-        // starts_with treats the prefix as plain text: `%` and `_` are not wildcards.
+        // No LIMIT NULL: SQLite refuses it; the largest integer means "all" on both.
+        const limit = checkLimit("limit", options.limit, Number.MAX_SAFE_INTEGER) ?? Number.MAX_SAFE_INTEGER;
+        // A substring comparison treats the prefix as plain text: `%` and `_` are not wildcards.
         const { rows } = await sql.query<KvRow>(
-          `SELECT key, value, updated_at FROM kv
-           WHERE namespace = $1 AND scope = $2 AND ($3::text IS NULL OR starts_with(key, $3::text))
+          `SELECT key, value::text AS value, updated_at FROM kv
+           WHERE namespace = $1 AND scope = $2
+             AND ($3::text IS NULL OR substr(key, 1, length($3::text)) = $3::text)
            ORDER BY key COLLATE "C"
            LIMIT $4`,
           [checkName("namespace", namespace), checkName("scope", scope), prefix, limit],
         );
         return rows.map(
-          (row): KvEntry<T> => ({ key: row.key, value: row.value as T, updatedAt: toNumber(row.updated_at) }),
+          (row): KvEntry<T> => ({
+            key: row.key,
+            value: fromJsonText("kv value", row.value) as T,
+            updatedAt: toNumber(row.updated_at),
+          }),
         );
       });
     },
@@ -268,15 +286,14 @@ export function sqlKvRepo(sql: SqlClient): KvRepo {
       return guard("clear kv", async () => {
         const { rows } =
           scope === undefined
-            ? await sql.query<{ n: unknown }>(
-                "WITH gone AS (DELETE FROM kv WHERE namespace = $1 RETURNING 1) SELECT COUNT(*) AS n FROM gone",
-                [checkName("namespace", namespace)],
-              )
-            : await sql.query<{ n: unknown }>(
-                "WITH gone AS (DELETE FROM kv WHERE namespace = $1 AND scope = $2 RETURNING 1) SELECT COUNT(*) AS n FROM gone",
-                [checkName("namespace", namespace), checkName("scope", scope)],
-              );
-        return toNumber(rows[0]?.n ?? 0);
+            ? await sql.query("DELETE FROM kv WHERE namespace = $1 RETURNING 1 AS gone", [
+                checkName("namespace", namespace),
+              ])
+            : await sql.query("DELETE FROM kv WHERE namespace = $1 AND scope = $2 RETURNING 1 AS gone", [
+                checkName("namespace", namespace),
+                checkName("scope", scope),
+              ]);
+        return rows.length;
       });
     },
   };

@@ -1,12 +1,14 @@
 /**
- * Storage interfaces. One SQL schema (PostgreSQL dialect) serves both the embedded store (PGlite in the data
- * folder) and PostgreSQL through `pg`; repositories are written once against `SqlClient`.
+ * Storage interfaces. One SQL schema (PostgreSQL's spelling) serves both the embedded store (SQLite through
+ * `node:sqlite` in the data folder, which rewrites the few spellings it lacks) and PostgreSQL through `pg`;
+ * repositories are written once against `SqlClient`.
  */
 import type { ChatPolicy } from "../permissions.ts";
 
 /** The one SQL surface both drivers offer. Parameters are `$1, $2, …`. */
 export interface SqlClient {
-  readonly driver: "pglite" | "postgres";
+  /** `sqlite`: the embedded store (one process); `postgres`: shared by any number of processes. */
+  readonly driver: "sqlite" | "postgres";
   query<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: R[] }>;
   /** Run `fn` in one transaction; a throw rolls back. */
   transaction<T>(fn: (tx: SqlClient) => Promise<T>): Promise<T>;
@@ -17,6 +19,8 @@ export interface Migration {
   /** Stable and unique, prefixed by module: `core-001-chats`, `schedules-001`, … */
   id: string;
   sql: string;
+  /** The same change for the embedded SQLite store, when `sql` cannot serve both (sequences, defaults). */
+  sqlite?: string;
 }
 
 /** What the store remembers about a chat it has seen. */

@@ -2,7 +2,15 @@
  * OpenAI-compatible chat completions through the `openai` SDK (OpenAI, Azure, vLLM, llama.cpp server, LM Studio,
  * OpenRouter). The SDK's own retries are off (`maxRetries: 0`): the fallback chain decides what happens next.
  */
-import OpenAI from "openai";
+import type OpenAIClient from "openai";
+
+// The SDK (about 150 modules, ~19 MB resident) loads with the first request, not with the bot.
+type OpenAiSdk = typeof import("openai").default;
+let sdk: OpenAiSdk | undefined;
+async function loadSdk(): Promise<OpenAiSdk> {
+  sdk ??= (await import("openai")).default;
+  return sdk;
+}
 import type {
   ChatCompletionChunk,
   ChatCompletionMessageParam,
@@ -18,19 +26,27 @@ import { toExportMessage } from "../export.ts";
 export class OpenAiProvider implements ChatProvider {
   readonly kind = "openai" as const;
   readonly #model: ModelConfig;
-  readonly #client: OpenAI;
+  #client: Promise<OpenAIClient> | undefined;
   readonly #clock: Clock;
 
   constructor(model: ModelConfig, clock: Clock) {
     this.#model = model;
     this.#clock = clock;
-    this.#client = new OpenAI({
-      baseURL: model.baseUrl ?? "https://api.openai.com/v1",
-      apiKey: model.apiKey !== undefined && model.apiKey !== "" ? model.apiKey : "unused",
-      maxRetries: 0,
-      timeout: model.timeoutMs,
-      ...(model.headers === undefined ? {} : { defaultHeaders: model.headers }),
-    });
+  }
+
+  #clientOf(): Promise<OpenAIClient> {
+    const model = this.#model;
+    this.#client ??= loadSdk().then(
+      (OpenAI) =>
+        new OpenAI({
+          baseURL: model.baseUrl ?? "https://api.openai.com/v1",
+          apiKey: model.apiKey !== undefined && model.apiKey !== "" ? model.apiKey : "unused",
+          maxRetries: 0,
+          timeout: model.timeoutMs,
+          ...(model.headers === undefined ? {} : { defaultHeaders: model.headers }),
+        }),
+    );
+    return this.#client;
   }
 
   async chat(request: ChatRequest): Promise<ChatResult> {
@@ -44,7 +60,10 @@ export class OpenAiProvider implements ChatProvider {
     };
     try {
       if (!this.#model.stream) {
-        const res = await this.#client.chat.completions.create({ ...body, stream: false }, { signal: deadline.signal });
+        const res = await (await this.#clientOf()).chat.completions.create(
+          { ...body, stream: false },
+          { signal: deadline.signal },
+        );
         const choice = res.choices?.[0];
         if (choice === undefined) throw new ProviderFailure("bad_response", "answer had no choices");
         return {
@@ -59,7 +78,7 @@ export class OpenAiProvider implements ChatProvider {
           finishReason: choice.finish_reason ?? "stop",
         };
       }
-      const stream = await this.#client.chat.completions.create(
+      const stream = await (await this.#clientOf()).chat.completions.create(
         { ...body, stream: true, stream_options: { include_usage: true } },
         { signal: deadline.signal },
       );
@@ -83,6 +102,8 @@ export class OpenAiProvider implements ChatProvider {
     if (timedOut)
       return new ProviderFailure("timeout", `no complete answer within ${this.#model.timeoutMs} ms`, { cause: error });
     if (parent.aborted) return error; // the caller gave up: not the model's fault
+    const OpenAI = sdk;
+    if (OpenAI === undefined) return this.#classifyOther(error);
     if (error instanceof OpenAI.APIConnectionTimeoutError)
       return new ProviderFailure("timeout", "request timed out", { cause: error });
     if (error instanceof OpenAI.APIUserAbortError)
@@ -100,6 +121,10 @@ export class OpenAiProvider implements ChatProvider {
     }
     if (error instanceof OpenAI.APIError)
       return new ProviderFailure("server", error.message.slice(0, 200), { cause: error });
+    return this.#classifyOther(error);
+  }
+
+  #classifyOther(error: unknown): unknown {
     if (error instanceof SyntaxError) return new ProviderFailure("bad_response", "unparsable answer", { cause: error });
     if (error instanceof TypeError) return new ProviderFailure("network", "connection failed", { cause: error });
     return new ProviderFailure(

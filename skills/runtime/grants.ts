@@ -39,7 +39,7 @@ export interface GrantRecord {
 interface GrantRow {
   chat_key: string;
   skill: string;
-  enabled: boolean;
+  enabled: boolean | number;
   version: string | null;
   permissions: SkillPermissions | string;
   granted_by: string;
@@ -146,7 +146,8 @@ function fromRow(row: GrantRow): GrantRecord {
   return {
     chatKey: row.chat_key,
     skill: row.skill,
-    enabled: row.enabled,
+    // PostgreSQL gives a boolean, the embedded SQLite store 1 or 0.
+    enabled: row.enabled === true || Number(row.enabled) === 1,
     version: row.version,
     permissions: { ...noPermissions(), ...permissions },
     grantedBy: row.granted_by,

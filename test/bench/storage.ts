@@ -113,31 +113,16 @@ async function main(): Promise<void> {
   console.log(`storage bench — Node ${process.version}, ${ITERATIONS} iterations per figure`);
   const dataDir = await mkdtemp(join(tmpdir(), "switchboard-bench-"));
   try {
-    // Without the cached cluster template: what the very first start on a machine costs.
-    process.env.SWITCHBOARD_PGLITE_TEMPLATE = "0";
-    const [initdbMs, cold] = await timeMs(() => openStore({ dataDir: join(dataDir, "cold") }));
-    await (cold as Store).close();
-    delete process.env.SWITCHBOARD_PGLITE_TEMPLATE;
-    const [warmupMs, warmup] = await timeMs(() => openStore({ dataDir: join(dataDir, "warmup") }));
-    await (warmup as Store).close();
     const [freshMs, fresh] = await timeMs(() => openStore({ dataDir }));
     await (fresh as Store).close();
     const [reopenMs, store] = await timeMs(() => openStore({ dataDir }));
     const [memoryMs, memory] = await timeMs(() => openStore({ dataDir, inMemory: true }));
     await (memory as Store).close();
-    console.log("embedded PGlite open (each includes the core migrations):");
-    console.log(`  new data folder, no template (initdb)        ${initdbMs} ms   (baseline)`);
-    console.log(`  new data folder, template load or creation   ${warmupMs} ms`);
-    console.log(
-      `  new data folder from the cached template     ${freshMs} ms   ${(freshMs / Math.max(1, initdbMs)).toFixed(2)}× baseline`,
-    );
-    console.log(
-      `  existing data folder (restart)               ${reopenMs} ms   ${(reopenMs / Math.max(1, initdbMs)).toFixed(2)}× baseline`,
-    );
-    console.log(
-      `  in memory from the cached template (tests)   ${memoryMs} ms   ${(memoryMs / Math.max(1, initdbMs)).toFixed(2)}× baseline`,
-    );
-    await benchStore("embedded PGlite (file-backed)", store as Store);
+    console.log("embedded SQLite open (each includes the core migrations; PGlite against it: store-engines.ts):");
+    console.log(`  new data folder                ${freshMs} ms`);
+    console.log(`  existing data folder (restart) ${reopenMs} ms`);
+    console.log(`  in memory (tests)              ${memoryMs} ms`);
+    await benchStore("embedded SQLite (file-backed)", store as Store);
     await (store as Store).close();
   } finally {
     await rm(dataDir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 /**
- * The store contract: every `Store` implementation (embedded PGlite, PostgreSQL) must pass these tests.
+ * The store contract: every `Store` implementation (embedded SQLite, PostgreSQL) must pass these tests.
  * A test file calls `defineStoreContract` with a harness that opens stores on one database for the suite.
  * Tests share that database, so each one uses its own chat keys, namespaces and migration ids.
  */
@@ -375,7 +375,9 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
         ];
         await expectCode(store.migrate(list), "E_STORAGE", new RegExp(`${prefix}-002`));
         const tables = await store.sql.query<{ name: string }>(
-          "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE $1 ORDER BY 1",
+          store.sql.driver === "sqlite"
+            ? "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE $1 ORDER BY 1"
+            : "SELECT table_name AS name FROM information_schema.tables WHERE table_schema = current_schema() AND table_name LIKE $1 ORDER BY 1",
           [`${table}%`],
         );
         expect(tables.rows.map((row) => row.name)).toEqual([`${table}_ok`]);
@@ -436,14 +438,15 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
         await Promise.all(
           Array.from({ length: 10 }, () =>
             store.sql.transaction(async (tx) => {
-              const { rows } = await tx.query<{ value: number }>(
-                "SELECT value FROM kv WHERE namespace = $1 AND scope = 's' AND key = 'counter' FOR UPDATE",
+              // JSON read as text is what both drivers return alike (jsonb parses only on PostgreSQL).
+              const { rows } = await tx.query<{ value: string }>(
+                "SELECT value::text AS value FROM kv WHERE namespace = $1 AND scope = 's' AND key = 'counter' FOR UPDATE",
                 [ns],
               );
               await new Promise((resolve) => setImmediate(resolve));
               await tx.query(
                 "UPDATE kv SET value = $2::jsonb WHERE namespace = $1 AND scope = 's' AND key = 'counter'",
-                [ns, JSON.stringify(rows[0]!.value + 1)],
+                [ns, JSON.stringify((JSON.parse(rows[0]!.value) as number) + 1)],
               );
             }),
           ),

@@ -14,7 +14,8 @@ afterAll(async () => {
   await store.close();
 });
 beforeEach(async () => {
-  await store.sql.query("TRUNCATE schedule_runs, schedules RESTART IDENTITY").catch(() => undefined);
+  // Emptied tables on the embedded store number their rows from 1 again.
+  await store.sql.query("DELETE FROM schedule_runs; DELETE FROM schedules").catch(() => undefined);
 });
 afterEach(async () => {
   await h?.stop();

@@ -1,5 +1,5 @@
 /**
- * A real bot (router, permissions, in-memory PGlite store) with the schedules plugin on a fake clock, a test
+ * A real bot (router, permissions, in-memory embedded store) with the schedules plugin on a fake clock, a test
  * adapter that can answer platform-role look-ups, and a `/ping` command that records every run.
  */
 import type { Inbound, PlatformRole, PluginFactory, Store } from "../../../bot/index.ts";

@@ -9,7 +9,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 const FRI_MARCH = Date.UTC(2026, 2, 27, 12, 0);
 
 let open: Harness[] = [];
-// One embedded store for the file (opening PGlite takes seconds); each test starts from empty tables.
+// One embedded store for the file; each test starts from empty tables.
 let store: Store;
 beforeAll(async () => {
   store = await memoryStore();
@@ -19,7 +19,8 @@ afterAll(async () => {
 });
 beforeEach(async () => {
   await store.sql.query("DELETE FROM kv WHERE namespace = 'schedules'").catch(() => undefined);
-  await store.sql.query("TRUNCATE schedule_runs, schedules RESTART IDENTITY").catch(() => undefined);
+  // Emptied tables on the embedded store number their rows from 1 again.
+  await store.sql.query("DELETE FROM schedule_runs; DELETE FROM schedules").catch(() => undefined);
 });
 afterEach(async () => {
   for (const h of open.reverse()) await h.stop();

@@ -60,18 +60,31 @@ describe("openStore errors", { timeout: 120_000 }, () => {
     await writeFile(file, "x");
     const error = await openError(openStore({ dataDir: file }));
     expect(error.code).toBe("E_STORAGE");
-    expect(error.message).toContain(`embedded database in ${join(file, "db")}`);
+    expect(error.message).toContain(`embedded database ${join(file, "db.sqlite")}`);
   });
 
-  it("refuses a corrupt embedded database folder with E_STORAGE and leaves it as it was", async () => {
+  it("refuses a corrupt embedded database file with E_STORAGE and leaves it as it was", async () => {
     const dataDir = join(root, "corrupt");
-    await mkdir(join(dataDir, "db"), { recursive: true });
-    await writeFile(join(dataDir, "db", "PG_VERSION"), "junk\n");
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(join(dataDir, "db.sqlite"), "junk that is not a database, long enough to have a header\n");
     const error = await openError(openStore({ dataDir }));
     expect(error.code).toBe("E_STORAGE");
-    expect(error.message).toContain(join(dataDir, "db"));
-    expect(await readFile(join(dataDir, "db", "PG_VERSION"), "utf8")).toBe("junk\n");
+    expect(error.message).toContain(join(dataDir, "db.sqlite"));
+    expect(await readFile(join(dataDir, "db.sqlite"), "utf8")).toMatch(/^junk/);
     // The lock is released after a failed open.
+    await expect(readFile(join(dataDir, "db.lock"), "utf8")).rejects.toThrow(/ENOENT/);
+  });
+
+  it("refuses a data folder holding the earlier embedded PostgreSQL (PGlite) database, and says what to do", async () => {
+    const dataDir = join(root, "pglite-era");
+    await mkdir(join(dataDir, "db"), { recursive: true });
+    await writeFile(join(dataDir, "db", "PG_VERSION"), "17\n");
+    const error = await openError(openStore({ dataDir }));
+    expect(error.code).toBe("E_STORAGE");
+    expect(error.message).toContain(`${join(dataDir, "db")} holds an embedded PostgreSQL (PGlite) database`);
+    expect(error.message).toMatch(/Move that folder away|storage\.databaseUrl/);
+    expect(await readFile(join(dataDir, "db", "PG_VERSION"), "utf8")).toBe("17\n");
+    await expect(readFile(join(dataDir, "db.sqlite"), "utf8")).rejects.toThrow(/ENOENT/);
     await expect(readFile(join(dataDir, "db.lock"), "utf8")).rejects.toThrow(/ENOENT/);
   });
 });
@@ -119,7 +132,7 @@ describe("memoryStore", { timeout: 120_000 }, () => {
   it("opens an empty store with the core schema and extra migrations, and forgets everything at close", async () => {
     const store = await memoryStore({ migrations: [{ id: "test-001-extra", sql: "CREATE TABLE extra (id int)" }] });
     try {
-      expect(store.sql.driver).toBe("pglite");
+      expect(store.sql.driver).toBe("sqlite");
       const { rows } = await store.sql.query<{ id: string }>("SELECT id FROM schema_migrations ORDER BY id");
       expect(rows.map((row) => row.id)).toEqual([
         "core-001-chats",

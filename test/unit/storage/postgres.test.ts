@@ -2,7 +2,7 @@
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgres } from "../../../bot/storage/postgres.ts";
-import type { ClosableSqlClient } from "../../../bot/storage/pglite.ts";
+import type { ClosableSqlClient } from "../../../bot/storage/sqlite.ts";
 import { POSTGRES_URL, serviceAvailable } from "../../helpers/services.ts";
 
 const isUp = await serviceAvailable("postgres");

@@ -1,4 +1,4 @@
-/** The store contract on the embedded database, file-backed in a temporary data folder. */
+/** The store contract on the embedded database (SQLite), file-backed in a temporary data folder. */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -7,7 +7,7 @@ import { defineStoreContract } from "./store.contract.ts";
 
 const dataDir = await mkdtemp(join(tmpdir(), "switchboard-store-"));
 
-defineStoreContract("embedded PGlite (file-backed)", {
+defineStoreContract("embedded SQLite (file-backed)", {
   open: () => openStore({ dataDir }),
   allowsConcurrentOpen: false,
   cleanup: () => rm(dataDir, { recursive: true, force: true }),

@@ -1,0 +1,402 @@
+/**
+ * Footprint and start-up, as a user sees them: `switchboard start` run as its own process tree, measured from
+ * outside. Prints, next to each target and next to the same figure for the previous release (a `git worktree`
+ * of BASE_COMMIT under the temp folder, measured in the same run, rounds interleaved):
+ * - idle resident memory of every Switchboard process together (bot + skill-host children), IDLE_S seconds after
+ *   `/readyz` answered 200: console only (target ≤ 120 MB), and console + Telegram, Discord and Slack on the
+ *   loopback stand-ins + 20 enabled skills (target ≤ 150 MB);
+ * - start to ready (spawn → `/readyz` 200) for both, warm (second start on the same data folder; target ≤ 1 s
+ *   for the three adapters);
+ * - `switchboard --version`: wall time and peak RSS.
+ * Each figure is the median of the paired rounds, best-of beside it.
+ *
+ *   npx node test/bench/footprint.ts [rounds=3]        IDLE_S=30  BASE_COMMIT=296cc93  BASE_DIR=<tmp>/switchboard-base-296cc93
+ *   ONLY=ours npx node test/bench/footprint.ts 1      (this tree alone, while working on it; no base column)
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { DiscordStandIn } from "../stand-ins/discord/server.ts";
+import { SlackStandIn } from "../stand-ins/slack/server.ts";
+import { TelegramStandIn } from "../stand-ins/telegram/server.ts";
+
+const ROUNDS = Number(process.argv[2] ?? 3);
+const IDLE_MS = Number(process.env.IDLE_S ?? 30) * 1_000;
+const SKILLS = 20;
+const BASE_COMMIT = process.env.BASE_COMMIT ?? "296cc93";
+const ROOT = resolve(import.meta.dirname, "../..");
+const BASE_DIR = process.env.BASE_DIR ?? join(tmpdir(), `switchboard-base-${BASE_COMMIT}`);
+const MB = 1024 * 1024;
+
+/** One tree under test: the previous release or this checkout. */
+interface Variant {
+  name: "base" | "ours";
+  root: string;
+}
+
+/** What one measured start gave. */
+interface StartFigures {
+  readyMs: number;
+  /** Sum of VmRSS over the process tree, bytes. */
+  rssBytes: number;
+  /** Sum of Pss (proportional: shared pages split between processes), bytes. */
+  pssBytes: number;
+  processes: Array<{ pid: number; command: string; rssBytes: number }>;
+}
+
+// ---------------------------------------------------------------------------------------------- setup
+
+function ensureBaseTree(): void {
+  if (!existsSync(join(BASE_DIR, "package.json"))) {
+    console.log(`creating a worktree of ${BASE_COMMIT} in ${BASE_DIR} …`);
+    execFileSync("git", ["-C", ROOT, "worktree", "add", "--detach", BASE_DIR, BASE_COMMIT], { stdio: "inherit" });
+  }
+  if (!existsSync(join(BASE_DIR, "node_modules"))) {
+    console.log(`installing the base tree's dependencies (npm ci, once) …`);
+    execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: BASE_DIR, stdio: ["ignore", "ignore", "inherit"] });
+  }
+}
+
+/** Twenty skill packages (copies of the built-in dice skill under new names) to link in the full configuration. */
+async function makeSkills(dir: string): Promise<string[]> {
+  const diceDir = join(ROOT, "skills/builtin/dice");
+  const pkg = JSON.parse(await readFile(join(diceDir, "package.json"), "utf8")) as {
+    name: string;
+    switchboard: { name: string; commands: Array<{ name: string }>; tools: Array<{ name: string }> };
+  };
+  const dirs: string[] = [];
+  for (let i = 1; i <= SKILLS; i++) {
+    const skillDir = join(dir, `bench-skill-${i}`);
+    await mkdir(join(skillDir, "dist"), { recursive: true });
+    await cp(join(diceDir, "dist/index.js"), join(skillDir, "dist/index.js"));
+    const copy = structuredClone(pkg);
+    copy.name = `@bench/skill-dice${i}`;
+    copy.switchboard.name = `dice${i}`;
+    copy.switchboard.commands = copy.switchboard.commands.map((c) => ({ ...c, name: `${c.name}${i}` }));
+    copy.switchboard.tools = copy.switchboard.tools.map((t) => ({ ...t, name: `${t.name}${i}` }));
+    await writeFile(join(skillDir, "package.json"), JSON.stringify(copy, null, 2));
+    dirs.push(skillDir);
+  }
+  return dirs;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const address = server.address();
+  await new Promise<void>((r) => server.close(() => r()));
+  if (address === null || typeof address === "string") throw new Error("no port");
+  return address.port;
+}
+
+// ---------------------------------------------------------------------------------------------- measuring
+
+/** Pids of `pid` and all its descendants (Linux /proc). */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    const taskDir = `/proc/${out[i]}/task`;
+    if (!existsSync(taskDir)) continue;
+    for (const tid of readdirSync(taskDir)) {
+      const children = readFileSync(join(taskDir, tid, "children"), "utf8").trim();
+      if (children !== "") out.push(...children.split(/\s+/).map(Number));
+    }
+  }
+  return out;
+}
+
+function kbField(text: string, field: string): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
+  return match === null ? 0 : Number(match[1]) * 1024;
+}
+
+function treeMemory(pid: number): Pick<StartFigures, "rssBytes" | "pssBytes" | "processes"> {
+  const processes: StartFigures["processes"] = [];
+  let pssBytes = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, "utf8");
+      const cmdline = readFileSync(`/proc/${p}/cmdline`, "utf8").split("\0").filter(Boolean);
+      const script = cmdline.find((a) => a.endsWith(".ts") || a.endsWith(".js")) ?? cmdline[0] ?? "?";
+      processes.push({ pid: p, command: script.split("/").slice(-2).join("/"), rssBytes: kbField(status, "VmRSS") });
+      pssBytes += kbField(readFileSync(`/proc/${p}/smaps_rollup`, "utf8"), "Pss");
+    } catch {
+      // gone between listing and reading
+    }
+  }
+  return { rssBytes: processes.reduce((sum, p) => sum + p.rssBytes, 0), pssBytes, processes };
+}
+
+async function waitReady(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`bot exited (${child.exitCode}) before ready: ${stderr()}`);
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** A running bot under test. */
+interface Running {
+  child: ChildProcess;
+  readyMs: number;
+  stop(): Promise<void>;
+}
+
+async function startBot(variant: Variant, env: Record<string, string>): Promise<Running> {
+  const port = await freePort();
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [join(variant.root, "bin/switchboard.js"), "start"], {
+    cwd: variant.root,
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? tmpdir(),
+      SWITCHBOARD_HTTP__PORT: String(port),
+      SWITCHBOARD_HTTP__HOST: "127.0.0.1",
+      SWITCHBOARD_REGISTRY: "http://127.0.0.1:9/",
+      LOG_LEVEL: "warn",
+      ...env,
+    },
+    // stdin stays open (a pipe nobody writes to): the console adapter runs until we stop it.
+    stdio: ["pipe", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4_000);
+  });
+  try {
+    await waitReady(port, child, () => stderr);
+  } catch (error) {
+    child.kill("SIGKILL");
+    throw error;
+  }
+  const readyMs = performance.now() - t0;
+  return {
+    child,
+    readyMs,
+    async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Stand-ins for the three platforms, one set per bot so two bots never share a stand-in. */
+interface Platforms {
+  env: Record<string, string>;
+  close(): Promise<void>;
+}
+
+async function startPlatforms(): Promise<Platforms> {
+  const telegram = await TelegramStandIn.start();
+  const discord = await new DiscordStandIn({ heartbeatIntervalMs: 30_000 }).listen();
+  const slack = await new SlackStandIn().start();
+  return {
+    env: {
+      TELEGRAM_BOT_TOKEN: telegram.token,
+      TELEGRAM_API_ROOT: telegram.apiRoot,
+      SWITCHBOARD_ADAPTERS__TELEGRAM__POLL_TIMEOUT_SECONDS: "10",
+      DISCORD_TOKEN: discord.token,
+      DISCORD_APPLICATION_ID: discord.applicationId,
+      DISCORD_API_ROOT: discord.apiRoot,
+      SLACK_BOT_TOKEN: slack.botToken,
+      SLACK_APP_TOKEN: slack.appToken,
+      SLACK_API_URL: slack.apiUrl,
+    },
+    async close() {
+      await Promise.all([telegram.close(), discord.close(), slack.stop()]);
+    },
+  };
+}
+
+/** `switchboard --version`: wall ms and peak RSS (bytes, from GNU time when present). */
+function versionRun(variant: Variant): { wallMs: number; peakRssBytes: number | undefined } {
+  const args = [join(variant.root, "bin/switchboard.js"), "--version"];
+  const hasTime = existsSync("/usr/bin/time");
+  const t0 = performance.now();
+  const result = hasTime
+    ? spawnSync("/usr/bin/time", ["-f", "peak-kb %M", process.execPath, ...args], { encoding: "utf8" })
+    : spawnSync(process.execPath, args, { encoding: "utf8" });
+  const wallMs = performance.now() - t0;
+  if (result.status !== 0 || !/\d+\.\d+\.\d+/.test(result.stdout)) {
+    throw new Error(`--version failed in ${variant.root}: ${result.stderr}`);
+  }
+  const kb = /peak-kb (\d+)/.exec(result.stderr)?.[1];
+  return { wallMs, peakRssBytes: kb === undefined ? undefined : Number(kb) * 1024 };
+}
+
+// ---------------------------------------------------------------------------------------------- one round
+
+interface Round {
+  version: Record<Variant["name"], { wallMs: number; peakRssBytes: number | undefined }>;
+  consoleOnly: Record<Variant["name"], StartFigures>;
+  full: Record<Variant["name"], StartFigures>;
+}
+
+async function round(
+  variants: Variant[],
+  options: { dirs: Record<string, string>; skillDirs: string[]; idleMs: number },
+): Promise<Round> {
+  const { dirs, skillDirs } = options;
+  const version = {} as Round["version"];
+  for (const v of variants) version[v.name] = versionRun(v);
+
+  // Start every bot one after the other (each start timed alone), then let them all idle together.
+  const running: Array<{ key: string; variant: Variant; bot: Running; platforms?: Platforms }> = [];
+  try {
+    for (const v of variants) {
+      const dataDir = dirs[`${v.name}-console`]!;
+      running.push({ key: "consoleOnly", variant: v, bot: await startBot(v, { SWITCHBOARD_DATA_DIR: dataDir }) });
+    }
+    for (const v of variants) {
+      const dataDir = dirs[`${v.name}-full`]!;
+      await writeFile(join(dataDir, "skills-linked.json"), JSON.stringify(skillDirs));
+      const platforms = await startPlatforms();
+      const bot = await startBot(v, { SWITCHBOARD_DATA_DIR: dataDir, ...platforms.env });
+      running.push({ key: "full", variant: v, bot, platforms });
+    }
+    await new Promise((r) => setTimeout(r, options.idleMs));
+    const out = { version, consoleOnly: {}, full: {} } as Round;
+    for (const r of running) {
+      const memory = treeMemory(r.bot.child.pid!);
+      (out[r.key as "consoleOnly" | "full"] as Record<string, StartFigures>)[r.variant.name] = {
+        readyMs: r.bot.readyMs,
+        ...memory,
+      };
+    }
+    return out;
+  } finally {
+    for (const r of running) {
+      await r.bot.stop();
+      await r.platforms?.close();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------- report
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+const best = (xs: number[]): number => Math.min(...xs);
+
+/** One printed figure: its label, unit, target and how to read it from a round. */
+interface Row {
+  label: string;
+  unit: "MB" | "ms";
+  target: string;
+  pick: (r: Round, v: "base" | "ours") => number;
+}
+
+function line({ label, unit, target, pick }: Row) {
+  return (rounds: Round[]): string => {
+    const fmt = (n: number) => (unit === "MB" ? `${(n / MB).toFixed(0)} MB` : `${n.toFixed(0)} ms`);
+    const ours = rounds.map((r) => pick(r, "ours"));
+    const base = rounds.map((r) => (r.version.base === undefined ? Number.NaN : pick(r, "base")));
+    const cell = (xs: number[]) =>
+      xs.some(Number.isNaN) ? "-".padStart(24) : `${fmt(median(xs)).padStart(8)} (best ${fmt(best(xs)).padStart(8)})`;
+    return `  ${label.padEnd(44)} ${cell(ours)}   ${cell(base)}   ${target}`;
+  };
+}
+
+async function main(): Promise<void> {
+  if (process.platform !== "linux") throw new Error("footprint.ts reads /proc: Linux only");
+  const onlyOurs = process.env.ONLY === "ours";
+  if (!onlyOurs) ensureBaseTree();
+  const work = await mkdtemp(join(tmpdir(), "sb-footprint-"));
+  const variants: Variant[] = onlyOurs
+    ? [{ name: "ours", root: ROOT }]
+    : [
+        { name: "base", root: BASE_DIR },
+        { name: "ours", root: ROOT },
+      ];
+  try {
+    const skillDirs = await makeSkills(join(work, "skills"));
+    const dirs: Record<string, string> = {};
+    for (const v of variants) {
+      for (const c of ["console", "full"]) {
+        dirs[`${v.name}-${c}`] = join(work, `${v.name}-${c}`);
+        await mkdir(dirs[`${v.name}-${c}`]!, { recursive: true });
+      }
+    }
+    // Warm-up: first starts create the data folders, apply migrations and fill the OS file cache.
+    console.log(`warm-up round (not counted), then ${ROUNDS} rounds of ${IDLE_MS / 1000} s idle …`);
+    await round(variants, { dirs, skillDirs, idleMs: 0 });
+    const rounds: Round[] = [];
+    for (let i = 0; i < ROUNDS; i++) {
+      rounds.push(await round(i % 2 === 0 ? variants : [...variants].reverse(), { dirs, skillDirs, idleMs: IDLE_MS }));
+      process.stdout.write(`  round ${i + 1}/${ROUNDS} done\n`);
+    }
+    const rows = [
+      line({
+        label: "idle RSS, console only",
+        unit: "MB",
+        target: "target ≤ 120 MB",
+        pick: (r, v) => r.consoleOnly[v].rssBytes,
+      }),
+      line({
+        label: "idle RSS, console + 3 adapters + 20 skills",
+        unit: "MB",
+        target: "target ≤ 150 MB",
+        pick: (r, v) => r.full[v].rssBytes,
+      }),
+      line({
+        label: "idle PSS, console only",
+        unit: "MB",
+        target: "(shared pages split)",
+        pick: (r, v) => r.consoleOnly[v].pssBytes,
+      }),
+      line({
+        label: "idle PSS, console + 3 adapters + 20 skills",
+        unit: "MB",
+        target: "(shared pages split)",
+        pick: (r, v) => r.full[v].pssBytes,
+      }),
+      line({ label: "start to ready, console only", unit: "ms", target: "", pick: (r, v) => r.consoleOnly[v].readyMs }),
+      line({
+        label: "start to ready, console + 3 adapters + 20 skills",
+        unit: "ms",
+        target: "target ≤ 1000 ms",
+        pick: (r, v) => r.full[v].readyMs,
+      }),
+      line({ label: "switchboard --version, wall", unit: "ms", target: "", pick: (r, v) => r.version[v].wallMs }),
+      line({
+        label: "switchboard --version, peak RSS",
+        unit: "MB",
+        target: "",
+        pick: (r, v) => r.version[v].peakRssBytes ?? Number.NaN,
+      }),
+    ];
+    console.log(
+      `\nFootprint (node ${process.versions.node}; ${ROUNDS} paired rounds; median, best-of in brackets; base = ${BASE_COMMIT})`,
+    );
+    console.log(`  ${"".padEnd(44)} ${"this tree".padStart(24)}   ${"base".padStart(24)}`);
+    for (const row of rows) console.log(row(rounds));
+    const last = rounds.at(-1)!;
+    console.log("\nProcesses in the last round (RSS):");
+    for (const key of ["consoleOnly", "full"] as const) {
+      for (const v of ["ours", "base"] as const) {
+        if (last[key][v] === undefined) continue;
+        const list = last[key][v].processes.map((p) => `${p.command} ${(p.rssBytes / MB).toFixed(0)} MB`).join(", ");
+        console.log(`  ${`${key} ${v}`.padEnd(18)} ${list}`);
+      }
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+await main();
