@@ -3,11 +3,12 @@
  * history, run the model along the fallback chain with tool rounds, stream the answer as edits, then store the
  * turn, the usage and the per-model statistics.
  */
+import { cleanChatText } from "../hygiene.ts";
 import type { ConversationHandler, Core } from "../core.ts";
 import { SwitchboardError } from "../errors.ts";
 import { conversationId, type Inbound, type Reply } from "../model.ts";
 import type { Role } from "../permissions.ts";
-import { FallbackChain, type ChainResult } from "./fallback.ts";
+import type { FallbackChain, ChainResult } from "./fallback.ts";
 import { buildPrompt } from "./history.ts";
 import type { EffectiveProfile, ProfileService } from "./profile.ts";
 import { ProviderFailure } from "./providers/failure.ts";
@@ -291,7 +292,8 @@ export class ConversationEngine {
     models: ModelConfig[],
     turnId: number,
   ): Reply {
-    let text = answer;
+    // The model's words reach the chat cleaned like a skill's: no raw mentions, controls or hiding links.
+    let text = cleanChatText(answer);
     if (last.model.name !== models[0]?.name && last.passedOver.length > 0) {
       const why = last.passedOver.map((p) => `${p.model}: ${p.reason}`).join("; ");
       text += `\n\n_answered by ${last.model.name} (fallback; ${why})_`;

@@ -3,6 +3,7 @@
  * it (at most one edit in flight, at most one per `editIntervalMs`, always showing the newest text), and the final
  * edit carries the whole answer. Where the adapter cannot edit, nothing is sent until the end, then once.
  */
+import { cleanChatText } from "../hygiene.ts";
 import type { Logger } from "pino";
 import type { AdapterHub } from "../core.ts";
 import type { Inbound, Reply, SentMessage } from "../model.ts";
@@ -95,7 +96,10 @@ export class StreamingReply {
     const sent = this.#sent === undefined ? undefined : await this.#sent.catch(() => undefined);
     if (sent !== undefined) {
       await this.#o.adapters
-        .edit(sent, { text: `${splitAt(this.#text, this.#maxChars - note.length - 2)[0]}\n\n${note}`, format: "plain" })
+        .edit(sent, {
+          text: `${splitAt(cleanChatText(this.#text), this.#maxChars - note.length - 2)[0]}\n\n${note}`,
+          format: "plain",
+        })
         .catch(() => undefined);
     }
   }
@@ -133,7 +137,8 @@ export class StreamingReply {
 
   #preview(): string {
     const room = this.#maxChars - CURSOR.length;
-    const text = this.#text.length > room ? `${this.#text.slice(0, room - 1)}…` : this.#text;
+    const clean = cleanChatText(this.#text);
+    const text = clean.length > room ? `${clean.slice(0, room - 1)}…` : clean;
     return `${text}${CURSOR}`;
   }
 }

@@ -49,6 +49,8 @@ const MEMORY = /memory limit/i;
 export class IsolatePool {
   readonly #slots = new Map<string, Slot>();
   readonly #forward: CapForwarder;
+  /** Capability calls and answers dropped because their invocation had ended. */
+  late = 0;
 
   constructor(forward: CapForwarder) {
     this.#forward = forward;
@@ -86,6 +88,9 @@ export class IsolatePool {
     if (slot === undefined)
       return { ok: false, failure: "not-loaded", message: `skill ${key} is not loaded in the host`, cold: false };
     const spec = slot.spec;
+    // The wall clock starts when the call arrives: a cold start counts against it, so the host always stops a
+    // call before the bot's own deadline for it passes.
+    const arrivedAt = Date.now();
     let cold = false;
     let state: IsolateState;
     let ctx: ContextState;
@@ -117,10 +122,13 @@ export class IsolatePool {
     ctx.inFlight++;
     ctx.lastUsedAt = Date.now();
     let timedOut = false;
-    const wall = setTimeout(() => {
-      timedOut = true;
-      this.#dispose(state, "timeout");
-    }, spec.timeoutMs);
+    const wall = setTimeout(
+      () => {
+        timedOut = true;
+        this.#dispose(state, "timeout");
+      },
+      Math.max(0, spec.timeoutMs - (Date.now() - arrivedAt)),
+    );
     try {
       const out: unknown = await ctx.run.apply(
         undefined,
@@ -155,7 +163,7 @@ export class IsolatePool {
     for (const [key, slot] of this.#slots) {
       skills.push({ key, live: slot.live !== undefined, contexts: 0, heapBytes: 0, externalBytes: 0 });
     }
-    return { rssBytes: process.memoryUsage().rss, skills };
+    return { rssBytes: process.memoryUsage().rss, late: this.late, skills };
   }
 
   /** Detailed stats, awaiting live isolates. */
@@ -176,7 +184,7 @@ export class IsolatePool {
         externalBytes: heap.externally_allocated_size,
       });
     }
-    return { rssBytes: process.memoryUsage().rss, skills };
+    return { rssBytes: process.memoryUsage().rss, late: this.late, skills };
   }
 
   async #startIsolate(spec: HostSkillSpec): Promise<IsolateState> {
@@ -244,13 +252,15 @@ export class IsolatePool {
             typeof args !== "string"
           )
             return;
-          const answer =
-            calls.get(inv) === chatKey
-              ? forward(inv, name, args)
-              : Promise.resolve(
-                  '{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"capability used outside its invocation"}}',
-                );
-          void answer.then((result) => this.#deliver(state, spec, run, capId, result));
+          if (calls.get(inv) !== chatKey) {
+            // The invocation is over (or belongs to another chat): the call is refused without asking the bot.
+            this.late++;
+            void Promise.resolve(
+              '{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"capability used outside its invocation"}}',
+            ).then((result) => this.#deliver(state, spec, run, capId, result, undefined));
+            return;
+          }
+          void forward(inv, name, args).then((result) => this.#deliver(state, spec, run, capId, result, inv));
         },
         { ignored: true },
       );
@@ -269,15 +279,24 @@ export class IsolatePool {
     }
   }
 
-  /** Settle a capability call inside the isolate; the skill's continuation runs now, under the CPU budget. */
+  /**
+   * Settle a capability call inside the isolate; the skill's continuation runs now, under the CPU budget. An
+   * answer for an invocation that has ended is dropped: nothing the skill left behind runs after its promise
+   * settled, so it cannot spend CPU on the chat's behalf once the chat has its answer.
+   */
   async #deliver(
     state: IsolateState,
     spec: HostSkillSpec,
     run: ContextState["run"] | undefined,
     capId: number,
     result: string,
+    inv: number | undefined,
   ): Promise<void> {
     if (run === undefined || state.isolate.isDisposed) return;
+    if (inv !== undefined && !state.calls.has(inv)) {
+      this.late++;
+      return;
+    }
     try {
       await run.apply(undefined, ["deliver", capId, result], callOptions(spec.cpuMs, false));
     } catch (error) {

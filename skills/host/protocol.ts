@@ -37,6 +37,9 @@ export type ToHost =
   | { t: "cap-result"; capId: number; result: string }
   | { t: "stats"; id: number };
 
+/** The exit code of a host whose resident-size watchdog stopped it. */
+export const EXIT_RSS_CAP = 86;
+
 /** Why a call failed in the host. */
 export type HostFailure = "timeout" | "cpu" | "memory" | "threw" | "too-large" | "disposed" | "not-loaded" | "crashed";
 
@@ -51,5 +54,7 @@ export type FromHost =
 /** What the host reports about itself. */
 export interface HostStats {
   rssBytes: number;
+  /** Capability calls and answers dropped because their invocation had ended. */
+  late: number;
   skills: Array<{ key: string; live: boolean; contexts: number; heapBytes: number; externalBytes: number }>;
 }

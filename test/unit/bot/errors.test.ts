@@ -5,7 +5,7 @@ import { ERROR_CATALOG, SwitchboardError, isSwitchboardError, toSwitchboardError
 describe("error catalog", () => {
   it("is documented code for code in docs/errors.md", () => {
     const doc = readFileSync(new URL("../../../docs/errors.md", import.meta.url), "utf8");
-    const documented = [...doc.matchAll(/^\| `(E_[A-Z_]+)` \|/gm)].map((m) => m[1]);
+    const documented = [...doc.matchAll(/^\| `(E_[A-Z_]+)` +\|/gm)].map((m) => m[1]);
     expect(documented.sort()).toEqual(Object.keys(ERROR_CATALOG).sort());
   });
 

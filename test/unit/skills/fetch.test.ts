@@ -64,14 +64,11 @@ describe("skill fetch", () => {
     const result = skillFetch(
       { url, init: options.init ?? null },
       {
-        hosts: options.hosts ?? [
-          "localhost",
-          "127.0.0.1",
-          "127.0.0.2",
-          "169.254.169.254",
-          "rebind.localhost",
-          "metadata.test",
-        ],
+        hosts:
+          options.hosts ??
+          ["localhost", "127.0.0.1", "127.0.0.2", "169.254.169.254", "rebind.localhost", "metadata.test"].flatMap(
+            (h) => [h, `${h}:${port}`],
+          ),
         policy: options.policy ?? LOOPBACK_OK,
         signal: new AbortController().signal,
         userAgent: "switchboard-skill/test",
@@ -251,5 +248,14 @@ describe("address and host checks", () => {
     expect(hostAllowed(["*.example.com"], "example.com.evil.org", 443)).toBe(false);
     expect(hostAllowed(["example.com:8443"], "example.com", 443)).toBe(false);
     expect(hostAllowed(["example.com:8443"], "example.com", 8443)).toBe(true);
+  });
+
+  it("allows only the scheme's port for a host declared without one", () => {
+    expect(hostAllowed(["api.example.com"], "api.example.com", 443, "https:")).toBe(true);
+    for (const port of [22, 6379, 11211, 8443, 80])
+      expect(hostAllowed(["api.example.com"], "api.example.com", port, "https:")).toBe(false);
+    expect(hostAllowed(["api.example.com"], "api.example.com", 80, "http:")).toBe(true);
+    expect(hostAllowed(["api.example.com"], "api.example.com", 443, "http:")).toBe(false);
+    expect(hostAllowed(["*.example.com"], "a.example.com", 6379, "https:")).toBe(false);
   });
 });

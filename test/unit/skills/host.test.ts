@@ -34,7 +34,7 @@ describe("skill host", () => {
       poolSize: 1,
       permissionModel: true,
       hostGraceMs: 3_000,
-      onRestart: (_i, reason) => restarts.push(reason),
+      onCrash: (crash) => restarts.push(crash.reason),
     });
     await supervisor.start();
   });
