@@ -7,7 +7,7 @@ import { memoryStore } from "../../../bot/storage/open.ts";
 import { createSchedulesPlugin, type SchedulesPlugin, type ScheduleRecord } from "../../../schedules/index.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 import { TestAdapter } from "../../helpers/test-adapter.ts";
-import type { FakeTime } from "./fake-time.ts";
+import { FakeTime } from "./fake-time.ts";
 
 /** A test adapter whose platform roles the test sets. */
 export class RoleAdapter extends TestAdapter {
