@@ -477,14 +477,14 @@ export class SkillService {
     this.#inFlight.set(skill.name, running + 1);
     const started = performance.now();
     try {
-      const result = await this.#supervisor.call(
-        skill.spec,
-        where.chatKey,
+      const result = await this.#supervisor.callWith(skill.spec, {
+        chatKey: where.chatKey,
         kind,
-        handler,
-        JSON.stringify(input),
-        (name, args) => handleCapability(inv, name, args, deps),
-      );
+        name: handler,
+        input: JSON.stringify(input),
+        onCap: (name, args) => handleCapability(inv, name, args, deps),
+        onRefused: (count) => inv.budget.countRefused("calls", count),
+      });
       this.#calls.observe({ skill: skill.name, kind }, (performance.now() - started) / 1000);
       if (result.ok) {
         const envelope = JSON.parse(result.value) as { ok: boolean; value: unknown };
@@ -555,6 +555,7 @@ export class SkillService {
       timeoutMs: Math.min(manifest.limits.timeoutMs ?? c.defaultTimeoutMs, c.maxTimeoutMs),
       maxResultChars: c.maxResultChars,
       maxCapArgChars: c.maxResultChars,
+      maxCapCalls: effectiveBudget(manifest, c).capCalls,
       maxContexts: c.maxContextsPerSkill,
       idleMs: c.idleMs,
     };
@@ -611,7 +612,7 @@ function failureError(
     if (cause !== undefined) return cause;
     const what =
       thrown === undefined
-        ? ""
+        ? `: it threw ${JSON.stringify(detail.slice(0, 160))}`
         : `: it threw ${thrown.code === null ? "" : `${thrown.code} `}${JSON.stringify(thrown.message.slice(0, 160))}`;
     return new SwitchboardError("E_SKILL_FAILED", `skill ${skill} threw${what}`, {
       chatMessage: `The skill ${skill} failed and was stopped${cleanChatText(what)}.`,
@@ -624,11 +625,16 @@ function failureError(
     quarantine !== undefined && hostCrash
       ? ` It kept crashing and is now turned off; a chat admin can turn it back on with /skills enable ${skill}.`
       : "";
+  const refused = inv.budget.refusedTotal;
+  const budgetNote =
+    refused === 0 || inv.budget.firstRefusal === undefined
+      ? ""
+      : ` Before that, ${refused} of its calls were refused: it went ${inv.budget.firstRefusal.chatMessage}.`;
   return new SwitchboardError(
     isLimit ? "E_SKILL_LIMIT" : "E_SKILL_FAILED",
     `skill ${skill} ${failure}: ${detail.slice(0, 200)}`,
     {
-      chatMessage: `The skill ${skill} ${reason}${hostCrash ? " (its host process was stopped)" : ""} and was stopped.${tail}`,
+      chatMessage: `The skill ${skill} ${reason}${hostCrash ? " (its host process was stopped)" : ""} and was stopped.${budgetNote}${tail}`,
       details,
     },
   );

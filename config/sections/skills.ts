@@ -47,7 +47,7 @@ const budgetDefaults = {
   fetchBytesOut: 262_144,
   capCallsPerSecond: 100,
   capCalls: 200,
-  storageWrites: 50,
+  storageWrites: 20,
   llmCalls: 3,
   llmTokens: 8_000,
 };

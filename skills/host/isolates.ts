@@ -31,6 +31,8 @@ interface IsolateState {
   contexts: Map<string, Promise<ContextState>>;
   /** Call id → chat key, for capability checks. */
   calls: Map<number, string>;
+  /** Call id → capability calls it made. */
+  capCounts: Map<number, number>;
   retired: boolean;
   /** Why it was disposed early (a failure of one call), so its other in-flight calls report the same. */
   disposedFor: HostFailure | undefined;
@@ -51,6 +53,8 @@ export class IsolatePool {
   readonly #forward: CapForwarder;
   /** Capability calls and answers dropped because their invocation had ended. */
   late = 0;
+  /** Told, before the call's result, how many capability calls the host refused over a call's budget. */
+  onRefused: ((callId: number, count: number) => void) | undefined;
 
   constructor(forward: CapForwarder) {
     this.#forward = forward;
@@ -146,14 +150,37 @@ export class IsolatePool {
       return { ok: true, value: out, cold };
     } catch (error) {
       const outcome = classify(error, timedOut ? "timeout" : state.disposedFor);
+      if (outcome.failure === "threw") {
+        // A promise the skill left behind rejected unhandled; if the handler itself returned, that is the answer.
+        const returned = await this.#take(ctx, spec, id);
+        if (returned?.startsWith('{"ok":true') === true) return { ok: true, value: returned, cold };
+        if (returned !== undefined) {
+          this.#retire(state);
+          const tooLarge = returned.includes('"tooLarge":true');
+          return { ok: false, failure: tooLarge ? "too-large" : "threw", message: returned, cold };
+        }
+      }
       this.#dispose(state, outcome.failure);
       return { ok: false, ...outcome, cold };
     } finally {
       clearTimeout(wall);
       state.calls.delete(id);
+      const made = state.capCounts.get(id) ?? 0;
+      state.capCounts.delete(id);
+      if (made > spec.maxCapCalls + 1) this.onRefused?.(id, made - spec.maxCapCalls - 1);
       ctx.inFlight--;
       if (state.retired && state.calls.size === 0) this.#dispose(state, "disposed");
       else if (!state.isolate.isDisposed && state.calls.size === 0) this.#armIdle(slot, state);
+    }
+  }
+
+  /** The result the handler of `id` returned, if it did and it was a good one. */
+  async #take(ctx: ContextState, spec: HostSkillSpec, id: number): Promise<string | undefined> {
+    try {
+      const out: unknown = await ctx.run.apply(undefined, ["take", id, undefined], callOptions(spec.cpuMs, false));
+      return typeof out === "string" && out.length <= spec.maxResultChars + 64 ? out : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -206,6 +233,7 @@ export class IsolatePool {
         script,
         contexts: new Map(),
         calls: new Map(),
+        capCounts: new Map(),
         retired: false,
         disposedFor: undefined,
         idleTimer: undefined,
@@ -258,6 +286,15 @@ export class IsolatePool {
             void Promise.resolve(
               '{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"capability used outside its invocation"}}',
             ).then((result) => this.#deliver(state, spec, run, capId, result, undefined));
+            return;
+          }
+          const made = (state.capCounts.get(inv) ?? 0) + 1;
+          state.capCounts.set(inv, made);
+          if (made > spec.maxCapCalls + 1) {
+            // Past the budget the bot already refused one: refuse the rest here, without crossing the IPC channel.
+            void Promise.resolve(overBudget(spec.maxCapCalls)).then((result) =>
+              this.#deliver(state, spec, run, capId, result, inv),
+            );
             return;
           }
           void forward(inv, name, args).then((result) => this.#deliver(state, spec, run, capId, result, inv));
@@ -355,6 +392,10 @@ export class IsolatePool {
       () => undefined,
     );
   }
+}
+
+function overBudget(maxCapCalls: number): string {
+  return `{"ok":false,"error":{"code":"E_SKILL_BUDGET","message":"over its budget: at most ${maxCapCalls} capability calls per invocation"}}`;
 }
 
 /**

@@ -22,6 +22,8 @@ const pool = new IsolatePool(
     }),
 );
 
+pool.onRefused = (id, count) => send({ t: "refused", id, count });
+
 process.on("message", (raw: unknown) => {
   const message = raw as ToHost;
   switch (message.t) {

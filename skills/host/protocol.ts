@@ -20,6 +20,12 @@ export interface HostSkillSpec {
   maxResultChars: number;
   /** Largest serialized capability arguments, in characters. */
   maxCapArgChars: number;
+  /**
+   * Capability calls one invocation may make (its budget's `capCalls`). The bot enforces every budget; the host
+   * forwards one call past this (so the bot records the refusal) and refuses the rest itself, so a flood never
+   * crosses the IPC channel.
+   */
+  maxCapCalls: number;
   /** Contexts (one per chat) kept warm in one isolate. */
   maxContexts: number;
   /** An isolate unused this long is disposed. */
@@ -48,6 +54,8 @@ export type FromHost =
   | { t: "ready"; pid: number }
   | { t: "result"; id: number; ok: true; value: string; cold: boolean }
   | { t: "result"; id: number; ok: false; failure: HostFailure; message: string; cold: boolean }
+  /** Capability calls of an ended invocation that the host refused itself, over its `maxCapCalls`. */
+  | { t: "refused"; id: number; count: number }
   | { t: "cap"; id: number; capId: number; name: string; args: string }
   | { t: "stats"; id: number; value: HostStats };
 

@@ -76,6 +76,7 @@ export class BudgetMeter {
   /** The first refusal, shown in the chat. */
   firstRefusal: SwitchboardError | undefined;
   readonly #now: () => number;
+  readonly #errors = new Map<string, SwitchboardError>();
   #tokens: number;
   #refilledAt: number;
 
@@ -161,12 +162,22 @@ export class BudgetMeter {
     return n;
   }
 
+  /** Calls refused elsewhere (the host refuses a flood past `capCalls` itself). */
+  countRefused(kind: BudgetKind, count: number): void {
+    this.refused.set(kind, (this.refused.get(kind) ?? 0) + count);
+  }
+
   #refuse(kind: BudgetKind, what: string): SwitchboardError {
     this.refused.set(kind, (this.refused.get(kind) ?? 0) + 1);
-    const error = new SwitchboardError("E_SKILL_BUDGET", `over budget: ${what}`, {
-      chatMessage: `over its budget: ${what}`,
-      details: { kind },
-    });
+    // One error per reason: a flood of refusals must not pay for a stack trace each.
+    let error = this.#errors.get(what);
+    if (error === undefined) {
+      error = new SwitchboardError("E_SKILL_BUDGET", `over budget: ${what}`, {
+        chatMessage: `over its budget: ${what}`,
+        details: { kind },
+      });
+      this.#errors.set(what, error);
+    }
     this.firstRefusal ??= error;
     return error;
   }

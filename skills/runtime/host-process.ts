@@ -55,11 +55,14 @@ export interface HostCall {
   name: string;
   input: string;
   onCap: CapHandler;
+  /** The host refused this many capability calls itself, over the call's `maxCapCalls`. */
+  onRefused?: (count: number) => void;
 }
 
 interface PendingCall {
   resolve: (result: HostResult) => void;
   onCap: CapHandler;
+  onRefused: ((count: number) => void) | undefined;
   deadline: NodeJS.Timeout;
   watchdog: NodeJS.Timeout;
   /** The deadline passed: the caller has its answer; the host's late answer is dropped. */
@@ -162,7 +165,14 @@ export class HostProcess {
         });
         this.#child?.kill("SIGKILL");
       }, spec.timeoutMs + this.#options.hostGraceMs);
-      this.#pending.set(id, { resolve: resolvePromise, onCap: call.onCap, deadline, watchdog, expired: false });
+      this.#pending.set(id, {
+        resolve: resolvePromise,
+        onCap: call.onCap,
+        onRefused: call.onRefused,
+        deadline,
+        watchdog,
+        expired: false,
+      });
       this.#send({
         t: "call",
         id,
@@ -271,6 +281,10 @@ export class HostProcess {
             .catch(() => '{"ok":false,"error":{"code":"E_INTERNAL","message":"capability failed"}}');
         }
         void answer.then((result) => this.#send({ t: "cap-result", capId: message.capId, result }));
+        return;
+      }
+      case "refused": {
+        this.#pending.get(message.id)?.onRefused?.(message.count);
         return;
       }
       case "stats": {

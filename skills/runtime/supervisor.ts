@@ -5,9 +5,15 @@
  * out-of-memory abort fails only its own calls; the others (the built-ins) share `poolSize` hosts.
  */
 import type { HandlerKind, HostFailure, HostSkillSpec, HostStats } from "../host/protocol.ts";
-import { type CapHandler, HostProcess, type HostProcessOptions, type HostResult } from "./host-process.ts";
+import {
+  type CapHandler,
+  type HostCall,
+  HostProcess,
+  type HostProcessOptions,
+  type HostResult,
+} from "./host-process.ts";
 
-export type { CapHandler, HostResult } from "./host-process.ts";
+export type { CapHandler, HostCall, HostResult } from "./host-process.ts";
 
 /** Options for the supervisor. */
 export interface SupervisorOptions extends Omit<HostProcessOptions, "onExit"> {
@@ -78,7 +84,12 @@ export class SkillHostSupervisor {
     input: string,
     onCap: CapHandler,
   ): Promise<HostResult> {
-    return this.hostFor(spec.name).call(spec, { chatKey, kind, name, input, onCap });
+    return this.callWith(spec, { chatKey, kind, name, input, onCap });
+  }
+
+  /** Run a handler, with every option of the call. */
+  callWith(spec: HostSkillSpec, call: HostCall): Promise<HostResult> {
+    return this.hostFor(spec.name).call(spec, call);
   }
 
   /** Stats of every running host (shared ones first). */

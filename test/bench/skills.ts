@@ -36,6 +36,7 @@ function spec(key: string, source = code): HostSkillSpec {
     timeoutMs: 5_000,
     maxResultChars: 65_536,
     maxCapArgChars: 65_536,
+    maxCapCalls: 200,
     maxContexts: 16,
     idleMs: 600_000,
   };

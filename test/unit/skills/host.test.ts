@@ -16,6 +16,7 @@ function spec(key: string, code: string, overrides: Partial<HostSkillSpec> = {})
     timeoutMs: 2_000,
     maxResultChars: 10_000,
     maxCapArgChars: 10_000,
+    maxCapCalls: 200,
     maxContexts: 2,
     idleMs: 60_000,
     ...overrides,
