@@ -44,6 +44,7 @@ export async function createSkillsPlugin(core: Core, options: SkillsPluginOption
     hostGraceMs: config.hostGraceMs,
     maxRssMb: config.hostMaxRssMb,
     heapMb: config.hostHeapMb,
+    nice: config.hostNice,
     idleMs: config.hostIdleMs,
     onLog: (level, message, details) => log[level](details ?? {}, message),
     onCrash: (crash) => {

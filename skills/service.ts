@@ -19,7 +19,7 @@ import {
 import type { SkillsConfig } from "../config/sections/skills.ts";
 import type { SkillManifest, SkillPermissions } from "./manifest.ts";
 import type { HandlerKind, HostSkillSpec } from "./host/protocol.ts";
-import { BudgetMeter, effectiveBudget, type InvocationBudget } from "./runtime/budget.ts";
+import { BudgetMeter, describeBudget, effectiveBudget, type InvocationBudget } from "./runtime/budget.ts";
 import { chargeReply, handleCapability, toSkillReply, type Invocation } from "./runtime/capabilities.ts";
 import type { FetchDeps } from "./runtime/fetch.ts";
 import { GrantStore, missingPermissions, noPermissions, type GrantRecord } from "./runtime/grants.ts";
@@ -130,6 +130,15 @@ export class SkillService {
   /** Read the grants table and the quarantined skills into memory (at start, after migrations). */
   async loadGrants(): Promise<void> {
     await Promise.all([this.#grants.load(), this.#quarantine.load()]);
+  }
+
+  /** A loaded skill's effective limits and budget in one line (`/skills info`), or undefined when not loaded. */
+  describeLimits(name: string): string | undefined {
+    const skill = this.#skills.get(name);
+    if (skill === undefined) return undefined;
+    const { memoryMb, cpuMs, timeoutMs } = skill.spec;
+    const quarantine = this.#quarantine.get(name);
+    return `memory ${memoryMb} MB, CPU ${cpuMs} ms per call, wall clock ${timeoutMs} ms per invocation; per invocation: ${describeBudget(skill.budget)}${quarantine === undefined ? "" : `. Turned off: it ${quarantine.reason}`}`;
   }
 
   /** Why a skill is quarantined, or undefined when it is not. */

@@ -97,6 +97,8 @@ export const skillsSection = z
     /** Resident memory a host may reach before its watchdog stops it, and its own V8 heap (`--max-old-space-size`), in MB. */
     hostMaxRssMb: z.number().int().min(64).default(256),
     hostHeapMb: z.number().int().min(16).default(64),
+    /** Scheduling niceness of host processes (0–19): skill code yields the CPU to the bot. */
+    hostNice: z.number().int().min(0).max(19).default(10),
     /** A host that does not answer within a call's wall-clock budget plus this is killed, in ms. */
     hostGraceMs: z.number().int().positive().default(1_000),
     /** A skill that crashes its own host this many times within `quarantineWindowMs` is quarantined. */
@@ -153,6 +155,7 @@ export const skillsSection = z
     hostIdleMs: 600_000,
     hostMaxRssMb: 256,
     hostHeapMb: 64,
+    hostNice: 10,
     hostGraceMs: 1_000,
     quarantineAfterCrashes: 3,
     quarantineWindowMs: 600_000,

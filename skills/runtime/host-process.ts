@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { createRequire } from "node:module";
+import { setPriority } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SwitchboardError } from "../../bot/index.ts";
@@ -41,6 +42,11 @@ export interface HostProcessOptions {
   maxRssMb?: number;
   /** The host's own V8 heap (`--max-old-space-size`), in MB; 0 for Node's default. */
   heapMb?: number;
+  /**
+   * Scheduling niceness of the process (0–19): skill code yields the CPU to the bot process, so a skill that
+   * spins on a busy machine slows itself, not every chat's answers.
+   */
+  nice?: number;
   /** Stop the process after this long without a call (it starts again on the next one), in ms; 0 never. */
   idleMs?: number;
   onLog?: (level: "info" | "warn" | "error", message: string, details?: Record<string, unknown>) => void;
@@ -147,7 +153,12 @@ export class HostProcess {
     if (wait > spec.timeoutMs)
       return { ok: false, failure: "crashed", message: "the skill host is restarting after a crash", cold: false };
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    await this.start();
+    try {
+      await this.start();
+    } catch (error) {
+      this.#options.onLog?.("error", "skill host did not start", { group: this.group, error: String(error) });
+      return { ok: false, failure: "crashed", message: "the skill host stopped while starting", cold: true };
+    }
     const id = this.#nextId++;
     return new Promise<HostResult>((resolvePromise) => {
       const deadline = setTimeout(() => {
@@ -223,6 +234,16 @@ export class HostProcess {
       serialization: "json",
     });
     this.#child = child;
+    if ((this.#options.nice ?? 0) > 0 && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, this.#options.nice ?? 0);
+      } catch (error) {
+        this.#options.onLog?.("warn", "could not lower the skill host's priority", {
+          group: this.group,
+          error: (error as Error).message,
+        });
+      }
+    }
     const log = (level: "info" | "warn", text: string): void =>
       this.#options.onLog?.(level, `skill host ${level === "info" ? "output" : "stderr"}`, {
         group: this.group,
