@@ -91,7 +91,7 @@ export const skillsSection = z
      */
     hostIsolation: z.enum(["per-skill", "shared"]).default("per-skill"),
     /** Host processes at most (shared ones included); past it, further skills share the built-ins' hosts. */
-    maxHostProcesses: z.number().int().min(1).max(256).default(16),
+    maxHostProcesses: z.number().int().min(1).max(256).default(8),
     /** A per-skill host with no call for this long is stopped (it starts again on the next call), in ms. */
     hostIdleMs: z.number().int().positive().default(600_000),
     /** Resident memory a host may reach before its watchdog stops it, and its own V8 heap (`--max-old-space-size`), in MB. */
@@ -151,7 +151,7 @@ export const skillsSection = z
     enabledByDefault: ["dice", "poll"],
     hostProcesses: 1,
     hostIsolation: "per-skill",
-    maxHostProcesses: 16,
+    maxHostProcesses: 8,
     hostIdleMs: 600_000,
     hostMaxRssMb: 256,
     hostHeapMb: 64,
