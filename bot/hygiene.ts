@@ -5,6 +5,7 @@
  */
 
 // C0 controls but tab and newline, DEL, C1 controls; bidi embeddings, overrides, isolates and marks.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is what this is for.
 const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
 const MARKDOWN_LINK = /\[([^\]\n]{0,500})\]\(([^)\s]{1,2048})\)/g;
 const SLACK_LINK = /<((?:https?|mailto):[^|>\s]{1,2048})\|([^>\n]{0,500})>/g;

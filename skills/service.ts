@@ -533,7 +533,7 @@ export class SkillService {
         after: { failure, version: skill.version },
       })
       .catch((error: unknown) => this.#core.log.warn({ err: error }, "could not audit a skill failure"));
-    return failureError(skill.name, failure, detail, inv, this.#quarantine.get(skill.name));
+    return failureError({ skill: skill.name, failure, detail, inv, quarantine: this.#quarantine.get(skill.name) });
   }
 
   #toolsIn(chatKey: string): ToolSpec[] {
@@ -599,13 +599,14 @@ const WHAT: Readonly<Record<string, string>> = {
  * The error a chat sees for a failed invocation, naming the real cause: the budget refusal or capability denial
  * the skill failed with (only when the error it threw is that one), the limit it hit, or what it threw.
  */
-function failureError(
-  skill: string,
-  failure: string,
-  detail: string,
-  inv: Invocation,
-  quarantine: QuarantineRecord | undefined,
-): SwitchboardError {
+function failureError(f: {
+  skill: string;
+  failure: string;
+  detail: string;
+  inv: Invocation;
+  quarantine: QuarantineRecord | undefined;
+}): SwitchboardError {
+  const { skill, failure, detail, inv, quarantine } = f;
   const isLimit = failure === "timeout" || failure === "cpu" || failure === "memory" || failure === "too-large";
   const details = { skill, failure };
   if (failure === "threw") {

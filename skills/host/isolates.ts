@@ -285,7 +285,7 @@ export class IsolatePool {
             this.late++;
             void Promise.resolve(
               '{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"capability used outside its invocation"}}',
-            ).then((result) => this.#deliver(state, spec, run, capId, result, undefined));
+            ).then((result) => this.#deliver({ state, spec, run, inv: undefined }, capId, result));
             return;
           }
           const made = (state.capCounts.get(inv) ?? 0) + 1;
@@ -293,11 +293,11 @@ export class IsolatePool {
           if (made > spec.maxCapCalls + 1) {
             // Past the budget the bot already refused one: refuse the rest here, without crossing the IPC channel.
             void Promise.resolve(overBudget(spec.maxCapCalls)).then((result) =>
-              this.#deliver(state, spec, run, capId, result, inv),
+              this.#deliver({ state, spec, run, inv }, capId, result),
             );
             return;
           }
-          void forward(inv, name, args).then((result) => this.#deliver(state, spec, run, capId, result, inv));
+          void forward(inv, name, args).then((result) => this.#deliver({ state, spec, run, inv }, capId, result));
         },
         { ignored: true },
       );
@@ -322,13 +322,11 @@ export class IsolatePool {
    * settled, so it cannot spend CPU on the chat's behalf once the chat has its answer.
    */
   async #deliver(
-    state: IsolateState,
-    spec: HostSkillSpec,
-    run: ContextState["run"] | undefined,
+    to: { state: IsolateState; spec: HostSkillSpec; run: ContextState["run"] | undefined; inv: number | undefined },
     capId: number,
     result: string,
-    inv: number | undefined,
   ): Promise<void> {
+    const { state, spec, run, inv } = to;
     if (run === undefined || state.isolate.isDisposed) return;
     if (inv !== undefined && !state.calls.has(inv)) {
       this.late++;

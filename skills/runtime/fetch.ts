@@ -124,8 +124,12 @@ export function isPrivateAddress(address: string): boolean {
  * port means the scheme's own port only: 443 for HTTPS, 80 for plain HTTP (where the operator allows it); any
  * other port must be declared as `host:port`.
  */
-export function hostAllowed(patterns: readonly string[], hostname: string, port: number, protocol = "https:"): boolean {
-  const host = hostname.toLowerCase();
+export function hostAllowed(
+  patterns: readonly string[],
+  target: { hostname: string; port: number; protocol?: string },
+): boolean {
+  const { port, protocol = "https:" } = target;
+  const host = target.hostname.toLowerCase();
   const schemePort = protocol === "http:" ? 80 : 443;
   for (const pattern of patterns) {
     const colon = pattern.lastIndexOf(":");
@@ -248,7 +252,7 @@ function parseUrl(raw: unknown, policy: FetchPolicy): URL {
 async function checkTarget(url: URL, options: SkillFetchOptions): Promise<{ address: string; family: number }> {
   const hostname = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
   const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
-  if (!hostAllowed(options.hosts, hostname, port, url.protocol)) {
+  if (!hostAllowed(options.hosts, { hostname, port, protocol: url.protocol })) {
     throw denied(
       `fetch to ${hostname} is not allowed: the skill did not declare it for port ${port} (a port other than ${url.protocol === "http:" ? 80 : 443} must be declared as host:port), or this chat did not grant it`,
     );
