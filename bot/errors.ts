@@ -21,6 +21,8 @@ export const ERROR_CATALOG = {
   E_SKILL_FAILED: "The skill failed and was stopped.",
   E_SKILL_LIMIT: "The skill went over its limits and was stopped.",
   E_SKILL_DENIED: "The skill asked for something this chat has not granted.",
+  E_SKILL_BUDGET: "The skill went over its budget for this invocation.",
+  E_SKILL_QUARANTINED: "The skill kept crashing and was turned off until an admin turns it back on.",
   E_SKILL_INVALID: "That skill package is invalid.",
   E_CAPABILITY_UNAVAILABLE: "That capability is not available on this bot.",
   E_MARKETPLACE: "The skill marketplace could not complete that request.",

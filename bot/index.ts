@@ -6,6 +6,7 @@ export * from "./model.ts";
 export * from "./errors.ts";
 export * from "./permissions.ts";
 export * from "./commands.ts";
+export { cleanChatText, neutraliseMentions, type CleanOptions } from "./hygiene.ts";
 export type * from "./core.ts";
 export { systemClock, turnClock, pickServices } from "./core.ts";
 export type * from "./storage/types.ts";

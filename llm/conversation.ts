@@ -6,6 +6,7 @@
 import {
   type ConversationHandler,
   SwitchboardError,
+  cleanChatText,
   conversationId,
   type Inbound,
   type Reply,
@@ -299,7 +300,8 @@ export class ConversationEngine {
     answer: string,
     { last, models, turnId }: { last: ChainResult<Attempt>; models: ModelConfig[]; turnId: number },
   ): Reply {
-    let text = answer;
+    // The model's words reach the chat cleaned like a skill's: no raw mentions, controls or hiding links.
+    let text = cleanChatText(answer);
     if (last.model.name !== models[0]?.name && last.passedOver.length > 0) {
       const why = last.passedOver.map((p) => `${p.model}: ${p.reason}`).join("; ");
       text += `\n\n_answered by ${last.model.name} (fallback; ${why})_`;

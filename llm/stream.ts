@@ -4,7 +4,7 @@
  * edit carries the whole answer. Where the adapter cannot edit, nothing is sent until the end, then once.
  */
 import type { Logger } from "pino";
-import type { AdapterHub, Inbound, Reply, SentMessage } from "../bot/index.ts";
+import { type AdapterHub, cleanChatText, type Inbound, type Reply, type SentMessage } from "../bot/index.ts";
 
 /** Options for `StreamingReply`. */
 export interface StreamingReplyOptions {
@@ -94,7 +94,10 @@ export class StreamingReply {
     const sent = this.#sent === undefined ? undefined : await this.#sent.catch(() => undefined);
     if (sent !== undefined) {
       await this.#o.adapters
-        .edit(sent, { text: `${splitAt(this.#text, this.#maxChars - note.length - 2)[0]}\n\n${note}`, format: "plain" })
+        .edit(sent, {
+          text: `${splitAt(cleanChatText(this.#text), this.#maxChars - note.length - 2)[0]}\n\n${note}`,
+          format: "plain",
+        })
         .catch(() => undefined);
     }
   }
@@ -132,7 +135,8 @@ export class StreamingReply {
 
   #preview(): string {
     const room = this.#maxChars - CURSOR.length;
-    const text = this.#text.length > room ? `${this.#text.slice(0, room - 1)}…` : this.#text;
+    const clean = cleanChatText(this.#text);
+    const text = clean.length > room ? `${clean.slice(0, room - 1)}…` : clean;
     return `${text}${CURSOR}`;
   }
 }

@@ -124,6 +124,7 @@ export function skillsCommand(
         "Asks for:",
         formatPermissions(info.latestPermissions),
         installed === undefined ? "Not installed." : `Installed: ${installed.version}.`,
+        limitsLine(skills, installed?.skill ?? name),
       ]
         .filter((l) => l !== "")
         .join("\n");
@@ -382,6 +383,12 @@ async function loadedSkill(marketplace: Marketplace, skills: SkillRuntime, name:
   throw new SwitchboardError("E_NOT_FOUND", `skill ${name} is not loaded`, {
     chatMessage: `No skill named ${name} is installed and loaded. See \`/skills list\`.`,
   });
+}
+
+/** The effective limits of a loaded skill, or nothing. */
+function limitsLine(skills: SkillRuntime, name: string): string {
+  const limits = skills.describeLimits(name);
+  return limits === undefined ? "" : `Limits: ${limits}.`;
 }
 
 function parseValue(raw: string): unknown {

@@ -16,6 +16,7 @@ import type { MarketplaceConfig, SkillInfo, SkillSearchHit } from "./types.ts";
 /** The parts of the skill runtime the marketplace drives. */
 export type SkillRuntime = Pick<
   SkillService,
+  | "describeLimits"
   | "load"
   | "unload"
   | "get"

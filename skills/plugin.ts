@@ -40,15 +40,29 @@ export async function createSkillsPlugin(
 ): Promise<SkillsPlugin> {
   const config = core.config.skills;
   const log = core.log.child({ module: "skills" });
+  let service: SkillService | undefined;
   const supervisor = new SkillHostSupervisor({
     poolSize: config.hostProcesses,
+    maxHosts: config.maxHostProcesses,
     permissionModel: config.hostPermissionModel,
-    hostGraceMs: 5_000,
+    hostGraceMs: config.hostGraceMs,
+    maxRssMb: config.hostMaxRssMb,
+    heapMb: config.hostHeapMb,
+    nice: config.hostNice,
+    idleMs: config.hostIdleMs,
     onLog: (level, message, details) => log[level](details ?? {}, message),
-    onRestart: () => core.metrics.error("E_SKILL_FAILED"),
+    onCrash: (crash) => {
+      core.metrics.error("E_SKILL_FAILED");
+      if (service !== undefined)
+        void core.track(
+          service
+            .hostCrashed(crash)
+            .catch((error: unknown) => log.warn({ err: error }, "could not record a host crash")),
+        );
+    },
   });
   let key: Buffer | undefined;
-  const service = new SkillService({
+  service = new SkillService({
     core,
     config,
     supervisor,

@@ -4,6 +4,7 @@
  */
 import { Counter, Histogram, type Registry } from "prom-client";
 import {
+  cleanChatText,
   SwitchboardError,
   type CommandContext,
   type ConversationTarget,
@@ -18,10 +19,12 @@ import type { SkillsServices } from "./needs.ts";
 import type { SkillsConfig } from "../config/sections/skills.ts";
 import type { SkillManifest, SkillPermissions } from "./manifest.ts";
 import type { HandlerKind, HostSkillSpec } from "./host/protocol.ts";
+import { BudgetMeter, describeBudget, effectiveBudget, type InvocationBudget } from "./runtime/budget.ts";
 import { chargeReply, handleCapability, toSkillReply, type Invocation } from "./runtime/capabilities.ts";
 import type { FetchDeps } from "./runtime/fetch.ts";
 import { GrantStore, missingPermissions, noPermissions, type GrantRecord } from "./runtime/grants.ts";
 import { listPackageDirs, readSkillPackage } from "./runtime/loader.ts";
+import { Quarantine, type QuarantineRecord } from "./runtime/quarantine.ts";
 import { SettingsStore } from "./runtime/settings.ts";
 import type { SkillHostSupervisor } from "./runtime/supervisor.ts";
 
@@ -39,6 +42,8 @@ export interface LoadedSkill {
   manifest: SkillManifest;
   /** What the host runs. */
   spec: HostSkillSpec;
+  /** What one invocation may do (the manifest's request within the operator's maximums). */
+  budget: InvocationBudget;
 }
 
 /** A skill's state in one chat. */
@@ -64,7 +69,11 @@ export class SkillService {
   readonly #grants: GrantStore;
   readonly #settings: SettingsStore;
   readonly #inFlight = new Map<string, number>();
+  readonly #quarantine: Quarantine;
+  /** The chat of each skill's latest invocation, for the audit entry of a quarantine. */
+  readonly #lastChat = new Map<string, string>();
   readonly #failures: Counter<"skill" | "reason">;
+  readonly #refusals: Counter<"skill">;
   readonly #calls: Histogram<"skill" | "kind">;
   readonly #fetchDeps: FetchDeps | undefined;
 
@@ -75,7 +84,24 @@ export class SkillService {
     this.#grants = new GrantStore(options.core.store.sql);
     this.#settings = new SettingsStore(options.core.store.kv, options.secretKey);
     this.#fetchDeps = options.fetchDeps;
+    this.#quarantine = new Quarantine({
+      kv: options.core.store.kv,
+      afterCrashes: options.config.quarantineAfterCrashes,
+      windowMs: options.config.quarantineWindowMs,
+      now: () => options.core.clock.now(),
+    });
     const registry = options.core.metrics.registry;
+    this.#refusals = metric(
+      registry,
+      "switchboard_skill_budget_refusals_total",
+      () =>
+        new Counter({
+          name: "switchboard_skill_budget_refusals_total",
+          help: "Capability calls refused because the invocation was over its budget",
+          labelNames: ["skill"],
+          registers: [registry],
+        }),
+    );
     this.#failures = metric(
       registry,
       "switchboard_skill_failures_total",
@@ -101,9 +127,46 @@ export class SkillService {
     );
   }
 
-  /** Read the grants table into memory (at start, after migrations). */
+  /** Read the grants table and the quarantined skills into memory (at start, after migrations). */
   async loadGrants(): Promise<void> {
-    await this.#grants.load();
+    await Promise.all([this.#grants.load(), this.#quarantine.load()]);
+  }
+
+  /** A loaded skill's effective limits and budget in one line (`/skills info`), or undefined when not loaded. */
+  describeLimits(name: string): string | undefined {
+    const skill = this.#skills.get(name);
+    if (skill === undefined) return undefined;
+    const { memoryMb, cpuMs, timeoutMs } = skill.spec;
+    const quarantine = this.#quarantine.get(name);
+    return `memory ${memoryMb} MB, CPU ${cpuMs} ms per call, wall clock ${timeoutMs} ms per invocation; per invocation: ${describeBudget(skill.budget)}${quarantine === undefined ? "" : `. Turned off: it ${quarantine.reason}`}`;
+  }
+
+  /** Why a skill is quarantined, or undefined when it is not. */
+  quarantined(name: string): QuarantineRecord | undefined {
+    return this.#quarantine.get(name);
+  }
+
+  /**
+   * A host stopped on its own. A skill that had the host to itself is charged with the crash, and quarantined
+   * when it keeps crashing (a shared host's crash cannot be pinned on one skill).
+   */
+  async hostCrashed(crash: { group: string; skills: string[]; reason: string }): Promise<void> {
+    if (!crash.group.startsWith("skill:") || crash.skills.length !== 1) return;
+    const name = crash.skills[0]!;
+    const record = await this.#quarantine.recordCrash(
+      name,
+      `crashed its host ${this.#config.quarantineAfterCrashes} times (last: ${crash.reason})`,
+    );
+    if (record === undefined) return;
+    this.#failures.inc({ skill: name, reason: "quarantined" });
+    this.#core.log.error({ skill: name, reason: record.reason }, "skill quarantined");
+    await this.#core.audit({
+      actor: "system",
+      chatKey: this.#lastChat.get(name) ?? "*",
+      action: "skill.quarantined",
+      target: name,
+      after: record,
+    });
   }
 
   /** Load every package folder under `dir`; a bad package is logged and skipped. */
@@ -147,10 +210,14 @@ export class SkillService {
       dir: pkg.dir,
       manifest: pkg.manifest,
       spec: this.#specFor(pkg.name, pkg.version, { code: pkg.code, manifest: pkg.manifest }),
+      budget: effectiveBudget(pkg.manifest, this.#config),
     };
     if (previous !== undefined) this.#unregister(previous);
     this.#skills.set(skill.name, skill);
-    this.#supervisor.load(skill.spec);
+    // A skill from a registry or a linked folder gets a host of its own: its crash restarts only that host.
+    this.#supervisor.load(skill.spec, {
+      isolated: this.#config.hostIsolation === "per-skill" && skill.source !== "builtin",
+    });
     for (const command of skill.manifest.commands) {
       this.#core.commands.register({
         name: command.name,
@@ -174,6 +241,7 @@ export class SkillService {
     if (skill === undefined) return false;
     this.#unregister(skill);
     this.#skills.delete(name);
+    this.#lastChat.delete(name);
     return true;
   }
 
@@ -238,6 +306,8 @@ export class SkillService {
       grantedAt: this.#core.clock.now(),
     };
     await this.#grants.put(record);
+    if (await this.#quarantine.clear(name))
+      await this.#core.audit({ actor: actorUserKey, chatKey, action: "skill.unquarantined", target: name });
     await this.#core.audit({
       actor: actorUserKey,
       chatKey,
@@ -330,9 +400,11 @@ export class SkillService {
         reply: (reply) => ctx.reply(reply),
       },
     );
-    if (value.value === undefined || value.value === null) return;
+    const note = overBudgetNote(skill.name, value.inv);
+    if (value.value === undefined || value.value === null) return note === undefined ? undefined : { text: note };
     const reply = toSkillReply(value.value, skill.manifest.permissions.messages.mentions);
-    chargeReply(value.inv, reply, this.#config);
+    chargeReply(value.inv, reply);
+    if (note !== undefined) reply.text = `${reply.text}\n\n${note}`;
     return reply;
   }
 
@@ -393,6 +465,12 @@ export class SkillService {
             : `The skill ${skill.name} is not enabled in this chat.`,
       });
     }
+    const quarantine = this.#quarantine.get(skill.name);
+    if (quarantine !== undefined) {
+      throw new SwitchboardError("E_SKILL_QUARANTINED", `${skill.name} is quarantined: ${quarantine.reason}`, {
+        chatMessage: `The skill ${skill.name} is turned off: it ${quarantine.reason}. A chat admin can turn it back on with /skills enable ${skill.name}.`,
+      });
+    }
     const running = this.#inFlight.get(skill.name) ?? 0;
     if (running >= this.#config.maxInFlightPerSkill) {
       this.#failures.inc({ skill: skill.name, reason: "busy" });
@@ -400,6 +478,9 @@ export class SkillService {
         chatMessage: `The skill ${skill.name} is busy; try again in a moment.`,
       });
     }
+    const ended = new AbortController();
+    this.#lastChat.delete(skill.name);
+    this.#lastChat.set(skill.name, where.chatKey);
     const inv: Invocation = {
       skill: skill.name,
       version: skill.version,
@@ -407,10 +488,10 @@ export class SkillService {
       chatKey: where.chatKey,
       userKey: where.userKey,
       target: where.target,
-      signal: where.signal,
+      // Ends with the invocation: fetches and LLM calls still in flight are cancelled, their answers dropped.
+      signal: AbortSignal.any([where.signal, ended.signal]),
       reply: where.reply,
-      replies: 0,
-      replyChars: 0,
+      budget: new BudgetMeter(skill.budget),
       denial: undefined,
     };
     const deps = {
@@ -423,11 +504,13 @@ export class SkillService {
     this.#inFlight.set(skill.name, running + 1);
     const started = performance.now();
     try {
-      const result = await this.#supervisor.call(skill.spec, where.chatKey, {
+      const result = await this.#supervisor.callWith(skill.spec, {
+        chatKey: where.chatKey,
         kind,
         name: handler,
         input: JSON.stringify(input),
         onCap: (name, args) => handleCapability(inv, { name, argsJson: args }, deps),
+        onRefused: (count) => inv.budget.countRefused("calls", count),
       });
       this.#calls.observe({ skill: skill.name, kind }, (performance.now() - started) / 1000);
       if (result.ok) {
@@ -436,6 +519,8 @@ export class SkillService {
       }
       throw await this.#failed(skill, inv, { handler, failure: result.failure, detail: result.message });
     } finally {
+      ended.abort();
+      if (inv.budget.refusedTotal > 0) this.#refusals.inc({ skill: skill.name }, inv.budget.refusedTotal);
       const left = (this.#inFlight.get(skill.name) ?? 1) - 1;
       if (left <= 0) this.#inFlight.delete(skill.name);
       else this.#inFlight.set(skill.name, left);
@@ -464,23 +549,7 @@ export class SkillService {
         after: { failure, version: skill.version },
       })
       .catch((error: unknown) => this.#core.log.warn({ err: error }, "could not audit a skill failure"));
-    if (inv.denial !== undefined && failure === "threw") return inv.denial;
-    const what: Record<string, string> = {
-      timeout: "went over its time limit",
-      cpu: "went over its CPU time limit",
-      memory: "went over its memory limit",
-      "too-large": "returned too much data",
-      crashed: "crashed",
-    };
-    const reason = Object.hasOwn(what, failure) ? what[failure] : "failed";
-    return new SwitchboardError(
-      isLimit ? "E_SKILL_LIMIT" : "E_SKILL_FAILED",
-      `skill ${skill.name} ${failure}: ${detail.slice(0, 200)}`,
-      {
-        chatMessage: `The skill ${skill.name} ${reason} and was stopped.`,
-        details: { skill: skill.name, failure },
-      },
-    );
+    return failureError({ skill: skill.name, failure, detail, inv, quarantine: this.#quarantine.get(skill.name) });
   }
 
   #toolsIn(chatKey: string): ToolSpec[] {
@@ -515,6 +584,7 @@ export class SkillService {
       timeoutMs: Math.min(manifest.limits.timeoutMs ?? c.defaultTimeoutMs, c.maxTimeoutMs),
       maxResultChars: c.maxResultChars,
       maxCapArgChars: c.maxResultChars,
+      maxCapCalls: effectiveBudget(manifest, c).capCalls,
       maxContexts: c.maxContextsPerSkill,
       idleMs: c.idleMs,
     };
@@ -535,6 +605,89 @@ export class SkillService {
       });
     return skill;
   }
+}
+
+const WHAT: Readonly<Record<string, string>> = {
+  timeout: "went over its time limit",
+  cpu: "went over its CPU time limit",
+  memory: "went over its memory limit",
+  "too-large": "returned too much data",
+  crashed: "crashed",
+};
+
+/**
+ * The error a chat sees for a failed invocation, naming the real cause: the budget refusal or capability denial
+ * the skill failed with (only when the error it threw is that one), the limit it hit, or what it threw.
+ */
+function failureError(f: {
+  skill: string;
+  failure: string;
+  detail: string;
+  inv: Invocation;
+  quarantine: QuarantineRecord | undefined;
+}): SwitchboardError {
+  const { skill, failure, detail, inv, quarantine } = f;
+  const isLimit = failure === "timeout" || failure === "cpu" || failure === "memory" || failure === "too-large";
+  const details = { skill, failure };
+  if (failure === "threw") {
+    const thrown = thrownError(detail);
+    const cause = [inv.budget.firstRefusal, inv.denial].find(
+      (e) => e !== undefined && thrown?.code === e.code && thrown.message === e.chatMessage,
+    );
+    if (cause?.code === "E_SKILL_BUDGET")
+      return new SwitchboardError("E_SKILL_BUDGET", cause.message, {
+        chatMessage: `The skill ${skill} went ${cause.chatMessage}.`,
+        details,
+      });
+    if (cause !== undefined) return cause;
+    const what =
+      thrown === undefined
+        ? `: it threw ${JSON.stringify(detail.slice(0, 160))}`
+        : `: it threw ${thrown.code === null ? "" : `${thrown.code} `}${JSON.stringify(thrown.message.slice(0, 160))}`;
+    return new SwitchboardError("E_SKILL_FAILED", `skill ${skill} threw${what}`, {
+      chatMessage: `The skill ${skill} failed and was stopped${cleanChatText(what)}.`,
+      details,
+    });
+  }
+  const reason = Object.hasOwn(WHAT, failure) ? WHAT[failure] : "failed";
+  const hostCrash = failure === "crashed" || (failure === "memory" && /host stopped/.test(detail));
+  const tail =
+    quarantine !== undefined && hostCrash
+      ? ` It kept crashing and is now turned off; a chat admin can turn it back on with /skills enable ${skill}.`
+      : "";
+  const refused = inv.budget.refusedTotal;
+  const budgetNote =
+    refused === 0 || inv.budget.firstRefusal === undefined
+      ? ""
+      : ` Before that, ${refused} of its calls were refused: it went ${inv.budget.firstRefusal.chatMessage}.`;
+  return new SwitchboardError(
+    isLimit ? "E_SKILL_LIMIT" : "E_SKILL_FAILED",
+    `skill ${skill} ${failure}: ${detail.slice(0, 200)}`,
+    {
+      chatMessage: `The skill ${skill} ${reason}${hostCrash ? " (its host process was stopped)" : ""} and was stopped.${budgetNote}${tail}`,
+      details,
+    },
+  );
+}
+
+/** The `{ code, message }` a skill threw, from the host's failure envelope. */
+function thrownError(detail: string): { code: string | null; message: string } | undefined {
+  try {
+    const parsed = JSON.parse(detail) as { error?: { code?: unknown; message?: unknown } };
+    const error = parsed.error;
+    if (error === undefined || typeof error.message !== "string") return undefined;
+    return { code: typeof error.code === "string" ? error.code : null, message: error.message };
+  } catch {
+    return undefined;
+  }
+}
+
+/** The note added to a reply when some of the invocation's calls were refused over its budget. */
+function overBudgetNote(skill: string, inv: Invocation): string | undefined {
+  const first = inv.budget.firstRefusal;
+  if (first === undefined) return undefined;
+  const n = inv.budget.refusedTotal;
+  return `(The skill ${skill} went ${first.chatMessage}; ${n} call${n === 1 ? " was" : "s were"} refused.)`;
 }
 
 function chatOf(inbound: Inbound, chatKey: string): { id: string; platform: string; kind: string; title?: string } {

@@ -18,6 +18,54 @@ const fetchSection = z
   })
   .strict();
 
+/** One invocation's budget: what a skill may do between its handler starting and its promise settling. */
+const budgetShape = {
+  /** Fetches running at once. */
+  fetchInFlight: z.number().int().positive(),
+  /** Fetches in total (redirects not counted separately). */
+  fetchRequests: z.number().int().nonnegative(),
+  /** Response bytes read, over all fetches. */
+  fetchBytesIn: z.number().int().nonnegative(),
+  /** Request bytes sent (URL, headers and body), over all fetches. */
+  fetchBytesOut: z.number().int().nonnegative(),
+  /** Capability calls per second (a bucket of this size, refilled continuously). */
+  capCallsPerSecond: z.number().int().positive(),
+  /** Capability calls in total. */
+  capCalls: z.number().int().positive(),
+  /** `storage.set` and `storage.delete` calls. */
+  storageWrites: z.number().int().nonnegative(),
+  /** `ctx.llm.complete` calls. */
+  llmCalls: z.number().int().nonnegative(),
+  /** Tokens of those calls, prompt and answer (estimated at 4 characters a token). */
+  llmTokens: z.number().int().nonnegative(),
+};
+
+const budgetDefaults = {
+  fetchInFlight: 4,
+  fetchRequests: 20,
+  fetchBytesIn: 2_097_152,
+  fetchBytesOut: 262_144,
+  capCallsPerSecond: 100,
+  capCalls: 200,
+  storageWrites: 20,
+  llmCalls: 3,
+  llmTokens: 8_000,
+};
+
+const budgetMaxDefaults = {
+  fetchInFlight: 16,
+  fetchRequests: 200,
+  fetchBytesIn: 16_777_216,
+  fetchBytesOut: 4_194_304,
+  capCallsPerSecond: 1_000,
+  capCalls: 2_000,
+  storageWrites: 500,
+  llmCalls: 20,
+  llmTokens: 64_000,
+};
+
+const replyMaxDefaults = { maxRepliesPerInvocation: 20, maxReplyChars: 32_000 };
+
 const fetchDefaults = {
   allowHttp: false,
   allowPrivateNetwork: false,
@@ -35,18 +83,37 @@ export const skillsSection = z
     builtins: z.boolean().default(true),
     /** Built-in skills enabled in every chat unless a chat disables them. */
     enabledByDefault: z.array(z.string()).default(["dice", "poll"]),
-    /** Skill-host child processes holding the isolates. */
+    /** Skill-host child processes the built-in skills share (and every skill, when `hostIsolation` is `shared`). */
     hostProcesses: z.number().int().min(1).max(16).default(1),
+    /**
+     * `per-skill`: each skill that is not built in gets a host process of its own, so its crash restarts only
+     * that host; `shared`: every skill shares the `hostProcesses` hosts (less memory, no blast-radius limit).
+     */
+    hostIsolation: z.enum(["per-skill", "shared"]).default("per-skill"),
+    /** Host processes at most (shared ones included); past it, further skills share the built-ins' hosts. */
+    maxHostProcesses: z.number().int().min(1).max(256).default(8),
+    /** A per-skill host with no call for this long is stopped (it starts again on the next call), in ms. */
+    hostIdleMs: z.number().int().positive().default(600_000),
+    /** Resident memory a host may reach before its watchdog stops it, and its own V8 heap (`--max-old-space-size`), in MB. */
+    hostMaxRssMb: z.number().int().min(64).default(256),
+    hostHeapMb: z.number().int().min(16).default(64),
+    /** Scheduling niceness of host processes (0–19): skill code yields the CPU to the bot. */
+    hostNice: z.number().int().min(0).max(19).default(10),
+    /** A host that does not answer within a call's wall-clock budget plus this is killed, in ms. */
+    hostGraceMs: z.number().int().positive().default(1_000),
+    /** A skill that crashes its own host this many times within `quarantineWindowMs` is quarantined. */
+    quarantineAfterCrashes: z.number().int().positive().default(3),
+    quarantineWindowMs: z.number().int().positive().default(600_000),
     /** Run hosts under Node's permission model (no file writes, no child processes). */
     hostPermissionModel: z.boolean().default(true),
     /** Memory a skill gets when its manifest asks for none, and the most it may ask for, in MB. */
     defaultMemoryMb: z.number().int().min(8).default(32),
     maxMemoryMb: z.number().int().min(8).default(128),
     /** CPU per call (synchronous part), default and maximum, in ms. */
-    defaultCpuMs: z.number().int().positive().default(1_000),
+    defaultCpuMs: z.number().int().positive().default(200),
     maxCpuMs: z.number().int().positive().default(5_000),
-    /** Wall-clock budget per invocation (awaited capabilities included), default and maximum, in ms. */
-    defaultTimeoutMs: z.number().int().positive().default(5_000),
+    /** Wall-clock budget per invocation (capability calls in flight included), default and maximum, in ms. */
+    defaultTimeoutMs: z.number().int().positive().default(2_000),
     maxTimeoutMs: z.number().int().positive().default(30_000),
     /** Calls of one skill running at once; more are refused as busy. */
     maxInFlightPerSkill: z.number().int().positive().default(8),
@@ -56,9 +123,21 @@ export const skillsSection = z
     idleMs: z.number().int().positive().default(300_000),
     /** How often grants are re-read from the store (other bot processes may change them), in ms; 0 never. */
     grantsRefreshMs: z.number().int().nonnegative().default(30_000),
-    /** Replies (and `send`s) one invocation may make, and their total size in characters. */
+    /** Replies (and `send`s) one invocation may make, and their total size in characters (the default budget). */
     maxRepliesPerInvocation: z.number().int().positive().default(5),
     maxReplyChars: z.number().int().positive().default(8_000),
+    /** The most a manifest's `limits.budget` may ask for replies and reply characters. */
+    replyMax: z
+      .object({
+        maxRepliesPerInvocation: z.number().int().positive(),
+        maxReplyChars: z.number().int().positive(),
+      })
+      .strict()
+      .default(replyMaxDefaults),
+    /** Each invocation's budget when the manifest asks for none (see skills/README.md). */
+    budget: z.object(budgetShape).strict().default(budgetDefaults),
+    /** The most a manifest's `limits.budget` may ask for. */
+    budgetMax: z.object(budgetShape).strict().default(budgetMaxDefaults),
     /** Largest value a call returns or passes to a capability, in characters. */
     maxResultChars: z.number().int().positive().default(65_536),
     /** Storage per (skill, chat) when the manifest asks for no quota, and the most it may ask for, in KB. */
@@ -71,12 +150,21 @@ export const skillsSection = z
     builtins: true,
     enabledByDefault: ["dice", "poll"],
     hostProcesses: 1,
+    hostIsolation: "per-skill",
+    maxHostProcesses: 8,
+    hostIdleMs: 600_000,
+    hostMaxRssMb: 256,
+    hostHeapMb: 64,
+    hostNice: 10,
+    hostGraceMs: 1_000,
+    quarantineAfterCrashes: 3,
+    quarantineWindowMs: 600_000,
     hostPermissionModel: true,
     defaultMemoryMb: 32,
     maxMemoryMb: 128,
-    defaultCpuMs: 1_000,
+    defaultCpuMs: 200,
     maxCpuMs: 5_000,
-    defaultTimeoutMs: 5_000,
+    defaultTimeoutMs: 2_000,
     maxTimeoutMs: 30_000,
     maxInFlightPerSkill: 8,
     maxContextsPerSkill: 16,
@@ -84,6 +172,9 @@ export const skillsSection = z
     grantsRefreshMs: 30_000,
     maxRepliesPerInvocation: 5,
     maxReplyChars: 8_000,
+    replyMax: replyMaxDefaults,
+    budget: budgetDefaults,
+    budgetMax: budgetMaxDefaults,
     maxResultChars: 65_536,
     defaultStorageKb: 256,
     maxStorageKb: 10_240,

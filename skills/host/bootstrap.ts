@@ -1,7 +1,7 @@
 /**
  * The script run first in every skill context, before the skill's own code. Its completion value is an
  * `install(capRaw, configJson)` function; `install` returns `entry(op, ...)`, the one function the host calls: `entry("run", inv, kind, name, inputJson)` runs a
- * handler; `entry("deliver", capId, resultJson)` settles a pending capability call. `capRaw` (the only host
+ * handler; `entry("deliver", capId, resultJson)` settles a pending capability call; `entry("take", inv)` hands back the result a handler returned (see `keep`). `capRaw` (the only host
  * function in the context, fire-and-forget) is held in this closure and never stored on a global, so skill code
  * reaches the host only through the capability object built here, and every value crosses as a JSON string.
  */
@@ -112,6 +112,21 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
     }
   }
 
+  // The last results by invocation: isolated-vm rejects a call when a promise the skill left behind rejects
+  // unhandled, even after the handler returned; the host then takes the handler's own result from here.
+  const results = new MapC();
+  const mapKeys = Map.prototype.keys;
+  const iterNext = Object.getPrototypeOf(new MapC().keys()).next;
+  function keep(inv, out) {
+    apply(mapSet, results, [inv, out]);
+    if (results.size > 4) apply(mapDelete, results, [apply(iterNext, apply(mapKeys, results, []), []).value]);
+  }
+  function take(inv) {
+    const out = apply(mapGet, results, [inv]);
+    apply(mapDelete, results, [inv]);
+    return out;
+  }
+
   let definition;
   function skillDefinition() {
     if (definition === undefined) {
@@ -152,11 +167,13 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
     } catch (e) {
       out = stringify({ ok: false, error: describe(e) });
     }
+    keep(inv, out);
     return out;
   }
 
   return function entry(op, a, b, c, d) {
     if (op === "deliver") return deliver(a, b);
+    if (op === "take") return take(a);
     return run(a, b, c, d);
   };
 })`;

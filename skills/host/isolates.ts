@@ -31,6 +31,8 @@ interface IsolateState {
   contexts: Map<string, Promise<ContextState>>;
   /** Call id → chat key, for capability checks. */
   calls: Map<number, string>;
+  /** Call id → capability calls it made. */
+  capCounts: Map<number, number>;
   retired: boolean;
   /** Why it was disposed early (a failure of one call), so its other in-flight calls report the same. */
   disposedFor: HostFailure | undefined;
@@ -49,6 +51,10 @@ const MEMORY = /memory limit/i;
 export class IsolatePool {
   readonly #slots = new Map<string, Slot>();
   readonly #forward: CapForwarder;
+  /** Capability calls and answers dropped because their invocation had ended. */
+  late = 0;
+  /** Told, before the call's result, how many capability calls the host refused over a call's budget. */
+  onRefused: ((callId: number, count: number) => void) | undefined;
 
   constructor(forward: CapForwarder) {
     this.#forward = forward;
@@ -83,6 +89,9 @@ export class IsolatePool {
     if (slot === undefined)
       return { ok: false, failure: "not-loaded", message: `skill ${key} is not loaded in the host`, cold: false };
     const spec = slot.spec;
+    // The wall clock starts when the call arrives: a cold start counts against it, so the host always stops a
+    // call before the bot's own deadline for it passes.
+    const arrivedAt = Date.now();
     let cold = false;
     let state: IsolateState;
     let ctx: ContextState;
@@ -114,10 +123,13 @@ export class IsolatePool {
     ctx.inFlight++;
     ctx.lastUsedAt = Date.now();
     let timedOut = false;
-    const wall = setTimeout(() => {
-      timedOut = true;
-      this.#dispose(state, "timeout");
-    }, spec.timeoutMs);
+    const wall = setTimeout(
+      () => {
+        timedOut = true;
+        this.#dispose(state, "timeout");
+      },
+      Math.max(0, spec.timeoutMs - (Date.now() - arrivedAt)),
+    );
     try {
       const out: unknown = await ctx.run.apply(
         undefined,
@@ -135,14 +147,37 @@ export class IsolatePool {
       return { ok: true, value: out, cold };
     } catch (error) {
       const outcome = classify(error, timedOut ? "timeout" : state.disposedFor);
+      if (outcome.failure === "threw") {
+        // A promise the skill left behind rejected unhandled; if the handler itself returned, that is the answer.
+        const returned = await this.#take(ctx, spec, id);
+        if (returned?.startsWith('{"ok":true') === true) return { ok: true, value: returned, cold };
+        if (returned !== undefined) {
+          this.#retire(state);
+          const tooLarge = returned.includes('"tooLarge":true');
+          return { ok: false, failure: tooLarge ? "too-large" : "threw", message: returned, cold };
+        }
+      }
       this.#dispose(state, outcome.failure);
       return { ok: false, ...outcome, cold };
     } finally {
       clearTimeout(wall);
       state.calls.delete(id);
+      const made = state.capCounts.get(id) ?? 0;
+      state.capCounts.delete(id);
+      if (made > spec.maxCapCalls + 1) this.onRefused?.(id, made - spec.maxCapCalls - 1);
       ctx.inFlight--;
       if (state.retired && state.calls.size === 0) this.#dispose(state, "disposed");
       else if (!state.isolate.isDisposed && state.calls.size === 0) this.#armIdle(slot, state);
+    }
+  }
+
+  /** The result the handler of `id` returned, if it did and it was a good one. */
+  async #take(ctx: ContextState, spec: HostSkillSpec, id: number): Promise<string | undefined> {
+    try {
+      const out: unknown = await ctx.run.apply(undefined, ["take", id, undefined], callOptions(spec.cpuMs, false));
+      return typeof out === "string" && out.length <= spec.maxResultChars + 64 ? out : undefined;
+    } catch {
+      return undefined;
     }
   }
 
@@ -152,7 +187,7 @@ export class IsolatePool {
     for (const [key, slot] of this.#slots) {
       skills.push({ key, live: slot.live !== undefined, contexts: 0, heapBytes: 0, externalBytes: 0 });
     }
-    return { rssBytes: process.memoryUsage().rss, skills };
+    return { rssBytes: process.memoryUsage().rss, late: this.late, skills };
   }
 
   /** Detailed stats, awaiting live isolates. */
@@ -173,7 +208,7 @@ export class IsolatePool {
         externalBytes: heap.externally_allocated_size,
       });
     }
-    return { rssBytes: process.memoryUsage().rss, skills };
+    return { rssBytes: process.memoryUsage().rss, late: this.late, skills };
   }
 
   async #startIsolate(spec: HostSkillSpec): Promise<IsolateState> {
@@ -195,6 +230,7 @@ export class IsolatePool {
         script,
         contexts: new Map(),
         calls: new Map(),
+        capCounts: new Map(),
         retired: false,
         disposedFor: undefined,
         idleTimer: undefined,
@@ -242,13 +278,24 @@ export class IsolatePool {
             typeof args !== "string"
           )
             return;
-          const answer =
-            calls.get(inv) === chatKey
-              ? forward(inv, name, args)
-              : Promise.resolve(
-                  '{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"capability used outside its invocation"}}',
-                );
-          void answer.then((result) => this.#deliver(state, spec, { run, capId, result }));
+          if (calls.get(inv) !== chatKey) {
+            // The invocation is over (or belongs to another chat): the call is refused without asking the bot.
+            this.late++;
+            void Promise.resolve(
+              '{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"capability used outside its invocation"}}',
+            ).then((result) => this.#deliver({ state, spec, run, inv: undefined }, capId, result));
+            return;
+          }
+          const made = (state.capCounts.get(inv) ?? 0) + 1;
+          state.capCounts.set(inv, made);
+          if (made > spec.maxCapCalls + 1) {
+            // Past the budget the bot already refused one: refuse the rest here, without crossing the IPC channel.
+            void Promise.resolve(overBudget(spec.maxCapCalls)).then((result) =>
+              this.#deliver({ state, spec, run, inv }, capId, result),
+            );
+            return;
+          }
+          void forward(inv, name, args).then((result) => this.#deliver({ state, spec, run, inv }, capId, result));
         },
         { ignored: true },
       );
@@ -267,13 +314,22 @@ export class IsolatePool {
     }
   }
 
-  /** Settle a capability call inside the isolate; the skill's continuation runs now, under the CPU budget. */
+  /**
+   * Settle a capability call inside the isolate; the skill's continuation runs now, under the CPU budget. An
+   * answer for an invocation that has ended is dropped: nothing the skill left behind runs after its promise
+   * settled, so it cannot spend CPU on the chat's behalf once the chat has its answer.
+   */
   async #deliver(
-    state: IsolateState,
-    spec: HostSkillSpec,
-    { run, capId, result }: { run: ContextState["run"] | undefined; capId: number; result: string },
+    to: { state: IsolateState; spec: HostSkillSpec; run: ContextState["run"] | undefined; inv: number | undefined },
+    capId: number,
+    result: string,
   ): Promise<void> {
+    const { state, spec, run, inv } = to;
     if (run === undefined || state.isolate.isDisposed) return;
+    if (inv !== undefined && !state.calls.has(inv)) {
+      this.late++;
+      return;
+    }
     try {
       await run.apply(undefined, ["deliver", capId, result], callOptions(spec.cpuMs, false));
     } catch (error) {
@@ -332,6 +388,10 @@ export class IsolatePool {
       () => undefined,
     );
   }
+}
+
+function overBudget(maxCapCalls: number): string {
+  return `{"ok":false,"error":{"code":"E_SKILL_BUDGET","message":"over its budget: at most ${maxCapCalls} capability calls per invocation"}}`;
 }
 
 /**

@@ -4,7 +4,7 @@
  * the bot for every capability over IPC. It exits when the bot process goes away.
  */
 import { IsolatePool } from "./isolates.ts";
-import type { FromHost, ToHost } from "./protocol.ts";
+import { EXIT_RSS_CAP, type FromHost, type ToHost } from "./protocol.ts";
 
 const send = (message: FromHost): void => {
   if (process.connected) process.send!(message);
@@ -21,6 +21,8 @@ const pool = new IsolatePool(
       send({ t: "cap", id: callId, capId, name, args });
     }),
 );
+
+pool.onRefused = (id, count) => send({ t: "refused", id, count });
 
 process.on("message", (raw: unknown) => {
   const message = raw as ToHost;
@@ -67,4 +69,18 @@ process.on("message", (raw: unknown) => {
 });
 
 process.on("disconnect", () => process.exit(0));
+
+// The resident-size watchdog: isolated-vm's memory limit is checked at garbage collection, so one huge
+// allocation can take the process far past it before the isolate is stopped. The isolates run on their own
+// threads, so this timer keeps firing while one of them allocates; past the cap the host leaves, and only the
+// skills placed in it lose their calls.
+const maxRssBytes = Number(process.argv[2] ?? "0") * 1_048_576;
+if (maxRssBytes > 0) {
+  setInterval(() => {
+    const rss = process.memoryUsage.rss();
+    if (rss <= maxRssBytes) return;
+    process.stderr.write(`skill host resident size ${Math.round(rss / 1_048_576)} MB is over its cap; stopping\n`);
+    process.exit(EXIT_RSS_CAP);
+  }, 25).unref();
+}
 send({ t: "ready", pid: process.pid });

@@ -20,6 +20,12 @@ export interface HostSkillSpec {
   maxResultChars: number;
   /** Largest serialized capability arguments, in characters. */
   maxCapArgChars: number;
+  /**
+   * Capability calls one invocation may make (its budget's `capCalls`). The bot enforces every budget; the host
+   * forwards one call past this (so the bot records the refusal) and refuses the rest itself, so a flood never
+   * crosses the IPC channel.
+   */
+  maxCapCalls: number;
   /** Contexts (one per chat) kept warm in one isolate. */
   maxContexts: number;
   /** An isolate unused this long is disposed. */
@@ -37,6 +43,9 @@ export type ToHost =
   | { t: "cap-result"; capId: number; result: string }
   | { t: "stats"; id: number };
 
+/** The exit code of a host whose resident-size watchdog stopped it. */
+export const EXIT_RSS_CAP = 86;
+
 /** Why a call failed in the host. */
 export type HostFailure = "timeout" | "cpu" | "memory" | "threw" | "too-large" | "disposed" | "not-loaded" | "crashed";
 
@@ -45,11 +54,15 @@ export type FromHost =
   | { t: "ready"; pid: number }
   | { t: "result"; id: number; ok: true; value: string; cold: boolean }
   | { t: "result"; id: number; ok: false; failure: HostFailure; message: string; cold: boolean }
+  /** Capability calls of an ended invocation that the host refused itself, over its `maxCapCalls`. */
+  | { t: "refused"; id: number; count: number }
   | { t: "cap"; id: number; capId: number; name: string; args: string }
   | { t: "stats"; id: number; value: HostStats };
 
 /** What the host reports about itself. */
 export interface HostStats {
   rssBytes: number;
+  /** Capability calls and answers dropped because their invocation had ended. */
+  late: number;
   skills: Array<{ key: string; live: boolean; contexts: number; heapBytes: number; externalBytes: number }>;
 }

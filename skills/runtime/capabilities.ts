@@ -5,6 +5,7 @@
  * and the message is the chat-safe one.
  */
 import {
+  cleanChatText,
   conversationId,
   parseConversationId,
   SwitchboardError,
@@ -16,6 +17,7 @@ import {
 import type { SkillsServices } from "../needs.ts";
 import type { SkillsConfig } from "../../config/sections/skills.ts";
 import type { SkillManifest } from "../manifest.ts";
+import { estimateTokens, type BudgetMeter } from "./budget.ts";
 import { skillFetch, type FetchDeps } from "./fetch.ts";
 
 /** One running invocation, as capabilities see it. */
@@ -26,12 +28,13 @@ export interface Invocation {
   chatKey: string;
   userKey: string;
   target: ConversationTarget;
+  /** Aborted when the invocation ends (its promise settled, its wall clock ran out, or the chat's turn ended). */
   signal: AbortSignal;
   /** Send a reply where the invocation came from. */
   reply(reply: Reply): Promise<unknown>;
-  replies: number;
-  replyChars: number;
-  /** The first capability denial, shown to the chat if the skill then fails. */
+  /** What it may still do; every capability call is counted here first. */
+  budget: BudgetMeter;
+  /** The first capability denial, shown to the chat if the skill then fails with it. */
   denial: SwitchboardError | undefined;
 }
 
@@ -74,6 +77,8 @@ export async function handleCapability(
       throw new SwitchboardError("E_BAD_ARGS", `unknown capability ${name.slice(0, 40)}`, {
         chatMessage: "unknown capability",
       });
+    // First, before any work: a call over the budget costs the bot this comparison and its answer.
+    inv.budget.chargeCall();
     if (argsJson.length > deps.config.maxResultChars) {
       throw new SwitchboardError("E_SKILL_LIMIT", "capability arguments too large", {
         chatMessage: "capability arguments are too large",
@@ -87,6 +92,20 @@ export async function handleCapability(
     const e = toSwitchboardError(error);
     if (e.code === "E_INTERNAL")
       deps.core.log.warn({ err: error, skill: inv.skill, capability: name }, "skill capability failed");
+    if (e.code === "E_SKILL_BUDGET" && inv.budget.refusedTotal === 1) {
+      deps.core.metrics.error(e.code);
+      void deps.core.track(
+        deps.core
+          .audit({
+            actor: `skill:${inv.skill}`,
+            chatKey: inv.chatKey,
+            action: "skill.budget",
+            target: name.slice(0, 40),
+            after: { reason: e.chatMessage },
+          })
+          .catch(() => undefined),
+      );
+    }
     if (e.code === "E_SKILL_DENIED" || e.code === "E_CAPABILITY_UNAVAILABLE") {
       inv.denial ??= e;
       deps.core.metrics.error(e.code);
@@ -104,14 +123,6 @@ export async function handleCapability(
     }
     return JSON.stringify({ ok: false, error: { code: e.code, message: e.chatMessage } });
   }
-}
-
-/** Mass mentions neutralised with a zero-width space so they show but do not notify. */
-export function neutraliseMentions(text: string): string {
-  return text
-    .replace(/@(everyone|here|channel|all)\b/gi, "@\u200b$1")
-    .replace(/<!(channel|here|everyone|subteam\^[A-Z0-9]+)(\|[^>]*)?>/gi, "<\u200b!$1$2>")
-    .replace(/<@&(\d+)>/g, "<@\u200b&$1>");
 }
 
 /** Validate a skill's reply value (string or `{ text, buttons, ephemeral, format }`) into a `Reply`. */
@@ -135,13 +146,13 @@ export function toSkillReply(value: unknown, allowMentions: boolean): Reply {
       chatMessage: "a reply must be text or an object with text",
     });
   }
-  if (!allowMentions) {
-    reply.text = neutraliseMentions(reply.text);
-    if (reply.buttons !== undefined) {
-      reply.buttons = reply.buttons.map((row) =>
-        row.map((b) => ({ label: neutraliseMentions(b.label), data: b.data })),
-      );
-    }
+  // Controls, bidi overrides and hiding links always go; mentions unless the skill may use them.
+  const clean = { mentions: allowMentions };
+  reply.text = cleanChatText(reply.text, clean);
+  if (reply.buttons !== undefined) {
+    reply.buttons = reply.buttons.map((row) =>
+      row.map((b) => ({ label: cleanChatText(b.label, clean), data: b.data })),
+    );
   }
   return reply;
 }
@@ -173,25 +184,14 @@ function toButtons(raw: unknown): ReplyButton[][] {
   });
 }
 
-/** Count a reply against the invocation's caps; throws `E_SKILL_LIMIT` past them. */
-export function chargeReply(inv: Invocation, reply: Reply, config: SkillsConfig): void {
-  if (inv.replies + 1 > config.maxRepliesPerInvocation) {
-    throw new SwitchboardError("E_SKILL_LIMIT", "too many replies", {
-      chatMessage: `at most ${config.maxRepliesPerInvocation} replies per invocation`,
-    });
-  }
-  if (inv.replyChars + reply.text.length > config.maxReplyChars) {
-    throw new SwitchboardError("E_SKILL_LIMIT", "replies too long", {
-      chatMessage: `replies are limited to ${config.maxReplyChars} characters per invocation`,
-    });
-  }
-  inv.replies++;
-  inv.replyChars += reply.text.length;
+/** Count a reply against the invocation's budget; throws `E_SKILL_BUDGET` past it. */
+export function chargeReply(inv: Invocation, reply: Reply): void {
+  inv.budget.chargeReply(reply.text.length);
 }
 
-async function replyCap(inv: Invocation, args: unknown, deps: CapabilityDeps): Promise<void> {
+async function replyCap(inv: Invocation, args: unknown, _deps: CapabilityDeps): Promise<void> {
   const reply = toSkillReply(args, inv.manifest.permissions.messages.mentions);
-  chargeReply(inv, reply, deps.config);
+  chargeReply(inv, reply);
   await inv.reply(reply);
 }
 
@@ -217,7 +217,7 @@ async function sendCap(inv: Invocation, args: unknown, deps: CapabilityDeps): Pr
     if (!deps.isEnabled(targetChat, inv.skill)) throw denied("the skill is not enabled in the target chat");
   }
   const reply = toSkillReply(a.reply, inv.manifest.permissions.messages.mentions);
-  chargeReply(inv, reply, deps.config);
+  chargeReply(inv, reply);
   if (conversationId(target) === conversationId(inv.target)) await inv.reply(reply);
   else await deps.core.adapters.send(target, reply);
 }
@@ -248,6 +248,7 @@ async function storageGet(inv: Invocation, args: unknown, deps: CapabilityDeps):
 async function storageSet(inv: Invocation, args: unknown, deps: CapabilityDeps): Promise<void> {
   requireStorage(inv);
   const key = keyOf(args);
+  inv.budget.chargeStorageWrite();
   const value = (args as { value?: unknown }).value;
   if (value === undefined || value === null) {
     await deps.core.store.kv.delete(storageNamespace(inv), inv.chatKey, key);
@@ -271,7 +272,9 @@ async function storageSet(inv: Invocation, args: unknown, deps: CapabilityDeps):
 
 async function storageDelete(inv: Invocation, args: unknown, deps: CapabilityDeps): Promise<boolean> {
   requireStorage(inv);
-  return deps.core.store.kv.delete(storageNamespace(inv), inv.chatKey, keyOf(args));
+  const key = keyOf(args);
+  inv.budget.chargeStorageWrite();
+  return deps.core.store.kv.delete(storageNamespace(inv), inv.chatKey, key);
 }
 
 async function storageList(
@@ -301,16 +304,36 @@ async function fetchCap(inv: Invocation, args: unknown, deps: CapabilityDeps): P
   const a = args as { url?: unknown; init?: unknown } | null;
   if (a === null || typeof a !== "object")
     throw new SwitchboardError("E_BAD_ARGS", "bad fetch", { chatMessage: "fetch needs a URL" });
-  return skillFetch(
-    { url: a.url, init: a.init },
-    {
-      hosts,
-      policy: deps.config.fetch,
-      signal: inv.signal,
-      userAgent: `switchboard-skill/${inv.skill}`,
-      ...(deps.fetchDeps === undefined ? {} : { deps: deps.fetchDeps }),
-    },
-  );
+  const maxBytesIn = inv.budget.beginFetch(requestBytes(a.url, a.init));
+  let bytesIn = 0;
+  try {
+    const result = await skillFetch(
+      { url: a.url, init: a.init },
+      {
+        hosts,
+        policy: { ...deps.config.fetch, maxResponseBytes: Math.min(deps.config.fetch.maxResponseBytes, maxBytesIn) },
+        signal: inv.signal,
+        userAgent: `switchboard-skill/${inv.skill}`,
+        ...(deps.fetchDeps === undefined ? {} : { deps: deps.fetchDeps }),
+      },
+    );
+    bytesIn = Buffer.byteLength(result.body);
+    return result;
+  } finally {
+    inv.budget.endFetch(bytesIn);
+  }
+}
+
+/** What a fetch sends, counted before it starts: the URL, header names and values, and the body. */
+function requestBytes(url: unknown, init: unknown): number {
+  let bytes = typeof url === "string" ? url.length : 0;
+  if (init !== null && typeof init === "object") {
+    const { headers, body } = init as { headers?: unknown; body?: unknown };
+    if (headers !== null && typeof headers === "object")
+      for (const [k, v] of Object.entries(headers)) bytes += k.length + (typeof v === "string" ? v.length : 0);
+    if (typeof body === "string") bytes += Buffer.byteLength(body);
+  }
+  return bytes;
 }
 
 async function forward(
@@ -326,6 +349,7 @@ async function forward(
       chatMessage: `the ${name} capability is not available on this bot`,
     });
   }
+  if (name === "llm") inv.budget.beginLlm(estimateTokens(JSON.stringify(args ?? null).length));
   const value = await handler({
     skill: inv.skill,
     chatKey: inv.chatKey,
@@ -334,7 +358,9 @@ async function forward(
     args,
     signal: inv.signal,
   });
-  return value === undefined ? null : (JSON.parse(JSON.stringify(value)) as unknown);
+  const json = JSON.stringify(value ?? null);
+  if (name === "llm") inv.budget.endLlm(estimateTokens(json.length));
+  return JSON.parse(json) as unknown;
 }
 
 function denied(message: string): SwitchboardError {

@@ -119,13 +119,23 @@ export function isPrivateAddress(address: string): boolean {
   return PRIVATE_RANGES.check(address, "ipv6");
 }
 
-/** True when `hostname:port` matches one of the patterns (`host`, `*.suffix`, `host:port`). */
-export function hostAllowed(patterns: readonly string[], hostname: string, port: number): boolean {
-  const host = hostname.toLowerCase();
+/**
+ * True when `hostname:port` matches one of the patterns (`host`, `*.suffix`, `host:port`). A pattern without a
+ * port means the scheme's own port only: 443 for HTTPS, 80 for plain HTTP (where the operator allows it); any
+ * other port must be declared as `host:port`.
+ */
+export function hostAllowed(
+  patterns: readonly string[],
+  target: { hostname: string; port: number; protocol?: string },
+): boolean {
+  const { port, protocol = "https:" } = target;
+  const host = target.hostname.toLowerCase();
+  const schemePort = protocol === "http:" ? 80 : 443;
   for (const pattern of patterns) {
     const colon = pattern.lastIndexOf(":");
     const name = colon > 0 ? pattern.slice(0, colon) : pattern;
-    if (colon > 0 && Number(pattern.slice(colon + 1)) !== port) continue;
+    const allowedPort = colon > 0 ? Number(pattern.slice(colon + 1)) : schemePort;
+    if (allowedPort !== port) continue;
     if (name.startsWith("*.") ? host.endsWith(name.slice(1)) && host.length > name.length - 1 : host === name)
       return true;
   }
@@ -242,8 +252,10 @@ function parseUrl(raw: unknown, policy: FetchPolicy): URL {
 async function checkTarget(url: URL, options: SkillFetchOptions): Promise<{ address: string; family: number }> {
   const hostname = url.hostname.replace(/^\[|\]$/g, "").toLowerCase();
   const port = url.port === "" ? (url.protocol === "https:" ? 443 : 80) : Number(url.port);
-  if (!hostAllowed(options.hosts, hostname, port)) {
-    throw denied(`fetch to ${hostname} is not allowed: the skill did not declare it, or this chat did not grant it`);
+  if (!hostAllowed(options.hosts, { hostname, port, protocol: url.protocol })) {
+    throw denied(
+      `fetch to ${hostname} is not allowed: the skill did not declare it for port ${port} (a port other than ${url.protocol === "http:" ? 80 : 443} must be declared as host:port), or this chat did not grant it`,
+    );
   }
   let addresses: Array<{ address: string; family: number }>;
   const literal = isIP(hostname);

@@ -129,6 +129,23 @@ const limits = z
     memoryMb: z.number().int().min(8, "isolates need at least 8 MB").max(4_096).optional(),
     cpuMs: z.number().int().positive().max(600_000).optional(),
     timeoutMs: z.number().int().positive().max(600_000).optional(),
+    /** More than the operator's default budget per invocation; each clamped to the operator's maximum. */
+    budget: z
+      .object({
+        fetchInFlight: z.number().int().positive().optional(),
+        fetchRequests: z.number().int().nonnegative().optional(),
+        fetchBytesIn: z.number().int().nonnegative().optional(),
+        fetchBytesOut: z.number().int().nonnegative().optional(),
+        capCallsPerSecond: z.number().int().positive().optional(),
+        capCalls: z.number().int().positive().optional(),
+        storageWrites: z.number().int().nonnegative().optional(),
+        llmCalls: z.number().int().nonnegative().optional(),
+        llmTokens: z.number().int().nonnegative().optional(),
+        replies: z.number().int().positive().optional(),
+        replyChars: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict()
   .default({});

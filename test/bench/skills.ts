@@ -7,8 +7,11 @@
  * - warm call overhead through the runtime (bot → IPC → skill host → isolate → back) against calling the same
  *   handler as a plain function in this process (baseline, same run), also with one capability round trip;
  * - what a fresh context per call would cost instead of the per-chat context kept warm;
- * - memory per idle loaded skill (host RSS growth and isolate heap, per skill).
- * Targets: warm overhead ≤ 0.3 ms, cold ≤ 15 ms, ≤ 3 MB per idle skill.
+ * - memory per idle loaded skill (host RSS growth and isolate heap, per skill);
+ * - the warm call with the invocation budget in the path (a budget meter per call, every capability charged, the
+ *   host counting calls against `maxCapCalls`), paired round by round with the same call without a meter;
+ * - idle memory of one skill-host process (what `hostIsolation: per-skill` costs per skill in use).
+ * Targets: warm overhead ≤ 0.3 ms (budgets included), cold ≤ 15 ms, ≤ 3 MB per idle skill.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -16,6 +19,7 @@ import ivm from "isolated-vm";
 import { BOOTSTRAP_SOURCE } from "../../skills/host/bootstrap.ts";
 import type { HostSkillSpec } from "../../skills/host/protocol.ts";
 import { BUILTIN_DIR } from "../../skills/plugin.ts";
+import { BudgetMeter } from "../../skills/runtime/budget.ts";
 import { SkillHostSupervisor } from "../../skills/runtime/supervisor.ts";
 
 const code = readFileSync(join(BUILTIN_DIR, "dice", "dist", "index.js"), "utf8");
@@ -36,6 +40,7 @@ function spec(key: string, source = code): HostSkillSpec {
     timeoutMs: 5_000,
     maxResultChars: 65_536,
     maxCapArgChars: 65_536,
+    maxCapCalls: 200,
     maxContexts: 16,
     idleMs: 600_000,
   };
@@ -155,6 +160,47 @@ async function main(): Promise<void> {
     capCalls.push(performance.now() - c0);
   }
 
+  // Warm call with one capability round trip, with and without the budget in the path, paired per round.
+  const budget = {
+    fetchInFlight: 4,
+    fetchRequests: 20,
+    fetchBytesIn: 2_097_152,
+    fetchBytesOut: 262_144,
+    capCallsPerSecond: 100_000,
+    capCalls: 200,
+    storageWrites: 20,
+    llmCalls: 3,
+    llmTokens: 8_000,
+    replies: 5,
+    replyChars: 8_000,
+  };
+  const plainRounds: number[] = [];
+  const budgetRounds: number[] = [];
+  const R = 500;
+  for (let round = 0; round < 8; round++) {
+    let t0 = performance.now();
+    for (let i = 0; i < R; i++)
+      await supervisor.call(capSkill, "bench:1", { kind: "command", name: "c", input, onCap: capAnswer });
+    plainRounds.push((performance.now() - t0) / R);
+    t0 = performance.now();
+    for (let i = 0; i < R; i++) {
+      const meter = new BudgetMeter(budget);
+      await supervisor.callWith(capSkill, {
+        chatKey: "bench:1",
+        kind: "command",
+        name: "c",
+        input,
+        onCap: (_name, _args) => {
+          meter.chargeCall();
+          return capAnswer();
+        },
+        onRefused: (count) => meter.countRefused("calls", count),
+      });
+    }
+    budgetRounds.push((performance.now() - t0) / R);
+  }
+  const budgetCost = plainRounds.map((p, i) => budgetRounds[i]! - p);
+
   // Memory per idle loaded skill: load and call M skills once each, compare host RSS.
   const before = (await supervisor.stats())[0]!;
   const M = 20;
@@ -168,6 +214,24 @@ async function main(): Promise<void> {
   const heapPer = idle.reduce((a, s) => a + s.heapBytes + s.externalBytes, 0) / Math.max(1, idle.length);
   const rssPer = (after.rssBytes - before.rssBytes) / M;
   await supervisor.stop();
+
+  // Idle memory of a skill-host process: fresh isolated hosts, each with one skill called once.
+  const perHost = new SkillHostSupervisor({ poolSize: 1, permissionModel: true, hostGraceMs: 5_000, maxRssMb: 256 });
+  await perHost.start();
+  const bare = (await perHost.stats())[0]!.rssBytes;
+  const hostRss: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const s = spec(`own${i}@1.0.0`);
+    perHost.load(s, { isolated: true });
+    await perHost.call(s, "bench:1", { kind: "command", name: "dice", input, onCap: noCap });
+  }
+  for (const stats of (await perHost.stats()).slice(1)) hostRss.push(stats.rssBytes);
+  // What a host costs beyond the pages it shares with the others (the node binary, libraries): its private pages.
+  const privateMb = perHost
+    .pids()
+    .slice(1)
+    .map((pid) => privateBytes(pid) / 1_048_576);
+  await perHost.stop();
 
   const warmMs = median(perCall);
   const baseMs = median(baselines);
@@ -189,8 +253,30 @@ async function main(): Promise<void> {
     `  a fresh context per call would add:                             ${fmt(median(freshContext))} (per-chat contexts are kept warm instead)`,
   );
   console.log(
+    `  warm call + one capability, budget in the path:                 ${fmt(median(budgetRounds))} vs ${fmt(median(plainRounds))} without; budget adds ${fmt(median(budgetCost))} median of 8 paired rounds (best ${fmt(Math.min(...budgetCost))})`,
+  );
+  console.log(
+    `  warm overhead with budgets (runtime + budget − baseline):       ${fmt(overhead + Math.max(0, median(budgetCost)))}   target ≤ 0.3 ms`,
+  );
+  console.log(
+    `  idle skill-host process: ${(bare / 1_048_576).toFixed(1)} MB RSS with no skill; ${hostRss.map((r) => (r / 1_048_576).toFixed(1)).join(", ")} MB with one skill called once; private (not shared) ${privateMb.map((m) => m.toFixed(1)).join(", ")} MB`,
+  );
+  console.log(
     `  memory per idle loaded skill: host RSS ${(rssPer / 1_048_576).toFixed(2)} MB, isolate heap ${(heapPer / 1_048_576).toFixed(2)} MB   target ≤ 3 MB`,
   );
+}
+
+/** Private resident bytes of a process (Linux `smaps_rollup`; 0 elsewhere). */
+function privateBytes(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const text = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+    let kb = 0;
+    for (const m of text.matchAll(/^Private_(?:Clean|Dirty):\s+(\d+) kB/gm)) kb += Number(m[1]);
+    return kb * 1024;
+  } catch {
+    return 0;
+  }
 }
 
 if (process.execArgv.includes("--no-node-snapshot")) {

@@ -54,7 +54,17 @@ describe("skill capabilities and lifecycle", () => {
         (core) => createSchedulesPlugin(core),
       ],
     });
-    for (const name of ["fetcher", "storer", "storer-two"])
+    // A declared host means its scheme's port only: the loopback server's port is declared as host:port.
+    const fetcher = join(dataDir, "fetcher");
+    cpSync(join(FIXTURES, "fetcher"), fetcher, { recursive: true });
+    const fetcherPkg = JSON.parse(readFileSync(join(fetcher, "package.json"), "utf8")) as {
+      switchboard: { permissions: { network: string[] } };
+    };
+    const declared = fetcherPkg.switchboard.permissions.network;
+    fetcherPkg.switchboard.permissions.network = [...declared, ...declared.map((h) => `${h}:${port}`)];
+    writeFileSync(join(fetcher, "package.json"), JSON.stringify(fetcherPkg));
+    await plugin.service.load(fetcher, { source: "installed" });
+    for (const name of ["storer", "storer-two"])
       await plugin.service.load(join(FIXTURES, name), { source: "installed" });
     for (const chat of ["s1", "s2", "f1"]) {
       for (const name of ["fetcher", "storer", "storer-two"])

@@ -234,9 +234,9 @@ describe("hostile skills are contained", () => {
   it("fails in-flight calls clearly when the host process dies, then restarts it", async () => {
     const pending = say("/sleep", "sleep");
     await new Promise((r) => setTimeout(r, 500));
-    plugin.supervisor.killHost(0);
+    plugin.supervisor.hostFor("spinner").kill();
     await pending;
-    expect(last("sleep")).toMatch(/spinner crashed and was stopped/);
+    expect(last("sleep")).toMatch(/spinner crashed \(its host process was stopped\) and was stopped/);
     await say("/dice 1d6", "other");
     expect(last("other")).toMatch(/1d6: \d/);
     const audit = await bot.app.core.store.audit.list("test:sleep");

@@ -64,14 +64,11 @@ describe("skill fetch", () => {
     const result = skillFetch(
       { url, init: options.init ?? null },
       {
-        hosts: options.hosts ?? [
-          "localhost",
-          "127.0.0.1",
-          "127.0.0.2",
-          "169.254.169.254",
-          "rebind.localhost",
-          "metadata.test",
-        ],
+        hosts:
+          options.hosts ??
+          ["localhost", "127.0.0.1", "127.0.0.2", "169.254.169.254", "rebind.localhost", "metadata.test"].flatMap(
+            (h) => [h, `${h}:${port}`],
+          ),
         policy: options.policy ?? LOOPBACK_OK,
         signal: new AbortController().signal,
         userAgent: "switchboard-skill/test",
@@ -244,12 +241,23 @@ describe("address and host checks", () => {
   });
 
   it("matches host patterns exactly, by suffix for wildcards, and by port when given", () => {
-    expect(hostAllowed(["api.example.com"], "api.example.com", 443)).toBe(true);
-    expect(hostAllowed(["api.example.com"], "evil-api.example.com", 443)).toBe(false);
-    expect(hostAllowed(["*.example.com"], "a.example.com", 443)).toBe(true);
-    expect(hostAllowed(["*.example.com"], "example.com", 443)).toBe(false);
-    expect(hostAllowed(["*.example.com"], "example.com.evil.org", 443)).toBe(false);
-    expect(hostAllowed(["example.com:8443"], "example.com", 443)).toBe(false);
-    expect(hostAllowed(["example.com:8443"], "example.com", 8443)).toBe(true);
+    expect(hostAllowed(["api.example.com"], { hostname: "api.example.com", port: 443 })).toBe(true);
+    expect(hostAllowed(["api.example.com"], { hostname: "evil-api.example.com", port: 443 })).toBe(false);
+    expect(hostAllowed(["*.example.com"], { hostname: "a.example.com", port: 443 })).toBe(true);
+    expect(hostAllowed(["*.example.com"], { hostname: "example.com", port: 443 })).toBe(false);
+    expect(hostAllowed(["*.example.com"], { hostname: "example.com.evil.org", port: 443 })).toBe(false);
+    expect(hostAllowed(["example.com:8443"], { hostname: "example.com", port: 443 })).toBe(false);
+    expect(hostAllowed(["example.com:8443"], { hostname: "example.com", port: 8443 })).toBe(true);
+  });
+
+  it("allows only the scheme's port for a host declared without one", () => {
+    expect(hostAllowed(["api.example.com"], { hostname: "api.example.com", port: 443, protocol: "https:" })).toBe(true);
+    for (const port of [22, 6379, 11211, 8443, 80])
+      expect(hostAllowed(["api.example.com"], { hostname: "api.example.com", port: port, protocol: "https:" })).toBe(
+        false,
+      );
+    expect(hostAllowed(["api.example.com"], { hostname: "api.example.com", port: 80, protocol: "http:" })).toBe(true);
+    expect(hostAllowed(["api.example.com"], { hostname: "api.example.com", port: 443, protocol: "http:" })).toBe(false);
+    expect(hostAllowed(["*.example.com"], { hostname: "a.example.com", port: 6379, protocol: "https:" })).toBe(false);
   });
 });

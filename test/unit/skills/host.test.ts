@@ -16,6 +16,7 @@ function spec(key: string, code: string, overrides: Partial<HostSkillSpec> = {})
     timeoutMs: 2_000,
     maxResultChars: 10_000,
     maxCapArgChars: 10_000,
+    maxCapCalls: 200,
     maxContexts: 2,
     idleMs: 60_000,
     ...overrides,
@@ -34,7 +35,7 @@ describe("skill host", () => {
       poolSize: 1,
       permissionModel: true,
       hostGraceMs: 3_000,
-      onRestart: (_i, reason) => restarts.push(reason),
+      onCrash: (crash) => restarts.push(crash.reason),
     });
     await supervisor.start();
   });

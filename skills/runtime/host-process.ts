@@ -1,0 +1,403 @@
+/**
+ * One skill-host child process as the bot sees it: forked on first use (no secrets in its environment, Node's
+ * permission model on, a V8 heap cap and a resident-size cap), the calls it has in flight, and a deadline per call.
+ * A call ends at its wall-clock budget whatever the host does; a host that stays silent past the budget plus a
+ * grace period is killed. When the process dies, its in-flight calls fail with the reason and it restarts with
+ * backoff on the next call.
+ */
+import { type ChildProcess, fork } from "node:child_process";
+import { createRequire } from "node:module";
+import { setPriority } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { SwitchboardError } from "../../bot/index.ts";
+import {
+  EXIT_RSS_CAP,
+  type FromHost,
+  type HandlerKind,
+  type HostFailure,
+  type HostSkillSpec,
+  type HostStats,
+  type ToHost,
+} from "../host/protocol.ts";
+
+const HOST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../host");
+// Sources in the repository, built JavaScript in the installed package.
+const HOST_ENTRY = join(HOST_DIR, import.meta.url.endsWith(".ts") ? "main.ts" : "main.js");
+
+/** Answers one capability request; resolves with a JSON envelope string and must never reject. */
+export type CapHandler = (name: string, args: string) => Promise<string>;
+
+/** A call's raw outcome from the host. */
+export type HostResult =
+  | { ok: true; value: string; cold: boolean }
+  | { ok: false; failure: HostFailure; message: string; cold: boolean };
+
+/** How a host process is run. */
+export interface HostProcessOptions {
+  /** Use Node's permission model in hosts (no file writes, no child processes). */
+  permissionModel: boolean;
+  /** Extra wall time after a call's own budget before a silent host is killed. */
+  hostGraceMs: number;
+  /** The host's resident-size cap (its own watchdog stops it past this), in MB; 0 for none. */
+  maxRssMb?: number;
+  /** The host's own V8 heap (`--max-old-space-size`), in MB; 0 for Node's default. */
+  heapMb?: number;
+  /**
+   * Scheduling niceness of the process (0–19): skill code yields the CPU to the bot process, so a skill that
+   * spins on a busy machine slows itself, not every chat's answers.
+   */
+  nice?: number;
+  /** Stop the process after this long without a call (it starts again on the next one), in ms; 0 never. */
+  idleMs?: number;
+  onLog?: (level: "info" | "warn" | "error", message: string, details?: Record<string, unknown>) => void;
+  /** The process stopped without being asked to. */
+  onExit?: (host: HostProcess, reason: string, failure: HostFailure) => void;
+}
+
+/** What one call needs besides its spec. */
+export interface HostCall {
+  chatKey: string;
+  kind: HandlerKind;
+  name: string;
+  input: string;
+  onCap: CapHandler;
+  /** The host refused this many capability calls itself, over the call's `maxCapCalls`. */
+  onRefused?: (count: number) => void;
+}
+
+interface PendingCall {
+  resolve: (result: HostResult) => void;
+  onCap: CapHandler;
+  onRefused: ((count: number) => void) | undefined;
+  deadline: NodeJS.Timeout;
+  watchdog: NodeJS.Timeout;
+  /** The deadline passed: the caller has its answer; the host's late answer is dropped. */
+  expired: boolean;
+}
+
+/**
+ * How long past a call's wall-clock budget the bot waits for the host's own answer before ending the call
+ * itself. The host stops the call at the budget (counted from when it received it); this covers the IPC.
+ */
+const DEADLINE_GRACE_MS = 100;
+
+const FINISHED = '{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"the invocation has finished"}}';
+
+/** One child process and the skills placed in it. */
+export class HostProcess {
+  /** The placement group it serves (`shared:0`, `skill:<name>`). */
+  readonly group: string;
+  readonly #options: HostProcessOptions;
+  readonly #specs = new Map<string, HostSkillSpec>();
+  readonly #pending = new Map<number, PendingCall>();
+  readonly #statsWaiters = new Map<number, (stats: HostStats) => void>();
+  #child: ChildProcess | undefined;
+  #ready: Promise<void> | undefined;
+  #stopping = false;
+  #idleTimer: NodeJS.Timeout | undefined;
+  #restarts = 0;
+  #notBefore = 0;
+  #nextId = 1;
+  /** Capability calls that arrived for an invocation already over. */
+  late = 0;
+
+  constructor(group: string, options: HostProcessOptions) {
+    this.group = group;
+    this.#options = options;
+  }
+
+  /** The child's pid while it runs. */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** Is a child process up (or starting)? */
+  get isRunning(): boolean {
+    return this.#ready !== undefined;
+  }
+
+  /** Skill versions placed here. */
+  get size(): number {
+    return this.#specs.size;
+  }
+
+  /** Names of the skills placed here. */
+  skillNames(): string[] {
+    return [...new Set([...this.#specs.values()].map((s) => s.name))];
+  }
+
+  /** Start the process (once); resolves when it is ready. */
+  start(): Promise<void> {
+    this.#stopping = false;
+    this.#ready ??= this.#spawn();
+    return this.#ready;
+  }
+
+  /** Place a skill version here. */
+  load(spec: HostSkillSpec): void {
+    this.#specs.set(spec.key, spec);
+    this.#send({ t: "load", spec });
+  }
+
+  /** Remove a skill version. */
+  unload(key: string): void {
+    this.#specs.delete(key);
+    this.#send({ t: "unload", key });
+  }
+
+  /** Run a handler; resolves with the host's outcome, a timeout at the deadline, or the crash. */
+  async call(spec: HostSkillSpec, call: HostCall): Promise<HostResult> {
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    const wait = this.#notBefore - Date.now();
+    // A host restarting after a crash: the call waits out the backoff only if it fits in its own budget.
+    if (wait > spec.timeoutMs)
+      return { ok: false, failure: "crashed", message: "the skill host is restarting after a crash", cold: false };
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    try {
+      await this.start();
+    } catch (error) {
+      this.#options.onLog?.("error", "skill host did not start", { group: this.group, error: String(error) });
+      return { ok: false, failure: "crashed", message: "the skill host stopped while starting", cold: true };
+    }
+    const id = this.#nextId++;
+    return new Promise<HostResult>((resolvePromise) => {
+      const deadline = setTimeout(() => {
+        const pending = this.#pending.get(id);
+        if (pending === undefined || pending.expired) return;
+        pending.expired = true;
+        resolvePromise({ ok: false, failure: "timeout", message: "wall-clock time limit reached", cold: false });
+      }, spec.timeoutMs + DEADLINE_GRACE_MS);
+      const watchdog = setTimeout(() => {
+        // The host did not answer within the budget plus grace: it is stuck. Kill it; the exit handler fails
+        // every pending call.
+        this.#options.onLog?.("error", "skill host did not answer in time; killing it", {
+          group: this.group,
+          key: spec.key,
+        });
+        this.#child?.kill("SIGKILL");
+      }, spec.timeoutMs + this.#options.hostGraceMs);
+      this.#pending.set(id, {
+        resolve: resolvePromise,
+        onCap: call.onCap,
+        onRefused: call.onRefused,
+        deadline,
+        watchdog,
+        expired: false,
+      });
+      this.#send({
+        t: "call",
+        id,
+        key: spec.key,
+        chatKey: call.chatKey,
+        kind: call.kind,
+        name: call.name,
+        input: call.input,
+      });
+    });
+  }
+
+  /** The host's own report (starts it if needed). */
+  async stats(): Promise<HostStats> {
+    await this.start();
+    const id = this.#nextId++;
+    return new Promise<HostStats>((resolvePromise) => {
+      this.#statsWaiters.set(id, resolvePromise);
+      this.#send({ t: "stats", id });
+    });
+  }
+
+  /** Stop the process for good (until `start` is called again). */
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    const child = this.#child;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    child.disconnect();
+    const timer = setTimeout(() => child.kill("SIGKILL"), 2_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Send a signal to the child (tests: a crash of the host). */
+  kill(signal: NodeJS.Signals = "SIGKILL"): void {
+    this.#child?.kill(signal);
+  }
+
+  #spawn(): Promise<void> {
+    const child = fork(HOST_ENTRY, [String(this.#options.maxRssMb ?? 0)], {
+      execPath: process.execPath,
+      execArgv: hostExecArgv(this.#options.permissionModel, this.#options.heapMb ?? 0),
+      // No secrets: the host gets an empty environment.
+      env: {},
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+      serialization: "json",
+    });
+    this.#child = child;
+    if ((this.#options.nice ?? 0) > 0 && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, this.#options.nice ?? 0);
+      } catch (error) {
+        this.#options.onLog?.("warn", "could not lower the skill host's priority", {
+          group: this.group,
+          error: (error as Error).message,
+        });
+      }
+    }
+    const log = (level: "info" | "warn", text: string): void =>
+      this.#options.onLog?.(level, `skill host ${level === "info" ? "output" : "stderr"}`, {
+        group: this.group,
+        text: text.slice(0, 2_000),
+      });
+    child.stdout?.on("data", (chunk: Buffer) => log("info", chunk.toString("utf8")));
+    child.stderr?.on("data", (chunk: Buffer) => log("warn", chunk.toString("utf8")));
+    const ready = new Promise<void>((resolvePromise, reject) => {
+      const onExit = (code: number | null, signal: string | null): void =>
+        reject(
+          new SwitchboardError(
+            "E_SKILL_FAILED",
+            `skill host exited before it was ready (code ${code}, signal ${signal})`,
+          ),
+        );
+      child.once("exit", onExit);
+      child.once("message", (message: FromHost) => {
+        child.off("exit", onExit);
+        if (message.t === "ready") resolvePromise();
+        else reject(new SwitchboardError("E_SKILL_FAILED", "skill host sent an unexpected first message"));
+      });
+    });
+    child.on("message", (message: FromHost) => this.#onMessage(message));
+    child.on("error", (error) =>
+      this.#options.onLog?.("error", "skill host process error", { group: this.group, error: error.message }),
+    );
+    child.once("exit", (code, signal) => this.#onExit(child, code, signal));
+    return ready.then(() => {
+      for (const spec of this.#specs.values()) this.#send({ t: "load", spec });
+    });
+  }
+
+  #onMessage(message: FromHost): void {
+    switch (message.t) {
+      case "result": {
+        const pending = this.#pending.get(message.id);
+        if (pending === undefined) return;
+        this.#settle(message.id, pending);
+        if (pending.expired) return;
+        pending.resolve(
+          message.ok
+            ? { ok: true, value: message.value, cold: message.cold }
+            : { ok: false, failure: message.failure, message: message.message, cold: message.cold },
+        );
+        return;
+      }
+      case "cap": {
+        const pending = this.#pending.get(message.id);
+        let answer: Promise<string>;
+        if (pending === undefined || pending.expired) {
+          this.late++;
+          answer = Promise.resolve(FINISHED);
+        } else {
+          answer = pending
+            .onCap(message.name, message.args)
+            .catch(() => '{"ok":false,"error":{"code":"E_INTERNAL","message":"capability failed"}}');
+        }
+        void answer.then((result) => this.#send({ t: "cap-result", capId: message.capId, result }));
+        return;
+      }
+      case "refused": {
+        this.#pending.get(message.id)?.onRefused?.(message.count);
+        return;
+      }
+      case "stats": {
+        const waiter = this.#statsWaiters.get(message.id);
+        this.#statsWaiters.delete(message.id);
+        waiter?.(message.value);
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  #settle(id: number, pending: PendingCall): void {
+    this.#pending.delete(id);
+    clearTimeout(pending.deadline);
+    clearTimeout(pending.watchdog);
+    if (this.#pending.size === 0) this.#armIdle();
+  }
+
+  #armIdle(): void {
+    const idleMs = this.#options.idleMs ?? 0;
+    if (idleMs <= 0) return;
+    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
+    this.#idleTimer = setTimeout(() => {
+      if (this.#pending.size === 0) void this.stop();
+    }, idleMs);
+    this.#idleTimer.unref();
+  }
+
+  #onExit(child: ChildProcess, code: number | null, signal: string | null): void {
+    if (this.#child !== child) return;
+    this.#child = undefined;
+    this.#ready = undefined;
+    const failure: HostFailure = code === EXIT_RSS_CAP ? "memory" : "crashed";
+    const reason =
+      code === EXIT_RSS_CAP ? "over its memory cap" : signal === null ? `exit code ${code}` : `signal ${signal}`;
+    for (const [id, pending] of this.#pending) {
+      this.#settle(id, pending);
+      if (!pending.expired)
+        pending.resolve({ ok: false, failure, message: `the skill host stopped (${reason})`, cold: false });
+    }
+    for (const [id, waiter] of this.#statsWaiters) {
+      this.#statsWaiters.delete(id);
+      waiter({ rssBytes: 0, late: 0, skills: [] });
+    }
+    if (this.#stopping) return;
+    this.#restarts++;
+    // The next call starts it again, after a backoff that grows with repeated crashes.
+    this.#notBefore = Date.now() + Math.min(5_000, 50 * 2 ** Math.min(this.#restarts - 1, 7));
+    this.#options.onLog?.("warn", "skill host stopped", { group: this.group, reason, restarts: this.#restarts });
+    this.#options.onExit?.(this, reason, failure);
+  }
+
+  #send(message: ToHost): void {
+    const child = this.#child;
+    if (child === undefined || !child.connected) return;
+    try {
+      child.send(message);
+    } catch (error) {
+      this.#options.onLog?.("warn", "could not write to skill host", {
+        group: this.group,
+        error: (error as Error).message,
+      });
+    }
+  }
+}
+
+/** The node flags of a host process. */
+export function hostExecArgv(permissionModel: boolean, heapMb = 0): string[] {
+  const args = ["--no-node-snapshot", "--disable-warning=ExperimentalWarning", "--disable-warning=SecurityWarning"];
+  if (heapMb > 0) args.push(`--max-old-space-size=${heapMb}`);
+  // Node before 22.13 names the flag --experimental-permission; there the host runs without it.
+  if (!permissionModel || !process.allowedNodeEnvironmentFlags.has("--permission")) return args;
+  const require = createRequire(import.meta.url);
+  const ivmDir = dirname(require.resolve("isolated-vm/package.json"));
+  const modulesDir = dirname(ivmDir);
+  const packageRoot = dirname(modulesDir);
+  return [
+    ...args,
+    "--permission",
+    "--allow-addons",
+    `--allow-fs-read=${HOST_DIR}`,
+    `--allow-fs-read=${ivmDir}`,
+    `--allow-fs-read=${join(modulesDir, "node-gyp-build")}`,
+    `--allow-fs-read=${join(packageRoot, "package.json")}`,
+    // Node looks for the nearest package.json above the host's code: skills/, the package root (or dist/ and the
+    // package root when installed).
+    `--allow-fs-read=${join(HOST_DIR, "..", "package.json")}`,
+    `--allow-fs-read=${join(HOST_DIR, "..", "..", "package.json")}`,
+    `--allow-fs-read=${join(HOST_DIR, "..", "..", "..", "package.json")}`,
+    "--allow-fs-read=/etc/alpine-release",
+  ];
+}

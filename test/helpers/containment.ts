@@ -1,0 +1,247 @@
+/**
+ * The containment harness shared by `test/e2e/skills/containment.test.ts` (which asserts) and
+ * `test/bench/sandbox.ts` (which prints): a real bot with the skills and LLM plugins, the greedy and allocbomb
+ * fixture skills enabled in chat `hostile`, a loopback HTTP server that counts requests (and TCP listeners that
+ * count connections on other ports), the OpenAI stand-in that counts model calls, and an observer chat running
+ * `/dice 2d6` every 100 ms while a case runs. It uses only what the skills plugin offered before budgets existed,
+ * so the same harness measures an older commit.
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { createLlmPlugin } from "../../llm/index.ts";
+import { createSkillsPlugin, type SkillsPlugin } from "../../skills/index.ts";
+import { startOpenAiStandIn, type OpenAiStandIn } from "../stand-ins/openai/server.ts";
+import { startTestBot, type TestBot } from "./app.ts";
+
+const FIXTURES = resolve(import.meta.dirname, "../fixtures/skills");
+const OBSERVER_EVERY_MS = 100;
+
+/** Latency of the observer's `/dice 2d6`. */
+export interface ObserverFigures {
+  count: number;
+  failures: number;
+  p50Ms: number;
+  p99Ms: number;
+  maxMs: number;
+}
+
+/** What one case did and cost. */
+export interface CaseFigures {
+  name: string;
+  /** The hostile chat's last message. */
+  reply: string;
+  invocationMs: number;
+  /** Requests that reached the loopback HTTP server. */
+  requests: number;
+  /** Connections accepted on the undeclared ports. */
+  otherPortConnections: number;
+  /** Calls that reached the model stand-in. */
+  llmRequests: number;
+  /** Key-value store operations (settings reads, storage reads and writes). */
+  kvOps: number;
+  /** Longest event-loop stall of the bot process. */
+  loopMaxMs: number;
+  /** Largest growth of the bot process's resident size over its size before the case. */
+  botRssGrowthMb: number;
+  /** Largest growth of the skill hosts' resident size (all hosts) over their size before the case. */
+  hostRssGrowthMb: number;
+  /** Latency of a follow-up `/greedy ok` in the hostile chat, when the case asks for one. */
+  nextCallMs: number | undefined;
+  observer: ObserverFigures;
+}
+
+/** A running harness. */
+export interface Containment {
+  bot: TestBot;
+  plugin: SkillsPlugin;
+  /** The loopback server's URL for the fetch flood. */
+  floodUrl: string;
+  /** Ports with a TCP listener that the skill did not declare. */
+  otherPorts: number[];
+  /** The observer alone, for its baseline. */
+  baseline(durationMs: number): Promise<ObserverFigures>;
+  /** Run one hostile command in chat `hostile` while the observer runs. */
+  run(name: string, text: string, options?: { followUp?: boolean }): Promise<CaseFigures>;
+  stop(): Promise<void>;
+}
+
+/** Start the harness. */
+export async function startContainment(): Promise<Containment> {
+  const dataDir = mkdtempSync(join(tmpdir(), "sb-contain-"));
+  let requests = 0;
+  const http: Server = createServer((req, res) => {
+    requests++;
+    if (req.url?.startsWith("/slow") === true) setTimeout(() => res.end("slow"), 1_000);
+    else res.end("ok");
+  });
+  await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
+  const port = (http.address() as AddressInfo).port;
+  let otherConnections = 0;
+  const listeners: TcpServer[] = [];
+  for (let i = 0; i < 4; i++) {
+    const server = createTcpServer((socket) => {
+      otherConnections++;
+      socket.destroy();
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    listeners.push(server);
+  }
+  const otherPorts = listeners.map((s) => (s.address() as AddressInfo).port);
+  const openai: OpenAiStandIn = await startOpenAiStandIn();
+
+  const greedy = join(dataDir, "greedy");
+  cpSync(join(FIXTURES, "greedy"), greedy, { recursive: true });
+  const pkg = JSON.parse(readFileSync(join(greedy, "package.json"), "utf8")) as {
+    switchboard: { permissions: { network: string[] } };
+  };
+  pkg.switchboard.permissions.network = ["127.0.0.1", `127.0.0.1:${port}`];
+  writeFileSync(join(greedy, "package.json"), JSON.stringify(pkg));
+
+  let plugin: SkillsPlugin | undefined;
+  const bot = await startTestBot({
+    set: {
+      "bot.dataDir": dataDir,
+      "limits.perUser": { burst: 100_000, perMinute: 1_000_000 },
+      "limits.perChat": { burst: 100_000, perMinute: 1_000_000 },
+      "skills.fetch": { allowHttp: true, allowAddresses: ["127.0.0.1"] },
+      "llm.models": [
+        { name: "main", provider: "openai", model: "stand", baseUrl: openai.baseUrl, apiKey: "k", stream: false },
+      ],
+    },
+    plugins: [
+      (core) => createLlmPlugin(core),
+      async (core) => {
+        plugin = await createSkillsPlugin(core, { env: { SWITCHBOARD_SECRET_KEY: "containment" } });
+        return plugin;
+      },
+    ],
+  });
+  const skills = plugin!;
+  for (const dir of [greedy, join(FIXTURES, "allocbomb")]) await skills.service.load(dir, { source: "installed" });
+  for (const name of ["greedy", "allocbomb"]) await skills.service.enable("test:hostile", name, "test:owner");
+
+  let kvOps = 0;
+  const kv = bot.app.core.store.kv as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const method of ["get", "set", "delete", "list", "sizeBytes"]) {
+    const original = kv[method]!.bind(kv);
+    kv[method] = (...args: unknown[]) => {
+      kvOps++;
+      return original(...args);
+    };
+  }
+
+  const say = (text: string, chatId: string) =>
+    bot.app.core.router.process(bot.adapter.inbound(text, { chatId, role: "admin" }));
+
+  async function observe(isDone: () => boolean): Promise<ObserverFigures> {
+    const latencies: number[] = [];
+    let failures = 0;
+    while (!isDone()) {
+      const before = bot.adapter.textsIn("observer").length;
+      const t0 = performance.now();
+      await say("/dice 2d6", "observer");
+      const ms = performance.now() - t0;
+      latencies.push(ms);
+      const answer = bot.adapter.textsIn("observer").slice(before).join("\n");
+      if (!/2d6: \d \+ \d = \*\*\d+\*\*/.test(answer)) failures++;
+      await sleep(Math.max(0, OBSERVER_EVERY_MS - ms));
+    }
+    return summarise(latencies, failures);
+  }
+
+  return {
+    bot,
+    plugin: skills,
+    floodUrl: `http://127.0.0.1:${port}/`,
+    otherPorts,
+    baseline: async (durationMs) => {
+      const until = performance.now() + durationMs;
+      return observe(() => performance.now() > until);
+    },
+    async run(name, text, options = {}) {
+      await sleep(200);
+      requests = 0;
+      otherConnections = 0;
+      openai.script.clear();
+      kvOps = 0;
+      const hostBefore = hostRss(skills);
+      const botBefore = process.memoryUsage.rss();
+      let hostMax = hostBefore;
+      let botMax = botBefore;
+      const sampler = setInterval(() => {
+        hostMax = Math.max(hostMax, hostRss(skills));
+        botMax = Math.max(botMax, process.memoryUsage.rss());
+      }, 20);
+      const loop = monitorEventLoopDelay({ resolution: 10 });
+      loop.enable();
+      let done = false;
+      const watching = observe(() => done);
+      await sleep(300);
+      const t0 = performance.now();
+      await say(text, "hostile");
+      const invocationMs = performance.now() - t0;
+      const reply = bot.adapter.textsIn("hostile").at(-1) ?? "";
+      let nextCallMs: number | undefined;
+      if (options.followUp === true) {
+        const t1 = performance.now();
+        await say("/greedy ok", "hostile");
+        nextCallMs = performance.now() - t1;
+      }
+      await sleep(500);
+      done = true;
+      const observer = await watching;
+      loop.disable();
+      clearInterval(sampler);
+      return {
+        name,
+        reply,
+        invocationMs,
+        requests,
+        otherPortConnections: otherConnections,
+        llmRequests: openai.script.requests.length,
+        kvOps,
+        loopMaxMs: loop.max / 1e6,
+        botRssGrowthMb: (botMax - botBefore) / 1_048_576,
+        hostRssGrowthMb: (hostMax - hostBefore) / 1_048_576,
+        nextCallMs,
+        observer,
+      };
+    },
+    async stop() {
+      await bot.stop();
+      await openai.close();
+      await new Promise<void>((r) => http.close(() => r()));
+      for (const l of listeners) l.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Resident size of every running skill host, in bytes (Linux `/proc`; 0 elsewhere). */
+function hostRss(plugin: SkillsPlugin): number {
+  let total = 0;
+  for (const pid of plugin.supervisor.pids()) {
+    if (pid === undefined) continue;
+    try {
+      const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+      total += Number(match?.[1] ?? 0) * 1024;
+    } catch {
+      // The process just exited.
+    }
+  }
+  return total;
+}
+
+function summarise(latencies: number[], failures: number): ObserverFigures {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+  return { count: sorted.length, failures, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? 0 };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
