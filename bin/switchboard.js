@@ -10,4 +10,7 @@ if (major < 22 || (major === 22 && minor < 12)) {
   process.exit(1);
 }
 const { main } = await import("../bot/cli/main.ts");
-process.exitCode = await main(process.argv);
+const code = await main(process.argv);
+process.exitCode = code;
+// A failed command exits now, whatever it left open (a store, a socket): a supervisor then sees the failure.
+if (code !== 0) setTimeout(() => process.exit(code), 100).unref();

@@ -26,9 +26,10 @@ export async function runDoctor(ctx: CliContext): Promise<boolean> {
   lines.push(await redisLine(config));
   lines.push({
     ok: "info",
-    text: config.http.enabled
-      ? `HTTP listener on ${config.http.host}:${config.http.port} (/healthz, /readyz, /metrics)`
-      : "HTTP listener disabled",
+    text:
+      config.http.enabled === false
+        ? "HTTP listener disabled"
+        : `HTTP listener on ${config.http.host}:${config.http.port} (/healthz, /readyz, /metrics)${config.http.enabled === "auto" ? ", opened when a platform adapter is configured" : ""}`,
   });
   lines.push({
     ok: "info",
