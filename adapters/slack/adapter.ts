@@ -262,6 +262,12 @@ export class SlackAdapter implements ChannelAdapter {
     else this.#health.setState("up");
   }
 
+  recover(reason: string): void {
+    if (this.#socket === undefined) return; // HTTP mode holds no connection: each request stands alone
+    this.#log.warn({ reason }, "restarting the socket mode connection after a fault");
+    this.#socket.restart(reason);
+  }
+
   async stop(): Promise<void> {
     this.#stopping.abort();
     if (this.#socket !== undefined && this.#app !== undefined) await this.#socket.stop();
