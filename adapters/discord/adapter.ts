@@ -225,6 +225,7 @@ export class DiscordAdapter implements ChannelAdapter {
           }
         },
         onError: (error, what) => this.#core.log.warn({ adapter: "discord", err: error, what }, "interaction failed"),
+        now: () => this.#core.clock.now(),
       }),
     );
   }
