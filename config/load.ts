@@ -6,7 +6,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { z } from "zod";
+import type { z } from "zod";
 import { configSchema, type Config } from "./schema.ts";
 import { envOverrides, type EnvOverride } from "./env.ts";
 import { exampleFor } from "./examples.ts";

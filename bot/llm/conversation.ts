@@ -7,7 +7,7 @@ import type { ConversationHandler, Core } from "../core.ts";
 import { SwitchboardError } from "../errors.ts";
 import { conversationId, type Inbound, type Reply } from "../model.ts";
 import type { Role } from "../permissions.ts";
-import { FallbackChain, type ChainResult } from "./fallback.ts";
+import type { FallbackChain, ChainResult } from "./fallback.ts";
 import { buildPrompt } from "./history.ts";
 import type { EffectiveProfile, ProfileService } from "./profile.ts";
 import { ProviderFailure } from "./providers/failure.ts";

@@ -72,14 +72,22 @@ describe("Discord gateway: malformed frames", () => {
       );
       expect(post).toBeDefined();
     };
-    await b.waitFor(() => d.requests.some((r) => r.method === "PUT" && r.path.endsWith("/commands")), 60_000, "commands");
+    await b.waitFor(
+      () => d.requests.some((r) => r.method === "PUT" && r.path.endsWith("/commands")),
+      60_000,
+      "commands",
+    );
     await ask("before");
     const rssBeforeBytes = await b.settledRssBytes();
 
     const frames = malformedFrames({
       fixed: FIXED,
       templates: [
-        { op: 0, t: "MESSAGE_CREATE", d: messagePayload({ content: "/whoami", author: d.users.alice, channelId: "9" }) },
+        {
+          op: 0,
+          t: "MESSAGE_CREATE",
+          d: messagePayload({ content: "/whoami", author: d.users.alice, channelId: "9" }),
+        },
         { op: 0, t: "GUILD_CREATE", d: { id: "42", name: "g", owner_id: "1", roles: [], channels: [], members: [] } },
         { op: 0, t: "CHANNEL_UPDATE", d: { id: "43", type: 0, guild_id: "42" } },
         { op: 11, d: null },

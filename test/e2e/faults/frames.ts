@@ -12,7 +12,21 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const ODD_VALUES: unknown[] = [null, 0, -1, 1e308, "", "x", true, [], [null], {}, { type: null }, "\u0000", "💥".repeat(50)];
+const ODD_VALUES: unknown[] = [
+  null,
+  0,
+  -1,
+  1e308,
+  "",
+  "x",
+  true,
+  [],
+  [null],
+  {},
+  { type: null },
+  "\u0000",
+  "💥".repeat(50),
+];
 
 /**
  * `count` frames: the fixed cases in turn, each followed by a mutation of one of the templates (a field set

@@ -62,7 +62,11 @@ describe("Slack Socket Mode: malformed frames", () => {
       templates: [
         { type: "events_api", envelope_id: "m1", payload: eventCallback(directMessage({ text: "/whoami" })) },
         { type: "slash_commands", envelope_id: "m2", payload: commandPayload({ command: "/whoami" }) },
-        { type: "interactive", envelope_id: "m3", payload: { type: "block_actions", actions: [{ action_id: "sb:x" }] } },
+        {
+          type: "interactive",
+          envelope_id: "m3",
+          payload: { type: "block_actions", actions: [{ action_id: "sb:x" }] },
+        },
         { type: "hello", num_connections: 1 },
       ],
       count: FRAMES,
