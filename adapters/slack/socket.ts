@@ -106,7 +106,10 @@ export class SlackSocketConnection {
         if (error === undefined) resolve();
         else reject(error);
       };
-      const onDisconnected = () => settle(signal.aborted ? undefined : new Error("socket mode connection closed"));
+      // A failed start disconnects too: then the start's own error (a refused app token) is the one to report.
+      let startError: unknown;
+      const onDisconnected = () =>
+        settle(signal.aborted ? undefined : (startError ?? new Error("socket mode connection closed")));
       const onAbort = () => {
         client.disconnect().then(
           () => settle(),
@@ -122,6 +125,7 @@ export class SlackSocketConnection {
           markUp();
         },
         (error: unknown) => {
+          startError = error ?? new Error("socket mode start failed");
           // A failed start may leave a half-open socket behind; close it before the next attempt.
           client
             .disconnect()
