@@ -12,5 +12,6 @@ if (major < 22 || (major === 22 && minor < 12)) {
 const { main } = await import("../bot/cli/main.ts");
 const code = await main(process.argv);
 process.exitCode = code;
-// A failed command exits now, whatever it left open (a store, a socket): a supervisor then sees the failure.
-if (code !== 0) setTimeout(() => process.exit(code), 100).unref();
+// A failed command exits now, whatever it left open or busy (a store, a socket): a supervisor sees the failure
+// at once. Its message is already written (stderr on a pipe or file is synchronous).
+if (code !== 0) process.exit(code);

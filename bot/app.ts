@@ -80,8 +80,17 @@ export interface App {
 export async function createApp(options: AppOptions): Promise<App> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger(options.config.log);
-  // Redis first: it answers (or not) in seconds, before the embedded store spends its time opening.
-  const shared: { config: Config; kv: Keyv } = await sharedState(options.config, log);
+  // The HTTP port, then Redis: each fails (or not) in moments, before the embedded store spends its time opening
+  // (and, once open, seconds more tearing down at exit).
+  const http = new HttpListener({ log, maxBodyBytes: options.config.http.maxBodyBytes });
+  if (needsHttp(options)) await http.listen(options.config.http.host, options.config.http.port);
+  let shared: { config: Config; kv: Keyv };
+  try {
+    shared = await sharedState(options.config, log);
+  } catch (error) {
+    await http.close();
+    throw error;
+  }
   const { config, kv } = shared;
   let store: Store;
   try {
@@ -89,13 +98,13 @@ export async function createApp(options: AppOptions): Promise<App> {
       options.store ?? (await openStore({ dataDir: config.bot.dataDir, databaseUrl: config.storage.databaseUrl, log }));
   } catch (error) {
     await kv.disconnect().catch(() => undefined);
+    await http.close();
     throw error;
   }
   const ownsStore = options.store === undefined;
   const metrics = createMetrics();
   const commands = new CommandRegistry();
   const shutdown = new AbortController();
-  const http = new HttpListener({ log, maxBodyBytes: config.http.maxBodyBytes });
   const adapters = new Map<string, ChannelAdapter>();
   const tracked = new Set<Promise<unknown>>();
 
@@ -253,14 +262,9 @@ export async function createApp(options: AppOptions): Promise<App> {
       return true;
     },
     async start() {
-      // `auto`: a console-only session needs no listener, so a busy port cannot stop it.
-      const needsHttp =
-        config.http.enabled === true ||
-        (config.http.enabled === "auto" && [...adapters.keys()].some((p) => p !== "console"));
-      if (needsHttp) {
-        const address = await http.listen(config.http.host, config.http.port);
+      const address = http.address();
+      if (address !== undefined)
         log.info({ host: address.address, port: address.port }, "http listening (/healthz, /readyz, /metrics)");
-      }
       for (const plugin of plugins) await plugin.start?.();
       // Adapters start side by side; a slow or failing one delays nobody past its start timeout.
       await Promise.all(
@@ -311,6 +315,21 @@ export async function createApp(options: AppOptions): Promise<App> {
     stopped,
   };
   return app;
+}
+
+/**
+ * Whether this run opens the HTTP listener. `auto`: when a platform adapter is configured (webhooks, and health
+ * checks for a service) or extra adapters are given; a console-only session needs none, so a busy port cannot
+ * stop it.
+ */
+function needsHttp(options: AppOptions): boolean {
+  const { http, adapters } = options.config;
+  if (http.enabled !== "auto") return http.enabled;
+  if (options.extraAdapters !== undefined) return true;
+  if (options.platformAdapters === false) return false;
+  return [adapters.telegram, adapters.discord, adapters.slack].some(
+    (a) => a.token !== undefined && a.enabled !== false,
+  );
 }
 
 /**

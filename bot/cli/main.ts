@@ -39,15 +39,9 @@ export function buildProgram(ctx: CliContext, state: { configFile?: string }): C
       const stop = () => void app.stop();
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
-      try {
-        await app.start();
-      } catch (error) {
-        // A listener that cannot bind (or any start-up failure) is fatal: stop what did start, and fail.
-        await Promise.race([app.stop(), new Promise((resolve) => setTimeout(resolve, 500).unref())]);
-        throw error;
-      } finally {
-        if (app.core.shutdownSignal.aborted) removeGuard();
-      }
+      // A listener that cannot bind (or any other start-up failure) is fatal: the error goes up, and the
+      // process exits at once (bin/switchboard.js), without waiting for what had started to wind down.
+      await app.start();
       await app.stopped;
       removeGuard();
       process.off("SIGINT", stop);
