@@ -343,7 +343,10 @@ export class TelegramStandIn {
   }
 
   #answerPoll(res: ServerResponse, updates: unknown[]): void {
-    if (!this.#truncateNextPoll) return this.#send(res, 200, { ok: true, result: updates });
+    if (!this.#truncateNextPoll) {
+      this.#send(res, 200, { ok: true, result: updates });
+      return;
+    }
     this.#truncateNextPoll = false;
     const text = JSON.stringify({ ok: true, result: updates });
     res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
