@@ -564,6 +564,9 @@ export class SlackAdapter implements ChannelAdapter {
       this.#health.markApiOk();
       return result;
     } catch (error) {
+      // No answer at all (not a refusal): replies cannot go out; /readyz says so until a call succeeds.
+      if ((error as { code?: unknown }).code === "slack_webapi_request_error")
+        this.#health.markApiUnreachable(`${method}: ${error instanceof Error ? error.message : String(error)}`);
       if (retryAfterMsOf(error) !== undefined) throw error;
       throw mapSlackError(error, method);
     }
