@@ -44,4 +44,8 @@ if (isClone) {
   });
 }
 const { main } = await import(isClone ? `../${CLI}.ts` : `../dist/${CLI}.js`);
-process.exitCode = await main(process.argv);
+const code = await main(process.argv);
+process.exitCode = code;
+// A failed command exits now, whatever it left open or busy (a store, a socket): a supervisor sees the failure
+// at once. Its message is already written (stderr on a pipe or file is synchronous).
+if (code !== 0) process.exit(code);

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
+import { SwitchboardError } from "./errors.ts";
 import type { HttpHandler, HttpMount } from "./model.ts";
 
 /** The listener and its route table. */
@@ -40,7 +41,8 @@ export class HttpListener implements HttpMount {
       server.once("error", (error: NodeJS.ErrnoException) => {
         reject(
           error.code === "EADDRINUSE"
-            ? new Error(
+            ? new SwitchboardError(
+                "E_CONFIG_INVALID",
                 `HTTP port ${port} on ${host} is already in use; set http.port (SWITCHBOARD_HTTP__PORT) to a free port, or 0 for any`,
               )
             : error,

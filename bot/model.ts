@@ -113,6 +113,12 @@ export interface Inbound {
   origin?: "user" | "schedule" | "button" | "operator";
   /** Milliseconds since the epoch when the adapter received it. */
   receivedAt: number;
+  /**
+   * Looks up the speaker's platform role when the adapter could not include it without a platform call (a
+   * Telegram group speaker not in its cache). The router calls it in the conversation's turn, so a slow
+   * look-up delays only that conversation. It never rejects; undefined means no platform role (fail closed).
+   */
+  resolvePlatformRole?(): Promise<PlatformRole | undefined>;
   /** Answer where the message came from. */
   respond(reply: Reply): Promise<SentMessage>;
   /** Show a typing indicator where the platform has one. */
@@ -140,6 +146,11 @@ export interface AdapterHealth {
   lastApiOkAt: number | null;
   /** Human-readable detail: mode, last error, reconnect count. */
   detail?: string;
+  /**
+   * Set while the platform's API cannot be reached (the last call failed at the network layer, and none has
+   * succeeded since): the adapter may be receiving, but replies cannot go out. `/readyz` is 503 meanwhile.
+   */
+  apiError?: string;
 }
 
 /** A command as adapters present it in native menus. */
@@ -197,6 +208,11 @@ export interface ChannelAdapter {
   platformRoleOf?(chatId: string, userId: string): Promise<PlatformRole | undefined>;
   /** Mount webhook routes on the shared HTTP listener, for adapters that receive over HTTP. */
   mount?(http: HttpMount): void;
+  /**
+   * Drop the platform connection and open a new one (a fault inside the platform SDK was contained). Adapters
+   * that hold no connection (webhooks, HTTP interactions) leave it out.
+   */
+  recover?(reason: string): void;
 }
 
 /** A tiny route table on the shared HTTP listener. Handlers get the raw body (for signature checks). */

@@ -165,12 +165,16 @@ export function setPath(target: Record<string, unknown>, path: string, value: un
 }
 
 function configErrorFrom(error: z.ZodError, sources: Map<string, string>): ConfigError {
-  const issues: ConfigIssue[] = error.issues.map((issue) => {
+  const issues: ConfigIssue[] = error.issues.flatMap((issue): ConfigIssue[] => {
     const key = issue.path.map(String).join(".") || "(root)";
-    let problem = issue.message;
-    if (issue.code === "unrecognized_keys") problem = `unknown key(s): ${issue.keys.join(", ")}`;
-    const source = sourceOf(key, sources);
-    return { key, problem, source, example: exampleFor(key) };
+    if (issue.code === "unrecognized_keys") {
+      // One issue per unknown key, each with where that key was written (the file, or a variable).
+      return issue.keys.map((unknown) => {
+        const full = key === "(root)" ? unknown : `${key}.${unknown}`;
+        return { key: full, problem: "unknown key", source: sourceOf(full, sources), example: undefined };
+      });
+    }
+    return [{ key, problem: issue.message, source: sourceOf(key, sources), example: exampleFor(key) }];
   });
   const lines = issues.map(
     (i) =>
@@ -184,5 +188,7 @@ function sourceOf(key: string, sources: Map<string, string>): string {
     const s = sources.get(k);
     if (s !== undefined) return s;
   }
+  // A key that holds a mapping (an unknown section) is recorded by its leaves.
+  for (const [k, s] of sources) if (k.startsWith(`${key}.`)) return s;
   return "defaults";
 }

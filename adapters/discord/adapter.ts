@@ -189,6 +189,12 @@ export class DiscordAdapter implements ChannelAdapter {
     this.#watchdog?.start();
   }
 
+  recover(reason: string): void {
+    if (this.#supervisor === undefined) return; // HTTP interactions hold no connection: each request stands alone
+    this.#core.log.warn({ adapter: "discord", reason }, "restarting the gateway session after a fault");
+    this.#supervisor.restart(reason);
+  }
+
   async stop(): Promise<void> {
     if (this.#isStopped) return;
     this.#isStopped = true;
@@ -219,6 +225,7 @@ export class DiscordAdapter implements ChannelAdapter {
           }
         },
         onError: (error, what) => this.#core.log.warn({ adapter: "discord", err: error, what }, "interaction failed"),
+        now: () => this.#core.clock.now(),
       }),
     );
   }

@@ -1,13 +1,14 @@
 /**
  * HTTP interactions mode: Discord POSTs each interaction to our route on the shared listener. The signature
- * is checked first (401 when bad or missing, and nothing else runs); PING gets PONG; a command's answer is
+ * is checked first, then its timestamp (401 when bad, missing, or more than 5 minutes from now either way, and
+ * nothing else runs); PING gets PONG; a command's answer is
  * this HTTP response — the first reply when it is ready in time, else a deferred answer (type 5) that later
  * replies edit over REST. A redelivered interaction gets the same answer as the first delivery, once.
  */
 import type { KeyObject } from "node:crypto";
 import type { HttpHandler, HttpRequest, HttpResponse } from "../../bot/index.ts";
 import type { AnyInteractionAnswer } from "./responder.ts";
-import { isValidSignature } from "./verify.ts";
+import { isFreshTimestamp, isValidSignature } from "./verify.ts";
 
 /** What the route needs from the adapter. */
 export interface InteractionsRouteOptions {
@@ -20,6 +21,8 @@ export interface InteractionsRouteOptions {
   /** Longest time an answer may take before the route itself defers, in ms (a safety net under the responder). */
   answerTimeoutMs: number;
   onError(error: unknown, what: string): void;
+  /** The clock for the timestamp window, in epoch ms. Default `Date.now`. */
+  now?: () => number;
 }
 
 const json = (status: number, body: unknown): HttpResponse => ({
@@ -34,6 +37,8 @@ export function interactionsRoute(options: InteractionsRouteOptions): HttpHandle
   return async (req: HttpRequest): Promise<HttpResponse> => {
     if (!isValidSignature(options.publicKey, req.headers, req.rawBody))
       return json(401, { error: "invalid request signature" });
+    if (!isFreshTimestamp(req.headers, (options.now ?? Date.now)()))
+      return json(401, { error: "request timestamp outside the 5-minute window" });
     let payload: unknown;
     try {
       payload = JSON.parse(req.rawBody.toString("utf8"));

@@ -48,3 +48,16 @@ export function isValidSignature(
     return false;
   }
 }
+
+/** How far an interaction's signed timestamp may be from now, either way, in ms (as Slack's replay window). */
+export const INTERACTION_WINDOW_MS = 5 * 60_000;
+
+/**
+ * True when the signed `X-Signature-Timestamp` (seconds since the epoch) is within `INTERACTION_WINDOW_MS` of
+ * `nowMs`: a validly signed request recorded and replayed later, or stamped in the future, is refused.
+ */
+export function isFreshTimestamp(headers: Record<string, string | string[] | undefined>, nowMs: number): boolean {
+  const timestamp = headerValue(headers["x-signature-timestamp"]);
+  if (timestamp === undefined || !/^\d{1,12}$/.test(timestamp)) return false;
+  return Math.abs(nowMs - Number(timestamp) * 1000) <= INTERACTION_WINDOW_MS;
+}

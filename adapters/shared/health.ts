@@ -17,6 +17,7 @@ export class HealthTracker {
   #mode: string | undefined;
   #reconnects = 0;
   #lastError: string | undefined;
+  #apiError: string | undefined;
 
   /** Marks come with every message: the system clock is read once per event-loop turn (`turnClock`). */
   constructor(platform: Platform, clock: Clock = systemClock) {
@@ -32,6 +33,20 @@ export class HealthTracker {
   /** A platform API call succeeded. */
   markApiOk(): void {
     this.#lastApiOkAt = this.#clock.now();
+    this.#apiError = undefined;
+  }
+
+  /**
+   * A platform API call failed at the network layer (no answer at all): replies cannot go out until a call
+   * succeeds again. Refusals by the platform (a 403 for one chat) are not this.
+   */
+  markApiUnreachable(reason: string): void {
+    this.#apiError = reason;
+  }
+
+  /** Set while the platform's API cannot be reached. */
+  get apiError(): string | undefined {
+    return this.#apiError;
   }
 
   /** Record the connection mode shown in `detail` (`polling`, `webhook`, `gateway`…). */
@@ -82,6 +97,7 @@ export class HealthTracker {
       lastApiOkAt: this.#lastApiOkAt,
     };
     if (parts.length > 0) health.detail = parts.join("; ");
+    if (this.#apiError !== undefined) health.apiError = this.#apiError;
     return health;
   }
 }
@@ -214,7 +230,15 @@ export class ReconnectSupervisor {
       if (!isRestart) settle();
       const delayMs =
         isRestart && attempt === 1 ? 0 : backoffDelayMs(attempt, this.#options.backoff, this.#options.random);
-      log?.info({ adapter: name, attempt, delayMs }, "reconnecting");
+      log?.info(
+        {
+          adapter: name,
+          attempt,
+          delayMs,
+          ...(failure === undefined || isRestart ? {} : { err: errorText(failure) }),
+        },
+        "reconnecting",
+      );
       try {
         await sleep(delayMs, stopSignal);
       } catch {

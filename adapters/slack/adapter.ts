@@ -262,6 +262,12 @@ export class SlackAdapter implements ChannelAdapter {
     else this.#health.setState("up");
   }
 
+  recover(reason: string): void {
+    if (this.#socket === undefined) return; // HTTP mode holds no connection: each request stands alone
+    this.#log.warn({ reason }, "restarting the socket mode connection after a fault");
+    this.#socket.restart(reason);
+  }
+
   async stop(): Promise<void> {
     this.#stopping.abort();
     if (this.#socket !== undefined && this.#app !== undefined) await this.#socket.stop();
@@ -558,6 +564,9 @@ export class SlackAdapter implements ChannelAdapter {
       this.#health.markApiOk();
       return result;
     } catch (error) {
+      // No answer at all (not a refusal): replies cannot go out; /readyz says so until a call succeeds.
+      if ((error as { code?: unknown }).code === "slack_webapi_request_error")
+        this.#health.markApiUnreachable(`${method}: ${error instanceof Error ? error.message : String(error)}`);
       if (retryAfterMsOf(error) !== undefined) throw error;
       throw mapSlackError(error, method);
     }

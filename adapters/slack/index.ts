@@ -32,7 +32,7 @@ export function createSlackAdapter(core: Core, overrides: SlackAdapterOverrides 
       "adapters.slack: Socket Mode needs appToken (SLACK_APP_TOKEN, an xapp- token)",
     );
   }
-  if (mode === "http" && !core.config.http.enabled) {
+  if (mode === "http" && core.config.http.enabled === false) {
     core.log.warn(
       { adapter: "slack" },
       "Slack HTTP mode needs the HTTP listener (http.enabled), which is off: no Slack requests will arrive; enable it or use Socket Mode (SLACK_APP_TOKEN)",

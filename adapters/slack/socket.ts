@@ -48,6 +48,7 @@ export class SlackSocketConnection {
       ...(options.clientPingTimeoutMs === undefined ? {} : { clientPingTimeout: options.clientPingTimeoutMs }),
       installerOptions: { clientOptions: { ...options.clientOptions } },
     });
+    guardFrames(this.receiver.client, options.log);
     this.receiver.client.on("slack_event", () => this.noteTraffic());
     this.#supervisor = new ReconnectSupervisor({
       name: "slack socket",
@@ -63,6 +64,11 @@ export class SlackSocketConnection {
       onDeaf: (reason) => this.#supervisor.restart(reason),
       onError: (error) => options.log.warn({ err: error }, "slack socket watchdog failed"),
     });
+  }
+
+  /** Drop the connection and open a new one now (a fault inside the SDK was contained). */
+  restart(reason: string): void {
+    this.#supervisor.restart(reason);
   }
 
   /** Connect; resolves once the first connection said hello (or failed in a way worth retrying). */
@@ -100,7 +106,10 @@ export class SlackSocketConnection {
         if (error === undefined) resolve();
         else reject(error);
       };
-      const onDisconnected = () => settle(signal.aborted ? undefined : new Error("socket mode connection closed"));
+      // A failed start disconnects too: then the start's own error (a refused app token) is the one to report.
+      let startError: unknown;
+      const onDisconnected = () =>
+        settle(signal.aborted ? undefined : (startError ?? new Error("socket mode connection closed")));
       const onAbort = () => {
         client.disconnect().then(
           () => settle(),
@@ -116,6 +125,7 @@ export class SlackSocketConnection {
           markUp();
         },
         (error: unknown) => {
+          startError = error ?? new Error("socket mode start failed");
           // A failed start may leave a half-open socket behind; close it before the next attempt.
           client
             .disconnect()
@@ -131,4 +141,64 @@ export class SlackSocketConnection {
     const idleMs = this.#o.now() - this.#lastTrafficAt;
     return idleMs > this.#o.idleRecycleMs ? `no envelope for ${idleMs} ms` : undefined;
   }
+}
+
+/** Frame types the SDK reads a `payload` object from. */
+const PAYLOAD_TYPES = new Set(["events_api", "slash_commands", "interactive"]);
+
+/**
+ * Why a Socket Mode frame is malformed, or undefined when the SDK can take it. `@slack/socket-mode` reads
+ * `event.type`, and for events `payload.event.type`, without checking: `null`, `{"type":"events_api"}` or a
+ * payload without `event` each become an unhandled rejection inside it.
+ */
+export function socketFrameProblem(text: string): string | undefined {
+  let frame: unknown;
+  try {
+    frame = JSON.parse(text);
+  } catch {
+    return undefined; // the SDK ignores what is not JSON by itself
+  }
+  if (typeof frame !== "object" || frame === null || Array.isArray(frame)) return "frame is not an object";
+  const { type, payload, envelope_id: envelopeId } = frame as Record<string, unknown>;
+  if (typeof type !== "string") return "frame has no type";
+  if (type === "hello" || type === "disconnect") return undefined;
+  if (typeof envelopeId !== "string" || envelopeId === "") return `${type} frame has no envelope_id`;
+  if (!PAYLOAD_TYPES.has(type)) return undefined;
+  if (typeof payload !== "object" || payload === null || Array.isArray(payload)) return `${type} frame has no payload`;
+  if (type === "events_api") {
+    const event = (payload as { event?: unknown }).event;
+    if (typeof event !== "object" || event === null || typeof (event as { type?: unknown }).type !== "string")
+      return "events_api payload has no event type";
+  }
+  return undefined;
+}
+
+/**
+ * Put a check in front of the SDK's frame handler: malformed frames are dropped (and logged, rate-limited by
+ * the logger) before the SDK sees them, and a rejection of the handler itself is caught and logged.
+ */
+function guardFrames(client: SocketModeReceiver["client"], log: Logger): void {
+  const handlers = client.listeners("ws_message") as Array<(data: unknown, isBinary: boolean) => unknown>;
+  client.removeAllListeners("ws_message");
+  // The SDK emits "error" for a socket error; an EventEmitter with no listener for it throws.
+  client.on("error", (error: unknown) => log.warn({ adapter: "slack", err: error }, "socket mode error"));
+  client.on("ws_message", (data: unknown, isBinary: boolean) => {
+    if (!isBinary) {
+      const text = typeof data === "string" ? data : Buffer.isBuffer(data) ? data.toString("utf8") : undefined;
+      const problem = text === undefined ? undefined : socketFrameProblem(text);
+      if (problem !== undefined) {
+        log.warn({ adapter: "slack", problem }, "malformed socket mode frame dropped");
+        return;
+      }
+    }
+    for (const handler of handlers) {
+      try {
+        Promise.resolve(handler.call(client, data, isBinary)).catch((error: unknown) =>
+          log.warn({ adapter: "slack", err: error }, "socket mode frame handling failed"),
+        );
+      } catch (error) {
+        log.warn({ adapter: "slack", err: error }, "socket mode frame handling failed");
+      }
+    }
+  });
 }

@@ -3,10 +3,9 @@
  * offset survives reconnects and a deaf poller is restarted) or a webhook on the shared HTTP listener, replies
  * rendered as Telegram HTML, split at 4096 and sent through the outbound limiter, edits throttled per message.
  */
-import { Bot, webhookCallback } from "grammy";
+import { Api, Bot, HttpError, webhookCallback } from "grammy";
 import type { Update, UserFromGetMe } from "grammy/types";
 import {
-  ERROR_CATALOG,
   turnClock,
   type AdapterCapabilities,
   type AdapterHealth,
@@ -64,6 +63,12 @@ export interface TelegramAdapterOptions {
   watchdogIntervalMs?: number;
   /** Command menu changes are published after this quiet period, in ms. Default 1 s. */
   commandsDebounceMs?: number;
+  /** `getMe` at start (and at each reconnect) is abandoned after this, in ms. Default 10 s. */
+  initTimeoutMs?: number;
+  /** A `getUpdates` answer whose body has not fully arrived this long after its headers is a stall, in ms. Default 5 s. */
+  pollBodyTimeoutMs?: number;
+  /** A `getChatMember` look-up is abandoned after this (the speaker then has no platform role), in ms. Default 3 s. */
+  roleLookupTimeoutMs?: number;
 }
 
 /** The core services the adapter uses. */
@@ -108,6 +113,8 @@ export class TelegramAdapter implements ChannelAdapter {
   };
   /** The grammY bot (its `api` is the Bot API client; transformers may be added to it). */
   readonly bot: Bot;
+  /** The client for `getUpdates` alone: the same API, on a fetch that times out a stalled answer body. */
+  readonly #pollApi: Api;
 
   readonly #options: TelegramAdapterOptions;
   readonly #deps: TelegramDeps;
@@ -146,6 +153,20 @@ export class TelegramAdapter implements ChannelAdapter {
     this.bot.use((ctx) => this.#onUpdate(ctx.update));
     this.#health = new HealthTracker("telegram", deps.clock);
     this.#health.setMode(options.mode);
+    // Every Bot API call tells health whether the API can be reached at all (replies can go out).
+    this.bot.api.config.use(async (prev, method, ...rest) => {
+      try {
+        return await prev(method, ...rest);
+      } catch (error) {
+        if (error instanceof HttpError) this.#health.markApiUnreachable(`${method}: ${error.message}`);
+        throw error;
+      }
+    });
+    this.#pollApi = new Api(options.token, {
+      apiRoot: options.apiRoot.replace(/\/+$/, ""),
+      timeoutSeconds: options.pollTimeoutSeconds + 15,
+      fetch: stallAwareFetch(options.pollBodyTimeoutMs ?? 5_000) as never,
+    });
     this.#limiter = new OutboundLimiter({
       id: `switchboard:telegram:${options.token.split(":")[0] ?? "bot"}`,
       limits: options.outbound,
@@ -164,7 +185,11 @@ export class TelegramAdapter implements ChannelAdapter {
       kv: deps.kv,
       now: () => deps.clock.now(),
       fetchStatus: async (chatId, userId) => {
-        const member = await this.bot.api.getChatMember(chatId, Number(userId));
+        const member = await this.bot.api.getChatMember(
+          chatId,
+          Number(userId),
+          sig(AbortSignal.timeout(options.roleLookupTimeoutMs ?? 3_000)),
+        );
         this.#health.markApiOk();
         return member.status;
       },
@@ -183,7 +208,7 @@ export class TelegramAdapter implements ChannelAdapter {
     }
     const deafAfterMs = options.deafAfterMs ?? (options.pollTimeoutSeconds + 15) * 1000;
     this.#watchdog = new DeafWatchdog({
-      intervalMs: options.watchdogIntervalMs ?? (options.mode === "polling" ? 5_000 : 60_000),
+      intervalMs: options.watchdogIntervalMs ?? (options.mode === "polling" ? 5_000 : 15_000),
       check: () => (options.mode === "polling" ? this.#pollerDeaf(deafAfterMs) : this.#webhookDeaf()),
       onDeaf: (reason) => {
         this.#deps.log.warn({ platform: "telegram", reason }, "deaf connection detected");
@@ -204,6 +229,27 @@ export class TelegramAdapter implements ChannelAdapter {
     this.#supervisor?.restart(reason);
   }
 
+  recover(reason: string): void {
+    this.#deps.log.warn({ platform: "telegram", reason }, "restarting the telegram connection after a fault");
+    this.#supervisor?.restart(reason);
+  }
+
+  /**
+   * Who the bot is (`getMe`), with our own timeout: grammY's `init` retries network failures forever by itself,
+   * which would hide an unreachable API from the supervisor and from the log.
+   */
+  async #init(signal: AbortSignal | undefined): Promise<void> {
+    if (this.#options.botInfo !== undefined) {
+      this.bot.botInfo = this.#options.botInfo;
+      return;
+    }
+    const timeoutMs = this.#options.initTimeoutMs ?? 10_000;
+    const timeout = AbortSignal.timeout(timeoutMs);
+    const me = await this.bot.api.getMe(sig(signal === undefined ? timeout : AbortSignal.any([signal, timeout])));
+    this.bot.botInfo = me;
+    this.#health.markApiOk();
+  }
+
   /** The watchdog, so callers (and tests) can run a check at once. */
   get watchdog(): DeafWatchdog {
     return this.#watchdog;
@@ -220,8 +266,7 @@ export class TelegramAdapter implements ChannelAdapter {
         throw toTelegramError(new Error("webhook mode needs adapters.telegram.webhookSecret"), "start");
       }
       try {
-        await this.bot.init();
-        this.#health.markApiOk();
+        await this.#init(undefined);
         await this.#registerWebhook();
       } catch (error) {
         this.#health.setState("down", error instanceof Error ? error.message : String(error));
@@ -311,9 +356,13 @@ export class TelegramAdapter implements ChannelAdapter {
           .catch(() => undefined),
       );
     }
-    if (!normalised.needsRole) return this.#deliver(this.#complete(normalised, undefined));
-    const { chat, user } = normalised.inbound;
-    return this.#roles.roleOf(chat.id, user.id).then((role) => this.#deliver(this.#complete(normalised, role)));
+    const inbound = this.#complete(normalised, undefined);
+    if (normalised.needsRole) {
+      // Looked up in the conversation's turn (the router calls it), never here: the poll loop does not wait.
+      const { chat, user } = inbound;
+      inbound.resolvePlatformRole = () => this.#roles.roleOf(chat.id, user.id);
+    }
+    return this.#deliver(inbound);
   }
 
   #identity(): BotIdentity {
@@ -324,18 +373,8 @@ export class TelegramAdapter implements ChannelAdapter {
 
   #deliver(inbound: Inbound): Promise<void> | undefined {
     const sink = this.#sink;
-    if (sink === undefined) return undefined;
-    if (inbound.text.length > this.#options.maxInboundChars) {
-      this.#deps.log.info(
-        { platform: "telegram", chat: inbound.chat.id, chars: inbound.text.length },
-        "inbound message too long; refused",
-      );
-      return inbound.respond({ text: ERROR_CATALOG.E_MESSAGE_TOO_LONG }).then(
-        () => undefined,
-        (error: unknown) => this.#deps.log.warn({ err: error }, "could not refuse an oversized message"),
-      );
-    }
-    return sink(inbound);
+    // Oversized messages go to the router too: it refuses them after the inbound rate limit, without waiting.
+    return sink === undefined ? undefined : sink(inbound);
   }
 
   #complete(normalised: NormalisedUpdate, platformRole: PlatformRole | undefined): Inbound {
@@ -359,7 +398,7 @@ export class TelegramAdapter implements ChannelAdapter {
   }
 
   async #pollSession(signal: AbortSignal, markUp: () => void): Promise<void> {
-    await this.bot.init(sig(signal));
+    await this.#init(signal);
     await this.bot.api.deleteWebhook({ drop_pending_updates: false }, sig(signal));
     this.#health.markApiOk();
     this.#lastPollAt = this.#deps.clock.now();
@@ -367,7 +406,7 @@ export class TelegramAdapter implements ChannelAdapter {
     const timeout = this.#options.pollTimeoutSeconds;
     while (!signal.aborted) {
       const pollSignal = AbortSignal.any([signal, AbortSignal.timeout((timeout + 15) * 1000)]);
-      const updates = await this.bot.api.getUpdates(
+      const updates = await this.#pollApi.getUpdates(
         { offset: this.#offset, timeout, limit: 100, allowed_updates: [...ALLOWED_UPDATES] },
         sig(pollSignal),
       );
@@ -399,9 +438,11 @@ export class TelegramAdapter implements ChannelAdapter {
   }
 
   async #webhookDeaf(): Promise<string | undefined> {
-    if (this.#options.webhookUrl === undefined || this.#health.state !== "up") return undefined;
+    if (this.#health.state !== "up") return undefined;
+    // Also the periodic sign that the API can be reached (replies can go out) while no update arrives.
     const info = await this.bot.api.getWebhookInfo();
     this.#health.markApiOk();
+    if (this.#options.webhookUrl === undefined) return undefined;
     const lastInboundAt = this.#health.lastInboundAt ?? this.#deps.clock.now() - 120_000;
     if (info.pending_update_count > 0 && this.#deps.clock.now() - lastInboundAt > 60_000) {
       return `webhook has ${info.pending_update_count} pending updates but nothing arrived for a minute${info.last_error_message === undefined ? "" : ` (${info.last_error_message})`}`;
@@ -599,4 +640,45 @@ export class TelegramAdapter implements ChannelAdapter {
     this.#background.add(settled);
     void settled.then(() => this.#background.delete(settled));
   }
+}
+
+/**
+ * A fetch for `getUpdates` whose answer body must arrive within `bodyTimeoutMs` of its headers. A long poll
+ * waits before its headers, never after them, so a body that stops halfway (a cut connection with a
+ * `Content-Length` still owed) is a stall, detected in seconds instead of at the poll's whole timeout.
+ */
+function stallAwareFetch(bodyTimeoutMs: number): typeof fetch {
+  return async (url, init) => {
+    // grammY hands in its polyfilled signal, which native fetch does not take: follow it with a native one.
+    const controller = new AbortController();
+    const outer = init?.signal as { aborted: boolean; addEventListener(type: "abort", fn: () => void): void } | null;
+    if (outer?.aborted === true) controller.abort(new Error("aborted"));
+    else outer?.addEventListener("abort", () => controller.abort(new Error("aborted")));
+    const {
+      agent: _agent,
+      compress: _compress,
+      signal: _signal,
+      ...rest
+    } = (init ?? {}) as RequestInit & {
+      agent?: unknown;
+      compress?: unknown;
+    };
+    const headers = new Headers(rest.headers);
+    headers.delete("connection");
+    const res = await fetch(url, { ...rest, headers, signal: controller.signal });
+    const readJson = res.json.bind(res);
+    Object.defineProperty(res, "json", {
+      value: () => {
+        const timer = setTimeout(
+          () =>
+            controller.abort(
+              new Error(`getUpdates answer stalled: body not complete ${bodyTimeoutMs} ms after its headers`),
+            ),
+          bodyTimeoutMs,
+        );
+        return readJson().finally(() => clearTimeout(timer));
+      },
+    });
+    return res;
+  };
 }

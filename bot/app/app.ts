@@ -21,7 +21,7 @@ import {
   type Plugin,
   type PluginFactory,
 } from "../core.ts";
-import { createEphemeral } from "../ephemeral.ts";
+import { probeStores, sharedState } from "../readiness.ts";
 import { SwitchboardError } from "../errors.ts";
 import { HttpListener } from "../http.ts";
 import { createLogger } from "../logger.ts";
@@ -78,14 +78,15 @@ export interface App {
   readonly stopped: Promise<void>;
   /** The HTTP listener's address once started. */
   httpAddress(): { host: string; port: number } | undefined;
+  /** Restart one adapter's connection after a contained SDK fault; false when no such adapter runs. */
+  recoverAdapter(platform: string, reason: string): boolean;
 }
 
 /** Wire a bot from its config. Nothing is started until `start()`. */
 export async function createApp(options: AppOptions): Promise<App> {
-  const { config } = options;
   const clock = options.clock ?? systemClock;
   const consoleStreams: Exclude<AppOptions["console"], false> =
-    options.console !== false && config.adapters.console.enabled
+    options.console !== false && options.config.adapters.console.enabled
       ? (options.console ?? { input: process.stdin, output: process.stdout })
       : undefined;
   // An operator typing into a terminal should not see log lines break into the conversation.
@@ -93,15 +94,32 @@ export async function createApp(options: AppOptions): Promise<App> {
     consoleStreams !== undefined &&
     (consoleStreams.interactive ?? (consoleStreams.input as { isTTY?: boolean }).isTTY === true) &&
     process.stderr.isTTY === true;
-  const log = options.log ?? createLogger({ ...config.log, interactive: sharesTerminal });
-  const store =
-    options.store ?? (await openStore({ dataDir: config.bot.dataDir, databaseUrl: config.storage.databaseUrl, log }));
+  const log = options.log ?? createLogger({ ...options.config.log, interactive: sharesTerminal });
+  // The HTTP port, then Redis: each fails (or not) in moments, before the embedded store spends its time opening
+  // (and, once open, seconds more tearing down at exit).
+  const http = new HttpListener({ log, maxBodyBytes: options.config.http.maxBodyBytes });
+  if (needsHttp(options)) await http.listen(options.config.http.host, options.config.http.port);
+  let shared: { config: Config; kv: Keyv };
+  try {
+    shared = await sharedState(options.config, log);
+  } catch (error) {
+    await http.close();
+    throw error;
+  }
+  const { config, kv } = shared;
+  let store: Store;
+  try {
+    store =
+      options.store ?? (await openStore({ dataDir: config.bot.dataDir, databaseUrl: config.storage.databaseUrl, log }));
+  } catch (error) {
+    await kv.disconnect().catch(() => undefined);
+    await http.close();
+    throw error;
+  }
   const ownsStore = options.store === undefined;
-  const kv: Keyv = createEphemeral({ redisUrl: config.storage.redisUrl, namespace: "switchboard" });
   const metrics = createMetrics();
   const commands = new CommandRegistry();
   const shutdown = new AbortController();
-  const http = new HttpListener({ log, maxBodyBytes: config.http.maxBodyBytes });
   const adapters = new Map<string, ChannelAdapter>();
   const tracked = new Set<Promise<unknown>>();
 
@@ -247,25 +265,33 @@ export async function createApp(options: AppOptions): Promise<App> {
       const a = http.address();
       return a === undefined ? undefined : { host: a.address, port: a.port };
     },
+    recoverAdapter(platform, reason) {
+      const adapter = adapters.get(platform);
+      if (adapter === undefined) return false;
+      if (adapter.recover === undefined) {
+        log.warn({ platform, reason }, "fault in an adapter without a connection to restart; it serves on");
+        return true;
+      }
+      adapter.recover(reason);
+      return true;
+    },
     async start() {
-      if (config.http.enabled) {
-        const address = await http.listen(config.http.host, config.http.port);
+      const address = http.address();
+      if (address !== undefined)
         log.info({ host: address.address, port: address.port }, "http listening (/healthz, /readyz, /metrics)");
-      }
       for (const plugin of plugins) await plugin.start?.();
-      for (const adapter of adapters.values()) {
-        try {
-          await adapter.start((inbound) => router.handle(inbound));
-          await adapter
-            .registerCommands(commands.infos())
-            .catch((error: unknown) =>
-              log.warn({ err: error, platform: adapter.platform }, "could not register native commands"),
-            );
-        } catch (error) {
-          // One platform failing to start must not take the others down; /readyz shows it.
-          log.error({ err: error, platform: adapter.platform }, "adapter failed to start");
-        }
-      }
+      // Adapters start side by side; a slow or failing one delays nobody past its start timeout.
+      await Promise.all(
+        [...adapters.values()].map((adapter) =>
+          startAdapter(adapter, {
+            log,
+            timeoutMs: config.bot.adapterStartTimeoutMs,
+            sink: (inbound) => router.handle(inbound),
+            commands: () => commands.infos(),
+            track,
+          }),
+        ),
+      );
       if (consoleAdapter !== undefined && options.exitOnConsoleEnd !== false) {
         void consoleAdapter.ended.then(async () => {
           await router.drain();
@@ -305,6 +331,73 @@ export async function createApp(options: AppOptions): Promise<App> {
   return app;
 }
 
+/**
+ * Whether this run opens the HTTP listener. `auto`: when a platform adapter is configured (webhooks, and health
+ * checks for a service) or extra adapters are given; a console-only session needs none, so a busy port cannot
+ * stop it.
+ */
+function needsHttp(options: AppOptions): boolean {
+  const { http, adapters } = options.config;
+  if (http.enabled !== "auto") return http.enabled;
+  if (options.extraAdapters !== undefined) return true;
+  if (options.platformAdapters === false) return false;
+  return [adapters.telegram, adapters.discord, adapters.slack].some(
+    (a) => a.token !== undefined && a.enabled !== false,
+  );
+}
+
+/**
+ * Start one adapter: a log line when it begins, when it is up, and when it fails (with the error); one that is
+ * not up after `timeoutMs` is left to keep trying in the background (its own supervisor logs each attempt).
+ */
+async function startAdapter(
+  adapter: ChannelAdapter,
+  o: {
+    log: Logger;
+    timeoutMs: number;
+    sink: (inbound: import("../model.ts").Inbound) => Promise<void>;
+    commands: () => ReturnType<CommandRegistry["infos"]>;
+    track: <T>(p: Promise<T>) => Promise<T>;
+  },
+): Promise<void> {
+  const platform = adapter.platform;
+  const startedMs = performance.now();
+  o.log.info({ platform }, "adapter starting");
+  const started = adapter.start(o.sink).then(
+    async () => {
+      const state = adapter.health().state;
+      if (state === "up") o.log.info({ platform, ms: Math.round(performance.now() - startedMs) }, "adapter up");
+      else
+        o.log.warn(
+          { platform, state, detail: adapter.health().detail },
+          "adapter not up yet; retrying in the background",
+        );
+      await adapter
+        .registerCommands(o.commands())
+        .catch((error: unknown) => o.log.warn({ err: error, platform }, "could not register native commands"));
+    },
+    (error: unknown) => {
+      // One platform failing to start must not take the others down; /readyz shows it.
+      o.log.error({ err: error, platform }, "adapter failed to start");
+    },
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const isTimedOut = await Promise.race([
+    started.then(() => false),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), o.timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (isTimedOut) {
+    o.log.warn(
+      { platform, timeoutMs: o.timeoutMs, detail: adapter.health().detail },
+      "adapter not up within its start timeout; the others serve while it keeps trying",
+    );
+    void o.track(started);
+  }
+}
+
 async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   await Promise.race([
@@ -323,11 +416,19 @@ function mountHealth(core: Core, http: HttpListener): void {
   http.route("GET", "/healthz", async () => ({ status: 200, headers: { "content-type": "text/plain" }, body: "ok" }));
   http.route("GET", "/readyz", async () => {
     const adapters = core.adapters.list().map((a) => a.health());
-    const ready = adapters.every((h) => h.state === "up");
+    const reasons: string[] = [];
+    for (const h of adapters) {
+      if (h.state !== "up")
+        reasons.push(`${h.platform} is ${h.state}${h.detail === undefined ? "" : ` (${h.detail})`}`);
+      else if (h.apiError !== undefined) reasons.push(`${h.platform} cannot reach its API (${h.apiError})`);
+    }
+    const stores = await probeStores(core);
+    for (const s of stores) if (!s.ok) reasons.push(`${s.name} is down (${s.error})`);
+    const ready = reasons.length === 0;
     return {
       status: ready ? 200 : 503,
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ ready, adapters }),
+      body: JSON.stringify({ ready, reasons, adapters, stores }),
     };
   });
   http.route("GET", "/metrics", async () => ({

@@ -66,6 +66,8 @@ export class Router implements RouterApi {
   readonly #chatBuckets: TokenBuckets;
   readonly #middleware: Middleware[] = [];
   readonly #seenChats = new Set<string>();
+  /** Refusals being sent; bounded by the inbound rate limits that come before them. */
+  readonly #refusals = new Set<Promise<void>>();
   #conversation: ConversationHandler | undefined;
   readonly #inFlight = new InFlightList();
   #sweeper: NodeJS.Timeout | undefined;
@@ -109,7 +111,7 @@ export class Router implements RouterApi {
   }
 
   drain(): Promise<void> {
-    return this.#queue.drain();
+    return Promise.all([this.#queue.drain(), ...this.#refusals]).then(() => undefined);
   }
 
   /** Settles when the message is queued (or refused), or with `wait`, when its work has settled. */
@@ -144,16 +146,15 @@ export class Router implements RouterApi {
       const byChat = byUser === "ok" ? this.#chatBuckets.take(chatKey, nowMs) : byUser;
       if (byChat !== "ok") {
         o.metrics.error("E_RATE_LIMITED");
-        return byChat === "limited-warn" ? this.#safeRespond(inbound, "E_RATE_LIMITED") : DONE;
+        return byChat === "limited-warn" ? this.#refuse(inbound, wait, { code: "E_RATE_LIMITED" }) : DONE;
       }
     }
     if (inbound.text.length > o.limits.maxInboundChars) {
       o.metrics.error("E_MESSAGE_TOO_LONG");
-      return this.#safeRespond(
-        inbound,
-        "E_MESSAGE_TOO_LONG",
-        `That message is too long (${inbound.text.length} characters; the limit is ${o.limits.maxInboundChars}).`,
-      );
+      return this.#refuse(inbound, wait, {
+        code: "E_MESSAGE_TOO_LONG",
+        text: `That message is too long (${inbound.text.length} characters; the limit is ${o.limits.maxInboundChars}).`,
+      });
     }
     if (o.onNewChat !== undefined && !this.#seenChats.has(chatKey)) {
       this.#seenChats.add(chatKey);
@@ -176,14 +177,50 @@ export class Router implements RouterApi {
   }
 
   /**
-   * A job's turn in its conversation's queue: policies (cached, or loaded first), then `#route`. Nothing here
-   * throws: every way out ends in `#finish` or `#failJob`, which release the queue.
+   * A refusal (rate limited, too long) is sent in the background: accepting the next message never waits for
+   * it, so one flooder's refusals cannot hold up anyone's intake. `process` (wait) still waits for it.
+   */
+  #refuse(inbound: Inbound, wait: boolean, refusal: { code: ErrorCode; text?: string }): Promise<void> {
+    const sent = this.#safeRespond(inbound, refusal.code, refusal.text);
+    if (wait) return sent;
+    this.#refusals.add(sent);
+    void sent.then(() => this.#refusals.delete(sent));
+    return DONE;
+  }
+
+  /**
+   * A job's turn in its conversation's queue: the speaker's platform role when the adapter left it to look up
+   * (so a slow look-up holds only this conversation), then `#load`. Nothing here throws: every way out ends in
+   * `#finish` or `#failJob`, which release the queue.
    */
   #start(job: Job): void {
     job.startedMs = performance.now();
     job.deadlineMs = job.startedMs + this.#o.limits.handlerTimeoutMs;
     this.#inFlight.add(job);
     this.#sweeper ??= this.#startSweeper();
+    const inbound = job.inbound;
+    if (inbound.resolvePlatformRole !== undefined && inbound.user.platformRole === undefined) {
+      let lookUp: Promise<Inbound["user"]["platformRole"]>;
+      try {
+        lookUp = inbound.resolvePlatformRole();
+      } catch {
+        lookUp = Promise.resolve(undefined);
+      }
+      lookUp.then(
+        (role) => {
+          if (role !== undefined) inbound.user.platformRole = role;
+          this.#load(job);
+        },
+        () => this.#load(job),
+      );
+      return;
+    }
+    this.#load(job);
+  }
+
+  /** Policies (cached, or loaded first), then `#route`. */
+  #load(job: Job): void {
+    if (job.isFinished) return; // timed out or shut down while the role was looked up
     const permissions = this.#o.permissions;
     try {
       const nowMs = this.#o.clock.now();

@@ -106,6 +106,24 @@ export const slackSection = z
       .default(15 * 60_000),
   })
   .strict()
+  // Checked here, with the rest of the config, so start-up stops before anything is opened.
+  .superRefine((slack, ctx) => {
+    if (slack.enabled === false || slack.token === undefined) return;
+    const mode = slack.mode ?? (slack.appToken !== undefined ? "socket" : "http");
+    if (mode === "http" && slack.signingSecret === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["signingSecret"],
+        message:
+          "Slack HTTP mode needs signingSecret (SLACK_SIGNING_SECRET), or set appToken (SLACK_APP_TOKEN) for Socket Mode",
+      });
+    if (mode === "socket" && slack.appToken === undefined)
+      ctx.addIssue({
+        code: "custom",
+        path: ["appToken"],
+        message: "Slack Socket Mode needs appToken (SLACK_APP_TOKEN, an xapp- token)",
+      });
+  })
   .default({
     apiUrl: "https://slack.com/api/",
     eventsPath: "/slack/events",

@@ -13,13 +13,22 @@ export const botSection = z
       .default([]),
     /** Folder for the embedded store, installed skills and the lockfile. */
     dataDir: z.string().min(1).default("./data"),
+    /**
+     * Longest wait for one adapter to come up at start, in ms. Adapters start at the same time; one still not up
+     * after this keeps trying in the background (logging each attempt) while the others serve.
+     */
+    adapterStartTimeoutMs: z.number().int().positive().default(10_000),
   })
   .strict()
-  .default({ name: "switchboard", owners: [], dataDir: "./data" });
+  .default({ name: "switchboard", owners: [], dataDir: "./data", adapterStartTimeoutMs: 10_000 });
 
 export const httpSection = z
   .object({
-    enabled: z.boolean().default(true),
+    /**
+     * `auto` (default): listen when a platform adapter is configured (webhooks and health checks need it), not
+     * for a console-only session, which then cannot fail on a busy port. `true`/`false` force it.
+     */
+    enabled: z.union([z.boolean(), z.literal("auto")]).default("auto"),
     host: z.string().min(1).default("127.0.0.1"),
     /** 0 picks a free port. */
     port: z.number().int().min(0).max(65535).default(8080),
@@ -27,7 +36,7 @@ export const httpSection = z
     maxBodyBytes: z.number().int().positive().default(1_048_576),
   })
   .strict()
-  .default({ enabled: true, host: "127.0.0.1", port: 8080, maxBodyBytes: 1_048_576 });
+  .default({ enabled: "auto", host: "127.0.0.1", port: 8080, maxBodyBytes: 1_048_576 });
 
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 
@@ -53,6 +62,11 @@ export const storageSection = z
     databaseUrl: z.string().url().optional(),
     /** Redis URL for shared ephemeral state, clustered limits and locks; without it, in-memory. */
     redisUrl: z.string().url().optional(),
+    /**
+     * With `redisUrl` set: `true` (default) stops start-up when Redis does not answer; `false` runs on in-process
+     * state instead, with a loud warning (dedupe, limits and locks are then per process).
+     */
+    redisRequired: z.boolean().default(true),
     /** How long delivery ids are remembered for dedupe, in ms. */
     dedupeTtlMs: z
       .number()
@@ -63,7 +77,7 @@ export const storageSection = z
     policyCacheTtlMs: z.number().int().nonnegative().default(5_000),
   })
   .strict()
-  .default({ dedupeTtlMs: 600_000, policyCacheTtlMs: 5_000 });
+  .default({ redisRequired: true, dedupeTtlMs: 600_000, policyCacheTtlMs: 5_000 });
 
 const bucket = z
   .object({

@@ -5,6 +5,7 @@ import { createEphemeral } from "../../ephemeral.ts";
 import { maskSecret } from "../../logger.ts";
 import { maskUrl, openStore } from "../../storage/open.ts";
 import type { CliContext } from "./context.ts";
+import { llmProbes, platformProbes } from "./probes.ts";
 
 type Line = { ok: boolean | "info"; text: string };
 
@@ -21,14 +22,18 @@ export async function runDoctor(ctx: CliContext): Promise<boolean> {
     return false;
   }
   lines.push(...platformLines(config));
+  // Live: what each platform and LLM endpoint answers to our credentials.
+  const [platforms, llms] = await Promise.all([platformProbes(config), llmProbes(config)]);
+  lines.push(...platforms, ...llms);
   lines.push(await dataDirLine(config.bot.dataDir));
   lines.push(await databaseLine(config));
   lines.push(await redisLine(config));
   lines.push({
     ok: "info",
-    text: config.http.enabled
-      ? `HTTP listener on ${config.http.host}:${config.http.port} (/healthz, /readyz, /metrics)`
-      : "HTTP listener disabled",
+    text:
+      config.http.enabled === false
+        ? "HTTP listener disabled"
+        : `HTTP listener on ${config.http.host}:${config.http.port} (/healthz, /readyz, /metrics)${config.http.enabled === "auto" ? ", opened when a platform adapter is configured" : ""}`,
   });
   lines.push({
     ok: "info",

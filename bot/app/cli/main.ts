@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { ConfigError } from "../../../config/index.ts";
 import { createApp, VERSION } from "../app.ts";
 import { isSwitchboardError } from "../../errors.ts";
+import { installFaultGuard } from "../../faults.ts";
 import { createCliContext, type CliContext } from "./context.ts";
 import { runDoctor } from "./doctor.ts";
 import { registerLlmCli } from "../../../llm/index.ts";
@@ -30,11 +31,19 @@ export function buildProgram(ctx: CliContext, state: { configFile?: string }): C
     .action(async () => {
       const config = ctx.config();
       const app = await createApp({ config });
+      // A fault inside one platform's SDK restarts that adapter, not the process.
+      const removeGuard = installFaultGuard({
+        log: app.core.log,
+        recover: (platform, reason) => app.recoverAdapter(platform, reason),
+      });
       const stop = () => void app.stop();
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
+      // A listener that cannot bind (or any other start-up failure) is fatal: the error goes up, and the
+      // process exits at once (bin/switchboard.js), without waiting for what had started to wind down.
       await app.start();
       await app.stopped;
+      removeGuard();
       process.off("SIGINT", stop);
       process.off("SIGTERM", stop);
     });

@@ -68,12 +68,11 @@ describe("switchboard start with the console adapter", () => {
       TELEGRAM_BOT_TOKEN: "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
       SLACK_BOT_TOKEN: "xoxb-1-2-3-secretsecret",
     });
-    expect(stdout).toContain("telegram: token 1234…WXYZ (33 chars)");
     expect(stdout).not.toContain("ABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    // An incomplete Slack set-up is a configuration error, named with what it needs.
     expect(stdout).toMatch(
-      /slack: token .*needs SLACK_SIGNING_SECRET \(HTTP mode\) or SLACK_APP_TOKEN \(Socket Mode\)/,
+      /adapters\.slack\.signingSecret: Slack HTTP mode needs signingSecret \(SLACK_SIGNING_SECRET\)/,
     );
-    expect(stdout).toMatch(/discord: off — set DISCORD_TOKEN/);
-    expect(code).toBe(1); // the Slack set-up is incomplete
+    expect(code).toBe(1);
   }, 60_000);
 });

@@ -86,6 +86,22 @@ describe("Discord HTTP interactions mode", () => {
     expect(counted).toBe(0);
   });
 
+  it("refuses a validly signed interaction stamped outside the 5-minute window with 401, and runs nothing", async () => {
+    const nowS = Math.floor(Date.now() / 1000);
+    const statuses: number[] = [];
+    for (const offsetS of [-3_600, -86_400, 600]) {
+      const payload = h.discord.makeInteraction(spec("count"));
+      const raw = JSON.stringify(payload);
+      statuses.push((await post(payload, h.signer.headers(raw, String(nowS + offsetS)))).status);
+    }
+    expect(statuses).toEqual([401, 401, 401]);
+    expect(counted).toBe(0);
+    // Inside the window (four minutes old) it is answered.
+    const fresh = h.discord.makeInteraction(spec("help"));
+    const answer = await post(fresh, h.signer.headers(JSON.stringify(fresh), String(nowS - 240)));
+    expect(answer.status).toBe(200);
+  });
+
   it("answers /help in the HTTP response", async () => {
     const answer = await post(h.discord.makeInteraction(spec("help")));
     expect(answer.status).toBe(200);

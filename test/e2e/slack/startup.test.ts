@@ -34,4 +34,25 @@ describe("Slack adapter start-up", () => {
     expect(String((error as Error).message)).toContain("invalid_auth");
     expect(standIn.callsOf("auth.test")).toHaveLength(1);
   });
+
+  it("goes down with the reason, and stops retrying, when Slack refuses the app token", async () => {
+    const standIn = await new SlackStandIn().start();
+    closers.push(() => standIn.stop());
+    const error = await startSlackAdapter(
+      { mode: "socket", appToken: "xapp-wrong", reconnectBackoff: { initialMs: 50, maxMs: 100 } },
+      standIn,
+    ).then(
+      (h) => {
+        closers.push(() => h.close());
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    expect(error).toBeDefined();
+    await new Promise((r) => setTimeout(r, 1_500));
+    // One attempt (plus the SDK's one quick retry), then nothing more: not retried forever.
+    const opens = standIn.callsOf("apps.connections.open").length;
+    expect(opens).toBeGreaterThanOrEqual(1);
+    expect(opens).toBeLessThanOrEqual(2);
+  });
 });

@@ -30,7 +30,9 @@ describe("telegram adapter against the stand-in (recording sink)", () => {
     standIn.setMember(-52, 52, "member");
     const update = standIn.queueMessage({ chatId: -52, chatType: "group", userId: 52, text: "/ping" });
     const inbound = await sink.waitFor(`telegram:${update.update_id}`);
-    expect(inbound.user.platformRole).toBe("member");
+    // The role is looked up in the conversation's turn (the router calls this), not before delivery.
+    expect(inbound.user.platformRole).toBeUndefined();
+    expect(await inbound.resolvePlatformRole?.()).toBe("member");
     await inbound.respond({ text: "pong", buttons: [[{ label: "Again", data: "/ping" }]] });
     const [reply] = standIn.messagesIn(-52);
     expect(reply!.replyTo).toBe(Number(inbound.messageId));
@@ -49,8 +51,9 @@ describe("telegram adapter against the stand-in (recording sink)", () => {
     expect(pressed).toMatchObject({
       origin: "button",
       command: { name: "ping" },
-      user: { id: "52", platformRole: "member" },
+      user: { id: "52" },
     });
+    expect(await pressed.resolvePlatformRole?.()).toBe("member");
     await standIn.waitFor(() => standIn.callsOf("answerCallbackQuery").length === 1, 5_000, "answerCallbackQuery");
     expect(standIn.callsOf("answerCallbackQuery")[0]!.body.callback_query_id).toBe("cq-1");
   });

@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SwitchboardError } from "../../../bot/index.ts";
 import { startTelegramBot, type TelegramBot } from "./bot.ts";
 
 const words = (n: number) => Array.from({ length: n }, (_, i) => `word${i}`).join(" ");
@@ -189,7 +188,8 @@ describe("telegram end to end (long polling, whole bot)", () => {
   it("refuses an oversized message politely without running it", async () => {
     bot.standIn.queueMessage({ chatId: 19, userId: 19, text: `/help ${"x".repeat(600)}` });
     const [reply] = await repliesIn(19, 1);
-    expect(reply!.text).toBe(new SwitchboardError("E_MESSAGE_TOO_LONG").chatMessage);
+    // The router refuses it, after the inbound rate limit, with the sizes.
+    expect(reply!.text).toMatch(/That message is too long \(\d+ characters; the limit is \d+\)\./);
   });
 
   it("skips malformed and unknown updates and keeps going", async () => {

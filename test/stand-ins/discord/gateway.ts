@@ -80,6 +80,13 @@ export class StandInGateway extends EventEmitter {
     return this.#send(current, t, d);
   }
 
+  /** Send one text frame as it is (malformed on purpose, in fuzz tests) on the live connection. */
+  sendRaw(text: string): void {
+    const socket = this.#current?.socket;
+    if (socket === undefined || socket.readyState !== socket.OPEN) throw new Error("no live gateway connection");
+    socket.send(text);
+  }
+
   /** Close the live connection with a code (4000 "unknown error" lets the client RESUME). */
   drop(code = 4000): void {
     const socket = this.#current?.socket;

@@ -1,5 +1,6 @@
 /**
- * A stand-in OpenAI-compatible server on 127.0.0.1:0: `POST /v1/chat/completions` answering JSON or SSE
+ * A stand-in OpenAI-compatible server on 127.0.0.1:0: `GET /v1/models` (401 for `REFUSED_API_KEY`), and
+ * `POST /v1/chat/completions` answering JSON or SSE
  * (`data: {chunk}` … `data: [DONE]`), with streamed `delta.tool_calls` fragments by index and a usage chunk when
  * `stream_options.include_usage` is set. Scripted per test (see `Script`).
  */
@@ -24,7 +25,28 @@ export async function startOpenAiStandIn(): Promise<OpenAiStandIn> {
   return { script, baseUrl: `http://127.0.0.1:${server.port}/v1`, close: server.close };
 }
 
+/** The key the stand-in refuses with 401 (every other key, or none, is accepted). */
+export const REFUSED_API_KEY = "sk-refused";
+
 async function handle(script: Script, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method === "GET" && req.url === "/v1/models") {
+    const isRefused = req.headers.authorization === `Bearer ${REFUSED_API_KEY}`;
+    res.writeHead(isRefused ? 401 : 200, { "content-type": "application/json" });
+    res.end(
+      JSON.stringify(
+        isRefused
+          ? { error: { message: "Incorrect API key provided" } }
+          : {
+              object: "list",
+              data: [
+                { id: "gpt-4o-mini", object: "model" },
+                { id: "stand-in", object: "model" },
+              ],
+            },
+      ),
+    );
+    return;
+  }
   if (req.method !== "POST" || req.url !== "/v1/chat/completions") {
     res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ error: { message: "not found" } }));
     return;

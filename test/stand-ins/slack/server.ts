@@ -232,6 +232,13 @@ export class SlackStandIn {
     if (!deaf) this.#flush();
   }
 
+  /** Send one text frame as it is (malformed on purpose, in fuzz tests) on the newest live socket. */
+  sendRaw(text: string): void {
+    const ws = [...this.#sockets].at(-1);
+    if (ws === undefined || ws.readyState !== ws.OPEN) throw new Error("no live socket mode connection");
+    ws.send(text);
+  }
+
   /** Send `{type: "disconnect", reason}` on every socket, as Slack does before recycling a connection. */
   requestRefresh(reason = "refresh_requested"): void {
     for (const ws of this.#sockets) ws.send(JSON.stringify({ type: "disconnect", reason }));

@@ -37,7 +37,9 @@ export type Failure =
   | { kind: "drop" }
   | { kind: "status"; status: number }
   | { kind: "retry-after"; seconds: number }
-  | { kind: "error"; code: number; description: string };
+  | { kind: "error"; code: number; description: string }
+  /** Answer normally, but only after this long. */
+  | { kind: "delay"; ms: number };
 
 /** A message to queue as an update. */
 export interface QueueMessageInput {
@@ -259,7 +261,8 @@ export class TelegramStandIn {
     for (const listener of [...this.#callListeners]) listener();
     if (token !== this.token) return this.#send(res, 401, { ok: false, error_code: 401, description: "Unauthorized" });
     const failure = this.#failures.get(method!)?.shift();
-    if (failure !== undefined) return this.#fail(res, failure);
+    if (failure?.kind === "delay") await new Promise((resolve) => setTimeout(resolve, failure.ms));
+    else if (failure !== undefined) return this.#fail(res, failure);
     try {
       if (method === "getUpdates") return await this.#getUpdates(req, res, body);
       const result = this.#call(method!, body);
@@ -271,6 +274,18 @@ export class TelegramStandIn {
       for (const listener of [...this.#callListeners]) listener();
     }
   }
+
+  /**
+   * The next `getUpdates` answer (a held one too) sends its headers and half its body, with a Content-Length
+   * promising all of it, then goes silent: a connection cut mid-body.
+   */
+  truncateNextPollAnswer(): void {
+    this.#truncateNextPoll = true;
+  }
+
+  /** Answers cut mid-body and held open (closed by `close`). */
+  readonly truncated: ServerResponse[] = [];
+  #truncateNextPoll = false;
 
   #fail(res: ServerResponse, failure: Failure): void {
     switch (failure.kind) {
@@ -304,8 +319,7 @@ export class TelegramStandIn {
     const limit = typeof body.limit === "number" ? body.limit : 100;
     const timeoutS = typeof body.timeout === "number" ? body.timeout : 0;
     const ready = () => this.#pending.filter((u) => u.update_id >= offset).slice(0, limit);
-    if (!this.isDeaf && (ready().length > 0 || timeoutS === 0))
-      return this.#send(res, 200, { ok: true, result: ready() });
+    if (!this.isDeaf && (ready().length > 0 || timeoutS === 0)) return this.#answerPoll(res, ready());
     const poll: HeldPoll = { isDeaf: this.isDeaf, wake: () => undefined };
     this.#held.set(res, poll);
     await new Promise<void>((resolve) => {
@@ -328,7 +342,19 @@ export class TelegramStandIn {
     });
     this.#held.delete(res);
     if (res.destroyed || res.writableEnded) return;
-    this.#send(res, 200, { ok: true, result: ready() });
+    this.#answerPoll(res, ready());
+  }
+
+  #answerPoll(res: ServerResponse, updates: unknown[]): void {
+    if (!this.#truncateNextPoll) {
+      this.#send(res, 200, { ok: true, result: updates });
+      return;
+    }
+    this.#truncateNextPoll = false;
+    const text = JSON.stringify({ ok: true, result: updates });
+    res.writeHead(200, { "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    res.write(text.slice(0, Math.floor(text.length / 2)));
+    this.truncated.push(res); // held open until close()
   }
 
   /** The polls held right now stop hearing anything (a half-dead connection); new polls work normally. */

@@ -70,7 +70,12 @@ describe("config", () => {
     expect(fromEnv.message).toMatch(/http\.port: .* \(from environment SWITCHBOARD_HTTP__PORT\)/);
     await writeFile(join(dir, "typo.yaml"), "htp:\n  port: 1\n");
     const typo = loadError(() => loadConfig({ cwd: dir, env: {}, file: "typo.yaml" }));
-    expect(typo.message).toMatch(/unknown key\(s\): htp/);
+    expect(typo.message).toMatch(/htp: unknown key \(from file .*typo\.yaml\)/);
+    await writeFile(join(dir, "misspelt.yaml"), "http:\n  prot: 9000\nstorage:\n  redisRequierd: false\n");
+    const misspelt = loadError(() => loadConfig({ cwd: dir, env: {}, file: "misspelt.yaml" }));
+    expect(misspelt.message).toMatch(/http\.prot: unknown key \(from file .*misspelt\.yaml\)/);
+    expect(misspelt.message).toMatch(/storage\.redisRequierd: unknown key \(from file .*misspelt\.yaml\)/);
+    expect(misspelt.message).not.toMatch(/from defaults/);
   });
 
   it("refuses prototype keys and reports unreadable files clearly", async () => {
