@@ -123,7 +123,8 @@ describe("examples/, installed from the packed packages outside the repository",
       expect(tested).toContain("deploy: 11/11 steps passed");
       expect(tested).toContain('stand-in CI: received [{"environment":"staging","requestedBy":"Ada"}]');
       const checked = await run("npm", ["run", "check"], { cwd: dir });
-      expect(checked).toMatch(/ok|passed/i);
+      expect(checked).toContain('ok: switchboard-skill-deploy@0.1.0 (skill "deploy", entry dist/index.js');
+      expect(checked).toContain("fetch from ci.example.com");
       progress("deploy-skill passed");
     },
     STEP_TIMEOUT_MS,
