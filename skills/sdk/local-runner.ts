@@ -74,6 +74,8 @@ function isPrivateAddress(address: string): boolean {
   );
 }
 
+const ROLE_RANK: Record<string, number> = { guest: 0, member: 1, admin: 2, owner: 3 };
+
 /** Create the SDK's local runner. */
 export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner {
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -97,11 +99,13 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner
     name,
     args,
     rawArgs,
+    role = "owner",
   }: {
     kind: "command" | "tool";
     name: string;
     args: string[];
     rawArgs: string;
+    role?: string;
   }): Record<string, unknown> {
     const perms = manifest!.permissions;
     return Object.freeze({
@@ -111,7 +115,7 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner
       args,
       rawArgs,
       chat: Object.freeze({ id: "test:chat-1", platform: "test", kind: "dm", title: "skill test" }),
-      user: Object.freeze({ id: "test:tester", name: script.user ?? "Tester", role: "owner" }),
+      user: Object.freeze({ id: "test:tester", name: script.user ?? "Tester", role }),
       reply: async (reply: unknown) => void replies.push(replyText(asJson(reply))),
       send: async (target: string, reply: unknown) => {
         need(perms.messages.otherChats, "messages.otherChats");
@@ -260,7 +264,7 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner
       return info.name;
     },
 
-    async send(line) {
+    async send(line, role = "owner") {
       replies = [];
       const match = /^\/([^\s@]+)(?:@\S+)?\s*([\s\S]*)$/.exec(line.trim());
       const name = match?.[1]?.toLowerCase();
@@ -270,10 +274,15 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner
         replies.push(`(error) the skill has no command ${JSON.stringify(line.trim().split(/\s/)[0])}`);
         return replies;
       }
+      // The bot's check, without a chat policy: the command's defaultRole against the speaker's role.
+      if ((ROLE_RANK[role] ?? 0) < (ROLE_RANK[declared.defaultRole] ?? 0)) {
+        replies.push(`(refused) E_PERMISSION_DENIED: /${declared.name} needs ${declared.defaultRole}; you are ${role}`);
+        return replies;
+      }
       const rawArgs = match[2] ?? "";
       try {
         const value = await run(async () =>
-          handler(context({ kind: "command", name: declared.name, args: splitArgs(rawArgs), rawArgs })),
+          handler(context({ kind: "command", name: declared.name, args: splitArgs(rawArgs), rawArgs, role })),
         );
         if (value !== undefined && value !== null) replies.push(replyText(asJson(value)));
       } catch (error) {

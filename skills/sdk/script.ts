@@ -22,6 +22,8 @@ export interface ScriptStep {
   expect?: string;
   expectContains?: string;
   expectMatch?: string;
+  /** The speaker's role in the chat for this step (default `owner`): a command's `defaultRole` is checked against it. */
+  role?: "owner" | "admin" | "member" | "guest";
 }
 
 /** Where the local runner lets `ctx.fetch` go (the bot's `skills.fetch` settings of the same names). */
@@ -50,8 +52,8 @@ export interface TestScript {
 export interface SkillRunner {
   /** Load the built skill in `dir` for this script; resolves with the skill's name. */
   load(dir: string, script: TestScript): Promise<string>;
-  /** Send one chat line as the tester; resolves with every reply's text, in order. */
-  send(line: string): Promise<string[]>;
+  /** Send one chat line as the tester (as `owner` unless `role` says otherwise); resolves with every reply's text. */
+  send(line: string, role?: ScriptStep["role"]): Promise<string[]>;
   /** Call one of the skill's tools (its manifest name) as the model would; resolves with the result text. */
   callTool(name: string, args: Record<string, unknown>): Promise<{ result: string; replies: string[] }>;
   close(): Promise<void>;
@@ -86,6 +88,7 @@ export async function readScript(path: string): Promise<TestScript> {
     s === null ||
     typeof s !== "object" ||
     (typeof s.send === "string") === (typeof s.tool === "string") ||
+    (s.role !== undefined && !["owner", "admin", "member", "guest"].includes(s.role)) ||
     (s.args !== undefined && (s.args === null || typeof s.args !== "object" || Array.isArray(s.args)));
   if (script === null || typeof script !== "object" || !Array.isArray(script.steps) || script.steps.some(badStep)) {
     throw new SkillKitError(
@@ -117,7 +120,7 @@ export async function playScript(
         got = outcome.result;
       } else {
         line = step.send ?? "";
-        replies = await runner.send(line);
+        replies = await runner.send(line, step.role);
         got = replies.at(-1);
       }
       results.push({ step: line, replies, got, ...judge(step, got, step.tool !== undefined || replies.length > 0) });

@@ -20,6 +20,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startRegistry, type TestRegistry } from "../../stand-ins/verdaccio/index.ts";
+import { withPackLock } from "../pack-lock.ts";
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 /** The pinned Node (devDependency `node`): a user would have a Node >= 22.12 on PATH. */
@@ -145,12 +146,14 @@ describe("the author's journey, outside the repository", () => {
       // 1. Pack both packages (prepack builds them) and publish them.
       const tarballs = join(work, "tarballs");
       await mkdir(tarballs);
-      await run(
-        "npm",
-        ["pack", "--workspaces", "--include-workspace-root", "--pack-destination", tarballs, "--silent"],
-        REPO,
-        // The repository's own scripts run on its pinned Node, as `npm pack` in the clone does.
-        { ...userEnv(), PATH: `${join(REPO, "node_modules", ".bin")}:${NODE_DIR}:${process.env.PATH ?? ""}` },
+      await withPackLock(REPO, () =>
+        run(
+          "npm",
+          ["pack", "--workspaces", "--include-workspace-root", "--pack-destination", tarballs, "--silent"],
+          REPO,
+          // The repository's own scripts run on its pinned Node, as `npm pack` in the clone does.
+          { ...userEnv(), PATH: `${join(REPO, "node_modules", ".bin")}:${NODE_DIR}:${process.env.PATH ?? ""}` },
+        ),
       );
       const packed = (await readdir(tarballs)).sort();
       expect(packed).toEqual(["switchboard-0.1.0.tgz", "switchboard-skill-sdk-0.1.0.tgz"]);

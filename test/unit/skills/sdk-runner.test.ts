@@ -111,6 +111,24 @@ describe("the SDK's local runner", () => {
     expect(allowed.results[0]?.ok).toBe(true);
   });
 
+  it("checks a command's defaultRole against the step's role (owner by default) and passes the role to ctx.user", async () => {
+    const source = `import { defineSkill } from "@switchboard/skill-sdk";
+       export default defineSkill({ commands: { rolecheck: async (ctx) => "ran as " + ctx.user.role } });`;
+    const dir = await skill("rolecheck", source, { permissions: {} });
+    const pkgPath = join(dir, "package.json");
+    const pkg = JSON.parse(await readFile(pkgPath, "utf8"));
+    pkg.switchboard.commands[0].defaultRole = "admin";
+    await writeFile(pkgPath, JSON.stringify(pkg));
+    const { results } = await playScript(createLocalRunner(), dir, {
+      steps: [{ send: "/rolecheck", role: "member" }, { send: "/rolecheck", role: "admin" }, { send: "/rolecheck" }],
+    });
+    expect(results.map((r) => r.got)).toEqual([
+      "(refused) E_PERMISSION_DENIED: /rolecheck needs admin; you are member",
+      "ran as admin",
+      "ran as owner",
+    ]);
+  });
+
   it("uses the same command-name rule as the bot's command registry", () => {
     expect(SDK_COMMAND_NAME.source).toBe(COMMAND_NAME.source);
   });
