@@ -34,7 +34,12 @@ export async function createLlmPlugin(core: LlmServices, options: LlmServiceOpti
     async start() {
       // Tokenizer tables take most of a second to build, and the store plans a statement the first time it
       // runs one: do both now rather than in someone's first turn.
-      await Promise.all([service.counter.warm(service.registry.list()), service.store.warm(), service.profiles.warm()]);
+      const [tokenizerNote] = await Promise.all([
+        service.counter.warm(service.registry.list()),
+        service.store.warm(),
+        service.profiles.warm(),
+      ]);
+      if (tokenizerNote !== undefined && service.registry.isConfigured) core.log.info(`llm: ${tokenizerNote}`);
       const before = core.clock.now() - service.config.statsRetentionDays * 86_400_000;
       void core.track(
         service.store

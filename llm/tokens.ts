@@ -9,6 +9,10 @@
  * (trimming then leaves head room rather than overflowing); CJK and emoji are about one token per code point.
  * Building a tokenizer's table takes most of a second of CPU, so tables load once, at plugin start, for the
  * configured models only; until one is loaded its models use the estimate.
+ *
+ * js-tiktoken is an optional peer dependency: its rank tables are about 21 MB on disk, a seventh of a production
+ * install, for counts that only sharpen history trimming. Without it every model uses the estimate (which errs
+ * high on purpose), and `warm` says so once; `npm install js-tiktoken` next to switchboard brings exact counts.
  */
 import type { Tiktoken } from "js-tiktoken/lite";
 import type { ChatMessage, ModelConfig, ToolDefinition } from "./types.ts";
@@ -43,10 +47,16 @@ export function estimateTokens(text: string): number {
 export class TokenCounter {
   readonly #encoders = new Map<Encoding, Tiktoken>();
   readonly #loading = new Map<Encoding, Promise<void>>();
+  /** Why exact counting is off (js-tiktoken is not installed), once a load has failed. */
+  unavailable: string | undefined;
 
-  /** Load the tokenizers these models need (slow: call at start, not per message). */
-  async warm(models: readonly Pick<ModelConfig, "model" | "tokenizer">[]): Promise<void> {
+  /**
+   * Load the tokenizers these models need (slow: call at start, not per message). Resolves with a note when they
+   * could not be loaded, so the caller can say the estimate is used.
+   */
+  async warm(models: readonly Pick<ModelConfig, "model" | "tokenizer">[]): Promise<string | undefined> {
     await Promise.all([...new Set(models.map(encodingFor))].map((e) => this.load(e)));
+    return this.unavailable;
   }
 
   /** Load one tokenizer. */
@@ -61,7 +71,9 @@ export class TokenCounter {
             ? (await import("js-tiktoken/ranks/o200k_base")).default
             : (await import("js-tiktoken/ranks/cl100k_base")).default;
         this.#encoders.set(encoding, new Tiktoken(ranks));
-      })();
+      })().catch((error: unknown) => {
+        this.unavailable = `exact token counts need js-tiktoken (npm install js-tiktoken); using the estimate (${(error as Error).message})`;
+      });
       this.#loading.set(encoding, p);
     }
     return p;

@@ -24,13 +24,24 @@ const HERE = dirname(fileURLToPath(import.meta.url));
  */
 export const SDK_ENTRY = join(HERE, import.meta.url.endsWith(".ts") ? "index.ts" : "index.js");
 
-/** The SDK's name and version (scaffolded skills depend on `^version`). */
-export const SDK_PACKAGE: { name: string; version: string } = JSON.parse(
+const SDK_MANIFEST = JSON.parse(
   readFileSync(
     existsSync(join(HERE, "package.json")) ? join(HERE, "package.json") : join(HERE, "../package.json"),
     "utf8",
   ),
-) as { name: string; version: string };
+) as { name: string; version: string; peerDependencies: { esbuild: string } };
+
+/**
+ * The SDK's name and version (scaffolded skills depend on `^version`), and the esbuild range `build` works with.
+ * esbuild is an optional peer, not a dependency: the bot depends on this package for the manifest schema and the
+ * package checks, and an operator's install should not carry a bundler (about 22 MB) it never runs; a scaffolded
+ * skill lists it among its own devDependencies.
+ */
+export const SDK_PACKAGE: { name: string; version: string; esbuild: string } = {
+  name: SDK_MANIFEST.name,
+  version: SDK_MANIFEST.version,
+  esbuild: SDK_MANIFEST.peerDependencies.esbuild,
+};
 
 /** Default tarball limits of `check` (the bot's `marketplace.maxFiles` / `maxUnpackedBytes` defaults). */
 export const DEFAULT_TARBALL_LIMITS: TarballLimits = { maxFiles: 500, maxUnpackedBytes: 20 * 1024 * 1024 };
@@ -65,7 +76,12 @@ export async function buildSkill(
   const entry = pkg.switchboard?.entry ?? "dist/index.js";
   const source = options.source ?? (existsSync(join(dir, "src/index.ts")) ? "src/index.ts" : "src/index.js");
   // Loaded on use: the bot registers these commands at every CLI start, and only `build` needs the bundler.
-  const { build } = await import("esbuild");
+  const { build } = await import("esbuild").catch((error: unknown) => {
+    throw new SkillKitError(
+      "E_BAD_ARGS",
+      `building a skill needs esbuild, which is not installed here: npm install --save-dev esbuild@"${SDK_PACKAGE.esbuild}" (${(error as Error).message})`,
+    );
+  });
   const result = await build({
     absWorkingDir: resolve(dir),
     entryPoints: [source],

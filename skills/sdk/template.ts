@@ -1,7 +1,8 @@
 /**
  * The files `switchboard-skill init <name>` writes: a TypeScript skill on the SDK (a command and an LLM tool), a
- * test script, a tsconfig for editors, a README. The package depends on the SDK only, as a devDependency: its
- * `build`, `check`, `test` and `prepublishOnly` scripts run the SDK's own `switchboard-skill` bin.
+ * test script, a tsconfig for editors, a README. The package depends on the SDK and esbuild (the bundler `build`
+ * uses), as devDependencies: its `build`, `check`, `test` and `prepublishOnly` scripts run the SDK's own
+ * `switchboard-skill` bin.
  */
 
 /** What the template needs to know. */
@@ -10,8 +11,8 @@ export interface TemplateOptions {
   name: string;
   /** The skill's name in chats (derived from the package name). */
   skillName: string;
-  /** The SDK package the skill depends on. */
-  sdk: { name: string; version: string };
+  /** The SDK package the skill depends on, and the esbuild range its `build` uses. */
+  sdk: { name: string; version: string; esbuild: string };
 }
 
 /** Relative path → content for a new skill package. */
@@ -33,7 +34,7 @@ export function skillTemplate({ name, skillName, sdk }: TemplateOptions): Record
           test: "switchboard-skill test test/conversation.json",
           prepublishOnly: "switchboard-skill build && switchboard-skill check",
         },
-        devDependencies: { [sdk.name]: `^${sdk.version}` },
+        devDependencies: { [sdk.name]: `^${sdk.version}`, esbuild: sdk.esbuild },
         switchboard: {
           manifestVersion: 1,
           entry: "dist/index.js",

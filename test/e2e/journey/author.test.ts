@@ -197,7 +197,11 @@ describe("the author's journey, outside the repository", () => {
       const manifest = JSON.parse(await readFile(join(skillDir, "package.json"), "utf8")) as {
         devDependencies: Record<string, string>;
       };
-      expect(manifest.devDependencies).toEqual({ "@switchboard/skill-sdk": "^0.1.0" });
+      // The SDK and the bundler its `build` uses (an optional peer of the SDK, so operators' installs skip it).
+      expect(manifest.devDependencies).toEqual({
+        "@switchboard/skill-sdk": "^0.1.0",
+        esbuild: expect.stringMatching(/^\^0\.\d+\.\d+$/),
+      });
 
       // 3. The scaffold's own scripts, as they are.
       await run("npm", ["install", "--prefer-offline"], skillDir);
