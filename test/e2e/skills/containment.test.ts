@@ -45,11 +45,15 @@ describe("one skill's appetite stays that skill's", () => {
     expect(f.reply).toMatch(/greedy .*over its budget: at most \d+ fetch requests/);
   }, 60_000);
 
-  it("stops a capability-call flood at the per-second budget", async () => {
+  // Which bound trips first depends on how fast one call's round trip is on this machine (under 10 ms: the rate);
+  // both are budgets, and test/unit/skills/budget.test.ts holds each one exactly.
+  it("stops a capability-call flood at the call budget (per second, or in all)", async () => {
     const f = await contained("settings.get flood", "/greedy callflood");
     expect(f.reply).toMatch(/^calls \d+ then E_SKILL_BUDGET/);
     expect(Number(/^calls (\d+)/.exec(f.reply)?.[1])).toBeLessThanOrEqual(200);
-    expect(f.reply).toMatch(/went over its budget: at most 100 capability calls per second/);
+    expect(f.reply).toMatch(
+      /went over its budget: at most (100 capability calls per second|200 capability calls per invocation)/,
+    );
   }, 60_000);
 
   it("stops a storage-write flood at the storage budget", async () => {
