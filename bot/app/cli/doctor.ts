@@ -3,6 +3,7 @@ import { access, constants, mkdir } from "node:fs/promises";
 import { ConfigError, type Config } from "../../../config/index.ts";
 import { createEphemeral } from "../../ephemeral.ts";
 import { maskSecret } from "../../logger.ts";
+import { withTimeout } from "../../readiness.ts";
 import { maskUrl, openStore } from "../../storage/open.ts";
 import type { CliContext } from "./context.ts";
 import { llmProbes, platformProbes } from "./probes.ts";
@@ -147,14 +148,4 @@ async function redisLine(config: Config): Promise<Line> {
   } finally {
     await kv.disconnect().catch(() => undefined);
   }
-}
-
-function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    work,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
 }
