@@ -131,8 +131,10 @@ function treeMemory(pid: number): Pick<StartFigures, "rssBytes" | "pssBytes" | "
 }
 
 async function waitReady(port: number, child: ChildProcess, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 120_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`bot exited (${child.exitCode}) before ready: ${stderr()}`);
+    if (Date.now() > deadline) throw new Error(`/readyz not 200 within 120 s: ${stderr()}`);
     try {
       const res = await fetch(`http://127.0.0.1:${port}/readyz`);
       await res.arrayBuffer();
@@ -159,6 +161,8 @@ async function startBot(variant: Variant, env: Record<string, string>): Promise<
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? tmpdir(),
+      // The listener is what the bench reads readiness from; a console-only bot opens none by default.
+      SWITCHBOARD_HTTP__ENABLED: "true",
       SWITCHBOARD_HTTP__PORT: String(port),
       SWITCHBOARD_HTTP__HOST: "127.0.0.1",
       SWITCHBOARD_REGISTRY: "http://127.0.0.1:9/",
