@@ -74,6 +74,23 @@ export interface TurnRecord {
 /** A new turn to store. */
 export type NewTurn = Omit<TurnRecord, "id" | "feedback"> & { inputTokens: number; outputTokens: number; cost: number };
 
+/** A turn's columns from `conversation` to `cost`, in the order every turn insert lists them. */
+function turnValues(t: NewTurn): unknown[] {
+  return [
+    t.conversation,
+    t.chatKey,
+    t.userKey,
+    t.at,
+    t.model,
+    t.systemPrompt,
+    JSON.stringify(t.messages),
+    t.tokens,
+    t.inputTokens,
+    t.outputTokens,
+    t.cost,
+  ];
+}
+
 /** Tokens and cost used. */
 export interface UsageTotals {
   tokens: number;
@@ -142,19 +159,7 @@ export class LlmStore {
     const { rows } = await this.#sql.query<{ id: unknown }>(
       `INSERT INTO llm_turns (conversation, chat_key, user_key, at, model, system_prompt, messages, tokens, input_tokens, output_tokens, cost)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
-      [
-        t.conversation,
-        t.chatKey,
-        t.userKey,
-        t.at,
-        t.model,
-        t.systemPrompt,
-        JSON.stringify(t.messages),
-        t.tokens,
-        t.inputTokens,
-        t.outputTokens,
-        t.cost,
-      ],
+      turnValues(t),
     );
     return num(rows[0]?.id);
   }
@@ -216,21 +221,7 @@ export class LlmStore {
            turns = llm_usage.turns + 1
        )
        SELECT id FROM turn`,
-      [
-        t.conversation,
-        t.chatKey,
-        t.userKey,
-        t.at,
-        t.model,
-        t.systemPrompt,
-        JSON.stringify(t.messages),
-        t.tokens,
-        t.inputTokens,
-        t.outputTokens,
-        t.cost,
-        day,
-        t.id,
-      ],
+      [...turnValues(t), day, t.id],
     );
     return num(rows[0]?.id);
   }
@@ -239,20 +230,7 @@ export class LlmStore {
     await sql.query(
       `INSERT INTO llm_turns (id, conversation, chat_key, user_key, at, model, system_prompt, messages, tokens, input_tokens, output_tokens, cost)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-      [
-        t.id,
-        t.conversation,
-        t.chatKey,
-        t.userKey,
-        t.at,
-        t.model,
-        t.systemPrompt,
-        JSON.stringify(t.messages),
-        t.tokens,
-        t.inputTokens,
-        t.outputTokens,
-        t.cost,
-      ],
+      [t.id, ...turnValues(t)],
     );
     return t.id;
   }
