@@ -1,10 +1,9 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type RunResult, runPiped } from "./run.ts";
 
-const ROOT = resolve(import.meta.dirname, "../../..");
 let dir: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "sb-console-"));
@@ -13,30 +12,9 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Run `switchboard <args>` as a user would, with `input` on stdin. */
-function run(
-  args: string[],
-  input: string,
-  env: Record<string, string> = {},
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, "bin/switchboard.js"), ...args], {
-      cwd: dir,
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? dir, SWITCHBOARD_HTTP__PORT: "0", ...env },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolvePromise({ code, stdout, stderr }));
-    child.stdin.end(input);
-  });
+/** Run `switchboard <args>` as a user would, with `input` on stdin (the shared launcher in `run.ts`). */
+function run(args: string[], input: string, env: Record<string, string> = {}): Promise<RunResult> {
+  return runPiped({ args, input, cwd: dir, env });
 }
 
 describe("switchboard start with the console adapter", () => {
