@@ -334,6 +334,9 @@ export class IsolatePool {
       await run.apply(undefined, ["deliver", capId, result], callOptions(spec.cpuMs, false));
     } catch (error) {
       const failure = classify(error, undefined).failure;
+      // A promise the skill left behind rejected unhandled while this answer ran (a denial it never awaited):
+      // that is the skill's own loose end, not a fault of the isolate, and the invocation still has its answer.
+      if (failure === "threw") return;
       this.#dispose(state, failure === "memory" ? "memory" : failure === "disposed" ? "disposed" : "cpu");
     }
   }

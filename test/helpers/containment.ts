@@ -24,6 +24,8 @@ const OBSERVER_EVERY_MS = 100;
 export interface ObserverFigures {
   count: number;
   failures: number;
+  /** The first answer that was not a roll, to say why. */
+  firstFailure?: string;
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
@@ -140,6 +142,7 @@ export async function startContainment(): Promise<Containment> {
   async function observe(isDone: () => boolean): Promise<ObserverFigures> {
     const latencies: number[] = [];
     let failures = 0;
+    let firstFailure: string | undefined;
     while (!isDone()) {
       const before = bot.adapter.textsIn("observer").length;
       const t0 = performance.now();
@@ -147,10 +150,13 @@ export async function startContainment(): Promise<Containment> {
       const ms = performance.now() - t0;
       latencies.push(ms);
       const answer = bot.adapter.textsIn("observer").slice(before).join("\n");
-      if (!/2d6: \d \+ \d = \*\*\d+\*\*/.test(answer)) failures++;
+      if (!/2d6: \d \+ \d = \*\*\d+\*\*/.test(answer)) {
+        failures++;
+        firstFailure ??= `${answer || "(no answer)"} after ${ms.toFixed(0)} ms`;
+      }
       await sleep(Math.max(0, OBSERVER_EVERY_MS - ms));
     }
-    return summarise(latencies, failures);
+    return { ...summarise(latencies, failures), ...(firstFailure === undefined ? {} : { firstFailure }) };
   }
 
   return {

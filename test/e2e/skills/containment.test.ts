@@ -32,7 +32,7 @@ describe("one skill's appetite stays that skill's", () => {
       `[containment] ${name}: observer p99 ${o.p99Ms.toFixed(1)} ms (baseline ${baseline.p99Ms.toFixed(1)} ms), bot RSS +${figures.botRssGrowthMb.toFixed(1)} MB, loop stall ${figures.loopMaxMs.toFixed(0)} ms`,
     );
     expect(o.count).toBeGreaterThan(0);
-    expect(o.failures).toBe(0);
+    expect(o.failures, o.firstFailure).toBe(0);
     // The 2× target is reported, not asserted: on a shared machine the OS scheduler alone moves a 5 ms p99.
     expect(o.maxMs).toBeLessThan(1_500);
     expect(figures.botRssGrowthMb).toBeLessThan(50);
@@ -100,16 +100,11 @@ describe("one skill's appetite stays that skill's", () => {
     expect(f.reply).toMatch(/The skill greedy (failed and was stopped|went over its (memory|CPU time) limit)/);
   }, 60_000);
 
-  // Known race (open in issue 14): isolated-vm can report the left-behind rejection before the bootstrap has kept
-  // the handler's own result, and the call then fails as "threw". Seen once in four clean runs; retried until the
-  // host keeps the result before the rejection can surface.
-  it("answers a handler that returned normally, whatever it left behind rejects", {
-    retry: 2,
-    timeout: 60_000,
-  }, async () => {
+  // The ordering that once failed this case is held deterministically in test/unit/skills/host.test.ts.
+  it("answers a handler that returned normally, whatever it left behind rejects", async () => {
     const f = await contained("unhandled rejection", "/greedy rejection");
     expect(f.reply).toBe("returned normally");
-  });
+  }, 60_000);
 
   it("contains a 60 M-slot allocation in the skill's own host", async () => {
     const f = await contained("allocation bomb", "/allocbomb");

@@ -132,6 +132,23 @@ describe("skill host", () => {
     });
   });
 
+  it("answers a handler that returned, when a denial it never awaited arrives while the host takes its result", async () => {
+    // The handler asks for a send it never awaits and spins long enough for the denial to come back while it still
+    // runs, then leaves a rejection behind and returns. The host hears of the left-behind rejection first, takes the
+    // kept result next; the denial's own unhandled rejection lands between the two and must not stop the isolate.
+    const s = spec(
+      "loose@1.0.0",
+      "var skill = { commands: { go: function (ctx) { ctx.send('x:y', 'hi'); var t = Date.now(); while (Date.now() - t < 60) {} Promise.reject(new Error('left behind')); return 'returned'; } } };",
+      { cpuMs: 1_000 },
+    );
+    supervisor.load(s);
+    const deny = async (): Promise<string> => '{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"no"}}';
+    for (let i = 0; i < 3; i++) {
+      const r = await supervisor.call(s, "a", { kind: "command", name: "go", input: input("a"), onCap: deny });
+      expect(r).toMatchObject({ ok: true, value: '{"ok":true,"value":"returned"}' });
+    }
+  });
+
   it("reports a skill whose top level throws, and one that names no such handler", async () => {
     const broken = spec("broken@1.0.0", "throw new Error('boom at load');");
     supervisor.load(broken);
