@@ -86,7 +86,9 @@ describe("Discord gateway: malformed frames", () => {
         {
           op: 0,
           t: "MESSAGE_CREATE",
-          d: messagePayload({ content: "/whoami", author: d.users.alice, channelId: "9" }),
+          // Mutants that stay valid are real messages: from someone other than the probe (alice), so they cannot
+          // use up the probe's inbound rate limit (after one "slow down", further messages are dropped).
+          d: messagePayload({ content: "/whoami", author: d.users.admin, channelId: "9" }),
         },
         { op: 0, t: "GUILD_CREATE", d: { id: "42", name: "g", owner_id: "1", roles: [], channels: [], members: [] } },
         { op: 0, t: "CHANNEL_UPDATE", d: { id: "43", type: 0, guild_id: "42" } },

@@ -50,8 +50,9 @@ describe("Slack Socket Mode: malformed frames", () => {
     await s.waitFor(() => s.openSockets === 1, 120_000, `a socket connection (stderr: ${bot?.stderr})`);
 
     const ask = async (channel: string) => {
-      s.deliver("slash_commands", commandPayload({ command: "/whoami", channel_id: channel }));
-      // Mutated frames that stay valid are real commands: their replies share the outbound budget (20/s).
+      // Mutated frames that stay valid are real commands from the template's user: they may use up that user's
+      // inbound rate limit (after one "slow down", further messages are dropped), so the probe is someone else.
+      s.deliver("slash_commands", commandPayload({ command: "/whoami", channel_id: channel, user_id: "UFUZZPROBE" }));
       await s.waitFor(() => s.messagesIn(channel).length === 1, 120_000, `the reply in ${channel}`);
       expect(s.messagesIn(channel)[0]!.text).toContain("Platform: slack");
     };
@@ -86,7 +87,9 @@ describe("Slack Socket Mode: malformed frames", () => {
     expect(bot.exitCode).toBeNull();
 
     await s.waitFor(() => s.openSockets > 0, 30_000, "a live socket after the fuzz");
-    await ask("CFUZZ0002");
+    await ask("CFUZZ0002").catch((error: unknown) => {
+      throw new Error(`${String(error)}; sockets ${s.openSockets}, stderr tail: ${bot?.stderr.slice(-3_000)}`);
+    });
     const growthBytes = (await bot.settledRssBytes()) - rssBeforeBytes;
     if (process.env.FUZZ_DEBUG !== undefined) console.log(bot.stderr);
     console.log(`slack socket fuzz: ${FRAMES} frames, rss growth ${(growthBytes / 1_048_576).toFixed(1)} MB`);
