@@ -10,15 +10,19 @@
  * - `switchboard --version`: wall time and peak RSS.
  * Each figure is the median of the paired rounds, best-of beside it.
  *
+ * Three columns: "installed" is this tree as users get it (both packages packed, installed with `--omit=dev` in
+ * an empty folder, run from dist/); "clone" is this tree's sources run from the clone (`npm start`, type
+ * stripping); "base" is the previous release, run from its clone (it had no installable package).
+ *
  *   npx node test/bench/footprint.ts [rounds=3]        IDLE_S=30  BASE_COMMIT=296cc93  BASE_DIR=<tmp>/switchboard-base-296cc93
- *   ONLY=ours npx node test/bench/footprint.ts 1      (this tree alone, while working on it; no base column)
+ *   ONLY=ours npx node test/bench/footprint.ts 1      (this tree alone, installed and clone; no base column)
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { DiscordStandIn } from "../stand-ins/discord/server.ts";
 import { SlackStandIn } from "../stand-ins/slack/server.ts";
 import { TelegramStandIn } from "../stand-ins/telegram/server.ts";
@@ -28,14 +32,21 @@ const IDLE_MS = Number(process.env.IDLE_S ?? 30) * 1_000;
 const SKILLS = 20;
 const BASE_COMMIT = process.env.BASE_COMMIT ?? "296cc93";
 const ROOT = resolve(import.meta.dirname, "../..");
+/** The pinned Node's folder first on PATH: npm then builds and installs for it, as `npm ci` in the clone does. */
+const NODE_PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ""}`;
 const BASE_DIR = process.env.BASE_DIR ?? join(tmpdir(), `switchboard-base-${BASE_COMMIT}`);
 const MB = 1024 * 1024;
 
-/** One tree under test: the previous release or this checkout. */
+/** One tree under test: the previous release, this checkout's sources, or this checkout packed and installed. */
 interface Variant {
-  name: "base" | "ours";
-  root: string;
+  name: VariantName;
+  /** The `switchboard` bin to run. */
+  bin: string;
+  /** The working directory to run it in. */
+  cwd: string;
 }
+type VariantName = "base" | "clone" | "installed";
+const COLUMNS: VariantName[] = ["installed", "clone", "base"];
 
 /** What one measured start gave. */
 interface StartFigures {
@@ -58,6 +69,27 @@ function ensureBaseTree(): void {
     console.log(`installing the base tree's dependencies (npm ci, once) …`);
     execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: BASE_DIR, stdio: ["ignore", "ignore", "inherit"] });
   }
+}
+
+/** Pack this tree's two packages and install them with `--omit=dev` in `dir`, as a user would. */
+function installPacked(dir: string): Variant {
+  console.log("packing this tree and installing it with --omit=dev (once) …");
+  const env = { ...process.env, PATH: NODE_PATH };
+  execFileSync("mkdir", ["-p", dir]);
+  const pack = (cwd: string): string => {
+    const out = execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd, env, encoding: "utf8" });
+    return join(dir, (JSON.parse(out.slice(out.indexOf("["))) as Array<{ filename: string }>)[0]!.filename);
+  };
+  const tarballs = [pack(join(ROOT, "skills/sdk")), pack(ROOT)];
+  const app = join(dir, "app");
+  execFileSync("mkdir", ["-p", app]);
+  execFileSync("npm", ["init", "-y"], { cwd: app, env, stdio: "ignore" });
+  execFileSync("npm", ["install", "--omit=dev", "--no-audit", "--no-fund", ...tarballs], {
+    cwd: app,
+    env,
+    stdio: ["ignore", "ignore", "inherit"],
+  });
+  return { name: "installed", bin: join(app, "node_modules/switchboard/bin/switchboard.js"), cwd: app };
 }
 
 /** Twenty skill packages (copies of the built-in dice skill under new names) to link in the full configuration. */
@@ -156,8 +188,8 @@ interface Running {
 async function startBot(variant: Variant, env: Record<string, string>): Promise<Running> {
   const port = await freePort();
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(variant.root, "bin/switchboard.js"), "start"], {
-    cwd: variant.root,
+  const child = spawn(process.execPath, [variant.bin, "start"], {
+    cwd: variant.cwd,
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? tmpdir(),
@@ -167,6 +199,8 @@ async function startBot(variant: Variant, env: Record<string, string>): Promise<
       SWITCHBOARD_HTTP__HOST: "127.0.0.1",
       SWITCHBOARD_REGISTRY: "http://127.0.0.1:9/",
       LOG_LEVEL: "warn",
+      // BOT_NODE_OPTIONS tries Node flags on the bots alone (for example heap sizing), never on the bench itself.
+      ...(process.env.BOT_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BOT_NODE_OPTIONS }),
       ...env,
     },
     // stdin stays open (a pipe nobody writes to): the console adapter runs until we stop it.
@@ -227,7 +261,7 @@ async function startPlatforms(): Promise<Platforms> {
 
 /** `switchboard --version`: wall ms and peak RSS (bytes, from GNU time when present). */
 function versionRun(variant: Variant): { wallMs: number; peakRssBytes: number | undefined } {
-  const args = [join(variant.root, "bin/switchboard.js"), "--version"];
+  const args = [variant.bin, "--version"];
   const hasTime = existsSync("/usr/bin/time");
   const t0 = performance.now();
   const result = hasTime
@@ -235,7 +269,7 @@ function versionRun(variant: Variant): { wallMs: number; peakRssBytes: number | 
     : spawnSync(process.execPath, args, { encoding: "utf8" });
   const wallMs = performance.now() - t0;
   if (result.status !== 0 || !/\d+\.\d+\.\d+/.test(result.stdout)) {
-    throw new Error(`--version failed in ${variant.root}: ${result.stderr}`);
+    throw new Error(`--version failed for ${variant.bin}: ${result.stderr}`);
   }
   const kb = /peak-kb (\d+)/.exec(result.stderr)?.[1];
   return { wallMs, peakRssBytes: kb === undefined ? undefined : Number(kb) * 1024 };
@@ -244,9 +278,9 @@ function versionRun(variant: Variant): { wallMs: number; peakRssBytes: number | 
 // ---------------------------------------------------------------------------------------------- one round
 
 interface Round {
-  version: Record<Variant["name"], { wallMs: number; peakRssBytes: number | undefined }>;
-  consoleOnly: Record<Variant["name"], StartFigures>;
-  full: Record<Variant["name"], StartFigures>;
+  version: Partial<Record<VariantName, { wallMs: number; peakRssBytes: number | undefined }>>;
+  consoleOnly: Partial<Record<VariantName, StartFigures>>;
+  full: Partial<Record<VariantName, StartFigures>>;
 }
 
 async function round(
@@ -302,17 +336,16 @@ interface Row {
   label: string;
   unit: "MB" | "ms";
   target: string;
-  pick: (r: Round, v: "base" | "ours") => number;
+  pick: (r: Round, v: VariantName) => number;
 }
 
 function line({ label, unit, target, pick }: Row) {
   return (rounds: Round[]): string => {
     const fmt = (n: number) => (unit === "MB" ? `${(n / MB).toFixed(0)} MB` : `${n.toFixed(0)} ms`);
-    const ours = rounds.map((r) => pick(r, "ours"));
-    const base = rounds.map((r) => (r.version.base === undefined ? Number.NaN : pick(r, "base")));
+    const column = (v: VariantName) => rounds.map((r) => (r.version[v] === undefined ? Number.NaN : pick(r, v)));
     const cell = (xs: number[]) =>
       xs.some(Number.isNaN) ? "-".padStart(24) : `${fmt(median(xs)).padStart(8)} (best ${fmt(best(xs)).padStart(8)})`;
-    return `  ${label.padEnd(44)} ${cell(ours)}   ${cell(base)}   ${target}`;
+    return `  ${label.padEnd(44)} ${COLUMNS.map((v) => cell(column(v))).join("   ")}   ${target}`;
   };
 }
 
@@ -321,12 +354,11 @@ async function main(): Promise<void> {
   const onlyOurs = process.env.ONLY === "ours";
   if (!onlyOurs) ensureBaseTree();
   const work = await mkdtemp(join(tmpdir(), "sb-footprint-"));
-  const variants: Variant[] = onlyOurs
-    ? [{ name: "ours", root: ROOT }]
-    : [
-        { name: "base", root: BASE_DIR },
-        { name: "ours", root: ROOT },
-      ];
+  const variants: Variant[] = [
+    installPacked(join(work, "packed")),
+    { name: "clone", bin: join(ROOT, "bin/switchboard.js"), cwd: ROOT },
+    ...(onlyOurs ? [] : [{ name: "base" as const, bin: join(BASE_DIR, "bin/switchboard.js"), cwd: BASE_DIR }]),
+  ];
   try {
     const skillDirs = await makeSkills(join(work, "skills"));
     const dirs: Record<string, string> = {};
@@ -349,52 +381,60 @@ async function main(): Promise<void> {
         label: "idle RSS, console only",
         unit: "MB",
         target: "target ≤ 120 MB",
-        pick: (r, v) => r.consoleOnly[v].rssBytes,
+        pick: (r, v) => r.consoleOnly[v]!.rssBytes,
       }),
       line({
         label: "idle RSS, console + 3 adapters + 20 skills",
         unit: "MB",
         target: "target ≤ 150 MB",
-        pick: (r, v) => r.full[v].rssBytes,
+        pick: (r, v) => r.full[v]!.rssBytes,
       }),
       line({
         label: "idle PSS, console only",
         unit: "MB",
         target: "(shared pages split)",
-        pick: (r, v) => r.consoleOnly[v].pssBytes,
+        pick: (r, v) => r.consoleOnly[v]!.pssBytes,
       }),
       line({
         label: "idle PSS, console + 3 adapters + 20 skills",
         unit: "MB",
         target: "(shared pages split)",
-        pick: (r, v) => r.full[v].pssBytes,
+        pick: (r, v) => r.full[v]!.pssBytes,
       }),
-      line({ label: "start to ready, console only", unit: "ms", target: "", pick: (r, v) => r.consoleOnly[v].readyMs }),
+      line({
+        label: "start to ready, console only",
+        unit: "ms",
+        target: "",
+        pick: (r, v) => r.consoleOnly[v]!.readyMs,
+      }),
       line({
         label: "start to ready, console + 3 adapters + 20 skills",
         unit: "ms",
         target: "target ≤ 1000 ms",
-        pick: (r, v) => r.full[v].readyMs,
+        pick: (r, v) => r.full[v]!.readyMs,
       }),
-      line({ label: "switchboard --version, wall", unit: "ms", target: "", pick: (r, v) => r.version[v].wallMs }),
+      line({ label: "switchboard --version, wall", unit: "ms", target: "", pick: (r, v) => r.version[v]!.wallMs }),
       line({
         label: "switchboard --version, peak RSS",
         unit: "MB",
         target: "",
-        pick: (r, v) => r.version[v].peakRssBytes ?? Number.NaN,
+        pick: (r, v) => r.version[v]!.peakRssBytes ?? Number.NaN,
       }),
     ];
     console.log(
       `\nFootprint (node ${process.versions.node}; ${ROUNDS} paired rounds; median, best-of in brackets; base = ${BASE_COMMIT})`,
     );
-    console.log(`  ${"".padEnd(44)} ${"this tree".padStart(24)}   ${"base".padStart(24)}`);
+    console.log(
+      `  ${"".padEnd(44)} ${["this tree, installed", "this tree, clone", "base, clone"].map((h) => h.padStart(24)).join("   ")}`,
+    );
     for (const row of rows) console.log(row(rounds));
     const last = rounds.at(-1)!;
     console.log("\nProcesses in the last round (RSS):");
     for (const key of ["consoleOnly", "full"] as const) {
-      for (const v of ["ours", "base"] as const) {
-        if (last[key][v] === undefined) continue;
-        const list = last[key][v].processes.map((p) => `${p.command} ${(p.rssBytes / MB).toFixed(0)} MB`).join(", ");
+      for (const v of COLUMNS) {
+        const figures = last[key][v];
+        if (figures === undefined) continue;
+        const list = figures.processes.map((p) => `${p.command} ${(p.rssBytes / MB).toFixed(0)} MB`).join(", ");
         console.log(`  ${`${key} ${v}`.padEnd(18)} ${list}`);
       }
     }
