@@ -224,7 +224,21 @@ export class SkillService {
         description: command.description,
         ...(command.usage === undefined ? {} : { usage: command.usage }),
         ...(command.args === undefined ? {} : { args: command.args }),
+        ...nodeFlags(command),
         defaultRole: command.defaultRole,
+        ...(command.subcommands === undefined
+          ? {}
+          : {
+              subcommands: command.subcommands.map((sub) => ({
+                name: sub.name,
+                description: sub.description,
+                ...(sub.usage === undefined ? {} : { usage: sub.usage }),
+                ...(sub.args === undefined ? {} : { args: sub.args }),
+                ...(sub.defaultRole === undefined ? {} : { defaultRole: sub.defaultRole }),
+                ...nodeFlags(sub),
+                handler: (ctx: CommandContext) => this.runCommand(skill.name, command.name, ctx),
+              })),
+            }),
         source: `skill:${skill.name}`,
         skill: skill.name,
         availableIn: (chatKey) => this.state(chatKey, skill.name) === "enabled",
@@ -383,9 +397,12 @@ export class SkillService {
   /** Run a skill command (the registered command's handler). */
   async runCommand(skillName: string, command: string, ctx: CommandContext): Promise<Reply | void> {
     const skill = this.#requireSkill(skillName);
+    // The skill sees the whole line after its command, subcommands included: it dispatches on them itself.
+    const args = ctx.path.length === 0 ? ctx.args : [...ctx.path, ...ctx.args];
+    const rawArgs = ctx.path.length === 0 ? ctx.rawArgs : [...ctx.path, ctx.rawArgs].join(" ").trim();
     const input = {
-      args: ctx.args,
-      rawArgs: ctx.rawArgs,
+      args,
+      rawArgs,
       chat: chatOf(ctx.inbound, ctx.chatKey),
       user: { id: ctx.userKey, name: ctx.inbound.user.displayName, role: ctx.role },
     };
@@ -563,6 +580,7 @@ export class SkillService {
           parameters: tool.parameters,
           skill: skill.name,
           defaultRole: tool.defaultRole,
+          ...commandOfTool(skill.name, skill.manifest, tool),
         });
       }
     }
@@ -605,6 +623,33 @@ export class SkillService {
       });
     return skill;
   }
+}
+
+/** The tree flags a manifest node declares, as a command node carries them. */
+function nodeFlags(node: {
+  confirm?: boolean | undefined;
+  approvals?: number | undefined;
+  dangerous?: boolean | undefined;
+}) {
+  return {
+    ...(node.confirm === undefined ? {} : { confirm: node.confirm }),
+    ...(node.approvals === undefined ? {} : { approvals: node.approvals }),
+    ...(node.dangerous === undefined ? {} : { dangerous: node.dangerous }),
+  };
+}
+
+/**
+ * The command a tool acts as: the one its manifest names, else the command named like the skill, else the skill's
+ * first. A tool of a skill without commands answers to the skill's role alone.
+ */
+function commandOfTool(
+  skill: string,
+  manifest: SkillManifest,
+  tool: SkillManifest["tools"][number],
+): { command?: string } {
+  if (tool.command !== undefined) return { command: tool.command };
+  const own = manifest.commands.find((c) => c.name === skill) ?? manifest.commands[0];
+  return own === undefined ? {} : { command: own.name };
 }
 
 const WHAT: Readonly<Record<string, string>> = {

@@ -1,8 +1,8 @@
 /** `/perms` (show and change this chat's policy) and `/audit` (read the audit log). */
-import type { CommandContext, CommandDef } from "../commands.ts";
+import { findNode, type CommandContext, type CommandDef } from "../commands.ts";
 import type { Core } from "../core.ts";
 import { SwitchboardError } from "../errors.ts";
-import { GLOBAL_POLICY_KEY, ROLES, isRole, roleAtLeast, type ChatPolicy, type Role } from "../permissions.ts";
+import { GLOBAL_POLICY_KEY, ROLES, roleAtLeast, type ChatPolicy, type DmPolicy, type Role } from "../permissions.ts";
 import { parseUserRef, type CachedPermissionService } from "../router/permission-service.ts";
 import type { AuditEntry } from "../storage/types.ts";
 
@@ -47,134 +47,190 @@ export function describePolicy(
   ].join("\n");
 }
 
-/** `/perms`. Showing needs admin (the command's minimum); changing the bot-wide DM policy needs owner. */
+/** Options of a `/perms` node, as the router parsed them. */
+function opt(ctx: CommandContext, name: string): string {
+  return String(ctx.options[name] ?? "");
+}
+
+/**
+ * `/perms`, a tree: each action is a subcommand with typed arguments and its own minimum role (policy key
+ * `perms.<action>`). Showing and changing need admin; the bot-wide DM policy needs owner.
+ */
 export function permsCommand(core: Core, permissions: CachedPermissionService): CommandDef {
+  const show = async (ctx: CommandContext) => {
+    const global = await permissions.policy(GLOBAL_POLICY_KEY);
+    return describePolicy(ctx.policy, global, core.config.permissions.dm);
+  };
+  const user = {
+    name: "user",
+    description: "platform:id, a mention, or an id on this platform",
+    type: "user",
+  } as const;
   return {
     name: "perms",
     description: "Show or change who may do what in this chat",
     usage: PERMS_USAGE,
-    args: [
-      {
-        name: "action",
-        description: "show, set, role, allow, deny, unlist, platform-admins, dm",
-        type: "string",
-        choices: ["show", "set", "role", "allow", "deny", "unlist", "platform-admins", "dm"],
-      },
-      { name: "arguments", description: "What the action needs", type: "string", rest: true },
-    ],
     defaultRole: "admin",
     source: "builtin",
-    handler: async (ctx) => {
-      const [action = "show", a1, a2] = ctx.args;
-      const platform = ctx.inbound.platform;
-      switch (action) {
-        case "show": {
-          const global = await permissions.policy(GLOBAL_POLICY_KEY);
-          return describePolicy(ctx.policy, global, core.config.permissions.dm);
-        }
-        case "set": {
-          if (a1 === undefined || a2 === undefined) throw bad("Say which command and which role.");
-          const name = a1.replace(/^\//, "").toLowerCase();
-          const isSkill = name.startsWith("skill:");
-          if (!isSkill && !core.commands.has(name)) throw bad(`There is no /${name}.`);
-          if (a2 === "default")
-            return change(ctx, permissions, {
-              action: "perms.set",
-              target: name,
-              mutate: (p) => {
-                delete p.commandRoles[name];
-              },
-              done: `/${name} is back to its default role.`,
-            });
-          if (!isRole(a2)) throw bad(`${a2} is not a role (${ROLES.join(", ")}).`);
-          if (name === "perms" && !roleAtLeast(ctx.role, a2)) throw bad("You can't raise /perms above your own role.");
-          return change(ctx, permissions, {
-            action: "perms.set",
-            target: name,
-            mutate: (p) => {
-              p.commandRoles[name] = a2;
-            },
-            done: `${isSkill ? name : `/${name}`} now needs ${a2}.`,
-          });
-        }
-        case "role": {
-          if (a1 === undefined || a2 === undefined) throw bad("Say whose role and which one.");
-          const user = parseUserRef(a1, platform);
-          if (a2 === "default")
+    handler: show,
+    subcommands: [
+      { name: "show", description: "Show this chat's policy", handler: show },
+      {
+        name: "set",
+        description: "Minimum role for a command, subcommand or skill",
+        args: [
+          {
+            name: "command",
+            description: "A command (perms), subcommand (skills.install) or skill:name",
+            type: "string",
+            required: true,
+          },
+          {
+            name: "role",
+            description: "The minimum role",
+            type: "string",
+            required: true,
+            choices: [...ROLES, "default"],
+          },
+        ],
+        handler: (ctx) => setRole(core, permissions, ctx),
+      },
+      {
+        name: "role",
+        description: "Override someone's role in this chat",
+        confirm: true,
+        args: [
+          { ...user, required: true },
+          {
+            name: "role",
+            description: "Their role here",
+            type: "string",
+            required: true,
+            choices: ["admin", "member", "guest", "default"],
+          },
+        ],
+        handler: (ctx) => {
+          const target = parseUserRef(opt(ctx, "user"), ctx.inbound.platform);
+          const role = opt(ctx, "role");
+          if (role === "default")
             return change(ctx, permissions, {
               action: "perms.role",
-              target: user,
+              target,
               mutate: (p) => {
-                delete p.roleOverrides[user];
+                delete p.roleOverrides[target];
               },
-              done: `${user} is back to their platform role.`,
+              done: `${target} is back to their platform role.`,
             });
-          if (!isRole(a2) || a2 === "owner")
-            throw bad("A chat role is admin, member or guest (bot owners are set in config).");
-          if (!roleAtLeast(ctx.role, a2)) throw bad("You can't give a role above your own.");
+          if (!roleAtLeast(ctx.role, role)) throw bad("You can't give a role above your own.");
           return change(ctx, permissions, {
             action: "perms.role",
-            target: user,
+            target,
             mutate: (p) => {
-              p.roleOverrides[user] = a2 as Role;
+              p.roleOverrides[target] = role as Role;
             },
-            done: `${user} is now ${a2} in this chat.`,
+            done: `${target} is now ${role} in this chat.`,
           });
-        }
-        case "allow":
-        case "deny":
-        case "unlist": {
-          if (a1 === undefined) throw bad("Say which user.");
-          const user = parseUserRef(a1, platform);
-          if (user === ctx.userKey && action === "deny") throw bad("You can't deny yourself.");
+        },
+      },
+      ...(["allow", "deny", "unlist"] as const).map((action) => ({
+        name: action,
+        description:
+          action === "unlist" ? "Take someone off the allow and deny lists" : `Put someone on the ${action} list`,
+        args: [{ ...user, required: true }],
+        handler: (ctx: CommandContext) => {
+          const target = parseUserRef(opt(ctx, "user"), ctx.inbound.platform);
+          if (target === ctx.userKey && action === "deny") throw bad("You can't deny yourself.");
           return change(ctx, permissions, {
             action: `perms.${action}`,
-            target: user,
+            target,
             mutate: (p) => {
-              p.allow = p.allow.filter((u) => u !== user);
-              p.deny = p.deny.filter((u) => u !== user);
-              if (action === "allow") p.allow.push(user);
-              if (action === "deny") p.deny.push(user);
+              p.allow = p.allow.filter((u) => u !== target);
+              p.deny = p.deny.filter((u) => u !== target);
+              if (action === "allow") p.allow.push(target);
+              if (action === "deny") p.deny.push(target);
             },
             done:
-              action === "unlist" ? `${user} is off the allow and deny lists.` : `${user} is on the ${action} list.`,
+              action === "unlist"
+                ? `${target} is off the allow and deny lists.`
+                : `${target} is on the ${action} list.`,
           });
-        }
-        case "platform-admins": {
-          if (a1 !== "on" && a1 !== "off") throw bad("Say on or off.");
+        },
+      })),
+      {
+        name: "platform-admins",
+        description: "Whether platform admins are admins here",
+        args: [{ name: "state", description: "on or off", type: "boolean", required: true }],
+        handler: (ctx) => {
+          const on = ctx.options.state === true;
           return change(ctx, permissions, {
             action: "perms.platform-admins",
-            target: a1,
+            target: on ? "on" : "off",
             mutate: (p) => {
-              p.trustPlatformAdmins = a1 === "on";
+              p.trustPlatformAdmins = on;
             },
-            done:
-              a1 === "on"
-                ? "Platform admins are admins in this chat."
-                : "Platform admins are members here unless given a role.",
+            done: on
+              ? "Platform admins are admins in this chat."
+              : "Platform admins are members here unless given a role.",
           });
-        }
-        case "dm": {
-          if (a1 !== "open" && a1 !== "allowlist" && a1 !== "closed") throw bad("Say open, allowlist or closed.");
-          if (ctx.role !== "owner") {
-            throw new SwitchboardError("E_PERMISSION_DENIED", "dm policy change by non-owner", {
-              chatMessage: "Only bot owners can change who may DM the bot.",
-            });
-          }
+        },
+      },
+      {
+        name: "dm",
+        description: "Who may DM the bot (bot owners only)",
+        defaultRole: "owner",
+        args: [
+          {
+            name: "policy",
+            description: "open, allowlist or closed",
+            type: "string",
+            required: true,
+            choices: ["open", "allowlist", "closed"],
+          },
+        ],
+        handler: async (ctx) => {
+          const dm = opt(ctx, "policy") as DmPolicy;
           const updated = await permissions.updatePolicy(
             GLOBAL_POLICY_KEY,
-            { actor: ctx.userKey, action: "perms.dm", target: a1 },
+            { actor: ctx.userKey, action: "perms.dm", target: dm },
             (p) => {
-              p.dm = a1;
+              p.dm = dm;
             },
           );
-          return `DMs to the bot are now ${updated.dm}.${a1 === "allowlist" ? " Use /perms allow <user> in a DM to add people." : ""}`;
-        }
-        default:
-          throw bad(`Unknown action ${action}.`);
-      }
-    },
+          return `DMs to the bot are now ${updated.dm}.${dm === "allowlist" ? " Use /perms allow <user> in a DM to add people." : ""}`;
+        },
+      },
+    ],
   };
+}
+
+/** `/perms set <command> <role>`: the command may be a subcommand (`skills.install`) or a whole skill. */
+function setRole(core: Core, permissions: CachedPermissionService, ctx: CommandContext): Promise<string> {
+  const raw = opt(ctx, "command").replace(/^\//, "").toLowerCase();
+  const role = opt(ctx, "role");
+  const isSkill = raw.startsWith("skill:");
+  const found = isSkill ? undefined : findNode(core.commands, raw);
+  if (!isSkill && found === undefined) throw bad(`There is no /${raw.replace(/\./g, " ")}.`);
+  const name = found?.key ?? raw;
+  const shown = isSkill ? name : `/${name.replace(/\./g, " ")}`;
+  if (role === "default")
+    return change(ctx, permissions, {
+      action: "perms.set",
+      target: name,
+      mutate: (p) => {
+        delete p.commandRoles[name];
+      },
+      done: `${shown} is back to its default role.`,
+    });
+  if (name.split(".")[0] === "perms" && !roleAtLeast(ctx.role, role))
+    throw bad("You can't raise /perms above your own role.");
+  return change(ctx, permissions, {
+    action: "perms.set",
+    target: name,
+    mutate: (p) => {
+      p.commandRoles[name] = role as Role;
+    },
+    done: `${shown} now needs ${role}.`,
+  });
 }
 
 async function change(
@@ -198,26 +254,31 @@ async function change(
 
 /** `/audit [count]`: the newest audit entries for this chat (`/audit all` for every chat, owners only). */
 export function auditCommand(core: Core): CommandDef {
+  const list = async (ctx: CommandContext, everywhere: boolean) => {
+    const n = typeof ctx.options.count === "number" ? ctx.options.count : 10;
+    const limit = Math.min(Math.max(n, 1), 50);
+    const entries = await core.store.audit.list(everywhere ? null : ctx.chatKey, { limit });
+    if (entries.length === 0) return "No audit entries yet.";
+    return { text: ["Audit log (newest first)", ...entries.map(formatAudit)].join("\n"), format: "plain" as const };
+  };
+  const count = { name: "count", description: "How many entries (default 10, at most 50)", type: "integer" } as const;
   return {
     name: "audit",
     description: "Show the latest privileged changes in this chat",
     usage: "/audit [count] | /audit all [count]",
-    args: [{ name: "count", description: "How many entries (default 10, at most 50)", type: "string" }],
+    args: [count],
     defaultRole: "admin",
     source: "builtin",
-    handler: async (ctx) => {
-      const everywhere = ctx.args[0] === "all";
-      if (everywhere && ctx.role !== "owner") {
-        throw new SwitchboardError("E_PERMISSION_DENIED", "audit all by non-owner", {
-          chatMessage: "Only bot owners can read every chat's audit log.",
-        });
-      }
-      const n = Number.parseInt(ctx.args[everywhere ? 1 : 0] ?? "10", 10);
-      const limit = Number.isFinite(n) ? Math.min(Math.max(n, 1), 50) : 10;
-      const entries = await core.store.audit.list(everywhere ? null : ctx.chatKey, { limit });
-      if (entries.length === 0) return "No audit entries yet.";
-      return { text: ["Audit log (newest first)", ...entries.map(formatAudit)].join("\n"), format: "plain" };
-    },
+    handler: (ctx) => list(ctx, false),
+    subcommands: [
+      {
+        name: "all",
+        description: "Every chat's audit log (bot owners only)",
+        defaultRole: "owner",
+        args: [count],
+        handler: (ctx) => list(ctx, true),
+      },
+    ],
   };
 }
 

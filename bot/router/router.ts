@@ -7,10 +7,20 @@
  */
 import type { Logger } from "pino";
 import type { AdapterHub, Clock, ConversationHandler, Metrics, RouterApi } from "../core.ts";
-import { parseCommandLine, type CommandContext, type CommandRegistry } from "../commands.ts";
+import {
+  parseCommandLine,
+  parseOptions,
+  resolveCommand,
+  usageOf,
+  type CommandContext,
+  type CommandDef,
+  type CommandNode,
+  type CommandRegistry,
+} from "../commands.ts";
 import { SwitchboardError, toSwitchboardError, type ErrorCode } from "../errors.ts";
 import { chatKeyOf, toReply, userKeyOf, type Inbound, type ReplyInput, type SentMessage } from "../model.ts";
-import { GLOBAL_POLICY_KEY, checkAccess, checkCommand, type ChatPolicy, type Role } from "../permissions.ts";
+import { GLOBAL_POLICY_KEY, checkAccess, type ChatPolicy, type Role } from "../permissions.ts";
+import { authorizePath, authorizeRoot, refusal } from "./authorize.ts";
 import { KeyedQueue, type QueuedJob } from "./chat-queue.ts";
 import type { DeliveryCheck } from "./dedupe.ts";
 import type { CachedPermissionService } from "./permission-service.ts";
@@ -73,9 +83,11 @@ export class Router implements RouterApi {
   #sweeper: NodeJS.Timeout | undefined;
   /** What every job calls back into, made once. */
   readonly #host: JobHost;
+  readonly #defaultRoleOf: (key: string, fallback: Role) => Role;
 
   constructor(options: RouterOptions) {
     this.#o = options;
+    this.#defaultRoleOf = (key, fallback) => options.permissions.defaultRoleOf(key, fallback);
     this.#host = {
       shutdown: options.shutdownSignal,
       start: (job) => this.#start(job),
@@ -352,22 +364,34 @@ export class Router implements RouterApi {
         chatMessage: `I don't know /${parsed.name}.${hint}`,
       });
     }
-    const decision = checkCommand(ctx.role, ctx.policy, {
-      name: def.name,
-      defaultRole: o.permissions.defaultRoleOf(def.name, def.defaultRole),
-      skill: def.skill,
-    });
-    if (!decision.allowed) {
-      throw new SwitchboardError(decision.code, decision.reason, {
-        chatMessage:
-          decision.code === "E_NO_POLICY"
-            ? `/${def.name} is a privileged command and this chat has no policy yet. A bot owner can set one up with /perms.`
-            : `You can't run /${def.name} here: it needs the ${decision.required ?? "a higher"} role and you are ${ctx.role}.`,
-      });
+    const authorize = {
+      role: ctx.role,
+      policy: ctx.policy,
+      chatKind: ctx.inbound.chat.kind,
+      defaultRoleOf: this.#defaultRoleOf,
+    };
+    let node: CommandNode = def;
+    if (def.subcommands === undefined) {
+      const decision = authorizeRoot(def, authorize);
+      if (!decision.allowed) throw refusal(decision, `/${def.name}`);
+      ctx.args = parsed.args;
+      ctx.rawArgs = parsed.rawArgs;
+    } else {
+      const resolved = resolveCommand(def, parsed.args, parsed.rawArgs);
+      const decision = authorizePath(resolved, authorize);
+      if (!decision.allowed) throw refusal(decision, `/${def.name}`);
+      node = resolved.node;
+      ctx.path = resolved.path;
+      ctx.args = resolved.args;
+      ctx.rawArgs = resolved.rawArgs;
     }
-    ctx.args = parsed.args;
-    ctx.rawArgs = parsed.rawArgs;
-    const result = def.handler(ctx);
+    if (node.args !== undefined) {
+      ctx.options = parseOptions(node, { rawArgs: ctx.rawArgs, usage: usageOf(node, pathLabel(def, ctx.path)) });
+    }
+    const handler = node.handler;
+    if (handler === undefined || (node.subcommands !== undefined && node.args === undefined && ctx.args.length > 0))
+      return this.#reply(ctx.inbound, subcommandUsage(def, { node, path: ctx.path, args: ctx.args }));
+    const result = handler(ctx);
     if (isPromiseLike(result)) {
       return Promise.resolve(result).then((answer) =>
         answer === undefined ? undefined : this.#reply(ctx.inbound, answer),
@@ -447,6 +471,30 @@ export class Router implements RouterApi {
 }
 
 const DONE: Promise<void> = Promise.resolve();
+const NO_OPTIONS: Readonly<Record<string, string | number | boolean>> = Object.freeze({});
+const NO_PATH: readonly string[] = Object.freeze([]);
+
+/** `/skills install`, for usage lines. */
+function pathLabel(def: CommandDef, path: readonly string[]): string {
+  return path.length === 0 ? `/${def.name}` : `/${def.name} ${path.join(" ")}`;
+}
+
+/** What a node with subcommands and no handler answers: an unknown subcommand, or its usage. */
+function subcommandUsage(
+  def: CommandDef,
+  { node, path, args }: { node: CommandNode; path: readonly string[]; args: string[] },
+): ReplyInput {
+  const label = pathLabel(def, path);
+  const lines = (node.subcommands ?? []).map(
+    (sub) => `- \`${usageOf(sub, `${label} ${sub.name}`)}\` — ${sub.description}`,
+  );
+  if (args.length > 0) {
+    throw new SwitchboardError("E_BAD_ARGS", `unknown subcommand ${label} ${args[0]!.slice(0, 20)}`, {
+      chatMessage: [`${label} has no subcommand "${args[0]!.slice(0, 20)}". It has:`, ...lines].join("\n"),
+    });
+  }
+  return [`**${label}** — ${node.description}`, ...lines].join("\n");
+}
 const noop = (): void => undefined;
 
 type ParsedCommand = { name: string; args: string[]; rawArgs: string };
@@ -482,6 +530,8 @@ class Job implements QueuedJob, RouteContext, CommandContext {
   policy: ChatPolicy | undefined;
   args: string[] = NO_ARGS;
   rawArgs = "";
+  path: readonly string[] = NO_PATH;
+  options: Readonly<Record<string, string | number | boolean>> = NO_OPTIONS;
   kind: "command" | "conversation" | "other" = "other";
   /** Set when the handler's answer was sent for it: counted as a reply when the job finishes. */
   countsReply = false;

@@ -121,7 +121,7 @@ describe("/skills through the router", () => {
 
   it("lets only owners install, after approving the plan", async () => {
     const denied = await say("/skills install switchboard-skill-greet", "admin");
-    expect(denied.text).toContain("/skills install needs owner");
+    expect(denied.text).toContain("/skills install here: it needs the owner role");
     const plan = await say("/skills install switchboard-skill-greet", "owner");
     expect(plan.text).toContain("Install **switchboard-skill-greet@1.0.0**?");
     expect(plan.text).toContain("no permissions");
@@ -138,7 +138,7 @@ describe("/skills through the router", () => {
     const before = await say("/greet", "member");
     expect(before.text).not.toContain("rolled");
     const memberTry = await say("/skills enable greet", "member");
-    expect(memberTry.text).toContain("/skills enable needs admin");
+    expect(memberTry.text).toContain("/skills enable here: it needs the admin role");
     const ask = await say("/skills enable greet", "admin");
     expect(ask.text).toContain("Enable **greet** 1.0.0 in this chat?");
     const ok = await press(ask, "admin");
@@ -177,14 +177,14 @@ describe("/skills through the router", () => {
   });
 
   it("rolls back to the previous pinned version", async () => {
-    expect((await say("/skills rollback greet", "admin")).text).toContain("needs owner");
+    expect((await say("/skills rollback greet", "admin")).text).toContain("needs the owner role");
     expect((await say("/skills rollback greet", "owner")).text).toContain("back from 1.2.0 to 1.1.0");
     expect((await say("/greet", "member")).text).toBe("switchboard-skill-greet 1.1.0 rolled 4");
   });
 
   it("lets chat admins read and change a skill's settings, secrets masked", async () => {
     await market().marketplace.install("switchboard-skill-forecast", { actor: "cli:test" });
-    expect((await say("/skills settings forecast city Oslo", "member")).text).toContain("needs admin");
+    expect((await say("/skills settings forecast city Oslo", "member")).text).toContain("needs the admin role");
     expect((await say("/skills settings forecast city Oslo", "admin")).text).toContain("Set `city` for **forecast**");
     await say("/skills settings forecast apiKey hunter2", "admin");
     const shown = await say("/skills settings forecast", "admin");

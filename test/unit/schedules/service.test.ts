@@ -206,7 +206,7 @@ describe("schedules through the router", () => {
     const h = await harness({ time: new FakeTime(FRI_MARCH) });
     await h.say('/schedule add "0 9 * * *" /ping');
     expect((await h.say("/schedule tz", { userId: "boss" }))[0]).toContain("Europe/Berlin");
-    expect((await h.say("/schedule tz asia/tokyo", { userId: "boss" }))[0]).toContain("Asia/Tokyo");
+    expect((await h.say("/schedule tz set asia/tokyo", { userId: "boss" }))[0]).toContain("Asia/Tokyo");
     await h.advanceTo(Date.UTC(2026, 2, 28, 12, 0));
     expect(h.pings.map((p) => iso(p.atMs))).toEqual(["2026-03-28T00:00:00.000Z"]);
   });
