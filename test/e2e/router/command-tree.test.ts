@@ -34,6 +34,8 @@ describe("command tree in the router", () => {
     // The command itself still needs admin: both nodes are checked.
     expect(await say(bot, "/perms show", { userId: "mo", role: "member" })).toMatch(/can't run \/perms here/);
     await say(bot, "/perms set perms member", { userId: "boss" });
+    // A subcommand can be named by its path in quotes as well as by its key.
+    expect(await say(bot, '/perms set "perms allow" admin', { userId: "boss" })).toBe("/perms allow now needs admin.");
     expect(await say(bot, "/perms show", { userId: "mo", role: "member" })).toMatch(/Policy for this chat/);
     expect(await say(bot, "/perms deny boss", { userId: "mo", role: "member" })).toBe(
       "You can't run /perms deny here: it needs the admin role and you are member.",
