@@ -173,6 +173,8 @@ export interface CapabilityCall {
   chatKey: string;
   /** The user the invocation runs as (`platform:userId`). */
   userKey: string;
+  /** That user's platform role in the chat, when the invoking message carried it (for permission checks). */
+  platformRole?: Inbound["user"]["platformRole"];
   /** Where to answer/act, for capabilities that need it. */
   target: ConversationTarget;
   /** The skill's arguments: hostile data, validate before use. */

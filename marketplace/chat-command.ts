@@ -95,12 +95,32 @@ export function skillsCommand(
       };
     },
 
-    async info(_ctx, args) {
+    async info(ctx, args) {
       const name = requireArg(args, "package");
+      const local = skills.get(name);
+      if (local !== undefined && local.source !== "installed") {
+        // A built-in or linked skill is described from what runs here, never from a registry package of that name.
+        return [
+          `**${local.name}** ${local.version} (${local.source})`,
+          local.manifest.description ?? "",
+          `Commands: ${local.manifest.commands.map((c) => `/${c.name}`).join(", ") || "(none)"}`,
+          "Asks for:",
+          formatPermissions(flattenPermissions(local.manifest.permissions)),
+          `Here: ${skills.state(ctx.chatKey, local.name)}.`,
+          limitsLine(skills, local.name),
+        ]
+          .filter((l) => l !== "")
+          .join("\n");
+      }
       const info = await marketplace.info(name);
+      if (info.latestManifest === undefined || !info.hasKeyword) {
+        throw new SwitchboardError("E_NOT_FOUND", `${name} has no Switchboard manifest`, {
+          chatMessage: `${name} is not a Switchboard skill: its package has no \`switchboard\` manifest${info.hasKeyword ? "" : " and no switchboard-skill keyword"}.`,
+        });
+      }
       const installed = await marketplace.find(name);
       return [
-        `**${info.name}** ${info.distTags.latest ?? info.versions[0]?.version ?? ""}${info.hasKeyword ? "" : " (not a Switchboard skill)"}`,
+        `**${info.name}** ${info.distTags.latest ?? info.versions[0]?.version ?? ""}`,
         info.description,
         `Versions: ${info.versions
           .slice(0, 5)
@@ -117,8 +137,17 @@ export function skillsCommand(
 
     async list(ctx) {
       const installed = await marketplace.list();
-      if (installed.length === 0) return "No skills installed from a registry. Try `/skills search`.";
+      const local = skills.list().filter((s) => s.source !== "installed");
+      const lines = local.map(
+        (s) => `- \`${s.name}\` (${s.source} ${s.version}) — ${skills.state(ctx.chatKey, s.name)}`,
+      );
+      if (installed.length === 0)
+        return [
+          ...(lines.length === 0 ? [] : ["**Built-in and linked skills**", ...lines]),
+          "No skills installed from a registry. Try `/skills search`.",
+        ].join("\n");
       return [
+        ...(lines.length === 0 ? [] : ["**Built-in and linked skills**", ...lines]),
         "**Installed skills**",
         ...installed.map(({ entry, status, reason }) => {
           const state =
@@ -161,8 +190,12 @@ export function skillsCommand(
     async update(ctx, args) {
       const entry = await requireInstalled(marketplace, requireArg(args, "skill"));
       const planned = await marketplace.installer.update(entry.name, { actor: ctx.userKey, confirm: () => false });
-      if (planned.status === "unchanged")
-        return `${entry.name} is up to date (${entry.version}, range ${entry.range}).`;
+      if (planned.status === "unchanged") {
+        const newer = await marketplace.newerOutsideRange(entry).catch(() => undefined);
+        return newer === undefined
+          ? `${entry.name} is up to date (${entry.version}, range ${entry.range}).`
+          : `${entry.name} is up to date within its range ${entry.range} (${entry.version}). ${newer} is published outside that range: \`/skills install ${entry.name}@^${newer}\` moves to it (with its own approval).`;
+      }
       return ask(
         ctx,
         {

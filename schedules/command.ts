@@ -72,7 +72,10 @@ function splitSpec(
 }
 
 function lastOutcome(s: ScheduleRecord, tz: string): string {
-  if (s.lastOutcome === null) return "never ran";
+  if (s.lastOutcome === null) {
+    // A fire claimed and not finished yet (a catch-up waiting for its adapter at start) has run, not "never".
+    return s.lastFireAt === null ? "never ran" : `running since ${formatInZone(tz, s.lastFireAt)}`;
+  }
   try {
     const o = JSON.parse(s.lastOutcome) as { text?: string; at?: number };
     return `${o.text ?? "?"}${typeof o.at === "number" ? ` (${formatInZone(tz, o.at)})` : ""}`;
@@ -82,23 +85,24 @@ function lastOutcome(s: ScheduleRecord, tz: string): string {
 }
 
 /**
- * One line per schedule, for the chat and the CLI: the schedule in words in its own zone, then its next run and
- * last outcome in `displayZone` (the chat's zone in a chat listing).
+ * One line per schedule, for the chat and the CLI: the rule in words (a cron rule reads in the schedule's own
+ * zone, which is named), then every time (one-shot, next run, last outcome) in `displayZone`. A chat listing
+ * names that zone once in its header; a single schedule's line names it at the end (`isZoneNamed` false).
  */
-export function describeSchedule(service: ScheduleService, s: ScheduleRecord, displayZone = s.timeZone): string {
+export function describeSchedule(
+  service: ScheduleService,
+  s: ScheduleRecord,
+  { displayZone = s.timeZone, isZoneNamed = false }: { displayZone?: string; isZoneNamed?: boolean } = {},
+): string {
   const when =
     s.kind === "cron"
-      ? `${describeCron(s.expression ?? "")} (\`${s.expression}\`)`
-      : `once at ${formatInZone(s.timeZone, s.runAt ?? 0)}`;
+      ? `${describeCron(s.expression ?? "")} (\`${s.expression}\`), ${s.timeZone}`
+      : `once at ${formatInZone(displayZone, s.runAt ?? 0)}`;
   const next = service.nextRun(s);
-  const shownIn = displayZone === s.timeZone ? "" : ` ${displayZone}`;
   const nextText =
-    s.state === "paused"
-      ? "paused"
-      : next === undefined
-        ? "no next run"
-        : `next ${formatInZone(displayZone, next)}${shownIn}`;
-  return `#${s.id} ${when}, ${s.timeZone}: \`${s.commandLine}\` — ${nextText}; last: ${lastOutcome(s, displayZone)}`;
+    s.state === "paused" ? "paused" : next === undefined ? "no next run" : `next ${formatInZone(displayZone, next)}`;
+  const zone = isZoneNamed ? "" : ` (times in ${displayZone})`;
+  return `#${s.id} ${when}: \`${s.commandLine}\` — ${nextText}; last: ${lastOutcome(s, displayZone)}${zone}`;
 }
 
 /** Where a `/schedule` message came from, as the service wants it. */
@@ -224,9 +228,10 @@ export function scheduleCommand(service: ScheduleService): CommandDef {
           const list = await service.repo.list(ctx.chatKey);
           const tz = await service.chatTimeZone(ctx.chatKey);
           if (list.length === 0) return `No schedules in this chat (zone ${tz}).`;
-          return [`**Schedules** (times in ${tz})`, ...list.map((s) => `- ${describeSchedule(service, s, tz)}`)].join(
-            "\n",
-          );
+          return [
+            `**Schedules** (times in ${tz})`,
+            ...list.map((s) => `- ${describeSchedule(service, s, { displayZone: tz, isZoneNamed: true })}`),
+          ].join("\n");
         },
       },
       change("pause", "Pause a schedule"),

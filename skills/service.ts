@@ -14,6 +14,7 @@ import {
   type ToolCallContext,
   type ToolProvider,
   type ToolSpec,
+  type PlatformRole,
 } from "../bot/index.ts";
 import type { SkillsServices } from "./needs.ts";
 import type { SkillsConfig } from "../config/sections/skills.ts";
@@ -241,7 +242,8 @@ export class SkillService {
             }),
         source: `skill:${skill.name}`,
         skill: skill.name,
-        availableIn: (chatKey) => this.state(chatKey, skill.name) === "enabled",
+        // A skill awaiting re-approval keeps its commands, which answer with what to approve.
+        availableIn: (chatKey) => this.state(chatKey, skill.name) !== "disabled",
         handler: (ctx) => this.runCommand(skill.name, command.name, ctx),
       });
     }
@@ -359,6 +361,25 @@ export class SkillService {
     });
   }
 
+  /**
+   * Forget every chat's grant of a skill (it was uninstalled): a reinstall must be approved again in each chat.
+   * Audited per chat with what was granted.
+   */
+  async forgetGrants(name: string, actorUserKey: string): Promise<number> {
+    const removed = await this.#grants.removeSkill(name);
+    for (const before of removed) {
+      await this.#core.audit({
+        actor: actorUserKey,
+        chatKey: before.chatKey,
+        action: "skills.revoke",
+        target: name,
+        before,
+        after: null,
+      });
+    }
+    return removed.length;
+  }
+
   /** Set one setting for a skill in a chat (validated against its settings schema; secrets encrypted). Audited without the value. */
   async setSetting(
     chatKey: string,
@@ -412,6 +433,7 @@ export class SkillService {
       {
         chatKey: ctx.chatKey,
         userKey: ctx.userKey,
+        platformRole: ctx.inbound.user.platformRole,
         target: targetOf(ctx.inbound),
         signal: ctx.signal,
         reply: (reply) => ctx.reply(reply),
@@ -446,6 +468,7 @@ export class SkillService {
       {
         chatKey: ctx.chatKey,
         userKey: ctx.userKey,
+        platformRole: ctx.inbound.user.platformRole,
         target: targetOf(ctx.inbound),
         signal: ctx.signal,
         reply: (reply) => ctx.inbound.respond(reply),
@@ -468,6 +491,7 @@ export class SkillService {
     where: {
       chatKey: string;
       userKey: string;
+      platformRole: PlatformRole | undefined;
       target: ConversationTarget;
       signal: AbortSignal;
       reply: (reply: Reply) => Promise<unknown>;
@@ -504,6 +528,7 @@ export class SkillService {
       manifest: skill.manifest,
       chatKey: where.chatKey,
       userKey: where.userKey,
+      platformRole: where.platformRole,
       target: where.target,
       // Ends with the invocation: fetches and LLM calls still in flight are cancelled, their answers dropped.
       signal: AbortSignal.any([where.signal, ended.signal]),

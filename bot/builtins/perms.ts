@@ -282,9 +282,37 @@ export function auditCommand(core: Core): CommandDef {
   };
 }
 
-/** One audit entry on one line. */
+/** One audit entry on one line, with what changed: `before → after`, each shown briefly. */
 export function formatAudit(entry: AuditEntry): string {
   const when = new Date(entry.at).toISOString().replace("T", " ").slice(0, 19);
   const target = entry.target === undefined || entry.target === null ? "" : ` ${entry.target}`;
-  return `${when} ${entry.actor} ${entry.action}${target}${entry.chatKey === "*" ? " (bot-wide)" : ""}`;
+  const head = `${when} ${entry.actor} ${entry.action}${target}${entry.chatKey === "*" ? " (bot-wide)" : ""}`;
+  const hasBefore = entry.before !== undefined && entry.before !== null;
+  const hasAfter = entry.after !== undefined && entry.after !== null;
+  if (!hasBefore && !hasAfter) return head;
+  const [before, after] = changedParts(entry.before, entry.after);
+  return `${head}: ${hasBefore ? brief(before) : "(none)"} → ${hasAfter ? brief(after) : "(none)"}`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Two objects cut down to the fields that differ (a whole policy shows as the one list that changed). */
+function changedParts(before: unknown, after: unknown): [unknown, unknown] {
+  if (!isRecord(before) || !isRecord(after)) return [before, after];
+  const b: Record<string, unknown> = {};
+  const a: Record<string, unknown> = {};
+  for (const key of new Set([...Object.keys(before), ...Object.keys(after)])) {
+    if (JSON.stringify(before[key]) === JSON.stringify(after[key])) continue;
+    if (Object.hasOwn(before, key)) b[key] = before[key];
+    if (Object.hasOwn(after, key)) a[key] = after[key];
+  }
+  return Object.keys(a).length + Object.keys(b).length === 0 ? [before, after] : [b, a];
+}
+
+/** A value in at most 160 characters. */
+function brief(value: unknown): string {
+  const text = typeof value === "string" ? value : JSON.stringify(value);
+  return text.length <= 160 ? text : `${text.slice(0, 159)}…`;
 }
