@@ -214,6 +214,7 @@ describe("schedules through the router", () => {
 
   it("audits adding, pausing, resuming and deleting a schedule and the chat's zone, and /audit shows before and after", async () => {
     const h = await harness({ time: new FakeTime(FRI_MARCH) });
+    await store.sql.query("DELETE FROM audit_log"); // the file shares one store
     const id = idOf((await h.say('/schedule add "0 9 * * *" /ping audited'))[0]);
     await h.say(`/schedule pause ${id}`);
     await h.say(`/schedule resume ${id}`);
