@@ -116,6 +116,12 @@ export interface RouterApi {
   setConversationHandler(handler: ConversationHandler | undefined): void;
   /** Wait for all in-flight messages (used at shutdown and in tests). */
   drain(): Promise<void>;
+  /**
+   * Stop the message running in a conversation (`platform:chatId[:threadId]`): its abort signal fires with
+   * `E_STOPPED` (the provider stream and the skill-host call are cancelled) and its queue moves on. Returns what
+   * was stopped (`command` or `conversation`), or undefined when nothing was running there.
+   */
+  stop(conversationKey: string): "command" | "conversation" | undefined;
 }
 
 /** Prometheus metrics shared by every module. Modules may register their own on `registry`. */

@@ -553,11 +553,17 @@ export class SkillService {
         input: JSON.stringify(input),
         onCap: (name, args) => handleCapability(inv, { name, argsJson: args }, deps),
         onRefused: (count) => inv.budget.countRefused("calls", count),
+        // The router's timeout, /stop and shutdown reach the host: the isolate stops, not just our waiting.
+        signal: where.signal,
       });
       this.#calls.observe({ skill: skill.name, kind }, (performance.now() - started) / 1000);
       if (result.ok) {
         const envelope = JSON.parse(result.value) as { ok: boolean; value: unknown };
         return { value: envelope.value, inv };
+      }
+      if (result.failure === "cancelled") {
+        // Not the skill's fault: whoever aborted (a /stop, a timeout, shutdown) gave the reason.
+        throw where.signal.reason ?? new SwitchboardError("E_STOPPED", `${skill.name} call cancelled`);
       }
       throw await this.#failed(skill, inv, { handler, failure: result.failure, detail: result.message });
     } finally {

@@ -11,6 +11,7 @@ import { adapterFactories } from "../../adapters/index.ts";
 import { ConsoleAdapter } from "../../adapters/console/console-adapter.ts";
 import { auditCommand, permsCommand } from "../builtins/perms.ts";
 import { helpCommand, statusCommand, whoamiCommand } from "../builtins/help.ts";
+import { stopCommand } from "../builtins/stop.ts";
 import { CommandRegistry } from "../commands.ts";
 import {
   systemClock,
@@ -215,6 +216,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   commands.register(statusCommand(core, () => plugins));
   commands.register(permsCommand(core, permissions));
   commands.register(auditCommand(core));
+  commands.register(stopCommand(router));
 
   // Adapters: console, then the configured platforms, then extras.
   let consoleAdapter: ConsoleAdapter | undefined;

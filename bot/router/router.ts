@@ -83,6 +83,8 @@ export class Router implements RouterApi {
   #sweeper: NodeJS.Timeout | undefined;
   /** What every job calls back into, made once. */
   readonly #host: JobHost;
+  /** The job running in each conversation's ordinary lane, for /stop; bounded by the messages in flight. */
+  readonly #running = new Map<string, Job>();
   readonly #defaultRoleOf: (key: string, fallback: Role) => Role;
 
   constructor(options: RouterOptions) {
@@ -124,6 +126,24 @@ export class Router implements RouterApi {
 
   drain(): Promise<void> {
     return Promise.all([this.#queue.drain(), ...this.#refusals]).then(() => undefined);
+  }
+
+  stop(conversationKey: string): "command" | "conversation" | undefined {
+    const job = this.#running.get(conversationKey);
+    if (job === undefined || job.isFinished) return undefined;
+    const stopped = new SwitchboardError("E_STOPPED", `stopped in ${conversationKey}`);
+    const kind = job.kind === "conversation" ? "conversation" : "command";
+    job.abortSignal(stopped);
+    this.#failJob(job, stopped);
+    return kind;
+  }
+
+  /** Whether a command goes to the priority lane: its node (or the command) is marked urgent. */
+  #isUrgent(parsed: ParsedCommand): boolean {
+    const def = this.#o.commands.get(parsed.name);
+    if (def === undefined) return false;
+    if (def.urgent === true) return true;
+    return def.subcommands !== undefined && resolveCommand(def, parsed.args, parsed.rawArgs).node.urgent === true;
   }
 
   /** Settles when the message is queued (or refused), or with `wait`, when its work has settled. */
@@ -172,8 +192,17 @@ export class Router implements RouterApi {
       this.#seenChats.add(chatKey);
       o.onNewChat(inbound);
     }
-    const queueKey = inbound.threadId === undefined ? chatKey : `${chatKey}:${inbound.threadId}`;
+    const conversationKey = inbound.threadId === undefined ? chatKey : `${chatKey}:${inbound.threadId}`;
+    const command = inbound.command ?? parseCommandLine(inbound.text);
+    // Control commands (/status, /stop, /help, /confirm, urgent admin commands) take the conversation's priority
+    // lane while something runs in its ordinary lane: served at once even while a long turn holds the queue; they
+    // keep their order among themselves, and with everything else when the conversation is idle.
+    const isControl = command !== undefined && this.#isUrgent(command);
+    const queueKey =
+      isControl && this.#running.has(conversationKey) ? `${conversationKey}${URGENT_LANE}` : conversationKey;
     const job = new Job(this.#host, inbound, { chatKey, userKey, queueKey });
+    job.command = command;
+    job.isControl = isControl;
     if (wait) {
       return new Promise<void>((resolve) => {
         job.onSettled = resolve;
@@ -207,6 +236,8 @@ export class Router implements RouterApi {
    */
   #start(job: Job): void {
     job.startedMs = performance.now();
+    // Control commands are never what /stop stops (it would stop itself).
+    if (!job.isControl) this.#running.set(job.queueKey, job);
     job.deadlineMs = job.startedMs + this.#o.limits.handlerTimeoutMs;
     this.#inFlight.add(job);
     this.#sweeper ??= this.#startSweeper();
@@ -270,7 +301,7 @@ export class Router implements RouterApi {
           isBot: inbound.user.isBot === true,
         },
       );
-      const command = inbound.command ?? parseCommandLine(inbound.text);
+      const command = job.command;
       if (!access.allowed) {
         o.log.info({ chat: job.chatKey, user: job.userKey, code: access.code }, `access denied: ${access.reason}`);
         // Commands get a clear denial; plain chatter from a denied user is ignored rather than answered.
@@ -310,6 +341,7 @@ export class Router implements RouterApi {
     if (job.isFinished) return false;
     job.isFinished = true;
     this.#inFlight.delete(job);
+    if (this.#running.get(job.queueKey) === job) this.#running.delete(job.queueKey);
     this.#o.metrics.handlerLatency(job.inbound.platform, job.kind, (performance.now() - job.startedMs) / 1000);
     return true;
   }
@@ -454,6 +486,8 @@ export class Router implements RouterApi {
     const fields = { chat: chatKey, delivery: inbound.deliveryId, command: inbound.command?.name, code: err.code };
     if (err.code === "E_INTERNAL") o.log.error({ ...fields, err: err.cause ?? err }, "handler failed");
     else o.log.info(fields, err.message);
+    // A stopped message is answered by /stop itself (and the LLM marks its partial answer).
+    if (err.code === "E_STOPPED") return;
     await this.#safeRespond(inbound, err.code, err.chatMessage);
   }
 
@@ -471,6 +505,8 @@ export class Router implements RouterApi {
 }
 
 const DONE: Promise<void> = Promise.resolve();
+/** Appended to a conversation's queue key for its priority lane. */
+const URGENT_LANE = "\u0000urgent";
 const NO_OPTIONS: Readonly<Record<string, string | number | boolean>> = Object.freeze({});
 const NO_PATH: readonly string[] = Object.freeze([]);
 
@@ -530,6 +566,10 @@ class Job implements QueuedJob, RouteContext, CommandContext {
   policy: ChatPolicy | undefined;
   args: string[] = NO_ARGS;
   rawArgs = "";
+  /** The command line, parsed once at intake (undefined for conversation). */
+  command: ParsedCommand | undefined;
+  /** A control command (marked urgent): may take the priority lane, and is never stopped by /stop. */
+  isControl = false;
   path: readonly string[] = NO_PATH;
   options: Readonly<Record<string, string | number | boolean>> = NO_OPTIONS;
   kind: "command" | "conversation" | "other" = "other";

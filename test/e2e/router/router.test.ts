@@ -253,6 +253,7 @@ describe("router", () => {
   it("lists only what the caller may run in /help, and explains one command", async () => {
     bot = await startTestBot({ set: { "bot.owners": [OWNER] } });
     await bot.adapter.say("/perms set whoami admin", { userId: "boss" });
+    await settle(bot); // /help takes the priority lane: it does not wait for the change before it
     await bot.adapter.say("/help", { userId: "dave", role: "member" });
     await bot.adapter.say("/help perms", { userId: "dave", role: "member" });
     await settle(bot);
