@@ -132,7 +132,7 @@ export class Router implements RouterApi {
     const job = this.#running.get(conversationKey);
     if (job === undefined || job.isFinished) return undefined;
     const stopped = new SwitchboardError("E_STOPPED", `stopped in ${conversationKey}`);
-    const kind = job.kind === "conversation" ? "conversation" : "command";
+    const kind = job.command === undefined ? "conversation" : "command";
     job.abortSignal(stopped);
     this.#failJob(job, stopped);
     return kind;
@@ -425,8 +425,9 @@ export class Router implements RouterApi {
       return this.#reply(ctx.inbound, subcommandUsage(def, { node, path: ctx.path, args: ctx.args }));
     const result = handler(ctx);
     if (isPromiseLike(result)) {
+      // A message stopped or timed out meanwhile has been answered for: its late answer is dropped.
       return Promise.resolve(result).then((answer) =>
-        answer === undefined ? undefined : this.#reply(ctx.inbound, answer),
+        answer === undefined || ctx.isFinished ? undefined : this.#reply(ctx.inbound, answer),
       );
     }
     if (result === undefined) return DONE;
