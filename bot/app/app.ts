@@ -12,6 +12,8 @@ import { ConsoleAdapter } from "../../adapters/console/console-adapter.ts";
 import { auditCommand, permsCommand } from "../builtins/perms.ts";
 import { helpCommand, statusCommand, whoamiCommand } from "../builtins/help.ts";
 import { stopCommand } from "../builtins/stop.ts";
+import { confirmationCommands } from "../builtins/confirm.ts";
+import { Confirmations } from "../router/confirmations.ts";
 import { CommandRegistry } from "../commands.ts";
 import {
   systemClock,
@@ -169,7 +171,13 @@ export async function createApp(options: AppOptions): Promise<App> {
     return promise;
   };
 
+  const confirmations = new Confirmations({
+    sql: store.sql,
+    audit: (entry) => store.audit.append({ ...entry, at: entry.at ?? clock.now() }),
+    clock,
+  });
   const router = new Router({
+    confirmations,
     commands,
     permissions,
     adapters: hub,
@@ -217,6 +225,8 @@ export async function createApp(options: AppOptions): Promise<App> {
   commands.register(permsCommand(core, permissions));
   commands.register(auditCommand(core));
   commands.register(stopCommand(router));
+  confirmations.attach((inbound) => router.handle(inbound));
+  for (const command of confirmationCommands(confirmations)) commands.register(command);
 
   // Adapters: console, then the configured platforms, then extras.
   let consoleAdapter: ConsoleAdapter | undefined;

@@ -12,6 +12,8 @@ const PERMS_USAGE = [
   "/perms role <user> <admin|member|guest|default> — override someone's role in this chat",
   "/perms allow <user> | deny <user> | unlist <user> — allow and deny lists",
   "/perms platform-admins on|off — whether platform admins are admins here",
+  "/perms confirm <command> on|off — ask the requester to confirm <command> here",
+  "/perms approvals <command> <0-5> — other people who must approve <command> here",
   "/perms dm open|allowlist|closed — who may DM the bot (bot owners only)",
 ].join("\n");
 
@@ -42,6 +44,12 @@ export function describePolicy(
     `Role overrides: ${overrides}`,
     `Allow list: ${policy.allow.join(", ") || "(empty)"}`,
     `Deny list: ${policy.deny.join(", ") || "(empty)"}`,
+    `Confirmation asked for: ${Object.keys(policy.confirm ?? {}).join(", ") || "(defaults)"}`,
+    `Approvals needed: ${
+      Object.entries(policy.approvals ?? {})
+        .map(([c, n]) => `${c}→${n}`)
+        .join(", ") || "(defaults)"
+    }`,
     `Platform admins are admins here: ${policy.trustPlatformAdmins ? "yes" : "no"}`,
     `DMs to the bot: ${global?.dm ?? defaultDm}`,
   ].join("\n");
@@ -175,6 +183,60 @@ export function permsCommand(core: Core, permissions: CachedPermissionService): 
         },
       },
       {
+        name: "confirm",
+        description: "Make a command ask its requester to confirm here (on), or go back to its default (off)",
+        args: [
+          { name: "command", description: "A command or subcommand (skills.install)", type: "string", required: true },
+          { name: "state", description: "on or off", type: "boolean", required: true },
+        ],
+        handler: (ctx) => {
+          const { key, shown } = nodeRef(core, opt(ctx, "command"));
+          const on = ctx.options.state === true;
+          return change(ctx, permissions, {
+            action: "perms.confirm",
+            target: key,
+            mutate: (p) => {
+              const confirm = { ...p.confirm };
+              if (on) confirm[key] = true;
+              else delete confirm[key];
+              if (Object.keys(confirm).length === 0) delete p.confirm;
+              else p.confirm = confirm;
+            },
+            done: on
+              ? `${shown} now asks for confirmation here.`
+              : `${shown} asks for confirmation only if it does by default.`,
+          });
+        },
+      },
+      {
+        name: "approvals",
+        description: "How many other people must approve a command here (0: its default)",
+        args: [
+          { name: "command", description: "A command or subcommand (skills.install)", type: "string", required: true },
+          { name: "count", description: "0 to 5", type: "integer", required: true },
+        ],
+        handler: (ctx) => {
+          const { key, shown } = nodeRef(core, opt(ctx, "command"));
+          const count = Number(ctx.options.count);
+          if (count < 0 || count > 5) throw bad("Approvals are 0 to 5.");
+          return change(ctx, permissions, {
+            action: "perms.approvals",
+            target: key,
+            mutate: (p) => {
+              const approvals = { ...p.approvals };
+              if (count > 0) approvals[key] = count;
+              else delete approvals[key];
+              if (Object.keys(approvals).length === 0) delete p.approvals;
+              else p.approvals = approvals;
+            },
+            done:
+              count > 0
+                ? `${shown} now needs ${count} approval${count === 1 ? "" : "s"} from other people here.`
+                : `${shown} needs only its default approvals here.`,
+          });
+        },
+      },
+      {
         name: "dm",
         description: "Who may DM the bot (bot owners only)",
         defaultRole: "owner",
@@ -201,6 +263,13 @@ export function permsCommand(core: Core, permissions: CachedPermissionService): 
       },
     ],
   };
+}
+
+/** A command or subcommand named in chat, by its policy key; refused when there is none. */
+function nodeRef(core: Core, raw: string): { key: string; shown: string } {
+  const found = findNode(core.commands, raw);
+  if (found === undefined) throw bad(`There is no /${raw.replace(/^\//, "").replace(/\./g, " ")}.`);
+  return { key: found.key, shown: `/${found.key.replace(/\./g, " ")}` };
 }
 
 /** `/perms set <command> <role>`: the command may be a subcommand (`skills.install`) or a whole skill. */

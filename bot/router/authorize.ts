@@ -52,6 +52,21 @@ export function authorizePath(
   return { allowed: true, role };
 }
 
+/** The minimum role a node needs here: the chat's policy for it (or its skill), else its default. */
+export function minimumRoleOf(
+  step: { key: string; node: CommandNode; defaultRole: Role },
+  { skill, ...options }: AuthorizeOptions & { skill?: string | undefined },
+): Role {
+  const policy = options.policy;
+  const own =
+    policy !== undefined && Object.hasOwn(policy.commandRoles, step.key) ? policy.commandRoles[step.key] : undefined;
+  const bySkill =
+    policy !== undefined && skill !== undefined && Object.hasOwn(policy.commandRoles, `skill:${skill}`)
+      ? policy.commandRoles[`skill:${skill}`]
+      : undefined;
+  return own ?? bySkill ?? options.defaultRoleOf(step.key, nodeDefault(step.node, step.defaultRole, options.chatKind));
+}
+
 /** The error a chat sees for a refused command (`label` as typed: `/skills install`). */
 export function refusal(decision: Exclude<PathDecision, { allowed: true }>, label: string): SwitchboardError {
   const shown = decision.label ?? label;

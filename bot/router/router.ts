@@ -20,7 +20,8 @@ import {
 import { SwitchboardError, toSwitchboardError, type ErrorCode } from "../errors.ts";
 import { chatKeyOf, toReply, userKeyOf, type Inbound, type ReplyInput, type SentMessage } from "../model.ts";
 import { GLOBAL_POLICY_KEY, checkAccess, type ChatPolicy, type Role } from "../permissions.ts";
-import { authorizePath, authorizeRoot, refusal } from "./authorize.ts";
+import { authorizePath, authorizeRoot, minimumRoleOf, refusal } from "./authorize.ts";
+import { requirementOf, type Confirmations } from "./confirmations.ts";
 import { KeyedQueue, type QueuedJob } from "./chat-queue.ts";
 import type { DeliveryCheck } from "./dedupe.ts";
 import type { CachedPermissionService } from "./permission-service.ts";
@@ -66,6 +67,8 @@ export interface RouterOptions {
   onNewChat?: (inbound: Inbound) => void;
   /** Aborted at shutdown; in-flight handlers see it through their signal. */
   shutdownSignal: AbortSignal;
+  /** Pending confirmations and approvals: where a node marked `confirm` or `approvals` waits. */
+  confirmations: Confirmations;
 }
 
 /** The router. Adapters call `handle`; modules plug in with `use` and `setConversationHandler`. */
@@ -403,6 +406,7 @@ export class Router implements RouterApi {
       defaultRoleOf: this.#defaultRoleOf,
     };
     let node: CommandNode = def;
+    let step = { key: def.name, node, defaultRole: def.defaultRole };
     if (def.subcommands === undefined) {
       const decision = authorizeRoot(def, authorize);
       if (!decision.allowed) throw refusal(decision, `/${def.name}`);
@@ -413,12 +417,22 @@ export class Router implements RouterApi {
       const decision = authorizePath(resolved, authorize);
       if (!decision.allowed) throw refusal(decision, `/${def.name}`);
       node = resolved.node;
+      step = resolved.steps.at(-1)!;
       ctx.path = resolved.path;
       ctx.args = resolved.args;
       ctx.rawArgs = resolved.rawArgs;
     }
     if (node.args !== undefined) {
       ctx.options = parseOptions(node, { rawArgs: ctx.rawArgs, usage: usageOf(node, pathLabel(def, ctx.path)) });
+    }
+    const gate = o.confirmations;
+    if (mayNeedGate(node, ctx.policy) && !gate.takeApproved(ctx.inbound)) {
+      const minimum = minimumRoleOf(step, { ...authorize, skill: def.skill });
+      const requirement = requirementOf(node, { key: step.key, policy: ctx.policy, role: ctx.role, minimum });
+      if (requirement !== undefined) {
+        const label = pathLabel(def, ctx.path);
+        return gate.ask(ctx, { label, requirement }).then((reply) => this.#reply(ctx.inbound, reply));
+      }
     }
     const handler = node.handler;
     if (handler === undefined || (node.subcommands !== undefined && node.args === undefined && ctx.args.length > 0))
@@ -510,6 +524,17 @@ const DONE: Promise<void> = Promise.resolve();
 const URGENT_LANE = "\u0000urgent";
 const NO_OPTIONS: Readonly<Record<string, string | number | boolean>> = Object.freeze({});
 const NO_PATH: readonly string[] = Object.freeze([]);
+
+/** Whether a node or the chat's policy could ask for confirmation or approval (cheap: most commands do not). */
+function mayNeedGate(node: CommandNode, policy: ChatPolicy | undefined): boolean {
+  return (
+    node.confirm === true ||
+    node.dangerous === true ||
+    node.approvals !== undefined ||
+    policy?.confirm !== undefined ||
+    policy?.approvals !== undefined
+  );
+}
 
 /** `/skills install`, for usage lines. */
 function pathLabel(def: CommandDef, path: readonly string[]): string {

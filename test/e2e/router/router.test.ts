@@ -162,11 +162,15 @@ describe("router", () => {
     const changes = [
       "/perms set status admin",
       "/perms role alice admin",
+      "/confirm", // /perms role asks its requester to confirm
       "/perms deny mallory",
       "/perms allow bob",
       "/perms platform-admins off",
     ];
-    for (const c of changes) await bot.adapter.say(c, { userId: "boss" });
+    for (const c of changes) {
+      await bot.adapter.say(c, { userId: "boss" });
+      await settle(bot); // /confirm takes the priority lane: it must come after the request
+    }
     await bot.adapter.say("/audit", { userId: "alice", role: "member" }); // alice is admin by override now
     await settle(bot);
     const audit = bot.adapter.textsIn().at(-1)!;
