@@ -49,4 +49,15 @@ describe("console: priority lane and /stop", () => {
     expect(status).toBeGreaterThan(-1);
     expect(stopped).toBeGreaterThan(status);
   }, 180_000);
+
+  it("asks before /perms role and runs it on /confirm, in a later run too (the request is stored)", async () => {
+    const first = await runPiped({ args: ["start"], input: "/perms role alice admin\n", cwd: dir });
+    expect(first.code).toBe(0);
+    const id = /\/confirm ([0-9a-f]{8})/.exec(first.stdout)?.[1];
+    expect(id, first.stdout).toBeDefined();
+    expect(first.stdout).toContain(`[Confirm: /confirm ${id}]`);
+    const second = await runPiped({ args: ["start"], input: `/confirm ${id}\n`, cwd: dir });
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain("console:alice is now admin in this chat.");
+  }, 180_000);
 });

@@ -9,6 +9,7 @@ import {
 } from "../../../bot/commands.ts";
 import { emptyPolicy } from "../../../bot/permissions.ts";
 import { authorizePath, authorizeRoot } from "../../../bot/router/authorize.ts";
+import { requirementOf } from "../../../bot/router/confirmations.ts";
 
 const deploy: CommandDef = {
   name: "deploy",
@@ -102,5 +103,38 @@ describe("command tree", () => {
       ["prod", "admin"],
       ["staging", "member"],
     ]);
+  });
+});
+
+describe("what a node asks for before it runs", () => {
+  const base = { key: "x", policy: emptyPolicy(), role: "member" as const, minimum: "member" as const };
+  it("asks nothing by default, and a chat can only raise it", () => {
+    expect(requirementOf({}, base)).toBeUndefined();
+    expect(requirementOf({ confirm: true }, base)).toEqual({
+      needsConfirm: true,
+      approvals: 0,
+      requiredRole: "member",
+    });
+    const raised = { ...emptyPolicy(), confirm: { x: true }, approvals: { x: 2 } };
+    expect(requirementOf({ approvals: 1 }, { ...base, policy: raised })).toEqual({
+      needsConfirm: true,
+      approvals: 2,
+      requiredRole: "member",
+    });
+    const lower = { ...emptyPolicy(), approvals: { x: 0 } };
+    expect(requirementOf({ approvals: 2 }, { ...base, policy: lower })?.approvals).toBe(2);
+  });
+
+  it("makes a dangerous command wait for an admin: the requester's own confirmation if admin, else an admin's approval", () => {
+    expect(requirementOf({ dangerous: true }, { ...base, role: "admin" })).toEqual({
+      needsConfirm: true,
+      approvals: 0,
+      requiredRole: "member",
+    });
+    expect(requirementOf({ dangerous: true }, base)).toEqual({
+      needsConfirm: true,
+      approvals: 1,
+      requiredRole: "admin",
+    });
   });
 });
