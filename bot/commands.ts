@@ -259,13 +259,15 @@ export function usageOf(node: CommandNode, prefix: string): string {
  */
 export function parseOptions(
   node: CommandNode,
-  { rawArgs, usage }: { rawArgs: string; usage: string },
+  { rawArgs, usage }: { rawArgs: string; usage: string | (() => string) },
 ): Record<string, string | number | boolean> {
   const specs = node.args;
   const out: Record<string, string | number | boolean> = {};
   if (specs === undefined || specs.length === 0) return out;
   const bad = (message: string): SwitchboardError =>
-    new SwitchboardError("E_BAD_ARGS", message, { chatMessage: `${message}\nUsage: ${usage}` });
+    new SwitchboardError("E_BAD_ARGS", message, {
+      chatMessage: `${message}\nUsage: ${typeof usage === "string" ? usage : usage()}`,
+    });
   const positional = specs.filter((a) => a.flag !== true);
   const tokens = tokensOf(rawArgs);
   let i = 0;

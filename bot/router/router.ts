@@ -16,11 +16,12 @@ import {
   type CommandDef,
   type CommandNode,
   type CommandRegistry,
+  type ResolvedCommand,
 } from "../commands.ts";
 import { SwitchboardError, toSwitchboardError, type ErrorCode } from "../errors.ts";
 import { chatKeyOf, toReply, userKeyOf, type Inbound, type ReplyInput, type SentMessage } from "../model.ts";
-import { GLOBAL_POLICY_KEY, checkAccess, type ChatPolicy, type Role } from "../permissions.ts";
-import { authorizePath, authorizeRoot, minimumRoleOf, refusal } from "./authorize.ts";
+import { GLOBAL_POLICY_KEY, checkAccess, checkCommand, type ChatPolicy, type Role } from "../permissions.ts";
+import { authorizePath, minimumRoleOf, refusal, type AuthorizeOptions } from "./authorize.ts";
 import { requirementOf, type Confirmations } from "./confirmations.ts";
 import { KeyedQueue, type QueuedJob } from "./chat-queue.ts";
 import type { DeliveryCheck } from "./dedupe.ts";
@@ -86,8 +87,6 @@ export class Router implements RouterApi {
   #sweeper: NodeJS.Timeout | undefined;
   /** What every job calls back into, made once. */
   readonly #host: JobHost;
-  /** The job running in each conversation's ordinary lane, for /stop; bounded by the messages in flight. */
-  readonly #running = new Map<string, Job>();
   readonly #defaultRoleOf: (key: string, fallback: Role) => Role;
 
   constructor(options: RouterOptions) {
@@ -132,13 +131,20 @@ export class Router implements RouterApi {
   }
 
   stop(conversationKey: string): "command" | "conversation" | undefined {
-    const job = this.#running.get(conversationKey);
-    if (job === undefined || job.isFinished) return undefined;
+    // Found among the messages in flight (bounded): /stop is rare, so nothing is indexed for it per message.
+    const job = this.#inFlight.find(
+      (j) => j.queueKey === conversationKey && (j.command === undefined || !this.#isUrgent(j.command)),
+    );
+    if (job === undefined) return undefined;
     const stopped = new SwitchboardError("E_STOPPED", `stopped in ${conversationKey}`);
     const kind = job.command === undefined ? "conversation" : "command";
     job.abortSignal(stopped);
     this.#failJob(job, stopped);
     return kind;
+  }
+
+  #authorizeOptions(ctx: Job): AuthorizeOptions {
+    return { role: ctx.role, policy: ctx.policy, chatKind: ctx.inbound.chat.kind, defaultRoleOf: this.#defaultRoleOf };
   }
 
   /** Whether a command goes to the priority lane: its node (or the command) is marked urgent. */
@@ -200,12 +206,12 @@ export class Router implements RouterApi {
     // Control commands (/status, /stop, /help, /confirm, urgent admin commands) take the conversation's priority
     // lane while something runs in its ordinary lane: served at once even while a long turn holds the queue; they
     // keep their order among themselves, and with everything else when the conversation is idle.
-    const isControl = command !== undefined && this.#isUrgent(command);
     const queueKey =
-      isControl && this.#running.has(conversationKey) ? `${conversationKey}${URGENT_LANE}` : conversationKey;
+      command !== undefined && this.#queue.isBusy(conversationKey) && this.#isUrgent(command)
+        ? `${conversationKey}${URGENT_LANE}`
+        : conversationKey;
     const job = new Job(this.#host, inbound, { chatKey, userKey, queueKey });
     job.command = command;
-    job.isControl = isControl;
     if (wait) {
       return new Promise<void>((resolve) => {
         job.onSettled = resolve;
@@ -239,8 +245,6 @@ export class Router implements RouterApi {
    */
   #start(job: Job): void {
     job.startedMs = performance.now();
-    // Control commands are never what /stop stops (it would stop itself).
-    if (!job.isControl) this.#running.set(job.queueKey, job);
     job.deadlineMs = job.startedMs + this.#o.limits.handlerTimeoutMs;
     this.#inFlight.add(job);
     this.#sweeper ??= this.#startSweeper();
@@ -344,7 +348,6 @@ export class Router implements RouterApi {
     if (job.isFinished) return false;
     job.isFinished = true;
     this.#inFlight.delete(job);
-    if (this.#running.get(job.queueKey) === job) this.#running.delete(job.queueKey);
     this.#o.metrics.handlerLatency(job.inbound.platform, job.kind, (performance.now() - job.startedMs) / 1000);
     return true;
   }
@@ -399,39 +402,42 @@ export class Router implements RouterApi {
         chatMessage: `I don't know /${parsed.name}.${hint}`,
       });
     }
-    const authorize = {
-      role: ctx.role,
-      policy: ctx.policy,
-      chatKind: ctx.inbound.chat.kind,
-      defaultRoleOf: this.#defaultRoleOf,
-    };
     let node: CommandNode = def;
-    let step = { key: def.name, node, defaultRole: def.defaultRole };
+    let resolved: ResolvedCommand | undefined;
     if (def.subcommands === undefined) {
-      const decision = authorizeRoot(def, authorize);
+      // The usual case, kept as cheap as before the tree: one check, no allocation beyond the check's.
+      const chatKind = ctx.inbound.chat.kind;
+      const decision = checkCommand(ctx.role, ctx.policy, {
+        name: def.name,
+        defaultRole: o.permissions.defaultRoleOf(
+          def.name,
+          chatKind === "dm" && def.dmRole !== undefined ? def.dmRole : def.defaultRole,
+        ),
+        skill: def.skill,
+      });
       if (!decision.allowed) throw refusal(decision, `/${def.name}`);
       ctx.args = parsed.args;
       ctx.rawArgs = parsed.rawArgs;
     } else {
-      const resolved = resolveCommand(def, parsed.args, parsed.rawArgs);
-      const decision = authorizePath(resolved, authorize);
+      resolved = resolveCommand(def, parsed.args, parsed.rawArgs);
+      const decision = authorizePath(resolved, this.#authorizeOptions(ctx));
       if (!decision.allowed) throw refusal(decision, `/${def.name}`);
       node = resolved.node;
-      step = resolved.steps.at(-1)!;
       ctx.path = resolved.path;
       ctx.args = resolved.args;
       ctx.rawArgs = resolved.rawArgs;
     }
     if (node.args !== undefined) {
-      ctx.options = parseOptions(node, { rawArgs: ctx.rawArgs, usage: usageOf(node, pathLabel(def, ctx.path)) });
+      const args = node;
+      ctx.options = parseOptions(node, { rawArgs: ctx.rawArgs, usage: () => usageOf(args, pathLabel(def, ctx.path)) });
     }
-    const gate = o.confirmations;
-    if (mayNeedGate(node, ctx.policy) && !gate.takeApproved(ctx.inbound)) {
-      const minimum = minimumRoleOf(step, { ...authorize, skill: def.skill });
+    if (mayNeedGate(node, ctx.policy) && !o.confirmations.takeApproved(ctx.inbound)) {
+      const step = resolved?.steps.at(-1) ?? { key: def.name, node, defaultRole: def.defaultRole };
+      const minimum = minimumRoleOf(step, { ...this.#authorizeOptions(ctx), skill: def.skill });
       const requirement = requirementOf(node, { key: step.key, policy: ctx.policy, role: ctx.role, minimum });
       if (requirement !== undefined) {
         const label = pathLabel(def, ctx.path);
-        return gate.ask(ctx, { label, requirement }).then((reply) => this.#reply(ctx.inbound, reply));
+        return o.confirmations.ask(ctx, { label, requirement }).then((reply) => this.#reply(ctx.inbound, reply));
       }
     }
     const handler = node.handler;
@@ -594,8 +600,6 @@ class Job implements QueuedJob, RouteContext, CommandContext {
   rawArgs = "";
   /** The command line, parsed once at intake (undefined for conversation). */
   command: ParsedCommand | undefined;
-  /** A control command (marked urgent): may take the priority lane, and is never stopped by /stop. */
-  isControl = false;
   path: readonly string[] = NO_PATH;
   options: Readonly<Record<string, string | number | boolean>> = NO_OPTIONS;
   kind: "command" | "conversation" | "other" = "other";
@@ -686,6 +690,12 @@ class InFlightList {
     if (job.nextLive !== undefined) job.nextLive.prevLive = job.prevLive;
     job.prevLive = undefined;
     job.nextLive = undefined;
+  }
+
+  /** The first job in flight that matches (newest first). */
+  find(matches: (job: Job) => boolean): Job | undefined {
+    for (let job = this.#head; job !== undefined; job = job.nextLive) if (matches(job)) return job;
+    return undefined;
   }
 
   /** The jobs whose deadline is at or before `nowMs`, collected first so the caller may remove them. */
