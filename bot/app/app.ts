@@ -13,6 +13,8 @@ import { auditCommand, permsCommand } from "../builtins/perms.ts";
 import { helpCommand, statusCommand, whoamiCommand } from "../builtins/help.ts";
 import { stopCommand } from "../builtins/stop.ts";
 import { confirmationCommands } from "../builtins/confirm.ts";
+import { linkCommands } from "../builtins/link.ts";
+import { Principals } from "../router/principals.ts";
 import { Confirmations } from "../router/confirmations.ts";
 import { CommandRegistry } from "../commands.ts";
 import {
@@ -220,11 +222,21 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   let plugins: Plugin[] = [];
   commands.register(helpCommand(core, permissions));
-  commands.register(whoamiCommand());
+  commands.register(whoamiCommand((userKey) => principals.identitiesOf(userKey)));
   commands.register(statusCommand(core, () => plugins));
   commands.register(permsCommand(core, permissions));
   commands.register(auditCommand(core));
   commands.register(stopCommand(router));
+  const principals = new Principals({
+    sql: store.sql,
+    kv,
+    clock,
+    audit: core.audit,
+    owners: [...config.bot.owners, consoleOwner],
+    onOwnersChanged: (linked) => permissions.setLinkedOwners(linked),
+  });
+  await principals.load();
+  for (const command of linkCommands(principals)) commands.register(command);
   confirmations.attach((inbound) => router.handle(inbound));
   for (const command of confirmationCommands(confirmations)) commands.register(command);
 

@@ -86,8 +86,8 @@ export function helpCommand(core: Core, permissions: CachedPermissionService): C
   };
 }
 
-/** `/whoami`: platform, ids and role in this chat. */
-export function whoamiCommand(): CommandDef {
+/** `/whoami`: platform, ids, role in this chat and the identities linked with this one (`/link`). */
+export function whoamiCommand(linkedWith: (userKey: string) => string[] = (userKey) => [userKey]): CommandDef {
   return {
     name: "whoami",
     description: "Show your platform, ids and role in this chat",
@@ -101,9 +101,16 @@ export function whoamiCommand(): CommandDef {
         `User: ${inbound.user.displayName} (\`${ctx.userKey}\`)`,
         `Chat: ${inbound.chat.title ?? inbound.chat.id} (\`${ctx.chatKey}\`, ${inbound.chat.kind})`,
         `Role here: **${ctx.role}**${inbound.user.platformRole === undefined ? "" : ` (platform role: ${inbound.user.platformRole})`}`,
+        ...linkedLine(linkedWith(ctx.userKey), ctx.userKey),
       ].join("\n");
     },
   };
+}
+
+/** `Linked with: …` when the identity is linked, else nothing. */
+function linkedLine(identities: readonly string[], self: string): string[] {
+  const others = identities.filter((k) => k !== self);
+  return others.length === 0 ? [] : [`Linked with: ${others.map((k) => `\`${k}\``).join(", ")}`];
 }
 
 /** `/status`: version, uptime, adapters and their health, modules. */

@@ -52,6 +52,11 @@ export class CachedPermissionService implements PermissionService {
     this.settings = { owners: new Set(options.owners), defaultDm: options.defaultDm };
   }
 
+  /** Bot owners from config plus every identity linked to one (`/link`): ownership follows the person. */
+  setLinkedOwners(linked: ReadonlySet<string>): void {
+    this.settings.owners = new Set([...this.#o.owners, ...linked]);
+  }
+
   /** The policy a chat runs under: stored, else (with `newChats: platform-admins`) an empty one, else none. */
   policy(chatKey: string): Promise<ChatPolicy | undefined> {
     const hit = this.#cache.get(chatKey);

@@ -64,4 +64,15 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX pending_requests_chat ON pending_requests (chat_key, requester, created_at);`,
   },
+  {
+    // One person across platforms: identities (user keys) joined into a principal by /link (bot/router/principals.ts).
+    id: "core-020-principals",
+    sql: `
+      CREATE TABLE principal_links (
+        user_key text PRIMARY KEY,
+        principal text NOT NULL,
+        linked_at bigint NOT NULL
+      );
+      CREATE INDEX principal_links_principal ON principal_links (principal);`,
+  },
 ];

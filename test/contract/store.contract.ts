@@ -365,6 +365,7 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
           "core-002-audit-log",
           "core-003-kv",
           "core-020-pending-requests",
+          "core-020-principals",
         ]);
         const { CORE_MIGRATIONS } = await import("../../bot/storage/migrations.ts");
         expect(await store.migrate(CORE_MIGRATIONS)).toEqual([]);
