@@ -107,7 +107,7 @@ export class Confirmations {
     { label, requirement }: { label: string; requirement: Requirement },
   ): Promise<ReplyInput> {
     const now = this.#o.clock.now();
-    await this.#expire(ctx.chatKey, now);
+    await this.#expire(now);
     const { rows } = await this.#o.sql.query<{ n: unknown }>(
       "SELECT COUNT(*) AS n FROM pending_requests WHERE chat_key = $1",
       [ctx.chatKey],
@@ -250,7 +250,7 @@ export class Confirmations {
     { newestOf }: { newestOf?: string },
   ): Promise<PendingRequest> {
     const now = this.#o.clock.now();
-    await this.#expire(ctx.chatKey, now);
+    await this.#expire(now);
     const { rows } =
       id !== undefined
         ? await this.#o.sql.query<{ request: unknown }>(
@@ -276,11 +276,11 @@ export class Confirmations {
     return JSON.parse(String(row.request)) as PendingRequest;
   }
 
-  /** Drop this chat's expired requests, auditing each. */
-  async #expire(chatKey: string, now: number): Promise<void> {
+  /** Drop expired requests (every chat's, so a chat nobody returns to keeps none), auditing each. */
+  async #expire(now: number): Promise<void> {
     const { rows } = await this.#o.sql.query<{ request: unknown }>(
-      "DELETE FROM pending_requests WHERE chat_key = $1 AND expires_at <= $2 RETURNING request",
-      [chatKey, now],
+      "DELETE FROM pending_requests WHERE expires_at <= $1 RETURNING request",
+      [now],
     );
     for (const row of rows) {
       const request = JSON.parse(String(row.request)) as PendingRequest;

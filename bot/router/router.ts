@@ -428,8 +428,11 @@ export class Router implements RouterApi {
       ctx.rawArgs = resolved.rawArgs;
     }
     if (node.args !== undefined) {
-      const args = node;
-      ctx.options = parseOptions(node, { rawArgs: ctx.rawArgs, usage: () => usageOf(args, pathLabel(def, ctx.path)) });
+      const parsedNode = node;
+      ctx.options = parseOptions(node, {
+        rawArgs: ctx.rawArgs,
+        usage: () => usageOf(parsedNode, pathLabel(def, ctx.path)),
+      });
     }
     if (mayNeedGate(node, ctx.policy) && !o.confirmations.takeApproved(ctx.inbound)) {
       const step = resolved?.steps.at(-1) ?? { key: def.name, node, defaultRole: def.defaultRole };

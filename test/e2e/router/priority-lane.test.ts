@@ -91,15 +91,17 @@ describe("priority lane and /stop", () => {
     expect(texts().at(-1)).toBe("The end.");
   });
 
-  it("/stop cancels a skill's call in the skill host, and says so when nothing runs", async () => {
+  it("/stop cancels a skill's call in the skill host, and says so when nothing runs", {
+    timeout: 180_000,
+  }, async () => {
     void bot.adapter.say("/wait", OWNER);
     const live = async () =>
       (await skills.supervisor.stats()).some((h) => h.skills.some((k) => k.key.startsWith("wait@") && k.live));
-    await expect.poll(live, { timeout: 10_000 }).toBe(true);
+    await expect.poll(live, { timeout: 60_000 }).toBe(true);
     await bot.adapter.say("/stop", OWNER);
     await expect.poll(() => texts().at(-1)).toBe("Stopped the running command.");
     // The isolate running it was stopped, not just abandoned.
-    await expect.poll(live, { timeout: 10_000 }).toBe(false);
+    await expect.poll(live, { timeout: 60_000 }).toBe(false);
     await bot.app.core.router.process(bot.adapter.inbound("/ok", OWNER));
     expect(texts().at(-1)).toBe("ok");
     await bot.app.core.router.process(bot.adapter.inbound("/stop", OWNER));

@@ -219,8 +219,12 @@ describe("schedules through the router", () => {
     await h.say(`/schedule pause ${id}`);
     await h.say(`/schedule resume ${id}`);
     await h.say(`/schedule delete ${id}`);
+    await h.say("/confirm"); // /schedule delete asks its requester to confirm
     await h.say("/schedule tz set Asia/Tokyo", { userId: "boss" });
-    const entries = (await store.audit.list("test:c1", { limit: 10 })).reverse();
+    // The confirmation /schedule delete asked for is audited too (request.*); the schedule's own entries:
+    const entries = (await store.audit.list("test:c1", { limit: 20 }))
+      .reverse()
+      .filter((e) => e.action.startsWith("schedule."));
     expect(entries.map((e) => `${e.actor} ${e.action} ${e.target ?? ""}`)).toEqual([
       `test:alice schedule.add ${id}`,
       `test:alice schedule.pause ${id}`,
@@ -258,7 +262,9 @@ describe("schedules through the router", () => {
   it("deletes a schedule so it never fires, and keeps one-shots to one run", async () => {
     const h = await harness({ time: new FakeTime(FRI_MARCH) });
     const id = idOf((await h.say('/schedule add "0 9 * * *" /ping'))[0]);
-    expect((await h.say(`/schedule delete ${id}`))[0]).toBe(`Deleted schedule #${id}.`);
+    // /schedule delete asks its requester to confirm first.
+    expect((await h.say(`/schedule delete ${id}`))[0]).toMatch(/^This will run `\/schedule delete \d+`/);
+    expect(await h.say("/confirm")).toContain(`Deleted schedule #${id}.`);
     const once = idOf((await h.say("/schedule in 10m /ping once"))[0]);
     const at = idOf((await h.say("/schedule at 2026-03-27 14:00 /ping at"))[0]);
     await h.advanceTo(Date.UTC(2026, 2, 29, 12, 0));
@@ -275,7 +281,8 @@ describe("schedules through the router", () => {
     const h = await harness({ time: new FakeTime(FRI_MARCH) });
     h.adapter.roles.set("c1/bob", "member");
     const id = idOf((await h.say('/schedule add "0 9 * * *" /ping'))[0]);
-    expect((await h.say(`/schedule delete ${id}`, { userId: "bob" }))[0]).toContain("only they or an admin");
+    await h.say(`/schedule delete ${id}`, { userId: "bob" });
+    expect((await h.say("/confirm", { userId: "bob" })).join("\n")).toContain("only they or an admin");
     expect((await h.say(`/schedule pause ${id}`, { userId: "boss" }))[0]).toContain("Paused");
   });
 });
