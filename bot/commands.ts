@@ -1,6 +1,9 @@
 /**
- * The command registry: built-in commands now, skill commands as skills are enabled. Names are unique; a
- * near miss gets a "did you mean". Adapters read `list()` to fill native command menus.
+ * The command registry and the command tree. A command is a tree of nodes: each node has a name, a description,
+ * typed arguments, a default minimum role and its flags (`confirm`, `approvals`, `dangerous`, `urgent`), and may
+ * have subcommands. Built-ins and skills (through their manifest) declare trees the same way; the router resolves a
+ * command line to its path of nodes and authorises every node (`bot/router/authorize.ts`), and `/help`, native
+ * menus and the Slack manifest are generated from the same tree. Names are unique; a near miss gets a "did you mean".
  */
 import type { CommandArgSpec, CommandInfo, Inbound, ReplyInput, SentMessage } from "./model.ts";
 import type { ChatPolicy, Role } from "./permissions.ts";
@@ -17,8 +20,14 @@ export interface CommandContext {
   role: Role;
   /** The chat's stored policy, if any (read-only view). */
   policy: ChatPolicy | undefined;
+  /** The arguments after the command and its subcommands, split like a shell. */
   args: string[];
+  /** The arguments after the command and its subcommands, as typed. */
   rawArgs: string;
+  /** The subcommands walked, in order (`["install"]` for `/skills install x`); empty for the command itself. */
+  path: readonly string[];
+  /** The node's typed arguments by name, parsed and checked against its `args` (absent ones left out). */
+  options: Readonly<Record<string, string | number | boolean>>;
   /** Send a reply where the message came from. */
   reply(reply: ReplyInput): Promise<SentMessage>;
   /** Edit a reply sent earlier (falls back to a new message where the platform cannot edit). */
@@ -30,10 +39,50 @@ export interface CommandContext {
 /** A handler returns a reply (sent for it), or nothing when it replied itself. */
 export type CommandHandler = (ctx: CommandContext) => Promise<ReplyInput | void> | ReplyInput | void;
 
-/** One command. */
-export interface CommandDef extends CommandInfo {
+/**
+ * What every node of a command tree declares. Example:
+ *
+ * ```ts
+ * const deploy: CommandDef = {
+ *   name: "deploy", description: "Deploy a service", defaultRole: "member", source: "builtin",
+ *   subcommands: [
+ *     { name: "prod", description: "Deploy to production", defaultRole: "admin", confirm: true,
+ *       args: [{ name: "service", description: "Which service", type: "string", required: true }],
+ *       handler: (ctx) => `deploying ${ctx.options.service}` },
+ *   ],
+ * };
+ * ```
+ */
+export interface CommandNode {
+  name: string;
+  description: string;
   /** Longer usage shown by `/help <name>`: `"/perms set <command> <role>"`. */
   usage?: string;
+  /** Typed arguments after the node's name; parsed into `ctx.options` and refused when they do not fit. */
+  args?: CommandArgSpec[];
+  /**
+   * Minimum role when the chat's policy says nothing (policy key: `name` for a command, `parent.sub` for a
+   * subcommand). A subcommand without one needs its parent's. Privileged means `admin` or `owner`.
+   */
+  defaultRole?: Role;
+  /** Minimum role in a direct message, where the person is the whole audience (defaults to `defaultRole`). */
+  dmRole?: Role;
+  /** Runs only after the same person confirms (a button, or `/confirm <id>`). */
+  confirm?: boolean;
+  /** Runs only after this many other people with the required role approve. */
+  approvals?: number;
+  /** Side effects that are hard to undo: an admin must confirm it. */
+  dangerous?: boolean;
+  /** Served at once, ahead of a long turn holding the conversation's queue. */
+  urgent?: boolean;
+  /** The node's subcommands, matched by the first argument. */
+  subcommands?: CommandNode[];
+  /** Runs the node. A node with subcommands and no handler answers with its usage. */
+  handler?: CommandHandler;
+}
+
+/** One command: the root of a command tree. */
+export interface CommandDef extends CommandNode {
   /** Minimum role when the chat's policy says nothing. Privileged means `admin` or `owner`. */
   defaultRole: Role;
   /** Who provides it: `builtin`, or `skill:<name>`. */
@@ -44,7 +93,6 @@ export interface CommandDef extends CommandInfo {
   hidden?: boolean;
   /** Only some chats have it (a skill enabled per chat). Absent: every chat. */
   availableIn?(chatKey: string): boolean;
-  handler: CommandHandler;
 }
 
 /** Command names: lower-case letters, digits, `_` and `-`, 1–32 long (Telegram's and Discord's common ground). */
@@ -91,19 +139,11 @@ export class CommandRegistry {
     return [...this.#commands.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** What native menus show: visible commands with their typed arguments. */
+  /** What native menus show: visible commands with their typed arguments and subcommands. */
   infos(): CommandInfo[] {
     return this.list()
       .filter((c) => c.hidden !== true)
-      .map((c) =>
-        c.args === undefined
-          ? { name: c.name, description: c.description }
-          : {
-              name: c.name,
-              description: c.description,
-              args: c.args.map((a: CommandArgSpec) => ({ ...a })),
-            },
-      );
+      .map((c) => infoOf(c, c.defaultRole));
   }
 
   /** Names close to `name` (edit distance ≤ 2, or a shared prefix of 3), best first, at most 3. */
@@ -131,6 +171,170 @@ export class CommandRegistry {
   #changed(): void {
     for (const listener of this.#listeners) listener();
   }
+}
+
+/** A node as native menus see it: name, description, typed arguments, subcommands, minimum role. */
+export function infoOf(node: CommandNode, inherited: Role): CommandInfo {
+  const role = node.defaultRole ?? inherited;
+  const info: CommandInfo = { name: node.name, description: node.description, defaultRole: role };
+  if (node.args !== undefined) info.args = node.args.map((a: CommandArgSpec) => ({ ...a }));
+  if (node.subcommands !== undefined) info.subcommands = node.subcommands.map((sub) => infoOf(sub, role));
+  return info;
+}
+
+/** A command line resolved against its tree: the nodes walked, their policy keys, what is left of the line. */
+export interface ResolvedCommand {
+  def: CommandDef;
+  /** The deepest node reached (the command itself when no subcommand matched). */
+  node: CommandNode;
+  /** Subcommand names walked. */
+  path: string[];
+  /** Each node from the root down, with its policy key (`skills`, `skills.install`) and its default role. */
+  steps: Array<{ key: string; node: CommandNode; defaultRole: Role }>;
+  args: string[];
+  rawArgs: string;
+}
+
+/**
+ * Walk a command's tree along its arguments: `/skills install x` reaches `skills → install` with `x` left. A node
+ * with subcommands whose first argument names none stays where it is (its handler, or its usage, decides).
+ */
+export function resolveCommand(def: CommandDef, args: string[], rawArgs: string): ResolvedCommand {
+  const steps: ResolvedCommand["steps"] = [{ key: def.name, node: def, defaultRole: def.defaultRole }];
+  const path: string[] = [];
+  let node: CommandNode = def;
+  let key = def.name;
+  let role = def.defaultRole;
+  let rest = rawArgs;
+  let at = 0;
+  while (node.subcommands !== undefined && at < args.length) {
+    const word = args[at]!.toLowerCase();
+    const sub = node.subcommands.find((s) => s.name === word);
+    if (sub === undefined) break;
+    node = sub;
+    key = `${key}.${sub.name}`;
+    role = sub.defaultRole ?? role;
+    steps.push({ key, node: sub, defaultRole: role });
+    path.push(sub.name);
+    rest = rest.replace(/^\s*\S+\s*/, "");
+    at++;
+  }
+  return { def, node, path, steps, args: at === 0 ? args : args.slice(at), rawArgs: rest };
+}
+
+/** Find a node by its policy key or path: `skills.install`, `skills install`, `/skills install`. */
+export function findNode(
+  registry: CommandRegistry,
+  ref: string,
+): { def: CommandDef; node: CommandNode; key: string } | undefined {
+  const words = ref
+    .replace(/^\//, "")
+    .toLowerCase()
+    .split(/[.\s]+/)
+    .filter(Boolean);
+  const def = words[0] === undefined ? undefined : registry.get(words[0]);
+  if (def === undefined) return undefined;
+  const resolved = resolveCommand(def, words.slice(1), words.slice(1).join(" "));
+  if (resolved.args.length > 0) return undefined;
+  return { def, node: resolved.node, key: resolved.steps.at(-1)!.key };
+}
+
+/** A node's usage line: its own, or built from its path, subcommands and arguments. */
+export function usageOf(node: CommandNode, prefix: string): string {
+  if (node.usage !== undefined) return node.usage;
+  const parts = [prefix];
+  if (node.subcommands !== undefined) parts.push(node.subcommands.map((s) => s.name).join("|"));
+  for (const a of node.args ?? []) {
+    const label = a.flag === true ? `--${a.name}` : a.choices !== undefined ? a.choices.join("|") : a.name;
+    const shown = a.rest === true && a.flag !== true ? `${label}…` : label;
+    parts.push(a.required === true ? `<${shown}>` : `[${shown}]`);
+  }
+  return parts.join(" ");
+}
+
+/**
+ * Parse a node's arguments into typed options. Flags (`--purge`) set boolean arguments marked `flag`; the rest
+ * fill the positional arguments in order, a `rest` argument taking the remainder as typed. Throws `E_BAD_ARGS`
+ * with the node's usage when a required argument is missing or a value does not fit its type or choices.
+ */
+export function parseOptions(
+  node: CommandNode,
+  { rawArgs, usage }: { rawArgs: string; usage: string | (() => string) },
+): Record<string, string | number | boolean> {
+  const specs = node.args;
+  const out: Record<string, string | number | boolean> = {};
+  if (specs === undefined || specs.length === 0) return out;
+  const bad = (message: string): SwitchboardError =>
+    new SwitchboardError("E_BAD_ARGS", message, {
+      chatMessage: `${message}\nUsage: ${typeof usage === "string" ? usage : usage()}`,
+    });
+  const positional = specs.filter((a) => a.flag !== true);
+  const tokens = tokensOf(rawArgs);
+  let i = 0;
+  for (const token of tokens) {
+    if (token.text.startsWith("--")) {
+      const flag = specs.find((a) => a.flag === true && `--${a.name}` === token.text);
+      if (flag !== undefined) {
+        out[flag.name] = true;
+        continue;
+      }
+    }
+    const spec = positional[i];
+    if (spec === undefined) break; // extra words stay in `ctx.args` for the handler
+    if (spec.rest === true) {
+      out[spec.name] = rawArgs.slice(token.start).trim();
+      i = positional.length;
+      break;
+    }
+    out[spec.name] = typed(spec, token.text, bad);
+    i++;
+  }
+  for (const spec of positional) {
+    if (spec.required === true && !Object.hasOwn(out, spec.name)) throw bad(`Missing <${spec.name}>.`);
+  }
+  return out;
+}
+
+function typed(
+  spec: CommandArgSpec,
+  text: string,
+  bad: (message: string) => SwitchboardError,
+): string | number | boolean {
+  if (spec.choices !== undefined && !spec.choices.includes(text)) {
+    const lower = text.toLowerCase();
+    if (!spec.choices.includes(lower)) throw bad(`<${spec.name}> is one of ${spec.choices.join(", ")}.`);
+    text = lower;
+  }
+  switch (spec.type) {
+    case "integer": {
+      const n = Number(text);
+      if (!Number.isSafeInteger(n)) throw bad(`<${spec.name}> must be a whole number.`);
+      return n;
+    }
+    case "number": {
+      const n = Number(text);
+      if (text === "" || !Number.isFinite(n)) throw bad(`<${spec.name}> must be a number.`);
+      return n;
+    }
+    case "boolean": {
+      const lower = text.toLowerCase();
+      if (["on", "true", "yes"].includes(lower)) return true;
+      if (["off", "false", "no"].includes(lower)) return false;
+      throw bad(`<${spec.name}> is on or off.`);
+    }
+    default:
+      return text;
+  }
+}
+
+/** Arguments with where each starts in the raw text (quotes removed). */
+function tokensOf(raw: string): Array<{ text: string; start: number }> {
+  const out: Array<{ text: string; start: number }> = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(raw); m !== null; m = re.exec(raw)) {
+    out.push({ text: m[1] !== undefined ? m[1].replace(/\\(.)/g, "$1") : (m[2] ?? m[3]!), start: m.index });
+  }
+  return out;
 }
 
 /** Levenshtein distance, giving up (returning `limit`) once every path exceeds it. */

@@ -68,6 +68,11 @@ export interface PermissionTarget {
   name: string;
   defaultRole: Role;
   skill?: string;
+  /**
+   * The command line the target acts as (`dice`, `dice roll`): it must pass that command's check too, so a tool
+   * is never offered or run where its command is refused.
+   */
+  command?: string;
 }
 
 /** The permission service: the one authorization path. */
@@ -77,8 +82,9 @@ export interface PermissionService {
   /** The speaker's role in a chat. */
   roleOf(query: PermissionQuery): Promise<Role>;
   /**
-   * May this person run this command in this chat? Same decision as a typed command. Give a registered command's
-   * name, or a target for things that are not commands (an LLM tool: `{ name, defaultRole, skill }`).
+   * May this person run this command in this chat? Same decision as a typed command, every node of the tree on
+   * the way checked. Give a command line (`perms set poll guest`, with or without `/`), or a target for things
+   * that are not commands (an LLM tool: `{ name, defaultRole, skill, command }`).
    */
   canRun(query: PermissionQuery, command: string | PermissionTarget): Promise<Decision>;
   /** Replace a chat's policy, writing an audit entry (`actor` is a user key). */
@@ -110,6 +116,12 @@ export interface RouterApi {
   setConversationHandler(handler: ConversationHandler | undefined): void;
   /** Wait for all in-flight messages (used at shutdown and in tests). */
   drain(): Promise<void>;
+  /**
+   * Stop the message running in a conversation (`platform:chatId[:threadId]`): its abort signal fires with
+   * `E_STOPPED` (the provider stream and the skill-host call are cancelled) and its queue moves on. Returns what
+   * was stopped (`command` or `conversation`), or undefined when nothing was running there.
+   */
+  stop(conversationKey: string): "command" | "conversation" | undefined;
 }
 
 /** Prometheus metrics shared by every module. Modules may register their own on `registry`. */
@@ -132,6 +144,8 @@ export interface ToolSpec {
   skill: string;
   /** Minimum role when the chat's policy names neither the tool nor the skill. */
   defaultRole: Role;
+  /** The command line the tool acts as: whoever may not run it may not use the tool (the stricter role wins). */
+  command?: string;
 }
 
 /** Who is calling a tool, and where. */
@@ -165,6 +179,8 @@ export interface CapabilityCall {
   chatKey: string;
   /** The user the invocation runs as (`platform:userId`). */
   userKey: string;
+  /** That user's platform role in the chat, when the invoking message carried it (for permission checks). */
+  platformRole?: Inbound["user"]["platformRole"];
   /** Where to answer/act, for capabilities that need it. */
   target: ConversationTarget;
   /** The skill's arguments: hostile data, validate before use. */

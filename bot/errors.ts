@@ -18,6 +18,7 @@ export const ERROR_CATALOG = {
   E_STORAGE: "Storage is unavailable right now. Please try again shortly.",
   E_ADAPTER: "The chat platform refused the request.",
   E_TIMEOUT: "That took too long and was stopped.",
+  E_STOPPED: "Stopped on request.",
   E_SKILL_FAILED: "The skill failed and was stopped.",
   E_SKILL_LIMIT: "The skill went over its limits and was stopped.",
   E_SKILL_DENIED: "The skill asked for something this chat has not granted.",

@@ -159,6 +159,10 @@ export interface CommandInfo {
   description: string;
   /** Typed options, for platforms with typed native commands (Discord). */
   args?: CommandArgSpec[];
+  /** Subcommands (Discord sub-commands; listed in Slack's usage hint). */
+  subcommands?: CommandInfo[];
+  /** Minimum role when the chat's policy says nothing (Telegram's menus by scope). */
+  defaultRole?: "owner" | "admin" | "member" | "guest";
 }
 
 /** One typed argument of a command. */
@@ -170,6 +174,8 @@ export interface CommandArgSpec {
   choices?: string[];
   /** Takes the rest of the line (Slack/Telegram); rendered as the last string option on Discord. */
   rest?: boolean;
+  /** A boolean given as `--name` (`/skills uninstall x --purge`). */
+  flag?: boolean;
 }
 
 /** Where an adapter hands inbound messages. Returns when the router has accepted (not finished) it. */

@@ -44,6 +44,10 @@ export interface ChatPolicy {
   trustPlatformAdmins: boolean;
   /** Bot-wide only: who may DM the bot. */
   dm?: DmPolicy;
+  /** Commands (by policy key: `perms`, `skills.install`) that ask their requester to confirm here. */
+  confirm?: Record<string, boolean>;
+  /** Commands that need this many approvals from other people with the required role here. */
+  approvals?: Record<string, number>;
 }
 
 /** A fresh policy with nothing granted beyond the defaults. */

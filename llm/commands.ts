@@ -1,10 +1,11 @@
 /**
  * Chat commands: `/ai on|off|model|prompt|temperature|tools|history|trigger|reset|usage|export` and `/models`.
- * Settings changes need an admin in groups; in a DM the person is the whole audience and may change them.
+ * Declared as a tree: settings changes need an admin in groups (each subcommand's `defaultRole`); in a DM the
+ * person is the whole audience and may change them (`dmRole`).
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { type CommandContext, type CommandDef, SwitchboardError, roleAtLeast } from "../bot/index.ts";
+import { type CommandContext, type CommandDef, SwitchboardError } from "../bot/index.ts";
 import type { LlmService } from "./service.ts";
 import { exportJsonl } from "./export.ts";
 import { HOW_TO_CONFIGURE } from "./registry.ts";
@@ -13,8 +14,12 @@ import { dayOf, resetText } from "./usage.ts";
 const USAGE =
   "/ai on|off | model [name…|default] | prompt [text|default] | temperature <0-2|default> | tools all|none|<skill…> | history <turns> | trigger mention-or-reply|always|never | reset | usage | export";
 
-/** Every LLM command, ready to register. */
+/** A settings change: admin in a group; in a DM the person is the whole audience and may change them. */
+const SETTING = { defaultRole: "admin", dmRole: "member" } as const;
+
+/** Every LLM command, ready to register: `/ai` is a tree, each subcommand with its own minimum role. */
 export function llmCommands(service: LlmService): CommandDef[] {
+  const s = service;
   return [
     {
       name: "ai",
@@ -22,10 +27,160 @@ export function llmCommands(service: LlmService): CommandDef[] {
       usage: USAGE,
       defaultRole: "member",
       source: "builtin",
-      args: [
-        { name: "action", description: "on, off, model, prompt, reset, usage, export", type: "string", rest: true },
+      handler: (ctx) => status(s, ctx),
+      subcommands: [
+        { name: "status", description: "This chat's AI settings", handler: (ctx) => status(s, ctx) },
+        ...(["on", "off"] as const).map((state) => ({
+          name: state,
+          description: `Turn AI conversation ${state} in this chat`,
+          ...SETTING,
+          handler: async (ctx: CommandContext) => {
+            if (state === "on" && !s.registry.isConfigured) return HOW_TO_CONFIGURE;
+            await s.profiles.update(ctx.chatKey, { enabled: state === "on" });
+            const p = await s.profiles.resolve(ctx.chatKey);
+            if (state === "off") return "AI conversation is off in this chat.";
+            return ctx.inbound.chat.kind === "dm"
+              ? "AI conversation is on: just write to me."
+              : `AI conversation is on: ${p.groupTrigger === "always" ? "I answer every message" : p.groupTrigger === "never" ? "but the trigger is `never`" : "mention me or reply to me"}.`;
+          },
+        })),
+        {
+          name: "models",
+          description: "The configured models and this chat's chain",
+          handler: (ctx) => modelList(s, ctx),
+        },
+        {
+          name: "model",
+          description: "Choose this chat's model chain (or default)",
+          ...SETTING,
+          args: [
+            { name: "names", description: "model names, first choice first, or default", type: "string", rest: true },
+          ],
+          handler: (ctx) => setModels(s, ctx),
+        },
+        {
+          name: "prompt",
+          description: "Show or set the system prompt (or default)",
+          ...SETTING,
+          args: [{ name: "text", description: "the new system prompt, or default", type: "string", rest: true }],
+          handler: async (ctx) => {
+            const text = String(ctx.options.text ?? "");
+            if (text === "") return `System prompt:\n${(await s.profiles.resolve(ctx.chatKey)).systemPrompt}`;
+            if (text.length > 8_000)
+              throw new SwitchboardError("E_BAD_ARGS", "prompt too long", {
+                chatMessage: "The system prompt may be at most 8000 characters.",
+              });
+            await s.profiles.update(ctx.chatKey, { systemPrompt: text === "default" ? undefined : text });
+            return text === "default" ? "System prompt reset to the default." : "System prompt updated.";
+          },
+        },
+        {
+          name: "temperature",
+          description: "Sampling temperature, 0 to 2 (or default)",
+          ...SETTING,
+          args: [{ name: "value", description: "0 to 2, or default", type: "string", required: true }],
+          handler: async (ctx) => {
+            const value = String(ctx.options.value);
+            if (value === "default") {
+              await s.profiles.update(ctx.chatKey, { temperature: undefined });
+              return "Temperature reset to the default.";
+            }
+            const t = Number(value);
+            if (!Number.isFinite(t) || t < 0 || t > 2) {
+              throw new SwitchboardError("E_BAD_ARGS", "bad temperature", {
+                chatMessage: "Usage: /ai temperature <0 to 2|default>, e.g. /ai temperature 0.3",
+              });
+            }
+            await s.profiles.update(ctx.chatKey, { temperature: t });
+            return `Temperature set to ${t}.`;
+          },
+        },
+        {
+          name: "tools",
+          description: "Which skills' tools the model is offered",
+          ...SETTING,
+          args: [
+            {
+              name: "tools",
+              description: "all, none, or skill and tool names",
+              type: "string",
+              required: true,
+              rest: true,
+            },
+          ],
+          handler: async (ctx) => {
+            const rest = ctx.args;
+            const tools =
+              rest[0] === "all" || rest[0] === "none" ? rest[0] : rest.flatMap((r) => r.split(",")).filter(Boolean);
+            await s.profiles.update(ctx.chatKey, { tools });
+            return `Tools offered: ${Array.isArray(tools) ? tools.join(", ") : tools} (always only those the speaker may run).`;
+          },
+        },
+        {
+          name: "history",
+          description: "Past turns sent with each message",
+          ...SETTING,
+          args: [{ name: "turns", description: "0 to 200", type: "integer", required: true }],
+          handler: async (ctx) => {
+            const n = Number(ctx.options.turns);
+            if (n < 0 || n > 200) {
+              throw new SwitchboardError("E_BAD_ARGS", "bad history", {
+                chatMessage: "Usage: /ai history <0 to 200 turns>",
+              });
+            }
+            await s.profiles.update(ctx.chatKey, { historyTurns: n });
+            return `Up to ${n} past turns are sent with each message (fewer when the model's context is full).`;
+          },
+        },
+        {
+          name: "trigger",
+          description: "When I answer in groups",
+          ...SETTING,
+          args: [
+            {
+              name: "when",
+              description: "mention-or-reply, always or never",
+              type: "string",
+              required: true,
+              choices: ["mention-or-reply", "always", "never"],
+            },
+          ],
+          handler: async (ctx) => {
+            const v = ctx.options.when as "mention-or-reply" | "always" | "never";
+            await s.profiles.update(ctx.chatKey, { groupTrigger: v });
+            return `In groups I now answer: ${v}.`;
+          },
+        },
+        {
+          name: "reset",
+          description: "Forget this chat's conversation history",
+          ...SETTING,
+          handler: async (ctx) => {
+            const n = await s.store.forgetChat(ctx.chatKey);
+            return `Forgot this chat's conversation history (${n} turn${n === 1 ? "" : "s"}).`;
+          },
+        },
+        { name: "usage", description: "Tokens and cost, today and this week", handler: (ctx) => usageReport(s, ctx) },
+        {
+          name: "export",
+          description: "Export this chat's conversations as JSON lines",
+          defaultRole: "admin",
+          dmRole: "member",
+          handler: async (ctx) => {
+            const file = await exportChatToFile(s, ctx.chatKey);
+            return `Exported ${file.conversations} conversation(s), ${file.turns} turn(s) to ${file.path}`;
+          },
+        },
+        {
+          name: "feedback",
+          description: "Rate an answer",
+          args: [
+            { name: "id", description: "the answer's id", type: "integer", required: true },
+            { name: "vote", description: "up or down", type: "string", required: true, choices: ["up", "down"] },
+          ],
+          handler: (ctx) => feedback(s, ctx),
+        },
       ],
-      handler: (ctx) => aiCommand(service, ctx),
     },
     {
       name: "models",
@@ -37,134 +192,29 @@ export function llmCommands(service: LlmService): CommandDef[] {
   ];
 }
 
-function requireSettingsRole(ctx: CommandContext): void {
-  if (ctx.inbound.chat.kind === "dm" || roleAtLeast(ctx.role, "admin")) return;
-  throw new SwitchboardError("E_PERMISSION_DENIED", `ai settings need admin, ${ctx.userKey} is ${ctx.role}`, {
-    chatMessage: `Changing the AI settings of this chat needs the admin role; you are ${ctx.role} here.`,
-  });
-}
-
-async function aiCommand(s: LlmService, ctx: CommandContext): Promise<string> {
-  const [sub = "", ...rest] = ctx.args;
-  const restText = ctx.rawArgs.slice(ctx.rawArgs.indexOf(sub) + sub.length).trim();
-  switch (sub.toLowerCase()) {
-    case "":
-    case "status":
-      return status(s, ctx);
-    case "on":
-    case "off": {
-      requireSettingsRole(ctx);
-      if (sub === "on" && !s.registry.isConfigured) return HOW_TO_CONFIGURE;
-      await s.profiles.update(ctx.chatKey, { enabled: sub === "on" });
-      const p = await s.profiles.resolve(ctx.chatKey);
-      if (sub === "off") return "AI conversation is off in this chat.";
-      return ctx.inbound.chat.kind === "dm"
-        ? "AI conversation is on: just write to me."
-        : `AI conversation is on: ${p.groupTrigger === "always" ? "I answer every message" : p.groupTrigger === "never" ? "but the trigger is `never`" : "mention me or reply to me"}.`;
-    }
-    case "model":
-    case "models": {
-      if (rest.length === 0) return modelList(s, ctx);
-      requireSettingsRole(ctx);
-      if (!s.registry.isConfigured) return HOW_TO_CONFIGURE;
-      if (rest.length === 1 && rest[0] === "default") {
-        await s.profiles.update(ctx.chatKey, { models: undefined });
-        return "This chat uses the default model chain again.";
-      }
-      const names = rest
-        .flatMap((r) => r.split(","))
-        .map((n) => n.trim())
-        .filter(Boolean);
-      const unknown = s.registry.unknown(names);
-      if (unknown.length > 0) {
-        throw new SwitchboardError("E_BAD_ARGS", `unknown models ${unknown.join(", ")}`, {
-          chatMessage: `Unknown model${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}. Configured: ${s.registry
-            .list()
-            .map((m) => m.name)
-            .join(", ")}.`,
-        });
-      }
-      await s.profiles.update(ctx.chatKey, { models: names });
-      return `Model chain for this chat: ${names.join(" → ")}.`;
-    }
-    case "prompt": {
-      if (restText === "") return `System prompt:\n${(await s.profiles.resolve(ctx.chatKey)).systemPrompt}`;
-      requireSettingsRole(ctx);
-      if (restText.length > 8_000)
-        throw new SwitchboardError("E_BAD_ARGS", "prompt too long", {
-          chatMessage: "The system prompt may be at most 8000 characters.",
-        });
-      await s.profiles.update(ctx.chatKey, { systemPrompt: restText === "default" ? undefined : restText });
-      return restText === "default" ? "System prompt reset to the default." : "System prompt updated.";
-    }
-    case "temperature": {
-      requireSettingsRole(ctx);
-      const value = rest[0];
-      if (value === "default") {
-        await s.profiles.update(ctx.chatKey, { temperature: undefined });
-        return "Temperature reset to the default.";
-      }
-      const t = Number(value);
-      if (value === undefined || !Number.isFinite(t) || t < 0 || t > 2) {
-        throw new SwitchboardError("E_BAD_ARGS", "bad temperature", {
-          chatMessage: "Usage: /ai temperature <0 to 2|default>, e.g. /ai temperature 0.3",
-        });
-      }
-      await s.profiles.update(ctx.chatKey, { temperature: t });
-      return `Temperature set to ${t}.`;
-    }
-    case "tools": {
-      requireSettingsRole(ctx);
-      if (rest.length === 0)
-        throw new SwitchboardError("E_BAD_ARGS", "tools needs a value", {
-          chatMessage: "Usage: /ai tools all|none|<skill or tool names…>",
-        });
-      const tools =
-        rest[0] === "all" || rest[0] === "none" ? rest[0] : rest.flatMap((r) => r.split(",")).filter(Boolean);
-      await s.profiles.update(ctx.chatKey, { tools });
-      return `Tools offered: ${Array.isArray(tools) ? tools.join(", ") : tools} (always only those the speaker may run).`;
-    }
-    case "history": {
-      requireSettingsRole(ctx);
-      const n = Number(rest[0]);
-      if (!Number.isInteger(n) || n < 0 || n > 200) {
-        throw new SwitchboardError("E_BAD_ARGS", "bad history", { chatMessage: "Usage: /ai history <0 to 200 turns>" });
-      }
-      await s.profiles.update(ctx.chatKey, { historyTurns: n });
-      return `Up to ${n} past turns are sent with each message (fewer when the model's context is full).`;
-    }
-    case "trigger": {
-      requireSettingsRole(ctx);
-      const v = rest[0];
-      if (v !== "mention-or-reply" && v !== "always" && v !== "never") {
-        throw new SwitchboardError("E_BAD_ARGS", "bad trigger", {
-          chatMessage: "Usage: /ai trigger mention-or-reply|always|never",
-        });
-      }
-      await s.profiles.update(ctx.chatKey, { groupTrigger: v });
-      return `In groups I now answer: ${v}.`;
-    }
-    case "reset": {
-      requireSettingsRole(ctx);
-      const n = await s.store.forgetChat(ctx.chatKey);
-      return `Forgot this chat's conversation history (${n} turn${n === 1 ? "" : "s"}).`;
-    }
-    case "usage":
-      return usageReport(s, ctx);
-    case "export": {
-      if (!roleAtLeast(ctx.role, "admin")) {
-        throw new SwitchboardError("E_PERMISSION_DENIED", "export needs admin", {
-          chatMessage: `/ai export needs the admin role; you are ${ctx.role} here.`,
-        });
-      }
-      const file = await exportChatToFile(s, ctx.chatKey);
-      return `Exported ${file.conversations} conversation(s), ${file.turns} turn(s) to ${file.path}`;
-    }
-    case "feedback":
-      return feedback(s, ctx, rest);
-    default:
-      throw new SwitchboardError("E_BAD_ARGS", `unknown /ai ${sub}`, { chatMessage: `Usage: ${USAGE}` });
+async function setModels(s: LlmService, ctx: CommandContext): Promise<string> {
+  const rest = ctx.args;
+  if (rest.length === 0) return modelList(s, ctx);
+  if (!s.registry.isConfigured) return HOW_TO_CONFIGURE;
+  if (rest.length === 1 && rest[0] === "default") {
+    await s.profiles.update(ctx.chatKey, { models: undefined });
+    return "This chat uses the default model chain again.";
   }
+  const names = rest
+    .flatMap((r) => r.split(","))
+    .map((n) => n.trim())
+    .filter(Boolean);
+  const unknown = s.registry.unknown(names);
+  if (unknown.length > 0) {
+    throw new SwitchboardError("E_BAD_ARGS", `unknown models ${unknown.join(", ")}`, {
+      chatMessage: `Unknown model${unknown.length > 1 ? "s" : ""}: ${unknown.join(", ")}. Configured: ${s.registry
+        .list()
+        .map((m) => m.name)
+        .join(", ")}.`,
+    });
+  }
+  await s.profiles.update(ctx.chatKey, { models: names });
+  return `Model chain for this chat: ${names.join(" → ")}.`;
 }
 
 /** Write a chat's export under `<dataDir>/exports/`. */
@@ -243,14 +293,9 @@ async function usageReport(s: LlmService, ctx: CommandContext): Promise<string> 
   return lines.join("\n");
 }
 
-async function feedback(s: LlmService, ctx: CommandContext, rest: string[]): Promise<string> {
-  const id = Number(rest[0]);
-  const vote = rest[1];
-  if (!Number.isInteger(id) || (vote !== "up" && vote !== "down")) {
-    throw new SwitchboardError("E_BAD_ARGS", "bad feedback", {
-      chatMessage: "Usage: /ai feedback <answer id> up|down",
-    });
-  }
+async function feedback(s: LlmService, ctx: CommandContext): Promise<string> {
+  const id = Number(ctx.options.id);
+  const vote = ctx.options.vote;
   const ok = await s.store.setFeedback(id, ctx.chatKey, { value: vote === "up" ? 1 : -1, by: ctx.userKey });
   if (!ok)
     throw new SwitchboardError("E_NOT_FOUND", `no turn ${id} in ${ctx.chatKey}`, {

@@ -7,6 +7,7 @@ import {
   type ConversationHandler,
   SwitchboardError,
   cleanChatText,
+  isSwitchboardError,
   conversationId,
   type Inbound,
   type Reply,
@@ -165,7 +166,9 @@ export class ConversationEngine {
         d.core.log.error({ err: error, chat: ctx.chatKey }, "could not store an LLM turn");
         return;
       }
-      await streamer.abandon("(answer interrupted)");
+      const isStopped =
+        ctx.signal.aborted && isSwitchboardError(ctx.signal.reason) && ctx.signal.reason.code === "E_STOPPED";
+      await streamer.abandon(isStopped ? "(stopped)" : "(answer interrupted)");
       throw error;
     } finally {
       stopTyping();

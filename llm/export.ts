@@ -62,10 +62,17 @@ export function exportJsonl(
 ): { text: string; conversations: number; turns: number } {
   const groups = groupConversations(turns, gapMs);
   const lines = groups.map((group) => {
-    const system = group[0]?.systemPrompt;
-    const messages: ExportMessage[] =
-      system === null || system === undefined || system === "" ? [] : [{ role: "system", content: system }];
-    for (const t of group) messages.push(...t.messages.map(toExportMessage));
+    // Each turn ran under its own system prompt: it is written before the first turn and again wherever it changed.
+    const messages: ExportMessage[] = [];
+    let current: string | undefined;
+    for (const t of group) {
+      const system = t.systemPrompt;
+      if (system !== null && system !== "" && system !== current) {
+        messages.push({ role: "system", content: system });
+        current = system;
+      }
+      messages.push(...t.messages.map(toExportMessage));
+    }
     return JSON.stringify({ messages });
   });
   return { text: lines.map((l) => `${l}\n`).join(""), conversations: groups.length, turns: turns.length };

@@ -1,6 +1,7 @@
 /**
  * Skills' tools as LLM function tools. The offered list is filtered by the chat profile and by what the person
- * speaking may run in this chat (the same `PermissionService.canRun` a typed command goes through). Every call
+ * speaking may run in this chat (the same `PermissionService.canRun` a typed command goes through, the tool's
+ * command included: a tool is never offered to someone refused its command, so the stricter role wins). Every call
  * the model makes is checked again: a tool that was not offered, or is denied now, is refused and the refusal
  * goes back to the model as the tool's result, as do bad arguments and skill errors.
  */
@@ -62,6 +63,7 @@ export async function offerTools(
       name: spec.name,
       defaultRole: spec.defaultRole,
       skill: spec.skill,
+      ...(spec.command === undefined ? {} : { command: spec.command }),
     });
     if (decision.allowed) specs.set(spec.name, spec);
   }
@@ -94,6 +96,7 @@ export async function runToolCall(
     name: spec.name,
     defaultRole: spec.defaultRole,
     skill: spec.skill,
+    ...(spec.command === undefined ? {} : { command: spec.command }),
   });
   if (!decision.allowed)
     return { ok: false, content: `error: permission denied for "${call.name}": ${decision.reason}` };

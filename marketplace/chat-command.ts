@@ -1,6 +1,6 @@
 /**
- * `/skills` in chat. Each subcommand has its own minimum role (a chat policy may raise or lower it under the key
- * `skills.<sub>`): search/info/list for members; enable/disable/approve/settings for chat admins;
+ * `/skills` in chat, a command tree: each subcommand declares its own minimum role (a chat policy may raise or
+ * lower it under the key `skills.<sub>`), checked by the router like any command: search/info/list for members; enable/disable/approve/settings for chat admins;
  * install/update/rollback/uninstall for bot owners. Installing and enabling are separate consents: an install
  * or update shows the plan and waits for `/skills approve <id>` from an owner; an enable shows the permissions
  * and waits for `/skills approve <id>` from a chat admin (a button where the platform has them). Approvals are
@@ -9,28 +9,13 @@
  * (`printf '/skills enable x\n/skills approve\n' | switchboard start`) without knowing the id in advance.
  */
 import { randomBytes } from "node:crypto";
-import type { CommandContext, CommandDef, Reply, Role } from "../bot/index.ts";
+import type { CommandArgSpec, CommandContext, CommandDef, CommandNode, Reply, Role } from "../bot/index.ts";
 import type { MarketplaceServices } from "./needs.ts";
-import { checkCommand, SwitchboardError } from "../bot/index.ts";
+import { SwitchboardError } from "../bot/index.ts";
 import type { InstallPlan } from "./installer.ts";
 import { parseSpec } from "./installer.ts";
 import { flattenPermissions, formatPermissions } from "./permission-diff.ts";
 import type { Marketplace, SkillRuntime } from "./service.ts";
-
-/** Minimum role per subcommand when the chat's policy says nothing. */
-export const SUBCOMMAND_ROLES: Readonly<Record<string, Role>> = {
-  search: "member",
-  info: "member",
-  list: "member",
-  enable: "admin",
-  disable: "admin",
-  approve: "admin",
-  settings: "admin",
-  install: "owner",
-  update: "owner",
-  rollback: "owner",
-  uninstall: "owner",
-};
 
 /** Something waiting for `/skills approve <id>`. */
 export type PendingApproval =
@@ -110,12 +95,32 @@ export function skillsCommand(
       };
     },
 
-    async info(_ctx, args) {
+    async info(ctx, args) {
       const name = requireArg(args, "package");
+      const local = skills.get(name);
+      if (local !== undefined && local.source !== "installed") {
+        // A built-in or linked skill is described from what runs here, never from a registry package of that name.
+        return [
+          `**${local.name}** ${local.version} (${local.source})`,
+          local.manifest.description ?? "",
+          `Commands: ${local.manifest.commands.map((c) => `/${c.name}`).join(", ") || "(none)"}`,
+          "Asks for:",
+          formatPermissions(flattenPermissions(local.manifest.permissions)),
+          `Here: ${skills.state(ctx.chatKey, local.name)}.`,
+          limitsLine(skills, local.name),
+        ]
+          .filter((l) => l !== "")
+          .join("\n");
+      }
       const info = await marketplace.info(name);
+      if (info.latestManifest === undefined || !info.hasKeyword) {
+        throw new SwitchboardError("E_NOT_FOUND", `${name} has no Switchboard manifest`, {
+          chatMessage: `${name} is not a Switchboard skill: its package has no \`switchboard\` manifest${info.hasKeyword ? "" : " and no switchboard-skill keyword"}.`,
+        });
+      }
       const installed = await marketplace.find(name);
       return [
-        `**${info.name}** ${info.distTags.latest ?? info.versions[0]?.version ?? ""}${info.hasKeyword ? "" : " (not a Switchboard skill)"}`,
+        `**${info.name}** ${info.distTags.latest ?? info.versions[0]?.version ?? ""}`,
         info.description,
         `Versions: ${info.versions
           .slice(0, 5)
@@ -132,8 +137,17 @@ export function skillsCommand(
 
     async list(ctx) {
       const installed = await marketplace.list();
-      if (installed.length === 0) return "No skills installed from a registry. Try `/skills search`.";
+      const local = skills.list().filter((s) => s.source !== "installed");
+      const lines = local.map(
+        (s) => `- \`${s.name}\` (${s.source} ${s.version}) — ${skills.state(ctx.chatKey, s.name)}`,
+      );
+      if (installed.length === 0)
+        return [
+          ...(lines.length === 0 ? [] : ["**Built-in and linked skills**", ...lines]),
+          "No skills installed from a registry. Try `/skills search`.",
+        ].join("\n");
       return [
+        ...(lines.length === 0 ? [] : ["**Built-in and linked skills**", ...lines]),
         "**Installed skills**",
         ...installed.map(({ entry, status, reason }) => {
           const state =
@@ -176,8 +190,12 @@ export function skillsCommand(
     async update(ctx, args) {
       const entry = await requireInstalled(marketplace, requireArg(args, "skill"));
       const planned = await marketplace.installer.update(entry.name, { actor: ctx.userKey, confirm: () => false });
-      if (planned.status === "unchanged")
-        return `${entry.name} is up to date (${entry.version}, range ${entry.range}).`;
+      if (planned.status === "unchanged") {
+        const newer = await marketplace.newerOutsideRange(entry).catch(() => undefined);
+        return newer === undefined
+          ? `${entry.name} is up to date (${entry.version}, range ${entry.range}).`
+          : `${entry.name} is up to date within its range ${entry.range} (${entry.version}). ${newer} is published outside that range: \`/skills install ${entry.name}@^${newer}\` moves to it (with its own approval).`;
+      }
       return ask(
         ctx,
         {
@@ -330,33 +348,71 @@ export function skillsCommand(
     },
   };
 
+  const node = (
+    name: string,
+    defaultRole: Role,
+    about: { description: string; args: CommandArgSpec[] },
+  ): CommandNode => ({
+    name,
+    defaultRole,
+    ...about,
+    handler: (ctx) => handlers[name]!(ctx, ctx.args),
+  });
+  const skillArg = (required = true): CommandArgSpec => ({
+    name: "skill",
+    description: "the skill's name",
+    type: "string",
+    required,
+  });
+  const packageArg: CommandArgSpec = {
+    name: "package",
+    description: "the npm package, with an optional @range",
+    type: "string",
+    required: true,
+  };
   return {
     name: "skills",
     description: "Find, install, enable and manage skills",
     usage: "/skills search|info|list|enable|disable|approve|settings|install|update|rollback|uninstall …",
     defaultRole: "member",
     source: "builtin",
-    async handler(ctx) {
-      const [sub, ...args] = ctx.args;
-      if (sub === undefined || sub === "help") return USAGE;
-      const handler = Object.hasOwn(handlers, sub) ? handlers[sub] : undefined;
-      if (handler === undefined)
-        throw new SwitchboardError("E_BAD_ARGS", `unknown /skills subcommand ${sub}`, {
-          chatMessage: `Unknown subcommand. ${USAGE}`,
-        });
-      const decision = checkCommand(ctx.role, ctx.policy, {
-        name: `skills.${sub}`,
-        defaultRole: SUBCOMMAND_ROLES[sub]!,
-      });
-      if (!decision.allowed) {
-        throw decision.code === "E_PERMISSION_DENIED"
-          ? new SwitchboardError(decision.code, decision.reason, {
-              chatMessage: `/skills ${sub} needs ${SUBCOMMAND_ROLES[sub]} here; you are ${ctx.role}.`,
-            })
-          : new SwitchboardError(decision.code, decision.reason);
-      }
-      return handler(ctx, args);
-    },
+    handler: () => USAGE,
+    subcommands: [
+      { name: "help", description: "How to use /skills", handler: () => USAGE },
+      node("search", "member", {
+        description: "Search the registry for skills",
+        args: [{ name: "words", description: "what to look for", type: "string", rest: true }],
+      }),
+      node("info", "member", { description: "A package's versions and permissions", args: [packageArg] }),
+      node("list", "member", { description: "Skills here: built-in and installed", args: [] }),
+      node("enable", "admin", { description: "Enable a skill in this chat (asks for approval)", args: [skillArg()] }),
+      node("disable", "admin", { description: "Disable a skill in this chat", args: [skillArg()] }),
+      node("approve", "admin", {
+        description: "Approve a pending request",
+        args: [{ name: "id", description: "the request's id (default: your newest)", type: "string" }],
+      }),
+      node("settings", "admin", {
+        description: "Show or change a skill's settings here",
+        args: [
+          skillArg(),
+          { name: "key", description: "a setting", type: "string" },
+          { name: "value", description: "its new value", type: "string", rest: true },
+        ],
+      }),
+      node("install", "owner", {
+        description: "Install a skill package (asks for approval)",
+        args: [
+          packageArg,
+          { name: "allow-downgrade", description: "allow an older version", type: "boolean", flag: true },
+        ],
+      }),
+      node("update", "owner", { description: "Update an installed skill (asks for approval)", args: [skillArg()] }),
+      node("rollback", "owner", { description: "Go back to the previous version", args: [skillArg()] }),
+      node("uninstall", "owner", {
+        description: "Uninstall a skill",
+        args: [skillArg(), { name: "purge", description: "also delete its stored data", type: "boolean", flag: true }],
+      }),
+    ],
   };
 }
 

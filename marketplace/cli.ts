@@ -185,8 +185,15 @@ export function registerMarketplaceCli(skills: Command, skill: Command, ctx: Mar
             onProgress: progress(ctx.err),
           });
           const pkg = result.plan.name;
-          if (result.status === "unchanged") print(`${pkg} is up to date (${result.plan.version})`);
-          else if (result.status === "cancelled")
+          if (result.status === "unchanged") {
+            const entry = await m.find(pkg);
+            const newer = entry === undefined ? undefined : await m.newerOutsideRange(entry).catch(() => undefined);
+            print(
+              newer === undefined || entry === undefined
+                ? `${pkg} is up to date (${result.plan.version})`
+                : `${pkg} is up to date within ${entry.range} (${result.plan.version}); ${newer} is published outside that range: switchboard skills install ${pkg}@^${newer} moves to it`,
+            );
+          } else if (result.status === "cancelled")
             print(`${pkg}: update to ${result.plan.version} cancelled; ${result.plan.fromVersion} stays`);
           else
             print(

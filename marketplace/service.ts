@@ -3,6 +3,7 @@
  * installer, loads installed skills into the runtime only after their files match the lockfile, keeps the runtime
  * in step after install/update/rollback/uninstall, and audits every operator action.
  */
+import semver from "semver";
 import { join } from "node:path";
 import type { AuditEntry, Clock } from "../bot/index.ts";
 import { SwitchboardError, systemClock, toSwitchboardError } from "../bot/index.ts";
@@ -26,6 +27,7 @@ export type SkillRuntime = Pick<
   | "enable"
   | "disable"
   | "enabledIn"
+  | "forgetGrants"
   | "setSetting"
   | "getSettings"
 >;
@@ -137,6 +139,22 @@ export class Marketplace {
     return result;
   }
 
+  /**
+   * The newest published version above the installed one that the pinned range excludes (`update` never moves
+   * there on its own), or undefined. Deprecated versions are skipped.
+   */
+  async newerOutsideRange(entry: Pick<LockEntry, "name" | "version" | "range">): Promise<string | undefined> {
+    const info = await this.registry.info(entry.name);
+    const newest = info.versions.find(
+      (v) =>
+        v.deprecated === undefined &&
+        semver.prerelease(v.version) === null &&
+        semver.gt(v.version, entry.version) &&
+        !semver.satisfies(v.version, entry.range),
+    );
+    return newest?.version;
+  }
+
   /** Return to the previous pinned version. Audited. */
   async rollback(name: string, actor: string): Promise<{ from: string; to: LockEntry }> {
     const entry = await this.#require(name);
@@ -153,7 +171,7 @@ export class Marketplace {
     return result;
   }
 
-  /** Remove files and lockfile entry; with `purgeData` also the skill's stored data. Audited. */
+  /** Remove files, lockfile entry and every chat's grant; with `purgeData` also the stored data. Audited. */
   async uninstall(
     name: string,
     actor: string,
@@ -163,6 +181,8 @@ export class Marketplace {
     await this.#options.skills?.unload(entry.skill);
     const removed = await this.installer.uninstall(entry.name);
     this.#refused.delete(entry.name);
+    // Grants go with the skill: a reinstall is a new consent in every chat.
+    await this.#options.skills?.forgetGrants(entry.skill, actor);
     let purged: number | undefined;
     if (options.purgeData === true) purged = await this.purgeData(entry.skill, actor);
     await this.#audit({

@@ -98,6 +98,7 @@ export async function handleScheduleCapability(
     missedPolicy: args.missed,
     when,
     onlySkill: call.skill,
+    platformRole: call.platformRole,
   });
   return view(s);
 }

@@ -14,6 +14,7 @@ export const SCHEDULES_NEEDS = {
     "capabilities",
     "track",
     "shutdownSignal",
+    "audit",
   ],
   config: ["limits", "schedules"],
 } as const satisfies ServiceNeeds;

@@ -8,6 +8,7 @@ import { randomUUID } from "node:crypto";
 import {
   SwitchboardError,
   chatKeyOf,
+  userKeyOf,
   parseCommandLine,
   toSwitchboardError,
   type ChatKind,
@@ -62,6 +63,8 @@ export interface CreateScheduleInput {
   missedPolicy?: MissedPolicy | undefined;
   /** Only commands of this skill may be scheduled (the `schedule` capability). */
   onlySkill?: string | undefined;
+  /** The creator's platform role in the chat, when known (a typed `/schedule`): used by the check at creation. */
+  platformRole?: PlatformRole | undefined;
 }
 
 interface Live {
@@ -166,6 +169,7 @@ export class ScheduleService {
     const now = this.#clock.now();
     const chatKey = chatKeyOf(input.chat.platform, input.chat.chatId);
     const commandLine = this.#checkCommandLine(input.commandLine, input.onlySkill);
+    if (input.createdBy !== "cli") await this.#checkCreator(input, commandLine);
     const timeZone =
       input.timeZone === undefined ? await this.chatTimeZone(chatKey) : canonicalTimeZone(input.timeZone);
     let expression: string | null = null;
@@ -230,35 +234,88 @@ export class ScheduleService {
       createdAt: now,
     });
     this.#apply(record, now);
+    await this.#core.audit({
+      actor:
+        input.createdBy === "user" || input.createdBy === "cli"
+          ? userKeyOf(input.chat.platform, input.creator.id)
+          : input.createdBy,
+      chatKey,
+      action: "schedule.add",
+      target: record.id,
+      before: null,
+      after: auditView(record),
+    });
     return record;
   }
 
-  /** Pause an active schedule. */
-  async pause(id: string, chatKey?: string): Promise<ScheduleRecord> {
-    return this.#transition(id, chatKey, { state: "paused", from: ["active"], what: "is not active" });
+  /** Pause an active schedule. Audited with `actor` (a user key; `cli` when absent). */
+  async pause(id: string, chatKey?: string, actor?: string): Promise<ScheduleRecord> {
+    return this.#transition(id, chatKey, { state: "paused", from: ["active"], what: "is not active", actor });
   }
 
-  /** Resume a paused schedule (from its next time; paused fires are not caught up). */
-  async resume(id: string, chatKey?: string): Promise<ScheduleRecord> {
-    return this.#transition(id, chatKey, { state: "active", from: ["paused"], what: "is not paused" });
+  /** Resume a paused schedule (from its next time; paused fires are not caught up). Audited. */
+  async resume(id: string, chatKey?: string, actor?: string): Promise<ScheduleRecord> {
+    return this.#transition(id, chatKey, { state: "active", from: ["paused"], what: "is not paused", actor });
   }
 
-  /** Delete a schedule (its runs stay on record). */
-  async delete(id: string, chatKey?: string): Promise<ScheduleRecord> {
+  /** Delete a schedule (its runs stay on record). Audited. */
+  async delete(id: string, chatKey?: string, actor?: string): Promise<ScheduleRecord> {
     return this.#transition(id, chatKey, {
       state: "deleted",
       from: ["active", "paused", "done"],
       what: "is already deleted",
+      actor,
     });
   }
 
-  /** Set a chat's zone; its schedules without their own zone follow. Returns the canonical zone. */
-  async setChatTimeZone(chatKey: string, timeZone: string): Promise<string> {
+  /** Set a chat's zone; its schedules without their own zone follow. Returns the canonical zone. Audited. */
+  async setChatTimeZone(chatKey: string, timeZone: string, actor = "cli"): Promise<string> {
     const tz = canonicalTimeZone(timeZone);
+    const before = await this.chatTimeZone(chatKey);
     await this.#core.store.kv.set(KV_NAMESPACE, chatKey, { key: "timeZone", value: tz });
     await this.repo.setChatTimeZone(chatKey, tz, this.#clock.now());
+    await this.#core.audit({
+      actor,
+      chatKey,
+      action: "schedule.tz",
+      target: null,
+      before: { timeZone: before },
+      after: { timeZone: tz },
+    });
     await this.poll();
     return tz;
+  }
+
+  /**
+   * The creator must be allowed to run the scheduled command now, by the same check a typed command gets (every
+   * node of its tree); it is checked again at every fire.
+   */
+  async #checkCreator(input: CreateScheduleInput, commandLine: string): Promise<void> {
+    let platformRole = input.platformRole;
+    if (platformRole === undefined) {
+      try {
+        platformRole = await this.#core.adapters
+          .get(input.chat.platform)
+          ?.platformRoleOf?.(input.chat.chatId, input.creator.id);
+      } catch {
+        platformRole = undefined; // fail closed: an unknown platform role counts as none
+      }
+    }
+    const decision = await this.#core.permissions.canRun(
+      {
+        platform: input.chat.platform,
+        chatId: input.chat.chatId,
+        chatKind: input.chat.chatKind,
+        userId: input.creator.id,
+        platformRole,
+      },
+      commandLine,
+    );
+    if (!decision.allowed) {
+      throw new SwitchboardError(decision.code, `schedule refused: ${decision.reason}`, {
+        chatMessage: `You can't schedule ${commandLine.split(/\s/, 1)[0]}: you may not run it here (${decision.reason}).`,
+      });
+    }
   }
 
   /**
@@ -277,7 +334,12 @@ export class ScheduleService {
   async #transition(
     id: string,
     chatKey: string | undefined,
-    { state, from, what }: { state: ScheduleRecord["state"]; from: ScheduleRecord["state"][]; what: string },
+    {
+      state,
+      from,
+      what,
+      actor,
+    }: { state: ScheduleRecord["state"]; from: ScheduleRecord["state"][]; what: string; actor: string | undefined },
   ): Promise<ScheduleRecord> {
     const s = await this.get(id, chatKey);
     const now = this.#clock.now();
@@ -288,6 +350,15 @@ export class ScheduleService {
       });
     }
     this.#apply(updated, now);
+    const action = state === "paused" ? "pause" : state === "active" ? "resume" : "delete";
+    await this.#core.audit({
+      actor: actor ?? "cli",
+      chatKey: s.chatKey,
+      action: `schedule.${action}`,
+      target: s.id,
+      before: auditView(s),
+      after: auditView(updated),
+    });
     return updated;
   }
 
@@ -538,7 +609,7 @@ export class ScheduleService {
           userId: s.creatorId,
           platformRole,
         };
-        const decision = await core.permissions.canRun(query, def.name);
+        const decision = await core.permissions.canRun(query, s.commandLine);
         if (!decision.allowed) {
           outcome = "skipped";
           detail = `permission: ${decision.reason}`;
@@ -579,6 +650,19 @@ export class ScheduleService {
       at: this.#clock.now(),
     });
   }
+}
+
+/** What the audit log keeps of a schedule, before and after a change. */
+function auditView(s: ScheduleRecord): Record<string, unknown> {
+  return {
+    state: s.state,
+    kind: s.kind,
+    ...(s.expression === null ? {} : { expression: s.expression }),
+    ...(s.runAt === null ? {} : { runAt: new Date(s.runAt).toISOString() }),
+    timeZone: s.timeZone,
+    commandLine: s.commandLine,
+    creator: `${s.platform}:${s.creatorId}`,
+  };
 }
 
 /** 90000 → "1m30s". */

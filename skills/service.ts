@@ -14,6 +14,7 @@ import {
   type ToolCallContext,
   type ToolProvider,
   type ToolSpec,
+  type PlatformRole,
 } from "../bot/index.ts";
 import type { SkillsServices } from "./needs.ts";
 import type { SkillsConfig } from "../config/sections/skills.ts";
@@ -224,10 +225,25 @@ export class SkillService {
         description: command.description,
         ...(command.usage === undefined ? {} : { usage: command.usage }),
         ...(command.args === undefined ? {} : { args: command.args }),
+        ...nodeFlags(command),
         defaultRole: command.defaultRole,
+        ...(command.subcommands === undefined
+          ? {}
+          : {
+              subcommands: command.subcommands.map((sub) => ({
+                name: sub.name,
+                description: sub.description,
+                ...(sub.usage === undefined ? {} : { usage: sub.usage }),
+                ...(sub.args === undefined ? {} : { args: sub.args }),
+                ...(sub.defaultRole === undefined ? {} : { defaultRole: sub.defaultRole }),
+                ...nodeFlags(sub),
+                handler: (ctx: CommandContext) => this.runCommand(skill.name, command.name, ctx),
+              })),
+            }),
         source: `skill:${skill.name}`,
         skill: skill.name,
-        availableIn: (chatKey) => this.state(chatKey, skill.name) === "enabled",
+        // A skill awaiting re-approval keeps its commands, which answer with what to approve.
+        availableIn: (chatKey) => this.state(chatKey, skill.name) !== "disabled",
         handler: (ctx) => this.runCommand(skill.name, command.name, ctx),
       });
     }
@@ -345,6 +361,25 @@ export class SkillService {
     });
   }
 
+  /**
+   * Forget every chat's grant of a skill (it was uninstalled): a reinstall must be approved again in each chat.
+   * Audited per chat with what was granted.
+   */
+  async forgetGrants(name: string, actorUserKey: string): Promise<number> {
+    const removed = await this.#grants.removeSkill(name);
+    for (const before of removed) {
+      await this.#core.audit({
+        actor: actorUserKey,
+        chatKey: before.chatKey,
+        action: "skills.revoke",
+        target: name,
+        before,
+        after: null,
+      });
+    }
+    return removed.length;
+  }
+
   /** Set one setting for a skill in a chat (validated against its settings schema; secrets encrypted). Audited without the value. */
   async setSetting(
     chatKey: string,
@@ -383,9 +418,12 @@ export class SkillService {
   /** Run a skill command (the registered command's handler). */
   async runCommand(skillName: string, command: string, ctx: CommandContext): Promise<Reply | void> {
     const skill = this.#requireSkill(skillName);
+    // The skill sees the whole line after its command, subcommands included: it dispatches on them itself.
+    const args = ctx.path.length === 0 ? ctx.args : [...ctx.path, ...ctx.args];
+    const rawArgs = ctx.path.length === 0 ? ctx.rawArgs : [...ctx.path, ctx.rawArgs].join(" ").trim();
     const input = {
-      args: ctx.args,
-      rawArgs: ctx.rawArgs,
+      args,
+      rawArgs,
       chat: chatOf(ctx.inbound, ctx.chatKey),
       user: { id: ctx.userKey, name: ctx.inbound.user.displayName, role: ctx.role },
     };
@@ -395,6 +433,7 @@ export class SkillService {
       {
         chatKey: ctx.chatKey,
         userKey: ctx.userKey,
+        platformRole: ctx.inbound.user.platformRole,
         target: targetOf(ctx.inbound),
         signal: ctx.signal,
         reply: (reply) => ctx.reply(reply),
@@ -429,6 +468,7 @@ export class SkillService {
       {
         chatKey: ctx.chatKey,
         userKey: ctx.userKey,
+        platformRole: ctx.inbound.user.platformRole,
         target: targetOf(ctx.inbound),
         signal: ctx.signal,
         reply: (reply) => ctx.inbound.respond(reply),
@@ -451,6 +491,7 @@ export class SkillService {
     where: {
       chatKey: string;
       userKey: string;
+      platformRole: PlatformRole | undefined;
       target: ConversationTarget;
       signal: AbortSignal;
       reply: (reply: Reply) => Promise<unknown>;
@@ -487,6 +528,7 @@ export class SkillService {
       manifest: skill.manifest,
       chatKey: where.chatKey,
       userKey: where.userKey,
+      platformRole: where.platformRole,
       target: where.target,
       // Ends with the invocation: fetches and LLM calls still in flight are cancelled, their answers dropped.
       signal: AbortSignal.any([where.signal, ended.signal]),
@@ -511,11 +553,17 @@ export class SkillService {
         input: JSON.stringify(input),
         onCap: (name, args) => handleCapability(inv, { name, argsJson: args }, deps),
         onRefused: (count) => inv.budget.countRefused("calls", count),
+        // The router's timeout, /stop and shutdown reach the host: the isolate stops, not just our waiting.
+        signal: where.signal,
       });
       this.#calls.observe({ skill: skill.name, kind }, (performance.now() - started) / 1000);
       if (result.ok) {
         const envelope = JSON.parse(result.value) as { ok: boolean; value: unknown };
         return { value: envelope.value, inv };
+      }
+      if (result.failure === "cancelled") {
+        // Not the skill's fault: whoever aborted (a /stop, a timeout, shutdown) gave the reason.
+        throw where.signal.reason ?? new SwitchboardError("E_STOPPED", `${skill.name} call cancelled`);
       }
       throw await this.#failed(skill, inv, { handler, failure: result.failure, detail: result.message });
     } finally {
@@ -563,6 +611,7 @@ export class SkillService {
           parameters: tool.parameters,
           skill: skill.name,
           defaultRole: tool.defaultRole,
+          ...commandOfTool(skill.name, skill.manifest, tool),
         });
       }
     }
@@ -605,6 +654,33 @@ export class SkillService {
       });
     return skill;
   }
+}
+
+/** The tree flags a manifest node declares, as a command node carries them. */
+function nodeFlags(node: {
+  confirm?: boolean | undefined;
+  approvals?: number | undefined;
+  dangerous?: boolean | undefined;
+}) {
+  return {
+    ...(node.confirm === undefined ? {} : { confirm: node.confirm }),
+    ...(node.approvals === undefined ? {} : { approvals: node.approvals }),
+    ...(node.dangerous === undefined ? {} : { dangerous: node.dangerous }),
+  };
+}
+
+/**
+ * The command a tool acts as: the one its manifest names, else the command named like the skill, else the skill's
+ * first. A tool of a skill without commands answers to the skill's role alone.
+ */
+function commandOfTool(
+  skill: string,
+  manifest: SkillManifest,
+  tool: SkillManifest["tools"][number],
+): { command?: string } {
+  if (tool.command !== undefined) return { command: tool.command };
+  const own = manifest.commands.find((c) => c.name === skill) ?? manifest.commands[0];
+  return own === undefined ? {} : { command: own.name };
 }
 
 const WHAT: Readonly<Record<string, string>> = {

@@ -9,6 +9,7 @@ import {
   ERROR_CATALOG,
   SwitchboardError,
   turnClock,
+  resolveCommand,
   type AdapterCapabilities,
   type AdapterHealth,
   type ChannelAdapter,
@@ -390,7 +391,10 @@ export class DiscordAdapter implements ChannelAdapter {
 
   /** Parse, or throw `MalformedPayloadError` (the gateway logs and skips it; HTTP answers 400). */
   #parseInteraction(payload: unknown): ReturnType<typeof parseInteraction> {
-    return parseInteraction(payload, (name) => this.#core.commands.get(name)?.args);
+    return parseInteraction(payload, (name, path) => {
+      const def = this.#core.commands.get(name);
+      return def === undefined ? undefined : resolveCommand(def, [...path], path.join(" ")).node.args;
+    });
   }
 
   #interactionInbound(

@@ -1,7 +1,9 @@
 /**
- * Native Discord application commands from the router's command list: each `CommandInfo` becomes a chat-input
- * command with typed options (string, integer, number, boolean, user), required options first, choices kept,
- * and Discord's length limits applied so one odd command never fails the whole registration.
+ * Native Discord application commands from the router's command tree: each `CommandInfo` becomes a chat-input
+ * command with typed options (string, integer, number, boolean, user), required options first, choices kept;
+ * subcommands become real sub-commands (and a second level sub-command groups, Discord's deepest), and Discord's
+ * length limits are applied so one odd command never fails the whole registration. Discord lets a command with
+ * subcommands take no options of its own, so such a command's bare form is typed, not picked from the menu.
  */
 import type { CommandArgSpec, CommandInfo } from "../../bot/index.ts";
 
@@ -21,8 +23,10 @@ export interface DiscordCommandOption {
   type: number;
   name: string;
   description: string;
-  required: boolean;
+  required?: boolean;
   choices?: Array<{ name: string; value: string | number }>;
+  /** A sub-command's (or group's) own options. */
+  options?: DiscordCommandOption[];
 }
 
 /** One chat-input command as `PUT /applications/{id}/commands` takes it. */
@@ -73,9 +77,8 @@ function toOption(arg: CommandArgSpec): DiscordCommandOption {
   return option;
 }
 
-/** The Discord form of one command. */
-export function toDiscordCommand(info: CommandInfo): DiscordCommand {
-  const args = info.args ?? [];
+/** Typed options of one node: required first (Discord's rule), names deduplicated, at most 25. */
+function optionsOf(args: readonly CommandArgSpec[]): DiscordCommandOption[] {
   // Discord requires required options before optional ones; a `rest` argument goes last of its group.
   const ordered = [...args.filter((a) => a.required === true), ...args.filter((a) => a.required !== true)];
   const seen = new Set<string>();
@@ -86,6 +89,34 @@ export function toDiscordCommand(info: CommandInfo): DiscordCommand {
     seen.add(option.name);
     options.push(option);
   }
+  return options;
+}
+
+/** A subcommand as a Discord sub-command (type 1), or a group (type 2) of sub-commands when it has its own. */
+function toSubcommand(info: CommandInfo, depth: number): DiscordCommandOption {
+  const description = clip(info.description === "" ? info.name : info.description, MAX_DESCRIPTION);
+  if (info.subcommands !== undefined && info.subcommands.length > 0 && depth === 1) {
+    return {
+      type: OPTION_TYPE.subcommandGroup,
+      name: optionName(info.name),
+      description,
+      options: info.subcommands.slice(0, MAX_OPTIONS).map((sub) => toSubcommand(sub, depth + 1)),
+    };
+  }
+  return {
+    type: OPTION_TYPE.subcommand,
+    name: optionName(info.name),
+    description,
+    options: optionsOf(info.args ?? []),
+  };
+}
+
+/** The Discord form of one command. */
+export function toDiscordCommand(info: CommandInfo): DiscordCommand {
+  const options =
+    info.subcommands !== undefined && info.subcommands.length > 0
+      ? info.subcommands.slice(0, MAX_OPTIONS).map((sub) => toSubcommand(sub, 1))
+      : optionsOf(info.args ?? []);
   return {
     type: 1,
     name: info.name,

@@ -68,8 +68,8 @@ export type OtherInteraction =
   | { kind: "ping"; id: string; type: number }
   | { kind: "unsupported"; id: string; type: number };
 
-/** The registry's typed arguments for a command, to order its options. */
-export type ArgSpecsOf = (commandName: string) => readonly CommandArgSpec[] | undefined;
+/** The registry's typed arguments for a command or one of its subcommands (by path), to order its options. */
+export type ArgSpecsOf = (commandName: string, path: readonly string[]) => readonly CommandArgSpec[] | undefined;
 
 interface WireOption {
   name: string;
@@ -114,7 +114,7 @@ export function commandFromOptions(name: string, options: unknown, argSpecsOf: A
   const flat: Array<{ name: string; value: string; type: number }> = [];
   const words: string[] = [];
   flattenOptions(options, flat, words);
-  const specs = argSpecsOf(name) ?? [];
+  const specs = argSpecsOf(name, words) ?? [];
   const byName = new Map(flat.map((o) => [o.name, o]));
   const parts = words.map(quoteArg);
   let rest: string | undefined;
@@ -122,7 +122,10 @@ export function commandFromOptions(name: string, options: unknown, argSpecsOf: A
     const option = byName.get(optionName(spec.name));
     if (option === undefined) continue;
     byName.delete(option.name);
-    if (spec.rest === true) rest = option.value;
+    // A flag is typed `--name` when set, and left out when not.
+    if (spec.flag === true) {
+      if (option.value === "true") parts.push(`--${spec.name}`);
+    } else if (spec.rest === true) rest = option.value;
     else parts.push(quoteArg(option.value));
   }
   for (const option of byName.values()) parts.push(quoteArg(option.value));

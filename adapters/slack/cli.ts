@@ -1,10 +1,11 @@
 /**
- * `switchboard slack manifest`: print the Slack app manifest (YAML, or JSON with `--json`) with every command in
- * the registry, built-in and skill, so the app's slash commands match the bot.
+ * `switchboard slack manifest`: print the Slack app manifest (YAML, or JSON with `--json`) with every command the
+ * bot registers, built-in and skill (built-in, linked and installed from the lockfile), so the app's slash commands
+ * match the bot. It reads config and the lockfile only: the store stays closed, so it runs beside a running bot.
  */
 import type { Command } from "commander";
 import { createRequire } from "node:module";
-import type { Core } from "../../bot/index.ts";
+import type { CommandInfo, Core } from "../../bot/index.ts";
 import { buildSlackManifest } from "./manifest.ts";
 
 // yaml (about 70 modules) loads when YAML is read or written, not with every start.
@@ -14,7 +15,8 @@ const stringify = (value: unknown): string =>
 /** The parts of the CLI context this command uses (bot/app/cli/context.ts provides them). */
 export interface SlackCliContext {
   config(): Core["config"];
-  openApp(options?: { plugins?: boolean }): Promise<{ readonly core: Core; stop(): Promise<void> }>;
+  /** Every command, skills included, from config and the lockfile, without opening the store. */
+  commandCatalog(options?: { plugins?: boolean }): Promise<CommandInfo[]>;
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
 }
@@ -59,19 +61,14 @@ export function registerSlackCli(program: Command, ctx: SlackCliContext): void {
         const base = new URL(flags.url ?? "https://bot.example.invalid").href.replace(/\/$/, "");
         requestUrl = `${base}${slackConfig.eventsPath}`;
       }
-      const app = await ctx.openApp({ plugins: flags.plugins !== false });
-      try {
-        const manifest = buildSlackManifest({
-          appName: flags.name ?? config.bot.name,
-          commands: app.core.commands.infos(),
-          socketMode,
-          ...(requestUrl === undefined ? {} : { requestUrl }),
-          commandPrefix: slackConfig.commandPrefix,
-          umbrellaCommand: slackConfig.umbrellaCommand,
-        });
-        ctx.out.write(flags.json === true ? `${JSON.stringify(manifest, null, 2)}\n` : stringify(manifest));
-      } finally {
-        await app.stop();
-      }
+      const manifest = buildSlackManifest({
+        appName: flags.name ?? config.bot.name,
+        commands: await ctx.commandCatalog({ plugins: flags.plugins !== false }),
+        socketMode,
+        ...(requestUrl === undefined ? {} : { requestUrl }),
+        commandPrefix: slackConfig.commandPrefix,
+        umbrellaCommand: slackConfig.umbrellaCommand,
+      });
+      ctx.out.write(flags.json === true ? `${JSON.stringify(manifest, null, 2)}\n` : stringify(manifest));
     });
 }

@@ -95,7 +95,7 @@ export function buildSlackManifest(o: SlackManifestOptions): Record<string, unkn
         command: slashNameOf(c.name, o.commandPrefix),
         ...withUrl,
         description: clip(c.description || c.name, 2_000),
-        ...(usageOf(c.args) === "" ? {} : { usage_hint: clip(usageOf(c.args), 1_000) }),
+        ...(hintOf(c) === "" ? {} : { usage_hint: clip(hintOf(c), 1_000) }),
         should_escape: false,
       })),
   ];
@@ -119,6 +119,14 @@ export function buildSlackManifest(o: SlackManifestOptions): Record<string, unkn
       token_rotation_enabled: false,
     },
   };
+}
+
+/** A command's usage hint: its subcommands (`search|info|list …`), else its typed arguments. */
+export function hintOf(info: CommandInfo): string {
+  if (info.subcommands !== undefined && info.subcommands.length > 0) {
+    return `${info.subcommands.map((s) => s.name).join("|")} …`;
+  }
+  return usageOf(info.args);
 }
 
 /** `<name> [optional] <rest…>` from typed arguments. */

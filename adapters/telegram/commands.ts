@@ -14,15 +14,19 @@ export interface MenuPublication {
 
 const TELEGRAM_NAME = /^[a-z0-9_]{1,32}$/;
 
-/** The menus to publish for these commands. Admin-only commands go to the administrators' menu only. */
+/**
+ * The menus to publish for these commands (the command tree's `infos()`). Admin-only commands go to the
+ * administrators' menu only; a command's subcommands are named in its description (Telegram menus are flat).
+ */
 export function menusFor(infos: CommandInfo[], registry?: CommandRegistry): MenuPublication[] {
-  const toCommand = (info: CommandInfo): BotCommand => ({
-    command: info.name,
-    description: (info.description.trim() || info.name).slice(0, 256),
-  });
+  const toCommand = (info: CommandInfo): BotCommand => {
+    const about = info.description.trim() || info.name;
+    const subs = info.subcommands?.map((s) => s.name).join(", ");
+    return { command: info.name, description: (subs === undefined ? about : `${about} (${subs})`).slice(0, 256) };
+  };
   const usable = infos.filter((i) => TELEGRAM_NAME.test(i.name)).slice(0, 100);
   const isPrivileged = (info: CommandInfo) => {
-    const role = registry?.get(info.name)?.defaultRole;
+    const role = info.defaultRole ?? registry?.get(info.name)?.defaultRole;
     return role === "admin" || role === "owner";
   };
   return [

@@ -11,6 +11,11 @@ import { adapterFactories } from "../../adapters/index.ts";
 import { ConsoleAdapter } from "../../adapters/console/console-adapter.ts";
 import { auditCommand, permsCommand } from "../builtins/perms.ts";
 import { helpCommand, statusCommand, whoamiCommand } from "../builtins/help.ts";
+import { stopCommand } from "../builtins/stop.ts";
+import { confirmationCommands } from "../builtins/confirm.ts";
+import { linkCommands } from "../builtins/link.ts";
+import { Principals } from "../router/principals.ts";
+import { Confirmations } from "../router/confirmations.ts";
 import { CommandRegistry } from "../commands.ts";
 import {
   systemClock,
@@ -168,7 +173,13 @@ export async function createApp(options: AppOptions): Promise<App> {
     return promise;
   };
 
+  const confirmations = new Confirmations({
+    sql: store.sql,
+    audit: (entry) => store.audit.append({ ...entry, at: entry.at ?? clock.now() }),
+    clock,
+  });
   const router = new Router({
+    confirmations,
     commands,
     permissions,
     adapters: hub,
@@ -211,10 +222,23 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   let plugins: Plugin[] = [];
   commands.register(helpCommand(core, permissions));
-  commands.register(whoamiCommand());
+  commands.register(whoamiCommand((userKey) => principals.identitiesOf(userKey)));
   commands.register(statusCommand(core, () => plugins));
   commands.register(permsCommand(core, permissions));
   commands.register(auditCommand(core));
+  commands.register(stopCommand(router));
+  const principals = new Principals({
+    sql: store.sql,
+    kv,
+    clock,
+    audit: core.audit,
+    owners: [...config.bot.owners, consoleOwner],
+    onOwnersChanged: (linked) => permissions.setLinkedOwners(linked),
+  });
+  await principals.load();
+  for (const command of linkCommands(principals)) commands.register(command);
+  confirmations.attach((inbound) => router.handle(inbound));
+  for (const command of confirmationCommands(confirmations)) commands.register(command);
 
   // Adapters: console, then the configured platforms, then extras.
   let consoleAdapter: ConsoleAdapter | undefined;

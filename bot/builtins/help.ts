@@ -1,46 +1,80 @@
 /** `/help`, `/whoami` and `/status`. */
-import type { CommandDef } from "../commands.ts";
+import { resolveCommand, usageOf, type CommandDef } from "../commands.ts";
 import type { Core, Plugin } from "../core.ts";
 import { SwitchboardError } from "../errors.ts";
-import { checkCommand } from "../permissions.ts";
+import type { Role } from "../permissions.ts";
+import { authorizePath, authorizeRoot } from "../router/authorize.ts";
 import type { CachedPermissionService } from "../router/permission-service.ts";
 
-/** `/help` lists what the caller may run here; `/help <command>` shows usage. */
+/**
+ * `/help` lists what the caller may run here; `/help <command> [subcommand…]` shows a node's usage, the role it
+ * needs and its subcommands, all read from the command tree (skills' commands included).
+ */
 export function helpCommand(core: Core, permissions: CachedPermissionService): CommandDef {
   return {
     name: "help",
     description: "List the commands you can run here, or show one command's usage",
-    usage: "/help [command]",
-    args: [{ name: "command", description: "A command to explain", type: "string" }],
+    usage: "/help [command] [subcommand]",
+    args: [{ name: "command", description: "A command to explain", type: "string", rest: true }],
     defaultRole: "guest",
+    urgent: true,
     source: "builtin",
     handler: (ctx) => {
-      const allowed = (def: CommandDef) =>
-        (def.availableIn === undefined || def.availableIn(ctx.chatKey)) &&
-        checkCommand(ctx.role, ctx.policy, {
-          name: def.name,
-          defaultRole: permissions.defaultRoleOf(def.name, def.defaultRole),
-          skill: def.skill,
-        }).allowed;
-      const wanted = ctx.args[0]?.replace(/^\//, "").toLowerCase();
+      const options = {
+        role: ctx.role,
+        policy: ctx.policy,
+        chatKind: ctx.inbound.chat.kind,
+        defaultRoleOf: (key: string, fallback: Role) => permissions.defaultRoleOf(key, fallback),
+      };
+      const available = (def: CommandDef) => def.availableIn === undefined || def.availableIn(ctx.chatKey);
+      const words = ctx.args.map((w) => w.replace(/^\//, "").toLowerCase());
+      const wanted = words[0];
       if (wanted !== undefined) {
         const def = core.commands.get(wanted);
-        if (def === undefined || (def.availableIn !== undefined && !def.availableIn(ctx.chatKey))) {
+        if (def === undefined || !available(def)) {
           const near = core.commands.suggest(wanted, ctx.chatKey);
           throw new SwitchboardError("E_UNKNOWN_COMMAND", `help for unknown /${wanted}`, {
             chatMessage: `There is no /${wanted} here.${near.length > 0 ? ` Did you mean ${near.map((n) => `/${n}`).join(", ")}?` : ""}`,
           });
         }
-        const minimum = ctx.policy?.commandRoles[def.name] ?? permissions.defaultRoleOf(def.name, def.defaultRole);
+        const resolved = resolveCommand(def, words.slice(1), words.slice(1).join(" "));
+        const step = resolved.steps.at(-1)!;
+        const label = `/${[def.name, ...resolved.path].join(" ")}`;
+        const decision = authorizePath(resolved, options);
+        const minimum =
+          ctx.policy?.commandRoles[step.key] ??
+          (def.skill === undefined ? undefined : ctx.policy?.commandRoles[`skill:${def.skill}`]) ??
+          permissions.defaultRoleOf(step.key, step.defaultRole);
         const lines = [
-          `**/${def.name}**: ${def.description}`,
-          `Usage: \`${def.usage ?? `/${def.name}`}\``,
-          `Needs: ${minimum} (you are ${ctx.role}${allowed(def) ? "" : ", so you can't run it here"})`,
+          `**${label}**: ${resolved.node.description}`,
+          `Usage: \`${usageOf(resolved.node, label)}\``,
+          `Needs: ${minimum} (you are ${ctx.role}${decision.allowed ? "" : ", so you can't run it here"})`,
         ];
+        if (resolved.node.confirm === true || resolved.node.dangerous === true) lines.push("Asks for confirmation.");
+        if (resolved.node.subcommands !== undefined) {
+          lines.push("Subcommands:");
+          for (const sub of resolved.node.subcommands) {
+            const subAllowed = authorizePath(
+              {
+                def,
+                steps: [
+                  ...resolved.steps,
+                  { key: `${step.key}.${sub.name}`, node: sub, defaultRole: sub.defaultRole ?? step.defaultRole },
+                ],
+              },
+              options,
+            ).allowed;
+            lines.push(
+              `- \`${usageOf(sub, `${label} ${sub.name}`)}\` — ${sub.description}${subAllowed ? "" : " (not for you here)"}`,
+            );
+          }
+        }
         if (def.source !== "builtin") lines.push(`Provided by ${def.source}`);
         return lines.join("\n");
       }
-      const visible = core.commands.list().filter((def) => def.hidden !== true && allowed(def));
+      const visible = core.commands
+        .list()
+        .filter((def) => def.hidden !== true && available(def) && authorizeRoot(def, options).allowed);
       if (visible.length === 0) return "There are no commands you can run here.";
       return [
         "**Commands you can run here**",
@@ -52,8 +86,8 @@ export function helpCommand(core: Core, permissions: CachedPermissionService): C
   };
 }
 
-/** `/whoami`: platform, ids and role in this chat. */
-export function whoamiCommand(): CommandDef {
+/** `/whoami`: platform, ids, role in this chat and the identities linked with this one (`/link`). */
+export function whoamiCommand(linkedWith: (userKey: string) => string[] = (userKey) => [userKey]): CommandDef {
   return {
     name: "whoami",
     description: "Show your platform, ids and role in this chat",
@@ -67,9 +101,16 @@ export function whoamiCommand(): CommandDef {
         `User: ${inbound.user.displayName} (\`${ctx.userKey}\`)`,
         `Chat: ${inbound.chat.title ?? inbound.chat.id} (\`${ctx.chatKey}\`, ${inbound.chat.kind})`,
         `Role here: **${ctx.role}**${inbound.user.platformRole === undefined ? "" : ` (platform role: ${inbound.user.platformRole})`}`,
+        ...linkedLine(linkedWith(ctx.userKey), ctx.userKey),
       ].join("\n");
     },
   };
+}
+
+/** `Linked with: …` when the identity is linked, else nothing. */
+function linkedLine(identities: readonly string[], self: string): string[] {
+  const others = identities.filter((k) => k !== self);
+  return others.length === 0 ? [] : [`Linked with: ${others.map((k) => `\`${k}\``).join(", ")}`];
 }
 
 /** `/status`: version, uptime, adapters and their health, modules. */
@@ -78,6 +119,7 @@ export function statusCommand(core: Core, plugins: () => readonly Plugin[]): Com
     name: "status",
     description: "Show version, uptime, adapters and their health",
     defaultRole: "member",
+    urgent: true,
     source: "builtin",
     handler: () => {
       const now = core.clock.now();

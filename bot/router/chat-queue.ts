@@ -100,6 +100,11 @@ export class KeyedQueue {
     this.admit(key, { start: () => void settle(task).then(release, release) });
   }
 
+  /** Whether `key` has a job running (and maybe more waiting). */
+  isBusy(key: string): boolean {
+    return this.#lanes.has(key);
+  }
+
   /** Keys with work queued or running. */
   get activeKeys(): number {
     return this.#lanes.size;

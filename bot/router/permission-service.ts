@@ -4,10 +4,11 @@
  */
 import type { Logger } from "pino";
 import type { Clock, PermissionQuery, PermissionService, PermissionTarget } from "../core.ts";
-import type { CommandRegistry } from "../commands.ts";
+import { parseCommandLine, resolveCommand, type CommandRegistry } from "../commands.ts";
 import type { Store } from "../storage/types.ts";
 import { SwitchboardError } from "../errors.ts";
 import { chatKeyOf, userKeyOf } from "../model.ts";
+import { authorizePath } from "./authorize.ts";
 import {
   GLOBAL_POLICY_KEY,
   checkCommand,
@@ -51,6 +52,11 @@ export class CachedPermissionService implements PermissionService {
     this.settings = { owners: new Set(options.owners), defaultDm: options.defaultDm };
   }
 
+  /** Bot owners from config plus every identity linked to one (`/link`): ownership follows the person. */
+  setLinkedOwners(linked: ReadonlySet<string>): void {
+    this.settings.owners = new Set([...this.#o.owners, ...linked]);
+  }
+
   /** The policy a chat runs under: stored, else (with `newChats: platform-admins`) an empty one, else none. */
   policy(chatKey: string): Promise<ChatPolicy | undefined> {
     const hit = this.#cache.get(chatKey);
@@ -80,7 +86,7 @@ export class CachedPermissionService implements PermissionService {
     return policy;
   }
 
-  /** The minimum role a command needs when the chat's policy says nothing. */
+  /** The minimum role a command (or subcommand, by its key `skills.install`) needs when the policy says nothing. */
   defaultRoleOf(name: string, fallback: Role): Role {
     return Object.hasOwn(this.#o.commandRoles, name) ? this.#o.commandRoles[name]! : fallback;
   }
@@ -109,17 +115,30 @@ export class CachedPermissionService implements PermissionService {
     if (role !== "owner" && (policy?.deny.includes(userKey) || global?.deny.includes(userKey))) {
       return { allowed: false, role, code: "E_USER_DENIED", reason: "user is on the deny list" };
     }
-    let target: PermissionTarget;
-    if (typeof command === "string") {
-      const def = this.#o.commands.get(command);
-      if (def === undefined || (def.availableIn !== undefined && !def.availableIn(chatKey))) {
-        return { allowed: false, role, code: "E_PERMISSION_DENIED", reason: `/${command} is not available here` };
-      }
-      target = { name: def.name, defaultRole: this.defaultRoleOf(def.name, def.defaultRole), skill: def.skill };
-    } else {
-      target = { ...command, defaultRole: this.defaultRoleOf(command.name, command.defaultRole) };
+    if (typeof command !== "string") {
+      const target = { ...command, defaultRole: this.defaultRoleOf(command.name, command.defaultRole) };
+      const own = checkCommand(role, policy, target);
+      if (!own.allowed || command.command === undefined) return own;
+      // A tool runs as its command would: the stricter of the tool's own role and its command's wins.
+      return this.#checkLine(role, policy, { chatKey, chatKind: query.chatKind, line: command.command });
     }
-    return checkCommand(role, policy, target);
+    return this.#checkLine(role, policy, { chatKey, chatKind: query.chatKind, line: command });
+  }
+
+  /** Resolve a command line (`perms set x admin`, `/perms set x admin`) and check every node on its path. */
+  #checkLine(
+    role: Role,
+    policy: ChatPolicy | undefined,
+    { chatKey, chatKind, line }: { chatKey: string; chatKind: PermissionQuery["chatKind"]; line: string },
+  ): Decision {
+    const parsed = parseCommandLine(line.startsWith("/") ? line : `/${line}`);
+    const def = parsed === undefined ? undefined : this.#o.commands.get(parsed.name);
+    if (parsed === undefined || def === undefined || (def.availableIn !== undefined && !def.availableIn(chatKey))) {
+      const name = line.replace(/^\//, "").split(/\s/, 1)[0];
+      return { allowed: false, role, code: "E_PERMISSION_DENIED", reason: `/${name} is not available here` };
+    }
+    const resolved = resolveCommand(def, parsed.args, parsed.rawArgs);
+    return authorizePath(resolved, { role, policy, chatKind, defaultRoleOf: (k, r) => this.defaultRoleOf(k, r) });
   }
 
   async updatePolicy(

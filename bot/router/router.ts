@@ -7,10 +7,22 @@
  */
 import type { Logger } from "pino";
 import type { AdapterHub, Clock, ConversationHandler, Metrics, RouterApi } from "../core.ts";
-import { parseCommandLine, type CommandContext, type CommandRegistry } from "../commands.ts";
+import {
+  parseCommandLine,
+  parseOptions,
+  resolveCommand,
+  usageOf,
+  type CommandContext,
+  type CommandDef,
+  type CommandNode,
+  type CommandRegistry,
+  type ResolvedCommand,
+} from "../commands.ts";
 import { SwitchboardError, toSwitchboardError, type ErrorCode } from "../errors.ts";
 import { chatKeyOf, toReply, userKeyOf, type Inbound, type ReplyInput, type SentMessage } from "../model.ts";
 import { GLOBAL_POLICY_KEY, checkAccess, checkCommand, type ChatPolicy, type Role } from "../permissions.ts";
+import { authorizePath, minimumRoleOf, refusal, type AuthorizeOptions } from "./authorize.ts";
+import { requirementOf, type Confirmations } from "./confirmations.ts";
 import { KeyedQueue, type QueuedJob } from "./chat-queue.ts";
 import type { DeliveryCheck } from "./dedupe.ts";
 import type { CachedPermissionService } from "./permission-service.ts";
@@ -56,6 +68,8 @@ export interface RouterOptions {
   onNewChat?: (inbound: Inbound) => void;
   /** Aborted at shutdown; in-flight handlers see it through their signal. */
   shutdownSignal: AbortSignal;
+  /** Pending confirmations and approvals: where a node marked `confirm` or `approvals` waits. */
+  confirmations: Confirmations;
 }
 
 /** The router. Adapters call `handle`; modules plug in with `use` and `setConversationHandler`. */
@@ -73,9 +87,11 @@ export class Router implements RouterApi {
   #sweeper: NodeJS.Timeout | undefined;
   /** What every job calls back into, made once. */
   readonly #host: JobHost;
+  readonly #defaultRoleOf: (key: string, fallback: Role) => Role;
 
   constructor(options: RouterOptions) {
     this.#o = options;
+    this.#defaultRoleOf = (key, fallback) => options.permissions.defaultRoleOf(key, fallback);
     this.#host = {
       shutdown: options.shutdownSignal,
       start: (job) => this.#start(job),
@@ -112,6 +128,31 @@ export class Router implements RouterApi {
 
   drain(): Promise<void> {
     return Promise.all([this.#queue.drain(), ...this.#refusals]).then(() => undefined);
+  }
+
+  stop(conversationKey: string): "command" | "conversation" | undefined {
+    // Found among the messages in flight (bounded): /stop is rare, so nothing is indexed for it per message.
+    const job = this.#inFlight.find(
+      (j) => j.queueKey === conversationKey && (j.command === undefined || !this.#isUrgent(j.command)),
+    );
+    if (job === undefined) return undefined;
+    const stopped = new SwitchboardError("E_STOPPED", `stopped in ${conversationKey}`);
+    const kind = job.command === undefined ? "conversation" : "command";
+    job.abortSignal(stopped);
+    this.#failJob(job, stopped);
+    return kind;
+  }
+
+  #authorizeOptions(ctx: Job): AuthorizeOptions {
+    return { role: ctx.role, policy: ctx.policy, chatKind: ctx.inbound.chat.kind, defaultRoleOf: this.#defaultRoleOf };
+  }
+
+  /** Whether a command goes to the priority lane: its node (or the command) is marked urgent. */
+  #isUrgent(parsed: ParsedCommand): boolean {
+    const def = this.#o.commands.get(parsed.name);
+    if (def === undefined) return false;
+    if (def.urgent === true) return true;
+    return def.subcommands !== undefined && resolveCommand(def, parsed.args, parsed.rawArgs).node.urgent === true;
   }
 
   /** Settles when the message is queued (or refused), or with `wait`, when its work has settled. */
@@ -160,8 +201,17 @@ export class Router implements RouterApi {
       this.#seenChats.add(chatKey);
       o.onNewChat(inbound);
     }
-    const queueKey = inbound.threadId === undefined ? chatKey : `${chatKey}:${inbound.threadId}`;
+    const conversationKey = inbound.threadId === undefined ? chatKey : `${chatKey}:${inbound.threadId}`;
+    const command = inbound.command ?? parseCommandLine(inbound.text);
+    // Control commands (/status, /stop, /help, /confirm, urgent admin commands) take the conversation's priority
+    // lane while something runs in its ordinary lane: served at once even while a long turn holds the queue; they
+    // keep their order among themselves, and with everything else when the conversation is idle.
+    const queueKey =
+      command !== undefined && this.#queue.isBusy(conversationKey) && this.#isUrgent(command)
+        ? `${conversationKey}${URGENT_LANE}`
+        : conversationKey;
     const job = new Job(this.#host, inbound, { chatKey, userKey, queueKey });
+    job.command = command;
     if (wait) {
       return new Promise<void>((resolve) => {
         job.onSettled = resolve;
@@ -258,7 +308,7 @@ export class Router implements RouterApi {
           isBot: inbound.user.isBot === true,
         },
       );
-      const command = inbound.command ?? parseCommandLine(inbound.text);
+      const command = job.command;
       if (!access.allowed) {
         o.log.info({ chat: job.chatKey, user: job.userKey, code: access.code }, `access denied: ${access.reason}`);
         // Commands get a clear denial; plain chatter from a denied user is ignored rather than answered.
@@ -352,25 +402,55 @@ export class Router implements RouterApi {
         chatMessage: `I don't know /${parsed.name}.${hint}`,
       });
     }
-    const decision = checkCommand(ctx.role, ctx.policy, {
-      name: def.name,
-      defaultRole: o.permissions.defaultRoleOf(def.name, def.defaultRole),
-      skill: def.skill,
-    });
-    if (!decision.allowed) {
-      throw new SwitchboardError(decision.code, decision.reason, {
-        chatMessage:
-          decision.code === "E_NO_POLICY"
-            ? `/${def.name} is a privileged command and this chat has no policy yet. A bot owner can set one up with /perms.`
-            : `You can't run /${def.name} here: it needs the ${decision.required ?? "a higher"} role and you are ${ctx.role}.`,
+    let node: CommandNode = def;
+    let resolved: ResolvedCommand | undefined;
+    if (def.subcommands === undefined) {
+      // The usual case, kept as cheap as before the tree: one check, no allocation beyond the check's.
+      const chatKind = ctx.inbound.chat.kind;
+      const decision = checkCommand(ctx.role, ctx.policy, {
+        name: def.name,
+        defaultRole: o.permissions.defaultRoleOf(
+          def.name,
+          chatKind === "dm" && def.dmRole !== undefined ? def.dmRole : def.defaultRole,
+        ),
+        skill: def.skill,
+      });
+      if (!decision.allowed) throw refusal(decision, `/${def.name}`);
+      ctx.args = parsed.args;
+      ctx.rawArgs = parsed.rawArgs;
+    } else {
+      resolved = resolveCommand(def, parsed.args, parsed.rawArgs);
+      const decision = authorizePath(resolved, this.#authorizeOptions(ctx));
+      if (!decision.allowed) throw refusal(decision, `/${def.name}`);
+      node = resolved.node;
+      ctx.path = resolved.path;
+      ctx.args = resolved.args;
+      ctx.rawArgs = resolved.rawArgs;
+    }
+    if (node.args !== undefined) {
+      const parsedNode = node;
+      ctx.options = parseOptions(node, {
+        rawArgs: ctx.rawArgs,
+        usage: () => usageOf(parsedNode, pathLabel(def, ctx.path)),
       });
     }
-    ctx.args = parsed.args;
-    ctx.rawArgs = parsed.rawArgs;
-    const result = def.handler(ctx);
+    if (mayNeedGate(node, ctx.policy) && !o.confirmations.takeApproved(ctx.inbound)) {
+      const step = resolved?.steps.at(-1) ?? { key: def.name, node, defaultRole: def.defaultRole };
+      const minimum = minimumRoleOf(step, { ...this.#authorizeOptions(ctx), skill: def.skill });
+      const requirement = requirementOf(node, { key: step.key, policy: ctx.policy, role: ctx.role, minimum });
+      if (requirement !== undefined) {
+        const label = pathLabel(def, ctx.path);
+        return o.confirmations.ask(ctx, { label, requirement }).then((reply) => this.#reply(ctx.inbound, reply));
+      }
+    }
+    const handler = node.handler;
+    if (handler === undefined || (node.subcommands !== undefined && node.args === undefined && ctx.args.length > 0))
+      return this.#reply(ctx.inbound, subcommandUsage(def, { node, path: ctx.path, args: ctx.args }));
+    const result = handler(ctx);
     if (isPromiseLike(result)) {
+      // A message stopped or timed out meanwhile has been answered for: its late answer is dropped.
       return Promise.resolve(result).then((answer) =>
-        answer === undefined ? undefined : this.#reply(ctx.inbound, answer),
+        answer === undefined || ctx.isFinished ? undefined : this.#reply(ctx.inbound, answer),
       );
     }
     if (result === undefined) return DONE;
@@ -430,6 +510,8 @@ export class Router implements RouterApi {
     const fields = { chat: chatKey, delivery: inbound.deliveryId, command: inbound.command?.name, code: err.code };
     if (err.code === "E_INTERNAL") o.log.error({ ...fields, err: err.cause ?? err }, "handler failed");
     else o.log.info(fields, err.message);
+    // A stopped message is answered by /stop itself (and the LLM marks its partial answer).
+    if (err.code === "E_STOPPED") return;
     await this.#safeRespond(inbound, err.code, err.chatMessage);
   }
 
@@ -447,6 +529,43 @@ export class Router implements RouterApi {
 }
 
 const DONE: Promise<void> = Promise.resolve();
+/** Appended to a conversation's queue key for its priority lane. */
+const URGENT_LANE = "\u0000urgent";
+const NO_OPTIONS: Readonly<Record<string, string | number | boolean>> = Object.freeze({});
+const NO_PATH: readonly string[] = Object.freeze([]);
+
+/** Whether a node or the chat's policy could ask for confirmation or approval (cheap: most commands do not). */
+function mayNeedGate(node: CommandNode, policy: ChatPolicy | undefined): boolean {
+  return (
+    node.confirm === true ||
+    node.dangerous === true ||
+    node.approvals !== undefined ||
+    policy?.confirm !== undefined ||
+    policy?.approvals !== undefined
+  );
+}
+
+/** `/skills install`, for usage lines. */
+function pathLabel(def: CommandDef, path: readonly string[]): string {
+  return path.length === 0 ? `/${def.name}` : `/${def.name} ${path.join(" ")}`;
+}
+
+/** What a node with subcommands and no handler answers: an unknown subcommand, or its usage. */
+function subcommandUsage(
+  def: CommandDef,
+  { node, path, args }: { node: CommandNode; path: readonly string[]; args: string[] },
+): ReplyInput {
+  const label = pathLabel(def, path);
+  const lines = (node.subcommands ?? []).map(
+    (sub) => `- \`${usageOf(sub, `${label} ${sub.name}`)}\` — ${sub.description}`,
+  );
+  if (args.length > 0) {
+    throw new SwitchboardError("E_BAD_ARGS", `unknown subcommand ${label} ${args[0]!.slice(0, 20)}`, {
+      chatMessage: [`${label} has no subcommand "${args[0]!.slice(0, 20)}". It has:`, ...lines].join("\n"),
+    });
+  }
+  return [`**${label}** — ${node.description}`, ...lines].join("\n");
+}
 const noop = (): void => undefined;
 
 type ParsedCommand = { name: string; args: string[]; rawArgs: string };
@@ -482,6 +601,10 @@ class Job implements QueuedJob, RouteContext, CommandContext {
   policy: ChatPolicy | undefined;
   args: string[] = NO_ARGS;
   rawArgs = "";
+  /** The command line, parsed once at intake (undefined for conversation). */
+  command: ParsedCommand | undefined;
+  path: readonly string[] = NO_PATH;
+  options: Readonly<Record<string, string | number | boolean>> = NO_OPTIONS;
   kind: "command" | "conversation" | "other" = "other";
   /** Set when the handler's answer was sent for it: counted as a reply when the job finishes. */
   countsReply = false;
@@ -570,6 +693,12 @@ class InFlightList {
     if (job.nextLive !== undefined) job.nextLive.prevLive = job.prevLive;
     job.prevLive = undefined;
     job.nextLive = undefined;
+  }
+
+  /** The first job in flight that matches (newest first). */
+  find(matches: (job: Job) => boolean): Job | undefined {
+    for (let job = this.#head; job !== undefined; job = job.nextLive) if (matches(job)) return job;
+    return undefined;
   }
 
   /** The jobs whose deadline is at or before `nowMs`, collected first so the caller may remove them. */

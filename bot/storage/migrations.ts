@@ -50,4 +50,29 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (namespace, scope, key)
       );`,
   },
+  {
+    // Commands waiting for their requester's confirmation or others' approvals (bot/router/confirmations.ts).
+    id: "core-020-pending-requests",
+    sql: `
+      CREATE TABLE pending_requests (
+        id text PRIMARY KEY,
+        chat_key text NOT NULL,
+        requester text NOT NULL,
+        request text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL
+      );
+      CREATE INDEX pending_requests_chat ON pending_requests (chat_key, requester, created_at);`,
+  },
+  {
+    // One person across platforms: identities (user keys) joined into a principal by /link (bot/router/principals.ts).
+    id: "core-020-principals",
+    sql: `
+      CREATE TABLE principal_links (
+        user_key text PRIMARY KEY,
+        principal text NOT NULL,
+        linked_at bigint NOT NULL
+      );
+      CREATE INDEX principal_links_principal ON principal_links (principal);`,
+  },
 ];

@@ -16,6 +16,8 @@ const policySchema = z.looseObject({
   deny: z.array(z.string()),
   trustPlatformAdmins: z.boolean(),
   dm: z.enum(["open", "allowlist", "closed"]).optional(),
+  confirm: z.record(z.string(), z.boolean()).optional(),
+  approvals: z.record(z.string(), z.number().int().min(0).max(10)).optional(),
 });
 
 function describeIssues(error: z.ZodError): string {

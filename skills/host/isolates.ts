@@ -50,6 +50,9 @@ const MEMORY = /memory limit/i;
 /** Every skill the host holds, by key. */
 export class IsolatePool {
   readonly #slots = new Map<string, Slot>();
+  /** Calls arrived and not yet answered, and those of them cancelled: both bounded by the calls in flight. */
+  readonly #arrived = new Set<number>();
+  readonly #cancelled = new Set<number>();
   readonly #forward: CapForwarder;
   /** Capability calls and answers dropped because their invocation had ended. */
   late = 0;
@@ -81,6 +84,20 @@ export class IsolatePool {
 
   /** Run one handler in the chat's context. Never rejects. */
   async call(
+    id: number,
+    key: string,
+    what: { chatKey: string; kind: HandlerKind; name: string; input: string },
+  ): Promise<CallOutcome> {
+    this.#arrived.add(id);
+    try {
+      return await this.#call(id, key, what);
+    } finally {
+      this.#arrived.delete(id);
+      this.#cancelled.delete(id);
+    }
+  }
+
+  async #call(
     id: number,
     key: string,
     { chatKey, kind, name, input }: { chatKey: string; kind: HandlerKind; name: string; input: string },
@@ -120,6 +137,8 @@ export class IsolatePool {
     }
     if (state.idleTimer !== undefined) clearTimeout(state.idleTimer);
     state.calls.set(id, chatKey);
+    // Cancelled while its isolate or context was being made: stop it before it runs.
+    if (this.#cancelled.has(id)) this.#dispose(state, "cancelled");
     ctx.inFlight++;
     ctx.lastUsedAt = Date.now();
     let timedOut = false;
@@ -168,6 +187,23 @@ export class IsolatePool {
       ctx.inFlight--;
       if (state.retired && state.calls.size === 0) this.#dispose(state, "disposed");
       else if (!state.isolate.isDisposed && state.calls.size === 0) this.#armIdle(slot, state);
+    }
+  }
+
+  /**
+   * Stop call `id`: its isolate is disposed, as a wall-clock overrun does (isolated-vm cannot interrupt one call
+   * alone); other calls in that isolate fail as disposed. Unknown ids are ignored (the call already ended).
+   */
+  cancel(id: number): void {
+    if (!this.#arrived.has(id)) return; // already answered
+    this.#cancelled.add(id);
+    for (const slot of this.#slots.values()) {
+      void slot.live?.then(
+        (state) => {
+          if (state.calls.has(id)) this.#dispose(state, "cancelled");
+        },
+        () => undefined,
+      );
     }
   }
 

@@ -56,6 +56,9 @@ process.on("message", (raw: unknown) => {
           );
         });
       break;
+    case "cancel":
+      pool.cancel(message.id);
+      break;
     case "cap-result": {
       const resolve = pendingCaps.get(message.capId);
       pendingCaps.delete(message.capId);

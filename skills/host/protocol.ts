@@ -41,13 +41,24 @@ export type ToHost =
   | { t: "unload"; key: string }
   | { t: "call"; id: number; key: string; chatKey: string; kind: HandlerKind; name: string; input: string }
   | { t: "cap-result"; capId: number; result: string }
-  | { t: "stats"; id: number };
+  | { t: "stats"; id: number }
+  /** The bot no longer wants call `id` (stopped, timed out, shut down): stop it. */
+  | { t: "cancel"; id: number };
 
 /** The exit code of a host whose resident-size watchdog stopped it. */
 export const EXIT_RSS_CAP = 86;
 
 /** Why a call failed in the host. */
-export type HostFailure = "timeout" | "cpu" | "memory" | "threw" | "too-large" | "disposed" | "not-loaded" | "crashed";
+export type HostFailure =
+  | "timeout"
+  | "cpu"
+  | "memory"
+  | "threw"
+  | "too-large"
+  | "disposed"
+  | "not-loaded"
+  | "crashed"
+  | "cancelled";
 
 /** Host → bot. */
 export type FromHost =

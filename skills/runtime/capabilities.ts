@@ -13,6 +13,7 @@ import {
   type ConversationTarget,
   type Reply,
   type ReplyButton,
+  type PlatformRole,
 } from "../../bot/index.ts";
 import type { SkillsServices } from "../needs.ts";
 import type { SkillsConfig } from "../../config/sections/skills.ts";
@@ -27,6 +28,8 @@ export interface Invocation {
   manifest: SkillManifest;
   chatKey: string;
   userKey: string;
+  /** The person's platform role in the chat, as the invoking message carried it. */
+  platformRole?: PlatformRole | undefined;
   target: ConversationTarget;
   /** Aborted when the invocation ends (its promise settled, its wall clock ran out, or the chat's turn ended). */
   signal: AbortSignal;
@@ -354,6 +357,7 @@ async function forward(
     skill: inv.skill,
     chatKey: inv.chatKey,
     userKey: inv.userKey,
+    ...(inv.platformRole === undefined ? {} : { platformRole: inv.platformRole }),
     target: inv.target,
     args,
     signal: inv.signal,

@@ -130,6 +130,23 @@ export class GrantStore {
     for (const during of this.#loads) during.push(record);
   }
 
+  /** Delete every chat's record of one skill (it was uninstalled); returns what was there. */
+  async removeSkill(skill: string): Promise<GrantRecord[]> {
+    await this.#sql.query("DELETE FROM skill_grants WHERE skill = $1", [skill]);
+    const removed: GrantRecord[] = [];
+    for (const chat of this.#cache.values()) {
+      const record = chat.get(skill);
+      if (record === undefined) continue;
+      removed.push(record);
+      chat.delete(skill);
+    }
+    // A refresh running meanwhile must not bring them back.
+    for (const during of this.#loads) {
+      for (let i = during.length - 1; i >= 0; i--) if (during[i]!.skill === skill) during.splice(i, 1);
+    }
+    return removed;
+  }
+
   #put(record: GrantRecord): void {
     let chat = this.#cache.get(record.chatKey);
     if (chat === undefined) {

@@ -64,6 +64,8 @@ export interface HostCall {
   onCap: CapHandler;
   /** The host refused this many capability calls itself, over the call's `maxCapCalls`. */
   onRefused?: (count: number) => void;
+  /** Aborted when the bot no longer wants the answer (/stop, the router's timeout, shutdown): the host stops it. */
+  signal?: AbortSignal;
 }
 
 interface PendingCall {
@@ -177,14 +179,26 @@ export class HostProcess {
         });
         this.#child?.kill("SIGKILL");
       }, spec.timeoutMs + this.#options.hostGraceMs);
-      this.#pending.set(id, {
+      const pending: PendingCall = {
         resolve: resolvePromise,
         onCap: call.onCap,
         onRefused: call.onRefused,
         deadline,
         watchdog,
         expired: false,
-      });
+      };
+      this.#pending.set(id, pending);
+      if (call.signal !== undefined) {
+        const cancel = (): void => {
+          if (pending.expired || this.#pending.get(id) !== pending) return;
+          // The caller has its answer now; the host disposes the isolate and its late answer is dropped.
+          pending.expired = true;
+          this.#send({ t: "cancel", id });
+          resolvePromise({ ok: false, failure: "cancelled", message: "stopped by the bot", cold: false });
+        };
+        if (call.signal.aborted) queueMicrotask(cancel);
+        else call.signal.addEventListener("abort", cancel, { once: true });
+      }
       this.#send({
         t: "call",
         id,

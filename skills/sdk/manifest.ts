@@ -35,6 +35,31 @@ const commandArg = z
     required: z.boolean().optional(),
     choices: z.array(z.string().min(1).max(100)).max(25).optional(),
     rest: z.boolean().optional(),
+    /** A boolean given as `--name`. */
+    flag: z.boolean().optional(),
+  })
+  .strict();
+
+/** What a command and each of its subcommands declare besides name and description. */
+const nodeFields = {
+  usage: z.string().max(200).optional(),
+  args: z.array(commandArg).max(25).optional(),
+  /** Runs only after the same person confirms. */
+  confirm: z.boolean().optional(),
+  /** Runs only after this many other people with the required role approve. */
+  approvals: z.number().int().min(1).max(5).optional(),
+  /** Hard to undo: an admin must confirm it. */
+  dangerous: z.boolean().optional(),
+};
+
+/** A subcommand: `/poll close <id>`. Its handler is the command's (it gets the subcommand in its arguments). */
+const subcommand = z
+  .object({
+    name: z.string().regex(COMMAND_NAME, "use 1–32 lower-case letters, digits, _ or -"),
+    description: z.string().min(1, "describe the subcommand in a few words").max(100),
+    ...nodeFields,
+    /** Minimum role when the chat's policy says nothing (policy key `command.sub`). Default: the command's. */
+    defaultRole: role.optional(),
   })
   .strict();
 
@@ -44,10 +69,10 @@ const command = z
       .string()
       .regex(COMMAND_NAME, "use 1–32 lower-case letters, digits, _ or -, starting with a letter or digit"),
     description: z.string().min(1, "describe the command in a few words").max(256),
-    usage: z.string().max(200).optional(),
-    args: z.array(commandArg).max(25).optional(),
+    ...nodeFields,
     /** Minimum role when the chat's policy says nothing. Default `member`. */
     defaultRole: role.default("member"),
+    subcommands: z.array(subcommand).max(25).optional(),
   })
   .strict();
 
@@ -59,6 +84,11 @@ const tool = z
       .object({ type: z.literal("object", 'tool parameters must be a JSON Schema with type "object"') })
       .catchall(z.unknown()),
     defaultRole: role.default("member"),
+    /**
+     * The command line the tool acts as (`dice`, `poll close`): it is offered and runs only for people who may run
+     * that command. Default: the command named like the skill, else the skill's first command.
+     */
+    command: z.string().max(100).optional(),
   })
   .strict();
 

@@ -57,7 +57,8 @@ const app = await createApp({
 });
 await app.start();
 const router = app.core.router;
-const whoami = app.core.commands.get("whoami")!;
+const whoamiDef = app.core.commands.get("whoami")!;
+const whoami = { handler: whoamiDef.handler! };
 
 let replies = 0;
 const sent: SentMessage = { platform: "bench", chatId: "c", messageId: "m" };
@@ -94,6 +95,8 @@ const ctx: CommandContext = {
   policy: undefined,
   args: [],
   rawArgs: "",
+  path: [],
+  options: {},
   signal: new AbortController().signal,
   reply: (r) => respond(typeof r === "string" ? { text: r } : r),
   edit: async () => {},

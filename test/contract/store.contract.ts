@@ -360,7 +360,13 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
         const { rows } = await store.sql.query<{ id: string }>(
           "SELECT id FROM schema_migrations WHERE id LIKE 'core-%' ORDER BY id",
         );
-        expect(rows.map((row) => row.id)).toEqual(["core-001-chats", "core-002-audit-log", "core-003-kv"]);
+        expect(rows.map((row) => row.id)).toEqual([
+          "core-001-chats",
+          "core-002-audit-log",
+          "core-003-kv",
+          "core-020-pending-requests",
+          "core-020-principals",
+        ]);
         const { CORE_MIGRATIONS } = await import("../../bot/storage/migrations.ts");
         expect(await store.migrate(CORE_MIGRATIONS)).toEqual([]);
       });

@@ -7,6 +7,9 @@ import { loadConfig } from "../../../config/index.ts";
 import type { App } from "../app.ts";
 import { createApp } from "../app.ts";
 import { createLogger } from "../../logger.ts";
+import type { CommandInfo } from "../../model.ts";
+import { memoryStore } from "../../storage/open.ts";
+import { skillCommandCatalog } from "../../../marketplace/catalog.ts";
 
 /** Shared by every CLI subcommand. */
 export interface CliContext {
@@ -17,6 +20,11 @@ export interface CliContext {
    * starting the HTTP listener. Call `app.stop()` when done.
    */
   openApp(options?: { plugins?: boolean }): Promise<App>;
+  /**
+   * Every command the bot registers, as native menus show them (built-ins, modules and skills: built-in, linked
+   * and installed from the lockfile), without opening the store: safe while the bot runs.
+   */
+  commandCatalog(options?: { plugins?: boolean }): Promise<CommandInfo[]>;
   /** Where results go (stdout). */
   out: NodeJS.WritableStream;
   /** Where progress and errors go (stderr). */
@@ -54,6 +62,29 @@ export function createCliContext(options: {
         exitOnConsoleEnd: false,
         ...(open.plugins === false ? { plugins: false as const } : {}),
       });
+    },
+    async commandCatalog(open = {}) {
+      // The commands are declared by the modules' factories: wire them on an in-memory store, start nothing.
+      const store = await memoryStore();
+      const app = await createApp({
+        config: { ...ctx.config(), http: { ...ctx.config().http, enabled: false } },
+        log: createLogger({ level: "silent", format: "json" }),
+        store,
+        console: false,
+        platformAdapters: false,
+        exitOnConsoleEnd: false,
+        ...(open.plugins === false ? { plugins: false as const } : {}),
+      });
+      try {
+        const infos = app.core.commands.infos();
+        if (open.plugins === false) return infos;
+        const taken = new Set(infos.map((i) => i.name));
+        const skills = (await skillCommandCatalog(ctx.config())).filter((i) => !taken.has(i.name));
+        return [...infos, ...skills].sort((a, b) => a.name.localeCompare(b.name));
+      } finally {
+        await app.stop();
+        await store.close();
+      }
     },
   };
   return ctx;

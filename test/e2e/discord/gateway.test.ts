@@ -88,9 +88,13 @@ describe("Discord gateway mode", () => {
     );
     const stream = registered.find((c) => c.name === "stream")!;
     expect(stream.options).toEqual([{ type: 4, name: "words", description: "How many words", required: true }]);
+    // A command tree is published as real sub-commands with their own typed options.
+    type Option = { type: number; name: string; choices?: unknown[]; options?: Option[] };
     const perms = registered.find((c) => c.name === "perms")!;
-    const action = (perms.options as Array<{ name: string; choices?: unknown[] }>).find((o) => o.name === "action")!;
-    expect(action.choices).toContainEqual({ name: "show", value: "show" });
+    const set = (perms.options as Option[]).find((o) => o.name === "set")!;
+    expect(set.type).toBe(1);
+    const role = set.options!.find((o) => o.name === "role")!;
+    expect(role.choices).toContainEqual({ name: "admin", value: "admin" });
     const put = await h.discord.waitForRequest(
       (r) => r.method === "PUT" && r.path.endsWith(`/applications/${h.discord.applicationId}/commands`),
     );

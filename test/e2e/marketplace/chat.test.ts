@@ -27,6 +27,7 @@ async function publish(skill: FixtureSkill): Promise<void> {
 
 async function startBot(
   dataDir: string,
+  { builtins = false }: { builtins?: boolean } = {},
 ): Promise<{ bot: TestBot; skills: () => SkillsPlugin; market: () => MarketplacePlugin }> {
   let skills: SkillsPlugin | undefined;
   let market: MarketplacePlugin | undefined;
@@ -38,7 +39,7 @@ async function startBot(
       "bot.dataDir": dataDir,
       "bot.owners": ["test:owner"],
       "permissions.newChats": "platform-admins",
-      "skills.builtins": false,
+      "skills.builtins": builtins,
       "marketplace.registry": registry.url,
       // The script sends many commands quickly from few users; inbound rate limits are not under test here.
       "limits.perUser": { burst: 1_000, perMinute: 100_000 },
@@ -61,6 +62,15 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "sb-mk-chat-"));
   await publish({ name: "switchboard-skill-greet", version: "1.0.0", description: "greets the chat" });
   await publish({ name: "switchboard-skill-other", version: "1.0.0", description: "another skill" });
+  await publish({ name: "switchboard-skill-pinned", version: "0.1.0" });
+  await publish({ name: "switchboard-skill-pinned", version: "1.1.0" });
+  await publish({
+    name: "httpcheck",
+    version: "2.0.0",
+    description: "an unrelated package",
+    manifest: null,
+    keywords: [],
+  });
   await publish({
     name: "switchboard-skill-forecast",
     version: "1.0.0",
@@ -121,7 +131,7 @@ describe("/skills through the router", () => {
 
   it("lets only owners install, after approving the plan", async () => {
     const denied = await say("/skills install switchboard-skill-greet", "admin");
-    expect(denied.text).toContain("/skills install needs owner");
+    expect(denied.text).toContain("/skills install here: it needs the owner role");
     const plan = await say("/skills install switchboard-skill-greet", "owner");
     expect(plan.text).toContain("Install **switchboard-skill-greet@1.0.0**?");
     expect(plan.text).toContain("no permissions");
@@ -138,7 +148,7 @@ describe("/skills through the router", () => {
     const before = await say("/greet", "member");
     expect(before.text).not.toContain("rolled");
     const memberTry = await say("/skills enable greet", "member");
-    expect(memberTry.text).toContain("/skills enable needs admin");
+    expect(memberTry.text).toContain("/skills enable here: it needs the admin role");
     const ask = await say("/skills enable greet", "admin");
     expect(ask.text).toContain("Enable **greet** 1.0.0 in this chat?");
     const ok = await press(ask, "admin");
@@ -167,7 +177,11 @@ describe("/skills through the router", () => {
     expect(plan.text).toContain("**New permissions**");
     expect(plan.text).toContain("keep data for each chat");
     expect((await press(plan, "owner")).text).toContain("must approve the new permissions");
-    expect((await say("/greet", "member")).text).not.toContain("rolled");
+    // The command is still there and says what to approve (it used to vanish: "I don't know /greet").
+    const waiting = (await say("/greet", "member")).text;
+    expect(waiting).not.toContain("rolled");
+    expect(waiting).toContain("was updated and asks for new permissions (storage)");
+    expect(waiting).toContain("/skills enable greet");
     expect((await say("/skills list", "member")).text).toContain("needs-reapproval");
     const ask = await say("/skills enable greet", "admin");
     expect(ask.text).toContain("asks for new permissions here");
@@ -177,14 +191,14 @@ describe("/skills through the router", () => {
   });
 
   it("rolls back to the previous pinned version", async () => {
-    expect((await say("/skills rollback greet", "admin")).text).toContain("needs owner");
+    expect((await say("/skills rollback greet", "admin")).text).toContain("needs the owner role");
     expect((await say("/skills rollback greet", "owner")).text).toContain("back from 1.2.0 to 1.1.0");
     expect((await say("/greet", "member")).text).toBe("switchboard-skill-greet 1.1.0 rolled 4");
   });
 
   it("lets chat admins read and change a skill's settings, secrets masked", async () => {
     await market().marketplace.install("switchboard-skill-forecast", { actor: "cli:test" });
-    expect((await say("/skills settings forecast city Oslo", "member")).text).toContain("needs admin");
+    expect((await say("/skills settings forecast city Oslo", "member")).text).toContain("needs the admin role");
     expect((await say("/skills settings forecast city Oslo", "admin")).text).toContain("Set `city` for **forecast**");
     await say("/skills settings forecast apiKey hunter2", "admin");
     const shown = await say("/skills settings forecast", "admin");
@@ -212,6 +226,32 @@ describe("/skills through the router", () => {
     expect(await market().marketplace.list()).toEqual([]);
   });
 
+  it("removes the chats' grants on uninstall: a reinstall needs a new approval", async () => {
+    const grants = async () =>
+      (await bot.app.core.store.sql.query("SELECT chat_key FROM skill_grants WHERE skill = 'greet'")).rows;
+    expect(await grants()).toEqual([]);
+    expect((await bot.app.core.store.audit.list("test:c1")).map((a) => a.action)).toContain("skills.revoke");
+    await market().marketplace.install("switchboard-skill-greet@1.1.0", { actor: "cli:test" });
+    expect(skills().service.state("test:c1", "greet")).toBe("disabled");
+    expect((await say("/greet", "member")).text).not.toContain("rolled");
+    await market().marketplace.uninstall("switchboard-skill-greet", "cli:test");
+  });
+
+  it("names a newer version outside the pinned range on update, and how to move to it", async () => {
+    await market().marketplace.install("switchboard-skill-pinned@^0.1.0", { actor: "cli:test" });
+    const reply = await say("/skills update pinned", "owner");
+    expect(reply.text).toContain("up to date within its range ^0.1.0 (0.1.0)");
+    expect(reply.text).toContain("1.1.0 is published outside that range");
+    expect(reply.text).toContain("/skills install switchboard-skill-pinned@^1.1.0");
+    await market().marketplace.uninstall("switchboard-skill-pinned", "cli:test");
+  });
+
+  it("refuses /skills info for a package without a Switchboard manifest", async () => {
+    const reply = await say("/skills info httpcheck", "member");
+    expect(reply.text).toContain("httpcheck is not a Switchboard skill");
+    expect(reply.text).not.toContain("an unrelated package");
+  });
+
   it("picks up an install and an uninstall made by another process (the CLI) while running", async () => {
     const cliSide = new Marketplace({ config: bot.app.core.config.marketplace, ...Marketplace.dirs(dataDir), env: {} });
     await cliSide.install("switchboard-skill-other", { actor: "cli:test" });
@@ -221,6 +261,29 @@ describe("/skills through the router", () => {
     });
     await cliSide.uninstall("switchboard-skill-other", "cli:test");
     await vi.waitFor(() => expect(skills().service.get("other")).toBeUndefined(), { timeout: 60_000, interval: 100 });
+  });
+});
+
+describe("built-in skills in /skills", () => {
+  it("lists them, and describes a built-in from what runs here, not from a registry package of its name", async () => {
+    const { bot } = await startBot(join(work, "data-builtins"), { builtins: true });
+    try {
+      const ask = async (text: string) => {
+        const before = bot.adapter.sent.length;
+        await bot.app.core.router.process(bot.adapter.inbound(text, { userId: "pat", role: "member" }));
+        return bot.adapter.sent.slice(before).at(-1)?.text ?? "";
+      };
+      const list = await ask("/skills list");
+      expect(list).toContain("**Built-in and linked skills**");
+      expect(list).toMatch(/`dice` \(builtin [\d.]+\) — enabled/);
+      expect(list).toMatch(/`httpcheck` \(builtin [\d.]+\) — disabled/);
+      const info = await ask("/skills info httpcheck");
+      expect(info).toMatch(/\*\*httpcheck\*\* [\d.]+ \(builtin\)/);
+      expect(info).toContain("/httpcheck");
+      expect(info).not.toContain("an unrelated package");
+    } finally {
+      await bot.stop();
+    }
   });
 });
 

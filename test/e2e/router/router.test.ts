@@ -162,11 +162,15 @@ describe("router", () => {
     const changes = [
       "/perms set status admin",
       "/perms role alice admin",
+      "/confirm", // /perms role asks its requester to confirm
       "/perms deny mallory",
       "/perms allow bob",
       "/perms platform-admins off",
     ];
-    for (const c of changes) await bot.adapter.say(c, { userId: "boss" });
+    for (const c of changes) {
+      await bot.adapter.say(c, { userId: "boss" });
+      await settle(bot); // /confirm takes the priority lane: it must come after the request
+    }
     await bot.adapter.say("/audit", { userId: "alice", role: "member" }); // alice is admin by override now
     await settle(bot);
     const audit = bot.adapter.textsIn().at(-1)!;
@@ -253,6 +257,7 @@ describe("router", () => {
   it("lists only what the caller may run in /help, and explains one command", async () => {
     bot = await startTestBot({ set: { "bot.owners": [OWNER] } });
     await bot.adapter.say("/perms set whoami admin", { userId: "boss" });
+    await settle(bot); // /help takes the priority lane: it does not wait for the change before it
     await bot.adapter.say("/help", { userId: "dave", role: "member" });
     await bot.adapter.say("/help perms", { userId: "dave", role: "member" });
     await settle(bot);

@@ -65,7 +65,12 @@ describe("registry", () => {
     r.unregister("a");
     expect(changes).toBe(3);
     expect(r.infos()).toEqual([
-      { name: "b", description: "b", args: [{ name: "n", description: "n", type: "integer", required: true }] },
+      {
+        name: "b",
+        description: "b",
+        defaultRole: "member",
+        args: [{ name: "n", description: "n", type: "integer", required: true }],
+      },
     ]);
   });
 

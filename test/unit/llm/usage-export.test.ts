@@ -145,6 +145,29 @@ describe("export", () => {
     expect(lines[1]!.messages).toHaveLength(3);
   });
 
+  it("labels each turn with its own system prompt, not the first turn's", () => {
+    const turn = (id: number, prompt: string | null, text: string): TurnRecord => ({
+      ...t(id, "e:1", { at: id, messages: [{ role: "user", content: text }] }),
+      systemPrompt: prompt,
+    });
+    const out = exportJsonl(
+      [turn(1, "be brief", "a"), turn(2, "be brief", "b"), turn(3, "talk like a pirate", "c"), turn(4, null, "d")],
+      60_000,
+    );
+    const [line] = out.text
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { messages: unknown[] });
+    expect(line!.messages).toEqual([
+      { role: "system", content: "be brief" },
+      { role: "user", content: "a" },
+      { role: "user", content: "b" },
+      { role: "system", content: "talk like a pirate" },
+      { role: "user", content: "c" },
+      { role: "user", content: "d" },
+    ]);
+  });
+
   it("exports an empty chat as an empty file", () => {
     expect(exportJsonl([], 1)).toEqual({ text: "", conversations: 0, turns: 0 });
   });

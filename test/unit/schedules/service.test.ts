@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { Store } from "../../../bot/index.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
+import { describeSchedule } from "../../../schedules/command.ts";
 import { FakeTime } from "./fake-time.ts";
 import { idOf, runsOf, startHarness, type Harness } from "./harness.ts";
 
@@ -114,6 +115,14 @@ describe("schedules through the router", () => {
     expect((await runsOf(second, onceId)).map((r) => `${r.kind}:${r.outcome}:${iso(r.fireTime)}`)).toEqual([
       "catchup:ok:2026-03-30T07:00:00.000Z",
     ]);
+    // The catch-up counts as a run: list and runs both show it, with times in one named zone.
+    const [list] = await second.say("/schedule list");
+    expect(list).not.toMatch(new RegExp(`#${onceId}[^\\n]*never ran`));
+    expect(list).toMatch(new RegExp(`#${onceId}[^\\n]*last: ok \\(2026-03-30 14:00\\)`));
+    expect(list).toContain("(times in Europe/Berlin)");
+    const [runs] = await second.say(`/schedule runs ${onceId}`);
+    expect(runs).toContain("(times in Europe/Berlin)");
+    expect(runs).toContain("2026-03-30 09:00 catchup: ok");
     // Both go on normally afterwards.
     await second.advanceTo(Date.UTC(2026, 2, 31, 12, 0));
     expect(
@@ -199,14 +208,53 @@ describe("schedules through the router", () => {
     expect(list).toContain("next 2026-03-27 13:01"); // Berlin, UTC+1
     expect(list).toContain("At 09:00, Monday through Friday");
     expect(list).toContain("America/New_York");
-    expect(list).toContain("next 2026-03-27 14:00 Europe/Berlin"); // 09:00 in New York, shown in the chat's zone
+    expect(list).toContain("next 2026-03-27 14:00;"); // 09:00 in New York, shown in the chat's zone
+    expect(list).toContain("(times in Europe/Berlin)");
+  });
+
+  it("audits adding, pausing, resuming and deleting a schedule and the chat's zone, and /audit shows before and after", async () => {
+    const h = await harness({ time: new FakeTime(FRI_MARCH) });
+    await store.sql.query("DELETE FROM audit_log"); // the file shares one store
+    const id = idOf((await h.say('/schedule add "0 9 * * *" /ping audited'))[0]);
+    await h.say(`/schedule pause ${id}`);
+    await h.say(`/schedule resume ${id}`);
+    await h.say(`/schedule delete ${id}`);
+    await h.say("/confirm"); // /schedule delete asks its requester to confirm
+    await h.say("/schedule tz set Asia/Tokyo", { userId: "boss" });
+    // The confirmation /schedule delete asked for is audited too (request.*); the schedule's own entries:
+    const entries = (await store.audit.list("test:c1", { limit: 20 }))
+      .reverse()
+      .filter((e) => e.action.startsWith("schedule."));
+    expect(entries.map((e) => `${e.actor} ${e.action} ${e.target ?? ""}`)).toEqual([
+      `test:alice schedule.add ${id}`,
+      `test:alice schedule.pause ${id}`,
+      `test:alice schedule.resume ${id}`,
+      `test:alice schedule.delete ${id}`,
+      "test:boss schedule.tz ",
+    ]);
+    expect(entries[1]).toMatchObject({ before: { state: "active" }, after: { state: "paused" } });
+    expect(entries[4]).toMatchObject({ before: { timeZone: "Europe/Berlin" }, after: { timeZone: "Asia/Tokyo" } });
+    const [audit] = await h.say("/audit", { userId: "boss" });
+    expect(audit).toContain(`test:alice schedule.pause ${id}: {"state":"active"} → {"state":"paused"}`);
+    expect(audit).toContain('schedule.tz: {"timeZone":"Europe/Berlin"} → {"timeZone":"Asia/Tokyo"}');
+  });
+
+  it("shows a fire that has been claimed but not finished as running, not as never ran", async () => {
+    const h = await harness({ time: new FakeTime(FRI_MARCH) });
+    const id = idOf((await h.say('/schedule add "0 9 * * *" /ping'))[0]);
+    // What a claimed fire leaves until it finishes (a catch-up waiting for its adapter at start).
+    await store.sql.query("UPDATE schedules SET last_fire_at = $2 WHERE id = $1", [id, Date.UTC(2026, 2, 27, 8, 0)]);
+    const s = await h.plugin.service.get(id, "test:c1");
+    expect(describeSchedule(h.plugin.service, s)).toContain(
+      "last: running since 2026-03-27 09:00 (times in Europe/Berlin)",
+    );
   });
 
   it("moves schedules that follow the chat's zone when /schedule tz changes it", async () => {
     const h = await harness({ time: new FakeTime(FRI_MARCH) });
     await h.say('/schedule add "0 9 * * *" /ping');
     expect((await h.say("/schedule tz", { userId: "boss" }))[0]).toContain("Europe/Berlin");
-    expect((await h.say("/schedule tz asia/tokyo", { userId: "boss" }))[0]).toContain("Asia/Tokyo");
+    expect((await h.say("/schedule tz set asia/tokyo", { userId: "boss" }))[0]).toContain("Asia/Tokyo");
     await h.advanceTo(Date.UTC(2026, 2, 28, 12, 0));
     expect(h.pings.map((p) => iso(p.atMs))).toEqual(["2026-03-28T00:00:00.000Z"]);
   });
@@ -214,7 +262,9 @@ describe("schedules through the router", () => {
   it("deletes a schedule so it never fires, and keeps one-shots to one run", async () => {
     const h = await harness({ time: new FakeTime(FRI_MARCH) });
     const id = idOf((await h.say('/schedule add "0 9 * * *" /ping'))[0]);
-    expect((await h.say(`/schedule delete ${id}`))[0]).toBe(`Deleted schedule #${id}.`);
+    // /schedule delete asks its requester to confirm first.
+    expect((await h.say(`/schedule delete ${id}`))[0]).toMatch(/^This will run `\/schedule delete \d+`/);
+    expect(await h.say("/confirm")).toContain(`Deleted schedule #${id}.`);
     const once = idOf((await h.say("/schedule in 10m /ping once"))[0]);
     const at = idOf((await h.say("/schedule at 2026-03-27 14:00 /ping at"))[0]);
     await h.advanceTo(Date.UTC(2026, 2, 29, 12, 0));
@@ -231,7 +281,8 @@ describe("schedules through the router", () => {
     const h = await harness({ time: new FakeTime(FRI_MARCH) });
     h.adapter.roles.set("c1/bob", "member");
     const id = idOf((await h.say('/schedule add "0 9 * * *" /ping'))[0]);
-    expect((await h.say(`/schedule delete ${id}`, { userId: "bob" }))[0]).toContain("only they or an admin");
+    await h.say(`/schedule delete ${id}`, { userId: "bob" });
+    expect((await h.say("/confirm", { userId: "bob" })).join("\n")).toContain("only they or an admin");
     expect((await h.say(`/schedule pause ${id}`, { userId: "boss" }))[0]).toContain("Paused");
   });
 });

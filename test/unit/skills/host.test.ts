@@ -117,6 +117,42 @@ describe("skill host", () => {
     ).toMatchObject({ ok: true, cold: true });
   });
 
+  it("cancels a call when its signal aborts: the caller is answered at once and the isolate is stopped", async () => {
+    const s = spec(
+      "stoppable@1.0.0",
+      "var skill = { commands: { wait: function () { return new Promise(function () {}); }, ok: function () { return 'ok'; } } };",
+      { timeoutMs: 60_000 },
+    );
+    supervisor.load(s);
+    const controller = new AbortController();
+    const call = supervisor.callWith(s, {
+      chatKey: "a",
+      kind: "command",
+      name: "wait",
+      input: input("a"),
+      onCap: noCap,
+      signal: controller.signal,
+    });
+    // Wait until the host runs it: its isolate is live.
+    for (let i = 0; i < 200; i++) {
+      const live = (await supervisor.stats())[0]!.skills.find((k) => k.key === "stoppable@1.0.0")?.live;
+      if (live === true) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    controller.abort();
+    expect(await call).toMatchObject({ ok: false, failure: "cancelled" });
+    // The host disposed the isolate (it did not just stop waiting for it); the next call starts a fresh one.
+    let live = true;
+    for (let i = 0; i < 200 && live; i++) {
+      live = (await supervisor.stats())[0]!.skills.find((k) => k.key === "stoppable@1.0.0")!.live;
+      if (live) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(live).toBe(false);
+    expect(
+      await supervisor.call(s, "a", { kind: "command", name: "ok", input: input("a"), onCap: noCap }),
+    ).toMatchObject({ ok: true, cold: true });
+  });
+
   it("stops CPU spins, including in the continuation after a capability answer", async () => {
     const s = spec(
       "spin@1.0.0",

@@ -68,4 +68,34 @@ describe("toDiscordCommand", () => {
     expect(optionName("Max Count!")).toBe("max_count_");
     expect(optionName("")).toBe("arg");
   });
+
+  it("publishes subcommands as sub-commands with their own typed options, and a second level as groups", () => {
+    const command = toDiscordCommand({
+      name: "deploy",
+      description: "Deploy",
+      args: [{ name: "ignored", description: "a command with subcommands takes none of its own", type: "string" }],
+      subcommands: [
+        {
+          name: "prod",
+          description: "To production",
+          args: [{ name: "replicas", description: "How many", type: "integer", required: true }],
+        },
+        { name: "staging", description: "Staging", subcommands: [{ name: "reset", description: "Reset it" }] },
+      ],
+    });
+    expect(command.options).toEqual([
+      {
+        type: 1,
+        name: "prod",
+        description: "To production",
+        options: [{ type: 4, name: "replicas", description: "How many", required: true }],
+      },
+      {
+        type: 2,
+        name: "staging",
+        description: "Staging",
+        options: [{ type: 1, name: "reset", description: "Reset it", options: [] }],
+      },
+    ]);
+  });
 });

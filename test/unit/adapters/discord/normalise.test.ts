@@ -23,6 +23,27 @@ const alice = wireUser("100000000000000001", "alice");
 const bot = wireUser("100000000000000009", "switchboard", true);
 
 describe("commandFromOptions", () => {
+  it("reads a sub-command's options by the sub-command's own argument specs, flags typed as --name", () => {
+    const uninstall: CommandArgSpec[] = [
+      { name: "skill", description: "Which", type: "string", required: true },
+      { name: "purge", description: "Data too", type: "boolean", flag: true },
+    ];
+    const byPath = (name: string, path: readonly string[]) =>
+      name === "skills" && path.join(" ") === "uninstall" ? uninstall : undefined;
+    const wire = (purge: boolean) => [
+      {
+        name: "uninstall",
+        type: 1,
+        options: [
+          { name: "purge", type: 5, value: purge },
+          { name: "skill", type: 3, value: "notes" },
+        ],
+      },
+    ];
+    expect(commandFromOptions("skills", wire(true), byPath).rawArgs).toBe("uninstall notes --purge");
+    expect(commandFromOptions("skills", wire(false), byPath).rawArgs).toBe("uninstall notes");
+  });
+
   it("orders options as declared and keeps a rest argument unquoted at the end", () => {
     const command = commandFromOptions(
       "remind",

@@ -1,0 +1,118 @@
+/**
+ * Every way a command can be run goes through the one check, as the person it acts for: a typed command, a
+ * button, an LLM tool call, a schedule at creation and a schedule at fire. After `/perms set dice admin`, each of
+ * them refuses the built-in dice skill to a member, and each still lets an admin through where it applies.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { pickServices } from "../../../bot/index.ts";
+import { createLlmPlugin, LLM_NEEDS } from "../../../llm/index.ts";
+import { createSchedulesPlugin, SCHEDULES_NEEDS } from "../../../schedules/index.ts";
+import { createSkillsPlugin, SKILLS_NEEDS } from "../../../skills/index.ts";
+import { startTestBot, type TestBot } from "../../helpers/app.ts";
+import type { SayOptions } from "../../helpers/test-adapter.ts";
+import { startOpenAiStandIn, type OpenAiStandIn } from "../../stand-ins/openai/server.ts";
+
+let bot: TestBot;
+let openai: OpenAiStandIn;
+let dataDir: string;
+let scheduleId = "";
+
+const MEMBER: SayOptions = { chatId: "g", userId: "mo", role: "member" };
+const ADMIN: SayOptions = { chatId: "g", userId: "ann", role: "admin" };
+const OWNER: SayOptions = { chatId: "g", userId: "boss" };
+
+async function say(text: string, o: SayOptions, extra: { origin?: "button"; mentionsBot?: boolean } = {}) {
+  const inbound = bot.adapter.inbound(text, { ...o, ...(extra.mentionsBot ? { mentionsBot: true } : {}) });
+  if (extra.origin !== undefined) inbound.origin = extra.origin;
+  const before = bot.adapter.textsIn(o.chatId).length;
+  await bot.app.core.router.process(inbound);
+  await bot.app.core.router.drain();
+  return bot.adapter.textsIn(o.chatId).slice(before);
+}
+
+beforeAll(async () => {
+  openai = await startOpenAiStandIn();
+  dataDir = await mkdtemp(join(tmpdir(), "sb-entry-"));
+  bot = await startTestBot({
+    set: {
+      "bot.owners": ["test:boss"],
+      "bot.dataDir": dataDir,
+      "llm.editIntervalMs": 0,
+      "llm.models": [{ name: "main", provider: "openai", model: "stand-main", baseUrl: openai.baseUrl, apiKey: "k" }],
+    },
+    plugins: [
+      async (core) => createSkillsPlugin(pickServices(core, SKILLS_NEEDS)),
+      async (core) => createLlmPlugin(pickServices(core, LLM_NEEDS)),
+      async (core) => createSchedulesPlugin(pickServices(core, SCHEDULES_NEEDS)),
+    ],
+  });
+  await say("/perms platform-admins on", OWNER);
+  await say("/ai on", OWNER);
+  // Made while the member may still roll: the fire-time check is the one that must catch it.
+  const [made] = await say("/schedule in 1h /dice 2d6", MEMBER);
+  scheduleId = /#(\d+)/.exec(made ?? "")?.[1] ?? "";
+  expect(scheduleId, made).not.toBe("");
+  expect((await say("/perms set dice admin", OWNER))[0]).toBe("/dice now needs admin.");
+}, 120_000);
+
+afterAll(async () => {
+  await bot?.stop();
+  await openai?.close();
+  if (dataDir) await rm(dataDir, { recursive: true, force: true });
+});
+
+beforeEach(() => openai.script.clear());
+
+describe("every entry point refuses what /perms forbids", () => {
+  it("a typed command", async () => {
+    expect(await say("/dice 2d6", MEMBER)).toEqual([
+      "You can't run /dice here: it needs the admin role and you are member.",
+    ]);
+    expect((await say("/dice 2d6", ADMIN))[0]).toMatch(/2d6: /);
+  });
+
+  it("a button press", async () => {
+    expect(await say("/dice 2d6", MEMBER, { origin: "button" })).toEqual([
+      "You can't run /dice here: it needs the admin role and you are member.",
+    ]);
+  });
+
+  it("an LLM tool call: the tool is not offered, and a forged call is refused without running the skill", async () => {
+    openai.script.push(
+      "stand-main",
+      { kind: "tools", calls: [{ name: "dice__roll", arguments: { notation: "1d6" } }] },
+      { kind: "fn", fn: (req) => ({ kind: "text", text: String(req.messages.at(-1)?.content) }) },
+    );
+    const answer = await say("@bot roll a die", MEMBER, { mentionsBot: true });
+    expect(openai.script.for("stand-main")[0]!.tools).not.toContain("dice__roll");
+    expect(answer.at(-1)).toMatch(/not available to this user/);
+    // An admin is offered it.
+    openai.script.push("stand-main", { kind: "text", text: "fine" });
+    await say("@bot hello", ADMIN, { mentionsBot: true });
+    expect(openai.script.for("stand-main").at(-1)!.tools).toContain("dice__roll");
+  });
+
+  it("a schedule, when it is created", async () => {
+    expect(await say("/schedule in 1m /dice 2d6", MEMBER)).toEqual([
+      "You can't schedule /dice: you may not run it here (/dice needs admin; you are member here).",
+    ]);
+    // A subcommand forbidden by the policy is refused at creation too (every node of the path is checked).
+    await say("/perms set perms.show member", OWNER);
+    expect((await say("/schedule in 1m /perms show", MEMBER))[0]).toMatch(/You can't schedule \/perms/);
+    expect((await say("/schedule in 1m /dice 2d6", ADMIN))[0]).toMatch(/^Scheduled #\d+/);
+  });
+
+  it("a schedule, when it fires", async () => {
+    const rolls = () => bot.adapter.textsIn("g").filter((t) => t.startsWith("🎲") || /^2d6: /.test(t)).length;
+    const before = rolls();
+    const answer = await say(`/schedule run ${scheduleId}`, MEMBER);
+    expect(answer[0]).toMatch(/Running schedule/);
+    await expect
+      .poll(() => bot.adapter.textsIn("g").at(-1))
+      .toMatch(new RegExp(`Schedule #${scheduleId} skipped: mo may no longer run /dice here`));
+    expect(rolls()).toBe(before);
+  });
+});

@@ -1,0 +1,124 @@
+/**
+ * The priority lane and /stop through the real router: /status and /help are answered while a long LLM turn holds
+ * the conversation, /stop aborts the provider stream (the partial answer is marked stopped) and cancels a skill's
+ * call in the skill host; ordinary messages keep their order.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { pickServices } from "../../../bot/index.ts";
+import { createLlmPlugin, LLM_NEEDS } from "../../../llm/index.ts";
+import { createSkillsPlugin, SKILLS_NEEDS, type SkillsPlugin } from "../../../skills/index.ts";
+import { writeLinked } from "../../../skills/runtime/loader.ts";
+import { startTestBot, type TestBot } from "../../helpers/app.ts";
+import type { SayOptions } from "../../helpers/test-adapter.ts";
+import { writeSkill } from "../../fixtures/marketplace/packages.ts";
+import { startOpenAiStandIn, type OpenAiStandIn } from "../../stand-ins/openai/server.ts";
+
+let bot: TestBot;
+let openai: OpenAiStandIn;
+let dir: string;
+let skills: SkillsPlugin;
+
+const OWNER: SayOptions = { chatKind: "dm", chatId: "d1", userId: "boss" };
+const texts = () => bot.adapter.textsIn("d1");
+
+beforeAll(async () => {
+  openai = await startOpenAiStandIn();
+  dir = await mkdtemp(join(tmpdir(), "sb-lane-"));
+  // A linked skill whose /wait never settles (until its isolate is stopped).
+  const pkg = await writeSkill(join(dir, "pkg"), {
+    name: "switchboard-skill-wait",
+    version: "1.0.0",
+    entrySource:
+      'var skill = (() => ({ default: { commands: { wait: () => new Promise(() => {}), ok: () => "ok" } } }))();\n',
+    manifest: {
+      commands: [
+        { name: "wait", description: "waits forever" },
+        { name: "ok", description: "answers" },
+      ],
+    },
+  });
+  await writeLinked(join(dir, "data"), [pkg]);
+  bot = await startTestBot({
+    set: {
+      "bot.owners": ["test:boss"],
+      "bot.dataDir": join(dir, "data"),
+      "llm.editIntervalMs": 0,
+      "llm.models": [{ name: "main", provider: "openai", model: "stand-main", baseUrl: openai.baseUrl, apiKey: "k" }],
+      "skills.builtins": false,
+      // One person sends many messages quickly; inbound rate limits are not under test here.
+      "limits.perUser": { burst: 1_000, perMinute: 100_000 },
+      "limits.perChat": { burst: 1_000, perMinute: 100_000 },
+    },
+    plugins: [
+      async (core) => (skills = await createSkillsPlugin(pickServices(core, SKILLS_NEEDS))),
+      async (core) => createLlmPlugin(pickServices(core, LLM_NEEDS)),
+    ],
+  });
+  await bot.app.core.router.process(bot.adapter.inbound("/ai on", OWNER));
+  // The linked skill runs in the console only until a chat enables it.
+  await skills.service.enable("test:d1", "wait", "test:boss");
+}, 120_000);
+
+afterAll(async () => {
+  await bot?.stop();
+  await openai?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+beforeEach(() => openai.script.clear());
+
+describe("priority lane and /stop", () => {
+  it("answers /status and /help at once while an LLM turn streams, and /stop marks the partial answer stopped", async () => {
+    openai.script.push("stand-main", { kind: "hang", text: "Once upon a time" });
+    void bot.adapter.say("tell me a long story", OWNER);
+    await expect.poll(() => texts().some((t) => t.startsWith("Once upon a time"))).toBe(true);
+    await bot.adapter.say("/status", OWNER);
+    await expect.poll(() => texts().some((t) => /Switchboard .*, up /.test(t))).toBe(true);
+    await bot.adapter.say("/help", OWNER);
+    await expect.poll(() => texts().some((t) => t.startsWith("**Commands you can run here**"))).toBe(true);
+    await bot.adapter.say("/stop", OWNER);
+    await expect.poll(() => texts().includes("Stopped the answer.")).toBe(true);
+    // The streamed message is edited: what came so far, marked as stopped.
+    await expect
+      .poll(() => bot.adapter.sent.filter((s) => s.edited === true && s.chatId === "d1").map((s) => s.text))
+      .toContainEqual("Once upon a time\n\n(stopped)");
+    // The conversation's queue moved on: an ordinary message is served in turn.
+    openai.script.push("stand-main", { kind: "text", text: "The end." });
+    await bot.app.core.router.process(bot.adapter.inbound("and then?", OWNER));
+    expect(texts().at(-1)).toBe("The end.");
+  });
+
+  it("/stop cancels a skill's call in the skill host, and says so when nothing runs", {
+    timeout: 180_000,
+  }, async () => {
+    void bot.adapter.say("/wait", OWNER);
+    const live = async () =>
+      (await skills.supervisor.stats()).some((h) => h.skills.some((k) => k.key.startsWith("wait@") && k.live));
+    await expect.poll(live, { timeout: 60_000 }).toBe(true);
+    await bot.adapter.say("/stop", OWNER);
+    await expect.poll(() => texts().at(-1)).toBe("Stopped the running command.");
+    // The isolate running it was stopped, not just abandoned.
+    await expect.poll(live, { timeout: 60_000 }).toBe(false);
+    await bot.app.core.router.process(bot.adapter.inbound("/ok", OWNER));
+    expect(texts().at(-1)).toBe("ok");
+    await bot.app.core.router.process(bot.adapter.inbound("/stop", OWNER));
+    expect(texts().at(-1)).toBe("Nothing is running here.");
+  });
+
+  it("keeps ordinary messages in order behind a running one", async () => {
+    openai.script.push("stand-main", { kind: "text", text: "first", delayMs: 200 });
+    const before = texts().length;
+    await bot.adapter.say("one", OWNER);
+    await bot.adapter.say("/whoami", OWNER);
+    await bot.app.core.router.drain();
+    const after = texts().slice(before);
+    const answered = after.findIndex((t) => t.startsWith("fi"));
+    const whoami = after.findIndex((t) => t.startsWith("Platform: test"));
+    expect(answered).toBeGreaterThanOrEqual(0);
+    expect(whoami).toBeGreaterThan(answered);
+    expect(after).toContain("first");
+  });
+});
