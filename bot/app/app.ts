@@ -30,6 +30,9 @@ import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, ty
 import { createPlugins } from "./plugins.ts";
 import { CachedPermissionService } from "../router/permission-service.ts";
 import { deliveryDedupe } from "../router/dedupe.ts";
+import { redisInboundLimits } from "../router/inbound-limits.ts";
+import { redisPolicyChanges } from "../router/policy-changes.ts";
+import { openRedisLink, type RedisLink } from "../router/redis-link.ts";
 import { Router } from "../router/router.ts";
 import { openStore } from "../storage/open.ts";
 import type { Store } from "../storage/types.ts";
@@ -108,10 +111,16 @@ export async function createApp(options: AppOptions): Promise<App> {
   }
   const { config, kv } = shared;
   let store: Store;
+  let redisLink: RedisLink | undefined;
   try {
+    // The router's own Redis connections (pipelined commands, pub/sub) when scaled out.
+    if (config.storage.redisUrl !== undefined) {
+      redisLink = await openRedisLink({ url: config.storage.redisUrl, namespace: "switchboard" });
+    }
     store =
       options.store ?? (await openStore({ dataDir: config.bot.dataDir, databaseUrl: config.storage.databaseUrl, log }));
   } catch (error) {
+    await redisLink?.close();
     await kv.disconnect().catch(() => undefined);
     await http.close();
     throw error;
@@ -134,7 +143,13 @@ export async function createApp(options: AppOptions): Promise<App> {
     newChats: config.permissions.newChats,
     commandRoles: config.permissions.commandRoles,
     cacheTtlMs: config.storage.policyCacheTtlMs,
+    cacheMaxEntries: config.storage.policyCacheMaxEntries,
   });
+  if (redisLink !== undefined) {
+    permissions.announceChangesWith(
+      await redisPolicyChanges({ link: redisLink, log, invalidate: (chatKey) => permissions.invalidate(chatKey) }),
+    );
+  }
 
   const hub: AdapterHub = {
     get: (platform) => adapters.get(platform),
@@ -175,8 +190,17 @@ export async function createApp(options: AppOptions): Promise<App> {
     metrics,
     log,
     clock: turnClock(clock),
-    firstDelivery: deliveryDedupe(kv, config.storage.dedupeTtlMs),
+    firstDelivery: deliveryDedupe(kv, config.storage.dedupeTtlMs, { maxMarks: config.storage.dedupeMaxMarks }),
     limits: config.limits,
+    ...(redisLink === undefined
+      ? {}
+      : {
+          inboundLimits: redisInboundLimits({
+            link: redisLink,
+            perUser: config.limits.perUser,
+            perChat: config.limits.perChat,
+          }),
+        }),
     shutdownSignal: shutdown.signal,
     onNewChat: (inbound) => {
       const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
@@ -319,6 +343,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         }
         await withDeadline(Promise.all([...tracked]), 5_000);
         await http.close();
+        await redisLink?.close();
         await kv.disconnect().catch(() => undefined);
         if (ownsStore) await store.close();
         log.debug("stopped");
