@@ -30,7 +30,7 @@ import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, ty
 import { createPlugins } from "./plugins.ts";
 import { CachedPermissionService } from "../router/permission-service.ts";
 import { deliveryDedupe } from "../router/dedupe.ts";
-import { redisInboundLimits } from "../router/inbound-limits.ts";
+import { redisAdmission } from "../router/shared-admission.ts";
 import { redisPolicyChanges } from "../router/policy-changes.ts";
 import { openRedisLink, type RedisLink } from "../router/redis-link.ts";
 import { Router } from "../router/router.ts";
@@ -195,10 +195,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...(redisLink === undefined
       ? {}
       : {
-          inboundLimits: redisInboundLimits({
+          sharedAdmission: redisAdmission({
             link: redisLink,
             perUser: config.limits.perUser,
             perChat: config.limits.perChat,
+            dedupeTtlMs: config.storage.dedupeTtlMs,
           }),
         }),
     shutdownSignal: shutdown.signal,
