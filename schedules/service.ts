@@ -20,6 +20,7 @@ import { compileCron, minGapMs, type CompiledCron } from "./cron.ts";
 import { FireEngine, globalTimers, type Timers } from "./engine.ts";
 import { nextFireAfter } from "./next-fire.ts";
 import { MAX_ONE_SHOT_MS } from "./parse-time.ts";
+import { FirePipeline, type ClaimedFire, type DueFire } from "./pipeline.ts";
 import {
   ScheduleRepo,
   type Claim,
@@ -85,6 +86,19 @@ export interface ScheduleServiceOptions {
   processId?: string;
   /** Longest single engine timer wait (default 30 s). */
   maxWaitMs?: number;
+  /** Most fires claimed by one statement (default 256). */
+  claimBatchSize?: number;
+  /** Most chats whose fires run at once (default 64). */
+  fireConcurrency?: number;
+}
+
+/** How a run ended, as recorded. */
+interface RunResult {
+  runId: string;
+  scheduleId: string;
+  outcome: "ok" | "error" | "skipped";
+  detail?: string;
+  at: number;
 }
 
 /** Schedules for every chat, fired by one engine. */
@@ -96,6 +110,8 @@ export class ScheduleService {
   readonly #clock: Clock;
   readonly #timers: Timers | undefined;
   readonly #engine: FireEngine;
+  /** Claims, runs and records due fires (see `pipeline.ts`). */
+  readonly pipeline: FirePipeline<Claim, RunResult>;
   readonly #live = new Map<string, Live>();
   readonly #inflight = new Set<Promise<void>>();
   readonly #defaultZone: string;
@@ -116,9 +132,17 @@ export class ScheduleService {
       clock: this.#clock,
       ...(options.timers === undefined ? {} : { timers: options.timers }),
       ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
-      onFire: (id, atMs) => this.#dispatch(id, atMs, "scheduled"),
+      onFire: (id, atMs) => this.pipeline.push({ id, fireTime: atMs, kind: "scheduled" }),
       nextAfter: (id, afterMs) => this.#nextAfter(id, afterMs),
       onError: (error, id) => core.log.error({ err: error, scheduleId: id }, "schedule engine error"),
+    });
+    this.pipeline = new FirePipeline<Claim, RunResult>({
+      claim: (fires) => this.#claim(fires),
+      run: ({ claim, fire }) => this.#execute(claim, fire.fireTime, fire.kind),
+      record: (results) => this.repo.finishMany(results),
+      onError: (error, stage) => core.log.error({ err: error, stage }, "schedule fires failed"),
+      ...(options.claimBatchSize === undefined ? {} : { batchSize: options.claimBatchSize }),
+      ...(options.fireConcurrency === undefined ? {} : { concurrency: options.fireConcurrency }),
     });
   }
 
@@ -271,7 +295,8 @@ export class ScheduleService {
     const now = this.#clock.now();
     const claim = await this.repo.claim({ id: s.id, fireTime: now, kind: "manual", process: this.processId, at: now });
     if (claim === undefined) throw new SwitchboardError("E_CONFLICT", `schedule ${id} could not be claimed`);
-    return { runId: claim.runId, done: this.#track(this.#execute(claim, now, "manual")) };
+    const done = this.#execute(claim, now, "manual").then((result) => this.repo.finish(result));
+    return { runId: claim.runId, done: this.#track(done) };
   }
 
   async #transition(
@@ -405,7 +430,7 @@ export class ScheduleService {
       count++;
     }
     if (this.settings.enabled) {
-      if (s.missedPolicy === "once") this.#dispatch(s.id, latest, "catchup");
+      if (s.missedPolicy === "once") this.pipeline.push({ id: s.id, fireTime: latest, kind: "catchup" });
       else
         void this.#track(this.repo.recordMissed({ id: s.id, fireTime: latest, count, at: now }).then(() => undefined));
     }
@@ -461,9 +486,11 @@ export class ScheduleService {
   /** Resolves when no fire is being dispatched or run (tests, shutdown). */
   async idle(): Promise<void> {
     await this.#engine.idle();
+    await this.pipeline.idle();
     while (this.#inflight.size > 0) {
       await Promise.allSettled([...this.#inflight]);
       await this.#engine.idle();
+      await this.pipeline.idle();
     }
   }
 
@@ -479,14 +506,14 @@ export class ScheduleService {
     return p;
   }
 
-  #dispatch(id: string, fireTime: number, kind: Exclude<RunKind, "missed" | "manual">): void {
-    void this.#track(
-      (async () => {
-        const claim = await this.repo.claim({ id, fireTime, kind, process: this.processId, at: this.#clock.now() });
-        if (claim === undefined) return; // another process has it, or it was paused/deleted meanwhile
-        await this.#execute(claim, fireTime, kind);
-      })(),
-    );
+  /** Claim a batch of due fires; the claimed ones come back in the order they fell due (each chat's order). */
+  async #claim(fires: readonly DueFire[]): Promise<Array<ClaimedFire<Claim>>> {
+    const won = await this.repo.claimMany(fires, { process: this.processId, at: this.#clock.now() });
+    const position = new Map(fires.map((f, i) => [`${f.id}:${f.fireTime}`, i]));
+    const at = (c: { schedule: { id: string }; fireTime: number }) =>
+      position.get(`${c.schedule.id}:${c.fireTime}`) ?? 0;
+    won.sort((a, b) => at(a) - at(b));
+    return won.map((claim) => ({ fire: fires[at(claim)]!, chatKey: claim.schedule.chatKey, claim }));
   }
 
   /**
@@ -503,7 +530,8 @@ export class ScheduleService {
     }
   }
 
-  async #execute(claim: Claim, fireTime: number, kind: Exclude<RunKind, "missed">): Promise<void> {
+  /** Run a claimed fire; resolves to its outcome (never rejects), which the caller records. */
+  async #execute(claim: Claim, fireTime: number, kind: Exclude<RunKind, "missed">): Promise<RunResult> {
     const s = claim.schedule;
     const core = this.#core;
     const target = { platform: s.platform, chatId: s.chatId, ...(s.threadId === null ? {} : { threadId: s.threadId }) };
@@ -571,13 +599,13 @@ export class ScheduleService {
       detail = e.message;
       core.log.error({ err: error, scheduleId: s.id, chatKey: s.chatKey, fireTime }, "schedule run failed");
     }
-    await this.repo.finish({
+    return {
       runId: claim.runId,
       scheduleId: s.id,
       outcome,
       ...(detail === undefined ? {} : { detail }),
       at: this.#clock.now(),
-    });
+    };
   }
 }
 

@@ -30,7 +30,8 @@ import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, ty
 import { createPlugins } from "./plugins.ts";
 import { CachedPermissionService } from "../router/permission-service.ts";
 import { deliveryDedupe } from "../router/dedupe.ts";
-import { redisAdmission } from "../router/shared-admission.ts";
+import { redisDeliveryDedupe } from "../router/redis-dedupe.ts";
+import { syncedInboundLimits } from "../router/synced-limits.ts";
 import { redisPolicyChanges } from "../router/policy-changes.ts";
 import { openRedisLink, type RedisLink } from "../router/redis-link.ts";
 import { Router } from "../router/router.ts";
@@ -183,6 +184,17 @@ export async function createApp(options: AppOptions): Promise<App> {
     return promise;
   };
 
+  const sharedLimits =
+    redisLink === undefined
+      ? undefined
+      : syncedInboundLimits({
+          link: redisLink,
+          perUser: config.limits.perUser,
+          perChat: config.limits.perChat,
+          clock: turnClock(clock),
+          maxKeys: config.limits.maxTrackedKeys,
+          log,
+        });
   const router = new Router({
     commands,
     permissions,
@@ -190,17 +202,15 @@ export async function createApp(options: AppOptions): Promise<App> {
     metrics,
     log,
     clock: turnClock(clock),
-    firstDelivery: deliveryDedupe(kv, config.storage.dedupeTtlMs, { maxMarks: config.storage.dedupeMaxMarks }),
+    firstDelivery:
+      redisLink === undefined
+        ? deliveryDedupe(kv, config.storage.dedupeTtlMs, { maxMarks: config.storage.dedupeMaxMarks })
+        : redisDeliveryDedupe(redisLink, config.storage.dedupeTtlMs),
     limits: config.limits,
     ...(redisLink === undefined
       ? {}
       : {
-          sharedAdmission: redisAdmission({
-            link: redisLink,
-            perUser: config.limits.perUser,
-            perChat: config.limits.perChat,
-            dedupeTtlMs: config.storage.dedupeTtlMs,
-          }),
+          inboundLimits: sharedLimits,
         }),
     shutdownSignal: shutdown.signal,
     onNewChat: (inbound) => {
@@ -344,6 +354,8 @@ export async function createApp(options: AppOptions): Promise<App> {
         }
         await withDeadline(Promise.all([...tracked]), 5_000);
         await http.close();
+        sharedLimits?.stop();
+        await sharedLimits?.sync().catch(() => undefined);
         await redisLink?.close();
         await kv.disconnect().catch(() => undefined);
         if (ownsStore) await store.close();

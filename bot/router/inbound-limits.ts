@@ -14,7 +14,7 @@ export interface BucketShape {
 
 /** The verdict for a message from `userKey` in `chatKey`: the user's bucket first, then the chat's. */
 export interface InboundLimits {
-  take(userKey: string, chatKey: string, nowMs: number): RateVerdict;
+  take(userKey: string, chatKey: string, nowMs: number): RateVerdict | Promise<RateVerdict>;
 }
 
 /** Per-process buckets (the default): synchronous, no allocation per message. */
@@ -23,7 +23,11 @@ export function localInboundLimits(options: {
   perChat: BucketShape;
   clock: Clock;
   maxKeys: number;
-}): InboundLimits & { readonly users: TokenBuckets; readonly chats: TokenBuckets } {
+}): {
+  take(userKey: string, chatKey: string, nowMs: number): RateVerdict;
+  readonly users: TokenBuckets;
+  readonly chats: TokenBuckets;
+} {
   const users = new TokenBuckets({ ...options.perUser, clock: options.clock, maxKeys: options.maxKeys });
   const chats = new TokenBuckets({ ...options.perChat, clock: options.clock, maxKeys: options.maxKeys });
   return {

@@ -68,6 +68,25 @@ export class TokenBuckets {
     return "limited-warn";
   }
 
+  /**
+   * Set `key`'s tokens to what a shared count says (may be negative: a debt taken elsewhere, paid off by the
+   * refill before the next message is let through).
+   */
+  reconcile(key: string, tokens: number, nowMs: number): void {
+    const b = this.#buckets.get(key);
+    if (b === undefined)
+      this.#buckets.set(key, { tokens: Math.min(this.#burst, tokens), updatedAt: nowMs, warned: false });
+    else {
+      b.tokens = Math.min(this.#burst, tokens);
+      b.updatedAt = nowMs;
+    }
+  }
+
+  /** True when `key` has a bucket. */
+  has(key: string): boolean {
+    return this.#buckets.has(key);
+  }
+
   /** Number of tracked keys. */
   get size(): number {
     return this.#buckets.size;

@@ -17,7 +17,6 @@ import type { DeliveryCheck } from "./dedupe.ts";
 import type { CachedPermissionService } from "./permission-service.ts";
 import { type InboundLimits, localInboundLimits } from "./inbound-limits.ts";
 import type { RateVerdict } from "./rate-limit.ts";
-import type { Admission, SharedAdmission } from "./shared-admission.ts";
 
 /** The state of one message as it passes through the middleware chain. */
 export interface RouteContext {
@@ -57,11 +56,8 @@ export interface RouterOptions {
     /** Most users, and most chats, tracked at once by the rate limits and the chats-seen record. Default 100,000. */
     maxTrackedKeys?: number;
   };
-  /**
-   * Dedupe and inbound rate limits shared by every process, decided in one call (Redis). When set it replaces
-   * `firstDelivery` and the per-process buckets.
-   */
-  sharedAdmission?: SharedAdmission;
+  /** Inbound rate limits shared by every process (Redis); default: per-process buckets from `limits`. */
+  inboundLimits?: InboundLimits;
   /** Record a chat the first time this process sees it (background, tracked). */
   onNewChat?: (inbound: Inbound) => void;
   /** Aborted at shutdown; in-flight handlers see it through their signal. */
@@ -95,12 +91,14 @@ export class Router implements RouterApi {
       edit: (inbound, message, reply) => this.#edit(inbound, message, reply),
     };
     const maxKeys = options.limits.maxTrackedKeys ?? 100_000;
-    this.#limits = localInboundLimits({
-      perUser: options.limits.perUser,
-      perChat: options.limits.perChat,
-      clock: options.clock,
-      maxKeys,
-    });
+    this.#limits =
+      options.inboundLimits ??
+      localInboundLimits({
+        perUser: options.limits.perUser,
+        perChat: options.limits.perChat,
+        clock: options.clock,
+        maxKeys,
+      });
     this.#seenChats = new AgedMap({ maxEntries: maxKeys, maxAgeMs: SEEN_CHAT_MAX_AGE_MS });
   }
 
@@ -135,24 +133,12 @@ export class Router implements RouterApi {
     try {
       this.#o.metrics.messageIn(inbound.platform);
       if (inbound.user.isBot === true) return DONE; // never answer bots: no loops between bots
-      if (this.#o.sharedAdmission !== undefined) return this.#admitShared(inbound, wait, this.#o.sharedAdmission);
       const first = this.#o.firstDelivery(inbound);
       if (typeof first === "boolean") return first ? this.#admit(inbound, wait) : this.#redelivered(inbound);
       return first.then((isFirst) => (isFirst ? this.#admit(inbound, wait) : this.#redelivered(inbound)));
     } catch (error) {
       return Promise.reject(error);
     }
-  }
-
-  /** Dedupe and rate limits in one shared call, then `#enter`. */
-  #admitShared(inbound: Inbound, wait: boolean, shared: SharedAdmission): Promise<void> {
-    const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
-    const userKey = userKeyOf(inbound.platform, inbound.user.id);
-    const isLimited = inbound.origin !== "schedule" && inbound.origin !== "operator";
-    return shared.admit(inbound.deliveryId, userKey, chatKey, isLimited).then((admission: Admission) => {
-      if (admission === "redelivery") return this.#redelivered(inbound);
-      return admission === "ok" ? this.#enter(inbound, wait, chatKey) : this.#limited(inbound, wait, admission);
-    });
   }
 
   #redelivered(inbound: Inbound): Promise<void> {
@@ -170,6 +156,11 @@ export class Router implements RouterApi {
     const userKey = userKeyOf(inbound.platform, inbound.user.id);
     if (inbound.origin !== "schedule" && inbound.origin !== "operator") {
       const verdict = this.#limits.take(userKey, chatKey, o.clock.now());
+      if (typeof verdict !== "string") {
+        return verdict.then((shared) =>
+          shared === "ok" ? this.#enter(inbound, wait, chatKey) : this.#limited(inbound, wait, shared),
+        );
+      }
       if (verdict !== "ok") return this.#limited(inbound, wait, verdict);
     }
     return this.#enter(inbound, wait, chatKey);
