@@ -82,6 +82,11 @@ export class TokenBuckets {
     }
   }
 
+  /** The tokens `key`'s bucket held at its last take (the burst when it has none). */
+  tokensOf(key: string): number {
+    return this.#buckets.get(key)?.tokens ?? this.#burst;
+  }
+
   /** True when `key` has a bucket. */
   has(key: string): boolean {
     return this.#buckets.has(key);

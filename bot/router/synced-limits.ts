@@ -1,16 +1,17 @@
 /**
  * Inbound rate limits shared by every process through Redis, with the hot path kept in memory: each process
  * decides every message with its own token buckets (no round trip per message), counts the tokens it spent, and
- * every `syncMs` (100 ms) sends those counts to Redis in one Lua call. Redis keeps one bucket per key for all
+ * sends those counts to Redis in one Lua call: every `syncMs` (100 ms) for keys whose local balance is below half
+ * their burst, every ten of those (1 s) for every key that spent anything. Redis keeps one bucket per key for all
  * processes (refilled on Redis's clock), charges the counts, and answers each key's shared balance, which then
  * replaces the local one — a negative balance is a debt the sender pays off before anything more is let through.
  * A sender or chat this process holds no bucket for (new, or idle long enough to be dropped) waits for its shared
  * balance first: one round trip, batched with the others of its event-loop turn.
  *
- * Tolerance, stated: over any stretch longer than a sync, a sender gets the configured rate across all processes.
- * Within one sync interval, each of N processes can let through up to the balance it last heard, so the worst case
- * is N × `burst` when a sender reaches every process inside the same 100 ms; that excess is then owed and refused
- * until refilled. With one process it is exact. When Redis fails, each process goes on with its own buckets
+ * Tolerance, stated: over any stretch longer than a second, a sender gets the configured rate across all
+ * processes. Before the next sync, each of N processes can let through up to the balance it last heard (half of
+ * it before the fast sync starts), so the worst case is N × `burst` when a sender reaches every process within
+ * one second; that excess is then owed and refused until refilled. With one process it is exact. When Redis fails, each process goes on with its own buckets
  * (logged), so intake never waits for a Redis that does not answer.
  *
  * Measured (`test/bench/router-scaled.ts`): an exact per-message Lua bucket (two buckets and the dedupe mark in
@@ -20,7 +21,7 @@
 import type { Logger } from "pino";
 import type { Clock } from "../core.ts";
 import { localInboundLimits, type BucketShape, type InboundLimits } from "./inbound-limits.ts";
-import type { RateVerdict } from "./rate-limit.ts";
+import type { RateVerdict, TokenBuckets } from "./rate-limit.ts";
 import type { RedisLink } from "./redis-link.ts";
 
 /**
@@ -103,18 +104,34 @@ export function syncedInboundLimits(
   const run = link.command as unknown as SyncCommand;
   const userPrefix = `${link.namespace}:rate:user:`;
   const chatPrefix = `${link.namespace}:rate:chat:`;
-  let spentUsers = new Map<string, number>();
-  let spentChats = new Map<string, number>();
+  const spentUsers = new Map<string, number>();
+  const spentChats = new Map<string, number>();
   let syncing: Promise<void> | undefined;
   let isFailing = false;
 
-  const sync = (): Promise<void> => {
+  /** Take from `spent` the keys to send: all, or only those whose local balance is below half the burst. */
+  const pick = (spent: Map<string, number>, buckets: TokenBuckets, burst: number, isAll: boolean) => {
+    if (isAll) {
+      const all = new Map(spent);
+      spent.clear();
+      return all;
+    }
+    const atRisk = new Map<string, number>();
+    for (const [key, count] of spent) {
+      if (buckets.tokensOf(key) < burst / 2) {
+        atRisk.set(key, count);
+        spent.delete(key);
+      }
+    }
+    return atRisk;
+  };
+  let ticks = 0;
+  const sync = (isAll = true): Promise<void> => {
     if (syncing !== undefined) return syncing;
     if (spentUsers.size === 0 && spentChats.size === 0) return Promise.resolve();
-    const users = spentUsers;
-    const chats = spentChats;
-    spentUsers = new Map();
-    spentChats = new Map();
+    const users = pick(spentUsers, local.users, perUser.burst, isAll);
+    const chats = pick(spentChats, local.chats, perChat.burst, isAll);
+    if (users.size === 0 && chats.size === 0) return Promise.resolve();
     const keys = [...[...users.keys()].map((k) => userPrefix + k), ...[...chats.keys()].map((k) => chatPrefix + k)];
     const args = [users.size, ...shapeArgs, ...users.values(), ...chats.values()];
     syncing = run
@@ -190,7 +207,8 @@ export function syncedInboundLimits(
     if (spentUsers.size + spentChats.size > options.maxKeys) void sync();
     return byChat;
   };
-  const timer = setInterval(() => void sync(), options.syncMs ?? 100);
+  // Keys running low every tick; every key that spent anything every tenth tick.
+  const timer = setInterval(() => void sync(++ticks % 10 === 0), options.syncMs ?? 100);
   timer.unref();
 
   return {
@@ -202,7 +220,7 @@ export function syncedInboundLimits(
         takeLocal(userKey, chatKey, clock.now()),
       );
     },
-    sync,
+    sync: () => sync(true),
     stop() {
       clearInterval(timer);
     },
