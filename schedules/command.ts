@@ -1,16 +1,16 @@
 /**
- * `/schedule`: add, at, in, list, pause, resume, delete, run, runs, tz. Flags `--tz <zone>` and
- * `--missed skip|once` go before the command line, which starts with `/`.
+ * `/schedule`: add, at, in, list, pause, resume, delete, run, runs, tz. Flags `--tz <zone>`,
+ * `--missed skip|once` and `--spread` go before the command line, which starts with `/`.
  */
 import { SwitchboardError, roleAtLeast, type CommandContext, type CommandDef, type ReplyInput } from "../bot/index.ts";
 import { describeCron } from "./cron.ts";
 import { parseOneShot } from "./parse-time.ts";
 import type { ScheduleRecord } from "./repo.ts";
-import type { ScheduleService } from "./service.ts";
+import { formatDuration, type ScheduleService } from "./service.ts";
 import { canonicalTimeZone, formatInZone } from "./zone.ts";
 
 const USAGE = [
-  '/schedule add "<cron>" [--tz <zone>] [--missed skip|once] /command args',
+  '/schedule add "<cron>" [--tz <zone>] [--missed skip|once] [--spread] /command args',
   "/schedule at <YYYY-MM-DD HH:MM | HH:MM> /command args",
   "/schedule in <10m | 2h | 1d> /command args",
   "/schedule list",
@@ -40,13 +40,18 @@ function usageError(message: string): SwitchboardError {
 function splitSpec(
   raw: string,
   from: number,
-): { spec: string[]; tz?: string; missed?: "skip" | "once"; commandLine: string } {
+): { spec: string[]; tz?: string; missed?: "skip" | "once"; spread?: boolean; commandLine: string } {
   const all = tokens(raw);
   const spec: string[] = [];
   let tz: string | undefined;
   let missed: "skip" | "once" | undefined;
+  let spread = false;
   for (let i = from; i < all.length; i++) {
     const t = all[i]!;
+    if (t.text === "--spread") {
+      spread = true;
+      continue;
+    }
     if (t.text === "--tz" || t.text === "--missed") {
       const value = all[i + 1]?.text;
       if (value === undefined) throw usageError(`${t.text} needs a value.`);
@@ -63,6 +68,7 @@ function splitSpec(
         spec,
         ...(tz === undefined ? {} : { tz }),
         ...(missed === undefined ? {} : { missed }),
+        ...(spread ? { spread } : {}),
         commandLine: raw.slice(t.start).trim(),
       };
     }
@@ -88,7 +94,7 @@ function lastOutcome(s: ScheduleRecord, tz: string): string {
 export function describeSchedule(service: ScheduleService, s: ScheduleRecord, displayZone = s.timeZone): string {
   const when =
     s.kind === "cron"
-      ? `${describeCron(s.expression ?? "")} (\`${s.expression}\`)`
+      ? `${describeCron(s.expression ?? "")} (\`${s.expression}\`)${s.spreadMs > 0 ? `, spread +${formatDuration(s.spreadMs)}` : ""}`
       : `once at ${formatInZone(s.timeZone, s.runAt ?? 0)}`;
   const next = service.nextRun(s);
   const shownIn = displayZone === s.timeZone ? "" : ` ${displayZone}`;
@@ -135,7 +141,7 @@ async function handle(service: ScheduleService, ctx: CommandContext): Promise<Re
   const creator = { id: inbound.user.id, name: inbound.user.displayName };
   switch (action) {
     case "add": {
-      const { spec, tz, missed, commandLine } = splitSpec(ctx.rawArgs, 1);
+      const { spec, tz, missed, spread, commandLine } = splitSpec(ctx.rawArgs, 1);
       if (spec.length === 0) throw usageError("Missing the cron expression.");
       const s = await service.create({
         chat,
@@ -144,13 +150,14 @@ async function handle(service: ScheduleService, ctx: CommandContext): Promise<Re
         commandLine,
         timeZone: tz,
         missedPolicy: missed,
+        spread,
         when: { kind: "cron", expression: spec.join(" ") },
       });
       return `Scheduled ${describeSchedule(service, s)}`;
     }
     case "at":
     case "in": {
-      const { spec, tz, missed, commandLine } = splitSpec(ctx.rawArgs, 1);
+      const { spec, tz, missed, spread, commandLine } = splitSpec(ctx.rawArgs, 1);
       if (spec.length === 0) throw usageError(`Missing the time after "${action}".`);
       const zone = tz === undefined ? await service.chatTimeZone(chatKey) : canonicalTimeZone(tz);
       const runAt = parseOneShot(action === "in" ? `in ${spec.join("")}` : spec.join(" "), zone, service.now());
@@ -161,6 +168,7 @@ async function handle(service: ScheduleService, ctx: CommandContext): Promise<Re
         commandLine,
         timeZone: tz,
         missedPolicy: missed,
+        spread,
         when: { kind: "once", runAt },
       });
       return `Scheduled ${describeSchedule(service, s)}`;

@@ -45,16 +45,21 @@ export interface ScheduleRecord {
   lastFireAt: number | null;
   lastOutcome: string | null;
   rev: number;
+  /** Opt-in (`--spread`): every fire of this cron schedule is this many ms after its cron time (0: none). */
+  spreadMs: number;
 }
 
 /** The fields that decide when a schedule fires. */
 export type TimingRecord = Pick<
   ScheduleRecord,
-  "id" | "kind" | "expression" | "runAt" | "timeZone" | "missedPolicy" | "createdAt" | "lastFireAt" | "rev"
+  "id" | "kind" | "expression" | "runAt" | "timeZone" | "missedPolicy" | "createdAt" | "lastFireAt" | "rev" | "spreadMs"
 >;
 
 /** A new schedule. */
-export type NewSchedule = Omit<ScheduleRecord, "id" | "state" | "updatedAt" | "lastFireAt" | "lastOutcome" | "rev">;
+export type NewSchedule = Omit<
+  ScheduleRecord,
+  "id" | "state" | "updatedAt" | "lastFireAt" | "lastOutcome" | "rev" | "spreadMs"
+> & { spreadMs?: number };
 
 /** One run of a schedule. */
 export interface RunRecord {
@@ -157,6 +162,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS schedule_runs_once_idx ON schedule_runs (sched
 CREATE INDEX IF NOT EXISTS schedule_runs_schedule_idx ON schedule_runs (schedule_id, id);
 `,
   },
+  {
+    // The fixed offset of a spread schedule's fires (`--spread`); existing schedules are not spread.
+    id: "core-040-schedule-spread",
+    sql: "ALTER TABLE schedules ADD COLUMN spread_ms bigint NOT NULL DEFAULT 0",
+  },
 ];
 
 /** The SQL for "the next rev" on this driver. */
@@ -194,6 +204,7 @@ function toSchedule(r: Record<string, unknown>): ScheduleRecord {
     lastFireAt: numOrNull(r.last_fire_at),
     lastOutcome: strOrNull(r.last_outcome),
     rev: num(r.rev),
+    spreadMs: num(r.spread_ms ?? 0),
   };
 }
 
@@ -229,8 +240,9 @@ export class ScheduleRepo {
   async insert(s: NewSchedule): Promise<ScheduleRecord> {
     const { rows } = await this.#sql.query(
       `INSERT INTO schedules (chat_key, platform, chat_id, chat_kind, thread_id, creator_id, creator_name, created_by,
-         kind, expression, run_at, time_zone, tz_explicit, command_line, missed_policy, state, created_at, updated_at, rev)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,'active',$16,$16,${nextRev(this.#sql)}) RETURNING *`,
+         kind, expression, run_at, time_zone, tz_explicit, command_line, missed_policy, state, created_at, updated_at, rev,
+         spread_ms)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,'active',$16,$16,${nextRev(this.#sql)},$17) RETURNING *`,
       [
         s.chatKey,
         s.platform,
@@ -248,6 +260,7 @@ export class ScheduleRepo {
         s.commandLine,
         s.missedPolicy,
         s.createdAt,
+        s.spreadMs ?? 0,
       ],
     );
     return toSchedule(rows[0]!);
@@ -296,7 +309,7 @@ export class ScheduleRepo {
   /** Every active schedule, only what the engine needs (what a process loads at start). */
   async loadActiveTiming(): Promise<TimingRecord[]> {
     const { rows } = await this.#sql.query(
-      "SELECT id, kind, expression, run_at, time_zone, missed_policy, created_at, last_fire_at, rev FROM schedules WHERE state = 'active'",
+      "SELECT id, kind, expression, run_at, time_zone, missed_policy, created_at, last_fire_at, rev, spread_ms FROM schedules WHERE state = 'active'",
     );
     return rows.map((r) => ({
       id: String(r.id),
@@ -308,6 +321,7 @@ export class ScheduleRepo {
       createdAt: num(r.created_at),
       lastFireAt: numOrNull(r.last_fire_at),
       rev: num(r.rev),
+      spreadMs: num(r.spread_ms ?? 0),
     }));
   }
 

@@ -63,10 +63,16 @@ export interface CreateScheduleInput {
   missedPolicy?: MissedPolicy | undefined;
   /** Only commands of this skill may be scheduled (the `schedule` capability). */
   onlySkill?: string | undefined;
+  /**
+   * Spread the fires (`--spread`, cron only): every fire comes a fixed offset after its cron time, derived from
+   * the schedule, up to a minute and at most a quarter of its shortest gap. For "on the hour" jobs in many chats.
+   */
+  spread?: boolean | undefined;
 }
 
 interface Live {
   rev: number;
+  spreadMs: number;
   cron: CompiledCron | undefined;
   runAt: number | undefined;
   zone: ZoneTimeline;
@@ -169,7 +175,9 @@ export class ScheduleService {
     if (s.state !== "active") return undefined;
     const now = this.#clock.now();
     if (s.kind === "once") return s.runAt !== null && s.runAt > now - START_GRACE_MS ? s.runAt : undefined;
-    return s.expression === null ? undefined : nextFireAfter(compileCron(s.expression), timelineOf(s.timeZone), now);
+    if (s.expression === null) return undefined;
+    const next = nextFireAfter(compileCron(s.expression), timelineOf(s.timeZone), now - s.spreadMs);
+    return next === undefined ? undefined : next + s.spreadMs;
   }
 
   /** A schedule of this chat (or of any chat when `chatKey` is omitted); `E_NOT_FOUND` otherwise. */
@@ -194,6 +202,12 @@ export class ScheduleService {
       input.timeZone === undefined ? await this.chatTimeZone(chatKey) : canonicalTimeZone(input.timeZone);
     let expression: string | null = null;
     let runAt: number | null = null;
+    let spreadMs = 0;
+    if (input.spread === true && input.when.kind !== "cron") {
+      throw new SwitchboardError("E_SCHEDULE_INVALID", "--spread on a one-shot", {
+        chatMessage: "--spread is for repeating (cron) schedules.",
+      });
+    }
     if (input.when.kind === "cron") {
       const cron = compileCron(input.when.expression);
       const gap = minGapMs(cron);
@@ -208,6 +222,12 @@ export class ScheduleService {
         });
       }
       expression = cron.expression;
+      if (input.spread === true) {
+        spreadMs = spreadOffsetMs(
+          `${chatKey}\n${input.creator.id}\n${expression}\n${commandLine}\n${now}`,
+          Math.min(MAX_SPREAD_MS, Math.floor(gap / 4)),
+        );
+      }
     } else {
       runAt = input.when.runAt;
       if (!Number.isSafeInteger(runAt) || runAt <= now) {
@@ -252,6 +272,7 @@ export class ScheduleService {
       commandLine,
       missedPolicy: input.missedPolicy ?? this.settings.missedRunDefault,
       createdAt: now,
+      spreadMs,
     });
     this.#apply(record, now);
     return record;
@@ -356,7 +377,9 @@ export class ScheduleService {
     const live = this.#live.get(id);
     if (live === undefined) return undefined;
     if (live.cron === undefined) return live.runAt !== undefined && live.runAt > afterMs ? live.runAt : undefined;
-    return nextFireAfter(live.cron, live.zone, afterMs);
+    if (live.spreadMs === 0) return nextFireAfter(live.cron, live.zone, afterMs);
+    const next = nextFireAfter(live.cron, live.zone, afterMs - live.spreadMs);
+    return next === undefined ? undefined : next + live.spreadMs;
   }
 
   /** Bring the live view in line with a stored record (new, changed, paused, deleted, done). */
@@ -370,6 +393,7 @@ export class ScheduleService {
     }
     this.#live.set(s.id, {
       rev: s.rev,
+      spreadMs: s.spreadMs,
       cron: s.expression === null ? undefined : compileCron(s.expression),
       runAt: s.runAt ?? undefined,
       zone: timelineOf(s.timeZone),
@@ -408,6 +432,7 @@ export class ScheduleService {
   #load(s: TimingRecord, now: number): void {
     this.#live.set(s.id, {
       rev: s.rev,
+      spreadMs: s.spreadMs,
       cron: s.expression === null ? undefined : compileCron(s.expression),
       runAt: s.runAt ?? undefined,
       zone: timelineOf(s.timeZone),
@@ -607,6 +632,21 @@ export class ScheduleService {
       at: this.#clock.now(),
     };
   }
+}
+
+/** The most a `--spread` schedule's fires are moved. */
+const MAX_SPREAD_MS = 60_000;
+
+/**
+ * A spread schedule's offset: a hash of what defines it (chat, creator, expression, command, creation time) into
+ * [0, maxMs), in whole seconds when the range allows, so it is the same for every process and every fire.
+ */
+export function spreadOffsetMs(key: string, maxMs: number): number {
+  if (maxMs < 1) return 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  const unit = maxMs >= 2_000 ? 1_000 : 1;
+  return ((h >>> 0) % Math.floor(maxMs / unit)) * unit;
 }
 
 /** 90000 → "1m30s". */

@@ -85,3 +85,25 @@ describe("schedule fires as a pipeline", () => {
     expect(rows.map((r) => [r.outcome, Number(r.n)])).toEqual([["ok", total * 2]]);
   });
 });
+
+describe("--spread", () => {
+  it("fires a spread schedule a fixed offset after its cron time, the same every time and within a minute", async () => {
+    h = await startHarness({ time: new FakeTime(START) });
+    const [answer] = await h.say('/schedule add "0 * * * *" --spread --tz UTC /ping spread');
+    expect(answer).toContain("spread +");
+    const [plain] = await h.say('/schedule add "0 * * * *" --tz UTC /ping plain');
+    expect(plain).not.toContain("spread");
+    await h.advanceTo(DUE + 3 * 3_600_000 + 60_000);
+    const spread = h.pings.filter((p) => p.args === "spread").map((p) => p.atMs % 3_600_000);
+    const exact = h.pings.filter((p) => p.args === "plain").map((p) => p.atMs % 3_600_000);
+    expect(exact).toEqual([0, 0, 0, 0]);
+    expect(spread).toHaveLength(4);
+    expect(new Set(spread).size).toBe(1); // the same offset every hour
+    expect(spread[0]).toBeGreaterThan(0); // the hash of this schedule does not land on 0 (it could for another)
+    expect(spread[0]).toBeLessThan(60_000);
+    expect(spread[0]! % 1_000).toBe(0);
+    // A one-shot cannot be spread.
+    const [refused] = await h.say("/schedule in 10m --spread /ping");
+    expect(refused).toContain("--spread is for repeating");
+  });
+});
