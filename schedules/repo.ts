@@ -476,7 +476,10 @@ export class ScheduleRepo {
     const details = runs.map((r) => (r.detail === undefined ? null : r.detail.slice(0, 500)));
     // The last outcome of each schedule in the batch.
     const last = new Map<string, string>();
-    runs.forEach((r, i) => last.set(r.scheduleId, describeOutcome(r.outcome, details[i]!, r.at)));
+    for (let i = 0; i < runs.length; i++) {
+      const r = runs[i]!;
+      last.set(r.scheduleId, describeOutcome(r.outcome, details[i]!, r.at));
+    }
     await this.#sql.transaction(async (tx) => {
       await tx.query(
         isPg

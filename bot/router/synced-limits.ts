@@ -110,7 +110,10 @@ export function syncedInboundLimits(
   let isFailing = false;
 
   /** Take from `spent` the keys to send: all, or only those whose local balance is below half the burst. */
-  const pick = (spent: Map<string, number>, buckets: TokenBuckets, burst: number, isAll: boolean) => {
+  const pick = (
+    { spent, buckets, burst }: { spent: Map<string, number>; buckets: TokenBuckets; burst: number },
+    isAll: boolean,
+  ) => {
     if (isAll) {
       const all = new Map(spent);
       spent.clear();
@@ -129,8 +132,8 @@ export function syncedInboundLimits(
   const sync = (isAll = true): Promise<void> => {
     if (syncing !== undefined) return syncing;
     if (spentUsers.size === 0 && spentChats.size === 0) return Promise.resolve();
-    const users = pick(spentUsers, local.users, perUser.burst, isAll);
-    const chats = pick(spentChats, local.chats, perChat.burst, isAll);
+    const users = pick({ spent: spentUsers, buckets: local.users, burst: perUser.burst }, isAll);
+    const chats = pick({ spent: spentChats, buckets: local.chats, burst: perChat.burst }, isAll);
     if (users.size === 0 && chats.size === 0) return Promise.resolve();
     const keys = [...[...users.keys()].map((k) => userPrefix + k), ...[...chats.keys()].map((k) => chatPrefix + k)];
     const args = [users.size, ...shapeArgs, ...users.values(), ...chats.values()];
