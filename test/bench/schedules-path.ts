@@ -109,7 +109,7 @@ async function worker(tree: string, scenario: Scenario): Promise<Figures> {
   const dir = await mkdtemp(join(tmpdir(), "sb-bench-sched-"));
   const n = scenario.n;
   const replies = new Map<string, number>();
-  let dueOf: (chatId: string, text: string) => number = () => 0;
+  let dueOf: (chatId: string, text: string, atMs: number) => number = () => 0;
   const lateness: number[] = [];
   const adapter = {
     platform: "bench",
@@ -120,7 +120,10 @@ async function worker(tree: string, scenario: Scenario): Promise<Figures> {
     edit: async () => undefined,
     health: () => ({ platform: "bench", state: "up", lastInboundAt: null, lastApiOkAt: null }),
     send: async (target: { chatId: string }, reply: { text: string }) => {
-      lateness.push(nowMs() - dueOf(target.chatId, reply.text));
+      const at = nowMs();
+      const due = dueOf(target.chatId, reply.text, at);
+      if (due < startAt || due >= startAt + 60_000) return { platform: "bench", chatId: target.chatId, messageId: "m" };
+      lateness.push(at - due);
       replies.set(reply.text, (replies.get(reply.text) ?? 0) + 1);
       return { platform: "bench", chatId: target.chatId, messageId: "m" };
     },
@@ -178,12 +181,13 @@ async function worker(tree: string, scenario: Scenario): Promise<Figures> {
       );
     }
   });
-  // The due instant of a reply "pong <i>": the first fire of schedule i at or after `startAt`.
-  dueOf = (_chatId, text) => {
+  // The due instant of a reply "pong <i>" answered at `atMs`: the latest fire of schedule i at or before it (a
+  // reply is never a minute late), or one a few ms ahead when the clocks disagree by that much.
+  dueOf = (_chatId, text, atMs) => {
     const i = Number(text.slice(5));
-    let t = startAt;
-    while (new Date(t).getUTCSeconds() !== secondOf(i)) t += 1_000;
-    return t;
+    const offset = secondOf(i) * 1_000;
+    const late = (((atMs - offset) % 60_000) + 60_000) % 60_000;
+    return late > 59_000 ? atMs - late + 60_000 : atMs - late;
   };
   let peakRss = 0;
   const sampler = setInterval(() => {
