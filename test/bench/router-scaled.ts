@@ -10,7 +10,8 @@
  * interleaved; the figures are medians of the rounds with every round's figure and the best beside. `--base`
  * adds the base tree (`base-tree.ts`) on PostgreSQL + Redis as the before figure. Needs PostgreSQL on
  * 127.0.0.1:5432 (db `test`) and Redis on 127.0.0.1:6379 (`TEST_DATABASE_URL`, `TEST_REDIS_URL`).
- * Target: PostgreSQL + Redis in flight ≥ 0.5× embedded.
+ * One at a time also times 2,000 messages each from a chat never seen before (its policy read from the store).
+ * Targets: PostgreSQL + Redis in flight ≥ 0.5× embedded; a new chat's first message ≤ 1 ms p99 embedded.
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -37,6 +38,9 @@ interface PhaseFigures {
   ms: number;
   p50Us?: number;
   p99Us?: number;
+  /** A brand-new chat's first message, one at a time (policy read from the store, chat recorded). */
+  newChatP50Us?: number;
+  newChatP99Us?: number;
 }
 
 if (argv[0] === "--worker") await worker(JSON.parse(argv[1]!) as WorkerOptions);
@@ -124,6 +128,20 @@ async function worker(o: WorkerOptions): Promise<void> {
     figures.ms = performance.now() - t0;
   }
   if (replies !== o.messages) throw new Error(`expected ${o.messages} replies, saw ${replies}`);
+  if (o.phase === "one") {
+    const NEW_CHATS = 2_000;
+    const lat = new Float64Array(NEW_CHATS);
+    for (let i = 0; i < NEW_CHATS; i++) {
+      const m = message(i);
+      m.chat = { id: `new-${o.id}-${i}`, kind: "group", title: "bench" };
+      const s = performance.now();
+      await router.process(m);
+      lat[i] = performance.now() - s;
+    }
+    lat.sort();
+    figures.newChatP50Us = lat[Math.floor(NEW_CHATS * 0.5)]! * 1000;
+    figures.newChatP99Us = lat[Math.floor(NEW_CHATS * 0.99)]! * 1000;
+  }
   process.stdout.write(`${JSON.stringify(figures)}\n`);
   await app.stop();
   await rm(dir, { recursive: true, force: true });
@@ -134,7 +152,7 @@ async function worker(o: WorkerOptions): Promise<void> {
 async function runTogether(
   options: Omit<WorkerOptions, "id">,
   count: number,
-): Promise<{ rate: number; p50Us?: number; p99Us?: number }> {
+): Promise<{ rate: number; p50Us?: number; p99Us?: number; newChatP50Us?: number; newChatP99Us?: number }> {
   const children = Array.from({ length: count }, () => {
     const child = spawn(
       process.execPath,
@@ -159,7 +177,12 @@ async function runTogether(
     rate: total / (slowestMs / 1000),
     ...(figures[0]!.p50Us === undefined
       ? {}
-      : { p50Us: median(figures.map((f) => f.p50Us!)), p99Us: median(figures.map((f) => f.p99Us!)) }),
+      : {
+          p50Us: median(figures.map((f) => f.p50Us!)),
+          p99Us: median(figures.map((f) => f.p99Us!)),
+          newChatP50Us: median(figures.map((f) => f.newChatP50Us!)),
+          newChatP99Us: median(figures.map((f) => f.newChatP99Us!)),
+        }),
   };
 }
 
@@ -169,7 +192,10 @@ async function main(): Promise<void> {
   const withBase = argv.includes("--base");
   const base = withBase ? ensureBaseTree() : undefined;
   type Key = string;
-  const cells = new Map<Key, Array<{ rate: number; p50Us?: number; p99Us?: number }>>();
+  const cells = new Map<
+    Key,
+    Array<{ rate: number; p50Us?: number; p99Us?: number; newChatP50Us?: number; newChatP99Us?: number }>
+  >();
   const plan: Array<{ key: Key; tree: string; shared: boolean; phase: "one" | "flight"; processes: number }> = [];
   for (const phase of ["one", "flight"] as const) {
     plan.push({ key: `embedded/1/${phase}`, tree: ROOT, shared: false, phase, processes: 1 });
@@ -200,7 +226,7 @@ async function main(): Promise<void> {
     const lat =
       list[0]!.p50Us === undefined
         ? ""
-        : ` p50 ${median(list.map((x) => x.p50Us!)).toFixed(0)} µs p99 ${median(list.map((x) => x.p99Us!)).toFixed(0)} µs`;
+        : ` p50 ${median(list.map((x) => x.p50Us!)).toFixed(0)} µs p99 ${median(list.map((x) => x.p99Us!)).toFixed(0)} µs; a new chat's first message p50 ${median(list.map((x) => x.newChatP50Us!)).toFixed(0)} µs p99 ${median(list.map((x) => x.newChatP99Us!)).toFixed(0)} µs`;
     return `${fmt(median(rates))} msg/s (best ${fmt(Math.max(...rates))}; rounds ${rates.map(fmt).join(", ")})${lat}`;
   };
   console.log(
