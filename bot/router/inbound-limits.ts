@@ -1,7 +1,7 @@
 /**
  * Inbound rate limits per user and per chat, as the router asks for them: one verdict per message. In one
- * process they are two sets of token buckets in memory (`TokenBuckets`); scaled out with Redis the router asks
- * `SharedAdmission` instead (`shared-admission.ts`), which checks dedupe and both buckets in one call.
+ * process they are two sets of token buckets in memory (`TokenBuckets`); scaled out with Redis they are the same
+ * buckets synced to shared ones (`synced-limits.ts`), which answer asynchronously only for a key new to the process.
  */
 import type { Clock } from "../core.ts";
 import { type RateVerdict, TokenBuckets } from "./rate-limit.ts";
