@@ -51,6 +51,7 @@ export function registerSchedulesCli(program: Command, ctx: SchedulesCliContext)
     .option("--kind <kind>", "chat kind: dm, group or channel", "group")
     .option("--tz <zone>", "time zone of this schedule")
     .option("--missed <policy>", "skip or once")
+    .option("--spread", "fire a fixed few seconds (up to a minute) after the cron time, the same for every fire")
     .option("--at <time>", 'one-shot instead of cron: "in 10m", "2026-12-01 09:00"')
     .argument("<cron-or-command>", "cron expression (node-cron syntax), quoted; with --at, the command line")
     .argument("[command]", 'command line, quoted: "/dice 1d6"')
@@ -58,7 +59,7 @@ export function registerSchedulesCli(program: Command, ctx: SchedulesCliContext)
       async (
         first: string,
         second: string | undefined,
-        opts: { chat: string; as: string; kind: string; tz?: string; missed?: string; at?: string },
+        opts: { chat: string; as: string; kind: string; tz?: string; missed?: string; at?: string; spread?: boolean },
       ) => {
         if (opts.kind !== "dm" && opts.kind !== "group" && opts.kind !== "channel")
           throw new SwitchboardError("E_BAD_ARGS", "--kind is dm, group or channel");
@@ -82,6 +83,7 @@ export function registerSchedulesCli(program: Command, ctx: SchedulesCliContext)
             commandLine,
             timeZone: opts.tz,
             missedPolicy: opts.missed as "skip" | "once" | undefined,
+            spread: opts.spread,
             when:
               opts.at !== undefined
                 ? { kind: "once", runAt: parseOneShot(opts.at, zone, service.now()) }

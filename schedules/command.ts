@@ -1,16 +1,16 @@
 /**
- * `/schedule`: add, at, in, list, pause, resume, delete, run, runs, tz. Flags `--tz <zone>` and
- * `--missed skip|once` go before the command line, which starts with `/`.
+ * `/schedule`: add, at, in, list, pause, resume, delete, run, runs, tz. Flags `--tz <zone>`,
+ * `--missed skip|once` and `--spread` go before the command line, which starts with `/`.
  */
 import { SwitchboardError, roleAtLeast, type CommandContext, type CommandDef } from "../bot/index.ts";
 import { describeCron } from "./cron.ts";
 import { parseOneShot } from "./parse-time.ts";
 import type { ScheduleRecord } from "./repo.ts";
-import type { ScheduleService } from "./service.ts";
+import { formatDuration, type ScheduleService } from "./service.ts";
 import { canonicalTimeZone, formatInZone } from "./zone.ts";
 
 const USAGE = [
-  '/schedule add "<cron>" [--tz <zone>] [--missed skip|once] /command args',
+  '/schedule add "<cron>" [--tz <zone>] [--missed skip|once] [--spread] /command args',
   "/schedule at <YYYY-MM-DD HH:MM | HH:MM> /command args",
   "/schedule in <10m | 2h | 1d> /command args",
   "/schedule list",
@@ -40,13 +40,18 @@ function usageError(message: string): SwitchboardError {
 function splitSpec(
   raw: string,
   from: number,
-): { spec: string[]; tz?: string; missed?: "skip" | "once"; commandLine: string } {
+): { spec: string[]; tz?: string; missed?: "skip" | "once"; spread?: boolean; commandLine: string } {
   const all = tokens(raw);
   const spec: string[] = [];
   let tz: string | undefined;
   let missed: "skip" | "once" | undefined;
+  let spread = false;
   for (let i = from; i < all.length; i++) {
     const t = all[i]!;
+    if (t.text === "--spread") {
+      spread = true;
+      continue;
+    }
     if (t.text === "--tz" || t.text === "--missed") {
       const value = all[i + 1]?.text;
       if (value === undefined) throw usageError(`${t.text} needs a value.`);
@@ -63,6 +68,7 @@ function splitSpec(
         spec,
         ...(tz === undefined ? {} : { tz }),
         ...(missed === undefined ? {} : { missed }),
+        ...(spread ? { spread } : {}),
         commandLine: raw.slice(t.start).trim(),
       };
     }
@@ -96,7 +102,7 @@ export function describeSchedule(
 ): string {
   const when =
     s.kind === "cron"
-      ? `${describeCron(s.expression ?? "")} (\`${s.expression}\`), ${s.timeZone}`
+      ? `${describeCron(s.expression ?? "")} (\`${s.expression}\`), ${s.timeZone}${s.spreadMs > 0 ? `, spread +${formatDuration(s.spreadMs)}` : ""}`
       : `once at ${formatInZone(displayZone, s.runAt ?? 0)}`;
   const next = service.nextRun(s);
   const nextText =
@@ -134,7 +140,7 @@ const ID_ARG = { name: "id", description: "the schedule's number", type: "string
  */
 export function scheduleCommand(service: ScheduleService): CommandDef {
   const add = async (ctx: CommandContext, when: "cron" | "at" | "in"): Promise<string> => {
-    const { spec, tz, missed, commandLine } = splitSpec(String(ctx.options.spec ?? ctx.rawArgs), 0);
+    const { spec, tz, missed, spread, commandLine } = splitSpec(String(ctx.options.spec ?? ctx.rawArgs), 0);
     if (spec.length === 0)
       throw usageError(when === "cron" ? "Missing the cron expression." : `Missing the time after "${when}".`);
     const { chat, creator } = chatOf(ctx);
@@ -154,6 +160,7 @@ export function scheduleCommand(service: ScheduleService): CommandDef {
       commandLine,
       timeZone: tz,
       missedPolicy: missed,
+      spread,
       when: schedule,
       platformRole: ctx.inbound.user.platformRole,
     });

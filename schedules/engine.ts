@@ -1,9 +1,9 @@
 /**
  * The firing engine: one timer over a min-heap of distinct fire times, each with a bucket of the schedules due
  * then (cron fires fall on whole seconds, so a burst of 100,000 schedules due in the same second is one heap
- * entry and one array walk). Due schedules are handed to `onFire` first, in time order; only then are their next
- * fire times computed (in chunks that yield to the event loop), so a burst is not held back by recomputing them
- * all. Removed or rescheduled entries are skipped lazily (generation numbers). The engine knows ids and instants
+ * entry and one array walk). Due schedules are handed to `onFire` first, in time order, a chunk per event-loop
+ * turn (so the first fires' work starts before a large burst has been handed out); only then are their next fire
+ * times computed (in chunks that yield to the event loop), so a burst is not held back by recomputing them all. Removed or rescheduled entries are skipped lazily (generation numbers). The engine knows ids and instants
  * only; what a fire does and how the next time is computed belong to the caller.
  */
 import type { Clock } from "../bot/index.ts";
@@ -160,11 +160,22 @@ export class FireEngine {
       const bucket = this.#buckets.get(t);
       this.#buckets.delete(t);
       if (bucket === undefined) continue;
-      this.#fireBucket(t, bucket.slots, bucket.gens);
       due.push({ atMs: t, slots: bucket.slots, gens: bucket.gens });
     }
+    // The first chunk is handed out now; a large burst's rest a chunk per event-loop turn, so the first fires'
+    // work (claims, replies) starts while the rest are still being handed out.
+    const chunk = this.#o.chunkSize ?? 1_000;
+    const cursor = { bucket: 0, index: 0 };
+    const handedOut = this.#handOut(due, cursor, chunk)
+      ? Promise.resolve()
+      : (async () => {
+          while (this.#isRunning) {
+            await new Promise<void>((resolve) => setImmediate(resolve));
+            if (this.#handOut(due, cursor, chunk)) return;
+          }
+        })();
     this.#recomputing++;
-    this.#busy = this.#busy
+    this.#busy = Promise.all([this.#busy, handedOut])
       .then(() => this.#recompute(due))
       .catch((error: unknown) => this.#o.onError?.(error, "*"))
       .then(() => {
@@ -173,18 +184,29 @@ export class FireEngine {
       });
   }
 
-  #fireBucket(atMs: number, slots: readonly Slot[], gens: readonly number[]): void {
+  /** Hand out up to `count` due fires from `cursor` on, in time order; true when all are handed out. */
+  #handOut(
+    due: ReadonlyArray<{ atMs: number; slots: readonly Slot[]; gens: readonly number[] }>,
+    cursor: { bucket: number; index: number },
+    count: number,
+  ): boolean {
     const onFire = this.#o.onFire;
-    for (let i = 0; i < slots.length; i++) {
-      const slot = slots[i]!;
-      if (slot.gen !== gens[i]) continue; // removed or rescheduled
-      slot.atMs = -1;
-      try {
-        onFire(slot.id, atMs);
-      } catch (error) {
-        this.#o.onError?.(error, slot.id);
+    let left = count;
+    for (; cursor.bucket < due.length; cursor.bucket++, cursor.index = 0) {
+      const { atMs, slots, gens } = due[cursor.bucket]!;
+      for (; cursor.index < slots.length; cursor.index++) {
+        if (left-- === 0) return false;
+        const slot = slots[cursor.index]!;
+        if (slot.gen !== gens[cursor.index]) continue; // removed or rescheduled
+        slot.atMs = -1;
+        try {
+          onFire(slot.id, atMs);
+        } catch (error) {
+          this.#o.onError?.(error, slot.id);
+        }
       }
     }
+    return true;
   }
 
   async #recompute(

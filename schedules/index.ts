@@ -31,6 +31,10 @@ export interface SchedulesPluginOptions {
   processId?: string;
   /** Longest single engine timer wait (default 30 s). */
   maxWaitMs?: number;
+  /** Most fires claimed by one statement (default 256). */
+  claimBatchSize?: number;
+  /** Most chats whose fires run at once (default 64). */
+  fireConcurrency?: number;
   settings?: Partial<SchedulesSettings>;
 }
 
@@ -45,6 +49,8 @@ export async function createSchedulesPlugin(
     ...(options.timers === undefined ? {} : { timers: options.timers }),
     ...(options.processId === undefined ? {} : { processId: options.processId }),
     ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
+    ...(options.claimBatchSize === undefined ? {} : { claimBatchSize: options.claimBatchSize }),
+    ...(options.fireConcurrency === undefined ? {} : { fireConcurrency: options.fireConcurrency }),
   });
   core.commands.register(scheduleCommand(service));
   const unprovide = core.capabilities.provide("schedule", (call) => handleScheduleCapability(core, service, call));

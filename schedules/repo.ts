@@ -45,16 +45,21 @@ export interface ScheduleRecord {
   lastFireAt: number | null;
   lastOutcome: string | null;
   rev: number;
+  /** Opt-in (`--spread`): every fire of this cron schedule is this many ms after its cron time (0: none). */
+  spreadMs: number;
 }
 
 /** The fields that decide when a schedule fires. */
 export type TimingRecord = Pick<
   ScheduleRecord,
-  "id" | "kind" | "expression" | "runAt" | "timeZone" | "missedPolicy" | "createdAt" | "lastFireAt" | "rev"
+  "id" | "kind" | "expression" | "runAt" | "timeZone" | "missedPolicy" | "createdAt" | "lastFireAt" | "rev" | "spreadMs"
 >;
 
 /** A new schedule. */
-export type NewSchedule = Omit<ScheduleRecord, "id" | "state" | "updatedAt" | "lastFireAt" | "lastOutcome" | "rev">;
+export type NewSchedule = Omit<
+  ScheduleRecord,
+  "id" | "state" | "updatedAt" | "lastFireAt" | "lastOutcome" | "rev" | "spreadMs"
+> & { spreadMs?: number };
 
 /** One run of a schedule. */
 export interface RunRecord {
@@ -157,6 +162,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS schedule_runs_once_idx ON schedule_runs (sched
 CREATE INDEX IF NOT EXISTS schedule_runs_schedule_idx ON schedule_runs (schedule_id, id);
 `,
   },
+  {
+    // The fixed offset of a spread schedule's fires (`--spread`); existing schedules are not spread.
+    id: "core-040-schedule-spread",
+    sql: "ALTER TABLE schedules ADD COLUMN spread_ms bigint NOT NULL DEFAULT 0",
+  },
 ];
 
 /** The SQL for "the next rev" on this driver. */
@@ -194,6 +204,7 @@ function toSchedule(r: Record<string, unknown>): ScheduleRecord {
     lastFireAt: numOrNull(r.last_fire_at),
     lastOutcome: strOrNull(r.last_outcome),
     rev: num(r.rev),
+    spreadMs: num(r.spread_ms ?? 0),
   };
 }
 
@@ -229,8 +240,9 @@ export class ScheduleRepo {
   async insert(s: NewSchedule): Promise<ScheduleRecord> {
     const { rows } = await this.#sql.query(
       `INSERT INTO schedules (chat_key, platform, chat_id, chat_kind, thread_id, creator_id, creator_name, created_by,
-         kind, expression, run_at, time_zone, tz_explicit, command_line, missed_policy, state, created_at, updated_at, rev)
-       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,'active',$16,$16,${nextRev(this.#sql)}) RETURNING *`,
+         kind, expression, run_at, time_zone, tz_explicit, command_line, missed_policy, state, created_at, updated_at, rev,
+         spread_ms)
+       VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,'active',$16,$16,${nextRev(this.#sql)},$17) RETURNING *`,
       [
         s.chatKey,
         s.platform,
@@ -248,6 +260,7 @@ export class ScheduleRepo {
         s.commandLine,
         s.missedPolicy,
         s.createdAt,
+        s.spreadMs ?? 0,
       ],
     );
     return toSchedule(rows[0]!);
@@ -296,7 +309,7 @@ export class ScheduleRepo {
   /** Every active schedule, only what the engine needs (what a process loads at start). */
   async loadActiveTiming(): Promise<TimingRecord[]> {
     const { rows } = await this.#sql.query(
-      "SELECT id, kind, expression, run_at, time_zone, missed_policy, created_at, last_fire_at, rev FROM schedules WHERE state = 'active'",
+      "SELECT id, kind, expression, run_at, time_zone, missed_policy, created_at, last_fire_at, rev, spread_ms FROM schedules WHERE state = 'active'",
     );
     return rows.map((r) => ({
       id: String(r.id),
@@ -308,6 +321,7 @@ export class ScheduleRepo {
       createdAt: num(r.created_at),
       lastFireAt: numOrNull(r.last_fire_at),
       rev: num(r.rev),
+      spreadMs: num(r.spread_ms ?? 0),
     }));
   }
 
@@ -379,6 +393,112 @@ export class ScheduleRepo {
         );
       }
       return { runId: String(rows[0].id), schedule };
+    });
+  }
+
+  /**
+   * Claim a batch of scheduled or catch-up fires in one transaction: the schedules still active are locked
+   * (`FOR UPDATE SKIP LOCKED` on PostgreSQL: a schedule another process is claiming is left to it), one
+   * statement inserts every run row (`ON CONFLICT DO NOTHING`: a fire another process claimed is left out), one
+   * moves `last_fire_at` on and finishes one-shots. Returns the fires this process won, with their schedules.
+   */
+  async claimMany(
+    fires: ReadonlyArray<{ id: string; fireTime: number; kind: "scheduled" | "catchup" }>,
+    { process, at }: { process: string; at: number },
+  ): Promise<Array<Claim & { fireTime: number }>> {
+    if (fires.length === 0) return [];
+    const isPg = this.#sql.driver === "postgres";
+    return this.#sql.transaction(async (tx) => {
+      const ids = [...new Set(fires.map((f) => f.id))];
+      const { rows: found } = await tx.query(
+        isPg
+          ? "SELECT * FROM schedules WHERE id = ANY($1::bigint[]) AND state = 'active' ORDER BY id FOR UPDATE SKIP LOCKED"
+          : "SELECT * FROM schedules WHERE id IN (SELECT value FROM json_each($1)) AND state = 'active'",
+        [isPg ? ids : JSON.stringify(ids.map(Number))],
+      );
+      const active = new Map(found.map((r) => [String(r.id), toSchedule(r)]));
+      const wanted = fires.filter((f) => active.has(f.id));
+      if (wanted.length === 0) return [];
+      const { rows: won } = await tx.query<{ id: unknown; schedule_id: unknown; fire_time: unknown }>(
+        isPg
+          ? `INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, outcome, process)
+             SELECT f.id, f.t, f.k, $4, 'running', $5 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS f(id, t, k)
+             ON CONFLICT (schedule_id, fire_time) WHERE kind <> 'manual' DO NOTHING RETURNING id, schedule_id, fire_time`
+          : `INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, outcome, process)
+             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), $2, 'running', $3
+             FROM json_each($1) WHERE true
+             ON CONFLICT (schedule_id, fire_time) WHERE kind <> 'manual' DO NOTHING RETURNING id, schedule_id, fire_time`,
+        isPg
+          ? [wanted.map((f) => f.id), wanted.map((f) => f.fireTime), wanted.map((f) => f.kind), at, process]
+          : [JSON.stringify(wanted.map((f) => [Number(f.id), f.fireTime, f.kind])), at, process],
+      );
+      if (won.length === 0) return [];
+      const claimed = won.map((r) => ({
+        runId: String(r.id),
+        schedule: active.get(String(r.schedule_id))!,
+        fireTime: Number(r.fire_time),
+      }));
+      await tx.query(
+        isPg
+          ? `UPDATE schedules s SET last_fire_at = GREATEST(COALESCE(s.last_fire_at, 0), c.t),
+               state = CASE WHEN s.kind = 'once' THEN 'done' ELSE s.state END,
+               updated_at = CASE WHEN s.kind = 'once' THEN $3 ELSE s.updated_at END,
+               rev = CASE WHEN s.kind = 'once' THEN nextval('schedules_rev_seq') ELSE s.rev END
+             FROM (SELECT id, MAX(t) AS t FROM unnest($1::bigint[], $2::bigint[]) AS f(id, t) GROUP BY id) AS c
+             WHERE s.id = c.id`
+          : `UPDATE schedules SET last_fire_at = MAX(COALESCE(last_fire_at, 0), c.t),
+               state = CASE WHEN kind = 'once' THEN 'done' ELSE state END,
+               updated_at = CASE WHEN kind = 'once' THEN $2 ELSE updated_at END,
+               rev = CASE WHEN kind = 'once' THEN (SELECT MAX(rev) + 1 FROM schedules) ELSE rev END
+             FROM (SELECT json_extract(value, '$[0]') AS id, MAX(json_extract(value, '$[1]')) AS t
+                   FROM json_each($1) GROUP BY 1) AS c
+             WHERE schedules.id = c.id`,
+        isPg
+          ? [claimed.map((c) => c.schedule.id), claimed.map((c) => c.fireTime), at]
+          : [JSON.stringify(claimed.map((c) => [Number(c.schedule.id), c.fireTime])), at],
+      );
+      return claimed;
+    });
+  }
+
+  /** Record how a batch of claimed runs ended (one statement for the runs, one for the schedules' last outcome). */
+  async finishMany(
+    runs: ReadonlyArray<{
+      runId: string;
+      scheduleId: string;
+      outcome: Exclude<RunOutcome, "running">;
+      detail?: string;
+      at: number;
+    }>,
+  ): Promise<void> {
+    if (runs.length === 0) return;
+    const isPg = this.#sql.driver === "postgres";
+    const details = runs.map((r) => (r.detail === undefined ? null : r.detail.slice(0, 500)));
+    // The last outcome of each schedule in the batch.
+    const last = new Map<string, string>();
+    for (let i = 0; i < runs.length; i++) {
+      const r = runs[i]!;
+      last.set(r.scheduleId, describeOutcome(r.outcome, details[i]!, r.at));
+    }
+    await this.#sql.transaction(async (tx) => {
+      await tx.query(
+        isPg
+          ? `UPDATE schedule_runs r SET ended_at = f.e, outcome = f.o, detail = f.d
+             FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS f(id, e, o, d) WHERE r.id = f.id`
+          : `UPDATE schedule_runs SET ended_at = json_extract(f.value, '$[1]'), outcome = json_extract(f.value, '$[2]'),
+               detail = json_extract(f.value, '$[3]')
+             FROM json_each($1) AS f WHERE schedule_runs.id = json_extract(f.value, '$[0]')`,
+        isPg
+          ? [runs.map((r) => r.runId), runs.map((r) => r.at), runs.map((r) => r.outcome), details]
+          : [JSON.stringify(runs.map((r, i) => [Number(r.runId), r.at, r.outcome, details[i]]))],
+      );
+      await tx.query(
+        isPg
+          ? `UPDATE schedules s SET last_outcome = f.lo FROM unnest($1::bigint[], $2::text[]) AS f(id, lo) WHERE s.id = f.id`
+          : `UPDATE schedules SET last_outcome = json_extract(f.value, '$[1]')
+             FROM json_each($1) AS f WHERE schedules.id = json_extract(f.value, '$[0]')`,
+        isPg ? [[...last.keys()], [...last.values()]] : [JSON.stringify([...last].map(([id, lo]) => [Number(id), lo]))],
+      );
     });
   }
 

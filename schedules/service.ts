@@ -21,6 +21,7 @@ import { compileCron, minGapMs, type CompiledCron } from "./cron.ts";
 import { FireEngine, globalTimers, type Timers } from "./engine.ts";
 import { nextFireAfter } from "./next-fire.ts";
 import { MAX_ONE_SHOT_MS } from "./parse-time.ts";
+import { FirePipeline, type ClaimedFire, type DueFire } from "./pipeline.ts";
 import {
   ScheduleRepo,
   type Claim,
@@ -65,10 +66,16 @@ export interface CreateScheduleInput {
   onlySkill?: string | undefined;
   /** The creator's platform role in the chat, when known (a typed `/schedule`): used by the check at creation. */
   platformRole?: PlatformRole | undefined;
+  /**
+   * Spread the fires (`--spread`, cron only): every fire comes a fixed offset after its cron time, derived from
+   * the schedule, up to a minute and at most a quarter of its shortest gap. For "on the hour" jobs in many chats.
+   */
+  spread?: boolean | undefined;
 }
 
 interface Live {
   rev: number;
+  spreadMs: number;
   cron: CompiledCron | undefined;
   runAt: number | undefined;
   zone: ZoneTimeline;
@@ -88,6 +95,19 @@ export interface ScheduleServiceOptions {
   processId?: string;
   /** Longest single engine timer wait (default 30 s). */
   maxWaitMs?: number;
+  /** Most fires claimed by one statement (default 256). */
+  claimBatchSize?: number;
+  /** Most chats whose fires run at once (default 64). */
+  fireConcurrency?: number;
+}
+
+/** How a run ended, as recorded. */
+interface RunResult {
+  runId: string;
+  scheduleId: string;
+  outcome: "ok" | "error" | "skipped";
+  detail?: string;
+  at: number;
 }
 
 /** Schedules for every chat, fired by one engine. */
@@ -99,6 +119,8 @@ export class ScheduleService {
   readonly #clock: Clock;
   readonly #timers: Timers | undefined;
   readonly #engine: FireEngine;
+  /** Claims, runs and records due fires (see `pipeline.ts`). */
+  readonly pipeline: FirePipeline<Claim, RunResult>;
   readonly #live = new Map<string, Live>();
   readonly #inflight = new Set<Promise<void>>();
   readonly #defaultZone: string;
@@ -119,9 +141,17 @@ export class ScheduleService {
       clock: this.#clock,
       ...(options.timers === undefined ? {} : { timers: options.timers }),
       ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
-      onFire: (id, atMs) => this.#dispatch(id, atMs, "scheduled"),
+      onFire: (id, atMs) => this.pipeline.push({ id, fireTime: atMs, kind: "scheduled" }),
       nextAfter: (id, afterMs) => this.#nextAfter(id, afterMs),
       onError: (error, id) => core.log.error({ err: error, scheduleId: id }, "schedule engine error"),
+    });
+    this.pipeline = new FirePipeline<Claim, RunResult>({
+      claim: (fires) => this.#claim(fires),
+      run: ({ claim, fire }) => this.#execute(claim, fire.fireTime, fire.kind),
+      record: (results) => this.repo.finishMany(results),
+      onError: (error, stage) => core.log.error({ err: error, stage }, "schedule fires failed"),
+      ...(options.claimBatchSize === undefined ? {} : { batchSize: options.claimBatchSize }),
+      ...(options.fireConcurrency === undefined ? {} : { concurrency: options.fireConcurrency }),
     });
   }
 
@@ -148,7 +178,9 @@ export class ScheduleService {
     if (s.state !== "active") return undefined;
     const now = this.#clock.now();
     if (s.kind === "once") return s.runAt !== null && s.runAt > now - START_GRACE_MS ? s.runAt : undefined;
-    return s.expression === null ? undefined : nextFireAfter(compileCron(s.expression), timelineOf(s.timeZone), now);
+    if (s.expression === null) return undefined;
+    const next = nextFireAfter(compileCron(s.expression), timelineOf(s.timeZone), now - s.spreadMs);
+    return next === undefined ? undefined : next + s.spreadMs;
   }
 
   /** A schedule of this chat (or of any chat when `chatKey` is omitted); `E_NOT_FOUND` otherwise. */
@@ -174,6 +206,12 @@ export class ScheduleService {
       input.timeZone === undefined ? await this.chatTimeZone(chatKey) : canonicalTimeZone(input.timeZone);
     let expression: string | null = null;
     let runAt: number | null = null;
+    let spreadMs = 0;
+    if (input.spread === true && input.when.kind !== "cron") {
+      throw new SwitchboardError("E_SCHEDULE_INVALID", "--spread on a one-shot", {
+        chatMessage: "--spread is for repeating (cron) schedules.",
+      });
+    }
     if (input.when.kind === "cron") {
       const cron = compileCron(input.when.expression);
       const gap = minGapMs(cron);
@@ -188,6 +226,12 @@ export class ScheduleService {
         });
       }
       expression = cron.expression;
+      if (input.spread === true) {
+        spreadMs = spreadOffsetMs(
+          `${chatKey}\n${input.creator.id}\n${expression}\n${commandLine}\n${now}`,
+          Math.min(MAX_SPREAD_MS, Math.floor(gap / 4)),
+        );
+      }
     } else {
       runAt = input.when.runAt;
       if (!Number.isSafeInteger(runAt) || runAt <= now) {
@@ -232,6 +276,7 @@ export class ScheduleService {
       commandLine,
       missedPolicy: input.missedPolicy ?? this.settings.missedRunDefault,
       createdAt: now,
+      spreadMs,
     });
     this.#apply(record, now);
     await this.#core.audit({
@@ -328,7 +373,8 @@ export class ScheduleService {
     const now = this.#clock.now();
     const claim = await this.repo.claim({ id: s.id, fireTime: now, kind: "manual", process: this.processId, at: now });
     if (claim === undefined) throw new SwitchboardError("E_CONFLICT", `schedule ${id} could not be claimed`);
-    return { runId: claim.runId, done: this.#track(this.#execute(claim, now, "manual")) };
+    const done = this.#execute(claim, now, "manual").then((result) => this.repo.finish(result));
+    return { runId: claim.runId, done: this.#track(done) };
   }
 
   async #transition(
@@ -402,7 +448,9 @@ export class ScheduleService {
     const live = this.#live.get(id);
     if (live === undefined) return undefined;
     if (live.cron === undefined) return live.runAt !== undefined && live.runAt > afterMs ? live.runAt : undefined;
-    return nextFireAfter(live.cron, live.zone, afterMs);
+    if (live.spreadMs === 0) return nextFireAfter(live.cron, live.zone, afterMs);
+    const next = nextFireAfter(live.cron, live.zone, afterMs - live.spreadMs);
+    return next === undefined ? undefined : next + live.spreadMs;
   }
 
   /** Bring the live view in line with a stored record (new, changed, paused, deleted, done). */
@@ -416,6 +464,7 @@ export class ScheduleService {
     }
     this.#live.set(s.id, {
       rev: s.rev,
+      spreadMs: s.spreadMs,
       cron: s.expression === null ? undefined : compileCron(s.expression),
       runAt: s.runAt ?? undefined,
       zone: timelineOf(s.timeZone),
@@ -454,6 +503,7 @@ export class ScheduleService {
   #load(s: TimingRecord, now: number): void {
     this.#live.set(s.id, {
       rev: s.rev,
+      spreadMs: s.spreadMs,
       cron: s.expression === null ? undefined : compileCron(s.expression),
       runAt: s.runAt ?? undefined,
       zone: timelineOf(s.timeZone),
@@ -476,7 +526,7 @@ export class ScheduleService {
       count++;
     }
     if (this.settings.enabled) {
-      if (s.missedPolicy === "once") this.#dispatch(s.id, latest, "catchup");
+      if (s.missedPolicy === "once") this.pipeline.push({ id: s.id, fireTime: latest, kind: "catchup" });
       else
         void this.#track(this.repo.recordMissed({ id: s.id, fireTime: latest, count, at: now }).then(() => undefined));
     }
@@ -532,9 +582,11 @@ export class ScheduleService {
   /** Resolves when no fire is being dispatched or run (tests, shutdown). */
   async idle(): Promise<void> {
     await this.#engine.idle();
+    await this.pipeline.idle();
     while (this.#inflight.size > 0) {
       await Promise.allSettled([...this.#inflight]);
       await this.#engine.idle();
+      await this.pipeline.idle();
     }
   }
 
@@ -550,14 +602,14 @@ export class ScheduleService {
     return p;
   }
 
-  #dispatch(id: string, fireTime: number, kind: Exclude<RunKind, "missed" | "manual">): void {
-    void this.#track(
-      (async () => {
-        const claim = await this.repo.claim({ id, fireTime, kind, process: this.processId, at: this.#clock.now() });
-        if (claim === undefined) return; // another process has it, or it was paused/deleted meanwhile
-        await this.#execute(claim, fireTime, kind);
-      })(),
-    );
+  /** Claim a batch of due fires; the claimed ones come back in the order they fell due (each chat's order). */
+  async #claim(fires: readonly DueFire[]): Promise<Array<ClaimedFire<Claim>>> {
+    const won = await this.repo.claimMany(fires, { process: this.processId, at: this.#clock.now() });
+    const position = new Map(fires.map((f, i) => [`${f.id}:${f.fireTime}`, i]));
+    const at = (c: { schedule: { id: string }; fireTime: number }) =>
+      position.get(`${c.schedule.id}:${c.fireTime}`) ?? 0;
+    won.sort((a, b) => at(a) - at(b));
+    return won.map((claim) => ({ fire: fires[at(claim)]!, chatKey: claim.schedule.chatKey, claim }));
   }
 
   /**
@@ -574,7 +626,8 @@ export class ScheduleService {
     }
   }
 
-  async #execute(claim: Claim, fireTime: number, kind: Exclude<RunKind, "missed">): Promise<void> {
+  /** Run a claimed fire; resolves to its outcome (never rejects), which the caller records. */
+  async #execute(claim: Claim, fireTime: number, kind: Exclude<RunKind, "missed">): Promise<RunResult> {
     const s = claim.schedule;
     const core = this.#core;
     const target = { platform: s.platform, chatId: s.chatId, ...(s.threadId === null ? {} : { threadId: s.threadId }) };
@@ -642,13 +695,13 @@ export class ScheduleService {
       detail = e.message;
       core.log.error({ err: error, scheduleId: s.id, chatKey: s.chatKey, fireTime }, "schedule run failed");
     }
-    await this.repo.finish({
+    return {
       runId: claim.runId,
       scheduleId: s.id,
       outcome,
       ...(detail === undefined ? {} : { detail }),
       at: this.#clock.now(),
-    });
+    };
   }
 }
 
@@ -663,6 +716,21 @@ function auditView(s: ScheduleRecord): Record<string, unknown> {
     commandLine: s.commandLine,
     creator: `${s.platform}:${s.creatorId}`,
   };
+}
+
+/** The most a `--spread` schedule's fires are moved. */
+const MAX_SPREAD_MS = 60_000;
+
+/**
+ * A spread schedule's offset: a hash of what defines it (chat, creator, expression, command, creation time) into
+ * [0, maxMs), in whole seconds when the range allows, so it is the same for every process and every fire.
+ */
+export function spreadOffsetMs(key: string, maxMs: number): number {
+  if (maxMs < 1) return 0;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  const unit = maxMs >= 2_000 ? 1_000 : 1;
+  return ((h >>> 0) % Math.floor(maxMs / unit)) * unit;
 }
 
 /** 90000 → "1m30s". */

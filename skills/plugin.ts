@@ -98,6 +98,16 @@ export async function createSkillsPlugin(
       }
       // Installed skills are loaded by the marketplace plugin, which checks each one against the lockfile first.
       unregisterTools = core.tools.register(service.toolProvider());
+      if (config.warmOnStart) {
+        // In the background, after the plugins and adapters have started: the fork and the compiles must not
+        // hold up the start, only come before the first skill command.
+        const warming = setTimeout(() => {
+          void core.track(
+            supervisor.warm().catch((error: unknown) => log.warn({ err: error }, "could not warm the skill host")),
+          );
+        }, 0);
+        warming.unref();
+      }
       if (config.grantsRefreshMs > 0) {
         refresh = setInterval(() => {
           void core.track(

@@ -35,6 +35,10 @@ import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, ty
 import { createPlugins } from "./plugins.ts";
 import { CachedPermissionService } from "../router/permission-service.ts";
 import { deliveryDedupe } from "../router/dedupe.ts";
+import { redisDeliveryDedupe } from "../router/redis-dedupe.ts";
+import { syncedInboundLimits } from "../router/synced-limits.ts";
+import { redisPolicyChanges } from "../router/policy-changes.ts";
+import { openRedisLink, type RedisLink } from "../router/redis-link.ts";
 import { Router } from "../router/router.ts";
 import { openStore } from "../storage/open.ts";
 import type { Store } from "../storage/types.ts";
@@ -113,10 +117,16 @@ export async function createApp(options: AppOptions): Promise<App> {
   }
   const { config, kv } = shared;
   let store: Store;
+  let redisLink: RedisLink | undefined;
   try {
+    // The router's own Redis connections (pipelined commands, pub/sub) when scaled out.
+    if (config.storage.redisUrl !== undefined) {
+      redisLink = await openRedisLink({ url: config.storage.redisUrl, namespace: "switchboard" });
+    }
     store =
       options.store ?? (await openStore({ dataDir: config.bot.dataDir, databaseUrl: config.storage.databaseUrl, log }));
   } catch (error) {
+    await redisLink?.close();
     await kv.disconnect().catch(() => undefined);
     await http.close();
     throw error;
@@ -139,7 +149,13 @@ export async function createApp(options: AppOptions): Promise<App> {
     newChats: config.permissions.newChats,
     commandRoles: config.permissions.commandRoles,
     cacheTtlMs: config.storage.policyCacheTtlMs,
+    cacheMaxEntries: config.storage.policyCacheMaxEntries,
   });
+  if (redisLink !== undefined) {
+    permissions.announceChangesWith(
+      await redisPolicyChanges({ link: redisLink, log, invalidate: (chatKey) => permissions.invalidate(chatKey) }),
+    );
+  }
 
   const hub: AdapterHub = {
     get: (platform) => adapters.get(platform),
@@ -178,6 +194,17 @@ export async function createApp(options: AppOptions): Promise<App> {
     audit: (entry) => store.audit.append({ ...entry, at: entry.at ?? clock.now() }),
     clock,
   });
+  const sharedLimits =
+    redisLink === undefined
+      ? undefined
+      : syncedInboundLimits({
+          link: redisLink,
+          perUser: config.limits.perUser,
+          perChat: config.limits.perChat,
+          clock: turnClock(clock),
+          maxKeys: config.limits.maxTrackedKeys,
+          log,
+        });
   const router = new Router({
     confirmations,
     commands,
@@ -186,8 +213,16 @@ export async function createApp(options: AppOptions): Promise<App> {
     metrics,
     log,
     clock: turnClock(clock),
-    firstDelivery: deliveryDedupe(kv, config.storage.dedupeTtlMs),
+    firstDelivery:
+      redisLink === undefined
+        ? deliveryDedupe(kv, config.storage.dedupeTtlMs, { maxMarks: config.storage.dedupeMaxMarks })
+        : redisDeliveryDedupe(redisLink, config.storage.dedupeTtlMs),
     limits: config.limits,
+    ...(redisLink === undefined
+      ? {}
+      : {
+          inboundLimits: sharedLimits,
+        }),
     shutdownSignal: shutdown.signal,
     onNewChat: (inbound) => {
       const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
@@ -343,6 +378,9 @@ export async function createApp(options: AppOptions): Promise<App> {
         }
         await withDeadline(Promise.all([...tracked]), 5_000);
         await http.close();
+        sharedLimits?.stop();
+        await sharedLimits?.sync().catch(() => undefined);
+        await redisLink?.close();
         await kv.disconnect().catch(() => undefined);
         if (ownsStore) await store.close();
         log.debug("stopped");

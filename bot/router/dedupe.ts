@@ -5,11 +5,14 @@
  * carries a `sequence` (a number the platform raises with every delivery, such as Telegram's `update_id`) is
  * checked against a sliding window of bits over the most recent sequence numbers: no string kept per message, no
  * map that grows with traffic. Anything the window cannot answer (no sequence, or one far behind the newest) falls
- * back to remembering the delivery id, so the answer is always exact.
+ * back to remembering the delivery id as a compact fingerprint (`DeliveryMarks`: time-bucketed tables, bounded by
+ * count and by age), one set per platform.
  */
 import type Keyv from "keyv";
+import type { Clock } from "../core.ts";
 import { onceChecker } from "../ephemeral.ts";
 import type { Inbound } from "../model.ts";
+import { DeliveryMarks } from "./delivery-marks.ts";
 
 /** What dedupe needs of a message. */
 export type DeliveryKey = Pick<Inbound, "platform" | "deliveryId" | "sequence" | "receivedAt">;
@@ -78,20 +81,48 @@ export class SequenceWindow {
   }
 }
 
+/** Options for `deliveryDedupe`. */
+export interface DedupeOptions {
+  /** Most delivery-id marks held per platform in memory. Default 1,000,000 (≤ 16 MB). */
+  maxMarks?: number;
+  /** The clock for delivery-id marks. Default the system clock. */
+  clock?: Clock;
+}
+
+/** The in-memory dedupe's state, for tests and the heap benchmark. */
+export interface DedupeState {
+  /** Delivery-id marks per platform. */
+  readonly marks: ReadonlyMap<string, DeliveryMarks>;
+}
+
 /**
  * The router's dedupe over `kv` for `ttlMs`: sequence windows per platform when `kv` is in memory (falling back
- * to delivery ids), delivery ids alone on a shared store.
+ * to delivery-id marks per platform), delivery ids alone on a shared store.
  */
-export function deliveryDedupe(kv: Keyv, ttlMs: number): DeliveryCheck {
-  const byId = onceChecker(kv, "dedupe:", ttlMs);
-  if (!(kv.store instanceof Map)) return (delivery) => byId(delivery.deliveryId);
+export function deliveryDedupe(kv: Keyv, ttlMs: number, options: DedupeOptions = {}): DeliveryCheck & DedupeState {
+  const marks = new Map<string, DeliveryMarks>();
+  if (!(kv.store instanceof Map)) {
+    const byId = onceChecker(kv, "dedupe:", ttlMs);
+    return Object.assign((delivery: DeliveryKey) => byId(delivery.deliveryId), { marks });
+  }
+  const maxMarks = options.maxMarks ?? 1_000_000;
+  const clock = options.clock;
+  const byId = (delivery: DeliveryKey): boolean => {
+    let platformMarks = marks.get(delivery.platform);
+    if (platformMarks === undefined) {
+      platformMarks = new DeliveryMarks({ ttlMs, maxMarks });
+      marks.set(delivery.platform, platformMarks);
+    }
+    return platformMarks.mark(delivery.deliveryId, clock === undefined ? Date.now() : clock.now());
+  };
   const windows = new Map<string, SequenceWindow>();
-  return (delivery) => {
+  const check = (delivery: DeliveryKey): boolean => {
     const seq = delivery.sequence;
-    if (seq === undefined || !Number.isSafeInteger(seq) || seq < 0) return byId(delivery.deliveryId);
+    if (seq === undefined || !Number.isSafeInteger(seq) || seq < 0) return byId(delivery);
     let window = windows.get(delivery.platform);
     if (window === undefined) windows.set(delivery.platform, (window = new SequenceWindow(ttlMs)));
     // The window's times are the deliveries' own (`receivedAt`, stamped by one adapter): no clock read here.
-    return window.mark(seq, delivery.receivedAt) ?? byId(delivery.deliveryId);
+    return window.mark(seq, delivery.receivedAt) ?? byId(delivery);
   };
+  return Object.assign(check, { marks });
 }

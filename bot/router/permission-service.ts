@@ -7,6 +7,8 @@ import type { Clock, PermissionQuery, PermissionService, PermissionTarget } from
 import { parseCommandLine, resolveCommand, type CommandRegistry } from "../commands.ts";
 import type { Store } from "../storage/types.ts";
 import { SwitchboardError } from "../errors.ts";
+import { AgedMap } from "./aged-map.ts";
+import type { PolicyChanges } from "./policy-changes.ts";
 import { chatKeyOf, userKeyOf } from "../model.ts";
 import { authorizePath } from "./authorize.ts";
 import {
@@ -32,23 +34,30 @@ export interface PermissionServiceOptions {
   newChats: "locked" | "platform-admins";
   /** Operator defaults for command minimum roles (config `permissions.commandRoles`). */
   commandRoles: Readonly<Record<string, Role>>;
+  /** How long a cached policy is trusted without a change being heard of, in ms. */
   cacheTtlMs: number;
+  /** Most chats whose policy is cached; the least recently loaded go first. Default 100,000. */
+  cacheMaxEntries?: number;
 }
 
+/** A cached policy; the box tells "no policy" apart from "not cached". */
 interface CacheEntry {
-  policy: ChatPolicy | undefined;
-  expiresAt: number;
+  readonly policy: ChatPolicy | undefined;
 }
 
 /** Create the permission service. */
 export class CachedPermissionService implements PermissionService {
   readonly settings: PermissionSettings;
   readonly #o: PermissionServiceOptions;
-  readonly #cache = new Map<string, CacheEntry>();
+  readonly #cache: AgedMap<CacheEntry>;
   readonly #loading = new Map<string, Promise<ChatPolicy | undefined>>();
+  /** Raised by every invalidation: a load that started before one does not cache what it read. */
+  #epoch = 0;
+  #changes: PolicyChanges | undefined;
 
   constructor(options: PermissionServiceOptions) {
     this.#o = options;
+    this.#cache = new AgedMap({ maxEntries: options.cacheMaxEntries ?? 100_000, maxAgeMs: options.cacheTtlMs });
     this.settings = { owners: new Set(options.owners), defaultDm: options.defaultDm };
   }
 
@@ -59,11 +68,14 @@ export class CachedPermissionService implements PermissionService {
 
   /** The policy a chat runs under: stored, else (with `newChats: platform-admins`) an empty one, else none. */
   policy(chatKey: string): Promise<ChatPolicy | undefined> {
-    const hit = this.#cache.get(chatKey);
-    if (hit !== undefined && hit.expiresAt > this.#o.clock.now()) return Promise.resolve(hit.policy);
+    const hit = this.#cache.get(chatKey, this.#o.clock.now());
+    if (hit !== undefined) return Promise.resolve(hit.policy);
     let loading = this.#loading.get(chatKey);
     if (loading === undefined) {
-      loading = this.#load(chatKey).finally(() => this.#loading.delete(chatKey));
+      const started: Promise<ChatPolicy | undefined> = this.#load(chatKey).finally(() => {
+        if (this.#loading.get(chatKey) === started) this.#loading.delete(chatKey);
+      });
+      loading = started;
       this.#loading.set(chatKey, loading);
     }
     return loading;
@@ -74,15 +86,22 @@ export class CachedPermissionService implements PermissionService {
    * `nowMs` (the clock's time) when it peeks at several keys.
    */
   peek(chatKey: string, nowMs?: number): ChatPolicy | undefined | null {
-    const hit = this.#cache.get(chatKey);
-    return hit !== undefined && hit.expiresAt > (nowMs ?? this.#o.clock.now()) ? hit.policy : null;
+    const hit = this.#cache.get(chatKey, nowMs ?? this.#o.clock.now());
+    return hit !== undefined ? hit.policy : null;
+  }
+
+  /** Announce this process's policy writes to the others (Redis pub/sub when scaled out). */
+  announceChangesWith(changes: PolicyChanges): void {
+    this.#changes = changes;
   }
 
   async #load(chatKey: string): Promise<ChatPolicy | undefined> {
+    const epoch = this.#epoch;
     const stored = await this.#o.store.chats.getPolicy(chatKey);
     const policy =
       stored ?? (this.#o.newChats === "platform-admins" && chatKey !== GLOBAL_POLICY_KEY ? emptyPolicy() : undefined);
-    this.#cache.set(chatKey, { policy, expiresAt: this.#o.clock.now() + this.#o.cacheTtlMs });
+    // A change heard of while reading may not be in what was read: answer it, but do not keep it.
+    if (epoch === this.#epoch) this.#cache.set(chatKey, { policy }, this.#o.clock.now());
     return policy;
   }
 
@@ -161,13 +180,32 @@ export class CachedPermissionService implements PermissionService {
       before: before ?? null,
       after: updated,
     });
-    this.#cache.set(chatKey, { policy: updated, expiresAt: clock.now() + this.#o.cacheTtlMs });
+    this.#epoch++;
+    this.#loading.delete(chatKey); // a load racing this write must not be answered from
+    this.#cache.set(chatKey, { policy: updated }, clock.now());
+    await this.#changes?.publish(chatKey).catch((error: unknown) => {
+      this.#o.log.warn(
+        { err: error, chat: chatKey },
+        "could not announce a policy change: other processes see it when their cache expires",
+      );
+    });
     return updated;
   }
 
+  /** Chats whose policy is cached (expired ones not yet dropped included). */
+  get cachedCount(): number {
+    return this.#cache.size;
+  }
+
   invalidate(chatKey?: string): void {
-    if (chatKey === undefined) this.#cache.clear();
-    else this.#cache.delete(chatKey);
+    this.#epoch++;
+    if (chatKey === undefined) {
+      this.#cache.clear();
+      this.#loading.clear();
+    } else {
+      this.#cache.delete(chatKey);
+      this.#loading.delete(chatKey);
+    }
   }
 }
 

@@ -23,10 +23,12 @@ import { chatKeyOf, toReply, userKeyOf, type Inbound, type ReplyInput, type Sent
 import { GLOBAL_POLICY_KEY, checkAccess, checkCommand, type ChatPolicy, type Role } from "../permissions.ts";
 import { authorizePath, minimumRoleOf, refusal, type AuthorizeOptions } from "./authorize.ts";
 import { requirementOf, type Confirmations } from "./confirmations.ts";
+import { AgedMap } from "./aged-map.ts";
 import { KeyedQueue, type QueuedJob } from "./chat-queue.ts";
 import type { DeliveryCheck } from "./dedupe.ts";
 import type { CachedPermissionService } from "./permission-service.ts";
-import { TokenBuckets } from "./rate-limit.ts";
+import { type InboundLimits, localInboundLimits } from "./inbound-limits.ts";
+import type { RateVerdict } from "./rate-limit.ts";
 
 /** The state of one message as it passes through the middleware chain. */
 export interface RouteContext {
@@ -63,7 +65,11 @@ export interface RouterOptions {
     maxInFlight?: number;
     /** Messages waiting behind an earlier one of their conversation before `handle` waits (backpressure). */
     maxQueued?: number;
+    /** Most users, and most chats, tracked at once by the rate limits and the chats-seen record. Default 100,000. */
+    maxTrackedKeys?: number;
   };
+  /** Inbound rate limits shared by every process (Redis); default: per-process buckets from `limits`. */
+  inboundLimits?: InboundLimits;
   /** Record a chat the first time this process sees it (background, tracked). */
   onNewChat?: (inbound: Inbound) => void;
   /** Aborted at shutdown; in-flight handlers see it through their signal. */
@@ -76,10 +82,10 @@ export interface RouterOptions {
 export class Router implements RouterApi {
   readonly #o: RouterOptions;
   readonly #queue = new KeyedQueue();
-  readonly #userBuckets: TokenBuckets;
-  readonly #chatBuckets: TokenBuckets;
+  readonly #limits: InboundLimits;
   readonly #middleware: Middleware[] = [];
-  readonly #seenChats = new Set<string>();
+  /** Chats recorded by `onNewChat` lately: bounded, and a chat is recorded again after a day. */
+  readonly #seenChats: AgedMap<true>;
   /** Refusals being sent; bounded by the inbound rate limits that come before them. */
   readonly #refusals = new Set<Promise<void>>();
   #conversation: ConversationHandler | undefined;
@@ -100,8 +106,16 @@ export class Router implements RouterApi {
       reply: (inbound, reply) => this.#reply(inbound, reply),
       edit: (inbound, message, reply) => this.#edit(inbound, message, reply),
     };
-    this.#userBuckets = new TokenBuckets({ ...options.limits.perUser, clock: options.clock });
-    this.#chatBuckets = new TokenBuckets({ ...options.limits.perChat, clock: options.clock });
+    const maxKeys = options.limits.maxTrackedKeys ?? 100_000;
+    this.#limits =
+      options.inboundLimits ??
+      localInboundLimits({
+        perUser: options.limits.perUser,
+        perChat: options.limits.perChat,
+        clock: options.clock,
+        maxKeys,
+      });
+    this.#seenChats = new AgedMap({ maxEntries: maxKeys, maxAgeMs: SEEN_CHAT_MAX_AGE_MS });
   }
 
   /** Add middleware that runs for every accepted message, after the access check, before dispatch. */
@@ -176,20 +190,32 @@ export class Router implements RouterApi {
     return DONE;
   }
 
-  /** Rate limits, size check, then the conversation's queue. */
+  /** Rate limits, then `#enter`. */
   #admit(inbound: Inbound, wait: boolean): Promise<void> {
     const o = this.#o;
     const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
     const userKey = userKeyOf(inbound.platform, inbound.user.id);
     if (inbound.origin !== "schedule" && inbound.origin !== "operator") {
-      const nowMs = o.clock.now();
-      const byUser = this.#userBuckets.take(userKey, nowMs);
-      const byChat = byUser === "ok" ? this.#chatBuckets.take(chatKey, nowMs) : byUser;
-      if (byChat !== "ok") {
-        o.metrics.error("E_RATE_LIMITED");
-        return byChat === "limited-warn" ? this.#refuse(inbound, wait, { code: "E_RATE_LIMITED" }) : DONE;
+      const verdict = this.#limits.take(userKey, chatKey, o.clock.now());
+      if (typeof verdict !== "string") {
+        return verdict.then((shared) =>
+          shared === "ok" ? this.#enter(inbound, wait, chatKey) : this.#limited(inbound, wait, shared),
+        );
       }
+      if (verdict !== "ok") return this.#limited(inbound, wait, verdict);
     }
+    return this.#enter(inbound, wait, chatKey);
+  }
+
+  #limited(inbound: Inbound, wait: boolean, verdict: RateVerdict): Promise<void> {
+    this.#o.metrics.error("E_RATE_LIMITED");
+    return verdict === "limited-warn" ? this.#refuse(inbound, wait, { code: "E_RATE_LIMITED" }) : DONE;
+  }
+
+  /** Size check, then the conversation's queue. */
+  #enter(inbound: Inbound, wait: boolean, chatKey: string): Promise<void> {
+    const o = this.#o;
+    const userKey = userKeyOf(inbound.platform, inbound.user.id); // interned: a lookup, no new string
     if (inbound.text.length > o.limits.maxInboundChars) {
       o.metrics.error("E_MESSAGE_TOO_LONG");
       return this.#refuse(inbound, wait, {
@@ -197,9 +223,12 @@ export class Router implements RouterApi {
         text: `That message is too long (${inbound.text.length} characters; the limit is ${o.limits.maxInboundChars}).`,
       });
     }
-    if (o.onNewChat !== undefined && !this.#seenChats.has(chatKey)) {
-      this.#seenChats.add(chatKey);
-      o.onNewChat(inbound);
+    if (o.onNewChat !== undefined) {
+      const nowMs = o.clock.now();
+      if (!this.#seenChats.has(chatKey, nowMs)) {
+        this.#seenChats.set(chatKey, true, nowMs);
+        o.onNewChat(inbound);
+      }
     }
     const conversationKey = inbound.threadId === undefined ? chatKey : `${chatKey}:${inbound.threadId}`;
     const command = inbound.command ?? parseCommandLine(inbound.text);
@@ -566,6 +595,8 @@ function subcommandUsage(
   }
   return [`**${label}** — ${node.description}`, ...lines].join("\n");
 }
+/** A chat seen this long ago is recorded again (its last-seen time refreshed) when it next speaks. */
+const SEEN_CHAT_MAX_AGE_MS = 24 * 60 * 60_000;
 const noop = (): void => undefined;
 
 type ParsedCommand = { name: string; args: string[]; rawArgs: string };

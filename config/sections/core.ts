@@ -73,11 +73,28 @@ export const storageSection = z
       .int()
       .positive()
       .default(10 * 60_000),
-    /** How long chat policies are cached in a process, in ms. */
-    policyCacheTtlMs: z.number().int().nonnegative().default(5_000),
+    /**
+     * Most delivery ids remembered for dedupe per platform in memory (compact marks, ≤ 16 bytes each). Past it,
+     * the oldest are forgotten before `dedupeTtlMs`.
+     */
+    dedupeMaxMarks: z.number().int().min(16).default(1_000_000),
+    /**
+     * How long a cached chat policy is trusted, in ms: a safety net, since a process that changes a policy drops
+     * it from its own cache and, with `redisUrl`, from every other process's at once (pub/sub). Several processes
+     * on one PostgreSQL without Redis see each other's changes only after this.
+     */
+    policyCacheTtlMs: z.number().int().nonnegative().default(600_000),
+    /** Most chats whose policy a process caches; the least recently loaded go first. */
+    policyCacheMaxEntries: z.number().int().positive().default(100_000),
   })
   .strict()
-  .default({ redisRequired: true, dedupeTtlMs: 600_000, policyCacheTtlMs: 5_000 });
+  .default({
+    redisRequired: true,
+    dedupeTtlMs: 600_000,
+    dedupeMaxMarks: 1_000_000,
+    policyCacheTtlMs: 600_000,
+    policyCacheMaxEntries: 100_000,
+  });
 
 const bucket = z
   .object({
@@ -107,6 +124,11 @@ export const limitsSection = z
      * whole process time; messages to idle conversations start at once and are bounded by `maxInFlight` only.
      */
     maxQueued: z.number().int().positive().default(256),
+    /**
+     * Most users, and most chats, the inbound rate limits and the chats-seen record track at once. Idle entries
+     * go first; past it, the oldest.
+     */
+    maxTrackedKeys: z.number().int().positive().default(100_000),
   })
   .strict()
   .default({
@@ -116,6 +138,7 @@ export const limitsSection = z
     handlerTimeoutMs: 60_000,
     maxInFlight: 2_000,
     maxQueued: 256,
+    maxTrackedKeys: 100_000,
   });
 
 export const permissionsSection = z

@@ -90,6 +90,12 @@ export const skillsSection = z
      * that host; `shared`: every skill shares the `hostProcesses` hosts (less memory, no blast-radius limit).
      */
     hostIsolation: z.enum(["per-skill", "shared"]).default("per-skill"),
+    /**
+     * Start the shared skill hosts in the background once the bot has started, and compile the isolates of the
+     * skills they hold, so the first skill command after a start does not wait for the fork and the compile.
+     * Costs the idle host (about 75 MB resident) from the start; off, the host starts with the first skill call.
+     */
+    warmOnStart: z.boolean().default(false),
     /** Host processes at most (shared ones included); past it, further skills share the built-ins' hosts. */
     maxHostProcesses: z.number().int().min(1).max(256).default(8),
     /** A per-skill host with no call for this long is stopped (it starts again on the next call), in ms. */
@@ -151,6 +157,7 @@ export const skillsSection = z
     enabledByDefault: ["dice", "poll"],
     hostProcesses: 1,
     hostIsolation: "per-skill",
+    warmOnStart: false,
     maxHostProcesses: 8,
     hostIdleMs: 600_000,
     hostMaxRssMb: 256,

@@ -74,6 +74,18 @@ export class IsolatePool {
     this.#slots.set(spec.key, { spec, live: undefined });
   }
 
+  /** Start the isolate of every loaded skill that has none (a warm-up before the first calls). */
+  warm(): void {
+    for (const slot of this.#slots.values()) {
+      if (slot.live !== undefined) continue;
+      const started = this.#startIsolate(slot.spec);
+      slot.live = started;
+      started.catch(() => {
+        if (slot.live === started) slot.live = undefined;
+      });
+    }
+  }
+
   /** Forget a skill version and dispose its isolate. */
   unload(key: string): void {
     const slot = this.#slots.get(key);

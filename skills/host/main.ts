@@ -33,6 +33,9 @@ process.on("message", (raw: unknown) => {
     case "unload":
       pool.unload(message.key);
       break;
+    case "warm":
+      pool.warm();
+      break;
     case "call":
       void pool
         .call(message.id, message.key, {

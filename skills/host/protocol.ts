@@ -39,6 +39,8 @@ export type HandlerKind = "command" | "tool";
 export type ToHost =
   | { t: "load"; spec: HostSkillSpec }
   | { t: "unload"; key: string }
+  /** Start the isolates of every loaded skill now (compile included), before their first call. */
+  | { t: "warm" }
   | { t: "call"; id: number; key: string; chatKey: string; kind: HandlerKind; name: string; input: string }
   | { t: "cap-result"; capId: number; result: string }
   | { t: "stats"; id: number }

@@ -142,6 +142,11 @@ export class HostProcess {
     this.#send({ t: "load", spec });
   }
 
+  /** Start the isolates of the skills placed here (the process must be started). */
+  warm(): void {
+    this.#send({ t: "warm" });
+  }
+
   /** Remove a skill version. */
   unload(key: string): void {
     this.#specs.delete(key);

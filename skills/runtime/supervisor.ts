@@ -43,6 +43,12 @@ export class SkillHostSupervisor {
     await Promise.all(this.#shared.map((h) => h.start()));
   }
 
+  /** Start the shared hosts and their skills' isolates (isolated hosts still start on their first call). */
+  async warm(): Promise<void> {
+    await this.start();
+    for (const host of this.#shared) host.warm();
+  }
+
   /** Stop every host. */
   async stop(): Promise<void> {
     await Promise.all(this.#hosts().map((h) => h.stop()));

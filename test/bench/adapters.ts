@@ -3,9 +3,10 @@
  * router (dedupe, inbound limits, policy, permission check, dispatch) → a built-in command → reply rendered,
  * split and passed through the outbound limiter → handed to grammY's API layer, where a transformer answers
  * without network. Baseline in the same run: raw grammY with a bare `bot.command` handler replying through the
- * same transformer. Prints both rates and the ratio (target ≥ 0.5).
+ * same transformer. Prints the median of paired rounds (raw and ours back to back), each round's pair, and the
+ * best-of figures beside (target ≥ 0.5); then Slack and Discord the same way.
  *
- *   npx node test/bench/adapters.ts [updates=20000]
+ *   npx node test/bench/adapters.ts [updates=20000]     (BENCH_ROUNDS, default 10)
  */
 import { Bot, type Transformer } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
@@ -16,10 +17,11 @@ import { parseConfig } from "../../config/index.ts";
 import { TelegramAdapter } from "../../adapters/telegram/index.ts";
 import { benchDiscord, formatDiscordBench } from "./discord.ts";
 import { benchSlack, formatSlackBench } from "./slack.ts";
+import { formatPaired, pairedRounds } from "./paired.ts";
 
 const UPDATES = Number(process.argv[2] ?? 20_000);
 const CHATS = Number(process.env.BENCH_CHATS ?? 100);
-const ROUNDS = 5;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
 const TOKEN = "123456:BENCH";
 const BOT_INFO: UserFromGetMe = {
   id: 777,
@@ -185,29 +187,27 @@ await alone.start(async (inbound) => {
 await run((u) => raw.handleUpdate(u), rawReplies, 10_000);
 await run((u) => adapter.bot.handleUpdate(u), sbReplies, 10_000);
 await run((u) => alone.bot.handleUpdate(u), aloneReplies, 10_000);
-const rawRates: number[] = [];
-const sbRates: number[] = [];
 const aloneRates: number[] = [];
-for (let r = 0; r < ROUNDS; r++) {
-  rawRates.push(await run((u) => raw.handleUpdate(u), rawReplies, UPDATES));
-  sbRates.push(await run((u) => adapter.bot.handleUpdate(u), sbReplies, UPDATES));
-  aloneRates.push(await run((u) => alone.bot.handleUpdate(u), aloneReplies, UPDATES));
+const telegram = await pairedRounds(
+  ROUNDS,
+  () => run((u) => raw.handleUpdate(u), rawReplies, UPDATES),
+  async () => {
+    const rate = await run((u) => adapter.bot.handleUpdate(u), sbReplies, UPDATES);
+    aloneRates.push(await run((u) => alone.bot.handleUpdate(u), aloneReplies, UPDATES));
+    return rate;
+  },
+);
+console.log(`telegram (${UPDATES} updates per round; handleUpdate → reply handed to grammY's API layer):`);
+for (const line of formatPaired(telegram, {
+  baseLabel: "raw grammY",
+  oursLabel: "Switchboard",
+  unit: "updates/s",
+  target: 0.5,
+})) {
+  console.log(line);
 }
-const best = (xs: number[]) => Math.max(...xs);
-const rawRate = best(rawRates);
-const sbRate = best(sbRates);
-const fmt = (n: number) => `${Math.round(n).toLocaleString("en-US")} updates/s`;
 console.log(
-  `telegram: raw grammY bot.command  ${fmt(rawRate)}  (rounds: ${rawRates.map((x) => Math.round(x)).join(", ")})`,
-);
-console.log(
-  `telegram: Switchboard full path   ${fmt(sbRate)}  (rounds: ${sbRates.map((x) => Math.round(x)).join(", ")})`,
-);
-console.log(
-  `telegram: adapter alone (no router)  ${fmt(best(aloneRates))}  (rounds: ${aloneRates.map((x) => Math.round(x)).join(", ")})`,
-);
-console.log(
-  `telegram: ratio ${(sbRate / rawRate).toFixed(3)} (target ≥ 0.5), ${UPDATES} updates per round, best of ${ROUNDS}`,
+  `  adapter alone (no router): median ${Math.round([...aloneRates].sort((a, b) => a - b)[aloneRates.length >> 1]!).toLocaleString("en-US")} updates/s (rounds: ${aloneRates.map((x) => Math.round(x)).join(", ")})`,
 );
 
 await alone.stop();

@@ -9,6 +9,7 @@
  *
  * `test/bench/adapters.ts` runs it alongside the other platforms.
  */
+import { formatPaired, pairedRounds, type Paired } from "./paired.ts";
 import { Client, Events, type ChatInputCommandInteraction } from "discord.js";
 import { createDiscordAdapter, type DiscordAdapter, type GatewayDispatch } from "../../adapters/discord/index.ts";
 import { createApp } from "../../bot/app/app.ts";
@@ -20,9 +21,8 @@ import { guildCreatePayload, interactionPayload, wireUser, type WireUser } from 
 /** Both rates and their ratio. */
 export interface DiscordBenchResult {
   messages: number;
-  discordJsPerSec: number;
-  switchboardPerSec: number;
-  ratio: number;
+  /** Baseline and Switchboard rates, one pair per round. */
+  paired: Paired;
 }
 
 const APP_ID = "900000000000000001";
@@ -192,7 +192,7 @@ async function switchboard(): Promise<Path> {
   };
 }
 
-const ROUNDS = 3;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 10);
 
 /** Run both: warm each, then alternate rounds (drift on a noisy machine hits both alike), best of each. */
 export async function benchDiscord(n = Number(process.env.MESSAGES ?? 5_000)): Promise<DiscordBenchResult> {
@@ -208,20 +208,12 @@ export async function benchDiscord(n = Number(process.env.MESSAGES ?? 5_000)): P
     };
     await round(raw, Math.min(1_000, n));
     await round(sb, Math.min(1_000, n));
-    const rawRates: number[] = [];
-    const sbRates: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      rawRates.push(await round(raw, n));
-      sbRates.push(await round(sb, n));
-    }
-    const discordJsPerSec = Math.max(...rawRates);
-    const switchboardPerSec = Math.max(...sbRates);
-    return {
-      messages: n,
-      discordJsPerSec,
-      switchboardPerSec,
-      ratio: Number((switchboardPerSec / discordJsPerSec).toFixed(2)),
-    };
+    const paired = await pairedRounds(
+      ROUNDS,
+      () => round(raw, n),
+      () => round(sb, n),
+    );
+    return { messages: n, paired };
   } finally {
     await raw.close();
     await sb.close();
@@ -231,9 +223,8 @@ export async function benchDiscord(n = Number(process.env.MESSAGES ?? 5_000)): P
 /** One line per figure, as the bench scripts print them. */
 export function formatDiscordBench(r: DiscordBenchResult): string {
   return [
-    `discord (${r.messages} application commands per round, best of ${ROUNDS}; gateway dispatch → interaction answer handed to REST):`,
-    `  raw discord.js, bare handler      ${String(r.discordJsPerSec).padStart(8)} msg/s`,
-    `  Switchboard (adapter+router+cmd)  ${String(r.switchboardPerSec).padStart(8)} msg/s   ratio ${r.ratio} (target ≥ 0.5)`,
+    `discord (${r.messages} application commands per round; gateway dispatch → interaction answer handed to REST):`,
+    ...formatPaired(r.paired, { baseLabel: "raw discord.js", oursLabel: "Switchboard", unit: "msg/s", target: 0.5 }),
   ].join("\n");
 }
 

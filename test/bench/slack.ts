@@ -8,6 +8,7 @@
  * Both paths are warmed, then measured in alternating rounds; the best round of each is compared.
  * `test/bench/adapters.ts` runs it alongside the other platforms.
  */
+import { formatPaired, pairedRounds, type Paired } from "./paired.ts";
 import { App, LogLevel, type Logger as BoltLogger, type ReceiverEvent } from "@slack/bolt";
 import { createSlackAdapter, type SlackAdapter } from "../../adapters/slack/index.ts";
 import { createApp } from "../../bot/app/app.ts";
@@ -18,11 +19,8 @@ import { parseConfig } from "../../config/index.ts";
 /** Both rates and their ratio. */
 export interface SlackBenchResult {
   messages: number;
-  boltPerSec: number;
-  switchboardPerSec: number;
-  ratio: number;
-  boltRates: number[];
-  sbRates: number[];
+  /** Baseline and Switchboard rates, one pair per round. */
+  paired: Paired;
 }
 
 const quiet: BoltLogger = {
@@ -174,30 +172,23 @@ async function switchboard(): Promise<Driver> {
   };
 }
 
-/** Run both, warmed, in alternating rounds (drift on a noisy machine hits both alike); best round of each. */
-export async function benchSlack(n = Number(process.env.MESSAGES ?? 5_000), rounds = 3): Promise<SlackBenchResult> {
+/** Run both, warmed, in paired rounds (drift on a noisy machine hits both alike). */
+export async function benchSlack(
+  n = Number(process.env.MESSAGES ?? 5_000),
+  rounds = Number(process.env.BENCH_ROUNDS ?? 10),
+): Promise<SlackBenchResult> {
   const bolt = await boltBaseline();
   const sb = await switchboard();
   try {
     let offset = 0;
     await drive(bolt, Math.min(1_000, n), (offset += n));
     await drive(sb, Math.min(1_000, n), (offset += n));
-    const boltRates: number[] = [];
-    const sbRates: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      boltRates.push(await drive(bolt, n, (offset += n)));
-      sbRates.push(await drive(sb, n, (offset += n)));
-    }
-    const boltPerSec = Math.max(...boltRates);
-    const switchboardPerSec = Math.max(...sbRates);
-    return {
-      messages: n,
-      boltPerSec,
-      switchboardPerSec,
-      ratio: Number((switchboardPerSec / boltPerSec).toFixed(2)),
-      boltRates,
-      sbRates,
-    };
+    const paired = await pairedRounds(
+      rounds,
+      () => drive(bolt, n, (offset += n)),
+      () => drive(sb, n, (offset += n)),
+    );
+    return { messages: n, paired };
   } finally {
     await bolt.close();
     await sb.close();
@@ -207,10 +198,8 @@ export async function benchSlack(n = Number(process.env.MESSAGES ?? 5_000), roun
 /** One line per figure, as the bench scripts print them. */
 export function formatSlackBench(r: SlackBenchResult): string {
   return [
-    `slack (${r.messages} slash commands, processEvent → reply handed to the Web API client):`,
-    `  raw Bolt, bare app.command        ${String(r.boltPerSec).padStart(8)} msg/s  (rounds: ${r.boltRates.join(", ")})`,
-    `  Switchboard (adapter+router+cmd)  ${String(r.switchboardPerSec).padStart(8)} msg/s  (rounds: ${r.sbRates.join(", ")})`,
-    `  ratio ${r.ratio} (target ≥ 0.5), best of ${r.boltRates.length} rounds`,
+    `slack (${r.messages} slash commands per round, processEvent → reply handed to the Web API client):`,
+    ...formatPaired(r.paired, { baseLabel: "raw Bolt", oursLabel: "Switchboard", unit: "msg/s", target: 0.5 }),
   ].join("\n");
 }
 

@@ -53,6 +53,8 @@ export interface HarnessOptions {
   set?: Record<string, unknown>;
   pings?: Ping[];
   processId?: string;
+  /** The firing pipeline's batch size and concurrency. */
+  pipeline?: { claimBatchSize?: number; fireConcurrency?: number };
 }
 
 /** Start a bot on `time` (and `store`, kept open at stop when given). */
@@ -108,6 +110,7 @@ export async function startHarness(o: HarnessOptions): Promise<Harness> {
           timers: o.time,
           processId: o.processId ?? "p1",
           maxWaitMs: 24 * 3_600_000,
+          ...o.pipeline,
         })),
     ],
   });
