@@ -228,7 +228,7 @@ export class Journal implements InboundJournal {
     }
     this.#bind(live, inbound);
     return this.#o.handle(inbound).catch((error: unknown) => {
-      this.#hold(live, error instanceof Error ? error.message : String(error));
+      this.#holdNow(live, error instanceof Error ? error.message : String(error));
     });
   }
 
@@ -239,11 +239,15 @@ export class Journal implements InboundJournal {
 
   /** Leave the event open for the retry loop. */
   #hold(live: Live, reason: string): Promise<void> {
+    this.#holdNow(live, reason);
+    return Promise.resolve();
+  }
+
+  #holdNow(live: Live, reason: string): void {
     this.#live.delete(live.id);
     this.stats.held++;
     this.#o.log.debug({ event: live.id, platform: live.platform, reason }, "journaled event held for retry");
     this.#kick(this.#retryDelayMs);
-    return Promise.resolve();
   }
 
   /** Wrap `respond` with the reply marks, and tell the router to settle through us. */
@@ -257,7 +261,8 @@ export class Journal implements InboundJournal {
       }
       return respond(reply, { beforeSend: () => this.#markSent(live, index) }).catch((error: unknown) => {
         live.failedSends++;
-        this.#enqueue((batch) => batch.unsent.push({ eventId: live.id, index }));
+        // It did not go out: unmark it, so the retry sends it.
+        void this.#enqueue((batch) => batch.unsent.push({ eventId: live.id, index })).catch(noop);
         throw error;
       });
     };
@@ -271,7 +276,7 @@ export class Journal implements InboundJournal {
   #settled(live: Live): void {
     if (this.#live.get(live.id) !== live) return;
     if (live.failedSends > 0) {
-      this.#hold(live, `${live.failedSends} reply send(s) failed`);
+      this.#holdNow(live, `${live.failedSends} reply send(s) failed`);
       return;
     }
     this.#finish(live);
@@ -427,6 +432,8 @@ export class Journal implements InboundJournal {
     }
   }
 }
+
+const noop = (): void => undefined;
 
 /** What a reply skipped on replay answers: it went out before, and where is not known. */
 function skipped(inbound: Inbound): SentMessage {
