@@ -1,0 +1,139 @@
+/**
+ * The kill -9 harness for the inbound journal: a burst of commands to `switchboard start` (its own process, real
+ * SDKs, platform stand-ins), SIGKILL once some are answered, a restart on the same data, and a count of how often
+ * each command was answered. Used by one test per intake path.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { POSTGRES_URL, REDIS_URL, serviceAvailable } from "../../helpers/services.ts";
+import { spawnBot, type SpawnedBot } from "../../helpers/spawn-bot.ts";
+
+/** One intake path as the harness drives it. */
+export interface CrashPath {
+  /** The bot's environment besides the store (tokens, API roots, mode). */
+  env: Record<string, string>;
+  /** Resolves once the bot can receive (a poll held, a socket open, the HTTP listener answering). */
+  waitReady(bot: SpawnedBot): Promise<void>;
+  /**
+   * Deliver command `i` the way the platform does, retrying what the platform would retry (an unacknowledged
+   * webhook) until `isStopped()`; resolves once it was acknowledged.
+   */
+  send(i: number, bot: () => SpawnedBot, isStopped: () => boolean): Promise<void>;
+  /** How many answers command `i` got so far. */
+  answers(i: number): number;
+}
+
+/** Answered once, twice (or more), never: the figures the issue asks for. */
+export interface CrashFigures {
+  once: number;
+  twice: number;
+  never: number;
+  /** Answers seen when the process was killed. */
+  answeredAtKill: number;
+}
+
+/** Where the bot keeps its data: a fresh embedded folder, or a fresh PostgreSQL database plus Redis. */
+export interface CrashStore {
+  env: Record<string, string>;
+  dataDir: string;
+  dispose(): Promise<void>;
+}
+
+/** The embedded store in a fresh folder. */
+export function embeddedStore(): CrashStore {
+  const dataDir = mkdtempSync(join(tmpdir(), "sb-journal-"));
+  return { env: {}, dataDir, dispose: async () => rmSync(dataDir, { recursive: true, force: true }) };
+}
+
+/**
+ * A fresh PostgreSQL database and the shared Redis (undefined, with one line, when they do not answer and CI is
+ * not set). Leases are short so the restarted process claims the dead one's work in seconds.
+ */
+export async function scaledOutStore(): Promise<CrashStore | undefined> {
+  if (!(await serviceAvailable("postgres")) || !(await serviceAvailable("redis"))) return undefined;
+  const name = `sb_journal_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const admin = new pg.Client({ connectionString: POSTGRES_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(POSTGRES_URL);
+  url.pathname = `/${name}`;
+  const local = embeddedStore();
+  return {
+    env: {
+      DATABASE_URL: url.toString(),
+      REDIS_URL,
+      SWITCHBOARD_STORAGE__JOURNAL__LEASE_MS: "3000",
+    },
+    dataDir: local.dataDir,
+    async dispose() {
+      await local.dispose();
+      const drop = new pg.Client({ connectionString: POSTGRES_URL });
+      await drop.connect();
+      await drop.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await drop.end();
+    },
+  };
+}
+
+/**
+ * Send `count` commands at once, SIGKILL the bot once `killAfter` are answered, restart it on the same data,
+ * and count answers once every command has one (or `timeoutMs` passed), after `settleMs` more for late repeats.
+ */
+export async function crashBurst(
+  path: CrashPath,
+  store: CrashStore,
+  { count = 200, killAfter = 50, timeoutMs = 120_000, settleMs = 3_000 } = {},
+): Promise<CrashFigures & { stderr: string }> {
+  const env = { SWITCHBOARD_HTTP__PORT: "0", LOG_LEVEL: "info", ...store.env, ...path.env };
+  let stderr = "";
+  let bot = spawnBot(env, { dataDir: store.dataDir });
+  let isStopped = false;
+  const bots = [bot];
+  try {
+    await path.waitReady(bot);
+    const answered = () => {
+      let n = 0;
+      for (let i = 0; i < count; i++) if (path.answers(i) > 0) n++;
+      return n;
+    };
+    const sends = Array.from({ length: count }, (_, i) =>
+      path.send(
+        i,
+        () => bot,
+        () => isStopped,
+      ),
+    );
+    await bot.waitFor(() => answered() >= killAfter, timeoutMs, `${killAfter} answers before the kill`);
+    bot.child.kill("SIGKILL");
+    await bot.exited;
+    const answeredAtKill = answered();
+    stderr += bot.stderr;
+    bot = spawnBot(env, { dataDir: store.dataDir });
+    bots.push(bot);
+    await path.waitReady(bot);
+    const deadline = Date.now() + timeoutMs;
+    while (answered() < count && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, settleMs));
+    isStopped = true;
+    await Promise.allSettled(sends);
+    stderr += bot.stderr;
+    if (process.env.JOURNAL_CRASH_LOG !== undefined)
+      (await import("node:fs")).writeFileSync(process.env.JOURNAL_CRASH_LOG, stderr);
+    let once = 0;
+    let twice = 0;
+    let never = 0;
+    for (let i = 0; i < count; i++) {
+      const n = path.answers(i);
+      if (n === 0) never++;
+      else if (n === 1) once++;
+      else twice++;
+    }
+    return { once, twice, never, answeredAtKill, stderr };
+  } finally {
+    isStopped = true;
+    for (const b of bots) await b.stop();
+  }
+}
