@@ -16,14 +16,16 @@ import type { Clock } from "../core.ts";
 import type { Inbound, SentMessage } from "../model.ts";
 import type { SqlClient } from "../storage/types.ts";
 import {
+  BATCH_SLOTS,
   claimOpen,
-  openEvents,
+  marksSince,
+  openBatches,
   prune,
+  recentDeliveries,
   renewLeases,
-  sentIndexes,
-  writeBatch,
-  type Batch,
-  type EventRow,
+  writeCommit,
+  type BatchRow,
+  type Writes,
 } from "./journal-sql.ts";
 
 /** One event for `append`: its platform delivery id (the dedupe key) and its raw payload. */
@@ -85,8 +87,15 @@ export interface JournalOptions {
   maxEvents: number;
 }
 
+/** A batch row as this process tracks it: events not finished yet. */
+interface BatchState {
+  id: number;
+  remaining: number;
+}
+
 /** An event this process is handling. */
 interface Live extends JournalEntry {
+  batch: BatchState;
   /** Reply indexes already marked sent (known on replay). */
   sent: Set<number> | undefined;
   /** Sends that failed during this attempt: the event is retried instead of finished. */
@@ -94,21 +103,22 @@ interface Live extends JournalEntry {
   nextReply: number;
 }
 
-/** A pending group-commit write and who waits for it. */
+/** A pending group commit and who waits for it. */
 interface Pending {
-  batch: Batch;
-  /** Each `append` call: where its events start and end in `batch.events`. */
-  appends: Array<{ from: number; to: number; resolve(ids: Array<number | undefined>): void; reject(e: unknown): void }>;
-  /** Each mark's waiter. */
+  writes: Writes;
+  /** Each batch's waiter, in `writes.batches` order. */
+  batches: Array<{ resolve(result: { id: number; kept: boolean[] } | undefined): void; reject(e: unknown): void }>;
   marks: Array<{ resolve(): void; reject(error: unknown): void }>;
 }
 
 const FIRST_RETRY_MS = 500;
-const REPLAY_PAGE = 200;
+const REPLAY_PAGE = 100;
 const PRUNE_EVERY_MS = 60_000;
+/** Events per batch row (positions must stay below `BATCH_SLOTS`). */
+const MAX_BATCH = 1_000;
 
 function emptyPending(): Pending {
-  return { batch: { events: [], sent: [], unsent: [], done: [] }, appends: [], marks: [] };
+  return { writes: { batches: [], marks: { done: [], sent: [], unsent: [] }, closed: [] }, batches: [], marks: [] };
 }
 
 /** The journal. `start` after the adapters attached; `stop` before the store closes. */
@@ -118,6 +128,13 @@ export class Journal implements InboundJournal {
   readonly #revivers = new Map<string, JournalReviver>();
   /** Events being handled here, by id: bounded by the router's backpressure, which every dispatch waits for. */
   readonly #live = new Map<number, Live>();
+  /** Batches with events not finished, by id (bounded by the open batches). */
+  readonly #batches = new Map<number, BatchState>();
+  /**
+   * The embedded store's dedupe: `platform\0deliveryId` → epoch ms journaled, oldest first, bounded by
+   * `maxEvents` and `retentionMs`, reloaded from the journal at start. On PostgreSQL, `journal_deliveries` does it.
+   */
+  readonly #recent = new Map<string, number>();
   #pending = emptyPending();
   #flushing: Promise<void> | undefined;
   #isFlushScheduled = false;
@@ -126,17 +143,22 @@ export class Journal implements InboundJournal {
   #isRetrying = false;
   #leaseTimer: NodeJS.Timeout | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
+  #isStarted = false;
   #isStopped = false;
-  /** Counts for logs and tests: events replayed, and replies skipped as already sent. */
+  /** Counts for logs and tests: events replayed, replies skipped as already sent, events held. */
   readonly stats = { replayed: 0, skippedReplies: 0, held: 0 };
 
   constructor(options: JournalOptions) {
     this.#o = options;
   }
 
+  get #isShared(): boolean {
+    return this.#o.sql.driver === "postgres";
+  }
+
   attach(platform: string, revive: JournalReviver): void {
     this.#revivers.set(platform, revive);
-    if (this.#leaseTimer === undefined) return;
+    if (!this.#isStarted) return;
     // Started already (this adapter came up late): take over its platform's open events now.
     void this.#claim()
       .then(() => this.#kick(0))
@@ -147,72 +169,120 @@ export class Journal implements InboundJournal {
     this.#revivers.delete(platform);
   }
 
-  /** Take over what a dead process left (all of it on SQLite, expired leases on PostgreSQL) and replay it. */
+  /** Reload the dedupe, take over what a dead process left (all of it on SQLite, expired leases on PostgreSQL) and replay it. */
   async start(): Promise<void> {
+    if (!this.#isShared) await this.#loadRecent();
+    this.#isStarted = true;
     await this.#claim();
     const leaseMs = this.#o.leaseMs;
-    this.#leaseTimer = setInterval(
-      () => {
-        if (this.#o.sql.driver !== "postgres") return;
-        void renewLeases(this.#o.sql, this.owner, this.#o.clock.now() + leaseMs)
-          .then(() => this.#claim())
-          .catch((error: unknown) => this.#o.log.warn({ err: error }, "journal lease renewal failed"));
-      },
-      Math.max(1_000, Math.floor(leaseMs / 3)),
-    );
-    this.#leaseTimer.unref();
+    if (this.#isShared) {
+      this.#leaseTimer = setInterval(
+        () => {
+          void renewLeases(this.#o.sql, this.owner, this.#o.clock.now() + leaseMs)
+            .then(() => this.#claim())
+            .catch((error: unknown) => this.#o.log.warn({ err: error }, "journal lease renewal failed"));
+        },
+        Math.max(1_000, Math.floor(leaseMs / 3)),
+      );
+      this.#leaseTimer.unref();
+    }
     this.#pruneTimer = setInterval(() => void this.#prune(), PRUNE_EVERY_MS);
     this.#pruneTimer.unref();
     this.#kick(0);
   }
 
-  /** Write what is pending and stop the timers; open events stay for the next start. */
+  /** Write what is pending and stop the timers; unfinished events stay for the next start. */
   async stop(): Promise<void> {
     this.#isStopped = true;
     clearInterval(this.#leaseTimer);
     clearInterval(this.#pruneTimer);
     clearTimeout(this.#retryTimer);
-    await this.#flushing;
-    if (this.#hasPending()) await this.#flush();
+    await this.#drainWrites();
   }
 
-  append(platform: string, items: JournalItem[]): Promise<Array<JournalEntry | undefined>> {
-    if (items.length === 0) return Promise.resolve([]);
+  async append(platform: string, items: JournalItem[]): Promise<Array<JournalEntry | undefined>> {
+    const out: Array<JournalEntry | undefined> = [];
+    for (let from = 0; from < items.length; from += MAX_BATCH) {
+      for (const entry of await this.#appendBatch(platform, items.slice(from, from + MAX_BATCH))) out.push(entry);
+    }
+    return out;
+  }
+
+  async #appendBatch(platform: string, items: JournalItem[]): Promise<Array<JournalEntry | undefined>> {
     const nowMs = this.#o.clock.now();
-    const rows: EventRow[] = items.map((item) => ({
+    // The embedded dedupe marks at once (a redelivery racing this write is dropped) and unmarks if it fails.
+    const isNew = this.#isShared ? items.map(() => true) : items.map((item) => this.#remember(platform, item, nowMs));
+    const fresh = items.filter((_, i) => isNew[i]);
+    if (fresh.length === 0) return items.map(() => undefined);
+    const row: BatchRow = {
       platform,
-      deliveryId: item.deliveryId,
-      payload: JSON.stringify(item.payload),
-      receivedAt: item.receivedAt ?? nowMs,
-    }));
-    return new Promise<Array<number | undefined>>((resolve, reject) => {
-      const events = this.#pending.batch.events;
-      const from = events.length;
-      for (const row of rows) events.push(row);
-      this.#pending.appends.push({ from, to: events.length, resolve, reject });
-      this.#schedule();
-    }).then((ids) =>
-      ids.map((id, i) => {
-        if (id === undefined) return undefined;
-        const live: Live = {
-          id,
-          platform,
-          deliveryId: items[i]!.deliveryId,
-          payload: items[i]!.payload,
-          isReplay: false,
-          sent: undefined,
-          failedSends: 0,
-          nextReply: 0,
-        };
-        this.#live.set(id, live);
-        return live;
-      }),
-    );
+      deliveryIds: fresh.map((item) => item.deliveryId),
+      payloads: fresh.map((item) => item.payload),
+      receivedAt: fresh[0]!.receivedAt ?? nowMs,
+    };
+    let written: { id: number; kept: boolean[] } | undefined;
+    try {
+      written = await new Promise((resolve, reject) => {
+        this.#pending.writes.batches.push(row);
+        this.#pending.batches.push({ resolve, reject });
+        this.#schedule();
+      });
+    } catch (error) {
+      if (!this.#isShared) for (const item of fresh) this.#recent.delete(`${platform}\u0000${item.deliveryId}`);
+      throw error;
+    }
+    const out: Array<JournalEntry | undefined> = items.map(() => undefined);
+    if (written === undefined) return out;
+    const batch: BatchState = { id: written.id, remaining: 0 };
+    let position = 0;
+    for (let i = 0; i < items.length; i++) {
+      if (!isNew[i]) continue;
+      const slot = position++;
+      if (!written.kept[slot]) continue;
+      const live: Live = {
+        id: written.id * BATCH_SLOTS + slot,
+        platform,
+        deliveryId: items[i]!.deliveryId,
+        payload: items[i]!.payload,
+        isReplay: false,
+        batch,
+        sent: undefined,
+        failedSends: 0,
+        nextReply: 0,
+      };
+      batch.remaining++;
+      this.#live.set(live.id, live);
+      out[i] = live;
+    }
+    this.#batches.set(batch.id, batch);
+    return out;
+  }
+
+  /** True (and remembered) the first time a delivery is seen within the retention window. */
+  #remember(platform: string, item: JournalItem, nowMs: number): boolean {
+    const key = `${platform}\u0000${item.deliveryId}`;
+    const seenAt = this.#recent.get(key);
+    if (seenAt !== undefined && nowMs - seenAt <= this.#o.retentionMs) return false;
+    if (seenAt !== undefined) this.#recent.delete(key);
+    this.#recent.set(key, nowMs);
+    if (this.#recent.size > this.#o.maxEvents) this.#recent.delete(this.#recent.keys().next().value!);
+    return true;
+  }
+
+  async #loadRecent(): Promise<void> {
+    const rows = await recentDeliveries(this.#o.sql, {
+      sinceMs: this.#o.clock.now() - this.#o.retentionMs,
+      limit: this.#o.maxEvents,
+    });
+    for (const row of rows.reverse()) {
+      for (const id of row.deliveryIds) if (id !== null) this.#recent.set(`${row.platform}\u0000${id}`, row.receivedAt);
+    }
+    while (this.#recent.size > this.#o.maxEvents) this.#recent.delete(this.#recent.keys().next().value!);
   }
 
   dispatch(entry: JournalEntry): Promise<void> {
     const live = this.#live.get(entry.id);
-    if (live === undefined) return Promise.resolve(); // finished, or not this process's
+    if (live === undefined) return DONE; // finished, or not this process's
     if (this.#o.isHeld?.() === true) return this.#hold(live, "a store is down");
     const revive = this.#revivers.get(live.platform);
     if (revive === undefined) return this.#hold(live, "no adapter for its platform");
@@ -224,7 +294,7 @@ export class Journal implements InboundJournal {
     }
     if (inbound === undefined) {
       this.#finish(live);
-      return Promise.resolve();
+      return DONE;
     }
     this.#bind(live, inbound);
     return this.#o.handle(inbound).catch((error: unknown) => {
@@ -232,15 +302,14 @@ export class Journal implements InboundJournal {
     });
   }
 
-  /** Append and dispatch in order; resolves when the router accepted them all (backpressure). */
   async intake(platform: string, items: JournalItem[]): Promise<void> {
     for (const entry of await this.append(platform, items)) if (entry !== undefined) await this.dispatch(entry);
   }
 
-  /** Leave the event open for the retry loop. */
+  /** Leave the event unfinished for the retry loop. */
   #hold(live: Live, reason: string): Promise<void> {
     this.#holdNow(live, reason);
-    return Promise.resolve();
+    return DONE;
   }
 
   #holdNow(live: Live, reason: string): void {
@@ -250,7 +319,7 @@ export class Journal implements InboundJournal {
     this.#kick(this.#retryDelayMs);
   }
 
-  /** Wrap `respond` with the reply marks, and tell the router to settle through us. */
+  /** Wrap `respond` with the reply marks, and have the router settle through us. */
   #bind(live: Live, inbound: Inbound): void {
     const respond = inbound.respond;
     inbound.respond = (reply) => {
@@ -259,18 +328,16 @@ export class Journal implements InboundJournal {
         this.stats.skippedReplies++;
         return Promise.resolve(skipped(inbound));
       }
-      return respond(reply, { beforeSend: () => this.#markSent(live, index) }).catch((error: unknown) => {
-        live.failedSends++;
-        // It did not go out: unmark it, so the retry sends it.
-        void this.#enqueue((batch) => batch.unsent.push({ eventId: live.id, index })).catch(noop);
-        throw error;
-      });
+      return respond(reply, { beforeSend: () => this.#mark((m) => m.sent.push([live.id, index])) }).catch(
+        (error: unknown) => {
+          live.failedSends++;
+          // It did not go out: unmark it, so the retry sends it.
+          void this.#mark((m) => m.unsent.push([live.id, index])).catch(noop);
+          throw error;
+        },
+      );
     };
     inbound.journal = { settle: () => this.#settled(live) };
-  }
-
-  #markSent(live: Live, index: number): Promise<void> {
-    return this.#enqueue((batch) => batch.sent.push({ eventId: live.id, index }));
   }
 
   #settled(live: Live): void {
@@ -284,22 +351,34 @@ export class Journal implements InboundJournal {
 
   #finish(live: Live): void {
     this.#live.delete(live.id);
-    void this.#enqueue((batch) => batch.done.push(live.id)).catch((error: unknown) =>
+    const batch = live.batch;
+    const isLast = --batch.remaining === 0;
+    if (isLast) this.#batches.delete(batch.id);
+    void this.#mark((m, writes) => {
+      m.done.push(live.id);
+      if (isLast) writes.closed.push(batch.id);
+    }).catch((error: unknown) =>
       this.#o.log.warn({ err: error, event: live.id }, "could not mark a journaled event done"),
     );
   }
 
-  /** Add to the next group commit; resolves once it is written. */
-  #enqueue(add: (batch: Batch) => void): Promise<void> {
+  /** Add marks to the next group commit; resolves once it is written. */
+  #mark(add: (marks: Writes["marks"], writes: Writes) => void): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      add(this.#pending.batch);
+      add(this.#pending.writes.marks, this.#pending.writes);
       this.#pending.marks.push({ resolve, reject });
       this.#schedule();
     });
   }
 
   #hasPending(): boolean {
-    return this.#pending.appends.length > 0 || this.#pending.marks.length > 0;
+    return this.#pending.batches.length > 0 || this.#pending.marks.length > 0;
+  }
+
+  async #drainWrites(): Promise<void> {
+    while (this.#flushing !== undefined || this.#hasPending()) {
+      await (this.#flushing ?? this.#flush());
+    }
   }
 
   /** One commit at a time; what arrives meanwhile goes in the next one (no timer: the commit is the wait). */
@@ -308,7 +387,7 @@ export class Journal implements InboundJournal {
     this.#isFlushScheduled = true;
     setImmediate(() => {
       this.#isFlushScheduled = false;
-      void this.#flush();
+      if (this.#flushing === undefined) void this.#flush();
     });
   }
 
@@ -316,30 +395,30 @@ export class Journal implements InboundJournal {
     const pending = this.#pending;
     this.#pending = emptyPending();
     const nowMs = this.#o.clock.now();
-    const flushing = writeBatch(this.#o.sql, pending.batch, {
+    const flushing = writeCommit(this.#o.sql, pending.writes, {
       owner: this.owner,
       nowMs,
       leaseUntil: nowMs + this.#o.leaseMs,
     }).then(
-      (ids) => {
-        for (const a of pending.appends) a.resolve(ids.slice(a.from, a.to));
-        for (const m of pending.marks) m.resolve();
+      (results) => {
+        for (const [i, waiter] of pending.batches.entries()) waiter.resolve(results[i]);
+        for (const waiter of pending.marks) waiter.resolve();
       },
       (error: unknown) => {
-        for (const a of pending.appends) a.reject(error);
-        for (const m of pending.marks) m.reject(error);
+        for (const waiter of pending.batches) waiter.reject(error);
+        for (const waiter of pending.marks) waiter.reject(error);
       },
     );
     this.#flushing = flushing.finally(() => {
       this.#flushing = undefined;
-      if (this.#hasPending() && !this.#isStopped) this.#schedule();
+      if (this.#hasPending()) this.#schedule();
     });
     return this.#flushing;
   }
 
   /** Run the retry loop after `delayMs` (the earliest asked for wins). */
   #kick(delayMs: number): void {
-    if (this.#isStopped || this.#isRetrying) return;
+    if (this.#isStopped || this.#isRetrying || !this.#isStarted) return;
     if (this.#retryTimer !== undefined) {
       if (delayMs > 0) return;
       clearTimeout(this.#retryTimer);
@@ -351,7 +430,7 @@ export class Journal implements InboundJournal {
     this.#retryTimer.unref();
   }
 
-  /** Dispatch this process's open events that nobody here is handling: replays, held and failed ones. */
+  /** Dispatch this process's unfinished events that nobody here is handling: replays, held and failed ones. */
   async #retry(): Promise<void> {
     if (this.#isStopped) return;
     if (this.#o.isHeld?.() === true) {
@@ -362,34 +441,64 @@ export class Journal implements InboundJournal {
     let found = 0;
     let heldBefore = this.stats.held;
     try {
+      await this.#drainWrites(); // what finished here is marked before the marks are read
       let afterId = 0;
       for (;;) {
-        const rows = await openEvents(this.#o.sql, {
+        const batches = await openBatches(this.#o.sql, {
           owner: this.owner,
           platforms: [...this.#revivers.keys()],
           afterId,
           limit: REPLAY_PAGE,
         });
-        for (const row of rows) {
-          afterId = row.id;
-          if (this.#live.has(row.id)) continue;
-          found++;
-          const live: Live = {
-            id: row.id,
-            platform: row.platform,
-            deliveryId: row.delivery_id,
-            payload: JSON.parse(row.payload) as unknown,
-            isReplay: true,
-            sent: await sentIndexes(this.#o.sql, row.id),
-            failedSends: 0,
-            nextReply: 0,
-          };
-          this.#live.set(live.id, live);
-          this.stats.replayed++;
-          await this.dispatch(live);
-          if (this.#isStopped) return;
+        if (batches.length === 0) break;
+        const done = new Set<number>();
+        const sent = new Map<number, Set<number>>();
+        for (const marks of await marksSince(this.#o.sql, batches[0]!.id)) {
+          for (const id of marks.done) done.add(id);
+          for (const [id, index] of marks.sent) {
+            let set = sent.get(id);
+            if (set === undefined) sent.set(id, (set = new Set()));
+            set.add(index);
+          }
+          for (const [id, index] of marks.unsent) sent.get(id)?.delete(index);
         }
-        if (rows.length < REPLAY_PAGE) break;
+        for (const row of batches) {
+          afterId = row.id;
+          const toRun: Live[] = [];
+          let batch = this.#batches.get(row.id);
+          const isKnown = batch !== undefined;
+          batch ??= { id: row.id, remaining: 0 };
+          for (const [slot, payload] of row.payloads.entries()) {
+            const id = row.id * BATCH_SLOTS + slot;
+            const deliveryId = row.deliveryIds[slot];
+            if (deliveryId === null || deliveryId === undefined || done.has(id) || this.#live.has(id)) continue;
+            if (!isKnown) batch.remaining++;
+            toRun.push({
+              id,
+              platform: row.platform,
+              deliveryId,
+              payload,
+              isReplay: true,
+              batch,
+              sent: sent.get(id),
+              failedSends: 0,
+              nextReply: 0,
+            });
+          }
+          if (!isKnown && batch.remaining === 0) {
+            await this.#mark((_, writes) => writes.closed.push(row.id)); // finished, its closing mark lost
+            continue;
+          }
+          this.#batches.set(row.id, batch);
+          for (const live of toRun) {
+            found++;
+            this.#live.set(live.id, live);
+            this.stats.replayed++;
+            await this.dispatch(live);
+            if (this.#isStopped) return;
+          }
+        }
+        if (batches.length < REPLAY_PAGE) break;
       }
     } catch (error) {
       this.#o.log.warn({ err: error }, "journal replay failed; retrying");
@@ -416,7 +525,7 @@ export class Journal implements InboundJournal {
       platforms: [...this.#revivers.keys()],
     });
     if (claimed > 0) {
-      this.#o.log.info({ events: claimed }, "claimed open journaled events of a stopped process");
+      this.#o.log.info({ batches: claimed }, "claimed unfinished journaled events of a stopped process");
       this.#kick(0);
     }
   }
@@ -425,7 +534,7 @@ export class Journal implements InboundJournal {
     try {
       await prune(this.#o.sql, {
         cutoffMs: this.#o.clock.now() - this.#o.retentionMs,
-        maxEvents: this.#o.maxEvents,
+        maxBatches: this.#o.maxEvents,
       });
     } catch (error) {
       this.#o.log.warn({ err: error }, "journal prune failed");
@@ -433,6 +542,7 @@ export class Journal implements InboundJournal {
   }
 }
 
+const DONE: Promise<void> = Promise.resolve();
 const noop = (): void => undefined;
 
 /** What a reply skipped on replay answers: it went out before, and where is not known. */
