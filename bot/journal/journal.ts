@@ -50,7 +50,7 @@ export interface JournalEntry {
  * An adapter's way back from a journaled payload to an `Inbound` (respond bound), or undefined when the payload
  * asks for nothing (an update kind the router does not see). May throw while the adapter cannot yet (not started).
  */
-export type JournalReviver = (entry: JournalEntry) => Inbound | undefined;
+export type JournalReviver = (entry: JournalEntry) => Inbound | undefined | Promise<Inbound | undefined>;
 
 /** What the adapters see of the journal. */
 export interface InboundJournal {
@@ -286,12 +286,23 @@ export class Journal implements InboundJournal {
     if (this.#o.isHeld?.() === true) return this.#hold(live, "a store is down");
     const revive = this.#revivers.get(live.platform);
     if (revive === undefined) return this.#hold(live, "no adapter for its platform");
-    let inbound: Inbound | undefined;
+    let revived: Inbound | undefined | Promise<Inbound | undefined>;
     try {
-      inbound = revive(live);
+      revived = revive(live);
     } catch (error) {
       return this.#hold(live, error instanceof Error ? error.message : String(error));
     }
+    if (revived instanceof Promise) {
+      return revived.then(
+        (inbound) => this.#handOver(live, inbound),
+        (error: unknown) => this.#hold(live, error instanceof Error ? error.message : String(error)),
+      );
+    }
+    return this.#handOver(live, revived);
+  }
+
+  /** The revived `Inbound` to the router, with the journal's marks bound; none means nothing to handle. */
+  #handOver(live: Live, inbound: Inbound | undefined): Promise<void> {
     if (inbound === undefined) {
       this.#finish(live);
       return DONE;

@@ -137,3 +137,40 @@ export async function crashBurst(
     for (const b of bots) await b.stop();
   }
 }
+
+/** The HTTP port the bot logged it listens on, once it has. */
+export function httpPortOf(bot: SpawnedBot): number | undefined {
+  const ports = [...bot.stderr.matchAll(/http listening.*?port=(\d+)/g)];
+  const last = ports.at(-1)?.[1];
+  return last === undefined ? undefined : Number(last);
+}
+
+/**
+ * POST as a platform does: again after a refused connection, a dropped answer or a 5xx, to whichever process
+ * is up now, until a 2xx (or the run is over). Resolves with the final status.
+ */
+export async function postUntilAcknowledged(
+  post: (port: number) => Promise<number>,
+  bot: () => SpawnedBot,
+  isStopped: () => boolean,
+): Promise<number> {
+  for (;;) {
+    const port = httpPortOf(bot());
+    if (port !== undefined && bot().exitCode === null && bot().child.signalCode === null) {
+      const status = await post(port).catch(() => 0);
+      if (status >= 200 && status < 300) return status;
+      if (status >= 400 && status < 500) return status; // refused for good: nothing a retry changes
+    }
+    if (isStopped()) return 0;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/** Resolves once the bot logged that it listens for HTTP. */
+export async function waitHttp(bot: SpawnedBot): Promise<void> {
+  await bot.waitFor(
+    () => httpPortOf(bot) !== undefined && /started adapters/.test(bot.stderr),
+    120_000,
+    "the HTTP listener",
+  );
+}
