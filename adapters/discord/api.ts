@@ -169,10 +169,11 @@ export class DiscordApi {
   };
 
   /** POST /channels/{id}/messages. */
-  createMessage(channelId: string, body: MessageBody): Promise<ApiMessage> {
-    return this.call("createMessage", { chatId: channelId, isGroup: true }, (signal) =>
-      this.rest.post(Routes.channelMessages(channelId), { body, signal }),
-    );
+  createMessage(channelId: string, body: MessageBody, beforeSend?: () => void | Promise<void>): Promise<ApiMessage> {
+    return this.call("createMessage", { chatId: channelId, isGroup: true }, async (signal) => {
+      if (beforeSend !== undefined) await beforeSend();
+      return this.rest.post(Routes.channelMessages(channelId), { body, signal });
+    });
   }
 
   /** PATCH /channels/{id}/messages/{id}. */

@@ -107,7 +107,14 @@ export class Outbox {
   }
 
   /** Send a reply to a channel (optionally as a reply to a message). Returns the first message. */
-  async sendToChannel(channelId: string, reply: Reply, replyToMessageId?: string): Promise<SentMessage> {
+  async sendToChannel(
+    channelId: string,
+    reply: Reply,
+    {
+      replyToMessageId,
+      beforeSend,
+    }: { replyToMessageId?: string; beforeSend?: (() => void | Promise<void>) | undefined } = {},
+  ): Promise<SentMessage> {
     const bodies = renderDiscordReply(reply, false);
     const sent: MessageAddress[] = [];
     for (const [i, body] of bodies.entries()) {
@@ -119,7 +126,8 @@ export class Outbox {
               allowed_mentions: { parse: [], replied_user: false },
             }
           : body;
-      const message = await this.#o.api.createMessage(channelId, withRef);
+      // Marked sent once, before the first piece: a crash mid-way loses the rest, never repeats it.
+      const message = await this.#o.api.createMessage(channelId, withRef, i === 0 ? beforeSend : undefined);
       sent.push({ kind: "channel", channelId, messageId: message.id });
     }
     return this.recordChain(

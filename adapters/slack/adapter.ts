@@ -331,19 +331,19 @@ export class SlackAdapter implements ChannelAdapter {
     });
     app.command(/.*/, async ({ ack, body }) => {
       await ack();
-      await this.#deliver(fromSlashCommand(body, this.#normaliseOptions()), body, "slash command");
+      await this.#deliver(fromSlashCommand(body, this.#normaliseOptions()), { body, kind: "slash command" });
     });
     app.event("app_mention", async ({ body }) => {
-      await this.#deliver(fromEvent(body, this.#normaliseOptions()), body, "app_mention");
+      await this.#deliver(fromEvent(body, this.#normaliseOptions()), { body, kind: "app_mention" });
     });
     app.message(async ({ body, message }) => {
       // Only DMs reach the router; other channel messages are not addressed to the bot.
       if ((message as { channel_type?: string }).channel_type !== "im") return;
-      await this.#deliver(fromEvent(body, this.#normaliseOptions()), body, "message.im", true);
+      await this.#deliver(fromEvent(body, this.#normaliseOptions()), { body, kind: "message.im", isQuietSkip: true });
     });
     app.action(/^sb:/, async ({ ack, body }) => {
       await ack();
-      await this.#deliver(fromButton(body as never, this.#normaliseOptions()), body, "button");
+      await this.#deliver(fromButton(body as never, this.#normaliseOptions()), { body, kind: "button" });
     });
     app.error(async (error) => {
       this.#log.error({ err: error }, "slack listener failed");
@@ -401,9 +401,7 @@ export class SlackAdapter implements ChannelAdapter {
 
   async #deliver(
     normalised: NormalisedInbound | undefined,
-    body: object,
-    kind: string,
-    isQuietSkip = false,
+    { body, kind, isQuietSkip = false }: { body: object; kind: string; isQuietSkip?: boolean },
   ): Promise<void> {
     const sink = this.#sink;
     if (normalised === undefined) {
@@ -448,7 +446,7 @@ export class SlackAdapter implements ChannelAdapter {
       if (ctx.responseUrl === undefined || !isNotPostable(error)) throw error;
       // A slash command in a channel the bot is not in: answer through the command's response_url instead.
       this.#log.info({ channel: ctx.channel }, "bot cannot post in the channel; answering via response_url");
-      return this.#sendViaResponseUrl(ctx, pieces, "in_channel", hooks);
+      return this.#sendViaResponseUrl(ctx, pieces, { type: "in_channel", hooks });
     }
   }
 
@@ -459,8 +457,7 @@ export class SlackAdapter implements ChannelAdapter {
       // The reply is marked sent once, before its first piece: a crash mid-way loses the rest, never repeats it.
       const res = await this.#run(
         { chatId: ctx.channel, isGroup },
-        "chat.postMessage",
-        i === 0 ? hooks : undefined,
+        { method: "chat.postMessage", hooks: i === 0 ? hooks : undefined },
         () =>
           this.#client.chat.postMessage({
             channel: ctx.channel,
@@ -484,17 +481,20 @@ export class SlackAdapter implements ChannelAdapter {
   }
 
   async #sendEphemeral(ctx: ReplyContext, pieces: SlackMessage[], hooks?: SendHooks): Promise<SentMessage> {
-    if (ctx.responseUrl !== undefined) return this.#sendViaResponseUrl(ctx, pieces, "ephemeral", hooks);
+    if (ctx.responseUrl !== undefined) return this.#sendViaResponseUrl(ctx, pieces, { type: "ephemeral", hooks });
     let messageTs = "";
     for (const [i, piece] of pieces.entries()) {
-      const res = await this.#run({ chatId: ctx.channel }, "chat.postEphemeral", i === 0 ? hooks : undefined, () =>
-        this.#client.chat.postEphemeral({
-          channel: ctx.channel,
-          user: ctx.userId,
-          text: piece.text,
-          ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
-          ...(ctx.threadTs === undefined ? {} : { thread_ts: ctx.threadTs }),
-        }),
+      const res = await this.#run(
+        { chatId: ctx.channel },
+        { method: "chat.postEphemeral", hooks: i === 0 ? hooks : undefined },
+        () =>
+          this.#client.chat.postEphemeral({
+            channel: ctx.channel,
+            user: ctx.userId,
+            text: piece.text,
+            ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
+            ...(ctx.threadTs === undefined ? {} : { thread_ts: ctx.threadTs }),
+          }),
       );
       messageTs ||= String(res.message_ts ?? "");
     }
@@ -511,16 +511,13 @@ export class SlackAdapter implements ChannelAdapter {
   async #sendViaResponseUrl(
     ctx: ReplyContext,
     pieces: SlackMessage[],
-    type: "ephemeral" | "in_channel",
-    hooks?: SendHooks,
+    { type, hooks }: { type: "ephemeral" | "in_channel"; hooks?: SendHooks | undefined },
   ): Promise<SentMessage> {
     const url = ctx.responseUrl!;
     for (const [i, piece] of pieces.entries())
       await this.#postResponseUrl(
-        ctx.channel,
-        url,
+        { channel: ctx.channel, url, hooks: i === 0 ? hooks : undefined },
         { response_type: type, ...responsePayload(piece) },
-        i === 0 ? hooks : undefined,
       );
     this.#ephemeralCount += 1;
     const sent: SentMessage = { platform: "slack", chatId: ctx.channel, messageId: `ru:${this.#ephemeralCount}` };
@@ -528,7 +525,10 @@ export class SlackAdapter implements ChannelAdapter {
     return sent;
   }
 
-  #postResponseUrl(channel: string, url: string, payload: Record<string, unknown>, hooks?: SendHooks): Promise<void> {
+  #postResponseUrl(
+    { channel, url, hooks }: { channel: string; url: string; hooks?: SendHooks | undefined },
+    payload: Record<string, unknown>,
+  ): Promise<void> {
     return this.#limiter
       .run({ chatId: channel }, async (signal) => {
         await hooks?.beforeSend?.();
@@ -550,11 +550,14 @@ export class SlackAdapter implements ChannelAdapter {
     const meta = this.#sentMeta.get(message.messageId);
     const pieces = renderReply(reply);
     if (meta?.responseUrl !== undefined) {
-      await this.#postResponseUrl(message.chatId, meta.responseUrl, {
-        replace_original: true,
-        response_type: meta.ephemeral === true ? "ephemeral" : "in_channel",
-        ...responsePayload(pieces[0]!),
-      });
+      await this.#postResponseUrl(
+        { channel: message.chatId, url: meta.responseUrl },
+        {
+          replace_original: true,
+          response_type: meta.ephemeral === true ? "ephemeral" : "in_channel",
+          ...responsePayload(pieces[0]!),
+        },
+      );
       return;
     }
     if (meta?.ephemeral === true || message.messageId.startsWith("eph:")) {
@@ -576,7 +579,7 @@ export class SlackAdapter implements ChannelAdapter {
       const ts = stamps[i];
       if (ts !== undefined) {
         if (i > 0 && meta?.texts?.[i] === piece.text && piece.blocks === undefined) continue;
-        await this.#run({ chatId: message.chatId, isEdit: true }, "chat.update", undefined, () =>
+        await this.#run({ chatId: message.chatId, isEdit: true }, { method: "chat.update" }, () =>
           this.#client.chat.update({
             channel: message.chatId,
             ts,
@@ -586,7 +589,7 @@ export class SlackAdapter implements ChannelAdapter {
         );
         continue;
       }
-      const res = await this.#run({ chatId: message.chatId, isGroup }, "chat.postMessage", undefined, () =>
+      const res = await this.#run({ chatId: message.chatId, isGroup }, { method: "chat.postMessage" }, () =>
         this.#client.chat.postMessage({
           channel: message.chatId,
           text: piece.text,
@@ -600,7 +603,7 @@ export class SlackAdapter implements ChannelAdapter {
     }
     // A reply that got shorter: delete the messages it no longer needs.
     for (const ts of stamps.slice(pieces.length)) {
-      await this.#run({ chatId: message.chatId, isEdit: true }, "chat.delete", undefined, () =>
+      await this.#run({ chatId: message.chatId, isEdit: true }, { method: "chat.delete" }, () =>
         this.#client.chat.delete({ channel: message.chatId, ts }),
       );
     }
@@ -618,7 +621,11 @@ export class SlackAdapter implements ChannelAdapter {
   }
 
   /** A Web API call through the outbound limiter; failures (rate limits once retries are spent) are mapped. */
-  async #run<T>(key: OutboundKey, method: string, hooks: SendHooks | undefined, call: () => Promise<T>): Promise<T> {
+  async #run<T>(
+    key: OutboundKey,
+    { method, hooks }: { method: string; hooks?: SendHooks | undefined },
+    call: () => Promise<T>,
+  ): Promise<T> {
     const beforeSend = hooks?.beforeSend;
     try {
       return await this.#limiter.run(key, async () => {
