@@ -135,10 +135,19 @@ export interface Inbound {
   typing?(): Promise<void>;
 }
 
-/** Called by an adapter around the platform call that sends a reply. */
+/**
+ * Called by an adapter around the platform call that sends a reply. An adapter calls `beforeSend` right before
+ * the call (at most once delivery of the reply across a crash); one whose platform drops a repeated send carrying
+ * the same key (Discord's message `nonce` with `enforce_nonce`) sends with `idempotencyKey` and calls `afterSend`
+ * once the call succeeded instead (at least once, and the platform drops the repeat).
+ */
 export interface SendHooks {
   /** Right before the platform call (after any wait in the outbound limiter); the call waits for it. */
   beforeSend?(): void | Promise<void>;
+  /** A key at most 25 characters long, the same each time this reply is sent again after a crash. */
+  idempotencyKey?: string;
+  /** Once the platform accepted a send made with `idempotencyKey`. */
+  afterSend?(): void | Promise<void>;
 }
 
 /** What the router tells the inbound journal about a journaled message. */

@@ -505,7 +505,7 @@ export class DiscordAdapter implements ChannelAdapter {
     if (message === undefined || (this.#core.journal === undefined && !this.#firstSeen(message.id))) return undefined;
     const channelId = message.chat.id;
     const respond = (reply: Reply, hooks?: SendHooks) =>
-      this.#outbox.sendToChannel(channelId, reply, { replyToMessageId: message.id, beforeSend: hooks?.beforeSend });
+      this.#outbox.sendToChannel(channelId, reply, { replyToMessageId: message.id, hooks });
     if (message.text.length > this.#core.config.limits.maxInboundChars) {
       await respond({ text: ERROR_CATALOG.E_MESSAGE_TOO_LONG, format: "plain" });
       return undefined;

@@ -21,6 +21,9 @@ export interface MessageBody {
   allowed_mentions?: { parse: string[]; replied_user?: boolean };
   message_reference?: { message_id: string; fail_if_not_exists: boolean };
   components?: unknown[];
+  /** With `enforce_nonce`, Discord answers a second create with the same nonce (within minutes) with the first. */
+  nonce?: string;
+  enforce_nonce?: boolean;
 }
 
 /** What came back from a message create or edit (the fields we read). */
@@ -169,11 +172,10 @@ export class DiscordApi {
   };
 
   /** POST /channels/{id}/messages. */
-  createMessage(channelId: string, body: MessageBody, beforeSend?: () => void | Promise<void>): Promise<ApiMessage> {
-    return this.call("createMessage", { chatId: channelId, isGroup: true }, async (signal) => {
-      if (beforeSend !== undefined) await beforeSend();
-      return this.rest.post(Routes.channelMessages(channelId), { body, signal });
-    });
+  createMessage(channelId: string, body: MessageBody): Promise<ApiMessage> {
+    return this.call("createMessage", { chatId: channelId, isGroup: true }, (signal) =>
+      this.rest.post(Routes.channelMessages(channelId), { body, signal }),
+    );
   }
 
   /** PATCH /channels/{id}/messages/{id}. */

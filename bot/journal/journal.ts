@@ -339,14 +339,14 @@ export class Journal implements InboundJournal {
         this.stats.skippedReplies++;
         return Promise.resolve(skipped(inbound));
       }
-      return respond(reply, { beforeSend: () => this.#mark((m) => m.sent.push([live.id, index])) }).catch(
-        (error: unknown) => {
-          live.failedSends++;
-          // It did not go out: unmark it, so the retry sends it.
-          void this.#mark((m) => m.unsent.push([live.id, index])).catch(noop);
-          throw error;
-        },
-      );
+      const markSent = (): Promise<void> => this.#mark((m) => m.sent.push([live.id, index]));
+      const hooks = { beforeSend: markSent, afterSend: markSent, idempotencyKey: `${live.id}.${index}` };
+      return respond(reply, hooks).catch((error: unknown) => {
+        live.failedSends++;
+        // It did not go out: unmark it, so the retry sends it.
+        void this.#mark((m) => m.unsent.push([live.id, index])).catch(noop);
+        throw error;
+      });
     };
     inbound.journal = { settle: () => this.#settled(live) };
   }
