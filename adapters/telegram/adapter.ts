@@ -356,7 +356,7 @@ export class TelegramAdapter implements ChannelAdapter {
     this.#health.markInbound();
     return journal.intake(
       "telegram",
-      updates.map((update) => ({ deliveryId: String(update.update_id), payload: update })),
+      updates.map((update) => ({ deliveryId: String(update.update_id), payload: update, sequence: update.update_id })),
     );
   }
 

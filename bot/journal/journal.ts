@@ -14,6 +14,7 @@ import { hostname } from "node:os";
 import type { Logger } from "pino";
 import type { Clock } from "../core.ts";
 import type { Inbound, SentMessage } from "../model.ts";
+import { SequenceWindow } from "../router/dedupe.ts";
 import type { SqlClient } from "../storage/types.ts";
 import {
   BATCH_SLOTS,
@@ -32,6 +33,11 @@ import {
 export interface JournalItem {
   deliveryId: string;
   payload: unknown;
+  /**
+   * A number the platform raises with every delivery (Telegram's `update_id`): the embedded dedupe then keeps a
+   * window of bits instead of the delivery id.
+   */
+  sequence?: number;
   /** Epoch ms it arrived; default now. */
   receivedAt?: number;
 }
@@ -135,6 +141,10 @@ export class Journal implements InboundJournal {
    * `maxEvents` and `retentionMs`, reloaded from the journal at start. On PostgreSQL, `journal_deliveries` does it.
    */
   readonly #recent = new Map<string, number>();
+  /** Until when ids reloaded from the journal at start may still be redelivered (then they have expired). */
+  #reloadedUntilMs = 0;
+  /** The embedded dedupe for deliveries with a sequence number, per platform (bits, not strings). */
+  readonly #windows = new Map<string, SequenceWindow>();
   #pending = emptyPending();
   #flushing: Promise<void> | undefined;
   #isFlushScheduled = false;
@@ -228,7 +238,7 @@ export class Journal implements InboundJournal {
         this.#schedule();
       });
     } catch (error) {
-      if (!this.#isShared) for (const item of fresh) this.#recent.delete(`${platform}\u0000${item.deliveryId}`);
+      if (!this.#isShared) for (const item of fresh) this.#forget(platform, item);
       throw error;
     }
     const out: Array<JournalEntry | undefined> = items.map(() => undefined);
@@ -260,6 +270,19 @@ export class Journal implements InboundJournal {
 
   /** True (and remembered) the first time a delivery is seen within the retention window. */
   #remember(platform: string, item: JournalItem, nowMs: number): boolean {
+    const seq = item.sequence;
+    if (seq !== undefined && Number.isSafeInteger(seq) && seq >= 0) {
+      let window = this.#windows.get(platform);
+      if (window === undefined) this.#windows.set(platform, (window = new SequenceWindow(this.#o.retentionMs)));
+      const isNew = window.mark(seq, nowMs);
+      // Ids reloaded at start are strings: until they expire, a new number is checked against them too.
+      if (isNew === false || (isNew === true && nowMs > this.#reloadedUntilMs)) return isNew;
+      if (isNew === true) {
+        const seenAt = this.#recent.get(`${platform}\u0000${item.deliveryId}`);
+        if (seenAt !== undefined && nowMs - seenAt <= this.#o.retentionMs) return false;
+        return true;
+      }
+    }
     const key = `${platform}\u0000${item.deliveryId}`;
     const seenAt = this.#recent.get(key);
     if (seenAt !== undefined && nowMs - seenAt <= this.#o.retentionMs) return false;
@@ -267,6 +290,12 @@ export class Journal implements InboundJournal {
     this.#recent.set(key, nowMs);
     if (this.#recent.size > this.#o.maxEvents) this.#recent.delete(this.#recent.keys().next().value!);
     return true;
+  }
+
+  #forget(platform: string, item: JournalItem): void {
+    const seq = item.sequence;
+    if (seq !== undefined) this.#windows.get(platform)?.unmark(seq);
+    this.#recent.delete(`${platform}\u0000${item.deliveryId}`);
   }
 
   async #loadRecent(): Promise<void> {
@@ -278,6 +307,7 @@ export class Journal implements InboundJournal {
       for (const id of row.deliveryIds) if (id !== null) this.#recent.set(`${row.platform}\u0000${id}`, row.receivedAt);
     }
     while (this.#recent.size > this.#o.maxEvents) this.#recent.delete(this.#recent.keys().next().value!);
+    if (this.#recent.size > 0) this.#reloadedUntilMs = this.#o.clock.now() + this.#o.retentionMs;
   }
 
   dispatch(entry: JournalEntry): Promise<void> {

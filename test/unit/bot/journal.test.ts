@@ -118,6 +118,30 @@ describe("inbound journal", () => {
     await again.stop();
   });
 
+  it("knows a numbered delivery (Telegram's update_id) after a restart too", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sb-journal-unit-"));
+    dirs.push(dir);
+    const p = platform();
+    const first = journal(await open(dir), answering(1, p));
+    first.attach("test", (e) => p.revive(e.payload as { text: string }));
+    await first.start();
+    await first.intake("test", [{ deliveryId: "41", payload: { text: "n41" }, sequence: 41 }]);
+    await until(() => p.sent.length === 1);
+    await first.stop();
+    await stores.pop()!.close();
+
+    const again = journal(await open(dir), answering(1, p));
+    again.attach("test", (e) => p.revive(e.payload as { text: string }));
+    await again.start();
+    const [redelivered, fresh] = await again.append("test", [
+      { deliveryId: "41", payload: { text: "n41" }, sequence: 41 },
+      { deliveryId: "42", payload: { text: "n42" }, sequence: 42 },
+    ]);
+    expect(redelivered).toBeUndefined();
+    expect(fresh?.deliveryId).toBe("42");
+    await again.stop();
+  });
+
   it("replays an unfinished event at start and skips the replies already marked sent", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sb-journal-unit-"));
     dirs.push(dir);
