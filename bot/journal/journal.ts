@@ -156,8 +156,8 @@ export class Journal implements InboundJournal {
   #pruneTimer: NodeJS.Timeout | undefined;
   #isStarted = false;
   #isStopped = false;
-  /** Counts for logs and tests: events replayed, replies skipped as already sent, events held. */
-  readonly stats = { replayed: 0, skippedReplies: 0, held: 0 };
+  /** Counts for logs, tests and benchmarks: events replayed, replies skipped as already sent, events held, commits. */
+  readonly stats = { replayed: 0, skippedReplies: 0, held: 0, commits: 0 };
 
   constructor(options: JournalOptions) {
     this.#o = options;
@@ -449,6 +449,7 @@ export class Journal implements InboundJournal {
   #flush(): Promise<void> {
     const pending = this.#pending;
     this.#pending = emptyPending();
+    this.stats.commits++;
     const nowMs = this.#o.clock.now();
     const flushing = writeCommit(this.#o.sql, pending.writes, {
       owner: this.owner,
