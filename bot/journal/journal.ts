@@ -120,6 +120,8 @@ interface Pending {
 const FIRST_RETRY_MS = 500;
 const REPLAY_PAGE = 100;
 const PRUNE_EVERY_MS = 60_000;
+/** Attempts to revive an event before it is dropped as unreadable. */
+const MAX_REVIVE_FAILURES = 5;
 /** Events per batch row (positions must stay below `BATCH_SLOTS`). */
 const MAX_BATCH = 1_000;
 
@@ -141,6 +143,8 @@ export class Journal implements InboundJournal {
    * `maxEvents` and `retentionMs`, reloaded from the journal at start. On PostgreSQL, `journal_deliveries` does it.
    */
   readonly #recent = new Map<string, number>();
+  /** Failed attempts to revive an event, by id (bounded: the oldest is forgotten past 10,000). */
+  readonly #reviveFailures = new Map<number, number>();
   /** Until when ids reloaded from the journal at start may still be redelivered (then they have expired). */
   #reloadedUntilMs = 0;
   /** The embedded dedupe for deliveries with a sequence number, per platform (bits, not strings). */
@@ -321,15 +325,36 @@ export class Journal implements InboundJournal {
     try {
       revived = revive(live);
     } catch (error) {
-      return this.#hold(live, error instanceof Error ? error.message : String(error));
+      return this.#unreadable(live, error);
     }
     if (revived instanceof Promise) {
       return revived.then(
         (inbound) => this.#handOver(live, inbound),
-        (error: unknown) => this.#hold(live, error instanceof Error ? error.message : String(error)),
+        (error: unknown) => this.#unreadable(live, error),
       );
     }
     return this.#handOver(live, revived);
+  }
+
+  /**
+   * The adapter could not make an `Inbound` of the event (not connected yet, or the payload makes its SDK throw):
+   * held for a retry, and dropped with a warning after `MAX_REVIVE_FAILURES`, so one poisonous payload is not
+   * retried for as long as it is kept.
+   */
+  #unreadable(live: Live, error: unknown): Promise<void> {
+    const reason = error instanceof Error ? error.message : String(error);
+    const failures = (this.#reviveFailures.get(live.id) ?? 0) + 1;
+    if (failures < MAX_REVIVE_FAILURES) {
+      this.#reviveFailures.set(live.id, failures);
+      if (this.#reviveFailures.size > 10_000) this.#reviveFailures.delete(this.#reviveFailures.keys().next().value!);
+      return this.#hold(live, reason);
+    }
+    this.#o.log.warn(
+      { event: live.id, platform: live.platform, delivery: live.deliveryId, reason },
+      "journaled event dropped: its adapter could not read it",
+    );
+    this.#finish(live);
+    return DONE;
   }
 
   /** The revived `Inbound` to the router, with the journal's marks bound; none means nothing to handle. */
@@ -393,6 +418,7 @@ export class Journal implements InboundJournal {
 
   #finish(live: Live): void {
     this.#live.delete(live.id);
+    this.#reviveFailures.delete(live.id);
     const batch = live.batch;
     const isLast = --batch.remaining === 0;
     if (isLast) this.#batches.delete(batch.id);

@@ -202,4 +202,29 @@ describe("inbound journal", () => {
     expect(p.handled).toHaveLength(2);
     await j.stop();
   });
+
+  it("drops an event its adapter cannot read after a few attempts, and goes on with the others", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sb-journal-unit-"));
+    dirs.push(dir);
+    const p = platform();
+    let attempts = 0;
+    const j = journal(await open(dir), answering(1, p));
+    j.attach("test", (e) => {
+      const payload = e.payload as { text: string };
+      if (payload.text === "poison") {
+        attempts++;
+        throw new Error("the SDK cannot read this");
+      }
+      return p.revive(payload);
+    });
+    await j.start();
+    await j.intake("test", [{ deliveryId: "p", payload: { text: "poison" } }]);
+    await until(() => attempts === 5, 10_000);
+    await j.intake("test", [{ deliveryId: "e", payload: { text: "e" } }]);
+    await until(() => p.sent.length === 1);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(attempts).toBe(5);
+    expect(p.sent).toEqual(["e#0"]);
+    await j.stop();
+  });
 });
