@@ -25,7 +25,7 @@ import {
 } from "../../bot/index.ts";
 import type { OutboundLimits } from "../shared/outbound-limiter.ts";
 import { DeafWatchdog, HealthTracker, ReconnectSupervisor } from "../shared/health.ts";
-import { DiscordApi, type DiscordApiOptions } from "./api.ts";
+import { DiscordApi, type DiscordApiOptions, type MessageBody } from "./api.ts";
 import { toDiscordCommands } from "./commands.ts";
 import { DiscordGateway, isFatalGatewayError, type GatewayDispatch } from "./gateway.ts";
 import { interactionsRoute } from "./http-interactions.ts";
@@ -375,14 +375,21 @@ export class DiscordAdapter implements ChannelAdapter {
     if (payload.t === "MESSAGE_CREATE") return this.#messageInbound(payload.d);
     const d = payload.d as { id?: unknown; token?: unknown; channel_id?: unknown } | undefined;
     const id = String(d?.id);
+    const channelId = String(d?.channel_id ?? "interactions");
+    const token = String(d?.token);
     const acknowledge =
       this.#freshAcks.get(id) ??
-      ((answer: AnyInteractionAnswer) =>
-        this.#api.interactionCallback(String(d?.channel_id ?? "interactions"), {
-          interactionId: id,
-          token: String(d?.token),
-          body: answer,
-        }));
+      (async (answer: AnyInteractionAnswer): Promise<void> => {
+        try {
+          await this.#api.interactionCallback(channelId, { interactionId: id, token, body: answer });
+        } catch (error) {
+          // The dead process acknowledged it already (it deferred): a deferral is done, an answer fills it in.
+          if (!isAlreadyAcknowledged(error)) throw error;
+          if (answer.type !== 4) return;
+          const { flags: _flags, ...patch } = (answer as { data: MessageBody }).data;
+          await this.#api.editInteractionMessage(channelId, { token, messageId: "@original", body: patch });
+        }
+      });
     return new Promise<Inbound | undefined>((resolve, reject) => {
       const handed = this.#onInteraction(d, acknowledge, resolve);
       if (handed === undefined) resolve(undefined);
@@ -543,4 +550,14 @@ export class DiscordAdapter implements ChannelAdapter {
     }
     return sink(inbound);
   }
+}
+
+/** True when Discord refused an interaction callback because the interaction was acknowledged before (40060). */
+function isAlreadyAcknowledged(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    const { code, message, cause } = e as { code?: unknown; message?: unknown; cause?: unknown };
+    if (code === 40060 || (typeof message === "string" && message.includes("already been acknowledged"))) return true;
+    e = cause;
+  }
+  return false;
 }

@@ -17,9 +17,10 @@ import {
 } from "./crash.ts";
 
 const SECRET = "journal-signing-secret";
-const channel = (i: number) => `CJ${String(i).padStart(6, "0")}`;
 
 function httpPath(standIn: SlackStandIn, run: string): CrashPath {
+  // Channels of this run only: the stand-in keeps the messages of the run before.
+  const channel = (i: number) => `CJ${run.slice(0, 1).toUpperCase()}${String(i).padStart(6, "0")}`;
   return {
     env: {
       SLACK_BOT_TOKEN: standIn.botToken,
@@ -28,6 +29,8 @@ function httpPath(standIn: SlackStandIn, run: string): CrashPath {
     },
     waitReady: waitHttp,
     async send(i, bot, isStopped) {
+      // Spread over a few seconds: Slack's budget answers an all-at-once burst of 200 within a second, before a kill.
+      await new Promise((r) => setTimeout(r, i * 15));
       const fields = { command: "/whoami", channel_id: channel(i), user_id: `UJ${i}`, trigger_id: `trig-${run}-${i}` };
       await postUntilAcknowledged(
         async (port) =>

@@ -8,9 +8,9 @@ import { commandPayload } from "../../stand-ins/slack/sender.ts";
 import { SlackStandIn } from "../../stand-ins/slack/server.ts";
 import { crashBurst, embeddedStore, scaledOutStore, type CrashPath, type CrashStore } from "./crash.ts";
 
-const channel = (i: number) => `CS${String(i).padStart(6, "0")}`;
-
 function socketPath(standIn: SlackStandIn, run: string): CrashPath {
+  // Channels of this run only: the stand-in keeps the messages of the run before.
+  const channel = (i: number) => `CS${run.slice(0, 1).toUpperCase()}${String(i).padStart(6, "0")}`;
   return {
     env: {
       SLACK_BOT_TOKEN: standIn.botToken,
