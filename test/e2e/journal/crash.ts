@@ -7,6 +7,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
+import { expect } from "vitest";
+import { BATCH_SLOTS } from "../../../bot/journal/journal-sql.ts";
+import { openStore } from "../../../bot/storage/open.ts";
 import { POSTGRES_URL, REDIS_URL, serviceAvailable } from "../../helpers/services.ts";
 import { spawnBot, type SpawnedBot } from "../../helpers/spawn-bot.ts";
 
@@ -23,6 +26,8 @@ export interface CrashPath {
   send(i: number, bot: () => SpawnedBot, isStopped: () => boolean): Promise<void>;
   /** How many answers command `i` got so far. */
   answers(i: number): number;
+  /** The journal's delivery id of command `i` (once it was sent). */
+  deliveryId(i: number): string | undefined;
 }
 
 /** Answered once, twice (or more), never: the figures the issue asks for. */
@@ -30,6 +35,8 @@ export interface CrashFigures {
   once: number;
   twice: number;
   never: number;
+  /** Of those never answered, how many the journal holds with their reply marked sent (lost in the send window). */
+  neverMarkedSent: number;
   /** Answers seen when the process was killed. */
   answeredAtKill: number;
 }
@@ -124,17 +131,52 @@ export async function crashBurst(
       (await import("node:fs")).writeFileSync(process.env.JOURNAL_CRASH_LOG, stderr);
     let once = 0;
     let twice = 0;
-    let never = 0;
+    const neverIds: string[] = [];
     for (let i = 0; i < count; i++) {
       const n = path.answers(i);
-      if (n === 0) never++;
+      if (n === 0) neverIds.push(path.deliveryId(i) ?? `unsent-${i}`);
       else if (n === 1) once++;
       else twice++;
     }
-    return { once, twice, never, answeredAtKill, stderr };
+    await bot.stop();
+    const neverMarkedSent = neverIds.length === 0 ? 0 : await markedSent(store, neverIds);
+    return { once, twice, never: neverIds.length, neverMarkedSent, answeredAtKill, stderr };
   } finally {
     isStopped = true;
     for (const b of bots) await b.stop();
+  }
+}
+
+/** How many of `deliveryIds` the journal holds with their first reply marked sent. */
+async function markedSent(store: CrashStore, deliveryIds: string[]): Promise<number> {
+  const journal = await openStore(
+    store.env.DATABASE_URL === undefined
+      ? { dataDir: store.dataDir }
+      : { dataDir: store.dataDir, databaseUrl: store.env.DATABASE_URL },
+  );
+  try {
+    const eventOf = new Map<string, number>();
+    const { rows } = await journal.sql.query<{ id: number; delivery_ids: string }>(
+      "SELECT id, delivery_ids FROM journal_batches",
+    );
+    for (const row of rows) {
+      for (const [slot, id] of (JSON.parse(row.delivery_ids) as Array<string | null>).entries()) {
+        if (id !== null) eventOf.set(id, Number(row.id) * BATCH_SLOTS + slot);
+      }
+    }
+    const sent = new Set<number>();
+    const { rows: marks } = await journal.sql.query<{ marks: string }>("SELECT marks FROM journal_marks ORDER BY id");
+    for (const row of marks) {
+      const m = JSON.parse(row.marks) as { sent: Array<[number, number]>; unsent: Array<[number, number]> };
+      for (const [event, index] of m.sent) if (index === 0) sent.add(event);
+      for (const [event, index] of m.unsent) if (index === 0) sent.delete(event);
+    }
+    return deliveryIds.filter((id) => {
+      const event = eventOf.get(id);
+      return event !== undefined && sent.has(event);
+    }).length;
+  } finally {
+    await journal.close();
   }
 }
 
@@ -173,4 +215,22 @@ export async function waitHttp(bot: SpawnedBot): Promise<void> {
     120_000,
     "the HTTP listener",
   );
+}
+
+/**
+ * Replies that may be lost in the window the design accepts: marked sent right before the platform call, a reply
+ * whose request had not left the process when it was killed is not sent again (sending it again would repeat
+ * every reply in flight instead). Measured at 0–1 of 200 per kill on this machine (docs/architecture.md).
+ */
+export const MAX_LOST_IN_SEND_WINDOW = 2;
+
+/** What every crash test asserts: nothing answered twice, nothing lost beyond the send window, a real mid-burst kill. */
+export function expectAnsweredOnce(figures: CrashFigures & { stderr: string }, count = 200): void {
+  const context = figures.stderr.slice(-3_000);
+  expect(figures.twice, context).toBe(0);
+  expect(figures.never, context).toBeLessThanOrEqual(MAX_LOST_IN_SEND_WINDOW);
+  // Each one lost was journaled with its reply marked sent: lost in that window, not anywhere else.
+  expect(figures.neverMarkedSent, context).toBe(figures.never);
+  expect(figures.once + figures.never, context).toBe(count);
+  expect(figures.answeredAtKill).toBeLessThan(count); // the kill really was mid-burst
 }

@@ -3,10 +3,17 @@
  * on the next connection, as Slack does. The bot killed once some are answered and restarted on the same data.
  * Every command is answered exactly once.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, it } from "vitest";
 import { commandPayload } from "../../stand-ins/slack/sender.ts";
 import { SlackStandIn } from "../../stand-ins/slack/server.ts";
-import { crashBurst, embeddedStore, scaledOutStore, type CrashPath, type CrashStore } from "./crash.ts";
+import {
+  crashBurst,
+  expectAnsweredOnce,
+  embeddedStore,
+  scaledOutStore,
+  type CrashPath,
+  type CrashStore,
+} from "./crash.ts";
 
 function socketPath(standIn: SlackStandIn, run: string): CrashPath {
   // Channels of this run only: the stand-in keeps the messages of the run before.
@@ -32,6 +39,7 @@ function socketPath(standIn: SlackStandIn, run: string): CrashPath {
       );
     },
     answers: (i) => standIn.messagesIn(channel(i)).length,
+    deliveryId: (i) => `trig-${run}-${i}`,
   };
 }
 
@@ -49,12 +57,7 @@ describe("journal: Slack Socket Mode, kill -9 mid-burst", { timeout: 300_000 }, 
     try {
       const figures = await crashBurst(socketPath(standIn, label), store);
       console.log(`slack socket mode (${label}): ${JSON.stringify({ ...figures, stderr: undefined })}`);
-      expect({ once: figures.once, twice: figures.twice, never: figures.never }, figures.stderr.slice(-3_000)).toEqual({
-        once: 200,
-        twice: 0,
-        never: 0,
-      });
-      expect(figures.answeredAtKill).toBeLessThan(200);
+      expectAnsweredOnce(figures);
     } finally {
       await store.dispose();
     }
