@@ -145,6 +145,8 @@ export class Journal implements InboundJournal {
   readonly #recent = new Map<string, number>();
   /** Failed attempts to revive an event, by id (bounded: the oldest is forgotten past 10,000). */
   readonly #reviveFailures = new Map<number, number>();
+  #reload: Promise<void> | undefined;
+  #isReloading = false;
   /** Until when ids reloaded from the journal at start may still be redelivered (then they have expired). */
   #reloadedUntilMs = 0;
   /** The embedded dedupe for deliveries with a sequence number, per platform (bits, not strings). */
@@ -186,7 +188,7 @@ export class Journal implements InboundJournal {
 
   /** Reload the dedupe, take over what a dead process left (all of it on SQLite, expired leases on PostgreSQL) and replay it. */
   async start(): Promise<void> {
-    if (!this.#isShared) await this.#loadRecent();
+    await this.#reloaded();
     this.#isStarted = true;
     await this.#claim();
     const leaseMs = this.#o.leaseMs;
@@ -224,6 +226,8 @@ export class Journal implements InboundJournal {
   }
 
   async #appendBatch(platform: string, items: JournalItem[]): Promise<Array<JournalEntry | undefined>> {
+    // Adapters take deliveries before `start`: a redelivery of one journaled by the previous run must be known.
+    if (this.#reload === undefined || this.#isReloading) await this.#reloaded();
     const nowMs = this.#o.clock.now();
     // The embedded dedupe marks at once (a redelivery racing this write is dropped) and unmarks if it fails.
     const isNew = this.#isShared ? items.map(() => true) : items.map((item) => this.#remember(platform, item, nowMs));
@@ -295,6 +299,24 @@ export class Journal implements InboundJournal {
     this.#recent.set(key, nowMs);
     if (this.#recent.size > this.#o.maxEvents) this.#recent.delete(this.#recent.keys().next().value!);
     return true;
+  }
+
+  /** The embedded dedupe reloaded from the journal, once (nothing to reload on PostgreSQL). */
+  #reloaded(): Promise<void> {
+    if (this.#reload === undefined) {
+      this.#isReloading = true;
+      this.#reload = (this.#isShared ? DONE : this.#loadRecent()).then(
+        () => {
+          this.#isReloading = false;
+        },
+        (error: unknown) => {
+          this.#isReloading = false;
+          this.#reload = undefined; // tried again by the next append
+          throw error;
+        },
+      );
+    }
+    return this.#reload;
   }
 
   #forget(platform: string, item: JournalItem): void {
