@@ -136,7 +136,10 @@ export async function crashBurst(
       const n = path.answers(i);
       if (n === 0) neverIds.push(path.deliveryId(i) ?? `unsent-${i}`);
       else if (n === 1) once++;
-      else twice++;
+      else {
+        twice++;
+        if (process.env.JOURNAL_CRASH_LOG !== undefined) console.log(`TWICE ${path.deliveryId(i)}`);
+      }
     }
     await bot.stop();
     const neverMarkedSent = neverIds.length === 0 ? 0 : await markedSent(store, neverIds);
