@@ -143,6 +143,13 @@ export class Journal implements InboundJournal {
    * `maxEvents` and `retentionMs`, reloaded from the journal at start. On PostgreSQL, `journal_deliveries` does it.
    */
   readonly #recent = new Map<string, number>();
+  /**
+   * Events of this process's batches that wait for a retry (held, or a send failed), and batches finished here:
+   * the retry loop replays only those of batches it knows, never one it saw finish, whatever its snapshot of the
+   * marks says (a fresh event finishing while the loop runs is not replayed). Bounded: oldest forgotten past 10,000.
+   */
+  readonly #held = new Set<number>();
+  readonly #closedHere = new Set<number>();
   /** Failed attempts to revive an event, by id (bounded: the oldest is forgotten past 10,000). */
   readonly #reviveFailures = new Map<number, number>();
   #reload: Promise<void> | undefined;
@@ -402,6 +409,7 @@ export class Journal implements InboundJournal {
 
   #holdNow(live: Live, reason: string): void {
     this.#live.delete(live.id);
+    remember(this.#held, live.id);
     this.stats.held++;
     this.#o.log.debug({ event: live.id, platform: live.platform, reason }, "journaled event held for retry");
     this.#kick(this.#retryDelayMs);
@@ -442,7 +450,11 @@ export class Journal implements InboundJournal {
     this.#reviveFailures.delete(live.id);
     const batch = live.batch;
     const isLast = --batch.remaining === 0;
-    if (isLast) this.#batches.delete(batch.id);
+    this.#held.delete(live.id);
+    if (isLast) {
+      this.#batches.delete(batch.id);
+      remember(this.#closedHere, batch.id);
+    }
     void this.#mark((m, writes) => {
       m.done.push(live.id);
       if (isLast) writes.closed.push(batch.id);
@@ -556,6 +568,7 @@ export class Journal implements InboundJournal {
         }
         for (const row of batches) {
           afterId = row.id;
+          if (this.#closedHere.has(row.id)) continue;
           const toRun: Live[] = [];
           let batch = this.#batches.get(row.id);
           const isKnown = batch !== undefined;
@@ -564,6 +577,8 @@ export class Journal implements InboundJournal {
             const id = row.id * BATCH_SLOTS + slot;
             const deliveryId = row.deliveryIds[slot];
             if (deliveryId === null || deliveryId === undefined || done.has(id) || this.#live.has(id)) continue;
+            if (isKnown && !this.#held.has(id)) continue; // this process's own, being handled or finished
+            this.#held.delete(id);
             if (!isKnown) batch.remaining++;
             toRun.push({
               id,
@@ -642,4 +657,10 @@ function skipped(inbound: Inbound): SentMessage {
   return inbound.threadId === undefined
     ? { platform: inbound.platform, chatId: inbound.chat.id, messageId: "" }
     : { platform: inbound.platform, chatId: inbound.chat.id, threadId: inbound.threadId, messageId: "" };
+}
+
+/** Add to a bounded set of ids, forgetting the oldest past 10,000. */
+function remember(set: Set<number>, id: number): void {
+  set.add(id);
+  if (set.size > 10_000) set.delete(set.values().next().value!);
 }
