@@ -3,6 +3,7 @@
  * services and the `Plugin` shape a module returns. Modules take what they need from `Core`; nothing else is
  * shared between them.
  */
+import type { InboundJournal } from "./journal/journal.ts";
 import type { Logger } from "pino";
 import type Keyv from "keyv";
 import type { Registry } from "prom-client";
@@ -226,6 +227,11 @@ export interface Core {
   track<T>(promise: Promise<T>): Promise<T>;
   /** Aborted when the bot begins shutting down. */
   readonly shutdownSignal: AbortSignal;
+  /**
+   * The inbound journal (`storage.journal.enabled`): adapters write each platform event to it before
+   * acknowledging it, and it hands the event on to the router. Absent when disabled.
+   */
+  readonly journal?: InboundJournal;
 }
 
 /**

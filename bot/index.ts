@@ -28,3 +28,4 @@ export {
   type DeliveryKey,
 } from "./router/dedupe.ts";
 export type { Keyv } from "keyv";
+export type { InboundJournal, JournalEntry, JournalItem, JournalReviver } from "./journal/journal.ts";

@@ -119,10 +119,41 @@ export interface Inbound {
    * look-up delays only that conversation. It never rejects; undefined means no platform role (fail closed).
    */
   resolvePlatformRole?(): Promise<PlatformRole | undefined>;
-  /** Answer where the message came from. */
-  respond(reply: Reply): Promise<SentMessage>;
+  /**
+   * Answer where the message came from. An adapter calls `hooks.beforeSend` (and waits for it) right before each
+   * platform call that sends the reply, inside its outbound limiter: that is when the inbound journal marks the
+   * reply sent.
+   */
+  respond(reply: Reply, hooks?: SendHooks): Promise<SentMessage>;
+  /**
+   * Set when the event was written to the inbound journal before it was acknowledged to the platform: the router
+   * skips its delivery dedupe (the journal's unique key already did it, durably) and calls `settle` once the
+   * message's handling is over, whatever its outcome.
+   */
+  journal?: JournalMark;
   /** Show a typing indicator where the platform has one. */
   typing?(): Promise<void>;
+}
+
+/**
+ * Called by an adapter around the platform call that sends a reply. An adapter calls `beforeSend` right before
+ * the call (at most once delivery of the reply across a crash); one whose platform drops a repeated send carrying
+ * the same key (Discord's message `nonce` with `enforce_nonce`) sends with `idempotencyKey` and calls `afterSend`
+ * once the call succeeded instead (at least once, and the platform drops the repeat).
+ */
+export interface SendHooks {
+  /** Right before the platform call (after any wait in the outbound limiter); the call waits for it. */
+  beforeSend?(): void | Promise<void>;
+  /** A key at most 25 characters long, the same each time this reply is sent again after a crash. */
+  idempotencyKey?: string;
+  /** Once the platform accepted a send made with `idempotencyKey`. */
+  afterSend?(): void | Promise<void>;
+}
+
+/** What the router tells the inbound journal about a journaled message. */
+export interface JournalMark {
+  /** The message's handling is over (answered, refused, dropped or failed with its error reply tried). */
+  settle(): void;
 }
 
 /** What a platform can do; the router falls back where it cannot (no edit: send once at the end). */

@@ -21,11 +21,12 @@ import {
   type InboundSink,
   type PlatformRole,
   type Reply,
+  type SendHooks,
   type SentMessage,
 } from "../../bot/index.ts";
 import type { OutboundLimits } from "../shared/outbound-limiter.ts";
 import { DeafWatchdog, HealthTracker, ReconnectSupervisor } from "../shared/health.ts";
-import { DiscordApi, type DiscordApiOptions } from "./api.ts";
+import { DiscordApi, type DiscordApiOptions, type MessageBody } from "./api.ts";
 import { toDiscordCommands } from "./commands.ts";
 import { DiscordGateway, isFatalGatewayError, type GatewayDispatch } from "./gateway.ts";
 import { interactionsRoute } from "./http-interactions.ts";
@@ -94,6 +95,8 @@ export class DiscordAdapter implements ChannelAdapter {
   readonly #seen = new RecentSet<string>(MAX_SEEN);
   /** Responders that deferred and still hold a timer. */
   readonly #responders = new Set<InteractionResponder>();
+  /** Acknowledgements of fresh journaled interactions until their first handling takes them (HTTP answers). */
+  readonly #freshAcks = new Map<string, (answer: AnyInteractionAnswer) => Promise<void>>();
   readonly #deadlines = new DeadlineSweeper(100);
   readonly #responderContext: ResponderContext;
   #sink: InboundSink | undefined;
@@ -179,6 +182,7 @@ export class DiscordAdapter implements ChannelAdapter {
 
   async start(sink: InboundSink): Promise<void> {
     this.#sink = sink;
+    this.#core.journal?.attach("discord", (entry) => this.#revive(entry.payload as { t: string; d: unknown }));
     this.#unsubscribe = this.#core.commands.onChange(() => this.#scheduleRepublish());
     if (this.#supervisor === undefined) {
       this.#health.setState("up");
@@ -199,6 +203,7 @@ export class DiscordAdapter implements ChannelAdapter {
   async stop(): Promise<void> {
     if (this.#isStopped) return;
     this.#isStopped = true;
+    this.#core.journal?.detach("discord");
     this.#unsubscribe?.();
     if (this.#republishTimer !== undefined) clearTimeout(this.#republishTimer);
     this.#watchdog?.stop();
@@ -220,6 +225,7 @@ export class DiscordAdapter implements ChannelAdapter {
         answerTimeoutMs: (this.#o.deferAfterMs ?? 1_500) + 1_000,
         handle: (payload, acknowledge) => {
           try {
+            if (this.#core.journal !== undefined) return this.#journalInteraction(payload, acknowledge);
             return this.#onInteraction(payload, acknowledge) ?? DONE;
           } catch (error) {
             return Promise.reject(error);
@@ -297,7 +303,10 @@ export class DiscordAdapter implements ChannelAdapter {
             });
           let handed: Promise<void> | undefined;
           try {
-            handed = this.#onInteraction(d, acknowledge);
+            handed =
+              this.#core.journal === undefined
+                ? this.#onInteraction(d, acknowledge)
+                : this.#journalInteraction(d, acknowledge);
           } catch (error) {
             log.warn({ adapter: "discord", err: error }, "interaction skipped");
             return;
@@ -305,13 +314,18 @@ export class DiscordAdapter implements ChannelAdapter {
           if (handed !== undefined) void this.#core.track(handed.catch(this.#interactionSkipped));
           return;
         }
-        case "MESSAGE_CREATE":
+        case "MESSAGE_CREATE": {
+          const journal = this.#core.journal;
+          const id = (packet.d as { id?: unknown } | undefined)?.id;
+          const handled =
+            journal !== undefined && typeof id === "string"
+              ? journal.intake("discord", [{ deliveryId: id, payload: { t: packet.t, d: packet.d } }])
+              : this.#onMessage(packet.d);
           void this.#core.track(
-            this.#onMessage(packet.d).catch((error: unknown) =>
-              log.warn({ adapter: "discord", err: error }, "message skipped"),
-            ),
+            handled.catch((error: unknown) => log.warn({ adapter: "discord", err: error }, "message skipped")),
           );
           return;
+        }
         case "GUILD_CREATE":
         case "GUILD_UPDATE":
           this.#roles.rememberGuild(packet.d);
@@ -339,9 +353,55 @@ export class DiscordAdapter implements ChannelAdapter {
    * Handle one interaction: synchronous up to handing it to the router, so the common case costs no async
    * hops. Throws `MalformedPayloadError` for a malformed payload; returns what is still to settle, if anything.
    */
+  /**
+   * With the inbound journal: pings and unsupported kinds are answered at once; an interaction is written before
+   * it is acknowledged (its answer, or its deferral, waits for the journal), then handled through the journal.
+   * Its acknowledgement is kept for that first handling; a replay acknowledges through the callback endpoint.
+   */
+  #journalInteraction(payload: unknown, acknowledge: (answer: AnyInteractionAnswer) => Promise<void>): Promise<void> {
+    const parsed = this.#parseInteraction(payload);
+    if (parsed.kind !== "command") return this.#onInteraction(payload, acknowledge) ?? DONE;
+    const journal = this.#core.journal!;
+    return journal
+      .append("discord", [{ deliveryId: parsed.id, payload: { t: "INTERACTION_CREATE", d: payload } }])
+      .then(([entry]) => {
+        if (entry === undefined) return; // a redelivery of one journaled before
+        this.#freshAcks.set(parsed.id, acknowledge);
+        return journal.dispatch(entry).finally(() => this.#freshAcks.delete(parsed.id));
+      });
+  }
+
+  /** A journaled dispatch → its `Inbound` (respond bound), or undefined when there is nothing to route. */
+  #revive(payload: { t: string; d: unknown }): Promise<Inbound | undefined> | undefined {
+    if (payload.t === "MESSAGE_CREATE") return this.#messageInbound(payload.d);
+    const d = payload.d as { id?: unknown; token?: unknown; channel_id?: unknown } | undefined;
+    const id = String(d?.id);
+    const channelId = String(d?.channel_id ?? "interactions");
+    const token = String(d?.token);
+    const acknowledge =
+      this.#freshAcks.get(id) ??
+      (async (answer: AnyInteractionAnswer): Promise<void> => {
+        try {
+          await this.#api.interactionCallback(channelId, { interactionId: id, token, body: answer });
+        } catch (error) {
+          // The dead process acknowledged it already (it deferred): a deferral is done, an answer fills it in.
+          if (!isAlreadyAcknowledged(error)) throw error;
+          if (answer.type !== 4) return;
+          const { flags: _flags, ...patch } = (answer as { data: MessageBody }).data;
+          await this.#api.editInteractionMessage(channelId, { token, messageId: "@original", body: patch });
+        }
+      });
+    return new Promise<Inbound | undefined>((resolve, reject) => {
+      const handed = this.#onInteraction(d, acknowledge, resolve);
+      if (handed === undefined) resolve(undefined);
+      else handed.then(() => resolve(undefined), reject);
+    });
+  }
+
   #onInteraction(
     payload: unknown,
     acknowledge: (answer: AnyInteractionAnswer) => Promise<void>,
+    capture?: (inbound: Inbound) => void,
   ): Promise<void> | undefined {
     const log = this.#core.log;
     const parsed = this.#parseInteraction(payload);
@@ -362,14 +422,15 @@ export class DiscordAdapter implements ChannelAdapter {
       return undefined;
     }
     const remembered = this.#outbox.rememberToken(parsed.id, parsed.token);
-    if (remembered !== undefined) return remembered.then(() => this.#answer(parsed, acknowledge));
-    return this.#answer(parsed, acknowledge);
+    if (remembered !== undefined) return remembered.then(() => this.#answer(parsed, acknowledge, capture));
+    return this.#answer(parsed, acknowledge, capture);
   }
 
   /** A responder for the interaction, then its role, then the router. */
   #answer(
     interaction: CommandInteraction,
     acknowledge: (answer: AnyInteractionAnswer) => Promise<void>,
+    capture: ((inbound: Inbound) => void) | undefined,
   ): Promise<void> {
     const responder = new InteractionResponder(this.#responderContext, {
       interactionId: interaction.id,
@@ -384,9 +445,14 @@ export class DiscordAdapter implements ChannelAdapter {
       interaction.guildId === undefined
         ? undefined
         : this.#roles.fromInteraction(interaction.guildId, interaction.user.id, interaction.permissions);
+    const hand = (inbound: Inbound): Promise<void> => {
+      if (capture === undefined) return this.#deliver(inbound);
+      capture(inbound); // a journaled interaction: the journal hands it to the router
+      return DONE;
+    };
     if (role instanceof Promise)
-      return role.then((platformRole) => this.#deliver(this.#interactionInbound(interaction, responder, platformRole)));
-    return this.#deliver(this.#interactionInbound(interaction, responder, role));
+      return role.then((platformRole) => hand(this.#interactionInbound(interaction, responder, platformRole)));
+    return hand(this.#interactionInbound(interaction, responder, role));
   }
 
   /** Parse, or throw `MalformedPayloadError` (the gateway logs and skips it; HTTP answers 400). */
@@ -414,7 +480,11 @@ export class DiscordAdapter implements ChannelAdapter {
       text: parsed.text,
       origin: parsed.origin,
       receivedAt: turnClock(this.#core.clock).now(),
-      respond: (reply) => responder.respond(reply),
+      // An interaction's answer is not held by the outbound limiter: marked sent as it is handed to the responder.
+      respond: (reply, hooks) => {
+        const marked = hooks?.beforeSend?.();
+        return marked === undefined ? responder.respond(reply) : marked.then(() => responder.respond(reply));
+      },
       typing: noTyping, // the deferred answer already shows "thinking…"
     };
     if (parsed.command !== undefined) inbound.command = parsed.command;
@@ -422,8 +492,15 @@ export class DiscordAdapter implements ChannelAdapter {
   }
 
   async #onMessage(payload: unknown): Promise<void> {
+    if (this.#gateway?.botUserId === undefined) return;
+    const inbound = await this.#messageInbound(payload);
+    if (inbound !== undefined) await this.#deliver(inbound);
+  }
+
+  /** A gateway message → its `Inbound`, or undefined when it is not for the router (an oversized one is refused here). */
+  async #messageInbound(payload: unknown): Promise<Inbound | undefined> {
     const botUserId = this.#gateway?.botUserId;
-    if (botUserId === undefined) return;
+    if (botUserId === undefined) throw new SwitchboardError("E_ADAPTER", "the Discord gateway is not connected yet");
     let message: ReturnType<typeof parseMessage>;
     try {
       message = parseMessage(payload, botUserId);
@@ -435,18 +512,20 @@ export class DiscordAdapter implements ChannelAdapter {
       throw error;
     }
     this.#health.markInbound();
-    if (message === undefined || !this.#firstSeen(message.id)) return;
+    // The journal dedupes durably; without it, this process's memory of message ids does.
+    if (message === undefined || (this.#core.journal === undefined && !this.#firstSeen(message.id))) return undefined;
     const channelId = message.chat.id;
-    const respond = (reply: Reply) => this.#outbox.sendToChannel(channelId, reply, message.id);
+    const respond = (reply: Reply, hooks?: SendHooks) =>
+      this.#outbox.sendToChannel(channelId, reply, { replyToMessageId: message.id, hooks });
     if (message.text.length > this.#core.config.limits.maxInboundChars) {
       await respond({ text: ERROR_CATALOG.E_MESSAGE_TOO_LONG, format: "plain" });
-      return;
+      return undefined;
     }
     const platformRole =
       message.guildId === undefined
         ? undefined
         : await this.#roles.fromMemberRoles(message.guildId, message.user.id, message.roleIds);
-    await this.#deliver({
+    return {
       deliveryId: `discord:${message.id}`,
       platform: "discord",
       chat: message.chat,
@@ -465,7 +544,7 @@ export class DiscordAdapter implements ChannelAdapter {
       receivedAt: turnClock(this.#core.clock).now(),
       respond,
       typing: () => this.#api.typing(channelId),
-    });
+    };
   }
 
   #deliver(inbound: Inbound): Promise<void> {
@@ -475,4 +554,14 @@ export class DiscordAdapter implements ChannelAdapter {
     }
     return sink(inbound);
   }
+}
+
+/** True when Discord refused an interaction callback because the interaction was acknowledged before (40060). */
+function isAlreadyAcknowledged(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e !== undefined && e !== null && depth < 4; depth++) {
+    const { code, message, cause } = e as { code?: unknown; message?: unknown; cause?: unknown };
+    if (code === 40060 || (typeof message === "string" && message.includes("already been acknowledged"))) return true;
+    e = cause;
+  }
+  return false;
 }

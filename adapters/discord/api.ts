@@ -21,6 +21,9 @@ export interface MessageBody {
   allowed_mentions?: { parse: string[]; replied_user?: boolean };
   message_reference?: { message_id: string; fail_if_not_exists: boolean };
   components?: unknown[];
+  /** With `enforce_nonce`, Discord answers a second create with the same nonce (within minutes) with the first. */
+  nonce?: string;
+  enforce_nonce?: boolean;
 }
 
 /** What came back from a message create or edit (the fields we read). */

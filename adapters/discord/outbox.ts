@@ -9,7 +9,7 @@
  * Message ids: a channel message is its Discord id; an interaction message is `ix.<interactionId>.<original|id>`.
  */
 import type Keyv from "keyv";
-import { SwitchboardError, type Reply, type SentMessage } from "../../bot/index.ts";
+import { SwitchboardError, type Reply, type SendHooks, type SentMessage } from "../../bot/index.ts";
 import { EditThrottles } from "../shared/edit-throttle.ts";
 import type { ApiMessage, DiscordApi, MessageBody } from "./api.ts";
 import { RecentMap } from "./recent.ts";
@@ -107,11 +107,16 @@ export class Outbox {
   }
 
   /** Send a reply to a channel (optionally as a reply to a message). Returns the first message. */
-  async sendToChannel(channelId: string, reply: Reply, replyToMessageId?: string): Promise<SentMessage> {
+  async sendToChannel(
+    channelId: string,
+    reply: Reply,
+    { replyToMessageId, hooks }: { replyToMessageId?: string | undefined; hooks?: SendHooks | undefined } = {},
+  ): Promise<SentMessage> {
     const bodies = renderDiscordReply(reply, false);
     const sent: MessageAddress[] = [];
+    const key = hooks?.idempotencyKey;
     for (const [i, body] of bodies.entries()) {
-      const withRef: MessageBody =
+      let withRef: MessageBody =
         i === 0 && replyToMessageId !== undefined
           ? {
               ...body,
@@ -119,9 +124,13 @@ export class Outbox {
               allowed_mentions: { parse: [], replied_user: false },
             }
           : body;
+      // Sent again after a crash with the same nonce, a piece Discord already has is not posted twice.
+      if (key !== undefined) withRef = { ...withRef, nonce: `${key}:${i}`, enforce_nonce: true };
       const message = await this.#o.api.createMessage(channelId, withRef);
       sent.push({ kind: "channel", channelId, messageId: message.id });
     }
+    // The reply counts as sent once every piece went out; a crash before that sends them all again, deduped by nonce.
+    if (key !== undefined) await hooks?.afterSend?.();
     return this.recordChain(
       sent,
       bodies.map((b) => b.content),

@@ -116,7 +116,10 @@ export class OutboundLimiter {
     this.#maxRetries = options.maxRetries ?? 3;
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
     const attemptMs = options.attemptTimeoutMs ?? 30_000;
-    this.#expirationMs = (this.#maxRetries + 1) * (attemptMs + this.#maxRetryAfterMs) + 60_000;
+    // In Redis a chat's slot held by a process that died is freed only when it expires: a slot kept for the whole
+    // retry budget (7 minutes by default) silenced every chat a killed process had been answering for that long.
+    // Expired early, a slot lets the chat's next call start (still spaced by the chat's interval).
+    this.#expirationMs = attemptMs + 5_000;
     this.#globalExpirationMs = attemptMs + 5_000;
     this.#viaGroups = (options.limits.perGroupPerMinute ?? 0) > 0;
   }

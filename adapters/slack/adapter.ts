@@ -19,6 +19,7 @@ import type {
   InboundSink,
   PlatformRole,
   Reply,
+  SendHooks,
   SentMessage,
 } from "../../bot/index.ts";
 import {
@@ -117,6 +118,10 @@ export class SlackAdapter implements ChannelAdapter {
   readonly #socket: SlackSocketConnection | undefined;
   #app: App | undefined;
   #sink: InboundSink | undefined;
+  /** Bolt's own `processEvent`, once connected with the journal on (replays go through it). */
+  #reprocess: ((body: Record<string, unknown>) => Promise<void>) | undefined;
+  /** Journaled bodies being run through Bolt again, and who waits for the `Inbound` a listener makes. */
+  readonly #reviving = new WeakMap<object, (inbound: Inbound) => void>();
   #botUserId = "";
   #ephemeralCount = 0;
   #commands: CommandInfo[] = [];
@@ -257,6 +262,7 @@ export class SlackAdapter implements ChannelAdapter {
       convoStore: false,
     });
     this.#listen(app);
+    this.#journalIntake(app);
     this.#app = app;
     if (this.#socket !== undefined) await this.#socket.start();
     else this.#health.setState("up");
@@ -325,22 +331,62 @@ export class SlackAdapter implements ChannelAdapter {
     });
     app.command(/.*/, async ({ ack, body }) => {
       await ack();
-      await this.#deliver(fromSlashCommand(body, this.#normaliseOptions()), "slash command");
+      await this.#deliver(fromSlashCommand(body, this.#normaliseOptions()), { body, kind: "slash command" });
     });
     app.event("app_mention", async ({ body }) => {
-      await this.#deliver(fromEvent(body, this.#normaliseOptions()), "app_mention");
+      await this.#deliver(fromEvent(body, this.#normaliseOptions()), { body, kind: "app_mention" });
     });
     app.message(async ({ body, message }) => {
       // Only DMs reach the router; other channel messages are not addressed to the bot.
       if ((message as { channel_type?: string }).channel_type !== "im") return;
-      await this.#deliver(fromEvent(body, this.#normaliseOptions()), "message.im", true);
+      await this.#deliver(fromEvent(body, this.#normaliseOptions()), { body, kind: "message.im", isQuietSkip: true });
     });
     app.action(/^sb:/, async ({ ack, body }) => {
       await ack();
-      await this.#deliver(fromButton(body as never, this.#normaliseOptions()), "button");
+      await this.#deliver(fromButton(body as never, this.#normaliseOptions()), { body, kind: "button" });
     });
     app.error(async (error) => {
       this.#log.error({ err: error }, "slack listener failed");
+    });
+  }
+
+  /**
+   * With the inbound journal, every event both receivers hand Bolt (HTTP and Socket Mode call `processEvent`) is
+   * written first and acknowledged after: the HTTP answer or the envelope ack waits for the journal, and Bolt
+   * then runs it with an ack that does nothing. A replay runs the journaled body through Bolt the same way, and
+   * the `Inbound` it produces is handed back to the journal instead of the router.
+   */
+  #journalIntake(app: App): void {
+    const journal = this.#core.journal;
+    if (journal === undefined) return;
+    const process = app.processEvent.bind(app);
+    const noAck = async (): Promise<void> => undefined;
+    this.#reprocess = (body) => process({ body, ack: noAck });
+    app.processEvent = async (event) => {
+      const body = event.body as Record<string, unknown>;
+      const [entry] = await journal.append("slack", [{ deliveryId: slackDeliveryKey(body), payload: body }]);
+      await event.ack();
+      if (entry !== undefined) await journal.dispatch(entry);
+    };
+    journal.attach("slack", (entry) => this.#revive(entry.payload as Record<string, unknown>));
+  }
+
+  /** A journaled body through Bolt again; resolves with the `Inbound` a listener made of it, if any. */
+  #revive(body: Record<string, unknown>): Promise<Inbound | undefined> {
+    const reprocess = this.#reprocess;
+    if (reprocess === undefined) return Promise.reject(new Error("slack is not connected yet"));
+    return new Promise((resolve, reject) => {
+      this.#reviving.set(body, resolve);
+      reprocess(body).then(
+        () => {
+          this.#reviving.delete(body);
+          resolve(undefined);
+        },
+        (error: unknown) => {
+          this.#reviving.delete(body);
+          reject(error);
+        },
+      );
     });
   }
 
@@ -353,7 +399,10 @@ export class SlackAdapter implements ChannelAdapter {
     };
   }
 
-  async #deliver(normalised: NormalisedInbound | undefined, kind: string, isQuietSkip = false): Promise<void> {
+  async #deliver(
+    normalised: NormalisedInbound | undefined,
+    { body, kind, isQuietSkip = false }: { body: object; kind: string; isQuietSkip?: boolean },
+  ): Promise<void> {
     const sink = this.#sink;
     if (normalised === undefined) {
       if (isQuietSkip) this.#log.debug({ kind }, "slack message skipped (edit, bot or system message)");
@@ -370,8 +419,14 @@ export class SlackAdapter implements ChannelAdapter {
     const inbound: Inbound = {
       ...normalised.inbound,
       user,
-      respond: (r) => this.#respond(reply, r),
+      respond: (r, hooks) => this.#respond(reply, r, hooks),
     };
+    const revived = this.#reviving.get(body);
+    if (revived !== undefined) {
+      this.#reviving.delete(body);
+      revived(inbound); // the journal hands it to the router
+      return;
+    }
     try {
       await sink(inbound);
     } catch (error) {
@@ -381,33 +436,37 @@ export class SlackAdapter implements ChannelAdapter {
 
   // ---- outbound ----
 
-  async #respond(ctx: ReplyContext, reply: Reply): Promise<SentMessage> {
+  async #respond(ctx: ReplyContext, reply: Reply, hooks?: SendHooks): Promise<SentMessage> {
     const pieces = renderReply(reply);
     if (reply.ephemeral === true && (ctx.responseUrl !== undefined || ctx.userId !== ""))
-      return this.#sendEphemeral(ctx, pieces);
+      return this.#sendEphemeral(ctx, pieces, hooks);
     try {
-      return await this.#post(ctx, pieces);
+      return await this.#post(ctx, pieces, hooks);
     } catch (error) {
       if (ctx.responseUrl === undefined || !isNotPostable(error)) throw error;
       // A slash command in a channel the bot is not in: answer through the command's response_url instead.
       this.#log.info({ channel: ctx.channel }, "bot cannot post in the channel; answering via response_url");
-      return this.#sendViaResponseUrl(ctx, pieces, "in_channel");
+      return this.#sendViaResponseUrl(ctx, pieces, { type: "in_channel", hooks });
     }
   }
 
-  async #post(ctx: ReplyContext, pieces: SlackMessage[]): Promise<SentMessage> {
+  async #post(ctx: ReplyContext, pieces: SlackMessage[], hooks?: SendHooks): Promise<SentMessage> {
     const isGroup = !ctx.channel.startsWith("D");
     const stamps: string[] = [];
-    for (const piece of pieces) {
-      const res = await this.#run({ chatId: ctx.channel, isGroup }, "chat.postMessage", () =>
-        this.#client.chat.postMessage({
-          channel: ctx.channel,
-          text: piece.text,
-          ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
-          ...(ctx.threadTs === undefined ? {} : { thread_ts: ctx.threadTs }),
-          mrkdwn: piece.mrkdwn,
-          unfurl_links: false,
-        }),
+    for (const [i, piece] of pieces.entries()) {
+      // The reply is marked sent once, before its first piece: a crash mid-way loses the rest, never repeats it.
+      const res = await this.#run(
+        { chatId: ctx.channel, isGroup },
+        { method: "chat.postMessage", hooks: i === 0 ? hooks : undefined },
+        () =>
+          this.#client.chat.postMessage({
+            channel: ctx.channel,
+            text: piece.text,
+            ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
+            ...(ctx.threadTs === undefined ? {} : { thread_ts: ctx.threadTs }),
+            mrkdwn: piece.mrkdwn,
+            unfurl_links: false,
+          }),
       );
       stamps.push(String(res.ts));
     }
@@ -421,18 +480,21 @@ export class SlackAdapter implements ChannelAdapter {
     return sent;
   }
 
-  async #sendEphemeral(ctx: ReplyContext, pieces: SlackMessage[]): Promise<SentMessage> {
-    if (ctx.responseUrl !== undefined) return this.#sendViaResponseUrl(ctx, pieces, "ephemeral");
+  async #sendEphemeral(ctx: ReplyContext, pieces: SlackMessage[], hooks?: SendHooks): Promise<SentMessage> {
+    if (ctx.responseUrl !== undefined) return this.#sendViaResponseUrl(ctx, pieces, { type: "ephemeral", hooks });
     let messageTs = "";
-    for (const piece of pieces) {
-      const res = await this.#run({ chatId: ctx.channel }, "chat.postEphemeral", () =>
-        this.#client.chat.postEphemeral({
-          channel: ctx.channel,
-          user: ctx.userId,
-          text: piece.text,
-          ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
-          ...(ctx.threadTs === undefined ? {} : { thread_ts: ctx.threadTs }),
-        }),
+    for (const [i, piece] of pieces.entries()) {
+      const res = await this.#run(
+        { chatId: ctx.channel },
+        { method: "chat.postEphemeral", hooks: i === 0 ? hooks : undefined },
+        () =>
+          this.#client.chat.postEphemeral({
+            channel: ctx.channel,
+            user: ctx.userId,
+            text: piece.text,
+            ...(piece.blocks === undefined ? {} : { blocks: piece.blocks as never }),
+            ...(ctx.threadTs === undefined ? {} : { thread_ts: ctx.threadTs }),
+          }),
       );
       messageTs ||= String(res.message_ts ?? "");
     }
@@ -449,20 +511,27 @@ export class SlackAdapter implements ChannelAdapter {
   async #sendViaResponseUrl(
     ctx: ReplyContext,
     pieces: SlackMessage[],
-    type: "ephemeral" | "in_channel",
+    { type, hooks }: { type: "ephemeral" | "in_channel"; hooks?: SendHooks | undefined },
   ): Promise<SentMessage> {
     const url = ctx.responseUrl!;
-    for (const piece of pieces)
-      await this.#postResponseUrl(ctx.channel, url, { response_type: type, ...responsePayload(piece) });
+    for (const [i, piece] of pieces.entries())
+      await this.#postResponseUrl(
+        { channel: ctx.channel, url, hooks: i === 0 ? hooks : undefined },
+        { response_type: type, ...responsePayload(piece) },
+      );
     this.#ephemeralCount += 1;
     const sent: SentMessage = { platform: "slack", chatId: ctx.channel, messageId: `ru:${this.#ephemeralCount}` };
     this.#remember(sent, { responseUrl: url, ephemeral: type === "ephemeral", userId: ctx.userId });
     return sent;
   }
 
-  #postResponseUrl(channel: string, url: string, payload: Record<string, unknown>): Promise<void> {
+  #postResponseUrl(
+    { channel, url, hooks }: { channel: string; url: string; hooks?: SendHooks | undefined },
+    payload: Record<string, unknown>,
+  ): Promise<void> {
     return this.#limiter
       .run({ chatId: channel }, async (signal) => {
+        await hooks?.beforeSend?.();
         const res = await fetch(url, {
           method: "POST",
           headers: { "content-type": "application/json" },
@@ -481,11 +550,14 @@ export class SlackAdapter implements ChannelAdapter {
     const meta = this.#sentMeta.get(message.messageId);
     const pieces = renderReply(reply);
     if (meta?.responseUrl !== undefined) {
-      await this.#postResponseUrl(message.chatId, meta.responseUrl, {
-        replace_original: true,
-        response_type: meta.ephemeral === true ? "ephemeral" : "in_channel",
-        ...responsePayload(pieces[0]!),
-      });
+      await this.#postResponseUrl(
+        { channel: message.chatId, url: meta.responseUrl },
+        {
+          replace_original: true,
+          response_type: meta.ephemeral === true ? "ephemeral" : "in_channel",
+          ...responsePayload(pieces[0]!),
+        },
+      );
       return;
     }
     if (meta?.ephemeral === true || message.messageId.startsWith("eph:")) {
@@ -507,7 +579,7 @@ export class SlackAdapter implements ChannelAdapter {
       const ts = stamps[i];
       if (ts !== undefined) {
         if (i > 0 && meta?.texts?.[i] === piece.text && piece.blocks === undefined) continue;
-        await this.#run({ chatId: message.chatId, isEdit: true }, "chat.update", () =>
+        await this.#run({ chatId: message.chatId, isEdit: true }, { method: "chat.update" }, () =>
           this.#client.chat.update({
             channel: message.chatId,
             ts,
@@ -517,7 +589,7 @@ export class SlackAdapter implements ChannelAdapter {
         );
         continue;
       }
-      const res = await this.#run({ chatId: message.chatId, isGroup }, "chat.postMessage", () =>
+      const res = await this.#run({ chatId: message.chatId, isGroup }, { method: "chat.postMessage" }, () =>
         this.#client.chat.postMessage({
           channel: message.chatId,
           text: piece.text,
@@ -531,7 +603,7 @@ export class SlackAdapter implements ChannelAdapter {
     }
     // A reply that got shorter: delete the messages it no longer needs.
     for (const ts of stamps.slice(pieces.length)) {
-      await this.#run({ chatId: message.chatId, isEdit: true }, "chat.delete", () =>
+      await this.#run({ chatId: message.chatId, isEdit: true }, { method: "chat.delete" }, () =>
         this.#client.chat.delete({ channel: message.chatId, ts }),
       );
     }
@@ -549,9 +621,17 @@ export class SlackAdapter implements ChannelAdapter {
   }
 
   /** A Web API call through the outbound limiter; failures (rate limits once retries are spent) are mapped. */
-  async #run<T>(key: OutboundKey, method: string, call: () => Promise<T>): Promise<T> {
+  async #run<T>(
+    key: OutboundKey,
+    { method, hooks }: { method: string; hooks?: SendHooks | undefined },
+    call: () => Promise<T>,
+  ): Promise<T> {
+    const beforeSend = hooks?.beforeSend;
     try {
-      return await this.#limiter.run(key, () => this.#api(method, call));
+      return await this.#limiter.run(key, async () => {
+        if (beforeSend !== undefined) await beforeSend();
+        return this.#api(method, call);
+      });
     } catch (error) {
       throw mapSlackError(error, method);
     }
@@ -614,4 +694,11 @@ export function boltLogger(log: Logger): BoltLogger {
     getLevel: () => level,
     setName: () => undefined,
   };
+}
+
+/** The journal's dedupe key of a Slack body: the event id, else the trigger id, else a fresh one (taken as unique). */
+export function slackDeliveryKey(body: Record<string, unknown>): string {
+  const id = body.event_id ?? body.trigger_id;
+  if (typeof id === "string" && id !== "") return id;
+  return `once:${Date.now()}:${Math.random().toString(36).slice(2)}`;
 }

@@ -98,7 +98,8 @@ export class SlackHttpReceiver implements Receiver {
           () => answer(EMPTY_OK),
           (error: unknown) => {
             this.#o.log.error({ err: error }, "slack event processing failed");
-            answer(EMPTY_OK);
+            // Not acknowledged yet (the journal could not write it): Slack retries a 5xx.
+            answer({ status: 503, headers: { "content-type": "text/plain", "retry-after": "5" }, body: "try again" });
           },
         ),
       );

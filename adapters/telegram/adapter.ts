@@ -3,6 +3,7 @@
  * offset survives reconnects and a deaf poller is restarted) or a webhook on the shared HTTP listener, replies
  * rendered as Telegram HTML, split at 4096 and sent through the outbound limiter, edits throttled per message.
  */
+import { timingSafeEqual } from "node:crypto";
 import { Api, Bot, HttpError, webhookCallback } from "grammy";
 import type { Update, UserFromGetMe } from "grammy/types";
 import {
@@ -21,6 +22,7 @@ import {
   type InboundSink,
   type PlatformRole,
   type Reply,
+  type SendHooks,
   type SentMessage,
 } from "../../bot/index.ts";
 import {
@@ -72,7 +74,7 @@ export interface TelegramAdapterOptions {
 }
 
 /** The core services the adapter uses. */
-export type TelegramDeps = Pick<Core, "log" | "kv" | "commands" | "clock">;
+export type TelegramDeps = Pick<Core, "log" | "kv" | "commands" | "clock" | "journal">;
 
 /** grammY types its signals with the abort-controller polyfill; the native one works at run time. */
 type GrammySignal = NonNullable<Parameters<Bot["init"]>[0]>;
@@ -257,6 +259,7 @@ export class TelegramAdapter implements ChannelAdapter {
 
   async start(sink: InboundSink): Promise<void> {
     this.#sink = sink;
+    this.#deps.journal?.attach("telegram", (entry) => this.#revive(entry.payload as Update));
     this.#unsubscribe = this.#deps.commands.onChange(() => this.#schedulePublish());
     if (this.#supervisor !== undefined) {
       await this.#supervisor.start();
@@ -286,6 +289,7 @@ export class TelegramAdapter implements ChannelAdapter {
     await this.#limiter.stop();
     this.#edits.cancelAll();
     this.#health.setState("down");
+    this.#deps.journal?.detach("telegram");
     this.#sink = undefined;
   }
 
@@ -336,9 +340,33 @@ export class TelegramAdapter implements ChannelAdapter {
 
   /** One update from grammY's middleware. Not async: the usual update goes to the router without extra hops. */
   #onUpdate(update: Update): Promise<void> | undefined {
-    const nowMs = this.#clock.now();
-    this.#health.markInbound(); // the same turn's reading as nowMs
+    this.#health.markInbound();
     if (this.#sink === undefined) return undefined;
+    const inbound = this.#revive(update);
+    return inbound === undefined ? undefined : this.#deliver(inbound);
+  }
+
+  /**
+   * Updates as `getUpdates` or the webhook gave them: written to the inbound journal first (when there is one),
+   * then to the router. Resolves when they are journaled and the router accepted them.
+   */
+  intakeUpdates(updates: Update[]): Promise<void> {
+    const journal = this.#deps.journal;
+    if (journal === undefined) return this.#dispatchAll(updates);
+    this.#health.markInbound();
+    return journal.intake(
+      "telegram",
+      updates.map((update) => ({ deliveryId: String(update.update_id), payload: update, sequence: update.update_id })),
+    );
+  }
+
+  async #dispatchAll(updates: Update[]): Promise<void> {
+    for (const update of updates) await this.#dispatch(update);
+  }
+
+  /** An update → its `Inbound` with `respond` bound, or undefined when the router has nothing to see in it. */
+  #revive(update: Update): Inbound | undefined {
+    const nowMs = this.#clock.now();
     const normalised = normaliseUpdate(update, this.#identity(), nowMs);
     if ("skip" in normalised) {
       this.#deps.log.debug(
@@ -362,7 +390,7 @@ export class TelegramAdapter implements ChannelAdapter {
       const { chat, user } = inbound;
       inbound.resolvePlatformRole = () => this.#roles.roleOf(chat.id, user.id);
     }
-    return this.#deliver(inbound);
+    return inbound;
   }
 
   #identity(): BotIdentity {
@@ -383,7 +411,7 @@ export class TelegramAdapter implements ChannelAdapter {
     const chatId = inbound.chat.id;
     const threadId = inbound.threadId;
     const replyTo = inbound.chat.kind === "group" ? normalised.messageId : undefined;
-    inbound.respond = (reply) => this.#send(chatId, reply, { threadId, replyToMessageId: replyTo });
+    inbound.respond = (reply, hooks) => this.#send(chatId, reply, { threadId, replyToMessageId: replyTo, hooks });
     inbound.typing = async () => {
       await this.#limiter.run({ chatId, isEdit: true }, (signal) =>
         this.bot.api.sendChatAction(
@@ -412,6 +440,14 @@ export class TelegramAdapter implements ChannelAdapter {
       );
       this.#lastPollAt = this.#deps.clock.now();
       this.#health.markApiOk();
+      if (this.#deps.journal !== undefined) {
+        const fresh = updates.filter((u) => typeof u?.update_id === "number" && u.update_id >= this.#offset);
+        if (fresh.length === 0 || signal.aborted) continue;
+        // The offset (which confirms them to Telegram at the next poll) moves only past journaled updates.
+        await this.intakeUpdates(fresh);
+        this.#offset = fresh[fresh.length - 1]!.update_id + 1;
+        continue;
+      }
       for (const update of updates) {
         if (signal.aborted) return; // a newer session re-reads from the same offset
         if (typeof update?.update_id !== "number") continue;
@@ -461,6 +497,7 @@ export class TelegramAdapter implements ChannelAdapter {
 
   async #onWebhook(req: HttpRequest): Promise<HttpResponse> {
     if (this.#sink === undefined) return { status: 503, body: "not started" };
+    if (this.#deps.journal !== undefined) return this.#onJournaledWebhook(req);
     this.#webhookHandler ??= webhookCallback(
       this.bot,
       (request: HttpRequest) => {
@@ -496,13 +533,39 @@ export class TelegramAdapter implements ChannelAdapter {
     }
   }
 
+  /** A webhook update, journaled before Telegram gets its 200 (a store that cannot write gets a 503: it retries). */
+  async #onJournaledWebhook(req: HttpRequest): Promise<HttpResponse> {
+    const header = req.headers["x-telegram-bot-api-secret-token"];
+    const given = Buffer.from(String(Array.isArray(header) ? header[0] : (header ?? "")));
+    const secret = Buffer.from(this.#options.webhookSecret!);
+    if (given.length !== secret.length || !timingSafeEqual(given, secret)) return { status: 401, body: "unauthorized" };
+    let update: Update;
+    try {
+      update = JSON.parse(req.rawBody.toString("utf8")) as Update;
+    } catch {
+      return { status: 400, body: "malformed update" };
+    }
+    if (typeof update?.update_id !== "number") return { status: 200 }; // not an update: nothing to redeliver
+    try {
+      await this.intakeUpdates([update]);
+    } catch (error) {
+      this.#deps.log.warn({ err: error, platform: "telegram" }, "could not journal a webhook update; Telegram retries");
+      return { status: 503, body: "try again" };
+    }
+    return { status: 200 };
+  }
+
   // --- outbound --------------------------------------------------------------------------------------------
 
   /** Render and send a reply. Not async: a reply that fits one message (most) is one limiter call and one `then`. */
   #send(
     chatId: string,
     reply: Reply,
-    { threadId, replyToMessageId }: { threadId: string | undefined; replyToMessageId?: number },
+    {
+      threadId,
+      replyToMessageId,
+      hooks,
+    }: { threadId: string | undefined; replyToMessageId?: number | undefined; hooks?: SendHooks | undefined },
   ): Promise<SentMessage> {
     let pieces: string[];
     let keyboard: ReturnType<typeof keyboardOf>;
@@ -513,10 +576,15 @@ export class TelegramAdapter implements ChannelAdapter {
       return Promise.reject(toTelegramError(error, "render"));
     }
     const key = { chatId, isGroup: chatId.startsWith("-") };
-    if (pieces.length > 1) return this.#sendPieces(key, pieces, { threadId, keyboard, replyToMessageId });
+    if (pieces.length > 1) return this.#sendPieces(key, pieces, { threadId, keyboard, replyToMessageId, hooks });
     const text = pieces[0]!;
     const payload = this.#sendPayload(chatId, text, { threadId, replyToMessageId, keyboard });
-    return this.#limiter.run(key, (signal) => this.bot.api.raw.sendMessage(payload, sig(signal)), {
+    const beforeSend = hooks?.beforeSend;
+    const call =
+      beforeSend === undefined
+        ? (signal: AbortSignal) => this.bot.api.raw.sendMessage(payload, sig(signal))
+        : (signal: AbortSignal) => afterHook(beforeSend, () => this.bot.api.raw.sendMessage(payload, sig(signal)));
+    return this.#limiter.run(key, call, {
       onValue: (message) => {
         this.#health.markApiOk();
         return sentMessage(chatId, threadId, message.message_id);
@@ -529,7 +597,7 @@ export class TelegramAdapter implements ChannelAdapter {
   async #sendPieces(
     key: OutboundKey,
     pieces: string[],
-    { threadId, keyboard, replyToMessageId }: SendOptions,
+    { threadId, keyboard, replyToMessageId, hooks }: SendOptions & { hooks: SendHooks | undefined },
   ): Promise<SentMessage> {
     const chatId = key.chatId;
     let first = 0;
@@ -542,7 +610,13 @@ export class TelegramAdapter implements ChannelAdapter {
           replyToMessageId: i === 0 ? replyToMessageId : undefined,
           keyboard: i === pieces.length - 1 ? keyboard : undefined,
         });
-        const message = await this.#limiter.run(key, (signal) => this.bot.api.raw.sendMessage(payload, sig(signal)));
+        // The reply is marked sent once, before its first piece: a crash mid-way loses the rest, never repeats it.
+        const beforeSend = i === 0 ? hooks?.beforeSend : undefined;
+        const message = await this.#limiter.run(key, (signal) =>
+          beforeSend === undefined
+            ? this.bot.api.raw.sendMessage(payload, sig(signal))
+            : afterHook(beforeSend, () => this.bot.api.raw.sendMessage(payload, sig(signal))),
+        );
         this.#health.markApiOk();
         if (i === 0) first = message.message_id;
         else extras.push(message.message_id);
@@ -640,6 +714,12 @@ export class TelegramAdapter implements ChannelAdapter {
     this.#background.add(settled);
     void settled.then(() => this.#background.delete(settled));
   }
+}
+
+/** Run `hook`, then `call`: at once when the hook is synchronous, after it when it returns a promise. */
+function afterHook<T>(hook: () => void | Promise<void>, call: () => Promise<T>): Promise<T> {
+  const done = hook();
+  return done === undefined ? call() : done.then(call);
 }
 
 /**

@@ -40,6 +40,9 @@ import { syncedInboundLimits } from "../router/synced-limits.ts";
 import { redisPolicyChanges } from "../router/policy-changes.ts";
 import { openRedisLink, type RedisLink } from "../router/redis-link.ts";
 import { Router } from "../router/router.ts";
+import { Journal } from "../journal/journal.ts";
+import { JOURNAL_MIGRATIONS } from "../journal/journal-sql.ts";
+import { StoreWatch } from "../journal/store-watch.ts";
 import { openStore } from "../storage/open.ts";
 import type { Store } from "../storage/types.ts";
 import { createCapabilityRegistry, createToolRegistry } from "../tools.ts";
@@ -234,6 +237,24 @@ export async function createApp(options: AppOptions): Promise<App> {
     },
   });
 
+  const journalConfig = config.storage.journal;
+  let journal: Journal | undefined;
+  const storeWatch = new StoreWatch({ config, kv, store }, { log, intervalMs: 1_000 });
+  if (journalConfig.enabled) {
+    await store.migrate(JOURNAL_MIGRATIONS);
+    journal = new Journal({
+      sql: store.sql,
+      log,
+      clock,
+      handle: (inbound) => router.handle(inbound),
+      isHeld: () => storeWatch.isDown,
+      leaseMs: journalConfig.leaseMs,
+      retryMaxMs: journalConfig.retryMaxMs,
+      retentionMs: config.storage.dedupeTtlMs,
+      maxEvents: journalConfig.maxEvents,
+    });
+  }
+
   const core: Core = {
     config,
     version: VERSION,
@@ -253,6 +274,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     audit: (entry) => store.audit.append({ ...entry, at: entry.at ?? clock.now() }),
     track,
     shutdownSignal: shutdown.signal,
+    ...(journal === undefined ? {} : { journal }),
   };
 
   let plugins: Plugin[] = [];
@@ -351,6 +373,11 @@ export async function createApp(options: AppOptions): Promise<App> {
           }),
         ),
       );
+      if (journal !== undefined) {
+        storeWatch.start();
+        // Unfinished events of a previous run (or of a process whose lease ran out) go through the router now.
+        await journal.start();
+      }
       if (consoleAdapter !== undefined && options.exitOnConsoleEnd !== false) {
         void consoleAdapter.ended.then(async () => {
           await router.drain();
@@ -371,6 +398,8 @@ export async function createApp(options: AppOptions): Promise<App> {
             .catch((error: unknown) => log.warn({ err: error, platform: adapter.platform }, "adapter stop failed"));
         }
         await withDeadline(router.drain(), 10_000);
+        storeWatch.stop();
+        await journal?.stop().catch((error: unknown) => log.warn({ err: error }, "journal stop failed"));
         for (const plugin of [...plugins].reverse()) {
           await plugin
             .stop?.()

@@ -64,6 +64,13 @@ export class SequenceWindow {
     return true;
   }
 
+  /** Forget that `seq` was seen (its handling could not be recorded): a redelivery of it counts as new. */
+  unmark(seq: number): void {
+    if (Number.isNaN(this.#newest) || seq > this.#newest || this.#newest - seq >= SEQUENCE_WINDOW_SIZE) return;
+    const slot = seq % SEQUENCE_WINDOW_SIZE;
+    this.#bits[slot >>> 5]! &= ~(1 << (slot & 31));
+  }
+
   /** Move the newest number to `seq`, clearing the slots of the numbers skipped on the way. */
   #advance(seq: number): void {
     const bits = this.#bits;

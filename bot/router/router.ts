@@ -173,7 +173,12 @@ export class Router implements RouterApi {
   #accept(inbound: Inbound, wait: boolean): Promise<void> {
     try {
       this.#o.metrics.messageIn(inbound.platform);
-      if (inbound.user.isBot === true) return DONE; // never answer bots: no loops between bots
+      if (inbound.user.isBot === true) {
+        inbound.journal?.settle();
+        return DONE; // never answer bots: no loops between bots
+      }
+      // A journaled event was deduped by the journal's unique key, durably: no second check.
+      if (inbound.journal !== undefined) return this.#admit(inbound, wait);
       const first = this.#o.firstDelivery(inbound);
       if (typeof first === "boolean") return first ? this.#admit(inbound, wait) : this.#redelivered(inbound);
       return first.then((isFirst) => (isFirst ? this.#admit(inbound, wait) : this.#redelivered(inbound)));
@@ -209,7 +214,9 @@ export class Router implements RouterApi {
 
   #limited(inbound: Inbound, wait: boolean, verdict: RateVerdict): Promise<void> {
     this.#o.metrics.error("E_RATE_LIMITED");
-    return verdict === "limited-warn" ? this.#refuse(inbound, wait, { code: "E_RATE_LIMITED" }) : DONE;
+    if (verdict === "limited-warn") return this.#refuse(inbound, wait, { code: "E_RATE_LIMITED" });
+    inbound.journal?.settle();
+    return DONE;
   }
 
   /** Size check, then the conversation's queue. */
@@ -260,7 +267,8 @@ export class Router implements RouterApi {
    * it, so one flooder's refusals cannot hold up anyone's intake. `process` (wait) still waits for it.
    */
   #refuse(inbound: Inbound, wait: boolean, refusal: { code: ErrorCode; text?: string }): Promise<void> {
-    const sent = this.#safeRespond(inbound, refusal.code, refusal.text);
+    const respond = this.#safeRespond(inbound, refusal.code, refusal.text);
+    const sent = inbound.journal === undefined ? respond : respond.then(() => inbound.journal?.settle());
     if (wait) return sent;
     this.#refusals.add(sent);
     void sent.then(() => this.#refusals.delete(sent));
@@ -383,6 +391,7 @@ export class Router implements RouterApi {
 
   #release(job: Job): void {
     this.#queue.release(job.queueKey);
+    job.inbound.journal?.settle();
     job.onSettled?.();
   }
 

@@ -56,6 +56,23 @@ export const logSection = z
   .strict()
   .default({ level: "info", format: "pretty", interactiveLevel: "warn" });
 
+const journalSection = z
+  .object({
+    /** Write every accepted platform event before acknowledging it, and replay unfinished ones at start. */
+    enabled: z.boolean().default(true),
+    /**
+     * On PostgreSQL, a process's claim on its unfinished events lasts this long without renewal (it renews every
+     * third of it); after that another process takes them over, in ms.
+     */
+    leaseMs: z.number().int().min(1_000).default(30_000),
+    /** Longest wait between retries of events held while a store was down or whose replies failed, in ms. */
+    retryMaxMs: z.number().int().positive().default(30_000),
+    /** Finished events kept for the durable dedupe (besides `storage.dedupeTtlMs` of age), by count. */
+    maxEvents: z.number().int().positive().default(100_000),
+  })
+  .strict()
+  .default({ enabled: true, leaseMs: 30_000, retryMaxMs: 30_000, maxEvents: 100_000 });
+
 export const storageSection = z
   .object({
     /** PostgreSQL URL; without it the embedded store in `bot.dataDir` is used. */
@@ -86,6 +103,8 @@ export const storageSection = z
     policyCacheTtlMs: z.number().int().nonnegative().default(600_000),
     /** Most chats whose policy a process caches; the least recently loaded go first. */
     policyCacheMaxEntries: z.number().int().positive().default(100_000),
+    /** The inbound journal: platform events written before they are acknowledged, replayed after a crash. */
+    journal: journalSection,
   })
   .strict()
   .default({
@@ -94,6 +113,7 @@ export const storageSection = z
     dedupeMaxMarks: 1_000_000,
     policyCacheTtlMs: 600_000,
     policyCacheMaxEntries: 100_000,
+    journal: journalSection.parse(undefined),
   });
 
 const bucket = z

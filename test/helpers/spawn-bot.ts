@@ -31,14 +31,18 @@ export interface SpawnedBot {
 }
 
 /** Start the bot with these environment variables (besides PATH/HOME and a fresh data folder). */
-export function spawnBot(env: Record<string, string>, options: { args?: string[]; cwd?: string } = {}): SpawnedBot {
+export function spawnBot(
+  env: Record<string, string>,
+  options: { args?: string[]; cwd?: string; dataDir?: string } = {},
+): SpawnedBot {
   const dir = mkdtempSync(join(tmpdir(), "sb-spawned-"));
   const child = spawn(process.execPath, [join(ROOT, "bin/switchboard.js"), ...(options.args ?? ["start"])], {
     cwd: options.cwd ?? dir,
     env: {
       PATH: process.env.PATH ?? "",
       HOME: process.env.HOME ?? dir,
-      SWITCHBOARD_DATA_DIR: join(dir, "data"),
+      // A data folder of the caller's outlives this process (a restart on the same data); the default is removed.
+      SWITCHBOARD_DATA_DIR: options.dataDir ?? join(dir, "data"),
       SWITCHBOARD_REGISTRY: "http://127.0.0.1:9/",
       ...env,
     },

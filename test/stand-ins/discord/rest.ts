@@ -107,7 +107,15 @@ export function handleRest(standIn: DiscordStandIn, req: RestRequest): RestAnswe
       if (refused !== undefined) return refused;
       if ((body.content ?? "").length === 0)
         return { status: 400, body: { message: "Cannot send an empty message", code: 50006 } };
-      return { status: 200, body: standIn.addMessage(parts[1]!, { content: body.content!, flags: body.flags ?? 0 }) };
+      // enforce_nonce: a create with a nonce this channel saw lately answers with the message made the first time.
+      const nonce = (req.body as { nonce?: unknown; enforce_nonce?: unknown } | undefined) ?? {};
+      const nonceKey =
+        nonce.enforce_nonce === true && typeof nonce.nonce === "string" ? `${parts[1]}:${nonce.nonce}` : undefined;
+      const earlier = nonceKey === undefined ? undefined : standIn.nonces.get(nonceKey);
+      if (earlier !== undefined) return { status: 200, body: earlier };
+      const created = standIn.addMessage(parts[1]!, { content: body.content!, flags: body.flags ?? 0 });
+      if (nonceKey !== undefined) standIn.nonces.set(nonceKey, created);
+      return { status: 200, body: created };
     }
     case "PATCH /channels/:x/messages/:x": {
       const message = standIn.findMessage(parts[3]!);

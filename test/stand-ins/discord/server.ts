@@ -108,6 +108,8 @@ export class DiscordStandIn extends EventEmitter {
   readonly dmChannelId = snowflake();
   readonly members = new Map<string, WireMember>();
   readonly requests: RecordedRequest[] = [];
+  /** Messages created with `enforce_nonce`, by `channel:nonce` (Discord keeps them a few minutes). */
+  readonly nonces = new Map<string, StoredMessage>();
   readonly messages = new Map<string, StoredMessage[]>();
   readonly interactions = new Map<string, StoredInteraction>();
   /** Registered commands: `global` or a guild id → the last PUT body (with ids). */

@@ -1,0 +1,225 @@
+/**
+ * What the inbound journal costs on the Telegram whole path. Each round feeds the same updates, in poll batches
+ * of 100 (what `getUpdates` returns), through `intakeUpdates` (what the poll loop calls) → router → a built-in
+ * command → reply rendered, limited and handed to grammY's API layer, where a transformer answers without
+ * network, and waits for every reply. Three arms in one process, interleaved round by round: raw grammY
+ * (`bot.command`), Switchboard without the journal, Switchboard with the journal on a file-backed SQLite store
+ * (WAL, synchronous NORMAL, as `switchboard start` opens it). Reports the whole-path ratio (Switchboard / raw
+ * grammY) with and without the journal, and their quotient per paired round: median, with best-of beside it.
+ *
+ *   npx node test/bench/journal.ts [updates=10000] [rounds=7]
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Bot, type Transformer } from "grammy";
+import type { Update, UserFromGetMe } from "grammy/types";
+import { createApp, type App } from "../../bot/app/app.ts";
+import { createLogger } from "../../bot/logger.ts";
+import { memoryStore, openStore } from "../../bot/storage/open.ts";
+import type { Store } from "../../bot/storage/types.ts";
+import { parseConfig } from "../../config/index.ts";
+import { TelegramAdapter } from "../../adapters/telegram/index.ts";
+
+const UPDATES = Number(process.argv[2] ?? 10_000);
+const ROUNDS = Number(process.argv[3] ?? 7);
+const CHATS = 100;
+const BATCH = 100;
+const TOKEN = "123456:BENCH";
+const BOT_INFO = {
+  id: 777,
+  is_bot: true,
+  first_name: "Switchboard",
+  username: "switchboard_bench_bot",
+  can_join_groups: true,
+  can_read_all_group_messages: false,
+  supports_inline_queries: false,
+  can_connect_to_business: false,
+  has_main_web_app: false,
+} as UserFromGetMe;
+
+function answering(onSend: () => void): Transformer {
+  let id = 0;
+  return (async (_prev, method, payload) => {
+    if (method === "sendMessage") {
+      onSend();
+      const p = payload as { chat_id: number | string; text: string };
+      return {
+        ok: true,
+        result: {
+          message_id: ++id,
+          date: 0,
+          chat: { id: Number(p.chat_id), type: "private", first_name: "U" },
+          text: p.text,
+        },
+      };
+    }
+    return { ok: true, result: true };
+  }) as Transformer;
+}
+
+let nextUpdateId = 1;
+function update(chat: number): Update {
+  return {
+    update_id: nextUpdateId++,
+    message: {
+      message_id: nextUpdateId,
+      date: 0,
+      chat: { id: chat, type: "private", first_name: "U" },
+      from: { id: chat, is_bot: false, first_name: "U" },
+      text: "/whoami",
+      entities: [{ type: "bot_command", offset: 0, length: 7 }],
+    },
+  } as Update;
+}
+
+function counter(): { count: number; bump(): void; wait(n: number): Promise<void> } {
+  let waiter: { n: number; resolve(): void } | undefined;
+  const c = {
+    count: 0,
+    bump() {
+      c.count++;
+      if (waiter !== undefined && c.count >= waiter.n) {
+        waiter.resolve();
+        waiter = undefined;
+      }
+    },
+    wait(n: number) {
+      if (c.count >= n) return Promise.resolve();
+      return new Promise<void>((resolve) => (waiter = { n, resolve }));
+    },
+  };
+  return c;
+}
+
+/** Feed `n` updates in poll batches and wait for `n` replies. Returns updates per second. */
+async function run(
+  feed: (batch: Update[]) => Promise<void>,
+  replies: ReturnType<typeof counter>,
+  n: number,
+): Promise<number> {
+  const start = replies.count;
+  const t0 = performance.now();
+  for (let i = 0; i < n; i += BATCH) {
+    const batch: Update[] = [];
+    for (let j = i; j < Math.min(n, i + BATCH); j++) batch.push(update(1_000 + (j % CHATS)));
+    await feed(batch);
+  }
+  await replies.wait(start + n);
+  return n / ((performance.now() - t0) / 1000);
+}
+
+async function switchboard(
+  isJournaled: boolean,
+  store: Store,
+): Promise<{ app: App; adapter: TelegramAdapter; replies: ReturnType<typeof counter> }> {
+  const config = parseConfig({
+    log: { level: "silent" },
+    http: { enabled: false },
+    adapters: { console: { enabled: false } },
+    storage: { journal: { enabled: isJournaled } },
+    limits: {
+      perUser: { burst: 1_000_000, perMinute: 1_000_000 },
+      perChat: { burst: 1_000_000, perMinute: 1_000_000 },
+    },
+  });
+  const replies = counter();
+  let adapter!: TelegramAdapter;
+  const app = await createApp({
+    config,
+    store,
+    console: false,
+    plugins: false,
+    platformAdapters: false,
+    log: createLogger({ level: "silent", format: "json" }),
+    extraAdapters: (core) => {
+      adapter = new TelegramAdapter(
+        {
+          token: TOKEN,
+          apiRoot: "http://127.0.0.1:9",
+          mode: "webhook",
+          webhookSecret: "bench",
+          webhookPath: "/telegram/webhook",
+          pollTimeoutSeconds: 30,
+          editIntervalMs: 1_000,
+          roleCacheTtlMs: 300_000,
+          maxInboundChars: 16_000,
+          botInfo: BOT_INFO,
+          outbound: { globalPerSecond: 0, perChatIntervalMs: 0, perGroupPerMinute: 0 },
+        },
+        core,
+      );
+      adapter.bot.api.config.use(answering(() => replies.bump()));
+      return [adapter];
+    },
+  });
+  await app.start();
+  return { app, adapter, replies };
+}
+
+const rawReplies = counter();
+const raw = new Bot(TOKEN, { botInfo: BOT_INFO });
+raw.api.config.use(answering(() => rawReplies.bump()));
+raw.command("whoami", (ctx) =>
+  ctx.reply(`You are ${ctx.from?.first_name ?? "?"} (${ctx.from?.id ?? "?"}) on telegram.`).then(() => undefined),
+);
+const rawFeed = async (batch: Update[]) => {
+  for (const u of batch) await raw.handleUpdate(u);
+};
+
+const dataDir = mkdtempSync(join(tmpdir(), "sb-bench-journal-"));
+const journalStore = await openStore({ dataDir });
+const plainStore = await memoryStore();
+const plain = await switchboard(false, plainStore);
+const journaled = await switchboard(true, journalStore);
+
+// Warm every arm, then interleave rounds so drift on a noisy machine hits all alike.
+await run(rawFeed, rawReplies, 5_000);
+await run((b) => plain.adapter.intakeUpdates(b), plain.replies, 5_000);
+await run((b) => journaled.adapter.intakeUpdates(b), journaled.replies, 5_000);
+if (process.env.BENCH_PROFILE_JOURNAL !== undefined) {
+  // Only the journaled arm, for a profile (node --cpu-prof).
+  for (let r = 0; r < ROUNDS; r++)
+    console.log(Math.round(await run((b) => journaled.adapter.intakeUpdates(b), journaled.replies, UPDATES)));
+  process.exit(0);
+}
+const rows: Array<{ raw: number; plain: number; journaled: number }> = [];
+for (let r = 0; r < ROUNDS; r++) {
+  rows.push({
+    raw: await run(rawFeed, rawReplies, UPDATES),
+    plain: await run((b) => plain.adapter.intakeUpdates(b), plain.replies, UPDATES),
+    journaled: await run((b) => journaled.adapter.intakeUpdates(b), journaled.replies, UPDATES),
+  });
+}
+const { rows: batchRows } = await journalStore.sql.query<{ n: number; open: number }>(
+  "SELECT count(*) AS n, sum(CASE WHEN closed_at IS NULL THEN 1 ELSE 0 END) AS open FROM journal_batches",
+);
+const { rows: markRows } = await journalStore.sql.query<{ n: number }>("SELECT count(*) AS n FROM journal_marks");
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const fmt = (n: number) => `${Math.round(n).toLocaleString("en-US")}/s`;
+const ratioPlain = rows.map((r) => r.plain / r.raw);
+const ratioJournal = rows.map((r) => r.journaled / r.raw);
+const quotient = rows.map((r) => r.journaled / r.plain);
+console.log(`rounds (raw grammY / without journal / with journal), ${UPDATES} updates each, batches of ${BATCH}:`);
+for (const r of rows) console.log(`  ${fmt(r.raw)}  ${fmt(r.plain)}  ${fmt(r.journaled)}`);
+console.log(
+  `whole-path ratio without journal: median ${median(ratioPlain).toFixed(3)} (best ${Math.max(...ratioPlain).toFixed(3)})`,
+);
+console.log(
+  `whole-path ratio with journal:    median ${median(ratioJournal).toFixed(3)} (best ${Math.max(...ratioJournal).toFixed(3)})`,
+);
+console.log(
+  `with / without journal, paired:   median ${median(quotient).toFixed(3)} (best ${Math.max(...quotient).toFixed(3)}) — target ≥ 0.90`,
+);
+console.log(`journal rows: ${batchRows[0]?.n} batches (${batchRows[0]?.open} open), ${markRows[0]?.n} mark rows`);
+
+await plain.app.stop();
+await journaled.app.stop();
+await plainStore.close();
+await journalStore.close();
+rmSync(dataDir, { recursive: true, force: true });
