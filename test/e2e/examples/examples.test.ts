@@ -38,7 +38,9 @@ function progress(line: string): void {
 function userEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [key, value] of Object.entries(process.env)) {
-    if (/^(npm_|NODE_|NODE$|VITEST|INIT_CWD$|TEST$)/i.test(key)) continue;
+    // The machine's extra CA certificates stay: they are how this shell reaches its registry (npm run on another
+    // Node has no global npmrc with a cafile).
+    if (/^(npm_|NODE_(?!EXTRA_CA_CERTS$)|NODE$|VITEST|INIT_CWD$|TEST$)/i.test(key)) continue;
     env[key] = value;
   }
   return {
