@@ -21,9 +21,10 @@ import {
   type Plugin,
   type PluginFactory,
 } from "../core.ts";
-import { probeStores, sharedState } from "../readiness.ts";
+import { sharedState } from "../readiness.ts";
 import { SwitchboardError } from "../errors.ts";
-import { HttpListener } from "../http.ts";
+import { HttpListener } from "../http/listener.ts";
+import { healthRoutes } from "../http/health.ts";
 import { createLogger } from "../logger.ts";
 import { createMetrics } from "../metrics.ts";
 import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, type SentMessage } from "../model.ts";
@@ -248,7 +249,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (migrations.length > 0) await store.migrate(migrations);
   }
 
-  mountHealth(core, http);
+  for (const route of healthRoutes(core)) http.api(route);
   for (const adapter of adapters.values()) adapter.mount?.(http);
 
   let stopping: Promise<void> | undefined;
@@ -276,6 +277,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       return true;
     },
     async start() {
+      await http.serve();
       const address = http.address();
       if (address !== undefined)
         log.info({ host: address.address, port: address.port }, "http listening (/healthz, /readyz, /metrics)");
@@ -410,30 +412,4 @@ async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
     }),
   ]);
   clearTimeout(timer);
-}
-
-function mountHealth(core: Core, http: HttpListener): void {
-  http.route("GET", "/healthz", async () => ({ status: 200, headers: { "content-type": "text/plain" }, body: "ok" }));
-  http.route("GET", "/readyz", async () => {
-    const adapters = core.adapters.list().map((a) => a.health());
-    const reasons: string[] = [];
-    for (const h of adapters) {
-      if (h.state !== "up")
-        reasons.push(`${h.platform} is ${h.state}${h.detail === undefined ? "" : ` (${h.detail})`}`);
-      else if (h.apiError !== undefined) reasons.push(`${h.platform} cannot reach its API (${h.apiError})`);
-    }
-    const stores = await probeStores(core);
-    for (const s of stores) if (!s.ok) reasons.push(`${s.name} is down (${s.error})`);
-    const ready = reasons.length === 0;
-    return {
-      status: ready ? 200 : 503,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ ready, reasons, adapters, stores }),
-    };
-  });
-  http.route("GET", "/metrics", async () => ({
-    status: 200,
-    headers: { "content-type": core.metrics.registry.contentType },
-    body: await core.metrics.registry.metrics(),
-  }));
 }
