@@ -98,7 +98,11 @@ export async function createApp(options: AppOptions): Promise<App> {
   const log = options.log ?? createLogger({ ...options.config.log, interactive: sharesTerminal });
   // The HTTP port, then Redis: each fails (or not) in moments, before the embedded store spends its time opening
   // (and, once open, seconds more tearing down at exit).
-  const http = new HttpListener({ log, maxBodyBytes: options.config.http.maxBodyBytes });
+  const http = new HttpListener({
+    log,
+    maxBodyBytes: options.config.http.maxBodyBytes,
+    apiRatePerMinute: options.config.http.apiRatePerMinute,
+  });
   if (needsHttp(options)) await http.listen(options.config.http.host, options.config.http.port);
   let shared: { config: Config; kv: Keyv };
   try {
