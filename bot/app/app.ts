@@ -10,6 +10,9 @@ import type { Config } from "../../config/index.ts";
 import { adapterFactories } from "../../adapters/index.ts";
 import { ConsoleAdapter } from "../../adapters/console/console-adapter.ts";
 import { auditCommand, permsCommand } from "../builtins/perms.ts";
+import { consoleCommand } from "../builtins/console.ts";
+import { AdminAccess } from "../admin/access.ts";
+import { createAdmin, mountAdmin, type Admin } from "../admin/index.ts";
 import { helpCommand, statusCommand, whoamiCommand } from "../builtins/help.ts";
 import { CommandRegistry } from "../commands.ts";
 import {
@@ -71,6 +74,8 @@ export interface App {
   readonly core: Core;
   readonly plugins: readonly Plugin[];
   readonly console: ConsoleAdapter | undefined;
+  /** Console sign-in: links, sessions, tokens, and the API's access checks. */
+  readonly admin: Admin;
   /** Start the HTTP listener, the plugins and the adapters. */
   start(): Promise<void>;
   /** Stop everything, draining in-flight work; idempotent. */
@@ -102,6 +107,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     log,
     maxBodyBytes: options.config.http.maxBodyBytes,
     apiRatePerMinute: options.config.http.apiRatePerMinute,
+    secureCookies: options.config.http.publicUrl?.startsWith("https:") === true,
   });
   if (needsHttp(options)) await http.listen(options.config.http.host, options.config.http.port);
   let shared: { config: Config; kv: Keyv };
@@ -129,12 +135,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   const tracked = new Set<Promise<unknown>>();
 
   const consoleOwner = `console:${config.adapters.console.userId}`;
+  const owners = [...config.bot.owners, consoleOwner];
   const permissions = new CachedPermissionService({
     store,
     commands,
     clock,
     log,
-    owners: [...config.bot.owners, consoleOwner],
+    owners,
     defaultDm: config.permissions.dm,
     newChats: config.permissions.newChats,
     commandRoles: config.permissions.commandRoles,
@@ -206,6 +213,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     router,
     adapters: hub,
     http,
+    apiAccess: new AdminAccess({ permissions, store, adapters: hub }, owners),
     metrics,
     tools: createToolRegistry(),
     capabilities: createCapabilityRegistry(),
@@ -220,6 +228,14 @@ export async function createApp(options: AppOptions): Promise<App> {
   commands.register(statusCommand(core, () => plugins));
   commands.register(permsCommand(core, permissions));
   commands.register(auditCommand(core));
+  const admin = createAdmin(core, () => consoleBaseUrl(config, http.address()));
+  commands.register(
+    consoleCommand({
+      access: core.apiAccess,
+      signInLink: http.address() === undefined && config.http.publicUrl === undefined ? undefined : admin.signInLink,
+    }),
+  );
+  mountAdmin(core, admin, http);
 
   // Adapters: console, then the configured platforms, then extras.
   let consoleAdapter: ConsoleAdapter | undefined;
@@ -266,6 +282,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     core,
     plugins,
     console: consoleAdapter,
+    admin,
     httpAddress: () => {
       const a = http.address();
       return a === undefined ? undefined : { host: a.address, port: a.port };
@@ -416,4 +433,12 @@ async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
     }),
   ]);
   clearTimeout(timer);
+}
+
+/** Where people reach the listener: `http.publicUrl`, else the bound (or configured) host and port. */
+function consoleBaseUrl(config: Config, bound: { address: string; port: number } | undefined): string {
+  if (config.http.publicUrl !== undefined) return config.http.publicUrl;
+  const host = bound?.address ?? config.http.host;
+  const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  return `http://${shown}:${bound?.port ?? config.http.port}`;
 }

@@ -33,8 +33,10 @@ export interface HttpAuthenticator {
 export interface ListenerOptions {
   log: Logger;
   maxBodyBytes: number;
-  /** Requests per minute for each caller of `/api` (by credential, else by address). Default 300. */
+  /** Requests per minute each client address may make to `/api`. Default 300. */
   apiRatePerMinute?: number;
+  /** Mark cookies `Secure` (the listener is reached over HTTPS, `http.publicUrl`). Default: when the request is. */
+  secureCookies?: boolean;
 }
 
 /** The listener and its route table. */
@@ -110,6 +112,7 @@ export class HttpListener implements HttpMount {
         log: this.#options.log,
         maxBodyBytes: this.#options.maxBodyBytes,
         apiRatePerMinute: this.#options.apiRatePerMinute ?? 300,
+        secureCookies: this.#options.secureCookies ?? false,
         raw: this.#raw,
         api: this.#api,
         authenticator: () => this.#authenticator,

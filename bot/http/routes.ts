@@ -59,6 +59,8 @@ export interface ApiRequest<Q, P, B> {
   headers: Record<string, string | string[] | undefined>;
   /** Set on every route that is not `public`. */
   principal: Principal | undefined;
+  /** The session's CSRF token, when signed in through a browser session. */
+  csrfToken?: string;
   /** The client's address, for rate limits and the audit trail. */
   ip: string;
 }

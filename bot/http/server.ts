@@ -34,6 +34,7 @@ export interface BuildOptions {
   log: Logger;
   maxBodyBytes: number;
   apiRatePerMinute: number;
+  secureCookies: boolean;
   raw: readonly RawRoute[];
   api: readonly ApiRoute[];
   authenticator: () => HttpAuthenticator | undefined;
@@ -157,12 +158,9 @@ export async function buildServer(
       // A raw route's schema documents its text; the body goes out as it is, not as JSON.
       ...(route.raw === true ? { serializerCompiler: () => (data: unknown) => String(data) } : {}),
       config: config.rateLimit === false ? { access: config.access } : config,
-      preHandler: async (request) => {
-        (request as FastifyRequest & { principal?: Principal }).principal = await authorize(
-          route,
-          request,
-          o.authenticator(),
-        );
+      // Before the body is parsed or validated: a caller who may not call gets 401/403, never a 400.
+      onRequest: async (request) => {
+        (request as SignedRequest).signedIn = await authorize(route, request, o.authenticator());
       },
       handler: async (request, reply) => {
         const answer = await route.handler({
@@ -170,10 +168,13 @@ export async function buildServer(
           params: request.params,
           body: request.body,
           headers: request.headers,
-          principal: (request as FastifyRequest & { principal?: Principal }).principal,
+          principal: (request as SignedRequest).signedIn?.principal,
+          ...((request as SignedRequest).signedIn?.csrfToken === undefined
+            ? {}
+            : { csrfToken: (request as SignedRequest).signedIn!.csrfToken! }),
           ip: request.ip,
         });
-        return send(reply, answer);
+        return send(reply, answer, o.secureCookies);
       },
     });
   }
@@ -184,12 +185,15 @@ export async function buildServer(
   return { handle, close: () => app.close() };
 }
 
-/** The principal a route runs as, or the reason it may not run (401, 403). */
+/** A request once its caller is known. */
+type SignedRequest = FastifyRequest & { signedIn?: { principal: Principal; csrfToken?: string } };
+
+/** Who a route runs as, or the reason it may not run (401, 403). */
 async function authorize(
   route: ApiRoute,
   request: FastifyRequest,
   authenticator: HttpAuthenticator | undefined,
-): Promise<Principal | undefined> {
+): Promise<{ principal: Principal; csrfToken?: string } | undefined> {
   if (route.access === "public") return undefined;
   const authorization = request.headers.authorization;
   const bearer = authorization?.startsWith("Bearer ") === true ? authorization.slice(7).trim() : undefined;
@@ -207,7 +211,7 @@ async function authorize(
     if (typeof sent !== "string" || found.csrfToken === undefined || !sameToken(sent, found.csrfToken))
       throw new ApiError(403, "E_CSRF", `missing or wrong ${CSRF_HEADER} header`);
   }
-  return principal;
+  return found;
 }
 
 function sameToken(a: string, b: string): boolean {
@@ -217,7 +221,7 @@ function sameToken(a: string, b: string): boolean {
   return diff === 0;
 }
 
-function send(reply: FastifyReply, answer: ApiAnswer): FastifyReply {
+function send(reply: FastifyReply, answer: ApiAnswer, isSecure: boolean): FastifyReply {
   void reply.code(answer.status);
   if (answer.headers !== undefined) void reply.headers(answer.headers);
   for (const c of answer.cookies ?? []) {
@@ -225,7 +229,7 @@ function send(reply: FastifyReply, answer: ApiAnswer): FastifyReply {
       path: "/",
       httpOnly: c.httpOnly,
       sameSite: "strict",
-      secure: "auto",
+      secure: isSecure ? true : "auto",
       maxAge: c.maxAgeSeconds,
     });
   }

@@ -41,8 +41,14 @@ export const httpSection = z
     publicUrl: z.url().optional(),
     /** Requests per minute each client address may make to `/api`. */
     apiRatePerMinute: z.number().int().positive().default(300),
+    /** Sign-in attempts (redeeming a link) per client address per minute. */
+    signInAttemptsPerMinute: z.number().int().positive().default(10),
     /** How long a console session lasts after sign-in, in ms. */
-    sessionTtlMs: z.number().int().positive().default(12 * 3_600_000),
+    sessionTtlMs: z
+      .number()
+      .int()
+      .positive()
+      .default(12 * 3_600_000),
   })
   .strict()
   .default({
@@ -51,6 +57,7 @@ export const httpSection = z
     port: 8080,
     maxBodyBytes: 1_048_576,
     apiRatePerMinute: 300,
+    signInAttemptsPerMinute: 10,
     sessionTtlMs: 12 * 3_600_000,
   });
 
