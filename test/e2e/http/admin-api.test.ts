@@ -22,12 +22,8 @@ const clock = { t: Date.now(), now: () => clock.t };
 interface Client {
   base: string;
   get(path: string, o?: { cookie?: string; bearer?: string }): Promise<Response>;
-  send(
-    method: string,
-    path: string,
-    body: unknown,
-    o?: { cookie?: string; bearer?: string; csrf?: string },
-  ): Promise<Response>;
+  /** `request` is "METHOD /path". */
+  send(request: string, body: unknown, o?: { cookie?: string; bearer?: string; csrf?: string }): Promise<Response>;
 }
 
 function client(base: string): Client {
@@ -39,9 +35,9 @@ function client(base: string): Client {
   return {
     base,
     get: (path, o) => fetch(`${base}${path}`, { headers: headers(o) }),
-    send: (method, path, body, o) =>
-      fetch(`${base}${path}`, {
-        method,
+    send: (request, body, o) =>
+      fetch(`${base}${request.slice(request.indexOf(" ") + 1)}`, {
+        method: request.slice(0, request.indexOf(" ")),
         headers: { ...headers(o), "content-type": "application/json" },
         body: JSON.stringify(body),
       }),
@@ -63,7 +59,7 @@ async function seed(bot: TestBot): Promise<void> {
 async function signIn(bot: TestBot, api: Client, userKey: string): Promise<{ cookie: string; csrf: string }> {
   const { url } = await bot.app.admin.signInLink({ userKey, displayName: userKey });
   const code = new URL(url).hash.replace("#code=", "");
-  const res = await api.send("POST", "/api/auth/sign-in", { code });
+  const res = await api.send("POST /api/auth/sign-in", { code });
   expect(res.status).toBe(200);
   const body = (await res.json()) as { csrfToken: string };
   const cookie = res.headers.get("set-cookie")!.split(";")[0]!;
@@ -96,7 +92,7 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
         expect((await api.get(path, { cookie: "sb_session=abc.def" })).status).toBe(401);
         expect((await api.get(path, { bearer: `sbt_${"a".repeat(12)}_${"b".repeat(43)}` })).status).toBe(401);
       }
-      const res = await api.send("PUT", "/api/chats/test:A/policy", {});
+      const res = await api.send("PUT /api/chats/test:A/policy", {});
       expect(res.status).toBe(401);
       expect(((await res.json()) as { error: string }).error).toBe("E_UNAUTHENTICATED");
     });
@@ -105,7 +101,7 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
       const { url } = await bot.app.admin.signInLink({ userKey: "test:alice", displayName: "Alice" });
       expect(url).toMatch(/\/console\/sign-in#code=[A-Za-z0-9_-]{43}$/);
       const code = new URL(url).hash.replace("#code=", "");
-      const first = await api.send("POST", "/api/auth/sign-in", { code });
+      const first = await api.send("POST /api/auth/sign-in", { code });
       expect(first.status).toBe(200);
       const setCookie = first.headers.get("set-cookie")!;
       expect(setCookie).toMatch(/^sb_session=[^;]+;/);
@@ -115,7 +111,7 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
       expect(setCookie).not.toMatch(/Secure/);
       const me = await api.get("/api/auth/me", { cookie: setCookie.split(";")[0]! });
       expect(((await me.json()) as { principal: { userKey: string } }).principal.userKey).toBe("test:alice");
-      const again = await api.send("POST", "/api/auth/sign-in", { code });
+      const again = await api.send("POST /api/auth/sign-in", { code });
       expect(again.status).toBe(401);
       expect(((await again.json()) as { error: string }).error).toBe("E_SIGN_IN");
     });
@@ -123,7 +119,7 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
     it("refuses a link past its 10 minutes", async () => {
       const { url } = await bot.app.admin.signInLink({ userKey: "test:alice", displayName: "Alice" });
       clock.t += 10 * 60_000 + 1;
-      const res = await api.send("POST", "/api/auth/sign-in", { code: new URL(url).hash.replace("#code=", "") });
+      const res = await api.send("POST /api/auth/sign-in", { code: new URL(url).hash.replace("#code=", "") });
       expect(res.status).toBe(401);
     });
 
@@ -154,23 +150,23 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
         (await (await api.get("/api/chats/test:A/policy", alice)).json()) as { policy: Record<string, unknown> }
       ).policy;
       const next = { ...policy, commandRoles: { whoami: "admin" } };
-      const missing = await api.send("PUT", "/api/chats/test:A/policy", next, { cookie: alice.cookie });
+      const missing = await api.send("PUT /api/chats/test:A/policy", next, { cookie: alice.cookie });
       expect(missing.status).toBe(403);
       expect(((await missing.json()) as { error: string }).error).toBe("E_CSRF");
-      const wrong = await api.send("PUT", "/api/chats/test:A/policy", next, {
+      const wrong = await api.send("PUT /api/chats/test:A/policy", next, {
         cookie: alice.cookie,
         csrf: `${alice.csrf.slice(0, -1)}${alice.csrf.endsWith("A") ? "B" : "A"}`,
       });
       expect(wrong.status).toBe(403);
       const other = await signIn(bot, api, "test:alice");
-      const foreign = await api.send("PUT", "/api/chats/test:A/policy", next, {
+      const foreign = await api.send("PUT /api/chats/test:A/policy", next, {
         cookie: alice.cookie,
         csrf: other.csrf,
       });
       expect(foreign.status).toBe(403);
       expect((await bot.app.core.permissions.policy("test:A"))?.commandRoles.whoami).toBeUndefined();
 
-      const ok = await api.send("PUT", "/api/chats/test:A/policy", next, alice);
+      const ok = await api.send("PUT /api/chats/test:A/policy", next, alice);
       expect(ok.status).toBe(200);
       expect((await bot.app.core.permissions.policy("test:A"))?.commandRoles.whoami).toBe("admin");
       const audit = (await (await api.get("/api/audit?chatKey=test:A&action=perms.replace", alice)).json()) as {
@@ -188,22 +184,20 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
       const alice = await signIn(bot, api, "test:alice");
       const base = { commandRoles: {}, roleOverrides: {}, allow: [], deny: [], trustPlatformAdmins: true };
       const raise = await api.send(
-        "PUT",
-        "/api/chats/test:A/policy",
+        "PUT /api/chats/test:A/policy",
         { ...base, commandRoles: { perms: "owner" } },
         alice,
       );
       expect(raise.status).toBe(403);
       const give = await api.send(
-        "PUT",
-        "/api/chats/test:A/policy",
+        "PUT /api/chats/test:A/policy",
         { ...base, roleOverrides: { "test:alice": "admin", "test:bob": "owner" } },
         alice,
       );
       expect(give.status).toBe(400);
-      expect((await api.send("PUT", "/api/chats/*/policy", { ...base, dm: "closed" }, alice)).status).toBe(403);
+      expect((await api.send("PUT /api/chats/*/policy", { ...base, dm: "closed" }, alice)).status).toBe(403);
       expect(
-        (await api.send("PUT", "/api/chats/test:A/policy", { ...base, commandRoles: { nope: "guest" } }, alice)).status,
+        (await api.send("PUT /api/chats/test:A/policy", { ...base, commandRoles: { nope: "guest" } }, alice)).status,
       ).toBe(400);
     });
 
@@ -254,14 +248,14 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
         deny: [],
         trustPlatformAdmins: true,
       };
-      const scoped = await api.send("PUT", "/api/chats/test:A/policy", policy, { bearer: reader.token });
+      const scoped = await api.send("PUT /api/chats/test:A/policy", policy, { bearer: reader.token });
       expect(scoped.status).toBe(403);
       expect(((await scoped.json()) as { error: string }).error).toBe("E_SCOPE");
       const writer = await credentials.createToken(
         { userKey: "test:alice", displayName: "Alice" },
         { name: "w", scopes: ["read", "chats"], ttlMs: 60_000 },
       );
-      const written = await api.send("PUT", "/api/chats/test:A/policy", policy, { bearer: writer.token });
+      const written = await api.send("PUT /api/chats/test:A/policy", policy, { bearer: writer.token });
       expect(written.status).toBe(200);
       const audit = await bot.app.core.store.audit.list("test:A", { limit: 1, action: "perms.replace" });
       expect(audit[0]?.via).toBe("api");
@@ -285,7 +279,7 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
       const current = listed.credentials.find((c) => c.current)!;
       expect(current.kind).toBe("session");
       const second = await signIn(bot, api, "test:alice");
-      expect((await api.send("DELETE", `/api/credentials/${current.id}`, {}, second)).status).toBe(200);
+      expect((await api.send(`DELETE /api/credentials/${current.id}`, {}, second)).status).toBe(200);
       expect((await api.get("/api/auth/me", alice)).status).toBe(401);
       expect((await api.get("/api/auth/me", second)).status).toBe(200);
       clock.t += 12 * 3_600_000 + 1;
@@ -365,7 +359,7 @@ describe("sign-in guessing", () => {
     const api = client(`http://127.0.0.1:${bot.app.httpAddress()!.port}`);
     const { url } = await bot.app.admin.signInLink({ userKey: "console:operator", displayName: "op" });
     expect(url.startsWith("https://console.example.com/console/sign-in#code=")).toBe(true);
-    const res = await api.send("POST", "/api/auth/sign-in", { code: new URL(url).hash.slice(6) });
+    const res = await api.send("POST /api/auth/sign-in", { code: new URL(url).hash.slice(6) });
     expect(res.status).toBe(200);
     expect(res.headers.get("set-cookie")).toMatch(/; Secure/);
   });
@@ -375,12 +369,10 @@ describe("sign-in guessing", () => {
     const statuses: number[] = [];
     // One attempt was spent by the test above.
     for (let i = 0; i < 9; i++)
-      statuses.push(
-        (await api.send("POST", "/api/auth/sign-in", { code: randomBytes(32).toString("base64url") })).status,
-      );
+      statuses.push((await api.send("POST /api/auth/sign-in", { code: randomBytes(32).toString("base64url") })).status);
     expect(statuses).toEqual(Array(9).fill(401));
     const { url } = await bot.app.admin.signInLink({ userKey: "console:operator", displayName: "op" });
-    const limited = await api.send("POST", "/api/auth/sign-in", { code: new URL(url).hash.slice(6) });
+    const limited = await api.send("POST /api/auth/sign-in", { code: new URL(url).hash.slice(6) });
     expect(limited.status).toBe(429);
     expect(((await limited.json()) as { error: string }).error).toBe("E_RATE_LIMITED");
   });
