@@ -18,6 +18,7 @@ export {
   type Principal,
   type RouteAccess,
 } from "./http/routes.ts";
+export { csvCell, csvOf } from "./http/csv.ts";
 export { cleanChatText, neutraliseMentions, type CleanOptions } from "./hygiene.ts";
 export type * from "./core.ts";
 export { systemClock, turnClock, pickServices } from "./core.ts";

@@ -11,6 +11,8 @@ import type { ChatMessage } from "./types.ts";
 import type { LlmServices } from "./needs.ts";
 
 export { LLM_NEEDS, type LlmServices } from "./needs.ts";
+import { llmRoutes } from "./api.ts";
+export { llmRoutes } from "./api.ts";
 
 export type { LlmService } from "./service.ts";
 export { LLM_MIGRATIONS } from "./store.ts";
@@ -25,6 +27,7 @@ export async function createLlmPlugin(core: LlmServices, options: LlmServiceOpti
   const service = createLlmService(core, options);
   const engine = service.engine!;
   for (const def of llmCommands(service)) core.commands.register(def);
+  for (const route of llmRoutes(core, service)) core.http.api(route);
   core.router.setConversationHandler(engine.handler);
   const unprovide = core.capabilities.provide("llm", (call) => skillCompletion(service, call));
   return {

@@ -16,6 +16,8 @@ export const LLM_NEEDS = {
     "tools",
     "capabilities",
     "track",
+    "http",
+    "apiAccess",
   ],
   config: ["bot", "llm"],
 } as const satisfies ServiceNeeds;

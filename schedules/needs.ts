@@ -14,6 +14,9 @@ export const SCHEDULES_NEEDS = {
     "capabilities",
     "track",
     "shutdownSignal",
+    "http",
+    "apiAccess",
+    "audit",
   ],
   config: ["limits", "schedules"],
 } as const satisfies ServiceNeeds;

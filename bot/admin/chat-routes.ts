@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import type { Core } from "../core.ts";
+import { csvOf } from "../http/csv.ts";
 import { adapterHealthSchema } from "../http/health.ts";
 import { ApiError, defineRoute, type ApiAnswer, type ApiRoute, type Principal } from "../http/routes.ts";
 import { GLOBAL_POLICY_KEY, ROLES, roleAtLeast, type ChatPolicy, type Role } from "../permissions.ts";
@@ -291,29 +292,23 @@ export function chatRoutes(
         if (query.format === "json")
           return { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify(entries) };
         const columns = ["id", "at", "actor", "chatKey", "action", "target", "via", "before", "after"] as const;
-        const lines = [columns.join(",")];
-        for (const e of entries)
-          lines.push(
-            columns
-              .map((c) => {
-                const v = e[c];
-                return csvCell(
-                  c === "at"
-                    ? new Date(e.at).toISOString()
-                    : typeof v === "object" && v !== null
-                      ? JSON.stringify(v)
-                      : v,
-                );
-              })
-              .join(","),
-          );
+        const cell = (e: (typeof entries)[number], c: (typeof columns)[number]): unknown =>
+          c === "at"
+            ? new Date(e.at).toISOString()
+            : typeof e[c] === "object" && e[c] !== null
+              ? JSON.stringify(e[c])
+              : e[c];
+        const csv = csvOf(
+          columns,
+          entries.map((e) => columns.map((c) => cell(e, c))),
+        );
         return {
           status: 200,
           headers: {
             "content-type": "text/csv; charset=utf-8",
             "content-disposition": 'attachment; filename="audit.csv"',
           },
-          body: `${lines.join("\r\n")}\r\n`,
+          body: csv,
         };
       },
     }),
@@ -327,12 +322,4 @@ export function chatRoutes(
       handler: async () => ({ status: 200, body: { adapters: core.adapters.list().map((a) => a.health()) } }),
     }),
   ];
-}
-
-/** One CSV cell (RFC 4180), with a leading `=`, `+`, `-` or `@` defused so a spreadsheet shows it as text. */
-export function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return "";
-  let text = String(value);
-  if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
