@@ -11,7 +11,7 @@ import type { CommandRegistry } from "./commands.ts";
 import type { AuditEntry, Migration, Store } from "./storage/types.ts";
 import type { ChannelAdapter, ConversationTarget, HttpMount, Inbound, Platform, Reply, SentMessage } from "./model.ts";
 import type { ChatPolicy, Decision, Role } from "./permissions.ts";
-import type { Principal } from "./http/routes.ts";
+import type { ApiRoute, Principal } from "./http/routes.ts";
 
 /** A clock, injected where tests need to control time. */
 export interface Clock {
@@ -256,6 +256,8 @@ export interface Plugin {
   stop?(): Promise<void>;
   /** Shown by /status, after the module's name. */
   status?(): PluginStatus;
+  /** The module's admin API routes; the composition root mounts them on the listener (modules never see it). */
+  readonly routes?: readonly ApiRoute[];
 }
 
 /**

@@ -27,12 +27,12 @@ export async function createLlmPlugin(core: LlmServices, options: LlmServiceOpti
   const service = createLlmService(core, options);
   const engine = service.engine!;
   for (const def of llmCommands(service)) core.commands.register(def);
-  for (const route of llmRoutes(core, service)) core.http.api(route);
   core.router.setConversationHandler(engine.handler);
   const unprovide = core.capabilities.provide("llm", (call) => skillCompletion(service, call));
   return {
     name: "llm",
     migrations: LLM_MIGRATIONS,
+    routes: llmRoutes(core, service),
     service,
     async start() {
       // Tokenizer tables take most of a second to build, and the store plans a statement the first time it

@@ -16,7 +16,6 @@ export const LLM_NEEDS = {
     "tools",
     "capabilities",
     "track",
-    "http",
     "apiAccess",
   ],
   config: ["bot", "llm"],

@@ -49,12 +49,12 @@ export async function createSchedulesPlugin(
     ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
   });
   core.commands.register(scheduleCommand(service));
-  for (const route of scheduleRoutes(core, service)) core.http.api(route);
   const unprovide = core.capabilities.provide("schedule", (call) => handleScheduleCapability(core, service, call));
   return {
     name: "schedules",
     service,
     migrations: SCHEDULES_MIGRATIONS,
+    routes: scheduleRoutes(core, service),
     start: () => service.start(),
     stop: async () => {
       unprovide();

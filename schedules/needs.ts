@@ -14,7 +14,6 @@ export const SCHEDULES_NEEDS = {
     "capabilities",
     "track",
     "shutdownSignal",
-    "http",
     "apiAccess",
     "audit",
   ],

@@ -267,6 +267,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         : await Promise.all(options.plugins.map((factory) => factory(core)));
     const migrations = plugins.flatMap((p) => p.migrations ?? []);
     if (migrations.length > 0) await store.migrate(migrations);
+    for (const route of plugins.flatMap((p) => p.routes ?? [])) http.api(route);
   }
 
   for (const route of healthRoutes(core)) http.api(route);
