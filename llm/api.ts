@@ -16,6 +16,7 @@ import {
 } from "../bot/index.ts";
 import type { LlmService } from "./service.ts";
 import { dayOf } from "./usage.ts";
+import { exportJsonl } from "./export.ts";
 
 const DAY_MS = 86_400_000;
 const errorSchema = z.object({ error: z.string(), message: z.string() });
@@ -147,6 +148,28 @@ export function llmRoutes(core: Pick<Core, "apiAccess" | "store" | "clock">, ser
             "content-disposition": 'attachment; filename="usage.csv"',
           },
           body: csv,
+        };
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/api/chats/:chatKey/conversations/export",
+      summary: "A chat's LLM conversations in the chat-format JSONL of /ai export (bot owners only)",
+      tags: ["usage"],
+      access: { scope: "read" },
+      raw: true,
+      schema: {
+        params: z.object({ chatKey: z.string().min(1).max(512) }),
+        response: { 200: z.string(), 403: errorSchema },
+      },
+      handler: async ({ principal, params }) => {
+        access.requireOwner(signedIn(principal));
+        const out = exportJsonl(await service.store.chatTurns(params.chatKey), service.config.conversationGapMs);
+        const file = `llm-${params.chatKey.replace(/[^A-Za-z0-9_-]+/g, "_")}.jsonl`;
+        return {
+          status: 200,
+          headers: { "content-type": "application/x-ndjson", "content-disposition": `attachment; filename="${file}"` },
+          body: out.text,
         };
       },
     }),

@@ -80,6 +80,16 @@ export async function buildServer(
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorAnswerer(o.log));
+  // The API's answers are per person and never cached; nothing the API sends is to be sniffed or framed.
+  app.addHook("onSend", async (request, reply, payload) => {
+    if (request.url.startsWith("/api/")) {
+      void reply.header("cache-control", "no-store");
+      void reply.header("x-content-type-options", "nosniff");
+      void reply.header("x-frame-options", "DENY");
+      void reply.header("referrer-policy", "no-referrer");
+    }
+    return payload;
+  });
   app.setNotFoundHandler((_request, reply) => {
     void reply.code(404).type("text/plain").send("not found");
   });

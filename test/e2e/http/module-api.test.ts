@@ -197,4 +197,34 @@ describe("module routes on the admin API", () => {
     expect(models.models[0]!.cooldown).toBeNull();
     expect((await call("GET /api/models", bob)).status).toBe(403);
   });
+
+  it("exports a chat's conversations as chat-format JSONL to bot owners only", async () => {
+    await llm.service.store.appendTurn({
+      conversation: "test:A",
+      chatKey: "test:A",
+      userKey: "test:alice",
+      at: Date.now(),
+      model: "main",
+      systemPrompt: "Be brief.",
+      messages: [
+        { role: "user", content: "<script>alert(1)</script> hi" },
+        { role: "assistant", content: "hello" },
+      ],
+      tokens: 10,
+      inputTokens: 5,
+      outputTokens: 5,
+      cost: 0,
+    });
+    expect((await call("GET /api/chats/test:A/conversations/export", alice)).status).toBe(403);
+    const res = await call("GET /api/chats/test:A/conversations/export", owner);
+    expect(res.headers.get("content-type")).toMatch(/^application\/x-ndjson/);
+    expect(res.headers.get("cache-control")).toBe("no-store");
+    expect(res.headers.get("x-content-type-options")).toBe("nosniff");
+    const lines = (await res.text())
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { messages: { role: string }[] });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.messages.map((m) => m.role)).toEqual(["system", "user", "assistant"]);
+  });
 });
