@@ -10,14 +10,12 @@ export { MARKETPLACE_NEEDS, type MarketplaceServices } from "./needs.ts";
 import { drainOutbox, OUTBOX_NAME } from "./audit-outbox.ts";
 import { LOCKFILE_NAME } from "./lockfile.ts";
 import { skillsCommand } from "./chat-command.ts";
-import { marketplaceRoutes } from "./api.ts";
 import { marketplaceFor } from "./factory.ts";
 import type { Marketplace, SkillRuntime } from "./service.ts";
 
 export { marketplaceFor } from "./factory.ts";
 export { Marketplace, type MarketplaceOptions, type SkillRuntime, type InstalledSkill } from "./service.ts";
 export { registerMarketplaceCli } from "./cli.ts";
-export { marketplaceRoutes } from "./api.ts";
 export { Installer, parseSpec, type InstallPlan, type InstallResult, type InstallOptions } from "./installer.ts";
 export { RegistryClient } from "./registry.ts";
 export { flattenPermissions, diffPermissions } from "./permission-diff.ts";
@@ -68,7 +66,7 @@ export async function createMarketplacePlugin(
   return {
     name: "marketplace",
     marketplace,
-    routes: marketplaceRoutes(core, { marketplace, skills: deps.skills }),
+    routes: async () => (await import("./api.ts")).marketplaceRoutes(core, { marketplace, skills: deps.skills }),
     async start() {
       await drainOutbox(marketplace.installer.skillsDir, (entry) => core.audit(entry)).catch((error: unknown) =>
         core.log.warn({ err: error }, "could not move CLI audit entries into the audit log"),
