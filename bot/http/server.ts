@@ -80,16 +80,6 @@ export async function buildServer(
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorAnswerer(o.log));
-  // The API's answers are per person and never cached; nothing the API sends is to be sniffed or framed.
-  app.addHook("onSend", async (request, reply, payload) => {
-    if (request.url.startsWith("/api/")) {
-      void reply.header("cache-control", "no-store");
-      void reply.header("x-content-type-options", "nosniff");
-      void reply.header("x-frame-options", "DENY");
-      void reply.header("referrer-policy", "no-referrer");
-    }
-    return payload;
-  });
   app.setNotFoundHandler((_request, reply) => {
     void reply.code(404).type("text/plain").send("not found");
   });
@@ -168,6 +158,7 @@ export async function buildServer(
       // A raw route's schema documents its text; the body goes out as it is, not as JSON.
       ...(route.raw === true ? { serializerCompiler: () => (data: unknown) => String(data) } : {}),
       config: config.rateLimit === false ? { access: config.access } : config,
+      onSend: apiHeaders,
       // Before the body is parsed or validated: a caller who may not call gets 401/403, never a 400.
       onRequest: async (request) => {
         (request as SignedRequest).signedIn = await authorize(route, request, o.authenticator());
@@ -193,6 +184,17 @@ export async function buildServer(
   await app.ready();
   if (handle === undefined) throw new Error("Fastify did not hand over its request listener");
   return { handle, close: () => app.close() };
+}
+
+/** The API's answers are per person and never cached; nothing it sends is to be sniffed or framed. */
+async function apiHeaders(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  if (request.url.startsWith("/api/")) {
+    void reply.header("cache-control", "no-store");
+    void reply.header("x-content-type-options", "nosniff");
+    void reply.header("x-frame-options", "DENY");
+    void reply.header("referrer-policy", "no-referrer");
+  }
+  return payload;
 }
 
 /** A request once its caller is known. */
