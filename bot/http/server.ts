@@ -159,9 +159,11 @@ export async function buildServer(
       ...(route.raw === true ? { serializerCompiler: () => (data: unknown) => String(data) } : {}),
       config: config.rateLimit === false ? { access: config.access } : config,
       onSend: apiHeaders,
-      // Before the body is parsed or validated: a caller who may not call gets 401/403, never a 400.
-      onRequest: async (request) => {
+      // After the rate limit (an onRequest hook: every attempt counts, bad tokens too), before the body is parsed
+      // or validated: a caller who may not call gets 401/403, never a 400.
+      preParsing: async (request, _reply, payload) => {
         (request as SignedRequest).signedIn = await authorize(route, request, o.authenticator());
+        return payload;
       },
       handler: async (request, reply) => {
         const answer = await route.handler({

@@ -374,6 +374,22 @@ describe("sign-in guessing", () => {
     await bot?.stop();
   });
 
+  it("counts requests with a wrong token against the address's API limit", async () => {
+    const limited = await startTestBot({ set: { "http.apiRatePerMinute": 5 } });
+    try {
+      const api = client(`http://127.0.0.1:${limited.app.httpAddress()!.port}`);
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i++)
+        statuses.push(
+          (await api.get("/api/chats", { bearer: `sbt_${"a".repeat(12)}_${randomBytes(32).toString("base64url")}` }))
+            .status,
+        );
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+    } finally {
+      await limited.stop();
+    }
+  });
+
   it("marks the session cookie Secure when the console is reached over HTTPS", async () => {
     const api = client(`http://127.0.0.1:${bot.app.httpAddress()!.port}`);
     const { url } = await bot.app.admin.signInLink({ userKey: "console:operator", displayName: "op" });
