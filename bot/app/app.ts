@@ -109,6 +109,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     maxBodyBytes: options.config.http.maxBodyBytes,
     apiRatePerMinute: options.config.http.apiRatePerMinute,
     secureCookies: options.config.http.publicUrl?.startsWith("https:") === true,
+    trustProxy: options.config.http.trustProxy,
   });
   if (needsHttp(options)) await http.listen(options.config.http.host, options.config.http.port);
   let shared: { config: Config; kv: Keyv };
