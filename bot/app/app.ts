@@ -287,7 +287,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   for (const adapter of adapters.values()) adapter.mount?.(http);
   // The admin API's code loads only when the bot listens: a console-only bot carries none of it.
   if (http.address() !== undefined) {
-    await mountAdmin(core, admin, http, messageCounts);
+    await mountAdmin(core, { admin, http, messageCounts });
     for (const plugin of plugins) for (const route of (await plugin.routes?.()) ?? []) http.api(route);
   }
 
