@@ -12,6 +12,7 @@ import type { CommandRegistry } from "./commands.ts";
 import type { AuditEntry, Migration, Store } from "./storage/types.ts";
 import type { ChannelAdapter, ConversationTarget, HttpMount, Inbound, Platform, Reply, SentMessage } from "./model.ts";
 import type { ChatPolicy, Decision, Role } from "./permissions.ts";
+import type { ApiRoute, Principal } from "./http/routes.ts";
 
 /** A clock, injected where tests need to control time. */
 export interface Clock {
@@ -88,14 +89,35 @@ export interface PermissionService {
    * that are not commands (an LLM tool: `{ name, defaultRole, skill, command }`).
    */
   canRun(query: PermissionQuery, command: string | PermissionTarget): Promise<Decision>;
-  /** Replace a chat's policy, writing an audit entry (`actor` is a user key). */
+  /** Replace a chat's policy, writing an audit entry (`actor` is a user key; `via` defaults to `chat`). */
   updatePolicy(
     chatKey: string,
-    audit: { actor: string; action: string; target?: string },
+    audit: { actor: string; action: string; target?: string; via?: string },
     change: (policy: ChatPolicy) => void,
   ): Promise<ChatPolicy>;
   /** Forget cached policies (all, or one chat). */
   invalidate(chatKey?: string): void;
+}
+
+/**
+ * Permission checks for an HTTP API call, as the signed-in person: the same decision the chat command gets.
+ * Throwing methods answer 403 with the denial's code.
+ */
+export interface ApiAccess {
+  isOwner(userKey: string): boolean;
+  /** This person's decision for `command` in `chatKey`. */
+  decide(
+    principal: Pick<Principal, "userKey" | "platform" | "userId">,
+    chatKey: string,
+    command: string,
+  ): Promise<Decision>;
+  /** Someone's effective role in a chat, as a message of theirs would get it. */
+  roleOf(userKey: string, chatKey: string): Promise<Role>;
+  /** Throw unless allowed; answers the role. */
+  require(principal: Principal, chatKey: string, command: string): Promise<Role>;
+  requireOwner(principal: Principal): void;
+  /** Known chats where this person may run `command` (all for an owner). */
+  chatsWhere(principal: Principal, command: string): Promise<string[]>;
 }
 
 /**
@@ -216,6 +238,8 @@ export interface Core {
   readonly adapters: AdapterHub;
   /** Routes on the shared HTTP listener. */
   readonly http: HttpMount;
+  /** The admin API's permission checks, for modules' own routes (`bot/admin/access.ts`). */
+  readonly apiAccess: ApiAccess;
   readonly metrics: Metrics;
   /** LLM tools, provided by the skill runtime. */
   readonly tools: ToolRegistry;
@@ -254,6 +278,11 @@ export interface Plugin {
   stop?(): Promise<void>;
   /** Shown by /status, after the module's name. */
   status?(): PluginStatus;
+  /**
+   * The module's admin API routes; the composition root mounts them on the listener (modules never see it), and
+   * asks only when the bot listens, so a module can load its route code lazily.
+   */
+  routes?(): Promise<readonly ApiRoute[]> | readonly ApiRoute[];
 }
 
 /**

@@ -6,6 +6,19 @@ export * from "./model.ts";
 export * from "./errors.ts";
 export * from "./permissions.ts";
 export * from "./commands.ts";
+export {
+  defineRoute,
+  ApiError,
+  API_SCOPES,
+  type ApiRoute,
+  type ApiRequest,
+  type ApiAnswer,
+  type ApiMethod,
+  type ApiScope,
+  type Principal,
+  type RouteAccess,
+} from "./http/routes.ts";
+export { csvCell, csvOf } from "./http/csv.ts";
 export { cleanChatText, neutraliseMentions, type CleanOptions } from "./hygiene.ts";
 export type * from "./core.ts";
 export { systemClock, turnClock, pickServices } from "./core.ts";

@@ -2,6 +2,7 @@
  * The message model: one `Inbound` for every platform, one `Reply` for every platform, and the
  * `ChannelAdapter` interface every adapter implements. Nothing here knows a platform.
  */
+import type { ApiRoute } from "./http/routes.ts";
 
 /** A platform name: `console`, `telegram`, `discord`, `slack`, or a third-party adapter's own. */
 export type Platform = "console" | "telegram" | "discord" | "slack" | (string & {});
@@ -252,9 +253,13 @@ export interface ChannelAdapter {
   recover?(reason: string): void;
 }
 
-/** A tiny route table on the shared HTTP listener. Handlers get the raw body (for signature checks). */
+/**
+ * The shared HTTP listener's route table. `route` adds a raw route: its handler gets the raw body (webhooks, for
+ * signature checks) and answers status, headers and body. `api` adds a declared JSON route (`bot/http/routes.ts`).
+ */
 export interface HttpMount {
   route(method: "GET" | "POST", path: string, handler: HttpHandler): void;
+  api(route: ApiRoute): void;
 }
 
 /** A raw HTTP request on the shared listener. */

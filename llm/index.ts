@@ -30,6 +30,7 @@ export async function createLlmPlugin(core: LlmServices, options: LlmServiceOpti
   return {
     name: "llm",
     migrations: LLM_MIGRATIONS,
+    routes: async () => (await import("./api.ts")).llmRoutes(core, service),
     service,
     async start() {
       // Tokenizer tables take most of a second to build, and the store plans a statement the first time it

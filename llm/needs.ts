@@ -16,6 +16,7 @@ export const LLM_NEEDS = {
     "tools",
     "capabilities",
     "track",
+    "apiAccess",
   ],
   config: ["bot", "llm"],
 } as const satisfies ServiceNeeds;

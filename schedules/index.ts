@@ -58,6 +58,7 @@ export async function createSchedulesPlugin(
     name: "schedules",
     service,
     migrations: SCHEDULES_MIGRATIONS,
+    routes: async () => (await import("./api.ts")).scheduleRoutes(core, service),
     start: () => service.start(),
     stop: async () => {
       unprovide();

@@ -14,6 +14,7 @@ export const SCHEDULES_NEEDS = {
     "capabilities",
     "track",
     "shutdownSignal",
+    "apiAccess",
     "audit",
   ],
   config: ["limits", "schedules"],

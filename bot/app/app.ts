@@ -10,6 +10,9 @@ import type { Config } from "../../config/index.ts";
 import { adapterFactories } from "../../adapters/index.ts";
 import { ConsoleAdapter } from "../../adapters/console/console-adapter.ts";
 import { auditCommand, permsCommand } from "../builtins/perms.ts";
+import { consoleCommand } from "../builtins/console.ts";
+import { AdminAccess } from "../admin/access.ts";
+import { createAdmin, mountAdmin, type Admin } from "../admin/index.ts";
 import { helpCommand, statusCommand, whoamiCommand } from "../builtins/help.ts";
 import { stopCommand } from "../builtins/stop.ts";
 import { confirmationCommands } from "../builtins/confirm.ts";
@@ -26,11 +29,13 @@ import {
   type Plugin,
   type PluginFactory,
 } from "../core.ts";
-import { probeStores, sharedState } from "../readiness.ts";
+import { sharedState } from "../readiness.ts";
 import { SwitchboardError } from "../errors.ts";
-import { HttpListener } from "../http.ts";
+import { HttpListener } from "../http/listener.ts";
+import { healthRoutes } from "../http/health.ts";
 import { createLogger } from "../logger.ts";
 import { createMetrics } from "../metrics.ts";
+import { MessageCounts } from "../message-counts.ts";
 import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, type SentMessage } from "../model.ts";
 import { createPlugins } from "./plugins.ts";
 import { CachedPermissionService } from "../router/permission-service.ts";
@@ -82,6 +87,8 @@ export interface App {
   readonly core: Core;
   readonly plugins: readonly Plugin[];
   readonly console: ConsoleAdapter | undefined;
+  /** Console sign-in: links, sessions, tokens, and the API's access checks. */
+  readonly admin: Admin;
   /** Start the HTTP listener, the plugins and the adapters. */
   start(): Promise<void>;
   /** Stop everything, draining in-flight work; idempotent. */
@@ -109,7 +116,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   const log = options.log ?? createLogger({ ...options.config.log, interactive: sharesTerminal });
   // The HTTP port, then Redis: each fails (or not) in moments, before the embedded store spends its time opening
   // (and, once open, seconds more tearing down at exit).
-  const http = new HttpListener({ log, maxBodyBytes: options.config.http.maxBodyBytes });
+  const http = new HttpListener({
+    log,
+    maxBodyBytes: options.config.http.maxBodyBytes,
+    apiRatePerMinute: options.config.http.apiRatePerMinute,
+    secureCookies: options.config.http.publicUrl?.startsWith("https:") === true,
+    trustProxy: options.config.http.trustProxy,
+  });
   if (needsHttp(options)) await http.listen(options.config.http.host, options.config.http.port);
   let shared: { config: Config; kv: Keyv };
   try {
@@ -135,19 +148,33 @@ export async function createApp(options: AppOptions): Promise<App> {
     throw error;
   }
   const ownsStore = options.store === undefined;
-  const metrics = createMetrics();
+  const counted = createMetrics();
+  const messageCounts = new MessageCounts({ sql: store.sql, clock });
+  // Prometheus counts since start; the store keeps messages per platform per day for the console.
+  const metrics = {
+    ...counted,
+    messageIn: (platform: string) => {
+      counted.messageIn(platform);
+      messageCounts.add(platform, "in");
+    },
+    messageOut: (platform: string) => {
+      counted.messageOut(platform);
+      messageCounts.add(platform, "out");
+    },
+  };
   const commands = new CommandRegistry();
   const shutdown = new AbortController();
   const adapters = new Map<string, ChannelAdapter>();
   const tracked = new Set<Promise<unknown>>();
 
   const consoleOwner = `console:${config.adapters.console.userId}`;
+  const owners = [...config.bot.owners, consoleOwner];
   const permissions = new CachedPermissionService({
     store,
     commands,
     clock,
     log,
-    owners: [...config.bot.owners, consoleOwner],
+    owners,
     defaultDm: config.permissions.dm,
     newChats: config.permissions.newChats,
     commandRoles: config.permissions.commandRoles,
@@ -268,6 +295,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     router,
     adapters: hub,
     http,
+    apiAccess: new AdminAccess({ permissions, store, adapters: hub }, owners),
     metrics,
     tools: createToolRegistry(),
     capabilities: createCapabilityRegistry(),
@@ -296,6 +324,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   for (const command of linkCommands(principals)) commands.register(command);
   confirmations.attach((inbound) => router.handle(inbound));
   for (const command of confirmationCommands(confirmations)) commands.register(command);
+  const admin = createAdmin(core, () => consoleBaseUrl(config, http.address()));
+  commands.register(
+    consoleCommand({
+      access: core.apiAccess,
+      signInLink: http.address() === undefined && config.http.publicUrl === undefined ? undefined : admin.signInLink,
+    }),
+  );
 
   // Adapters: console, then the configured platforms, then extras.
   let consoleAdapter: ConsoleAdapter | undefined;
@@ -329,8 +364,13 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (migrations.length > 0) await store.migrate(migrations);
   }
 
-  mountHealth(core, http);
+  for (const route of healthRoutes(core)) http.api(route);
   for (const adapter of adapters.values()) adapter.mount?.(http);
+  // The admin API's code loads only when the bot listens: a console-only bot carries none of it.
+  if (http.address() !== undefined) {
+    await mountAdmin(core, { admin, http, messageCounts });
+    for (const plugin of plugins) for (const route of (await plugin.routes?.()) ?? []) http.api(route);
+  }
 
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
@@ -342,6 +382,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     core,
     plugins,
     console: consoleAdapter,
+    admin,
     httpAddress: () => {
       const a = http.address();
       return a === undefined ? undefined : { host: a.address, port: a.port };
@@ -357,9 +398,11 @@ export async function createApp(options: AppOptions): Promise<App> {
       return true;
     },
     async start() {
+      await http.serve();
       const address = http.address();
       if (address !== undefined)
         log.info({ host: address.address, port: address.port }, "http listening (/healthz, /readyz, /metrics)");
+      messageCounts.start((error) => log.warn({ err: error }, "could not write message counts"));
       for (const plugin of plugins) await plugin.start?.();
       // Adapters start side by side; a slow or failing one delays nobody past its start timeout.
       await Promise.all(
@@ -406,6 +449,9 @@ export async function createApp(options: AppOptions): Promise<App> {
             .catch((error: unknown) => log.warn({ err: error, plugin: plugin.name }, "plugin stop failed"));
         }
         await withDeadline(Promise.all([...tracked]), 5_000);
+        await messageCounts
+          .stop()
+          .catch((error: unknown) => log.warn({ err: error }, "could not write message counts"));
         await http.close();
         sharedLimits?.stop();
         await sharedLimits?.sync().catch(() => undefined);
@@ -503,28 +549,10 @@ async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-function mountHealth(core: Core, http: HttpListener): void {
-  http.route("GET", "/healthz", async () => ({ status: 200, headers: { "content-type": "text/plain" }, body: "ok" }));
-  http.route("GET", "/readyz", async () => {
-    const adapters = core.adapters.list().map((a) => a.health());
-    const reasons: string[] = [];
-    for (const h of adapters) {
-      if (h.state !== "up")
-        reasons.push(`${h.platform} is ${h.state}${h.detail === undefined ? "" : ` (${h.detail})`}`);
-      else if (h.apiError !== undefined) reasons.push(`${h.platform} cannot reach its API (${h.apiError})`);
-    }
-    const stores = await probeStores(core);
-    for (const s of stores) if (!s.ok) reasons.push(`${s.name} is down (${s.error})`);
-    const ready = reasons.length === 0;
-    return {
-      status: ready ? 200 : 503,
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ ready, reasons, adapters, stores }),
-    };
-  });
-  http.route("GET", "/metrics", async () => ({
-    status: 200,
-    headers: { "content-type": core.metrics.registry.contentType },
-    body: await core.metrics.registry.metrics(),
-  }));
+/** Where people reach the listener: `http.publicUrl`, else the bound (or configured) host and port. */
+function consoleBaseUrl(config: Config, bound: { address: string; port: number } | undefined): string {
+  if (config.http.publicUrl !== undefined) return config.http.publicUrl;
+  const host = bound?.address ?? config.http.host;
+  const shown = host === "0.0.0.0" || host === "::" ? "127.0.0.1" : host.includes(":") ? `[${host}]` : host;
+  return `http://${shown}:${bound?.port ?? config.http.port}`;
 }

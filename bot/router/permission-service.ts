@@ -162,7 +162,7 @@ export class CachedPermissionService implements PermissionService {
 
   async updatePolicy(
     chatKey: string,
-    { actor, action, target }: { actor: string; action: string; target?: string },
+    { actor, action, target, via }: { actor: string; action: string; target?: string; via?: string },
     change: (policy: ChatPolicy) => void,
   ): Promise<ChatPolicy> {
     const { store, clock } = this.#o;
@@ -177,6 +177,7 @@ export class CachedPermissionService implements PermissionService {
       chatKey,
       action,
       target: target ?? null,
+      via: via ?? "chat",
       before: before ?? null,
       after: updated,
     });

@@ -5,7 +5,11 @@
  */
 import type { Migration } from "./types.ts";
 
-/** The core tables: chats, chat policies, the audit log and the generic key-value store. */
+/**
+ * The core tables: chats, chat policies, the audit log and the generic key-value store; then the audit log's
+ * `via` (chat, web, api, cli), the console's sign-in links, sessions and API tokens (secrets stored hashed), and
+ * messages per platform per day.
+ */
 export const CORE_MIGRATIONS: readonly Migration[] = [
   {
     id: "core-001-chats",
@@ -74,5 +78,58 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
         linked_at bigint NOT NULL
       );
       CREATE INDEX principal_links_principal ON principal_links (principal);`,
+  },
+  {
+    id: "core-030-audit-via",
+    sql: `ALTER TABLE audit_log ADD COLUMN via text;
+      CREATE INDEX audit_log_at ON audit_log (at DESC, id DESC);`,
+  },
+  {
+    id: "core-030-console-credentials",
+    sql: `
+      CREATE TABLE console_sign_ins (
+        code_hash text PRIMARY KEY,
+        user_key text NOT NULL,
+        display_name text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        used_at bigint
+      );
+      CREATE TABLE console_sessions (
+        id text PRIMARY KEY,
+        secret_hash text NOT NULL,
+        csrf_token text NOT NULL,
+        user_key text NOT NULL,
+        display_name text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint NOT NULL,
+        last_used_at bigint NOT NULL,
+        revoked_at bigint
+      );
+      CREATE INDEX console_sessions_user ON console_sessions (user_key);
+      CREATE TABLE api_tokens (
+        id text PRIMARY KEY,
+        secret_hash text NOT NULL,
+        name text NOT NULL,
+        scopes jsonb NOT NULL,
+        user_key text NOT NULL,
+        display_name text NOT NULL,
+        created_at bigint NOT NULL,
+        expires_at bigint,
+        last_used_at bigint,
+        revoked_at bigint
+      );
+      CREATE INDEX api_tokens_user ON api_tokens (user_key);`,
+  },
+  {
+    id: "core-030-message-counts",
+    sql: `
+      CREATE TABLE message_counts (
+        day text NOT NULL,
+        platform text NOT NULL,
+        messages_in bigint NOT NULL DEFAULT 0,
+        messages_out bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, platform)
+      );`,
   },
 ];

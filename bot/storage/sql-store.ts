@@ -140,6 +140,7 @@ interface AuditRow {
   chat_key: string;
   action: string;
   target: string | null;
+  via: string | null;
   before: unknown;
   after: unknown;
   has_before: boolean;
@@ -155,6 +156,7 @@ function toAudit(row: AuditRow): AuditEntry {
     action: row.action,
     target: row.target,
   };
+  if (row.via !== null) entry.via = row.via;
   // SQL NULL means "not given"; a stored JSON null stays null.
   if (row.has_before) entry.before = fromJsonText("audit before", row.before);
   if (row.has_after) entry.after = fromJsonText("audit after", row.after);
@@ -172,8 +174,8 @@ export function sqlAuditRepo(sql: SqlClient): AuditRepo {
       return guard("append audit entry", async () => {
         const target = entry.target === undefined || entry.target === null ? null : checkName("target", entry.target);
         await sql.query(
-          `INSERT INTO audit_log (at, actor, chat_key, action, target, before, after)
-           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb)`,
+          `INSERT INTO audit_log (at, actor, chat_key, action, target, before, after, via)
+           VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7::jsonb, $8)`,
           [
             checkEpochMs("at", entry.at),
             checkName("actor", entry.actor),
@@ -182,6 +184,7 @@ export function sqlAuditRepo(sql: SqlClient): AuditRepo {
             target,
             optionalJson("before", entry.before),
             optionalJson("after", entry.after),
+            entry.via === undefined ? null : checkName("via", entry.via),
           ],
         );
       });
@@ -192,14 +195,26 @@ export function sqlAuditRepo(sql: SqlClient): AuditRepo {
         const beforeId =
           options.beforeId === undefined ? null : checkLimit("beforeId", options.beforeId, Number.MAX_SAFE_INTEGER);
         const key = chatKey === null ? null : checkName("chatKey", chatKey);
+        const optional = (name: string, value: string | undefined) =>
+          value === undefined ? null : checkName(name, value);
         const { rows } = await sql.query<AuditRow>(
-          `SELECT id, at, actor, chat_key, action, target, before::text AS before, after::text AS after,
+          `SELECT id, at, actor, chat_key, action, target, via, before::text AS before, after::text AS after,
                   before IS NOT NULL AS has_before, after IS NOT NULL AS has_after
            FROM audit_log
            WHERE ($1::text IS NULL OR chat_key = $1::text) AND ($2::bigint IS NULL OR id < $2::bigint)
+             AND ($4::text IS NULL OR actor = $4::text) AND ($5::text IS NULL OR action = $5::text)
+             AND ($6::bigint IS NULL OR at >= $6::bigint) AND ($7::bigint IS NULL OR at < $7::bigint)
            ORDER BY id DESC
            LIMIT $3`,
-          [key, beforeId, limit],
+          [
+            key,
+            beforeId,
+            limit,
+            optional("actor", options.actor),
+            optional("action", options.action),
+            options.since === undefined ? null : checkEpochMs("since", options.since),
+            options.until === undefined ? null : checkEpochMs("until", options.until),
+          ],
         );
         return rows.map(toAudit);
       });

@@ -54,15 +54,29 @@ export interface AuditEntry {
   /** Dotted verb: `perms.set`, `perms.deny`, `skills.enable`, `skill.failed`, … */
   action: string;
   target?: string | null;
+  /** Where the change came from: `chat` (a command), `web` (a console session), `api` (a token), `cli`. */
+  via?: string;
   before?: unknown;
   after?: unknown;
+}
+
+/** Filters of an audit listing, newest first; `beforeId` is the cursor (the last id of the previous page). */
+export interface AuditQuery {
+  limit?: number;
+  beforeId?: number;
+  actor?: string;
+  action?: string;
+  /** Epoch ms, inclusive. */
+  since?: number;
+  /** Epoch ms, exclusive. */
+  until?: number;
 }
 
 /** The append-only audit log. */
 export interface AuditRepo {
   append(entry: AuditEntry): Promise<void>;
   /** Newest first. `chatKey` null lists every chat. */
-  list(chatKey: string | null, options?: { limit?: number; beforeId?: number }): Promise<AuditEntry[]>;
+  list(chatKey: string | null, options?: AuditQuery): Promise<AuditEntry[]>;
 }
 
 /** One entry of a key-value listing. */

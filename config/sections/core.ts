@@ -34,9 +34,38 @@ export const httpSection = z
     port: z.number().int().min(0).max(65535).default(8080),
     /** Largest request body accepted, in bytes. */
     maxBodyBytes: z.number().int().positive().default(1_048_576),
+    /**
+     * The address people reach the listener at, for sign-in links (`https://bot.example.com`). Default: built from
+     * host and port. Behind HTTPS the session cookie is marked `Secure`.
+     */
+    publicUrl: z.url().optional(),
+    /**
+     * Behind a reverse proxy: trust its `X-Forwarded-For`/`-Proto` for the client's address (rate limits) and
+     * HTTPS (cookies). `true` trusts any hop; a string lists trusted addresses or CIDRs (`127.0.0.1,10.0.0.0/8`).
+     */
+    trustProxy: z.union([z.boolean(), z.string().min(1)]).default(false),
+    /** Requests per minute each client address may make to `/api`. */
+    apiRatePerMinute: z.number().int().positive().default(300),
+    /** Sign-in attempts (redeeming a link) per client address per minute. */
+    signInAttemptsPerMinute: z.number().int().positive().default(10),
+    /** How long a console session lasts after sign-in, in ms. */
+    sessionTtlMs: z
+      .number()
+      .int()
+      .positive()
+      .default(12 * 3_600_000),
   })
   .strict()
-  .default({ enabled: "auto", host: "127.0.0.1", port: 8080, maxBodyBytes: 1_048_576 });
+  .default({
+    enabled: "auto",
+    host: "127.0.0.1",
+    port: 8080,
+    maxBodyBytes: 1_048_576,
+    trustProxy: false,
+    apiRatePerMinute: 300,
+    signInAttemptsPerMinute: 10,
+    sessionTtlMs: 12 * 3_600_000,
+  });
 
 const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
 

@@ -181,6 +181,26 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
         expect(everywhere.some((entry) => entry.chatKey === chatKey)).toBe(true);
       });
 
+      it("filters by actor, action and time, and keeps where a change came from (via)", async () => {
+        const chatKey = `t:${uid()}`;
+        const rows: [number, string, string, string | undefined][] = [
+          [5_000, "telegram:1", "perms.set", "chat"],
+          [5_001, "telegram:2", "perms.set", "web"],
+          [5_002, "telegram:1", "perms.role", "api"],
+          [5_003, "telegram:1", "perms.set", undefined],
+        ];
+        for (const [at, actor, action, via] of rows)
+          await store.audit.append({ at, actor, chatKey, action, ...(via === undefined ? {} : { via }) });
+        const byActor = await store.audit.list(chatKey, { actor: "telegram:1" });
+        expect(byActor.map((e) => e.at)).toEqual([5_003, 5_002, 5_000]);
+        const both = await store.audit.list(chatKey, { actor: "telegram:1", action: "perms.set" });
+        expect(both.map((e) => e.at)).toEqual([5_003, 5_000]);
+        const window = await store.audit.list(chatKey, { since: 5_001, until: 5_003 });
+        expect(window.map((e) => e.at)).toEqual([5_002, 5_001]);
+        expect(window.map((e) => e.via)).toEqual(["api", "web"]);
+        expect("via" in byActor[0]!).toBe(false);
+      });
+
       it("round-trips every field, telling an absent before/after from a JSON null", async () => {
         const chatKey = `discord:${uid()}`;
         await store.audit.append({
@@ -366,6 +386,9 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
           "core-003-kv",
           "core-020-pending-requests",
           "core-020-principals",
+          "core-030-audit-via",
+          "core-030-console-credentials",
+          "core-030-message-counts",
         ]);
         const { CORE_MIGRATIONS } = await import("../../bot/storage/migrations.ts");
         expect(await store.migrate(CORE_MIGRATIONS)).toEqual([]);

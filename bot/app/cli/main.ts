@@ -6,6 +6,7 @@ import { isSwitchboardError } from "../../errors.ts";
 import { installFaultGuard } from "../../faults.ts";
 import { createCliContext, type CliContext } from "./context.ts";
 import { runDoctor } from "./doctor.ts";
+import { registerConsoleCli } from "./console.ts";
 import { registerLlmCli } from "../../../llm/index.ts";
 import { registerSchedulesCli } from "../../../schedules/index.ts";
 import { registerSlackCli } from "../../../adapters/slack/cli.ts";
@@ -59,6 +60,7 @@ export function buildProgram(ctx: CliContext, state: { configFile?: string }): C
   const skills = program.command("skills").description("find, install, update and remove skills");
   const skill = program.command("skill").description("author kit: create, build, check and test a skill");
   // Module subcommands (each module registers its own):
+  registerConsoleCli(program, ctx);
   registerLlmCli(program, ctx);
   registerSchedulesCli(program, ctx);
   registerSlackCli(program, ctx);

@@ -5,7 +5,7 @@
 import Keyv from "keyv";
 import { pino } from "pino";
 import { CommandRegistry, systemClock, type Core } from "../../../bot/index.ts";
-import { HttpListener } from "../../../bot/http.ts";
+import { HttpListener } from "../../../bot/http/listener.ts";
 import { SlackAdapter, type SlackAdapterOptions } from "../../../adapters/slack/index.ts";
 import { buildSlackManifest } from "../../../adapters/slack/manifest.ts";
 import type { AdapterHarness } from "../../contract/adapter.contract.ts";
@@ -98,6 +98,7 @@ export async function startSlackAdapter(
   const http = new HttpListener({ log: core.log, maxBodyBytes: 1_048_576 });
   adapter.mount(http);
   const address = await http.listen("127.0.0.1", 0);
+  await http.serve();
   const sink = new RecordingSink();
   try {
     await adapter.start(sink.sink);

@@ -1,15 +1,15 @@
 /**
- * The one HTTP listener, owned by the composition root: `/healthz`, `/readyz`, `/metrics`, and the webhook
- * routes adapters mount (they get the raw body, for signature checks).
+ * The hand-made listener the bot used before Fastify (main at 2e10eb9, `bot/http.ts`), kept for
+ * `test/bench/http.ts` only: the webhook benchmark measures the Fastify server against it in the same run.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "pino";
-import { SwitchboardError } from "./errors.ts";
-import type { HttpHandler, HttpMount } from "./model.ts";
+import { SwitchboardError } from "../../bot/errors.ts";
+import type { HttpHandler, HttpMount } from "../../bot/model.ts";
 
 /** The listener and its route table. */
-export class HttpListener implements HttpMount {
+export class BaselineHttpListener implements Pick<HttpMount, "route"> {
   readonly #routes = new Map<string, HttpHandler>();
   readonly #log: Logger;
   readonly #maxBodyBytes: number;
