@@ -16,7 +16,6 @@ import { PassThrough } from "node:stream";
 import { z } from "zod";
 import {
   ApiError,
-  checkCommand,
   defineRoute,
   isSwitchboardError,
   type ApiAnswer,
@@ -27,9 +26,21 @@ import {
 } from "../bot/index.ts";
 import type { InstallPlan, InstallResult } from "./installer.ts";
 import type { ProgressEvent } from "./types.ts";
-import { SUBCOMMAND_ROLES } from "./chat-command.ts";
 import { flattenPermissions } from "./permission-diff.ts";
 import type { Marketplace, SkillRuntime } from "./service.ts";
+
+/** The `/skills` subcommands the admin API runs on a person's behalf. */
+type SkillsSubcommand =
+  | "list"
+  | "info"
+  | "search"
+  | "enable"
+  | "disable"
+  | "settings"
+  | "install"
+  | "update"
+  | "rollback"
+  | "uninstall";
 
 const errorSchema = z.object({ error: z.string(), message: z.string() });
 const chatSkillParams = z.object({ chatKey: z.string().min(1).max(512), skill: z.string().min(1).max(100) });
@@ -58,16 +69,9 @@ export function marketplaceRoutes(
     if (p === undefined) throw new ApiError(401, "E_UNAUTHENTICATED", "sign in first");
     return p;
   };
-  /** `/skills <sub>` in this chat, as this person: the command's check, then the subcommand's. */
-  const requireSub = async (p: Principal, chatKey: string, sub: keyof typeof SUBCOMMAND_ROLES): Promise<Role> => {
-    const role = await access.require(p, chatKey, "skills");
-    const decision = checkCommand(role, await core.permissions.policy(chatKey), {
-      name: `skills.${sub}`,
-      defaultRole: SUBCOMMAND_ROLES[sub]!,
-    });
-    if (!decision.allowed) throw new ApiError(403, decision.code, `${chatKey}: ${decision.reason}`);
-    return role;
-  };
+  /** `/skills <sub>` in this chat, as this person: the command tree's one check, every node on the way. */
+  const requireSub = (p: Principal, chatKey: string, sub: SkillsSubcommand): Promise<Role> =>
+    access.require(p, chatKey, `skills ${sub}`);
   const loaded = (name: string) => {
     const skill = skills.get(name);
     if (skill === undefined) throw new ApiError(404, "E_NOT_FOUND", `no skill ${name} is loaded`);
