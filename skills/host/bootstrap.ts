@@ -1,7 +1,7 @@
 /**
  * The script run first in every skill context, before the skill's own code. Its completion value is an
  * `install(capRaw, configJson)` function; `install` returns `entry(op, ...)`, the one function the host calls: `entry("run", inv, kind, name, inputJson)` runs a
- * handler; `entry("deliver", capId, resultJson)` settles a pending capability call; `entry("take", inv)` hands back the result a handler returned (see `keep`). `capRaw` (the only host
+ * handler; `entry("deliver", capId, resultJson)` settles a pending capability call (and answers "late", doing nothing, when its invocation has settled); `entry("take", inv)` hands back the result a handler returned (see `keep`). `capRaw` (the only host
  * function in the context, fire-and-forget) is held in this closure and never stored on a global, so skill code
  * reaches the host only through the capability object built here, and every value crosses as a JSON string.
  */
@@ -28,6 +28,9 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
   const MapC = Map;
   const PromiseC = Promise;
   const pending = new MapC();
+  // Invocations whose handler has not settled yet: an answer for any other is dropped here, in the isolate's own
+  // order, so work a handler left behind never runs once its result is in (whatever the host's timing).
+  const live = new MapC();
   const mapGet = Map.prototype.get;
   const mapSet = Map.prototype.set;
   const mapDelete = Map.prototype.delete;
@@ -40,7 +43,7 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
       throw new RangeErrorC("capability arguments are too large (max " + config.maxCapArgChars + " characters)");
     }
     const capId = nextCapId++;
-    const answer = new PromiseC(function (resolve) { apply(mapSet, pending, [capId, resolve]); });
+    const answer = new PromiseC(function (resolve) { apply(mapSet, pending, [capId, { resolve: resolve, inv: inv }]); });
     capRaw(inv, capId, name, json);
     return apply(promiseThen, answer, [function (out) {
       const res = parse(out);
@@ -137,14 +140,17 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
   }
 
   function deliver(capId, out) {
-    const resolve = apply(mapGet, pending, [capId]);
-    if (resolve === undefined) return;
+    const entry = apply(mapGet, pending, [capId]);
+    if (entry === undefined) return undefined;
     apply(mapDelete, pending, [capId]);
-    resolve(out);
+    if (apply(mapGet, live, [entry.inv]) === undefined) return "late";
+    entry.resolve(out);
+    return undefined;
   }
 
   async function run(inv, kind, name, inputJson) {
     let out;
+    apply(mapSet, live, [inv, true]);
     try {
       const def = skillDefinition();
       const table = def === null || typeof def !== "object" ? undefined : (kind === "tool" ? def.tools : def.commands);
@@ -166,6 +172,8 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
       out = json;
     } catch (e) {
       out = stringify({ ok: false, error: describe(e) });
+    } finally {
+      apply(mapDelete, live, [inv]);
     }
     keep(inv, out);
     return out;

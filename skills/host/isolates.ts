@@ -379,7 +379,9 @@ export class IsolatePool {
       return;
     }
     try {
-      await run.apply(undefined, ["deliver", capId, result], callOptions(spec.cpuMs, false));
+      const outcome: unknown = await run.apply(undefined, ["deliver", capId, result], callOptions(spec.cpuMs, false));
+      // The isolate saw the invocation over before this answer arrived: dropped there, counted here.
+      if (outcome === "late") this.late++;
     } catch (error) {
       const failure = classify(error, undefined).failure;
       // A promise the skill left behind rejected unhandled while this answer ran (a denial it never awaited):

@@ -185,6 +185,24 @@ describe("skill host", () => {
     }
   });
 
+  it("drops, inside the isolate, an answer that reaches work a returned handler left behind", async () => {
+    // The handler asks for a setting it never awaits and spins until the answer is queued behind it; the
+    // continuation would then loop for the whole CPU budget and take the next call down with it.
+    const s = spec(
+      "leftover@1.0.0",
+      "var skill = { commands: { go: function (ctx) { (async function () { await ctx.storage.get('k'); for (;;) {} })(); var t = Date.now(); while (Date.now() - t < 60) {} return 'returned'; }, ok: function () { return 'still here'; } } };",
+      { cpuMs: 300 },
+    );
+    supervisor.load(s);
+    const lateBefore = (await supervisor.stats()).reduce((n, h) => n + h.late, 0);
+    const first = await supervisor.call(s, "a", { kind: "command", name: "go", input: input("a"), onCap: noCap });
+    expect(first).toMatchObject({ ok: true, value: '{"ok":true,"value":"returned"}' });
+    const next = await supervisor.call(s, "a", { kind: "command", name: "ok", input: input("a"), onCap: noCap });
+    expect(next).toMatchObject({ ok: true, value: '{"ok":true,"value":"still here"}' });
+    const lateAfter = (await supervisor.stats()).reduce((n, h) => n + h.late, 0);
+    expect(lateAfter).toBeGreaterThan(lateBefore);
+  });
+
   it("reports a skill whose top level throws, and one that names no such handler", async () => {
     const broken = spec("broken@1.0.0", "throw new Error('boom at load');");
     supervisor.load(broken);
