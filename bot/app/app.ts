@@ -13,6 +13,8 @@ import { auditCommand, permsCommand } from "../builtins/perms.ts";
 import { consoleCommand } from "../builtins/console.ts";
 import { AdminAccess } from "../admin/access.ts";
 import { createAdmin, mountAdmin, type Admin } from "../admin/index.ts";
+import { ActivityRecorder, activityRoutes } from "../admin/activity.ts";
+import { webConsoleRoutes } from "../admin/web-console.ts";
 import { helpCommand, statusCommand, whoamiCommand } from "../builtins/help.ts";
 import { CommandRegistry } from "../commands.ts";
 import {
@@ -180,11 +182,19 @@ export async function createApp(options: AppOptions): Promise<App> {
     return promise;
   };
 
+  // The dashboard's daily counts: every message a platform sends, the commands run, the error codes answered.
+  const activity = new ActivityRecorder({ sql: store.sql, clock, isCommand: (name) => commands.has(name) });
   const router = new Router({
     commands,
     permissions,
     adapters: hub,
-    metrics,
+    metrics: {
+      ...metrics,
+      error: (code) => {
+        metrics.error(code);
+        activity.error(code);
+      },
+    },
     log,
     clock: turnClock(clock),
     firstDelivery: deliveryDedupe(kv, config.storage.dedupeTtlMs),
@@ -229,13 +239,40 @@ export async function createApp(options: AppOptions): Promise<App> {
   commands.register(permsCommand(core, permissions));
   commands.register(auditCommand(core));
   const admin = createAdmin(core, () => consoleBaseUrl(config, http.address()));
+  // A console-only run opens no listener at start (`http.enabled: auto`); the first `/console` opens it then, so
+  // `npm start` and `/console` give a link that works.
+  const isLazyListener = http.address() === undefined && config.http.enabled === "auto";
+  let opening: Promise<void> | undefined;
+  const openLazily = (): Promise<void> => {
+    opening ??= (async () => {
+      await http.listen(config.http.host, config.http.port);
+      await http.serve();
+      const address = http.address();
+      log.info({ host: address?.address, port: address?.port }, "http listening for the web console");
+    })().catch(async (error: unknown) => {
+      opening = undefined;
+      await http.close().catch(() => undefined);
+      throw error;
+    });
+    return opening;
+  };
   commands.register(
     consoleCommand({
       access: core.apiAccess,
-      signInLink: http.address() === undefined && config.http.publicUrl === undefined ? undefined : admin.signInLink,
+      signInLink:
+        http.address() !== undefined || config.http.publicUrl !== undefined
+          ? admin.signInLink
+          : isLazyListener
+            ? async (identity) => {
+                await openLazily();
+                return admin.signInLink(identity);
+              }
+            : undefined,
     }),
   );
   mountAdmin(core, admin, http);
+  for (const route of activityRoutes({ sql: store.sql, clock, access: core.apiAccess })) http.api(route);
+  for (const route of webConsoleRoutes()) http.route(route.method, route.path, route.handler);
 
   // Adapters: console, then the configured platforms, then extras.
   let consoleAdapter: ConsoleAdapter | undefined;
@@ -310,7 +347,10 @@ export async function createApp(options: AppOptions): Promise<App> {
           startAdapter(adapter, {
             log,
             timeoutMs: config.bot.adapterStartTimeoutMs,
-            sink: (inbound) => router.handle(inbound),
+            sink: (inbound) => {
+              activity.inbound(inbound);
+              return router.handle(inbound);
+            },
             commands: () => commands.infos(),
             track,
           }),
@@ -342,6 +382,7 @@ export async function createApp(options: AppOptions): Promise<App> {
             .catch((error: unknown) => log.warn({ err: error, plugin: plugin.name }, "plugin stop failed"));
         }
         await withDeadline(Promise.all([...tracked]), 5_000);
+        await activity.flush().catch((error: unknown) => log.warn({ err: error }, "activity counts not written"));
         await http.close();
         await kv.disconnect().catch(() => undefined);
         if (ownsStore) await store.close();

@@ -7,7 +7,8 @@ import type { Migration } from "./types.ts";
 
 /**
  * The core tables: chats, chat policies, the audit log and the generic key-value store; then the audit log's
- * `via` (chat, web, api, cli) and the console's sign-in links, sessions and API tokens (secrets stored hashed).
+ * `via` (chat, web, api, cli) and the console's sign-in links, sessions and API tokens (secrets stored hashed);
+ * then the console dashboard's daily activity counts.
  */
 export const CORE_MIGRATIONS: readonly Migration[] = [
   {
@@ -94,5 +95,23 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
         revoked_at bigint
       );
       CREATE INDEX api_tokens_user ON api_tokens (user_key);`,
+  },
+  {
+    // The console dashboard's daily counts (bot/admin/activity.ts): messages per platform, commands, error codes.
+    id: "core-060-activity",
+    sql: `
+      CREATE TABLE activity_daily (
+        day text NOT NULL,
+        kind text NOT NULL,
+        platform text NOT NULL,
+        name text NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (day, kind, platform, name)
+      );
+      CREATE TABLE activity_errors (
+        at bigint NOT NULL,
+        code text NOT NULL
+      );
+      CREATE INDEX activity_errors_at ON activity_errors (at DESC);`,
   },
 ];
