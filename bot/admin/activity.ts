@@ -1,14 +1,13 @@
 /**
- * What the console's dashboard shows besides LLM usage: messages per platform per day, the commands run most,
- * and recent errors. Counted in memory as messages pass (a map of at most `MAX_PENDING_KEYS` day, platform and
- * name cells, plus at most `MAX_PENDING_ERRORS` error events), and written every `FLUSH_MS` as upserts into daily
- * aggregates (`activity_daily`, one row per day, platform, kind and name), so a 90-day chart reads at most
- * 90 × platforms rows, never a scan of messages. Recent errors keep their last `KEPT_ERRORS` events; daily rows
- * are kept `RETENTION_DAYS`. The tables are the core migration `core-060-activity`.
+ * What the console's dashboard shows besides LLM usage and messages per platform (`bot/message-counts.ts`): the
+ * commands run most, and recent errors. Counted in memory as messages pass (a map of at most `MAX_PENDING_KEYS`
+ * day, platform and name cells, plus at most `MAX_PENDING_ERRORS` error events), and written every `FLUSH_MS`
+ * as upserts into daily aggregates (`activity_daily`, one row per day, kind, platform and name), so the top
+ * commands of 30 days read at most 30 × commands × platforms rows, never a scan of messages. Recent errors keep
+ * their last `KEPT_ERRORS` events; daily rows are kept `RETENTION_DAYS`. The tables are the core migration
+ * `core-060-activity`.
  */
-import { z } from "zod";
-import type { ApiAccess, Clock } from "../core.ts";
-import { ApiError, defineRoute, type ApiRoute } from "../http/routes.ts";
+import type { Clock } from "../core.ts";
 import type { Inbound } from "../model.ts";
 import type { SqlClient } from "../storage/types.ts";
 
@@ -25,9 +24,9 @@ const KEPT_ERRORS = 200;
 export const RETENTION_DAYS = 400;
 
 /** `YYYY-MM-DD` in UTC, the days the usage figures are kept in too. */
-const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+export const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
-/** Counts messages, commands and errors, and writes them in batches. */
+/** Counts commands and errors, and writes them in batches. */
 export class ActivityRecorder {
   readonly #sql: SqlClient;
   readonly #clock: Clock;
@@ -44,12 +43,11 @@ export class ActivityRecorder {
     this.#isCommand = o.isCommand;
   }
 
-  /** A message arrived from a platform (before dedupe and limits: what the platform sent). */
+  /** A message arrived from a platform: count it when it names a known command. */
   inbound(inbound: Pick<Inbound, "platform" | "command">): void {
-    const day = dayOf(this.#clock.now());
-    this.#add(`${day}\tmessage\t${inbound.platform}\t`);
     const name = inbound.command?.name;
-    if (name !== undefined && this.#isCommand(name)) this.#add(`${day}\tcommand\t${inbound.platform}\t${name}`);
+    if (name === undefined || !this.#isCommand(name)) return;
+    this.#add(`${dayOf(this.#clock.now())}\tcommand\t${inbound.platform}\t${name}`);
   }
 
   /** A handler failed, or a message was refused, with this code. */
@@ -105,60 +103,4 @@ export class ActivityRecorder {
       }
     });
   }
-}
-
-const day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "a day is YYYY-MM-DD");
-const errorSchema = z.object({ error: z.string(), message: z.string() });
-
-/** `GET /api/activity`: messages per platform and day, top commands, recent errors (bot owners). */
-export function activityRoutes(o: { sql: SqlClient; clock: Clock; access: ApiAccess }): ApiRoute[] {
-  return [
-    defineRoute({
-      method: "GET",
-      url: "/api/activity",
-      summary: "Messages per platform and day, the most run commands, and recent errors, bot-wide (bot owners)",
-      tags: ["usage"],
-      access: { scope: "read" },
-      schema: {
-        querystring: z.object({ from: day.optional(), to: day.optional() }),
-        response: {
-          200: z.object({
-            messages: z.array(z.object({ day: z.string(), platform: z.string(), count: z.number() })),
-            commands: z.array(z.object({ name: z.string(), count: z.number() })),
-            errors: z.array(z.object({ at: z.number(), code: z.string() })),
-          }),
-          403: errorSchema,
-        },
-      },
-      handler: async ({ principal, query }) => {
-        if (principal === undefined) throw new ApiError(401, "E_UNAUTHENTICATED", "sign in first");
-        o.access.requireOwner(principal);
-        const to = query.to ?? dayOf(o.clock.now());
-        const from = query.from ?? dayOf(Date.parse(`${to}T00:00:00Z`) - 29 * DAY_MS);
-        const num = (v: unknown) => Number(v ?? 0);
-        const messages = await o.sql.query<{ day: string; platform: string; n: unknown }>(
-          `SELECT day, platform, sum(count) AS n FROM activity_daily
-           WHERE kind = 'message' AND day >= $1 AND day <= $2 GROUP BY day, platform ORDER BY day, platform`,
-          [from, to],
-        );
-        const commands = await o.sql.query<{ name: string; n: unknown }>(
-          `SELECT name, sum(count) AS n FROM activity_daily
-           WHERE kind = 'command' AND day >= $1 AND day <= $2 GROUP BY name ORDER BY n DESC, name LIMIT 10`,
-          [from, to],
-        );
-        const errors = await o.sql.query<{ at: unknown; code: string }>(
-          "SELECT at, code FROM activity_errors WHERE at >= $1 AND at < $2 ORDER BY at DESC LIMIT 20",
-          [Date.parse(`${from}T00:00:00Z`), Date.parse(`${to}T00:00:00Z`) + DAY_MS],
-        );
-        return {
-          status: 200,
-          body: {
-            messages: messages.rows.map((r) => ({ day: r.day, platform: r.platform, count: num(r.n) })),
-            commands: commands.rows.map((r) => ({ name: r.name, count: num(r.n) })),
-            errors: errors.rows.map((r) => ({ at: num(r.at), code: r.code })),
-          },
-        };
-      },
-    }),
-  ];
 }

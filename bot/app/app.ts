@@ -13,8 +13,7 @@ import { auditCommand, permsCommand } from "../builtins/perms.ts";
 import { consoleCommand } from "../builtins/console.ts";
 import { AdminAccess } from "../admin/access.ts";
 import { createAdmin, mountAdmin, type Admin } from "../admin/index.ts";
-import { ActivityRecorder, activityRoutes } from "../admin/activity.ts";
-import { webConsoleRoutes } from "../admin/web-console.ts";
+import { ActivityRecorder } from "../admin/activity.ts";
 import { helpCommand, statusCommand, whoamiCommand } from "../builtins/help.ts";
 import { CommandRegistry } from "../commands.ts";
 import {
@@ -32,6 +31,7 @@ import { HttpListener } from "../http/listener.ts";
 import { healthRoutes } from "../http/health.ts";
 import { createLogger } from "../logger.ts";
 import { createMetrics } from "../metrics.ts";
+import { MessageCounts } from "../message-counts.ts";
 import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, type SentMessage } from "../model.ts";
 import { createPlugins } from "./plugins.ts";
 import { CachedPermissionService } from "../router/permission-service.ts";
@@ -130,7 +130,20 @@ export async function createApp(options: AppOptions): Promise<App> {
     throw error;
   }
   const ownsStore = options.store === undefined;
-  const metrics = createMetrics();
+  const counted = createMetrics();
+  const messageCounts = new MessageCounts({ sql: store.sql, clock });
+  // Prometheus counts since start; the store keeps messages per platform per day for the console.
+  const metrics = {
+    ...counted,
+    messageIn: (platform: string) => {
+      counted.messageIn(platform);
+      messageCounts.add(platform, "in");
+    },
+    messageOut: (platform: string) => {
+      counted.messageOut(platform);
+      messageCounts.add(platform, "out");
+    },
+  };
   const commands = new CommandRegistry();
   const shutdown = new AbortController();
   const adapters = new Map<string, ChannelAdapter>();
@@ -243,9 +256,11 @@ export async function createApp(options: AppOptions): Promise<App> {
   // `npm start` and `/console` give a link that works.
   const isLazyListener = http.address() === undefined && config.http.enabled === "auto";
   let opening: Promise<void> | undefined;
+  let mountConsole: () => Promise<void> = async () => undefined;
   const openLazily = (): Promise<void> => {
     opening ??= (async () => {
       await http.listen(config.http.host, config.http.port);
+      await mountConsole();
       await http.serve();
       const address = http.address();
       log.info({ host: address?.address, port: address?.port }, "http listening for the web console");
@@ -270,9 +285,6 @@ export async function createApp(options: AppOptions): Promise<App> {
             : undefined,
     }),
   );
-  mountAdmin(core, admin, http);
-  for (const route of activityRoutes({ sql: store.sql, clock, access: core.apiAccess })) http.api(route);
-  for (const route of webConsoleRoutes()) http.route(route.method, route.path, route.handler);
 
   // Adapters: console, then the configured platforms, then extras.
   let consoleAdapter: ConsoleAdapter | undefined;
@@ -304,11 +316,23 @@ export async function createApp(options: AppOptions): Promise<App> {
         : await Promise.all(options.plugins.map((factory) => factory(core)));
     const migrations = plugins.flatMap((p) => p.migrations ?? []);
     if (migrations.length > 0) await store.migrate(migrations);
-    for (const route of plugins.flatMap((p) => p.routes ?? [])) http.api(route);
   }
 
   for (const route of healthRoutes(core)) http.api(route);
   for (const adapter of adapters.values()) adapter.mount?.(http);
+  // The admin API's and the web console's code loads only when the bot listens: a console-only bot carries none
+  // of it until its first `/console`.
+  mountConsole = async () => {
+    await mountAdmin(core, admin, http, messageCounts);
+    for (const plugin of plugins) for (const route of (await plugin.routes?.()) ?? []) http.api(route);
+    const [{ activityRoutes }, { webConsoleRoutes }] = await Promise.all([
+      import("../admin/activity-routes.ts"),
+      import("../admin/web-console.ts"),
+    ]);
+    for (const route of activityRoutes({ sql: store.sql, clock, access: core.apiAccess })) http.api(route);
+    for (const route of webConsoleRoutes()) http.route(route.method, route.path, route.handler);
+  };
+  if (http.address() !== undefined) await mountConsole();
 
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
@@ -340,6 +364,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       const address = http.address();
       if (address !== undefined)
         log.info({ host: address.address, port: address.port }, "http listening (/healthz, /readyz, /metrics)");
+      messageCounts.start((error) => log.warn({ err: error }, "could not write message counts"));
       for (const plugin of plugins) await plugin.start?.();
       // Adapters start side by side; a slow or failing one delays nobody past its start timeout.
       await Promise.all(
@@ -382,7 +407,10 @@ export async function createApp(options: AppOptions): Promise<App> {
             .catch((error: unknown) => log.warn({ err: error, plugin: plugin.name }, "plugin stop failed"));
         }
         await withDeadline(Promise.all([...tracked]), 5_000);
-        await activity.flush().catch((error: unknown) => log.warn({ err: error }, "activity counts not written"));
+        await messageCounts
+          .stop()
+          .catch((error: unknown) => log.warn({ err: error }, "could not write message counts"));
+        await activity.flush().catch((error: unknown) => log.warn({ err: error }, "could not write activity counts"));
         await http.close();
         await kv.disconnect().catch(() => undefined);
         if (ownsStore) await store.close();

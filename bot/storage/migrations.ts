@@ -7,8 +7,8 @@ import type { Migration } from "./types.ts";
 
 /**
  * The core tables: chats, chat policies, the audit log and the generic key-value store; then the audit log's
- * `via` (chat, web, api, cli) and the console's sign-in links, sessions and API tokens (secrets stored hashed);
- * then the console dashboard's daily activity counts.
+ * `via` (chat, web, api, cli), the console's sign-in links, sessions and API tokens (secrets stored hashed),
+ * messages per platform per day, and the console dashboard's commands and error codes per day.
  */
 export const CORE_MIGRATIONS: readonly Migration[] = [
   {
@@ -97,7 +97,18 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
       CREATE INDEX api_tokens_user ON api_tokens (user_key);`,
   },
   {
-    // The console dashboard's daily counts (bot/admin/activity.ts): messages per platform, commands, error codes.
+    id: "core-030-message-counts",
+    sql: `
+      CREATE TABLE message_counts (
+        day text NOT NULL,
+        platform text NOT NULL,
+        messages_in bigint NOT NULL DEFAULT 0,
+        messages_out bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, platform)
+      );`,
+  },
+  {
+    // The console dashboard's daily counts (bot/admin/activity.ts): commands run and error codes.
     id: "core-060-activity",
     sql: `
       CREATE TABLE activity_daily (

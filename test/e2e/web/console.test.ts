@@ -60,8 +60,8 @@ describe.skipIf(!isChromiumThere)("web console in Chromium", () => {
         ["slack", 60 + ((i * 7) % 25)],
       ] as const)
         await store.sql.query(
-          "INSERT INTO activity_daily (day, kind, platform, name, count) VALUES ($1, 'message', $2, '', $3)",
-          [day, platform, n],
+          "INSERT INTO message_counts (day, platform, messages_in, messages_out) VALUES ($1, $2, $3, $4)",
+          [day, platform, n, n - 10],
         );
     }
     for (const [name, n] of [

@@ -11,9 +11,14 @@ import { useLoad } from "../hooks.ts";
 const DAY_MS = 86_400_000;
 
 interface Activity {
-  messages: { day: string; platform: string; count: number }[];
   commands: { name: string; count: number }[];
-  errors: { at: number; code: string; platform: string | null; chatKey: string | null; count: number }[];
+  errors: { at: number; code: string }[];
+}
+interface MessageRow {
+  day: string;
+  platform: string;
+  messagesIn: number;
+  messagesOut: number;
 }
 interface UsageRow {
   day?: string;
@@ -42,6 +47,10 @@ export function DashboardPage() {
   const to = dayOf(Date.now());
   const from = dayOf(Date.now() - 29 * DAY_MS);
   const activity = useLoad(() => api<Activity>("GET", `/api/activity${query({ from, to })}`), [from, to]);
+  const messages = useLoad(
+    () => api<{ rows: MessageRow[] }>("GET", `/api/usage/messages${query({ from, to })}`),
+    [from, to],
+  );
   const usage = useLoad(
     () => api<{ rows: UsageRow[] }>("GET", `/api/usage${query({ groupBy: "day", from, to })}`),
     [from, to],
@@ -50,13 +59,13 @@ export function DashboardPage() {
   const days = useMemo(() => daysBetween(from, to), [from, to]);
 
   const messageSeries = useMemo((): Series[] => {
-    const rows = activity.data?.messages ?? [];
+    const rows = messages.data?.rows ?? [];
     const platforms = [...new Set(rows.map((r) => r.platform))].sort();
     return platforms.map((platform) => {
-      const byDay = new Map(rows.filter((r) => r.platform === platform).map((r) => [r.day, r.count]));
+      const byDay = new Map(rows.filter((r) => r.platform === platform).map((r) => [r.day, r.messagesIn]));
       return { label: platform, values: days.map((d) => byDay.get(d) ?? 0) };
     });
-  }, [activity.data, days]);
+  }, [messages.data, days]);
   const [tokenSeries, costSeries] = useMemo((): [Series[], Series[]] => {
     const byDay = new Map((usage.data?.rows ?? []).map((r) => [r.day ?? "", r]));
     const pick = (f: (r: UsageRow) => number) => days.map((d) => (byDay.has(d) ? f(byDay.get(d)!) : 0));
@@ -73,9 +82,9 @@ export function DashboardPage() {
     return {
       tokens: rows.reduce((s, r) => s + r.inputTokens + r.outputTokens, 0),
       cost: rows.reduce((s, r) => s + r.cost, 0),
-      messages: (activity.data?.messages ?? []).reduce((s, r) => s + r.count, 0),
+      messages: (messages.data?.rows ?? []).reduce((s, r) => s + r.messagesIn, 0),
     };
-  }, [usage.data, activity.data]);
+  }, [usage.data, messages.data]);
 
   return (
     <section>
@@ -85,7 +94,7 @@ export function DashboardPage() {
       </p>
       <ul class="tiles" aria-label="Totals">
         <li>
-          <span class="figure">{formatCount(totals.messages)}</span> messages
+          <span class="figure">{formatCount(totals.messages)}</span> messages in
         </li>
         <li>
           <span class="figure">{formatCount(totals.tokens)}</span> LLM tokens
@@ -95,14 +104,14 @@ export function DashboardPage() {
         </li>
       </ul>
       <div class="charts">
-        {activity.error === undefined ? (
+        {messages.error === undefined ? (
           <DayChart
             title="Messages per platform"
-            days={activity.data === undefined ? [] : days}
+            days={messages.data === undefined ? [] : days}
             series={messageSeries}
           />
         ) : (
-          <p role="alert">Messages: {activity.error}</p>
+          <p role="alert">Messages: {messages.error}</p>
         )}
         {usage.error === undefined ? (
           <>
@@ -147,6 +156,7 @@ export function DashboardPage() {
         </section>
         <section aria-labelledby="commands-h">
           <h2 id="commands-h">Top commands</h2>
+          {activity.error === undefined ? null : <p role="alert">{activity.error}</p>}
           {activity.data?.commands.length === 0 ? <p class="empty">No commands run in these days.</p> : null}
           <ol class="ranking">
             {(activity.data?.commands ?? []).map((c) => (
@@ -162,12 +172,7 @@ export function DashboardPage() {
           <ul class="errors">
             {(activity.data?.errors ?? []).map((e) => (
               <li key={`${e.at}-${e.code}`}>
-                <code>{e.code}</code> {e.count > 1 ? `×${e.count} ` : ""}
-                <span class="muted">
-                  {formatTime(e.at)}
-                  {e.platform === null ? "" : ` · ${e.platform}`}
-                  {e.chatKey === null ? "" : ` · ${e.chatKey}`}
-                </span>
+                <code>{e.code}</code> <span class="muted">{formatTime(e.at)}</span>
               </li>
             ))}
           </ul>
