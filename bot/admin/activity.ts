@@ -65,7 +65,15 @@ export class ActivityRecorder {
     const errors = this.#errors;
     this.#pending = new Map();
     this.#errors = [];
-    this.#writing = this.#writing.then(() => this.#write(cells, errors));
+    this.#writing = this.#writing
+      .catch(() => undefined)
+      .then(() => this.#write(cells, errors))
+      .catch((error: unknown) => {
+        // Kept for the next write (the database may be back by then); error events stay capped.
+        for (const [key, n] of cells) this.#pending.set(key, (this.#pending.get(key) ?? 0) + n);
+        this.#errors = [...errors, ...this.#errors].slice(-MAX_PENDING_ERRORS);
+        throw error;
+      });
     return this.#writing;
   }
 
