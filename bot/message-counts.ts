@@ -55,31 +55,33 @@ export class MessageCounts {
   /** Add the pending counts to the table (one upsert per platform). */
   flush(): Promise<void> {
     // One flush at a time; a failed one does not stop the next.
-    this.#flushing = this.#flushing.catch(() => undefined).then(async () => {
-      if (this.#pending.size === 0) return;
-      const batch = this.#pending;
-      this.#pending = new Map();
-      const day = new Date(this.#clock.now()).toISOString().slice(0, 10);
-      try {
-        for (const [platform, n] of batch)
-          await this.#sql.query(
-            `INSERT INTO message_counts (day, platform, messages_in, messages_out) VALUES ($1, $2, $3, $4)
+    this.#flushing = this.#flushing
+      .catch(() => undefined)
+      .then(async () => {
+        if (this.#pending.size === 0) return;
+        const batch = this.#pending;
+        this.#pending = new Map();
+        const day = new Date(this.#clock.now()).toISOString().slice(0, 10);
+        try {
+          for (const [platform, n] of batch)
+            await this.#sql.query(
+              `INSERT INTO message_counts (day, platform, messages_in, messages_out) VALUES ($1, $2, $3, $4)
              ON CONFLICT (day, platform) DO UPDATE SET
                messages_in = message_counts.messages_in + EXCLUDED.messages_in,
                messages_out = message_counts.messages_out + EXCLUDED.messages_out`,
-            [day, platform, n.in, n.out],
-          );
-      } catch (error) {
-        // Keep what could not be written for the next flush.
-        for (const [platform, n] of batch) {
-          const entry = this.#pending.get(platform) ?? { in: 0, out: 0 };
-          entry.in += n.in;
-          entry.out += n.out;
-          this.#pending.set(platform, entry);
+              [day, platform, n.in, n.out],
+            );
+        } catch (error) {
+          // Keep what could not be written for the next flush.
+          for (const [platform, n] of batch) {
+            const entry = this.#pending.get(platform) ?? { in: 0, out: 0 };
+            entry.in += n.in;
+            entry.out += n.out;
+            this.#pending.set(platform, entry);
+          }
+          throw error;
         }
-        throw error;
-      }
-    });
+      });
     return this.#flushing;
   }
 

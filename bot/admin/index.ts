@@ -46,9 +46,7 @@ export function createAdmin(core: AdminDeps, baseUrl: () => string): Admin {
 /** Mount sign-in, the admin routes and the authenticator on the listener (the routes' code loads here). */
 export async function mountAdmin(
   core: AdminDeps,
-  admin: Admin,
-  http: HttpListener,
-  messageCounts: MessageCounts,
+  { admin, http, messageCounts }: { admin: Admin; http: HttpListener; messageCounts: MessageCounts },
 ): Promise<void> {
   const [{ authRoutes }, { chatRoutes }] = await Promise.all([import("./auth-routes.ts"), import("./chat-routes.ts")]);
   const authenticator: HttpAuthenticator = {

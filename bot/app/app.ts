@@ -110,6 +110,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     maxBodyBytes: options.config.http.maxBodyBytes,
     apiRatePerMinute: options.config.http.apiRatePerMinute,
     secureCookies: options.config.http.publicUrl?.startsWith("https:") === true,
+    trustProxy: options.config.http.trustProxy,
   });
   if (needsHttp(options)) await http.listen(options.config.http.host, options.config.http.port);
   let shared: { config: Config; kv: Keyv };
@@ -323,7 +324,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   // The admin API's and the web console's code loads only when the bot listens: a console-only bot carries none
   // of it until its first `/console`.
   mountConsole = async () => {
-    await mountAdmin(core, admin, http, messageCounts);
+    await mountAdmin(core, { admin, http, messageCounts });
     for (const plugin of plugins) for (const route of (await plugin.routes?.()) ?? []) http.api(route);
     const [{ activityRoutes }, { webConsoleRoutes }] = await Promise.all([
       import("../admin/activity-routes.ts"),

@@ -35,6 +35,7 @@ export interface BuildOptions {
   maxBodyBytes: number;
   apiRatePerMinute: number;
   secureCookies: boolean;
+  trustProxy: boolean | string;
   raw: readonly RawRoute[];
   api: readonly ApiRoute[];
   authenticator: () => HttpAuthenticator | undefined;
@@ -75,6 +76,7 @@ export async function buildServer(
       return o.server;
     },
     logger: false,
+    trustProxy: o.trustProxy,
     return503OnClosing: true,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);

@@ -390,6 +390,21 @@ describe("sign-in guessing", () => {
     }
   });
 
+  it("behind a trusted proxy, limits each forwarded client address on its own", async () => {
+    const proxied = await startTestBot({ set: { "http.apiRatePerMinute": 2, "http.trustProxy": "127.0.0.1" } });
+    try {
+      const base = `http://127.0.0.1:${proxied.app.httpAddress()!.port}`;
+      const from = async (address: string) =>
+        (await fetch(`${base}/api/chats`, { headers: { "x-forwarded-for": address } })).status;
+      expect([await from("203.0.113.1"), await from("203.0.113.1"), await from("203.0.113.1")]).toEqual([
+        401, 401, 429,
+      ]);
+      expect(await from("203.0.113.2")).toBe(401);
+    } finally {
+      await proxied.stop();
+    }
+  });
+
   it("marks the session cookie Secure when the console is reached over HTTPS", async () => {
     const api = client(`http://127.0.0.1:${bot.app.httpAddress()!.port}`);
     const { url } = await bot.app.admin.signInLink({ userKey: "console:operator", displayName: "op" });
