@@ -236,6 +236,7 @@ describe.skipIf(!isChromiumThere)("web console in Chromium", () => {
       "{ const s = document.createElement('script'); s.textContent = 'window.__pwned = 4'; document.body.append(s); }",
     );
     expect(await page.evaluate("window.__pwned")).toBeUndefined();
-    expect(violations.some((v) => v.startsWith("script-src"))).toBe(true);
+    // The violation report reaches the test through an exposed function, asynchronously.
+    await expect.poll(() => violations.some((v) => v.startsWith("script-src")), { timeout: UI_TIMEOUT_MS }).toBe(true);
   });
 });
