@@ -62,3 +62,43 @@ export function query(params: Record<string, string | number | undefined>): stri
   const s = q.toString();
   return s === "" ? "" : `?${s}`;
 }
+
+/** One server-sent event of a streamed answer. */
+export interface StreamEvent {
+  event: string;
+  data: Record<string, unknown>;
+}
+
+/** Send a change whose answer streams server-sent events (an install's progress); `onEvent` gets each as it comes. */
+export async function streamEvents(path: string, body: unknown, onEvent: (e: StreamEvent) => void): Promise<void> {
+  const res = await fetch(path, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: {
+      accept: "text/event-stream",
+      "content-type": "application/json",
+      ...(csrfToken === undefined ? {} : { "x-csrf-token": csrfToken }),
+    },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok || res.body === null) {
+    const e = (await res.json().catch(() => ({}))) as { error?: string; message?: string };
+    throw new ApiFailure(res.status, e.error ?? `HTTP_${res.status}`, e.message ?? res.statusText);
+  }
+  const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (value !== undefined) buffer += value;
+    let end = buffer.indexOf("\n\n");
+    while (end !== -1) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const event = /^event: (.*)$/m.exec(block)?.[1] ?? "message";
+      const data = /^data: (.*)$/m.exec(block)?.[1];
+      if (data !== undefined) onEvent({ event, data: JSON.parse(data) as Record<string, unknown> });
+      end = buffer.indexOf("\n\n");
+    }
+    if (done) return;
+  }
+}

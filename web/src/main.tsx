@@ -10,6 +10,7 @@ import { DashboardPage } from "./pages/dashboard.tsx";
 import { ModelsPage } from "./pages/models.tsx";
 import { SchedulesPage } from "./pages/schedules.tsx";
 import { SignInPage } from "./pages/sign-in.tsx";
+import { SkillsPage } from "./pages/skills.tsx";
 import "./style.css";
 
 const PAGES: { page: string; label: string }[] = [
@@ -17,6 +18,7 @@ const PAGES: { page: string; label: string }[] = [
   { page: "chats", label: "Chats" },
   { page: "audit", label: "Audit" },
   { page: "schedules", label: "Schedules" },
+  { page: "skills", label: "Skills" },
   { page: "models", label: "Models" },
 ];
 
@@ -108,6 +110,8 @@ function Page(props: { page: string; principal: Principal }) {
       return <AuditPage />;
     case "schedules":
       return <SchedulesPage />;
+    case "skills":
+      return <SkillsPage principal={props.principal} />;
     case "models":
       return <ModelsPage />;
     default:
