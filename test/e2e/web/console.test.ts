@@ -185,6 +185,8 @@ describe.skipIf(!isChromiumThere)("web console in Chromium", () => {
     const row = page.getByRole("row").filter({ hasText: '"whoami":"admin"' }).first();
     await row.waitFor();
     expect(await row.textContent()).toContain("web");
+    const exported = await page.getByRole("link", { name: "CSV" }).getAttribute("href");
+    expect(exported).toBe("/api/audit/export?chatKey=test%3AA&format=csv");
     await page.screenshot({ path: artifact("audit.png"), fullPage: true });
 
     const before = bot.adapter.sent.length;
@@ -212,6 +214,21 @@ describe.skipIf(!isChromiumThere)("web console in Chromium", () => {
     await page.screenshot({ path: artifact("schedules.png"), fullPage: true });
   });
 
+  it("is usable from the keyboard: a skip link to the content, then the navigation", async () => {
+    await page.goto(`${base}/console/`);
+    await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Skip to content");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Dashboard");
+    await page.keyboard.press("Tab");
+    await page.keyboard.press("Tab");
+    expect(await page.evaluate("document.activeElement.textContent")).toBe("Audit");
+    await page.keyboard.press("Enter");
+    await page.getByRole("heading", { name: "Audit log" }).waitFor();
+    expect(await page.evaluate("document.activeElement.id")).toBe("main");
+  });
+
   it("renders chat titles with <script> and javascript: as text, under a strict Content-Security-Policy", async () => {
     const res = await fetch(`${base}/console/chats`);
     const csp = res.headers.get("content-security-policy") ?? "";
@@ -220,6 +237,7 @@ describe.skipIf(!isChromiumThere)("web console in Chromium", () => {
     expect(csp).toContain("frame-ancestors 'none'");
 
     await page.goto(`${base}/console/chats`);
+    await page.locator('#chat-select option[value="test:J"]').waitFor({ state: "attached" });
     const options = await page.getByLabel("Chat", { exact: true }).locator("option").allTextContents();
     expect(options).toContain(`${HOSTILE_TITLE} (test:X)`);
     expect(options).toContain(`${JS_TITLE} (test:J)`);

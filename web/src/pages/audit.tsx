@@ -74,6 +74,18 @@ interface Filters {
 
 const startOf = (day: string): number | undefined => (day === "" ? undefined : Date.parse(`${day}T00:00:00`));
 
+/** The filters as the API takes them: days as times, the end day included. */
+function exportFilters(f: Filters): Record<string, string | number | undefined> {
+  const until = startOf(f.until);
+  return {
+    chatKey: f.chatKey,
+    actor: f.actor,
+    action: f.action,
+    since: startOf(f.since),
+    until: until === undefined ? undefined : until + 86_400_000,
+  };
+}
+
 export function AuditPage() {
   const [filters, setFilters] = useState<Filters>({ chatKey: "", actor: "", action: "", since: "", until: "" });
   const [entries, setEntries] = useState<AuditEntry[]>([]);
@@ -84,18 +96,9 @@ export function AuditPage() {
   const load = async (from: number | undefined) => {
     setStatus("Loading…");
     try {
-      const until = startOf(filters.until);
       const page = await api<{ entries: AuditEntry[]; nextCursor: number | null }>(
         "GET",
-        `/api/audit${query({
-          chatKey: filters.chatKey,
-          actor: filters.actor,
-          action: filters.action,
-          since: startOf(filters.since),
-          until: until === undefined ? undefined : until + 86_400_000,
-          cursor: from,
-          limit: 50,
-        })}`,
+        `/api/audit${query({ ...exportFilters(filters), cursor: from, limit: 50 })}`,
       );
       setEntries((old) => (from === undefined ? page.entries : [...old, ...page.entries]));
       setCursor(page.nextCursor);
@@ -147,6 +150,18 @@ export function AuditPage() {
       <p aria-live="polite" role="status">
         {status}
       </p>
+      {hasSearched ? (
+        <p>
+          Export these filters (up to 1,000 entries):{" "}
+          <a href={`/api/audit/export${query({ ...exportFilters(filters), format: "csv" })}`} download>
+            CSV
+          </a>{" "}
+          ·{" "}
+          <a href={`/api/audit/export${query({ ...exportFilters(filters), format: "json" })}`} download>
+            JSON
+          </a>
+        </p>
+      ) : null}
       {hasSearched ? <AuditTable entries={entries} showChat={true} /> : null}
       {cursor === null ? null : (
         <button type="button" onClick={() => void load(cursor)}>
