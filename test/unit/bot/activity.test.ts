@@ -1,7 +1,23 @@
+import { randomBytes } from "node:crypto";
+import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { ActivityRecorder, RETENTION_DAYS } from "../../../bot/admin/activity.ts";
+import { openStore, type Store } from "../../../bot/index.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
 import type { SqlClient } from "../../../bot/storage/types.ts";
+import { POSTGRES_URL, serviceAvailable } from "../../helpers/services.ts";
+
+const isPostgresUp = await serviceAvailable("postgres");
+
+async function pgAdmin(sql: string): Promise<void> {
+  const c = new pg.Client({ connectionString: POSTGRES_URL });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
 
 const DAY_MS = 86_400_000;
 const command = (platform: string, name: string) => ({
@@ -9,9 +25,39 @@ const command = (platform: string, name: string) => ({
   command: { name, args: [], rawArgs: "" },
 });
 
-describe("ActivityRecorder", () => {
+/** Each store the recorder writes to: the embedded one, and PostgreSQL in a schema of its own. */
+const STORES: { name: string; open(): Promise<{ store: Store; drop(): Promise<void> }>; isUp: boolean }[] = [
+  {
+    name: "the embedded store",
+    isUp: true,
+    open: async () => {
+      const store = await memoryStore();
+      return { store, drop: () => store.close() };
+    },
+  },
+  {
+    name: "PostgreSQL",
+    isUp: isPostgresUp,
+    open: async () => {
+      const schema = `activity_${randomBytes(4).toString("hex")}`;
+      await pgAdmin(`CREATE SCHEMA ${schema}`);
+      const url = new URL(POSTGRES_URL);
+      url.searchParams.set("options", `-c search_path=${schema}`);
+      const store = await openStore({ dataDir: "unused", databaseUrl: url.toString() });
+      return {
+        store,
+        drop: async () => {
+          await store.close();
+          await pgAdmin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+        },
+      };
+    },
+  },
+];
+
+describe.each(STORES.filter((s) => s.isUp))("ActivityRecorder on $name", ({ open }) => {
   it("counts known commands per day and platform, adding up across writes, and lists errors newest first", async () => {
-    const store = await memoryStore();
+    const { store, drop } = await open();
     try {
       const clock = { t: Date.parse("2026-12-01T10:00:00Z"), now: () => clock.t };
       const activity = new ActivityRecorder({ sql: store.sql, clock, isCommand: (n) => n !== "typo" });
@@ -43,12 +89,12 @@ describe("ActivityRecorder", () => {
       const errors = await store.sql.query<{ code: string }>("SELECT code FROM activity_errors ORDER BY at DESC");
       expect(errors.rows.map((r) => r.code)).toEqual(["E_RATE_LIMITED", "E_TIMEOUT"]);
     } finally {
-      await store.close();
+      await drop();
     }
   });
 
   it("keeps the last 200 error events and drops daily rows past the retention", async () => {
-    const store = await memoryStore();
+    const { store, drop } = await open();
     try {
       const clock = { t: Date.parse("2026-12-01T10:00:00Z"), now: () => clock.t };
       const old = new Date(clock.t - (RETENTION_DAYS + 1) * DAY_MS).toISOString().slice(0, 10);
@@ -71,10 +117,12 @@ describe("ActivityRecorder", () => {
       const days = await store.sql.query<{ day: string }>("SELECT DISTINCT day FROM activity_daily");
       expect(days.rows.map((r) => r.day)).toEqual(["2026-12-01"]);
     } finally {
-      await store.close();
+      await drop();
     }
   });
+});
 
+describe("ActivityRecorder when the database fails", () => {
   it("keeps counts a failed write could not store, and writes them with the next one", async () => {
     const store = await memoryStore();
     try {
