@@ -103,7 +103,7 @@ function App() {
 function Page(props: { page: string; principal: Principal }) {
   switch (props.page) {
     case "":
-      return <DashboardPage />;
+      return <DashboardPage isOwner={props.principal.isOwner} />;
     case "chats":
       return <ChatsPage principal={props.principal} />;
     case "audit":

@@ -257,4 +257,16 @@ describe.skipIf(!isChromiumThere)("web console in Chromium", () => {
     // The violation report reaches the test through an exposed function, asynchronously.
     await expect.poll(() => violations.some((v) => v.startsWith("script-src")), { timeout: UI_TIMEOUT_MS }).toBe(true);
   });
+
+  it("shows a chat admin the LLM usage of their chats, and no bot-wide figures", async () => {
+    await page.goto(await link("test:alice"));
+    await page.getByRole("heading", { name: "Dashboard" }).waitFor();
+    await page.getByText("bot-wide figures, shown to bot owners").waitFor();
+    await page.locator(".chart canvas").nth(1).waitFor();
+    expect(await page.locator(".tiles").textContent()).toContain("62,880");
+    expect(await page.getByRole("alert").count()).toBe(0);
+    await page.getByRole("link", { name: "Chats" }).click();
+    await page.locator('#chat-select option[value="test:A"]').waitFor({ state: "attached" });
+    expect(await page.locator("#chat-select option").count()).toBe(1);
+  });
 });

@@ -43,13 +43,22 @@ function daysBetween(from: string, to: string): string[] {
   return out;
 }
 
-export function DashboardPage() {
+/** Messages and commands are bot-wide figures, for bot owners; a chat admin sees LLM usage of their chats. */
+const OWNERS_ONLY = { commands: [], errors: [] } satisfies Activity;
+
+export function DashboardPage(props: { isOwner: boolean }) {
   const to = dayOf(Date.now());
   const from = dayOf(Date.now() - 29 * DAY_MS);
-  const activity = useLoad(() => api<Activity>("GET", `/api/activity${query({ from, to })}`), [from, to]);
+  const activity = useLoad(
+    () => (props.isOwner ? api<Activity>("GET", `/api/activity${query({ from, to })}`) : Promise.resolve(OWNERS_ONLY)),
+    [from, to, props.isOwner],
+  );
   const messages = useLoad(
-    () => api<{ rows: MessageRow[] }>("GET", `/api/usage/messages${query({ from, to })}`),
-    [from, to],
+    () =>
+      props.isOwner
+        ? api<{ rows: MessageRow[] }>("GET", `/api/usage/messages${query({ from, to })}`)
+        : Promise.resolve({ rows: [] as MessageRow[] }),
+    [from, to, props.isOwner],
   );
   const usage = useLoad(
     () => api<{ rows: UsageRow[] }>("GET", `/api/usage${query({ groupBy: "day", from, to })}`),
@@ -91,6 +100,9 @@ export function DashboardPage() {
       <h1>Dashboard</h1>
       <p class="muted">
         The last 30 days ({from} to {to}, UTC).
+        {props.isOwner
+          ? ""
+          : " Messages, commands and errors are bot-wide figures, shown to bot owners; LLM usage is that of your chats."}
       </p>
       <ul class="tiles" aria-label="Totals">
         <li>
