@@ -24,6 +24,7 @@ import { join, resolve } from "node:path";
 import { gzipSync } from "node:zlib";
 import { openStore } from "../../bot/index.ts";
 import { createLlmPlugin } from "../../llm/index.ts";
+import { USAGE_DAYS_BACKFILL } from "../../llm/store.ts";
 import { startTestBot, type TestBot } from "../helpers/app.ts";
 import { CHROMIUM_PATH, launchChromium } from "../helpers/browser.ts";
 
@@ -166,6 +167,9 @@ async function seedUsage(bot: TestBot, o: { pairs: number; turnsPerRow: number; 
     }
   }
   await flush();
+  // The bot-wide day totals the same turns would have kept, rebuilt as the migration does.
+  await sql.query("DELETE FROM llm_usage_days");
+  await sql.query(USAGE_DAYS_BACKFILL);
   return rows;
 }
 

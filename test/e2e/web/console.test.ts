@@ -8,6 +8,7 @@
 import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createLlmPlugin } from "../../../llm/index.ts";
+import { LlmStore } from "../../../llm/store.ts";
 import { createSchedulesPlugin } from "../../../schedules/index.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 import { artifact, chromiumAvailable, launchChromium, type TestBrowser } from "../../helpers/browser.ts";
@@ -48,13 +49,17 @@ describe.skipIf(!isChromiumThere)("web console in Chromium", () => {
     await permissions.updatePolicy("test:A", { actor: "test:owner", action: "perms.role" }, (p) => {
       p.roleOverrides["test:alice"] = "admin";
     });
-    // 30 days of usage in the daily aggregates, and of messages per platform, as the bot writes them.
+    // 30 days of usage (through the LLM store's own write) and of messages per platform, as the bot writes them.
     for (let i = 0; i < 30; i++) {
       const day = new Date(now - i * DAY_MS).toISOString().slice(0, 10);
-      await store.sql.query(
-        "INSERT INTO llm_usage (day, chat_key, user_key, input_tokens, output_tokens, cost, turns) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        [day, "test:A", "test:alice", 1_000 + 37 * i, 400 + 11 * i, 0.02 + i / 1_000, 5 + (i % 4)],
-      );
+      await new LlmStore(store.sql).addUsage({
+        day,
+        chatKey: "test:A",
+        userKey: "test:alice",
+        inputTokens: 1_000 + 37 * i,
+        outputTokens: 400 + 11 * i,
+        cost: 0.02 + i / 1_000,
+      });
       for (const [platform, n] of [
         ["telegram", 120 + ((i * 17) % 40)],
         ["slack", 60 + ((i * 7) % 25)],
