@@ -183,6 +183,8 @@ describe.skipIf(!isChromiumThere)("web console in Chromium", () => {
       .getByRole("cell", { name: /"whoami":"admin"/ })
       .first()
       .waitFor();
+    const alice = page.locator("#members-h ~ table").getByRole("row").filter({ hasText: "test:alice" });
+    expect(await alice.getByRole("cell").first().textContent()).toBe("admin");
 
     await page.goto(`${base}/console/audit`);
     await page.getByLabel("Chat").fill("test:A");
@@ -217,6 +219,13 @@ describe.skipIf(!isChromiumThere)("web console in Chromium", () => {
     expect(nextFire).toMatch(/06:30/);
     expect(nextFire).toMatch(/GMT\+9/);
     await page.screenshot({ path: artifact("schedules.png"), fullPage: true });
+  });
+
+  it("lists each model with its statistics and cooldown state", async () => {
+    await page.goto(`${base}/console/models`);
+    const row = page.getByRole("row").filter({ hasText: "openai · stand" });
+    await row.waitFor();
+    expect(await row.textContent()).toContain("ready");
   });
 
   it("is usable from the keyboard: a skip link to the content, then the navigation", async () => {

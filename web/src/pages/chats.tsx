@@ -233,6 +233,10 @@ function PolicyEditor(props: { path: string; initial: Policy; onSaved(): void })
 }
 
 function MemberRole(props: { path: string }) {
+  const members = useLoad(
+    () => api<{ members: { userKey: string; role: string; source: string }[] }>("GET", `${props.path}/members`),
+    [props.path],
+  );
   const [user, setUser] = useState("");
   const [answer, setAnswer] = useState<string | undefined>(undefined);
   const look = async (e: Event) => {
@@ -249,18 +253,43 @@ function MemberRole(props: { path: string }) {
     }
   };
   return (
-    <form class="card row" onSubmit={look}>
-      <label>
-        Effective role of{" "}
-        <input
-          required
-          value={user}
-          placeholder="telegram:12345"
-          onInput={(e) => setUser((e.target as HTMLInputElement).value)}
-        />
-      </label>
-      <button type="submit">Look up</button>
-      <output aria-live="polite">{answer}</output>
-    </form>
+    <section class="card" aria-labelledby="members-h">
+      <h3 id="members-h">Members</h3>
+      {members.data === undefined || members.data.members.length === 0 ? (
+        <p class="empty">Nobody is named by this chat's policy or audit trail yet.</p>
+      ) : (
+        <table>
+          <thead>
+            <tr>
+              <th scope="col">Person</th>
+              <th scope="col">Effective role</th>
+              <th scope="col">Why</th>
+            </tr>
+          </thead>
+          <tbody>
+            {members.data.members.map((m) => (
+              <tr key={m.userKey}>
+                <th scope="row">{m.userKey}</th>
+                <td>{m.role}</td>
+                <td class="muted">{m.source}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form class="row" onSubmit={look}>
+        <label>
+          Effective role of{" "}
+          <input
+            required
+            value={user}
+            placeholder="telegram:12345"
+            onInput={(e) => setUser((e.target as HTMLInputElement).value)}
+          />
+        </label>
+        <button type="submit">Look up</button>
+        <output aria-live="polite">{answer}</output>
+      </form>
+    </section>
   );
 }
