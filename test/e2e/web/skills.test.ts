@@ -91,6 +91,15 @@ describe.skipIf(!isChromiumThere)("web console skills in Chromium", () => {
     await row.getByText("disabled").waitFor();
     await row.getByRole("button", { name: /^Enable/ }).click();
     await row.getByText("enabled", { exact: true }).waitFor();
+    await row.getByRole("button", { name: "Settings of weather" }).click();
+    await page.getByRole("heading", { name: "Settings" }).waitFor();
+    await page.getByText("No settings are set.").waitFor();
+    await page.getByLabel("Setting", { exact: true }).fill("units");
+    await page.getByLabel("Value").fill("metric");
+    await page.getByRole("button", { name: "Set", exact: true }).click();
+    // The weather package declares no settings: the API's refusal is shown, nothing is stored.
+    await page.locator("#settings-h ~ form output").getByText(/units/).waitFor();
+    expect(await page.getByText("No settings are set.").count()).toBe(1);
     await page.screenshot({ path: artifact("skills-enabled.png"), fullPage: true });
     const state = (await (
       await fetch(`http://127.0.0.1:${bot.app.httpAddress()!.port}/api/chats/test:A/skills`, {

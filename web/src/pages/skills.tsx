@@ -177,6 +177,7 @@ function ChatSkills(props: { round: number }) {
     [chatKey, props.round],
   );
   const [status, setStatus] = useState<string | undefined>(undefined);
+  const [settingsOf, setSettingsOf] = useState<string | undefined>(undefined);
   const change = async (s: ChatSkill, enable: boolean) => {
     try {
       const target = `${path}/${encodeURIComponent(s.skill)}/${enable ? "enable" : "disable"}`;
@@ -229,7 +230,10 @@ function ChatSkills(props: { round: number }) {
                     </code>
                   ))}
                 </td>
-                <td>
+                <td class="actions">
+                  <button type="button" onClick={() => setSettingsOf(settingsOf === s.skill ? undefined : s.skill)}>
+                    Settings <span class="visually-hidden">of {s.skill}</span>
+                  </button>{" "}
                   {s.state === "enabled" ? (
                     <button type="button" onClick={() => void change(s, false)}>
                       Disable <span class="visually-hidden">{s.skill}</span>
@@ -248,6 +252,70 @@ function ChatSkills(props: { round: number }) {
       <p role="status" aria-live="polite">
         {status}
       </p>
+      {settingsOf === undefined ? null : (
+        <SkillSettings key={`${chatKey}/${settingsOf}`} path={`${path}/${encodeURIComponent(settingsOf)}/settings`} />
+      )}
+    </section>
+  );
+}
+
+/** A skill's settings in a chat: values as stored (secrets masked: they are write-only), and a form to set one. */
+function SkillSettings(props: { path: string }) {
+  const settings = useLoad(() => api<{ settings: Record<string, unknown> }>("GET", props.path), [props.path]);
+  const [key, setKey] = useState("");
+  const [value, setValue] = useState("");
+  const [status, setStatus] = useState<string | undefined>(undefined);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    // Numbers, booleans and JSON go as such; anything else as text.
+    let parsed: unknown = value;
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      parsed = value;
+    }
+    try {
+      await api("PUT", `${props.path}/${encodeURIComponent(key.trim())}`, { value: parsed });
+      setStatus(`Set ${key.trim()}.`);
+      setValue("");
+      settings.reload();
+    } catch (error) {
+      setStatus(messageOf(error));
+    }
+  };
+  const entries = Object.entries(settings.data?.settings ?? {});
+  return (
+    <section class="card" aria-labelledby="settings-h">
+      <h3 id="settings-h">Settings</h3>
+      {settings.error === undefined ? null : <p role="alert">{settings.error}</p>}
+      {settings.data !== undefined && entries.length === 0 ? <p class="empty">No settings are set.</p> : null}
+      {entries.length === 0 ? null : (
+        <table>
+          <tbody>
+            {entries.map(([k, v]) => (
+              <tr key={k}>
+                <th scope="row">
+                  <code>{k}</code>
+                </th>
+                <td>
+                  <code>{JSON.stringify(v)}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form class="row" onSubmit={save}>
+        <label>
+          Setting <input required value={key} onInput={(e) => setKey((e.target as HTMLInputElement).value)} />
+        </label>
+        <label>
+          Value{" "}
+          <input value={value} autocomplete="off" onInput={(e) => setValue((e.target as HTMLInputElement).value)} />
+        </label>
+        <button type="submit">Set</button>
+        <output aria-live="polite">{status}</output>
+      </form>
     </section>
   );
 }
