@@ -219,6 +219,9 @@ describe.skipIf(!isChromiumThere)("web console in Chromium", () => {
     expect(nextFire).toMatch(/06:30/);
     expect(nextFire).toMatch(/GMT\+9/);
     await page.screenshot({ path: artifact("schedules.png"), fullPage: true });
+    await row.getByRole("button", { name: "Pause" }).click();
+    await page.getByRole("status").getByText("/whoami in test:A: paused.").waitFor();
+    await page.getByRole("row").filter({ hasText: "/whoami" }).getByRole("button", { name: "Resume" }).waitFor();
   });
 
   it("lists each model with its statistics and cooldown state", async () => {

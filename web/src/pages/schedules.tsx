@@ -30,13 +30,15 @@ interface Preview {
 export function SchedulesPage() {
   const schedules = useLoad(() => api<{ schedules: Schedule[] }>("GET", "/api/schedules"), []);
   const chats = useLoad(() => api<{ chats: { chatKey: string; title: string | null }[] }>("GET", "/api/chats"), []);
+  const [status, setStatus] = useState<string | undefined>(undefined);
   const act = async (s: Schedule, what: "pause" | "resume" | "delete") => {
     try {
       if (what === "delete") await api("DELETE", `/api/schedules/${encodeURIComponent(s.id)}`);
       else await api("POST", `/api/schedules/${encodeURIComponent(s.id)}/${what}`);
+      setStatus(`${s.commandLine} in ${s.chatKey}: ${what === "delete" ? "deleted" : `${what}d`}.`);
       schedules.reload();
     } catch (error) {
-      alert(messageOf(error));
+      setStatus(messageOf(error));
     }
   };
   return (
@@ -97,6 +99,9 @@ export function SchedulesPage() {
           </table>
         </div>
       ) : null}
+      <p role="status" aria-live="polite">
+        {status}
+      </p>
       <CreateSchedule chats={chats.data?.chats ?? []} onCreated={schedules.reload} />
     </section>
   );
