@@ -1,6 +1,7 @@
 /**
  * LLM usage and model statistics over the admin API. Usage per chat and user comes from the daily aggregates
- * (`llm_usage`, one row per day, chat and user), never from a scan of turns; usage per model from the call
+ * (`llm_usage`, one row per day, chat and user), bot-wide usage per day from the day totals (`llm_usage_days`),
+ * never from a scan of turns; usage per model from the call
  * records (`llm_calls`, kept `llm.statsRetentionDays`). A person sees the usage of the chats where `/ai` would
  * show it to them (every chat for a bot owner), and model figures where `/models` would let them.
  */
@@ -76,6 +77,21 @@ export function llmRoutes(core: Pick<Core, "apiAccess" | "store" | "clock">, ser
     }
     const chats = await chatScope(p, q.chatKey);
     if (chats !== undefined && chats.length === 0) return [];
+    if (q.groupBy === "day" && chats === undefined) {
+      // Bot-wide by day: the day totals (one row a day), not the per-chat-and-person rows.
+      const { rows } = await core.store.sql.query<Row>(
+        `SELECT day, input_tokens, output_tokens, cost, turns FROM llm_usage_days
+         WHERE day >= $1 AND day <= $2 ORDER BY day`,
+        [from, to],
+      );
+      return rows.map((r) => ({
+        day: String(r.day),
+        inputTokens: num(r.input_tokens),
+        outputTokens: num(r.output_tokens),
+        cost: num(r.cost),
+        count: num(r.turns),
+      }));
+    }
     const column = { day: "day", chat: "chat_key", user: "user_key" }[q.groupBy];
     const params: unknown[] = [from, to];
     const inList =

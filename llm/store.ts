@@ -7,6 +7,18 @@
 import type { Migration, SqlClient } from "../bot/index.ts";
 import type { ChatMessage } from "./types.ts";
 
+/** Rebuild the bot-wide day totals from the per-chat-and-person rows (the migration; benchmarks that seed rows). */
+export const USAGE_DAYS_BACKFILL = `INSERT INTO llm_usage_days (day, input_tokens, output_tokens, cost, turns)
+  SELECT day, sum(input_tokens), sum(output_tokens), sum(cost), sum(turns) FROM llm_usage GROUP BY day`;
+
+/** The day totals' upsert: one turn's usage added to its day. */
+const ADD_TO_DAY = `INSERT INTO llm_usage_days (day, input_tokens, output_tokens, cost, turns) VALUES ($1, $2, $3, $4, 1)
+  ON CONFLICT (day) DO UPDATE SET
+    input_tokens = llm_usage_days.input_tokens + EXCLUDED.input_tokens,
+    output_tokens = llm_usage_days.output_tokens + EXCLUDED.output_tokens,
+    cost = llm_usage_days.cost + EXCLUDED.cost,
+    turns = llm_usage_days.turns + 1`;
+
 /** Tables of the LLM layer. */
 export const LLM_MIGRATIONS: readonly Migration[] = [
   {
@@ -52,6 +64,21 @@ CREATE TABLE IF NOT EXISTS llm_calls (
   cost DOUBLE PRECISION NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS llm_calls_model_at ON llm_calls (model, at);
+`,
+  },
+  {
+    // Bot-wide usage per day, kept beside the per-chat-and-person rows by the same writes, so the console's
+    // 90-day chart reads 90 rows whatever the number of chats and people (test/bench/console.ts).
+    id: "core-060-llm-usage-days",
+    sql: `
+CREATE TABLE IF NOT EXISTS llm_usage_days (
+  day TEXT PRIMARY KEY,
+  input_tokens BIGINT NOT NULL DEFAULT 0,
+  output_tokens BIGINT NOT NULL DEFAULT 0,
+  cost DOUBLE PRECISION NOT NULL DEFAULT 0,
+  turns BIGINT NOT NULL DEFAULT 0
+);
+${USAGE_DAYS_BACKFILL};
 `,
   },
 ];
@@ -219,6 +246,13 @@ export class LlmStore {
            output_tokens = llm_usage.output_tokens + EXCLUDED.output_tokens,
            cost = llm_usage.cost + EXCLUDED.cost,
            turns = llm_usage.turns + 1
+       ), usage_day AS (
+         INSERT INTO llm_usage_days (day, input_tokens, output_tokens, cost, turns) VALUES ($12, $9, $10, $11, 1)
+         ON CONFLICT (day) DO UPDATE SET
+           input_tokens = llm_usage_days.input_tokens + EXCLUDED.input_tokens,
+           output_tokens = llm_usage_days.output_tokens + EXCLUDED.output_tokens,
+           cost = llm_usage_days.cost + EXCLUDED.cost,
+           turns = llm_usage_days.turns + 1
        )
        SELECT id FROM turn`,
       [...turnValues(t), day, t.id],
@@ -269,7 +303,7 @@ export class LlmStore {
     return rows.length > 0;
   }
 
-  /** Add usage for a chat and user on a UTC day (`YYYY-MM-DD`). */
+  /** Add usage for a chat and user on a UTC day (`YYYY-MM-DD`), and to the day's bot-wide total. */
   async addUsage(u: {
     day: string;
     chatKey: string;
@@ -278,13 +312,26 @@ export class LlmStore {
     outputTokens: number;
     cost: number;
   }): Promise<void> {
-    await this.#sql.query(
-      `INSERT INTO llm_usage (day, chat_key, user_key, input_tokens, output_tokens, cost, turns) VALUES ($1, $2, $3, $4, $5, $6, 1)
+    const perChat = `INSERT INTO llm_usage (day, chat_key, user_key, input_tokens, output_tokens, cost, turns) VALUES ($1, $2, $3, $4, $5, $6, 1)
        ON CONFLICT (day, chat_key, user_key) DO UPDATE SET
          input_tokens = llm_usage.input_tokens + EXCLUDED.input_tokens,
          output_tokens = llm_usage.output_tokens + EXCLUDED.output_tokens,
          cost = llm_usage.cost + EXCLUDED.cost,
-         turns = llm_usage.turns + 1`,
+         turns = llm_usage.turns + 1`;
+    if (this.#sql.driver === "sqlite") {
+      // In process: two statements (the turn's caller already holds a transaction around them).
+      await this.#sql.query(perChat, [u.day, u.chatKey, u.userKey, u.inputTokens, u.outputTokens, u.cost]);
+      await this.#sql.query(ADD_TO_DAY, [u.day, u.inputTokens, u.outputTokens, u.cost]);
+      return;
+    }
+    await this.#sql.query(
+      `WITH usage AS (${perChat})
+       INSERT INTO llm_usage_days (day, input_tokens, output_tokens, cost, turns) VALUES ($1, $4, $5, $6, 1)
+       ON CONFLICT (day) DO UPDATE SET
+         input_tokens = llm_usage_days.input_tokens + EXCLUDED.input_tokens,
+         output_tokens = llm_usage_days.output_tokens + EXCLUDED.output_tokens,
+         cost = llm_usage_days.cost + EXCLUDED.cost,
+         turns = llm_usage_days.turns + 1`,
       [u.day, u.chatKey, u.userKey, u.inputTokens, u.outputTokens, u.cost],
     );
   }

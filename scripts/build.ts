@@ -30,6 +30,10 @@ step("clean", () => {
 });
 step("skill SDK → skills/sdk/dist", () => tsc("skills/sdk/tsconfig.build.json"));
 step("bot → dist", () => tsc("tsconfig.build.json"));
+step("web console → dist/web/dist", () => {
+  // Built by Vite and committed (test/unit/web/bundle.test.ts keeps it in step with web/src).
+  cpSync(join(ROOT, "web", "dist"), join(ROOT, "dist", "web", "dist"), { recursive: true });
+});
 step("built-in skills → dist/skills/builtin", () => {
   const from = join(ROOT, "skills", "builtin");
   for (const entry of readdirSync(from, { withFileTypes: true })) {

@@ -13,6 +13,7 @@ import { auditCommand, permsCommand } from "../builtins/perms.ts";
 import { consoleCommand } from "../builtins/console.ts";
 import { AdminAccess } from "../admin/access.ts";
 import { createAdmin, mountAdmin, type Admin } from "../admin/index.ts";
+import { ActivityRecorder } from "../admin/activity.ts";
 import { helpCommand, statusCommand, whoamiCommand } from "../builtins/help.ts";
 import { stopCommand } from "../builtins/stop.ts";
 import { confirmationCommands } from "../builtins/confirm.ts";
@@ -235,12 +236,20 @@ export async function createApp(options: AppOptions): Promise<App> {
           maxKeys: config.limits.maxTrackedKeys,
           log,
         });
+  // The dashboard's daily counts: every message a platform sends, the commands run, the error codes answered.
+  const activity = new ActivityRecorder({ sql: store.sql, clock, isCommand: (name) => commands.has(name) });
   const router = new Router({
     confirmations,
     commands,
     permissions,
     adapters: hub,
-    metrics,
+    metrics: {
+      ...metrics,
+      error: (code) => {
+        metrics.error(code);
+        activity.error(code);
+      },
+    },
     log,
     clock: turnClock(clock),
     firstDelivery:
@@ -325,10 +334,37 @@ export async function createApp(options: AppOptions): Promise<App> {
   confirmations.attach((inbound) => router.handle(inbound));
   for (const command of confirmationCommands(confirmations)) commands.register(command);
   const admin = createAdmin(core, () => consoleBaseUrl(config, http.address()));
+  // A console-only run opens no listener at start (`http.enabled: auto`); the first `/console` opens it then, so
+  // `npm start` and `/console` give a link that works.
+  const isLazyListener = http.address() === undefined && config.http.enabled === "auto";
+  let opening: Promise<void> | undefined;
+  let mountConsole: () => Promise<void> = async () => undefined;
+  const openLazily = (): Promise<void> => {
+    opening ??= (async () => {
+      await http.listen(config.http.host, config.http.port);
+      await mountConsole();
+      await http.serve();
+      const address = http.address();
+      log.info({ host: address?.address, port: address?.port }, "http listening for the web console");
+    })().catch(async (error: unknown) => {
+      opening = undefined;
+      await http.close().catch(() => undefined);
+      throw error;
+    });
+    return opening;
+  };
   commands.register(
     consoleCommand({
       access: core.apiAccess,
-      signInLink: http.address() === undefined && config.http.publicUrl === undefined ? undefined : admin.signInLink,
+      signInLink:
+        http.address() !== undefined || config.http.publicUrl !== undefined
+          ? admin.signInLink
+          : isLazyListener
+            ? async (identity) => {
+                await openLazily();
+                return admin.signInLink(identity);
+              }
+            : undefined,
     }),
   );
 
@@ -366,11 +402,19 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   for (const route of healthRoutes(core)) http.api(route);
   for (const adapter of adapters.values()) adapter.mount?.(http);
-  // The admin API's code loads only when the bot listens: a console-only bot carries none of it.
-  if (http.address() !== undefined) {
+  // The admin API's and the web console's code loads only when the bot listens: a console-only bot carries none
+  // of it until its first `/console`.
+  mountConsole = async () => {
     await mountAdmin(core, { admin, http, messageCounts });
     for (const plugin of plugins) for (const route of (await plugin.routes?.()) ?? []) http.api(route);
-  }
+    const [{ activityRoutes }, { webConsoleRoutes }] = await Promise.all([
+      import("../admin/activity-routes.ts"),
+      import("../admin/web-console.ts"),
+    ]);
+    for (const route of activityRoutes({ sql: store.sql, clock, access: core.apiAccess })) http.api(route);
+    for (const route of webConsoleRoutes()) http.route(route.method, route.path, route.handler);
+  };
+  if (http.address() !== undefined) await mountConsole();
 
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;
@@ -410,7 +454,10 @@ export async function createApp(options: AppOptions): Promise<App> {
           startAdapter(adapter, {
             log,
             timeoutMs: config.bot.adapterStartTimeoutMs,
-            sink: (inbound) => router.handle(inbound),
+            sink: (inbound) => {
+              activity.inbound(inbound);
+              return router.handle(inbound);
+            },
             commands: () => commands.infos(),
             track,
           }),
@@ -452,6 +499,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         await messageCounts
           .stop()
           .catch((error: unknown) => log.warn({ err: error }, "could not write message counts"));
+        await activity.flush().catch((error: unknown) => log.warn({ err: error }, "could not write activity counts"));
         await http.close();
         sharedLimits?.stop();
         await sharedLimits?.sync().catch(() => undefined);

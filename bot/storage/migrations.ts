@@ -7,8 +7,8 @@ import type { Migration } from "./types.ts";
 
 /**
  * The core tables: chats, chat policies, the audit log and the generic key-value store; then the audit log's
- * `via` (chat, web, api, cli), the console's sign-in links, sessions and API tokens (secrets stored hashed), and
- * messages per platform per day.
+ * `via` (chat, web, api, cli), the console's sign-in links, sessions and API tokens (secrets stored hashed),
+ * messages per platform per day, and the console dashboard's commands and error codes per day.
  */
 export const CORE_MIGRATIONS: readonly Migration[] = [
   {
@@ -131,5 +131,23 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
         messages_out bigint NOT NULL DEFAULT 0,
         PRIMARY KEY (day, platform)
       );`,
+  },
+  {
+    // The console dashboard's daily counts (bot/admin/activity.ts): commands run and error codes.
+    id: "core-060-activity",
+    sql: `
+      CREATE TABLE activity_daily (
+        day text NOT NULL,
+        kind text NOT NULL,
+        platform text NOT NULL,
+        name text NOT NULL,
+        count bigint NOT NULL,
+        PRIMARY KEY (day, kind, platform, name)
+      );
+      CREATE TABLE activity_errors (
+        at bigint NOT NULL,
+        code text NOT NULL
+      );
+      CREATE INDEX activity_errors_at ON activity_errors (at DESC);`,
   },
 ];

@@ -389,6 +389,7 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
           "core-030-audit-via",
           "core-030-console-credentials",
           "core-030-message-counts",
+          "core-060-activity",
         ]);
         const { CORE_MIGRATIONS } = await import("../../bot/storage/migrations.ts");
         expect(await store.migrate(CORE_MIGRATIONS)).toEqual([]);

@@ -92,6 +92,19 @@ describe.skipIf(!isUp)("LlmStore on PostgreSQL", () => {
     expect((await b.usageOn("2026-03-11", "pg:race", "pg:u")).chat).toEqual({ tokens: 40, cost: 10 });
   });
 
+  it("keeps the bot-wide day totals equal to the sum of the per-chat rows, turns and usage alike", async () => {
+    const { rows } = await stores[0]!.sql.query<Record<string, unknown>>(
+      `SELECT d.day, d.input_tokens = u.input_tokens AND d.output_tokens = u.output_tokens AND d.turns = u.turns
+                 AND abs(d.cost - u.cost) < 1e-9 AS same
+       FROM llm_usage_days d JOIN (SELECT day, sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens,
+              sum(cost) AS cost, sum(turns) AS turns FROM llm_usage GROUP BY day) u ON u.day = d.day ORDER BY d.day`,
+    );
+    expect(rows.map((r) => [r.day, r.same])).toEqual([
+      ["2026-03-10", true],
+      ["2026-03-11", true],
+    ]);
+  });
+
   it("computes per-model statistics with percentiles and feedback", async () => {
     await a.recordCalls(
       [10, 20, 30, 40, 100].map((latencyMs) => ({

@@ -143,6 +143,7 @@ describe("memoryStore", { timeout: 120_000 }, () => {
         "core-030-audit-via",
         "core-030-console-credentials",
         "core-030-message-counts",
+        "core-060-activity",
         "test-001-extra",
       ]);
       await store.kv.set("n", "s", { key: "k", value: 1 });
