@@ -15,6 +15,20 @@ import { llmRoutes } from "./api.ts";
 export { llmRoutes } from "./api.ts";
 
 export type { LlmService } from "./service.ts";
+// What the model gateway (gateway/) builds on: the same registry, chain, accounting and failure kinds as chats.
+export type {
+  ChatMessage,
+  ChatResult,
+  ModelConfig,
+  ResponseFormat,
+  TokenUsage,
+  ToolCall,
+  ToolDefinition,
+} from "./types.ts";
+export { ProviderFailure, describeFailure } from "./providers/failure.ts";
+export { costOf, dayOf, resetText } from "./usage.ts";
+export { encodingFor } from "./tokens.ts";
+export type { UsageTotals } from "./store.ts";
 export { LLM_MIGRATIONS } from "./store.ts";
 
 /** The LLM plugin, with its services for tests and other modules. */

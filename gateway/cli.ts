@@ -1,0 +1,108 @@
+/**
+ * `switchboard keys create --user <platform:id> [--name] [--models a,b] [--expires 30d]`, `keys list [--user]`
+ * and `keys revoke <id>`, on the host: the bot's store, no adapters. `create` prints the key once, on stdout
+ * (the rest of what it says goes to stderr), so it can be piped into a secret store.
+ */
+import type { Command } from "commander";
+import type { Core } from "../bot/index.ts";
+import { SwitchboardError } from "../bot/index.ts";
+import { GATEWAY_MIGRATIONS, type KeyInfo } from "./keys.ts";
+import { createKeyService } from "./index.ts";
+
+/** What the CLI hands this module (the composition root's CLI context provides it). */
+export interface GatewayCliContext {
+  openApp(options?: { plugins?: boolean }): Promise<{ core: Core; stop(): Promise<void> }>;
+  out: NodeJS.WritableStream;
+  err: NodeJS.WritableStream;
+}
+
+const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** `30d`, `12h`, `90m` in ms. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)([mhd])$/.exec(text.trim());
+  if (m === null)
+    throw new SwitchboardError(
+      "E_BAD_ARGS",
+      `--expires takes a duration like 30d, 12h or 90m, got ${JSON.stringify(text)}`,
+    );
+  return Number(m[1]) * UNITS[m[2]!]!;
+}
+
+async function withKeys<T>(
+  ctx: GatewayCliContext,
+  fn: (keys: ReturnType<typeof createKeyService>, core: Core) => Promise<T>,
+): Promise<T> {
+  const app = await ctx.openApp({ plugins: false });
+  try {
+    await app.core.store.migrate(GATEWAY_MIGRATIONS);
+    return await fn(createKeyService(app.core), app.core);
+  } finally {
+    await app.stop();
+  }
+}
+
+function line(k: KeyInfo, now: number): string {
+  const state = k.revokedAt !== null ? "revoked" : k.expiresAt !== null && k.expiresAt <= now ? "expired" : "active";
+  return [
+    k.id,
+    k.shown,
+    k.userKey,
+    state,
+    k.name ?? "-",
+    k.models === null ? "all models" : k.models.join(","),
+    k.expiresAt === null ? "no expiry" : `expires ${new Date(k.expiresAt).toISOString()}`,
+  ].join("\t");
+}
+
+/** Add `switchboard keys …`. */
+export function registerGatewayCli(program: Command, ctx: GatewayCliContext): void {
+  const keys = program.command("keys").description("personal keys for the model gateway (/v1)");
+  keys
+    .command("create")
+    .description("create a key for a person; prints it once")
+    .requiredOption("--user <platform:id>", "the person it belongs to, e.g. telegram:123456")
+    .option("--name <name>", "a name to recognise it by")
+    .option("--models <names>", "comma-separated models or aliases it may use (default: all)")
+    .option("--expires <duration>", "lifetime, e.g. 30d, 12h")
+    .option("--cache <mode>", "answer cache: default, on or off", "default")
+    .action(async (opts: { user: string; name?: string; models?: string; expires?: string; cache: string }) => {
+      if (!["default", "on", "off"].includes(opts.cache))
+        throw new SwitchboardError("E_BAD_ARGS", `--cache is default, on or off, got ${JSON.stringify(opts.cache)}`);
+      const expiresInMs = opts.expires === undefined ? undefined : parseDuration(opts.expires);
+      const created = await withKeys(ctx, (k, core) =>
+        k.create(
+          {
+            userKey: opts.user,
+            name: opts.name,
+            models: opts.models
+              ?.split(",")
+              .map((s) => s.trim())
+              .filter((s) => s !== ""),
+            expiresAt: expiresInMs === undefined ? undefined : core.clock.now() + expiresInMs,
+            cache: opts.cache as "default" | "on" | "off",
+          },
+          { actor: "system", via: "cli" },
+        ),
+      );
+      ctx.out.write(`${created.key}\n`);
+      ctx.err.write(`created key ${created.info.id} for ${created.info.userKey}; it is shown this once\n`);
+    });
+  keys
+    .command("list")
+    .description("list keys (never their secrets)")
+    .option("--user <platform:id>", "only this person's")
+    .action(async (opts: { user?: string }) => {
+      const rows = await withKeys(ctx, async (k, core) => ({ list: await k.list(opts.user), now: core.clock.now() }));
+      for (const k of rows.list) ctx.out.write(`${line(k, rows.now)}\n`);
+      if (rows.list.length === 0) ctx.err.write("no keys\n");
+    });
+  keys
+    .command("revoke <id>")
+    .description("revoke a key by its id")
+    .action(async (id: string) => {
+      const done = await withKeys(ctx, (k) => k.revoke(id, { actor: "system", via: "cli" }));
+      if (!done) throw new SwitchboardError("E_NOT_FOUND", `no active key ${id}`);
+      ctx.out.write(`revoked ${id}\n`);
+    });
+}

@@ -1,0 +1,80 @@
+/**
+ * The model gateway's entry: `createGatewayPlugin` (the OpenAI-compatible routes, personal keys, limits, the
+ * answer cache, `/ai keys`) and `registerGatewayCli` (`switchboard keys create|list|revoke`). It builds on the
+ * LLM module's service (registry, fallback chain, usage), which the composition root hands over.
+ */
+import type { Plugin } from "../bot/index.ts";
+import type { LlmService } from "../llm/index.ts";
+import { gatewayRoutes } from "./api.ts";
+import { AnswerCache } from "./cache.ts";
+import { mountAiKeys } from "./chat-command.ts";
+import type { CompletionDeps } from "./completions.ts";
+import { GATEWAY_MIGRATIONS, KeyService } from "./keys.ts";
+import { Limits } from "./limits.ts";
+import { createGatewayMetrics } from "./metrics.ts";
+import type { GatewayServices } from "./needs.ts";
+import { ModelRouter } from "./routing.ts";
+
+export { GATEWAY_NEEDS, type GatewayServices } from "./needs.ts";
+export { GATEWAY_MIGRATIONS, KEY_PREFIX, KeyService, type KeyInfo } from "./keys.ts";
+export { registerGatewayCli } from "./cli.ts";
+export { CACHE_HEADER, FALLBACK_HEADER, MODEL_HEADER } from "./completions.ts";
+
+/** The gateway plugin, with its services for tests. */
+export interface GatewayPlugin extends Plugin {
+  readonly keys: KeyService;
+  readonly deps: CompletionDeps | undefined;
+}
+
+/** The key service on the core's store and audit trail. */
+export function createKeyService(core: Pick<GatewayServices, "store" | "clock" | "audit" | "config">): KeyService {
+  return new KeyService({
+    sql: core.store.sql,
+    clock: core.clock,
+    audit: (entry) => core.audit(entry),
+    maxPerUser: core.config.gateway.maxKeysPerUser,
+  });
+}
+
+/**
+ * Plug the gateway in. With `gateway.enabled: false` it only keeps its tables (keys can still be created on
+ * the host) and mounts no route.
+ */
+export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmService }): Promise<GatewayPlugin> {
+  const keys = createKeyService(core);
+  const config = core.config.gateway;
+  if (!config.enabled)
+    return {
+      name: "gateway",
+      migrations: GATEWAY_MIGRATIONS,
+      keys,
+      deps: undefined,
+      status: () => ({ state: "off", detail: "gateway.enabled is false" }),
+    };
+  const deps: CompletionDeps = {
+    llm: o.llm,
+    keys,
+    router: new ModelRouter(o.llm.registry, config.aliases),
+    limits: new Limits({ kv: core.kv, llm: o.llm, config, clock: core.clock }),
+    cache: new AnswerCache({ shared: core.kv, config: config.cache, registry: o.llm.registry }),
+    metrics: createGatewayMetrics(core.metrics.registry),
+    clock: core.clock,
+  };
+  const unmount = mountAiKeys(core.commands, keys);
+  return {
+    name: "gateway",
+    migrations: GATEWAY_MIGRATIONS,
+    routes: gatewayRoutes(deps),
+    keys,
+    deps,
+    async stop() {
+      unmount();
+    },
+    status() {
+      const names = deps.router.names();
+      return names.length === 0
+        ? { state: "degraded", detail: "no model to serve" }
+        : { state: "ok", detail: `/v1: ${names.map((n) => n.id).join(", ")}` };
+    },
+  };
+}
