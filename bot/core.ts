@@ -256,8 +256,11 @@ export interface Plugin {
   stop?(): Promise<void>;
   /** Shown by /status, after the module's name. */
   status?(): PluginStatus;
-  /** The module's admin API routes; the composition root mounts them on the listener (modules never see it). */
-  readonly routes?: readonly ApiRoute[];
+  /**
+   * The module's admin API routes; the composition root mounts them on the listener (modules never see it), and
+   * asks only when the bot listens, so a module can load its route code lazily.
+   */
+  routes?(): Promise<readonly ApiRoute[]> | readonly ApiRoute[];
 }
 
 /**

@@ -11,8 +11,6 @@ import type { ChatMessage } from "./types.ts";
 import type { LlmServices } from "./needs.ts";
 
 export { LLM_NEEDS, type LlmServices } from "./needs.ts";
-import { llmRoutes } from "./api.ts";
-export { llmRoutes } from "./api.ts";
 
 export type { LlmService } from "./service.ts";
 // What the model gateway (gateway/) builds on: the same registry, chain, accounting and failure kinds as chats.
@@ -46,7 +44,7 @@ export async function createLlmPlugin(core: LlmServices, options: LlmServiceOpti
   return {
     name: "llm",
     migrations: LLM_MIGRATIONS,
-    routes: llmRoutes(core, service),
+    routes: async () => (await import("./api.ts")).llmRoutes(core, service),
     service,
     async start() {
       // Tokenizer tables take most of a second to build, and the store plans a statement the first time it

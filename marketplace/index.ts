@@ -66,6 +66,7 @@ export async function createMarketplacePlugin(
   return {
     name: "marketplace",
     marketplace,
+    routes: async () => (await import("./api.ts")).marketplaceRoutes(core, { marketplace, skills: deps.skills }),
     async start() {
       await drainOutbox(marketplace.installer.skillsDir, (entry) => core.audit(entry)).catch((error: unknown) =>
         core.log.warn({ err: error }, "could not move CLI audit entries into the audit log"),

@@ -3,7 +3,7 @@ import type { ServiceNeeds, ServicesOf } from "../bot/index.ts";
 
 /** Declared once; `MarketplaceServices` and the composition root's pick both follow from it. */
 export const MARKETPLACE_NEEDS = {
-  services: ["log", "clock", "store", "kv", "commands", "audit", "track"],
+  services: ["log", "clock", "store", "kv", "commands", "audit", "track", "apiAccess", "permissions"],
   config: ["bot", "marketplace", "skills"],
 } as const satisfies ServiceNeeds;
 

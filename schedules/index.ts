@@ -7,14 +7,12 @@ import type { SchedulesServices } from "./needs.ts";
 export { SCHEDULES_NEEDS, type SchedulesServices } from "./needs.ts";
 import { handleScheduleCapability } from "./capability.ts";
 import { scheduleCommand } from "./command.ts";
-import { scheduleRoutes } from "./api.ts";
 import type { Timers } from "./engine.ts";
 import { SCHEDULES_MIGRATIONS } from "./repo.ts";
 import { ScheduleService, type SchedulesSettings } from "./service.ts";
 import type { Clock } from "../bot/index.ts";
 
 export { registerSchedulesCli } from "./cli.ts";
-export { scheduleRoutes, scheduleSchema } from "./api.ts";
 export { ScheduleService, type SchedulesSettings, type CreateScheduleInput } from "./service.ts";
 export { SCHEDULES_MIGRATIONS, ScheduleRepo, type ScheduleRecord, type RunRecord } from "./repo.ts";
 export { compileCron, describeCron } from "./cron.ts";
@@ -54,7 +52,7 @@ export async function createSchedulesPlugin(
     name: "schedules",
     service,
     migrations: SCHEDULES_MIGRATIONS,
-    routes: scheduleRoutes(core, service),
+    routes: async () => (await import("./api.ts")).scheduleRoutes(core, service),
     start: () => service.start(),
     stop: async () => {
       unprovide();

@@ -8,8 +8,7 @@ import { API_SCOPES, ApiError, defineRoute, type ApiRoute, type Principal } from
 import type { ApiAccess } from "../core.ts";
 import type { ConsoleCredentials, CredentialInfo } from "./credentials.ts";
 
-/** The session cookie's name. */
-export const SESSION_COOKIE = "sb_session";
+import { SESSION_COOKIE } from "./session-cookie.ts";
 
 const scopeSchema = z.enum(API_SCOPES as [string, ...string[]]);
 const errorSchema = z.object({ error: z.string(), message: z.string() });

@@ -4,13 +4,12 @@
  */
 import type { ApiAccess, Core } from "../core.ts";
 import type { HttpAuthenticator, HttpListener } from "../http/listener.ts";
-import { authRoutes, SESSION_COOKIE } from "./auth-routes.ts";
-import { chatRoutes } from "./chat-routes.ts";
+import { SESSION_COOKIE } from "./session-cookie.ts";
 import { ConsoleCredentials, type Identity } from "./credentials.ts";
 
 export { AdminAccess } from "./access.ts";
 export { ConsoleCredentials, SIGN_IN_TTL_MS, type CredentialInfo, type Identity } from "./credentials.ts";
-export { SESSION_COOKIE } from "./auth-routes.ts";
+export { SESSION_COOKIE } from "./session-cookie.ts";
 
 /** What the console needs from the core. */
 export type AdminDeps = Pick<
@@ -43,8 +42,9 @@ export function createAdmin(core: AdminDeps, baseUrl: () => string): Admin {
   };
 }
 
-/** Mount sign-in, the admin routes and the authenticator on the listener. */
-export function mountAdmin(core: AdminDeps, admin: Admin, http: HttpListener): void {
+/** Mount sign-in, the admin routes and the authenticator on the listener (the routes' code loads here). */
+export async function mountAdmin(core: AdminDeps, admin: Admin, http: HttpListener): Promise<void> {
+  const [{ authRoutes }, { chatRoutes }] = await Promise.all([import("./auth-routes.ts"), import("./chat-routes.ts")]);
   const authenticator: HttpAuthenticator = {
     cookieName: SESSION_COOKIE,
     async authenticate({ bearer, sessionCookie }) {

@@ -235,7 +235,6 @@ export async function createApp(options: AppOptions): Promise<App> {
       signInLink: http.address() === undefined && config.http.publicUrl === undefined ? undefined : admin.signInLink,
     }),
   );
-  mountAdmin(core, admin, http);
 
   // Adapters: console, then the configured platforms, then extras.
   let consoleAdapter: ConsoleAdapter | undefined;
@@ -267,11 +266,15 @@ export async function createApp(options: AppOptions): Promise<App> {
         : await Promise.all(options.plugins.map((factory) => factory(core)));
     const migrations = plugins.flatMap((p) => p.migrations ?? []);
     if (migrations.length > 0) await store.migrate(migrations);
-    for (const route of plugins.flatMap((p) => p.routes ?? [])) http.api(route);
   }
 
   for (const route of healthRoutes(core)) http.api(route);
   for (const adapter of adapters.values()) adapter.mount?.(http);
+  // The admin API's code loads only when the bot listens: a console-only bot carries none of it.
+  if (http.address() !== undefined) {
+    await mountAdmin(core, admin, http);
+    for (const plugin of plugins) for (const route of (await plugin.routes?.()) ?? []) http.api(route);
+  }
 
   let stopping: Promise<void> | undefined;
   let resolveStopped!: () => void;

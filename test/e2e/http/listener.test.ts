@@ -4,8 +4,10 @@
  * the bound port answers 503 until the server is built, and a console-only bot never loads Fastify.
  */
 import { spawnSync } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { createServer } from "node:net";
-import { resolve } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { HttpListener } from "../../../bot/http/listener.ts";
@@ -146,39 +148,48 @@ describe("HTTP listener", () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/healthz", "/readyz", "/metrics"]));
   });
 
-  it("a console-only bot opens no listener and never loads Fastify; one with the listener on does", () => {
-    const run = (http: unknown) => startConsoleBot(http);
-    expect(run({})).toEqual({ address: null, fastify: [] });
-    const on = run({ enabled: true, port: 0 }) as { address: unknown; fastify: string[] };
-    expect(on.address).not.toBeNull();
-    expect(on.fastify).toContain("fastify");
-  });
+  it("a console-only bot opens no listener and loads neither Fastify nor the admin API's routes; one listening does", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "sb-lazy-http-"));
+    try {
+      const off = startConsoleBot({}, dataDir) as { address: unknown; loaded: string[] };
+      expect(off).toEqual({ address: null, loaded: [] });
+      const on = startConsoleBot({ enabled: true, port: 0 }, dataDir) as { address: unknown; loaded: string[] };
+      expect(on.address).not.toBeNull();
+      expect(on.loaded).toEqual(
+        expect.arrayContaining(["fastify", "./auth-routes.ts", "./chat-routes.ts", "./api.ts"]),
+      );
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
-function startConsoleBot(http: unknown): unknown {
-  {
-    const script = `
-      import { registerHooks } from "node:module";
-      const seen = new Set();
-      registerHooks({ resolve(specifier, context, next) { if (/fastify/.test(specifier)) seen.add(specifier); return next(specifier, context); } });
-      const { createApp } = await import(${JSON.stringify(resolve(ROOT, "bot/app/app.ts"))});
-      const { parseConfig } = await import(${JSON.stringify(resolve(ROOT, "config/index.ts"))});
-      const { memoryStore } = await import(${JSON.stringify(resolve(ROOT, "bot/storage/open.ts"))});
-      const { PassThrough } = await import("node:stream");
-      const input = new PassThrough();
-      const app = await createApp({ config: parseConfig({ log: { level: "silent" }, http: ${JSON.stringify(http)} }), plugins: false, platformAdapters: false,
-        store: await memoryStore(), console: { input, output: new PassThrough(), interactive: false } });
-      await app.start();
-      console.log(JSON.stringify({ address: app.httpAddress() ?? null, fastify: [...seen] }));
-      await app.stop();
-      process.exit(0);
-    `;
-    const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
-      cwd: ROOT,
-      encoding: "utf8",
-      timeout: 60_000,
-    });
-    expect(run.status, run.stderr).toBe(0);
-    return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
-  }
+/** Start and stop a console bot with every default plugin in a fresh process; what it loaded of the HTTP side. */
+function startConsoleBot(http: unknown, dataDir: string): unknown {
+  const script = `
+    import { registerHooks } from "node:module";
+    const seen = new Set();
+    registerHooks({ resolve(specifier, context, next) {
+      if (/fastify|auth-routes|chat-routes|\\/api\\.ts$/.test(specifier)) seen.add(specifier);
+      return next(specifier, context);
+    } });
+    const { createApp } = await import(${JSON.stringify(resolve(ROOT, "bot/app/app.ts"))});
+    const { parseConfig } = await import(${JSON.stringify(resolve(ROOT, "config/index.ts"))});
+    const { memoryStore } = await import(${JSON.stringify(resolve(ROOT, "bot/storage/open.ts"))});
+    const { PassThrough } = await import("node:stream");
+    const config = parseConfig({ log: { level: "silent" }, bot: { dataDir: ${JSON.stringify(dataDir)} }, http: ${JSON.stringify(http)} });
+    const app = await createApp({ config, platformAdapters: false, store: await memoryStore(),
+      console: { input: new PassThrough(), output: new PassThrough(), interactive: false } });
+    await app.start();
+    console.log(JSON.stringify({ address: app.httpAddress() ?? null, loaded: [...seen] }));
+    await app.stop();
+    process.exit(0);
+  `;
+  const run = spawnSync(process.execPath, ["--input-type=module", "-e", script], {
+    cwd: ROOT,
+    encoding: "utf8",
+    timeout: 90_000,
+  });
+  expect(run.status, run.stderr).toBe(0);
+  return JSON.parse(run.stdout.trim().split("\n").at(-1)!);
 }

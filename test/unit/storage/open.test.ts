@@ -138,6 +138,8 @@ describe("memoryStore", { timeout: 120_000 }, () => {
         "core-001-chats",
         "core-002-audit-log",
         "core-003-kv",
+        "core-030-audit-via",
+        "core-030-console-credentials",
         "test-001-extra",
       ]);
       await store.kv.set("n", "s", { key: "k", value: 1 });
