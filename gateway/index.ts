@@ -5,7 +5,6 @@
  */
 import type { Plugin } from "../bot/index.ts";
 import type { LlmService } from "../llm/index.ts";
-import { gatewayRoutes } from "./api.ts";
 import { AnswerCache } from "./cache.ts";
 import { mountAiKeys } from "./chat-command.ts";
 import type { CompletionDeps } from "./completions.ts";
@@ -64,7 +63,8 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
   return {
     name: "gateway",
     migrations: GATEWAY_MIGRATIONS,
-    routes: gatewayRoutes(deps),
+    // Asked for only when the bot listens: the route code loads then.
+    routes: async () => (await import("./api.ts")).gatewayRoutes(deps),
     keys,
     deps,
     async stop() {
