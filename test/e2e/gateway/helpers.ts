@@ -7,7 +7,7 @@ import OpenAI from "openai";
 import { createApp, type App } from "../../../bot/app/app.ts";
 import { createLogger } from "../../../bot/logger.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
-import type { Store } from "../../../bot/index.ts";
+import type { Clock, Store } from "../../../bot/index.ts";
 import { type ConfigInput, parseConfig } from "../../../config/index.ts";
 import { createGatewayPlugin, type GatewayPlugin } from "../../../gateway/index.ts";
 import { createLlmPlugin, type LlmPlugin } from "../../../llm/index.ts";
@@ -29,7 +29,10 @@ export interface GatewayBot {
 }
 
 /** Start a bot with `config` (the `gateway` section switched on). */
-export async function startGatewayBot(config: ConfigInput, o: { store?: Store } = {}): Promise<GatewayBot> {
+export async function startGatewayBot(
+  config: ConfigInput,
+  o: { store?: Store; clock?: Clock } = {},
+): Promise<GatewayBot> {
   let logged = "";
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -52,6 +55,7 @@ export async function startGatewayBot(config: ConfigInput, o: { store?: Store } 
     console: false,
     platformAdapters: false,
     store,
+    ...(o.clock === undefined ? {} : { clock: o.clock }),
     log: createLogger({ level: "debug", format: "json", destination: sink }),
     extraAdapters: [adapter],
     plugins: [
