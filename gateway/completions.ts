@@ -17,6 +17,7 @@ import {
   ProviderFailure,
   type TokenUsage,
 } from "../llm/index.ts";
+import type { Budgets } from "./budgets.ts";
 import type { AnswerCache } from "./cache.ts";
 import { GatewayError } from "./errors.ts";
 import type { KeyInfo, KeyService } from "./keys.ts";
@@ -38,6 +39,7 @@ export interface CompletionDeps {
   keys: KeyService;
   router: ModelRouter;
   limits: Limits;
+  budgets: Budgets;
   cache: AnswerCache;
   metrics: GatewayMetrics;
   clock: Clock;
@@ -83,6 +85,7 @@ export async function completions(
     const ask = toModelAsk(body);
     const models = d.router.resolve(body.model, key.models);
     await d.limits.admit(key);
+    await d.budgets.admit(key);
     void d.keys.touch(key.id).catch(() => undefined);
     const cacheKey = d.cache.keyFor({ key, request: body, ask, headers: req.headers });
     if (cacheKey !== undefined) {

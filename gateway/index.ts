@@ -5,6 +5,7 @@
  */
 import type { Plugin } from "../bot/index.ts";
 import type { LlmService } from "../llm/index.ts";
+import { adapterSender, Budgets } from "./budgets.ts";
 import { AnswerCache } from "./cache.ts";
 import { mountAiKeys } from "./chat-command.ts";
 import type { CompletionDeps } from "./completions.ts";
@@ -50,16 +51,35 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
       deps: undefined,
       status: () => ({ state: "off", detail: "gateway.enabled is false" }),
     };
+  const metrics = createGatewayMetrics(core.metrics.registry);
+  const budgets = new Budgets(config.budgets, {
+    llm: o.llm,
+    kv: core.kv,
+    clock: core.clock,
+    log: core.log,
+    alertChat: config.alertChat,
+    sender: adapterSender(core.adapters),
+    counted: metrics.budgetAlert,
+  });
   const deps: CompletionDeps = {
     llm: o.llm,
+    budgets,
     keys,
     router: new ModelRouter(o.llm.registry, config.aliases),
     limits: new Limits({ kv: core.kv, llm: o.llm, config, clock: core.clock }),
     cache: new AnswerCache({ shared: core.kv, config: config.cache, registry: o.llm.registry }),
-    metrics: createGatewayMetrics(core.metrics.registry),
+    metrics,
     clock: core.clock,
   };
   const unmount = mountAiKeys(core.commands, keys);
+  // Every recorded use, chat turns included, is checked against the budgets in the background.
+  const unsubscribe = budgets.isEmpty
+    ? () => undefined
+    : o.llm.usage.onRecorded((e) => {
+        void core.track(
+          budgets.onUsage(e).catch((error: unknown) => core.log.warn({ err: error }, "could not check LLM budgets")),
+        );
+      });
   return {
     name: "gateway",
     migrations: GATEWAY_MIGRATIONS,
@@ -68,6 +88,7 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
     keys,
     deps,
     async stop() {
+      unsubscribe();
       unmount();
     },
     status() {

@@ -10,6 +10,8 @@ export interface GatewayMetrics {
   request(outcome: string): void;
   /** One answer served from the cache, by the model that first gave it. */
   cacheHit(model: string): void;
+  /** One budget alert: the budget's scope (chat, user, key) and the threshold crossed (80, 100). */
+  budgetAlert(scope: string, threshold: string): void;
 }
 
 /** Register the gateway's metrics on `registry`. */
@@ -26,7 +28,14 @@ export function createGatewayMetrics(registry: Registry): GatewayMetrics {
     labelNames: ["model"],
     registers: [registry],
   });
+  const alerts = new Counter({
+    name: "switchboard_gateway_budget_alerts_total",
+    help: "Budget alerts by the budget's scope and the threshold crossed (80, 100)",
+    labelNames: ["scope", "threshold"],
+    registers: [registry],
+  });
   return {
+    budgetAlert: (scope, threshold) => alerts.inc({ scope, threshold }),
     request: (outcome) => requests.inc({ outcome }),
     cacheHit: (model) => hits.inc({ model }),
   };

@@ -3,7 +3,7 @@ import type { ServiceNeeds, ServicesOf } from "../bot/index.ts";
 
 /** Declared once; `GatewayServices` and the composition root's pick both follow from it. */
 export const GATEWAY_NEEDS = {
-  services: ["log", "clock", "store", "kv", "commands", "metrics", "audit", "track"],
+  services: ["log", "clock", "store", "kv", "commands", "adapters", "metrics", "audit", "track"],
   config: ["gateway"],
 } as const satisfies ServiceNeeds;
 

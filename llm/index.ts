@@ -24,7 +24,7 @@ export type {
   ToolDefinition,
 } from "./types.ts";
 export { ProviderFailure, describeFailure } from "./providers/failure.ts";
-export { costOf, dayOf, resetText } from "./usage.ts";
+export { costOf, dayOf, resetText, type UsageEvent } from "./usage.ts";
 export { encodingFor } from "./tokens.ts";
 export type { UsageTotals } from "./store.ts";
 export { LLM_MIGRATIONS } from "./store.ts";

@@ -33,6 +33,22 @@ const cacheSchema = z
   })
   .strict();
 
+/** A cost budget: crossing 80% and 100% posts an alert to `alertChat`; at 100% `block` refuses gateway requests. */
+const budgetSchema = z
+  .object({
+    /** What is counted: a chat's turns, a person's turns and API calls, or one key's API calls. */
+    scope: z.enum(["chat", "user", "key"]),
+    /** The chat key, the person (`platform:userId`) or the key id; `*` gives each one this budget. */
+    id: z.string().min(1),
+    /** Per UTC day or per calendar month (UTC). */
+    period: z.enum(["day", "month"]).default("day"),
+    /** The budget, in the currency of the models' `costPer1k…`. */
+    cost: z.number().positive(),
+    /** At 100%: `warn` (alert only) or `block` (gateway requests of that person or key are refused). */
+    policy: z.enum(["warn", "block"]).default("warn"),
+  })
+  .strict();
+
 export const gatewaySection = z
   .object({
     /** Serve `/v1/chat/completions` and `/v1/models` on the bot's listener (it opens the listener). */
@@ -47,6 +63,14 @@ export const gatewaySection = z
     perKey: limitsSchema.default({}),
     /** Limits of a person across all their keys, counted with their chat usage. */
     perUser: limitsSchema.default({}),
+    budgets: z.array(budgetSchema).default([]),
+    /** Where budget alerts are posted: a chat key, `platform:chatId`. Without one they are logged only. */
+    alertChat: z
+      .string()
+      .regex(/^[a-z0-9_-]+:.+$/, "a chat key, platform:chatId")
+      .optional(),
+    /** Usage rows older than this are rolled up into one row per day, in days (about six months). */
+    usageRollupAfterDays: z.number().int().positive().default(183),
     cache: cacheSchema.default({
       enabled: false,
       ttlMs: 3_600_000,
@@ -63,6 +87,8 @@ export const gatewaySection = z
     maxKeysPerUser: 20,
     perKey: {},
     perUser: {},
+    budgets: [],
+    usageRollupAfterDays: 183,
     cache: {
       enabled: false,
       ttlMs: 3_600_000,

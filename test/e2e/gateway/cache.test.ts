@@ -62,15 +62,13 @@ describe("answer cache", () => {
     expect(second.response.headers.get(MODEL_HEADER)).toBe("hosted");
     expect(second.data.usage).toMatchObject({ prompt_tokens: 0, completion_tokens: 0 });
 
-    const stream = await bot
-      .client(jay)
-      .chat.completions.create({
-        model: "hosted",
-        messages: messages("capital of France?"),
-        temperature: 0,
-        stream: true,
-        stream_options: { include_usage: true },
-      });
+    const stream = await bot.client(jay).chat.completions.create({
+      model: "hosted",
+      messages: messages("capital of France?"),
+      temperature: 0,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
     let text = "";
     let usage: unknown;
     for await (const c of stream) {
