@@ -5,7 +5,8 @@
  */
 import type { Command } from "commander";
 import type { Core } from "../bot/index.ts";
-import { SwitchboardError } from "../bot/index.ts";
+import { csvOf, SwitchboardError } from "../bot/index.ts";
+import { LLM_MIGRATIONS, type UsageGrouping, usageReport } from "../llm/index.ts";
 import { GATEWAY_MIGRATIONS, type KeyInfo } from "./keys.ts";
 import { createKeyService } from "./index.ts";
 
@@ -55,8 +56,59 @@ function line(k: KeyInfo, now: number): string {
   ].join("\t");
 }
 
-/** Add `switchboard keys …`. */
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const GROUPINGS: readonly UsageGrouping[] = ["day", "model", "chat", "user", "key"];
+
+/** Add `switchboard usage export --from --to --by day|model|chat|user|key --format csv|json`. */
+function registerUsageCli(program: Command, ctx: GatewayCliContext): void {
+  program
+    .command("usage")
+    .description("language-model usage of chats and gateway keys")
+    .command("export")
+    .description("usage between two UTC days, grouped, as CSV or JSON on stdout")
+    .requiredOption("--from <YYYY-MM-DD>", "first day (UTC)")
+    .requiredOption("--to <YYYY-MM-DD>", "last day (UTC), included")
+    .option("--by <grouping>", "day, model, chat, user or key", "day")
+    .option("--format <format>", "csv or json", "csv")
+    .action(async (opts: { from: string; to: string; by: string; format: string }) => {
+      if (!DAY.test(opts.from) || !DAY.test(opts.to) || opts.from > opts.to)
+        throw new SwitchboardError(
+          "E_BAD_ARGS",
+          `--from and --to are days, YYYY-MM-DD, from before to; got ${opts.from} and ${opts.to}`,
+        );
+      if (!GROUPINGS.includes(opts.by as UsageGrouping))
+        throw new SwitchboardError(
+          "E_BAD_ARGS",
+          `--by is one of ${GROUPINGS.join(", ")}; got ${JSON.stringify(opts.by)}`,
+        );
+      if (opts.format !== "csv" && opts.format !== "json")
+        throw new SwitchboardError("E_BAD_ARGS", `--format is csv or json; got ${JSON.stringify(opts.format)}`);
+      const app = await ctx.openApp({ plugins: false });
+      try {
+        await app.core.store.migrate(LLM_MIGRATIONS);
+        const rows = await usageReport(app.core.store.sql, {
+          from: opts.from,
+          to: opts.to,
+          by: opts.by as UsageGrouping,
+        });
+        const named = rows.map(({ group, ...rest }) => ({ [opts.by]: group, ...rest }));
+        ctx.out.write(
+          opts.format === "json"
+            ? `${JSON.stringify(named, null, 2)}\n`
+            : csvOf(
+                [opts.by, "inputTokens", "outputTokens", "cost", "count"],
+                rows.map((r) => [r.group, r.inputTokens, r.outputTokens, r.cost, r.count]),
+              ),
+        );
+      } finally {
+        await app.stop();
+      }
+    });
+}
+
+/** Add `switchboard keys …` and `switchboard usage export`. */
 export function registerGatewayCli(program: Command, ctx: GatewayCliContext): void {
+  registerUsageCli(program, ctx);
   const keys = program.command("keys").description("personal keys for the model gateway (/v1)");
   keys
     .command("create")

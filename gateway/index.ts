@@ -4,7 +4,7 @@
  * LLM module's service (registry, fallback chain, usage), which the composition root hands over.
  */
 import type { Plugin } from "../bot/index.ts";
-import type { LlmService } from "../llm/index.ts";
+import { dayOf, type LlmService } from "../llm/index.ts";
 import { adapterSender, Budgets } from "./budgets.ts";
 import { AnswerCache } from "./cache.ts";
 import { mountAiKeys } from "./chat-command.ts";
@@ -38,17 +38,27 @@ export function createKeyService(core: Pick<GatewayServices, "store" | "clock" |
 
 /**
  * Plug the gateway in. With `gateway.enabled: false` it only keeps its tables (keys can still be created on
- * the host) and mounts no route.
+ * the host) and rolls old usage up, and mounts no route.
  */
 export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmService }): Promise<GatewayPlugin> {
   const keys = createKeyService(core);
   const config = core.config.gateway;
+  // Old usage rows are rolled up into one row per day, whether or not the gateway serves.
+  const rollUp = async (): Promise<void> => {
+    const before = dayOf(core.clock.now() - config.usageRollupAfterDays * 86_400_000);
+    const folded = await o.llm.store.rollUpBefore(before);
+    if (folded > 0) core.log.info({ rows: folded, before }, "llm usage rows rolled up into daily totals");
+  };
+  const start = async (): Promise<void> => {
+    void core.track(rollUp().catch((error: unknown) => core.log.warn({ err: error }, "could not roll up LLM usage")));
+  };
   if (!config.enabled)
     return {
       name: "gateway",
       migrations: GATEWAY_MIGRATIONS,
       keys,
       deps: undefined,
+      start,
       status: () => ({ state: "off", detail: "gateway.enabled is false" }),
     };
   const metrics = createGatewayMetrics(core.metrics.registry);
@@ -87,6 +97,7 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
     routes: async () => (await import("./api.ts")).gatewayRoutes(deps),
     keys,
     deps,
+    start,
     async stop() {
       unsubscribe();
       unmount();

@@ -178,3 +178,4 @@ export function registerLlmCli(program: Command, ctx: LlmCliContext): void {
       ctx.err.write(`exported ${result.conversations} conversation(s), ${result.turns} turn(s)\n`);
     });
 }
+export { usageReport, type UsageGrouping, type UsageReportRow } from "./usage-report.ts";

@@ -332,14 +332,22 @@ export class LlmStore {
    */
   async rollUpBefore(beforeDay: string): Promise<number> {
     return this.#sql.transaction(async (tx) => {
+      // Summed from what this statement deleted, so two processes rolling up at once never count a row twice.
       const { rows } = await tx.query<Row>(
-        `SELECT day, sum(input_tokens) AS i, sum(output_tokens) AS o, sum(cost) AS c, sum(turns) AS t, count(*) AS n
-         FROM llm_usage WHERE day < $1 AND NOT (chat_key = '*' AND user_key = '*') GROUP BY day`,
+        `DELETE FROM llm_usage WHERE day < $1 AND NOT (chat_key = '*' AND user_key = '*')
+         RETURNING day, input_tokens, output_tokens, cost, turns`,
         [beforeDay],
       );
-      if (rows.length === 0) return 0;
-      await tx.query(`DELETE FROM llm_usage WHERE day < $1 AND NOT (chat_key = '*' AND user_key = '*')`, [beforeDay]);
+      const byDay = new Map<string, { i: number; o: number; c: number; t: number }>();
       for (const r of rows) {
+        const d = byDay.get(String(r.day)) ?? { i: 0, o: 0, c: 0, t: 0 };
+        d.i += num(r.input_tokens);
+        d.o += num(r.output_tokens);
+        d.c += num(r.cost);
+        d.t += num(r.turns);
+        byDay.set(String(r.day), d);
+      }
+      for (const [day, d] of byDay) {
         await tx.query(
           `INSERT INTO llm_usage (day, chat_key, user_key, input_tokens, output_tokens, cost, turns) VALUES ($1, '*', '*', $2, $3, $4, $5)
            ON CONFLICT (day, chat_key, user_key) DO UPDATE SET
@@ -347,10 +355,10 @@ export class LlmStore {
              output_tokens = llm_usage.output_tokens + EXCLUDED.output_tokens,
              cost = llm_usage.cost + EXCLUDED.cost,
              turns = llm_usage.turns + EXCLUDED.turns`,
-          [r.day, num(r.i), num(r.o), num(r.c), num(r.t)],
+          [day, d.i, d.o, d.c, d.t],
         );
       }
-      return rows.reduce((n, r) => n + num(r.n), 0);
+      return rows.length;
     });
   }
 
