@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { memoryStore, openStore } from "../../../bot/index.ts";
+import { memoryStore, openStore, type Store } from "../../../bot/index.ts";
 import { dayOf, LLM_MIGRATIONS, type LlmService } from "../../../llm/index.ts";
 import { runCli } from "../../helpers/cli.ts";
 import { POSTGRES_URL, serviceAvailable } from "../../helpers/services.ts";
@@ -90,10 +90,14 @@ describe("switchboard usage export", () => {
 
 const hasPostgres = await serviceAvailable("postgres");
 
-describe.each([
-  ["the embedded store", async () => memoryStore()],
-  ...(hasPostgres ? [["PostgreSQL", async () => openStore({ databaseUrl: POSTGRES_URL })] as const] : []),
-])("usage roll-up on %s", (_name, open) => {
+const engines: Array<[string, () => Promise<Store>]> = [
+  ["the embedded store", () => memoryStore()],
+  ...(hasPostgres
+    ? [["PostgreSQL", () => openStore({ dataDir: work, databaseUrl: POSTGRES_URL })] as [string, () => Promise<Store>]]
+    : []),
+];
+
+describe.each(engines)("usage roll-up on %s", (_name, open) => {
   it("folds rows of old days into one row per day and keeps the day totals", async () => {
     const store = await open();
     try {
