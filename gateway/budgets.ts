@@ -7,14 +7,22 @@
  * alerted, not blocked (the chat quotas of `llm.quotas` block those).
  */
 import type { Logger } from "pino";
-import type { Clock, Keyv } from "../bot/index.ts";
-import { rememberOnce, toReply } from "../bot/index.ts";
+import type { Clock, Keyv, KvRepo } from "../bot/index.ts";
+import { rememberOnce, SwitchboardError, toReply } from "../bot/index.ts";
 import type { Config } from "../config/index.ts";
 import { dayOf, type LlmService, type UsageEvent } from "../llm/index.ts";
 import { GatewayError } from "./errors.ts";
 import type { KeyInfo } from "./keys.ts";
 
-type Budget = Config["gateway"]["budgets"][number];
+/** One budget, as configured or as set with `/ai budget set`. */
+export type Budget = Config["gateway"]["budgets"][number];
+
+/** Where budgets set in chat are kept (the durable key-value store). */
+const STORED = { namespace: "gateway", scope: "budgets", key: "list" } as const;
+/** Budgets set in chat are read again at most this often per process. */
+const STORED_TTL_MS = 5_000;
+/** Most budgets set in chat. */
+export const MAX_STORED_BUDGETS = 100;
 
 /** What an alert is sent through. */
 export interface AlertSender {
@@ -24,6 +32,8 @@ export interface AlertSender {
 /** What `Budgets` uses. */
 export interface BudgetOptions {
   llm: LlmService;
+  /** The durable key-value store, for budgets set in chat. */
+  repo: KvRepo;
   kv: Keyv;
   clock: Clock;
   log: Logger;
@@ -35,22 +45,66 @@ export interface BudgetOptions {
 
 /** The budgets' checks and alerts. */
 export class Budgets {
-  readonly #budgets: readonly Budget[];
+  readonly #configured: readonly Budget[];
   readonly #o: BudgetOptions;
+  #stored: { list: Budget[]; untilMs: number } | undefined;
 
-  constructor(budgets: readonly Budget[], o: BudgetOptions) {
-    this.#budgets = budgets;
+  constructor(configured: readonly Budget[], o: BudgetOptions) {
+    this.#configured = configured;
     this.#o = o;
   }
 
-  /** True when any budget is configured. */
-  get isEmpty(): boolean {
-    return this.#budgets.length === 0;
+  /** Every budget: the configured ones, then those set in chat. */
+  async list(): Promise<Array<Budget & { source: "config" | "chat" }>> {
+    return [
+      ...this.#configured.map((b) => ({ ...b, source: "config" as const })),
+      ...(await this.#storedList()).map((b) => ({ ...b, source: "chat" as const })),
+    ];
+  }
+
+  /** Add or replace (same scope, id and period) a budget set in chat. */
+  async set(b: Budget): Promise<void> {
+    const kept = (await this.#storedList()).filter(
+      (x) => !(x.scope === b.scope && x.id === b.id && x.period === b.period),
+    );
+    if (kept.length >= MAX_STORED_BUDGETS)
+      throw new SwitchboardError("E_CONFLICT", `${kept.length} budgets set in chat`, {
+        chatMessage: `At most ${MAX_STORED_BUDGETS} budgets may be set in chat; remove one first.`,
+      });
+    await this.#save([...kept, b]);
+  }
+
+  /** Remove a budget set in chat; false when there is none like it. */
+  async remove(match: Pick<Budget, "scope" | "id" | "period">): Promise<boolean> {
+    const list = await this.#storedList();
+    const kept = list.filter((x) => !(x.scope === match.scope && x.id === match.id && x.period === match.period));
+    if (kept.length === list.length) return false;
+    await this.#save(kept);
+    return true;
+  }
+
+  /** What a budget has spent in its current period. */
+  async spent(b: Budget, subject: string): Promise<{ cost: number; label: string }> {
+    const { fromDay, label } = this.#period(b);
+    return { cost: (await this.#o.llm.store.spentSince(fromDay, whoOf(b, subject))).cost, label };
+  }
+
+  async #storedList(): Promise<Budget[]> {
+    const now = this.#o.clock.now();
+    if (this.#stored !== undefined && this.#stored.untilMs > now) return this.#stored.list;
+    const list = (await this.#o.repo.get<Budget[]>(STORED.namespace, STORED.scope, STORED.key)) ?? [];
+    this.#stored = { list, untilMs: now + STORED_TTL_MS };
+    return list;
+  }
+
+  async #save(list: Budget[]): Promise<void> {
+    await this.#o.repo.set(STORED.namespace, STORED.scope, { key: STORED.key, value: list });
+    this.#stored = { list, untilMs: this.#o.clock.now() + STORED_TTL_MS };
   }
 
   /** Check the budgets one use touches; post what was crossed. */
   async onUsage(e: UsageEvent): Promise<void> {
-    for (const [index, b] of this.#budgets.entries()) {
+    for (const b of await this.list()) {
       const subject = subjectOf(b, e);
       if (subject === undefined) continue;
       const { fromDay, label } = this.#period(b);
@@ -61,7 +115,11 @@ export class Budgets {
       if (threshold === undefined) continue;
       // One alert per budget, subject, period and threshold; a jump past both marks 80% too.
       const mark = (t: number) =>
-        rememberOnce(this.#o.kv, `gateway:budget:${index}:${subject}:${fromDay}:${t}`, 40 * 86_400_000);
+        rememberOnce(
+          this.#o.kv,
+          `gateway:budget:${b.scope}:${b.id}:${b.period}:${b.cost}:${subject}:${fromDay}:${t}`,
+          40 * 86_400_000,
+        );
       const isNew = await mark(threshold);
       if (threshold === 100) await mark(80);
       if (!isNew) continue;
@@ -84,7 +142,7 @@ export class Budgets {
 
   /** Refuse (429) a gateway request whose person or key has reached a `block` budget. */
   async admit(key: KeyInfo): Promise<void> {
-    for (const b of this.#budgets) {
+    for (const b of await this.list()) {
       if (b.policy !== "block" || b.scope === "chat") continue;
       const subject = b.scope === "key" ? key.id : key.userKey;
       if (b.id !== "*" && b.id !== subject) continue;
@@ -141,7 +199,8 @@ function whoOf(b: Budget, subject: string): { chatKey: string } | { userKey: str
   return b.scope === "user" ? { userKey: subject } : { chatKey: b.scope === "key" ? `api:${subject}` : subject };
 }
 
-function describe(b: Budget, subject: string): string {
+/** "person telegram:1", "key 1a2b…", "chat slack:C1". */
+export function describe(b: Pick<Budget, "scope">, subject: string): string {
   return b.scope === "chat" ? `chat ${subject}` : b.scope === "user" ? `person ${subject}` : `key ${subject}`;
 }
 

@@ -1,14 +1,81 @@
 /**
- * `/ai keys …` in chat: the gateway's one piece of chat-command wiring, kept to this file. `keysCommand` is the
- * subcommand itself (a declarative command tree can adopt it as `ai keys`); `mountAiKeys` hangs it under the
- * existing `/ai` command until then, passing every other `/ai …` on to it untouched.
+ * `/ai keys …` and `/ai budget …` in chat: the gateway's one piece of chat-command wiring, kept to this file.
+ * `keysCommand` and `budgetCommand` are the subcommands themselves (a declarative command tree can adopt them as
+ * `ai keys` and `ai budget`); `mountAiKeys` hangs them under the existing `/ai` command until then, passing
+ * every other `/ai …` on to it untouched.
  *
  * - `/ai keys create [name]`: DM only; the key is sent in that DM, once.
  * - `/ai keys list`: your keys (never their secrets). `/ai keys revoke <id>`: one of yours.
+ * - `/ai budget`: the budgets that concern you and this chat, with what they have spent (owners see all).
+ * - `/ai budget set <chat|user|key> <id|*> <day|month> <cost> [warn|block]` · `/ai budget remove <scope> <id>
+ *   <period>`: bot owners; audited.
  */
 import type { CommandContext, CommandDef, CommandRegistry, ReplyInput } from "../bot/index.ts";
 import { SwitchboardError } from "../bot/index.ts";
-import type { KeyService } from "./keys.ts";
+import { type Budget, type Budgets, describe } from "./budgets.ts";
+import type { AuditWriter, KeyService } from "./keys.ts";
+
+/** What the chat commands use. */
+export interface ChatCommandDeps {
+  keys: KeyService;
+  budgets: Budgets;
+  audit: AuditWriter;
+}
+
+const BUDGET_USAGE =
+  "Usage: /ai budget · /ai budget set <chat|user|key> <id|*> <day|month> <cost> [warn|block] · /ai budget remove <chat|user|key> <id|*> <day|month>";
+
+/** The `budget` subcommand. */
+export async function budgetCommand(
+  d: ChatCommandDeps,
+  ctx: CommandContext,
+  args: readonly string[],
+): Promise<ReplyInput> {
+  const [action = "", ...rest] = args;
+  const isOwner = ctx.role === "owner";
+  if (action === "") {
+    const mine = await d.keys.list(ctx.userKey);
+    const lines: string[] = [];
+    for (const b of await d.budgets.list()) {
+      const subjects =
+        b.scope === "chat"
+          ? [ctx.chatKey]
+          : b.scope === "user"
+            ? [ctx.userKey]
+            : mine.filter((k) => k.revokedAt === null).map((k) => k.id);
+      for (const subject of subjects) {
+        if (b.id !== "*" && b.id !== subject) continue;
+        const spent = await d.budgets.spent(b, subject);
+        lines.push(
+          `${describe(b, subject)}: ${spent.cost.toFixed(4)} of ${b.cost} ${spent.label} (${b.policy}, ${b.source})`,
+        );
+      }
+      if (isOwner && b.id !== "*" && !subjects.includes(b.id))
+        lines.push(`${describe(b, b.id)}: ${b.cost} per ${b.period} (${b.policy}, ${b.source})`);
+    }
+    return lines.length === 0 ? "No budget concerns you or this chat." : lines.join("\n");
+  }
+  if (!isOwner)
+    throw new SwitchboardError("E_PERMISSION_DENIED", `/ai budget ${action} by ${ctx.userKey}`, {
+      chatMessage: "Only the bot's owners set budgets.",
+    });
+  const [scope, id, period, costText, policy = "warn"] = rest;
+  const isScope = scope === "chat" || scope === "user" || scope === "key";
+  const isPeriod = period === "day" || period === "month";
+  if (!isScope || id === undefined || !isPeriod) return BUDGET_USAGE;
+  const by = { actor: ctx.userKey, chatKey: "*", via: "chat" };
+  if (action === "remove") {
+    const done = await d.budgets.remove({ scope, id, period });
+    if (done) await d.audit({ ...by, action: "gateway.budget.remove", target: `${scope}:${id}:${period}` });
+    return done ? `Removed the ${period} budget of ${describe({ scope }, id)}.` : "No budget set in chat matches that.";
+  }
+  const cost = Number(costText);
+  if (action !== "set" || !(cost > 0) || (policy !== "warn" && policy !== "block")) return BUDGET_USAGE;
+  const budget: Budget = { scope, id, period, cost, policy };
+  await d.budgets.set(budget);
+  await d.audit({ ...by, action: "gateway.budget.set", target: `${scope}:${id}:${period}`, after: budget });
+  return `Budget set: ${describe({ scope }, id)}, ${cost} per ${period}, ${policy} at 100%.`;
+}
 
 /** The subcommand: `create [name]`, `list`, `revoke <id>`. */
 export async function keysCommand(keys: KeyService, ctx: CommandContext, args: readonly string[]): Promise<ReplyInput> {
@@ -47,26 +114,32 @@ export async function keysCommand(keys: KeyService, ctx: CommandContext, args: r
 }
 
 /**
- * Hang `keys` under `/ai`: the registered `/ai` is wrapped so `/ai keys …` reaches `keysCommand` and everything
- * else reaches the original handler. Returns the undo (the original `/ai` back).
+ * Hang `keys` and `budget` under `/ai`: the registered `/ai` is wrapped so `/ai keys …` and `/ai budget …` reach
+ * this module and everything else reaches the original handler. Returns the undo (the original `/ai` back).
  */
-export function mountAiKeys(commands: CommandRegistry, keys: KeyService): () => void {
+export function mountAiKeys(commands: CommandRegistry, d: ChatCommandDeps): () => void {
+  const { keys } = d;
+  const sub = (ctx: CommandContext): Promise<ReplyInput> | undefined => {
+    const name = ctx.args[0]?.toLowerCase();
+    if (name === "keys") return keysCommand(keys, ctx, ctx.args.slice(1));
+    if (name === "budget") return budgetCommand(d, ctx, ctx.args.slice(1));
+    return undefined;
+  };
   const ai = commands.get("ai");
   const wrapped: CommandDef =
     ai === undefined
       ? {
           name: "ai",
-          description: "Personal keys for the model gateway",
-          usage: "/ai keys create [name] | list | revoke <id>",
+          description: "Personal keys and budgets of the model gateway",
+          usage: `/ai keys create [name] | list | revoke <id>\n${BUDGET_USAGE.slice(7)}`,
           defaultRole: "member",
           source: "builtin",
-          handler: (ctx) => keysCommand(keys, ctx, ctx.args.slice(1)),
+          handler: (ctx) => sub(ctx) ?? "Usage: /ai keys … | /ai budget …",
         }
       : {
           ...ai,
-          usage: `${ai.usage ?? "/ai"}\n/ai keys create [name] | list | revoke <id>`,
-          handler: (ctx) =>
-            ctx.args[0]?.toLowerCase() === "keys" ? keysCommand(keys, ctx, ctx.args.slice(1)) : ai.handler(ctx),
+          usage: `${ai.usage ?? "/ai"}\n/ai keys create [name] | list | revoke <id>\n${BUDGET_USAGE.slice(7)}`,
+          handler: (ctx) => sub(ctx) ?? ai.handler(ctx),
         };
   if (ai !== undefined) commands.unregister("ai");
   commands.register(wrapped);

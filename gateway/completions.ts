@@ -109,6 +109,14 @@ export async function completions(
       }),
     };
   } catch (error) {
+    // The client left: nobody reads this answer, and it is not the gateway's failure.
+    if (req.signal.aborted && !(error instanceof GatewayError)) {
+      d.metrics.request("client_closed");
+      return {
+        status: 499,
+        body: { error: { message: "client closed request", type: "invalid_request_error", param: null, code: null } },
+      };
+    }
     const e = toGatewayError(error);
     d.metrics.request(String(e.status));
     return e.answer();

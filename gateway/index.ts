@@ -64,6 +64,7 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
   const metrics = createGatewayMetrics(core.metrics.registry);
   const budgets = new Budgets(config.budgets, {
     llm: o.llm,
+    repo: core.store.kv,
     kv: core.kv,
     clock: core.clock,
     log: core.log,
@@ -81,15 +82,13 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
     metrics,
     clock: core.clock,
   };
-  const unmount = mountAiKeys(core.commands, keys);
+  const unmount = mountAiKeys(core.commands, { keys, budgets, audit: (entry) => core.audit(entry) });
   // Every recorded use, chat turns included, is checked against the budgets in the background.
-  const unsubscribe = budgets.isEmpty
-    ? () => undefined
-    : o.llm.usage.onRecorded((e) => {
-        void core.track(
-          budgets.onUsage(e).catch((error: unknown) => core.log.warn({ err: error }, "could not check LLM budgets")),
-        );
-      });
+  const unsubscribe = o.llm.usage.onRecorded((e) => {
+    void core.track(
+      budgets.onUsage(e).catch((error: unknown) => core.log.warn({ err: error }, "could not check LLM budgets")),
+    );
+  });
   return {
     name: "gateway",
     migrations: GATEWAY_MIGRATIONS,

@@ -14,6 +14,7 @@ let bot: GatewayBot;
 beforeAll(async () => {
   openai = await startOpenAiStandIn();
   bot = await startGatewayBot({
+    bot: { owners: ["test:boss"] },
     llm: {
       models: [
         { name: "hosted", provider: "openai", model: "stand-hosted", baseUrl: openai.baseUrl, costPer1kInput: 1 },
@@ -81,5 +82,36 @@ describe("budgets", () => {
     expect(posted.at(-1)).toBe(
       "Budget alert: person test:lena has spent 0.0400 of 0.03 this month (133%). Policy: warn.",
     );
+  });
+
+  it("lets an owner set a budget in chat, audited, which then alerts; others may only read theirs", async () => {
+    const say = async (text: string, userId: string) => {
+      await bot.app.core.router.process(bot.adapter.inbound(text, { chatId: `dm-${userId}`, chatKind: "dm", userId }));
+      return bot.adapter.textsIn(`dm-${userId}`).at(-1) ?? "";
+    };
+    expect(await say("/ai budget set user test:olaf day 0.01 block", "olaf")).toMatch(/Only the bot's owners/);
+    expect(await say("/ai budget set user test:olaf day 0.01 block", "boss")).toBe(
+      "Budget set: person test:olaf, 0.01 per day, block at 100%.",
+    );
+    const before = bot.adapter.textsIn("ops").length;
+    const { key } = await bot.gateway.keys.create({ userKey: "test:olaf" }, { actor: "test", via: "cli" });
+    await bot.client(key).chat.completions.create({ model: "hosted", messages: [{ role: "user", content: "x" }] });
+    expect((await alerts(before + 1)).at(-1)).toMatch(
+      /^Budget alert: person test:olaf has spent 0\.0200 of 0\.01 today \(200%\)/,
+    );
+    expect(await say("/ai budget", "olaf")).toContain("person test:olaf: 0.0200 of 0.01 today (block, chat)");
+    const refused = await bot
+      .client(key)
+      .chat.completions.create({ model: "hosted", messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
+    expect((refused as { code?: string }).code).toBe("budget_exceeded");
+    expect(await say("/ai budget remove user test:olaf day", "boss")).toMatch(/^Removed/);
+    const { rows } = await bot.app.core.store.sql.query<{ action: string; actor: string }>(
+      "SELECT action, actor FROM audit_log WHERE action LIKE 'gateway.budget.%' ORDER BY id",
+    );
+    expect(rows).toEqual([
+      { action: "gateway.budget.set", actor: "test:boss" },
+      { action: "gateway.budget.remove", actor: "test:boss" },
+    ]);
   });
 });
