@@ -6,7 +6,9 @@
 import { z } from "zod";
 import { type ApiRoute, defineRoute } from "../bot/index.ts";
 import { authenticate, type CompletionDeps, completions } from "./completions.ts";
+import { dayOf } from "../llm/index.ts";
 import { GatewayError, openAiErrorBody } from "./errors.ts";
+import { hitsByModel } from "./hits.ts";
 import { completionRequestSchema } from "./wire.ts";
 
 const errorSchema = z.object({
@@ -26,6 +28,8 @@ const modelList = z.object({
       owned_by: z.string(),
       /** Switchboard: the models an alias tries, in order. */
       chain: z.array(z.string()),
+      /** Switchboard: answers served from the cache today (UTC) for this model, at no cost. */
+      cache_hits_today: z.number(),
     }),
   ),
 });
@@ -58,6 +62,7 @@ export function gatewayRoutes(d: CompletionDeps): ApiRoute[] {
       handler: async (req) => {
         try {
           const key = await authenticate(d.keys, req.headers);
+          const hits = await hitsByModel(d.sql, dayOf(d.clock.now()));
           return {
             status: 200,
             body: {
@@ -68,6 +73,7 @@ export function gatewayRoutes(d: CompletionDeps): ApiRoute[] {
                 created: 0,
                 owned_by: n.kind === "alias" ? "switchboard" : (d.llm.registry.get(n.id)?.provider ?? "switchboard"),
                 chain: n.chain,
+                cache_hits_today: n.kind === "model" ? (hits.get(n.id) ?? 0) : 0,
               })),
             },
           };

@@ -7,6 +7,7 @@ import type { Command } from "commander";
 import type { Core } from "../bot/index.ts";
 import { csvOf, SwitchboardError } from "../bot/index.ts";
 import { LLM_MIGRATIONS, type UsageGrouping, usageReport } from "../llm/index.ts";
+import { hitsBy } from "./hits.ts";
 import { GATEWAY_MIGRATIONS, type KeyInfo } from "./keys.ts";
 import { createKeyService } from "./index.ts";
 
@@ -86,18 +87,20 @@ function registerUsageCli(program: Command, ctx: GatewayCliContext): void {
       const app = await ctx.openApp({ plugins: false });
       try {
         await app.core.store.migrate(LLM_MIGRATIONS);
-        const rows = await usageReport(app.core.store.sql, {
-          from: opts.from,
-          to: opts.to,
-          by: opts.by as UsageGrouping,
-        });
+        await app.core.store.migrate(GATEWAY_MIGRATIONS);
+        const range = { from: opts.from, to: opts.to, by: opts.by as UsageGrouping };
+        const hits = await hitsBy(app.core.store.sql, range);
+        const rows = (await usageReport(app.core.store.sql, range)).map((r) => ({
+          ...r,
+          cacheHits: hits.get(r.group) ?? 0,
+        }));
         const named = rows.map(({ group, ...rest }) => ({ [opts.by]: group, ...rest }));
         ctx.out.write(
           opts.format === "json"
             ? `${JSON.stringify(named, null, 2)}\n`
             : csvOf(
-                [opts.by, "inputTokens", "outputTokens", "cost", "count"],
-                rows.map((r) => [r.group, r.inputTokens, r.outputTokens, r.cost, r.count]),
+                [opts.by, "inputTokens", "outputTokens", "cost", "count", "cacheHits"],
+                rows.map((r) => [r.group, r.inputTokens, r.outputTokens, r.cost, r.count, r.cacheHits]),
               ),
         );
       } finally {

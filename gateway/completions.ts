@@ -5,11 +5,12 @@
  * statistics, so `/models`, `/metrics` and the quotas see both.
  */
 import { randomBytes } from "node:crypto";
-import type { ApiAnswer, ApiRequest, Clock } from "../bot/index.ts";
+import type { ApiAnswer, ApiRequest, Clock, SqlClient } from "../bot/index.ts";
 import { SwitchboardError } from "../bot/index.ts";
 import {
   type ChatResult,
   costOf,
+  dayOf,
   describeFailure,
   encodingFor,
   type LlmService,
@@ -20,6 +21,7 @@ import {
 import type { Budgets } from "./budgets.ts";
 import type { AnswerCache } from "./cache.ts";
 import { GatewayError } from "./errors.ts";
+import { recordHit } from "./hits.ts";
 import type { KeyInfo, KeyService } from "./keys.ts";
 import type { Limits } from "./limits.ts";
 import type { GatewayMetrics } from "./metrics.ts";
@@ -43,6 +45,8 @@ export interface CompletionDeps {
   cache: AnswerCache;
   metrics: GatewayMetrics;
   clock: Clock;
+  /** The store's SQL (cache hits). */
+  sql: SqlClient;
 }
 
 /** One answer, whichever way it came. */
@@ -295,6 +299,12 @@ async function cached(
   o: { key: KeyInfo; body: CompletionRequest; hit: Answered },
 ): Promise<ApiAnswer> {
   await d.llm.usage.add(`api:${o.key.id}`, o.key.userKey, { usage: { inputTokens: 0, outputTokens: 0 }, cost: 0 });
+  await recordHit(d.sql, {
+    day: dayOf(d.clock.now()),
+    model: o.hit.model.name,
+    userKey: o.key.userKey,
+    keyId: o.key.id,
+  });
   d.metrics.cacheHit(o.hit.model.name);
   d.metrics.request("cache_hit");
   const headers = { ...answerHeaders({ model: o.hit.model, passedOver: [] }), [CACHE_HEADER]: "hit" };

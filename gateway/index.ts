@@ -81,6 +81,7 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
     cache: new AnswerCache({ shared: core.kv, config: config.cache, registry: o.llm.registry }),
     metrics,
     clock: core.clock,
+    sql: core.store.sql,
   };
   const unmount = mountAiKeys(core.commands, { keys, budgets, audit: (entry) => core.audit(entry) });
   // Every recorded use, chat turns included, is checked against the budgets in the background.

@@ -31,6 +31,19 @@ CREATE TABLE IF NOT EXISTS gateway_keys (
 CREATE INDEX IF NOT EXISTS gateway_keys_user ON gateway_keys (user_key);
 `,
   },
+  {
+    id: "gateway-002-cache-hits",
+    sql: `
+CREATE TABLE IF NOT EXISTS gateway_cache_hits (
+  day TEXT NOT NULL,
+  model TEXT NOT NULL,
+  user_key TEXT NOT NULL,
+  key_id TEXT NOT NULL,
+  hits INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (day, model, user_key, key_id)
+);
+`,
+  },
 ];
 
 /** Every key starts with this, so it is recognised (and found by secret scanners). */

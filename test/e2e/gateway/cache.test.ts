@@ -3,6 +3,7 @@
  * hit and counted at zero cost; sampled requests, tool calls, other people and opted-out requests are not.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { hitsBy } from "../../../gateway/hits.ts";
 import { CACHE_HEADER, MODEL_HEADER } from "../../../gateway/index.ts";
 import { startOpenAiStandIn, type OpenAiStandIn } from "../../stand-ins/openai/server.ts";
 import { type GatewayBot, startGatewayBot } from "./helpers.ts";
@@ -84,6 +85,15 @@ describe("answer cache", () => {
     // The hits count as requests at zero cost: the person's day holds only the first answer's tokens.
     const today = await bot.llm.service.usage.today("api:none", "test:jay");
     expect(today.user.tokens).toBe(15);
+    // …and marked per model, in /v1/models and the usage export's table.
+    const models = (await bot.client(jay).models.list()).data as unknown as Array<{
+      id: string;
+      cache_hits_today: number;
+    }>;
+    expect(models.find((m) => m.id === "hosted")?.cache_hits_today).toBe(2);
+    const day = new Date().toISOString().slice(0, 10);
+    const byKey = await hitsBy(bot.app.core.store.sql, { from: day, to: day, by: "key" });
+    expect([...byKey.values()]).toEqual([2]);
   });
 
   it("does not share answers across people, nor serve requests that opt out", async () => {

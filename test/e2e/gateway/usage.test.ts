@@ -65,20 +65,22 @@ describe("switchboard usage export", () => {
     const byUser = await cli("usage", "export", "--from", today, "--to", today, "--by", "user", "--format", "json");
     expect(byUser.code, byUser.err).toBe(0);
     expect(JSON.parse(byUser.out)).toEqual([
-      { user: "test:nina", inputTokens: 200, outputTokens: 20, cost: 0.2, count: 2 },
+      { user: "test:nina", inputTokens: 200, outputTokens: 20, cost: 0.2, count: 2, cacheHits: 0 },
     ]);
     const byKey = JSON.parse(
       (await cli("usage", "export", "--from", today, "--to", today, "--by", "key", "--format", "json")).out,
     );
-    expect(byKey).toEqual([{ key: keyId, inputTokens: 100, outputTokens: 10, cost: 0.1, count: 1 }]);
+    expect(byKey).toEqual([{ key: keyId, inputTokens: 100, outputTokens: 10, cost: 0.1, count: 1, cacheHits: 0 }]);
     const byChat = JSON.parse(
       (await cli("usage", "export", "--from", today, "--to", today, "--by", "chat", "--format", "json")).out,
     );
-    expect(byChat).toEqual([{ chat: "test:dm-nina", inputTokens: 100, outputTokens: 10, cost: 0.1, count: 1 }]);
+    expect(byChat).toEqual([
+      { chat: "test:dm-nina", inputTokens: 100, outputTokens: 10, cost: 0.1, count: 1, cacheHits: 0 },
+    ]);
     const byModel = await cli("usage", "export", "--from", today, "--to", today, "--by", "model");
-    expect(byModel.out).toBe(`model,inputTokens,outputTokens,cost,count\r\nhosted,200,20,0.2,2\r\n`);
+    expect(byModel.out).toBe(`model,inputTokens,outputTokens,cost,count,cacheHits\r\nhosted,200,20,0.2,2,0\r\n`);
     const byDay = await cli("usage", "export", "--from", "2020-01-01", "--to", today, "--by", "day");
-    expect(byDay.out).toBe(`day,inputTokens,outputTokens,cost,count\r\n${today},200,20,0.2,2\r\n`);
+    expect(byDay.out).toBe(`day,inputTokens,outputTokens,cost,count,cacheHits\r\n${today},200,20,0.2,2,0\r\n`);
   });
 
   it("refuses bad days, groupings and formats", async () => {
