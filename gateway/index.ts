@@ -94,7 +94,10 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
     name: "gateway",
     migrations: GATEWAY_MIGRATIONS,
     // Asked for only when the bot listens: the route code loads then.
-    routes: async () => (await import("./api.ts")).gatewayRoutes(deps),
+    routes: async () => [
+      ...(await import("./api.ts")).gatewayRoutes(deps),
+      ...(await import("./admin-api.ts")).keyRoutes(keys, { maxExpiryDays: 3_650, now: () => core.clock.now() }),
+    ],
     keys,
     deps,
     start,

@@ -191,3 +191,65 @@ describe("/ai keys in chat", () => {
     });
   });
 });
+
+describe("keys from the admin API", () => {
+  it("creates (shown once), lists and revokes one's own keys from a console session; a token may only list", async () => {
+    await withBot(async (bot) => {
+      const base = bot.baseUrl.replace(/\/v1$/, "");
+      const { url } = await bot.app.admin.signInLink({ userKey: "test:pia", displayName: "pia" });
+      const signed = await fetch(`${base}/api/auth/sign-in`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ code: new URL(url).hash.slice(6) }),
+      });
+      const session = {
+        cookie: signed.headers.get("set-cookie")!.split(";")[0]!,
+        "x-csrf-token": ((await signed.json()) as { csrfToken: string }).csrfToken,
+      };
+      const created = await fetch(`${base}/api/gateway/keys`, {
+        method: "POST",
+        headers: { ...session, "content-type": "application/json" },
+        body: JSON.stringify({ name: "ci", models: ["hosted"], expiresInDays: 7 }),
+      });
+      expect(created.status).toBe(201);
+      const { key, info } = (await created.json()) as { key: string; info: { id: string; models: string[] } };
+      expect(info.models).toEqual(["hosted"]);
+      openai.script.push("stand-hosted", { kind: "text", text: "via console key" });
+      const res = await bot
+        .client(key)
+        .chat.completions.create({ model: "hosted", messages: [{ role: "user", content: "x" }] });
+      expect(res.choices[0]!.message.content).toBe("via console key");
+
+      const { token } = await bot.app.admin.credentials.createToken(
+        { userKey: "test:pia", displayName: "pia" },
+        { name: "t", scopes: ["read"] },
+      );
+      const listed = await fetch(`${base}/api/gateway/keys`, { headers: { authorization: `Bearer ${token}` } });
+      const body = await listed.text();
+      expect(JSON.parse(body).keys.map((k: { id: string }) => k.id)).toEqual([info.id]);
+      expect(body).not.toContain(key.slice(17));
+      const byToken = await fetch(`${base}/api/gateway/keys`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: "{}",
+      });
+      expect(byToken.status).toBe(403);
+
+      const revoked = await fetch(`${base}/api/gateway/keys/${info.id}`, { method: "DELETE", headers: session });
+      expect(revoked.status).toBe(204);
+      const refused = await bot
+        .client(key)
+        .models.list()
+        .catch((e: unknown) => e);
+      expect((refused as { status?: number }).status).toBe(401);
+      const { rows } = await bot.app.core.store.sql.query<{ action: string; via: string }>(
+        "SELECT action, via FROM audit_log WHERE target = $1 ORDER BY id",
+        [info.id],
+      );
+      expect(rows).toEqual([
+        { action: "gateway.key.create", via: "web" },
+        { action: "gateway.key.revoke", via: "web" },
+      ]);
+    });
+  });
+});
