@@ -42,6 +42,7 @@ beforeAll(async () => {
         },
         { name: "local", provider: "ollama", model: "stand-llama", host: ollama.host },
         { name: "no-tools", provider: "openai", model: "stand-plain", baseUrl: openai.baseUrl, capabilities: ["chat"] },
+        { name: "slow", provider: "openai", model: "stand-slow", baseUrl: openai.baseUrl, timeoutMs: 1_500 },
       ],
       fallback: { baseBackoffMs: 60_000, maxBackoffMs: 60_000, maxWaitMs: 0 },
     },
@@ -63,7 +64,8 @@ beforeEach(async () => {
   openai.script.clear();
   ollama.script.clear();
   // Cooldowns from one test must not steer the next.
-  for (const m of ["hosted", "hosted-2", "local", "no-tools"]) await bot.app.core.kv.delete(`llm:cooldown:${m}`);
+  for (const m of ["hosted", "hosted-2", "local", "no-tools", "slow"])
+    await bot.app.core.kv.delete(`llm:cooldown:${m}`);
 });
 
 describe("POST /v1/chat/completions", () => {
@@ -301,6 +303,28 @@ describe("POST /v1/chat/completions", () => {
   });
 });
 
+describe("a client that leaves", () => {
+  it("aborts the upstream call when the client drops a stream mid-answer", async () => {
+    openai.script.push("stand-slow", { kind: "hang", text: "first words" });
+    const controller = new AbortController();
+    const stream = await bot
+      .client(key)
+      .chat.completions.create(
+        { model: "slow", messages: [{ role: "user", content: "x" }], stream: true },
+        { signal: controller.signal },
+      );
+    for await (const c of stream) {
+      if (c.choices[0]?.delta.content === "first words") break; // leaving the loop closes the response
+    }
+    controller.abort();
+    // Had the gateway kept the upstream call, it would time out after 1.5 s and count as a timeout of "slow".
+    await new Promise((r) => setTimeout(r, 2_500));
+    const metrics = await (await fetch(`${bot.baseUrl.replace("/v1", "")}/metrics`)).text();
+    expect(metrics).not.toMatch(/switchboard_llm_calls_total\{model="slow",outcome="timeout"\}/);
+    expect(openai.script.for("stand-slow")).toHaveLength(1);
+  });
+});
+
 describe("errors in OpenAI's shape", () => {
   it("401 for a missing, malformed or unknown key, never repeating it", async () => {
     const wrong = `${key.slice(0, -4)}AAAA`;
@@ -365,7 +389,15 @@ describe("errors in OpenAI's shape", () => {
 describe("GET /v1/models", () => {
   it("lists the models and aliases the key may use", async () => {
     const all = await bot.client(key).models.list();
-    expect(all.data.map((m) => m.id)).toEqual(["hosted", "hosted-2", "local", "no-tools", "team-default", "team-b"]);
+    expect(all.data.map((m) => m.id)).toEqual([
+      "hosted",
+      "hosted-2",
+      "local",
+      "no-tools",
+      "slow",
+      "team-default",
+      "team-b",
+    ]);
     const limited = await bot.client(limitedKey).models.list();
     expect(limited.data.map((m) => m.id)).toEqual(["local"]);
   });
