@@ -226,6 +226,7 @@ async function streamed(
   const signal = AbortSignal.any([o.signal, upstream.signal]);
   const queue = new EventQueue();
   let head: { model: ModelConfig; passedOver: Answered["passedOver"] } | undefined;
+  let hasText = false;
   const chunk = (
     delta: Record<string, unknown> | undefined,
     extra: { finishReason?: string; usage?: TokenUsage } = {},
@@ -250,10 +251,15 @@ async function streamed(
         queue.push(chunk({ role: "assistant", content: "", refusal: null }));
         resolve();
       },
-      onText: (fragment) => queue.push(chunk({ content: fragment })),
+      onText: (fragment) => {
+        hasText = true;
+        queue.push(chunk({ content: fragment }));
+      },
     });
     run.then(
       async (answered) => {
+        // A model configured not to stream (`stream: false`) answers whole: its text goes out as one chunk.
+        if (!hasText && answered.result.text !== "") queue.push(chunk({ content: answered.result.text }));
         await account(d, o.key, answered);
         if (o.cacheKey !== undefined) await d.cache.set(o.cacheKey, answered);
         for (const e of toolCallEvents(answered, chunk)) queue.push(e);

@@ -138,6 +138,17 @@ describe("POST /v1/chat/completions", () => {
     expect(chunks.at(-1)!.usage).toMatchObject({ prompt_tokens: 5, completion_tokens: 3 });
   });
 
+  it("streams the whole answer of a model configured not to stream as one chunk", async () => {
+    openai.script.push("stand-hosted-2", { kind: "text", text: "all at once" });
+    const stream = await bot
+      .client(key)
+      .chat.completions.create({ model: "hosted-2", messages: [{ role: "user", content: "x" }], stream: true });
+    let text = "";
+    for await (const c of stream) text += c.choices[0]?.delta.content ?? "";
+    expect(text).toBe("all at once");
+    expect(openai.script.for("stand-hosted-2")[0]!.stream).toBe(false);
+  });
+
   it("sends the raw stream as OpenAI does: data lines, then data: [DONE]", async () => {
     openai.script.push("stand-hosted", { kind: "text", text: "ok" });
     const res = await fetch(`${bot.baseUrl}/chat/completions`, {
