@@ -3,19 +3,30 @@
  * consent, disable, settings (secrets write-only). Each call is checked as the signed-in person with `/skills`'
  * own rules: the command's role in the chat, then the subcommand's (`skills.enable` etc., which a policy may
  * change). Enabling is a consent: the client sends back the version and permissions it showed, and a skill that
- * changed since answers 409 with what it asks for now. Installing, updating, rolling back and uninstalling stay
- * with the CLI and `/skills` for now.
+ * changed since answers 409 with what it asks for now.
+ *
+ * Installing and updating are bot-wide, for bot owners, with the same two steps as `/skills install` and the
+ * CLI: `POST /api/skills/plan` shows the plan (version, permissions, their diff against what was approved,
+ * signature), and `POST /api/skills/install` (or `update`) sends back the version and permissions shown. The
+ * install runs only if the registry still offers exactly that; its progress (download bytes, steps) streams back
+ * as server-sent events, ending with `done` (`installed`, `unchanged`, or `cancelled` when the plan changed) or
+ * `error`.
  */
+import { PassThrough } from "node:stream";
 import { z } from "zod";
 import {
   ApiError,
   checkCommand,
   defineRoute,
+  isSwitchboardError,
+  type ApiAnswer,
   type ApiRoute,
   type Core,
   type Principal,
   type Role,
 } from "../bot/index.ts";
+import type { InstallPlan, InstallResult } from "./installer.ts";
+import type { ProgressEvent } from "./types.ts";
 import { SUBCOMMAND_ROLES } from "./chat-command.ts";
 import { flattenPermissions } from "./permission-diff.ts";
 import type { Marketplace, SkillRuntime } from "./service.ts";
@@ -38,7 +49,7 @@ const chatSkillSchema = z.object({
 
 /** The routes, for the plugin to mount. */
 export function marketplaceRoutes(
-  core: Pick<Core, "apiAccess" | "permissions" | "audit">,
+  core: Pick<Core, "apiAccess" | "permissions" | "audit" | "track">,
   deps: { marketplace: Marketplace; skills: SkillRuntime },
 ): ApiRoute[] {
   const { marketplace, skills } = deps;
@@ -76,7 +87,188 @@ export function marketplaceRoutes(
     };
   };
 
+  /** Run an approved install or update, its progress as server-sent events. */
+  const streamed = (
+    p: Principal,
+    run: (onProgress: (e: ProgressEvent) => void) => Promise<InstallResult>,
+  ): ApiAnswer => {
+    const events = new PassThrough();
+    const send = (event: string, data: unknown) => events.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    void core.track(
+      run((e) => send("progress", e))
+        .then(
+          async (result) => {
+            if (result.status === "installed")
+              await core.audit({
+                actor: p.userKey,
+                chatKey: "*",
+                action: `skills.${result.plan.kind === "update" ? "update" : "install"}.request`,
+                target: result.plan.name,
+                via: p.via,
+                after: { version: result.plan.version, permissions: result.plan.permissions },
+              });
+            send("done", {
+              status: result.status,
+              name: result.plan.name,
+              version: result.plan.version,
+              skill: result.entry?.skill ?? null,
+            });
+          },
+          (error: unknown) =>
+            send("error", {
+              error: isSwitchboardError(error) ? error.code : "E_INTERNAL",
+              message: isSwitchboardError(error) ? error.chatMessage : "the install failed; see the log",
+            }),
+        )
+        .finally(() => events.end()),
+    );
+    return { status: 200, headers: { "content-type": "text/event-stream; charset=utf-8" }, body: events };
+  };
+  const planBody = (plan: InstallPlan) => ({
+    name: plan.name,
+    version: plan.version,
+    fromVersion: plan.fromVersion ?? null,
+    kind: plan.kind,
+    description: plan.description,
+    permissions: plan.permissions,
+    diff: plan.diff,
+    signatureVerified: plan.signatureVerified,
+  });
+  /** The install runs only if the registry still offers what was shown. */
+  const shownPlan = (body: { version: string; permissions: string[] }) => (plan: InstallPlan) =>
+    plan.version === body.version && [...plan.permissions].sort().join() === [...body.permissions].sort().join();
+  const consentBody = z.object({
+    version: z.string().min(1).max(100),
+    permissions: z.array(z.string().max(300)).max(200),
+  });
+  const planSchema = z.object({
+    name: z.string(),
+    version: z.string(),
+    fromVersion: z.string().nullable(),
+    kind: z.enum(["install", "update", "reinstall", "downgrade"]),
+    description: z.string(),
+    permissions: z.array(z.string()),
+    diff: z.object({ added: z.array(z.string()), removed: z.array(z.string()), kept: z.array(z.string()) }),
+    signatureVerified: z.boolean(),
+  });
+
   return [
+    defineRoute({
+      method: "POST",
+      url: "/api/skills/plan",
+      summary: "What installing or updating a package would do: version, permissions and their diff (bot owners)",
+      tags: ["skills"],
+      access: { scope: "skills" },
+      schema: {
+        body: z.object({
+          spec: z.string().min(1).max(300),
+          action: z.enum(["install", "update"]).default("install"),
+          allowDowngrade: z.boolean().default(false),
+        }),
+        response: { 200: z.object({ plan: planSchema, unchanged: z.boolean() }), 403: errorSchema },
+      },
+      handler: async ({ principal, body }) => {
+        const p = signedIn(principal);
+        access.requireOwner(p);
+        const planned =
+          body.action === "install"
+            ? await marketplace.installer.install(body.spec, {
+                actor: p.userKey,
+                allowDowngrade: body.allowDowngrade,
+                confirm: () => false,
+              })
+            : await marketplace.installer.update(body.spec, { actor: p.userKey, confirm: () => false });
+        return { status: 200, body: { plan: planBody(planned.plan), unchanged: planned.status === "unchanged" } };
+      },
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/api/skills/install",
+      summary: "Install the plan shown (version and permissions sent back); progress as server-sent events",
+      tags: ["skills"],
+      access: { scope: "skills" },
+      raw: true,
+      schema: {
+        body: consentBody.extend({ spec: z.string().min(1).max(300), allowDowngrade: z.boolean().default(false) }),
+        response: { 200: z.string().describe("text/event-stream: progress…, then done or error"), 403: errorSchema },
+      },
+      handler: async ({ principal, body }) => {
+        const p = signedIn(principal);
+        access.requireOwner(p);
+        return streamed(p, (onProgress) =>
+          marketplace.install(body.spec, {
+            actor: p.userKey,
+            allowDowngrade: body.allowDowngrade,
+            confirm: shownPlan(body),
+            onProgress,
+          }),
+        );
+      },
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/api/skills/update",
+      summary: "Update an installed skill to the plan shown; progress as server-sent events",
+      tags: ["skills"],
+      access: { scope: "skills" },
+      raw: true,
+      schema: {
+        body: consentBody.extend({ name: z.string().min(1).max(214) }),
+        response: { 200: z.string().describe("text/event-stream: progress…, then done or error"), 403: errorSchema },
+      },
+      handler: async ({ principal, body }) => {
+        const p = signedIn(principal);
+        access.requireOwner(p);
+        return streamed(p, (onProgress) =>
+          marketplace.update(body.name, { actor: p.userKey, confirm: shownPlan(body), onProgress }),
+        );
+      },
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/api/skills/rollback",
+      summary: "Roll an installed skill back to the version before its last install or update (bot owners)",
+      tags: ["skills"],
+      access: { scope: "skills" },
+      schema: {
+        body: z.object({ name: z.string().min(1).max(214) }),
+        response: {
+          200: z.object({ name: z.string(), from: z.string(), to: z.string() }),
+          403: errorSchema,
+          404: errorSchema,
+        },
+      },
+      handler: async ({ principal, body }) => {
+        const p = signedIn(principal);
+        access.requireOwner(p);
+        const result = await marketplace.rollback(body.name, p.userKey);
+        return { status: 200, body: { name: result.to.name, from: result.from, to: result.to.version } };
+      },
+    }),
+    defineRoute({
+      method: "POST",
+      url: "/api/skills/uninstall",
+      summary: "Uninstall a skill (its stored data too with purgeData) (bot owners)",
+      tags: ["skills"],
+      access: { scope: "skills" },
+      schema: {
+        body: z.object({ name: z.string().min(1).max(214), purgeData: z.boolean().default(false) }),
+        response: {
+          200: z.object({ name: z.string(), version: z.string(), purged: z.number().nullable() }),
+          403: errorSchema,
+          404: errorSchema,
+        },
+      },
+      handler: async ({ principal, body }) => {
+        const p = signedIn(principal);
+        access.requireOwner(p);
+        const result = await marketplace.uninstall(body.name, p.userKey, { purgeData: body.purgeData });
+        return {
+          status: 200,
+          body: { name: result.entry.name, version: result.entry.version, purged: result.purged ?? null },
+        };
+      },
+    }),
     defineRoute({
       method: "GET",
       url: "/api/skills/search",
@@ -198,7 +390,7 @@ export function marketplaceRoutes(
         await requireSub(p, params.chatKey, "enable");
         const skill = loaded(params.skill);
         const asked = flattenPermissions(skill.manifest.permissions);
-        if (skill.version !== body.version || asked.join() !== [...body.permissions].sort().join())
+        if (skill.version !== body.version || [...asked].sort().join() !== [...body.permissions].sort().join())
           throw new ApiError(
             409,
             "E_CONFLICT",

@@ -11,6 +11,7 @@ import { adapterHealthSchema } from "../http/health.ts";
 import { ApiError, defineRoute, type ApiAnswer, type ApiRoute, type Principal } from "../http/routes.ts";
 import { GLOBAL_POLICY_KEY, ROLES, roleAtLeast, type ChatPolicy, type Role } from "../permissions.ts";
 import type { AuditEntry } from "../storage/types.ts";
+import type { MessageCounts } from "../message-counts.ts";
 import type { ApiAccess } from "../core.ts";
 
 const role = z.enum(ROLES as [Role, ...Role[]]);
@@ -57,8 +58,9 @@ const signedIn = (p: Principal | undefined): Principal => {
 
 /** The chat, audit and adapter routes. */
 export function chatRoutes(
-  core: Pick<Core, "store" | "permissions" | "commands" | "adapters" | "config">,
+  core: Pick<Core, "store" | "permissions" | "commands" | "adapters" | "config" | "clock">,
   access: ApiAccess,
+  messageCounts: MessageCounts,
 ): ApiRoute[] {
   /** Check `/perms`' rules on a policy someone with `role` wants to write. */
   const checkWrite = ({
@@ -310,6 +312,40 @@ export function chatRoutes(
           },
           body: csv,
         };
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/api/usage/messages",
+      summary: "Messages in and out per platform per UTC day, bot-wide (bot owners; default the last 30 days)",
+      tags: ["usage"],
+      access: { scope: "read" },
+      schema: {
+        querystring: z.object({
+          from: z
+            .string()
+            .regex(/^\d{4}-\d{2}-\d{2}$/)
+            .optional(),
+          to: z
+            .string()
+            .regex(/^\d{4}-\d{2}-\d{2}$/)
+            .optional(),
+        }),
+        response: {
+          200: z.object({
+            rows: z.array(
+              z.object({ day: z.string(), platform: z.string(), messagesIn: z.number(), messagesOut: z.number() }),
+            ),
+          }),
+          403: errorSchema,
+        },
+      },
+      handler: async ({ principal, query }) => {
+        access.requireOwner(signedIn(principal));
+        await messageCounts.flush();
+        const to = query.to ?? new Date(core.clock.now()).toISOString().slice(0, 10);
+        const from = query.from ?? new Date(Date.parse(`${to}T00:00:00Z`) - 29 * 86_400_000).toISOString().slice(0, 10);
+        return { status: 200, body: { rows: await messageCounts.read(from, to) } };
       },
     }),
     defineRoute({

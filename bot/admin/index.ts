@@ -3,6 +3,7 @@
  * own routes (`http.api`) checked by the same `AdminAccess`.
  */
 import type { ApiAccess, Core } from "../core.ts";
+import type { MessageCounts } from "../message-counts.ts";
 import type { HttpAuthenticator, HttpListener } from "../http/listener.ts";
 import { SESSION_COOKIE } from "./session-cookie.ts";
 import { ConsoleCredentials, type Identity } from "./credentials.ts";
@@ -43,7 +44,10 @@ export function createAdmin(core: AdminDeps, baseUrl: () => string): Admin {
 }
 
 /** Mount sign-in, the admin routes and the authenticator on the listener (the routes' code loads here). */
-export async function mountAdmin(core: AdminDeps, admin: Admin, http: HttpListener): Promise<void> {
+export async function mountAdmin(
+  core: AdminDeps,
+  { admin, http, messageCounts }: { admin: Admin; http: HttpListener; messageCounts: MessageCounts },
+): Promise<void> {
   const [{ authRoutes }, { chatRoutes }] = await Promise.all([import("./auth-routes.ts"), import("./chat-routes.ts")]);
   const authenticator: HttpAuthenticator = {
     cookieName: SESSION_COOKIE,
@@ -64,7 +68,7 @@ export async function mountAdmin(core: AdminDeps, admin: Admin, http: HttpListen
       signInAttemptsPerMinute: core.config.http.signInAttemptsPerMinute,
       audit: (entry) => core.audit({ ...entry, chatKey: "*" }),
     }),
-    ...chatRoutes(core, admin.access),
+    ...chatRoutes(core, admin.access, messageCounts),
   ];
   for (const route of routes) http.api(route);
 }

@@ -30,6 +30,7 @@ import { HttpListener } from "../http/listener.ts";
 import { healthRoutes } from "../http/health.ts";
 import { createLogger } from "../logger.ts";
 import { createMetrics } from "../metrics.ts";
+import { MessageCounts } from "../message-counts.ts";
 import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, type SentMessage } from "../model.ts";
 import { createPlugins } from "./plugins.ts";
 import { CachedPermissionService } from "../router/permission-service.ts";
@@ -108,6 +109,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     maxBodyBytes: options.config.http.maxBodyBytes,
     apiRatePerMinute: options.config.http.apiRatePerMinute,
     secureCookies: options.config.http.publicUrl?.startsWith("https:") === true,
+    trustProxy: options.config.http.trustProxy,
   });
   if (needsHttp(options)) await http.listen(options.config.http.host, options.config.http.port);
   let shared: { config: Config; kv: Keyv };
@@ -128,7 +130,20 @@ export async function createApp(options: AppOptions): Promise<App> {
     throw error;
   }
   const ownsStore = options.store === undefined;
-  const metrics = createMetrics();
+  const counted = createMetrics();
+  const messageCounts = new MessageCounts({ sql: store.sql, clock });
+  // Prometheus counts since start; the store keeps messages per platform per day for the console.
+  const metrics = {
+    ...counted,
+    messageIn: (platform: string) => {
+      counted.messageIn(platform);
+      messageCounts.add(platform, "in");
+    },
+    messageOut: (platform: string) => {
+      counted.messageOut(platform);
+      messageCounts.add(platform, "out");
+    },
+  };
   const commands = new CommandRegistry();
   const shutdown = new AbortController();
   const adapters = new Map<string, ChannelAdapter>();
@@ -272,7 +287,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   for (const adapter of adapters.values()) adapter.mount?.(http);
   // The admin API's code loads only when the bot listens: a console-only bot carries none of it.
   if (http.address() !== undefined) {
-    await mountAdmin(core, admin, http);
+    await mountAdmin(core, { admin, http, messageCounts });
     for (const plugin of plugins) for (const route of (await plugin.routes?.()) ?? []) http.api(route);
   }
 
@@ -306,6 +321,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       const address = http.address();
       if (address !== undefined)
         log.info({ host: address.address, port: address.port }, "http listening (/healthz, /readyz, /metrics)");
+      messageCounts.start((error) => log.warn({ err: error }, "could not write message counts"));
       for (const plugin of plugins) await plugin.start?.();
       // Adapters start side by side; a slow or failing one delays nobody past its start timeout.
       await Promise.all(
@@ -345,6 +361,9 @@ export async function createApp(options: AppOptions): Promise<App> {
             .catch((error: unknown) => log.warn({ err: error, plugin: plugin.name }, "plugin stop failed"));
         }
         await withDeadline(Promise.all([...tracked]), 5_000);
+        await messageCounts
+          .stop()
+          .catch((error: unknown) => log.warn({ err: error }, "could not write message counts"));
         await http.close();
         await kv.disconnect().catch(() => undefined);
         if (ownsStore) await store.close();

@@ -35,6 +35,8 @@ export interface ListenerOptions {
   maxBodyBytes: number;
   /** Requests per minute each client address may make to `/api`. Default 300. */
   apiRatePerMinute?: number;
+  /** Trust a reverse proxy's forwarded headers (Fastify's `trustProxy`). Default false. */
+  trustProxy?: boolean | string;
   /** Mark cookies `Secure` (the listener is reached over HTTPS, `http.publicUrl`). Default: when the request is. */
   secureCookies?: boolean;
 }
@@ -113,6 +115,7 @@ export class HttpListener implements HttpMount {
         maxBodyBytes: this.#options.maxBodyBytes,
         apiRatePerMinute: this.#options.apiRatePerMinute ?? 300,
         secureCookies: this.#options.secureCookies ?? false,
+        trustProxy: this.#options.trustProxy ?? false,
         raw: this.#raw,
         api: this.#api,
         authenticator: () => this.#authenticator,

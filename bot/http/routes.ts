@@ -70,6 +70,7 @@ export interface ApiRequest<Q, P, B> {
 /** What a handler answers: a status with a body that matches the route's schema for that status. */
 export interface ApiAnswer {
   status: number;
+  /** JSON per the route's schema; a string, Buffer or stream (server-sent events) on a `raw` route. */
   body?: unknown;
   headers?: Record<string, string>;
   /** Cookies to set (sign-in) or clear (`value: ""` with `maxAgeSeconds: 0`). */

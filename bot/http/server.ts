@@ -36,6 +36,7 @@ export interface BuildOptions {
   maxBodyBytes: number;
   apiRatePerMinute: number;
   secureCookies: boolean;
+  trustProxy: boolean | string;
   raw: readonly RawRoute[];
   api: readonly ApiRoute[];
   authenticator: () => HttpAuthenticator | undefined;
@@ -77,26 +78,16 @@ export async function buildServer(
       return o.server;
     },
     logger: false,
+    trustProxy: o.trustProxy,
     return503OnClosing: true,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorAnswerer(o.log));
-  // The API's answers are per person and never cached; nothing the API sends is to be sniffed or framed.
-  app.addHook("onSend", async (request, reply, payload) => {
-    if (request.url.startsWith("/api/")) {
-      void reply.header("cache-control", "no-store");
-      void reply.header("x-content-type-options", "nosniff");
-      void reply.header("x-frame-options", "DENY");
-      void reply.header("referrer-policy", "no-referrer");
-    }
-    return payload;
-  });
   app.setNotFoundHandler((_request, reply) => {
     void reply.code(404).type("text/plain").send("not found");
   });
 
-  await app.register(cookie);
   await app.register(rateLimit, {
     global: false,
     cache: 10_000,
@@ -145,63 +136,81 @@ export async function buildServer(
     }
   });
 
-  for (const route of o.api) {
-    const config: RouteConfig = {
-      access: route.access,
-      ...(route.errorBody === undefined ? {} : { errorBody: route.errorBody }),
-      rateLimit:
-        route.rateLimit !== undefined
-          ? { max: route.rateLimit.max, timeWindow: route.rateLimit.windowMs }
-          : route.url.startsWith("/api/")
-            ? { max: o.apiRatePerMinute, timeWindow: 60_000 }
-            : false,
-    };
-    app.route({
-      method: route.method,
-      url: route.url,
-      schema: {
-        summary: route.summary,
-        tags: route.tags,
-        ...(route.access === "public" ? {} : { security: [{ session: [] }, { token: [] }] }),
-        ...(route.schema.querystring === undefined ? {} : { querystring: route.schema.querystring }),
-        ...(route.schema.params === undefined ? {} : { params: route.schema.params }),
-        ...(route.schema.body === undefined ? {} : { body: route.schema.body }),
-        response: route.schema.response,
-      },
-      // A raw route's schema documents its text; the body goes out as it is, not as JSON.
-      ...(route.raw === true ? { serializerCompiler: () => (data: unknown) => String(data) } : {}),
-      config: config.rateLimit === false ? { access: config.access, errorBody: config.errorBody } : config,
-      // Before the body is parsed or validated: a caller who may not call gets 401/403, never a 400.
-      onRequest: async (request) => {
-        (request as SignedRequest).signedIn = await authorize(route, request, o.authenticator());
-      },
-      handler: async (request, reply) => {
-        // The client leaving before the answer is complete aborts the work it asked for (a model call).
-        const gone = new AbortController();
-        reply.raw.once("close", () => {
-          if (!reply.raw.writableFinished) gone.abort(new Error("the client went away"));
-        });
-        const answer = await route.handler({
-          query: request.query,
-          params: request.params,
-          body: request.body,
-          headers: request.headers,
-          principal: (request as SignedRequest).signedIn?.principal,
-          ...((request as SignedRequest).signedIn?.csrfToken === undefined
-            ? {}
-            : { csrfToken: (request as SignedRequest).signedIn!.csrfToken! }),
-          ip: request.ip,
-          signal: gone.signal,
-        });
-        return send(reply, answer, o.secureCookies);
-      },
-    });
-  }
+  // Declared routes in a scope of their own: cookies are parsed there only, not for every webhook.
+  await app.register(async (scope) => {
+    await scope.register(cookie);
+    for (const route of o.api) {
+      const config: RouteConfig = {
+        access: route.access,
+        ...(route.errorBody === undefined ? {} : { errorBody: route.errorBody }),
+        rateLimit:
+          route.rateLimit !== undefined
+            ? { max: route.rateLimit.max, timeWindow: route.rateLimit.windowMs }
+            : route.url.startsWith("/api/")
+              ? { max: o.apiRatePerMinute, timeWindow: 60_000 }
+              : false,
+      };
+      scope.route({
+        method: route.method,
+        url: route.url,
+        schema: {
+          summary: route.summary,
+          tags: route.tags,
+          ...(route.access === "public" ? {} : { security: [{ session: [] }, { token: [] }] }),
+          ...(route.schema.querystring === undefined ? {} : { querystring: route.schema.querystring }),
+          ...(route.schema.params === undefined ? {} : { params: route.schema.params }),
+          ...(route.schema.body === undefined ? {} : { body: route.schema.body }),
+          response: route.schema.response,
+        },
+        // A raw route's schema documents its text; the body goes out as it is, not as JSON.
+        ...(route.raw === true ? { serializerCompiler: () => (data: unknown) => String(data) } : {}),
+        config: config.rateLimit === false ? { access: config.access, errorBody: config.errorBody } : config,
+        onSend: apiHeaders,
+        // After the rate limit (an onRequest hook: every attempt counts, bad tokens too), before the body is parsed
+        // or validated: a caller who may not call gets 401/403, never a 400.
+        preParsing: async (request, _reply, payload) => {
+          (request as SignedRequest).signedIn = await authorize(route, request, o.authenticator());
+          return payload;
+        },
+        handler: async (request, reply) => {
+          // The client leaving before the answer is complete aborts the work it asked for (a model call).
+          const gone = new AbortController();
+          reply.raw.once("close", () => {
+            if (!reply.raw.writableFinished) gone.abort(new Error("the client went away"));
+          });
+          const answer = await route.handler({
+            query: request.query,
+            params: request.params,
+            body: request.body,
+            headers: request.headers,
+            principal: (request as SignedRequest).signedIn?.principal,
+            ...((request as SignedRequest).signedIn?.csrfToken === undefined
+              ? {}
+              : { csrfToken: (request as SignedRequest).signedIn!.csrfToken! }),
+            ip: request.ip,
+            signal: gone.signal,
+          });
+          return send(reply, answer, o.secureCookies);
+        },
+      });
+    }
+  });
 
   app.get("/api/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   await app.ready();
   if (handle === undefined) throw new Error("Fastify did not hand over its request listener");
   return { handle, close: () => app.close() };
+}
+
+/** The API's answers are per person and never cached; nothing it sends is to be sniffed or framed. */
+async function apiHeaders(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  if (request.url.startsWith("/api/")) {
+    void reply.header("cache-control", "no-store");
+    void reply.header("x-content-type-options", "nosniff");
+    void reply.header("x-frame-options", "DENY");
+    void reply.header("referrer-policy", "no-referrer");
+  }
+  return payload;
 }
 
 /** A request once its caller is known. */

@@ -7,7 +7,8 @@ import type { Migration } from "./types.ts";
 
 /**
  * The core tables: chats, chat policies, the audit log and the generic key-value store; then the audit log's
- * `via` (chat, web, api, cli) and the console's sign-in links, sessions and API tokens (secrets stored hashed).
+ * `via` (chat, web, api, cli), the console's sign-in links, sessions and API tokens (secrets stored hashed), and
+ * messages per platform per day.
  */
 export const CORE_MIGRATIONS: readonly Migration[] = [
   {
@@ -94,5 +95,16 @@ export const CORE_MIGRATIONS: readonly Migration[] = [
         revoked_at bigint
       );
       CREATE INDEX api_tokens_user ON api_tokens (user_key);`,
+  },
+  {
+    id: "core-030-message-counts",
+    sql: `
+      CREATE TABLE message_counts (
+        day text NOT NULL,
+        platform text NOT NULL,
+        messages_in bigint NOT NULL DEFAULT 0,
+        messages_out bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (day, platform)
+      );`,
   },
 ];

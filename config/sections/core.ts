@@ -39,6 +39,11 @@ export const httpSection = z
      * host and port. Behind HTTPS the session cookie is marked `Secure`.
      */
     publicUrl: z.url().optional(),
+    /**
+     * Behind a reverse proxy: trust its `X-Forwarded-For`/`-Proto` for the client's address (rate limits) and
+     * HTTPS (cookies). `true` trusts any hop; a string lists trusted addresses or CIDRs (`127.0.0.1,10.0.0.0/8`).
+     */
+    trustProxy: z.union([z.boolean(), z.string().min(1)]).default(false),
     /** Requests per minute each client address may make to `/api`. */
     apiRatePerMinute: z.number().int().positive().default(300),
     /** Sign-in attempts (redeeming a link) per client address per minute. */
@@ -56,6 +61,7 @@ export const httpSection = z
     host: "127.0.0.1",
     port: 8080,
     maxBodyBytes: 1_048_576,
+    trustProxy: false,
     apiRatePerMinute: 300,
     signInAttemptsPerMinute: 10,
     sessionTtlMs: 12 * 3_600_000,

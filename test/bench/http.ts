@@ -7,7 +7,9 @@
  * client posts signed webhooks, `concurrency` in flight, and counts 200 answers.
  *
  * Rounds alternate baseline and Fastify (which goes first alternates too); the figure is the median of the
- * rounds' ratios, with the best round of each beside it. Target: ratio ≥ 1.0 (no drop).
+ * rounds' ratios, with the best round of each beside it. Target: ratio ≥ 1.0 (no drop). CPU time per request
+ * (of this process, which holds the client, both listeners and the adapters) is printed beside it: on a machine
+ * shared with other work it moves less than wall-clock rates do.
  *
  *   npx node test/bench/http.ts [requests=4000] [--rounds 7] [--concurrency 16]
  */
@@ -42,10 +44,17 @@ interface Shot {
   body: string;
 }
 
-/** Post `shots` with `concurrency` in flight on a keep-alive agent; requests per second. */
-async function fire(port: number, shots: Shot[], agent: Agent): Promise<number> {
+/** One round's figures: requests per wall-clock second, and CPU microseconds per request (client and server). */
+interface Round {
+  perSec: number;
+  cpuUsPerRequest: number;
+}
+
+/** Post `shots` with `concurrency` in flight on a keep-alive agent. */
+async function fire(port: number, shots: Shot[], agent: Agent): Promise<Round> {
   let next = 0;
   let failed = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   const worker = async (): Promise<void> => {
     while (next < shots.length) {
@@ -66,8 +75,12 @@ async function fire(port: number, shots: Shot[], agent: Agent): Promise<number> 
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));
   const ms = performance.now() - started;
+  const used = process.cpuUsage(cpu);
   if (failed > 0) throw new Error(`${failed} of ${shots.length} webhooks were not answered 200`);
-  return Math.round((shots.length / ms) * 1_000);
+  return {
+    perSec: Math.round((shots.length / ms) * 1_000),
+    cpuUsPerRequest: Math.round((used.user + used.system) / shots.length),
+  };
 }
 
 let updateId = 1;
@@ -191,12 +204,13 @@ async function bench(pair: Pair, counter: { n: number }): Promise<string> {
     // Warm both (JIT, sockets, caches).
     await fire(pair.baselinePort, pair.shots(Math.min(1_000, REQUESTS)), agent);
     await fire(pair.fastifyPort, pair.shots(Math.min(1_000, REQUESTS)), agent);
-    const base: number[] = [];
-    const ours: number[] = [];
+    const baseRounds: Round[] = [];
+    const ourRounds: Round[] = [];
     const ratios: number[] = [];
+    const cpuRatios: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const runBase = async () => base.push(await fire(pair.baselinePort, pair.shots(REQUESTS), agent));
-      const runOurs = async () => ours.push(await fire(pair.fastifyPort, pair.shots(REQUESTS), agent));
+      const runBase = async () => baseRounds.push(await fire(pair.baselinePort, pair.shots(REQUESTS), agent));
+      const runOurs = async () => ourRounds.push(await fire(pair.fastifyPort, pair.shots(REQUESTS), agent));
       if (r % 2 === 0) {
         await runBase();
         await runOurs();
@@ -204,14 +218,20 @@ async function bench(pair: Pair, counter: { n: number }): Promise<string> {
         await runOurs();
         await runBase();
       }
-      ratios.push(ours.at(-1)! / base.at(-1)!);
+      ratios.push(ourRounds.at(-1)!.perSec / baseRounds.at(-1)!.perSec);
+      cpuRatios.push(ourRounds.at(-1)!.cpuUsPerRequest / baseRounds.at(-1)!.cpuUsPerRequest);
     }
+    const base = baseRounds.map((x) => x.perSec);
+    const ours = ourRounds.map((x) => x.perSec);
+    const baseCpu = baseRounds.map((x) => x.cpuUsPerRequest);
+    const ourCpu = ourRounds.map((x) => x.cpuUsPerRequest);
     const ratio = median(ratios);
     return [
       `${pair.name} webhooks (${REQUESTS} per round, ${CONCURRENCY} in flight, ${ROUNDS} paired rounds, ${counter.n} delivered to the sink)`,
       `  hand-made listener  median ${median(base).toLocaleString("en")}/s (best ${Math.max(...base).toLocaleString("en")})`,
       `  Fastify             median ${median(ours).toLocaleString("en")}/s (best ${Math.max(...ours).toLocaleString("en")})`,
       `  ratio Fastify / hand-made: median of paired rounds ${ratio.toFixed(2)}, best-of ${(Math.max(...ours) / Math.max(...base)).toFixed(2)}  (target ≥ 1.00: ${ratio >= 1 ? "met" : "NOT met"})`,
+      `  CPU per request (client and server, this process): hand-made median ${median(baseCpu)} µs (best ${Math.min(...baseCpu)}), Fastify median ${median(ourCpu)} µs (best ${Math.min(...ourCpu)}); ratio median of paired rounds ${median(cpuRatios).toFixed(2)} (lower is better)`,
     ].join("\n");
   } finally {
     agent.destroy();

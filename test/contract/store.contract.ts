@@ -386,6 +386,7 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
           "core-003-kv",
           "core-030-audit-via",
           "core-030-console-credentials",
+          "core-030-message-counts",
         ]);
         const { CORE_MIGRATIONS } = await import("../../bot/storage/migrations.ts");
         expect(await store.migrate(CORE_MIGRATIONS)).toEqual([]);

@@ -299,6 +299,25 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
       expect(await ask("alice", "group")).toMatch(/direct message/);
     });
 
+    it("counts messages per platform per day for bot owners", async () => {
+      const { adapter, app } = bot;
+      for (let i = 0; i < 3; i++)
+        await app.core.router.process(
+          adapter.inbound("/whoami", { userId: "dave", chatId: "dm-dave", chatKind: "dm" }),
+        );
+      const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
+      const range = `from=${day(clock.t - 3 * 86_400_000)}&to=${day(clock.t + 3 * 86_400_000)}`;
+      const owner = await signIn(bot, api, "test:owner");
+      const res = await api.get(`/api/usage/messages?${range}`, owner);
+      expect(res.status).toBe(200);
+      const { rows } = (await res.json()) as { rows: { platform: string; messagesIn: number; messagesOut: number }[] };
+      const test = rows.filter((r) => r.platform === "test");
+      expect(test.reduce((n, r) => n + r.messagesIn, 0)).toBeGreaterThanOrEqual(3);
+      expect(test.reduce((n, r) => n + r.messagesOut, 0)).toBeGreaterThanOrEqual(3);
+      const alice = await signIn(bot, api, "test:alice");
+      expect((await api.get(`/api/usage/messages?${range}`, alice)).status).toBe(403);
+    });
+
     it("documents every admin route in the OpenAPI document, with its security", async () => {
       const doc = (await (await api.get("/api/openapi.json")).json()) as {
         paths: Record<string, Record<string, { security?: unknown[]; tags?: string[] }>>;
@@ -353,6 +372,37 @@ describe("sign-in guessing", () => {
   });
   afterAll(async () => {
     await bot?.stop();
+  });
+
+  it("counts requests with a wrong token against the address's API limit", async () => {
+    const limited = await startTestBot({ set: { "http.apiRatePerMinute": 5 } });
+    try {
+      const api = client(`http://127.0.0.1:${limited.app.httpAddress()!.port}`);
+      const statuses: number[] = [];
+      for (let i = 0; i < 7; i++)
+        statuses.push(
+          (await api.get("/api/chats", { bearer: `sbt_${"a".repeat(12)}_${randomBytes(32).toString("base64url")}` }))
+            .status,
+        );
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+    } finally {
+      await limited.stop();
+    }
+  });
+
+  it("behind a trusted proxy, limits each forwarded client address on its own", async () => {
+    const proxied = await startTestBot({ set: { "http.apiRatePerMinute": 2, "http.trustProxy": "127.0.0.1" } });
+    try {
+      const base = `http://127.0.0.1:${proxied.app.httpAddress()!.port}`;
+      const from = async (address: string) =>
+        (await fetch(`${base}/api/chats`, { headers: { "x-forwarded-for": address } })).status;
+      expect([await from("203.0.113.1"), await from("203.0.113.1"), await from("203.0.113.1")]).toEqual([
+        401, 401, 429,
+      ]);
+      expect(await from("203.0.113.2")).toBe(401);
+    } finally {
+      await proxied.stop();
+    }
   });
 
   it("marks the session cookie Secure when the console is reached over HTTPS", async () => {

@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLlmPlugin, type LlmPlugin } from "../../../llm/index.ts";
 import { createSchedulesPlugin } from "../../../schedules/index.ts";
+import type { HttpListener } from "../../../bot/http/listener.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 
 interface Session {
@@ -226,5 +227,19 @@ describe("module routes on the admin API", () => {
       .map((l) => JSON.parse(l) as { messages: { role: string }[] });
     expect(lines).toHaveLength(1);
     expect(lines[0]!.messages.map((m) => m.role)).toEqual(["system", "user", "assistant"]);
+  });
+
+  it("documents every declared route in /api/openapi.json, derived from the same declarations", async () => {
+    const doc = (await (await fetch(`${base}/api/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, { summary?: string }>>;
+    };
+    const routes = (bot.app.core.http as HttpListener).apiRoutes();
+    expect(routes.length).toBeGreaterThan(25);
+    for (const route of routes) {
+      const path = route.url.replace(/:([A-Za-z]+)/g, "{$1}");
+      expect(doc.paths[path]?.[route.method.toLowerCase()]?.summary, `${route.method} ${route.url}`).toBe(
+        route.summary,
+      );
+    }
   });
 });

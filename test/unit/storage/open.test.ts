@@ -140,6 +140,7 @@ describe("memoryStore", { timeout: 120_000 }, () => {
         "core-003-kv",
         "core-030-audit-via",
         "core-030-console-credentials",
+        "core-030-message-counts",
         "test-001-extra",
       ]);
       await store.kv.set("n", "s", { key: "k", value: 1 });
