@@ -21,6 +21,7 @@ import {
 import type { Budgets } from "./budgets.ts";
 import type { AnswerCache } from "./cache.ts";
 import { GatewayError } from "./errors.ts";
+import { EventQueue } from "./event-queue.ts";
 import { recordHit } from "./hits.ts";
 import type { KeyInfo, KeyService } from "./keys.ts";
 import type { Limits } from "./limits.ts";
@@ -47,6 +48,8 @@ export interface CompletionDeps {
   clock: Clock;
   /** The store's SQL (cache hits). */
   sql: SqlClient;
+  /** Background work that shutdown waits for. */
+  track: <T>(p: Promise<T>) => Promise<T>;
 }
 
 /** One answer, whichever way it came. */
@@ -90,7 +93,8 @@ export async function completions(
     const models = d.router.resolve(body.model, key.models);
     await d.limits.admit(key);
     await d.budgets.admit(key);
-    void d.keys.touch(key.id).catch(() => undefined);
+    // `last_used_at` is bookkeeping: the answer does not wait for it, shutdown does.
+    void d.track(d.keys.touch(key.id).catch(() => undefined));
     const cacheKey = d.cache.keyFor({ key, request: body, ask, headers: req.headers });
     if (cacheKey !== undefined) {
       const hit = await d.cache.get(cacheKey);
@@ -444,47 +448,3 @@ function orInternal(error: unknown): GatewayError {
 
 const newId = (): string => `chatcmpl-${randomBytes(12).toString("base64url")}`;
 const seconds = (clock: Clock): number => Math.floor(clock.now() / 1000);
-
-/** A queue of events between the model call and the response: pushed as they come, pulled by the stream. */
-class EventQueue implements AsyncIterable<string> {
-  readonly #items: string[] = [];
-  #ended = false;
-  #error: { error: unknown } | undefined;
-  #wake: (() => void) | undefined;
-
-  push(item: string): void {
-    this.#items.push(item);
-    this.#wake?.();
-  }
-
-  end(): void {
-    this.#ended = true;
-    this.#wake?.();
-  }
-
-  fail(error: unknown): void {
-    this.#error = { error };
-    this.#wake?.();
-  }
-
-  /** The failure, for a stream that never started. */
-  async failure(): Promise<unknown> {
-    return this.#error?.error ?? new Error("the stream ended before it started");
-  }
-
-  async *[Symbol.asyncIterator](): AsyncIterator<string> {
-    for (;;) {
-      if (this.#items.length > 0) {
-        // Everything queued goes out as one write.
-        yield this.#items.splice(0).join("");
-        continue;
-      }
-      if (this.#error !== undefined) throw this.#error.error;
-      if (this.#ended) return;
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
-      this.#wake = undefined;
-    }
-  }
-}

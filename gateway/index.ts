@@ -82,6 +82,7 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
     metrics,
     clock: core.clock,
     sql: core.store.sql,
+    track: core.track,
   };
   const unmount = mountAiKeys(core.commands, { keys, budgets, audit: (entry) => core.audit(entry) });
   // Every recorded use, chat turns included, is checked against the budgets in the background.
