@@ -206,3 +206,51 @@ export function onceMarkCount(kv: Keyv): number {
     [...(scopedMarks.get(kv)?.values() ?? [])].reduce((n, marks) => n + marks.size, 0)
   );
 }
+
+const windowCounts = new WeakMap<object, Map<string, { count: number; expiresAtMs: number }>>();
+/** Most in-memory window counters kept; past it the expired ones are swept, then the oldest dropped. */
+const MAX_WINDOW_COUNTERS = 100_000;
+
+/**
+ * Add one to the counter `key` and return its new value; the counter starts at 1 and ends `ttlMs` after it
+ * started (a fixed window). Atomic on Redis (`INCR`, then `PEXPIRE … NX`), so several bot processes share one
+ * count; in memory it is a bounded map of its own.
+ *
+ * ```ts
+ * const n = await countInWindow(kv, `rpm:${keyId}:${Math.floor(now / 60_000)}`, 60_000);
+ * if (n > limit) refuse();
+ * ```
+ */
+export async function countInWindow(kv: Keyv, key: string, ttlMs: number): Promise<number> {
+  checkArgs(key, ttlMs);
+  const store: unknown = kv.store;
+  if (keyvRedisClass !== undefined && store instanceof keyvRedisClass) {
+    try {
+      const client = await store.getClient();
+      const name = store.createKeyPrefix(`count:${key}`, store.namespace);
+      const count = Number(await client.incr(name));
+      if (count === 1) await client.pExpire(name, Math.ceil(ttlMs));
+      return count;
+    } catch (error) {
+      throw new SwitchboardError(
+        "E_STORAGE",
+        `countInWindow on Redis failed: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+  let counts = windowCounts.get(kv);
+  if (counts === undefined) {
+    counts = new Map();
+    windowCounts.set(kv, counts);
+  }
+  const nowMs = Date.now();
+  const current = counts.get(key);
+  if (current !== undefined && current.expiresAtMs > nowMs) return ++current.count;
+  if (counts.size >= MAX_WINDOW_COUNTERS) {
+    for (const [k, v] of counts) if (v.expiresAtMs <= nowMs) counts.delete(k);
+    if (counts.size >= MAX_WINDOW_COUNTERS) counts.delete(counts.keys().next().value as string);
+  }
+  counts.set(key, { count: 1, expiresAtMs: nowMs + ttlMs });
+  return 1;
+}

@@ -17,6 +17,7 @@ export {
   type ApiScope,
   type Principal,
   type RouteAccess,
+  type RouteErrorInfo,
 } from "./http/routes.ts";
 export { csvCell, csvOf } from "./http/csv.ts";
 export { cleanChatText, neutraliseMentions, type CleanOptions } from "./hygiene.ts";
@@ -28,6 +29,7 @@ export { CORE_MIGRATIONS } from "./storage/migrations.ts";
 export {
   createEphemeral,
   rememberOnce,
+  countInWindow,
   onceChecker,
   onceMarkCount,
   EPHEMERAL_NAMESPACE,

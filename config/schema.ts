@@ -13,6 +13,7 @@ import { skillsSection } from "./sections/skills.ts";
 import { marketplaceSection } from "./sections/marketplace.ts";
 import { llmSection } from "./sections/llm.ts";
 import { schedulesSection } from "./sections/schedules.ts";
+import { gatewaySection } from "./sections/gateway.ts";
 
 export const configSchema = z
   .object({
@@ -40,6 +41,7 @@ export const configSchema = z
     marketplace: marketplaceSection,
     llm: llmSection,
     schedules: schedulesSection,
+    gateway: gatewaySection,
   })
   .strict();
 

@@ -160,6 +160,12 @@ export class ConversationEngine {
         },
         dayOf(d.core.clock.now()),
       );
+      d.usage.recorded({
+        chatKey: ctx.chatKey,
+        userKey: ctx.userKey,
+        cost,
+        tokens: total.inputTokens + total.outputTokens,
+      });
     } catch (error) {
       if (finished) {
         // The person has the answer; only its record is missing. Log it rather than showing an error.

@@ -13,6 +13,20 @@ import type { LlmServices } from "./needs.ts";
 export { LLM_NEEDS, type LlmServices } from "./needs.ts";
 
 export type { LlmService } from "./service.ts";
+// What the model gateway (gateway/) builds on: the same registry, chain, accounting and failure kinds as chats.
+export type {
+  ChatMessage,
+  ChatResult,
+  ModelConfig,
+  ResponseFormat,
+  TokenUsage,
+  ToolCall,
+  ToolDefinition,
+} from "./types.ts";
+export { ProviderFailure, describeFailure } from "./providers/failure.ts";
+export { costOf, dayOf, resetText, type UsageEvent } from "./usage.ts";
+export { encodingFor } from "./tokens.ts";
+export type { UsageTotals } from "./store.ts";
 export { LLM_MIGRATIONS } from "./store.ts";
 
 /** The LLM plugin, with its services for tests and other modules. */
@@ -164,3 +178,4 @@ export function registerLlmCli(program: Command, ctx: LlmCliContext): void {
       ctx.err.write(`exported ${result.conversations} conversation(s), ${result.turns} turn(s)\n`);
     });
 }
+export { usageReport, type UsageGrouping, type UsageReportRow } from "./usage-report.ts";

@@ -7,7 +7,7 @@ import type Keyv from "keyv";
 import type { Clock, KvRepo, SqlClient } from "../bot/index.ts";
 import type { LlmServices } from "./needs.ts";
 import { ConversationEngine } from "./conversation.ts";
-import { createLlmMetrics } from "./metrics.ts";
+import { createLlmMetrics, type LlmMetrics } from "./metrics.ts";
 import { FallbackChain, type FallbackOptions } from "./fallback.ts";
 import { ProfileService } from "./profile.ts";
 import { ModelRegistry, resolveModels } from "./registry.ts";
@@ -33,6 +33,8 @@ export interface LlmService {
   readonly usage: UsageService;
   /** Present when built from a full `Core` (not in the CLI's read-only use). */
   readonly engine: ConversationEngine | undefined;
+  /** The model-call metrics, shared by chat turns and the gateway (absent in the CLI's read-only use). */
+  readonly metrics?: LlmMetrics;
 }
 
 /** Test seams for the fallback chain (jitter and waiting). */
@@ -90,6 +92,7 @@ export function createLlmService(core: LlmServices, options: LlmServiceOptions =
     },
     options,
   );
-  const engine = new ConversationEngine({ core, ...parts, metrics: createLlmMetrics(core.metrics.registry) });
-  return { ...parts, engine };
+  const metrics = createLlmMetrics(core.metrics.registry);
+  const engine = new ConversationEngine({ core, ...parts, metrics });
+  return { ...parts, engine, metrics };
 }

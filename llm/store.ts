@@ -361,6 +361,54 @@ export class LlmStore {
     };
   }
 
+  /** Tokens and cost from `fromDay` (inclusive) of one chat (`api:<keyId>` for a key) or one person. */
+  async spentSince(fromDay: string, who: { chatKey: string } | { userKey: string }): Promise<UsageTotals> {
+    const [column, value] = "chatKey" in who ? ["chat_key", who.chatKey] : ["user_key", who.userKey];
+    const { rows } = await this.#sql.query<Row>(
+      `SELECT coalesce(sum(input_tokens + output_tokens), 0) AS tokens, coalesce(sum(cost), 0) AS cost
+       FROM llm_usage WHERE day >= $1 AND ${column} = $2`,
+      [fromDay, value],
+    );
+    return { tokens: num(rows[0]?.tokens), cost: num(rows[0]?.cost) };
+  }
+
+  /**
+   * Roll the usage rows of days before `beforeDay` up into one row per day (chat and user `*`), so the table
+   * does not grow without bound; day totals (export by day, the global cap) stay as they were. Returns the
+   * number of rows folded.
+   */
+  async rollUpBefore(beforeDay: string): Promise<number> {
+    return this.#sql.transaction(async (tx) => {
+      // Summed from what this statement deleted, so two processes rolling up at once never count a row twice.
+      const { rows } = await tx.query<Row>(
+        `DELETE FROM llm_usage WHERE day < $1 AND NOT (chat_key = '*' AND user_key = '*')
+         RETURNING day, input_tokens, output_tokens, cost, turns`,
+        [beforeDay],
+      );
+      const byDay = new Map<string, { i: number; o: number; c: number; t: number }>();
+      for (const r of rows) {
+        const d = byDay.get(String(r.day)) ?? { i: 0, o: 0, c: 0, t: 0 };
+        d.i += num(r.input_tokens);
+        d.o += num(r.output_tokens);
+        d.c += num(r.cost);
+        d.t += num(r.turns);
+        byDay.set(String(r.day), d);
+      }
+      for (const [day, d] of byDay) {
+        await tx.query(
+          `INSERT INTO llm_usage (day, chat_key, user_key, input_tokens, output_tokens, cost, turns) VALUES ($1, '*', '*', $2, $3, $4, $5)
+           ON CONFLICT (day, chat_key, user_key) DO UPDATE SET
+             input_tokens = llm_usage.input_tokens + EXCLUDED.input_tokens,
+             output_tokens = llm_usage.output_tokens + EXCLUDED.output_tokens,
+             cost = llm_usage.cost + EXCLUDED.cost,
+             turns = llm_usage.turns + EXCLUDED.turns`,
+          [day, d.i, d.o, d.c, d.t],
+        );
+      }
+      return rows.length;
+    });
+  }
+
   /** A chat's usage per day since `fromDay`, newest first, and its top users over that span. */
   async chatUsage(
     chatKey: string,

@@ -46,7 +46,22 @@ export interface ChatRequest {
   signal: AbortSignal;
   /** Called with each text fragment as it streams; not called when the model does not stream. */
   onText?: (fragment: string) => void;
+  /** Nucleus sampling (the gateway passes the client's `top_p` through). */
+  topP?: number;
+  /** Most tokens of the answer; default the model's `maxOutputTokens`. */
+  maxTokens?: number;
+  /** Sequences that end the answer. */
+  stop?: string[];
+  /** JSON mode, or JSON following a schema. */
+  responseFormat?: ResponseFormat;
+  /** Whether and which tool the model must call (Ollama has no such control: it only drops tools for `none`). */
+  toolChoice?: "none" | "auto" | "required" | { name: string };
 }
+
+/** The shape an answer must take: any JSON object, or JSON following a schema. */
+export type ResponseFormat =
+  | { type: "json_object" }
+  | { type: "json_schema"; name: string; schema: Record<string, unknown>; strict?: boolean };
 
 /** What one model answered. */
 export interface ChatResult {

@@ -28,8 +28,17 @@ export function resetText(nowMs: number): string {
   return `00:00 UTC, in ${h > 0 ? `${h} h ` : ""}${m} min`;
 }
 
+/** One recorded use of a model: a chat turn, a skill's completion or a gateway request. */
+export interface UsageEvent {
+  chatKey: string;
+  userKey: string;
+  cost: number;
+  tokens: number;
+}
+
 /** Checks caps and records usage. */
 export class UsageService {
+  readonly #listeners = new Set<(e: UsageEvent) => void>();
   readonly #store: LlmStore;
   readonly #quotas: LlmConfig["quotas"];
   readonly #clock: Clock;
@@ -81,6 +90,18 @@ export class UsageService {
   /** Record a turn's usage. */
   async add(chatKey: string, userKey: string, { usage, cost }: { usage: TokenUsage; cost: number }): Promise<void> {
     await this.#store.addUsage({ day: dayOf(this.#clock.now()), chatKey, userKey, ...usage, cost });
+    this.recorded({ chatKey, userKey, cost, tokens: usage.inputTokens + usage.outputTokens });
+  }
+
+  /** Be told after each recorded use (budget alerts). Returns the undo. Listeners must not throw. */
+  onRecorded(listener: (e: UsageEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Tell the listeners about usage written elsewhere (a chat turn is stored with its usage in one statement). */
+  recorded(e: UsageEvent): void {
+    for (const listener of this.#listeners) listener(e);
   }
 
   /** Today's totals for the chat, the user and everyone. */

@@ -518,13 +518,13 @@ export async function createApp(options: AppOptions): Promise<App> {
 
 /**
  * Whether this run opens the HTTP listener. `auto`: when a platform adapter is configured (webhooks, and health
- * checks for a service) or extra adapters are given; a console-only session needs none, so a busy port cannot
- * stop it.
+ * checks for a service), extra adapters are given, or the model gateway is on (`gateway.enabled`); a
+ * console-only session needs none, so a busy port cannot stop it.
  */
 function needsHttp(options: AppOptions): boolean {
   const { http, adapters } = options.config;
   if (http.enabled !== "auto") return http.enabled;
-  if (options.extraAdapters !== undefined) return true;
+  if (options.extraAdapters !== undefined || options.config.gateway.enabled) return true;
   if (options.platformAdapters === false) return false;
   return [adapters.telegram, adapters.discord, adapters.slack].some(
     (a) => a.token !== undefined && a.enabled !== false,

@@ -8,6 +8,7 @@ import { createSkillsPlugin, SKILLS_NEEDS } from "../../skills/index.ts";
 import { createMarketplacePlugin, MARKETPLACE_NEEDS } from "../../marketplace/index.ts";
 import { createSchedulesPlugin, SCHEDULES_NEEDS } from "../../schedules/index.ts";
 import { createLlmPlugin, LLM_NEEDS } from "../../llm/index.ts";
+import { createGatewayPlugin, GATEWAY_NEEDS } from "../../gateway/index.ts";
 
 /** Create every feature plugin. Order matters: later plugins may use earlier ones' services. */
 export async function createPlugins(core: Core): Promise<Plugin[]> {
@@ -15,7 +16,9 @@ export async function createPlugins(core: Core): Promise<Plugin[]> {
   const skills = await createSkillsPlugin(pickServices(core, SKILLS_NEEDS));
   plugins.push(skills);
   plugins.push(await createMarketplacePlugin(pickServices(core, MARKETPLACE_NEEDS), { skills: skills.service }));
-  plugins.push(await createLlmPlugin(pickServices(core, LLM_NEEDS)));
+  const llm = await createLlmPlugin(pickServices(core, LLM_NEEDS));
+  plugins.push(llm);
+  plugins.push(await createGatewayPlugin(pickServices(core, GATEWAY_NEEDS), { llm: llm.service }));
   plugins.push(await createSchedulesPlugin(pickServices(core, SCHEDULES_NEEDS)));
   return plugins;
 }

@@ -63,6 +63,8 @@ export interface ApiRequest<Q, P, B> {
   csrfToken?: string;
   /** The client's address, for rate limits and the audit trail. */
   ip: string;
+  /** Aborted when the client goes away before the answer is complete (stop the work it asked for). */
+  signal: AbortSignal;
 }
 
 /** What a handler answers: a status with a body that matches the route's schema for that status. */
@@ -73,6 +75,21 @@ export interface ApiAnswer {
   headers?: Record<string, string>;
   /** Cookies to set (sign-in) or clear (`value: ""` with `maxAgeSeconds: 0`). */
   cookies?: { name: string; value: string; maxAgeSeconds: number; httpOnly: boolean }[];
+  /**
+   * A body written as it is produced (server-sent events), instead of `body`: each piece is written and flushed
+   * as the iterable yields it. When the client goes away the iterable is closed (`return()`), so a generator's
+   * `finally` runs, and the request's `signal` is aborted.
+   */
+  stream?: AsyncIterable<string>;
+}
+
+/** An error answer as a route shapes it: the status, the stable code, a safe message, the field at fault. */
+export interface RouteErrorInfo {
+  status: number;
+  code: string;
+  message: string;
+  /** The request field at fault (`body.messages.0.role`), for validation errors. */
+  field?: string;
 }
 
 /** The schemas of a route. `response` maps each status the route may answer to its body's schema. */
@@ -100,6 +117,12 @@ export interface ApiRoute<
   rateLimit?: { max: number; windowMs: number };
   /** Answers with a raw string or Buffer (text, CSV) instead of serializing JSON from the schema. */
   raw?: boolean;
+  /**
+   * The body of this route's error answers (validation, unparsable JSON, thrown `ApiError`s), when it speaks
+   * another API's error shape (the model gateway's OpenAI-shaped `{ error: { message, type, param, code } }`).
+   * Default `{ error, message }`.
+   */
+  errorBody?: (error: RouteErrorInfo) => unknown;
   handler(req: ApiRequest<z.output<Q>, z.output<P>, z.output<B>>): Promise<ApiAnswer>;
 }
 

@@ -12,6 +12,7 @@
  *   set a tighter limit of their own (redeeming a sign-in link).
  */
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
 import cookie from "@fastify/cookie";
 import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
@@ -26,7 +27,7 @@ import {
 import type { Logger } from "pino";
 import { SwitchboardError } from "../errors.ts";
 import type { HttpAuthenticator, RawRoute } from "./listener.ts";
-import { ApiError, type ApiAnswer, type ApiRoute, type Principal } from "./routes.ts";
+import { ApiError, type ApiAnswer, type ApiRoute, type Principal, type RouteErrorInfo } from "./routes.ts";
 
 /** What `buildServer` needs: the bound server, the routes, the limits and who signs callers in. */
 export interface BuildOptions {
@@ -61,6 +62,7 @@ const STATUS_OF: Partial<Record<string, number>> = {
 interface RouteConfig {
   access?: ApiRoute["access"];
   rateLimit?: { max: number; timeWindow: number } | false;
+  errorBody?: ApiRoute["errorBody"];
 }
 
 /** Build the server; `handle` is the bound server's request listener. */
@@ -140,6 +142,7 @@ export async function buildServer(
     for (const route of o.api) {
       const config: RouteConfig = {
         access: route.access,
+        ...(route.errorBody === undefined ? {} : { errorBody: route.errorBody }),
         rateLimit:
           route.rateLimit !== undefined
             ? { max: route.rateLimit.max, timeWindow: route.rateLimit.windowMs }
@@ -161,7 +164,7 @@ export async function buildServer(
         },
         // A raw route's schema documents its text; the body goes out as it is, not as JSON.
         ...(route.raw === true ? { serializerCompiler: () => (data: unknown) => String(data) } : {}),
-        config: config.rateLimit === false ? { access: config.access } : config,
+        config: config.rateLimit === false ? { access: config.access, errorBody: config.errorBody } : config,
         onSend: apiHeaders,
         // After the rate limit (an onRequest hook: every attempt counts, bad tokens too), before the body is parsed
         // or validated: a caller who may not call gets 401/403, never a 400.
@@ -170,6 +173,11 @@ export async function buildServer(
           return payload;
         },
         handler: async (request, reply) => {
+          // The client leaving before the answer is complete aborts the work it asked for (a model call).
+          const gone = new AbortController();
+          reply.raw.once("close", () => {
+            if (!reply.raw.writableFinished) gone.abort(new Error("the client went away"));
+          });
           const answer = await route.handler({
             query: request.query,
             params: request.params,
@@ -180,6 +188,7 @@ export async function buildServer(
               ? {}
               : { csrfToken: (request as SignedRequest).signedIn!.csrfToken! }),
             ip: request.ip,
+            signal: gone.signal,
           });
           return send(reply, answer, o.secureCookies);
         },
@@ -252,6 +261,8 @@ function send(reply: FastifyReply, answer: ApiAnswer, isSecure: boolean): Fastif
       maxAge: c.maxAgeSeconds,
     });
   }
+  // A streamed body is piped as it is produced; Fastify destroys it (closing the iterable) if the client leaves.
+  if (answer.stream !== undefined) return reply.send(Readable.from(answer.stream, { objectMode: false }));
   return reply.send(answer.body);
 }
 
@@ -272,23 +283,31 @@ function answerError({
   request: FastifyRequest;
   reply: FastifyReply;
 }): void {
+  const shape = (request.routeOptions.config as RouteConfig | undefined)?.errorBody;
+  const body = (info: RouteErrorInfo): unknown =>
+    shape === undefined ? { error: info.code, message: info.message } : shape(info);
   if (error instanceof ApiError) {
-    void reply.code(error.status).send({ error: error.code, message: error.message });
+    void reply.code(error.status).send(body({ status: error.status, code: error.code, message: error.message }));
     return;
   }
   if (hasZodFastifySchemaValidationErrors(error)) {
-    void reply.code(400).send({
-      error: "E_BAD_ARGS",
-      message: error.validation
-        .map((v) => `${error.validationContext ?? "request"}${v.instancePath || ""}: ${v.message ?? "invalid"}`)
-        .join("; "),
-    });
+    const first = error.validation[0];
+    const where = (v: (typeof error.validation)[number]): string =>
+      `${error.validationContext ?? "request"}${(v.instancePath || "").replaceAll("/", ".")}`;
+    void reply.code(400).send(
+      body({
+        status: 400,
+        code: "E_BAD_ARGS",
+        message: error.validation.map((v) => `${where(v)}: ${v.message ?? "invalid"}`).join("; "),
+        ...(first === undefined ? {} : { field: where(first) }),
+      }),
+    );
     return;
   }
   if (error instanceof SwitchboardError) {
     const status = STATUS_OF[error.code] ?? 500;
     if (status === 500) log.error({ err: error, path: request.url }, "http handler failed");
-    void reply.code(status).send({ error: error.code, message: error.chatMessage });
+    void reply.code(status).send(body({ status, code: error.code, message: error.chatMessage }));
     return;
   }
   const statusCode = (error as { statusCode?: number }).statusCode;
@@ -298,11 +317,19 @@ function answerError({
   }
   if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
     const code = (error as { error?: unknown }).error;
-    void reply
-      .code(statusCode)
-      .send({ error: typeof code === "string" ? code : "E_BAD_REQUEST", message: (error as Error).message });
+    void reply.code(statusCode).send(
+      body({
+        status: statusCode,
+        code: typeof code === "string" ? code : "E_BAD_REQUEST",
+        message: (error as Error).message,
+      }),
+    );
     return;
   }
   log.error({ err: error, path: request.url }, "http handler failed");
+  if (shape !== undefined) {
+    void reply.code(500).send(shape({ status: 500, code: "E_INTERNAL", message: "internal error" }));
+    return;
+  }
   void reply.code(500).type("text/plain").send("internal error");
 }

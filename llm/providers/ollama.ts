@@ -38,11 +38,17 @@ export class OllamaProvider implements ChatProvider {
       model: this.#model.model,
       messages: request.messages.map(toWire),
       options: {
-        num_predict: this.#model.maxOutputTokens,
+        num_predict: request.maxTokens ?? this.#model.maxOutputTokens,
         num_ctx: this.#model.contextWindow,
         ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
+        ...(request.topP === undefined ? {} : { top_p: request.topP }),
+        ...(request.stop === undefined || request.stop.length === 0 ? {} : { stop: request.stop }),
       },
-      ...(request.tools === undefined || request.tools.length === 0
+      // Ollama's `format`: "json" for JSON mode, or the schema itself.
+      ...(request.responseFormat === undefined
+        ? {}
+        : { format: request.responseFormat.type === "json_object" ? "json" : request.responseFormat.schema }),
+      ...(request.tools === undefined || request.tools.length === 0 || request.toolChoice === "none"
         ? {}
         : {
             tools: request.tools.map(

@@ -54,9 +54,10 @@ export class OpenAiProvider implements ChatProvider {
     const body = {
       model: this.#model.model,
       messages: request.messages.map(toWire),
-      max_tokens: this.#model.maxOutputTokens,
+      max_tokens: request.maxTokens ?? this.#model.maxOutputTokens,
       ...(request.temperature === undefined ? {} : { temperature: request.temperature }),
       ...(request.tools === undefined || request.tools.length === 0 ? {} : { tools: request.tools.map(toolToWire) }),
+      ...outputControls(request),
     };
     try {
       if (!this.#model.stream) {
@@ -168,6 +169,26 @@ async function collect(
     .sort((a, b) => a[0] - b[0])
     .map(([i, c]) => ({ id: c.id || `call_${i}`, name: c.name, arguments: c.arguments }));
   return { text, toolCalls, usage, finishReason };
+}
+
+/** `top_p`, `stop`, `response_format` and `tool_choice` in their wire form, for those the request sets. */
+function outputControls(r: ChatRequest): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (r.topP !== undefined) out.top_p = r.topP;
+  if (r.stop !== undefined && r.stop.length > 0) out.stop = r.stop;
+  if (r.responseFormat?.type === "json_object") out.response_format = { type: "json_object" };
+  if (r.responseFormat?.type === "json_schema") {
+    const { name, schema, strict } = r.responseFormat;
+    out.response_format = {
+      type: "json_schema",
+      json_schema: { name, schema, ...(strict === undefined ? {} : { strict }) },
+    };
+  }
+  if (r.toolChoice !== undefined && r.tools !== undefined && r.tools.length > 0) {
+    out.tool_choice =
+      typeof r.toolChoice === "string" ? r.toolChoice : { type: "function", function: { name: r.toolChoice.name } };
+  }
+  return out;
 }
 
 /** The OpenAI wire form of a message is the chat-format export form (`../export.ts`), one definition for both. */

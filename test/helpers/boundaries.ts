@@ -113,7 +113,18 @@ export const ZONES: readonly Zone[] = [
     name: "bot/app/ (composition root and CLI)",
     holds: (file) => file.startsWith("bot/app/"),
     allows: (target) =>
-      under(target, "bot/", "config/", "adapters/", "skills/", "marketplace/", "schedules/", "llm/", "package.json"),
+      under(
+        target,
+        "bot/",
+        "config/",
+        "adapters/",
+        "skills/",
+        "marketplace/",
+        "schedules/",
+        "llm/",
+        "gateway/",
+        "package.json",
+      ),
     rule: "the composition root imports the project's modules only",
   },
   {
@@ -139,6 +150,8 @@ export const ZONES: readonly Zone[] = [
   featureModule("skills/"),
   featureModule("schedules/"),
   featureModule("llm/"),
+  // The gateway builds on the LLM module's public entry (registry, fallback chain, usage), nothing deeper.
+  featureModule("gateway/", "llm/index.ts"),
 ];
 
 /** The violations among `files` (project-relative paths with their text). */

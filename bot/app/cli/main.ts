@@ -8,6 +8,7 @@ import { createCliContext, type CliContext } from "./context.ts";
 import { runDoctor } from "./doctor.ts";
 import { registerConsoleCli } from "./console.ts";
 import { registerLlmCli } from "../../../llm/index.ts";
+import { registerGatewayCli } from "../../../gateway/index.ts";
 import { registerSchedulesCli } from "../../../schedules/index.ts";
 import { registerSlackCli } from "../../../adapters/slack/cli.ts";
 import { registerMarketplaceCli } from "../../../marketplace/index.ts";
@@ -62,6 +63,7 @@ export function buildProgram(ctx: CliContext, state: { configFile?: string }): C
   // Module subcommands (each module registers its own):
   registerConsoleCli(program, ctx);
   registerLlmCli(program, ctx);
+  registerGatewayCli(program, ctx);
   registerSchedulesCli(program, ctx);
   registerSlackCli(program, ctx);
   registerMarketplaceCli(skills, skill, ctx);

@@ -1,0 +1,217 @@
+/**
+ * Cost budgets per chat, person or key, per UTC day or month (`gateway.budgets`). After every recorded use (a
+ * chat turn, a skill's completion, a gateway request) the budgets it touches are summed from the usage table;
+ * crossing 80% and then 100% posts one alert each to `gateway.alertChat` per period (marked once in the shared
+ * store, so several processes post it once) and counts `switchboard_gateway_budget_alerts_total`. At 100% a
+ * `block` budget refuses the gateway requests of that person or key until the period ends; chat turns are
+ * alerted, not blocked (the chat quotas of `llm.quotas` block those).
+ */
+import type { Logger } from "pino";
+import type { Clock, Keyv, KvRepo } from "../bot/index.ts";
+import { rememberOnce, SwitchboardError, toReply } from "../bot/index.ts";
+import type { Config } from "../config/index.ts";
+import { dayOf, type LlmService, type UsageEvent } from "../llm/index.ts";
+import { GatewayError } from "./errors.ts";
+import type { KeyInfo } from "./keys.ts";
+
+/** One budget, as configured or as set with `/ai budget set`. */
+export type Budget = Config["gateway"]["budgets"][number];
+
+/** Where budgets set in chat are kept (the durable key-value store). */
+const STORED = { namespace: "gateway", scope: "budgets", key: "list" } as const;
+/** Budgets set in chat are read again at most this often per process. */
+const STORED_TTL_MS = 5_000;
+/** Most budgets set in chat. */
+export const MAX_STORED_BUDGETS = 100;
+
+/** What an alert is sent through. */
+export interface AlertSender {
+  send(chatKey: string, text: string): Promise<void>;
+}
+
+/** What `Budgets` uses. */
+export interface BudgetOptions {
+  llm: LlmService;
+  /** The durable key-value store, for budgets set in chat. */
+  repo: KvRepo;
+  kv: Keyv;
+  clock: Clock;
+  log: Logger;
+  alertChat: string | undefined;
+  sender: AlertSender;
+  /** Count one alert (metrics). */
+  counted: (scope: string, threshold: string) => void;
+}
+
+/** The budgets' checks and alerts. */
+export class Budgets {
+  readonly #configured: readonly Budget[];
+  readonly #o: BudgetOptions;
+  #stored: { list: Budget[]; untilMs: number } | undefined;
+
+  constructor(configured: readonly Budget[], o: BudgetOptions) {
+    this.#configured = configured;
+    this.#o = o;
+  }
+
+  /** Every budget: the configured ones, then those set in chat. */
+  async list(): Promise<Array<Budget & { source: "config" | "chat" }>> {
+    return [
+      ...this.#configured.map((b) => ({ ...b, source: "config" as const })),
+      ...(await this.#storedList()).map((b) => ({ ...b, source: "chat" as const })),
+    ];
+  }
+
+  /** Add or replace (same scope, id and period) a budget set in chat. */
+  async set(b: Budget): Promise<void> {
+    const kept = (await this.#storedList()).filter(
+      (x) => !(x.scope === b.scope && x.id === b.id && x.period === b.period),
+    );
+    if (kept.length >= MAX_STORED_BUDGETS)
+      throw new SwitchboardError("E_CONFLICT", `${kept.length} budgets set in chat`, {
+        chatMessage: `At most ${MAX_STORED_BUDGETS} budgets may be set in chat; remove one first.`,
+      });
+    await this.#save([...kept, b]);
+  }
+
+  /** Remove a budget set in chat; false when there is none like it. */
+  async remove(match: Pick<Budget, "scope" | "id" | "period">): Promise<boolean> {
+    const list = await this.#storedList();
+    const kept = list.filter((x) => !(x.scope === match.scope && x.id === match.id && x.period === match.period));
+    if (kept.length === list.length) return false;
+    await this.#save(kept);
+    return true;
+  }
+
+  /** What a budget has spent in its current period. */
+  async spent(b: Budget, subject: string): Promise<{ cost: number; label: string }> {
+    const { fromDay, label } = this.#period(b);
+    return { cost: (await this.#o.llm.store.spentSince(fromDay, whoOf(b, subject))).cost, label };
+  }
+
+  async #storedList(): Promise<Budget[]> {
+    const now = this.#o.clock.now();
+    if (this.#stored !== undefined && this.#stored.untilMs > now) return this.#stored.list;
+    const list = (await this.#o.repo.get<Budget[]>(STORED.namespace, STORED.scope, STORED.key)) ?? [];
+    this.#stored = { list, untilMs: now + STORED_TTL_MS };
+    return list;
+  }
+
+  async #save(list: Budget[]): Promise<void> {
+    await this.#o.repo.set(STORED.namespace, STORED.scope, { key: STORED.key, value: list });
+    this.#stored = { list, untilMs: this.#o.clock.now() + STORED_TTL_MS };
+  }
+
+  /** Check the budgets one use touches; post what was crossed. */
+  async onUsage(e: UsageEvent): Promise<void> {
+    for (const b of await this.list()) {
+      const subject = subjectOf(b, e);
+      if (subject === undefined) continue;
+      const { fromDay, label } = this.#period(b);
+      const spent = (await this.#o.llm.store.spentSince(fromDay, whoOf(b, subject))).cost;
+      // Sums of binary fractions miss by a hair (0.04 / 0.05 = 0.7999…): compare with a tolerance.
+      const share = spent / b.cost + 1e-9;
+      const threshold = share >= 1 ? 100 : share >= 0.8 ? 80 : undefined;
+      if (threshold === undefined) continue;
+      // One alert per budget, subject, period and threshold; a jump past both marks 80% too.
+      const mark = (t: number) =>
+        rememberOnce(
+          this.#o.kv,
+          `gateway:budget:${b.scope}:${b.id}:${b.period}:${b.cost}:${subject}:${fromDay}:${t}`,
+          40 * 86_400_000,
+        );
+      const isNew = await mark(threshold);
+      if (threshold === 100) await mark(80);
+      if (!isNew) continue;
+      this.#o.counted(b.scope, String(threshold));
+      const text =
+        `Budget alert: ${describe(b, subject)} has spent ${spent.toFixed(4)} of ${b.cost} ${label} ` +
+        `(${Math.floor(share * 100)}%).` +
+        (threshold === 100
+          ? b.policy === "block"
+            ? " Its gateway requests are refused until the period ends."
+            : " Policy: warn."
+          : "");
+      this.#o.log.warn(
+        { scope: b.scope, subject: b.scope === "key" ? `key ${subject}` : subject, threshold },
+        "llm budget crossed",
+      );
+      if (this.#o.alertChat !== undefined) await this.#o.sender.send(this.#o.alertChat, text);
+    }
+  }
+
+  /** Refuse (429) a gateway request whose person or key has reached a `block` budget. */
+  async admit(key: KeyInfo): Promise<void> {
+    for (const b of await this.list()) {
+      if (b.policy !== "block" || b.scope === "chat") continue;
+      const subject = b.scope === "key" ? key.id : key.userKey;
+      if (b.id !== "*" && b.id !== subject) continue;
+      const { fromDay, label } = this.#period(b);
+      const spent = (await this.#o.llm.store.spentSince(fromDay, whoOf(b, subject))).cost;
+      if (spent + 1e-9 >= b.cost)
+        throw new GatewayError(
+          429,
+          `The ${b.scope === "key" ? "key's" : "person's"} budget of ${b.cost} ${label} is spent (${spent.toFixed(4)}).`,
+          {
+            type: "insufficient_quota",
+            code: "budget_exceeded",
+            headers: { "retry-after": String(this.#secondsToPeriodEnd(b)) },
+          },
+        );
+    }
+  }
+
+  #period(b: Budget): { fromDay: string; label: string } {
+    const today = dayOf(this.#o.clock.now());
+    return b.period === "day"
+      ? { fromDay: today, label: "today" }
+      : { fromDay: `${today.slice(0, 7)}-01`, label: "this month" };
+  }
+
+  #secondsToPeriodEnd(b: Budget): number {
+    const now = new Date(this.#o.clock.now());
+    const end =
+      b.period === "day"
+        ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1)
+        : Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1);
+    return Math.max(1, Math.ceil((end - now.getTime()) / 1000));
+  }
+}
+
+/** Who a budget counts for this use: the chat, the person or the key; undefined when it does not apply. */
+function subjectOf(b: Budget, e: UsageEvent): string | undefined {
+  const isApi = e.chatKey.startsWith("api:");
+  const subject =
+    b.scope === "chat"
+      ? isApi
+        ? undefined
+        : e.chatKey
+      : b.scope === "user"
+        ? e.userKey
+        : isApi
+          ? e.chatKey.slice(4)
+          : undefined;
+  if (subject === undefined) return undefined;
+  return b.id === "*" || b.id === subject ? subject : undefined;
+}
+
+function whoOf(b: Budget, subject: string): { chatKey: string } | { userKey: string } {
+  return b.scope === "user" ? { userKey: subject } : { chatKey: b.scope === "key" ? `api:${subject}` : subject };
+}
+
+/** "person telegram:1", "key 1a2b…", "chat slack:C1". */
+export function describe(b: Pick<Budget, "scope">, subject: string): string {
+  return b.scope === "chat" ? `chat ${subject}` : b.scope === "user" ? `person ${subject}` : `key ${subject}`;
+}
+
+/** Send alerts through the running adapters. */
+export function adapterSender(adapters: {
+  send(target: { platform: string; chatId: string }, reply: ReturnType<typeof toReply>): Promise<unknown>;
+}): AlertSender {
+  return {
+    async send(chatKey, text) {
+      const i = chatKey.indexOf(":");
+      await adapters.send({ platform: chatKey.slice(0, i), chatId: chatKey.slice(i + 1) }, toReply(text));
+    },
+  };
+}
