@@ -42,6 +42,13 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
     if (json.length > config.maxCapArgChars) {
       throw new RangeErrorC("capability arguments are too large (max " + config.maxCapArgChars + " characters)");
     }
+    if (apply(mapGet, live, [inv]) === undefined) {
+      // A capability object kept from an invocation that has settled: refused here, without asking the host.
+      const stale = new ErrorC("capability used outside its invocation");
+      stale.name = "SkillCapabilityError";
+      stale.code = "E_SKILL_DENIED";
+      return new PromiseC(function (resolve, reject) { reject(stale); });
+    }
     const capId = nextCapId++;
     const answer = new PromiseC(function (resolve) { apply(mapSet, pending, [capId, { resolve: resolve, inv: inv }]); });
     capRaw(inv, capId, name, json);
