@@ -29,29 +29,14 @@ import type { RedisLink } from "./redis-link.ts";
  * user tokens per ms, chat burst, chat tokens per ms, then one spent count per key. A bucket is "tokens:atMs".
  * Answers each key's balance after charging, as a string.
  */
-const SYNC_SCRIPT = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local users = tonumber(ARGV[1])
-local out = {}
-for i = 1, #KEYS do
-  local burst, perMs
-  if i <= users then burst, perMs = tonumber(ARGV[2]), tonumber(ARGV[3]) else burst, perMs = tonumber(ARGV[4]), tonumber(ARGV[5]) end
-  local tokens = burst
-  local v = redis.call('GET', KEYS[i])
-  if v then
-    local n, at = string.match(v, '^([^:]+):(.+)$')
-    tokens = math.min(burst, tonumber(n) + math.max(0, now - tonumber(at)) * perMs)
-  end
-  tokens = tokens - tonumber(ARGV[5 + i])
-  redis.call('SET', KEYS[i], tostring(tokens) .. ':' .. now, 'PX', math.ceil((burst - tokens) / perMs) + 1000)
-  out[i] = tostring(tokens)
-end
-return out
-`;
+const SYNC_SCRIPT = bucketScript({ charge: true });
 
 /** KEYS and ARGV as for the sync script, without counts: answers the balances, charging nothing. */
-const FETCH_SCRIPT = `
+const FETCH_SCRIPT = bucketScript({ charge: false });
+
+/** The two scripts share the refill; only the sync charges the spent counts and stores the balance. */
+function bucketScript({ charge }: { charge: boolean }): string {
+  return `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local users = tonumber(ARGV[1])
@@ -64,11 +49,18 @@ for i = 1, #KEYS do
   if v then
     local n, at = string.match(v, '^([^:]+):(.+)$')
     tokens = math.min(burst, tonumber(n) + math.max(0, now - tonumber(at)) * perMs)
-  end
+  end${
+    charge
+      ? `
+  tokens = tokens - tonumber(ARGV[5 + i])
+  redis.call('SET', KEYS[i], tostring(tokens) .. ':' .. now, 'PX', math.ceil((burst - tokens) / perMs) + 1000)`
+      : ""
+  }
   out[i] = tostring(tokens)
 end
 return out
 `;
+}
 
 interface SyncCommand {
   switchboardSyncBuckets(...keysAndArgs: Array<string | number>): Promise<string[]>;
