@@ -179,10 +179,12 @@ describe("/ai keys in chat", () => {
     await withBot(async (bot) => {
       const now = bot.app.core.clock.now();
       const { key } = await bot.gateway.keys.create(
-        { userKey: "test:erin", expiresAt: now + 1 },
+        { userKey: "test:erin", expiresAt: now + 300 },
         { actor: "test", via: "cli" },
       );
-      await new Promise((r) => setTimeout(r, 5));
+      // The expiry lies ahead when the key is made (a loaded machine can take
+      // a few ms between reading the clock and creating it), and behind when it is used.
+      await new Promise((r) => setTimeout(r, 350));
       const refused = await bot
         .client(key)
         .models.list()
