@@ -13,6 +13,7 @@ import type { AuditEntry, Migration, Store } from "./storage/types.ts";
 import type { ChannelAdapter, ConversationTarget, HttpMount, Inbound, Platform, Reply, SentMessage } from "./model.ts";
 import type { ChatPolicy, Decision, Role } from "./permissions.ts";
 import type { ApiRoute, Principal } from "./http/routes.ts";
+import type { EventBus } from "./events.ts";
 
 /** A clock, injected where tests need to control time. */
 export interface Clock {
@@ -245,6 +246,8 @@ export interface Core {
   readonly tools: ToolRegistry;
   /** Capabilities offered to skills by other modules. */
   readonly capabilities: CapabilityRegistry;
+  /** Chat events for listeners: messages, reactions, hook deliveries, schedule fires, skill lifecycle. */
+  readonly events: EventBus;
   /** Write one audit entry. */
   audit(entry: Omit<AuditEntry, "at" | "id"> & { at?: number }): Promise<void>;
   /** Track background work so shutdown waits for it. */

@@ -34,6 +34,7 @@ export const ERROR_CATALOG = {
   E_SCHEDULE_INVALID: "That schedule is not valid.",
   E_NOT_FOUND: "Not found.",
   E_CONFLICT: "That conflicts with something that already exists.",
+  E_FILE_TOO_LARGE: "That file is too large.",
 } as const;
 
 /** A stable error code. */

@@ -23,6 +23,7 @@ export { csvCell, csvOf } from "./http/csv.ts";
 export { cleanChatText, neutraliseMentions, type CleanOptions } from "./hygiene.ts";
 export type * from "./core.ts";
 export { systemClock, turnClock, pickServices } from "./core.ts";
+export { createEventBus, type ChatEvent, type ChatEventType, type EventBus } from "./events.ts";
 export type * from "./storage/types.ts";
 export { openStore, memoryStore, maskUrl, type OpenStoreOptions } from "./storage/open.ts";
 export { CORE_MIGRATIONS } from "./storage/migrations.ts";

@@ -71,6 +71,38 @@ export interface Reply {
   ephemeral?: boolean;
   /** `plain` sends the text verbatim, with no Markdown rendering. Default `markdown`. */
   format?: "markdown" | "plain";
+  /** A file sent with the reply (the text is its caption), within the adapter's `maxFileBytes`. */
+  file?: ReplyFile;
+}
+
+/** A file a reply carries. */
+export interface ReplyFile {
+  name: string;
+  data: Uint8Array;
+  /** `application/octet-stream` when not given. */
+  mimeType?: string;
+}
+
+/** A file or image on an inbound message, read on demand. */
+export interface Attachment {
+  name: string;
+  /** The MIME type the platform reports (`image/png`), or `application/octet-stream`. */
+  mimeType: string;
+  /** Size in bytes, when the platform reports it. */
+  size?: number;
+  /** Read the bytes; rejects with `E_FILE_TOO_LARGE` past `maxBytes` without reading the rest. */
+  fetch(options: { maxBytes: number; signal?: AbortSignal }): Promise<Uint8Array>;
+}
+
+/** A reaction added to or removed from a message. */
+export interface Reaction {
+  /** The emoji as Unicode (`👍`) where the platform gives one, else its name (`thumbsup`, `:party_parrot:`). */
+  emoji: string;
+  added: boolean;
+  /** The message reacted to. */
+  messageId: string;
+  /** True when that message is one the bot sent, when the adapter can tell. */
+  onBotMessage?: boolean;
 }
 
 /** A reply, or a plain string (which means `{ text }`). */
@@ -134,6 +166,10 @@ export interface Inbound {
   journal?: JournalMark;
   /** Show a typing indicator where the platform has one. */
   typing?(): Promise<void>;
+  /** Images and files on the message. */
+  attachments?: Attachment[];
+  /** Set when the event is a reaction, not a message: `text` is empty and there is no command. */
+  reaction?: Reaction;
 }
 
 /**
@@ -165,6 +201,8 @@ export interface AdapterCapabilities {
   typing: boolean;
   /** The platform's limit on one message's text, in characters. Longer replies are split. */
   maxTextLength: number;
+  /** The largest file a reply may carry, in bytes; absent when the adapter cannot send files. */
+  maxFileBytes?: number;
 }
 
 /** Health from real traffic. */

@@ -52,6 +52,7 @@ import { StoreWatch } from "../journal/store-watch.ts";
 import { openStore } from "../storage/open.ts";
 import type { Store } from "../storage/types.ts";
 import { createCapabilityRegistry, createToolRegistry } from "../tools.ts";
+import { createEventBus } from "../events.ts";
 
 /** The package version, for /status and the CLI. */
 export const VERSION: string = readOwnVersion(import.meta.url);
@@ -308,6 +309,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     metrics,
     tools: createToolRegistry(),
     capabilities: createCapabilityRegistry(),
+    events: createEventBus((error, event) =>
+      log.warn({ err: error, event: event.type, chat: event.chatKey }, "an event listener failed"),
+    ),
     audit: (entry) => store.audit.append({ ...entry, at: entry.at ?? clock.now() }),
     track,
     shutdownSignal: shutdown.signal,
