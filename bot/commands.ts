@@ -73,8 +73,12 @@ export interface CommandNode {
   approvals?: number;
   /** Side effects that are hard to undo: an admin must confirm it. */
   dangerous?: boolean;
-  /** Served at once, ahead of a long turn holding the conversation's queue. */
-  urgent?: boolean;
+  /**
+   * Served at once, ahead of a long turn holding the conversation's queue. `"after-own"`: ahead of other people's
+   * work only, behind the sender's own earlier messages (`/confirm` answers a request the sender's message before
+   * it may still be asking for).
+   */
+  urgent?: boolean | "after-own";
   /** The node's subcommands, matched by the first argument. */
   subcommands?: CommandNode[];
   /** Runs the node. A node with subcommands and no handler answers with its usage. */

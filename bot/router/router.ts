@@ -161,12 +161,33 @@ export class Router implements RouterApi {
     return { role: ctx.role, policy: ctx.policy, chatKind: ctx.inbound.chat.kind, defaultRoleOf: this.#defaultRoleOf };
   }
 
-  /** Whether a command goes to the priority lane: its node (or the command) is marked urgent. */
+  /** Whether a command is served on the priority lane: its node (or the command) is marked urgent. */
   #isUrgent(parsed: ParsedCommand): boolean {
+    return this.#urgencyOf(parsed) !== undefined;
+  }
+
+  #urgencyOf(parsed: ParsedCommand): CommandNode["urgent"] {
     const def = this.#o.commands.get(parsed.name);
-    if (def === undefined) return false;
-    if (def.urgent === true) return true;
-    return def.subcommands !== undefined && resolveCommand(def, parsed.args, parsed.rawArgs).node.urgent === true;
+    if (def === undefined) return undefined;
+    const urgent =
+      def.urgent ??
+      (def.subcommands === undefined ? undefined : resolveCommand(def, parsed.args, parsed.rawArgs).node.urgent);
+    return urgent === false ? undefined : urgent;
+  }
+
+  /**
+   * Whether a message takes the busy conversation's priority lane: an urgent command does; one urgent
+   * `"after-own"` (`/confirm`, `/approve`) only while none of the sender's own earlier messages runs or waits in
+   * the ordinary lane, so a piped `/skills uninstall x --purge` then `/confirm` keeps its order.
+   */
+  #takesPriorityLane(
+    parsed: ParsedCommand,
+    { conversationKey, userKey }: { conversationKey: string; userKey: string },
+  ): boolean {
+    const urgent = this.#urgencyOf(parsed);
+    if (urgent !== "after-own") return urgent === true;
+    const own = (job: Job) => job.queueKey === conversationKey && job.userKey === userKey;
+    return this.#inFlight.find(own) === undefined && !this.#queue.someWaiting(conversationKey, (j) => own(j as Job));
   }
 
   /** Settles when the message is queued (or refused), or with `wait`, when its work has settled. */
@@ -243,7 +264,9 @@ export class Router implements RouterApi {
     // lane while something runs in its ordinary lane: served at once even while a long turn holds the queue; they
     // keep their order among themselves, and with everything else when the conversation is idle.
     const queueKey =
-      command !== undefined && this.#queue.isBusy(conversationKey) && this.#isUrgent(command)
+      command !== undefined &&
+      this.#queue.isBusy(conversationKey) &&
+      this.#takesPriorityLane(command, { conversationKey, userKey })
         ? `${conversationKey}${URGENT_LANE}`
         : conversationKey;
     const job = new Job(this.#host, inbound, { chatKey, userKey, queueKey });
