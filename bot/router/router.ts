@@ -177,8 +177,9 @@ export class Router implements RouterApi {
 
   /**
    * Whether a message takes the busy conversation's priority lane: an urgent command does; one urgent
-   * `"after-own"` (`/confirm`, `/approve`) only while none of the sender's own earlier messages runs or waits in
-   * the ordinary lane, so a piped `/skills uninstall x --purge` then `/confirm` keeps its order.
+   * `"after-own"` (`/confirm`, `/approve`) only while none of the sender's own earlier commands runs or waits in
+   * the ordinary lane, so a piped `/skills uninstall x --purge` then `/confirm` keeps its order (the sender's
+   * own long LLM turn does not hold it back).
    */
   #takesPriorityLane(
     parsed: ParsedCommand,
@@ -186,7 +187,12 @@ export class Router implements RouterApi {
   ): boolean {
     const urgent = this.#urgencyOf(parsed);
     if (urgent !== "after-own") return urgent === true;
-    const own = (job: Job) => job.queueKey === conversationKey && job.userKey === userKey;
+    // Only the sender's commands can be asking for a confirmation; their conversation turn does not hold it up.
+    const own = (job: Job) =>
+      job.queueKey === conversationKey &&
+      job.userKey === userKey &&
+      job.command !== undefined &&
+      this.#urgencyOf(job.command) === undefined;
     return this.#inFlight.find(own) === undefined && !this.#queue.someWaiting(conversationKey, (j) => own(j as Job));
   }
 
