@@ -228,7 +228,8 @@ export class Router implements RouterApi {
     const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
     const userKey = userKeyOf(inbound.platform, inbound.user.id);
     if (inbound.origin !== "schedule" && inbound.origin !== "operator") {
-      const verdict = this.#limits.take(userKey, chatKey, o.clock.now());
+      // A person named in config has one budget on every platform.
+      const verdict = this.#limits.take(o.permissions.personOf(userKey), chatKey, o.clock.now());
       if (typeof verdict !== "string") {
         return verdict.then((shared) =>
           shared === "ok" ? this.#enter(inbound, wait, chatKey) : this.#limited(inbound, wait, shared),
