@@ -67,8 +67,16 @@ export interface CommandNode {
   defaultRole?: Role;
   /** Minimum role in a direct message, where the person is the whole audience (defaults to `defaultRole`). */
   dmRole?: Role;
-  /** Runs only after the same person confirms (a button, or `/confirm <id>`). */
-  confirm?: boolean;
+  /**
+   * Runs only after the same person confirms (a button, or `/confirm <id>`). A function decides from the parsed
+   * arguments: `(o) => o.purge === true` asks only for `uninstall --purge`.
+   */
+  confirm?: boolean | ((options: Readonly<Record<string, string | number | boolean>>) => boolean);
+  /**
+   * What the command will do, for the confirmation or approval prompt (an install's plan). It may look things up;
+   * a throw refuses the command at once, before anything is asked.
+   */
+  describe?: (ctx: CommandContext) => Promise<string> | string;
   /** Runs only after this many other people with the required role approve. */
   approvals?: number;
   /** Side effects that are hard to undo: an admin must confirm it. */

@@ -51,6 +51,7 @@ export function helpCommand(core: Core, permissions: CachedPermissionService): C
           `Needs: ${minimum} (you are ${ctx.role}${decision.allowed ? "" : ", so you can't run it here"})`,
         ];
         if (resolved.node.confirm === true || resolved.node.dangerous === true) lines.push("Asks for confirmation.");
+        else if (typeof resolved.node.confirm === "function") lines.push("May ask for confirmation.");
         if (resolved.node.subcommands !== undefined) {
           lines.push("Subcommands:");
           for (const sub of resolved.node.subcommands) {

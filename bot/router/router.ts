@@ -505,10 +505,17 @@ export class Router implements RouterApi {
     if (mayNeedGate(node, ctx.policy) && !o.confirmations.takeApproved(ctx.inbound)) {
       const step = resolved?.steps.at(-1) ?? { key: def.name, node, defaultRole: def.defaultRole };
       const minimum = minimumRoleOf(step, { ...this.#authorizeOptions(ctx), skill: def.skill });
-      const requirement = requirementOf(node, { key: step.key, policy: ctx.policy, role: ctx.role, minimum });
+      const confirm = typeof node.confirm === "function" ? node.confirm(ctx.options) : node.confirm;
+      const requirement = requirementOf(
+        { confirm, approvals: node.approvals, dangerous: node.dangerous },
+        { key: step.key, policy: ctx.policy, role: ctx.role, minimum },
+      );
       if (requirement !== undefined) {
         const label = pathLabel(def, ctx.path);
-        return o.confirmations.ask(ctx, { label, requirement }).then((reply) => this.#reply(ctx.inbound, reply));
+        const describe = node.describe;
+        return (describe === undefined ? Promise.resolve(undefined) : Promise.resolve().then(() => describe(ctx)))
+          .then((what) => o.confirmations.ask(ctx, { label, requirement, ...(what === undefined ? {} : { what }) }))
+          .then((reply) => this.#reply(ctx.inbound, reply));
       }
     }
     const handler = node.handler;
@@ -605,7 +612,7 @@ const NO_PATH: readonly string[] = Object.freeze([]);
 /** Whether a node or the chat's policy could ask for confirmation or approval (cheap: most commands do not). */
 function mayNeedGate(node: CommandNode, policy: ChatPolicy | undefined): boolean {
   return (
-    node.confirm === true ||
+    (node.confirm !== undefined && node.confirm !== false) ||
     node.dangerous === true ||
     node.approvals !== undefined ||
     policy?.confirm !== undefined ||
