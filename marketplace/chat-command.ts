@@ -104,9 +104,10 @@ export function skillsCommand(
     return lines.join("\n");
   };
 
-  const handlers: Record<string, (ctx: CommandContext, args: string[]) => Promise<Reply | string>> = {
-    async search(_ctx, args) {
-      const hits = await marketplace.search(args.join(" "), { size: 10 });
+  // Each reads the typed arguments its node declares (`ctx.options`), parsed and checked by the router.
+  const handlers: Record<string, (ctx: CommandContext) => Promise<Reply | string>> = {
+    async search(ctx) {
+      const hits = await marketplace.search(String(ctx.options.words ?? ""), { size: 10 });
       if (hits.length === 0) return "No skills found.";
       return {
         text: [
@@ -119,8 +120,8 @@ export function skillsCommand(
       };
     },
 
-    async info(ctx, args) {
-      const name = requireArg(args, "package");
+    async info(ctx) {
+      const name = textArg(ctx, "package");
       const local = skills.get(name);
       if (local !== undefined && local.source !== "installed") {
         // A built-in or linked skill is described from what runs here, never from a registry package of that name.
@@ -186,13 +187,13 @@ export function skillsCommand(
     },
 
     // Runs once the owner confirmed the plan shown by `describe` (the node asks for confirmation).
-    async install(ctx, args) {
-      const spec = requireArg(args, "package");
+    async install(ctx) {
+      const spec = textArg(ctx, "package");
       const { name } = parseSpec(spec);
       const confirm = await confirmedPlan(ctx, `install:${spec}`);
       const result = await marketplace.install(spec, {
         actor: ctx.userKey,
-        allowDowngrade: args.includes("--allow-downgrade"),
+        allowDowngrade: ctx.options["allow-downgrade"] === true,
         confirm,
       });
       if (result.status === "cancelled") return `${name} changed on the registry since you confirmed. Ask again.`;
@@ -201,8 +202,8 @@ export function skillsCommand(
       return `Installed **${name}@${result.plan.version}**. A chat admin can now run \`/skills enable ${skill}\`.`;
     },
 
-    async update(ctx, args) {
-      const entry = await requireInstalled(marketplace, requireArg(args, "skill"));
+    async update(ctx) {
+      const entry = await requireInstalled(marketplace, textArg(ctx, "skill"));
       const confirm = await confirmedPlan(ctx, `update:${entry.name}`);
       const result = await marketplace.update(entry.name, { actor: ctx.userKey, confirm });
       if (result.status === "cancelled") return `${entry.name} changed on the registry since you confirmed. Ask again.`;
@@ -211,22 +212,22 @@ export function skillsCommand(
       return `Updated **${entry.name}** to ${result.plan.version}.${result.plan.diff.added.length > 0 ? ` Chats must approve the new permissions (\`/skills enable ${skill}\`) before it runs there again.` : ""}`;
     },
 
-    async rollback(ctx, args) {
-      const result = await marketplace.rollback(requireArg(args, "skill"), ctx.userKey);
+    async rollback(ctx) {
+      const result = await marketplace.rollback(textArg(ctx, "skill"), ctx.userKey);
       return `Rolled **${result.to.name}** back from ${result.from} to ${result.to.version}.`;
     },
 
     // With --purge this runs once the owner confirmed (the node asks for it then).
-    async uninstall(ctx, args) {
+    async uninstall(ctx) {
       const purgeData = ctx.options.purge === true;
-      const { entry, purged } = await marketplace.uninstall(requireArg(args, "skill"), ctx.userKey, { purgeData });
+      const { entry, purged } = await marketplace.uninstall(textArg(ctx, "skill"), ctx.userKey, { purgeData });
       return purgeData
         ? `Uninstalled **${entry.name}** ${entry.version} and deleted ${purged} stored entr${purged === 1 ? "y" : "ies"}.`
         : `Uninstalled **${entry.name}** ${entry.version}. Its stored data is kept (\`/skills uninstall <skill> --purge\` deletes it with the skill).`;
     },
 
-    async enable(ctx, args) {
-      const skill = await loadedSkill(marketplace, skills, requireArg(args, "skill"));
+    async enable(ctx) {
+      const skill = await loadedSkill(marketplace, skills, textArg(ctx, "skill"));
       const state = skills.state(ctx.chatKey, skill.name);
       if (state === "enabled") return `**${skill.name}** is already enabled here.`;
       const permissions = flattenPermissions(skill.manifest.permissions);
@@ -254,14 +255,14 @@ export function skillsCommand(
       );
     },
 
-    async disable(ctx, args) {
-      const skill = await loadedSkill(marketplace, skills, requireArg(args, "skill"));
+    async disable(ctx) {
+      const skill = await loadedSkill(marketplace, skills, textArg(ctx, "skill"));
       await skills.disable(ctx.chatKey, skill.name, ctx.userKey);
       return `**${skill.name}** is disabled in this chat.`;
     },
 
-    async approve(ctx, args) {
-      const given = args.find((a) => !a.startsWith("--"));
+    async approve(ctx) {
+      const given = ctx.options.id === undefined ? undefined : String(ctx.options.id);
       const id = given ?? (await core.kv.get<string>(newestKey(ctx.chatKey, ctx.userKey))) ?? "";
       if (given === undefined && id === "") {
         throw new SwitchboardError("E_NOT_FOUND", `no pending approval asked by ${ctx.userKey} in ${ctx.chatKey}`, {
@@ -295,13 +296,13 @@ export function skillsCommand(
       return `**${pending.skill}** ${pending.version} is enabled in this chat.`;
     },
 
-    async settings(ctx, args) {
-      const skill = await loadedSkill(marketplace, skills, requireArg(args, "skill"));
-      if (args.length >= 3) {
-        const [, key, ...rest] = args;
+    async settings(ctx) {
+      const skill = await loadedSkill(marketplace, skills, textArg(ctx, "skill"));
+      const { key, value } = ctx.options;
+      if (key !== undefined && value !== undefined) {
         await skills.setSetting(ctx.chatKey, skill.name, {
-          key: key!,
-          value: parseValue(rest.join(" ")),
+          key: String(key),
+          value: parseValue(String(value)),
           actorUserKey: ctx.userKey,
         });
         return `Set \`${key}\` for **${skill.name}** in this chat.`;
@@ -322,7 +323,7 @@ export function skillsCommand(
     name,
     defaultRole,
     ...about,
-    handler: (ctx) => handlers[name]!(ctx, ctx.args),
+    handler: (ctx) => handlers[name]!(ctx),
   });
   const skillArg = (required = true): CommandArgSpec => ({
     name: "skill",
@@ -375,7 +376,7 @@ export function skillsCommand(
         }),
         confirm: true,
         describe: async (ctx) => {
-          const spec = requireArg(ctx.args, "package");
+          const spec = textArg(ctx, "package");
           const planned = await marketplace.installer.install(spec, {
             actor: ctx.userKey,
             allowDowngrade: ctx.options["allow-downgrade"] === true,
@@ -396,7 +397,7 @@ export function skillsCommand(
         }),
         confirm: true,
         describe: async (ctx) => {
-          const entry = await requireInstalled(marketplace, requireArg(ctx.args, "skill"));
+          const entry = await requireInstalled(marketplace, textArg(ctx, "skill"));
           const planned = await marketplace.installer.update(entry.name, { actor: ctx.userKey, confirm: () => false });
           if (planned.status === "unchanged") {
             // Nothing to confirm: say so, and name a newer version outside the pinned range.
@@ -422,7 +423,7 @@ export function skillsCommand(
         }),
         confirm: (o) => o.purge === true,
         describe: async (ctx) => {
-          const entry = await requireInstalled(marketplace, requireArg(ctx.args, "skill"));
+          const entry = await requireInstalled(marketplace, textArg(ctx, "skill"));
           return `Uninstall **${entry.name}** ${entry.version} and delete its stored data in every chat?`;
         },
       },
@@ -430,11 +431,12 @@ export function skillsCommand(
   };
 }
 
-function requireArg(args: string[], what: string): string {
-  const value = args.find((a) => !a.startsWith("--"));
-  if (value === undefined)
-    throw new SwitchboardError("E_BAD_ARGS", `missing ${what}`, { chatMessage: `Give the ${what}. ${USAGE}` });
-  return value;
+/** A string argument the node declares; the router refuses a missing required one first, this says so too. */
+function textArg(ctx: CommandContext, name: string): string {
+  const value = ctx.options[name];
+  if (value === undefined || value === "")
+    throw new SwitchboardError("E_BAD_ARGS", `missing ${name}`, { chatMessage: `Give the ${name}. ${USAGE}` });
+  return String(value);
 }
 
 async function requireInstalled(marketplace: Marketplace, name: string) {
