@@ -74,6 +74,12 @@ export class CachedPermissionService implements PermissionService {
     return this.settings.people?.get(userKey)?.key ?? userKey;
   }
 
+  /** Whether config names this principal (`principal:<name>`). */
+  isPerson(key: string): boolean {
+    for (const person of this.settings.people?.values() ?? []) if (person.key === key) return true;
+    return false;
+  }
+
   /** The named person an identity belongs to, with every identity of theirs; undefined for no one named. */
   personFor(userKey: string): Person | undefined {
     return this.settings.people?.get(userKey);

@@ -100,6 +100,13 @@ describe("a person named in config, on Telegram and a second platform", () => {
     await say2("/perms unlist telegram:7", { userId: "boss", chatKind: "group", chatId: "g2" });
     await say2("/perms deny principal:ada", { userId: "boss", chatKind: "group", chatId: "g2" });
     expect(await say2("/whoami", group)).toBe("You are not allowed to use this bot here.");
+    // A principal config does not name is refused, and a person cannot deny themselves by their principal.
+    expect(await say2("/perms deny principal:nobody", { userId: "boss", chatKind: "group", chatId: "g2" })).toMatch(
+      /^No one is named nobody in the config \(permissions\.principals\)\./,
+    );
+    expect(
+      await say2("/perms deny principal:cy", { userId: "cy", chatKind: "group", chatId: "g4", role: "admin" }),
+    ).toMatch(/^You can't deny yourself\./);
   }, 90_000);
 
   it("keeps platform admin rights in the chat that grants them", async () => {
