@@ -279,6 +279,21 @@ describe("/skills through the router", () => {
     expect(reply.text).not.toContain("an unrelated package");
   });
 
+  it("refuses to install what the registry changed to after the owner confirmed the plan", async () => {
+    await publish({ name: "switchboard-skill-moving", version: "1.0.0" });
+    const plan = await say("/skills install switchboard-skill-moving", "owner");
+    expect(plan.text).toContain("Install **switchboard-skill-moving@1.0.0**?");
+    // Published between the plan shown and its confirmation, asking for more.
+    await publish({ name: "switchboard-skill-moving", version: "1.0.1", permissions: { storage: true } });
+    const done = await confirm(plan, "owner");
+    expect(done.text).toBe("switchboard-skill-moving changed on the registry since you confirmed. Ask again.");
+    expect(await market().marketplace.find("switchboard-skill-moving")).toBeUndefined();
+    // Asking again shows what the registry has now.
+    const again = await say("/skills install switchboard-skill-moving", "owner");
+    expect(again.text).toContain("Install **switchboard-skill-moving@1.0.1**?");
+    expect(again.text).toContain("keep data for each chat");
+  });
+
   it("picks up an install and an uninstall made by another process (the CLI) while running", async () => {
     const cliSide = new Marketplace({ config: bot.app.core.config.marketplace, ...Marketplace.dirs(dataDir), env: {} });
     await cliSide.install("switchboard-skill-other", { actor: "cli:test" });
