@@ -67,14 +67,26 @@ export interface CommandNode {
   defaultRole?: Role;
   /** Minimum role in a direct message, where the person is the whole audience (defaults to `defaultRole`). */
   dmRole?: Role;
-  /** Runs only after the same person confirms (a button, or `/confirm <id>`). */
-  confirm?: boolean;
+  /**
+   * Runs only after the same person confirms (a button, or `/confirm <id>`). A function decides from the parsed
+   * arguments: `(o) => o.purge === true` asks only for `uninstall --purge`.
+   */
+  confirm?: boolean | ((options: Readonly<Record<string, string | number | boolean>>) => boolean);
+  /**
+   * What the command will do, for the confirmation or approval prompt (an install's plan). It may look things up;
+   * a throw refuses the command at once, before anything is asked.
+   */
+  describe?: (ctx: CommandContext) => Promise<string> | string;
   /** Runs only after this many other people with the required role approve. */
   approvals?: number;
   /** Side effects that are hard to undo: an admin must confirm it. */
   dangerous?: boolean;
-  /** Served at once, ahead of a long turn holding the conversation's queue. */
-  urgent?: boolean;
+  /**
+   * Served at once, ahead of a long turn holding the conversation's queue. `"after-own"`: ahead of other people's
+   * work only, behind the sender's own earlier messages (`/confirm` answers a request the sender's message before
+   * it may still be asking for).
+   */
+  urgent?: boolean | "after-own";
   /** The node's subcommands, matched by the first argument. */
   subcommands?: CommandNode[];
   /** Runs the node. A node with subcommands and no handler answers with its usage. */

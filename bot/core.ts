@@ -98,6 +98,11 @@ export interface PermissionService {
   ): Promise<ChatPolicy>;
   /** Forget cached policies (all, or one chat). */
   invalidate(chatKey?: string): void;
+  /**
+   * The key a person's LLM usage, quotas and rate limits are counted under: `principal:<name>` for an identity of
+   * a person named in config (`permissions.principals`), else the user key itself.
+   */
+  personOf(userKey: string): string;
 }
 
 /**

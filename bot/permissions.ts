@@ -66,12 +66,44 @@ export interface Subject {
   isBot: boolean;
 }
 
+/** A person named in config (`permissions.principals`): one principal, identities on several platforms. */
+export interface Person {
+  /** `principal:<name>`: what policies, quotas and usage rows name. */
+  key: string;
+  /** Every identity of the person (user keys). */
+  identities: readonly string[];
+  /** The role granted to the person in every chat where no chat override says otherwise. */
+  role?: Role;
+}
+
 /** The inputs that do not change per message. */
 export interface PermissionSettings {
-  /** Bot owners by user key (`telegram:123`, `console:operator`). */
+  /** Bot owners by user key (`telegram:123`, `console:operator`) or principal key (`principal:ada`). */
   owners: ReadonlySet<string>;
   /** DM policy when the bot-wide policy sets none. */
   defaultDm: DmPolicy;
+  /** Named people by each of their identities (empty when config names none). */
+  people?: ReadonlyMap<string, Person>;
+}
+
+/** The people named in config (`permissions.principals`), by each of their identities. */
+export function peopleFromConfig(
+  principals: Readonly<Record<string, { identities: readonly string[]; role?: Role | undefined }>>,
+): Map<string, Person> {
+  const people = new Map<string, Person>();
+  for (const [name, { identities, role }] of Object.entries(principals)) {
+    const person: Person = { key: `principal:${name}`, identities, ...(role === undefined ? {} : { role }) };
+    for (const identity of identities) people.set(identity, person);
+  }
+  return people;
+}
+
+/** Whether a list (allow, deny) names this user: their identity, or the person they are one of the identities of. */
+export function listNames(list: readonly string[] | undefined, userKey: string, person: Person | undefined): boolean {
+  if (list === undefined || list.length === 0) return false;
+  if (list.includes(userKey)) return true;
+  if (person === undefined) return false;
+  return list.includes(person.key) || person.identities.some((k) => k !== userKey && list.includes(k));
 }
 
 /** The outcome of a check: allowed, or denied with a code and a reason for the chat. */
@@ -93,11 +125,24 @@ export type Decision =
 export function resolveRole(settings: PermissionSettings, policy: ChatPolicy | undefined, subject: Subject): Role {
   if (settings.owners.has(subject.userKey)) return "owner";
   if (subject.isBot) return "guest";
+  const person = settings.people?.size ? settings.people.get(subject.userKey) : undefined;
+  if (person !== undefined) {
+    if (settings.owners.has(person.key) || person.identities.some((k) => settings.owners.has(k))) return "owner";
+  }
   const override =
     policy !== undefined && Object.hasOwn(policy.roleOverrides, subject.userKey)
       ? policy.roleOverrides[subject.userKey]
-      : undefined;
+      : person !== undefined && policy !== undefined && Object.hasOwn(policy.roleOverrides, person.key)
+        ? policy.roleOverrides[person.key]
+        : undefined;
   if (override !== undefined) return isRole(override) && override !== "owner" ? override : "guest";
+  const fromPlatform = platformDerivedRole(policy, subject);
+  // The person's role follows them; platform admin rights stay with the chat that grants them.
+  return person?.role !== undefined && RANK[person.role] > RANK[fromPlatform] ? person.role : fromPlatform;
+}
+
+/** The role a chat's platform gives: creator/admin → admin (when trusted), member → member, else guest. */
+function platformDerivedRole(policy: ChatPolicy | undefined, subject: Subject): Role {
   switch (subject.platformRole) {
     case "owner":
     case "admin":
@@ -121,13 +166,14 @@ export function checkAccess(
 ): Decision {
   const role = resolveRole(settings, policy, subject);
   if (role === "owner") return { allowed: true, role };
-  if (policy?.deny.includes(subject.userKey) || globalPolicy?.deny.includes(subject.userKey)) {
+  const person = settings.people?.size ? settings.people.get(subject.userKey) : undefined;
+  if (listNames(policy?.deny, subject.userKey, person) || listNames(globalPolicy?.deny, subject.userKey, person)) {
     return { allowed: false, role, code: "E_USER_DENIED", reason: "user is on the deny list" };
   }
   if (subject.chatKind === "dm") {
     const dm = globalPolicy?.dm ?? settings.defaultDm;
     if (dm === "closed") return { allowed: false, role, code: "E_DM_CLOSED", reason: "DM policy is closed" };
-    if (dm === "allowlist" && !(globalPolicy?.allow.includes(subject.userKey) ?? false)) {
+    if (dm === "allowlist" && !listNames(globalPolicy?.allow, subject.userKey, person)) {
       return { allowed: false, role, code: "E_DM_CLOSED", reason: "DM policy is allowlist and the user is not on it" };
     }
   }

@@ -150,6 +150,7 @@ export class ConversationEngine {
           conversation,
           chatKey: ctx.chatKey,
           userKey: ctx.userKey,
+          usageKey: d.usage.keyOf(ctx.userKey),
           at: d.core.clock.now(),
           model: last.model.name,
           systemPrompt: profile.systemPrompt,
@@ -162,7 +163,7 @@ export class ConversationEngine {
       );
       d.usage.recorded({
         chatKey: ctx.chatKey,
-        userKey: ctx.userKey,
+        userKey: d.usage.keyOf(ctx.userKey),
         cost,
         tokens: total.inputTokens + total.outputTokens,
       });

@@ -92,6 +92,8 @@ export function createLlmService(core: LlmServices, options: LlmServiceOptions =
     },
     options,
   );
+  // Usage and quotas follow a person named in config across platforms.
+  parts.usage.keyPeopleBy((userKey) => core.permissions.personOf(userKey));
   const metrics = createLlmMetrics(core.metrics.registry);
   const engine = new ConversationEngine({ core, ...parts, metrics });
   return { ...parts, engine, metrics };

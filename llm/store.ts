@@ -99,7 +99,13 @@ export interface TurnRecord {
 }
 
 /** A new turn to store. */
-export type NewTurn = Omit<TurnRecord, "id" | "feedback"> & { inputTokens: number; outputTokens: number; cost: number };
+export type NewTurn = Omit<TurnRecord, "id" | "feedback"> & {
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+  /** Whose usage the turn counts as (`principal:<name>` for a named person); default the turn's `userKey`. */
+  usageKey?: string;
+};
 
 /** A turn's columns from `conversation` to `cost`, in the order every turn insert lists them. */
 function turnValues(t: NewTurn): unknown[] {
@@ -231,7 +237,7 @@ export class LlmStore {
       // No data-modifying CTE in SQLite: two statements in one transaction (in-process, no round trips).
       return this.#sql.transaction(async (tx) => {
         const id = await this.#insertTurn(tx, t);
-        await new LlmStore(tx).addUsage({ ...t, day });
+        await new LlmStore(tx).addUsage({ ...t, userKey: t.usageKey ?? t.userKey, day });
         return id;
       });
     }
@@ -240,7 +246,7 @@ export class LlmStore {
          INSERT INTO llm_turns (id, conversation, chat_key, user_key, at, model, system_prompt, messages, tokens, input_tokens, output_tokens, cost)
          VALUES ($13, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id
        ), usage AS (
-         INSERT INTO llm_usage (day, chat_key, user_key, input_tokens, output_tokens, cost, turns) VALUES ($12, $2, $3, $9, $10, $11, 1)
+         INSERT INTO llm_usage (day, chat_key, user_key, input_tokens, output_tokens, cost, turns) VALUES ($12, $2, $14, $9, $10, $11, 1)
          ON CONFLICT (day, chat_key, user_key) DO UPDATE SET
            input_tokens = llm_usage.input_tokens + EXCLUDED.input_tokens,
            output_tokens = llm_usage.output_tokens + EXCLUDED.output_tokens,
@@ -255,7 +261,7 @@ export class LlmStore {
            turns = llm_usage_days.turns + 1
        )
        SELECT id FROM turn`,
-      [...turnValues(t), day, t.id],
+      [...turnValues(t), day, t.id, t.usageKey ?? t.userKey],
     );
     return num(rows[0]?.id);
   }

@@ -2,6 +2,7 @@
  * Usage and quotas: tokens and cost per chat, per user and overall, per UTC day. Caps come from config
  * (`llm.quotas`); a turn is refused once a cap is reached, with a message saying which cap and when it resets.
  * A turn that starts under the cap may finish over it (its size is unknown in advance); the next one is stopped.
+ * A person named in config (`permissions.principals`) is counted once, under `principal:<name>`, on every platform.
  */
 import { type Clock, SwitchboardError } from "../bot/index.ts";
 import type { LlmStore, UsageTotals } from "./store.ts";
@@ -42,11 +43,25 @@ export class UsageService {
   readonly #store: LlmStore;
   readonly #quotas: LlmConfig["quotas"];
   readonly #clock: Clock;
+  #personOf: (userKey: string) => string = (userKey) => userKey;
 
   constructor(store: LlmStore, quotas: LlmConfig["quotas"], clock: Clock) {
     this.#store = store;
     this.#quotas = quotas;
     this.#clock = clock;
+  }
+
+  /**
+   * Count a person's usage under their principal (`principal:<name>`, from `permissions.principals`) rather than
+   * per identity, so their quota and usage follow them on every platform.
+   */
+  keyPeopleBy(personOf: (userKey: string) => string): void {
+    this.#personOf = personOf;
+  }
+
+  /** The key a user's usage is counted under. */
+  keyOf(userKey: string): string {
+    return this.#personOf(userKey);
   }
 
   /** The caps that apply to a chat. */
@@ -74,7 +89,7 @@ export class UsageService {
   async check(chatKey: string, userKey: string): Promise<void> {
     if (!this.hasCaps) return;
     const now = this.#clock.now();
-    const used = await this.#store.usageOn(dayOf(now), chatKey, userKey);
+    const used = await this.#store.usageOn(dayOf(now), chatKey, this.#personOf(userKey));
     const caps = this.capsFor(chatKey);
     const over =
       exceeded("This chat", used.chat, caps.chat) ??
@@ -89,8 +104,9 @@ export class UsageService {
 
   /** Record a turn's usage. */
   async add(chatKey: string, userKey: string, { usage, cost }: { usage: TokenUsage; cost: number }): Promise<void> {
-    await this.#store.addUsage({ day: dayOf(this.#clock.now()), chatKey, userKey, ...usage, cost });
-    this.recorded({ chatKey, userKey, cost, tokens: usage.inputTokens + usage.outputTokens });
+    const person = this.#personOf(userKey);
+    await this.#store.addUsage({ day: dayOf(this.#clock.now()), chatKey, userKey: person, ...usage, cost });
+    this.recorded({ chatKey, userKey: person, cost, tokens: usage.inputTokens + usage.outputTokens });
   }
 
   /** Be told after each recorded use (budget alerts). Returns the undo. Listeners must not throw. */
@@ -106,7 +122,7 @@ export class UsageService {
 
   /** Today's totals for the chat, the user and everyone. */
   today(chatKey: string, userKey: string): Promise<{ chat: UsageTotals; user: UsageTotals; global: UsageTotals }> {
-    return this.#store.usageOn(dayOf(this.#clock.now()), chatKey, userKey);
+    return this.#store.usageOn(dayOf(this.#clock.now()), chatKey, this.#personOf(userKey));
   }
 }
 

@@ -1,12 +1,15 @@
 /**
  * `/skills` in chat, a command tree: each subcommand declares its own minimum role (a chat policy may raise or
  * lower it under the key `skills.<sub>`), checked by the router like any command: search/info/list for members; enable/disable/approve/settings for chat admins;
- * install/update/rollback/uninstall for bot owners. Installing and enabling are separate consents: an install
- * or update shows the plan and waits for `/skills approve <id>` from an owner; an enable shows the permissions
- * and waits for `/skills approve <id>` from a chat admin (a button where the platform has them). Approvals are
- * kept in the shared ephemeral store with a TTL and bound to the chat they were asked in. `/skills approve` with
- * no id approves the newest request the same person made in the same chat, so a script can ask and approve
- * (`printf '/skills enable x\n/skills approve\n' | switchboard start`) without knowing the id in advance.
+ * install/update/rollback/uninstall for bot owners. Installing and enabling are separate consents. An install,
+ * an update and `uninstall --purge` ask for confirmation at the router's one check (`confirm` on their nodes): the
+ * prompt shows the plan, and the same owner confirms with `/confirm <id>` (a button where the platform has them).
+ * The plan confirmed (version and permissions) is remembered for that person and chat, so a registry that changed
+ * meanwhile is refused rather than installed. An enable shows the permissions and waits for `/skills approve <id>`
+ * from a chat admin. Approvals are kept in the shared ephemeral store with a TTL and bound to the chat they were
+ * asked in. `/skills approve` with no id approves the newest request the same person made in the same chat, so a
+ * script can ask and approve (`printf '/skills enable x\n/skills approve\n' | switchboard start`) without
+ * knowing the id in advance; `/confirm` with no id does the same for a confirmation.
  */
 import { randomBytes } from "node:crypto";
 import type { CommandArgSpec, CommandContext, CommandDef, CommandNode, Reply, Role } from "../bot/index.ts";
@@ -17,20 +20,21 @@ import { parseSpec } from "./installer.ts";
 import { flattenPermissions, formatPermissions } from "./permission-diff.ts";
 import type { Marketplace, SkillRuntime } from "./service.ts";
 
-/** Something waiting for `/skills approve <id>`. */
-export type PendingApproval =
-  | {
-      kind: "install" | "update";
-      chatKey: string;
-      requestedBy: string;
-      name: string;
-      spec: string;
-      version: string;
-      permissions: string[];
-      allowDowngrade: boolean;
-    }
-  | { kind: "enable"; chatKey: string; requestedBy: string; skill: string; version: string; permissions: string[] }
-  | { kind: "purge"; chatKey: string; requestedBy: string; skill: string };
+/** Something waiting for `/skills approve <id>`: a chat's consent to a skill's permissions. */
+export interface PendingApproval {
+  kind: "enable";
+  chatKey: string;
+  requestedBy: string;
+  skill: string;
+  version: string;
+  permissions: string[];
+}
+
+/** The plan an owner was shown for an install or update, kept until they confirm it. */
+interface ShownPlan {
+  version: string;
+  permissions: string[];
+}
 
 const USAGE = [
   "**/skills** — find and manage skills",
@@ -47,6 +51,26 @@ export function skillsCommand(
   const pendingKey = (id: string): string => `marketplace:approval:${id}`;
   // One key per (chat, person): the id of the newest approval they asked for there, for `/skills approve` alone.
   const newestKey = (chatKey: string, userKey: string): string => `marketplace:approval-newest:${chatKey}:${userKey}`;
+
+  // The plan shown in the confirmation prompt, per chat, person and package; read when the confirmed command runs.
+  const shownKey = (ctx: CommandContext, what: string): string =>
+    `marketplace:shown-plan:${ctx.chatKey}:${ctx.userKey}:${what}`;
+  const showPlan = async (ctx: CommandContext, what: string, plan: InstallPlan): Promise<string> => {
+    const shown: ShownPlan = { version: plan.version, permissions: plan.permissions };
+    await core.kv.set(shownKey(ctx, what), shown, options.approvalTtlMs);
+    return planText(plan);
+  };
+  /** The plan this person confirmed, taken once; a plan now different from it is refused. */
+  const confirmedPlan = async (ctx: CommandContext, what: string): Promise<(plan: InstallPlan) => boolean> => {
+    const shown = await core.kv.get<ShownPlan>(shownKey(ctx, what));
+    if (shown === undefined) {
+      throw new SwitchboardError("E_NOT_FOUND", `no confirmed plan for ${what} by ${ctx.userKey} in ${ctx.chatKey}`, {
+        chatMessage: "The plan you confirmed has expired. Ask again.",
+      });
+    }
+    await core.kv.delete(shownKey(ctx, what));
+    return (plan) => plan.version === shown.version && plan.permissions.join() === shown.permissions.join();
+  };
 
   const ask = async (ctx: CommandContext, pending: PendingApproval, text: string): Promise<Reply> => {
     const id = randomBytes(5).toString("hex");
@@ -80,9 +104,10 @@ export function skillsCommand(
     return lines.join("\n");
   };
 
-  const handlers: Record<string, (ctx: CommandContext, args: string[]) => Promise<Reply | string>> = {
-    async search(_ctx, args) {
-      const hits = await marketplace.search(args.join(" "), { size: 10 });
+  // Each reads the typed arguments its node declares (`ctx.options`), parsed and checked by the router.
+  const handlers: Record<string, (ctx: CommandContext) => Promise<Reply | string>> = {
+    async search(ctx) {
+      const hits = await marketplace.search(String(ctx.options.words ?? ""), { size: 10 });
       if (hits.length === 0) return "No skills found.";
       return {
         text: [
@@ -95,8 +120,8 @@ export function skillsCommand(
       };
     },
 
-    async info(ctx, args) {
-      const name = requireArg(args, "package");
+    async info(ctx) {
+      const name = textArg(ctx, "package");
       const local = skills.get(name);
       if (local !== undefined && local.source !== "installed") {
         // A built-in or linked skill is described from what runs here, never from a registry package of that name.
@@ -161,73 +186,48 @@ export function skillsCommand(
       ].join("\n");
     },
 
-    async install(ctx, args) {
-      const spec = requireArg(args, "package");
-      const allowDowngrade = args.includes("--allow-downgrade");
+    // Runs once the owner confirmed the plan shown by `describe` (the node asks for confirmation).
+    async install(ctx) {
+      const spec = textArg(ctx, "package");
       const { name } = parseSpec(spec);
-      const planned = await marketplace.installer.install(spec, {
+      const confirm = await confirmedPlan(ctx, `install:${spec}`);
+      const result = await marketplace.install(spec, {
         actor: ctx.userKey,
-        allowDowngrade,
-        confirm: () => false,
+        allowDowngrade: ctx.options["allow-downgrade"] === true,
+        confirm,
       });
-      if (planned.status === "unchanged") return `${name}@${planned.plan.version} is already installed.`;
-      return ask(
-        ctx,
-        {
-          kind: "install",
-          chatKey: ctx.chatKey,
-          requestedBy: ctx.userKey,
-          name,
-          spec,
-          version: planned.plan.version,
-          permissions: planned.plan.permissions,
-          allowDowngrade,
-        },
-        planText(planned.plan),
-      );
+      if (result.status === "cancelled") return `${name} changed on the registry since you confirmed. Ask again.`;
+      if (result.status === "unchanged") return `${name}@${result.plan.version} is already installed.`;
+      const skill = result.entry?.skill ?? name;
+      return `Installed **${name}@${result.plan.version}**. A chat admin can now run \`/skills enable ${skill}\`.`;
     },
 
-    async update(ctx, args) {
-      const entry = await requireInstalled(marketplace, requireArg(args, "skill"));
-      const planned = await marketplace.installer.update(entry.name, { actor: ctx.userKey, confirm: () => false });
-      if (planned.status === "unchanged") {
-        const newer = await marketplace.newerOutsideRange(entry).catch(() => undefined);
-        return newer === undefined
-          ? `${entry.name} is up to date (${entry.version}, range ${entry.range}).`
-          : `${entry.name} is up to date within its range ${entry.range} (${entry.version}). ${newer} is published outside that range: \`/skills install ${entry.name}@^${newer}\` moves to it (with its own approval).`;
-      }
-      return ask(
-        ctx,
-        {
-          kind: "update",
-          chatKey: ctx.chatKey,
-          requestedBy: ctx.userKey,
-          name: entry.name,
-          spec: entry.name,
-          version: planned.plan.version,
-          permissions: planned.plan.permissions,
-          allowDowngrade: false,
-        },
-        planText(planned.plan),
-      );
+    async update(ctx) {
+      const entry = await requireInstalled(marketplace, textArg(ctx, "skill"));
+      const confirm = await confirmedPlan(ctx, `update:${entry.name}`);
+      const result = await marketplace.update(entry.name, { actor: ctx.userKey, confirm });
+      if (result.status === "cancelled") return `${entry.name} changed on the registry since you confirmed. Ask again.`;
+      if (result.status === "unchanged") return `${entry.name}@${result.plan.version} is already installed.`;
+      const skill = result.entry?.skill ?? entry.name;
+      return `Updated **${entry.name}** to ${result.plan.version}.${result.plan.diff.added.length > 0 ? ` Chats must approve the new permissions (\`/skills enable ${skill}\`) before it runs there again.` : ""}`;
     },
 
-    async rollback(ctx, args) {
-      const result = await marketplace.rollback(requireArg(args, "skill"), ctx.userKey);
+    async rollback(ctx) {
+      const result = await marketplace.rollback(textArg(ctx, "skill"), ctx.userKey);
       return `Rolled **${result.to.name}** back from ${result.from} to ${result.to.version}.`;
     },
 
-    async uninstall(ctx, args) {
-      const { entry } = await marketplace.uninstall(requireArg(args, "skill"), ctx.userKey);
-      return ask(
-        ctx,
-        { kind: "purge", chatKey: ctx.chatKey, requestedBy: ctx.userKey, skill: entry.skill },
-        `Uninstalled **${entry.name}** ${entry.version}. Its stored data is kept; approve to delete it too.`,
-      );
+    // With --purge this runs once the owner confirmed (the node asks for it then).
+    async uninstall(ctx) {
+      const purgeData = ctx.options.purge === true;
+      const { entry, purged } = await marketplace.uninstall(textArg(ctx, "skill"), ctx.userKey, { purgeData });
+      return purgeData
+        ? `Uninstalled **${entry.name}** ${entry.version} and deleted ${purged} stored entr${purged === 1 ? "y" : "ies"}.`
+        : `Uninstalled **${entry.name}** ${entry.version}. Its stored data is kept (\`/skills uninstall <skill> --purge\` deletes it with the skill).`;
     },
 
-    async enable(ctx, args) {
-      const skill = await loadedSkill(marketplace, skills, requireArg(args, "skill"));
+    async enable(ctx) {
+      const skill = await loadedSkill(marketplace, skills, textArg(ctx, "skill"));
       const state = skills.state(ctx.chatKey, skill.name);
       if (state === "enabled") return `**${skill.name}** is already enabled here.`;
       const permissions = flattenPermissions(skill.manifest.permissions);
@@ -255,14 +255,14 @@ export function skillsCommand(
       );
     },
 
-    async disable(ctx, args) {
-      const skill = await loadedSkill(marketplace, skills, requireArg(args, "skill"));
+    async disable(ctx) {
+      const skill = await loadedSkill(marketplace, skills, textArg(ctx, "skill"));
       await skills.disable(ctx.chatKey, skill.name, ctx.userKey);
       return `**${skill.name}** is disabled in this chat.`;
     },
 
-    async approve(ctx, args) {
-      const given = args.find((a) => !a.startsWith("--"));
+    async approve(ctx) {
+      const given = ctx.options.id === undefined ? undefined : String(ctx.options.id);
       const id = given ?? (await core.kv.get<string>(newestKey(ctx.chatKey, ctx.userKey))) ?? "";
       if (given === undefined && id === "") {
         throw new SwitchboardError("E_NOT_FOUND", `no pending approval asked by ${ctx.userKey} in ${ctx.chatKey}`, {
@@ -275,67 +275,34 @@ export function skillsCommand(
           chatMessage: "That approval is unknown or has expired. Ask again.",
         });
       }
-      if (pending.kind !== "enable" && ctx.role !== "owner") {
-        throw new SwitchboardError("E_PERMISSION_DENIED", `${ctx.userKey} approving ${pending.kind}`, {
-          chatMessage: `Only a bot owner can approve ${pending.kind === "purge" ? "deleting skill data" : `an ${pending.kind}`}.`,
-        });
-      }
       await core.kv.delete(pendingKey(id));
       if (given === undefined) await core.kv.delete(newestKey(ctx.chatKey, ctx.userKey));
-      switch (pending.kind) {
-        case "enable": {
-          const skill = skills.get(pending.skill);
-          if (
-            skill === undefined ||
-            skill.version !== pending.version ||
-            flattenPermissions(skill.manifest.permissions).join() !== pending.permissions.join()
-          ) {
-            return `**${pending.skill}** changed since this approval was asked for. Run \`/skills enable ${pending.skill}\` again.`;
-          }
-          await skills.enable(ctx.chatKey, pending.skill, ctx.userKey);
-          await core.audit({
-            actor: ctx.userKey,
-            chatKey: ctx.chatKey,
-            action: "skills.approve",
-            target: pending.skill,
-            after: { version: pending.version, permissions: pending.permissions, requestedBy: pending.requestedBy },
-          });
-          return `**${pending.skill}** ${pending.version} is enabled in this chat.`;
-        }
-        case "install":
-        case "update": {
-          const confirm = (plan: InstallPlan): boolean =>
-            plan.version === pending.version && plan.permissions.join() === pending.permissions.join();
-          const result =
-            pending.kind === "install"
-              ? await marketplace.install(pending.spec, {
-                  actor: ctx.userKey,
-                  allowDowngrade: pending.allowDowngrade,
-                  confirm,
-                })
-              : await marketplace.update(pending.name, { actor: ctx.userKey, confirm });
-          if (result.status === "cancelled")
-            return `${pending.name} changed on the registry since this was asked for. Ask again.`;
-          if (result.status === "unchanged") return `${pending.name}@${result.plan.version} is already installed.`;
-          const skill = result.entry?.skill ?? pending.name;
-          return pending.kind === "install"
-            ? `Installed **${pending.name}@${pending.version}**. A chat admin can now run \`/skills enable ${skill}\`.`
-            : `Updated **${pending.name}** to ${pending.version}.${result.plan.diff.added.length > 0 ? ` Chats must approve the new permissions (\`/skills enable ${skill}\`) before it runs there again.` : ""}`;
-        }
-        case "purge": {
-          const count = await marketplace.purgeData(pending.skill, ctx.userKey);
-          return `Deleted ${count} stored entr${count === 1 ? "y" : "ies"} of **${pending.skill}**.`;
-        }
+      const skill = skills.get(pending.skill);
+      if (
+        skill === undefined ||
+        skill.version !== pending.version ||
+        flattenPermissions(skill.manifest.permissions).join() !== pending.permissions.join()
+      ) {
+        return `**${pending.skill}** changed since this approval was asked for. Run \`/skills enable ${pending.skill}\` again.`;
       }
+      await skills.enable(ctx.chatKey, pending.skill, ctx.userKey);
+      await core.audit({
+        actor: ctx.userKey,
+        chatKey: ctx.chatKey,
+        action: "skills.approve",
+        target: pending.skill,
+        after: { version: pending.version, permissions: pending.permissions, requestedBy: pending.requestedBy },
+      });
+      return `**${pending.skill}** ${pending.version} is enabled in this chat.`;
     },
 
-    async settings(ctx, args) {
-      const skill = await loadedSkill(marketplace, skills, requireArg(args, "skill"));
-      if (args.length >= 3) {
-        const [, key, ...rest] = args;
+    async settings(ctx) {
+      const skill = await loadedSkill(marketplace, skills, textArg(ctx, "skill"));
+      const { key, value } = ctx.options;
+      if (key !== undefined && value !== undefined) {
         await skills.setSetting(ctx.chatKey, skill.name, {
-          key: key!,
-          value: parseValue(rest.join(" ")),
+          key: String(key),
+          value: parseValue(String(value)),
           actorUserKey: ctx.userKey,
         });
         return `Set \`${key}\` for **${skill.name}** in this chat.`;
@@ -356,7 +323,7 @@ export function skillsCommand(
     name,
     defaultRole,
     ...about,
-    handler: (ctx) => handlers[name]!(ctx, ctx.args),
+    handler: (ctx) => handlers[name]!(ctx),
   });
   const skillArg = (required = true): CommandArgSpec => ({
     name: "skill",
@@ -399,28 +366,77 @@ export function skillsCommand(
           { name: "value", description: "its new value", type: "string", rest: true },
         ],
       }),
-      node("install", "owner", {
-        description: "Install a skill package (asks for approval)",
-        args: [
-          packageArg,
-          { name: "allow-downgrade", description: "allow an older version", type: "boolean", flag: true },
-        ],
-      }),
-      node("update", "owner", { description: "Update an installed skill (asks for approval)", args: [skillArg()] }),
+      {
+        ...node("install", "owner", {
+          description: "Install a skill package (asks for confirmation)",
+          args: [
+            packageArg,
+            { name: "allow-downgrade", description: "allow an older version", type: "boolean", flag: true },
+          ],
+        }),
+        confirm: true,
+        describe: async (ctx) => {
+          const spec = textArg(ctx, "package");
+          const planned = await marketplace.installer.install(spec, {
+            actor: ctx.userKey,
+            allowDowngrade: ctx.options["allow-downgrade"] === true,
+            confirm: () => false,
+          });
+          if (planned.status === "unchanged") {
+            throw new SwitchboardError("E_CONFLICT", `${spec} is already installed`, {
+              chatMessage: `${parseSpec(spec).name}@${planned.plan.version} is already installed.`,
+            });
+          }
+          return showPlan(ctx, `install:${spec}`, planned.plan);
+        },
+      },
+      {
+        ...node("update", "owner", {
+          description: "Update an installed skill (asks for confirmation)",
+          args: [skillArg()],
+        }),
+        confirm: true,
+        describe: async (ctx) => {
+          const entry = await requireInstalled(marketplace, textArg(ctx, "skill"));
+          const planned = await marketplace.installer.update(entry.name, { actor: ctx.userKey, confirm: () => false });
+          if (planned.status === "unchanged") {
+            // Nothing to confirm: say so, and name a newer version outside the pinned range.
+            const newer = await marketplace.newerOutsideRange(entry).catch(() => undefined);
+            throw new SwitchboardError("E_CONFLICT", `${entry.name} is up to date`, {
+              chatMessage:
+                newer === undefined
+                  ? `${entry.name} is up to date (${entry.version}, range ${entry.range}).`
+                  : `${entry.name} is up to date within its range ${entry.range} (${entry.version}). ${newer} is published outside that range: \`/skills install ${entry.name}@^${newer}\` moves to it (with its own confirmation).`,
+            });
+          }
+          return showPlan(ctx, `update:${entry.name}`, planned.plan);
+        },
+      },
       node("rollback", "owner", { description: "Go back to the previous version", args: [skillArg()] }),
-      node("uninstall", "owner", {
-        description: "Uninstall a skill",
-        args: [skillArg(), { name: "purge", description: "also delete its stored data", type: "boolean", flag: true }],
-      }),
+      {
+        ...node("uninstall", "owner", {
+          description: "Uninstall a skill (with --purge, asks for confirmation)",
+          args: [
+            skillArg(),
+            { name: "purge", description: "also delete its stored data", type: "boolean", flag: true },
+          ],
+        }),
+        confirm: (o) => o.purge === true,
+        describe: async (ctx) => {
+          const entry = await requireInstalled(marketplace, textArg(ctx, "skill"));
+          return `Uninstall **${entry.name}** ${entry.version} and delete its stored data in every chat?`;
+        },
+      },
     ],
   };
 }
 
-function requireArg(args: string[], what: string): string {
-  const value = args.find((a) => !a.startsWith("--"));
-  if (value === undefined)
-    throw new SwitchboardError("E_BAD_ARGS", `missing ${what}`, { chatMessage: `Give the ${what}. ${USAGE}` });
-  return value;
+/** A string argument the node declares; the router refuses a missing required one first, this says so too. */
+function textArg(ctx: CommandContext, name: string): string {
+  const value = ctx.options[name];
+  if (value === undefined || value === "")
+    throw new SwitchboardError("E_BAD_ARGS", `missing ${name}`, { chatMessage: `Give the ${name}. ${USAGE}` });
+  return String(value);
 }
 
 async function requireInstalled(marketplace: Marketplace, name: string) {

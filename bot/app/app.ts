@@ -40,6 +40,7 @@ import { MessageCounts } from "../message-counts.ts";
 import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, type SentMessage } from "../model.ts";
 import { createPlugins } from "./plugins.ts";
 import { CachedPermissionService } from "../router/permission-service.ts";
+import { peopleFromConfig } from "../permissions.ts";
 import { deliveryDedupe } from "../router/dedupe.ts";
 import { redisDeliveryDedupe } from "../router/redis-dedupe.ts";
 import { syncedInboundLimits } from "../router/synced-limits.ts";
@@ -180,6 +181,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     defaultDm: config.permissions.dm,
     newChats: config.permissions.newChats,
     commandRoles: config.permissions.commandRoles,
+    people: peopleFromConfig(config.permissions.principals),
     cacheTtlMs: config.storage.policyCacheTtlMs,
     cacheMaxEntries: config.storage.policyCacheMaxEntries,
   });
@@ -320,7 +322,12 @@ export async function createApp(options: AppOptions): Promise<App> {
 
   let plugins: Plugin[] = [];
   commands.register(helpCommand(core, permissions));
-  commands.register(whoamiCommand((userKey) => principals.identitiesOf(userKey)));
+  commands.register(
+    whoamiCommand(
+      (userKey) => principals.identitiesOf(userKey),
+      (userKey) => permissions.personFor(userKey),
+    ),
+  );
   commands.register(statusCommand(core, () => plugins));
   commands.register(permsCommand(core, permissions));
   commands.register(auditCommand(core));

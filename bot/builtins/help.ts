@@ -2,7 +2,7 @@
 import { resolveCommand, usageOf, type CommandDef } from "../commands.ts";
 import type { Core, Plugin } from "../core.ts";
 import { SwitchboardError } from "../errors.ts";
-import type { Role } from "../permissions.ts";
+import type { Person, Role } from "../permissions.ts";
 import { authorizePath, authorizeRoot } from "../router/authorize.ts";
 import type { CachedPermissionService } from "../router/permission-service.ts";
 
@@ -51,6 +51,7 @@ export function helpCommand(core: Core, permissions: CachedPermissionService): C
           `Needs: ${minimum} (you are ${ctx.role}${decision.allowed ? "" : ", so you can't run it here"})`,
         ];
         if (resolved.node.confirm === true || resolved.node.dangerous === true) lines.push("Asks for confirmation.");
+        else if (typeof resolved.node.confirm === "function") lines.push("May ask for confirmation.");
         if (resolved.node.subcommands !== undefined) {
           lines.push("Subcommands:");
           for (const sub of resolved.node.subcommands) {
@@ -87,7 +88,10 @@ export function helpCommand(core: Core, permissions: CachedPermissionService): C
 }
 
 /** `/whoami`: platform, ids, role in this chat and the identities linked with this one (`/link`). */
-export function whoamiCommand(linkedWith: (userKey: string) => string[] = (userKey) => [userKey]): CommandDef {
+export function whoamiCommand(
+  linkedWith: (userKey: string) => string[] = (userKey) => [userKey],
+  personFor: (userKey: string) => Pick<Person, "key" | "identities"> | undefined = () => undefined,
+): CommandDef {
   return {
     name: "whoami",
     description: "Show your platform, ids and role in this chat",
@@ -102,9 +106,17 @@ export function whoamiCommand(linkedWith: (userKey: string) => string[] = (userK
         `Chat: ${inbound.chat.title ?? inbound.chat.id} (\`${ctx.chatKey}\`, ${inbound.chat.kind})`,
         `Role here: **${ctx.role}**${inbound.user.platformRole === undefined ? "" : ` (platform role: ${inbound.user.platformRole})`}`,
         ...linkedLine(linkedWith(ctx.userKey), ctx.userKey),
+        ...personLine(personFor(ctx.userKey)),
       ].join("\n");
     },
   };
+}
+
+/** `Person: principal:ada (…identities)` for an identity of a person named in config, else nothing. */
+function personLine(person: Pick<Person, "key" | "identities"> | undefined): string[] {
+  return person === undefined
+    ? []
+    : [`Person: \`${person.key}\` (${person.identities.map((k) => `\`${k}\``).join(", ")})`];
 }
 
 /** `Linked with: …` when the identity is linked, else nothing. */

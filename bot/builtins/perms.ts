@@ -118,7 +118,7 @@ export function permsCommand(core: Core, permissions: CachedPermissionService): 
           },
         ],
         handler: (ctx) => {
-          const target = parseUserRef(opt(ctx, "user"), ctx.inbound.platform);
+          const target = targetOf(ctx, permissions);
           const role = opt(ctx, "role");
           if (role === "default")
             return change(ctx, permissions, {
@@ -146,8 +146,9 @@ export function permsCommand(core: Core, permissions: CachedPermissionService): 
           action === "unlist" ? "Take someone off the allow and deny lists" : `Put someone on the ${action} list`,
         args: [{ ...user, required: true }],
         handler: (ctx: CommandContext) => {
-          const target = parseUserRef(opt(ctx, "user"), ctx.inbound.platform);
-          if (target === ctx.userKey && action === "deny") throw bad("You can't deny yourself.");
+          const target = targetOf(ctx, permissions);
+          if ((target === ctx.userKey || target === permissions.personOf(ctx.userKey)) && action === "deny")
+            throw bad("You can't deny yourself.");
           return change(ctx, permissions, {
             action: `perms.${action}`,
             target,
@@ -300,6 +301,15 @@ function setRole(core: Core, permissions: CachedPermissionService, ctx: CommandC
     },
     done: `${shown} now needs ${role}.`,
   });
+}
+
+/** The user a `/perms` change names: `platform:id`, an id here, or a principal config names (`principal:ada`). */
+function targetOf(ctx: CommandContext, permissions: CachedPermissionService): string {
+  const target = parseUserRef(opt(ctx, "user"), ctx.inbound.platform);
+  if (target.startsWith("principal:") && !permissions.isPerson(target)) {
+    throw bad(`No one is named ${target.slice("principal:".length)} in the config (permissions.principals).`);
+  }
+  return target;
 }
 
 async function change(

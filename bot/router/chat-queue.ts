@@ -105,6 +105,14 @@ export class KeyedQueue {
     return this.#lanes.has(key);
   }
 
+  /** Whether a job waiting under `key` (not yet started) matches. */
+  someWaiting(key: string, matches: (job: QueuedJob) => boolean): boolean {
+    const lane = this.#lanes.get(key);
+    if (lane === undefined || lane === null) return false;
+    for (let i = lane.head; i < lane.waiting.length; i++) if (matches(lane.waiting[i]!)) return true;
+    return false;
+  }
+
   /** Keys with work queued or running. */
   get activeKeys(): number {
     return this.#lanes.size;

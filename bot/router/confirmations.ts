@@ -104,7 +104,7 @@ export class Confirmations {
   /** Store a request for this message and say what it will do and how to go on. */
   async ask(
     ctx: CommandContext,
-    { label, requirement }: { label: string; requirement: Requirement },
+    { label, requirement, what }: { label: string; requirement: Requirement; what?: string },
   ): Promise<ReplyInput> {
     const now = this.#o.clock.now();
     await this.#expire(now);
@@ -157,7 +157,7 @@ export class Confirmations {
       ],
     ];
     return {
-      text: `This will run \`${request.commandLine}\` as ${ctx.userKey}. To go on, ${steps.join(", and ")} (valid ${minutes} min).`,
+      text: `${what === undefined ? "" : `${what}\n\n`}This will run \`${request.commandLine}\` as ${ctx.userKey}. To go on, ${steps.join(", and ")} (valid ${minutes} min).`,
       buttons,
     };
   }

@@ -19,7 +19,9 @@ import {
   type ChatPolicy,
   type Decision,
   type DmPolicy,
+  listNames,
   type PermissionSettings,
+  type Person,
   type Role,
 } from "../permissions.ts";
 
@@ -38,6 +40,8 @@ export interface PermissionServiceOptions {
   cacheTtlMs: number;
   /** Most chats whose policy is cached; the least recently loaded go first. Default 100,000. */
   cacheMaxEntries?: number;
+  /** People named in config (`permissions.principals`), by each of their identities. */
+  people?: ReadonlyMap<string, Person>;
 }
 
 /** A cached policy; the box tells "no policy" apart from "not cached". */
@@ -58,7 +62,27 @@ export class CachedPermissionService implements PermissionService {
   constructor(options: PermissionServiceOptions) {
     this.#o = options;
     this.#cache = new AgedMap({ maxEntries: options.cacheMaxEntries ?? 100_000, maxAgeMs: options.cacheTtlMs });
-    this.settings = { owners: new Set(options.owners), defaultDm: options.defaultDm };
+    this.settings = {
+      owners: new Set(options.owners),
+      defaultDm: options.defaultDm,
+      people: options.people ?? new Map(),
+    };
+  }
+
+  /** The key a person's usage, quotas and rate limits are counted under: `principal:<name>`, else the identity. */
+  personOf(userKey: string): string {
+    return this.settings.people?.get(userKey)?.key ?? userKey;
+  }
+
+  /** Whether config names this principal (`principal:<name>`). */
+  isPerson(key: string): boolean {
+    for (const person of this.settings.people?.values() ?? []) if (person.key === key) return true;
+    return false;
+  }
+
+  /** The named person an identity belongs to, with every identity of theirs; undefined for no one named. */
+  personFor(userKey: string): Person | undefined {
+    return this.settings.people?.get(userKey);
   }
 
   /** Bot owners from config plus every identity linked to one (`/link`): ownership follows the person. */
@@ -131,7 +155,8 @@ export class CachedPermissionService implements PermissionService {
     });
     const global = await this.policy(GLOBAL_POLICY_KEY);
     const userKey = userKeyOf(query.platform, query.userId);
-    if (role !== "owner" && (policy?.deny.includes(userKey) || global?.deny.includes(userKey))) {
+    const person = this.settings.people?.get(userKey);
+    if (role !== "owner" && (listNames(policy?.deny, userKey, person) || listNames(global?.deny, userKey, person))) {
       return { allowed: false, role, code: "E_USER_DENIED", reason: "user is on the deny list" };
     }
     if (typeof command !== "string") {

@@ -161,12 +161,39 @@ export class Router implements RouterApi {
     return { role: ctx.role, policy: ctx.policy, chatKind: ctx.inbound.chat.kind, defaultRoleOf: this.#defaultRoleOf };
   }
 
-  /** Whether a command goes to the priority lane: its node (or the command) is marked urgent. */
+  /** Whether a command is served on the priority lane: its node (or the command) is marked urgent. */
   #isUrgent(parsed: ParsedCommand): boolean {
+    return this.#urgencyOf(parsed) !== undefined;
+  }
+
+  #urgencyOf(parsed: ParsedCommand): CommandNode["urgent"] {
     const def = this.#o.commands.get(parsed.name);
-    if (def === undefined) return false;
-    if (def.urgent === true) return true;
-    return def.subcommands !== undefined && resolveCommand(def, parsed.args, parsed.rawArgs).node.urgent === true;
+    if (def === undefined) return undefined;
+    const urgent =
+      def.urgent ??
+      (def.subcommands === undefined ? undefined : resolveCommand(def, parsed.args, parsed.rawArgs).node.urgent);
+    return urgent === false ? undefined : urgent;
+  }
+
+  /**
+   * Whether a message takes the busy conversation's priority lane: an urgent command does; one urgent
+   * `"after-own"` (`/confirm`, `/approve`) only while none of the sender's own earlier commands runs or waits in
+   * the ordinary lane, so a piped `/skills uninstall x --purge` then `/confirm` keeps its order (the sender's
+   * own long LLM turn does not hold it back).
+   */
+  #takesPriorityLane(
+    parsed: ParsedCommand,
+    { conversationKey, userKey }: { conversationKey: string; userKey: string },
+  ): boolean {
+    const urgent = this.#urgencyOf(parsed);
+    if (urgent !== "after-own") return urgent === true;
+    // Only the sender's commands can be asking for a confirmation; their conversation turn does not hold it up.
+    const own = (job: Job) =>
+      job.queueKey === conversationKey &&
+      job.userKey === userKey &&
+      job.command !== undefined &&
+      this.#urgencyOf(job.command) === undefined;
+    return this.#inFlight.find(own) === undefined && !this.#queue.someWaiting(conversationKey, (j) => own(j as Job));
   }
 
   /** Settles when the message is queued (or refused), or with `wait`, when its work has settled. */
@@ -201,7 +228,8 @@ export class Router implements RouterApi {
     const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
     const userKey = userKeyOf(inbound.platform, inbound.user.id);
     if (inbound.origin !== "schedule" && inbound.origin !== "operator") {
-      const verdict = this.#limits.take(userKey, chatKey, o.clock.now());
+      // A person named in config has one budget on every platform.
+      const verdict = this.#limits.take(o.permissions.personOf(userKey), chatKey, o.clock.now());
       if (typeof verdict !== "string") {
         return verdict.then((shared) =>
           shared === "ok" ? this.#enter(inbound, wait, chatKey) : this.#limited(inbound, wait, shared),
@@ -243,7 +271,9 @@ export class Router implements RouterApi {
     // lane while something runs in its ordinary lane: served at once even while a long turn holds the queue; they
     // keep their order among themselves, and with everything else when the conversation is idle.
     const queueKey =
-      command !== undefined && this.#queue.isBusy(conversationKey) && this.#isUrgent(command)
+      command !== undefined &&
+      this.#queue.isBusy(conversationKey) &&
+      this.#takesPriorityLane(command, { conversationKey, userKey })
         ? `${conversationKey}${URGENT_LANE}`
         : conversationKey;
     const job = new Job(this.#host, inbound, { chatKey, userKey, queueKey });
@@ -475,10 +505,17 @@ export class Router implements RouterApi {
     if (mayNeedGate(node, ctx.policy) && !o.confirmations.takeApproved(ctx.inbound)) {
       const step = resolved?.steps.at(-1) ?? { key: def.name, node, defaultRole: def.defaultRole };
       const minimum = minimumRoleOf(step, { ...this.#authorizeOptions(ctx), skill: def.skill });
-      const requirement = requirementOf(node, { key: step.key, policy: ctx.policy, role: ctx.role, minimum });
+      const confirm = typeof node.confirm === "function" ? node.confirm(ctx.options) : node.confirm;
+      const requirement = requirementOf(
+        { confirm, approvals: node.approvals, dangerous: node.dangerous },
+        { key: step.key, policy: ctx.policy, role: ctx.role, minimum },
+      );
       if (requirement !== undefined) {
         const label = pathLabel(def, ctx.path);
-        return o.confirmations.ask(ctx, { label, requirement }).then((reply) => this.#reply(ctx.inbound, reply));
+        const describe = node.describe;
+        return (describe === undefined ? Promise.resolve(undefined) : Promise.resolve().then(() => describe(ctx)))
+          .then((what) => o.confirmations.ask(ctx, { label, requirement, ...(what === undefined ? {} : { what }) }))
+          .then((reply) => this.#reply(ctx.inbound, reply));
       }
     }
     const handler = node.handler;
@@ -575,7 +612,7 @@ const NO_PATH: readonly string[] = Object.freeze([]);
 /** Whether a node or the chat's policy could ask for confirmation or approval (cheap: most commands do not). */
 function mayNeedGate(node: CommandNode, policy: ChatPolicy | undefined): boolean {
   return (
-    node.confirm === true ||
+    (node.confirm !== undefined && node.confirm !== false) ||
     node.dangerous === true ||
     node.approvals !== undefined ||
     policy?.confirm !== undefined ||

@@ -201,6 +201,49 @@ export const permissionsSection = z
     newChats: z.enum(["locked", "platform-admins"]).default("locked"),
     /** Default minimum roles for commands, applied in every chat unless its policy says otherwise. */
     commandRoles: z.record(z.string(), role).default({}),
+    /**
+     * Named people (principals), each with their identities on several platforms: `{ "ada": { "identities":
+     * ["telegram:7", "slack:U1"], "role": "admin" } }`. Policies may name `principal:ada`; roles granted to the
+     * principal (`role` here, or `/perms role principal:ada …`), allow and deny lists, rate limits, LLM quotas and
+     * usage follow the person on every platform. `bot.owners` may name `principal:ada`. Platform admin rights
+     * stay per chat.
+     */
+    principals: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, "principal names are lower-case letters, digits, _ and -"),
+        z
+          .object({
+            /** The person's identities, `platform:userId` each. */
+            identities: z
+              .array(
+                z
+                  .string()
+                  .regex(/^[a-z0-9_-]+:.+$/, "identities are written platform:userId, e.g. telegram:123456")
+                  .refine((k) => !k.startsWith("principal:"), "an identity is a platform:userId, not a principal"),
+              )
+              .min(1),
+            /** A role the person has in every chat where no chat override says otherwise (not `owner`). */
+            role: z.enum(["admin", "member", "guest"]).optional(),
+          })
+          .strict(),
+      )
+      .default({})
+      .superRefine((principals, ctx) => {
+        const seen = new Map<string, string>();
+        for (const [name, { identities }] of Object.entries(principals)) {
+          for (const identity of identities) {
+            const other = seen.get(identity);
+            if (other !== undefined) {
+              ctx.addIssue({
+                code: "custom",
+                path: [name, "identities"],
+                message: `${identity} is already an identity of principal ${other}`,
+              });
+            }
+            seen.set(identity, name);
+          }
+        }
+      }),
   })
   .strict()
-  .default({ dm: "open", newChats: "locked", commandRoles: {} });
+  .default({ dm: "open", newChats: "locked", commandRoles: {}, principals: {} });

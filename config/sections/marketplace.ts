@@ -39,7 +39,7 @@ export const marketplaceSection = z
     timeoutMs: z.number().int().positive().default(30_000),
     /** Load installed skills from the lockfile when the bot starts. */
     loadOnStart: z.boolean().default(true),
-    /** How long a pending approval (`/skills approve <id>`) stays valid, in ms. */
+    /** How long a pending approval (`/skills approve <id>`) and an install plan shown for `/confirm` stay valid, in ms. */
     approvalTtlMs: z
       .number()
       .int()

@@ -60,4 +60,19 @@ describe("console: priority lane and /stop", () => {
     expect(second.code).toBe(0);
     expect(second.stdout).toContain("console:alice is now admin in this chat.");
   }, 180_000);
+
+  it("keeps a piped /confirm behind the command it confirms: one run, lines in order", async () => {
+    // Piped lines arrive at once. /confirm is a control command, but it must not overtake the same person's
+    // request that is still being asked, or it finds nothing to confirm.
+    const input = ["/perms role bob admin", "/confirm", "/perms role carol member", "/confirm"]
+      .map((l) => `${l}\n`)
+      .join("");
+    const { code, stdout } = await runPiped({ args: ["start"], input, cwd: dir });
+    expect(code, stdout).toBe(0);
+    expect(stdout).not.toContain("Nothing is waiting for you here");
+    const bob = stdout.indexOf("console:bob is now admin in this chat.");
+    const carol = stdout.indexOf("console:carol is now member in this chat.");
+    expect(bob, stdout).toBeGreaterThan(-1);
+    expect(carol, stdout).toBeGreaterThan(bob);
+  }, 180_000);
 });

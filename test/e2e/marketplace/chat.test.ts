@@ -112,6 +112,18 @@ describe("/skills through the router", () => {
     expect(sent.length, `no reply to ${text}`).toBeGreaterThan(0);
     return sent.at(-1)!.reply;
   };
+  /** Press the reply's Confirm button as `as`; answers the last reply once the confirmed command has run. */
+  const confirm = async (reply: Reply, as: "owner" | "admin" | "member", chatId = "c1"): Promise<Reply> => {
+    const data = reply.buttons?.[0]?.[0]?.data;
+    expect(data, reply.text).toMatch(/^\/confirm [0-9a-f]{8}$/);
+    const before = bot.adapter.sent.length;
+    await say(data!, as, chatId);
+    await bot.app.core.router.drain(); // the confirmed command runs behind /confirm in the conversation
+    return bot.adapter.sent
+      .slice(before)
+      .filter((s) => s.chatId === chatId)
+      .at(-1)!.reply;
+  };
   /** Press the reply's first button as `as`. */
   const press = (reply: Reply, as: "owner" | "admin" | "member", chatId = "c1"): Promise<Reply> => {
     const data = reply.buttons?.[0]?.[0]?.data;
@@ -129,18 +141,24 @@ describe("/skills through the router", () => {
     expect(info.text).toContain("Not installed.");
   });
 
-  it("lets only owners install, after approving the plan", async () => {
+  it("lets only owners install, after the same owner confirms the plan", async () => {
     const denied = await say("/skills install switchboard-skill-greet", "admin");
     expect(denied.text).toContain("/skills install here: it needs the owner role");
     const plan = await say("/skills install switchboard-skill-greet", "owner");
     expect(plan.text).toContain("Install **switchboard-skill-greet@1.0.0**?");
     expect(plan.text).toContain("no permissions");
+    expect(plan.text).toContain("This will run `/skills install switchboard-skill-greet` as test:owner.");
     expect(await listFiles(join(dataDir, "skills"))).toEqual([]);
-    const adminTry = await press(plan, "admin");
-    expect(adminTry.text).toContain("Only a bot owner can approve");
-    const plan2 = await say("/skills install switchboard-skill-greet", "owner");
-    const done = await press(plan2, "owner");
+    // Someone else cannot confirm it, not even an admin of the chat.
+    const data = plan.buttons?.[0]?.[0]?.data ?? "";
+    expect((await say(data, "admin")).text).toContain("Only test:owner, who asked for it, can confirm");
+    expect(await listFiles(join(dataDir, "skills"))).toEqual([]);
+    const done = await confirm(plan, "owner");
     expect(done.text).toContain("Installed **switchboard-skill-greet@1.0.0**");
+    const actions = (await bot.app.core.store.audit.list("test:c1")).map((a) => a.action);
+    expect(actions).toEqual(
+      expect.arrayContaining(["request.ask", "request.refuse", "request.confirm", "request.run"]),
+    );
     expect(await listFiles(join(dataDir, "skills"))).toContain("switchboard-skill-greet/1.0.0/dist/index.js");
   });
 
@@ -167,7 +185,7 @@ describe("/skills through the router", () => {
     expect(plan.text).toContain("Update **switchboard-skill-greet** 1.0.0 → 1.1.0?");
     expect(plan.text).toContain("Changelog: friendlier greeting");
     expect(plan.text).toContain("No new permissions.");
-    expect((await press(plan, "owner")).text).toContain("Updated **switchboard-skill-greet** to 1.1.0.");
+    expect((await confirm(plan, "owner")).text).toContain("Updated **switchboard-skill-greet** to 1.1.0.");
     expect((await say("/greet", "member")).text).toBe("switchboard-skill-greet 1.1.0 rolled 4");
   });
 
@@ -176,7 +194,7 @@ describe("/skills through the router", () => {
     const plan = await say("/skills update greet", "owner");
     expect(plan.text).toContain("**New permissions**");
     expect(plan.text).toContain("keep data for each chat");
-    expect((await press(plan, "owner")).text).toContain("must approve the new permissions");
+    expect((await confirm(plan, "owner")).text).toContain("must approve the new permissions");
     // The command is still there and says what to approve (it used to vanish: "I don't know /greet").
     const waiting = (await say("/greet", "member")).text;
     expect(waiting).not.toContain("rolled");
@@ -214,13 +232,17 @@ describe("/skills through the router", () => {
     expect(await bot.app.core.store.kv.get("skills.settings", "test:c1", "forecast")).toBeUndefined();
   });
 
-  it("uninstalls: files gone, command gone, stored data deleted only after approval", async () => {
+  it("uninstalls: files gone, command gone, stored data deleted with --purge only after confirmation", async () => {
     await bot.app.core.store.kv.set("skill:greet", "test:c1", { key: "count", value: 3 });
-    const reply = await say("/skills uninstall greet", "owner");
-    expect(reply.text).toContain("Uninstalled **switchboard-skill-greet** 1.1.0");
-    expect(await listFiles(join(dataDir, "skills"))).toEqual(["switchboard-lock.json"]);
+    const ask = await say("/skills uninstall greet --purge", "owner");
+    expect(ask.text).toContain("Uninstall **switchboard-skill-greet** 1.1.0 and delete its stored data in every chat?");
+    expect(ask.text).toContain("confirm with `/confirm ");
+    // Nothing happens until it is confirmed.
+    expect(await listFiles(join(dataDir, "skills"))).toContain("switchboard-skill-greet/1.1.0/dist/index.js");
     expect(await bot.app.core.store.kv.get("skill:greet", "test:c1", "count")).toBe(3);
-    expect((await press(reply, "owner")).text).toContain("Deleted 1 stored entry");
+    const done = await confirm(ask, "owner");
+    expect(done.text).toContain("Uninstalled **switchboard-skill-greet** 1.1.0 and deleted 1 stored entry.");
+    expect(await listFiles(join(dataDir, "skills"))).toEqual(["switchboard-lock.json"]);
     expect(await bot.app.core.store.kv.get("skill:greet", "test:c1", "count")).toBeUndefined();
     expect((await say("/greet", "member")).text).not.toContain("rolled");
     expect(await market().marketplace.list()).toEqual([]);
@@ -234,7 +256,12 @@ describe("/skills through the router", () => {
     await market().marketplace.install("switchboard-skill-greet@1.1.0", { actor: "cli:test" });
     expect(skills().service.state("test:c1", "greet")).toBe("disabled");
     expect((await say("/greet", "member")).text).not.toContain("rolled");
-    await market().marketplace.uninstall("switchboard-skill-greet", "cli:test");
+    // Without --purge nothing is deleted but files and grants: no confirmation asked.
+    await bot.app.core.store.kv.set("skill:greet", "test:c1", { key: "count", value: 1 });
+    expect((await say("/skills uninstall greet", "owner")).text).toBe(
+      "Uninstalled **switchboard-skill-greet** 1.1.0. Its stored data is kept (`/skills uninstall <skill> --purge` deletes it with the skill).",
+    );
+    expect(await bot.app.core.store.kv.get("skill:greet", "test:c1", "count")).toBe(1);
   });
 
   it("names a newer version outside the pinned range on update, and how to move to it", async () => {
@@ -250,6 +277,21 @@ describe("/skills through the router", () => {
     const reply = await say("/skills info httpcheck", "member");
     expect(reply.text).toContain("httpcheck is not a Switchboard skill");
     expect(reply.text).not.toContain("an unrelated package");
+  });
+
+  it("refuses to install what the registry changed to after the owner confirmed the plan", async () => {
+    await publish({ name: "switchboard-skill-moving", version: "1.0.0" });
+    const plan = await say("/skills install switchboard-skill-moving", "owner");
+    expect(plan.text).toContain("Install **switchboard-skill-moving@1.0.0**?");
+    // Published between the plan shown and its confirmation, asking for more.
+    await publish({ name: "switchboard-skill-moving", version: "1.0.1", permissions: { storage: true } });
+    const done = await confirm(plan, "owner");
+    expect(done.text).toBe("switchboard-skill-moving changed on the registry since you confirmed. Ask again.");
+    expect(await market().marketplace.find("switchboard-skill-moving")).toBeUndefined();
+    // Asking again shows what the registry has now.
+    const again = await say("/skills install switchboard-skill-moving", "owner");
+    expect(again.text).toContain("Install **switchboard-skill-moving@1.0.1**?");
+    expect(again.text).toContain("keep data for each chat");
   });
 
   it("picks up an install and an uninstall made by another process (the CLI) while running", async () => {

@@ -9,6 +9,10 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Reply } from "../../../bot/index.ts";
 import { openStore } from "../../../bot/storage/open.ts";
+import { pickServices } from "../../../bot/index.ts";
+import { createSkillsPlugin, SKILLS_NEEDS, type SkillsPlugin } from "../../../skills/index.ts";
+import { writeLinked } from "../../../skills/runtime/loader.ts";
+import { writeSkill } from "../../fixtures/marketplace/packages.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 import type { SayOptions } from "../../helpers/test-adapter.ts";
 
@@ -140,5 +144,58 @@ describe("two-person approval", () => {
         "test:ann perms.deny",
       ]),
     );
+  });
+
+  it("asks for confirmation where a chat turned it on with /perms confirm, and only there", async () => {
+    bot = await startTestBot({ set: { "bot.owners": ["test:boss"] } });
+    await say(bot, "/perms platform-admins on", BOSS);
+    expect((await say(bot, "/perms confirm whoami on", BOSS))[0]!.text).toMatch(/whoami/);
+    const [ask] = await say(bot, "/whoami", PAT);
+    expect(ask!.text).toContain("This will run `/whoami` as test:pat.");
+    expect(ask!.buttons?.[0]?.[0]?.data).toBe(`/confirm ${idOf(ask)}`);
+    const done = await say(bot, "/confirm", PAT);
+    expect(done.at(-1)!.text).toContain("User: pat (`test:pat`)");
+    // Another chat did not turn it on.
+    expect((await say(bot, "/whoami", { ...PAT, chatId: "c2" }))[0]!.text).toContain("User: pat");
+    const audit = (await bot.app.core.store.audit.list("test:c1", { limit: 20 })).map((a) => a.action);
+    expect(audit).toEqual(expect.arrayContaining(["perms.confirm", "request.ask", "request.confirm", "request.run"]));
+  });
+
+  it("makes a skill command its manifest marks dangerous wait for an admin: a member's needs an admin's approval", {
+    timeout: 120_000,
+  }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), "sb-danger-"));
+    let skills: SkillsPlugin | undefined;
+    try {
+      const pkg = await writeSkill(join(dir, "pkg"), {
+        name: "switchboard-skill-wipe",
+        version: "1.0.0",
+        entrySource: 'var skill = (() => ({ default: { commands: { wipe: () => "wiped" } } }))();\n',
+        manifest: { commands: [{ name: "wipe", description: "wipes the cache", dangerous: true }] },
+      });
+      await writeLinked(join(dir, "data"), [pkg]);
+      bot = await startTestBot({
+        set: { "bot.owners": ["test:boss"], "bot.dataDir": join(dir, "data"), "skills.builtins": false },
+        plugins: [async (core) => (skills = await createSkillsPlugin(pickServices(core, SKILLS_NEEDS)))],
+      });
+      await say(bot, "/perms platform-admins on", BOSS);
+      await skills!.service.enable("test:c1", "wipe", "test:boss");
+      expect(bot.app.core.commands.get("wipe")?.dangerous).toBe(true);
+      // An admin confirms their own.
+      const [adminAsk] = await say(bot, "/wipe", ANN);
+      expect(adminAsk!.text).toContain("confirm with `/confirm ");
+      expect(adminAsk!.text).not.toContain("/approve");
+      expect((await say(bot, "/confirm", ANN)).at(-1)!.text).toBe("wiped");
+      // A member's needs an admin's approval on top of their own confirmation.
+      const [memberAsk] = await say(bot, "/wipe", PAT);
+      expect(memberAsk!.text).toContain("1 other person with the admin role must approve");
+      const id = idOf(memberAsk);
+      expect((await say(bot, `/confirm ${id}`, PAT)).at(-1)!.text).toContain("is waiting for 1 more approval");
+      expect((await say(bot, `/approve ${id}`, CAL)).at(-1)!.text).toBe("wiped");
+    } finally {
+      await bot?.stop();
+      bot = undefined;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

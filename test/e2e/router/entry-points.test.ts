@@ -1,7 +1,8 @@
 /**
  * Every way a command can be run goes through the one check, as the person it acts for: a typed command, a
- * button, an LLM tool call, a schedule at creation and a schedule at fire. After `/perms set dice admin`, each of
- * them refuses the built-in dice skill to a member, and each still lets an admin through where it applies.
+ * button, an LLM tool call, a schedule at creation (in chat and on the web's admin API) and a schedule at fire.
+ * After `/perms set dice admin`, each of them refuses the built-in dice skill to a member, and each still lets an
+ * admin through where it applies.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -114,5 +115,37 @@ describe("every entry point refuses what /perms forbids", () => {
       .poll(() => bot.adapter.textsIn("g").at(-1))
       .toMatch(new RegExp(`Schedule #${scheduleId} skipped: mo may no longer run /dice here`));
     expect(rolls()).toBe(before);
+  });
+
+  it("the web: a schedule created on the admin API, as the signed-in person", async () => {
+    const { store, permissions } = bot.app.core;
+    // Roles by override, so the API (which sees no platform role) decides on the same roles as the chat.
+    await permissions.updatePolicy("test:g", { actor: "test:boss", action: "perms.role" }, (p) => {
+      p.roleOverrides["test:mo"] = "member";
+      p.roleOverrides["test:ann"] = "admin";
+    });
+    await store.chats.touch("test:g", { kind: "group", title: "g" }, Date.now());
+    const base = `http://127.0.0.1:${bot.app.httpAddress()!.port}`;
+    const create = async (userKey: string) => {
+      const { url } = await bot.app.admin.signInLink({ userKey, displayName: userKey });
+      const signedIn = await fetch(`${base}/api/auth/sign-in`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ code: new URL(url).hash.slice(6) }),
+      });
+      expect(signedIn.status).toBe(200);
+      const cookie = signedIn.headers.get("set-cookie")!.split(";")[0]!;
+      const { csrfToken } = (await signedIn.json()) as { csrfToken: string };
+      return fetch(`${base}/api/schedules`, {
+        method: "POST",
+        headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" },
+        body: JSON.stringify({ chatKey: "test:g", runAt: Date.now() + 3_600_000, commandLine: "/dice 2d6" }),
+      });
+    };
+    const refused = await create("test:mo");
+    const body = (await refused.json()) as { error?: { message?: string } };
+    expect(refused.status, JSON.stringify(body)).toBe(403);
+    expect(JSON.stringify(body)).toContain("/dice");
+    expect((await create("test:ann")).status).toBe(201);
   });
 });

@@ -108,6 +108,29 @@ describe("priority lane and /stop", () => {
     expect(texts().at(-1)).toBe("Nothing is running here.");
   });
 
+  it("serves /confirm at once behind the sender's own LLM turn, and behind their own command", async () => {
+    await bot.app.core.router.process(bot.adapter.inbound("/perms role bob admin", OWNER));
+    const id = /\/confirm ([0-9a-f]{8})/.exec(texts().at(-1) ?? "")?.[1];
+    expect(id, texts().at(-1)).toBeDefined();
+    openai.script.push("stand-main", { kind: "hang", text: "Meanwhile" });
+    void bot.adapter.say("tell me another story", OWNER);
+    await expect.poll(() => texts().some((t) => t.startsWith("Meanwhile"))).toBe(true);
+    await bot.adapter.say(`/confirm ${id}`, OWNER);
+    // Answered while the turn hangs; the confirmed command itself waits its turn in the conversation.
+    await expect.poll(() => texts()).toContain(`Running \`/perms role bob admin\` (request ${id}).`);
+    expect(texts()).not.toContain("test:bob is now admin in this chat.");
+    await bot.adapter.say("/stop", OWNER);
+    await expect.poll(() => texts()).toContain("test:bob is now admin in this chat.");
+    // Sent right behind the command that asks, /confirm (no id) waits for the request instead of finding none.
+    const before = texts().length;
+    void bot.adapter.say("/perms role carol member", OWNER);
+    void bot.adapter.say("/confirm", OWNER);
+    await bot.app.core.router.drain();
+    const after = texts().slice(before);
+    expect(after).not.toContain("Nothing is waiting for you here.");
+    expect(after).toContain("test:carol is now member in this chat.");
+  });
+
   it("keeps ordinary messages in order behind a running one", async () => {
     openai.script.push("stand-main", { kind: "text", text: "first", delayMs: 200 });
     const before = texts().length;

@@ -5,7 +5,7 @@
 import { createApp, type App } from "../../../bot/app/app.ts";
 import { createLogger } from "../../../bot/logger.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
-import type { Core } from "../../../bot/index.ts";
+import type { Core, PluginFactory } from "../../../bot/index.ts";
 import { parseConfig, setPath } from "../../../config/index.ts";
 import { TelegramStandIn } from "../../stand-ins/telegram/server.ts";
 import type { TelegramAdapter } from "../../../adapters/telegram/index.ts";
@@ -22,7 +22,7 @@ export interface TelegramBot {
 
 /** Start a bot with Telegram configured against a stand-in. `set` overrides config by dotted path. */
 export async function startTelegramBot(
-  options: { set?: Record<string, unknown>; beforeStart?(core: Core): void } = {},
+  options: { set?: Record<string, unknown>; plugins?: PluginFactory[]; beforeStart?(core: Core): void } = {},
 ): Promise<TelegramBot> {
   const standIn = await TelegramStandIn.start();
   const raw: Record<string, unknown> = {};
@@ -43,7 +43,7 @@ export async function startTelegramBot(
   const app = await createApp({
     config,
     console: false,
-    plugins: false,
+    plugins: options.plugins ?? false,
     store,
     log: createLogger({ level: config.log.level, format: "json" }),
   });

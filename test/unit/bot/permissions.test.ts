@@ -3,6 +3,8 @@ import {
   checkAccess,
   checkCommand,
   emptyPolicy,
+  listNames,
+  peopleFromConfig,
   resolveRole,
   roleAtLeast,
   type ChatPolicy,
@@ -103,5 +105,50 @@ describe("access", () => {
       checkAccess({ ...settings, defaultDm: "closed" }, {}, subject({ chatKind: "dm", userKey: "telegram:1" })).allowed,
     ).toBe(true);
     expect(checkAccess({ ...settings, defaultDm: "closed" }, {}, subject()).allowed).toBe(true); // groups unaffected
+  });
+});
+
+describe("people named in config", () => {
+  const people = peopleFromConfig({
+    ada: { identities: ["telegram:7", "slack:U7"], role: "admin" },
+    bo: { identities: ["telegram:8", "slack:U8"] },
+  });
+  const named: PermissionSettings = { owners: new Set(["slack:U8"]), defaultDm: "open", people };
+
+  it("gives the person's role on every platform, under chat overrides and platform admin rights of the chat", () => {
+    expect(resolveRole(named, undefined, subject({ userKey: "slack:U7", platformRole: undefined }))).toBe("admin");
+    expect(resolveRole(named, undefined, subject({ userKey: "telegram:7", platformRole: "member" }))).toBe("admin");
+    // No role granted: the platform's own admin rights hold only where the platform grants them.
+    expect(resolveRole(named, undefined, subject({ userKey: "telegram:9", platformRole: "admin" }))).toBe("admin");
+    const policy: ChatPolicy = { ...emptyPolicy(), roleOverrides: { "principal:ada": "guest" } };
+    expect(resolveRole(named, policy, subject({ userKey: "slack:U7" }))).toBe("guest");
+    // An override of the identity itself is the more specific one.
+    policy.roleOverrides["slack:U7"] = "member";
+    expect(resolveRole(named, policy, subject({ userKey: "slack:U7" }))).toBe("member");
+    // An owner named by one identity is the owner on every platform of the person.
+    expect(resolveRole(named, undefined, subject({ userKey: "telegram:8", platformRole: undefined }))).toBe("owner");
+    expect(
+      resolveRole(
+        { ...named, owners: new Set(["principal:ada"]) },
+        undefined,
+        subject({ userKey: "slack:U7", platformRole: undefined }),
+      ),
+    ).toBe("owner");
+    // Someone not named gets nothing from it.
+    expect(resolveRole(named, undefined, subject({ userKey: "slack:U9", platformRole: undefined }))).toBe("guest");
+  });
+
+  it("applies allow and deny lists that name any identity of the person, or the person", () => {
+    const deny: ChatPolicy = { ...emptyPolicy(), deny: ["telegram:7"] };
+    expect(checkAccess(named, { policy: deny }, subject({ userKey: "slack:U7" })).allowed).toBe(false);
+    const denyPerson: ChatPolicy = { ...emptyPolicy(), deny: ["principal:ada"] };
+    expect(checkAccess(named, { globalPolicy: denyPerson }, subject({ userKey: "telegram:7" })).allowed).toBe(false);
+    expect(checkAccess(named, { policy: deny }, subject({ userKey: "slack:U9" })).allowed).toBe(true);
+    const allow: ChatPolicy = { ...emptyPolicy(), dm: "allowlist", allow: ["slack:U7"] };
+    const dm = (userKey: string) => subject({ userKey, chatKind: "dm", platformRole: undefined });
+    expect(checkAccess(named, { globalPolicy: allow }, dm("telegram:7")).allowed).toBe(true);
+    expect(checkAccess(named, { globalPolicy: allow }, dm("telegram:9")).allowed).toBe(false);
+    expect(listNames(["principal:ada"], "telegram:7", people.get("telegram:7"))).toBe(true);
+    expect(listNames(["principal:bo"], "telegram:7", people.get("telegram:7"))).toBe(false);
   });
 });

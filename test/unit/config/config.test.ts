@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ConfigError, envOverrides, loadConfig } from "../../../config/index.ts";
+import { ConfigError, envOverrides, loadConfig, parseConfig } from "../../../config/index.ts";
 
 let dir: string;
 beforeAll(async () => {
@@ -89,6 +89,27 @@ describe("config", () => {
     );
     expect(loadError(() => loadConfig({ cwd: dir, env: {}, file: "missing.yaml" })).message).toMatch(
       /Config file not found/,
+    );
+  });
+
+  it("takes named principals and refuses one identity named twice, a principal as an identity, or an owner role", () => {
+    const ok = parseConfig({
+      permissions: { principals: { ada: { identities: ["telegram:7", "slack:U7"], role: "admin" } } },
+    });
+    expect(ok.permissions.principals.ada).toEqual({ identities: ["telegram:7", "slack:U7"], role: "admin" });
+    expect(parseConfig({}).permissions.principals).toEqual({});
+    const twice = { ada: { identities: ["telegram:7"] }, bo: { identities: ["telegram:7"] } };
+    expect(() => parseConfig({ permissions: { principals: twice } })).toThrow(
+      /telegram:7 is already an identity of principal ada/,
+    );
+    expect(() => parseConfig({ permissions: { principals: { ada: { identities: ["principal:bo"] } } } })).toThrow(
+      /not a principal/,
+    );
+    expect(() =>
+      parseConfig({ permissions: { principals: { ada: { identities: ["telegram:7"], role: "owner" } } } }),
+    ).toThrow(ConfigError);
+    expect(() => parseConfig({ permissions: { principals: { Ada: { identities: ["telegram:7"] } } } })).toThrow(
+      /permissions\.principals\.Ada/,
     );
   });
 });
