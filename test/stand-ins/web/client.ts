@@ -18,8 +18,9 @@ export class WebChatClient {
   readonly #base: string;
   readonly #cookie: string;
   readonly #csrf: string;
-  #abort: AbortController | undefined;
-  #reading: Promise<void> | undefined;
+  /** Open streams (a page may open several, as tabs do), closed together by `disconnect`. */
+  readonly #open = new Set<AbortController>();
+  readonly #reading = new Set<Promise<void>>();
   #lastId = 0;
   readonly #waiters = new Set<() => void>();
 
@@ -37,7 +38,6 @@ export class WebChatClient {
   /** Open the stream after the last event read; resolves with the answer's status once the headers are in. */
   async connect(): Promise<number> {
     const abort = new AbortController();
-    this.#abort = abort;
     const res = await fetch(`${this.#base}/api/webchat/events?after=${this.#lastId}`, {
       headers: { cookie: this.#cookie, accept: "text/event-stream" },
       signal: abort.signal,
@@ -46,14 +46,20 @@ export class WebChatClient {
       await res.body?.cancel();
       return res.status;
     }
-    this.#reading = this.#read(res.body).catch(() => undefined);
+    this.#open.add(abort);
+    const reading = this.#read(res.body).catch(() => undefined);
+    this.#reading.add(reading);
+    void reading.then(() => {
+      this.#reading.delete(reading);
+      this.#open.delete(abort);
+    });
     return res.status;
   }
 
-  /** Close the stream (as a tab going away does). */
+  /** Close every open stream (as tabs going away do). */
   disconnect(): void {
-    this.#abort?.abort();
-    this.#abort = undefined;
+    for (const abort of this.#open) abort.abort();
+    this.#open.clear();
   }
 
   /** Wait until an event matching `test` has been read. */
@@ -103,7 +109,7 @@ export class WebChatClient {
 
   async close(): Promise<void> {
     this.disconnect();
-    await this.#reading;
+    await Promise.all(this.#reading);
   }
 
   async #read(body: ReadableStream<Uint8Array>): Promise<void> {

@@ -37,8 +37,13 @@ export async function startWebChat(limits: Partial<WebChatLimits> = {}): Promise
   adapter.mount(http);
   http.setAuthenticator({
     cookieName: SESSION_COOKIE,
-    authenticate: async ({ sessionCookie }) =>
-      sessionCookie === undefined ? undefined : credentials.session(sessionCookie),
+    async authenticate({ bearer, sessionCookie }) {
+      if (bearer !== undefined) {
+        const principal = await credentials.token(bearer);
+        return principal === undefined ? undefined : { principal };
+      }
+      return sessionCookie === undefined ? undefined : credentials.session(sessionCookie);
+    },
   });
   await http.serve();
   const sink = new RecordingSink();
