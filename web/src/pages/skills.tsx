@@ -22,6 +22,8 @@ interface Plan {
   permissions: string[];
   diff: { added: string[]; removed: string[]; kept: string[] };
   signatureVerified: boolean;
+  /** Which call carries it out: an update within the pinned range, or an install of this exact version. */
+  via?: "install" | "update";
 }
 interface ChatSkill {
   skill: string;
@@ -78,14 +80,22 @@ function Marketplace(props: { onInstalled(): void }) {
   const review = async (name: string, action: "install" | "update" = "install") => {
     setStatus("Asking the registry…");
     setProgress([]);
+    const ask = (spec: string, a: "install" | "update") =>
+      api<{ plan: Plan; unchanged: boolean }>("POST", "/api/skills/plan", { spec, action: a });
     try {
-      const planned = await api<{ plan: Plan; unchanged: boolean }>("POST", "/api/skills/plan", { spec: name, action });
-      if (planned.unchanged) {
+      let planned = await ask(name, action);
+      let via = action;
+      // Nothing newer within the pinned range: the newest release, installed over it, is the update to offer.
+      if (action === "update" && planned.unchanged) {
+        const latest = await ask(name, "install");
+        if (latest.plan.kind === "update") [planned, via] = [latest, "install"];
+      }
+      if (planned.unchanged || (action === "update" && planned.plan.kind !== "update")) {
         setPlan(undefined);
-        setStatus(`${name} is already at ${planned.plan.version}.`);
+        setStatus(`${name} is already at its newest version, ${planned.plan.version}.`);
         return;
       }
-      setPlan(planned.plan);
+      setPlan({ ...planned.plan, via });
       setStatus(undefined);
     } catch (error) {
       setStatus(messageOf(error));
@@ -109,7 +119,7 @@ function Marketplace(props: { onInstalled(): void }) {
     };
     try {
       const consent = { version: shown.version, permissions: shown.permissions };
-      await (isUpdate
+      await (shown.via === "update"
         ? streamEvents("/api/skills/update", { name: shown.name, ...consent }, onEvent)
         : streamEvents("/api/skills/install", { spec: `${shown.name}@${shown.version}`, ...consent }, onEvent));
       const ok = lines.at(-1)?.startsWith("installed") === true;
