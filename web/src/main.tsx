@@ -4,6 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import { api, ApiFailure, type Principal, setCsrfToken } from "./api.ts";
 import { messageOf } from "./hooks.ts";
 import { BASE, navigate, onLinkClick, usePage } from "./router.ts";
+import { AccessPage } from "./pages/access.tsx";
 import { AuditPage } from "./pages/audit.tsx";
 import { ChatPage } from "./pages/chat.tsx";
 import { ChatsPage } from "./pages/chats.tsx";
@@ -22,6 +23,7 @@ const PAGES: { page: string; label: string }[] = [
   { page: "skills", label: "Skills" },
   { page: "models", label: "Models" },
   { page: "chat", label: "Chat" },
+  { page: "access", label: "Access" },
 ];
 
 type Who = { state: "loading" } | { state: "out"; message?: string } | { state: "in"; principal: Principal };
@@ -118,6 +120,8 @@ function Page(props: { page: string; principal: Principal }) {
       return <ModelsPage />;
     case "chat":
       return <ChatPage />;
+    case "access":
+      return <AccessPage principal={props.principal} />;
     default:
       return (
         <section>

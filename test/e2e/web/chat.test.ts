@@ -2,7 +2,8 @@
  * The web chat in Debian's Chromium (playwright-core) against a real bot on the embedded store with the LLM module
  * and the OpenAI stand-in: a signed-in owner chats and the stand-in's streamed answer grows in place, a feedback
  * button is pressed and recorded, `/whoami` answers with the person's own web identity, and a chat admin's
- * privileged command is refused in the page; the chat also fits a phone-sized screen. Screenshots go to
+ * privileged command is refused in the page; the chat also fits a phone-sized screen. The Access page makes an
+ * API token (shown once) that works until it is revoked there. Screenshots go to
  * test/artifacts/ (git-ignored).
  */
 import type { Page } from "playwright-core";
@@ -115,6 +116,32 @@ describe.skipIf(!isChromiumThere)("web chat in Chromium", () => {
     await page.getByLabel("Message", { exact: true }).press("Enter");
     const log = page.getByRole("log", { name: "Conversation" });
     await log.locator(".bubble-bot").filter({ hasText: "web:test.owner" }).filter({ hasText: "owner" }).waitFor();
+  });
+
+  it("creates an API token on the Access page, shown once, that works until it is revoked there", async () => {
+    const base = `http://127.0.0.1:${bot.app.httpAddress()!.port}`;
+    await page.getByRole("link", { name: "Access", exact: true }).click();
+    await page.getByRole("heading", { name: "Access" }).waitFor();
+    await page.getByLabel("Name", { exact: true }).fill("ci");
+    await page.getByLabel("chats (policies)").check();
+    await page.getByRole("button", { name: "Create token" }).click();
+    const token = (await page.locator("code.secret").textContent()) ?? "";
+    expect(token).toMatch(/^sbt_/);
+    const asToken = () => fetch(`${base}/api/chats`, { headers: { authorization: `Bearer ${token}` } });
+    expect((await asToken()).status).toBe(200);
+    const row = page.getByRole("row").filter({ hasText: "token ci" });
+    expect(await row.textContent()).toContain("read, chats");
+    await page.screenshot({ path: artifact("access.png"), fullPage: true });
+    await row.getByRole("button", { name: /^Revoke/ }).click();
+    await page
+      .getByRole("status")
+      .getByText(/Revoked the token ci/)
+      .waitFor();
+    expect((await asToken()).status).toBe(401);
+    // Shown once: a reload lists the token without its secret.
+    await page.reload();
+    await page.getByRole("heading", { name: "Access" }).waitFor();
+    expect(await page.locator("code.secret").count()).toBe(0);
   });
 
   it("shows a refusal when a chat admin runs a privileged command, on a phone-sized screen", async () => {
