@@ -125,6 +125,8 @@ export class WebChatAdapter implements ChannelAdapter {
 
   async stop(): Promise<void> {
     this.#sink = undefined;
+    // Open streams are answers in flight: the listener's close would wait for them.
+    this.chats.closeAll();
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
     this.#health.setState("down");
     await this.#limiter.stop();

@@ -160,8 +160,9 @@ export class WebChats {
   }
 
   /** Take a stream slot for a session, or say why not. */
-  attach(sessionId: string, chat: WebChat, reader: Reader): "ok" | "too-many-streams" {
+  attach(sessionId: string, chat: WebChat, reader: Reader): "ok" | "too-many-streams" | "closing" {
     const mine = this.#streamsBySession.get(sessionId) ?? 0;
+    if (this.isClosing) return "closing";
     if (mine >= this.#limits.maxStreamsPerSession || this.#streams >= this.#limits.maxStreams) {
       return "too-many-streams";
     }
@@ -179,6 +180,15 @@ export class WebChats {
     else this.#streamsBySession.set(sessionId, mine);
     this.#streams--;
     chat.lastActiveAt = this.#now();
+  }
+
+  /** Set by `closeAll`: every stream ends, and no new one is taken. */
+  isClosing = false;
+
+  /** End every stream (the adapter stops): each is woken, sees `isClosing`, and ends its answer. */
+  closeAll(): void {
+    this.isClosing = true;
+    for (const chat of this.#chats.values()) for (const reader of chat.readers) reader.wake();
   }
 
   /** Drop chats idle past the event age with no stream, and events past the bounds in the others. */

@@ -31,7 +31,12 @@ export function webChatRoutes(adapter: WebChatAdapter): ApiRoute[] {
       raw: true,
       schema: {
         querystring: z.object({ after: z.coerce.number().int().min(0).optional() }),
-        response: { 200: z.string().describe("text/event-stream"), 403: errorSchema, 429: errorSchema },
+        response: {
+          200: z.string().describe("text/event-stream"),
+          403: errorSchema,
+          429: errorSchema,
+          503: errorSchema,
+        },
       },
       handler: async ({ principal, query, headers, signal }) => {
         const p = sessionOf(principal);
@@ -42,6 +47,7 @@ export function webChatRoutes(adapter: WebChatAdapter): ApiRoute[] {
         const stream = eventStream({ adapter, chat, sessionId: p.credentialId, after, signal });
         if (stream === "too-many-streams")
           throw new ApiError(429, "E_RATE_LIMITED", "too many web chat streams open for this session");
+        if (stream === "closing") throw new ApiError(503, "E_ADAPTER", "the web chat is stopping");
         return {
           status: 200,
           headers: {
@@ -150,7 +156,7 @@ function eventStream(o: {
   sessionId: string;
   after: number;
   signal: AbortSignal;
-}): AsyncIterable<string> | "too-many-streams" {
+}): AsyncIterable<string> | "too-many-streams" | "closing" {
   let wake: (() => void) | undefined;
   const reader = {
     wake: () => {
@@ -159,14 +165,15 @@ function eventStream(o: {
       w?.();
     },
   };
-  if (o.adapter.chats.attach(o.sessionId, o.chat, reader) !== "ok") return "too-many-streams";
+  const taken = o.adapter.chats.attach(o.sessionId, o.chat, reader);
+  if (taken !== "ok") return taken;
   const { chat, signal } = o;
   signal.addEventListener("abort", reader.wake, { once: true });
   return (async function* () {
     try {
       yield "retry: 2000\n\n";
       let cursor = o.after;
-      while (!signal.aborted) {
+      while (!signal.aborted && !o.adapter.chats.isClosing) {
         const events = chat.after(cursor);
         for (const event of events) {
           yield `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;

@@ -123,4 +123,14 @@ describe("web chat routes", () => {
     await client.say("back");
     await expect(inbound.respond({ text: "welcome back" })).resolves.toMatchObject({ platform: "web" });
   });
+
+  // Last: it stops the adapter.
+  it("ends every open stream when the adapter stops, so the listener's close does not wait on them", async () => {
+    const client = await rig.signIn("telegram:7");
+    expect(await client.connect()).toBe(200);
+    await expect.poll(() => rig.adapter.chats.streams).toBeGreaterThan(0);
+    await rig.adapter.stop();
+    await expect.poll(() => rig.adapter.chats.streams).toBe(0);
+    expect(await client.connect()).toBe(503);
+  });
 });
