@@ -8,7 +8,7 @@ import type { ChannelAdapter, Core } from "../bot/index.ts";
 /** Creates an adapter from the core services, or undefined when its platform is not configured. */
 export type AdapterFactory = (core: Core) => ChannelAdapter | undefined | Promise<ChannelAdapter | undefined>;
 
-/** The platform adapters, in start order (console is added by the composition root itself). */
+/** The platform adapters, in start order (the console and the web chat are added by the composition root itself). */
 export const adapterFactories: Record<string, AdapterFactory> = {
   telegram: async (core) =>
     core.config.adapters.telegram.token === undefined

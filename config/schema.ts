@@ -8,7 +8,7 @@ import {
   permissionsSection,
   storageSection,
 } from "./sections/core.ts";
-import { consoleSection, discordSection, slackSection, telegramSection } from "./sections/adapters.ts";
+import { consoleSection, discordSection, slackSection, telegramSection, webSection } from "./sections/adapters.ts";
 import { skillsSection } from "./sections/skills.ts";
 import { marketplaceSection } from "./sections/marketplace.ts";
 import { llmSection } from "./sections/llm.ts";
@@ -29,6 +29,7 @@ export const configSchema = z
         telegram: telegramSection,
         discord: discordSection,
         slack: slackSection,
+        web: webSection,
       })
       .strict()
       .default({
@@ -36,6 +37,7 @@ export const configSchema = z
         telegram: telegramSection.parse(undefined),
         discord: discordSection.parse(undefined),
         slack: slackSection.parse(undefined),
+        web: webSection.parse(undefined),
       }),
     skills: skillsSection,
     marketplace: marketplaceSection,

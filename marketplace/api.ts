@@ -246,6 +246,15 @@ export function marketplaceRoutes(
         const p = signedIn(principal);
         access.requireOwner(p);
         const result = await marketplace.rollback(body.name, p.userKey);
+        await core.audit({
+          actor: p.userKey,
+          chatKey: "*",
+          action: "skills.rollback.request",
+          target: result.to.name,
+          via: p.via,
+          before: { version: result.from },
+          after: { version: result.to.version },
+        });
         return { status: 200, body: { name: result.to.name, from: result.from, to: result.to.version } };
       },
     }),
@@ -267,6 +276,15 @@ export function marketplaceRoutes(
         const p = signedIn(principal);
         access.requireOwner(p);
         const result = await marketplace.uninstall(body.name, p.userKey, { purgeData: body.purgeData });
+        await core.audit({
+          actor: p.userKey,
+          chatKey: "*",
+          action: "skills.uninstall.request",
+          target: result.entry.name,
+          via: p.via,
+          before: { version: result.entry.version },
+          after: { purgedData: body.purgeData },
+        });
         return {
           status: 200,
           body: { name: result.entry.name, version: result.entry.version, purged: result.purged ?? null },

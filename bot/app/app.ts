@@ -9,6 +9,7 @@ import type Keyv from "keyv";
 import type { Config } from "../../config/index.ts";
 import { adapterFactories } from "../../adapters/index.ts";
 import { ConsoleAdapter } from "../../adapters/console/console-adapter.ts";
+import { WebChatAdapter, WEB_PLATFORM, webUserKeyOf } from "../../adapters/web/index.ts";
 import { auditCommand, permsCommand } from "../builtins/perms.ts";
 import { consoleCommand } from "../builtins/console.ts";
 import { AdminAccess } from "../admin/access.ts";
@@ -171,7 +172,9 @@ export async function createApp(options: AppOptions): Promise<App> {
   const tracked = new Set<Promise<unknown>>();
 
   const consoleOwner = `console:${config.adapters.console.userId}`;
-  const owners = [...config.bot.owners, consoleOwner];
+  // An owner is an owner in the web chat too, where they speak as `web:<platform>.<id>`.
+  const ownIdentities = [...config.bot.owners, consoleOwner];
+  const owners = [...ownIdentities, ...ownIdentities.map(webUserKeyOf)];
   const permissions = new CachedPermissionService({
     store,
     commands,
@@ -398,6 +401,10 @@ export async function createApp(options: AppOptions): Promise<App> {
       }
     }
   }
+  if (config.adapters.web.enabled) {
+    const { enabled: _enabled, ...limits } = config.adapters.web;
+    adapters.set(WEB_PLATFORM, new WebChatAdapter({ limits, now: () => clock.now() }));
+  }
   const extras =
     typeof options.extraAdapters === "function" ? options.extraAdapters(core) : (options.extraAdapters ?? []);
   for (const adapter of extras) adapters.set(adapter.platform, adapter);
@@ -482,7 +489,8 @@ export async function createApp(options: AppOptions): Promise<App> {
       if (consoleAdapter !== undefined && options.exitOnConsoleEnd !== false) {
         void consoleAdapter.ended.then(async () => {
           await router.drain();
-          if (adapters.size === 1) {
+          // The web chat lives on the console's listener: it keeps no bot running by itself.
+          if ([...adapters.keys()].every((platform) => platform === "console" || platform === WEB_PLATFORM)) {
             log.debug("console input ended and no other adapter runs: stopping");
             await app.stop();
           }

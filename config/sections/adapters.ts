@@ -131,3 +131,28 @@ export const slackSection = z
     umbrellaCommand: "switchboard",
     socketIdleRecycleMs: 900_000,
   });
+
+export const webSection = z
+  .object({
+    /** The web chat in the console (`/console/chat`): signed-in people talk to the bot in the browser. */
+    enabled: z.boolean().default(true),
+    /** Open event streams per console session (browser tabs); more are refused with 429. */
+    maxStreamsPerSession: z.number().int().positive().default(3),
+    /** Events kept per chat, for a stream that reconnects. */
+    maxEventsPerChat: z.number().int().positive().default(200),
+    /** Unread events per chat (nobody's stream reads them) past which the bot's sends are refused and retried. */
+    maxUnreadEvents: z.number().int().positive().default(100),
+    /** Events, and idle chats with no stream, are dropped after this, in ms. */
+    eventTtlMs: z.number().int().positive().default(600_000),
+    /** Chats kept in memory; the longest idle one without a stream makes room for a new one. */
+    maxChats: z.number().int().positive().default(2_000),
+  })
+  .strict()
+  .default({
+    enabled: true,
+    maxStreamsPerSession: 3,
+    maxEventsPerChat: 200,
+    maxUnreadEvents: 100,
+    eventTtlMs: 600_000,
+    maxChats: 2_000,
+  });

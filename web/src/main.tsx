@@ -4,7 +4,9 @@ import { useEffect, useState } from "preact/hooks";
 import { api, ApiFailure, type Principal, setCsrfToken } from "./api.ts";
 import { messageOf } from "./hooks.ts";
 import { BASE, navigate, onLinkClick, usePage } from "./router.ts";
+import { AccessPage } from "./pages/access.tsx";
 import { AuditPage } from "./pages/audit.tsx";
+import { ChatPage } from "./pages/chat.tsx";
 import { ChatsPage } from "./pages/chats.tsx";
 import { DashboardPage } from "./pages/dashboard.tsx";
 import { ModelsPage } from "./pages/models.tsx";
@@ -20,6 +22,8 @@ const PAGES: { page: string; label: string }[] = [
   { page: "schedules", label: "Schedules" },
   { page: "skills", label: "Skills" },
   { page: "models", label: "Models" },
+  { page: "chat", label: "Chat" },
+  { page: "access", label: "Access" },
 ];
 
 type Who = { state: "loading" } | { state: "out"; message?: string } | { state: "in"; principal: Principal };
@@ -114,6 +118,10 @@ function Page(props: { page: string; principal: Principal }) {
       return <SkillsPage principal={props.principal} />;
     case "models":
       return <ModelsPage />;
+    case "chat":
+      return <ChatPage />;
+    case "access":
+      return <AccessPage principal={props.principal} />;
     default:
       return (
         <section>

@@ -327,7 +327,13 @@ describe("router", () => {
     expect(await (await fetch(`${base}/healthz`)).text()).toBe("ok");
     const ready = await fetch(`${base}/readyz`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toMatchObject({ ready: true, adapters: [{ platform: "test", state: "up" }] });
+    expect(await ready.json()).toMatchObject({
+      ready: true,
+      adapters: [
+        { platform: "web", state: "up" },
+        { platform: "test", state: "up" },
+      ],
+    });
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/switchboard_messages_in_total\{platform="test"\} 2/);
     expect(metrics).toMatch(/switchboard_messages_out_total\{platform="test"\} 2/);

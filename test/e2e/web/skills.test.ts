@@ -1,13 +1,14 @@
 /**
  * The web console's Skills page in Chromium against a real bot and a real Verdaccio: search the marketplace,
  * review the consent screen (the permissions the package asks for), approve and install with progress streamed,
- * then enable the skill in a chat granting what it asks for.
+ * then enable the skill in a chat granting what it asks for; update it to a version asking for more (the consent
+ * screen marks what is new), roll it back, and uninstall it.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Page } from "playwright-core";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createMarketplacePlugin } from "../../../marketplace/index.ts";
 import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
 import { writeSkill } from "../../fixtures/marketplace/packages.ts";
@@ -64,6 +65,13 @@ describe.skipIf(!isChromiumThere)("web console skills in Chromium", () => {
     await page.getByRole("heading", { name: "Dashboard" }).waitFor();
   }, 300_000);
 
+  afterEach(async (context) => {
+    if (context.task.result?.state === "fail" && page !== undefined)
+      await page
+        .screenshot({ path: artifact(`failed-skills-${context.task.name.slice(0, 40).replace(/\W+/g, "-")}.png`) })
+        .catch(() => undefined);
+  });
+
   afterAll(async () => {
     await chromium?.close();
     await bot?.stop();
@@ -107,5 +115,55 @@ describe.skipIf(!isChromiumThere)("web console skills in Chromium", () => {
       })
     ).json()) as { skills: { state: string }[] };
     expect(state.skills.map((s) => s.state)).toEqual(["enabled"]);
+  });
+
+  it("updates through the consent screen with the permission diff, rolls back, and uninstalls", {
+    timeout: 300_000,
+  }, async () => {
+    await registry.publish(
+      await writeSkill(join(work, "pkg-1.1"), {
+        name: "switchboard-skill-weather",
+        version: "1.1.0",
+        description: "weather report, with alerts",
+        permissions: { network: ["api.weather.example", "alerts.weather.example"] },
+      }),
+    );
+    const installed = page.getByRole("table", { name: "Installed skills" });
+    const row = installed.getByRole("row").filter({ hasText: "switchboard-skill-weather" });
+    await row.getByText("1.0.0").waitFor();
+    await row.getByRole("button", { name: "Review update of switchboard-skill-weather" }).click();
+    const consent = page.getByRole("dialog", { name: /update switchboard-skill-weather@1\.1\.0/ });
+    await consent.getByText("(from 1.0.0)").waitFor();
+    // The permission diff: the new host is marked new, the kept one is not.
+    const asks = await consent.getByRole("listitem").allTextContents();
+    expect(asks).toEqual(["network:alerts.weather.example (new)", "network:api.weather.example"].sort());
+    await page.screenshot({ path: artifact("skills-update-consent.png"), fullPage: true });
+    await consent.getByRole("button", { name: "Approve and update" }).click();
+    await page.getByRole("status").getByText("Updated to 1.1.0.").waitFor();
+    await row.getByText("1.1.0").waitFor();
+
+    await row.getByRole("button", { name: "Roll back switchboard-skill-weather" }).click();
+    await page.getByRole("status").getByText("switchboard-skill-weather rolled back from 1.1.0 to 1.0.0.").waitFor();
+    await row.getByText("1.0.0").waitFor();
+
+    await row.getByRole("button", { name: "Uninstall switchboard-skill-weather" }).click();
+    const confirm = page.getByRole("dialog", { name: "Uninstall switchboard-skill-weather?" });
+    await confirm.getByLabel("Also delete its stored data").check();
+    await confirm.getByRole("button", { name: "Confirm uninstall" }).click();
+    await page
+      .getByRole("status")
+      .getByText(/switchboard-skill-weather@1\.0\.0 uninstalled/)
+      .waitFor();
+    await page.getByText("No skills are installed.").waitFor();
+    await page.screenshot({ path: artifact("skills-uninstalled.png"), fullPage: true });
+
+    // Each change is in the audit trail as the signed-in owner, via the web.
+    const audit = await bot.app.core.store.audit.list("*", { limit: 50, actor: "test:owner" });
+    const requests = audit.filter((e) => e.action.endsWith(".request")).map((e) => `${e.action} via ${e.via}`);
+    expect(requests.slice(0, 3)).toEqual([
+      "skills.uninstall.request via web",
+      "skills.rollback.request via web",
+      "skills.update.request via web",
+    ]);
   });
 });

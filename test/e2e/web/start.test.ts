@@ -1,6 +1,6 @@
 /**
  * `switchboard start` with nothing configured (the console only, so no listener at start), then `/console`: the
- * link it prints works. The first `/console` opens the listener, the console's page is served from it, and the
+ * link it prints works: opened in Chromium (when installed) it lands on the dashboard. The first `/console` opens the listener, the console's page is served from it, and the
  * link's code signs in once.
  */
 import { spawn } from "node:child_process";
@@ -8,7 +8,9 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { artifact, chromiumAvailable, launchChromium } from "../../helpers/browser.ts";
 
+const isChromiumThere = chromiumAvailable();
 const BIN = resolve(import.meta.dirname, "../../../bin/switchboard.js");
 
 describe("npm start, then /console", () => {
@@ -59,13 +61,27 @@ describe("npm start, then /console", () => {
           headers: { "content-type": "application/json" },
           body: JSON.stringify({ code }),
         });
-      const first = await signIn();
-      expect(first.status).toBe(200);
-      const cookie = first.headers.get("set-cookie")!.split(";")[0]!;
-      const me = (await (await fetch(new URL("/api/auth/me", url), { headers: { cookie } })).json()) as {
-        principal: { userKey: string; isOwner: boolean };
-      };
-      expect(me.principal).toMatchObject({ userKey: "console:operator", isOwner: true });
+      if (isChromiumThere) {
+        // The link, opened in a browser, signs in and lands on the dashboard.
+        const browser = await launchChromium();
+        try {
+          const tab = await browser.context.newPage();
+          await tab.goto(url.href);
+          await tab.getByRole("heading", { name: "Dashboard" }).waitFor({ timeout: 60_000 });
+          expect(await tab.locator(".who").textContent()).toContain("(owner)");
+          await tab.screenshot({ path: artifact("start-console-link.png") });
+        } finally {
+          await browser.close();
+        }
+      } else {
+        const first = await signIn();
+        expect(first.status).toBe(200);
+        const cookie = first.headers.get("set-cookie")!.split(";")[0]!;
+        const me = (await (await fetch(new URL("/api/auth/me", url), { headers: { cookie } })).json()) as {
+          principal: { userKey: string; isOwner: boolean };
+        };
+        expect(me.principal).toMatchObject({ userKey: "console:operator", isOwner: true });
+      }
       expect((await signIn()).status).toBe(401);
     } finally {
       child.stdin.end();

@@ -1,7 +1,8 @@
 /**
  * Skills: search the marketplace, install with the consent screen (the permissions the package asks for, and
  * what changed since the last approval), follow the install's progress; per chat, enable a skill granting what it
- * asks for, or disable it. Installing is for bot owners; enabling for whoever `/skills enable` allows in the chat.
+ * asks for, or disable it; update an installed skill through the same consent screen, roll it back, or uninstall
+ * it. Installing and its kin are for bot owners; enabling for whoever `/skills enable` allows in the chat.
  */
 import { useState } from "preact/hooks";
 import { api, type Principal, query, type StreamEvent, streamEvents } from "../api.ts";
@@ -21,6 +22,8 @@ interface Plan {
   permissions: string[];
   diff: { added: string[]; removed: string[]; kept: string[] };
   signatureVerified: boolean;
+  /** Which call carries it out: an update within the pinned range, or an install of this exact version. */
+  via?: "install" | "update";
 }
 interface ChatSkill {
   skill: string;
@@ -43,10 +46,24 @@ export function SkillsPage(props: { principal: Principal }) {
   );
 }
 
+interface Installed {
+  name: string;
+  skill: string;
+  version: string;
+  permissions: string[];
+  status: string;
+  reason?: string;
+}
+
 function Marketplace(props: { onInstalled(): void }) {
   const [q, setQ] = useState("");
   const [hits, setHits] = useState<Hit[] | undefined>(undefined);
   const [plan, setPlan] = useState<Plan | undefined>(undefined);
+  const [installedRound, setInstalledRound] = useState(0);
+  const changed = () => {
+    setInstalledRound((r) => r + 1);
+    props.onInstalled();
+  };
   const [status, setStatus] = useState<string | undefined>(undefined);
   const [progress, setProgress] = useState<string[]>([]);
 
@@ -60,18 +77,33 @@ function Marketplace(props: { onInstalled(): void }) {
       setStatus(messageOf(error));
     }
   };
-  const review = async (name: string) => {
+  const review = async (name: string, action: "install" | "update" = "install") => {
     setStatus("Asking the registry…");
     setProgress([]);
+    const ask = (spec: string, a: "install" | "update") =>
+      api<{ plan: Plan; unchanged: boolean }>("POST", "/api/skills/plan", { spec, action: a });
     try {
-      setPlan((await api<{ plan: Plan }>("POST", "/api/skills/plan", { spec: name, action: "install" })).plan);
+      let planned = await ask(name, action);
+      let via = action;
+      // Nothing newer within the pinned range: the newest release, installed over it, is the update to offer.
+      if (action === "update" && planned.unchanged) {
+        const latest = await ask(name, "install");
+        if (latest.plan.kind === "update") [planned, via] = [latest, "install"];
+      }
+      if (planned.unchanged || (action === "update" && planned.plan.kind !== "update")) {
+        setPlan(undefined);
+        setStatus(`${name} is already at its newest version, ${planned.plan.version}.`);
+        return;
+      }
+      setPlan({ ...planned.plan, via });
       setStatus(undefined);
     } catch (error) {
       setStatus(messageOf(error));
     }
   };
   const install = async (shown: Plan) => {
-    setStatus("Installing…");
+    const isUpdate = shown.kind === "update";
+    setStatus(isUpdate ? "Updating…" : "Installing…");
     const lines: string[] = [];
     const onEvent = (e: StreamEvent) => {
       const d = e.data;
@@ -86,14 +118,14 @@ function Marketplace(props: { onInstalled(): void }) {
       setProgress([...lines]);
     };
     try {
-      await streamEvents(
-        "/api/skills/install",
-        { spec: `${shown.name}@${shown.version}`, version: shown.version, permissions: shown.permissions },
-        onEvent,
-      );
-      setStatus(lines.at(-1)?.startsWith("installed") === true ? "Installed." : lines.at(-1));
+      const consent = { version: shown.version, permissions: shown.permissions };
+      await (shown.via === "update"
+        ? streamEvents("/api/skills/update", { name: shown.name, ...consent }, onEvent)
+        : streamEvents("/api/skills/install", { spec: `${shown.name}@${shown.version}`, ...consent }, onEvent));
+      const ok = lines.at(-1)?.startsWith("installed") === true;
+      setStatus(ok ? (isUpdate ? `Updated to ${shown.version}.` : "Installed.") : lines.at(-1));
       setPlan(undefined);
-      props.onInstalled();
+      changed();
     } catch (error) {
       setStatus(messageOf(error));
     }
@@ -145,7 +177,7 @@ function Marketplace(props: { onInstalled(): void }) {
           {plan.diff.removed.length === 0 ? null : <p>No longer asks for: {plan.diff.removed.join(", ")}</p>}
           <p>
             <button type="button" onClick={() => void install(plan)}>
-              Approve and install
+              {plan.kind === "update" ? "Approve and update" : "Approve and install"}
             </button>{" "}
             <button type="button" class="link" onClick={() => setPlan(undefined)}>
               Cancel
@@ -162,6 +194,113 @@ function Marketplace(props: { onInstalled(): void }) {
             <li key={i}>{line}</li>
           ))}
         </ol>
+      )}
+      <InstalledSkills
+        round={installedRound}
+        onReviewUpdate={(name) => void review(name, "update")}
+        onChanged={changed}
+        onStatus={setStatus}
+      />
+    </section>
+  );
+}
+
+/** Installed skills (owners): review an update through the consent screen, roll back, or uninstall. */
+function InstalledSkills(props: {
+  round: number;
+  onReviewUpdate(name: string): void;
+  onChanged(): void;
+  onStatus(status: string): void;
+}) {
+  const installed = useLoad(() => api<{ skills: Installed[] }>("GET", "/api/skills/installed"), [props.round]);
+  const [removing, setRemoving] = useState<string | undefined>(undefined);
+  const [purge, setPurge] = useState(false);
+  const rollback = async (s: Installed) => {
+    try {
+      const r = await api<{ name: string; from: string; to: string }>("POST", "/api/skills/rollback", { name: s.name });
+      props.onStatus(`${r.name} rolled back from ${r.from} to ${r.to}.`);
+      installed.reload();
+      props.onChanged();
+    } catch (error) {
+      props.onStatus(messageOf(error));
+    }
+  };
+  const uninstall = async (name: string) => {
+    try {
+      const r = await api<{ name: string; version: string; purged: number | null }>("POST", "/api/skills/uninstall", {
+        name,
+        purgeData: purge,
+      });
+      props.onStatus(
+        `${r.name}@${r.version} uninstalled${r.purged === null ? "" : `, ${r.purged} stored values deleted`}.`,
+      );
+      setRemoving(undefined);
+      setPurge(false);
+      installed.reload();
+      props.onChanged();
+    } catch (error) {
+      props.onStatus(messageOf(error));
+    }
+  };
+  return (
+    <section aria-labelledby="installed-h">
+      <h3 id="installed-h">Installed</h3>
+      {installed.error === undefined ? null : <p role="alert">{installed.error}</p>}
+      {installed.data?.skills.length === 0 ? <p class="empty">No skills are installed.</p> : null}
+      {(installed.data?.skills.length ?? 0) === 0 ? null : (
+        <div class="scroll">
+          <table>
+            <caption class="visually-hidden">Installed skills</caption>
+            <thead>
+              <tr>
+                <th scope="col">Package</th>
+                <th scope="col">State</th>
+                <th scope="col">
+                  <span class="visually-hidden">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {installed.data!.skills.map((s) => (
+                <tr key={s.name}>
+                  <th scope="row">
+                    {s.name} <span class="muted">{s.version}</span>
+                  </th>
+                  <td>{s.reason === undefined ? s.status : `${s.status}: ${s.reason}`}</td>
+                  <td class="actions">
+                    <button type="button" onClick={() => props.onReviewUpdate(s.name)}>
+                      Review update <span class="visually-hidden">of {s.name}</span>
+                    </button>{" "}
+                    <button type="button" onClick={() => void rollback(s)}>
+                      Roll back <span class="visually-hidden">{s.name}</span>
+                    </button>{" "}
+                    <button type="button" onClick={() => setRemoving(s.name)}>
+                      Uninstall <span class="visually-hidden">{s.name}</span>
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {removing === undefined ? null : (
+        <div class="card consent" role="dialog" aria-labelledby="uninstall-h">
+          <h4 id="uninstall-h">Uninstall {removing}?</h4>
+          <p>Every chat loses it. Its settings and grants stay unless its stored data is deleted too.</p>
+          <label>
+            <input type="checkbox" checked={purge} onChange={(e) => setPurge((e.target as HTMLInputElement).checked)} />{" "}
+            Also delete its stored data
+          </label>
+          <p>
+            <button type="button" onClick={() => void uninstall(removing)}>
+              Confirm uninstall
+            </button>{" "}
+            <button type="button" class="link" onClick={() => setRemoving(undefined)}>
+              Cancel
+            </button>
+          </p>
+        </div>
       )}
     </section>
   );
