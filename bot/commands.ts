@@ -110,6 +110,14 @@ export interface CommandDef extends CommandNode {
 /** Command names: lower-case letters, digits, `_` and `-`, 1–32 long (Telegram's and Discord's common ground). */
 export const COMMAND_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
+/**
+ * Order of command names (ASCII, `COMMAND_NAME`): by code unit, so `-` < digits < `_` < letters. Not
+ * `localeCompare`: its first call loads ICU's collation data, about 2 MB resident that an idle bot has no use for.
+ */
+export function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
 /** Holds every command; change listeners let adapters re-publish native menus. */
 export class CommandRegistry {
   readonly #commands = new Map<string, CommandDef>();
@@ -148,7 +156,7 @@ export class CommandRegistry {
 
   /** Every command, sorted by name. */
   list(): CommandDef[] {
-    return [...this.#commands.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.#commands.values()].sort((a, b) => compareNames(a.name, b.name));
   }
 
   /** What native menus show: visible commands with their typed arguments and subcommands. */
@@ -169,7 +177,7 @@ export class CommandRegistry {
       if (d <= 2 || (lower.length >= 3 && c.name.startsWith(lower.slice(0, 3)))) scored.push([c.name, d]);
     }
     return scored
-      .sort((a, b) => a[1] - b[1] || a[0].localeCompare(b[0]))
+      .sort((a, b) => a[1] - b[1] || compareNames(a[0], b[0]))
       .slice(0, 3)
       .map(([n]) => n);
   }

@@ -1,7 +1,8 @@
 /**
  * The model gateway's entry: `createGatewayPlugin` (the OpenAI-compatible routes, personal keys, limits, the
- * answer cache, `/ai keys`) and `registerGatewayCli` (`switchboard keys create|list|revoke`). It builds on the
- * LLM module's service (registry, fallback chain, usage), which the composition root hands over.
+ * answer cache, `/ai keys`); `registerGatewayCli` (`switchboard keys create|list|revoke`) lives in `cli.ts`, which
+ * the CLI loads only for commands other than `start`. It builds on the LLM module's service (registry, fallback
+ * chain, usage), which the composition root hands over.
  */
 import type { Plugin } from "../bot/index.ts";
 import { dayOf, type LlmService } from "../llm/index.ts";
@@ -17,7 +18,6 @@ import { ModelRouter } from "./routing.ts";
 
 export { GATEWAY_NEEDS, type GatewayServices } from "./needs.ts";
 export { GATEWAY_MIGRATIONS, KEY_PREFIX, KeyService, type KeyInfo } from "./keys.ts";
-export { registerGatewayCli } from "./cli.ts";
 export { CACHE_HEADER, FALLBACK_HEADER, MODEL_HEADER } from "./completions.ts";
 
 /** The gateway plugin, with its services for tests. */

@@ -1,11 +1,10 @@
 /**
  * The LLM layer's entry: `createLlmPlugin` (conversation handler, `/ai` and `/models`, the skills' `llm`
- * capability, migrations) and `registerLlmCli` (`switchboard models`, `switchboard ai export`).
+ * capability, migrations). `registerLlmCli` (`switchboard models`, `switchboard ai export`) is `cli.ts`.
  */
-import type { Command } from "commander";
-import { type CapabilityCall, type Core, type Plugin, SwitchboardError } from "../bot/index.ts";
-import { exportChatToFile, llmCommands, modelsReport } from "./commands.ts";
-import { createLlmService, createLlmServiceParts, type LlmService, type LlmServiceOptions } from "./service.ts";
+import { type CapabilityCall, type Plugin, SwitchboardError } from "../bot/index.ts";
+import { llmCommands } from "./commands.ts";
+import { createLlmService, type LlmService, type LlmServiceOptions } from "./service.ts";
 import { LLM_MIGRATIONS } from "./store.ts";
 import type { ChatMessage } from "./types.ts";
 import type { LlmServices } from "./needs.ts";
@@ -120,62 +119,4 @@ export async function skillCompletion(
   });
 }
 
-/** What the CLI hands this module (the composition root's CLI context provides it). */
-export interface LlmCliContext {
-  openApp(options?: { plugins?: boolean }): Promise<{ core: Core; stop(): Promise<void> }>;
-  out: NodeJS.WritableStream;
-  err: NodeJS.WritableStream;
-}
-
-/** Open the LLM services for a CLI command (store, no adapters), run `fn`, and close. */
-async function withCliService<T>(ctx: LlmCliContext, fn: (s: Omit<LlmService, "engine">) => Promise<T>): Promise<T> {
-  const app = await ctx.openApp({ plugins: false });
-  try {
-    await app.core.store.migrate(LLM_MIGRATIONS);
-    const s = createLlmServiceParts({
-      config: app.core.config.llm,
-      dataDir: app.core.config.bot.dataDir,
-      clock: app.core.clock,
-      sql: app.core.store.sql,
-      kvRepo: app.core.store.kv,
-      kv: app.core.kv,
-    });
-    try {
-      return await fn(s);
-    } finally {
-      await s.stats.close();
-    }
-  } finally {
-    await app.stop();
-  }
-}
-
-/** Add `switchboard models` and `switchboard ai export --chat <id> [--out file]`. */
-export function registerLlmCli(program: Command, ctx: LlmCliContext): void {
-  program
-    .command("models")
-    .description("list the configured language models with their statistics")
-    .action(async () => {
-      const text = await withCliService(ctx, (s) => modelsReport({ ...s, engine: undefined }));
-      ctx.out.write(`${text.replace(/\*\*/g, "")}\n`);
-    });
-  const ai = program.command("ai").description("language-model conversations");
-  ai.command("export")
-    .description('write a chat\'s conversations as chat-format JSONL (one {"messages": [...]} per conversation)')
-    .requiredOption("--chat <chatKey>", "the chat, as platform:chatId (e.g. telegram:-1001234, console:local)")
-    .option("--out <file>", "output file (default: <dataDir>/exports/llm-<chat>-<time>.jsonl)")
-    .action(async (opts: { chat: string; out?: string }) => {
-      if (!/^[a-z0-9_-]+:.+$/.test(opts.chat)) {
-        throw new SwitchboardError(
-          "E_BAD_ARGS",
-          `--chat must be platform:chatId (e.g. telegram:-1001234), got ${JSON.stringify(opts.chat)}`,
-        );
-      }
-      const result = await withCliService(ctx, (s) =>
-        exportChatToFile({ ...s, engine: undefined }, opts.chat, opts.out),
-      );
-      ctx.out.write(`${result.path}\n`);
-      ctx.err.write(`exported ${result.conversations} conversation(s), ${result.turns} turn(s)\n`);
-    });
-}
 export { usageReport, type UsageGrouping, type UsageReportRow } from "./usage-report.ts";

@@ -1,6 +1,7 @@
 /**
  * The marketplace module's public entry: the plugin (the `/skills` command and loading installed skills after
- * checking them against the lockfile), the CLI registration, and the service for embedders and tests.
+ * checking them against the lockfile) and the service for embedders and tests. The CLI registration is `cli.ts`,
+ * loaded by the CLI for commands other than `start`, so a running bot carries none of the author kit.
  */
 import { watch, type FSWatcher } from "node:fs";
 import { mkdir } from "node:fs/promises";
@@ -15,7 +16,6 @@ import type { Marketplace, SkillRuntime } from "./service.ts";
 
 export { marketplaceFor } from "./factory.ts";
 export { Marketplace, type MarketplaceOptions, type SkillRuntime, type InstalledSkill } from "./service.ts";
-export { registerMarketplaceCli } from "./cli.ts";
 export { Installer, parseSpec, type InstallPlan, type InstallResult, type InstallOptions } from "./installer.ts";
 export { RegistryClient } from "./registry.ts";
 export { flattenPermissions, diffPermissions } from "./permission-diff.ts";

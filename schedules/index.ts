@@ -12,7 +12,6 @@ import { SCHEDULES_MIGRATIONS } from "./repo.ts";
 import { ScheduleService, type SchedulesSettings } from "./service.ts";
 import type { Clock } from "../bot/index.ts";
 
-export { registerSchedulesCli } from "./cli.ts";
 export { ScheduleService, type SchedulesSettings, type CreateScheduleInput } from "./service.ts";
 export { SCHEDULES_MIGRATIONS, ScheduleRepo, type ScheduleRecord, type RunRecord } from "./repo.ts";
 export { compileCron, describeCron } from "./cron.ts";

@@ -123,7 +123,7 @@ export class ScheduleService {
   readonly pipeline: FirePipeline<Claim, RunResult>;
   readonly #live = new Map<string, Live>();
   readonly #inflight = new Set<Promise<void>>();
-  readonly #defaultZone: string;
+  #defaultZone: string | undefined;
   #pollTimer: unknown;
   #revMarks: number[] = [0, 0];
   #isStarted = false;
@@ -136,7 +136,6 @@ export class ScheduleService {
     this.#timers = options.timers;
     this.processId = options.processId ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
     this.repo = new ScheduleRepo(core.store.sql);
-    this.#defaultZone = canonicalTimeZone(options.settings.defaultTimeZone ?? hostTimeZone());
     this.#engine = new FireEngine({
       clock: this.#clock,
       ...(options.timers === undefined ? {} : { timers: options.timers }),
@@ -167,10 +166,19 @@ export class ScheduleService {
 
   // ---- reading -------------------------------------------------------------------------------------------
 
+  /**
+   * The configured zone (checked by the config schema) or the host's, spelled canonically. Resolved on first use:
+   * `Intl` time zones load ICU's zone data, several MB resident that a bot with no schedules never needs.
+   */
+  #defaultTimeZone(): string {
+    this.#defaultZone ??= canonicalTimeZone(this.settings.defaultTimeZone ?? hostTimeZone());
+    return this.#defaultZone;
+  }
+
   /** The chat's zone (`/schedule tz`), or the configured default. */
   async chatTimeZone(chatKey: string): Promise<string> {
     const tz = await this.#core.store.kv.get<string>(KV_NAMESPACE, chatKey, "timeZone");
-    return typeof tz === "string" ? tz : this.#defaultZone;
+    return typeof tz === "string" ? tz : this.#defaultTimeZone();
   }
 
   /** The next fire of a stored schedule after now (computed, whether or not this process holds it). */

@@ -1,6 +1,6 @@
 /**
  * The skills module's public entry: the plugin factory (composition root), the service (marketplace), the
- * manifest schema and validator (marketplace, before install), and the `skills link` CLI.
+ * manifest schema and validator (marketplace, before install). The `skills link` CLI is `cli.ts`.
  */
 export {
   createSkillsPlugin,
@@ -26,4 +26,3 @@ export {
   type SkillPermissions,
 } from "./manifest.ts";
 export { missingPermissions, SKILLS_MIGRATIONS, type GrantRecord } from "./runtime/grants.ts";
-export { registerSkillsLinkCli } from "./cli.ts";

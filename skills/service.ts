@@ -5,6 +5,7 @@
 import { Counter, Histogram, type Registry } from "prom-client";
 import {
   cleanChatText,
+  compareNames,
   SwitchboardError,
   type CommandContext,
   type ConversationTarget,
@@ -262,7 +263,7 @@ export class SkillService {
   }
 
   list(): LoadedSkill[] {
-    return [...this.#skills.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.#skills.values()].sort((a, b) => compareNames(a.name, b.name));
   }
 
   get(name: string): LoadedSkill | undefined {

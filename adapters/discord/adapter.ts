@@ -15,7 +15,6 @@ import {
   type ChannelAdapter,
   type CommandInfo,
   type ConversationTarget,
-  type Core,
   type HttpMount,
   type Inbound,
   type InboundSink,
@@ -24,6 +23,7 @@ import {
   type SendHooks,
   type SentMessage,
 } from "../../bot/index.ts";
+import type { DiscordServices } from "./needs.ts";
 import type { OutboundLimits } from "../shared/outbound-limiter.ts";
 import { DeafWatchdog, HealthTracker, ReconnectSupervisor } from "../shared/health.ts";
 import { DiscordApi, type DiscordApiOptions, type MessageBody } from "./api.ts";
@@ -83,7 +83,7 @@ const noTyping = (): Promise<void> => DONE;
 export class DiscordAdapter implements ChannelAdapter {
   readonly platform = "discord";
   readonly capabilities = CAPABILITIES;
-  readonly #core: Core;
+  readonly #core: DiscordServices;
   readonly #o: DiscordAdapterOptions;
   readonly #health: HealthTracker;
   readonly #api: DiscordApi;
@@ -104,7 +104,7 @@ export class DiscordAdapter implements ChannelAdapter {
   #republishTimer: NodeJS.Timeout | undefined;
   #isStopped = false;
 
-  constructor(core: Core, options: DiscordAdapterOptions) {
+  constructor(core: DiscordServices, options: DiscordAdapterOptions) {
     this.#core = core;
     this.#o = options;
     this.#health = new HealthTracker("discord", core.clock);

@@ -3,10 +3,12 @@
  * or undefined when Discord is not configured (no token, `enabled: false`, or interactions mode without the
  * application's public key and id).
  */
-import type { ChannelAdapter, Core } from "../../bot/index.ts";
+import type { ChannelAdapter } from "../../bot/index.ts";
+import type { DiscordServices } from "./needs.ts";
 import { DiscordAdapter, type DiscordAdapterOptions } from "./adapter.ts";
 import { loadPublicKey } from "./verify.ts";
 
+export { DISCORD_NEEDS, type DiscordServices } from "./needs.ts";
 export { DiscordAdapter, type DiscordAdapterOptions } from "./adapter.ts";
 export type { GatewayDispatch } from "./gateway.ts";
 
@@ -34,7 +36,7 @@ export type DiscordTuning = Pick<
 >;
 
 /** Create the Discord adapter from config, or undefined when Discord is not configured. */
-export function createDiscordAdapter(core: Core, tuning: DiscordTuning = {}): ChannelAdapter | undefined {
+export function createDiscordAdapter(core: DiscordServices, tuning: DiscordTuning = {}): ChannelAdapter | undefined {
   const c = core.config.adapters.discord;
   if (c.enabled === false || c.token === undefined) return undefined;
   if (c.mode === "interactions" && (c.publicKey === undefined || c.applicationId === undefined)) {

@@ -5,8 +5,9 @@
  * bounded number of times. With a Redis URL the budgets live in Redis (bottleneck clustering), so every process
  * using the same `id` shares them.
  */
+import { createRequire } from "node:module";
 import Bottleneck from "bottleneck";
-import { Redis } from "ioredis";
+import type { Redis as RedisClient } from "ioredis";
 
 /** A platform's outbound limits. Zero or absent disables that budget. */
 export interface OutboundLimits {
@@ -433,6 +434,8 @@ class ClusteredBudgets implements Budgets {
 
   constructor(options: OutboundLimiterOptions) {
     const { limits } = options;
+    // ioredis loads here, with the first shared budget: a bot without a Redis URL never carries it (about 2 MB).
+    const Redis = (createRequire(import.meta.url)("ioredis") as { Redis: typeof RedisClient }).Redis;
     const client = new Redis(options.redisUrl!, { maxRetriesPerRequest: 2 });
     this.#connection = new Bottleneck.IORedisConnection({ client, Redis } as Bottleneck.IORedisConnectionOptions);
     this.#connection.on("error", (e) => options.onError?.(e));

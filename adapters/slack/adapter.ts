@@ -4,7 +4,9 @@
  * through the outbound limiter (per channel and global, 429 Retry-After honoured) and edited with throttling.
  */
 import { createHash } from "node:crypto";
-import { App, LogLevel, webApi, type Logger as BoltLogger } from "@slack/bolt";
+import { createRequire } from "node:module";
+import type { App, LogLevel, Logger as BoltLogger } from "@slack/bolt";
+import * as webApi from "@slack/web-api";
 import type { Logger } from "pino";
 import { isSwitchboardError, turnClock } from "../../bot/index.ts";
 import type {
@@ -13,7 +15,6 @@ import type {
   ChannelAdapter,
   CommandInfo,
   ConversationTarget,
-  Core,
   HttpMount,
   Inbound,
   InboundSink,
@@ -22,6 +23,7 @@ import type {
   SendHooks,
   SentMessage,
 } from "../../bot/index.ts";
+import type { SlackServices } from "./needs.ts";
 import {
   EditThrottles,
   HealthTracker,
@@ -46,6 +48,10 @@ import {
 import { renderReply, SLACK_TEXT_LIMIT, type SlackMessage } from "./render.ts";
 import { SlackRoleCache } from "./roles.ts";
 import { SlackSocketConnection } from "./socket.ts";
+
+// Bolt's App from its own module, not the package index: the index also loads the Express and Lambda receivers
+// (express, body-parser, send and some 60 more packages, about 2 MB resident) that this adapter never uses.
+const bolt = createRequire(import.meta.url)("@slack/bolt/dist/App.js") as typeof import("@slack/bolt/dist/App.js");
 
 type WebClient = webApi.WebClient;
 type WebClientOptions = webApi.WebClientOptions;
@@ -104,7 +110,7 @@ export class SlackAdapter implements ChannelAdapter {
     typing: false,
     maxTextLength: SLACK_TEXT_LIMIT,
   };
-  readonly #core: Core;
+  readonly #core: SlackServices;
   readonly #o: SlackAdapterOptions;
   readonly #log: Logger;
   readonly #health: HealthTracker;
@@ -127,7 +133,7 @@ export class SlackAdapter implements ChannelAdapter {
   #commands: CommandInfo[] = [];
   readonly #stopping = new AbortController();
 
-  constructor(core: Core, options: SlackAdapterOptions) {
+  constructor(core: SlackServices, options: SlackAdapterOptions) {
     this.#core = core;
     this.#o = options;
     this.#log = core.log.child({ adapter: "slack" });
@@ -173,7 +179,7 @@ export class SlackAdapter implements ChannelAdapter {
         health: this.#health,
         log: this.#log,
         boltLogger: boltLogger(this.#log),
-        logLevel: LogLevel.WARN,
+        logLevel: bolt.LogLevel.WARN,
         now: () => core.clock.now(),
         idleRecycleMs: options.socketIdleRecycleMs,
         ...(options.socketServerPingTimeoutMs === undefined
@@ -249,13 +255,13 @@ export class SlackAdapter implements ChannelAdapter {
     const auth = await this.#api("auth.test", () => this.#client.auth.test());
     this.#botUserId = auth.user_id ?? "";
     const receiver = this.#http ?? this.#socket!.receiver;
-    const app = new App({
+    const app = new bolt.default({
       token: this.#o.token,
       ...(auth.bot_id === undefined ? {} : { botId: auth.bot_id }),
       ...(auth.user_id === undefined ? {} : { botUserId: auth.user_id }),
       receiver,
       logger: boltLogger(this.#log),
-      logLevel: LogLevel.WARN,
+      logLevel: bolt.LogLevel.WARN,
       clientOptions: { ...this.#clientOptions },
       tokenVerificationEnabled: false,
       // Conversation state lives in the router and store; Bolt's in-memory conversation store is not used.
@@ -680,7 +686,7 @@ function responsePayload(piece: SlackMessage): Record<string, unknown> {
 
 /** Bolt's logger interface on top of pino (Bolt's own chatter goes to debug). */
 export function boltLogger(log: Logger): BoltLogger {
-  let level = LogLevel.WARN;
+  let level = bolt.LogLevel.WARN;
   const text = (msg: unknown[]) =>
     msg.map((m) => (m instanceof Error ? m.message : typeof m === "string" ? m : JSON.stringify(m))).join(" ");
   return {

@@ -1,13 +1,14 @@
 /**
  * The Slack adapter's entry: `createSlackAdapter(core)` builds it from `adapters.slack` (undefined when no token
- * is set), `registerSlackCli` adds `switchboard slack manifest`.
+ * is set); `cli.ts`'s `registerSlackCli` adds `switchboard slack manifest`.
  */
-import { SwitchboardError, type ChannelAdapter, type Core } from "../../bot/index.ts";
+import { SwitchboardError, type ChannelAdapter } from "../../bot/index.ts";
+import type { SlackServices } from "./needs.ts";
 import { SLACK_DEFAULT_LIMITS, SlackAdapter, type SlackAdapterOptions } from "./adapter.ts";
 
+export { SLACK_NEEDS, type SlackServices } from "./needs.ts";
 export { SlackAdapter, SLACK_DEFAULT_LIMITS, type SlackAdapterOptions } from "./adapter.ts";
 export { buildSlackManifest, type SlackManifestOptions } from "./manifest.ts";
-export { registerSlackCli } from "./cli.ts";
 
 /** How an adapter created by `createSlackAdapter` may differ from config (tests and benchmarks). */
 export type SlackAdapterOverrides = Partial<Omit<SlackAdapterOptions, "token">>;
@@ -16,7 +17,10 @@ export type SlackAdapterOverrides = Partial<Omit<SlackAdapterOptions, "token">>;
  * Create the Slack adapter, or undefined when Slack is not configured (no token, or `enabled: false`). HTTP mode
  * needs the signing secret; Socket Mode (chosen when an app token is set, or `mode: socket`) needs the app token.
  */
-export function createSlackAdapter(core: Core, overrides: SlackAdapterOverrides = {}): ChannelAdapter | undefined {
+export function createSlackAdapter(
+  core: SlackServices,
+  overrides: SlackAdapterOverrides = {},
+): ChannelAdapter | undefined {
   const c = core.config.adapters.slack;
   if (c.enabled === false || c.token === undefined) return undefined;
   const mode = c.mode ?? (c.appToken !== undefined ? "socket" : "http");

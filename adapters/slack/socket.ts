@@ -4,9 +4,17 @@
  * time and reconnects with backoff and jitter, and a `DeafWatchdog` recycles a connection that looks open but
  * has delivered nothing for `idleRecycleMs` (Slack redelivers unacked envelopes on the new connection).
  */
-import { SocketModeReceiver, type LogLevel, type Logger as BoltLogger, type webApi } from "@slack/bolt";
+import type { LogLevel, Logger as BoltLogger } from "@slack/bolt";
+import type * as webApi from "@slack/web-api";
+import { createRequire } from "node:module";
 import type { Logger } from "pino";
 import { DeafWatchdog, ReconnectSupervisor, type BackoffOptions, type HealthTracker } from "../shared/index.ts";
+
+// Bolt's receiver from its own module, not the package index (which loads Express): see adapter.ts.
+const { default: SocketModeReceiver } = createRequire(import.meta.url)(
+  "@slack/bolt/dist/receivers/SocketModeReceiver.js",
+) as typeof import("@slack/bolt/dist/receivers/SocketModeReceiver.js");
+type SocketModeReceiver = InstanceType<typeof SocketModeReceiver>;
 
 /** Options for the Socket Mode connection. */
 export interface SlackSocketOptions {

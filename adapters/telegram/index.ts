@@ -1,7 +1,9 @@
 /** The Telegram adapter's entry: `createTelegramAdapter(core)` for the composition root. */
-import type { ChannelAdapter, Core } from "../../bot/index.ts";
+import type { ChannelAdapter } from "../../bot/index.ts";
+import type { TelegramServices } from "./needs.ts";
 import { TelegramAdapter } from "./adapter.ts";
 
+export { TELEGRAM_NEEDS, type TelegramServices } from "./needs.ts";
 export { TelegramAdapter, type TelegramAdapterOptions, type TelegramDeps } from "./adapter.ts";
 export { normaliseUpdate, chatKindOf } from "./normalise.ts";
 export { renderTelegram, TELEGRAM_MAX_TEXT } from "./render.ts";
@@ -9,7 +11,7 @@ export { toTelegramError, retryAfterMsOf } from "./errors.ts";
 export { roleOfStatus } from "./roles.ts";
 
 /** The Telegram adapter from config, or undefined when no token is set (or it is disabled). */
-export function createTelegramAdapter(core: Core): ChannelAdapter | undefined {
+export function createTelegramAdapter(core: TelegramServices): ChannelAdapter | undefined {
   const section = core.config.adapters.telegram;
   if (section.token === undefined || section.enabled === false) return undefined;
   return new TelegramAdapter(

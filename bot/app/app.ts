@@ -392,14 +392,24 @@ export async function createApp(options: AppOptions): Promise<App> {
     });
     adapters.set(consoleAdapter.platform, consoleAdapter);
   }
-  if (options.platformAdapters !== false) {
-    for (const [name, factory] of Object.entries(adapterFactories)) {
-      const adapter = await factory(core);
-      if (adapter !== undefined) {
-        adapters.set(adapter.platform, adapter);
-        log.info({ platform: name }, "adapter configured");
-      }
-    }
+  // The platform adapters (each factory imports its SDK) and the feature plugins are made side by side: one's
+  // file reads overlap the other's work. Adapters keep their configured order.
+  const [platformAdapters, created] = await Promise.all([
+    options.platformAdapters === false
+      ? []
+      : Promise.all(
+          Object.entries(adapterFactories).map(async ([name, factory]) => [name, await factory(core)] as const),
+        ),
+    options.plugins === false
+      ? undefined
+      : options.plugins === undefined
+        ? createPlugins(core)
+        : Promise.all(options.plugins.map((factory) => factory(core))),
+  ]);
+  for (const [name, adapter] of platformAdapters) {
+    if (adapter === undefined) continue;
+    adapters.set(adapter.platform, adapter);
+    log.info({ platform: name }, "adapter configured");
   }
   if (config.adapters.web.enabled) {
     const { enabled: _enabled, ...limits } = config.adapters.web;
@@ -409,11 +419,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     typeof options.extraAdapters === "function" ? options.extraAdapters(core) : (options.extraAdapters ?? []);
   for (const adapter of extras) adapters.set(adapter.platform, adapter);
 
-  if (options.plugins !== false) {
-    plugins =
-      options.plugins === undefined
-        ? await createPlugins(core)
-        : await Promise.all(options.plugins.map((factory) => factory(core)));
+  if (created !== undefined) {
+    plugins = created;
     const migrations = plugins.flatMap((p) => p.migrations ?? []);
     if (migrations.length > 0) await store.migrate(migrations);
   }

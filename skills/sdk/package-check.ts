@@ -9,7 +9,7 @@
  * anyway; this refuses packages that lie about what they do). The marketplace installer and `switchboard-skill
  * check` run these same functions.
  */
-import { Parser, type ReadEntry } from "tar";
+import type { ReadEntry } from "tar";
 import { SkillKitError } from "./errors.ts";
 import { SKILL_KEYWORD, validateManifest } from "./manifest.ts";
 import { flattenPermissions } from "./permissions.ts";
@@ -187,6 +187,8 @@ export async function readPackageTarball(tgz: Buffer, name: string, limits: Tarb
   const seen = new Set<string>();
   let totalBytes = 0;
   let failure: SkillKitError | undefined;
+  // tar loads with the first tarball read: a bot that checks installed skills from disk never needs it (~1 MB).
+  const { Parser } = await import("tar");
   const parser = new Parser({ strict: true });
 
   const onEntry = (entry: ReadEntry): void => {

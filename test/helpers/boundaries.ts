@@ -188,3 +188,35 @@ export function sourceFiles(root: string, dirs: readonly string[]): { path: stri
 export function describeViolation(v: Violation): string {
   return `${v.file}:${v.import.line} ${v.import.kind} import of ${v.import.specifier} — ${v.rule}`;
 }
+
+/** A parameter or property typed as the whole `Core`. */
+export interface WholeCoreUse {
+  file: string;
+  line: number;
+  /** The parameter's or property's name. */
+  name: string;
+}
+
+/**
+ * Parameters and properties typed as the whole `Core` bag (a bare `Core`; `Pick<Core, …>`, `Core["config"]` and
+ * a module's `ServicesOf<…>` are what a module should take instead), parsed with the TypeScript compiler.
+ */
+export function wholeCoreUses(file: string, text: string): WholeCoreUse[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, scriptKind(file));
+  const out: WholeCoreUse[] = [];
+  const visit = (node: ts.Node): void => {
+    if (
+      (ts.isParameter(node) || ts.isPropertyDeclaration(node) || ts.isPropertySignature(node)) &&
+      node.type !== undefined &&
+      ts.isTypeReferenceNode(node.type) &&
+      ts.isIdentifier(node.type.typeName) &&
+      node.type.typeName.text === "Core"
+    ) {
+      const line = source.getLineAndCharacterOfPosition(node.getStart(source)).line + 1;
+      out.push({ file, line, name: node.name.getText(source) });
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return out;
+}

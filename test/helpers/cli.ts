@@ -24,7 +24,7 @@ export async function runCli(
   out.on("data", (c: Buffer) => (outText += c.toString()));
   err.on("data", (c: Buffer) => (errText += c.toString()));
   const ctx = createCliContext({ configFile: () => options.configFile, out, err, env: options.env ?? {} });
-  const program = buildProgram(ctx, {});
+  const program = await buildProgram(ctx, {});
   process.exitCode = undefined;
   let code = 0;
   try {

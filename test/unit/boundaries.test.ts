@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import { checkBoundaries, describeViolation, importsOf, sourceFiles } from "../helpers/boundaries.ts";
+import { checkBoundaries, describeViolation, importsOf, sourceFiles, wholeCoreUses } from "../helpers/boundaries.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const SOURCE_DIRS = ["bot", "config", "adapters", "skills", "marketplace", "schedules", "llm", "gateway"];
@@ -20,6 +20,39 @@ describe("module boundaries", () => {
         .map((i) => `${f.path} → ${i.specifier}`),
     );
     expect(back).toEqual([]);
+  });
+});
+
+describe("declared services", () => {
+  // A module takes the services it declares (`*_NEEDS` → `ServicesOf`, picked by the composition root), or a
+  // `Pick<Core, …>`, never the whole bag. Exempt: the adapter list, which does the picking for the platforms, and
+  // the operator CLIs (`cli.ts`, the author kit), which open a whole app for one command.
+  const isExempt = (path: string): boolean =>
+    path === "adapters/index.ts" || path.endsWith("/cli.ts") || path.startsWith("marketplace/author/");
+
+  it("no module outside bot/ takes the whole Core", () => {
+    const files = sourceFiles(
+      ROOT,
+      SOURCE_DIRS.filter((d) => d !== "bot"),
+    ).filter((f) => !isExempt(f.path));
+    expect(files.length).toBeGreaterThan(100);
+    const uses = files.flatMap((f) => wholeCoreUses(f.path, f.text)).map((u) => `${u.file}:${u.line} ${u.name}`);
+    expect(uses).toEqual([]);
+  });
+
+  it("finds parameters and properties typed Core, and lets Pick<Core, …> and Core[…] through", () => {
+    const text = [
+      "export function make(core: Core, other: Pick<Core, 'log'>): void {}",
+      "class A { readonly #core: Core; constructor(c: Core['config']) {} }",
+      "interface B { core: Core; log: Core['log'] }",
+      "const f = (services: ServicesOf<typeof NEEDS>, core?: Core) => services;",
+    ].join("\n");
+    expect(wholeCoreUses("adapters/x/y.ts", text).map((u) => `${u.line} ${u.name}`)).toEqual([
+      "1 core",
+      "2 #core",
+      "3 core",
+      "4 core",
+    ]);
   });
 });
 

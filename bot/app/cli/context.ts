@@ -8,6 +8,7 @@ import type { App } from "../app.ts";
 import { createApp } from "../app.ts";
 import { createLogger } from "../../logger.ts";
 import type { CommandInfo } from "../../model.ts";
+import { compareNames } from "../../commands.ts";
 import { memoryStore } from "../../storage/open.ts";
 import { skillCommandCatalog } from "../../../marketplace/catalog.ts";
 
@@ -80,7 +81,7 @@ export function createCliContext(options: {
         if (open.plugins === false) return infos;
         const taken = new Set(infos.map((i) => i.name));
         const skills = (await skillCommandCatalog(ctx.config())).filter((i) => !taken.has(i.name));
-        return [...infos, ...skills].sort((a, b) => a.name.localeCompare(b.name));
+        return [...infos, ...skills].sort((a, b) => compareNames(a.name, b.name));
       } finally {
         await app.stop();
         await store.close();

@@ -6,16 +6,16 @@ import { isSwitchboardError } from "../../errors.ts";
 import { installFaultGuard } from "../../faults.ts";
 import { createCliContext, type CliContext } from "./context.ts";
 import { runDoctor } from "./doctor.ts";
-import { registerConsoleCli } from "./console.ts";
-import { registerLlmCli } from "../../../llm/index.ts";
-import { registerGatewayCli } from "../../../gateway/index.ts";
-import { registerSchedulesCli } from "../../../schedules/index.ts";
-import { registerSlackCli } from "../../../adapters/slack/cli.ts";
-import { registerMarketplaceCli } from "../../../marketplace/index.ts";
-import { registerSkillsLinkCli } from "../../../skills/index.ts";
 
-/** Build the program (exported for tests). */
-export function buildProgram(ctx: CliContext, state: { configFile?: string }): Command {
+/**
+ * Build the program (exported for tests). `modules: false` leaves out the modules' subcommands: `start` runs
+ * without loading their code (the author kit, the registry client's CLI, YAML), about 2 MB a running bot keeps.
+ */
+export async function buildProgram(
+  ctx: CliContext,
+  state: { configFile?: string },
+  options: { modules?: boolean } = {},
+): Promise<Command> {
   const program = new Command("switchboard")
     .description("Chat-ops bot: Telegram, Discord, Slack and console adapters, sandboxed skills, LLMs and schedules")
     .version(VERSION)
@@ -58,26 +58,47 @@ export function buildProgram(ctx: CliContext, state: { configFile?: string }): C
       if (!ok) process.exitCode = 1;
     });
 
+  if (options.modules !== false) await registerModuleClis(program, ctx);
+  return program;
+}
+
+/** The modules' subcommands (each module registers its own). */
+async function registerModuleClis(program: Command, ctx: CliContext): Promise<void> {
   const skills = program.command("skills").description("find, install, update and remove skills");
   const skill = program.command("skill").description("author kit: create, build, check and test a skill");
-  // Module subcommands (each module registers its own):
-  registerConsoleCli(program, ctx);
-  registerLlmCli(program, ctx);
-  registerGatewayCli(program, ctx);
-  registerSchedulesCli(program, ctx);
-  registerSlackCli(program, ctx);
-  registerMarketplaceCli(skills, skill, ctx);
-  registerSkillsLinkCli(skills, ctx);
-  void skills;
-  void skill;
-  return program;
+  const [consoleCli, llm, gateway, schedules, slack, marketplace, skillsLink] = await Promise.all([
+    import("./console.ts"),
+    import("../../../llm/cli.ts"),
+    import("../../../gateway/cli.ts"),
+    import("../../../schedules/cli.ts"),
+    import("../../../adapters/slack/cli.ts"),
+    import("../../../marketplace/cli.ts"),
+    import("../../../skills/cli.ts"),
+  ]);
+  consoleCli.registerConsoleCli(program, ctx);
+  llm.registerLlmCli(program, ctx);
+  gateway.registerGatewayCli(program, ctx);
+  schedules.registerSchedulesCli(program, ctx);
+  slack.registerSlackCli(program, ctx);
+  marketplace.registerMarketplaceCli(skills, skill, ctx);
+  skillsLink.registerSkillsLinkCli(skills, ctx);
+}
+
+/** The command `argv` runs: its first operand after the global options (`-c <file>`). */
+function commandOf(argv: readonly string[]): string | undefined {
+  for (let i = 2; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "-c" || arg === "--config") i++;
+    else if (!arg.startsWith("-")) return arg;
+  }
+  return undefined;
 }
 
 /** Run the CLI; resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const state: { configFile?: string } = {};
   const ctx = createCliContext({ configFile: () => state.configFile });
-  const program = buildProgram(ctx, state);
+  const program = await buildProgram(ctx, state, { modules: commandOf(argv) !== "start" });
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === "number" ? process.exitCode : 0;

@@ -7,7 +7,8 @@ import { createLogger } from "../../../bot/logger.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
 import { parseConfig } from "../../../config/index.ts";
 import { configSchema } from "../../../config/index.ts";
-import { createSchedulesPlugin, registerSchedulesCli } from "../../../schedules/index.ts";
+import { createSchedulesPlugin } from "../../../schedules/index.ts";
+import { registerSchedulesCli } from "../../../schedules/cli.ts";
 
 let store: Store;
 beforeAll(async () => {
