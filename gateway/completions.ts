@@ -17,6 +17,7 @@ import {
   type ModelConfig,
   ProviderFailure,
   type TokenUsage,
+  type ToolCallFragment,
 } from "../llm/index.ts";
 import type { Budgets } from "./budgets.ts";
 import type { AnswerCache } from "./cache.ts";
@@ -141,6 +142,7 @@ async function callChain(
     signal: AbortSignal;
     onStart?: (model: ModelConfig, passedOver: Answered["passedOver"]) => void;
     onText?: (fragment: string) => void;
+    onToolCall?: (fragment: ToolCallFragment) => void;
   },
 ): Promise<Answered> {
   const passedOver: Answered["passedOver"] = [];
@@ -160,6 +162,12 @@ async function callChain(
       }
       const started = performance.now();
       let announced = false;
+      const announce = (): void => {
+        if (announced) return;
+        announced = true;
+        streamedAny = true;
+        o.onStart?.(model, [...passedOver]);
+      };
       try {
         const result = await d.llm.registry.provider(model.name).chat({
           messages: o.ask.messages,
@@ -175,12 +183,16 @@ async function callChain(
             ? {}
             : {
                 onText: (fragment: string) => {
-                  if (!announced) {
-                    announced = true;
-                    streamedAny = true;
-                    o.onStart?.(model, [...passedOver]);
-                  }
+                  announce();
                   o.onText!(fragment);
+                },
+              }),
+          ...(o.onToolCall === undefined
+            ? {}
+            : {
+                onToolCall: (fragment: ToolCallFragment) => {
+                  announce();
+                  o.onToolCall!(fragment);
                 },
               }),
         });
@@ -231,6 +243,7 @@ async function streamed(
   const queue = new EventQueue();
   let head: { model: ModelConfig; passedOver: Answered["passedOver"] } | undefined;
   let hasText = false;
+  let hasToolFragments = false;
   const chunk = (
     delta: Record<string, unknown> | undefined,
     extra: { finishReason?: string; usage?: TokenUsage } = {},
@@ -259,6 +272,11 @@ async function streamed(
         hasText = true;
         queue.push(chunk({ content: fragment }));
       },
+      // Tool calls pass through fragment by fragment, in OpenAI's delta shape.
+      onToolCall: (f) => {
+        hasToolFragments = true;
+        queue.push(chunk({ tool_calls: [toolCallDelta(f)] }));
+      },
     });
     run.then(
       async (answered) => {
@@ -266,7 +284,7 @@ async function streamed(
         if (!hasText && answered.result.text !== "") queue.push(chunk({ content: answered.result.text }));
         await account(d, o.key, answered);
         if (o.cacheKey !== undefined) await d.cache.set(o.cacheKey, answered);
-        for (const e of toolCallEvents(answered, chunk)) queue.push(e);
+        if (!hasToolFragments) for (const e of toolCallEvents(answered, chunk)) queue.push(e);
         queue.push(chunk({}, { finishReason: finishReasonOf(answered) }));
         if (withUsage) queue.push(chunk(undefined, { usage: answered.usage }));
         queue.push("data: [DONE]\n\n");
@@ -361,6 +379,19 @@ function toolCallEvents(a: Answered, chunk: (delta: Record<string, unknown>) => 
   return a.result.toolCalls.map((c, index) =>
     chunk({ tool_calls: [{ index, id: c.id, type: "function", function: { name: c.name, arguments: c.arguments } }] }),
   );
+}
+
+/** One streamed fragment as OpenAI sends it: the first with id, type and name, the rest with arguments only. */
+function toolCallDelta(f: ToolCallFragment): Record<string, unknown> {
+  const fn = {
+    ...(f.name === undefined ? {} : { name: f.name }),
+    ...(f.arguments === undefined ? (f.name === undefined ? {} : { arguments: "" }) : { arguments: f.arguments }),
+  };
+  return {
+    index: f.index,
+    ...(f.id === undefined ? {} : { id: f.id, type: "function" }),
+    function: fn,
+  };
 }
 
 function finishReasonOf(a: Pick<Answered, "result">): string {

@@ -21,6 +21,7 @@ export type {
   ResponseFormat,
   TokenUsage,
   ToolCall,
+  ToolCallFragment,
   ToolDefinition,
 } from "./types.ts";
 export { ProviderFailure, describeFailure } from "./providers/failure.ts";
