@@ -3,8 +3,9 @@
  * chat turn, a skill's completion, a gateway request) the budgets it touches are summed from the usage table;
  * crossing 80% and then 100% posts one alert each to `gateway.alertChat` per period (marked once in the shared
  * store, so several processes post it once) and counts `switchboard_gateway_budget_alerts_total`. At 100% a
- * `block` budget refuses the gateway requests of that person or key until the period ends; chat turns are
- * alerted, not blocked (the chat quotas of `llm.quotas` block those).
+ * `block` budget refuses what it counts until the period ends: gateway requests of that person or key (429
+ * `budget_exceeded`), chat turns and skills' completions of that chat or person (`E_QUOTA_EXCEEDED`, through
+ * the LLM layer's usage gate). `warn` only posts the alert.
  */
 import type { Logger } from "pino";
 import type { Clock, Keyv, KvRepo } from "../bot/index.ts";
@@ -129,7 +130,7 @@ export class Budgets {
         `(${Math.floor(share * 100)}%).` +
         (threshold === 100
           ? b.policy === "block"
-            ? " Its gateway requests are refused until the period ends."
+            ? " Its gateway requests and chat turns are refused until the period ends."
             : " Policy: warn."
           : "");
       this.#o.log.warn(
@@ -142,23 +143,48 @@ export class Budgets {
 
   /** Refuse (429) a gateway request whose person or key has reached a `block` budget. */
   async admit(key: KeyInfo): Promise<void> {
+    const spent = await this.#blocking({ key: key.id, user: key.userKey });
+    if (spent === undefined) return;
+    const { b, cost, label } = spent;
+    throw new GatewayError(
+      429,
+      `The ${b.scope === "key" ? "key's" : "person's"} budget of ${b.cost} ${label} is spent (${cost.toFixed(4)}).`,
+      {
+        type: "insufficient_quota",
+        code: "budget_exceeded",
+        headers: { "retry-after": String(this.#secondsToPeriodEnd(b)) },
+      },
+    );
+  }
+
+  /** Refuse (`E_QUOTA_EXCEEDED`) a chat turn whose chat or person has reached a `block` budget. */
+  async admitChat(chatKey: string, userKey: string): Promise<void> {
+    const spent = await this.#blocking({ chat: chatKey, user: userKey });
+    if (spent === undefined) return;
+    const { b, cost, label } = spent;
+    const whose = b.scope === "chat" ? "This chat's" : "Your";
+    throw new SwitchboardError(
+      "E_QUOTA_EXCEEDED",
+      `${describe(b, b.scope === "chat" ? chatKey : userKey)}: budget spent`,
+      {
+        chatMessage: `${whose} budget of ${b.cost} ${label} is spent (${cost.toFixed(4)}). It renews in ${durationText(this.#secondsToPeriodEnd(b))}.`,
+      },
+    );
+  }
+
+  /** The first `block` budget of these subjects that is spent, with what it spent. */
+  async #blocking(
+    subjects: Partial<Record<Budget["scope"], string>>,
+  ): Promise<{ b: Budget; cost: number; label: string } | undefined> {
     for (const b of await this.list()) {
-      if (b.policy !== "block" || b.scope === "chat") continue;
-      const subject = b.scope === "key" ? key.id : key.userKey;
-      if (b.id !== "*" && b.id !== subject) continue;
+      if (b.policy !== "block") continue;
+      const subject = subjects[b.scope];
+      if (subject === undefined || (b.id !== "*" && b.id !== subject)) continue;
       const { fromDay, label } = this.#period(b);
-      const spent = (await this.#o.llm.store.spentSince(fromDay, whoOf(b, subject))).cost;
-      if (spent + 1e-9 >= b.cost)
-        throw new GatewayError(
-          429,
-          `The ${b.scope === "key" ? "key's" : "person's"} budget of ${b.cost} ${label} is spent (${spent.toFixed(4)}).`,
-          {
-            type: "insufficient_quota",
-            code: "budget_exceeded",
-            headers: { "retry-after": String(this.#secondsToPeriodEnd(b)) },
-          },
-        );
+      const cost = (await this.#o.llm.store.spentSince(fromDay, whoOf(b, subject))).cost;
+      if (cost + 1e-9 >= b.cost) return { b, cost, label };
     }
+    return undefined;
   }
 
   #period(b: Budget): { fromDay: string; label: string } {
@@ -193,6 +219,15 @@ function subjectOf(b: Budget, e: UsageEvent): string | undefined {
           : undefined;
   if (subject === undefined) return undefined;
   return b.id === "*" || b.id === subject ? subject : undefined;
+}
+
+/** "3 h 12 min", "2 d 4 h". */
+function durationText(seconds: number): string {
+  const minutes = Math.max(1, Math.ceil(seconds / 60));
+  const d = Math.floor(minutes / 1440);
+  const h = Math.floor((minutes % 1440) / 60);
+  const m = minutes % 60;
+  return d > 0 ? `${d} d ${h} h` : h > 0 ? `${h} h ${m} min` : `${m} min`;
 }
 
 function whoOf(b: Budget, subject: string): { chatKey: string } | { userKey: string } {

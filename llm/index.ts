@@ -25,7 +25,8 @@ export type {
   ToolDefinition,
 } from "./types.ts";
 export { ProviderFailure, describeFailure } from "./providers/failure.ts";
-export { costOf, dayOf, resetText, type UsageEvent } from "./usage.ts";
+export { costOf, dayOf, resetText, type UsageEvent, type UsageGate } from "./usage.ts";
+export type { CachedTurn, TurnAnswerCache, TurnCacheQuery } from "./answer-cache.ts";
 export { encodingFor } from "./tokens.ts";
 export type { UsageTotals } from "./store.ts";
 export { LLM_MIGRATIONS } from "./store.ts";

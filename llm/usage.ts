@@ -36,9 +36,13 @@ export interface UsageEvent {
   tokens: number;
 }
 
+/** A check before a turn reaches a model; throws to refuse it. */
+export type UsageGate = (chatKey: string, userKey: string) => Promise<void>;
+
 /** Checks caps and records usage. */
 export class UsageService {
   readonly #listeners = new Set<(e: UsageEvent) => void>();
+  readonly #gates = new Set<UsageGate>();
   readonly #store: LlmStore;
   readonly #quotas: LlmConfig["quotas"];
   readonly #clock: Clock;
@@ -70,8 +74,18 @@ export class UsageService {
     return any(q.perChat) || any(q.perUser) || any(q.global) || Object.values(q.chats).some(any);
   }
 
-  /** Throw `E_QUOTA_EXCEEDED` when the chat, the user or everyone has reached a daily cap. */
+  /**
+   * Add a check every chat turn and skill completion passes before it reaches a model (the gateway's `block`
+   * budgets). A gate refuses by throwing a `SwitchboardError`. Returns the undo.
+   */
+  addGate(gate: UsageGate): () => void {
+    this.#gates.add(gate);
+    return () => this.#gates.delete(gate);
+  }
+
+  /** Throw `E_QUOTA_EXCEEDED` when the chat, the user or everyone has reached a daily cap, or a gate refuses. */
   async check(chatKey: string, userKey: string): Promise<void> {
+    for (const gate of this.#gates) await gate(chatKey, userKey);
     if (!this.hasCaps) return;
     const now = this.#clock.now();
     const used = await this.#store.usageOn(dayOf(now), chatKey, userKey);
