@@ -5,6 +5,7 @@
  * statistics, so `/models`, `/metrics` and the quotas see both.
  */
 import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
 import type { ApiAnswer, ApiRequest, Clock, SqlClient } from "../bot/index.ts";
 import { SwitchboardError } from "../bot/index.ts";
 import {
@@ -51,6 +52,7 @@ export interface CompletionDeps {
   sql: SqlClient;
   /** Background work that shutdown waits for. */
   track: <T>(p: Promise<T>) => Promise<T>;
+  log: Pick<Logger, "warn">;
 }
 
 /** One answer, whichever way it came. */
@@ -95,7 +97,7 @@ export async function completions(
     await d.limits.admit(key);
     await d.budgets.admit(key);
     // `last_used_at` is bookkeeping: the answer does not wait for it, shutdown does.
-    void d.track(d.keys.touch(key.id).catch(() => undefined));
+    afterwards(d, "note a key's use", d.keys.touch(key.id));
     const cacheKey = d.cache.keyFor({ key, request: body, ask, headers: req.headers });
     if (cacheKey !== undefined) {
       const hit = await d.cache.get(cacheKey);
@@ -103,8 +105,8 @@ export async function completions(
     }
     if (body.stream === true) return await streamed(d, { key, body, ask, models, signal: req.signal, cacheKey });
     const answered = await callChain(d, { key, ask, models, signal: req.signal });
-    await account(d, key, answered);
-    if (cacheKey !== undefined) await d.cache.set(cacheKey, answered);
+    afterwards(d, "record the usage of a gateway request", account(d, key, answered));
+    if (cacheKey !== undefined) afterwards(d, "cache an answer", d.cache.set(cacheKey, answered));
     d.metrics.request("ok");
     return {
       status: 200,
@@ -282,8 +284,8 @@ async function streamed(
       async (answered) => {
         // A model configured not to stream (`stream: false`) answers whole: its text goes out as one chunk.
         if (!hasText && answered.result.text !== "") queue.push(chunk({ content: answered.result.text }));
-        await account(d, o.key, answered);
-        if (o.cacheKey !== undefined) await d.cache.set(o.cacheKey, answered);
+        afterwards(d, "record the usage of a gateway request", account(d, o.key, answered));
+        if (o.cacheKey !== undefined) afterwards(d, "cache an answer", d.cache.set(o.cacheKey, answered));
         if (!hasToolFragments) for (const e of toolCallEvents(answered, chunk)) queue.push(e);
         queue.push(chunk({}, { finishReason: finishReasonOf(answered) }));
         if (withUsage) queue.push(chunk(undefined, { usage: answered.usage }));
@@ -326,13 +328,13 @@ async function cached(
   d: CompletionDeps,
   o: { key: KeyInfo; body: CompletionRequest; hit: Answered },
 ): Promise<ApiAnswer> {
-  await d.llm.usage.add(`api:${o.key.id}`, o.key.userKey, { usage: { inputTokens: 0, outputTokens: 0 }, cost: 0 });
-  await recordHit(d.sql, {
-    day: dayOf(d.clock.now()),
-    model: o.hit.model.name,
-    userKey: o.key.userKey,
-    keyId: o.key.id,
-  });
+  const zeroUsage = { usage: { inputTokens: 0, outputTokens: 0 }, cost: 0 };
+  afterwards(d, "record a cache hit", d.llm.usage.add(`api:${o.key.id}`, o.key.userKey, zeroUsage));
+  afterwards(
+    d,
+    "record a cache hit",
+    recordHit(d.sql, { day: dayOf(d.clock.now()), model: o.hit.model.name, userKey: o.key.userKey, keyId: o.key.id }),
+  );
   d.metrics.cacheHit(o.hit.model.name);
   d.metrics.request("cache_hit");
   const headers = { ...answerHeaders({ model: o.hit.model, passedOver: [] }), [CACHE_HEADER]: "hit" };
@@ -397,6 +399,15 @@ function toolCallDelta(f: ToolCallFragment): Record<string, unknown> {
 function finishReasonOf(a: Pick<Answered, "result">): string {
   if (a.result.toolCalls.length > 0) return "tool_calls";
   return a.result.finishReason === "length" ? "length" : "stop";
+}
+
+/**
+ * Bookkeeping after the answer: the client does not wait for it, shutdown does (`track`), and a failure is
+ * logged. Writes start before the answer goes out, so this process's next request reads them (the store runs
+ * one process's statements in order; across processes a daily cap may be passed by the requests in flight).
+ */
+function afterwards(d: CompletionDeps, what: string, work: Promise<unknown>): void {
+  void d.track(work.catch((error: unknown) => d.log.warn({ err: error }, `could not ${what}`)));
 }
 
 /** Usage in the shared tables and counters: the key as the "chat", its person as the user. */

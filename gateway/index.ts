@@ -84,6 +84,7 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
     clock: core.clock,
     sql: core.store.sql,
     track: core.track,
+    log: core.log,
   };
   const unmount = mountAiKeys(core.commands, { keys, budgets, audit: (entry) => core.audit(entry) });
   // Chat turns of profiles with `cache` use the same cache; `block` budgets refuse chat turns too.

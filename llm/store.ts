@@ -98,6 +98,9 @@ export interface TurnRecord {
   feedback: -1 | 1 | null;
 }
 
+/** Most call records one statement inserts (a power of two: flushes use slices of 64, 32, …, 1). */
+const MAX_CALLS_PER_INSERT = 64;
+
 /** A new turn to store. */
 export type NewTurn = Omit<TurnRecord, "id" | "feedback"> & { inputTokens: number; outputTokens: number; cost: number };
 
@@ -440,7 +443,20 @@ export class LlmStore {
 
   /** Record model calls (one statement for the batch). */
   async recordCalls(calls: readonly CallRecord[]): Promise<void> {
-    if (calls.length === 0) return;
+    // In slices of 64, 32, …, 1 rows: a handful of statement texts, each prepared once and kept (a text per
+    // batch size would be planned afresh every flush and push the hot statements out of the statement cache),
+    // and the event loop gets a turn between slices, so a big flush never holds up requests for long.
+    let at = 0;
+    for (let size = MAX_CALLS_PER_INSERT; size >= 1; size /= 2) {
+      while (calls.length - at >= size) {
+        if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+        await this.#insertCalls(calls.slice(at, at + size));
+        at += size;
+      }
+    }
+  }
+
+  async #insertCalls(calls: readonly CallRecord[]): Promise<void> {
     const params: unknown[] = [];
     const rows = calls.map((c, i) => {
       params.push(c.model, c.at, c.ok, c.kind ?? null, c.latencyMs, c.inputTokens, c.outputTokens, c.cost);
