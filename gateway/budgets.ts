@@ -87,7 +87,7 @@ export class Budgets {
   /** What a budget has spent in its current period. */
   async spent(b: Budget, subject: string): Promise<{ cost: number; label: string }> {
     const { fromDay, label } = this.#period(b);
-    return { cost: (await this.#o.llm.store.spentSince(fromDay, whoOf(b, subject))).cost, label };
+    return { cost: (await this.#o.llm.usage.spentSince(fromDay, whoOf(b, subject))).cost, label };
   }
 
   async #storedList(): Promise<Budget[]> {
@@ -109,7 +109,7 @@ export class Budgets {
       const subject = subjectOf(b, e);
       if (subject === undefined) continue;
       const { fromDay, label } = this.#period(b);
-      const spent = (await this.#o.llm.store.spentSince(fromDay, whoOf(b, subject))).cost;
+      const spent = (await this.#o.llm.usage.spentSince(fromDay, whoOf(b, subject))).cost;
       // Sums of binary fractions miss by a hair (0.04 / 0.05 = 0.7999…): compare with a tolerance.
       const share = spent / b.cost + 1e-9;
       const threshold = share >= 1 ? 100 : share >= 0.8 ? 80 : undefined;
@@ -181,7 +181,7 @@ export class Budgets {
       const subject = subjects[b.scope];
       if (subject === undefined || (b.id !== "*" && b.id !== subject)) continue;
       const { fromDay, label } = this.#period(b);
-      const cost = (await this.#o.llm.store.spentSince(fromDay, whoOf(b, subject))).cost;
+      const cost = (await this.#o.llm.usage.spentSince(fromDay, whoOf(b, subject))).cost;
       if (cost + 1e-9 >= b.cost) return { b, cost, label };
     }
     return undefined;

@@ -68,7 +68,7 @@ export async function createLlmPlugin(core: LlmServices, options: LlmServiceOpti
     async stop() {
       core.router.setConversationHandler(undefined);
       unprovide();
-      await service.stats.close();
+      await Promise.all([service.stats.close(), service.usage.close()]);
     },
     status() {
       const models = service.registry.list().map((m) => m.name);

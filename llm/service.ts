@@ -76,7 +76,10 @@ export function createLlmServiceParts(
       ...(parts.track === undefined ? {} : { track: parts.track }),
     }),
     profiles: new ProfileService(parts.config, parts.kvRepo),
-    usage: new UsageService(store, parts.config.quotas, parts.clock),
+    usage: new UsageService(store, parts.config.quotas, parts.clock, {
+      ...(parts.log === undefined ? {} : { log: parts.log }),
+      ...(parts.track === undefined ? {} : { track: parts.track }),
+    }),
     answerCache: new AnswerCacheSlot(),
   };
 }
