@@ -76,7 +76,8 @@ export function createLlmServiceParts(
       ...(parts.track === undefined ? {} : { track: parts.track }),
     }),
     profiles: new ProfileService(parts.config, parts.kvRepo),
-    usage: new UsageService(store, parts.config.quotas, parts.clock, {
+    usage: new UsageService(store, parts.config.quotas, {
+      now: () => parts.clock.now(),
       ...(parts.log === undefined ? {} : { log: parts.log }),
       ...(parts.track === undefined ? {} : { track: parts.track }),
     }),

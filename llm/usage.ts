@@ -78,11 +78,12 @@ export class UsageService {
   #timer: NodeJS.Timeout | undefined;
   #flushing: Promise<void> = Promise.resolve();
 
-  constructor(store: LlmStore, quotas: LlmConfig["quotas"], clock: Clock, o: UsageServiceOptions = {}) {
+  /** `clock` with, optionally, where writes are tracked for shutdown and failures logged. */
+  constructor(store: LlmStore, quotas: LlmConfig["quotas"], clock: Clock & UsageServiceOptions) {
     this.#store = store;
     this.#quotas = quotas;
     this.#clock = clock;
-    this.#o = o;
+    this.#o = clock;
   }
 
   /** The caps that apply to a chat. */
