@@ -22,6 +22,10 @@ export type Budget = Config["gateway"]["budgets"][number];
 const STORED = { namespace: "gateway", scope: "budgets", key: "list" } as const;
 /** Budgets set in chat are read again at most this often per process. */
 const STORED_TTL_MS = 5_000;
+/** A period's spend is read from the store at most this often per subject; this process's uses are added as they come. */
+const SPEND_TTL_MS = 1_000;
+/** Most spends held (subject and period). */
+const MAX_SPENDS = 1_000;
 /** Most budgets set in chat. */
 export const MAX_STORED_BUDGETS = 100;
 
@@ -49,6 +53,8 @@ export class Budgets {
   readonly #configured: readonly Budget[];
   readonly #o: BudgetOptions;
   #stored: { list: Budget[]; untilMs: number } | undefined;
+  /** Spends by scope, subject and first day of the period: read from the store, then kept up by `#count`. */
+  readonly #spends = new Map<string, { cost: number; untilMs: number }>();
 
   constructor(configured: readonly Budget[], o: BudgetOptions) {
     this.#configured = configured;
@@ -103,13 +109,47 @@ export class Budgets {
     this.#stored = { list, untilMs: this.#o.clock.now() + STORED_TTL_MS };
   }
 
+  /**
+   * What a subject spent since the period began. Read from the store at most once a `SPEND_TTL_MS` (other
+   * processes' uses arrive then); this process's uses are added as they are recorded, so a request or turn right
+   * after the one that crossed a budget is refused without a store round trip.
+   */
+  async #spentCost(b: Budget, subject: string, fromDay: string): Promise<number> {
+    const key = spendKey(b.scope, subject, fromDay);
+    const now = this.#o.clock.now();
+    const held = this.#spends.get(key);
+    if (held !== undefined && held.untilMs > now) return held.cost;
+    const cost = (await this.#o.llm.usage.spentSince(fromDay, whoOf(b, subject))).cost;
+    if (!this.#spends.has(key) && this.#spends.size >= MAX_SPENDS)
+      this.#spends.delete(this.#spends.keys().next().value as string);
+    this.#spends.set(key, { cost, untilMs: now + SPEND_TTL_MS });
+    return cost;
+  }
+
+  /** Add one use to the spends held (synchronously: before anything awaits). */
+  #count(e: UsageEvent): void {
+    if (e.cost === 0) return;
+    const today = dayOf(this.#o.clock.now());
+    const isApi = e.chatKey.startsWith("api:");
+    const subjects: Array<[Budget["scope"], string]> = [
+      ["user", e.userKey],
+      isApi ? ["key", e.chatKey.slice(4)] : ["chat", e.chatKey],
+    ];
+    for (const [scope, subject] of subjects)
+      for (const fromDay of new Set([today, `${today.slice(0, 7)}-01`])) {
+        const held = this.#spends.get(spendKey(scope, subject, fromDay));
+        if (held !== undefined) held.cost += e.cost;
+      }
+  }
+
   /** Check the budgets one use touches; post what was crossed. */
   async onUsage(e: UsageEvent): Promise<void> {
+    this.#count(e);
     for (const b of await this.list()) {
       const subject = subjectOf(b, e);
       if (subject === undefined) continue;
       const { fromDay, label } = this.#period(b);
-      const spent = (await this.#o.llm.usage.spentSince(fromDay, whoOf(b, subject))).cost;
+      const spent = await this.#spentCost(b, subject, fromDay);
       // Sums of binary fractions miss by a hair (0.04 / 0.05 = 0.7999…): compare with a tolerance.
       const share = spent / b.cost + 1e-9;
       const threshold = share >= 1 ? 100 : share >= 0.8 ? 80 : undefined;
@@ -181,7 +221,7 @@ export class Budgets {
       const subject = subjects[b.scope];
       if (subject === undefined || (b.id !== "*" && b.id !== subject)) continue;
       const { fromDay, label } = this.#period(b);
-      const cost = (await this.#o.llm.usage.spentSince(fromDay, whoOf(b, subject))).cost;
+      const cost = await this.#spentCost(b, subject, fromDay);
       if (cost + 1e-9 >= b.cost) return { b, cost, label };
     }
     return undefined;
@@ -220,6 +260,8 @@ function subjectOf(b: Budget, e: UsageEvent): string | undefined {
   if (subject === undefined) return undefined;
   return b.id === "*" || b.id === subject ? subject : undefined;
 }
+
+const spendKey = (scope: string, subject: string, fromDay: string): string => `${scope}\n${subject}\n${fromDay}`;
 
 /** "3 h 12 min", "2 d 4 h". */
 function durationText(seconds: number): string {

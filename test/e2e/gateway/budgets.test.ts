@@ -161,3 +161,48 @@ describe("budgets", () => {
     ]);
   });
 });
+
+describe("budget checks on a busy key", () => {
+  it("read a subject's spend from the store once, then keep it up from this process's uses", async () => {
+    const now = Date.now();
+    const stand = await startOpenAiStandIn();
+    const busy = await startGatewayBot(
+      {
+        llm: {
+          models: [
+            { name: "hosted", provider: "openai", model: "stand-hosted", baseUrl: stand.baseUrl, costPer1kInput: 1 },
+          ],
+        },
+        gateway: { budgets: [{ scope: "key", id: "*", period: "day", cost: 0.05, policy: "block" }] },
+      },
+      { clock: { now: () => now } }, // a clock that stands still: the held spend never goes stale here
+    );
+    try {
+      stand.script.fallback = { kind: "text", text: "ok", usage: { input: 10, output: 0 } }; // 0.01 a call
+      const store = busy.llm.service.store;
+      const read = store.spentSince.bind(store);
+      let reads = 0;
+      store.spentSince = (...args) => {
+        reads++;
+        return read(...args);
+      };
+      const { key } = await busy.gateway.keys.create({ userKey: "test:max" }, { actor: "test", via: "cli" });
+      const ask = () =>
+        busy
+          .client(key)
+          .chat.completions.create({ model: "hosted", messages: [{ role: "user", content: "x" }] })
+          .then(
+            () => 200,
+            (e: unknown) => (e as { code?: string }).code,
+          );
+      const outcomes: unknown[] = [];
+      for (let i = 0; i < 6; i++) outcomes.push(await ask());
+      expect(outcomes).toEqual([200, 200, 200, 200, 200, "budget_exceeded"]);
+      expect(stand.script.requests).toHaveLength(5);
+      expect(reads).toBe(1);
+    } finally {
+      await busy.stop();
+      await stand.close();
+    }
+  });
+});
