@@ -72,13 +72,14 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
     sender: adapterSender(core.adapters),
     counted: metrics.budgetAlert,
   });
+  const limits = new Limits({ kv: core.kv, llm: o.llm, config, clock: core.clock });
   const cache = new AnswerCache({ shared: core.kv, config: config.cache, registry: o.llm.registry });
   const deps: CompletionDeps = {
     llm: o.llm,
     budgets,
     keys,
     router: new ModelRouter(o.llm.registry, config.aliases),
-    limits: new Limits({ kv: core.kv, llm: o.llm, config, clock: core.clock }),
+    limits,
     cache,
     metrics,
     clock: core.clock,
@@ -114,6 +115,7 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
       unmount();
       unuseCache();
       ungate();
+      limits.close();
     },
     status() {
       const names = deps.router.names();
