@@ -3,8 +3,9 @@
  * chat turn, a skill's completion, a gateway request) the budgets it touches are summed from the usage table;
  * crossing 80% and then 100% posts one alert each to `gateway.alertChat` per period (marked once in the shared
  * store, so several processes post it once) and counts `switchboard_gateway_budget_alerts_total`. At 100% a
- * `block` budget refuses the gateway requests of that person or key until the period ends; chat turns are
- * alerted, not blocked (the chat quotas of `llm.quotas` block those).
+ * `block` budget refuses what it counts until the period ends: gateway requests of that person or key (429
+ * `budget_exceeded`), chat turns and skills' completions of that chat or person (`E_QUOTA_EXCEEDED`, through
+ * the LLM layer's usage gate). `warn` only posts the alert.
  */
 import type { Logger } from "pino";
 import type { Clock, Keyv, KvRepo } from "../bot/index.ts";
@@ -21,6 +22,10 @@ export type Budget = Config["gateway"]["budgets"][number];
 const STORED = { namespace: "gateway", scope: "budgets", key: "list" } as const;
 /** Budgets set in chat are read again at most this often per process. */
 const STORED_TTL_MS = 5_000;
+/** A period's spend is read from the store at most this often per subject; this process's uses are added as they come. */
+const SPEND_TTL_MS = 1_000;
+/** Most spends held (subject and period). */
+const MAX_SPENDS = 1_000;
 /** Most budgets set in chat. */
 export const MAX_STORED_BUDGETS = 100;
 
@@ -48,6 +53,8 @@ export class Budgets {
   readonly #configured: readonly Budget[];
   readonly #o: BudgetOptions;
   #stored: { list: Budget[]; untilMs: number } | undefined;
+  /** Spends by scope, subject and first day of the period: read from the store, then kept up by `#count`. */
+  readonly #spends = new Map<string, { cost: number; untilMs: number }>();
 
   constructor(configured: readonly Budget[], o: BudgetOptions) {
     this.#configured = configured;
@@ -86,7 +93,7 @@ export class Budgets {
   /** What a budget has spent in its current period. */
   async spent(b: Budget, subject: string): Promise<{ cost: number; label: string }> {
     const { fromDay, label } = this.#period(b);
-    return { cost: (await this.#o.llm.store.spentSince(fromDay, whoOf(b, subject))).cost, label };
+    return { cost: (await this.#o.llm.usage.spentSince(fromDay, whoOf(b, subject))).cost, label };
   }
 
   async #storedList(): Promise<Budget[]> {
@@ -102,13 +109,47 @@ export class Budgets {
     this.#stored = { list, untilMs: this.#o.clock.now() + STORED_TTL_MS };
   }
 
+  /**
+   * What a subject spent since the period began. Read from the store at most once a `SPEND_TTL_MS` (other
+   * processes' uses arrive then); this process's uses are added as they are recorded, so a request or turn right
+   * after the one that crossed a budget is refused without a store round trip.
+   */
+  async #spentCost(b: Budget, subject: string, fromDay: string): Promise<number> {
+    const key = spendKey(b.scope, subject, fromDay);
+    const now = this.#o.clock.now();
+    const held = this.#spends.get(key);
+    if (held !== undefined && held.untilMs > now) return held.cost;
+    const cost = (await this.#o.llm.usage.spentSince(fromDay, whoOf(b, subject))).cost;
+    if (!this.#spends.has(key) && this.#spends.size >= MAX_SPENDS)
+      this.#spends.delete(this.#spends.keys().next().value as string);
+    this.#spends.set(key, { cost, untilMs: now + SPEND_TTL_MS });
+    return cost;
+  }
+
+  /** Add one use to the spends held (synchronously: before anything awaits). */
+  #count(e: UsageEvent): void {
+    if (e.cost === 0) return;
+    const today = dayOf(this.#o.clock.now());
+    const isApi = e.chatKey.startsWith("api:");
+    const subjects: Array<[Budget["scope"], string]> = [
+      ["user", e.userKey],
+      isApi ? ["key", e.chatKey.slice(4)] : ["chat", e.chatKey],
+    ];
+    for (const [scope, subject] of subjects)
+      for (const fromDay of new Set([today, `${today.slice(0, 7)}-01`])) {
+        const held = this.#spends.get(spendKey(scope, subject, fromDay));
+        if (held !== undefined) held.cost += e.cost;
+      }
+  }
+
   /** Check the budgets one use touches; post what was crossed. */
   async onUsage(e: UsageEvent): Promise<void> {
+    this.#count(e);
     for (const b of await this.list()) {
       const subject = subjectOf(b, e);
       if (subject === undefined) continue;
       const { fromDay, label } = this.#period(b);
-      const spent = (await this.#o.llm.store.spentSince(fromDay, whoOf(b, subject))).cost;
+      const spent = await this.#spentCost(b, subject, fromDay);
       // Sums of binary fractions miss by a hair (0.04 / 0.05 = 0.7999…): compare with a tolerance.
       const share = spent / b.cost + 1e-9;
       const threshold = share >= 1 ? 100 : share >= 0.8 ? 80 : undefined;
@@ -129,7 +170,7 @@ export class Budgets {
         `(${Math.floor(share * 100)}%).` +
         (threshold === 100
           ? b.policy === "block"
-            ? " Its gateway requests are refused until the period ends."
+            ? " Its gateway requests and chat turns are refused until the period ends."
             : " Policy: warn."
           : "");
       this.#o.log.warn(
@@ -142,23 +183,48 @@ export class Budgets {
 
   /** Refuse (429) a gateway request whose person or key has reached a `block` budget. */
   async admit(key: KeyInfo): Promise<void> {
+    const spent = await this.#blocking({ key: key.id, user: key.userKey });
+    if (spent === undefined) return;
+    const { b, cost, label } = spent;
+    throw new GatewayError(
+      429,
+      `The ${b.scope === "key" ? "key's" : "person's"} budget of ${b.cost} ${label} is spent (${cost.toFixed(4)}).`,
+      {
+        type: "insufficient_quota",
+        code: "budget_exceeded",
+        headers: { "retry-after": String(this.#secondsToPeriodEnd(b)) },
+      },
+    );
+  }
+
+  /** Refuse (`E_QUOTA_EXCEEDED`) a chat turn whose chat or person has reached a `block` budget. */
+  async admitChat(chatKey: string, userKey: string): Promise<void> {
+    const spent = await this.#blocking({ chat: chatKey, user: userKey });
+    if (spent === undefined) return;
+    const { b, cost, label } = spent;
+    const whose = b.scope === "chat" ? "This chat's" : "Your";
+    throw new SwitchboardError(
+      "E_QUOTA_EXCEEDED",
+      `${describe(b, b.scope === "chat" ? chatKey : userKey)}: budget spent`,
+      {
+        chatMessage: `${whose} budget of ${b.cost} ${label} is spent (${cost.toFixed(4)}). It renews in ${durationText(this.#secondsToPeriodEnd(b))}.`,
+      },
+    );
+  }
+
+  /** The first `block` budget of these subjects that is spent, with what it spent. */
+  async #blocking(
+    subjects: Partial<Record<Budget["scope"], string>>,
+  ): Promise<{ b: Budget; cost: number; label: string } | undefined> {
     for (const b of await this.list()) {
-      if (b.policy !== "block" || b.scope === "chat") continue;
-      const subject = b.scope === "key" ? key.id : key.userKey;
-      if (b.id !== "*" && b.id !== subject) continue;
+      if (b.policy !== "block") continue;
+      const subject = subjects[b.scope];
+      if (subject === undefined || (b.id !== "*" && b.id !== subject)) continue;
       const { fromDay, label } = this.#period(b);
-      const spent = (await this.#o.llm.store.spentSince(fromDay, whoOf(b, subject))).cost;
-      if (spent + 1e-9 >= b.cost)
-        throw new GatewayError(
-          429,
-          `The ${b.scope === "key" ? "key's" : "person's"} budget of ${b.cost} ${label} is spent (${spent.toFixed(4)}).`,
-          {
-            type: "insufficient_quota",
-            code: "budget_exceeded",
-            headers: { "retry-after": String(this.#secondsToPeriodEnd(b)) },
-          },
-        );
+      const cost = await this.#spentCost(b, subject, fromDay);
+      if (cost + 1e-9 >= b.cost) return { b, cost, label };
     }
+    return undefined;
   }
 
   #period(b: Budget): { fromDay: string; label: string } {
@@ -193,6 +259,17 @@ function subjectOf(b: Budget, e: UsageEvent): string | undefined {
           : undefined;
   if (subject === undefined) return undefined;
   return b.id === "*" || b.id === subject ? subject : undefined;
+}
+
+const spendKey = (scope: string, subject: string, fromDay: string): string => `${scope}\n${subject}\n${fromDay}`;
+
+/** "3 h 12 min", "2 d 4 h". */
+function durationText(seconds: number): string {
+  const minutes = Math.max(1, Math.ceil(seconds / 60));
+  const d = Math.floor(minutes / 1440);
+  const h = Math.floor((minutes % 1440) / 60);
+  const m = minutes % 60;
+  return d > 0 ? `${d} d ${h} h` : h > 0 ? `${h} h ${m} min` : `${m} min`;
 }
 
 function whoOf(b: Budget, subject: string): { chatKey: string } | { userKey: string } {

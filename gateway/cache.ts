@@ -10,9 +10,19 @@
  */
 import { createHash } from "node:crypto";
 import Keyv from "keyv";
-import type { ApiRequest } from "../bot/index.ts";
+import type { ApiRequest, Clock, SqlClient } from "../bot/index.ts";
 import type { Config } from "../config/index.ts";
-import type { ChatResult, LlmService, ModelConfig, TokenUsage } from "../llm/index.ts";
+import type {
+  CachedTurn,
+  ChatResult,
+  LlmService,
+  ModelConfig,
+  TokenUsage,
+  TurnAnswerCache,
+  TurnCacheQuery,
+} from "../llm/index.ts";
+import { dayOf } from "../llm/index.ts";
+import { chatHitKey, hitsByModel, recordHit } from "./hits.ts";
 import type { KeyInfo } from "./keys.ts";
 import type { CompletionRequest, ModelAsk } from "./wire.ts";
 
@@ -75,8 +85,27 @@ export class AnswerCache {
     if (o.ask.temperature !== 0 && !this.#config.sampled) return undefined;
     const { messages, ...params } = o.ask;
     const who = this.#config.shared ? "*" : o.key.userKey;
-    const material = JSON.stringify([who, o.request.model, messages, params]);
-    return `gateway:cache:${createHash("sha256").update(material).digest("hex")}`;
+    return keyOf("gateway:cache:", [who, o.request.model, messages, params]);
+  }
+
+  /** A chat turn's kept answer (the profile decided the turn may use the cache, and who shares it). */
+  async getTurn(q: TurnCacheQuery): Promise<CachedTurn | undefined> {
+    const entry = await this.#kv.get<Entry>(turnKey(q));
+    if (entry === undefined) return undefined;
+    return { text: entry.result.text, finishReason: entry.result.finishReason, model: entry.model };
+  }
+
+  /** Keep a chat turn's answer: not one with tool calls, not one larger than `maxEntryBytes`. */
+  async setTurn(
+    q: TurnCacheQuery,
+    a: { result: Pick<ChatResult, "text" | "toolCalls" | "finishReason">; model: string },
+  ): Promise<void> {
+    if (a.result.toolCalls.length > 0) return;
+    await this.#put(turnKey(q), {
+      result: { text: a.result.text, toolCalls: [], finishReason: a.result.finishReason },
+      usage: { inputTokens: 0, outputTokens: 0 },
+      model: a.model,
+    });
   }
 
   /** A kept answer, with its model as configured now (a model since removed is a miss). */
@@ -95,7 +124,38 @@ export class AnswerCache {
       usage: a.usage,
       model: a.model.name,
     };
+    await this.#put(cacheKey, entry);
+  }
+
+  async #put(cacheKey: string, entry: Entry): Promise<void> {
     if (Buffer.byteLength(JSON.stringify(entry)) > this.#config.maxEntryBytes) return;
     await this.#kv.set(cacheKey, entry, this.#config.ttlMs);
   }
 }
+
+/** The cache as chat turns use it, hits counted in the metrics and the hits table like the gateway's. */
+export function chatTurnCache(
+  cache: AnswerCache,
+  o: { sql: SqlClient; clock: Clock; cacheHit: (model: string) => void },
+): TurnAnswerCache {
+  return {
+    get: (q) => cache.getTurn(q),
+    set: (q, a) => cache.setTurn(q, a),
+    async hit(h) {
+      o.cacheHit(h.model);
+      await recordHit(o.sql, {
+        day: dayOf(o.clock.now()),
+        model: h.model,
+        userKey: h.userKey,
+        keyId: chatHitKey(h.chatKey),
+      });
+    },
+    hitsSince: (fromDay) => hitsByModel(o.sql, fromDay),
+  };
+}
+
+/** Chat turns have keys of their own: a turn never answers a gateway request, nor the other way round. */
+const turnKey = (q: TurnCacheQuery): string => keyOf("gateway:cache:chat:", [q.who, q.chain, q.messages, q.params]);
+
+const keyOf = (prefix: string, material: unknown[]): string =>
+  `${prefix}${createHash("sha256").update(JSON.stringify(material)).digest("hex")}`;

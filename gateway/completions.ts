@@ -4,7 +4,8 @@
  * counters as chat turns (chat key `api:<keyId>`, the key's person as the user), call records to the same
  * statistics, so `/models`, `/metrics` and the quotas see both.
  */
-import { randomBytes } from "node:crypto";
+import { randomUUID } from "node:crypto";
+import type { Logger } from "pino";
 import type { ApiAnswer, ApiRequest, Clock, SqlClient } from "../bot/index.ts";
 import { SwitchboardError } from "../bot/index.ts";
 import {
@@ -17,6 +18,7 @@ import {
   type ModelConfig,
   ProviderFailure,
   type TokenUsage,
+  type ToolCallFragment,
 } from "../llm/index.ts";
 import type { Budgets } from "./budgets.ts";
 import type { AnswerCache } from "./cache.ts";
@@ -50,6 +52,7 @@ export interface CompletionDeps {
   sql: SqlClient;
   /** Background work that shutdown waits for. */
   track: <T>(p: Promise<T>) => Promise<T>;
+  log: Pick<Logger, "warn">;
 }
 
 /** One answer, whichever way it came. */
@@ -94,7 +97,7 @@ export async function completions(
     await d.limits.admit(key);
     await d.budgets.admit(key);
     // `last_used_at` is bookkeeping: the answer does not wait for it, shutdown does.
-    void d.track(d.keys.touch(key.id).catch(() => undefined));
+    afterwards(d, "note a key's use", d.keys.touch(key.id));
     const cacheKey = d.cache.keyFor({ key, request: body, ask, headers: req.headers });
     if (cacheKey !== undefined) {
       const hit = await d.cache.get(cacheKey);
@@ -102,8 +105,8 @@ export async function completions(
     }
     if (body.stream === true) return await streamed(d, { key, body, ask, models, signal: req.signal, cacheKey });
     const answered = await callChain(d, { key, ask, models, signal: req.signal });
-    await account(d, key, answered);
-    if (cacheKey !== undefined) await d.cache.set(cacheKey, answered);
+    afterwards(d, "record the usage of a gateway request", account(d, key, answered));
+    if (cacheKey !== undefined) afterwards(d, "cache an answer", d.cache.set(cacheKey, answered));
     d.metrics.request("ok");
     return {
       status: 200,
@@ -141,6 +144,7 @@ async function callChain(
     signal: AbortSignal;
     onStart?: (model: ModelConfig, passedOver: Answered["passedOver"]) => void;
     onText?: (fragment: string) => void;
+    onToolCall?: (fragment: ToolCallFragment) => void;
   },
 ): Promise<Answered> {
   const passedOver: Answered["passedOver"] = [];
@@ -160,6 +164,12 @@ async function callChain(
       }
       const started = performance.now();
       let announced = false;
+      const announce = (): void => {
+        if (announced) return;
+        announced = true;
+        streamedAny = true;
+        o.onStart?.(model, [...passedOver]);
+      };
       try {
         const result = await d.llm.registry.provider(model.name).chat({
           messages: o.ask.messages,
@@ -175,12 +185,16 @@ async function callChain(
             ? {}
             : {
                 onText: (fragment: string) => {
-                  if (!announced) {
-                    announced = true;
-                    streamedAny = true;
-                    o.onStart?.(model, [...passedOver]);
-                  }
+                  announce();
                   o.onText!(fragment);
+                },
+              }),
+          ...(o.onToolCall === undefined
+            ? {}
+            : {
+                onToolCall: (fragment: ToolCallFragment) => {
+                  announce();
+                  o.onToolCall!(fragment);
                 },
               }),
         });
@@ -231,6 +245,7 @@ async function streamed(
   const queue = new EventQueue();
   let head: { model: ModelConfig; passedOver: Answered["passedOver"] } | undefined;
   let hasText = false;
+  let hasToolFragments = false;
   const chunk = (
     delta: Record<string, unknown> | undefined,
     extra: { finishReason?: string; usage?: TokenUsage } = {},
@@ -259,14 +274,19 @@ async function streamed(
         hasText = true;
         queue.push(chunk({ content: fragment }));
       },
+      // Tool calls pass through fragment by fragment, in OpenAI's delta shape.
+      onToolCall: (f) => {
+        hasToolFragments = true;
+        queue.push(chunk({ tool_calls: [toolCallDelta(f)] }));
+      },
     });
     run.then(
       async (answered) => {
         // A model configured not to stream (`stream: false`) answers whole: its text goes out as one chunk.
         if (!hasText && answered.result.text !== "") queue.push(chunk({ content: answered.result.text }));
-        await account(d, o.key, answered);
-        if (o.cacheKey !== undefined) await d.cache.set(o.cacheKey, answered);
-        for (const e of toolCallEvents(answered, chunk)) queue.push(e);
+        afterwards(d, "record the usage of a gateway request", account(d, o.key, answered));
+        if (o.cacheKey !== undefined) afterwards(d, "cache an answer", d.cache.set(o.cacheKey, answered));
+        if (!hasToolFragments) for (const e of toolCallEvents(answered, chunk)) queue.push(e);
         queue.push(chunk({}, { finishReason: finishReasonOf(answered) }));
         if (withUsage) queue.push(chunk(undefined, { usage: answered.usage }));
         queue.push("data: [DONE]\n\n");
@@ -308,13 +328,13 @@ async function cached(
   d: CompletionDeps,
   o: { key: KeyInfo; body: CompletionRequest; hit: Answered },
 ): Promise<ApiAnswer> {
-  await d.llm.usage.add(`api:${o.key.id}`, o.key.userKey, { usage: { inputTokens: 0, outputTokens: 0 }, cost: 0 });
-  await recordHit(d.sql, {
-    day: dayOf(d.clock.now()),
-    model: o.hit.model.name,
-    userKey: o.key.userKey,
-    keyId: o.key.id,
-  });
+  const zeroUsage = { usage: { inputTokens: 0, outputTokens: 0 }, cost: 0 };
+  afterwards(d, "record a cache hit", d.llm.usage.add(`api:${o.key.id}`, o.key.userKey, zeroUsage));
+  afterwards(
+    d,
+    "record a cache hit",
+    recordHit(d.sql, { day: dayOf(d.clock.now()), model: o.hit.model.name, userKey: o.key.userKey, keyId: o.key.id }),
+  );
   d.metrics.cacheHit(o.hit.model.name);
   d.metrics.request("cache_hit");
   const headers = { ...answerHeaders({ model: o.hit.model, passedOver: [] }), [CACHE_HEADER]: "hit" };
@@ -363,9 +383,31 @@ function toolCallEvents(a: Answered, chunk: (delta: Record<string, unknown>) => 
   );
 }
 
+/** One streamed fragment as OpenAI sends it: the first with id, type and name, the rest with arguments only. */
+function toolCallDelta(f: ToolCallFragment): Record<string, unknown> {
+  const fn = {
+    ...(f.name === undefined ? {} : { name: f.name }),
+    ...(f.arguments === undefined ? (f.name === undefined ? {} : { arguments: "" }) : { arguments: f.arguments }),
+  };
+  return {
+    index: f.index,
+    ...(f.id === undefined ? {} : { id: f.id, type: "function" }),
+    function: fn,
+  };
+}
+
 function finishReasonOf(a: Pick<Answered, "result">): string {
   if (a.result.toolCalls.length > 0) return "tool_calls";
   return a.result.finishReason === "length" ? "length" : "stop";
+}
+
+/**
+ * Bookkeeping after the answer: the client does not wait for it, shutdown does (`track`), and a failure is
+ * logged. Writes start before the answer goes out, so this process's next request reads them (the store runs
+ * one process's statements in order; across processes a daily cap may be passed by the requests in flight).
+ */
+function afterwards(d: CompletionDeps, what: string, work: Promise<unknown>): void {
+  void d.track(work.catch((error: unknown) => d.log.warn({ err: error }, `could not ${what}`)));
 }
 
 /** Usage in the shared tables and counters: the key as the "chat", its person as the user. */
@@ -446,5 +488,6 @@ function orInternal(error: unknown): GatewayError {
   }
 }
 
-const newId = (): string => `chatcmpl-${randomBytes(12).toString("base64url")}`;
+// randomUUID draws from a cached pool of entropy: no system call per request, as randomBytes makes.
+const newId = (): string => `chatcmpl-${randomUUID().replaceAll("-", "")}`;
 const seconds = (clock: Clock): number => Math.floor(clock.now() / 1000);

@@ -1,6 +1,7 @@
 /**
  * Answers served from the cache, counted per UTC day, model, person and key (table `gateway_cache_hits`): the
- * hit marked beside the zero-cost usage row it also adds, for `/v1/models` and `switchboard usage export`.
+ * hit marked beside the zero-cost usage row it also adds, for `/v1/models`, `/models` and `switchboard usage
+ * export`. A chat turn's hit is counted under `chat:<chatKey>` in place of a key id.
  */
 import type { SqlClient } from "../bot/index.ts";
 import type { UsageGrouping } from "../llm/index.ts";
@@ -26,15 +27,30 @@ export async function hitsByModel(sql: SqlClient, fromDay: string): Promise<Map<
   return new Map(rows.map((r) => [r.model, Number(r.n)]));
 }
 
-/** Hits between two days by the export's grouping (chat: none; a chat's turns never use this cache). */
+/** The key id a chat turn's hit is counted under. */
+export const chatHitKey = (chatKey: string): string => `${CHAT_PREFIX}${chatKey}`;
+const CHAT_PREFIX = "chat:";
+
+/** Hits between two days by the export's grouping (chat: the chats' own turns; key: gateway requests). */
 export async function hitsBy(
   sql: SqlClient,
   o: { from: string; to: string; by: UsageGrouping },
 ): Promise<Map<string, number>> {
-  const column = { day: "day", model: "model", user: "user_key", key: "key_id", chat: undefined }[o.by];
-  if (column === undefined) return new Map();
+  const column = {
+    day: "day",
+    model: "model",
+    user: "user_key",
+    key: "key_id",
+    chat: `substr(key_id, ${CHAT_PREFIX.length + 1})`,
+  }[o.by];
+  const filter =
+    o.by === "chat"
+      ? ` AND key_id LIKE '${CHAT_PREFIX}%'`
+      : o.by === "key"
+        ? ` AND key_id NOT LIKE '${CHAT_PREFIX}%'`
+        : "";
   const { rows } = await sql.query<{ k: string; n: unknown }>(
-    `SELECT ${column} AS k, sum(hits) AS n FROM gateway_cache_hits WHERE day >= $1 AND day <= $2 GROUP BY ${column}`,
+    `SELECT ${column} AS k, sum(hits) AS n FROM gateway_cache_hits WHERE day >= $1 AND day <= $2${filter} GROUP BY ${column}`,
     [o.from, o.to],
   );
   return new Map(rows.map((r) => [String(r.k), Number(r.n)]));

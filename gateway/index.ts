@@ -7,7 +7,7 @@
 import type { Plugin } from "../bot/index.ts";
 import { dayOf, type LlmService } from "../llm/index.ts";
 import { adapterSender, Budgets } from "./budgets.ts";
-import { AnswerCache } from "./cache.ts";
+import { AnswerCache, chatTurnCache } from "./cache.ts";
 import { mountAiKeys } from "./chat-command.ts";
 import type { CompletionDeps } from "./completions.ts";
 import { GATEWAY_MIGRATIONS, KeyService } from "./keys.ts";
@@ -72,19 +72,27 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
     sender: adapterSender(core.adapters),
     counted: metrics.budgetAlert,
   });
+  const limits = new Limits({ kv: core.kv, llm: o.llm, config, clock: core.clock });
+  const cache = new AnswerCache({ shared: core.kv, config: config.cache, registry: o.llm.registry });
   const deps: CompletionDeps = {
     llm: o.llm,
     budgets,
     keys,
     router: new ModelRouter(o.llm.registry, config.aliases),
-    limits: new Limits({ kv: core.kv, llm: o.llm, config, clock: core.clock }),
-    cache: new AnswerCache({ shared: core.kv, config: config.cache, registry: o.llm.registry }),
+    limits,
+    cache,
     metrics,
     clock: core.clock,
     sql: core.store.sql,
     track: core.track,
+    log: core.log,
   };
   const unmount = mountAiKeys(core.commands, { keys, budgets, audit: (entry) => core.audit(entry) });
+  // Chat turns of profiles with `cache` use the same cache; `block` budgets refuse chat turns too.
+  const unuseCache = o.llm.answerCache.use(
+    chatTurnCache(cache, { sql: core.store.sql, clock: core.clock, cacheHit: (m) => metrics.cacheHit(m) }),
+  );
+  const ungate = o.llm.usage.addGate((chatKey, userKey) => budgets.admitChat(chatKey, userKey));
   // Every recorded use, chat turns included, is checked against the budgets in the background.
   const unsubscribe = o.llm.usage.onRecorded((e) => {
     void core.track(
@@ -105,6 +113,9 @@ export async function createGatewayPlugin(core: GatewayServices, o: { llm: LlmSe
     async stop() {
       unsubscribe();
       unmount();
+      unuseCache();
+      ungate();
+      limits.close();
     },
     status() {
       const names = deps.router.names();

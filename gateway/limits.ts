@@ -6,13 +6,22 @@
  *   person's day includes their chat usage and the chat quotas' `llm.quotas.perUser` and `global` caps apply
  *   too, so switching from chat to API dodges nothing.
  * A request that starts under a daily cap may finish over it (its size is unknown in advance); the next is refused.
+ * The day's figures of a key and person are read from the store at most once a `USED_TTL_MS` (other processes'
+ * uses arrive then) and kept up from this process's uses as they are recorded: no store round trip per request.
  */
 import type { Clock, Keyv } from "../bot/index.ts";
 import { countInWindow } from "../bot/index.ts";
 import type { Config } from "../config/index.ts";
-import { type LlmService, resetText, type UsageTotals } from "../llm/index.ts";
+import { dayOf, type LlmService, resetText, type UsageTotals } from "../llm/index.ts";
 import { GatewayError } from "./errors.ts";
 import type { KeyInfo } from "./keys.ts";
+
+/** How long the day's figures of a key and person are used before they are read again. */
+const USED_TTL_MS = 1_000;
+/** Most figures held (key and person). */
+const MAX_HELD = 1_000;
+
+type Used = { chat: UsageTotals; user: UsageTotals; global: UsageTotals };
 
 type Caps = {
   requestsPerMinute?: number | undefined;
@@ -26,12 +35,43 @@ export class Limits {
   readonly #llm: LlmService;
   readonly #config: Config["gateway"];
   readonly #clock: Clock;
+  readonly #held = new Map<string, Used & { day: string; chatKey: string; userKey: string; untilMs: number }>();
+  readonly #unsubscribe: () => void;
 
   constructor(o: { kv: Keyv; llm: LlmService; config: Config["gateway"]; clock: Clock }) {
     this.#kv = o.kv;
     this.#llm = o.llm;
     this.#config = o.config;
     this.#clock = o.clock;
+    // Every use recorded in this process (chat turns too) is added to the figures held, as it is recorded.
+    this.#unsubscribe = o.llm.usage.onRecorded((e) => {
+      const day = dayOf(this.#clock.now());
+      for (const h of this.#held.values()) {
+        if (h.day !== day) continue;
+        h.global = add(h.global, e);
+        if (h.userKey === e.userKey) h.user = add(h.user, e);
+        if (h.chatKey === e.chatKey) h.chat = add(h.chat, e);
+      }
+    });
+  }
+
+  /** Stop following recorded uses. */
+  close(): void {
+    this.#unsubscribe();
+  }
+
+  /** Today's figures of the key (its "chat") and its person, and everyone's. */
+  async #today(chatKey: string, userKey: string): Promise<Used> {
+    const now = this.#clock.now();
+    const day = dayOf(now);
+    const name = `${day}\n${chatKey}\n${userKey}`;
+    const held = this.#held.get(name);
+    if (held !== undefined && held.untilMs > now) return held;
+    const used = await this.#llm.usage.today(chatKey, userKey);
+    if (!this.#held.has(name) && this.#held.size >= MAX_HELD)
+      this.#held.delete(this.#held.keys().next().value as string);
+    this.#held.set(name, { ...used, day, chatKey, userKey, untilMs: now + USED_TTL_MS });
+    return used;
   }
 
   /** Throw a 429 (with `Retry-After`) when the key or its person is over a limit; count the request otherwise. */
@@ -43,7 +83,7 @@ export class Limits {
       (c) => c.dailyTokens !== undefined || c.dailyCost !== undefined,
     );
     if (hasDaily) {
-      const used = await this.#llm.usage.today(`api:${key.id}`, key.userKey);
+      const used = await this.#today(`api:${key.id}`, key.userKey);
       const over =
         exceeded("This key", used.chat, perKey) ??
         exceeded("You", used.user, perUser) ??
@@ -74,6 +114,10 @@ export class Limits {
         });
     }
   }
+}
+
+function add(t: UsageTotals, e: { tokens: number; cost: number }): UsageTotals {
+  return { tokens: t.tokens + e.tokens, cost: t.cost + e.cost };
 }
 
 function exceeded(who: string, used: UsageTotals, cap: Caps): string | undefined {

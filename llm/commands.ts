@@ -309,6 +309,8 @@ export async function modelsReport(s: LlmService): Promise<string> {
   if (!s.registry.isConfigured) return HOW_TO_CONFIGURE;
   const since = s.clock.now() - s.config.statsRetentionDays * 86_400_000;
   const stats = new Map((await s.stats.read(since)).map((x) => [x.model, x]));
+  // Answers served from the answer cache (chat turns and gateway requests) reached no model: counted apart.
+  const hits = (await s.answerCache.current?.hitsSince(dayOf(since))) ?? new Map<string, number>();
   const lines = [`**Models** (statistics over ${s.config.statsRetentionDays} days)`];
   for (const m of s.registry.list()) {
     const st = stats.get(m.name);
@@ -328,6 +330,8 @@ export async function modelsReport(s: LlmService): Promise<string> {
         ? "  no calls yet"
         : `  ${st.calls} calls${failures === "" ? "" : ` (failed: ${failures})`}; latency p50 ${ms(st.p50Ms)}, p95 ${ms(st.p95Ms)}; tokens ${st.inputTokens.toLocaleString("en-US")} in / ${st.outputTokens.toLocaleString("en-US")} out; cost ${st.cost.toFixed(4)}; feedback 👍 ${st.thumbsUp} 👎 ${st.thumbsDown}`,
     );
+    const n = hits.get(m.name) ?? 0;
+    if (n > 0) lines.push(`  ${n} answered from the cache (cost 0)`);
   }
   return lines.join("\n");
 }

@@ -13,6 +13,7 @@ import {
   type Reply,
   type Role,
 } from "../bot/index.ts";
+import type { AnswerCacheSlot, TurnCacheQuery } from "./answer-cache.ts";
 import type { LlmServices } from "./needs.ts";
 import type { FallbackChain, ChainResult } from "./fallback.ts";
 import { buildPrompt } from "./history.ts";
@@ -39,6 +40,8 @@ export interface ConversationDeps {
   chain: FallbackChain;
   stats: CallStats;
   metrics?: LlmMetrics | undefined;
+  /** The answer cache turns may use (the profile's `cache`), once a module provides one. */
+  answerCache?: AnswerCacheSlot | undefined;
 }
 
 /** One model call's outcome inside a turn. */
@@ -106,6 +109,45 @@ export class ConversationEngine {
       ]);
       const speaker = inbound.chat.kind === "dm" ? inbound.text : `${inbound.user.displayName}: ${inbound.text}`;
       const current: ChatMessage[] = [{ role: "user", content: speaker }];
+      const cacheQuery = this.#cacheQuery({ profile, userKey: ctx.userKey, models, history, current, offered });
+      const cache = cacheQuery === undefined ? undefined : d.answerCache?.current;
+      const hit = cache === undefined ? undefined : await cache.get(cacheQuery!);
+      const hitModel = hit === undefined ? undefined : d.registry.get(hit.model);
+      if (hit !== undefined && hitModel !== undefined) {
+        // The same turn was answered before: the answer again, at no cost, the hit counted for its model.
+        const answer = hit.text.trim() === "" ? "(no answer)" : hit.text;
+        current.push({ role: "assistant", content: answer });
+        const last: ChainResult<Attempt> = {
+          value: {
+            result: { text: hit.text, toolCalls: [], usage: undefined, finishReason: hit.finishReason },
+            usage: { inputTokens: 0, outputTokens: 0 },
+          },
+          model: hitModel,
+          passedOver: [],
+        };
+        await streamer.finish(this.#finalReply(inbound, answer, { last, models: [hitModel], turnId }));
+        finished = true;
+        await d.store.appendTurnWithUsage(
+          {
+            id: turnId,
+            conversation,
+            chatKey: ctx.chatKey,
+            userKey: ctx.userKey,
+            at: d.core.clock.now(),
+            model: hitModel.name,
+            systemPrompt: profile.systemPrompt,
+            messages: current,
+            tokens: d.counter.countMessages(current, encodingFor(hitModel)),
+            inputTokens: 0,
+            outputTokens: 0,
+            cost: 0,
+          },
+          dayOf(d.core.clock.now()),
+        );
+        await cache!.hit({ model: hitModel.name, chatKey: ctx.chatKey, userKey: ctx.userKey });
+        d.usage.recorded({ chatKey: ctx.chatKey, userKey: ctx.userKey, cost: 0, tokens: 0 });
+        return;
+      }
       const total: TokenUsage = { inputTokens: 0, outputTokens: 0 };
       let cost = 0;
       let last: ChainResult<Attempt> | undefined;
@@ -139,6 +181,12 @@ export class ConversationEngine {
         });
       }
       const answer = last.value.result.text.trim() === "" ? "(no answer)" : last.value.result.text;
+      // Kept only when the model answered in one round, without calling a tool.
+      const oneRound = current.length === 1 && last.value.result.toolCalls.length === 0;
+      if (cache !== undefined && oneRound) {
+        const kept = cache.set(cacheQuery!, { result: last.value.result, model: last.model.name });
+        void d.core.track(kept.catch((error: unknown) => d.core.log.warn({ err: error }, "could not cache an answer")));
+      }
       current.push({ role: "assistant", content: answer });
       // The answer is shown first; the turn is stored before this handler returns, so the conversation's next
       // message (queued behind this one by the router) sees it in its history.
@@ -225,6 +273,30 @@ export class ConversationEngine {
       );
     }
     return models;
+  }
+
+  /** What identifies this turn in the answer cache, or undefined when the profile or the turn may not use it. */
+  #cacheQuery(o: {
+    profile: EffectiveProfile;
+    userKey: string;
+    models: ModelConfig[];
+    history: readonly TurnRecord[];
+    current: ChatMessage[];
+    offered: { definitions: readonly ToolDefinition[] };
+  }): TurnCacheQuery | undefined {
+    const { cache, temperature } = o.profile;
+    if (!cache.enabled || this.#d.answerCache?.current === undefined) return undefined;
+    if (temperature !== 0 && !cache.sampled) return undefined;
+    return {
+      who: cache.shared ? "*" : o.userKey,
+      chain: o.models.map((m) => m.name),
+      messages: [
+        { role: "system", content: o.profile.systemPrompt },
+        ...o.history.flatMap((t) => t.messages),
+        ...o.current,
+      ],
+      params: { temperature: temperature ?? null, tools: o.offered.definitions },
+    };
   }
 
   async #complete(input: CompletionInput): Promise<ChainResult<Attempt>> {

@@ -67,7 +67,10 @@ export class FallbackChain {
 
   /** The model's cooldown, or undefined when it may be called now. */
   async cooldown(model: string): Promise<CooldownState | undefined> {
-    const state = await this.#o.kv.get<CooldownState>(key(model));
+    return this.#active(await this.#o.kv.get<CooldownState>(key(model)));
+  }
+
+  #active(state: CooldownState | undefined): CooldownState | undefined {
     return state !== undefined && state.untilMs > this.#o.clock.now() ? state : undefined;
   }
 
@@ -81,7 +84,8 @@ export class FallbackChain {
     const passedOver: ChainResult<T>["passedOver"] = [];
     let soonest: { model: ModelConfig; untilMs: number } | undefined;
     for (const model of chain) {
-      const cool = await this.cooldown(model.name);
+      const state = await this.#o.kv.get<CooldownState>(key(model.name));
+      const cool = this.#active(state);
       if (cool !== undefined) {
         passedOver.push({
           model: model.name,
@@ -90,14 +94,14 @@ export class FallbackChain {
         if (soonest === undefined || cool.untilMs < soonest.untilMs) soonest = { model, untilMs: cool.untilMs };
         continue;
       }
-      const outcome = await this.#attempt(model, call);
+      const outcome = await this.#attempt(model, call, { hadFailed: state !== undefined });
       if (outcome.ok) return { value: outcome.value, model, passedOver };
       passedOver.push({ model: model.name, reason: describeFailure(outcome.failure) });
     }
     const waitMs = soonest === undefined ? Infinity : soonest.untilMs - this.#o.clock.now();
     if (soonest !== undefined && waitMs <= this.#o.settings.maxWaitMs) {
       await (this.#o.sleep ?? sleep)(Math.max(0, waitMs), signal);
-      const outcome = await this.#attempt(soonest.model, call);
+      const outcome = await this.#attempt(soonest.model, call, { hadFailed: true });
       if (outcome.ok) return { value: outcome.value, model: soonest.model, passedOver };
       passedOver.push({ model: soonest.model.name, reason: describeFailure(outcome.failure) });
     }
@@ -108,15 +112,18 @@ export class FallbackChain {
     });
   }
 
+  /** `hadFailed`: the model had a cooldown record (its failure count), which a success clears. */
   async #attempt<T>(
     model: ModelConfig,
     call: (model: ModelConfig) => Promise<T>,
+    { hadFailed }: { hadFailed: boolean },
   ): Promise<{ ok: true; value: T } | { ok: false; failure: ProviderFailure }> {
     const started = performance.now();
     try {
       const value = await call(model);
       this.#o.onAttempt?.({ model: model.name, ok: true, latencyMs: performance.now() - started });
-      await this.#o.kv.delete(key(model.name));
+      // A model without a record has nothing to clear: no store round trip on the usual path.
+      if (hadFailed) await this.#o.kv.delete(key(model.name));
       return { ok: true, value };
     } catch (error) {
       if (!(error instanceof ProviderFailure)) throw error; // aborted, or our own bug: not the model's fault

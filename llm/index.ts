@@ -20,10 +20,12 @@ export type {
   ResponseFormat,
   TokenUsage,
   ToolCall,
+  ToolCallFragment,
   ToolDefinition,
 } from "./types.ts";
 export { ProviderFailure, describeFailure } from "./providers/failure.ts";
-export { costOf, dayOf, resetText, type UsageEvent } from "./usage.ts";
+export { costOf, dayOf, resetText, type UsageEvent, type UsageGate } from "./usage.ts";
+export type { CachedTurn, TurnAnswerCache, TurnCacheQuery } from "./answer-cache.ts";
 export { encodingFor } from "./tokens.ts";
 export type { UsageTotals } from "./store.ts";
 export { LLM_MIGRATIONS } from "./store.ts";
@@ -65,7 +67,7 @@ export async function createLlmPlugin(core: LlmServices, options: LlmServiceOpti
     async stop() {
       core.router.setConversationHandler(undefined);
       unprovide();
-      await service.stats.close();
+      await Promise.all([service.stats.close(), service.usage.close()]);
     },
     status() {
       const models = service.registry.list().map((m) => m.name);

@@ -28,6 +28,8 @@ export interface EffectiveProfile {
   tools: "all" | "none" | string[];
   historyTurns: number;
   groupTrigger: "mention-or-reply" | "always" | "never";
+  /** Whether turns use the answer cache (profile config only; a chat cannot change it). */
+  cache: { enabled: boolean; shared: boolean; sampled: boolean };
 }
 
 const NAMESPACE = "llm.profile";
@@ -78,6 +80,7 @@ export class ProfileService {
       tools: own.tools ?? p?.tools ?? "all",
       historyTurns: own.historyTurns ?? p?.historyTurns ?? c.historyTurns,
       groupTrigger: own.groupTrigger ?? p?.groupTrigger ?? c.groupTrigger,
+      cache: p?.cache ?? { enabled: false, shared: false, sampled: false },
     };
   }
 

@@ -5,6 +5,7 @@
  */
 import type Keyv from "keyv";
 import type { Clock, KvRepo, SqlClient } from "../bot/index.ts";
+import { AnswerCacheSlot } from "./answer-cache.ts";
 import type { LlmServices } from "./needs.ts";
 import { ConversationEngine } from "./conversation.ts";
 import { createLlmMetrics, type LlmMetrics } from "./metrics.ts";
@@ -35,6 +36,8 @@ export interface LlmService {
   readonly engine: ConversationEngine | undefined;
   /** The model-call metrics, shared by chat turns and the gateway (absent in the CLI's read-only use). */
   readonly metrics?: LlmMetrics;
+  /** The answer cache chat turns may use (provided by the model gateway). */
+  readonly answerCache: AnswerCacheSlot;
 }
 
 /** Test seams for the fallback chain (jitter and waiting). */
@@ -73,7 +76,12 @@ export function createLlmServiceParts(
       ...(parts.track === undefined ? {} : { track: parts.track }),
     }),
     profiles: new ProfileService(parts.config, parts.kvRepo),
-    usage: new UsageService(store, parts.config.quotas, parts.clock),
+    usage: new UsageService(store, parts.config.quotas, {
+      now: () => parts.clock.now(),
+      ...(parts.log === undefined ? {} : { log: parts.log }),
+      ...(parts.track === undefined ? {} : { track: parts.track }),
+    }),
+    answerCache: new AnswerCacheSlot(),
   };
 }
 

@@ -12,12 +12,12 @@ export const USAGE_DAYS_BACKFILL = `INSERT INTO llm_usage_days (day, input_token
   SELECT day, sum(input_tokens), sum(output_tokens), sum(cost), sum(turns) FROM llm_usage GROUP BY day`;
 
 /** The day totals' upsert: one turn's usage added to its day. */
-const ADD_TO_DAY = `INSERT INTO llm_usage_days (day, input_tokens, output_tokens, cost, turns) VALUES ($1, $2, $3, $4, 1)
+const ADD_TO_DAY = `INSERT INTO llm_usage_days (day, input_tokens, output_tokens, cost, turns) VALUES ($1, $2, $3, $4, $5)
   ON CONFLICT (day) DO UPDATE SET
     input_tokens = llm_usage_days.input_tokens + EXCLUDED.input_tokens,
     output_tokens = llm_usage_days.output_tokens + EXCLUDED.output_tokens,
     cost = llm_usage_days.cost + EXCLUDED.cost,
-    turns = llm_usage_days.turns + 1`;
+    turns = llm_usage_days.turns + EXCLUDED.turns`;
 
 /** Tables of the LLM layer. */
 export const LLM_MIGRATIONS: readonly Migration[] = [
@@ -97,6 +97,9 @@ export interface TurnRecord {
   tokens: number;
   feedback: -1 | 1 | null;
 }
+
+/** Most call records one statement inserts (a power of two: flushes use slices of 64, 32, …, 1). */
+const MAX_CALLS_PER_INSERT = 64;
 
 /** A new turn to store. */
 export type NewTurn = Omit<TurnRecord, "id" | "feedback"> & {
@@ -317,32 +320,35 @@ export class LlmStore {
     inputTokens: number;
     outputTokens: number;
     cost: number;
+    /** Turns or calls these figures sum (default 1: one use). */
+    turns?: number;
   }): Promise<void> {
-    const perChat = `INSERT INTO llm_usage (day, chat_key, user_key, input_tokens, output_tokens, cost, turns) VALUES ($1, $2, $3, $4, $5, $6, 1)
+    const turns = u.turns ?? 1;
+    const perChat = `INSERT INTO llm_usage (day, chat_key, user_key, input_tokens, output_tokens, cost, turns) VALUES ($1, $2, $3, $4, $5, $6, $7)
        ON CONFLICT (day, chat_key, user_key) DO UPDATE SET
          input_tokens = llm_usage.input_tokens + EXCLUDED.input_tokens,
          output_tokens = llm_usage.output_tokens + EXCLUDED.output_tokens,
          cost = llm_usage.cost + EXCLUDED.cost,
-         turns = llm_usage.turns + 1`;
+         turns = llm_usage.turns + EXCLUDED.turns`;
     if (this.#sql.driver === "sqlite") {
       // In process: two statements (the turn's caller already holds a transaction around them).
-      await this.#sql.query(perChat, [u.day, u.chatKey, u.userKey, u.inputTokens, u.outputTokens, u.cost]);
-      await this.#sql.query(ADD_TO_DAY, [u.day, u.inputTokens, u.outputTokens, u.cost]);
+      await this.#sql.query(perChat, [u.day, u.chatKey, u.userKey, u.inputTokens, u.outputTokens, u.cost, turns]);
+      await this.#sql.query(ADD_TO_DAY, [u.day, u.inputTokens, u.outputTokens, u.cost, turns]);
       return;
     }
     await this.#sql.query(
       `WITH usage AS (${perChat})
-       INSERT INTO llm_usage_days (day, input_tokens, output_tokens, cost, turns) VALUES ($1, $4, $5, $6, 1)
+       INSERT INTO llm_usage_days (day, input_tokens, output_tokens, cost, turns) VALUES ($1, $4, $5, $6, $7)
        ON CONFLICT (day) DO UPDATE SET
          input_tokens = llm_usage_days.input_tokens + EXCLUDED.input_tokens,
          output_tokens = llm_usage_days.output_tokens + EXCLUDED.output_tokens,
          cost = llm_usage_days.cost + EXCLUDED.cost,
-         turns = llm_usage_days.turns + 1`,
-      [u.day, u.chatKey, u.userKey, u.inputTokens, u.outputTokens, u.cost],
+         turns = llm_usage_days.turns + EXCLUDED.turns`,
+      [u.day, u.chatKey, u.userKey, u.inputTokens, u.outputTokens, u.cost, turns],
     );
   }
 
-  /** Totals on a day for the chat, the user (all chats) and everyone. */
+  /** Today's totals for a chat, a user and everyone. */
   async usageOn(
     day: string,
     chatKey: string,
@@ -446,7 +452,20 @@ export class LlmStore {
 
   /** Record model calls (one statement for the batch). */
   async recordCalls(calls: readonly CallRecord[]): Promise<void> {
-    if (calls.length === 0) return;
+    // In slices of 64, 32, …, 1 rows: a handful of statement texts, each prepared once and kept (a text per
+    // batch size would be planned afresh every flush and push the hot statements out of the statement cache),
+    // and the event loop gets a turn between slices, so a big flush never holds up requests for long.
+    let at = 0;
+    for (let size = MAX_CALLS_PER_INSERT; size >= 1; size /= 2) {
+      while (calls.length - at >= size) {
+        if (at > 0) await new Promise((resolve) => setImmediate(resolve));
+        await this.#insertCalls(calls.slice(at, at + size));
+        at += size;
+      }
+    }
+  }
+
+  async #insertCalls(calls: readonly CallRecord[]): Promise<void> {
     const params: unknown[] = [];
     const rows = calls.map((c, i) => {
       params.push(c.model, c.at, c.ok, c.kind ?? null, c.latencyMs, c.inputTokens, c.outputTokens, c.cost);

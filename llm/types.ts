@@ -37,6 +37,14 @@ export interface TokenUsage {
   outputTokens: number;
 }
 
+/** A piece of a streamed tool call. */
+export interface ToolCallFragment {
+  index: number;
+  id?: string;
+  name?: string;
+  arguments?: string;
+}
+
 /** One request to one model. */
 export interface ChatRequest {
   messages: ChatMessage[];
@@ -46,6 +54,12 @@ export interface ChatRequest {
   signal: AbortSignal;
   /** Called with each text fragment as it streams; not called when the model does not stream. */
   onText?: (fragment: string) => void;
+  /**
+   * Called with each tool-call fragment as it streams, by the call's index: the first carries its id and name,
+   * later ones pieces of its arguments (Ollama sends each call whole, in one fragment). Not called when the model
+   * does not stream.
+   */
+  onToolCall?: (fragment: ToolCallFragment) => void;
   /** Nucleus sampling (the gateway passes the client's `top_p` through). */
   topP?: number;
   /** Most tokens of the answer; default the model's `maxOutputTokens`. */

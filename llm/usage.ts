@@ -3,12 +3,33 @@
  * (`llm.quotas`); a turn is refused once a cap is reached, with a message saying which cap and when it resets.
  * A turn that starts under the cap may finish over it (its size is unknown in advance); the next one is stopped.
  * A person named in config (`permissions.principals`) is counted once, under `principal:<name>`, on every platform.
+ *
+ * Uses recorded with `add` (gateway requests, skills' completions) are summed in memory per day, chat and person
+ * and written every `FLUSH_MS` (or at `MAX_PENDING` sums, and at `close`), one statement per sum: a busy gateway
+ * does not pay a store round trip per request. This process's reads (`check`, `today`, `spentSince`) add what is
+ * not written yet; other processes see it within `FLUSH_MS`. A crash loses at most that much usage.
  */
+import type { Logger } from "pino";
 import { type Clock, SwitchboardError } from "../bot/index.ts";
 import type { LlmStore, UsageTotals } from "./store.ts";
 import type { LlmConfig, ModelConfig, TokenUsage } from "./types.ts";
 
 const DAY_MS = 86_400_000;
+/** Uses are written at most this long after they are recorded. */
+export const FLUSH_MS = 200;
+/** Most sums (day, chat, person) kept unwritten; one more writes them at once. */
+export const MAX_PENDING = 1_000;
+
+/** Usage summed in memory, not written yet. */
+interface PendingUsage {
+  day: string;
+  chatKey: string;
+  userKey: string;
+  inputTokens: number;
+  outputTokens: number;
+  cost: number;
+  turns: number;
+}
 
 /** The UTC day (`YYYY-MM-DD`) of an instant. */
 export function dayOf(ms: number): string {
@@ -37,18 +58,34 @@ export interface UsageEvent {
   tokens: number;
 }
 
+/** Where writes are tracked for shutdown, and failures logged. */
+export interface UsageServiceOptions {
+  track?: <T>(p: Promise<T>) => Promise<T>;
+  log?: Pick<Logger, "warn">;
+}
+
+/** A check before a turn reaches a model; throws to refuse it. */
+export type UsageGate = (chatKey: string, userKey: string) => Promise<void>;
+
 /** Checks caps and records usage. */
 export class UsageService {
   readonly #listeners = new Set<(e: UsageEvent) => void>();
+  readonly #gates = new Set<UsageGate>();
   readonly #store: LlmStore;
   readonly #quotas: LlmConfig["quotas"];
   readonly #clock: Clock;
   #personOf: (userKey: string) => string = (userKey) => userKey;
+  readonly #o: UsageServiceOptions;
+  #pending = new Map<string, PendingUsage>();
+  #timer: NodeJS.Timeout | undefined;
+  #flushing: Promise<void> = Promise.resolve();
 
-  constructor(store: LlmStore, quotas: LlmConfig["quotas"], clock: Clock) {
+  /** `clock` with, optionally, where writes are tracked for shutdown and failures logged. */
+  constructor(store: LlmStore, quotas: LlmConfig["quotas"], clock: Clock & UsageServiceOptions) {
     this.#store = store;
     this.#quotas = quotas;
     this.#clock = clock;
+    this.#o = clock;
   }
 
   /**
@@ -85,11 +122,21 @@ export class UsageService {
     return any(q.perChat) || any(q.perUser) || any(q.global) || Object.values(q.chats).some(any);
   }
 
-  /** Throw `E_QUOTA_EXCEEDED` when the chat, the user or everyone has reached a daily cap. */
+  /**
+   * Add a check every chat turn and skill completion passes before it reaches a model (the gateway's `block`
+   * budgets). A gate refuses by throwing a `SwitchboardError`. Returns the undo.
+   */
+  addGate(gate: UsageGate): () => void {
+    this.#gates.add(gate);
+    return () => this.#gates.delete(gate);
+  }
+
+  /** Throw `E_QUOTA_EXCEEDED` when the chat, the user or everyone has reached a daily cap, or a gate refuses. */
   async check(chatKey: string, userKey: string): Promise<void> {
+    for (const gate of this.#gates) await gate(chatKey, userKey);
     if (!this.hasCaps) return;
     const now = this.#clock.now();
-    const used = await this.#store.usageOn(dayOf(now), chatKey, this.#personOf(userKey));
+    const used = await this.#usageOn(dayOf(now), chatKey, this.#personOf(userKey));
     const caps = this.capsFor(chatKey);
     const over =
       exceeded("This chat", used.chat, caps.chat) ??
@@ -102,11 +149,98 @@ export class UsageService {
     }
   }
 
-  /** Record a turn's usage. */
+  /** Record one use: summed now, written within `FLUSH_MS`. */
   async add(chatKey: string, userKey: string, { usage, cost }: { usage: TokenUsage; cost: number }): Promise<void> {
     const person = this.#personOf(userKey);
-    await this.#store.addUsage({ day: dayOf(this.#clock.now()), chatKey, userKey: person, ...usage, cost });
+    const day = dayOf(this.#clock.now());
+    const key = `${day}\n${chatKey}\n${person}`;
+    const sum = this.#pending.get(key);
+    if (sum === undefined) {
+      this.#pending.set(key, { day, chatKey, userKey: person, ...usage, cost, turns: 1 });
+    } else {
+      sum.inputTokens += usage.inputTokens;
+      sum.outputTokens += usage.outputTokens;
+      sum.cost += cost;
+      sum.turns += 1;
+    }
+    if (this.#pending.size >= MAX_PENDING) void this.flush();
+    else if (this.#timer === undefined) {
+      this.#timer = setTimeout(() => void this.flush(), FLUSH_MS);
+      this.#timer.unref?.();
+    }
     this.recorded({ chatKey, userKey: person, cost, tokens: usage.inputTokens + usage.outputTokens });
+  }
+
+  /** Write what is summed. Never rejects: a failed write is logged, and its sums kept for the next one. */
+  flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (this.#pending.size === 0) return this.#flushing;
+    const batch = this.#pending;
+    this.#pending = new Map();
+    const track = this.#o.track ?? ((p) => p);
+    this.#flushing = track(
+      this.#flushing.then(async () => {
+        for (const [key, u] of batch) {
+          try {
+            await this.#store.addUsage(u);
+            batch.delete(key);
+          } catch (error) {
+            this.#o.log?.warn({ err: error, sums: batch.size }, "could not record LLM usage; kept for the next try");
+            break;
+          }
+        }
+        // What could not be written goes back, within the bound (the oldest sums are dropped past it).
+        for (const [key, u] of batch) {
+          if (this.#pending.size >= MAX_PENDING) break;
+          const now = this.#pending.get(key);
+          if (now === undefined) this.#pending.set(key, u);
+          else {
+            now.inputTokens += u.inputTokens;
+            now.outputTokens += u.outputTokens;
+            now.cost += u.cost;
+            now.turns += u.turns;
+          }
+        }
+      }),
+    );
+    return this.#flushing;
+  }
+
+  /** Write what is summed and stop the timer (shutdown). */
+  async close(): Promise<void> {
+    await this.flush();
+  }
+
+  /** Spent since a UTC day by a chat or a person (budgets), what is not written yet included. */
+  async spentSince(fromDay: string, whom: { chatKey: string } | { userKey: string }): Promise<UsageTotals> {
+    const who = "userKey" in whom ? { userKey: this.#personOf(whom.userKey) } : whom;
+    await this.#flushing;
+    const pending = [...this.#pending.values()].filter(
+      (u) => u.day >= fromDay && ("chatKey" in who ? u.chatKey === who.chatKey : u.userKey === who.userKey),
+    );
+    const stored = await this.#store.spentSince(fromDay, who);
+    return pending.reduce(
+      (t, u) => ({ tokens: t.tokens + u.inputTokens + u.outputTokens, cost: t.cost + u.cost }),
+      stored,
+    );
+  }
+
+  async #usageOn(
+    day: string,
+    chatKey: string,
+    userKey: string,
+  ): Promise<{ chat: UsageTotals; user: UsageTotals; global: UsageTotals }> {
+    await this.#flushing;
+    const pending = [...this.#pending.values()].filter((u) => u.day === day);
+    const used = await this.#store.usageOn(day, chatKey, userKey);
+    for (const u of pending) {
+      const tokens = u.inputTokens + u.outputTokens;
+      used.global = { tokens: used.global.tokens + tokens, cost: used.global.cost + u.cost };
+      if (u.chatKey === chatKey) used.chat = { tokens: used.chat.tokens + tokens, cost: used.chat.cost + u.cost };
+      if (u.userKey === userKey) used.user = { tokens: used.user.tokens + tokens, cost: used.user.cost + u.cost };
+    }
+    return used;
   }
 
   /** Be told after each recorded use (budget alerts). Returns the undo. Listeners must not throw. */
@@ -122,7 +256,7 @@ export class UsageService {
 
   /** Today's totals for the chat, the user and everyone. */
   today(chatKey: string, userKey: string): Promise<{ chat: UsageTotals; user: UsageTotals; global: UsageTotals }> {
-    return this.#store.usageOn(dayOf(this.#clock.now()), chatKey, this.#personOf(userKey));
+    return this.#usageOn(dayOf(this.#clock.now()), chatKey, this.#personOf(userKey));
   }
 }
 

@@ -75,6 +75,20 @@ export const llmProfileSchema = z
     historyTurns: z.number().int().min(0).max(200).optional(),
     /** In groups: answer on mention or reply to the bot, every message, or never. */
     groupTrigger: z.enum(["mention-or-reply", "always", "never"]).optional(),
+    /**
+     * Answer repeated turns from the model gateway's answer cache (`gateway.cache` sets its size and age). Only
+     * first rounds without tool calls, and only with `temperature: 0` unless `sampled`.
+     */
+    cache: z
+      .object({
+        enabled: z.boolean().default(false),
+        /** One cache for everyone in the profile's chats; otherwise each person has their own. */
+        shared: z.boolean().default(false),
+        /** Also cache turns with a temperature other than 0 (their answers vary). */
+        sampled: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 

@@ -78,7 +78,10 @@ export class OllamaProvider implements ChatProvider {
           text += fragment;
           request.onText?.(fragment);
         }
-        toolCalls.push(...toolCallsOf(part.message, toolCalls.length));
+        const calls = toolCallsOf(part.message, toolCalls.length);
+        for (const [i, c] of calls.entries())
+          request.onToolCall?.({ index: toolCalls.length + i, id: c.id, name: c.name, arguments: c.arguments });
+        toolCalls.push(...calls);
         last = part;
       }
       if (last === undefined) throw new ProviderFailure("bad_response", "empty stream");

@@ -83,7 +83,7 @@ export class OpenAiProvider implements ChatProvider {
         { ...body, stream: true, stream_options: { include_usage: true } },
         { signal: deadline.signal },
       );
-      const result = await collect(stream, request.onText);
+      const result = await collect(stream, request);
       // The SDK ends a stream quietly when it is aborted: tell a deadline or a caller's abort from a real end.
       if (deadline.timedOut)
         throw new ProviderFailure("timeout", `no complete answer within ${this.#model.timeoutMs} ms`);
@@ -139,7 +139,7 @@ export class OpenAiProvider implements ChatProvider {
 /** Accumulate a streamed answer: text deltas, tool-call fragments by index, and the usage chunk. */
 async function collect(
   stream: AsyncIterable<ChatCompletionChunk>,
-  onText: ((s: string) => void) | undefined,
+  { onText, onToolCall }: Pick<ChatRequest, "onText" | "onToolCall">,
 ): Promise<ChatResult> {
   let text = "";
   let finishReason = "";
@@ -162,6 +162,12 @@ async function collect(
       if (frag.function?.name) slot.name += frag.function.name;
       if (frag.function?.arguments) slot.arguments += frag.function.arguments;
       calls.set(frag.index, slot);
+      onToolCall?.({
+        index: frag.index,
+        ...(frag.id ? { id: frag.id } : {}),
+        ...(frag.function?.name ? { name: frag.function.name } : {}),
+        ...(frag.function?.arguments ? { arguments: frag.function.arguments } : {}),
+      });
     }
     if (choice.finish_reason) finishReason = choice.finish_reason;
   }

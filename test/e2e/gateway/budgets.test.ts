@@ -1,7 +1,8 @@
 /**
  * Budget alerts: a key's daily budget crossing 80% and 100% posts one alert each to the configured chat and
  * counts them in metrics; its `block` policy then refuses the key's requests before any model; a person's
- * budget is crossed by a chat turn as well.
+ * budget is crossed by a chat turn as well; a `block` budget of a person or a chat refuses chat turns (and the
+ * person's gateway requests) at 100%, a `warn` budget only posts the alert.
  */
 import type OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,6 +26,8 @@ beforeAll(async () => {
       budgets: [
         { scope: "key", id: "*", period: "day", cost: 0.05, policy: "block" },
         { scope: "user", id: "test:lena", period: "month", cost: 0.03, policy: "warn" },
+        { scope: "user", id: "test:ivo", period: "day", cost: 0.03, policy: "block" },
+        { scope: "chat", id: "test:team", period: "day", cost: 0.03, policy: "block" },
       ],
     },
   });
@@ -60,7 +63,7 @@ describe("budgets", () => {
     const posted = await alerts(2);
     expect(posted).toHaveLength(2);
     expect(posted[1]).toBe(
-      `Budget alert: key ${info.id} has spent 0.0600 of 0.05 today (120%). Its gateway requests are refused until the period ends.`,
+      `Budget alert: key ${info.id} has spent 0.0600 of 0.05 today (120%). Its gateway requests and chat turns are refused until the period ends.`,
     );
     const refused = await ask();
     expect((refused as InstanceType<typeof OpenAI.APIError>).status).toBe(429);
@@ -82,6 +85,46 @@ describe("budgets", () => {
     expect(posted.at(-1)).toBe(
       "Budget alert: person test:lena has spent 0.0400 of 0.03 this month (133%). Policy: warn.",
     );
+    // `warn` only alerts: her next turn still reaches the model.
+    openai.script.push("stand-hosted", { kind: "text", text: "still answering", usage: { input: 1, output: 0 } });
+    await bot.app.core.router.process(
+      bot.adapter.inbound("again", { chatId: "dm-lena", chatKind: "dm", userId: "lena" }),
+    );
+    expect(bot.adapter.textsIn("dm-lena").at(-1)).toBe("still answering");
+  });
+
+  it("blocks a person's chat turns and gateway requests once their block budget is spent, before any model", async () => {
+    const before = bot.adapter.textsIn("ops").length;
+    openai.script.push("stand-hosted", { kind: "text", text: "first answer", usage: { input: 40, output: 0 } });
+    const say = async (text: string) => {
+      await bot.app.core.router.process(bot.adapter.inbound(text, { chatId: "dm-ivo", chatKind: "dm", userId: "ivo" }));
+      return bot.adapter.textsIn("dm-ivo").at(-1);
+    };
+    expect(await say("hello")).toBe("first answer");
+    expect((await alerts(before + 1)).at(-1)).toBe(
+      "Budget alert: person test:ivo has spent 0.0400 of 0.03 today (133%). Its gateway requests and chat turns are refused until the period ends.",
+    );
+    const calls = openai.script.requests.length;
+    expect(await say("hello again")).toMatch(/^Your budget of 0\.03 today is spent \(0\.0400\)\. It renews in /);
+    const { key } = await bot.gateway.keys.create({ userKey: "test:ivo" }, { actor: "test", via: "cli" });
+    const refused = await bot
+      .client(key)
+      .chat.completions.create({ model: "hosted", messages: [{ role: "user", content: "x" }] })
+      .catch((e: unknown) => e);
+    expect((refused as { status?: number; code?: string }).code).toBe("budget_exceeded");
+    expect(openai.script.requests.length).toBe(calls);
+  });
+
+  it("blocks a chat's turns once the chat's block budget is spent, for everyone in it", async () => {
+    openai.script.push("stand-hosted", { kind: "text", text: "team answer", usage: { input: 40, output: 0 } });
+    const say = async (text: string, userId: string) => {
+      await bot.app.core.router.process(bot.adapter.inbound(text, { chatId: "team", userId, mentionsBot: true }));
+      return bot.adapter.textsIn("team").at(-1);
+    };
+    expect(await say("hello", "uma")).toBe("team answer");
+    const calls = openai.script.requests.length;
+    expect(await say("hello", "vic")).toMatch(/^This chat's budget of 0\.03 today is spent \(0\.0400\)\./);
+    expect(openai.script.requests.length).toBe(calls);
   });
 
   it("lets an owner set a budget in chat, audited, which then alerts; others may only read theirs", async () => {
@@ -116,5 +159,50 @@ describe("budgets", () => {
       { action: "gateway.budget.set", actor: "test:boss" },
       { action: "gateway.budget.remove", actor: "test:boss" },
     ]);
+  });
+});
+
+describe("budget checks on a busy key", () => {
+  it("read a subject's spend from the store once, then keep it up from this process's uses", async () => {
+    const now = Date.now();
+    const stand = await startOpenAiStandIn();
+    const busy = await startGatewayBot(
+      {
+        llm: {
+          models: [
+            { name: "hosted", provider: "openai", model: "stand-hosted", baseUrl: stand.baseUrl, costPer1kInput: 1 },
+          ],
+        },
+        gateway: { budgets: [{ scope: "key", id: "*", period: "day", cost: 0.05, policy: "block" }] },
+      },
+      { clock: { now: () => now } }, // a clock that stands still: the held spend never goes stale here
+    );
+    try {
+      stand.script.fallback = { kind: "text", text: "ok", usage: { input: 10, output: 0 } }; // 0.01 a call
+      const store = busy.llm.service.store;
+      const read = store.spentSince.bind(store);
+      let reads = 0;
+      store.spentSince = (...args) => {
+        reads++;
+        return read(...args);
+      };
+      const { key } = await busy.gateway.keys.create({ userKey: "test:max" }, { actor: "test", via: "cli" });
+      const ask = () =>
+        busy
+          .client(key)
+          .chat.completions.create({ model: "hosted", messages: [{ role: "user", content: "x" }] })
+          .then(
+            () => 200,
+            (e: unknown) => (e as { code?: string }).code,
+          );
+      const outcomes: unknown[] = [];
+      for (let i = 0; i < 6; i++) outcomes.push(await ask());
+      expect(outcomes).toEqual([200, 200, 200, 200, 200, "budget_exceeded"]);
+      expect(stand.script.requests).toHaveLength(5);
+      expect(reads).toBe(1);
+    } finally {
+      await busy.stop();
+      await stand.close();
+    }
   });
 });

@@ -234,6 +234,61 @@ describe("POST /v1/chat/completions", () => {
     expect(done.choices[0]!.finish_reason).toBe("tool_calls");
   });
 
+  it("passes streamed tool-call fragments through as they come, in OpenAI's chunk shape", async () => {
+    const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [
+      { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: {} } } },
+      { type: "function", function: { name: "get_time", parameters: { type: "object", properties: {} } } },
+    ];
+    openai.script.push("stand-hosted", {
+      kind: "tools",
+      calls: [
+        { name: "get_weather", arguments: { city: "Rome", unit: "celsius" } },
+        { name: "get_time", arguments: { zone: "Europe/Rome" } },
+      ],
+    });
+    const stream = bot
+      .client(key)
+      .chat.completions.stream({ model: "hosted", messages: [{ role: "user", content: "Rome?" }], tools });
+    const toolChunks: OpenAI.Chat.Completions.ChatCompletionChunk.Choice.Delta.ToolCall[] = [];
+    const argumentDeltas: Array<{ index: number; delta: string }> = [];
+    stream.on("chunk", (c) => toolChunks.push(...(c.choices[0]?.delta.tool_calls ?? [])));
+    stream.on("tool_calls.function.arguments.delta", (e) =>
+      argumentDeltas.push({ index: e.index, delta: e.arguments_delta }),
+    );
+    const done = await stream.finalChatCompletion();
+    // The stand-in sends each call as id and name, then its arguments in two pieces: so does the gateway.
+    expect(toolChunks).toHaveLength(6);
+    expect(toolChunks[0]).toMatchObject({
+      index: 0,
+      type: "function",
+      function: { name: "get_weather", arguments: "" },
+    });
+    expect(toolChunks[0]!.id).toMatch(/.+/);
+    expect(toolChunks[1]).toEqual({ index: 0, function: { arguments: expect.any(String) } });
+    expect(toolChunks[3]).toMatchObject({ index: 1, type: "function", function: { name: "get_time" } });
+    expect(argumentDeltas.filter((d) => d.index === 0 && d.delta !== "")).toHaveLength(2);
+    const calls = done.choices[0]!.message
+      .tool_calls as OpenAI.Chat.Completions.ChatCompletionMessageFunctionToolCall[];
+    expect(calls.map((c) => [c.function.name, JSON.parse(c.function.arguments)])).toEqual([
+      ["get_weather", { city: "Rome", unit: "celsius" }],
+      ["get_time", { zone: "Europe/Rome" }],
+    ]);
+    expect(done.choices[0]!.finish_reason).toBe("tool_calls");
+
+    // Ollama sends each call whole: one fragment with id, name and arguments.
+    ollama.script.push("stand-llama", { kind: "tools", calls: [{ name: "get_time", arguments: { zone: "UTC" } }] });
+    const whole: OpenAI.Chat.Completions.ChatCompletionChunk.Choice.Delta.ToolCall[] = [];
+    const fromOllama = bot
+      .client(key)
+      .chat.completions.stream({ model: "local", messages: [{ role: "user", content: "time?" }], tools });
+    fromOllama.on("chunk", (c) => whole.push(...(c.choices[0]?.delta.tool_calls ?? [])));
+    const final = await fromOllama.finalChatCompletion();
+    expect(whole).toHaveLength(1);
+    expect(whole[0]).toMatchObject({ index: 0, type: "function", function: { name: "get_time" } });
+    expect(JSON.parse(whole[0]!.function!.arguments!)).toEqual({ zone: "UTC" });
+    expect(final.choices[0]!.finish_reason).toBe("tool_calls");
+  });
+
   it("answers through Ollama by name, with JSON mode as Ollama's format", async () => {
     ollama.script.push("stand-llama", { kind: "text", text: '{"a":1}' });
     const res = await bot.client(key).chat.completions.create({

@@ -80,6 +80,32 @@ describe("quotas", () => {
   });
 });
 
+describe("quota checks on a busy key", () => {
+  it("read the day's figures from the store once, then keep them up from this process's uses", async () => {
+    const store = bot.llm.service.store;
+    const read = store.usageOn.bind(store);
+    let reads = 0;
+    store.usageOn = (...args) => {
+      reads++;
+      return read(...args);
+    };
+    try {
+      const { key } = await bot.gateway.keys.create({ userKey: "test:jo" }, { actor: "test", via: "cli" });
+      const client = bot.client(key);
+      // The clock stands still within a test: the figures read for the first request serve the next two.
+      expect([await ask(client), await ask(client), await ask(client)]).toEqual([200, 200, 200]);
+      // …and grew with each answer: the fourth is refused on 60 tokens (the daily check comes before the
+      // per-minute one), where the one store read said 0.
+      const refused = (await ask(client)) as InstanceType<typeof OpenAI.APIError>;
+      expect(refused.code).toBe("insufficient_quota");
+      expect(refused.message).toContain("60 of 50 tokens");
+      expect(reads).toBe(1);
+    } finally {
+      store.usageOn = read;
+    }
+  });
+});
+
 describe("rate limits", () => {
   it("refuses the request past requestsPerMinute with Retry-After to the next minute", async () => {
     const { key } = await bot.gateway.keys.create({ userKey: "test:ivy" }, { actor: "test", via: "cli" });

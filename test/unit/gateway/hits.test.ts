@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { memoryStore, openStore, type Store } from "../../../bot/index.ts";
-import { hitsBy, hitsByModel, recordHit } from "../../../gateway/hits.ts";
+import { chatHitKey, hitsBy, hitsByModel, recordHit } from "../../../gateway/hits.ts";
 import { GATEWAY_MIGRATIONS, KeyService } from "../../../gateway/keys.ts";
 import { POSTGRES_URL, serviceAvailable } from "../../helpers/services.ts";
 
@@ -37,6 +37,12 @@ describe.each(engines)("gateway tables on %s", (_name, open) => {
       const byUser = await hitsBy(store.sql, { from: day, to: day, by: "user" });
       expect(byUser.get("t:1")).toBeGreaterThanOrEqual(2);
       expect((await hitsBy(store.sql, { from: day, to: day, by: "chat" })).size).toBe(0);
+      // A chat turn's hit counts under its chat, not as a key.
+      await recordHit(store.sql, { day, model, userKey: "t:1", keyId: chatHitKey("t:group") });
+      expect((await hitsBy(store.sql, { from: day, to: day, by: "chat" })).get("t:group")).toBe(1);
+      const byKey = await hitsBy(store.sql, { from: day, to: day, by: "key" });
+      expect(byKey.get("k1")).toBe(2);
+      expect([...byKey.keys()].some((k) => k.startsWith("chat:"))).toBe(false);
       await store.sql.query("DELETE FROM gateway_cache_hits WHERE model = $1", [model]);
 
       const keys = new KeyService({

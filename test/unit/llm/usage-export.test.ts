@@ -34,6 +34,7 @@ describe("usage and quotas", () => {
     });
     // Another chat is not affected; the next UTC day starts fresh.
     await usage.check("q:2", "q:u1");
+    await usage.flush();
     await new UsageService(llm, quotas({ perChat: { dailyTokens: 100 } }), { now: () => NOON + 86_400_000 }).check(
       "q:1",
       "q:u1",
@@ -59,6 +60,28 @@ describe("usage and quotas", () => {
       chatMessage: expect.stringMatching(/^You have used the daily language-model budget \(1\.2000 of 1 spent\)/),
     });
     await usage.check("q:big", "q:u3");
+    await usage.flush();
+  });
+
+  it("sums uses in memory, counts them in this process's checks at once and writes them on flush", async () => {
+    const clock = { now: () => NOON };
+    const caps = quotas({ perChat: { dailyTokens: 10 } });
+    const usage = new UsageService(llm, caps, clock);
+    for (let i = 0; i < 3; i++)
+      await usage.add("q:sum", "q:u9", { usage: { inputTokens: 2, outputTokens: 2 }, cost: 0.25 });
+    const refused = await usage.check("q:sum", "q:u9").catch((e: unknown) => e);
+    expect(refused).toMatchObject({ code: "E_QUOTA_EXCEEDED" });
+    expect(await usage.spentSince("2026-03-10", { chatKey: "q:sum" })).toEqual({ tokens: 12, cost: 0.75 });
+    // Another process sees the uses once they are written, in one row with its turn count.
+    const other = new UsageService(llm, caps, clock);
+    await other.check("q:sum", "q:u9");
+    await usage.flush();
+    await expect(other.check("q:sum", "q:u9")).rejects.toMatchObject({ code: "E_QUOTA_EXCEEDED" });
+    const { rows } = await store.sql.query<{ turns: unknown; cost: unknown }>(
+      "SELECT turns, cost FROM llm_usage WHERE chat_key = 'q:sum'",
+    );
+    expect(rows.map((r) => [Number(r.turns), Number(r.cost)])).toEqual([[3, 0.75]]);
+    expect(await usage.spentSince("2026-03-10", { chatKey: "q:sum" })).toEqual({ tokens: 12, cost: 0.75 });
   });
 
   it("applies a global cap to everyone", async () => {
