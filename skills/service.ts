@@ -5,7 +5,9 @@
 import { Counter, Histogram, type Registry } from "prom-client";
 import {
   cleanChatText,
+  parseConversationId,
   SwitchboardError,
+  type ChatEvent,
   type CommandContext,
   type ConversationTarget,
   type Inbound,
@@ -24,6 +26,14 @@ import { BudgetMeter, describeBudget, effectiveBudget, type InvocationBudget } f
 import { chargeReply, handleCapability, toSkillReply, type Invocation } from "./runtime/capabilities.ts";
 import type { FetchDeps } from "./runtime/fetch.ts";
 import { GrantStore, missingPermissions, noPermissions, type GrantRecord } from "./runtime/grants.ts";
+import {
+  type CompiledPattern,
+  type DropReason,
+  ListenerQueues,
+  messagePatternOf,
+  payloadFor,
+  type SkillEventPayload,
+} from "./runtime/listeners.ts";
 import { listPackageDirs, readSkillPackage } from "./runtime/loader.ts";
 import { Quarantine, type QuarantineRecord } from "./runtime/quarantine.ts";
 import { SettingsStore } from "./runtime/settings.ts";
@@ -45,6 +55,19 @@ export interface LoadedSkill {
   spec: HostSkillSpec;
   /** What one invocation may do (the manifest's request within the operator's maximums). */
   budget: InvocationBudget;
+  /** The manifest's `events.messages.pattern`, compiled (RE2, linear time), when it listens to messages. */
+  pattern: CompiledPattern | undefined;
+}
+
+/** One event waiting for one skill's handler in one chat. */
+interface ListenerJob {
+  skill: string;
+  chatKey: string;
+  payload: SkillEventPayload;
+  target: ConversationTarget;
+  /** Who caused it: the person for messages and reactions, else the bot itself. */
+  user: { id: string; name: string; role: Role; platformRole: PlatformRole | undefined };
+  chat: { id: string; platform: string; kind: string; title?: string };
 }
 
 /** A skill's state in one chat. */
@@ -76,6 +99,10 @@ export class SkillService {
   readonly #failures: Counter<"skill" | "reason">;
   readonly #refusals: Counter<"skill">;
   readonly #calls: Histogram<"skill" | "kind">;
+  readonly #events: Counter<"skill" | "type" | "outcome">;
+  readonly #listeners: ListenerQueues<ListenerJob>;
+  #bus: { subscribe(listener: (event: ChatEvent) => void): () => void } | undefined;
+  #unsubscribe: (() => void) | undefined;
   readonly #fetchDeps: FetchDeps | undefined;
 
   constructor(options: SkillServiceOptions) {
@@ -126,6 +153,26 @@ export class SkillService {
           buckets: [0.0005, 0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
         }),
     );
+    this.#events = metric(
+      registry,
+      "switchboard_skill_events_total",
+      () =>
+        new Counter({
+          name: "switchboard_skill_events_total",
+          help: "Events handed to listening skills, by outcome (ok, failed, or why it was dropped)",
+          labelNames: ["skill", "type", "outcome"],
+          registers: [registry],
+        }),
+    );
+    const listeners = options.config.listeners;
+    this.#listeners = new ListenerQueues<ListenerJob>({
+      queueLength: listeners.queueLength,
+      maxAgeMs: listeners.maxAgeMs,
+      maxQueues: listeners.maxQueues,
+      now: () => options.core.clock.now(),
+      run: (job) => options.core.track(this.#runListener(job)),
+      dropped: (job, reason) => this.#dropped(job, reason),
+    });
   }
 
   /** Read the grants table and the quarantined skills into memory (at start, after migrations). */
@@ -212,6 +259,7 @@ export class SkillService {
       manifest: pkg.manifest,
       spec: this.#specFor(pkg.name, pkg.version, { code: pkg.code, manifest: pkg.manifest }),
       budget: effectiveBudget(pkg.manifest, this.#config),
+      pattern: messagePatternOf(pkg.manifest),
     };
     if (previous !== undefined) this.#unregister(previous);
     this.#skills.set(skill.name, skill);
@@ -247,6 +295,7 @@ export class SkillService {
         handler: (ctx) => this.runCommand(skill.name, command.name, ctx),
       });
     }
+    this.#resubscribe();
     this.#core.log.info({ skill: skill.name, version: skill.version, source: skill.source }, "skill loaded");
     return skill;
   }
@@ -258,6 +307,7 @@ export class SkillService {
     this.#unregister(skill);
     this.#skills.delete(name);
     this.#lastChat.delete(name);
+    this.#resubscribe();
     return true;
   }
 
@@ -332,6 +382,7 @@ export class SkillService {
       before: before ?? null,
       after: { version: record.version, permissions: record.permissions },
     });
+    this.#lifecycle(chatKey, name, "enabled");
     return record;
   }
 
@@ -359,6 +410,7 @@ export class SkillService {
       before: before ?? null,
       after: { enabled: false },
     });
+    this.#lifecycle(chatKey, name, "disabled");
   }
 
   /**
@@ -395,6 +447,7 @@ export class SkillService {
       target: `${name}.${key}`,
       after: { value: secret ? "(secret)" : value },
     });
+    this.#lifecycle(chatKey, name, "settingsChanged");
   }
 
   /** A chat's settings for a skill. Secrets are masked unless `reveal` (the skill's own capability uses that). */
@@ -413,6 +466,189 @@ export class SkillService {
       tools: (chatKey) => this.#toolsIn(chatKey),
       call: (name, args, ctx) => this.runTool(name, args, ctx),
     };
+  }
+
+  /**
+   * Hand the events of `bus` to the skills that subscribe to them (manifest `events`), in the chats where they
+   * are enabled (messages: only where the chat granted `messages.read`). Each event waits in its (chat, skill)
+   * queue and runs after the publisher has moved on, so a listener never delays a reply. Returns the unsubscribe.
+   */
+  listen(bus: { subscribe(listener: (event: ChatEvent) => void): () => void }): () => void {
+    this.#bus = bus;
+    this.#resubscribe();
+    return () => {
+      this.#bus = undefined;
+      this.#resubscribe();
+    };
+  }
+
+  /** Subscribed only while a loaded skill listens, so publishers see no subscriber and build no events. */
+  #resubscribe(): void {
+    const wanted = this.#bus !== undefined && [...this.#skills.values()].some((s) => listens(s.manifest));
+    // Matched on a later turn: the publisher (the router, with a reply under way) never waits for the patterns.
+    if (wanted && this.#unsubscribe === undefined)
+      this.#unsubscribe = this.#bus?.subscribe((e) => setImmediate(() => this.#dispatchSafely(e)));
+    if (!wanted && this.#unsubscribe !== undefined) {
+      this.#unsubscribe();
+      this.#unsubscribe = undefined;
+    }
+  }
+
+  /** Events waiting or running for listeners, by (chat, skill) queue. */
+  get listenerQueues(): number {
+    return this.#listeners.size;
+  }
+
+  #lifecycle(chatKey: string, skill: string, event: "enabled" | "disabled" | "settingsChanged"): void {
+    const subscribed = this.#skills.get(skill)?.manifest.events.lifecycle?.includes(event) === true;
+    if (subscribed && this.#core.events.size > 0)
+      this.#core.events.publish({ type: "lifecycle", chatKey, skill, event });
+  }
+
+  #dispatchSafely(event: ChatEvent): void {
+    try {
+      this.#dispatch(event);
+    } catch (error) {
+      this.#core.log.warn({ err: error, event: event.type, chat: event.chatKey }, "could not dispatch an event");
+    }
+  }
+
+  #dispatch(event: ChatEvent): void {
+    const chatKey = event.chatKey;
+    for (const skill of this.#skills.values()) {
+      const payload = this.#payloadFor(event, skill);
+      if (payload === undefined) continue;
+      const job = this.#jobFor(event, { skill: skill.name, payload });
+      if (job === undefined) continue;
+      this.#listeners.push(`${chatKey}\u0000${skill.name}`, job);
+    }
+  }
+
+  /** What `skill` gets for `event` in its chat, or undefined when it does not listen there. */
+  #payloadFor(event: ChatEvent, skill: LoadedSkill): SkillEventPayload | undefined {
+    const events = skill.manifest.events;
+    // Cheap checks first: most skills listen to nothing.
+    if (event.type === "message" && skill.pattern === undefined) return undefined;
+    if (event.type === "reaction" && events.reactions !== true) return undefined;
+    if (event.type === "hook" && events.hooks === undefined) return undefined;
+    if (event.type === "schedule" && events.schedule !== true) return undefined;
+    if (event.type === "lifecycle" && event.skill !== skill.name) return undefined;
+    if (event.type === "message" || event.type === "reaction") {
+      // Only what people said: the bot's own runs (schedules, buttons, operator) are not heard.
+      const origin = event.inbound.origin;
+      if (origin !== undefined && origin !== "user") return undefined;
+    }
+    const disabledEvent = event.type === "lifecycle" && event.event === "disabled";
+    const state = this.state(event.chatKey, skill.name);
+    // A skill hears it was disabled only where it had a grant (it was enabled there).
+    if (disabledEvent ? this.#grants.get(event.chatKey, skill.name) === undefined : state !== "enabled")
+      return undefined;
+    // Every message is seen only where the chat approved it, by its own grant (never by a default).
+    if (event.type === "message" && this.grantsFor(event.chatKey, skill.name)?.messages.read !== true) return undefined;
+    if (this.#quarantine.get(skill.name) !== undefined) return undefined;
+    return payloadFor(event, skill, this.#config.listeners.maxMessageChars);
+  }
+
+  #jobFor(
+    event: ChatEvent,
+    { skill, payload }: { skill: string; payload: SkillEventPayload },
+  ): ListenerJob | undefined {
+    const system = { id: "system", name: "Switchboard", role: "guest" as Role, platformRole: undefined };
+    if (event.type === "message" || event.type === "reaction") {
+      const inbound = event.inbound;
+      return {
+        skill,
+        chatKey: event.chatKey,
+        payload,
+        target: targetOf(inbound),
+        // The role is read when the job runs (the policy lookup is async); `guest` until then.
+        user: {
+          id: `${inbound.platform}:${inbound.user.id}`,
+          name: inbound.user.displayName,
+          role: "guest",
+          platformRole: inbound.user.platformRole,
+        },
+        chat: chatOf(inbound, event.chatKey),
+      };
+    }
+    let target: ConversationTarget;
+    try {
+      target = event.type === "lifecycle" ? parseConversationId(event.chatKey) : event.target;
+    } catch {
+      return undefined;
+    }
+    return {
+      skill,
+      chatKey: event.chatKey,
+      payload,
+      target,
+      user: system,
+      chat: { id: event.chatKey, platform: target.platform, kind: "group" },
+    };
+  }
+
+  async #runListener(job: ListenerJob): Promise<void> {
+    const skill = this.#skills.get(job.skill);
+    if (skill === undefined) return;
+    const type = job.payload.type;
+    // Listeners take at most half of a skill's calls in flight: its commands always find room.
+    const listenerCap = Math.max(1, Math.floor(this.#config.maxInFlightPerSkill / 2));
+    if ((this.#inFlight.get(skill.name) ?? 0) >= listenerCap) {
+      this.#dropped(job, "busy");
+      return;
+    }
+    try {
+      let role = job.user.role;
+      if (job.user.id !== "system" && (job.payload.type === "message" || job.payload.type === "reaction")) {
+        const target = job.target;
+        role = await this.#core.permissions.roleOf({
+          platform: target.platform,
+          chatId: target.chatId,
+          chatKind: job.chat.kind as Inbound["chat"]["kind"],
+          userId: job.user.id.slice(target.platform.length + 1),
+          platformRole: job.user.platformRole,
+        });
+      }
+      const send = (reply: Reply) => this.#core.adapters.send(job.target, reply);
+      const { value, inv } = await this.#invoke(
+        skill,
+        {
+          kind: "event",
+          handler: type,
+          input: {
+            args: job.payload,
+            rawArgs: "",
+            chat: job.chat,
+            user: { id: job.user.id, name: job.user.name, role },
+          },
+        },
+        {
+          chatKey: job.chatKey,
+          userKey: job.user.id,
+          platformRole: job.user.platformRole,
+          target: job.target,
+          signal: this.#core.shutdownSignal,
+          reply: send,
+          evenIfDisabled: type === "lifecycle" && job.payload.type === "lifecycle" && job.payload.event === "disabled",
+        },
+      );
+      if (value !== undefined && value !== null) {
+        const reply = toSkillReply(value, skill.manifest.permissions.messages.mentions);
+        chargeReply(inv, reply);
+        await send(reply);
+      }
+      this.#events.inc({ skill: skill.name, type, outcome: "ok" });
+    } catch (error) {
+      // Never answered into the chat: the failure was counted, audited and logged (or was a refusal).
+      this.#dropped(job, "failed");
+      this.#core.log.debug({ err: error, skill: skill.name, chat: job.chatKey, type }, "listener did not complete");
+    }
+  }
+
+  #dropped(job: ListenerJob, reason: DropReason): void {
+    this.#events.inc({ skill: job.skill, type: job.payload.type, outcome: reason });
+    if (reason !== "failed")
+      this.#core.log.debug({ skill: job.skill, chat: job.chatKey, type: job.payload.type, reason }, "event dropped");
   }
 
   /** Run a skill command (the registered command's handler). */
@@ -495,10 +731,12 @@ export class SkillService {
       target: ConversationTarget;
       signal: AbortSignal;
       reply: (reply: Reply) => Promise<unknown>;
+      /** A listener hearing it was disabled runs once more there. */
+      evenIfDisabled?: boolean;
     },
   ): Promise<{ value: unknown; inv: Invocation }> {
     const state = this.state(where.chatKey, skill.name);
-    if (state !== "enabled") {
+    if (state !== "enabled" && where.evenIfDisabled !== true) {
       throw new SwitchboardError("E_SKILL_DENIED", `${skill.name} is ${state} in ${where.chatKey}`, {
         chatMessage:
           state === "needs-reapproval"
@@ -654,6 +892,18 @@ export class SkillService {
       });
     return skill;
   }
+}
+
+/** Whether a manifest subscribes to any event. */
+function listens(manifest: SkillManifest): boolean {
+  const e = manifest.events;
+  return (
+    e.messages !== undefined ||
+    (e.hooks?.length ?? 0) > 0 ||
+    e.reactions === true ||
+    e.schedule === true ||
+    (e.lifecycle?.length ?? 0) > 0
+  );
 }
 
 /** The tree flags a manifest node declares, as a command node carries them. */
