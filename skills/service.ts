@@ -57,6 +57,11 @@ export interface LoadedSkill {
   budget: InvocationBudget;
   /** The manifest's `events.messages.pattern`, compiled (RE2, linear time), when it listens to messages. */
   pattern: CompiledPattern | undefined;
+  /**
+   * What the host runs event handlers in, when the skill listens: the same code and limits in an isolate of its
+   * own, so a listener that spins or is stopped never takes the skill's commands down with it.
+   */
+  listenerSpec: HostSkillSpec | undefined;
 }
 
 /** One event waiting for one skill's handler in one chat. */
@@ -250,6 +255,7 @@ export class SkillService {
         );
       }
     }
+    const spec = this.#specFor(pkg.name, pkg.version, { code: pkg.code, manifest: pkg.manifest });
     const skill: LoadedSkill = {
       name: pkg.name,
       packageName: pkg.packageName,
@@ -257,16 +263,17 @@ export class SkillService {
       source: options.source,
       dir: pkg.dir,
       manifest: pkg.manifest,
-      spec: this.#specFor(pkg.name, pkg.version, { code: pkg.code, manifest: pkg.manifest }),
+      spec,
       budget: effectiveBudget(pkg.manifest, this.#config),
       pattern: messagePatternOf(pkg.manifest),
+      listenerSpec: listens(pkg.manifest) ? { ...spec, key: `${spec.key}+events` } : undefined,
     };
     if (previous !== undefined) this.#unregister(previous);
     this.#skills.set(skill.name, skill);
     // A skill from a registry or a linked folder gets a host of its own: its crash restarts only that host.
-    this.#supervisor.load(skill.spec, {
-      isolated: this.#config.hostIsolation === "per-skill" && skill.source !== "builtin",
-    });
+    const placement = { isolated: this.#config.hostIsolation === "per-skill" && skill.source !== "builtin" };
+    this.#supervisor.load(skill.spec, placement);
+    if (skill.listenerSpec !== undefined) this.#supervisor.load(skill.listenerSpec, placement);
     for (const command of skill.manifest.commands) {
       this.#core.commands.register({
         name: command.name,
@@ -777,23 +784,29 @@ export class SkillService {
     const deps = {
       core: this.#core,
       config: this.#config,
-      isEnabled: (chatKey: string, name: string) => this.state(chatKey, name) === "enabled",
+      // A listener told it was disabled runs once more with its capabilities in that chat, to clean up.
+      isEnabled: (chatKey: string, name: string) =>
+        this.state(chatKey, name) === "enabled" ||
+        (where.evenIfDisabled === true && chatKey === where.chatKey && name === skill.name),
       settings: (chatKey: string, name: string) => this.getSettings(chatKey, name, { reveal: true }),
       ...(this.#fetchDeps === undefined ? {} : { fetchDeps: this.#fetchDeps }),
     };
     this.#inFlight.set(skill.name, running + 1);
     const started = performance.now();
     try {
-      const result = await this.#supervisor.callWith(skill.spec, {
-        chatKey: where.chatKey,
-        kind,
-        name: handler,
-        input: JSON.stringify(input),
-        onCap: (name, args) => handleCapability(inv, { name, argsJson: args }, deps),
-        onRefused: (count) => inv.budget.countRefused("calls", count),
-        // The router's timeout, /stop and shutdown reach the host: the isolate stops, not just our waiting.
-        signal: where.signal,
-      });
+      const result = await this.#supervisor.callWith(
+        (kind === "event" ? skill.listenerSpec : undefined) ?? skill.spec,
+        {
+          chatKey: where.chatKey,
+          kind,
+          name: handler,
+          input: JSON.stringify(input),
+          onCap: (name, args) => handleCapability(inv, { name, argsJson: args }, deps),
+          onRefused: (count) => inv.budget.countRefused("calls", count),
+          // The router's timeout, /stop and shutdown reach the host: the isolate stops, not just our waiting.
+          signal: where.signal,
+        },
+      );
       this.#calls.observe({ skill: skill.name, kind }, (performance.now() - started) / 1000);
       if (result.ok) {
         const envelope = JSON.parse(result.value) as { ok: boolean; value: unknown };
@@ -882,6 +895,7 @@ export class SkillService {
       if (this.#core.commands.get(command.name)?.skill === skill.name) this.#core.commands.unregister(command.name);
     }
     this.#supervisor.unload(skill.spec);
+    if (skill.listenerSpec !== undefined) this.#supervisor.unload(skill.listenerSpec);
   }
 
   #requireSkill(name: string): LoadedSkill {
