@@ -541,19 +541,29 @@ export class SkillService {
     if (event.type === "schedule" && events.schedule !== true) return undefined;
     if (event.type === "lifecycle" && event.skill !== skill.name) return undefined;
     if (event.type === "message" || event.type === "reaction") {
-      // Only what people said: the bot's own runs (schedules, buttons, operator) are not heard.
+      // Only what people typed (the operator's console included): schedule runs and button presses are not heard.
       const origin = event.inbound.origin;
-      if (origin !== undefined && origin !== "user") return undefined;
+      if (origin === "schedule" || origin === "button") return undefined;
     }
     const disabledEvent = event.type === "lifecycle" && event.event === "disabled";
     const state = this.state(event.chatKey, skill.name);
     // A skill hears it was disabled only where it had a grant (it was enabled there).
     if (disabledEvent ? this.#grants.get(event.chatKey, skill.name) === undefined : state !== "enabled")
       return undefined;
-    // Every message is seen only where the chat approved it, by its own grant (never by a default).
-    if (event.type === "message" && this.grantsFor(event.chatKey, skill.name)?.messages.read !== true) return undefined;
+    if (event.type === "message" && !this.#readsMessages(event.chatKey, skill)) return undefined;
     if (this.#quarantine.get(skill.name) !== undefined) return undefined;
     return payloadFor(event, skill, this.#config.listeners.maxMessageChars);
+  }
+
+  /**
+   * Every message is seen only where the chat approved it by its own grant, never by a default: a built-in on by
+   * default does not hear. The one exception is a linked skill in the operator's console, approved when it was
+   * linked (the link command lists what it asks for).
+   */
+  #readsMessages(chatKey: string, skill: LoadedSkill): boolean {
+    const record = this.#grants.get(chatKey, skill.name);
+    if (record === undefined) return skill.source === "linked" && chatKey.startsWith("console:");
+    return record.enabled && record.permissions.messages.read === true;
   }
 
   #jobFor(
