@@ -3,7 +3,7 @@
  * chats that granted it; its failure, CPU spin or hang neither blocks nor answers into the chat, and the command
  * reply still comes; reactions, hook deliveries, schedule fires and lifecycle changes reach it.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -165,6 +165,33 @@ describe("skills that listen", () => {
     await until("the other chat's answer", () => texts("granted2").includes("Heard a deploy of later (event/message)"));
     expect(texts("granted").some((t) => t.includes("deploy of later"))).toBe(false);
   }, 60_000);
+
+  it("refuses to load a skill whose pattern is hostile, naming the field", async () => {
+    const dir = join(dataDir, "hostile-pattern");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "index.js"), "var skill = { events: { message: function () { return 'x'; } } };");
+    for (const pattern of ["(a)\\1", "(?<=a)b", "(x+x+)+y{1001}"]) {
+      writeFileSync(
+        join(dir, "package.json"),
+        JSON.stringify({
+          name: "switchboard-skill-hostile-pattern",
+          version: "1.0.0",
+          keywords: ["switchboard-skill"],
+          switchboard: {
+            manifestVersion: 1,
+            entry: "index.js",
+            permissions: { messages: { read: true } },
+            events: { messages: { pattern } },
+          },
+        }),
+      );
+      await expect(plugin.service.load(dir, { source: "installed" }), pattern).rejects.toMatchObject({
+        code: "E_SKILL_INVALID",
+        message: expect.stringContaining("switchboard.events.messages.pattern"),
+      });
+    }
+    expect(plugin.service.get("hostile-pattern")).toBeUndefined();
+  });
 
   it("subscribes to the bus only while a listening skill is loaded", async () => {
     expect(bot.app.core.events.size).toBeGreaterThan(0);
