@@ -527,7 +527,7 @@ export class SkillService {
       if (payload === undefined) continue;
       const job = this.#jobFor(event, { skill: skill.name, payload });
       if (job === undefined) continue;
-      this.#listeners.push(`${chatKey}\u0000${skill.name}`, job);
+      this.#listeners.push(listenerKey(chatKey, skill.name), job);
     }
   }
 
@@ -604,7 +604,27 @@ export class SkillService {
     };
   }
 
-  async #runListener(job: ListenerJob): Promise<void> {
+  /**
+   * Hand one event to one loaded skill now, past the queues, and wait for its handler (the author kit's
+   * `switchboard skill test` in the real runtime); its replies go to `reply`. Resolves false when the skill does
+   * not hear it there (not subscribed, not granted, the pattern does not match); a handler's failure rejects.
+   */
+  async feedEvent(name: string, event: ChatEvent, reply: (reply: Reply) => Promise<unknown>): Promise<boolean> {
+    const skill = this.#requireSkill(name);
+    const payload = this.#payloadFor(event, skill);
+    const job = payload === undefined ? undefined : this.#jobFor(event, { skill: skill.name, payload });
+    if (job === undefined) return false;
+    // After what the bus handed this (chat, skill) already (its dispatch runs a turn later): one at a time, as always.
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.#listeners.whenIdle(listenerKey(job.chatKey, skill.name));
+    await this.#runListener(job, { reply, rethrow: true });
+    return true;
+  }
+
+  async #runListener(
+    job: ListenerJob,
+    direct: { reply: (reply: Reply) => Promise<unknown>; rethrow: boolean } | undefined = undefined,
+  ): Promise<void> {
     const skill = this.#skills.get(job.skill);
     if (skill === undefined) return;
     const type = job.payload.type;
@@ -626,7 +646,7 @@ export class SkillService {
           platformRole: job.user.platformRole,
         });
       }
-      const send = (reply: Reply) => this.#core.adapters.send(job.target, reply);
+      const send = direct?.reply ?? ((reply: Reply) => this.#core.adapters.send(job.target, reply));
       const { value, inv } = await this.#invoke(
         skill,
         {
@@ -659,6 +679,7 @@ export class SkillService {
       // Never answered into the chat: the failure was counted, audited and logged (or was a refusal).
       this.#dropped(job, "failed");
       this.#core.log.debug({ err: error, skill: skill.name, chat: job.chatKey, type }, "listener did not complete");
+      if (direct?.rethrow === true) throw error;
     }
   }
 
@@ -916,6 +937,11 @@ export class SkillService {
       });
     return skill;
   }
+}
+
+/** The key of a (chat, skill) listener queue. */
+function listenerKey(chatKey: string, skill: string): string {
+  return `${chatKey}\u0000${skill}`;
 }
 
 /** Whether a manifest subscribes to any event. */

@@ -120,6 +120,8 @@ export interface ListenerQueueOptions<J> {
 export class ListenerQueues<J> {
   readonly #options: ListenerQueueOptions<J>;
   readonly #queues = new Map<string, Waiting<J>[]>();
+  /** Who waits for a queue to empty (`whenIdle`); at most one entry per queue in use. */
+  readonly #idle = new Map<string, Array<() => void>>();
 
   constructor(options: ListenerQueueOptions<J>) {
     this.#options = options;
@@ -128,6 +130,16 @@ export class ListenerQueues<J> {
   /** Queues in use (each holds a running job, and maybe waiting ones). */
   get size(): number {
     return this.#queues.size;
+  }
+
+  /** Resolves once nothing runs or waits under `key` (at once when nothing does). */
+  whenIdle(key: string): Promise<void> {
+    if (!this.#queues.has(key)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiting = this.#idle.get(key);
+      if (waiting === undefined) this.#idle.set(key, [resolve]);
+      else waiting.push(resolve);
+    });
   }
 
   /** Queue `job` under `key`; false when it was dropped at once (full queue, too many queues). */
@@ -160,5 +172,8 @@ export class ListenerQueues<J> {
       queue.shift();
     }
     this.#queues.delete(key);
+    const idle = this.#idle.get(key);
+    this.#idle.delete(key);
+    for (const resolve of idle ?? []) resolve();
   }
 }

@@ -7,6 +7,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { playScript } from "@switchboard/skill-sdk/cli";
+import { createRuntimeRunner } from "../../../marketplace/author/conversation.ts";
 import { createSchedulesPlugin } from "../../../schedules/index.ts";
 import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
@@ -200,4 +202,41 @@ describe("skills that listen", () => {
     await plugin.service.load(FIXTURE, { source: "installed" });
     expect(bot.app.core.events.size).toBeGreaterThan(0);
   });
+});
+
+describe("switchboard skill test in the bot's runtime", () => {
+  it("feeds the script's events to the skill's handlers in its isolate", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "sb-listen-runner-"));
+    try {
+      const app = await startTestBot({
+        set: { "bot.dataDir": dataDir, "skills.builtins": false },
+        plugins: [(core) => createSkillsPlugin(core)],
+      });
+      const runner = createRuntimeRunner({ core: app.app.core, plugins: app.app.plugins, stop: () => app.stop() });
+      const { results } = await playScript(runner, FIXTURE, {
+        steps: [
+          { hear: "please deploy api", expect: "Heard a deploy of api (event/message)" },
+          { hear: "nothing to see", expectNothing: true },
+          { hear: "deploy crash", expectContains: "listener crashed on purpose" },
+          { react: "👀", expectNothing: true },
+          { hook: "ci", payload: { status: "failed" }, expect: "Hook ci: failed" },
+          { fire: "/heard", expect: "Schedule fired: /heard" },
+          { lifecycle: "settingsChanged", expect: "Settings now: Listening." },
+          { send: "/heard", expectContains: "reaction 👀 on 1" },
+        ],
+      });
+      expect(results.map((r) => [r.step, r.ok, r.got])).toEqual([
+        ["hear: please deploy api", true, "Heard a deploy of api (event/message)"],
+        ["hear: nothing to see", true, undefined],
+        ["hear: deploy crash", true, expect.stringContaining("listener crashed on purpose")],
+        ["react: 👀", true, undefined],
+        ['hook: ci {"status":"failed"}', true, "Hook ci: failed"],
+        ["fire: /heard", true, "Schedule fired: /heard"],
+        ["lifecycle: settingsChanged", true, "Settings now: Listening."],
+        ["/heard", true, expect.stringContaining("message api from Tester | reaction 👀 on 1 | schedule /heard")],
+      ]);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

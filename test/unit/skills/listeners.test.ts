@@ -119,8 +119,12 @@ describe("listener queues", () => {
     expect(dropped).toEqual([["a4", "queue-full"]]);
     await finish("a1");
     expect(ran).toEqual(["a1", "b1", "a2"]);
+    let idle = false;
+    void q.whenIdle("chat-a").then(() => (idle = true));
     await finish("a2");
+    expect(idle).toBe(false);
     await finish("a3");
+    expect(idle).toBe(true);
     await finish("b1");
     expect(q.size).toBe(0);
   });
