@@ -191,7 +191,8 @@ export class SkillService {
     if (skill === undefined) return undefined;
     const { memoryMb, cpuMs, timeoutMs } = skill.spec;
     const quarantine = this.#quarantine.get(name);
-    return `memory ${memoryMb} MB, CPU ${cpuMs} ms per call, wall clock ${timeoutMs} ms per invocation; per invocation: ${describeBudget(skill.budget)}${quarantine === undefined ? "" : `. Turned off: it ${quarantine.reason}`}`;
+    const hears = describeEvents(skill.manifest);
+    return `memory ${memoryMb} MB, CPU ${cpuMs} ms per call, wall clock ${timeoutMs} ms per invocation; per invocation: ${describeBudget(skill.budget)}${hears === undefined ? "" : `; listens to ${hears}`}${quarantine === undefined ? "" : `. Turned off: it ${quarantine.reason}`}`;
   }
 
   /** Why a skill is quarantined, or undefined when it is not. */
@@ -937,6 +938,18 @@ export class SkillService {
       });
     return skill;
   }
+}
+
+/** What a skill listens to, in words (`/skills info`), or undefined when it listens to nothing. */
+function describeEvents(manifest: SkillManifest): string | undefined {
+  const e = manifest.events;
+  const parts: string[] = [];
+  if (e.messages !== undefined) parts.push(`every message matching ${e.messages.pattern}`);
+  if (e.reactions === true) parts.push("reactions");
+  if ((e.hooks?.length ?? 0) > 0) parts.push(`hooks ${e.hooks?.join(", ")}`);
+  if (e.schedule === true) parts.push("schedule fires");
+  if ((e.lifecycle?.length ?? 0) > 0) parts.push(`being ${e.lifecycle?.join(", ")}`);
+  return parts.length === 0 ? undefined : parts.join(", ");
 }
 
 /** The key of a (chat, skill) listener queue. */

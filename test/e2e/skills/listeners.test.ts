@@ -195,6 +195,12 @@ describe("skills that listen", () => {
     expect(plugin.service.get("hostile-pattern")).toBeUndefined();
   });
 
+  it("says what it listens to in its info", () => {
+    expect(plugin.service.describeLimits("listener")).toContain(
+      "listens to every message matching (?i)\\bdeploy (\\w+), reactions, hooks ci, schedule fires, being enabled, disabled, settingsChanged",
+    );
+  });
+
   it("subscribes to the bus only while a listening skill is loaded", async () => {
     expect(bot.app.core.events.size).toBeGreaterThan(0);
     await plugin.service.unload("listener");
