@@ -28,6 +28,7 @@ export type SkillRuntime = Pick<
   | "disable"
   | "enabledIn"
   | "forgetGrants"
+  | "feedEvent"
   | "setSetting"
   | "getSettings"
 >;

@@ -16,6 +16,7 @@ export const SCHEDULES_NEEDS = {
     "shutdownSignal",
     "apiAccess",
     "audit",
+    "events",
   ],
   config: ["limits", "schedules"],
 } as const satisfies ServiceNeeds;

@@ -694,7 +694,17 @@ export class ScheduleService {
             receivedAt: this.#clock.now(),
             respond: (reply) => core.adapters.send(target, reply),
           };
-          await core.router.process(inbound);
+          const processing = core.router.process(inbound);
+          // Listeners (skills subscribed to schedule fires) hear it once the command is handed over.
+          if (core.events.size > 0)
+            core.events.publish({
+              type: "schedule",
+              chatKey: s.chatKey,
+              target,
+              scheduleId: s.id,
+              commandLine: s.commandLine,
+            });
+          await processing;
         }
       }
     } catch (error) {

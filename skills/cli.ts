@@ -65,7 +65,7 @@ function describePermissions(p: {
   storage: unknown;
   schedules: boolean;
   llm: boolean;
-  messages: { otherChats: boolean; mentions: boolean };
+  messages: { otherChats: boolean; mentions: boolean; read?: boolean };
 }): string {
   const parts: string[] = [];
   if (p.network.length > 0) parts.push(`network ${p.network.join(", ")}`);
@@ -74,5 +74,6 @@ function describePermissions(p: {
   if (p.llm) parts.push("llm");
   if (p.messages.otherChats) parts.push("messages to other chats");
   if (p.messages.mentions) parts.push("mass mentions");
+  if (p.messages.read === true) parts.push("sees every message in this chat");
   return parts.length === 0 ? "none" : parts.join("; ");
 }

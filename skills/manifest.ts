@@ -8,7 +8,11 @@ import { isSkillKitError } from "@switchboard/skill-sdk/checks";
 import { SwitchboardError } from "../bot/index.ts";
 
 export {
+  compilePattern,
+  HOOK_NAME,
   HOST_PATTERN,
+  LIFECYCLE_EVENTS,
+  MAX_PATTERN_CHARS,
   MANIFEST_VERSION,
   type ManifestCommand,
   type ManifestIssue,
@@ -17,6 +21,7 @@ export {
   manifestSchema,
   SKILL_KEYWORD,
   SKILL_NAME,
+  type SkillEvents,
   type SkillManifest,
   type SkillPackageInfo,
   type SkillPermissions,

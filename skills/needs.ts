@@ -3,7 +3,21 @@ import type { ServiceNeeds, ServicesOf } from "../bot/index.ts";
 
 /** Declared once; `SkillsServices` and the composition root's pick both follow from it. */
 export const SKILLS_NEEDS = {
-  services: ["log", "clock", "store", "commands", "adapters", "metrics", "tools", "capabilities", "audit", "track"],
+  services: [
+    "log",
+    "clock",
+    "store",
+    "commands",
+    "adapters",
+    "metrics",
+    "tools",
+    "capabilities",
+    "audit",
+    "track",
+    "events",
+    "permissions",
+    "shutdownSignal",
+  ],
   config: ["bot", "skills"],
 } as const satisfies ServiceNeeds;
 

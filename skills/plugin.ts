@@ -74,6 +74,7 @@ export async function createSkillsPlugin(
     ...(options.fetchDeps === undefined ? {} : { fetchDeps: options.fetchDeps }),
   });
   let unregisterTools: (() => void) | undefined;
+  let stopListening: (() => void) | undefined;
   let refresh: NodeJS.Timeout | undefined;
   return {
     name: "skills",
@@ -98,6 +99,8 @@ export async function createSkillsPlugin(
       }
       // Installed skills are loaded by the marketplace plugin, which checks each one against the lockfile first.
       unregisterTools = core.tools.register(service.toolProvider());
+      // Skills that subscribe to events hear them from here on (the bus has a subscriber only while one is loaded).
+      stopListening = service.listen(core.events);
       if (config.warmOnStart) {
         // In the background, after the plugins and adapters have started: the fork and the compiles must not
         // hold up the start, only come before the first skill command.
@@ -120,6 +123,7 @@ export async function createSkillsPlugin(
     async stop() {
       if (refresh !== undefined) clearInterval(refresh);
       unregisterTools?.();
+      stopListening?.();
       await supervisor.stop();
     },
     status() {

@@ -6,7 +6,9 @@ import { Counter, Histogram, type Registry } from "prom-client";
 import {
   cleanChatText,
   compareNames,
+  parseConversationId,
   SwitchboardError,
+  type ChatEvent,
   type CommandContext,
   type ConversationTarget,
   type Inbound,
@@ -25,6 +27,14 @@ import { BudgetMeter, describeBudget, effectiveBudget, type InvocationBudget } f
 import { chargeReply, handleCapability, toSkillReply, type Invocation } from "./runtime/capabilities.ts";
 import type { FetchDeps } from "./runtime/fetch.ts";
 import { GrantStore, missingPermissions, noPermissions, type GrantRecord } from "./runtime/grants.ts";
+import {
+  type CompiledPattern,
+  type DropReason,
+  ListenerQueues,
+  messagePatternOf,
+  payloadFor,
+  type SkillEventPayload,
+} from "./runtime/listeners.ts";
 import { listPackageDirs, readSkillPackage } from "./runtime/loader.ts";
 import { Quarantine, type QuarantineRecord } from "./runtime/quarantine.ts";
 import { SettingsStore } from "./runtime/settings.ts";
@@ -46,6 +56,24 @@ export interface LoadedSkill {
   spec: HostSkillSpec;
   /** What one invocation may do (the manifest's request within the operator's maximums). */
   budget: InvocationBudget;
+  /** The manifest's `events.messages.pattern`, compiled (RE2, linear time), when it listens to messages. */
+  pattern: CompiledPattern | undefined;
+  /**
+   * What the host runs event handlers in, when the skill listens: the same code and limits in an isolate of its
+   * own, so a listener that spins or is stopped never takes the skill's commands down with it.
+   */
+  listenerSpec: HostSkillSpec | undefined;
+}
+
+/** One event waiting for one skill's handler in one chat. */
+interface ListenerJob {
+  skill: string;
+  chatKey: string;
+  payload: SkillEventPayload;
+  target: ConversationTarget;
+  /** Who caused it: the person for messages and reactions, else the bot itself. */
+  user: { id: string; name: string; role: Role; platformRole: PlatformRole | undefined };
+  chat: { id: string; platform: string; kind: string; title?: string };
 }
 
 /** A skill's state in one chat. */
@@ -77,6 +105,10 @@ export class SkillService {
   readonly #failures: Counter<"skill" | "reason">;
   readonly #refusals: Counter<"skill">;
   readonly #calls: Histogram<"skill" | "kind">;
+  readonly #events: Counter<"skill" | "type" | "outcome">;
+  readonly #listeners: ListenerQueues<ListenerJob>;
+  #bus: { subscribe(listener: (event: ChatEvent) => void): () => void } | undefined;
+  #unsubscribe: (() => void) | undefined;
   readonly #fetchDeps: FetchDeps | undefined;
 
   constructor(options: SkillServiceOptions) {
@@ -127,6 +159,26 @@ export class SkillService {
           buckets: [0.0005, 0.001, 0.005, 0.02, 0.1, 0.5, 2, 10],
         }),
     );
+    this.#events = metric(
+      registry,
+      "switchboard_skill_events_total",
+      () =>
+        new Counter({
+          name: "switchboard_skill_events_total",
+          help: "Events handed to listening skills, by outcome (ok, failed, or why it was dropped)",
+          labelNames: ["skill", "type", "outcome"],
+          registers: [registry],
+        }),
+    );
+    const listeners = options.config.listeners;
+    this.#listeners = new ListenerQueues<ListenerJob>({
+      queueLength: listeners.queueLength,
+      maxAgeMs: listeners.maxAgeMs,
+      maxQueues: listeners.maxQueues,
+      now: () => options.core.clock.now(),
+      run: (job) => options.core.track(this.#runListener(job)),
+      dropped: (job, reason) => this.#dropped(job, reason),
+    });
   }
 
   /** Read the grants table and the quarantined skills into memory (at start, after migrations). */
@@ -140,7 +192,8 @@ export class SkillService {
     if (skill === undefined) return undefined;
     const { memoryMb, cpuMs, timeoutMs } = skill.spec;
     const quarantine = this.#quarantine.get(name);
-    return `memory ${memoryMb} MB, CPU ${cpuMs} ms per call, wall clock ${timeoutMs} ms per invocation; per invocation: ${describeBudget(skill.budget)}${quarantine === undefined ? "" : `. Turned off: it ${quarantine.reason}`}`;
+    const hears = describeEvents(skill.manifest);
+    return `memory ${memoryMb} MB, CPU ${cpuMs} ms per call, wall clock ${timeoutMs} ms per invocation; per invocation: ${describeBudget(skill.budget)}${hears === undefined ? "" : `; listens to ${hears}`}${quarantine === undefined ? "" : `. Turned off: it ${quarantine.reason}`}`;
   }
 
   /** Why a skill is quarantined, or undefined when it is not. */
@@ -204,6 +257,7 @@ export class SkillService {
         );
       }
     }
+    const spec = this.#specFor(pkg.name, pkg.version, { code: pkg.code, manifest: pkg.manifest });
     const skill: LoadedSkill = {
       name: pkg.name,
       packageName: pkg.packageName,
@@ -211,15 +265,17 @@ export class SkillService {
       source: options.source,
       dir: pkg.dir,
       manifest: pkg.manifest,
-      spec: this.#specFor(pkg.name, pkg.version, { code: pkg.code, manifest: pkg.manifest }),
+      spec,
       budget: effectiveBudget(pkg.manifest, this.#config),
+      pattern: messagePatternOf(pkg.manifest),
+      listenerSpec: listens(pkg.manifest) ? { ...spec, key: `${spec.key}+events` } : undefined,
     };
     if (previous !== undefined) this.#unregister(previous);
     this.#skills.set(skill.name, skill);
     // A skill from a registry or a linked folder gets a host of its own: its crash restarts only that host.
-    this.#supervisor.load(skill.spec, {
-      isolated: this.#config.hostIsolation === "per-skill" && skill.source !== "builtin",
-    });
+    const placement = { isolated: this.#config.hostIsolation === "per-skill" && skill.source !== "builtin" };
+    this.#supervisor.load(skill.spec, placement);
+    if (skill.listenerSpec !== undefined) this.#supervisor.load(skill.listenerSpec, placement);
     for (const command of skill.manifest.commands) {
       this.#core.commands.register({
         name: command.name,
@@ -248,6 +304,7 @@ export class SkillService {
         handler: (ctx) => this.runCommand(skill.name, command.name, ctx),
       });
     }
+    this.#resubscribe();
     this.#core.log.info({ skill: skill.name, version: skill.version, source: skill.source }, "skill loaded");
     return skill;
   }
@@ -259,6 +316,7 @@ export class SkillService {
     this.#unregister(skill);
     this.#skills.delete(name);
     this.#lastChat.delete(name);
+    this.#resubscribe();
     return true;
   }
 
@@ -333,6 +391,7 @@ export class SkillService {
       before: before ?? null,
       after: { version: record.version, permissions: record.permissions },
     });
+    this.#lifecycle(chatKey, name, "enabled");
     return record;
   }
 
@@ -360,6 +419,7 @@ export class SkillService {
       before: before ?? null,
       after: { enabled: false },
     });
+    this.#lifecycle(chatKey, name, "disabled");
   }
 
   /**
@@ -396,6 +456,7 @@ export class SkillService {
       target: `${name}.${key}`,
       after: { value: secret ? "(secret)" : value },
     });
+    this.#lifecycle(chatKey, name, "settingsChanged");
   }
 
   /** A chat's settings for a skill. Secrets are masked unless `reveal` (the skill's own capability uses that). */
@@ -414,6 +475,220 @@ export class SkillService {
       tools: (chatKey) => this.#toolsIn(chatKey),
       call: (name, args, ctx) => this.runTool(name, args, ctx),
     };
+  }
+
+  /**
+   * Hand the events of `bus` to the skills that subscribe to them (manifest `events`), in the chats where they
+   * are enabled (messages: only where the chat granted `messages.read`). Each event waits in its (chat, skill)
+   * queue and runs after the publisher has moved on, so a listener never delays a reply. Returns the unsubscribe.
+   */
+  listen(bus: { subscribe(listener: (event: ChatEvent) => void): () => void }): () => void {
+    this.#bus = bus;
+    this.#resubscribe();
+    return () => {
+      this.#bus = undefined;
+      this.#resubscribe();
+    };
+  }
+
+  /** Subscribed only while a loaded skill listens, so publishers see no subscriber and build no events. */
+  #resubscribe(): void {
+    const wanted = this.#bus !== undefined && [...this.#skills.values()].some((s) => listens(s.manifest));
+    // Matched on a later turn: the publisher (the router, with a reply under way) never waits for the patterns.
+    if (wanted && this.#unsubscribe === undefined)
+      this.#unsubscribe = this.#bus?.subscribe((e) => setImmediate(() => this.#dispatchSafely(e)));
+    if (!wanted && this.#unsubscribe !== undefined) {
+      this.#unsubscribe();
+      this.#unsubscribe = undefined;
+    }
+  }
+
+  /** Events waiting or running for listeners, by (chat, skill) queue. */
+  get listenerQueues(): number {
+    return this.#listeners.size;
+  }
+
+  #lifecycle(chatKey: string, skill: string, event: "enabled" | "disabled" | "settingsChanged"): void {
+    const subscribed = this.#skills.get(skill)?.manifest.events.lifecycle?.includes(event) === true;
+    if (subscribed && this.#core.events.size > 0)
+      this.#core.events.publish({ type: "lifecycle", chatKey, skill, event });
+  }
+
+  #dispatchSafely(event: ChatEvent): void {
+    try {
+      this.#dispatch(event);
+    } catch (error) {
+      this.#core.log.warn({ err: error, event: event.type, chat: event.chatKey }, "could not dispatch an event");
+    }
+  }
+
+  #dispatch(event: ChatEvent): void {
+    const chatKey = event.chatKey;
+    for (const skill of this.#skills.values()) {
+      const payload = this.#payloadFor(event, skill);
+      if (payload === undefined) continue;
+      const job = this.#jobFor(event, { skill: skill.name, payload });
+      if (job === undefined) continue;
+      this.#listeners.push(listenerKey(chatKey, skill.name), job);
+    }
+  }
+
+  /** What `skill` gets for `event` in its chat, or undefined when it does not listen there. */
+  #payloadFor(event: ChatEvent, skill: LoadedSkill): SkillEventPayload | undefined {
+    const events = skill.manifest.events;
+    // Cheap checks first: most skills listen to nothing.
+    if (event.type === "message" && skill.pattern === undefined) return undefined;
+    if (event.type === "reaction" && events.reactions !== true) return undefined;
+    if (event.type === "hook" && events.hooks === undefined) return undefined;
+    if (event.type === "schedule" && events.schedule !== true) return undefined;
+    if (event.type === "lifecycle" && event.skill !== skill.name) return undefined;
+    if (event.type === "message" || event.type === "reaction") {
+      // Only what people typed (the operator's console included): schedule runs and button presses are not heard.
+      const origin = event.inbound.origin;
+      if (origin === "schedule" || origin === "button") return undefined;
+    }
+    const disabledEvent = event.type === "lifecycle" && event.event === "disabled";
+    const state = this.state(event.chatKey, skill.name);
+    // A skill hears it was disabled only where it had a grant (it was enabled there).
+    if (disabledEvent ? this.#grants.get(event.chatKey, skill.name) === undefined : state !== "enabled")
+      return undefined;
+    if (event.type === "message" && !this.#readsMessages(event.chatKey, skill)) return undefined;
+    if (this.#quarantine.get(skill.name) !== undefined) return undefined;
+    return payloadFor(event, skill, this.#config.listeners.maxMessageChars);
+  }
+
+  /**
+   * Every message is seen only where the chat approved it by its own grant, never by a default: a built-in on by
+   * default does not hear. The one exception is a linked skill in the operator's console, approved when it was
+   * linked (the link command lists what it asks for).
+   */
+  #readsMessages(chatKey: string, skill: LoadedSkill): boolean {
+    const record = this.#grants.get(chatKey, skill.name);
+    if (record === undefined) return skill.source === "linked" && chatKey.startsWith("console:");
+    return record.enabled && record.permissions.messages.read === true;
+  }
+
+  #jobFor(
+    event: ChatEvent,
+    { skill, payload }: { skill: string; payload: SkillEventPayload },
+  ): ListenerJob | undefined {
+    const system = { id: "system", name: "Switchboard", role: "guest" as Role, platformRole: undefined };
+    if (event.type === "message" || event.type === "reaction") {
+      const inbound = event.inbound;
+      return {
+        skill,
+        chatKey: event.chatKey,
+        payload,
+        target: targetOf(inbound),
+        // The role is read when the job runs (the policy lookup is async); `guest` until then.
+        user: {
+          id: `${inbound.platform}:${inbound.user.id}`,
+          name: inbound.user.displayName,
+          role: "guest",
+          platformRole: inbound.user.platformRole,
+        },
+        chat: chatOf(inbound, event.chatKey),
+      };
+    }
+    let target: ConversationTarget;
+    try {
+      target = event.type === "lifecycle" ? parseConversationId(event.chatKey) : event.target;
+    } catch {
+      return undefined;
+    }
+    return {
+      skill,
+      chatKey: event.chatKey,
+      payload,
+      target,
+      user: system,
+      chat: { id: event.chatKey, platform: target.platform, kind: "group" },
+    };
+  }
+
+  /**
+   * Hand one event to one loaded skill now, past the queues, and wait for its handler (the author kit's
+   * `switchboard skill test` in the real runtime); its replies go to `reply`. Resolves false when the skill does
+   * not hear it there (not subscribed, not granted, the pattern does not match); a handler's failure rejects.
+   */
+  async feedEvent(name: string, event: ChatEvent, reply: (reply: Reply) => Promise<unknown>): Promise<boolean> {
+    const skill = this.#requireSkill(name);
+    const payload = this.#payloadFor(event, skill);
+    const job = payload === undefined ? undefined : this.#jobFor(event, { skill: skill.name, payload });
+    if (job === undefined) return false;
+    // After what the bus handed this (chat, skill) already (its dispatch runs a turn later): one at a time, as always.
+    await new Promise((resolve) => setImmediate(resolve));
+    await this.#listeners.whenIdle(listenerKey(job.chatKey, skill.name));
+    await this.#runListener(job, { reply, rethrow: true });
+    return true;
+  }
+
+  async #runListener(
+    job: ListenerJob,
+    direct: { reply: (reply: Reply) => Promise<unknown>; rethrow: boolean } | undefined = undefined,
+  ): Promise<void> {
+    const skill = this.#skills.get(job.skill);
+    if (skill === undefined) return;
+    const type = job.payload.type;
+    // Listeners take at most half of a skill's calls in flight: its commands always find room.
+    const listenerCap = Math.max(1, Math.floor(this.#config.maxInFlightPerSkill / 2));
+    if ((this.#inFlight.get(skill.name) ?? 0) >= listenerCap) {
+      this.#dropped(job, "busy");
+      return;
+    }
+    try {
+      let role = job.user.role;
+      if (job.user.id !== "system" && (job.payload.type === "message" || job.payload.type === "reaction")) {
+        const target = job.target;
+        role = await this.#core.permissions.roleOf({
+          platform: target.platform,
+          chatId: target.chatId,
+          chatKind: job.chat.kind as Inbound["chat"]["kind"],
+          userId: job.user.id.slice(target.platform.length + 1),
+          platformRole: job.user.platformRole,
+        });
+      }
+      const send = direct?.reply ?? ((reply: Reply) => this.#core.adapters.send(job.target, reply));
+      const { value, inv } = await this.#invoke(
+        skill,
+        {
+          kind: "event",
+          handler: type,
+          input: {
+            args: job.payload,
+            rawArgs: "",
+            chat: job.chat,
+            user: { id: job.user.id, name: job.user.name, role },
+          },
+        },
+        {
+          chatKey: job.chatKey,
+          userKey: job.user.id,
+          platformRole: job.user.platformRole,
+          target: job.target,
+          signal: this.#core.shutdownSignal,
+          reply: send,
+          evenIfDisabled: type === "lifecycle" && job.payload.type === "lifecycle" && job.payload.event === "disabled",
+        },
+      );
+      if (value !== undefined && value !== null) {
+        const reply = toSkillReply(value, skill.manifest.permissions.messages.mentions);
+        chargeReply(inv, reply);
+        await send(reply);
+      }
+      this.#events.inc({ skill: skill.name, type, outcome: "ok" });
+    } catch (error) {
+      // Never answered into the chat: the failure was counted, audited and logged (or was a refusal).
+      this.#dropped(job, "failed");
+      this.#core.log.debug({ err: error, skill: skill.name, chat: job.chatKey, type }, "listener did not complete");
+      if (direct?.rethrow === true) throw error;
+    }
+  }
+
+  #dropped(job: ListenerJob, reason: DropReason): void {
+    this.#events.inc({ skill: job.skill, type: job.payload.type, outcome: reason });
+    if (reason !== "failed")
+      this.#core.log.debug({ skill: job.skill, chat: job.chatKey, type: job.payload.type, reason }, "event dropped");
   }
 
   /** Run a skill command (the registered command's handler). */
@@ -496,10 +771,12 @@ export class SkillService {
       target: ConversationTarget;
       signal: AbortSignal;
       reply: (reply: Reply) => Promise<unknown>;
+      /** A listener hearing it was disabled runs once more there. */
+      evenIfDisabled?: boolean;
     },
   ): Promise<{ value: unknown; inv: Invocation }> {
     const state = this.state(where.chatKey, skill.name);
-    if (state !== "enabled") {
+    if (state !== "enabled" && where.evenIfDisabled !== true) {
       throw new SwitchboardError("E_SKILL_DENIED", `${skill.name} is ${state} in ${where.chatKey}`, {
         chatMessage:
           state === "needs-reapproval"
@@ -540,23 +817,29 @@ export class SkillService {
     const deps = {
       core: this.#core,
       config: this.#config,
-      isEnabled: (chatKey: string, name: string) => this.state(chatKey, name) === "enabled",
+      // A listener told it was disabled runs once more with its capabilities in that chat, to clean up.
+      isEnabled: (chatKey: string, name: string) =>
+        this.state(chatKey, name) === "enabled" ||
+        (where.evenIfDisabled === true && chatKey === where.chatKey && name === skill.name),
       settings: (chatKey: string, name: string) => this.getSettings(chatKey, name, { reveal: true }),
       ...(this.#fetchDeps === undefined ? {} : { fetchDeps: this.#fetchDeps }),
     };
     this.#inFlight.set(skill.name, running + 1);
     const started = performance.now();
     try {
-      const result = await this.#supervisor.callWith(skill.spec, {
-        chatKey: where.chatKey,
-        kind,
-        name: handler,
-        input: JSON.stringify(input),
-        onCap: (name, args) => handleCapability(inv, { name, argsJson: args }, deps),
-        onRefused: (count) => inv.budget.countRefused("calls", count),
-        // The router's timeout, /stop and shutdown reach the host: the isolate stops, not just our waiting.
-        signal: where.signal,
-      });
+      const result = await this.#supervisor.callWith(
+        (kind === "event" ? skill.listenerSpec : undefined) ?? skill.spec,
+        {
+          chatKey: where.chatKey,
+          kind,
+          name: handler,
+          input: JSON.stringify(input),
+          onCap: (name, args) => handleCapability(inv, { name, argsJson: args }, deps),
+          onRefused: (count) => inv.budget.countRefused("calls", count),
+          // The router's timeout, /stop and shutdown reach the host: the isolate stops, not just our waiting.
+          signal: where.signal,
+        },
+      );
       this.#calls.observe({ skill: skill.name, kind }, (performance.now() - started) / 1000);
       if (result.ok) {
         const envelope = JSON.parse(result.value) as { ok: boolean; value: unknown };
@@ -645,6 +928,7 @@ export class SkillService {
       if (this.#core.commands.get(command.name)?.skill === skill.name) this.#core.commands.unregister(command.name);
     }
     this.#supervisor.unload(skill.spec);
+    if (skill.listenerSpec !== undefined) this.#supervisor.unload(skill.listenerSpec);
   }
 
   #requireSkill(name: string): LoadedSkill {
@@ -655,6 +939,35 @@ export class SkillService {
       });
     return skill;
   }
+}
+
+/** What a skill listens to, in words (`/skills info`), or undefined when it listens to nothing. */
+function describeEvents(manifest: SkillManifest): string | undefined {
+  const e = manifest.events;
+  const parts: string[] = [];
+  if (e.messages !== undefined) parts.push(`every message matching ${e.messages.pattern}`);
+  if (e.reactions === true) parts.push("reactions");
+  if ((e.hooks?.length ?? 0) > 0) parts.push(`hooks ${e.hooks?.join(", ")}`);
+  if (e.schedule === true) parts.push("schedule fires");
+  if ((e.lifecycle?.length ?? 0) > 0) parts.push(`being ${e.lifecycle?.join(", ")}`);
+  return parts.length === 0 ? undefined : parts.join(", ");
+}
+
+/** The key of a (chat, skill) listener queue. */
+function listenerKey(chatKey: string, skill: string): string {
+  return `${chatKey}\u0000${skill}`;
+}
+
+/** Whether a manifest subscribes to any event. */
+function listens(manifest: SkillManifest): boolean {
+  const e = manifest.events;
+  return (
+    e.messages !== undefined ||
+    (e.hooks?.length ?? 0) > 0 ||
+    e.reactions === true ||
+    e.schedule === true ||
+    (e.lifecycle?.length ?? 0) > 0
+  );
 }
 
 /** The tree flags a manifest node declares, as a command node carries them. */

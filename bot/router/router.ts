@@ -19,6 +19,7 @@ import {
   type ResolvedCommand,
 } from "../commands.ts";
 import { SwitchboardError, toSwitchboardError, type ErrorCode } from "../errors.ts";
+import type { EventBus } from "../events.ts";
 import { chatKeyOf, toReply, userKeyOf, type Inbound, type ReplyInput, type SentMessage } from "../model.ts";
 import { GLOBAL_POLICY_KEY, checkAccess, checkCommand, type ChatPolicy, type Role } from "../permissions.ts";
 import { authorizePath, minimumRoleOf, refusal, type AuthorizeOptions } from "./authorize.ts";
@@ -76,6 +77,8 @@ export interface RouterOptions {
   shutdownSignal: AbortSignal;
   /** Pending confirmations and approvals: where a node marked `confirm` or `approvals` waits. */
   confirmations: Confirmations;
+  /** Where messages (once their handling has started) and reactions are published for listeners. */
+  events?: EventBus;
 }
 
 /** The router. Adapters call `handle`; modules plug in with `use` and `setConversationHandler`. */
@@ -226,6 +229,7 @@ export class Router implements RouterApi {
   #admit(inbound: Inbound, wait: boolean): Promise<void> {
     const o = this.#o;
     const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
+    if (inbound.reaction !== undefined) return this.#reacted(inbound, chatKey);
     const userKey = userKeyOf(inbound.platform, inbound.user.id);
     if (inbound.origin !== "schedule" && inbound.origin !== "operator") {
       // A person named in config has one budget on every platform.
@@ -391,9 +395,31 @@ export class Router implements RouterApi {
           ? this.#dispatch(job, command)
           : this.#chain(job, () => this.#dispatch(job, command));
       work.then(job.done, job.failed);
+      this.#heard(job);
     } catch (error) {
       this.#failJob(job, error);
     }
+  }
+
+  /**
+   * A message whose handling has started is published for listeners (skills that hear messages). After the
+   * hand-off, never before: publishing never waits for them. Nothing is built when nobody listens.
+   */
+  #heard(job: Job): void {
+    const events = this.#o.events;
+    if (events === undefined || events.size === 0) return;
+    events.publish({ type: "message", chatKey: job.chatKey, inbound: job.inbound });
+  }
+
+  /**
+   * A reaction is neither a command nor a conversation message: nothing answers it. It is published for
+   * listeners and its journal entry settled.
+   */
+  #reacted(inbound: Inbound, chatKey: string): Promise<void> {
+    const events = this.#o.events;
+    if (events !== undefined && events.size > 0) events.publish({ type: "reaction", chatKey, inbound });
+    inbound.journal?.settle();
+    return DONE;
   }
 
   /** The job's work has settled: count a reply it sent for the handler, release its queue. */

@@ -66,6 +66,22 @@ const budgetMaxDefaults = {
 
 const replyMaxDefaults = { maxRepliesPerInvocation: 20, maxReplyChars: 32_000 };
 
+/** Event listeners: each (chat, skill) has a queue of events waiting for its handler, run one at a time. */
+const listenersSection = z
+  .object({
+    /** Events one (chat, skill) queue holds; past it, new events are dropped at once (counted). */
+    queueLength: z.number().int().positive().max(1_000).default(8),
+    /** An event that waited longer than this is dropped instead of run (counted), in ms. */
+    maxAgeMs: z.number().int().positive().default(30_000),
+    /** (chat, skill) queues at most; past it, events for another pair are dropped (counted). */
+    maxQueues: z.number().int().positive().default(1_000),
+    /** Longest message text a pattern is matched against and handed over (the rest is cut), in characters. */
+    maxMessageChars: z.number().int().positive().max(100_000).default(4_000),
+  })
+  .strict();
+
+const listenersDefaults = { queueLength: 8, maxAgeMs: 30_000, maxQueues: 1_000, maxMessageChars: 4_000 };
+
 const fetchDefaults = {
   allowHttp: false,
   allowPrivateNetwork: false,
@@ -150,6 +166,8 @@ export const skillsSection = z
     defaultStorageKb: z.number().int().positive().default(256),
     maxStorageKb: z.number().int().positive().default(10_240),
     fetch: fetchSection.default(fetchDefaults),
+    /** Skills that listen to events (see skills/README.md, "Skills that listen"). */
+    listeners: listenersSection.default(listenersDefaults),
   })
   .strict()
   .default({
@@ -186,6 +204,7 @@ export const skillsSection = z
     defaultStorageKb: 256,
     maxStorageKb: 10_240,
     fetch: fetchDefaults,
+    listeners: listenersDefaults,
   });
 
 /** The skills section after defaults. */

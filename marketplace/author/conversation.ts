@@ -2,11 +2,12 @@
  * The runner `switchboard skill test` plays scripts with: the bot's real runtime (isolate in a skill host,
  * capabilities, router, permission checks). The script format and the player are the SDK's
  * (`@switchboard/skill-sdk/cli`); chat lines go through the router, tool calls through the tool registry the LLM
- * module uses. Each run talks in a fresh chat, so per-chat storage starts empty.
+ * module uses; events go straight to the skill's handlers in the listener isolate (`feedEvent`), as the bot's
+ * event bus would hand them over. Each run talks in a fresh chat, so per-chat storage starts empty.
  */
 import { randomBytes } from "node:crypto";
-import type { SkillRunner, TestScript } from "@switchboard/skill-sdk/cli";
-import type { Core, Inbound, Plugin, Reply, SentMessage } from "../../bot/index.ts";
+import type { ScriptEvent, SkillRunner, TestScript } from "@switchboard/skill-sdk/cli";
+import type { ChatEvent, Core, Inbound, Plugin, Reply, SentMessage } from "../../bot/index.ts";
 import { parseCommandLine, SwitchboardError, toSwitchboardError } from "../../bot/index.ts";
 import type { SkillRuntime } from "../service.ts";
 
@@ -83,6 +84,41 @@ export function createRuntimeRunner(app: RuntimeRunnerApp): SkillRunner {
       } catch (error) {
         return { result: `(error) ${toSwitchboardError(error).chatMessage}`, replies };
       }
+    },
+
+    async event(event: ScriptEvent) {
+      const replies: string[] = [];
+      if (skills === undefined || loaded === undefined) return ["(error) no skill is loaded"];
+      const target = { platform, chatId };
+      const chatEvent: ChatEvent =
+        event.type === "message"
+          ? { type: "message", chatKey, inbound: inbound(event.text, replies) }
+          : event.type === "reaction"
+            ? {
+                type: "reaction",
+                chatKey,
+                inbound: { ...inbound("", replies), reaction: { emoji: event.emoji, added: true, messageId: "1" } },
+              }
+            : event.type === "hook"
+              ? {
+                  type: "hook",
+                  chatKey,
+                  target,
+                  hook: { id: "skilltest", name: event.name, template: "generic" },
+                  deliveryId: `skilltest-${++n}`,
+                  payload: event.payload,
+                  text: event.text,
+                }
+              : event.type === "schedule"
+                ? { type: "schedule", chatKey, target, scheduleId: "skilltest", commandLine: event.command }
+                : { type: "lifecycle", chatKey, skill: loaded, event: event.event };
+      try {
+        const heard = await skills.feedEvent(loaded, chatEvent, async (reply) => replies.push(reply.text));
+        if (!heard && event.type !== "message") replies.push(`(error) the skill does not listen to ${event.type} here`);
+      } catch (error) {
+        replies.push(`(error) ${toSwitchboardError(error).chatMessage}`);
+      }
+      return replies;
     },
 
     async close() {

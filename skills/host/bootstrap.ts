@@ -68,6 +68,7 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
       kind: kind,
       command: kind === "command" ? name : undefined,
       tool: kind === "tool" ? name : undefined,
+      event: kind === "event" ? name : undefined,
       args: input.args,
       rawArgs: input.rawArgs,
       chat: freeze(input.chat),
@@ -160,12 +161,13 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
     apply(mapSet, live, [inv, true]);
     try {
       const def = skillDefinition();
-      const table = def === null || typeof def !== "object" ? undefined : (kind === "tool" ? def.tools : def.commands);
+      const table = def === null || typeof def !== "object" ? undefined : (kind === "tool" ? def.tools : kind === "event" ? def.events : def.commands);
       const handler = table !== null && typeof table === "object" && apply(hasOwn, table, [name]) ? table[name] : undefined;
       if (typeof handler !== "function") throw new TypeErrorC("the skill has no " + kind + " handler named " + stringify(name));
       const input = parse(inputJson);
       const ctx = makeContext(inv, kind, name, input);
-      const value = kind === "tool" ? await handler(input.args, ctx) : await handler(ctx);
+      // Tools get the model's arguments, event handlers the event; both get the context second.
+      const value = kind === "command" ? await handler(ctx) : await handler(input.args, ctx);
       let json;
       try {
         json = stringify({ ok: true, value: value === undefined ? null : value });

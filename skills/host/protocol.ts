@@ -32,8 +32,8 @@ export interface HostSkillSpec {
   idleMs: number;
 }
 
-/** Which handler table a call targets. */
-export type HandlerKind = "command" | "tool";
+/** Which handler table a call targets: `events` handlers are named by event type (`message`, `hook`, …). */
+export type HandlerKind = "command" | "tool" | "event";
 
 /** Bot → host. */
 export type ToHost =

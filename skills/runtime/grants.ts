@@ -53,7 +53,7 @@ export function noPermissions(): SkillPermissions {
     storage: false,
     schedules: false,
     llm: false,
-    messages: { otherChats: false, mentions: false },
+    messages: { otherChats: false, mentions: false, read: false },
   };
 }
 
@@ -71,6 +71,8 @@ export function missingPermissions(granted: SkillPermissions, requested: SkillPe
   if (requested.llm && !granted.llm) missing.push("llm");
   if (requested.messages.otherChats && !granted.messages.otherChats) missing.push("messages to other chats");
   if (requested.messages.mentions && !granted.messages.mentions) missing.push("mass mentions");
+  // A grant recorded before this permission existed has no `read`: it does not cover it.
+  if (requested.messages.read && granted.messages.read !== true) missing.push("sees every message in this chat");
   return missing;
 }
 

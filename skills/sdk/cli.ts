@@ -21,6 +21,7 @@ export { createLocalRunner, type LocalRunnerOptions } from "./local-runner.ts";
 export {
   playScript,
   readScript,
+  type ScriptEvent,
   type ScriptFetchSettings,
   type ScriptStep,
   type SkillRunner,

@@ -342,10 +342,12 @@ export interface SkillSchedule {
  * ```
  */
 export interface SkillContext {
-  /** Whether a command or a tool call is running. */
-  kind: "command" | "tool";
+  /** Whether a command, a tool call or an event handler is running. */
+  kind: "command" | "tool" | "event";
   /** The command name, for command handlers. */
   command?: string;
+  /** The event type (`message`, `hook`, …), for event handlers. */
+  event?: SkillEvent["type"];
   /** Arguments split like a shell (quotes keep words together), for command handlers. */
   args: string[];
   /** The arguments as typed, unsplit. */
@@ -422,6 +424,190 @@ export type CommandHandler = (ctx: SkillContext) => Promise<SkillReplyInput | vo
 export type ToolHandler<A = Record<string, Json>> = (args: A, ctx: SkillContext) => unknown;
 
 /**
+ * A message seen in a chat that granted `messages.read`, matching the manifest's `events.messages.pattern`
+ * (Hubot's `hear`). It arrives after the bot has started handling the message, commands included.
+ *
+ * @example
+ * ```ts
+ * import type { EventHandler, SkillMessageEvent } from "@switchboard/skill-sdk";
+ *
+ * // manifest: "events": { "messages": { "pattern": "(?i)\\bticket (\\d+)" } }
+ * const onMessage: EventHandler<SkillMessageEvent> = (event) => `Ticket ${event.match[1]}: https://tracker.example/${event.match[1]}`;
+ * ```
+ */
+export interface SkillMessageEvent {
+  /** Always `message`. */
+  type: "message";
+  /** The message's text (cut to the first 4,000 characters). */
+  text: string;
+  /** What the pattern matched: the whole match first, then each group (`""` for a group that did not take part). */
+  match: string[];
+  /** The platform's id of the message, where it has one. */
+  messageId?: string;
+  /** True when the message was a command (its reply is already on its way). */
+  isCommand: boolean;
+}
+
+/**
+ * A reaction added to or removed from a message, in a chat where the skill is enabled (`events.reactions`).
+ *
+ * @example
+ * ```ts
+ * import type { EventHandler, SkillReactionEvent } from "@switchboard/skill-sdk";
+ *
+ * const onReaction: EventHandler<SkillReactionEvent> = async (event, ctx) => {
+ *   if (event.added && event.emoji === "👀") await ctx.storage.set(`seen:${event.messageId}`, ctx.user.id);
+ * };
+ * ```
+ */
+export interface SkillReactionEvent {
+  /** Always `reaction`. */
+  type: "reaction";
+  /** The emoji (`👍`), or its name where the platform gives no Unicode (`party_parrot`). */
+  emoji: string;
+  /** True when added, false when removed. */
+  added: boolean;
+  /** The message reacted to. */
+  messageId: string;
+  /** True when that message is one the bot sent, when the platform tells. */
+  onBotMessage?: boolean;
+}
+
+/**
+ * A delivery of an inbound hook named in `events.hooks`, in a chat where the skill is enabled.
+ *
+ * @example
+ * ```ts
+ * import type { EventHandler, SkillHookEvent } from "@switchboard/skill-sdk";
+ *
+ * const onHook: EventHandler<SkillHookEvent> = (event) => {
+ *   const payload = event.payload as { status?: unknown };
+ *   if (payload.status === "failed") return `**${event.hook.name}**: the run failed`;
+ * };
+ * ```
+ */
+export interface SkillHookEvent {
+  /** Always `hook`. */
+  type: "hook";
+  /** The hook it came through. */
+  hook: {
+    /** The hook's name, as in the manifest. */
+    name: string;
+    /** Its template: `alertmanager`, `github`, `grafana` or `generic`. */
+    template: string;
+  };
+  /** The delivery's id (unique per delivery). */
+  deliveryId: string;
+  /** The JSON the sender posted: outside data, check it before use. */
+  payload: Json;
+  /** The message the template rendered from it. */
+  text: string;
+}
+
+/**
+ * A schedule fired in a chat where the skill is enabled (`events.schedule`).
+ *
+ * @example
+ * ```ts
+ * import type { EventHandler, SkillScheduleEvent } from "@switchboard/skill-sdk";
+ *
+ * const onSchedule: EventHandler<SkillScheduleEvent> = async (event, ctx) => {
+ *   await ctx.storage.set("lastFire", { id: event.scheduleId, command: event.command });
+ * };
+ * ```
+ */
+export interface SkillScheduleEvent {
+  /** Always `schedule`. */
+  type: "schedule";
+  /** The schedule's id. */
+  scheduleId: string;
+  /** The command line it ran. */
+  command: string;
+}
+
+/**
+ * The skill was enabled or disabled in the chat, or its settings there changed (`events.lifecycle`).
+ *
+ * @example
+ * ```ts
+ * import type { EventHandler, SkillLifecycleEvent } from "@switchboard/skill-sdk";
+ *
+ * const onLifecycle: EventHandler<SkillLifecycleEvent> = (event) =>
+ *   event.event === "enabled" ? "Hello! I will post here when a build fails." : undefined;
+ * ```
+ */
+export interface SkillLifecycleEvent {
+  /** Always `lifecycle`. */
+  type: "lifecycle";
+  /** What happened. */
+  event: "enabled" | "disabled" | "settingsChanged";
+}
+
+/**
+ * Any event a skill can subscribe to.
+ *
+ * @example
+ * ```ts
+ * import type { SkillEvent } from "@switchboard/skill-sdk";
+ *
+ * function describe(event: SkillEvent): string {
+ *   return event.type === "message" ? `heard "${event.text}"` : event.type;
+ * }
+ * ```
+ */
+export type SkillEvent =
+  | SkillMessageEvent
+  | SkillReactionEvent
+  | SkillHookEvent
+  | SkillScheduleEvent
+  | SkillLifecycleEvent;
+
+/**
+ * An event handler: gets the event and the context (`ctx.user` is who caused it; the bot for schedules, hooks
+ * and lifecycle changes). It runs with the same capabilities, budget and limits as a command. A returned reply
+ * is posted in the chat; returning nothing posts nothing, and a failure is logged and counted, never posted.
+ *
+ * @example
+ * ```ts
+ * import type { EventHandler, SkillMessageEvent } from "@switchboard/skill-sdk";
+ *
+ * const count: EventHandler<SkillMessageEvent> = async (_event, ctx) => {
+ *   await ctx.storage.set("heard", ((await ctx.storage.get<number>("heard")) ?? 0) + 1);
+ * };
+ * ```
+ */
+export type EventHandler<E extends SkillEvent = SkillEvent> = (
+  event: E,
+  ctx: SkillContext,
+) => Promise<SkillReplyInput | void> | SkillReplyInput | void;
+
+/**
+ * Event handlers by event type; the manifest's `events` says which ones the bot sends.
+ *
+ * @example
+ * ```ts
+ * import type { SkillEventHandlers } from "@switchboard/skill-sdk";
+ *
+ * const events: SkillEventHandlers = {
+ *   message: (event) => `You said ${event.match[0]}`,
+ *   lifecycle: (event) => (event.event === "enabled" ? "Listening." : undefined),
+ * };
+ * ```
+ */
+export interface SkillEventHandlers {
+  /** Messages matching `events.messages.pattern`. */
+  message?: EventHandler<SkillMessageEvent>;
+  /** Reactions (`events.reactions`). */
+  reaction?: EventHandler<SkillReactionEvent>;
+  /** Inbound hook deliveries (`events.hooks`). */
+  hook?: EventHandler<SkillHookEvent>;
+  /** Schedule fires (`events.schedule`). */
+  schedule?: EventHandler<SkillScheduleEvent>;
+  /** Enabled, disabled, settings changed (`events.lifecycle`). */
+  lifecycle?: EventHandler<SkillLifecycleEvent>;
+}
+
+/**
  * A skill's handlers, by the names its manifest declares.
  *
  * @example
@@ -439,6 +625,8 @@ export interface SkillDefinition {
   commands?: Record<string, CommandHandler>;
   /** Tool handlers, by the tool names in the manifest. */
   tools?: Record<string, ToolHandler<never>>;
+  /** Event handlers, by event type, for what the manifest's `events` subscribes to. */
+  events?: SkillEventHandlers;
 }
 
 /**
@@ -451,6 +639,10 @@ export interface SkillDefinition {
  * export default defineSkill({
  *   commands: {
  *     echo: (ctx) => ctx.rawArgs || "Say something after /echo",
+ *   },
+ *   events: {
+ *     // manifest: "events": { "messages": { "pattern": "(?i)\\bthanks\\b" } }, "permissions": { "messages": { "read": true } }
+ *     message: () => "You're welcome!",
  *   },
  * });
  * ```

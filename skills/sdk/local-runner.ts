@@ -14,8 +14,8 @@ import { isIP } from "node:net";
 import { join, resolve } from "node:path";
 import { createContext, runInContext } from "node:vm";
 import { SkillKitError } from "./errors.ts";
-import { parseSkillPackage, type SkillManifest } from "./manifest.ts";
-import type { SkillRunner, TestScript } from "./script.ts";
+import { compilePattern, parseSkillPackage, type SkillManifest } from "./manifest.ts";
+import type { ScriptEvent, SkillRunner, TestScript } from "./script.ts";
 
 /** Options for the local runner. */
 export interface LocalRunnerOptions {
@@ -27,7 +27,11 @@ type Handler = (...args: unknown[]) => unknown;
 interface Definition {
   commands?: Record<string, Handler>;
   tools?: Record<string, Handler>;
+  events?: Record<string, Handler>;
 }
+
+/** The longest message text a pattern is matched against, as in the bot (`skills.listeners.maxMessageChars`). */
+const MAX_MESSAGE_CHARS = 4_000;
 
 /** A capability refusal, shaped like the bot's (`code` on the error). */
 function denied(code: string, message: string): Error {
@@ -101,7 +105,7 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner
     rawArgs,
     role = "owner",
   }: {
-    kind: "command" | "tool";
+    kind: "command" | "tool" | "event";
     name: string;
     args: string[];
     rawArgs: string;
@@ -112,6 +116,7 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner
       kind,
       command: kind === "command" ? name : undefined,
       tool: kind === "tool" ? name : undefined,
+      event: kind === "event" ? name : undefined,
       args,
       rawArgs,
       chat: Object.freeze({ id: "test:chat-1", platform: "test", kind: "dm", title: "skill test" }),
@@ -305,6 +310,68 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner
       } catch (error) {
         return { result: errorLine(error), replies };
       }
+    },
+
+    async event(event: ScriptEvent) {
+      replies = [];
+      const subscribed = manifest?.events;
+      const refuse = (why: string): string[] => {
+        replies.push(`(error) ${why}`);
+        return replies;
+      };
+      let payload: Record<string, unknown>;
+      let role = "guest"; // the bot's own events (hooks, schedules, lifecycle) run as nobody in particular
+      switch (event.type) {
+        case "message": {
+          if (subscribed?.messages === undefined) return refuse("the manifest does not subscribe to messages");
+          if (manifest?.permissions.messages.read !== true)
+            return refuse("the manifest does not ask for messages.read");
+          const text = event.text.slice(0, MAX_MESSAGE_CHARS);
+          const matcher = compilePattern(subscribed.messages.pattern).matcher(text);
+          if (!matcher.find()) return replies; // not heard: the pattern does not match
+          const match: string[] = [];
+          for (let i = 0; i <= matcher.groupCount(); i++) match.push(matcher.group(i) ?? "");
+          payload = { type: "message", text, match, messageId: "test-message", isCommand: text.startsWith("/") };
+          role = "owner";
+          break;
+        }
+        case "reaction":
+          if (subscribed?.reactions !== true) return refuse("the manifest does not subscribe to reactions");
+          payload = { type: "reaction", emoji: event.emoji, added: true, messageId: "test-message" };
+          role = "owner";
+          break;
+        case "hook":
+          if (subscribed?.hooks?.includes(event.name) !== true)
+            return refuse(`the manifest does not subscribe to the hook ${JSON.stringify(event.name)}`);
+          payload = {
+            type: "hook",
+            hook: { name: event.name, template: "generic" },
+            deliveryId: `test-delivery-${Date.now()}`,
+            payload: asJson(event.payload) ?? null,
+            text: event.text,
+          };
+          break;
+        case "schedule":
+          if (subscribed?.schedule !== true) return refuse("the manifest does not subscribe to schedule fires");
+          payload = { type: "schedule", scheduleId: "test-schedule", command: event.command };
+          break;
+        case "lifecycle":
+          if (subscribed?.lifecycle?.includes(event.event) !== true)
+            return refuse(`the manifest does not subscribe to the lifecycle event ${event.event}`);
+          payload = { type: "lifecycle", event: event.event };
+          break;
+      }
+      const handler = definition?.events?.[event.type];
+      if (typeof handler !== "function") return refuse(`the skill has no events.${event.type} handler`);
+      try {
+        const value = await run(async () =>
+          handler(payload, context({ kind: "event", name: event.type, args: [], rawArgs: "", role })),
+        );
+        if (value !== undefined && value !== null) replies.push(replyText(asJson(value)));
+      } catch (error) {
+        replies.push(errorLine(error));
+      }
+      return replies;
     },
 
     async close() {

@@ -3,6 +3,7 @@
  * holding the manifest. `validateManifest` checks a whole package.json and names every wrong field with its fix;
  * the marketplace calls it before installing, the runtime before loading.
  */
+import { RE2JS } from "re2js";
 import { z } from "zod";
 import { SkillKitError } from "./errors.ts";
 
@@ -141,9 +142,11 @@ const permissions = z
         otherChats: z.boolean().default(false),
         /** Keep mass mentions (@everyone, @here, <!channel>) instead of neutralising them. */
         mentions: z.boolean().default(false),
+        /** See every message in the chats that grant it (needed by `events.messages`). */
+        read: z.boolean().default(false),
       })
       .strict()
-      .default({ otherChats: false, mentions: false }),
+      .default({ otherChats: false, mentions: false, read: false }),
   })
   .strict()
   .default({
@@ -151,8 +154,69 @@ const permissions = z
     storage: false,
     schedules: false,
     llm: false,
-    messages: { otherChats: false, mentions: false },
+    messages: { otherChats: false, mentions: false, read: false },
   });
+
+/** The longest `events.messages.pattern`, in characters. */
+export const MAX_PATTERN_CHARS = 200;
+
+/** Hook names: lower-case letters, digits, `_` or `-`, 1–40 long. */
+export const HOOK_NAME = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+
+/** The lifecycle events a skill may subscribe to. */
+export const LIFECYCLE_EVENTS = ["enabled", "disabled", "settingsChanged"] as const;
+
+/**
+ * Compile a message pattern with RE2's syntax and linear-time matcher (no backreferences, no lookaround, repeat
+ * counts at most 1000), so no pattern can make matching a message take more than time linear in its length.
+ * Throws with the reason when the pattern is not accepted.
+ *
+ * ```ts
+ * compilePattern("(?i)^deploy (\\w+)").matcher("Deploy api").find(); // true
+ * compilePattern("(a)\\1"); // throws: backreferences are not supported
+ * ```
+ */
+export function compilePattern(pattern: string): RE2JS {
+  if (pattern.length === 0 || pattern.length > MAX_PATTERN_CHARS)
+    throw new Error(`a pattern is 1–${MAX_PATTERN_CHARS} characters`);
+  return RE2JS.compile(pattern);
+}
+
+const messagePattern = z
+  .string()
+  .min(1, "give a regular expression the messages must match, like (?i)\\bdeploy\\b")
+  .max(MAX_PATTERN_CHARS, `keep the pattern to ${MAX_PATTERN_CHARS} characters`)
+  .superRefine((pattern, ctx) => {
+    try {
+      compilePattern(pattern);
+    } catch (error) {
+      const reason = error instanceof Error ? error.message.replace(/^error parsing regexp: /, "") : String(error);
+      ctx.addIssue({
+        code: "custom",
+        message: `use RE2 syntax (no backreferences or lookaround, repeats at most {1000}): ${reason.slice(0, 120)}`,
+      });
+    }
+  });
+
+/** What happens in a chat that the skill wants to hear about (its handlers are under `events` in the SDK). */
+const events = z
+  .object({
+    /** Every message matching `pattern` in chats that granted `messages.read` (Hubot's `hear`). */
+    messages: z.object({ pattern: messagePattern }).strict().optional(),
+    /** Deliveries of these inbound hooks, in chats where the skill is enabled. */
+    hooks: z
+      .array(z.string().regex(HOOK_NAME, "use hook names of lower-case letters, digits, _ or -"))
+      .max(20)
+      .optional(),
+    /** Reactions added to or removed from messages. */
+    reactions: z.boolean().optional(),
+    /** Schedule fires in chats where the skill is enabled. */
+    schedule: z.boolean().optional(),
+    /** The skill being enabled, disabled, or its settings changed, in a chat. */
+    lifecycle: z.array(z.enum(LIFECYCLE_EVENTS)).max(3).optional(),
+  })
+  .strict()
+  .default({});
 
 const limits = z
   .object({
@@ -200,11 +264,15 @@ export const manifestSchema = z
     permissions,
     settings: settings.optional(),
     limits,
+    events,
   })
   .strict();
 
 /** A validated manifest. */
 export type SkillManifest = z.infer<typeof manifestSchema>;
+
+/** A manifest's event subscriptions. */
+export type SkillEvents = SkillManifest["events"];
 
 /** A skill's requested (or granted) permissions. */
 export type SkillPermissions = SkillManifest["permissions"];
@@ -312,6 +380,13 @@ export function validateManifest(packageJson: unknown): ManifestResult {
       "tool",
     ),
   );
+  if (manifest.events.messages !== undefined && !manifest.permissions.messages.read) {
+    issues.push({
+      field: "switchboard.events.messages",
+      problem: "needs the permission to see every message",
+      fix: 'add "read": true under permissions.messages (each chat approves it when it enables the skill)',
+    });
+  }
   if (manifest.settings !== undefined) {
     for (const key of manifest.settings.required ?? []) {
       if (!Object.hasOwn(manifest.settings.properties, key)) {

@@ -72,6 +72,8 @@ export function describePermission(permission: string): string {
       return "run on a schedule";
     case "llm":
       return "call the language model";
+    case "messages.read":
+      return "sees every message in this chat";
     default:
       return permission;
   }

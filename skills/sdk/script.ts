@@ -7,21 +7,47 @@
  * ```json
  * { "steps": [ { "send": "/hello", "expect": "Hello Tester! (#1 in this chat)" },
  *              { "send": "/hello x", "expectContains": "x" },
- *              { "tool": "greeting", "args": { "who": "Ada" }, "expect": "Hello Ada!" } ] }
+ *              { "tool": "greeting", "args": { "who": "Ada" }, "expect": "Hello Ada!" },
+ *              { "hear": "ticket 42 is broken", "expectContains": "tracker.example/42" },
+ *              { "hear": "nothing to see", "expectNothing": true },
+ *              { "react": "👍" },
+ *              { "hook": "ci", "payload": { "status": "failed" }, "expect": "**ci**: the run failed" },
+ *              { "fire": "/standup" },
+ *              { "lifecycle": "enabled", "expect": "Listening." } ] }
  * ```
  */
 import { readFile } from "node:fs/promises";
 import { parse as parseYaml } from "yaml";
 import { SkillKitError } from "./errors.ts";
 
-/** One step: a chat line (`send`) or a tool call as the model would make it (`tool` with `args`). */
+/**
+ * One step: a chat line (`send`), a tool call as the model would make it (`tool` with `args`), or an event fed to
+ * the skill's `events` handlers: a message heard (`hear`), a reaction (`react`), an inbound hook delivery (`hook`
+ * with `payload` and `text`), a schedule fire (`fire`, its command line), a lifecycle change (`lifecycle`).
+ */
 export interface ScriptStep {
   send?: string;
   tool?: string;
   args?: Record<string, unknown>;
+  /** A message seen in the chat (not a command to run): goes to `events.message` when the pattern matches. */
+  hear?: string;
+  /** A reaction (`👍`) added to a message: goes to `events.reaction`. */
+  react?: string;
+  /** A delivery of the named hook: goes to `events.hook`, with `payload` and `text`. */
+  hook?: string;
+  /** The hook delivery's JSON payload. */
+  payload?: unknown;
+  /** The hook delivery's rendered text. */
+  text?: string;
+  /** A schedule fire running this command line: goes to `events.schedule`. */
+  fire?: string;
+  /** A lifecycle change: goes to `events.lifecycle`. */
+  lifecycle?: "enabled" | "disabled" | "settingsChanged";
   expect?: string;
   expectContains?: string;
   expectMatch?: string;
+  /** The step must produce no reply at all (a message the pattern does not match, a quiet listener). */
+  expectNothing?: boolean;
   /** The speaker's role in the chat for this step (default `owner`): a command's `defaultRole` is checked against it. */
   role?: "owner" | "admin" | "member" | "guest";
 }
@@ -48,6 +74,14 @@ export interface TestScript {
   steps: ScriptStep[];
 }
 
+/** An event a script feeds to a skill (the SDK's `SkillEvent` without what the runner fills in). */
+export type ScriptEvent =
+  | { type: "message"; text: string }
+  | { type: "reaction"; emoji: string }
+  | { type: "hook"; name: string; payload: unknown; text: string }
+  | { type: "schedule"; command: string }
+  | { type: "lifecycle"; event: "enabled" | "disabled" | "settingsChanged" };
+
 /** Runs a skill for a script: loads it, sends chat lines, calls its tools. */
 export interface SkillRunner {
   /** Load the built skill in `dir` for this script; resolves with the skill's name. */
@@ -56,6 +90,8 @@ export interface SkillRunner {
   send(line: string, role?: ScriptStep["role"]): Promise<string[]>;
   /** Call one of the skill's tools (its manifest name) as the model would; resolves with the result text. */
   callTool(name: string, args: Record<string, unknown>): Promise<{ result: string; replies: string[] }>;
+  /** Feed an event to the skill's handlers; resolves with every reply's text (none when nothing listened). */
+  event?(event: ScriptEvent): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -84,16 +120,19 @@ export async function readScript(path: string): Promise<TestScript> {
     );
   }
   const script = raw as TestScript;
+  const kinds = (s: ScriptStep): number =>
+    [s.send, s.tool, s.hear, s.react, s.hook, s.fire, s.lifecycle].filter((v) => typeof v === "string").length;
   const badStep = (s: ScriptStep | undefined): boolean =>
     s === null ||
     typeof s !== "object" ||
-    (typeof s.send === "string") === (typeof s.tool === "string") ||
+    kinds(s) !== 1 ||
+    (s.lifecycle !== undefined && !["enabled", "disabled", "settingsChanged"].includes(s.lifecycle)) ||
     (s.role !== undefined && !["owner", "admin", "member", "guest"].includes(s.role)) ||
     (s.args !== undefined && (s.args === null || typeof s.args !== "object" || Array.isArray(s.args)));
   if (script === null || typeof script !== "object" || !Array.isArray(script.steps) || script.steps.some(badStep)) {
     throw new SkillKitError(
       "E_BAD_ARGS",
-      `${path}: a script is { "steps": [ { "send": "/cmd", "expect": "reply" }, { "tool": "name", "args": {}, "expect": "result" } ] }`,
+      `${path}: a script is { "steps": [ { "send": "/cmd", "expect": "reply" }, { "tool": "name", "args": {}, "expect": "result" }, { "hear": "a message" }, { "react": "👍" }, { "hook": "name", "payload": {} }, { "fire": "/cmd" }, { "lifecycle": "enabled" } ] }, each step with exactly one of send, tool, hear, react, hook, fire, lifecycle`,
     );
   }
   return script;
@@ -112,7 +151,14 @@ export async function playScript(
       let replies: string[];
       let got: string | undefined;
       let line: string;
-      if (step.tool !== undefined) {
+      const event = eventOf(step);
+      if (event !== undefined) {
+        line = event.line;
+        if (runner.event === undefined)
+          throw new SkillKitError("E_BAD_ARGS", `this runner cannot feed events (${line}); use switchboard-skill test`);
+        replies = await runner.event(event.event);
+        got = replies.at(-1);
+      } else if (step.tool !== undefined) {
         const args = step.args ?? {};
         line = `tool ${step.tool} ${JSON.stringify(args)}`;
         const outcome = await runner.callTool(step.tool, args);
@@ -123,7 +169,12 @@ export async function playScript(
         replies = await runner.send(line, step.role);
         got = replies.at(-1);
       }
-      results.push({ step: line, replies, got, ...judge(step, got, step.tool !== undefined || replies.length > 0) });
+      // A command must answer; a tool always does; a listener may stay quiet, but must not fail.
+      const answered =
+        event !== undefined
+          ? !replies.some((r) => r.startsWith("(error)"))
+          : step.tool !== undefined || replies.length > 0;
+      results.push({ step: line, replies, got, ...judge(step, got, answered) });
     }
     return { skill, results };
   } finally {
@@ -131,8 +182,26 @@ export async function playScript(
   }
 }
 
+/** The event a step feeds, with the step as a line for the report; undefined for `send` and `tool`. */
+function eventOf(step: ScriptStep): { event: ScriptEvent; line: string } | undefined {
+  if (step.hear !== undefined) return { event: { type: "message", text: step.hear }, line: `hear: ${step.hear}` };
+  if (step.react !== undefined) return { event: { type: "reaction", emoji: step.react }, line: `react: ${step.react}` };
+  if (step.hook !== undefined) {
+    const payload = step.payload ?? {};
+    return {
+      event: { type: "hook", name: step.hook, payload, text: step.text ?? "" },
+      line: `hook: ${step.hook} ${JSON.stringify(payload)}`,
+    };
+  }
+  if (step.fire !== undefined) return { event: { type: "schedule", command: step.fire }, line: `fire: ${step.fire}` };
+  if (step.lifecycle !== undefined)
+    return { event: { type: "lifecycle", event: step.lifecycle }, line: `lifecycle: ${step.lifecycle}` };
+  return undefined;
+}
+
 function judge(step: ScriptStep, got: string | undefined, answered: boolean): { ok: boolean; wanted: string } {
   const text = got ?? "";
+  if (step.expectNothing === true) return { ok: got === undefined, wanted: "no reply" };
   if (step.expect !== undefined) return { ok: text === step.expect, wanted: `= ${JSON.stringify(step.expect)}` };
   if (step.expectContains !== undefined)
     return { ok: text.includes(step.expectContains), wanted: `contains ${JSON.stringify(step.expectContains)}` };

@@ -33,6 +33,7 @@ export const BENCHES: readonly Bench[] = [
   { name: "schedules-path", measures: "schedule fires through the router to the reply" },
   { name: "skills", measures: "skill cold start and warm call overhead" },
   { name: "sandbox", measures: "hostile skills vs an observer chat's latency" },
+  { name: "listeners", measures: "reply latency with a skill hearing every message" },
   { name: "llm", measures: "framework time per LLM turn and per streamed chunk" },
   { name: "gateway", measures: "model gateway overhead and throughput vs direct" },
   { name: "marketplace", measures: "skill install and search vs a plain fetch" },

@@ -33,7 +33,7 @@ describe("validateManifest", () => {
       storage: false,
       schedules: false,
       llm: false,
-      messages: { otherChats: false, mentions: false },
+      messages: { otherChats: false, mentions: false, read: false },
     });
   });
 

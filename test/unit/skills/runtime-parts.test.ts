@@ -26,9 +26,17 @@ describe("grant coverage", () => {
       missingPermissions(noPermissions(), {
         ...noPermissions(),
         storage: true,
-        messages: { otherChats: true, mentions: true },
+        messages: { otherChats: true, mentions: true, read: true },
       }),
-    ).toEqual(["storage", "messages to other chats", "mass mentions"]);
+    ).toEqual(["storage", "messages to other chats", "mass mentions", "sees every message in this chat"]);
+    // A grant stored before `read` existed has no such key: it does not cover a skill that now reads messages.
+    const oldGrant = { ...noPermissions(), messages: { otherChats: false, mentions: false } };
+    expect(
+      missingPermissions(oldGrant as ReturnType<typeof noPermissions>, {
+        ...noPermissions(),
+        messages: { otherChats: false, mentions: false, read: true },
+      }),
+    ).toEqual(["sees every message in this chat"]);
   });
 });
 
