@@ -170,10 +170,22 @@ export class DeliveryWorker {
       const routed = await this.#o.route({ hook, payload, meta: d.meta, text });
       if (routed !== undefined) ({ target, text, edit } = routed);
     }
-    await repo.markSent(d.id, clock.now());
+    // Marked sent right before the platform call, after the wait in the adapter's outbound limiter; adapters
+    // that call no hook (the console) are marked once the send returned.
+    let marking: Promise<void> | undefined;
+    const mark = (): Promise<void> => {
+      marking ??= repo.markSent(d.id, clock.now());
+      return marking;
+    };
     try {
       if (edit !== undefined) await this.#o.adapters.edit(edit, { text });
-      else await this.#o.adapters.send(target, { text });
+      else
+        await this.#o.adapters.send(
+          target,
+          { text },
+          { beforeSend: mark, afterSend: mark, idempotencyKey: `hook${d.id}` },
+        );
+      await mark();
     } catch (error) {
       const attempts = d.attempts + 1;
       const giveUp = attempts >= this.#o.limits.maxAttempts;

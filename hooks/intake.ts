@@ -9,7 +9,7 @@ import type { Logger } from "pino";
 import type { DeliveryWorker } from "./delivery.ts";
 import type { HooksMetrics } from "./metrics.ts";
 import type { HookRegistry } from "./registry.ts";
-import type { DeliveryRepo } from "./store.ts";
+import type { DeliveryRepo, QueuedDelivery } from "./store.ts";
 import { deliveryIdOf, header, verifyRequest } from "./verify.ts";
 
 /** The path prefix; a hook's URL is `<publicUrl>/hooks/<id>`. */
@@ -109,14 +109,22 @@ export function hookEndpoint(o: IntakeOptions): HttpHandler {
     const meta: Record<string, string> = {};
     const event = header(req.headers, "x-github-event");
     if (hook.template === "github" && event !== undefined) meta.event = event.slice(0, 64);
-    const queued = await o.repo.enqueue({
-      hookId: hook.id,
-      deliveryId,
-      payload: req.rawBody.toString("utf8"),
-      meta,
-      at: now,
-      leaseUntil: now + o.limits.leaseMs,
-    });
+    let queued: QueuedDelivery | undefined;
+    try {
+      queued = await o.repo.enqueue({
+        hookId: hook.id,
+        deliveryId,
+        payload: req.rawBody.toString("utf8"),
+        meta,
+        at: now,
+        leaseUntil: now + o.limits.leaseMs,
+      });
+    } catch (error) {
+      // Not queued, so not acknowledged: the sender retries, and nothing is lost.
+      o.metrics.request(hook.template, "unavailable");
+      o.log.warn({ err: error, hook: hook.id }, "could not queue a hook delivery");
+      return json(503, { error: "unavailable", message: "try again later" }, { "retry-after": "5" });
+    }
     if (queued === undefined) {
       o.metrics.request(hook.template, "duplicate");
       return json(200, { status: "duplicate", deliveryId });

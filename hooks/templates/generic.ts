@@ -60,7 +60,10 @@ export function viewOf(value: unknown, depth = 0): unknown {
 /** Render a generic payload with the hook's format or map. */
 export function renderGeneric(payload: unknown, o: { format?: string; map?: Record<string, string> }): string {
   if (o.format !== undefined) {
-    return Mustache.render(checkFormat(o.format), viewOf(payload), {}, { escape: (v: unknown) => esc(v, 500) });
+    const view = viewOf(payload);
+    // A payload that is not an object (null, a number, a list) is a view with nothing to look up.
+    const scope = typeof view === "object" && view !== null && !Array.isArray(view) ? view : Object.create(null);
+    return Mustache.render(checkFormat(o.format), scope, {}, { escape: (v: unknown) => esc(v, 500) });
   }
   const field = (name: string, fallbacks: string[]): unknown => {
     const path = o.map?.[name];

@@ -11,7 +11,7 @@ import { createHooksPlugin, HOOKS_NEEDS, type HooksPlugin } from "../../../hooks
 import { TelegramStandIn } from "../../stand-ins/telegram/server.ts";
 
 /** A 32-byte test key (hex). */
-export const TEST_KEY = "11".repeat(32);
+export const TEST_KEY = "ab".repeat(32);
 
 /** A started bot with hooks, and its stand-in. */
 export interface HooksBot {
