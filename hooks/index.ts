@@ -1,6 +1,6 @@
 /**
- * The hooks module's entry: `createHooksPlugin` mounts `POST /hooks/<id>` on the bot's listener, `/hooks` in the
- * chats, and the delivery worker that posts queued deliveries through the adapters. Hook deliveries are also
+ * The hooks module's entry: `createHooksPlugin` mounts `POST /hooks/<id>` on the bot's listener, `/hooks` and
+ * `/workflow` in the chats, and the delivery worker that posts queued deliveries through the adapters. Hook deliveries are also
  * published on the core's event bus (`type: "hook"`) for listeners.
  */
 import type { Plugin } from "../bot/index.ts";
@@ -12,12 +12,14 @@ import type { HooksServices } from "./needs.ts";
 import { HookRegistry } from "./registry.ts";
 import { secretBox } from "./secrets.ts";
 import { DeliveryRepo, HOOKS_MIGRATIONS, HookRepo } from "./store.ts";
+import { WorkflowRepo, workflowCommand, workflowRoute } from "./workflow.ts";
 
 export { HOOKS_NEEDS, type HooksServices } from "./needs.ts";
 export { HOOKS_MIGRATIONS, TEMPLATES, type TemplateName } from "./store.ts";
 export { HookRegistry, type OpenHook } from "./registry.ts";
 export { signTimestamped, hmacHex, SIGNATURE_HEADER, TIMESTAMP_HEADER } from "./verify.ts";
 export { renderDelivery } from "./templates/index.ts";
+export { RUN_HEADER } from "./workflow.ts";
 
 /** The hooks plugin, with its services for tests and benchmarks. */
 export interface HooksPlugin extends Plugin {
@@ -33,9 +35,10 @@ const LEASE_MS = 30_000;
 export async function createHooksPlugin(core: HooksServices): Promise<HooksPlugin> {
   const config = core.config.hooks;
   const isShared = core.store.sql.driver === "postgres";
+  const box = secretBox({ secretKey: config.secretKey, dataDir: core.config.bot.dataDir, isShared });
   const registry = new HookRegistry({
     repo: new HookRepo(core.store.sql),
-    box: secretBox({ secretKey: config.secretKey, dataDir: core.config.bot.dataDir, isShared }),
+    box,
     clock: core.clock,
     audit: (entry) => core.audit(entry),
     maxPerChat: config.maxPerChat,
@@ -51,6 +54,7 @@ export async function createHooksPlugin(core: HooksServices): Promise<HooksPlugi
     };
   const metrics = createHooksMetrics(core.metrics.registry);
   const repo = new DeliveryRepo(core.store.sql);
+  const workflows = new WorkflowRepo(core.store.sql);
   const worker = new DeliveryWorker({
     repo,
     registry,
@@ -62,6 +66,7 @@ export async function createHooksPlugin(core: HooksServices): Promise<HooksPlugi
     track: core.track,
     isShared,
     limits: { ...config, leaseMs: LEASE_MS },
+    route: workflowRoute(workflows),
   });
   core.http.route(
     "POST",
@@ -81,8 +86,20 @@ export async function createHooksPlugin(core: HooksServices): Promise<HooksPlugi
     /\/+$/,
     "",
   );
+  const urlOf = (id: string): string => `${base}${HOOK_PATH}/${id}`;
+  core.commands.register(hooksCommand({ registry, adapters: core.adapters, urlOf }));
   core.commands.register(
-    hooksCommand({ registry, adapters: core.adapters, urlOf: (id) => `${base}${HOOK_PATH}/${id}` }),
+    workflowCommand({
+      repo: workflows,
+      registry,
+      box,
+      adapters: core.adapters,
+      clock: core.clock,
+      audit: (entry) => core.audit(entry),
+      urlOf,
+      maxPerChat: config.maxWorkflowsPerChat,
+      timeoutMs: config.workflowTimeoutMs,
+    }),
   );
   return {
     name: "hooks",
@@ -95,6 +112,7 @@ export async function createHooksPlugin(core: HooksServices): Promise<HooksPlugi
     },
     async stop() {
       core.commands.unregister("hooks");
+      core.commands.unregister("workflow");
       await worker.stop();
     },
     status() {
