@@ -31,9 +31,9 @@ export async function answerPrivately(
   text: string,
 ): Promise<ReplyInput> {
   const { platform } = ctx.inbound;
-  if (ctx.inbound.chat.kind === "dm") return { text, format: "plain" };
   if (platform === "console")
     return { text: `(The console has no direct messages: shown here only.)\n${text}`, format: "plain" };
+  if (ctx.inbound.chat.kind === "dm") return { text, format: "plain" };
   if (d.adapters.get(platform)?.capabilities.ephemeral === true) return { text, ephemeral: true, format: "plain" };
   await d.adapters.send({ platform, chatId: ctx.inbound.user.id }, { text, format: "plain" });
   return "I sent the URL and secret to you in a direct message.";

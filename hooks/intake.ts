@@ -25,6 +25,11 @@ export class HookRates {
     this.#perMinute = perMinute;
   }
 
+  /** Hooks with a window kept (at most 10,000). */
+  get size(): number {
+    return this.#windows.size;
+  }
+
   /** Count one request; answers the seconds to wait when over the limit, else undefined. */
   take(hookId: string, nowMs: number): number | undefined {
     const minute = Math.floor(nowMs / 60_000);

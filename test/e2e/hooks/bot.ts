@@ -23,13 +23,16 @@ export interface HooksBot {
 }
 
 /** Start the bot; `set` overrides config by dotted path. */
-export async function startHooksBot(set: Record<string, unknown> = {}): Promise<HooksBot> {
+export async function startHooksBot(
+  set: Record<string, unknown> = {},
+  consoleStreams?: { input: NodeJS.ReadableStream; output: NodeJS.WritableStream },
+): Promise<HooksBot> {
   const standIn = await TelegramStandIn.start();
   const raw: Record<string, unknown> = {};
   const settings: Record<string, unknown> = {
     "http.port": 0,
     "log.level": process.env.TEST_LOG_LEVEL ?? "silent",
-    "adapters.console.enabled": false,
+    "adapters.console.enabled": consoleStreams !== undefined,
     "adapters.telegram.token": standIn.token,
     "adapters.telegram.apiRoot": standIn.apiRoot,
     "adapters.telegram.pollTimeoutSeconds": 1,
@@ -43,7 +46,7 @@ export async function startHooksBot(set: Record<string, unknown> = {}): Promise<
   let hooks: HooksPlugin | undefined;
   const app = await createApp({
     config,
-    console: false,
+    console: consoleStreams ?? false,
     store,
     log: createLogger({ level: config.log.level, format: "json" }),
     plugins: [

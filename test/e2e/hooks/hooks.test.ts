@@ -7,6 +7,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ChatEvent } from "../../../bot/index.ts";
 import { hmacHex, signTimestamped } from "../../../hooks/index.ts";
 import { addHookInGroup, type HooksBot, postHook, startHooksBot } from "./bot.ts";
 
@@ -51,6 +52,8 @@ describe("inbound hooks through Telegram", { timeout: 60_000 }, () => {
   it("posts a signed GitHub push to the group, rendered, with mass mentions neutralised", async () => {
     const body = readFileSync(join(FIXTURES, "github-push.json"), "utf8");
     const n = inGroup().length;
+    const events: ChatEvent[] = [];
+    const unsubscribe = bot.app.core.events.subscribe((e) => events.push(e));
     const res = await postHook(bot, {
       id: github.id,
       body,
@@ -69,6 +72,16 @@ describe("inbound hooks through Telegram", { timeout: 60_000 }, () => {
     expect(text).not.toContain("Longer body");
     expect(text).not.toMatch(/(^|[^\u200b])@everyone/);
     expect(text).not.toContain("<!channel>");
+    // Published for listeners once handed to the platform.
+    await bot.standIn.waitFor(() => events.length > 0, 5_000, "the hook event");
+    unsubscribe();
+    expect(events[0]).toMatchObject({
+      type: "hook",
+      chatKey: `telegram:${GROUP}`,
+      hook: { id: github.id, name: "ci", template: "github" },
+      deliveryId: "gh:d-1",
+      target: { platform: "telegram", chatId: String(GROUP) },
+    });
   });
 
   it("posts an Alertmanager group with firing before resolved, labels and a link", async () => {
