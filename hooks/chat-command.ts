@@ -1,6 +1,6 @@
 /**
  * `/hooks` in chat, declared once as a command tree: `add <name> [--template alertmanager|github|grafana|generic]
- * [--mentions] [--format <mustache…>]` and `rotate <name>` (admins; the URL and secret are answered privately),
+ * [--mentions] [--map title=a.b,text=c,link=d] [--format <mustache…>]` and `rotate <name>` (admins; the URL and secret are answered privately),
  * `list`, `remove <name>` (admins, confirmed). Every change is audited by the registry.
  */
 import type { AdapterHub, CommandContext, CommandDef, CommandNode, ReplyInput } from "../bot/index.ts";
@@ -11,7 +11,7 @@ import { checkFormat } from "./templates/index.ts";
 
 const USER_TEMPLATES = ["alertmanager", "github", "grafana", "generic"] as const;
 const USAGE =
-  "/hooks add <name> [--template alertmanager|github|grafana|generic] [--mentions] [--format <template…>] · /hooks list · /hooks rotate <name> · /hooks remove <name>";
+  "/hooks add <name> [--template alertmanager|github|grafana|generic] [--mentions] [--map title=a.b,text=c] [--format <template…>] · /hooks list · /hooks rotate <name> · /hooks remove <name>";
 
 /** What the command uses. */
 export interface HooksCommandDeps {
@@ -47,6 +47,24 @@ function describeSecret(hook: OpenHook, url: string): string {
   return `Hook ${hook.name} (${hook.template}), shown this once:\nURL: ${url}\nSecret: ${hook.secret}\n${how}`;
 }
 
+/** `title=alert.name,text=alert.body,link=url` → the generic template's field map. */
+export function parseMap(text: string | undefined): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const pair of (text ?? "").split(",")) {
+    const [field, path] = pair.split("=", 2).map((p) => p.trim());
+    if (
+      (field !== "title" && field !== "text" && field !== "link") ||
+      path === undefined ||
+      !/^[\w.-]{1,200}$/.test(path)
+    )
+      throw new SwitchboardError("E_BAD_ARGS", `bad field map ${String(text)}`, {
+        chatMessage: "A field map is title=<path>,text=<path>,link=<path> with dotted paths into the payload.",
+      });
+    map[field] = path;
+  }
+  return map;
+}
+
 /** Parse `add`'s words: name, template and flags. */
 export function parseAdd(words: readonly string[]): { name: string; template: TemplateName; options: HookOptions } {
   const [name = "", ...rest] = words;
@@ -62,6 +80,7 @@ export function parseAdd(words: readonly string[]): { name: string; template: Te
         });
       template = value as TemplateName;
     } else if (word === "--mentions") options.allowMentions = true;
+    else if (word === "--map") options.map = parseMap(rest[++i]);
     else if (word === "--format") {
       options.format = checkFormat(rest.slice(i + 1).join(" "));
       break;

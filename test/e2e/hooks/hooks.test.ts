@@ -171,6 +171,24 @@ describe("inbound hooks through Telegram", { timeout: 60_000 }, () => {
     expect(message.text).not.toMatch(/(^|[^\u200b])@here/);
   });
 
+  it("renders a generic hook through its field map", async () => {
+    const mapped = await addHookInGroup(bot, {
+      chatId: GROUP,
+      userId: ADMIN,
+      line: "/hooks add mapped --map title=event.name,text=event.detail,link=event.url",
+    });
+    const n = inGroup().length;
+    const body = JSON.stringify({
+      event: { name: "Backup done", detail: "42 GB", url: "https://backup.example/run/9" },
+    });
+    const res = await postHook(bot, { id: mapped.id, body, headers: { authorization: `Bearer ${mapped.secret}` } });
+    expect(res.status).toBe(202);
+    await waitGroup(n + 1, "the mapped message");
+    const message = bot.standIn.messagesIn(GROUP)[n]!;
+    expect(message.text).toContain("Backup done\n42 GB");
+    expect(message.raw).toContain('href="https://backup.example/run/9"');
+  });
+
   it("refuses a hook's requests past its rate at once, with Retry-After", async () => {
     const statuses: number[] = [];
     let retryAfter: string | null = null;
