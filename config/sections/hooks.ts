@@ -34,7 +34,7 @@ export const hooksSection = z
       .positive()
       .default(7 * 86_400_000),
     /** Deliveries handed to adapters at once. */
-    concurrency: z.number().int().positive().default(32),
+    concurrency: z.number().int().positive().default(128),
     /** Rendered messages are cut to this many characters. */
     maxMessageChars: z.number().int().positive().default(4_000),
     /** A workflow run's POST times out after this long, in ms. */
@@ -52,7 +52,7 @@ export const hooksSection = z
     maxAttempts: 8,
     retryMaxMs: 60_000,
     retentionMs: 7 * 86_400_000,
-    concurrency: 32,
+    concurrency: 128,
     maxMessageChars: 4_000,
     workflowTimeoutMs: 10_000,
     maxWorkflowsPerChat: 20,
