@@ -236,6 +236,24 @@ describe("inbound hooks through Telegram", { timeout: 60_000 }, () => {
     );
   });
 
+  it("removes a hook only once confirmed, after which its URL answers 404", async () => {
+    const say = (text: string) =>
+      bot.standIn.queueMessage({ chatId: GROUP, chatType: "supergroup", userId: ADMIN, text });
+    const body = JSON.stringify({ service: "late", who: "ci" });
+    const post = () => postHook(bot, { id: generic.id, body, headers: { authorization: `Bearer ${generic.secret}` } });
+    let n = inGroup().length;
+    say("/hooks remove deploys");
+    await waitGroup(n + 1, "the confirmation request");
+    expect(inGroup()[n]).toContain("/confirm");
+    expect((await post()).status).not.toBe(404); // not removed before the confirmation
+    n = inGroup().length;
+    say("/confirm");
+    await bot.standIn.waitFor(() => inGroup().some((t) => t.includes("Hook deploys is removed.")), 10_000, "removal");
+    expect((await post()).status).toBe(404);
+    const audit = await bot.app.core.store.audit.list(`telegram:${GROUP}`, { action: "hooks.remove" });
+    expect(audit.map((e) => e.target)).toContain("deploys");
+  });
+
   it("refuses /hooks add to a member who is not an admin", async () => {
     bot.standIn.setMember(GROUP, 9_999, "member");
     const n = inGroup().length;
