@@ -10,7 +10,16 @@ import type { Registry } from "prom-client";
 import type { Config } from "../config/index.ts";
 import type { CommandRegistry } from "./commands.ts";
 import type { AuditEntry, Migration, Store } from "./storage/types.ts";
-import type { ChannelAdapter, ConversationTarget, HttpMount, Inbound, Platform, Reply, SentMessage } from "./model.ts";
+import type {
+  ChannelAdapter,
+  ConversationTarget,
+  HttpMount,
+  Inbound,
+  Platform,
+  Reply,
+  SendHooks,
+  SentMessage,
+} from "./model.ts";
 import type { ChatPolicy, Decision, Role } from "./permissions.ts";
 import type { ApiRoute, Principal } from "./http/routes.ts";
 import type { EventBus } from "./events.ts";
@@ -53,7 +62,7 @@ export interface AdapterHub {
   get(platform: Platform): ChannelAdapter | undefined;
   list(): ChannelAdapter[];
   /** Send to a conversation on any running adapter (schedules, skills' `send`). */
-  send(target: ConversationTarget, reply: Reply): Promise<SentMessage>;
+  send(target: ConversationTarget, reply: Reply, hooks?: SendHooks): Promise<SentMessage>;
   edit(message: SentMessage, reply: Reply): Promise<void>;
 }
 

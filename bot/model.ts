@@ -270,8 +270,12 @@ export interface ChannelAdapter {
   start(sink: InboundSink): Promise<void>;
   /** Disconnect; pending outbound work is drained or failed, never left hanging. */
   stop(): Promise<void>;
-  /** Send an unsolicited message (schedules, skills' `send`). */
-  send(target: ConversationTarget, reply: Reply): Promise<SentMessage>;
+  /**
+   * Send an unsolicited message (schedules, skills' `send`, hook deliveries). `hooks` as for `Inbound.respond`:
+   * `beforeSend` right before the platform call, inside the outbound limiter (adapters that keep no limiter may
+   * leave them uncalled).
+   */
+  send(target: ConversationTarget, reply: Reply, hooks?: SendHooks): Promise<SentMessage>;
   /** Edit a message this adapter sent. */
   edit(message: SentMessage, reply: Reply): Promise<void>;
   /** Publish the command list in the platform's native menu (no-op where the platform has none). */

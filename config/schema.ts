@@ -14,6 +14,7 @@ import { marketplaceSection } from "./sections/marketplace.ts";
 import { llmSection } from "./sections/llm.ts";
 import { schedulesSection } from "./sections/schedules.ts";
 import { gatewaySection } from "./sections/gateway.ts";
+import { hooksSection } from "./sections/hooks.ts";
 
 export const configSchema = z
   .object({
@@ -44,6 +45,7 @@ export const configSchema = z
     llm: llmSection,
     schedules: schedulesSection,
     gateway: gatewaySection,
+    hooks: hooksSection,
   })
   .strict();
 

@@ -237,8 +237,8 @@ export class DiscordAdapter implements ChannelAdapter {
     );
   }
 
-  async send(target: ConversationTarget, reply: Reply): Promise<SentMessage> {
-    return this.#outbox.sendToChannel(target.threadId ?? target.chatId, reply);
+  async send(target: ConversationTarget, reply: Reply, hooks?: SendHooks): Promise<SentMessage> {
+    return this.#outbox.sendToChannel(target.threadId ?? target.chatId, reply, { hooks });
   }
 
   async edit(message: SentMessage, reply: Reply): Promise<void> {

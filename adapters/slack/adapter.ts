@@ -312,10 +312,11 @@ export class SlackAdapter implements ChannelAdapter {
     return (await this.#roles.lookup(userId)).role;
   }
 
-  async send(target: ConversationTarget, reply: Reply): Promise<SentMessage> {
+  async send(target: ConversationTarget, reply: Reply, hooks?: SendHooks): Promise<SentMessage> {
     return this.#respond(
       { channel: target.chatId, userId: "", ...(target.threadId === undefined ? {} : { threadTs: target.threadId }) },
       reply,
+      hooks,
     );
   }
 

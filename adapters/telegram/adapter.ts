@@ -297,8 +297,8 @@ export class TelegramAdapter implements ChannelAdapter {
     return this.#health.snapshot();
   }
 
-  async send(target: ConversationTarget, reply: Reply): Promise<SentMessage> {
-    return this.#send(target.chatId, reply, { threadId: target.threadId });
+  async send(target: ConversationTarget, reply: Reply, hooks?: SendHooks): Promise<SentMessage> {
+    return this.#send(target.chatId, reply, { threadId: target.threadId, hooks });
   }
 
   async edit(message: SentMessage, reply: Reply): Promise<void> {

@@ -38,7 +38,14 @@ import { healthRoutes } from "../http/health.ts";
 import { createLogger } from "../logger.ts";
 import { createMetrics } from "../metrics.ts";
 import { MessageCounts } from "../message-counts.ts";
-import { chatKeyOf, type ChannelAdapter, type ConversationTarget, type Reply, type SentMessage } from "../model.ts";
+import {
+  chatKeyOf,
+  type ChannelAdapter,
+  type ConversationTarget,
+  type Reply,
+  type SendHooks,
+  type SentMessage,
+} from "../model.ts";
 import { createPlugins } from "./plugins.ts";
 import { CachedPermissionService } from "../router/permission-service.ts";
 import { peopleFromConfig } from "../permissions.ts";
@@ -197,14 +204,14 @@ export async function createApp(options: AppOptions): Promise<App> {
   const hub: AdapterHub = {
     get: (platform) => adapters.get(platform),
     list: () => [...adapters.values()],
-    send: async (target: ConversationTarget, reply: Reply): Promise<SentMessage> => {
+    send: async (target: ConversationTarget, reply: Reply, hooks?: SendHooks): Promise<SentMessage> => {
       const adapter = adapters.get(target.platform);
       if (adapter === undefined) {
         throw new SwitchboardError("E_ADAPTER", `no running adapter for ${target.platform}`, {
           chatMessage: `The ${target.platform} adapter is not running.`,
         });
       }
-      const sent = await adapter.send(target, reply);
+      const sent = await adapter.send(target, reply, hooks);
       metrics.messageOut(target.platform);
       return sent;
     },

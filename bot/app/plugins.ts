@@ -9,6 +9,7 @@ import { createMarketplacePlugin, MARKETPLACE_NEEDS } from "../../marketplace/in
 import { createSchedulesPlugin, SCHEDULES_NEEDS } from "../../schedules/index.ts";
 import { createLlmPlugin, LLM_NEEDS } from "../../llm/index.ts";
 import { createGatewayPlugin, GATEWAY_NEEDS } from "../../gateway/index.ts";
+import { createHooksPlugin, HOOKS_NEEDS } from "../../hooks/index.ts";
 
 /** Create every feature plugin. Order matters: later plugins may use earlier ones' services. */
 export async function createPlugins(core: Core): Promise<Plugin[]> {
@@ -20,5 +21,6 @@ export async function createPlugins(core: Core): Promise<Plugin[]> {
   plugins.push(llm);
   plugins.push(await createGatewayPlugin(pickServices(core, GATEWAY_NEEDS), { llm: llm.service }));
   plugins.push(await createSchedulesPlugin(pickServices(core, SCHEDULES_NEEDS)));
+  plugins.push(await createHooksPlugin(pickServices(core, HOOKS_NEEDS)));
   return plugins;
 }

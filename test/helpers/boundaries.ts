@@ -123,6 +123,7 @@ export const ZONES: readonly Zone[] = [
         "schedules/",
         "llm/",
         "gateway/",
+        "hooks/",
         "package.json",
       ),
     rule: "the composition root imports the project's modules only",
@@ -152,6 +153,7 @@ export const ZONES: readonly Zone[] = [
   featureModule("llm/"),
   // The gateway builds on the LLM module's public entry (registry, fallback chain, usage), nothing deeper.
   featureModule("gateway/", "llm/index.ts"),
+  featureModule("hooks/"),
 ];
 
 /** The violations among `files` (project-relative paths with their text). */

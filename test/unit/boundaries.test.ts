@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { checkBoundaries, describeViolation, importsOf, sourceFiles, wholeCoreUses } from "../helpers/boundaries.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const SOURCE_DIRS = ["bot", "config", "adapters", "skills", "marketplace", "schedules", "llm", "gateway"];
+const SOURCE_DIRS = ["bot", "config", "adapters", "skills", "marketplace", "schedules", "llm", "gateway", "hooks"];
 
 describe("module boundaries", () => {
   it("hold across the tree: config/ and the skill SDK are leaves, modules use bot/index.ts, only bot/app/ wires", () => {
