@@ -30,7 +30,13 @@ import { DiscordApi, type DiscordApiOptions, type MessageBody } from "./api.ts";
 import { toDiscordCommands } from "./commands.ts";
 import { DiscordGateway, isFatalGatewayError, type GatewayDispatch } from "./gateway.ts";
 import { interactionsRoute } from "./http-interactions.ts";
-import { MalformedPayloadError, parseInteraction, parseMessage, type CommandInteraction } from "./normalise.ts";
+import {
+  MalformedPayloadError,
+  parseInteraction,
+  parseMessage,
+  parseReaction,
+  type CommandInteraction,
+} from "./normalise.ts";
 import { Outbox } from "./outbox.ts";
 import { RecentSet } from "./recent.ts";
 import { DISCORD_MAX_TEXT } from "./render.ts";
@@ -326,6 +332,18 @@ export class DiscordAdapter implements ChannelAdapter {
           );
           return;
         }
+        case "MESSAGE_REACTION_ADD":
+        case "MESSAGE_REACTION_REMOVE": {
+          const inbound = this.#reactionInbound(packet);
+          if (inbound !== undefined) {
+            void this.#core.track(
+              this.#deliver(inbound).catch((error: unknown) =>
+                log.warn({ adapter: "discord", err: error }, "reaction skipped"),
+              ),
+            );
+          }
+          return;
+        }
         case "GUILD_CREATE":
         case "GUILD_UPDATE":
           this.#roles.rememberGuild(packet.d);
@@ -544,6 +562,46 @@ export class DiscordAdapter implements ChannelAdapter {
       receivedAt: turnClock(this.#core.clock).now(),
       respond,
       typing: () => this.#api.typing(channelId),
+    };
+  }
+
+  /**
+   * A reaction dispatch → a reaction Inbound (not journaled: a reaction lost in a crash is only a vote). Discord
+   * gives a reaction no id of its own: the delivery id is the message, person, emoji and the dispatch's sequence
+   * number, so a RESUME replay is dropped as a redelivery while adding the same emoji again later is not.
+   */
+  #reactionInbound(packet: GatewayDispatch): Inbound | undefined {
+    let r: ReturnType<typeof parseReaction>;
+    try {
+      r = parseReaction(packet.d, packet.t === "MESSAGE_REACTION_ADD");
+    } catch (error) {
+      if (error instanceof MalformedPayloadError) {
+        this.#core.log.warn({ adapter: "discord", err: error.message }, "malformed reaction skipped");
+        return undefined;
+      }
+      throw error;
+    }
+    this.#health.markInbound();
+    const botUserId = this.#gateway?.botUserId;
+    const channelId = r.channelId;
+    return {
+      deliveryId: `discord:reaction:${r.messageId}:${r.userId}:${r.emoji}:${r.added ? "add" : "remove"}:${packet.s ?? ""}`,
+      platform: "discord",
+      chat: { id: channelId, kind: r.guildId === undefined ? "dm" : "group" },
+      user: { id: r.userId, displayName: r.displayName, isBot: r.userId === botUserId },
+      text: "",
+      messageId: r.messageId,
+      reaction: {
+        emoji: r.emoji,
+        added: r.added,
+        messageId: r.messageId,
+        ...(r.messageAuthorId === undefined || botUserId === undefined
+          ? {}
+          : { onBotMessage: r.messageAuthorId === botUserId }),
+      },
+      origin: "user",
+      receivedAt: turnClock(this.#core.clock).now(),
+      respond: (reply, hooks) => this.#outbox.sendToChannel(channelId, reply, { hooks }),
     };
   }
 

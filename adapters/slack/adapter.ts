@@ -38,6 +38,7 @@ import { SlackHttpReceiver } from "./http-receiver.ts";
 import {
   fromButton,
   fromEvent,
+  fromReaction,
   fromSlashCommand,
   type NormalisedInbound,
   type NormaliseOptions,
@@ -341,6 +342,11 @@ export class SlackAdapter implements ChannelAdapter {
       if ((message as { channel_type?: string }).channel_type !== "im") return;
       await this.#deliver(fromEvent(body, this.#normaliseOptions()), { body, kind: "message.im", isQuietSkip: true });
     });
+    for (const type of ["reaction_added", "reaction_removed"] as const) {
+      app.event(type, async ({ body }) => {
+        await this.#deliver(fromReaction(body, this.#normaliseOptions()), { body, kind: type, isQuietSkip: true });
+      });
+    }
     app.action(/^sb:/, async ({ ack, body }) => {
       await ack();
       await this.#deliver(fromButton(body as never, this.#normaliseOptions()), { body, kind: "button" });

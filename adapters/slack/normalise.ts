@@ -175,6 +175,58 @@ export function fromEvent(body: EventBody, options: NormaliseOptions): Normalise
   };
 }
 
+/** Slack's names for the thumbs, with or without a skin tone, as the Unicode emoji other platforms send. */
+const THUMBS: Readonly<Record<string, string>> = {
+  "+1": "👍",
+  thumbsup: "👍",
+  "-1": "👎",
+  thumbsdown: "👎",
+};
+
+/** A Slack reaction name as `Reaction.emoji`: the thumbs as `👍`/`👎` (any skin tone), anything else by name. */
+export function reactionEmoji(name: string): string {
+  const base = name.split("::")[0]!;
+  return THUMBS[base] ?? name;
+}
+
+/**
+ * Normalise a `reaction_added` or `reaction_removed` on a message. Undefined for reactions on files or other
+ * items, and for the bot's own reactions.
+ */
+export function fromReaction(body: EventBody, options: NormaliseOptions): NormalisedInbound | undefined {
+  const event = body.event as Record<string, unknown> | undefined;
+  const eventId = str(body.event_id);
+  if (event === undefined || eventId === undefined) return undefined;
+  const type = str(event.type);
+  if (type !== "reaction_added" && type !== "reaction_removed") return undefined;
+  const item = event.item as Record<string, unknown> | undefined;
+  const userId = str(event.user);
+  const name = str(event.reaction);
+  if (item === undefined || item.type !== "message" || userId === undefined || name === undefined) return undefined;
+  const channel = str(item.channel);
+  const ts = str(item.ts);
+  if (channel === undefined || ts === undefined || userId === options.botUserId) return undefined;
+  const itemUser = str(event.item_user);
+  return {
+    inbound: {
+      deliveryId: `slack:${eventId}`,
+      platform: "slack",
+      chat: { id: channel, kind: chatKindOf(channel) },
+      user: { id: userId, displayName: userId },
+      text: "",
+      messageId: ts,
+      reaction: {
+        emoji: reactionEmoji(name),
+        added: type === "reaction_added",
+        messageId: ts,
+        ...(itemUser === undefined ? {} : { onBotMessage: itemUser === options.botUserId }),
+      },
+      receivedAt: options.nowMs,
+    },
+    reply: { channel, userId },
+  };
+}
+
 /** The parts of a `block_actions` body used here. */
 export interface ActionBody {
   trigger_id?: unknown;

@@ -80,7 +80,7 @@ export type TelegramDeps = Pick<Core, "log" | "kv" | "commands" | "clock" | "jou
 type GrammySignal = NonNullable<Parameters<Bot["init"]>[0]>;
 const sig = (signal: AbortSignal): GrammySignal => signal as unknown as GrammySignal;
 
-const ALLOWED_UPDATES = ["message", "channel_post", "callback_query"] as const;
+const ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "message_reaction"] as const;
 
 type SendPayload = Parameters<Bot["api"]["raw"]["sendMessage"]>[0];
 

@@ -72,6 +72,7 @@ export function normaliseUpdate(
         needsRole: message.chat.type !== "private",
       };
     }
+    if (update.message_reaction !== undefined) return normaliseReaction(update, { deliveryId, receivedAt });
     const message = update.message ?? update.channel_post;
     if (message === undefined)
       return {
@@ -143,6 +144,55 @@ export function normaliseUpdate(
   } catch (error) {
     return { skip: `malformed update: ${error instanceof Error ? error.message : String(error)}` };
   }
+}
+
+/**
+ * A `message_reaction` update → a reaction Inbound. Telegram sends the person's whole old and new set of
+ * reactions on the message; the first emoji that appeared is reported as added, else the first that went.
+ * Anonymous reactions (an `actor_chat`) are skipped: there is no person to count.
+ */
+function normaliseReaction(
+  update: Update,
+  { deliveryId, receivedAt }: { deliveryId: string; receivedAt: number },
+): NormalisedUpdate | SkippedUpdate {
+  const r = update.message_reaction!;
+  if (r.user === undefined) return { skip: "anonymous reaction" };
+  if (typeof r.message_id !== "number" || typeof r.chat?.id !== "number") return { skip: "malformed reaction" };
+  const before = emojisOf(r.old_reaction);
+  const after = emojisOf(r.new_reaction);
+  const addedEmoji = after.find((e) => !before.includes(e));
+  const removedEmoji = before.find((e) => !after.includes(e));
+  const emoji = addedEmoji ?? removedEmoji;
+  if (emoji === undefined) return { skip: "reaction without an emoji change" };
+  const chat = chatOf(r.chat);
+  return {
+    inbound: {
+      deliveryId,
+      sequence: update.update_id,
+      platform: "telegram",
+      receivedAt,
+      chat,
+      user: { id: String(r.user.id), displayName: nameOf(r.user), isBot: r.user.is_bot, platformRole: undefined },
+      text: "",
+      messageId: String(r.message_id),
+      reaction: { emoji, added: addedEmoji !== undefined, messageId: String(r.message_id) },
+      respond: undefined,
+      typing: undefined,
+    },
+    messageId: undefined,
+    callbackQueryId: undefined,
+    needsRole: false,
+  };
+}
+
+/** The plain emoji of a reaction list (custom and paid reactions are left out). */
+function emojisOf(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  const out: string[] = [];
+  for (const item of list as Array<{ type?: unknown; emoji?: unknown }>) {
+    if (item?.type === "emoji" && typeof item.emoji === "string") out.push(item.emoji);
+  }
+  return out;
 }
 
 function chatOf(chat: Chat): Inbound["chat"] {

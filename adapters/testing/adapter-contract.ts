@@ -44,6 +44,11 @@ export interface AdapterHarness {
   failNextSend(failure: { kind: "rate-limit"; retryAfterSeconds: number } | { kind: "forbidden" }): void;
   /** How many send attempts reached the stand-in. */
   sendAttempts(): number;
+  /**
+   * Make the stand-in deliver a person's reaction (`added` or removed) on a message of `chatId`; resolves with
+   * the Inbound the adapter handed to its sink. Left out by adapters whose platform has no reactions.
+   */
+  react?(input: { chatId: string; messageId: string; userId: string; emoji: string; added: boolean }): Promise<Inbound>;
   close(): Promise<void>;
 }
 
@@ -104,6 +109,36 @@ export function adapterContract(platform: string, makeHarness: HarnessFactory): 
       expect(got.chatId).toBe(inbound.chat.id);
       expect(got.messageId).toBe(sent.messageId);
       expect(h.toPlain(got.raw)).toBe("round trip");
+    });
+
+    it("normalises a reaction added to and removed from a bot message into reaction Inbounds", async (ctx) => {
+      if (h.react === undefined) return ctx.skip();
+      const inbound = await h.deliver({ text: "/ping" });
+      const sent = await inbound.respond({ text: "rate me" });
+      const added = await h.react({
+        chatId: sent.chatId,
+        messageId: sent.messageId,
+        userId: "5151",
+        emoji: "👍",
+        added: true,
+      });
+      expect(added).toMatchObject({
+        platform,
+        chat: { id: sent.chatId },
+        user: { id: "5151" },
+        text: "",
+        reaction: { emoji: "👍", added: true, messageId: sent.messageId },
+      });
+      expect(added.command).toBeUndefined();
+      const removed = await h.react({
+        chatId: sent.chatId,
+        messageId: sent.messageId,
+        userId: "5151",
+        emoji: "👍",
+        added: false,
+      });
+      expect(removed.reaction).toMatchObject({ emoji: "👍", added: false, messageId: sent.messageId });
+      expect(removed.deliveryId).not.toBe(added.deliveryId);
     });
 
     it("answers with respond where the message came from", async () => {

@@ -222,6 +222,36 @@ export class DiscordStandIn extends EventEmitter {
     return payload;
   }
 
+  /**
+   * Send MESSAGE_REACTION_ADD or MESSAGE_REACTION_REMOVE on the gateway. Returns the sequence number, or -1 when
+   * the client did not identify with the reaction intent (Discord then sends nothing).
+   */
+  dispatchReaction(spec: {
+    user: WireUser;
+    channelId: string;
+    messageId: string;
+    emoji: string;
+    added: boolean;
+    guildId?: string;
+  }): number {
+    const authorId = this.allMessages().find((m) => m.id === spec.messageId)?.author?.id;
+    const payload: Record<string, unknown> = {
+      user_id: spec.user.id,
+      channel_id: spec.channelId,
+      message_id: spec.messageId,
+      emoji: { id: null, name: spec.emoji },
+      burst: false,
+      type: 0,
+    };
+    if (spec.guildId !== undefined) payload.guild_id = spec.guildId;
+    if (spec.added) {
+      if (authorId !== undefined) payload.message_author_id = authorId;
+      if (spec.guildId !== undefined)
+        payload.member = { user: spec.user, roles: [], joined_at: new Date(0).toISOString(), deaf: false, mute: false };
+    }
+    return this.gateway.dispatch(spec.added ? "MESSAGE_REACTION_ADD" : "MESSAGE_REACTION_REMOVE", payload);
+  }
+
   /** Answer the next `times` requests matching with a 429 and this retry-after. */
   rateLimitNext(rule: {
     method?: string;

@@ -103,6 +103,18 @@ export async function makeTelegramHarness(): Promise<AdapterHarness> {
       );
     },
     sendAttempts: () => standIn.callsOf("sendMessage").length,
+    async react({ chatId, messageId, userId, emoji, added }) {
+      const update = standIn.queueReaction({
+        chatId: Number(chatId),
+        messageId: Number(messageId),
+        userId: Number(userId),
+        old: added ? [] : [emoji],
+        new: added ? [emoji] : [],
+      });
+      if (update === undefined)
+        throw new Error("the stand-in did not produce message_reaction: not in allowed_updates");
+      return sink.waitFor(`telegram:${update.update_id}`);
+    },
     close,
   };
 }

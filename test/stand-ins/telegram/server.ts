@@ -73,6 +73,11 @@ export class TelegramStandIn {
   webhook: { url: string; secret?: string } | undefined;
   /** When true, getUpdates is held forever whatever is queued (a deaf connection). */
   isDeaf = false;
+  /**
+   * The update types the bot asked for (`allowed_updates` of its last getUpdates or setWebhook). Like the real
+   * API, `message_reaction` updates are only produced when asked for: undefined means the default set.
+   */
+  allowedUpdates: string[] | undefined;
 
   readonly #server: Server;
   readonly #failures = new Map<string, Failure[]>();
@@ -165,6 +170,48 @@ export class TelegramStandIn {
   /** Queue a text message as an update. */
   queueMessage(input: QueueMessageInput): Record<string, unknown> & { update_id: number } {
     return this.queueUpdate(this.messageUpdate(input));
+  }
+
+  /**
+   * A person's reactions on a message changed (`message_reaction`). Queued only when the bot asked for
+   * `message_reaction` in `allowed_updates`, as the real API does; returns undefined when it was not produced.
+   */
+  queueReaction(input: {
+    chatId: number;
+    messageId: number;
+    userId: number;
+    firstName?: string;
+    old?: string[];
+    new?: string[];
+  }): (Record<string, unknown> & { update_id: number }) | undefined {
+    if (this.allowedUpdates?.includes("message_reaction") !== true) return undefined;
+    return this.queueUpdate(this.reactionUpdate(input));
+  }
+
+  /** Build a `message_reaction` update. */
+  reactionUpdate(input: {
+    chatId: number;
+    messageId: number;
+    userId: number;
+    firstName?: string;
+    old?: string[];
+    new?: string[];
+  }): Record<string, unknown> {
+    const chat =
+      input.chatId > 0
+        ? { id: input.chatId, type: "private", first_name: input.firstName ?? "Ada" }
+        : { id: input.chatId, type: "supergroup", title: "Ops room" };
+    const asReactions = (list: string[] | undefined) => (list ?? []).map((emoji) => ({ type: "emoji", emoji }));
+    return {
+      message_reaction: {
+        chat,
+        message_id: input.messageId,
+        user: { id: input.userId, is_bot: false, first_name: input.firstName ?? "Ada" },
+        date: Math.floor(Date.now() / 1000),
+        old_reaction: asReactions(input.old),
+        new_reaction: asReactions(input.new),
+      },
+    };
   }
 
   /** Make the next `times` calls of `method` fail. */
@@ -314,6 +361,7 @@ export class TelegramStandIn {
   }
 
   async #getUpdates(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>): Promise<void> {
+    if (Array.isArray(body.allowed_updates)) this.allowedUpdates = body.allowed_updates.map(String);
     const offset = typeof body.offset === "number" ? body.offset : 0;
     if (offset > 0) this.#pending = this.#pending.filter((u) => u.update_id >= offset);
     const limit = typeof body.limit === "number" ? body.limit : 100;
@@ -389,6 +437,7 @@ export class TelegramStandIn {
           url: String(body.url),
           ...(typeof body.secret_token === "string" ? { secret: body.secret_token } : {}),
         };
+        if (Array.isArray(body.allowed_updates)) this.allowedUpdates = body.allowed_updates.map(String);
         return true;
       case "getWebhookInfo":
         return {
