@@ -142,7 +142,7 @@ export class ConversationEngine {
       current.push({ role: "assistant", content: answer });
       // The answer is shown first; the turn is stored before this handler returns, so the conversation's next
       // message (queued behind this one by the router) sees it in its history.
-      await streamer.finish(this.#finalReply(inbound, answer, { last, models, turnId }));
+      const sent = await streamer.finish(this.#finalReply(inbound, answer, { last, models, turnId }));
       finished = true;
       await d.store.appendTurnWithUsage(
         {
@@ -160,6 +160,8 @@ export class ConversationEngine {
         },
         dayOf(d.core.clock.now()),
       );
+      // A 👍/👎 reaction on the message that carries the answer (and its buttons) is feedback on this turn.
+      await d.store.linkAnswer({ chatKey: ctx.chatKey, messageId: sent.messageId, turnId });
       d.usage.recorded({
         chatKey: ctx.chatKey,
         userKey: ctx.userKey,

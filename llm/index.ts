@@ -7,6 +7,7 @@ import { type CapabilityCall, type Core, type Plugin, SwitchboardError } from ".
 import { exportChatToFile, llmCommands, modelsReport } from "./commands.ts";
 import { createLlmService, createLlmServiceParts, type LlmService, type LlmServiceOptions } from "./service.ts";
 import { LLM_MIGRATIONS } from "./store.ts";
+import { subscribeReactionFeedback } from "./reaction-feedback.ts";
 import type { ChatMessage } from "./types.ts";
 import type { LlmServices } from "./needs.ts";
 
@@ -41,6 +42,7 @@ export async function createLlmPlugin(core: LlmServices, options: LlmServiceOpti
   for (const def of llmCommands(service)) core.commands.register(def);
   core.router.setConversationHandler(engine.handler);
   const unprovide = core.capabilities.provide("llm", (call) => skillCompletion(service, call));
+  const unsubscribe = subscribeReactionFeedback(core, service.store);
   return {
     name: "llm",
     migrations: LLM_MIGRATIONS,
@@ -66,6 +68,7 @@ export async function createLlmPlugin(core: LlmServices, options: LlmServiceOpti
     async stop() {
       core.router.setConversationHandler(undefined);
       unprovide();
+      unsubscribe();
       await service.stats.close();
     },
     status() {

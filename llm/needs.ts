@@ -17,6 +17,7 @@ export const LLM_NEEDS = {
     "capabilities",
     "track",
     "apiAccess",
+    "events",
   ],
   config: ["bot", "llm"],
 } as const satisfies ServiceNeeds;

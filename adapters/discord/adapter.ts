@@ -602,6 +602,7 @@ export class DiscordAdapter implements ChannelAdapter {
       origin: "user",
       receivedAt: turnClock(this.#core.clock).now(),
       respond: (reply, hooks) => this.#outbox.sendToChannel(channelId, reply, { hooks }),
+      ...(r.guildId === undefined ? {} : { resolvePlatformRole: () => this.platformRoleOf(channelId, r.userId) }),
     };
   }
 

@@ -181,7 +181,7 @@ function normaliseReaction(
     },
     messageId: undefined,
     callbackQueryId: undefined,
-    needsRole: false,
+    needsRole: chat.kind !== "dm",
   };
 }
 

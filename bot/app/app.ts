@@ -239,7 +239,11 @@ export async function createApp(options: AppOptions): Promise<App> {
         });
   // The dashboard's daily counts: every message a platform sends, the commands run, the error codes answered.
   const activity = new ActivityRecorder({ sql: store.sql, clock, isCommand: (name) => commands.has(name) });
+  const events = createEventBus((error, event) =>
+    log.warn({ err: error, event: event.type, chat: event.chatKey }, "an event listener failed"),
+  );
   const router = new Router({
+    events,
     confirmations,
     commands,
     permissions,
@@ -309,9 +313,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     metrics,
     tools: createToolRegistry(),
     capabilities: createCapabilityRegistry(),
-    events: createEventBus((error, event) =>
-      log.warn({ err: error, event: event.type, chat: event.chatKey }, "an event listener failed"),
-    ),
+    events,
     audit: (entry) => store.audit.append({ ...entry, at: entry.at ?? clock.now() }),
     track,
     shutdownSignal: shutdown.signal,

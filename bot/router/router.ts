@@ -29,6 +29,7 @@ import type { DeliveryCheck } from "./dedupe.ts";
 import type { CachedPermissionService } from "./permission-service.ts";
 import { type InboundLimits, localInboundLimits } from "./inbound-limits.ts";
 import type { RateVerdict } from "./rate-limit.ts";
+import type { EventBus } from "../events.ts";
 
 /** The state of one message as it passes through the middleware chain. */
 export interface RouteContext {
@@ -76,6 +77,8 @@ export interface RouterOptions {
   shutdownSignal: AbortSignal;
   /** Pending confirmations and approvals: where a node marked `confirm` or `approvals` waits. */
   confirmations: Confirmations;
+  /** Where reactions (and other chat events) are published for listeners; reactions are dropped without it. */
+  events?: EventBus;
 }
 
 /** The router. Adapters call `handle`; modules plug in with `use` and `setConversationHandler`. */
@@ -200,6 +203,7 @@ export class Router implements RouterApi {
     const o = this.#o;
     const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
     const userKey = userKeyOf(inbound.platform, inbound.user.id);
+    if (inbound.reaction !== undefined) return this.#reacted(inbound, { chatKey, userKey });
     if (inbound.origin !== "schedule" && inbound.origin !== "operator") {
       const verdict = this.#limits.take(userKey, chatKey, o.clock.now());
       if (typeof verdict !== "string") {
@@ -210,6 +214,24 @@ export class Router implements RouterApi {
       if (verdict !== "ok") return this.#limited(inbound, wait, verdict);
     }
     return this.#enter(inbound, wait, chatKey);
+  }
+
+  /**
+   * A reaction is never answered as a message: within the speaker's and the chat's rate limits (over them it is
+   * dropped without a word), it is published as a `reaction` event, where feedback and listeners take it.
+   */
+  #reacted(inbound: Inbound, { chatKey, userKey }: { chatKey: string; userKey: string }): Promise<void> {
+    const publish = (verdict: RateVerdict | "ok"): void => {
+      if (verdict === "ok") this.#o.events?.publish({ type: "reaction", chatKey, inbound });
+      else this.#o.metrics.error("E_RATE_LIMITED");
+      inbound.journal?.settle();
+    };
+    const verdict = this.#limits.take(userKey, chatKey, this.#o.clock.now());
+    if (typeof verdict === "string") {
+      publish(verdict);
+      return DONE;
+    }
+    return verdict.then(publish);
   }
 
   #limited(inbound: Inbound, wait: boolean, verdict: RateVerdict): Promise<void> {

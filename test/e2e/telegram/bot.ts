@@ -2,7 +2,7 @@
  * The whole bot (createApp: real router, permissions, built-in commands, in-memory store) with the Telegram
  * adapter built from config and pointed at a fresh stand-in.
  */
-import { createApp, type App } from "../../../bot/app/app.ts";
+import { createApp, type App, type AppOptions } from "../../../bot/app/app.ts";
 import { createLogger } from "../../../bot/logger.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
 import type { Core } from "../../../bot/index.ts";
@@ -22,7 +22,7 @@ export interface TelegramBot {
 
 /** Start a bot with Telegram configured against a stand-in. `set` overrides config by dotted path. */
 export async function startTelegramBot(
-  options: { set?: Record<string, unknown>; beforeStart?(core: Core): void } = {},
+  options: { set?: Record<string, unknown>; beforeStart?(core: Core): void; plugins?: AppOptions["plugins"] } = {},
 ): Promise<TelegramBot> {
   const standIn = await TelegramStandIn.start();
   const raw: Record<string, unknown> = {};
@@ -43,7 +43,7 @@ export async function startTelegramBot(
   const app = await createApp({
     config,
     console: false,
-    plugins: false,
+    plugins: options.plugins ?? false,
     store,
     log: createLogger({ level: config.log.level, format: "json" }),
   });
