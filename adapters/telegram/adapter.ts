@@ -4,7 +4,7 @@
  * rendered as Telegram HTML, split at 4096 and sent through the outbound limiter, edits throttled per message.
  */
 import { timingSafeEqual } from "node:crypto";
-import { Api, Bot, HttpError, webhookCallback } from "grammy";
+import { Api, Bot, HttpError, InputFile, webhookCallback } from "grammy";
 import type { Update, UserFromGetMe } from "grammy/types";
 import {
   turnClock,
@@ -26,6 +26,8 @@ import {
   type SentMessage,
 } from "../../bot/index.ts";
 import {
+  assertFileFits,
+  mimeTypeOf,
   DeafWatchdog,
   EditThrottles,
   HealthTracker,
@@ -80,6 +82,11 @@ export type TelegramDeps = Pick<Core, "log" | "kv" | "commands" | "clock" | "jou
 type GrammySignal = NonNullable<Parameters<Bot["init"]>[0]>;
 const sig = (signal: AbortSignal): GrammySignal => signal as unknown as GrammySignal;
 
+/** The Bot API's upload limit for `sendDocument` (50 MB), and for `sendPhoto` (10 MB; larger images go as documents). */
+const TELEGRAM_MAX_FILE_BYTES = 50 * 1024 * 1024;
+const TELEGRAM_MAX_PHOTO_BYTES = 10 * 1024 * 1024;
+const PHOTO_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
 const ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "message_reaction"] as const;
 
 type SendPayload = Parameters<Bot["api"]["raw"]["sendMessage"]>[0];
@@ -112,6 +119,7 @@ export class TelegramAdapter implements ChannelAdapter {
     ephemeral: false,
     typing: true,
     maxTextLength: TELEGRAM_MAX_TEXT,
+    maxFileBytes: TELEGRAM_MAX_FILE_BYTES,
   };
   /** The grammY bot (its `api` is the Bot API client; transformers may be added to it). */
   readonly bot: Bot;
@@ -567,6 +575,7 @@ export class TelegramAdapter implements ChannelAdapter {
       hooks,
     }: { threadId: string | undefined; replyToMessageId?: number | undefined; hooks?: SendHooks | undefined },
   ): Promise<SentMessage> {
+    if (reply.file !== undefined) return this.#sendWithFile(chatId, reply, { threadId, replyToMessageId, hooks });
     let pieces: string[];
     let keyboard: ReturnType<typeof keyboardOf>;
     try {
@@ -591,6 +600,50 @@ export class TelegramAdapter implements ChannelAdapter {
       },
       onError: sendError,
     });
+  }
+
+  /**
+   * A reply with a file: checked against the upload limit before anything is sent, then its text (if any) as
+   * usual, then the file (`sendPhoto` for a common image within 10 MB, else `sendDocument`). The reply is marked
+   * sent before its first call; the text's message is the one returned, or the file's when there is no text.
+   */
+  async #sendWithFile(
+    chatId: string,
+    reply: Reply,
+    {
+      threadId,
+      replyToMessageId,
+      hooks,
+    }: { threadId: string | undefined; replyToMessageId?: number | undefined; hooks?: SendHooks | undefined },
+  ): Promise<SentMessage> {
+    const { file, ...text } = reply;
+    assertFileFits(file!, { maxBytes: TELEGRAM_MAX_FILE_BYTES, platform: "Telegram" });
+    const first =
+      text.text.trim() === "" ? undefined : await this.#send(chatId, text, { threadId, replyToMessageId, hooks });
+    const mimeType = mimeTypeOf(file!);
+    const isPhoto = PHOTO_TYPES.has(mimeType) && file!.data.byteLength <= TELEGRAM_MAX_PHOTO_BYTES;
+    const other = {
+      ...(threadId === undefined ? {} : { message_thread_id: Number(threadId) }),
+      ...(first !== undefined || replyToMessageId === undefined
+        ? {}
+        : { reply_parameters: { message_id: replyToMessageId, allow_sending_without_reply: true } }),
+    };
+    const beforeSend = first === undefined ? hooks?.beforeSend : undefined;
+    const key = { chatId, isGroup: chatId.startsWith("-") };
+    try {
+      const message = await this.#limiter.run(key, (signal) => {
+        const upload = new InputFile(file!.data, file!.name);
+        const call = (): Promise<{ message_id: number }> =>
+          isPhoto
+            ? this.bot.api.sendPhoto(chatId, upload, other, sig(signal))
+            : this.bot.api.sendDocument(chatId, upload, other, sig(signal));
+        return beforeSend === undefined ? call() : afterHook(beforeSend, call);
+      });
+      this.#health.markApiOk();
+      return first ?? sentMessage(chatId, threadId, message.message_id);
+    } catch (error) {
+      throw toTelegramError(error, "send");
+    }
   }
 
   /** A reply split into several messages, sent in order; edits reuse the extra messages. */

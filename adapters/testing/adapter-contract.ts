@@ -49,6 +49,8 @@ export interface AdapterHarness {
    * the Inbound the adapter handed to its sink. Left out by adapters whose platform has no reactions.
    */
   react?(input: { chatId: string; messageId: string; userId: string; emoji: string; added: boolean }): Promise<Inbound>;
+  /** Files the stand-in received from the bot, oldest first. Left out by adapters that send no files. */
+  files?(): Array<{ chatId: string; name: string; mimeType: string; bytes: Uint8Array }>;
   close(): Promise<void>;
 }
 
@@ -139,6 +141,34 @@ export function adapterContract(platform: string, makeHarness: HarnessFactory): 
       });
       expect(removed.reaction).toMatchObject({ emoji: "👍", added: false, messageId: sent.messageId });
       expect(removed.deliveryId).not.toBe(added.deliveryId);
+    });
+
+    it("sends a file with a reply, within the platform's maxFileBytes, byte for byte", async (ctx) => {
+      if (h.files === undefined) return ctx.skip();
+      expect(h.adapter.capabilities.maxFileBytes).toBeGreaterThan(0);
+      const inbound = await h.deliver({ text: "/report" });
+      const data = new Uint8Array(3000).map((_, i) => (i * 7) % 256);
+      const before = h.files().length;
+      await inbound.respond({ text: "Here is the report.", file: { name: "report.bin", data, mimeType: "text/csv" } });
+      const files = h.files();
+      expect(files).toHaveLength(before + 1);
+      expect(files.at(-1)).toMatchObject({ chatId: inbound.chat.id, name: "report.bin" });
+      expect(Buffer.from(files.at(-1)!.bytes).equals(Buffer.from(data))).toBe(true);
+      expect(h.toPlain(lastMessage().raw)).toBe("Here is the report.");
+    });
+
+    it("refuses a file over maxFileBytes with E_FILE_TOO_LARGE and sends nothing of the reply", async (ctx) => {
+      if (h.files === undefined) return ctx.skip();
+      const max = h.adapter.capabilities.maxFileBytes!;
+      const inbound = await h.deliver({ text: "/report" });
+      const [files, attempts] = [h.files().length, h.sendAttempts()];
+      const data = new Uint8Array(max + 1);
+      await expect(inbound.respond({ text: "too big", file: { name: "huge.iso", data } })).rejects.toMatchObject({
+        code: "E_FILE_TOO_LARGE",
+        chatMessage: expect.stringMatching(/huge\.iso/),
+      });
+      expect(h.files()).toHaveLength(files);
+      expect(h.sendAttempts()).toBe(attempts);
     });
 
     it("answers with respond where the message came from", async () => {

@@ -103,6 +103,7 @@ export async function makeTelegramHarness(): Promise<AdapterHarness> {
       );
     },
     sendAttempts: () => standIn.callsOf("sendMessage").length,
+    files: () => standIn.files.map((f) => ({ chatId: f.chatId, name: f.name, mimeType: f.mimeType, bytes: f.bytes })),
     async react({ chatId, messageId, userId, emoji, added }) {
       const update = standIn.queueReaction({
         chatId: Number(chatId),

@@ -32,6 +32,20 @@ export interface StoredMessage {
   history: string[];
 }
 
+/** A file the bot uploaded (`sendDocument`, `sendPhoto`: multipart form data, as the real API takes it). */
+export interface StoredFile {
+  method: string;
+  chatId: string;
+  messageId: number;
+  name: string;
+  mimeType: string;
+  bytes: Uint8Array;
+  threadId?: number;
+}
+
+/** The Bot API's upload limit. */
+const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
+
 /** How to fail a call. */
 export type Failure =
   | { kind: "drop" }
@@ -67,6 +81,7 @@ export class TelegramStandIn {
   readonly botUsername = "switchboard_test_bot";
   readonly calls: RecordedCall[] = [];
   readonly messages: StoredMessage[] = [];
+  readonly files: StoredFile[] = [];
   /** setMyCommands state: scope JSON (or "default") → commands. */
   readonly commands = new Map<string, Array<{ command: string; description: string }>>();
   readonly members = new Map<string, string>();
@@ -296,8 +311,28 @@ export class TelegramStandIn {
     if (match === null) return this.#send(res, 404, { ok: false, error_code: 404, description: "Not Found" });
     const [, token, method] = match;
     let body: Record<string, unknown> = {};
-    const raw = Buffer.concat(chunks).toString("utf8");
-    if (raw !== "") {
+    const bytes = Buffer.concat(chunks);
+    const raw = bytes.toString("utf8");
+    const contentType = req.headers["content-type"] ?? "";
+    if (contentType.startsWith("multipart/form-data")) {
+      if (bytes.length > MAX_UPLOAD_BYTES)
+        return this.#send(res, 413, { ok: false, error_code: 413, description: "Request Entity Too Large" });
+      try {
+        const form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
+        for (const [k, v] of form.entries()) {
+          body[k] =
+            typeof v === "string"
+              ? /^[[{]/.test(v)
+                ? JSON.parse(v)
+                : /^-?\d+$/.test(v)
+                  ? Number(v)
+                  : v
+              : { name: v.name, type: v.type, bytes: new Uint8Array(await v.arrayBuffer()) };
+        }
+      } catch {
+        return this.#send(res, 400, { ok: false, error_code: 400, description: "Bad Request: invalid form data" });
+      }
+    } else if (raw !== "") {
       try {
         body = JSON.parse(raw) as Record<string, unknown>;
       } catch {
@@ -458,6 +493,10 @@ export class TelegramStandIn {
         return true;
       case "sendMessage":
         return this.#sendMessage(body);
+      case "sendDocument":
+        return this.#sendFile(method, body, "document");
+      case "sendPhoto":
+        return this.#sendFile(method, body, "photo");
       case "editMessageText":
         return this.#editMessage(body);
       case "sendChatAction":
@@ -502,6 +541,34 @@ export class TelegramStandIn {
     };
     this.messages.push(stored);
     return this.#asMessage(stored);
+  }
+
+  #sendFile(method: string, body: Record<string, unknown>, field: "document" | "photo"): unknown {
+    if (body.chat_id === undefined) throw new Error("Bad Request: chat_id is empty");
+    // The file travels as its own form part, named by an `attach://<part>` reference (as grammY sends it).
+    const ref = body[field];
+    const part = typeof ref === "string" && ref.startsWith("attach://") ? body[ref.slice("attach://".length)] : ref;
+    const upload = part as { name?: string; type?: string; bytes?: Uint8Array } | undefined;
+    if (upload?.bytes === undefined) throw new Error(`Bad Request: there is no ${field} in the request`);
+    const messageId = this.#nextMessageId++;
+    this.files.push({
+      method,
+      chatId: String(body.chat_id),
+      messageId,
+      name: upload.name ?? "file",
+      mimeType: upload.type ?? "application/octet-stream",
+      bytes: upload.bytes,
+      ...(typeof body.message_thread_id === "number" ? { threadId: body.message_thread_id } : {}),
+    });
+    return {
+      message_id: messageId,
+      date: Math.floor(Date.now() / 1000),
+      chat: { id: Number(body.chat_id), type: Number(body.chat_id) > 0 ? "private" : "supergroup" },
+      from: { id: BOT_ID, is_bot: true, first_name: "Switchboard", username: this.botUsername },
+      ...(field === "document"
+        ? { document: { file_id: `doc-${messageId}`, file_unique_id: `u${messageId}`, file_name: upload.name } }
+        : { photo: [{ file_id: `photo-${messageId}`, file_unique_id: `u${messageId}`, width: 1, height: 1 }] }),
+    };
   }
 
   #editMessage(body: Record<string, unknown>): unknown {
