@@ -26,6 +26,7 @@ import {
 } from "../../bot/index.ts";
 import type { OutboundLimits } from "../shared/outbound-limiter.ts";
 import { DeafWatchdog, HealthTracker, ReconnectSupervisor } from "../shared/health.ts";
+import { assertFileFits } from "../shared/files.ts";
 import { DiscordApi, type DiscordApiOptions, type MessageBody } from "./api.ts";
 import { toDiscordCommands } from "./commands.ts";
 import { DiscordGateway, isFatalGatewayError, type GatewayDispatch } from "./gateway.ts";
@@ -37,7 +38,7 @@ import {
   parseReaction,
   type CommandInteraction,
 } from "./normalise.ts";
-import { Outbox } from "./outbox.ts";
+import { DISCORD_MAX_FILE_BYTES, Outbox } from "./outbox.ts";
 import { RecentSet } from "./recent.ts";
 import { DISCORD_MAX_TEXT } from "./render.ts";
 import {
@@ -79,6 +80,7 @@ const CAPABILITIES: AdapterCapabilities = {
   ephemeral: true,
   typing: true,
   maxTextLength: DISCORD_MAX_TEXT,
+  maxFileBytes: DISCORD_MAX_FILE_BYTES,
 };
 const MAX_SEEN = 5_000;
 const DONE: Promise<void> = Promise.resolve();
@@ -500,6 +502,7 @@ export class DiscordAdapter implements ChannelAdapter {
       receivedAt: turnClock(this.#core.clock).now(),
       // An interaction's answer is not held by the outbound limiter: marked sent as it is handed to the responder.
       respond: (reply, hooks) => {
+        if (reply.file !== undefined) return this.#respondWithFile(parsed.chat.id, responder, { reply, hooks });
         const marked = hooks?.beforeSend?.();
         return marked === undefined ? responder.respond(reply) : marked.then(() => responder.respond(reply));
       },
@@ -507,6 +510,23 @@ export class DiscordAdapter implements ChannelAdapter {
     };
     if (parsed.command !== undefined) inbound.command = parsed.command;
     return inbound;
+  }
+
+  /**
+   * An interaction's answer with a file: the size is checked before anything is sent, the text answers the
+   * interaction, and the file follows as a channel message (an interaction's own answer carries no upload here).
+   */
+  async #respondWithFile(
+    channelId: string,
+    responder: InteractionResponder,
+    { reply, hooks }: { reply: Reply; hooks: SendHooks | undefined },
+  ): Promise<SentMessage> {
+    const { file, ...text } = reply;
+    assertFileFits(file!, { maxBytes: DISCORD_MAX_FILE_BYTES, platform: "Discord" });
+    await hooks?.beforeSend?.();
+    const answered = await responder.respond(text.text.trim() === "" ? { ...text, text: "📎" } : text);
+    await this.#outbox.sendToChannel(channelId, { text: "", file: file! });
+    return answered;
   }
 
   async #onMessage(payload: unknown): Promise<void> {

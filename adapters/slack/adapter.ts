@@ -45,6 +45,13 @@ import {
   type ReplyContext,
 } from "./normalise.ts";
 import { renderReply, SLACK_TEXT_LIMIT, type SlackMessage } from "./render.ts";
+import { assertFileFits } from "../shared/files.ts";
+
+/**
+ * The largest file a reply may carry. Slack takes up to 1 GB, but a reply's file is held in memory whole: the
+ * adapter stops at 50 MB, like Telegram's upload limit.
+ */
+const SLACK_MAX_FILE_BYTES = 50 * 1024 * 1024;
 import { SlackRoleCache } from "./roles.ts";
 import { SlackSocketConnection } from "./socket.ts";
 
@@ -104,6 +111,7 @@ export class SlackAdapter implements ChannelAdapter {
     ephemeral: true,
     typing: false,
     maxTextLength: SLACK_TEXT_LIMIT,
+    maxFileBytes: SLACK_MAX_FILE_BYTES,
   };
   readonly #core: Core;
   readonly #o: SlackAdapterOptions;
@@ -443,6 +451,7 @@ export class SlackAdapter implements ChannelAdapter {
   // ---- outbound ----
 
   async #respond(ctx: ReplyContext, reply: Reply, hooks?: SendHooks): Promise<SentMessage> {
+    if (reply.file !== undefined) return this.#respondWithFile(ctx, reply, hooks);
     const pieces = renderReply(reply);
     if (reply.ephemeral === true && (ctx.responseUrl !== undefined || ctx.userId !== ""))
       return this.#sendEphemeral(ctx, pieces, hooks);
@@ -454,6 +463,38 @@ export class SlackAdapter implements ChannelAdapter {
       this.#log.info({ channel: ctx.channel }, "bot cannot post in the channel; answering via response_url");
       return this.#sendViaResponseUrl(ctx, pieces, { type: "in_channel", hooks });
     }
+  }
+
+  /**
+   * A reply with a file: the size is checked before anything is sent, the text goes as usual, then the file is
+   * uploaded into the conversation (`files.uploadV2`: getUploadURLExternal, the upload, completeUploadExternal).
+   * Files are never ephemeral: Slack shares an upload with the whole conversation.
+   */
+  async #respondWithFile(ctx: ReplyContext, reply: Reply, hooks?: SendHooks): Promise<SentMessage> {
+    const { file, ...text } = reply;
+    assertFileFits(file!, { maxBytes: SLACK_MAX_FILE_BYTES, platform: "Slack" });
+    const first = text.text.trim() === "" ? undefined : await this.#respond(ctx, text, hooks);
+    const uploaded = await this.#run(
+      { chatId: ctx.channel, isGroup: !ctx.channel.startsWith("D") },
+      { method: "files.uploadV2", hooks: first === undefined ? hooks : undefined },
+      () => {
+        const upload = {
+          file: Buffer.from(file!.data.buffer, file!.data.byteOffset, file!.data.byteLength),
+          filename: file!.name,
+        };
+        return ctx.threadTs === undefined
+          ? this.#client.filesUploadV2({ ...upload, channel_id: ctx.channel })
+          : this.#client.filesUploadV2({ ...upload, channel_id: ctx.channel, thread_ts: ctx.threadTs });
+      },
+    );
+    if (first !== undefined) return first;
+    const id = shareTsOf(uploaded, ctx.channel) ?? "";
+    return {
+      platform: "slack",
+      chatId: ctx.channel,
+      messageId: id,
+      ...(ctx.threadTs === undefined ? {} : { threadId: ctx.threadTs }),
+    };
   }
 
   async #post(ctx: ReplyContext, pieces: SlackMessage[], hooks?: SendHooks): Promise<SentMessage> {
@@ -707,4 +748,14 @@ export function slackDeliveryKey(body: Record<string, unknown>): string {
   const id = body.event_id ?? body.trigger_id;
   if (typeof id === "string" && id !== "") return id;
   return `once:${Date.now()}:${Math.random().toString(36).slice(2)}`;
+}
+
+/** The ts of the message an upload was shared as in `channel`, or the file id when Slack does not say yet. */
+function shareTsOf(result: unknown, channel: string): string | undefined {
+  const completions = (result as { files?: Array<{ files?: Array<Record<string, unknown>> }> }).files ?? [];
+  const file = completions[0]?.files?.[0];
+  if (file === undefined) return undefined;
+  const shares = file.shares as Record<string, Record<string, Array<{ ts?: string }>>> | undefined;
+  const ts = shares?.public?.[channel]?.[0]?.ts ?? shares?.private?.[channel]?.[0]?.ts;
+  return ts ?? (typeof file.id === "string" ? file.id : undefined);
 }

@@ -105,6 +105,13 @@ export async function makeDiscordHarness(): Promise<AdapterHarness> {
         });
     },
     sendAttempts: () => standIn.requests.filter((r) => r.method === "POST" && messagePath.test(r.path)).length,
+    files: () =>
+      standIn.uploads.map((u) => ({
+        chatId: u.channelId,
+        name: u.file.name,
+        mimeType: u.file.contentType,
+        bytes: u.file.bytes,
+      })),
     async react({ chatId, messageId, userId, emoji, added }) {
       const user = wireUser(userId, `user${userId}`);
       const inGuild = chatId === standIn.channelId;

@@ -45,6 +45,13 @@ export interface RecordedRequest {
 }
 
 /** A message the stand-in holds. */
+/** A file uploaded with a message. */
+export interface UploadedFile {
+  name: string;
+  contentType: string;
+  bytes: Uint8Array;
+}
+
 export interface StoredMessage {
   id: string;
   channel_id: string;
@@ -111,6 +118,8 @@ export class DiscordStandIn extends EventEmitter {
   /** Messages created with `enforce_nonce`, by `channel:nonce` (Discord keeps them a few minutes). */
   readonly nonces = new Map<string, StoredMessage>();
   readonly messages = new Map<string, StoredMessage[]>();
+  /** Files uploaded with messages, oldest first. */
+  readonly uploads: Array<{ channelId: string; messageId: string; file: UploadedFile }> = [];
   readonly interactions = new Map<string, StoredInteraction>();
   /** Registered commands: `global` or a guild id → the last PUT body (with ids). */
   readonly commands = new Map<string, Array<Record<string, unknown>>>();
@@ -384,11 +393,22 @@ export class DiscordStandIn extends EventEmitter {
   async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const raw = Buffer.concat(chunks).toString("utf8");
+    const bytes = Buffer.concat(chunks);
+    const raw = bytes.toString("utf8");
     const url = new URL(req.url ?? "/", "http://stand-in");
     const path = decodeURIComponent(url.pathname);
     let body: unknown;
-    if (raw.length > 0) {
+    const files: UploadedFile[] = [];
+    const contentType = req.headers["content-type"] ?? "";
+    if (contentType.startsWith("multipart/form-data")) {
+      // An upload: the message as `payload_json`, each file as `files[n]` (as discord.js sends them).
+      const form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
+      for (const [name, value] of form.entries()) {
+        if (name === "payload_json" && typeof value === "string") body = JSON.parse(value);
+        else if (typeof value !== "string")
+          files.push({ name: value.name, contentType: value.type, bytes: new Uint8Array(await value.arrayBuffer()) });
+      }
+    } else if (raw.length > 0) {
       try {
         body = JSON.parse(raw);
       } catch {
@@ -420,6 +440,7 @@ export class DiscordStandIn extends EventEmitter {
         query: url.searchParams,
         headers: req.headers,
         body,
+        files,
       }));
     }
     const recorded: RecordedRequest = {

@@ -190,6 +190,13 @@ export async function makeSlackHarness(): Promise<AdapterHarness> {
       else standIn.failNext("chat.postMessage", "missing_scope");
     },
     sendAttempts: () => standIn.callsOf("chat.postMessage").length,
+    files: () =>
+      standIn.files.map((f) => ({
+        chatId: f.channel,
+        name: f.name,
+        mimeType: "application/octet-stream",
+        bytes: f.bytes,
+      })),
     async react({ chatId, messageId, userId, emoji, added }) {
       n += 1;
       const eventId = `EvREACT${n}`;
