@@ -27,6 +27,10 @@ import {
 import type { OutboundLimits } from "../shared/outbound-limiter.ts";
 import { DeafWatchdog, HealthTracker, ReconnectSupervisor } from "../shared/health.ts";
 import { assertFileFits } from "../shared/files.ts";
+import { remoteAttachment } from "../shared/attachments.ts";
+
+/** Discord's file hosts: attachment URLs on anything else are not read. */
+const DISCORD_FILE_ORIGINS = ["https://cdn.discordapp.com", "https://media.discordapp.net"];
 import { DiscordApi, type DiscordApiOptions, type MessageBody } from "./api.ts";
 import { toDiscordCommands } from "./commands.ts";
 import { DiscordGateway, isFatalGatewayError, type GatewayDispatch } from "./gateway.ts";
@@ -578,6 +582,13 @@ export class DiscordAdapter implements ChannelAdapter {
       ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),
       mentionsBot: message.mentionsBot,
       messageId: message.id,
+      ...(message.attachments.length === 0
+        ? {}
+        : {
+            attachments: message.attachments.map((a) =>
+              remoteAttachment({ ...a, allowedOrigins: this.#attachmentOrigins }),
+            ),
+          }),
       origin: "user",
       receivedAt: turnClock(this.#core.clock).now(),
       respond,
@@ -624,6 +635,11 @@ export class DiscordAdapter implements ChannelAdapter {
       respond: (reply, hooks) => this.#outbox.sendToChannel(channelId, reply, { hooks }),
       ...(r.guildId === undefined ? {} : { resolvePlatformRole: () => this.platformRoleOf(channelId, r.userId) }),
     };
+  }
+
+  /** Where attachment URLs may point: Discord's CDN, and the API root the adapter talks to. */
+  get #attachmentOrigins(): string[] {
+    return [...DISCORD_FILE_ORIGINS, new URL(this.#o.apiRoot).origin];
   }
 
   #deliver(inbound: Inbound): Promise<void> {

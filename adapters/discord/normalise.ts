@@ -197,6 +197,32 @@ export interface BotMessage {
   command: ParsedCommand | undefined;
   mentionsBot: boolean;
   replyTo: { messageId: string; isToBot: boolean } | undefined;
+  /** Files and images on the message, as Discord lists them (the URL is checked when it is read). */
+  attachments: WireAttachment[];
+}
+
+/** An attachment as a message payload lists it. */
+export interface WireAttachment {
+  name: string;
+  mimeType: string;
+  size: number | undefined;
+  url: string;
+}
+
+/** The well-formed entries of a payload's `attachments` (at most 10, as Discord allows). */
+function attachmentsOf(raw: unknown): WireAttachment[] {
+  if (!Array.isArray(raw)) return [];
+  const out: WireAttachment[] = [];
+  for (const a of raw.slice(0, 10)) {
+    if (!isObj(a) || typeof a.url !== "string") continue;
+    out.push({
+      name: typeof a.filename === "string" ? a.filename : "file",
+      mimeType: typeof a.content_type === "string" ? a.content_type : "application/octet-stream",
+      size: typeof a.size === "number" ? a.size : undefined,
+      url: a.url,
+    });
+  }
+  return out;
 }
 
 /**
@@ -239,6 +265,7 @@ export function parseMessage(payload: unknown, botUserId: string): BotMessage | 
     command,
     mentionsBot,
     replyTo,
+    attachments: attachmentsOf(payload.attachments),
   };
 }
 

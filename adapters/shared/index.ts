@@ -11,3 +11,4 @@ export * from "./health.ts";
 export * from "./edit-throttle.ts";
 export * from "./render.ts";
 export * from "./files.ts";
+export * from "./attachments.ts";

@@ -10,6 +10,7 @@ import {
   turnClock,
   type AdapterCapabilities,
   type AdapterHealth,
+  type Attachment,
   type Clock,
   type ChannelAdapter,
   type CommandInfo,
@@ -28,6 +29,7 @@ import {
 import {
   assertFileFits,
   mimeTypeOf,
+  remoteAttachment,
   DeafWatchdog,
   EditThrottles,
   HealthTracker,
@@ -39,7 +41,7 @@ import {
 } from "../shared/index.ts";
 import { menusFor } from "./commands.ts";
 import { isFatalTelegramError, isNotModified, retryAfterMsOf, toTelegramError } from "./errors.ts";
-import { normaliseUpdate, type BotIdentity, type NormalisedUpdate } from "./normalise.ts";
+import { normaliseUpdate, type BotIdentity, type NormalisedUpdate, type TelegramFileRef } from "./normalise.ts";
 import { keyboardOf, renderTelegram, TELEGRAM_MAX_TEXT } from "./render.ts";
 import { RoleCache } from "./roles.ts";
 
@@ -393,12 +395,29 @@ export class TelegramAdapter implements ChannelAdapter {
       );
     }
     const inbound = this.#complete(normalised, undefined);
+    if (normalised.files !== undefined) inbound.attachments = normalised.files.map((f) => this.#attachment(f));
     if (normalised.needsRole) {
       // Looked up in the conversation's turn (the router calls it), never here: the poll loop does not wait.
       const { chat, user } = inbound;
       inbound.resolvePlatformRole = () => this.#roles.roleOf(chat.id, user.id);
     }
     return inbound;
+  }
+
+  /** A file on a message, read through `getFile` and the Bot API's file download URL (only ever on its origin). */
+  #attachment(ref: TelegramFileRef): Attachment {
+    const root = this.#options.apiRoot.replace(/\/+$/, "");
+    return remoteAttachment({
+      name: ref.name,
+      mimeType: ref.mimeType,
+      size: ref.size,
+      allowedOrigins: [new URL(root).origin],
+      url: async () => {
+        const file = await this.bot.api.getFile(ref.fileId);
+        if (typeof file.file_path !== "string") throw new Error("getFile gave no file_path");
+        return `${root}/file/bot${this.#options.token}/${file.file_path.replace(/^\/+/, "")}`;
+      },
+    });
   }
 
   #identity(): BotIdentity {

@@ -21,6 +21,33 @@ export interface NormalisedUpdate {
   callbackQueryId?: string;
   /** Whether the speaker's role should be looked up (groups and channels; not DMs, not anonymous senders). */
   needsRole: boolean;
+  /** Files and images on the message, by Telegram file id (the adapter binds how to read them). */
+  files?: TelegramFileRef[];
+}
+
+/** A file on a message: the adapter reads it with `getFile` and the file download URL. */
+export interface TelegramFileRef {
+  fileId: string;
+  name: string;
+  mimeType: string;
+  size: number | undefined;
+}
+
+/** The photo (its largest size) and the document on a message, if any. */
+function filesOf(message: Message): TelegramFileRef[] {
+  const out: TelegramFileRef[] = [];
+  const photo = Array.isArray(message.photo) ? message.photo.at(-1) : undefined;
+  if (photo !== undefined && typeof photo.file_id === "string")
+    out.push({ fileId: photo.file_id, name: "photo.jpg", mimeType: "image/jpeg", size: photo.file_size });
+  const doc = message.document;
+  if (doc !== undefined && typeof doc.file_id === "string")
+    out.push({
+      fileId: doc.file_id,
+      name: doc.file_name ?? "file",
+      mimeType: doc.mime_type ?? "application/octet-stream",
+      size: doc.file_size,
+    });
+  return out;
 }
 
 /** Why an update was skipped. */
@@ -89,8 +116,9 @@ export function normaliseUpdate(
     ) {
       return { skip: "malformed message" };
     }
-    const text = message.text ?? message.caption;
-    if (typeof text !== "string" || text === "") return { skip: "message without text" };
+    const files = filesOf(message);
+    const text = message.text ?? message.caption ?? (files.length > 0 ? "" : undefined);
+    if (typeof text !== "string" || (text === "" && files.length === 0)) return { skip: "message without text" };
     const chat = chatOf(message.chat);
     const from = message.from;
     // One shape for every user, with a slot for the platform role the adapter may look up.
@@ -140,6 +168,7 @@ export function normaliseUpdate(
       messageId: message.message_id,
       callbackQueryId: undefined,
       needsRole: chat.kind !== "dm" && from !== undefined && message.sender_chat === undefined,
+      ...(files.length === 0 ? {} : { files }),
     };
   } catch (error) {
     return { skip: `malformed update: ${error instanceof Error ? error.message : String(error)}` };

@@ -8,6 +8,8 @@
  * adapterContract("telegram", async () => makeTelegramHarness());
  * ```
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   conversationId,
@@ -49,6 +51,11 @@ export interface AdapterHarness {
    * the Inbound the adapter handed to its sink. Left out by adapters whose platform has no reactions.
    */
   react?(input: { chatId: string; messageId: string; userId: string; emoji: string; added: boolean }): Promise<Inbound>;
+  /**
+   * Make the stand-in deliver a message from a user carrying a file; with `foreignUrl`, the payload points the
+   * file somewhere other than the platform's file host (a crafted URL). Left out where there are no attachments.
+   */
+  deliverFile?(input: { name: string; mimeType: string; bytes: Uint8Array; foreignUrl?: string }): Promise<Inbound>;
   /** Files the stand-in received from the bot, oldest first. Left out by adapters that send no files. */
   files?(): Array<{ chatId: string; name: string; mimeType: string; bytes: Uint8Array }>;
   close(): Promise<void>;
@@ -169,6 +176,45 @@ export function adapterContract(platform: string, makeHarness: HarnessFactory): 
       });
       expect(h.files()).toHaveLength(files);
       expect(h.sendAttempts()).toBe(attempts);
+    });
+
+    it("puts a file on an inbound message as an attachment, read within maxBytes and refused past it", async (ctx) => {
+      if (h.deliverFile === undefined) return ctx.skip();
+      const bytes = new Uint8Array(2048).map((_, i) => (i * 13) % 256);
+      const inbound = await h.deliverFile({ name: "notes.txt", mimeType: "text/plain", bytes });
+      expect(inbound.attachments).toHaveLength(1);
+      const [attachment] = inbound.attachments!;
+      expect(attachment).toMatchObject({ name: "notes.txt", mimeType: "text/plain", size: 2048 });
+      expect(Buffer.from(await attachment!.fetch({ maxBytes: 4096 })).equals(Buffer.from(bytes))).toBe(true);
+      await expect(attachment!.fetch({ maxBytes: 1000 })).rejects.toMatchObject({ code: "E_FILE_TOO_LARGE" });
+    });
+
+    it("refuses to read an attachment whose URL points away from the platform's file host", async (ctx) => {
+      if (h.deliverFile === undefined) return ctx.skip();
+      let hits = 0;
+      const foreign = createServer((_req, res) => {
+        hits += 1;
+        res.end("instance credentials");
+      });
+      await new Promise<void>((resolve) => foreign.listen(0, "127.0.0.1", resolve));
+      try {
+        const { port } = foreign.address() as AddressInfo;
+        const inbound = await h.deliverFile({
+          name: "x.txt",
+          mimeType: "text/plain",
+          bytes: new Uint8Array(4),
+          foreignUrl: `http://127.0.0.1:${port}/latest/meta-data`,
+        });
+        // Refused, or read from the platform's own host (where the crafted path finds nothing of the foreign one's).
+        const read = await inbound.attachments![0]!.fetch({ maxBytes: 1000 }).then(
+          (bytes) => Buffer.from(bytes).toString("utf8"),
+          (error: unknown) => error,
+        );
+        expect(read).not.toBe("instance credentials");
+        expect(hits).toBe(0);
+      } finally {
+        foreign.close();
+      }
     });
 
     it("answers with respond where the message came from", async () => {

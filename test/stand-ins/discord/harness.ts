@@ -112,6 +112,16 @@ export async function makeDiscordHarness(): Promise<AdapterHarness> {
         mimeType: u.file.contentType,
         bytes: u.file.bytes,
       })),
+    async deliverFile({ name, mimeType, bytes, foreignUrl }) {
+      const url = foreignUrl ?? standIn.hostFile(name, bytes);
+      const payload = standIn.dispatchMessage({
+        content: "here",
+        author: standIn.users.alice,
+        channelId: standIn.dmChannelId,
+        attachments: [{ filename: name, content_type: mimeType, size: bytes.length, url }],
+      });
+      return sink.waitFor(`discord:${payload.id as string}`);
+    },
     async react({ chatId, messageId, userId, emoji, added }) {
       const user = wireUser(userId, `user${userId}`);
       const inGuild = chatId === standIn.channelId;

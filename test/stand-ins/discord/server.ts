@@ -390,7 +390,23 @@ export class DiscordStandIn extends EventEmitter {
     return undefined;
   }
 
+  /** Files served at `/attachments/...`, as Discord's CDN serves message attachments. */
+  readonly hostedFiles = new Map<string, Uint8Array>();
+
+  /** Serve bytes as an attachment; returns its URL (on the stand-in, standing for the CDN). */
+  hostFile(name: string, bytes: Uint8Array): string {
+    const path = `/attachments/${this.channelId}/${snowflake()}/${encodeURIComponent(name)}`;
+    this.hostedFiles.set(path, bytes);
+    return `${this.url}${path}`;
+  }
+
   async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const hosted = req.method === "GET" ? this.hostedFiles.get(req.url ?? "") : undefined;
+    if (hosted !== undefined) {
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(hosted.length) });
+      res.end(hosted);
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const bytes = Buffer.concat(chunks);

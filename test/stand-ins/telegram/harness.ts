@@ -104,6 +104,17 @@ export async function makeTelegramHarness(): Promise<AdapterHarness> {
     },
     sendAttempts: () => standIn.callsOf("sendMessage").length,
     files: () => standIn.files.map((f) => ({ chatId: f.chatId, name: f.name, mimeType: f.mimeType, bytes: f.bytes })),
+    async deliverFile({ name, mimeType, bytes, foreignUrl }) {
+      const update = standIn.queueFile({
+        chatId: 4242,
+        userId: 4242,
+        name,
+        mimeType,
+        bytes,
+        ...(foreignUrl === undefined ? {} : { filePath: foreignUrl }),
+      });
+      return sink.waitFor(`telegram:${update.update_id}`);
+    },
     async react({ chatId, messageId, userId, emoji, added }) {
       const update = standIn.queueReaction({
         chatId: Number(chatId),

@@ -229,6 +229,44 @@ export class TelegramStandIn {
     };
   }
 
+  /** Files users sent, by `file_path`, served at `/file/bot<token>/<file_path>` like the real file host. */
+  readonly hostedFiles = new Map<string, { fileId: string; bytes: Uint8Array }>();
+
+  /**
+   * Queue a message carrying a document (or, with `asPhoto`, a photo). `filePath` is what `getFile` will answer
+   * (a crafted one tests that the bot reads from the file host only).
+   */
+  queueFile(input: {
+    chatId: number;
+    userId: number;
+    name: string;
+    mimeType: string;
+    bytes: Uint8Array;
+    caption?: string;
+    asPhoto?: boolean;
+    filePath?: string;
+  }): Record<string, unknown> & { update_id: number } {
+    const fileId = `file-${this.#nextMessageId}`;
+    this.hostedFiles.set(input.filePath ?? `documents/${fileId}-${input.name}`, { fileId, bytes: input.bytes });
+    const update = this.messageUpdate({ chatId: input.chatId, userId: input.userId, text: "" });
+    const message = update.message as Record<string, unknown>;
+    delete message.text;
+    if (input.caption !== undefined) message.caption = input.caption;
+    if (input.asPhoto === true)
+      message.photo = [
+        { file_id: fileId, file_unique_id: `u-${fileId}`, width: 1, height: 1, file_size: input.bytes.length },
+      ];
+    else
+      message.document = {
+        file_id: fileId,
+        file_unique_id: `u-${fileId}`,
+        file_name: input.name,
+        mime_type: input.mimeType,
+        file_size: input.bytes.length,
+      };
+    return this.queueUpdate(update);
+  }
+
   /** Make the next `times` calls of `method` fail. */
   failNext(method: string, failure: Failure, times = 1): void {
     const list = this.#failures.get(method) ?? [];
@@ -307,6 +345,14 @@ export class TelegramStandIn {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    const file = /^\/file\/bot([^/]+)\/(.+)$/.exec(req.url ?? "");
+    if (file !== null && req.method === "GET") {
+      const hosted = file[1] === this.token ? this.hostedFiles.get(file[2]!) : undefined;
+      if (hosted === undefined) return this.#send(res, 404, { ok: false, error_code: 404, description: "Not Found" });
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(hosted.bytes.length) });
+      res.end(hosted.bytes);
+      return;
+    }
     const match = /^\/bot([^/]+)\/(\w+)$/.exec(req.url ?? "");
     if (match === null) return this.#send(res, 404, { ok: false, error_code: 404, description: "Not Found" });
     const [, token, method] = match;
@@ -499,6 +545,12 @@ export class TelegramStandIn {
         return this.#sendFile(method, body, "photo");
       case "editMessageText":
         return this.#editMessage(body);
+      case "getFile": {
+        const id = String(body.file_id ?? "");
+        const hosted = [...this.hostedFiles.entries()].find(([, f]) => f.fileId === id);
+        if (hosted === undefined) throw new Error("Bad Request: invalid file_id");
+        return { file_id: id, file_unique_id: `u-${id}`, file_size: hosted[1].bytes.length, file_path: hosted[0] };
+      }
       case "sendChatAction":
       case "answerCallbackQuery":
         return true;
