@@ -174,7 +174,7 @@ function toReplyFile(raw: unknown): ReplyFile {
   const bad = (why: string) => new SwitchboardError("E_BAD_ARGS", `bad reply file: ${why}`, { chatMessage: why });
   const f = raw as { name?: unknown; data?: unknown; mimeType?: unknown };
   if (typeof f !== "object" || Array.isArray(f)) throw bad("a reply's file must be { name, data, mimeType }");
-  if (typeof f.name !== "string" || f.name.trim() === "" || f.name.length > 200 || /[\\/\u0000-\u001f]/.test(f.name))
+  if (typeof f.name !== "string" || f.name.trim() === "" || f.name.length > 200 || !isPlainFileName(f.name))
     throw bad("a file needs a name of at most 200 characters, without slashes or control characters");
   if (typeof f.data !== "string" || f.data.length % 4 !== 0 || !BASE64.test(f.data))
     throw bad("a file's data must be a Uint8Array or base64 text");
@@ -182,6 +182,15 @@ function toReplyFile(raw: unknown): ReplyFile {
     throw bad("a file's mimeType must look like text/csv");
   const data = new Uint8Array(Buffer.from(f.data, "base64"));
   return f.mimeType === undefined ? { name: f.name, data } : { name: f.name, data, mimeType: f.mimeType };
+}
+
+/** A file name with no path separators and no control characters. */
+function isPlainFileName(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f || c === 0x2f || c === 0x5c) return false;
+  }
+  return true;
 }
 
 function toButtons(raw: unknown): ReplyButton[][] {
