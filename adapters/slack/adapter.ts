@@ -46,6 +46,7 @@ import {
 } from "./normalise.ts";
 import { renderReply, SLACK_TEXT_LIMIT, type SlackMessage } from "./render.ts";
 import { assertFileFits } from "../shared/files.ts";
+import { remoteAttachment } from "../shared/attachments.ts";
 
 /**
  * The largest file a reply may carry. Slack takes up to 1 GB, but a reply's file is held in memory whole: the
@@ -435,6 +436,12 @@ export class SlackAdapter implements ChannelAdapter {
       user,
       respond: (r, hooks) => this.#respond(reply, r, hooks),
     };
+    if (normalised.files !== undefined && normalised.files.length > 0) {
+      // Private file URLs are read with the bot token, sent only to Slack's file host (or the configured API's).
+      const allowedOrigins = ["https://files.slack.com", new URL(this.#o.apiUrl).origin];
+      const headers = { authorization: `Bearer ${this.#o.token}` };
+      inbound.attachments = normalised.files.map((f) => remoteAttachment({ ...f, allowedOrigins, headers }));
+    }
     const revived = this.#reviving.get(body);
     if (revived !== undefined) {
       this.#reviving.delete(body);

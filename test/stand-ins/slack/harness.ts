@@ -197,6 +197,19 @@ export async function makeSlackHarness(): Promise<AdapterHarness> {
         mimeType: "application/octet-stream",
         bytes: f.bytes,
       })),
+    async deliverFile({ name, mimeType, bytes, foreignUrl }) {
+      n += 1;
+      const eventId = `EvFILE${n}`;
+      const file = standIn.hostFile(name, mimeType, bytes);
+      if (foreignUrl !== undefined) file.url_private = foreignUrl;
+      const event = {
+        ...directMessage({ text: "here", channel: "D0000042", ts: `1700004000.${String(n).padStart(6, "0")}` }),
+        subtype: "file_share",
+        files: [file],
+      };
+      await sendEvent(eventsUrl, eventCallback(event, eventId), sign);
+      return sink.waitFor(`slack:${eventId}`);
+    },
     async react({ chatId, messageId, userId, emoji, added }) {
       n += 1;
       const eventId = `EvREACT${n}`;

@@ -320,6 +320,17 @@ export class SlackStandIn {
       send(res, 200, { body: "ok", type: "text/plain" });
       return;
     }
+    if (req.method === "GET" && url.pathname.startsWith("/files-pri/")) {
+      // url_private: served only with the bot token, as Slack's file host does.
+      const hosted = this.hostedFiles.get(url.pathname);
+      if (req.headers.authorization !== `Bearer ${this.botToken}` || hosted === undefined) {
+        send(res, 404, { body: "not found", type: "text/plain" });
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(hosted.length) });
+      res.end(hosted);
+      return;
+    }
     if (req.method === "POST" && url.pathname.startsWith("/upload/")) {
       // Step 2 of an external upload: the bytes, to the URL getUploadURLExternal gave.
       // The Web API client sends the bytes as a multipart form (one file part); a raw body works too.
@@ -497,6 +508,18 @@ export class SlackStandIn {
       default:
         return { ok: false, error: "unknown_method" };
     }
+  }
+
+  /** Files users shared, by path, served at their `url_private`. */
+  readonly hostedFiles = new Map<string, Uint8Array>();
+
+  /** Serve bytes as a shared file; returns its `files` entry for an event (with `url_private`). */
+  hostFile(name: string, mimeType: string, bytes: Uint8Array): Record<string, unknown> {
+    this.#uploadCounter += 1;
+    const id = `F${String(this.#uploadCounter).padStart(8, "0")}`;
+    const path = `/files-pri/${this.teamId}-${id}/${encodeURIComponent(name)}`;
+    this.hostedFiles.set(path, bytes);
+    return { id, name, mimetype: mimeType, size: bytes.length, url_private: `${this.origin}${path}` };
   }
 
   /** Uploads announced by getUploadURLExternal, until completed. */
