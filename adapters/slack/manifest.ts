@@ -11,6 +11,8 @@ export const SLACK_BOT_SCOPES = [
   "chat:write", // replies, edits (chat.postMessage, chat.update, chat.delete, chat.postEphemeral)
   "chat:write.public", // answer slash commands in public channels the bot has not joined
   "commands", // slash commands
+  "files:read", // read files shared with a message (url_private) as attachments
+  "files:write", // replies with a file (files.getUploadURLExternal, files.completeUploadExternal)
   "im:history", // DMs (message.im)
   "im:read",
   "im:write",
