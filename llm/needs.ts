@@ -19,7 +19,7 @@ export const LLM_NEEDS = {
     "apiAccess",
     "events",
   ],
-  config: ["bot", "llm"],
+  config: ["bot", "llm", "limits"],
 } as const satisfies ServiceNeeds;
 
 /** What `createLlmPlugin` receives. */
