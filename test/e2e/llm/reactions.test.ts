@@ -138,10 +138,12 @@ async function startDiscord(): Promise<Platform> {
   };
 }
 
-async function startSlack(): Promise<Platform> {
+/** Slack over the Events API (signed HTTP) or Socket Mode (envelopes on the stand-in's socket). */
+async function startSlack(mode: "http" | "socket"): Promise<Platform> {
   const llm = llmPlugins();
   const people = ["U0000001", "U0000002"];
   const s = await startSlackBot({
+    mode,
     set: llmConfig(),
     plugins: llm.plugins as never,
     users: [
@@ -152,6 +154,15 @@ async function startSlack(): Promise<Platform> {
   const channel = "CREACT001";
   const sign = { signingSecret: SIGNING_SECRET };
   let n = 0;
+  /** Hand an Events API body to the bot as the mode receives it. */
+  const deliver = async (body: Record<string, unknown>): Promise<void> => {
+    if (mode === "socket") {
+      s.slack.deliver("events_api", body);
+      return;
+    }
+    const res = await sendEvent(s.eventsUrl, body, sign);
+    expect(res.status).toBe(200);
+  };
   return {
     app: s.app,
     llm: llm.get,
@@ -159,8 +170,7 @@ async function startSlack(): Promise<Platform> {
     async ask(text) {
       n += 1;
       const before = s.slack.messagesIn(channel).length;
-      await sendEvent(
-        s.eventsUrl,
+      await deliver(
         eventCallback(
           appMention({
             text: `<@${s.slack.botUserId}> ${text}`,
@@ -169,7 +179,6 @@ async function startSlack(): Promise<Platform> {
             ts: `1700003000.${String(n).padStart(6, "0")}`,
           }),
         ),
-        sign,
       );
       await vi.waitFor(() => expect(s.slack.messagesIn(channel).length).toBeGreaterThan(before), {
         timeout: 15_000,
@@ -179,8 +188,7 @@ async function startSlack(): Promise<Platform> {
     async react({ person, messageId, emoji, added }) {
       // Slack names emoji; the thumbs come as +1 / -1 (here with a skin tone, as Slack sends them).
       const reaction = emoji === "👍" ? "+1::skin-tone-3" : emoji === "👎" ? "-1" : emoji;
-      const res = await sendEvent(
-        s.eventsUrl,
+      await deliver(
         eventCallback(
           reactionEvent({
             reaction,
@@ -191,9 +199,7 @@ async function startSlack(): Promise<Platform> {
             itemUser: s.slack.botUserId,
           }),
         ),
-        sign,
       );
-      expect(res.status).toBe(200);
     },
     stop: () => s.stop(),
   };
@@ -202,7 +208,8 @@ async function startSlack(): Promise<Platform> {
 const platforms: Array<[string, () => Promise<Platform>]> = [
   ["telegram", startTelegram],
   ["discord", startDiscord],
-  ["slack", startSlack],
+  ["slack (Events API)", () => startSlack("http")],
+  ["slack (Socket Mode)", () => startSlack("socket")],
 ];
 
 describe.each(platforms)("reactions as feedback on %s", (_name, start) => {
