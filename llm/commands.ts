@@ -296,7 +296,11 @@ async function usageReport(s: LlmService, ctx: CommandContext): Promise<string> 
 async function feedback(s: LlmService, ctx: CommandContext): Promise<string> {
   const id = Number(ctx.options.id);
   const vote = ctx.options.vote;
-  const ok = await s.store.setFeedback(id, ctx.chatKey, { value: vote === "up" ? 1 : -1, by: ctx.userKey });
+  const ok = await s.store.setFeedback(id, ctx.chatKey, {
+    value: vote === "up" ? 1 : -1,
+    by: ctx.userKey,
+    at: s.clock.now(),
+  });
   if (!ok)
     throw new SwitchboardError("E_NOT_FOUND", `no turn ${id} in ${ctx.chatKey}`, {
       chatMessage: "That answer is no longer stored here.",

@@ -27,7 +27,7 @@ import { MAX_TOOL_CALLS_PER_ROUND, offerTools, permissionQuery, runToolCall } fr
 import { costOf, dayOf, type UsageService } from "./usage.ts";
 import type { CallStats } from "./stats.ts";
 import type { LlmMetrics } from "./metrics.ts";
-import type { ChatMessage, ChatResult, ModelConfig, TokenUsage, ToolDefinition } from "./types.ts";
+import type { ChatImage, ChatMessage, ChatResult, ModelConfig, TokenUsage, ToolDefinition } from "./types.ts";
 
 /** What `ConversationEngine` needs. */
 export interface ConversationDeps {
@@ -72,7 +72,8 @@ export class ConversationEngine {
 
   /** The router's conversation handler. */
   readonly handler: ConversationHandler = async (inbound, ctx) => {
-    if (!this.#d.registry.isConfigured || inbound.user.isBot === true || inbound.text.trim() === "") return false;
+    if (!this.#d.registry.isConfigured || inbound.user.isBot === true) return false;
+    if (inbound.text.trim() === "" && imagesOf(inbound).length === 0) return false;
     const profile = await this.#d.profiles.resolve(ctx.chatKey);
     if (!shouldAnswer(inbound, profile)) return false;
     await this.turn(inbound, { ...ctx, profile });
@@ -108,8 +109,15 @@ export class ConversationEngine {
         d.store.nextTurnId(),
       ]);
       const speaker = inbound.chat.kind === "dm" ? inbound.text : `${inbound.user.displayName}: ${inbound.text}`;
-      const current: ChatMessage[] = [{ role: "user", content: speaker }];
-      const cacheQuery = this.#cacheQuery({ profile, userKey: ctx.userKey, models, history, current, offered });
+      const images = models.some(isVision) ? await this.#readImages(inbound, ctx.signal) : [];
+      const current: ChatMessage[] = [
+        images.length === 0 ? { role: "user", content: speaker } : { role: "user", content: speaker, images },
+      ];
+      // A turn with images is never answered from the cache: its key would not hold them.
+      const cacheQuery =
+        images.length > 0
+          ? undefined
+          : this.#cacheQuery({ profile, userKey: ctx.userKey, models, history, current, offered });
       const cache = cacheQuery === undefined ? undefined : d.answerCache?.current;
       const hit = cache === undefined ? undefined : await cache.get(cacheQuery!);
       const hitModel = hit === undefined ? undefined : d.registry.get(hit.model);
@@ -125,7 +133,7 @@ export class ConversationEngine {
           model: hitModel,
           passedOver: [],
         };
-        await streamer.finish(this.#finalReply(inbound, answer, { last, models: [hitModel], turnId }));
+        const sent = await streamer.finish(this.#finalReply(inbound, answer, { last, models: [hitModel], turnId }));
         finished = true;
         await d.store.appendTurnWithUsage(
           {
@@ -144,6 +152,7 @@ export class ConversationEngine {
           },
           dayOf(d.core.clock.now()),
         );
+        await d.store.linkAnswer({ chatKey: ctx.chatKey, messageId: sent.messageId, turnId });
         await cache!.hit({ model: hitModel.name, chatKey: ctx.chatKey, userKey: ctx.userKey });
         d.usage.recorded({ chatKey: ctx.chatKey, userKey: ctx.userKey, cost: 0, tokens: 0 });
         return;
@@ -190,7 +199,7 @@ export class ConversationEngine {
       current.push({ role: "assistant", content: answer });
       // The answer is shown first; the turn is stored before this handler returns, so the conversation's next
       // message (queued behind this one by the router) sees it in its history.
-      await streamer.finish(this.#finalReply(inbound, answer, { last, models, turnId }));
+      const sent = await streamer.finish(this.#finalReply(inbound, answer, { last, models, turnId }));
       finished = true;
       await d.store.appendTurnWithUsage(
         {
@@ -202,13 +211,16 @@ export class ConversationEngine {
           at: d.core.clock.now(),
           model: last.model.name,
           systemPrompt: profile.systemPrompt,
-          messages: current,
+          // Images are sent once, never stored with the turn or sent again as history.
+          messages: current.map(withoutImages),
           tokens: d.counter.countMessages(current, encodingFor(last.model)),
           ...total,
           cost,
         },
         dayOf(d.core.clock.now()),
       );
+      // A 👍/👎 reaction on the message that carries the answer (and its buttons) is feedback on this turn.
+      await d.store.linkAnswer({ chatKey: ctx.chatKey, messageId: sent.messageId, turnId });
       d.usage.recorded({
         chatKey: ctx.chatKey,
         userKey: d.usage.keyOf(ctx.userKey),
@@ -312,7 +324,8 @@ export class ConversationEngine {
           counter: d.counter,
           systemPrompt: input.systemPrompt,
           history: input.history,
-          current: input.current,
+          // A model without vision in the chain gets the text alone.
+          current: isVision(model) ? input.current : input.current.map(withoutImages),
           tools,
         });
         input.streamer?.reset();
@@ -362,6 +375,28 @@ export class ConversationEngine {
     }
   }
 
+  /**
+   * The message's images (at most `MAX_IMAGES`), each read within `limits.maxAttachmentBytes` from the platform's
+   * file host; one that cannot be read is left out and logged, and the turn goes on with the rest.
+   */
+  async #readImages(inbound: Inbound, signal: AbortSignal): Promise<ChatImage[]> {
+    const maxBytes = this.#d.core.config.limits.maxAttachmentBytes;
+    const read = await Promise.all(
+      imagesOf(inbound)
+        .slice(0, MAX_IMAGES)
+        .map(async (a): Promise<ChatImage | undefined> => {
+          try {
+            const bytes = await a.fetch({ maxBytes, signal });
+            return { mimeType: a.mimeType, base64: Buffer.from(bytes).toString("base64") };
+          } catch (error) {
+            this.#d.core.log.info({ err: error, attachment: a.name }, "an image was not sent to the model");
+            return undefined;
+          }
+        }),
+    );
+    return read.filter((i): i is ChatImage => i !== undefined);
+  }
+
   #record(model: ModelConfig, r: { ok: boolean; kind?: string; latencyMs: number; usage?: TokenUsage }): void {
     const d = this.#d;
     const usage = r.usage ?? { inputTokens: 0, outputTokens: 0 };
@@ -402,6 +437,24 @@ export class ConversationEngine {
     }
     return { text };
   }
+}
+
+/** Most images of one message sent to a model. */
+const MAX_IMAGES = 4;
+
+function isVision(model: ModelConfig): boolean {
+  return model.capabilities.includes("vision");
+}
+
+/** The message's attachments that are images. */
+function imagesOf(inbound: Inbound): NonNullable<Inbound["attachments"]> {
+  return (inbound.attachments ?? []).filter((a) => a.mimeType.startsWith("image/"));
+}
+
+function withoutImages(m: ChatMessage): ChatMessage {
+  if (m.role !== "user" || m.images === undefined) return m;
+  const { images: _images, ...rest } = m;
+  return rest;
 }
 
 /** DMs when on; groups on mention or reply to the bot (or as the profile says); never other bots. */

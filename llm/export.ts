@@ -2,6 +2,8 @@
  * Export a chat's conversations as chat-format JSONL for fine-tuning open models: one line per conversation,
  * `{"messages": [...]}` in the OpenAI chat format (system, user, assistant with `tool_calls`, tool). A
  * conversation is one thread's turns, split where two turns are further apart than `conversationGapMs`.
+ * Where people rated answers (buttons or 👍/👎 reactions), the line also has `"feedback"`: one entry per rated
+ * answer, `{ "message": <index of its assistant message>, "label": "good" | "bad" | "mixed", "up", "down" }`.
  */
 import type { TurnRecord } from "./store.ts";
 import type { ChatMessage } from "./types.ts";
@@ -30,6 +32,15 @@ export function groupConversations(turns: readonly TurnRecord[], gapMs: number):
   }
   if (current.length > 0) out.push(current);
   return out;
+}
+
+/** A rated answer in an export line. */
+export interface ExportFeedback {
+  /** Index in the line's `messages` of the answer (the turn's last assistant message). */
+  message: number;
+  label: "good" | "bad" | "mixed";
+  up: number;
+  down: number;
 }
 
 /** One message in the export format. */
@@ -64,6 +75,7 @@ export function exportJsonl(
   const lines = groups.map((group) => {
     // Each turn ran under its own system prompt: it is written before the first turn and again wherever it changed.
     const messages: ExportMessage[] = [];
+    const feedback: ExportFeedback[] = [];
     let current: string | undefined;
     for (const t of group) {
       const system = t.systemPrompt;
@@ -72,8 +84,21 @@ export function exportJsonl(
         current = system;
       }
       messages.push(...t.messages.map(toExportMessage));
+      const rated = feedbackOf(t, messages);
+      if (rated !== undefined) feedback.push(rated);
     }
-    return JSON.stringify({ messages });
+    return JSON.stringify(feedback.length === 0 ? { messages } : { messages, feedback });
   });
   return { text: lines.map((l) => `${l}\n`).join(""), conversations: groups.length, turns: turns.length };
+}
+
+/** The turn's votes as an export entry pointing at its answer (just appended to `messages`), if it has any. */
+function feedbackOf(turn: TurnRecord, messages: readonly ExportMessage[]): ExportFeedback | undefined {
+  const up = turn.votes?.up ?? (turn.feedback === 1 ? 1 : 0);
+  const down = turn.votes?.down ?? (turn.feedback === -1 ? 1 : 0);
+  if (up === 0 && down === 0) return undefined;
+  let answer = messages.length - 1;
+  while (answer >= 0 && messages[answer]!.role !== "assistant") answer--;
+  if (answer < 0) return undefined;
+  return { message: answer, label: down === 0 ? "good" : up === 0 ? "bad" : "mixed", up, down };
 }

@@ -6,6 +6,7 @@ import { type CapabilityCall, type Plugin, SwitchboardError } from "../bot/index
 import { llmCommands } from "./commands.ts";
 import { createLlmService, type LlmService, type LlmServiceOptions } from "./service.ts";
 import { LLM_MIGRATIONS } from "./store.ts";
+import { subscribeReactionFeedback } from "./reaction-feedback.ts";
 import type { ChatMessage } from "./types.ts";
 import type { LlmServices } from "./needs.ts";
 
@@ -42,6 +43,7 @@ export async function createLlmPlugin(core: LlmServices, options: LlmServiceOpti
   for (const def of llmCommands(service)) core.commands.register(def);
   core.router.setConversationHandler(engine.handler);
   const unprovide = core.capabilities.provide("llm", (call) => skillCompletion(service, call));
+  const unsubscribe = subscribeReactionFeedback(core, service.store);
   return {
     name: "llm",
     migrations: LLM_MIGRATIONS,
@@ -67,6 +69,7 @@ export async function createLlmPlugin(core: LlmServices, options: LlmServiceOpti
     async stop() {
       core.router.setConversationHandler(undefined);
       unprovide();
+      unsubscribe();
       await Promise.all([service.stats.close(), service.usage.close()]);
     },
     status() {

@@ -17,8 +17,9 @@ export const LLM_NEEDS = {
     "capabilities",
     "track",
     "apiAccess",
+    "events",
   ],
-  config: ["bot", "llm"],
+  config: ["bot", "llm", "limits"],
 } as const satisfies ServiceNeeds;
 
 /** What `createLlmPlugin` receives. */

@@ -81,6 +81,32 @@ CREATE TABLE IF NOT EXISTS llm_usage_days (
 ${USAGE_DAYS_BACKFILL};
 `,
   },
+  {
+    // Feedback per person (a 👍 button press or reaction replaces that person's earlier vote on the turn), and
+    // the platform messages that carried each answer, so a reaction on one finds its turn. The turn's own
+    // `feedback` column keeps the latest vote; earlier single votes become the first rows.
+    id: "llm-070-feedback-votes",
+    sql: `
+CREATE TABLE IF NOT EXISTS llm_feedback (
+  turn_id BIGINT NOT NULL,
+  user_key TEXT NOT NULL,
+  chat_key TEXT NOT NULL,
+  value SMALLINT NOT NULL,
+  at BIGINT NOT NULL,
+  PRIMARY KEY (turn_id, user_key)
+);
+CREATE INDEX IF NOT EXISTS llm_feedback_chat ON llm_feedback (chat_key);
+CREATE TABLE IF NOT EXISTS llm_answer_messages (
+  chat_key TEXT NOT NULL,
+  message_id TEXT NOT NULL,
+  turn_id BIGINT NOT NULL,
+  PRIMARY KEY (chat_key, message_id)
+);
+INSERT INTO llm_feedback (turn_id, user_key, chat_key, value, at)
+  SELECT id, feedback_by, chat_key, feedback, at FROM llm_turns WHERE feedback IS NOT NULL AND feedback_by IS NOT NULL
+  ON CONFLICT DO NOTHING;
+`,
+  },
 ];
 
 /** One stored turn: the user's message and everything the model and tools said in answer. */
@@ -95,14 +121,17 @@ export interface TurnRecord {
   messages: ChatMessage[];
   /** Prompt tokens these messages take when sent again as history. */
   tokens: number;
+  /** The latest vote on the turn. */
   feedback: -1 | 1 | null;
+  /** Votes by different people (read for export only). */
+  votes?: { up: number; down: number };
 }
 
 /** Most call records one statement inserts (a power of two: flushes use slices of 64, 32, …, 1). */
 const MAX_CALLS_PER_INSERT = 64;
 
 /** A new turn to store. */
-export type NewTurn = Omit<TurnRecord, "id" | "feedback"> & {
+export type NewTurn = Omit<TurnRecord, "id" | "feedback" | "votes"> & {
   inputTokens: number;
   outputTokens: number;
   cost: number;
@@ -291,7 +320,10 @@ export class LlmStore {
   /** Every turn of a chat (all its threads), by conversation then time: for export. */
   async chatTurns(chatKey: string): Promise<TurnRecord[]> {
     const { rows } = await this.#sql.query<Row>(
-      `SELECT * FROM llm_turns WHERE chat_key = $1 ORDER BY conversation, at, id`,
+      `SELECT t.*,
+         (SELECT count(*) FROM llm_feedback f WHERE f.turn_id = t.id AND f.value = 1) AS votes_up,
+         (SELECT count(*) FROM llm_feedback f WHERE f.turn_id = t.id AND f.value = -1) AS votes_down
+       FROM llm_turns t WHERE t.chat_key = $1 ORDER BY t.conversation, t.at, t.id`,
       [chatKey],
     );
     return rows.map(toTurn);
@@ -299,17 +331,77 @@ export class LlmStore {
 
   /** Forget a chat's history (every thread). Returns the number of turns removed. */
   async forgetChat(chatKey: string): Promise<number> {
+    await this.#sql.query(`DELETE FROM llm_feedback WHERE chat_key = $1`, [chatKey]);
+    await this.#sql.query(`DELETE FROM llm_answer_messages WHERE chat_key = $1`, [chatKey]);
     const { rows } = await this.#sql.query(`DELETE FROM llm_turns WHERE chat_key = $1 RETURNING 1 AS gone`, [chatKey]);
     return rows.length;
   }
 
-  /** Record 👍 (1) or 👎 (-1) on a turn of this chat. False when no such turn. */
-  async setFeedback(turnId: number, chatKey: string, { value, by }: { value: 1 | -1; by: string }): Promise<boolean> {
+  /**
+   * Record 👍 (1) or 👎 (-1) by one person on a turn of this chat: it replaces that person's earlier vote, so
+   * each person counts once. False when no such turn.
+   */
+  async setFeedback(
+    turnId: number,
+    chatKey: string,
+    { value, by, at }: { value: 1 | -1; by: string; at: number },
+  ): Promise<boolean> {
     const { rows } = await this.#sql.query(
       `UPDATE llm_turns SET feedback = $3, feedback_by = $4 WHERE id = $1 AND chat_key = $2 RETURNING id`,
       [turnId, chatKey, value, by],
     );
-    return rows.length > 0;
+    if (rows.length === 0) return false;
+    await this.#sql.query(
+      `INSERT INTO llm_feedback (turn_id, user_key, chat_key, value, at) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (turn_id, user_key) DO UPDATE SET value = EXCLUDED.value, at = EXCLUDED.at`,
+      [turnId, by, chatKey, value, at],
+    );
+    return true;
+  }
+
+  /**
+   * Withdraw one person's vote on a turn, only if it is still `value` (a 👍 taken away does not undo a later 👎).
+   * The turn's latest vote becomes the newest one left. False when there was no such vote.
+   */
+  async clearFeedback(turnId: number, chatKey: string, { value, by }: { value: 1 | -1; by: string }): Promise<boolean> {
+    const { rows } = await this.#sql.query(
+      `DELETE FROM llm_feedback WHERE turn_id = $1 AND chat_key = $2 AND user_key = $3 AND value = $4 RETURNING 1 AS gone`,
+      [turnId, chatKey, by, value],
+    );
+    if (rows.length === 0) return false;
+    await this.#sql.query(
+      `UPDATE llm_turns SET
+         feedback = (SELECT value FROM llm_feedback WHERE turn_id = $1 ORDER BY at DESC LIMIT 1),
+         feedback_by = (SELECT user_key FROM llm_feedback WHERE turn_id = $1 ORDER BY at DESC LIMIT 1)
+       WHERE id = $1 AND chat_key = $2`,
+      [turnId, chatKey],
+    );
+    return true;
+  }
+
+  /** Remember that a platform message of this chat carried a turn's answer (for reactions on it). */
+  async linkAnswer({
+    chatKey,
+    messageId,
+    turnId,
+  }: {
+    chatKey: string;
+    messageId: string;
+    turnId: number;
+  }): Promise<void> {
+    await this.#sql.query(
+      `INSERT INTO llm_answer_messages (chat_key, message_id, turn_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
+      [chatKey, messageId, turnId],
+    );
+  }
+
+  /** The turn whose answer a platform message of this chat carried, if any. */
+  async turnOfMessage(chatKey: string, messageId: string): Promise<number | undefined> {
+    const { rows } = await this.#sql.query<{ turn_id: unknown }>(
+      `SELECT turn_id FROM llm_answer_messages WHERE chat_key = $1 AND message_id = $2`,
+      [chatKey, messageId],
+    );
+    return rows[0] === undefined ? undefined : num(rows[0].turn_id);
   }
 
   /** Add usage for a chat and user on a UTC day (`YYYY-MM-DD`), and to the day's bot-wide total. */
@@ -526,9 +618,10 @@ export class LlmStore {
       `SELECT model, kind, count(*) AS n FROM llm_calls WHERE at >= $1 AND NOT ok GROUP BY model, kind`,
       [sinceMs],
     );
+    // One vote per person and turn (llm_feedback's key), so a person pressing 👍 twice counts once.
     const feedback = await this.#sql.query<Row>(
-      `SELECT model, count(*) FILTER (WHERE feedback = 1) AS up, count(*) FILTER (WHERE feedback = -1) AS down
-       FROM llm_turns WHERE feedback IS NOT NULL AND model IS NOT NULL GROUP BY model`,
+      `SELECT t.model, count(*) FILTER (WHERE f.value = 1) AS up, count(*) FILTER (WHERE f.value = -1) AS down
+       FROM llm_feedback f JOIN llm_turns t ON t.id = f.turn_id WHERE t.model IS NOT NULL GROUP BY t.model`,
     );
     const byModel = new Map<string, ModelStats>();
     const entry = (model: string): ModelStats => {
@@ -618,5 +711,6 @@ function toTurn(r: Row): TurnRecord {
     messages,
     tokens: num(r.tokens),
     feedback,
+    ...(r.votes_up === undefined ? {} : { votes: { up: num(r.votes_up), down: num(r.votes_down) } }),
   };
 }

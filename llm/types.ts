@@ -20,9 +20,16 @@ export interface ToolCall {
 /** One message in a conversation. */
 export type ChatMessage =
   | { role: "system"; content: string }
-  | { role: "user"; content: string; name?: string }
+  | { role: "user"; content: string; name?: string; images?: ChatImage[] }
   | { role: "assistant"; content: string; toolCalls?: ToolCall[] }
   | { role: "tool"; content: string; toolCallId: string; toolName: string };
+
+/** An image sent with a user message to a vision-capable model (never stored with the turn). */
+export interface ChatImage {
+  mimeType: string;
+  /** The bytes as base64. */
+  base64: string;
+}
 
 /** A function tool as offered to the model. */
 export interface ToolDefinition {

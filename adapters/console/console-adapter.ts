@@ -18,6 +18,7 @@ import type {
   SentMessage,
 } from "../../bot/index.ts";
 import { parseCommandLine } from "../../bot/index.ts";
+import { formatBytes } from "../shared/files.ts";
 import { renderText, terminalDialect, type MarkdownDialect } from "../shared/index.ts";
 
 /** Options for the console adapter. */
@@ -45,6 +46,8 @@ export class ConsoleAdapter implements ChannelAdapter {
     ephemeral: false,
     typing: false,
     maxTextLength: 1_000_000,
+    // Nothing is uploaded: the console names the file and its size.
+    maxFileBytes: 1024 * 1024 * 1024,
   };
   /** Resolves when the input has ended and every line read has been accepted. */
   readonly ended: Promise<void>;
@@ -132,7 +135,11 @@ export class ConsoleAdapter implements ChannelAdapter {
       ?.flat()
       .map((b) => `[${b.label}: ${b.data}]`)
       .join(" ");
-    this.#o.output.write(`${text}${buttons ? `\n${buttons}` : ""}\n`);
+    const file =
+      reply.file === undefined
+        ? ""
+        : `\n[file: ${reply.file.name}, ${formatBytes(reply.file.data.byteLength)}${reply.file.mimeType === undefined ? "" : `, ${reply.file.mimeType}`}]`;
+    this.#o.output.write(`${text}${buttons ? `\n${buttons}` : ""}${file}\n`);
     if (this.#interactive) this.#rl?.prompt(true);
     this.#lastApiOkAt = Date.now();
     return { platform: this.platform, chatId: target.chatId, messageId: `out-${++this.#sent}` };

@@ -26,12 +26,23 @@ import {
 import type { DiscordServices } from "./needs.ts";
 import type { OutboundLimits } from "../shared/outbound-limiter.ts";
 import { DeafWatchdog, HealthTracker, ReconnectSupervisor } from "../shared/health.ts";
+import { assertFileFits } from "../shared/files.ts";
+import { remoteAttachment } from "../shared/attachments.ts";
+
+/** Discord's file hosts: attachment URLs on anything else are not read. */
+const DISCORD_FILE_ORIGINS = ["https://cdn.discordapp.com", "https://media.discordapp.net"];
 import { DiscordApi, type DiscordApiOptions, type MessageBody } from "./api.ts";
 import { toDiscordCommands } from "./commands.ts";
 import { DiscordGateway, isFatalGatewayError, type GatewayDispatch } from "./gateway.ts";
 import { interactionsRoute } from "./http-interactions.ts";
-import { MalformedPayloadError, parseInteraction, parseMessage, type CommandInteraction } from "./normalise.ts";
-import { Outbox } from "./outbox.ts";
+import {
+  MalformedPayloadError,
+  parseInteraction,
+  parseMessage,
+  parseReaction,
+  type CommandInteraction,
+} from "./normalise.ts";
+import { DISCORD_MAX_FILE_BYTES, Outbox } from "./outbox.ts";
 import { RecentSet } from "./recent.ts";
 import { DISCORD_MAX_TEXT } from "./render.ts";
 import {
@@ -73,6 +84,7 @@ const CAPABILITIES: AdapterCapabilities = {
   ephemeral: true,
   typing: true,
   maxTextLength: DISCORD_MAX_TEXT,
+  maxFileBytes: DISCORD_MAX_FILE_BYTES,
 };
 const MAX_SEEN = 5_000;
 const DONE: Promise<void> = Promise.resolve();
@@ -326,6 +338,18 @@ export class DiscordAdapter implements ChannelAdapter {
           );
           return;
         }
+        case "MESSAGE_REACTION_ADD":
+        case "MESSAGE_REACTION_REMOVE": {
+          const inbound = this.#reactionInbound(packet);
+          if (inbound !== undefined) {
+            void this.#core.track(
+              this.#deliver(inbound).catch((error: unknown) =>
+                log.warn({ adapter: "discord", err: error }, "reaction skipped"),
+              ),
+            );
+          }
+          return;
+        }
         case "GUILD_CREATE":
         case "GUILD_UPDATE":
           this.#roles.rememberGuild(packet.d);
@@ -482,6 +506,7 @@ export class DiscordAdapter implements ChannelAdapter {
       receivedAt: turnClock(this.#core.clock).now(),
       // An interaction's answer is not held by the outbound limiter: marked sent as it is handed to the responder.
       respond: (reply, hooks) => {
+        if (reply.file !== undefined) return this.#respondWithFile(parsed.chat.id, responder, { reply, hooks });
         const marked = hooks?.beforeSend?.();
         return marked === undefined ? responder.respond(reply) : marked.then(() => responder.respond(reply));
       },
@@ -489,6 +514,23 @@ export class DiscordAdapter implements ChannelAdapter {
     };
     if (parsed.command !== undefined) inbound.command = parsed.command;
     return inbound;
+  }
+
+  /**
+   * An interaction's answer with a file: the size is checked before anything is sent, the text answers the
+   * interaction, and the file follows as a channel message (an interaction's own answer carries no upload here).
+   */
+  async #respondWithFile(
+    channelId: string,
+    responder: InteractionResponder,
+    { reply, hooks }: { reply: Reply; hooks: SendHooks | undefined },
+  ): Promise<SentMessage> {
+    const { file, ...text } = reply;
+    assertFileFits(file!, { maxBytes: DISCORD_MAX_FILE_BYTES, platform: "Discord" });
+    await hooks?.beforeSend?.();
+    const answered = await responder.respond(text.text.trim() === "" ? { ...text, text: "📎" } : text);
+    await this.#outbox.sendToChannel(channelId, { text: "", file: file! });
+    return answered;
   }
 
   async #onMessage(payload: unknown): Promise<void> {
@@ -540,11 +582,64 @@ export class DiscordAdapter implements ChannelAdapter {
       ...(message.replyTo === undefined ? {} : { replyTo: message.replyTo }),
       mentionsBot: message.mentionsBot,
       messageId: message.id,
+      ...(message.attachments.length === 0
+        ? {}
+        : {
+            attachments: message.attachments.map((a) =>
+              remoteAttachment({ ...a, allowedOrigins: this.#attachmentOrigins }),
+            ),
+          }),
       origin: "user",
       receivedAt: turnClock(this.#core.clock).now(),
       respond,
       typing: () => this.#api.typing(channelId),
     };
+  }
+
+  /**
+   * A reaction dispatch → a reaction Inbound (not journaled: a reaction lost in a crash is only a vote). Discord
+   * gives a reaction no id of its own: the delivery id is the message, person, emoji and the dispatch's sequence
+   * number, so a RESUME replay is dropped as a redelivery while adding the same emoji again later is not.
+   */
+  #reactionInbound(packet: GatewayDispatch): Inbound | undefined {
+    let r: ReturnType<typeof parseReaction>;
+    try {
+      r = parseReaction(packet.d, packet.t === "MESSAGE_REACTION_ADD");
+    } catch (error) {
+      if (error instanceof MalformedPayloadError) {
+        this.#core.log.warn({ adapter: "discord", err: error.message }, "malformed reaction skipped");
+        return undefined;
+      }
+      throw error;
+    }
+    this.#health.markInbound();
+    const botUserId = this.#gateway?.botUserId;
+    const channelId = r.channelId;
+    return {
+      deliveryId: `discord:reaction:${r.messageId}:${r.userId}:${r.emoji}:${r.added ? "add" : "remove"}:${packet.s ?? ""}`,
+      platform: "discord",
+      chat: { id: channelId, kind: r.guildId === undefined ? "dm" : "group" },
+      user: { id: r.userId, displayName: r.displayName, isBot: r.userId === botUserId },
+      text: "",
+      messageId: r.messageId,
+      reaction: {
+        emoji: r.emoji,
+        added: r.added,
+        messageId: r.messageId,
+        ...(r.messageAuthorId === undefined || botUserId === undefined
+          ? {}
+          : { onBotMessage: r.messageAuthorId === botUserId }),
+      },
+      origin: "user",
+      receivedAt: turnClock(this.#core.clock).now(),
+      respond: (reply, hooks) => this.#outbox.sendToChannel(channelId, reply, { hooks }),
+      ...(r.guildId === undefined ? {} : { resolvePlatformRole: () => this.platformRoleOf(channelId, r.userId) }),
+    };
+  }
+
+  /** Where attachment URLs may point: Discord's CDN, and the API root the adapter talks to. */
+  get #attachmentOrigins(): string[] {
+    return [...DISCORD_FILE_ORIGINS, new URL(this.#o.apiRoot).origin];
   }
 
   #deliver(inbound: Inbound): Promise<void> {

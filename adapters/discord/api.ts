@@ -26,6 +26,13 @@ export interface MessageBody {
   enforce_nonce?: boolean;
 }
 
+/** A file uploaded with a message. */
+export interface UploadFile {
+  name: string;
+  data: Uint8Array;
+  contentType: string;
+}
+
 /** What came back from a message create or edit (the fields we read). */
 export interface ApiMessage {
   id: string;
@@ -171,10 +178,14 @@ export class DiscordApi {
     return result;
   };
 
-  /** POST /channels/{id}/messages. */
-  createMessage(channelId: string, body: MessageBody): Promise<ApiMessage> {
+  /** POST /channels/{id}/messages; with `files`, a multipart upload (`payload_json` and `files[n]`). */
+  createMessage(channelId: string, body: MessageBody, files?: readonly UploadFile[]): Promise<ApiMessage> {
     return this.call("createMessage", { chatId: channelId, isGroup: true }, (signal) =>
-      this.rest.post(Routes.channelMessages(channelId), { body, signal }),
+      this.rest.post(Routes.channelMessages(channelId), {
+        body,
+        signal,
+        ...(files === undefined ? {} : { files: files.map((f) => ({ ...f })) }),
+      }),
     );
   }
 

@@ -11,12 +11,17 @@ import { Client, Events, GatewayIntentBits, Options, Partials } from "discord.js
 import type { Logger } from "pino";
 import type { HealthTracker } from "../shared/health.ts";
 
-/** The intents the adapter asks for: guilds (roles, owners), guild and DM messages, and their content. */
+/**
+ * The intents the adapter asks for: guilds (roles, owners), guild and DM messages, and their content, and the
+ * reactions on messages in both.
+ */
 export const GATEWAY_INTENTS = [
   GatewayIntentBits.Guilds,
   GatewayIntentBits.GuildMessages,
   GatewayIntentBits.DirectMessages,
   GatewayIntentBits.MessageContent,
+  GatewayIntentBits.GuildMessageReactions,
+  GatewayIntentBits.DirectMessageReactions,
 ];
 
 /** A raw gateway dispatch. */
@@ -43,6 +48,8 @@ const RAW_ONLY_EVENTS = new Set([
   "MESSAGE_CREATE",
   "MESSAGE_UPDATE",
   "MESSAGE_DELETE",
+  "MESSAGE_REACTION_ADD",
+  "MESSAGE_REACTION_REMOVE",
   "TYPING_START",
 ]);
 
@@ -126,7 +133,8 @@ export class DiscordGateway {
     this.#lastStateChangeAt = Date.now(); // a new session gets the full grace period before it can look stuck
     const client = new Client({
       intents: GATEWAY_INTENTS,
-      partials: [Partials.Channel],
+      // Reactions on messages discord.js never cached arrive as partials (they are read raw anyway).
+      partials: [Partials.Channel, Partials.Message, Partials.Reaction, Partials.User],
       rest: { api: this.#o.apiRoot },
       makeCache: Options.cacheWithLimits({
         ...Options.DefaultMakeCacheSettings,

@@ -197,6 +197,32 @@ export interface BotMessage {
   command: ParsedCommand | undefined;
   mentionsBot: boolean;
   replyTo: { messageId: string; isToBot: boolean } | undefined;
+  /** Files and images on the message, as Discord lists them (the URL is checked when it is read). */
+  attachments: WireAttachment[];
+}
+
+/** An attachment as a message payload lists it. */
+export interface WireAttachment {
+  name: string;
+  mimeType: string;
+  size: number | undefined;
+  url: string;
+}
+
+/** The well-formed entries of a payload's `attachments` (at most 10, as Discord allows). */
+function attachmentsOf(raw: unknown): WireAttachment[] {
+  if (!Array.isArray(raw)) return [];
+  const out: WireAttachment[] = [];
+  for (const a of raw.slice(0, 10)) {
+    if (!isObj(a) || typeof a.url !== "string") continue;
+    out.push({
+      name: typeof a.filename === "string" ? a.filename : "file",
+      mimeType: typeof a.content_type === "string" ? a.content_type : "application/octet-stream",
+      size: typeof a.size === "number" ? a.size : undefined,
+      url: a.url,
+    });
+  }
+  return out;
 }
 
 /**
@@ -239,5 +265,49 @@ export function parseMessage(payload: unknown, botUserId: string): BotMessage | 
     command,
     mentionsBot,
     replyTo,
+    attachments: attachmentsOf(payload.attachments),
+  };
+}
+
+/** A reaction dispatch, normalised. */
+export interface ParsedReaction {
+  channelId: string;
+  messageId: string;
+  guildId: string | undefined;
+  userId: string;
+  displayName: string;
+  emoji: string;
+  added: boolean;
+  /** The author of the message reacted to, when Discord says (`MESSAGE_REACTION_ADD` only). */
+  messageAuthorId: string | undefined;
+}
+
+/**
+ * `MESSAGE_REACTION_ADD` / `MESSAGE_REACTION_REMOVE` → a parsed reaction. A Unicode emoji comes as its
+ * character; a custom one as `:name:`. Throws `MalformedPayloadError` on a payload without its ids.
+ */
+export function parseReaction(payload: unknown, added: boolean): ParsedReaction {
+  if (!isObj(payload)) throw new MalformedPayloadError("reaction payload is not an object");
+  const { channel_id: channelId, message_id: messageId, user_id: userId, emoji } = payload;
+  if (typeof channelId !== "string" || typeof messageId !== "string" || typeof userId !== "string" || !isObj(emoji))
+    throw new MalformedPayloadError("reaction payload without channel, message, user or emoji");
+  const name = typeof emoji.name === "string" ? emoji.name : "";
+  if (name === "") throw new MalformedPayloadError("reaction without an emoji name");
+  const member = isObj(payload.member) ? payload.member : undefined;
+  const memberUser = member !== undefined && isObj(member.user) ? member.user : undefined;
+  const displayName =
+    (typeof member?.nick === "string" && member.nick) ||
+    (typeof memberUser?.global_name === "string" && memberUser.global_name) ||
+    (typeof memberUser?.username === "string" && memberUser.username) ||
+    userId;
+  return {
+    channelId,
+    messageId,
+    guildId: typeof payload.guild_id === "string" ? payload.guild_id : undefined,
+    userId,
+    displayName,
+    emoji: typeof emoji.id === "string" ? `:${name}:` : name,
+    added,
+    messageAuthorId: typeof payload.message_author_id === "string" ? payload.message_author_id : undefined,
   };
 }

@@ -11,9 +11,13 @@
 import type Keyv from "keyv";
 import { SwitchboardError, type Reply, type SendHooks, type SentMessage } from "../../bot/index.ts";
 import { EditThrottles } from "../shared/edit-throttle.ts";
+import { assertFileFits, mimeTypeOf } from "../shared/files.ts";
 import type { ApiMessage, DiscordApi, MessageBody } from "./api.ts";
 import { RecentMap } from "./recent.ts";
 import { renderDiscordReply } from "./render.ts";
+
+/** Discord's upload limit for a bot in a server without boosts (10 MB); boosted servers take more. */
+export const DISCORD_MAX_FILE_BYTES = 10 * 1024 * 1024;
 
 /** How long Discord accepts an interaction token, in ms. */
 export const INTERACTION_TOKEN_TTL_MS = 15 * 60_000;
@@ -112,6 +116,8 @@ export class Outbox {
     reply: Reply,
     { replyToMessageId, hooks }: { replyToMessageId?: string | undefined; hooks?: SendHooks | undefined } = {},
   ): Promise<SentMessage> {
+    const file = reply.file;
+    if (file !== undefined) assertFileFits(file, { maxBytes: DISCORD_MAX_FILE_BYTES, platform: "Discord" });
     const bodies = renderDiscordReply(reply, false);
     const sent: MessageAddress[] = [];
     const key = hooks?.idempotencyKey;
@@ -126,7 +132,12 @@ export class Outbox {
           : body;
       // Sent again after a crash with the same nonce, a piece Discord already has is not posted twice.
       if (key !== undefined) withRef = { ...withRef, nonce: `${key}:${i}`, enforce_nonce: true };
-      const message = await this.#o.api.createMessage(channelId, withRef);
+      // The file goes with the last piece of the text.
+      const files =
+        file !== undefined && i === bodies.length - 1
+          ? [{ name: file.name, data: file.data, contentType: mimeTypeOf(file) }]
+          : undefined;
+      const message = await this.#o.api.createMessage(channelId, withRef, files);
       sent.push({ kind: "channel", channelId, messageId: message.id });
     }
     // The reply counts as sent once every piece went out; a crash before that sends them all again, deduped by nonce.

@@ -10,3 +10,5 @@ export * from "./outbound-limiter.ts";
 export * from "./health.ts";
 export * from "./edit-throttle.ts";
 export * from "./render.ts";
+export * from "./files.ts";
+export * from "./attachments.ts";

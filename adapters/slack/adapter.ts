@@ -40,12 +40,21 @@ import { SlackHttpReceiver } from "./http-receiver.ts";
 import {
   fromButton,
   fromEvent,
+  fromReaction,
   fromSlashCommand,
   type NormalisedInbound,
   type NormaliseOptions,
   type ReplyContext,
 } from "./normalise.ts";
 import { renderReply, SLACK_TEXT_LIMIT, type SlackMessage } from "./render.ts";
+import { assertFileFits } from "../shared/files.ts";
+import { remoteAttachment } from "../shared/attachments.ts";
+
+/**
+ * The largest file a reply may carry. Slack takes up to 1 GB, but a reply's file is held in memory whole: the
+ * adapter stops at 50 MB, like Telegram's upload limit.
+ */
+const SLACK_MAX_FILE_BYTES = 50 * 1024 * 1024;
 import { SlackRoleCache } from "./roles.ts";
 import { SlackSocketConnection } from "./socket.ts";
 
@@ -109,6 +118,7 @@ export class SlackAdapter implements ChannelAdapter {
     ephemeral: true,
     typing: false,
     maxTextLength: SLACK_TEXT_LIMIT,
+    maxFileBytes: SLACK_MAX_FILE_BYTES,
   };
   readonly #core: SlackServices;
   readonly #o: SlackAdapterOptions;
@@ -348,6 +358,11 @@ export class SlackAdapter implements ChannelAdapter {
       if ((message as { channel_type?: string }).channel_type !== "im") return;
       await this.#deliver(fromEvent(body, this.#normaliseOptions()), { body, kind: "message.im", isQuietSkip: true });
     });
+    for (const type of ["reaction_added", "reaction_removed"] as const) {
+      app.event(type, async ({ body }) => {
+        await this.#deliver(fromReaction(body, this.#normaliseOptions()), { body, kind: type, isQuietSkip: true });
+      });
+    }
     app.action(/^sb:/, async ({ ack, body }) => {
       await ack();
       await this.#deliver(fromButton(body as never, this.#normaliseOptions()), { body, kind: "button" });
@@ -428,6 +443,12 @@ export class SlackAdapter implements ChannelAdapter {
       user,
       respond: (r, hooks) => this.#respond(reply, r, hooks),
     };
+    if (normalised.files !== undefined && normalised.files.length > 0) {
+      // Private file URLs are read with the bot token, sent only to Slack's file host (or the configured API's).
+      const allowedOrigins = ["https://files.slack.com", new URL(this.#o.apiUrl).origin];
+      const headers = { authorization: `Bearer ${this.#o.token}` };
+      inbound.attachments = normalised.files.map((f) => remoteAttachment({ ...f, allowedOrigins, headers }));
+    }
     const revived = this.#reviving.get(body);
     if (revived !== undefined) {
       this.#reviving.delete(body);
@@ -444,6 +465,7 @@ export class SlackAdapter implements ChannelAdapter {
   // ---- outbound ----
 
   async #respond(ctx: ReplyContext, reply: Reply, hooks?: SendHooks): Promise<SentMessage> {
+    if (reply.file !== undefined) return this.#respondWithFile(ctx, reply, hooks);
     const pieces = renderReply(reply);
     if (reply.ephemeral === true && (ctx.responseUrl !== undefined || ctx.userId !== ""))
       return this.#sendEphemeral(ctx, pieces, hooks);
@@ -455,6 +477,38 @@ export class SlackAdapter implements ChannelAdapter {
       this.#log.info({ channel: ctx.channel }, "bot cannot post in the channel; answering via response_url");
       return this.#sendViaResponseUrl(ctx, pieces, { type: "in_channel", hooks });
     }
+  }
+
+  /**
+   * A reply with a file: the size is checked before anything is sent, the text goes as usual, then the file is
+   * uploaded into the conversation (`files.uploadV2`: getUploadURLExternal, the upload, completeUploadExternal).
+   * Files are never ephemeral: Slack shares an upload with the whole conversation.
+   */
+  async #respondWithFile(ctx: ReplyContext, reply: Reply, hooks?: SendHooks): Promise<SentMessage> {
+    const { file, ...text } = reply;
+    assertFileFits(file!, { maxBytes: SLACK_MAX_FILE_BYTES, platform: "Slack" });
+    const first = text.text.trim() === "" ? undefined : await this.#respond(ctx, text, hooks);
+    const uploaded = await this.#run(
+      { chatId: ctx.channel, isGroup: !ctx.channel.startsWith("D") },
+      { method: "files.uploadV2", hooks: first === undefined ? hooks : undefined },
+      () => {
+        const upload = {
+          file: Buffer.from(file!.data.buffer, file!.data.byteOffset, file!.data.byteLength),
+          filename: file!.name,
+        };
+        return ctx.threadTs === undefined
+          ? this.#client.filesUploadV2({ ...upload, channel_id: ctx.channel })
+          : this.#client.filesUploadV2({ ...upload, channel_id: ctx.channel, thread_ts: ctx.threadTs });
+      },
+    );
+    if (first !== undefined) return first;
+    const id = shareTsOf(uploaded, ctx.channel) ?? "";
+    return {
+      platform: "slack",
+      chatId: ctx.channel,
+      messageId: id,
+      ...(ctx.threadTs === undefined ? {} : { threadId: ctx.threadTs }),
+    };
   }
 
   async #post(ctx: ReplyContext, pieces: SlackMessage[], hooks?: SendHooks): Promise<SentMessage> {
@@ -708,4 +762,14 @@ export function slackDeliveryKey(body: Record<string, unknown>): string {
   const id = body.event_id ?? body.trigger_id;
   if (typeof id === "string" && id !== "") return id;
   return `once:${Date.now()}:${Math.random().toString(36).slice(2)}`;
+}
+
+/** The ts of the message an upload was shared as in `channel`, or the file id when Slack does not say yet. */
+function shareTsOf(result: unknown, channel: string): string | undefined {
+  const completions = (result as { files?: Array<{ files?: Array<Record<string, unknown>> }> }).files ?? [];
+  const file = completions[0]?.files?.[0];
+  if (file === undefined) return undefined;
+  const shares = file.shares as Record<string, Record<string, Array<{ ts?: string }>>> | undefined;
+  const ts = shares?.public?.[channel]?.[0]?.ts ?? shares?.private?.[channel]?.[0]?.ts;
+  return ts ?? (typeof file.id === "string" ? file.id : undefined);
 }

@@ -11,14 +11,17 @@ export const SLACK_BOT_SCOPES = [
   "chat:write", // replies, edits (chat.postMessage, chat.update, chat.delete, chat.postEphemeral)
   "chat:write.public", // answer slash commands in public channels the bot has not joined
   "commands", // slash commands
+  "files:read", // read files shared with a message (url_private) as attachments
+  "files:write", // replies with a file (files.getUploadURLExternal, files.completeUploadExternal)
   "im:history", // DMs (message.im)
   "im:read",
   "im:write",
+  "reactions:read", // reaction_added / reaction_removed (👍/👎 as feedback, reaction listeners)
   "users:read", // users.info: workspace owner/admin for permissions
 ] as const;
 
 /** Bot events the adapter subscribes to. */
-export const SLACK_BOT_EVENTS = ["app_mention", "message.im"] as const;
+export const SLACK_BOT_EVENTS = ["app_mention", "message.im", "reaction_added", "reaction_removed"] as const;
 
 /** Slack's own slash commands: an app cannot take these names, so they get the `sb-` prefix. */
 export const SLACK_RESERVED_COMMANDS: ReadonlySet<string> = new Set([

@@ -20,6 +20,32 @@ export interface ReplyContext {
 export interface NormalisedInbound {
   inbound: Omit<Inbound, "respond" | "typing">;
   reply: ReplyContext;
+  /** Files shared with the message (`url_private`, read with the bot token by the adapter). */
+  files?: SlackFileRef[];
+}
+
+/** A file shared with a message. */
+export interface SlackFileRef {
+  name: string;
+  mimeType: string;
+  size: number | undefined;
+  url: string;
+}
+
+/** The well-formed entries of an event's `files` (at most 10). */
+function filesOf(raw: unknown): SlackFileRef[] {
+  if (!Array.isArray(raw)) return [];
+  const out: SlackFileRef[] = [];
+  for (const f of raw.slice(0, 10) as Array<Record<string, unknown>>) {
+    if (f === null || typeof f !== "object" || typeof f.url_private !== "string") continue;
+    out.push({
+      name: typeof f.name === "string" ? f.name : "file",
+      mimeType: typeof f.mimetype === "string" ? f.mimetype : "application/octet-stream",
+      size: typeof f.size === "number" ? f.size : undefined,
+      url: f.url_private,
+    });
+  }
+  return out;
 }
 
 /** What normalising needs beyond the payload. */
@@ -147,7 +173,10 @@ export function fromEvent(body: EventBody, options: NormaliseOptions): Normalise
   const userId = str(event.user);
   const ts = str(event.ts);
   if (channel === undefined || userId === undefined || ts === undefined) return undefined;
-  if (event.subtype !== undefined || event.bot_id !== undefined || userId === options.botUserId) return undefined;
+  // A message with files comes as the `file_share` subtype; other subtypes are edits, joins and the like.
+  const isFileShare = event.subtype === "file_share";
+  if ((event.subtype !== undefined && !isFileShare) || event.bot_id !== undefined || userId === options.botUserId)
+    return undefined;
   const isMention = type === "app_mention";
   const isDm = type === "message" && (event.channel_type === "im" || channel.startsWith("D"));
   if (!isMention && !isDm) return undefined;
@@ -172,6 +201,59 @@ export function fromEvent(body: EventBody, options: NormaliseOptions): Normalise
       receivedAt: options.nowMs,
     },
     reply: { channel, userId, ...(threadTs === undefined ? {} : { threadTs }) },
+    ...(Array.isArray(event.files) ? { files: filesOf(event.files) } : {}),
+  };
+}
+
+/** Slack's names for the thumbs, with or without a skin tone, as the Unicode emoji other platforms send. */
+const THUMBS: Readonly<Record<string, string>> = {
+  "+1": "👍",
+  thumbsup: "👍",
+  "-1": "👎",
+  thumbsdown: "👎",
+};
+
+/** A Slack reaction name as `Reaction.emoji`: the thumbs as `👍`/`👎` (any skin tone), anything else by name. */
+export function reactionEmoji(name: string): string {
+  const base = name.split("::")[0]!;
+  return THUMBS[base] ?? name;
+}
+
+/**
+ * Normalise a `reaction_added` or `reaction_removed` on a message. Undefined for reactions on files or other
+ * items, and for the bot's own reactions.
+ */
+export function fromReaction(body: EventBody, options: NormaliseOptions): NormalisedInbound | undefined {
+  const event = body.event as Record<string, unknown> | undefined;
+  const eventId = str(body.event_id);
+  if (event === undefined || eventId === undefined) return undefined;
+  const type = str(event.type);
+  if (type !== "reaction_added" && type !== "reaction_removed") return undefined;
+  const item = event.item as Record<string, unknown> | undefined;
+  const userId = str(event.user);
+  const name = str(event.reaction);
+  if (item === undefined || item.type !== "message" || userId === undefined || name === undefined) return undefined;
+  const channel = str(item.channel);
+  const ts = str(item.ts);
+  if (channel === undefined || ts === undefined || userId === options.botUserId) return undefined;
+  const itemUser = str(event.item_user);
+  return {
+    inbound: {
+      deliveryId: `slack:${eventId}`,
+      platform: "slack",
+      chat: { id: channel, kind: chatKindOf(channel) },
+      user: { id: userId, displayName: userId },
+      text: "",
+      messageId: ts,
+      reaction: {
+        emoji: reactionEmoji(name),
+        added: type === "reaction_added",
+        messageId: ts,
+        ...(itemUser === undefined ? {} : { onBotMessage: itemUser === options.botUserId }),
+      },
+      receivedAt: options.nowMs,
+    },
+    reply: { channel, userId },
   };
 }
 

@@ -4,12 +4,13 @@
  * rendered as Telegram HTML, split at 4096 and sent through the outbound limiter, edits throttled per message.
  */
 import { timingSafeEqual } from "node:crypto";
-import { Api, Bot, HttpError, webhookCallback } from "grammy";
+import { Api, Bot, HttpError, InputFile, webhookCallback } from "grammy";
 import type { Update, UserFromGetMe } from "grammy/types";
 import {
   turnClock,
   type AdapterCapabilities,
   type AdapterHealth,
+  type Attachment,
   type Clock,
   type ChannelAdapter,
   type CommandInfo,
@@ -26,6 +27,9 @@ import {
   type SentMessage,
 } from "../../bot/index.ts";
 import {
+  assertFileFits,
+  mimeTypeOf,
+  remoteAttachment,
   DeafWatchdog,
   EditThrottles,
   HealthTracker,
@@ -37,7 +41,7 @@ import {
 } from "../shared/index.ts";
 import { menusFor } from "./commands.ts";
 import { isFatalTelegramError, isNotModified, retryAfterMsOf, toTelegramError } from "./errors.ts";
-import { normaliseUpdate, type BotIdentity, type NormalisedUpdate } from "./normalise.ts";
+import { normaliseUpdate, type BotIdentity, type NormalisedUpdate, type TelegramFileRef } from "./normalise.ts";
 import { keyboardOf, renderTelegram, TELEGRAM_MAX_TEXT } from "./render.ts";
 import { RoleCache } from "./roles.ts";
 
@@ -80,7 +84,12 @@ export type TelegramDeps = Pick<Core, "log" | "kv" | "commands" | "clock" | "jou
 type GrammySignal = NonNullable<Parameters<Bot["init"]>[0]>;
 const sig = (signal: AbortSignal): GrammySignal => signal as unknown as GrammySignal;
 
-const ALLOWED_UPDATES = ["message", "channel_post", "callback_query"] as const;
+/** The Bot API's upload limit for `sendDocument` (50 MB), and for `sendPhoto` (10 MB; larger images go as documents). */
+const TELEGRAM_MAX_FILE_BYTES = 50 * 1024 * 1024;
+const TELEGRAM_MAX_PHOTO_BYTES = 10 * 1024 * 1024;
+const PHOTO_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp"]);
+
+const ALLOWED_UPDATES = ["message", "channel_post", "callback_query", "message_reaction"] as const;
 
 type SendPayload = Parameters<Bot["api"]["raw"]["sendMessage"]>[0];
 
@@ -112,6 +121,7 @@ export class TelegramAdapter implements ChannelAdapter {
     ephemeral: false,
     typing: true,
     maxTextLength: TELEGRAM_MAX_TEXT,
+    maxFileBytes: TELEGRAM_MAX_FILE_BYTES,
   };
   /** The grammY bot (its `api` is the Bot API client; transformers may be added to it). */
   readonly bot: Bot;
@@ -385,12 +395,29 @@ export class TelegramAdapter implements ChannelAdapter {
       );
     }
     const inbound = this.#complete(normalised, undefined);
+    if (normalised.files !== undefined) inbound.attachments = normalised.files.map((f) => this.#attachment(f));
     if (normalised.needsRole) {
       // Looked up in the conversation's turn (the router calls it), never here: the poll loop does not wait.
       const { chat, user } = inbound;
       inbound.resolvePlatformRole = () => this.#roles.roleOf(chat.id, user.id);
     }
     return inbound;
+  }
+
+  /** A file on a message, read through `getFile` and the Bot API's file download URL (only ever on its origin). */
+  #attachment(ref: TelegramFileRef): Attachment {
+    const root = this.#options.apiRoot.replace(/\/+$/, "");
+    return remoteAttachment({
+      name: ref.name,
+      mimeType: ref.mimeType,
+      size: ref.size,
+      allowedOrigins: [new URL(root).origin],
+      url: async () => {
+        const file = await this.bot.api.getFile(ref.fileId);
+        if (typeof file.file_path !== "string") throw new Error("getFile gave no file_path");
+        return `${root}/file/bot${this.#options.token}/${file.file_path.replace(/^\/+/, "")}`;
+      },
+    });
   }
 
   #identity(): BotIdentity {
@@ -567,6 +594,7 @@ export class TelegramAdapter implements ChannelAdapter {
       hooks,
     }: { threadId: string | undefined; replyToMessageId?: number | undefined; hooks?: SendHooks | undefined },
   ): Promise<SentMessage> {
+    if (reply.file !== undefined) return this.#sendWithFile(chatId, reply, { threadId, replyToMessageId, hooks });
     let pieces: string[];
     let keyboard: ReturnType<typeof keyboardOf>;
     try {
@@ -591,6 +619,50 @@ export class TelegramAdapter implements ChannelAdapter {
       },
       onError: sendError,
     });
+  }
+
+  /**
+   * A reply with a file: checked against the upload limit before anything is sent, then its text (if any) as
+   * usual, then the file (`sendPhoto` for a common image within 10 MB, else `sendDocument`). The reply is marked
+   * sent before its first call; the text's message is the one returned, or the file's when there is no text.
+   */
+  async #sendWithFile(
+    chatId: string,
+    reply: Reply,
+    {
+      threadId,
+      replyToMessageId,
+      hooks,
+    }: { threadId: string | undefined; replyToMessageId?: number | undefined; hooks?: SendHooks | undefined },
+  ): Promise<SentMessage> {
+    const { file, ...text } = reply;
+    assertFileFits(file!, { maxBytes: TELEGRAM_MAX_FILE_BYTES, platform: "Telegram" });
+    const first =
+      text.text.trim() === "" ? undefined : await this.#send(chatId, text, { threadId, replyToMessageId, hooks });
+    const mimeType = mimeTypeOf(file!);
+    const isPhoto = PHOTO_TYPES.has(mimeType) && file!.data.byteLength <= TELEGRAM_MAX_PHOTO_BYTES;
+    const other = {
+      ...(threadId === undefined ? {} : { message_thread_id: Number(threadId) }),
+      ...(first !== undefined || replyToMessageId === undefined
+        ? {}
+        : { reply_parameters: { message_id: replyToMessageId, allow_sending_without_reply: true } }),
+    };
+    const beforeSend = first === undefined ? hooks?.beforeSend : undefined;
+    const key = { chatId, isGroup: chatId.startsWith("-") };
+    try {
+      const message = await this.#limiter.run(key, (signal) => {
+        const upload = new InputFile(file!.data, file!.name);
+        const call = (): Promise<{ message_id: number }> =>
+          isPhoto
+            ? this.bot.api.sendPhoto(chatId, upload, other, sig(signal))
+            : this.bot.api.sendDocument(chatId, upload, other, sig(signal));
+        return beforeSend === undefined ? call() : afterHook(beforeSend, call);
+      });
+      this.#health.markApiOk();
+      return first ?? sentMessage(chatId, threadId, message.message_id);
+    } catch (error) {
+      throw toTelegramError(error, "send");
+    }
   }
 
   /** A reply split into several messages, sent in order; edits reuse the extra messages. */

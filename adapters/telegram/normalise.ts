@@ -21,6 +21,33 @@ export interface NormalisedUpdate {
   callbackQueryId?: string;
   /** Whether the speaker's role should be looked up (groups and channels; not DMs, not anonymous senders). */
   needsRole: boolean;
+  /** Files and images on the message, by Telegram file id (the adapter binds how to read them). */
+  files?: TelegramFileRef[];
+}
+
+/** A file on a message: the adapter reads it with `getFile` and the file download URL. */
+export interface TelegramFileRef {
+  fileId: string;
+  name: string;
+  mimeType: string;
+  size: number | undefined;
+}
+
+/** The photo (its largest size) and the document on a message, if any. */
+function filesOf(message: Message): TelegramFileRef[] {
+  const out: TelegramFileRef[] = [];
+  const photo = Array.isArray(message.photo) ? message.photo.at(-1) : undefined;
+  if (photo !== undefined && typeof photo.file_id === "string")
+    out.push({ fileId: photo.file_id, name: "photo.jpg", mimeType: "image/jpeg", size: photo.file_size });
+  const doc = message.document;
+  if (doc !== undefined && typeof doc.file_id === "string")
+    out.push({
+      fileId: doc.file_id,
+      name: doc.file_name ?? "file",
+      mimeType: doc.mime_type ?? "application/octet-stream",
+      size: doc.file_size,
+    });
+  return out;
 }
 
 /** Why an update was skipped. */
@@ -72,6 +99,7 @@ export function normaliseUpdate(
         needsRole: message.chat.type !== "private",
       };
     }
+    if (update.message_reaction !== undefined) return normaliseReaction(update, { deliveryId, receivedAt });
     const message = update.message ?? update.channel_post;
     if (message === undefined)
       return {
@@ -88,8 +116,9 @@ export function normaliseUpdate(
     ) {
       return { skip: "malformed message" };
     }
-    const text = message.text ?? message.caption;
-    if (typeof text !== "string" || text === "") return { skip: "message without text" };
+    const files = filesOf(message);
+    const text = message.text ?? message.caption ?? (files.length > 0 ? "" : undefined);
+    if (typeof text !== "string" || (text === "" && files.length === 0)) return { skip: "message without text" };
     const chat = chatOf(message.chat);
     const from = message.from;
     // One shape for every user, with a slot for the platform role the adapter may look up.
@@ -139,10 +168,60 @@ export function normaliseUpdate(
       messageId: message.message_id,
       callbackQueryId: undefined,
       needsRole: chat.kind !== "dm" && from !== undefined && message.sender_chat === undefined,
+      ...(files.length === 0 ? {} : { files }),
     };
   } catch (error) {
     return { skip: `malformed update: ${error instanceof Error ? error.message : String(error)}` };
   }
+}
+
+/**
+ * A `message_reaction` update → a reaction Inbound. Telegram sends the person's whole old and new set of
+ * reactions on the message; the first emoji that appeared is reported as added, else the first that went.
+ * Anonymous reactions (an `actor_chat`) are skipped: there is no person to count.
+ */
+function normaliseReaction(
+  update: Update,
+  { deliveryId, receivedAt }: { deliveryId: string; receivedAt: number },
+): NormalisedUpdate | SkippedUpdate {
+  const r = update.message_reaction!;
+  if (r.user === undefined) return { skip: "anonymous reaction" };
+  if (typeof r.message_id !== "number" || typeof r.chat?.id !== "number") return { skip: "malformed reaction" };
+  const before = emojisOf(r.old_reaction);
+  const after = emojisOf(r.new_reaction);
+  const addedEmoji = after.find((e) => !before.includes(e));
+  const removedEmoji = before.find((e) => !after.includes(e));
+  const emoji = addedEmoji ?? removedEmoji;
+  if (emoji === undefined) return { skip: "reaction without an emoji change" };
+  const chat = chatOf(r.chat);
+  return {
+    inbound: {
+      deliveryId,
+      sequence: update.update_id,
+      platform: "telegram",
+      receivedAt,
+      chat,
+      user: { id: String(r.user.id), displayName: nameOf(r.user), isBot: r.user.is_bot, platformRole: undefined },
+      text: "",
+      messageId: String(r.message_id),
+      reaction: { emoji, added: addedEmoji !== undefined, messageId: String(r.message_id) },
+      respond: undefined,
+      typing: undefined,
+    },
+    messageId: undefined,
+    callbackQueryId: undefined,
+    needsRole: chat.kind !== "dm",
+  };
+}
+
+/** The plain emoji of a reaction list (custom and paid reactions are left out). */
+function emojisOf(list: unknown): string[] {
+  if (!Array.isArray(list)) return [];
+  const out: string[] = [];
+  for (const item of list as Array<{ type?: unknown; emoji?: unknown }>) {
+    if (item?.type === "emoji" && typeof item.emoji === "string") out.push(item.emoji);
+  }
+  return out;
 }
 
 function chatOf(chat: Chat): Inbound["chat"] {

@@ -8,6 +8,8 @@
  * adapterContract("telegram", async () => makeTelegramHarness());
  * ```
  */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   conversationId,
@@ -44,6 +46,18 @@ export interface AdapterHarness {
   failNextSend(failure: { kind: "rate-limit"; retryAfterSeconds: number } | { kind: "forbidden" }): void;
   /** How many send attempts reached the stand-in. */
   sendAttempts(): number;
+  /**
+   * Make the stand-in deliver a person's reaction (`added` or removed) on a message of `chatId`; resolves with
+   * the Inbound the adapter handed to its sink. Left out by adapters whose platform has no reactions.
+   */
+  react?(input: { chatId: string; messageId: string; userId: string; emoji: string; added: boolean }): Promise<Inbound>;
+  /**
+   * Make the stand-in deliver a message from a user carrying a file; with `foreignUrl`, the payload points the
+   * file somewhere other than the platform's file host (a crafted URL). Left out where there are no attachments.
+   */
+  deliverFile?(input: { name: string; mimeType: string; bytes: Uint8Array; foreignUrl?: string }): Promise<Inbound>;
+  /** Files the stand-in received from the bot, oldest first. Left out by adapters that send no files. */
+  files?(): Array<{ chatId: string; name: string; mimeType: string; bytes: Uint8Array }>;
   close(): Promise<void>;
 }
 
@@ -104,6 +118,103 @@ export function adapterContract(platform: string, makeHarness: HarnessFactory): 
       expect(got.chatId).toBe(inbound.chat.id);
       expect(got.messageId).toBe(sent.messageId);
       expect(h.toPlain(got.raw)).toBe("round trip");
+    });
+
+    it("normalises a reaction added to and removed from a bot message into reaction Inbounds", async (ctx) => {
+      if (h.react === undefined) return ctx.skip();
+      const inbound = await h.deliver({ text: "/ping" });
+      const sent = await inbound.respond({ text: "rate me" });
+      const added = await h.react({
+        chatId: sent.chatId,
+        messageId: sent.messageId,
+        userId: "5151",
+        emoji: "👍",
+        added: true,
+      });
+      expect(added).toMatchObject({
+        platform,
+        chat: { id: sent.chatId },
+        user: { id: "5151" },
+        text: "",
+        reaction: { emoji: "👍", added: true, messageId: sent.messageId },
+      });
+      expect(added.command).toBeUndefined();
+      const removed = await h.react({
+        chatId: sent.chatId,
+        messageId: sent.messageId,
+        userId: "5151",
+        emoji: "👍",
+        added: false,
+      });
+      expect(removed.reaction).toMatchObject({ emoji: "👍", added: false, messageId: sent.messageId });
+      expect(removed.deliveryId).not.toBe(added.deliveryId);
+    });
+
+    it("sends a file with a reply, within the platform's maxFileBytes, byte for byte", async (ctx) => {
+      if (h.files === undefined) return ctx.skip();
+      expect(h.adapter.capabilities.maxFileBytes).toBeGreaterThan(0);
+      const inbound = await h.deliver({ text: "/report" });
+      const data = new Uint8Array(3000).map((_, i) => (i * 7) % 256);
+      const before = h.files().length;
+      await inbound.respond({ text: "Here is the report.", file: { name: "report.bin", data, mimeType: "text/csv" } });
+      const files = h.files();
+      expect(files).toHaveLength(before + 1);
+      expect(files.at(-1)).toMatchObject({ chatId: inbound.chat.id, name: "report.bin" });
+      expect(Buffer.from(files.at(-1)!.bytes).equals(Buffer.from(data))).toBe(true);
+      expect(h.toPlain(lastMessage().raw)).toBe("Here is the report.");
+    });
+
+    it("refuses a file over maxFileBytes with E_FILE_TOO_LARGE and sends nothing of the reply", async (ctx) => {
+      if (h.files === undefined) return ctx.skip();
+      const max = h.adapter.capabilities.maxFileBytes!;
+      const inbound = await h.deliver({ text: "/report" });
+      const [files, attempts] = [h.files().length, h.sendAttempts()];
+      const data = new Uint8Array(max + 1);
+      await expect(inbound.respond({ text: "too big", file: { name: "huge.iso", data } })).rejects.toMatchObject({
+        code: "E_FILE_TOO_LARGE",
+        chatMessage: expect.stringMatching(/huge\.iso/),
+      });
+      expect(h.files()).toHaveLength(files);
+      expect(h.sendAttempts()).toBe(attempts);
+    });
+
+    it("puts a file on an inbound message as an attachment, read within maxBytes and refused past it", async (ctx) => {
+      if (h.deliverFile === undefined) return ctx.skip();
+      const bytes = new Uint8Array(2048).map((_, i) => (i * 13) % 256);
+      const inbound = await h.deliverFile({ name: "notes.txt", mimeType: "text/plain", bytes });
+      expect(inbound.attachments).toHaveLength(1);
+      const [attachment] = inbound.attachments!;
+      expect(attachment).toMatchObject({ name: "notes.txt", mimeType: "text/plain", size: 2048 });
+      expect(Buffer.from(await attachment!.fetch({ maxBytes: 4096 })).equals(Buffer.from(bytes))).toBe(true);
+      await expect(attachment!.fetch({ maxBytes: 1000 })).rejects.toMatchObject({ code: "E_FILE_TOO_LARGE" });
+    });
+
+    it("refuses to read an attachment whose URL points away from the platform's file host", async (ctx) => {
+      if (h.deliverFile === undefined) return ctx.skip();
+      let hits = 0;
+      const foreign = createServer((_req, res) => {
+        hits += 1;
+        res.end("instance credentials");
+      });
+      await new Promise<void>((resolve) => foreign.listen(0, "127.0.0.1", resolve));
+      try {
+        const { port } = foreign.address() as AddressInfo;
+        const inbound = await h.deliverFile({
+          name: "x.txt",
+          mimeType: "text/plain",
+          bytes: new Uint8Array(4),
+          foreignUrl: `http://127.0.0.1:${port}/latest/meta-data`,
+        });
+        // Refused, or read from the platform's own host (where the crafted path finds nothing of the foreign one's).
+        const read = await inbound.attachments![0]!.fetch({ maxBytes: 1000 }).then(
+          (bytes) => Buffer.from(bytes).toString("utf8"),
+          (error: unknown) => error,
+        );
+        expect(read).not.toBe("instance credentials");
+        expect(hits).toBe(0);
+      } finally {
+        foreign.close();
+      }
     });
 
     it("answers with respond where the message came from", async () => {

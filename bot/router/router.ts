@@ -30,6 +30,7 @@ import type { DeliveryCheck } from "./dedupe.ts";
 import type { CachedPermissionService } from "./permission-service.ts";
 import { type InboundLimits, localInboundLimits } from "./inbound-limits.ts";
 import type { RateVerdict } from "./rate-limit.ts";
+import type { EventBus } from "../events.ts";
 
 /** The state of one message as it passes through the middleware chain. */
 export interface RouteContext {
@@ -77,7 +78,10 @@ export interface RouterOptions {
   shutdownSignal: AbortSignal;
   /** Pending confirmations and approvals: where a node marked `confirm` or `approvals` waits. */
   confirmations: Confirmations;
-  /** Where messages (once their handling has started) and reactions are published for listeners. */
+  /**
+   * Where messages (once their handling has started) and reactions are published for listeners (LLM feedback,
+   * skills that listen); reactions are dropped without it.
+   */
   events?: EventBus;
 }
 
@@ -229,8 +233,8 @@ export class Router implements RouterApi {
   #admit(inbound: Inbound, wait: boolean): Promise<void> {
     const o = this.#o;
     const chatKey = chatKeyOf(inbound.platform, inbound.chat.id);
-    if (inbound.reaction !== undefined) return this.#reacted(inbound, chatKey);
     const userKey = userKeyOf(inbound.platform, inbound.user.id);
+    if (inbound.reaction !== undefined) return this.#reacted(inbound, { chatKey, userKey });
     if (inbound.origin !== "schedule" && inbound.origin !== "operator") {
       // A person named in config has one budget on every platform.
       const verdict = this.#limits.take(o.permissions.personOf(userKey), chatKey, o.clock.now());
@@ -242,6 +246,24 @@ export class Router implements RouterApi {
       if (verdict !== "ok") return this.#limited(inbound, wait, verdict);
     }
     return this.#enter(inbound, wait, chatKey);
+  }
+
+  /**
+   * A reaction is never answered as a message: within the speaker's and the chat's rate limits (over them it is
+   * dropped without a word), it is published as a `reaction` event, where feedback and listeners take it.
+   */
+  #reacted(inbound: Inbound, { chatKey, userKey }: { chatKey: string; userKey: string }): Promise<void> {
+    const publish = (verdict: RateVerdict | "ok"): void => {
+      if (verdict === "ok") this.#o.events?.publish({ type: "reaction", chatKey, inbound });
+      else this.#o.metrics.error("E_RATE_LIMITED");
+      inbound.journal?.settle();
+    };
+    const verdict = this.#limits.take(this.#o.permissions.personOf(userKey), chatKey, this.#o.clock.now());
+    if (typeof verdict === "string") {
+      publish(verdict);
+      return DONE;
+    }
+    return verdict.then(publish);
   }
 
   #limited(inbound: Inbound, wait: boolean, verdict: RateVerdict): Promise<void> {
@@ -415,13 +437,6 @@ export class Router implements RouterApi {
    * A reaction is neither a command nor a conversation message: nothing answers it. It is published for
    * listeners and its journal entry settled.
    */
-  #reacted(inbound: Inbound, chatKey: string): Promise<void> {
-    const events = this.#o.events;
-    if (events !== undefined && events.size > 0) events.publish({ type: "reaction", chatKey, inbound });
-    inbound.journal?.settle();
-    return DONE;
-  }
-
   /** The job's work has settled: count a reply it sent for the handler, release its queue. */
   #finish(job: Job): void {
     if (!this.#settle(job)) return;

@@ -178,6 +178,15 @@ export const limitsSection = z
      * go first; past it, the oldest.
      */
     maxTrackedKeys: z.number().int().positive().default(100_000),
+    /**
+     * Largest attachment of an inbound message the bot reads (images for a vision model, files for a skill), in
+     * bytes. A larger one is refused with `E_FILE_TOO_LARGE` before or while it downloads, never read whole.
+     */
+    maxAttachmentBytes: z
+      .number()
+      .int()
+      .positive()
+      .default(10 * 1024 * 1024),
   })
   .strict()
   .default({
@@ -188,6 +197,7 @@ export const limitsSection = z
     maxInFlight: 2_000,
     maxQueued: 256,
     maxTrackedKeys: 100_000,
+    maxAttachmentBytes: 10 * 1024 * 1024,
   });
 
 export const permissionsSection = z

@@ -141,8 +141,12 @@ function toolCallsOf(message: Message | undefined, offset: number): ToolCall[] {
 function toWire(m: ChatMessage): Message {
   switch (m.role) {
     case "system":
-    case "user":
       return { role: m.role, content: m.content };
+    case "user":
+      // Vision: Ollama takes a message's images as base64 strings.
+      return m.images === undefined || m.images.length === 0
+        ? { role: m.role, content: m.content }
+        : { role: m.role, content: m.content, images: m.images.map((i) => i.base64) };
     case "assistant":
       return m.toolCalls === undefined || m.toolCalls.length === 0
         ? { role: "assistant", content: m.content }

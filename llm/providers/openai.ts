@@ -199,6 +199,19 @@ function outputControls(r: ChatRequest): Record<string, unknown> {
 
 /** The OpenAI wire form of a message is the chat-format export form (`../export.ts`), one definition for both. */
 function toWire(m: ChatMessage): ChatCompletionMessageParam {
+  if (m.role === "user" && m.images !== undefined && m.images.length > 0) {
+    // Vision: the text and each image as content parts, images as data URLs.
+    return {
+      role: "user",
+      content: [
+        { type: "text", text: m.content },
+        ...m.images.map((i) => ({
+          type: "image_url" as const,
+          image_url: { url: `data:${i.mimeType};base64,${i.base64}` },
+        })),
+      ],
+    };
+  }
   return toExportMessage(m) as ChatCompletionMessageParam;
 }
 

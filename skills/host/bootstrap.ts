@@ -35,6 +35,30 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
   const mapSet = Map.prototype.set;
   const mapDelete = Map.prototype.delete;
   let nextCapId = 1;
+  const Uint8ArrayC = Uint8Array;
+  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+  // A reply's file crosses as base64 text (every value crosses as JSON); a skill may give bytes or base64.
+  function toBase64(bytes) {
+    let out = "";
+    const n = bytes.length;
+    for (let i = 0; i < n; i += 3) {
+      const a = bytes[i], b = i + 1 < n ? bytes[i + 1] : 0, c = i + 2 < n ? bytes[i + 2] : 0;
+      out += B64[a >> 2] + B64[((a & 3) << 4) | (b >> 4)] +
+        (i + 1 < n ? B64[((b & 15) << 2) | (c >> 6)] : "=") + (i + 2 < n ? B64[c & 63] : "=");
+    }
+    return out;
+  }
+
+  function withFileAsText(reply) {
+    if (reply === null || typeof reply !== "object") return reply;
+    const file = reply.file;
+    if (file === null || typeof file !== "object" || !(file.data instanceof Uint8ArrayC)) return reply;
+    return {
+      text: reply.text, buttons: reply.buttons, ephemeral: reply.ephemeral, format: reply.format,
+      file: { name: file.name, mimeType: file.mimeType, data: toBase64(file.data) },
+    };
+  }
 
   function capCall(inv, name, payload) {
     const json = stringify(payload === undefined ? null : payload);
@@ -73,8 +97,8 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
       rawArgs: input.rawArgs,
       chat: freeze(input.chat),
       user: freeze(input.user),
-      reply: function (reply) { return call("reply", reply); },
-      send: function (target, reply) { return call("send", { target: target, reply: reply }); },
+      reply: function (reply) { return call("reply", withFileAsText(reply)); },
+      send: function (target, reply) { return call("send", { target: target, reply: withFileAsText(reply) }); },
       storage: freeze({
         get: function (key) { return call("storage.get", { key: key }); },
         set: function (key, value) { return call("storage.set", { key: key, value: value }); },

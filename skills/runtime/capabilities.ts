@@ -13,6 +13,7 @@ import {
   type ConversationTarget,
   type Reply,
   type ReplyButton,
+  type ReplyFile,
   type PlatformRole,
 } from "../../bot/index.ts";
 import type { SkillsServices } from "../needs.ts";
@@ -144,6 +145,7 @@ export function toSkillReply(value: unknown, allowMentions: boolean): Reply {
     if (v.ephemeral === true) reply.ephemeral = true;
     if (v.format === "plain" || v.format === "markdown") reply.format = v.format;
     if (v.buttons !== undefined) reply.buttons = toButtons(v.buttons);
+    if (v.file !== undefined && v.file !== null) reply.file = toReplyFile(v.file);
   } else {
     throw new SwitchboardError("E_BAD_ARGS", "reply must be text or { text }", {
       chatMessage: "a reply must be text or an object with text",
@@ -158,6 +160,37 @@ export function toSkillReply(value: unknown, allowMentions: boolean): Reply {
     );
   }
   return reply;
+}
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+const MIME = /^[a-z]+\/[a-z0-9.+-]{1,100}$/i;
+
+/**
+ * A skill's `{ name, data, mimeType }` file: `data` is base64 (the SDK turns a Uint8Array into it), and its size
+ * is bounded by the capability argument limit (`skills.maxResultChars`) before it gets here; the adapter checks
+ * the platform's limit when it sends.
+ */
+function toReplyFile(raw: unknown): ReplyFile {
+  const bad = (why: string) => new SwitchboardError("E_BAD_ARGS", `bad reply file: ${why}`, { chatMessage: why });
+  const f = raw as { name?: unknown; data?: unknown; mimeType?: unknown };
+  if (typeof f !== "object" || Array.isArray(f)) throw bad("a reply's file must be { name, data, mimeType }");
+  if (typeof f.name !== "string" || f.name.trim() === "" || f.name.length > 200 || !isPlainFileName(f.name))
+    throw bad("a file needs a name of at most 200 characters, without slashes or control characters");
+  if (typeof f.data !== "string" || f.data.length % 4 !== 0 || !BASE64.test(f.data))
+    throw bad("a file's data must be a Uint8Array or base64 text");
+  if (f.mimeType !== undefined && (typeof f.mimeType !== "string" || !MIME.test(f.mimeType)))
+    throw bad("a file's mimeType must look like text/csv");
+  const data = new Uint8Array(Buffer.from(f.data, "base64"));
+  return f.mimeType === undefined ? { name: f.name, data } : { name: f.name, data, mimeType: f.mimeType };
+}
+
+/** A file name with no path separators and no control characters. */
+function isPlainFileName(name: string): boolean {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f || c === 0x2f || c === 0x5c) return false;
+  }
+  return true;
 }
 
 function toButtons(raw: unknown): ReplyButton[][] {

@@ -78,6 +78,31 @@ export interface SkillReply {
   ephemeral?: boolean;
   /** How `text` is read. Default `markdown`. */
   format?: "markdown" | "plain";
+  /**
+   * A file sent with the reply (`text` is shown with it). `data` is bytes or base64 text; it crosses to the bot
+   * within the capability argument limit (64 KB of base64 by default), and the platform's own limit applies
+   * when it is sent (Telegram 50 MB, Discord 10 MB, Slack 50 MB). Over a limit the reply fails with
+   * `E_FILE_TOO_LARGE` and nothing of it is sent. A file name with a slash or a control character is refused.
+   */
+  file?: SkillFile;
+}
+
+/**
+ * A file a skill sends with a reply.
+ *
+ * @example
+ * ```ts
+ * import type { SkillFile } from "@switchboard/skill-sdk";
+ *
+ * const file: SkillFile = { name: "report.csv", data: new Uint8Array([97, 44, 98, 10]), mimeType: "text/csv" };
+ * ```
+ */
+export interface SkillFile {
+  name: string;
+  /** The bytes, or the same as base64 text. */
+  data: Uint8Array | string;
+  /** Like `text/csv`; `application/octet-stream` when not given. */
+  mimeType?: string;
 }
 
 /**

@@ -4,6 +4,7 @@
  */
 import { createDiscordAdapter, type DiscordAdapter, type DiscordTuning } from "../../../adapters/discord/index.ts";
 import type { ConfigInput } from "../../../config/index.ts";
+import type { AppOptions } from "../../../bot/app/app.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 import { startDiscordStandIn, type DiscordStandIn } from "../../stand-ins/discord/server.ts";
 import { createInteractionSigner, type InteractionSigner } from "../../stand-ins/discord/signing.ts";
@@ -34,6 +35,8 @@ export interface DiscordBotOptions {
   set?: Record<string, unknown>;
   config?: ConfigInput;
   heartbeatIntervalMs?: number;
+  /** Feature plugins (none by default). */
+  plugins?: AppOptions["plugins"];
 }
 
 /** Start the stand-in, then a bot whose Discord adapter talks to it. */
@@ -44,6 +47,7 @@ export async function startDiscordBot(options: DiscordBotOptions = {}): Promise<
   let adapter: DiscordAdapter | undefined;
   const bot = await startTestBot({
     ...(options.config === undefined ? {} : { config: options.config }),
+    ...(options.plugins === undefined ? {} : { plugins: options.plugins }),
     set: {
       "adapters.discord.token": discord.token,
       "adapters.discord.applicationId": discord.applicationId,

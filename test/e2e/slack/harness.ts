@@ -4,7 +4,7 @@
  */
 import { parseConfig, setPath, type ConfigInput } from "../../../config/index.ts";
 import { createSlackAdapter, type SlackAdapter, type SlackAdapterOverrides } from "../../../adapters/slack/index.ts";
-import { createApp, type App } from "../../../bot/app/app.ts";
+import { createApp, type App, type AppOptions } from "../../../bot/app/app.ts";
 import { createLogger } from "../../../bot/logger.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
 import { startSlackStandIn, type SlackStandIn, type StandInUser } from "../../stand-ins/slack/server.ts";
@@ -40,6 +40,8 @@ export interface SlackBotOptions {
   config?: ConfigInput;
   /** Stand-in ping interval (Socket Mode), in ms. */
   socketPingIntervalMs?: number;
+  /** Feature plugins (none by default). */
+  plugins?: AppOptions["plugins"];
 }
 
 /** Start the stand-in, then a bot whose Slack adapter talks to it. */
@@ -72,7 +74,7 @@ export async function startSlackBot(options: SlackBotOptions = {}): Promise<Slac
       config,
       console: false,
       platformAdapters: false,
-      plugins: false,
+      plugins: options.plugins ?? false,
       store,
       log: createLogger({ level: config.log.level, format: "json" }),
       extraAdapters: (core) => {

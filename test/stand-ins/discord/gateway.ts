@@ -25,6 +25,8 @@ interface Dispatch {
 
 interface Session {
   id: string;
+  /** The intents the client identified with (a bit field). */
+  intents: number;
   seq: number;
   buffer: Dispatch[];
   socket: WebSocket | undefined;
@@ -76,6 +78,9 @@ export class StandInGateway extends EventEmitter {
   dispatch(t: string, d: unknown): number {
     const current = this.#current;
     if (current === undefined) throw new Error("no gateway session yet: start the client first");
+    // Like Discord, reaction events reach only a session that identified with the matching intent.
+    const needed = requiredIntent(t, d);
+    if (needed !== 0 && (current.intents & needed) === 0) return -1;
     for (const session of this.#sessions.values()) if (session !== current) this.#send(session, t, d);
     return this.#send(current, t, d);
   }
@@ -177,14 +182,20 @@ export class StandInGateway extends EventEmitter {
         if (!this.#deaf.has(socket)) socket.send(JSON.stringify({ op: 11, d: null, s: null, t: null }));
         return;
       case 2: {
-        const d = frame.d as { token?: string };
+        const d = frame.d as { token?: string; intents?: number };
         if (d.token !== this.#options.token) {
           socket.close(4004, "Authentication failed.");
           return;
         }
         this.identifies += 1;
         this.#sessionCounter += 1;
-        const session: Session = { id: `session-${this.#sessionCounter}`, seq: 0, buffer: [], socket };
+        const session: Session = {
+          id: `session-${this.#sessionCounter}`,
+          intents: typeof d.intents === "number" ? d.intents : 0,
+          seq: 0,
+          buffer: [],
+          socket,
+        };
         this.#sessions.set(session.id, session);
         this.#current = session;
         this.#send(session, "READY", {
@@ -219,4 +230,10 @@ export class StandInGateway extends EventEmitter {
         return;
     }
   }
+}
+
+/** GUILD_MESSAGE_REACTIONS (1 << 10) and DIRECT_MESSAGE_REACTIONS (1 << 13) gate the reaction events. */
+function requiredIntent(t: string, d: unknown): number {
+  if (!t.startsWith("MESSAGE_REACTION_")) return 0;
+  return typeof (d as { guild_id?: unknown } | null)?.guild_id === "string" ? 1 << 10 : 1 << 13;
 }

@@ -10,6 +10,7 @@ import { createDiscordAdapter, type DiscordAdapter, type DiscordTuning } from ".
 import type { AdapterHarness } from "../../contract/adapter.contract.ts";
 import { RecordingSink } from "../telegram/harness.ts";
 import { discordToPlain } from "./plain.ts";
+import { wireUser } from "./payloads.ts";
 import { startDiscordStandIn, type DiscordStandIn } from "./server.ts";
 
 /** Tuning suited to tests: small but real outbound spacing, short edit interval. */
@@ -104,6 +105,37 @@ export async function makeDiscordHarness(): Promise<AdapterHarness> {
         });
     },
     sendAttempts: () => standIn.requests.filter((r) => r.method === "POST" && messagePath.test(r.path)).length,
+    files: () =>
+      standIn.uploads.map((u) => ({
+        chatId: u.channelId,
+        name: u.file.name,
+        mimeType: u.file.contentType,
+        bytes: u.file.bytes,
+      })),
+    async deliverFile({ name, mimeType, bytes, foreignUrl }) {
+      const url = foreignUrl ?? standIn.hostFile(name, bytes);
+      const payload = standIn.dispatchMessage({
+        content: "here",
+        author: standIn.users.alice,
+        channelId: standIn.dmChannelId,
+        attachments: [{ filename: name, content_type: mimeType, size: bytes.length, url }],
+      });
+      return sink.waitFor(`discord:${payload.id as string}`);
+    },
+    async react({ chatId, messageId, userId, emoji, added }) {
+      const user = wireUser(userId, `user${userId}`);
+      const inGuild = chatId === standIn.channelId;
+      const seq = standIn.dispatchReaction({
+        user,
+        channelId: chatId,
+        messageId,
+        emoji,
+        added,
+        ...(inGuild ? { guildId: standIn.guild.id } : {}),
+      });
+      if (seq < 0) throw new Error("the stand-in sent no reaction: the client lacks the reaction intent");
+      return sink.waitFor(`discord:reaction:${messageId}:${userId}:${emoji}:${added ? "add" : "remove"}:${seq}`);
+    },
     close,
   };
 }

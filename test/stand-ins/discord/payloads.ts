@@ -198,6 +198,8 @@ export interface MessageSpec {
   mentions?: WireUser[];
   roles?: string[];
   id?: string;
+  /** Attachments as Discord lists them (`url` where the file is served). */
+  attachments?: Array<{ filename: string; content_type?: string; size: number; url: string }>;
 }
 
 /** A full MESSAGE_CREATE payload. */
@@ -213,7 +215,7 @@ export function messagePayload(spec: MessageSpec): Record<string, unknown> {
     mention_everyone: false,
     mentions: spec.mentions ?? [],
     mention_roles: [],
-    attachments: [],
+    attachments: (spec.attachments ?? []).map((a, i) => ({ id: String(i + 1), proxy_url: a.url, ...a })),
     embeds: [],
     pinned: false,
     type: 0,

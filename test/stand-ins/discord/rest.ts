@@ -3,7 +3,7 @@
  * webhook edits, channel messages, and the guild/channel/member reads the role lookup makes.
  */
 import type { IncomingMessage } from "node:http";
-import type { DiscordStandIn, StoredInteraction, StoredMessage } from "./server.ts";
+import type { DiscordStandIn, StoredInteraction, StoredMessage, UploadedFile } from "./server.ts";
 import { snowflake } from "./payloads.ts";
 
 /** A request as the routes see it. */
@@ -13,7 +13,12 @@ export interface RestRequest {
   query: URLSearchParams;
   headers: IncomingMessage["headers"];
   body: unknown;
+  /** Files of a multipart request. */
+  files?: UploadedFile[];
 }
+
+/** Discord's upload limit for a server without boosts. */
+const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 
 /** A route's answer (204 is sent with no body and no content-type, as Discord does). */
 export interface RestAnswer {
@@ -105,7 +110,10 @@ export function handleRest(standIn: DiscordStandIn, req: RestRequest): RestAnswe
       const body = asMessageBody(req.body);
       const refused = tooLong(body);
       if (refused !== undefined) return refused;
-      if ((body.content ?? "").length === 0)
+      const files = req.files ?? [];
+      if (files.some((f) => f.bytes.length > MAX_UPLOAD_BYTES))
+        return { status: 413, body: { message: "Request entity too large", code: 40005 } };
+      if ((body.content ?? "").length === 0 && files.length === 0)
         return { status: 400, body: { message: "Cannot send an empty message", code: 50006 } };
       // enforce_nonce: a create with a nonce this channel saw lately answers with the message made the first time.
       const nonce = (req.body as { nonce?: unknown; enforce_nonce?: unknown } | undefined) ?? {};
@@ -113,7 +121,17 @@ export function handleRest(standIn: DiscordStandIn, req: RestRequest): RestAnswe
         nonce.enforce_nonce === true && typeof nonce.nonce === "string" ? `${parts[1]}:${nonce.nonce}` : undefined;
       const earlier = nonceKey === undefined ? undefined : standIn.nonces.get(nonceKey);
       if (earlier !== undefined) return { status: 200, body: earlier };
-      const created = standIn.addMessage(parts[1]!, { content: body.content!, flags: body.flags ?? 0 });
+      const created = standIn.addMessage(parts[1]!, {
+        content: body.content ?? "",
+        flags: body.flags ?? 0,
+        attachments: files.map((f, i) => ({
+          id: `${i}`,
+          filename: f.name,
+          size: f.bytes.length,
+          content_type: f.contentType,
+        })),
+      });
+      for (const file of files) standIn.uploads.push({ channelId: parts[1]!, messageId: created.id, file });
       if (nonceKey !== undefined) standIn.nonces.set(nonceKey, created);
       return { status: 200, body: created };
     }

@@ -45,6 +45,13 @@ export interface RecordedRequest {
 }
 
 /** A message the stand-in holds. */
+/** A file uploaded with a message. */
+export interface UploadedFile {
+  name: string;
+  contentType: string;
+  bytes: Uint8Array;
+}
+
 export interface StoredMessage {
   id: string;
   channel_id: string;
@@ -111,6 +118,8 @@ export class DiscordStandIn extends EventEmitter {
   /** Messages created with `enforce_nonce`, by `channel:nonce` (Discord keeps them a few minutes). */
   readonly nonces = new Map<string, StoredMessage>();
   readonly messages = new Map<string, StoredMessage[]>();
+  /** Files uploaded with messages, oldest first. */
+  readonly uploads: Array<{ channelId: string; messageId: string; file: UploadedFile }> = [];
   readonly interactions = new Map<string, StoredInteraction>();
   /** Registered commands: `global` or a guild id → the last PUT body (with ids). */
   readonly commands = new Map<string, Array<Record<string, unknown>>>();
@@ -220,6 +229,36 @@ export class DiscordStandIn extends EventEmitter {
     const payload = messagePayload(spec);
     this.gateway.dispatch("MESSAGE_CREATE", payload);
     return payload;
+  }
+
+  /**
+   * Send MESSAGE_REACTION_ADD or MESSAGE_REACTION_REMOVE on the gateway. Returns the sequence number, or -1 when
+   * the client did not identify with the reaction intent (Discord then sends nothing).
+   */
+  dispatchReaction(spec: {
+    user: WireUser;
+    channelId: string;
+    messageId: string;
+    emoji: string;
+    added: boolean;
+    guildId?: string;
+  }): number {
+    const authorId = this.allMessages().find((m) => m.id === spec.messageId)?.author?.id;
+    const payload: Record<string, unknown> = {
+      user_id: spec.user.id,
+      channel_id: spec.channelId,
+      message_id: spec.messageId,
+      emoji: { id: null, name: spec.emoji },
+      burst: false,
+      type: 0,
+    };
+    if (spec.guildId !== undefined) payload.guild_id = spec.guildId;
+    if (spec.added) {
+      if (authorId !== undefined) payload.message_author_id = authorId;
+      if (spec.guildId !== undefined)
+        payload.member = { user: spec.user, roles: [], joined_at: new Date(0).toISOString(), deaf: false, mute: false };
+    }
+    return this.gateway.dispatch(spec.added ? "MESSAGE_REACTION_ADD" : "MESSAGE_REACTION_REMOVE", payload);
   }
 
   /** Answer the next `times` requests matching with a 429 and this retry-after. */
@@ -351,14 +390,41 @@ export class DiscordStandIn extends EventEmitter {
     return undefined;
   }
 
+  /** Files served at `/attachments/...`, as Discord's CDN serves message attachments. */
+  readonly hostedFiles = new Map<string, Uint8Array>();
+
+  /** Serve bytes as an attachment; returns its URL (on the stand-in, standing for the CDN). */
+  hostFile(name: string, bytes: Uint8Array): string {
+    const path = `/attachments/${this.channelId}/${snowflake()}/${encodeURIComponent(name)}`;
+    this.hostedFiles.set(path, bytes);
+    return `${this.url}${path}`;
+  }
+
   async #onRequest(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const hosted = req.method === "GET" ? this.hostedFiles.get(req.url ?? "") : undefined;
+    if (hosted !== undefined) {
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(hosted.length) });
+      res.end(hosted);
+      return;
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
-    const raw = Buffer.concat(chunks).toString("utf8");
+    const bytes = Buffer.concat(chunks);
+    const raw = bytes.toString("utf8");
     const url = new URL(req.url ?? "/", "http://stand-in");
     const path = decodeURIComponent(url.pathname);
     let body: unknown;
-    if (raw.length > 0) {
+    const files: UploadedFile[] = [];
+    const contentType = req.headers["content-type"] ?? "";
+    if (contentType.startsWith("multipart/form-data")) {
+      // An upload: the message as `payload_json`, each file as `files[n]` (as discord.js sends them).
+      const form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
+      for (const [name, value] of form.entries()) {
+        if (name === "payload_json" && typeof value === "string") body = JSON.parse(value);
+        else if (typeof value !== "string")
+          files.push({ name: value.name, contentType: value.type, bytes: new Uint8Array(await value.arrayBuffer()) });
+      }
+    } else if (raw.length > 0) {
       try {
         body = JSON.parse(raw);
       } catch {
@@ -390,6 +456,7 @@ export class DiscordStandIn extends EventEmitter {
         query: url.searchParams,
         headers: req.headers,
         body,
+        files,
       }));
     }
     const recorded: RecordedRequest = {

@@ -116,3 +116,21 @@ export async function readJson(req: IncomingMessage): Promise<Record<string, unk
   for await (const part of req) parts.push(part as Buffer);
   return JSON.parse(Buffer.concat(parts).toString("utf8") || "{}") as Record<string, unknown>;
 }
+
+/**
+ * The images a request carried, as each wire format sends them: OpenAI `image_url` content parts (data URLs) and
+ * Ollama `images` (base64), decoded to bytes with their declared type (`undefined` for Ollama, which has none).
+ */
+export function recordedImages(req: RecordedRequest): Array<{ mimeType: string | undefined; bytes: Buffer }> {
+  const out: Array<{ mimeType: string | undefined; bytes: Buffer }> = [];
+  for (const m of req.messages) {
+    if (Array.isArray(m.images))
+      for (const b64 of m.images) out.push({ mimeType: undefined, bytes: Buffer.from(String(b64), "base64") });
+    if (!Array.isArray(m.content)) continue;
+    for (const part of m.content as Array<{ type?: string; image_url?: { url?: string } }>) {
+      const match = part.type === "image_url" ? /^data:([^;]+);base64,(.*)$/.exec(part.image_url?.url ?? "") : null;
+      if (match !== null) out.push({ mimeType: match[1], bytes: Buffer.from(match[2]!, "base64") });
+    }
+  }
+  return out;
+}

@@ -9,7 +9,7 @@ import { HttpListener } from "../../../bot/http/listener.ts";
 import { SlackAdapter, type SlackAdapterOptions } from "../../../adapters/slack/index.ts";
 import { buildSlackManifest } from "../../../adapters/slack/manifest.ts";
 import type { AdapterHarness } from "../../contract/adapter.contract.ts";
-import { appMention, directMessage, eventCallback, sendCommand, sendEvent } from "./sender.ts";
+import { appMention, directMessage, eventCallback, reactionEvent, sendCommand, sendEvent } from "./sender.ts";
 import { SlackStandIn } from "./server.ts";
 import { RecordingSink } from "../../helpers/recording-sink.ts";
 
@@ -190,6 +190,44 @@ export async function makeSlackHarness(): Promise<AdapterHarness> {
       else standIn.failNext("chat.postMessage", "missing_scope");
     },
     sendAttempts: () => standIn.callsOf("chat.postMessage").length,
+    files: () =>
+      standIn.files.map((f) => ({
+        chatId: f.channel,
+        name: f.name,
+        mimeType: "application/octet-stream",
+        bytes: f.bytes,
+      })),
+    async deliverFile({ name, mimeType, bytes, foreignUrl }) {
+      n += 1;
+      const eventId = `EvFILE${n}`;
+      const file = standIn.hostFile(name, mimeType, bytes);
+      if (foreignUrl !== undefined) file.url_private = foreignUrl;
+      const event = {
+        ...directMessage({ text: "here", channel: "D0000042", ts: `1700004000.${String(n).padStart(6, "0")}` }),
+        subtype: "file_share",
+        files: [file],
+      };
+      await sendEvent(eventsUrl, eventCallback(event, eventId), sign);
+      return sink.waitFor(`slack:${eventId}`);
+    },
+    async react({ chatId, messageId, userId, emoji, added }) {
+      n += 1;
+      const eventId = `EvREACT${n}`;
+      const onBot = standIn.messages.some((m) => m.channel === chatId && m.ts === messageId);
+      // Slack names emoji: the thumbs arrive as `+1` / `-1`.
+      const reaction = emoji === "👍" ? "+1" : emoji === "👎" ? "-1" : emoji;
+      const event = reactionEvent({
+        reaction,
+        added,
+        channel: chatId,
+        ts: messageId,
+        user: userId,
+        ...(onBot ? { itemUser: standIn.botUserId } : {}),
+      });
+      const res = await sendEvent(eventsUrl, eventCallback(event, eventId), sign);
+      if (res.status !== 200) throw new Error(`reaction event answered ${res.status}`);
+      return sink.waitFor(`slack:${eventId}`);
+    },
     close,
   };
 }

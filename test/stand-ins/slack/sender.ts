@@ -162,3 +162,22 @@ export function directMessage(fields: {
     ...(fields.threadTs === undefined ? {} : { thread_ts: fields.threadTs }),
   };
 }
+
+/** A `reaction_added` or `reaction_removed` event on a message. */
+export function reactionEvent(fields: {
+  reaction: string;
+  added: boolean;
+  channel: string;
+  ts: string;
+  user?: string;
+  itemUser?: string;
+}): Record<string, unknown> {
+  return {
+    type: fields.added ? "reaction_added" : "reaction_removed",
+    user: fields.user ?? "U0000001",
+    reaction: fields.reaction,
+    item: { type: "message", channel: fields.channel, ts: fields.ts },
+    ...(fields.itemUser === undefined ? {} : { item_user: fields.itemUser }),
+    event_ts: `${Math.floor(Date.now() / 1000)}.000100`,
+  };
+}

@@ -320,6 +320,36 @@ export class SlackStandIn {
       send(res, 200, { body: "ok", type: "text/plain" });
       return;
     }
+    if (req.method === "GET" && url.pathname.startsWith("/files-pri/")) {
+      // url_private: served only with the bot token, as Slack's file host does.
+      const hosted = this.hostedFiles.get(url.pathname);
+      if (req.headers.authorization !== `Bearer ${this.botToken}` || hosted === undefined) {
+        send(res, 404, { body: "not found", type: "text/plain" });
+        return;
+      }
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(hosted.length) });
+      res.end(hosted);
+      return;
+    }
+    if (req.method === "POST" && url.pathname.startsWith("/upload/")) {
+      // Step 2 of an external upload: the bytes, to the URL getUploadURLExternal gave.
+      // The Web API client sends the bytes as a multipart form (one file part); a raw body works too.
+      const pending = this.#pendingUploads.get(url.pathname.slice("/upload/".length));
+      let bytes: Uint8Array = new Uint8Array(raw);
+      const contentType = String(req.headers["content-type"] ?? "");
+      if (contentType.startsWith("multipart/form-data")) {
+        const form = await new Response(raw, { headers: { "content-type": contentType } }).formData();
+        const part = [...form.values()].find((v) => typeof v !== "string");
+        bytes = part === undefined ? new Uint8Array() : new Uint8Array(await part.arrayBuffer());
+      }
+      if (pending === undefined || bytes.length !== pending.length) {
+        send(res, 400, { body: "bad upload", type: "text/plain" });
+        return;
+      }
+      pending.bytes = bytes;
+      send(res, 200, { body: `OK - ${bytes.length}`, type: "text/plain" });
+      return;
+    }
     if (req.method === "POST" && url.pathname.startsWith("/api/")) {
       const method = url.pathname.slice("/api/".length);
       const body = parseBody(req, raw);
@@ -419,6 +449,44 @@ export class SlackStandIn {
         this.messages.splice(index, 1);
         return { ok: true, channel: String(body.channel), ts: String(body.ts) };
       }
+      case "files.getUploadURLExternal": {
+        const length = Number(body.length);
+        if (typeof body.filename !== "string" || !Number.isInteger(length) || length <= 0)
+          return { ok: false, error: "invalid_arguments" };
+        this.#uploadCounter += 1;
+        const id = `F${String(this.#uploadCounter).padStart(8, "0")}`;
+        this.#pendingUploads.set(id, { name: body.filename, length, bytes: undefined });
+        return { ok: true, upload_url: `${this.origin}/upload/${id}`, file_id: id };
+      }
+      case "files.completeUploadExternal": {
+        const list = parseMaybeJson(body.files) as Array<{ id?: string; title?: string }> | undefined;
+        const channel = typeof body.channel_id === "string" ? body.channel_id : undefined;
+        if (!Array.isArray(list) || list.length === 0) return { ok: false, error: "invalid_arguments" };
+        const files = [];
+        for (const entry of list) {
+          const pending = entry.id === undefined ? undefined : this.#pendingUploads.get(entry.id);
+          if (pending?.bytes === undefined) return { ok: false, error: "file_not_found" };
+          this.#pendingUploads.delete(entry.id!);
+          const ts = this.#nextTs();
+          if (channel !== undefined)
+            this.files.push({
+              id: entry.id!,
+              channel,
+              ts,
+              name: pending.name,
+              bytes: pending.bytes,
+              ...(typeof body.thread_ts === "string" ? { threadTs: body.thread_ts } : {}),
+            });
+          files.push({
+            id: entry.id,
+            name: pending.name,
+            title: entry.title ?? pending.name,
+            size: pending.length,
+            ...(channel === undefined ? {} : { shares: { public: { [channel]: [{ ts }] } } }),
+          });
+        }
+        return { ok: true, files };
+      }
       case "users.info": {
         const user = this.users.get(String(body.user ?? ""));
         if (user === undefined) return { ok: false, error: "user_not_found" };
@@ -441,6 +509,31 @@ export class SlackStandIn {
         return { ok: false, error: "unknown_method" };
     }
   }
+
+  /** Files users shared, by path, served at their `url_private`. */
+  readonly hostedFiles = new Map<string, Uint8Array>();
+
+  /** Serve bytes as a shared file; returns its `files` entry for an event (with `url_private`). */
+  hostFile(name: string, mimeType: string, bytes: Uint8Array): Record<string, unknown> {
+    this.#uploadCounter += 1;
+    const id = `F${String(this.#uploadCounter).padStart(8, "0")}`;
+    const path = `/files-pri/${this.teamId}-${id}/${encodeURIComponent(name)}`;
+    this.hostedFiles.set(path, bytes);
+    return { id, name, mimetype: mimeType, size: bytes.length, url_private: `${this.origin}${path}` };
+  }
+
+  /** Uploads announced by getUploadURLExternal, until completed. */
+  readonly #pendingUploads = new Map<string, { name: string; length: number; bytes: Uint8Array | undefined }>();
+  #uploadCounter = 0;
+  /** Files shared into conversations by completeUploadExternal, oldest first. */
+  readonly files: Array<{
+    id: string;
+    channel: string;
+    ts: string;
+    name: string;
+    bytes: Uint8Array;
+    threadTs?: string;
+  }> = [];
 
   #nextTs(): string {
     this.#tsCounter += 1;

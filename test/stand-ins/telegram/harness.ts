@@ -103,6 +103,30 @@ export async function makeTelegramHarness(): Promise<AdapterHarness> {
       );
     },
     sendAttempts: () => standIn.callsOf("sendMessage").length,
+    files: () => standIn.files.map((f) => ({ chatId: f.chatId, name: f.name, mimeType: f.mimeType, bytes: f.bytes })),
+    async deliverFile({ name, mimeType, bytes, foreignUrl }) {
+      const update = standIn.queueFile({
+        chatId: 4242,
+        userId: 4242,
+        name,
+        mimeType,
+        bytes,
+        ...(foreignUrl === undefined ? {} : { filePath: foreignUrl }),
+      });
+      return sink.waitFor(`telegram:${update.update_id}`);
+    },
+    async react({ chatId, messageId, userId, emoji, added }) {
+      const update = standIn.queueReaction({
+        chatId: Number(chatId),
+        messageId: Number(messageId),
+        userId: Number(userId),
+        old: added ? [] : [emoji],
+        new: added ? [emoji] : [],
+      });
+      if (update === undefined)
+        throw new Error("the stand-in did not produce message_reaction: not in allowed_updates");
+      return sink.waitFor(`telegram:${update.update_id}`);
+    },
     close,
   };
 }

@@ -32,6 +32,20 @@ export interface StoredMessage {
   history: string[];
 }
 
+/** A file the bot uploaded (`sendDocument`, `sendPhoto`: multipart form data, as the real API takes it). */
+export interface StoredFile {
+  method: string;
+  chatId: string;
+  messageId: number;
+  name: string;
+  mimeType: string;
+  bytes: Uint8Array;
+  threadId?: number;
+}
+
+/** The Bot API's upload limit. */
+const MAX_UPLOAD_BYTES = 50 * 1024 * 1024;
+
 /** How to fail a call. */
 export type Failure =
   | { kind: "drop" }
@@ -67,12 +81,18 @@ export class TelegramStandIn {
   readonly botUsername = "switchboard_test_bot";
   readonly calls: RecordedCall[] = [];
   readonly messages: StoredMessage[] = [];
+  readonly files: StoredFile[] = [];
   /** setMyCommands state: scope JSON (or "default") → commands. */
   readonly commands = new Map<string, Array<{ command: string; description: string }>>();
   readonly members = new Map<string, string>();
   webhook: { url: string; secret?: string } | undefined;
   /** When true, getUpdates is held forever whatever is queued (a deaf connection). */
   isDeaf = false;
+  /**
+   * The update types the bot asked for (`allowed_updates` of its last getUpdates or setWebhook). Like the real
+   * API, `message_reaction` updates are only produced when asked for: undefined means the default set.
+   */
+  allowedUpdates: string[] | undefined;
 
   readonly #server: Server;
   readonly #failures = new Map<string, Failure[]>();
@@ -167,6 +187,86 @@ export class TelegramStandIn {
     return this.queueUpdate(this.messageUpdate(input));
   }
 
+  /**
+   * A person's reactions on a message changed (`message_reaction`). Queued only when the bot asked for
+   * `message_reaction` in `allowed_updates`, as the real API does; returns undefined when it was not produced.
+   */
+  queueReaction(input: {
+    chatId: number;
+    messageId: number;
+    userId: number;
+    firstName?: string;
+    old?: string[];
+    new?: string[];
+  }): (Record<string, unknown> & { update_id: number }) | undefined {
+    if (this.allowedUpdates?.includes("message_reaction") !== true) return undefined;
+    return this.queueUpdate(this.reactionUpdate(input));
+  }
+
+  /** Build a `message_reaction` update. */
+  reactionUpdate(input: {
+    chatId: number;
+    messageId: number;
+    userId: number;
+    firstName?: string;
+    old?: string[];
+    new?: string[];
+  }): Record<string, unknown> {
+    const chat =
+      input.chatId > 0
+        ? { id: input.chatId, type: "private", first_name: input.firstName ?? "Ada" }
+        : { id: input.chatId, type: "supergroup", title: "Ops room" };
+    const asReactions = (list: string[] | undefined) => (list ?? []).map((emoji) => ({ type: "emoji", emoji }));
+    return {
+      message_reaction: {
+        chat,
+        message_id: input.messageId,
+        user: { id: input.userId, is_bot: false, first_name: input.firstName ?? "Ada" },
+        date: Math.floor(Date.now() / 1000),
+        old_reaction: asReactions(input.old),
+        new_reaction: asReactions(input.new),
+      },
+    };
+  }
+
+  /** Files users sent, by `file_path`, served at `/file/bot<token>/<file_path>` like the real file host. */
+  readonly hostedFiles = new Map<string, { fileId: string; bytes: Uint8Array }>();
+
+  /**
+   * Queue a message carrying a document (or, with `asPhoto`, a photo). `filePath` is what `getFile` will answer
+   * (a crafted one tests that the bot reads from the file host only).
+   */
+  queueFile(input: {
+    chatId: number;
+    userId: number;
+    name: string;
+    mimeType: string;
+    bytes: Uint8Array;
+    caption?: string;
+    asPhoto?: boolean;
+    filePath?: string;
+  }): Record<string, unknown> & { update_id: number } {
+    const fileId = `file-${this.#nextMessageId}`;
+    this.hostedFiles.set(input.filePath ?? `documents/${fileId}-${input.name}`, { fileId, bytes: input.bytes });
+    const update = this.messageUpdate({ chatId: input.chatId, userId: input.userId, text: "" });
+    const message = update.message as Record<string, unknown>;
+    delete message.text;
+    if (input.caption !== undefined) message.caption = input.caption;
+    if (input.asPhoto === true)
+      message.photo = [
+        { file_id: fileId, file_unique_id: `u-${fileId}`, width: 1, height: 1, file_size: input.bytes.length },
+      ];
+    else
+      message.document = {
+        file_id: fileId,
+        file_unique_id: `u-${fileId}`,
+        file_name: input.name,
+        mime_type: input.mimeType,
+        file_size: input.bytes.length,
+      };
+    return this.queueUpdate(update);
+  }
+
   /** Make the next `times` calls of `method` fail. */
   failNext(method: string, failure: Failure, times = 1): void {
     const list = this.#failures.get(method) ?? [];
@@ -245,12 +345,40 @@ export class TelegramStandIn {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
+    const file = /^\/file\/bot([^/]+)\/(.+)$/.exec(req.url ?? "");
+    if (file !== null && req.method === "GET") {
+      const hosted = file[1] === this.token ? this.hostedFiles.get(file[2]!) : undefined;
+      if (hosted === undefined) return this.#send(res, 404, { ok: false, error_code: 404, description: "Not Found" });
+      res.writeHead(200, { "content-type": "application/octet-stream", "content-length": String(hosted.bytes.length) });
+      res.end(hosted.bytes);
+      return;
+    }
     const match = /^\/bot([^/]+)\/(\w+)$/.exec(req.url ?? "");
     if (match === null) return this.#send(res, 404, { ok: false, error_code: 404, description: "Not Found" });
     const [, token, method] = match;
     let body: Record<string, unknown> = {};
-    const raw = Buffer.concat(chunks).toString("utf8");
-    if (raw !== "") {
+    const bytes = Buffer.concat(chunks);
+    const raw = bytes.toString("utf8");
+    const contentType = req.headers["content-type"] ?? "";
+    if (contentType.startsWith("multipart/form-data")) {
+      if (bytes.length > MAX_UPLOAD_BYTES)
+        return this.#send(res, 413, { ok: false, error_code: 413, description: "Request Entity Too Large" });
+      try {
+        const form = await new Response(bytes, { headers: { "content-type": contentType } }).formData();
+        for (const [k, v] of form.entries()) {
+          body[k] =
+            typeof v === "string"
+              ? /^[[{]/.test(v)
+                ? JSON.parse(v)
+                : /^-?\d+$/.test(v)
+                  ? Number(v)
+                  : v
+              : { name: v.name, type: v.type, bytes: new Uint8Array(await v.arrayBuffer()) };
+        }
+      } catch {
+        return this.#send(res, 400, { ok: false, error_code: 400, description: "Bad Request: invalid form data" });
+      }
+    } else if (raw !== "") {
       try {
         body = JSON.parse(raw) as Record<string, unknown>;
       } catch {
@@ -314,6 +442,7 @@ export class TelegramStandIn {
   }
 
   async #getUpdates(req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>): Promise<void> {
+    if (Array.isArray(body.allowed_updates)) this.allowedUpdates = body.allowed_updates.map(String);
     const offset = typeof body.offset === "number" ? body.offset : 0;
     if (offset > 0) this.#pending = this.#pending.filter((u) => u.update_id >= offset);
     const limit = typeof body.limit === "number" ? body.limit : 100;
@@ -389,6 +518,7 @@ export class TelegramStandIn {
           url: String(body.url),
           ...(typeof body.secret_token === "string" ? { secret: body.secret_token } : {}),
         };
+        if (Array.isArray(body.allowed_updates)) this.allowedUpdates = body.allowed_updates.map(String);
         return true;
       case "getWebhookInfo":
         return {
@@ -409,8 +539,18 @@ export class TelegramStandIn {
         return true;
       case "sendMessage":
         return this.#sendMessage(body);
+      case "sendDocument":
+        return this.#sendFile(method, body, "document");
+      case "sendPhoto":
+        return this.#sendFile(method, body, "photo");
       case "editMessageText":
         return this.#editMessage(body);
+      case "getFile": {
+        const id = String(body.file_id ?? "");
+        const hosted = [...this.hostedFiles.entries()].find(([, f]) => f.fileId === id);
+        if (hosted === undefined) throw new Error("Bad Request: invalid file_id");
+        return { file_id: id, file_unique_id: `u-${id}`, file_size: hosted[1].bytes.length, file_path: hosted[0] };
+      }
       case "sendChatAction":
       case "answerCallbackQuery":
         return true;
@@ -453,6 +593,34 @@ export class TelegramStandIn {
     };
     this.messages.push(stored);
     return this.#asMessage(stored);
+  }
+
+  #sendFile(method: string, body: Record<string, unknown>, field: "document" | "photo"): unknown {
+    if (body.chat_id === undefined) throw new Error("Bad Request: chat_id is empty");
+    // The file travels as its own form part, named by an `attach://<part>` reference (as grammY sends it).
+    const ref = body[field];
+    const part = typeof ref === "string" && ref.startsWith("attach://") ? body[ref.slice("attach://".length)] : ref;
+    const upload = part as { name?: string; type?: string; bytes?: Uint8Array } | undefined;
+    if (upload?.bytes === undefined) throw new Error(`Bad Request: there is no ${field} in the request`);
+    const messageId = this.#nextMessageId++;
+    this.files.push({
+      method,
+      chatId: String(body.chat_id),
+      messageId,
+      name: upload.name ?? "file",
+      mimeType: upload.type ?? "application/octet-stream",
+      bytes: upload.bytes,
+      ...(typeof body.message_thread_id === "number" ? { threadId: body.message_thread_id } : {}),
+    });
+    return {
+      message_id: messageId,
+      date: Math.floor(Date.now() / 1000),
+      chat: { id: Number(body.chat_id), type: Number(body.chat_id) > 0 ? "private" : "supergroup" },
+      from: { id: BOT_ID, is_bot: true, first_name: "Switchboard", username: this.botUsername },
+      ...(field === "document"
+        ? { document: { file_id: `doc-${messageId}`, file_unique_id: `u${messageId}`, file_name: upload.name } }
+        : { photo: [{ file_id: `photo-${messageId}`, file_unique_id: `u${messageId}`, width: 1, height: 1 }] }),
+    };
   }
 
   #editMessage(body: Record<string, unknown>): unknown {

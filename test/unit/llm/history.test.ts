@@ -157,8 +157,34 @@ describe("LlmStore history", () => {
 
   it("stores feedback only on a turn of the same chat", async () => {
     const id = await add("t:f", "t:f", { text: "rate", at: 10 });
-    expect(await llm.setFeedback(id, "t:other", { value: 1, by: "t:x" })).toBe(false);
-    expect(await llm.setFeedback(id, "t:f", { value: -1, by: "t:x" })).toBe(true);
+    expect(await llm.setFeedback(id, "t:other", { value: 1, by: "t:x", at: 1 })).toBe(false);
+    expect(await llm.setFeedback(id, "t:f", { value: -1, by: "t:x", at: 2 })).toBe(true);
     expect((await llm.recentTurns("t:f", 1))[0]!.feedback).toBe(-1);
+  });
+
+  it("counts one vote per person, a later vote replacing the earlier, and withdraws only a matching vote", async () => {
+    const id = await add("t:v", "t:v", { text: "vote", at: 20 });
+    await llm.setFeedback(id, "t:v", { value: 1, by: "t:ann", at: 1 });
+    await llm.setFeedback(id, "t:v", { value: 1, by: "t:ann", at: 2 });
+    await llm.setFeedback(id, "t:v", { value: 1, by: "t:bob", at: 3 });
+    await llm.setFeedback(id, "t:v", { value: -1, by: "t:cy", at: 4 });
+    const votes = async () => (await llm.chatTurns("t:v")).find((t) => t.id === id)!.votes;
+    expect(await votes()).toEqual({ up: 2, down: 1 });
+    await llm.setFeedback(id, "t:v", { value: -1, by: "t:bob", at: 5 });
+    expect(await votes()).toEqual({ up: 1, down: 2 });
+    // Taking away a 👍 that bob no longer gives changes nothing; taking away cy's 👎 removes it.
+    expect(await llm.clearFeedback(id, "t:v", { value: 1, by: "t:bob" })).toBe(false);
+    expect(await llm.clearFeedback(id, "t:v", { value: -1, by: "t:cy" })).toBe(true);
+    expect(await votes()).toEqual({ up: 1, down: 1 });
+    expect((await llm.recentTurns("t:v", 1))[0]!.feedback).toBe(-1); // bob's, now the latest left
+  });
+
+  it("finds the turn an answer message carried, in its own chat only", async () => {
+    const id = await add("t:m", "t:m", { text: "answer", at: 30 });
+    await llm.linkAnswer({ chatKey: "t:m", messageId: "m-1", turnId: id });
+    await llm.linkAnswer({ chatKey: "t:m", messageId: "m-1", turnId: id }); // a repeat is harmless
+    expect(await llm.turnOfMessage("t:m", "m-1")).toBe(id);
+    expect(await llm.turnOfMessage("t:other", "m-1")).toBeUndefined();
+    expect(await llm.turnOfMessage("t:m", "m-2")).toBeUndefined();
   });
 });

@@ -121,7 +121,7 @@ describe.skipIf(!isUp)("LlmStore on PostgreSQL", () => {
       { model: "m", at: 5, ok: false, kind: "rate_limit", latencyMs: 1, inputTokens: 0, outputTokens: 0, cost: 0 },
     ]);
     const [t] = await a.recentTurns("pg:c", 1);
-    expect(await b.setFeedback(t!.id, "pg:c", { value: 1, by: "pg:u" })).toBe(true);
+    expect(await b.setFeedback(t!.id, "pg:c", { value: 1, by: "pg:u", at: 6 })).toBe(true);
     const [stats] = await a.modelStats(0);
     expect(stats).toMatchObject({
       model: "m",

@@ -191,6 +191,35 @@ describe("export", () => {
     ]);
   });
 
+  it("labels rated answers with their votes, pointing at each answer's message", () => {
+    const qa = (q: string, a: string): TurnRecord["messages"] => [
+      { role: "user", content: q },
+      { role: "assistant", content: a },
+    ];
+    const out = exportJsonl(
+      [
+        { ...t(1, "e:1", { at: 0, messages: qa("a", "A") }), votes: { up: 2, down: 0 } },
+        { ...t(2, "e:1", { at: 1, messages: qa("b", "B") }), votes: { up: 0, down: 0 } },
+        { ...t(3, "e:1", { at: 2, messages: qa("c", "C") }), votes: { up: 1, down: 1 } },
+        { ...t(4, "e:1", { at: 3, messages: qa("d", "D") }), votes: { up: 0, down: 3 } },
+        t(5, "e:1:quiet", { at: 4, messages: qa("e", "E") }),
+      ],
+      60_000,
+    );
+    const [rated, quiet] = out.text
+      .trimEnd()
+      .split("\n")
+      .map((l) => JSON.parse(l) as { messages: Array<{ content: string }>; feedback?: unknown[] });
+    expect(rated!.feedback).toEqual([
+      { message: 2, label: "good", up: 2, down: 0 },
+      { message: 6, label: "mixed", up: 1, down: 1 },
+      { message: 8, label: "bad", up: 0, down: 3 },
+    ]);
+    expect(rated!.messages[2]!.content).toBe("A");
+    expect(rated!.messages[8]!.content).toBe("D");
+    expect(quiet).not.toHaveProperty("feedback");
+  });
+
   it("exports an empty chat as an empty file", () => {
     expect(exportJsonl([], 1)).toEqual({ text: "", conversations: 0, turns: 0 });
   });
