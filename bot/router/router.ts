@@ -30,7 +30,6 @@ import type { DeliveryCheck } from "./dedupe.ts";
 import type { CachedPermissionService } from "./permission-service.ts";
 import { type InboundLimits, localInboundLimits } from "./inbound-limits.ts";
 import type { RateVerdict } from "./rate-limit.ts";
-import type { EventBus } from "../events.ts";
 
 /** The state of one message as it passes through the middleware chain. */
 export interface RouteContext {
