@@ -143,7 +143,8 @@ describe("examples/, installed from the packed packages outside the repository",
       await writeFile(manifestPath, `${JSON.stringify(manifest, null, 2)}\n`);
       await run("npm", ["install", "--prefer-offline"], { cwd: dir });
       const tested = stripVTControlCharacters(await run("npm", ["test"], { cwd: dir }));
-      expect(tested).toMatch(/Tests\s+12 passed \(12\)/);
+      // Pigeon has no reactions and sends no files: the suite skips those five tests for it.
+      expect(tested).toMatch(/Tests\s+12 passed \| 5 skipped \(17\)/);
       progress("custom-adapter passed");
     },
     STEP_TIMEOUT_MS,

@@ -38,9 +38,11 @@ describe("switchboard slack manifest", () => {
     );
     expect(manifest.settings.event_subscriptions).toEqual({
       request_url: "https://bot.example.com/slack/events",
-      bot_events: ["app_mention", "message.im"],
+      bot_events: ["app_mention", "message.im", "reaction_added", "reaction_removed"],
     });
-    expect(manifest.oauth_config.scopes.bot).toContain("commands");
+    for (const scope of ["commands", "reactions:read", "files:read", "files:write"]) {
+      expect(manifest.oauth_config.scopes.bot).toContain(scope);
+    }
     expect(manifest.settings.socket_mode_enabled).toBe(false);
   }, 120_000);
 

@@ -74,7 +74,7 @@ describe("config keys in the docs", () => {
   it("reports a misspelt or stale key in a code span, an environment variable or a YAML block", () => {
     const doc = [
       "Set `limits.maxQueued` and `http.port: 9000`; `limits.maxQueue` is misspelt.",
-      "`storage.redisUrl` is right, `storage.redis.url` is not; `schedules.ts` is a file, not a key.",
+      "`storage.redisUrl` is right, `storage.redis.endpointUrl` is not; `schedules.ts` is a file, not a key.",
       "`permissions.commandRoles.deploy: admin` is a record entry.",
       "Environment: SWITCHBOARD_HTTP__PORT=9000 works, SWITCHBOARD_HTTP__PROT=9000 does not.",
       "```yaml",
@@ -97,7 +97,7 @@ describe("config keys in the docs", () => {
     expect(unknownKeys(doc).map((k) => [k.form, k.key, k.line])).toEqual([
       ["yaml", "adapters.telegram.pollTimeout", 5],
       ["code", "limits.maxQueue", 1],
-      ["code", "storage.redis.url", 2],
+      ["code", "storage.redis.endpointUrl", 2],
       ["code", "marketplace.registri", 18],
       ["code", "bot.dataDirectory", 20],
       ["env", "http.prot", 4],
