@@ -80,15 +80,23 @@ export function webChatRoutes(adapter: WebChatAdapter): ApiRoute[] {
     defineRoute({
       method: "GET",
       url: "/api/webchat/commands",
-      summary: "The commands the web chat offers while typing",
+      summary: "The commands the web chat offers while typing, and the bounds on files with a message",
       tags: ["webchat"],
       access: { scope: "read" },
       schema: {
-        response: { 200: z.object({ commands: z.array(z.object({ name: z.string(), description: z.string() })) }) },
+        response: {
+          200: z.object({
+            commands: z.array(z.object({ name: z.string(), description: z.string() })),
+            files: z.object({ maxUploadFiles: z.number(), maxUploadBytes: z.number() }),
+          }),
+        },
       },
       handler: async ({ principal }) => {
         sessionOf(principal);
-        return { status: 200, body: { commands: [...adapter.commandMenu()] } };
+        return {
+          status: 200,
+          body: { commands: [...adapter.commandMenu()], files: { maxUploadFiles, maxUploadBytes } },
+        };
       },
     }),
     defineRoute({
