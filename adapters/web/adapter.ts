@@ -285,8 +285,10 @@ export class WebChatAdapter implements ChannelAdapter {
   }
 
   health(): AdapterHealth {
+    // No connection to a platform here, so nothing to reconnect.
+    const { reconnects: _none, ...snapshot } = this.#health.snapshot();
     return {
-      ...this.#health.snapshot(),
+      ...snapshot,
       detail: `${this.chats.size} chats, ${this.chats.streams} open streams, ${this.uploads.size + this.downloads.size} files held`,
     };
   }
