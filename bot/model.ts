@@ -217,6 +217,11 @@ export interface AdapterHealth {
   /** Human-readable detail: mode, last error, reconnect count. */
   detail?: string;
   /**
+   * Times the connection to the platform was lost and taken up again since start (a dropped socket, a Slack
+   * refresh, a polling error, a deaf connection recycled), for adapters that hold one; absent for those that do not.
+   */
+  reconnects?: number;
+  /**
    * Set while the platform's API cannot be reached (the last call failed at the network layer, and none has
    * succeeded since): the adapter may be receiving, but replies cannot go out. `/readyz` is 503 meanwhile.
    */

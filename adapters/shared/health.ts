@@ -95,6 +95,7 @@ export class HealthTracker {
       state: this.#state,
       lastInboundAt: this.#lastInboundAt,
       lastApiOkAt: this.#lastApiOkAt,
+      reconnects: this.#reconnects,
     };
     if (parts.length > 0) health.detail = parts.join("; ");
     if (this.#apiError !== undefined) health.apiError = this.#apiError;

@@ -5,9 +5,15 @@
  * (`webUserKeyOf`). Messages and button presses come in over `POST /api/webchat/…` and go through the router like
  * any platform's (dedupe, rate limits, permissions, the chat's queue); replies, edits and typing go out over a
  * server-sent event stream (`GET /api/webchat/events`) that resumes after the last event seen.
+ *
+ * Files: a message may carry a few files (`files` on the post, within `maxUploadFiles` and `maxUploadBytes` in
+ * all), held in memory on a bounded shelf and read through `Inbound.attachments`; a reply's file is held on
+ * another shelf and announced with a `file` event whose link (`GET /api/webchat/files/:id`) serves it to that
+ * chat's person only, until it ages out.
  */
 import type {
   AdapterCapabilities,
+  Attachment,
   AdapterHealth,
   ChannelAdapter,
   CommandInfo,
@@ -20,7 +26,17 @@ import type {
   SentMessage,
 } from "../../bot/index.ts";
 import { SwitchboardError, isSwitchboardError, parseCommandLine } from "../../bot/index.ts";
-import { HealthTracker, OutboundLimiter, renderReply, telegramHtml, telegramHtmlToText } from "../shared/index.ts";
+import {
+  HealthTracker,
+  OutboundLimiter,
+  assertFileFits,
+  formatBytes,
+  mimeTypeOf,
+  renderReply,
+  telegramHtml,
+  telegramHtmlToText,
+} from "../shared/index.ts";
+import { FileShelf, type HeldFile } from "./files.ts";
 import { webChatRoutes } from "./routes.ts";
 import { DEFAULT_WEB_CHAT_LIMITS, WebChats, type WebChat, type WebChatLimits } from "./chats.ts";
 
@@ -59,6 +75,41 @@ export interface WebChatAdapterOptions {
   retryAfterMs?: number;
   /** Clock, for tests. */
   now?: () => number;
+  /** Bounds on files in and out (see `WebChatFileLimits`). */
+  files?: Partial<WebChatFileLimits>;
+}
+
+/** Bounds on the web chat's files. */
+export interface WebChatFileLimits {
+  /** Files on one message at most. Default 4. */
+  maxUploadFiles: number;
+  /** Bytes of all files on one message at most (the app passes `limits.maxAttachmentBytes`). Default 10 MB. */
+  maxUploadBytes: number;
+  /** The largest file a reply may carry (`capabilities.maxFileBytes`). Default 10 MB. */
+  maxFileBytes: number;
+  /** Files held in memory, uploads and replies each, at most. Default 200. */
+  maxHeldFiles: number;
+  /** Bytes held in memory, uploads and replies each, at most; the oldest file goes first. Default 100 MB. */
+  maxHeldBytes: number;
+  /** How long a held file stays readable, in ms. Default 10 minutes. */
+  heldTtlMs: number;
+}
+
+/** Defaults for `WebChatFileLimits`. */
+export const DEFAULT_WEB_CHAT_FILE_LIMITS: WebChatFileLimits = {
+  maxUploadFiles: 4,
+  maxUploadBytes: 10 * 1024 * 1024,
+  maxFileBytes: 10 * 1024 * 1024,
+  maxHeldFiles: 200,
+  maxHeldBytes: 100 * 1024 * 1024,
+  heldTtlMs: 10 * 60_000,
+};
+
+/** A file on a message from the page. */
+export interface WebChatUpload {
+  name: string;
+  mimeType: string;
+  data: Uint8Array;
 }
 
 /** A message or button press from the page. */
@@ -71,6 +122,8 @@ export interface WebChatPost {
   clientId: string;
   /** Set for a button press: the message whose button it was. */
   buttonOf?: string;
+  /** Files sent with the message. */
+  files?: WebChatUpload[];
 }
 
 /** See the file comment. */
@@ -78,6 +131,11 @@ export class WebChatAdapter implements ChannelAdapter {
   readonly platform = WEB_PLATFORM;
   readonly capabilities: AdapterCapabilities;
   readonly chats: WebChats;
+  readonly fileLimits: WebChatFileLimits;
+  /** Files on messages from the page, until their handling is long over. */
+  readonly uploads: FileShelf;
+  /** Files the bot sent, until they are downloaded or age out. */
+  readonly downloads: FileShelf;
   readonly #health = new HealthTracker(WEB_PLATFORM);
   readonly #limiter: OutboundLimiter;
   readonly #now: () => number;
@@ -99,6 +157,15 @@ export class WebChatAdapter implements ChannelAdapter {
       typing: true,
       maxTextLength: options.maxTextLength ?? 4_000,
     };
+    this.fileLimits = { ...DEFAULT_WEB_CHAT_FILE_LIMITS, ...options.files };
+    this.capabilities.maxFileBytes = this.fileLimits.maxFileBytes;
+    const shelfLimits = {
+      maxFiles: this.fileLimits.maxHeldFiles,
+      maxBytes: this.fileLimits.maxHeldBytes,
+      ttlMs: this.fileLimits.heldTtlMs,
+    };
+    this.uploads = new FileShelf({ limits: shelfLimits, now: this.#now });
+    this.downloads = new FileShelf({ limits: shelfLimits, now: this.#now });
     this.chats = new WebChats({ limits: { ...DEFAULT_WEB_CHAT_LIMITS, ...options.limits }, now: this.#now });
     this.#limiter = new OutboundLimiter({
       id: WEB_PLATFORM,
@@ -119,7 +186,11 @@ export class WebChatAdapter implements ChannelAdapter {
   async start(sink: InboundSink): Promise<void> {
     this.#sink = sink;
     this.#health.setState("up");
-    this.#sweeper = setInterval(() => this.chats.sweep(), 60_000);
+    this.#sweeper = setInterval(() => {
+      this.chats.sweep();
+      this.uploads.sweep();
+      this.downloads.sweep();
+    }, 60_000);
     this.#sweeper.unref();
   }
 
@@ -128,6 +199,8 @@ export class WebChatAdapter implements ChannelAdapter {
     // Open streams are answers in flight: the listener's close would wait for them.
     this.chats.closeAll();
     if (this.#sweeper !== undefined) clearInterval(this.#sweeper);
+    this.uploads.clear();
+    this.downloads.clear();
     this.#health.setState("down");
     await this.#limiter.stop();
   }
@@ -147,11 +220,22 @@ export class WebChatAdapter implements ChannelAdapter {
         chatMessage: "That button is no longer there.",
       });
     }
+    const files = post.buttonOf === undefined ? this.#checkUploads(post.files ?? []) : [];
     // Speaking in a chat opens it again after the person closed it.
     chat.isClosed = false;
     const now = this.#now();
     this.#health.markInbound();
-    const said = post.buttonOf === undefined ? this.chats.push(chat, { type: "said", text: post.text }) : undefined;
+    const held = files.map((f) => this.uploads.put({ chatId, name: f.name, mimeType: f.mimeType, data: f.data }));
+    const said =
+      post.buttonOf === undefined
+        ? this.chats.push(chat, {
+            type: "said",
+            text: post.text,
+            ...(held.length === 0
+              ? {}
+              : { files: held.map((f) => ({ name: f.name, mimeType: f.mimeType, size: f.data.byteLength })) }),
+          })
+        : undefined;
     const command = parseCommandLine(post.text);
     const inbound: Inbound = {
       deliveryId: `web:${chatId}:${post.clientId}`,
@@ -161,6 +245,7 @@ export class WebChatAdapter implements ChannelAdapter {
       text: post.text,
       ...(command === undefined ? {} : { command }),
       ...(said === undefined ? {} : { messageId: `u${said.id}` }),
+      ...(held.length === 0 ? {} : { attachments: held.map((f) => this.#attachment(f)) }),
       origin: post.buttonOf === undefined ? "user" : "button",
       receivedAt: now,
       respond: (reply, hooks) => this.#send(chatId, reply, hooks),
@@ -200,13 +285,61 @@ export class WebChatAdapter implements ChannelAdapter {
   }
 
   health(): AdapterHealth {
+    // No connection to a platform here, so nothing to reconnect.
+    const { reconnects: _none, ...snapshot } = this.#health.snapshot();
     return {
-      ...this.#health.snapshot(),
-      detail: `${this.chats.size} chats, ${this.chats.streams} open streams`,
+      ...snapshot,
+      detail: `${this.chats.size} chats, ${this.chats.streams} open streams, ${this.uploads.size + this.downloads.size} files held`,
+    };
+  }
+
+  /** The files of a post, or `E_BAD_ARGS` (a 400 with the reason) when they are over the bounds. */
+  #checkUploads(files: WebChatUpload[]): WebChatUpload[] {
+    const { maxUploadFiles, maxUploadBytes } = this.fileLimits;
+    if (files.length > maxUploadFiles) {
+      throw new SwitchboardError("E_BAD_ARGS", `${files.length} files on one message`, {
+        chatMessage: `At most ${maxUploadFiles} files go with one message.`,
+      });
+    }
+    const bytes = files.reduce((n, f) => n + f.data.byteLength, 0);
+    if (bytes > maxUploadBytes) {
+      throw new SwitchboardError("E_FILE_TOO_LARGE", `${bytes} bytes of files on one message`, {
+        chatMessage: `The files come to ${formatBytes(bytes)}; at most ${formatBytes(maxUploadBytes)} go with one message.`,
+        details: { bytes, maxBytes: maxUploadBytes },
+      });
+    }
+    return files;
+  }
+
+  /** An uploaded file as an attachment: read from the shelf while it is held, within `maxBytes`. */
+  #attachment(file: HeldFile): Attachment {
+    const { id, chatId, name, mimeType } = file;
+    return {
+      name,
+      mimeType,
+      size: file.data.byteLength,
+      fetch: async ({ maxBytes }) => {
+        const held = this.uploads.get(id, chatId);
+        if (held === undefined) {
+          throw new SwitchboardError("E_ADAPTER", `upload ${name} is no longer held`, {
+            chatMessage: `The file ${name} is no longer available; send it again.`,
+            details: { layer: "adapter", reason: "expired" },
+          });
+        }
+        if (held.data.byteLength > maxBytes) {
+          throw new SwitchboardError("E_FILE_TOO_LARGE", `attachment ${name} is over ${maxBytes} bytes`, {
+            chatMessage: `The file ${name} is larger than ${formatBytes(maxBytes)}, the most the bot reads.`,
+          });
+        }
+        return held.data.slice();
+      },
     };
   }
 
   async #send(chatId: string, reply: Reply, hooks?: SendHooks): Promise<SentMessage> {
+    if (reply.file !== undefined) {
+      assertFileFits(reply.file, { maxBytes: this.capabilities.maxFileBytes, platform: "the web chat" });
+    }
     const parts = renderReply(reply, webHtml, this.capabilities.maxTextLength);
     let last: SentMessage | undefined;
     for (const [i, html] of parts.entries()) {
@@ -223,6 +356,25 @@ export class WebChatAdapter implements ChannelAdapter {
         });
         this.#health.markApiOk();
         return { platform: WEB_PLATFORM, chatId, messageId };
+      });
+    }
+    const file = reply.file;
+    if (file !== undefined) {
+      await this.#limiter.run({ chatId }, async () => {
+        const chat = this.#deliverable(chatId);
+        const held = this.downloads.put({ chatId, name: file.name, mimeType: mimeTypeOf(file), data: file.data });
+        this.chats.push(chat, {
+          type: "file",
+          messageId: `b${++this.#sent}`,
+          file: {
+            id: held.id,
+            name: held.name,
+            mimeType: held.mimeType,
+            size: held.data.byteLength,
+            url: `/api/webchat/files/${held.id}`,
+          },
+        });
+        this.#health.markApiOk();
       });
     }
     return last!;

@@ -8,13 +8,17 @@
 export interface WebChatEvent {
   /** Raised by one with every event of this chat; a stream resumes after the last id it saw. */
   id: number;
-  type: "message" | "edit" | "said" | "typing";
+  type: "message" | "edit" | "said" | "typing" | "file";
   /** The bot's message (message, edit) or the person's (said). */
   messageId?: string;
   /** The bot's text in the web dialect (escaped HTML with `b`, `i`, `code`, `pre`, `a`); the person's as typed. */
   html?: string;
   text?: string;
   buttons?: Array<Array<{ label: string; data: string }>>;
+  /** The files the person sent with what they said (names and sizes only). */
+  files?: Array<{ name: string; mimeType: string; size: number }>;
+  /** A file the bot sent: `url` downloads it, for this chat's person only, until it ages out. */
+  file?: { id: string; name: string; mimeType: string; size: number; url: string };
   /** Epoch ms. */
   at: number;
 }

@@ -19,8 +19,26 @@ const clientId = z
   .regex(/^[A-Za-z0-9_-]{1,64}$/)
   .describe("client-made id; the same id twice is one delivery");
 
+/** Standard base64, as `FileReader.readAsDataURL` gives it after the comma. */
+const base64 = z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, "not base64");
+/** A file sent with a message: its bytes as base64, decoded and counted by the adapter against its bounds. */
+const upload = z.object({
+  name: z.string().trim().min(1).max(255),
+  mimeType: z
+    .string()
+    .regex(/^[\w.+-]+\/[\w.+-]+$/)
+    .max(255)
+    .default("application/octet-stream"),
+  data: base64,
+});
+/** Types the browser may show rather than download; everything else goes as `application/octet-stream`. */
+const INLINE_TYPES = new Set(["image/png", "image/jpeg", "image/gif", "image/webp", "text/plain", "text/csv"]);
+
 /** The routes, bound to one adapter. */
 export function webChatRoutes(adapter: WebChatAdapter): ApiRoute[] {
+  const { maxUploadFiles, maxUploadBytes } = adapter.fileLimits;
+  // Base64 is 4 bytes for 3; the text and the JSON around the files fit in the rest.
+  const messageBodyLimit = Math.ceil((maxUploadBytes * 4) / 3) + 64 * 1024;
   return [
     defineRoute({
       method: "GET",
@@ -62,15 +80,23 @@ export function webChatRoutes(adapter: WebChatAdapter): ApiRoute[] {
     defineRoute({
       method: "GET",
       url: "/api/webchat/commands",
-      summary: "The commands the web chat offers while typing",
+      summary: "The commands the web chat offers while typing, and the bounds on files with a message",
       tags: ["webchat"],
       access: { scope: "read" },
       schema: {
-        response: { 200: z.object({ commands: z.array(z.object({ name: z.string(), description: z.string() })) }) },
+        response: {
+          200: z.object({
+            commands: z.array(z.object({ name: z.string(), description: z.string() })),
+            files: z.object({ maxUploadFiles: z.number(), maxUploadBytes: z.number() }),
+          }),
+        },
       },
       handler: async ({ principal }) => {
         sessionOf(principal);
-        return { status: 200, body: { commands: [...adapter.commandMenu()] } };
+        return {
+          status: 200,
+          body: { commands: [...adapter.commandMenu()], files: { maxUploadFiles, maxUploadBytes } },
+        };
       },
     }),
     defineRoute({
@@ -79,14 +105,66 @@ export function webChatRoutes(adapter: WebChatAdapter): ApiRoute[] {
       summary: "Say something in the web chat, as the signed-in person",
       tags: ["webchat"],
       access: { scope: "read" },
+      bodyLimit: messageBodyLimit,
       schema: {
-        body: z.object({ text: z.string().trim().min(1).max(20_000), clientId }),
-        response: { 202: accepted, 400: errorSchema, 403: errorSchema, 503: errorSchema },
+        body: z
+          .object({
+            text: z.string().trim().max(20_000).default(""),
+            clientId,
+            files: z
+              .array(upload)
+              .max(maxUploadFiles, `at most ${maxUploadFiles} files go with one message`)
+              .optional(),
+          })
+          .refine((b) => b.text !== "" || (b.files?.length ?? 0) > 0, "say something or attach a file"),
+        response: { 202: accepted, 400: errorSchema, 403: errorSchema, 413: errorSchema, 503: errorSchema },
       },
       handler: async ({ principal, body }) => {
         const p = sessionOf(principal);
-        await receive(adapter, { userKey: p.userKey, displayName: p.displayName, ...body });
+        await receive(adapter, {
+          userKey: p.userKey,
+          displayName: p.displayName,
+          text: body.text,
+          clientId: body.clientId,
+          ...(body.files === undefined
+            ? {}
+            : {
+                files: body.files.map((f) => ({
+                  name: f.name,
+                  mimeType: f.mimeType,
+                  data: new Uint8Array(Buffer.from(f.data, "base64")),
+                })),
+              }),
+        });
         return { status: 202, body: { accepted: true } };
+      },
+    }),
+    defineRoute({
+      method: "GET",
+      url: "/api/webchat/files/:id",
+      summary: "Download a file the bot sent in the signed-in person's web chat (held for a while, then gone)",
+      tags: ["webchat"],
+      access: { scope: "read" },
+      raw: true,
+      schema: {
+        params: z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/) }),
+        response: { 200: z.string().describe("the file's bytes"), 403: errorSchema, 404: errorSchema },
+      },
+      handler: async ({ principal, params }) => {
+        const p = sessionOf(principal);
+        const file = adapter.downloads.get(params.id, webChatIdOf(p.userKey));
+        // Another person's file and an expired one look alike: nothing says which ids exist.
+        if (file === undefined) throw new ApiError(404, "E_NOT_FOUND", "no such file, or it has expired");
+        return {
+          status: 200,
+          headers: {
+            "content-type": INLINE_TYPES.has(file.mimeType) ? file.mimeType : "application/octet-stream",
+            "content-disposition": `attachment; filename="${asciiName(file.name)}"; filename*=UTF-8''${encodeURIComponent(file.name)}`,
+            "content-security-policy": "sandbox; default-src 'none'",
+            "cache-control": "private, no-store",
+          },
+          body: Buffer.from(file.data),
+        };
       },
     }),
     defineRoute({
@@ -128,6 +206,11 @@ export function webChatRoutes(adapter: WebChatAdapter): ApiRoute[] {
   ];
 }
 
+/** A file name for the plain `filename=` parameter: ASCII letters, digits and `._-` only. */
+function asciiName(name: string): string {
+  return name.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100) || "file";
+}
+
 /** The web chat is a person's, in a browser: a console session, not an API token. */
 function sessionOf(principal: Principal | undefined): Principal {
   if (principal === undefined) throw new ApiError(401, "E_UNAUTHENTICATED", "sign in first");
@@ -141,6 +224,8 @@ async function receive(adapter: WebChatAdapter, post: Parameters<WebChatAdapter[
   } catch (error) {
     if (isSwitchboardError(error) && error.code === "E_BAD_ARGS")
       throw new ApiError(400, error.code, error.chatMessage);
+    if (isSwitchboardError(error) && error.code === "E_FILE_TOO_LARGE")
+      throw new ApiError(413, error.code, error.chatMessage);
     if (isSwitchboardError(error)) throw new ApiError(503, error.code, error.chatMessage);
     throw error;
   }

@@ -351,7 +351,7 @@ export function chatRoutes(
     defineRoute({
       method: "GET",
       url: "/api/adapters",
-      summary: "Each adapter's health: state, last inbound event, last API success, detail (reconnects)",
+      summary: "Each adapter's health: state, last inbound event, last API success, reconnects, detail",
       tags: ["adapters"],
       access: { scope: "read" },
       schema: { response: { 200: z.object({ adapters: z.array(adapterHealthSchema) }) } },

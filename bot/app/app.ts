@@ -422,7 +422,14 @@ export async function createApp(options: AppOptions): Promise<App> {
   }
   if (config.adapters.web.enabled) {
     const { enabled: _enabled, ...limits } = config.adapters.web;
-    adapters.set(WEB_PLATFORM, new WebChatAdapter({ limits, now: () => clock.now() }));
+    adapters.set(
+      WEB_PLATFORM,
+      new WebChatAdapter({
+        limits,
+        files: { maxUploadBytes: config.limits.maxAttachmentBytes },
+        now: () => clock.now(),
+      }),
+    );
   }
   const extras =
     typeof options.extraAdapters === "function" ? options.extraAdapters(core) : (options.extraAdapters ?? []);

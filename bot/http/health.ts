@@ -14,6 +14,7 @@ export const adapterHealthSchema = z.object({
   lastInboundAt: z.number().nullable(),
   lastApiOkAt: z.number().nullable(),
   detail: z.string().optional(),
+  reconnects: z.number().int().min(0).optional().describe("connections lost and taken up again since start"),
   apiError: z.string().optional(),
 });
 

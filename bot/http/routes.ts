@@ -117,6 +117,8 @@ export interface ApiRoute<
   rateLimit?: { max: number; windowMs: number };
   /** Answers with a raw string or Buffer (text, CSV) instead of serializing JSON from the schema. */
   raw?: boolean;
+  /** A larger body than the listener's `maxBodyBytes` for this route (a message with files); 413 past it. */
+  bodyLimit?: number;
   /**
    * The body of this route's error answers (validation, unparsable JSON, thrown `ApiError`s), when it speaks
    * another API's error shape (the model gateway's OpenAI-shaped `{ error: { message, type, param, code } }`).

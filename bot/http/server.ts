@@ -164,6 +164,7 @@ export async function buildServer(
         },
         // A raw route's schema documents its text; the body goes out as it is, not as JSON.
         ...(route.raw === true ? { serializerCompiler: () => (data: unknown) => String(data) } : {}),
+        ...(route.bodyLimit === undefined ? {} : { bodyLimit: route.bodyLimit }),
         config: config.rateLimit === false ? { access: config.access, errorBody: config.errorBody } : config,
         onSend: apiHeaders,
         // After the rate limit (an onRequest hook: every attempt counts, bad tokens too), before the body is parsed

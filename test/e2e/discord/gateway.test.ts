@@ -223,6 +223,7 @@ describe("Discord gateway mode", () => {
   it("resumes after the gateway drops, losing and duplicating nothing", async () => {
     const resumesBefore = h.discord.gateway.resumes;
     const identifiesBefore = h.discord.gateway.identifies;
+    const reconnectsBefore = h.adapter.health().reconnects!;
     h.discord.gateway.drop(4000);
     const missed = h.discord.dispatchInteraction(guildSpec("whoami"));
     await callbackOf(missed);
@@ -233,6 +234,7 @@ describe("Discord gateway mode", () => {
     expect(h.discord.requests.filter((r) => r.path.includes(`/interactions/${missed.id as string}/`))).toHaveLength(1);
     await h.discord.until(() => h.adapter.health().state === "up");
     expect(h.adapter.health().detail).toMatch(/reconnect/);
+    expect(h.adapter.health().reconnects).toBe(reconnectsBefore + 1);
   });
 
   it("detects a deaf connection (no heartbeat acks) and resumes it", async () => {

@@ -63,6 +63,35 @@ describe("Slack adapter in Socket Mode", () => {
     expect(s.adapter.health().state).toBe("up");
   });
 
+  it("counts each dropped socket as a reconnect in its health and in the admin API", async () => {
+    const api = async () => {
+      const { token } = await s.app.admin.credentials.createToken(
+        { userKey: "slack:U0000001", displayName: "alice" },
+        { name: `health-${Date.now()}`, scopes: ["read"] },
+      );
+      const res = await fetch(`http://127.0.0.1:${s.app.httpAddress()!.port}/api/adapters`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(res.status).toBe(200);
+      const body = (await res.json()) as { adapters: Array<{ platform: string; reconnects?: number }> };
+      return body.adapters.find((a) => a.platform === "slack")!;
+    };
+    const before = s.adapter.health().reconnects!;
+    expect((await api()).reconnects).toBe(before);
+    for (const round of [1, 2]) {
+      const connections = s.slack.socketConnections;
+      s.slack.dropSockets();
+      await s.slack.waitFor(() => s.slack.socketConnections > connections, 15_000, `reconnect ${round}`);
+      await expect.poll(() => s.adapter.health().state, { timeout: 15_000 }).toBe("up");
+      // At least this drop's (a watchdog's recycle on a loaded machine would add its own).
+      expect(s.adapter.health().reconnects).toBeGreaterThanOrEqual(before + round);
+    }
+    const shown = await api();
+    expect(shown).toMatchObject({ platform: "slack", state: "up" });
+    expect(shown.reconnects).toBeGreaterThanOrEqual(before + 2);
+    expect(shown.reconnects).toBe(s.adapter.health().reconnects);
+  });
+
   it("restarts a deaf socket (open and pinging, delivering nothing) and gets the held message", async () => {
     const before = s.slack.socketConnections;
     s.slack.setDeaf(true);

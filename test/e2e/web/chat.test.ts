@@ -3,7 +3,8 @@
  * and the OpenAI stand-in: a signed-in owner chats and the stand-in's streamed answer grows in place, a feedback
  * button is pressed and recorded, `/whoami` answers with the person's own web identity, and a chat admin's
  * privileged command is refused in the page; the chat also fits a phone-sized screen. The Access page makes an
- * API token (shown once) that works until it is revoked there. Screenshots go to
+ * API token (shown once) that works until it is revoked there. An image attached in the page reaches the stand-in
+ * as a vision model's image, and a file the bot sends is downloaded through its link. Screenshots go to
  * test/artifacts/ (git-ignored).
  */
 import type { Page } from "playwright-core";
@@ -12,9 +13,14 @@ import { type WebChatAdapter, webChatIdOf } from "../../../adapters/web/index.ts
 import { createLlmPlugin } from "../../../llm/index.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 import { artifact, chromiumAvailable, launchChromium, type TestBrowser } from "../../helpers/browser.ts";
+import { recordedImages } from "../../stand-ins/openai/script.ts";
 import { startOpenAiStandIn, type OpenAiStandIn } from "../../stand-ins/openai/server.ts";
 
 const isChromiumThere = chromiumAvailable();
+const PNG = Buffer.from(
+  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
+  "base64",
+);
 const UI_TIMEOUT_MS = 30_000;
 
 describe.skipIf(!isChromiumThere)("web chat in Chromium", () => {
@@ -36,7 +42,16 @@ describe.skipIf(!isChromiumThere)("web chat in Chromium", () => {
         "bot.owners": ["test:owner"],
         "llm.feedbackButtons": true,
         "llm.editIntervalMs": 0,
-        "llm.models": [{ name: "main", provider: "openai", model: "stand", baseUrl: openai.baseUrl, apiKey: "k" }],
+        "llm.models": [
+          {
+            name: "main",
+            provider: "openai",
+            model: "stand",
+            capabilities: ["chat", "vision"],
+            baseUrl: openai.baseUrl,
+            apiKey: "k",
+          },
+        ],
       },
       plugins: [(core) => createLlmPlugin(core)],
     });
@@ -116,6 +131,49 @@ describe.skipIf(!isChromiumThere)("web chat in Chromium", () => {
     await page.getByLabel("Message", { exact: true }).press("Enter");
     const log = page.getByRole("log", { name: "Conversation" });
     await log.locator(".bubble-bot").filter({ hasText: "web:test.owner" }).filter({ hasText: "owner" }).waitFor();
+  });
+
+  it("sends an attached image to the vision model stand-in, and downloads a file the bot sends", async () => {
+    await page.getByRole("link", { name: "Chat", exact: true }).click();
+    await page.getByText("Connected.").waitFor();
+    // The attach button opens the file chooser from the keyboard too.
+    const attach = page.getByRole("button", { name: "Attach files" });
+    await attach.focus();
+    const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Enter")]);
+    await chooser.setFiles([{ name: "pixel.png", mimeType: "image/png", buffer: PNG }]);
+    const toSend = page.getByRole("list", { name: "Files to send" });
+    await toSend.getByText("pixel.png").waitFor();
+    openai.script.push("stand", { kind: "text", text: "A single red pixel." });
+    const before = openai.script.requests.length;
+    await page.getByLabel("Message", { exact: true }).fill("what is in this picture?");
+    await page.getByLabel("Message", { exact: true }).press("Enter");
+    const log = page.getByRole("log", { name: "Conversation" });
+    await log.getByRole("list", { name: "Files sent" }).getByText("pixel.png").waitFor();
+    await log.locator(".bubble-bot").filter({ hasText: "A single red pixel." }).waitFor();
+    expect(await toSend.count()).toBe(0);
+    const request = openai.script.requests.slice(before).find((r) => r.model === "stand")!;
+    const images = recordedImages(request);
+    expect(images).toHaveLength(1);
+    expect(images[0]!.bytes.equals(PNG)).toBe(true);
+    expect(JSON.stringify(request.messages.at(-1))).toContain("what is in this picture?");
+
+    // A file reply, as a skill's `ctx.reply({ file })` reaches the adapter: a link in the log that downloads it.
+    const report = Buffer.from("day,messages\n2026-12-06,42\n");
+    await webChat().send(
+      { platform: "web", chatId: webChatIdOf("test:owner") },
+      { text: "Here is the report.", file: { name: "report.csv", data: report, mimeType: "text/csv" } },
+    );
+    const fileLink = log.getByRole("link", { name: "report.csv" });
+    await fileLink.waitFor();
+    await page.screenshot({ path: artifact("web-chat-files.png"), fullPage: true });
+    const [download] = await Promise.all([page.waitForEvent("download"), fileLink.click()]);
+    expect(download.suggestedFilename()).toBe("report.csv");
+    const stream = await download.createReadStream();
+    const chunks: Buffer[] = [];
+    for await (const chunk of stream) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(report)).toBe(true);
+    expect(pageErrors).toEqual([]);
+    expect(violations).toEqual([]);
   });
 
   it("creates an API token on the Access page, shown once, that works until it is revoked there", async () => {

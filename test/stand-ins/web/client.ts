@@ -85,6 +85,35 @@ export class WebChatClient {
     return { status: res.status, clientId };
   }
 
+  /** Say something with files, as the page sends them (base64 in the JSON); the answer's status and error code. */
+  async sayWithFiles(
+    text: string,
+    files: Array<{ name: string; mimeType: string; bytes: Uint8Array }>,
+  ): Promise<{ status: number; clientId: string; error?: string }> {
+    const clientId = randomUUID();
+    const res = await fetch(`${this.#base}/api/webchat/messages`, {
+      method: "POST",
+      headers: { cookie: this.#cookie, "content-type": "application/json", "x-csrf-token": this.#csrf },
+      body: JSON.stringify({
+        text,
+        clientId,
+        files: files.map((f) => ({
+          name: f.name,
+          mimeType: f.mimeType,
+          data: Buffer.from(f.bytes).toString("base64"),
+        })),
+      }),
+    });
+    const body = (await res.json().catch(() => ({}))) as { error?: string };
+    return { status: res.status, clientId, ...(body.error === undefined ? {} : { error: body.error }) };
+  }
+
+  /** Download a file the bot sent (`url` from a `file` event), as the page's link does. */
+  async download(url: string): Promise<{ status: number; bytes: Uint8Array; headers: Headers }> {
+    const res = await fetch(`${this.#base}${url}`, { headers: { cookie: this.#cookie } });
+    return { status: res.status, bytes: new Uint8Array(await res.arrayBuffer()), headers: res.headers };
+  }
+
   /** Press a button of a message. */
   async press(messageId: string, data: string): Promise<{ status: number; clientId: string }> {
     const clientId = randomUUID();

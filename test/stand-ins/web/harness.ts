@@ -10,7 +10,7 @@ import { HttpListener } from "../../../bot/http/listener.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
 import { systemClock, type Inbound, type Store } from "../../../bot/index.ts";
 import { WebChatAdapter, webChatIdOf, webHtml, webHtmlToText } from "../../../adapters/web/index.ts";
-import type { WebChatLimits } from "../../../adapters/web/index.ts";
+import type { WebChatFileLimits, WebChatLimits } from "../../../adapters/web/index.ts";
 import type { AdapterHarness, ContractMessage } from "../../contract/adapter.contract.ts";
 import { RecordingSink } from "../../helpers/recording-sink.ts";
 import { WebChatClient } from "./client.ts";
@@ -28,12 +28,15 @@ export interface WebChatRig {
 }
 
 /** Start the adapter on a listener of its own, with sessions from a real credentials table. */
-export async function startWebChat(limits: Partial<WebChatLimits> = {}): Promise<WebChatRig> {
+export async function startWebChat(
+  limits: Partial<WebChatLimits> = {},
+  files: Partial<WebChatFileLimits> = {},
+): Promise<WebChatRig> {
   const store = await memoryStore();
   const credentials = new ConsoleCredentials({ sql: store.sql, clock: systemClock, sessionTtlMs: 3_600_000 });
   const http = new HttpListener({ log: pino({ level: "silent" }), maxBodyBytes: 1_000_000, apiRatePerMinute: 100_000 });
   const address = await http.listen("127.0.0.1", 0);
-  const adapter = new WebChatAdapter({ limits });
+  const adapter = new WebChatAdapter({ limits, files });
   adapter.mount(http);
   http.setAuthenticator({
     cookieName: SESSION_COOKIE,
@@ -120,6 +123,21 @@ export async function makeWebChatHarness(): Promise<AdapterHarness> {
         clearInterval(reconnect);
         void client.connect();
       }, 20);
+    },
+    // No URL comes with a web upload (the bytes do), so a crafted `foreignUrl` has nothing to point at.
+    async deliverFile({ name, mimeType, bytes }): Promise<Inbound> {
+      const { status, clientId } = await client.sayWithFiles("", [{ name, mimeType, bytes }]);
+      if (status !== 202) throw new Error(`posting a file answered ${status}`);
+      return rig.sink.waitFor(`web:${chatId}:${clientId}`);
+    },
+    files() {
+      return chatOf()
+        .events.filter((e) => e.type === "file")
+        .map((e) => {
+          const held = rig.adapter.downloads.get(e.file!.id, chatId);
+          if (held === undefined) throw new Error(`file ${e.file!.name} is no longer held`);
+          return { chatId, name: held.name, mimeType: held.mimeType, bytes: held.data };
+        });
     },
     sendAttempts: () => rig.adapter.stats().attempts,
     close: () => rig.close(),

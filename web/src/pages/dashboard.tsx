@@ -33,6 +33,7 @@ interface AdapterHealth {
   lastInboundAt: number | null;
   lastApiOkAt: number | null;
   detail?: string;
+  reconnects?: number;
   apiError?: string;
 }
 
@@ -149,6 +150,7 @@ export function DashboardPage(props: { isOwner: boolean }) {
                 <th scope="col">Platform</th>
                 <th scope="col">State</th>
                 <th scope="col">Last event</th>
+                <th scope="col">Reconnects</th>
               </tr>
             </thead>
             <tbody>
@@ -161,6 +163,7 @@ export function DashboardPage(props: { isOwner: boolean }) {
                     {a.apiError === undefined ? null : <span class="muted"> {a.apiError}</span>}
                   </td>
                   <td>{formatTime(a.lastInboundAt)}</td>
+                  <td>{a.reconnects ?? "—"}</td>
                 </tr>
               ))}
             </tbody>

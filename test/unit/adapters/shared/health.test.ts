@@ -22,6 +22,7 @@ describe("HealthTracker", () => {
       state: "starting",
       lastInboundAt: null,
       lastApiOkAt: null,
+      reconnects: 0,
       detail: "mode polling",
     });
     health.markInbound();
@@ -34,6 +35,7 @@ describe("HealthTracker", () => {
       state: "up",
       lastInboundAt: 1_000,
       lastApiOkAt: 2_000,
+      reconnects: 1,
       detail: "mode polling; 1 reconnect; last error: socket hang up",
     });
   });
