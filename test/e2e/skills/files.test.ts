@@ -1,7 +1,10 @@
 /**
- * A skill replies with a file, end to end: the skill runs in its isolate, the file crosses as base64, the router
- * hands the reply to the real Telegram adapter (grammY), and the stand-in Bot API receives the upload.
+ * Skills and files, end to end through the real Telegram adapter (grammY) and the stand-in Bot API. A skill replies
+ * with a file: it runs in its isolate, the file crosses as base64, and the stand-in receives the upload. A skill
+ * with the `files` permission reads the files sent with its command: the adapter's attachment is fetched from the
+ * stand-in's file host (`getFile`), within the skill's per-file limit and its invocation's byte budget.
  */
+import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -20,13 +23,18 @@ describe("skill file replies through Telegram", () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "sb-files-"));
     bot = await startTelegramBot({
-      set: { "bot.dataDir": dataDir, "bot.owners": [`telegram:${USER}`] },
+      set: {
+        "bot.dataDir": dataDir,
+        "bot.owners": [`telegram:${USER}`],
+        "limits.perUser": { burst: 1_000, perMinute: 100_000 },
+      },
       plugins: [
         async (core) => (plugin = await createSkillsPlugin(core, { env: { SWITCHBOARD_SECRET_KEY: "test-key" } })),
       ],
     });
     await plugin.service.load(join(FIXTURES, "filer"), { source: "installed" });
     await plugin.service.enable(`telegram:${USER}`, "filer", `telegram:${USER}`);
+    await plugin.service.load(join(FIXTURES, "reader"), { source: "installed" });
   }, 120_000);
 
   afterAll(async () => {
@@ -44,6 +52,114 @@ describe("skill file replies through Telegram", () => {
       `an answer to ${text}`,
     );
   }
+
+  /** Send a file with a command as its caption and wait for the bot's next message. */
+  async function sendFile(input: {
+    caption: string;
+    name: string;
+    mimeType: string;
+    bytes: Uint8Array;
+    asPhoto?: boolean;
+  }) {
+    const before = bot.standIn.messagesIn(USER).length;
+    bot.standIn.queueFile({ chatId: USER, userId: USER, ...input });
+    await bot.standIn.waitFor(
+      () => bot.standIn.messagesIn(USER).length > before,
+      15_000,
+      `an answer to ${input.caption}`,
+    );
+    return bot.standIn.messagesIn(USER).at(-1)!.text;
+  }
+
+  /** The 32-bit FNV-1a hash the reader fixture computes in its isolate, in hex. */
+  function fnv1a(bytes: Uint8Array): string {
+    let h = 0x811c9dc5;
+    for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+    return h.toString(16).padStart(8, "0");
+  }
+
+  function bytesOf(size: number, seed: number): Uint8Array {
+    const hash = createHash("sha256").update(String(seed)).digest();
+    return Uint8Array.from({ length: size }, (_, i) => hash[i % hash.length]! ^ (i & 0xff));
+  }
+
+  it("asks the chat to approve reading files before the skill runs there", async () => {
+    expect(plugin.service.state(`telegram:${USER}`, "reader")).toBe("disabled");
+    expect(plugin.service.pendingPermissions(`telegram:${USER}`, "reader")).toContain(
+      "reads files and images sent with its commands (up to 4096 bytes each)",
+    );
+    await plugin.service.enable(`telegram:${USER}`, "reader", `telegram:${USER}`);
+    expect(plugin.service.pendingPermissions(`telegram:${USER}`, "reader")).toEqual([]);
+    expect(plugin.service.describeLimits("reader")).toContain("files 6000 B in");
+  });
+
+  it("lets a skill with files.read read a document sent with its command: its size and hash", async () => {
+    const bytes = bytesOf(3000, 1);
+    const text = await sendFile({ caption: "/hash", name: "data.bin", mimeType: "application/octet-stream", bytes });
+    expect(text).toBe(`data.bin application/octet-stream 3000 3000 ${fnv1a(bytes)}`);
+    expect(bot.standIn.callsOf("getFile").length).toBeGreaterThan(0);
+  });
+
+  it("reads a photo sent with a command", async () => {
+    const bytes = bytesOf(1200, 2);
+    const text = await sendFile({ caption: "/hash", name: "photo.jpg", mimeType: "image/jpeg", bytes, asPhoto: true });
+    expect(text).toMatch(new RegExp(` image/jpeg 1200 1200 ${fnv1a(bytes)}$`));
+  });
+
+  it("refuses a file over the skill's per-file limit at once, with a clear message", async () => {
+    const getFiles = bot.standIn.callsOf("getFile").length;
+    const text = await sendFile({
+      caption: "/hash",
+      name: "big.bin",
+      mimeType: "application/zip",
+      bytes: bytesOf(5000, 3),
+    });
+    expect(text).toBe(
+      "big.bin error E_FILE_TOO_LARGE: the file big.bin is larger than the 4096 bytes this skill may read",
+    );
+    // The platform told the size: nothing was downloaded.
+    expect(bot.standIn.callsOf("getFile")).toHaveLength(getFiles);
+  });
+
+  it("refuses a read past the invocation's file budget at once", async () => {
+    const text = await sendFile({
+      caption: "/twice",
+      name: "a.bin",
+      mimeType: "application/octet-stream",
+      bytes: bytesOf(3500, 4),
+    });
+    expect(text).toBe(
+      "first 3500; second error E_SKILL_BUDGET: over its budget: at most 6000 bytes of files read per invocation\n\n" +
+        "(The skill reader went over its budget: at most 6000 bytes of files read per invocation; 1 call was refused.)",
+    );
+  });
+
+  it("never lets a skill read a file of another message, by a kept id or a guessed one", async () => {
+    const kept = await sendFile({
+      caption: "/remember",
+      name: "secret.txt",
+      mimeType: "text/plain",
+      bytes: bytesOf(100, 5),
+    });
+    expect(kept).toBe("remembered 1");
+    await run("/steal");
+    expect(bot.standIn.messagesIn(USER).at(-1)!.text).toBe(
+      "listed 0; E_NOT_FOUND, E_NOT_FOUND, E_NOT_FOUND, E_NOT_FOUND, E_NOT_FOUND",
+    );
+    // Nor with a file of its own on the message: the kept id still names nothing.
+    const withFile = await sendFile({
+      caption: "/steal",
+      name: "mine.txt",
+      mimeType: "text/plain",
+      bytes: bytesOf(10, 6),
+    });
+    expect(withFile).toBe("listed 1; E_NOT_FOUND, E_NOT_FOUND, E_NOT_FOUND, E_NOT_FOUND, E_NOT_FOUND");
+  });
+
+  it("denies files to a skill without the files permission", async () => {
+    const text = await sendFile({ caption: "/peek", name: "x.txt", mimeType: "text/plain", bytes: bytesOf(10, 7) });
+    expect(text).toBe("error E_SKILL_DENIED: reading files was not declared by this skill");
+  });
 
   it("sends a file a skill gave as bytes, after the reply's text, as a document", async () => {
     await run("/report");

@@ -9,6 +9,7 @@ const BUDGET: InvocationBudget = {
   fetchRequests: 3,
   fetchBytesIn: 1_000,
   fetchBytesOut: 100,
+  fileBytesIn: 500,
   capCallsPerSecond: 5,
   capCalls: 8,
   storageWrites: 2,
