@@ -50,6 +50,18 @@ describe("BudgetMeter", () => {
     expect(() => out.beginFetch(101)).toThrow(/100 bytes sent/);
   });
 
+  it("bounds the bytes of files read, refusing a known size past what is left before reading", () => {
+    const meter = new BudgetMeter(BUDGET);
+    expect(meter.beginFileRead(300)).toBe(500);
+    meter.endFileRead(300);
+    expect(() => meter.beginFileRead(201)).toThrow(/at most 500 bytes of files read per invocation/);
+    expect(meter.beginFileRead(undefined)).toBe(200);
+    meter.endFileRead(200);
+    expect(() => meter.beginFileRead(undefined)).toThrow(/500 bytes of files/);
+    expect(meter.refused.get("files")).toBe(2);
+    expect(meter.firstRefusal?.code).toBe("E_SKILL_BUDGET");
+  });
+
   it("bounds storage writes, LLM calls and tokens, and replies", () => {
     const meter = new BudgetMeter(BUDGET);
     meter.chargeStorageWrite();
