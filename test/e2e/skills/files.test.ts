@@ -9,11 +9,26 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLocalRunner, playScript, type SkillRunner, type TestScript } from "@switchboard/skill-sdk/cli";
+import { createRuntimeRunner } from "../../../marketplace/author/conversation.ts";
 import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
+import { startTestBot } from "../../helpers/app.ts";
 import { startTelegramBot, type TelegramBot } from "../telegram/bot.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../../fixtures/skills");
 const USER = 4711;
+
+/** The 32-bit FNV-1a hash the reader fixture computes in its isolate, in hex. */
+function fnv1a(bytes: Uint8Array): string {
+  let h = 0x811c9dc5;
+  for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
+  return h.toString(16).padStart(8, "0");
+}
+
+function bytesOf(size: number, seed: number): Uint8Array {
+  const hash = createHash("sha256").update(String(seed)).digest();
+  return Uint8Array.from({ length: size }, (_, i) => hash[i % hash.length]! ^ (i & 0xff));
+}
 
 describe("skill file replies through Telegram", () => {
   let bot: TelegramBot;
@@ -69,18 +84,6 @@ describe("skill file replies through Telegram", () => {
       `an answer to ${input.caption}`,
     );
     return bot.standIn.messagesIn(USER).at(-1)!.text;
-  }
-
-  /** The 32-bit FNV-1a hash the reader fixture computes in its isolate, in hex. */
-  function fnv1a(bytes: Uint8Array): string {
-    let h = 0x811c9dc5;
-    for (const b of bytes) h = Math.imul(h ^ b, 0x01000193) >>> 0;
-    return h.toString(16).padStart(8, "0");
-  }
-
-  function bytesOf(size: number, seed: number): Uint8Array {
-    const hash = createHash("sha256").update(String(seed)).digest();
-    return Uint8Array.from({ length: size }, (_, i) => hash[i % hash.length]! ^ (i & 0xff));
   }
 
   it("asks the chat to approve reading files before the skill runs there", async () => {
@@ -185,4 +188,50 @@ describe("skill file replies through Telegram", () => {
     expect(bot.standIn.messagesIn(USER).at(-1)!.text).toMatch(/^error E_BAD_ARGS: a file needs a name/);
     expect(bot.standIn.files).toHaveLength(files);
   });
+});
+
+describe("files in skill test scripts", () => {
+  const big = Buffer.from(bytesOf(5000, 8)).toString("base64");
+  const script: TestScript = {
+    steps: [
+      {
+        send: "/hash",
+        files: [{ name: "a.txt", text: "hello", mimeType: "text/plain" }],
+        expect: `a.txt text/plain 5 5 ${fnv1a(new TextEncoder().encode("hello"))}`,
+      },
+      { send: "/hash", expect: "no files" },
+      {
+        send: "/hash",
+        files: [{ name: "big.bin", base64: big }],
+        expect: "big.bin error E_FILE_TOO_LARGE: the file big.bin is larger than the 4096 bytes this skill may read",
+      },
+      { send: "/remember", files: [{ name: "s.txt", text: "secret" }], expect: "remembered 1" },
+      { send: "/steal", expect: "listed 0; E_NOT_FOUND, E_NOT_FOUND, E_NOT_FOUND, E_NOT_FOUND, E_NOT_FOUND" },
+    ],
+  };
+
+  async function play(runner: SkillRunner): Promise<Array<[string, boolean, string | undefined]>> {
+    const { results } = await playScript(runner, join(FIXTURES, "reader"), script);
+    return results.map((r) => [r.step, r.ok, r.got]);
+  }
+
+  const expected = script.steps.map((s) => [s.send, true, s.expect]);
+
+  it("attaches a script's files to its line in the SDK's local runner", async () => {
+    expect(await play(createLocalRunner())).toEqual(expected);
+  });
+
+  it("attaches a script's files to its line in the bot's runtime", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "sb-files-runner-"));
+    try {
+      const app = await startTestBot({
+        set: { "bot.dataDir": dataDir, "skills.builtins": false },
+        plugins: [(core) => createSkillsPlugin(core)],
+      });
+      const runner = createRuntimeRunner({ core: app.app.core, plugins: app.app.plugins, stop: () => app.stop() });
+      expect(await play(runner)).toEqual(expected);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
