@@ -17,6 +17,8 @@ import { startTelegramBot, type TelegramBot } from "../telegram/bot.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../../fixtures/skills");
 const USER = 4711;
+/** What the bot answers a plain message when no language model is configured. */
+const HINT = "I answer commands here.";
 
 /** The 32-bit FNV-1a hash the reader fixture computes in its isolate, in hex. */
 function fnv1a(bytes: Uint8Array): string {
@@ -68,6 +70,13 @@ describe("skill file replies through Telegram", () => {
     );
   }
 
+  /** The first message since `before` that `wanted` accepts (the bot's hint to a plain message may come between). */
+  async function answerSince(before: number, what: string, wanted: (text: string) => boolean): Promise<string> {
+    const found = () => bot.standIn.messagesIn(USER).find((m, i) => i >= before && wanted(m.text));
+    await bot.standIn.waitFor(() => found() !== undefined, 15_000, what);
+    return found()!.text;
+  }
+
   /** Send a file with a command as its caption and wait for the bot's next message. */
   async function sendFile(input: {
     caption: string;
@@ -78,12 +87,7 @@ describe("skill file replies through Telegram", () => {
   }) {
     const before = bot.standIn.messagesIn(USER).length;
     bot.standIn.queueFile({ chatId: USER, userId: USER, ...input });
-    await bot.standIn.waitFor(
-      () => bot.standIn.messagesIn(USER).length > before,
-      15_000,
-      `an answer to ${input.caption}`,
-    );
-    return bot.standIn.messagesIn(USER).at(-1)!.text;
+    return answerSince(before, `an answer to ${input.caption}`, (text) => !text.startsWith(HINT));
   }
 
   it("asks the chat to approve reading files before the skill runs there", async () => {
@@ -157,6 +161,24 @@ describe("skill file replies through Telegram", () => {
       bytes: bytesOf(10, 6),
     });
     expect(withFile).toBe("listed 1; E_NOT_FOUND, E_NOT_FOUND, E_NOT_FOUND, E_NOT_FOUND, E_NOT_FOUND");
+  });
+
+  it("lets a listener read the files of the message it heard, and only those", async () => {
+    const heard = (text: string) => text.startsWith("heard ");
+    const bytes = bytesOf(700, 9);
+    let before = bot.standIn.messagesIn(USER).length;
+    bot.standIn.queueFile({
+      chatId: USER,
+      userId: USER,
+      caption: "measure this",
+      name: "heard.bin",
+      mimeType: "application/pdf",
+      bytes,
+    });
+    expect(await answerSince(before, "the listener's answer", heard)).toBe(`heard heard.bin 700 ${fnv1a(bytes)}`);
+    before = bot.standIn.messagesIn(USER).length;
+    bot.standIn.queueMessage({ chatId: USER, userId: USER, text: "measure this" });
+    expect(await answerSince(before, "the listener's answer", heard)).toBe("heard no files");
   });
 
   it("denies files to a skill without the files permission", async () => {
