@@ -129,6 +129,7 @@ describe("skill file replies through Telegram", () => {
   });
 
   it("refuses a read past the invocation's file budget at once", async () => {
+    const getFiles = bot.standIn.callsOf("getFile").length;
     const text = await sendFile({
       caption: "/twice",
       name: "a.bin",
@@ -139,6 +140,8 @@ describe("skill file replies through Telegram", () => {
       "first 3500; second error E_SKILL_BUDGET: over its budget: at most 6000 bytes of files read per invocation\n\n" +
         "(The skill reader went over its budget: at most 6000 bytes of files read per invocation; 1 call was refused.)",
     );
+    // The first read downloaded the file; the second was refused before asking for it.
+    expect(bot.standIn.callsOf("getFile")).toHaveLength(getFiles + 1);
   });
 
   it("never lets a skill read a file of another message, by a kept id or a guessed one", async () => {
