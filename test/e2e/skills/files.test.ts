@@ -144,6 +144,30 @@ describe("skill file replies through Telegram", () => {
     expect(bot.standIn.callsOf("getFile")).toHaveLength(getFiles + 1);
   });
 
+  it("cuts off a file the platform gave no size for at the per-file limit or the budget, while downloading", async () => {
+    /** A document whose size the platform does not tell before the download. */
+    const sendUnsized = async (caption: string, name: string, bytes: Uint8Array): Promise<string> => {
+      const before = bot.standIn.messagesIn(USER).length;
+      const update = bot.standIn.messageUpdate({ chatId: USER, userId: USER, text: caption });
+      const message = update.message as Record<string, unknown>;
+      delete message.text;
+      message.caption = caption;
+      const fileId = `unsized-${name}`;
+      bot.standIn.hostedFiles.set(`documents/${fileId}`, { fileId, bytes });
+      message.document = { file_id: fileId, file_unique_id: `u-${fileId}`, file_name: name, mime_type: "text/plain" };
+      bot.standIn.queueUpdate(update);
+      return answerSince(before, `an answer to ${caption}`, (text) => !text.startsWith(HINT));
+    };
+    const big = await sendUnsized("/hash", "unsized-big.txt", bytesOf(5000, 10));
+    expect(big).toBe(
+      "unsized-big.txt error E_FILE_TOO_LARGE: the file unsized-big.txt is larger than the 4096 bytes this skill may read",
+    );
+    const twice = await sendUnsized("/twice", "unsized.txt", bytesOf(3500, 11));
+    expect(twice).toMatch(
+      /^first 3500; second error E_SKILL_BUDGET: over its budget: at most 6000 bytes of files read per invocation\n/,
+    );
+  });
+
   it("never lets a skill read a file of another message, by a kept id or a guessed one", async () => {
     const kept = await sendFile({
       caption: "/remember",
