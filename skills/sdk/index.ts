@@ -98,6 +98,7 @@ export interface SkillReply {
  * ```
  */
 export interface SkillFile {
+  /** The file name the chat shows, without slashes or control characters (at most 200 characters). */
   name: string;
   /** The bytes, or the same as base64 text. */
   data: Uint8Array | string;
@@ -402,7 +403,9 @@ export interface SkillAttachment {
 export interface SkillAttachmentContent {
   /** The id it was read by. */
   id: string;
+  /** The file name the platform gives. */
   name: string;
+  /** The MIME type the platform reports, or `application/octet-stream`. */
   mimeType: string;
   /** Bytes read. */
   size: number;
