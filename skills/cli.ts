@@ -66,6 +66,7 @@ function describePermissions(p: {
   schedules: boolean;
   llm: boolean;
   messages: { otherChats: boolean; mentions: boolean; read?: boolean };
+  files?: { read: boolean; maxBytes?: number | undefined };
 }): string {
   const parts: string[] = [];
   if (p.network.length > 0) parts.push(`network ${p.network.join(", ")}`);
@@ -75,5 +76,6 @@ function describePermissions(p: {
   if (p.messages.otherChats) parts.push("messages to other chats");
   if (p.messages.mentions) parts.push("mass mentions");
   if (p.messages.read === true) parts.push("sees every message in this chat");
+  if (p.files?.read === true) parts.push("reads files and images sent with its commands");
   return parts.length === 0 ? "none" : parts.join("; ");
 }

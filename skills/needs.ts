@@ -18,7 +18,7 @@ export const SKILLS_NEEDS = {
     "permissions",
     "shutdownSignal",
   ],
-  config: ["bot", "skills"],
+  config: ["bot", "skills", "limits"],
 } as const satisfies ServiceNeeds;
 
 /** What `createSkillsPlugin` receives. */

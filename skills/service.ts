@@ -4,6 +4,7 @@
  */
 import { Counter, Histogram, type Registry } from "prom-client";
 import {
+  type Attachment,
   cleanChatText,
   compareNames,
   parseConversationId,
@@ -24,7 +25,13 @@ import type { SkillsConfig } from "../config/sections/skills.ts";
 import type { SkillManifest, SkillPermissions } from "./manifest.ts";
 import type { HandlerKind, HostSkillSpec } from "./host/protocol.ts";
 import { BudgetMeter, describeBudget, effectiveBudget, type InvocationBudget } from "./runtime/budget.ts";
-import { chargeReply, handleCapability, toSkillReply, type Invocation } from "./runtime/capabilities.ts";
+import {
+  chargeReply,
+  handleCapability,
+  invocationFiles,
+  toSkillReply,
+  type Invocation,
+} from "./runtime/capabilities.ts";
 import type { FetchDeps } from "./runtime/fetch.ts";
 import { GrantStore, missingPermissions, noPermissions, type GrantRecord } from "./runtime/grants.ts";
 import {
@@ -74,6 +81,8 @@ interface ListenerJob {
   /** Who caused it: the person for messages and reactions, else the bot itself. */
   user: { id: string; name: string; role: Role; platformRole: PlatformRole | undefined };
   chat: { id: string; platform: string; kind: string; title?: string };
+  /** The files of the message heard (message events only). */
+  attachments?: Attachment[] | undefined;
 }
 
 /** A skill's state in one chat. */
@@ -588,6 +597,7 @@ export class SkillService {
           platformRole: inbound.user.platformRole,
         },
         chat: chatOf(inbound, event.chatKey),
+        ...(event.type === "message" && inbound.attachments !== undefined ? { attachments: inbound.attachments } : {}),
       };
     }
     let target: ConversationTarget;
@@ -668,6 +678,7 @@ export class SkillService {
           target: job.target,
           signal: this.#core.shutdownSignal,
           reply: send,
+          attachments: job.attachments,
           evenIfDisabled: type === "lifecycle" && job.payload.type === "lifecycle" && job.payload.event === "disabled",
         },
       );
@@ -713,6 +724,7 @@ export class SkillService {
         target: targetOf(ctx.inbound),
         signal: ctx.signal,
         reply: (reply) => ctx.reply(reply),
+        attachments: ctx.inbound.attachments,
       },
     );
     const note = overBudgetNote(skill.name, value.inv);
@@ -773,6 +785,8 @@ export class SkillService {
       reply: (reply: Reply) => Promise<unknown>;
       /** A listener hearing it was disabled runs once more there. */
       evenIfDisabled?: boolean;
+      /** The files of the message that invoked it, readable with the `files` permission. */
+      attachments?: readonly Attachment[] | undefined;
     },
   ): Promise<{ value: unknown; inv: Invocation }> {
     const state = this.state(where.chatKey, skill.name);
@@ -813,10 +827,12 @@ export class SkillService {
       reply: where.reply,
       budget: new BudgetMeter(skill.budget),
       denial: undefined,
+      files: invocationFiles(where.attachments),
     };
     const deps = {
       core: this.#core,
       config: this.#config,
+      maxAttachmentBytes: this.#core.config.limits.maxAttachmentBytes,
       // A listener told it was disabled runs once more with its capabilities in that chat, to clean up.
       isEnabled: (chatKey: string, name: string) =>
         this.state(chatKey, name) === "enabled" ||

@@ -28,6 +28,8 @@ const budgetShape = {
   fetchBytesIn: z.number().int().nonnegative(),
   /** Request bytes sent (URL, headers and body), over all fetches. */
   fetchBytesOut: z.number().int().nonnegative(),
+  /** Bytes of the invoking message's files read with `ctx.files.read`, over all reads. */
+  fileBytesIn: z.number().int().nonnegative(),
   /** Capability calls per second (a bucket of this size, refilled continuously). */
   capCallsPerSecond: z.number().int().positive(),
   /** Capability calls in total. */
@@ -45,6 +47,7 @@ const budgetDefaults = {
   fetchRequests: 20,
   fetchBytesIn: 2_097_152,
   fetchBytesOut: 262_144,
+  fileBytesIn: 4_194_304,
   capCallsPerSecond: 100,
   capCalls: 200,
   storageWrites: 20,
@@ -57,6 +60,7 @@ const budgetMaxDefaults = {
   fetchRequests: 200,
   fetchBytesIn: 16_777_216,
   fetchBytesOut: 4_194_304,
+  fileBytesIn: 33_554_432,
   capCallsPerSecond: 1_000,
   capCalls: 2_000,
   storageWrites: 500,

@@ -6,8 +6,14 @@
  * event bus would hand them over. Each run talks in a fresh chat, so per-chat storage starts empty.
  */
 import { randomBytes } from "node:crypto";
-import type { ScriptEvent, SkillRunner, TestScript } from "@switchboard/skill-sdk/cli";
-import type { ChatEvent, Core, Inbound, Plugin, Reply, SentMessage } from "../../bot/index.ts";
+import {
+  scriptFileBytes,
+  type ScriptEvent,
+  type ScriptFile,
+  type SkillRunner,
+  type TestScript,
+} from "@switchboard/skill-sdk/cli";
+import type { Attachment, ChatEvent, Core, Inbound, Plugin, Reply, SentMessage } from "../../bot/index.ts";
 import { parseCommandLine, SwitchboardError, toSwitchboardError } from "../../bot/index.ts";
 import type { SkillRuntime } from "../service.ts";
 
@@ -31,9 +37,10 @@ export function createRuntimeRunner(app: RuntimeRunnerApp): SkillRunner {
   let loaded: string | undefined;
   let n = 0;
 
-  const inbound = (text: string, replies: string[]): Inbound => {
+  const inbound = (text: string, replies: string[], files: readonly ScriptFile[] = []): Inbound => {
     const command = parseCommandLine(text);
     return {
+      ...(files.length === 0 ? {} : { attachments: files.map(attachmentOf) }),
       deliveryId: `${chatKey}:${++n}`,
       platform,
       chat: { id: chatId, kind: "dm", title: "skill test" },
@@ -59,10 +66,10 @@ export function createRuntimeRunner(app: RuntimeRunnerApp): SkillRunner {
       return skill.name;
     },
 
-    async send(line) {
+    async send(line, _role, files) {
       const replies: string[] = [];
       try {
-        await app.core.router.process(inbound(line, replies));
+        await app.core.router.process(inbound(line, replies, files));
       } catch (error) {
         replies.push(`(error) ${toSwitchboardError(error).chatMessage}`);
       }
@@ -127,6 +134,23 @@ export function createRuntimeRunner(app: RuntimeRunnerApp): SkillRunner {
       } finally {
         await app.stop();
       }
+    },
+  };
+}
+
+/** A script's file as a message attachment, read from memory within the reader's limit. */
+function attachmentOf(file: ScriptFile): Attachment {
+  const bytes = scriptFileBytes(file);
+  return {
+    name: file.name,
+    mimeType: file.mimeType ?? "application/octet-stream",
+    size: bytes.length,
+    fetch: async ({ maxBytes }) => {
+      if (bytes.length > maxBytes)
+        throw new SwitchboardError("E_FILE_TOO_LARGE", `${file.name} is over ${maxBytes} bytes`, {
+          chatMessage: `The file ${file.name} is too large.`,
+        });
+      return bytes;
     },
   };
 }

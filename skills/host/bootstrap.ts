@@ -119,6 +119,10 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
           });
         }]);
       },
+      files: freeze({
+        list: function () { return call("files.list", null); },
+        read: function (id) { return call("files.read", { id: id }); },
+      }),
       settings: freeze({ get: function () { return call("settings.get", null); } }),
       llm: freeze({ complete: function (request) { return call("llm", request); } }),
       schedule: freeze({

@@ -13,6 +13,7 @@ export interface InvocationBudget {
   fetchRequests: number;
   fetchBytesIn: number;
   fetchBytesOut: number;
+  fileBytesIn: number;
   capCallsPerSecond: number;
   capCalls: number;
   storageWrites: number;
@@ -23,7 +24,7 @@ export interface InvocationBudget {
 }
 
 /** Which part of the budget ran out. */
-export type BudgetKind = "fetch" | "calls" | "storage" | "llm" | "replies";
+export type BudgetKind = "fetch" | "files" | "calls" | "storage" | "llm" | "replies";
 
 /** The effective budget of a skill: its manifest's `limits.budget` within the operator's maximums, else the defaults. */
 export function effectiveBudget(manifest: SkillManifest, config: SkillsConfig): InvocationBudget {
@@ -35,6 +36,7 @@ export function effectiveBudget(manifest: SkillManifest, config: SkillsConfig): 
     fetchRequests: pick("fetchRequests"),
     fetchBytesIn: pick("fetchBytesIn"),
     fetchBytesOut: pick("fetchBytesOut"),
+    fileBytesIn: pick("fileBytesIn"),
     capCallsPerSecond: pick("capCallsPerSecond"),
     capCalls: pick("capCalls"),
     storageWrites: pick("storageWrites"),
@@ -65,6 +67,7 @@ export class BudgetMeter {
     fetchRequests: 0,
     fetchBytesIn: 0,
     fetchBytesOut: 0,
+    fileBytesIn: 0,
     storageWrites: 0,
     llmCalls: 0,
     llmTokens: 0,
@@ -121,6 +124,28 @@ export class BudgetMeter {
   endFetch(bytesIn: number): void {
     this.used.fetchInFlight--;
     this.used.fetchBytesIn += bytesIn;
+  }
+
+  /**
+   * A file read about to start, of `size` bytes when the platform told it. Returns the most bytes it may read;
+   * refused at once when the budget is spent or the known size does not fit what is left.
+   */
+  beginFileRead(size: number | undefined): number {
+    const b = this.budget;
+    const left = b.fileBytesIn - this.used.fileBytesIn;
+    if (left <= 0 || (size !== undefined && size > left))
+      throw this.#refuse("files", `at most ${b.fileBytesIn} bytes of files read per invocation`);
+    return left;
+  }
+
+  /** A file read ended with this many bytes. */
+  endFileRead(bytes: number): void {
+    this.used.fileBytesIn += bytes;
+  }
+
+  /** The error `beginFileRead` gives, for a read that ran past what was left while it downloaded. */
+  fileBudgetSpent(): SwitchboardError {
+    return this.#refuse("files", `at most ${this.budget.fileBytesIn} bytes of files read per invocation`);
   }
 
   /** A storage write (`set` or `delete`). */
@@ -187,6 +212,7 @@ export class BudgetMeter {
 export function describeBudget(b: InvocationBudget): string {
   return [
     `fetch ${b.fetchRequests} requests (${b.fetchInFlight} at once), ${b.fetchBytesOut} B out, ${b.fetchBytesIn} B in`,
+    `files ${b.fileBytesIn} B in`,
     `capability calls ${b.capCalls} (${b.capCallsPerSecond}/s)`,
     `storage writes ${b.storageWrites}`,
     `LLM ${b.llmCalls} calls, ${b.llmTokens} tokens`,

@@ -10,12 +10,14 @@ import {
   parseConversationId,
   SwitchboardError,
   toSwitchboardError,
+  type Attachment,
   type ConversationTarget,
   type Reply,
   type ReplyButton,
   type ReplyFile,
   type PlatformRole,
 } from "../../bot/index.ts";
+import { randomUUID } from "node:crypto";
 import type { SkillsServices } from "../needs.ts";
 import type { SkillsConfig } from "../../config/sections/skills.ts";
 import type { SkillManifest } from "../manifest.ts";
@@ -40,12 +42,30 @@ export interface Invocation {
   budget: BudgetMeter;
   /** The first capability denial, shown to the chat if the skill then fails with it. */
   denial: SwitchboardError | undefined;
+  /** The files of the message that invoked the skill (none for tools, schedules and other events). */
+  files: readonly InvocationFile[];
+}
+
+/**
+ * One file of the invoking message. Its id is random and lives only as long as the invocation, so a skill can
+ * name no file of another message, another invocation or another chat.
+ */
+export interface InvocationFile {
+  id: string;
+  attachment: Attachment;
+}
+
+/** Give each attachment of the invoking message a fresh random id. */
+export function invocationFiles(attachments: readonly Attachment[] | undefined): InvocationFile[] {
+  return (attachments ?? []).map((attachment) => ({ id: randomUUID(), attachment }));
 }
 
 /** What capability handlers need from the service. */
 export interface CapabilityDeps {
   core: SkillsServices;
   config: SkillsConfig;
+  /** The largest attachment the bot reads (`limits.maxAttachmentBytes`). */
+  maxAttachmentBytes: number;
   /** Is the skill enabled (and its grant current) in this chat? */
   isEnabled(chatKey: string, skill: string): boolean;
   /** This chat's settings for the skill, secrets decrypted. */
@@ -63,6 +83,8 @@ const HANDLERS = new Map<string, Handler>([
   ["storage.delete", (inv, args, deps) => storageDelete(inv, args, deps)],
   ["storage.list", (inv, args, deps) => storageList(inv, args, deps)],
   ["fetch", (inv, args, deps) => fetchCap(inv, args, deps)],
+  ["files.list", (inv) => filesList(inv)],
+  ["files.read", (inv, args, deps) => filesRead(inv, args, deps)],
   ["settings.get", (inv, _args, deps) => deps.settings(inv.chatKey, inv.skill)],
   ["llm", (inv, args, deps) => forward(inv, { name: "llm", args }, deps)],
   ["schedule", (inv, args, deps) => forward(inv, { name: "schedule", args }, deps)],
@@ -398,6 +420,67 @@ async function forward(
   const json = JSON.stringify(value ?? null);
   if (name === "llm") inv.budget.endLlm(estimateTokens(json.length));
   return JSON.parse(json) as unknown;
+}
+
+function requireFiles(inv: Invocation): void {
+  if (!inv.manifest.permissions.files.read) throw denied("reading files was not declared by this skill");
+}
+
+async function filesList(
+  inv: Invocation,
+): Promise<Array<{ id: string; name: string; mimeType: string; size: number | null }>> {
+  requireFiles(inv);
+  return inv.files.map(({ id, attachment: a }) => ({ id, name: a.name, mimeType: a.mimeType, size: a.size ?? null }));
+}
+
+/** The most bytes of one file this skill reads: its manifest's `files.maxBytes` within the operator's maximum. */
+export function maxFileBytesOf(manifest: SkillManifest, maxAttachmentBytes: number): number {
+  return Math.min(manifest.permissions.files.maxBytes ?? maxAttachmentBytes, maxAttachmentBytes);
+}
+
+async function filesRead(
+  inv: Invocation,
+  args: unknown,
+  deps: CapabilityDeps,
+): Promise<{ id: string; name: string; mimeType: string; size: number; data: string }> {
+  requireFiles(inv);
+  const id = (args as { id?: unknown } | null)?.id;
+  if (typeof id !== "string" || id.length === 0 || id.length > 100)
+    throw new SwitchboardError("E_BAD_ARGS", "bad file id", { chatMessage: "files.read needs an id from files.list" });
+  const file = inv.files.find((f) => f.id === id);
+  if (file === undefined) {
+    throw new SwitchboardError("E_NOT_FOUND", "no such file on the invoking message", {
+      chatMessage: "no file with that id was sent with the message that invoked this skill",
+    });
+  }
+  const a = file.attachment;
+  const perFile = maxFileBytesOf(inv.manifest, deps.maxAttachmentBytes);
+  const tooLarge = () =>
+    new SwitchboardError("E_FILE_TOO_LARGE", `${a.name} is over ${perFile} bytes`, {
+      chatMessage: `the file ${a.name} is larger than the ${perFile} bytes this skill may read`,
+    });
+  // Refused before any download when the platform told the size.
+  if (a.size !== undefined && a.size > perFile) throw tooLarge();
+  const left = inv.budget.beginFileRead(a.size);
+  const limit = Math.min(perFile, left);
+  let bytes: Uint8Array;
+  try {
+    bytes = await a.fetch({ maxBytes: limit, signal: inv.signal });
+  } catch (error) {
+    const e = toSwitchboardError(error);
+    if (e.code !== "E_FILE_TOO_LARGE") throw e;
+    // It ran past the limit while downloading: the bytes read so far count, and the reason is whichever bound it was.
+    inv.budget.endFileRead(limit);
+    throw limit < perFile ? inv.budget.fileBudgetSpent() : tooLarge();
+  }
+  inv.budget.endFileRead(bytes.byteLength);
+  return {
+    id,
+    name: a.name,
+    mimeType: a.mimeType,
+    size: bytes.byteLength,
+    data: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64"),
+  };
 }
 
 function denied(message: string): SwitchboardError {

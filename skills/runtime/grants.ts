@@ -54,8 +54,12 @@ export function noPermissions(): SkillPermissions {
     schedules: false,
     llm: false,
     messages: { otherChats: false, mentions: false, read: false },
+    files: { read: false },
   };
 }
+
+/** The consent words for reading a message's files. */
+export const FILES_READ_WORDS = "reads files and images sent with its commands";
 
 /** Permissions `requested` asks for that `granted` does not cover (human-readable), empty when covered. */
 export function missingPermissions(granted: SkillPermissions, requested: SkillPermissions): string[] {
@@ -73,6 +77,15 @@ export function missingPermissions(granted: SkillPermissions, requested: SkillPe
   if (requested.messages.mentions && !granted.messages.mentions) missing.push("mass mentions");
   // A grant recorded before this permission existed has no `read`: it does not cover it.
   if (requested.messages.read && granted.messages.read !== true) missing.push("sees every message in this chat");
+  if (requested.files.read) {
+    // A grant recorded before this permission existed has no `files`: it does not cover it.
+    const have = granted.files as SkillPermissions["files"] | undefined;
+    const want = requested.files.maxBytes;
+    const covered =
+      have?.read === true && (want === undefined || (have.maxBytes !== undefined && want <= have.maxBytes));
+    if (!covered)
+      missing.push(want === undefined ? FILES_READ_WORDS : `${FILES_READ_WORDS} (up to ${want} bytes each)`);
+  }
   return missing;
 }
 

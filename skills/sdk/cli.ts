@@ -21,8 +21,10 @@ export { createLocalRunner, type LocalRunnerOptions } from "./local-runner.ts";
 export {
   playScript,
   readScript,
+  scriptFileBytes,
   type ScriptEvent,
   type ScriptFetchSettings,
+  type ScriptFile,
   type ScriptStep,
   type SkillRunner,
   type StepResult,

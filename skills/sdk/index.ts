@@ -98,6 +98,7 @@ export interface SkillReply {
  * ```
  */
 export interface SkillFile {
+  /** The file name the chat shows, without slashes or control characters (at most 200 characters). */
   name: string;
   /** The bytes, or the same as base64 text. */
   data: Uint8Array | string;
@@ -352,6 +353,95 @@ export interface SkillSchedule {
 }
 
 /**
+ * A file or image sent with the message that invoked the skill, as `ctx.files.list()` gives it. The id is
+ * random and good only during this invocation: it names no file of any other message.
+ *
+ * @example
+ * ```ts
+ * import { defineSkill, type SkillAttachment } from "@switchboard/skill-sdk";
+ *
+ * export default defineSkill({
+ *   commands: {
+ *     files: async (ctx) => {
+ *       const files: SkillAttachment[] = await ctx.files.list();
+ *       return files.map((f) => `${f.name} (${f.mimeType}, ${f.size ?? "?"} bytes)`).join("\n") || "No files.";
+ *     },
+ *   },
+ * });
+ * ```
+ */
+export interface SkillAttachment {
+  /** Pass it to `ctx.files.read`. */
+  id: string;
+  /** The file name the platform gives (`photo.jpg` for a photo without one). */
+  name: string;
+  /** The MIME type the platform reports, or `application/octet-stream`. */
+  mimeType: string;
+  /** Size in bytes when the platform told it before download, else null. */
+  size: number | null;
+}
+
+/**
+ * A file read with `ctx.files.read`: its bytes as base64.
+ *
+ * @example
+ * ```ts
+ * import { defineSkill, type SkillAttachmentContent } from "@switchboard/skill-sdk";
+ *
+ * export default defineSkill({
+ *   commands: {
+ *     size: async (ctx) => {
+ *       const [first] = await ctx.files.list();
+ *       if (first === undefined) return "Send a file with the command.";
+ *       const file: SkillAttachmentContent = await ctx.files.read(first.id);
+ *       return `${file.name}: ${file.size} bytes`;
+ *     },
+ *   },
+ * });
+ * ```
+ */
+export interface SkillAttachmentContent {
+  /** The id it was read by. */
+  id: string;
+  /** The file name the platform gives. */
+  name: string;
+  /** The MIME type the platform reports, or `application/octet-stream`. */
+  mimeType: string;
+  /** Bytes read. */
+  size: number;
+  /** The bytes, base64-encoded. */
+  data: string;
+}
+
+/**
+ * The files of the invoking message (`ctx.files`). Needs `permissions.files.read`, approved by the chat.
+ * A command sees the files sent with it, a `message` event handler those of the message it heard; tools,
+ * schedules and other events see none. Each read counts against the invocation's `fileBytesIn` budget; a file over
+ * `permissions.files.maxBytes` (or the operator's limit) fails with `E_FILE_TOO_LARGE`, a read past the budget
+ * with `E_SKILL_BUDGET`, an id that is not on the invoking message with `E_NOT_FOUND`.
+ *
+ * @example
+ * ```ts
+ * import { defineSkill, type SkillAttachments } from "@switchboard/skill-sdk";
+ *
+ * async function firstImage(files: SkillAttachments): Promise<string | undefined> {
+ *   const image = (await files.list()).find((f) => f.mimeType.startsWith("image/"));
+ *   return image === undefined ? undefined : (await files.read(image.id)).data;
+ * }
+ *
+ * export default defineSkill({
+ *   commands: { avatar: async (ctx) => ((await firstImage(ctx.files)) ? "Got it." : "Send an image.") },
+ * });
+ * ```
+ */
+export interface SkillAttachments {
+  /** The files of the invoking message, in the order they were sent. */
+  list(): Promise<SkillAttachment[]>;
+  /** Read one file whole, within the byte limits. */
+  read(id: string): Promise<SkillAttachmentContent>;
+}
+
+/**
  * Everything a handler may use.
  *
  * @example
@@ -389,6 +479,8 @@ export interface SkillContext {
   storage: SkillStorage;
   /** HTTPS to declared, granted hosts only. */
   fetch(url: string, init?: SkillFetchInit): Promise<SkillFetchResponse>;
+  /** Files and images sent with the invoking message. Needs the `files` permission. */
+  files: SkillAttachments;
   /** This chat's settings for this skill (secrets included, for this skill only). */
   settings: {
     /** The settings, defaults filled in from the manifest's settings schema. */

@@ -15,7 +15,7 @@ import { join, resolve } from "node:path";
 import { createContext, runInContext } from "node:vm";
 import { SkillKitError } from "./errors.ts";
 import { compilePattern, parseSkillPackage, type SkillManifest } from "./manifest.ts";
-import type { ScriptEvent, SkillRunner, TestScript } from "./script.ts";
+import { scriptFileBytes, type ScriptEvent, type ScriptFile, type SkillRunner, type TestScript } from "./script.ts";
 
 /** Options for the local runner. */
 export interface LocalRunnerOptions {
@@ -29,6 +29,10 @@ interface Definition {
   tools?: Record<string, Handler>;
   events?: Record<string, Handler>;
 }
+
+/** The bot's defaults for reading files: `limits.maxAttachmentBytes` and the `fileBytesIn` budget. */
+const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
+const FILE_BYTES_IN = 4_194_304;
 
 /** The longest message text a pattern is matched against, as in the bot (`skills.listeners.maxMessageChars`). */
 const MAX_MESSAGE_CHARS = 4_000;
@@ -90,6 +94,7 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner
   const schedules: Array<Record<string, unknown>> = [];
   let llmAnswers: string[] = [];
   let replies: string[] = [];
+  let fileIds = 0;
 
   const need = (granted: boolean, what: string): void => {
     if (!granted) throw denied("E_SKILL_DENIED", `the manifest does not ask for ${what}`);
@@ -104,14 +109,21 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner
     args,
     rawArgs,
     role = "owner",
+    files = [],
   }: {
     kind: "command" | "tool" | "event";
     name: string;
     args: string[];
     rawArgs: string;
     role?: string;
+    files?: readonly ScriptFile[] | undefined;
   }): Record<string, unknown> {
     const perms = manifest!.permissions;
+    // Ids are fresh for every step, as in the bot: an id kept from another step names nothing.
+    const attached = files.map((file) => ({ id: `file-${++fileIds}`, file, bytes: scriptFileBytes(file) }));
+    const perFile = Math.min(perms.files.maxBytes ?? MAX_ATTACHMENT_BYTES, MAX_ATTACHMENT_BYTES);
+    const budget = manifest!.limits.budget?.fileBytesIn ?? FILE_BYTES_IN;
+    let bytesRead = 0;
     return Object.freeze({
       kind,
       command: kind === "command" ? name : undefined,
@@ -177,6 +189,38 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner
           json: async () => JSON.parse(body),
         });
       },
+      files: Object.freeze({
+        list: async () => {
+          need(perms.files.read, "files.read");
+          return attached.map(({ id, file, bytes }) => ({
+            id,
+            name: file.name,
+            mimeType: file.mimeType ?? "application/octet-stream",
+            size: bytes.length,
+          }));
+        },
+        read: async (id: string) => {
+          need(perms.files.read, "files.read");
+          const found = attached.find((a) => a.id === id);
+          if (found === undefined)
+            throw denied("E_NOT_FOUND", "no file with that id was sent with the message that invoked this skill");
+          if (found.bytes.length > perFile)
+            throw denied(
+              "E_FILE_TOO_LARGE",
+              `the file ${found.file.name} is larger than the ${perFile} bytes this skill may read`,
+            );
+          if (bytesRead + found.bytes.length > budget)
+            throw denied("E_SKILL_BUDGET", `over its budget: at most ${budget} bytes of files read per invocation`);
+          bytesRead += found.bytes.length;
+          return {
+            id,
+            name: found.file.name,
+            mimeType: found.file.mimeType ?? "application/octet-stream",
+            size: found.bytes.length,
+            data: Buffer.from(found.bytes).toString("base64"),
+          };
+        },
+      }),
       settings: Object.freeze({ get: async () => asJson(script.settings ?? {}) }),
       llm: Object.freeze({
         complete: async () => {
@@ -269,7 +313,7 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner
       return info.name;
     },
 
-    async send(line, role = "owner") {
+    async send(line, role = "owner", files) {
       replies = [];
       const match = /^\/([^\s@]+)(?:@\S+)?\s*([\s\S]*)$/.exec(line.trim());
       const name = match?.[1]?.toLowerCase();
@@ -287,7 +331,7 @@ export function createLocalRunner(options: LocalRunnerOptions = {}): SkillRunner
       const rawArgs = match[2] ?? "";
       try {
         const value = await run(async () =>
-          handler(context({ kind: "command", name: declared.name, args: splitArgs(rawArgs), rawArgs, role })),
+          handler(context({ kind: "command", name: declared.name, args: splitArgs(rawArgs), rawArgs, role, files })),
         );
         if (value !== undefined && value !== null) replies.push(replyText(asJson(value)));
       } catch (error) {

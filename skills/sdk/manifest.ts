@@ -116,6 +116,9 @@ const settings = z
   })
   .strict();
 
+/** The most a manifest may ask for in `permissions.files.maxBytes` (1 GiB). */
+export const MAX_FILE_BYTES = 1_073_741_824;
+
 const permissions = z
   .object({
     /** Hosts `fetch` may reach: `api.example.com`, `*.example.com`, `host:8443`. */
@@ -147,6 +150,15 @@ const permissions = z
       })
       .strict()
       .default({ otherChats: false, mentions: false, read: false }),
+    /** Read the files and images sent with the message that invoked the skill (`ctx.files`). */
+    files: z
+      .object({
+        read: z.boolean().default(false),
+        /** The largest single file it reads, in bytes; the operator's `limits.maxAttachmentBytes` caps it. */
+        maxBytes: z.number().int().positive().max(MAX_FILE_BYTES).optional(),
+      })
+      .strict()
+      .default({ read: false }),
   })
   .strict()
   .default({
@@ -155,6 +167,7 @@ const permissions = z
     schedules: false,
     llm: false,
     messages: { otherChats: false, mentions: false, read: false },
+    files: { read: false },
   });
 
 /** The longest `events.messages.pattern`, in characters. */
@@ -230,6 +243,7 @@ const limits = z
         fetchRequests: z.number().int().nonnegative().optional(),
         fetchBytesIn: z.number().int().nonnegative().optional(),
         fetchBytesOut: z.number().int().nonnegative().optional(),
+        fileBytesIn: z.number().int().nonnegative().optional(),
         capCallsPerSecond: z.number().int().positive().optional(),
         capCalls: z.number().int().positive().optional(),
         storageWrites: z.number().int().nonnegative().optional(),
@@ -385,6 +399,13 @@ export function validateManifest(packageJson: unknown): ManifestResult {
       field: "switchboard.events.messages",
       problem: "needs the permission to see every message",
       fix: 'add "read": true under permissions.messages (each chat approves it when it enables the skill)',
+    });
+  }
+  if (manifest.permissions.files.maxBytes !== undefined && !manifest.permissions.files.read) {
+    issues.push({
+      field: "switchboard.permissions.files.maxBytes",
+      problem: "is set but files.read is not",
+      fix: 'add "read": true under permissions.files, or remove maxBytes',
     });
   }
   if (manifest.settings !== undefined) {

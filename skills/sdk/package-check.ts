@@ -66,6 +66,11 @@ const CAPABILITY_USES: ReadonlyArray<{ capability: string; pattern: RegExp; gran
     granted: (p) => p.some((x) => x.startsWith("schedule")),
   },
   { capability: "llm", pattern: /\.\s*llm\s*\.\s*complete\s*\(/, granted: (p) => p.some((x) => x.startsWith("llm")) },
+  {
+    capability: "files",
+    pattern: /\.\s*files\s*\.\s*(list|read)\s*\(/,
+    granted: (p) => p.includes("files.read"),
+  },
 ];
 
 /** Capabilities the entry source uses that the permissions do not cover. */

@@ -74,7 +74,11 @@ export function describePermission(permission: string): string {
       return "call the language model";
     case "messages.read":
       return "sees every message in this chat";
+    case "files.read":
+      return "reads files and images sent with its commands";
     default:
+      if (permission.startsWith("files.maxBytes="))
+        return `reads files of at most ${permission.slice("files.maxBytes=".length)} bytes each`;
       return permission;
   }
 }

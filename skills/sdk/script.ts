@@ -7,6 +7,7 @@
  * ```json
  * { "steps": [ { "send": "/hello", "expect": "Hello Tester! (#1 in this chat)" },
  *              { "send": "/hello x", "expectContains": "x" },
+ *              { "send": "/size", "files": [{ "name": "a.txt", "text": "hi" }], "expect": "a.txt: 2 bytes" },
  *              { "tool": "greeting", "args": { "who": "Ada" }, "expect": "Hello Ada!" },
  *              { "hear": "ticket 42 is broken", "expectContains": "tracker.example/42" },
  *              { "hear": "nothing to see", "expectNothing": true },
@@ -27,6 +28,8 @@ import { SkillKitError } from "./errors.ts";
  */
 export interface ScriptStep {
   send?: string;
+  /** Files sent with the `send` line, for a skill with `permissions.files.read` (`ctx.files`). */
+  files?: ScriptFile[];
   tool?: string;
   args?: Record<string, unknown>;
   /** A message seen in the chat (not a command to run): goes to `events.message` when the pattern matches. */
@@ -50,6 +53,22 @@ export interface ScriptStep {
   expectNothing?: boolean;
   /** The speaker's role in the chat for this step (default `owner`): a command's `defaultRole` is checked against it. */
   role?: "owner" | "admin" | "member" | "guest";
+}
+
+/** A file sent with a script line: its content as `text` (UTF-8) or `base64`. */
+export interface ScriptFile {
+  name: string;
+  /** Default `application/octet-stream`. */
+  mimeType?: string;
+  text?: string;
+  base64?: string;
+}
+
+/** The bytes of a script file. */
+export function scriptFileBytes(file: ScriptFile): Uint8Array {
+  return file.base64 !== undefined
+    ? new Uint8Array(Buffer.from(file.base64, "base64"))
+    : new Uint8Array(Buffer.from(file.text ?? "", "utf8"));
 }
 
 /** Where the local runner lets `ctx.fetch` go (the bot's `skills.fetch` settings of the same names). */
@@ -86,8 +105,11 @@ export type ScriptEvent =
 export interface SkillRunner {
   /** Load the built skill in `dir` for this script; resolves with the skill's name. */
   load(dir: string, script: TestScript): Promise<string>;
-  /** Send one chat line as the tester (as `owner` unless `role` says otherwise); resolves with every reply's text. */
-  send(line: string, role?: ScriptStep["role"]): Promise<string[]>;
+  /**
+   * Send one chat line as the tester (as `owner` unless `role` says otherwise), with `files` attached when given;
+   * resolves with every reply's text.
+   */
+  send(line: string, role?: ScriptStep["role"], files?: readonly ScriptFile[]): Promise<string[]>;
   /** Call one of the skill's tools (its manifest name) as the model would; resolves with the result text. */
   callTool(name: string, args: Record<string, unknown>): Promise<{ result: string; replies: string[] }>;
   /** Feed an event to the skill's handlers; resolves with every reply's text (none when nothing listened). */
@@ -128,14 +150,26 @@ export async function readScript(path: string): Promise<TestScript> {
     kinds(s) !== 1 ||
     (s.lifecycle !== undefined && !["enabled", "disabled", "settingsChanged"].includes(s.lifecycle)) ||
     (s.role !== undefined && !["owner", "admin", "member", "guest"].includes(s.role)) ||
+    (s.files !== undefined && (s.send === undefined || !Array.isArray(s.files) || !s.files.every(goodFile))) ||
     (s.args !== undefined && (s.args === null || typeof s.args !== "object" || Array.isArray(s.args)));
   if (script === null || typeof script !== "object" || !Array.isArray(script.steps) || script.steps.some(badStep)) {
     throw new SkillKitError(
       "E_BAD_ARGS",
-      `${path}: a script is { "steps": [ { "send": "/cmd", "expect": "reply" }, { "tool": "name", "args": {}, "expect": "result" }, { "hear": "a message" }, { "react": "👍" }, { "hook": "name", "payload": {} }, { "fire": "/cmd" }, { "lifecycle": "enabled" } ] }, each step with exactly one of send, tool, hear, react, hook, fire, lifecycle`,
+      `${path}: a script is { "steps": [ { "send": "/cmd", "expect": "reply" }, { "tool": "name", "args": {}, "expect": "result" }, { "hear": "a message" }, { "react": "👍" }, { "hook": "name", "payload": {} }, { "fire": "/cmd" }, { "lifecycle": "enabled" } ] }, each step with exactly one of send, tool, hear, react, hook, fire, lifecycle; "files" (with send only) is a list of { "name", "text" or "base64", "mimeType" }`,
     );
   }
   return script;
+}
+
+function goodFile(f: ScriptFile | undefined): boolean {
+  return (
+    f !== null &&
+    typeof f === "object" &&
+    typeof f.name === "string" &&
+    f.name !== "" &&
+    (f.mimeType === undefined || typeof f.mimeType === "string") &&
+    (typeof f.text === "string") !== (typeof f.base64 === "string")
+  );
 }
 
 /** Play `script` against the skill in `dir` with `runner`; the runner is closed afterwards. */
@@ -166,7 +200,7 @@ export async function playScript(
         got = outcome.result;
       } else {
         line = step.send ?? "";
-        replies = await runner.send(line, step.role);
+        replies = await runner.send(line, step.role, step.files);
         got = replies.at(-1);
       }
       // A command must answer; a tool always does; a listener may stay quiet, but must not fail.

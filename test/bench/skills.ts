@@ -218,6 +218,7 @@ async function main(): Promise<void> {
     fetchRequests: 20,
     fetchBytesIn: 2_097_152,
     fetchBytesOut: 262_144,
+    fileBytesIn: 4_194_304,
     capCallsPerSecond: 100_000,
     capCalls: 200,
     storageWrites: 20,

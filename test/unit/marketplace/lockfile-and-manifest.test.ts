@@ -102,6 +102,8 @@ describe("package checks", () => {
     ).toEqual(["storage", "llm"]);
     expect(undeclaredCapabilities("ctx.schedule.create({})", ["schedules"])).toEqual([]);
     expect(undeclaredCapabilities("ctx.reply('hi')", [])).toEqual([]);
+    expect(undeclaredCapabilities("await ctx.files.read(id)", ["storage"])).toEqual(["files"]);
+    expect(undeclaredCapabilities("await ctx.files.list()", ["files.maxBytes=10", "files.read"])).toEqual([]);
   });
 
   it("normalises entries and refuses ones outside the package", () => {

@@ -9,6 +9,7 @@ const BUDGET: InvocationBudget = {
   fetchRequests: 3,
   fetchBytesIn: 1_000,
   fetchBytesOut: 100,
+  fileBytesIn: 500,
   capCallsPerSecond: 5,
   capCalls: 8,
   storageWrites: 2,
@@ -47,6 +48,18 @@ describe("BudgetMeter", () => {
     expect(() => meter.beginFetch(10)).toThrow(/at most 3 fetch requests per invocation/);
     const out = new BudgetMeter(BUDGET);
     expect(() => out.beginFetch(101)).toThrow(/100 bytes sent/);
+  });
+
+  it("bounds the bytes of files read, refusing a known size past what is left before reading", () => {
+    const meter = new BudgetMeter(BUDGET);
+    expect(meter.beginFileRead(300)).toBe(500);
+    meter.endFileRead(300);
+    expect(() => meter.beginFileRead(201)).toThrow(/at most 500 bytes of files read per invocation/);
+    expect(meter.beginFileRead(undefined)).toBe(200);
+    meter.endFileRead(200);
+    expect(() => meter.beginFileRead(undefined)).toThrow(/500 bytes of files/);
+    expect(meter.refused.get("files")).toBe(2);
+    expect(meter.firstRefusal?.code).toBe("E_SKILL_BUDGET");
   });
 
   it("bounds storage writes, LLM calls and tokens, and replies", () => {

@@ -76,6 +76,12 @@ describe("manifest events", () => {
     const flat = flattenPermissions({ messages: { read: true, otherChats: false } });
     expect(flat).toEqual(["messages.read"]);
     expect(describePermission("messages.read")).toBe("sees every message in this chat");
+    expect(flattenPermissions({ files: { read: true, maxBytes: 4096 } })).toEqual([
+      "files.maxBytes=4096",
+      "files.read",
+    ]);
+    expect(describePermission("files.read")).toBe("reads files and images sent with its commands");
+    expect(describePermission("files.maxBytes=4096")).toBe("reads files of at most 4096 bytes each");
   });
 
   it("refuses unknown event kinds, bad hook names and unknown lifecycle events", () => {

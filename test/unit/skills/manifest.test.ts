@@ -34,7 +34,22 @@ describe("validateManifest", () => {
       schedules: false,
       llm: false,
       messages: { otherChats: false, mentions: false, read: false },
+      files: { read: false },
     });
+  });
+
+  it("takes a files permission, and names a file limit without the permission to read", () => {
+    const base = { manifestVersion: 1, entry: "dist/index.js" };
+    const ok = validateManifest(pkg({ ...base, permissions: { files: { read: true, maxBytes: 1_000_000 } } }));
+    expect(ok.ok && ok.skill.manifest.permissions.files).toEqual({ read: true, maxBytes: 1_000_000 });
+    const limitOnly = validateManifest(pkg({ ...base, permissions: { files: { maxBytes: 10 } } }));
+    expect(limitOnly.ok).toBe(false);
+    if (!limitOnly.ok) expect(limitOnly.issues[0]).toMatchObject({ field: "switchboard.permissions.files.maxBytes" });
+    const unknown = validateManifest(pkg({ ...base, permissions: { files: { read: true, write: true } } }));
+    expect(unknown.ok).toBe(false);
+    if (!unknown.ok) expect(unknown.issues[0]!.problem).toContain("write");
+    const negative = validateManifest(pkg({ ...base, permissions: { files: { read: true, maxBytes: -1 } } }));
+    expect(negative.ok).toBe(false);
   });
 
   it("names every wrong field with a fix", () => {

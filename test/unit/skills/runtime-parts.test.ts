@@ -38,6 +38,21 @@ describe("grant coverage", () => {
       }),
     ).toEqual(["sees every message in this chat"]);
   });
+
+  it("asks again for reading files when the grant does not cover it or its per-file limit grew", () => {
+    const reads = { ...noPermissions(), files: { read: true } };
+    expect(missingPermissions(noPermissions(), reads)).toEqual(["reads files and images sent with its commands"]);
+    expect(missingPermissions(reads, reads)).toEqual([]);
+    const small = { ...noPermissions(), files: { read: true, maxBytes: 1_000 } };
+    const large = { ...noPermissions(), files: { read: true, maxBytes: 5_000 } };
+    expect(missingPermissions(small, large)).toEqual([
+      "reads files and images sent with its commands (up to 5000 bytes each)",
+    ]);
+    expect(missingPermissions(large, small)).toEqual([]);
+    // A grant stored before `files` existed does not cover a skill that now reads files.
+    const { files: _files, ...oldGrant } = noPermissions();
+    expect(missingPermissions(oldGrant as ReturnType<typeof noPermissions>, reads)).toHaveLength(1);
+  });
 });
 
 describe("secret settings", () => {

@@ -8,7 +8,14 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildSkill, createLocalRunner, initSkill, playScript, type TestScript } from "@switchboard/skill-sdk/cli";
+import {
+  buildSkill,
+  createLocalRunner,
+  initSkill,
+  playScript,
+  readScript,
+  type TestScript,
+} from "@switchboard/skill-sdk/cli";
 import { COMMAND_NAME as SDK_COMMAND_NAME } from "@switchboard/skill-sdk/manifest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { COMMAND_NAME } from "../../../bot/index.ts";
@@ -91,6 +98,42 @@ describe("the SDK's local runner", () => {
     );
     const { results } = await playScript(createLocalRunner(), dir, { steps: [{ send: "/nostore" }] });
     expect(results[0]?.got).toBe("(error) E_SKILL_DENIED: the manifest does not ask for storage");
+  });
+
+  it("gives a built skill the files of a step through ctx.files, and refuses them without the permission", async () => {
+    const source = `import { defineSkill } from "@switchboard/skill-sdk";
+       export default defineSkill({ commands: { NAME: async (ctx) => {
+         const [f] = await ctx.files.list();
+         if (f === undefined) return "none";
+         const read = await ctx.files.read(f.id);
+         return read.name + " " + read.size + " " + read.data;
+       } } });`;
+    const files = [{ name: "n.txt", text: "hi" }];
+    const reads = await skill("reads", source.replace("NAME", "reads"), { permissions: { files: { read: true } } });
+    const played = await playScript(createLocalRunner(), reads, {
+      steps: [{ send: "/reads", files }, { send: "/reads" }],
+    });
+    expect(played.results.map((r) => r.got)).toEqual(["n.txt 2 aGk=", "none"]);
+    const blind = await skill("blind", source.replace("NAME", "blind"), { permissions: {} });
+    const refused = await playScript(createLocalRunner(), blind, { steps: [{ send: "/blind", files }] });
+    expect(refused.results[0]?.got).toBe("(error) E_SKILL_DENIED: the manifest does not ask for files.read");
+  });
+
+  it("refuses a script whose files are not on a send step or have no content", async () => {
+    const bad = [
+      { hear: "x", files: [{ name: "a", text: "x" }] },
+      { send: "/x", files: [{ name: "a" }] },
+      { send: "/x", files: [{ name: "a", text: "x", base64: "eA==" }] },
+      { send: "/x", files: "a.txt" },
+    ];
+    for (const step of bad) {
+      const path = join(work, "bad-files.json");
+      await writeFile(path, JSON.stringify({ steps: [step] }));
+      await expect(readScript(path)).rejects.toThrow(/"files" \(with send only\)/);
+    }
+    const path = join(work, "good-files.yaml");
+    await writeFile(path, 'steps:\n  - send: /x\n    files: [{ name: a.bin, base64: "AAE=" }]\n');
+    expect((await readScript(path)).steps[0]?.files).toEqual([{ name: "a.bin", base64: "AAE=" }]);
   });
 
   it("fetches from a local HTTP server only with allowHttp and the address allowed", async () => {
