@@ -141,6 +141,7 @@ export class ConversationEngine {
             conversation,
             chatKey: ctx.chatKey,
             userKey: ctx.userKey,
+            usageKey: d.usage.keyOf(ctx.userKey),
             at: d.core.clock.now(),
             model: hitModel.name,
             systemPrompt: profile.systemPrompt,
@@ -154,7 +155,7 @@ export class ConversationEngine {
         );
         await d.store.linkAnswer({ chatKey: ctx.chatKey, messageId: sent.messageId, turnId });
         await cache!.hit({ model: hitModel.name, chatKey: ctx.chatKey, userKey: ctx.userKey });
-        d.usage.recorded({ chatKey: ctx.chatKey, userKey: ctx.userKey, cost: 0, tokens: 0 });
+        d.usage.recorded({ chatKey: ctx.chatKey, userKey: d.usage.keyOf(ctx.userKey), cost: 0, tokens: 0 });
         return;
       }
       const total: TokenUsage = { inputTokens: 0, outputTokens: 0 };

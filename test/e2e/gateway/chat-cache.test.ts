@@ -36,6 +36,7 @@ beforeAll(async () => {
   openai = await startOpenAiStandIn();
   bot = await startGatewayBot({
     bot: { owners: ["test:boss"] },
+    permissions: { principals: { ada: { identities: ["test:ada", "test:ada-2"] } } },
     limits: { perUser: { burst: 1000, perMinute: 10_000 }, perChat: { burst: 1000, perMinute: 10_000 } },
     llm: {
       editIntervalMs: 0,
@@ -108,6 +109,15 @@ describe("chat turns on the answer cache", () => {
     expect(byChat.get("test:c1")).toBe(1);
     expect(byChat.get("test:c2")).toBe(1);
     expect((await hitsBy(bot.app.core.store.sql, { from: day, to: day, by: "key" })).size).toBe(0);
+  });
+
+  it("counts a named person's cached turns under their principal, as their model-answered turns are", async () => {
+    const first = await say("c1", "ada", "a principal's question");
+    expect(await say("c1", "ada", "a principal's question")).toBe(first);
+    const { rows } = await bot.app.core.store.sql.query<{ user_key: string; turns: unknown }>(
+      "SELECT user_key, sum(turns) AS turns FROM llm_usage WHERE user_key IN ('principal:ada', 'test:ada') GROUP BY user_key",
+    );
+    expect(rows.map((r) => [r.user_key, Number(r.turns)])).toEqual([["principal:ada", 2]]);
   });
 
   it("keeps each person's answers apart unless the profile shares the cache", async () => {
