@@ -106,3 +106,28 @@ export function spawnBot(
   };
   return bot;
 }
+
+/**
+ * Run `switchboard <args>` to completion in `cwd` with `input` on stdin (a console session, when the args say
+ * `start`), with only PATH, a HOME in `cwd` and a fixed secret key from the environment.
+ */
+export function runSwitchboard(
+  args: string[],
+  input: string,
+  cwd: string,
+): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((done, fail) => {
+    const child = spawn(process.execPath, [join(ROOT, "bin", "switchboard.js"), ...args], {
+      cwd,
+      env: { PATH: process.env.PATH ?? "", HOME: cwd, SWITCHBOARD_SECRET_KEY: "console-test" },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
+    child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
+    child.on("error", fail);
+    child.on("close", (code) => done({ code, out, err }));
+    child.stdin.end(input);
+  });
+}

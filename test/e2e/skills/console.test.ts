@@ -3,31 +3,15 @@
  * `switchboard start` with commands on stdin. Built-in skills answer, /help lists skill commands, and the hostile
  * skill is contained, reported in the chat and the log, while the bot goes on.
  */
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runSwitchboard } from "../../helpers/spawn-bot.ts";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
-const CLI = join(ROOT, "bin", "switchboard.js");
 
-function run(args: string[], input: string, cwd: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd,
-      env: { PATH: process.env.PATH ?? "", HOME: cwd, SWITCHBOARD_SECRET_KEY: "console-test" },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code, out, err }));
-    child.stdin.end(input);
-  });
-}
+const run = runSwitchboard;
 
 describe("skills from the console", () => {
   let dir: string;

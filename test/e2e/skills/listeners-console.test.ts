@@ -8,27 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runSwitchboard } from "../../helpers/spawn-bot.ts";
 
 const ROOT = resolve(import.meta.dirname, "../../..");
-const CLI = join(ROOT, "bin", "switchboard.js");
 const FIXTURE = join(ROOT, "test/fixtures/skills/listener");
 
-function run(args: string[], input: string, cwd: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((done, fail) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd,
-      env: { PATH: process.env.PATH ?? "", HOME: cwd, SWITCHBOARD_SECRET_KEY: "console-test" },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
-    child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")));
-    child.on("error", fail);
-    child.on("close", (code) => done({ code, out, err }));
-    child.stdin.end(input);
-  });
-}
+const CLI = join(ROOT, "bin", "switchboard.js");
+const run = runSwitchboard;
 
 describe("a listening skill from the console", () => {
   let dir: string;
