@@ -10,11 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMarketplacePlugin } from "../../../marketplace/index.ts";
 import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
-
-interface Session {
-  cookie: string;
-  csrf: string;
-}
+import { callAs, type Session, signIn as signInAs } from "../../helpers/console-session.ts";
 
 describe("skills on the admin API", () => {
   let bot: TestBot;
@@ -23,30 +19,8 @@ describe("skills on the admin API", () => {
   let alice: Session;
   let bob: Session;
 
-  const signIn = async (userKey: string): Promise<Session> => {
-    const { url } = await bot.app.admin.signInLink({ userKey, displayName: userKey });
-    const res = await fetch(`${base}/api/auth/sign-in`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ code: new URL(url).hash.slice(6) }),
-    });
-    return {
-      cookie: res.headers.get("set-cookie")!.split(";")[0]!,
-      csrf: ((await res.json()) as { csrfToken: string }).csrfToken,
-    };
-  };
-  const call = (request: string, s: Session, body?: unknown) => {
-    const [method, path] = request.split(" ") as [string, string];
-    return fetch(`${base}${path}`, {
-      method,
-      headers: {
-        cookie: s.cookie,
-        "x-csrf-token": s.csrf,
-        ...(body === undefined ? {} : { "content-type": "application/json" }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-  };
+  const signIn = (userKey: string): Promise<Session> => signInAs(bot, base, userKey);
+  const call = (request: string, s: Session, body?: unknown) => callAs({ base, session: s }, request, body);
 
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), "sb-skills-api-"));

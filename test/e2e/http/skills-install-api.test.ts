@@ -12,15 +12,11 @@ import { createMarketplacePlugin } from "../../../marketplace/index.ts";
 import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
 import { writeSkill } from "../../fixtures/marketplace/packages.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
+import { callAs, type Session, signIn as signInAs } from "../../helpers/console-session.ts";
 import { startRegistry, type TestRegistry } from "../../stand-ins/verdaccio/index.ts";
 
 // npm publish and Verdaccio start-up are slow on a loaded 2-core machine.
 vi.setConfig({ testTimeout: 180_000, hookTimeout: 240_000 });
-
-interface Session {
-  cookie: string;
-  csrf: string;
-}
 
 let registry: TestRegistry;
 let work: string;
@@ -29,30 +25,8 @@ let base: string;
 let owner: Session;
 let alice: Session;
 
-const signIn = async (userKey: string): Promise<Session> => {
-  const { url } = await bot.app.admin.signInLink({ userKey, displayName: userKey });
-  const res = await fetch(`${base}/api/auth/sign-in`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ code: new URL(url).hash.slice(6) }),
-  });
-  return {
-    cookie: res.headers.get("set-cookie")!.split(";")[0]!,
-    csrf: ((await res.json()) as { csrfToken: string }).csrfToken,
-  };
-};
-const call = (request: string, s: Session, body?: unknown) => {
-  const [method, path] = request.split(" ") as [string, string];
-  return fetch(`${base}${path}`, {
-    method,
-    headers: {
-      cookie: s.cookie,
-      "x-csrf-token": s.csrf,
-      ...(body === undefined ? {} : { "content-type": "application/json" }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-};
+const signIn = (userKey: string): Promise<Session> => signInAs(bot, base, userKey);
+const call = (request: string, s: Session, body?: unknown) => callAs({ base, session: s }, request, body);
 /** The server-sent events of a streamed answer, read to the end. */
 async function events(res: Response): Promise<{ event: string; data: Record<string, unknown> }[]> {
   expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/);
