@@ -196,6 +196,11 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
       const ctx = makeContext(inv, kind, name, input);
       // Tools get the model's arguments, event handlers the event; both get the context second.
       const value = kind === "command" ? await handler(ctx) : await handler(input.args, ctx);
+      // A plain string over the bound is refused by its length alone: serialising it first would flatten and copy
+      // it inside the skill's small heap, and the garbage collector's work near the memory limit counts as CPU time.
+      if (typeof value === "string" && value.length > config.maxResultChars) {
+        return stringify({ ok: false, tooLarge: true, error: { code: null, message: "result too large (" + value.length + " characters, max " + config.maxResultChars + ")" } });
+      }
       let json;
       try {
         json = stringify({ ok: true, value: value === undefined ? null : value });
