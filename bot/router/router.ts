@@ -249,20 +249,68 @@ export class Router implements RouterApi {
 
   /**
    * A reaction is never answered as a message: within the speaker's and the chat's rate limits (over them it is
-   * dropped without a word), it is published as a `reaction` event, where feedback and listeners take it.
+   * dropped without a word) and past the same access check as a message (deny lists, the DM policy: a refused one
+   * is dropped without a word and counted), it is published as a `reaction` event, where feedback and listeners
+   * take it.
    */
   #reacted(inbound: Inbound, { chatKey, userKey }: { chatKey: string; userKey: string }): Promise<void> {
-    const publish = (verdict: RateVerdict | "ok"): void => {
-      if (verdict === "ok") this.#o.events?.publish({ type: "reaction", chatKey, inbound });
-      else this.#o.metrics.error("E_RATE_LIMITED");
-      inbound.journal?.settle();
+    const o = this.#o;
+    const settle = (): void => inbound.journal?.settle();
+    const admitted = (verdict: RateVerdict | "ok"): Promise<void> => {
+      if (verdict !== "ok") {
+        o.metrics.error("E_RATE_LIMITED");
+        settle();
+        return DONE;
+      }
+      const nowMs = o.clock.now();
+      const policy = o.permissions.peek(chatKey, nowMs);
+      const globalPolicy = o.permissions.peek(GLOBAL_POLICY_KEY, nowMs);
+      if (policy !== null && globalPolicy !== null) {
+        this.#publishReaction(inbound, { chatKey, userKey, policy, globalPolicy });
+        settle();
+        return DONE;
+      }
+      return Promise.all([
+        policy === null ? o.permissions.policy(chatKey) : policy,
+        globalPolicy === null ? o.permissions.policy(GLOBAL_POLICY_KEY) : globalPolicy,
+      ]).then(
+        ([loaded, loadedGlobal]) => {
+          this.#publishReaction(inbound, { chatKey, userKey, policy: loaded, globalPolicy: loadedGlobal });
+          settle();
+        },
+        (error: unknown) => {
+          o.log.warn({ err: error, chat: chatKey }, "reaction dropped: its chat's policy could not be read");
+          settle();
+        },
+      );
     };
-    const verdict = this.#limits.take(this.#o.permissions.personOf(userKey), chatKey, this.#o.clock.now());
-    if (typeof verdict === "string") {
-      publish(verdict);
-      return DONE;
+    const verdict = this.#limits.take(o.permissions.personOf(userKey), chatKey, o.clock.now());
+    if (typeof verdict === "string") return admitted(verdict);
+    return verdict.then(admitted);
+  }
+
+  /** Publish a reaction whose speaker may talk to the bot in its chat; a refused one is counted by its code. */
+  #publishReaction(
+    inbound: Inbound,
+    {
+      chatKey,
+      userKey,
+      policy,
+      globalPolicy,
+    }: { chatKey: string; userKey: string; policy: ChatPolicy | undefined; globalPolicy: ChatPolicy | undefined },
+  ): void {
+    const o = this.#o;
+    const access = checkAccess(
+      o.permissions.settings,
+      { policy, globalPolicy },
+      { userKey, platformRole: inbound.user.platformRole, chatKind: inbound.chat.kind, isBot: false },
+    );
+    if (!access.allowed) {
+      o.metrics.error(access.code);
+      o.log.info({ chat: chatKey, user: userKey, code: access.code }, `reaction dropped: ${access.reason}`);
+      return;
     }
-    return verdict.then(publish);
+    o.events?.publish({ type: "reaction", chatKey, inbound });
   }
 
   #limited(inbound: Inbound, wait: boolean, verdict: RateVerdict): Promise<void> {
@@ -432,10 +480,6 @@ export class Router implements RouterApi {
     events.publish({ type: "message", chatKey: job.chatKey, inbound: job.inbound });
   }
 
-  /**
-   * A reaction is neither a command nor a conversation message: nothing answers it. It is published for
-   * listeners and its journal entry settled.
-   */
   /** The job's work has settled: count a reply it sent for the handler, release its queue. */
   #finish(job: Job): void {
     if (!this.#settle(job)) return;

@@ -1,11 +1,14 @@
 /**
  * 👍/👎 reactions on a model's answer are feedback, end to end on each platform: the real SDK against the
  * platform's stand-in, the whole bot with the LLM plugin, and the OpenAI stand-in answering. Each person counts
- * once; taking a reaction away withdraws that person's vote; the votes reach the statistics and the export.
+ * once; taking a reaction away withdraws that person's vote; the votes reach the statistics and the export. A
+ * person on the chat's deny list is not heard: their reaction is neither feedback nor seen by a listening skill.
  */
+import { resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { App } from "../../../bot/app/app.ts";
 import { createLlmPlugin, type LlmPlugin } from "../../../llm/index.ts";
+import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
 import { exportJsonl } from "../../../llm/export.ts";
 import { startOpenAiStandIn, type OpenAiStandIn } from "../../stand-ins/openai/server.ts";
 import { startTelegramBot } from "../telegram/bot.ts";
@@ -17,6 +20,12 @@ import { eventCallback, reactionEvent, sendEvent, appMention } from "../../stand
 interface Platform {
   app: App;
   llm(): LlmPlugin;
+  /** The skills plugin, with the listener fixture loaded (enabled in no chat until a test does). */
+  skills(): SkillsPlugin;
+  /** The user keys of person 0 and person 1. */
+  people: [string, string];
+  /** Discord only: the running adapter and the last reaction dispatch's sequence number. */
+  discord?: { adapter: import("../../../adapters/discord/index.ts").DiscordAdapter; lastSeq(): number };
   /** Ask the model in a group chat; resolves with the chat key and the id of the answer's message once shown. */
   ask(text: string): Promise<{ chatKey: string; messageId: string }>;
   /** How many messages the bot has sent in the chat. */
@@ -36,9 +45,12 @@ afterAll(async () => {
   await openai?.close();
 });
 
-/** The LLM config section every platform's bot gets. */
+const LISTENER = resolve(import.meta.dirname, "../../fixtures/skills/listener");
+
+/** The LLM config section every platform's bot gets (and no built-in skills beside the listener fixture). */
 function llmConfig(): Record<string, unknown> {
   return {
+    "skills.builtins": false,
     "llm.editIntervalMs": 0,
     "llm.feedbackButtons": true,
     "llm.models": [
@@ -48,12 +60,25 @@ function llmConfig(): Record<string, unknown> {
   };
 }
 
-/** The plugin list for a bot, keeping hold of the LLM plugin it makes. */
-function llmPlugins(): { plugins: Array<(core: never) => Promise<LlmPlugin>>; get(): LlmPlugin } {
+/** The plugin list for a bot, keeping hold of the LLM and skills plugins it makes. */
+function llmPlugins(): {
+  plugins: Array<(core: never) => Promise<LlmPlugin | SkillsPlugin>>;
+  get(): LlmPlugin;
+  skills(): SkillsPlugin;
+} {
   let made: LlmPlugin | undefined;
+  let skills: SkillsPlugin | undefined;
   return {
-    plugins: [async (core) => (made = await createLlmPlugin(core))],
+    plugins: [
+      async (core) => (made = await createLlmPlugin(core)),
+      async (core) => {
+        skills = await createSkillsPlugin(core);
+        await skills.service.load(LISTENER, { source: "installed" });
+        return skills;
+      },
+    ],
     get: () => made!,
+    skills: () => skills!,
   };
 }
 
@@ -68,6 +93,8 @@ async function startTelegram(): Promise<Platform> {
   return {
     app: bot.app,
     llm: llm.get,
+    skills: llm.skills,
+    people: [`telegram:${people[0]}`, `telegram:${people[1]}`],
     botMessages: () => bot.standIn.messagesIn(chatId).length,
     async ask(text) {
       const before = bot.standIn.messagesIn(chatId).length;
@@ -105,11 +132,15 @@ async function startDiscord(): Promise<Platform> {
   const h = await startDiscordBot({ set: llmConfig(), plugins: llm.plugins as never });
   const { discord } = h;
   const people = [discord.users.alice, discord.users.admin];
+  let lastSeq = -1;
   const fromBot = () =>
     discord.allMessages().filter((m) => m.channel_id === discord.channelId && m.author.id === discord.bot.id);
   return {
     app: h.bot.app,
     llm: llm.get,
+    skills: llm.skills,
+    people: [`discord:${people[0]!.id}`, `discord:${people[1]!.id}`],
+    discord: { adapter: h.adapter, lastSeq: () => lastSeq },
     botMessages: () => fromBot().length,
     async ask(text) {
       const before = fromBot().length;
@@ -133,6 +164,7 @@ async function startDiscord(): Promise<Platform> {
         guildId: discord.guild.id,
       });
       expect(seq, "the client identified with the reaction intents").toBeGreaterThan(0);
+      lastSeq = seq;
     },
     stop: () => h.stop(),
   };
@@ -166,6 +198,8 @@ async function startSlack(mode: "http" | "socket"): Promise<Platform> {
   return {
     app: s.app,
     llm: llm.get,
+    skills: llm.skills,
+    people: [`slack:${people[0]}`, `slack:${people[1]}`],
     botMessages: () => s.slack.messagesIn(channel).length,
     async ask(text) {
       n += 1;
@@ -286,4 +320,44 @@ describe.each(platforms)("reactions as feedback on %s", (_name, start) => {
     expect(openai.script.requests.length).toBe(calls + 1);
     expect(p.botMessages()).toBe(said);
   });
+
+  it("drops a denied person's reaction: not counted as feedback, not heard by a listening skill", async () => {
+    openai.script.push("stand-main", { kind: "text", text: "Only some votes count." });
+    const { chatKey, messageId } = await p.ask("who may vote?");
+    const store = p.llm().service.store;
+    await vi.waitFor(async () => expect(await store.turnOfMessage(chatKey, messageId)).toBeDefined(), {
+      timeout: 15_000,
+    });
+    await p.skills().service.enable(chatKey, "listener", "test:admin");
+    const [allowed, denied] = p.people;
+    await p.app.core.permissions.updatePolicy(
+      chatKey,
+      { actor: "test:admin", action: "perms.deny", target: denied },
+      (policy) => {
+        policy.deny.push(denied);
+      },
+    );
+    const heard = async (): Promise<string[]> =>
+      ((await p.app.core.store.kv.get("skill:listener", chatKey, "heard")) as string[] | undefined) ?? [];
+    const refused = async (): Promise<number> => {
+      const metric = await p.app.core.metrics.registry.getSingleMetric("switchboard_errors_total")?.get();
+      return metric?.values.find((v) => v.labels.code === "E_USER_DENIED")?.value ?? 0;
+    };
+    const refusedBefore = await refused();
+
+    await p.react({ person: 1, messageId, emoji: "👍", added: true });
+    await p.react({ person: 1, messageId, emoji: "👀", added: true });
+    await vi.waitFor(async () => expect(await refused()).toBe(refusedBefore + 2), { timeout: 15_000 });
+    // The allowed person's reactions go through the same path after them, and are both counted and heard.
+    await p.react({ person: 0, messageId, emoji: "👍", added: true });
+    await p.react({ person: 0, messageId, emoji: "🎉", added: true });
+    await vi.waitFor(async () => expect(await heard()).toContain(`reaction 🎉 on ${messageId}`), { timeout: 15_000 });
+    await vi.waitFor(async () => expect(await votesOn(chatKey, messageId)).toEqual({ up: 1, down: 0 }), {
+      timeout: 15_000,
+    });
+    expect(await heard()).toContain(`reaction 👍 on ${messageId}`);
+    expect(await heard()).not.toContain(`reaction 👀 on ${messageId}`);
+    expect((await heard()).filter((line) => line === `reaction 👍 on ${messageId}`)).toHaveLength(1);
+    expect(allowed).not.toBe(denied);
+  }, 60_000);
 });
