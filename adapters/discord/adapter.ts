@@ -341,13 +341,19 @@ export class DiscordAdapter implements ChannelAdapter {
         case "MESSAGE_REACTION_ADD":
         case "MESSAGE_REACTION_REMOVE": {
           const inbound = this.#reactionInbound(packet);
-          if (inbound !== undefined) {
-            void this.#core.track(
-              this.#deliver(inbound).catch((error: unknown) =>
-                log.warn({ adapter: "discord", err: error }, "reaction skipped"),
-              ),
-            );
-          }
+          if (inbound === undefined) return;
+          // Journaled as it arrives, like a MESSAGE_CREATE: the gateway acknowledges nothing, so the journal is
+          // what keeps it across a crash from then on. The journal's delivery id is the Inbound's.
+          const journal = this.#core.journal;
+          const handled =
+            journal !== undefined
+              ? journal.intake("discord", [
+                  { deliveryId: inbound.deliveryId, payload: { t: packet.t, d: packet.d, s: packet.s } },
+                ])
+              : this.#deliver(inbound);
+          void this.#core.track(
+            handled.catch((error: unknown) => log.warn({ adapter: "discord", err: error }, "reaction skipped")),
+          );
           return;
         }
         case "GUILD_CREATE":
@@ -396,8 +402,11 @@ export class DiscordAdapter implements ChannelAdapter {
   }
 
   /** A journaled dispatch → its `Inbound` (respond bound), or undefined when there is nothing to route. */
-  #revive(payload: { t: string; d: unknown }): Promise<Inbound | undefined> | undefined {
+  #revive(payload: { t: string; d: unknown; s?: number | null }): Promise<Inbound | undefined> | Inbound | undefined {
     if (payload.t === "MESSAGE_CREATE") return this.#messageInbound(payload.d);
+    if (payload.t === "MESSAGE_REACTION_ADD" || payload.t === "MESSAGE_REACTION_REMOVE") {
+      return this.#reactionInbound({ t: payload.t, d: payload.d, s: payload.s ?? null });
+    }
     const d = payload.d as { id?: unknown; token?: unknown; channel_id?: unknown } | undefined;
     const id = String(d?.id);
     const channelId = String(d?.channel_id ?? "interactions");
@@ -597,7 +606,7 @@ export class DiscordAdapter implements ChannelAdapter {
   }
 
   /**
-   * A reaction dispatch → a reaction Inbound (not journaled: a reaction lost in a crash is only a vote). Discord
+   * A reaction dispatch → a reaction Inbound (journaled as it arrives, and revived from the journal). Discord
    * gives a reaction no id of its own: the delivery id is the message, person, emoji and the dispatch's sequence
    * number, so a RESUME replay is dropped as a redelivery while adding the same emoji again later is not.
    */

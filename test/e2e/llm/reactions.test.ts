@@ -360,4 +360,48 @@ describe.each(platforms)("reactions as feedback on %s", (_name, start) => {
     expect((await heard()).filter((line) => line === `reaction 👍 on ${messageId}`)).toHaveLength(1);
     expect(allowed).not.toBe(denied);
   }, 60_000);
+
+  it.runIf(_name === "discord")(
+    "journals a Discord reaction before handling it, and drops a redelivery of it by the journal's key",
+    async () => {
+      const discord = p.discord!;
+      openai.script.push("stand-main", { kind: "text", text: "Journal this vote." });
+      const { chatKey, messageId } = await p.ask("is a reaction journaled?");
+      const store = p.llm().service.store;
+      await vi.waitFor(async () => expect(await store.turnOfMessage(chatKey, messageId)).toBeDefined(), {
+        timeout: 15_000,
+      });
+      await p.react({ person: 0, messageId, emoji: "👎", added: true });
+      await vi.waitFor(async () => expect(await votesOn(chatKey, messageId)).toEqual({ up: 0, down: 1 }), {
+        timeout: 15_000,
+      });
+      const journaled = async (emoji: string): Promise<Array<{ t: string; s: number; d: unknown }>> => {
+        const rows = await p.app.core.store.sql.query<{ events: string }>(
+          "SELECT events FROM journal_batches WHERE platform = $1",
+          ["discord"],
+        );
+        return rows.rows
+          .flatMap((row) => JSON.parse(row.events) as Array<{ t: string; s: number; d: Record<string, unknown> }>)
+          .filter(
+            (e) =>
+              e.t === "MESSAGE_REACTION_ADD" &&
+              e.d.message_id === messageId &&
+              (e.d.emoji as { name?: string } | undefined)?.name === emoji,
+          );
+      };
+      // Written to the journal as it arrived (the gateway acknowledges nothing: this is what keeps it).
+      const [written] = await journaled("👎");
+      expect(written).toMatchObject({ t: "MESSAGE_REACTION_ADD", s: discord.lastSeq() });
+      // The same dispatch again (a RESUME replays what the session missed) is the same journal key: dropped.
+      // A later reaction goes through after it; once that one is journaled and counted, the repeat was settled.
+      discord.adapter.handleDispatch({ t: written!.t, s: written!.s, d: written!.d });
+      await p.react({ person: 0, messageId, emoji: "👍", added: true });
+      await vi.waitFor(async () => expect(await votesOn(chatKey, messageId)).toEqual({ up: 1, down: 0 }), {
+        timeout: 15_000,
+      });
+      expect(await journaled("👍")).toHaveLength(1);
+      expect(await journaled("👎")).toHaveLength(1);
+    },
+    60_000,
+  );
 });
