@@ -4,6 +4,7 @@
  * shared between them.
  */
 import type { InboundJournal } from "./journal/journal.ts";
+import type { SharedWindows } from "./router/shared-windows.ts";
 import type { Logger } from "pino";
 import type Keyv from "keyv";
 import type { Registry } from "prom-client";
@@ -273,6 +274,12 @@ export interface Core {
    * acknowledging it, and it hands the event on to the router. Absent when disabled.
    */
   readonly journal?: InboundJournal;
+  /**
+   * Fixed-window counters shared by every process (Redis, when `storage.redisUrl` is set): a rate a module must
+   * hold across the deployment, such as an inbound hook's requests per minute. Absent without Redis, where one
+   * process is the deployment.
+   */
+  readonly sharedWindows?: SharedWindows;
 }
 
 /**

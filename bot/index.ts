@@ -45,3 +45,4 @@ export {
 } from "./router/dedupe.ts";
 export type { Keyv } from "keyv";
 export type { InboundJournal, JournalEntry, JournalItem, JournalReviver } from "./journal/journal.ts";
+export type { SharedWindows } from "./router/shared-windows.ts";

@@ -78,7 +78,10 @@ export async function createHooksPlugin(core: HooksServices): Promise<HooksPlugi
       metrics,
       log: core.log,
       clock: core.clock,
-      rates: new HookRates(config.ratePerMinute),
+      rates: new HookRates(
+        config.ratePerMinute,
+        core.sharedWindows === undefined ? undefined : { windows: core.sharedWindows, log: core.log },
+      ),
       limits: { maxPayloadBytes: config.maxPayloadBytes, replayWindowMs: config.replayWindowMs, leaseMs: LEASE_MS },
     }),
   );

@@ -4,7 +4,7 @@
  * delivery is queued durably under its delivery id and only then answered `202` (`200` for a redelivery already
  * queued). Nothing reaches a chat before the queue holds it, and nothing refused reaches one at all.
  */
-import type { Clock, HttpHandler, HttpResponse } from "../bot/index.ts";
+import type { Clock, HttpHandler, HttpResponse, SharedWindows } from "../bot/index.ts";
 import type { Logger } from "pino";
 import type { DeliveryWorker } from "./delivery.ts";
 import type { HooksMetrics } from "./metrics.ts";
@@ -17,12 +17,24 @@ export const HOOK_PATH = "/hooks";
 
 const MAX_RATE_KEYS = 10_000;
 
-/** Requests per minute per hook in this process: fixed one-minute windows, bounded by hook count and age. */
+/**
+ * Requests per minute per hook: fixed one-minute windows. In this process they are counted in memory, bounded by
+ * hook count and age; with Redis (`core.sharedWindows`) the same windows are also counted in Redis for every
+ * process, so the limit holds for the deployment, not per process. The local count is checked first (it can only
+ * be lower than the shared one, so a refusal there is right and costs no round trip); a request it lets through is
+ * counted in Redis, and refused when the deployment's count is over. While Redis does not answer, the local count
+ * decides alone (logged once per outage).
+ */
 export class HookRates {
   readonly #windows = new Map<string, { minute: number; count: number }>();
   readonly #perMinute: number;
-  constructor(perMinute: number) {
+  readonly #shared: SharedWindows | undefined;
+  readonly #log: Logger | undefined;
+  #isSharedFailing = false;
+  constructor(perMinute: number, shared?: { windows: SharedWindows; log: Logger }) {
     this.#perMinute = perMinute;
+    this.#shared = shared?.windows;
+    this.#log = shared?.log;
   }
 
   /** Hooks with a window kept (at most 10,000). */
@@ -30,7 +42,7 @@ export class HookRates {
     return this.#windows.size;
   }
 
-  /** Count one request; answers the seconds to wait when over the limit, else undefined. */
+  /** Count one request in this process; answers the seconds to wait when over the limit, else undefined. */
   take(hookId: string, nowMs: number): number | undefined {
     const minute = Math.floor(nowMs / 60_000);
     let w = this.#windows.get(hookId);
@@ -43,10 +55,34 @@ export class HookRates {
       w = { minute, count: 0 };
       this.#windows.set(hookId, w);
     }
-    if (w.count >= this.#perMinute) return Math.max(1, Math.ceil(((minute + 1) * 60_000 - nowMs) / 1000));
+    if (w.count >= this.#perMinute) return secondsToNextMinute(nowMs);
     w.count++;
     return undefined;
   }
+
+  /**
+   * After `take` let a request through: count it for the deployment (Redis), answering the seconds to wait when
+   * the shared count is over the limit. Undefined when the count is not shared (no Redis).
+   */
+  takeShared(hookId: string, nowMs: number): Promise<number | undefined> | undefined {
+    if (this.#shared === undefined) return undefined;
+    return this.#shared.count(`hook:${hookId}`, { windowMs: 60_000, nowMs }).then(
+      (count) => {
+        this.#isSharedFailing = false;
+        return count > this.#perMinute ? secondsToNextMinute(nowMs) : undefined;
+      },
+      (error: unknown) => {
+        if (!this.#isSharedFailing)
+          this.#log?.warn({ err: error }, "hook rates: Redis did not answer; counted per process until it does");
+        this.#isSharedFailing = true;
+        return undefined;
+      },
+    );
+  }
+}
+
+function secondsToNextMinute(nowMs: number): number {
+  return Math.max(1, Math.ceil(((Math.floor(nowMs / 60_000) + 1) * 60_000 - nowMs) / 1000));
 }
 
 /** What the endpoint uses. */
@@ -94,7 +130,11 @@ export function hookEndpoint(o: IntakeOptions): HttpHandler {
       o.log.info({ hook: hook.id, why: failure }, "hook request refused");
       return json(401, { error: "unauthorized", message: "verification failed" });
     }
-    const waitSeconds = o.rates.take(hook.id, now);
+    let waitSeconds = o.rates.take(hook.id, now);
+    if (waitSeconds === undefined) {
+      const shared = o.rates.takeShared(hook.id, now); // with Redis: the deployment's count of this minute
+      if (shared !== undefined) waitSeconds = await shared;
+    }
     if (waitSeconds !== undefined) {
       o.metrics.request(hook.template, "rate_limited");
       return json(

@@ -3,7 +3,19 @@ import type { ServiceNeeds, ServicesOf } from "../bot/index.ts";
 
 /** Declared once; `HooksServices` and the composition root's pick both follow from it. */
 export const HOOKS_NEEDS = {
-  services: ["log", "clock", "store", "commands", "adapters", "metrics", "audit", "track", "events", "http"],
+  services: [
+    "log",
+    "clock",
+    "store",
+    "commands",
+    "adapters",
+    "metrics",
+    "audit",
+    "track",
+    "events",
+    "http",
+    "sharedWindows",
+  ],
   config: ["hooks", "http", "bot"],
 } as const satisfies ServiceNeeds;
 

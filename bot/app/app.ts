@@ -54,6 +54,7 @@ import { redisDeliveryDedupe } from "../router/redis-dedupe.ts";
 import { syncedInboundLimits } from "../router/synced-limits.ts";
 import { redisPolicyChanges } from "../router/policy-changes.ts";
 import { openRedisLink, type RedisLink } from "../router/redis-link.ts";
+import { redisSharedWindows } from "../router/shared-windows.ts";
 import { Router } from "../router/router.ts";
 import { Journal } from "../journal/journal.ts";
 import { JOURNAL_MIGRATIONS } from "../journal/journal-sql.ts";
@@ -330,6 +331,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     track,
     shutdownSignal: shutdown.signal,
     ...(journal === undefined ? {} : { journal }),
+    ...(redisLink === undefined ? {} : { sharedWindows: redisSharedWindows(redisLink) }),
   };
 
   let plugins: Plugin[] = [];

@@ -3,11 +3,19 @@
  * hooks the way an admin does (`/hooks add` in a group, the secret arriving in a DM) and to post to them.
  */
 import { createApp, type App } from "../../../bot/app/app.ts";
-import { pickServices } from "../../../bot/index.ts";
+import { pickServices, systemClock } from "../../../bot/index.ts";
 import { createLogger } from "../../../bot/logger.ts";
-import { memoryStore } from "../../../bot/storage/open.ts";
+import { memoryStore, openStore } from "../../../bot/storage/open.ts";
 import { parseConfig, setPath } from "../../../config/index.ts";
-import { createHooksPlugin, HOOKS_NEEDS, type HooksPlugin } from "../../../hooks/index.ts";
+import {
+  createHooksPlugin,
+  HookRegistry,
+  HOOKS_MIGRATIONS,
+  HOOKS_NEEDS,
+  type HooksPlugin,
+} from "../../../hooks/index.ts";
+import { secretBox } from "../../../hooks/secrets.ts";
+import { HookRepo } from "../../../hooks/store.ts";
 import { TelegramStandIn } from "../../stand-ins/telegram/server.ts";
 
 /** A 32-byte test key (hex). */
@@ -101,4 +109,47 @@ export async function postHook(
     body: o.body,
   });
   return { status: res.status, body: await res.text(), headers: res.headers };
+}
+
+/** Where a spawned bot keeps its data (`CrashStore` of the journal's harness). */
+interface StoredData {
+  env: Record<string, string>;
+  dataDir: string;
+}
+
+/** Open the store a spawned bot uses: its embedded folder, or its PostgreSQL database. */
+export async function openFor(store: StoredData) {
+  return openStore(
+    store.env.DATABASE_URL === undefined
+      ? { dataDir: store.dataDir }
+      : { dataDir: store.dataDir, databaseUrl: store.env.DATABASE_URL },
+  );
+}
+
+/** Create a generic hook to a Telegram chat the way `/hooks add` does, on a spawned bot's store before it starts. */
+export async function createStoredHook(
+  store: StoredData,
+  { chat, name }: { chat: number; name: string },
+): Promise<{ id: string; secret: string }> {
+  const db = await openFor(store);
+  try {
+    await db.migrate(HOOKS_MIGRATIONS);
+    const registry = new HookRegistry({
+      repo: new HookRepo(db.sql),
+      box: secretBox({ secretKey: TEST_KEY, dataDir: store.dataDir, isShared: false }),
+      clock: systemClock,
+      audit: (entry) => db.audit.append({ ...entry, at: Date.now() }),
+      maxPerChat: 20,
+    });
+    const hook = await registry.create({
+      chatKey: `telegram:${chat}`,
+      name,
+      template: "generic",
+      target: { platform: "telegram", chatId: String(chat) },
+      actor: "telegram:1",
+    });
+    return { id: hook.id, secret: hook.secret };
+  } finally {
+    await db.close();
+  }
 }

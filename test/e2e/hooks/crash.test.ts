@@ -6,11 +6,6 @@
  * sent right before the platform call, as the inbound journal does).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openStore } from "../../../bot/storage/open.ts";
-import { systemClock } from "../../../bot/index.ts";
-import { HookRegistry, HOOKS_MIGRATIONS } from "../../../hooks/index.ts";
-import { secretBox } from "../../../hooks/secrets.ts";
-import { HookRepo } from "../../../hooks/store.ts";
 import { TelegramStandIn } from "../../stand-ins/telegram/server.ts";
 import {
   type CrashPath,
@@ -22,43 +17,10 @@ import {
   scaledOutStore,
   waitHttp,
 } from "../journal/crash.ts";
-import { TEST_KEY } from "./bot.ts";
+import { createStoredHook, openFor, TEST_KEY } from "./bot.ts";
 
 const CHAT = 555_001;
 const COUNT = 200;
-
-async function openFor(store: CrashStore) {
-  return openStore(
-    store.env.DATABASE_URL === undefined
-      ? { dataDir: store.dataDir }
-      : { dataDir: store.dataDir, databaseUrl: store.env.DATABASE_URL },
-  );
-}
-
-/** Create the hook the way `/hooks add` does, on the bot's store before it starts. */
-async function createHook(store: CrashStore): Promise<{ id: string; secret: string }> {
-  const db = await openFor(store);
-  try {
-    await db.migrate(HOOKS_MIGRATIONS);
-    const registry = new HookRegistry({
-      repo: new HookRepo(db.sql),
-      box: secretBox({ secretKey: TEST_KEY, dataDir: store.dataDir, isShared: false }),
-      clock: systemClock,
-      audit: (entry) => db.audit.append({ ...entry, at: Date.now() }),
-      maxPerChat: 20,
-    });
-    const hook = await registry.create({
-      chatKey: `telegram:${CHAT}`,
-      name: "burst",
-      template: "generic",
-      target: { platform: "telegram", chatId: String(CHAT) },
-      actor: "telegram:1",
-    });
-    return { id: hook.id, secret: hook.secret };
-  } finally {
-    await db.close();
-  }
-}
 
 function hookPath(standIn: TelegramStandIn, hook: { id: string; secret: string }): CrashPath {
   const marker = (i: number) => `event-${i}-end`;
@@ -104,7 +66,7 @@ describe("hooks: kill -9 between the answer and the delivery", { timeout: 300_00
 
   const run = async (store: CrashStore, label: string) => {
     try {
-      const hook = await createHook(store);
+      const hook = await createStoredHook(store, { chat: CHAT, name: "burst" });
       const figures = await crashBurst(hookPath(standIn, hook), store, { count: COUNT, killAfter: 50 });
       console.log(`hooks crash (${label}): ${JSON.stringify({ ...figures, stderr: undefined })}`);
       const context = figures.stderr.slice(-3_000);
