@@ -284,7 +284,10 @@ export class SkillService {
     // A skill from a registry or a linked folder gets a host of its own: its crash restarts only that host.
     const placement = { isolated: this.#config.hostIsolation === "per-skill" && skill.source !== "builtin" };
     this.#supervisor.load(skill.spec, placement);
-    if (skill.listenerSpec !== undefined) this.#supervisor.load(skill.listenerSpec, placement);
+    // Its event handlers run in an isolate of their own, placed under a slot of their own: isolated, that is a
+    // host process of their own too, so a listener that aborts its host fails none of the skill's commands.
+    if (skill.listenerSpec !== undefined)
+      this.#supervisor.load(skill.listenerSpec, { ...placement, slot: listenerSlot(skill.name) });
     for (const command of skill.manifest.commands) {
       this.#core.commands.register({
         name: command.name,
@@ -1115,4 +1118,9 @@ function targetOf(inbound: Inbound): ConversationTarget {
 
 function metric<T>(registry: Registry, name: string, create: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? create();
+}
+
+/** Where a skill's event handlers are placed in the supervisor: beside its commands, never with them. */
+export function listenerSlot(skill: string): string {
+  return `${skill}+events`;
 }

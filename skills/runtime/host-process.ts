@@ -114,6 +114,11 @@ export class HostProcess {
     return this.#child?.pid;
   }
 
+  /** Times the process stopped without being asked to (crashes, aborts, the memory cap). */
+  get crashes(): number {
+    return this.#restarts;
+  }
+
   /** Is a child process up (or starting)? */
   get isRunning(): boolean {
     return this.#ready !== undefined;

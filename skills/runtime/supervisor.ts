@@ -23,6 +23,12 @@ export interface SupervisorOptions extends Omit<HostProcessOptions, "onExit"> {
 export interface Placement {
   /** A host of its own (skills from a registry or a linked folder). */
   isolated: boolean;
+  /**
+   * The name the spec is placed under; default the skill's name. A skill's event handlers are placed under
+   * `<name>+events`, so an isolated skill's listeners get a host of their own beside its commands' host: a
+   * listener that aborts its process fails no command.
+   */
+  slot?: string;
 }
 
 /** The pool of host processes. */
@@ -30,8 +36,10 @@ export class SkillHostSupervisor {
   readonly #options: SupervisorOptions;
   readonly #shared: HostProcess[];
   readonly #own = new Map<string, HostProcess>();
-  /** Skill name → its host. */
+  /** Slot (a skill's name, or `<name>+events`) → its host. */
   readonly #placed = new Map<string, HostProcess>();
+  /** Spec key → its slot, for specs placed under another slot than their skill's name. */
+  readonly #slotOfKey = new Map<string, string>();
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
@@ -56,23 +64,31 @@ export class SkillHostSupervisor {
 
   /** Place a skill version (by default in a shared host). */
   load(spec: HostSkillSpec, placement: Placement = { isolated: false }): void {
-    const current = this.#placed.get(spec.name);
-    const host = current ?? this.#place(spec.name, placement);
-    this.#placed.set(spec.name, host);
+    const slot = placement.slot ?? spec.name;
+    if (slot !== spec.name) this.#slotOfKey.set(spec.key, slot);
+    const current = this.#placed.get(slot);
+    const host = current ?? this.#place(slot, placement);
+    this.#placed.set(slot, host);
     host.load(spec);
   }
 
   /** Remove a skill version; an isolated host left empty is stopped. */
   unload(spec: HostSkillSpec): void {
-    const host = this.#placed.get(spec.name);
+    const slot = this.#slotOf(spec);
+    this.#slotOfKey.delete(spec.key);
+    const host = this.#placed.get(slot);
     if (host === undefined) return;
     host.unload(spec.key);
     if (host.size > 0) return;
-    this.#placed.delete(spec.name);
-    if (this.#own.get(spec.name) === host) {
-      this.#own.delete(spec.name);
+    this.#placed.delete(slot);
+    if (this.#own.get(slot) === host) {
+      this.#own.delete(slot);
       void host.stop();
     }
+  }
+
+  #slotOf(spec: HostSkillSpec): string {
+    return this.#slotOfKey.get(spec.key) ?? spec.name;
   }
 
   /** Run a handler; resolves with the host's outcome (failures included), never rejects for skill faults. */
@@ -82,7 +98,7 @@ export class SkillHostSupervisor {
 
   /** Run a handler, with every option of the call. */
   callWith(spec: HostSkillSpec, call: HostCall): Promise<HostResult> {
-    return this.hostFor(spec.name).call(spec, call);
+    return this.hostFor(this.#slotOf(spec)).call(spec, call);
   }
 
   /** Stats of every running host (shared ones first). */
@@ -104,7 +120,7 @@ export class SkillHostSupervisor {
     this.#hosts()[index]?.kill(signal);
   }
 
-  /** The host a skill is placed in (a shared one when it was never loaded). */
+  /** The host a slot (a skill's name, or `<name>+events`) is placed in (a shared one when it was never loaded). */
   hostFor(name: string): HostProcess {
     return this.#placed.get(name) ?? this.#shared[hashOf(name) % this.#shared.length]!;
   }

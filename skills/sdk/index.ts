@@ -699,7 +699,9 @@ export type EventHandler<E extends SkillEvent = SkillEvent> = (
 ) => Promise<SkillReplyInput | void> | SkillReplyInput | void;
 
 /**
- * Event handlers by event type; the manifest's `events` says which ones the bot sends.
+ * Event handlers by event type; the manifest's `events` says which ones the bot sends. Delivery is at most once:
+ * each event is handed to a handler once or not at all (events wait in memory, bounded, and those waiting when the
+ * bot stops or crashes are not replayed), so a handler must not be the only record of something that matters.
  *
  * @example
  * ```ts
