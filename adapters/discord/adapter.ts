@@ -405,6 +405,10 @@ export class DiscordAdapter implements ChannelAdapter {
   #revive(payload: { t: string; d: unknown; s?: number | null }): Promise<Inbound | undefined> | Inbound | undefined {
     if (payload.t === "MESSAGE_CREATE") return this.#messageInbound(payload.d);
     if (payload.t === "MESSAGE_REACTION_ADD" || payload.t === "MESSAGE_REACTION_REMOVE") {
+      // Replayed before the session is up, the bot's own id is not known (its own reactions, `onBotMessage`): the
+      // journal holds it and tries again, as it does a message.
+      if (this.#gateway !== undefined && this.#gateway.botUserId === undefined)
+        throw new SwitchboardError("E_ADAPTER", "the Discord gateway is not connected yet");
       return this.#reactionInbound({ t: payload.t, d: payload.d, s: payload.s ?? null });
     }
     const d = payload.d as { id?: unknown; token?: unknown; channel_id?: unknown } | undefined;
