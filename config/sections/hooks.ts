@@ -17,7 +17,7 @@ export const hooksSection = z
     secretKey: z.string().min(1).optional(),
     /** Largest hook payload accepted, in bytes (413 beyond). */
     maxPayloadBytes: z.number().int().positive().default(262_144),
-    /** Deliveries one hook may make per minute in each process (429 with `Retry-After` beyond). */
+    /** Requests one hook may make per minute (429 with `Retry-After` beyond); for every process together with Redis. */
     ratePerMinute: z.number().int().positive().default(120),
     /** Timestamped HMAC requests older or newer than this are refused (replay window), in ms. */
     replayWindowMs: z.number().int().positive().default(300_000),
