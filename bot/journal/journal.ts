@@ -498,11 +498,9 @@ export class Journal implements InboundJournal {
     const pending = this.#pending;
     this.#pending = emptyPending();
     this.stats.commits++;
-    const nowMs = this.#o.clock.now();
     const flushing = writeCommit(this.#o.sql, pending.writes, {
       owner: this.owner,
-      nowMs,
-      leaseUntil: nowMs + this.#o.leaseMs,
+      leaseUntil: this.#o.clock.now() + this.#o.leaseMs,
     }).then(
       (results) => {
         for (const [i, waiter] of pending.batches.entries()) waiter.resolve(results[i]);
