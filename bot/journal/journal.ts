@@ -164,6 +164,12 @@ export class Journal implements InboundJournal {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelayMs = FIRST_RETRY_MS;
   #isRetrying = false;
+  /**
+   * The earliest run asked for while the retry loop ran (undefined: none). A claim made meanwhile (a lease that
+   * ran out, an adapter attached late) brings batches the running pass may already have paged beyond: the loop
+   * runs again for them instead of the ask being dropped.
+   */
+  #rerunDelayMs: number | undefined;
   #leaseTimer: NodeJS.Timeout | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #isStarted = false;
@@ -520,7 +526,11 @@ export class Journal implements InboundJournal {
 
   /** Run the retry loop after `delayMs` (the earliest asked for wins). */
   #kick(delayMs: number): void {
-    if (this.#isStopped || this.#isRetrying || !this.#isStarted) return;
+    if (this.#isStopped || !this.#isStarted) return;
+    if (this.#isRetrying) {
+      this.#rerunDelayMs = Math.min(this.#rerunDelayMs ?? delayMs, delayMs);
+      return;
+    }
     if (this.#retryTimer !== undefined) {
       if (delayMs > 0) return;
       clearTimeout(this.#retryTimer);
@@ -610,6 +620,9 @@ export class Journal implements InboundJournal {
       heldBefore = -1;
     } finally {
       this.#isRetrying = false;
+      const rerunDelayMs = this.#rerunDelayMs;
+      this.#rerunDelayMs = undefined;
+      if (rerunDelayMs !== undefined) this.#kick(rerunDelayMs);
     }
     if (found > 0) this.#o.log.info({ events: found }, "journaled events replayed");
     if (heldBefore === -1 || this.stats.held > heldBefore) this.#backoff();
