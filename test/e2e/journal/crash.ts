@@ -168,11 +168,29 @@ async function markedSent(store: CrashStore, deliveryIds: string[]): Promise<num
       }
     }
     const sent = new Set<number>();
+    const done = new Set<number>();
     const { rows: marks } = await journal.sql.query<{ marks: string }>("SELECT marks FROM journal_marks ORDER BY id");
     for (const row of marks) {
-      const m = JSON.parse(row.marks) as { sent: Array<[number, number]>; unsent: Array<[number, number]> };
+      const m = JSON.parse(row.marks) as {
+        done: number[];
+        sent: Array<[number, number]>;
+        unsent: Array<[number, number]>;
+      };
+      for (const event of m.done) done.add(event);
       for (const [event, index] of m.sent) if (index === 0) sent.add(event);
       for (const [event, index] of m.unsent) if (index === 0) sent.delete(event);
+    }
+    if (process.env.JOURNAL_CRASH_LOG !== undefined) {
+      const { rows: open } = await journal.sql.query<{ batch_id: number }>("SELECT batch_id FROM journal_open");
+      const isOpen = new Set(open.map((row) => Number(row.batch_id)));
+      for (const id of deliveryIds) {
+        const event = eventOf.get(id);
+        const state =
+          event === undefined
+            ? "not journaled"
+            : `event ${event}, batch ${isOpen.has(Math.floor(event / BATCH_SLOTS)) ? "open" : "closed"}, ${done.has(event) ? "done" : "not done"}, ${sent.has(event) ? "marked sent" : "not marked sent"}`;
+        console.log(`NEVER ${id}: ${state}`);
+      }
     }
     return deliveryIds.filter((id) => {
       const event = eventOf.get(id);
