@@ -114,7 +114,10 @@ interface Pending {
   writes: Writes;
   /** Each batch's waiter, in `writes.batches` order. */
   batches: Array<{ resolve(result: { id: number; kept: boolean[] } | undefined): void; reject(e: unknown): void }>;
-  marks: Array<{ resolve(): void; reject(error: unknown): void }>;
+  /** Marks added to this commit. */
+  markCount: number;
+  /** What waiters for this commit's marks share (one promise a commit, not one a mark), made on first ask. */
+  written: { promise: Promise<void>; resolve(): void; reject(error: unknown): void } | undefined;
 }
 
 const FIRST_RETRY_MS = 500;
@@ -126,7 +129,12 @@ const MAX_REVIVE_FAILURES = 5;
 const MAX_BATCH = 1_000;
 
 function emptyPending(): Pending {
-  return { writes: { batches: [], marks: { done: [], sent: [], unsent: [] }, closed: [] }, batches: [], marks: [] };
+  return {
+    writes: { batches: [], marks: { done: [], sent: [], unsent: [] }, closed: [] },
+    batches: [],
+    markCount: 0,
+    written: undefined,
+  };
 }
 
 /** The journal. `start` after the adapters attached; `stop` before the store closes. */
@@ -461,25 +469,38 @@ export class Journal implements InboundJournal {
       this.#batches.delete(batch.id);
       remember(this.#closedHere, batch.id);
     }
-    void this.#mark((m, writes) => {
+    // Nobody waits for a done mark: a commit that fails logs it (the event is replayed after a restart).
+    this.#addMarks((m, writes) => {
       m.done.push(live.id);
       if (isLast) writes.closed.push(batch.id);
-    }).catch((error: unknown) =>
-      this.#o.log.warn({ err: error, event: live.id }, "could not mark a journaled event done"),
-    );
+    });
   }
 
   /** Add marks to the next group commit; resolves once it is written. */
   #mark(add: (marks: Writes["marks"], writes: Writes) => void): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      add(this.#pending.writes.marks, this.#pending.writes);
-      this.#pending.marks.push({ resolve, reject });
-      this.#schedule();
-    });
+    this.#addMarks(add);
+    const pending = this.#pending;
+    if (pending.written === undefined) {
+      let resolve!: () => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      pending.written = { promise, resolve, reject };
+    }
+    return pending.written.promise;
+  }
+
+  /** Add marks to the next group commit, waiting for nothing. */
+  #addMarks(add: (marks: Writes["marks"], writes: Writes) => void): void {
+    add(this.#pending.writes.marks, this.#pending.writes);
+    this.#pending.markCount++;
+    this.#schedule();
   }
 
   #hasPending(): boolean {
-    return this.#pending.batches.length > 0 || this.#pending.marks.length > 0;
+    return this.#pending.batches.length > 0 || this.#pending.markCount > 0;
   }
 
   async #drainWrites(): Promise<void> {
@@ -510,11 +531,13 @@ export class Journal implements InboundJournal {
     }).then(
       (results) => {
         for (const [i, waiter] of pending.batches.entries()) waiter.resolve(results[i]);
-        for (const waiter of pending.marks) waiter.resolve();
+        pending.written?.resolve();
       },
       (error: unknown) => {
         for (const waiter of pending.batches) waiter.reject(error);
-        for (const waiter of pending.marks) waiter.reject(error);
+        pending.written?.reject(error);
+        const done = pending.writes.marks.done.length;
+        if (done > 0) this.#o.log.warn({ err: error, events: done }, "could not mark journaled events done");
       },
     );
     this.#flushing = flushing.finally(() => {
