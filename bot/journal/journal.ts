@@ -114,7 +114,10 @@ interface Pending {
   writes: Writes;
   /** Each batch's waiter, in `writes.batches` order. */
   batches: Array<{ resolve(result: { id: number; kept: boolean[] } | undefined): void; reject(e: unknown): void }>;
-  marks: Array<{ resolve(): void; reject(error: unknown): void }>;
+  /** Marks added to this commit. */
+  markCount: number;
+  /** What waiters for this commit's marks share (one promise a commit, not one a mark), made on first ask. */
+  written: { promise: Promise<void>; resolve(): void; reject(error: unknown): void } | undefined;
 }
 
 const FIRST_RETRY_MS = 500;
@@ -126,7 +129,12 @@ const MAX_REVIVE_FAILURES = 5;
 const MAX_BATCH = 1_000;
 
 function emptyPending(): Pending {
-  return { writes: { batches: [], marks: { done: [], sent: [], unsent: [] }, closed: [] }, batches: [], marks: [] };
+  return {
+    writes: { batches: [], marks: { done: [], sent: [], unsent: [] }, closed: [] },
+    batches: [],
+    markCount: 0,
+    written: undefined,
+  };
 }
 
 /** The journal. `start` after the adapters attached; `stop` before the store closes. */
@@ -164,6 +172,12 @@ export class Journal implements InboundJournal {
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelayMs = FIRST_RETRY_MS;
   #isRetrying = false;
+  /**
+   * The earliest run asked for while the retry loop ran (undefined: none). A claim made meanwhile (a lease that
+   * ran out, an adapter attached late) brings batches the running pass may already have paged beyond: the loop
+   * runs again for them instead of the ask being dropped.
+   */
+  #rerunDelayMs: number | undefined;
   #leaseTimer: NodeJS.Timeout | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   #isStarted = false;
@@ -455,25 +469,38 @@ export class Journal implements InboundJournal {
       this.#batches.delete(batch.id);
       remember(this.#closedHere, batch.id);
     }
-    void this.#mark((m, writes) => {
+    // Nobody waits for a done mark: a commit that fails logs it (the event is replayed after a restart).
+    this.#addMarks((m, writes) => {
       m.done.push(live.id);
       if (isLast) writes.closed.push(batch.id);
-    }).catch((error: unknown) =>
-      this.#o.log.warn({ err: error, event: live.id }, "could not mark a journaled event done"),
-    );
+    });
   }
 
   /** Add marks to the next group commit; resolves once it is written. */
   #mark(add: (marks: Writes["marks"], writes: Writes) => void): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      add(this.#pending.writes.marks, this.#pending.writes);
-      this.#pending.marks.push({ resolve, reject });
-      this.#schedule();
-    });
+    this.#addMarks(add);
+    const pending = this.#pending;
+    if (pending.written === undefined) {
+      let resolve!: () => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      pending.written = { promise, resolve, reject };
+    }
+    return pending.written.promise;
+  }
+
+  /** Add marks to the next group commit, waiting for nothing. */
+  #addMarks(add: (marks: Writes["marks"], writes: Writes) => void): void {
+    add(this.#pending.writes.marks, this.#pending.writes);
+    this.#pending.markCount++;
+    this.#schedule();
   }
 
   #hasPending(): boolean {
-    return this.#pending.batches.length > 0 || this.#pending.marks.length > 0;
+    return this.#pending.batches.length > 0 || this.#pending.markCount > 0;
   }
 
   async #drainWrites(): Promise<void> {
@@ -498,19 +525,19 @@ export class Journal implements InboundJournal {
     const pending = this.#pending;
     this.#pending = emptyPending();
     this.stats.commits++;
-    const nowMs = this.#o.clock.now();
     const flushing = writeCommit(this.#o.sql, pending.writes, {
       owner: this.owner,
-      nowMs,
-      leaseUntil: nowMs + this.#o.leaseMs,
+      leaseUntil: this.#o.clock.now() + this.#o.leaseMs,
     }).then(
       (results) => {
         for (const [i, waiter] of pending.batches.entries()) waiter.resolve(results[i]);
-        for (const waiter of pending.marks) waiter.resolve();
+        pending.written?.resolve();
       },
       (error: unknown) => {
         for (const waiter of pending.batches) waiter.reject(error);
-        for (const waiter of pending.marks) waiter.reject(error);
+        pending.written?.reject(error);
+        const done = pending.writes.marks.done.length;
+        if (done > 0) this.#o.log.warn({ err: error, events: done }, "could not mark journaled events done");
       },
     );
     this.#flushing = flushing.finally(() => {
@@ -522,7 +549,11 @@ export class Journal implements InboundJournal {
 
   /** Run the retry loop after `delayMs` (the earliest asked for wins). */
   #kick(delayMs: number): void {
-    if (this.#isStopped || this.#isRetrying || !this.#isStarted) return;
+    if (this.#isStopped || !this.#isStarted) return;
+    if (this.#isRetrying) {
+      this.#rerunDelayMs = Math.min(this.#rerunDelayMs ?? delayMs, delayMs);
+      return;
+    }
     if (this.#retryTimer !== undefined) {
       if (delayMs > 0) return;
       clearTimeout(this.#retryTimer);
@@ -612,6 +643,9 @@ export class Journal implements InboundJournal {
       heldBefore = -1;
     } finally {
       this.#isRetrying = false;
+      const rerunDelayMs = this.#rerunDelayMs;
+      this.#rerunDelayMs = undefined;
+      if (rerunDelayMs !== undefined) this.#kick(rerunDelayMs);
     }
     if (found > 0) this.#o.log.info({ events: found }, "journaled events replayed");
     if (heldBefore === -1 || this.stats.held > heldBefore) this.#backoff();

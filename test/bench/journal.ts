@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { Bot, type Transformer } from "grammy";
 import type { Update, UserFromGetMe } from "grammy/types";
 import { createApp, type App } from "../../bot/app/app.ts";
+import { Journal } from "../../bot/journal/journal.ts";
 import { createLogger } from "../../bot/logger.ts";
 import { memoryStore, openStore } from "../../bot/storage/open.ts";
 import type { Store } from "../../bot/storage/types.ts";
@@ -92,13 +93,20 @@ function counter(): { count: number; bump(): void; wait(n: number): Promise<void
   return c;
 }
 
-/** Feed `n` updates in poll batches and wait for `n` replies. Returns updates per second. */
+/** One arm's round: updates per second (wall) and CPU microseconds per update (user + system, this process). */
+interface Round {
+  rate: number;
+  cpuUs: number;
+}
+
+/** Feed `n` updates in poll batches and wait for `n` replies. */
 async function run(
   feed: (batch: Update[]) => Promise<void>,
   replies: ReturnType<typeof counter>,
   n: number,
-): Promise<number> {
+): Promise<Round> {
   const start = replies.count;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < n; i += BATCH) {
     const batch: Update[] = [];
@@ -106,13 +114,15 @@ async function run(
     await feed(batch);
   }
   await replies.wait(start + n);
-  return n / ((performance.now() - t0) / 1000);
+  const wallMs = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  return { rate: n / (wallMs / 1000), cpuUs: (cpu.user + cpu.system) / n };
 }
 
 async function switchboard(
   isJournaled: boolean,
   store: Store,
-): Promise<{ app: App; adapter: TelegramAdapter; replies: ReturnType<typeof counter> }> {
+): Promise<{ app: App; adapter: TelegramAdapter; replies: ReturnType<typeof counter>; journal?: Journal }> {
   const config = parseConfig({
     log: { level: "silent" },
     http: { enabled: false },
@@ -125,6 +135,7 @@ async function switchboard(
   });
   const replies = counter();
   let adapter!: TelegramAdapter;
+  let journal: Journal | undefined;
   const app = await createApp({
     config,
     store,
@@ -133,6 +144,7 @@ async function switchboard(
     platformAdapters: false,
     log: createLogger({ level: "silent", format: "json" }),
     extraAdapters: (core) => {
+      if (core.journal instanceof Journal) journal = core.journal;
       adapter = new TelegramAdapter(
         {
           token: TOKEN,
@@ -154,7 +166,7 @@ async function switchboard(
     },
   });
   await app.start();
-  return { app, adapter, replies };
+  return journal === undefined ? { app, adapter, replies } : { app, adapter, replies, journal };
 }
 
 const rawReplies = counter();
@@ -178,35 +190,52 @@ await run(rawFeed, rawReplies, 5_000);
 await run((b) => plain.adapter.intakeUpdates(b), plain.replies, 5_000);
 await run((b) => journaled.adapter.intakeUpdates(b), journaled.replies, 5_000);
 if (process.env.BENCH_PROFILE_JOURNAL !== undefined) {
-  // Only the journaled arm, for a profile (node --cpu-prof).
+  // One arm only, for a profile (node --cpu-prof): the journaled one, or the one without with `=plain`.
+  const arm = process.env.BENCH_PROFILE_JOURNAL === "plain" ? plain : journaled;
   for (let r = 0; r < ROUNDS; r++)
-    console.log(Math.round(await run((b) => journaled.adapter.intakeUpdates(b), journaled.replies, UPDATES)));
+    console.log(Math.round((await run((b) => arm.adapter.intakeUpdates(b), arm.replies, UPDATES)).rate));
   process.exit(0);
 }
-const rows: Array<{ raw: number; plain: number; journaled: number }> = [];
+const rows: Array<{ raw: Round; plain: Round; journaled: Round }> = [];
+const plainRound = () => run((b) => plain.adapter.intakeUpdates(b), plain.replies, UPDATES);
+const journaledRound = () => run((b) => journaled.adapter.intakeUpdates(b), journaled.replies, UPDATES);
 for (let r = 0; r < ROUNDS; r++) {
-  rows.push({
-    raw: await run(rawFeed, rawReplies, UPDATES),
-    plain: await run((b) => plain.adapter.intakeUpdates(b), plain.replies, UPDATES),
-    journaled: await run((b) => journaled.adapter.intakeUpdates(b), journaled.replies, UPDATES),
-  });
+  const raw = await run(rawFeed, rawReplies, UPDATES);
+  // The two Switchboard arms alternate which goes first, so neither always inherits the other's garbage.
+  if (r % 2 === 0) {
+    const p = await plainRound();
+    rows.push({ raw, plain: p, journaled: await journaledRound() });
+  } else {
+    const j = await journaledRound();
+    rows.push({ raw, plain: await plainRound(), journaled: j });
+  }
 }
 const { rows: batchRows } = await journalStore.sql.query<{ n: number; open: number }>(
-  "SELECT count(*) AS n, sum(CASE WHEN closed_at IS NULL THEN 1 ELSE 0 END) AS open FROM journal_batches",
+  "SELECT count(*) AS n, (SELECT count(*) FROM journal_open) AS open FROM journal_batches",
 );
 const { rows: markRows } = await journalStore.sql.query<{ n: number }>("SELECT count(*) AS n FROM journal_marks");
 
+const journalCommits = () => journaled.journal?.stats.commits ?? "?";
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const fmt = (n: number) => `${Math.round(n).toLocaleString("en-US")}/s`;
-const ratioPlain = rows.map((r) => r.plain / r.raw);
-const ratioJournal = rows.map((r) => r.journaled / r.raw);
-const quotient = rows.map((r) => r.journaled / r.plain);
-console.log(`rounds (raw grammY / without journal / with journal), ${UPDATES} updates each, batches of ${BATCH}:`);
-for (const r of rows) console.log(`  ${fmt(r.raw)}  ${fmt(r.plain)}  ${fmt(r.journaled)}`);
+const us = (r: Round) => `${r.cpuUs.toFixed(1)} µs`;
+const ratioPlain = rows.map((r) => r.plain.rate / r.raw.rate);
+const ratioJournal = rows.map((r) => r.journaled.rate / r.raw.rate);
+const quotient = rows.map((r) => r.journaled.rate / r.plain.rate);
+// CPU time is what the journal adds, whatever else the machine runs meanwhile: the same quotient in CPU terms.
+const cpuQuotient = rows.map((r) => r.plain.cpuUs / r.journaled.cpuUs);
+console.log(
+  `rounds (raw grammY / without journal / with journal), ${UPDATES} updates each, batches of ${BATCH}; rate, CPU per update:`,
+);
+for (const r of rows) {
+  console.log(
+    `  ${fmt(r.raw.rate)} ${us(r.raw)}  ${fmt(r.plain.rate)} ${us(r.plain)}  ${fmt(r.journaled.rate)} ${us(r.journaled)}`,
+  );
+}
 console.log(
   `whole-path ratio without journal: median ${median(ratioPlain).toFixed(3)} (best ${Math.max(...ratioPlain).toFixed(3)})`,
 );
@@ -216,7 +245,12 @@ console.log(
 console.log(
   `with / without journal, paired:   median ${median(quotient).toFixed(3)} (best ${Math.max(...quotient).toFixed(3)}) — target ≥ 0.90`,
 );
-console.log(`journal rows: ${batchRows[0]?.n} batches (${batchRows[0]?.open} open), ${markRows[0]?.n} mark rows`);
+console.log(
+  `the same in CPU per update:       median ${median(cpuQuotient).toFixed(3)} (best ${Math.max(...cpuQuotient).toFixed(3)}); CPU per update without ${median(rows.map((r) => r.plain.cpuUs)).toFixed(1)} µs, with ${median(rows.map((r) => r.journaled.cpuUs)).toFixed(1)} µs`,
+);
+console.log(
+  `journal rows: ${batchRows[0]?.n} batches (${batchRows[0]?.open} open), ${markRows[0]?.n} mark rows, ${journalCommits()} commits`,
+);
 
 await plain.app.stop();
 await journaled.app.stop();

@@ -35,7 +35,10 @@ export interface CrashFigures {
   once: number;
   twice: number;
   never: number;
-  /** Of those never answered, how many the journal holds with their reply marked sent (lost in the send window). */
+  /**
+   * Of those never answered, how many the killed process had marked sent (lost in the send window), as its
+   * journal held them right after the kill.
+   */
   neverMarkedSent: number;
   /** Answers seen when the process was killed. */
   answeredAtKill: number;
@@ -118,6 +121,9 @@ export async function crashBurst(
     await bot.exited;
     const answeredAtKill = answered();
     stderr += bot.stderr;
+    // The killed process's marks, read before the restart: the restarted one prunes the marks of closed batches
+    // every minute, so a reply lost in the send window would no longer show as marked sent at the end.
+    const atKill = await journalState(store);
     bot = spawnBot(env, { dataDir: store.dataDir });
     bots.push(bot);
     await path.waitReady(bot);
@@ -142,7 +148,12 @@ export async function crashBurst(
       }
     }
     await bot.stop();
-    const neverMarkedSent = neverIds.length === 0 ? 0 : await markedSent(store, neverIds);
+    const neverMarkedSent = neverIds.filter((id) => atKill.isMarkedSent(id)).length;
+    if (process.env.JOURNAL_CRASH_LOG !== undefined && neverIds.length > 0) {
+      const atEnd = await journalState(store);
+      for (const id of neverIds)
+        console.log(`NEVER ${id}: at the kill ${atKill.describe(id)}; at the end ${atEnd.describe(id)}`);
+    }
     return { once, twice, never: neverIds.length, neverMarkedSent, answeredAtKill, stderr };
   } finally {
     isStopped = true;
@@ -150,8 +161,14 @@ export async function crashBurst(
   }
 }
 
-/** How many of `deliveryIds` the journal holds with their first reply marked sent. */
-async function markedSent(store: CrashStore, deliveryIds: string[]): Promise<number> {
+/** What the journal holds about each delivery: whether its first reply is marked sent, and a line for logs. */
+interface JournalState {
+  isMarkedSent(deliveryId: string): boolean;
+  describe(deliveryId: string): string;
+}
+
+/** Read the journal of `store` (no process running on it). */
+async function journalState(store: CrashStore): Promise<JournalState> {
   const journal = await openStore(
     store.env.DATABASE_URL === undefined
       ? { dataDir: store.dataDir }
@@ -168,16 +185,32 @@ async function markedSent(store: CrashStore, deliveryIds: string[]): Promise<num
       }
     }
     const sent = new Set<number>();
+    const done = new Set<number>();
     const { rows: marks } = await journal.sql.query<{ marks: string }>("SELECT marks FROM journal_marks ORDER BY id");
     for (const row of marks) {
-      const m = JSON.parse(row.marks) as { sent: Array<[number, number]>; unsent: Array<[number, number]> };
+      const m = JSON.parse(row.marks) as {
+        done: number[];
+        sent: Array<[number, number]>;
+        unsent: Array<[number, number]>;
+      };
+      for (const event of m.done) done.add(event);
       for (const [event, index] of m.sent) if (index === 0) sent.add(event);
       for (const [event, index] of m.unsent) if (index === 0) sent.delete(event);
     }
-    return deliveryIds.filter((id) => {
-      const event = eventOf.get(id);
-      return event !== undefined && sent.has(event);
-    }).length;
+    const { rows: open } = await journal.sql.query<{ batch_id: number }>("SELECT batch_id FROM journal_open");
+    const isOpen = new Set(open.map((row) => Number(row.batch_id)));
+    return {
+      isMarkedSent: (id) => {
+        const event = eventOf.get(id);
+        return event !== undefined && sent.has(event);
+      },
+      describe: (id) => {
+        const event = eventOf.get(id);
+        if (event === undefined) return "not journaled";
+        const batch = isOpen.has(Math.floor(event / BATCH_SLOTS)) ? "open" : "closed";
+        return `event ${event}, batch ${batch}, ${done.has(event) ? "done" : "not done"}, ${sent.has(event) ? "marked sent" : "not marked sent"}`;
+      },
+    };
   } finally {
     await journal.close();
   }

@@ -168,6 +168,45 @@ describe("inbound journal", () => {
     await again.stop();
   });
 
+  it("replays a batch claimed while a replay is running (an adapter attached late)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "sb-journal-unit-"));
+    dirs.push(dir);
+    const p = platform();
+    // The first process journals one event per platform and dies before handling either.
+    const first = journal(await open(dir), async () => undefined);
+    first.attach("a", (e) => p.revive(e.payload as { text: string }));
+    first.attach("b", (e) => p.revive(e.payload as { text: string }));
+    await first.start();
+    await first.append("a", [{ deliveryId: "a1", payload: { text: "a1" } }]);
+    await first.append("b", [{ deliveryId: "b1", payload: { text: "b1" } }]);
+    await first.stop();
+    await stores.pop()!.close();
+
+    const store = await open(dir);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const again = journal(store, async (inbound) => {
+      p.handled.push(inbound);
+      if (inbound.text === "a1") await gate; // the replay pass waits here, as on a router at its bound
+      inbound.journal?.settle();
+    });
+    again.attach("a", (e) => p.revive(e.payload as { text: string }));
+    await again.start();
+    await until(() => p.handled.length === 1);
+    // Platform b comes up while the pass replaying a's event runs: its batch is claimed then.
+    again.attach("b", (e) => p.revive(e.payload as { text: string }));
+    const owners = async () =>
+      (await store.sql.query<{ owner: string }>("SELECT owner FROM journal_open WHERE platform = 'b'")).rows;
+    const deadline = Date.now() + 5_000;
+    while ((await owners())[0]?.owner !== again.owner && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 10));
+    expect((await owners())[0]?.owner).toBe(again.owner);
+    release();
+    await until(() => p.handled.length === 2);
+    expect(p.handled.map((inbound) => inbound.text)).toEqual(["a1", "b1"]);
+    await again.stop();
+  });
+
   it("holds events while a store is down and dispatches them once it is back", async () => {
     const dir = mkdtempSync(join(tmpdir(), "sb-journal-unit-"));
     dirs.push(dir);
