@@ -34,6 +34,12 @@ export interface SchedulesPluginOptions {
   claimBatchSize?: number;
   /** Most chats whose fires run at once (default 64). */
   fireConcurrency?: number;
+  /** Longest a fire may run before it is recorded as an error (default: handler timeout + 30 s). */
+  fireDeadlineMs?: number;
+  /** A run `running` this long after its start is closed by the sweeper (default: fire deadline + 1 min). */
+  runLeaseMs?: number;
+  /** How often the sweeper runs, after a poll (default 60 s). */
+  sweepIntervalMs?: number;
   settings?: Partial<SchedulesSettings>;
 }
 
@@ -50,6 +56,9 @@ export async function createSchedulesPlugin(
     ...(options.maxWaitMs === undefined ? {} : { maxWaitMs: options.maxWaitMs }),
     ...(options.claimBatchSize === undefined ? {} : { claimBatchSize: options.claimBatchSize }),
     ...(options.fireConcurrency === undefined ? {} : { fireConcurrency: options.fireConcurrency }),
+    ...(options.fireDeadlineMs === undefined ? {} : { fireDeadlineMs: options.fireDeadlineMs }),
+    ...(options.runLeaseMs === undefined ? {} : { runLeaseMs: options.runLeaseMs }),
+    ...(options.sweepIntervalMs === undefined ? {} : { sweepIntervalMs: options.sweepIntervalMs }),
   });
   core.commands.register(scheduleCommand(service));
   const unprovide = core.capabilities.provide("schedule", (call) => handleScheduleCapability(core, service, call));

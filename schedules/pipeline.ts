@@ -10,6 +10,11 @@
  * `batchSize`), claimed fires wait for a free lane (at most `concurrency` chats run at once), and claiming stops
  * while `concurrency × 4` claimed fires wait, so claimed-but-unrun fires stay few (a claimed fire whose process
  * dies is lost, never run twice).
+ *
+ * Every claimed fire ends with a written outcome while its process lives: a run has a deadline (past it, its
+ * outcome is recorded from `failedOutcome` and the lane goes on; what the run settles to later is recorded over it),
+ * and a failed record is retried, with backoff, until it is written (after `close`, a few more times only: the
+ * sweeper of the next process closes what is left).
  */
 
 /** One fire the engine handed out. */
@@ -34,8 +39,17 @@ export interface FirePipelineOptions<C, R> {
   run(claimed: ClaimedFire<C>): Promise<R>;
   /** Record a batch of outcomes. */
   record(results: readonly R[]): Promise<void>;
-  /** Told when a claim or record fails (those fires are then lost: at most once). */
+  /**
+   * Told when a claim fails (those fires are then lost: at most once), when a record fails (it is retried) or
+   * when a run passes its deadline.
+   */
   onError(error: unknown, stage: "claim" | "record" | "run"): void;
+  /** Longest a run may take before its outcome is recorded from `failedOutcome` (default: none). */
+  deadlineMs?: number;
+  /** The outcome recorded for a run still going at its deadline, or one that rejected (`why` says which). */
+  failedOutcome?(claimed: ClaimedFire<C>, why: string): R;
+  /** What is recorded when a run settles after its deadline (default: its result as it is). */
+  lateOutcome?(result: R): R;
   /** Most fires claimed by one statement. Default 256. */
   batchSize?: number;
   /** Most chats whose fires run at once. Default 64. */
@@ -60,12 +74,20 @@ export class FirePipeline<C, R> {
   #results: R[] = [];
   #isRecording = false;
   #isRecordQueued = false;
+  /** The retry of a failed record, while it waits. */
+  #retryTimer: ReturnType<typeof setTimeout> | undefined;
+  #recordFailures = 0;
+  #isClosed = false;
   #whenIdle: Promise<void> | undefined;
   #resolveIdle: (() => void) | undefined;
   /** Claim statements run, for the benchmark and tests. */
   claimBatches = 0;
   /** Record statements run. */
   recordBatches = 0;
+  /** Record statements that failed (each was retried). */
+  recordRetries = 0;
+  /** Runs that passed their deadline. */
+  overdueRuns = 0;
 
   constructor(options: FirePipelineOptions<C, R>) {
     this.#o = options;
@@ -78,6 +100,14 @@ export class FirePipeline<C, R> {
     this.#due.push(fire);
     this.#busy();
     this.#claimNext();
+  }
+
+  /**
+   * Stop retrying failed records for long: from now on a record is tried a few more times, then given up (its
+   * runs stay `running` until a sweeper closes them). For shutdown, so `idle` settles while the store is down.
+   */
+  close(): void {
+    this.#isClosed = true;
   }
 
   /** Resolves when every fire handed over has been claimed, run and recorded. */
@@ -99,7 +129,8 @@ export class FirePipeline<C, R> {
       this.#waiting > 0 ||
       this.#running > 0 ||
       this.#results.length > 0 ||
-      this.#isRecording
+      this.#isRecording ||
+      this.#retryTimer !== undefined
     )
       return;
     const resolve = this.#resolveIdle;
@@ -168,27 +199,56 @@ export class FirePipeline<C, R> {
     } catch (error) {
       work = Promise.reject(error);
     }
+    let isDone = false;
+    let isOverdue = false;
+    const laneDone = (): void => {
+      if (isDone) return;
+      isDone = true;
+      this.#running--;
+      if (lane.length === 0) this.#lanes.delete(chatKey);
+      else this.#ready.push(chatKey); // behind the chats waiting: fair across chats
+      this.#startLanes();
+      this.#claimNext();
+      this.#checkIdle();
+    };
+    const deadlineMs = this.#o.deadlineMs;
+    const failedOutcome = this.#o.failedOutcome;
+    const deadline =
+      deadlineMs === undefined || failedOutcome === undefined
+        ? undefined
+        : setTimeout(() => {
+            isOverdue = true;
+            this.overdueRuns++;
+            this.#o.onError(new Error(`a schedule run passed its deadline of ${deadlineMs} ms`), "run");
+            this.#addResult(failedOutcome(item, `no outcome within ${deadlineMs} ms (deadline)`));
+            laneDone();
+          }, deadlineMs);
+    deadline?.unref?.();
     work
       .then(
-        (result) => {
-          this.#results.push(result);
-          this.#queueRecord();
+        // After a deadline: the real outcome, recorded over the first.
+        (result) =>
+          this.#addResult(isOverdue && this.#o.lateOutcome !== undefined ? this.#o.lateOutcome(result) : result),
+        (error: unknown) => {
+          this.#o.onError(error, "run");
+          if (failedOutcome !== undefined) this.#addResult(failedOutcome(item, `the run failed: ${String(error)}`));
         },
-        (error: unknown) => this.#o.onError(error, "run"),
       )
       .finally(() => {
-        this.#running--;
-        if (lane.length === 0) this.#lanes.delete(chatKey);
-        else this.#ready.push(chatKey); // behind the chats waiting: fair across chats
-        this.#startLanes();
-        this.#claimNext();
-        this.#checkIdle();
+        if (deadline !== undefined) clearTimeout(deadline);
+        laneDone(); // already done when overdue: its late outcome is queued above
+        if (isOverdue) this.#checkIdle();
       });
+  }
+
+  #addResult(result: R): void {
+    this.#results.push(result);
+    this.#queueRecord();
   }
 
   /** Outcomes of one event-loop turn are written together; one write at a time. */
   #queueRecord(): void {
-    if (this.#isRecordQueued || this.#isRecording) return;
+    if (this.#isRecordQueued || this.#isRecording || this.#retryTimer !== undefined) return;
     this.#isRecordQueued = true;
     setImmediate(() => {
       this.#isRecordQueued = false;
@@ -197,20 +257,45 @@ export class FirePipeline<C, R> {
   }
 
   #record(): void {
-    if (this.#isRecording || this.#results.length === 0) {
+    if (this.#isRecording || this.#retryTimer !== undefined || this.#results.length === 0) {
       this.#checkIdle();
       return;
     }
     const batch = this.#results.splice(0, 1_024);
     this.#isRecording = true;
     this.recordBatches++;
-    this.#o
-      .record(batch)
-      .catch((error: unknown) => this.#o.onError(error, "record"))
-      .finally(() => {
+    this.#o.record(batch).then(
+      () => {
         this.#isRecording = false;
+        this.#recordFailures = 0;
         if (this.#results.length > 0) this.#record();
         else this.#checkIdle();
-      });
+      },
+      (error: unknown) => {
+        this.#isRecording = false;
+        this.#recordFailures++;
+        this.recordRetries++;
+        this.#o.onError(error, "record");
+        if (this.#isClosed && this.#recordFailures > GIVE_UP_AFTER_CLOSE) {
+          this.#recordFailures = 0; // given up: the sweeper closes these runs
+          if (this.#results.length > 0) this.#record();
+          else this.#checkIdle();
+          return;
+        }
+        // Back in front, in order, and tried again: an outcome is never dropped on a failed write.
+        this.#results = batch.concat(this.#results);
+        const waitMs = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** Math.min(this.#recordFailures - 1, 16));
+        this.#retryTimer = setTimeout(() => {
+          this.#retryTimer = undefined;
+          this.#record();
+        }, waitMs);
+      },
+    );
   }
 }
+
+/** The first wait before a failed record is tried again; it doubles up to `RETRY_MAX_MS`. */
+const RETRY_FIRST_MS = 50;
+const RETRY_MAX_MS = 5_000;
+/** Tries of a failed record after `close` before it is given up. */
+const GIVE_UP_AFTER_CLOSE = 3;

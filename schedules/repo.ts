@@ -167,6 +167,11 @@ CREATE INDEX IF NOT EXISTS schedule_runs_schedule_idx ON schedule_runs (schedule
     id: "core-040-schedule-spread",
     sql: "ALTER TABLE schedules ADD COLUMN spread_ms bigint NOT NULL DEFAULT 0",
   },
+  {
+    // The sweeper's look-up of runs left `running` past their lease (`closeAbandoned`): only unfinished runs.
+    id: "sched-001-running-runs",
+    sql: "CREATE INDEX IF NOT EXISTS schedule_runs_running_idx ON schedule_runs (started_at) WHERE outcome = 'running'",
+  },
 ];
 
 /** The SQL for "the next rev" on this driver. */
@@ -481,6 +486,15 @@ export class ScheduleRepo {
       last.set(r.scheduleId, describeOutcome(r.outcome, details[i]!, r.at));
     }
     await this.#sql.transaction(async (tx) => {
+      // The schedules first, in id order, and only then the runs. The other way round deadlocked on PostgreSQL
+      // against another process's claim: the claim holds a schedule (`FOR UPDATE`) and its `INSERT … ON CONFLICT`
+      // waits for this transaction, which had updated the conflicting run row, while this one waited for that
+      // schedule to write its last outcome. PostgreSQL then aborted one of the two; when it was this one, the
+      // outcomes of the whole batch were lost and the runs stayed `running`.
+      if (isPg)
+        await tx.query("SELECT id FROM schedules WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", [
+          [...last.keys()],
+        ]);
       await tx.query(
         isPg
           ? `UPDATE schedule_runs r SET ended_at = f.e, outcome = f.o, detail = f.d
@@ -531,6 +545,8 @@ export class ScheduleRepo {
    */
   async recordMissed(options: { id: string; fireTime: number; count: number; at: number }): Promise<boolean> {
     return this.#sql.transaction(async (tx) => {
+      // The schedule first (see `finishMany`): a claim holding it may be inserting the same fire's run row.
+      if (tx.driver === "postgres") await tx.query("SELECT id FROM schedules WHERE id = $1 FOR UPDATE", [options.id]);
       const detail =
         options.count === 1
           ? "missed while no process was running"
@@ -554,14 +570,20 @@ export class ScheduleRepo {
   }
 
   /**
-   * Close runs still `running` that started before `beforeMs`: their process ended during the run (the router
-   * gives up on any handler long before). They become `error`, never `ok`. Returns how many.
+   * Close runs still `running` that started before `beforeMs` (their lease ran out): the process running them
+   * ended during the run, or never got their outcome written. They become `error` with `detail`, never `ok`
+   * (a live process whose outcome is written later overwrites it). On PostgreSQL rows another transaction holds
+   * are skipped (`FOR UPDATE SKIP LOCKED`), so sweeping processes never wait on each other or on a finish.
+   * At most `limit` rows a call. Returns how many.
    */
-  async closeAbandoned(beforeMs: number, at: number): Promise<number> {
+  async closeAbandoned(options: { beforeMs: number; at: number; detail: string; limit?: number }): Promise<number> {
+    const isPg = this.#sql.driver === "postgres";
     const { rows } = await this.#sql.query(
-      `UPDATE schedule_runs SET outcome = 'error', ended_at = $2, detail = 'the process running it ended during the run'
-       WHERE outcome = 'running' AND started_at < $1 RETURNING id`,
-      [beforeMs, at],
+      `UPDATE schedule_runs SET outcome = 'error', ended_at = $2, detail = $3
+       WHERE id IN (SELECT id FROM schedule_runs WHERE outcome = 'running' AND started_at < $1
+                    ORDER BY started_at LIMIT $4${isPg ? " FOR UPDATE SKIP LOCKED" : ""})
+         AND outcome = 'running' RETURNING id`,
+      [options.beforeMs, options.at, options.detail, options.limit ?? 10_000],
     );
     return rows.length;
   }

@@ -99,6 +99,18 @@ export interface ScheduleServiceOptions {
   claimBatchSize?: number;
   /** Most chats whose fires run at once (default 64). */
   fireConcurrency?: number;
+  /**
+   * Longest a fire may run before its outcome is recorded as an error and its chat's next fire goes on
+   * (default: the router's handler timeout plus 30 s, the most a fire waits for its adapter at start).
+   */
+  fireDeadlineMs?: number;
+  /**
+   * A run still `running` this long after its start is closed as an error by the sweeper of any process
+   * (default: the fire deadline plus a minute).
+   */
+  runLeaseMs?: number;
+  /** How often the sweeper looks for such runs (default 60 s; it runs after a poll). */
+  sweepIntervalMs?: number;
 }
 
 /** How a run ended, as recorded. */
@@ -128,6 +140,9 @@ export class ScheduleService {
   #revMarks: number[] = [0, 0];
   #isStarted = false;
   #polling: Promise<void> = Promise.resolve();
+  readonly #runLeaseMs: number;
+  readonly #sweepIntervalMs: number;
+  #lastSweepAt = 0;
 
   constructor(core: SchedulesServices, options: ScheduleServiceOptions) {
     this.#core = core;
@@ -144,11 +159,30 @@ export class ScheduleService {
       nextAfter: (id, afterMs) => this.#nextAfter(id, afterMs),
       onError: (error, id) => core.log.error({ err: error, scheduleId: id }, "schedule engine error"),
     });
+    const fireDeadlineMs = options.fireDeadlineMs ?? core.config.limits.handlerTimeoutMs + 30_000;
+    this.#runLeaseMs = options.runLeaseMs ?? fireDeadlineMs + 60_000;
+    this.#sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     this.pipeline = new FirePipeline<Claim, RunResult>({
       claim: (fires) => this.#claim(fires),
       run: ({ claim, fire }) => this.#execute(claim, fire.fireTime, fire.kind),
       record: (results) => this.repo.finishMany(results),
-      onError: (error, stage) => core.log.error({ err: error, stage }, "schedule fires failed"),
+      onError: (error, stage) =>
+        core.log.error(
+          { err: error, stage },
+          stage === "record" ? "schedule outcomes not written (tried again)" : "schedule fires failed",
+        ),
+      deadlineMs: fireDeadlineMs,
+      failedOutcome: ({ claim }, why) => ({
+        runId: claim.runId,
+        scheduleId: claim.schedule.id,
+        outcome: "error",
+        detail: why,
+        at: this.#clock.now(),
+      }),
+      lateOutcome: (result) => ({
+        ...result,
+        detail: `${result.detail === undefined ? "" : `${result.detail}; `}settled after its deadline`,
+      }),
       ...(options.claimBatchSize === undefined ? {} : { batchSize: options.claimBatchSize }),
       ...(options.fireConcurrency === undefined ? {} : { concurrency: options.fireConcurrency }),
     });
@@ -490,12 +524,7 @@ export class ScheduleService {
     const startRev = Number(marks.rows[0]?.rev ?? 0);
     this.#revMarks = [startRev, startRev];
     const now = this.#clock.now();
-    const abandoned = await this.repo.closeAbandoned(now - this.#core.config.limits.handlerTimeoutMs - 60_000, now);
-    if (abandoned > 0)
-      this.#core.log.warn(
-        { runs: abandoned },
-        "schedule runs left unfinished by an ended process were closed as errors",
-      );
+    await this.sweep(ABANDONED_AT_START);
     for (const s of await this.repo.loadActiveTiming()) {
       try {
         this.#load(s, now);
@@ -563,15 +592,36 @@ export class ScheduleService {
     return run;
   }
 
+  /**
+   * Close runs still `running` past their lease (`runLeaseMs` after their start) as errors: their process ended
+   * during the run, or never got the outcome written. Runs at start and, in every process, at most every
+   * `sweepIntervalMs` after a poll; on PostgreSQL rows another process is closing or finishing are skipped.
+   * Returns how many were closed.
+   */
+  async sweep(detail = SWEPT): Promise<number> {
+    const now = this.#clock.now();
+    this.#lastSweepAt = now;
+    const closed = await this.repo.closeAbandoned({ beforeMs: now - this.#runLeaseMs, at: now, detail });
+    if (closed > 0)
+      this.#core.log.warn({ runs: closed }, "schedule runs left unfinished past their lease were closed as errors");
+    return closed;
+  }
+
   #schedulePoll(): void {
     if (!this.#isStarted) return;
     const timers = this.#timers ?? globalTimers;
     this.#pollTimer = timers.setTimeout(() => {
       this.#pollTimer = undefined;
+      const due = this.#clock.now() - this.#lastSweepAt >= this.#sweepIntervalMs;
       void this.#track(
-        this.poll().catch((error: unknown) => {
-          this.#core.log.warn({ err: error }, "schedule poll failed");
-        }),
+        this.poll()
+          .then(() => (due ? this.sweep() : 0))
+          .then(
+            () => undefined,
+            (error: unknown) => {
+              this.#core.log.warn({ err: error }, "schedule poll failed");
+            },
+          ),
       ).finally(() => this.#schedulePoll());
     }, this.settings.pollIntervalMs);
   }
@@ -584,6 +634,7 @@ export class ScheduleService {
       this.#pollTimer = undefined;
     }
     await this.#engine.stop();
+    this.pipeline.close(); // a record failing now is tried a few times more, not until the store answers
     await this.idle();
   }
 
@@ -722,6 +773,10 @@ export class ScheduleService {
     };
   }
 }
+
+/** Why a run left `running` was closed: found at start, or by the sweeper. */
+const ABANDONED_AT_START = "the process running it ended during the run";
+const SWEPT = "no outcome was written within its lease: its process ended during the run or could not write it";
 
 /** What the audit log keeps of a schedule, before and after a change. */
 function auditView(s: ScheduleRecord): Record<string, unknown> {

@@ -53,8 +53,14 @@ export interface HarnessOptions {
   set?: Record<string, unknown>;
   pings?: Ping[];
   processId?: string;
-  /** The firing pipeline's batch size and concurrency. */
-  pipeline?: { claimBatchSize?: number; fireConcurrency?: number };
+  /** The firing pipeline's batch size and concurrency, the fire deadline and the sweeper's lease. */
+  pipeline?: {
+    claimBatchSize?: number;
+    fireConcurrency?: number;
+    fireDeadlineMs?: number;
+    runLeaseMs?: number;
+    sweepIntervalMs?: number;
+  };
 }
 
 /** Start a bot on `time` (and `store`, kept open at stop when given). */
