@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Switchboard's command line. In a clone of the repository it runs the TypeScript sources on the Node pinned in
 // devDependencies (`npm start`, `npx switchboard`); in the installed package, which ships no sources, it runs the
-// JavaScript built into dist/ (scripts/build.ts). An older Node gets a clear message instead of a stack.
+// JavaScript built into dist/, bundled in dist/cli/ (scripts/build.ts). An older Node gets a clear message
+// instead of a stack.
 import { existsSync } from "node:fs";
 
 const CLI = "bot/app/cli/main";
@@ -62,7 +63,7 @@ if (isClone) {
       next(specifier, { ...context, conditions: [...(context.conditions ?? []), "switchboard-source"] }),
   });
 }
-const { main } = await import(isClone ? `../${CLI}.ts` : `../dist/${CLI}.js`);
+const { main } = await import(isClone ? `../${CLI}.ts` : "../dist/cli/main.js");
 const code = await main(process.argv);
 process.exitCode = code;
 // A failed command exits now, whatever it left open or busy (a store, a socket): a supervisor sees the failure

@@ -485,27 +485,41 @@ export async function createApp(options: AppOptions): Promise<App> {
       return true;
     },
     async start() {
+      // Adapters connect first: their handshakes (HTTP calls, a gateway or socket session) wait on the network
+      // while the plugins start and the listener builds its server. What they hear before the plugins have
+      // started waits for them (a command would otherwise miss a skill's), and their native command lists are
+      // sent once every command is registered. /readyz answers once the listener serves, after the plugins.
+      const plugged = (async () => {
+        for (const plugin of plugins) await plugin.start?.();
+      })();
+      // A plugin that fails to start fails `start()` below; the adapters' waits see the same error.
+      plugged.catch(() => undefined);
+      // Adapters start side by side; a slow or failing one delays nobody past its start timeout.
+      const adaptersStarted = Promise.all(
+        [...adapters.values()].map((adapter) =>
+          startAdapter(adapter, {
+            log,
+            timeoutMs: config.bot.adapterStartTimeoutMs,
+            sink: async (inbound) => {
+              await plugged;
+              activity.inbound(inbound);
+              return router.handle(inbound);
+            },
+            commands: async () => {
+              await plugged;
+              return commands.infos();
+            },
+            track,
+          }),
+        ),
+      );
+      await plugged;
       await http.serve();
       const address = http.address();
       if (address !== undefined)
         log.info({ host: address.address, port: address.port }, "http listening (/healthz, /readyz, /metrics)");
       messageCounts.start((error) => log.warn({ err: error }, "could not write message counts"));
-      for (const plugin of plugins) await plugin.start?.();
-      // Adapters start side by side; a slow or failing one delays nobody past its start timeout.
-      await Promise.all(
-        [...adapters.values()].map((adapter) =>
-          startAdapter(adapter, {
-            log,
-            timeoutMs: config.bot.adapterStartTimeoutMs,
-            sink: (inbound) => {
-              activity.inbound(inbound);
-              return router.handle(inbound);
-            },
-            commands: () => commands.infos(),
-            track,
-          }),
-        ),
-      );
+      await adaptersStarted;
       if (journal !== undefined) {
         storeWatch.start();
         // Unfinished events of a previous run (or of a process whose lease ran out) go through the router now.
@@ -585,7 +599,8 @@ async function startAdapter(
     log: Logger;
     timeoutMs: number;
     sink: (inbound: import("../model.ts").Inbound) => Promise<void>;
-    commands: () => ReturnType<CommandRegistry["infos"]>;
+    /** The commands to register natively, once they are all known. */
+    commands: () => Promise<ReturnType<CommandRegistry["infos"]>>;
     track: <T>(p: Promise<T>) => Promise<T>;
   },
 ): Promise<void> {
@@ -601,8 +616,9 @@ async function startAdapter(
           { platform, state, detail: adapter.health().detail },
           "adapter not up yet; retrying in the background",
         );
-      await adapter
-        .registerCommands(o.commands())
+      await o
+        .commands()
+        .then((infos) => adapter.registerCommands(infos))
         .catch((error: unknown) => o.log.warn({ err: error, platform }, "could not register native commands"));
     },
     (error: unknown) => {

@@ -47,7 +47,8 @@ describe("switchboard start with Telegram configured", () => {
     standIn.queueMessage({ chatId: 61, userId: 61, text: "/help" });
     await standIn.waitFor(() => standIn!.messagesIn(61).length === 1, 30_000, "the Telegram reply");
     expect(standIn.messagesIn(61)[0]!.text).toContain("Commands you can run here");
-    expect(standIn.callsOf("setMyCommands").length).toBeGreaterThanOrEqual(1);
+    // The command menu goes out once the plugins have started, side by side with the first replies.
+    await standIn.waitFor(() => standIn!.callsOf("setMyCommands").length >= 1, 30_000, "the command menu");
 
     child.stdin!.write("/help\n");
     const deadline = Date.now() + 30_000;
