@@ -177,9 +177,11 @@ export class IsolatePool {
       }
       return { ok: true, value: out, cold };
     } catch (error) {
-      const outcome = classify(error, timedOut ? "timeout" : state.disposedFor);
+      let outcome = classify(error, timedOut ? "timeout" : state.disposedFor);
       if (outcome.failure === "threw") {
-        // A promise the skill left behind rejected unhandled; if the handler itself returned, that is the answer.
+        // A promise the skill left behind rejected unhandled, reported at the end of the task it rejected in:
+        // after the handler returned, or while it still runs. The handler's own result is the answer, so the
+        // host takes it, waiting for it (within the call's wall clock) when the handler has not settled yet.
         const returned = await this.#take(ctx, spec, id);
         if (returned?.startsWith('{"ok":true') === true) return { ok: true, value: returned, cold };
         if (returned !== undefined) {
@@ -187,6 +189,9 @@ export class IsolatePool {
           const tooLarge = returned.includes('"tooLarge":true');
           return { ok: false, failure: tooLarge ? "too-large" : "threw", message: returned, cold };
         }
+        // Nothing to take: the isolate was stopped while the host waited (its wall clock, a limit, a cancel).
+        if (timedOut || state.disposedFor !== undefined)
+          outcome = classify(error, timedOut ? "timeout" : state.disposedFor);
       }
       this.#dispose(state, outcome.failure);
       return { ok: false, ...outcome, cold };
@@ -219,10 +224,13 @@ export class IsolatePool {
     }
   }
 
-  /** The result the handler of `id` returned, if it did and it was a good one. */
+  /**
+   * The result the handler of `id` settled with, awaited while it still runs; undefined when the isolate is stopped
+   * first (the call's wall-clock timer still runs) or the result is not a bounded string.
+   */
   async #take(ctx: ContextState, spec: HostSkillSpec, id: number): Promise<string | undefined> {
     try {
-      const out: unknown = await ctx.run.apply(undefined, ["take", id, undefined], callOptions(spec.cpuMs, false));
+      const out: unknown = await ctx.run.apply(undefined, ["take", id, undefined], callOptions(spec.cpuMs, true));
       return typeof out === "string" && out.length <= spec.maxResultChars + 64 ? out : undefined;
     } catch {
       return undefined;

@@ -185,6 +185,36 @@ describe("skill host", () => {
     }
   });
 
+  it("answers a handler that returns after a rejection it left behind was reported, not the rejection", async () => {
+    // The rejection is reported at the end of the handler's first task, before it awaits a capability and long
+    // before it returns: the host hears "threw" while the handler still runs, and must wait for its own result.
+    // The second handler throws later, after the same early report: its own error is the answer.
+    const s = spec(
+      "early@1.0.0",
+      "var skill = { commands: { go: async function (ctx) { Promise.reject(new Error('left behind')); var v = await ctx.storage.get('k'); return 'returned ' + v; }, fail: async function (ctx) { Promise.reject(new Error('left behind')); await ctx.storage.get('k'); throw new Error('its own'); } } };",
+    );
+    supervisor.load(s);
+    const answer = async (): Promise<string> => '{"ok":true,"value":"v"}';
+    for (let i = 0; i < 3; i++) {
+      const r = await supervisor.call(s, "a", { kind: "command", name: "go", input: input("a"), onCap: answer });
+      expect(r).toMatchObject({ ok: true, value: '{"ok":true,"value":"returned v"}' });
+    }
+    const failed = await supervisor.call(s, "a", { kind: "command", name: "fail", input: input("a"), onCap: answer });
+    expect(failed).toMatchObject({ ok: false, failure: "threw" });
+    expect(JSON.stringify(failed)).toContain("its own");
+    expect(JSON.stringify(failed)).not.toContain("left behind");
+    // One that never settles after the early report ends at its wall clock, named as such.
+    const stuck = spec(
+      "early-stuck@1.0.0",
+      "var skill = { commands: { go: async function () { Promise.reject(new Error('left behind')); await new Promise(function () {}); } } };",
+      { timeoutMs: 400 },
+    );
+    supervisor.load(stuck);
+    expect(
+      await supervisor.call(stuck, "a", { kind: "command", name: "go", input: input("a"), onCap: answer }),
+    ).toMatchObject({ ok: false, failure: "timeout" });
+  });
+
   it("drops, inside the isolate, an answer that reaches work a returned handler left behind", async () => {
     // The handler asks for a setting it never awaits and spins until the answer is queued behind it; the
     // continuation would then loop for the whole CPU budget and take the next call down with it.
