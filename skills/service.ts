@@ -282,7 +282,11 @@ export class SkillService {
     if (previous !== undefined) this.#unregister(previous);
     this.#skills.set(skill.name, skill);
     // A skill from a registry or a linked folder gets a host of its own: its crash restarts only that host.
-    const placement = { isolated: this.#config.hostIsolation === "per-skill" && skill.source !== "builtin" };
+    // Built-ins share hosts that run at the bot's priority; any other skill's host yields the CPU (`hostNice`).
+    const placement = {
+      isolated: this.#config.hostIsolation === "per-skill" && skill.source !== "builtin",
+      builtin: skill.source === "builtin",
+    };
     this.#supervisor.load(skill.spec, placement);
     if (skill.listenerSpec !== undefined) this.#supervisor.load(skill.listenerSpec, placement);
     for (const command of skill.manifest.commands) {

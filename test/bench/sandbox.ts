@@ -1,5 +1,5 @@
 /**
- * Containment figures: `npx node test/bench/sandbox.ts [--rounds N] [--window MS] [--only TEXT] [--set path=json]`. Runs the hostile cases of the greedy and
+ * Containment figures: `npx node test/bench/sandbox.ts [--rounds N] [--window MS] [--only REGEXP] [--set path=json]`. Runs the hostile cases of the greedy and
  * allocbomb fixture skills through a real bot while an observer chat runs `/dice 2d6` every 100 ms through the
  * router and the built-ins' skill host (`test/helpers/containment.ts`).
  *
@@ -28,8 +28,8 @@ import { formatPaired, type Paired, pairedRatio, pairedRounds } from "./paired.t
 const roundsAt = process.argv.indexOf("--rounds");
 const ROUNDS = roundsAt === -1 ? 5 : Math.max(1, Number(process.argv[roundsAt + 1]));
 const onlyAt = process.argv.indexOf("--only");
-/** Measure only the cases whose name contains this text. */
-const ONLY = onlyAt === -1 ? "" : (process.argv[onlyAt + 1] ?? "");
+/** Measure only the cases whose name matches this regular expression (`--only "fetch|string"`). */
+const ONLY = new RegExp(onlyAt === -1 ? "" : (process.argv[onlyAt + 1] ?? ""));
 const windowAt = process.argv.indexOf("--window");
 /** How long each case runs (again and again) in a paired round, in ms. */
 const WINDOW_MS = windowAt === -1 ? 3_000 : Math.max(500, Number(process.argv[windowAt + 1]));
@@ -79,7 +79,7 @@ try {
 
   console.log("\nWhat each case reached and cost (one run each)");
   const windows = new Map<string, number>();
-  for (const c of cases.filter((x) => x.name.includes(ONLY))) {
+  for (const c of cases.filter((x) => ONLY.test(x.name))) {
     const r = await h.run(c.name, c.text, c.followUp === true ? { followUp: true } : {});
     windows.set(c.name, r.observer.windowMs);
     printReach(r);
@@ -87,7 +87,7 @@ try {
 
   console.log(`\nObserver /dice 2d6 p99 while each case runs, against a paired baseline (${ROUNDS} rounds)`);
   const summary: string[] = [];
-  for (const c of cases.filter((x) => x.paired && x.name.includes(ONLY))) {
+  for (const c of cases.filter((x) => x.paired && ONLY.test(x.name))) {
     let windowMs = c.once === true ? (windows.get(c.name) ?? 1_500) : WINDOW_MS + 800;
     const runs: CaseFigures[] = [];
     const p: Paired = await pairedRounds(

@@ -1,5 +1,5 @@
 /** The skill host process and its supervisor, without the bot: lifecycle, limits, contexts, crashes. */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HostSkillSpec } from "../../../skills/host/protocol.ts";
 import { SkillHostSupervisor } from "../../../skills/runtime/supervisor.ts";
@@ -297,5 +297,54 @@ describe("skill host", () => {
     } finally {
       delete process.env.SWITCHBOARD_TEST_SECRET;
     }
+  });
+});
+
+/** The niceness of every thread of a process (Linux `/proc`). */
+function threadNiceness(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    // Fields after the command name: state is field 3, niceness field 19.
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+  });
+}
+
+describe.skipIf(process.platform !== "linux")("skill host priority", () => {
+  let supervisor: SkillHostSupervisor;
+
+  beforeAll(() => {
+    supervisor = new SkillHostSupervisor({ poolSize: 1, permissionModel: true, hostGraceMs: 3_000, nice: 10 });
+  });
+
+  afterAll(async () => {
+    await supervisor.stop();
+  });
+
+  const input = JSON.stringify({ args: [], rawArgs: "", chat: { id: "a" } });
+
+  it("runs built-ins at the bot's priority and every other skill's host, each thread of it, at the lower one", async () => {
+    const builtin = spec("builtin-dice@1.0.0", COUNTER);
+    const outside = spec("outside@1.0.0", COUNTER);
+    supervisor.load(builtin, { isolated: false, builtin: true });
+    supervisor.load(outside, { isolated: true });
+    for (const s of [builtin, outside])
+      expect(await supervisor.call(s, "a", { kind: "command", name: "count", input, onCap: noCap })).toMatchObject({
+        ok: true,
+      });
+    const shared = supervisor.hostFor("builtin-dice").pid!;
+    const isolated = supervisor.hostFor("outside").pid!;
+    expect(shared).not.toBe(isolated);
+    // Node's own threads (V8 workers, libuv) and isolated-vm's included: each inherits its creator's niceness.
+    expect(new Set(threadNiceness(shared))).toEqual(new Set([0]));
+    expect(threadNiceness(isolated).length).toBeGreaterThan(1);
+    expect(new Set(threadNiceness(isolated))).toEqual(new Set([10]));
+    // A skill from outside placed in the shared host (no host of its own) makes that host yield too.
+    const guest = spec("guest@1.0.0", COUNTER);
+    supervisor.load(guest, { isolated: false });
+    expect(new Set(threadNiceness(shared))).toEqual(new Set([10]));
+    expect(await supervisor.call(guest, "a", { kind: "command", name: "count", input, onCap: noCap })).toMatchObject({
+      ok: true,
+    });
+    expect(new Set(threadNiceness(shared))).toEqual(new Set([10]));
   });
 });
