@@ -928,6 +928,7 @@ export class SkillService {
     { code, manifest }: { code: string; manifest: SkillManifest },
   ): HostSkillSpec {
     const c = this.#config;
+    const budget = effectiveBudget(manifest, c);
     return {
       key: `${name}@${version}`,
       name,
@@ -937,7 +938,12 @@ export class SkillService {
       timeoutMs: Math.min(manifest.limits.timeoutMs ?? c.defaultTimeoutMs, c.maxTimeoutMs),
       maxResultChars: c.maxResultChars,
       maxCapArgChars: c.maxResultChars,
-      maxCapCalls: effectiveBudget(manifest, c).capCalls,
+      maxCapCalls: budget.capCalls,
+      capGroups: [
+        { names: ["llm"], max: budget.llmCalls, label: "LLM calls" },
+        { names: ["fetch"], max: budget.fetchRequests, label: "fetch requests" },
+        { names: ["storage.set", "storage.delete"], max: budget.storageWrites, label: "storage writes" },
+      ],
       maxContexts: c.maxContextsPerSkill,
       idleMs: c.idleMs,
     };

@@ -33,6 +33,8 @@ interface IsolateState {
   calls: Map<number, string>;
   /** Call id → capability calls it made. */
   capCounts: Map<number, number>;
+  /** Call id → calls per capability group (`spec.capGroups`), and calls the host refused over a group's budget. */
+  groupCounts: Map<number, { byGroup: number[]; refused: number }>;
   retired: boolean;
   /** Why it was disposed early (a failure of one call), so its other in-flight calls report the same. */
   disposedFor: HostFailure | undefined;
@@ -200,7 +202,10 @@ export class IsolatePool {
       state.calls.delete(id);
       const made = state.capCounts.get(id) ?? 0;
       state.capCounts.delete(id);
-      if (made > spec.maxCapCalls + 1) this.onRefused?.(id, made - spec.maxCapCalls - 1);
+      const byGroup = state.groupCounts.get(id)?.refused ?? 0;
+      state.groupCounts.delete(id);
+      const refused = Math.max(0, made - spec.maxCapCalls - 1) + byGroup;
+      if (refused > 0) this.onRefused?.(id, refused);
       ctx.inFlight--;
       if (state.retired && state.calls.size === 0) this.#dispose(state, "disposed");
       else if (!state.isolate.isDisposed && state.calls.size === 0) this.#armIdle(slot, state);
@@ -287,6 +292,7 @@ export class IsolatePool {
         contexts: new Map(),
         calls: new Map(),
         capCounts: new Map(),
+        groupCounts: new Map(),
         retired: false,
         disposedFor: undefined,
         idleTimer: undefined,
@@ -341,6 +347,25 @@ export class IsolatePool {
               '{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"capability used outside its invocation"}}',
             ).then((result) => this.#deliver({ state, spec, run, inv: undefined }, capId, result));
             return;
+          }
+          const group = spec.capGroups?.findIndex((g) => g.names.includes(name)) ?? -1;
+          if (group !== -1) {
+            let counts = state.groupCounts.get(inv);
+            if (counts === undefined) {
+              counts = { byGroup: [], refused: 0 };
+              state.groupCounts.set(inv, counts);
+            }
+            const n = (counts.byGroup[group] ?? 0) + 1;
+            counts.byGroup[group] = n;
+            const { max, label } = spec.capGroups![group]!;
+            if (n > max + 1) {
+              // Past the group's budget the bot already refused one: refuse the rest here, as below.
+              counts.refused++;
+              void Promise.resolve(overGroupBudget(max, label)).then((result) =>
+                this.#deliver({ state, spec, run, inv }, capId, result),
+              );
+              return;
+            }
           }
           const made = (state.capCounts.get(inv) ?? 0) + 1;
           state.capCounts.set(inv, made);
@@ -449,6 +474,13 @@ export class IsolatePool {
       () => undefined,
     );
   }
+}
+
+function overGroupBudget(max: number, label: string): string {
+  return JSON.stringify({
+    ok: false,
+    error: { code: "E_SKILL_BUDGET", message: `over its budget: at most ${max} ${label} per invocation` },
+  });
 }
 
 function overBudget(maxCapCalls: number): string {

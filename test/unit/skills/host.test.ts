@@ -215,6 +215,36 @@ describe("skill host", () => {
     ).toMatchObject({ ok: false, failure: "timeout" });
   });
 
+  it("forwards one call past a capability group's budget and refuses the rest of a burst itself", async () => {
+    const s = spec(
+      "burst@1.0.0",
+      "var skill = { commands: { go: async function (ctx) { var ps = []; for (var i = 0; i < 500; i++) ps.push(ctx.llm.complete({ prompt: 'x' }).then(function () { return 'ok'; }, function (e) { return e.code; })); var out = await Promise.all(ps); var n = {}; out.forEach(function (k) { n[k] = (n[k] || 0) + 1; }); await ctx.storage.get('k'); return JSON.stringify(n); } } };",
+      { capGroups: [{ names: ["llm"], max: 3, label: "LLM calls" }] },
+    );
+    supervisor.load(s);
+    const reached: string[] = [];
+    let refusedByHost = 0;
+    const r = await supervisor.call(s, "a", {
+      kind: "command",
+      name: "go",
+      input: input("a"),
+      onRefused: (count) => {
+        refusedByHost += count;
+      },
+      onCap: async (name) => {
+        reached.push(name);
+        // The bot's own budget: three model calls, then a refusal.
+        return name === "llm" && reached.filter((n) => n === "llm").length > 3
+          ? '{"ok":false,"error":{"code":"E_SKILL_BUDGET","message":"over its budget"}}'
+          : '{"ok":true,"value":null}';
+      },
+    });
+    expect(r).toMatchObject({ ok: true, value: JSON.stringify({ ok: true, value: '{"ok":3,"E_SKILL_BUDGET":497}' }) });
+    // Three calls and the one the bot refuses; other capabilities still reach the bot.
+    expect(reached).toEqual(["llm", "llm", "llm", "llm", "storage.get"]);
+    expect(refusedByHost).toBe(496);
+  });
+
   it("drops, inside the isolate, an answer that reaches work a returned handler left behind", async () => {
     // The handler asks for a setting it never awaits and spins until the answer is queued behind it; the
     // continuation would then loop for the whole CPU budget and take the next call down with it.
