@@ -282,7 +282,11 @@ export class SkillService {
     if (previous !== undefined) this.#unregister(previous);
     this.#skills.set(skill.name, skill);
     // A skill from a registry or a linked folder gets a host of its own: its crash restarts only that host.
-    const placement = { isolated: this.#config.hostIsolation === "per-skill" && skill.source !== "builtin" };
+    // Built-ins share hosts that run at the bot's priority; any other skill's host yields the CPU (`hostNice`).
+    const placement = {
+      isolated: this.#config.hostIsolation === "per-skill" && skill.source !== "builtin",
+      builtin: skill.source === "builtin",
+    };
     this.#supervisor.load(skill.spec, placement);
     // Its event handlers run in an isolate of their own, placed under a slot of their own: isolated, that is a
     // host process of their own too, so a listener that aborts its host fails none of the skill's commands.
@@ -927,6 +931,7 @@ export class SkillService {
     { code, manifest }: { code: string; manifest: SkillManifest },
   ): HostSkillSpec {
     const c = this.#config;
+    const budget = effectiveBudget(manifest, c);
     return {
       key: `${name}@${version}`,
       name,
@@ -936,7 +941,12 @@ export class SkillService {
       timeoutMs: Math.min(manifest.limits.timeoutMs ?? c.defaultTimeoutMs, c.maxTimeoutMs),
       maxResultChars: c.maxResultChars,
       maxCapArgChars: c.maxResultChars,
-      maxCapCalls: effectiveBudget(manifest, c).capCalls,
+      maxCapCalls: budget.capCalls,
+      capGroups: [
+        { names: ["llm"], max: budget.llmCalls, label: "LLM calls" },
+        { names: ["fetch"], max: budget.fetchRequests, label: "fetch requests" },
+        { names: ["storage.set", "storage.delete"], max: budget.storageWrites, label: "storage writes" },
+      ],
       maxContexts: c.maxContextsPerSkill,
       idleMs: c.idleMs,
     };

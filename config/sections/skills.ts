@@ -123,7 +123,10 @@ export const skillsSection = z
     /** Resident memory a host may reach before its watchdog stops it, and its own V8 heap (`--max-old-space-size`), in MB. */
     hostMaxRssMb: z.number().int().min(64).default(256),
     hostHeapMb: z.number().int().min(16).default(64),
-    /** Scheduling niceness of host processes (0–19): skill code yields the CPU to the bot. */
+    /**
+     * Scheduling niceness (0–19) of every host process that runs a skill from outside: its code yields the CPU to
+     * the bot and to the built-ins' shared host, which runs at the bot's priority while it holds only built-ins.
+     */
     hostNice: z.number().int().min(0).max(19).default(10),
     /** A host that does not answer within a call's wall-clock budget plus this is killed, in ms. */
     hostGraceMs: z.number().int().positive().default(1_000),

@@ -1,7 +1,7 @@
 /**
  * The script run first in every skill context, before the skill's own code. Its completion value is an
  * `install(capRaw, configJson)` function; `install` returns `entry(op, ...)`, the one function the host calls: `entry("run", inv, kind, name, inputJson)` runs a
- * handler; `entry("deliver", capId, resultJson)` settles a pending capability call (and answers "late", doing nothing, when its invocation has settled); `entry("take", inv)` hands back the result a handler returned (see `keep`). `capRaw` (the only host
+ * handler; `entry("deliver", capId, resultJson)` settles a pending capability call (and answers "late", doing nothing, when its invocation has settled); `entry("take", inv)` hands back the result a handler returned (see `keep`), or a promise of it while the handler still runs. `capRaw` (the only host
  * function in the context, fire-and-forget) is held in this closure and never stored on a global, so skill code
  * reaches the host only through the capability object built here, and every value crosses as a JSON string.
  */
@@ -28,8 +28,9 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
   const MapC = Map;
   const PromiseC = Promise;
   const pending = new MapC();
-  // Invocations whose handler has not settled yet: an answer for any other is dropped here, in the isolate's own
-  // order, so work a handler left behind never runs once its result is in (whatever the host's timing).
+  // Invocations whose handler has not settled yet, each with a promise of its result: an answer for any other is
+  // dropped here, in the isolate's own order, so work a handler left behind never runs once its result is in
+  // (whatever the host's timing).
   const live = new MapC();
   const mapGet = Map.prototype.get;
   const mapSet = Map.prototype.set;
@@ -152,7 +153,8 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
   }
 
   // The last results by invocation: isolated-vm rejects a call when a promise the skill left behind rejects
-  // unhandled, even after the handler returned; the host then takes the handler's own result from here.
+  // unhandled (at the end of whichever task it happened in), even after the handler returned, or before it has;
+  // the host then takes the handler's own result from here, waiting for it if the handler still runs.
   const results = new MapC();
   const mapKeys = Map.prototype.keys;
   const iterNext = Object.getPrototypeOf(new MapC().keys()).next;
@@ -162,8 +164,16 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
   }
   function take(inv) {
     const out = apply(mapGet, results, [inv]);
-    apply(mapDelete, results, [inv]);
-    return out;
+    if (out !== undefined) {
+      apply(mapDelete, results, [inv]);
+      return out;
+    }
+    const running = apply(mapGet, live, [inv]);
+    if (running === undefined) return undefined;
+    return apply(promiseThen, running.done, [function (settled) {
+      apply(mapDelete, results, [inv]);
+      return settled;
+    }]);
   }
 
   let definition;
@@ -186,7 +196,9 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
 
   async function run(inv, kind, name, inputJson) {
     let out;
-    apply(mapSet, live, [inv, true]);
+    let settle;
+    const done = new PromiseC(function (resolve) { settle = resolve; });
+    apply(mapSet, live, [inv, { done: done }]);
     try {
       const def = skillDefinition();
       const table = def === null || typeof def !== "object" ? undefined : (kind === "tool" ? def.tools : kind === "event" ? def.events : def.commands);
@@ -199,25 +211,26 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
       // A plain string over the bound is refused by its length alone: serialising it first would flatten and copy
       // it inside the skill's small heap, and the garbage collector's work near the memory limit counts as CPU time.
       if (typeof value === "string" && value.length > config.maxResultChars) {
-        return stringify({ ok: false, tooLarge: true, error: { code: null, message: "result too large (" + value.length + " characters, max " + config.maxResultChars + ")" } });
+        out = stringify({ ok: false, tooLarge: true, error: { code: null, message: "result too large (" + value.length + " characters, max " + config.maxResultChars + ")" } });
+      } else {
+        let json;
+        try {
+          json = stringify({ ok: true, value: value === undefined ? null : value });
+        } catch (e) {
+          throw new TypeErrorC("the skill returned something that is not JSON data: " + describe(e).message);
+        }
+        if (typeof json !== "string") json = '{"ok":true,"value":null}';
+        out = json.length > config.maxResultChars
+          ? stringify({ ok: false, tooLarge: true, error: { code: null, message: "result too large (" + json.length + " characters, max " + config.maxResultChars + ")" } })
+          : json;
       }
-      let json;
-      try {
-        json = stringify({ ok: true, value: value === undefined ? null : value });
-      } catch (e) {
-        throw new TypeErrorC("the skill returned something that is not JSON data: " + describe(e).message);
-      }
-      if (typeof json !== "string") json = '{"ok":true,"value":null}';
-      if (json.length > config.maxResultChars) {
-        return stringify({ ok: false, tooLarge: true, error: { code: null, message: "result too large (" + json.length + " characters, max " + config.maxResultChars + ")" } });
-      }
-      out = json;
     } catch (e) {
       out = stringify({ ok: false, error: describe(e) });
     } finally {
       apply(mapDelete, live, [inv]);
     }
     keep(inv, out);
+    settle(out);
     return out;
   }
 

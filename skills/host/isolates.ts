@@ -33,6 +33,8 @@ interface IsolateState {
   calls: Map<number, string>;
   /** Call id → capability calls it made. */
   capCounts: Map<number, number>;
+  /** Call id → calls per capability group (`spec.capGroups`), and calls the host refused over a group's budget. */
+  groupCounts: Map<number, { byGroup: number[]; refused: number }>;
   retired: boolean;
   /** Why it was disposed early (a failure of one call), so its other in-flight calls report the same. */
   disposedFor: HostFailure | undefined;
@@ -177,9 +179,11 @@ export class IsolatePool {
       }
       return { ok: true, value: out, cold };
     } catch (error) {
-      const outcome = classify(error, timedOut ? "timeout" : state.disposedFor);
+      let outcome = classify(error, timedOut ? "timeout" : state.disposedFor);
       if (outcome.failure === "threw") {
-        // A promise the skill left behind rejected unhandled; if the handler itself returned, that is the answer.
+        // A promise the skill left behind rejected unhandled, reported at the end of the task it rejected in:
+        // after the handler returned, or while it still runs. The handler's own result is the answer, so the
+        // host takes it, waiting for it (within the call's wall clock) when the handler has not settled yet.
         const returned = await this.#take(ctx, spec, id);
         if (returned?.startsWith('{"ok":true') === true) return { ok: true, value: returned, cold };
         if (returned !== undefined) {
@@ -187,6 +191,9 @@ export class IsolatePool {
           const tooLarge = returned.includes('"tooLarge":true');
           return { ok: false, failure: tooLarge ? "too-large" : "threw", message: returned, cold };
         }
+        // Nothing to take: the isolate was stopped while the host waited (its wall clock, a limit, a cancel).
+        if (timedOut || state.disposedFor !== undefined)
+          outcome = classify(error, timedOut ? "timeout" : state.disposedFor);
       }
       this.#dispose(state, outcome.failure);
       return { ok: false, ...outcome, cold };
@@ -195,7 +202,10 @@ export class IsolatePool {
       state.calls.delete(id);
       const made = state.capCounts.get(id) ?? 0;
       state.capCounts.delete(id);
-      if (made > spec.maxCapCalls + 1) this.onRefused?.(id, made - spec.maxCapCalls - 1);
+      const byGroup = state.groupCounts.get(id)?.refused ?? 0;
+      state.groupCounts.delete(id);
+      const refused = Math.max(0, made - spec.maxCapCalls - 1) + byGroup;
+      if (refused > 0) this.onRefused?.(id, refused);
       ctx.inFlight--;
       if (state.retired && state.calls.size === 0) this.#dispose(state, "disposed");
       else if (!state.isolate.isDisposed && state.calls.size === 0) this.#armIdle(slot, state);
@@ -219,10 +229,13 @@ export class IsolatePool {
     }
   }
 
-  /** The result the handler of `id` returned, if it did and it was a good one. */
+  /**
+   * The result the handler of `id` settled with, awaited while it still runs; undefined when the isolate is stopped
+   * first (the call's wall-clock timer still runs) or the result is not a bounded string.
+   */
   async #take(ctx: ContextState, spec: HostSkillSpec, id: number): Promise<string | undefined> {
     try {
-      const out: unknown = await ctx.run.apply(undefined, ["take", id, undefined], callOptions(spec.cpuMs, false));
+      const out: unknown = await ctx.run.apply(undefined, ["take", id, undefined], callOptions(spec.cpuMs, true));
       return typeof out === "string" && out.length <= spec.maxResultChars + 64 ? out : undefined;
     } catch {
       return undefined;
@@ -279,6 +292,7 @@ export class IsolatePool {
         contexts: new Map(),
         calls: new Map(),
         capCounts: new Map(),
+        groupCounts: new Map(),
         retired: false,
         disposedFor: undefined,
         idleTimer: undefined,
@@ -333,6 +347,25 @@ export class IsolatePool {
               '{"ok":false,"error":{"code":"E_SKILL_DENIED","message":"capability used outside its invocation"}}',
             ).then((result) => this.#deliver({ state, spec, run, inv: undefined }, capId, result));
             return;
+          }
+          const group = spec.capGroups?.findIndex((g) => g.names.includes(name)) ?? -1;
+          if (group !== -1) {
+            let counts = state.groupCounts.get(inv);
+            if (counts === undefined) {
+              counts = { byGroup: [], refused: 0 };
+              state.groupCounts.set(inv, counts);
+            }
+            const n = (counts.byGroup[group] ?? 0) + 1;
+            counts.byGroup[group] = n;
+            const { max, label } = spec.capGroups![group]!;
+            if (n > max + 1) {
+              // Past the group's budget the bot already refused one: refuse the rest here, as below.
+              counts.refused++;
+              void Promise.resolve(overGroupBudget(max, label)).then((result) =>
+                this.#deliver({ state, spec, run, inv }, capId, result),
+              );
+              return;
+            }
           }
           const made = (state.capCounts.get(inv) ?? 0) + 1;
           state.capCounts.set(inv, made);
@@ -441,6 +474,13 @@ export class IsolatePool {
       () => undefined,
     );
   }
+}
+
+function overGroupBudget(max: number, label: string): string {
+  return JSON.stringify({
+    ok: false,
+    error: { code: "E_SKILL_BUDGET", message: `over its budget: at most ${max} ${label} per invocation` },
+  });
 }
 
 function overBudget(maxCapCalls: number): string {

@@ -26,6 +26,13 @@ export interface HostSkillSpec {
    * crosses the IPC channel.
    */
   maxCapCalls: number;
+  /**
+   * Budgets that count calls of some capabilities (LLM calls, fetch requests, storage writes): the host forwards
+   * one call of a group past its `max` (the bot records the refusal) and refuses the rest itself, as for
+   * `maxCapCalls`, so a burst of one kind of call (500 `ctx.llm` at once) crosses the IPC channel a few times, not
+   * `maxCapCalls` times. `label` names what is counted in the refusal ("LLM calls").
+   */
+  capGroups?: Array<{ names: string[]; max: number; label: string }>;
   /** Contexts (one per chat) kept warm in one isolate. */
   maxContexts: number;
   /** An isolate unused this long is disposed. */

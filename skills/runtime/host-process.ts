@@ -6,6 +6,7 @@
  * backoff on the next call.
  */
 import { type ChildProcess, fork } from "node:child_process";
+import { readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { setPriority } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -44,8 +45,9 @@ export interface HostProcessOptions {
   /** The host's own V8 heap (`--max-old-space-size`), in MB; 0 for Node's default. */
   heapMb?: number;
   /**
-   * Scheduling niceness of the process (0–19): skill code yields the CPU to the bot process, so a skill that
-   * spins on a busy machine slows itself, not every chat's answers.
+   * Scheduling niceness of the process (0–19), every thread of it: skill code yields the CPU to the bot process
+   * (and to hosts at a lower niceness), so a skill that spins on a busy machine slows itself, not every chat's
+   * answers. `lowerPriority` raises it later.
    */
   nice?: number;
   /** Stop the process after this long without a call (it starts again on the next one), in ms; 0 never. */
@@ -100,6 +102,7 @@ export class HostProcess {
   #idleTimer: NodeJS.Timeout | undefined;
   #restarts = 0;
   #notBefore = 0;
+  #nice: number;
   #nextId = 1;
   /** Capability calls that arrived for an invocation already over. */
   late = 0;
@@ -107,8 +110,24 @@ export class HostProcess {
   constructor(group: string, options: HostProcessOptions) {
     this.group = group;
     this.#options = options;
+    this.#nice = options.nice ?? 0;
   }
 
+  /** The niceness the process runs at. */
+  get nice(): number {
+    return this.#nice;
+  }
+
+  /**
+   * Run at niceness `nice` from now on, if that is lower priority than now (the running process too, every
+   * thread). Raising a priority back needs privileges a bot does not have, so it is never asked for.
+   */
+  lowerPriority(nice: number): void {
+    if (nice <= this.#nice) return;
+    this.#nice = nice;
+    const pid = this.#child?.pid;
+    if (pid !== undefined) this.#renice(pid);
+  }
   /** The child's pid while it runs. */
   get pid(): number | undefined {
     return this.#child?.pid;
@@ -259,16 +278,8 @@ export class HostProcess {
       serialization: "json",
     });
     this.#child = child;
-    if ((this.#options.nice ?? 0) > 0 && child.pid !== undefined) {
-      try {
-        setPriority(child.pid, this.#options.nice ?? 0);
-      } catch (error) {
-        this.#options.onLog?.("warn", "could not lower the skill host's priority", {
-          group: this.group,
-          error: (error as Error).message,
-        });
-      }
-    }
+    // At once, before Node in the child starts its threads (they inherit it), and again once it is ready.
+    if (child.pid !== undefined) this.#renice(child.pid, false);
     const log = (level: "info" | "warn", text: string): void =>
       this.#options.onLog?.(level, `skill host ${level === "info" ? "output" : "stderr"}`, {
         group: this.group,
@@ -287,6 +298,7 @@ export class HostProcess {
       child.once("exit", onExit);
       child.once("message", (message: FromHost) => {
         child.off("exit", onExit);
+        if (child.pid !== undefined) this.#renice(child.pid);
         if (message.t === "ready") resolvePromise();
         else reject(new SwitchboardError("E_SKILL_FAILED", "skill host sent an unexpected first message"));
       });
@@ -383,6 +395,37 @@ export class HostProcess {
     this.#notBefore = Date.now() + Math.min(5_000, 50 * 2 ** Math.min(this.#restarts - 1, 7));
     this.#options.onLog?.("warn", "skill host stopped", { group: this.group, reason, restarts: this.#restarts });
     this.#options.onExit?.(this, reason, failure);
+  }
+
+  /**
+   * Set the process's niceness. On Linux a niceness belongs to each thread, and threads inherit their creator's,
+   * so `allThreads` sets it on every thread the process has (read from `/proc`); elsewhere it is the process's.
+   */
+  #renice(pid: number, allThreads = true): void {
+    if (this.#nice <= 0) return;
+    try {
+      let tids: number[] = [pid];
+      if (allThreads && process.platform === "linux") {
+        try {
+          tids = readdirSync(`/proc/${pid}/task`).map(Number);
+        } catch {
+          // The process just exited, or /proc is not mounted: its main thread, at least.
+        }
+      }
+      for (const tid of tids) {
+        try {
+          setPriority(tid, this.#nice);
+        } catch (error) {
+          // A thread that exited meanwhile: only the main thread's failure is worth a warning.
+          if (tid === pid) throw error;
+        }
+      }
+    } catch (error) {
+      this.#options.onLog?.("warn", "could not lower the skill host's priority", {
+        group: this.group,
+        error: (error as Error).message,
+      });
+    }
   }
 
   #send(message: ToHost): void {

@@ -11,6 +11,11 @@ export type { CapHandler, HostCall, HostResult } from "./host-process.ts";
 
 /** Options for the supervisor. */
 export interface SupervisorOptions extends Omit<HostProcessOptions, "onExit"> {
+  /**
+   * Niceness of the shared hosts while they hold only built-in skills (default 0, the bot's own). A host that
+   * takes a skill from outside runs at `nice` from then on, as every host of its own does.
+   */
+  builtinNice?: number;
   /** Shared host processes (the built-ins, and every skill when none is isolated). */
   poolSize: number;
   /** Host processes at most, shared ones included; past it, isolated skills are placed in the shared hosts. */
@@ -29,6 +34,11 @@ export interface Placement {
    * listener that aborts its process fails no command.
    */
   slot?: string;
+  /**
+   * Shipped with the bot (a built-in): it may share a host that runs at the bot's own priority. Any other skill
+   * makes the host it is placed in yield the CPU (`nice`). Default: false.
+   */
+  builtin?: boolean;
 }
 
 /** The pool of host processes. */
@@ -43,7 +53,9 @@ export class SkillHostSupervisor {
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
-    this.#shared = Array.from({ length: Math.max(1, options.poolSize) }, (_, i) => this.#newHost(`shared:${i}`, 0));
+    this.#shared = Array.from({ length: Math.max(1, options.poolSize) }, (_, i) =>
+      this.#newHost(`shared:${i}`, { idleMs: 0, nice: options.builtinNice ?? 0 }),
+    );
   }
 
   /** Start the shared hosts; resolves when they are ready. Isolated hosts start on their first call. */
@@ -69,6 +81,7 @@ export class SkillHostSupervisor {
     const current = this.#placed.get(slot);
     const host = current ?? this.#place(slot, placement);
     this.#placed.set(slot, host);
+    if (placement.builtin !== true) host.lowerPriority(this.#options.nice ?? 0);
     host.load(spec);
   }
 
@@ -133,7 +146,7 @@ export class SkillHostSupervisor {
   #place(name: string, placement: Placement): HostProcess {
     const maxHosts = this.#options.maxHosts ?? Number.POSITIVE_INFINITY;
     if (placement.isolated && this.#shared.length + this.#own.size < maxHosts) {
-      const host = this.#newHost(`skill:${name}`, this.#options.idleMs ?? 0);
+      const host = this.#newHost(`skill:${name}`, { idleMs: this.#options.idleMs ?? 0, nice: this.#options.nice ?? 0 });
       this.#own.set(name, host);
       return host;
     }
@@ -145,10 +158,10 @@ export class SkillHostSupervisor {
     return this.#shared[hashOf(name) % this.#shared.length]!;
   }
 
-  #newHost(group: string, idleMs: number): HostProcess {
+  #newHost(group: string, own: { idleMs: number; nice: number }): HostProcess {
     return new HostProcess(group, {
       ...this.#options,
-      idleMs,
+      ...own,
       onExit: (host, reason, failure) =>
         this.#options.onCrash?.({ group: host.group, skills: host.skillNames(), reason, failure }),
     });

@@ -37,17 +37,23 @@ export function pairedRatio(p: Paired): number {
   return median(p.ours.map((x, i) => x / p.base[i]!));
 }
 
-const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const fmt = (n: number) => (n < 10 ? n.toFixed(1) : Math.round(n).toLocaleString("en-US"));
 
-/** Lines: the median paired ratio against the target, medians of each side, each round's pair, best-of beside. */
+/**
+ * Lines: the median paired ratio against the target (with the best round's ratio beside it), medians of each
+ * side, each round's pair, best-of beside. `lowerIsBetter` is for latencies: the target reads "≤", and the best
+ * is the lowest.
+ */
 export function formatPaired(
   p: Paired,
-  o: { baseLabel: string; oursLabel: string; unit: string; target: number },
+  o: { baseLabel: string; oursLabel: string; unit: string; target: number; lowerIsBetter?: boolean },
 ): string[] {
   const ratio = pairedRatio(p);
-  const best = (xs: number[]) => Math.max(...xs);
+  const lower = o.lowerIsBetter === true;
+  const best = (xs: number[]) => (lower ? Math.min(...xs) : Math.max(...xs));
+  const ratios = p.ours.map((x, i) => x / p.base[i]!);
   return [
-    `  ${o.oursLabel} / ${o.baseLabel}: ${ratio.toFixed(3)} (median of ${p.ours.length} paired rounds; target ≥ ${o.target})`,
+    `  ${o.oursLabel} / ${o.baseLabel}: ${ratio.toFixed(3)} (median of ${p.ours.length} paired rounds; target ${lower ? "≤" : "≥"} ${o.target}) [best round ${best(ratios).toFixed(3)}]`,
     `  medians: ${o.baseLabel} ${fmt(median(p.base))} ${o.unit}, ${o.oursLabel} ${fmt(median(p.ours))} ${o.unit}` +
       `   [best-of beside: ${fmt(best(p.base))} and ${fmt(best(p.ours))}, ratio ${(best(p.ours) / best(p.base)).toFixed(3)}]`,
     `  rounds (${o.baseLabel} → ${o.oursLabel}, ratio): ${p.base

@@ -1,90 +1,153 @@
 /**
- * Containment figures: `npx node test/bench/sandbox.ts`. Runs each hostile case of the greedy and allocbomb
- * fixture skills through a real bot while an observer chat runs `/dice 2d6` every 100 ms, and prints what each
- * case reached (requests, other ports, model calls, store operations) and what it cost (the bot's event-loop
- * stall and resident size, the hosts' resident size, the observer's latency against its baseline). The harness
- * (`test/helpers/containment.ts`) uses only APIs older commits have, so the same script measures them.
- * Targets: observer p99 within 2× of its baseline, bot RSS within 50 MB of its baseline, no request count or
- * port beyond the grant.
+ * Containment figures: `npx node test/bench/sandbox.ts [--rounds N] [--window MS] [--only REGEXP] [--set path=json]`. Runs the hostile cases of the greedy and
+ * allocbomb fixture skills through a real bot while an observer chat runs `/dice 2d6` every 100 ms through the
+ * router and the built-ins' skill host (`test/helpers/containment.ts`).
  *
- * `--rounds N` (default 5) measures the observer's ratio in paired rounds: each round takes a baseline window as
- * long as the case's window next to the case (order alternating), and the ratio of the two p99s; the median
- * of the rounds' ratios is printed, with the best and every round's pair beside it. On a shared machine the OS
- * scheduler alone moves a 5 ms p99, so one baseline taken minutes earlier says little.
+ * First, each case once: what it reached (requests, other ports, model calls, store operations) and what it cost
+ * (the bot's event-loop stall and resident size, the hosts' resident size).
+ *
+ * Then the observer's latency for each resource case of issue 14 (fetch flood, the 60 M-slot allocation that
+ * aborts a host, capability-call floods, LLM floods, work after return, string doubling) in `N` paired rounds
+ * (default 5, `test/bench/paired.ts`): each round takes the observer's p99 once while the case runs and once in a
+ * window as long with nothing else running, the order alternating, and the figure is the median of the rounds'
+ * ratios (case / baseline) with the best round beside it. In its window a case runs again and again for
+ * `--window` ms (default 3000), so the observer's 30-odd samples all fall on a sustained case; the allocation,
+ * which crashes its host, runs once. On a shared machine the OS scheduler alone moves a 5 ms p99 several times
+ * over, so only pairs taken back to back say anything.
+ *
+ * Targets: observer p99 ≤ 2× its paired baseline, 0 observer failures, bot RSS ≤ 50 MB over its size before the
+ * case, nothing reaching a request count or port beyond the grant.
+ *
+ * The bench lifts the quarantine threshold (the allocation case crashes its host every round); the allocation's
+ * host restarts after a backoff that doubles with each crash, which the case's window includes.
  */
-import { startContainment, type CaseFigures, type ObserverFigures } from "../helpers/containment.ts";
+import os from "node:os";
+import { type CaseFigures, startContainment } from "../helpers/containment.ts";
+import { formatPaired, type Paired, pairedRatio, pairedRounds } from "./paired.ts";
 
 const roundsAt = process.argv.indexOf("--rounds");
 const ROUNDS = roundsAt === -1 ? 5 : Math.max(1, Number(process.argv[roundsAt + 1]));
-const h = await startContainment();
+const onlyAt = process.argv.indexOf("--only");
+/** Measure only the cases whose name matches this regular expression (`--only "fetch|string"`). */
+const ONLY = new RegExp(onlyAt === -1 ? "" : (process.argv[onlyAt + 1] ?? ""));
+const windowAt = process.argv.indexOf("--window");
+/** How long each case runs (again and again) in a paired round, in ms. */
+const WINDOW_MS = windowAt === -1 ? 3_000 : Math.max(500, Number(process.argv[windowAt + 1]));
 const fmt = (n: number): string => n.toFixed(n < 10 ? 1 : 0);
+const load = (): string =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(", ");
+
+interface Case {
+  name: string;
+  text: string;
+  followUp?: boolean;
+  /** One of the resource cases of issue 14: measured in paired rounds. */
+  paired: boolean;
+  /** Run once per round, not again and again (a case that crashes its host waits out a growing backoff). */
+  once?: boolean;
+}
+
+/** `--set path=json`: config set on the bot, over the bench's own (a base tree without a setting, an A/B). */
+const set: Record<string, unknown> = { "skills.quarantineAfterCrashes": 1_000_000 };
+process.argv.forEach((arg, i) => {
+  const pair = arg === "--set" ? (process.argv[i + 1] ?? "") : "";
+  const at = pair.indexOf("=");
+  if (at > 0) set[pair.slice(0, at)] = JSON.parse(pair.slice(at + 1));
+});
+const h = await startContainment({ set });
 try {
+  const cases: Case[] = [
+    { name: "fetch flood (5000 at once)", text: `/greedy fetchflood ${h.floodUrl}`, paired: true },
+    { name: "settings.get flood", text: "/greedy callflood", paired: true },
+    { name: "storage.set flood", text: "/greedy storeflood", paired: true },
+    { name: "LLM 500 at once", text: "/greedy llmflood", paired: true },
+    { name: "LLM 50 in a row", text: "/greedy llmseq", paired: true },
+    { name: "work after return", text: "/greedy afterreturn", followUp: true, paired: true },
+    { name: "string doubling", text: "/greedy strings", paired: true },
+    { name: "60 M-slot allocation", text: "/allocbomb", paired: true, once: true },
+    { name: "other ports of a declared host", text: `/greedy ports ${h.otherPorts.join(" ")}`, paired: false },
+    { name: "reply hygiene", text: "/greedy hygiene", paired: false },
+    { name: "unhandled rejection", text: "/greedy rejection", paired: false },
+  ];
   // Warm the built-in dice and the greedy skill's host before measuring.
   await h.baseline(1_000);
   await h.run("warm", "/greedy ok");
-  const baseline: ObserverFigures = await h.baseline(3_000);
-  console.log(
-    `observer baseline: /dice 2d6 p50 ${fmt(baseline.p50Ms)} ms, p99 ${fmt(baseline.p99Ms)} ms (${baseline.count} calls)`,
-  );
-  const cases: Array<[string, string, { followUp?: boolean }?]> = [
-    ["fetch flood (5000 at once)", `/greedy fetchflood ${h.floodUrl}`],
-    ["settings.get flood", "/greedy callflood"],
-    ["storage.set flood", "/greedy storeflood"],
-    ["LLM 500 at once", "/greedy llmflood"],
-    ["LLM 50 in a row", "/greedy llmseq"],
-    ["work after return", "/greedy afterreturn", { followUp: true }],
-    ["other ports of a declared host", `/greedy ports ${h.otherPorts.join(" ")}`],
-    ["reply hygiene", "/greedy hygiene"],
-    ["string doubling", "/greedy strings"],
-    ["unhandled rejection", "/greedy rejection"],
-    ["60 M-slot allocation", "/allocbomb"],
-  ];
-  const rows: CaseFigures[] = [];
-  const pairs = new Map<string, Array<{ baseP99: number; caseP99: number }>>();
-  for (const [name, text, options] of cases) {
-    const list: Array<{ baseP99: number; caseP99: number }> = [];
-    let windowMs = 1_500;
-    for (let i = 0; i < ROUNDS; i++) {
-      let base: ObserverFigures;
-      let r: CaseFigures;
-      const t0 = performance.now();
-      if (i % 2 === 0) {
-        base = await h.baseline(windowMs);
-        r = await h.run(name, text, options);
-      } else {
-        r = await h.run(name, text, options);
-        base = await h.baseline(windowMs);
-      }
-      windowMs = Math.max(1_500, performance.now() - t0 - windowMs);
-      list.push({ baseP99: base.p99Ms, caseP99: r.observer.p99Ms });
-      if (i === 0) rows.push(r);
-    }
-    pairs.set(name, list);
+  console.log(`load average at start: ${load()}`);
+
+  console.log("\nWhat each case reached and cost (one run each)");
+  const windows = new Map<string, number>();
+  for (const c of cases.filter((x) => ONLY.test(x.name))) {
+    const r = await h.run(c.name, c.text, c.followUp === true ? { followUp: true } : {});
+    windows.set(c.name, r.observer.windowMs);
+    printReach(r);
   }
-  for (const r of rows) {
-    console.log(`\n${r.name}`);
-    console.log(`  chat sees: ${JSON.stringify(r.reply.slice(0, 200))}`);
+
+  console.log(`\nObserver /dice 2d6 p99 while each case runs, against a paired baseline (${ROUNDS} rounds)`);
+  const summary: string[] = [];
+  for (const c of cases.filter((x) => x.paired && ONLY.test(x.name))) {
+    let windowMs = c.once === true ? (windows.get(c.name) ?? 1_500) : WINDOW_MS + 800;
+    const runs: CaseFigures[] = [];
+    const p: Paired = await pairedRounds(
+      ROUNDS,
+      async () => (await h.baseline(windowMs)).p99Ms,
+      async () => {
+        const r = await h.run(c.name, c.text, {
+          ...(c.followUp === true ? { followUp: true } : {}),
+          ...(c.once === true ? {} : { repeatForMs: WINDOW_MS }),
+        });
+        runs.push(r);
+        windowMs = r.observer.windowMs;
+        return r.observer.p99Ms;
+      },
+    );
+    // A p99 under 0.1 ms is not a measurement: floor it so one quiet window cannot make the ratio infinite.
+    const floored: Paired = { base: p.base.map((b) => Math.max(0.1, b)), ours: p.ours };
+    const failures = runs.reduce((n, r) => n + r.observer.failures, 0);
+    const calls = runs.reduce((n, r) => n + r.observer.count, 0);
+    const firstFailure = runs.find((r) => r.observer.firstFailure !== undefined)?.observer.firstFailure;
+    const rss = Math.max(...runs.map((r) => r.botRssGrowthMb));
+    const stall = Math.max(...runs.map((r) => r.loopMaxMs));
+    const lines = formatPaired(floored, {
+      baseLabel: "baseline",
+      oursLabel: "case",
+      unit: "ms",
+      target: 2,
+      lowerIsBetter: true,
+    });
+    console.log(`\n${c.name} (load average ${load()})`);
+    for (const line of lines) console.log(line);
     console.log(
-      `  invocation ${fmt(r.invocationMs)} ms; reached: ${r.requests} requests, ${r.otherPortConnections} other-port connections, ${r.llmRequests} model calls, ${r.kvOps} store operations`,
+      `  the case ran ${runs.reduce((n, r) => n + r.runs, 0)} times over the rounds; observer failures: ${failures} of ${calls} calls (target 0)${firstFailure === undefined ? "" : `; first: ${JSON.stringify(firstFailure.slice(0, 160))}`}`,
     );
     console.log(
-      `  bot: event loop max stall ${fmt(r.loopMaxMs)} ms, RSS +${fmt(r.botRssGrowthMb)} MB (target ≤ 50); hosts RSS +${fmt(r.hostRssGrowthMb)} MB`,
+      `  bot RSS growth: ${fmt(rss)} MB at most over the rounds (target ≤ 50); event loop max stall ${fmt(stall)} ms`,
     );
-    if (r.nextCallMs !== undefined) console.log(`  next call of the same skill: ${fmt(r.nextCallMs)} ms`);
-    const o = r.observer;
-    console.log(
-      `  observer /dice: ${o.count} calls, ${o.failures} failed, p50 ${fmt(o.p50Ms)} ms, p99 ${fmt(o.p99Ms)} ms (${(o.p99Ms / Math.max(0.1, baseline.p99Ms)).toFixed(1)}× the first baseline), max ${fmt(o.maxMs)} ms`,
-    );
-    const list = pairs.get(r.name) ?? [];
-    const ratios = list.map((p) => p.caseP99 / Math.max(0.1, p.baseP99)).sort((a, b) => a - b);
-    const mid =
-      ratios.length % 2 === 1
-        ? ratios[(ratios.length - 1) / 2]!
-        : (ratios[ratios.length / 2 - 1]! + ratios[ratios.length / 2]!) / 2;
-    console.log(
-      `  observer p99 against a paired baseline: ${mid.toFixed(2)}× median of ${ratios.length} rounds (best ${ratios[0]!.toFixed(2)}×; target ≤ 2×); rounds (baseline → case, ms): ${list.map((p) => `${fmt(p.baseP99)} → ${fmt(p.caseP99)}`).join(", ")}`,
+    const ratios = floored.ours.map((x, i) => x / floored.base[i]!).sort((a, b) => a - b);
+    summary.push(
+      `  ${c.name.padEnd(28)} ${pairedRatio(floored).toFixed(2)}× (best ${ratios[0]!.toFixed(2)}×; ≤ 2)   failures ${failures} (0)   bot RSS +${fmt(rss)} MB (≤ 50)`,
     );
   }
+  console.log(`\nSummary (load average at the end: ${load()})`);
+  for (const line of summary) console.log(line);
 } finally {
   await h.stop();
+}
+
+function printReach(r: CaseFigures): void {
+  console.log(`\n${r.name}`);
+  console.log(`  chat sees: ${JSON.stringify(r.reply.slice(0, 200))}`);
+  console.log(
+    `  invocation ${fmt(r.invocationMs)} ms; reached: ${r.requests} requests, ${r.otherPortConnections} other-port connections, ${r.llmRequests} model calls, ${r.kvOps} store operations`,
+  );
+  console.log(
+    `  bot: event loop max stall ${fmt(r.loopMaxMs)} ms, RSS +${fmt(r.botRssGrowthMb)} MB (target ≤ 50); hosts RSS +${fmt(r.hostRssGrowthMb)} MB`,
+  );
+  if (r.nextCallMs !== undefined) console.log(`  next call of the same skill: ${fmt(r.nextCallMs)} ms`);
+  const o = r.observer;
+  console.log(
+    `  observer /dice: ${o.count} calls, ${o.failures} failed, p50 ${fmt(o.p50Ms)} ms, p99 ${fmt(o.p99Ms)} ms, max ${fmt(o.maxMs)} ms`,
+  );
 }

@@ -29,6 +29,8 @@ export interface ObserverFigures {
   p50Ms: number;
   p99Ms: number;
   maxMs: number;
+  /** How long the observer ran, in ms (a paired baseline window is made as long). */
+  windowMs: number;
 }
 
 /** What one case did and cost. */
@@ -53,7 +55,20 @@ export interface CaseFigures {
   hostRssGrowthMb: number;
   /** Latency of a follow-up `/greedy ok` in the hostile chat, when the case asks for one. */
   nextCallMs: number | undefined;
+  /** How many times the case ran (more than once with `repeatForMs`). */
+  runs: number;
   observer: ObserverFigures;
+}
+
+/** How one case runs. */
+export interface RunOptions {
+  /** Follow the case with `/greedy ok` in the hostile chat and time it. */
+  followUp?: boolean;
+  /**
+   * Run the case again, back to back, until this long has passed since it started (the observer then measures
+   * a sustained case, not a window that is mostly idle); the figures of the first run are reported.
+   */
+  repeatForMs?: number;
 }
 
 /** A running harness. */
@@ -67,12 +82,18 @@ export interface Containment {
   /** The observer alone, for its baseline. */
   baseline(durationMs: number): Promise<ObserverFigures>;
   /** Run one hostile command in chat `hostile` while the observer runs. */
-  run(name: string, text: string, options?: { followUp?: boolean }): Promise<CaseFigures>;
+  run(name: string, text: string, options?: RunOptions): Promise<CaseFigures>;
   stop(): Promise<void>;
 }
 
+/** Options of the harness. */
+export interface ContainmentOptions {
+  /** Config paths set on the bot, over the harness's own (the bench lifts the quarantine threshold). */
+  set?: Record<string, unknown>;
+}
+
 /** Start the harness. */
-export async function startContainment(): Promise<Containment> {
+export async function startContainment(options: ContainmentOptions = {}): Promise<Containment> {
   const dataDir = mkdtempSync(join(tmpdir(), "sb-contain-"));
   let requests = 0;
   const http: Server = createServer((req, res) => {
@@ -113,6 +134,7 @@ export async function startContainment(): Promise<Containment> {
       "llm.models": [
         { name: "main", provider: "openai", model: "stand", baseUrl: openai.baseUrl, apiKey: "k", stream: false },
       ],
+      ...options.set,
     },
     plugins: [
       (core) => createLlmPlugin(core),
@@ -143,6 +165,7 @@ export async function startContainment(): Promise<Containment> {
     const latencies: number[] = [];
     let failures = 0;
     let firstFailure: string | undefined;
+    const started = performance.now();
     while (!isDone()) {
       const before = bot.adapter.textsIn("observer").length;
       const t0 = performance.now();
@@ -156,7 +179,11 @@ export async function startContainment(): Promise<Containment> {
       }
       await sleep(Math.max(0, OBSERVER_EVERY_MS - ms));
     }
-    return { ...summarise(latencies, failures), ...(firstFailure === undefined ? {} : { firstFailure }) };
+    return {
+      ...summarise(latencies, failures),
+      windowMs: performance.now() - started,
+      ...(firstFailure === undefined ? {} : { firstFailure }),
+    };
   }
 
   return {
@@ -197,7 +224,17 @@ export async function startContainment(): Promise<Containment> {
         await say("/greedy ok", "hostile");
         nextCallMs = performance.now() - t1;
       }
+      // Counted for the first run only; without repeats, after the tail below (late arrivals count too).
+      const counted = () => ({ requests, otherConnections, llmRequests: openai.script.requests.length, kvOps });
+      const first = options.repeatForMs === undefined ? undefined : counted();
+      let runs = 1;
+      while (performance.now() - t0 < (options.repeatForMs ?? 0)) {
+        await say(text, "hostile");
+        if (options.followUp === true) await say("/greedy ok", "hostile");
+        runs++;
+      }
       await sleep(500);
+      const reached = first ?? counted();
       done = true;
       const observer = await watching;
       loop.disable();
@@ -206,14 +243,15 @@ export async function startContainment(): Promise<Containment> {
         name,
         reply,
         invocationMs,
-        requests,
-        otherPortConnections: otherConnections,
-        llmRequests: openai.script.requests.length,
-        kvOps,
+        requests: reached.requests,
+        otherPortConnections: reached.otherConnections,
+        llmRequests: reached.llmRequests,
+        kvOps: reached.kvOps,
         loopMaxMs: loop.max / 1e6,
         botRssGrowthMb: (botMax - botBefore) / 1_048_576,
         hostRssGrowthMb: (hostMax - hostBefore) / 1_048_576,
         nextCallMs,
+        runs,
         observer,
       };
     },
@@ -242,7 +280,7 @@ function hostRss(plugin: SkillsPlugin): number {
   return total;
 }
 
-function summarise(latencies: number[], failures: number): ObserverFigures {
+function summarise(latencies: number[], failures: number): Omit<ObserverFigures, "windowMs"> {
   const sorted = [...latencies].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
   return { count: sorted.length, failures, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? 0 };

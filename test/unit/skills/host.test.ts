@@ -1,5 +1,5 @@
 /** The skill host process and its supervisor, without the bot: lifecycle, limits, contexts, crashes. */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HostSkillSpec } from "../../../skills/host/protocol.ts";
 import { SkillHostSupervisor } from "../../../skills/runtime/supervisor.ts";
@@ -185,6 +185,66 @@ describe("skill host", () => {
     }
   });
 
+  it("answers a handler that returns after a rejection it left behind was reported, not the rejection", async () => {
+    // The rejection is reported at the end of the handler's first task, before it awaits a capability and long
+    // before it returns: the host hears "threw" while the handler still runs, and must wait for its own result.
+    // The second handler throws later, after the same early report: its own error is the answer.
+    const s = spec(
+      "early@1.0.0",
+      "var skill = { commands: { go: async function (ctx) { Promise.reject(new Error('left behind')); var v = await ctx.storage.get('k'); return 'returned ' + v; }, fail: async function (ctx) { Promise.reject(new Error('left behind')); await ctx.storage.get('k'); throw new Error('its own'); } } };",
+    );
+    supervisor.load(s);
+    const answer = async (): Promise<string> => '{"ok":true,"value":"v"}';
+    for (let i = 0; i < 3; i++) {
+      const r = await supervisor.call(s, "a", { kind: "command", name: "go", input: input("a"), onCap: answer });
+      expect(r).toMatchObject({ ok: true, value: '{"ok":true,"value":"returned v"}' });
+    }
+    const failed = await supervisor.call(s, "a", { kind: "command", name: "fail", input: input("a"), onCap: answer });
+    expect(failed).toMatchObject({ ok: false, failure: "threw" });
+    expect(JSON.stringify(failed)).toContain("its own");
+    expect(JSON.stringify(failed)).not.toContain("left behind");
+    // One that never settles after the early report ends at its wall clock, named as such.
+    const stuck = spec(
+      "early-stuck@1.0.0",
+      "var skill = { commands: { go: async function () { Promise.reject(new Error('left behind')); await new Promise(function () {}); } } };",
+      { timeoutMs: 400 },
+    );
+    supervisor.load(stuck);
+    expect(
+      await supervisor.call(stuck, "a", { kind: "command", name: "go", input: input("a"), onCap: answer }),
+    ).toMatchObject({ ok: false, failure: "timeout" });
+  });
+
+  it("forwards one call past a capability group's budget and refuses the rest of a burst itself", async () => {
+    const s = spec(
+      "burst@1.0.0",
+      "var skill = { commands: { go: async function (ctx) { var ps = []; for (var i = 0; i < 500; i++) ps.push(ctx.llm.complete({ prompt: 'x' }).then(function () { return 'ok'; }, function (e) { return e.code; })); var out = await Promise.all(ps); var n = {}; out.forEach(function (k) { n[k] = (n[k] || 0) + 1; }); await ctx.storage.get('k'); return JSON.stringify(n); } } };",
+      { capGroups: [{ names: ["llm"], max: 3, label: "LLM calls" }] },
+    );
+    supervisor.load(s);
+    const reached: string[] = [];
+    let refusedByHost = 0;
+    const r = await supervisor.call(s, "a", {
+      kind: "command",
+      name: "go",
+      input: input("a"),
+      onRefused: (count) => {
+        refusedByHost += count;
+      },
+      onCap: async (name) => {
+        reached.push(name);
+        // The bot's own budget: three model calls, then a refusal.
+        return name === "llm" && reached.filter((n) => n === "llm").length > 3
+          ? '{"ok":false,"error":{"code":"E_SKILL_BUDGET","message":"over its budget"}}'
+          : '{"ok":true,"value":null}';
+      },
+    });
+    expect(r).toMatchObject({ ok: true, value: JSON.stringify({ ok: true, value: '{"ok":3,"E_SKILL_BUDGET":497}' }) });
+    // Three calls and the one the bot refuses; other capabilities still reach the bot.
+    expect(reached).toEqual(["llm", "llm", "llm", "llm", "storage.get"]);
+    expect(refusedByHost).toBe(496);
+  });
+
   it("drops, inside the isolate, an answer that reaches work a returned handler left behind", async () => {
     // The handler asks for a setting it never awaits and spins until the answer is queued behind it; the
     // continuation would then loop for the whole CPU budget and take the next call down with it.
@@ -267,5 +327,54 @@ describe("skill host", () => {
     } finally {
       delete process.env.SWITCHBOARD_TEST_SECRET;
     }
+  });
+});
+
+/** The niceness of every thread of a process (Linux `/proc`). */
+function threadNiceness(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    // Fields after the command name: state is field 3, niceness field 19.
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+  });
+}
+
+describe.skipIf(process.platform !== "linux")("skill host priority", () => {
+  let supervisor: SkillHostSupervisor;
+
+  beforeAll(() => {
+    supervisor = new SkillHostSupervisor({ poolSize: 1, permissionModel: true, hostGraceMs: 3_000, nice: 10 });
+  });
+
+  afterAll(async () => {
+    await supervisor.stop();
+  });
+
+  const input = JSON.stringify({ args: [], rawArgs: "", chat: { id: "a" } });
+
+  it("runs built-ins at the bot's priority and every other skill's host, each thread of it, at the lower one", async () => {
+    const builtin = spec("builtin-dice@1.0.0", COUNTER);
+    const outside = spec("outside@1.0.0", COUNTER);
+    supervisor.load(builtin, { isolated: false, builtin: true });
+    supervisor.load(outside, { isolated: true });
+    for (const s of [builtin, outside])
+      expect(await supervisor.call(s, "a", { kind: "command", name: "count", input, onCap: noCap })).toMatchObject({
+        ok: true,
+      });
+    const shared = supervisor.hostFor("builtin-dice").pid!;
+    const isolated = supervisor.hostFor("outside").pid!;
+    expect(shared).not.toBe(isolated);
+    // Node's own threads (V8 workers, libuv) and isolated-vm's included: each inherits its creator's niceness.
+    expect(new Set(threadNiceness(shared))).toEqual(new Set([0]));
+    expect(threadNiceness(isolated).length).toBeGreaterThan(1);
+    expect(new Set(threadNiceness(isolated))).toEqual(new Set([10]));
+    // A skill from outside placed in the shared host (no host of its own) makes that host yield too.
+    const guest = spec("guest@1.0.0", COUNTER);
+    supervisor.load(guest, { isolated: false });
+    expect(new Set(threadNiceness(shared))).toEqual(new Set([10]));
+    expect(await supervisor.call(guest, "a", { kind: "command", name: "count", input, onCap: noCap })).toMatchObject({
+      ok: true,
+    });
+    expect(new Set(threadNiceness(shared))).toEqual(new Set([10]));
   });
 });
