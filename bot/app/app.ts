@@ -489,8 +489,10 @@ export async function createApp(options: AppOptions): Promise<App> {
       // while the plugins start and the listener builds its server. What they hear before the plugins have
       // started waits for them (a command would otherwise miss a skill's), and their native command lists are
       // sent once every command is registered. /readyz answers once the listener serves, after the plugins.
+      let pluggedIn = false;
       const plugged = (async () => {
         for (const plugin of plugins) await plugin.start?.();
+        pluggedIn = true;
       })();
       // A plugin that fails to start fails `start()` below; the adapters' waits see the same error.
       plugged.catch(() => undefined);
@@ -500,10 +502,14 @@ export async function createApp(options: AppOptions): Promise<App> {
           startAdapter(adapter, {
             log,
             timeoutMs: config.bot.adapterStartTimeoutMs,
-            sink: async (inbound) => {
-              await plugged;
-              activity.inbound(inbound);
-              return router.handle(inbound);
+            sink: (inbound) => {
+              // Once the plugins are up, what an adapter hears goes to the router in the same turn (no await in
+              // between), so the router sees messages as they arrive and drain() covers every one handed over.
+              const hand = () => {
+                activity.inbound(inbound);
+                return router.handle(inbound);
+              };
+              return pluggedIn ? hand() : plugged.then(hand);
             },
             commands: async () => {
               await plugged;
