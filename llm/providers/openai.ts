@@ -1,23 +1,18 @@
 /**
  * OpenAI-compatible chat completions (OpenAI, Azure, vLLM, llama.cpp server, LM Studio, OpenRouter), spoken over
- * undici: `request` on one keep-alive connection pool per endpoint, the body serialised once, server-sent events
+ * undici: `request` on a keep-alive connection pool per model, the body serialised once, server-sent events
  * read with eventsource-parser. No retries here: the fallback chain decides what happens next.
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { Agent, type Dispatcher, errors as undiciErrors, request } from "undici";
+import { type Dispatcher, Pool, errors as undiciErrors } from "undici";
 import type { Clock } from "../../bot/index.ts";
 import type { ChatMessage, ChatProvider, ChatRequest, ChatResult, ModelConfig, ToolCall } from "../types.ts";
 import { kindOfStatus, ProviderFailure, retryAfterFrom } from "./failure.ts";
 import { startDeadline } from "./deadline.ts";
 import { toExportMessage } from "../export.ts";
 
-/**
- * The connections to every OpenAI-compatible endpoint, kept alive between calls (undici pools them per origin).
- * Idle sockets do not hold the process open; one pipelined request per connection, so a long streamed answer
- * never holds up another call behind it.
- */
-let agent: Agent | undefined;
-const dispatcher = (): Dispatcher => (agent ??= new Agent({ keepAliveTimeout: 30_000, keepAliveMaxTimeout: 600_000 }));
+/** Idle connections to an endpoint are kept this long (or as long as its `Keep-Alive` answer says, if shorter). */
+const KEEP_ALIVE_MS = 30_000;
 
 /** One streamed chunk, as far as it is read here. */
 interface WireChunk {
@@ -49,14 +44,23 @@ export class OpenAiProvider implements ChatProvider {
   readonly kind = "openai" as const;
   readonly #model: ModelConfig;
   readonly #clock: Clock;
-  readonly #url: string;
+  readonly #origin: string;
+  readonly #path: string;
   /** Built once: every call sends the same headers. */
   readonly #headers: Record<string, string>;
+  /**
+   * Keep-alive connections to the endpoint, opened on the first call. One request per connection at a time (no
+   * pipelining), so a long streamed answer never holds up another call; idle connections do not hold the
+   * process open.
+   */
+  #pool: Pool | undefined;
 
   constructor(model: ModelConfig, clock: Clock) {
     this.#model = model;
     this.#clock = clock;
-    this.#url = `${(model.baseUrl ?? "https://api.openai.com/v1").replace(/\/+$/, "")}/chat/completions`;
+    const url = new URL(`${(model.baseUrl ?? "https://api.openai.com/v1").replace(/\/+$/, "")}/chat/completions`);
+    this.#origin = url.origin;
+    this.#path = `${url.pathname}${url.search}`;
     this.#headers = {
       ...model.headers,
       authorization: `Bearer ${model.apiKey !== undefined && model.apiKey !== "" ? model.apiKey : "unused"}`,
@@ -93,12 +97,13 @@ export class OpenAiProvider implements ChatProvider {
 
   /** POST the body; an HTTP error status is a classified failure (its body read and dropped). */
   async #post(body: unknown, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    const res = await request(this.#url, {
+    this.#pool ??= new Pool(this.#origin, { keepAliveTimeout: KEEP_ALIVE_MS });
+    const res = await this.#pool.request({
       method: "POST",
+      path: this.#path,
       headers: this.#headers,
       body: JSON.stringify(body),
       signal,
-      dispatcher: dispatcher(),
     });
     if (res.statusCode < 400) return res;
     await res.body.dump().catch(() => undefined);
