@@ -36,7 +36,7 @@ export const BENCHES: readonly Bench[] = [
   { name: "listeners", measures: "reply latency with a skill hearing every message" },
   { name: "llm", measures: "framework time per LLM turn and per streamed chunk" },
   { name: "hooks", measures: "hook intake to the message handed to the adapter, dedupe and queue in the path" },
-  { name: "gateway", measures: "model gateway overhead and throughput vs direct" },
+  { name: "gateway", measures: "model gateway overhead, per-chunk delay and throughput vs direct" },
   { name: "marketplace", measures: "skill install and search vs a plain fetch" },
   { name: "cli-install", measures: "`switchboard skills install` as a process vs npm install" },
   { name: "install", measures: "production install size and package count" },
