@@ -61,11 +61,14 @@ export class OpenAiProvider implements ChatProvider {
     const url = new URL(`${(model.baseUrl ?? "https://api.openai.com/v1").replace(/\/+$/, "")}/chat/completions`);
     this.#origin = url.origin;
     this.#path = `${url.pathname}${url.search}`;
+    // The model's own headers last, as the SDK's `defaultHeaders` did: they may replace ours (names in lower case,
+    // so one header is never sent twice under two spellings).
     this.#headers = {
-      ...model.headers,
       authorization: `Bearer ${model.apiKey !== undefined && model.apiKey !== "" ? model.apiKey : "unused"}`,
       "content-type": "application/json",
       accept: "application/json",
+      "user-agent": "switchboard",
+      ...Object.fromEntries(Object.entries(model.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v])),
     };
   }
 
