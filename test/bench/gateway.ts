@@ -14,15 +14,18 @@
  * with main, or `BENCH_BASE`), measured in the same rounds: before and after from one machine state.
  *
  * Within a round the sequential requests rotate over the sides one by one, and the throughput runs rotate which
- * side goes first; figures are the median over rounds with the best round beside it. Targets: ≥ 1,000 requests/s
+ * side goes first; figures are the median over rounds with the best round beside it (with `--base`, the throughput
+ * is also given as this tree's over the base's, the median of the rounds' ratios). Targets: ≥ 1,000 requests/s
  * through the gateway, p99 overhead ≤ 5 ms, per-chunk overhead below noise.
  *
  *   npx node test/bench/gateway.ts [--rounds 5] [--requests 300] [--streams 60] [--throughput 3000] [--base]
  */
 import { spawn } from "node:child_process";
+import { loadavg } from "node:os";
 import { createInterface } from "node:readline";
 import OpenAI from "openai";
 import { ensureBaseTree } from "./base-tree.ts";
+import { formatPaired } from "./paired.ts";
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: number): number => {
@@ -82,6 +85,9 @@ async function bench(): Promise<void> {
   const CONCURRENCY = 100;
   const GAP_MS = 2;
   const withBase = args.includes("--base");
+  const load = loadavg()
+    .map((x) => x.toFixed(2))
+    .join(" ");
   const self = new URL(import.meta.url).pathname;
   const standIn = spawn(process.execPath, [new URL("../stand-ins/openai/main.ts", import.meta.url).pathname], {
     stdio: ["pipe", "pipe", "inherit"],
@@ -231,6 +237,19 @@ async function bench(): Promise<void> {
       `    throughput at concurrency ${CONCURRENCY}: ${median(r.rps).toFixed(0)} req/s (${best(r.rps, false).toFixed(0)})   target ≥ 1,000 req/s: ${median(r.rps) >= 1000 ? "met" : "missed"}`,
     );
   }
+  if (base !== undefined) {
+    console.log(`  throughput at concurrency ${CONCURRENCY}, this tree against the base, round by round:`);
+    for (const line of formatPaired(
+      { base: raw.base.rps, ours: raw.gateway.rps },
+      { baseLabel: `base ${base.commit}`, oursLabel: "this tree", unit: "req/s", target: 1 },
+    ))
+      console.log(line);
+  }
+  console.log(
+    `  load average ${load} at the start, ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")} at the end`,
+  );
   standIn.stdin!.end();
   for (const server of servers) server.stdin!.end();
 }
