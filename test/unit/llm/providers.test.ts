@@ -104,6 +104,7 @@ describe("OpenAI-compatible provider", () => {
   it("sends the key as a bearer token and the model's own headers, which may replace it", async () => {
     await oa({ stream: false }).chat({ messages: user, signal: signal() });
     expect(openai.script.requests[0]!.headers.authorization).toBe("Bearer k");
+    expect(openai.script.requests[0]!.headers["user-agent"]).toBe("switchboard");
     await oa({ stream: false, headers: { "X-Title": "switchboard test", Authorization: "Bearer other" } }).chat({
       messages: user,
       signal: signal(),
