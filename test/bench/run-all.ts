@@ -37,6 +37,7 @@ export const BENCHES: readonly Bench[] = [
   { name: "llm", measures: "framework time per LLM turn and per streamed chunk" },
   { name: "hooks", measures: "hook intake to the message handed to the adapter, dedupe and queue in the path" },
   { name: "gateway", measures: "model gateway overhead, per-chunk delay and throughput vs direct" },
+  { name: "openai-client", measures: "undici request vs undici fetch vs the openai SDK on it" },
   { name: "marketplace", measures: "skill install and search vs a plain fetch" },
   { name: "cli-install", measures: "`switchboard skills install` as a process vs npm install" },
   { name: "install", measures: "production install size and package count" },
