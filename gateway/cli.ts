@@ -7,7 +7,7 @@ import type { Command } from "commander";
 import type { Core } from "../bot/index.ts";
 import { csvOf, SwitchboardError } from "../bot/index.ts";
 import { LLM_MIGRATIONS, type UsageGrouping, usageReport } from "../llm/index.ts";
-import { hitsBy } from "./hits.ts";
+import { hitsBy, hitsByModel } from "./hits.ts";
 import { GATEWAY_MIGRATIONS, type KeyInfo } from "./keys.ts";
 import { createKeyService } from "./index.ts";
 
@@ -16,6 +16,12 @@ export interface GatewayCliContext {
   openApp(options?: { plugins?: boolean }): Promise<{ core: Core; stop(): Promise<void> }>;
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
+}
+
+/** Cache hits per model since a UTC day, for `switchboard models` (the composition root hands it to the LLM CLI). */
+export async function cacheHitsSince(core: Core, fromDay: string): Promise<Map<string, number>> {
+  await core.store.migrate(GATEWAY_MIGRATIONS);
+  return hitsByModel(core.store.sql, fromDay);
 }
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000 };

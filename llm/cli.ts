@@ -10,10 +10,18 @@ export interface LlmCliContext {
   openApp(options?: { plugins?: boolean }): Promise<{ core: Core; stop(): Promise<void> }>;
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
+  /**
+   * Answers served from the answer cache per model since a UTC day, read from the store by the module that keeps
+   * the cache (the gateway); `switchboard models` shows them as the chat's `/models` does.
+   */
+  cacheHitsSince?: (core: Core, fromDay: string) => Promise<Map<string, number>>;
 }
 
 /** Open the LLM services for a CLI command (store, no adapters), run `fn`, and close. */
-async function withCliService<T>(ctx: LlmCliContext, fn: (s: Omit<LlmService, "engine">) => Promise<T>): Promise<T> {
+async function withCliService<T>(
+  ctx: LlmCliContext,
+  fn: (s: Omit<LlmService, "engine">, core: Core) => Promise<T>,
+): Promise<T> {
   const app = await ctx.openApp({ plugins: false });
   try {
     await app.core.store.migrate(LLM_MIGRATIONS);
@@ -26,7 +34,7 @@ async function withCliService<T>(ctx: LlmCliContext, fn: (s: Omit<LlmService, "e
       kv: app.core.kv,
     });
     try {
-      return await fn(s);
+      return await fn(s, app.core);
     } finally {
       await s.stats.close();
     }
@@ -41,7 +49,13 @@ export function registerLlmCli(program: Command, ctx: LlmCliContext): void {
     .command("models")
     .description("list the configured language models with their statistics")
     .action(async () => {
-      const text = await withCliService(ctx, (s) => modelsReport({ ...s, engine: undefined }));
+      const text = await withCliService(ctx, (s, core) => {
+        const hits = ctx.cacheHitsSince;
+        return modelsReport(
+          { ...s, engine: undefined },
+          hits === undefined ? {} : { hitsSince: (fromDay) => hits(core, fromDay) },
+        );
+      });
       ctx.out.write(`${text.replace(/\*\*/g, "")}\n`);
     });
   const ai = program.command("ai").description("language-model conversations");

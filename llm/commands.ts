@@ -308,13 +308,22 @@ async function feedback(s: LlmService, ctx: CommandContext): Promise<string> {
   return vote === "up" ? "Thanks for the 👍." : "Thanks, noted 👎.";
 }
 
-/** The `/models` and `switchboard models` report. */
-export async function modelsReport(s: LlmService): Promise<string> {
+/**
+ * The `/models` and `switchboard models` report. Cache hits come from the answer cache in use, or from
+ * `o.hitsSince` where none runs (the CLI reads them from the store).
+ */
+export async function modelsReport(
+  s: LlmService,
+  o: { hitsSince?: (fromDay: string) => Promise<Map<string, number>> } = {},
+): Promise<string> {
   if (!s.registry.isConfigured) return HOW_TO_CONFIGURE;
   const since = s.clock.now() - s.config.statsRetentionDays * 86_400_000;
   const stats = new Map((await s.stats.read(since)).map((x) => [x.model, x]));
   // Answers served from the answer cache (chat turns and gateway requests) reached no model: counted apart.
-  const hits = (await s.answerCache.current?.hitsSince(dayOf(since))) ?? new Map<string, number>();
+  const cache = s.answerCache.current;
+  const hits =
+    (await (cache !== undefined ? cache.hitsSince(dayOf(since)) : o.hitsSince?.(dayOf(since)))) ??
+    new Map<string, number>();
   const lines = [`**Models** (statistics over ${s.config.statsRetentionDays} days)`];
   for (const m of s.registry.list()) {
     const st = stats.get(m.name);

@@ -31,9 +31,18 @@ interface PendingUsage {
   turns: number;
 }
 
+// The last day asked for: every request asks for today several times (usage, quotas, budgets, cache hits).
+let lastDay = Number.NaN;
+let lastDayText = "";
+
 /** The UTC day (`YYYY-MM-DD`) of an instant. */
 export function dayOf(ms: number): string {
-  return new Date(ms).toISOString().slice(0, 10);
+  const day = Math.floor(ms / DAY_MS);
+  if (day !== lastDay) {
+    lastDayText = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    lastDay = day;
+  }
+  return lastDayText;
 }
 
 /** Cost of a call at the model's prices. */

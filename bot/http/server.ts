@@ -166,13 +166,18 @@ export async function buildServer(
         ...(route.raw === true ? { serializerCompiler: () => (data: unknown) => String(data) } : {}),
         ...(route.bodyLimit === undefined ? {} : { bodyLimit: route.bodyLimit }),
         config: config.rateLimit === false ? { access: config.access, errorBody: config.errorBody } : config,
-        onSend: apiHeaders,
+        // Hooks only where they do something: every hook is a step on each request's path.
+        ...(route.url.startsWith("/api/") ? { onSend: apiHeaders } : {}),
         // After the rate limit (an onRequest hook: every attempt counts, bad tokens too), before the body is parsed
-        // or validated: a caller who may not call gets 401/403, never a 400.
-        preParsing: async (request, _reply, payload) => {
-          (request as SignedRequest).signedIn = await authorize(route, request, o.authenticator());
-          return payload;
-        },
+        // or validated: a caller who may not call gets 401/403, never a 400. A public route checks its own callers.
+        ...(route.access === "public"
+          ? {}
+          : {
+              preParsing: async (request: FastifyRequest, _reply: FastifyReply, payload: unknown) => {
+                (request as SignedRequest).signedIn = await authorize(route, request, o.authenticator());
+                return payload;
+              },
+            }),
         handler: async (request, reply) => {
           // The client leaving before the answer is complete aborts the work it asked for (a model call).
           const gone = new AbortController();
@@ -204,13 +209,11 @@ export async function buildServer(
 }
 
 /** The API's answers are per person and never cached; nothing it sends is to be sniffed or framed. */
-async function apiHeaders(request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
-  if (request.url.startsWith("/api/")) {
-    void reply.header("cache-control", "no-store");
-    void reply.header("x-content-type-options", "nosniff");
-    void reply.header("x-frame-options", "DENY");
-    void reply.header("referrer-policy", "no-referrer");
-  }
+async function apiHeaders(_request: FastifyRequest, reply: FastifyReply, payload: unknown): Promise<unknown> {
+  void reply.header("cache-control", "no-store");
+  void reply.header("x-content-type-options", "nosniff");
+  void reply.header("x-frame-options", "DENY");
+  void reply.header("referrer-policy", "no-referrer");
   return payload;
 }
 

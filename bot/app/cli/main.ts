@@ -76,7 +76,8 @@ async function registerModuleClis(program: Command, ctx: CliContext): Promise<vo
     import("../../../skills/cli.ts"),
   ]);
   consoleCli.registerConsoleCli(program, ctx);
-  llm.registerLlmCli(program, ctx);
+  // `switchboard models` counts the answer cache's hits, which the gateway keeps.
+  llm.registerLlmCli(program, { ...ctx, cacheHitsSince: gateway.cacheHitsSince });
   gateway.registerGatewayCli(program, ctx);
   schedules.registerSchedulesCli(program, ctx);
   slack.registerSlackCli(program, ctx);

@@ -7,7 +7,15 @@ import type { AddressInfo } from "node:net";
 
 /** One scripted answer. */
 export type Step =
-  | { kind: "text"; text: string; chunks?: string[]; usage?: { input: number; output: number }; delayMs?: number }
+  | {
+      kind: "text";
+      text: string;
+      chunks?: string[];
+      usage?: { input: number; output: number };
+      delayMs?: number;
+      /** Streamed: the wait between two chunks (none by default: every chunk is written at once). */
+      gapMs?: number;
+    }
   | {
       kind: "tools";
       calls: Array<{ name: string; arguments: string | Record<string, unknown> }>;

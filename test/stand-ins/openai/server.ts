@@ -138,7 +138,11 @@ async function answer(
     return; // leave the stream open
   }
   const pieces = step.kind === "text" && step.chunks !== undefined ? step.chunks : text === "" ? [] : chunk(text, 3);
-  for (const piece of pieces) send({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] });
+  const gapMs = step.kind === "text" ? (step.gapMs ?? 0) : 0;
+  for (const [i, piece] of pieces.entries()) {
+    if (gapMs > 0 && i > 0) await delay(gapMs);
+    send({ choices: [{ index: 0, delta: { content: piece }, finish_reason: null }] });
+  }
   toolCalls.forEach((c, index) => {
     // Name and id first, then the arguments in two fragments, as real servers do.
     send({

@@ -101,6 +101,18 @@ describe("OpenAI-compatible provider", () => {
     expect(sent[2]).toEqual({ role: "tool", tool_call_id: "call_1", content: "42" });
   });
 
+  it("sends the key as a bearer token and the model's own headers, which may replace it", async () => {
+    await oa({ stream: false }).chat({ messages: user, signal: signal() });
+    expect(openai.script.requests[0]!.headers.authorization).toBe("Bearer k");
+    expect(openai.script.requests[0]!.headers["user-agent"]).toBe("switchboard");
+    await oa({ stream: false, headers: { "X-Title": "switchboard test", Authorization: "Bearer other" } }).chat({
+      messages: user,
+      signal: signal(),
+    });
+    expect(openai.script.requests[1]!.headers["x-title"]).toBe("switchboard test");
+    expect(openai.script.requests[1]!.headers.authorization).toBe("Bearer other");
+  });
+
   it("classifies 429 with Retry-After as rate_limit with the wait", async () => {
     openai.script.push("stand", { kind: "error", status: 429, headers: { "retry-after": "7" } });
     const f = await failureOf(oa().chat({ messages: user, signal: signal() }));
