@@ -15,6 +15,10 @@
  * outcome is recorded from `failedOutcome` and the lane goes on; what the run settles to later is recorded over it),
  * and a failed record is retried, with backoff, until it is written (after `close`, a few more times only: the
  * sweeper of the next process closes what is left).
+ *
+ * A claim may hand fires back as `held` (their schedule's row was locked by something that was not a claim of
+ * them, so nobody may have them): those are claimed again, before new fires, after a backoff that doubles, at most
+ * `HELD_MAX_TRIES` times and at most `maxHeld` at once; a fire past either bound is told to `onError` and dropped.
  */
 
 /** One fire the engine handed out. */
