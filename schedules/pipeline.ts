@@ -58,8 +58,8 @@ export interface FirePipelineOptions<C, R> {
   /** Record a batch of outcomes. */
   record(results: readonly R[]): Promise<void>;
   /**
-   * Told when a claim fails (those fires are then lost: at most once), when a record fails (it is retried) or
-   * when a run passes its deadline.
+   * Told when a claim fails (its fires are claimed again like held ones) or a held fire is given up, when a record
+   * fails (it is retried) or when a run passes its deadline.
    */
   onError(error: unknown, stage: "claim" | "record" | "run"): void;
   /** Longest a run may take before its outcome is recorded from `failedOutcome` (default: none). */
@@ -212,8 +212,9 @@ export class FirePipeline<C, R> {
         },
         (error: unknown) => {
           this.#o.onError(error, "claim");
-          // A retry that failed (its wait for a lock timed out) is tried again, within its bound.
-          if (tries !== undefined) for (const fire of batch) this.#hold(fire, (tries.get(fire) ?? 0) + 1);
+          // The claim's transaction claimed nothing (its wait for a lock timed out, a deadlock, the store away):
+          // every fire of it is tried again, within the bounds.
+          for (const fire of batch) this.#hold(fire, (tries?.get(fire) ?? 0) + 1);
         },
       )
       .finally(() => {

@@ -150,4 +150,31 @@ describe("fires held by a lock", () => {
     expect(errors.filter((e) => e.includes("schedule b's") && e.includes("stayed locked"))).toHaveLength(1);
     expect(errors.filter((e) => e.includes("schedule c's") && e.includes("already wait"))).toHaveLength(1);
   });
+
+  it("claims the fires of a claim that failed again", async () => {
+    const calls: Array<{ ids: string[]; retry: boolean }> = [];
+    const ran: string[] = [];
+    const pipeline = new FirePipeline<string, string>({
+      claim: async (fires, how) => {
+        calls.push({ ids: fires.map((f) => f.id), retry: how.retry });
+        if (calls.length === 1) throw new Error("could not serialize access (injected)");
+        return { claimed: fires.map((fire) => ({ fire, chatKey: fire.id, claim: fire.id })) };
+      },
+      run: async ({ claim }) => {
+        ran.push(claim);
+        return claim;
+      },
+      record: async () => {},
+      onError: () => {},
+      heldFirstMs: 1,
+    });
+    pipeline.push({ id: "a", fireTime: 60_000, kind: "scheduled" });
+    await pipeline.idle();
+    expect(calls).toEqual([
+      { ids: ["a"], retry: false },
+      { ids: ["a"], retry: true },
+    ]);
+    expect(ran).toEqual(["a"]);
+    expect(pipeline.heldLost).toBe(0);
+  });
 });
