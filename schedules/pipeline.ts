@@ -15,6 +15,10 @@
  * outcome is recorded from `failedOutcome` and the lane goes on; what the run settles to later is recorded over it),
  * and a failed record is retried, with backoff, until it is written (after `close`, a few more times only: the
  * sweeper of the next process closes what is left).
+ *
+ * A claim may hand fires back as `held` (their schedule's row was locked by something that was not a claim of
+ * them, so nobody may have them): those are claimed again, before new fires, after a backoff that doubles, at most
+ * `HELD_MAX_TRIES` times and at most `maxHeld` at once; a fire past either bound is told to `onError` and dropped.
  */
 
 /** One fire the engine handed out. */
@@ -31,17 +35,31 @@ export interface ClaimedFire<C> {
   readonly claim: C;
 }
 
+/** What a claim returns. */
+export interface ClaimResult<C> {
+  /** The fires this process won. */
+  readonly claimed: Array<ClaimedFire<C>>;
+  /**
+   * Fires that nobody may have claimed because their schedule was locked by something else (a finish, an
+   * edit): the pipeline claims them again shortly, with `retry` set.
+   */
+  readonly held?: readonly DueFire[];
+}
+
 /** What the pipeline drives. */
 export interface FirePipelineOptions<C, R> {
-  /** Claim a batch; fires another process has, or whose schedule is no longer active, are left out. */
-  claim(fires: readonly DueFire[]): Promise<Array<ClaimedFire<C>>>;
+  /**
+   * Claim a batch; fires another process has, or whose schedule is no longer active, are left out. `retry`: these
+   * fires were `held` before (the claim may wait, briefly, for their schedules' locks).
+   */
+  claim(fires: readonly DueFire[], how: { retry: boolean }): Promise<ClaimResult<C>>;
   /** Run one claimed fire; resolves to what `record` writes. Must not reject (errors are outcomes). */
   run(claimed: ClaimedFire<C>): Promise<R>;
   /** Record a batch of outcomes. */
   record(results: readonly R[]): Promise<void>;
   /**
-   * Told when a claim fails (those fires are then lost: at most once), when a record fails (it is retried) or
-   * when a run passes its deadline.
+   * Told when a claim fails (its fires are claimed again like held ones) or a held fire is given up, when a record
+   * fails (it is retried) or when a run passes its deadline.
    */
   onError(error: unknown, stage: "claim" | "record" | "run"): void;
   /** Longest a run may take before its outcome is recorded from `failedOutcome` (default: none). */
@@ -54,6 +72,10 @@ export interface FirePipelineOptions<C, R> {
   batchSize?: number;
   /** Most chats whose fires run at once. Default 64. */
   concurrency?: number;
+  /** The first wait before a held fire is claimed again; it doubles with each try. Default 50 ms. */
+  heldFirstMs?: number;
+  /** Most held fires waiting to be claimed again; more are given up at once (told to `onError`). Default 10,000. */
+  maxHeld?: number;
 }
 
 /** The firing pipeline (see the module doc). */
@@ -61,6 +83,8 @@ export class FirePipeline<C, R> {
   readonly #o: FirePipelineOptions<C, R>;
   readonly #batchSize: number;
   readonly #concurrency: number;
+  readonly #heldFirstMs: number;
+  readonly #maxHeld: number;
   #due: DueFire[] = [];
   #dueHead = 0;
   #isClaiming = false;
@@ -78,6 +102,11 @@ export class FirePipeline<C, R> {
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #recordFailures = 0;
   #isClosed = false;
+  /** Held fires waiting to be claimed again, with their tries so far and when they are due again (`Date.now`). */
+  #held: Array<{ fire: DueFire; tries: number; atMs: number }> = [];
+  #heldTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Held fires due again, claimed before new ones. */
+  #retryDue: Array<{ fire: DueFire; tries: number }> = [];
   #whenIdle: Promise<void> | undefined;
   #resolveIdle: (() => void) | undefined;
   /** Claim statements run, for the benchmark and tests. */
@@ -88,11 +117,17 @@ export class FirePipeline<C, R> {
   recordRetries = 0;
   /** Runs that passed their deadline. */
   overdueRuns = 0;
+  /** Fires claimed again because their schedule was locked by something else at the first claim. */
+  heldRetries = 0;
+  /** Held fires given up (tried `HELD_MAX_TRIES` times, or over `maxHeld`); each was told to `onError`. */
+  heldLost = 0;
 
   constructor(options: FirePipelineOptions<C, R>) {
     this.#o = options;
     this.#batchSize = options.batchSize ?? 256;
     this.#concurrency = options.concurrency ?? 64;
+    this.#heldFirstMs = options.heldFirstMs ?? 50;
+    this.#maxHeld = options.maxHeld ?? 10_000;
   }
 
   /** Hand over a due fire. */
@@ -130,7 +165,9 @@ export class FirePipeline<C, R> {
       this.#running > 0 ||
       this.#results.length > 0 ||
       this.#isRecording ||
-      this.#retryTimer !== undefined
+      this.#retryTimer !== undefined ||
+      this.#held.length > 0 ||
+      this.#retryDue.length > 0
     )
       return;
     const resolve = this.#resolveIdle;
@@ -140,30 +177,87 @@ export class FirePipeline<C, R> {
   }
 
   #claimNext(): void {
-    if (this.#isClaiming || this.#dueHead >= this.#due.length || this.#waiting >= this.#concurrency * 4) return;
-    const end = Math.min(this.#due.length, this.#dueHead + this.#batchSize);
-    const batch = this.#due.slice(this.#dueHead, end);
-    this.#dueHead = end;
-    if (this.#dueHead === this.#due.length) {
-      this.#due = [];
-      this.#dueHead = 0;
+    const hasRetries = this.#retryDue.length > 0;
+    if (
+      this.#isClaiming ||
+      (!hasRetries && this.#dueHead >= this.#due.length) ||
+      this.#waiting >= this.#concurrency * 4
+    )
+      return;
+    let batch: DueFire[];
+    let tries: Map<DueFire, number> | undefined;
+    if (hasRetries) {
+      const taken = this.#retryDue.splice(0, this.#batchSize);
+      batch = taken.map((h) => h.fire);
+      tries = new Map(taken.map((h) => [h.fire, h.tries]));
+      this.heldRetries += batch.length;
+    } else {
+      const end = Math.min(this.#due.length, this.#dueHead + this.#batchSize);
+      batch = this.#due.slice(this.#dueHead, end);
+      this.#dueHead = end;
+      if (this.#dueHead === this.#due.length) {
+        this.#due = [];
+        this.#dueHead = 0;
+      }
     }
     this.#isClaiming = true;
     this.claimBatches++;
     this.#o
-      .claim(batch)
+      .claim(batch, { retry: hasRetries })
       .then(
-        (claimed) => {
+        ({ claimed, held }) => {
           for (const item of claimed) this.#enqueue(item);
           this.#startLanes();
+          for (const fire of held ?? []) this.#hold(fire, (tries?.get(fire) ?? 0) + 1);
         },
-        (error: unknown) => this.#o.onError(error, "claim"),
+        (error: unknown) => {
+          this.#o.onError(error, "claim");
+          // The claim's transaction claimed nothing (its wait for a lock timed out, a deadlock, the store away):
+          // every fire of it is tried again, within the bounds.
+          for (const fire of batch) this.#hold(fire, (tries?.get(fire) ?? 0) + 1);
+        },
       )
       .finally(() => {
         this.#isClaiming = false;
         this.#claimNext();
         this.#checkIdle();
       });
+  }
+
+  /** Keep a held fire to be claimed again after a backoff, within the bounds on tries and on how many wait. */
+  #hold(fire: DueFire, tries: number): void {
+    if (tries > HELD_MAX_TRIES || this.#held.length + this.#retryDue.length >= this.#maxHeld) {
+      this.heldLost++;
+      this.#o.onError(
+        new Error(
+          tries > HELD_MAX_TRIES
+            ? `schedule ${fire.id}'s fire at ${fire.fireTime} was not claimed: its schedule stayed locked through ${HELD_MAX_TRIES} tries`
+            : `schedule ${fire.id}'s fire at ${fire.fireTime} was not claimed: ${this.#maxHeld} fires already wait to be tried again`,
+        ),
+        "claim",
+      );
+      return;
+    }
+    this.#held.push({ fire, tries, atMs: Date.now() + this.#heldFirstMs * 2 ** (tries - 1) });
+    this.#armHeld();
+  }
+
+  #armHeld(): void {
+    if (this.#heldTimer !== undefined || this.#held.length === 0) return;
+    let first = Number.POSITIVE_INFINITY;
+    for (const h of this.#held) first = Math.min(first, h.atMs);
+    this.#heldTimer = setTimeout(
+      () => {
+        this.#heldTimer = undefined;
+        const now = Date.now();
+        const due = this.#held.filter((h) => h.atMs <= now);
+        this.#held = this.#held.filter((h) => h.atMs > now);
+        for (const h of due) this.#retryDue.push({ fire: h.fire, tries: h.tries });
+        this.#armHeld();
+        this.#claimNext();
+      },
+      Math.max(0, first - Date.now()),
+    );
   }
 
   #enqueue(item: ClaimedFire<C>): void {
@@ -297,5 +391,10 @@ export class FirePipeline<C, R> {
 /** The first wait before a failed record is tried again; it doubles up to `RETRY_MAX_MS`. */
 const RETRY_FIRST_MS = 50;
 const RETRY_MAX_MS = 5_000;
+/**
+ * Tries of a held fire (by default 50 ms to 1.6 s apart, each waiting up to the claim's lock timeout) before it is
+ * given up.
+ */
+export const HELD_MAX_TRIES = 6;
 /** Tries of a failed record after `close` before it is given up. */
 const GIVE_UP_AFTER_CLOSE = 3;

@@ -405,25 +405,47 @@ export class ScheduleRepo {
    * Claim a batch of scheduled or catch-up fires in one transaction: the schedules still active are locked
    * (`FOR UPDATE SKIP LOCKED` on PostgreSQL: a schedule another process is claiming is left to it), one
    * statement inserts every run row (`ON CONFLICT DO NOTHING`: a fire another process claimed is left out), one
-   * moves `last_fire_at` on and finishes one-shots. Returns the fires this process won, with their schedules.
+   * moves `last_fire_at` on and finishes one-shots. Returns the fires this process won, with their schedules, and
+   * the fires left `held`: their schedule is still active, its row was locked, and no run row is committed for
+   * them, so nobody may have claimed them (the lock may be a finish or an edit, not a claim). The caller tries
+   * those again with `wait`: the schedule rows are then locked without `SKIP LOCKED`, waiting at most
+   * `lockTimeoutMs` (default 2 s; past it the claim is refused with PostgreSQL's lock timeout error).
    */
   async claimMany(
     fires: ReadonlyArray<{ id: string; fireTime: number; kind: "scheduled" | "catchup" }>,
-    { process, at }: { process: string; at: number },
-  ): Promise<Array<Claim & { fireTime: number }>> {
-    if (fires.length === 0) return [];
+    options: { process: string; at: number; wait?: boolean; lockTimeoutMs?: number },
+  ): Promise<{ claimed: Array<Claim & { fireTime: number }>; held: typeof fires }> {
+    const { process, at } = options;
+    if (fires.length === 0) return { claimed: [], held: [] };
     const isPg = this.#sql.driver === "postgres";
+    const isWaiting = isPg && options.wait === true;
     return this.#sql.transaction(async (tx) => {
       const ids = [...new Set(fires.map((f) => f.id))];
+      if (isWaiting)
+        await tx.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMs ?? 2_000))}`);
       const { rows: found } = await tx.query(
         isPg
-          ? "SELECT * FROM schedules WHERE id = ANY($1::bigint[]) AND state = 'active' ORDER BY id FOR UPDATE SKIP LOCKED"
+          ? `SELECT * FROM schedules WHERE id = ANY($1::bigint[]) AND state = 'active' ORDER BY id FOR UPDATE${isWaiting ? "" : " SKIP LOCKED"}`
           : "SELECT * FROM schedules WHERE id IN (SELECT value FROM json_each($1)) AND state = 'active'",
         [isPg ? ids : JSON.stringify(ids.map(Number))],
       );
       const active = new Map(found.map((r) => [String(r.id), toSchedule(r)]));
+      // Skipped schedules: locked by a claim (its run row shows once it commits), a finish or an edit. Those still
+      // active whose fire has no committed run row are handed back to be tried again.
+      let held: typeof fires = [];
+      if (isPg && !isWaiting && active.size < ids.length) {
+        const skipped = fires.filter((f) => !active.has(f.id));
+        const { rows } = await tx.query<{ id: unknown; t: unknown }>(
+          `SELECT f.id, f.t FROM unnest($1::bigint[], $2::bigint[]) AS f(id, t)
+           JOIN schedules s ON s.id = f.id AND s.state = 'active'
+           WHERE NOT EXISTS (SELECT 1 FROM schedule_runs r WHERE r.schedule_id = f.id AND r.fire_time = f.t AND r.kind <> 'manual')`,
+          [skipped.map((f) => f.id), skipped.map((f) => f.fireTime)],
+        );
+        const open = new Set(rows.map((r) => `${String(r.id)}:${Number(r.t)}`));
+        held = skipped.filter((f) => open.has(`${f.id}:${f.fireTime}`));
+      }
       const wanted = fires.filter((f) => active.has(f.id));
-      if (wanted.length === 0) return [];
+      if (wanted.length === 0) return { claimed: [], held };
       const { rows: won } = await tx.query<{ id: unknown; schedule_id: unknown; fire_time: unknown }>(
         isPg
           ? `INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, outcome, process)
@@ -437,7 +459,7 @@ export class ScheduleRepo {
           ? [wanted.map((f) => f.id), wanted.map((f) => f.fireTime), wanted.map((f) => f.kind), at, process]
           : [JSON.stringify(wanted.map((f) => [Number(f.id), f.fireTime, f.kind])), at, process],
       );
-      if (won.length === 0) return [];
+      if (won.length === 0) return { claimed: [], held };
       const claimed = won.map((r) => ({
         runId: String(r.id),
         schedule: active.get(String(r.schedule_id))!,
@@ -462,7 +484,7 @@ export class ScheduleRepo {
           ? [claimed.map((c) => c.schedule.id), claimed.map((c) => c.fireTime), at]
           : [JSON.stringify(claimed.map((c) => [Number(c.schedule.id), c.fireTime])), at],
       );
-      return claimed;
+      return { claimed, held };
     });
   }
 

@@ -77,7 +77,9 @@ describe.skipIf(!isUp)("schedule outcomes on PostgreSQL", () => {
       createdAt: 1_000,
     });
     const fireTime = 60_000;
-    const [claim] = await repo.claimMany([{ id: s.id, fireTime, kind: "scheduled" }], { process: "a", at: 60_001 });
+    const {
+      claimed: [claim],
+    } = await repo.claimMany([{ id: s.id, fireTime, kind: "scheduled" }], { process: "a", at: 60_001 });
     expect(claim).toBeDefined();
     // The other process's claim of the same fire, late: it holds the schedule (as `claimMany` does) ...
     const other = await connect(schemaUrl);
@@ -151,4 +153,96 @@ describe.skipIf(!isUp)("schedule outcomes on PostgreSQL", () => {
       );
     }
   }, 60_000);
+  it("claims a fire whose schedule's row was locked by something other than a claim at its fire time, once", async () => {
+    const time = new FakeTime(Date.UTC(2026, 2, 27, 12, 0));
+    const h = await startHarness({ time, store });
+    open = h;
+    const id = idOf((await h.say('/schedule add "0 9 * * *" /ping'))[0]);
+    // Another transaction (a finish of the previous fire, a pause or a zone change committing) holds the row
+    // across the fire time, so the claim's `SKIP LOCKED` passes it by.
+    const other = await connect(schemaUrl);
+    try {
+      await other.query("BEGIN");
+      const pid = Number((await other.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid);
+      await other.query("SELECT id FROM schedules WHERE id = $1 FOR UPDATE", [id]);
+      let isAdvanced = false;
+      const advancing = h.advanceTo(Date.UTC(2026, 2, 28, 8, 1)).then(() => {
+        isAdvanced = true;
+      });
+      // The fire is claimed again and now waits for the row (without the retry, nothing waits and the fire was
+      // simply never claimed: `advanceTo` settles with no run at all).
+      const watcher = await connect();
+      try {
+        for (;;) {
+          const { rows } = await watcher.query<{ n: string }>(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+            [pid],
+          );
+          if (Number(rows[0]!.n) > 0 || isAdvanced) break;
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      } finally {
+        await watcher.end();
+      }
+      await other.query("COMMIT");
+      await advancing;
+    } finally {
+      await other.end();
+    }
+    expect(h.pings).toHaveLength(1);
+    expect(await runsOf(h, id)).toEqual([
+      { kind: "scheduled", outcome: "ok", fireTime: Date.UTC(2026, 2, 28, 8, 0), detail: null },
+    ]);
+    expect(h.plugin.service.pipeline.heldRetries).toBeGreaterThan(0);
+    expect(h.plugin.service.pipeline.heldLost).toBe(0);
+  }, 60_000);
+
+  it("hands back a fire skipped for a lock unless a run row shows another process claimed it", async () => {
+    const repo = new ScheduleRepo(store.sql);
+    const s = await repo.insert({
+      chatKey: "t:c1",
+      platform: "t",
+      chatId: "c1",
+      chatKind: "group",
+      threadId: null,
+      creatorId: "u1",
+      creatorName: "u1",
+      createdBy: "user",
+      kind: "cron",
+      expression: "0 * * * * *",
+      runAt: null,
+      timeZone: "UTC",
+      isTzExplicit: false,
+      commandLine: "/ping",
+      missedPolicy: "skip",
+      createdAt: 1_000,
+    });
+    const fire = { id: s.id, fireTime: 60_000, kind: "scheduled" as const };
+    const other = await connect(schemaUrl);
+    try {
+      await other.query("BEGIN");
+      await other.query("SELECT id FROM schedules WHERE id = $1 FOR UPDATE", [s.id]);
+      // Held by a transaction that claims nothing: handed back.
+      expect(await repo.claimMany([fire], { process: "a", at: 60_001 })).toEqual({ claimed: [], held: [fire] });
+      // A waiting claim gives up at its lock timeout while the row stays held.
+      await expect(repo.claimMany([fire], { process: "a", at: 60_002, wait: true, lockTimeoutMs: 50 })).rejects.toThrow(
+        /lock timeout/,
+      );
+      // Held by another process's claim, which committed its run row: not handed back, not claimed twice.
+      await other.query(
+        `INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, outcome, process)
+         VALUES ($1, $2, 'scheduled', 60002, 'running', 'b')`,
+        [s.id, fire.fireTime],
+      );
+      await other.query("COMMIT");
+      await other.query("BEGIN");
+      await other.query("SELECT id FROM schedules WHERE id = $1 FOR UPDATE", [s.id]);
+      expect(await repo.claimMany([fire], { process: "a", at: 60_003 })).toEqual({ claimed: [], held: [] });
+      await other.query("COMMIT");
+      expect(await repo.claimMany([fire], { process: "a", at: 60_004, wait: true })).toEqual({ claimed: [], held: [] });
+    } finally {
+      await other.end();
+    }
+    expect(await repo.runs(s.id)).toMatchObject([{ process: "b" }]);
+  }, 30_000);
 });

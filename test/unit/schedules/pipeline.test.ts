@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { PlatformRole } from "../../../bot/index.ts";
+import { FirePipeline, HELD_MAX_TRIES, type DueFire } from "../../../schedules/pipeline.ts";
 import { FakeTime } from "./fake-time.ts";
 import { startHarness, type Harness } from "./harness.ts";
 
@@ -105,5 +106,75 @@ describe("--spread", () => {
     // A one-shot cannot be spread.
     const [refused] = await h.say("/schedule in 10m --spread /ping");
     expect(refused).toContain("--spread is for repeating");
+  });
+});
+
+describe("fires held by a lock", () => {
+  it("claims a held fire again, waiting, gives it up after its tries, and lets at most `maxHeld` wait", async () => {
+    const calls: Array<{ ids: string[]; retry: boolean }> = [];
+    const errors: string[] = [];
+    const ran: string[] = [];
+    // "a" is won when claimed again; "b" and "c" stay held for good.
+    const pipeline = new FirePipeline<string, string>({
+      claim: async (fires, how) => {
+        calls.push({ ids: fires.map((f) => f.id), retry: how.retry });
+        const won = fires.filter((f) => f.id === "a" && how.retry);
+        return {
+          claimed: won.map((fire) => ({ fire, chatKey: fire.id, claim: fire.id })),
+          held: fires.filter((f) => !won.includes(f)),
+        };
+      },
+      run: async ({ claim }) => {
+        ran.push(claim);
+        return claim;
+      },
+      record: async () => {},
+      onError: (error) => errors.push(String(error)),
+      heldFirstMs: 1,
+      maxHeld: 2,
+    });
+    const fire = (id: string): DueFire => ({ id, fireTime: 60_000, kind: "scheduled" });
+    // Claimed as [a] (the first alone), then [b, c]: "a" and "b" wait, "c" is over the bound and given up at once.
+    for (const id of ["a", "b", "c"]) pipeline.push(fire(id));
+    await pipeline.idle();
+    expect(calls.slice(0, 2)).toEqual([
+      { ids: ["a"], retry: false },
+      { ids: ["b", "c"], retry: false },
+    ]);
+    expect(ran).toEqual(["a"]);
+    const triesOfB = calls.filter((c) => c.ids.includes("b"));
+    expect(triesOfB).toHaveLength(1 + HELD_MAX_TRIES);
+    expect(triesOfB.slice(1).every((c) => c.retry)).toBe(true);
+    expect(calls.filter((c) => c.ids.includes("c"))).toHaveLength(1);
+    expect(pipeline.heldLost).toBe(2);
+    expect(errors.filter((e) => e.includes("schedule b's") && e.includes("stayed locked"))).toHaveLength(1);
+    expect(errors.filter((e) => e.includes("schedule c's") && e.includes("already wait"))).toHaveLength(1);
+  });
+
+  it("claims the fires of a claim that failed again", async () => {
+    const calls: Array<{ ids: string[]; retry: boolean }> = [];
+    const ran: string[] = [];
+    const pipeline = new FirePipeline<string, string>({
+      claim: async (fires, how) => {
+        calls.push({ ids: fires.map((f) => f.id), retry: how.retry });
+        if (calls.length === 1) throw new Error("could not serialize access (injected)");
+        return { claimed: fires.map((fire) => ({ fire, chatKey: fire.id, claim: fire.id })) };
+      },
+      run: async ({ claim }) => {
+        ran.push(claim);
+        return claim;
+      },
+      record: async () => {},
+      onError: () => {},
+      heldFirstMs: 1,
+    });
+    pipeline.push({ id: "a", fireTime: 60_000, kind: "scheduled" });
+    await pipeline.idle();
+    expect(calls).toEqual([
+      { ids: ["a"], retry: false },
+      { ids: ["a"], retry: true },
+    ]);
+    expect(ran).toEqual(["a"]);
+    expect(pipeline.heldLost).toBe(0);
   });
 });
