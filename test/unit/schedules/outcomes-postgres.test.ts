@@ -58,24 +58,7 @@ describe.skipIf(!isUp)("schedule outcomes on PostgreSQL", () => {
 
   it("finishes a batch while another process's claim holds the schedule, without a deadlock", async () => {
     const repo = new ScheduleRepo(store.sql);
-    const s = await repo.insert({
-      chatKey: "t:c1",
-      platform: "t",
-      chatId: "c1",
-      chatKind: "group",
-      threadId: null,
-      creatorId: "u1",
-      creatorName: "u1",
-      createdBy: "user",
-      kind: "cron",
-      expression: "0 * * * * *",
-      runAt: null,
-      timeZone: "UTC",
-      isTzExplicit: false,
-      commandLine: "/ping",
-      missedPolicy: "skip",
-      createdAt: 1_000,
-    });
+    const s = await insertPing(repo);
     const fireTime = 60_000;
     const {
       claimed: [claim],
@@ -199,24 +182,7 @@ describe.skipIf(!isUp)("schedule outcomes on PostgreSQL", () => {
 
   it("hands back a fire skipped for a lock unless a run row shows another process claimed it", async () => {
     const repo = new ScheduleRepo(store.sql);
-    const s = await repo.insert({
-      chatKey: "t:c1",
-      platform: "t",
-      chatId: "c1",
-      chatKind: "group",
-      threadId: null,
-      creatorId: "u1",
-      creatorName: "u1",
-      createdBy: "user",
-      kind: "cron",
-      expression: "0 * * * * *",
-      runAt: null,
-      timeZone: "UTC",
-      isTzExplicit: false,
-      commandLine: "/ping",
-      missedPolicy: "skip",
-      createdAt: 1_000,
-    });
+    const s = await insertPing(repo);
     const fire = { id: s.id, fireTime: 60_000, kind: "scheduled" as const };
     const other = await connect(schemaUrl);
     try {
@@ -246,3 +212,25 @@ describe.skipIf(!isUp)("schedule outcomes on PostgreSQL", () => {
     expect(await repo.runs(s.id)).toMatchObject([{ process: "b" }]);
   }, 30_000);
 });
+
+/** A schedule that runs `/ping` every minute in chat t:c1, as the repo-level tests use it. */
+function insertPing(repo: ScheduleRepo) {
+  return repo.insert({
+    chatKey: "t:c1",
+    platform: "t",
+    chatId: "c1",
+    chatKind: "group",
+    threadId: null,
+    creatorId: "u1",
+    creatorName: "u1",
+    createdBy: "user",
+    kind: "cron",
+    expression: "0 * * * * *",
+    runAt: null,
+    timeZone: "UTC",
+    isTzExplicit: false,
+    commandLine: "/ping",
+    missedPolicy: "skip",
+    createdAt: 1_000,
+  });
+}
