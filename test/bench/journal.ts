@@ -180,8 +180,13 @@ const rawFeed = async (batch: Update[]) => {
 };
 
 const dataDir = mkdtempSync(join(tmpdir(), "sb-bench-journal-"));
-const journalStore = await openStore({ dataDir });
-const plainStore = await memoryStore();
+const journalStore = await openStore({ dataDir: join(dataDir, "with") });
+// The arm without the journal runs on the same kind of store as `switchboard start` opens (file-backed SQLite), so
+// the quotient is the journal's cost alone; `BENCH_PLAIN_STORE=memory` runs it on an in-memory store instead.
+const plainStore =
+  process.env.BENCH_PLAIN_STORE === "memory"
+    ? await memoryStore()
+    : await openStore({ dataDir: join(dataDir, "without") });
 const plain = await switchboard(false, plainStore);
 const journaled = await switchboard(true, journalStore);
 
