@@ -231,7 +231,7 @@ async function bench(): Promise<void> {
       `    first-token overhead p50 ${ms(median(t50))} (${ms(best(t50))}), p99 ${ms(median(t99))} (${ms(best(t99))})`,
     );
     console.log(
-      `    per-chunk overhead   ${us(median(gap))} (${us(best(gap))}); noise (direct's chunk gap, spread over rounds) ${us(noise)}   target below noise: ${Math.abs(median(gap)) <= noise ? "met" : "missed"}`,
+      `    per-chunk overhead   ${us(median(gap))} (${us(best(gap))}); noise (direct's chunk gap, spread over rounds) ${us(noise)}   target below noise: ${median(gap) <= noise ? "met" : "missed"}${median(gap) < -noise ? " (negative: the gateway adds no delay between chunks; its first chunk comes later, so its mean gap is shorter)" : ""}`,
     );
     console.log(
       `    throughput at concurrency ${CONCURRENCY}: ${median(r.rps).toFixed(0)} req/s (${best(r.rps, false).toFixed(0)})   target ≥ 1,000 req/s: ${median(r.rps) >= 1000 ? "met" : "missed"}`,
