@@ -52,6 +52,11 @@ export interface HostProcessOptions {
   nice?: number;
   /** Stop the process after this long without a call (it starts again on the next one), in ms; 0 never. */
   idleMs?: number;
+  /**
+   * A process that ran this long before it stopped starts its crash backoff over (ms; default 60,000): the backoff
+   * grows with crashes in a row, not with every crash since the bot started.
+   */
+  stableMs?: number;
   onLog?: (level: "info" | "warn" | "error", message: string, details?: Record<string, unknown>) => void;
   /** The process stopped without being asked to. */
   onExit?: (host: HostProcess, reason: string, failure: HostFailure) => void;
@@ -101,6 +106,10 @@ export class HostProcess {
   #stopping = false;
   #idleTimer: NodeJS.Timeout | undefined;
   #restarts = 0;
+  /** Crashes in a row (each after less than `stableMs` up): what the backoff grows with. */
+  #streak = 0;
+  /** When the running child was started. */
+  #upSince = 0;
   #notBefore = 0;
   #nice: number;
   #nextId = 1;
@@ -269,6 +278,7 @@ export class HostProcess {
   }
 
   #spawn(): Promise<void> {
+    this.#upSince = Date.now();
     const child = fork(HOST_ENTRY, [String(this.#options.maxRssMb ?? 0)], {
       execPath: process.execPath,
       execArgv: hostExecArgv(this.#options.permissionModel, this.#options.heapMb ?? 0),
@@ -391,8 +401,11 @@ export class HostProcess {
     }
     if (this.#stopping) return;
     this.#restarts++;
-    // The next call starts it again, after a backoff that grows with repeated crashes.
-    this.#notBefore = Date.now() + Math.min(5_000, 50 * 2 ** Math.min(this.#restarts - 1, 7));
+    // The next call starts it again, after a backoff that grows with crashes in a row; a process that had run
+    // for `stableMs` starts the row over.
+    if (Date.now() - this.#upSince >= (this.#options.stableMs ?? 60_000)) this.#streak = 0;
+    this.#streak++;
+    this.#notBefore = Date.now() + Math.min(5_000, 50 * 2 ** Math.min(this.#streak - 1, 7));
     this.#options.onLog?.("warn", "skill host stopped", { group: this.group, reason, restarts: this.#restarts });
     this.#options.onExit?.(this, reason, failure);
   }

@@ -378,3 +378,61 @@ describe.skipIf(process.platform !== "linux")("skill host priority", () => {
     expect(new Set(threadNiceness(shared))).toEqual(new Set([10]));
   });
 });
+
+describe("skill host crash backoff", () => {
+  const crashes: string[] = [];
+  let supervisor: SkillHostSupervisor;
+  const STABLE_MS = 5_000;
+
+  beforeAll(async () => {
+    supervisor = new SkillHostSupervisor({
+      poolSize: 1,
+      permissionModel: true,
+      hostGraceMs: 3_000,
+      stableMs: STABLE_MS,
+      onCrash: (crash) => crashes.push(crash.reason),
+    });
+    await supervisor.start();
+  });
+
+  afterAll(async () => {
+    await supervisor.stop();
+  });
+
+  const counter = spec("backoff@1.0.0", COUNTER);
+  const count = () =>
+    supervisor.call(counter, "a", {
+      kind: "command",
+      name: "count",
+      input: JSON.stringify({ args: [], rawArgs: "", chat: { id: "a" } }),
+      onCap: noCap,
+    });
+  async function crash(): Promise<void> {
+    const before = crashes.length;
+    supervisor.killHost(0);
+    await expect.poll(() => crashes.length, { timeout: 10_000 }).toBe(before + 1);
+  }
+
+  it("grows with crashes in a row and starts over once a host has run for stableMs", async () => {
+    supervisor.load(counter);
+    // Six crashes in a row: the backoff waits 50 ms, 100 ms … 1.6 s, each within the call's 2 s budget.
+    for (let i = 0; i < 6; i++) {
+      expect(await count()).toMatchObject({ ok: true });
+      await crash();
+    }
+    expect(await count()).toMatchObject({ ok: true });
+    await crash();
+    // The seventh in a row: a 3.2 s backoff, over the call's budget, so the call is refused at once.
+    expect(await count()).toMatchObject({
+      ok: false,
+      failure: "crashed",
+      message: expect.stringContaining("restarting"),
+    });
+    await new Promise((r) => setTimeout(r, 3_300));
+    expect(await count()).toMatchObject({ ok: true });
+    // This host runs past stableMs before it crashes: the next backoff is the first one again (50 ms), not 5 s.
+    await new Promise((r) => setTimeout(r, STABLE_MS + 200));
+    await crash();
+    expect(await count()).toMatchObject({ ok: true });
+  }, 60_000);
+});
