@@ -121,11 +121,14 @@ export class ConversationEngine {
       const cache = cacheQuery === undefined ? undefined : d.answerCache?.current;
       const hit = cache === undefined ? undefined : await cache.get(cacheQuery!);
       const hitModel = hit === undefined ? undefined : d.registry.get(hit.model);
-      if (hit !== undefined && hitModel !== undefined) {
+      const total: TokenUsage = { inputTokens: 0, outputTokens: 0 };
+      let cost = 0;
+      let last: ChainResult<Attempt> | undefined;
+      let shown = models;
+      const isHit = hit !== undefined && hitModel !== undefined;
+      if (isHit) {
         // The same turn was answered before: the answer again, at no cost, the hit counted for its model.
-        const answer = hit.text.trim() === "" ? "(no answer)" : hit.text;
-        current.push({ role: "assistant", content: answer });
-        const last: ChainResult<Attempt> = {
+        last = {
           value: {
             result: { text: hit.text, toolCalls: [], usage: undefined, finishReason: hit.finishReason },
             usage: { inputTokens: 0, outputTokens: 0 },
@@ -133,74 +136,51 @@ export class ConversationEngine {
           model: hitModel,
           passedOver: [],
         };
-        const sent = await streamer.finish(this.#finalReply(inbound, answer, { last, models: [hitModel], turnId }));
-        finished = true;
-        await d.store.appendTurnWithUsage(
-          {
-            id: turnId,
-            conversation,
-            chatKey: ctx.chatKey,
-            userKey: ctx.userKey,
-            usageKey: d.usage.keyOf(ctx.userKey),
-            at: d.core.clock.now(),
-            model: hitModel.name,
+        shown = [hitModel];
+      } else {
+        const maxRounds = d.core.config.llm.maxToolRounds;
+        for (let round = 0; ; round++) {
+          const mayUseTools = round < maxRounds;
+          last = await this.#complete({
+            models,
+            profile,
             systemPrompt: profile.systemPrompt,
-            messages: current,
-            tokens: d.counter.countMessages(current, encodingFor(hitModel)),
-            inputTokens: 0,
-            outputTokens: 0,
-            cost: 0,
-          },
-          dayOf(d.core.clock.now()),
-        );
-        await d.store.linkAnswer({ chatKey: ctx.chatKey, messageId: sent.messageId, turnId });
-        await cache!.hit({ model: hitModel.name, chatKey: ctx.chatKey, userKey: ctx.userKey });
-        d.usage.recorded({ chatKey: ctx.chatKey, userKey: d.usage.keyOf(ctx.userKey), cost: 0, tokens: 0 });
-        return;
-      }
-      const total: TokenUsage = { inputTokens: 0, outputTokens: 0 };
-      let cost = 0;
-      let last: ChainResult<Attempt> | undefined;
-      const maxRounds = d.core.config.llm.maxToolRounds;
-      for (let round = 0; ; round++) {
-        const mayUseTools = round < maxRounds;
-        last = await this.#complete({
-          models,
-          profile,
-          systemPrompt: profile.systemPrompt,
-          history,
-          current,
-          tools: mayUseTools ? offered.definitions : [],
-          signal: ctx.signal,
-          streamer: streamer.isLive ? streamer : undefined,
-        });
-        const { result, usage } = last.value;
-        total.inputTokens += usage.inputTokens;
-        total.outputTokens += usage.outputTokens;
-        cost += costOf(last.model, usage);
-        if (result.toolCalls.length === 0 || !mayUseTools) break;
-        await this.#runTools(result, current, {
-          offered,
-          ctx: {
-            inbound,
-            chatKey: ctx.chatKey,
-            userKey: ctx.userKey,
-            role: ctx.role,
+            history,
+            current,
+            tools: mayUseTools ? offered.definitions : [],
             signal: ctx.signal,
-          },
-        });
+            streamer: streamer.isLive ? streamer : undefined,
+          });
+          const { result, usage } = last.value;
+          total.inputTokens += usage.inputTokens;
+          total.outputTokens += usage.outputTokens;
+          cost += costOf(last.model, usage);
+          if (result.toolCalls.length === 0 || !mayUseTools) break;
+          await this.#runTools(result, current, {
+            offered,
+            ctx: {
+              inbound,
+              chatKey: ctx.chatKey,
+              userKey: ctx.userKey,
+              role: ctx.role,
+              signal: ctx.signal,
+            },
+          });
+        }
+        // Kept only when the model answered in one round, without calling a tool.
+        const oneRound = current.length === 1 && last.value.result.toolCalls.length === 0;
+        if (cache !== undefined && oneRound) {
+          const kept = cache.set(cacheQuery!, { result: last.value.result, model: last.model.name });
+          void d.core.track(
+            kept.catch((error: unknown) => d.core.log.warn({ err: error }, "could not cache an answer")),
+          );
+        }
       }
       const answer = last.value.result.text.trim() === "" ? "(no answer)" : last.value.result.text;
-      // Kept only when the model answered in one round, without calling a tool.
-      const oneRound = current.length === 1 && last.value.result.toolCalls.length === 0;
-      if (cache !== undefined && oneRound) {
-        const kept = cache.set(cacheQuery!, { result: last.value.result, model: last.model.name });
-        void d.core.track(kept.catch((error: unknown) => d.core.log.warn({ err: error }, "could not cache an answer")));
-      }
       current.push({ role: "assistant", content: answer });
       // The answer is shown first; the turn is stored before this handler returns, so the conversation's next
       // message (queued behind this one by the router) sees it in its history.
-      const sent = await streamer.finish(this.#finalReply(inbound, answer, { last, models, turnId }));
+      const sent = await streamer.finish(this.#finalReply(inbound, answer, { last, models: shown, turnId }));
       finished = true;
       await d.store.appendTurnWithUsage(
         {
@@ -222,6 +202,7 @@ export class ConversationEngine {
       );
       // A 👍/👎 reaction on the message that carries the answer (and its buttons) is feedback on this turn.
       await d.store.linkAnswer({ chatKey: ctx.chatKey, messageId: sent.messageId, turnId });
+      if (isHit) await cache!.hit({ model: last.model.name, chatKey: ctx.chatKey, userKey: ctx.userKey });
       d.usage.recorded({
         chatKey: ctx.chatKey,
         userKey: d.usage.keyOf(ctx.userKey),
