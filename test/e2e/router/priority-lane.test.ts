@@ -1,7 +1,8 @@
 /**
  * The priority lane and /stop through the real router: /status and /help are answered while a long LLM turn holds
  * the conversation, /stop aborts the provider stream (the partial answer is marked stopped) and cancels a skill's
- * call in the skill host; ordinary messages keep their order.
+ * call in the skill host, as the router's timeout does; ordinary messages keep their order. The skill's own wall
+ * clock is set far longer than the polls, so only a cancelled call can stop its isolate in time.
  */
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -22,6 +23,10 @@ let dir: string;
 let skills: SkillsPlugin;
 
 const OWNER: SayOptions = { chatKind: "dm", chatId: "d1", userId: "boss" };
+/** The skill's wall clock: a call that is not cancelled keeps its isolate live this long. */
+const SKILL_WALL_CLOCK_MS = 300_000;
+/** How long a cancelled call's isolate may take to stop (well under the wall clock, generous for a loaded box). */
+const STOPPED_WITHIN_MS = 30_000;
 const texts = () => bot.adapter.textsIn("d1");
 
 beforeAll(async () => {
@@ -48,6 +53,9 @@ beforeAll(async () => {
       "llm.editIntervalMs": 0,
       "llm.models": [{ name: "main", provider: "openai", model: "stand-main", baseUrl: openai.baseUrl, apiKey: "k" }],
       "skills.builtins": false,
+      // The skill's own wall clock is far longer than the polls below: only a cancelled call stops its isolate.
+      "skills.defaultTimeoutMs": SKILL_WALL_CLOCK_MS,
+      "skills.maxTimeoutMs": SKILL_WALL_CLOCK_MS,
       // One person sends many messages quickly; inbound rate limits are not under test here.
       "limits.perUser": { burst: 1_000, perMinute: 100_000 },
       "limits.perChat": { burst: 1_000, perMinute: 100_000 },
@@ -100,8 +108,8 @@ describe("priority lane and /stop", () => {
     await expect.poll(live, { timeout: 60_000 }).toBe(true);
     await bot.adapter.say("/stop", OWNER);
     await expect.poll(() => texts().at(-1)).toBe("Stopped the running command.");
-    // The isolate running it was stopped, not just abandoned.
-    await expect.poll(live, { timeout: 60_000 }).toBe(false);
+    // The isolate running it was stopped, not just abandoned (its own wall clock would keep it for 5 minutes).
+    await expect.poll(live, { timeout: STOPPED_WITHIN_MS }).toBe(false);
     await bot.app.core.router.process(bot.adapter.inbound("/ok", OWNER));
     expect(texts().at(-1)).toBe("ok");
     await bot.app.core.router.process(bot.adapter.inbound("/stop", OWNER));
@@ -143,5 +151,41 @@ describe("priority lane and /stop", () => {
     expect(answered).toBeGreaterThanOrEqual(0);
     expect(whoami).toBeGreaterThan(answered);
     expect(after).toContain("first");
+  });
+});
+
+describe("the router's timeout", () => {
+  it("cancels a skill's call in the skill host, as /stop does", { timeout: 180_000 }, async () => {
+    let timed: SkillsPlugin | undefined;
+    // Its own data folder, linking the same /wait skill.
+    await writeLinked(join(dir, "data-timeout"), [join(dir, "pkg")]);
+    const short = await startTestBot({
+      set: {
+        "bot.owners": ["test:boss"],
+        "bot.dataDir": join(dir, "data-timeout"),
+        "skills.builtins": false,
+        "skills.defaultTimeoutMs": SKILL_WALL_CLOCK_MS,
+        "skills.maxTimeoutMs": SKILL_WALL_CLOCK_MS,
+        "limits.handlerTimeoutMs": 3_000,
+      },
+      plugins: [async (core) => (timed = await createSkillsPlugin(pickServices(core, SKILLS_NEEDS)))],
+    });
+    try {
+      const plugin = timed!;
+      await plugin.service.enable("test:d1", "wait", "test:boss");
+      const live = async () =>
+        (await plugin.supervisor.stats()).some((h) => h.skills.some((k) => k.key.startsWith("wait@") && k.live));
+      void short.adapter.say("/wait", OWNER);
+      await expect.poll(live, { timeout: 60_000 }).toBe(true);
+      await expect
+        .poll(() => short.adapter.textsIn("d1").at(-1), { timeout: 30_000 })
+        .toBe("That took too long and was stopped.");
+      // The host stopped the isolate when the router gave up, long before the skill's own wall clock.
+      await expect.poll(live, { timeout: STOPPED_WITHIN_MS }).toBe(false);
+      await short.app.core.router.process(short.adapter.inbound("/ok", OWNER));
+      expect(short.adapter.textsIn("d1").at(-1)).toBe("ok");
+    } finally {
+      await short.stop();
+    }
   });
 });
