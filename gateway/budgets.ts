@@ -69,25 +69,27 @@ export class Budgets {
     ];
   }
 
-  /** Add or replace (same scope, id and period) a budget set in chat. */
-  async set(b: Budget): Promise<void> {
-    const kept = (await this.#storedList()).filter(
-      (x) => !(x.scope === b.scope && x.id === b.id && x.period === b.period),
-    );
+  /** Add or replace (same scope, id and period) a budget set in chat; returns the one it replaced. */
+  async set(b: Budget): Promise<Budget | undefined> {
+    const list = await this.#storedList();
+    const same = (x: Budget) => x.scope === b.scope && x.id === b.id && x.period === b.period;
+    const kept = list.filter((x) => !same(x));
     if (kept.length >= MAX_STORED_BUDGETS)
       throw new SwitchboardError("E_CONFLICT", `${kept.length} budgets set in chat`, {
         chatMessage: `At most ${MAX_STORED_BUDGETS} budgets may be set in chat; remove one first.`,
       });
     await this.#save([...kept, b]);
+    return list.find(same);
   }
 
-  /** Remove a budget set in chat; false when there is none like it. */
-  async remove(match: Pick<Budget, "scope" | "id" | "period">): Promise<boolean> {
+  /** Remove a budget set in chat; returns it, or undefined when there is none like it. */
+  async remove(match: Pick<Budget, "scope" | "id" | "period">): Promise<Budget | undefined> {
     const list = await this.#storedList();
-    const kept = list.filter((x) => !(x.scope === match.scope && x.id === match.id && x.period === match.period));
-    if (kept.length === list.length) return false;
-    await this.#save(kept);
-    return true;
+    const same = (x: Budget) => x.scope === match.scope && x.id === match.id && x.period === match.period;
+    const removed = list.find(same);
+    if (removed === undefined) return undefined;
+    await this.#save(list.filter((x) => !same(x)));
+    return removed;
   }
 
   /** What a budget has spent in its current period. */

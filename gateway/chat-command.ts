@@ -64,15 +64,28 @@ export async function budgetCommand(
   if (!isScope || id === undefined || !isPeriod) return BUDGET_USAGE;
   const by = { actor: ctx.userKey, chatKey: "*", via: "chat" };
   if (action === "remove") {
-    const done = await d.budgets.remove({ scope, id, period });
-    if (done) await d.audit({ ...by, action: "gateway.budget.remove", target: `${scope}:${id}:${period}` });
-    return done ? `Removed the ${period} budget of ${describe({ scope }, id)}.` : "No budget set in chat matches that.";
+    const removed = await d.budgets.remove({ scope, id, period });
+    if (removed === undefined) return "No budget set in chat matches that.";
+    await d.audit({
+      ...by,
+      action: "gateway.budget.remove",
+      target: `${scope}:${id}:${period}`,
+      before: removed,
+      after: null,
+    });
+    return `Removed the ${period} budget of ${describe({ scope }, id)}.`;
   }
   const cost = Number(costText);
   if (action !== "set" || !(cost > 0) || (policy !== "warn" && policy !== "block")) return BUDGET_USAGE;
   const budget: Budget = { scope, id, period, cost, policy };
-  await d.budgets.set(budget);
-  await d.audit({ ...by, action: "gateway.budget.set", target: `${scope}:${id}:${period}`, after: budget });
+  const replaced = await d.budgets.set(budget);
+  await d.audit({
+    ...by,
+    action: "gateway.budget.set",
+    target: `${scope}:${id}:${period}`,
+    before: replaced ?? null,
+    after: budget,
+  });
   return `Budget set: ${describe({ scope }, id)}, ${cost} per ${period}, ${policy} at 100%.`;
 }
 

@@ -113,6 +113,7 @@ export type AuditWriter = (entry: {
   action: string;
   target: string;
   via: string;
+  before?: unknown;
   after?: unknown;
 }) => Promise<void>;
 

@@ -27,6 +27,7 @@ export type AuditWriter = (entry: {
   action: string;
   target?: string;
   via?: string;
+  before?: unknown;
   after?: unknown;
 }) => Promise<void>;
 
@@ -135,7 +136,8 @@ export class HookRegistry {
         action: "hooks.remove",
         target: hook.name,
         via: "chat",
-        after: { id: hook.id },
+        before: { id: hook.id, template: hook.template, target: hook.target, options: hook.options },
+        after: null,
       });
     return removed;
   }

@@ -303,6 +303,8 @@ export function workflowCommand(d: WorkflowDeps): CommandDef {
             action: "workflow.remove",
             target: name,
             via: "chat",
+            before: { url: workflow.url },
+            after: null,
           });
           return `Workflow ${name} is removed.`;
         },

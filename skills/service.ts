@@ -457,19 +457,25 @@ export class SkillService {
     return removed.length;
   }
 
-  /** Set one setting for a skill in a chat (validated against its settings schema; secrets encrypted). Audited without the value. */
+  /**
+   * Set one setting for a skill in a chat (validated against its settings schema; secrets encrypted). Audited with
+   * the value before and after (a secret's value never: only whether it was set).
+   */
   async setSetting(
     chatKey: string,
     name: string,
     { key, value, actorUserKey }: { key: string; value: unknown; actorUserKey: string },
   ): Promise<void> {
     const skill = this.#requireSkill(name);
+    // What it was, as the chat saw it (a default when never set; a secret only as set or not).
+    const before = (await this.#settings.get(chatKey, skill, false))[key];
     const secret = await this.#settings.set(chatKey, skill, { key, value });
     await this.#core.audit({
       actor: actorUserKey,
       chatKey,
       action: "skills.setting",
       target: `${name}.${key}`,
+      before: { value: before === undefined ? null : secret ? "(secret)" : before },
       after: { value: secret ? "(secret)" : value },
     });
     this.#lifecycle(chatKey, name, "settingsChanged");

@@ -151,14 +151,31 @@ describe("budgets", () => {
       .chat.completions.create({ model: "hosted", messages: [{ role: "user", content: "x" }] })
       .catch((e: unknown) => e);
     expect((refused as { code?: string }).code).toBe("budget_exceeded");
+    // Raised, then removed: each change audited with before and after, and /audit shows both.
+    expect(await say("/ai budget set user test:olaf day 0.05 block", "boss")).toMatch(/^Budget set/);
     expect(await say("/ai budget remove user test:olaf day", "boss")).toMatch(/^Removed/);
     const { rows } = await bot.app.core.store.sql.query<{ action: string; actor: string }>(
       "SELECT action, actor FROM audit_log WHERE action LIKE 'gateway.budget.%' ORDER BY id",
     );
     expect(rows).toEqual([
       { action: "gateway.budget.set", actor: "test:boss" },
+      { action: "gateway.budget.set", actor: "test:boss" },
       { action: "gateway.budget.remove", actor: "test:boss" },
     ]);
+    const entries = (await bot.app.core.store.audit.list("*", { limit: 50 }))
+      .filter((a) => a.action.startsWith("gateway.budget."))
+      .reverse()
+      .map((a) => [a.action, a.before, a.after]);
+    const first = { scope: "user", id: "test:olaf", period: "day", cost: 0.01, policy: "block" };
+    const raised = { ...first, cost: 0.05 };
+    expect(entries).toEqual([
+      ["gateway.budget.set", null, first],
+      ["gateway.budget.set", first, raised],
+      ["gateway.budget.remove", raised, null],
+    ]);
+    const shown = await say("/audit all", "boss");
+    expect(shown).toContain('gateway.budget.set user:test:olaf:day (bot-wide): {"cost":0.01} → {"cost":0.05}');
+    expect(shown).toMatch(/gateway\.budget\.remove user:test:olaf:day \(bot-wide\): \{.*"cost":0\.05.*\} → \(none\)/);
   });
 });
 

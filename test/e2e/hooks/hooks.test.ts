@@ -251,7 +251,16 @@ describe("inbound hooks through Telegram", { timeout: 60_000 }, () => {
     await bot.standIn.waitFor(() => inGroup().some((t) => t.includes("Hook deploys is removed.")), 10_000, "removal");
     expect((await post()).status).toBe(404);
     const audit = await bot.app.core.store.audit.list(`telegram:${GROUP}`, { action: "hooks.remove" });
-    expect(audit.map((e) => e.target)).toContain("deploys");
+    const removed = audit.find((e) => e.target === "deploys");
+    // Audited with what was removed (never its secret), and /audit shows it before the arrow.
+    expect(removed).toMatchObject({ before: { id: generic.id, template: "generic" }, after: null });
+    expect(JSON.stringify(removed)).not.toContain(generic.secret);
+    n = inGroup().length;
+    say("/audit");
+    await waitGroup(n + 1, "the audit log");
+    expect(inGroup()[n]).toMatch(
+      new RegExp(`hooks\\.remove deploys: \\{[^\\n]*"id":"${generic.id}"[^\\n]*\\} → \\(none\\)`),
+    );
   });
 
   it("refuses /hooks add to a member who is not an admin", async () => {

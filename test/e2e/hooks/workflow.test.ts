@@ -106,4 +106,26 @@ describe("workflow triggers through Telegram", { timeout: 60_000 }, () => {
     );
     workflow.status = 202;
   });
+
+  it("removes a workflow once confirmed, audited with what it pointed at", async () => {
+    const { standIn } = bot;
+    const say = (text: string) =>
+      standIn.queueMessage({ chatId: GROUP, chatType: "supergroup", userId: ADMIN, threadId: TOPIC, text });
+    let n = inTopic().length;
+    say("/workflow remove deploy");
+    await standIn.waitFor(() => inTopic().length > n, 10_000, "the confirmation request");
+    expect(inTopic()[n]!.text).toContain("/confirm");
+    say("/confirm");
+    await standIn.waitFor(
+      () => inTopic().some((m) => m.text.includes("Workflow deploy is removed.")),
+      10_000,
+      "removal",
+    );
+    const [entry] = await bot.app.core.store.audit.list(`telegram:${GROUP}`, { action: "workflow.remove" });
+    expect(entry).toMatchObject({ target: "deploy", before: { url: workflow.url }, after: null });
+    n = inTopic().length;
+    say("/audit");
+    await standIn.waitFor(() => inTopic().length > n, 10_000, "the audit log");
+    expect(inTopic()[n]!.text).toContain(`workflow.remove deploy: {"url":"${workflow.url}"} → (none)`);
+  });
 });

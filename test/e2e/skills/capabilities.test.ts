@@ -155,8 +155,35 @@ describe("skill capabilities and lifecycle", () => {
     // Another skill in the same chat sees none of it.
     await plugin.service.enable("test:sec", "storer", "test:owner");
     expect(await plugin.service.getSettings("test:sec", "storer")).toEqual({});
+    // Each change is audited with the value before and after; a secret only as set or not.
+    await plugin.service.setSetting("test:sec", "secretive", {
+      key: "greeting",
+      value: "hello",
+      actorUserKey: "test:owner",
+    });
+    await plugin.service.setSetting("test:sec", "secretive", {
+      key: "token",
+      value: "other",
+      actorUserKey: "test:owner",
+    });
+    const changes = (await bot.app.core.store.audit.list("test:sec"))
+      .filter((a) => a.action === "skills.setting")
+      .reverse()
+      .map((a) => [a.target, a.before, a.after]);
+    expect(changes).toEqual([
+      ["secretive.token", { value: null }, { value: "(secret)" }],
+      ["secretive.greeting", { value: "hi" }, { value: "hello" }],
+      ["secretive.token", { value: "(secret)" }, { value: "(secret)" }],
+    ]);
+    // The chat gets a policy making u1 its admin, so /audit answers there.
+    await bot.app.core.permissions.updatePolicy("test:sec", { actor: "test:owner", action: "perms.role" }, (p) => {
+      p.roleOverrides["test:u1"] = "admin";
+    });
+    await say("/audit", "sec");
+    expect(last("sec")).toContain('test:owner skills.setting secretive.greeting: {"value":"hi"} → {"value":"hello"}');
     const audit = await bot.app.core.store.audit.list("test:sec");
     expect(JSON.stringify(audit)).not.toContain("s3cr3t-value");
+    expect(JSON.stringify(audit)).not.toContain('"other"');
     expect(logLines.join("")).not.toContain("s3cr3t-value");
   });
 
