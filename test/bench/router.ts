@@ -4,7 +4,10 @@
  * against calling the same built-in handler directly, in one run. Every message has a fresh delivery id, so the
  * dedupe check inserts a mark each time; the limits are on, set high enough never to trip.
  *
- *   npx node test/bench/router.ts [messages] [--rounds N] [--profile]
+ *   npx node test/bench/router.ts [messages] [--rounds N] [--profile] [--tree]
+ *
+ * `--tree` sends `/deploy prod api --dry` instead of `/whoami`: a command with a subcommand and typed arguments
+ * (a choice and a flag), so the router resolves the path, parses the arguments and authorises both nodes.
  *
  * The phases run in alternating rounds (drift on a noisy machine hits them alike); the best round of each is
  * reported with every round's rate. Rates are given per wall-clock second and per CPU second of this process
@@ -29,6 +32,7 @@ const flag = (name: string): string | undefined => {
 const N = Number(argv.find((a) => /^\d+$/.test(a) && argv[argv.indexOf(a) - 1] !== "--rounds") ?? 200_000);
 const ROUNDS = Number(flag("--rounds") ?? 3);
 const PROFILE = argv.includes("--profile");
+const TREE = argv.includes("--tree");
 const CHATS = 1_000;
 const USERS = 5_000;
 const BATCH = 1_000;
@@ -57,13 +61,37 @@ const app = await createApp({
 });
 await app.start();
 const router = app.core.router;
-const whoamiDef = app.core.commands.get("whoami")!;
-const whoami = { handler: whoamiDef.handler! };
+// The command under test: the built-in /whoami, or with --tree a two-level tree with typed arguments.
+const deployProd = {
+  name: "prod",
+  description: "Deploy to production",
+  args: [
+    { name: "service", description: "Which service", type: "string" as const, required: true, choices: ["api", "web"] },
+    { name: "dry", description: "Only say what would change", type: "boolean" as const, flag: true },
+  ],
+  handler: (c: CommandContext) => `deploying ${String(c.options.service)}${c.options.dry === true ? " (dry run)" : ""}`,
+};
+if (TREE) {
+  app.core.commands.register({
+    name: "deploy",
+    description: "Deploy a service",
+    defaultRole: "member",
+    source: "builtin",
+    subcommands: [{ name: "staging", description: "Deploy to staging", handler: () => "staging" }, deployProd],
+  });
+}
+const whoami = TREE ? { handler: deployProd.handler } : { handler: app.core.commands.get("whoami")!.handler! };
+const TEXT = TREE ? "/deploy prod api --dry" : "/whoami";
+const COMMAND = TREE
+  ? { name: "deploy", args: ["prod", "api", "--dry"], rawArgs: "prod api --dry" }
+  : { name: "whoami", args: [], rawArgs: "" };
 
 let replies = 0;
+let lastText = "";
 const sent: SentMessage = { platform: "bench", chatId: "c", messageId: "m" };
-const respond = async (_reply: Reply): Promise<SentMessage> => {
+const respond = async (reply: Reply): Promise<SentMessage> => {
   replies++;
+  lastText = reply.text;
   return sent;
 };
 let seq = 0;
@@ -73,8 +101,8 @@ function message(i: number): Inbound {
     platform: "bench",
     chat: { id: `c${i % CHATS}`, kind: "group", title: "bench" },
     user: { id: `u${i % USERS}`, displayName: "bench", platformRole: "member" },
-    text: "/whoami",
-    command: { name: "whoami", args: [], rawArgs: "" },
+    text: TEXT,
+    command: COMMAND,
     receivedAt: 0,
     respond,
   };
@@ -84,7 +112,11 @@ function message(i: number): Inbound {
 for (let i = 0; i < CHATS * 2; i++) await router.process(message(i));
 replies = 0;
 await router.process(message(0));
-if (replies !== 1) throw new Error("the warm-up /whoami was not answered");
+if (replies !== 1) throw new Error(`the warm-up ${TEXT} was not answered`);
+// The router ran the command itself, not a refusal or a usage message.
+if (!(TREE ? lastText === "deploying api (dry run)" : lastText.startsWith("Platform: bench"))) {
+  throw new Error(`the warm-up ${TEXT} was answered with ${JSON.stringify(lastText)}`);
+}
 
 // Baseline: the same handler called directly with a ready context.
 const ctx: CommandContext = {
@@ -95,8 +127,8 @@ const ctx: CommandContext = {
   policy: undefined,
   args: [],
   rawArgs: "",
-  path: [],
-  options: {},
+  path: TREE ? ["prod"] : [],
+  options: TREE ? { service: "api", dry: true } : {},
   signal: new AbortController().signal,
   reply: (r) => respond(typeof r === "string" ? { text: r } : r),
   edit: async () => {},
@@ -198,7 +230,7 @@ const bd = best(runs.direct);
 const bs = best(runs.seq);
 const bp = best(runs.par);
 console.log(
-  `router benchmark: ${fmt(N)} /whoami messages × ${ROUNDS} rounds, ${CHATS} chats, ${USERS} users, embedded store, warm caches, Node ${process.versions.node}${PROFILE ? ", PROFILING (slower)" : ""}`,
+  `router benchmark: ${fmt(N)} ${TEXT} messages × ${ROUNDS} rounds, ${CHATS} chats, ${USERS} users, embedded store, warm caches, Node ${process.versions.node}${PROFILE ? ", PROFILING (slower)" : ""}`,
 );
 console.log(line("direct handler call:", runs.direct));
 console.log(line("router, one at a time:", runs.seq));
