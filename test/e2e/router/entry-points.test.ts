@@ -1,6 +1,7 @@
 /**
  * Every way a command can be run goes through the one check, as the person it acts for: a typed command, a
- * button, an LLM tool call, a schedule at creation (in chat and on the web's admin API) and a schedule at fire.
+ * button, an LLM tool call, a schedule at creation (in chat and on the web's admin API), a schedule at fire, and
+ * a command typed or a button pressed in the console's web chat.
  * After `/perms set dice admin`, each of them refuses the built-in dice skill to a member, and each still lets an
  * admin through where it applies.
  */
@@ -15,6 +16,7 @@ import { createSkillsPlugin, SKILLS_NEEDS } from "../../../skills/index.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 import type { SayOptions } from "../../helpers/test-adapter.ts";
 import { startOpenAiStandIn, type OpenAiStandIn } from "../../stand-ins/openai/server.ts";
+import { WebChatClient } from "../../stand-ins/web/client.ts";
 
 let bot: TestBot;
 let openai: OpenAiStandIn;
@@ -32,6 +34,21 @@ async function say(text: string, o: SayOptions, extra: { origin?: "button"; ment
   await bot.app.core.router.process(inbound);
   await bot.app.core.router.drain();
   return bot.adapter.textsIn(o.chatId).slice(before);
+}
+
+/** A console session for `userKey`, signed in through a real link: its cookie and CSRF token. */
+async function signIn(userKey: string): Promise<{ base: string; cookie: string; csrfToken: string }> {
+  const base = `http://127.0.0.1:${bot.app.httpAddress()!.port}`;
+  const { url } = await bot.app.admin.signInLink({ userKey, displayName: userKey });
+  const signedIn = await fetch(`${base}/api/auth/sign-in`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ code: new URL(url).hash.slice(6) }),
+  });
+  expect(signedIn.status).toBe(200);
+  const cookie = signedIn.headers.get("set-cookie")!.split(";")[0]!;
+  const { csrfToken } = (await signedIn.json()) as { csrfToken: string };
+  return { base, cookie, csrfToken };
 }
 
 beforeAll(async () => {
@@ -125,17 +142,8 @@ describe("every entry point refuses what /perms forbids", () => {
       p.roleOverrides["test:ann"] = "admin";
     });
     await store.chats.touch("test:g", { kind: "group", title: "g" }, Date.now());
-    const base = `http://127.0.0.1:${bot.app.httpAddress()!.port}`;
     const create = async (userKey: string) => {
-      const { url } = await bot.app.admin.signInLink({ userKey, displayName: userKey });
-      const signedIn = await fetch(`${base}/api/auth/sign-in`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ code: new URL(url).hash.slice(6) }),
-      });
-      expect(signedIn.status).toBe(200);
-      const cookie = signedIn.headers.get("set-cookie")!.split(";")[0]!;
-      const { csrfToken } = (await signedIn.json()) as { csrfToken: string };
+      const { base, cookie, csrfToken } = await signIn(userKey);
       return fetch(`${base}/api/schedules`, {
         method: "POST",
         headers: { cookie, "x-csrf-token": csrfToken, "content-type": "application/json" },
@@ -147,5 +155,35 @@ describe("every entry point refuses what /perms forbids", () => {
     expect(refused.status, JSON.stringify(body)).toBe(403);
     expect(JSON.stringify(body)).toContain("/dice");
     expect((await create("test:ann")).status).toBe(201);
+  });
+
+  it("the web chat: a typed command and a button press on the console's chat page, as the signed-in person", async () => {
+    // The web chat is the person's own chat with the bot (web:test.mo); the same /perms refusal is set there.
+    await bot.app.core.permissions.updatePolicy("web:test.mo", { actor: "test:boss", action: "perms.set" }, (p) => {
+      p.commandRoles.dice = "admin";
+    });
+    const client = new WebChatClient(await signIn("test:mo"));
+    try {
+      expect(await client.connect()).toBe(200);
+      const refusal = "You can't run /dice here: it needs the admin role and you are member.";
+      const answers = () => client.events.filter((e) => e.type === "message").map((e) => String(e.data.html ?? ""));
+      expect((await client.say("/dice 2d6")).status).toBe(202);
+      await expect.poll(() => answers().length, { timeout: 10_000 }).toBe(1);
+      expect(answers()[0]).toContain(refusal);
+      // A button the bot showed in that chat, pressed: refused the same way.
+      const shown = await bot.app.core.adapters
+        .get("web")!
+        .send(
+          { platform: "web", chatId: "test.mo" },
+          { text: "Roll?", buttons: [[{ label: "Roll", data: "/dice 2d6" }]] },
+        );
+      await expect.poll(() => answers().length, { timeout: 10_000 }).toBe(2);
+      expect((await client.press(shown.messageId, "/dice 2d6")).status).toBe(202);
+      await expect.poll(() => answers().length, { timeout: 10_000 }).toBe(3);
+      expect(answers()[2]).toContain(refusal);
+      expect(answers().some((t) => /2d6: /.test(t))).toBe(false);
+    } finally {
+      await client.close();
+    }
   });
 });
