@@ -1,6 +1,6 @@
 /**
- * A bot with no model configured never loads the model client's HTTP library (undici, about 0.15 s of CPU at
- * start): the OpenAI-compatible provider imports it with its first request.
+ * A bot with no model configured never loads the model clients: undici (about 0.15 s of CPU at start) for the
+ * OpenAI-compatible provider and the `ollama` SDK, each imported with its provider's first request.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -11,14 +11,14 @@ import { describe, expect, it } from "vitest";
 const ROOT = resolve(import.meta.dirname, "../../..");
 
 describe("LLM providers load their HTTP client on first use", () => {
-  it("a console bot with every default plugin and no model starts and stops without loading undici", async () => {
+  it("a console bot with every default plugin and no model starts and stops without loading undici or ollama", async () => {
     const dataDir = await mkdtemp(join(tmpdir(), "sb-lazy-undici-"));
     try {
       const script = `
         import { registerHooks } from "node:module";
         const seen = new Set();
         registerHooks({ resolve(specifier, context, next) {
-          if (specifier === "undici" || specifier.startsWith("undici/")) seen.add(specifier);
+          if (/^(undici|ollama)(\\/|$)/.test(specifier)) seen.add(specifier);
           return next(specifier, context);
         } });
         const { createApp } = await import(${JSON.stringify(resolve(ROOT, "bot/app/app.ts"))});
