@@ -1,6 +1,6 @@
 /**
  * Every adapter factory the composition root knows. A factory returns undefined when its platform is not
- * configured (no token), so the bot starts with whatever is set. A platform's module (and its SDK: discord.js,
+ * configured (no token), so the bot starts with whatever is set. A platform's module (and its SDK: @discordjs/ws and @discordjs/rest,
  * Bolt, grammY — 20 to 56 MB resident and 0.2 to 2.7 s each to import) is imported only when its token is set.
  */
 import { type ChannelAdapter, type Core, pickServices } from "../bot/index.ts";

@@ -1,5 +1,5 @@
 /**
- * The Discord adapter: gateway mode (discord.js) or HTTP interactions mode (Ed25519-verified on the shared
+ * The Discord adapter: gateway mode (@discordjs/ws) or HTTP interactions mode (Ed25519-verified on the shared
  * listener), one normalisation for both, replies through the interaction responder or the outbox, command
  * registration from the router's registry (re-published, debounced, whenever it changes), platform roles,
  * and health from real traffic.

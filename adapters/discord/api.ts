@@ -6,7 +6,8 @@
  * in `toDiscordError`, the one place that reads Discord's error shapes.
  */
 import { createHash } from "node:crypto";
-import { DiscordAPIError, HTTPError, RateLimitError, REST, Routes, type RESTOptions } from "discord.js";
+import { DiscordAPIError, HTTPError, RateLimitError, REST, type RESTOptions } from "@discordjs/rest";
+import { Routes } from "discord-api-types/v10";
 import { SwitchboardError, isSwitchboardError } from "../../bot/index.ts";
 import { OutboundLimiter, type OutboundKey, type OutboundLimits } from "../shared/outbound-limiter.ts";
 import type { HealthTracker } from "../shared/health.ts";

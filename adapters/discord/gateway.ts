@@ -1,13 +1,18 @@
 /**
- * Gateway mode: one discord.js `Client` per session, run under the shared `ReconnectSupervisor`. discord.js
- * does HELLO/IDENTIFY/heartbeats and resumes a dropped or zombie connection by itself (RESUME replays what
- * was missed, so nothing is lost); we read every dispatch raw (`Events.Raw`) so gateway and HTTP
- * interactions share one normalisation. Health follows the shard: reconnecting while discord.js resumes, up
- * again on RESUMED. A session that gives up for good (an unrecoverable close) ends, and the supervisor starts
- * a fresh one with backoff; the watchdog restarts a session whose heartbeats have stopped being acknowledged
- * and that discord.js has not noticed.
+ * Gateway mode: one `@discordjs/ws` `WebSocketManager` (one shard) per session, run under the shared
+ * `ReconnectSupervisor`. The manager does HELLO/IDENTIFY/heartbeats and resumes a dropped or zombie connection by
+ * itself (RESUME replays what was missed, so nothing is lost); every dispatch is handed on raw, so gateway and
+ * HTTP interactions share one normalisation. Health follows the shard: reconnecting while it resumes, up again
+ * on RESUMED. A session that gives up for good (an unrecoverable close) ends, and the supervisor starts a fresh
+ * one with backoff; the watchdog restarts a session whose heartbeats have stopped being acknowledged and that
+ * the manager has not noticed.
+ *
+ * discord.js's `Client` ran this same manager underneath, plus object caches and handlers the adapter never
+ * used (it reads every dispatch raw); loading it cost about 0.25 s of CPU at start (docs/architecture.md).
  */
-import { Client, Events, GatewayIntentBits, Options, Partials } from "discord.js";
+import { REST } from "@discordjs/rest";
+import { type SessionInfo, WebSocketManager, WebSocketShardEvents } from "@discordjs/ws";
+import { GatewayCloseCodes, GatewayIntentBits } from "discord-api-types/v10";
 import type { Logger } from "pino";
 import type { HealthTracker } from "../shared/health.ts";
 
@@ -42,19 +47,15 @@ export interface GatewayOptions {
   readyTimeoutMs?: number;
 }
 
-/** Dispatches the adapter handles itself and discord.js never sees. */
-const RAW_ONLY_EVENTS = new Set([
-  "INTERACTION_CREATE",
-  "MESSAGE_CREATE",
-  "MESSAGE_UPDATE",
-  "MESSAGE_DELETE",
-  "MESSAGE_REACTION_ADD",
-  "MESSAGE_REACTION_REMOVE",
-  "TYPING_START",
+/** Close codes after which the gateway gives up (bad token, intents, version, sharding). */
+const FATAL_CLOSE_CODES = new Set<number>([
+  GatewayCloseCodes.AuthenticationFailed,
+  GatewayCloseCodes.InvalidShard,
+  GatewayCloseCodes.ShardingRequired,
+  GatewayCloseCodes.InvalidAPIVersion,
+  GatewayCloseCodes.InvalidIntents,
+  GatewayCloseCodes.DisallowedIntents,
 ]);
-
-/** Close codes after which discord.js gives up (bad token, intents, version, sharding). */
-const FATAL_CLOSE_CODES = new Set([4004, 4010, 4011, 4012, 4013, 4014]);
 
 /** An error that should not be retried (the token or the intents are wrong). */
 export function isFatalGatewayError(error: unknown): boolean {
@@ -67,23 +68,29 @@ export function isFatalGatewayError(error: unknown): boolean {
   );
 }
 
-/** How long a client's destroy may take before the session moves on without it, in ms. */
+/** How long a manager's destroy may take before the session moves on without it, in ms. */
 const DESTROY_TIMEOUT_MS = 5_000;
 
+/** The close code of our own shutdown. */
+const NORMAL_CLOSE = 1_000;
+
 /**
- * Destroy a client, bounded. discord.js 14.28 can hang in `destroy()` when it is called while a shard waits for
- * HELLO or READY (its aborted wait starts a second, reconnecting destroy that steals the first one's close
- * handler), and the shard then reconnects on its own. So: wait at most DESTROY_TIMEOUT_MS, and if the orphaned
- * shard comes back up, destroy its socket manager again — nothing is waiting then, so that one completes. Its
- * events are ignored meanwhile (the session marked itself dead).
+ * Destroy a manager, bounded. A shard destroyed while it waits for HELLO or READY can hang (its aborted wait
+ * starts a second, reconnecting destroy that steals the first one's close handler), and the shard then
+ * reconnects on its own. So: wait at most DESTROY_TIMEOUT_MS, and if the orphaned shard comes back up, destroy
+ * the manager again — nothing is waiting then, so that one completes. Its events are ignored meanwhile (the
+ * session marked itself dead).
  */
-async function destroyClient(client: Client, log: Logger): Promise<void> {
+async function destroyManager(manager: WebSocketManager, log: Logger): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
+  const destroy = async () => {
+    await manager.destroy({ code: NORMAL_CLOSE, reason: "session ended" });
+  };
   const isDone = await Promise.race([
-    client.destroy().then(
+    destroy().then(
       () => true,
       (error: unknown) => {
-        log.debug({ adapter: "discord", err: error }, "client destroy failed");
+        log.debug({ adapter: "discord", err: error }, "gateway destroy failed");
         return true;
       },
     ),
@@ -94,24 +101,23 @@ async function destroyClient(client: Client, log: Logger): Promise<void> {
   ]);
   clearTimeout(timer);
   if (isDone) return;
-  log.warn({ adapter: "discord" }, "gateway client did not close in time; reaping it when its shard comes back");
-  const inner = (
-    client.ws as unknown as { _ws?: { destroy(options: { code: number; reason: string }): Promise<void> } }
-  )._ws;
+  log.warn({ adapter: "discord" }, "gateway session did not close in time; reaping it when its shard comes back");
   const reap = () => {
-    void inner?.destroy({ code: 1_000, reason: "orphaned session" }).catch(() => undefined);
+    void destroy().catch(() => undefined);
   };
-  client.once(Events.ShardReady, reap);
-  client.once(Events.ShardResume, reap);
+  manager.once(WebSocketShardEvents.Ready, reap);
+  manager.once(WebSocketShardEvents.Resumed, reap);
 }
 
 /** One gateway connection at a time. */
 export class DiscordGateway {
   readonly #o: GatewayOptions;
-  #client: Client | undefined;
+  #manager: WebSocketManager | undefined;
   #botUserId: string | undefined;
   #applicationId: string | undefined;
   #lastStateChangeAt = Date.now();
+  /** When the current session's last heartbeat was acknowledged (ms since the epoch), or -1. */
+  #lastAckAt = -1;
 
   constructor(options: GatewayOptions) {
     this.#o = options;
@@ -131,75 +137,79 @@ export class DiscordGateway {
   async runSession(signal: AbortSignal, markUp: () => void): Promise<void> {
     const { health, log } = this.#o;
     this.#lastStateChangeAt = Date.now(); // a new session gets the full grace period before it can look stuck
-    const client = new Client({
-      intents: GATEWAY_INTENTS,
-      // Reactions on messages discord.js never cached arrive as partials (they are read raw anyway).
-      partials: [Partials.Channel, Partials.Message, Partials.Reaction, Partials.User],
-      rest: { api: this.#o.apiRoot },
-      makeCache: Options.cacheWithLimits({
-        ...Options.DefaultMakeCacheSettings,
-        MessageManager: 0,
-        PresenceManager: 0,
-        ReactionManager: 0,
-      }),
+    this.#lastAckAt = -1;
+    // Each session keeps its own resume state: the package's default store is one per process, so a fresh
+    // session would otherwise try to resume the one it replaces.
+    let session: SessionInfo | null = null;
+    const manager = new WebSocketManager({
+      token: this.#o.token,
+      intents: GATEWAY_INTENTS.reduce<number>((all, bit) => all | bit, 0),
+      rest: new REST({ api: this.#o.apiRoot }).setToken(this.#o.token),
+      shardCount: 1,
+      retrieveSessionInfo: () => session,
+      updateSessionInfo: (_shardId, info) => {
+        session = info;
+      },
     });
-    this.#client = client;
+    this.#manager = manager;
     let failGiveUp: (error: Error) => void = () => undefined;
     const gaveUp = new Promise<never>((_, reject) => {
       failGiveUp = reject;
     });
     gaveUp.catch(() => undefined);
+    let onReady: () => void = () => undefined;
+    const ready = new Promise<void>((resolve) => {
+      onReady = resolve;
+    });
     let isLive = true;
-    client.on(Events.Raw, (packet: GatewayDispatch) => {
-      if (!isLive) {
-        packet.t = `SWITCHBOARD_RAW_${packet.t}`;
-        return;
-      }
+    manager.on(WebSocketShardEvents.Dispatch, ({ data }) => {
+      if (!isLive) return;
+      const packet = data as GatewayDispatch;
       if (packet.t === "READY") this.#onReady(packet.d);
       this.#o.onDispatch(packet);
-      // Events we handle raw are hidden from discord.js's own handlers: it would build objects nobody uses, and
-      // it throws on a malformed payload in a way that becomes an unhandled rejection. Same for any payload
-      // that is not an object. (Raw is emitted synchronously, before discord.js looks at `t`.)
-      if (packet.t !== null && (RAW_ONLY_EVENTS.has(packet.t) || typeof packet.d !== "object" || packet.d === null)) {
-        packet.t = `SWITCHBOARD_RAW_${packet.t}`;
+      if (packet.t === "READY") {
+        // Up on READY itself: guilds arrive as GUILD_CREATE afterwards and are read raw (roles look them up on
+        // demand), so nothing waits for them.
+        this.#lastStateChangeAt = Date.now();
+        health.setState("up");
+        onReady();
       }
     });
-    client.on(Events.ShardReconnecting, () => {
+    manager.on(WebSocketShardEvents.Closed, ({ code }) => {
       if (!isLive || signal.aborted) return; // our own shutdown closes the socket too
+      if (FATAL_CLOSE_CODES.has(code)) {
+        failGiveUp(Object.assign(new Error(`gateway closed for good (code ${code})`), { closeCode: code }));
+        return;
+      }
       this.#lastStateChangeAt = Date.now();
       health.setState("reconnecting");
-      log.info({ adapter: "discord" }, "gateway reconnecting (resume)");
+      log.info({ adapter: "discord", code }, "gateway reconnecting (resume)");
     });
-    client.on(Events.ShardResume, (_id, replayed) => {
+    manager.on(WebSocketShardEvents.Resumed, () => {
       if (!isLive) return;
       this.#lastStateChangeAt = Date.now();
       health.setState("up");
-      log.info({ adapter: "discord", replayed }, "gateway resumed");
+      log.info({ adapter: "discord" }, "gateway resumed");
     });
-    client.on(Events.ShardReady, () => {
-      if (!isLive) return;
-      this.#lastStateChangeAt = Date.now();
-      health.setState("up");
+    manager.on(WebSocketShardEvents.HeartbeatComplete, ({ ackAt }) => {
+      if (isLive) this.#lastAckAt = ackAt;
     });
-    client.on(Events.ShardDisconnect, (event) => {
-      failGiveUp(Object.assign(new Error(`gateway closed for good (code ${event.code})`), { closeCode: event.code }));
-    });
-    client.on(Events.Debug, (message) => log.trace({ adapter: "discord" }, message));
-    client.on(Events.ShardError, (error) => log.warn({ adapter: "discord", err: error }, "gateway error"));
-    client.on(Events.Error, (error) => log.warn({ adapter: "discord", err: error }, "discord client error"));
+    manager.on(WebSocketShardEvents.Debug, ({ message }) => log.trace({ adapter: "discord" }, message));
+    manager.on(WebSocketShardEvents.Error, ({ error }) =>
+      log.warn({ adapter: "discord", err: error }, "gateway error"),
+    );
     const aborted = new Promise<void>((resolve) => {
       if (signal.aborted) resolve();
       else signal.addEventListener("abort", () => resolve(), { once: true });
     });
     try {
-      const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
       const timeoutMs = this.#o.readyTimeoutMs ?? 30_000;
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`gateway not ready after ${timeoutMs} ms`)), timeoutMs);
       });
       try {
-        await Promise.race([client.login(this.#o.token).then(() => ready), timedOut, gaveUp, aborted]);
+        await Promise.race([connect(manager).then(() => ready), timedOut, gaveUp, aborted]);
       } finally {
         clearTimeout(timer);
       }
@@ -209,8 +219,8 @@ export class DiscordGateway {
       await Promise.race([aborted, gaveUp]);
     } finally {
       isLive = false;
-      this.#client = undefined;
-      await destroyClient(client, log);
+      this.#manager = undefined;
+      await destroyManager(manager, log);
     }
   }
 
@@ -221,21 +231,30 @@ export class DiscordGateway {
   }
 
   /**
-   * Why the connection looks deaf, or undefined: discord.js has been reconnecting for longer than
+   * Why the connection looks deaf, or undefined: the shard has been reconnecting for longer than
    * `stuckAfterMs`, or its last acknowledged heartbeat is older than that.
    */
   deafReason(stuckAfterMs: number): string | undefined {
-    const client = this.#client;
-    if (client === undefined) return undefined;
+    if (this.#manager === undefined) return undefined;
     const sinceChangeMs = Date.now() - this.#lastStateChangeAt;
     if (this.#o.health.state !== "up") {
       return sinceChangeMs > stuckAfterMs ? `gateway not ready for ${Math.round(sinceChangeMs / 1000)} s` : undefined;
     }
-    const shard = client.ws.shards.first();
-    const lastAckAt = shard?.lastPingTimestamp ?? -1;
+    const lastAckAt = this.#lastAckAt;
     if (lastAckAt > 0 && Date.now() - lastAckAt > stuckAfterMs && sinceChangeMs > stuckAfterMs) {
       return `no heartbeat acknowledged for ${Math.round((Date.now() - lastAckAt) / 1000)} s`;
     }
     return undefined;
   }
+}
+
+/** Fetch the gateway's address and connect; a token Discord refuses (401) is `TokenInvalid`, never retried. */
+async function connect(manager: WebSocketManager): Promise<void> {
+  await manager.fetchGatewayInformation().catch((error: unknown) => {
+    const status = (error as { status?: unknown } | null)?.status;
+    throw status === 401
+      ? Object.assign(new Error("Discord refused the token (401)"), { code: "TokenInvalid" })
+      : error;
+  });
+  await manager.connect();
 }

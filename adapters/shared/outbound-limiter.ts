@@ -172,7 +172,7 @@ export class OutboundLimiter {
    * The attempts of one call through the global budget; a "retry after" refusal waits (holding the chat's slot)
    * and tries again, a bounded number of times. Each attempt starts with a signal of its own, aborted at stop or
    * on the attempt timeout — never the limiter's long-lived stop signal: a client that adds an abort listener per
-   * request and never removes it (the discord.js REST client does) would pile listeners on it for as long as the
+   * request and never removes it (@discordjs/rest does) would pile listeners on it for as long as the
    * bot runs. With `settles`, the call is counted settled here and its outcome mapped.
    */
   async #attempts<T, R>(

@@ -2,9 +2,10 @@
  * Ollama's /api/chat through the `ollama` SDK. Streams NDJSON; tool-call arguments arrive as objects (we keep
  * them as JSON text like OpenAI's, and turn them back into objects when the history goes out again). The SDK
  * takes no abort signal, so each call gets its own client whose `fetch` joins our deadline and records
- * `Retry-After`.
+ * `Retry-After`. The SDK (with its fetch polyfill) loads with the first call, as undici does for the OpenAI-compatible
+ * provider: a bot with no Ollama model never needs it.
  */
-import { Ollama, type ChatResponse, type Message, type Tool } from "ollama";
+import type { ChatResponse, Message, Tool } from "ollama";
 import type { Clock } from "../../bot/index.ts";
 import type { ChatMessage, ChatProvider, ChatRequest, ChatResult, ModelConfig, ToolCall } from "../types.ts";
 import { kindOfStatus, ProviderFailure, retryAfterFrom } from "./failure.ts";
@@ -22,6 +23,7 @@ export class OllamaProvider implements ChatProvider {
   }
 
   async chat(request: ChatRequest): Promise<ChatResult> {
+    const { Ollama } = await import("ollama");
     const deadline = startDeadline(request.signal, this.#model.timeoutMs);
     let retryAfterMs: number | undefined;
     const client = new Ollama({

@@ -1,15 +1,20 @@
 /**
  * OpenAI-compatible chat completions (OpenAI, Azure, vLLM, llama.cpp server, LM Studio, OpenRouter), spoken over
  * undici: `request` on a keep-alive connection pool per model, the body serialised once, server-sent events
- * read with eventsource-parser. No retries here: the fallback chain decides what happens next.
+ * read with eventsource-parser. No retries here: the fallback chain decides what happens next. undici loads with
+ * the first request: a bot with no model configured never needs it, and its import cost about 0.15 s of CPU at
+ * every start (docs/architecture.md, start by phase).
  */
 import { createParser, type EventSourceMessage } from "eventsource-parser";
-import { type Dispatcher, Pool, errors as undiciErrors } from "undici";
+import type { Dispatcher, Pool } from "undici";
 import type { Clock } from "../../bot/index.ts";
 import type { ChatMessage, ChatProvider, ChatRequest, ChatResult, ModelConfig, ToolCall } from "../types.ts";
 import { kindOfStatus, ProviderFailure, retryAfterFrom } from "./failure.ts";
 import { startDeadline } from "./deadline.ts";
 import { toExportMessage } from "../export.ts";
+
+/** undici, once the first request has loaded it. */
+let undici: typeof import("undici") | undefined;
 
 /** Idle connections to an endpoint are kept this long (or as long as its `Keep-Alive` answer says, if shorter). */
 const KEEP_ALIVE_MS = 30_000;
@@ -100,7 +105,8 @@ export class OpenAiProvider implements ChatProvider {
 
   /** POST the body; an HTTP error status is a classified failure (its body read and dropped). */
   async #post(body: unknown, signal: AbortSignal): Promise<Dispatcher.ResponseData> {
-    this.#pool ??= new Pool(this.#origin, { keepAliveTimeout: KEEP_ALIVE_MS });
+    undici ??= await import("undici");
+    this.#pool ??= new undici.Pool(this.#origin, { keepAliveTimeout: KEEP_ALIVE_MS });
     const res = await this.#pool.request({
       method: "POST",
       path: this.#path,
@@ -128,23 +134,28 @@ export class OpenAiProvider implements ChatProvider {
       return new ProviderFailure("timeout", `no complete answer within ${this.#model.timeoutMs} ms`, { cause: error });
     if (parent.aborted) return error; // the caller gave up: not the model's fault
     if (error instanceof SyntaxError) return new ProviderFailure("bad_response", "unparsable answer", { cause: error });
+    // An error from undici means it is loaded: before the first request nothing it throws can arrive here.
+    const e = undici?.errors;
     if (
-      error instanceof undiciErrors.ConnectTimeoutError ||
-      error instanceof undiciErrors.HeadersTimeoutError ||
-      error instanceof undiciErrors.BodyTimeoutError
+      e !== undefined &&
+      (error instanceof e.ConnectTimeoutError ||
+        error instanceof e.HeadersTimeoutError ||
+        error instanceof e.BodyTimeoutError)
     )
       return new ProviderFailure("timeout", "request timed out", { cause: error });
-    if (error instanceof undiciErrors.RequestAbortedError)
+    if (e !== undefined && error instanceof e.RequestAbortedError)
       return new ProviderFailure("timeout", "request aborted", { cause: error });
     const code = (error as { code?: unknown } | null)?.code;
-    if (error instanceof undiciErrors.UndiciError || (typeof code === "string" && /^E[A-Z]/.test(code)))
+    if ((e !== undefined && error instanceof e.UndiciError) || (typeof code === "string" && /^E[A-Z]/.test(code)))
       return new ProviderFailure("network", "connection failed", { cause: error });
-    return new ProviderFailure(
-      "bad_response",
-      error instanceof Error ? error.message.slice(0, 200) : "unknown failure",
-      { cause: error },
-    );
+    return unknownFailure(error);
   }
+}
+
+function unknownFailure(error: unknown): ProviderFailure {
+  return new ProviderFailure("bad_response", error instanceof Error ? error.message.slice(0, 200) : "unknown failure", {
+    cause: error,
+  });
 }
 
 function readAnswer(res: WireAnswer): ChatResult {

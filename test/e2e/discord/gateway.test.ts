@@ -1,5 +1,5 @@
 /**
- * The Discord adapter in gateway mode, end to end: the real discord.js client inside the real adapter, the
+ * The Discord adapter in gateway mode, end to end: the real @discordjs/ws gateway and @discordjs/rest client inside the real adapter, the
  * real router and built-in commands behind it, and the stand-in Discord recording what it received.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,6 +1,6 @@
 /**
  * A real bot (router, permissions, built-in commands, shared HTTP listener) with the real Discord adapter
- * (discord.js) pointed at the stand-in Discord, for the e2e tests.
+ * (@discordjs/ws and @discordjs/rest) pointed at the stand-in Discord, for the e2e tests.
  */
 import { createDiscordAdapter, type DiscordAdapter, type DiscordTuning } from "../../../adapters/discord/index.ts";
 import type { ConfigInput } from "../../../config/index.ts";

@@ -1,5 +1,5 @@
 /**
- * Malformed gateway frames against `switchboard start` (its own process, the real discord.js): 10,000 frames
+ * Malformed gateway frames against `switchboard start` (its own process, the real @discordjs/ws gateway): 10,000 frames
  * leave the process alive, answering, and within 50 MB of its memory before.
  */
 import { afterAll, describe, expect, it } from "vitest";
