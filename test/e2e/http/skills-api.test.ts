@@ -95,6 +95,23 @@ describe("skills on the admin API", () => {
     expect(refused.status).toBe(400);
   });
 
+  it("counts a skill's commands under the skill for the dashboard's top skills", async () => {
+    await bot.adapter.say("/dice 2d6", { chatId: "A", userId: "bob" });
+    await bot.app.core.router.drain();
+    expect(bot.adapter.textsIn("A").at(-1)).toMatch(/\d/);
+    const owner = await signIn("test:owner");
+    // The counts are written every few seconds.
+    await expect
+      .poll(
+        async () =>
+          ((await (await call("GET /api/activity", owner)).json()) as { skills: { name: string; count: number }[] })
+            .skills,
+        { timeout: 20_000, interval: 500 },
+      )
+      .toEqual([{ name: "dice", count: 1 }]);
+    expect((await call("GET /api/activity", bob)).status).toBe(403);
+  });
+
   it("documents the skill routes in the OpenAPI document", async () => {
     const doc = (await (await fetch(`${base}/api/openapi.json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toEqual(
