@@ -112,6 +112,42 @@ describe("module routes on the admin API", () => {
     expect((await call(`DELETE /api/schedules/${schedule.id}`, alice, {})).status).toBe(404);
   });
 
+  it("resumes a paused schedule from its next time, audited, and shows a fired one's run history", async () => {
+    const created = await call("POST /api/schedules", alice, {
+      chatKey: "test:A",
+      cron: "0 9 * * *",
+      commandLine: "/whoami",
+      timeZone: "UTC",
+    });
+    const { schedule } = (await created.json()) as { schedule: { id: string } };
+    expect((await call(`POST /api/schedules/${schedule.id}/pause`, alice, {})).status).toBe(200);
+    const resumed = await call(`POST /api/schedules/${schedule.id}/resume`, alice, {});
+    expect(resumed.status).toBe(200);
+    const after = ((await resumed.json()) as { schedule: { state: string; nextFireAt: number } }).schedule;
+    expect(after.state).toBe("active");
+    expect(new Date(after.nextFireAt).toISOString()).toMatch(/T09:00:00\.000Z$/);
+    const audit = await bot.app.core.store.audit.list("test:A", { action: "schedules.resume" });
+    expect(audit[0]).toMatchObject({ actor: "test:alice", via: "web", before: { state: "paused" } });
+    expect((await call(`DELETE /api/schedules/${schedule.id}`, alice, {})).status).toBe(200);
+
+    // A schedule due in a moment fires through the router as alice; its run is listed with its outcome.
+    const once = await call("POST /api/schedules", alice, {
+      chatKey: "test:A",
+      runAt: Date.now() + 1_000,
+      commandLine: "/whoami",
+    });
+    expect(once.status).toBe(201);
+    const { schedule: due } = (await once.json()) as { schedule: { id: string; description: string } };
+    expect(due.description).toBe("once");
+    const runs = async () =>
+      ((await (await call(`GET /api/schedules/${due.id}/runs`, bob)).json()) as { runs: { outcome: string }[] }).runs;
+    await expect
+      .poll(async () => (await runs()).map((r) => r.outcome), { timeout: 30_000, interval: 250 })
+      .toEqual(["ok"]);
+    expect((await runs())[0]).toMatchObject({ kind: "scheduled", outcome: "ok" });
+    expect(bot.adapter.textsIn("A").join("\n")).toContain("test:alice");
+  });
+
   it("refuses a schedule in another platform's chat, and a cron expression that is not one", async () => {
     expect(
       (await call("POST /api/schedules", owner, { chatKey: "slack:C1", cron: "0 9 * * *", commandLine: "/whoami" }))
@@ -166,6 +202,12 @@ describe("module routes on the admin API", () => {
       "test:bob,10,5,0.05,1",
       "",
     ]);
+    const json = await call(`GET /api/usage/export?${query}&groupBy=day&format=json`, alice);
+    expect(json.headers.get("content-type")).toMatch(/^application\/json/);
+    expect(await json.json()).toEqual([
+      { day: "2026-11-01", inputTokens: 100, outputTokens: 50, cost: 0.5, count: 1 },
+      { day: "2026-11-02", inputTokens: 10, outputTokens: 5, cost: 0.05, count: 1 },
+    ]);
   });
 
   it("shows model usage by day and model statistics to those who may run /models", async () => {
@@ -197,6 +239,61 @@ describe("module routes on the admin API", () => {
     expect(models.models.map((m) => m.name)).toEqual(["main"]);
     expect(models.models[0]!.cooldown).toBeNull();
     expect((await call("GET /api/models", bob)).status).toBe(403);
+
+    // Calls of the stats window, a vote on a turn, and a real call to the model's closed port: the figures and
+    // the cooldown it leaves are what /api/models shows.
+    const now = Date.now();
+    await llm.service.store.recordCalls([
+      { model: "main", at: now - 3, ok: true, latencyMs: 100, inputTokens: 1, outputTokens: 2, cost: 0 },
+      { model: "main", at: now - 2, ok: true, latencyMs: 300, inputTokens: 1, outputTokens: 2, cost: 0 },
+      {
+        model: "main",
+        at: now - 1,
+        ok: false,
+        kind: "timeout",
+        latencyMs: 9_000,
+        inputTokens: 0,
+        outputTokens: 0,
+        cost: 0,
+      },
+    ]);
+    const turn = await llm.service.store.appendTurn({
+      conversation: "test:B",
+      chatKey: "test:B",
+      userKey: "test:carol",
+      at: now,
+      model: "main",
+      systemPrompt: "",
+      messages: [
+        { role: "user", content: "hi" },
+        { role: "assistant", content: "hello" },
+      ],
+      tokens: 2,
+      inputTokens: 1,
+      outputTokens: 1,
+      cost: 0,
+    });
+    expect(await llm.service.store.setFeedback(turn, "test:B", { value: 1, by: "test:carol", at: now })).toBe(true);
+    await bot.adapter.say("hello", { chatId: "dm-alice", userId: "alice", chatKind: "dm" });
+    const stats = (
+      (await (await call("GET /api/models", owner)).json()) as {
+        models: {
+          calls: number;
+          failures: Record<string, number>;
+          p50Ms: number;
+          p95Ms: number;
+          thumbsUp: number;
+          cooldown: { kind: string; untilMs: number } | null;
+        }[];
+      }
+    ).models[0]!;
+    expect(stats.calls).toBeGreaterThanOrEqual(4);
+    expect(stats.failures.timeout).toBe(1);
+    expect(stats.failures.network).toBeGreaterThanOrEqual(1);
+    expect([stats.p50Ms, stats.p95Ms]).toEqual([200, 290]);
+    expect(stats.thumbsUp).toBe(1);
+    expect(stats.cooldown?.kind).toBe("network");
+    expect(stats.cooldown!.untilMs).toBeGreaterThan(Date.now());
   });
 
   it("exports a chat's conversations as chat-format JSONL to bot owners only", async () => {
