@@ -327,8 +327,18 @@ describe.skipIf(!isChromiumThere)("web console in Chromium", () => {
 
     // A message the model cannot answer (its port is closed) leaves it cooling down, and the page says so.
     await bot.adapter.say("hello", { chatId: "dm-alice", userId: "alice", chatKind: "dm" });
-    await page.reload();
-    await row.getByText(/cooling down \(network\) until/).waitFor();
+    await bot.app.core.router.drain();
+    // The cooldown is written as the turn ends, which a loaded machine may delay: reload until it shows.
+    await expect
+      .poll(
+        async () => {
+          await page.reload();
+          await row.waitFor();
+          return row.getByText(/cooling down \(network\) until/).count();
+        },
+        { timeout: UI_TIMEOUT_MS, interval: 500 },
+      )
+      .toBe(1);
     expect((await cells())[1]).toMatch(/network \d+/);
   });
 
