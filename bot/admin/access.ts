@@ -5,7 +5,7 @@
  */
 import type { ApiAccess, Core } from "../core.ts";
 import { parseConversationId, type ChatKind, type Platform, type PlatformRole } from "../model.ts";
-import type { Decision, Role } from "../permissions.ts";
+import { GLOBAL_POLICY_KEY, type Decision, type Role } from "../permissions.ts";
 import { ApiError, type Principal } from "../http/routes.ts";
 
 /** The services the checks use. */
@@ -38,7 +38,22 @@ export class AdminAccess implements ApiAccess {
     chatKey: string,
     command: string,
   ): Promise<Decision> {
-    const chat = parseConversationId(chatKey);
+    // The bot-wide policy (`*`) and its audit trail are a bot owner's, as `/perms` keeps them.
+    if (chatKey === GLOBAL_POLICY_KEY)
+      return this.isOwner(principal.userKey)
+        ? { allowed: true, role: "owner" }
+        : {
+            allowed: false,
+            role: "guest",
+            code: "E_PERMISSION_DENIED",
+            reason: "the bot-wide policy is for bot owners",
+          };
+    let chat: ReturnType<typeof parseConversationId>;
+    try {
+      chat = parseConversationId(chatKey);
+    } catch {
+      throw new ApiError(400, "E_BAD_ARGS", `not a chat key (platform:chatId): ${chatKey.slice(0, 100)}`);
+    }
     if (chat.platform !== principal.platform) {
       return this.isOwner(principal.userKey)
         ? { allowed: true, role: "owner" }

@@ -1,4 +1,4 @@
-/** `GET /api/activity`: the most run commands and recent errors, for the console's dashboard (bot owners). */
+/** `GET /api/activity`: the most run commands and skills and recent errors, for the console's dashboard (bot owners). */
 import { z } from "zod";
 import type { ApiAccess, Clock } from "../core.ts";
 import { ApiError, defineRoute, type ApiRoute } from "../http/routes.ts";
@@ -15,7 +15,7 @@ export function activityRoutes(o: { sql: SqlClient; clock: Clock; access: ApiAcc
     defineRoute({
       method: "GET",
       url: "/api/activity",
-      summary: "The ten most run commands and the last 20 errors in a range of days, bot-wide (bot owners)",
+      summary: "The ten most run commands and skills and the last 20 errors in a range of days, bot-wide (bot owners)",
       tags: ["usage"],
       access: { scope: "read" },
       schema: {
@@ -23,6 +23,7 @@ export function activityRoutes(o: { sql: SqlClient; clock: Clock; access: ApiAcc
         response: {
           200: z.object({
             commands: z.array(z.object({ name: z.string(), count: z.number() })),
+            skills: z.array(z.object({ name: z.string(), count: z.number() })),
             errors: z.array(z.object({ at: z.number(), code: z.string() })),
           }),
           403: errorSchema,
@@ -34,11 +35,13 @@ export function activityRoutes(o: { sql: SqlClient; clock: Clock; access: ApiAcc
         const to = query.to ?? dayOf(o.clock.now());
         const from = query.from ?? dayOf(Date.parse(`${to}T00:00:00Z`) - 29 * DAY_MS);
         const num = (v: unknown) => Number(v ?? 0);
-        const commands = await o.sql.query<{ name: string; n: unknown }>(
-          `SELECT name, sum(count) AS n FROM activity_daily
-           WHERE kind = 'command' AND day >= $1 AND day <= $2 GROUP BY name ORDER BY n DESC, name LIMIT 10`,
-          [from, to],
-        );
+        const top = (kind: "command" | "skill") =>
+          o.sql.query<{ name: string; n: unknown }>(
+            `SELECT name, sum(count) AS n FROM activity_daily
+             WHERE kind = $1 AND day >= $2 AND day <= $3 GROUP BY name ORDER BY n DESC, name LIMIT 10`,
+            [kind, from, to],
+          );
+        const [commands, skills] = [await top("command"), await top("skill")];
         const errors = await o.sql.query<{ at: unknown; code: string }>(
           "SELECT at, code FROM activity_errors WHERE at >= $1 AND at < $2 ORDER BY at DESC LIMIT 20",
           [Date.parse(`${from}T00:00:00Z`), Date.parse(`${to}T00:00:00Z`) + DAY_MS],
@@ -47,6 +50,7 @@ export function activityRoutes(o: { sql: SqlClient; clock: Clock; access: ApiAcc
           status: 200,
           body: {
             commands: commands.rows.map((r) => ({ name: r.name, count: num(r.n) })),
+            skills: skills.rows.map((r) => ({ name: r.name, count: num(r.n) })),
             errors: errors.rows.map((r) => ({ at: num(r.at), code: r.code })),
           },
         };

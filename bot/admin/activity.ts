@@ -1,6 +1,6 @@
 /**
  * What the console's dashboard shows besides LLM usage and messages per platform (`bot/message-counts.ts`): the
- * commands run most, and recent errors. Counted in memory as messages pass (a map of at most `MAX_PENDING_KEYS`
+ * commands and skills run most, and recent errors. Counted in memory as messages pass (a map of at most `MAX_PENDING_KEYS`
  * day, platform and name cells, plus at most `MAX_PENDING_ERRORS` error events), and written every `FLUSH_MS`
  * as upserts into daily aggregates (`activity_daily`, one row per day, kind, platform and name), so the top
  * commands of 30 days read at most 30 × commands × platforms rows, never a scan of messages. Recent errors keep
@@ -30,24 +30,28 @@ export const dayOf = (ms: number): string => new Date(ms).toISOString().slice(0,
 export class ActivityRecorder {
   readonly #sql: SqlClient;
   readonly #clock: Clock;
-  readonly #isCommand: (name: string) => boolean;
+  readonly #commandOf: (name: string) => { skill?: string } | undefined;
   #pending = new Map<string, number>();
   #errors: { at: number; code: string }[] = [];
   #timer: ReturnType<typeof setTimeout> | undefined;
   #writing: Promise<void> = Promise.resolve();
   #prunedDay = "";
 
-  constructor(o: { sql: SqlClient; clock: Clock; isCommand: (name: string) => boolean }) {
+  /** `commandOf` names a registered command's skill (`skill` absent for a built-in), or is undefined for none. */
+  constructor(o: { sql: SqlClient; clock: Clock; commandOf: (name: string) => { skill?: string } | undefined }) {
     this.#sql = o.sql;
     this.#clock = o.clock;
-    this.#isCommand = o.isCommand;
+    this.#commandOf = o.commandOf;
   }
 
-  /** A message arrived from a platform: count it when it names a known command. */
+  /** A message arrived from a platform: count it when it names a known command, and its skill when it has one. */
   inbound(inbound: Pick<Inbound, "platform" | "command">): void {
     const name = inbound.command?.name;
-    if (name === undefined || !this.#isCommand(name)) return;
-    this.#add(`${dayOf(this.#clock.now())}\tcommand\t${inbound.platform}\t${name}`);
+    const def = name === undefined ? undefined : this.#commandOf(name);
+    if (def === undefined) return;
+    const day = dayOf(this.#clock.now());
+    this.#add(`${day}\tcommand\t${inbound.platform}\t${name}`);
+    if (def.skill !== undefined) this.#add(`${day}\tskill\t${inbound.platform}\t${def.skill}`);
   }
 
   /** A handler failed, or a message was refused, with this code. */

@@ -250,8 +250,9 @@ export async function createApp(options: AppOptions): Promise<App> {
           maxKeys: config.limits.maxTrackedKeys,
           log,
         });
-  // The dashboard's daily counts: every message a platform sends, the commands run, the error codes answered.
-  const activity = new ActivityRecorder({ sql: store.sql, clock, isCommand: (name) => commands.has(name) });
+  // The dashboard's daily counts: every message a platform sends, the commands (and their skills) run, the error
+  // codes answered.
+  const activity = new ActivityRecorder({ sql: store.sql, clock, commandOf: (name) => commands.get(name) });
   const events = createEventBus((error, event) =>
     log.warn({ err: error, event: event.type, chat: event.chatKey }, "an event listener failed"),
   );

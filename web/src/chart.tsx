@@ -37,7 +37,8 @@ export function DayChart(props: { title: string; days: string[]; series: Series[
           })),
         ],
         axes: [{}, { size: 60 }],
-        legend: { show: true },
+        // The labels only: live values under the cursor read "--" until one hovers, which looks broken.
+        legend: { show: true, live: false },
         cursor: { drag: { x: false, y: false } },
       },
       [xs, ...props.series.map((s) => s.values)],

@@ -231,6 +231,30 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
       const lines = (await csv.text()).trim().split("\r\n");
       expect(lines[0]).toBe("id,at,actor,chatKey,action,target,via,before,after");
       expect(lines).toHaveLength(6);
+      const json = await api.get("/api/audit/export?chatKey=test:A&actor=test:carol&format=json", owner);
+      expect(json.headers.get("content-type")).toMatch(/^application\/json/);
+      const exported = (await json.json()) as { at: number; actor: string; action: string; via: string }[];
+      expect(exported.map((e) => e.at)).toEqual([4, 3, 2, 1, 0].map((i) => clock.t + i));
+      expect(exported.every((e) => e.actor === "test:carol" && e.action === "x.page" && e.via === "api")).toBe(true);
+      const alice = await signIn(bot, api, "test:alice");
+      expect((await api.get("/api/audit/export?chatKey=test:B&format=json", alice)).status).toBe(403);
+    });
+
+    it("shows members' effective roles in a chat, from its policy and audit trail, or for one person asked", async () => {
+      const alice = await signIn(bot, api, "test:alice");
+      const listed = (await (await api.get("/api/chats/test:A/members", alice)).json()) as {
+        members: { userKey: string; role: string; source: string }[];
+      };
+      expect(listed.members).toContainEqual({ userKey: "test:alice", role: "admin", source: "override" });
+      expect(listed.members).toContainEqual({ userKey: "test:owner", role: "owner", source: "audit trail" });
+      const asked = async (user: string) =>
+        (
+          (await (await api.get(`/api/chats/test:A/members?user=${user}`, alice)).json()) as {
+            members: { role: string; source: string }[];
+          }
+        ).members;
+      expect(await asked("test:bob")).toEqual([{ userKey: "test:bob", role: "guest", source: "asked" }]);
+      expect(await asked("test:owner")).toEqual([{ userKey: "test:owner", role: "owner", source: "asked" }]);
     });
 
     it("scopes API tokens, and answers 401 once one is revoked or expired", async () => {
@@ -333,6 +357,35 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
           "/api/chats/{chatKey}/members",
         ]),
       );
+    });
+
+    it("lets a bot owner set the DM policy on the bot-wide policy, audited with before and after, and DMs follow it", async () => {
+      const owner = await signIn(bot, api, "test:owner");
+      const base = { commandRoles: {}, roleOverrides: {}, allow: [], deny: [], trustPlatformAdmins: true };
+      expect((await api.send("PUT /api/chats/test:A/policy", { ...base, dm: "closed" }, owner)).status).toBe(400);
+      const closed = await api.send("PUT /api/chats/*/policy", { ...base, dm: "closed" }, owner);
+      expect(closed.status).toBe(200);
+      try {
+        const read = (await (await api.get("/api/chats/*/policy", owner)).json()) as { policy: { dm: string } };
+        expect(read.policy.dm).toBe("closed");
+        const [entry] = await bot.app.core.store.audit.list("*", { limit: 1, action: "perms.replace" });
+        expect(entry).toMatchObject({ actor: "test:owner", via: "web", after: { dm: "closed" } });
+        expect((entry?.before as { dm?: string } | null)?.dm).not.toBe("closed");
+        // The bot-wide policy's audit trail, as the console's Chats page reads it: owners only.
+        const trail = await api.get("/api/audit?chatKey=*&action=perms.replace", owner);
+        expect(trail.status).toBe(200);
+        expect(((await trail.json()) as { entries: { after: { dm: string } }[] }).entries[0]?.after.dm).toBe("closed");
+        const alice = await signIn(bot, api, "test:alice");
+        expect((await api.get("/api/audit?chatKey=*", alice)).status).toBe(403);
+        expect((await api.get("/api/audit?chatKey=no-platform", owner)).status).toBe(400);
+        await bot.app.core.router.process(
+          bot.adapter.inbound("/whoami", { userId: "erin", chatId: "dm-erin", chatKind: "dm" }),
+        );
+        expect(bot.adapter.textsIn("dm-erin").join("\n")).toMatch(/closed/i);
+        expect(bot.adapter.textsIn("dm-erin").join("\n")).not.toContain("test:erin");
+      } finally {
+        expect((await api.send("PUT /api/chats/*/policy", { ...base, dm: "open" }, owner)).status).toBe(200);
+      }
     });
   });
 }

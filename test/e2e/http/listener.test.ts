@@ -139,11 +139,17 @@ describe("HTTP listener", () => {
     }
   });
 
-  it("serves health on a bot and lists it in the OpenAPI document", async () => {
+  it("serves /healthz, /readyz and /metrics on a bot and lists them in the OpenAPI document", async () => {
     bot = await startTestBot();
     const { port } = bot.app.httpAddress()!;
     const base = `http://127.0.0.1:${port}`;
     expect(await (await fetch(`${base}/healthz`)).text()).toBe("ok");
+    const ready = await fetch(`${base}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(((await ready.json()) as { ready: boolean }).ready).toBe(true);
+    const metrics = await fetch(`${base}/metrics`);
+    expect(metrics.headers.get("content-type")).toMatch(/^text\/plain/);
+    expect(await metrics.text()).toMatch(/^# HELP /m);
     const doc = (await (await fetch(`${base}/api/openapi.json`)).json()) as { paths: Record<string, unknown> };
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/healthz", "/readyz", "/metrics"]));
   });

@@ -3,9 +3,9 @@
  * skills with the permissions they ask for, enabling as a consent (409 when what was shown is not what the
  * skill asks for now), `/skills`' subcommand roles applied as the signed-in person, changes audited with `via`.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createMarketplacePlugin } from "../../../marketplace/index.ts";
 import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
@@ -18,6 +18,7 @@ describe("skills on the admin API", () => {
   let work: string;
   let alice: Session;
   let bob: Session;
+  let skillsPlugin: SkillsPlugin;
 
   const signIn = (userKey: string): Promise<Session> => signInAs(bot, base, userKey);
   const call = (request: string, s: Session, body?: unknown) => callAs({ base, session: s }, request, body);
@@ -31,6 +32,7 @@ describe("skills on the admin API", () => {
       plugins: [
         async (core) => {
           const plugin = await createSkillsPlugin(core);
+          skillsPlugin = plugin;
           skillsReady(plugin);
           return plugin;
         },
@@ -93,6 +95,52 @@ describe("skills on the admin API", () => {
     expect(await shown.json()).toEqual({ settings: {} });
     const refused = await call("PUT /api/chats/test:A/skills/httpcheck/settings/apiKey", alice, { value: "x" });
     expect(refused.status).toBe(400);
+  });
+
+  it("takes a secret setting and never gives it back: masked in every answer, sealed in the store", async () => {
+    const dir = join(work, "secretive");
+    await cp(resolve(import.meta.dirname, "../../fixtures/skills/storer"), dir, { recursive: true });
+    const pkg = JSON.parse(await readFile(join(dir, "package.json"), "utf8")) as {
+      name: string;
+      switchboard: Record<string, unknown>;
+    };
+    pkg.name = "switchboard-skill-secretive";
+    pkg.switchboard.commands = [{ name: "secretive", description: "Nothing" }];
+    pkg.switchboard.settings = {
+      properties: { token: { type: "string", secret: true }, greeting: { type: "string", default: "hi" } },
+    };
+    await writeFile(join(dir, "package.json"), JSON.stringify(pkg));
+    await skillsPlugin.service.load(dir, { source: "installed" });
+
+    const put = await call("PUT /api/chats/test:A/skills/secretive/settings/token", alice, { value: "s3cr3t-value" });
+    expect(put.status).toBe(200);
+    const written = await put.text();
+    expect(written).not.toContain("s3cr3t-value");
+    expect(JSON.parse(written)).toEqual({ settings: { token: "••••••", greeting: "hi" } });
+    const read = await call("GET /api/chats/test:A/skills/secretive/settings", alice);
+    expect(await read.json()).toEqual({ settings: { token: "••••••", greeting: "hi" } });
+    const stored = await bot.app.core.store.kv.get<object>("skills.settings", "test:A", "secretive");
+    expect(JSON.stringify(stored)).not.toContain("s3cr3t-value");
+    const audit = await bot.app.core.store.audit.list("test:A", { limit: 5 });
+    expect(JSON.stringify(audit)).not.toContain("s3cr3t-value");
+    expect((await call("PUT /api/chats/test:A/skills/secretive/settings/token", bob, { value: "x" })).status).toBe(403);
+  });
+
+  it("counts a skill's commands under the skill for the dashboard's top skills", async () => {
+    await bot.adapter.say("/dice 2d6", { chatId: "A", userId: "bob" });
+    await bot.app.core.router.drain();
+    expect(bot.adapter.textsIn("A").at(-1)).toMatch(/\d/);
+    const owner = await signIn("test:owner");
+    // The counts are written every few seconds.
+    await expect
+      .poll(
+        async () =>
+          ((await (await call("GET /api/activity", owner)).json()) as { skills: { name: string; count: number }[] })
+            .skills,
+        { timeout: 20_000, interval: 500 },
+      )
+      .toEqual([{ name: "dice", count: 1 }]);
+    expect((await call("GET /api/activity", bob)).status).toBe(403);
   });
 
   it("documents the skill routes in the OpenAPI document", async () => {

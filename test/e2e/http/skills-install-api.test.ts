@@ -88,6 +88,15 @@ describe("installing skills over the admin API", () => {
       hits: { name: string }[];
     };
     expect(search.hits.map((h) => h.name)).toContain("switchboard-skill-weather");
+    const info = await call("GET /api/skills/info?name=switchboard-skill-weather", alice);
+    expect(info.status).toBe(200);
+    expect(await info.json()).toMatchObject({
+      name: "switchboard-skill-weather",
+      description: "weather report",
+      distTags: { latest: "1.0.0" },
+      versions: [expect.objectContaining({ version: "1.0.0" })],
+      latestPermissions: ["network:api.weather.example"],
+    });
     expect((await call("POST /api/skills/plan", alice, { spec: "switchboard-skill-weather" })).status).toBe(403);
     const res = await call("POST /api/skills/plan", owner, { spec: "switchboard-skill-weather" });
     expect(res.status).toBe(200);

@@ -133,6 +133,26 @@ describe.skipIf(!isChromiumThere)("web chat in Chromium", () => {
     await log.locator(".bubble-bot").filter({ hasText: "web:test.owner" }).filter({ hasText: "owner" }).waitFor();
   });
 
+  it("renders a message and a reply with <script>, an inline handler and a javascript: link inert", async () => {
+    openai.script.push("stand", {
+      kind: "text",
+      text: 'Echo: <script>window.pwned=2</script> <img src=x onerror="window.pwned=3"> [open](javascript:window.pwned=4)',
+    });
+    await page.getByLabel("Message", { exact: true }).fill("<script>window.pwned=1</script> javascript:alert(1)");
+    await page.getByLabel("Message", { exact: true }).press("Enter");
+    const log = page.getByRole("log", { name: "Conversation" });
+    await log.getByText("<script>window.pwned=1</script> javascript:alert(1)").waitFor();
+    const answer = log.locator(".bubble-bot").filter({ hasText: "Echo:" });
+    // The reply is whole once its feedback buttons came with the last edit.
+    await answer.getByRole("button", { name: "👍" }).waitFor();
+    expect(await answer.textContent()).toContain("<script>window.pwned=2</script>");
+    expect(await log.locator("script, img, iframe, [onerror]").count()).toBe(0);
+    expect(await page.locator('a[href^="javascript:"]').count()).toBe(0);
+    expect(await page.evaluate("window.pwned")).toBeUndefined();
+    expect(violations).toEqual([]);
+    expect(pageErrors).toEqual([]);
+  });
+
   it("sends an attached image to the vision model stand-in, and downloads a file the bot sends", async () => {
     await page.getByRole("link", { name: "Chat", exact: true }).click();
     await page.getByText("Connected.").waitFor();

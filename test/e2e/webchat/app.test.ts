@@ -72,6 +72,28 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
       expect(String(answer.data.html)).toMatch(/owner/);
     });
 
+    it("shows the web chat's health in /api/adapters: up, its last inbound event, what it holds", async () => {
+      const before = Date.now();
+      const client = await open("test:owner");
+      await client.say("/whoami");
+      await client.waitFor((e) => e.type === "message");
+      const base = `http://127.0.0.1:${bot.app.httpAddress()!.port}`;
+      const token = await bot.app.admin.credentials.createToken(
+        { userKey: "test:owner", displayName: "owner" },
+        { name: "health", scopes: ["read"] },
+      );
+      const res = await fetch(`${base}/api/adapters`, { headers: { authorization: `Bearer ${token.token}` } });
+      expect(res.status).toBe(200);
+      const { adapters } = (await res.json()) as {
+        adapters: { platform: string; state: string; lastInboundAt: number | null; detail?: string }[];
+      };
+      expect(adapters.map((a) => a.platform).sort()).toEqual(["test", "web"]);
+      const web = adapters.find((a) => a.platform === "web")!;
+      expect(web.state).toBe("up");
+      expect(web.lastInboundAt).toBeGreaterThanOrEqual(before);
+      expect(web.detail).toMatch(/\d+ chats, \d+ open streams/);
+    });
+
     it("refuses a flood past the per-user limit in the chat, and answers a repeated post once", async () => {
       const client = await open("test:bob");
       await client.say("/whoami", "repeat-1");

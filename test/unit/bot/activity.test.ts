@@ -56,15 +56,20 @@ const STORES: { name: string; open(): Promise<{ store: Store; drop(): Promise<vo
 ];
 
 describe.each(STORES.filter((s) => s.isUp))("ActivityRecorder on $name", ({ open }) => {
-  it("counts known commands per day and platform, adding up across writes, and lists errors newest first", async () => {
+  it("counts known commands (and a skill's under its skill) per day and platform, adding up across writes, and lists errors newest first", async () => {
     const { store, drop } = await open();
     try {
       const clock = { t: Date.parse("2026-12-01T10:00:00Z"), now: () => clock.t };
-      const activity = new ActivityRecorder({ sql: store.sql, clock, isCommand: (n) => n !== "typo" });
+      const activity = new ActivityRecorder({
+        sql: store.sql,
+        clock,
+        commandOf: (n) => (n === "typo" ? undefined : n === "roll" ? { skill: "dice" } : {}),
+      });
       activity.inbound(command("slack", "deploy"));
       activity.inbound(command("slack", "deploy"));
       activity.inbound(command("telegram", "deploy"));
       activity.inbound(command("slack", "typo"));
+      activity.inbound(command("slack", "roll"));
       activity.inbound({ platform: "slack" });
       activity.error("E_TIMEOUT");
       await activity.flush();
@@ -82,9 +87,11 @@ describe.each(STORES.filter((s) => s.isUp))("ActivityRecorder on $name", ({ open
       }>("SELECT day, platform, kind, name, count FROM activity_daily ORDER BY kind, platform, name");
       expect(rows.map((r) => ({ ...r, count: Number(r.count) }))).toEqual([
         { day: "2026-12-01", platform: "slack", kind: "command", name: "deploy", count: 3 },
+        { day: "2026-12-01", platform: "slack", kind: "command", name: "roll", count: 1 },
         { day: "2026-12-01", platform: "telegram", kind: "command", name: "deploy", count: 1 },
         { day: "2026-12-01", platform: "*", kind: "error", name: "E_RATE_LIMITED", count: 1 },
         { day: "2026-12-01", platform: "*", kind: "error", name: "E_TIMEOUT", count: 1 },
+        { day: "2026-12-01", platform: "slack", kind: "skill", name: "dice", count: 1 },
       ]);
       const errors = await store.sql.query<{ code: string }>("SELECT code FROM activity_errors ORDER BY at DESC");
       expect(errors.rows.map((r) => r.code)).toEqual(["E_RATE_LIMITED", "E_TIMEOUT"]);
@@ -102,7 +109,7 @@ describe.each(STORES.filter((s) => s.isUp))("ActivityRecorder on $name", ({ open
         "INSERT INTO activity_daily (day, kind, platform, name, count) VALUES ($1, 'command', 'slack', 'old', 5)",
         [old],
       );
-      const activity = new ActivityRecorder({ sql: store.sql, clock, isCommand: () => true });
+      const activity = new ActivityRecorder({ sql: store.sql, clock, commandOf: () => ({}) });
       for (let round = 0; round < 3; round++) {
         for (let i = 0; i < 100; i++) {
           clock.t += 1;
@@ -133,7 +140,7 @@ describe("ActivityRecorder when the database fails", () => {
         query: (text, params) => store.sql.query(text, params),
         transaction: (fn) => (isDown ? Promise.reject(new Error("database down")) : store.sql.transaction(fn)),
       };
-      const activity = new ActivityRecorder({ sql, clock, isCommand: () => true });
+      const activity = new ActivityRecorder({ sql, clock, commandOf: () => ({}) });
       activity.inbound(command("slack", "deploy"));
       await expect(activity.flush()).rejects.toThrow("database down");
       isDown = false;

@@ -1,6 +1,7 @@
 /**
  * Chats you may administer: the permission editor (minimum role per command, role overrides, allow and deny
- * lists, platform admins), a member's effective role, and the chat's audit trail.
+ * lists, platform admins), a member's effective role, and the chat's audit trail. Bot owners also edit the
+ * bot-wide policy (chat key `*`: defaults for every chat, and who may talk to the bot in a DM).
  */
 import { useEffect, useState } from "preact/hooks";
 import { api, type Principal, query } from "../api.ts";
@@ -28,16 +29,32 @@ interface Policy {
 
 const EMPTY_POLICY: Policy = { commandRoles: {}, roleOverrides: {}, allow: [], deny: [], trustPlatformAdmins: true };
 
+/** The bot-wide policy's key, and how the chat list shows it to bot owners. */
+const GLOBAL_KEY = "*";
+const GLOBAL_CHAT: Chat = {
+  chatKey: GLOBAL_KEY,
+  kind: "every chat and DM",
+  title: "Bot-wide policy",
+  lastSeenAt: 0,
+  hasPolicy: true,
+  role: "owner",
+};
+const DM_POLICIES = [
+  ["open", "anyone may write to the bot"],
+  ["allowlist", "only the allowed people below (and bot owners)"],
+  ["closed", "bot owners only"],
+] as const;
+
 export function ChatsPage(props: { principal: Principal }) {
   const chats = useLoad(() => api<{ chats: Chat[] }>("GET", "/api/chats"), []);
   const [selected, setSelected] = useState<string | undefined>(undefined);
-  const list = chats.data?.chats ?? [];
+  const list = [...(chats.data?.chats ?? []), ...(props.principal.isOwner ? [GLOBAL_CHAT] : [])];
   const chat = list.find((c) => c.chatKey === selected) ?? list[0];
   return (
     <section>
       <h1>Chats</h1>
       {chats.error === undefined ? null : <p role="alert">{chats.error}</p>}
-      {chats.data !== undefined && list.length === 0 ? (
+      {chats.data !== undefined && chats.data.chats.length === 0 && !props.principal.isOwner ? (
         <p class="empty">No chat you may administer has written to the bot yet.</p>
       ) : null}
       {list.length > 0 ? (
@@ -63,7 +80,8 @@ export function ChatsPage(props: { principal: Principal }) {
 
 function ChatDetail(props: { chat: Chat; principal: Principal }) {
   const { chatKey } = props.chat;
-  const path = `/api/chats/${encodeURIComponent(chatKey)}`;
+  const isGlobal = chatKey === GLOBAL_KEY;
+  const path = `/api/chats/${isGlobal ? GLOBAL_KEY : encodeURIComponent(chatKey)}`;
   const policy = useLoad(() => api<{ policy: Policy | null }>("GET", `${path}/policy`), [chatKey]);
   const [auditRound, setAuditRound] = useState(0);
   const audit = useLoad(
@@ -77,10 +95,14 @@ function ChatDetail(props: { chat: Chat; principal: Principal }) {
         <code>{chatKey}</code> · {props.chat.kind} · your role here: {props.chat.role}
         {props.chat.hasPolicy ? "" : " · no policy yet: privileged commands are for bot owners"}
       </p>
+      {isGlobal ? (
+        <p class="muted">Defaults for every chat; a chat's own policy wins where it says otherwise.</p>
+      ) : null}
       {policy.error === undefined ? null : <p role="alert">{policy.error}</p>}
       {policy.data === undefined ? null : (
         <PolicyEditor
           path={path}
+          isGlobal={isGlobal}
           initial={policy.data.policy ?? EMPTY_POLICY}
           onSaved={() => {
             policy.reload();
@@ -88,7 +110,7 @@ function ChatDetail(props: { chat: Chat; principal: Principal }) {
           }}
         />
       )}
-      <MemberRole path={path} />
+      {isGlobal ? null : <MemberRole path={path} />}
       <section aria-labelledby="chat-audit-h">
         <h3 id="chat-audit-h">Audit trail</h3>
         {audit.error === undefined ? null : <p role="alert">{audit.error}</p>}
@@ -98,7 +120,7 @@ function ChatDetail(props: { chat: Chat; principal: Principal }) {
   );
 }
 
-function PolicyEditor(props: { path: string; initial: Policy; onSaved(): void }) {
+function PolicyEditor(props: { path: string; isGlobal: boolean; initial: Policy; onSaved(): void }) {
   const [draft, setDraft] = useState<Policy>(props.initial);
   const [command, setCommand] = useState("");
   const [role, setRole] = useState("admin");
@@ -217,6 +239,26 @@ function PolicyEditor(props: { path: string; initial: Policy; onSaved(): void })
           onInput={(e) => setDraft({ ...draft, deny: lines((e.target as HTMLTextAreaElement).value) })}
         />
       </label>
+      {props.isGlobal ? (
+        <p>
+          <label for="dm-policy">Direct messages</label>{" "}
+          <select
+            id="dm-policy"
+            value={draft.dm ?? ""}
+            onChange={(e) => {
+              const dm = (e.target as HTMLSelectElement).value;
+              setDraft({ ...draft, dm: dm === "" ? undefined : dm });
+            }}
+          >
+            <option value="">as configured (permissions.dm)</option>
+            {DM_POLICIES.map(([value, words]) => (
+              <option key={value} value={value}>
+                {value}: {words}
+              </option>
+            ))}
+          </select>
+        </p>
+      ) : null}
       <label>
         <input
           type="checkbox"

@@ -1,6 +1,6 @@
 /**
  * The morning view: messages per platform and LLM tokens and cost per day (charts), adapter health, the most
- * used commands and the latest errors.
+ * used commands and skills, and the latest errors.
  */
 import { useMemo } from "preact/hooks";
 import { api, query } from "../api.ts";
@@ -12,6 +12,7 @@ const DAY_MS = 86_400_000;
 
 interface Activity {
   commands: { name: string; count: number }[];
+  skills: { name: string; count: number }[];
   errors: { at: number; code: string }[];
 }
 interface MessageRow {
@@ -45,7 +46,7 @@ function daysBetween(from: string, to: string): string[] {
 }
 
 /** Messages and commands are bot-wide figures, for bot owners; a chat admin sees LLM usage of their chats. */
-const OWNERS_ONLY = { commands: [], errors: [] } satisfies Activity;
+const OWNERS_ONLY = { commands: [], skills: [], errors: [] } satisfies Activity;
 
 export function DashboardPage(props: { isOwner: boolean }) {
   const to = dayOf(Date.now());
@@ -103,7 +104,12 @@ export function DashboardPage(props: { isOwner: boolean }) {
         The last 30 days ({from} to {to}, UTC).
         {props.isOwner
           ? ""
-          : " Messages, commands and errors are bot-wide figures, shown to bot owners; LLM usage is that of your chats."}
+          : " Messages, commands, skills and errors are bot-wide figures, shown to bot owners; LLM usage is that of your chats."}
+      </p>
+      <p>
+        Export the LLM usage of these days, by day:{" "}
+        <a href={`/api/usage/export${query({ groupBy: "day", from, to, format: "csv" })}`}>CSV</a> ·{" "}
+        <a href={`/api/usage/export${query({ groupBy: "day", from, to, format: "json" })}`}>JSON</a>
       </p>
       <ul class="tiles" aria-label="Totals">
         <li>
@@ -141,7 +147,7 @@ export function DashboardPage(props: { isOwner: boolean }) {
         )}
       </div>
       <div class="columns">
-        <section aria-labelledby="adapters-h">
+        <section aria-labelledby="adapters-h" class="wide">
           <h2 id="adapters-h">Adapters</h2>
           {adapters.error !== undefined ? <p role="alert">{adapters.error}</p> : null}
           <table>
@@ -177,6 +183,17 @@ export function DashboardPage(props: { isOwner: boolean }) {
             {(activity.data?.commands ?? []).map((c) => (
               <li key={c.name}>
                 <code>/{c.name}</code> <span class="muted">{formatCount(c.count)}</span>
+              </li>
+            ))}
+          </ol>
+        </section>
+        <section aria-labelledby="skills-h">
+          <h2 id="skills-h">Top skills</h2>
+          {activity.data?.skills.length === 0 ? <p class="empty">No skill commands run in these days.</p> : null}
+          <ol class="ranking">
+            {(activity.data?.skills ?? []).map((s) => (
+              <li key={s.name}>
+                <code>{s.name}</code> <span class="muted">{formatCount(s.count)}</span>
               </li>
             ))}
           </ol>

@@ -64,7 +64,8 @@ export function ModelsPage() {
                     </td>
                     <td>{formatCost(m.cost)}</td>
                     <td>
-                      👍 {m.thumbsUp} · 👎 {m.thumbsDown}
+                      {/* Words, not 👍/👎: a machine without an emoji font shows those as empty boxes. */}
+                      {m.thumbsUp} up · {m.thumbsDown} down
                     </td>
                     <td>
                       {m.cooldown === null ? (
