@@ -1,7 +1,8 @@
 /**
  * The hooks' tables: `hooks` (one row per inbound hook, its secret sealed), `hook_deliveries` (the durable queue
  * and dedupe window: unique per hook and delivery id), `workflows` and `workflow_runs`. Queue writes are
- * group-committed: every insert and mark asked for while the previous commit ran goes in one transaction.
+ * group-committed (`DeliveryRepo`): every insert and sent mark asked for in one turn, or while the commits under way
+ * ran, goes in the next commit.
  */
 import type { ConversationTarget, Migration, SqlClient } from "../bot/index.ts";
 

@@ -211,6 +211,10 @@ async function measure(label: string, r: Rig, target: number): Promise<void> {
   console.log(
     `  CPU per event (this process): hook path ${cpuHook.toFixed(0)} µs, floor ${cpuFloor.toFixed(0)} µs; the hook path's own ${(cpuHook - cpuFloor).toFixed(0)} µs (medians)`,
   );
+  if (process.env.BENCH_JSON === "1")
+    console.log(
+      `RESULT ${JSON.stringify({ label, rate: median(hook.map((h) => h.rate)), floor: median(direct.map((h) => h.rate)), ratio, p99: median(hook.map((h) => h.p99)), cpuHook, cpuFloor })}`,
+    );
   console.log(`  rounds (floor → hook): ${direct.map((d, i) => `${fmt(d.rate)} → ${fmt(hook[i]!.rate)}`).join("; ")}`);
 }
 
