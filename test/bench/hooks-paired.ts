@@ -1,8 +1,8 @@
 /**
  * The hooks bench against the base tree (`test/bench/base-tree.ts`: where this branch left main, or
  * `BENCH_BASE`), process by process: each pair runs `test/bench/hooks.ts` once in the base tree and once in this
- * one (order alternating), the same harness in both (this tree's copy is put into the base tree), so only the
- * hook path differs. Prints, per store, the medians over pairs of the hook path's events/s, its share of the
+ * one (order alternating), the same harness in both (this tree's copy is put beside the base tree's, as
+ * `hooks-paired-harness.ts`), so only the hook path differs. Prints, per store, the medians over pairs of the hook path's events/s, its share of the
  * floor arm and its CPU per event beyond the floor, base beside ours, with the paired quotient (ours / base) and
  * best-of beside; and the load average at each run.
  *
@@ -29,10 +29,13 @@ interface Result {
 }
 
 const base = ensureBaseTree();
-copyFileSync(join(ROOT, "test/bench/hooks.ts"), join(base.dir, "test/bench/hooks.ts"));
+// Beside the base tree's own bench, not over it (the base tree may be shared with other comparisons).
+const HARNESS = "test/bench/hooks-paired-harness.ts";
+copyFileSync(join(ROOT, "test/bench/hooks.ts"), join(base.dir, HARNESS));
 
 function run(dir: string): Result[] {
-  const out = execFileSync("npx", ["node", "test/bench/hooks.ts", EVENTS, "1", STORES], {
+  const script = dir === ROOT ? "test/bench/hooks.ts" : HARNESS;
+  const out = execFileSync("npx", ["node", script, EVENTS, "1", STORES], {
     cwd: dir,
     encoding: "utf8",
     env: { ...process.env, BENCH_JSON: "1" },
