@@ -1,7 +1,8 @@
 /**
  * The hooks' tables: `hooks` (one row per inbound hook, its secret sealed), `hook_deliveries` (the durable queue
  * and dedupe window: unique per hook and delivery id), `workflows` and `workflow_runs`. Queue writes are
- * group-committed: every insert and mark asked for while the previous commit ran goes in one transaction.
+ * group-committed (`DeliveryRepo`): every insert and sent mark asked for in one turn, or while the commits under way
+ * ran, goes in the next commit.
  */
 import type { ConversationTarget, Migration, SqlClient } from "../bot/index.ts";
 
@@ -285,24 +286,56 @@ interface Waiter<T> {
   reject(error: unknown): void;
 }
 
-/** Rows per INSERT statement (6 parameters each, far under either driver's limit). */
-const INSERT_CHUNK = 500;
+/** Deliveries per commit: 6 parameters a row on the embedded store, far under its limit. */
+const MAX_INSERTS_PER_COMMIT = 500;
+/** Sent marks per commit. */
+const MAX_MARKS_PER_COMMIT = 1_000;
+/**
+ * Commits under way at once on PostgreSQL: a batch that forms while one commits goes out at once on another
+ * connection instead of waiting for it (the pool holds 10). The embedded store has one connection: one at a time.
+ */
+const POSTGRES_COMMITS_IN_FLIGHT = 4;
 
 /**
- * The `hook_deliveries` queue. Inserts and sent marks asked for while the previous commit ran are written
- * together: one multi-row INSERT and one UPDATE per commit, whatever the number of deliveries, so the cost per
- * delivery falls as the load rises instead of one round trip each.
+ * PostgreSQL: a commit's sent marks and inserts in one statement (one round trip, atomic on its own, so no
+ * BEGIN or COMMIT): the UPDATE in a data-modifying WITH runs to completion whether or not it is read. Arrays
+ * keep the text the same whatever the batch size. A delivery id twice in one batch is inserted once.
+ */
+const PG_INSERT = `INSERT INTO hook_deliveries (hook_id, delivery_id, payload, meta, state, attempts, next_at, lease_until, received_at)
+SELECT h, d, p, m, 'queued', 0, a, l, a FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) AS t(h, d, p, m, a, l)
+ON CONFLICT (hook_id, delivery_id) DO NOTHING RETURNING id, hook_id, delivery_id`;
+const PG_MARK =
+  "UPDATE hook_deliveries SET state = 'sent', done_at = $7, attempts = attempts + 1 WHERE id = ANY($8::bigint[])";
+
+interface Batch {
+  inserts: Array<{ d: NewDelivery } & Waiter<QueuedDelivery | undefined>>;
+  sent: Array<{ id: number; at: number } & Waiter<void>>;
+}
+
+/**
+ * The `hook_deliveries` queue. Inserts and sent marks asked for in one turn of the event loop, or while the
+ * commits under way ran, are written together (group commit): on PostgreSQL one statement per commit, whatever
+ * the number of deliveries, with up to 4 commits under way; on the embedded store one multi-row INSERT and one
+ * UPDATE in one transaction. Every caller is answered once the commit that holds its row is done, with that
+ * commit's outcome: a commit that fails fails each of its callers, and none of its rows was written.
  */
 export class DeliveryRepo {
   readonly #sql: SqlClient;
   readonly #group: GroupCommit;
-  #inserts: Array<{ d: NewDelivery } & Waiter<QueuedDelivery | undefined>> = [];
-  #sent: Array<{ id: number; at: number } & Waiter<void>> = [];
-  #flushing: Promise<void> | undefined;
+  readonly #maxInFlight: number;
+  #pending: Batch = { inserts: [], sent: [] };
+  #inFlight = 0;
+  #isScheduled = false;
 
   constructor(sql: SqlClient) {
     this.#sql = sql;
     this.#group = new GroupCommit(sql);
+    this.#maxInFlight = sql.driver === "postgres" ? POSTGRES_COMMITS_IN_FLIGHT : 1;
+  }
+
+  /** Commits under way now (for tests and `/status`). */
+  get committing(): number {
+    return this.#inFlight;
   }
 
   /**
@@ -311,54 +344,93 @@ export class DeliveryRepo {
    */
   enqueue(d: NewDelivery): Promise<QueuedDelivery | undefined> {
     return new Promise((resolve, reject) => {
-      this.#inserts.push({ d, resolve, reject });
-      this.#flushing ??= this.#flush();
+      this.#pending.inserts.push({ d, resolve, reject });
+      this.#schedule();
     });
   }
 
   /** Mark sent, right before the platform call: a crash after this does not send it again. */
   markSent(id: number, at: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#sent.push({ id, at, resolve, reject });
-      this.#flushing ??= this.#flush();
+      this.#pending.sent.push({ id, at, resolve, reject });
+      this.#schedule();
     });
   }
 
-  async #flush(): Promise<void> {
-    // Let the rest of this turn's callers join the first commit.
-    await new Promise<void>((r) => setImmediate(r));
-    while (this.#inserts.length > 0 || this.#sent.length > 0) {
-      const inserts = this.#inserts;
-      const sent = this.#sent;
-      this.#inserts = [];
-      this.#sent = [];
-      try {
-        const ids = await this.#sql.transaction((tx) => this.#write(tx, { inserts, sent }));
-        for (const item of inserts) {
-          const key = `${item.d.hookId}\n${item.d.deliveryId}`;
-          const id = ids.get(key);
-          // A key twice in one commit: the first caller gets the row, the second is the redelivery.
-          ids.delete(key);
-          const { hookId, deliveryId, payload, meta } = item.d;
-          item.resolve(id === undefined ? undefined : { id, hookId, deliveryId, payload, meta, attempts: 0 });
-        }
-        for (const mark of sent) mark.resolve();
-      } catch (error) {
-        for (const item of inserts) item.reject(error);
-        for (const mark of sent) mark.reject(error);
-      }
-    }
-    this.#flushing = undefined;
+  // The first commit waits for the end of this turn, so the rest of the turn's callers join it.
+  #schedule(): void {
+    if (this.#isScheduled) return;
+    this.#isScheduled = true;
+    setImmediate(() => {
+      this.#isScheduled = false;
+      this.#start();
+    });
   }
 
-  async #write(
-    tx: SqlClient,
-    o: { inserts: Array<{ d: NewDelivery }>; sent: Array<{ id: number; at: number }> },
-  ): Promise<Map<string, number>> {
+  #start(): void {
+    while (this.#inFlight < this.#maxInFlight) {
+      const { inserts, sent } = this.#pending;
+      if (inserts.length === 0 && sent.length === 0) return;
+      const batch: Batch = {
+        inserts: inserts.splice(0, MAX_INSERTS_PER_COMMIT),
+        sent: sent.splice(0, MAX_MARKS_PER_COMMIT),
+      };
+      this.#inFlight++;
+      void this.#commit(batch).finally(() => {
+        this.#inFlight--;
+        this.#start();
+      });
+    }
+  }
+
+  async #commit(batch: Batch): Promise<void> {
+    try {
+      const ids =
+        this.#sql.driver === "postgres"
+          ? await this.#writePostgres(batch)
+          : await this.#sql.transaction((tx) => this.#writeEmbedded(tx, batch));
+      for (const item of batch.inserts) {
+        const key = `${item.d.hookId}\n${item.d.deliveryId}`;
+        const id = ids.get(key);
+        // A key twice in one commit: the first caller gets the row, the second is the redelivery.
+        ids.delete(key);
+        const { hookId, deliveryId, payload, meta } = item.d;
+        item.resolve(id === undefined ? undefined : { id, hookId, deliveryId, payload, meta, attempts: 0 });
+      }
+      for (const mark of batch.sent) mark.resolve();
+    } catch (error) {
+      for (const item of batch.inserts) item.reject(error);
+      for (const mark of batch.sent) mark.reject(error);
+    }
+  }
+
+  async #writePostgres({ inserts, sent }: Batch): Promise<Map<string, number>> {
     const ids = new Map<string, number>();
-    for (let i = 0; i < o.inserts.length; i += INSERT_CHUNK) {
+    const columns: [string[], string[], string[], string[], number[], number[]] = [[], [], [], [], [], []];
+    for (const { d } of inserts) {
+      columns[0].push(d.hookId);
+      columns[1].push(d.deliveryId);
+      columns[2].push(d.payload);
+      columns[3].push(JSON.stringify(d.meta));
+      columns[4].push(d.at);
+      columns[5].push(d.leaseUntil);
+    }
+    const markAt = sent.reduce((max, m) => Math.max(max, m.at), 0);
+    const markIds = sent.map((m) => m.id);
+    let rows: Array<{ id: string | number; hook_id: string; delivery_id: string }>;
+    if (sent.length === 0) ({ rows } = await this.#sql.query(PG_INSERT, columns));
+    else if (inserts.length === 0)
+      ({ rows } = await this.#sql.query(PG_MARK.replace("$7", "$1").replace("$8", "$2"), [markAt, markIds]));
+    else ({ rows } = await this.#sql.query(`WITH marked AS (${PG_MARK}) ${PG_INSERT}`, [...columns, markAt, markIds]));
+    for (const row of rows) ids.set(`${row.hook_id}\n${row.delivery_id}`, Number(row.id));
+    return ids;
+  }
+
+  async #writeEmbedded(tx: SqlClient, { inserts, sent }: Batch): Promise<Map<string, number>> {
+    const ids = new Map<string, number>();
+    if (inserts.length > 0) {
       const params: unknown[] = [];
-      const values = o.inserts.slice(i, i + INSERT_CHUNK).map(({ d }) => {
+      const values = inserts.map(({ d }) => {
         const n = params.length;
         params.push(d.hookId, d.deliveryId, d.payload, JSON.stringify(d.meta), d.at, d.leaseUntil);
         return `($${n + 1}, $${n + 2}, $${n + 3}, $${n + 4}, 'queued', 0, $${n + 5}, $${n + 6}, $${n + 5})`;
@@ -369,11 +441,11 @@ export class DeliveryRepo {
       );
       for (const row of rows) ids.set(`${row.hook_id}\n${row.delivery_id}`, Number(row.id));
     }
-    if (o.sent.length > 0) {
-      const list = o.sent.map((_, i) => `$${i + 2}`).join(", ");
+    if (sent.length > 0) {
+      const list = sent.map((_, i) => `$${i + 2}`).join(", ");
       await tx.query(
         `UPDATE hook_deliveries SET state = 'sent', done_at = $1, attempts = attempts + 1 WHERE id IN (${list})`,
-        [o.sent.reduce((max, m) => Math.max(max, m.at), 0), ...o.sent.map((m) => m.id)],
+        [sent.reduce((max, m) => Math.max(max, m.at), 0), ...sent.map((m) => m.id)],
       );
     }
     return ids;
@@ -384,15 +456,13 @@ export class DeliveryRepo {
    * leases that have not run out (the embedded store at start: the one process that held them is gone).
    */
   async claim(o: { now: number; leaseUntil: number; limit: number; leasedBefore?: number }): Promise<QueuedDelivery[]> {
-    return this.#sql.transaction(async (tx) => {
-      const { rows } = await tx.query<DeliveryRow>(
-        "SELECT id, hook_id, delivery_id, payload, meta, attempts FROM hook_deliveries WHERE state = 'queued' AND next_at <= $1 AND lease_until <= $2 ORDER BY id LIMIT $3 FOR UPDATE SKIP LOCKED",
-        [o.now, o.leasedBefore ?? o.now, o.limit],
-      );
-      for (const row of rows)
-        await tx.query("UPDATE hook_deliveries SET lease_until = $1 WHERE id = $2", [o.leaseUntil, row.id]);
-      return rows.map(deliveryOf);
-    });
+    // One statement: the lease is taken on the rows the subquery locked (PostgreSQL skips rows another process
+    // is claiming; the embedded store has one writer).
+    const { rows } = await this.#sql.query<DeliveryRow>(
+      "UPDATE hook_deliveries SET lease_until = $1 WHERE id IN (SELECT id FROM hook_deliveries WHERE state = 'queued' AND next_at <= $2 AND lease_until <= $3 ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED) RETURNING id, hook_id, delivery_id, payload, meta, attempts",
+      [o.leaseUntil, o.now, o.leasedBefore ?? o.now, o.limit],
+    );
+    return rows.map(deliveryOf).sort((a, b) => a.id - b.id);
   }
 
   /** The platform call failed: back in the queue at `nextAt`, or given up (`failed`). */

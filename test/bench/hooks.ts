@@ -6,12 +6,13 @@
  * by round: a raw route on the same listener that hands each body straight to the adapter (the floor: HTTP and
  * the hub only), and the hook path. Two stores: the embedded one in a file (as `switchboard start` opens it), and
  * PostgreSQL with Redis when they answer. Reports events/s and p99 latency, medians of paired rounds with
- * best-of beside, against the targets (≥ 2,000/s embedded, ≥ 5,000/s PostgreSQL + Redis).
+ * best-of beside, against the targets (≥ 2,000/s embedded, ≥ 5,000/s PostgreSQL + Redis), and the process's CPU
+ * time per event of each arm (client, listener and bot together: the figure a loaded machine does not blur).
  *
- *   npx node test/bench/hooks.ts [events=4000] [rounds=5]
+ *   npx node test/bench/hooks.ts [events=4000] [rounds=5] [stores=embedded,postgres]
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { createApp, type App } from "../../bot/app/app.ts";
@@ -35,6 +36,7 @@ import { median } from "./base-tree.ts";
 
 const EVENTS = Number(process.argv[2] ?? 4_000);
 const ROUNDS = Number(process.argv[3] ?? 5);
+const STORES = new Set((process.argv[4] ?? "embedded,postgres").split(","));
 const IN_FLIGHT = 64;
 
 /** An adapter that records when each event's message was handed to it. */
@@ -135,8 +137,9 @@ async function rig(o: { store: Store; redisUrl?: string; cleanup(): Promise<void
 let roundNo = 0;
 
 /** One round: `EVENTS` posts, 64 in flight; events/s until the last was handed over, and p99 latency in ms. */
-async function round(r: Rig, arm: "direct" | "hook"): Promise<{ rate: number; p99: number }> {
+async function round(r: Rig, arm: "direct" | "hook"): Promise<{ rate: number; p99: number; cpuUs: number }> {
   const tag = `r${++roundNo}`;
+  const cpu = process.cpuUsage();
   const sentAt = new Map<string, number>();
   const before = r.adapter.handedAt.size;
   const url = arm === "hook" ? `${r.base}/hooks/${r.hook.id}` : `${r.base}/bench/direct`;
@@ -169,8 +172,13 @@ async function round(r: Rig, arm: "direct" | "hook"): Promise<{ rate: number; p9
     latencies.push(handed - at);
     last = Math.max(last, handed);
   }
+  const used = process.cpuUsage(cpu);
   latencies.sort((a, b) => a - b);
-  return { rate: EVENTS / ((last - started) / 1000), p99: latencies[Math.floor(latencies.length * 0.99)]! };
+  return {
+    rate: EVENTS / ((last - started) / 1000),
+    p99: latencies[Math.floor(latencies.length * 0.99)]!,
+    cpuUs: (used.user + used.system) / EVENTS,
+  };
 }
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
@@ -178,8 +186,8 @@ const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 async function measure(label: string, r: Rig, target: number): Promise<void> {
   await round(r, "hook"); // warm-up: JIT, connections, the store's first pages
   await round(r, "direct");
-  const direct: Array<{ rate: number; p99: number }> = [];
-  const hook: Array<{ rate: number; p99: number }> = [];
+  const direct: Array<{ rate: number; p99: number; cpuUs: number }> = [];
+  const hook: Array<{ rate: number; p99: number; cpuUs: number }> = [];
   for (let i = 0; i < ROUNDS; i++) {
     if (i % 2 === 0) {
       direct.push(await round(r, "direct"));
@@ -198,21 +206,39 @@ async function measure(label: string, r: Rig, target: number): Promise<void> {
   console.log(
     `  floor (raw route → adapter): ${fmt(median(direct.map((h) => h.rate)))} events/s, p99 ${median(direct.map((h) => h.p99)).toFixed(1)} ms; hook / floor ${ratio.toFixed(3)} (median of paired ratios)`,
   );
+  const cpuHook = median(hook.map((h) => h.cpuUs));
+  const cpuFloor = median(direct.map((h) => h.cpuUs));
+  console.log(
+    `  CPU per event (this process): hook path ${cpuHook.toFixed(0)} µs, floor ${cpuFloor.toFixed(0)} µs; the hook path's own ${(cpuHook - cpuFloor).toFixed(0)} µs (medians)`,
+  );
+  if (process.env.BENCH_JSON === "1")
+    console.log(
+      `RESULT ${JSON.stringify({ label, rate: median(hook.map((h) => h.rate)), floor: median(direct.map((h) => h.rate)), ratio, p99: median(hook.map((h) => h.p99)), cpuHook, cpuFloor })}`,
+    );
   console.log(`  rounds (floor → hook): ${direct.map((d, i) => `${fmt(d.rate)} → ${fmt(hook[i]!.rate)}`).join("; ")}`);
 }
 
-const dir = mkdtempSync(join(tmpdir(), "sb-bench-hooks-"));
-const embedded = await rig({
-  store: await openStore({ dataDir: dir }),
-  cleanup: async () => rmSync(dir, { recursive: true, force: true }),
-});
-try {
-  await measure("embedded store (SQLite file)", embedded, 2_000);
-} finally {
-  await embedded.close();
+console.log(
+  `load average ${loadavg()
+    .map((n) => n.toFixed(1))
+    .join(" ")} at start`,
+);
+if (STORES.has("embedded")) {
+  const dir = mkdtempSync(join(tmpdir(), "sb-bench-hooks-"));
+  const embedded = await rig({
+    store: await openStore({ dataDir: dir }),
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  });
+  try {
+    await measure("embedded store (SQLite file)", embedded, 2_000);
+  } finally {
+    await embedded.close();
+  }
 }
 
-if ((await serviceAvailable("postgres")) && (await serviceAvailable("redis"))) {
+if (!STORES.has("postgres")) {
+  // Not asked for.
+} else if ((await serviceAvailable("postgres")) && (await serviceAvailable("redis"))) {
   const name = `sb_bench_hooks_${process.pid}`;
   const admin = new pg.Client({ connectionString: POSTGRES_URL });
   await admin.connect();
@@ -238,3 +264,8 @@ if ((await serviceAvailable("postgres")) && (await serviceAvailable("redis"))) {
     await scaled.close();
   }
 } else console.log("PostgreSQL + Redis: not measured (they do not answer)");
+console.log(
+  `load average ${loadavg()
+    .map((n) => n.toFixed(1))
+    .join(" ")} at the end`,
+);

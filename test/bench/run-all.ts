@@ -36,6 +36,7 @@ export const BENCHES: readonly Bench[] = [
   { name: "listeners", measures: "reply latency with a skill hearing every message" },
   { name: "llm", measures: "framework time per LLM turn and per streamed chunk" },
   { name: "hooks", measures: "hook intake to the message handed to the adapter, dedupe and queue in the path" },
+  { name: "hooks-paired", measures: "the hooks bench in the base tree and this one, process by process" },
   { name: "gateway", measures: "model gateway overhead, per-chunk delay and throughput vs direct" },
   { name: "openai-client", measures: "undici request vs undici fetch vs the openai SDK on it" },
   { name: "marketplace", measures: "skill install and search vs a plain fetch" },

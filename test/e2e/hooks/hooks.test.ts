@@ -189,6 +189,46 @@ describe("inbound hooks through Telegram", { timeout: 60_000 }, () => {
     expect(message.raw).toContain('href="https://backup.example/run/9"');
   });
 
+  it("answers concurrent requests with a repeat among them once each, and posts the repeat once", async () => {
+    const burst = await addHookInGroup(bot, {
+      chatId: GROUP,
+      userId: ADMIN,
+      line: "/hooks add burst --format {{text}}",
+    });
+    const n = inGroup().length;
+    // Sent at once, so they reach the queue in the same commits; `k3` twice.
+    const keys = ["k0", "k1", "k2", "k3", "k4", "k3", "k5", "k6"];
+    const answers = await Promise.all(
+      keys.map((key) =>
+        postHook(bot, {
+          id: burst.id,
+          body: JSON.stringify({ text: `burst ${key}` }),
+          headers: { authorization: `Bearer ${burst.secret}`, "idempotency-key": key },
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status).sort()).toEqual([200, 202, 202, 202, 202, 202, 202, 202]);
+    expect(JSON.parse(answers.find((a) => a.status === 200)!.body)).toEqual({
+      status: "duplicate",
+      deliveryId: "id:k3",
+    });
+    // A last delivery is the barrier: once it is in, everything before it is.
+    const last = await postHook(bot, {
+      id: burst.id,
+      body: JSON.stringify({ text: "burst end" }),
+      headers: { authorization: `Bearer ${burst.secret}`, "idempotency-key": "end" },
+    });
+    expect(last.status).toBe(202);
+    await bot.standIn.waitFor(() => inGroup().includes("burst end"), 10_000, "the barrier");
+    await new Promise((r) => setTimeout(r, 200));
+    const posted = inGroup()
+      .slice(n)
+      .filter((t) => t.startsWith("burst "));
+    expect(posted.filter((t) => t !== "burst end").sort()).toEqual(
+      ["k0", "k1", "k2", "k3", "k4", "k5", "k6"].map((k) => `burst ${k}`),
+    );
+  });
+
   it("refuses a hook's requests past its rate at once, with Retry-After", async () => {
     const statuses: number[] = [];
     let retryAfter: string | null = null;
