@@ -16,6 +16,8 @@
  * and a failed record is retried, with backoff, until it is written (after `close`, a few more times only: the
  * sweeper of the next process closes what is left).
  *
+ * A claim that fails as a whole claimed nothing: its fires are claimed again the same way as `held` ones. (The
+ * schedules service's claim no longer hands any back: it locks no schedule, see `ScheduleRepo.claimMany`.)
  * A claim may hand fires back as `held` (their schedule's row was locked by something that was not a claim of
  * them, so nobody may have them): those are claimed again, before new fires, after a backoff that doubles, at most
  * `HELD_MAX_TRIES` times and at most `maxHeld` at once; a fire past either bound is told to `onError` and dropped.
@@ -117,7 +119,7 @@ export class FirePipeline<C, R> {
   recordRetries = 0;
   /** Runs that passed their deadline. */
   overdueRuns = 0;
-  /** Fires claimed again because their schedule was locked by something else at the first claim. */
+  /** Fires claimed again: handed back as held, or of a claim that failed as a whole. */
   heldRetries = 0;
   /** Held fires given up (tried `HELD_MAX_TRIES` times, or over `maxHeld`); each was told to `onError`. */
   heldLost = 0;

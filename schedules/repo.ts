@@ -172,6 +172,16 @@ CREATE INDEX IF NOT EXISTS schedule_runs_schedule_idx ON schedule_runs (schedule
     id: "sched-001-running-runs",
     sql: "CREATE INDEX IF NOT EXISTS schedule_runs_running_idx ON schedule_runs (started_at) WHERE outcome = 'running'",
   },
+  {
+    // PostgreSQL checked the run row's foreign key with a `FOR KEY SHARE` lock on the schedule's row at every
+    // claim: a write to each schedule's tuple per fire (and a multixact where two processes claim side by side),
+    // the schedules table back on the fire path. A claim inserts only fires of schedules it reads as existing and
+    // active, and schedules are never removed (a deletion leaves a tombstone), so the key holds without the check.
+    // The embedded SQLite store keeps it: there the check is an index look-up that locks nothing.
+    id: "sched2-001-runs-unlocked-schedules",
+    sql: "ALTER TABLE schedule_runs DROP CONSTRAINT IF EXISTS schedule_runs_schedule_id_fkey",
+    sqlite: "SELECT 1",
+  },
 ];
 
 /** The SQL for "the next rev" on this driver. */
@@ -206,12 +216,39 @@ function toSchedule(r: Record<string, unknown>): ScheduleRecord {
     state: String(r.state) as ScheduleState,
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
-    lastFireAt: numOrNull(r.last_fire_at),
-    lastOutcome: strOrNull(r.last_outcome),
+    lastFireAt: lastFireOf(r),
+    lastOutcome:
+      r.run_outcome === null || r.run_outcome === undefined
+        ? strOrNull(r.last_outcome)
+        : describeOutcome(String(r.run_outcome), strOrNull(r.run_detail), num(r.run_ended_at)),
     rev: num(r.rev),
     spreadMs: num(r.spread_ms ?? 0),
   };
 }
+
+/**
+ * The last fire of a schedule: the latest fire time among its scheduled, catch-up and missed runs. The stored
+ * `last_fire_at` column is no longer written (a claim writes only its run row); it still counts for rows written
+ * before, and where a test sets it.
+ */
+function lastFireOf(r: Record<string, unknown>): number | null {
+  const stored = numOrNull(r.last_fire_at);
+  const fromRuns = numOrNull(r.run_last_fire_at);
+  return stored === null ? fromRuns : fromRuns === null ? stored : Math.max(stored, fromRuns);
+}
+
+/** The latest fire time of a schedule's runs (`s`), through `schedule_runs_once_idx`. */
+const LAST_FIRE_SQL =
+  "(SELECT MAX(r.fire_time) FROM schedule_runs r WHERE r.schedule_id = s.id AND r.kind <> 'manual') AS run_last_fire_at";
+
+/**
+ * A schedule with its last fire and last outcome derived from its runs: the schedules table stays off the fire
+ * path (a claim inserts a run row, a finish updates it, neither writes or locks the schedule's row), so these are
+ * read where they are shown. Append `WHERE …` on `s`.
+ */
+const SCHEDULE_SELECT = `SELECT s.*, ${LAST_FIRE_SQL}, lr.outcome AS run_outcome, lr.detail AS run_detail, lr.ended_at AS run_ended_at
+  FROM schedules s LEFT JOIN schedule_runs lr ON lr.id = (
+    SELECT r.id FROM schedule_runs r WHERE r.schedule_id = s.id AND r.outcome <> 'running' ORDER BY r.id DESC LIMIT 1)`;
 
 function toRun(r: Record<string, unknown>): RunRecord {
   return {
@@ -274,7 +311,7 @@ export class ScheduleRepo {
   /** One schedule by id (tombstones included). */
   async get(id: string): Promise<ScheduleRecord | undefined> {
     if (!/^\d{1,18}$/.test(id)) return undefined;
-    const { rows } = await this.#sql.query("SELECT * FROM schedules WHERE id = $1", [id]);
+    const { rows } = await this.#sql.query(`${SCHEDULE_SELECT} WHERE s.id = $1`, [id]);
     return rows[0] === undefined ? undefined : toSchedule(rows[0]);
   }
 
@@ -282,9 +319,9 @@ export class ScheduleRepo {
   async list(chatKey?: string): Promise<ScheduleRecord[]> {
     const { rows } =
       chatKey === undefined
-        ? await this.#sql.query("SELECT * FROM schedules WHERE state IN ('active', 'paused') ORDER BY id")
+        ? await this.#sql.query(`${SCHEDULE_SELECT} WHERE s.state IN ('active', 'paused') ORDER BY s.id`)
         : await this.#sql.query(
-            "SELECT * FROM schedules WHERE chat_key = $1 AND state IN ('active', 'paused') ORDER BY id",
+            `${SCHEDULE_SELECT} WHERE s.chat_key = $1 AND s.state IN ('active', 'paused') ORDER BY s.id`,
             [chatKey],
           );
     return rows.map(toSchedule);
@@ -307,14 +344,15 @@ export class ScheduleRepo {
 
   /** Every active schedule (full records). */
   async loadActive(): Promise<ScheduleRecord[]> {
-    const { rows } = await this.#sql.query("SELECT * FROM schedules WHERE state = 'active'");
+    const { rows } = await this.#sql.query(`${SCHEDULE_SELECT} WHERE s.state = 'active'`);
     return rows.map(toSchedule);
   }
 
   /** Every active schedule, only what the engine needs (what a process loads at start). */
   async loadActiveTiming(): Promise<TimingRecord[]> {
     const { rows } = await this.#sql.query(
-      "SELECT id, kind, expression, run_at, time_zone, missed_policy, created_at, last_fire_at, rev, spread_ms FROM schedules WHERE state = 'active'",
+      `SELECT s.id, s.kind, s.expression, s.run_at, s.time_zone, s.missed_policy, s.created_at, s.last_fire_at, s.rev,
+         s.spread_ms, ${LAST_FIRE_SQL} FROM schedules s WHERE s.state = 'active'`,
     );
     return rows.map((r) => ({
       id: String(r.id),
@@ -324,7 +362,7 @@ export class ScheduleRepo {
       timeZone: String(r.time_zone),
       missedPolicy: String(r.missed_policy) as MissedPolicy,
       createdAt: num(r.created_at),
-      lastFireAt: numOrNull(r.last_fire_at),
+      lastFireAt: lastFireOf(r),
       rev: num(r.rev),
       spreadMs: num(r.spread_ms ?? 0),
     }));
@@ -332,7 +370,7 @@ export class ScheduleRepo {
 
   /** Schedules changed after `rev`, in rev order. */
   async changedSince(rev: number): Promise<ScheduleRecord[]> {
-    const { rows } = await this.#sql.query("SELECT * FROM schedules WHERE rev > $1 ORDER BY rev", [rev]);
+    const { rows } = await this.#sql.query(`${SCHEDULE_SELECT} WHERE s.rev > $1 ORDER BY s.rev`, [rev]);
     return rows.map(toSchedule);
   }
 
@@ -346,10 +384,10 @@ export class ScheduleRepo {
     const states = from.map((_, i) => `$${i + 4}`).join(", ");
     const { rows } = await this.#sql.query(
       `UPDATE schedules SET state = $2, updated_at = $3, rev = ${nextRev(this.#sql)}
-       WHERE id = $1 AND state IN (${states}) RETURNING *`,
+       WHERE id = $1 AND state IN (${states}) RETURNING id`,
       [id, state, at, ...from],
     );
-    return rows[0] === undefined ? undefined : toSchedule(rows[0]);
+    return rows[0] === undefined ? undefined : this.get(id);
   }
 
   /** Give every schedule of a chat that follows the chat's zone a new zone. Returns how many changed. */
@@ -387,108 +425,92 @@ export class ScheduleRepo {
         [options.id, options.fireTime, options.kind, options.at, options.process],
       );
       if (rows[0] === undefined) return undefined;
-      if (options.kind !== "manual") {
-        const done = schedule.kind === "once";
-        await tx.query(
-          done
-            ? `UPDATE schedules SET last_fire_at = GREATEST(COALESCE(last_fire_at, 0), $2), state = 'done', updated_at = $3,
-                 rev = ${nextRev(tx)} WHERE id = $1`
-            : "UPDATE schedules SET last_fire_at = GREATEST(COALESCE(last_fire_at, 0), $2) WHERE id = $1",
-          done ? [options.id, options.fireTime, options.at] : [options.id, options.fireTime],
-        );
-      }
+      // The run row records the fire (the last fire is derived from it); only a one-shot's row changes: it is done.
+      if (options.kind !== "manual" && schedule.kind === "once")
+        await tx.query(`UPDATE schedules SET state = 'done', updated_at = $2, rev = ${nextRev(tx)} WHERE id = $1`, [
+          options.id,
+          options.at,
+        ]);
       return { runId: String(rows[0].id), schedule };
     });
   }
 
   /**
-   * Claim a batch of scheduled or catch-up fires in one transaction: the schedules still active are locked
-   * (`FOR UPDATE SKIP LOCKED` on PostgreSQL: a schedule another process is claiming is left to it), one
-   * statement inserts every run row (`ON CONFLICT DO NOTHING`: a fire another process claimed is left out), one
-   * moves `last_fire_at` on and finishes one-shots. Returns the fires this process won, with their schedules, and
-   * the fires left `held`: their schedule is still active, its row was locked, and no run row is committed for
-   * them, so nobody may have claimed them (the lock may be a finish or an edit, not a claim). The caller tries
-   * those again with `wait`: the schedule rows are then locked without `SKIP LOCKED`, waiting at most
-   * `lockTimeoutMs` (default 2 s; past it the claim is refused with PostgreSQL's lock timeout error).
+   * Claim a batch of scheduled or catch-up fires: one statement inserts a run row for every fire whose schedule is
+   * active (`ON CONFLICT DO NOTHING`: a fire another process claimed is left out) and returns the won ones with
+   * their schedules; a one-shot becomes `done`. The schedules' rows are read, not locked or written (the last fire
+   * is derived from the runs), so a claim never waits for a finish, an edit or another process's claim of other
+   * fires. It waits only where two processes insert the same fire: for the other's statement (a single statement,
+   * committed at once) or for a finish updating that very run row; then the row conflicts and is left out, or, if
+   * the other rolled back, the fire is this process's. Rows are inserted in `(schedule, fire time)` order, the
+   * same in every process, so two claims never wait for each other in a cycle.
    */
   async claimMany(
     fires: ReadonlyArray<{ id: string; fireTime: number; kind: "scheduled" | "catchup" }>,
-    options: { process: string; at: number; wait?: boolean; lockTimeoutMs?: number },
-  ): Promise<{ claimed: Array<Claim & { fireTime: number }>; held: typeof fires }> {
+    options: { process: string; at: number },
+  ): Promise<{ claimed: Array<Claim & { fireTime: number }> }> {
     const { process, at } = options;
-    if (fires.length === 0) return { claimed: [], held: [] };
-    const isPg = this.#sql.driver === "postgres";
-    const isWaiting = isPg && options.wait === true;
+    if (fires.length === 0) return { claimed: [] };
+    if (this.#sql.driver === "postgres") {
+      // One statement, committed on its own: no transaction round trips, nothing held while this process is busy.
+      // The state is read per fire through the primary key (a join was planned as a scan of every schedule).
+      const { rows } = await this.#sql.query(
+        `WITH ins AS (
+           INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, outcome, process)
+           SELECT f.id, f.t, f.k, $4, 'running', $5 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS f(id, t, k)
+           WHERE (SELECT s.state FROM schedules s WHERE s.id = f.id) = 'active'
+           ORDER BY f.id, f.t
+           ON CONFLICT (schedule_id, fire_time) WHERE kind <> 'manual' DO NOTHING
+           RETURNING id, schedule_id, fire_time),
+         done AS (
+           UPDATE schedules s SET state = 'done', updated_at = $4, rev = nextval('schedules_rev_seq')
+           WHERE s.id IN (SELECT schedule_id FROM ins) AND s.kind = 'once' AND s.state = 'active')
+         SELECT ins.id AS run_id, ins.fire_time AS run_fire_time, s.* FROM ins JOIN schedules s ON s.id = ins.schedule_id`,
+        [fires.map((f) => f.id), fires.map((f) => f.fireTime), fires.map((f) => f.kind), at, process],
+      );
+      return {
+        claimed: rows.map((r) => ({
+          runId: String(r.run_id),
+          schedule: toSchedule(r),
+          fireTime: Number(r.run_fire_time),
+        })),
+      };
+    }
     return this.#sql.transaction(async (tx) => {
-      const ids = [...new Set(fires.map((f) => f.id))];
-      if (isWaiting)
-        await tx.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.floor(options.lockTimeoutMs ?? 2_000))}`);
-      const { rows: found } = await tx.query(
-        isPg
-          ? `SELECT * FROM schedules WHERE id = ANY($1::bigint[]) AND state = 'active' ORDER BY id FOR UPDATE${isWaiting ? "" : " SKIP LOCKED"}`
-          : "SELECT * FROM schedules WHERE id IN (SELECT value FROM json_each($1)) AND state = 'active'",
-        [isPg ? ids : JSON.stringify(ids.map(Number))],
-      );
-      const active = new Map(found.map((r) => [String(r.id), toSchedule(r)]));
-      // Skipped schedules: locked by a claim (its run row shows once it commits), a finish or an edit. Those still
-      // active whose fire has no committed run row are handed back to be tried again.
-      let held: typeof fires = [];
-      if (isPg && !isWaiting && active.size < ids.length) {
-        const skipped = fires.filter((f) => !active.has(f.id));
-        const { rows } = await tx.query<{ id: unknown; t: unknown }>(
-          `SELECT f.id, f.t FROM unnest($1::bigint[], $2::bigint[]) AS f(id, t)
-           JOIN schedules s ON s.id = f.id AND s.state = 'active'
-           WHERE NOT EXISTS (SELECT 1 FROM schedule_runs r WHERE r.schedule_id = f.id AND r.fire_time = f.t AND r.kind <> 'manual')`,
-          [skipped.map((f) => f.id), skipped.map((f) => f.fireTime)],
-        );
-        const open = new Set(rows.map((r) => `${String(r.id)}:${Number(r.t)}`));
-        held = skipped.filter((f) => open.has(`${f.id}:${f.fireTime}`));
-      }
-      const wanted = fires.filter((f) => active.has(f.id));
-      if (wanted.length === 0) return { claimed: [], held };
       const { rows: won } = await tx.query<{ id: unknown; schedule_id: unknown; fire_time: unknown }>(
-        isPg
-          ? `INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, outcome, process)
-             SELECT f.id, f.t, f.k, $4, 'running', $5 FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS f(id, t, k)
-             ON CONFLICT (schedule_id, fire_time) WHERE kind <> 'manual' DO NOTHING RETURNING id, schedule_id, fire_time`
-          : `INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, outcome, process)
-             SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), $2, 'running', $3
-             FROM json_each($1) WHERE true
-             ON CONFLICT (schedule_id, fire_time) WHERE kind <> 'manual' DO NOTHING RETURNING id, schedule_id, fire_time`,
-        isPg
-          ? [wanted.map((f) => f.id), wanted.map((f) => f.fireTime), wanted.map((f) => f.kind), at, process]
-          : [JSON.stringify(wanted.map((f) => [Number(f.id), f.fireTime, f.kind])), at, process],
+        `INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, outcome, process)
+         SELECT json_extract(f.value, '$[0]'), json_extract(f.value, '$[1]'), json_extract(f.value, '$[2]'), $2, 'running', $3
+         FROM json_each($1) AS f JOIN schedules s ON s.id = json_extract(f.value, '$[0]') AND s.state = 'active' WHERE true
+         ON CONFLICT (schedule_id, fire_time) WHERE kind <> 'manual' DO NOTHING RETURNING id, schedule_id, fire_time`,
+        [JSON.stringify(fires.map((f) => [Number(f.id), f.fireTime, f.kind])), at, process],
       );
-      if (won.length === 0) return { claimed: [], held };
-      const claimed = won.map((r) => ({
-        runId: String(r.id),
-        schedule: active.get(String(r.schedule_id))!,
-        fireTime: Number(r.fire_time),
-      }));
-      await tx.query(
-        isPg
-          ? `UPDATE schedules s SET last_fire_at = GREATEST(COALESCE(s.last_fire_at, 0), c.t),
-               state = CASE WHEN s.kind = 'once' THEN 'done' ELSE s.state END,
-               updated_at = CASE WHEN s.kind = 'once' THEN $3 ELSE s.updated_at END,
-               rev = CASE WHEN s.kind = 'once' THEN nextval('schedules_rev_seq') ELSE s.rev END
-             FROM (SELECT id, MAX(t) AS t FROM unnest($1::bigint[], $2::bigint[]) AS f(id, t) GROUP BY id) AS c
-             WHERE s.id = c.id`
-          : `UPDATE schedules SET last_fire_at = MAX(COALESCE(last_fire_at, 0), c.t),
-               state = CASE WHEN kind = 'once' THEN 'done' ELSE state END,
-               updated_at = CASE WHEN kind = 'once' THEN $2 ELSE updated_at END,
-               rev = CASE WHEN kind = 'once' THEN (SELECT MAX(rev) + 1 FROM schedules) ELSE rev END
-             FROM (SELECT json_extract(value, '$[0]') AS id, MAX(json_extract(value, '$[1]')) AS t
-                   FROM json_each($1) GROUP BY 1) AS c
-             WHERE schedules.id = c.id`,
-        isPg
-          ? [claimed.map((c) => c.schedule.id), claimed.map((c) => c.fireTime), at]
-          : [JSON.stringify(claimed.map((c) => [Number(c.schedule.id), c.fireTime])), at],
-      );
-      return { claimed, held };
+      if (won.length === 0) return { claimed: [] };
+      const ids = JSON.stringify([...new Set(won.map((r) => Number(r.schedule_id)))]);
+      const { rows: found } = await tx.query("SELECT * FROM schedules WHERE id IN (SELECT value FROM json_each($1))", [
+        ids,
+      ]);
+      const schedules = new Map(found.map((r) => [String(r.id), toSchedule(r)]));
+      if (found.some((r) => r.kind === "once"))
+        await tx.query(
+          `UPDATE schedules SET state = 'done', updated_at = $2, rev = (SELECT MAX(rev) + 1 FROM schedules)
+           WHERE id IN (SELECT value FROM json_each($1)) AND kind = 'once' AND state = 'active'`,
+          [ids, at],
+        );
+      return {
+        claimed: won.map((r) => ({
+          runId: String(r.id),
+          schedule: schedules.get(String(r.schedule_id))!,
+          fireTime: Number(r.fire_time),
+        })),
+      };
     });
   }
 
-  /** Record how a batch of claimed runs ended (one statement for the runs, one for the schedules' last outcome). */
+  /**
+   * Record how a batch of claimed runs ended: one statement, on the run rows only (this process's own; the last
+   * outcome shown for a schedule is read from its runs). It locks nothing a claim holds, so a finish and another
+   * process's claim never wait for each other in a cycle.
+   */
   async finishMany(
     runs: ReadonlyArray<{
       runId: string;
@@ -499,46 +521,22 @@ export class ScheduleRepo {
     }>,
   ): Promise<void> {
     if (runs.length === 0) return;
-    const isPg = this.#sql.driver === "postgres";
     const details = runs.map((r) => (r.detail === undefined ? null : r.detail.slice(0, 500)));
-    // The last outcome of each schedule in the batch.
-    const last = new Map<string, string>();
-    for (let i = 0; i < runs.length; i++) {
-      const r = runs[i]!;
-      last.set(r.scheduleId, describeOutcome(r.outcome, details[i]!, r.at));
-    }
-    await this.#sql.transaction(async (tx) => {
-      // The schedules first, in id order, and only then the runs. The other way round deadlocked on PostgreSQL
-      // against another process's claim: the claim holds a schedule (`FOR UPDATE`) and its `INSERT … ON CONFLICT`
-      // waits for this transaction, which had updated the conflicting run row, while this one waited for that
-      // schedule to write its last outcome. PostgreSQL then aborted one of the two; when it was this one, the
-      // outcomes of the whole batch were lost and the runs stayed `running`.
-      if (isPg)
-        await tx.query("SELECT id FROM schedules WHERE id = ANY($1::bigint[]) ORDER BY id FOR UPDATE", [
-          [...last.keys()],
-        ]);
-      await tx.query(
-        isPg
-          ? `UPDATE schedule_runs r SET ended_at = f.e, outcome = f.o, detail = f.d
-             FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS f(id, e, o, d) WHERE r.id = f.id`
-          : `UPDATE schedule_runs SET ended_at = json_extract(f.value, '$[1]'), outcome = json_extract(f.value, '$[2]'),
-               detail = json_extract(f.value, '$[3]')
-             FROM json_each($1) AS f WHERE schedule_runs.id = json_extract(f.value, '$[0]')`,
-        isPg
-          ? [runs.map((r) => r.runId), runs.map((r) => r.at), runs.map((r) => r.outcome), details]
-          : [JSON.stringify(runs.map((r, i) => [Number(r.runId), r.at, r.outcome, details[i]]))],
-      );
-      await tx.query(
-        isPg
-          ? `UPDATE schedules s SET last_outcome = f.lo FROM unnest($1::bigint[], $2::text[]) AS f(id, lo) WHERE s.id = f.id`
-          : `UPDATE schedules SET last_outcome = json_extract(f.value, '$[1]')
-             FROM json_each($1) AS f WHERE schedules.id = json_extract(f.value, '$[0]')`,
-        isPg ? [[...last.keys()], [...last.values()]] : [JSON.stringify([...last].map(([id, lo]) => [Number(id), lo]))],
-      );
-    });
+    await (this.#sql.driver === "postgres"
+      ? this.#sql.query(
+          `UPDATE schedule_runs r SET ended_at = f.e, outcome = f.o, detail = f.d
+           FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[]) AS f(id, e, o, d) WHERE r.id = f.id`,
+          [runs.map((r) => r.runId), runs.map((r) => r.at), runs.map((r) => r.outcome), details],
+        )
+      : this.#sql.query(
+          `UPDATE schedule_runs SET ended_at = json_extract(f.value, '$[1]'), outcome = json_extract(f.value, '$[2]'),
+             detail = json_extract(f.value, '$[3]')
+           FROM json_each($1) AS f WHERE schedule_runs.id = json_extract(f.value, '$[0]')`,
+          [JSON.stringify(runs.map((r, i) => [Number(r.runId), r.at, r.outcome, details[i]]))],
+        ));
   }
 
-  /** Record how a claimed run ended, and remember it as the schedule's last outcome. */
+  /** Record how a claimed run ended (the schedule's last outcome is read from its runs). */
   async finish(options: {
     runId: string;
     scheduleId: string;
@@ -546,29 +544,15 @@ export class ScheduleRepo {
     detail?: string;
     at: number;
   }): Promise<void> {
-    const detail = options.detail === undefined ? null : options.detail.slice(0, 500);
-    await this.#sql.transaction(async (tx) => {
-      await tx.query("UPDATE schedule_runs SET ended_at = $2, outcome = $3, detail = $4 WHERE id = $1", [
-        options.runId,
-        options.at,
-        options.outcome,
-        detail,
-      ]);
-      await tx.query("UPDATE schedules SET last_outcome = $2 WHERE id = $1", [
-        options.scheduleId,
-        describeOutcome(options.outcome, detail, options.at),
-      ]);
-    });
+    await this.finishMany([options]);
   }
 
   /**
-   * Record fires missed while no process ran (one row for the latest missed time) and move `last_fire_at` past
-   * them; a one-shot is finished. Returns false when another process already accounted for that fire.
+   * Record fires missed while no process ran (one row for the latest missed time; the last fire is derived from
+   * it); a one-shot is finished. Returns false when another process already accounted for that fire.
    */
   async recordMissed(options: { id: string; fireTime: number; count: number; at: number }): Promise<boolean> {
     return this.#sql.transaction(async (tx) => {
-      // The schedule first (see `finishMany`): a claim holding it may be inserting the same fire's run row.
-      if (tx.driver === "postgres") await tx.query("SELECT id FROM schedules WHERE id = $1 FOR UPDATE", [options.id]);
       const detail =
         options.count === 1
           ? "missed while no process was running"
@@ -580,12 +564,11 @@ export class ScheduleRepo {
         [options.id, options.fireTime, options.at, detail],
       );
       if (rows[0] === undefined) return false;
+      // The missed run row is the record (last fire and outcome are read from it); a one-shot is finished.
       await tx.query(
-        `UPDATE schedules SET last_fire_at = GREATEST(COALESCE(last_fire_at, 0), $2), last_outcome = $3,
-           state = CASE WHEN kind = 'once' AND state = 'active' THEN 'done' ELSE state END,
-           rev = CASE WHEN kind = 'once' AND state = 'active' THEN ${nextRev(tx)} ELSE rev END
-         WHERE id = $1`,
-        [options.id, options.fireTime, describeOutcome("missed", null, options.at)],
+        `UPDATE schedules SET state = 'done', updated_at = $2, rev = ${nextRev(tx)}
+         WHERE id = $1 AND kind = 'once' AND state = 'active'`,
+        [options.id, options.at],
       );
       return true;
     });

@@ -163,7 +163,7 @@ export class ScheduleService {
     this.#runLeaseMs = options.runLeaseMs ?? fireDeadlineMs + 60_000;
     this.#sweepIntervalMs = options.sweepIntervalMs ?? 60_000;
     this.pipeline = new FirePipeline<Claim, RunResult>({
-      claim: (fires, how) => this.#claim(fires, how.retry),
+      claim: (fires) => this.#claim(fires),
       run: ({ claim, fire }) => this.#execute(claim, fire.fireTime, fire.kind),
       record: (results) => this.repo.finishMany(results),
       onError: (error, stage) =>
@@ -662,19 +662,15 @@ export class ScheduleService {
   }
 
   /** Claim a batch of due fires; the claimed ones come back in the order they fell due (each chat's order). */
-  async #claim(fires: readonly DueFire[], isRetry: boolean): Promise<ClaimResult<Claim>> {
-    const { claimed: won, held } = await this.repo.claimMany(fires, {
-      process: this.processId,
-      at: this.#clock.now(),
-      wait: isRetry,
-    });
+  async #claim(fires: readonly DueFire[]): Promise<ClaimResult<Claim>> {
+    const { claimed: won } = await this.repo.claimMany(fires, { process: this.processId, at: this.#clock.now() });
     const position = new Map(fires.map((f, i) => [`${f.id}:${f.fireTime}`, i]));
     const at = (c: { schedule: { id: string }; fireTime: number }) =>
       position.get(`${c.schedule.id}:${c.fireTime}`) ?? 0;
     won.sort((a, b) => at(a) - at(b));
     const claimed = won.map((claim) => ({ fire: fires[at(claim)]!, chatKey: claim.schedule.chatKey, claim }));
-    // `held` holds the very objects handed in (the pipeline counts each one's tries by it).
-    return { claimed, held };
+    // Nothing is handed back as held: a claim no longer passes by a locked schedule (see `claimMany`).
+    return { claimed };
   }
 
   /**

@@ -80,6 +80,7 @@ const CHAT_COLUMNS = "chat_key, kind, title, first_seen_at, last_seen_at";
 
 /** Chats and their policies over SQL. */
 export function sqlChatRepo(sql: SqlClient): ChatRepo {
+  const touches = new ChatTouches(sql);
   return {
     getPolicy(chatKey) {
       return guard("read policy", async () => {
@@ -105,15 +106,11 @@ export function sqlChatRepo(sql: SqlClient): ChatRepo {
       return guard("record chat", async () => {
         const title = info.title === undefined ? null : info.title;
         if (title !== null) checkName("title", title);
-        await sql.query(
-          `INSERT INTO chats (chat_key, kind, title, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $4, $4)
-           ON CONFLICT (chat_key) DO UPDATE SET
-             kind = EXCLUDED.kind,
-             title = COALESCE(EXCLUDED.title, chats.title),
-             first_seen_at = LEAST(chats.first_seen_at, EXCLUDED.first_seen_at),
-             last_seen_at = GREATEST(chats.last_seen_at, EXCLUDED.last_seen_at)`,
-          [checkName("chatKey", chatKey), checkName("kind", info.kind), title, checkEpochMs("at", at)],
-        );
+        await touches.add(checkName("chatKey", chatKey), {
+          kind: checkName("kind", info.kind),
+          title,
+          at: checkEpochMs("at", at),
+        });
       });
     },
     get(chatKey) {
@@ -131,6 +128,101 @@ export function sqlChatRepo(sql: SqlClient): ChatRepo {
       });
     },
   };
+}
+
+/** One chat's pending record: the latest kind and title, the earliest and latest sighting. */
+interface PendingTouch {
+  kind: string;
+  title: string | null;
+  first: number;
+  last: number;
+  waiters: Array<{ resolve(): void; reject(error: unknown): void }>;
+}
+
+/** Most chats one statement records. */
+const TOUCH_BATCH = 500;
+
+/**
+ * Chat sightings, recorded together: the touches of one event-loop turn go out as one multi-row upsert (in
+ * `chat_key` order, so two processes never wait for each other in a cycle), one statement at a time. A burst over
+ * many new chats (10,000 schedule fires over 1,000 chats) made one upsert and one commit per chat, each waiting for
+ * its own WAL flush on PostgreSQL and holding a pooled connection meanwhile; the fires' own statements queued
+ * behind them. The queue holds only what its callers await (each touch resolves when its row is written).
+ */
+class ChatTouches {
+  readonly #sql: SqlClient;
+  #pending = new Map<string, PendingTouch>();
+  #isQueued = false;
+  #isWriting = false;
+
+  constructor(sql: SqlClient) {
+    this.#sql = sql;
+  }
+
+  add(chatKey: string, touch: { kind: string; title: string | null; at: number }): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const known = this.#pending.get(chatKey);
+      if (known === undefined)
+        this.#pending.set(chatKey, {
+          kind: touch.kind,
+          title: touch.title,
+          first: touch.at,
+          last: touch.at,
+          waiters: [{ resolve, reject }],
+        });
+      else {
+        known.kind = touch.kind;
+        known.title = touch.title ?? known.title;
+        known.first = Math.min(known.first, touch.at);
+        known.last = Math.max(known.last, touch.at);
+        known.waiters.push({ resolve, reject });
+      }
+      this.#queue();
+    });
+  }
+
+  #queue(): void {
+    if (this.#isQueued || this.#isWriting) return;
+    this.#isQueued = true;
+    setImmediate(() => {
+      this.#isQueued = false;
+      void this.#write();
+    });
+  }
+
+  async #write(): Promise<void> {
+    if (this.#pending.size === 0) return;
+    const batch = [...this.#pending].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    this.#pending = new Map();
+    this.#isWriting = true;
+    try {
+      for (let from = 0; from < batch.length; from += TOUCH_BATCH) {
+        const part = batch.slice(from, from + TOUCH_BATCH);
+        const params: unknown[] = [];
+        const rows = part.map(([chatKey, t]) => {
+          const p = params.push(chatKey, t.kind, t.title, t.first, t.last);
+          return `($${p - 4}, $${p - 3}, $${p - 2}, $${p - 1}, $${p})`;
+        });
+        try {
+          await this.#sql.query(
+            `INSERT INTO chats (chat_key, kind, title, first_seen_at, last_seen_at) VALUES ${rows.join(", ")}
+             ON CONFLICT (chat_key) DO UPDATE SET
+               kind = EXCLUDED.kind,
+               title = COALESCE(EXCLUDED.title, chats.title),
+               first_seen_at = LEAST(chats.first_seen_at, EXCLUDED.first_seen_at),
+               last_seen_at = GREATEST(chats.last_seen_at, EXCLUDED.last_seen_at)`,
+            params,
+          );
+          for (const [, t] of part) for (const w of t.waiters) w.resolve();
+        } catch (error) {
+          for (const [, t] of part) for (const w of t.waiters) w.reject(error);
+        }
+      }
+    } finally {
+      this.#isWriting = false;
+      if (this.#pending.size > 0) this.#queue();
+    }
+  }
 }
 
 interface AuditRow {

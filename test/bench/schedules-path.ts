@@ -4,6 +4,7 @@
  * once. Lateness is the time from a fire's due instant to its reply reaching the adapter.
  *
  *   npx node test/bench/schedules-path.ts [--rounds N] [--only burst10k|burst100k|steady]
+ *   npx node test/bench/schedules-path.ts --pg [--rounds N] [--base]
  *
  * Scenarios (each schedule `/ping` in one of `n / 10` chats, 10 per chat):
  * - burst10k: 10,000 due in the same second — target p99 ≤ 2 s;
@@ -52,6 +53,8 @@ interface Figures {
   /** Epoch ms of the last reply, and the sum of the answered schedules' numbers (a check across processes). */
   lastAtMs: number;
   indexSum: number;
+  /** Diagnostics: the pipeline's counters, warnings and errors logged (by message), CPU ms used from the due instant. */
+  stats?: Record<string, number>;
 }
 
 if (argv[0] === "--pg") {
@@ -102,7 +105,10 @@ if (argv[0] === "--pg") {
 /**
  * `--pg`: 10,000 due in one second on PostgreSQL, one process against two sharing the burst (started together,
  * one inserting the rows first). Throughput is fires answered per second from the due instant to the last answer;
- * target: two processes ≥ 0.8× the sum of two single processes, and no fire answered twice.
+ * target: two processes ≥ 0.8× the sum of two single processes, and no fire answered twice. Each run also reports
+ * the CPU time the bot processes and their PostgreSQL backends (read from `/proc`; the server runs here) spent
+ * from the due instant to the end of the burst. `--base`: the base tree too, in the same rounds.
+ * `BENCH_STATS=1`: each process's pipeline counters and the warnings it logged.
  */
 async function pgMain(rounds: number): Promise<void> {
   const pg = (await import("pg")).default;
@@ -119,16 +125,38 @@ async function pgMain(rounds: number): Promise<void> {
       await c.end();
     }
   };
-  const runOnPg = async (processes: number) => {
+  // A worker whose start-up overran the lead exits with 3: the run is made again with twice the lead.
+  let leadMs = 20_000;
+  const runOnPg = async (processes: number, tree: string): Promise<PgRun> => {
+    for (;;) {
+      try {
+        return await runOnPgOnce(processes, tree);
+      } catch (error) {
+        if (!(error instanceof Error && error.message === "worker exited 3") || leadMs >= 160_000) throw error;
+        leadMs *= 2;
+        console.log(`  (a worker started too slowly: the run is made again with a lead of ${leadMs / 1_000} s)`);
+      }
+    }
+  };
+  interface PgRun {
+    answered: number;
+    isEachOnce: boolean;
+    perSec: number;
+    lastMs: number;
+    split: number[];
+    stats: Array<Record<string, number> | undefined>;
+  }
+  const runOnPgOnce = async (processes: number, tree: string): Promise<PgRun> => {
     const name = `sb_bench_sched_${process.pid}_${processes}_${Date.now() % 100_000}`;
     await admin(`CREATE DATABASE ${name}`);
     const url = new URL(POSTGRES_URL);
     url.pathname = `/${name}`;
-    const dueAt = Math.ceil((Date.now() + 20_000) / 1_000) * 1_000;
+    const dueAt = Math.ceil((Date.now() + leadMs) / 1_000) * 1_000;
+    const children: Array<{ exitCode: number | null; kill(): boolean }> = [];
     const start = (insert: boolean) => {
       const child = spawn(
         process.execPath,
-        [join(ROOT, "test/bench/schedules-path.ts"), "--worker", ROOT, "burst10k"],
+        [join(ROOT, "test/bench/schedules-path.ts"), "--worker", tree, "burst10k"],
         {
           env: {
             ...process.env,
@@ -139,6 +167,7 @@ async function pgMain(rounds: number): Promise<void> {
           stdio: ["ignore", "pipe", "pipe"],
         },
       );
+      children.push(child);
       const out = new Promise<Figures>((resolve, reject) => {
         let text = "";
         child.stdout.on("data", (d: Buffer) => (text += d.toString()));
@@ -167,41 +196,79 @@ async function pgMain(rounds: number): Promise<void> {
         perSec: answered / (lastMs / 1000),
         lastMs,
         split: figures.map((f) => f.answered),
+        stats: figures.map((f) => f.stats),
       };
     } finally {
+      for (const child of children) if (child.exitCode === null) child.kill();
       await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
     }
   };
-  const ratios: number[] = [];
-  const ones: number[] = [];
-  const twos: number[] = [];
+  // CPU per fire: the bot processes' and their PostgreSQL backends', from the due instant to the end of the burst.
+  const cpuOf = (run: PgRun) => {
+    const sum = (key: string) => run.stats.reduce((total, st) => total + (st?.[key] ?? 0), 0);
+    return { bot: sum("cpuMs"), server: sum("pgBackendCpuMs") };
+  };
+  const describe = (run: PgRun) => {
+    const cpu = cpuOf(run);
+    return `${fmt(run.perSec)} fires/s (all in ${fmt(run.lastMs)} ms${run.split.length > 1 ? `, split ${run.split.join("/")}` : ""}, each once: ${run.isEachOnce}; CPU ${fmt(cpu.bot)} ms bot + ${fmt(cpu.server)} ms server = ${((1_000 * (cpu.bot + cpu.server)) / n).toFixed(0)} µs a fire)`;
+  };
+  const base = argv.includes("--base") ? ensureBaseTree() : undefined;
+  const trees = [
+    { name: "this tree", dir: ROOT },
+    ...(base === undefined ? [] : [{ name: `base ${base.commit}`, dir: base.dir }]),
+  ];
+  const results = new Map(
+    trees.map((t) => [
+      t.name,
+      { ratios: [] as number[], ones: [] as number[], twos: [] as number[], cpu: [] as number[] },
+    ]),
+  );
   let isEachOnce = true;
   for (let r = 0; r < rounds; r++) {
-    // Paired: one process and two processes in each round, the order alternating.
-    type Result = Awaited<ReturnType<typeof runOnPg>>;
-    let one: Result;
-    let two: Result;
-    if (r % 2 === 0) {
-      one = await runOnPg(1);
-      two = await runOnPg(2);
-    } else {
-      two = await runOnPg(2);
-      one = await runOnPg(1);
+    // Paired: one process and two processes of each tree in each round, the order alternating.
+    const order = r % 2 === 0 ? trees : [...trees].reverse();
+    for (const tree of order) {
+      const counts = r % 2 === 0 ? [1, 2] : [2, 1];
+      const runs = new Map<number, PgRun>();
+      for (const processes of counts) runs.set(processes, await runOnPg(processes, tree.dir));
+      const one = runs.get(1)!;
+      const two = runs.get(2)!;
+      const into = results.get(tree.name)!;
+      into.ratios.push(two.perSec / (2 * one.perSec));
+      into.ones.push(one.perSec);
+      into.twos.push(two.perSec);
+      const cpuOne = cpuOf(one);
+      const cpuTwo = cpuOf(two);
+      into.cpu.push((cpuTwo.bot + cpuTwo.server) / (cpuOne.bot + cpuOne.server));
+      isEachOnce &&= one.isEachOnce && two.isEachOnce;
+      if (process.env.BENCH_STATS === "1")
+        console.log(`    stats one: ${JSON.stringify(one.stats)}\n    stats two: ${JSON.stringify(two.stats)}`);
+      console.log(
+        `  pg round ${r + 1}, ${tree.name}: one process ${describe(one)}; two processes ${describe(two)}; two / (2 × one) = ${(two.perSec / (2 * one.perSec)).toFixed(2)}`,
+      );
     }
-    ratios.push(two.perSec / (2 * one.perSec));
-    ones.push(one.perSec);
-    twos.push(two.perSec);
-    isEachOnce &&= one.isEachOnce && two.isEachOnce;
-    console.log(
-      `  pg round ${r + 1}: one process ${fmt(one.perSec)} fires/s (all in ${fmt(one.lastMs)} ms, each once: ${one.isEachOnce}); two processes ${fmt(two.perSec)} fires/s (all in ${fmt(two.lastMs)} ms, split ${two.split.join("/")}, each once: ${two.isEachOnce}); two / (2 × one) = ${(two.perSec / (2 * one.perSec)).toFixed(2)}`,
-    );
   }
   console.log(`pg: ${n.toLocaleString("en-US")} due in one second, ${rounds} paired rounds, medians (best)`);
-  console.log(`  one process:   ${fmt(median(ones))} fires/s (best ${fmt(Math.max(...ones))})`);
-  console.log(`  two processes: ${fmt(median(twos))} fires/s (best ${fmt(Math.max(...twos))})`);
-  console.log(
-    `  two / (2 × one): ${median(ratios).toFixed(2)} (best ${Math.max(...ratios).toFixed(2)}); target ≥ 0.8: ${median(ratios) >= 0.8 ? "met" : "not met"}; every fire once: ${isEachOnce} (target: true)`,
-  );
+  for (const tree of trees) {
+    const { ratios, ones, twos, cpu } = results.get(tree.name)!;
+    console.log(`  ${tree.name}:`);
+    console.log(`    one process:   ${fmt(median(ones))} fires/s (best ${fmt(Math.max(...ones))})`);
+    console.log(`    two processes: ${fmt(median(twos))} fires/s (best ${fmt(Math.max(...twos))})`);
+    console.log(
+      `    two / (2 × one): ${median(ratios).toFixed(2)} (best ${Math.max(...ratios).toFixed(2)}); target ≥ 0.8: ${median(ratios) >= 0.8 ? "met" : "not met"}`,
+    );
+    console.log(
+      `    CPU for the burst, two processes against one: ${median(cpu).toFixed(2)}× (best ${Math.min(...cpu).toFixed(2)}×)`,
+    );
+  }
+  console.log(`  every fire once: ${isEachOnce} (target: true)`);
+}
+
+/** The PostgreSQL URL with this worker's connections named, so their server backends can be told apart. */
+function pgUrlOfThisProcess(): string {
+  const url = new URL(process.env.BENCH_PG_URL!);
+  url.searchParams.set("application_name", `bench-worker-${process.pid}`);
+  return url.toString();
 }
 
 function fmt(n: number): string {
@@ -224,6 +291,20 @@ async function worker(tree: string, scenario: Scenario): Promise<Figures> {
   let dueOf: (chatId: string, text: string, atMs: number) => number = () => 0;
   const lateness: number[] = [];
   let lastAtMs = 0;
+  let plugin: { service: { pipeline: Record<string, unknown> } } | undefined;
+  const logged: Record<string, number> = {};
+  const { Writable } = await import("node:stream");
+  const logCounter = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const text of chunk.toString().split("\n")) {
+        if (text === "") continue;
+        const entry = JSON.parse(text) as { msg?: string; err?: { message?: string } };
+        const key = `log: ${entry.msg ?? ""}${entry.err?.message === undefined ? "" : ` / ${entry.err.message.replace(/\d+/g, "N").slice(0, 80)}`}`;
+        logged[key] = (logged[key] ?? 0) + 1;
+      }
+      done();
+    },
+  });
   const adapter = {
     platform: "bench",
     capabilities: { edit: false, buttons: false, ephemeral: false, typing: false, maxTextLength: 4000 },
@@ -248,12 +329,12 @@ async function worker(tree: string, scenario: Scenario): Promise<Figures> {
       http: { enabled: false },
       log: { level: "silent" },
       schedules: { minIntervalMs: 1_000, defaultTimeZone: "UTC", pollIntervalMs: 3_600_000 },
-      ...(process.env.BENCH_PG_URL === undefined ? {} : { storage: { databaseUrl: process.env.BENCH_PG_URL } }),
+      ...(process.env.BENCH_PG_URL === undefined ? {} : { storage: { databaseUrl: pgUrlOfThisProcess() } }),
     }),
     console: false,
     platformAdapters: false,
     extraAdapters: [adapter],
-    log: createLogger({ level: "silent", format: "json" }),
+    log: createLogger({ level: "warn", format: "json", destination: logCounter }),
     plugins: [
       (core: { commands: { register(def: unknown): void } }) => {
         core.commands.register({
@@ -265,7 +346,10 @@ async function worker(tree: string, scenario: Scenario): Promise<Figures> {
         });
         return { name: "ping" };
       },
-      (core: unknown) => createSchedulesPlugin(core, { processId: `bench-${process.pid}` }),
+      async (core: unknown) => {
+        plugin = await createSchedulesPlugin(core, { processId: `bench-${process.pid}` });
+        return plugin;
+      },
     ],
   });
   // Every schedule fires once a minute at second `second(i)`; the burst (or the steady minute) is measured from
@@ -314,21 +398,42 @@ async function worker(tree: string, scenario: Scenario): Promise<Figures> {
   if (process.env.BENCH_DUE_AT !== undefined) process.stderr.write("inserted\n");
   // Set before the engine's own timer, so it runs first at the due instant and measures only the wake-up.
   let timerLateMs = Number.NaN;
-  setTimeout(() => {
+  let cpuAtStart = process.cpuUsage();
+  // PostgreSQL: the CPU time of this process's server backends (read from /proc; the server runs on this machine).
+  const backendTicks = async (): Promise<Map<number, number>> => {
+    const ticks = new Map<number, number>();
+    if (process.env.BENCH_PG_URL === undefined) return ticks;
+    const { readFile } = await import("node:fs/promises");
+    const { rows } = (await sql.query(
+      "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = $1",
+      [`bench-worker-${process.pid}`],
+    )) as { rows: Array<{ pid: unknown }> };
+    for (const { pid } of rows) {
+      const stat = await readFile(`/proc/${Number(pid)}/stat`, "utf8").catch(() => "");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (fields.length > 13) ticks.set(Number(pid), Number(fields[11]) + Number(fields[12]));
+    }
+    return ticks;
+  };
+  let backendsAtStart: Promise<Map<number, number>> = Promise.resolve(new Map());
+  const dueTimer = () => {
     timerLateMs = nowMs() - startAt;
-  }, startAt - Date.now());
+    cpuAtStart = process.cpuUsage();
+    backendsAtStart = backendTicks();
+  };
+  setTimeout(dueTimer, startAt - Date.now());
   await app.start();
   if (Date.now() > startAt - 500) {
     // Start-up took longer than the lead: measure the same second a minute (or more) later, from a clean slate.
     if (scenario.steady) throw new Error("start-up took longer than the lead: raise leadMs");
+    // Shared by several processes, all must measure the same instant: the parent tries the round again, later.
+    if (process.env.BENCH_DUE_AT !== undefined) process.exit(3);
     startAt += Math.ceil((Date.now() + 1_000 - startAt) / 60_000) * 60_000;
     await new Promise((r) => setTimeout(r, startAt - 300 - Date.now()));
     replies.clear();
     lateness.length = 0;
     timerLateMs = Number.NaN;
-    setTimeout(() => {
-      timerLateMs = nowMs() - startAt;
-    }, startAt - Date.now());
+    setTimeout(dueTimer, startAt - Date.now());
   }
   const expected = Number(process.env.BENCH_EXPECT ?? n);
   const deadline = startAt + (scenario.steady ? 60_000 : 120_000) + 30_000;
@@ -344,6 +449,17 @@ async function worker(tree: string, scenario: Scenario): Promise<Figures> {
   while ((isShared ? !(await allRecorded()) : replies.size < expected) && Date.now() < deadline)
     await new Promise((r) => setTimeout(r, isShared ? 200 : 50));
   clearInterval(sampler);
+  const cpu = process.cpuUsage(cpuAtStart);
+  const counters = plugin?.service.pipeline ?? {};
+  const stats: Record<string, number> = { cpuMs: Math.round((cpu.user + cpu.system) / 1_000), ...logged };
+  if (process.env.BENCH_PG_URL !== undefined) {
+    const before = await backendsAtStart;
+    let ticks = 0;
+    for (const [pid, t] of await backendTicks()) ticks += t - (before.get(pid) ?? 0);
+    stats.pgBackendCpuMs = ticks * 10; // 100 ticks a second
+  }
+  for (const key of ["claimBatches", "heldRetries", "heldLost", "recordBatches", "recordRetries", "overdueRuns"])
+    if (typeof counters[key] === "number") stats[key] = counters[key] as number;
   await app.stop();
   await rm(dir, { recursive: true, force: true });
   lateness.sort((a, b) => a - b);
@@ -359,5 +475,6 @@ async function worker(tree: string, scenario: Scenario): Promise<Figures> {
     timerLateMs,
     lastAtMs,
     indexSum: [...replies.keys()].reduce((sum, text) => sum + Number(text.slice(5)), 0),
+    stats,
   };
 }

@@ -142,6 +142,42 @@ export function defineStoreContract(name: string, harness: StoreHarness): void {
         expect(keys).toEqual([...keys].sort((a, b) => (Buffer.from(a) < Buffer.from(b) ? -1 : 1)));
       });
 
+      it("records the chats touched in one turn with one statement, each as if touched one after another", async () => {
+        const a = `slack:C${uid()}`;
+        const b = `slack:C${uid()}`;
+        const statements: string[] = [];
+        const query = store.sql.query.bind(store.sql);
+        store.sql.query = ((text: string, params?: unknown[]) => {
+          if (text.includes("INSERT INTO chats")) statements.push(text);
+          return query(text, params);
+        }) as typeof store.sql.query;
+        try {
+          await Promise.all([
+            store.chats.touch(b, { kind: "group", title: "ops" }, 4_000),
+            store.chats.touch(a, { kind: "dm" }, 2_000),
+            store.chats.touch(b, { kind: "channel" }, 1_000),
+            store.chats.touch(b, { kind: "channel" }, 3_000),
+          ]);
+        } finally {
+          store.sql.query = query;
+        }
+        expect(statements).toHaveLength(1);
+        expect(await store.chats.get(a)).toEqual({
+          chatKey: a,
+          kind: "dm",
+          title: null,
+          firstSeenAt: 2_000,
+          lastSeenAt: 2_000,
+        });
+        expect(await store.chats.get(b)).toEqual({
+          chatKey: b,
+          kind: "channel",
+          title: "ops",
+          firstSeenAt: 1_000,
+          lastSeenAt: 4_000,
+        });
+      });
+
       it("refuses a timestamp that is not epoch ms", async () => {
         await expectCode(store.chats.touch(`t:${uid()}`, { kind: "dm" }, Number.NaN), "E_BAD_ARGS", /at/);
       });

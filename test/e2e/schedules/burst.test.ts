@@ -1,6 +1,8 @@
 /**
- * A burst on PostgreSQL shared by two processes: 300 schedules in 30 chats fall due in the same second; both
- * processes claim from it in batches (`FOR UPDATE SKIP LOCKED`), and every fire runs exactly once.
+ * A burst on PostgreSQL raced by two processes: 300 schedules in 30 chats fall due in the same second; both
+ * processes claim from it in batches (one `INSERT … ON CONFLICT DO NOTHING` each, a claim waiting for the other's
+ * insert of the same fire), and every fire runs exactly once. Which process runs how many is left to the race:
+ * 300 fires fit in two claim statements, so one process often takes them all.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";

@@ -1,7 +1,8 @@
 /**
  * Outcomes of schedule fires on real PostgreSQL (a fresh schema per run): a finish never deadlocks against
  * another process's claim of the same schedule, and a finish the store refuses is written on a later try. Both
- * once left runs `running` although their command had run (the two-process burst test saw it under load).
+ * once left runs `running` although their command had run (the two-process burst test saw it under load). A claim
+ * neither locks nor waits for the schedule's row; it waits only for another claim or a finish of the same fire.
  */
 import { randomBytes } from "node:crypto";
 import pg from "pg";
@@ -56,54 +57,66 @@ describe.skipIf(!isUp)("schedule outcomes on PostgreSQL", () => {
     if (isUp) await admin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
   });
 
-  it("finishes a batch while another process's claim holds the schedule, without a deadlock", async () => {
+  it("finishes a batch while another process's late claim of the same fire is open, without a deadlock", async () => {
     const repo = new ScheduleRepo(store.sql);
     const s = await insertPing(repo);
     const fireTime = 60_000;
+    const row = async () => (await store.sql.query("SELECT * FROM schedules WHERE id = $1", [s.id])).rows[0];
+    const before = await row();
     const {
       claimed: [claim],
     } = await repo.claimMany([{ id: s.id, fireTime, kind: "scheduled" }], { process: "a", at: 60_001 });
     expect(claim).toBeDefined();
-    // The other process's claim of the same fire, late: it holds the schedule (as `claimMany` does) ...
+    // The other process's claim of the same fire, late, left open: it once held the schedule's row (`FOR UPDATE`)
+    // and the finish, which wrote the schedule's last outcome, waited for it while the claim's insert waited for the
+    // finish; PostgreSQL aborted one of the two. Now neither touches the schedule's row.
     const other = await connect(schemaUrl);
     try {
       await other.query("BEGIN");
-      const pid = Number((await other.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid);
-      await other.query("SELECT id FROM schedules WHERE id = $1 FOR UPDATE SKIP LOCKED", [s.id]);
-      // ... while this process records the fire's outcome, which must wait for that schedule ...
-      const finishing = repo.finishMany([{ runId: claim!.runId, scheduleId: s.id, outcome: "ok", at: 60_010 }]).then(
-        () => "written",
-        (error: unknown) => `refused: ${String(error)}`,
-      );
-      const watcher = await connect();
-      try {
-        for (;;) {
-          const { rows } = await watcher.query<{ n: string }>(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-            [pid],
-          );
-          if (Number(rows[0]!.n) > 0) break;
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      } finally {
-        await watcher.end();
-      }
-      // ... and the claim then inserts its run row. With the run row updated before the schedule was locked, this
-      // insert waited for the finish and the finish for the schedule: PostgreSQL aborted one of the two.
-      const inserted = await other.query(
+      const late = await other.query(
         `INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, outcome, process)
-         VALUES ($1, $2, 'scheduled', 60002, 'running', 'b')
+         SELECT $1, $2, 'scheduled', 60002, 'running', 'b' WHERE (SELECT state FROM schedules WHERE id = $1) = 'active'
          ON CONFLICT (schedule_id, fire_time) WHERE kind <> 'manual' DO NOTHING RETURNING id`,
         [s.id, fireTime],
       );
-      expect(inserted.rows).toEqual([]); // the fire was this process's
+      expect(late.rows).toEqual([]); // the fire was this process's
+      // With the claim still open, the finish is written (it would wait for the open transaction forever otherwise).
+      await repo.finishMany([{ runId: claim!.runId, scheduleId: s.id, outcome: "ok", at: 60_010 }]);
       await other.query("COMMIT");
-      expect(await finishing).toBe("written");
     } finally {
       await other.end();
     }
     const [run] = await repo.runs(s.id);
     expect(run).toMatchObject({ outcome: "ok", process: "a" });
+    expect(JSON.parse((await repo.get(s.id))!.lastOutcome!)).toMatchObject({ outcome: "ok", at: 60_010 });
+    expect((await repo.get(s.id))!.lastFireAt).toBe(fireTime);
+    // A claim and a finish leave the schedule's row as it was: the last fire and outcome come from the runs.
+    expect(await row()).toEqual(before);
+  }, 30_000);
+
+  it("claims while a finish of the same fire is open only after it, and never twice", async () => {
+    const repo = new ScheduleRepo(store.sql);
+    const s = await insertPing(repo);
+    const fire = { id: s.id, fireTime: 60_000, kind: "scheduled" as const };
+    const {
+      claimed: [claim],
+    } = await repo.claimMany([fire], { process: "a", at: 60_001 });
+    // Process a's finish, open: it has updated the run row.
+    const finishing = await connect(schemaUrl);
+    try {
+      await finishing.query("BEGIN");
+      const pid = Number((await finishing.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid);
+      await finishing.query("UPDATE schedule_runs SET outcome = 'ok', ended_at = 60010 WHERE id = $1", [claim!.runId]);
+      // Process b's late claim of the same fire waits for that finish, and only for it ...
+      const late = repo.claimMany([fire], { process: "b", at: 60_002 });
+      await waitUntilBlockedBy(pid);
+      await finishing.query("COMMIT");
+      // ... then finds the fire taken.
+      expect(await late).toEqual({ claimed: [] });
+    } finally {
+      await finishing.end();
+    }
+    expect(await repo.runs(s.id)).toMatchObject([{ process: "a", outcome: "ok" }]);
   }, 30_000);
 
   it("writes a fire's outcome that the store refused once, on a later try", async () => {
@@ -136,82 +149,85 @@ describe.skipIf(!isUp)("schedule outcomes on PostgreSQL", () => {
       );
     }
   }, 60_000);
-  it("claims a fire whose schedule's row was locked by something other than a claim at its fire time, once", async () => {
+  it("claims a fire whose schedule's row another transaction holds at its fire time, without waiting for it", async () => {
     const time = new FakeTime(Date.UTC(2026, 2, 27, 12, 0));
     const h = await startHarness({ time, store });
     open = h;
     const id = idOf((await h.say('/schedule add "0 9 * * *" /ping'))[0]);
-    // Another transaction (a finish of the previous fire, a pause or a zone change committing) holds the row
-    // across the fire time, so the claim's `SKIP LOCKED` passes it by.
+    // Another transaction (a pause or a zone change committing, or a process of an older version) holds the row
+    // across the fire time. The claim once passed it by (`SKIP LOCKED`) and had to claim it again after the lock
+    // went; now it reads the row and does not lock it, so the fire runs while the row is still held.
     const other = await connect(schemaUrl);
     try {
       await other.query("BEGIN");
-      const pid = Number((await other.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid);
       await other.query("SELECT id FROM schedules WHERE id = $1 FOR UPDATE", [id]);
-      let isAdvanced = false;
-      const advancing = h.advanceTo(Date.UTC(2026, 2, 28, 8, 1)).then(() => {
-        isAdvanced = true;
-      });
-      // The fire is claimed again and now waits for the row (without the retry, nothing waits and the fire was
-      // simply never claimed: `advanceTo` settles with no run at all).
-      const watcher = await connect();
-      try {
-        for (;;) {
-          const { rows } = await watcher.query<{ n: string }>(
-            "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
-            [pid],
-          );
-          if (Number(rows[0]!.n) > 0 || isAdvanced) break;
-          await new Promise((r) => setTimeout(r, 10));
-        }
-      } finally {
-        await watcher.end();
-      }
+      await h.advanceTo(Date.UTC(2026, 2, 28, 8, 1));
+      expect(h.pings).toHaveLength(1);
       await other.query("COMMIT");
-      await advancing;
     } finally {
       await other.end();
     }
-    expect(h.pings).toHaveLength(1);
     expect(await runsOf(h, id)).toEqual([
       { kind: "scheduled", outcome: "ok", fireTime: Date.UTC(2026, 2, 28, 8, 0), detail: null },
     ]);
-    expect(h.plugin.service.pipeline.heldRetries).toBeGreaterThan(0);
+    expect(h.plugin.service.pipeline.heldRetries).toBe(0);
     expect(h.plugin.service.pipeline.heldLost).toBe(0);
   }, 60_000);
 
-  it("hands back a fire skipped for a lock unless a run row shows another process claimed it", async () => {
+  it("claims a fire another process's claim rolled back, and none that it committed", async () => {
     const repo = new ScheduleRepo(store.sql);
     const s = await insertPing(repo);
     const fire = { id: s.id, fireTime: 60_000, kind: "scheduled" as const };
     const other = await connect(schemaUrl);
     try {
+      const pid = Number((await other.query<{ pid: number }>("SELECT pg_backend_pid() AS pid")).rows[0]!.pid);
+      const claimByOther = () =>
+        other.query(
+          `INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, outcome, process)
+           VALUES ($1, $2, 'scheduled', 60002, 'running', 'b')`,
+          [s.id, fire.fireTime],
+        );
+      // The other process's claim is in progress: this claim waits for it. It rolls back: the fire is this one's.
       await other.query("BEGIN");
-      await other.query("SELECT id FROM schedules WHERE id = $1 FOR UPDATE", [s.id]);
-      // Held by a transaction that claims nothing: handed back.
-      expect(await repo.claimMany([fire], { process: "a", at: 60_001 })).toEqual({ claimed: [], held: [fire] });
-      // A waiting claim gives up at its lock timeout while the row stays held.
-      await expect(repo.claimMany([fire], { process: "a", at: 60_002, wait: true, lockTimeoutMs: 50 })).rejects.toThrow(
-        /lock timeout/,
-      );
-      // Held by another process's claim, which committed its run row: not handed back, not claimed twice.
-      await other.query(
-        `INSERT INTO schedule_runs (schedule_id, fire_time, kind, started_at, outcome, process)
-         VALUES ($1, $2, 'scheduled', 60002, 'running', 'b')`,
-        [s.id, fire.fireTime],
-      );
-      await other.query("COMMIT");
+      await claimByOther();
+      let claiming = repo.claimMany([fire], { process: "a", at: 60_003 });
+      await waitUntilBlockedBy(pid);
+      await other.query("ROLLBACK");
+      expect((await claiming).claimed).toMatchObject([{ fireTime: fire.fireTime, schedule: { id: s.id } }]);
+      // The next fire: the other process's claim commits, and this one claims nothing.
+      fire.fireTime = 120_000;
       await other.query("BEGIN");
-      await other.query("SELECT id FROM schedules WHERE id = $1 FOR UPDATE", [s.id]);
-      expect(await repo.claimMany([fire], { process: "a", at: 60_003 })).toEqual({ claimed: [], held: [] });
+      await claimByOther();
+      claiming = repo.claimMany([fire], { process: "a", at: 120_003 });
+      await waitUntilBlockedBy(pid);
       await other.query("COMMIT");
-      expect(await repo.claimMany([fire], { process: "a", at: 60_004, wait: true })).toEqual({ claimed: [], held: [] });
+      expect(await claiming).toEqual({ claimed: [] });
     } finally {
       await other.end();
     }
-    expect(await repo.runs(s.id)).toMatchObject([{ process: "b" }]);
+    expect((await repo.runs(s.id)).map((r) => [r.fireTime, r.process])).toEqual([
+      [120_000, "b"],
+      [60_000, "a"],
+    ]);
   }, 30_000);
 });
+
+/** Resolves once some session waits for a lock that session `pid` holds. */
+async function waitUntilBlockedBy(pid: number): Promise<void> {
+  const watcher = await connect();
+  try {
+    for (;;) {
+      const { rows } = await watcher.query<{ n: string }>(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+        [pid],
+      );
+      if (Number(rows[0]!.n) > 0) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  } finally {
+    await watcher.end();
+  }
+}
 
 /** A schedule that runs `/ping` every minute in chat t:c1, as the repo-level tests use it. */
 function insertPing(repo: ScheduleRepo) {
