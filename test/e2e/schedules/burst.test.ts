@@ -106,8 +106,9 @@ describe.skipIf(!hasServices)("a burst of due schedules across two processes (Po
     });
     await editor.start();
     const service = plugin!.service;
-    // Every minute at a second far enough ahead for both workers to have polled the new schedules.
-    const due = Math.ceil((Date.now() + 8_000) / 1_000) * 1_000;
+    // Every minute at a second far enough ahead for the 300 schedules to be created (several seconds on a loaded
+    // machine) and for both workers to have polled them.
+    const due = Math.ceil((Date.now() + 15_000) / 1_000) * 1_000;
     const second = new Date(due).getUTCSeconds();
     const ids: string[] = [];
     for (let c = 0; c < 30; c++) {
@@ -122,6 +123,7 @@ describe.skipIf(!hasServices)("a burst of due schedules across two processes (Po
         ids.push(s.id);
       }
     }
+    expect(Date.now(), "the schedules were all created before their fire time").toBeLessThan(due - 1_000);
     await sleep(Math.max(0, due - Date.now()) + 6_000);
     // On a loaded machine the burst can still be running here: wait (up to 60 s) until every fire of the burst
     // has recorded its outcome, so the processes are stopped after the burst, not in it.
