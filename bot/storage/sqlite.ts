@@ -17,17 +17,30 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { SwitchboardError } from "../errors.ts";
 import type { SqlClient } from "./types.ts";
+import { Checkpointer, type CheckpointResult } from "./checkpointer.ts";
 
 /** A `SqlClient` that owns its database and can be closed. */
 export interface ClosableSqlClient extends SqlClient {
   close(): Promise<void>;
+  /**
+   * A file-backed database's WAL checkpoint, run now in the checkpoint worker (`checkpointer.ts`); undefined in
+   * memory or once the worker failed (SQLite checkpoints inside commits again then).
+   */
+  checkpoint?(): Promise<CheckpointResult | undefined>;
 }
 
 /** Options for `openSqlite`. */
 export interface SqliteOptions {
   /** The database file; omitted means in memory (gone at close). */
   file?: string | undefined;
+  /** For a file: checkpoint every this many ms at most (default 500). */
+  checkpointIntervalMs?: number;
+  /** For a file: WAL frames past which the main connection checkpoints itself (default 16,384, 64 MB). */
+  checkpointCapFrames?: number;
 }
+
+/** The WAL file is cut back to this size when it is written again from its start (bytes). */
+const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
 /** Prepared statements kept per connection (by SQL text); the oldest is dropped past this count. */
 const STATEMENT_CACHE_MAX = 256;
@@ -165,6 +178,11 @@ function plainRow(row: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/** True for a statement that only reads (no checkpoint asked for after it). */
+function isRead(sql: string): boolean {
+  return /^\s*SELECT\b/i.test(sql);
+}
+
 function loadSqlite(): typeof import("node:sqlite") {
   const mod = process.getBuiltinModule?.("node:sqlite") as typeof import("node:sqlite") | undefined;
   if (mod === undefined) {
@@ -186,6 +204,10 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
     db.exec(
       "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000",
     );
+    // A file's checkpoints run in a worker thread, not inside a commit (checkpointer.ts).
+    if (options.file !== undefined) {
+      db.exec(`PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
+    }
   } catch (error) {
     db.close();
     throw error;
@@ -202,6 +224,7 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
     return statement;
   };
   const run = <R>(sql: string, params: unknown[] | undefined): { rows: R[] } => {
+    if (checkpointer !== undefined && !inTransaction && !isRead(sql)) checkpointer.noteWrite();
     if (params === undefined || params.length === 0) {
       // Without parameters several statements may run in one call (migrations); the rows are the last one's.
       const parts = splitStatements(sql);
@@ -216,6 +239,25 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
         .map(plainRow) as R[],
     };
   };
+
+  let inTransaction = false;
+  let isClosed = false;
+  const checkpointer =
+    options.file === undefined
+      ? undefined
+      : new Checkpointer({
+          file: options.file,
+          ...(options.checkpointIntervalMs === undefined ? {} : { intervalMs: options.checkpointIntervalMs }),
+          ...(options.checkpointCapFrames === undefined ? {} : { capFrames: options.checkpointCapFrames }),
+          inline: () =>
+            exclusive(async () => {
+              const row = db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get() as unknown as CheckpointResult;
+              return { busy: Number(row.busy), log: Number(row.log), checkpointed: Number(row.checkpointed) };
+            }),
+          fallBack: () => {
+            if (!isClosed) db.exec("PRAGMA wal_autocheckpoint = 1000");
+          },
+        });
 
   // The transaction running in this async context, if any; and the queue of callers waiting for the connection.
   const current = new AsyncLocalStorage<SqlClient>();
@@ -242,7 +284,6 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
     query: async (text, params) => run(text, params),
     transaction: (fn) => fn(txClient),
   };
-  let isClosed = false;
   return {
     driver: "sqlite",
     async query<R = Record<string, unknown>>(text: string, params?: unknown[]) {
@@ -254,11 +295,15 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
       if (outer !== undefined) return fn(outer);
       return exclusive(async () => {
         db.exec("BEGIN IMMEDIATE");
+        inTransaction = true;
         try {
           const result = await current.run(txClient, () => fn(txClient));
           db.exec("COMMIT");
+          inTransaction = false;
+          checkpointer?.noteWrite();
           return result;
         } catch (error) {
+          inTransaction = false;
           try {
             db.exec("ROLLBACK");
           } catch {
@@ -268,8 +313,11 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
         }
       });
     },
+    ...(checkpointer === undefined ? {} : { checkpoint: () => checkpointer.checkpoint() }),
     async close() {
       if (isClosed) return;
+      // The worker's connection closes first, so the main one, closing last, checkpoints and removes the WAL.
+      await checkpointer?.close();
       await exclusive(async () => undefined);
       isClosed = true;
       statements.clear();
