@@ -97,7 +97,17 @@ const DDL_REWRITES: Array<[RegExp, string]> = [
 
 /** PostgreSQL-spelled SQL and `$n` parameters → SQLite SQL with anonymous `?` and the arguments in order. */
 export function toSqlite(sql: string, params: readonly unknown[] = []): { text: string; args: unknown[] } {
-  const args: unknown[] = [];
+  return bind(shapeOf(sql), params);
+}
+
+/** A statement rewritten for SQLite: its text, and which parameter (0-based) each `?` takes, in order. */
+interface Shape {
+  text: string;
+  order: number[];
+}
+
+function shapeOf(sql: string): Shape {
+  const order: number[] = [];
   let text = "";
   const rewrites = /^\s*(?:CREATE|ALTER)\b/i.test(sql) ? [...REWRITES, ...DDL_REWRITES] : REWRITES;
   for (const part of segments(sql)) {
@@ -109,16 +119,26 @@ export function toSqlite(sql: string, params: readonly unknown[] = []): { text: 
     for (const [pattern, replacement] of rewrites) code = code.replace(pattern, replacement);
     // Anonymous parameters only: numbered ones (`?1`) do not bind on Node 22.12's node:sqlite.
     code = code.replace(/\$(\d+)/g, (_, n: string) => {
-      const index = Number(n) - 1;
-      if (index < 0 || index >= params.length) {
-        throw new SwitchboardError("E_STORAGE", `SQL refers to $${n} but ${params.length} parameter(s) were given`);
-      }
-      args.push(bindable(params[index]));
+      order.push(Number(n) - 1);
       return "?";
     });
     text += code;
   }
-  return { text, args };
+  return { text, order };
+}
+
+function bind(shape: Shape, params: readonly unknown[]): { text: string; args: unknown[] } {
+  const args: unknown[] = [];
+  for (const index of shape.order) {
+    if (index < 0 || index >= params.length) {
+      throw new SwitchboardError(
+        "E_STORAGE",
+        `SQL refers to $${index + 1} but ${params.length} parameter(s) were given`,
+      );
+    }
+    args.push(bindable(params[index]));
+  }
+  return { text: shape.text, args };
 }
 
 /** Statements of a script, split at `;` outside literals and comments (empty ones dropped). */
@@ -213,6 +233,18 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
     throw error;
   }
   const statements = new Map<string, StatementSync>();
+  // Rewritten statements by their PostgreSQL text: the rewrite (regular expressions over the text) runs once per
+  // statement instead of once per call. Bounded like the prepared statements.
+  const shapes = new Map<string, Shape>();
+  const shaped = (sql: string): Shape => {
+    let shape = shapes.get(sql);
+    if (shape === undefined) {
+      shape = shapeOf(sql);
+      if (shapes.size >= STATEMENT_CACHE_MAX) shapes.delete(shapes.keys().next().value!);
+      shapes.set(sql, shape);
+    }
+    return shape;
+  };
   const prepared = (text: string): StatementSync => {
     let statement = statements.get(text);
     if (statement === undefined) {
@@ -232,7 +264,7 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
       for (const part of parts) rows = prepared(toSqlite(part).text).all().map(plainRow) as R[];
       return { rows };
     }
-    const { text, args } = toSqlite(sql, params);
+    const { text, args } = bind(shaped(sql), params);
     return {
       rows: prepared(text)
         .all(...(args as never[]))
@@ -321,6 +353,7 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
       await exclusive(async () => undefined);
       isClosed = true;
       statements.clear();
+      shapes.clear();
       db.close();
     },
   };
