@@ -7,9 +7,11 @@
  * (`wal_autocheckpoint = 0`); a worker thread with its own connection runs `PRAGMA wal_checkpoint(PASSIVE)`,
  * which neither waits for nor blocks the main connection's writes.
  *
- * The worker is started on the first write worth a checkpoint and closed after a minute without writes, so an
- * idle bot does not carry its 20 MB. At most one checkpoint is asked for per `intervalMs`, the last writes of a
- * burst included. A WAL is reset (written again from its start) by the first commit after a checkpoint that copied
+ * A checkpoint is asked for once 100 writes (transactions, statements outside one) have been made since the last
+ * one, at most one per `intervalMs`, the last writes of a burst included: about as often as SQLite's 1,000 pages
+ * under the journal's commits, and not at all for the few writes of a start (the WAL waits; it is as durable as
+ * the database file). The worker starts with the first checkpoint and closes after a minute without one, so an
+ * idle bot does not carry its 20 MB. A WAL is reset (written again from its start) by the first commit after a checkpoint that copied
  * all of it; under writes that never pause the worker cannot catch up, so once it reports more than `capFrames`
  * frames, the main connection checkpoints the rest itself, once, between two transactions (what SQLite's
  * automatic checkpoint did every 1,000 pages): the WAL stays bounded. If the worker cannot run, the main
@@ -30,6 +32,8 @@ export interface CheckpointerOptions {
   file: string;
   /** At most one checkpoint per this many ms. */
   intervalMs?: number;
+  /** Writes (transactions, statements outside one) before a checkpoint is asked for. */
+  minWrites?: number;
   /** The worker is closed after this many ms without a checkpoint asked for. */
   idleMs?: number;
   /** Past this many frames in the WAL, the main connection checkpoints the rest itself. */
@@ -71,18 +75,20 @@ export class Checkpointer {
   #trailing: NodeJS.Timeout | undefined;
   #idle: NodeJS.Timeout | undefined;
   #isDirty = false;
+  #writes = 0;
   #isFailed = false;
   #isClosed = false;
   /** Counts for tests and benchmarks. */
   readonly stats = { checkpoints: 0, inline: 0, workers: 0 };
 
   constructor(options: CheckpointerOptions) {
-    this.#o = { intervalMs: 500, idleMs: 60_000, capFrames: 16_384, ...options };
+    this.#o = { intervalMs: 500, minWrites: 100, idleMs: 60_000, capFrames: 16_384, ...options };
   }
 
   /** A transaction or a statement outside one wrote: ask for a checkpoint, at most one per interval. */
   noteWrite(): void {
     this.#isDirty = true;
+    if (++this.#writes < this.#o.minWrites) return;
     if (this.#trailing !== undefined || this.#inFlight !== undefined || this.#isFailed || this.#isClosed) return;
     const waitMs = this.#lastAskedAt + this.#o.intervalMs - performance.now();
     if (waitMs <= 0) {
@@ -102,7 +108,7 @@ export class Checkpointer {
     this.#inFlight ??= this.#run().finally(() => {
       this.#inFlight = undefined;
       // Writes made while it ran: the next checkpoint, an interval after this one began.
-      if (this.#isDirty) this.noteWrite();
+      if (this.#isDirty && this.#writes >= this.#o.minWrites) this.noteWrite();
     });
     return this.#inFlight;
   }
@@ -110,6 +116,7 @@ export class Checkpointer {
   async #run(): Promise<CheckpointResult | undefined> {
     this.#lastAskedAt = performance.now();
     this.#isDirty = false;
+    this.#writes = 0;
     let result: CheckpointResult;
     try {
       result = await this.#ask();
