@@ -1,6 +1,6 @@
 /**
  * WAL checkpoints of the embedded store, off the event loop. SQLite's automatic checkpoint runs inside the commit
- * that takes the WAL past 1,000 pages: it copies the WAL into the database file and syncs both, 18–34 ms on this
+ * that takes the WAL past 1,000 pages: it copies the WAL into the database file and syncs both, 18–42 ms on this
  * project's disks, on the event loop (`node:sqlite` is synchronous). In the running bot that was 1 commit in
  * 100 and half the time of all commits together: a journal commit of a poll batch cost 0.45 ms on average against
  * 0.08 ms for its median (docs/architecture.md). Here the main connection never checkpoints on its own
