@@ -65,11 +65,17 @@ parentPort.on("message", (message) => {
 });
 `;
 
+interface Waiter {
+  resolve(result: CheckpointResult): void;
+  reject(error: unknown): void;
+}
+
 /** Asks a worker thread for checkpoints; see the module comment. */
 export class Checkpointer {
   readonly #o: Required<Omit<CheckpointerOptions, "inline" | "fallBack">> & CheckpointerOptions;
   #worker: Worker | undefined;
-  #waiters: Array<{ resolve(result: CheckpointResult): void; reject(error: unknown): void }> = [];
+  /** Who waits for the current worker's answers, in order (each worker has its own: one closing does not fail the next). */
+  #waiters: Waiter[] = [];
   #inFlight: Promise<CheckpointResult | undefined> | undefined;
   #lastAskedAt = Number.NEGATIVE_INFINITY;
   #trailing: NodeJS.Timeout | undefined;
@@ -83,6 +89,11 @@ export class Checkpointer {
 
   constructor(options: CheckpointerOptions) {
     this.#o = { intervalMs: 500, minWrites: 100, idleMs: 60_000, capFrames: 16_384, ...options };
+  }
+
+  /** True while a worker thread runs (it closes after `idleMs` without a checkpoint). */
+  get hasWorker(): boolean {
+    return this.#worker !== undefined;
   }
 
   /** A transaction or a statement outside one wrote: ask for a checkpoint, at most one per interval. */
@@ -144,17 +155,19 @@ export class Checkpointer {
   #started(): Worker {
     if (this.#worker !== undefined) return this.#worker;
     const worker = new Worker(WORKER, { eval: true, workerData: { file: this.#o.file } });
+    const waiters: Waiter[] = [];
+    this.#waiters = waiters;
     this.stats.workers++;
     worker.unref();
     worker.on("message", (message: { result?: CheckpointResult; error?: string }) => {
-      const waiter = this.#waiters.shift();
+      const waiter = waiters.shift();
       if (message.result === undefined) waiter?.reject(new Error(message.error ?? "checkpoint failed"));
       else waiter?.resolve(numbers(message.result));
     });
     worker.on("error", (error) => this.#fail(error));
     worker.on("exit", () => {
       if (this.#worker === worker) this.#worker = undefined;
-      for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error("the checkpoint worker exited"));
+      for (const waiter of waiters.splice(0)) waiter.reject(new Error("the checkpoint worker exited"));
     });
     this.#worker = worker;
     return worker;

@@ -8,7 +8,7 @@ import { statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, vi } from "vitest";
 import { DatabaseSync } from "node:sqlite";
 import { Checkpointer } from "../../../bot/storage/checkpointer.ts";
 import { openSqlite } from "../../../bot/storage/sqlite.ts";
@@ -87,6 +87,36 @@ describe("embedded store checkpoints", () => {
     }
   });
 
+  it("the worker closes when idle and starts again for the next checkpoint", async () => {
+    const file = join(root, "idle.sqlite");
+    const db = new DatabaseSync(file);
+    db.exec("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE t (body TEXT)");
+    const checkpointer = new Checkpointer({
+      file,
+      idleMs: 20,
+      inline: async () => undefined,
+      fallBack: (error) => {
+        throw error;
+      },
+    });
+    try {
+      const insert = db.prepare("INSERT INTO t (body) VALUES (?)");
+      insert.run(ROW);
+      expect((await checkpointer.checkpoint())?.busy).toBe(0);
+      expect(checkpointer.hasWorker).toBe(true);
+      await vi.waitFor(() => expect(checkpointer.hasWorker).toBe(false), { timeout: 10_000 });
+      insert.run(ROW);
+      const again = await checkpointer.checkpoint();
+      expect(again).toMatchObject({ busy: 0 });
+      expect(again!.checkpointed).toBe(again!.log);
+      expect(checkpointer.stats.workers).toBe(2);
+    } finally {
+      await checkpointer.close();
+      db.close();
+    }
+    expect(checkpointer.hasWorker).toBe(false);
+  });
+
   it("a commit after a complete checkpoint writes the WAL from its start", async () => {
     const file = join(root, "restart.sqlite");
     const sql = await openSqlite({ file, checkpointIntervalMs: 60_000 });
@@ -104,6 +134,23 @@ describe("embedded store checkpoints", () => {
       expect(again!.log).toBeLessThan(200);
     } finally {
       await sql.close();
+    }
+  });
+
+  it("a worker that cannot open the database hands checkpoints back to SQLite", async () => {
+    const fallBacks: unknown[] = [];
+    const checkpointer = new Checkpointer({
+      file: root, // a folder: no database opens there
+      inline: async () => undefined,
+      fallBack: (error) => fallBacks.push(error),
+    });
+    try {
+      expect(await checkpointer.checkpoint()).toBeUndefined();
+      expect(fallBacks).toHaveLength(1);
+      expect(await checkpointer.checkpoint()).toBeUndefined(); // not tried again
+      expect(checkpointer.stats.workers).toBe(1);
+    } finally {
+      await checkpointer.close();
     }
   });
 
