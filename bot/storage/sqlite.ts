@@ -17,17 +17,30 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { SwitchboardError } from "../errors.ts";
 import type { SqlClient } from "./types.ts";
+import { Checkpointer, type CheckpointResult } from "./checkpointer.ts";
 
 /** A `SqlClient` that owns its database and can be closed. */
 export interface ClosableSqlClient extends SqlClient {
   close(): Promise<void>;
+  /**
+   * A file-backed database's WAL checkpoint, run now in the checkpoint worker (`checkpointer.ts`); undefined in
+   * memory or once the worker failed (SQLite checkpoints inside commits again then).
+   */
+  checkpoint?(): Promise<CheckpointResult | undefined>;
 }
 
 /** Options for `openSqlite`. */
 export interface SqliteOptions {
   /** The database file; omitted means in memory (gone at close). */
   file?: string | undefined;
+  /** For a file: checkpoint every this many ms at most (default 500). */
+  checkpointIntervalMs?: number;
+  /** For a file: WAL frames past which the main connection checkpoints itself (default 16,384, 64 MB). */
+  checkpointCapFrames?: number;
 }
+
+/** The WAL file is cut back to this size when it is written again from its start (bytes). */
+const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
 
 /** Prepared statements kept per connection (by SQL text); the oldest is dropped past this count. */
 const STATEMENT_CACHE_MAX = 256;
@@ -84,7 +97,17 @@ const DDL_REWRITES: Array<[RegExp, string]> = [
 
 /** PostgreSQL-spelled SQL and `$n` parameters → SQLite SQL with anonymous `?` and the arguments in order. */
 export function toSqlite(sql: string, params: readonly unknown[] = []): { text: string; args: unknown[] } {
-  const args: unknown[] = [];
+  return bind(shapeOf(sql), params);
+}
+
+/** A statement rewritten for SQLite: its text, and which parameter (0-based) each `?` takes, in order. */
+interface Shape {
+  text: string;
+  order: number[];
+}
+
+function shapeOf(sql: string): Shape {
+  const order: number[] = [];
   let text = "";
   const rewrites = /^\s*(?:CREATE|ALTER)\b/i.test(sql) ? [...REWRITES, ...DDL_REWRITES] : REWRITES;
   for (const part of segments(sql)) {
@@ -96,16 +119,26 @@ export function toSqlite(sql: string, params: readonly unknown[] = []): { text: 
     for (const [pattern, replacement] of rewrites) code = code.replace(pattern, replacement);
     // Anonymous parameters only: numbered ones (`?1`) do not bind on Node 22.12's node:sqlite.
     code = code.replace(/\$(\d+)/g, (_, n: string) => {
-      const index = Number(n) - 1;
-      if (index < 0 || index >= params.length) {
-        throw new SwitchboardError("E_STORAGE", `SQL refers to $${n} but ${params.length} parameter(s) were given`);
-      }
-      args.push(bindable(params[index]));
+      order.push(Number(n) - 1);
       return "?";
     });
     text += code;
   }
-  return { text, args };
+  return { text, order };
+}
+
+function bind(shape: Shape, params: readonly unknown[]): { text: string; args: unknown[] } {
+  const args: unknown[] = [];
+  for (const index of shape.order) {
+    if (index < 0 || index >= params.length) {
+      throw new SwitchboardError(
+        "E_STORAGE",
+        `SQL refers to $${index + 1} but ${params.length} parameter(s) were given`,
+      );
+    }
+    args.push(bindable(params[index]));
+  }
+  return { text: shape.text, args };
 }
 
 /** Statements of a script, split at `;` outside literals and comments (empty ones dropped). */
@@ -165,6 +198,11 @@ function plainRow(row: Record<string, unknown>): Record<string, unknown> {
   return out;
 }
 
+/** True for a statement that only reads (no checkpoint asked for after it). */
+function isRead(sql: string): boolean {
+  return /^\s*SELECT\b/i.test(sql);
+}
+
 function loadSqlite(): typeof import("node:sqlite") {
   const mod = process.getBuiltinModule?.("node:sqlite") as typeof import("node:sqlite") | undefined;
   if (mod === undefined) {
@@ -186,11 +224,27 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
     db.exec(
       "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000",
     );
+    // A file's checkpoints run in a worker thread, not inside a commit (checkpointer.ts).
+    if (options.file !== undefined) {
+      db.exec(`PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = ${WAL_SIZE_LIMIT}`);
+    }
   } catch (error) {
     db.close();
     throw error;
   }
   const statements = new Map<string, StatementSync>();
+  // Rewritten statements by their PostgreSQL text: the rewrite (regular expressions over the text) runs once per
+  // statement instead of once per call. Bounded like the prepared statements.
+  const shapes = new Map<string, Shape>();
+  const shaped = (sql: string): Shape => {
+    let shape = shapes.get(sql);
+    if (shape === undefined) {
+      shape = shapeOf(sql);
+      if (shapes.size >= STATEMENT_CACHE_MAX) shapes.delete(shapes.keys().next().value!);
+      shapes.set(sql, shape);
+    }
+    return shape;
+  };
   const prepared = (text: string): StatementSync => {
     let statement = statements.get(text);
     if (statement === undefined) {
@@ -202,6 +256,7 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
     return statement;
   };
   const run = <R>(sql: string, params: unknown[] | undefined): { rows: R[] } => {
+    if (checkpointer !== undefined && !inTransaction && !isRead(sql)) checkpointer.noteWrite();
     if (params === undefined || params.length === 0) {
       // Without parameters several statements may run in one call (migrations); the rows are the last one's.
       const parts = splitStatements(sql);
@@ -209,13 +264,32 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
       for (const part of parts) rows = prepared(toSqlite(part).text).all().map(plainRow) as R[];
       return { rows };
     }
-    const { text, args } = toSqlite(sql, params);
+    const { text, args } = bind(shaped(sql), params);
     return {
       rows: prepared(text)
         .all(...(args as never[]))
         .map(plainRow) as R[],
     };
   };
+
+  let inTransaction = false;
+  let isClosed = false;
+  const checkpointer =
+    options.file === undefined
+      ? undefined
+      : new Checkpointer({
+          file: options.file,
+          ...(options.checkpointIntervalMs === undefined ? {} : { intervalMs: options.checkpointIntervalMs }),
+          ...(options.checkpointCapFrames === undefined ? {} : { capFrames: options.checkpointCapFrames }),
+          inline: () =>
+            exclusive(async () => {
+              const row = db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get() as unknown as CheckpointResult;
+              return { busy: Number(row.busy), log: Number(row.log), checkpointed: Number(row.checkpointed) };
+            }),
+          fallBack: () => {
+            if (!isClosed) db.exec("PRAGMA wal_autocheckpoint = 1000");
+          },
+        });
 
   // The transaction running in this async context, if any; and the queue of callers waiting for the connection.
   const current = new AsyncLocalStorage<SqlClient>();
@@ -242,7 +316,6 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
     query: async (text, params) => run(text, params),
     transaction: (fn) => fn(txClient),
   };
-  let isClosed = false;
   return {
     driver: "sqlite",
     async query<R = Record<string, unknown>>(text: string, params?: unknown[]) {
@@ -254,11 +327,15 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
       if (outer !== undefined) return fn(outer);
       return exclusive(async () => {
         db.exec("BEGIN IMMEDIATE");
+        inTransaction = true;
         try {
           const result = await current.run(txClient, () => fn(txClient));
           db.exec("COMMIT");
+          inTransaction = false;
+          checkpointer?.noteWrite();
           return result;
         } catch (error) {
+          inTransaction = false;
           try {
             db.exec("ROLLBACK");
           } catch {
@@ -268,11 +345,15 @@ export async function openSqlite(options: SqliteOptions = {}): Promise<ClosableS
         }
       });
     },
+    ...(checkpointer === undefined ? {} : { checkpoint: () => checkpointer.checkpoint() }),
     async close() {
       if (isClosed) return;
+      // The worker's connection closes first, so the main one, closing last, checkpoints and removes the WAL.
+      await checkpointer?.close();
       await exclusive(async () => undefined);
       isClosed = true;
       statements.clear();
+      shapes.clear();
       db.close();
     },
   };

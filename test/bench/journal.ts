@@ -10,7 +10,7 @@
  *   npx node test/bench/journal.ts [updates=10000] [rounds=7]
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Bot, type Transformer } from "grammy";
 import type { Update, UserFromGetMe } from "grammy/types";
@@ -93,11 +93,21 @@ function counter(): { count: number; bump(): void; wait(n: number): Promise<void
   return c;
 }
 
-/** One arm's round: updates per second (wall) and CPU microseconds per update (user + system, this process). */
+/**
+ * One arm's round: updates per second (wall), CPU microseconds per update (user + system, this process, every
+ * thread) and of the main thread alone (what runs on the event loop; the embedded store checkpoints in a worker).
+ */
 interface Round {
   rate: number;
   cpuUs: number;
+  mainUs: number;
 }
+
+/** The main thread's CPU time in µs (Node 23.9 and later; the process's on older ones). */
+const mainCpu = (): number => {
+  const usage = process.threadCpuUsage?.() ?? process.cpuUsage();
+  return usage.user + usage.system;
+};
 
 /** Feed `n` updates in poll batches and wait for `n` replies. */
 async function run(
@@ -107,6 +117,7 @@ async function run(
 ): Promise<Round> {
   const start = replies.count;
   const cpu0 = process.cpuUsage();
+  const main0 = mainCpu();
   const t0 = performance.now();
   for (let i = 0; i < n; i += BATCH) {
     const batch: Update[] = [];
@@ -116,7 +127,7 @@ async function run(
   await replies.wait(start + n);
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
-  return { rate: n / (wallMs / 1000), cpuUs: (cpu.user + cpu.system) / n };
+  return { rate: n / (wallMs / 1000), cpuUs: (cpu.user + cpu.system) / n, mainUs: (mainCpu() - main0) / n };
 }
 
 async function switchboard(
@@ -179,6 +190,9 @@ const rawFeed = async (batch: Update[]) => {
   for (const u of batch) await raw.handleUpdate(u);
 };
 
+const loadAtStart = loadavg()
+  .map((n) => n.toFixed(2))
+  .join(" ");
 const dataDir = mkdtempSync(join(tmpdir(), "sb-bench-journal-"));
 const journalStore = await openStore({ dataDir: join(dataDir, "with") });
 // The arm without the journal runs on the same kind of store as `switchboard start` opens (file-backed SQLite), so
@@ -227,14 +241,15 @@ const median = (xs: number[]) => {
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 const fmt = (n: number) => `${Math.round(n).toLocaleString("en-US")}/s`;
-const us = (r: Round) => `${r.cpuUs.toFixed(1)} µs`;
+const us = (r: Round) => `${r.cpuUs.toFixed(1)} µs (main ${r.mainUs.toFixed(1)})`;
 const ratioPlain = rows.map((r) => r.plain.rate / r.raw.rate);
 const ratioJournal = rows.map((r) => r.journaled.rate / r.raw.rate);
 const quotient = rows.map((r) => r.journaled.rate / r.plain.rate);
 // CPU time is what the journal adds, whatever else the machine runs meanwhile: the same quotient in CPU terms.
 const cpuQuotient = rows.map((r) => r.plain.cpuUs / r.journaled.cpuUs);
+const mainQuotient = rows.map((r) => r.plain.mainUs / r.journaled.mainUs);
 console.log(
-  `rounds (raw grammY / without journal / with journal), ${UPDATES} updates each, batches of ${BATCH}; rate, CPU per update:`,
+  `rounds (raw grammY / without journal / with journal), ${UPDATES} updates each, batches of ${BATCH}; rate, CPU per update (main thread's):`,
 );
 for (const r of rows) {
   console.log(
@@ -252,6 +267,14 @@ console.log(
 );
 console.log(
   `the same in CPU per update:       median ${median(cpuQuotient).toFixed(3)} (best ${Math.max(...cpuQuotient).toFixed(3)}); CPU per update without ${median(rows.map((r) => r.plain.cpuUs)).toFixed(1)} µs, with ${median(rows.map((r) => r.journaled.cpuUs)).toFixed(1)} µs`,
+);
+console.log(
+  `the same in main-thread CPU:      median ${median(mainQuotient).toFixed(3)} (best ${Math.max(...mainQuotient).toFixed(3)}); main-thread CPU per update without ${median(rows.map((r) => r.plain.mainUs)).toFixed(1)} µs, with ${median(rows.map((r) => r.journaled.mainUs)).toFixed(1)} µs`,
+);
+console.log(
+  `load average at the start ${loadAtStart}, at the end ${loadavg()
+    .map((n) => n.toFixed(2))
+    .join(" ")}`,
 );
 console.log(
   `journal rows: ${batchRows[0]?.n} batches (${batchRows[0]?.open} open), ${markRows[0]?.n} mark rows, ${journalCommits()} commits`,
