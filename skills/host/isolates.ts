@@ -16,6 +16,15 @@ export type CallOutcome =
   | { ok: true; value: string; cold: boolean }
   | { ok: false; failure: HostFailure; message: string; cold: boolean };
 
+/** What one call runs: `budgetMs` is what the bot left of its wall clock (default the spec's `timeoutMs`). */
+interface CallWhat {
+  chatKey: string;
+  kind: HandlerKind;
+  name: string;
+  input: string;
+  budgetMs?: number;
+}
+
 interface ContextState {
   context: ivm.Context;
   /** The bootstrap's `entry(op, ...)`. */
@@ -97,11 +106,7 @@ export class IsolatePool {
   }
 
   /** Run one handler in the chat's context. Never rejects. */
-  async call(
-    id: number,
-    key: string,
-    what: { chatKey: string; kind: HandlerKind; name: string; input: string },
-  ): Promise<CallOutcome> {
+  async call(id: number, key: string, what: CallWhat): Promise<CallOutcome> {
     this.#arrived.add(id);
     try {
       return await this.#call(id, key, what);
@@ -111,11 +116,7 @@ export class IsolatePool {
     }
   }
 
-  async #call(
-    id: number,
-    key: string,
-    { chatKey, kind, name, input }: { chatKey: string; kind: HandlerKind; name: string; input: string },
-  ): Promise<CallOutcome> {
+  async #call(id: number, key: string, { chatKey, kind, name, input, budgetMs }: CallWhat): Promise<CallOutcome> {
     const slot = this.#slots.get(key);
     if (slot === undefined)
       return { ok: false, failure: "not-loaded", message: `skill ${key} is not loaded in the host`, cold: false };
@@ -161,7 +162,7 @@ export class IsolatePool {
         timedOut = true;
         this.#dispose(state, "timeout");
       },
-      Math.max(0, spec.timeoutMs - (Date.now() - arrivedAt)),
+      Math.max(0, Math.min(spec.timeoutMs, budgetMs ?? spec.timeoutMs) - (Date.now() - arrivedAt)),
     );
     try {
       const out: unknown = await ctx.run.apply(

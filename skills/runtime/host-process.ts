@@ -186,20 +186,29 @@ export class HostProcess {
     this.#send({ t: "unload", key });
   }
 
-  /** Run a handler; resolves with the host's outcome, a timeout at the deadline, or the crash. */
+  /**
+   * Run a handler; resolves with the host's outcome, a timeout at the deadline, or the crash. The wall-clock
+   * budget counts from here: a backoff waited out and a process forked for the call (a cold host of its own) are
+   * spent from it, and the host gets what is left.
+   */
   async call(spec: HostSkillSpec, call: HostCall): Promise<HostResult> {
+    const calledAt = Date.now();
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    const wait = this.#notBefore - Date.now();
+    const wait = this.#notBefore - calledAt;
     // A host restarting after a crash: the call waits out the backoff only if it fits in its own budget.
     if (wait > spec.timeoutMs)
       return { ok: false, failure: "crashed", message: "the skill host is restarting after a crash", cold: false };
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    try {
-      await this.start();
-    } catch (error) {
-      this.#options.onLog?.("error", "skill host did not start", { group: this.group, error: String(error) });
-      return { ok: false, failure: "crashed", message: "the skill host stopped while starting", cold: true };
-    }
+    const started = await this.#startWithin(spec.timeoutMs - (Date.now() - calledAt));
+    if (started !== true) return started;
+    const budgetMs = spec.timeoutMs - (Date.now() - calledAt);
+    if (budgetMs <= 0)
+      return {
+        ok: false,
+        failure: "timeout",
+        message: "wall-clock time limit reached before the call ran",
+        cold: true,
+      };
     const id = this.#nextId++;
     return new Promise<HostResult>((resolvePromise) => {
       const deadline = setTimeout(() => {
@@ -207,7 +216,7 @@ export class HostProcess {
         if (pending === undefined || pending.expired) return;
         pending.expired = true;
         resolvePromise({ ok: false, failure: "timeout", message: "wall-clock time limit reached", cold: false });
-      }, spec.timeoutMs + DEADLINE_GRACE_MS);
+      }, budgetMs + DEADLINE_GRACE_MS);
       const watchdog = setTimeout(() => {
         // The host did not answer within the budget plus grace: it is stuck. Kill it; the exit handler fails
         // every pending call.
@@ -216,7 +225,7 @@ export class HostProcess {
           key: spec.key,
         });
         this.#child?.kill("SIGKILL");
-      }, spec.timeoutMs + this.#options.hostGraceMs);
+      }, budgetMs + this.#options.hostGraceMs);
       const pending: PendingCall = {
         resolve: resolvePromise,
         onCap: call.onCap,
@@ -245,8 +254,38 @@ export class HostProcess {
         kind: call.kind,
         name: call.name,
         input: call.input,
+        budgetMs,
       });
     });
+  }
+
+  /**
+   * Start the process for a call that has `leftMs` of its wall clock left: true once it is up, else the call's
+   * failure (it did not start, or not within the budget). A start cut short goes on, for the next call.
+   */
+  async #startWithin(leftMs: number): Promise<true | HostResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((r) => {
+      timer = setTimeout(() => r("late"), Math.max(0, leftMs));
+    });
+    try {
+      const starting = this.start();
+      // A start cut short goes on; its failure is logged by the call that waits for it next.
+      starting.catch(() => undefined);
+      if ((await Promise.race([starting, late])) === "late")
+        return {
+          ok: false,
+          failure: "timeout",
+          message: "wall-clock time limit reached while the skill host started",
+          cold: true,
+        };
+      return true;
+    } catch (error) {
+      this.#options.onLog?.("error", "skill host did not start", { group: this.group, error: String(error) });
+      return { ok: false, failure: "crashed", message: "the skill host stopped while starting", cold: true };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The host's own report (starts it if needed). */

@@ -399,7 +399,8 @@ describe("skill host crash backoff", () => {
     await supervisor.stop();
   });
 
-  const counter = spec("backoff@1.0.0", COUNTER);
+  // The backoff and the restart's fork are spent from the call's wall clock: 3 s holds a 1.6 s backoff and a fork.
+  const counter = spec("backoff@1.0.0", COUNTER, { timeoutMs: 3_000 });
   const count = () =>
     supervisor.call(counter, "a", {
       kind: "command",
@@ -415,7 +416,7 @@ describe("skill host crash backoff", () => {
 
   it("grows with crashes in a row and starts over once a host has run for stableMs", async () => {
     supervisor.load(counter);
-    // Six crashes in a row: the backoff waits 50 ms, 100 ms … 1.6 s, each within the call's 2 s budget.
+    // Six crashes in a row: the backoff waits 50 ms, 100 ms … 1.6 s, each within the call's 3 s budget.
     for (let i = 0; i < 6; i++) {
       expect(await count()).toMatchObject({ ok: true });
       await crash();
@@ -435,4 +436,46 @@ describe("skill host crash backoff", () => {
     await crash();
     expect(await count()).toMatchObject({ ok: true });
   }, 60_000);
+});
+
+describe("a cold host of its own", () => {
+  let supervisor: SkillHostSupervisor;
+
+  beforeAll(() => {
+    supervisor = new SkillHostSupervisor({ poolSize: 1, permissionModel: true, hostGraceMs: 3_000 });
+  });
+
+  afterAll(async () => {
+    await supervisor.stop();
+  });
+
+  it("spends the call's wall clock on its fork: a host that is not up within the budget fails the call in time", async () => {
+    const s = spec("coldfork@1.0.0", COUNTER, { timeoutMs: 300 });
+    supervisor.load(s, { isolated: true });
+    const count = () =>
+      supervisor.call(s, "a", {
+        kind: "command",
+        name: "count",
+        input: JSON.stringify({ args: [], rawArgs: "", chat: { id: "a" } }),
+        onCap: noCap,
+      });
+    const t0 = Date.now();
+    const first = count();
+    // The call forked the skill's own host just now (the shared host is pids()[0]); hold it before it is up, for
+    // longer than the call's whole budget, as a fork on a loaded machine can take.
+    const pid = supervisor.pids()[1];
+    expect(pid).toBeTypeOf("number");
+    process.kill(pid!, "SIGSTOP");
+    const held = new Promise((r) => setTimeout(r, 1_500)).then(() => process.kill(pid!, "SIGCONT"));
+    expect(await first).toMatchObject({
+      ok: false,
+      failure: "timeout",
+      message: expect.stringContaining("while the skill host started"),
+    });
+    // Answered while the host was still held, not once it came up.
+    expect(Date.now() - t0).toBeLessThan(1_500);
+    await held;
+    // The start went on: the host comes up and the next call runs.
+    await expect.poll(async () => (await count()).ok, { timeout: 10_000 }).toBe(true);
+  }, 30_000);
 });
