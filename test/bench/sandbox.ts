@@ -22,7 +22,9 @@
  * host restarts after a backoff that doubles with each crash, which the case's window includes.
  */
 import os from "node:os";
-import { type CaseFigures, startContainment } from "../helpers/containment.ts";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { type CaseFigures, type ObserverFigures, quantile, startContainment } from "../helpers/containment.ts";
+import { median } from "./base-tree.ts";
 import { formatPaired, type Paired, pairedRatio, pairedRounds } from "./paired.ts";
 
 const roundsAt = process.argv.indexOf("--rounds");
@@ -33,6 +35,9 @@ const ONLY = new RegExp(onlyAt === -1 ? "" : (process.argv[onlyAt + 1] ?? ""));
 const windowAt = process.argv.indexOf("--window");
 /** How long each case runs (again and again) in a paired round, in ms. */
 const WINDOW_MS = windowAt === -1 ? 3_000 : Math.max(500, Number(process.argv[windowAt + 1]));
+const everyAt = process.argv.indexOf("--every");
+/** The observer's period, in ms: 20 puts 150-odd samples in a window, so a window's p99 is not its maximum. */
+const EVERY_MS = everyAt === -1 ? 20 : Math.max(5, Number(process.argv[everyAt + 1]));
 const fmt = (n: number): string => n.toFixed(n < 10 ? 1 : 0);
 const load = (): string =>
   os
@@ -57,7 +62,7 @@ process.argv.forEach((arg, i) => {
   const at = pair.indexOf("=");
   if (at > 0) set[pair.slice(0, at)] = JSON.parse(pair.slice(at + 1));
 });
-const h = await startContainment({ set });
+const h = await startContainment({ set, observerEveryMs: EVERY_MS });
 try {
   const cases: Case[] = [
     { name: "fetch flood (5000 at once)", text: `/greedy fetchflood ${h.floodUrl}`, paired: true },
@@ -90,9 +95,27 @@ try {
   for (const c of cases.filter((x) => x.paired && ONLY.test(x.name))) {
     let windowMs = c.once === true ? (windows.get(c.name) ?? 1_500) : WINDOW_MS + 800;
     const runs: CaseFigures[] = [];
+    const bases: ObserverFigures[] = [];
+    // The bot runs in this process: its CPU time and event-loop delay over each baseline window, to set beside
+    // the case's (where the observer's time goes: the bot's loop, or the hosts and the OS).
+    const baseLoop: { cpuMs: number; loopP99Ms: number; loopMaxMs: number }[] = [];
     const p: Paired = await pairedRounds(
       ROUNDS,
-      async () => (await h.baseline(windowMs)).p99Ms,
+      async () => {
+        const loop = monitorEventLoopDelay({ resolution: 10 });
+        loop.enable();
+        const cpu0 = process.cpuUsage();
+        const b = await h.baseline(windowMs);
+        const cpu = process.cpuUsage(cpu0);
+        loop.disable();
+        baseLoop.push({
+          cpuMs: (cpu.user + cpu.system) / 1_000,
+          loopP99Ms: loop.percentile(99) / 1e6,
+          loopMaxMs: loop.max / 1e6,
+        });
+        bases.push(b);
+        return b.p99Ms;
+      },
       async () => {
         const r = await h.run(c.name, c.text, {
           ...(c.followUp === true ? { followUp: true } : {}),
@@ -110,6 +133,11 @@ try {
     const firstFailure = runs.find((r) => r.observer.firstFailure !== undefined)?.observer.firstFailure;
     const rss = Math.max(...runs.map((r) => r.botRssGrowthMb));
     const stall = Math.max(...runs.map((r) => r.loopMaxMs));
+    // Every round's samples of each arm pooled: the p99 of several hundred samples, taken from windows that
+    // alternate with the other arm's, so a slow minute of the machine weighs on both.
+    const basePool = bases.flatMap((b) => b.samples);
+    const casePool = runs.flatMap((r) => r.observer.samples);
+    const pooled = quantile(casePool, 0.99) / Math.max(0.1, quantile(basePool, 0.99));
     const lines = formatPaired(floored, {
       baseLabel: "baseline",
       oursLabel: "case",
@@ -118,6 +146,12 @@ try {
       lowerIsBetter: true,
     });
     console.log(`\n${c.name} (load average ${load()})`);
+    console.log(
+      `  pooled p99: baseline ${fmt(quantile(basePool, 0.99))} ms of ${basePool.length} samples, case ${fmt(quantile(casePool, 0.99))} ms of ${casePool.length} samples: ${pooled.toFixed(2)}× (target ≤ 2); p50 ${fmt(quantile(basePool, 0.5))} → ${fmt(quantile(casePool, 0.5))} ms`,
+    );
+    console.log(
+      `  per round, each window's p99 (${fmt(median(bases.map((b) => b.count)))} and ${fmt(median(runs.map((r) => r.observer.count)))} samples a window, medians):`,
+    );
     for (const line of lines) console.log(line);
     console.log(
       `  the case ran ${runs.reduce((n, r) => n + r.runs, 0)} times over the rounds; observer failures: ${failures} of ${calls} calls (target 0)${firstFailure === undefined ? "" : `; first: ${JSON.stringify(firstFailure.slice(0, 160))}`}`,
@@ -125,9 +159,12 @@ try {
     console.log(
       `  bot RSS growth: ${fmt(rss)} MB at most over the rounds (target ≤ 50); event loop max stall ${fmt(stall)} ms`,
     );
+    console.log(
+      `  bot process, medians of the rounds: CPU ${fmt(median(baseLoop.map((b) => b.cpuMs)))} → ${fmt(median(runs.map((r) => r.botCpuMs)))} ms a window, event-loop delay p99 ${fmt(median(baseLoop.map((b) => b.loopP99Ms)))} → ${fmt(median(runs.map((r) => r.loopP99Ms)))} ms, max ${fmt(median(baseLoop.map((b) => b.loopMaxMs)))} → ${fmt(median(runs.map((r) => r.loopMaxMs)))} ms`,
+    );
     const ratios = floored.ours.map((x, i) => x / floored.base[i]!).sort((a, b) => a - b);
     summary.push(
-      `  ${c.name.padEnd(28)} ${pairedRatio(floored).toFixed(2)}× (best ${ratios[0]!.toFixed(2)}×; ≤ 2)   failures ${failures} (0)   bot RSS +${fmt(rss)} MB (≤ 50)`,
+      `  ${c.name.padEnd(28)} pooled ${pooled.toFixed(2)}× (${basePool.length}/${casePool.length} samples; ≤ 2)   rounds ${pairedRatio(floored).toFixed(2)}× (best ${ratios[0]!.toFixed(2)}×)   failures ${failures} (0)   bot RSS +${fmt(rss)} MB (≤ 50)`,
     );
   }
   console.log(`\nSummary (load average at the end: ${load()})`);

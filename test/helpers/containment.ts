@@ -18,7 +18,6 @@ import { startOpenAiStandIn, type OpenAiStandIn } from "../stand-ins/openai/serv
 import { startTestBot, type TestBot } from "./app.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../fixtures/skills");
-const OBSERVER_EVERY_MS = 100;
 
 /** Latency of the observer's `/dice 2d6`. */
 export interface ObserverFigures {
@@ -31,6 +30,8 @@ export interface ObserverFigures {
   maxMs: number;
   /** How long the observer ran, in ms (a paired baseline window is made as long). */
   windowMs: number;
+  /** Every latency, in the order taken (a bench pools them over rounds before taking a percentile). */
+  samples: number[];
 }
 
 /** What one case did and cost. */
@@ -49,6 +50,10 @@ export interface CaseFigures {
   kvOps: number;
   /** Longest event-loop stall of the bot process. */
   loopMaxMs: number;
+  /** The bot's event-loop delay at p99 over the case's window (`monitorEventLoopDelay`, 10 ms resolution). */
+  loopP99Ms: number;
+  /** CPU time the bot process spent over the case's window (user + system), in ms. */
+  botCpuMs: number;
   /** Largest growth of the bot process's resident size over its size before the case. */
   botRssGrowthMb: number;
   /** Largest growth of the skill hosts' resident size (all hosts) over their size before the case. */
@@ -90,10 +95,16 @@ export interface Containment {
 export interface ContainmentOptions {
   /** Config paths set on the bot, over the harness's own (the bench lifts the quarantine threshold). */
   set?: Record<string, unknown>;
+  /**
+   * The observer's `/dice 2d6` starts every this many ms (default 100). The bench takes it down to 20 so a 3 s
+   * window holds 100-odd samples and its p99 is not its maximum.
+   */
+  observerEveryMs?: number;
 }
 
 /** Start the harness. */
 export async function startContainment(options: ContainmentOptions = {}): Promise<Containment> {
+  const everyMs = options.observerEveryMs ?? 100;
   const dataDir = mkdtempSync(join(tmpdir(), "sb-contain-"));
   let requests = 0;
   const http: Server = createServer((req, res) => {
@@ -181,10 +192,11 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
         failures++;
         firstFailure ??= `${answer || "(no answer)"} after ${ms.toFixed(0)} ms`;
       }
-      await sleep(Math.max(0, OBSERVER_EVERY_MS - ms));
+      await sleep(Math.max(0, everyMs - ms));
     }
     return {
       ...summarise(latencies, failures),
+      samples: latencies,
       windowMs: performance.now() - started,
       ...(firstFailure === undefined ? {} : { firstFailure }),
     };
@@ -215,6 +227,7 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
       }, 20);
       const loop = monitorEventLoopDelay({ resolution: 10 });
       loop.enable();
+      const cpuBefore = process.cpuUsage();
       let done = false;
       const watching = observe(() => done);
       await sleep(300);
@@ -242,6 +255,7 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
       done = true;
       const observer = await watching;
       loop.disable();
+      const cpu = process.cpuUsage(cpuBefore);
       clearInterval(sampler);
       return {
         name,
@@ -252,6 +266,8 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
         llmRequests: reached.llmRequests,
         kvOps: reached.kvOps,
         loopMaxMs: loop.max / 1e6,
+        loopP99Ms: loop.percentile(99) / 1e6,
+        botCpuMs: (cpu.user + cpu.system) / 1_000,
         botRssGrowthMb: (botMax - botBefore) / 1_048_576,
         hostRssGrowthMb: (hostMax - hostBefore) / 1_048_576,
         nextCallMs,
@@ -284,7 +300,13 @@ function hostRss(plugin: SkillsPlugin): number {
   return total;
 }
 
-function summarise(latencies: number[], failures: number): Omit<ObserverFigures, "windowMs"> {
+/** The `q` quantile of some latencies (nearest rank). */
+export function quantile(latencies: number[], q: number): number {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+}
+
+function summarise(latencies: number[], failures: number): Omit<ObserverFigures, "windowMs" | "samples"> {
   const sorted = [...latencies].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
   return { count: sorted.length, failures, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? 0 };
