@@ -97,5 +97,7 @@ export interface HostStats {
   rssBytes: number;
   /** Capability calls and answers dropped because their invocation had ended. */
   late: number;
+  /** Capability calls that crossed from an isolate to the host's thread (those refused inside the isolate never do). */
+  crossed: number;
   skills: Array<{ key: string; live: boolean; contexts: number; heapBytes: number; externalBytes: number }>;
 }

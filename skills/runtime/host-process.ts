@@ -50,6 +50,12 @@ export interface HostProcessOptions {
    * answers. `lowerPriority` raises it later.
    */
   nice?: number;
+  /**
+   * A call's wall clock includes waiting for this process: its crash backoff and its fork (a host of its own,
+   * which its one skill's call starts). Off for the shared hosts, whose start serves every skill placed there and
+   * is the bot's own cost, not one call's (`skills.warmOnStart` takes it off the first call's path). Default false.
+   */
+  startCounts?: boolean;
   /** Stop the process after this long without a call (it starts again on the next one), in ms; 0 never. */
   idleMs?: number;
   /**
@@ -187,20 +193,23 @@ export class HostProcess {
   }
 
   /**
-   * Run a handler; resolves with the host's outcome, a timeout at the deadline, or the crash. The wall-clock
-   * budget counts from here: a backoff waited out and a process forked for the call (a cold host of its own) are
-   * spent from it, and the host gets what is left.
+   * Run a handler; resolves with the host's outcome, a timeout at the deadline, or the crash. With `startCounts`
+   * the wall-clock budget counts from here: a backoff waited out and a process forked for the call (a cold host
+   * of its own) are spent from it, and the host gets what is left.
    */
   async call(spec: HostSkillSpec, call: HostCall): Promise<HostResult> {
-    const calledAt = Date.now();
+    let calledAt = Date.now();
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     const wait = this.#notBefore - calledAt;
     // A host restarting after a crash: the call waits out the backoff only if it fits in its own budget.
     if (wait > spec.timeoutMs)
       return { ok: false, failure: "crashed", message: "the skill host is restarting after a crash", cold: false };
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    const started = await this.#startWithin(spec.timeoutMs - (Date.now() - calledAt));
+    const started = await this.#startWithin(
+      this.#options.startCounts === true ? spec.timeoutMs - (Date.now() - calledAt) : Number.POSITIVE_INFINITY,
+    );
     if (started !== true) return started;
+    if (this.#options.startCounts !== true) calledAt = Date.now();
     const budgetMs = spec.timeoutMs - (Date.now() - calledAt);
     if (budgetMs <= 0)
       return {
@@ -266,7 +275,7 @@ export class HostProcess {
   async #startWithin(leftMs: number): Promise<true | HostResult> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<"late">((r) => {
-      timer = setTimeout(() => r("late"), Math.max(0, leftMs));
+      if (Number.isFinite(leftMs)) timer = setTimeout(() => r("late"), Math.max(0, leftMs));
     });
     try {
       const starting = this.start();
@@ -327,8 +336,8 @@ export class HostProcess {
       serialization: "json",
     });
     this.#child = child;
-    // At once, before Node in the child starts its threads (they inherit it), and again once it is ready.
-    if (child.pid !== undefined) this.#renice(child.pid, false);
+    // Once it is ready, every thread (threads made later inherit it), not at once: the host's own start runs no
+    // skill code, and at niceness 10 on a busy machine it waited seconds for the CPU, a cold call's whole budget.
     const log = (level: "info" | "warn", text: string): void =>
       this.#options.onLog?.(level, `skill host ${level === "info" ? "output" : "stderr"}`, {
         group: this.group,
@@ -436,7 +445,7 @@ export class HostProcess {
     }
     for (const [id, waiter] of this.#statsWaiters) {
       this.#statsWaiters.delete(id);
-      waiter({ rssBytes: 0, late: 0, skills: [] });
+      waiter({ rssBytes: 0, late: 0, crossed: 0, skills: [] });
     }
     if (this.#stopping) return;
     this.#restarts++;

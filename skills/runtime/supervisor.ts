@@ -146,7 +146,11 @@ export class SkillHostSupervisor {
   #place(name: string, placement: Placement): HostProcess {
     const maxHosts = this.#options.maxHosts ?? Number.POSITIVE_INFINITY;
     if (placement.isolated && this.#shared.length + this.#own.size < maxHosts) {
-      const host = this.#newHost(`skill:${name}`, { idleMs: this.#options.idleMs ?? 0, nice: this.#options.nice ?? 0 });
+      const host = this.#newHost(`skill:${name}`, {
+        idleMs: this.#options.idleMs ?? 0,
+        nice: this.#options.nice ?? 0,
+        startCounts: true,
+      });
       this.#own.set(name, host);
       return host;
     }
@@ -158,7 +162,7 @@ export class SkillHostSupervisor {
     return this.#shared[hashOf(name) % this.#shared.length]!;
   }
 
-  #newHost(group: string, own: { idleMs: number; nice: number }): HostProcess {
+  #newHost(group: string, own: { idleMs: number; nice: number; startCounts?: boolean }): HostProcess {
     return new HostProcess(group, {
       ...this.#options,
       ...own,
