@@ -23,7 +23,14 @@
  */
 import os from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { type CaseFigures, type ObserverFigures, quantile, startContainment } from "../helpers/containment.ts";
+import {
+  type CaseFigures,
+  type HostCpu,
+  hostCpu,
+  type ObserverFigures,
+  quantile,
+  startContainment,
+} from "../helpers/containment.ts";
 import { median } from "./base-tree.ts";
 import { formatPaired, type Paired, pairedRatio, pairedRounds } from "./paired.ts";
 
@@ -98,20 +105,23 @@ try {
     const bases: ObserverFigures[] = [];
     // The bot runs in this process: its CPU time and event-loop delay over each baseline window, to set beside
     // the case's (where the observer's time goes: the bot's loop, or the hosts and the OS).
-    const baseLoop: { cpuMs: number; loopP99Ms: number; loopMaxMs: number }[] = [];
+    const baseLoop: { cpuMs: number; loopP99Ms: number; loopMaxMs: number; hostCpuMs: HostCpu }[] = [];
     const p: Paired = await pairedRounds(
       ROUNDS,
       async () => {
         const loop = monitorEventLoopDelay({ resolution: 10 });
         loop.enable();
         const cpu0 = process.cpuUsage();
+        const host0 = hostCpu(h.plugin);
         const b = await h.baseline(windowMs);
         const cpu = process.cpuUsage(cpu0);
+        const host1 = hostCpu(h.plugin);
         loop.disable();
         baseLoop.push({
           cpuMs: (cpu.user + cpu.system) / 1_000,
           loopP99Ms: loop.percentile(99) / 1e6,
           loopMaxMs: loop.max / 1e6,
+          hostCpuMs: { shared: host1.shared - host0.shared, own: Math.max(0, host1.own - host0.own) },
         });
         bases.push(b);
         return b.p99Ms;
@@ -161,6 +171,10 @@ try {
     );
     console.log(
       `  bot process, medians of the rounds: CPU ${fmt(median(baseLoop.map((b) => b.cpuMs)))} → ${fmt(median(runs.map((r) => r.botCpuMs)))} ms a window, event-loop delay p99 ${fmt(median(baseLoop.map((b) => b.loopP99Ms)))} → ${fmt(median(runs.map((r) => r.loopP99Ms)))} ms, max ${fmt(median(baseLoop.map((b) => b.loopMaxMs)))} → ${fmt(median(runs.map((r) => r.loopMaxMs)))} ms`,
+    );
+    const med = (xs: number[]): string => fmt(median(xs));
+    console.log(
+      `  skill hosts' CPU a window, medians: the observer's host ${med(baseLoop.map((b) => b.hostCpuMs.shared))} → ${med(runs.map((r) => r.hostCpuMs.shared))} ms, the others ${med(baseLoop.map((b) => b.hostCpuMs.own))} → ${med(runs.map((r) => r.hostCpuMs.own))} ms`,
     );
     const ratios = floored.ours.map((x, i) => x / floored.base[i]!).sort((a, b) => a - b);
     summary.push(

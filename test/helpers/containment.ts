@@ -54,6 +54,8 @@ export interface CaseFigures {
   loopP99Ms: number;
   /** CPU time the bot process spent over the case's window (user + system), in ms. */
   botCpuMs: number;
+  /** CPU time the skill hosts spent over the case's window: the shared ones (the observer's dice), and the rest. */
+  hostCpuMs: HostCpu;
   /** Largest growth of the bot process's resident size over its size before the case. */
   botRssGrowthMb: number;
   /** Largest growth of the skill hosts' resident size (all hosts) over their size before the case. */
@@ -228,6 +230,7 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
       const loop = monitorEventLoopDelay({ resolution: 10 });
       loop.enable();
       const cpuBefore = process.cpuUsage();
+      const hostCpuBefore = hostCpu(skills);
       let done = false;
       const watching = observe(() => done);
       await sleep(300);
@@ -256,6 +259,7 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
       const observer = await watching;
       loop.disable();
       const cpu = process.cpuUsage(cpuBefore);
+      const hostCpuAfter = hostCpu(skills);
       clearInterval(sampler);
       return {
         name,
@@ -268,6 +272,11 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
         loopMaxMs: loop.max / 1e6,
         loopP99Ms: loop.percentile(99) / 1e6,
         botCpuMs: (cpu.user + cpu.system) / 1_000,
+        // A host that restarted in the window counts from zero: the difference is then at least its new life's.
+        hostCpuMs: {
+          shared: Math.max(0, hostCpuAfter.shared - hostCpuBefore.shared),
+          own: Math.max(0, hostCpuAfter.own - hostCpuBefore.own),
+        },
         botRssGrowthMb: (botMax - botBefore) / 1_048_576,
         hostRssGrowthMb: (hostMax - hostBefore) / 1_048_576,
         nextCallMs,
@@ -283,6 +292,34 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** CPU time of the skill hosts, in ms. */
+export interface HostCpu {
+  /** The observer's `/dice` host (the built-ins' shared host). */
+  shared: number;
+  /** Every other host running now (the hostile skills' own). */
+  own: number;
+}
+
+/** CPU time (user + system) the running skill hosts have spent so far (Linux `/proc`; 0 elsewhere). */
+export function hostCpu(plugin: SkillsPlugin): HostCpu {
+  const out: HostCpu = { shared: 0, own: 0 };
+  const dicePid = plugin.supervisor.hostFor("dice").pid;
+  for (const pid of plugin.supervisor.pids()) {
+    if (pid === undefined) continue;
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ms = ((Number(fields[11]) + Number(fields[12])) * 1_000) / 100;
+      if (pid === dicePid) out.shared += ms;
+      else out.own += ms;
+    } catch {
+      // The process just exited.
+    }
+  }
+  return out;
 }
 
 /** Resident size of every running skill host, in bytes (Linux `/proc`; 0 elsewhere). */
