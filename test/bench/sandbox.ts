@@ -1,19 +1,22 @@
 /**
- * Containment figures: `npx node test/bench/sandbox.ts [--rounds N] [--window MS] [--only REGEXP] [--set path=json]`. Runs the hostile cases of the greedy and
- * allocbomb fixture skills through a real bot while an observer chat runs `/dice 2d6` every 100 ms through the
- * router and the built-ins' skill host (`test/helpers/containment.ts`).
+ * Containment figures: `npx node test/bench/sandbox.ts [--rounds N] [--window MS] [--every MS] [--only REGEXP]
+ * [--set path=json]`. Runs the hostile cases of the greedy and allocbomb fixture skills through a real bot while an
+ * observer chat runs `/dice 2d6` every `--every` ms (default 20) through the router and the built-ins' skill host
+ * (`test/helpers/containment.ts`).
  *
  * First, each case once: what it reached (requests, other ports, model calls, store operations) and what it cost
  * (the bot's event-loop stall and resident size, the hosts' resident size).
  *
  * Then the observer's latency for each resource case of issue 14 (fetch flood, the 60 M-slot allocation that
  * aborts a host, capability-call floods, LLM floods, work after return, string doubling) in `N` paired rounds
- * (default 5, `test/bench/paired.ts`): each round takes the observer's p99 once while the case runs and once in a
- * window as long with nothing else running, the order alternating, and the figure is the median of the rounds'
- * ratios (case / baseline) with the best round beside it. In its window a case runs again and again for
- * `--window` ms (default 3000), so the observer's 30-odd samples all fall on a sustained case; the allocation,
- * which crashes its host, runs once. On a shared machine the OS scheduler alone moves a 5 ms p99 several times
- * over, so only pairs taken back to back say anything.
+ * (default 5, `test/bench/paired.ts`): each round takes the observer's samples once while the case runs and once
+ * in a window as long with nothing else running, the order alternating. In its window a case runs again and again
+ * for `--window` ms (default 3000); the allocation, which crashes its host, runs once. The figure is the p99 of
+ * each arm's samples pooled over the rounds (several hundred each; a 100 ms observer gave 30-odd a window, so a
+ * window's p99 was its maximum), with the median of the rounds' own ratios and the best round beside it, the
+ * sample counts, and per window the CPU time of the bot, of the observer's host and of the other hosts and the
+ * bot's event-loop delay, to say where the observer's time went. On a shared machine the OS scheduler alone moves
+ * a p99 several times over, so only pairs taken back to back say anything.
  *
  * Targets: observer p99 ≤ 2× its paired baseline, 0 observer failures, bot RSS ≤ 50 MB over its size before the
  * case, nothing reaching a request count or port beyond the grant.
