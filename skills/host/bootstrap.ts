@@ -61,6 +61,23 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
     };
   }
 
+  // Budgets counted here, per invocation, as the host counts them: one call past a budget goes out (the bot
+  // records the refusal), the rest are refused in the isolate. A flood then costs the host's thread nothing: each
+  // call that crossed to it was a task on its thread and an answer back (5,000 fetches at once: 620 ms of its CPU).
+  const maxCapCalls = config.maxCapCalls;
+  const groupOf = config.groupOf;
+  const groupMax = config.groupMax;
+  const groupLabel = config.groupLabel;
+  function refuse(inv, st, message) {
+    st.refused++;
+    // The host hears the count at the first refusal, every hundredth and when the handler settles (see run).
+    if (st.refused === 1 || st.refused % 100 === 0) capRaw(inv, 0, "", "" + st.refused);
+    const err = new ErrorC(message);
+    err.name = "SkillCapabilityError";
+    err.code = "E_SKILL_BUDGET";
+    return new PromiseC(function (resolve, reject) { reject(err); });
+  }
+
   function capCall(inv, name, payload) {
     const json = stringify(payload === undefined ? null : payload);
     if (typeof json !== "string") throw new TypeErrorC("capability arguments must be JSON data");
@@ -74,6 +91,15 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
       stale.code = "E_SKILL_DENIED";
       return new PromiseC(function (resolve, reject) { reject(stale); });
     }
+    const st = apply(mapGet, live, [inv]);
+    if (apply(hasOwn, groupOf, [name])) {
+      const g = groupOf[name];
+      const n = (apply(mapGet, st.byGroup, [g]) || 0) + 1;
+      apply(mapSet, st.byGroup, [g, n]);
+      if (n > groupMax[g] + 1) return refuse(inv, st, "over its budget: at most " + groupMax[g] + " " + groupLabel[g] + " per invocation");
+    }
+    st.made++;
+    if (st.made > maxCapCalls + 1) return refuse(inv, st, "over its budget: at most " + maxCapCalls + " capability calls per invocation");
     const capId = nextCapId++;
     const answer = new PromiseC(function (resolve) { apply(mapSet, pending, [capId, { resolve: resolve, inv: inv }]); });
     capRaw(inv, capId, name, json);
@@ -198,7 +224,8 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
     let out;
     let settle;
     const done = new PromiseC(function (resolve) { settle = resolve; });
-    apply(mapSet, live, [inv, { done: done }]);
+    const st = { done: done, made: 0, refused: 0, byGroup: new MapC() };
+    apply(mapSet, live, [inv, st]);
     try {
       const def = skillDefinition();
       const table = def === null || typeof def !== "object" ? undefined : (kind === "tool" ? def.tools : kind === "event" ? def.events : def.commands);
@@ -228,6 +255,7 @@ export const BOOTSTRAP_SOURCE = `(function install(capRaw, configJson) {
       out = stringify({ ok: false, error: describe(e) });
     } finally {
       apply(mapDelete, live, [inv]);
+      if (st.refused > 0) capRaw(inv, 0, "", "" + st.refused);
     }
     keep(inv, out);
     settle(out);

@@ -16,6 +16,15 @@ export type CallOutcome =
   | { ok: true; value: string; cold: boolean }
   | { ok: false; failure: HostFailure; message: string; cold: boolean };
 
+/** What one call runs: `budgetMs` is what the bot left of its wall clock (default the spec's `timeoutMs`). */
+interface CallWhat {
+  chatKey: string;
+  kind: HandlerKind;
+  name: string;
+  input: string;
+  budgetMs?: number;
+}
+
 interface ContextState {
   context: ivm.Context;
   /** The bootstrap's `entry(op, ...)`. */
@@ -35,6 +44,8 @@ interface IsolateState {
   capCounts: Map<number, number>;
   /** Call id → calls per capability group (`spec.capGroups`), and calls the host refused over a group's budget. */
   groupCounts: Map<number, { byGroup: number[]; refused: number }>;
+  /** Call id → calls the bootstrap refused inside the isolate, as it last reported (see `REFUSED_TALLY`). */
+  isolateRefused: Map<number, number>;
   retired: boolean;
   /** Why it was disposed early (a failure of one call), so its other in-flight calls report the same. */
   disposedFor: HostFailure | undefined;
@@ -58,6 +69,8 @@ export class IsolatePool {
   readonly #forward: CapForwarder;
   /** Capability calls and answers dropped because their invocation had ended. */
   late = 0;
+  /** Capability calls that crossed from an isolate to this thread (the bootstrap's tallies not counted). */
+  crossed = 0;
   /** Told, before the call's result, how many capability calls the host refused over a call's budget. */
   onRefused: ((callId: number, count: number) => void) | undefined;
 
@@ -97,11 +110,7 @@ export class IsolatePool {
   }
 
   /** Run one handler in the chat's context. Never rejects. */
-  async call(
-    id: number,
-    key: string,
-    what: { chatKey: string; kind: HandlerKind; name: string; input: string },
-  ): Promise<CallOutcome> {
+  async call(id: number, key: string, what: CallWhat): Promise<CallOutcome> {
     this.#arrived.add(id);
     try {
       return await this.#call(id, key, what);
@@ -111,11 +120,7 @@ export class IsolatePool {
     }
   }
 
-  async #call(
-    id: number,
-    key: string,
-    { chatKey, kind, name, input }: { chatKey: string; kind: HandlerKind; name: string; input: string },
-  ): Promise<CallOutcome> {
+  async #call(id: number, key: string, { chatKey, kind, name, input, budgetMs }: CallWhat): Promise<CallOutcome> {
     const slot = this.#slots.get(key);
     if (slot === undefined)
       return { ok: false, failure: "not-loaded", message: `skill ${key} is not loaded in the host`, cold: false };
@@ -161,7 +166,7 @@ export class IsolatePool {
         timedOut = true;
         this.#dispose(state, "timeout");
       },
-      Math.max(0, spec.timeoutMs - (Date.now() - arrivedAt)),
+      Math.max(0, Math.min(spec.timeoutMs, budgetMs ?? spec.timeoutMs) - (Date.now() - arrivedAt)),
     );
     try {
       const out: unknown = await ctx.run.apply(
@@ -204,7 +209,9 @@ export class IsolatePool {
       state.capCounts.delete(id);
       const byGroup = state.groupCounts.get(id)?.refused ?? 0;
       state.groupCounts.delete(id);
-      const refused = Math.max(0, made - spec.maxCapCalls - 1) + byGroup;
+      const inIsolate = state.isolateRefused.get(id) ?? 0;
+      state.isolateRefused.delete(id);
+      const refused = Math.max(0, made - spec.maxCapCalls - 1) + byGroup + inIsolate;
       if (refused > 0) this.onRefused?.(id, refused);
       ctx.inFlight--;
       if (state.retired && state.calls.size === 0) this.#dispose(state, "disposed");
@@ -248,7 +255,7 @@ export class IsolatePool {
     for (const [key, slot] of this.#slots) {
       skills.push({ key, live: slot.live !== undefined, contexts: 0, heapBytes: 0, externalBytes: 0 });
     }
-    return { rssBytes: process.memoryUsage().rss, late: this.late, skills };
+    return { rssBytes: process.memoryUsage().rss, late: this.late, crossed: this.crossed, skills };
   }
 
   /** Detailed stats, awaiting live isolates. */
@@ -269,7 +276,7 @@ export class IsolatePool {
         externalBytes: heap.externally_allocated_size,
       });
     }
-    return { rssBytes: process.memoryUsage().rss, late: this.late, skills };
+    return { rssBytes: process.memoryUsage().rss, late: this.late, crossed: this.crossed, skills };
   }
 
   async #startIsolate(spec: HostSkillSpec): Promise<IsolateState> {
@@ -293,6 +300,7 @@ export class IsolatePool {
         calls: new Map(),
         capCounts: new Map(),
         groupCounts: new Map(),
+        isolateRefused: new Map(),
         retired: false,
         disposedFor: undefined,
         idleTimer: undefined,
@@ -340,6 +348,14 @@ export class IsolatePool {
             typeof args !== "string"
           )
             return;
+          if (capId === REFUSED_TALLY) {
+            // The bootstrap's count of the calls it refused itself: no answer goes back.
+            const n = Number(args);
+            if (calls.get(inv) === chatKey && Number.isSafeInteger(n) && n > (state.isolateRefused.get(inv) ?? 0))
+              state.isolateRefused.set(inv, n);
+            return;
+          }
+          this.crossed++;
           if (calls.get(inv) !== chatKey) {
             // The invocation is over (or belongs to another chat): the call is refused without asking the bot.
             this.late++;
@@ -367,6 +383,8 @@ export class IsolatePool {
               return;
             }
           }
+          // The bootstrap refuses calls past these budgets inside the isolate; these counts are the host's own check
+          // of what reaches it.
           const made = (state.capCounts.get(inv) ?? 0) + 1;
           state.capCounts.set(inv, made);
           if (made > spec.maxCapCalls + 1) {
@@ -380,7 +398,15 @@ export class IsolatePool {
         },
         { ignored: true },
       );
-      const config = JSON.stringify({ maxCapArgChars: spec.maxCapArgChars, maxResultChars: spec.maxResultChars });
+      const groups = spec.capGroups ?? [];
+      const config = JSON.stringify({
+        maxCapArgChars: spec.maxCapArgChars,
+        maxResultChars: spec.maxResultChars,
+        maxCapCalls: spec.maxCapCalls,
+        groupOf: Object.fromEntries(groups.flatMap((g, i) => g.names.map((n) => [n, i]))),
+        groupMax: groups.map((g) => g.max),
+        groupLabel: groups.map((g) => g.label),
+      });
       run = (await install.apply(
         undefined,
         [capRaw, config],
@@ -475,6 +501,12 @@ export class IsolatePool {
     );
   }
 }
+
+/**
+ * The capability id with which the bootstrap reports how many calls of an invocation it refused inside the
+ * isolate (its first refusal, every hundredth, and the total when the handler settles).
+ */
+const REFUSED_TALLY = 0;
 
 function overGroupBudget(max: number, label: string): string {
   return JSON.stringify({

@@ -43,6 +43,7 @@ process.on("message", (raw: unknown) => {
           kind: message.kind,
           name: message.name,
           input: message.input,
+          ...(message.budgetMs === undefined ? {} : { budgetMs: message.budgetMs }),
         })
         .then((outcome) => {
           send(

@@ -48,7 +48,20 @@ export type ToHost =
   | { t: "unload"; key: string }
   /** Start the isolates of every loaded skill now (compile included), before their first call. */
   | { t: "warm" }
-  | { t: "call"; id: number; key: string; chatKey: string; kind: HandlerKind; name: string; input: string }
+  /**
+   * Run a handler. `budgetMs` is what is left of the call's wall clock when the bot sends it (a backoff or the
+   * fork of a cold host spent the rest); the host stops the call at the lower of it and the spec's `timeoutMs`.
+   */
+  | {
+      t: "call";
+      id: number;
+      key: string;
+      chatKey: string;
+      kind: HandlerKind;
+      name: string;
+      input: string;
+      budgetMs?: number;
+    }
   | { t: "cap-result"; capId: number; result: string }
   | { t: "stats"; id: number }
   /** The bot no longer wants call `id` (stopped, timed out, shut down): stop it. */
@@ -84,5 +97,7 @@ export interface HostStats {
   rssBytes: number;
   /** Capability calls and answers dropped because their invocation had ended. */
   late: number;
+  /** Capability calls that crossed from an isolate to the host's thread (those refused inside the isolate never do). */
+  crossed: number;
   skills: Array<{ key: string; live: boolean; contexts: number; heapBytes: number; externalBytes: number }>;
 }

@@ -50,6 +50,12 @@ export interface HostProcessOptions {
    * answers. `lowerPriority` raises it later.
    */
   nice?: number;
+  /**
+   * A call's wall clock includes waiting for this process: its crash backoff and its fork (a host of its own,
+   * which its one skill's call starts). Off for the shared hosts, whose start serves every skill placed there and
+   * is the bot's own cost, not one call's (`skills.warmOnStart` takes it off the first call's path). Default false.
+   */
+  startCounts?: boolean;
   /** Stop the process after this long without a call (it starts again on the next one), in ms; 0 never. */
   idleMs?: number;
   /**
@@ -169,6 +175,24 @@ export class HostProcess {
     return this.#ready;
   }
 
+  /**
+   * Start the process in the background (a host of its own, when its skill is placed): a call that comes later
+   * finds it up instead of spending its wall clock on the fork. Stopped again after `idleMs` without a call.
+   */
+  prestart(): void {
+    if (this.isRunning) return;
+    this.start().then(
+      () => {
+        if (this.#pending.size === 0) this.#armIdle();
+      },
+      (error: unknown) =>
+        this.#options.onLog?.("warn", "skill host did not start ahead of its first call", {
+          group: this.group,
+          error: String(error),
+        }),
+    );
+  }
+
   /** Place a skill version here. */
   load(spec: HostSkillSpec): void {
     this.#specs.set(spec.key, spec);
@@ -186,20 +210,32 @@ export class HostProcess {
     this.#send({ t: "unload", key });
   }
 
-  /** Run a handler; resolves with the host's outcome, a timeout at the deadline, or the crash. */
+  /**
+   * Run a handler; resolves with the host's outcome, a timeout at the deadline, or the crash. With `startCounts`
+   * the wall-clock budget counts from here: a backoff waited out and a process forked for the call (a cold host
+   * of its own) are spent from it, and the host gets what is left.
+   */
   async call(spec: HostSkillSpec, call: HostCall): Promise<HostResult> {
+    let calledAt = Date.now();
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    const wait = this.#notBefore - Date.now();
+    const wait = this.#notBefore - calledAt;
     // A host restarting after a crash: the call waits out the backoff only if it fits in its own budget.
     if (wait > spec.timeoutMs)
       return { ok: false, failure: "crashed", message: "the skill host is restarting after a crash", cold: false };
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    try {
-      await this.start();
-    } catch (error) {
-      this.#options.onLog?.("error", "skill host did not start", { group: this.group, error: String(error) });
-      return { ok: false, failure: "crashed", message: "the skill host stopped while starting", cold: true };
-    }
+    const started = await this.#startWithin(
+      this.#options.startCounts === true ? spec.timeoutMs - (Date.now() - calledAt) : Number.POSITIVE_INFINITY,
+    );
+    if (started !== true) return started;
+    if (this.#options.startCounts !== true) calledAt = Date.now();
+    const budgetMs = spec.timeoutMs - (Date.now() - calledAt);
+    if (budgetMs <= 0)
+      return {
+        ok: false,
+        failure: "timeout",
+        message: "wall-clock time limit reached before the call ran",
+        cold: true,
+      };
     const id = this.#nextId++;
     return new Promise<HostResult>((resolvePromise) => {
       const deadline = setTimeout(() => {
@@ -207,7 +243,7 @@ export class HostProcess {
         if (pending === undefined || pending.expired) return;
         pending.expired = true;
         resolvePromise({ ok: false, failure: "timeout", message: "wall-clock time limit reached", cold: false });
-      }, spec.timeoutMs + DEADLINE_GRACE_MS);
+      }, budgetMs + DEADLINE_GRACE_MS);
       const watchdog = setTimeout(() => {
         // The host did not answer within the budget plus grace: it is stuck. Kill it; the exit handler fails
         // every pending call.
@@ -216,7 +252,7 @@ export class HostProcess {
           key: spec.key,
         });
         this.#child?.kill("SIGKILL");
-      }, spec.timeoutMs + this.#options.hostGraceMs);
+      }, budgetMs + this.#options.hostGraceMs);
       const pending: PendingCall = {
         resolve: resolvePromise,
         onCap: call.onCap,
@@ -245,8 +281,38 @@ export class HostProcess {
         kind: call.kind,
         name: call.name,
         input: call.input,
+        budgetMs,
       });
     });
+  }
+
+  /**
+   * Start the process for a call that has `leftMs` of its wall clock left: true once it is up, else the call's
+   * failure (it did not start, or not within the budget). A start cut short goes on, for the next call.
+   */
+  async #startWithin(leftMs: number): Promise<true | HostResult> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((r) => {
+      if (Number.isFinite(leftMs)) timer = setTimeout(() => r("late"), Math.max(0, leftMs));
+    });
+    try {
+      const starting = this.start();
+      // A start cut short goes on; its failure is logged by the call that waits for it next.
+      starting.catch(() => undefined);
+      if ((await Promise.race([starting, late])) === "late")
+        return {
+          ok: false,
+          failure: "timeout",
+          message: "wall-clock time limit reached while the skill host started",
+          cold: true,
+        };
+      return true;
+    } catch (error) {
+      this.#options.onLog?.("error", "skill host did not start", { group: this.group, error: String(error) });
+      return { ok: false, failure: "crashed", message: "the skill host stopped while starting", cold: true };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The host's own report (starts it if needed). */
@@ -288,8 +354,8 @@ export class HostProcess {
       serialization: "json",
     });
     this.#child = child;
-    // At once, before Node in the child starts its threads (they inherit it), and again once it is ready.
-    if (child.pid !== undefined) this.#renice(child.pid, false);
+    // Once it is ready, every thread (threads made later inherit it), not at once: the host's own start runs no
+    // skill code, and at niceness 10 on a busy machine it waited seconds for the CPU, a cold call's whole budget.
     const log = (level: "info" | "warn", text: string): void =>
       this.#options.onLog?.(level, `skill host ${level === "info" ? "output" : "stderr"}`, {
         group: this.group,
@@ -397,7 +463,7 @@ export class HostProcess {
     }
     for (const [id, waiter] of this.#statsWaiters) {
       this.#statsWaiters.delete(id);
-      waiter({ rssBytes: 0, late: 0, skills: [] });
+      waiter({ rssBytes: 0, late: 0, crossed: 0, skills: [] });
     }
     if (this.#stopping) return;
     this.#restarts++;

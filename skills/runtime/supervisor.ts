@@ -83,6 +83,9 @@ export class SkillHostSupervisor {
     this.#placed.set(slot, host);
     if (placement.builtin !== true) host.lowerPriority(this.#options.nice ?? 0);
     host.load(spec);
+    // A host of its own is forked now, not by the first call, whose wall clock its fork would spend; it stops
+    // after `idleMs` without a call and is forked again by the next one. Listener slots start on their first event.
+    if (current === undefined && this.#own.get(slot) === host && slot === spec.name) host.prestart();
   }
 
   /** Remove a skill version; an isolated host left empty is stopped. */
@@ -146,7 +149,11 @@ export class SkillHostSupervisor {
   #place(name: string, placement: Placement): HostProcess {
     const maxHosts = this.#options.maxHosts ?? Number.POSITIVE_INFINITY;
     if (placement.isolated && this.#shared.length + this.#own.size < maxHosts) {
-      const host = this.#newHost(`skill:${name}`, { idleMs: this.#options.idleMs ?? 0, nice: this.#options.nice ?? 0 });
+      const host = this.#newHost(`skill:${name}`, {
+        idleMs: this.#options.idleMs ?? 0,
+        nice: this.#options.nice ?? 0,
+        startCounts: true,
+      });
       this.#own.set(name, host);
       return host;
     }
@@ -158,7 +165,7 @@ export class SkillHostSupervisor {
     return this.#shared[hashOf(name) % this.#shared.length]!;
   }
 
-  #newHost(group: string, own: { idleMs: number; nice: number }): HostProcess {
+  #newHost(group: string, own: { idleMs: number; nice: number; startCounts?: boolean }): HostProcess {
     return new HostProcess(group, {
       ...this.#options,
       ...own,

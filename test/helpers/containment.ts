@@ -18,7 +18,6 @@ import { startOpenAiStandIn, type OpenAiStandIn } from "../stand-ins/openai/serv
 import { startTestBot, type TestBot } from "./app.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../fixtures/skills");
-const OBSERVER_EVERY_MS = 100;
 
 /** Latency of the observer's `/dice 2d6`. */
 export interface ObserverFigures {
@@ -31,6 +30,8 @@ export interface ObserverFigures {
   maxMs: number;
   /** How long the observer ran, in ms (a paired baseline window is made as long). */
   windowMs: number;
+  /** Every latency, in the order taken (a bench pools them over rounds before taking a percentile). */
+  samples: number[];
 }
 
 /** What one case did and cost. */
@@ -49,6 +50,12 @@ export interface CaseFigures {
   kvOps: number;
   /** Longest event-loop stall of the bot process. */
   loopMaxMs: number;
+  /** The bot's event-loop delay at p99 over the case's window (`monitorEventLoopDelay`, 10 ms resolution). */
+  loopP99Ms: number;
+  /** CPU time the bot process spent over the case's window (user + system), in ms. */
+  botCpuMs: number;
+  /** CPU time the skill hosts spent over the case's window: the shared ones (the observer's dice), and the rest. */
+  hostCpuMs: HostCpu;
   /** Largest growth of the bot process's resident size over its size before the case. */
   botRssGrowthMb: number;
   /** Largest growth of the skill hosts' resident size (all hosts) over their size before the case. */
@@ -90,10 +97,16 @@ export interface Containment {
 export interface ContainmentOptions {
   /** Config paths set on the bot, over the harness's own (the bench lifts the quarantine threshold). */
   set?: Record<string, unknown>;
+  /**
+   * The observer's `/dice 2d6` starts every this many ms (default 100). The bench takes it down to 20 so a 3 s
+   * window holds 100-odd samples and its p99 is not its maximum.
+   */
+  observerEveryMs?: number;
 }
 
 /** Start the harness. */
 export async function startContainment(options: ContainmentOptions = {}): Promise<Containment> {
+  const everyMs = options.observerEveryMs ?? 100;
   const dataDir = mkdtempSync(join(tmpdir(), "sb-contain-"));
   let requests = 0;
   const http: Server = createServer((req, res) => {
@@ -181,10 +194,11 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
         failures++;
         firstFailure ??= `${answer || "(no answer)"} after ${ms.toFixed(0)} ms`;
       }
-      await sleep(Math.max(0, OBSERVER_EVERY_MS - ms));
+      await sleep(Math.max(0, everyMs - ms));
     }
     return {
       ...summarise(latencies, failures),
+      samples: latencies,
       windowMs: performance.now() - started,
       ...(firstFailure === undefined ? {} : { firstFailure }),
     };
@@ -215,6 +229,8 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
       }, 20);
       const loop = monitorEventLoopDelay({ resolution: 10 });
       loop.enable();
+      const cpuBefore = process.cpuUsage();
+      const hostCpuBefore = hostCpu(skills);
       let done = false;
       const watching = observe(() => done);
       await sleep(300);
@@ -242,6 +258,8 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
       done = true;
       const observer = await watching;
       loop.disable();
+      const cpu = process.cpuUsage(cpuBefore);
+      const hostCpuAfter = hostCpu(skills);
       clearInterval(sampler);
       return {
         name,
@@ -252,6 +270,13 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
         llmRequests: reached.llmRequests,
         kvOps: reached.kvOps,
         loopMaxMs: loop.max / 1e6,
+        loopP99Ms: loop.percentile(99) / 1e6,
+        botCpuMs: (cpu.user + cpu.system) / 1_000,
+        // A host that restarted in the window counts from zero: the difference is then at least its new life's.
+        hostCpuMs: {
+          shared: Math.max(0, hostCpuAfter.shared - hostCpuBefore.shared),
+          own: Math.max(0, hostCpuAfter.own - hostCpuBefore.own),
+        },
         botRssGrowthMb: (botMax - botBefore) / 1_048_576,
         hostRssGrowthMb: (hostMax - hostBefore) / 1_048_576,
         nextCallMs,
@@ -269,6 +294,34 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
   };
 }
 
+/** CPU time of the skill hosts, in ms. */
+export interface HostCpu {
+  /** The observer's `/dice` host (the built-ins' shared host). */
+  shared: number;
+  /** Every other host running now (the hostile skills' own). */
+  own: number;
+}
+
+/** CPU time (user + system) the running skill hosts have spent so far (Linux `/proc`; 0 elsewhere). */
+export function hostCpu(plugin: SkillsPlugin): HostCpu {
+  const out: HostCpu = { shared: 0, own: 0 };
+  const dicePid = plugin.supervisor.hostFor("dice").pid;
+  for (const pid of plugin.supervisor.pids()) {
+    if (pid === undefined) continue;
+    try {
+      // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const ms = ((Number(fields[11]) + Number(fields[12])) * 1_000) / 100;
+      if (pid === dicePid) out.shared += ms;
+      else out.own += ms;
+    } catch {
+      // The process just exited.
+    }
+  }
+  return out;
+}
+
 /** Resident size of every running skill host, in bytes (Linux `/proc`; 0 elsewhere). */
 function hostRss(plugin: SkillsPlugin): number {
   let total = 0;
@@ -284,7 +337,13 @@ function hostRss(plugin: SkillsPlugin): number {
   return total;
 }
 
-function summarise(latencies: number[], failures: number): Omit<ObserverFigures, "windowMs"> {
+/** The `q` quantile of some latencies (nearest rank). */
+export function quantile(latencies: number[], q: number): number {
+  const sorted = [...latencies].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
+}
+
+function summarise(latencies: number[], failures: number): Omit<ObserverFigures, "windowMs" | "samples"> {
   const sorted = [...latencies].sort((a, b) => a - b);
   const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
   return { count: sorted.length, failures, p50Ms: at(0.5), p99Ms: at(0.99), maxMs: sorted.at(-1) ?? 0 };

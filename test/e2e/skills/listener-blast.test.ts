@@ -21,9 +21,12 @@ function withPort(dir: string, name: string, port: number): string {
   const to = join(dir, name);
   cpSync(join(FIXTURES, name), to, { recursive: true });
   const pkg = JSON.parse(readFileSync(join(to, "package.json"), "utf8")) as {
-    switchboard: { permissions: { network: string[] } };
+    switchboard: { permissions: { network: string[] }; limits?: Record<string, unknown> };
   };
   pkg.switchboard.permissions.network = ["127.0.0.1", `127.0.0.1:${port}`];
+  // A first call forks its skill's own host within its wall clock: the 2 s default holds the 1 s fetch and a fork
+  // on a quiet machine, not on a loaded one, and this test is about the blast radius, not the clock.
+  pkg.switchboard.limits = { ...pkg.switchboard.limits, timeoutMs: 10_000 };
   writeFileSync(join(to, "package.json"), JSON.stringify(pkg));
   return to;
 }

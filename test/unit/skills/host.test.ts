@@ -215,13 +215,14 @@ describe("skill host", () => {
     ).toMatchObject({ ok: false, failure: "timeout" });
   });
 
-  it("forwards one call past a capability group's budget and refuses the rest of a burst itself", async () => {
+  it("forwards one call past a capability group's budget and refuses the rest of a burst inside the isolate", async () => {
     const s = spec(
       "burst@1.0.0",
       "var skill = { commands: { go: async function (ctx) { var ps = []; for (var i = 0; i < 500; i++) ps.push(ctx.llm.complete({ prompt: 'x' }).then(function () { return 'ok'; }, function (e) { return e.code; })); var out = await Promise.all(ps); var n = {}; out.forEach(function (k) { n[k] = (n[k] || 0) + 1; }); await ctx.storage.get('k'); return JSON.stringify(n); } } };",
       { capGroups: [{ names: ["llm"], max: 3, label: "LLM calls" }] },
     );
     supervisor.load(s);
+    const crossedBefore = (await supervisor.stats())[0]!.crossed;
     const reached: string[] = [];
     let refusedByHost = 0;
     const r = await supervisor.call(s, "a", {
@@ -243,6 +244,9 @@ describe("skill host", () => {
     // Three calls and the one the bot refuses; other capabilities still reach the bot.
     expect(reached).toEqual(["llm", "llm", "llm", "llm", "storage.get"]);
     expect(refusedByHost).toBe(496);
+    // The burst is refused inside the isolate: the refused calls never reach the host's thread either (each that
+    // did was a task there and an answer back into the isolate).
+    expect((await supervisor.stats())[0]!.crossed - crossedBefore).toBe(5);
   });
 
   it("drops, inside the isolate, an answer that reaches work a returned handler left behind", async () => {
@@ -298,7 +302,8 @@ describe("skill host", () => {
     supervisor.killHost(0);
     expect(await pending).toMatchObject({ ok: false, failure: "crashed", message: expect.stringContaining("SIGKILL") });
     expect(restarts.length).toBeGreaterThanOrEqual(1);
-    const counter = spec("counter@1.0.0", COUNTER);
+    // The restart's fork is spent from this call's wall clock: room for a loaded machine's.
+    const counter = spec("counter@1.0.0", COUNTER, { timeoutMs: 10_000 });
     expect(
       await supervisor.call(counter, "a", { kind: "command", name: "count", input: input("a"), onCap: noCap }),
     ).toMatchObject({
@@ -353,8 +358,9 @@ describe.skipIf(process.platform !== "linux")("skill host priority", () => {
   const input = JSON.stringify({ args: [], rawArgs: "", chat: { id: "a" } });
 
   it("runs built-ins at the bot's priority and every other skill's host, each thread of it, at the lower one", async () => {
-    const builtin = spec("builtin-dice@1.0.0", COUNTER);
-    const outside = spec("outside@1.0.0", COUNTER);
+    // A cold host's fork is spent from the call's wall clock: room for a loaded machine's.
+    const builtin = spec("builtin-dice@1.0.0", COUNTER, { timeoutMs: 10_000 });
+    const outside = spec("outside@1.0.0", COUNTER, { timeoutMs: 10_000 });
     supervisor.load(builtin, { isolated: false, builtin: true });
     supervisor.load(outside, { isolated: true });
     for (const s of [builtin, outside])
@@ -399,9 +405,11 @@ describe("skill host crash backoff", () => {
     await supervisor.stop();
   });
 
-  const counter = spec("backoff@1.0.0", COUNTER);
-  const count = () =>
-    supervisor.call(counter, "a", {
+  // The backoff and the restart's fork are spent from the call's wall clock: 10 s holds any backoff (5 s at most)
+  // and a loaded machine's fork. The call that must find a backoff over its budget asks for 3 s.
+  const counter = spec("backoff@1.0.0", COUNTER, { timeoutMs: 10_000 });
+  const count = (timeoutMs = counter.timeoutMs) =>
+    supervisor.call({ ...counter, timeoutMs }, "a", {
       kind: "command",
       name: "count",
       input: JSON.stringify({ args: [], rawArgs: "", chat: { id: "a" } }),
@@ -415,15 +423,15 @@ describe("skill host crash backoff", () => {
 
   it("grows with crashes in a row and starts over once a host has run for stableMs", async () => {
     supervisor.load(counter);
-    // Six crashes in a row: the backoff waits 50 ms, 100 ms … 1.6 s, each within the call's 2 s budget.
+    // Six crashes in a row: the backoff waits 50 ms, 100 ms … 1.6 s, each within a 3 s budget.
     for (let i = 0; i < 6; i++) {
       expect(await count()).toMatchObject({ ok: true });
       await crash();
     }
     expect(await count()).toMatchObject({ ok: true });
     await crash();
-    // The seventh in a row: a 3.2 s backoff, over the call's budget, so the call is refused at once.
-    expect(await count()).toMatchObject({
+    // The seventh in a row: a 3.2 s backoff, over a 3 s budget, so the call is refused at once.
+    expect(await count(3_000)).toMatchObject({
       ok: false,
       failure: "crashed",
       message: expect.stringContaining("restarting"),
@@ -435,4 +443,48 @@ describe("skill host crash backoff", () => {
     await crash();
     expect(await count()).toMatchObject({ ok: true });
   }, 60_000);
+});
+
+describe("a cold host of its own", () => {
+  let supervisor: SkillHostSupervisor;
+
+  beforeAll(() => {
+    supervisor = new SkillHostSupervisor({ poolSize: 1, permissionModel: true, hostGraceMs: 3_000 });
+  });
+
+  afterAll(async () => {
+    await supervisor.stop();
+  });
+
+  it("spends the call's wall clock on its fork: a host that is not up within the budget fails the call in time", async () => {
+    const s = spec("coldfork@1.0.0", COUNTER, { timeoutMs: 300 });
+    supervisor.load(s, { isolated: true });
+    // Placed, its host is forked at once (not by the first call); here the call comes before it is up.
+    expect(supervisor.pids()[1]).toBeTypeOf("number");
+    const count = () =>
+      supervisor.call(s, "a", {
+        kind: "command",
+        name: "count",
+        input: JSON.stringify({ args: [], rawArgs: "", chat: { id: "a" } }),
+        onCap: noCap,
+      });
+    const t0 = Date.now();
+    const first = count();
+    // The skill's own host was forked just now (the shared host is pids()[0]); hold it before it is up, for
+    // longer than the call's whole budget, as a fork on a loaded machine can take.
+    const pid = supervisor.pids()[1];
+    expect(pid).toBeTypeOf("number");
+    process.kill(pid!, "SIGSTOP");
+    const held = new Promise((r) => setTimeout(r, 1_500)).then(() => process.kill(pid!, "SIGCONT"));
+    expect(await first).toMatchObject({
+      ok: false,
+      failure: "timeout",
+      message: expect.stringContaining("while the skill host started"),
+    });
+    // Answered while the host was still held, not once it came up.
+    expect(Date.now() - t0).toBeLessThan(1_500);
+    await held;
+    // The start went on: the host comes up and the next call runs.
+    await expect.poll(async () => (await count()).ok, { timeout: 10_000 }).toBe(true);
+  }, 30_000);
 });
