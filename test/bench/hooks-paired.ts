@@ -1,15 +1,15 @@
 /**
  * The hooks bench against the base tree (`test/bench/base-tree.ts`: where this branch left main, or
  * `BENCH_BASE`), process by process: each pair runs `test/bench/hooks.ts` once in the base tree and once in this
- * one (order alternating), the same harness in both (this tree's copy is put beside the base tree's, as
- * `hooks-paired-harness.ts`), so only the hook path differs. Prints, per store, the medians over pairs of the hook path's events/s, its share of the
+ * one (order alternating), the same harness and load generator in both (this tree's copies are put beside the
+ * base tree's, as `hooks-paired-harness.ts` and `hooks-paired-load.ts`), so only the hook path differs. Prints, per store, the medians over pairs of the hook path's events/s, its share of the
  * floor arm and its CPU per event beyond the floor, base beside ours, with the paired quotient (ours / base) and
  * best-of beside; and the load average at each run.
  *
  *   npx node test/bench/hooks-paired.ts [events=3000] [pairs=5] [stores=embedded,postgres]
  */
 import { execFileSync } from "node:child_process";
-import { copyFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
 import { join } from "node:path";
 import { ensureBaseTree, median, ROOT } from "./base-tree.ts";
@@ -31,7 +31,12 @@ interface Result {
 const base = ensureBaseTree();
 // Beside the base tree's own bench, not over it (the base tree may be shared with other comparisons).
 const HARNESS = "test/bench/hooks-paired-harness.ts";
-copyFileSync(join(ROOT, "test/bench/hooks.ts"), join(base.dir, HARNESS));
+const LOAD = "test/bench/hooks-paired-load.ts";
+writeFileSync(
+  join(base.dir, HARNESS),
+  readFileSync(join(ROOT, "test/bench/hooks.ts"), "utf8").replace('"./hooks-load.ts"', '"./hooks-paired-load.ts"'),
+);
+writeFileSync(join(base.dir, LOAD), readFileSync(join(ROOT, "test/bench/hooks-load.ts")));
 
 function run(dir: string): Result[] {
   const script = dir === ROOT ? "test/bench/hooks.ts" : HARNESS;
