@@ -28,6 +28,9 @@ describe("inbound hooks through Telegram", { timeout: 60_000 }, () => {
       "hooks.ratePerMinute": 30,
       "hooks.maxPayloadBytes": 16_384,
       "bot.owners": [`telegram:${ADMIN}`],
+      // The admin sends every command of the file (over twenty): the inbound limit is not what these tests are about.
+      "limits.perUser": { burst: 1_000, perMinute: 100_000 },
+      "limits.perChat": { burst: 1_000, perMinute: 100_000 },
     });
     github = await addHookInGroup(bot, { chatId: GROUP, userId: ADMIN, line: "/hooks add ci --template github" });
     alerts = await addHookInGroup(bot, {
