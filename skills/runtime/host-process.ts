@@ -175,24 +175,6 @@ export class HostProcess {
     return this.#ready;
   }
 
-  /**
-   * Start the process in the background (a host of its own, when its skill is placed): a call that comes later
-   * finds it up instead of spending its wall clock on the fork. Stopped again after `idleMs` without a call.
-   */
-  prestart(): void {
-    if (this.isRunning) return;
-    this.start().then(
-      () => {
-        if (this.#pending.size === 0) this.#armIdle();
-      },
-      (error: unknown) =>
-        this.#options.onLog?.("warn", "skill host did not start ahead of its first call", {
-          group: this.group,
-          error: String(error),
-        }),
-    );
-  }
-
   /** Place a skill version here. */
   load(spec: HostSkillSpec): void {
     this.#specs.set(spec.key, spec);

@@ -83,9 +83,6 @@ export class SkillHostSupervisor {
     this.#placed.set(slot, host);
     if (placement.builtin !== true) host.lowerPriority(this.#options.nice ?? 0);
     host.load(spec);
-    // A host of its own is forked now, not by the first call, whose wall clock its fork would spend; it stops
-    // after `idleMs` without a call and is forked again by the next one. Listener slots start on their first event.
-    if (current === undefined && this.#own.get(slot) === host && slot === spec.name) host.prestart();
   }
 
   /** Remove a skill version; an isolated host left empty is stopped. */
