@@ -321,7 +321,8 @@ async function round(
     }
     for (const v of variants) {
       const dataDir = dirs[`${v.name}-full`]!;
-      await writeFile(join(dataDir, "skills-linked.json"), JSON.stringify(skillDirs));
+      // The file `switchboard skills link` writes ({ paths }); a bare array was read as no links at all.
+      await writeFile(join(dataDir, "skills-linked.json"), JSON.stringify({ paths: skillDirs }));
       const platforms = await startPlatforms();
       const bot = await startBot(v, { SWITCHBOARD_DATA_DIR: dataDir, ...platforms.env });
       running.push({ key: "full", variant: v, bot, platforms });
