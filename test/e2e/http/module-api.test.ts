@@ -4,16 +4,14 @@
  * applied as the signed-in person, audited changes, usage from the daily aggregates scoped to the person's chats,
  * CSV and JSON export, model statistics.
  */
-import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openStore, type Store } from "../../../bot/index.ts";
-import { memoryStore } from "../../../bot/storage/open.ts";
+import type { Store } from "../../../bot/index.ts";
 import { createLlmPlugin, type LlmPlugin } from "../../../llm/index.ts";
 import { createSchedulesPlugin } from "../../../schedules/index.ts";
 import type { HttpListener } from "../../../bot/http/listener.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
-import { POSTGRES_URL, serviceAvailable } from "../../helpers/services.ts";
+import { serviceAvailable } from "../../helpers/services.ts";
+import { defineOnEachStore } from "../../helpers/stores.ts";
 
 const isPostgresUp = await serviceAvailable("postgres");
 
@@ -359,30 +357,4 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
   });
 }
 
-defineSuite(
-  "the embedded store",
-  () => memoryStore(),
-  async () => undefined,
-);
-
-const schema = `t_${randomBytes(6).toString("hex")}`;
-async function pgAdmin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: POSTGRES_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-if (isPostgresUp)
-  defineSuite(
-    "PostgreSQL",
-    async () => {
-      await pgAdmin(`CREATE SCHEMA ${schema}`);
-      const url = new URL(POSTGRES_URL);
-      url.searchParams.set("options", `-c search_path=${schema}`);
-      return openStore({ dataDir: "unused", databaseUrl: url.toString() });
-    },
-    () => pgAdmin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`),
-  );
+defineOnEachStore(defineSuite, isPostgresUp);

@@ -4,15 +4,13 @@
  * speaks as themselves, the router's per-user limit refuses a flood in the chat, a repeated post is answered
  * once, and the DM policy of the bot applies to the web chat as to any DM.
  */
-import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SESSION_COOKIE } from "../../../bot/admin/index.ts";
-import { openStore, type Store } from "../../../bot/index.ts";
-import { memoryStore } from "../../../bot/storage/open.ts";
+import type { Store } from "../../../bot/index.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
-import { POSTGRES_URL, serviceAvailable } from "../../helpers/services.ts";
+import { serviceAvailable } from "../../helpers/services.ts";
 import { WebChatClient } from "../../stand-ins/web/client.ts";
+import { defineOnEachStore } from "../../helpers/stores.ts";
 
 const isPostgresUp = await serviceAvailable("postgres");
 
@@ -129,30 +127,4 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
   });
 }
 
-defineSuite(
-  "the embedded store",
-  () => memoryStore(),
-  async () => undefined,
-);
-
-const schema = `t_${randomBytes(6).toString("hex")}`;
-async function pgAdmin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: POSTGRES_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
-if (isPostgresUp)
-  defineSuite(
-    "PostgreSQL",
-    async () => {
-      await pgAdmin(`CREATE SCHEMA ${schema}`);
-      const url = new URL(POSTGRES_URL);
-      url.searchParams.set("options", `-c search_path=${schema}`);
-      return openStore({ dataDir: "unused", databaseUrl: url.toString() });
-    },
-    () => pgAdmin(`DROP SCHEMA IF EXISTS ${schema} CASCADE`),
-  );
+defineOnEachStore(defineSuite, isPostgresUp);
