@@ -12,7 +12,8 @@ import { POSTGRES_URL } from "./services.ts";
 /** What a file defines per store: its name, how to open the store, and what to clean up after. */
 export type DefineStoreSuite = (name: string, open: () => Promise<Store>, cleanup: () => Promise<void>) => void;
 
-async function pgAdmin(sql: string): Promise<void> {
+/** Run one statement on the shared PostgreSQL as its admin (schemas made and dropped by tests). */
+export async function pgAdmin(sql: string): Promise<void> {
   const c = new pg.Client({ connectionString: POSTGRES_URL });
   await c.connect();
   try {

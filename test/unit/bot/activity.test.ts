@@ -1,23 +1,13 @@
 import { randomBytes } from "node:crypto";
-import pg from "pg";
 import { describe, expect, it } from "vitest";
 import { ActivityRecorder, RETENTION_DAYS } from "../../../bot/admin/activity.ts";
 import { openStore, type Store } from "../../../bot/index.ts";
 import { memoryStore } from "../../../bot/storage/open.ts";
 import type { SqlClient } from "../../../bot/storage/types.ts";
 import { POSTGRES_URL, serviceAvailable } from "../../helpers/services.ts";
+import { pgAdmin } from "../../helpers/stores.ts";
 
 const isPostgresUp = await serviceAvailable("postgres");
-
-async function pgAdmin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: POSTGRES_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
 
 const DAY_MS = 86_400_000;
 const command = (platform: string, name: string) => ({
