@@ -54,6 +54,12 @@ if (major === 22 && minor < 13 && !process.execArgv.includes("--experimental-sql
 if (wantsLeanHeap && typeof process.execve === "function") {
   process.execve(process.execPath, [process.execPath, ...process.execArgv, LEAN_HEAP, ...process.argv.slice(1)]);
 }
+if (!isClone) {
+  // Node keeps the compiled code of the bundle on disk (in the OS temp folder) and reuses it on the next start:
+  // no parse and compile of the same files again. NODE_DISABLE_COMPILE_CACHE=1 turns it off.
+  const { enableCompileCache } = await import("node:module");
+  enableCompileCache?.();
+}
 if (isClone) {
   // The clone runs the skill SDK workspace from its sources (its `switchboard-source` export condition), also
   // when started without npm's NODE_OPTIONS (.npmrc).

@@ -59,13 +59,33 @@ async function bundleCli(): Promise<void> {
     format: "esm",
     platform: "node",
     target: "node22.12",
-    packages: "external",
+    external: EXTERNAL,
+    // Class and function names stay: bundled packages check them (node-fetch's `AbortSignal` by constructor name).
+    keepNames: true,
+    // Packages bundled from CommonJS call `require` for Node's own modules: give each chunk one.
+    banner: {
+      js: 'import { createRequire as __sbRequire } from "node:module"; const require = __sbRequire(import.meta.url);',
+    },
     chunkNames: "[name]-[hash]",
     plugins: [ownUrl],
     logLevel: "warning",
     legalComments: "none",
   });
 }
+
+/** Packages kept out of the bundle, loaded from node_modules at run time. */
+const EXTERNAL = [
+  "isolated-vm", // a native addon
+  "@switchboard/skill-sdk", // finds its own files next to itself (its package.json, its entry for skill builds)
+  "esbuild", // runs its own binary, found next to its package
+  "pacote",
+  "npm-registry-fetch",
+  "@npmcli/*",
+  "pg",
+  "pg-native",
+  "ioredis",
+  "@keyv/redis",
+];
 
 function tsc(project: string): void {
   // The source condition must not leak into the build: the bot is checked against the SDK's declarations.

@@ -11,8 +11,9 @@
  * - `switchboard --version`: wall time and peak RSS.
  * Each figure is the median of the paired rounds, best-of beside it.
  *
- * Three columns: "installed" is this tree as users get it (both packages packed, installed with `--omit=dev` in
- * an empty folder, run from dist/); "clone" is this tree's sources run from the clone (`npm start`, type
+ * Four columns: "installed" is this tree as users get it (both packages packed, installed with `--omit=dev` in
+ * an empty folder, run from dist/); "installed, no code cache" is the same install with Node's compile cache off
+ * (`NODE_DISABLE_COMPILE_CACHE=1`), as the first start after an install or upgrade runs; "clone" is this tree's sources run from the clone (`npm start`, type
  * stripping); "base" is the previous release, run from its clone (it had no installable package).
  *
  *   npx node test/bench/footprint.ts [rounds=3]        IDLE_S=30  BASE_COMMIT=296cc93  BASE_DIR=<tmp>/switchboard-base-296cc93
@@ -45,9 +46,11 @@ interface Variant {
   bin: string;
   /** The working directory to run it in. */
   cwd: string;
+  /** Extra environment for its bots. */
+  env?: Record<string, string>;
 }
-type VariantName = "base" | "clone" | "installed";
-const COLUMNS: VariantName[] = ["installed", "clone", "base"];
+type VariantName = "base" | "clone" | "installed" | "installed-cold";
+const COLUMNS: VariantName[] = ["installed", "installed-cold", "clone", "base"];
 
 /** What one measured start gave. */
 interface StartFigures {
@@ -220,6 +223,7 @@ async function startBot(variant: Variant, env: Record<string, string>): Promise<
       LOG_LEVEL: "warn",
       // BOT_NODE_OPTIONS tries Node flags on the bots alone (for example heap sizing), never on the bench itself.
       ...(process.env.BOT_NODE_OPTIONS === undefined ? {} : { NODE_OPTIONS: process.env.BOT_NODE_OPTIONS }),
+      ...variant.env,
       ...env,
     },
     // stdin stays open (a pipe nobody writes to): the console adapter runs until we stop it.
@@ -377,8 +381,11 @@ async function main(): Promise<void> {
   const onlyOurs = process.env.ONLY === "ours";
   if (!onlyOurs) ensureBaseTree();
   const work = await mkdtemp(join(tmpdir(), "sb-footprint-"));
+  const installed = installPacked(join(work, "packed"));
   const variants: Variant[] = [
-    installPacked(join(work, "packed")),
+    installed,
+    // The same install without Node's compile cache: what a first start after installing or upgrading costs.
+    { ...installed, name: "installed-cold", env: { NODE_DISABLE_COMPILE_CACHE: "1" } },
     { name: "clone", bin: join(ROOT, "bin/switchboard.js"), cwd: ROOT },
     ...(onlyOurs ? [] : [{ name: "base" as const, bin: join(BASE_DIR, "bin/switchboard.js"), cwd: BASE_DIR }]),
   ];
@@ -460,7 +467,9 @@ async function main(): Promise<void> {
       `\nFootprint (node ${process.versions.node}; ${ROUNDS} paired rounds; median, best-of in brackets; base = ${BASE_COMMIT})`,
     );
     console.log(
-      `  ${"".padEnd(44)} ${["this tree, installed", "this tree, clone", "base, clone"].map((h) => h.padStart(24)).join("   ")}`,
+      `  ${"".padEnd(44)} ${["this tree, installed", "installed, no code cache", "this tree, clone", "base, clone"]
+        .map((h) => h.padStart(24))
+        .join("   ")}`,
     );
     for (const row of rows) console.log(row(rounds));
     const last = rounds.at(-1)!;

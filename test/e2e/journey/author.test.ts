@@ -5,7 +5,9 @@
  * 3. `npm install`, `npm run build`, `npm test`, `npm publish` in the skill, exactly as scaffolded;
  * 4. in another temp folder, install the packed bot with `--omit=dev`; `switchboard start` answers /help and
  *    /whoami from a pipe and exits 0; `switchboard skills install` the new skill;
- * 5. start the bot (embedded store), enable the skill from the console, run its command, and see the answer.
+ * 5. start the bot (embedded store), enable the skill from the console, run its command, and see the answer;
+ * 6. start the installed bot on Telegram, Discord and Slack (the loopback stand-ins in test/stand-ins/) and see
+ *    `/whoami` answered on each: the platform SDKs run from the packed bundle, not from the clone's sources.
  *
  * Only the packed tarballs and the registry connect this test to the repository: every child process runs in a
  * temp folder, on the pinned Node (its folder first on PATH, as a user's Node would be), with no npm or Node
@@ -15,10 +17,15 @@
 import { execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DiscordStandIn } from "../../stand-ins/discord/server.ts";
+import { commandPayload } from "../../stand-ins/slack/sender.ts";
+import { SlackStandIn } from "../../stand-ins/slack/server.ts";
+import { TelegramStandIn } from "../../stand-ins/telegram/server.ts";
 import { startRegistry, type TestRegistry } from "../../stand-ins/verdaccio/index.ts";
 import { withPackLock } from "../pack-lock.ts";
 
@@ -131,6 +138,91 @@ function startBot(
   };
 }
 
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((r) => server.close(() => r()));
+  return port;
+}
+
+/**
+ * Step 6: the installed bot on the three platforms' stand-ins. Waits for `/readyz` (every adapter up), then sends
+ * `/whoami` on each platform and waits for each answer to name that platform.
+ */
+async function answersOnEveryPlatform(bin: string, cwd: string): Promise<void> {
+  const telegram = await TelegramStandIn.start();
+  const discord = await new DiscordStandIn({ heartbeatIntervalMs: 30_000 }).listen();
+  const slack = await new SlackStandIn().start();
+  const port = await freePort();
+  const child = spawn(bin, ["start"], {
+    cwd,
+    env: userEnv({
+      SWITCHBOARD_HTTP__PORT: String(port),
+      SWITCHBOARD_HTTP__HOST: "127.0.0.1",
+      TELEGRAM_BOT_TOKEN: telegram.token,
+      TELEGRAM_API_ROOT: telegram.apiRoot,
+      DISCORD_TOKEN: discord.token,
+      DISCORD_APPLICATION_ID: discord.applicationId,
+      DISCORD_API_ROOT: discord.apiRoot,
+      SLACK_BOT_TOKEN: slack.botToken,
+      SLACK_APP_TOKEN: slack.appToken,
+      SLACK_API_URL: slack.apiUrl,
+    }),
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let err = "";
+  child.stdout.resume();
+  child.stderr.on("data", (c: Buffer) => (err = (err + c.toString()).slice(-8_000)));
+  try {
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const status = await fetch(`http://127.0.0.1:${port}/readyz`).then(
+        (r) => r.status,
+        () => 0,
+      );
+      if (status === 200) break;
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`not ready on every platform:\n${err}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    progress("the installed bot is up on Telegram, Discord and Slack");
+    telegram.queueMessage({ chatId: 4242, userId: 4242, text: "/whoami" });
+    const mention = discord.dispatchMessage({
+      content: `<@${discord.bot.id}> /whoami`,
+      author: discord.users.alice,
+      channelId: discord.channelId,
+      guildId: discord.guild.id,
+      mentions: [discord.bot],
+    });
+    slack.deliver("slash_commands", commandPayload({ command: "/whoami", channel_id: "CJOURNEY1" }));
+    await telegram.waitFor(
+      () => telegram.messagesIn(4242).some((m) => m.text.includes("telegram:4242")),
+      30_000,
+      "the Telegram answer",
+    );
+    const post = await discord.waitForRequest(
+      (r) =>
+        r.method === "POST" &&
+        r.path.endsWith(`/channels/${discord.channelId}/messages`) &&
+        (r.body as { message_reference?: { message_id: string } }).message_reference?.message_id === mention.id,
+      30_000,
+    );
+    expect((post.body as { content: string }).content).toContain(`discord:${discord.users.alice.id}`);
+    await slack.waitFor(
+      () => slack.messagesIn("CJOURNEY1").some((m) => m.text.includes("slack:")),
+      30_000,
+      "the Slack answer",
+    );
+    progress("the installed bot answered /whoami on Telegram, Discord and Slack");
+  } finally {
+    const exited = new Promise((r) => child.once("exit", r));
+    child.stdin.end();
+    child.kill("SIGTERM");
+    await exited;
+    await Promise.all([telegram.close(), discord.close(), slack.stop()]);
+  }
+}
+
 beforeAll(async () => {
   registry = await startRegistry({ user: "author" });
   work = await mkdtemp(join(tmpdir(), "sb-journey-"));
@@ -143,7 +235,7 @@ afterAll(async () => {
 
 describe("the author's journey, outside the repository", () => {
   it(
-    "packs and publishes both packages, scaffolds, builds, tests and publishes a skill, installs the bot with --omit=dev and runs the skill from the console",
+    "packs and publishes both packages, scaffolds, builds, tests and publishes a skill, installs the bot with --omit=dev and runs the skill from the console and on Telegram, Discord and Slack",
     async () => {
       // 1. Pack both packages (prepack builds them) and publish them.
       const tarballs = join(work, "tarballs");
@@ -251,6 +343,9 @@ describe("the author's journey, outside the repository", () => {
       const session = await bot.end();
       expect(session.code, session.err).toBe(0);
       progress("the skill answered on the console");
+
+      // 6. The same installed bot on Telegram, Discord and Slack.
+      await answersOnEveryPlatform(bin, botDir);
     },
     15 * 60_000,
   );
