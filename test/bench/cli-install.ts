@@ -1,9 +1,10 @@
 /**
  * `switchboard skills install` as a whole process, as a user runs it: wall time and peak resident memory of
- * `node bin/switchboard.js skills install <skill> --yes` in a fresh data folder, next to `npm install` of the same
- * package from the same registry (a local Verdaccio stand-in) into an empty folder, in paired rounds (medians,
- * each round's pair, best-of beside). Peak memory is GNU time's maximum resident set size of the process tree's
- * largest process.
+ * `switchboard skills install <skill> --yes` in a fresh data folder, next to `npm install` of the same package
+ * from the same registry (a local Verdaccio stand-in) into an empty folder, in paired rounds (medians, each
+ * round's figures, best-of beside). Two `switchboard`s: the installed one (this tree packed and installed with
+ * `--omit=dev`, what users run) and the clone's (`bin/switchboard.js` on the TypeScript sources). Peak memory is
+ * GNU time's maximum resident set size of the process tree's largest process.
  *
  *   npx node test/bench/cli-install.ts [--rounds N]
  *
@@ -17,6 +18,7 @@ import { promisify } from "node:util";
 import { writeSkill } from "../fixtures/marketplace/packages.ts";
 import { startRegistry } from "../stand-ins/verdaccio/index.ts";
 import { ROOT, median } from "./base-tree.ts";
+import { installPacked } from "./packed.ts";
 
 const run = promisify(execFile);
 const at = process.argv.indexOf("--rounds");
@@ -52,20 +54,27 @@ try {
   await registry.publish(
     await writeSkill(join(work, "pkg"), { name: SKILL, version: "1.0.0", description: "cli bench", permissions: {} }),
   );
-  const ours: Array<{ wallMs: number; peakMb: number }> = [];
-  const npm: Array<{ wallMs: number; peakMb: number }> = [];
-  const runOurs = async (r: number) => {
-    const dir = join(work, `sb-${r}`);
-    const configFile = join(work, `config-${r}.json`);
+  const installedBin = installPacked(join(work, "packed")).bin;
+  type Figures = { wallMs: number; peakMb: number };
+  const ours: Figures[] = [];
+  const clone: Figures[] = [];
+  const npm: Figures[] = [];
+  const runSwitchboard = async (bin: string, into: Figures[], name: string) => {
+    const dir = join(work, name);
+    const configFile = join(work, `config-${name}.json`);
     await writeFile(
       configFile,
       JSON.stringify({ bot: { dataDir: dir }, log: { level: "silent" }, marketplace: { registry: registry.url } }),
     );
-    ours.push(
-      await timed([process.execPath, join(ROOT, "bin/switchboard.js"), "skills", "install", SKILL, "--yes"], work, {
+    into.push(
+      await timed([process.execPath, bin, "skills", "install", SKILL, "--yes"], work, {
         SWITCHBOARD_CONFIG: configFile,
       }),
     );
+  };
+  const runOurs = async (r: number) => {
+    await runSwitchboard(installedBin, ours, `sb-${r}`);
+    await runSwitchboard(join(ROOT, "bin/switchboard.js"), clone, `clone-${r}`);
   };
   const runNpm = async (r: number) => {
     const dir = join(work, `npm-${r}`);
@@ -78,6 +87,7 @@ try {
   await runOurs(-1); // warm the caches both use
   await runNpm(-1);
   ours.length = 0;
+  clone.length = 0;
   npm.length = 0;
   for (let r = 0; r < ROUNDS; r++) {
     if (r % 2 === 0) {
@@ -88,18 +98,19 @@ try {
       await runNpm(r);
     }
   }
+  const wall = (xs: Figures[]) =>
+    `${Math.round(median(xs.map((x) => x.wallMs)))} ms (best ${Math.round(Math.min(...xs.map((x) => x.wallMs)))})`;
+  const peak = (xs: Figures[]) => `${Math.round(median(xs.map((x) => x.peakMb)))} MB`;
   console.log(`switchboard skills install ${SKILL} --yes, as a process (${ROUNDS} paired rounds with npm install):`);
+  console.log(`  wall, installed switchboard:  ${wall(ours)}   target ≤ 1,000 ms`);
+  console.log(`  wall, the clone's switchboard: ${wall(clone)}`);
+  console.log(`  wall, npm install:            ${wall(npm)}`);
+  console.log(`  peak RSS: installed ${peak(ours)}, clone ${peak(clone)}, npm install ${peak(npm)}   target ≤ 200 MB`);
   console.log(
-    `  wall: switchboard ${Math.round(median(ours.map((x) => x.wallMs)))} ms (best ${Math.round(Math.min(...ours.map((x) => x.wallMs)))}), npm install ${Math.round(median(npm.map((x) => x.wallMs)))} ms (best ${Math.round(Math.min(...npm.map((x) => x.wallMs)))})   target ≤ 1,000 ms`,
+    `  wall, installed switchboard / npm install: ${median(ours.map((x, i) => x.wallMs / npm[i]!.wallMs)).toFixed(2)}× (median of ${ROUNDS} paired rounds)`,
   );
   console.log(
-    `  peak RSS: switchboard ${Math.round(median(ours.map((x) => x.peakMb)))} MB, npm install ${Math.round(median(npm.map((x) => x.peakMb)))} MB   target ≤ 200 MB`,
-  );
-  console.log(
-    `  wall, switchboard / npm install: ${median(ours.map((x, i) => x.wallMs / npm[i]!.wallMs)).toFixed(2)}× (median of ${ROUNDS} paired rounds)`,
-  );
-  console.log(
-    `  rounds (wall ms / peak MB, npm → switchboard): ${npm.map((x, i) => `${Math.round(x.wallMs)}/${Math.round(x.peakMb)} → ${Math.round(ours[i]!.wallMs)}/${Math.round(ours[i]!.peakMb)}`).join("; ")}`,
+    `  rounds (wall ms / peak MB, npm → installed → clone): ${npm.map((x, i) => `${Math.round(x.wallMs)}/${Math.round(x.peakMb)} → ${Math.round(ours[i]!.wallMs)}/${Math.round(ours[i]!.peakMb)} → ${Math.round(clone[i]!.wallMs)}/${Math.round(clone[i]!.peakMb)}`).join("; ")}`,
   );
 } finally {
   await registry.close();

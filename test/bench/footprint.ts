@@ -24,18 +24,17 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { DiscordStandIn } from "../stand-ins/discord/server.ts";
 import { SlackStandIn } from "../stand-ins/slack/server.ts";
 import { TelegramStandIn } from "../stand-ins/telegram/server.ts";
+import { installPacked } from "./packed.ts";
 
 const ROUNDS = Number(process.argv[2] ?? 3);
 const IDLE_MS = Number(process.env.IDLE_S ?? 30) * 1_000;
 const SKILLS = 20;
 const BASE_COMMIT = process.env.BASE_COMMIT ?? "296cc93";
 const ROOT = resolve(import.meta.dirname, "../..");
-/** The pinned Node's folder first on PATH: npm then builds and installs for it, as `npm ci` in the clone does. */
-const NODE_PATH = `${dirname(process.execPath)}:${process.env.PATH ?? ""}`;
 const BASE_DIR = process.env.BASE_DIR ?? join(tmpdir(), `switchboard-base-${BASE_COMMIT}`);
 const MB = 1024 * 1024;
 
@@ -75,27 +74,6 @@ function ensureBaseTree(): void {
     console.log(`installing the base tree's dependencies (npm ci, once) …`);
     execFileSync("npm", ["ci", "--no-audit", "--no-fund"], { cwd: BASE_DIR, stdio: ["ignore", "ignore", "inherit"] });
   }
-}
-
-/** Pack this tree's two packages and install them with `--omit=dev` in `dir`, as a user would. */
-function installPacked(dir: string): Variant {
-  console.log("packing this tree and installing it with --omit=dev (once) …");
-  const env = { ...process.env, PATH: NODE_PATH };
-  execFileSync("mkdir", ["-p", dir]);
-  const pack = (cwd: string): string => {
-    const out = execFileSync("npm", ["pack", "--json", "--pack-destination", dir], { cwd, env, encoding: "utf8" });
-    return join(dir, (JSON.parse(out.slice(out.indexOf("["))) as Array<{ filename: string }>)[0]!.filename);
-  };
-  const tarballs = [pack(join(ROOT, "skills/sdk")), pack(ROOT)];
-  const app = join(dir, "app");
-  execFileSync("mkdir", ["-p", app]);
-  execFileSync("npm", ["init", "-y"], { cwd: app, env, stdio: "ignore" });
-  execFileSync("npm", ["install", "--omit=dev", "--no-audit", "--no-fund", ...tarballs], {
-    cwd: app,
-    env,
-    stdio: ["ignore", "ignore", "inherit"],
-  });
-  return { name: "installed", bin: join(app, "node_modules/switchboard/bin/switchboard.js"), cwd: app };
 }
 
 /** Twenty skill packages (copies of the built-in dice skill under new names) to link in the full configuration. */
@@ -381,7 +359,7 @@ async function main(): Promise<void> {
   const onlyOurs = process.env.ONLY === "ours";
   if (!onlyOurs) ensureBaseTree();
   const work = await mkdtemp(join(tmpdir(), "sb-footprint-"));
-  const installed = installPacked(join(work, "packed"));
+  const installed: Variant = { name: "installed", ...installPacked(join(work, "packed")) };
   const variants: Variant[] = [
     installed,
     // The same install without Node's compile cache: what a first start after installing or upgrading costs.
