@@ -120,7 +120,10 @@ export const skillsSection = z
     maxHostProcesses: z.number().int().min(1).max(256).default(8),
     /** A per-skill host with no call for this long is stopped (it starts again on the next call), in ms. */
     hostIdleMs: z.number().int().positive().default(600_000),
-    /** Resident memory a host may reach before its watchdog stops it, and its own V8 heap (`--max-old-space-size`), in MB. */
+    /**
+     * Resident memory a host may reach before its watchdog stops it (a host of its own: at most its skill's memory
+     * limit + 112 MB), and its own V8 heap (`--max-old-space-size`), in MB.
+     */
     hostMaxRssMb: z.number().int().min(64).default(256),
     hostHeapMb: z.number().int().min(16).default(64),
     /**

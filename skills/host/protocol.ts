@@ -69,6 +69,8 @@ export type ToHost =
 
 /** The exit code of a host whose resident-size watchdog stopped it. */
 export const EXIT_RSS_CAP = 86;
+/** What the resident-size watchdog writes to stderr before it kills its own process. */
+export const RSS_CAP_MARK = "is over its resident-size cap";
 
 /** Why a call failed in the host. */
 export type HostFailure =

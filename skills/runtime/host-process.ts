@@ -14,6 +14,7 @@ import { fileURLToPath } from "node:url";
 import { SwitchboardError } from "../../bot/index.ts";
 import {
   EXIT_RSS_CAP,
+  RSS_CAP_MARK,
   type FromHost,
   type HandlerKind,
   type HostFailure,
@@ -42,6 +43,13 @@ export interface HostProcessOptions {
   hostGraceMs: number;
   /** The host's resident-size cap (its own watchdog stops it past this), in MB; 0 for none. */
   maxRssMb?: number;
+  /**
+   * A host of its own: its cap is also at most this many MB over the largest memory limit of the skill versions
+   * placed in it (`ownRssCapMb` + `memoryMb`, and never over `maxRssMb`). One skill's isolate needs room for its
+   * heap, not for a shared host's several; a runaway allocation that its isolate's limit does not stop (one
+   * builtin call filling a 60 M-slot array) then ends where it would have grown the process for another second.
+   */
+  ownRssBaseMb?: number;
   /** The host's own V8 heap (`--max-old-space-size`), in MB; 0 for Node's default. */
   heapMb?: number;
   /**
@@ -118,6 +126,8 @@ export class HostProcess {
   #upSince = 0;
   #notBefore = 0;
   #nice: number;
+  /** The running process's watchdog said it is over its resident-size cap. */
+  #overCap = false;
   #nextId = 1;
   /** Capability calls that arrived for an invocation already over. */
   late = 0;
@@ -325,9 +335,19 @@ export class HostProcess {
     this.#child?.kill(signal);
   }
 
+  /** The resident-size cap this process starts with, in MB (0: none). */
+  get rssCapMb(): number {
+    const cap = this.#options.maxRssMb ?? 0;
+    const base = this.#options.ownRssBaseMb;
+    if (base === undefined || this.#specs.size === 0) return cap;
+    const own = base + Math.max(...[...this.#specs.values()].map((s) => s.memoryMb));
+    return cap > 0 ? Math.min(cap, own) : own;
+  }
+
   #spawn(): Promise<void> {
     this.#upSince = Date.now();
-    const child = fork(HOST_ENTRY, [String(this.#options.maxRssMb ?? 0)], {
+    this.#overCap = false;
+    const child = fork(HOST_ENTRY, [String(this.rssCapMb)], {
       execPath: process.execPath,
       execArgv: hostExecArgv(this.#options.permissionModel, this.#options.heapMb ?? 0),
       // No secrets: the host gets an empty environment.
@@ -336,6 +356,9 @@ export class HostProcess {
       serialization: "json",
     });
     this.#child = child;
+    // A host starting again after a crash yields the CPU from its first instruction: the skill that crashed it
+    // waits for its own restart, the chats of every other skill do not (threads made later inherit it).
+    if (this.#streak > 0 && child.pid !== undefined) this.#renice(child.pid, false);
     // Once it is ready, every thread (threads made later inherit it), not at once: the host's own start runs no
     // skill code, and at niceness 10 on a busy machine it waited seconds for the CPU, a cold call's whole budget.
     const log = (level: "info" | "warn", text: string): void =>
@@ -344,7 +367,12 @@ export class HostProcess {
         text: text.slice(0, 2_000),
       });
     child.stdout?.on("data", (chunk: Buffer) => log("info", chunk.toString("utf8")));
-    child.stderr?.on("data", (chunk: Buffer) => log("warn", chunk.toString("utf8")));
+    child.stderr?.on("data", (chunk: Buffer) => {
+      const text = chunk.toString("utf8");
+      // The watchdog's last words before it kills its own process (main.ts): the exit is the memory cap's.
+      if (text.includes(RSS_CAP_MARK)) this.#overCap = true;
+      log("warn", text);
+    });
     const ready = new Promise<void>((resolvePromise, reject) => {
       const onExit = (code: number | null, signal: string | null): void =>
         reject(
@@ -365,7 +393,8 @@ export class HostProcess {
     child.on("error", (error) =>
       this.#options.onLog?.("error", "skill host process error", { group: this.group, error: error.message }),
     );
-    child.once("exit", (code, signal) => this.#onExit(child, code, signal));
+    // "close", not "exit": stderr is read to its end first, so the watchdog's line is seen before the verdict.
+    child.once("close", (code, signal) => this.#onExit(child, code, signal));
     return ready.then(() => {
       for (const spec of this.#specs.values()) this.#send({ t: "load", spec });
     });
@@ -435,9 +464,9 @@ export class HostProcess {
     if (this.#child !== child) return;
     this.#child = undefined;
     this.#ready = undefined;
-    const failure: HostFailure = code === EXIT_RSS_CAP ? "memory" : "crashed";
-    const reason =
-      code === EXIT_RSS_CAP ? "over its memory cap" : signal === null ? `exit code ${code}` : `signal ${signal}`;
+    const overCap = code === EXIT_RSS_CAP || this.#overCap;
+    const failure: HostFailure = overCap ? "memory" : "crashed";
+    const reason = overCap ? "over its memory cap" : signal === null ? `exit code ${code}` : `signal ${signal}`;
     for (const [id, pending] of this.#pending) {
       this.#settle(id, pending);
       if (!pending.expired)

@@ -41,6 +41,13 @@ export interface Placement {
   builtin?: boolean;
 }
 
+/**
+ * A host of its own is capped at this many MB over its skill's memory limit (`skills.hostMaxRssMb` still bounds
+ * it). Measured on Node 24: a host with isolated-vm loaded and one skill's isolate and context made is 85–90 MB
+ * resident; the isolate's heap may then grow by its `memoryMb`.
+ */
+export const OWN_HOST_RSS_BASE_MB = 112;
+
 /** The pool of host processes. */
 export class SkillHostSupervisor {
   readonly #options: SupervisorOptions;
@@ -150,6 +157,7 @@ export class SkillHostSupervisor {
         idleMs: this.#options.idleMs ?? 0,
         nice: this.#options.nice ?? 0,
         startCounts: true,
+        ownRssBaseMb: this.#options.ownRssBaseMb ?? OWN_HOST_RSS_BASE_MB,
       });
       this.#own.set(name, host);
       return host;
@@ -162,9 +170,14 @@ export class SkillHostSupervisor {
     return this.#shared[hashOf(name) % this.#shared.length]!;
   }
 
-  #newHost(group: string, own: { idleMs: number; nice: number; startCounts?: boolean }): HostProcess {
+  #newHost(
+    group: string,
+    own: { idleMs: number; nice: number; startCounts?: boolean; ownRssBaseMb?: number },
+  ): HostProcess {
+    // The own-host cap applies to hosts of their own only, never to a shared host.
+    const { ownRssBaseMb: _ownOnly, ...options } = this.#options;
     return new HostProcess(group, {
-      ...this.#options,
+      ...options,
       ...own,
       onExit: (host, reason, failure) =>
         this.#options.onCrash?.({ group: host.group, skills: host.skillNames(), reason, failure }),

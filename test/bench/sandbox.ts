@@ -166,6 +166,9 @@ try {
       `  per round, each window's p99 (${fmt(median(bases.map((b) => b.count)))} and ${fmt(median(runs.map((r) => r.observer.count)))} samples a window, medians):`,
     );
     for (const line of lines) console.log(line);
+    // What the hostile chat saw in each round: a case that only met its backoff measured nothing.
+    const replies = [...new Set(runs.map((r) => r.reply.slice(0, 90)))];
+    console.log(`  the hostile chat saw: ${replies.map((t) => JSON.stringify(t)).join(" / ")}`);
     console.log(
       `  the case ran ${runs.reduce((n, r) => n + r.runs, 0)} times over the rounds; observer failures: ${failures} of ${calls} calls (target 0)${firstFailure === undefined ? "" : `; first: ${JSON.stringify(firstFailure.slice(0, 160))}`}`,
     );

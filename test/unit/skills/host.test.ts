@@ -2,7 +2,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { HostSkillSpec } from "../../../skills/host/protocol.ts";
-import { SkillHostSupervisor } from "../../../skills/runtime/supervisor.ts";
+import { OWN_HOST_RSS_BASE_MB, SkillHostSupervisor } from "../../../skills/runtime/supervisor.ts";
 
 const noCap = async (): Promise<string> => '{"ok":true,"value":null}';
 
@@ -484,5 +484,56 @@ describe("a cold host of its own", () => {
     await held;
     // The start went on: the host comes up and the next call runs.
     await expect.poll(async () => (await count()).ok, { timeout: 10_000 }).toBe(true);
+  }, 30_000);
+});
+
+describe("the resident-size cap of a host of its own", () => {
+  let supervisor: SkillHostSupervisor;
+  const crashes: Array<{ reason: string; failure: string }> = [];
+  const FILL =
+    "var skill = { commands: { fill: function () { return 'n' + new Array(1024 * 1024 * 60).fill().length; } } };";
+
+  beforeAll(() => {
+    supervisor = new SkillHostSupervisor({
+      poolSize: 1,
+      permissionModel: true,
+      hostGraceMs: 3_000,
+      maxRssMb: 256,
+      onCrash: (crash) => crashes.push(crash),
+    });
+  });
+
+  afterAll(async () => {
+    await supervisor.stop();
+  });
+
+  it("is its skill's memory limit + OWN_HOST_RSS_BASE_MB, within hostMaxRssMb; a shared host keeps hostMaxRssMb", () => {
+    supervisor.load(spec("capped@1.0.0", COUNTER, { memoryMb: 32 }), { isolated: true });
+    expect(supervisor.hostFor("capped").rssCapMb).toBe(OWN_HOST_RSS_BASE_MB + 32);
+    supervisor.load(spec("roomy@1.0.0", COUNTER, { memoryMb: 512 }), { isolated: true });
+    expect(supervisor.hostFor("roomy").rssCapMb).toBe(256);
+    supervisor.load(spec("sharer@1.0.0", COUNTER, { memoryMb: 32 }));
+    expect(supervisor.hostFor("sharer").rssCapMb).toBe(256);
+  });
+
+  it("stops a fill its isolate's limit does not interrupt at the cap, at once, and names the memory as the cause", async () => {
+    const s = spec("filler@1.0.0", FILL, { memoryMb: 32, cpuMs: 200, timeoutMs: 5_000 });
+    supervisor.load(s, { isolated: true });
+    const t0 = Date.now();
+    const result = await supervisor.call(s, "a", {
+      kind: "command",
+      name: "fill",
+      input: JSON.stringify({ args: [], rawArgs: "", chat: { id: "a" } }),
+      onCap: noCap,
+    });
+    // Before: the host's process.exit() ran on while the fill did and died in SIGSEGV ("crashed"), or the 256 MB
+    // shared cap let it run into the wall clock.
+    expect(result).toMatchObject({
+      ok: false,
+      failure: "memory",
+      message: "the skill host stopped (over its memory cap)",
+    });
+    expect(Date.now() - t0).toBeLessThan(4_000);
+    expect(crashes.at(-1)).toMatchObject({ group: "skill:filler", reason: "over its memory cap", failure: "memory" });
   }, 30_000);
 });
