@@ -67,8 +67,6 @@ export type ToHost =
   /** The bot no longer wants call `id` (stopped, timed out, shut down): stop it. */
   | { t: "cancel"; id: number };
 
-/** The exit code of a host whose resident-size watchdog stopped it. */
-export const EXIT_RSS_CAP = 86;
 /** What the resident-size watchdog writes to stderr before it kills its own process. */
 export const RSS_CAP_MARK = "is over its resident-size cap";
 

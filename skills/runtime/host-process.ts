@@ -13,7 +13,6 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SwitchboardError } from "../../bot/index.ts";
 import {
-  EXIT_RSS_CAP,
   RSS_CAP_MARK,
   type FromHost,
   type HandlerKind,
@@ -45,7 +44,7 @@ export interface HostProcessOptions {
   maxRssMb?: number;
   /**
    * A host of its own: its cap is also at most this many MB over the largest memory limit of the skill versions
-   * placed in it (`ownRssCapMb` + `memoryMb`, and never over `maxRssMb`). One skill's isolate needs room for its
+   * placed in it (`ownRssBaseMb` + `memoryMb`, and never over `maxRssMb`). One skill's isolate needs room for its
    * heap, not for a shared host's several; a runaway allocation that its isolate's limit does not stop (one
    * builtin call filling a 60 M-slot array) then ends where it would have grown the process for another second.
    */
@@ -464,7 +463,7 @@ export class HostProcess {
     if (this.#child !== child) return;
     this.#child = undefined;
     this.#ready = undefined;
-    const overCap = code === EXIT_RSS_CAP || this.#overCap;
+    const overCap = this.#overCap;
     const failure: HostFailure = overCap ? "memory" : "crashed";
     const reason = overCap ? "over its memory cap" : signal === null ? `exit code ${code}` : `signal ${signal}`;
     for (const [id, pending] of this.#pending) {

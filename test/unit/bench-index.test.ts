@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { BENCHES } from "../bench/run-all.ts";
 
 const folder = new URL("../bench/", import.meta.url);
-const HELPERS = ["base-tree", "baseline-http-listener", "hooks-load", "paired", "run-all"];
+const HELPERS = ["base-tree", "baseline-http-listener", "hooks-load", "packed", "paired", "run-all"];
 
 describe("the benchmark index", () => {
   const scripts = readdirSync(folder)
