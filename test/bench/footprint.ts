@@ -25,9 +25,7 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { DiscordStandIn } from "../stand-ins/discord/server.ts";
-import { SlackStandIn } from "../stand-ins/slack/server.ts";
-import { TelegramStandIn } from "../stand-ins/telegram/server.ts";
+import { type Platforms, startPlatforms } from "../stand-ins/platforms.ts";
 import { installPacked } from "./packed.ts";
 
 const ROUNDS = Number(process.argv[2] ?? 3);
@@ -230,34 +228,6 @@ async function startBot(variant: Variant, env: Record<string, string>): Promise<
       const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
       await exited;
       clearTimeout(timer);
-    },
-  };
-}
-
-/** Stand-ins for the three platforms, one set per bot so two bots never share a stand-in. */
-interface Platforms {
-  env: Record<string, string>;
-  close(): Promise<void>;
-}
-
-async function startPlatforms(): Promise<Platforms> {
-  const telegram = await TelegramStandIn.start();
-  const discord = await new DiscordStandIn({ heartbeatIntervalMs: 30_000 }).listen();
-  const slack = await new SlackStandIn().start();
-  return {
-    env: {
-      TELEGRAM_BOT_TOKEN: telegram.token,
-      TELEGRAM_API_ROOT: telegram.apiRoot,
-      SWITCHBOARD_ADAPTERS__TELEGRAM__POLL_TIMEOUT_SECONDS: "10",
-      DISCORD_TOKEN: discord.token,
-      DISCORD_APPLICATION_ID: discord.applicationId,
-      DISCORD_API_ROOT: discord.apiRoot,
-      SLACK_BOT_TOKEN: slack.botToken,
-      SLACK_APP_TOKEN: slack.appToken,
-      SLACK_API_URL: slack.apiUrl,
-    },
-    async close() {
-      await Promise.all([telegram.close(), discord.close(), slack.stop()]);
     },
   };
 }

@@ -22,10 +22,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DiscordStandIn } from "../../stand-ins/discord/server.ts";
+import { startPlatforms } from "../../stand-ins/platforms.ts";
 import { commandPayload } from "../../stand-ins/slack/sender.ts";
-import { SlackStandIn } from "../../stand-ins/slack/server.ts";
-import { TelegramStandIn } from "../../stand-ins/telegram/server.ts";
 import { startRegistry, type TestRegistry } from "../../stand-ins/verdaccio/index.ts";
 import { withPackLock } from "../pack-lock.ts";
 
@@ -151,24 +149,12 @@ async function freePort(): Promise<number> {
  * `/whoami` on each platform and waits for each answer to name that platform.
  */
 async function answersOnEveryPlatform(bin: string, cwd: string): Promise<void> {
-  const telegram = await TelegramStandIn.start();
-  const discord = await new DiscordStandIn({ heartbeatIntervalMs: 30_000 }).listen();
-  const slack = await new SlackStandIn().start();
+  const platforms = await startPlatforms();
+  const { telegram, discord, slack } = platforms;
   const port = await freePort();
   const child = spawn(bin, ["start"], {
     cwd,
-    env: userEnv({
-      SWITCHBOARD_HTTP__PORT: String(port),
-      SWITCHBOARD_HTTP__HOST: "127.0.0.1",
-      TELEGRAM_BOT_TOKEN: telegram.token,
-      TELEGRAM_API_ROOT: telegram.apiRoot,
-      DISCORD_TOKEN: discord.token,
-      DISCORD_APPLICATION_ID: discord.applicationId,
-      DISCORD_API_ROOT: discord.apiRoot,
-      SLACK_BOT_TOKEN: slack.botToken,
-      SLACK_APP_TOKEN: slack.appToken,
-      SLACK_API_URL: slack.apiUrl,
-    }),
+    env: userEnv({ SWITCHBOARD_HTTP__PORT: String(port), SWITCHBOARD_HTTP__HOST: "127.0.0.1", ...platforms.env }),
     stdio: ["pipe", "pipe", "pipe"],
   });
   let err = "";
@@ -219,7 +205,7 @@ async function answersOnEveryPlatform(bin: string, cwd: string): Promise<void> {
     child.stdin.end();
     child.kill("SIGTERM");
     await exited;
-    await Promise.all([telegram.close(), discord.close(), slack.stop()]);
+    await platforms.close();
   }
 }
 
