@@ -23,7 +23,7 @@ import {
 import type { SkillsServices } from "./needs.ts";
 import type { SkillsConfig } from "../config/sections/skills.ts";
 import type { SkillManifest, SkillPermissions } from "./manifest.ts";
-import type { HandlerKind, HostSkillSpec } from "./host/protocol.ts";
+import { type HandlerKind, type HostSkillSpec, RESTARTING } from "./host/protocol.ts";
 import { BudgetMeter, describeBudget, effectiveBudget, type InvocationBudget } from "./runtime/budget.ts";
 import {
   chargeReply,
@@ -1071,6 +1071,14 @@ function failureError(f: {
         : `: it threw ${thrown.code === null ? "" : `${thrown.code} `}${JSON.stringify(thrown.message.slice(0, 160))}`;
     return new SwitchboardError("E_SKILL_FAILED", `skill ${skill} threw${what}`, {
       chatMessage: `The skill ${skill} failed and was stopped${cleanChatText(what)}.`,
+      details,
+    });
+  }
+  if (failure === "crashed" && detail.includes(RESTARTING)) {
+    // The call never ran: the skill's host crashed before and waits out its restart backoff (which grows with
+    // crashes in a row). "Crashed … and was stopped" would say this call crashed it.
+    return new SwitchboardError("E_SKILL_FAILED", `skill ${skill} not run: ${detail.slice(0, 200)}`, {
+      chatMessage: `The skill ${skill} did not run: its host crashed before and is starting again. Try again in a few seconds.`,
       details,
     });
   }

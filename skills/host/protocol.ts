@@ -67,6 +67,8 @@ export type ToHost =
   /** The bot no longer wants call `id` (stopped, timed out, shut down): stop it. */
   | { t: "cancel"; id: number };
 
+/** A call's failure message when its host is waiting out its crash backoff and the call was never run. */
+export const RESTARTING = "the skill host is restarting after a crash";
 /** What the resident-size watchdog writes to stderr before it kills its own process. */
 export const RSS_CAP_MARK = "is over its resident-size cap";
 

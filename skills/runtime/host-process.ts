@@ -13,6 +13,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SwitchboardError } from "../../bot/index.ts";
 import {
+  RESTARTING,
   RSS_CAP_MARK,
   type FromHost,
   type HandlerKind,
@@ -162,6 +163,11 @@ export class HostProcess {
     return this.#restarts;
   }
 
+  /** How long a call would wait out this host's crash backoff before it starts it again, in ms (0: none). */
+  get restartWaitMs(): number {
+    return Math.max(0, this.#notBefore - Date.now());
+  }
+
   /** Is a child process up (or starting)? */
   get isRunning(): boolean {
     return this.#ready !== undefined;
@@ -211,8 +217,7 @@ export class HostProcess {
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     const wait = this.#notBefore - calledAt;
     // A host restarting after a crash: the call waits out the backoff only if it fits in its own budget.
-    if (wait > spec.timeoutMs)
-      return { ok: false, failure: "crashed", message: "the skill host is restarting after a crash", cold: false };
+    if (wait > spec.timeoutMs) return { ok: false, failure: "crashed", message: RESTARTING, cold: false };
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     const started = await this.#startWithin(
       this.#options.startCounts === true ? spec.timeoutMs - (Date.now() - calledAt) : Number.POSITIVE_INFINITY,

@@ -47,6 +47,8 @@ describe("hostile skills are contained", () => {
         "skills.defaultCpuMs": 1000,
         "limits.perUser": { burst: 10_000, perMinute: 100_000 },
         "limits.perChat": { burst: 10_000, perMinute: 100_000 },
+        // The backoff test crashes one skill's host four times; quarantine has its own test (containment).
+        "skills.quarantineAfterCrashes": 100,
       },
       plugins: [async (core) => (plugin = await createSkillsPlugin(core))],
     });
@@ -244,6 +246,45 @@ describe("hostile skills are contained", () => {
     expect(last("other")).toMatch(/1d6: \d/);
     const audit = await bot.app.core.store.audit.list("test:sleep");
     expect(audit.some((a) => a.action === "skill.failed")).toBe(true);
+  });
+
+  it("tells the chat a call did not run while the skill's host waits out its crash backoff", async () => {
+    // A skill whose wall clock (40 ms) is shorter than the first restart backoff (50 ms).
+    const dir = join(dataDir, "brittle");
+    cpSync(join(FIXTURES, "hostile"), dir, { recursive: true });
+    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
+      name: string;
+      switchboard: Record<string, unknown>;
+    };
+    pkg.name = "switchboard-skill-brittle";
+    pkg.switchboard.commands = [{ name: "brittle", description: "Answer at once" }];
+    pkg.switchboard.tools = [];
+    pkg.switchboard.limits = { memoryMb: 16, timeoutMs: 40 };
+    writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
+    writeFileSync(join(dir, "index.js"), 'var skill = { commands: { brittle: function () { return "up"; } } };');
+    await plugin.service.load(dir, { source: "installed" });
+    await plugin.service.enable("test:brittle", "brittle", "test:owner");
+    // Crash its host four times in a row (each restart waits 50, 100, 200 ms, doubling), so the next restart waits
+    // 400 ms: ten times the skill's whole wall clock. Its first calls after each restart may spend the 40 ms on
+    // forking its host; the host comes up all the same.
+    const host = plugin.supervisor.hostFor("brittle");
+    for (let crash = 0; crash < 4; crash++) {
+      await expect
+        .poll(
+          async () => {
+            await say("/brittle", "brittle");
+            return last("brittle");
+          },
+          { timeout: 15_000 },
+        )
+        .toBe("up");
+      host.kill();
+      await expect.poll(() => host.isRunning, { timeout: 5_000 }).toBe(false);
+    }
+    await say("/brittle", "brittle");
+    expect(last("brittle")).toBe(
+      "The skill brittle did not run: its host crashed before and is starting again. Try again in a few seconds.",
+    );
   });
 
   it("contains a hostile tool called by the LLM layer the same way", async () => {
