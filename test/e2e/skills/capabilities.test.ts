@@ -10,6 +10,7 @@ import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSchedulesPlugin } from "../../../schedules/index.ts";
 import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
+import { writeSkillVariant } from "../../helpers/fixture-skill.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../../fixtures/skills");
@@ -119,22 +120,18 @@ describe("skill capabilities and lifecycle", () => {
   });
 
   it("keeps secret settings encrypted, masked and out of the log", async () => {
-    const dir = join(dataDir, "secretive");
-    cpSync(join(FIXTURES, "storer"), dir, { recursive: true });
-    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
-      name: string;
-      switchboard: Record<string, unknown>;
-    };
-    pkg.name = "switchboard-skill-secretive";
-    pkg.switchboard.commands = [{ name: "whoami-secret", description: "Show settings" }];
-    pkg.switchboard.settings = {
-      properties: { token: { type: "string", secret: true }, greeting: { type: "string", default: "hi" } },
-    };
-    writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
-    writeFileSync(
-      join(dir, "index.js"),
-      "var skill = { commands: { 'whoami-secret': async function (ctx) { var s = await ctx.settings.get(); return s.greeting + ' ' + s.token.length; } } };",
-    );
+    const dir = writeSkillVariant({
+      from: join(FIXTURES, "storer"),
+      to: join(dataDir, "secretive"),
+      name: "switchboard-skill-secretive",
+      switchboard: {
+        commands: [{ name: "whoami-secret", description: "Show settings" }],
+        settings: {
+          properties: { token: { type: "string", secret: true }, greeting: { type: "string", default: "hi" } },
+        },
+      },
+      code: "var skill = { commands: { 'whoami-secret': async function (ctx) { var s = await ctx.settings.get(); return s.greeting + ' ' + s.token.length; } } };",
+    });
     await plugin.service.load(dir, { source: "installed" });
     await plugin.service.enable("test:sec", "secretive", "test:owner");
     await plugin.service.setSetting("test:sec", "secretive", {

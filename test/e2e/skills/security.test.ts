@@ -2,11 +2,12 @@
  * The security suite: hostile skills from test/fixtures/skills/hostile, each contained with a clear error while
  * the bot keeps answering other chats. Runs through the real router, skill host process and isolates.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createSkillsPlugin, type SkillsPlugin } from "../../../skills/index.ts";
+import { writeSkillVariant } from "../../helpers/fixture-skill.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../../fixtures/skills");
@@ -19,24 +20,20 @@ describe("hostile skills are contained", () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "sb-hostile-"));
     // A slow spinner: the hostile skill with a long CPU budget, for the latency test.
-    const spinner = join(dataDir, "spinner");
-    cpSync(join(FIXTURES, "hostile"), spinner, { recursive: true });
-    const pkg = JSON.parse(readFileSync(join(spinner, "package.json"), "utf8")) as {
-      name: string;
-      switchboard: Record<string, unknown>;
-    };
-    pkg.name = "switchboard-skill-spinner";
-    pkg.switchboard.commands = [
-      { name: "spin", description: "Spin" },
-      { name: "sleep", description: "Never answer" },
-    ];
-    pkg.switchboard.tools = [];
-    pkg.switchboard.limits = { memoryMb: 16, cpuMs: 8000, timeoutMs: 15000 };
-    writeFileSync(join(spinner, "package.json"), JSON.stringify(pkg));
-    writeFileSync(
-      join(spinner, "index.js"),
-      "var skill = { commands: { spin: function () { for (;;) {} }, sleep: function () { return new Promise(function () {}); } } };",
-    );
+    const spinner = writeSkillVariant({
+      from: join(FIXTURES, "hostile"),
+      to: join(dataDir, "spinner"),
+      name: "switchboard-skill-spinner",
+      switchboard: {
+        commands: [
+          { name: "spin", description: "Spin" },
+          { name: "sleep", description: "Never answer" },
+        ],
+        tools: [],
+        limits: { memoryMb: 16, cpuMs: 8000, timeoutMs: 15000 },
+      },
+      code: "var skill = { commands: { spin: function () { for (;;) {} }, sleep: function () { return new Promise(function () {}); } } };",
+    });
     bot = await startTestBot({
       set: {
         "bot.dataDir": dataDir,
@@ -250,18 +247,17 @@ describe("hostile skills are contained", () => {
 
   it("tells the chat a call did not run while the skill's host waits out its crash backoff", async () => {
     // A skill whose wall clock (40 ms) is shorter than the first restart backoff (50 ms).
-    const dir = join(dataDir, "brittle");
-    cpSync(join(FIXTURES, "hostile"), dir, { recursive: true });
-    const pkg = JSON.parse(readFileSync(join(dir, "package.json"), "utf8")) as {
-      name: string;
-      switchboard: Record<string, unknown>;
-    };
-    pkg.name = "switchboard-skill-brittle";
-    pkg.switchboard.commands = [{ name: "brittle", description: "Answer at once" }];
-    pkg.switchboard.tools = [];
-    pkg.switchboard.limits = { memoryMb: 16, timeoutMs: 40 };
-    writeFileSync(join(dir, "package.json"), JSON.stringify(pkg));
-    writeFileSync(join(dir, "index.js"), 'var skill = { commands: { brittle: function () { return "up"; } } };');
+    const dir = writeSkillVariant({
+      from: join(FIXTURES, "hostile"),
+      to: join(dataDir, "brittle"),
+      name: "switchboard-skill-brittle",
+      switchboard: {
+        commands: [{ name: "brittle", description: "Answer at once" }],
+        tools: [],
+        limits: { memoryMb: 16, timeoutMs: 40 },
+      },
+      code: 'var skill = { commands: { brittle: function () { return "up"; } } };',
+    });
     await plugin.service.load(dir, { source: "installed" });
     await plugin.service.enable("test:brittle", "brittle", "test:owner");
     // Crash its host four times in a row (each restart waits 50, 100, 200 ms, doubling), so the next restart waits
