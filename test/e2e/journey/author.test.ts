@@ -201,7 +201,10 @@ async function answersOnEveryPlatform(bin: string, cwd: string): Promise<void> {
     );
     progress("the installed bot answered /whoami on Telegram, Discord and Slack");
   } finally {
-    const exited = new Promise((r) => child.once("exit", r));
+    const exited =
+      child.exitCode !== null || child.signalCode !== null
+        ? Promise.resolve()
+        : new Promise((r) => child.once("exit", r));
     child.stdin.end();
     child.kill("SIGTERM");
     await exited;
