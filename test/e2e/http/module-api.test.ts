@@ -12,6 +12,7 @@ import type { HttpListener } from "../../../bot/http/listener.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 import { serviceAvailable } from "../../helpers/services.ts";
 import { defineOnEachStore } from "../../helpers/stores.ts";
+import { seedModelStats } from "../../helpers/model-stats.ts";
 
 const isPostgresUp = await serviceAvailable("postgres");
 
@@ -253,35 +254,11 @@ function defineSuite(name: string, openStoreFn: () => Promise<Store>, cleanup: (
       // Calls of the stats window, a vote on a turn, and a real call to the model's closed port: the figures and
       // the cooldown it leaves are what /api/models shows.
       const now = Date.now();
-      await llm.service.store.recordCalls([
-        { model: "main", at: now - 3, ok: true, latencyMs: 100, inputTokens: 1, outputTokens: 2, cost: 0 },
-        { model: "main", at: now - 2, ok: true, latencyMs: 300, inputTokens: 1, outputTokens: 2, cost: 0 },
-        {
-          model: "main",
-          at: now - 1,
-          ok: false,
-          kind: "timeout",
-          latencyMs: 9_000,
-          inputTokens: 0,
-          outputTokens: 0,
-          cost: 0,
-        },
-      ]);
-      const turn = await llm.service.store.appendTurn({
-        conversation: "test:B",
+      const turn = await seedModelStats(llm.service.store, {
+        now,
         chatKey: "test:B",
         userKey: "test:carol",
-        at: now,
-        model: "main",
-        systemPrompt: "",
-        messages: [
-          { role: "user", content: "hi" },
-          { role: "assistant", content: "hello" },
-        ],
-        tokens: 2,
-        inputTokens: 1,
-        outputTokens: 1,
-        cost: 0,
+        perCall: { inputTokens: 1, outputTokens: 2, cost: 0 },
       });
       expect(await llm.service.store.setFeedback(turn, "test:B", { value: 1, by: "test:carol", at: now })).toBe(true);
       await bot.adapter.say("hello", { chatId: "dm-alice", userId: "alice", chatKind: "dm" });

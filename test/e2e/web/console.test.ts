@@ -12,6 +12,7 @@ import { LlmStore } from "../../../llm/store.ts";
 import { createSchedulesPlugin } from "../../../schedules/index.ts";
 import { startTestBot, type TestBot } from "../../helpers/app.ts";
 import { artifact, chromiumAvailable, launchChromium, type TestBrowser } from "../../helpers/browser.ts";
+import { seedModelStats } from "../../helpers/model-stats.ts";
 
 const isChromiumThere = chromiumAvailable();
 const DAY_MS = 86_400_000;
@@ -88,35 +89,11 @@ describe.skipIf(!isChromiumThere)("web console in Chromium", () => {
       );
     // Model calls of the stats window and a vote on a turn, for the Models page.
     const llmStore = new LlmStore(store.sql);
-    await llmStore.recordCalls([
-      { model: "main", at: now - 3, ok: true, latencyMs: 100, inputTokens: 10, outputTokens: 5, cost: 0.01 },
-      { model: "main", at: now - 2, ok: true, latencyMs: 300, inputTokens: 10, outputTokens: 5, cost: 0.01 },
-      {
-        model: "main",
-        at: now - 1,
-        ok: false,
-        kind: "timeout",
-        latencyMs: 9_000,
-        inputTokens: 0,
-        outputTokens: 0,
-        cost: 0,
-      },
-    ]);
-    const turn = await llmStore.appendTurn({
-      conversation: "test:A",
+    const turn = await seedModelStats(llmStore, {
+      now,
       chatKey: "test:A",
       userKey: "test:alice",
-      at: now,
-      model: "main",
-      systemPrompt: "",
-      messages: [
-        { role: "user", content: "hi" },
-        { role: "assistant", content: "hello" },
-      ],
-      tokens: 2,
-      inputTokens: 1,
-      outputTokens: 1,
-      cost: 0,
+      perCall: { inputTokens: 10, outputTokens: 5, cost: 0.01 },
     });
     await llmStore.setFeedback(turn, "test:A", { value: 1, by: "test:alice", at: now });
     await store.sql.query("INSERT INTO activity_errors (at, code) VALUES ($1, 'E_RATE_LIMITED'), ($2, 'E_TIMEOUT')", [
