@@ -103,3 +103,31 @@ export interface HostStats {
   crossed: number;
   skills: Array<{ key: string; live: boolean; contexts: number; heapBytes: number; externalBytes: number }>;
 }
+
+/**
+ * Bot → spawner (`spawner.ts`): the process that forks the hosts of their own, so the bot process never forks
+ * while it serves chats. Each host is named by the bot's `id`; its messages are relayed both ways.
+ */
+export type ToSpawner =
+  | {
+      t: "spawn";
+      id: number;
+      entry: string;
+      args: string[];
+      execArgv: string[];
+      /** Niceness for the host's main thread right after its fork (0: the spawner's own). */
+      nice: number;
+    }
+  | { t: "send"; id: number; m: ToHost }
+  | { t: "kill"; id: number; signal: NodeJS.Signals }
+  | { t: "disconnect"; id: number };
+
+/** Spawner → bot. */
+export type FromSpawner =
+  | { t: "ready" }
+  | { t: "spawned"; id: number; pid: number }
+  | { t: "msg"; id: number; m: FromHost }
+  | { t: "out"; id: number; stream: "stdout" | "stderr"; text: string }
+  | { t: "error"; id: number; message: string }
+  /** The host is gone and its output read to its end. */
+  | { t: "close"; id: number; code: number | null; signal: NodeJS.Signals | null };

@@ -5,7 +5,6 @@
  * grace period is killed. When the process dies, its in-flight calls fail with the reason and it restarts with
  * backoff on the next call.
  */
-import { type ChildProcess, fork } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { setPriority } from "node:os";
@@ -22,6 +21,7 @@ import {
   type HostStats,
   type ToHost,
 } from "../host/protocol.ts";
+import { forkHost, type HostChild, type HostSpawner } from "./host-child.ts";
 
 const HOST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../host");
 // Sources in the repository, built JavaScript in the installed package.
@@ -64,6 +64,11 @@ export interface HostProcessOptions {
    * is the bot's own cost, not one call's (`skills.warmOnStart` takes it off the first call's path). Default false.
    */
   startCounts?: boolean;
+  /**
+   * Forked by this spawner, not by the bot process (the hosts of their own, which start and restart while the bot
+   * serves chats: a fork would hold the bot's event loop; host-child.ts).
+   */
+  spawner?: HostSpawner;
   /** Stop the process after this long without a call (it starts again on the next one), in ms; 0 never. */
   idleMs?: number;
   /**
@@ -115,7 +120,7 @@ export class HostProcess {
   readonly #specs = new Map<string, HostSkillSpec>();
   readonly #pending = new Map<number, PendingCall>();
   readonly #statsWaiters = new Map<number, (stats: HostStats) => void>();
-  #child: ChildProcess | undefined;
+  #child: HostChild | undefined;
   #ready: Promise<void> | undefined;
   #stopping = false;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -213,6 +218,9 @@ export class HostProcess {
    * of its own) are spent from it, and the host gets what is left.
    */
   async call(spec: HostSkillSpec, call: HostCall): Promise<HostResult> {
+    // A spawner that is not up yet (the first host of its own since the bot started, or since it was idle) is the
+    // bot's own start, not this call's: its wall clock starts after it.
+    if (this.#child === undefined) await this.#options.spawner?.ready();
     let calledAt = Date.now();
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     const wait = this.#notBefore - calledAt;
@@ -326,8 +334,8 @@ export class HostProcess {
     this.#stopping = true;
     if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
     const child = this.#child;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    if (child === undefined || child.closed) return;
+    const exited = new Promise<void>((r) => child.once("close", () => r()));
     child.disconnect();
     const timer = setTimeout(() => child.kill("SIGKILL"), 2_000);
     await exited;
@@ -351,18 +359,25 @@ export class HostProcess {
   #spawn(): Promise<void> {
     this.#upSince = Date.now();
     this.#overCap = false;
-    const child = fork(HOST_ENTRY, [String(this.rssCapMb)], {
-      execPath: process.execPath,
+    const request = {
+      entry: HOST_ENTRY,
+      args: [String(this.rssCapMb)],
       execArgv: hostExecArgv(this.#options.permissionModel, this.#options.heapMb ?? 0),
-      // No secrets: the host gets an empty environment.
-      env: {},
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
-      serialization: "json",
-    });
+      // A host starting again after a crash yields the CPU from its first instruction: the skill that crashed it
+      // waits for its own restart, the chats of every other skill do not (threads made later inherit it).
+      nice: this.#streak > 0 ? this.#nice : 0,
+    };
+    const spawner = this.#options.spawner;
+    const child =
+      spawner === undefined
+        ? forkHost(request, (error) =>
+            this.#options.onLog?.("warn", "could not lower the skill host's priority", {
+              group: this.group,
+              error: error.message,
+            }),
+          )
+        : spawner.spawn(request);
     this.#child = child;
-    // A host starting again after a crash yields the CPU from its first instruction: the skill that crashed it
-    // waits for its own restart, the chats of every other skill do not (threads made later inherit it).
-    if (this.#streak > 0 && child.pid !== undefined) this.#renice(child.pid, false);
     // Once it is ready, every thread (threads made later inherit it), not at once: the host's own start runs no
     // skill code, and at niceness 10 on a busy machine it waited seconds for the CPU, a cold call's whole budget.
     const log = (level: "info" | "warn", text: string): void =>
@@ -370,24 +385,22 @@ export class HostProcess {
         group: this.group,
         text: text.slice(0, 2_000),
       });
-    child.stdout?.on("data", (chunk: Buffer) => log("info", chunk.toString("utf8")));
-    child.stderr?.on("data", (chunk: Buffer) => {
-      const text = chunk.toString("utf8");
+    child.on("output", (stream: "stdout" | "stderr", text: string) => {
       // The watchdog's last words before it kills its own process (main.ts): the exit is the memory cap's.
-      if (text.includes(RSS_CAP_MARK)) this.#overCap = true;
-      log("warn", text);
+      if (stream === "stderr" && text.includes(RSS_CAP_MARK)) this.#overCap = true;
+      log(stream === "stdout" ? "info" : "warn", text);
     });
     const ready = new Promise<void>((resolvePromise, reject) => {
-      const onExit = (code: number | null, signal: string | null): void =>
+      const onClose = (code: number | null, signal: string | null): void =>
         reject(
           new SwitchboardError(
             "E_SKILL_FAILED",
             `skill host exited before it was ready (code ${code}, signal ${signal})`,
           ),
         );
-      child.once("exit", onExit);
+      child.once("close", onClose);
       child.once("message", (message: FromHost) => {
-        child.off("exit", onExit);
+        child.off("close", onClose);
         if (child.pid !== undefined) this.#renice(child.pid);
         if (message.t === "ready") resolvePromise();
         else reject(new SwitchboardError("E_SKILL_FAILED", "skill host sent an unexpected first message"));
@@ -397,8 +410,10 @@ export class HostProcess {
     child.on("error", (error) =>
       this.#options.onLog?.("error", "skill host process error", { group: this.group, error: error.message }),
     );
-    // "close", not "exit": stderr is read to its end first, so the watchdog's line is seen before the verdict.
-    child.once("close", (code, signal) => this.#onExit(child, code, signal));
+    // Once the process is gone and its stderr read to its end, so the watchdog's line is seen before the verdict.
+    child.once("close", (code: number | null, signal: string | null, lost?: string) =>
+      this.#onExit(child, { code, signal, lost }),
+    );
     return ready.then(() => {
       for (const spec of this.#specs.values()) this.#send({ t: "load", spec });
     });
@@ -464,13 +479,15 @@ export class HostProcess {
     this.#idleTimer.unref();
   }
 
-  #onExit(child: ChildProcess, code: number | null, signal: string | null): void {
+  #onExit(child: HostChild, end: { code: number | null; signal: string | null; lost?: string | undefined }): void {
+    const { code, signal, lost } = end;
     if (this.#child !== child) return;
     this.#child = undefined;
     this.#ready = undefined;
     const overCap = this.#overCap;
     const failure: HostFailure = overCap ? "memory" : "crashed";
-    const reason = overCap ? "over its memory cap" : signal === null ? `exit code ${code}` : `signal ${signal}`;
+    const reason =
+      lost ?? (overCap ? "over its memory cap" : signal === null ? `exit code ${code}` : `signal ${signal}`);
     for (const [id, pending] of this.#pending) {
       this.#settle(id, pending);
       if (!pending.expired)
@@ -481,6 +498,11 @@ export class HostProcess {
       waiter({ rssBytes: 0, late: 0, crossed: 0, skills: [] });
     }
     if (this.#stopping) return;
+    if (lost !== undefined) {
+      // Not its skills' doing: no crash to count against them, no backoff; the next call starts it again.
+      this.#options.onLog?.("warn", "skill host stopped", { group: this.group, reason });
+      return;
+    }
     this.#restarts++;
     // The next call starts it again, after a backoff that grows with crashes in a row; a process that had run
     // for `stableMs` starts the row over.
@@ -493,13 +515,13 @@ export class HostProcess {
 
   /**
    * Set the process's niceness. On Linux a niceness belongs to each thread, and threads inherit their creator's,
-   * so `allThreads` sets it on every thread the process has (read from `/proc`); elsewhere it is the process's.
+   * so this sets it on every thread the process has (read from `/proc`); elsewhere it is the process's.
    */
-  #renice(pid: number, allThreads = true): void {
+  #renice(pid: number): void {
     if (this.#nice <= 0) return;
     try {
       let tids: number[] = [pid];
-      if (allThreads && process.platform === "linux") {
+      if (process.platform === "linux") {
         try {
           tids = readdirSync(`/proc/${pid}/task`).map(Number);
         } catch {

@@ -3,14 +3,19 @@
  * capability requests, and reports a host that stopped on its own. Placement bounds the blast radius: a skill
  * placed `isolated` gets a host of its own (started on its first call, stopped when idle), so its crash or
  * out-of-memory abort fails only its own calls; the others (the built-ins) share `poolSize` hosts.
+ *
+ * The bot process forks the shared hosts itself, once (a built-in that crashes one is rare). The hosts of their
+ * own start, stop when idle and restart after each crash while the bot serves chats, so a spawner process forks
+ * them (host-child.ts): the bot's event loop never waits for their forks.
  */
 import type { HostFailure, HostSkillSpec, HostStats } from "../host/protocol.ts";
-import { type HostCall, HostProcess, type HostProcessOptions, type HostResult } from "./host-process.ts";
+import { HostSpawner } from "./host-child.ts";
+import { type HostCall, HostProcess, type HostProcessOptions, type HostResult, hostExecArgv } from "./host-process.ts";
 
 export type { CapHandler, HostCall, HostResult } from "./host-process.ts";
 
 /** Options for the supervisor. */
-export interface SupervisorOptions extends Omit<HostProcessOptions, "onExit"> {
+export interface SupervisorOptions extends Omit<HostProcessOptions, "onExit" | "spawner"> {
   /**
    * Niceness of the shared hosts while they hold only built-in skills (default 0, the bot's own). A host that
    * takes a skill from outside runs at `nice` from then on, as every host of its own does.
@@ -57,9 +62,16 @@ export class SkillHostSupervisor {
   readonly #placed = new Map<string, HostProcess>();
   /** Spec key → its slot, for specs placed under another slot than their skill's name. */
   readonly #slotOfKey = new Map<string, string>();
+  /** Forks the hosts of their own; its process starts with the first of them. */
+  readonly #spawner: HostSpawner;
 
   constructor(options: SupervisorOptions) {
     this.#options = options;
+    this.#spawner = new HostSpawner({
+      execArgv: spawnerExecArgv(options.permissionModel),
+      idleMs: options.idleMs ?? 0,
+      ...(options.onLog === undefined ? {} : { onLog: options.onLog }),
+    });
     this.#shared = Array.from({ length: Math.max(1, options.poolSize) }, (_, i) =>
       this.#newHost(`shared:${i}`, { idleMs: 0, nice: options.builtinNice ?? 0 }),
     );
@@ -79,6 +91,7 @@ export class SkillHostSupervisor {
   /** Stop every host. */
   async stop(): Promise<void> {
     await Promise.all(this.#hosts().map((h) => h.stop()));
+    await this.#spawner.stop();
   }
 
   /** Place a skill version (by default in a shared host). */
@@ -135,6 +148,11 @@ export class SkillHostSupervisor {
     return this.#hosts().map((h) => h.pid);
   }
 
+  /** The spawner's process id while it runs (it forks the hosts of their own). */
+  get spawnerPid(): number | undefined {
+    return this.#spawner.pid;
+  }
+
   /** Kill a host process by its index in `pids()` (tests simulate a crash with it). */
   killHost(index: number, signal: NodeJS.Signals = "SIGKILL"): void {
     this.#hosts()[index]?.kill(signal);
@@ -158,6 +176,7 @@ export class SkillHostSupervisor {
         nice: this.#options.nice ?? 0,
         startCounts: true,
         ownRssBaseMb: this.#options.ownRssBaseMb ?? OWN_HOST_RSS_BASE_MB,
+        spawner: this.#spawner,
       });
       this.#own.set(name, host);
       return host;
@@ -172,7 +191,7 @@ export class SkillHostSupervisor {
 
   #newHost(
     group: string,
-    own: { idleMs: number; nice: number; startCounts?: boolean; ownRssBaseMb?: number },
+    own: { idleMs: number; nice: number; startCounts?: boolean; ownRssBaseMb?: number; spawner?: HostSpawner },
   ): HostProcess {
     // The own-host cap applies to hosts of their own only, never to a shared host.
     const { ownRssBaseMb: _ownOnly, ...options } = this.#options;
@@ -187,6 +206,15 @@ export class SkillHostSupervisor {
   #hosts(): HostProcess[] {
     return [...this.#shared, ...this.#own.values()];
   }
+}
+
+/**
+ * The spawner's node flags: a host's (its permission model, with only what the hosts may read), and leave to
+ * start child processes, which is what it is for.
+ */
+function spawnerExecArgv(permissionModel: boolean): string[] {
+  const args = hostExecArgv(permissionModel);
+  return args.includes("--permission") ? [...args, "--allow-child-process"] : args;
 }
 
 function hashOf(name: string): number {

@@ -457,23 +457,27 @@ describe("a cold host of its own", () => {
   });
 
   it("spends the call's wall clock on its fork: a host that is not up within the budget fails the call in time", async () => {
-    const s = spec("coldfork@1.0.0", COUNTER, { timeoutMs: 300 });
-    supervisor.load(s, { isolated: true });
-    const count = () =>
+    const count = (s: HostSkillSpec) =>
       supervisor.call(s, "a", {
         kind: "command",
         name: "count",
         input: JSON.stringify({ args: [], rawArgs: "", chat: { id: "a" } }),
         onCap: noCap,
       });
+    // Another skill's first call starts the spawner that forks the hosts of their own: what follows times a fork.
+    const other = spec("spawnfirst@1.0.0", COUNTER, { timeoutMs: 10_000 });
+    supervisor.load(other, { isolated: true });
+    expect(await count(other)).toMatchObject({ ok: true });
+    const s = spec("coldfork@1.0.0", COUNTER, { timeoutMs: 300 });
+    supervisor.load(s, { isolated: true });
     const t0 = Date.now();
-    const first = count();
-    // The call forked the skill's own host just now (the shared host is pids()[0]); hold it before it is up, for
-    // longer than the call's whole budget, as a fork on a loaded machine can take.
-    const pid = supervisor.pids()[1];
-    expect(pid).toBeTypeOf("number");
-    process.kill(pid!, "SIGSTOP");
-    const held = new Promise((r) => setTimeout(r, 1_500)).then(() => process.kill(pid!, "SIGCONT"));
+    const first = count(s);
+    // The call has the skill's own host forked just now (the spawner reports its pid; the shared host is pids()[0]);
+    // hold it before it is up, for longer than the call's whole budget, as a fork on a loaded machine can take.
+    await expect.poll(() => supervisor.pids()[2], { interval: 1, timeout: 1_000 }).toBeTypeOf("number");
+    const pid = supervisor.pids()[2]!;
+    process.kill(pid, "SIGSTOP");
+    const held = new Promise((r) => setTimeout(r, 1_500)).then(() => process.kill(pid, "SIGCONT"));
     expect(await first).toMatchObject({
       ok: false,
       failure: "timeout",
@@ -483,7 +487,110 @@ describe("a cold host of its own", () => {
     expect(Date.now() - t0).toBeLessThan(1_500);
     await held;
     // The start went on: the host comes up and the next call runs.
-    await expect.poll(async () => (await count()).ok, { timeout: 10_000 }).toBe(true);
+    await expect.poll(async () => (await count(s)).ok, { timeout: 10_000 }).toBe(true);
+  }, 30_000);
+});
+
+/** The parent process id of a process (Linux `/proc`). */
+function parentOf(pid: number): number {
+  return Number(/^PPid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+}
+
+describe.skipIf(process.platform !== "linux")("the host spawner", () => {
+  let supervisor: SkillHostSupervisor;
+  const crashes: Array<{ group: string; reason: string }> = [];
+  const input = JSON.stringify({ args: [], rawArgs: "", chat: { id: "a" } });
+
+  beforeAll(async () => {
+    supervisor = new SkillHostSupervisor({
+      poolSize: 1,
+      permissionModel: true,
+      hostGraceMs: 3_000,
+      onCrash: (crash) => crashes.push(crash),
+    });
+    await supervisor.start();
+  });
+
+  afterAll(async () => {
+    await supervisor.stop();
+  });
+
+  it("forks every host of its own, restarts included, so the bot process forks only the shared hosts", async () => {
+    const s = spec("spawned@1.0.0", COUNTER, { timeoutMs: 10_000 });
+    supervisor.load(s, { isolated: true });
+    // No spawner until a host of its own is needed.
+    expect(supervisor.spawnerPid).toBeUndefined();
+    expect(await supervisor.call(s, "a", { kind: "command", name: "count", input, onCap: noCap })).toMatchObject({
+      ok: true,
+      value: '{"ok":true,"value":"a:1"}',
+    });
+    const spawner = supervisor.spawnerPid!;
+    const [shared, own] = supervisor.pids() as [number, number];
+    expect(parentOf(shared)).toBe(process.pid);
+    expect(parentOf(spawner)).toBe(process.pid);
+    expect(parentOf(own)).toBe(spawner);
+    // The spawner runs with no environment and under the hosts' permission model, with leave to fork.
+    const cmdline = readFileSync(`/proc/${spawner}/cmdline`, "utf8").split("\0");
+    expect(cmdline).toEqual(expect.arrayContaining(["--permission", "--allow-child-process"]));
+    expect(readFileSync(`/proc/${spawner}/environ`, "utf8")).not.toContain("PATH=");
+    // A crash of that host: reported as before, and its restart is the spawner's fork too.
+    supervisor.killHost(1);
+    await expect.poll(() => crashes.length, { timeout: 10_000 }).toBe(1);
+    expect(crashes[0]).toMatchObject({ group: "skill:spawned", reason: "signal SIGKILL" });
+    expect(await supervisor.call(s, "a", { kind: "command", name: "count", input, onCap: noCap })).toMatchObject({
+      ok: true,
+      value: '{"ok":true,"value":"a:1"}',
+    });
+    const again = supervisor.pids()[1]!;
+    expect(again).not.toBe(own);
+    expect(parentOf(again)).toBe(spawner);
+  }, 30_000);
+
+  it("fails the calls of its hosts when it dies, and the next call starts it and the host again", async () => {
+    const wait = spec(
+      "spawnwait@1.0.0",
+      "var skill = { commands: { wait: function () { return new Promise(function () {}); } } };",
+      {
+        timeoutMs: 10_000,
+      },
+    );
+    supervisor.load(wait, { isolated: true });
+    await supervisor.hostFor("spawnwait").start();
+    const pending = supervisor.call(wait, "a", { kind: "command", name: "wait", input, onCap: noCap });
+    const host = supervisor.pids()[2]!;
+    const spawner = supervisor.spawnerPid!;
+    // Let the call reach the host before its spawner goes.
+    await new Promise((r) => setTimeout(r, 200));
+    const t0 = Date.now();
+    process.kill(spawner, "SIGKILL");
+    expect(await pending).toMatchObject({
+      ok: false,
+      failure: "crashed",
+      message: "the skill host stopped (its spawner process stopped)",
+    });
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    // Its hosts leave with it (their channel to it closed).
+    await expect
+      .poll(
+        () => {
+          try {
+            process.kill(host, 0);
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { timeout: 5_000 },
+      )
+      .toBe(false);
+    const s = spec("spawned@1.0.0", COUNTER, { timeoutMs: 10_000 });
+    expect(await supervisor.call(s, "a", { kind: "command", name: "count", input, onCap: noCap })).toMatchObject({
+      ok: true,
+    });
+    expect(supervisor.spawnerPid).not.toBe(spawner);
+    expect(parentOf(supervisor.pids()[1]!)).toBe(supervisor.spawnerPid);
+    // Not a crash of the skills it held: nothing counted towards their quarantine.
+    expect(crashes.map((c) => c.group)).toEqual(["skill:spawned"]);
   }, 30_000);
 });
 
