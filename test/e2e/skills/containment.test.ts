@@ -107,6 +107,9 @@ describe("one skill's appetite stays that skill's", () => {
   }, 60_000);
 
   it("contains a 60 M-slot allocation in the skill's own host", async () => {
+    // Its host up first: this case is the fill, not the fork and start of a cold host, which its 2 s wall clock
+    // also pays (a suite of two workers on two cores once spent most of it there, and the time limit came first).
+    await h.plugin.supervisor.hostFor("allocbomb").start();
     const f = await contained("allocation bomb", "/allocbomb");
     // The real cause: its host of its own (capped at its memory limit + 112 MB) passed that cap and was stopped
     // at once. Before, a 256 MB cap let the fill run into the 2 s wall clock, or the host's exit died in SIGSEGV

@@ -40,7 +40,7 @@ describe.runIf(redisUp)("redisSharedWindows", () => {
       // Commands seen by Redis for this namespace: one for the 50 takes, then one per key.
       const deadline = Date.now() + 5_000;
       while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(seen).toHaveLength(3);
+      expect(seen, seen.join("\n")).toHaveLength(3);
       expect(seen[0]).toContain(`${namespace}:window:hook:a:`);
       // The window's key expires one window after its end.
       const ttl = await links[0]!.command.pttl(`${namespace}:window:hook:a:${WINDOW.nowMs - (WINDOW.nowMs % 60_000)}`);
