@@ -254,6 +254,28 @@ async function main(): Promise<void> {
   }
   const budgetCost = plainRounds.map((p, i) => budgetRounds[i]! - p);
 
+  // The same call in a host of its own (a skill from a registry): the spawner forked that host and relays its
+  // messages, one more IPC hop each way. Paired per round with the shared host's (the built-ins', forked by the bot).
+  const ownSkill = { ...capSkill, key: "capper-own@1.0.0", name: "capper-own" };
+  supervisor.load(ownSkill, { isolated: true });
+  for (let i = 0; i < 300; i++)
+    await supervisor.call(ownSkill, "bench:1", { kind: "command", name: "c", input, onCap: capAnswer });
+  const sharedRounds: number[] = [];
+  const ownRounds: number[] = [];
+  for (let round = 0; round < 8; round++) {
+    for (const [target, into] of [
+      [capSkill, sharedRounds],
+      [ownSkill, ownRounds],
+    ] as const) {
+      const t0 = performance.now();
+      for (let i = 0; i < R; i++)
+        await supervisor.call(target, "bench:1", { kind: "command", name: "c", input, onCap: capAnswer });
+      into.push((performance.now() - t0) / R);
+    }
+  }
+  const relayCost = ownRounds.map((o, i) => o - sharedRounds[i]!);
+  supervisor.unload(ownSkill);
+
   // Memory per idle loaded skill: load and call M skills once each, compare host RSS.
   const before = (await supervisor.stats())[0]!;
   const M = 20;
@@ -310,6 +332,9 @@ async function main(): Promise<void> {
   );
   console.log(
     `  warm overhead with budgets (runtime + budget − baseline):       ${fmt(overhead + Math.max(0, median(budgetCost)))}   target ≤ 0.3 ms`,
+  );
+  console.log(
+    `  warm call + one capability, host of its own (spawner relay):    ${fmt(median(ownRounds))} vs ${fmt(median(sharedRounds))} in the shared host; the relay adds ${fmt(median(relayCost))} median of 8 paired rounds (best ${fmt(Math.min(...relayCost))})`,
   );
   console.log(
     `  idle skill-host process: ${(bare / 1_048_576).toFixed(1)} MB RSS with no skill; ${hostRss.map((r) => (r / 1_048_576).toFixed(1)).join(", ")} MB with one skill called once; private (not shared) ${privateMb.map((m) => m.toFixed(1)).join(", ")} MB`,
