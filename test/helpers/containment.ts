@@ -2,19 +2,18 @@
  * The containment harness shared by `test/e2e/skills/containment.test.ts` (which asserts) and
  * `test/bench/sandbox.ts` (which prints): a real bot with the skills and LLM plugins, the greedy and allocbomb
  * fixture skills enabled in chat `hostile`, a loopback HTTP server that counts requests (and TCP listeners that
- * count connections on other ports), the OpenAI stand-in that counts model calls, and an observer chat running
+ * count connections on other ports) and the OpenAI stand-in that counts model calls, both in a child process
+ * (`containment-servers.ts`: the far ends, not the bot's own work), and an observer chat running
  * `/dice 2d6` every 100 ms while a case runs. It uses only what the skills plugin offered before budgets existed,
  * so the same harness measures an older commit.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from "node:net";
+import { fork } from "node:child_process";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createLlmPlugin } from "../../llm/index.ts";
 import { createSkillsPlugin, type SkillsPlugin } from "../../skills/index.ts";
-import { startOpenAiStandIn, type OpenAiStandIn } from "../stand-ins/openai/server.ts";
 import { startTestBot, type TestBot } from "./app.ts";
 
 const FIXTURES = resolve(import.meta.dirname, "../fixtures/skills");
@@ -108,27 +107,8 @@ export interface ContainmentOptions {
 export async function startContainment(options: ContainmentOptions = {}): Promise<Containment> {
   const everyMs = options.observerEveryMs ?? 100;
   const dataDir = mkdtempSync(join(tmpdir(), "sb-contain-"));
-  let requests = 0;
-  const http: Server = createServer((req, res) => {
-    requests++;
-    if (req.url?.startsWith("/slow") === true) setTimeout(() => res.end("slow"), 1_000);
-    else res.end("ok");
-  });
-  await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
-  const port = (http.address() as AddressInfo).port;
-  let otherConnections = 0;
-  const listeners: TcpServer[] = [];
-  for (let i = 0; i < 4; i++) {
-    const server = createTcpServer((socket) => {
-      otherConnections++;
-      socket.destroy();
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    listeners.push(server);
-  }
-  const otherPorts = listeners.map((s) => (s.address() as AddressInfo).port);
-  const openai: OpenAiStandIn = await startOpenAiStandIn();
-
+  const far = await startFarEnds();
+  const { port, otherPorts } = far;
   const greedy = join(dataDir, "greedy");
   cpSync(join(FIXTURES, "greedy"), greedy, { recursive: true });
   const pkg = JSON.parse(readFileSync(join(greedy, "package.json"), "utf8")) as {
@@ -149,7 +129,7 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
       "limits.perChat": { burst: 100_000, perMinute: 1_000_000 },
       "skills.fetch": { allowHttp: true, allowAddresses: ["127.0.0.1"] },
       "llm.models": [
-        { name: "main", provider: "openai", model: "stand", baseUrl: openai.baseUrl, apiKey: "k", stream: false },
+        { name: "main", provider: "openai", model: "stand", baseUrl: far.openaiBaseUrl, apiKey: "k", stream: false },
       ],
       ...options.set,
     },
@@ -215,9 +195,7 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
     },
     async run(name, text, options = {}) {
       await sleep(200);
-      requests = 0;
-      otherConnections = 0;
-      openai.script.clear();
+      await far.reset();
       kvOps = 0;
       const hostBefore = hostRss(skills);
       const botBefore = process.memoryUsage.rss();
@@ -245,8 +223,8 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
         nextCallMs = performance.now() - t1;
       }
       // Counted for the first run only; without repeats, after the tail below (late arrivals count too).
-      const counted = () => ({ requests, otherConnections, llmRequests: openai.script.requests.length, kvOps });
-      const first = options.repeatForMs === undefined ? undefined : counted();
+      const counted = async () => ({ ...(await far.counts()), kvOps });
+      const first = options.repeatForMs === undefined ? undefined : await counted();
       let runs = 1;
       while (performance.now() - t0 < (options.repeatForMs ?? 0)) {
         await say(text, "hostile");
@@ -254,7 +232,7 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
         runs++;
       }
       await sleep(500);
-      const reached = first ?? counted();
+      const reached = first ?? (await counted());
       done = true;
       const observer = await watching;
       loop.disable();
@@ -286,10 +264,60 @@ export async function startContainment(options: ContainmentOptions = {}): Promis
     },
     async stop() {
       await bot.stop();
-      await openai.close();
-      await new Promise<void>((r) => http.close(() => r()));
-      for (const l of listeners) l.close();
+      await far.stop();
       rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The far ends a case reaches (containment-servers.ts), in a child process, and what reached them. */
+interface FarEnds {
+  port: number;
+  otherPorts: number[];
+  openaiBaseUrl: string;
+  counts(): Promise<{ requests: number; otherConnections: number; llmRequests: number }>;
+  reset(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+async function startFarEnds(): Promise<FarEnds> {
+  const child = fork(join(import.meta.dirname, "containment-servers.ts"), [], {
+    execArgv: [],
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  type Ready = { t: "ready"; port: number; otherPorts: number[]; openaiBaseUrl: string };
+  const ready = await new Promise<Ready>((resolvePromise, reject) => {
+    child.once("message", (m: Ready) => resolvePromise(m));
+    child.once("exit", (code) => reject(new Error(`containment servers exited (${code})`)));
+  });
+  let nextId = 1;
+  const waiting = new Map<number, (m: Record<string, number>) => void>();
+  child.on("message", (m: { id?: number } & Record<string, number>) => {
+    if (m.id === undefined) return;
+    waiting.get(m.id)?.(m);
+    waiting.delete(m.id);
+  });
+  const ask = (t: "counts" | "reset") =>
+    new Promise<Record<string, number>>((resolvePromise) => {
+      const id = nextId++;
+      waiting.set(id, resolvePromise);
+      child.send({ t, id });
+    });
+  return {
+    port: ready.port,
+    otherPorts: ready.otherPorts,
+    openaiBaseUrl: ready.openaiBaseUrl,
+    async counts() {
+      const m = await ask("counts");
+      return { requests: m.requests!, otherConnections: m.otherConnections!, llmRequests: m.llmRequests! };
+    },
+    async reset() {
+      await ask("reset");
+    },
+    async stop() {
+      const exited = new Promise<void>((r) => child.once("exit", () => r()));
+      child.disconnect();
+      await exited;
     },
   };
 }
