@@ -54,12 +54,20 @@ function spawnHost(request: Extract<ToSpawner, { t: "spawn" }>): void {
   child.on("message", (m: FromHost) => send({ t: "msg", id, m }));
   child.stdout?.on("data", (chunk: Buffer) => send({ t: "out", id, stream: "stdout", text: chunk.toString("utf8") }));
   child.stderr?.on("data", (chunk: Buffer) => send({ t: "out", id, stream: "stderr", text: chunk.toString("utf8") }));
-  child.on("error", (error) => send({ t: "error", id, message: error.message }));
-  // Not at its exit: the host's output is relayed to its end before the bot hears it is gone.
-  onGone(child, (code, signal) => {
+  let closed = false;
+  const close = (code: number | null, signal: NodeJS.Signals | null): void => {
+    if (closed) return;
+    closed = true;
     hosts.delete(id);
     send({ t: "close", id, code, signal });
+  };
+  child.on("error", (error) => {
+    send({ t: "error", id, message: error.message });
+    // A fork that failed (no pid: EAGAIN, EMFILE) has no exit to wait for.
+    if (child.pid === undefined) close(null, null);
   });
+  // Not at its exit: the host's output is relayed to its end before the bot hears it is gone.
+  onGone(child, close);
 }
 
 process.on("message", (raw: unknown) => {

@@ -72,11 +72,17 @@ class ForkedChild extends EventEmitter implements HostChild {
     child.on("message", (m: FromHost) => this.emit("message", m));
     child.stdout?.on("data", (chunk: Buffer) => this.emit("output", "stdout", chunk.toString("utf8")));
     child.stderr?.on("data", (chunk: Buffer) => this.emit("output", "stderr", chunk.toString("utf8")));
-    child.on("error", (error) => this.emit("error", error));
-    onGone(child, (code, signal) => {
+    const close = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (this.closed) return;
       this.closed = true;
       this.emit("close", code, signal);
+    };
+    child.on("error", (error) => {
+      this.emit("error", error);
+      // A fork that failed (no pid: EAGAIN, EMFILE) has no exit to wait for.
+      if (child.pid === undefined) close(null, null);
     });
+    onGone(child, close);
   }
 
   get pid(): number | undefined {
@@ -177,11 +183,6 @@ export class HostSpawner {
   /** The spawner's process id while it runs. */
   get pid(): number | undefined {
     return this.#process?.pid;
-  }
-
-  /** Hosts it runs now. */
-  get size(): number {
-    return this.#children.size;
   }
 
   /**
@@ -305,7 +306,6 @@ export class HostSpawner {
     switch (message.t) {
       case "spawned":
         child.pid = message.pid;
-        child.emit("spawned", message.pid);
         return;
       case "msg":
         child.emit("message", message.m);
