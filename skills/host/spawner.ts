@@ -12,10 +12,9 @@
  *
  * It exits when the bot goes away (IPC disconnect), and its hosts with it (theirs disconnects in turn).
  */
-import { type ChildProcess, fork } from "node:child_process";
-import { setPriority } from "node:os";
-import { onGone } from "./gone.ts";
-import type { FromHost, FromSpawner, ToSpawner } from "./protocol.ts";
+import type { ChildProcess } from "node:child_process";
+import { forkHostProcess } from "./fork.ts";
+import type { FromSpawner, ToSpawner } from "./protocol.ts";
 
 const hosts = new Map<number, ChildProcess>();
 
@@ -27,13 +26,16 @@ function spawnHost(request: Extract<ToSpawner, { t: "spawn" }>): void {
   const { id } = request;
   let child: ChildProcess;
   try {
-    child = fork(request.entry, request.args, {
-      execPath: process.execPath,
-      execArgv: request.execArgv,
-      // No secrets: the host gets an empty environment.
-      env: {},
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
-      serialization: "json",
+    child = forkHostProcess(request, {
+      message: (m) => send({ t: "msg", id, m }),
+      output: (stream, text) => send({ t: "out", id, stream, text }),
+      error: (error) => send({ t: "error", id, message: error.message }),
+      // Not at its exit: the host's output is relayed to its end before the bot hears it is gone.
+      close: (code, signal) => {
+        hosts.delete(id);
+        send({ t: "close", id, code, signal });
+      },
+      // A failed renice means the host exited already; its close says so.
     });
   } catch (error) {
     send({ t: "error", id, message: (error as Error).message });
@@ -41,33 +43,7 @@ function spawnHost(request: Extract<ToSpawner, { t: "spawn" }>): void {
     return;
   }
   hosts.set(id, child);
-  if (child.pid !== undefined) {
-    if (request.nice > 0) {
-      try {
-        setPriority(child.pid, request.nice);
-      } catch {
-        // The host exited already; its close says so.
-      }
-    }
-    send({ t: "spawned", id, pid: child.pid });
-  }
-  child.on("message", (m: FromHost) => send({ t: "msg", id, m }));
-  child.stdout?.on("data", (chunk: Buffer) => send({ t: "out", id, stream: "stdout", text: chunk.toString("utf8") }));
-  child.stderr?.on("data", (chunk: Buffer) => send({ t: "out", id, stream: "stderr", text: chunk.toString("utf8") }));
-  let closed = false;
-  const close = (code: number | null, signal: NodeJS.Signals | null): void => {
-    if (closed) return;
-    closed = true;
-    hosts.delete(id);
-    send({ t: "close", id, code, signal });
-  };
-  child.on("error", (error) => {
-    send({ t: "error", id, message: error.message });
-    // A fork that failed (no pid: EAGAIN, EMFILE) has no exit to wait for.
-    if (child.pid === undefined) close(null, null);
-  });
-  // Not at its exit: the host's output is relayed to its end before the bot hears it is gone.
-  onGone(child, close);
+  if (child.pid !== undefined) send({ t: "spawned", id, pid: child.pid });
 }
 
 process.on("message", (raw: unknown) => {

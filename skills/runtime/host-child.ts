@@ -10,24 +10,16 @@
  */
 import { type ChildProcess, fork } from "node:child_process";
 import { EventEmitter } from "node:events";
-import { setPriority } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { onGone } from "../host/gone.ts";
-import type { FromHost, FromSpawner, ToHost, ToSpawner } from "../host/protocol.ts";
+import { forkHostProcess, type HostForkRequest, onGone } from "../host/fork.ts";
+import type { FromSpawner, ToHost, ToSpawner } from "../host/protocol.ts";
+
+export type { HostForkRequest } from "../host/fork.ts";
 
 const HOST_DIR = resolve(dirname(fileURLToPath(import.meta.url)), "../host");
 // Sources in the repository, built JavaScript in the installed package.
 const SPAWNER_ENTRY = join(HOST_DIR, import.meta.url.endsWith(".ts") ? "spawner.ts" : "spawner.js");
-
-/** What starting a host takes. */
-export interface HostForkRequest {
-  entry: string;
-  args: string[];
-  execArgv: string[];
-  /** Niceness of the host's main thread right after its fork (0: the forking process's own). */
-  nice: number;
-}
 
 /**
  * Events of a host child: `message` (FromHost), `output` (stream, text), `error` (Error), and `close` (code,
@@ -53,36 +45,16 @@ class ForkedChild extends EventEmitter implements HostChild {
 
   constructor(request: HostForkRequest, onReniceError: (error: Error) => void) {
     super();
-    const child = fork(request.entry, request.args, {
-      execPath: process.execPath,
-      execArgv: request.execArgv,
-      // No secrets: the host gets an empty environment.
-      env: {},
-      stdio: ["ignore", "pipe", "pipe", "ipc"],
-      serialization: "json",
+    this.#child = forkHostProcess(request, {
+      message: (m) => this.emit("message", m),
+      output: (stream, text) => this.emit("output", stream, text),
+      error: (error) => this.emit("error", error),
+      close: (code, signal) => {
+        this.closed = true;
+        this.emit("close", code, signal);
+      },
+      reniceFailed: onReniceError,
     });
-    this.#child = child;
-    if (request.nice > 0 && child.pid !== undefined) {
-      try {
-        setPriority(child.pid, request.nice);
-      } catch (error) {
-        onReniceError(error as Error);
-      }
-    }
-    child.on("message", (m: FromHost) => this.emit("message", m));
-    child.stdout?.on("data", (chunk: Buffer) => this.emit("output", "stdout", chunk.toString("utf8")));
-    child.stderr?.on("data", (chunk: Buffer) => this.emit("output", "stderr", chunk.toString("utf8")));
-    const close = (code: number | null, signal: NodeJS.Signals | null): void => {
-      if (this.closed) return;
-      this.closed = true;
-      this.emit("close", code, signal);
-    };
-    child.on("error", (error) => {
-      this.emit("error", error);
-      // A fork that failed (no pid: EAGAIN, EMFILE) has no exit to wait for.
-      if (child.pid === undefined) close(null, null);
-    });
-    onGone(child, close);
   }
 
   get pid(): number | undefined {
